@@ -1,0 +1,335 @@
+//! Diagnostics as data: a stable code, a severity, spans and the author-facing wording.
+//!
+//! Every phase (lexer, parser, module graph, resolver, type checker, analyses) reports through
+//! [`Diagnostic`]; rendering (human, JSON) lives in [`crate::render`]. The codes are listed once, in
+//! [`Code`], with the class each belongs to; `lang/REFERENCE.md` documents them for authors.
+
+use crate::span::{FileId, Span};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// What kind of problem a code reports. The pest/production differential compares only
+/// [`Class::Syntax`]: the reference grammar knows nothing of names, types, values or limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Syntax,
+    Limit,
+    Value,
+    Module,
+    Name,
+    Type,
+    Clause,
+    Test,
+    Lint,
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $class:ident, $severity:ident, $title:literal; )*) => {
+        /// Every diagnostic code the toolchain emits. Codes are stable: never reuse one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Code { $( $variant, )* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+            pub fn class(self) -> Class {
+                match self { $( Code::$variant => Class::$class, )* }
+            }
+            pub fn severity(self) -> Severity {
+                match self { $( Code::$variant => Severity::$severity, )* }
+            }
+            /// A short, general title for documentation and SARIF rule lists.
+            pub fn title(self) -> &'static str {
+                match self { $( Code::$variant => $title, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    // ---- lexical and syntax
+    InvalidCharacter      = "E0001", Syntax, Error, "invalid character";
+    UnterminatedString    = "E0002", Syntax, Error, "unterminated string";
+    InvalidEscape         = "E0003", Syntax, Error, "invalid escape sequence";
+    UnterminatedComment   = "E0004", Syntax, Error, "unterminated block comment";
+    MalformedNumber       = "E0005", Syntax, Error, "malformed number or duration";
+    UnexpectedToken       = "E0010", Syntax, Error, "unexpected token";
+    KeywordAsName         = "E0011", Syntax, Error, "reserved word used as a name";
+    ChainedComparison     = "E0012", Syntax, Error, "comparisons cannot be chained";
+    HeaderNotFirst        = "E0013", Syntax, Error, "policy header is not the first declaration";
+    InvalidInterpolation  = "E0014", Syntax, Error, "invalid interpolation in a reason message";
+    // ---- resource limits
+    NestingTooDeep        = "E0020", Limit, Error, "expression nested too deeply";
+    NameTooLong           = "E0021", Limit, Error, "name too long";
+    FileTooLarge          = "E0022", Limit, Error, "file too large";
+    InvalidUtf8           = "E0023", Limit, Error, "file is not valid UTF-8";
+    TooManyErrors         = "E0024", Limit, Error, "too many errors in one file";
+    StringTooLong         = "E0025", Limit, Error, "string literal too long";
+    // ---- literal values
+    IntegerOutOfRange     = "E0030", Value, Error, "integer literal out of range";
+    DecimalPrecision      = "E0031", Value, Error, "decimal literal has too many digits";
+    InvalidUnicodeEscape  = "E0032", Value, Error, "invalid unicode escape";
+    DurationOutOfRange    = "E0033", Value, Error, "duration out of range";
+    // ---- modules
+    ModuleNotFound        = "E0050", Module, Error, "module not found";
+    ModuleCycle           = "E0051", Module, Error, "modules use each other in a cycle";
+    InvalidUse            = "E0052", Module, Error, "invalid `use` path";
+    MissingPolicyHeader   = "E0053", Module, Error, "rules without a policy header";
+    ConflictingVersion    = "E0054", Module, Error, "one policy with two versions";
+    // ---- names
+    UnknownTool           = "E0100", Name, Error, "unknown tool";
+    UnknownField          = "E0101", Name, Error, "unknown field";
+    UnknownName           = "E0102", Name, Error, "unknown name";
+    UnknownEvidence       = "E0103", Name, Error, "unknown evidence";
+    DuplicateDeclaration  = "E0104", Name, Error, "declared twice";
+    UnknownType           = "E0105", Name, Error, "unknown type";
+    UnknownGroup          = "E0106", Name, Error, "unknown group";
+    UnknownRule           = "E0107", Name, Error, "unknown rule";
+    AmbiguousRule         = "E0108", Name, Error, "ambiguous rule name";
+    DuplicateSettings     = "E0109", Name, Error, "more than one `settings` block";
+    UnknownMethod         = "E0110", Name, Error, "unknown method";
+    ParamsUnavailable     = "E0111", Name, Error, "`params` is not available here";
+    UnknownFunction       = "E0112", Name, Error, "unknown function";
+    FieldNotShared        = "E0113", Name, Error, "field not shared by every target tool";
+    // ---- types
+    TypeMismatch          = "E0200", Type, Error, "mismatched types";
+    UnguardedOptional     = "E0201", Type, Error, "optional value read without an `is set` guard";
+    WrongArgumentCount    = "E0202", Type, Error, "wrong number of arguments";
+    InvalidOperands       = "E0203", Type, Error, "operator cannot be applied to these types";
+    InvalidRegex          = "E0204", Type, Error, "invalid regular expression";
+    FnCycle               = "E0205", Type, Error, "functions call each other in a cycle";
+    NotOptional           = "E0206", Type, Error, "`is set` on a value that is always set";
+    LambdaMisplaced       = "E0207", Type, Error, "a lambda is only allowed as an argument";
+    NotConstant           = "E0208", Type, Error, "value must be a constant";
+    OptionalEvidence      = "E0209", Type, Error, "evidence cannot be optional";
+    NotComparable         = "E0210", Type, Error, "values of this type cannot be compared";
+    // ---- decision clauses
+    QuorumTooLarge        = "E0300", Clause, Error, "quorum larger than the approver set";
+    QuorumZero            = "E0301", Clause, Error, "quorum must be at least 1";
+    NonPositiveDuration   = "E0302", Clause, Error, "duration must be positive";
+    MissingApprovers      = "E0303", Clause, Error, "`step_up` without an `approvers` clause";
+    DuplicateClause       = "E0304", Clause, Error, "clause given twice";
+    ConfidenceOutOfRange  = "E0305", Clause, Error, "confidence must be between 0 and 1";
+    InvalidRiskLevel      = "E0306", Syntax, Error, "unknown risk level";
+    ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
+    AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
+    // ---- tests
+    InvalidTestStep       = "E0400", Test, Error, "invalid test step";
+    UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";
+    MissingField          = "E0402", Test, Error, "missing required field";
+    // ---- warnings
+    TimeoutAllows         = "W0001", Lint, Warning, "an unanswered request resolves to allow";
+    DetachedDocComment    = "W0002", Lint, Warning, "doc comment attached to nothing";
+    UndeclaredTestTool    = "W0003", Lint, Warning, "test action uses an undeclared tool";
+    DefaultAllow          = "W0004", Lint, Warning, "`default allow`: unmatched actions are allowed";
+}
+
+/// A secondary location with its own short message ("first declared here").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub file: FileId,
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub file: FileId,
+    pub span: Span,
+    /// What is wrong, in the author's terms: lowercase, no final period, names in backticks.
+    pub message: String,
+    /// Text next to the primary span; defaults to nothing.
+    pub label: Option<String>,
+    pub secondary: Vec<Label>,
+    /// What to write instead, when we can tell.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            file,
+            span,
+            message: message.into(),
+            label: None,
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        self.secondary.push(Label { file, span, message: message.into() });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A growing list of diagnostics with the per-file cap that keeps random bytes from producing
+/// millions of reports.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(ds);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.iter().filter(|d| !d.is_error()).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+
+    /// Sorted by file, then position, then code: the order authors read them in.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            (a.file, a.span.start, a.span.end, a.code.as_str())
+                .cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
+        });
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+/// Edit-distance based suggestion for "did you mean" help lines.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wrong_lower = wrong.to_ascii_lowercase();
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        let d = edit_distance(&wrong_lower, &c.to_ascii_lowercase());
+        // Allow about one typo per three characters, and at least one.
+        let limit = (wrong.len().max(c.len()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Levenshtein distance with transpositions counted as one edit (optimal string alignment).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Names are short; guard against quadratic cost on absurd inputs.
+    if a.len() > 256 || b.len() > 256 {
+        return usize::MAX;
+    }
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        if let Some(x) = d.get_mut(at(i, 0)) {
+            *x = i;
+        }
+    }
+    for j in 0..=b.len() {
+        if let Some(x) = d.get_mut(at(0, j)) {
+            *x = j;
+        }
+    }
+    let get = |d: &Vec<usize>, i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let (ai, bj) = (a.get(i - 1), b.get(j - 1));
+            let cost = usize::from(ai != bj);
+            let mut v = (get(&d, i - 1, j) + 1).min(get(&d, i, j - 1) + 1).min(get(&d, i - 1, j - 1) + cost);
+            if i > 1 && j > 1 && ai == b.get(j - 2) && a.get(i - 2) == bj {
+                v = v.min(get(&d, i - 2, j - 2) + 1);
+            }
+            if let Some(x) = d.get_mut(at(i, j)) {
+                *x = v;
+            }
+        }
+    }
+    get(&d, a.len(), b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {}", c.as_str());
+            let s = c.as_str();
+            assert_eq!(s.len(), 5);
+            let expected_prefix = if c.severity() == Severity::Error { 'E' } else { 'W' };
+            assert!(s.starts_with(expected_prefix), "{s} has the wrong prefix");
+        }
+    }
+
+    #[test]
+    fn suggestions_find_close_names_only() {
+        let tools = ["transfer_funds", "send_email", "delete_database"];
+        assert_eq!(did_you_mean("transfer_fund", tools), Some("transfer_funds"));
+        assert_eq!(did_you_mean("sned_email", tools), Some("send_email"));
+        assert_eq!(did_you_mean("rotate", tools), None);
+        assert_eq!(edit_distance("abc", "acb"), 1);
+    }
+}

@@ -1,0 +1,14 @@
+//! Resource limits of the front end. Source text is untrusted: each limit turns what would be a
+//! crash or a runaway into one clear diagnostic. Documented in `lang/REFERENCE.md`.
+
+/// Largest source file accepted, in bytes (also keeps every span within `u32`).
+pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
+/// Deepest nesting of expressions (parentheses, `not`, unary minus, operands of chained `+`,
+/// method chains, lists, records, quantifiers) and of type expressions.
+pub const MAX_NESTING: usize = 256;
+/// Longest identifier, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest string literal, in bytes.
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
+/// Diagnostics reported for one file before the rest is skipped.
+pub const MAX_DIAGNOSTICS_PER_FILE: usize = 200;

@@ -1,0 +1,197 @@
+//! Decoding literal tokens: string escapes, integers, decimals and durations. Values that are
+//! well-formed but out of range are reported with value codes (`E003x`), not as syntax errors.
+
+use super::Parser;
+use crate::ast::{DecLit, DurLit, IntLit, StrLit};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+
+/// Ten-thousandths per unit: decimals carry four fractional digits.
+pub const DECIMAL_SCALE: i64 = 10_000;
+
+impl Parser<'_> {
+    /// Decodes a `"..."` token's escapes. Returns the value; errors are reported.
+    pub(super) fn decode_string(&mut self, span: Span) -> StrLit {
+        let raw = self.text(span);
+        let inner = raw.strip_prefix('"').unwrap_or(raw);
+        let inner = inner.strip_suffix('"').unwrap_or(inner);
+        let value = self.unescape(inner, span.start.saturating_add(1), false);
+        StrLit { value, span }
+    }
+
+    /// Decodes escapes in `raw` (the text between the quotes). `start` is the offset of `raw` in
+    /// the file. In a template, `{` and `}` are not literal and are handled by the caller.
+    pub(super) fn unescape(&mut self, raw: &str, start: u32, _template: bool) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let at = start.saturating_add(u32::try_from(i).unwrap_or(0));
+            match chars.next() {
+                Some((_, '"')) => out.push('"'),
+                Some((_, '\\')) => out.push('\\'),
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, '{')) => out.push('{'),
+                Some((_, '}')) => out.push('}'),
+                Some((_, 'u')) => {
+                    let mut hex = String::new();
+                    let mut closed = false;
+                    let opened = matches!(chars.peek(), Some((_, '{')));
+                    if opened {
+                        chars.next();
+                        for (_, h) in chars.by_ref() {
+                            if h == '}' {
+                                closed = true;
+                                break;
+                            }
+                            hex.push(h);
+                        }
+                    }
+                    let end = at.saturating_add(u32::try_from(hex.len() + 4).unwrap_or(0));
+                    let span = Span::new(at, end);
+                    let well_formed = opened
+                        && closed
+                        && (1..=6).contains(&hex.len())
+                        && hex.chars().all(|h| h.is_ascii_hexdigit());
+                    if !well_formed {
+                        self.report(
+                            Diagnostic::new(Code::InvalidEscape, self.file, span, "malformed unicode escape")
+                                .with_help("write `\\u{...}` with one to six hexadecimal digits, e.g. `\\u{20AC}`"),
+                        );
+                        continue;
+                    }
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(ch) => out.push(ch),
+                        None => self.report(
+                            Diagnostic::new(
+                                Code::InvalidUnicodeEscape,
+                                self.file,
+                                span,
+                                format!("`\\u{{{hex}}}` is not a unicode scalar value"),
+                            )
+                            .with_help("surrogates (D800–DFFF) and values above 10FFFF are not characters"),
+                        ),
+                    }
+                }
+                Some((j, other)) => {
+                    let end = start.saturating_add(u32::try_from(j + other.len_utf8()).unwrap_or(0));
+                    self.report(
+                        Diagnostic::new(
+                            Code::InvalidEscape,
+                            self.file,
+                            Span::new(at, end),
+                            format!("unknown escape `\\{other}`"),
+                        )
+                        .with_help("the escapes are `\\\"`, `\\\\`, `\\n`, `\\t`, `\\r`, `\\{`, `\\}` and `\\u{...}`"),
+                    );
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
+    pub(super) fn int_value(&mut self, span: Span) -> IntLit {
+        let text: String = self.text(span).chars().filter(|c| *c != '_').collect();
+        let value = match text.parse::<i64>() {
+            Ok(v) => v,
+            Err(_) => {
+                // Only reachable for well-formed digits: malformed ones were reported by the lexer.
+                if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::IntegerOutOfRange,
+                            self.file,
+                            span,
+                            format!("integer `{}` does not fit in 64 bits", self.text(span)),
+                        )
+                        .with_help(format!("the largest integer is {}", i64::MAX)),
+                    );
+                }
+                0
+            }
+        };
+        IntLit { value, span }
+    }
+
+    /// A decimal or integer token as ten-thousandths.
+    pub(super) fn decimal_value(&mut self, span: Span) -> DecLit {
+        let text: String = self.text(span).chars().filter(|c| *c != '_').collect();
+        let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+        if frac.len() > 4 {
+            self.report(
+                Diagnostic::new(
+                    Code::DecimalPrecision,
+                    self.file,
+                    span,
+                    format!("`{}` has {} fractional digits; decimals keep at most 4", self.text(span), frac.len()),
+                )
+                .with_help("round the literal to four digits after the point"),
+            );
+            return DecLit { scaled: 0, span };
+        }
+        let mut frac_digits = frac.to_string();
+        while frac_digits.len() < 4 {
+            frac_digits.push('0');
+        }
+        let scaled = whole
+            .parse::<i64>()
+            .ok()
+            .and_then(|w| w.checked_mul(DECIMAL_SCALE))
+            .and_then(|w| frac_digits.parse::<i64>().ok().and_then(|f| w.checked_add(f)));
+        match scaled {
+            Some(scaled) => DecLit { scaled, span },
+            None => {
+                self.report(
+                    Diagnostic::new(
+                        Code::IntegerOutOfRange,
+                        self.file,
+                        span,
+                        format!("decimal `{}` is out of range", self.text(span)),
+                    )
+                    .with_help("decimals are 64-bit fixed point with four fractional digits (about ±922 trillion)"),
+                );
+                DecLit { scaled: 0, span }
+            }
+        }
+    }
+
+    pub(super) fn duration_value(&mut self, span: Span) -> DurLit {
+        let text = self.text(span).to_string();
+        let mut total: Option<i64> = Some(0);
+        let mut number = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit: i64 = match c {
+                'd' => 86_400,
+                'h' => 3_600,
+                'm' => 60,
+                _ => 1,
+            };
+            total = total.and_then(|t| {
+                number.parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).and_then(|v| t.checked_add(v))
+            });
+            number.clear();
+        }
+        match total {
+            Some(seconds) => DurLit { seconds, span },
+            None => {
+                self.report(Diagnostic::new(
+                    Code::DurationOutOfRange,
+                    self.file,
+                    span,
+                    format!("duration `{text}` is too long"),
+                ));
+                DurLit { seconds: 0, span }
+            }
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! The production parser: hand-written recursive descent over the token stream.
+//!
+//! It follows `lang/aarm.pest` rule for rule (the differential test holds it to that), recovers
+//! from errors at declaration boundaries so that one run reports many errors, and never recurses
+//! deeper than [`crate::limits::MAX_NESTING`] levels of nesting.
+//!
+//! - `mod.rs`: the cursor, error reporting and recovery, files and declarations
+//! - `expr.rs`: expressions by precedence level
+//! - `rule.rs`: rules and their decisions (`modify`, `step_up`, `defer`), settings limits
+//! - `test_block.rs`: `test "..." { ... }` steps
+//! - `literal.rs`: decoding strings, numbers and durations
+//! - `template.rs`: `{expr}` interpolation in reason messages
+
+mod expr;
+mod literal;
+mod rule;
+mod template;
+mod test_block;
+
+pub use literal::DECIMAL_SCALE;
+
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::lexer::{lex, RawComment, Token};
+use crate::limits::{MAX_DIAGNOSTICS_PER_FILE, MAX_NESTING};
+use crate::span::{FileId, Span};
+use crate::token::Tok;
+
+/// The result of parsing one file: always a tree (possibly partial) and its diagnostics.
+#[derive(Debug)]
+pub struct Parsed {
+    pub file: File,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses one source file.
+pub fn parse(file: FileId, src: &str) -> Parsed {
+    let lexed = lex(file, src, 0);
+    let mut p = Parser::new(file, src, lexed.tokens, lexed.comments, 0);
+    p.diags = lexed.diagnostics;
+    let tree = p.parse_file();
+    let mut diagnostics = p.diags;
+    if diagnostics.len() > MAX_DIAGNOSTICS_PER_FILE {
+        diagnostics.truncate(MAX_DIAGNOSTICS_PER_FILE);
+        let span = diagnostics.last().map(|d| d.span).unwrap_or_default();
+        diagnostics.push(
+            Diagnostic::new(
+                Code::TooManyErrors,
+                file,
+                span,
+                format!("more than {MAX_DIAGNOSTICS_PER_FILE} problems; the rest of the file was not checked"),
+            )
+            .with_help("is this really a `.aarm` policy file?"),
+        );
+    }
+    Parsed { file: tree, diagnostics }
+}
+
+/// An error was reported and the current construct is abandoned; recovery happens at the nearest
+/// declaration boundary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fail;
+
+pub(crate) type PResult<T> = Result<T, Fail>;
+
+pub(crate) struct Parser<'src> {
+    file: FileId,
+    src: &'src str,
+    /// Offset of `src` within the file (non-zero when parsing text inside a string literal).
+    base: u32,
+    tokens: Vec<Token>,
+    pos: usize,
+    comments: Vec<RawComment>,
+    /// Which doc comments a declaration took; the others get a warning.
+    doc_used: Vec<bool>,
+    pub(crate) diags: Vec<Diagnostic>,
+    depth: usize,
+}
+
+impl<'src> Parser<'src> {
+    pub(crate) fn new(file: FileId, src: &'src str, tokens: Vec<Token>, comments: Vec<RawComment>, base: u32) -> Self {
+        let doc_used = vec![false; comments.len()];
+        Parser { file, src, base, tokens, pos: 0, comments, doc_used, diags: Vec::new(), depth: 0 }
+    }
+
+    // ---- cursor
+
+    fn tok(&self) -> Token {
+        self.nth(0)
+    }
+
+    fn nth(&self, n: usize) -> Token {
+        self.tokens
+            .get(self.pos + n)
+            .or_else(|| self.tokens.last())
+            .copied()
+            .unwrap_or(Token { kind: Tok::Eof, span: Span::default() })
+    }
+
+    fn kind(&self) -> Tok {
+        self.tok().kind
+    }
+
+    fn at(&self, kind: Tok) -> bool {
+        self.kind() == kind
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.tok();
+        if t.kind != Tok::Eof {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn eat(&mut self, kind: Tok) -> Option<Token> {
+        if self.at(kind) {
+            Some(self.bump())
+        } else {
+            None
+        }
+    }
+
+    /// End of the previous token: where a missing token is reported.
+    fn prev_end(&self) -> Span {
+        match self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)) {
+            Some(t) => t.span.end_point(),
+            None => Span::new(self.base, self.base),
+        }
+    }
+
+    fn text(&self, span: Span) -> &'src str {
+        let start = span.start.saturating_sub(self.base) as usize;
+        let end = span.end.saturating_sub(self.base) as usize;
+        self.src.get(start..end).unwrap_or("")
+    }
+
+    /// Is the current token the contextual word `word`?
+    fn at_word(&self, word: &str) -> bool {
+        self.at(Tok::Ident) && self.text(self.tok().span) == word
+    }
+
+    fn eat_word(&mut self, word: &str) -> Option<Token> {
+        if self.at_word(word) {
+            Some(self.bump())
+        } else {
+            None
+        }
+    }
+
+    // ---- errors
+
+    pub(crate) fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn found(&self) -> String {
+        let t = self.tok();
+        match t.kind {
+            Tok::Ident => format!("`{}`", truncate(self.text(t.span))),
+            Tok::Int | Tok::Decimal | Tok::Duration | Tok::Str => {
+                format!("{} `{}`", t.kind.describe(), truncate(self.text(t.span)))
+            }
+            k => k.describe().to_string(),
+        }
+    }
+
+    /// Reports "expected X, found Y" at the current token.
+    fn unexpected(&mut self, expected: &str) -> Fail {
+        let t = self.tok();
+        let found = self.found();
+        let span = if t.kind == Tok::Eof { self.prev_end() } else { t.span };
+        let d = Diagnostic::new(Code::UnexpectedToken, self.file, span, format!("expected {expected}, found {found}"))
+            .with_label(format!("expected {expected}"));
+        let d = match self.help_for_unexpected(expected) {
+            Some(h) => d.with_help(h),
+            None => d,
+        };
+        self.report(d);
+        Fail
+    }
+
+    fn help_for_unexpected(&self, expected: &str) -> Option<String> {
+        let t = self.tok();
+        match t.kind {
+            Tok::Eq if expected.contains("decision") || expected.contains("operator") => {
+                Some("compare with `==`".into())
+            }
+            Tok::Semi => Some("statements are not separated by `;` in this language".into()),
+            Tok::RBrace if expected.contains("decision") => {
+                Some("every rule ends with a decision: `allow`, `deny`, `modify { ... }`, `step_up { ... }` or `defer { ... }`".into())
+            }
+            _ => None,
+        }
+    }
+
+    fn expect(&mut self, kind: Tok) -> PResult<Token> {
+        match self.eat(kind) {
+            Some(t) => Ok(t),
+            None => Err(self.unexpected(kind.describe())),
+        }
+    }
+
+    fn expect_word(&mut self, word: &str) -> PResult<Token> {
+        match self.eat_word(word) {
+            Some(t) => Ok(t),
+            None => Err(self.unexpected(&format!("`{word}`"))),
+        }
+    }
+
+    /// A declared name: an identifier that is not a reserved word.
+    fn expect_ident(&mut self, what: &str) -> PResult<Ident> {
+        let t = self.tok();
+        if t.kind == Tok::Ident {
+            self.bump();
+            return Ok(Ident { name: self.text(t.span).to_string(), span: t.span });
+        }
+        if t.kind.is_keyword() {
+            let word = self.text(t.span).to_string();
+            self.report(
+                Diagnostic::new(
+                    Code::KeywordAsName,
+                    self.file,
+                    t.span,
+                    format!("`{word}` is a reserved word and cannot be used as {what}"),
+                )
+                .with_help(format!("choose another name, e.g. `{word}_`")),
+            );
+            return Err(Fail);
+        }
+        Err(self.unexpected(what))
+    }
+
+    /// A field name or record key: any word, reserved or not.
+    fn expect_name(&mut self, what: &str) -> PResult<Ident> {
+        let t = self.tok();
+        if t.kind == Tok::Ident || t.kind.is_keyword() {
+            self.bump();
+            return Ok(Ident { name: self.text(t.span).to_string(), span: t.span });
+        }
+        Err(self.unexpected(what))
+    }
+
+    fn expect_string(&mut self, what: &str) -> PResult<StrLit> {
+        match self.eat(Tok::Str) {
+            Some(t) => Ok(self.decode_string(t.span)),
+            None => Err(self.unexpected(what)),
+        }
+    }
+
+    fn expect_int(&mut self, what: &str) -> PResult<IntLit> {
+        match self.eat(Tok::Int) {
+            Some(t) => Ok(self.int_value(t.span)),
+            None => Err(self.unexpected(what)),
+        }
+    }
+
+    fn expect_duration(&mut self) -> PResult<DurLit> {
+        match self.eat(Tok::Duration) {
+            Some(t) => Ok(self.duration_value(t.span)),
+            None => {
+                let f = self.unexpected("a duration");
+                if let Some(d) = self.diags.last_mut() {
+                    d.help = Some("durations are written like `30s`, `15m`, `2h`, `1d` or `1h30m`".into());
+                }
+                Err(f)
+            }
+        }
+    }
+
+    /// Enters one level of nesting; fails with a limit error past [`MAX_NESTING`].
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            let span = self.tok().span;
+            self.report(
+                Diagnostic::new(
+                    Code::NestingTooDeep,
+                    self.file,
+                    span,
+                    format!("expression nested more than {MAX_NESTING} levels deep"),
+                )
+                .with_help("split the condition into smaller `fn`s or several `when` lines"),
+            );
+            self.depth -= 1;
+            return Err(Fail);
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn too_many_errors(&self) -> bool {
+        self.diags.len() > MAX_DIAGNOSTICS_PER_FILE
+    }
+
+    /// Skips to the next token that can start a declaration outside any braces, or that starts a
+    /// line in column one (so that a missing `}` does not swallow the rest of the file).
+    fn recover_to_item(&mut self) {
+        let mut depth: i64 = 0;
+        // Always make progress.
+        if !self.at(Tok::Eof) {
+            let t = self.bump();
+            depth += brace_delta(t.kind);
+        }
+        loop {
+            let t = self.tok();
+            if t.kind == Tok::Eof {
+                return;
+            }
+            if t.kind.starts_item() && (depth <= 0 || self.at_line_start(t.span)) {
+                return;
+            }
+            depth += brace_delta(t.kind);
+            self.bump();
+        }
+    }
+
+    fn at_line_start(&self, span: Span) -> bool {
+        let start = span.start.saturating_sub(self.base) as usize;
+        start == 0 || self.src.as_bytes().get(start.wrapping_sub(1)) == Some(&b'\n')
+    }
+
+    // ---- doc comments
+
+    /// The `///` comments between the previous token and the current one.
+    fn take_doc(&mut self) -> Option<Doc> {
+        let before = self.tok().span.start;
+        let after = self.prev_end().start;
+        let mut lines = Vec::new();
+        let mut span: Option<Span> = None;
+        for (i, c) in self.comments.iter().enumerate() {
+            if c.doc && c.span.start >= after && c.span.end <= before {
+                if let Some(used) = self.doc_used.get_mut(i) {
+                    *used = true;
+                }
+                let text = self.text(c.span);
+                let line = text.strip_prefix("///").unwrap_or(text);
+                lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_string());
+                span = Some(span.map_or(c.span, |s| s.to(c.span)));
+            }
+        }
+        span.map(|span| Doc { text: lines.join("\n"), span })
+    }
+
+    // ---- files and declarations
+
+    fn parse_file(&mut self) -> File {
+        let mut file = File::default();
+        if self.at(Tok::Policy) {
+            let doc = self.take_doc();
+            match self.parse_header(doc) {
+                Ok(h) => file.header = Some(h),
+                Err(Fail) => self.recover_to_item(),
+            }
+        }
+        while !self.at(Tok::Eof) && !self.too_many_errors() {
+            let doc = self.take_doc();
+            let start = self.tok().span;
+            if self.at(Tok::Policy) {
+                let what = if file.header.is_some() { "a second policy header" } else { "the policy header" };
+                self.report(
+                    Diagnostic::new(
+                        Code::HeaderNotFirst,
+                        self.file,
+                        start,
+                        format!("{what} must be the first declaration of the file"),
+                    )
+                    .with_help("move `policy NAME version \"...\"` to the top of the file; one file holds one policy"),
+                );
+                self.recover_to_item();
+                continue;
+            }
+            match self.parse_item() {
+                Ok(kind) => {
+                    let span = start.to(self.prev_end());
+                    file.items.push(Item { doc, kind, span });
+                }
+                Err(Fail) => self.recover_to_item(),
+            }
+        }
+        for (i, c) in self.comments.iter().enumerate() {
+            let used = self.doc_used.get(i).copied().unwrap_or(false);
+            if c.doc && !used {
+                self.diags.push(
+                    Diagnostic::new(Code::DetachedDocComment, self.file, c.span, "doc comment is not attached to a declaration")
+                        .with_help("`///` documents the declaration right after it; use `//` for other comments"),
+                );
+            }
+            if !c.doc || !used {
+                file.comments.push(Comment { text: self.text(c.span).to_string(), span: c.span });
+            }
+        }
+        file
+    }
+
+    fn parse_header(&mut self, doc: Option<Doc>) -> PResult<PolicyHeader> {
+        let start = self.expect(Tok::Policy)?.span;
+        let name = self.expect_ident("a policy name")?;
+        self.expect_word("version")?;
+        let version = self.expect_string("the version string, e.g. \"1.0.0\"")?;
+        Ok(PolicyHeader { doc, name, version, span: start.to(self.prev_end()) })
+    }
+
+    fn parse_item(&mut self) -> PResult<ItemKind> {
+        match self.kind() {
+            Tok::Use => self.parse_use().map(ItemKind::Use),
+            Tok::Settings => self.parse_settings().map(ItemKind::Settings),
+            Tok::Tool => {
+                self.bump();
+                let name = self.expect_ident("a tool name")?;
+                self.expect(Tok::LBrace)?;
+                let fields = self.parse_fields(Tok::RBrace)?;
+                self.expect(Tok::RBrace)?;
+                Ok(ItemKind::Tool(ToolDecl { name, fields }))
+            }
+            Tok::Context => {
+                self.bump();
+                self.expect(Tok::LBrace)?;
+                let fields = self.parse_fields(Tok::RBrace)?;
+                self.expect(Tok::RBrace)?;
+                Ok(ItemKind::Context(ContextDecl { fields }))
+            }
+            Tok::Evidence => {
+                self.bump();
+                let name = self.expect_ident("an evidence name")?;
+                self.expect(Tok::Colon)?;
+                let ty = self.parse_type()?;
+                let source = match self.eat_word("from") {
+                    Some(_) => Some(self.expect_string("the evidence source, e.g. \"maintenance_api\"")?),
+                    None => None,
+                };
+                Ok(ItemKind::Evidence(EvidenceDecl { name, ty, source }))
+            }
+            Tok::Group => {
+                self.bump();
+                let name = self.expect_ident("a group name")?;
+                self.expect(Tok::Eq)?;
+                let (members, members_span) = self.parse_string_list()?;
+                Ok(ItemKind::Group(GroupDecl { name, members, members_span }))
+            }
+            Tok::Fn => self.parse_fn().map(ItemKind::Fn),
+            Tok::Rule => self.parse_rule().map(ItemKind::Rule),
+            Tok::Test => self.parse_test().map(ItemKind::Test),
+            _ => Err(self.unexpected(
+                "a declaration (`rule`, `tool`, `context`, `evidence`, `group`, `fn`, `settings`, `use` or `test`)",
+            )),
+        }
+    }
+
+    fn parse_use(&mut self) -> PResult<UseDecl> {
+        self.expect(Tok::Use)?;
+        if let Some(t) = self.eat(Tok::RelPath) {
+            return Ok(UseDecl::Relative(StrLit { value: self.text(t.span).to_string(), span: t.span }));
+        }
+        let mut path = vec![self.expect_ident("a module path (`std.text` or `./file`)")?];
+        while self.eat(Tok::Dot).is_some() {
+            path.push(self.expect_name("a module name")?);
+        }
+        Ok(UseDecl::Path(path))
+    }
+
+    /// `name: Type, ...` up to (not including) `close`; trailing comma allowed.
+    fn parse_fields(&mut self, close: Tok) -> PResult<Vec<FieldDecl>> {
+        let mut fields = Vec::new();
+        while !self.at(close) {
+            let doc = self.take_doc();
+            let name = self.expect_name("a field name")?;
+            self.expect(Tok::Colon)?;
+            let ty = self.parse_type()?;
+            let span = name.span.to(ty.span);
+            fields.push(FieldDecl { doc, name, ty, span });
+            if self.eat(Tok::Comma).is_none() {
+                break;
+            }
+        }
+        Ok(fields)
+    }
+
+    fn parse_type(&mut self) -> PResult<TypeExpr> {
+        self.enter()?;
+        let r = self.parse_type_inner();
+        self.leave();
+        r
+    }
+
+    fn parse_type_inner(&mut self) -> PResult<TypeExpr> {
+        let start = self.tok().span;
+        let kind = if self.eat(Tok::LBrace).is_some() {
+            let fields = self.parse_fields(Tok::RBrace)?;
+            self.expect(Tok::RBrace)?;
+            TypeExprKind::Record(fields)
+        } else {
+            let name = self.expect_ident("a type (`Bool`, `Int`, `Decimal`, `String`, `Duration`, `Time`, `List<T>`, `Set<T>`)")?;
+            let arg = if self.eat(Tok::Lt).is_some() {
+                let arg = self.parse_type()?;
+                self.expect(Tok::Gt)?;
+                Some(Box::new(arg))
+            } else {
+                None
+            };
+            TypeExprKind::Named { name, arg }
+        };
+        let optional = self.eat(Tok::Question).is_some();
+        Ok(TypeExpr { kind, optional, span: start.to(self.prev_end()) })
+    }
+
+    /// `["a", "b"]`: a list of string literals.
+    fn parse_string_list(&mut self) -> PResult<(Vec<StrLit>, Span)> {
+        let start = self.expect(Tok::LBracket)?.span;
+        let mut items = Vec::new();
+        while !self.at(Tok::RBracket) {
+            items.push(self.expect_string("a string")?);
+            if self.eat(Tok::Comma).is_none() {
+                break;
+            }
+        }
+        let end = self.expect(Tok::RBracket)?.span;
+        Ok((items, start.to(end)))
+    }
+
+    fn parse_fn(&mut self) -> PResult<FnDecl> {
+        self.expect(Tok::Fn)?;
+        let name = self.expect_ident("a function name")?;
+        self.expect(Tok::LParen)?;
+        let mut params = Vec::new();
+        while !self.at(Tok::RParen) {
+            let pname = self.expect_ident("a parameter name")?;
+            self.expect(Tok::Colon)?;
+            let ty = self.parse_type()?;
+            params.push(FnParam { name: pname, ty });
+            if self.eat(Tok::Comma).is_none() {
+                break;
+            }
+        }
+        self.expect(Tok::RParen)?;
+        self.expect(Tok::Arrow)?;
+        let ret = self.parse_type()?;
+        self.expect(Tok::Eq)?;
+        let body = self.parse_expr()?;
+        Ok(FnDecl { name, params, ret, body })
+    }
+
+    fn parse_settings(&mut self) -> PResult<SettingsDecl> {
+        self.expect(Tok::Settings)?;
+        self.expect(Tok::LBrace)?;
+        let mut entries = Vec::new();
+        while !self.at(Tok::RBrace) {
+            let start = self.tok().span;
+            let kind = if self.eat_word("default").is_some() {
+                if self.eat(Tok::Allow).is_some() {
+                    SettingKind::Default(Effect::Allow)
+                } else if self.eat(Tok::Deny).is_some() {
+                    SettingKind::Default(Effect::Deny)
+                } else {
+                    return Err(self.unexpected("`allow` or `deny`"));
+                }
+            } else if self.eat_word("conflict").is_some() {
+                if self.eat_word("restrictive").is_some() {
+                    SettingKind::Conflict(ConflictMode::Restrictive)
+                } else if self.eat(Tok::Defer).is_some() {
+                    SettingKind::Conflict(ConflictMode::Defer)
+                } else {
+                    return Err(self.unexpected("`restrictive` or `defer`"));
+                }
+            } else if self.eat_word("min_confidence").is_some() {
+                SettingKind::MinConfidence(self.parse_number("a confidence between 0 and 1")?)
+            } else if self.eat(Tok::Defer).is_some() {
+                let mut limits = vec![self.parse_limit()?];
+                while self.eat(Tok::Comma).is_some() {
+                    limits.push(self.parse_limit()?);
+                }
+                SettingKind::Defer(limits)
+            } else if self.eat(Tok::StepUp).is_some() {
+                if !self.at_word("timeout") {
+                    return Err(self.unexpected("`timeout`"));
+                }
+                SettingKind::StepUpTimeout(self.parse_limit()?)
+            } else {
+                return Err(self.unexpected(
+                    "a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`) or `}`",
+                ));
+            };
+            entries.push(Setting { kind, span: start.to(self.prev_end()) });
+        }
+        self.expect(Tok::RBrace)?;
+        Ok(SettingsDecl { entries })
+    }
+
+    /// A decimal or an integer literal, as ten-thousandths.
+    fn parse_number(&mut self, what: &str) -> PResult<DecLit> {
+        match self.kind() {
+            Tok::Int | Tok::Decimal => {
+                let t = self.bump();
+                Ok(self.decimal_value(t.span))
+            }
+            _ => Err(self.unexpected(what)),
+        }
+    }
+}
+
+fn brace_delta(kind: Tok) -> i64 {
+    match kind {
+        Tok::LBrace => 1,
+        Tok::RBrace => -1,
+        _ => 0,
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 40 {
+        let mut t: String = s.chars().take(40).collect();
+        t.push('…');
+        t
+    } else {
+        s.to_string()
+    }
+}

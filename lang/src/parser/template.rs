@@ -1,0 +1,106 @@
+//! Reason messages: `"Transfer of {params.amount} {params.currency}"`. The text between braces is
+//! lexed and parsed as an expression in place, so spans point into the string. An interpolation
+//! holds no braces, strings or comments (the grammar's `template_expr` says the same).
+
+use super::{Fail, Parser};
+use crate::ast::{Expr, Template, TemplatePart};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::lexer::lex;
+use crate::span::Span;
+use crate::token::Tok;
+
+impl Parser<'_> {
+    /// Parses a string token as a template. Errors are reported; the parts that parsed are kept.
+    pub(super) fn parse_template(&mut self, span: Span) -> Template {
+        let raw = self.text(span);
+        let inner = raw.strip_prefix('"').unwrap_or(raw);
+        let inner = inner.strip_suffix('"').unwrap_or(inner);
+        let inner_start = span.start.saturating_add(1);
+        let mut parts = Vec::new();
+        let mut text_start = 0usize;
+        let bytes = inner.as_bytes();
+        let mut i = 0usize;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'\\' => i += 2,
+                b'{' => {
+                    self.push_text(inner, text_start, i, inner_start, &mut parts);
+                    let at = offset(inner_start, i);
+                    let rest = inner.get(i + 1..).unwrap_or("");
+                    let close = rest.find('}');
+                    let bad = rest.find(['{']).filter(|p| close.is_none_or(|c| *p < c));
+                    let comment = rest.find("//").or_else(|| rest.find("/*")).filter(|p| close.is_none_or(|c| *p < c));
+                    match (close, bad.or(comment)) {
+                        (Some(c), None) => {
+                            let body = rest.get(..c).unwrap_or("");
+                            if let Some(expr) = self.parse_interpolation(body, offset(inner_start, i + 1)) {
+                                parts.push(TemplatePart::Expr(expr));
+                            }
+                            i += c + 2;
+                        }
+                        (None, _) => {
+                            self.report(
+                                Diagnostic::new(Code::InvalidInterpolation, self.file, Span::new(at, at + 1), "`{` is never closed in this reason message")
+                                    .with_help("close the interpolation with `}`, or write `\\{` for a literal brace"),
+                            );
+                            i = bytes.len();
+                        }
+                        (Some(c), Some(_)) => {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidInterpolation,
+                                    self.file,
+                                    Span::new(at, offset(inner_start, i + c + 2)),
+                                    "an interpolation cannot contain braces or comments",
+                                )
+                                .with_help("interpolate a simple expression such as `{params.amount}`; write `\\{` for a literal brace"),
+                            );
+                            i += c + 2;
+                        }
+                    }
+                    text_start = i;
+                }
+                b'}' => {
+                    let at = offset(inner_start, i);
+                    self.report(
+                        Diagnostic::new(Code::InvalidInterpolation, self.file, Span::new(at, at + 1), "unmatched `}` in reason message")
+                            .with_help("write `\\}` for a literal brace"),
+                    );
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        self.push_text(inner, text_start, bytes.len(), inner_start, &mut parts);
+        Template { parts, span }
+    }
+
+    fn push_text(&mut self, inner: &str, from: usize, to: usize, inner_start: u32, parts: &mut Vec<TemplatePart>) {
+        if to > from {
+            let raw = inner.get(from..to).unwrap_or("");
+            let text = self.unescape(raw, offset(inner_start, from), true);
+            parts.push(TemplatePart::Text(text));
+        }
+    }
+
+    fn parse_interpolation(&mut self, body: &str, start: u32) -> Option<Expr> {
+        let lexed = lex(self.file, body, start);
+        self.diags.extend(lexed.diagnostics);
+        let mut sub = Parser::new(self.file, body, lexed.tokens, Vec::new(), start);
+        sub.depth = self.depth;
+        let result = sub.parse_expr();
+        if result.is_ok() && !sub.at(Tok::Eof) {
+            let _: Fail = sub.unexpected("`}`");
+        }
+        let ok = sub.diags.is_empty();
+        self.diags.extend(sub.diags);
+        match result {
+            Ok(e) if ok => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn offset(base: u32, i: usize) -> u32 {
+    base.saturating_add(u32::try_from(i).unwrap_or(u32::MAX))
+}

@@ -1,0 +1,155 @@
+//! Diagnostics for people (ariadne reports) and for programs (one JSON object per diagnostic,
+//! with the fields DESIGN.md fixes).
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::{SourceFile, SourceMap};
+use crate::span::Span;
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+use serde::Serialize;
+
+/// The JSON form of a diagnostic (contract: the field names are fixed).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JsonDiagnostic {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub help: Option<String>,
+}
+
+pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
+    let (line, column, end_line, end_column) = match sources.get(d.file) {
+        Some(f) => {
+            let (l, c) = f.line_col(d.span.start);
+            let (el, ec) = f.line_col(d.span.end);
+            (l, c, el, ec)
+        }
+        None => (1, 1, 1, 1),
+    };
+    JsonDiagnostic {
+        code: d.code.as_str().to_string(),
+        severity: d.severity,
+        message: d.message.clone(),
+        file: sources.name(d.file).to_string(),
+        line,
+        column,
+        end_line,
+        end_column,
+        help: d.help.clone(),
+    }
+}
+
+/// Keeps a span inside its file and on character boundaries, so the renderer never sees an
+/// impossible range.
+fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {
+    let Some(file) = file else { return 0..0 };
+    let text = &file.text;
+    let fix = |mut i: usize| {
+        i = i.min(text.len());
+        while i > 0 && !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = fix(span.start as usize);
+    let end = fix(span.end as usize).max(start);
+    start..end
+}
+
+/// Renders one diagnostic as an ariadne report.
+pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    let name = sources.name(d.file).to_string();
+    let file = sources.get(d.file);
+    let range = clamp(d.span, file);
+    let kind = match d.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let (l, c) = file.map(|f| f.line_col(d.span.start)).unwrap_or((1, 1));
+    let label_color = if d.severity == Severity::Error { Color::Red } else { Color::Yellow };
+    let primary = Label::new((name.clone(), range.clone())).with_color(label_color);
+    primary = primary.with_message(d.label.as_deref().unwrap_or(d.code.title()));
+    let mut report = Report::build(kind, (name.clone(), range))
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_code(d.code.as_str())
+        .with_message(format!("{} ({name}:{l}:{c})", d.message))
+        .with_label(primary);
+    let mut files: Vec<(String, String)> = vec![(name.clone(), file.map(|f| f.text.clone()).unwrap_or_default())];
+    for s in &d.secondary {
+        let sname = sources.name(s.file).to_string();
+        let sfile = sources.get(s.file);
+        report = report.with_label(
+            Label::new((sname.clone(), clamp(s.span, sfile)))
+                .with_message(&s.message)
+                .with_color(Color::Blue),
+        );
+        if !files.iter().any(|(n, _)| *n == sname) {
+            files.push((sname, sfile.map(|f| f.text.clone()).unwrap_or_default()));
+        }
+    }
+    if let Some(help) = &d.help {
+        report = report.with_help(help);
+    }
+    let mut out = Vec::new();
+    if report.finish().write(ariadne::sources(files), &mut out).is_err() {
+        // Fall back to one plain line rather than lose the diagnostic.
+        return format!("{}[{}]: {} ({name}:{l}:{c})\n", severity_word(d.severity), d.code.as_str(), d.message);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+/// `N errors, M warnings` with correct plurals.
+pub fn summary(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Code;
+    use crate::span::FileId;
+
+    #[test]
+    fn json_has_one_based_positions() {
+        let mut sm = SourceMap::new();
+        let f = sm.add("p.aarm", "rule r on x {\n  deny }\n");
+        let d = Diagnostic::new(Code::UnknownTool, f, Span::new(10, 11), "unknown tool `x`").with_help("declare it");
+        let j = to_json(&d, &sm);
+        assert_eq!((j.line, j.column, j.end_line, j.end_column), (1, 11, 1, 12));
+        assert_eq!(j.code, "E0100");
+        assert_eq!(j.file, "p.aarm");
+    }
+
+    #[test]
+    fn human_report_shows_code_place_and_help() {
+        let mut sm = SourceMap::new();
+        let f = sm.add("p.aarm", "rule r on x {\n  deny }\n");
+        let d = Diagnostic::new(Code::UnknownTool, f, Span::new(10, 11), "unknown tool `x`").with_help("declare it");
+        let out = to_human(&d, &sm, false);
+        assert!(out.contains("E0100"), "{out}");
+        assert!(out.contains("p.aarm:1:11"), "{out}");
+        assert!(out.contains("declare it"), "{out}");
+    }
+
+    #[test]
+    fn out_of_range_spans_do_not_panic() {
+        let mut sm = SourceMap::new();
+        let f = sm.add("p.aarm", "é");
+        let d = Diagnostic::new(Code::UnknownTool, f, Span::new(1, 999), "x");
+        let _ = to_human(&d, &sm, false);
+        let d = Diagnostic::new(Code::UnknownTool, FileId(7), Span::new(1, 999), "x");
+        let _ = to_human(&d, &sm, false);
+    }
+}

@@ -1,0 +1,287 @@
+//! The tokens of the language, as recognised by the logos lexer.
+//!
+//! Reserved words are tokens of their own; contextual words (`timeout`, `approvers`, `of`, ...) are
+//! plain identifiers that the parser recognises where they appear, so that they stay available as
+//! names elsewhere. The set of reserved words must match `keyword` in `lang/aarm.pest`.
+
+use logos::Logos;
+
+#[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[logos(skip r"[ \t\r\n\x0C]+")]
+pub enum Tok {
+    // ---- reserved words
+    #[token("policy")]
+    Policy,
+    #[token("use")]
+    Use,
+    #[token("settings")]
+    Settings,
+    #[token("tool")]
+    Tool,
+    #[token("context")]
+    Context,
+    #[token("evidence")]
+    Evidence,
+    #[token("group")]
+    Group,
+    #[token("fn")]
+    Fn,
+    #[token("rule")]
+    Rule,
+    #[token("test")]
+    Test,
+    #[token("on")]
+    On,
+    #[token("priority")]
+    Priority,
+    #[token("when")]
+    When,
+    #[token("risk")]
+    Risk,
+    #[token("confidence")]
+    Confidence,
+    #[token("reason")]
+    Reason,
+    #[token("allow")]
+    Allow,
+    #[token("deny")]
+    Deny,
+    #[token("modify")]
+    Modify,
+    #[token("step_up")]
+    StepUp,
+    #[token("defer")]
+    Defer,
+    #[token("and")]
+    And,
+    #[token("or")]
+    Or,
+    #[token("not")]
+    Not,
+    #[token("in")]
+    In,
+    #[token("is")]
+    Is,
+    #[token("set")]
+    Set,
+    #[token("any")]
+    Any,
+    #[token("all")]
+    All,
+    #[token("count")]
+    Count,
+    #[token("true")]
+    True,
+    #[token("false")]
+    False,
+    #[token("params")]
+    Params,
+    #[token("action")]
+    Action,
+    #[token("identity")]
+    Identity,
+
+    // ---- words, numbers, text
+    #[regex("[A-Za-z_][A-Za-z0-9_]*")]
+    Ident,
+    #[regex("[0-9][0-9_]*")]
+    Int,
+    #[regex(r"[0-9][0-9_]*\.[0-9][0-9_]*")]
+    Decimal,
+    #[regex("[0-9]+[dhms]([0-9]+[dhms])*")]
+    Duration,
+    /// Digits glued to letters that do not form a duration (`10ms`, `3x`, `1.5h`): one bad token
+    /// rather than a number followed by a name.
+    #[regex(r"[0-9][0-9_]*(\.[0-9][0-9_]*)?[A-Za-z_][A-Za-z0-9_]*", priority = 1)]
+    BadNumber,
+    #[regex(r#""([^"\\\n]|\\[^\n])*""#)]
+    Str,
+    /// A string that reaches the end of its line without a closing quote.
+    #[regex(r#""([^"\\\n]|\\[^\n])*"#, priority = 1)]
+    UnterminatedStr,
+    #[regex(r"\.\.?/[A-Za-z0-9_\-./]+")]
+    RelPath,
+
+    // ---- comments (kept as tokens so the parser can attach `///` docs and the formatter can
+    // keep every comment; the parser's cursor skips them)
+    #[regex(r"//[^\n]*", allow_greedy = true)]
+    LineComment,
+    #[token("/*", block_comment)]
+    BlockComment,
+
+    // ---- punctuation
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token(",")]
+    Comma,
+    #[token(";")]
+    Semi,
+    #[token(":")]
+    Colon,
+    #[token(".")]
+    Dot,
+    #[token("?")]
+    Question,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("->")]
+    Arrow,
+    #[token("=>")]
+    FatArrow,
+    #[token("=")]
+    Eq,
+    #[token("==")]
+    EqEq,
+    #[token("!=")]
+    NotEq,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    LtEq,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    GtEq,
+
+    /// An unterminated `/* ...` comment: it runs to the end of the file.
+    UnterminatedComment,
+    /// Characters that start no token. Produced by the lexer wrapper, never by logos itself.
+    Error,
+    /// End of input.
+    Eof,
+}
+
+/// Consumes a block comment after its `/*`. Block comments do not nest.
+fn block_comment(lex: &mut logos::Lexer<Tok>) -> Tok {
+    let rest = lex.remainder();
+    match rest.find("*/") {
+        Some(end) => {
+            lex.bump(end + 2);
+            Tok::BlockComment
+        }
+        None => {
+            lex.bump(rest.len());
+            Tok::UnterminatedComment
+        }
+    }
+}
+
+impl Tok {
+    pub fn is_comment(self) -> bool {
+        matches!(self, Tok::LineComment | Tok::BlockComment | Tok::UnterminatedComment)
+    }
+
+    /// Reserved words. After a `.`, in a field declaration and as a record key they are
+    /// ordinary names.
+    pub fn is_keyword(self) -> bool {
+        use Tok::*;
+        matches!(
+            self,
+            Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test | On
+                | Priority | When | Risk | Confidence | Reason | Allow | Deny | Modify | StepUp
+                | Defer | And | Or | Not | In | Is | Set | Any | All | Count | True | False
+                | Params | Action | Identity
+        )
+    }
+
+    /// Tokens that start a top-level declaration: where error recovery resumes.
+    pub fn starts_item(self) -> bool {
+        use Tok::*;
+        matches!(
+            self,
+            Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test
+        )
+    }
+
+    /// How the token is named in "expected ..., found ..." messages.
+    pub fn describe(self) -> &'static str {
+        use Tok::*;
+        match self {
+            Policy => "`policy`",
+            Use => "`use`",
+            Settings => "`settings`",
+            Tool => "`tool`",
+            Context => "`context`",
+            Evidence => "`evidence`",
+            Group => "`group`",
+            Fn => "`fn`",
+            Rule => "`rule`",
+            Test => "`test`",
+            On => "`on`",
+            Priority => "`priority`",
+            When => "`when`",
+            Risk => "`risk`",
+            Confidence => "`confidence`",
+            Reason => "`reason`",
+            Allow => "`allow`",
+            Deny => "`deny`",
+            Modify => "`modify`",
+            StepUp => "`step_up`",
+            Defer => "`defer`",
+            And => "`and`",
+            Or => "`or`",
+            Not => "`not`",
+            In => "`in`",
+            Is => "`is`",
+            Set => "`set`",
+            Any => "`any`",
+            All => "`all`",
+            Count => "`count`",
+            True => "`true`",
+            False => "`false`",
+            Params => "`params`",
+            Action => "`action`",
+            Identity => "`identity`",
+            Ident => "a name",
+            Int => "an integer",
+            Decimal => "a decimal",
+            Duration => "a duration",
+            BadNumber => "a malformed number",
+            Str | UnterminatedStr => "a string",
+            RelPath => "a relative path",
+            LineComment | BlockComment | UnterminatedComment => "a comment",
+            LBrace => "`{`",
+            RBrace => "`}`",
+            LParen => "`(`",
+            RParen => "`)`",
+            LBracket => "`[`",
+            RBracket => "`]`",
+            Comma => "`,`",
+            Semi => "`;`",
+            Colon => "`:`",
+            Dot => "`.`",
+            Question => "`?`",
+            Star => "`*`",
+            Slash => "`/`",
+            Plus => "`+`",
+            Minus => "`-`",
+            Arrow => "`->`",
+            FatArrow => "`=>`",
+            Eq => "`=`",
+            EqEq => "`==`",
+            NotEq => "`!=`",
+            Lt => "`<`",
+            LtEq => "`<=`",
+            Gt => "`>`",
+            GtEq => "`>=`",
+            Error => "an invalid character",
+            Eof => "the end of the file",
+        }
+    }
+}
