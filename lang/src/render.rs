@@ -71,8 +71,9 @@ pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     };
     let (l, c) = file.map(|f| f.line_col(d.span.start)).unwrap_or((1, 1));
     let label_color = if d.severity == Severity::Error { Color::Red } else { Color::Yellow };
-    let primary = Label::new((name.clone(), range.clone())).with_color(label_color);
-    primary = primary.with_message(d.label.as_deref().unwrap_or(d.code.title()));
+    let primary = Label::new((name.clone(), range.clone()))
+        .with_color(label_color)
+        .with_message(d.label.as_deref().unwrap_or(d.code.title()));
     let mut report = Report::build(kind, (name.clone(), range))
         .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
         .with_code(d.code.as_str())
