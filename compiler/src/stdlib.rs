@@ -1,0 +1,60 @@
+//! The standard library: the `.aarm` modules under `stdlib/` at the workspace root, embedded in
+//! the compiler so that `use std.NAME` works without any files next to the policy.
+//!
+//! A module is loaded (and shown in diagnostics) as `std.NAME`; see [`crate::modules`].
+
+/// The names of the standard library modules, sorted: `use std.NAME` accepts exactly these.
+pub const STD_MODULES: &[&str] = &["net", "risk", "text", "time"];
+
+/// The source text of the standard library module `NAME` (as in `use std.NAME`), if it exists.
+pub fn std_module(name: &str) -> Option<&'static str> {
+    match name {
+        "net" => Some(include_str!("../../stdlib/net.aarm")),
+        "risk" => Some(include_str!("../../stdlib/risk.aarm")),
+        "text" => Some(include_str!("../../stdlib/text.aarm")),
+        "time" => Some(include_str!("../../stdlib/time.aarm")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_module_exists_and_the_list_is_sorted() {
+        for name in STD_MODULES {
+            assert!(std_module(name).is_some(), "std.{name} is listed but not embedded");
+        }
+        let mut sorted = STD_MODULES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, STD_MODULES);
+        assert_eq!(std_module("nope"), None);
+        assert_eq!(std_module(""), None);
+    }
+
+    #[test]
+    fn every_module_parses_cleanly() {
+        for name in STD_MODULES {
+            let text = std_module(name).unwrap_or_default();
+            let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
+            assert!(parsed.diagnostics.is_empty(), "std.{name}: {:?}", parsed.diagnostics);
+            assert!(!parsed.file.items.is_empty(), "std.{name} is empty");
+            // A library module holds declarations only: no header, no rules, no tests.
+            assert!(parsed.file.header.is_none(), "std.{name} has a policy header");
+        }
+    }
+
+    #[test]
+    fn every_stdlib_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".aarm")).map(str::to_string))
+            .collect();
+        on_disk.sort();
+        assert_eq!(on_disk, STD_MODULES, "stdlib/ and STD_MODULES differ");
+    }
+}
