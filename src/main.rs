@@ -1,1 +1,19 @@
-fn main(){}
+//! The `aarm` binary. Work runs on a thread with a large stack: the front end bounds recursion
+//! by its nesting limit, and this keeps a wide margin below the operating system's limit.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+const STACK_BYTES: usize = 256 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    let cli = aarm::cli::Cli::parse();
+    let worker = std::thread::Builder::new().name("aarm".into()).stack_size(STACK_BYTES).spawn(move || aarm::cli::run(cli));
+    match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("error: internal failure (the worker thread could not run)");
+            ExitCode::from(aarm::cli::exit::USAGE)
+        }
+    }
+}

@@ -274,6 +274,16 @@ impl<'src> Parser<'src> {
         }
     }
 
+    /// Splits the current two-character token into two one-character tokens.
+    fn split_token(&mut self, first: Tok, second: Tok) {
+        let pos = self.pos;
+        let Some(t) = self.tokens.get_mut(pos) else { return };
+        let mid = t.span.start.saturating_add(1);
+        let end = t.span.end;
+        *t = Token { kind: first, span: Span::new(t.span.start, mid) };
+        self.tokens.insert(pos + 1, Token { kind: second, span: Span::new(mid, end) });
+    }
+
     /// Enters one level of nesting; fails with a limit error past [`MAX_NESTING`].
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
@@ -502,6 +512,11 @@ impl<'src> Parser<'src> {
             let name = self.expect_ident("a type (`Bool`, `Int`, `Decimal`, `String`, `Duration`, `Time`, `List<T>`, `Set<T>`)")?;
             let arg = if self.eat(Tok::Lt).is_some() {
                 let arg = self.parse_type()?;
+                // `List<Int>= x` (a `fn` whose return type ends the signature) lexes `>=` as
+                // one token; after a type argument it is `>` followed by `=`.
+                if self.at(Tok::GtEq) {
+                    self.split_token(Tok::Gt, Tok::Eq);
+                }
                 self.expect(Tok::Gt)?;
                 Some(Box::new(arg))
             } else {

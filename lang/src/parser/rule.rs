@@ -155,7 +155,10 @@ impl Parser<'_> {
                     }
                     return Err(f);
                 }
-                let from = if self.eat_word("role").is_some() {
+                // `role` is contextual: followed by a string it names a role, otherwise it is
+                // an ordinary group name (as in the grammar).
+                let from = if self.at_word("role") && self.nth(1).kind == Tok::Str {
+                    self.bump();
                     ApproverSet::Role(self.expect_string("a role name")?)
                 } else {
                     self.parse_approver_set()?

@@ -22,14 +22,26 @@ impl Parser<'_> {
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
             match b {
-                b'\\' => i += 2,
+                b'\\' => {
+                    // `\u{...}` is one escape: its braces are not an interpolation.
+                    if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2) == Some(&b'{') {
+                        let rest = inner.get(i + 3..).unwrap_or("");
+                        i = rest.find('}').map_or(bytes.len(), |c| i + 3 + c + 1);
+                    } else {
+                        i += 2;
+                    }
+                }
                 b'{' => {
                     self.push_text(inner, text_start, i, inner_start, &mut parts);
                     let at = offset(inner_start, i);
                     let rest = inner.get(i + 1..).unwrap_or("");
                     let close = rest.find('}');
                     let bad = rest.find(['{']).filter(|p| close.is_none_or(|c| *p < c));
-                    let comment = rest.find("//").or_else(|| rest.find("/*")).filter(|p| close.is_none_or(|c| *p < c));
+                    let comment = [rest.find("//"), rest.find("/*")]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .filter(|p| close.is_none_or(|c| *p < c));
                     match (close, bad.or(comment)) {
                         (Some(c), None) => {
                             let body = rest.get(..c).unwrap_or("");

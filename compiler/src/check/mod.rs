@@ -1,0 +1,420 @@
+//! Name resolution and type checking: the modules of a bundle → the typed IR ([`crate::ir`]).
+//!
+//! The work is split by what is being checked:
+//! - `mod.rs` (here): the bundle-wide tables (tools, context, evidence, groups, fns, policies,
+//!   settings), duplicate declarations, type expressions, and the order of the passes
+//! - `expr.rs`: expressions — name lookup, typing, `is set` narrowing, methods, quantifiers
+//! - `fns.rs`: `fn` bodies and the call-cycle check
+//! - `rule.rs`: rules, their decisions and clauses, and `settings` limits
+//! - `test_block.rs`: `test` blocks, checked against the declarations they exercise
+//!
+//! Every pass reports every problem it finds and carries on with [`Type::Error`] where a type
+//! is unknown, so that one run shows all independent mistakes and no mistake twice.
+
+mod expr;
+mod fns;
+mod rule;
+mod test_block;
+
+use crate::ir::{self, Loc};
+use crate::modules::{Loaded, Module};
+use crate::types::Type;
+use aarm_lang::ast::{self, ItemKind, TypeExprKind};
+use aarm_lang::diagnostic::did_you_mean;
+use aarm_lang::{Code, Diagnostic, FileId, SourceMap};
+use std::collections::HashMap;
+
+/// The result of checking a bundle.
+#[derive(Debug)]
+pub struct Checked {
+    /// The IR, present only when there is no error (warnings allowed).
+    pub bundle: Option<ir::Bundle>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks loaded modules. Module diagnostics (parse errors, missing files) are included.
+pub fn check(loaded: &Loaded) -> Checked {
+    let mut c = Checker::new(&loaded.sources);
+    c.diags.extend(loaded.diagnostics.iter().cloned());
+    c.run(&loaded.modules);
+    let has_errors = c.diags.iter().any(Diagnostic::is_error);
+    let mut diagnostics = c.diags;
+    diagnostics.sort_by(|a, b| {
+        (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
+    });
+    diagnostics.dedup();
+    Checked { bundle: if has_errors { None } else { Some(c.bundle) }, diagnostics }
+}
+
+/// Where a name was declared, for "first declared here" labels.
+#[derive(Clone, Copy, Debug)]
+struct Decl<I> {
+    id: I,
+    loc: Loc,
+}
+
+pub(crate) struct Checker<'a> {
+    sources: &'a SourceMap,
+    pub(crate) diags: Vec<Diagnostic>,
+    bundle: ir::Bundle,
+    tools: HashMap<String, Decl<ir::ToolId>>,
+    evidence: HashMap<String, Decl<ir::EvidenceId>>,
+    groups: HashMap<String, Decl<ir::GroupId>>,
+    fns: HashMap<String, Decl<ir::FnId>>,
+    context: HashMap<String, Decl<ir::ContextFieldId>>,
+    policies: HashMap<String, ir::PolicyId>,
+    /// Rules by bare name, for tests (`expect ... rule NAME`).
+    rule_names: HashMap<String, Vec<ir::RuleId>>,
+}
+
+/// Built-in context fields and their types (LANGUAGE.md 3).
+pub(crate) fn builtin_context() -> [(&'static str, ir::ContextField, Type); 5] {
+    [
+        ("original_request", ir::ContextField::OriginalRequest, Type::String),
+        (
+            "prior_actions",
+            ir::ContextField::PriorActions,
+            Type::list(Type::Record(vec![("tool".into(), Type::String), ("decision".into(), Type::String)])),
+        ),
+        ("data_classes", ir::ContextField::DataClasses, Type::set(Type::String)),
+        ("semantic_distance", ir::ContextField::SemanticDistance, Type::optional(Type::Decimal)),
+        ("now", ir::ContextField::Now, Type::Time),
+    ]
+}
+
+/// Identity fields and their types.
+pub(crate) fn identity_fields() -> [(&'static str, ir::IdentityField, Type); 5] {
+    [
+        ("human", ir::IdentityField::Human, Type::String),
+        ("service", ir::IdentityField::Service, Type::String),
+        ("agent", ir::IdentityField::Agent, Type::String),
+        ("session", ir::IdentityField::Session, Type::String),
+        ("roles", ir::IdentityField::Roles, Type::set(Type::String)),
+    ]
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl<'a> Checker<'a> {
+    fn new(sources: &'a SourceMap) -> Self {
+        Checker {
+            sources,
+            diags: Vec::new(),
+            bundle: ir::Bundle::default(),
+            tools: HashMap::new(),
+            evidence: HashMap::new(),
+            groups: HashMap::new(),
+            fns: HashMap::new(),
+            context: HashMap::new(),
+            policies: HashMap::new(),
+            rule_names: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(crate) fn text(&self, loc: Loc) -> &str {
+        self.sources.get(loc.file).map(|f| f.slice(loc.span)).unwrap_or("")
+    }
+
+    fn run(&mut self, modules: &[Module]) {
+        // Pass 1: declarations, bundle-wide, so that use before declaration works.
+        for m in modules {
+            self.declare_policy(m);
+        }
+        for m in modules {
+            for item in &m.ast.items {
+                self.declare_item(m.file, item);
+            }
+        }
+        let settings: Vec<(FileId, &ast::Item)> = modules
+            .iter()
+            .flat_map(|m| m.ast.items.iter().filter(|i| matches!(i.kind, ItemKind::Settings(_))).map(move |i| (m.file, i)))
+            .collect();
+        self.check_settings(&settings);
+        // Pass 2: function signatures, then bodies (which may call each other), then cycles.
+        let fn_items: Vec<(FileId, &ast::Item, &ast::FnDecl)> = modules
+            .iter()
+            .flat_map(|m| {
+                m.ast.items.iter().filter_map(move |i| match &i.kind {
+                    ItemKind::Fn(f) => Some((m.file, i, f)),
+                    _ => None,
+                })
+            })
+            .collect();
+        self.declare_fns(&fn_items);
+        self.check_fn_bodies(&fn_items);
+        // Pass 3: rules, then tests (which name rules).
+        for m in modules {
+            self.check_rules(m);
+        }
+        for m in modules {
+            for item in &m.ast.items {
+                if let ItemKind::Test(t) = &item.kind {
+                    self.check_test(m.file, item, t);
+                }
+            }
+        }
+    }
+
+    // ---- policies
+
+    fn declare_policy(&mut self, m: &Module) {
+        let Some(h) = &m.ast.header else {
+            if let Some(rule) = m.ast.items.iter().find(|i| matches!(i.kind, ItemKind::Rule(_))) {
+                let span = match &rule.kind {
+                    ItemKind::Rule(r) => r.name.span,
+                    _ => rule.span,
+                };
+                self.report(
+                    Diagnostic::new(Code::MissingPolicyHeader, m.file, span, "this file declares rules but has no policy header")
+                        .with_label("rule outside any policy")
+                        .with_help("start the file with `policy NAME version \"1.0.0\"`; rules are known as `NAME.rule`"),
+                );
+            }
+            return;
+        };
+        let loc = Loc { file: m.file, span: h.span };
+        if let Some(&id) = self.policies.get(&h.name.name) {
+            if let Some(p) = self.bundle.policies.get(id.index()) {
+                if p.version != h.version.value {
+                    let (first_loc, first_version) = (p.loc, p.version.clone());
+                    self.report(
+                        Diagnostic::new(
+                            Code::ConflictingVersion,
+                            m.file,
+                            h.version.span,
+                            format!(
+                                "policy `{}` is version \"{}\" here but \"{}\" elsewhere",
+                                h.name.name, h.version.value, first_version
+                            ),
+                        )
+                        .with_secondary(first_loc.file, first_loc.span, "declared here")
+                        .with_help("every file of one policy carries the same version"),
+                    );
+                }
+            }
+            return;
+        }
+        let id = ir::PolicyId(to_u32(self.bundle.policies.len()));
+        self.policies.insert(h.name.name.clone(), id);
+        self.bundle.policies.push(ir::Policy {
+            name: h.name.name.clone(),
+            version: h.version.value.clone(),
+            doc: h.doc.as_ref().map(|d| d.text.clone()),
+            loc,
+        });
+    }
+
+    // ---- declarations
+
+    fn duplicate(&mut self, what: &str, name: &ast::Ident, file: FileId, first: Loc) {
+        self.report(
+            Diagnostic::new(Code::DuplicateDeclaration, file, name.span, format!("{what} `{}` is declared twice", name.name))
+                .with_label("second declaration")
+                .with_secondary(first.file, first.span, "first declared here")
+                .with_help(format!("rename one of them or remove the duplicate; {what}s are shared by the whole bundle")),
+        );
+    }
+
+    fn declare_item(&mut self, file: FileId, item: &ast::Item) {
+        let doc = item.doc.as_ref().map(|d| d.text.clone());
+        match &item.kind {
+            ItemKind::Tool(t) => {
+                let loc = Loc { file, span: t.name.span };
+                if let Some(first) = self.tools.get(&t.name.name) {
+                    let first = first.loc;
+                    self.duplicate("tool", &t.name, file, first);
+                    return;
+                }
+                let fields = self.field_decls(file, &t.fields, "tool");
+                let id = ir::ToolId(to_u32(self.bundle.tools.len()));
+                self.tools.insert(t.name.name.clone(), Decl { id, loc });
+                self.bundle.tools.push(ir::Tool { name: t.name.name.clone(), fields, doc, loc });
+            }
+            ItemKind::Context(c) => {
+                let builtins = builtin_context();
+                let fields = self.field_decls(file, &c.fields, "context");
+                for (f, decl) in fields.into_iter().zip(&c.fields) {
+                    if builtins.iter().any(|(n, _, _)| *n == f.name) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::DuplicateDeclaration,
+                                file,
+                                decl.name.span,
+                                format!("`context.{}` is built in and cannot be declared again", f.name),
+                            )
+                            .with_help("built-in context fields: original_request, prior_actions, data_classes, semantic_distance, now"),
+                        );
+                        continue;
+                    }
+                    if let Some(first) = self.context.get(&f.name) {
+                        let first = first.loc;
+                        self.duplicate("context field", &decl.name, file, first);
+                        continue;
+                    }
+                    let id = ir::ContextFieldId(to_u32(self.bundle.context_fields.len()));
+                    self.context.insert(f.name.clone(), Decl { id, loc: f.loc });
+                    self.bundle.context_fields.push(f);
+                }
+            }
+            ItemKind::Evidence(e) => {
+                let loc = Loc { file, span: e.name.span };
+                if let Some(first) = self.evidence.get(&e.name.name) {
+                    let first = first.loc;
+                    self.duplicate("evidence", &e.name, file, first);
+                    return;
+                }
+                let mut ty = self.resolve_type(file, &e.ty);
+                if let Type::Optional(inner) = ty {
+                    self.report(
+                        Diagnostic::new(Code::OptionalEvidence, file, e.ty.span, format!("evidence `{}` cannot be optional", e.name.name))
+                            .with_help(format!(
+                                "drop the `?`: evidence that has not arrived yet is already unknown and defers the decision; test it with `evidence.{} is set`",
+                                e.name.name
+                            )),
+                    );
+                    ty = *inner;
+                }
+                let id = ir::EvidenceId(to_u32(self.bundle.evidence.len()));
+                self.evidence.insert(e.name.name.clone(), Decl { id, loc });
+                self.bundle.evidence.push(ir::Evidence {
+                    name: e.name.name.clone(),
+                    ty,
+                    source: e.source.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
+                    doc,
+                    loc,
+                });
+            }
+            ItemKind::Group(g) => {
+                let loc = Loc { file, span: g.name.span };
+                if let Some(first) = self.groups.get(&g.name.name) {
+                    let first = first.loc;
+                    self.duplicate("group", &g.name, file, first);
+                    return;
+                }
+                let id = ir::GroupId(to_u32(self.bundle.groups.len()));
+                self.groups.insert(g.name.name.clone(), Decl { id, loc });
+                let mut members: Vec<String> = Vec::new();
+                for m in &g.members {
+                    if !members.contains(&m.value) {
+                        members.push(m.value.clone());
+                    }
+                }
+                self.bundle.groups.push(ir::Group { name: g.name.name.clone(), members, loc });
+            }
+            ItemKind::Use(_) | ItemKind::Settings(_) | ItemKind::Fn(_) | ItemKind::Rule(_) | ItemKind::Test(_) => {}
+        }
+    }
+
+    /// Fields of a tool, the context or a record type; duplicates reported.
+    fn field_decls(&mut self, file: FileId, fields: &[ast::FieldDecl], owner: &str) -> Vec<ir::Field> {
+        let mut out: Vec<ir::Field> = Vec::new();
+        for f in fields {
+            if let Some(first) = out.iter().find(|o| o.name == f.name.name) {
+                let first = first.loc;
+                self.duplicate(&format!("{owner} field"), &f.name, file, first);
+                continue;
+            }
+            let ty = self.resolve_type(file, &f.ty);
+            out.push(ir::Field {
+                name: f.name.name.clone(),
+                ty,
+                doc: f.doc.as_ref().map(|d| d.text.clone()),
+                loc: Loc { file, span: f.name.span },
+            });
+        }
+        out
+    }
+
+    pub(crate) fn resolve_type(&mut self, file: FileId, t: &ast::TypeExpr) -> Type {
+        let base = match &t.kind {
+            TypeExprKind::Record(fields) => {
+                let fs = self.field_decls(file, fields, "record");
+                Type::Record(fs.into_iter().map(|f| (f.name, f.ty)).collect())
+            }
+            TypeExprKind::Named { name, arg } => {
+                let scalar = match name.name.as_str() {
+                    "Bool" => Some(Type::Bool),
+                    "Int" => Some(Type::Int),
+                    "Decimal" => Some(Type::Decimal),
+                    "String" => Some(Type::String),
+                    "Duration" => Some(Type::Duration),
+                    "Time" => Some(Type::Time),
+                    _ => None,
+                };
+                match (name.name.as_str(), scalar, arg) {
+                    (_, Some(ty), None) => ty,
+                    (_, Some(_), Some(a)) => {
+                        self.report(
+                            Diagnostic::new(Code::UnknownType, file, a.span, format!("`{}` takes no type argument", name.name))
+                                .with_help(format!("write `{}` alone", name.name)),
+                        );
+                        Type::Error
+                    }
+                    ("List" | "Set", None, Some(a)) => {
+                        let inner = self.resolve_type(file, a);
+                        if let Type::Optional(_) = inner {
+                            self.report(
+                                Diagnostic::new(Code::UnknownType, file, a.span, format!("elements of a `{}` cannot be optional", name.name))
+                                    .with_help("leave absent elements out of the list instead"),
+                            );
+                        }
+                        if name.name == "List" {
+                            Type::list(inner)
+                        } else {
+                            Type::set(inner)
+                        }
+                    }
+                    ("List" | "Set", None, None) => {
+                        self.report(
+                            Diagnostic::new(Code::UnknownType, file, name.span, format!("`{}` needs an element type", name.name))
+                                .with_help(format!("write `{}<String>` or another element type", name.name)),
+                        );
+                        Type::Error
+                    }
+                    _ => {
+                        let known = ["Bool", "Int", "Decimal", "String", "Duration", "Time", "List", "Set"];
+                        let mut d = Diagnostic::new(Code::UnknownType, file, name.span, format!("unknown type `{}`", name.name));
+                        d = match did_you_mean(&name.name, known) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => d.with_help("the types are Bool, Int, Decimal, String, Duration, Time, List<T>, Set<T>, records `{ f: T }` and `T?`"),
+                        };
+                        self.report(d);
+                        Type::Error
+                    }
+                }
+            }
+        };
+        if t.optional {
+            if let Type::Optional(_) = base {
+                return base;
+            }
+            Type::optional(base)
+        } else {
+            base
+        }
+    }
+
+    /// "did you mean" over a table's names.
+    fn suggest<'n>(&self, wrong: &str, names: impl IntoIterator<Item = &'n String>) -> Option<String> {
+        did_you_mean(wrong, names.into_iter().map(String::as_str)).map(str::to_string)
+    }
+
+    pub(crate) fn unknown_tool(&mut self, file: FileId, name: &ast::Ident) {
+        let mut d = Diagnostic::new(Code::UnknownTool, file, name.span, format!("unknown tool `{}`", name.name))
+            .with_label("not declared by any `tool`");
+        d = match self.suggest(&name.name, self.tools.keys()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("declare it: `tool {} {{ field: Type, ... }}`, or use `on *` for every tool", name.name)),
+        };
+        self.report(d);
+    }
+}
+
+#[cfg(test)]
+mod tests;

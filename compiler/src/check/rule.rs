@@ -1,0 +1,500 @@
+//! Rules, their decisions and clauses, and the `settings` block.
+
+use super::expr::{ParamsScope, Scope};
+use super::{to_u32, Checker};
+use crate::ir::{self, Loc, Outcome};
+use crate::modules::Module;
+use crate::types::Type;
+use aarm_lang::ast::{self, ItemKind, LimitKind, OutcomeKind, RiskLevel, StepUpClauseKind};
+use aarm_lang::{Code, Diagnostic, FileId, Span};
+
+/// The decimal scale of confidences: `1.0` is 10 000.
+const ONE: i64 = 10_000;
+
+impl Checker<'_> {
+    // ---- settings
+
+    pub(super) fn check_settings(&mut self, blocks: &[(FileId, &ast::Item)]) {
+        let Some((file, first)) = blocks.first() else { return };
+        for (f, other) in blocks.iter().skip(1) {
+            self.report(
+                Diagnostic::new(Code::DuplicateSettings, *f, other.span, "a bundle has at most one `settings` block")
+                    .with_label("second `settings`")
+                    .with_secondary(*file, first.span, "first `settings` here")
+                    .with_help("merge the lines into the first block"),
+            );
+        }
+        let ItemKind::Settings(block) = &first.kind else { return };
+        let mut settings = ir::Settings { loc: Some(Loc { file: *file, span: first.span }), ..Default::default() };
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        for entry in &block.entries {
+            let key = match &entry.kind {
+                ast::SettingKind::Default(_) => "default",
+                ast::SettingKind::Conflict(_) => "conflict",
+                ast::SettingKind::MinConfidence(_) => "min_confidence",
+                ast::SettingKind::Defer(_) => "defer",
+                ast::SettingKind::StepUpTimeout(_) => "step_up",
+            };
+            if let Some((_, first_span)) = seen.iter().find(|(k, _)| *k == key) {
+                self.duplicate_clause(*file, entry.span, *first_span, &format!("`{key}` setting"));
+                continue;
+            }
+            seen.push((key, entry.span));
+            match &entry.kind {
+                ast::SettingKind::Default(ast::Effect::Allow) => {
+                    settings.default = ir::DefaultEffect::Allow;
+                    self.report(
+                        Diagnostic::new(Code::DefaultAllow, *file, entry.span, "`default allow` lets every action that no rule matches through")
+                            .with_help("prefer `default deny` and allow what is known to be safe with explicit rules"),
+                    );
+                }
+                ast::SettingKind::Default(ast::Effect::Deny) => settings.default = ir::DefaultEffect::Deny,
+                ast::SettingKind::Conflict(ast::ConflictMode::Restrictive) => settings.conflict = ir::ConflictMode::Restrictive,
+                ast::SettingKind::Conflict(ast::ConflictMode::Defer) => settings.conflict = ir::ConflictMode::Defer,
+                ast::SettingKind::MinConfidence(d) => {
+                    settings.min_confidence = Some(self.check_confidence(*file, *d));
+                }
+                ast::SettingKind::Defer(limits) => {
+                    let mut seen_limits: Vec<(bool, Span)> = Vec::new();
+                    for l in limits {
+                        let is_timeout = matches!(l.kind, LimitKind::Timeout(_));
+                        if let Some((_, s)) = seen_limits.iter().find(|(t, _)| *t == is_timeout) {
+                            self.duplicate_clause(*file, l.span, *s, if is_timeout { "`timeout`" } else { "`attempts`" });
+                            continue;
+                        }
+                        seen_limits.push((is_timeout, l.span));
+                        let outcome = self.check_outcome(*file, &l.outcome, &settings);
+                        match l.kind {
+                            LimitKind::Timeout(d) => {
+                                settings.defer_timeout_s = self.positive_duration(*file, d, "a deferral timeout");
+                                settings.defer_on_timeout = outcome;
+                            }
+                            LimitKind::Attempts(n) => {
+                                settings.defer_attempts = self.attempts(*file, n);
+                                settings.defer_on_exhausted = outcome;
+                            }
+                        }
+                    }
+                }
+                ast::SettingKind::StepUpTimeout(l) => {
+                    let outcome = self.check_outcome(*file, &l.outcome, &settings);
+                    if let LimitKind::Timeout(d) = l.kind {
+                        settings.step_up_timeout_s = self.positive_duration(*file, d, "an approval timeout");
+                    }
+                    settings.step_up_on_timeout = outcome;
+                }
+            }
+        }
+        self.bundle.settings = settings;
+    }
+
+    fn duplicate_clause(&mut self, file: FileId, span: Span, first: Span, what: &str) {
+        self.report(
+            Diagnostic::new(Code::DuplicateClause, file, span, format!("{what} is given twice"))
+                .with_label("second time")
+                .with_secondary(file, first, "first time")
+                .with_help("keep one of them"),
+        );
+    }
+
+    fn check_confidence(&mut self, file: FileId, d: ast::DecLit) -> i64 {
+        if !(0..=ONE).contains(&d.scaled) {
+            self.report(
+                Diagnostic::new(Code::ConfidenceOutOfRange, file, d.span, "confidence must be between 0 and 1")
+                    .with_help("write a value such as `0.85`"),
+            );
+        }
+        d.scaled.clamp(0, ONE)
+    }
+
+    fn positive_duration(&mut self, file: FileId, d: ast::DurLit, what: &str) -> i64 {
+        if d.seconds <= 0 {
+            self.report(
+                Diagnostic::new(Code::NonPositiveDuration, file, d.span, format!("{what} must be longer than zero"))
+                    .with_help("write a positive duration such as `30m`"),
+            );
+        }
+        d.seconds
+    }
+
+    fn attempts(&mut self, file: FileId, n: ast::IntLit) -> u32 {
+        if n.value < 1 {
+            self.report(
+                Diagnostic::new(Code::AttemptsZero, file, n.span, "a deferral allows at least one attempt")
+                    .with_help("write `attempts 1 -> …` or more"),
+            );
+        }
+        u32::try_from(n.value.max(1)).unwrap_or(u32::MAX)
+    }
+
+    fn check_outcome(&mut self, file: FileId, o: &ast::Outcome, settings: &ir::Settings) -> Outcome {
+        match &o.kind {
+            OutcomeKind::Deny => Outcome::Deny,
+            OutcomeKind::Cancel => Outcome::Cancel,
+            OutcomeKind::Allow => {
+                self.report(
+                    Diagnostic::new(Code::TimeoutAllows, file, o.span, "an unanswered or unresolved action resolves to `allow` here")
+                        .with_label("nobody decided, yet the action runs")
+                        .with_help("write `-> deny` (the safe default) or `-> step_up { … }` to ask a person"),
+                );
+                Outcome::Allow
+            }
+            OutcomeKind::StepUp(block) => Outcome::StepUp(Box::new(self.check_step_up(file, block, None, settings))),
+        }
+    }
+
+    // ---- rules
+
+    pub(super) fn check_rules(&mut self, m: &Module) {
+        let policy = m.ast.header.as_ref().and_then(|h| self.policies.get(&h.name.name).copied());
+        for item in &m.ast.items {
+            let ItemKind::Rule(r) = &item.kind else { continue };
+            self.check_rule(m.file, item, r, policy);
+        }
+    }
+
+    fn check_rule(&mut self, file: FileId, item: &ast::Item, r: &ast::RuleDecl, policy: Option<ir::PolicyId>) {
+        let policy_name = policy.and_then(|p| self.bundle.policies.get(p.index())).map(|p| p.name.clone()).unwrap_or_default();
+        let qualified = if policy_name.is_empty() { r.name.name.clone() } else { format!("{policy_name}.{}", r.name.name) };
+        let loc = Loc { file, span: r.name.span };
+        // Duplicate rule names within one policy.
+        if let Some(existing) = self.bundle.rules.iter().find(|x| x.qualified_name == qualified) {
+            let first = existing.loc;
+            self.report(
+                Diagnostic::new(
+                    Code::DuplicateDeclaration,
+                    file,
+                    r.name.span,
+                    format!("rule `{}` is declared twice in policy `{policy_name}`", r.name.name),
+                )
+                .with_label("second declaration")
+                .with_secondary(first.file, first.span, "first declared here")
+                .with_help("rule names identify decisions and receipts; give each rule its own name"),
+            );
+            return;
+        }
+        let (targets, params) = match &r.targets {
+            ast::Targets::All(_) => (ir::Targets::All, ParamsScope::AnyTool),
+            ast::Targets::Tools(tools) => {
+                let mut ids = Vec::new();
+                for t in tools {
+                    match self.tools.get(&t.name) {
+                        Some(d) => {
+                            if !ids.contains(&d.id) {
+                                ids.push(d.id);
+                            }
+                        }
+                        None => self.unknown_tool(file, t),
+                    }
+                }
+                (ir::Targets::Tools(ids.clone()), ParamsScope::Tools(ids))
+            }
+        };
+        let mut scope = Scope::new(file, params);
+        let mut conditions = Vec::new();
+        let mut risk: Option<(RiskLevel, Span)> = None;
+        let mut confidence: Option<(i64, Span)> = None;
+        for clause in &r.clauses {
+            match clause {
+                ast::RuleClause::When(e) => {
+                    let c = self.check_bool(&mut scope, e, "a `when` condition");
+                    // Later lines are checked knowing the earlier ones hold.
+                    scope.assume(&c);
+                    conditions.push(c);
+                }
+                ast::RuleClause::Risk(lit) => match risk {
+                    Some((_, first)) => self.duplicate_clause(file, lit.span, first, "`risk`"),
+                    None => risk = Some((lit.level, lit.span)),
+                },
+                ast::RuleClause::Confidence(d) => match confidence {
+                    Some((_, first)) => self.duplicate_clause(file, d.span, first, "`confidence`"),
+                    None => confidence = Some((self.check_confidence(file, *d), d.span)),
+                },
+            }
+        }
+        let settings = self.bundle.settings.clone();
+        let decision = match &r.decision.kind {
+            ast::DecisionKind::Allow => ir::Decision::Allow,
+            ast::DecisionKind::Deny => ir::Decision::Deny,
+            ast::DecisionKind::Modify(assignments) => self.check_modify(&mut scope, r, assignments),
+            ast::DecisionKind::StepUp(block) => ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings)),
+            ast::DecisionKind::Defer(block) => ir::Decision::Defer(self.check_defer(file, block, &settings)),
+        };
+        let reason = match &r.reason {
+            Some(reason) => {
+                if reason.code.value.trim().is_empty() {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, file, reason.code.span, "a reason code cannot be empty")
+                            .with_help("use a stable dotted code such as \"transfer.large\""),
+                    );
+                }
+                let mut parts = Vec::new();
+                for p in &reason.message.parts {
+                    match p {
+                        ast::TemplatePart::Text(t) => parts.push(ir::TemplatePart::Text(t.clone())),
+                        ast::TemplatePart::Expr(e) => {
+                            let v = self.check_expr(&mut scope, e);
+                            parts.push(ir::TemplatePart::Expr(v));
+                        }
+                    }
+                }
+                ir::Reason { code: reason.code.value.clone(), message: parts }
+            }
+            None => ir::Reason {
+                code: format!("rule.{}", r.name.name),
+                message: vec![ir::TemplatePart::Text(format!("decided by rule {qualified}"))],
+            },
+        };
+        let id = ir::RuleId(to_u32(self.bundle.rules.len()));
+        self.rule_names.entry(r.name.name.clone()).or_default().push(id);
+        self.bundle.rules.push(ir::Rule {
+            name: r.name.name.clone(),
+            qualified_name: qualified,
+            policy: policy.unwrap_or(ir::PolicyId(u32::MAX)),
+            targets,
+            priority: r.priority.map(|p| p.value).unwrap_or(0),
+            conditions,
+            risk: risk.map(|(l, _)| l),
+            confidence: confidence.map(|(c, _)| c),
+            decision,
+            reason,
+            locals: scope.next_local,
+            doc: item.doc.as_ref().map(|d| d.text.clone()),
+            loc,
+        });
+    }
+
+    fn check_modify(&mut self, scope: &mut Scope, r: &ast::RuleDecl, assignments: &[ast::Assignment]) -> ir::Decision {
+        let file = scope.file;
+        if let ParamsScope::AnyTool = scope.params {
+            self.report(
+                Diagnostic::new(Code::ModifyField, file, r.decision.span, "`modify` needs to know the tool's parameters, but this rule is `on *`")
+                    .with_help("name the tools the rule rewrites: `on tool_a`"),
+            );
+            return ir::Decision::Modify(Vec::new());
+        }
+        let mut out: Vec<ir::Assignment> = Vec::new();
+        for a in assignments {
+            if let Some(prev) = out.iter().find(|x| x.field == a.field.name) {
+                let first = prev.loc.span;
+                self.duplicate_clause(file, a.span, first, &format!("the assignment to `params.{}`", a.field.name));
+                continue;
+            }
+            let target = self.check_raw(scope, &ast::Expr::new(
+                ast::ExprKind::Field {
+                    base: Box::new(ast::Expr::new(ast::ExprKind::Root(ast::Root::Params), a.field.span)),
+                    field: a.field.clone(),
+                },
+                a.field.span,
+            ));
+            let value = self.check_raw(scope, &a.value);
+            if target.ty.contains_error() {
+                continue;
+            }
+            // An optional field accepts a present value or another optional.
+            let value = match (&target.ty, &value.ty) {
+                (Type::Optional(_), Type::Optional(_)) => value,
+                _ => {
+                    let value = match &value.ty {
+                        Type::Optional(_) => self.check_expr(scope, &a.value),
+                        _ => value,
+                    };
+                    self.coerce(file, value, &target.ty, &format!("`params.{}`", a.field.name))
+                }
+            };
+            out.push(ir::Assignment { field: a.field.name.clone(), value, loc: Loc { file, span: a.span } });
+        }
+        ir::Decision::Modify(out)
+    }
+
+    fn approver_identities(&mut self, file: FileId, set: &ast::ApproverSet) -> (ir::ApproverSet, Option<usize>) {
+        match set {
+            ast::ApproverSet::Role(role) => (ir::ApproverSet::Role(role.value.clone()), None),
+            ast::ApproverSet::List { members, .. } => {
+                let mut ids: Vec<String> = Vec::new();
+                for m in members {
+                    if !ids.contains(&m.value) {
+                        ids.push(m.value.clone());
+                    }
+                }
+                let n = ids.len();
+                (ir::ApproverSet::Identities(ids), Some(n))
+            }
+            ast::ApproverSet::Group(name) => match self.groups.get(&name.name) {
+                Some(g) => {
+                    let members = self.bundle.groups.get(g.id.index()).map(|g| g.members.clone()).unwrap_or_default();
+                    let n = members.len();
+                    (ir::ApproverSet::Identities(members), Some(n))
+                }
+                None => {
+                    let mut d = Diagnostic::new(Code::UnknownGroup, file, name.span, format!("unknown group `{}`", name.name));
+                    d = match self.suggest(&name.name, self.groups.keys()) {
+                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                        None => d.with_help(format!("declare it: `group {} = [\"a@corp.com\", \"b@corp.com\"]`", name.name)),
+                    };
+                    self.report(d);
+                    (ir::ApproverSet::Identities(Vec::new()), None)
+                }
+            },
+        }
+    }
+
+    pub(super) fn check_step_up(
+        &mut self,
+        file: FileId,
+        block: &ast::StepUpBlock,
+        rule_risk: Option<RiskLevel>,
+        settings: &ir::Settings,
+    ) -> ir::StepUp {
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        let mut step = ir::StepUp {
+            quorum: 1,
+            approvers: ir::ApproverSet::Identities(Vec::new()),
+            timeout_s: settings.step_up_timeout_s,
+            on_timeout: settings.step_up_on_timeout.clone(),
+            escalate: None,
+            veto: true,
+            self_approval: false,
+            risk: rule_risk.unwrap_or(RiskLevel::Medium),
+            notify: Vec::new(),
+        };
+        for clause in &block.clauses {
+            let key = match &clause.kind {
+                StepUpClauseKind::Approvers { .. } => "`approvers`",
+                StepUpClauseKind::Timeout(_) => "`timeout`",
+                StepUpClauseKind::Escalate { .. } => "`escalate`",
+                StepUpClauseKind::Veto(_) => "`veto`",
+                StepUpClauseKind::SelfApproval => "`self_approval`",
+                StepUpClauseKind::Risk(_) => "`risk`",
+                StepUpClauseKind::Notify(_) => "`notify`",
+            };
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+                self.duplicate_clause(file, clause.span, *first, key);
+                continue;
+            }
+            seen.push((key, clause.span));
+            match &clause.kind {
+                StepUpClauseKind::Approvers { quorum, from } => {
+                    let (set, size) = self.approver_identities(file, from);
+                    if quorum.value < 1 {
+                        self.report(
+                            Diagnostic::new(Code::QuorumZero, file, quorum.span, "a step-up needs at least one approver")
+                                .with_help("write `approvers 1 of …` or more"),
+                        );
+                    } else if let Some(n) = size {
+                        if i64::try_from(n).is_ok_and(|n| quorum.value > n) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::QuorumTooLarge,
+                                    file,
+                                    quorum.span,
+                                    format!(
+                                        "{} approvals are required but only {n} {} can approve",
+                                        quorum.value,
+                                        if n == 1 { "identity" } else { "identities" }
+                                    ),
+                                )
+                                .with_label("quorum can never be reached")
+                                .with_help(format!("lower the quorum to at most {n}, or add approvers to the set")),
+                            );
+                        }
+                    }
+                    step.quorum = u32::try_from(quorum.value.max(1)).unwrap_or(u32::MAX);
+                    step.approvers = set;
+                }
+                StepUpClauseKind::Timeout(limit) => {
+                    if let LimitKind::Timeout(d) = limit.kind {
+                        step.timeout_s = self.positive_duration(file, d, "an approval timeout");
+                    }
+                    step.on_timeout = self.check_outcome(file, &limit.outcome, settings);
+                }
+                StepUpClauseKind::Escalate { after, to } => {
+                    let after_s = self.positive_duration(file, *after, "an escalation delay");
+                    let (set, _) = self.approver_identities(file, to);
+                    let to = match set {
+                        ir::ApproverSet::Identities(ids) => ids,
+                        ir::ApproverSet::Role(_) => Vec::new(),
+                    };
+                    step.escalate = Some(ir::Escalation { after_s, to });
+                }
+                StepUpClauseKind::Veto(v) => step.veto = *v,
+                StepUpClauseKind::SelfApproval => step.self_approval = true,
+                StepUpClauseKind::Risk(r) => step.risk = r.level,
+                StepUpClauseKind::Notify(channels) => step.notify = channels.iter().map(|c| c.value.clone()).collect(),
+            }
+        }
+        if !seen.iter().any(|(k, _)| *k == "`approvers`") {
+            self.report(
+                Diagnostic::new(Code::MissingApprovers, file, block.span, "this `step_up` does not say who approves")
+                    .with_help("add `approvers 1 of GROUP` (or `of [\"a@corp.com\"]`, or `of role \"ROLE\"`)"),
+            );
+        }
+        if let (Some(esc), Some((_, span))) = (&step.escalate, seen.iter().find(|(k, _)| *k == "`escalate`")) {
+            if esc.after_s >= step.timeout_s && step.timeout_s > 0 {
+                let span = *span;
+                self.report(
+                    Diagnostic::new(Code::NonPositiveDuration, file, span, "the escalation comes after the timeout, so it can never happen")
+                        .with_help(format!("escalate after less than the timeout ({}s)", step.timeout_s)),
+                );
+            }
+        }
+        step
+    }
+
+    fn check_defer(&mut self, file: FileId, block: &ast::DeferBlock, settings: &ir::Settings) -> ir::Defer {
+        let mut defer = ir::Defer {
+            need: Vec::new(),
+            timeout_s: settings.defer_timeout_s,
+            on_timeout: settings.defer_on_timeout.clone(),
+            max_attempts: settings.defer_attempts,
+            on_exhausted: settings.defer_on_exhausted.clone(),
+        };
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        for clause in &block.clauses {
+            let (key, span) = match clause {
+                ast::DeferClause::Need(_, s) => ("`need`", *s),
+                ast::DeferClause::Limit(l) => (if matches!(l.kind, LimitKind::Timeout(_)) { "`timeout`" } else { "`attempts`" }, l.span),
+            };
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+                self.duplicate_clause(file, span, *first, key);
+                continue;
+            }
+            seen.push((key, span));
+            match clause {
+                ast::DeferClause::Need(names, _) => {
+                    for n in names {
+                        match self.evidence.get(&n.name) {
+                            Some(d) => {
+                                if !defer.need.contains(&d.id) {
+                                    defer.need.push(d.id);
+                                }
+                            }
+                            None => {
+                                let mut d = Diagnostic::new(Code::UnknownEvidence, file, n.span, format!("`need` names unknown evidence `{}`", n.name));
+                                d = match self.suggest(&n.name, self.evidence.keys()) {
+                                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                                    None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", n.name)),
+                                };
+                                self.report(d);
+                            }
+                        }
+                    }
+                }
+                ast::DeferClause::Limit(l) => {
+                    let outcome = self.check_outcome(file, &l.outcome, settings);
+                    match l.kind {
+                        LimitKind::Timeout(d) => {
+                            defer.timeout_s = self.positive_duration(file, d, "a deferral timeout");
+                            defer.on_timeout = outcome;
+                        }
+                        LimitKind::Attempts(n) => {
+                            defer.max_attempts = self.attempts(file, n);
+                            defer.on_exhausted = outcome;
+                        }
+                    }
+                }
+            }
+        }
+        defer
+    }
+}

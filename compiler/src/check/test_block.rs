@@ -1,0 +1,472 @@
+//! `test` blocks: every step is checked against the declarations it exercises (the action
+//! against its tool, context and evidence against their declarations, rule names against the
+//! rules), and reduced to constants for the test runner.
+
+use super::{builtin_context, Checker};
+use crate::ir::{self, Const, Loc, TestStepKind, REJECTION_REASONS};
+use crate::types::{Fit, Type};
+use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
+use aarm_lang::diagnostic::did_you_mean;
+use aarm_lang::{Code, Diagnostic, FileId, Span};
+
+impl Checker<'_> {
+    pub(super) fn check_test(&mut self, file: FileId, item: &ast::Item, t: &ast::TestDecl) {
+        if let Some(prev) = self.bundle.tests.iter().find(|x| x.name == t.name.value) {
+            let first = prev.loc;
+            self.report(
+                Diagnostic::new(Code::DuplicateDeclaration, file, t.name.span, format!("test \"{}\" is declared twice", t.name.value))
+                    .with_secondary(first.file, first.span, "first declared here")
+                    .with_help("give each test its own name, so that results can be told apart"),
+            );
+        }
+        let mut steps = Vec::new();
+        let mut action: Option<Span> = None;
+        let mut evaluated: Option<Span> = None;
+        for step in &t.steps {
+            let loc = Loc { file, span: step.span };
+            let setup = matches!(
+                step.kind,
+                ast::TestStepKind::Action { .. } | ast::TestStepKind::Identity(_) | ast::TestStepKind::Context(_) | ast::TestStepKind::Evidence(_)
+            );
+            if setup {
+                if let Some(first_eval) = evaluated {
+                    self.report(
+                        Diagnostic::new(Code::InvalidTestStep, file, step.span, "the request is set up after it was already evaluated")
+                            .with_secondary(file, first_eval, "the request is evaluated here")
+                            .with_help("put `action`, `identity`, `context` and `evidence` before the first `expect` or lifecycle step"),
+                    );
+                }
+            } else if evaluated.is_none() {
+                evaluated = Some(step.span);
+                if action.is_none() {
+                    self.report(
+                        Diagnostic::new(Code::InvalidTestStep, file, step.span, "this step needs a decision, but no `action` was given before it")
+                            .with_help("start the test with `action TOOL { … }`"),
+                    );
+                }
+            }
+            let kind = match &step.kind {
+                ast::TestStepKind::Action { tool, fields } => {
+                    if let Some(first) = action {
+                        self.report(
+                            Diagnostic::new(Code::InvalidTestStep, file, step.span, "a test has one action")
+                                .with_secondary(file, first, "first action here")
+                                .with_help("write a second `test` for the other action"),
+                        );
+                    }
+                    action = Some(step.span);
+                    self.test_action(file, tool, fields)
+                }
+                ast::TestStepKind::Identity(fields) => {
+                    let schema: Vec<(String, Type)> = super::identity_fields()
+                        .into_iter()
+                        .map(|(n, _, t)| (n.to_string(), match t {
+                            Type::Set(e) => Type::List(e),
+                            other => other,
+                        }))
+                        .collect();
+                    TestStepKind::Identity(self.test_record(file, fields, &schema, "`identity`", false))
+                }
+                ast::TestStepKind::Context(fields) => {
+                    let mut schema: Vec<(String, Type)> = builtin_context()
+                        .into_iter()
+                        .map(|(n, _, t)| (n.to_string(), match t {
+                            Type::Set(e) => Type::List(e),
+                            other => other,
+                        }))
+                        .collect();
+                    schema.extend(self.bundle.context_fields.iter().map(|f| (f.name.clone(), f.ty.clone())));
+                    TestStepKind::Context(self.test_record(file, fields, &schema, "`context`", false))
+                }
+                ast::TestStepKind::Evidence(fields) => {
+                    let mut out = Vec::new();
+                    for f in fields {
+                        if let Some((id, value)) = self.test_evidence(file, &f.name, &f.value) {
+                            out.push((id, value));
+                        }
+                    }
+                    TestStepKind::Evidence(out)
+                }
+                ast::TestStepKind::Approve { by, roles } => {
+                    let roles = match roles {
+                        Some(e) => match self.constant(file, e, &Type::list(Type::String), "`roles`") {
+                            Some(Const::List(items)) => items
+                                .into_iter()
+                                .filter_map(|c| match c {
+                                    Const::Str(s) => Some(s),
+                                    _ => None,
+                                })
+                                .collect(),
+                            _ => Vec::new(),
+                        },
+                        None => Vec::new(),
+                    };
+                    TestStepKind::Approve { by: by.value.clone(), roles }
+                }
+                ast::TestStepKind::Deny { by, why } => {
+                    TestStepKind::Deny { by: by.value.clone(), why: why.as_ref().map(|w| w.value.clone()) }
+                }
+                ast::TestStepKind::Provide { name, value } => match self.test_evidence(file, name, value) {
+                    Some((evidence, value)) => TestStepKind::Provide { evidence, value },
+                    None => continue,
+                },
+                ast::TestStepKind::Wait(d) => {
+                    if d.seconds <= 0 {
+                        self.report(
+                            Diagnostic::new(Code::NonPositiveDuration, file, d.span, "`wait` must move the clock forward")
+                                .with_help("write a positive duration such as `31m`"),
+                        );
+                    }
+                    TestStepKind::Wait { seconds: d.seconds }
+                }
+                ast::TestStepKind::Cancel => TestStepKind::Cancel,
+                ast::TestStepKind::Expect(Expectation::Pending) => TestStepKind::ExpectPending,
+                ast::TestStepKind::Expect(Expectation::Rejected(why)) => {
+                    if !REJECTION_REASONS.contains(&why.value.as_str()) {
+                        let mut d = Diagnostic::new(
+                            Code::UnknownRejection,
+                            file,
+                            why.span,
+                            format!("\"{}\" is not a rejection reason of the lifecycle", why.value),
+                        );
+                        d = match did_you_mean(&why.value, REJECTION_REASONS.iter().copied()) {
+                            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                            None => d.with_help(format!("the reasons are {}", REJECTION_REASONS.join(", "))),
+                        };
+                        self.report(d);
+                    }
+                    TestStepKind::ExpectRejected(why.value.clone())
+                }
+                ast::TestStepKind::Expect(Expectation::Decision { decision, rule, reason }) => {
+                    let rule = rule.as_ref().and_then(|path| self.resolve_rule_ref(file, path));
+                    TestStepKind::ExpectDecision {
+                        decision: decision_name(*decision),
+                        rule,
+                        reason: reason.as_ref().map(|r| r.value.clone()),
+                    }
+                }
+            };
+            steps.push(ir::TestStep { kind, loc });
+        }
+        self.bundle.tests.push(ir::Test { name: t.name.value.clone(), steps, loc: Loc { file, span: t.name.span } });
+        let _ = item;
+    }
+
+    fn test_action(&mut self, file: FileId, tool: &ast::Ident, fields: &[ast::RecordField]) -> TestStepKind {
+        let Some(decl) = self.tools.get(&tool.name).copied() else {
+            let mut d = Diagnostic::new(
+                Code::UndeclaredTestTool,
+                file,
+                tool.span,
+                format!("tool `{}` is not declared, so only `on *` rules and the default apply to it", tool.name),
+            );
+            d = match self.suggest(&tool.name, self.tools.keys()) {
+                Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                None => d.with_help("declare the tool if rules should see its parameters"),
+            };
+            self.report(d);
+            let params = fields
+                .iter()
+                .filter_map(|f| self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v)))
+                .collect();
+            return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, params };
+        };
+        let schema: Vec<(String, Type)> = self
+            .bundle
+            .tool(decl.id)
+            .map(|t| t.fields.iter().map(|f| (f.name.clone(), f.ty.clone())).collect())
+            .unwrap_or_default();
+        let owner = format!("tool `{}`", tool.name);
+        let params = self.test_record(file, fields, &schema, &owner, true);
+        let given: Vec<&str> = fields.iter().map(|f| f.name.name.as_str()).collect();
+        let missing: Vec<&str> = schema
+            .iter()
+            .filter(|(n, t)| !matches!(t, Type::Optional(_)) && !given.contains(&n.as_str()))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !missing.is_empty() {
+            self.report(
+                Diagnostic::new(
+                    Code::MissingField,
+                    file,
+                    tool.span,
+                    format!(
+                        "the action lacks required parameter{} {}",
+                        if missing.len() == 1 { "" } else { "s" },
+                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .with_secondary(decl.loc.file, decl.loc.span, "tool declared here")
+                .with_help("a host would refuse this request as `input.invalid`; give every non-optional parameter"),
+            );
+        }
+        TestStepKind::Action { tool_name: tool.name.clone(), tool: Some(decl.id), params }
+    }
+
+    /// A `{ field: constant, ... }` step checked against a schema.
+    fn test_record(
+        &mut self,
+        file: FileId,
+        fields: &[ast::RecordField],
+        schema: &[(String, Type)],
+        owner: &str,
+        _required_checked_by_caller: bool,
+    ) -> Vec<(String, Const)> {
+        let mut out: Vec<(String, Const)> = Vec::new();
+        for f in fields {
+            if out.iter().any(|(n, _)| *n == f.name.name) {
+                self.report(
+                    Diagnostic::new(Code::DuplicateDeclaration, file, f.name.span, format!("field `{}` is given twice", f.name.name))
+                        .with_help("give each field once"),
+                );
+                continue;
+            }
+            let Some((_, ty)) = schema.iter().find(|(n, _)| *n == f.name.name) else {
+                let names: Vec<String> = schema.iter().map(|(n, _)| n.clone()).collect();
+                let mut d = Diagnostic::new(Code::UnknownField, file, f.name.span, format!("{owner} has no field `{}`", f.name.name));
+                d = match did_you_mean(&f.name.name, names.iter().map(String::as_str)) {
+                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                    None => d.with_help(format!("its fields are {}", names.join(", "))),
+                };
+                self.report(d);
+                continue;
+            };
+            let ty = match ty {
+                Type::Optional(inner) => (**inner).clone(),
+                other => other.clone(),
+            };
+            if let Some(v) = self.constant(file, &f.value, &ty, &format!("`{}`", f.name.name)) {
+                out.push((f.name.name.clone(), v));
+            }
+        }
+        out
+    }
+
+    fn test_evidence(&mut self, file: FileId, name: &ast::Ident, value: &ast::Expr) -> Option<(ir::EvidenceId, Const)> {
+        let Some(decl) = self.evidence.get(&name.name).copied() else {
+            let mut d = Diagnostic::new(Code::UnknownEvidence, file, name.span, format!("unknown evidence `{}`", name.name));
+            d = match self.suggest(&name.name, self.evidence.keys()) {
+                Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", name.name)),
+            };
+            self.report(d);
+            return None;
+        };
+        let ty = self.bundle.evidence.get(decl.id.index()).map(|e| e.ty.clone()).unwrap_or(Type::Error);
+        self.constant(file, value, &ty, &format!("evidence `{}`", name.name)).map(|v| (decl.id, v))
+    }
+
+    fn resolve_rule_ref(&mut self, file: FileId, path: &[ast::Ident]) -> Option<ir::RuleId> {
+        let span = match (path.first(), path.last()) {
+            (Some(a), Some(b)) => a.span.to(b.span),
+            _ => return None,
+        };
+        let written = path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".");
+        let found: Vec<ir::RuleId> = match path {
+            [name] => self.rule_names.get(&name.name).cloned().unwrap_or_default(),
+            _ => self
+                .bundle
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.qualified_name == written)
+                .map(|(i, _)| ir::RuleId(super::to_u32(i)))
+                .collect(),
+        };
+        match found.as_slice() {
+            [one] => Some(*one),
+            [] => {
+                let names: Vec<String> = self.bundle.rules.iter().flat_map(|r| [r.name.clone(), r.qualified_name.clone()]).collect();
+                let mut d = Diagnostic::new(Code::UnknownRule, file, span, format!("no rule is named `{written}`"));
+                d = match did_you_mean(&written, names.iter().map(String::as_str)) {
+                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                    None => d,
+                };
+                self.report(d);
+                None
+            }
+            many => {
+                let names: Vec<String> =
+                    many.iter().filter_map(|id| self.bundle.rule(*id)).map(|r| format!("`{}`", r.qualified_name)).collect();
+                self.report(
+                    Diagnostic::new(Code::AmbiguousRule, file, span, format!("`{written}` names more than one rule"))
+                        .with_help(format!("qualify it with its policy: {}", names.join(" or "))),
+                );
+                None
+            }
+        }
+    }
+
+    /// A constant value of type `want` (`Type::Error`: any type): literals, lists, records and
+    /// negated numbers. `Time` values are written as RFC 3339 strings.
+    fn constant(&mut self, file: FileId, e: &ast::Expr, want: &Type, what: &str) -> Option<Const> {
+        let value = self.const_value(file, e)?;
+        let (value, ty) = value;
+        if *want == Type::Time {
+            if let Const::Str(s) = &value {
+                return match parse_rfc3339(s) {
+                    Some(t) => Some(Const::Time(t)),
+                    None => {
+                        self.report(
+                            Diagnostic::new(Code::TypeMismatch, file, e.span, format!("\"{s}\" is not a time"))
+                                .with_help("write times in RFC 3339, e.g. \"2026-11-24T10:00:00Z\""),
+                        );
+                        None
+                    }
+                };
+            }
+        }
+        match want.accepts(&ty) {
+            Fit::Exact => Some(value),
+            Fit::Widen => Some(widen(value)),
+            Fit::No => {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, file, e.span, format!("{what} expects `{want}`, found `{ty}`"))
+                        .with_label(format!("`{ty}`")),
+                );
+                None
+            }
+        }
+    }
+
+    fn const_value(&mut self, file: FileId, e: &ast::Expr) -> Option<(Const, Type)> {
+        Some(match &e.kind {
+            ExprKind::Bool(b) => (Const::Bool(*b), Type::Bool),
+            ExprKind::Int(i) => (Const::Int(*i), Type::Int),
+            ExprKind::Decimal(d) => (Const::Decimal(*d), Type::Decimal),
+            ExprKind::Str(s) => (Const::Str(s.clone()), Type::String),
+            ExprKind::Duration(d) => (Const::Duration(*d), Type::Duration),
+            ExprKind::Paren(inner) => return self.const_value(file, inner),
+            ExprKind::Neg(inner) => match self.const_value(file, inner)? {
+                (Const::Int(i), t) => (Const::Int(i.checked_neg()?), t),
+                (Const::Decimal(d), t) => (Const::Decimal(d.checked_neg()?), t),
+                (Const::Duration(d), t) => (Const::Duration(d.checked_neg()?), t),
+                _ => return self.not_constant(file, e),
+            },
+            ExprKind::List(items) => {
+                let mut out = Vec::new();
+                let mut elem = Type::Never;
+                for i in items {
+                    let (v, t) = self.const_value(file, i)?;
+                    elem = match elem.join(&t) {
+                        Some(j) => j,
+                        None => {
+                            self.report(Diagnostic::new(
+                                Code::TypeMismatch,
+                                file,
+                                i.span,
+                                format!("list elements must share one type: this is `{t}`, earlier ones are `{elem}`"),
+                            ));
+                            return None;
+                        }
+                    };
+                    out.push(v);
+                }
+                if elem == Type::Decimal {
+                    out = out.into_iter().map(widen).collect();
+                }
+                (Const::List(out), Type::list(elem))
+            }
+            ExprKind::Record(fields) => {
+                let mut out = Vec::new();
+                let mut tys = Vec::new();
+                for f in fields {
+                    let (v, t) = self.const_value(file, &f.value)?;
+                    out.push((f.name.name.clone(), v));
+                    tys.push((f.name.name.clone(), t));
+                }
+                (Const::Record(out), Type::Record(tys))
+            }
+            _ => return self.not_constant(file, e),
+        })
+    }
+
+    fn not_constant<T>(&mut self, file: FileId, e: &ast::Expr) -> Option<T> {
+        self.report(
+            Diagnostic::new(Code::NotConstant, file, e.span, "a test gives values literally")
+                .with_help("write a literal: a number, string, duration, list or record"),
+        );
+        None
+    }
+}
+
+fn widen(c: Const) -> Const {
+    match c {
+        Const::Int(i) => Const::Decimal(i.saturating_mul(10_000)),
+        Const::List(items) => Const::List(items.into_iter().map(widen).collect()),
+        other => other,
+    }
+}
+
+fn decision_name(d: DecisionName) -> &'static str {
+    d.as_str()
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into seconds since the Unix epoch.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let offset = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
+            let v = num(i + 1, 2)? * 3600 + num(i + 4, 2)? * 60;
+            if *sign == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let max_day = *days_in_month.get(usize::try_from(month - 1).ok()?)?;
+    if !(1..=12).contains(&month) || day < 1 || day > max_day || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::parse_rfc3339;
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-24T10:00:00Z"), Some(1_795_514_400));
+        assert_eq!(parse_rfc3339("2026-11-24T11:00:00+01:00"), Some(1_795_514_400));
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00.123Z"), Some(1_709_164_800));
+        assert_eq!(parse_rfc3339("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,519 @@
+//! The checked, resolved and typed intermediate representation: what code generation and the
+//! reference interpreter consume without re-checking anything.
+//!
+//! Every name is resolved to an index into a table of [`Bundle`]; every expression carries its
+//! [`Type`]; `Int`→`Decimal` widening and the narrowing of guarded optionals are explicit nodes
+//! ([`ExprKind::Widen`], [`ExprKind::Unwrap`]); defaults from `settings` are filled in.
+
+use crate::types::Type;
+use aarm_lang::ast::{BinOp, QuantKind, RiskLevel};
+use aarm_lang::{FileId, Span};
+
+macro_rules! id_type {
+    ($($(#[$m:meta])* $name:ident;)*) => {$(
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+
+id_type! {
+    /// Index into [`Bundle::tools`].
+    ToolId;
+    /// Index into [`Bundle::evidence`].
+    EvidenceId;
+    /// Index into [`Bundle::groups`].
+    GroupId;
+    /// Index into [`Bundle::fns`].
+    FnId;
+    /// Index into [`Bundle::policies`].
+    PolicyId;
+    /// Index into [`Bundle::rules`].
+    RuleId;
+    /// Index into [`Bundle::context_fields`].
+    ContextFieldId;
+    /// A local variable (`fn` parameter, quantifier or lambda variable) of one body; see
+    /// `locals` on [`Rule`] and [`Function`].
+    LocalId;
+}
+
+/// A source location: file and byte span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Loc {
+    pub file: FileId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Bundle {
+    pub policies: Vec<Policy>,
+    pub tools: Vec<Tool>,
+    pub context_fields: Vec<Field>,
+    pub evidence: Vec<Evidence>,
+    pub groups: Vec<Group>,
+    pub fns: Vec<Function>,
+    /// In source order: files in path order, then by position. The order breaks ties.
+    pub rules: Vec<Rule>,
+    pub settings: Settings,
+    pub tests: Vec<Test>,
+}
+
+impl Bundle {
+    pub fn tool(&self, id: ToolId) -> Option<&Tool> {
+        self.tools.get(id.index())
+    }
+    pub fn tool_by_name(&self, name: &str) -> Option<ToolId> {
+        self.tools.iter().position(|t| t.name == name).and_then(|i| u32::try_from(i).ok()).map(ToolId)
+    }
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id.index())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub name: String,
+    pub version: String,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tool {
+    pub name: String,
+    pub fields: Vec<Field>,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+impl Tool {
+    pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    pub name: String,
+    pub ty: Type,
+    /// Where the host should look for the fact (`from "..."`); empty when not given.
+    pub source: String,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub params: Vec<(String, Type)>,
+    pub ret: Type,
+    /// Parameters are locals `0..params.len()`; quantifier and lambda variables follow.
+    pub locals: u32,
+    pub body: Expr,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultEffect {
+    Allow,
+    Deny,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictMode {
+    Restrictive,
+    Defer,
+}
+
+/// The bundle's `settings`, with the language's defaults where a line is absent.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub default: DefaultEffect,
+    pub conflict: ConflictMode,
+    /// Ten-thousandths; `None` when not set.
+    pub min_confidence: Option<i64>,
+    /// For deferrals that come from unknown evidence or a `defer` block without limits.
+    pub defer_timeout_s: i64,
+    pub defer_on_timeout: Outcome,
+    pub defer_attempts: u32,
+    pub defer_on_exhausted: Outcome,
+    /// For `step_up` blocks without a `timeout` clause.
+    pub step_up_timeout_s: i64,
+    pub step_up_on_timeout: Outcome,
+    pub loc: Option<Loc>,
+}
+
+/// Default deferral window when `settings` says nothing: ten minutes.
+pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
+/// Default number of re-evaluations that may come back `defer`.
+pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
+/// Default approval window (LANGUAGE.md 5.2: `1h -> deny`).
+pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default: DefaultEffect::Deny,
+            conflict: ConflictMode::Restrictive,
+            min_confidence: None,
+            defer_timeout_s: DEFAULT_DEFER_TIMEOUT_S,
+            defer_on_timeout: Outcome::Deny,
+            defer_attempts: DEFAULT_DEFER_ATTEMPTS,
+            defer_on_exhausted: Outcome::Deny,
+            step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
+            step_up_on_timeout: Outcome::Deny,
+            loc: None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    /// `policy.rule`, as decisions and receipts show it.
+    pub qualified_name: String,
+    pub policy: PolicyId,
+    pub targets: Targets,
+    pub priority: i64,
+    /// The `when` lines, each `Bool`; the rule matches when all hold.
+    pub conditions: Vec<Expr>,
+    pub risk: Option<RiskLevel>,
+    /// Ten-thousandths in `0..=10000`.
+    pub confidence: Option<i64>,
+    pub decision: Decision,
+    pub reason: Reason,
+    pub locals: u32,
+    pub doc: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// `on *`
+    All,
+    Tools(Vec<ToolId>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Reason {
+    /// The stable code; `rule.<name>` when the rule gives none.
+    pub code: String,
+    pub message: Vec<TemplatePart>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TemplatePart {
+    Text(String),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug)]
+pub enum Decision {
+    Allow,
+    Deny,
+    /// New values for fields of `params`, by field name (each target tool has the field).
+    Modify(Vec<Assignment>),
+    StepUp(StepUp),
+    Defer(Defer),
+}
+
+impl Decision {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Modify(_) => "modify",
+            Decision::StepUp(_) => "step_up",
+            Decision::Defer(_) => "defer",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub field: String,
+    pub value: Expr,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApproverSet {
+    /// Named identities (from a group or a literal list, resolved).
+    Identities(Vec<String>),
+    /// Identities whose host-verified roles include this one.
+    Role(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepUp {
+    pub quorum: u32,
+    pub approvers: ApproverSet,
+    pub timeout_s: i64,
+    pub on_timeout: Outcome,
+    pub escalate: Option<Escalation>,
+    pub veto: bool,
+    pub self_approval: bool,
+    pub risk: RiskLevel,
+    pub notify: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalation {
+    pub after_s: i64,
+    pub to: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny,
+    Cancel,
+    StepUp(Box<StepUp>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defer {
+    pub need: Vec<EvidenceId>,
+    pub timeout_s: i64,
+    pub on_timeout: Outcome,
+    pub max_attempts: u32,
+    pub on_exhausted: Outcome,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActionField {
+    Tool,
+    Operation,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdentityField {
+    Human,
+    Service,
+    Agent,
+    Session,
+    Roles,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContextField {
+    OriginalRequest,
+    PriorActions,
+    DataClasses,
+    SemanticDistance,
+    Now,
+    Declared(ContextFieldId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogicOp {
+    And,
+    Or,
+}
+
+/// Built-in methods, resolved by receiver type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    StartsWith,
+    EndsWith,
+    /// `String.contains(String)`: substring.
+    StrContains,
+    Lower,
+    Upper,
+    Trim,
+    /// `String.matches("...")`: the pattern, already validated.
+    Matches(String),
+    Glob,
+    /// Characters of a string.
+    StrLen,
+    /// Elements of a list or set.
+    Len,
+    /// `xs.contains(x)`: membership.
+    Contains,
+    ContainsAny,
+    ContainsAll,
+    Hour,
+    Minute,
+    /// ISO weekday: Monday 1 … Sunday 7.
+    Weekday,
+    Seconds,
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::StartsWith => "starts_with",
+            Method::EndsWith => "ends_with",
+            Method::StrContains | Method::Contains => "contains",
+            Method::Lower => "lower",
+            Method::Upper => "upper",
+            Method::Trim => "trim",
+            Method::Matches(_) => "matches",
+            Method::Glob => "glob",
+            Method::StrLen | Method::Len => "len",
+            Method::ContainsAny => "contains_any",
+            Method::ContainsAll => "contains_all",
+            Method::Hour => "hour",
+            Method::Minute => "minute",
+            Method::Weekday => "weekday",
+            Method::Seconds => "seconds",
+        }
+    }
+}
+
+/// Arithmetic, resolved by operand types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arith {
+    IntAdd,
+    IntSub,
+    IntMul,
+    IntDiv,
+    DecAdd,
+    DecSub,
+    DecMul,
+    DecDiv,
+    Concat,
+    /// Time + Duration, Duration + Time.
+    TimeAddDur,
+    TimeSubDur,
+    /// Time - Time → Duration.
+    TimeSubTime,
+    DurAdd,
+    DurSub,
+    /// Duration * Int, Int * Duration.
+    DurMulInt,
+    DurDivInt,
+}
+
+#[derive(Clone, Debug)]
+pub enum Const {
+    Bool(bool),
+    Int(i64),
+    /// Ten-thousandths.
+    Decimal(i64),
+    Str(String),
+    /// Seconds.
+    Duration(i64),
+    /// Seconds since the Unix epoch, UTC.
+    Time(i64),
+    List(Vec<Const>),
+    Record(Vec<(String, Const)>),
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Const(Const),
+    List(Vec<Expr>),
+    Record(Vec<(String, Expr)>),
+    /// `params.FIELD` of the action's tool; code generation maps the name to each target
+    /// tool's slot.
+    Param(String),
+    Action(ActionField),
+    Identity(IdentityField),
+    Context(ContextField),
+    /// Three-valued: unknown until the request carries the fact.
+    Evidence(EvidenceId),
+    Local(LocalId),
+    /// A group as a `Set<String>`.
+    Group(GroupId),
+    /// A field of a record value, by position in its record type.
+    Field { base: Box<Expr>, index: u32, name: String },
+    /// Reading an optional that a guard (`is set`) has proved present.
+    Unwrap(Box<Expr>),
+    /// `Int` → `Decimal`.
+    Widen(Box<Expr>),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Arith { op: Arith, lhs: Box<Expr>, rhs: Box<Expr> },
+    /// Operands have the same type after widening.
+    Compare { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Logic { op: LogicOp, operands: Vec<Expr> },
+    In { element: Box<Expr>, collection: Box<Expr> },
+    IsSet { value: Box<Expr>, negated: bool },
+    Method { method: Method, receiver: Box<Expr>, args: Vec<Expr> },
+    Quantifier { kind: QuantKind, var: LocalId, collection: Box<Expr>, body: Box<Expr> },
+    /// `xs.filter(x => pred)`.
+    Filter { var: LocalId, collection: Box<Expr>, predicate: Box<Expr> },
+    Call { func: FnId, args: Vec<Expr> },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[derive(Clone, Debug)]
+pub struct Test {
+    pub name: String,
+    pub steps: Vec<TestStep>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct TestStep {
+    pub kind: TestStepKind,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub enum TestStepKind {
+    /// The action; `tool` is `None` for a tool the bundle does not declare.
+    Action { tool_name: String, tool: Option<ToolId>, params: Vec<(String, Const)> },
+    Identity(Vec<(String, Const)>),
+    Context(Vec<(String, Const)>),
+    Evidence(Vec<(EvidenceId, Const)>),
+    Approve { by: String, roles: Vec<String> },
+    Deny { by: String, why: Option<String> },
+    Provide { evidence: EvidenceId, value: Const },
+    Wait { seconds: i64 },
+    Cancel,
+    ExpectDecision { decision: &'static str, rule: Option<RuleId>, reason: Option<String> },
+    ExpectPending,
+    ExpectRejected(String),
+}
+
+/// The lifecycle's stable rejection reasons (LANGUAGE.md 5.2).
+pub const REJECTION_REASONS: &[&str] = &[
+    "not_an_approver",
+    "self_approval",
+    "duplicate_approval",
+    "case_resolved",
+    "unknown_case",
+    "undeclared_evidence",
+    "evidence_type",
+    "identity_invalid",
+    "clock_went_back",
+];

@@ -1,0 +1,178 @@
+//! The types of the language (LANGUAGE.md 3) and the rules that relate them: widening of `Int`
+//! to `Decimal`, and how types are named in messages.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    Bool,
+    Int,
+    /// Fixed point with four fractional digits.
+    Decimal,
+    String,
+    Duration,
+    /// A UTC instant.
+    Time,
+    List(Box<Type>),
+    Set(Box<Type>),
+    Record(Vec<(String, Type)>),
+    /// `T?`: may be absent; read only behind an `is set` guard.
+    Optional(Box<Type>),
+    /// The element type of an empty list literal: fits any element type.
+    Never,
+    /// A type that could not be determined because of an earlier error. It is compatible with
+    /// everything, so that one mistake is reported once.
+    Error,
+}
+
+impl Type {
+    pub fn list(t: Type) -> Type {
+        Type::List(Box::new(t))
+    }
+
+    pub fn set(t: Type) -> Type {
+        Type::Set(Box::new(t))
+    }
+
+    pub fn optional(t: Type) -> Type {
+        Type::Optional(Box::new(t))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Type::Error)
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Type::Int | Type::Decimal)
+    }
+
+    /// The element type of a list or set.
+    pub fn element(&self) -> Option<&Type> {
+        match self {
+            Type::List(t) | Type::Set(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn contains_error(&self) -> bool {
+        match self {
+            Type::Error => true,
+            Type::List(t) | Type::Set(t) | Type::Optional(t) => t.contains_error(),
+            Type::Record(fs) => fs.iter().any(|(_, t)| t.contains_error()),
+            _ => false,
+        }
+    }
+
+    /// Whether `<`, `<=`, `>`, `>=` apply.
+    pub fn is_ordered(&self) -> bool {
+        matches!(self, Type::Int | Type::Decimal | Type::String | Type::Duration | Type::Time | Type::Error)
+    }
+
+    /// How a value of type `from` may be used where `self` is expected: exactly, by widening
+    /// `Int` to `Decimal` (also inside lists and sets), or not at all.
+    pub fn accepts(&self, from: &Type) -> Fit {
+        if self == from || self.is_error() || from.is_error() {
+            return Fit::Exact;
+        }
+        match (self, from) {
+            (Type::Decimal, Type::Int) => Fit::Widen,
+            (_, Type::Never) => Fit::Exact,
+            (Type::List(a), Type::List(b)) | (Type::Set(a), Type::Set(b)) => a.accepts(b),
+            (Type::Optional(a), b) => match a.accepts(b) {
+                Fit::No => Fit::No,
+                _ => Fit::Exact,
+            },
+            (Type::Record(want), Type::Record(have)) => {
+                if want.len() != have.len() {
+                    return Fit::No;
+                }
+                let mut fit = Fit::Exact;
+                for ((wn, wt), (hn, ht)) in want.iter().zip(have) {
+                    if wn != hn {
+                        return Fit::No;
+                    }
+                    match wt.accepts(ht) {
+                        Fit::No => return Fit::No,
+                        Fit::Widen => fit = Fit::Widen,
+                        Fit::Exact => {}
+                    }
+                }
+                fit
+            }
+            _ => Fit::No,
+        }
+    }
+
+    /// The common type of two operands or list elements (`Int` and `Decimal` meet at `Decimal`).
+    pub fn join(&self, other: &Type) -> Option<Type> {
+        if self == other {
+            return Some(self.clone());
+        }
+        match (self, other) {
+            (Type::Error, _) | (_, Type::Error) => Some(Type::Error),
+            (Type::Never, t) | (t, Type::Never) => Some(t.clone()),
+            (Type::Int, Type::Decimal) | (Type::Decimal, Type::Int) => Some(Type::Decimal),
+            (Type::List(a), Type::List(b)) => a.join(b).map(Type::list),
+            (Type::Set(a), Type::Set(b)) => a.join(b).map(Type::set),
+            _ => None,
+        }
+    }
+}
+
+/// The answer of [`Type::accepts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    Exact,
+    Widen,
+    No,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Bool => write!(f, "Bool"),
+            Type::Int => write!(f, "Int"),
+            Type::Decimal => write!(f, "Decimal"),
+            Type::String => write!(f, "String"),
+            Type::Duration => write!(f, "Duration"),
+            Type::Time => write!(f, "Time"),
+            Type::List(t) => write!(f, "List<{t}>"),
+            Type::Set(t) => write!(f, "Set<{t}>"),
+            Type::Record(fields) => {
+                write!(f, "{{ ")?;
+                for (i, (n, t)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{n}: {t}")?;
+                }
+                write!(f, " }}")
+            }
+            Type::Optional(t) => write!(f, "{t}?"),
+            Type::Never => write!(f, "List<?>"),
+            Type::Error => write!(f, "?"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_widens_to_decimal_never_the_reverse() {
+        assert_eq!(Type::Decimal.accepts(&Type::Int), Fit::Widen);
+        assert_eq!(Type::Int.accepts(&Type::Decimal), Fit::No);
+        assert_eq!(Type::list(Type::Decimal).accepts(&Type::list(Type::Int)), Fit::Widen);
+        assert_eq!(Type::list(Type::String).accepts(&Type::list(Type::Never)), Fit::Exact);
+        assert_eq!(Type::Int.join(&Type::Decimal), Some(Type::Decimal));
+        assert_eq!(Type::String.join(&Type::Int), None);
+    }
+
+    #[test]
+    fn types_print_as_authors_write_them() {
+        assert_eq!(Type::optional(Type::list(Type::String)).to_string(), "List<String>?");
+        let r = Type::Record(vec![("tool".into(), Type::String), ("n".into(), Type::Int)]);
+        assert_eq!(r.to_string(), "{ tool: String, n: Int }");
+    }
+}

@@ -1,0 +1,37 @@
+//! The `aarm` command line: argument parsing (clap) and one module per command.
+
+pub mod check;
+pub mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes of every command (DESIGN.md's CLI table).
+pub mod exit {
+    /// Success: no problems, or a decision was printed.
+    pub const OK: u8 = 0;
+    /// The input has errors (or warnings under `--deny-warnings`).
+    pub const FAILED: u8 = 1;
+    /// Usage or I/O error.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "aarm", version, about = "The AARM policy language: check, build and evaluate policies for AI agent actions")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and type-check policies; report every problem at once.
+    Check(check::CheckArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+    }
+}
