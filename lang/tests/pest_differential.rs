@@ -903,6 +903,29 @@ fn mutate(mut toks: Toks, m: &Mutation) -> Toks {
 }
 
 /// `PROPTEST_CASES=100000` runs a longer campaign.
+/// Characters that a character-level edit may insert: the ones where lexing decisions are made.
+const CHARS: &[char] = &[
+    ' ', '\n', '"', '\\', '{', '}', '/', '*', '.', '-', '>', '<', '=', '_', '0', '5', 'a', 'm', 's', 'u', ',', ':',
+    '(', '[', '!', '?', '\0', '\u{e9}',
+];
+
+/// Up to three character edits (delete, insert, replace) at byte positions rounded to characters.
+fn edit_chars(src: &str, edits: &[(u8, usize, char)]) -> String {
+    let mut chars: Vec<char> = src.chars().collect();
+    for &(kind, at, c) in edits {
+        let n = chars.len();
+        match kind % 3 {
+            0 if n > 0 => {
+                chars.remove(at % n);
+            }
+            1 => chars.insert(at % (n + 1), c),
+            _ if n > 0 => chars[at % n] = c,
+            _ => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
 fn config(cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
@@ -918,6 +941,18 @@ proptest! {
             Ok(Some(true)) | Ok(None) => {}
             Ok(Some(false)) => prop_assert!(false, "both reject a generated program:\n{}\n{:?}", src, production_verdict(&src)),
             Err(e) => prop_assert!(false, "{}", e),
+        }
+    }
+
+    #[test]
+    fn character_edits_get_the_same_verdict(
+        toks in program(),
+        seps in separators(),
+        edits in prop::collection::vec((any::<u8>(), any::<usize>(), prop::sample::select(CHARS)), 1..4),
+    ) {
+        let src = edit_chars(&render(&toks, &seps), &edits);
+        if let Err(e) = check_agree(&src) {
+            prop_assert!(false, "after {:?}: {}", edits, e);
         }
     }
 
