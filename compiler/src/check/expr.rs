@@ -21,6 +21,8 @@ pub(crate) enum ParamsScope {
     AnyTool,
     /// In a `fn`: parameters must be passed explicitly.
     Function,
+    /// The rule's tools could not be resolved (already reported): accept any field silently.
+    Unresolved,
 }
 
 /// The environment of one body (a rule or a `fn`).
@@ -496,6 +498,7 @@ impl Checker<'_> {
                 );
                 return error_expr(span);
             }
+            ParamsScope::Unresolved => return error_expr(span),
             ParamsScope::Function => {
                 self.report(
                     Diagnostic::new(Code::ParamsUnavailable, s.file, span, "`params` is not available in a `fn`")

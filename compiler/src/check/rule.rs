@@ -187,7 +187,8 @@ impl Checker<'_> {
                         None => self.unknown_tool(file, t),
                     }
                 }
-                (ir::Targets::Tools(ids.clone()), ParamsScope::Tools(ids))
+                let scope = if ids.len() < tools.len() { ParamsScope::Unresolved } else { ParamsScope::Tools(ids.clone()) };
+                (ir::Targets::Tools(ids), scope)
             }
         };
         let mut scope = Scope::new(file, params);

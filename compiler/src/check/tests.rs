@@ -1,1 +1,313 @@
-// tests
+//! Checker tests: each error class with its code, line and message, plus the behaviour of
+//! narrowing, widening and the IR produced.
+
+use crate::ir::{self, ExprKind};
+use crate::modules::load_sources;
+use crate::types::Type;
+use aarm_lang::render::to_json;
+use aarm_lang::Code;
+
+/// (code, line, message) of every diagnostic of a one-file bundle.
+fn diags(src: &str) -> Vec<(String, usize, String)> {
+    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
+    let checked = super::check(&loaded);
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let j = to_json(d, &loaded.sources);
+            (j.code, j.line, j.message)
+        })
+        .collect()
+}
+
+fn bundle(src: &str) -> ir::Bundle {
+    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
+    let checked = super::check(&loaded);
+    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    checked.bundle.expect("no errors, so a bundle")
+}
+
+/// Asserts exactly one diagnostic with `code` on `line` whose message contains `text`.
+#[track_caller]
+fn assert_one(src: &str, code: Code, line: usize, text: &str) {
+    let ds = diags(src);
+    let hits: Vec<_> = ds.iter().filter(|(c, _, _)| c == code.as_str()).collect();
+    assert_eq!(hits.len(), 1, "expected one {} in {ds:#?}", code.as_str());
+    let (_, l, m) = hits[0];
+    assert_eq!(*l, line, "line of {m}");
+    assert!(m.contains(text), "message {m:?} lacks {text:?}");
+}
+
+const HEADER: &str = "policy p version \"1\"\n\
+tool transfer_funds { amount: Decimal, currency: String, memo: String?, tags: List<String> }\n\
+tool send_email { to: List<String>, subject: String }\n\
+group fin = [\"a@corp.com\", \"b@corp.com\"]\n\
+evidence window_ok: Bool from \"maint\"\n";
+
+fn with_header(rest: &str) -> String {
+    format!("{HEADER}{rest}")
+}
+
+#[test]
+fn examples_style_policy_is_clean() {
+    let b = bundle(&with_header(
+        "rule r on transfer_funds priority 5 {\n  when params.amount > 100 and params.currency == \"USD\"\n  deny\n}\n",
+    ));
+    assert_eq!(b.rules.len(), 1);
+    assert_eq!(b.rules[0].qualified_name, "p.r");
+    assert_eq!(b.rules[0].priority, 5);
+}
+
+#[test]
+fn syntax_errors_reach_check() {
+    assert_one(&with_header("rule r on transfer_funds { when params.amount = 1 deny }\n"), Code::UnexpectedToken, 6, "expected");
+}
+
+#[test]
+fn misspelt_tool_suggests_the_declared_one() {
+    assert_one(&with_header("rule r on transfer_fund { deny }\n"), Code::UnknownTool, 6, "unknown tool `transfer_fund`");
+    let ds = diags(&with_header("rule r on transfer_fund { deny }\n"));
+    assert!(ds.iter().all(|(c, _, _)| c != "E0101"), "no cascade: {ds:?}");
+}
+
+#[test]
+fn unknown_names_fields_evidence_groups_functions_and_types() {
+    assert_one(&with_header("rule r on transfer_funds { when nope deny }\n"), Code::UnknownName, 6, "unknown name `nope`");
+    assert_one(&with_header("rule r on transfer_funds { when params.amout > 1 deny }\n"), Code::UnknownField, 6, "no field `amout`");
+    assert_one(&with_header("rule r on transfer_funds { when evidence.windw deny }\n"), Code::UnknownEvidence, 6, "`windw`");
+    assert_one(
+        &with_header("rule r on transfer_funds { step_up { approvers 1 of fn_group } }\n"),
+        Code::UnknownGroup,
+        6,
+        "`fn_group`",
+    );
+    assert_one(&with_header("rule r on transfer_funds { when nofn(1) deny }\n"), Code::UnknownFunction, 6, "`nofn`");
+    assert_one(&with_header("tool t { x: Strin }\n"), Code::UnknownType, 6, "unknown type `Strin`");
+    assert_one(&with_header("rule r on transfer_funds { when params.currency.lowr() == \"x\" deny }\n"), Code::UnknownMethod, 6, "`lowr`");
+}
+
+#[test]
+fn duplicates_point_at_both() {
+    let src = with_header("tool send_email { to: String }\n");
+    assert_one(&src, Code::DuplicateDeclaration, 6, "tool `send_email` is declared twice");
+    let loaded = load_sources(vec![("p.aarm".into(), src)]);
+    let checked = super::check(&loaded);
+    let d = checked.diagnostics.iter().find(|d| d.code == Code::DuplicateDeclaration).unwrap();
+    assert_eq!(d.secondary.len(), 1, "the first declaration is shown too");
+    assert_one(
+        &with_header("rule r on send_email { deny }\nrule r on send_email { allow }\n"),
+        Code::DuplicateDeclaration,
+        7,
+        "rule `r` is declared twice",
+    );
+}
+
+#[test]
+fn type_mismatches() {
+    assert_one(&with_header("rule r on transfer_funds { when params.amount > \"100\" deny }\n"), Code::TypeMismatch, 6, "cannot compare `Decimal` with `String`");
+    assert_one(&with_header("rule r on transfer_funds { when params.currency deny }\n"), Code::TypeMismatch, 6, "must be `Bool`");
+    assert_one(&with_header("rule r on transfer_funds { when params.currency + 1 == \"a\" deny }\n"), Code::InvalidOperands, 6, "`+` cannot be applied");
+    assert_one(&with_header("fn f(x: Int) -> Int = x\nrule r on transfer_funds { when f(params.amount) > 1 deny }\n"), Code::TypeMismatch, 7, "expects `Int`, found `Decimal`");
+    assert_one(&with_header("rule r on transfer_funds { when [1, \"a\"].len() > 1 deny }\n"), Code::TypeMismatch, 6, "list elements must share one type");
+    assert_one(&with_header("rule r on transfer_funds { when params.currency < true deny }\n"), Code::TypeMismatch, 6, "cannot compare");
+}
+
+#[test]
+fn int_widens_to_decimal_explicitly() {
+    let b = bundle(&with_header("rule r on transfer_funds { when params.amount > 5000 deny }\n"));
+    let ExprKind::Compare { rhs, .. } = &b.rules[0].conditions[0].kind else { panic!("a comparison") };
+    assert!(matches!(rhs.kind, ExprKind::Widen(_)), "the Int literal is widened: {rhs:?}");
+    assert_eq!(rhs.ty, Type::Decimal);
+    assert_one(&with_header("fn f(x: Decimal) -> Int = x\n"), Code::TypeMismatch, 6, "expects `Int`, found `Decimal`");
+}
+
+#[test]
+fn optional_needs_a_guard_and_the_guard_narrows() {
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.memo.contains(\"refund\") deny }\n"),
+        Code::UnguardedOptional,
+        6,
+        "`params.memo` is optional",
+    );
+    // `and`, successive `when` lines, `or` with `is not set`, and `not`.
+    for cond in [
+        "when params.memo is set and params.memo.contains(\"x\")",
+        "when params.memo is set\n when params.memo.contains(\"x\")",
+        "when params.memo is not set or params.memo.contains(\"x\")",
+        "when not (params.memo is not set) and params.memo == \"x\"",
+    ] {
+        let b = bundle(&with_header(&format!("rule r on transfer_funds {{ {cond} deny }}\n")));
+        assert!(!b.rules.is_empty(), "{cond}");
+    }
+    // Narrowing does not leak out of the `or` that proved it.
+    assert_one(
+        &with_header("rule r on transfer_funds { when (params.memo is set or true) and params.memo == \"x\" deny }\n"),
+        Code::UnguardedOptional,
+        6,
+        "may be absent",
+    );
+    // The reason message sees what the `when` lines proved.
+    bundle(&with_header("rule r on transfer_funds { when params.memo is set deny reason \"a\" \"memo {params.memo}\" }\n"));
+    assert_one(&with_header("rule r on transfer_funds { when params.amount is set deny }\n"), Code::NotOptional, 6, "always set");
+    // Evidence is never optional, but `is set` is how a rule asks whether it is known.
+    bundle(&with_header("rule r on transfer_funds { when evidence.window_ok is not set deny }\n"));
+}
+
+#[test]
+fn fn_cycles_are_named() {
+    assert_one(
+        &with_header("fn a(x: Int) -> Bool = b(x)\nfn b(x: Int) -> Bool = c(x)\nfn c(x: Int) -> Bool = a(x)\n"),
+        Code::FnCycle,
+        6,
+        "`a` → `b` → `c` → `a`",
+    );
+    assert_one(&with_header("fn a(x: Int) -> Bool = a(x)\n"), Code::FnCycle, 6, "calls itself");
+    bundle(&with_header("fn a(x: Int) -> Bool = b(x) and b(x)\nfn b(x: Int) -> Bool = x > 1\n"));
+}
+
+#[test]
+fn params_availability() {
+    assert_one(&with_header("rule r on * { when params.amount > 1 deny }\n"), Code::ParamsUnavailable, 6, "`on *`");
+    assert_one(&with_header("fn f() -> Bool = params.amount > 1\n"), Code::ParamsUnavailable, 6, "in a `fn`");
+    assert_one(
+        &with_header("rule r on transfer_funds, send_email { when params.amount > 1 deny }\n"),
+        Code::FieldNotShared,
+        6,
+        "not a field of every tool",
+    );
+    bundle(&with_header("tool b { currency: String }\nrule r on transfer_funds, b { when params.currency == \"USD\" deny }\n"));
+}
+
+#[test]
+fn step_up_and_defer_clauses() {
+    assert_one(&with_header("rule r on send_email { step_up { approvers 3 of fin } }\n"), Code::QuorumTooLarge, 6, "only 2 identities");
+    assert_one(&with_header("rule r on send_email { step_up { approvers 0 of fin } }\n"), Code::QuorumZero, 6, "at least one");
+    assert_one(&with_header("rule r on send_email { step_up { timeout 1h -> deny } }\n"), Code::MissingApprovers, 6, "who approves");
+    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin timeout 0s -> deny } }\n"), Code::NonPositiveDuration, 6, "longer than zero");
+    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin veto veto } }\n"), Code::DuplicateClause, 6, "`veto` is given twice");
+    assert_one(&with_header("rule r on send_email { defer { need windw } }\n"), Code::UnknownEvidence, 6, "`windw`");
+    assert_one(&with_header("rule r on send_email { defer { attempts 0 -> deny } }\n"), Code::AttemptsZero, 6, "at least one attempt");
+    assert_one(&with_header("rule r on send_email { confidence 1.5 deny }\n"), Code::ConfidenceOutOfRange, 6, "between 0 and 1");
+    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> allow } }\n"), Code::TimeoutAllows, 6, "resolves to `allow`");
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> deny escalate after 1h to [\"x@corp.com\"] } }\n"),
+        Code::NonPositiveDuration,
+        6,
+        "after the timeout",
+    );
+    assert_one(&with_header("rule r on transfer_funds { modify { params.amount = \"x\" } }\n"), Code::TypeMismatch, 6, "expects `Decimal`");
+    assert_one(&with_header("rule r on * { modify { params.amount = 1 } }\n"), Code::ModifyField, 6, "on *");
+}
+
+#[test]
+fn step_up_obligations_are_resolved_with_defaults() {
+    let b = bundle(&with_header(
+        "settings { step_up timeout 2h -> deny }\n\
+         rule r on send_email { risk high step_up { approvers 2 of fin escalate after 30m to [\"sec@corp.com\"] notify \"slack:#x\" } }\n",
+    ));
+    let ir::Decision::StepUp(s) = &b.rules[0].decision else { panic!("step_up") };
+    assert_eq!(s.quorum, 2);
+    assert_eq!(s.approvers, ir::ApproverSet::Identities(vec!["a@corp.com".into(), "b@corp.com".into()]));
+    assert_eq!(s.timeout_s, 7200, "from settings");
+    assert_eq!(s.on_timeout, ir::Outcome::Deny);
+    assert_eq!(s.escalate, Some(ir::Escalation { after_s: 1800, to: vec!["sec@corp.com".into()] }));
+    assert!(s.veto && !s.self_approval);
+    assert_eq!(s.risk, aarm_lang::ast::RiskLevel::High, "from the rule's risk");
+    assert_eq!(b.rules[0].reason.code, "rule.r", "default reason code");
+}
+
+#[test]
+fn settings_rules() {
+    assert_one(&with_header("settings { default allow }\n"), Code::DefaultAllow, 6, "default allow");
+    assert_one(&with_header("settings { default deny }\nsettings { conflict defer }\n"), Code::DuplicateSettings, 7, "at most one");
+    let b = bundle(&with_header("settings { defer timeout 5m -> deny, attempts 2 -> cancel min_confidence 0.6 }\n"));
+    assert_eq!((b.settings.defer_timeout_s, b.settings.defer_attempts), (300, 2));
+    assert_eq!(b.settings.defer_on_exhausted, ir::Outcome::Cancel);
+    assert_eq!(b.settings.min_confidence, Some(6000));
+}
+
+#[test]
+fn methods_quantifiers_and_lambdas() {
+    bundle(&with_header(
+        "rule r on send_email {\n  when any t in params.to: not t.ends_with(\"@corp.com\")\n  when (count t in params.to: t.glob(\"*@x.com\")) > 2\n  modify { params.to = params.to.filter(x => x.ends_with(\"@corp.com\")) }\n}\n",
+    ));
+    assert_one(&with_header("rule r on send_email { when params.subject.matches(\"[\") deny }\n"), Code::InvalidRegex, 6, "invalid regular expression");
+    assert_one(&with_header("rule r on send_email { when params.subject.matches(params.subject) deny }\n"), Code::NotConstant, 6, "string literal");
+    assert_one(&with_header("rule r on send_email { when any t in params.subject: true deny }\n"), Code::TypeMismatch, 6, "ranges over a list");
+    assert_one(&with_header("rule r on send_email { when params.subject.starts_with() deny }\n"), Code::WrongArgumentCount, 6, "takes 1 argument");
+    assert_one(&with_header("rule r on send_email { when params.to.contains(x => true) deny }\n"), Code::LambdaMisplaced, 6, "argument of `filter`");
+    // Groups are sets of strings.
+    bundle(&with_header("rule r on send_email { when identity.human in fin deny }\n"));
+}
+
+#[test]
+fn rules_need_a_header() {
+    let loaded = load_sources(vec![("p.aarm".into(), "tool t { x: Int }\nrule r on t { deny }\n".into())]);
+    let checked = super::check(&loaded);
+    assert!(checked.diagnostics.iter().any(|d| d.code == Code::MissingPolicyHeader));
+    assert!(checked.bundle.is_none());
+}
+
+#[test]
+fn tests_are_checked_against_declarations() {
+    let src = with_header(
+        "rule r on send_email { deny }\n\
+         test \"t\" {\n\
+           action send_email { to: [\"a\"], subjet: \"x\" }\n\
+           context { now: \"not a time\" }\n\
+           expect deny rule rr\n\
+           approve by \"a\"\n\
+           expect rejected \"self_aproval\"\n\
+           provide windw = true\n\
+         }\n",
+    );
+    let ds = diags(&src);
+    let codes: Vec<&str> = ds.iter().map(|(c, _, _)| c.as_str()).collect();
+    for want in ["E0101", "E0402", "E0200", "E0107", "E0401", "E0103"] {
+        assert!(codes.contains(&want), "{want} missing from {ds:#?}");
+    }
+    // A valid test reduces to constants, with Int widened where a Decimal is declared.
+    let b = bundle(&with_header(
+        "rule r on transfer_funds { deny }\ntest \"t\" {\n action transfer_funds { amount: 10_000, currency: \"USD\", tags: [] }\n context { now: \"2026-11-24T10:00:00Z\" }\n expect deny rule p.r reason \"rule.r\"\n}\n",
+    ));
+    let ir::TestStepKind::Action { params, .. } = &b.tests[0].steps[0].kind else { panic!("action") };
+    assert!(matches!(params[0], (ref n, ir::Const::Decimal(100_000_000)) if n == "amount"), "{params:?}");
+    let ir::TestStepKind::Context(ctx) = &b.tests[0].steps[1].kind else { panic!("context") };
+    assert!(matches!(ctx[0].1, ir::Const::Time(1_795_514_400)));
+}
+
+#[test]
+fn test_steps_in_order() {
+    let ds = diags(&with_header("test \"t\" {\n expect deny\n}\n"));
+    assert!(ds.iter().any(|(c, l, m)| c == "E0400" && *l == 7 && m.contains("no `action`")), "{ds:?}");
+}
+
+#[test]
+fn module_cycles_are_reported_through_check() {
+    let loaded = load_sources(vec![
+        ("a.aarm".into(), "use ./b\n".into()),
+        ("b.aarm".into(), "use ./a\n".into()),
+    ]);
+    let checked = super::check(&loaded);
+    assert!(checked.diagnostics.iter().any(|d| d.code == Code::ModuleCycle), "{:?}", checked.diagnostics);
+}
+
+#[test]
+fn many_rules_and_long_conditions_check() {
+    let mut src = String::from("policy p version \"1\"\ntool t { x: Int }\n");
+    for i in 0..2_000 {
+        src.push_str(&format!("rule r{i} on t priority {i} {{ when params.x > {i} deny }}\n"));
+    }
+    src.push_str("rule long on t { when ");
+    for i in 0..5_000 {
+        if i > 0 {
+            src.push_str(" and ");
+        }
+        src.push_str(&format!("params.x != {i}"));
+    }
+    src.push_str(" allow }\n");
+    let b = bundle(&src);
+    assert_eq!(b.rules.len(), 2_001);
+}

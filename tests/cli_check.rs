@@ -1,0 +1,125 @@
+//! End-to-end tests of `aarm check`: exit codes, output formats, and hostile input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn aarm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aarm"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aarm-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn check(args: &[&str], dir: &Path) -> Output {
+    aarm().arg("check").args(args).current_dir(dir).output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn examples_and_stdlib_check_clean() {
+    let out = check(&["examples", "stdlib"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no problems"));
+}
+
+#[test]
+fn errors_exit_1_and_json_has_the_contract_fields() {
+    let dir = scratch("json");
+    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let out = check(&["--format", "json", "."], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let ds = json_lines(&out);
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    let d = &ds[0];
+    for field in ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "help"] {
+        assert!(d.get(field).is_some(), "missing {field} in {d}");
+    }
+    assert_eq!(d["code"], "E0100");
+    assert_eq!(d["severity"], "error");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(3), Some(11)));
+    assert_eq!(d["help"], "did you mean `t`?");
+    assert!(d["file"].as_str().unwrap().ends_with("p.aarm"));
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = scratch("warn");
+    std::fs::write(dir.join("p.aarm"), "settings { default allow }\n").unwrap();
+    assert_eq!(check(&["."], &dir).status.code(), Some(0));
+    assert_eq!(check(&["--deny-warnings", "."], &dir).status.code(), Some(1));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let dir = scratch("io");
+    let out = check(&["does/not/exist"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist"));
+    assert_eq!(check(&["--format", "xml"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn hostile_files_are_diagnostics_not_crashes() {
+    let dir = scratch("hostile");
+    std::fs::write(dir.join("utf8.aarm"), b"tool t { x: Int }\n\xff\xfe rule").unwrap();
+    std::fs::write(dir.join("nul.aarm"), b"tool t {\0\0 x: Int }").unwrap();
+    let mut deep = String::from("policy d version \"1\"\ntool t { x: Int }\nrule r on t { when ");
+    deep.push_str(&"(".repeat(300_000));
+    deep.push_str("true");
+    deep.push_str(&")".repeat(300_000));
+    deep.push_str(" deny }\n");
+    std::fs::write(dir.join("deep.aarm"), deep).unwrap();
+    std::fs::write(dir.join("nots.aarm"), format!("fn f() -> Bool = {}true\n", "not ".repeat(300_000))).unwrap();
+    std::fs::write(dir.join("name.aarm"), format!("tool {} {{ x: Int }}\n", "a".repeat(1_000_000))).unwrap();
+    let random: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(dir.join("random.aarm"), random).unwrap();
+    let out = check(&["--format", "json", "."], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let codes: Vec<String> = json_lines(&out).iter().map(|d| d["code"].as_str().unwrap().to_string()).collect();
+    for want in ["E0023", "E0001", "E0020", "E0021"] {
+        assert!(codes.contains(&want.to_string()), "{want} missing from {codes:?}");
+    }
+}
+
+/// Golden tests: `tests/ui/NAME.aarm` checked alone must print exactly `tests/ui/NAME.stderr`.
+/// Run with `AARM_BLESS=1` to rewrite the expected files after an intended change.
+#[test]
+fn rendered_diagnostics_match_snapshots() {
+    let ui = root().join("tests/ui");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&ui)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "aarm"))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    let bless = std::env::var_os("AARM_BLESS").is_some();
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let out = aarm().args(["check", &format!("tests/ui/{name}")]).env("NO_COLOR", "1").current_dir(root()).output().unwrap();
+        let got = String::from_utf8_lossy(&out.stderr).to_string();
+        let expected_path = case.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if got != expected {
+            failures.push(format!("--- {name}: expected\n{expected}\n--- got\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "snapshots differ (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
+}
