@@ -325,6 +325,15 @@ mod tests {
     }
 
     #[test]
+    fn every_code_is_documented_in_the_reference() {
+        let reference = include_str!("../REFERENCE.md");
+        for c in Code::ALL {
+            let row = format!("| {} | {} |", c.as_str(), c.title());
+            assert!(reference.contains(&row), "lang/REFERENCE.md lacks the row `{row}`");
+        }
+    }
+
+    #[test]
     fn suggestions_find_close_names_only() {
         let tools = ["transfer_funds", "send_email", "delete_database"];
         assert_eq!(did_you_mean("transfer_fund", tools), Some("transfer_funds"));

@@ -1,4 +1,8 @@
 //! `aarm check [PATH…] [--deny-warnings] [--format human|json]`.
+//!
+//! Each PATH is one bundle (as `aarm build PATH` would compile it): a directory with every
+//! `.aarm` file under it, or a single file with what it `use`s. Checking several paths checks
+//! several independent bundles, so that separate scenarios do not share one namespace.
 
 use super::exit;
 use super::output::{print_diagnostics, print_summary, Format};
@@ -9,30 +13,35 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or directories of `.aarm` files (directories are searched recursively).
+    /// Bundles to check: each a directory (searched recursively for `.aarm` files) or a file.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Output format of the diagnostics.
+    /// Output format of the diagnostics: `human` (on stderr) or `json` (one object per line, on
+    /// stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let loaded = match load(&args.paths) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    let checked = check(&loaded);
-    print_diagnostics(&checked.diagnostics, &loaded.sources, args.format);
-    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = checked.diagnostics.len() - errors;
-    let files = loaded.modules.iter().filter(|m| !m.source.is_std()).count();
+    let (mut files, mut errors, mut warnings) = (0, 0, 0);
+    for path in &args.paths {
+        let loaded = match load(std::slice::from_ref(path)) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::USAGE);
+            }
+        };
+        let checked = check(&loaded);
+        print_diagnostics(&checked.diagnostics, &loaded.sources, args.format);
+        let e = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        errors += e;
+        warnings += checked.diagnostics.len() - e;
+        files += loaded.modules.iter().filter(|m| !m.source.is_std()).count();
+    }
     if args.format == Format::Human {
         print_summary(files, errors, warnings);
     }
