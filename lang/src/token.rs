@@ -99,7 +99,9 @@ pub enum Tok {
     /// A string that reaches the end of its line without a closing quote.
     #[regex(r#""([^"\\\n]|\\[^\n])*"#, priority = 1)]
     UnterminatedStr,
-    #[regex(r"\.\.?/[A-Za-z0-9_\-./]+")]
+    /// `./common`, `../lib/x`. The first character after the `/` is not a `/`, so that
+    /// `params.// comment` is a field access followed by a comment.
+    #[regex(r"\.\.?/[A-Za-z0-9_\-.][A-Za-z0-9_\-./]*")]
     RelPath,
 
     // ---- comments (kept as tokens so the parser can attach `///` docs and the formatter can

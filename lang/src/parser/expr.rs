@@ -9,23 +9,40 @@ use crate::token::Tok;
 impl Parser<'_> {
     pub(crate) fn parse_expr(&mut self) -> PResult<Expr> {
         self.enter()?;
-        let r = self.parse_or();
+        let r = self.parse_logic(LogicOp::Or);
         self.leave();
         r
     }
 
+    // Stack use matters here: every level below is on the stack once per nesting level (a
+    // parenthesis, a list, a call argument ...), and debug builds give each function a frame as
+    // large as all of its temporaries. So each level keeps its common path (one operand, no
+    // operator) in a small function and moves the rest into a separate, non-inlined one.
+
     fn parse_logic(&mut self, op: LogicOp) -> PResult<Expr> {
-        let (tok, next): (Tok, fn(&mut Self) -> PResult<Expr>) = match op {
-            LogicOp::Or => (Tok::Or, |p| p.parse_logic(LogicOp::And)),
-            LogicOp::And => (Tok::And, Self::parse_not),
+        let first = match op {
+            LogicOp::Or => self.parse_logic(LogicOp::And)?,
+            LogicOp::And => self.parse_not()?,
         };
-        let first = next(self)?;
+        let tok = match op {
+            LogicOp::Or => Tok::Or,
+            LogicOp::And => Tok::And,
+        };
         if !self.at(tok) {
             return Ok(first);
         }
+        self.finish_logic(op, tok, first)
+    }
+
+    #[inline(never)]
+    fn finish_logic(&mut self, op: LogicOp, tok: Tok, first: Expr) -> PResult<Expr> {
         let mut operands = vec![first];
         while self.eat(tok).is_some() {
-            operands.push(next(self)?);
+            let next = match op {
+                LogicOp::Or => self.parse_logic(LogicOp::And)?,
+                LogicOp::And => self.parse_not()?,
+            };
+            operands.push(next);
         }
         let span = match (operands.first(), operands.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
@@ -34,26 +51,26 @@ impl Parser<'_> {
         Ok(Expr::new(ExprKind::Logic { op, operands }, span))
     }
 
-    fn parse_or(&mut self) -> PResult<Expr> {
-        self.parse_logic(LogicOp::Or)
-    }
-
     fn parse_not(&mut self) -> PResult<Expr> {
         match self.kind() {
-            Tok::Not => {
-                let start = self.bump().span;
-                self.enter()?;
-                let inner = self.parse_not();
-                self.leave();
-                let inner = inner?;
-                let span = start.to(inner.span);
-                Ok(Expr::new(ExprKind::Not(Box::new(inner)), span))
-            }
+            Tok::Not => self.parse_not_op(),
             Tok::Any | Tok::All | Tok::Count => self.parse_quantifier(),
             _ => self.parse_cmp(),
         }
     }
 
+    #[inline(never)]
+    fn parse_not_op(&mut self) -> PResult<Expr> {
+        let start = self.bump().span;
+        self.enter()?;
+        let inner = self.parse_not();
+        self.leave();
+        let inner = inner?;
+        let span = start.to(inner.span);
+        Ok(Expr::new(ExprKind::Not(Box::new(inner)), span))
+    }
+
+    #[inline(never)]
     fn parse_quantifier(&mut self) -> PResult<Expr> {
         let t = self.bump();
         let kind = match t.kind {
@@ -65,15 +82,7 @@ impl Parser<'_> {
         self.expect(Tok::In)?;
         let collection = self.parse_expr()?;
         if self.eat(Tok::Colon).is_none() {
-            let f = self.unexpected("`:`");
-            if let Some(d) = self.diags.last_mut() {
-                d.help = Some(format!(
-                    "a quantifier reads `{} {} in LIST: CONDITION`",
-                    kind.as_str(),
-                    var.name
-                ));
-            }
-            return Err(f);
+            return Err(self.quantifier_without_colon(kind, &var));
         }
         let body = self.parse_expr()?;
         let span = t.span.to(body.span);
@@ -81,6 +90,16 @@ impl Parser<'_> {
             ExprKind::Quantifier { kind, var, collection: Box::new(collection), body: Box::new(body) },
             span,
         ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn quantifier_without_colon(&mut self, kind: QuantKind, var: &Ident) -> super::Fail {
+        let f = self.unexpected("`:`");
+        if let Some(d) = self.diags.last_mut() {
+            d.help = Some(format!("a quantifier reads `{} {} in LIST: CONDITION`", kind.as_str(), var.name));
+        }
+        f
     }
 
     fn cmp_op(kind: Tok) -> Option<BinOp> {
@@ -95,8 +114,20 @@ impl Parser<'_> {
         })
     }
 
+    fn at_comparison(&self) -> bool {
+        Self::cmp_op(self.kind()).is_some() || self.at(Tok::In) || self.at(Tok::Is)
+    }
+
     fn parse_cmp(&mut self) -> PResult<Expr> {
         let lhs = self.parse_add()?;
+        if !self.at_comparison() {
+            return Ok(lhs);
+        }
+        self.finish_cmp(lhs)
+    }
+
+    #[inline(never)]
+    fn finish_cmp(&mut self, lhs: Expr) -> PResult<Expr> {
         let expr = if let Some(op) = Self::cmp_op(self.kind()) {
             self.bump();
             let rhs = self.parse_add()?;
@@ -106,7 +137,8 @@ impl Parser<'_> {
             let rhs = self.parse_add()?;
             let span = lhs.span.to(rhs.span);
             Expr::new(ExprKind::In { element: Box::new(lhs), collection: Box::new(rhs) }, span)
-        } else if self.eat(Tok::Is).is_some() {
+        } else {
+            self.expect(Tok::Is)?;
             let negated = self.eat(Tok::Not).is_some();
             if self.at(Tok::Eq) || self.at(Tok::EqEq) {
                 return Err(self.unexpected("`set` or `not set`"));
@@ -114,38 +146,76 @@ impl Parser<'_> {
             let end = self.expect(Tok::Set)?.span;
             let span = lhs.span.to(end);
             Expr::new(ExprKind::IsSet { value: Box::new(lhs), negated }, span)
-        } else {
-            return Ok(lhs);
         };
-        if Self::cmp_op(self.kind()).is_some() || self.at(Tok::In) || self.at(Tok::Is) {
-            let t = self.tok();
-            self.report(
-                Diagnostic::new(
-                    Code::ChainedComparison,
-                    self.file,
-                    t.span,
-                    format!("comparison {} cannot follow another comparison", t.kind.describe()),
-                )
-                .with_label("second comparison")
-                .with_secondary(self.file, expr.span, "first comparison")
-                .with_help("join the comparisons with `and`, e.g. `a < b and b < c`"),
-            );
-            return Err(super::Fail);
+        if self.at_comparison() {
+            return Err(self.chained_comparison(expr.span));
         }
         Ok(expr)
     }
 
-    /// A left-associative chain of binary operators. Each operand after the first deepens the
-    /// tree by one, so it counts against the nesting limit.
-    fn parse_chain(
+    #[cold]
+    #[inline(never)]
+    fn chained_comparison(&mut self, first: crate::span::Span) -> super::Fail {
+        let t = self.tok();
+        self.report(
+            Diagnostic::new(
+                Code::ChainedComparison,
+                self.file,
+                t.span,
+                format!("comparison {} cannot follow another comparison", t.kind.describe()),
+            )
+            .with_label("second comparison")
+            .with_secondary(self.file, first, "first comparison")
+            .with_help("join the comparisons with `and`, e.g. `a < b and b < c`"),
+        );
+        super::Fail
+    }
+
+    fn add_op(kind: Tok) -> Option<BinOp> {
+        match kind {
+            Tok::Plus => Some(BinOp::Add),
+            Tok::Minus => Some(BinOp::Sub),
+            _ => None,
+        }
+    }
+
+    fn mul_op(kind: Tok) -> Option<BinOp> {
+        match kind {
+            Tok::Star => Some(BinOp::Mul),
+            Tok::Slash => Some(BinOp::Div),
+            _ => None,
+        }
+    }
+
+    fn parse_add(&mut self) -> PResult<Expr> {
+        let lhs = self.parse_mul()?;
+        if Self::add_op(self.kind()).is_none() {
+            return Ok(lhs);
+        }
+        self.finish_chain(lhs, Self::add_op, Self::parse_mul)
+    }
+
+    fn parse_mul(&mut self) -> PResult<Expr> {
+        let lhs = self.parse_unary()?;
+        if Self::mul_op(self.kind()).is_none() {
+            return Ok(lhs);
+        }
+        self.finish_chain(lhs, Self::mul_op, Self::parse_unary)
+    }
+
+    /// The rest of a left-associative chain of binary operators. Each operand after the first
+    /// deepens the tree by one, so it counts against the nesting limit.
+    #[inline(never)]
+    fn finish_chain(
         &mut self,
-        ops: &[(Tok, BinOp)],
+        first: Expr,
+        op_of: fn(Tok) -> Option<BinOp>,
         next: fn(&mut Self) -> PResult<Expr>,
     ) -> PResult<Expr> {
-        let mut lhs = next(self)?;
+        let mut lhs = first;
         let mut levels = 0;
         let result = loop {
-            let Some(op) = ops.iter().find(|(t, _)| self.at(*t)).map(|(_, op)| *op) else {
+            let Some(op) = op_of(self.kind()) else {
                 break Ok(lhs);
             };
             self.bump();
@@ -166,29 +236,35 @@ impl Parser<'_> {
         result
     }
 
-    fn parse_add(&mut self) -> PResult<Expr> {
-        self.parse_chain(&[(Tok::Plus, BinOp::Add), (Tok::Minus, BinOp::Sub)], Self::parse_mul)
-    }
-
-    fn parse_mul(&mut self) -> PResult<Expr> {
-        self.parse_chain(&[(Tok::Star, BinOp::Mul), (Tok::Slash, BinOp::Div)], Self::parse_unary)
-    }
-
     fn parse_unary(&mut self) -> PResult<Expr> {
         if self.at(Tok::Minus) {
-            let start = self.bump().span;
-            self.enter()?;
-            let inner = self.parse_unary();
-            self.leave();
-            let inner = inner?;
-            let span = start.to(inner.span);
-            return Ok(Expr::new(ExprKind::Neg(Box::new(inner)), span));
+            return self.parse_neg();
         }
         self.parse_postfix()
     }
 
+    #[inline(never)]
+    fn parse_neg(&mut self) -> PResult<Expr> {
+        let start = self.bump().span;
+        self.enter()?;
+        let inner = self.parse_unary();
+        self.leave();
+        let inner = inner?;
+        let span = start.to(inner.span);
+        Ok(Expr::new(ExprKind::Neg(Box::new(inner)), span))
+    }
+
     fn parse_postfix(&mut self) -> PResult<Expr> {
-        let mut expr = self.parse_primary()?;
+        let expr = self.parse_primary()?;
+        if !self.at(Tok::Dot) {
+            return Ok(expr);
+        }
+        self.finish_postfix(expr)
+    }
+
+    #[inline(never)]
+    fn finish_postfix(&mut self, first: Expr) -> PResult<Expr> {
+        let mut expr = first;
         let mut levels = 0;
         let result = loop {
             if self.eat(Tok::Dot).is_none() {
@@ -243,6 +319,55 @@ impl Parser<'_> {
     }
 
     fn parse_primary(&mut self) -> PResult<Expr> {
+        match self.kind() {
+            Tok::LParen => self.parse_paren(),
+            Tok::LBracket => self.parse_list(),
+            Tok::LBrace => self.parse_record_expr(),
+            Tok::Ident if self.nth(1).kind == Tok::LParen => self.parse_call(),
+            _ => self.parse_atom(),
+        }
+    }
+
+    #[inline(never)]
+    fn parse_paren(&mut self) -> PResult<Expr> {
+        let start = self.expect(Tok::LParen)?.span;
+        let inner = self.parse_expr()?;
+        let end = self.expect(Tok::RParen)?.span;
+        Ok(Expr::new(ExprKind::Paren(Box::new(inner)), start.to(end)))
+    }
+
+    #[inline(never)]
+    fn parse_list(&mut self) -> PResult<Expr> {
+        let start = self.expect(Tok::LBracket)?.span;
+        let mut items = Vec::new();
+        while !self.at(Tok::RBracket) {
+            items.push(self.parse_expr()?);
+            if self.eat(Tok::Comma).is_none() {
+                break;
+            }
+        }
+        let end = self.expect(Tok::RBracket)?.span;
+        Ok(Expr::new(ExprKind::List(items), start.to(end)))
+    }
+
+    #[inline(never)]
+    fn parse_record_expr(&mut self) -> PResult<Expr> {
+        let start = self.tok().span;
+        let fields = self.parse_record()?;
+        Ok(Expr::new(ExprKind::Record(fields), start.to(self.prev_end())))
+    }
+
+    #[inline(never)]
+    fn parse_call(&mut self) -> PResult<Expr> {
+        let start = self.tok().span;
+        let callee = self.expect_ident("a function name")?;
+        let args = self.parse_args()?;
+        Ok(Expr::new(ExprKind::Call { callee, args }, start.to(self.prev_end())))
+    }
+
+    /// Literals, names and roots: the primaries that do not nest.
+    #[inline(never)]
+    fn parse_atom(&mut self) -> PResult<Expr> {
         let t = self.tok();
         let kind = match t.kind {
             Tok::Duration => {
@@ -268,30 +393,6 @@ impl Parser<'_> {
             Tok::False => {
                 self.bump();
                 ExprKind::Bool(false)
-            }
-            Tok::LBracket => {
-                self.bump();
-                let mut items = Vec::new();
-                while !self.at(Tok::RBracket) {
-                    items.push(self.parse_expr()?);
-                    if self.eat(Tok::Comma).is_none() {
-                        break;
-                    }
-                }
-                self.expect(Tok::RBracket)?;
-                ExprKind::List(items)
-            }
-            Tok::LBrace => ExprKind::Record(self.parse_record()?),
-            Tok::LParen => {
-                self.bump();
-                let inner = self.parse_expr()?;
-                self.expect(Tok::RParen)?;
-                ExprKind::Paren(Box::new(inner))
-            }
-            Tok::Ident if self.nth(1).kind == Tok::LParen => {
-                let callee = self.expect_ident("a function name")?;
-                let args = self.parse_args()?;
-                ExprKind::Call { callee, args }
             }
             Tok::Ident => ExprKind::Name(self.expect_ident("a name")?),
             Tok::Params => self.root(Root::Params),
