@@ -64,6 +64,9 @@ pub fn lex(file: FileId, src: &str, base: u32) -> Lexed {
         };
         if let Some(err) = pending_error.take() {
             out.diagnostics.push(invalid_chars(file, src, err, base));
+            // The parser sees the run as one token, so that it does not report a second error
+            // ("expected ..., found ...") for the same place.
+            out.tokens.push(Token { kind: Tok::Error, span: err });
         }
         match kind {
             Tok::LineComment => {
@@ -129,6 +132,7 @@ pub fn lex(file: FileId, src: &str, base: u32) -> Lexed {
     }
     if let Some(err) = pending_error.take() {
         out.diagnostics.push(invalid_chars(file, src, err, base));
+        out.tokens.push(Token { kind: Tok::Error, span: err });
     }
     let end = to_span(src.len()..src.len());
     out.tokens.push(Token { kind: Tok::Eof, span: end });

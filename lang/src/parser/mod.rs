@@ -81,12 +81,14 @@ pub(crate) struct Parser<'src> {
     doc_used: Vec<bool>,
     pub(crate) diags: Vec<Diagnostic>,
     depth: usize,
+    /// Parsing the `{expr}` of a reason message: its end is the closing `}`.
+    interpolation: bool,
 }
 
 impl<'src> Parser<'src> {
     pub(crate) fn new(file: FileId, src: &'src str, tokens: Vec<Token>, comments: Vec<RawComment>, base: u32) -> Self {
         let doc_used = vec![false; comments.len()];
-        Parser { file, src, base, tokens, pos: 0, comments, doc_used, diags: Vec::new(), depth: 0 }
+        Parser { file, src, base, tokens, pos: 0, comments, doc_used, diags: Vec::new(), depth: 0, interpolation: false }
     }
 
     // ---- cursor
@@ -167,6 +169,7 @@ impl<'src> Parser<'src> {
             Tok::Int | Tok::Decimal | Tok::Duration | Tok::Str => {
                 format!("{} `{}`", t.kind.describe(), truncate(self.text(t.span)))
             }
+            Tok::Eof if self.interpolation => "`}`".to_string(),
             k => k.describe().to_string(),
         }
     }
@@ -174,6 +177,10 @@ impl<'src> Parser<'src> {
     /// Reports "expected X, found Y" at the current token.
     fn unexpected(&mut self, expected: &str) -> Fail {
         let t = self.tok();
+        if t.kind == Tok::Error {
+            // The lexer already reported these characters.
+            return Fail;
+        }
         let found = self.found();
         let span = if t.kind == Tok::Eof { self.prev_end() } else { t.span };
         let d = Diagnostic::new(Code::UnexpectedToken, self.file, span, format!("expected {expected}, found {found}"))
@@ -314,10 +321,16 @@ impl<'src> Parser<'src> {
 
     /// Skips to the next token that can start a declaration outside any braces, or that starts a
     /// line in column one (so that a missing `}` does not swallow the rest of the file).
-    fn recover_to_item(&mut self) {
-        let mut depth: i64 = 0;
+    /// `item_start` is the token position where the failed declaration began: the braces it
+    /// opened count, and when the error came after its first token, the current token may itself
+    /// start the next declaration (`fn f() -> Int = x +` followed by `rule ...`).
+    fn recover_to_item(&mut self, item_start: usize) {
+        let mut depth: i64 = self
+            .tokens
+            .get(item_start..self.pos)
+            .map_or(0, |consumed| consumed.iter().map(|t| brace_delta(t.kind)).sum());
         // Always make progress.
-        if !self.at(Tok::Eof) {
+        if self.pos <= item_start && !self.at(Tok::Eof) {
             let t = self.bump();
             depth += brace_delta(t.kind);
         }
@@ -367,14 +380,16 @@ impl<'src> Parser<'src> {
         let mut file = File::default();
         if self.at(Tok::Policy) {
             let doc = self.take_doc();
+            let item_start = self.pos;
             match self.parse_header(doc) {
                 Ok(h) => file.header = Some(h),
-                Err(Fail) => self.recover_to_item(),
+                Err(Fail) => self.recover_to_item(item_start),
             }
         }
         while !self.at(Tok::Eof) && !self.too_many_errors() {
             let doc = self.take_doc();
             let start = self.tok().span;
+            let item_start = self.pos;
             if self.at(Tok::Policy) {
                 let what = if file.header.is_some() { "a second policy header" } else { "the policy header" };
                 self.report(
@@ -386,7 +401,7 @@ impl<'src> Parser<'src> {
                     )
                     .with_help("move `policy NAME version \"...\"` to the top of the file; one file holds one policy"),
                 );
-                self.recover_to_item();
+                self.recover_to_item(item_start);
                 continue;
             }
             match self.parse_item() {
@@ -394,7 +409,7 @@ impl<'src> Parser<'src> {
                     let span = start.to(self.prev_end());
                     file.items.push(Item { doc, kind, span });
                 }
-                Err(Fail) => self.recover_to_item(),
+                Err(Fail) => self.recover_to_item(item_start),
             }
         }
         for (i, c) in self.comments.iter().enumerate() {

@@ -58,6 +58,9 @@ impl Parser<'_> {
                             i = bytes.len();
                         }
                         (Some(c), Some(_)) => {
+                            // Report the hole up to its matching `}` so that the braces inside it
+                            // do not cause a second, "unmatched `}`" error.
+                            let c = matching_close(rest).unwrap_or(c);
                             self.report(
                                 Diagnostic::new(
                                     Code::InvalidInterpolation,
@@ -100,6 +103,7 @@ impl Parser<'_> {
         self.diags.extend(lexed.diagnostics);
         let mut sub = Parser::new(self.file, body, lexed.tokens, Vec::new(), start);
         sub.depth = self.depth;
+        sub.interpolation = true;
         let result = sub.parse_expr();
         if result.is_ok() && !sub.at(Tok::Eof) {
             let _: Fail = sub.unexpected("`}`");
@@ -111,6 +115,24 @@ impl Parser<'_> {
             _ => None,
         }
     }
+}
+
+/// The byte index in `rest` (the text after an opening `{`) of the `}` that closes it.
+fn matching_close(rest: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn offset(base: u32, i: usize) -> u32 {
