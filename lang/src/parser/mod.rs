@@ -360,7 +360,13 @@ impl<'src> Parser<'src> {
         let after = self.prev_end().start;
         let mut lines = Vec::new();
         let mut span: Option<Span> = None;
-        for (i, c) in self.comments.iter().enumerate() {
+        // Comments are in source order: start at the first one after the previous token, so that
+        // a file of many documented declarations is not quadratic.
+        let first = self.comments.partition_point(|c| c.span.start < after);
+        for (i, c) in self.comments.iter().enumerate().skip(first) {
+            if c.span.start >= before {
+                break;
+            }
             if c.doc && c.span.start >= after && c.span.end <= before {
                 if let Some(used) = self.doc_used.get_mut(i) {
                     *used = true;
