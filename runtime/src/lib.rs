@@ -1,1 +1,22 @@
+//! `aarm-runtime`: everything a host needs to evaluate AARM bundles. A host links only this
+//! crate (never the compiler).
+//!
+//! - [`value`], [`schema`]: runtime values and the bundle's declared inputs
+//! - [`bytecode`], [`program`]: the instruction set and the bundle's contents
+//! - [`bundle`]: the `.aarmb` encoding (header, SHA-256, Ed25519) and loading
+//! - [`verify`]: the bytecode verifier run on every load
+//! - [`convert`]: JSON request → [`request::Request`], validated against the schema
+//! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
+//! - [`decision`]: the decision JSON of DESIGN.md
 
+pub mod bundle;
+pub mod bytecode;
+pub mod convert;
+pub mod decision;
+pub mod engine;
+pub mod program;
+pub mod request;
+pub mod schema;
+pub mod value;
+pub mod verify;
+pub mod vm;

@@ -1,0 +1,237 @@
+//! The bytecode: a small stack machine with three-valued booleans (LANGUAGE.md 4.1).
+//!
+//! Each rule condition, reason interpolation, `modify` assignment and `fn` body is a [`Chunk`]
+//! ending in [`Op::Ret`]. Operands are indices into the bundle's tables, checked once by the
+//! verifier when the bundle is loaded, and again (cheaply, without panicking) by the VM.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub code: Vec<Op>,
+    /// Local variable slots the chunk uses (parameters first, for a function).
+    pub locals: u16,
+    /// Number of parameters (functions only; 0 for other chunks).
+    pub params: u16,
+}
+
+/// A field of `identity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdentityField {
+    Human,
+    Service,
+    Agent,
+    Session,
+    Roles,
+}
+
+/// A field of `context`: built in, or declared (by slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContextField {
+    OriginalRequest,
+    PriorActions,
+    DataClasses,
+    SemanticDistance,
+    Now,
+    Declared(u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArithOp {
+    IntAdd,
+    IntSub,
+    IntMul,
+    IntDiv,
+    DecAdd,
+    DecSub,
+    DecMul,
+    DecDiv,
+    Concat,
+    TimeAddDur,
+    TimeSubDur,
+    TimeSubTime,
+    DurAdd,
+    DurSub,
+    DurMulInt,
+    DurDivInt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Built-in methods. Each pops its receiver and fixed arguments and pushes one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MethodOp {
+    StartsWith,
+    EndsWith,
+    StrContains,
+    Lower,
+    Upper,
+    Trim,
+    Glob,
+    StrLen,
+    Len,
+    Contains,
+    ContainsAny,
+    ContainsAll,
+    Hour,
+    Minute,
+    Weekday,
+    Seconds,
+}
+
+impl MethodOp {
+    /// Arguments besides the receiver.
+    pub fn arity(self) -> usize {
+        match self {
+            MethodOp::StartsWith
+            | MethodOp::EndsWith
+            | MethodOp::StrContains
+            | MethodOp::Glob
+            | MethodOp::Contains
+            | MethodOp::ContainsAny
+            | MethodOp::ContainsAll => 1,
+            _ => 0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodOp::StartsWith => "starts_with",
+            MethodOp::EndsWith => "ends_with",
+            MethodOp::StrContains | MethodOp::Contains => "contains",
+            MethodOp::Lower => "lower",
+            MethodOp::Upper => "upper",
+            MethodOp::Trim => "trim",
+            MethodOp::Glob => "glob",
+            MethodOp::StrLen | MethodOp::Len => "len",
+            MethodOp::ContainsAny => "contains_any",
+            MethodOp::ContainsAll => "contains_all",
+            MethodOp::Hour => "hour",
+            MethodOp::Minute => "minute",
+            MethodOp::Weekday => "weekday",
+            MethodOp::Seconds => "seconds",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum QuantKind {
+    Any,
+    All,
+    Count,
+}
+
+/// One instruction. Jump targets are instruction indices within the chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Push constant `i` of the pool.
+    Const(u32),
+    Bool(bool),
+    /// Push `params` slot `i` of the action's tool.
+    Param(u16),
+    ActionTool,
+    ActionOperation,
+    Identity(IdentityField),
+    Context(ContextField),
+    /// Push evidence `i`, or `unknown` when the request does not carry it.
+    Evidence(u16),
+    /// Push `is set` of evidence `i` (always definite).
+    EvidenceIsSet(u16),
+    Local(u16),
+    SetLocal(u16),
+    /// Push group `i` as a set of strings.
+    Group(u16),
+    /// Replace a record with its field `i`.
+    Field(u16),
+    /// Replace an optional that must be set with its value (absent is an evaluation error).
+    Unwrap,
+    /// `Int` → `Decimal`, also element-wise on a list.
+    Widen,
+    Neg,
+    Not,
+    Arith(ArithOp),
+    Cmp(CmpOp),
+    /// Pops an operand and merges it into the `and` accumulator below it; on `false`, the
+    /// accumulator becomes `false` and control jumps to the target.
+    AndMerge(u32),
+    /// Like [`Op::AndMerge`] for `or`, short-circuiting on `true`.
+    OrMerge(u32),
+    /// `element in collection`: pops the collection, then the element.
+    In,
+    /// `is set` / `is not set` on an optional.
+    IsSet { negated: bool },
+    Method(MethodOp),
+    /// `s.matches(regex i)`.
+    Matches(u32),
+    /// Build a list of the top `n` values.
+    MakeList(u32),
+    /// Build a record of the top `n` values.
+    MakeRecord(u32),
+    /// `[.., coll]` → `[.., coll, 0]`: start iterating.
+    IterInit,
+    /// `[.., coll, i]`: if `i < len`, store `coll[i]` in the local, advance; else jump.
+    IterNext { local: u16, end: u32 },
+    /// Pops a body result and folds it into the accumulator local; `any` / `all` jump to the
+    /// target once decided.
+    QuantStep { kind: QuantKind, acc: u16, end: u32 },
+    /// Pops a predicate result; appends the local `var` to the list in local `acc` when true.
+    FilterStep { var: u16, acc: u16 },
+    /// `[.., coll, i]` → `[..]`.
+    IterEnd,
+    Jump(u32),
+    Pop,
+    /// Call function `i` with its arguments on the stack.
+    Call(u16),
+    /// Return the top of the stack.
+    Ret,
+}
+
+impl Op {
+    /// (values popped, values pushed), for the verifier's stack-depth analysis. Calls are
+    /// resolved by the verifier from the callee's parameter count.
+    pub fn stack_effect(self) -> (usize, usize) {
+        match self {
+            Op::Const(_)
+            | Op::Bool(_)
+            | Op::Param(_)
+            | Op::ActionTool
+            | Op::ActionOperation
+            | Op::Identity(_)
+            | Op::Context(_)
+            | Op::Evidence(_)
+            | Op::EvidenceIsSet(_)
+            | Op::Local(_)
+            | Op::Group(_) => (0, 1),
+            Op::SetLocal(_) | Op::Pop => (1, 0),
+            Op::Field(_) | Op::Unwrap | Op::Widen | Op::Neg | Op::Not | Op::IsSet { .. } | Op::Matches(_) => (1, 1),
+            Op::Arith(_) | Op::Cmp(_) | Op::In => (2, 1),
+            Op::AndMerge(_) | Op::OrMerge(_) => (1, 0),
+            Op::Method(m) => (1 + m.arity(), 1),
+            Op::MakeList(n) | Op::MakeRecord(n) => (n as usize, 1),
+            Op::IterInit => (0, 1),
+            Op::IterNext { .. } => (0, 0),
+            Op::QuantStep { .. } | Op::FilterStep { .. } => (1, 0),
+            Op::IterEnd => (2, 0),
+            Op::Jump(_) => (0, 0),
+            Op::Call(_) => (0, 1),
+            Op::Ret => (1, 0),
+        }
+    }
+
+    /// The jump target, if the instruction may jump.
+    pub fn target(self) -> Option<u32> {
+        match self {
+            Op::AndMerge(t) | Op::OrMerge(t) | Op::Jump(t) => Some(t),
+            Op::IterNext { end, .. } | Op::QuantStep { end, .. } => Some(end),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Runtime values. Cheap to clone (strings and lists are reference counted), so that evaluating a
+//! converted request does not allocate on the allow/deny path.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// Ten-thousandths per unit of a `Decimal`.
+pub const DECIMAL_SCALE: i64 = 10_000;
+
+/// A set of evidence facts, by evidence index (a bundle declares at most 128).
+pub type EvidenceMask = u128;
+
+/// Most evidence declarations a bundle may have (one bit each in an [`EvidenceMask`]).
+pub const MAX_EVIDENCE: usize = 128;
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    /// Fixed point: ten-thousandths.
+    Decimal(i64),
+    Str(Arc<str>),
+    /// Seconds.
+    Duration(i64),
+    /// Seconds since the Unix epoch, UTC.
+    Time(i64),
+    /// A list or a set (sets hold no duplicates).
+    List(Arc<[Value]>),
+    /// Field values in the order of the record type.
+    Record(Arc<[Value]>),
+    /// An optional value that is not set.
+    Absent,
+    /// Not known yet: depends on the evidence facts in the mask (LANGUAGE.md 4.1).
+    Unknown(EvidenceMask),
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Arc::from(s))
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::from(items))
+    }
+
+    pub fn empty_list() -> Value {
+        Value::List(Arc::from(Vec::new()))
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Bool(_) => "Bool",
+            Value::Int(_) => "Int",
+            Value::Decimal(_) => "Decimal",
+            Value::Str(_) => "String",
+            Value::Duration(_) => "Duration",
+            Value::Time(_) => "Time",
+            Value::List(_) => "List",
+            Value::Record(_) => "Record",
+            Value::Absent => "absent",
+            Value::Unknown(_) => "unknown",
+        }
+    }
+
+    /// Structural equality of two known values of one type. `None` when the types differ.
+    pub fn equals(&self, other: &Value) -> Option<bool> {
+        Some(match (self, other) {
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b))
+            | (Value::Decimal(a), Value::Decimal(b))
+            | (Value::Duration(a), Value::Duration(b))
+            | (Value::Time(a), Value::Time(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Value::List(a), Value::List(b)) | (Value::Record(a), Value::Record(b)) => {
+                if a.len() != b.len() {
+                    return Some(false);
+                }
+                for (x, y) in a.iter().zip(b.iter()) {
+                    if !x.equals(y)? {
+                        return Some(false);
+                    }
+                }
+                true
+            }
+            (Value::Absent, Value::Absent) => true,
+            _ => return None,
+        })
+    }
+
+    /// Order of two values of one ordered type. `None` when not comparable.
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        Some(match (self, other) {
+            (Value::Int(a), Value::Int(b))
+            | (Value::Decimal(a), Value::Decimal(b))
+            | (Value::Duration(a), Value::Duration(b))
+            | (Value::Time(a), Value::Time(b)) => a.cmp(b),
+            // UTF-8 byte order is code point order.
+            (Value::Str(a), Value::Str(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            _ => return None,
+        })
+    }
+
+    /// How the value reads in a reason message.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Decimal(d) => format_decimal(*d),
+            Value::Str(s) => s.to_string(),
+            Value::Duration(d) => format_duration(*d),
+            Value::Time(t) => format_time(*t),
+            Value::List(items) => {
+                let parts: Vec<String> = items.iter().map(Value::display).collect();
+                format!("[{}]", parts.join(", "))
+            }
+            Value::Record(fields) => {
+                let parts: Vec<String> = fields.iter().map(Value::display).collect();
+                format!("{{{}}}", parts.join(", "))
+            }
+            Value::Absent => "(not set)".to_string(),
+            Value::Unknown(_) => "(unknown)".to_string(),
+        }
+    }
+}
+
+/// `12.5`, `-0.0001`, `10000`: no trailing zeros, no exponent.
+pub fn format_decimal(d: i64) -> String {
+    let sign = if d < 0 { "-" } else { "" };
+    let abs = d.unsigned_abs();
+    let scale = DECIMAL_SCALE.unsigned_abs();
+    let (whole, frac) = (abs / scale, abs % scale);
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let mut f = format!("{frac:04}");
+    while f.ends_with('0') {
+        f.pop();
+    }
+    format!("{sign}{whole}.{f}")
+}
+
+/// `1h30m`, `45s`, `0s`.
+pub fn format_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    if secs < 0 {
+        out.push('-');
+    }
+    let mut rest = secs.unsigned_abs();
+    for (unit, size) in [("d", 86_400u64), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+/// RFC 3339 in UTC: `2026-11-24T10:00:00Z`.
+pub fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.f](Z|±HH:MM)`.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
+            let v = num(i + 1, 2)? * 3600 + num(i + 4, 2)? * 60;
+            if *sign == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let max_day = *days_in_month.get(usize::try_from(month - 1).ok()?)?;
+    if !(1..=12).contains(&month) || day < 1 || day > max_day || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_and_durations_print_as_authors_write_them() {
+        assert_eq!(format_decimal(100_000_000), "10000");
+        assert_eq!(format_decimal(125_000), "12.5");
+        assert_eq!(format_decimal(-1), "-0.0001");
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(45), "45s");
+    }
+
+    #[test]
+    fn time_round_trips() {
+        for t in [0i64, 1_795_514_400, -86_400, 951_782_400] {
+            assert_eq!(parse_time(&format_time(t)), Some(t));
+        }
+        assert_eq!(parse_time("2026-11-24T11:00:00+01:00"), Some(1_795_514_400));
+        assert_eq!(parse_time("2026-02-30T00:00:00Z"), None);
+    }
+}
