@@ -102,12 +102,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_depth: 64,
-            max_string_bytes: 1 << 20,
-            max_list_len: 100_000,
-            max_request_bytes: 16 << 20,
-        }
+        Limits { max_depth: 64, max_string_bytes: 1 << 20, max_list_len: 100_000, max_request_bytes: 16 << 20 }
     }
 }
 
@@ -117,8 +112,7 @@ pub const MAX_DEPTH_CEILING: usize = 128;
 const TOP_KEYS: &[&str] = &["action", "identity", "context", "evidence"];
 const ACTION_KEYS: &[&str] = &["tool", "operation", "params"];
 const IDENTITY_KEYS: &[&str] = &["human", "service", "agent", "session", "roles"];
-const CONTEXT_BUILTINS: &[&str] =
-    &["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
+const CONTEXT_BUILTINS: &[&str] = &["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
 const PRIOR_ACTION_KEYS: &[&str] = &["tool", "decision"];
 
 /// Parses `text` as JSON and converts it (see [`convert_value`]). Bad JSON of any kind —
@@ -183,11 +177,7 @@ pub fn typed_value_to_json(v: &Value, ty: &ValueType) -> Json {
 
 /// A declared tool's params (in slot order) as the JSON object of a `modified_action`.
 pub fn params_to_json(tool: &ToolSchema, params: &[Value]) -> Map<String, Json> {
-    tool.fields
-        .iter()
-        .zip(params.iter())
-        .map(|(f, v)| (f.name.clone(), typed_value_to_json(v, &f.ty)))
-        .collect()
+    tool.fields.iter().zip(params.iter()).map(|(f, v)| (f.name.clone(), typed_value_to_json(v, &f.ty))).collect()
 }
 
 fn decimal_to_json(d: i64) -> Json {
@@ -449,7 +439,13 @@ impl Conv<'_> {
         })
     }
 
-    fn context(&self, schema: &Schema, top: &Map<String, Json>, root: &Path<'_>, now: i64) -> Result<Context, InputError> {
+    fn context(
+        &self,
+        schema: &Schema,
+        top: &Map<String, Json>,
+        root: &Path<'_>,
+        now: i64,
+    ) -> Result<Context, InputError> {
         let path = root.key("context");
         let empty = Map::new();
         let obj = opt_object(top, "context", root)?.unwrap_or(&empty);
@@ -466,7 +462,9 @@ impl Conv<'_> {
         for (i, entry) in opt_array(obj, "prior_actions", &path)?.iter().enumerate() {
             let entry_path = pa_path.index(i);
             let Json::Object(m) = entry else {
-                return Err(entry_path.error(format!("expected an object {{ tool, decision }}, found {}", describe(entry))));
+                return Err(
+                    entry_path.error(format!("expected an object {{ tool, decision }}, found {}", describe(entry)))
+                );
             };
             check_keys(m, PRIOR_ACTION_KEYS, &entry_path, "key")?;
             let mut fields = Vec::with_capacity(2);
@@ -501,7 +499,12 @@ impl Conv<'_> {
         })
     }
 
-    fn evidence(&self, schema: &Schema, top: &Map<String, Json>, root: &Path<'_>) -> Result<Vec<Option<Value>>, InputError> {
+    fn evidence(
+        &self,
+        schema: &Schema,
+        top: &Map<String, Json>,
+        root: &Path<'_>,
+    ) -> Result<Vec<Option<Value>>, InputError> {
         let path = root.key("evidence");
         let mut out: Vec<Option<Value>> = vec![None; schema.evidence.len()];
         let Some(obj) = opt_object(top, "evidence", root)? else {
@@ -533,7 +536,13 @@ impl Conv<'_> {
     }
 
     /// Fields of an object that must match `fields` exactly (params, records).
-    fn fields(&self, fields: &[FieldSchema], obj: &Map<String, Json>, path: &Path<'_>, what: &str) -> Result<Vec<Value>, InputError> {
+    fn fields(
+        &self,
+        fields: &[FieldSchema],
+        obj: &Map<String, Json>,
+        path: &Path<'_>,
+        what: &str,
+    ) -> Result<Vec<Value>, InputError> {
         for k in obj.keys() {
             if !fields.iter().any(|f| &f.name == k) {
                 return Err(path.key(k).error(unknown(what, k, fields.iter().map(|f| f.name.as_str()))));
@@ -543,7 +552,13 @@ impl Conv<'_> {
     }
 
     /// The declared fields of `obj`, in order (unknown keys are the caller's business).
-    fn declared(&self, fields: &[FieldSchema], obj: &Map<String, Json>, path: &Path<'_>, what: &str) -> Result<Vec<Value>, InputError> {
+    fn declared(
+        &self,
+        fields: &[FieldSchema],
+        obj: &Map<String, Json>,
+        path: &Path<'_>,
+        what: &str,
+    ) -> Result<Vec<Value>, InputError> {
         let mut out = Vec::with_capacity(fields.len());
         for f in fields {
             let p = path.key(&f.name);
@@ -743,7 +758,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
-fn opt_object<'j>(obj: &'j Map<String, Json>, key: &str, parent: &Path<'_>) -> Result<Option<&'j Map<String, Json>>, InputError> {
+fn opt_object<'j>(
+    obj: &'j Map<String, Json>,
+    key: &str,
+    parent: &Path<'_>,
+) -> Result<Option<&'j Map<String, Json>>, InputError> {
     match obj.get(key) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Object(m)) => Ok(Some(m)),

@@ -294,7 +294,11 @@ fn tool_is_the_only_mandatory_field() {
         "$.action.operation",
         "expected String, found number 1",
     );
-    assert_err(&err(json!({ "action": { "tool": "x", "params": [] } })), "$.action.params", "expected an object, found array");
+    assert_err(
+        &err(json!({ "action": { "tool": "x", "params": [] } })),
+        "$.action.params",
+        "expected an object, found array",
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -410,7 +414,11 @@ fn every_type_converts() {
 
 #[test]
 fn bool_accepts_only_booleans() {
-    assert_err(&err(kitchen(json!({ "flag": "true" }))), "$.action.params.flag", "expected Bool, found string \"true\"");
+    assert_err(
+        &err(kitchen(json!({ "flag": "true" }))),
+        "$.action.params.flag",
+        "expected Bool, found string \"true\"",
+    );
     assert_err(&err(kitchen(json!({ "flag": 1 }))), "$.action.params.flag", "expected Bool, found number 1");
 }
 
@@ -615,9 +623,17 @@ fn context_errors() {
 
     let c = |v: Json| err(with_context(v));
     assert_err(&c(json!({ "environment": "e", "data_classes": [1] })), "$.context.data_classes[0]", "expected String");
-    assert_err(&c(json!({ "environment": "e", "semantic_distance": "far" })), "$.context.semantic_distance", "expected Decimal");
+    assert_err(
+        &c(json!({ "environment": "e", "semantic_distance": "far" })),
+        "$.context.semantic_distance",
+        "expected Decimal",
+    );
     assert_err(&c(json!({ "environment": "e", "now": "today" })), "$.context.now", "expected Time");
-    assert_err(&c(json!({ "environment": "e", "original_request": 1 })), "$.context.original_request", "expected String");
+    assert_err(
+        &c(json!({ "environment": "e", "original_request": 1 })),
+        "$.context.original_request",
+        "expected String",
+    );
     // Declared context fields: required and optional.
     let e = c(json!({}));
     assert_eq!(e.path, "$.context.environment");
@@ -669,7 +685,9 @@ fn bad_json_is_an_input_error() {
         assert_eq!(e.path, "$");
         assert!(e.message.starts_with("invalid JSON"), "{e}");
     }
-    for text in ["", "   ", "NaN", "{\"action\": NaN}", "{\"action\": {\"tool\": \"x\"}} trailing", "{'a': 1}", "\u{feff}{}"] {
+    for text in
+        ["", "   ", "NaN", "{\"action\": NaN}", "{\"action\": {\"tool\": \"x\"}} trailing", "{'a': 1}", "\u{feff}{}"]
+    {
         assert_err(&err_str(text), "$", "");
     }
     let e = err_str(r#"{"action":{"tool":"transfer_funds","params":{"amount":Infinity}}}"#);
@@ -739,7 +757,10 @@ fn string_list_and_size_limits() {
     assert_eq!(e.path, "$");
     assert!(e.message.contains("more than the limit of 200"), "{e}");
     let d = Limits::default();
-    assert_eq!((d.max_depth, d.max_string_bytes, d.max_list_len, d.max_request_bytes), (64, 1 << 20, 100_000, 16 << 20));
+    assert_eq!(
+        (d.max_depth, d.max_string_bytes, d.max_list_len, d.max_request_bytes),
+        (64, 1 << 20, 100_000, 16 << 20)
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -780,7 +801,8 @@ fn round_trip(v: &Value, ty: &ValueType) {
     };
     let j = json!({ "action": { "tool": "t", "params": { "v": typed_value_to_json(v, ty) } } });
     let a = convert_value(&schema, &j, NOW, &Limits::default()).unwrap_or_else(|e| panic!("{v:?} as {ty}: {e}"));
-    let b = convert_str(&schema, &j.to_string(), NOW, &Limits::default()).unwrap_or_else(|e| panic!("{v:?} as {ty}: {e}"));
+    let b =
+        convert_str(&schema, &j.to_string(), NOW, &Limits::default()).unwrap_or_else(|e| panic!("{v:?} as {ty}: {e}"));
     assert!(eq(&a.params[0], v), "{v:?} as {ty} came back as {:?}", a.params[0]);
     assert!(eq(&b.params[0], v), "{v:?} as {ty} came back from text as {:?}", b.params[0]);
     if !matches!(v, Value::Record(_)) && !matches!(ty, ValueType::Optional(_)) {
@@ -824,19 +846,39 @@ fn arb_json() -> impl Strategy<Value = Json> {
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
         "[a-z0-9_.:+-]{0,12}".prop_map(Json::String),
         prop_oneof![
-            Just("10000.50"), Just("1h30m"), Just("2026-11-24T10:00:00Z"), Just("USD"), Just("1e3"),
-            Just("amount"), Just("tool"), Just("0.00001"), Just("-0"), Just("9e18"),
+            Just("10000.50"),
+            Just("1h30m"),
+            Just("2026-11-24T10:00:00Z"),
+            Just("USD"),
+            Just("1e3"),
+            Just("amount"),
+            Just("tool"),
+            Just("0.00001"),
+            Just("-0"),
+            Just("9e18"),
         ]
         .prop_map(|s| Json::String(s.into())),
         any::<String>().prop_map(Json::String),
     ];
     let keys = prop_oneof![
-        Just("action".to_string()), Just("tool".to_string()), Just("params".to_string()),
-        Just("amount".to_string()), Just("currency".to_string()), Just("recipient".to_string()),
-        Just("memo".to_string()), Just("identity".to_string()), Just("roles".to_string()),
-        Just("context".to_string()), Just("environment".to_string()), Just("prior_actions".to_string()),
-        Just("evidence".to_string()), Just("risk_score".to_string()), Just("rec".to_string()),
-        Just("a".to_string()), Just("b".to_string()), "[a-z]{1,6}",
+        Just("action".to_string()),
+        Just("tool".to_string()),
+        Just("params".to_string()),
+        Just("amount".to_string()),
+        Just("currency".to_string()),
+        Just("recipient".to_string()),
+        Just("memo".to_string()),
+        Just("identity".to_string()),
+        Just("roles".to_string()),
+        Just("context".to_string()),
+        Just("environment".to_string()),
+        Just("prior_actions".to_string()),
+        Just("evidence".to_string()),
+        Just("risk_score".to_string()),
+        Just("rec".to_string()),
+        Just("a".to_string()),
+        Just("b".to_string()),
+        "[a-z]{1,6}",
     ];
     leaf.prop_recursive(6, 64, 8, move |inner| {
         prop_oneof![
