@@ -1,1 +1,567 @@
-//! (being written)
+//! The bytecode verifier, run on every bundle load (DESIGN.md, "Bundle"): a bundle that passes it
+//! cannot make the VM read out of bounds, underflow or overflow its stack, end a chunk with other
+//! than exactly one value, or recurse; a bundle that fails it is refused with an error that says
+//! where (chunk or function and instruction index) and what is wrong.
+//!
+//! Checks, in order:
+//! - tables: evidence count within [`MAX_EVIDENCE`], `dispatch` has one list per declared tool,
+//!   every regex compiles (with [`REGEX_SIZE_LIMIT`]), every rule's policy exists;
+//! - rules and candidates: rule, chunk and `params` slot indices in range, `reason` interpolations
+//!   within each candidate's `reason_chunks`, `defer` evidence in range, each dispatch list sorted
+//!   by priority (highest first) then source order;
+//! - each chunk and function: non-empty, ends with `Ret`, operand indices within the program's
+//!   tables and the chunk's locals, jump targets inside the chunk, `Param` slots within the fields
+//!   of every tool whose candidates use the chunk (none at all for `on *` candidates of an
+//!   undeclared tool, and none in functions), stack depth (abstract interpretation over the control
+//!   flow graph: no underflow, one depth at each join, at most [`MAX_STACK`], exactly one value at
+//!   `Ret`);
+//! - functions: `params <= locals`; the call graph is acyclic (the cycle is named) and no deeper
+//!   than [`MAX_CALL_DEPTH`].
+//!
+//! The verifier itself never panics, recurses or indexes unchecked: it reads hostile input.
+
+use crate::bytecode::{Chunk, ContextField, Op};
+use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart};
+use crate::value::MAX_EVIDENCE;
+
+/// Most values a chunk may have on its stack at any point.
+pub const MAX_STACK: usize = 1024;
+
+/// Longest chain of nested function calls (`f` calls `g` calls ...), counting the outermost call.
+pub const MAX_CALL_DEPTH: usize = 256;
+
+/// Compiled-size limit for each `matches` regex, in bytes (the `regex` crate's `size_limit`).
+pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+
+/// Compiles a bundle regex with the limits the verifier checks. The VM should compile with this
+/// too, so that what passed verification compiles again.
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// A piece of code: a rule chunk (`Program::chunks`) or a function body (`Program::functions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkRef {
+    Chunk(usize),
+    Function(usize),
+}
+
+impl std::fmt::Display for ChunkRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChunkRef::Chunk(i) => write!(f, "chunk {i}"),
+            ChunkRef::Function(i) => write!(f, "function {i}"),
+        }
+    }
+}
+
+/// A dispatch list: a declared tool's (by schema index), or the one for undeclared tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DispatchRef {
+    Tool(usize),
+    Any,
+}
+
+impl std::fmt::Display for DispatchRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DispatchRef::Tool(i) => write!(f, "the dispatch list of tool {i}"),
+            DispatchRef::Any => write!(f, "the dispatch list of undeclared tools"),
+        }
+    }
+}
+
+/// Which table an instruction operand indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Const,
+    Regex,
+    Group,
+    Evidence,
+    Context,
+    Function,
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Table::Const => "constant",
+            Table::Regex => "regex",
+            Table::Group => "group",
+            Table::Evidence => "evidence",
+            Table::Context => "declared context field",
+            Table::Function => "function",
+        })
+    }
+}
+
+/// What a candidate refers to by chunk index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkUse {
+    Condition,
+    Reason,
+    Assignment,
+}
+
+impl std::fmt::Display for ChunkUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChunkUse::Condition => "condition",
+            ChunkUse::Reason => "reason interpolation",
+            ChunkUse::Assignment => "`modify` assignment",
+        })
+    }
+}
+
+/// Why a bundle's program was refused. Each names where (chunk or function, instruction index;
+/// dispatch list and candidate; rule) and what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum VerifyError {
+    #[error("the bundle declares {count} evidence facts; at most {max} are supported")]
+    TooManyEvidence { count: usize, max: usize },
+    #[error("the dispatch table has {dispatch} lists but the schema declares {tools} tools")]
+    DispatchLength { dispatch: usize, tools: usize },
+    #[error("regex {index} (`{pattern}`) does not compile: {message}")]
+    BadRegex { index: usize, pattern: String, message: String },
+    #[error("rule {rule} belongs to policy {policy}, but the bundle has {policies} policies")]
+    PolicyOutOfRange { rule: usize, policy: u32, policies: usize },
+    #[error("rule {rule}: `defer` needs evidence {index}, but the bundle declares {evidence} evidence facts")]
+    DeferEvidenceOutOfRange { rule: usize, index: u16, evidence: usize },
+    #[error("candidate {candidate} of {dispatch} names rule {rule}, but the bundle has {rules} rules")]
+    RuleOutOfRange { dispatch: DispatchRef, candidate: usize, rule: u32, rules: usize },
+    #[error("candidate {candidate} of {dispatch}: its {what} is chunk {chunk}, but the bundle has {chunks} chunks")]
+    CandidateChunkOutOfRange { dispatch: DispatchRef, candidate: usize, what: ChunkUse, chunk: u32, chunks: usize },
+    #[error(
+        "candidate {candidate} of {dispatch}: the reason of rule {rule} interpolates expression {index}, \
+         but the candidate has {available} reason chunks"
+    )]
+    ReasonExprOutOfRange { dispatch: DispatchRef, candidate: usize, rule: u32, index: u32, available: usize },
+    #[error(
+        "candidate {candidate} of {dispatch}: `modify` assigns params slot {slot}, but the tool has {fields} fields"
+    )]
+    AssignmentSlotOutOfRange { dispatch: DispatchRef, candidate: usize, slot: u16, fields: usize },
+    #[error("candidate {candidate} of the dispatch list of undeclared tools has `modify` assignments")]
+    AssignmentWithoutTool { candidate: usize },
+    #[error(
+        "{dispatch} is not sorted by priority (highest first), then source order: candidate {candidate} \
+         (rule {rule}) comes after candidate {previous} (rule {previous_rule})"
+    )]
+    DispatchNotSorted { dispatch: DispatchRef, candidate: usize, rule: u32, previous: usize, previous_rule: u32 },
+    #[error("{chunk} is empty (every chunk ends with `Ret`)")]
+    EmptyChunk { chunk: ChunkRef },
+    #[error("{chunk} does not end with `Ret` (its last instruction, {at}, is `{op:?}`)")]
+    MissingRet { chunk: ChunkRef, at: usize, op: Op },
+    #[error("{chunk} declares {params} parameters, but {expected}")]
+    BadParamCount { chunk: ChunkRef, params: u16, expected: String },
+    #[error("{chunk}, instruction {at}: jump target {target} is outside the chunk ({len} instructions)")]
+    JumpOutOfRange { chunk: ChunkRef, at: usize, target: u32, len: usize },
+    #[error("{chunk}, instruction {at}: {table} {index} does not exist (the bundle has {len})")]
+    IndexOutOfRange { chunk: ChunkRef, at: usize, table: Table, index: u64, len: usize },
+    #[error("{chunk}, instruction {at}: local {slot} is outside the chunk's {locals} locals")]
+    LocalOutOfRange { chunk: ChunkRef, at: usize, slot: u16, locals: u16 },
+    #[error(
+        "{chunk}, instruction {at}: params slot {slot} does not exist for tool {tool} ({fields} fields), \
+         whose candidate {candidate} uses this chunk"
+    )]
+    ParamOutOfRange { chunk: ChunkRef, at: usize, slot: u16, tool: usize, fields: usize, candidate: usize },
+    #[error("{chunk}, instruction {at}: reads params slot {slot}, but {reason}")]
+    ParamWithoutTool { chunk: ChunkRef, at: usize, slot: u16, reason: &'static str },
+    #[error("{chunk}, instruction {at}: `{op:?}` needs {needed} values on the stack, but there are {depth}")]
+    StackUnderflow { chunk: ChunkRef, at: usize, op: Op, needed: usize, depth: usize },
+    #[error("{chunk}, instruction {at}: the stack would hold {depth} values, more than the {max} allowed")]
+    StackOverflow { chunk: ChunkRef, at: usize, depth: usize, max: usize },
+    #[error(
+        "{chunk}, instruction {at}: paths join with different stack depths ({expected} and {found}, the \
+         latter from instruction {from})"
+    )]
+    StackMismatch { chunk: ChunkRef, at: usize, expected: usize, found: usize, from: usize },
+    #[error("{chunk}, instruction {at}: `Ret` with {depth} values on the stack (exactly 1 expected)")]
+    RetDepth { chunk: ChunkRef, at: usize, depth: usize },
+    #[error("functions call each other in a cycle: {}", fmt_cycle(.cycle))]
+    CallCycle { cycle: Vec<usize> },
+    #[error("function {function} starts a chain of {depth} nested calls; at most {max} are allowed")]
+    CallTooDeep { function: usize, depth: usize, max: usize },
+}
+
+fn fmt_cycle(cycle: &[usize]) -> String {
+    let mut parts: Vec<String> = cycle.iter().map(|f| format!("function {f}")).collect();
+    if let Some(first) = cycle.first() {
+        parts.push(format!("function {first}"));
+    }
+    parts.join(" -> ")
+}
+
+/// Where a chunk's `Param` reads are checked against: the smallest field count among the tools
+/// whose candidates use it (and which one), or "no Param at all".
+#[derive(Clone, Copy)]
+enum ParamBound {
+    /// Not used by any candidate: nothing to check against (the VM never runs it).
+    Unused,
+    /// (fields, tool, candidate) of the tool with the fewest fields among the users.
+    Tool { fields: usize, tool: usize, candidate: usize },
+    /// Used by a candidate for undeclared tools, or a function body: no `Param` allowed.
+    None(&'static str),
+}
+
+/// Checks a decoded program before anything runs it.
+pub fn verify_program(p: &Program) -> Result<(), VerifyError> {
+    verify_tables(p)?;
+    let bounds = verify_dispatch(p)?;
+    for (i, chunk) in p.chunks.iter().enumerate() {
+        let bound = bounds.get(i).copied().unwrap_or(ParamBound::Unused);
+        verify_chunk(p, ChunkRef::Chunk(i), chunk, bound)?;
+    }
+    for (i, chunk) in p.functions.iter().enumerate() {
+        let bound = ParamBound::None("function bodies have no tool parameters");
+        verify_chunk(p, ChunkRef::Function(i), chunk, bound)?;
+    }
+    verify_call_graph(p)
+}
+
+fn verify_tables(p: &Program) -> Result<(), VerifyError> {
+    if p.schema.evidence.len() > MAX_EVIDENCE {
+        return Err(VerifyError::TooManyEvidence { count: p.schema.evidence.len(), max: MAX_EVIDENCE });
+    }
+    if p.dispatch.len() != p.schema.tools.len() {
+        return Err(VerifyError::DispatchLength { dispatch: p.dispatch.len(), tools: p.schema.tools.len() });
+    }
+    for (index, pattern) in p.regexes.iter().enumerate() {
+        if let Err(e) = compile_regex(pattern) {
+            return Err(VerifyError::BadRegex { index, pattern: pattern.clone(), message: e.to_string() });
+        }
+    }
+    let evidence = p.schema.evidence.len();
+    for (rule, meta) in p.rules.iter().enumerate() {
+        if meta.policy as usize >= p.policies.len() {
+            return Err(VerifyError::PolicyOutOfRange { rule, policy: meta.policy, policies: p.policies.len() });
+        }
+        if let DecisionTemplate::Defer(d) = &meta.decision {
+            if let Some(&index) = d.need.iter().find(|&&n| usize::from(n) >= evidence) {
+                return Err(VerifyError::DeferEvidenceOutOfRange { rule, index, evidence });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every candidate; returns, per chunk, what its `Param` reads are checked against.
+fn verify_dispatch(p: &Program) -> Result<Vec<ParamBound>, VerifyError> {
+    let mut bounds = vec![ParamBound::Unused; p.chunks.len()];
+    let lists = p
+        .dispatch
+        .iter()
+        .enumerate()
+        .map(|(t, list)| (DispatchRef::Tool(t), list))
+        .chain(std::iter::once((DispatchRef::Any, &p.dispatch_any)));
+    for (dispatch, list) in lists {
+        let fields = match dispatch {
+            DispatchRef::Tool(t) => p.schema.tools.get(t).map(|tool| tool.fields.len()),
+            DispatchRef::Any => None,
+        };
+        let mut previous: Option<(usize, u32, i64, u32)> = None;
+        for (ci, cand) in list.iter().enumerate() {
+            let Some(rule) = p.rules.get(cand.rule as usize) else {
+                return Err(VerifyError::RuleOutOfRange {
+                    dispatch,
+                    candidate: ci,
+                    rule: cand.rule,
+                    rules: p.rules.len(),
+                });
+            };
+            if let Some((prev_ci, prev_rule, prev_priority, prev_order)) = previous {
+                let sorted =
+                    prev_priority > rule.priority || (prev_priority == rule.priority && prev_order <= rule.order);
+                if !sorted {
+                    return Err(VerifyError::DispatchNotSorted {
+                        dispatch,
+                        candidate: ci,
+                        rule: cand.rule,
+                        previous: prev_ci,
+                        previous_rule: prev_rule,
+                    });
+                }
+            }
+            previous = Some((ci, cand.rule, rule.priority, rule.order));
+            for part in &rule.reason {
+                if let ReasonPart::Expr(index) = part {
+                    if *index as usize >= cand.reason_chunks.len() {
+                        return Err(VerifyError::ReasonExprOutOfRange {
+                            dispatch,
+                            candidate: ci,
+                            rule: cand.rule,
+                            index: *index,
+                            available: cand.reason_chunks.len(),
+                        });
+                    }
+                }
+            }
+            for &(slot, _) in &cand.assignments {
+                match fields {
+                    Some(n) if usize::from(slot) >= n => {
+                        return Err(VerifyError::AssignmentSlotOutOfRange { dispatch, candidate: ci, slot, fields: n })
+                    }
+                    Some(_) => {}
+                    None => return Err(VerifyError::AssignmentWithoutTool { candidate: ci }),
+                }
+            }
+            for (what, chunk) in candidate_chunks(cand) {
+                let Some(bound) = bounds.get_mut(chunk as usize) else {
+                    return Err(VerifyError::CandidateChunkOutOfRange {
+                        dispatch,
+                        candidate: ci,
+                        what,
+                        chunk,
+                        chunks: p.chunks.len(),
+                    });
+                };
+                *bound = match (dispatch, fields, *bound) {
+                    (_, _, ParamBound::None(r)) => ParamBound::None(r),
+                    (DispatchRef::Tool(tool), Some(n), ParamBound::Unused) => {
+                        ParamBound::Tool { fields: n, tool, candidate: ci }
+                    }
+                    (DispatchRef::Tool(tool), Some(n), ParamBound::Tool { fields, .. }) if n < fields => {
+                        ParamBound::Tool { fields: n, tool, candidate: ci }
+                    }
+                    (DispatchRef::Tool(_), Some(_), b @ ParamBound::Tool { .. }) => b,
+                    _ => ParamBound::None("a candidate for undeclared tools uses this chunk"),
+                };
+            }
+        }
+    }
+    Ok(bounds)
+}
+
+fn candidate_chunks(c: &Candidate) -> impl Iterator<Item = (ChunkUse, u32)> + '_ {
+    std::iter::once((ChunkUse::Condition, c.condition))
+        .chain(c.reason_chunks.iter().map(|&r| (ChunkUse::Reason, r)))
+        .chain(c.assignments.iter().map(|&(_, a)| (ChunkUse::Assignment, a)))
+}
+
+fn verify_chunk(p: &Program, at_chunk: ChunkRef, chunk: &Chunk, bound: ParamBound) -> Result<(), VerifyError> {
+    match at_chunk {
+        ChunkRef::Function(_) if chunk.params > chunk.locals => {
+            return Err(VerifyError::BadParamCount {
+                chunk: at_chunk,
+                params: chunk.params,
+                expected: format!("it has only {} locals (parameters are its first locals)", chunk.locals),
+            });
+        }
+        ChunkRef::Chunk(_) if chunk.params != 0 => {
+            return Err(VerifyError::BadParamCount {
+                chunk: at_chunk,
+                params: chunk.params,
+                expected: "only functions have parameters".to_string(),
+            });
+        }
+        _ => {}
+    }
+    let code = &chunk.code;
+    let Some(&last) = code.last() else {
+        return Err(VerifyError::EmptyChunk { chunk: at_chunk });
+    };
+    if last != Op::Ret {
+        return Err(VerifyError::MissingRet { chunk: at_chunk, at: code.len() - 1, op: last });
+    }
+    for (at, &op) in code.iter().enumerate() {
+        verify_operands(p, at_chunk, chunk, bound, at, op)?;
+    }
+    verify_stack(p, at_chunk, code)
+}
+
+fn verify_operands(
+    p: &Program,
+    at_chunk: ChunkRef,
+    chunk: &Chunk,
+    bound: ParamBound,
+    at: usize,
+    op: Op,
+) -> Result<(), VerifyError> {
+    let index = |table: Table, index: u64, len: usize| {
+        if index >= len as u64 {
+            Err(VerifyError::IndexOutOfRange { chunk: at_chunk, at, table, index, len })
+        } else {
+            Ok(())
+        }
+    };
+    let local = |slot: u16| {
+        if slot >= chunk.locals {
+            Err(VerifyError::LocalOutOfRange { chunk: at_chunk, at, slot, locals: chunk.locals })
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(target) = op.target() {
+        if target as usize >= chunk.code.len() {
+            return Err(VerifyError::JumpOutOfRange { chunk: at_chunk, at, target, len: chunk.code.len() });
+        }
+    }
+    match op {
+        Op::Const(i) => index(Table::Const, i.into(), p.consts.len()),
+        Op::Matches(i) => index(Table::Regex, i.into(), p.regexes.len()),
+        Op::Group(i) => index(Table::Group, i.into(), p.groups.len()),
+        Op::Evidence(i) | Op::EvidenceIsSet(i) => index(Table::Evidence, i.into(), p.schema.evidence.len()),
+        Op::Context(ContextField::Declared(i)) => index(Table::Context, i.into(), p.schema.context.len()),
+        Op::Call(i) => index(Table::Function, i.into(), p.functions.len()),
+        Op::Local(slot)
+        | Op::SetLocal(slot)
+        | Op::IterInit { acc: slot, .. }
+        | Op::IterNext { local: slot, .. }
+        | Op::QuantStep { acc: slot, .. } => local(slot),
+        Op::FilterStep { var, acc } => local(var).and_then(|()| local(acc)),
+        Op::Param(slot) => match bound {
+            ParamBound::Unused => Ok(()),
+            ParamBound::Tool { fields, tool, candidate } if usize::from(slot) >= fields => {
+                Err(VerifyError::ParamOutOfRange { chunk: at_chunk, at, slot, tool, fields, candidate })
+            }
+            ParamBound::Tool { .. } => Ok(()),
+            ParamBound::None(reason) => Err(VerifyError::ParamWithoutTool { chunk: at_chunk, at, slot, reason }),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// (values the instruction needs on the stack, depth change as (popped, pushed)).
+fn effect(p: &Program, op: Op) -> (usize, usize, usize) {
+    match op {
+        // `[.., coll]` → `[.., coll, 0]`: needs the collection.
+        Op::IterInit { .. } => (1, 0, 1),
+        // `[.., coll, i]`, unchanged.
+        Op::IterNext { .. } => (2, 0, 0),
+        Op::Call(f) => {
+            let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
+            (params, params, 1)
+        }
+        _ => {
+            let (pops, pushes) = op.stack_effect();
+            (pops, pops, pushes)
+        }
+    }
+}
+
+/// Stack depth by abstract interpretation: each instruction gets one entry depth, whichever path
+/// reaches it. Runs in time linear in the chunk's size (each instruction is visited once).
+fn verify_stack(p: &Program, at_chunk: ChunkRef, code: &[Op]) -> Result<(), VerifyError> {
+    let mut depth_at: Vec<Option<usize>> = vec![None; code.len()];
+    if let Some(first) = depth_at.first_mut() {
+        *first = Some(0);
+    }
+    let mut work: Vec<usize> = vec![0];
+    while let Some(at) = work.pop() {
+        let (Some(&op), Some(&Some(depth))) = (code.get(at), depth_at.get(at)) else {
+            continue;
+        };
+        let (needed, pops, pushes) = effect(p, op);
+        if depth < needed {
+            return Err(VerifyError::StackUnderflow { chunk: at_chunk, at, op, needed, depth });
+        }
+        if op == Op::Ret {
+            if depth != 1 {
+                return Err(VerifyError::RetDepth { chunk: at_chunk, at, depth });
+            }
+            continue;
+        }
+        let after = depth - pops + pushes;
+        if after > MAX_STACK {
+            return Err(VerifyError::StackOverflow { chunk: at_chunk, at, depth: after, max: MAX_STACK });
+        }
+        let fall_through = if matches!(op, Op::Jump(_)) { None } else { Some(at + 1) };
+        let jump = op.target().map(|t| t as usize);
+        for next in fall_through.into_iter().chain(jump) {
+            match depth_at.get_mut(next) {
+                Some(slot @ None) => {
+                    *slot = Some(after);
+                    work.push(next);
+                }
+                Some(Some(expected)) if *expected != after => {
+                    return Err(VerifyError::StackMismatch {
+                        chunk: at_chunk,
+                        at: next,
+                        expected: *expected,
+                        found: after,
+                        from: at,
+                    });
+                }
+                // Already reached with the same depth; or past the end, which cannot happen
+                // (targets were checked, and the last instruction is `Ret`).
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The call graph among functions must be acyclic (the VM would recurse forever) and shallow.
+/// Iterative depth-first search: a hostile bundle cannot overflow the verifier's stack either.
+fn verify_call_graph(p: &Program) -> Result<(), VerifyError> {
+    let n = p.functions.len();
+    let callees: Vec<Vec<usize>> = p
+        .functions
+        .iter()
+        .map(|f| {
+            let mut c: Vec<usize> = f
+                .code
+                .iter()
+                .filter_map(|op| if let Op::Call(g) = op { Some(usize::from(*g)) } else { None })
+                .filter(|&g| g < n)
+                .collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        })
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut state = vec![State::New; n];
+    // Longest call chain starting at each function (itself included), known once Done.
+    let mut height = vec![0usize; n];
+    for root in 0..n {
+        if state.get(root) != Some(&State::New) {
+            continue;
+        }
+        // (function, next callee position)
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        if let Some(s) = state.get_mut(root) {
+            *s = State::OnPath;
+        }
+        while let Some(&mut (f, ref mut pos)) = path.last_mut() {
+            let next = callees.get(f).and_then(|c| c.get(*pos)).copied();
+            *pos += 1;
+            match next {
+                Some(g) => match state.get(g) {
+                    Some(State::New) => {
+                        if let Some(s) = state.get_mut(g) {
+                            *s = State::OnPath;
+                        }
+                        path.push((g, 0));
+                    }
+                    Some(State::OnPath) => {
+                        let start = path.iter().position(|&(h, _)| h == g).unwrap_or(0);
+                        let cycle = path.iter().skip(start).map(|&(h, _)| h).collect();
+                        return Err(VerifyError::CallCycle { cycle });
+                    }
+                    _ => {}
+                },
+                None => {
+                    let h = 1 + callees
+                        .get(f)
+                        .map_or(0, |c| c.iter().filter_map(|&g| height.get(g)).copied().max().unwrap_or(0));
+                    if h > MAX_CALL_DEPTH {
+                        return Err(VerifyError::CallTooDeep { function: f, depth: h, max: MAX_CALL_DEPTH });
+                    }
+                    if let Some(slot) = height.get_mut(f) {
+                        *slot = h;
+                    }
+                    if let Some(s) = state.get_mut(f) {
+                        *s = State::Done;
+                    }
+                    path.pop();
+                }
+            }
+        }
+    }
+    Ok(())
+}
