@@ -4,8 +4,10 @@
 //! - [`check`]: name resolution and type checking, producing [`ir`]
 //! - [`types`]: the language's types
 //! - [`ir`]: the typed, resolved intermediate representation
+//! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
 
 pub mod check;
+pub mod codegen;
 pub mod ir;
 pub mod modules;
 pub mod stdlib;
@@ -13,3 +15,25 @@ pub mod types;
 
 pub use check::{check, Checked};
 pub use modules::{load, load_sources, LoadError, Loaded};
+
+/// Everything `aarm build` and `aarm eval` need from source: diagnostics, and the program when
+/// there are no errors.
+pub struct Compiled {
+    pub checked: Checked,
+    pub program: Option<aarm_runtime::program::Program>,
+    /// Set when code generation failed on an error-free bundle (a bytecode format limit).
+    pub codegen_error: Option<codegen::CodegenError>,
+}
+
+/// Checks loaded modules and, when error-free, generates their program.
+pub fn compile(loaded: &Loaded) -> Compiled {
+    let checked = check(loaded);
+    let (program, codegen_error) = match &checked.bundle {
+        Some(bundle) => match codegen::generate(bundle, &loaded.sources) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    Compiled { checked, program, codegen_error }
+}

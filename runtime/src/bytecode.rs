@@ -175,8 +175,9 @@ pub enum Op {
     MakeList(u32),
     /// Build a record of the top `n` values.
     MakeRecord(u32),
-    /// `[.., coll]` → `[.., coll, 0]`: start iterating.
-    IterInit,
+    /// `[.., coll]` → `[.., coll, 0]`: start iterating. When the collection is unknown, the
+    /// accumulator local becomes unknown and control jumps to the target (the loop's exit).
+    IterInit { acc: u16, end: u32 },
     /// `[.., coll, i]`: if `i < len`, store `coll[i]` in the local, advance; else jump.
     IterNext { local: u16, end: u32 },
     /// Pops a body result and folds it into the accumulator local; `any` / `all` jump to the
@@ -216,7 +217,7 @@ impl Op {
             Op::AndMerge(_) | Op::OrMerge(_) => (1, 0),
             Op::Method(m) => (1 + m.arity(), 1),
             Op::MakeList(n) | Op::MakeRecord(n) => (n as usize, 1),
-            Op::IterInit => (0, 1),
+            Op::IterInit { .. } => (0, 1),
             Op::IterNext { .. } => (0, 0),
             Op::QuantStep { .. } | Op::FilterStep { .. } => (1, 0),
             Op::IterEnd => (2, 0),
@@ -230,7 +231,7 @@ impl Op {
     pub fn target(self) -> Option<u32> {
         match self {
             Op::AndMerge(t) | Op::OrMerge(t) | Op::Jump(t) => Some(t),
-            Op::IterNext { end, .. } | Op::QuantStep { end, .. } => Some(end),
+            Op::IterInit { end, .. } | Op::IterNext { end, .. } | Op::QuantStep { end, .. } => Some(end),
             _ => None,
         }
     }

@@ -127,3 +127,20 @@ pub mod codes {
     /// The bundle could not be loaded: fail closed.
     pub const BUNDLE_INVALID: &str = "bundle.invalid";
 }
+
+impl Decision {
+    /// A `deny` that no rule made: invalid input, an unloadable bundle. Fail closed.
+    pub fn fail_closed(code: &str, message: impl Into<String>, policy: PolicyRef) -> Decision {
+        Decision {
+            decision: Effect::Deny,
+            rule: None,
+            reason: Reason { code: code.to_string(), message: message.into() },
+            policy,
+            risk: None,
+            confidence: None,
+            step_up: None,
+            defer: None,
+            modified_action: None,
+        }
+    }
+}

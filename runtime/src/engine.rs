@@ -1,1 +1,536 @@
-//! (being written)
+//! The host API: load a bundle once, convert each request once, evaluate it as often as needed.
+//!
+//! ```text
+//! let engine = Engine::load(&bytes, &trusted_keys, require_signature)?;
+//! let request = engine.convert(json_text, now)?;        // validated, slot-indexed
+//! let decision = engine.decide(&request);                // the DESIGN.md decision
+//! ```
+//!
+//! [`Engine::evaluate`] is the allocation-free hot path: it returns a [`Verdict`] that borrows the
+//! engine; [`Engine::materialize`] turns it into a [`Decision`] (rendering the reason, building
+//! obligations and the modified action), which allocates.
+//!
+//! Resolution follows "Evaluation" in `lang/REFERENCE.md`.
+
+use crate::bundle::{self, BundleError};
+use crate::bytecode::Chunk;
+use crate::convert::{self, InputError, Limits};
+use crate::decision::{
+    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason,
+    StepUpObligation,
+};
+use crate::ops::EvalError;
+use crate::program::{
+    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, OutcomeData,
+    Program, ReasonPart, RuleMeta, StepUpData,
+};
+use crate::request::Request;
+use crate::value::{format_decimal, EvidenceMask, Value, DECIMAL_SCALE};
+use crate::verify::{self, VerifyError};
+use crate::vm::{Tables, Truth, Vm};
+use regex::Regex;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error("pattern {index} of the bundle does not compile: {message}")]
+    Regex { index: usize, message: String },
+}
+
+/// A loaded, verified bundle, ready to evaluate requests. Immutable and shareable across threads.
+pub struct Engine {
+    program: Program,
+    consts: Vec<Value>,
+    regexes: Vec<Regex>,
+    groups: Vec<Value>,
+    bundle_hash: String,
+    limits: Limits,
+}
+
+/// How a request was decided, borrowing the engine: no allocation.
+#[derive(Debug, Clone)]
+pub enum Verdict<'a> {
+    /// A rule matched and decides.
+    Rule(&'a Candidate),
+    /// A rule that might match depends on evidence the request does not carry. `limits` is the
+    /// rule whose explicit `defer` block needs one of the facts, if any.
+    EvidenceDefer { first: &'a Candidate, mask: EvidenceMask, limits: Option<&'a Candidate> },
+    /// Equal-priority rules disagree under `conflict defer`.
+    Conflict { first: &'a Candidate, priority: i64 },
+    /// The winner's confidence is below `min_confidence`.
+    LowConfidence(&'a Candidate),
+    /// No rule matched.
+    Default,
+    /// Evaluating a rule failed: deny.
+    Error { candidate: &'a Candidate, error: EvalError },
+}
+
+/// One rule tried by [`Engine::explain`], and what its condition evaluated to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tried {
+    pub rule: String,
+    pub priority: i64,
+    /// `true`, `false`, `unknown(fact, ...)` or `error: ...`.
+    pub condition: String,
+    pub location: String,
+}
+
+fn const_value(c: &Const) -> Value {
+    match c {
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Decimal(d) => Value::Decimal(*d),
+        Const::Str(s) => Value::Str(Arc::from(s.as_str())),
+        Const::Duration(d) => Value::Duration(*d),
+        Const::Time(t) => Value::Time(*t),
+        Const::List(items) => Value::List(items.iter().map(const_value).collect()),
+        Const::Record(items) => Value::Record(items.iter().map(const_value).collect()),
+    }
+}
+
+impl Engine {
+    /// Loads a `.aarmb` bundle: hash, signature (see [`bundle::decode`]), verifier, tables.
+    pub fn load(
+        bytes: &[u8],
+        trusted: &[ed25519_dalek::VerifyingKey],
+        require_signature: bool,
+    ) -> Result<Engine, EngineError> {
+        let (info, program) = bundle::decode(bytes, trusted, require_signature)?;
+        Engine::from_program(program, info.hash_string())
+    }
+
+    /// Builds an engine from a program in memory (the compiler's output), verifying it first.
+    pub fn from_program(program: Program, bundle_hash: impl Into<String>) -> Result<Engine, EngineError> {
+        verify::verify_program(&program)?;
+        let consts = program.consts.iter().map(const_value).collect();
+        let mut regexes = Vec::with_capacity(program.regexes.len());
+        for (index, pattern) in program.regexes.iter().enumerate() {
+            let re = verify::compile_regex(pattern).map_err(|e| EngineError::Regex { index, message: e.to_string() })?;
+            regexes.push(re);
+        }
+        let groups = program
+            .groups
+            .iter()
+            .map(|g| Value::List(g.members.iter().map(|m| Value::Str(Arc::from(m.as_str()))).collect()))
+            .collect();
+        Ok(Engine { program, consts, regexes, groups, bundle_hash: bundle_hash.into(), limits: Limits::default() })
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn bundle_hash(&self) -> &str {
+        &self.bundle_hash
+    }
+
+    /// Converts a request's JSON text, validated against the bundle's schema.
+    pub fn convert(&self, json: &str, now: i64) -> Result<Request, InputError> {
+        convert::convert_str(&self.program.schema, json, now, &self.limits)
+    }
+
+    fn tables(&self) -> Tables<'_> {
+        Tables {
+            consts: &self.consts,
+            regexes: &self.regexes,
+            groups: &self.groups,
+            functions: &self.program.functions,
+        }
+    }
+
+    fn candidates(&self, req: &Request) -> &[Candidate] {
+        match req.tool_index {
+            Some(i) => self.program.dispatch.get(i).map(Vec::as_slice).unwrap_or(&[]),
+            None => &self.program.dispatch_any,
+        }
+    }
+
+    fn rule(&self, c: &Candidate) -> Option<&RuleMeta> {
+        self.program.rules.get(c.rule as usize)
+    }
+
+    fn chunk(&self, i: u32) -> Result<&Chunk, EvalError> {
+        self.program.chunks.get(i as usize).ok_or(EvalError::Malformed("chunk index"))
+    }
+
+    fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
+        let chunk = self.chunk(c.condition)?;
+        vm.condition(&self.tables(), chunk, req)
+    }
+
+    /// Decides `req`: walks the priority levels (see the module doc). Does not allocate once `vm`
+    /// has warmed up.
+    pub fn evaluate<'a>(&'a self, req: &Request, vm: &mut Vm) -> Verdict<'a> {
+        let cands = self.candidates(req);
+        let settings = &self.program.settings;
+        let mut pending: EvidenceMask = 0;
+        let mut first_unknown: Option<&Candidate> = None;
+        let mut i = 0;
+        while let Some(head) = cands.get(i) {
+            let Some(priority) = self.rule(head).map(|r| r.priority) else {
+                return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index") };
+            };
+            let mut winner: Option<(&Candidate, u8)> = None;
+            let mut first_true: Option<(&Candidate, &'static str)> = None;
+            let mut conflict = false;
+            while let Some(c) = cands.get(i) {
+                let Some(rule) = self.rule(c) else {
+                    return Verdict::Error { candidate: c, error: EvalError::Malformed("rule index") };
+                };
+                if rule.priority != priority {
+                    break;
+                }
+                i += 1;
+                match self.condition(vm, c, req) {
+                    Err(error) => return Verdict::Error { candidate: c, error },
+                    Ok(Truth::False) => {}
+                    Ok(Truth::Unknown(m)) => {
+                        pending |= m;
+                        first_unknown.get_or_insert(c);
+                    }
+                    Ok(Truth::True) => {
+                        let rank = rule.decision.rank();
+                        if winner.is_none_or(|(_, best)| rank > best) {
+                            winner = Some((c, rank));
+                        }
+                        match first_true {
+                            None => first_true = Some((c, rule.decision.name())),
+                            Some((_, name)) if name != rule.decision.name() => conflict = true,
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+            if let Some((w, _)) = winner {
+                if let (true, Some(first)) = (pending != 0, first_unknown) {
+                    let limits = self.needing_rule(cands.get(..i).unwrap_or(&[]), pending);
+                    return Verdict::EvidenceDefer { first, mask: pending, limits };
+                }
+                if conflict && settings.conflict == ConflictMode::Defer {
+                    if let Some((first, _)) = first_true {
+                        return Verdict::Conflict { first, priority };
+                    }
+                }
+                let low = match (settings.min_confidence, self.rule(w).and_then(|r| r.confidence)) {
+                    (Some(min), Some(c)) => c < min,
+                    _ => false,
+                };
+                return if low { Verdict::LowConfidence(w) } else { Verdict::Rule(w) };
+            }
+        }
+        match first_unknown {
+            Some(first) if pending != 0 => {
+                Verdict::EvidenceDefer { first, mask: pending, limits: self.needing_rule(cands, pending) }
+            }
+            _ => Verdict::Default,
+        }
+    }
+
+    /// "The evidence's rule": the first walked candidate whose explicit `defer` block needs one
+    /// of the pending facts.
+    fn needing_rule<'a>(&'a self, walked: &'a [Candidate], pending: EvidenceMask) -> Option<&'a Candidate> {
+        walked.iter().find(|c| match self.rule(c).map(|r| &r.decision) {
+            Some(DecisionTemplate::Defer(d)) => d
+                .need
+                .iter()
+                .any(|n| 1u128.checked_shl(u32::from(*n)).is_some_and(|bit| pending & bit != 0)),
+            _ => false,
+        })
+    }
+
+    /// Evaluates and materializes the decision.
+    pub fn decide(&self, req: &Request) -> Decision {
+        let mut vm = Vm::new();
+        let verdict = self.evaluate(req, &mut vm);
+        self.materialize(req, &verdict, &mut vm)
+    }
+
+    /// Converts and decides; invalid input is a `deny` with reason `input.invalid`.
+    pub fn decide_json(&self, json: &str, now: i64) -> Decision {
+        match self.convert(json, now) {
+            Ok(req) => self.decide(&req),
+            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+        }
+    }
+
+    /// Every candidate of the request with its condition's value, in the order the engine walks
+    /// them (for `aarm eval --explain`).
+    pub fn explain(&self, req: &Request) -> Vec<Tried> {
+        let mut vm = Vm::new();
+        self.candidates(req)
+            .iter()
+            .filter_map(|c| {
+                let rule = self.rule(c)?;
+                let condition = match self.condition(&mut vm, c, req) {
+                    Ok(Truth::True) => "true".to_string(),
+                    Ok(Truth::False) => "false".to_string(),
+                    Ok(Truth::Unknown(m)) => format!("unknown({})", self.evidence_names(m).join(", ")),
+                    Err(e) => format!("error: {e}"),
+                };
+                Some(Tried {
+                    rule: rule.qualified_name.clone(),
+                    priority: rule.priority,
+                    condition,
+                    location: rule.location.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn evidence_names(&self, mask: EvidenceMask) -> Vec<String> {
+        self.program
+            .schema
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
+            .map(|(_, e)| e.name.clone())
+            .collect()
+    }
+
+    fn policy_ref(&self, index: u32) -> PolicyRef {
+        match self.program.policies.get(index as usize) {
+            Some(p) => PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() },
+            None => self.default_policy(),
+        }
+    }
+
+    /// The policy reported for decisions no rule made: the bundle's first policy.
+    pub fn default_policy(&self) -> PolicyRef {
+        match self.program.policies.first() {
+            Some(p) => PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() },
+            None => PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.clone() },
+        }
+    }
+
+    /// Turns a verdict into the decision hosts see.
+    pub fn materialize(&self, req: &Request, verdict: &Verdict<'_>, vm: &mut Vm) -> Decision {
+        match self.try_materialize(req, verdict, vm) {
+            Ok(d) => d,
+            Err((c, e)) => self.error_decision(c, &e),
+        }
+    }
+
+    fn error_decision(&self, c: &Candidate, e: &EvalError) -> Decision {
+        let rule = self.rule(c);
+        let name = rule.map(|r| r.qualified_name.clone()).unwrap_or_default();
+        let mut d = Decision::fail_closed(
+            codes::EVAL_ERROR,
+            format!("rule {name} failed: {e}"),
+            rule.map(|r| self.policy_ref(r.policy)).unwrap_or_else(|| self.default_policy()),
+        );
+        d.rule = Some(name);
+        d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
+        d.confidence = rule.and_then(|r| r.confidence).map(confidence_f64);
+        d
+    }
+
+    fn base_decision(&self, rule: &RuleMeta, effect: Effect, code: &str, message: String) -> Decision {
+        Decision {
+            decision: effect,
+            rule: Some(rule.qualified_name.clone()),
+            reason: Reason { code: code.to_string(), message },
+            policy: self.policy_ref(rule.policy),
+            risk: rule.risk.map(|r| r.as_str().to_string()),
+            confidence: rule.confidence.map(confidence_f64),
+            step_up: None,
+            defer: None,
+            modified_action: None,
+        }
+    }
+
+    fn try_materialize<'a>(
+        &self,
+        req: &Request,
+        verdict: &Verdict<'a>,
+        vm: &mut Vm,
+    ) -> Result<Decision, (&'a Candidate, EvalError)> {
+        let settings = &self.program.settings;
+        let malformed = |c: &'a Candidate| (c, EvalError::Malformed("rule index"));
+        Ok(match verdict {
+            Verdict::Default => {
+                let (effect, code) = match settings.default {
+                    DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
+                    DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
+                };
+                let mut d = Decision::fail_closed(code, "no rule matched", self.default_policy());
+                d.decision = effect;
+                d
+            }
+            Verdict::Error { candidate, error } => self.error_decision(candidate, error),
+            Verdict::EvidenceDefer { first, mask, limits } => {
+                let rule = self.rule(first).ok_or_else(|| malformed(first))?;
+                let limits_rule = limits.and_then(|c| self.rule(c)).unwrap_or(rule);
+                let names = self.evidence_names(*mask);
+                let mut d = self.base_decision(
+                    rule,
+                    Effect::Defer,
+                    codes::EVIDENCE_REQUIRED,
+                    format!("waiting for evidence: {}", names.join(", ")),
+                );
+                let limits = match &limits_rule.decision {
+                    DecisionTemplate::Defer(data) => self.defer_limits(data),
+                    _ => self.settings_limits(),
+                };
+                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
+                d
+            }
+            Verdict::Conflict { first, priority } => {
+                let rule = self.rule(first).ok_or_else(|| malformed(first))?;
+                let mut d = self.base_decision(
+                    rule,
+                    Effect::Defer,
+                    codes::CONFLICT,
+                    format!("rules of priority {priority} disagree"),
+                );
+                d.defer = Some(self.settings_limits());
+                d
+            }
+            Verdict::LowConfidence(c) => {
+                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
+                let message = format!(
+                    "confidence {} is below the minimum {}",
+                    format_decimal(rule.confidence.unwrap_or(0)),
+                    format_decimal(settings.min_confidence.unwrap_or(0))
+                );
+                let mut d = self.base_decision(rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
+                d.defer = Some(self.settings_limits());
+                d
+            }
+            Verdict::Rule(c) => {
+                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
+                let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;
+                let effect = match rule.decision {
+                    DecisionTemplate::Allow => Effect::Allow,
+                    DecisionTemplate::Deny => Effect::Deny,
+                    DecisionTemplate::Modify => Effect::Modify,
+                    DecisionTemplate::StepUp(_) => Effect::StepUp,
+                    DecisionTemplate::Defer(_) => Effect::Defer,
+                };
+                let mut d = self.base_decision(rule, effect, &rule.reason_code, message);
+                match &rule.decision {
+                    DecisionTemplate::StepUp(s) => {
+                        let obligation = step_up_obligation(s);
+                        if d.risk.is_none() {
+                            d.risk = Some(obligation.risk.clone());
+                        }
+                        d.step_up = Some(obligation);
+                    }
+                    DecisionTemplate::Defer(data) => {
+                        let mut mask: EvidenceMask = 0;
+                        for n in &data.need {
+                            if let Some(bit) = 1u128.checked_shl(u32::from(*n)) {
+                                mask |= bit;
+                            }
+                        }
+                        d.defer = Some(DeferObligation { need: self.needs(mask), ..self.defer_limits(data) });
+                    }
+                    DecisionTemplate::Modify => {
+                        d.modified_action = Some(self.modified_action(c, req, vm).map_err(|e| (*c, e))?);
+                    }
+                    DecisionTemplate::Allow | DecisionTemplate::Deny => {}
+                }
+                d
+            }
+        })
+    }
+
+    fn render_reason(&self, rule: &RuleMeta, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<String, EvalError> {
+        let mut out = String::new();
+        for part in &rule.reason {
+            match part {
+                ReasonPart::Text(t) => out.push_str(t),
+                ReasonPart::Expr(i) => {
+                    let chunk_index = c.reason_chunks.get(*i as usize).ok_or(EvalError::Malformed("reason part"))?;
+                    let v = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
+                    out.push_str(&v.display());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn modified_action(&self, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<ActionOut, EvalError> {
+        let tool = req.tool_index.and_then(|i| self.program.schema.tools.get(i)).ok_or(EvalError::Malformed("modify of an undeclared tool"))?;
+        let mut params = req.params_json.clone();
+        for (slot, chunk_index) in &c.assignments {
+            let v = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
+            if let Value::Unknown(_) = v {
+                // A rewritten action must be definite: fail closed.
+                return Err(EvalError::Malformed("a `modify` value depends on unknown evidence"));
+            }
+            let field = tool.fields.get(usize::from(*slot)).ok_or(EvalError::Malformed("modify slot"))?;
+            params.insert(field.name.clone(), convert::value_to_json(&v));
+        }
+        Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
+    }
+
+    fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
+        self.program
+            .schema
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
+            .map(|(_, e)| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() })
+            .collect()
+    }
+
+    fn settings_limits(&self) -> DeferObligation {
+        let s = &self.program.settings;
+        DeferObligation {
+            need: Vec::new(),
+            timeout_s: s.defer_timeout_s,
+            on_timeout: outcome(&s.defer_on_timeout),
+            max_attempts: s.defer_attempts,
+            on_exhausted: outcome(&s.defer_on_exhausted),
+        }
+    }
+
+    fn defer_limits(&self, d: &DeferData) -> DeferObligation {
+        DeferObligation {
+            need: Vec::new(),
+            timeout_s: d.timeout_s,
+            on_timeout: outcome(&d.on_timeout),
+            max_attempts: d.max_attempts,
+            on_exhausted: outcome(&d.on_exhausted),
+        }
+    }
+}
+
+fn confidence_f64(c: i64) -> f64 {
+    // Exact for four-digit decimals in 0..=1.
+    c as f64 / DECIMAL_SCALE as f64
+}
+
+fn outcome(o: &OutcomeData) -> Outcome {
+    match o {
+        OutcomeData::Allow => Outcome::Allow,
+        OutcomeData::Deny => Outcome::Deny,
+        OutcomeData::Cancel => Outcome::Cancel,
+        OutcomeData::StepUp(s) => Outcome::StepUp(Box::new(step_up_obligation(s))),
+    }
+}
+
+fn step_up_obligation(s: &StepUpData) -> StepUpObligation {
+    let (approvers, role) = match &s.approvers {
+        ApproversData::Identities(ids) => (ids.clone(), None),
+        ApproversData::Role(r) => (Vec::new(), Some(r.clone())),
+    };
+    StepUpObligation {
+        approvers,
+        role,
+        quorum: s.quorum,
+        timeout_s: s.timeout_s,
+        on_timeout: outcome(&s.on_timeout),
+        escalate: s.escalate.as_ref().map(|(after_s, to)| Escalation { after_s: *after_s, to: to.clone() }),
+        veto: s.veto,
+        self_approval: s.self_approval,
+        risk: s.risk.as_str().to_string(),
+        notify: s.notify.clone(),
+    }
+}

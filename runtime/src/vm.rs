@@ -1,1 +1,421 @@
-//! (being written)
+//! The evaluator: runs one chunk of bytecode against a converted request, in the three-valued
+//! logic of LANGUAGE.md 4.1, within a fuel budget.
+//!
+//! Every access is checked (a hostile bundle that slipped past the verifier gets an
+//! [`EvalError::Malformed`], never a panic), and nothing allocates unless the program builds a
+//! value (a list literal that is not constant, `lower()`, `filter`, string concatenation).
+
+use crate::bytecode::{Chunk, ContextField, IdentityField, Op, QuantKind};
+use crate::ops::{self, EvalError};
+use crate::request::Request;
+use crate::value::{EvidenceMask, Value};
+use regex::Regex;
+use std::sync::Arc;
+
+/// Instructions one evaluation of one rule may execute.
+pub const DEFAULT_FUEL: u64 = 1_000_000;
+
+/// What a program's tables look like to the VM once loaded: constants as values, regexes
+/// compiled, groups as sets.
+pub struct Tables<'a> {
+    pub consts: &'a [Value],
+    pub regexes: &'a [Regex],
+    pub groups: &'a [Value],
+    pub functions: &'a [Chunk],
+}
+
+/// The outcome of a condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Truth {
+    True,
+    False,
+    /// Might match: depends on these evidence facts.
+    Unknown(EvidenceMask),
+}
+
+struct Frame {
+    /// `None`: the entry chunk; `Some(f)`: function `f`.
+    func: Option<u16>,
+    pc: usize,
+    locals_base: usize,
+}
+
+/// Reusable scratch space: keep one per thread and evaluation does not allocate.
+#[derive(Default)]
+pub struct Vm {
+    stack: Vec<Value>,
+    locals: Vec<Value>,
+    frames: Vec<Frame>,
+    /// Instructions allowed per evaluation of one chunk (0: [`DEFAULT_FUEL`]).
+    pub fuel_limit: u64,
+}
+
+fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
+    match (a, b) {
+        (Value::Unknown(x), Value::Unknown(y)) => Some(x | y),
+        (Value::Unknown(x), _) | (_, Value::Unknown(x)) => Some(*x),
+        _ => None,
+    }
+}
+
+fn malformed(what: &'static str) -> EvalError {
+    EvalError::Malformed(what)
+}
+
+impl Vm {
+    pub fn new() -> Self {
+        Vm { fuel_limit: DEFAULT_FUEL, ..Default::default() }
+    }
+
+    /// Evaluates a condition chunk: `true`, `false` or unknown.
+    pub fn condition(&mut self, t: &Tables, chunk: &Chunk, req: &Request) -> Result<Truth, EvalError> {
+        match self.run(t, chunk, req)? {
+            Value::Bool(true) => Ok(Truth::True),
+            Value::Bool(false) => Ok(Truth::False),
+            Value::Unknown(m) => Ok(Truth::Unknown(m)),
+            _ => Err(malformed("a condition that is not a Bool")),
+        }
+    }
+
+    fn pop(&mut self) -> Result<Value, EvalError> {
+        self.stack.pop().ok_or(malformed("stack underflow"))
+    }
+
+    fn top_mut(&mut self) -> Result<&mut Value, EvalError> {
+        self.stack.last_mut().ok_or(malformed("stack underflow"))
+    }
+
+    fn local(&self, base: usize, i: u16) -> Result<&Value, EvalError> {
+        self.locals.get(base + usize::from(i)).ok_or(malformed("local out of range"))
+    }
+
+    fn set_local(&mut self, base: usize, i: u16, v: Value) -> Result<(), EvalError> {
+        let slot = self.locals.get_mut(base + usize::from(i)).ok_or(malformed("local out of range"))?;
+        *slot = v;
+        Ok(())
+    }
+
+    /// Runs a chunk to its `Ret` and returns the value, within `fuel_limit` instructions.
+    pub fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
+        self.stack.clear();
+        self.locals.clear();
+        self.frames.clear();
+        let mut fuel = if self.fuel_limit == 0 { DEFAULT_FUEL } else { self.fuel_limit };
+        self.locals.resize(usize::from(entry.locals), Value::Absent);
+        self.frames.push(Frame { func: None, pc: 0, locals_base: 0 });
+        let mut code: &[Op] = &entry.code;
+        let mut pc = 0usize;
+        let mut base = 0usize;
+        loop {
+            fuel = fuel.checked_sub(1).ok_or(EvalError::OutOfFuel)?;
+            let op = *code.get(pc).ok_or(malformed("ran past the end of a chunk"))?;
+            pc += 1;
+            match op {
+                Op::Const(i) => {
+                    let v = t.consts.get(i as usize).ok_or(malformed("constant index"))?.clone();
+                    self.stack.push(v);
+                }
+                Op::Bool(b) => self.stack.push(Value::Bool(b)),
+                Op::Param(slot) => {
+                    let v = req.params.get(usize::from(slot)).ok_or(malformed("params slot"))?.clone();
+                    self.stack.push(v);
+                }
+                Op::ActionTool => self.stack.push(Value::Str(req.tool.clone())),
+                Op::ActionOperation => self.stack.push(Value::Str(req.operation.clone())),
+                Op::Identity(f) => {
+                    let id = &req.identity;
+                    self.stack.push(match f {
+                        IdentityField::Human => Value::Str(id.human.clone()),
+                        IdentityField::Service => Value::Str(id.service.clone()),
+                        IdentityField::Agent => Value::Str(id.agent.clone()),
+                        IdentityField::Session => Value::Str(id.session.clone()),
+                        IdentityField::Roles => id.roles.clone(),
+                    });
+                }
+                Op::Context(f) => {
+                    let c = &req.context;
+                    let v = match f {
+                        ContextField::OriginalRequest => c.original_request.clone(),
+                        ContextField::PriorActions => c.prior_actions.clone(),
+                        ContextField::DataClasses => c.data_classes.clone(),
+                        ContextField::SemanticDistance => c.semantic_distance.clone(),
+                        ContextField::Now => c.now.clone(),
+                        ContextField::Declared(i) => {
+                            c.declared.get(usize::from(i)).ok_or(malformed("context slot"))?.clone()
+                        }
+                    };
+                    self.stack.push(v);
+                }
+                Op::Evidence(i) => {
+                    let v = match req.evidence.get(usize::from(i)) {
+                        Some(Some(v)) => v.clone(),
+                        _ => Value::Unknown(1u128.checked_shl(u32::from(i)).ok_or(malformed("evidence index"))?),
+                    };
+                    self.stack.push(v);
+                }
+                Op::EvidenceIsSet(i) => {
+                    let known = matches!(req.evidence.get(usize::from(i)), Some(Some(_)));
+                    self.stack.push(Value::Bool(known));
+                }
+                Op::Local(i) => {
+                    let v = self.local(base, i)?.clone();
+                    self.stack.push(v);
+                }
+                Op::SetLocal(i) => {
+                    let v = self.pop()?;
+                    self.set_local(base, i, v)?;
+                }
+                Op::Group(i) => {
+                    let v = t.groups.get(usize::from(i)).ok_or(malformed("group index"))?.clone();
+                    self.stack.push(v);
+                }
+                Op::Field(i) => {
+                    let v = self.pop()?;
+                    let out = match v {
+                        Value::Record(fields) => fields.get(usize::from(i)).ok_or(malformed("record field"))?.clone(),
+                        Value::Unknown(m) => Value::Unknown(m),
+                        Value::Absent => return Err(EvalError::Absent),
+                        _ => return Err(malformed("field of a non-record")),
+                    };
+                    self.stack.push(out);
+                }
+                Op::Unwrap => {
+                    if matches!(self.stack.last(), Some(Value::Absent)) {
+                        return Err(EvalError::Absent);
+                    }
+                }
+                Op::Widen => {
+                    let v = self.pop()?;
+                    let out = if let Value::Unknown(m) = v { Value::Unknown(m) } else { ops::widen(&v)? };
+                    self.stack.push(out);
+                }
+                Op::Neg => {
+                    let v = self.pop()?;
+                    let out = if let Value::Unknown(m) = v { Value::Unknown(m) } else { ops::neg(&v)? };
+                    self.stack.push(out);
+                }
+                Op::Not => {
+                    let top = self.top_mut()?;
+                    *top = match top {
+                        Value::Bool(b) => Value::Bool(!*b),
+                        Value::Unknown(m) => Value::Unknown(*m),
+                        _ => return Err(malformed("`not` of a non-Bool")),
+                    };
+                }
+                Op::Arith(a) => {
+                    let rhs = self.pop()?;
+                    let lhs = self.pop()?;
+                    let out = match merge_unknown(&lhs, &rhs) {
+                        Some(m) => Value::Unknown(m),
+                        None => ops::arith(a, &lhs, &rhs)?,
+                    };
+                    self.stack.push(out);
+                }
+                Op::Cmp(c) => {
+                    let rhs = self.pop()?;
+                    let lhs = self.pop()?;
+                    let out = match merge_unknown(&lhs, &rhs) {
+                        Some(m) => Value::Unknown(m),
+                        None => Value::Bool(ops::compare(c, &lhs, &rhs)?),
+                    };
+                    self.stack.push(out);
+                }
+                Op::AndMerge(target) | Op::OrMerge(target) => {
+                    let is_and = matches!(op, Op::AndMerge(_));
+                    let v = self.pop()?;
+                    let acc = self.top_mut()?;
+                    match v {
+                        // The short-circuit value decides, whatever came before.
+                        Value::Bool(b) if b != is_and => {
+                            *acc = Value::Bool(b);
+                            pc = target as usize;
+                        }
+                        Value::Bool(_) => {}
+                        Value::Unknown(m) => {
+                            *acc = match acc {
+                                Value::Unknown(m0) => Value::Unknown(*m0 | m),
+                                _ => Value::Unknown(m),
+                            };
+                        }
+                        _ => return Err(malformed("`and`/`or` of a non-Bool")),
+                    }
+                }
+                Op::In => {
+                    let coll = self.pop()?;
+                    let elem = self.pop()?;
+                    let out = match merge_unknown(&elem, &coll) {
+                        Some(m) => Value::Unknown(m),
+                        None => Value::Bool(ops::contains(&coll, &elem)?),
+                    };
+                    self.stack.push(out);
+                }
+                Op::IsSet { negated } => {
+                    let top = self.top_mut()?;
+                    *top = match top {
+                        Value::Unknown(m) => Value::Unknown(*m),
+                        Value::Absent => Value::Bool(negated),
+                        _ => Value::Bool(!negated),
+                    };
+                }
+                Op::Method(m) => {
+                    let arity = m.arity();
+                    let at = self.stack.len().checked_sub(arity + 1).ok_or(malformed("stack underflow"))?;
+                    let args = self.stack.get(at..).ok_or(malformed("stack underflow"))?;
+                    let mut unknown: EvidenceMask = 0;
+                    for a in args {
+                        if let Value::Unknown(mask) = a {
+                            unknown |= mask;
+                        }
+                    }
+                    let out = if unknown != 0 {
+                        Value::Unknown(unknown)
+                    } else {
+                        let (recv, rest) = args.split_first().ok_or(malformed("stack underflow"))?;
+                        ops::method(m, recv, rest)?
+                    };
+                    self.stack.truncate(at);
+                    self.stack.push(out);
+                }
+                Op::Matches(i) => {
+                    let re = t.regexes.get(i as usize).ok_or(malformed("regex index"))?;
+                    let top = self.top_mut()?;
+                    *top = match top {
+                        Value::Str(s) => Value::Bool(re.is_match(s)),
+                        Value::Unknown(m) => Value::Unknown(*m),
+                        _ => return Err(malformed("`matches` on a non-string")),
+                    };
+                }
+                Op::MakeList(n) | Op::MakeRecord(n) => {
+                    let at = self.stack.len().checked_sub(n as usize).ok_or(malformed("stack underflow"))?;
+                    let items: Vec<Value> = self.stack.drain(at..).collect();
+                    let mut unknown: EvidenceMask = 0;
+                    for v in &items {
+                        if let Value::Unknown(m) = v {
+                            unknown |= m;
+                        }
+                    }
+                    self.stack.push(if unknown != 0 {
+                        Value::Unknown(unknown)
+                    } else if matches!(op, Op::MakeList(_)) {
+                        Value::List(Arc::from(items))
+                    } else {
+                        Value::Record(Arc::from(items))
+                    });
+                }
+                Op::IterInit { acc, end } => {
+                    match self.stack.last() {
+                        Some(Value::List(_)) => {}
+                        Some(Value::Unknown(m)) => {
+                            let m = *m;
+                            self.set_local(base, acc, Value::Unknown(m))?;
+                            pc = end as usize;
+                        }
+                        _ => return Err(malformed("iteration over a non-collection")),
+                    }
+                    self.stack.push(Value::Int(0));
+                }
+                Op::IterNext { local, end } => {
+                    let n = self.stack.len();
+                    let (Some(Value::List(items)), Some(Value::Int(i))) =
+                        (self.stack.get(n.wrapping_sub(2)), self.stack.get(n.wrapping_sub(1)))
+                    else {
+                        return Err(malformed("iteration state"));
+                    };
+                    let i = *i;
+                    match usize::try_from(i).ok().and_then(|i| items.get(i)).cloned() {
+                        Some(item) => {
+                            self.set_local(base, local, item)?;
+                            if let Some(slot) = self.stack.last_mut() {
+                                *slot = Value::Int(i.saturating_add(1));
+                            }
+                        }
+                        None => pc = end as usize,
+                    }
+                }
+                Op::QuantStep { kind, acc, end } => {
+                    let b = self.pop()?;
+                    let current = self.local(base, acc)?.clone();
+                    let next = match (kind, b) {
+                        (QuantKind::Any, Value::Bool(true)) => {
+                            pc = end as usize;
+                            Value::Bool(true)
+                        }
+                        (QuantKind::All, Value::Bool(false)) => {
+                            pc = end as usize;
+                            Value::Bool(false)
+                        }
+                        (QuantKind::Any | QuantKind::All, Value::Bool(_)) => current,
+                        (QuantKind::Count, Value::Bool(true)) => match current {
+                            Value::Int(n) => Value::Int(n.checked_add(1).ok_or(EvalError::Overflow)?),
+                            other => other,
+                        },
+                        (QuantKind::Count, Value::Bool(false)) => current,
+                        (_, Value::Unknown(m)) => match current {
+                            Value::Unknown(m0) => Value::Unknown(m0 | m),
+                            _ => Value::Unknown(m),
+                        },
+                        _ => return Err(malformed("quantifier body that is not a Bool")),
+                    };
+                    self.set_local(base, acc, next)?;
+                }
+                Op::FilterStep { var, acc } => {
+                    let b = self.pop()?;
+                    let current = self.local(base, acc)?.clone();
+                    let next = match (b, current) {
+                        (Value::Unknown(m), Value::Unknown(m0)) => Value::Unknown(m0 | m),
+                        (Value::Unknown(m), _) => Value::Unknown(m),
+                        (Value::Bool(true), Value::List(items)) => {
+                            let mut v: Vec<Value> = items.to_vec();
+                            v.push(self.local(base, var)?.clone());
+                            Value::List(Arc::from(v))
+                        }
+                        (Value::Bool(_), current) => current,
+                        _ => return Err(malformed("filter predicate that is not a Bool")),
+                    };
+                    self.set_local(base, acc, next)?;
+                }
+                Op::IterEnd => {
+                    self.pop()?;
+                    self.pop()?;
+                }
+                Op::Jump(target) => pc = target as usize,
+                Op::Pop => {
+                    self.pop()?;
+                }
+                Op::Call(f) => {
+                    let callee = t.functions.get(usize::from(f)).ok_or(malformed("function index"))?;
+                    if self.frames.len() > 1024 {
+                        return Err(malformed("call depth"));
+                    }
+                    if let Some(frame) = self.frames.last_mut() {
+                        frame.pc = pc;
+                    }
+                    let params = usize::from(callee.params);
+                    let at = self.stack.len().checked_sub(params).ok_or(malformed("stack underflow"))?;
+                    let new_base = self.locals.len();
+                    self.locals.extend(self.stack.drain(at..));
+                    self.locals.resize(new_base + usize::from(callee.locals.max(callee.params)), Value::Absent);
+                    self.frames.push(Frame { func: Some(f), pc: 0, locals_base: new_base });
+                    code = &callee.code;
+                    pc = 0;
+                    base = new_base;
+                }
+                Op::Ret => {
+                    let result = self.pop()?;
+                    self.frames.pop();
+                    let Some(caller) = self.frames.last() else {
+                        return Ok(result);
+                    };
+                    self.locals.truncate(base);
+                    code = match caller.func {
+                        None => &entry.code,
+                        Some(f) => &t.functions.get(usize::from(f)).ok_or(malformed("function index"))?.code,
+                    };
+                    pc = caller.pc;
+                    base = caller.locals_base;
+                    self.stack.push(result);
+                }
+            }
+        }
+    }
+}

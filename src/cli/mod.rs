@@ -1,7 +1,11 @@
 //! The `aarm` command line: argument parsing (clap) and one module per command.
 
+pub mod build;
 pub mod check;
+pub mod eval;
+pub mod inspect;
 pub mod output;
+pub mod source;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,11 +31,20 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and type-check policies; report every problem at once.
     Check(check::CheckArgs),
+    /// Compile a policy directory into one `.aarmb` bundle, optionally signed.
+    Build(build::BuildArgs),
+    /// Decide one request (JSON) against a bundle or a policy directory; print the decision.
+    Eval(eval::EvalArgs),
+    /// Show a bundle's header, hash, signature, policies, tools, rules and (optionally) code.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
     }
 }

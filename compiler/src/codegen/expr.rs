@@ -1,0 +1,394 @@
+//! Expressions → bytecode. Constant lists and records go to the pool, so that a literal list in
+//! a condition costs one instruction and no allocation at evaluation time.
+
+use super::{pool_const, CodegenError};
+use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, IdentityField, Method};
+use aarm_lang::ast::{BinOp, QuantKind};
+use aarm_runtime::bytecode::{self as bc, ArithOp, Chunk, CmpOp, MethodOp, Op};
+use aarm_runtime::program::Const;
+use std::collections::HashMap;
+
+/// The bundle-wide tables chunks refer to: constants (deduplicated), regexes, chunks.
+#[derive(Default)]
+pub(super) struct Pool {
+    pub consts: Vec<Const>,
+    pub regexes: Vec<String>,
+    pub chunks: Vec<Chunk>,
+    const_index: HashMap<String, u32>,
+}
+
+impl Pool {
+    fn constant(&mut self, c: Const) -> Result<u32, CodegenError> {
+        let key = format!("{c:?}");
+        if let Some(&i) = self.const_index.get(&key) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.consts.len()).map_err(|_| CodegenError::TooMany("constants"))?;
+        self.consts.push(c);
+        self.const_index.insert(key, i);
+        Ok(i)
+    }
+
+    fn regex(&mut self, pattern: &str) -> Result<u32, CodegenError> {
+        if let Some(i) = self.regexes.iter().position(|p| p == pattern) {
+            return u32::try_from(i).map_err(|_| CodegenError::TooMany("patterns"));
+        }
+        self.regexes.push(pattern.to_string());
+        u32::try_from(self.regexes.len() - 1).map_err(|_| CodegenError::TooMany("patterns"))
+    }
+}
+
+/// Builds one chunk.
+pub(super) struct ChunkGen<'p, 'b> {
+    pool: &'p mut Pool,
+    bundle: &'b ir::Bundle,
+    /// The tool whose `params` this chunk reads (`None` for `on *` rules and functions).
+    tool: Option<&'b ir::Tool>,
+    code: Vec<Op>,
+    /// Next free local slot: the IR's locals come first, accumulators after.
+    next_local: u16,
+}
+
+fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
+    u16::try_from(n).map_err(|_| CodegenError::TooMany(what))
+}
+
+/// Whether an expression is a constant that can live in the pool.
+fn as_const(e: &ir::Expr) -> Option<Const> {
+    match &e.kind {
+        ExprKind::Const(c) => Some(pool_const(c)),
+        ExprKind::List(items) => items.iter().map(as_const).collect::<Option<Vec<_>>>().map(Const::List),
+        ExprKind::Record(fields) => fields.iter().map(|(_, v)| as_const(v)).collect::<Option<Vec<_>>>().map(Const::Record),
+        ExprKind::Widen(inner) => match as_const(inner)? {
+            Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
+            Const::List(items) => items
+                .into_iter()
+                .map(|c| match c {
+                    Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
+                    other => Some(other),
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(Const::List),
+            other => Some(other),
+        },
+        _ => None,
+    }
+}
+
+impl<'p, 'b> ChunkGen<'p, 'b> {
+    pub fn new(
+        pool: &'p mut Pool,
+        bundle: &'b ir::Bundle,
+        tool: Option<&'b ir::Tool>,
+        locals: u32,
+    ) -> Result<Self, CodegenError> {
+        Ok(ChunkGen { pool, bundle, tool, code: Vec::new(), next_local: u16_of(locals, "local variables")? })
+    }
+
+    /// Ends the chunk and returns it (for functions, which live in their own table).
+    pub fn finish(mut self, params: u16) -> Result<Chunk, CodegenError> {
+        self.code.push(Op::Ret);
+        Ok(Chunk { code: self.code, locals: self.next_local.max(params), params })
+    }
+
+    /// Ends the chunk, adds it to the pool and returns its index.
+    pub fn finish_chunk(self) -> Result<u32, CodegenError> {
+        let pool_len = self.pool.chunks.len();
+        let index = u32::try_from(pool_len).map_err(|_| CodegenError::TooMany("chunks"))?;
+        let mut code = self.code;
+        code.push(Op::Ret);
+        self.pool.chunks.push(Chunk { code, locals: self.next_local, params: 0 });
+        Ok(index)
+    }
+
+    fn here(&self) -> Result<u32, CodegenError> {
+        u32::try_from(self.code.len()).map_err(|_| CodegenError::TooMany("instructions"))
+    }
+
+    fn fresh_local(&mut self) -> Result<u16, CodegenError> {
+        let l = self.next_local;
+        self.next_local = self.next_local.checked_add(1).ok_or(CodegenError::TooMany("local variables"))?;
+        Ok(l)
+    }
+
+    /// Points the jump at `at` to `target`.
+    fn patch(&mut self, at: usize, target: u32) {
+        if let Some(op) = self.code.get_mut(at) {
+            *op = match *op {
+                Op::AndMerge(_) => Op::AndMerge(target),
+                Op::OrMerge(_) => Op::OrMerge(target),
+                Op::Jump(_) => Op::Jump(target),
+                Op::IterInit { acc, .. } => Op::IterInit { acc, end: target },
+                Op::IterNext { local, .. } => Op::IterNext { local, end: target },
+                Op::QuantStep { kind, acc, .. } => Op::QuantStep { kind, acc, end: target },
+                other => other,
+            };
+        }
+    }
+
+    /// All `when` lines as one three-valued `and` (no lines: `true`).
+    pub fn conditions(&mut self, conds: &[ir::Expr]) -> Result<(), CodegenError> {
+        match conds {
+            [] => {
+                self.code.push(Op::Bool(true));
+                Ok(())
+            }
+            [one] => self.expr(one),
+            many => self.logic(true, many),
+        }
+    }
+
+    fn logic(&mut self, is_and: bool, operands: &[ir::Expr]) -> Result<(), CodegenError> {
+        self.code.push(Op::Bool(is_and));
+        let mut jumps = Vec::with_capacity(operands.len());
+        for o in operands {
+            self.expr(o)?;
+            jumps.push(self.code.len());
+            self.code.push(if is_and { Op::AndMerge(0) } else { Op::OrMerge(0) });
+        }
+        let end = self.here()?;
+        for j in jumps {
+            self.patch(j, end);
+        }
+        Ok(())
+    }
+
+    pub fn expr(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
+        if let Some(c) = as_const(e) {
+            match c {
+                Const::Bool(b) => self.code.push(Op::Bool(b)),
+                other => {
+                    let i = self.pool.constant(other)?;
+                    self.code.push(Op::Const(i));
+                }
+            }
+            return Ok(());
+        }
+        match &e.kind {
+            // Constants were handled above; a list or record with a non-constant part is built.
+            ExprKind::Const(c) => {
+                let i = self.pool.constant(pool_const(c))?;
+                self.code.push(Op::Const(i));
+            }
+            ExprKind::List(items) => {
+                for i in items {
+                    self.expr(i)?;
+                }
+                let n = u32::try_from(items.len()).map_err(|_| CodegenError::TooMany("list elements"))?;
+                self.code.push(Op::MakeList(n));
+            }
+            ExprKind::Record(fields) => {
+                for (_, v) in fields {
+                    self.expr(v)?;
+                }
+                let n = u32::try_from(fields.len()).map_err(|_| CodegenError::TooMany("record fields"))?;
+                self.code.push(Op::MakeRecord(n));
+            }
+            ExprKind::Param(name) => {
+                let slot = self.tool.and_then(|t| t.field(name)).map(|(i, _)| i).unwrap_or(usize::MAX);
+                // An unresolvable slot cannot come from a checked bundle; the VM reports it.
+                self.code.push(Op::Param(u16::try_from(slot).unwrap_or(u16::MAX)));
+            }
+            ExprKind::Action(ActionField::Tool) => self.code.push(Op::ActionTool),
+            ExprKind::Action(ActionField::Operation) => self.code.push(Op::ActionOperation),
+            ExprKind::Identity(f) => self.code.push(Op::Identity(match f {
+                IdentityField::Human => bc::IdentityField::Human,
+                IdentityField::Service => bc::IdentityField::Service,
+                IdentityField::Agent => bc::IdentityField::Agent,
+                IdentityField::Session => bc::IdentityField::Session,
+                IdentityField::Roles => bc::IdentityField::Roles,
+            })),
+            ExprKind::Context(f) => self.code.push(Op::Context(match f {
+                ContextField::OriginalRequest => bc::ContextField::OriginalRequest,
+                ContextField::PriorActions => bc::ContextField::PriorActions,
+                ContextField::DataClasses => bc::ContextField::DataClasses,
+                ContextField::SemanticDistance => bc::ContextField::SemanticDistance,
+                ContextField::Now => bc::ContextField::Now,
+                ContextField::Declared(id) => bc::ContextField::Declared(u16_of(id.0, "context fields")?),
+            })),
+            ExprKind::Evidence(id) => self.code.push(Op::Evidence(u16_of(id.0, "evidence facts")?)),
+            ExprKind::Local(id) => self.code.push(Op::Local(u16_of(id.0, "local variables")?)),
+            ExprKind::Group(id) => self.code.push(Op::Group(u16_of(id.0, "groups")?)),
+            ExprKind::Field { base, index, .. } => {
+                self.expr(base)?;
+                self.code.push(Op::Field(u16_of(*index, "record fields")?));
+            }
+            ExprKind::Unwrap(inner) => {
+                self.expr(inner)?;
+                self.code.push(Op::Unwrap);
+            }
+            ExprKind::Widen(inner) => {
+                self.expr(inner)?;
+                self.code.push(Op::Widen);
+            }
+            ExprKind::Neg(inner) => {
+                self.expr(inner)?;
+                self.code.push(Op::Neg);
+            }
+            ExprKind::Not(inner) => {
+                self.expr(inner)?;
+                self.code.push(Op::Not);
+            }
+            ExprKind::Arith { op, lhs, rhs } => {
+                self.expr(lhs)?;
+                self.expr(rhs)?;
+                self.code.push(Op::Arith(arith(*op)));
+            }
+            ExprKind::Compare { op, lhs, rhs } => {
+                self.expr(lhs)?;
+                self.expr(rhs)?;
+                self.code.push(Op::Cmp(cmp(*op)));
+            }
+            ExprKind::Logic { op, operands } => self.logic(*op == ir::LogicOp::And, operands)?,
+            ExprKind::In { element, collection } => {
+                self.expr(element)?;
+                self.expr(collection)?;
+                self.code.push(Op::In);
+            }
+            ExprKind::IsSet { value, negated } => {
+                if let ExprKind::Evidence(id) = value.kind {
+                    self.code.push(Op::EvidenceIsSet(u16_of(id.0, "evidence facts")?));
+                    if *negated {
+                        self.code.push(Op::Not);
+                    }
+                } else {
+                    self.expr(value)?;
+                    self.code.push(Op::IsSet { negated: *negated });
+                }
+            }
+            ExprKind::Method { method, receiver, args } => {
+                self.expr(receiver)?;
+                if let Method::Matches(pattern) = method {
+                    let i = self.pool.regex(pattern)?;
+                    self.code.push(Op::Matches(i));
+                    return Ok(());
+                }
+                for a in args {
+                    self.expr(a)?;
+                }
+                self.code.push(Op::Method(method_op(method)));
+            }
+            ExprKind::Quantifier { kind, var, collection, body } => {
+                let acc = self.fresh_local()?;
+                let (init, qk) = match kind {
+                    QuantKind::Any => (Op::Bool(false), bc::QuantKind::Any),
+                    QuantKind::All => (Op::Bool(true), bc::QuantKind::All),
+                    QuantKind::Count => (Op::Const(self.pool.constant(Const::Int(0))?), bc::QuantKind::Count),
+                };
+                self.code.push(init);
+                self.code.push(Op::SetLocal(acc));
+                let var = u16_of(var.0, "local variables")?;
+                self.iterate(collection, acc, var, |g| {
+                    g.expr(body)?;
+                    g.code.push(Op::QuantStep { kind: qk, acc, end: 0 });
+                    Ok(true)
+                })?;
+            }
+            ExprKind::Filter { var, collection, predicate } => {
+                let acc = self.fresh_local()?;
+                let empty = self.pool.constant(Const::List(Vec::new()))?;
+                self.code.push(Op::Const(empty));
+                self.code.push(Op::SetLocal(acc));
+                let var = u16_of(var.0, "local variables")?;
+                self.iterate(collection, acc, var, |g| {
+                    g.expr(predicate)?;
+                    g.code.push(Op::FilterStep { var, acc });
+                    Ok(false)
+                })?;
+            }
+            ExprKind::Call { func, args } => {
+                for a in args {
+                    self.expr(a)?;
+                }
+                self.code.push(Op::Call(u16_of(func.0, "functions")?));
+                let _ = self.bundle;
+            }
+        }
+        Ok(())
+    }
+
+    /// The loop shared by quantifiers and `filter`; `step` emits the body and says whether its
+    /// last instruction jumps to the exit.
+    fn iterate(
+        &mut self,
+        collection: &ir::Expr,
+        acc: u16,
+        var: u16,
+        step: impl FnOnce(&mut Self) -> Result<bool, CodegenError>,
+    ) -> Result<(), CodegenError> {
+        self.expr(collection)?;
+        let init = self.code.len();
+        self.code.push(Op::IterInit { acc, end: 0 });
+        let top = self.here()?;
+        let next = self.code.len();
+        self.code.push(Op::IterNext { local: var, end: 0 });
+        let step_jumps = step(self)?;
+        let step_at = self.code.len().saturating_sub(1);
+        self.code.push(Op::Jump(top));
+        let end = self.here()?;
+        self.patch(init, end);
+        self.patch(next, end);
+        if step_jumps {
+            self.patch(step_at, end);
+        }
+        self.code.push(Op::IterEnd);
+        self.code.push(Op::Local(acc));
+        Ok(())
+    }
+}
+
+fn arith(a: Arith) -> ArithOp {
+    match a {
+        Arith::IntAdd => ArithOp::IntAdd,
+        Arith::IntSub => ArithOp::IntSub,
+        Arith::IntMul => ArithOp::IntMul,
+        Arith::IntDiv => ArithOp::IntDiv,
+        Arith::DecAdd => ArithOp::DecAdd,
+        Arith::DecSub => ArithOp::DecSub,
+        Arith::DecMul => ArithOp::DecMul,
+        Arith::DecDiv => ArithOp::DecDiv,
+        Arith::Concat => ArithOp::Concat,
+        Arith::TimeAddDur => ArithOp::TimeAddDur,
+        Arith::TimeSubDur => ArithOp::TimeSubDur,
+        Arith::TimeSubTime => ArithOp::TimeSubTime,
+        Arith::DurAdd => ArithOp::DurAdd,
+        Arith::DurSub => ArithOp::DurSub,
+        Arith::DurMulInt => ArithOp::DurMulInt,
+        Arith::DurDivInt => ArithOp::DurDivInt,
+    }
+}
+
+fn cmp(op: BinOp) -> CmpOp {
+    match op {
+        BinOp::Ne => CmpOp::Ne,
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Le => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        BinOp::Ge => CmpOp::Ge,
+        // Arithmetic operators never reach a comparison node.
+        _ => CmpOp::Eq,
+    }
+}
+
+fn method_op(m: &Method) -> MethodOp {
+    match m {
+        Method::StartsWith => MethodOp::StartsWith,
+        Method::EndsWith => MethodOp::EndsWith,
+        Method::StrContains => MethodOp::StrContains,
+        Method::Lower => MethodOp::Lower,
+        Method::Upper => MethodOp::Upper,
+        Method::Trim => MethodOp::Trim,
+        Method::Glob => MethodOp::Glob,
+        Method::StrLen => MethodOp::StrLen,
+        Method::Len => MethodOp::Len,
+        Method::Contains => MethodOp::Contains,
+        Method::ContainsAny => MethodOp::ContainsAny,
+        Method::ContainsAll => MethodOp::ContainsAll,
+        Method::Hour => MethodOp::Hour,
+        Method::Minute => MethodOp::Minute,
+        Method::Weekday => MethodOp::Weekday,
+        Method::Seconds => MethodOp::Seconds,
+        // Handled before this is called.
+        Method::Matches(_) => MethodOp::StrContains,
+    }
+}

@@ -1,0 +1,283 @@
+//! Code generation: the checked IR → a runtime [`Program`] (the payload of a bundle).
+//!
+//! - `mod.rs`: the schema, rule metadata, decision templates, candidates and the dispatch table
+//! - `expr.rs`: expressions → bytecode chunks
+//!
+//! A rule on several tools gets one candidate per tool, because `params` slots differ per tool.
+//! Candidates are sorted per tool by priority (highest first) then source order, so the VM walks
+//! them in resolution order with no sorting at evaluation time.
+
+mod expr;
+
+use crate::ir::{self, Bundle};
+use crate::types::Type;
+use aarm_lang::ast::RiskLevel;
+use aarm_lang::SourceMap;
+use aarm_runtime::program::{
+    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, GroupData, OutcomeData,
+    PolicyMeta, Program, ReasonPart, Risk, RuleMeta, SettingsData, StepUpData,
+};
+use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
+use aarm_runtime::value::MAX_EVIDENCE;
+use expr::{ChunkGen, Pool};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodegenError {
+    #[error("the bundle declares {0} evidence facts; at most {MAX_EVIDENCE} are supported")]
+    TooManyEvidence(usize),
+    #[error("the bundle has too many {0} for the bytecode format")]
+    TooMany(&'static str),
+}
+
+/// Generates the program of a checked bundle.
+pub fn generate(bundle: &Bundle, sources: &SourceMap) -> Result<Program, CodegenError> {
+    if bundle.evidence.len() > MAX_EVIDENCE {
+        return Err(CodegenError::TooManyEvidence(bundle.evidence.len()));
+    }
+    let mut pool = Pool::default();
+    let schema = Schema {
+        tools: bundle
+            .tools
+            .iter()
+            .map(|t| ToolSchema { name: t.name.clone(), fields: fields(&t.fields), doc: t.doc.clone() })
+            .collect(),
+        context: fields(&bundle.context_fields),
+        evidence: bundle
+            .evidence
+            .iter()
+            .map(|e| EvidenceSchema { name: e.name.clone(), ty: value_type(&e.ty), source: e.source.clone() })
+            .collect(),
+    };
+    // Functions first: rules call them by index (the IR's FnId).
+    let mut functions = Vec::with_capacity(bundle.fns.len());
+    for f in &bundle.fns {
+        let mut g = ChunkGen::new(&mut pool, bundle, None, f.locals)?;
+        g.expr(&f.body)?;
+        functions.push(g.finish(u16::try_from(f.params.len()).map_err(|_| CodegenError::TooMany("parameters"))?)?);
+    }
+    let mut rules = Vec::with_capacity(bundle.rules.len());
+    let mut per_tool: Vec<Vec<Candidate>> = vec![Vec::new(); bundle.tools.len()];
+    let mut any: Vec<Candidate> = Vec::new();
+    for (index, rule) in bundle.rules.iter().enumerate() {
+        let order = u32::try_from(index).map_err(|_| CodegenError::TooMany("rules"))?;
+        rules.push(rule_meta(rule, order, sources));
+        match &rule.targets {
+            ir::Targets::All => any.push(candidate(&mut pool, bundle, rule, order, None)?),
+            ir::Targets::Tools(tools) => {
+                for t in tools {
+                    let c = candidate(&mut pool, bundle, rule, order, Some(*t))?;
+                    if let Some(list) = per_tool.get_mut(t.index()) {
+                        list.push(c);
+                    }
+                }
+            }
+        }
+    }
+    let key = |c: &Candidate| {
+        let r = bundle.rules.get(c.rule as usize);
+        (std::cmp::Reverse(r.map(|r| r.priority).unwrap_or(0)), c.rule)
+    };
+    let dispatch = per_tool
+        .into_iter()
+        .map(|mut list| {
+            list.extend(any.iter().cloned());
+            list.sort_by_key(key);
+            list
+        })
+        .collect();
+    any.sort_by_key(key);
+    let Pool { consts, regexes, chunks, .. } = pool;
+    Ok(Program {
+        compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        policies: bundle
+            .policies
+            .iter()
+            .map(|p| PolicyMeta { name: p.name.clone(), version: p.version.clone(), doc: p.doc.clone() })
+            .collect(),
+        schema,
+        groups: bundle.groups.iter().map(|g| GroupData { name: g.name.clone(), members: g.members.clone() }).collect(),
+        consts,
+        regexes,
+        chunks,
+        functions,
+        rules,
+        dispatch,
+        dispatch_any: any,
+        settings: settings(&bundle.settings),
+    })
+}
+
+fn candidate(
+    pool: &mut Pool,
+    bundle: &Bundle,
+    rule: &ir::Rule,
+    order: u32,
+    tool: Option<ir::ToolId>,
+) -> Result<Candidate, CodegenError> {
+    let tool_decl = tool.and_then(|t| bundle.tool(t));
+    // The condition: every `when` line, as one `and`.
+    let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+    g.conditions(&rule.conditions)?;
+    let condition = g.finish_chunk()?;
+    let mut reason_chunks = Vec::new();
+    for part in &rule.reason.message {
+        if let ir::TemplatePart::Expr(e) = part {
+            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+            g.expr(e)?;
+            reason_chunks.push(g.finish_chunk()?);
+        }
+    }
+    let mut assignments = Vec::new();
+    if let ir::Decision::Modify(list) = &rule.decision {
+        for a in list {
+            let Some((slot, _)) = tool_decl.and_then(|t| t.field(&a.field)) else { continue };
+            let slot = u16::try_from(slot).map_err(|_| CodegenError::TooMany("parameters"))?;
+            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+            g.expr(&a.value)?;
+            assignments.push((slot, g.finish_chunk()?));
+        }
+    }
+    Ok(Candidate { rule: order, condition, reason_chunks, assignments })
+}
+
+fn rule_meta(rule: &ir::Rule, _order: u32, sources: &SourceMap) -> RuleMeta {
+    let mut expr_index = 0u32;
+    let reason = rule
+        .reason
+        .message
+        .iter()
+        .map(|p| match p {
+            ir::TemplatePart::Text(t) => ReasonPart::Text(t.clone()),
+            ir::TemplatePart::Expr(_) => {
+                let part = ReasonPart::Expr(expr_index);
+                expr_index += 1;
+                part
+            }
+        })
+        .collect();
+    let location = match sources.get(rule.loc.file) {
+        Some(f) => {
+            let (line, col) = f.line_col(rule.loc.span.start);
+            format!("{}:{line}:{col}", f.name)
+        }
+        None => String::new(),
+    };
+    RuleMeta {
+        name: rule.name.clone(),
+        qualified_name: rule.qualified_name.clone(),
+        policy: rule.policy.0,
+        priority: rule.priority,
+        order: _order,
+        risk: rule.risk.map(risk),
+        confidence: rule.confidence,
+        decision: match &rule.decision {
+            ir::Decision::Allow => DecisionTemplate::Allow,
+            ir::Decision::Deny => DecisionTemplate::Deny,
+            ir::Decision::Modify(_) => DecisionTemplate::Modify,
+            ir::Decision::StepUp(s) => DecisionTemplate::StepUp(step_up(s)),
+            ir::Decision::Defer(d) => DecisionTemplate::Defer(defer(d)),
+        },
+        reason_code: rule.reason.code.clone(),
+        reason,
+        doc: rule.doc.clone(),
+        location,
+    }
+}
+
+fn risk(r: RiskLevel) -> Risk {
+    match r {
+        RiskLevel::Low => Risk::Low,
+        RiskLevel::Medium => Risk::Medium,
+        RiskLevel::High => Risk::High,
+        RiskLevel::Critical => Risk::Critical,
+    }
+}
+
+fn outcome(o: &ir::Outcome) -> OutcomeData {
+    match o {
+        ir::Outcome::Allow => OutcomeData::Allow,
+        ir::Outcome::Deny => OutcomeData::Deny,
+        ir::Outcome::Cancel => OutcomeData::Cancel,
+        ir::Outcome::StepUp(s) => OutcomeData::StepUp(Box::new(step_up(s))),
+    }
+}
+
+fn step_up(s: &ir::StepUp) -> StepUpData {
+    StepUpData {
+        quorum: s.quorum,
+        approvers: match &s.approvers {
+            ir::ApproverSet::Identities(ids) => ApproversData::Identities(ids.clone()),
+            ir::ApproverSet::Role(r) => ApproversData::Role(r.clone()),
+        },
+        timeout_s: s.timeout_s,
+        on_timeout: outcome(&s.on_timeout),
+        escalate: s.escalate.as_ref().map(|e| (e.after_s, e.to.clone())),
+        veto: s.veto,
+        self_approval: s.self_approval,
+        risk: risk(s.risk),
+        notify: s.notify.clone(),
+    }
+}
+
+fn defer(d: &ir::Defer) -> DeferData {
+    DeferData {
+        need: d.need.iter().filter_map(|e| u16::try_from(e.0).ok()).collect(),
+        timeout_s: d.timeout_s,
+        on_timeout: outcome(&d.on_timeout),
+        max_attempts: d.max_attempts,
+        on_exhausted: outcome(&d.on_exhausted),
+    }
+}
+
+fn settings(s: &ir::Settings) -> SettingsData {
+    SettingsData {
+        default: match s.default {
+            ir::DefaultEffect::Allow => DefaultEffect::Allow,
+            ir::DefaultEffect::Deny => DefaultEffect::Deny,
+        },
+        conflict: match s.conflict {
+            ir::ConflictMode::Restrictive => ConflictMode::Restrictive,
+            ir::ConflictMode::Defer => ConflictMode::Defer,
+        },
+        min_confidence: s.min_confidence,
+        defer_timeout_s: s.defer_timeout_s,
+        defer_on_timeout: outcome(&s.defer_on_timeout),
+        defer_attempts: s.defer_attempts,
+        defer_on_exhausted: outcome(&s.defer_on_exhausted),
+    }
+}
+
+fn fields(fs: &[ir::Field]) -> Vec<FieldSchema> {
+    fs.iter().map(|f| FieldSchema { name: f.name.clone(), ty: value_type(&f.ty) }).collect()
+}
+
+/// The runtime form of a checked type. `Never` and `Error` cannot occur in an error-free bundle;
+/// they map to `String` rather than panic.
+pub fn value_type(t: &Type) -> ValueType {
+    match t {
+        Type::Bool => ValueType::Bool,
+        Type::Int => ValueType::Int,
+        Type::Decimal => ValueType::Decimal,
+        Type::String | Type::Never | Type::Error => ValueType::String,
+        Type::Duration => ValueType::Duration,
+        Type::Time => ValueType::Time,
+        Type::List(e) => ValueType::List(Box::new(value_type(e))),
+        Type::Set(e) => ValueType::Set(Box::new(value_type(e))),
+        Type::Record(fs) => ValueType::Record(fs.iter().map(|(n, t)| (n.clone(), value_type(t))).collect()),
+        Type::Optional(e) => ValueType::Optional(Box::new(value_type(e))),
+    }
+}
+
+/// A constant of the IR as a constant of the pool.
+pub fn pool_const(c: &ir::Const) -> Const {
+    match c {
+        ir::Const::Bool(b) => Const::Bool(*b),
+        ir::Const::Int(i) => Const::Int(*i),
+        ir::Const::Decimal(d) => Const::Decimal(*d),
+        ir::Const::Str(s) => Const::Str(s.clone()),
+        ir::Const::Duration(d) => Const::Duration(*d),
+        ir::Const::Time(t) => Const::Time(*t),
+        ir::Const::List(items) => Const::List(items.iter().map(pool_const).collect()),
+        ir::Const::Record(fields) => Const::Record(fields.iter().map(|(_, v)| pool_const(v)).collect()),
+    }
+}

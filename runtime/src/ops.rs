@@ -1,0 +1,289 @@
+//! Primitive operations on known values: arithmetic, comparison, membership, methods. Shared by
+//! the VM and the compiler's reference interpreter; the three-valued logic around them is not
+//! (each implements it on its own, and the differential test compares them).
+
+use crate::bytecode::{ArithOp, CmpOp, MethodOp};
+use crate::value::{Value, DECIMAL_SCALE};
+use std::sync::Arc;
+
+/// Why evaluating a rule failed. A failure never becomes an allow: the rule decides `deny` with
+/// reason `eval.error`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("integer overflow")]
+    Overflow,
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("evaluation ran out of fuel")]
+    OutOfFuel,
+    #[error("an optional value was read while absent")]
+    Absent,
+    /// The bundle's code is inconsistent (a hostile or corrupt bundle that passed verification).
+    #[error("malformed bundle code: {0}")]
+    Malformed(&'static str),
+}
+
+type R = Result<Value, EvalError>;
+
+fn bad(what: &'static str) -> EvalError {
+    EvalError::Malformed(what)
+}
+
+/// `Int` → `Decimal`, element-wise on lists.
+pub fn widen(v: &Value) -> R {
+    match v {
+        Value::Int(i) => i.checked_mul(DECIMAL_SCALE).map(Value::Decimal).ok_or(EvalError::Overflow),
+        Value::Decimal(_) => Ok(v.clone()),
+        Value::List(items) => {
+            let out: Result<Vec<Value>, EvalError> = items.iter().map(widen).collect();
+            Ok(Value::List(Arc::from(out?)))
+        }
+        _ => Err(bad("widen of a non-number")),
+    }
+}
+
+pub fn neg(v: &Value) -> R {
+    match v {
+        Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow),
+        Value::Decimal(d) => d.checked_neg().map(Value::Decimal).ok_or(EvalError::Overflow),
+        Value::Duration(d) => d.checked_neg().map(Value::Duration).ok_or(EvalError::Overflow),
+        _ => Err(bad("negation of a non-number")),
+    }
+}
+
+/// `a * b` in ten-thousandths, rounded toward zero.
+fn dec_mul(a: i64, b: i64) -> Result<i64, EvalError> {
+    let p = i128::from(a) * i128::from(b) / i128::from(DECIMAL_SCALE);
+    i64::try_from(p).map_err(|_| EvalError::Overflow)
+}
+
+fn dec_div(a: i64, b: i64) -> Result<i64, EvalError> {
+    if b == 0 {
+        return Err(EvalError::DivisionByZero);
+    }
+    let q = i128::from(a) * i128::from(DECIMAL_SCALE) / i128::from(b);
+    i64::try_from(q).map_err(|_| EvalError::Overflow)
+}
+
+pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
+    use Value::*;
+    let ov = EvalError::Overflow;
+    Ok(match (op, a, b) {
+        (ArithOp::IntAdd, Int(x), Int(y)) => Int(x.checked_add(*y).ok_or(ov)?),
+        (ArithOp::IntSub, Int(x), Int(y)) => Int(x.checked_sub(*y).ok_or(ov)?),
+        (ArithOp::IntMul, Int(x), Int(y)) => Int(x.checked_mul(*y).ok_or(ov)?),
+        (ArithOp::IntDiv, Int(x), Int(y)) => {
+            if *y == 0 {
+                return Err(EvalError::DivisionByZero);
+            }
+            Int(x.checked_div(*y).ok_or(ov)?)
+        }
+        (ArithOp::DecAdd, Decimal(x), Decimal(y)) => Decimal(x.checked_add(*y).ok_or(ov)?),
+        (ArithOp::DecSub, Decimal(x), Decimal(y)) => Decimal(x.checked_sub(*y).ok_or(ov)?),
+        (ArithOp::DecMul, Decimal(x), Decimal(y)) => Decimal(dec_mul(*x, *y)?),
+        (ArithOp::DecDiv, Decimal(x), Decimal(y)) => Decimal(dec_div(*x, *y)?),
+        (ArithOp::Concat, Str(x), Str(y)) => {
+            let mut s = String::with_capacity(x.len() + y.len());
+            s.push_str(x);
+            s.push_str(y);
+            Str(Arc::from(s))
+        }
+        (ArithOp::TimeAddDur, Time(t), Duration(d)) | (ArithOp::TimeAddDur, Duration(d), Time(t)) => {
+            Time(t.checked_add(*d).ok_or(ov)?)
+        }
+        (ArithOp::TimeSubDur, Time(t), Duration(d)) => Time(t.checked_sub(*d).ok_or(ov)?),
+        (ArithOp::TimeSubTime, Time(x), Time(y)) => Duration(x.checked_sub(*y).ok_or(ov)?),
+        (ArithOp::DurAdd, Duration(x), Duration(y)) => Duration(x.checked_add(*y).ok_or(ov)?),
+        (ArithOp::DurSub, Duration(x), Duration(y)) => Duration(x.checked_sub(*y).ok_or(ov)?),
+        (ArithOp::DurMulInt, Duration(d), Int(n)) | (ArithOp::DurMulInt, Int(n), Duration(d)) => {
+            Duration(d.checked_mul(*n).ok_or(ov)?)
+        }
+        (ArithOp::DurDivInt, Duration(d), Int(n)) => {
+            if *n == 0 {
+                return Err(EvalError::DivisionByZero);
+            }
+            Duration(d.checked_div(*n).ok_or(ov)?)
+        }
+        _ => return Err(bad("arithmetic on mismatched operands")),
+    })
+}
+
+pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    match op {
+        CmpOp::Eq => a.equals(b).ok_or(bad("equality of mismatched operands")),
+        CmpOp::Ne => a.equals(b).map(|e| !e).ok_or(bad("equality of mismatched operands")),
+        _ => {
+            let ord = a.compare(b).ok_or(bad("ordering of mismatched operands"))?;
+            Ok(match op {
+                CmpOp::Lt => ord.is_lt(),
+                CmpOp::Le => ord.is_le(),
+                CmpOp::Gt => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+    }
+}
+
+/// `element in collection` (also `xs.contains(x)`).
+pub fn contains(collection: &Value, element: &Value) -> Result<bool, EvalError> {
+    let Value::List(items) = collection else { return Err(bad("membership in a non-collection")) };
+    for item in items.iter() {
+        if item.equals(element).ok_or(bad("membership of a mismatched element"))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `*` matches any run of characters, `?` one character; everything else is literal.
+pub fn glob(text: &str, pattern: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
+    let (mut ti, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if *c == '?' || Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    while p.get(pi) == Some(&'*') {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn as_str(v: &Value) -> Result<&str, EvalError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        _ => Err(bad("string method on a non-string")),
+    }
+}
+
+fn as_list(v: &Value) -> Result<&Arc<[Value]>, EvalError> {
+    match v {
+        Value::List(items) => Ok(items),
+        _ => Err(bad("collection method on a non-collection")),
+    }
+}
+
+fn len_value(n: usize) -> R {
+    i64::try_from(n).map(Value::Int).map_err(|_| EvalError::Overflow)
+}
+
+/// A built-in method on known values. `args` has exactly `op.arity()` values.
+pub fn method(op: MethodOp, recv: &Value, args: &[Value]) -> R {
+    let arg = |i: usize| args.get(i).ok_or(bad("missing method argument"));
+    Ok(match op {
+        MethodOp::StartsWith => Value::Bool(as_str(recv)?.starts_with(as_str(arg(0)?)?)),
+        MethodOp::EndsWith => Value::Bool(as_str(recv)?.ends_with(as_str(arg(0)?)?)),
+        MethodOp::StrContains => Value::Bool(as_str(recv)?.contains(as_str(arg(0)?)?)),
+        MethodOp::Lower => Value::Str(Arc::from(as_str(recv)?.to_lowercase())),
+        MethodOp::Upper => Value::Str(Arc::from(as_str(recv)?.to_uppercase())),
+        MethodOp::Trim => Value::Str(Arc::from(as_str(recv)?.trim())),
+        MethodOp::Glob => Value::Bool(glob(as_str(recv)?, as_str(arg(0)?)?)),
+        MethodOp::StrLen => len_value(as_str(recv)?.chars().count())?,
+        MethodOp::Len => len_value(as_list(recv)?.len())?,
+        MethodOp::Contains => Value::Bool(contains(recv, arg(0)?)?),
+        MethodOp::ContainsAny => {
+            let wanted = as_list(arg(0)?)?;
+            let mut any = false;
+            for w in wanted.iter() {
+                if contains(recv, w)? {
+                    any = true;
+                    break;
+                }
+            }
+            Value::Bool(any)
+        }
+        MethodOp::ContainsAll => {
+            let wanted = as_list(arg(0)?)?;
+            let mut all = true;
+            for w in wanted.iter() {
+                if !contains(recv, w)? {
+                    all = false;
+                    break;
+                }
+            }
+            Value::Bool(all)
+        }
+        MethodOp::Hour => match recv {
+            Value::Time(t) => Value::Int(t.rem_euclid(86_400) / 3600),
+            _ => return Err(bad("time method on a non-time")),
+        },
+        MethodOp::Minute => match recv {
+            Value::Time(t) => Value::Int(t.rem_euclid(3600) / 60),
+            _ => return Err(bad("time method on a non-time")),
+        },
+        MethodOp::Weekday => match recv {
+            // 1970-01-01 was a Thursday (ISO 4).
+            Value::Time(t) => Value::Int((t.div_euclid(86_400) + 3).rem_euclid(7) + 1),
+            _ => return Err(bad("time method on a non-time")),
+        },
+        MethodOp::Seconds => match recv {
+            Value::Duration(d) => Value::Int(*d),
+            _ => return Err(bad("duration method on a non-duration")),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_arithmetic_rounds_toward_zero_and_checks_overflow() {
+        let d = |x: i64| Value::Decimal(x);
+        assert!(matches!(arith(ArithOp::DecMul, &d(15_000), &d(15_000)), Ok(Value::Decimal(22_500))));
+        assert!(matches!(arith(ArithOp::DecDiv, &d(10_000), &d(30_000)), Ok(Value::Decimal(3_333))));
+        assert!(matches!(arith(ArithOp::DecDiv, &d(-10_000), &d(30_000)), Ok(Value::Decimal(-3_333))));
+        assert_eq!(arith(ArithOp::DecDiv, &d(1), &d(0)).err(), Some(EvalError::DivisionByZero));
+        assert_eq!(arith(ArithOp::IntAdd, &Value::Int(i64::MAX), &Value::Int(1)).err(), Some(EvalError::Overflow));
+        assert_eq!(arith(ArithOp::IntDiv, &Value::Int(i64::MIN), &Value::Int(-1)).err(), Some(EvalError::Overflow));
+        assert_eq!(widen(&Value::Int(i64::MAX)).err(), Some(EvalError::Overflow));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("build.corp.com", "*.corp.com"));
+        assert!(!glob("corp.com.evil", "*.corp.com"));
+        assert!(glob("a", "?"));
+        assert!(glob("", "*"));
+        assert!(glob("abcabd", "*abd"));
+        assert!(!glob("ab", "a"));
+        assert!(glob("/etc/passwd", "/etc/*"));
+    }
+
+    #[test]
+    fn times() {
+        // 2026-11-24T10:30:00Z is a Tuesday.
+        let t = Value::Time(1_795_514_400 + 1800);
+        assert!(matches!(method(MethodOp::Hour, &t, &[]), Ok(Value::Int(10))));
+        assert!(matches!(method(MethodOp::Minute, &t, &[]), Ok(Value::Int(30))));
+        assert!(matches!(method(MethodOp::Weekday, &t, &[]), Ok(Value::Int(2))));
+        assert!(matches!(method(MethodOp::Weekday, &Value::Time(-1), &[]), Ok(Value::Int(3))));
+    }
+
+    #[test]
+    fn mismatched_operands_are_errors_not_panics() {
+        assert!(matches!(arith(ArithOp::IntAdd, &Value::Bool(true), &Value::Int(1)), Err(EvalError::Malformed(_))));
+        assert!(compare(CmpOp::Lt, &Value::Int(1), &Value::str("a")).is_err());
+        assert!(method(MethodOp::Lower, &Value::Int(1), &[]).is_err());
+        assert!(method(MethodOp::StartsWith, &Value::str("a"), &[]).is_err());
+    }
+}

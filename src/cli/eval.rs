@@ -1,0 +1,125 @@
+//! `aarm eval (BUNDLE|PATH) --input FILE|- [--explain]`: one decision as JSON on stdout.
+
+use super::exit;
+use super::output::Format;
+use super::source::{compile_path, read_input};
+use aarm_runtime::bundle;
+use aarm_runtime::decision::{codes, Decision, PolicyRef};
+use aarm_runtime::engine::Engine;
+use aarm_runtime::value::parse_time;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A `.aarmb` bundle, or a policy directory or file to compile first.
+    pub bundle: PathBuf,
+    /// The request JSON (DESIGN.md's format), or `-` for standard input.
+    #[arg(long, value_name = "FILE|-")]
+    pub input: PathBuf,
+    /// Also show every rule tried and what its condition evaluated to.
+    #[arg(long)]
+    pub explain: bool,
+    /// Public keys (32 bytes, raw or hex) a bundle must be signed with; once given, an unsigned
+    /// or otherwise signed bundle is refused.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// The evaluation time when the request has no `context.now` (default: the clock).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+fn is_bundle(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "aarmb")
+        || (path.is_file() && std::fs::read(path).is_ok_and(|b| bundle::read_info(&b).is_ok()))
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn print(decision: &Decision, explain: Option<serde_json::Value>) {
+    let mut value = serde_json::to_value(decision).unwrap_or(serde_json::Value::Null);
+    if let (Some(extra), Some(obj)) = (explain, value.as_object_mut()) {
+        obj.insert("explain".into(), extra);
+    }
+    match serde_json::to_string_pretty(&value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print the decision: {e}"),
+    }
+}
+
+pub fn run(args: &EvalArgs) -> ExitCode {
+    let now = match &args.now {
+        Some(text) => match parse_time(text) {
+            Some(t) => t,
+            None => {
+                eprintln!("error: --now {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)");
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+        None => now_seconds(),
+    };
+    let input = match read_input(&args.input) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.input.display());
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let mut trusted = Vec::new();
+    for k in &args.keys {
+        match std::fs::read(k).map_err(|e| e.to_string()).and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string())) {
+            Ok(key) => trusted.push(key),
+            Err(e) => {
+                eprintln!("error: cannot use public key {}: {e}", k.display());
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    }
+    let engine = if is_bundle(&args.bundle) {
+        let bytes = match std::fs::read(&args.bundle) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", args.bundle.display());
+                return ExitCode::from(exit::USAGE);
+            }
+        };
+        match Engine::load(&bytes, &trusted, !trusted.is_empty()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                // Fail closed: the host would deny; say so, and exit 1.
+                let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
+                print(&Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy), None);
+                eprintln!("error: {}: {e}", args.bundle.display());
+                return ExitCode::from(exit::FAILED);
+            }
+        }
+    } else {
+        let program = match compile_path(&args.bundle, Format::Human) {
+            Ok(p) => p,
+            Err(code) => return ExitCode::from(code),
+        };
+        match bundle::encode(&program, None).map_err(|e| e.to_string()).and_then(|bytes| Engine::load(&bytes, &[], false).map_err(|e| e.to_string())) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("error: the compiled program does not load: {e}");
+                return ExitCode::from(exit::FAILED);
+            }
+        }
+    };
+    let text = String::from_utf8_lossy(&input);
+    match engine.convert(&text, now) {
+        Ok(request) => {
+            let decision = engine.decide(&request);
+            let explain = args.explain.then(|| serde_json::json!({ "tried": engine.explain(&request) }));
+            print(&decision, explain);
+        }
+        Err(e) => print(&Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), engine.default_policy()), None),
+    }
+    ExitCode::from(exit::OK)
+}

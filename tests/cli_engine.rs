@@ -1,0 +1,232 @@
+//! End-to-end tests of `aarm build`, `aarm eval` and `aarm inspect` on the examples of
+//! LANGUAGE.md: each gives the decision the text says.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn aarm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aarm"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aarm-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `aarm eval BUNDLE --input -` with `request` on stdin; returns (exit code, decision JSON).
+fn eval(bundle: &Path, request: &Value, extra: &[&str]) -> (i32, Value) {
+    let mut child = aarm()
+        .arg("eval")
+        .arg(bundle)
+        .args(["--input", "-"])
+        .args(extra)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let decision = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("no decision JSON: stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (code, decision)
+}
+
+fn build(dir: &str, out: &Path, extra: &[&str]) -> Output {
+    aarm().args(["build", dir, "-o"]).arg(out).args(extra).current_dir(root()).output().unwrap()
+}
+
+fn transfer(amount: Value) -> Value {
+    json!({ "action": { "tool": "transfer_funds", "params": { "amount": amount, "currency": "USD", "recipient": "acme" } },
+            "identity": { "human": "alice@corp.com" } })
+}
+
+#[test]
+fn large_transfer_needs_two_finance_approvers() {
+    let dir = scratch("payments");
+    let bundle = dir.join("payments.aarmb");
+    let out = build("examples/payments", &bundle, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, d) = eval(&bundle, &transfer(json!(10000)), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(d["decision"], "step_up");
+    assert_eq!(d["rule"], "payments.large_transfer");
+    assert_eq!(d["reason"]["code"], "transfer.large");
+    assert_eq!(d["reason"]["message"], "Transfer of 10000 USD needs two approvers");
+    assert_eq!(d["policy"]["name"], "payments");
+    assert_eq!(d["policy"]["version"], "1.4.0");
+    assert!(d["policy"]["bundle_hash"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(d["risk"], "high");
+    let s = &d["step_up"];
+    assert_eq!(s["approvers"], json!(["cfo@corp.com", "controller@corp.com", "lead@corp.com"]));
+    assert_eq!(s["quorum"], 2);
+    assert_eq!(s["timeout_s"], 1800);
+    assert_eq!(s["on_timeout"], "deny");
+    assert_eq!(s["escalate"], json!({ "after_s": 900, "to": ["security-manager@corp.com"] }));
+    assert_eq!(s["veto"], true);
+    assert_eq!(s["self_approval"], false);
+    assert_eq!(s["notify"], json!(["slack:#finance-approvals", "email:approvals@corp.com"]));
+    // Small transfers run.
+    let (_, d) = eval(&bundle, &transfer(json!("120.50")), &[]);
+    assert_eq!(d["decision"], "allow");
+    assert_eq!(d["rule"], "payments.small_transfer");
+}
+
+#[test]
+fn eval_compiles_a_directory_directly() {
+    let (code, d) = eval(Path::new("examples/payments"), &transfer(json!(6000)), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(d["decision"], "step_up");
+}
+
+#[test]
+fn credential_rotation_defers_until_the_window_is_known() {
+    let req = |evidence: Value| {
+        json!({ "action": { "tool": "rotate_credentials", "params": { "environment": "prod" } }, "evidence": evidence })
+    };
+    let dir = Path::new("examples/credentials");
+    let (_, d) = eval(dir, &req(json!({})), &[]);
+    assert_eq!(d["decision"], "defer");
+    assert_eq!(d["reason"]["code"], "evidence.required");
+    assert_eq!(d["defer"]["need"], json!([{ "name": "maintenance_window_active", "type": "Bool", "source": "maintenance_api" }]));
+    assert_eq!(d["defer"]["timeout_s"], 600);
+    assert_eq!(d["defer"]["on_timeout"], "deny");
+    let (_, d) = eval(dir, &req(json!({ "maintenance_window_active": false })), &[]);
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["rule"], "credentials.rotation_outside_window");
+    assert_eq!(d["reason"]["code"], "creds.outside_window");
+    let (_, d) = eval(dir, &req(json!({ "maintenance_window_active": true })), &[]);
+    assert_eq!(d["decision"], "allow");
+    assert_eq!(d["rule"], "credentials.rotation_in_window");
+}
+
+#[test]
+fn stale_classification_defers_with_its_own_limits_and_restricted_data_is_denied() {
+    let req = |evidence: Value| {
+        json!({ "action": { "tool": "export_table", "params": { "table": "customers", "destination": "s3://b" } },
+                "context": { "classification_age": 172800 }, "evidence": evidence })
+    };
+    let dir = Path::new("examples/data_export");
+    let (_, d) = eval(dir, &req(json!({})), &[]);
+    assert_eq!(d["decision"], "defer");
+    assert_eq!(d["defer"]["need"][0]["name"], "fresh_classification");
+    assert_eq!(d["defer"]["max_attempts"], 3);
+    assert_eq!(d["defer"]["on_exhausted"]["step_up"]["role"], "data-steward");
+    let (_, d) = eval(dir, &req(json!({ "fresh_classification": "RESTRICTED" })), &[]);
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["rule"], "data_export.export_restricted");
+    let (_, d) = eval(dir, &req(json!({ "fresh_classification": "INTERNAL" })), &[]);
+    assert_eq!(d["decision"], "allow");
+}
+
+#[test]
+fn modify_drops_external_recipients() {
+    let req = json!({ "action": { "tool": "send_email",
+        "params": { "to": ["bob@corp.com", "eve@evil.example"], "subject": "Q3", "body": "numbers" } } });
+    let (_, d) = eval(Path::new("examples/payments"), &req, &[]);
+    assert_eq!(d["decision"], "modify");
+    assert_eq!(d["modified_action"]["params"]["to"], json!(["bob@corp.com"]));
+    assert_eq!(d["modified_action"]["params"]["subject"], "[reviewed] Q3");
+    assert_eq!(d["modified_action"]["params"]["body"], "numbers");
+}
+
+#[test]
+fn invalid_input_is_a_deny_not_a_crash() {
+    let dir = Path::new("examples/payments");
+    for bad in [
+        json!({ "action": { "tool": "transfer_funds", "params": { "amount": "lots", "currency": "USD", "recipient": "a" } } }),
+        json!({ "action": { "tool": "transfer_funds", "params": { "currency": "USD", "recipient": "a" } } }),
+        json!({ "action": { "params": {} } }),
+        json!([1, 2, 3]),
+    ] {
+        let (code, d) = eval(dir, &bad, &[]);
+        assert_eq!(code, 0, "any decision exits 0");
+        assert_eq!(d["decision"], "deny", "{bad}");
+        assert_eq!(d["reason"]["code"], "input.invalid");
+    }
+    // Truncated JSON and absurd nesting, sent raw.
+    for raw in ["{\"action\": {\"tool\": ", &"[".repeat(100_000)] {
+        let mut child = aarm()
+            .args(["eval", "examples/payments", "--input", "-"])
+            .current_dir(root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(raw.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(d["reason"]["code"], "input.invalid");
+    }
+    // An undeclared tool is valid input: only `on *` rules and the default apply.
+    let (_, d) = eval(dir, &json!({ "action": { "tool": "launch_rockets" } }), &[]);
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["reason"]["code"], "default.deny");
+}
+
+#[test]
+fn explain_lists_the_rules_tried() {
+    let (_, d) = eval(Path::new("examples/payments"), &transfer(json!(10000)), &["--explain"]);
+    let tried = d["explain"]["tried"].as_array().unwrap();
+    let names: Vec<&str> = tried.iter().map(|t| t["rule"].as_str().unwrap()).collect();
+    assert_eq!(names, ["payments.large_transfer", "payments.refund_memo", "payments.small_transfer"]);
+    assert_eq!(tried[0]["condition"], "true");
+    assert_eq!(tried[2]["condition"], "false");
+}
+
+#[test]
+fn signed_bundles_inspect_and_tampering() {
+    let dir = scratch("signed");
+    let key = dir.join("key.hex");
+    std::fs::write(&key, "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n").unwrap();
+    let public = dir.join("key.pub");
+    // The public key of that RFC 8032 test seed.
+    std::fs::write(&public, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap();
+    let bundle = dir.join("b.aarmb");
+    let out = build("examples/credentials", &bundle, &["--sign-key", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let req = json!({ "action": { "tool": "rotate_credentials", "params": { "environment": "prod" } },
+                      "evidence": { "maintenance_window_active": true } });
+    let (code, d) = eval(&bundle, &req, &["--key", public.to_str().unwrap()]);
+    assert_eq!((code, d["decision"].as_str()), (0, Some("allow")));
+
+    let out = aarm().args(["inspect", "--disassemble"]).arg(&bundle).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("signature  Ed25519, key"), "{text}");
+    assert!(text.contains("credentials.rotation_outside_window priority 50 -> deny"), "{text}");
+    assert!(text.contains("evidence maintenance_window_active"), "{text}");
+
+    // One flipped byte: refused, and eval fails closed.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    let bad = dir.join("bad.aarmb");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, d) = eval(&bad, &req, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["reason"]["code"], "bundle.invalid");
+    assert_eq!(aarm().arg("inspect").arg(&bad).output().unwrap().status.code(), Some(1));
+}
+
+#[test]
+fn build_refuses_policies_with_errors() {
+    let dir = scratch("broken");
+    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\nrule r on nothing { deny }\n").unwrap();
+    let out = aarm().args(["build", ".", "-o", "x.aarmb"]).current_dir(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.join("x.aarmb").exists());
+}
