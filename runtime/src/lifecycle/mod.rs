@@ -1,0 +1,14 @@
+//! The lifecycle of suspended actions: cases, the events that drive them, and their receipts.
+//!
+//! - [`case`]: the case record and its states
+//! - [`event`]: events and the stable rejection reasons
+//! - [`receipt`]: receipt records (sealed and verified in [`crate::receipts`])
+//! - [`machine`]: the deterministic state machine (quorum, veto, escalation, timeouts, deferral
+//!   re-evaluation)
+//! - [`identity`]: what the lifecycle asks of the host about identities
+//!
+//! Cases and receipts are kept by a [`crate::store::CaseStore`].
+
+pub mod case;
+pub mod event;
+pub mod receipt;

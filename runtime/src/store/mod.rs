@@ -1,0 +1,59 @@
+//! Where cases and receipts live. The lifecycle talks to a [`CaseStore`]; hosts pick the
+//! implementation: [`memory::MemoryStore`] for tests, [`sqlite::SqliteStore`] for real
+//! deployments (a restart loses no pending approval and no receipt).
+//!
+//! Every write is atomic: a case's new state and the receipts of the transition are stored
+//! together or not at all, receipts are chained (each holds the hash of the previous one, in
+//! the store's order), and an event carrying an `event_id` that was already applied is not
+//! applied again.
+
+pub mod memory;
+pub mod sqlite;
+
+use crate::lifecycle::case::Case;
+use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The case changed since it was read (another writer won): read it again and retry.
+    #[error("case {0} was changed by another writer")]
+    Conflict(String),
+    #[error("no case {0}")]
+    NotFound(String),
+    /// The storage itself failed (disk, corruption, lock). Hosts fail closed on it.
+    #[error("case store failure: {0}")]
+    Backend(String),
+}
+
+pub trait CaseStore {
+    /// Stores a new case with the receipt of its opening; assigns and returns its id
+    /// (`case-000001`, ...) and the sealed receipt.
+    fn open(&mut self, case: Case, receipt: ReceiptDraft) -> Result<(Case, Receipt), StoreError>;
+
+    /// Stores `case` (whose `version` must be one more than the stored one, else
+    /// [`StoreError::Conflict`]) and appends the receipts, atomically. When `event_id` was
+    /// already applied to this case, nothing changes and `Ok(None)` is returned.
+    fn commit(
+        &mut self,
+        case: &Case,
+        receipts: Vec<ReceiptDraft>,
+        event_id: Option<&str>,
+    ) -> Result<Option<Vec<Receipt>>, StoreError>;
+
+    fn get(&self, id: &str) -> Result<Option<Case>, StoreError>;
+
+    /// All cases, or only those still pending, in id order.
+    fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError>;
+
+    /// The chain in order, or the receipts of one case.
+    fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError>;
+
+    /// The latest `at` among stored receipts: a clock earlier than this is refused.
+    fn last_event_at(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Keeps a bundle by its hash, so that a case re-evaluates against the bundle it was opened
+    /// with, even after a reload or in another process.
+    fn put_bundle(&mut self, hash: &str, bytes: &[u8]) -> Result<(), StoreError>;
+
+    fn get_bundle(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
