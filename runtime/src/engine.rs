@@ -464,7 +464,7 @@ impl Engine {
                 return Err(EvalError::Malformed("a `modify` value depends on unknown evidence"));
             }
             let field = tool.fields.get(usize::from(*slot)).ok_or(EvalError::Malformed("modify slot"))?;
-            params.insert(field.name.clone(), convert::value_to_json(&v));
+            params.insert(field.name.clone(), convert::typed_value_to_json(&v, &field.ty));
         }
         Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
     }

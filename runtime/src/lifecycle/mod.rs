@@ -9,6 +9,10 @@
 //!
 //! Cases and receipts are kept by a [`crate::store::CaseStore`].
 
+pub mod action;
 pub mod case;
 pub mod event;
+pub mod identity;
+pub mod machine;
 pub mod receipt;
+pub mod service;

@@ -1,0 +1,360 @@
+//! The case state machine: deterministic, clock passed in, no I/O. [`open`] turns a `step_up` or
+//! `defer` decision into a case; [`apply`] takes a case and an event to the next case and the
+//! receipts of the transition, or refuses the event with a stable [`Rejection`] and changes
+//! nothing.
+//!
+//! ```text
+//! defer ──provide──► re-evaluate (same bundle) ──► allow | deny | modify | step_up | defer (attempt+1)
+//!   │ timeout / attempts exhausted ──► on_timeout / on_exhausted (deny by default)
+//! step_up ──approve×quorum──► allowed
+//!   │ deny (veto) ──► denied          escalate after D ──► approvers widened
+//!   │ timeout ──► on_timeout (deny by default; cancel; a further step_up tier)
+//! ```
+
+use super::action::action_hash;
+use super::case::{reasons, Approval, Case, CaseState, Denial};
+use super::event::{Event, Rejection};
+use super::identity::IdentityVerifier;
+use super::receipt::ReceiptDraft;
+use crate::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
+use crate::engine::Engine;
+use serde_json::json;
+
+/// What a transition needs besides the case: the bundle the case was opened with, and the
+/// host's identity service.
+pub struct Env<'a> {
+    pub engine: &'a Engine,
+    pub identities: &'a dyn IdentityVerifier,
+}
+
+/// The case after an event, and one receipt per step it took. `rejected` is set when the event
+/// itself was refused although something was due first (an approval that arrives after the
+/// timeout: the timeout is recorded, the approval refused with `case_resolved`).
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub case: Case,
+    pub receipts: Vec<ReceiptDraft>,
+    pub rejected: Option<Rejection>,
+}
+
+/// The action as submitted, which an approval releases.
+fn original_action(request: &serde_json::Value) -> ActionOut {
+    let action = request.get("action");
+    let text = |k: &str| action.and_then(|a| a.get(k)).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let params = action.and_then(|a| a.get("params")).and_then(|p| p.as_object()).cloned().unwrap_or_default();
+    ActionOut { tool: text("tool"), operation: text("operation"), params }
+}
+
+fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, detail: serde_json::Value) -> ReceiptDraft {
+    let current = case.outcome.as_ref().unwrap_or(&case.decision);
+    ReceiptDraft {
+        case: case.id.clone(),
+        event: event.to_string(),
+        actor: actor.map(str::to_string),
+        state: case.state,
+        decision: current.decision.as_str().to_string(),
+        reason: case.resolution.clone().unwrap_or_else(|| case.decision.reason.clone()),
+        policy: case.decision.policy.clone(),
+        action_hash: case.action_hash.clone(),
+        identity: case.identity.clone(),
+        at,
+        detail,
+    }
+}
+
+/// Opens a case for a `step_up` or `defer` decision; other decisions need no case.
+pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Option<(Case, ReceiptDraft)> {
+    let state = match decision.decision {
+        Effect::StepUp => CaseState::PendingApproval,
+        Effect::Defer => CaseState::PendingEvidence,
+        Effect::Allow | Effect::Deny | Effect::Modify => return None,
+    };
+    let evidence = request
+        .get("evidence")
+        .and_then(|e| e.as_object())
+        .map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let case = Case {
+        id: String::new(),
+        state,
+        request: request.clone(),
+        action_hash: action_hash(request),
+        identity: request.get("identity").cloned().unwrap_or_else(|| json!({})),
+        bundle_hash: decision.policy.bundle_hash.clone(),
+        decision: decision.clone(),
+        escalated_from_defer: false,
+        tier: 0,
+        approvals: Vec::new(),
+        denials: Vec::new(),
+        extra_approvers: Vec::new(),
+        escalated: false,
+        evidence,
+        attempts: 0,
+        opened_at: now,
+        waiting_since: now,
+        updated_at: now,
+        outcome: None,
+        resolution: None,
+        released_action: None,
+        version: 0,
+    };
+    let receipt = draft(&case, "open", None, now, json!({ "rule": decision.rule }));
+    Some((case, receipt))
+}
+
+/// Applies one event at time `now`.
+pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transition, Rejection> {
+    if case.state.is_resolved() {
+        return Err(Rejection::CaseResolved);
+    }
+    if now < case.updated_at {
+        return Err(Rejection::ClockWentBack);
+    }
+    let mut next = case.clone();
+    let mut receipts = Vec::new();
+    // Timeouts and escalations that are due fire before the event itself.
+    fire_due(&mut next, now, &mut receipts);
+    if next.state.is_resolved() && !matches!(event, Event::Tick) {
+        finish(&mut next, now, &receipts);
+        return Ok(Transition { case: next, receipts, rejected: Some(Rejection::CaseResolved) });
+    }
+    match event {
+        Event::Tick => {}
+        Event::Cancel { by } => {
+            resolve(&mut next, CaseState::Cancelled, Effect::Deny, reasons::CANCELLED, "the case was cancelled", None);
+            receipts.push(draft(&next, "cancel", by.as_deref(), now, json!({})));
+        }
+        Event::Approve { by, roles } => approve(&mut next, by, roles, now, env, &mut receipts)?,
+        Event::Deny { by, why } => deny(&mut next, by, why.as_deref(), now, env, &mut receipts)?,
+        Event::Provide { name, value } => provide(&mut next, name, value, now, env, &mut receipts)?,
+    }
+    finish(&mut next, now, &receipts);
+    Ok(Transition { case: next, receipts, rejected: None })
+}
+
+fn finish(case: &mut Case, now: i64, receipts: &[ReceiptDraft]) {
+    if !receipts.is_empty() {
+        case.updated_at = now;
+        case.version = case.version.saturating_add(1);
+    }
+}
+
+/// Ends the case.
+fn resolve(case: &mut Case, state: CaseState, effect: Effect, code: &str, message: &str, released: Option<ActionOut>) {
+    let reason = Reason { code: code.to_string(), message: message.to_string() };
+    let mut outcome = case.decision.clone();
+    outcome.decision = effect;
+    outcome.reason = reason.clone();
+    outcome.step_up = None;
+    outcome.defer = None;
+    outcome.modified_action = if state == CaseState::Modified { released.clone() } else { None };
+    case.state = state;
+    case.outcome = Some(outcome);
+    case.resolution = Some(reason);
+    case.released_action = released;
+}
+
+fn step_up(case: &Case) -> Option<&StepUpObligation> {
+    case.decision.step_up.as_ref()
+}
+
+/// Enters a (new) approval tier with `obligation`.
+fn enter_step_up(case: &mut Case, obligation: StepUpObligation, since: i64, from_defer: bool) {
+    case.state = CaseState::PendingApproval;
+    case.decision.decision = Effect::StepUp;
+    case.decision.risk = Some(obligation.risk.clone());
+    case.decision.step_up = Some(obligation);
+    case.decision.defer = None;
+    case.approvals.clear();
+    case.denials.clear();
+    case.extra_approvers.clear();
+    case.escalated = false;
+    case.waiting_since = since;
+    if from_defer {
+        case.escalated_from_defer = true;
+    }
+}
+
+/// Applies what an unanswered wait resolves to.
+fn apply_outcome(case: &mut Case, outcome: &Outcome, at: i64, code: &str, from_defer: bool) {
+    let released = original_action(&case.request);
+    match outcome {
+        Outcome::Deny => resolve(case, CaseState::Denied, Effect::Deny, code, "nobody decided in time", None),
+        Outcome::Cancel => resolve(case, CaseState::Cancelled, Effect::Deny, code, "cancelled: nobody decided in time", None),
+        Outcome::Allow => resolve(case, CaseState::Allowed, Effect::Allow, code, "allowed by the policy's timeout outcome", Some(released)),
+        Outcome::StepUp(obligation) => {
+            case.tier = case.tier.saturating_add(1);
+            enter_step_up(case, (**obligation).clone(), at, from_defer);
+        }
+    }
+}
+
+/// Fires every escalation and timeout due at `now`, in time order, one receipt each.
+fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
+    // Each round resolves the case or moves to a later tier, so this ends; the bound is a guard.
+    for _ in 0..64 {
+        match case.state {
+            CaseState::PendingApproval => {
+                let Some(s) = step_up(case).cloned() else { return };
+                let deadline = case.waiting_since.saturating_add(s.timeout_s);
+                if let Some(esc) = &s.escalate {
+                    let at = case.waiting_since.saturating_add(esc.after_s);
+                    if !case.escalated && at <= now && at < deadline {
+                        case.escalated = true;
+                        case.extra_approvers = esc.to.clone();
+                        receipts.push(draft(case, "escalate", None, at, json!({ "added": esc.to, "tier": case.tier })));
+                    }
+                }
+                if deadline > now {
+                    return;
+                }
+                let tier = case.tier;
+                apply_outcome(case, &s.on_timeout, deadline, reasons::TIMEOUT, case.escalated_from_defer);
+                receipts.push(draft(case, "timeout", None, deadline, json!({ "tier": tier })));
+            }
+            CaseState::PendingEvidence => {
+                let Some(d) = case.decision.defer.clone() else { return };
+                let deadline = case.waiting_since.saturating_add(d.timeout_s);
+                if deadline > now {
+                    return;
+                }
+                apply_outcome(case, &d.on_timeout, deadline, reasons::TIMEOUT, true);
+                receipts.push(draft(case, "timeout", None, deadline, json!({ "attempts": case.attempts })));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Whether `by` may act on the current approval tier.
+fn eligible(case: &Case, by: &str, roles: &[String], env: &Env) -> bool {
+    if case.extra_approvers.iter().any(|a| a == by) {
+        return true;
+    }
+    let Some(s) = step_up(case) else { return false };
+    match &s.role {
+        Some(role) => roles.iter().any(|r| r == role) || env.identities.roles(by).iter().any(|r| r == role),
+        None => s.approvers.iter().any(|a| a == by),
+    }
+}
+
+fn requester(case: &Case) -> &str {
+    case.identity.get("human").and_then(|h| h.as_str()).unwrap_or("")
+}
+
+fn approve(case: &mut Case, by: &str, roles: &[String], now: i64, env: &Env, receipts: &mut Vec<ReceiptDraft>) -> Result<(), Rejection> {
+    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, env) {
+        return Err(Rejection::NotAnApprover);
+    }
+    let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
+    if !s.self_approval && !by.is_empty() && by == requester(case) {
+        return Err(Rejection::SelfApproval);
+    }
+    if case.approvals.iter().any(|a| a.by == by) || case.denials.iter().any(|d| d.by == by) {
+        return Err(Rejection::DuplicateApproval);
+    }
+    let approvals = case.approvals.len().saturating_add(1);
+    if approvals >= s.quorum as usize {
+        // Before release: re-validate the captured identity if the wait outlived it.
+        if let Some(valid) = env.identities.validity_s(&case.identity) {
+            if now.saturating_sub(case.opened_at) > valid && !env.identities.revalidate(&case.identity, now) {
+                return Err(Rejection::IdentityInvalid);
+            }
+        }
+    }
+    case.approvals.push(Approval { by: by.to_string(), at: now, action_hash: case.action_hash.clone(), roles: roles.to_vec() });
+    // Every counted approval must be bound to this very action.
+    let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).count();
+    if bound >= s.quorum as usize {
+        let released = original_action(&case.request);
+        let message = format!("{bound} of {} approvals", s.quorum);
+        resolve(case, CaseState::Allowed, Effect::Allow, reasons::APPROVED, &message, Some(released));
+    }
+    receipts.push(draft(case, "approve", Some(by), now, json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier })));
+    Ok(())
+}
+
+fn deny(case: &mut Case, by: &str, why: Option<&str>, now: i64, env: &Env, receipts: &mut Vec<ReceiptDraft>) -> Result<(), Rejection> {
+    if case.state != CaseState::PendingApproval || !eligible(case, by, &[], env) {
+        return Err(Rejection::NotAnApprover);
+    }
+    let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
+    if case.approvals.iter().any(|a| a.by == by) || case.denials.iter().any(|d| d.by == by) {
+        return Err(Rejection::DuplicateApproval);
+    }
+    case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string) });
+    // Without veto, a denial ends the case only once the quorum can no longer be reached.
+    let possible = s.approvers.len().saturating_add(case.extra_approvers.len());
+    let unreachable = s.role.is_none() && possible.saturating_sub(case.denials.len()) < s.quorum as usize;
+    if s.veto || unreachable {
+        let message = match why {
+            Some(w) => format!("denied by {by}: {w}"),
+            None => format!("denied by {by}"),
+        };
+        resolve(case, CaseState::Denied, Effect::Deny, reasons::VETOED, &message, None);
+    }
+    receipts.push(draft(case, "deny", Some(by), now, json!({ "why": why, "denials": case.denials.len() })));
+    Ok(())
+}
+
+fn provide(
+    case: &mut Case,
+    name: &str,
+    value: &serde_json::Value,
+    now: i64,
+    env: &Env,
+    receipts: &mut Vec<ReceiptDraft>,
+) -> Result<(), Rejection> {
+    if !env.engine.program().schema.evidence.iter().any(|e| e.name == name) {
+        return Err(Rejection::UndeclaredEvidence);
+    }
+    let mut evidence = case.evidence.clone();
+    evidence.insert(name.to_string(), value.clone());
+    let mut request = case.request.clone();
+    if let Some(obj) = request.as_object_mut() {
+        obj.insert("evidence".into(), serde_json::Value::Object(evidence.clone().into_iter().collect()));
+    }
+    let converted = env.engine.convert(&request.to_string(), now).map_err(|_| Rejection::EvidenceType)?;
+    case.evidence = evidence;
+    if case.state == CaseState::PendingApproval {
+        // Approvers see it; the decision is theirs now.
+        receipts.push(draft(case, "provide", None, now, json!({ "evidence": name })));
+        return Ok(());
+    }
+    let decision = env.engine.decide(&converted);
+    case.request = request;
+    let detail = json!({ "evidence": name, "reevaluated": decision.decision.as_str(), "rule": decision.rule });
+    match decision.decision {
+        Effect::Allow => {
+            let released = original_action(&case.request);
+            resolve(case, CaseState::Allowed, Effect::Allow, &decision.reason.code, &decision.reason.message, Some(released));
+            case.outcome = Some(decision);
+        }
+        Effect::Deny => {
+            resolve(case, CaseState::Denied, Effect::Deny, &decision.reason.code, &decision.reason.message, None);
+            case.outcome = Some(decision);
+        }
+        Effect::Modify => {
+            let released = decision.modified_action.clone();
+            resolve(case, CaseState::Modified, Effect::Modify, &decision.reason.code, &decision.reason.message, released);
+            case.outcome = Some(decision);
+        }
+        Effect::StepUp => {
+            let Some(obligation) = decision.step_up.clone() else { return Err(Rejection::EvidenceType) };
+            case.decision = decision;
+            enter_step_up(case, obligation, now, false);
+        }
+        Effect::Defer => {
+            case.attempts = case.attempts.saturating_add(1);
+            let limits = case.decision.defer.clone();
+            case.decision = decision;
+            if let Some(limits) = limits {
+                if case.attempts >= limits.max_attempts {
+                    apply_outcome(case, &limits.on_exhausted, now, reasons::ATTEMPTS_EXHAUSTED, true);
+                }
+            }
+        }
+    }
+    receipts.push(draft(case, "provide", None, now, detail));
+    Ok(())
+}

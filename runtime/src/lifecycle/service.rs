@@ -1,0 +1,144 @@
+//! The lifecycle as a host uses it: decide a request, open a case when the decision suspends
+//! it, and drive cases with events — the engine, the state machine and a [`CaseStore`] together.
+
+use super::case::Case;
+use super::event::{Event, Rejection};
+use super::identity::IdentityVerifier;
+use super::machine::{self, Env};
+use crate::decision::Decision;
+use crate::engine::{Engine, EngineError};
+use crate::lifecycle::receipt::Receipt;
+use crate::store::{CaseStore, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The event was refused; nothing changed (except what was due before it, if anything).
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bundle a case was opened with is not available or does not load.
+    #[error("bundle {hash} of the case cannot be loaded: {message}")]
+    Bundle { hash: String, message: String },
+}
+
+impl LifecycleError {
+    pub fn rejection(&self) -> Option<Rejection> {
+        match self {
+            LifecycleError::Rejected(r) => Some(*r),
+            _ => None,
+        }
+    }
+}
+
+/// A decision, and the case it opened (for `step_up` and `defer`).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub decision: Decision,
+    pub case: Option<Case>,
+}
+
+pub struct Lifecycle<S: CaseStore> {
+    store: S,
+    engines: HashMap<String, Arc<Engine>>,
+    identities: Box<dyn IdentityVerifier + Send + Sync>,
+}
+
+impl<S: CaseStore> Lifecycle<S> {
+    pub fn new(store: S, identities: Box<dyn IdentityVerifier + Send + Sync>) -> Self {
+        Lifecycle { store, engines: HashMap::new(), identities }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Registers a loaded bundle; with its bytes, the store keeps it, so that its cases can be
+    /// re-evaluated after a restart or from another process.
+    pub fn add_engine(&mut self, engine: Arc<Engine>, bytes: Option<&[u8]>) -> Result<(), LifecycleError> {
+        if let Some(b) = bytes {
+            self.store.put_bundle(engine.bundle_hash(), b)?;
+        }
+        self.engines.insert(engine.bundle_hash().to_string(), engine);
+        Ok(())
+    }
+
+    fn engine(&mut self, hash: &str) -> Result<Arc<Engine>, LifecycleError> {
+        if let Some(e) = self.engines.get(hash) {
+            return Ok(e.clone());
+        }
+        let bytes = self
+            .store
+            .get_bundle(hash)?
+            .ok_or_else(|| LifecycleError::Bundle { hash: hash.to_string(), message: "not in the store".into() })?;
+        let engine = Engine::load(&bytes, &[], false)
+            .map_err(|e: EngineError| LifecycleError::Bundle { hash: hash.to_string(), message: e.to_string() })?;
+        let engine = Arc::new(engine);
+        self.engines.insert(hash.to_string(), engine.clone());
+        Ok(engine)
+    }
+
+    /// The store refuses a clock earlier than its last recorded event.
+    fn check_clock(&self, now: i64) -> Result<(), LifecycleError> {
+        match self.store.last_event_at()? {
+            Some(last) if now < last => Err(LifecycleError::Rejected(Rejection::ClockWentBack)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Decides a request against the bundle `bundle_hash`; a `step_up` or `defer` opens a case.
+    pub fn submit(&mut self, bundle_hash: &str, request_json: &str, now: i64) -> Result<Submitted, LifecycleError> {
+        let engine = self.engine(bundle_hash)?;
+        let decision = engine.decide_json(request_json, now);
+        let request: serde_json::Value = serde_json::from_str(request_json).unwrap_or(serde_json::Value::Null);
+        let Some((case, receipt)) = machine::open(&decision, &request, now) else {
+            return Ok(Submitted { decision, case: None });
+        };
+        self.check_clock(now)?;
+        let (case, _) = self.store.open(case, receipt)?;
+        Ok(Submitted { decision, case: Some(case) })
+    }
+
+    /// Applies an event to a case. `event_id`, when given, makes a retried event a no-op.
+    pub fn apply(&mut self, id: &str, event: &Event, now: i64, event_id: Option<&str>) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+        let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
+        self.check_clock(now)?;
+        let engine = self.engine(&case.bundle_hash)?;
+        let env = Env { engine: &engine, identities: self.identities.as_ref() };
+        let transition = machine::apply(&case, event, now, &env).map_err(LifecycleError::Rejected)?;
+        let receipts = if transition.receipts.is_empty() {
+            Vec::new()
+        } else {
+            match self.store.commit(&transition.case, transition.receipts, event_id)? {
+                Some(r) => r,
+                // Already applied: report the case as stored.
+                None => return Ok((self.store.get(id)?.unwrap_or(transition.case), Vec::new())),
+            }
+        };
+        if let Some(r) = transition.rejected {
+            return Err(LifecycleError::Rejected(r));
+        }
+        Ok((transition.case, receipts))
+    }
+
+    /// Fires every timeout and escalation due at `now`, across all pending cases.
+    pub fn tick(&mut self, now: i64) -> Result<Vec<Case>, LifecycleError> {
+        self.check_clock(now)?;
+        let mut changed = Vec::new();
+        for case in self.store.list(true)? {
+            match self.apply(&case.id, &Event::Tick, now, None) {
+                Ok((c, receipts)) if !receipts.is_empty() => changed.push(c),
+                Ok(_) => {}
+                Err(LifecycleError::Rejected(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(changed)
+    }
+}
