@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod codegen;
+pub mod interpret;
 pub mod ir;
 pub mod modules;
 pub mod stdlib;

@@ -1,0 +1,791 @@
+//! The reference interpreter: evaluates the typed IR ([`ir::Bundle`]) directly against a converted
+//! request and returns the same [`Decision`] as the runtime engine.
+//!
+//! It exists as an independent oracle for the VM (`runtime/src/vm.rs`, `engine.rs`) and the code
+//! generator: `compiler/tests/differential.rs` compares the two on generated policies. It is
+//! written to be obviously correct, not fast: a tree walk with fresh local environments, regexes
+//! compiled on every use, and a resolution that first computes every candidate's condition and then
+//! applies the walk of `lang/REFERENCE.md`, "Evaluation", step by step.
+//!
+//! Only the primitive operations on *known* values come from [`aarm_runtime::ops`] (shared on
+//! purpose); the three-valued logic, the control flow and the resolution are written here from the
+//! specification. The presentation of decisions (messages, which fields are filled) follows
+//! `Engine::try_materialize`.
+
+use crate::ir::{self, ActionField, Arith, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
+use aarm_lang::ast::{BinOp, QuantKind};
+use aarm_runtime::bytecode::{ArithOp, CmpOp, MethodOp};
+use aarm_runtime::convert::value_to_json;
+use aarm_runtime::decision::{
+    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason, StepUpObligation,
+};
+use aarm_runtime::ops::{self, EvalError};
+use aarm_runtime::request::Request;
+use aarm_runtime::value::{format_decimal, EvidenceMask, Value, DECIMAL_SCALE};
+use std::sync::Arc;
+
+/// Decides `req` under `bundle`, as `Engine::decide` does for the compiled bundle.
+pub fn decide(bundle: &Bundle, req: &Request, bundle_hash: &str) -> Decision {
+    let interp = Interp { bundle, req, bundle_hash };
+    let verdict = interp.resolve();
+    interp.materialize(&verdict)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Three-valued results
+
+/// The value of a condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Truth {
+    True,
+    False,
+    /// Might be true: depends on these evidence facts.
+    Unknown(EvidenceMask),
+}
+
+type Eval = Result<Value, EvalError>;
+
+fn malformed(what: &'static str) -> EvalError {
+    EvalError::Malformed(what)
+}
+
+/// The union of the unknown labels among `values`, `None` when all are known.
+fn unknown_of<'v>(values: impl IntoIterator<Item = &'v Value>) -> Option<EvidenceMask> {
+    let mut mask: Option<EvidenceMask> = None;
+    for v in values {
+        if let Value::Unknown(m) = v {
+            mask = Some(mask.unwrap_or(0) | m);
+        }
+    }
+    mask
+}
+
+fn evidence_bit(index: usize) -> Result<EvidenceMask, EvalError> {
+    u32::try_from(index).ok().and_then(|i| 1u128.checked_shl(i)).ok_or(malformed("evidence index"))
+}
+
+fn truth_of(v: &Value) -> Result<Truth, EvalError> {
+    match v {
+        Value::Bool(true) => Ok(Truth::True),
+        Value::Bool(false) => Ok(Truth::False),
+        Value::Unknown(m) => Ok(Truth::Unknown(*m)),
+        _ => Err(malformed("a condition that is not a Bool")),
+    }
+}
+
+fn const_value(c: &ir::Const) -> Value {
+    match c {
+        ir::Const::Bool(b) => Value::Bool(*b),
+        ir::Const::Int(i) => Value::Int(*i),
+        ir::Const::Decimal(d) => Value::Decimal(*d),
+        ir::Const::Str(s) => Value::str(s),
+        ir::Const::Duration(d) => Value::Duration(*d),
+        ir::Const::Time(t) => Value::Time(*t),
+        ir::Const::List(items) => Value::list(items.iter().map(const_value).collect()),
+        ir::Const::Record(fields) => Value::Record(fields.iter().map(|(_, v)| const_value(v)).collect()),
+    }
+}
+
+fn arith_op(a: Arith) -> ArithOp {
+    match a {
+        Arith::IntAdd => ArithOp::IntAdd,
+        Arith::IntSub => ArithOp::IntSub,
+        Arith::IntMul => ArithOp::IntMul,
+        Arith::IntDiv => ArithOp::IntDiv,
+        Arith::DecAdd => ArithOp::DecAdd,
+        Arith::DecSub => ArithOp::DecSub,
+        Arith::DecMul => ArithOp::DecMul,
+        Arith::DecDiv => ArithOp::DecDiv,
+        Arith::Concat => ArithOp::Concat,
+        Arith::TimeAddDur => ArithOp::TimeAddDur,
+        Arith::TimeSubDur => ArithOp::TimeSubDur,
+        Arith::TimeSubTime => ArithOp::TimeSubTime,
+        Arith::DurAdd => ArithOp::DurAdd,
+        Arith::DurSub => ArithOp::DurSub,
+        Arith::DurMulInt => ArithOp::DurMulInt,
+        Arith::DurDivInt => ArithOp::DurDivInt,
+    }
+}
+
+fn cmp_op(op: BinOp) -> Result<CmpOp, EvalError> {
+    Ok(match op {
+        BinOp::Eq => CmpOp::Eq,
+        BinOp::Ne => CmpOp::Ne,
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Le => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        BinOp::Ge => CmpOp::Ge,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => return Err(malformed("comparison operator")),
+    })
+}
+
+/// The shared primitive of a method; `None` for `matches`, which the interpreter does itself.
+fn method_op(m: &Method) -> Option<MethodOp> {
+    Some(match m {
+        Method::StartsWith => MethodOp::StartsWith,
+        Method::EndsWith => MethodOp::EndsWith,
+        Method::StrContains => MethodOp::StrContains,
+        Method::Lower => MethodOp::Lower,
+        Method::Upper => MethodOp::Upper,
+        Method::Trim => MethodOp::Trim,
+        Method::Matches(_) => return None,
+        Method::Glob => MethodOp::Glob,
+        Method::StrLen => MethodOp::StrLen,
+        Method::Len => MethodOp::Len,
+        Method::Contains => MethodOp::Contains,
+        Method::ContainsAny => MethodOp::ContainsAny,
+        Method::ContainsAll => MethodOp::ContainsAll,
+        Method::Hour => MethodOp::Hour,
+        Method::Minute => MethodOp::Minute,
+        Method::Weekday => MethodOp::Weekday,
+        Method::Seconds => MethodOp::Seconds,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions
+
+struct Interp<'a> {
+    bundle: &'a Bundle,
+    req: &'a Request,
+    bundle_hash: &'a str,
+}
+
+/// The local variables of one body (a rule's expressions or one call of a `fn`).
+struct Env {
+    locals: Vec<Value>,
+}
+
+impl Env {
+    fn new(size: u32) -> Env {
+        Env { locals: vec![Value::Absent; size as usize] }
+    }
+
+    fn get(&self, id: ir::LocalId) -> Eval {
+        self.locals.get(id.index()).cloned().ok_or(malformed("local out of range"))
+    }
+
+    fn set(&mut self, id: ir::LocalId, v: Value) -> Result<(), EvalError> {
+        let slot = self.locals.get_mut(id.index()).ok_or(malformed("local out of range"))?;
+        *slot = v;
+        Ok(())
+    }
+}
+
+impl<'a> Interp<'a> {
+    fn eval(&self, e: &ir::Expr, env: &mut Env) -> Eval {
+        match &e.kind {
+            ExprKind::Const(c) => Ok(const_value(c)),
+            ExprKind::List(items) => {
+                let values = self.eval_all(items, env)?;
+                Ok(match unknown_of(&values) {
+                    Some(m) => Value::Unknown(m),
+                    None => Value::list(values),
+                })
+            }
+            ExprKind::Record(fields) => {
+                let mut values = Vec::with_capacity(fields.len());
+                for (_, f) in fields {
+                    values.push(self.eval(f, env)?);
+                }
+                Ok(match unknown_of(&values) {
+                    Some(m) => Value::Unknown(m),
+                    None => Value::Record(Arc::from(values)),
+                })
+            }
+            ExprKind::Param(name) => {
+                let tool = self
+                    .req
+                    .tool_index
+                    .and_then(|i| self.bundle.tools.get(i))
+                    .ok_or(malformed("params of an undeclared tool"))?;
+                let (slot, _) = tool.field(name).ok_or(malformed("params field"))?;
+                self.req.params.get(slot).cloned().ok_or(malformed("params slot"))
+            }
+            ExprKind::Action(ActionField::Tool) => Ok(Value::Str(self.req.tool.clone())),
+            ExprKind::Action(ActionField::Operation) => Ok(Value::Str(self.req.operation.clone())),
+            ExprKind::Identity(f) => {
+                let id = &self.req.identity;
+                Ok(match f {
+                    IdentityField::Human => Value::Str(id.human.clone()),
+                    IdentityField::Service => Value::Str(id.service.clone()),
+                    IdentityField::Agent => Value::Str(id.agent.clone()),
+                    IdentityField::Session => Value::Str(id.session.clone()),
+                    IdentityField::Roles => id.roles.clone(),
+                })
+            }
+            ExprKind::Context(f) => {
+                let c = &self.req.context;
+                Ok(match f {
+                    ContextField::OriginalRequest => c.original_request.clone(),
+                    ContextField::PriorActions => c.prior_actions.clone(),
+                    ContextField::DataClasses => c.data_classes.clone(),
+                    ContextField::SemanticDistance => c.semantic_distance.clone(),
+                    ContextField::Now => c.now.clone(),
+                    ContextField::Declared(id) => {
+                        c.declared.get(id.index()).cloned().ok_or(malformed("context field"))?
+                    }
+                })
+            }
+            ExprKind::Evidence(id) => match self.req.evidence.get(id.index()) {
+                Some(Some(v)) => Ok(v.clone()),
+                _ => Ok(Value::Unknown(evidence_bit(id.index())?)),
+            },
+            ExprKind::Local(id) => env.get(*id),
+            ExprKind::Group(id) => {
+                let g = self.bundle.groups.get(id.index()).ok_or(malformed("group"))?;
+                Ok(Value::list(g.members.iter().map(|m| Value::str(m)).collect()))
+            }
+            ExprKind::Field { base, index, .. } => match self.eval(base, env)? {
+                Value::Record(fields) => fields.get(*index as usize).cloned().ok_or(malformed("record field")),
+                Value::Unknown(m) => Ok(Value::Unknown(m)),
+                Value::Absent => Err(EvalError::Absent),
+                _ => Err(malformed("field of a non-record")),
+            },
+            ExprKind::Unwrap(inner) => match self.eval(inner, env)? {
+                Value::Absent => Err(EvalError::Absent),
+                v => Ok(v),
+            },
+            ExprKind::Widen(inner) => self.unary(inner, env, ops::widen),
+            ExprKind::Neg(inner) => self.unary(inner, env, ops::neg),
+            ExprKind::Not(inner) => self.unary(inner, env, |v| match v {
+                Value::Bool(b) => Ok(Value::Bool(!b)),
+                _ => Err(malformed("`not` of a non-Bool")),
+            }),
+            ExprKind::Arith { op, lhs, rhs } => {
+                let a = self.eval(lhs, env)?;
+                let b = self.eval(rhs, env)?;
+                match unknown_of([&a, &b]) {
+                    Some(m) => Ok(Value::Unknown(m)),
+                    None => ops::arith(arith_op(*op), &a, &b),
+                }
+            }
+            ExprKind::Compare { op, lhs, rhs } => {
+                let a = self.eval(lhs, env)?;
+                let b = self.eval(rhs, env)?;
+                match unknown_of([&a, &b]) {
+                    Some(m) => Ok(Value::Unknown(m)),
+                    None => ops::compare(cmp_op(*op)?, &a, &b).map(Value::Bool),
+                }
+            }
+            ExprKind::Logic { op, operands } => self.logic(*op, operands, env),
+            ExprKind::In { element, collection } => {
+                let x = self.eval(element, env)?;
+                let xs = self.eval(collection, env)?;
+                match unknown_of([&x, &xs]) {
+                    Some(m) => Ok(Value::Unknown(m)),
+                    None => ops::contains(&xs, &x).map(Value::Bool),
+                }
+            }
+            ExprKind::IsSet { value, negated } => {
+                // `evidence.X is set` asks whether the fact is known: always definite.
+                if let ExprKind::Evidence(id) = &value.kind {
+                    let known = matches!(self.req.evidence.get(id.index()), Some(Some(_)));
+                    return Ok(Value::Bool(known != *negated));
+                }
+                Ok(match self.eval(value, env)? {
+                    Value::Unknown(m) => Value::Unknown(m),
+                    Value::Absent => Value::Bool(*negated),
+                    _ => Value::Bool(!*negated),
+                })
+            }
+            ExprKind::Method { method, receiver, args } => {
+                let recv = self.eval(receiver, env)?;
+                let args = self.eval_all(args, env)?;
+                if let Some(m) = unknown_of(std::iter::once(&recv).chain(args.iter())) {
+                    return Ok(Value::Unknown(m));
+                }
+                match method_op(method) {
+                    Some(op) => ops::method(op, &recv, &args),
+                    None => {
+                        let Method::Matches(pattern) = method else { return Err(malformed("method")) };
+                        let Value::Str(s) = &recv else { return Err(malformed("`matches` on a non-string")) };
+                        let re = regex::Regex::new(pattern).map_err(|_| malformed("invalid pattern"))?;
+                        Ok(Value::Bool(re.is_match(s)))
+                    }
+                }
+            }
+            ExprKind::Quantifier { kind, var, collection, body } => {
+                let items = match self.eval(collection, env)? {
+                    Value::Unknown(m) => return Ok(Value::Unknown(m)),
+                    Value::List(items) => items,
+                    _ => return Err(malformed("quantifier over a non-collection")),
+                };
+                self.quantifier(*kind, *var, &items, body, env)
+            }
+            ExprKind::Filter { var, collection, predicate } => {
+                let items = match self.eval(collection, env)? {
+                    Value::Unknown(m) => return Ok(Value::Unknown(m)),
+                    Value::List(items) => items,
+                    _ => return Err(malformed("filter of a non-collection")),
+                };
+                let mut kept = Vec::new();
+                let mut unknown: Option<EvidenceMask> = None;
+                for item in items.iter() {
+                    env.set(*var, item.clone())?;
+                    match truth_of(&self.eval(predicate, env)?)? {
+                        Truth::True => kept.push(item.clone()),
+                        Truth::False => {}
+                        Truth::Unknown(m) => unknown = Some(unknown.unwrap_or(0) | m),
+                    }
+                }
+                Ok(match unknown {
+                    Some(m) => Value::Unknown(m),
+                    None => Value::list(kept),
+                })
+            }
+            ExprKind::Call { func, args } => {
+                let f = self.bundle.fns.get(func.index()).ok_or(malformed("function"))?;
+                let values = self.eval_all(args, env)?;
+                let mut callee = Env::new(f.locals.max(u32::try_from(values.len()).unwrap_or(u32::MAX)));
+                for (i, v) in values.into_iter().enumerate() {
+                    let id = u32::try_from(i).map_err(|_| malformed("argument index"))?;
+                    callee.set(ir::LocalId(id), v)?;
+                }
+                self.eval(&f.body, &mut callee)
+            }
+        }
+    }
+
+    fn eval_all(&self, es: &[ir::Expr], env: &mut Env) -> Result<Vec<Value>, EvalError> {
+        let mut out = Vec::with_capacity(es.len());
+        for e in es {
+            out.push(self.eval(e, env)?);
+        }
+        Ok(out)
+    }
+
+    /// A strict one-operand operator: unknown in, unknown out.
+    fn unary(&self, inner: &ir::Expr, env: &mut Env, f: impl Fn(&Value) -> Eval) -> Eval {
+        match self.eval(inner, env)? {
+            Value::Unknown(m) => Ok(Value::Unknown(m)),
+            v => f(&v),
+        }
+    }
+
+    /// Kleene `and`/`or`, left to right, stopping at the first deciding operand.
+    fn logic(&self, op: LogicOp, operands: &[ir::Expr], env: &mut Env) -> Eval {
+        let decisive = op == LogicOp::Or; // `or` stops at true, `and` at false
+        let mut unknown: Option<EvidenceMask> = None;
+        for e in operands {
+            match truth_of(&self.eval(e, env)?)? {
+                Truth::True if decisive => return Ok(Value::Bool(true)),
+                Truth::False if !decisive => return Ok(Value::Bool(false)),
+                Truth::True | Truth::False => {}
+                Truth::Unknown(m) => unknown = Some(unknown.unwrap_or(0) | m),
+            }
+        }
+        Ok(match unknown {
+            Some(m) => Value::Unknown(m),
+            None => Value::Bool(!decisive),
+        })
+    }
+
+    fn quantifier(&self, kind: QuantKind, var: ir::LocalId, items: &[Value], body: &ir::Expr, env: &mut Env) -> Eval {
+        let mut unknown: Option<EvidenceMask> = None;
+        let mut count: i64 = 0;
+        for item in items {
+            env.set(var, item.clone())?;
+            match (kind, truth_of(&self.eval(body, env)?)?) {
+                (QuantKind::Any, Truth::True) => return Ok(Value::Bool(true)),
+                (QuantKind::All, Truth::False) => return Ok(Value::Bool(false)),
+                (QuantKind::Count, Truth::True) => count = count.checked_add(1).ok_or(EvalError::Overflow)?,
+                (_, Truth::Unknown(m)) => unknown = Some(unknown.unwrap_or(0) | m),
+                _ => {}
+            }
+        }
+        Ok(match (unknown, kind) {
+            (Some(m), _) => Value::Unknown(m),
+            (None, QuantKind::Any) => Value::Bool(false),
+            (None, QuantKind::All) => Value::Bool(true),
+            (None, QuantKind::Count) => Value::Int(count),
+        })
+    }
+
+    /// All `when` lines of a rule, as one `and`; no line is `true`.
+    fn condition(&self, rule: &ir::Rule) -> Result<Truth, EvalError> {
+        let mut env = Env::new(rule.locals);
+        truth_of(&self.logic(LogicOp::And, &rule.conditions, &mut env)?)
+    }
+
+    fn rule_expr(&self, rule: &ir::Rule, e: &ir::Expr) -> Eval {
+        let mut env = Env::new(rule.locals);
+        self.eval(e, &mut env)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution
+
+/// How the request was decided (rules by index into `bundle.rules`).
+#[derive(Debug)]
+enum Verdict {
+    Rule(usize),
+    /// `limits`: "the evidence's rule" whose `defer` block gives the deferral's limits.
+    EvidenceDefer {
+        first: usize,
+        mask: EvidenceMask,
+        limits: Option<usize>,
+    },
+    Conflict {
+        first: usize,
+        priority: i64,
+    },
+    LowConfidence(usize),
+    Default,
+    Error {
+        rule: usize,
+        error: EvalError,
+    },
+}
+
+/// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
+fn restrictiveness(d: &ir::Decision) -> u8 {
+    match d {
+        ir::Decision::Deny => 4,
+        ir::Decision::StepUp(_) => 3,
+        ir::Decision::Defer(_) => 2,
+        ir::Decision::Modify(_) => 1,
+        ir::Decision::Allow => 0,
+    }
+}
+
+impl<'a> Interp<'a> {
+    /// Whether rule `r` is a candidate for the request's tool.
+    fn is_candidate(&self, r: &ir::Rule) -> bool {
+        match (&r.targets, self.req.tool_index) {
+            (Targets::All, _) => true,
+            (Targets::Tools(tools), Some(t)) => tools.iter().any(|id| id.index() == t),
+            (Targets::Tools(_), None) => false,
+        }
+    }
+
+    fn resolve(&self) -> Verdict {
+        // Every candidate with its condition, in source order.
+        let results: Vec<(usize, &ir::Rule, Result<Truth, EvalError>)> = self
+            .bundle
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.is_candidate(r))
+            .map(|(i, r)| (i, r, self.condition(r)))
+            .collect();
+        let mut levels: Vec<i64> = results.iter().map(|(_, r, _)| r.priority).collect();
+        levels.sort_unstable_by(|a, b| b.cmp(a));
+        levels.dedup();
+
+        let mut pending: EvidenceMask = 0;
+        let mut first_unknown: Option<usize> = None;
+        // The candidates walked so far, in walk order (for "the evidence's rule").
+        let mut walked: Vec<(usize, &ir::Rule)> = Vec::new();
+        for level in levels {
+            let at_level: Vec<&(usize, &ir::Rule, Result<Truth, EvalError>)> =
+                results.iter().filter(|(_, r, _)| r.priority == level).collect();
+            walked.extend(at_level.iter().map(|(i, r, _)| (*i, *r)));
+            // 1. The first failure of the level decides.
+            for (i, _, res) in &at_level {
+                if let Err(error) = res {
+                    return Verdict::Error { rule: *i, error: error.clone() };
+                }
+            }
+            // 2. True and unknown candidates.
+            let mut trues: Vec<(usize, &ir::Rule)> = Vec::new();
+            for (i, r, res) in &at_level {
+                match res {
+                    Ok(Truth::True) => trues.push((*i, r)),
+                    Ok(Truth::Unknown(m)) => {
+                        pending |= m;
+                        if first_unknown.is_none() {
+                            first_unknown = Some(*i);
+                        }
+                    }
+                    Ok(Truth::False) | Err(_) => {}
+                }
+            }
+            // 3. Nothing true: next level.
+            let Some(&(first_true, first_rule)) = trues.first() else { continue };
+            // 4. The level decides.
+            if pending != 0 {
+                if let Some(first) = first_unknown {
+                    return Verdict::EvidenceDefer { first, mask: pending, limits: needing_rule(&walked, pending) };
+                }
+            }
+            if self.bundle.settings.conflict == ir::ConflictMode::Defer
+                && trues.iter().any(|(_, r)| r.decision.name() != first_rule.decision.name())
+            {
+                return Verdict::Conflict { first: first_true, priority: level };
+            }
+            let mut winner = (first_true, first_rule);
+            for &(i, r) in &trues {
+                if restrictiveness(&r.decision) > restrictiveness(&winner.1.decision) {
+                    winner = (i, r);
+                }
+            }
+            if let (Some(min), Some(c)) = (self.bundle.settings.min_confidence, winner.1.confidence) {
+                if c < min {
+                    return Verdict::LowConfidence(winner.0);
+                }
+            }
+            return Verdict::Rule(winner.0);
+        }
+        match first_unknown {
+            Some(first) if pending != 0 => {
+                Verdict::EvidenceDefer { first, mask: pending, limits: needing_rule(&walked, pending) }
+            }
+            _ => Verdict::Default,
+        }
+    }
+}
+
+/// "The evidence's rule": the first walked candidate (whatever its condition) whose decision is
+/// an explicit `defer` block that `need`s one of the pending facts.
+fn needing_rule(walked: &[(usize, &ir::Rule)], pending: EvidenceMask) -> Option<usize> {
+    walked
+        .iter()
+        .find(|(_, r)| match &r.decision {
+            ir::Decision::Defer(block) => {
+                block.need.iter().any(|id| evidence_bit(id.index()).is_ok_and(|bit| pending & bit != 0))
+            }
+            _ => false,
+        })
+        .map(|(i, _)| *i)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Materialization (presentation as `Engine::try_materialize` does it)
+
+fn confidence_f64(c: i64) -> f64 {
+    c as f64 / DECIMAL_SCALE as f64
+}
+
+fn outcome(o: &ir::Outcome) -> Outcome {
+    match o {
+        ir::Outcome::Allow => Outcome::Allow,
+        ir::Outcome::Deny => Outcome::Deny,
+        ir::Outcome::Cancel => Outcome::Cancel,
+        ir::Outcome::StepUp(s) => Outcome::StepUp(Box::new(step_up_obligation(s))),
+    }
+}
+
+fn step_up_obligation(s: &ir::StepUp) -> StepUpObligation {
+    let (approvers, role) = match &s.approvers {
+        ir::ApproverSet::Identities(ids) => (ids.clone(), None),
+        ir::ApproverSet::Role(r) => (Vec::new(), Some(r.clone())),
+    };
+    StepUpObligation {
+        approvers,
+        role,
+        quorum: s.quorum,
+        timeout_s: s.timeout_s,
+        on_timeout: outcome(&s.on_timeout),
+        escalate: s.escalate.as_ref().map(|e| Escalation { after_s: e.after_s, to: e.to.clone() }),
+        veto: s.veto,
+        self_approval: s.self_approval,
+        risk: s.risk.as_str().to_string(),
+        notify: s.notify.clone(),
+    }
+}
+
+impl<'a> Interp<'a> {
+    fn policy_ref(&self, id: ir::PolicyId) -> PolicyRef {
+        match self.bundle.policies.get(id.index()) {
+            Some(p) => PolicyRef {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                bundle_hash: self.bundle_hash.to_string(),
+            },
+            None => self.default_policy(),
+        }
+    }
+
+    fn default_policy(&self) -> PolicyRef {
+        match self.bundle.policies.first() {
+            Some(p) => PolicyRef {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                bundle_hash: self.bundle_hash.to_string(),
+            },
+            None => {
+                PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.to_string() }
+            }
+        }
+    }
+
+    /// The facts of `mask`, in declaration order.
+    fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
+        self.bundle
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| evidence_bit(*i).is_ok_and(|b| mask & b != 0))
+            .map(|(_, e)| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() })
+            .collect()
+    }
+
+    fn settings_limits(&self) -> DeferObligation {
+        let s = &self.bundle.settings;
+        DeferObligation {
+            need: Vec::new(),
+            timeout_s: s.defer_timeout_s,
+            on_timeout: outcome(&s.defer_on_timeout),
+            max_attempts: s.defer_attempts,
+            on_exhausted: outcome(&s.defer_on_exhausted),
+        }
+    }
+
+    fn defer_limits(d: &ir::Defer) -> DeferObligation {
+        DeferObligation {
+            need: Vec::new(),
+            timeout_s: d.timeout_s,
+            on_timeout: outcome(&d.on_timeout),
+            max_attempts: d.max_attempts,
+            on_exhausted: outcome(&d.on_exhausted),
+        }
+    }
+
+    fn base(&self, rule: &ir::Rule, effect: Effect, code: &str, message: String) -> Decision {
+        Decision {
+            decision: effect,
+            rule: Some(rule.qualified_name.clone()),
+            reason: Reason { code: code.to_string(), message },
+            policy: self.policy_ref(rule.policy),
+            risk: rule.risk.map(|r| r.as_str().to_string()),
+            confidence: rule.confidence.map(confidence_f64),
+            step_up: None,
+            defer: None,
+            modified_action: None,
+        }
+    }
+
+    fn error_decision(&self, index: usize, e: &EvalError) -> Decision {
+        let rule = self.bundle.rules.get(index);
+        let name = rule.map(|r| r.qualified_name.clone()).unwrap_or_default();
+        let mut d = Decision::fail_closed(
+            codes::EVAL_ERROR,
+            format!("rule {name} failed: {e}"),
+            rule.map(|r| self.policy_ref(r.policy)).unwrap_or_else(|| self.default_policy()),
+        );
+        d.rule = Some(name);
+        d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
+        d.confidence = rule.and_then(|r| r.confidence).map(confidence_f64);
+        d
+    }
+
+    fn materialize(&self, verdict: &Verdict) -> Decision {
+        match self.try_materialize(verdict) {
+            Ok(d) => d,
+            Err((rule, e)) => self.error_decision(rule, &e),
+        }
+    }
+
+    fn try_materialize(&self, verdict: &Verdict) -> Result<Decision, (usize, EvalError)> {
+        let settings = &self.bundle.settings;
+        let rule_at = |i: usize| self.bundle.rules.get(i).ok_or((i, malformed("rule index")));
+        Ok(match verdict {
+            Verdict::Default => {
+                let (effect, code) = match settings.default {
+                    ir::DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
+                    ir::DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
+                };
+                let mut d = Decision::fail_closed(code, "no rule matched", self.default_policy());
+                d.decision = effect;
+                d
+            }
+            Verdict::Error { rule, error } => self.error_decision(*rule, error),
+            Verdict::EvidenceDefer { first, mask, limits } => {
+                let rule = rule_at(*first)?;
+                // The evidence's rule, else the first unknown rule, if its decision is a `defer`
+                // block; else `settings`.
+                let limits_rule = match limits {
+                    Some(i) => rule_at(*i)?,
+                    None => rule,
+                };
+                let needs = self.needs(*mask);
+                let names: Vec<&str> = needs.iter().map(|n| n.name.as_str()).collect();
+                let message = format!("waiting for evidence: {}", names.join(", "));
+                let mut d = self.base(rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
+                let limits = match &limits_rule.decision {
+                    ir::Decision::Defer(block) => Self::defer_limits(block),
+                    _ => self.settings_limits(),
+                };
+                d.defer = Some(DeferObligation { need: needs, ..limits });
+                d
+            }
+            Verdict::Conflict { first, priority } => {
+                let rule = rule_at(*first)?;
+                let mut d =
+                    self.base(rule, Effect::Defer, codes::CONFLICT, format!("rules of priority {priority} disagree"));
+                d.defer = Some(self.settings_limits());
+                d
+            }
+            Verdict::LowConfidence(i) => {
+                let rule = rule_at(*i)?;
+                let message = format!(
+                    "confidence {} is below the minimum {}",
+                    format_decimal(rule.confidence.unwrap_or(0)),
+                    format_decimal(settings.min_confidence.unwrap_or(0))
+                );
+                let mut d = self.base(rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
+                d.defer = Some(self.settings_limits());
+                d
+            }
+            Verdict::Rule(i) => {
+                let rule = rule_at(*i)?;
+                let mut message = String::new();
+                for part in &rule.reason.message {
+                    match part {
+                        ir::TemplatePart::Text(t) => message.push_str(t),
+                        ir::TemplatePart::Expr(e) => {
+                            message.push_str(&self.rule_expr(rule, e).map_err(|e| (*i, e))?.display());
+                        }
+                    }
+                }
+                let effect = match rule.decision {
+                    ir::Decision::Allow => Effect::Allow,
+                    ir::Decision::Deny => Effect::Deny,
+                    ir::Decision::Modify(_) => Effect::Modify,
+                    ir::Decision::StepUp(_) => Effect::StepUp,
+                    ir::Decision::Defer(_) => Effect::Defer,
+                };
+                let mut d = self.base(rule, effect, &rule.reason.code, message);
+                match &rule.decision {
+                    ir::Decision::StepUp(s) => {
+                        let obligation = step_up_obligation(s);
+                        if d.risk.is_none() {
+                            d.risk = Some(obligation.risk.clone());
+                        }
+                        d.step_up = Some(obligation);
+                    }
+                    ir::Decision::Defer(block) => {
+                        let mut mask: EvidenceMask = 0;
+                        for id in &block.need {
+                            mask |= evidence_bit(id.index()).map_err(|e| (*i, e))?;
+                        }
+                        d.defer = Some(DeferObligation { need: self.needs(mask), ..Self::defer_limits(block) });
+                    }
+                    ir::Decision::Modify(assignments) => {
+                        d.modified_action = Some(self.modified_action(rule, assignments).map_err(|e| (*i, e))?);
+                    }
+                    ir::Decision::Allow | ir::Decision::Deny => {}
+                }
+                d
+            }
+        })
+    }
+
+    fn modified_action(&self, rule: &ir::Rule, assignments: &[ir::Assignment]) -> Result<ActionOut, EvalError> {
+        if self.req.tool_index.and_then(|i| self.bundle.tools.get(i)).is_none() {
+            return Err(malformed("modify of an undeclared tool"));
+        }
+        let mut params = self.req.params_json.clone();
+        for a in assignments {
+            let v = self.rule_expr(rule, &a.value)?;
+            if let Value::Unknown(_) = v {
+                // A rewritten action must be definite: fail closed.
+                return Err(malformed("a `modify` value depends on unknown evidence"));
+            }
+            params.insert(a.field.clone(), value_to_json(&v));
+        }
+        Ok(ActionOut { tool: self.req.tool.to_string(), operation: self.req.operation.to_string(), params })
+    }
+}
