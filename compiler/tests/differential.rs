@@ -6,11 +6,18 @@
 //!
 //! Policies are generated as `.aarm` source over a fixed schema, well-typed by construction
 //! (cases the checker rejects are skipped and counted); requests as JSON (invalid ones are
-//! skipped and counted). `PROTEST_CASES`-style tuning: `PROPTEST_CASES=5000 cargo test -p
-//! aarm-compiler --test differential`.
+//! skipped and counted). 500 cases by default (about 2 s in debug); more with
+//! `PROPTEST_CASES=20000 cargo test -p aarm-compiler --test differential -- --nocapture`
+//! (which also prints how many decisions of each kind were compared), deeper conditions with
+//! `DIFF_DEPTH=6`, the checker's rejections with `DIFF_VERBOSE=1`.
 //!
-//! Also: example-based tests of the interpreter on LANGUAGE.md's examples, and the minimized
-//! reproductions of disagreements found so far.
+//! Known, intended divergence: the interpreter has no fuel, so a condition that exhausts the
+//! VM's fuel (1 000 000 instructions) is an `eval.error` for the VM only; the generated programs
+//! stay far below that.
+//!
+//! Also: example-based tests of the interpreter on LANGUAGE.md's examples. No disagreement has
+//! been found so far (see the commit messages for the runs), so there are no ignored
+//! reproductions here.
 
 use aarm_compiler::{check, codegen, interpret, ir, load_sources};
 use aarm_runtime::convert::{convert_str, Limits};
@@ -455,7 +462,8 @@ fn leaves(scope: Scope) -> Fam {
         "evidence.seen.len()",
         "context.prior_actions.len()",
     ];
-    let mut d = vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "-0.3333"];
+    let mut d =
+        vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "-0.3333", "922337203685477.5807"];
     let mut s = vec![
         r#""a""#,
         r#""ab""#,
@@ -616,6 +624,18 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
         (1, i.clone().prop_map(|n| format!("(1h / {n}).seconds() > 60")).boxed()),
         (1, i.clone().prop_map(|n| format!("(context.now + {n} * 1m).hour() > 3")).boxed()),
         (1, i.clone().prop_map(|n| format!("1h + {n} * 30m - 1s >= 90m")).boxed()),
+        // `[]` (not as a method receiver: `[].contains("a")` is E0200, the element type of `[]`
+        // does not unify with `String` there).
+        (1, (s.clone(), i.clone()).prop_map(|(a, n)| format!("({a} in [] or [].len() == {n})")).boxed()),
+        // Records: literals, field access, membership in `context.prior_actions`.
+        (
+            1,
+            (s.clone(), s.clone())
+                .prop_map(|(a, c)| format!("{{ tool: {a}, decision: {c} }} in context.prior_actions"))
+                .boxed(),
+        ),
+        (1, (i.clone(), s.clone(), s.clone()).prop_map(|(n, a, c)| format!("{{ n: {n}, s: {a} }}.s == {c}")).boxed()),
+        (1, (l.clone(), s.clone(), s.clone()).prop_map(|(xs, a, c)| format!("{xs} == [{a}, {c}]")).boxed()),
     ];
     if scope == Scope::Pay {
         bools.push((2, s.clone().prop_map(|a| format!("(params.memo is set and params.memo.contains({a}))")).boxed()));
@@ -1014,7 +1034,7 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
 
 #[test]
 fn vm_agrees_with_the_reference_interpreter() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(400);
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
     let config = Config { cases, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
     let mut runner = TestRunner::new(config);
     let stats = Stats::default();
