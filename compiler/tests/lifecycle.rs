@@ -1,0 +1,1251 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! The lifecycle of suspended actions, clause by clause (LANGUAGE.md 5.2 `step_up` and 5.3
+//! `defer`): small policies compiled from source, loaded as real bundles, and driven through
+//! `Lifecycle<MemoryStore>` (and `machine::open/apply` directly) on a simulated clock.
+//!
+//! Every test checks the receipts a transition appends (count and `event` names), and every
+//! rejection test checks that the refused event changed nothing: the stored case and the whole
+//! receipt chain are identical before and after.
+//!
+//! Tests marked `#[ignore = "lifecycle bug: ..."]` are minimal reproductions of disagreements
+//! with LANGUAGE.md / the machine's own documented rule; run them with `--ignored`.
+
+use aarm_compiler::{compile, load_sources};
+use aarm_runtime::decision::{Effect, Outcome};
+use aarm_runtime::engine::Engine;
+use aarm_runtime::lifecycle::action::action_hash;
+use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::event::{Event, Rejection};
+use aarm_runtime::lifecycle::identity::{IdentityVerifier, NoIdentityService};
+use aarm_runtime::lifecycle::machine::{self, Env};
+use aarm_runtime::lifecycle::receipt::Receipt;
+use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError, Submitted};
+use aarm_runtime::store::memory::MemoryStore;
+use aarm_runtime::store::CaseStore;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// 2026-11-24T10:00:00Z, the simulated clock's start.
+const T0: i64 = 1_795_514_400;
+const MIN: i64 = 60;
+
+// ---------------------------------------------------------------------------------------------
+// Building bundles
+
+/// A loaded engine and the bundle bytes it was loaded from.
+type Built = (Arc<Engine>, Vec<u8>);
+
+/// Compiles `src` (one file) and returns the diagnostics' codes and, when error-free, the bundle.
+fn try_build(src: &str) -> (Vec<String>, Option<Built>) {
+    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
+    let compiled = compile(&loaded);
+    let codes = compiled.checked.diagnostics.iter().map(|d| d.code.as_str().to_string()).collect();
+    let built = compiled.program.map(|program| {
+        let bytes = aarm_runtime::bundle::encode(&program, None).expect("encode");
+        let engine = Engine::load(&bytes, &[], false).expect("load");
+        (Arc::new(engine), bytes)
+    });
+    (codes, built)
+}
+
+fn build(src: &str) -> (Arc<Engine>, Vec<u8>) {
+    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
+    let compiled = compile(&loaded);
+    let Some(program) = compiled.program else {
+        let msgs: Vec<String> =
+            compiled.checked.diagnostics.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
+        panic!("policy does not compile:\n{}\n{src}", msgs.join("\n"));
+    };
+    let bytes = aarm_runtime::bundle::encode(&program, None).expect("encode");
+    let engine = Engine::load(&bytes, &[], false).expect("load");
+    (Arc::new(engine), bytes)
+}
+
+/// A payments policy whose large transfers step up with the given `step_up { ... }` body.
+fn step_up_policy(body: &str) -> String {
+    format!(
+        r#"policy p version "1"
+tool pay {{ amount: Int }}
+evidence receipt_checked: Bool from "ledger"
+rule big on pay priority 10 {{
+  when params.amount > 100
+  step_up {{ {body} }}
+  reason "pay.big" "Payment of {{params.amount}} needs approval"
+}}
+rule small on pay {{ allow }}
+"#
+    )
+}
+
+/// Credential rotation waits for evidence (LANGUAGE.md 4.1 / 5.3); `settings` is inserted as is.
+fn defer_policy(settings: &str, version: &str) -> String {
+    format!(
+        r#"policy creds version "{version}"
+{settings}
+tool rotate {{ env: String }}
+tool mail {{ to: String, subject: String }}
+tool export {{ table: String }}
+context {{ age_h: Int? }}
+evidence window: Bool from "maintenance_api"
+evidence risk_score: Int from "risk_api"
+evidence ext_ok: Bool from "directory"
+evidence fresh: String from "data_catalog"
+evidence unrelated: Bool from "elsewhere"
+
+rule risky on rotate priority 60 {{
+  when evidence.risk_score > 5
+  step_up {{ approvers 1 of ["sec"] timeout 30m -> deny }}
+  reason "creds.risky" "Risky rotation"
+}}
+rule outside on rotate priority 50 {{
+  when not evidence.window
+  deny
+  reason "creds.outside_window" "Rotation outside the maintenance window"
+}}
+rule inside on rotate priority 10 {{
+  allow
+  reason "creds.ok" "Inside the window"
+}}
+
+rule tag_external on mail priority 10 {{
+  when not evidence.ext_ok
+  modify {{ params.subject = "[ext] " + params.subject }}
+  reason "mail.tagged" "External mail is tagged"
+}}
+rule mail_ok on mail priority 0 {{ allow reason "mail.ok" "ok" }}
+
+rule stale on export priority 70 {{
+  when evidence.fresh is not set
+  defer {{
+    need fresh
+    timeout 10m -> deny
+    attempts 2 -> step_up {{ approvers 1 of ["steward"] timeout 1h -> deny }}
+  }}
+  reason "data.stale" "Classification is stale"
+}}
+rule restricted on export priority 80 {{
+  when evidence.fresh == "RESTRICTED"
+  deny
+  reason "data.restricted" "Restricted table"
+}}
+rule export_ok on export priority 0 {{ allow reason "data.ok" "ok" }}
+"#
+    )
+}
+
+fn pay(amount: i64, human: &str) -> Value {
+    json!({ "action": { "tool": "pay", "params": { "amount": amount } }, "identity": { "human": human, "agent": "pay-agent" } })
+}
+
+fn rotate() -> Value {
+    json!({ "action": { "tool": "rotate", "params": { "env": "prod" } }, "identity": { "human": "alice", "agent": "ops-agent" } })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity services
+
+#[derive(Default, Clone)]
+struct Ids {
+    roles: BTreeMap<String, Vec<String>>,
+    validity: Option<i64>,
+    revalidate: bool,
+}
+
+impl IdentityVerifier for Ids {
+    fn roles(&self, who: &str) -> Vec<String> {
+        self.roles.get(who).cloned().unwrap_or_default()
+    }
+    fn validity_s(&self, _identity: &Value) -> Option<i64> {
+        self.validity
+    }
+    fn revalidate(&self, _identity: &Value, _now: i64) -> bool {
+        self.revalidate
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness
+
+struct H {
+    lc: Lifecycle<MemoryStore>,
+    hash: String,
+    now: i64,
+}
+
+impl H {
+    fn new(src: &str) -> H {
+        H::with(src, Ids::default())
+    }
+
+    fn with(src: &str, ids: Ids) -> H {
+        let (engine, bytes) = build(src);
+        let mut lc = Lifecycle::new(MemoryStore::new(), Box::new(ids));
+        lc.add_engine(engine.clone(), Some(&bytes)).unwrap();
+        let hash = engine.bundle_hash().to_string();
+        H { lc, hash, now: T0 }
+    }
+
+    /// Moves the clock to `T0 + secs`.
+    fn at(&mut self, secs: i64) -> &mut H {
+        self.now = T0 + secs;
+        self
+    }
+
+    fn submit(&mut self, req: &Value) -> Submitted {
+        self.lc.submit(&self.hash, &req.to_string(), self.now).unwrap()
+    }
+
+    /// Submits and expects a case to open; returns its id.
+    fn open(&mut self, req: &Value) -> String {
+        let s = self.submit(req);
+        let case = s.case.unwrap_or_else(|| panic!("no case opened: {:?}", s.decision));
+        assert_eq!(self.receipts(&case.id).len(), 1);
+        assert_eq!(self.events(&case.id), ["open"]);
+        assert_eq!(case.version, 0);
+        case.id
+    }
+
+    fn ev(&mut self, id: &str, e: Event) -> Result<(Case, Vec<Receipt>), Rejection> {
+        match self.lc.apply(id, &e, self.now, None) {
+            Ok(x) => Ok(x),
+            Err(LifecycleError::Rejected(r)) => Err(r),
+            Err(other) => panic!("not a lifecycle rejection: {other}"),
+        }
+    }
+
+    /// Applies `e`, expects it accepted, and returns the case and the event names it appended.
+    fn ok(&mut self, id: &str, e: Event) -> (Case, Vec<String>) {
+        let before = self.lc.store().receipts(None).unwrap().len();
+        let version = self.case(id).version;
+        let (case, receipts) = self.ev(id, e.clone()).unwrap_or_else(|r| panic!("{e:?} rejected: {r}"));
+        let after = self.lc.store().receipts(None).unwrap().len();
+        assert_eq!(after - before, receipts.len(), "the store holds exactly the receipts returned");
+        assert_eq!(case, self.case(id), "the returned case is the stored one");
+        if receipts.is_empty() {
+            assert_eq!(case.version, version);
+        } else {
+            assert_eq!(case.version, version + 1, "one commit, one version");
+        }
+        (case, receipts.iter().map(|r| r.body.event.clone()).collect())
+    }
+
+    /// Applies `e`, expects the rejection `why`, and that nothing changed.
+    fn reject(&mut self, id: &str, e: Event, why: Rejection) {
+        let case = self.lc.store().get(id).unwrap();
+        let chain = self.lc.store().receipts(None).unwrap();
+        let got = self.ev(id, e.clone());
+        assert_eq!(got.as_ref().err(), Some(&why), "{e:?} at {}: expected {why}, got {got:?}", self.now - T0);
+        assert_eq!(self.lc.store().get(id).unwrap(), case, "a rejected {e:?} changed the case");
+        assert_eq!(self.lc.store().receipts(None).unwrap(), chain, "a rejected {e:?} appended receipts");
+    }
+
+    fn case(&self, id: &str) -> Case {
+        self.lc.store().get(id).unwrap().unwrap()
+    }
+
+    fn receipts(&self, id: &str) -> Vec<Receipt> {
+        self.lc.store().receipts(Some(id)).unwrap()
+    }
+
+    fn events(&self, id: &str) -> Vec<String> {
+        self.receipts(id).iter().map(|r| r.body.event.clone()).collect()
+    }
+}
+
+fn approve(by: &str) -> Event {
+    Event::Approve { by: by.to_string(), roles: Vec::new() }
+}
+
+fn approve_as(by: &str, roles: &[&str]) -> Event {
+    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect() }
+}
+
+fn deny(by: &str) -> Event {
+    Event::Deny { by: by.to_string(), why: Some("no".to_string()) }
+}
+
+fn provide(name: &str, value: Value) -> Event {
+    Event::Provide { name: name.to_string(), value }
+}
+
+fn cancel() -> Event {
+    Event::Cancel { by: Some("host".to_string()) }
+}
+
+fn resolution(case: &Case) -> &str {
+    case.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("")
+}
+
+fn approvers(case: &Case) -> Vec<&str> {
+    case.approvals.iter().map(|a| a.by.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `approvers M of ...`: quorum of distinct approvers
+
+#[test]
+fn two_of_three_needs_two_different_people() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let case = h.case(&id);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    assert_eq!(case.decision.decision, Effect::StepUp);
+    assert_eq!(case.decision.step_up.as_ref().unwrap().quorum, 2);
+
+    h.at(MIN);
+    let (case, evs) = h.ok(&id, approve("a"));
+    assert_eq!(evs, ["approve"]);
+    assert_eq!(case.state, CaseState::PendingApproval, "one approval of two");
+    // The same person again does not make two.
+    h.at(2 * MIN);
+    h.reject(&id, approve("a"), Rejection::DuplicateApproval);
+    assert_eq!(h.case(&id).state, CaseState::PendingApproval);
+
+    let (case, evs) = h.ok(&id, approve("b"));
+    assert_eq!(evs, ["approve"]);
+    assert_eq!(case.state, CaseState::Allowed);
+    assert_eq!(resolution(&case), "approved");
+    assert_eq!(case.outcome.as_ref().unwrap().decision, Effect::Allow);
+    assert_eq!(approvers(&case), ["a", "b"]);
+    let released = case.released_action.as_ref().unwrap();
+    assert_eq!((released.tool.as_str(), released.params.get("amount")), ("pay", Some(&json!(500))));
+    assert_eq!(h.events(&id), ["open", "approve", "approve"]);
+}
+
+#[test]
+fn one_of_needs_one() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, evs) = h.ok(&id, approve("b"));
+    assert_eq!((case.state, resolution(&case), evs.len()), (CaseState::Allowed, "approved", 1));
+}
+
+#[test]
+fn quorum_over_a_declared_group() {
+    let src = step_up_policy("approvers 2 of finance").replace("tool pay", "group finance = [\"cfo\", \"ctl\"]\ntool pay");
+    let mut h = H::new(&src);
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("stranger"), Rejection::NotAnApprover);
+    h.ok(&id, approve("cfo"));
+    let (case, _) = h.ok(&id, approve("ctl"));
+    assert_eq!(case.state, CaseState::Allowed);
+}
+
+#[test]
+fn approvers_clause_is_required_and_quorum_must_be_reachable() {
+    let (codes, built) = try_build(&step_up_policy("timeout 1h -> deny"));
+    assert!(built.is_none() && codes.contains(&"E0303".to_string()), "{codes:?}");
+    let (codes, built) = try_build(&step_up_policy(r#"approvers 3 of ["a", "b"]"#));
+    assert!(built.is_none() && codes.contains(&"E0300".to_string()), "{codes:?}");
+    let (codes, built) = try_build(&step_up_policy(r#"approvers 0 of ["a", "b"]"#));
+    assert!(built.is_none() && codes.contains(&"E0301".to_string()), "{codes:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `approvers M of role "R"`
+
+#[test]
+fn role_approvers_with_roles_from_the_event() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of role "finance""#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("bob"), Rejection::NotAnApprover);
+    h.reject(&id, approve_as("bob", &["engineering"]), Rejection::NotAnApprover);
+    let (case, evs) = h.ok(&id, approve_as("bob", &["finance"]));
+    assert_eq!((case.state, evs.len()), (CaseState::PendingApproval, 1));
+    assert_eq!(case.approvals[0].roles, ["finance"]);
+    h.reject(&id, approve_as("bob", &["finance"]), Rejection::DuplicateApproval);
+    // The requester has the role too, but self-approval is forbidden.
+    h.reject(&id, approve_as("alice", &["finance"]), Rejection::SelfApproval);
+    let (case, _) = h.ok(&id, approve_as("carol", &["engineering", "finance"]));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+}
+
+#[test]
+fn role_approvers_with_roles_from_the_identity_verifier() {
+    let mut ids = Ids::default();
+    ids.roles.insert("bob".into(), vec!["finance".into()]);
+    ids.roles.insert("eve".into(), vec!["sales".into()]);
+    let mut h = H::with(&step_up_policy(r#"approvers 1 of role "finance""#), ids);
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("eve"), Rejection::NotAnApprover);
+    let (case, _) = h.ok(&id, approve("bob"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+}
+
+#[test]
+fn role_approver_known_to_the_verifier_can_veto() {
+    let mut ids = Ids::default();
+    ids.roles.insert("bob".into(), vec!["finance".into()]);
+    let mut h = H::with(&step_up_policy(r#"approvers 1 of role "finance""#), ids);
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, deny("eve"), Rejection::NotAnApprover);
+    let (case, evs) = h.ok(&id, deny("bob"));
+    assert_eq!((case.state, resolution(&case), evs), (CaseState::Denied, "vetoed", vec!["deny".to_string()]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `veto` / `no veto`
+
+#[test]
+fn veto_is_the_default_and_one_denial_ends_the_case() {
+    for clause in ["", "veto"] {
+        let mut h = H::new(&step_up_policy(&format!(r#"approvers 2 of ["a", "b", "c"] {clause}"#)));
+        let id = h.open(&pay(500, "alice"));
+        h.ok(&id, approve("a"));
+        h.reject(&id, deny("a"), Rejection::DuplicateApproval);
+        h.reject(&id, deny("stranger"), Rejection::NotAnApprover);
+        let (case, evs) = h.ok(&id, deny("b"));
+        assert_eq!(evs, ["deny"]);
+        assert_eq!(case.state, CaseState::Denied, "clause {clause:?}");
+        assert_eq!(resolution(&case), "vetoed");
+        assert_eq!(case.outcome.as_ref().unwrap().decision, Effect::Deny);
+        assert!(case.released_action.is_none());
+        assert_eq!(h.events(&id), ["open", "approve", "deny"]);
+        h.reject(&id, approve("c"), Rejection::CaseResolved);
+    }
+}
+
+#[test]
+fn no_veto_a_denial_does_not_end_the_case() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] no veto"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, evs) = h.ok(&id, deny("b"));
+    assert_eq!((case.state, evs.len()), (CaseState::PendingApproval, 1));
+    assert_eq!(case.denials.len(), 1);
+    // Who denied does not approve afterwards.
+    h.reject(&id, approve("b"), Rejection::DuplicateApproval);
+    h.ok(&id, approve("a"));
+    let (case, _) = h.ok(&id, approve("c"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    assert_eq!(h.events(&id), ["open", "deny", "approve", "approve"]);
+}
+
+#[test]
+fn no_veto_denials_end_the_case_once_quorum_is_unreachable() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] no veto"#));
+    let id = h.open(&pay(500, "alice"));
+    h.ok(&id, deny("b"));
+    let (case, evs) = h.ok(&id, deny("c"));
+    assert_eq!(evs, ["deny"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "vetoed"));
+}
+
+/// The requester cannot approve (no `self_approval`), so once `bob` denies, only `carol` is
+/// left for a quorum of two: the quorum is unreachable and the case should end, as the
+/// machine's own rule says ("a denial ends the case only once the quorum can no longer be
+/// reached"). The machine counts the requester as a possible approver and keeps waiting (and
+/// with `timeout -> allow`, would even allow at the timeout a case nobody can approve).
+#[test]
+#[ignore = "lifecycle bug: no-veto reachability counts the requester, who may not approve"]
+fn no_veto_unreachable_quorum_ignores_the_requester() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["alice", "bob", "carol"] no veto"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, deny("bob"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "vetoed"));
+}
+
+/// `b` is both an approver and in the escalation list: after the escalation there are still
+/// only three distinct approvers. Once two of them deny, a quorum of two is unreachable, but
+/// the machine counts `b` twice (3 + 2 possible) and keeps the case pending.
+#[test]
+#[ignore = "lifecycle bug: no-veto reachability counts an approver twice when the escalation list overlaps the approvers"]
+fn no_veto_unreachable_quorum_counts_each_person_once() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b"] no veto escalate after 10m to ["b", "c"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(11 * MIN);
+    h.ok(&id, Event::Tick);
+    h.ok(&id, deny("a"));
+    let (case, _) = h.ok(&id, deny("b"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "vetoed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `self_approval`
+
+#[test]
+fn self_approval_is_forbidden_by_default() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["alice", "bob"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("alice"), Rejection::SelfApproval);
+    let (case, _) = h.ok(&id, approve("bob"));
+    assert_eq!(case.state, CaseState::Allowed);
+}
+
+#[test]
+fn self_approval_clause_lets_the_requester_count() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["alice", "bob"] self_approval"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, approve("alice"));
+    assert_eq!(case.state, CaseState::PendingApproval);
+    let (case, _) = h.ok(&id, approve("bob"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    assert_eq!(approvers(&case), ["alice", "bob"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `escalate after D to LIST`
+
+#[test]
+fn escalation_widens_the_approvers_after_d() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> deny escalate after 10m to ["sec"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(9 * MIN);
+    h.reject(&id, approve("sec"), Rejection::NotAnApprover);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert!(evs.is_empty() && !case.escalated, "nothing is due before D");
+    h.at(10 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["escalate"]);
+    assert!(case.escalated);
+    assert_eq!(case.extra_approvers, ["sec"]);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    let r = h.receipts(&id).last().cloned().unwrap();
+    assert_eq!(r.body.at, T0 + 10 * MIN);
+    assert_eq!(r.body.actor, None);
+    assert_eq!(r.body.detail["added"], json!(["sec"]));
+    // It fires once.
+    h.at(11 * MIN);
+    let (_, evs) = h.ok(&id, Event::Tick);
+    assert!(evs.is_empty());
+    let (case, evs) = h.ok(&id, approve("sec"));
+    assert_eq!(evs, ["approve"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    assert_eq!(h.events(&id), ["open", "escalate", "approve"]);
+}
+
+#[test]
+fn a_due_escalation_fires_before_the_event_that_finds_it() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> deny escalate after 10m to ["sec"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(15 * MIN);
+    let (case, evs) = h.ok(&id, approve("sec"));
+    assert_eq!(evs, ["escalate", "approve"]);
+    assert_eq!(case.state, CaseState::Allowed);
+    let r = h.receipts(&id);
+    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 10 * MIN, T0 + 15 * MIN));
+    assert_eq!(case.version, 1, "one commit for both receipts");
+}
+
+#[test]
+fn escalation_after_the_timeout_is_a_compile_error() {
+    let (codes, built) = try_build(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny escalate after 10m to ["sec"]"#));
+    assert!(built.is_none(), "{codes:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 `timeout D -> OUTCOME`
+
+#[test]
+fn timeout_defaults_to_one_hour_then_deny() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let s = h.case(&id).decision.step_up.clone().unwrap();
+    assert_eq!((s.timeout_s, &s.on_timeout), (3600, &Outcome::Deny));
+    h.at(60 * MIN - 1);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert!(evs.is_empty() && case.state == CaseState::PendingApproval);
+    h.at(60 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
+    assert_eq!(case.outcome.as_ref().unwrap().decision, Effect::Deny);
+    assert_eq!(h.receipts(&id)[1].body.at, T0 + 60 * MIN);
+}
+
+#[test]
+fn timeout_settings_default_applies() {
+    let src = step_up_policy(r#"approvers 1 of ["a"]"#).replace("tool pay", "settings { step_up timeout 2h -> cancel }\ntool pay");
+    let mut h = H::new(&src);
+    let id = h.open(&pay(500, "alice"));
+    h.at(119 * MIN);
+    h.ok(&id, Event::Tick);
+    assert_eq!(h.case(&id).state, CaseState::PendingApproval);
+    h.at(120 * MIN);
+    let (case, _) = h.ok(&id, Event::Tick);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Cancelled, "timeout"));
+}
+
+#[test]
+fn timeout_explicit_deny() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b"] timeout 30m -> deny"#));
+    let id = h.open(&pay(500, "alice"));
+    h.ok(&id, approve("a"));
+    h.at(30 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
+}
+
+#[test]
+fn timeout_cancel() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> cancel"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(45 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Cancelled, "timeout"));
+    assert!(case.released_action.is_none());
+}
+
+#[test]
+fn timeout_allow_is_legal_with_a_warning_and_allows() {
+    let src = step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> allow"#);
+    let (codes, built) = try_build(&src);
+    assert!(built.is_some() && codes.contains(&"W0001".to_string()), "{codes:?}");
+    let mut h = H::new(&src);
+    let id = h.open(&pay(500, "alice"));
+    h.at(30 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "timeout"));
+    assert!(case.approvals.is_empty());
+    assert!(case.released_action.is_some());
+}
+
+#[test]
+fn timeout_step_up_tier_has_new_approvers_and_resets_approvals() {
+    let mut h = H::new(&step_up_policy(
+        r#"approvers 2 of ["a", "b"] timeout 30m -> step_up { approvers 1 of ["boss"] timeout 1h -> deny }"#,
+    ));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("boss"), Rejection::NotAnApprover);
+    h.at(MIN);
+    h.ok(&id, approve("a"));
+    h.at(30 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    assert_eq!(case.tier, 1);
+    assert!(case.approvals.is_empty(), "approvals reset with the tier");
+    assert_eq!(case.waiting_since, T0 + 30 * MIN);
+    let s = case.decision.step_up.as_ref().unwrap();
+    assert_eq!((s.approvers.as_slice(), s.quorum), (&["boss".to_string()][..], 1));
+    assert!(!case.escalated_from_defer);
+    h.at(31 * MIN);
+    // Tier-0 approvers are not approvers of tier 1.
+    h.reject(&id, approve("b"), Rejection::NotAnApprover);
+    let (case, evs) = h.ok(&id, approve("boss"));
+    assert_eq!(evs, ["approve"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    assert_eq!(h.events(&id), ["open", "approve", "timeout", "approve"]);
+}
+
+#[test]
+fn a_step_up_tier_times_out_on_its_own_clock() {
+    let mut h = H::new(&step_up_policy(
+        r#"approvers 1 of ["a"] timeout 30m -> step_up { approvers 1 of ["boss"] timeout 1h -> cancel }"#,
+    ));
+    let id = h.open(&pay(500, "alice"));
+    // Both deadlines pass in one jump: one receipt each, in time order.
+    h.at(30 * MIN + 60 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout", "timeout"]);
+    assert_eq!((case.state, resolution(&case), case.tier), (CaseState::Cancelled, "timeout", 1));
+    let r = h.receipts(&id);
+    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 30 * MIN, T0 + 90 * MIN));
+}
+
+#[test]
+fn an_approval_after_the_deadline_finds_the_case_timed_out() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> deny"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(31 * MIN);
+    // The timeout that was due is recorded; the approval itself is refused.
+    assert_eq!(h.ev(&id, approve("a")).err(), Some(Rejection::CaseResolved));
+    let case = h.case(&id);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
+    assert!(case.approvals.is_empty());
+    assert_eq!(h.events(&id), ["open", "timeout"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancel
+
+#[test]
+fn cancel_withdraws_a_pending_case() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, evs) = h.ok(&id, cancel());
+    assert_eq!(evs, ["cancel"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Cancelled, "cancelled"));
+    assert_eq!(h.receipts(&id)[1].body.actor.as_deref(), Some("host"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.3 `defer`: evidence, re-evaluation, attempts, timeouts
+
+#[test]
+fn defer_then_evidence_allows() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    let case = h.case(&id);
+    assert_eq!(case.state, CaseState::PendingEvidence);
+    assert_eq!(case.decision.decision, Effect::Defer);
+    let need: Vec<&str> = case.decision.defer.as_ref().unwrap().need.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(need, ["window", "risk_score"]);
+    // One fact is not enough: the re-evaluation defers again (an attempt).
+    let (case, evs) = h.ok(&id, provide("window", json!(true)));
+    assert_eq!(evs, ["provide"]);
+    assert_eq!((case.state, case.attempts), (CaseState::PendingEvidence, 1));
+    assert_eq!(case.evidence.get("window"), Some(&json!(true)));
+    let (case, evs) = h.ok(&id, provide("risk_score", json!(1)));
+    assert_eq!(evs, ["provide"]);
+    assert_eq!(case.state, CaseState::Allowed);
+    assert_eq!(resolution(&case), "creds.ok", "re-evaluation ends with the deciding rule's code");
+    assert_eq!(case.outcome.as_ref().unwrap().rule.as_deref(), Some("creds.inside"));
+    assert_eq!(h.receipts(&id)[2].body.detail["reevaluated"], "allow");
+}
+
+#[test]
+fn defer_then_evidence_denies() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.ok(&id, provide("risk_score", json!(2)));
+    let (case, _) = h.ok(&id, provide("window", json!(false)));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "creds.outside_window"));
+    assert_eq!(h.events(&id), ["open", "provide", "provide"]);
+}
+
+#[test]
+fn defer_then_evidence_modifies() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let req = json!({ "action": { "tool": "mail", "params": { "to": "x@ext.com", "subject": "hi" } }, "identity": { "human": "alice" } });
+    let id = h.open(&req);
+    let (case, _) = h.ok(&id, provide("ext_ok", json!(false)));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Modified, "mail.tagged"));
+    assert_eq!(case.released_action.as_ref().unwrap().params.get("subject"), Some(&json!("[ext] hi")));
+}
+
+#[test]
+fn defer_then_evidence_steps_up() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.at(MIN);
+    let (case, evs) = h.ok(&id, provide("risk_score", json!(9)));
+    assert_eq!(evs, ["provide"]);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    assert_eq!(case.decision.rule.as_deref(), Some("creds.risky"));
+    assert_eq!(case.decision.reason.code, "creds.risky");
+    assert!(!case.escalated_from_defer, "a re-evaluation's own step_up is not a defer escalation");
+    assert_eq!(case.waiting_since, T0 + MIN);
+    // Evidence still arrives for approvers to see; it does not re-evaluate.
+    let (case, evs) = h.ok(&id, provide("window", json!(false)));
+    assert_eq!((evs.len(), case.state), (1, CaseState::PendingApproval));
+    assert_eq!(case.evidence.get("window"), Some(&json!(false)));
+    let (case, _) = h.ok(&id, approve("sec"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+}
+
+#[test]
+fn evidence_from_the_request_counts_and_deferral_ends_on_definite_rules() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let mut req = rotate();
+    req["evidence"] = json!({ "window": true, "risk_score": 0 });
+    let s = h.submit(&req);
+    assert!(s.case.is_none());
+    assert_eq!(s.decision.decision, Effect::Allow);
+}
+
+#[test]
+fn deferral_reevaluates_against_the_same_bundle() {
+    // Bundle v1 is loaded and a case opened; bundle v2 (which denies inside the window) is
+    // loaded afterwards; the case still re-evaluates against v1.
+    let v1 = defer_policy("", "1");
+    let v2 = v1.replace("allow\n  reason \"creds.ok\"", "deny\n  reason \"creds.v2\"").replace("version \"1\"", "version \"2\"");
+    assert_ne!(v1, v2);
+    let mut h = H::new(&v1);
+    let id = h.open(&rotate());
+    let (engine2, bytes2) = build(&v2);
+    assert_ne!(engine2.bundle_hash(), h.hash);
+    h.lc.add_engine(engine2.clone(), Some(&bytes2)).unwrap();
+    // A new submission under v2 opens its own case under v2.
+    let s2 = h.lc.submit(engine2.bundle_hash(), &rotate().to_string(), h.now).unwrap().case.unwrap();
+    h.ok(&id, provide("window", json!(true)));
+    h.ok(&s2.id, provide("window", json!(true)));
+    let (case, _) = h.ok(&id, provide("risk_score", json!(0)));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "creds.ok"));
+    assert_eq!(case.outcome.as_ref().unwrap().policy.bundle_hash, h.hash);
+    assert_eq!(case.bundle_hash, h.hash);
+    let (case2, _) = h.ok(&s2.id, provide("risk_score", json!(0)));
+    assert_eq!((case2.state, resolution(&case2)), (CaseState::Denied, "creds.v2"));
+}
+
+#[test]
+fn attempts_exhausted_resolves_to_the_outcome() {
+    let mut h = H::new(&defer_policy("settings { defer timeout 10m -> deny, attempts 2 -> deny }", "1"));
+    let id = h.open(&rotate());
+    let (case, _) = h.ok(&id, provide("unrelated", json!(true)));
+    assert_eq!((case.state, case.attempts), (CaseState::PendingEvidence, 1));
+    let (case, evs) = h.ok(&id, provide("unrelated", json!(false)));
+    assert_eq!(evs, ["provide"], "the exhausting re-evaluation is one receipt");
+    assert_eq!((case.state, resolution(&case), case.attempts), (CaseState::Denied, "attempts_exhausted", 2));
+}
+
+#[test]
+fn attempts_exhausted_can_cancel() {
+    let mut h = H::new(&defer_policy("settings { defer attempts 1 -> cancel }", "1"));
+    let id = h.open(&rotate());
+    let (case, _) = h.ok(&id, provide("window", json!(true)));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Cancelled, "attempts_exhausted"));
+}
+
+#[test]
+fn attempts_exhausted_escalates_to_people_with_the_evidence() {
+    // `stale` on export: `attempts 2 -> step_up { approvers 1 of ["steward"] ... }`.
+    let mut h = H::new(&defer_policy("", "1"));
+    let req = json!({ "action": { "tool": "export", "params": { "table": "t" } }, "identity": { "human": "alice" } });
+    let id = h.open(&req);
+    let case = h.case(&id);
+    assert_eq!(case.decision.rule.as_deref(), Some("creds.stale"));
+    assert_eq!(case.decision.defer.as_ref().unwrap().max_attempts, 2);
+    h.at(MIN);
+    h.ok(&id, provide("unrelated", json!(true)));
+    h.at(2 * MIN);
+    let (case, evs) = h.ok(&id, provide("window", json!(true)));
+    assert_eq!(evs, ["provide"]);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    assert!(case.escalated_from_defer, "marked as a defer escalation");
+    assert_eq!(case.decision.decision, Effect::StepUp);
+    assert_eq!(case.decision.step_up.as_ref().unwrap().approvers, ["steward"]);
+    assert_eq!(case.evidence.get("unrelated"), Some(&json!(true)), "collected evidence is carried");
+    assert_eq!(case.evidence.get("window"), Some(&json!(true)));
+    assert_eq!(case.waiting_since, T0 + 2 * MIN);
+    h.reject(&id, approve("sec"), Rejection::NotAnApprover);
+    let (case, _) = h.ok(&id, approve("steward"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    assert!(case.escalated_from_defer);
+}
+
+#[test]
+fn defer_timeout_denies_by_default() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    let d = h.case(&id).decision.defer.clone().unwrap();
+    assert_eq!((d.timeout_s, &d.on_timeout, d.max_attempts, &d.on_exhausted), (600, &Outcome::Deny, 3, &Outcome::Deny));
+    h.at(5 * MIN);
+    h.ok(&id, provide("window", json!(true)));
+    h.at(10 * MIN - 1);
+    assert!(h.ok(&id, Event::Tick).1.is_empty());
+    h.at(10 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"], "the wait is bounded from the opening, not from the last evidence");
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
+}
+
+#[test]
+fn defer_timeout_can_cancel_or_allow() {
+    let mut h = H::new(&defer_policy("settings { defer timeout 5m -> cancel }", "1"));
+    let id = h.open(&rotate());
+    h.at(6 * MIN);
+    let (case, _) = h.ok(&id, Event::Tick);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Cancelled, "timeout"));
+
+    let src = defer_policy("settings { defer timeout 5m -> allow }", "1");
+    assert!(try_build(&src).0.contains(&"W0001".to_string()));
+    let mut h = H::new(&src);
+    let id = h.open(&rotate());
+    h.at(5 * MIN);
+    let (case, _) = h.ok(&id, Event::Tick);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "timeout"));
+}
+
+#[test]
+fn defer_timeout_escalates_to_a_step_up() {
+    let mut h = H::new(&defer_policy(
+        r#"settings { defer timeout 10m -> step_up { approvers 1 of ["lead"] timeout 20m -> deny } }"#,
+        "1",
+    ));
+    let id = h.open(&rotate());
+    h.at(MIN);
+    h.ok(&id, provide("window", json!(true)));
+    h.at(10 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!(case.state, CaseState::PendingApproval);
+    assert!(case.escalated_from_defer);
+    assert_eq!(case.evidence.get("window"), Some(&json!(true)));
+    assert_eq!(case.waiting_since, T0 + 10 * MIN);
+    // The escalated step-up times out on its own clock.
+    h.at(30 * MIN);
+    let (case, evs) = h.ok(&id, Event::Tick);
+    assert_eq!(evs, ["timeout"]);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
+    assert_eq!(h.events(&id), ["open", "provide", "timeout", "timeout"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 approvals bound to the action hash
+
+#[test]
+fn approvals_are_bound_to_the_action_hash() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let r1 = pay(500, "alice");
+    let r2 = pay(501, "alice");
+    let id1 = h.open(&r1);
+    let id2 = h.open(&r2);
+    let (c1, c2) = (h.case(&id1), h.case(&id2));
+    assert_eq!(c1.action_hash, action_hash(&r1));
+    assert!(c1.action_hash.starts_with("sha256:"));
+    assert_ne!(c1.action_hash, c2.action_hash, "a changed parameter changes the hash");
+    // Identity is bound separately; the action hash is tool, operation and params only.
+    assert_eq!(action_hash(&pay(500, "bob")), c1.action_hash);
+    let other_tool = json!({ "action": { "tool": "pay2", "params": { "amount": 500 } } });
+    assert_ne!(action_hash(&other_tool), c1.action_hash);
+    let with_op = json!({ "action": { "tool": "pay", "operation": "x", "params": { "amount": 500 } } });
+    assert_ne!(action_hash(&with_op), c1.action_hash);
+
+    let (c1, _) = h.ok(&id1, approve("a"));
+    assert_eq!(c1.approvals[0].action_hash, c1.action_hash);
+    assert_eq!(c1.identity["human"], "alice", "identity captured at submission");
+    // Approving one case does nothing for the other (changed) action.
+    assert_eq!(h.case(&id2).state, CaseState::PendingApproval);
+    assert!(h.case(&id2).approvals.is_empty());
+    for r in h.receipts(&id1) {
+        assert_eq!(r.body.action_hash, c1.action_hash);
+        assert_eq!(r.body.identity["human"], "alice");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5.2 identity re-validation before release
+
+#[test]
+fn identity_is_revalidated_before_release_when_the_wait_outlived_it() {
+    let ids = Ids { validity: Some(10 * MIN), revalidate: false, ..Ids::default() };
+    let mut h = H::with(&step_up_policy(r#"approvers 2 of ["a", "b"] timeout 1h -> deny"#), ids);
+    let id = h.open(&pay(500, "alice"));
+    // A non-final approval is not a release: no check.
+    h.at(15 * MIN);
+    h.ok(&id, approve("a"));
+    // The final one is refused: the identity expired and does not re-validate.
+    h.reject(&id, approve("b"), Rejection::IdentityInvalid);
+    assert_eq!(h.case(&id).state, CaseState::PendingApproval);
+}
+
+#[test]
+fn identity_within_its_validity_is_not_revalidated() {
+    let ids = Ids { validity: Some(10 * MIN), revalidate: false, ..Ids::default() };
+    let mut h = H::with(&step_up_policy(r#"approvers 1 of ["a"]"#), ids);
+    let id = h.open(&pay(500, "alice"));
+    h.at(10 * MIN);
+    let (case, _) = h.ok(&id, approve("a"));
+    assert_eq!(case.state, CaseState::Allowed);
+}
+
+#[test]
+fn identity_that_revalidates_is_released() {
+    let ids = Ids { validity: Some(10 * MIN), revalidate: true, ..Ids::default() };
+    let mut h = H::with(&step_up_policy(r#"approvers 1 of ["a"]"#), ids);
+    let id = h.open(&pay(500, "alice"));
+    h.at(50 * MIN);
+    let (case, _) = h.ok(&id, approve("a"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rejections: each one, and that it changes nothing
+
+#[test]
+fn rejected_not_an_approver() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("stranger"), Rejection::NotAnApprover);
+    h.reject(&id, deny("stranger"), Rejection::NotAnApprover);
+    h.reject(&id, approve(""), Rejection::NotAnApprover);
+    // Nobody approves a deferral: it waits for evidence.
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.reject(&id, approve("sec"), Rejection::NotAnApprover);
+    h.reject(&id, deny("sec"), Rejection::NotAnApprover);
+}
+
+#[test]
+fn rejected_self_approval() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["alice", "bob"] escalate after 5m to ["carol"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve("alice"), Rejection::SelfApproval);
+    // A due escalation that came with a refused event is not recorded either.
+    h.at(6 * MIN);
+    h.reject(&id, approve("alice"), Rejection::SelfApproval);
+    assert!(!h.case(&id).escalated);
+}
+
+#[test]
+fn rejected_duplicate_approval() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c", "d"] no veto"#));
+    let id = h.open(&pay(500, "alice"));
+    h.ok(&id, approve("a"));
+    h.reject(&id, approve("a"), Rejection::DuplicateApproval);
+    h.reject(&id, deny("a"), Rejection::DuplicateApproval);
+    h.ok(&id, deny("b"));
+    h.reject(&id, deny("b"), Rejection::DuplicateApproval);
+    h.reject(&id, approve("b"), Rejection::DuplicateApproval);
+}
+
+#[test]
+fn rejected_case_resolved_for_every_event() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.ok(&id, provide("window", json!(false)));
+    h.ok(&id, provide("risk_score", json!(0)));
+    assert_eq!(h.case(&id).state, CaseState::Denied);
+    h.at(MIN);
+    for e in [approve("sec"), deny("sec"), provide("window", json!(true)), Event::Tick, cancel(), provide("nope", json!(1))] {
+        h.reject(&id, e, Rejection::CaseResolved);
+    }
+    // Every resolved state.
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> cancel"#));
+    let allowed = h.open(&pay(500, "alice"));
+    let denied = h.open(&pay(500, "alice"));
+    let cancelled = h.open(&pay(500, "alice"));
+    let timed_out = h.open(&pay(500, "alice"));
+    h.ok(&allowed, approve("a"));
+    h.ok(&denied, deny("a"));
+    h.ok(&cancelled, cancel());
+    h.at(10 * MIN);
+    h.lc.tick(h.now).unwrap();
+    assert_eq!(h.case(&timed_out).state, CaseState::Cancelled);
+    for id in [allowed, denied, cancelled, timed_out] {
+        for e in [approve("a"), deny("a"), provide("receipt_checked", json!(true)), Event::Tick, cancel()] {
+            h.reject(&id, e, Rejection::CaseResolved);
+        }
+    }
+}
+
+#[test]
+fn rejected_unknown_case() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let _ = h.open(&pay(500, "alice"));
+    for id in ["case-999999", "nope", "", "case-1"] {
+        h.reject(id, approve("a"), Rejection::UnknownCase);
+        h.reject(id, Event::Tick, Rejection::UnknownCase);
+    }
+}
+
+#[test]
+fn rejected_undeclared_evidence() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.reject(&id, provide("windw", json!(true)), Rejection::UndeclaredEvidence);
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, provide("window", json!(true)), Rejection::UndeclaredEvidence);
+    // Declared evidence on a step-up is accepted and shown to approvers.
+    let (case, evs) = h.ok(&id, provide("receipt_checked", json!(true)));
+    assert_eq!((case.state, evs), (CaseState::PendingApproval, vec!["provide".to_string()]));
+}
+
+#[test]
+fn rejected_evidence_type() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.reject(&id, provide("window", json!("yes")), Rejection::EvidenceType);
+    h.reject(&id, provide("risk_score", json!(true)), Rejection::EvidenceType);
+    h.reject(&id, provide("fresh", json!(3)), Rejection::EvidenceType);
+    h.reject(&id, provide("risk_score", json!(1.5)), Rejection::EvidenceType);
+    assert_eq!(h.case(&id).attempts, 0, "a refused provide is not an attempt");
+}
+
+#[test]
+fn rejected_identity_invalid() {
+    let ids = Ids { validity: Some(60), revalidate: false, ..Ids::default() };
+    let mut h = H::with(&step_up_policy(r#"approvers 1 of ["a"]"#), ids);
+    let id = h.open(&pay(500, "alice"));
+    h.at(61);
+    h.reject(&id, approve("a"), Rejection::IdentityInvalid);
+}
+
+#[test]
+fn rejected_clock_went_back_for_the_case() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(10 * MIN);
+    h.ok(&id, approve("a"));
+    h.at(10 * MIN - 1);
+    for e in [approve("b"), Event::Tick, cancel(), deny("b")] {
+        h.reject(&id, e, Rejection::ClockWentBack);
+    }
+    // The same instant is fine.
+    h.at(10 * MIN);
+    h.ok(&id, approve("b"));
+}
+
+#[test]
+fn rejected_clock_went_back_for_the_store() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b"]"#));
+    let first = h.open(&pay(500, "alice"));
+    let second = h.open(&pay(600, "alice"));
+    h.at(10 * MIN);
+    h.ok(&first, approve("a"));
+    // `second` itself last changed at T0, but the store's last receipt is at T0 + 10m.
+    h.at(5 * MIN);
+    h.reject(&second, approve("a"), Rejection::ClockWentBack);
+    h.reject(&second, Event::Tick, Rejection::ClockWentBack);
+    assert!(matches!(h.lc.tick(h.now), Err(LifecycleError::Rejected(Rejection::ClockWentBack))));
+    assert!(matches!(h.lc.submit(&h.hash.clone(), &pay(700, "alice").to_string(), h.now), Err(LifecycleError::Rejected(Rejection::ClockWentBack))));
+    assert_eq!(h.lc.store().list(false).unwrap().len(), 2, "no case opened in the past");
+}
+
+#[test]
+fn every_rejection_reason_is_covered_by_a_test_above() {
+    // A reminder that the list of reasons is closed: if one is added, add its test.
+    let codes: Vec<&str> = Rejection::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "not_an_approver",
+            "self_approval",
+            "duplicate_approval",
+            "case_resolved",
+            "unknown_case",
+            "undeclared_evidence",
+            "evidence_type",
+            "identity_invalid",
+            "clock_went_back"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receipts, versions, and the machine on its own
+
+#[test]
+fn every_transition_appends_one_receipt_and_versions_count_commits() {
+    let mut h = H::new(&step_up_policy(r#"approvers 3 of ["a", "b", "c", "d"] no veto timeout 1h -> deny escalate after 10m to ["e"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(MIN);
+    h.ok(&id, approve("a"));
+    h.at(2 * MIN);
+    h.ok(&id, deny("b"));
+    h.at(3 * MIN);
+    h.ok(&id, provide("receipt_checked", json!(true)));
+    h.at(12 * MIN);
+    h.ok(&id, Event::Tick);
+    h.ok(&id, approve("e"));
+    let (case, _) = h.ok(&id, approve("c"));
+    assert_eq!(case.state, CaseState::Allowed);
+    assert_eq!(case.version, 6);
+    let r = h.receipts(&id);
+    let evs: Vec<&str> = r.iter().map(|r| r.body.event.as_str()).collect();
+    assert_eq!(evs, ["open", "approve", "deny", "provide", "escalate", "approve", "approve"]);
+    let states: Vec<CaseState> = r.iter().map(|r| r.body.state).collect();
+    assert_eq!(*states.last().unwrap(), CaseState::Allowed);
+    assert!(states[..states.len() - 1].iter().all(|s| *s == CaseState::PendingApproval));
+    assert_eq!(r.last().unwrap().body.decision, "allow");
+    assert_eq!(r.last().unwrap().body.reason.code, "approved");
+    assert_eq!(r[0].body.decision, "step_up");
+    assert_eq!(r[0].body.reason.code, "pay.big");
+    // A hash chain in store order.
+    for (i, w) in r.windows(2).enumerate() {
+        assert_eq!(w[1].seq, w[0].seq + 1, "at {i}");
+        assert_eq!(w[1].prev, w[0].hash, "at {i}");
+    }
+    for x in &r {
+        assert_eq!(x.body.case, id);
+        assert_eq!(x.body.policy.bundle_hash, h.hash);
+        assert_eq!(x.body.policy.name, "p");
+    }
+}
+
+#[test]
+fn the_service_tick_fires_due_timers_across_cases() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny escalate after 5m to ["x"]"#));
+    let a = h.open(&pay(500, "alice"));
+    h.at(2 * MIN);
+    let b = h.open(&pay(600, "alice"));
+    h.at(6 * MIN);
+    let changed = h.lc.tick(h.now).unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(h.events(&a), ["open", "escalate"]);
+    assert_eq!(h.events(&b), ["open"]);
+    h.at(12 * MIN);
+    let changed = h.lc.tick(h.now).unwrap();
+    assert_eq!(changed.len(), 2);
+    assert_eq!(h.events(&a), ["open", "escalate", "timeout"]);
+    assert_eq!(h.events(&b), ["open", "escalate", "timeout"]);
+    assert!(h.lc.store().list(true).unwrap().is_empty());
+}
+
+#[test]
+fn machine_open_and_apply_directly() {
+    let (engine, _) = build(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny"#));
+    let req = pay(500, "alice");
+    let decision = engine.decide_json(&req.to_string(), T0);
+    assert_eq!(decision.decision, Effect::StepUp);
+    let (case, receipt) = machine::open(&decision, &req, T0).unwrap();
+    assert_eq!((case.state, receipt.event.as_str()), (CaseState::PendingApproval, "open"));
+    assert!(machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0).is_none(), "allow opens no case");
+    let ids = NoIdentityService;
+    let env = Env { engine: &engine, identities: &ids };
+
+    // Nothing due: no receipts, no new version.
+    let t = machine::apply(&case, &Event::Tick, T0 + 60, &env).unwrap();
+    assert!(t.receipts.is_empty() && t.rejected.is_none());
+    assert_eq!(t.case.version, case.version);
+    assert_eq!(machine::apply(&case, &approve("zed"), T0, &env).err(), Some(Rejection::NotAnApprover));
+
+    let t = machine::apply(&case, &approve("a"), T0 + 60, &env).unwrap();
+    assert_eq!(t.receipts.len(), 1);
+    assert_eq!((t.case.state, t.case.version, t.case.updated_at), (CaseState::Allowed, 1, T0 + 60));
+    assert_eq!(machine::apply(&t.case, &Event::Tick, T0 + 120, &env).err(), Some(Rejection::CaseResolved));
+
+    let t = machine::apply(&case, &deny("a"), T0 + 60, &env).unwrap();
+    assert_eq!(machine::apply(&t.case, &approve("a"), T0 + 30, &env).err(), Some(Rejection::CaseResolved));
+
+    let pending = machine::apply(&case, &provide("receipt_checked", json!(true)), T0 + 60, &env).unwrap().case;
+    assert_eq!(machine::apply(&pending, &approve("a"), T0 + 59, &env).err(), Some(Rejection::ClockWentBack));
+
+    // An approval past the deadline: the timeout is recorded, the approval refused.
+    let t = machine::apply(&case, &approve("a"), T0 + 11 * 60, &env).unwrap();
+    assert_eq!(t.rejected, Some(Rejection::CaseResolved));
+    assert_eq!(t.receipts.len(), 1);
+    assert_eq!((t.case.state, t.receipts[0].event.as_str()), (CaseState::Denied, "timeout"));
+}
+
+/// LANGUAGE.md 5.3: "A deferred action keeps its original request, identity, context snapshot
+/// [...] and evaluates the same bundle version again". The request below carries no
+/// `context.now`, so the engine fills it in with the submission time (10:00); the re-evaluation
+/// at 18:00 should see the same snapshot (hour 10, allowed), but the machine re-converts the
+/// stored request with the clock of the `provide` event, so the rule sees hour 18 and denies.
+#[test]
+#[ignore = "lifecycle bug: re-evaluation takes context.now from the provide event, not the case's context snapshot"]
+fn reevaluation_keeps_the_context_snapshot() {
+    let src = r#"policy w version "1"
+settings { defer timeout 1d -> deny }
+tool deploy { env: String }
+evidence green: Bool from "ci"
+rule office_hours on deploy priority 10 {
+  when evidence.green and context.now.hour() < 17
+  allow
+  reason "deploy.ok" "green, in office hours"
+}
+"#;
+    let mut h = H::new(src);
+    let req = json!({ "action": { "tool": "deploy", "params": { "env": "prod" } }, "identity": { "human": "alice" } });
+    let id = h.open(&req);
+    assert_eq!(h.case(&id).state, CaseState::PendingEvidence);
+    h.at(8 * 60 * MIN);
+    let (case, _) = h.ok(&id, provide("green", json!(true)));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "deploy.ok"));
+}
+
+/// An event earlier than the case's last event is `clock_went_back`, also on a resolved case;
+/// the machine answers `case_resolved` instead when the case's last transition was a timer
+/// (whose receipt is stamped with its deadline, so the store's clock does not catch it), and
+/// `clock_went_back` when it was an approval. Both refuse and change nothing; the code differs.
+#[test]
+#[ignore = "lifecycle bug (minor): an old event on a timed-out case is case_resolved, on an approved one clock_went_back"]
+fn clock_went_back_on_a_resolved_case_is_reported_consistently() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny"#));
+    let approved = h.open(&pay(500, "alice"));
+    let timed_out = h.open(&pay(600, "alice"));
+    h.at(20 * MIN);
+    h.ok(&timed_out, Event::Tick);
+    h.at(15 * MIN);
+    h.reject(&timed_out, approve("a"), Rejection::ClockWentBack);
+    h.at(20 * MIN);
+    h.ok(&approved, approve("a"));
+    h.at(15 * MIN);
+    h.reject(&approved, approve("a"), Rejection::ClockWentBack);
+}
