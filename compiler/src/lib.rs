@@ -11,6 +11,7 @@ pub mod codegen;
 pub mod interpret;
 pub mod ir;
 pub mod modules;
+pub mod test_runner;
 pub mod stdlib;
 pub mod types;
 

@@ -7,8 +7,8 @@
 //! rejection test checks that the refused event changed nothing: the stored case and the whole
 //! receipt chain are identical before and after.
 //!
-//! Tests marked `#[ignore = "lifecycle bug: ..."]` are minimal reproductions of disagreements
-//! with LANGUAGE.md / the machine's own documented rule; run them with `--ignored`.
+//! Some tests are minimal reproductions of bugs the machine once had (no-veto reachability,
+//! re-evaluation time, clock checks on resolved cases); they stay as regression tests.
 
 use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::{Effect, Outcome};
@@ -437,7 +437,6 @@ fn no_veto_denials_end_the_case_once_quorum_is_unreachable() {
 /// reached"). The machine counts the requester as a possible approver and keeps waiting (and
 /// with `timeout -> allow`, would even allow at the timeout a case nobody can approve).
 #[test]
-#[ignore = "lifecycle bug: no-veto reachability counts the requester, who may not approve"]
 fn no_veto_unreachable_quorum_ignores_the_requester() {
     let mut h = H::new(&step_up_policy(r#"approvers 2 of ["alice", "bob", "carol"] no veto"#));
     let id = h.open(&pay(500, "alice"));
@@ -449,7 +448,6 @@ fn no_veto_unreachable_quorum_ignores_the_requester() {
 /// only three distinct approvers. Once two of them deny, a quorum of two is unreachable, but
 /// the machine counts `b` twice (3 + 2 possible) and keeps the case pending.
 #[test]
-#[ignore = "lifecycle bug: no-veto reachability counts an approver twice when the escalation list overlaps the approvers"]
 fn no_veto_unreachable_quorum_counts_each_person_once() {
     let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b"] no veto escalate after 10m to ["b", "c"]"#));
     let id = h.open(&pay(500, "alice"));
@@ -523,7 +521,9 @@ fn a_due_escalation_fires_before_the_event_that_finds_it() {
     assert_eq!(evs, ["escalate", "approve"]);
     assert_eq!(case.state, CaseState::Allowed);
     let r = h.receipts(&id);
-    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 10 * MIN, T0 + 15 * MIN));
+    // Stamped when observed; the moment it fell due is kept in the detail.
+    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 15 * MIN, T0 + 15 * MIN));
+    assert_eq!(r[1].body.detail["due_at"], json!(T0 + 10 * MIN));
     assert_eq!(case.version, 1, "one commit for both receipts");
 }
 
@@ -643,7 +643,8 @@ fn a_step_up_tier_times_out_on_its_own_clock() {
     assert_eq!(evs, ["timeout", "timeout"]);
     assert_eq!((case.state, resolution(&case), case.tier), (CaseState::Cancelled, "timeout", 1));
     let r = h.receipts(&id);
-    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 30 * MIN, T0 + 90 * MIN));
+    assert_eq!((r[1].body.at, r[2].body.at), (T0 + 90 * MIN, T0 + 90 * MIN));
+    assert_eq!((r[1].body.detail["due_at"].clone(), r[2].body.detail["due_at"].clone()), (json!(T0 + 30 * MIN), json!(T0 + 90 * MIN)));
 }
 
 #[test]
@@ -1191,7 +1192,9 @@ fn machine_open_and_apply_directly() {
     assert_eq!(machine::apply(&t.case, &Event::Tick, T0 + 120, &env).err(), Some(Rejection::CaseResolved));
 
     let t = machine::apply(&case, &deny("a"), T0 + 60, &env).unwrap();
-    assert_eq!(machine::apply(&t.case, &approve("a"), T0 + 30, &env).err(), Some(Rejection::CaseResolved));
+    // The clock is checked first: an event from before the case's last event is refused as such.
+    assert_eq!(machine::apply(&t.case, &approve("a"), T0 + 30, &env).err(), Some(Rejection::ClockWentBack));
+    assert_eq!(machine::apply(&t.case, &approve("a"), T0 + 90, &env).err(), Some(Rejection::CaseResolved));
 
     let pending = machine::apply(&case, &provide("receipt_checked", json!(true)), T0 + 60, &env).unwrap().case;
     assert_eq!(machine::apply(&pending, &approve("a"), T0 + 59, &env).err(), Some(Rejection::ClockWentBack));
@@ -1209,7 +1212,6 @@ fn machine_open_and_apply_directly() {
 /// at 18:00 should see the same snapshot (hour 10, allowed), but the machine re-converts the
 /// stored request with the clock of the `provide` event, so the rule sees hour 18 and denies.
 #[test]
-#[ignore = "lifecycle bug: re-evaluation takes context.now from the provide event, not the case's context snapshot"]
 fn reevaluation_keeps_the_context_snapshot() {
     let src = r#"policy w version "1"
 settings { defer timeout 1d -> deny }
@@ -1235,17 +1237,24 @@ rule office_hours on deploy priority 10 {
 /// (whose receipt is stamped with its deadline, so the store's clock does not catch it), and
 /// `clock_went_back` when it was an approval. Both refuse and change nothing; the code differs.
 #[test]
-#[ignore = "lifecycle bug (minor): an old event on a timed-out case is case_resolved, on an approved one clock_went_back"]
 fn clock_went_back_on_a_resolved_case_is_reported_consistently() {
+    // Receipts are stamped when observed, so the clock only moves forward: an old event gets the
+    // same answer whichever way the case ended.
     let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny"#));
     let approved = h.open(&pay(500, "alice"));
     let timed_out = h.open(&pay(600, "alice"));
+    h.at(5 * MIN);
+    h.ok(&approved, approve("a"));
     h.at(20 * MIN);
     h.ok(&timed_out, Event::Tick);
+    assert_eq!(h.case(&timed_out).updated_at, T0 + 20 * MIN, "stamped when the tick observed it");
     h.at(15 * MIN);
     h.reject(&timed_out, approve("a"), Rejection::ClockWentBack);
-    h.at(20 * MIN);
-    h.ok(&approved, approve("a"));
-    h.at(15 * MIN);
+    h.reject(&approved, approve("a"), Rejection::ClockWentBack);
+    h.at(25 * MIN);
+    h.reject(&timed_out, approve("a"), Rejection::CaseResolved);
+    h.reject(&approved, approve("a"), Rejection::CaseResolved);
+    h.at(4 * MIN);
+    h.reject(&timed_out, approve("a"), Rejection::ClockWentBack);
     h.reject(&approved, approve("a"), Rejection::ClockWentBack);
 }

@@ -56,9 +56,10 @@ pub struct Engine {
 pub enum Verdict<'a> {
     /// A rule matched and decides.
     Rule(&'a Candidate),
-    /// A rule that might match depends on evidence the request does not carry. `limits` is the
-    /// rule whose explicit `defer` block needs one of the facts, if any.
-    EvidenceDefer { first: &'a Candidate, mask: EvidenceMask, limits: Option<&'a Candidate> },
+    /// A rule that might match depends on evidence the request does not carry. `needing` is the
+    /// evidence's rule (a matching rule whose `defer` block needs one of the facts), if any: the
+    /// deferral is then that rule's own.
+    EvidenceDefer { first: &'a Candidate, mask: EvidenceMask, needing: Option<&'a Candidate> },
     /// Equal-priority rules disagree under `conflict defer`.
     Conflict { first: &'a Candidate, priority: i64 },
     /// The winner's confidence is below `min_confidence`.
@@ -207,8 +208,8 @@ impl Engine {
             }
             if let Some((w, _)) = winner {
                 if let (true, Some(first)) = (pending != 0, first_unknown) {
-                    let limits = self.needing_rule(cands.get(..i).unwrap_or(&[]), pending);
-                    return Verdict::EvidenceDefer { first, mask: pending, limits };
+                    let needing = self.needing_rule(vm, req, cands.get(..i).unwrap_or(&[]), pending);
+                    return Verdict::EvidenceDefer { first, mask: pending, needing };
                 }
                 if conflict && settings.conflict == ConflictMode::Defer {
                     if let Some((first, _)) = first_true {
@@ -224,21 +225,31 @@ impl Engine {
         }
         match first_unknown {
             Some(first) if pending != 0 => {
-                Verdict::EvidenceDefer { first, mask: pending, limits: self.needing_rule(cands, pending) }
+                Verdict::EvidenceDefer { first, mask: pending, needing: self.needing_rule(vm, req, cands, pending) }
             }
             _ => Verdict::Default,
         }
     }
 
-    /// "The evidence's rule": the first walked candidate whose explicit `defer` block needs one
-    /// of the pending facts.
-    fn needing_rule<'a>(&'a self, walked: &'a [Candidate], pending: EvidenceMask) -> Option<&'a Candidate> {
-        walked.iter().find(|c| match self.rule(c).map(|r| &r.decision) {
-            Some(DecisionTemplate::Defer(d)) => d
-                .need
-                .iter()
-                .any(|n| 1u128.checked_shl(u32::from(*n)).is_some_and(|bit| pending & bit != 0)),
-            _ => false,
+    /// "The evidence's rule": the first walked candidate whose condition is not `false` and whose
+    /// explicit `defer` block needs one of the pending facts. Only on the deferral path, so
+    /// evaluating the conditions again costs nothing on the hot path.
+    fn needing_rule<'a>(
+        &'a self,
+        vm: &mut Vm,
+        req: &Request,
+        walked: &'a [Candidate],
+        pending: EvidenceMask,
+    ) -> Option<&'a Candidate> {
+        walked.iter().find(|c| {
+            let needs_pending = match self.rule(c).map(|r| &r.decision) {
+                Some(DecisionTemplate::Defer(d)) => d
+                    .need
+                    .iter()
+                    .any(|n| 1u128.checked_shl(u32::from(*n)).is_some_and(|bit| pending & bit != 0)),
+                _ => false,
+            };
+            needs_pending && !matches!(self.condition(vm, c, req), Ok(Truth::False) | Err(_))
         })
     }
 
@@ -362,9 +373,20 @@ impl Engine {
                 d
             }
             Verdict::Error { candidate, error } => self.error_decision(candidate, error),
-            Verdict::EvidenceDefer { first, mask, limits } => {
+            Verdict::EvidenceDefer { first, mask, needing: Some(c) } => {
+                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
+                let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;
+                let mut d = self.base_decision(rule, Effect::Defer, &rule.reason_code, message);
+                let limits = match &rule.decision {
+                    DecisionTemplate::Defer(data) => self.defer_limits(data),
+                    _ => self.settings_limits(),
+                };
+                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
+                let _ = first;
+                d
+            }
+            Verdict::EvidenceDefer { first, mask, needing: None } => {
                 let rule = self.rule(first).ok_or_else(|| malformed(first))?;
-                let limits_rule = limits.and_then(|c| self.rule(c)).unwrap_or(rule);
                 let names = self.evidence_names(*mask);
                 let mut d = self.base_decision(
                     rule,
@@ -372,7 +394,7 @@ impl Engine {
                     codes::EVIDENCE_REQUIRED,
                     format!("waiting for evidence: {}", names.join(", ")),
                 );
-                let limits = match &limits_rule.decision {
+                let limits = match &rule.decision {
                     DecisionTemplate::Defer(data) => self.defer_limits(data),
                     _ => self.settings_limits(),
                 };

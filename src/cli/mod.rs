@@ -1,11 +1,14 @@
 //! The `aarm` command line: argument parsing (clap) and one module per command.
 
 pub mod build;
+pub mod case;
 pub mod check;
 pub mod eval;
 pub mod inspect;
 pub mod output;
+pub mod receipts;
 pub mod source;
+pub mod test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +40,12 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Show a bundle's header, hash, signature, policies, tools, rules and (optionally) code.
     Inspect(inspect::InspectArgs),
+    /// Run the `test` blocks: per-test results, failing steps, and rule coverage.
+    Test(test::TestArgs),
+    /// Drive suspended actions (cases) on a SQLite store: open, approve, deny, provide, tick, ...
+    Case(case::CaseArgs),
+    /// Export receipts from a store, or verify an exported chain.
+    Receipts(receipts::ReceiptsArgs),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +55,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => build::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Case(args) => case::run(&args),
+        Command::Receipts(args) => receipts::run(&args),
     }
 }

@@ -74,6 +74,20 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         .and_then(|e| e.as_object())
         .map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
+    // The context snapshot: a re-evaluation must see the time the action was submitted at.
+    let mut request = request.clone();
+    if let Some(obj) = request.as_object_mut() {
+        let context = obj.entry("context").or_insert_with(|| json!({}));
+        if context.is_null() {
+            *context = json!({});
+        }
+        if let Some(ctx) = context.as_object_mut() {
+            if ctx.get("now").is_none_or(serde_json::Value::is_null) {
+                ctx.insert("now".into(), json!(crate::value::format_time(now)));
+            }
+        }
+    }
+    let request = &request;
     let case = Case {
         id: String::new(),
         state,
@@ -104,11 +118,12 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
 
 /// Applies one event at time `now`.
 pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transition, Rejection> {
-    if case.state.is_resolved() {
-        return Err(Rejection::CaseResolved);
-    }
+    // The clock first: an event from the past is refused the same way whatever became of the case.
     if now < case.updated_at {
         return Err(Rejection::ClockWentBack);
+    }
+    if case.state.is_resolved() {
+        return Err(Rejection::CaseResolved);
     }
     let mut next = case.clone();
     let mut receipts = Vec::new();
@@ -132,9 +147,13 @@ pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transiti
     Ok(Transition { case: next, receipts, rejected: None })
 }
 
-fn finish(case: &mut Case, now: i64, receipts: &[ReceiptDraft]) {
-    if !receipts.is_empty() {
-        case.updated_at = now;
+/// Bumps the version once per committed transition. Receipts are stamped when the lifecycle
+/// observes the step (a timeout noticed by a tick at 10:31 is stamped 10:31, with its deadline
+/// in `detail.due_at`), so receipt times never decrease along the chain, and the case's clock and
+/// the store's agree on what "earlier than the last event" means.
+fn finish(case: &mut Case, _now: i64, receipts: &[ReceiptDraft]) {
+    if let Some(last) = receipts.iter().map(|r| r.at).max() {
+        case.updated_at = case.updated_at.max(last);
         case.version = case.version.saturating_add(1);
     }
 }
@@ -189,7 +208,8 @@ fn apply_outcome(case: &mut Case, outcome: &Outcome, at: i64, code: &str, from_d
     }
 }
 
-/// Fires every escalation and timeout due at `now`, in time order, one receipt each.
+/// Fires every escalation and timeout due at `now`, in time order, one receipt each (stamped
+/// `now`; the moment it fell due is `detail.due_at`, and the next tier's clock starts there).
 fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
     // Each round resolves the case or moves to a later tier, so this ends; the bound is a guard.
     for _ in 0..64 {
@@ -202,7 +222,7 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                     if !case.escalated && at <= now && at < deadline {
                         case.escalated = true;
                         case.extra_approvers = esc.to.clone();
-                        receipts.push(draft(case, "escalate", None, at, json!({ "added": esc.to, "tier": case.tier })));
+                        receipts.push(draft(case, "escalate", None, now, json!({ "added": esc.to, "tier": case.tier, "due_at": at })));
                     }
                 }
                 if deadline > now {
@@ -210,7 +230,7 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                 }
                 let tier = case.tier;
                 apply_outcome(case, &s.on_timeout, deadline, reasons::TIMEOUT, case.escalated_from_defer);
-                receipts.push(draft(case, "timeout", None, deadline, json!({ "tier": tier })));
+                receipts.push(draft(case, "timeout", None, now, json!({ "tier": tier, "due_at": deadline })));
             }
             CaseState::PendingEvidence => {
                 let Some(d) = case.decision.defer.clone() else { return };
@@ -219,7 +239,7 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                     return;
                 }
                 apply_outcome(case, &d.on_timeout, deadline, reasons::TIMEOUT, true);
-                receipts.push(draft(case, "timeout", None, deadline, json!({ "attempts": case.attempts })));
+                receipts.push(draft(case, "timeout", None, now, json!({ "attempts": case.attempts, "due_at": deadline })));
             }
             _ => return,
         }
@@ -283,9 +303,21 @@ fn deny(case: &mut Case, by: &str, why: Option<&str>, now: i64, env: &Env, recei
         return Err(Rejection::DuplicateApproval);
     }
     case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string) });
-    // Without veto, a denial ends the case only once the quorum can no longer be reached.
-    let possible = s.approvers.len().saturating_add(case.extra_approvers.len());
-    let unreachable = s.role.is_none() && possible.saturating_sub(case.denials.len()) < s.quorum as usize;
+    // Without veto, a denial ends the case only once the quorum can no longer be reached: the
+    // approvals so far plus the distinct people who may still approve (not the requester, unless
+    // the policy allows self-approval) fall short of it. Role-based sets are open-ended.
+    let requester = requester(case).to_string();
+    let mut remaining: Vec<&String> = s
+        .approvers
+        .iter()
+        .chain(&case.extra_approvers)
+        .filter(|p| !case.approvals.iter().any(|a| &a.by == *p) && !case.denials.iter().any(|d| &d.by == *p))
+        .filter(|p| s.self_approval || requester.is_empty() || **p != requester)
+        .collect();
+    remaining.sort();
+    remaining.dedup();
+    let reachable = case.approvals.len().saturating_add(remaining.len()) >= s.quorum as usize;
+    let unreachable = s.role.is_none() && !reachable;
     if s.veto || unreachable {
         let message = match why {
             Some(w) => format!("denied by {by}: {w}"),

@@ -1,0 +1,314 @@
+//! `aarm test`: runs the `test` blocks of a bundle through the real pipeline — the compiled
+//! program in a bundle, the engine, and the lifecycle with an in-memory store and a simulated
+//! clock — never through a separate evaluator.
+
+use crate::ir::{self, Bundle, Const, TestStepKind};
+use aarm_lang::SourceMap;
+use aarm_runtime::decision::{Decision, Effect};
+use aarm_runtime::engine::Engine;
+use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::event::{Event, Rejection};
+use aarm_runtime::lifecycle::identity::NoIdentityService;
+use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_runtime::store::memory::MemoryStore;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The simulated clock starts here unless a test's `context` gives `now`.
+pub const DEFAULT_START: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// 1-based index of the step that did not hold.
+    pub step: usize,
+    pub line: usize,
+    pub expected: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    pub passed: bool,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub results: Vec<TestResult>,
+    /// Qualified names of rules no test's decision came from.
+    pub rules_not_reached: Vec<String>,
+    pub rules_total: usize,
+}
+
+impl TestReport {
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.passed).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+}
+
+fn const_json(c: &Const) -> Value {
+    match c {
+        Const::Bool(b) => json!(b),
+        Const::Int(i) => json!(i),
+        Const::Decimal(d) => Value::String(aarm_runtime::value::format_decimal(*d)),
+        Const::Str(s) => json!(s),
+        Const::Duration(d) => json!(d),
+        Const::Time(t) => Value::String(aarm_runtime::value::format_time(*t)),
+        Const::List(items) => Value::Array(items.iter().map(const_json).collect()),
+        Const::Record(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), const_json(v))).collect()),
+    }
+}
+
+fn fields_json(fields: &[(String, Const)]) -> Map<String, Value> {
+    fields.iter().map(|(k, v)| (k.clone(), const_json(v))).collect()
+}
+
+/// Runs every test of `bundle` against `engine` (which must be the bundle's compiled program).
+pub fn run(bundle: &Bundle, engine: Arc<Engine>, bytes: &[u8], sources: &SourceMap) -> TestReport {
+    let mut reached: BTreeSet<String> = BTreeSet::new();
+    let results = bundle.tests.iter().map(|t| run_one(bundle, t, &engine, bytes, sources, &mut reached)).collect();
+    let rules_not_reached = bundle
+        .rules
+        .iter()
+        .map(|r| r.qualified_name.clone())
+        .filter(|n| !reached.contains(n))
+        .collect();
+    TestReport { results, rules_not_reached, rules_total: bundle.rules.len() }
+}
+
+/// What a test has done so far.
+struct Run {
+    lifecycle: Lifecycle<MemoryStore>,
+    hash: String,
+    request: Map<String, Value>,
+    now: i64,
+    decision: Option<Decision>,
+    case: Option<Case>,
+    last_rejection: Option<Option<Rejection>>,
+}
+
+impl Run {
+    /// Adds `items` to the request's `identity`, `context` or `evidence` object.
+    fn extend_section(&mut self, key: &str, items: impl IntoIterator<Item = (String, Value)>) {
+        let mut section = match self.request.remove(key) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        section.extend(items);
+        self.request.insert(key.to_string(), Value::Object(section));
+    }
+
+    /// Evaluates the request at the first step that needs a decision.
+    fn ensure_decided(&mut self, reached: &mut BTreeSet<String>) -> Result<(), String> {
+        if self.decision.is_some() {
+            return Ok(());
+        }
+        if !self.request.contains_key("action") {
+            return Err("no `action` step before this one".into());
+        }
+        let text = Value::Object(self.request.clone()).to_string();
+        let submitted = self.lifecycle.submit(&self.hash, &text, self.now).map_err(|e| e.to_string())?;
+        if let Some(r) = &submitted.decision.rule {
+            reached.insert(r.clone());
+        }
+        self.decision = Some(submitted.decision);
+        self.case = submitted.case;
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event, reached: &mut BTreeSet<String>) -> Result<(), String> {
+        self.ensure_decided(reached)?;
+        let Some(case) = &self.case else {
+            return Err(format!("no case is open to `{}` (the decision was final)", event.name()));
+        };
+        let id = case.id.clone();
+        match self.lifecycle.apply(&id, &event, self.now, None) {
+            Ok((c, _)) => {
+                note_rules(&c, reached);
+                self.case = Some(c);
+                self.last_rejection = Some(None);
+            }
+            Err(LifecycleError::Rejected(r)) => {
+                if let Ok(Some(c)) = aarm_runtime::store::CaseStore::get(self.lifecycle.store(), &id) {
+                    self.case = Some(c);
+                }
+                self.last_rejection = Some(Some(r));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        Ok(())
+    }
+}
+
+fn note_rules(c: &Case, reached: &mut BTreeSet<String>) {
+    for d in [Some(&c.decision), c.outcome.as_ref()].into_iter().flatten() {
+        if let Some(r) = &d.rule {
+            reached.insert(r.clone());
+        }
+    }
+}
+
+fn describe(run: &Run) -> String {
+    match (&run.case, &run.decision) {
+        (Some(c), _) if !c.state.is_resolved() => format!(
+            "{} (case {}, rule {}, reason {})",
+            c.decision.decision.as_str(),
+            c.state.as_str(),
+            c.decision.rule.as_deref().unwrap_or("none"),
+            c.decision.reason.code
+        ),
+        (Some(c), _) => {
+            let outcome = c.outcome.as_ref();
+            format!(
+                "{} (case {}, rule {}, reason {})",
+                outcome.map(|o| o.decision.as_str()).unwrap_or("?"),
+                c.state.as_str(),
+                outcome.and_then(|o| o.rule.as_deref()).unwrap_or("none"),
+                c.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("?")
+            )
+        }
+        (None, Some(d)) => format!("{} (rule {}, reason {})", d.decision.as_str(), d.rule.as_deref().unwrap_or("none"), d.reason.code),
+        (None, None) => "nothing evaluated yet".into(),
+    }
+}
+
+fn run_one(
+    bundle: &Bundle,
+    test: &ir::Test,
+    engine: &Arc<Engine>,
+    bytes: &[u8],
+    sources: &SourceMap,
+    reached: &mut BTreeSet<String>,
+) -> TestResult {
+    let (file, line) = match sources.get(test.loc.file) {
+        Some(f) => (f.name.clone(), f.line_col(test.loc.span.start).0),
+        None => (String::new(), 0),
+    };
+    let mut lifecycle = Lifecycle::new(MemoryStore::new(), Box::new(NoIdentityService));
+    let setup = lifecycle.add_engine(engine.clone(), Some(bytes));
+    let mut run = Run {
+        lifecycle,
+        hash: engine.bundle_hash().to_string(),
+        request: Map::new(),
+        now: DEFAULT_START,
+        decision: None,
+        case: None,
+        last_rejection: None,
+    };
+    let fail = |step: usize, loc: ir::Loc, expected: String, actual: String| {
+        let line = sources.get(loc.file).map(|f| f.line_col(loc.span.start).0).unwrap_or(0);
+        TestResult {
+            name: test.name.clone(),
+            file: file.clone(),
+            line,
+            passed: false,
+            failure: Some(Failure { step, line, expected, actual }),
+        }
+    };
+    if let Err(e) = setup {
+        return fail(0, test.loc, "the bundle to load".into(), e.to_string());
+    }
+    for (i, step) in test.steps.iter().enumerate() {
+        let n = i + 1;
+        let outcome: Result<(), (String, String)> = (|| {
+            match &step.kind {
+                TestStepKind::Action { tool_name, params, .. } => {
+                    run.request.insert("action".into(), json!({ "tool": tool_name, "params": fields_json(params) }));
+                }
+                TestStepKind::Identity(fields) => run.extend_section("identity", fields_json(fields)),
+                TestStepKind::Context(fields) => {
+                    for (k, v) in fields {
+                        if let (true, Const::Time(t)) = (k == "now", v) {
+                            run.now = *t;
+                        }
+                    }
+                    run.extend_section("context", fields_json(fields));
+                }
+                TestStepKind::Evidence(facts) => {
+                    let named: Vec<(String, Value)> = facts
+                        .iter()
+                        .filter_map(|(id, v)| bundle.evidence.get(id.index()).map(|e| (e.name.clone(), const_json(v))))
+                        .collect();
+                    run.extend_section("evidence", named);
+                }
+                TestStepKind::Approve { by, roles } => {
+                    run.event(Event::Approve { by: by.clone(), roles: roles.clone() }, reached).map_err(|e| ("the approval to apply".into(), e))?
+                }
+                TestStepKind::Deny { by, why } => {
+                    run.event(Event::Deny { by: by.clone(), why: why.clone() }, reached).map_err(|e| ("the denial to apply".into(), e))?
+                }
+                TestStepKind::Provide { evidence, value } => {
+                    let name = bundle.evidence.get(evidence.index()).map(|e| e.name.clone()).unwrap_or_default();
+                    run.event(Event::Provide { name, value: const_json(value) }, reached).map_err(|e| ("the evidence to apply".into(), e))?
+                }
+                TestStepKind::Cancel => run.event(Event::Cancel { by: None }, reached).map_err(|e| ("the cancellation to apply".into(), e))?,
+                TestStepKind::Wait { seconds } => {
+                    run.ensure_decided(reached).map_err(|e| ("a request to wait on".into(), e))?;
+                    run.now = run.now.saturating_add(*seconds);
+                    if run.case.as_ref().is_some_and(|c| !c.state.is_resolved()) {
+                        run.event(Event::Tick, reached).map_err(|e| ("the clock to move".into(), e))?;
+                    }
+                }
+                TestStepKind::ExpectPending => {
+                    run.ensure_decided(reached).map_err(|e| ("pending".into(), e))?;
+                    if run.case.as_ref().is_none_or(|c| c.state.is_resolved()) {
+                        return Err(("pending".into(), describe(&run)));
+                    }
+                }
+                TestStepKind::ExpectRejected(why) => match &run.last_rejection {
+                    Some(Some(r)) if r.as_str() == why => {}
+                    Some(Some(r)) => return Err((format!("rejected \"{why}\""), format!("rejected \"{}\"", r.as_str()))),
+                    Some(None) => return Err((format!("rejected \"{why}\""), "the event was accepted".into())),
+                    None => return Err((format!("rejected \"{why}\""), "no event before this step".into())),
+                },
+                TestStepKind::ExpectDecision { decision, rule, reason } => {
+                    let expected = {
+                        let mut s = decision.to_string();
+                        if let Some(r) = rule.and_then(|r| bundle.rule(r)) {
+                            s.push_str(&format!(" rule {}", r.qualified_name));
+                        }
+                        if let Some(code) = reason {
+                            s.push_str(&format!(" reason \"{code}\""));
+                        }
+                        s
+                    };
+                    run.ensure_decided(reached).map_err(|e| (expected.clone(), e))?;
+                    let (effect, rule_name, code): (Effect, Option<String>, String) = match (&run.case, &run.decision) {
+                        (Some(c), _) if !c.state.is_resolved() => {
+                            (c.decision.decision, c.decision.rule.clone(), c.decision.reason.code.clone())
+                        }
+                        (Some(c), _) => {
+                            let o = c.outcome.as_ref();
+                            let effect = match c.state {
+                                CaseState::Allowed => Effect::Allow,
+                                CaseState::Modified => Effect::Modify,
+                                _ => Effect::Deny,
+                            };
+                            (effect, o.and_then(|o| o.rule.clone()), c.resolution.as_ref().map(|r| r.code.clone()).unwrap_or_default())
+                        }
+                        (None, Some(d)) => (d.decision, d.rule.clone(), d.reason.code.clone()),
+                        (None, None) => return Err((expected, "nothing evaluated".into())),
+                    };
+                    let rule_ok = rule.and_then(|r| bundle.rule(r)).is_none_or(|r| rule_name.as_deref() == Some(r.qualified_name.as_str()));
+                    let reason_ok = reason.as_ref().is_none_or(|c| *c == code);
+                    if effect.as_str() != *decision || !rule_ok || !reason_ok {
+                        return Err((expected, describe(&run)));
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err((expected, actual)) = outcome {
+            return fail(n, step.loc, expected, actual);
+        }
+    }
+    TestResult { name: test.name.clone(), file, line, passed: true, failure: None }
+}

@@ -1,0 +1,395 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! The case-store contract, run against both stores: ids, optimistic versions, idempotent
+//! events, the receipt chain, listing, the clock floor, bundles; and, for SQLite, persistence
+//! across reopening and several handles sharing one file.
+
+use aarm_runtime::decision::{Decision, PolicyRef, Reason};
+use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
+use aarm_runtime::receipts::{self, VerifyOptions};
+use aarm_runtime::store::memory::MemoryStore;
+use aarm_runtime::store::sqlite::SqliteStore;
+use aarm_runtime::store::{CaseStore, StoreError};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn decision() -> Decision {
+    serde_json::from_value(json!({
+        "decision": "step_up",
+        "rule": "payments.large_transfer",
+        "reason": { "code": "payments.large", "message": "transfers over 10000 need two approvers" },
+        "policy": { "name": "payments", "version": "1.2.0", "bundle_hash": "sha256:abc" },
+        "risk": "high",
+        "confidence": null,
+        "step_up": {
+            "approvers": ["alice", "bob", "carol"],
+            "quorum": 2,
+            "timeout_s": 3600,
+            "on_timeout": "deny",
+            "escalate": { "after_s": 600, "to": ["dave"] },
+            "veto": true,
+            "self_approval": false,
+            "risk": "high",
+            "notify": ["#payments"]
+        },
+        "defer": null,
+        "modified_action": null
+    }))
+    .unwrap()
+}
+
+fn new_case(at: i64) -> Case {
+    Case {
+        id: String::new(),
+        state: CaseState::PendingApproval,
+        request: json!({ "action": { "tool": "bank", "operation": "transfer", "params": { "amount": 25000 } } }),
+        action_hash: "sha256:action".into(),
+        identity: json!({ "agent": "finance-agent" }),
+        bundle_hash: "sha256:abc".into(),
+        decision: decision(),
+        escalated_from_defer: false,
+        tier: 0,
+        approvals: vec![],
+        denials: vec![],
+        extra_approvers: vec![],
+        escalated: false,
+        evidence: BTreeMap::new(),
+        attempts: 0,
+        opened_at: at,
+        waiting_since: at,
+        updated_at: at,
+        outcome: None,
+        resolution: None,
+        released_action: None,
+        version: 1,
+    }
+}
+
+fn draft(case: &str, event: &str, state: CaseState, at: i64) -> ReceiptDraft {
+    ReceiptDraft {
+        case: case.into(),
+        event: event.into(),
+        actor: Some("alice".into()),
+        state,
+        decision: "step_up".into(),
+        reason: Reason { code: "payments.large".into(), message: "two approvers".into() },
+        policy: PolicyRef { name: "payments".into(), version: "1.2.0".into(), bundle_hash: "sha256:abc".into() },
+        action_hash: "sha256:action".into(),
+        identity: json!({ "agent": "finance-agent" }),
+        at,
+        detail: json!({}),
+    }
+}
+
+fn open(store: &mut impl CaseStore, at: i64) -> Case {
+    let (case, receipt) = store.open(new_case(at), draft("", "open", CaseState::PendingApproval, at)).unwrap();
+    assert_eq!(receipt.body.case, case.id);
+    assert_eq!(receipt.body.event, "open");
+    case
+}
+
+/// The next version of `case`, as the lifecycle would produce it for an event at `at`.
+fn next(case: &Case, state: CaseState, at: i64) -> Case {
+    let mut c = case.clone();
+    c.state = state;
+    c.updated_at = at;
+    c.version += 1;
+    c
+}
+
+fn assert_chain(chain: &[Receipt]) {
+    let mut prev = receipts::GENESIS.to_string();
+    for (i, r) in chain.iter().enumerate() {
+        assert_eq!(r.seq, i as u64 + 1, "seq contiguous from 1");
+        assert_eq!(r.prev, prev, "receipt {} links to the previous hash", r.seq);
+        assert!(r.hash.starts_with("sha256:") && r.hash != r.prev);
+        prev = r.hash.clone();
+    }
+    // and the receipts module agrees: every hash recomputes, every link holds
+    let report = receipts::verify_chain(chain, &VerifyOptions { from_genesis: true, ..Default::default() }).unwrap();
+    assert_eq!(report.count, chain.len());
+}
+
+/// The behavioural contract every store must meet.
+fn contract(store: &mut impl CaseStore) {
+    assert!(store.list(false).unwrap().is_empty());
+    assert!(store.receipts(None).unwrap().is_empty());
+    assert_eq!(store.last_event_at().unwrap(), None);
+    assert_eq!(store.get("case-000001").unwrap(), None);
+
+    // open assigns ids in order
+    let a = open(store, 100);
+    let b = open(store, 110);
+    let c = open(store, 105);
+    assert_eq!((a.id.as_str(), b.id.as_str(), c.id.as_str()), ("case-000001", "case-000002", "case-000003"));
+    assert_eq!(store.get("case-000002").unwrap().unwrap(), b);
+    assert_eq!(store.get("case-000009").unwrap(), None);
+    assert_eq!(store.get("nonsense").unwrap(), None);
+
+    // a commit with the next version is stored, with its receipts
+    let a2 = next(&a, CaseState::PendingApproval, 120);
+    let sealed = store
+        .commit(&a2, vec![draft(&a.id, "approve", CaseState::PendingApproval, 120)], Some("ev-1"))
+        .unwrap()
+        .expect("first application");
+    assert_eq!(sealed.len(), 1);
+    assert_eq!(sealed[0].seq, 4);
+    assert_eq!(store.get(&a.id).unwrap().unwrap(), a2);
+
+    // stale version: Conflict, nothing changes (case, chain, and the event id stays unapplied)
+    let before = store.receipts(None).unwrap();
+    let stale = next(&a, CaseState::Denied, 130); // built from version 1, stored is 2
+    match store.commit(&stale, vec![draft(&a.id, "deny", CaseState::Denied, 130)], Some("ev-2")) {
+        Err(StoreError::Conflict(id)) => assert_eq!(id, a.id),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    let skipped = next(&a2, CaseState::Denied, 130);
+    let mut skipped = skipped;
+    skipped.version += 1; // two ahead
+    assert!(matches!(store.commit(&skipped, vec![], None), Err(StoreError::Conflict(_))));
+    assert_eq!(store.get(&a.id).unwrap().unwrap(), a2);
+    assert_eq!(store.receipts(None).unwrap(), before);
+    assert_eq!(store.last_event_at().unwrap(), Some(120));
+
+    // unknown case
+    let mut ghost = next(&a2, CaseState::Denied, 130);
+    ghost.id = "case-000042".into();
+    assert!(matches!(store.commit(&ghost, vec![], None), Err(StoreError::NotFound(id)) if id == "case-000042"));
+
+    // repeated event id: Ok(None), no new receipt, case unchanged, even with a fresh version
+    let a3 = next(&a2, CaseState::Allowed, 140);
+    assert_eq!(store.commit(&a3, vec![draft(&a.id, "approve", CaseState::Allowed, 140)], Some("ev-1")).unwrap(), None);
+    assert_eq!(store.receipts(None).unwrap(), before);
+    assert_eq!(store.get(&a.id).unwrap().unwrap(), a2);
+    // ... while the same id on another case is a different event
+    let b2 = next(&b, CaseState::PendingApproval, 140);
+    assert!(store.commit(&b2, vec![draft(&b.id, "approve", CaseState::PendingApproval, 140)], Some("ev-1")).unwrap().is_some());
+    // ... and the conflicting ev-2 above was not recorded: it still applies
+    let a3 = next(&a2, CaseState::Denied, 150);
+    let sealed = store
+        .commit(
+            &a3,
+            vec![draft(&a.id, "deny", CaseState::Denied, 150), draft(&a.id, "resolve", CaseState::Denied, 150)],
+            Some("ev-2"),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(sealed.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6, 7]);
+    assert_eq!(sealed[1].prev, sealed[0].hash);
+    // events without an id are never deduplicated
+    let c2 = next(&c, CaseState::PendingApproval, 145);
+    assert!(store.commit(&c2, vec![draft(&c.id, "escalate", CaseState::PendingApproval, 145)], None).unwrap().is_some());
+    let c3 = next(&c2, CaseState::PendingEvidence, 146);
+    assert!(store.commit(&c3, vec![draft(&c.id, "tick", CaseState::PendingEvidence, 146)], None).unwrap().is_some());
+
+    // the chain: one sequence across cases, each receipt linked to the previous one
+    let chain = store.receipts(None).unwrap();
+    assert_eq!(chain.len(), 9);
+    assert_chain(&chain);
+    let cases: Vec<&str> = chain.iter().map(|r| r.body.case.as_str()).collect();
+    assert_eq!(
+        cases,
+        ["case-000001", "case-000002", "case-000003", "case-000001", "case-000002", "case-000001", "case-000001", "case-000003", "case-000003"]
+    );
+
+    // receipts(Some(case)) filters, keeping chain order
+    let of_a = store.receipts(Some(&a.id)).unwrap();
+    assert_eq!(of_a.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 4, 6, 7]);
+    assert_eq!(of_a.iter().map(|r| r.body.event.as_str()).collect::<Vec<_>>(), ["open", "approve", "deny", "resolve"]);
+    assert!(store.receipts(Some("case-000099")).unwrap().is_empty());
+
+    // list: all in id order, or only the pending ones
+    let all = store.list(false).unwrap();
+    assert_eq!(all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["case-000001", "case-000002", "case-000003"]);
+    assert_eq!(all[0], a3);
+    let pending = store.list(true).unwrap();
+    assert_eq!(pending.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["case-000002", "case-000003"]);
+    assert_eq!(pending[1].state, CaseState::PendingEvidence);
+
+    // last_event_at is the latest `at`, not the last receipt's
+    assert_eq!(store.last_event_at().unwrap(), Some(150));
+
+    // bundles
+    assert_eq!(store.get_bundle("sha256:abc").unwrap(), None);
+    store.put_bundle("sha256:abc", b"AARMB\x00\x01bytes").unwrap();
+    store.put_bundle("sha256:def", &[]).unwrap();
+    store.put_bundle("sha256:abc", b"AARMB\x00\x01bytes").unwrap(); // again: fine
+    assert_eq!(store.get_bundle("sha256:abc").unwrap().unwrap(), b"AARMB\x00\x01bytes");
+    assert_eq!(store.get_bundle("sha256:def").unwrap().unwrap(), Vec::<u8>::new());
+    assert_eq!(store.get_bundle("sha256:nope").unwrap(), None);
+}
+
+#[test]
+fn memory_store_contract() {
+    contract(&mut MemoryStore::new());
+}
+
+#[test]
+fn sqlite_in_memory_contract() {
+    contract(&mut SqliteStore::open_in_memory().unwrap());
+}
+
+#[test]
+fn sqlite_file_contract() {
+    let dir = TempDir::new("contract");
+    contract(&mut SqliteStore::open(&dir.path.join("cases.db")).unwrap());
+}
+
+#[test]
+fn signed_stores_contract() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let keys = [key.verifying_key()];
+    let opts = VerifyOptions { keys: &keys, require_signatures: true, expected_head: None, from_genesis: true };
+    let check = |store: &dyn CaseStore| {
+        let chain = store.receipts(None).unwrap();
+        assert!(chain.iter().all(|r| r.signature.is_some()));
+        let report = receipts::verify_chain(&chain, &opts).unwrap();
+        assert_eq!(report.signed, chain.len());
+        let of_a = store.receipts(Some("case-000001")).unwrap();
+        assert_eq!(receipts::verify_subsequence(&of_a, &opts).unwrap().signed, of_a.len());
+    };
+    let mut memory = MemoryStore::new().with_signer(key.clone());
+    contract(&mut memory);
+    check(&memory);
+    let mut sqlite = SqliteStore::open_in_memory().unwrap().with_signer(key);
+    contract(&mut sqlite);
+    check(&sqlite);
+}
+
+#[test]
+fn unsigned_stores_do_not_sign() {
+    let mut store = MemoryStore::new();
+    open(&mut store, 1);
+    assert!(store.receipts(None).unwrap().iter().all(|r| r.signature.is_none()));
+}
+
+#[test]
+fn sqlite_persists_across_reopen() {
+    let dir = TempDir::new("reopen");
+    let path = dir.path.join("cases.db");
+    let (cases, chain, last) = {
+        let mut store = SqliteStore::open(&path).unwrap();
+        contract(&mut store);
+        (store.list(false).unwrap(), store.receipts(None).unwrap(), store.last_event_at().unwrap())
+    }; // dropped: the file is all that is left
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.list(false).unwrap(), cases);
+    assert_eq!(store.receipts(None).unwrap(), chain);
+    assert_eq!(store.last_event_at().unwrap(), last);
+    assert_eq!(store.get_bundle("sha256:abc").unwrap().unwrap(), b"AARMB\x00\x01bytes");
+
+    // applied event ids survived: re-applying ev-1 on case-000001 changes nothing
+    let b = store.get("case-000002").unwrap().unwrap();
+    assert_eq!(store.commit(&next(&b, CaseState::Allowed, 200), vec![], Some("ev-1")).unwrap(), None);
+    // versions survived: a stale write still conflicts
+    let mut stale = b.clone();
+    stale.state = CaseState::Denied;
+    assert!(matches!(store.commit(&stale, vec![], None), Err(StoreError::Conflict(_))));
+
+    // the chain and the id counter continue
+    let d = open(&mut store, 210);
+    assert_eq!(d.id, "case-000004");
+    let b2 = next(&b, CaseState::Allowed, 220);
+    store.commit(&b2, vec![draft(&b.id, "approve", CaseState::Allowed, 220)], Some("ev-9")).unwrap().unwrap();
+    let chain2 = store.receipts(None).unwrap();
+    assert_eq!(chain2.len(), chain.len() + 2);
+    assert_eq!(chain2[..chain.len()], chain[..]);
+    assert_chain(&chain2);
+    assert_eq!(store.last_event_at().unwrap(), Some(220));
+}
+
+#[test]
+fn sqlite_two_handles_keep_one_chain() {
+    let dir = TempDir::new("two-handles");
+    let path = dir.path.join("cases.db");
+    let mut s1 = SqliteStore::open(&path).unwrap();
+    let mut s2 = SqliteStore::open(&path).unwrap();
+
+    let mut ids = Vec::new();
+    for i in 0..10i64 {
+        let store: &mut SqliteStore = if i % 2 == 0 { &mut s1 } else { &mut s2 };
+        ids.push(open(store, 1000 + i).id);
+    }
+    assert_eq!(ids, (1..=10).map(|n| format!("case-{n:06}")).collect::<Vec<_>>(), "one id counter");
+
+    // alternate commits on the same cases through both handles
+    for round in 0..6i64 {
+        for (k, id) in ids.iter().enumerate() {
+            let store: &mut SqliteStore = if (k as i64 + round) % 2 == 0 { &mut s1 } else { &mut s2 };
+            let current = store.get(id).unwrap().unwrap();
+            let at = 2000 + round * 100 + k as i64;
+            let updated = next(&current, CaseState::PendingApproval, at);
+            let ev = format!("r{round}-{k}");
+            assert!(store.commit(&updated, vec![draft(id, "approve", CaseState::PendingApproval, at)], Some(&ev)).unwrap().is_some());
+            // the other handle sees it, and its stale copy conflicts
+            let other: &mut SqliteStore = if (k as i64 + round) % 2 == 0 { &mut s2 } else { &mut s1 };
+            assert_eq!(other.get(id).unwrap().unwrap(), updated);
+            assert!(matches!(other.commit(&updated, vec![], None), Err(StoreError::Conflict(_))));
+            assert_eq!(other.commit(&next(&updated, CaseState::Denied, at), vec![], Some(&ev)).unwrap(), None);
+        }
+    }
+    let c1 = s1.receipts(None).unwrap();
+    let c2 = s2.receipts(None).unwrap();
+    assert_eq!(c1, c2);
+    assert_eq!(c1.len(), 10 + 60);
+    assert_chain(&c1);
+    assert_eq!(s2.last_event_at().unwrap(), Some(2000 + 500 + 9));
+}
+
+#[test]
+fn sqlite_refuses_a_newer_schema_and_foreign_databases() {
+    let dir = TempDir::new("schema");
+    let path = dir.path.join("cases.db");
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'", []).unwrap();
+    }
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("schema version 99") && m.contains("newer")), "{err}");
+
+    let other = dir.path.join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&other).unwrap();
+        conn.execute("CREATE TABLE stuff (x)", []).unwrap();
+    }
+    let err = SqliteStore::open(&other).unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("not an aarm case store")), "{err}");
+
+    let err = SqliteStore::open(&dir.path.join("missing-dir").join("cases.db")).unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)));
+}
+
+#[test]
+fn sqlite_file_is_in_wal_mode() {
+    let dir = TempDir::new("wal");
+    let path = dir.path.join("cases.db");
+    let _store = SqliteStore::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, aarm_runtime::store::sqlite::SCHEMA_VERSION);
+}
+
+/// A directory under cargo's per-test temp dir, removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,241 @@
+//! `aarm case open|approve|deny|provide|tick|cancel|show|list`: drive cases from the shell, across
+//! separate processes, on a SQLite case store.
+
+use super::exit;
+use super::source::read_input;
+use aarm_runtime::bundle;
+use aarm_runtime::engine::Engine;
+use aarm_runtime::lifecycle::event::Event;
+use aarm_runtime::lifecycle::identity::NoIdentityService;
+use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_runtime::store::sqlite::SqliteStore;
+use aarm_runtime::store::CaseStore;
+use aarm_runtime::value::parse_time;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The SQLite case store (created if missing).
+    #[arg(long, value_name = "DB")]
+    pub store: PathBuf,
+    /// Use this time instead of the clock (RFC 3339); refused if earlier than the store's last
+    /// event.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Ed25519 key (32-byte seed, raw or hex) that signs the receipts this command writes.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Evaluate a request; a `step_up` or `defer` opens a case. Prints the decision with `"case"`.
+    Open {
+        #[command(flatten)]
+        common: Common,
+        /// The `.aarmb` bundle to decide with (kept in the store for later re-evaluation).
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The request JSON, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        input: PathBuf,
+    },
+    /// An approver approves (`--roles` are the roles the host verified for them).
+    Approve {
+        id: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// An approver denies.
+    Deny {
+        id: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        why: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Evidence for a deferral: `NAME=JSON` (e.g. `maintenance_window_active=true`).
+    Provide {
+        id: String,
+        #[arg(value_name = "NAME=JSON")]
+        fact: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Move the clock: fire due timeouts and escalations of every pending case.
+    Tick {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Withdraw a case.
+    Cancel {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A case as JSON.
+    Show {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every case (or only pending ones) as JSON lines.
+    List {
+        #[arg(long)]
+        pending: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CaseArgs {
+    #[command(subcommand)]
+    pub command: CaseCommand,
+}
+
+fn now_of(common: &Common) -> Result<i64, String> {
+    match &common.now {
+        Some(t) => parse_time(t).ok_or_else(|| format!("--now {t:?} is not an RFC 3339 time")),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)),
+    }
+}
+
+fn lifecycle(common: &Common) -> Result<Lifecycle<SqliteStore>, String> {
+    let mut store = SqliteStore::open(&common.store).map_err(|e| e.to_string())?;
+    if let Some(path) = &common.sign_key {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key = bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?;
+        store = store.with_signer(key);
+    }
+    Ok(Lifecycle::new(store, Box::new(NoIdentityService)))
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+pub fn run(args: &CaseArgs) -> ExitCode {
+    match run_inner(&args.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// Applies an event and reports it: 0 accepted (the case printed), 1 rejected (reason on stderr).
+fn event(common: &Common, id: &str, ev: Event) -> Result<u8, String> {
+    let now = now_of(common)?;
+    let mut lc = lifecycle(common)?;
+    match lc.apply(id, &ev, now, None) {
+        Ok((case, _)) => {
+            print_json(&case);
+            Ok(exit::OK)
+        }
+        Err(LifecycleError::Rejected(r)) => {
+            eprintln!("rejected: {}", r.as_str());
+            Ok(exit::FAILED)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
+    match cmd {
+        CaseCommand::Open { common, bundle: path, input } => {
+            let now = now_of(common)?;
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let engine = match Engine::load(&bytes, &[], false) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    return Ok(exit::FAILED);
+                }
+            };
+            let request = read_input(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+            let mut lc = lifecycle(common)?;
+            let hash = engine.bundle_hash().to_string();
+            lc.add_engine(Arc::new(engine), Some(&bytes)).map_err(|e| e.to_string())?;
+            let submitted = match lc.submit(&hash, &String::from_utf8_lossy(&request), now) {
+                Ok(s) => s,
+                Err(LifecycleError::Rejected(r)) => {
+                    eprintln!("rejected: {}", r.as_str());
+                    return Ok(exit::FAILED);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut out = serde_json::to_value(&submitted.decision).map_err(|e| e.to_string())?;
+            if let (Some(obj), Some(case)) = (out.as_object_mut(), &submitted.case) {
+                obj.insert("case".into(), serde_json::Value::String(case.id.clone()));
+            }
+            print_json(&out);
+            Ok(exit::OK)
+        }
+        CaseCommand::Approve { id, by, roles, common } => {
+            event(common, id, Event::Approve { by: by.clone(), roles: roles.clone() })
+        }
+        CaseCommand::Deny { id, by, why, common } => event(common, id, Event::Deny { by: by.clone(), why: why.clone() }),
+        CaseCommand::Provide { id, fact, common } => {
+            let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
+            let value: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
+            event(common, id, Event::Provide { name: name.to_string(), value })
+        }
+        CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
+        CaseCommand::Tick { common } => {
+            let now = now_of(common)?;
+            let mut lc = lifecycle(common)?;
+            match lc.tick(now) {
+                Ok(changed) => {
+                    for c in &changed {
+                        println!("{} {}", c.id, c.state.as_str());
+                    }
+                    eprintln!("{} case(s) changed", changed.len());
+                    Ok(exit::OK)
+                }
+                Err(LifecycleError::Rejected(r)) => {
+                    eprintln!("rejected: {}", r.as_str());
+                    Ok(exit::FAILED)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        CaseCommand::Show { id, common } => {
+            let lc = lifecycle(common)?;
+            match lc.store().get(id).map_err(|e| e.to_string())? {
+                Some(case) => {
+                    print_json(&case);
+                    Ok(exit::OK)
+                }
+                None => {
+                    eprintln!("rejected: unknown_case");
+                    Ok(exit::FAILED)
+                }
+            }
+        }
+        CaseCommand::List { pending, common } => {
+            let lc = lifecycle(common)?;
+            for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
+                println!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
+            }
+            Ok(exit::OK)
+        }
+    }
+}

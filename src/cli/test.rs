@@ -1,0 +1,91 @@
+//! `aarm test [PATH…] [--format human|json]`: runs `test` blocks through the compiler, a real
+//! bundle, the VM and the lifecycle (in-memory store, simulated clock).
+
+use super::exit;
+use super::output::{print_diagnostics, Format};
+use aarm_compiler::{compile, load, test_runner};
+use aarm_runtime::bundle;
+use aarm_runtime::engine::Engine;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Bundles to test: each a directory (every `.aarm` file under it, `*_test.aarm` included)
+    /// or a file.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// `human`: one line per test, failures with the step, what was expected and what happened;
+    /// `json`: one object per bundle with every result and the rules no test reached.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+pub fn run(args: &TestArgs) -> ExitCode {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut broken = false;
+    for path in &args.paths {
+        let loaded = match load(std::slice::from_ref(path)) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::USAGE);
+            }
+        };
+        let compiled = compile(&loaded);
+        let (Some(ir), Some(program)) = (compiled.checked.bundle.as_ref(), compiled.program) else {
+            print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, Format::Human);
+            eprintln!("error: {} does not compile; its tests did not run", path.display());
+            broken = true;
+            continue;
+        };
+        let engine = match bundle::encode(&program, None)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Engine::load(&bytes, &[], false).map(|e| (e, bytes)).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: the compiled bundle of {} does not load: {e}", path.display());
+                broken = true;
+                continue;
+            }
+        };
+        let (engine, bytes) = engine;
+        let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources);
+        passed += report.passed();
+        failed += report.failed();
+        match args.format {
+            Format::Json => match serde_json::to_string(&report) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: {e}"),
+            },
+            Format::Human => {
+                for r in &report.results {
+                    match &r.failure {
+                        None => println!("ok      {} ({}:{})", r.name, r.file, r.line),
+                        Some(f) => {
+                            println!("FAILED  {} ({}:{})", r.name, r.file, r.line);
+                            println!("        step {} (line {}): expected {}", f.step, f.line, f.expected);
+                            println!("        {:>width$}actual   {}", "", f.actual, width = format!("step {} (line {}): ", f.step, f.line).len());
+                        }
+                    }
+                }
+                let reached = report.rules_total - report.rules_not_reached.len();
+                println!("rule coverage {}: {reached} of {} rules reached by a test", path.display(), report.rules_total);
+                for name in &report.rules_not_reached {
+                    println!("        not reached: {name}");
+                }
+            }
+        }
+    }
+    if args.format == Format::Human {
+        println!("{passed} passed, {failed} failed");
+    }
+    if failed > 0 || broken {
+        ExitCode::from(exit::FAILED)
+    } else {
+        ExitCode::from(exit::OK)
+    }
+}
