@@ -164,7 +164,10 @@ fn contract(store: &mut impl CaseStore) {
     assert_eq!(store.get(&a.id).unwrap().unwrap(), a2);
     // ... while the same id on another case is a different event
     let b2 = next(&b, CaseState::PendingApproval, 140);
-    assert!(store.commit(&b2, vec![draft(&b.id, "approve", CaseState::PendingApproval, 140)], Some("ev-1")).unwrap().is_some());
+    assert!(store
+        .commit(&b2, vec![draft(&b.id, "approve", CaseState::PendingApproval, 140)], Some("ev-1"))
+        .unwrap()
+        .is_some());
     // ... and the conflicting ev-2 above was not recorded: it still applies
     let a3 = next(&a2, CaseState::Denied, 150);
     let sealed = store
@@ -179,7 +182,10 @@ fn contract(store: &mut impl CaseStore) {
     assert_eq!(sealed[1].prev, sealed[0].hash);
     // events without an id are never deduplicated
     let c2 = next(&c, CaseState::PendingApproval, 145);
-    assert!(store.commit(&c2, vec![draft(&c.id, "escalate", CaseState::PendingApproval, 145)], None).unwrap().is_some());
+    assert!(store
+        .commit(&c2, vec![draft(&c.id, "escalate", CaseState::PendingApproval, 145)], None)
+        .unwrap()
+        .is_some());
     let c3 = next(&c2, CaseState::PendingEvidence, 146);
     assert!(store.commit(&c3, vec![draft(&c.id, "tick", CaseState::PendingEvidence, 146)], None).unwrap().is_some());
 
@@ -190,7 +196,17 @@ fn contract(store: &mut impl CaseStore) {
     let cases: Vec<&str> = chain.iter().map(|r| r.body.case.as_str()).collect();
     assert_eq!(
         cases,
-        ["case-000001", "case-000002", "case-000003", "case-000001", "case-000002", "case-000001", "case-000001", "case-000003", "case-000003"]
+        [
+            "case-000001",
+            "case-000002",
+            "case-000003",
+            "case-000001",
+            "case-000002",
+            "case-000001",
+            "case-000001",
+            "case-000003",
+            "case-000003"
+        ]
     );
 
     // receipts(Some(case)) filters, keeping chain order
@@ -322,7 +338,10 @@ fn sqlite_two_handles_keep_one_chain() {
             let at = 2000 + round * 100 + k as i64;
             let updated = next(&current, CaseState::PendingApproval, at);
             let ev = format!("r{round}-{k}");
-            assert!(store.commit(&updated, vec![draft(id, "approve", CaseState::PendingApproval, at)], Some(&ev)).unwrap().is_some());
+            assert!(store
+                .commit(&updated, vec![draft(id, "approve", CaseState::PendingApproval, at)], Some(&ev))
+                .unwrap()
+                .is_some());
             // the other handle sees it, and its stale copy conflicts
             let other: &mut SqliteStore = if (k as i64 + round) % 2 == 0 { &mut s2 } else { &mut s1 };
             assert_eq!(other.get(id).unwrap().unwrap(), updated);

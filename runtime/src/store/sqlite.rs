@@ -69,10 +69,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.conn.path())
-            .field("signed", &self.signer.is_some())
-            .finish()
+        f.debug_struct("SqliteStore").field("path", &self.conn.path()).field("signed", &self.signer.is_some()).finish()
     }
 }
 
@@ -146,7 +143,10 @@ impl SqliteStore {
                 return Err(StoreError::Backend("not an aarm case store: the database has other tables".into()));
             }
             tx.execute_batch(SCHEMA)?;
-            tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('last_case', 0)", [SCHEMA_VERSION])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('last_case', 0)",
+                [SCHEMA_VERSION],
+            )?;
         }
         tx.commit()?;
         Ok(SqliteStore { conn, signer: None })
@@ -174,7 +174,11 @@ fn parse_receipt(json: &str) -> Result<Receipt, StoreError> {
 }
 
 /// Seals `drafts` after the chain head read inside `tx`, and stores them.
-fn append(tx: &Transaction<'_>, drafts: Vec<ReceiptDraft>, signer: Option<&SigningKey>) -> Result<Vec<Receipt>, StoreError> {
+fn append(
+    tx: &Transaction<'_>,
+    drafts: Vec<ReceiptDraft>,
+    signer: Option<&SigningKey>,
+) -> Result<Vec<Receipt>, StoreError> {
     let head: Option<(i64, String)> = tx
         .query_row("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
@@ -182,7 +186,8 @@ fn append(tx: &Transaction<'_>, drafts: Vec<ReceiptDraft>, signer: Option<&Signi
         Some((seq, hash)) => (to_u64(seq, "receipt seq")?, hash),
         None => (0, receipts::GENESIS.to_string()),
     };
-    let mut insert = tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
         seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
@@ -282,7 +287,11 @@ impl CaseStore for SqliteStore {
         // Ids are `case-` and at least six digits: by length, then text, is numeric order.
         if pending_only {
             let pending = [CaseState::PendingApproval.as_str(), CaseState::PendingEvidence.as_str()];
-            self.query_json("SELECT json FROM cases WHERE state IN (?1, ?2) ORDER BY length(id), id", pending, parse_case)
+            self.query_json(
+                "SELECT json FROM cases WHERE state IN (?1, ?2) ORDER BY length(id), id",
+                pending,
+                parse_case,
+            )
         } else {
             self.query_json("SELECT json FROM cases ORDER BY length(id), id", [], parse_case)
         }
@@ -290,7 +299,9 @@ impl CaseStore for SqliteStore {
 
     fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError> {
         match case {
-            Some(id) => self.query_json("SELECT json FROM receipts WHERE case_id = ?1 ORDER BY seq", [id], parse_receipt),
+            Some(id) => {
+                self.query_json("SELECT json FROM receipts WHERE case_id = ?1 ORDER BY seq", [id], parse_receipt)
+            }
             None => self.query_json("SELECT json FROM receipts ORDER BY seq", [], parse_receipt),
         }
     }
