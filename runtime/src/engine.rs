@@ -292,15 +292,19 @@ impl Engine {
             .collect()
     }
 
-    fn evidence_names(&self, mask: EvidenceMask) -> Vec<String> {
+    /// The declared evidence facts in `mask`, in declaration order.
+    fn evidence_in(&self, mask: EvidenceMask) -> impl Iterator<Item = &crate::schema::EvidenceSchema> {
         self.program
             .schema
             .evidence
             .iter()
             .enumerate()
-            .filter(|(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
-            .map(|(_, e)| e.name.clone())
-            .collect()
+            .filter(move |(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
+            .map(|(_, e)| e)
+    }
+
+    fn evidence_names(&self, mask: EvidenceMask) -> Vec<String> {
+        self.evidence_in(mask).map(|e| e.name.clone()).collect()
     }
 
     fn policy_ref(&self, index: u32) -> PolicyRef {
@@ -492,14 +496,7 @@ impl Engine {
     }
 
     fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
-        self.program
-            .schema
-            .evidence
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
-            .map(|(_, e)| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() })
-            .collect()
+        self.evidence_in(mask).map(|e| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() }).collect()
     }
 
     fn settings_limits(&self) -> DeferObligation {

@@ -5,6 +5,7 @@
 use super::{builtin_context, Checker};
 use crate::ir::{self, Const, Loc, TestStepKind, REJECTION_REASONS};
 use crate::types::{Fit, Type};
+use aarm_runtime::value::parse_time;
 use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
 use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
@@ -304,7 +305,7 @@ impl Checker<'_> {
         let (value, ty) = value;
         if *want == Type::Time {
             if let Const::Str(s) = &value {
-                return match parse_rfc3339(s) {
+                return match parse_time(s) {
                     Some(t) => Some(Const::Time(t)),
                     None => {
                         self.report(
@@ -400,73 +401,4 @@ fn widen(c: Const) -> Const {
 
 fn decision_name(d: DecisionName) -> &'static str {
     d.as_str()
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into seconds since the Unix epoch.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = s.get(from..from + len)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
-        return None;
-    }
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    let offset = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
-            let v = num(i + 1, 2)? * 3600 + num(i + 4, 2)? * 60;
-            if *sign == b'+' {
-                v
-            } else {
-                -v
-            }
-        }
-        _ => return None,
-    };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let max_day = *days_in_month.get(usize::try_from(month - 1).ok()?)?;
-    if !(1..=12).contains(&month) || day < 1 || day > max_day || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-#[cfg(test)]
-mod time_tests {
-    use super::parse_rfc3339;
-
-    #[test]
-    fn rfc3339_times() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-11-24T10:00:00Z"), Some(1_795_514_400));
-        assert_eq!(parse_rfc3339("2026-11-24T11:00:00+01:00"), Some(1_795_514_400));
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00.123Z"), Some(1_709_164_800));
-        assert_eq!(parse_rfc3339("2023-02-29T00:00:00Z"), None);
-        assert_eq!(parse_rfc3339("yesterday"), None);
-    }
 }
