@@ -1,0 +1,132 @@
+//! End-to-end tests of `aarm case …` and `aarm receipts …`: separate processes sharing one
+//! SQLite store, driven with `--now` like an operator's script.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+use common::{aarm, root};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("case", name)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    aarm().args(args).current_dir(dir).output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Builds the quorum example and opens a case for its request at 10:00.
+fn open_quorum_case(dir: &Path) -> String {
+    let bundle = dir.join("q.aarmb");
+    let out = aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let request = root().join("examples/quorum_transfer/request.json");
+    let out = run(
+        dir,
+        &["case", "open", "--store", "cases.db", "--bundle", "q.aarmb", "--input", request.to_str().unwrap(), "--now", "2026-11-24T10:00:00Z"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d = json(&out);
+    assert_eq!(d["decision"], "step_up");
+    d["case"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn two_of_three_across_processes_with_receipts() {
+    let dir = scratch("quorum");
+    let id = open_quorum_case(&dir);
+    assert_eq!(id, "case-000001");
+    let approve = |by: &str, now: &str| run(&dir, &["case", "approve", &id, "--by", by, "--store", "cases.db", "--now", now]);
+
+    let out = approve("cfo@corp.com", "2026-11-24T10:01:00Z");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["state"], "pending_approval");
+
+    // The same approver twice: refused with its reason, exit 1, nothing changes.
+    let out = approve("cfo@corp.com", "2026-11-24T10:02:00Z");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("duplicate_approval"), "{}", stderr(&out));
+    // A clock earlier than the last event: refused.
+    let out = approve("lead@corp.com", "2026-11-24T09:00:00Z");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("clock_went_back"));
+
+    let out = approve("lead@corp.com", "2026-11-24T10:03:00Z");
+    assert_eq!(json(&out)["state"], "allowed");
+    assert_eq!(json(&out)["resolution"]["code"], "approved");
+
+    // A resolved case never changes.
+    let out = approve("controller@corp.com", "2026-11-24T10:04:00Z");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("case_resolved"));
+
+    let out = run(&dir, &["case", "show", &id, "--store", "cases.db"]);
+    assert_eq!(json(&out)["state"], "allowed");
+    let out = run(&dir, &["case", "show", "case-999999", "--store", "cases.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown_case"));
+
+    // Receipts: open, approve, approve; the chain verifies, an edit does not.
+    let out = run(&dir, &["receipts", "export", "--store", "cases.db"]);
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(lines.lines().count(), 3);
+    std::fs::write(dir.join("r.jsonl"), &lines).unwrap();
+    let out = run(&dir, &["receipts", "verify", "r.jsonl"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(dir.join("bad.jsonl"), lines.replacen("lead@corp.com", "mallory@corp.com", 1)).unwrap();
+    assert_eq!(run(&dir, &["receipts", "verify", "bad.jsonl"]).status.code(), Some(1));
+    let mut kept: Vec<&str> = lines.lines().collect();
+    kept.remove(1);
+    std::fs::write(dir.join("gap.jsonl"), kept.join("\n")).unwrap();
+    assert_eq!(run(&dir, &["receipts", "verify", "gap.jsonl"]).status.code(), Some(1), "a removed receipt is detected");
+}
+
+#[test]
+fn timeouts_fire_on_tick_and_tiers_follow() {
+    let dir = scratch("tick");
+    let id = open_quorum_case(&dir);
+    let tick = |now: &str| run(&dir, &["case", "tick", "--store", "cases.db", "--now", now]);
+    assert!(tick("2026-11-24T10:20:00Z").status.success());
+    // 30 minutes: the CEO tier; 90 minutes: nobody answered, deny.
+    assert!(tick("2026-11-24T10:31:00Z").status.success());
+    let c = json(&run(&dir, &["case", "show", &id, "--store", "cases.db"]));
+    assert_eq!((c["state"].as_str(), c["tier"].as_u64()), (Some("pending_approval"), Some(1)));
+    assert!(tick("2026-11-24T11:32:00Z").status.success());
+    let c = json(&run(&dir, &["case", "show", &id, "--store", "cases.db"]));
+    assert_eq!((c["state"].as_str(), c["resolution"]["code"].as_str()), (Some("denied"), Some("timeout")));
+    let pending = run(&dir, &["case", "list", "--pending", "--store", "cases.db"]);
+    assert!(String::from_utf8_lossy(&pending.stdout).trim().is_empty());
+}
+
+#[test]
+fn deferral_resolved_by_evidence_from_another_process() {
+    let dir = scratch("defer");
+    let out = aarm().args(["build", "examples/credentials", "-o"]).arg(dir.join("c.aarmb")).current_dir(root()).output().unwrap();
+    assert!(out.status.success());
+    let request = root().join("examples/credentials/request.json");
+    let out = run(&dir, &["case", "open", "--store", "c.db", "--bundle", "c.aarmb", "--input", request.to_str().unwrap(), "--now", "2026-11-24T02:00:00Z"]);
+    let d = json(&out);
+    assert_eq!(d["decision"], "defer");
+    let id = d["case"].as_str().unwrap().to_string();
+    // Wrong type and undeclared evidence are refused.
+    let out = run(&dir, &["case", "provide", &id, "maintenance_window_active=\"yes\"", "--store", "c.db", "--now", "2026-11-24T02:01:00Z"]);
+    assert!(stderr(&out).contains("evidence_type"), "{}", stderr(&out));
+    let out = run(&dir, &["case", "provide", &id, "window=true", "--store", "c.db", "--now", "2026-11-24T02:01:00Z"]);
+    assert!(stderr(&out).contains("undeclared_evidence"));
+    // The bundle was kept in the store: this process re-evaluates without being given it.
+    let out = run(&dir, &["case", "provide", &id, "maintenance_window_active=true", "--store", "c.db", "--now", "2026-11-24T02:02:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = json(&out);
+    assert_eq!(c["state"], "allowed");
+    assert_eq!(c["outcome"]["rule"], "credentials.rotation_in_window");
+}
