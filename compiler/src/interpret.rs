@@ -421,11 +421,11 @@ impl<'a> Interp<'a> {
 #[derive(Debug)]
 enum Verdict {
     Rule(usize),
-    /// `limits`: "the evidence's rule" whose `defer` block gives the deferral's limits.
+    /// `needing`: "the evidence's rule", whose own deferral this is, if there is one.
     EvidenceDefer {
         first: usize,
         mask: EvidenceMask,
-        limits: Option<usize>,
+        needing: Option<usize>,
     },
     Conflict {
         first: usize,
@@ -476,12 +476,15 @@ impl<'a> Interp<'a> {
 
         let mut pending: EvidenceMask = 0;
         let mut first_unknown: Option<usize> = None;
-        // The candidates walked so far, in walk order (for "the evidence's rule").
+        // The candidates walked so far whose condition is not `false`, in walk order (for "the
+        // evidence's rule").
         let mut walked: Vec<(usize, &ir::Rule)> = Vec::new();
         for level in levels {
             let at_level: Vec<&(usize, &ir::Rule, Result<Truth, EvalError>)> =
                 results.iter().filter(|(_, r, _)| r.priority == level).collect();
-            walked.extend(at_level.iter().map(|(i, r, _)| (*i, *r)));
+            walked.extend(
+                at_level.iter().filter(|(_, _, res)| !matches!(res, Ok(Truth::False))).map(|(i, r, _)| (*i, *r)),
+            );
             // 1. The first failure of the level decides.
             for (i, _, res) in &at_level {
                 if let Err(error) = res {
@@ -507,7 +510,7 @@ impl<'a> Interp<'a> {
             // 4. The level decides.
             if pending != 0 {
                 if let Some(first) = first_unknown {
-                    return Verdict::EvidenceDefer { first, mask: pending, limits: needing_rule(&walked, pending) };
+                    return Verdict::EvidenceDefer { first, mask: pending, needing: needing_rule(&walked, pending) };
                 }
             }
             if self.bundle.settings.conflict == ir::ConflictMode::Defer
@@ -530,15 +533,15 @@ impl<'a> Interp<'a> {
         }
         match first_unknown {
             Some(first) if pending != 0 => {
-                Verdict::EvidenceDefer { first, mask: pending, limits: needing_rule(&walked, pending) }
+                Verdict::EvidenceDefer { first, mask: pending, needing: needing_rule(&walked, pending) }
             }
             _ => Verdict::Default,
         }
     }
 }
 
-/// "The evidence's rule": the first walked candidate (whatever its condition) whose decision is
-/// an explicit `defer` block that `need`s one of the pending facts.
+/// "The evidence's rule": the first of `walked` (the candidates walked whose condition is not
+/// `false`) whose decision is an explicit `defer` block that `need`s one of the pending facts.
 fn needing_rule(walked: &[(usize, &ir::Rule)], pending: EvidenceMask) -> Option<usize> {
     walked
         .iter()
@@ -692,19 +695,26 @@ impl<'a> Interp<'a> {
                 d
             }
             Verdict::Error { rule, error } => self.error_decision(*rule, error),
-            Verdict::EvidenceDefer { first, mask, limits } => {
-                let rule = rule_at(*first)?;
-                // The evidence's rule, else the first unknown rule, if its decision is a `defer`
-                // block; else `settings`.
-                let limits_rule = match limits {
-                    Some(i) => rule_at(*i)?,
-                    None => rule,
+            Verdict::EvidenceDefer { mask, needing: Some(i), .. } => {
+                // The evidence's rule's own deferral: its reason, its limits, the pending facts.
+                let rule = rule_at(*i)?;
+                let message = self.render_reason(rule).map_err(|e| (*i, e))?;
+                let mut d = self.base(rule, Effect::Defer, &rule.reason.code, message);
+                let limits = match &rule.decision {
+                    ir::Decision::Defer(block) => Self::defer_limits(block),
+                    _ => self.settings_limits(),
                 };
+                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
+                d
+            }
+            Verdict::EvidenceDefer { first, mask, needing: None } => {
+                let rule = rule_at(*first)?;
                 let needs = self.needs(*mask);
                 let names: Vec<&str> = needs.iter().map(|n| n.name.as_str()).collect();
                 let message = format!("waiting for evidence: {}", names.join(", "));
                 let mut d = self.base(rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
-                let limits = match &limits_rule.decision {
+                // The first unknown rule's `defer` block, else `settings`.
+                let limits = match &rule.decision {
                     ir::Decision::Defer(block) => Self::defer_limits(block),
                     _ => self.settings_limits(),
                 };
@@ -731,15 +741,7 @@ impl<'a> Interp<'a> {
             }
             Verdict::Rule(i) => {
                 let rule = rule_at(*i)?;
-                let mut message = String::new();
-                for part in &rule.reason.message {
-                    match part {
-                        ir::TemplatePart::Text(t) => message.push_str(t),
-                        ir::TemplatePart::Expr(e) => {
-                            message.push_str(&self.rule_expr(rule, e).map_err(|e| (*i, e))?.display());
-                        }
-                    }
-                }
+                let message = self.render_reason(rule).map_err(|e| (*i, e))?;
                 let effect = match rule.decision {
                     ir::Decision::Allow => Effect::Allow,
                     ir::Decision::Deny => Effect::Deny,
@@ -771,6 +773,18 @@ impl<'a> Interp<'a> {
                 d
             }
         })
+    }
+
+    /// A rule's reason message with its interpolations.
+    fn render_reason(&self, rule: &ir::Rule) -> Result<String, EvalError> {
+        let mut message = String::new();
+        for part in &rule.reason.message {
+            match part {
+                ir::TemplatePart::Text(t) => message.push_str(t),
+                ir::TemplatePart::Expr(e) => message.push_str(&self.rule_expr(rule, e)?.display()),
+            }
+        }
+        Ok(message)
     }
 
     fn modified_action(&self, rule: &ir::Rule, assignments: &[ir::Assignment]) -> Result<ActionOut, EvalError> {

@@ -304,22 +304,61 @@ fn export(age: i64, evidence: &str) -> String {
 }
 
 #[test]
-fn evidence_deferral_takes_the_limits_of_the_rule_needing_the_fact() {
-    // LANGUAGE.md 5.3: `export_restricted` (80) is unknown, `stale_classification` (70) is true.
+fn evidence_deferral_is_the_own_deferral_of_the_rule_needing_the_fact() {
+    // LANGUAGE.md 5.3: `export_restricted` (80) is unknown, `stale_classification` (70) is true
+    // and needs the missing fact: the export defers as `stale_classification` says.
     let d = interp_only(EXPORT, &export(172_800, ""));
-    assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.export_restricted")));
-    assert_eq!(d.reason.code, "evidence.required");
+    assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.stale_classification")));
+    assert_eq!(d.reason.code, "data.classification_stale");
+    assert_eq!(d.reason.message, "Classification of customers is older than a day");
     let defer = d.defer.expect("defer obligation");
-    assert_eq!(defer.need.len(), 1);
+    let names: Vec<&str> = defer.need.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["fresh_classification"]);
     assert_eq!((defer.timeout_s, defer.max_attempts), (600, 3));
     assert!(matches!(defer.on_exhausted, aarm_runtime::decision::Outcome::StepUp(_)), "{defer:?}");
-    // A fresh classification: the unknown is gone, the default rule decides.
+    // A recent classification: `stale_classification` is false, so it is not the evidence's
+    // rule; the unknown `export_restricted` defers with the settings' limits.
     let d = interp_only(EXPORT, &export(60, ""));
-    assert_eq!(d.decision, Effect::Defer);
+    assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.export_restricted")));
+    assert_eq!(d.reason.code, "evidence.required");
+    assert_eq!(d.reason.message, "waiting for evidence: fresh_classification");
+    let defer = d.defer.expect("defer obligation");
+    assert_eq!(defer.on_exhausted, aarm_runtime::decision::Outcome::Deny);
     let d = interp_only(EXPORT, &export(172_800, r#""fresh_classification": "RESTRICTED""#));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Deny, Some("data_export.export_restricted")));
     let d = interp_only(EXPORT, &export(172_800, r#""fresh_classification": "PUBLIC""#));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Allow, Some("data_export.export_default")));
+}
+
+#[test]
+fn an_unknown_rule_needing_the_fact_owns_the_deferral() {
+    let src = r#"
+policy n version "1"
+tool t { n: Int }
+evidence a: Int
+evidence b: Bool
+rule ask on t priority 5 {
+  when evidence.a > params.n
+  defer { need a timeout 2m -> deny }
+  reason "ask.a" "need a for {params.n}"
+}
+rule other on t priority 5 { when evidence.b deny }
+rule base on t { allow }
+"#;
+    let req = |ev: &str| format!(r#"{{"action": {{"tool": "t", "params": {{"n": 1}}}}, "evidence": {{{ev}}}}}"#);
+    let d = assert_agree(src, &req(""));
+    assert_eq!((d.decision, d.rule.as_deref(), d.reason.code.as_str()), (Effect::Defer, Some("n.ask"), "ask.a"));
+    assert_eq!(d.reason.message, "need a for 1");
+    let defer = d.defer.expect("defer");
+    let names: Vec<&str> = defer.need.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!((names, defer.timeout_s), (vec!["a", "b"], 120));
+    // `ask` is false: not the evidence's rule; the first unknown rule defers.
+    let d = assert_agree(src, &req(r#""a": 0"#));
+    assert_eq!(
+        (d.decision, d.rule.as_deref(), d.reason.code.as_str()),
+        (Effect::Defer, Some("n.other"), "evidence.required")
+    );
+    assert_eq!(d.defer.expect("defer").timeout_s, 600);
 }
 
 #[test]
@@ -330,7 +369,7 @@ fn evidence_beyond_the_first_64_facts() {
     }
     src.push_str("rule hi on t priority 2 { when evidence.e99 > params.n or evidence.e3 > 0 deny }\n");
     src.push_str(
-        "rule lo on t priority 1 { when evidence.e70 + evidence.e65 > 0 defer { need e65 timeout 1m -> deny } }\n",
+        "rule lo on t priority 1 { when evidence.e70 + evidence.e65 > 0 defer { need e0 timeout 1m -> deny } }\n",
     );
     src.push_str("rule base on t { allow }\n");
     let req = |ev: &str| format!(r#"{{"action": {{"tool": "t", "params": {{"n": 1}}}}, "evidence": {{{ev}}}}}"#);
@@ -343,13 +382,19 @@ fn evidence_beyond_the_first_64_facts() {
     assert_eq!(d.defer.expect("defer").timeout_s, 60);
     let d = assert_agree(&src, &req(r#""e99": 0, "e3": 0, "e70": 1, "e65": 0"#));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("many.lo")));
+    assert_eq!(d.defer.expect("defer").need[0].name, "e0");
     let d = assert_agree(&src, &req(r#""e99": 0, "e3": 0, "e70": 1, "e65": -1"#));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Allow, Some("many.base")));
 }
 
 #[test]
 fn examples_agree_with_the_vm() {
-    for (age, ev) in [(172_800, ""), (60, ""), (172_800, r#""fresh_classification": "RESTRICTED""#)] {
+    for (age, ev) in [
+        (172_800, ""),
+        (60, ""),
+        (172_800, r#""fresh_classification": "RESTRICTED""#),
+        (60, r#""fresh_classification": "X""#),
+    ] {
         assert_agree(EXPORT, &export(age, ev));
     }
     for evidence in ["", r#""maintenance_window_active": false"#, r#""maintenance_window_active": true"#] {
