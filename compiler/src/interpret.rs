@@ -796,7 +796,7 @@ impl<'a> Interp<'a> {
             let v = self.rule_expr(rule, &a.value)?;
             if let Value::Unknown(_) = v {
                 // A rewritten action must be definite: fail closed.
-                return Err(malformed("a `modify` value depends on unknown evidence"));
+                return Err(aarm_runtime::ops::EvalError::UnknownInModify);
             }
             params.insert(a.field.clone(), value_to_json(&v));
         }

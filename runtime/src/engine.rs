@@ -487,7 +487,7 @@ impl Engine {
             let v = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
             if let Value::Unknown(_) = v {
                 // A rewritten action must be definite: fail closed.
-                return Err(EvalError::Malformed("a `modify` value depends on unknown evidence"));
+                return Err(EvalError::UnknownInModify);
             }
             let field = tool.fields.get(usize::from(*slot)).ok_or(EvalError::Malformed("modify slot"))?;
             params.insert(field.name.clone(), convert::typed_value_to_json(&v, &field.ty));

@@ -18,6 +18,10 @@ pub enum EvalError {
     OutOfFuel,
     #[error("an optional value was read while absent")]
     Absent,
+    /// A rewritten (`modify`) action must be definite; a value that depends on evidence not yet
+    /// known cannot be released.
+    #[error("a `modify` value depends on evidence that is not known yet")]
+    UnknownInModify,
     /// The bundle's code is inconsistent (a hostile or corrupt bundle that passed verification).
     #[error("malformed bundle code: {0}")]
     Malformed(&'static str),

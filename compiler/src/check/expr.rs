@@ -125,7 +125,8 @@ fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
             ("len", Method::StrLen, vec![], Type::Int),
         ],
         Type::List(el) | Type::Set(el) => {
-            let el = (**el).clone();
+            // The element type of `[]` fits any argument.
+            let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
             vec![
                 ("len", Method::Len, vec![], Type::Int),
                 ("contains", Method::Contains, vec![el.clone()], Type::Bool),

@@ -240,6 +240,8 @@ fn methods_quantifiers_and_lambdas() {
     assert_one(&with_header("rule r on send_email { when params.to.contains(x => true) deny }\n"), Code::LambdaMisplaced, 6, "argument of `filter`");
     // Groups are sets of strings.
     bundle(&with_header("rule r on send_email { when identity.human in fin deny }\n"));
+    // The empty list's element type fits any argument.
+    bundle(&with_header("rule r on send_email { when [].contains(\"a\") or \"a\" in [] deny }\n"));
 }
 
 #[test]
