@@ -4,12 +4,14 @@
 //! - [`token`], [`lexer`]: the logos tokenizer and its wrapper
 //! - [`parser`]: recursive descent with error recovery, producing the [`ast`]
 //! - [`diagnostic`], [`render`]: diagnostics as data, and their human (ariadne) and JSON forms
+//! - [`format`]: the canonical layout (`aarm fmt`)
 //! - [`limits`]: the resource limits that keep untrusted source from crashing the toolchain
 //!
 //! The reference grammar is `lang/aarm.pest`; `tests/pest_differential.rs` keeps the two in step.
 
 pub mod ast;
 pub mod diagnostic;
+pub mod format;
 pub mod lexer;
 pub mod limits;
 pub mod parser;

@@ -1,0 +1,1298 @@
+//! `aarm fmt`: the one canonical layout of a `.aarm` file (REFERENCE.md, "Formatting").
+//!
+//! The formatter pretty-prints the syntax tree; it never reorders declarations and never changes
+//! what a file means (the tests reparse the output and compare trees). Literals (numbers,
+//! durations, reason messages) are printed as the author wrote them; plain strings are re-escaped
+//! canonically.
+//!
+//! Comments are not part of the tree's shape, so they are put back by position: the printer walks
+//! the source tokens in step with what it prints, and before printing a token it emits every
+//! comment that came before that token in the source. A comment that shared its line with the
+//! token before it stays at the end of that line; any other comment gets a line of its own,
+//! indented like what follows it. `///` docs are printed from the tree's `doc` fields.
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::lexer::{lex, Token};
+use crate::span::{FileId, Span};
+use crate::token::Tok;
+use std::fmt;
+
+/// Lines are kept under this many columns where the content allows.
+pub const MAX_WIDTH: usize = 100;
+/// One level of block indentation.
+const INDENT: usize = 2;
+/// Extra indentation of a continuation line (a broken condition, a comment inside a line).
+const CONT: usize = 2;
+
+/// The source has syntax errors: it is not formatted.
+#[derive(Debug, Clone)]
+pub struct FormatError {
+    /// The parser's error diagnostics (file id 0).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the file has {} syntax error(s) and was not formatted", self.diagnostics.len())
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// Formats one source file. Fails, changing nothing, when the parser reports any error (a tree
+/// recovered from errors is missing pieces of the file).
+pub fn format(src: &str) -> Result<String, FormatError> {
+    let parsed = crate::parse(FileId(0), src);
+    let errors: Vec<Diagnostic> = parsed.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    if !errors.is_empty() {
+        return Err(FormatError { diagnostics: errors });
+    }
+    let mut tokens = lex(FileId(0), src, 0).tokens;
+    tokens.retain(|t| t.kind != Tok::Eof);
+    let mut p = Printer::new(src, tokens, &parsed.file.comments);
+    p.file(&parsed.file);
+    Ok(p.finish())
+}
+
+struct Printer<'a> {
+    src: &'a str,
+    /// The source tokens (no comments, no end marker) and the next one to print.
+    toks: Vec<Token>,
+    cur: usize,
+    comments: &'a [Comment],
+    next_comment: usize,
+    /// End of the last source token or comment printed: blank lines are looked for after it.
+    prev_end: u32,
+    out: String,
+    indent: usize,
+    /// Line breaks owed before the next text: how many (1, or 2 for a blank line) and the
+    /// indentation of the new line.
+    pending: Option<(usize, usize)>,
+    want_space: bool,
+    /// Measuring: never break a construct.
+    flat: bool,
+    /// The current output line is an own-line comment, or ends in a `//` comment: a further
+    /// comment goes on a line of its own.
+    comment_line: bool,
+}
+
+impl<'a> Printer<'a> {
+    fn new(src: &'a str, toks: Vec<Token>, comments: &'a [Comment]) -> Self {
+        Printer {
+            src,
+            toks,
+            cur: 0,
+            comments,
+            next_comment: 0,
+            prev_end: 0,
+            out: String::new(),
+            indent: 0,
+            pending: None,
+            want_space: false,
+            flat: false,
+            comment_line: false,
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.nl();
+        self.flush_comments(u32::MAX);
+        let mut out = self.out;
+        while out.ends_with('\n') {
+            out.pop();
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+
+    // ---- measuring
+
+    /// What `f` prints on an empty line with no comments and every construct unbroken.
+    fn measure(&self, f: impl FnOnce(&mut Printer<'a>)) -> String {
+        let mut p = Printer::new(self.src, Vec::new(), &[]);
+        p.flat = true;
+        f(&mut p);
+        p.out
+    }
+
+    /// What `f` prints at column 0 with no comments, constructs breaking where they must.
+    fn render_alone(&self, f: impl FnOnce(&mut Printer<'a>)) -> String {
+        let mut p = Printer::new(self.src, Vec::new(), &[]);
+        f(&mut p);
+        p.out
+    }
+
+    fn column(&self) -> usize {
+        match self.pending {
+            Some((_, indent)) => indent,
+            None => {
+                let line = self.out.rsplit('\n').next().unwrap_or("");
+                line.chars().count() + usize::from(self.want_space)
+            }
+        }
+    }
+
+    /// Does `text` fit on the current line, and is `span` free of comments?
+    fn fits(&self, text: &str, span: Span) -> bool {
+        !self.has_comment_in(span) && !text.contains('\n') && self.column() + text.chars().count() <= MAX_WIDTH
+    }
+
+    fn has_comment_in(&self, span: Span) -> bool {
+        let i = self.comments.partition_point(|c| c.span.start < span.start);
+        self.comments.get(i).is_some_and(|c| c.span.start < span.end)
+    }
+
+    // ---- writing
+
+    fn space(&mut self) {
+        self.want_space = true;
+    }
+
+    /// A line break before the next text.
+    fn nl(&mut self) {
+        let n = self.pending.map_or(1, |(n, _)| n.max(1));
+        self.pending = Some((n, self.indent));
+    }
+
+    /// A blank line before the next text.
+    fn blank(&mut self) {
+        self.pending = Some((2, self.indent));
+    }
+
+    /// A blank line if the author left one between `prev_end` and `start`, else a line break.
+    fn sep(&mut self, prev_end: Option<u32>, start: u32) {
+        match prev_end {
+            Some(end) if self.blank_in(end, start) => self.blank(),
+            _ => self.nl(),
+        }
+    }
+
+    fn blank_in(&self, start: u32, end: u32) -> bool {
+        let text = self.src.get(start as usize..end as usize).unwrap_or("");
+        let mut lines = text.split('\n');
+        lines.next();
+        let mut lines: Vec<&str> = lines.collect();
+        // The last piece is the start of the line that holds `end`, not a whole line.
+        lines.pop();
+        lines.iter().any(|l| l.trim().is_empty())
+    }
+
+    fn after_open(&self) -> bool {
+        matches!(self.out.trim_end().chars().last(), None | Some('{' | '[' | '('))
+    }
+
+    fn materialize(&mut self) {
+        if let Some((n, indent)) = self.pending.take() {
+            if !self.out.is_empty() {
+                let n = if self.after_open() { 1 } else { n };
+                for _ in 0..n {
+                    self.out.push('\n');
+                }
+                self.comment_line = false;
+                self.out.extend(std::iter::repeat_n(' ', indent));
+            }
+            self.want_space = false;
+        } else if self.want_space {
+            if !self.out.is_empty() && !self.out.ends_with([' ', '\n']) {
+                self.out.push(' ');
+            }
+            self.want_space = false;
+        }
+    }
+
+    fn emit(&mut self, text: &str) {
+        self.materialize();
+        self.out.push_str(text);
+    }
+
+    // ---- comments and the source cursor
+
+    fn is_trailing(&self, start: u32) -> bool {
+        let before = self.src.get(..start as usize).unwrap_or("");
+        match before.trim_end_matches([' ', '\t', '\r']).chars().last() {
+            None | Some('\n') => false,
+            Some(_) => true,
+        }
+    }
+
+    /// Emits every comment that starts before `pos`.
+    fn flush_comments(&mut self, pos: u32) {
+        while let Some(c) = self.comments.get(self.next_comment) {
+            if c.span.start >= pos {
+                break;
+            }
+            self.next_comment += 1;
+            let is_line = c.text.starts_with("//");
+            if self.is_trailing(c.span.start) && !self.out.is_empty() && !self.comment_line {
+                self.out.push(' ');
+                self.out.push_str(&c.text);
+                if is_line && self.pending.is_none() {
+                    self.pending = Some((1, self.indent + CONT));
+                }
+                self.want_space = true;
+            } else {
+                let (n, indent) = self.pending.unwrap_or((1, self.indent + CONT));
+                let n = if self.blank_in(self.prev_end, c.span.start) { 2 } else { n };
+                self.pending = Some((n, indent));
+                self.emit(&c.text);
+                // The next thing in the source: a comment or the token about to be printed.
+                let next = self.comments.get(self.next_comment).map_or(pos, |n| n.span.start.min(pos));
+                let closing = matches!(self.src.get(next as usize..).and_then(|s| s.chars().next()), None | Some('}' | ']' | ')'));
+                let after = if !closing && self.blank_in(c.span.end, next) { 2 } else { 1 };
+                self.pending = Some((after, indent));
+                self.comment_line = true;
+            }
+            self.prev_end = c.span.end;
+            self.comment_line |= is_line;
+        }
+    }
+
+    /// Skips source commas and semicolons that are not printed (trailing commas of a list laid
+    /// out on one line, `;` in `modify`), unless `text` is one.
+    fn skip_dropped(&mut self, text: &str) {
+        while let Some(t) = self.toks.get(self.cur) {
+            let dropped = (t.kind == Tok::Comma && text != ",") || (t.kind == Tok::Semi && text != ";");
+            if !dropped {
+                break;
+            }
+            self.cur += 1;
+        }
+    }
+
+    /// A keyword or punctuation token, printed as `text`.
+    fn kw(&mut self, text: &str) {
+        self.skip_dropped(text);
+        if let Some(t) = self.toks.get(self.cur).copied() {
+            self.flush_comments(t.span.start);
+            if text == ">" && t.kind == Tok::GtEq {
+                // `List<Int>= x`: the lexer's `>=` is `>` then `=`.
+                if let Some(tok) = self.toks.get_mut(self.cur) {
+                    tok.kind = Tok::Eq;
+                    tok.span.start = tok.span.start.saturating_add(1);
+                }
+            } else {
+                self.cur += 1;
+            }
+            self.prev_end = t.span.end;
+        }
+        self.emit(text);
+    }
+
+    /// A comma that the layout wants: printed whether or not the author wrote it.
+    fn comma(&mut self) {
+        if self.toks.get(self.cur).is_some_and(|t| t.kind == Tok::Comma) {
+            self.kw(",");
+        } else {
+            self.emit(",");
+        }
+    }
+
+    /// A token with a known span, printed as `text`.
+    fn atom(&mut self, text: &str, span: Span) {
+        self.flush_comments(span.start);
+        while self.toks.get(self.cur).is_some_and(|t| t.span.start < span.end) {
+            self.cur += 1;
+        }
+        if !self.toks.is_empty() {
+            self.prev_end = self.prev_end.max(span.end);
+        }
+        self.emit(text);
+    }
+
+    /// A token printed exactly as written.
+    fn verbatim(&mut self, span: Span) {
+        let text = self.src.get(span.range()).unwrap_or("").to_string();
+        self.atom(&text, span);
+    }
+
+    /// The next source token, exactly as written (used where the tree's span covers more).
+    fn next_verbatim(&mut self) {
+        self.skip_dropped("");
+        if let Some(t) = self.toks.get(self.cur).copied() {
+            self.verbatim(t.span);
+        }
+    }
+
+    fn ident(&mut self, id: &Ident) {
+        self.atom(&id.name, id.span);
+    }
+
+    fn string(&mut self, s: &StrLit) {
+        self.atom(&escape(&s.value), s.span);
+    }
+
+    /// `///` lines before a declaration or field.
+    fn doc(&mut self, doc: &Option<Doc>) {
+        let Some(doc) = doc else { return };
+        self.flush_comments(doc.span.start);
+        for line in doc.text.split('\n') {
+            if line.is_empty() {
+                self.emit("///");
+            } else {
+                self.emit(&format!("/// {line}"));
+            }
+            self.nl();
+        }
+        if !self.toks.is_empty() {
+            self.prev_end = self.prev_end.max(doc.span.end);
+        }
+    }
+
+    // ---- files and declarations
+
+    fn file(&mut self, file: &File) {
+        let mut prev: Option<(&Item, bool)> = None;
+        if let Some(h) = &file.header {
+            self.nl();
+            self.doc(&h.doc);
+            self.kw("policy");
+            self.space();
+            self.ident(&h.name);
+            self.space();
+            self.kw("version");
+            self.space();
+            self.string(&h.version);
+        }
+        for item in &file.items {
+            let compact = self.is_compact(item);
+            let start = item.doc.as_ref().map_or(item.span.start, |d| d.span.start);
+            match prev {
+                Some((p, p_compact))
+                    if compact && p_compact && same_kind(&p.kind, &item.kind) && !self.blank_in(p.span.end, start) =>
+                {
+                    self.nl()
+                }
+                None if file.header.is_none() => self.nl(),
+                _ => self.blank(),
+            }
+            self.item(item);
+            prev = Some((item, compact));
+        }
+    }
+
+    /// A one-line declaration that may sit right under one of its kind (`use`, `evidence`,
+    /// `group`, `tool`, `fn`).
+    fn is_compact(&self, item: &Item) -> bool {
+        let kind_ok = matches!(
+            item.kind,
+            ItemKind::Use(_) | ItemKind::Evidence(_) | ItemKind::Group(_) | ItemKind::Tool(_) | ItemKind::Fn(_)
+        );
+        if !kind_ok || item.doc.is_some() || self.has_comment_in(item.span) {
+            return false;
+        }
+        let text = self.render_alone(|p| p.item(item));
+        !text.trim_start().contains('\n') && text.trim().chars().count() <= MAX_WIDTH
+    }
+
+    fn item(&mut self, item: &Item) {
+        self.doc(&item.doc);
+        match &item.kind {
+            ItemKind::Use(u) => {
+                self.kw("use");
+                self.space();
+                match u {
+                    UseDecl::Path(parts) => {
+                        for (i, part) in parts.iter().enumerate() {
+                            if i > 0 {
+                                self.kw(".");
+                            }
+                            self.ident(part);
+                        }
+                    }
+                    UseDecl::Relative(path) => self.atom(&path.value, path.span),
+                }
+            }
+            ItemKind::Settings(s) => self.settings(s, item.span),
+            ItemKind::Tool(t) => {
+                self.kw("tool");
+                self.space();
+                self.ident(&t.name);
+                self.space();
+                self.fields_block(&t.fields, item.span);
+            }
+            ItemKind::Context(c) => {
+                self.kw("context");
+                self.space();
+                self.fields_block(&c.fields, item.span);
+            }
+            ItemKind::Evidence(e) => {
+                self.kw("evidence");
+                self.space();
+                self.ident(&e.name);
+                self.kw(":");
+                self.space();
+                self.type_expr(&e.ty);
+                if let Some(source) = &e.source {
+                    self.space();
+                    self.kw("from");
+                    self.space();
+                    self.string(source);
+                }
+            }
+            ItemKind::Group(g) => {
+                self.kw("group");
+                self.space();
+                self.ident(&g.name);
+                self.space();
+                self.kw("=");
+                self.space();
+                self.string_list(&g.members, g.members_span);
+            }
+            ItemKind::Fn(f) => self.fn_decl(f),
+            ItemKind::Rule(r) => self.rule(r, item.span),
+            ItemKind::Test(t) => self.test(t, item.span),
+        }
+    }
+
+    /// `{ a: T, b: U }` on one line when it fits and nothing is documented or commented;
+    /// otherwise one field per line with trailing commas.
+    fn fields_block(&mut self, fields: &[FieldDecl], span: Span) {
+        if fields.is_empty() && !self.has_comment_in(span) {
+            self.kw("{");
+            self.kw("}");
+            return;
+        }
+        let documented = fields.iter().any(|f| f.doc.is_some());
+        let flat = self.measure(|p| p.fields_flat(fields));
+        if self.flat || (!documented && self.fits(&flat, span)) {
+            self.fields_flat(fields);
+            return;
+        }
+        self.kw("{");
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for f in fields {
+            let start = f.doc.as_ref().map_or(f.span.start, |d| d.span.start);
+            self.sep(prev_end, start);
+            self.doc(&f.doc);
+            self.field(f);
+            self.comma();
+            prev_end = Some(f.span.end);
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.kw("}");
+    }
+
+    fn fields_flat(&mut self, fields: &[FieldDecl]) {
+        self.kw("{");
+        if fields.is_empty() {
+            self.kw("}");
+            return;
+        }
+        self.space();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.kw(",");
+                self.space();
+            }
+            self.field(f);
+        }
+        self.space();
+        self.kw("}");
+    }
+
+    fn field(&mut self, f: &FieldDecl) {
+        self.ident(&f.name);
+        self.kw(":");
+        self.space();
+        self.type_expr(&f.ty);
+    }
+
+    fn type_expr(&mut self, ty: &TypeExpr) {
+        match &ty.kind {
+            TypeExprKind::Named { name, arg } => {
+                self.ident(name);
+                if let Some(arg) = arg {
+                    self.kw("<");
+                    self.type_expr(arg);
+                    self.kw(">");
+                }
+            }
+            TypeExprKind::Record(fields) => self.fields_block(fields, ty.span),
+        }
+        if ty.optional {
+            self.kw("?");
+        }
+    }
+
+    /// `["a", "b"]`, or one string per line when that does not fit.
+    fn string_list(&mut self, items: &[StrLit], span: Span) {
+        let flat = self.measure(|p| p.string_list_flat(items));
+        if self.flat || items.is_empty() || self.fits(&flat, span) {
+            self.string_list_flat(items);
+            return;
+        }
+        self.kw("[");
+        self.indent += INDENT;
+        for s in items {
+            self.nl();
+            self.string(s);
+            self.comma();
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.kw("]");
+    }
+
+    fn string_list_flat(&mut self, items: &[StrLit]) {
+        self.kw("[");
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.kw(",");
+                self.space();
+            }
+            self.string(s);
+        }
+        self.kw("]");
+    }
+
+    fn fn_decl(&mut self, f: &FnDecl) {
+        self.kw("fn");
+        self.space();
+        self.ident(&f.name);
+        self.kw("(");
+        for (i, param) in f.params.iter().enumerate() {
+            if i > 0 {
+                self.kw(",");
+                self.space();
+            }
+            self.ident(&param.name);
+            self.kw(":");
+            self.space();
+            self.type_expr(&param.ty);
+        }
+        self.kw(")");
+        self.space();
+        self.kw("->");
+        self.space();
+        self.type_expr(&f.ret);
+        self.space();
+        self.kw("=");
+        let body = self.measure(|p| p.expr(&f.body));
+        if self.flat || self.column() + 1 + body.chars().count() <= MAX_WIDTH || self.has_comment_in(f.body.span) {
+            self.space();
+            self.expr(&f.body);
+        } else {
+            self.indent += INDENT;
+            self.nl();
+            self.expr(&f.body);
+            self.indent -= INDENT;
+        }
+    }
+
+    fn settings(&mut self, s: &SettingsDecl, span: Span) {
+        self.kw("settings");
+        self.space();
+        self.kw("{");
+        if s.entries.is_empty() && !self.has_comment_in(span) {
+            self.kw("}");
+            return;
+        }
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for e in &s.entries {
+            self.sep(prev_end, e.span.start);
+            match &e.kind {
+                SettingKind::Default(effect) => {
+                    self.kw("default");
+                    self.space();
+                    self.kw(match effect {
+                        Effect::Allow => "allow",
+                        Effect::Deny => "deny",
+                    });
+                }
+                SettingKind::Conflict(mode) => {
+                    self.kw("conflict");
+                    self.space();
+                    self.kw(match mode {
+                        ConflictMode::Restrictive => "restrictive",
+                        ConflictMode::Defer => "defer",
+                    });
+                }
+                SettingKind::MinConfidence(d) => {
+                    self.kw("min_confidence");
+                    self.space();
+                    self.verbatim(d.span);
+                }
+                SettingKind::Defer(limits) => {
+                    self.kw("defer");
+                    for (i, l) in limits.iter().enumerate() {
+                        if i > 0 {
+                            self.kw(",");
+                        }
+                        self.space();
+                        self.limit(l);
+                    }
+                }
+                SettingKind::StepUpTimeout(l) => {
+                    self.kw("step_up");
+                    self.space();
+                    self.limit(l);
+                }
+            }
+            prev_end = Some(e.span.end);
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.kw("}");
+    }
+
+    // ---- rules
+
+    fn rule(&mut self, r: &RuleDecl, span: Span) {
+        self.kw("rule");
+        self.space();
+        self.ident(&r.name);
+        self.space();
+        self.kw("on");
+        self.space();
+        match &r.targets {
+            Targets::All(s) => self.atom("*", *s),
+            Targets::Tools(tools) => {
+                for (i, t) in tools.iter().enumerate() {
+                    if i > 0 {
+                        self.kw(",");
+                        self.space();
+                    }
+                    self.ident(t);
+                }
+            }
+        }
+        if let Some(p) = &r.priority {
+            self.space();
+            self.kw("priority");
+            self.space();
+            if p.value < 0 || self.src.get(p.span.range()).is_some_and(|t| t.starts_with('-')) {
+                self.kw("-");
+            }
+            if self.toks.is_empty() {
+                // Measuring: no source cursor.
+                let text = self.src.get(p.span.range()).unwrap_or("");
+                self.emit(text.trim_start_matches('-').trim_start());
+            } else {
+                self.next_verbatim();
+            }
+        }
+        self.space();
+        self.kw("{");
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for c in &r.clauses {
+            let span = match c {
+                RuleClause::When(e) => e.span,
+                RuleClause::Risk(l) => l.span,
+                RuleClause::Confidence(d) => d.span,
+            };
+            self.sep(prev_end, span.start);
+            match c {
+                RuleClause::When(e) => {
+                    self.kw("when");
+                    self.space();
+                    self.expr(e);
+                }
+                RuleClause::Risk(l) => {
+                    self.kw("risk");
+                    self.space();
+                    self.atom(l.level.as_str(), l.span);
+                }
+                RuleClause::Confidence(d) => {
+                    self.kw("confidence");
+                    self.space();
+                    self.verbatim(d.span);
+                }
+            }
+            prev_end = Some(span.end);
+        }
+        self.sep(prev_end, r.decision.span.start);
+        self.decision(&r.decision);
+        if let Some(reason) = &r.reason {
+            self.sep(Some(r.decision.span.end), reason.span.start);
+            self.kw("reason");
+            self.space();
+            self.string(&reason.code);
+            let msg = self.src.get(reason.message.span.range()).unwrap_or("");
+            if self.column() + 1 + msg.chars().count() > MAX_WIDTH && !self.flat {
+                self.indent += CONT;
+                self.nl();
+                self.verbatim(reason.message.span);
+                self.indent -= CONT;
+            } else {
+                self.space();
+                self.verbatim(reason.message.span);
+            }
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.atom("}", Span::new(span.end.saturating_sub(1), span.end));
+    }
+
+    fn decision(&mut self, d: &Decision) {
+        match &d.kind {
+            DecisionKind::Allow => self.kw("allow"),
+            DecisionKind::Deny => self.kw("deny"),
+            DecisionKind::Modify(assignments) => {
+                self.kw("modify");
+                self.space();
+                self.kw("{");
+                if assignments.is_empty() && !self.has_comment_in(d.span) {
+                    self.kw("}");
+                    return;
+                }
+                self.indent += INDENT;
+                let mut prev_end = None;
+                for a in assignments {
+                    self.sep(prev_end, a.span.start);
+                    self.kw("params");
+                    self.kw(".");
+                    self.ident(&a.field);
+                    self.space();
+                    self.kw("=");
+                    self.space();
+                    self.expr(&a.value);
+                    prev_end = Some(a.span.end);
+                }
+                self.indent -= INDENT;
+                self.nl();
+                self.kw("}");
+            }
+            DecisionKind::StepUp(b) => {
+                self.kw("step_up");
+                self.space();
+                self.step_up_block(b);
+            }
+            DecisionKind::Defer(b) => {
+                self.kw("defer");
+                self.space();
+                self.kw("{");
+                if b.clauses.is_empty() && !self.has_comment_in(b.span) {
+                    self.kw("}");
+                    return;
+                }
+                self.indent += INDENT;
+                let mut prev_end = None;
+                for c in &b.clauses {
+                    match c {
+                        DeferClause::Need(names, span) => {
+                            self.sep(prev_end, span.start);
+                            self.kw("need");
+                            for (i, n) in names.iter().enumerate() {
+                                if i > 0 {
+                                    self.kw(",");
+                                }
+                                self.space();
+                                self.ident(n);
+                            }
+                            prev_end = Some(span.end);
+                        }
+                        DeferClause::Limit(l) => {
+                            self.sep(prev_end, l.span.start);
+                            self.limit(l);
+                            prev_end = Some(l.span.end);
+                        }
+                    }
+                }
+                self.indent -= INDENT;
+                self.nl();
+                self.kw("}");
+            }
+        }
+    }
+
+    fn step_up_block(&mut self, b: &StepUpBlock) {
+        self.kw("{");
+        if b.clauses.is_empty() && !self.has_comment_in(b.span) {
+            self.kw("}");
+            return;
+        }
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for c in &b.clauses {
+            self.sep(prev_end, c.span.start);
+            match &c.kind {
+                StepUpClauseKind::Approvers { quorum, from } => {
+                    self.kw("approvers");
+                    self.space();
+                    self.verbatim(quorum.span);
+                    self.space();
+                    self.kw("of");
+                    self.space();
+                    self.approver_set(from);
+                }
+                StepUpClauseKind::Timeout(l) => self.limit(l),
+                StepUpClauseKind::Escalate { after, to } => {
+                    self.kw("escalate");
+                    self.space();
+                    self.kw("after");
+                    self.space();
+                    self.verbatim(after.span);
+                    self.space();
+                    self.kw("to");
+                    self.space();
+                    self.approver_set(to);
+                }
+                StepUpClauseKind::Veto(true) => self.kw("veto"),
+                StepUpClauseKind::Veto(false) => {
+                    self.kw("no");
+                    self.space();
+                    self.kw("veto");
+                }
+                StepUpClauseKind::SelfApproval => self.kw("self_approval"),
+                StepUpClauseKind::Risk(l) => {
+                    self.kw("risk");
+                    self.space();
+                    self.atom(l.level.as_str(), l.span);
+                }
+                StepUpClauseKind::Notify(channels) => {
+                    self.kw("notify");
+                    for (i, ch) in channels.iter().enumerate() {
+                        if i > 0 {
+                            self.kw(",");
+                        }
+                        self.space();
+                        self.string(ch);
+                    }
+                }
+            }
+            prev_end = Some(c.span.end);
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.kw("}");
+    }
+
+    fn approver_set(&mut self, set: &ApproverSet) {
+        match set {
+            ApproverSet::Group(g) => self.ident(g),
+            ApproverSet::List { members, span } => self.string_list(members, *span),
+            ApproverSet::Role(r) => {
+                self.kw("role");
+                self.space();
+                self.string(r);
+            }
+        }
+    }
+
+    fn limit(&mut self, l: &Limit) {
+        match &l.kind {
+            LimitKind::Timeout(d) => {
+                self.kw("timeout");
+                self.space();
+                self.verbatim(d.span);
+            }
+            LimitKind::Attempts(n) => {
+                self.kw("attempts");
+                self.space();
+                self.verbatim(n.span);
+            }
+        }
+        self.space();
+        self.kw("->");
+        self.space();
+        match &l.outcome.kind {
+            OutcomeKind::Allow => self.kw("allow"),
+            OutcomeKind::Deny => self.kw("deny"),
+            OutcomeKind::Cancel => self.kw("cancel"),
+            OutcomeKind::StepUp(b) => {
+                self.kw("step_up");
+                self.space();
+                self.step_up_block(b);
+            }
+        }
+    }
+
+    // ---- tests
+
+    fn test(&mut self, t: &TestDecl, span: Span) {
+        self.kw("test");
+        self.space();
+        self.string(&t.name);
+        self.space();
+        self.kw("{");
+        if t.steps.is_empty() && !self.has_comment_in(span) {
+            self.kw("}");
+            return;
+        }
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for s in &t.steps {
+            self.sep(prev_end, s.span.start);
+            self.step(s);
+            prev_end = Some(s.span.end);
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.atom("}", Span::new(span.end.saturating_sub(1), span.end));
+    }
+
+    fn step(&mut self, s: &TestStep) {
+        match &s.kind {
+            TestStepKind::Action { tool, fields } => {
+                self.kw("action");
+                self.space();
+                self.ident(tool);
+                self.space();
+                self.record(fields, s.span);
+            }
+            TestStepKind::Identity(fields) => {
+                self.kw("identity");
+                self.space();
+                self.record(fields, s.span);
+            }
+            TestStepKind::Context(fields) => {
+                self.kw("context");
+                self.space();
+                self.record(fields, s.span);
+            }
+            TestStepKind::Evidence(fields) => {
+                self.kw("evidence");
+                self.space();
+                self.record(fields, s.span);
+            }
+            TestStepKind::Approve { by, roles } => {
+                self.kw("approve");
+                self.space();
+                self.kw("by");
+                self.space();
+                self.string(by);
+                if let Some(roles) = roles {
+                    self.space();
+                    self.kw("roles");
+                    self.space();
+                    self.expr(roles);
+                }
+            }
+            TestStepKind::Deny { by, why } => {
+                self.kw("deny");
+                self.space();
+                self.kw("by");
+                self.space();
+                self.string(by);
+                if let Some(why) = why {
+                    self.space();
+                    self.string(why);
+                }
+            }
+            TestStepKind::Provide { name, value } => {
+                self.kw("provide");
+                self.space();
+                self.ident(name);
+                self.space();
+                self.kw("=");
+                self.space();
+                self.expr(value);
+            }
+            TestStepKind::Wait(d) => {
+                self.kw("wait");
+                self.space();
+                self.verbatim(d.span);
+            }
+            TestStepKind::Cancel => self.kw("cancel"),
+            TestStepKind::Expect(e) => {
+                self.kw("expect");
+                self.space();
+                match e {
+                    Expectation::Pending => self.kw("pending"),
+                    Expectation::Rejected(why) => {
+                        self.kw("rejected");
+                        self.space();
+                        self.string(why);
+                    }
+                    Expectation::Decision { decision, rule, reason } => {
+                        self.kw(decision.as_str());
+                        if let Some(path) = rule {
+                            self.space();
+                            self.kw("rule");
+                            self.space();
+                            for (i, part) in path.iter().enumerate() {
+                                if i > 0 {
+                                    self.kw(".");
+                                }
+                                self.ident(part);
+                            }
+                        }
+                        if let Some(reason) = reason {
+                            self.space();
+                            self.kw("reason");
+                            self.space();
+                            self.string(reason);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- expressions
+
+    /// `{ k: v, ... }` on one line if it fits, else one field per line.
+    fn record(&mut self, fields: &[RecordField], span: Span) {
+        let body_span = match (fields.first(), fields.last()) {
+            (Some(a), Some(b)) => a.name.span.to(b.value.span),
+            _ => span,
+        };
+        let flat = self.measure(|p| p.record_flat(fields));
+        if self.flat || fields.is_empty() || self.fits(&flat, body_span) {
+            self.record_flat(fields);
+            return;
+        }
+        self.kw("{");
+        self.indent += INDENT;
+        for f in fields {
+            self.nl();
+            self.record_field(f);
+            self.comma();
+        }
+        self.indent -= INDENT;
+        self.nl();
+        self.kw("}");
+    }
+
+    fn record_flat(&mut self, fields: &[RecordField]) {
+        self.kw("{");
+        if fields.is_empty() {
+            self.kw("}");
+            return;
+        }
+        self.space();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.kw(",");
+                self.space();
+            }
+            self.record_field(f);
+        }
+        self.space();
+        self.kw("}");
+    }
+
+    fn record_field(&mut self, f: &RecordField) {
+        self.ident(&f.name);
+        self.kw(":");
+        self.space();
+        self.expr(&f.value);
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        let brk = !self.flat && {
+            let flat = self.measure(|p| p.expr(e));
+            !self.fits(&flat, e.span)
+        };
+        self.expr_layout(e, brk);
+    }
+
+    /// Prints `e`; `brk` lets its own top-level construct take several lines.
+    fn expr_layout(&mut self, e: &Expr, brk: bool) {
+        match &e.kind {
+            ExprKind::Bool(b) => self.atom(if *b { "true" } else { "false" }, e.span),
+            ExprKind::Int(_) | ExprKind::Decimal(_) | ExprKind::Duration(_) => self.verbatim(e.span),
+            ExprKind::Str(s) => self.atom(&escape(s), e.span),
+            ExprKind::List(items) => self.seq("[", items, "]", brk),
+            ExprKind::Record(fields) => self.record(fields, e.span),
+            ExprKind::Name(id) => self.ident(id),
+            ExprKind::Root(r) => self.atom(r.as_str(), e.span),
+            ExprKind::Field { base, field } => {
+                self.expr(base);
+                self.kw(".");
+                self.ident(field);
+            }
+            ExprKind::Method { receiver, method, args } => {
+                self.expr(receiver);
+                self.kw(".");
+                self.ident(method);
+                self.seq("(", args, ")", brk);
+            }
+            ExprKind::Call { callee, args } => {
+                self.ident(callee);
+                self.seq("(", args, ")", brk);
+            }
+            ExprKind::Neg(inner) => {
+                self.kw("-");
+                self.expr(inner);
+            }
+            ExprKind::Not(inner) => {
+                self.kw("not");
+                self.space();
+                self.expr(inner);
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                self.expr(lhs);
+                self.space();
+                self.kw(op.as_str());
+                self.space();
+                self.expr(rhs);
+            }
+            ExprKind::Logic { op, operands } => {
+                let word = match op {
+                    LogicOp::And => "and",
+                    LogicOp::Or => "or",
+                };
+                self.indent += CONT;
+                for (i, operand) in operands.iter().enumerate() {
+                    if i > 0 {
+                        if brk {
+                            self.nl();
+                        } else {
+                            self.space();
+                        }
+                        self.kw(word);
+                        self.space();
+                    }
+                    self.expr(operand);
+                }
+                self.indent -= CONT;
+            }
+            ExprKind::In { element, collection } => {
+                self.expr(element);
+                self.space();
+                self.kw("in");
+                self.space();
+                self.expr(collection);
+            }
+            ExprKind::IsSet { value, negated } => {
+                self.expr(value);
+                self.space();
+                self.kw("is");
+                self.space();
+                if *negated {
+                    self.kw("not");
+                    self.space();
+                }
+                self.kw("set");
+            }
+            ExprKind::Quantifier { kind, var, collection, body } => {
+                self.kw(kind.as_str());
+                self.space();
+                self.ident(var);
+                self.space();
+                self.kw("in");
+                self.space();
+                self.expr(collection);
+                self.kw(":");
+                self.space();
+                self.expr(body);
+            }
+            ExprKind::Lambda { param, body } => {
+                self.ident(param);
+                self.space();
+                self.kw("=>");
+                self.space();
+                self.expr(body);
+            }
+            ExprKind::Paren(inner) => {
+                self.kw("(");
+                self.expr(inner);
+                self.kw(")");
+            }
+            ExprKind::Error => {}
+        }
+    }
+
+    /// `open a, b close`, or one element per line (with a trailing comma) when broken.
+    fn seq(&mut self, open: &str, items: &[Expr], close: &str, brk: bool) {
+        self.kw(open);
+        if brk && !items.is_empty() {
+            self.indent += INDENT;
+            for item in items {
+                self.nl();
+                self.expr(item);
+                self.comma();
+            }
+            self.indent -= INDENT;
+            self.nl();
+        } else {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    self.kw(",");
+                    self.space();
+                }
+                self.expr(item);
+            }
+        }
+        self.kw(close);
+    }
+}
+
+fn same_kind(a: &ItemKind, b: &ItemKind) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// A string literal with canonical escapes.
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(src: &str) -> String {
+        match format(src) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}: {:?}", e.diagnostics),
+        }
+    }
+
+    #[test]
+    fn short_tool_stays_on_one_line() {
+        assert_eq!(fmt("tool  t {\n  q: String,\n}\n"), "tool t { q: String }\n");
+    }
+
+    #[test]
+    fn rule_clauses_one_per_line() {
+        let src = "rule r on t priority -5 { when a  and b risk high deny reason \"c\" \"m {params.x}\" }";
+        assert_eq!(
+            fmt(src),
+            "rule r on t priority -5 {\n  when a and b\n  risk high\n  deny\n  reason \"c\" \"m {params.x}\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn comments_stay_in_place() {
+        let src = "// head\nrule r on t { // after brace\n  when a // trailing\n  // own line\n  deny\n}\n// tail\n";
+        assert_eq!(
+            fmt(src),
+            "// head\nrule r on t { // after brace\n  when a // trailing\n  // own line\n  deny\n}\n// tail\n"
+        );
+    }
+
+    #[test]
+    fn long_conditions_break_one_operand_per_line() {
+        let cond = (0..12).map(|i| format!("params.field_{i} > {i}")).collect::<Vec<_>>().join(" and ");
+        let out = fmt(&format!("rule r on t {{ when {cond} deny }}"));
+        assert!(out.contains("\n    and params.field_1 > 1\n"), "{out}");
+        assert!(out.lines().all(|l| l.len() <= MAX_WIDTH), "{out}");
+    }
+
+    #[test]
+    fn strings_are_re_escaped() {
+        assert_eq!(fmt("group g = [\"\\u{41}\\{\"]"), "group g = [\"A{\"]\n");
+    }
+
+    #[test]
+    fn syntax_errors_are_refused() {
+        assert!(format("rule r on t {").is_err());
+    }
+
+    #[test]
+    fn split_greater_equal_after_type() {
+        assert_eq!(fmt("fn f() -> List<Int>= x"), "fn f() -> List<Int> = x\n");
+    }
+}
