@@ -4,6 +4,7 @@ pub mod build;
 pub mod case;
 pub mod check;
 pub mod eval;
+pub mod fmt;
 pub mod inspect;
 pub mod output;
 pub mod receipts;
@@ -46,6 +47,8 @@ pub enum Command {
     Case(case::CaseArgs),
     /// Export receipts from a store, or verify an exported chain.
     Receipts(receipts::ReceiptsArgs),
+    /// Rewrite `.aarm` files in the canonical layout, or (`--check`) list those that are not.
+    Fmt(fmt::FmtArgs),
 }
 
 /// Runs a parsed command line.
@@ -58,5 +61,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Case(args) => case::run(&args),
         Command::Receipts(args) => receipts::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     }
 }
