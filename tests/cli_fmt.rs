@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::aarm;
+use common::{aarm, root};
 
 const FORMATTED: &str = "tool t { q: String }\n\nrule r on t {\n  when params.q == \"x\" // why\n  deny\n}\n";
 const MESSY: &str = "tool t {\n  q: String,\n}\nrule r on t { when params.q==\"x\" // why\n deny }";
@@ -75,4 +75,10 @@ fn a_missing_path_is_a_usage_error() {
     let dir = common::scratch("fmt", "missing");
     let out = fmt(&["nope.aarm"], &dir);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn the_repository_examples_and_stdlib_are_formatted() {
+    let out = fmt(&["--check", "examples", "stdlib"], &root());
+    assert_eq!(out.status.code(), Some(0), "run `aarm fmt examples stdlib`:\n{}", stdout(&out));
 }

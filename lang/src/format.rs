@@ -1194,7 +1194,27 @@ impl<'a> Printer<'a> {
     /// `open a, b close`, or one element per line (with a trailing comma) when broken.
     fn seq(&mut self, open: &str, items: &[Expr], close: &str, brk: bool) {
         self.kw(open);
-        if brk && !items.is_empty() {
+        let literals = items.len() > 4
+            && items.iter().all(|i| {
+                matches!(i.kind, ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Decimal(_) | ExprKind::Duration(_) | ExprKind::Bool(_))
+            });
+        if brk && literals {
+            // A long list of literals: as many per line as fit.
+            self.indent += INDENT;
+            self.nl();
+            for item in items {
+                let text = self.measure(|p| p.expr(item));
+                if self.pending.is_none() && self.column() + 1 + text.chars().count() + 1 > MAX_WIDTH {
+                    self.nl();
+                } else {
+                    self.space();
+                }
+                self.expr(item);
+                self.comma();
+            }
+            self.indent -= INDENT;
+            self.nl();
+        } else if brk && !items.is_empty() {
             self.indent += INDENT;
             for item in items {
                 self.nl();
@@ -1289,6 +1309,21 @@ mod tests {
     #[test]
     fn syntax_errors_are_refused() {
         assert!(format("rule r on t {").is_err());
+    }
+
+    #[test]
+    fn long_literal_lists_fill_lines() {
+        let items = (0..40).map(|i| format!("\"user{i}@corp.com\"")).collect::<Vec<_>>().join(", ");
+        let src = format!("test \"t\" {{ action a {{ to: [{items}] }} }}");
+        let out = fmt(&src);
+        assert!(out.lines().count() < 15, "{out}");
+        assert!(out.lines().all(|l| l.len() <= MAX_WIDTH), "{out}");
+        assert_eq!(fmt(&out), out);
+        // With comments between the elements.
+        let commented = src.replace("\"user3@corp.com\",", "\"user3@corp.com\", // three\n").replace("\"user9@corp.com\"", "/* nine */ \"user9@corp.com\"");
+        let out = fmt(&commented);
+        assert!(out.contains("// three") && out.contains("/* nine */"), "{out}");
+        assert_eq!(fmt(&out), out);
     }
 
     #[test]
