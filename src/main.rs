@@ -8,7 +8,8 @@ const STACK_BYTES: usize = 256 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let cli = aarm::cli::Cli::parse();
-    let worker = std::thread::Builder::new().name("aarm".into()).stack_size(STACK_BYTES).spawn(move || aarm::cli::run(cli));
+    let worker =
+        std::thread::Builder::new().name("aarm".into()).stack_size(STACK_BYTES).spawn(move || aarm::cli::run(cli));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {

@@ -17,8 +17,9 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
 }
 
 fn stderr(out: &Output) -> String {
@@ -28,12 +29,24 @@ fn stderr(out: &Output) -> String {
 /// Builds the quorum example and opens a case for its request at 10:00.
 fn open_quorum_case(dir: &Path) -> String {
     let bundle = dir.join("q.aarmb");
-    let out = aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
+    let out =
+        aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let request = root().join("examples/quorum_transfer/request.json");
     let out = run(
         dir,
-        &["case", "open", "--store", "cases.db", "--bundle", "q.aarmb", "--input", request.to_str().unwrap(), "--now", "2026-11-24T10:00:00Z"],
+        &[
+            "case",
+            "open",
+            "--store",
+            "cases.db",
+            "--bundle",
+            "q.aarmb",
+            "--input",
+            request.to_str().unwrap(),
+            "--now",
+            "2026-11-24T10:00:00Z",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let d = json(&out);
@@ -46,7 +59,8 @@ fn two_of_three_across_processes_with_receipts() {
     let dir = scratch("quorum");
     let id = open_quorum_case(&dir);
     assert_eq!(id, "case-000001");
-    let approve = |by: &str, now: &str| run(&dir, &["case", "approve", &id, "--by", by, "--store", "cases.db", "--now", now]);
+    let approve =
+        |by: &str, now: &str| run(&dir, &["case", "approve", &id, "--by", by, "--store", "cases.db", "--now", now]);
 
     let out = approve("cfo@corp.com", "2026-11-24T10:01:00Z");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -111,20 +125,54 @@ fn timeouts_fire_on_tick_and_tiers_follow() {
 #[test]
 fn deferral_resolved_by_evidence_from_another_process() {
     let dir = scratch("defer");
-    let out = aarm().args(["build", "examples/credentials", "-o"]).arg(dir.join("c.aarmb")).current_dir(root()).output().unwrap();
+    let out = aarm()
+        .args(["build", "examples/credentials", "-o"])
+        .arg(dir.join("c.aarmb"))
+        .current_dir(root())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let request = root().join("examples/credentials/request.json");
-    let out = run(&dir, &["case", "open", "--store", "c.db", "--bundle", "c.aarmb", "--input", request.to_str().unwrap(), "--now", "2026-11-24T02:00:00Z"]);
+    let out = run(
+        &dir,
+        &[
+            "case",
+            "open",
+            "--store",
+            "c.db",
+            "--bundle",
+            "c.aarmb",
+            "--input",
+            request.to_str().unwrap(),
+            "--now",
+            "2026-11-24T02:00:00Z",
+        ],
+    );
     let d = json(&out);
     assert_eq!(d["decision"], "defer");
     let id = d["case"].as_str().unwrap().to_string();
     // Wrong type and undeclared evidence are refused.
-    let out = run(&dir, &["case", "provide", &id, "maintenance_window_active=\"yes\"", "--store", "c.db", "--now", "2026-11-24T02:01:00Z"]);
+    let out = run(
+        &dir,
+        &[
+            "case",
+            "provide",
+            &id,
+            "maintenance_window_active=\"yes\"",
+            "--store",
+            "c.db",
+            "--now",
+            "2026-11-24T02:01:00Z",
+        ],
+    );
     assert!(stderr(&out).contains("evidence_type"), "{}", stderr(&out));
     let out = run(&dir, &["case", "provide", &id, "window=true", "--store", "c.db", "--now", "2026-11-24T02:01:00Z"]);
     assert!(stderr(&out).contains("undeclared_evidence"));
     // The bundle was kept in the store: this process re-evaluates without being given it.
-    let out = run(&dir, &["case", "provide", &id, "maintenance_window_active=true", "--store", "c.db", "--now", "2026-11-24T02:02:00Z"]);
+    let out = run(
+        &dir,
+        &["case", "provide", &id, "maintenance_window_active=true", "--store", "c.db", "--now", "2026-11-24T02:02:00Z"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let c = json(&out);
     assert_eq!(c["state"], "allowed");

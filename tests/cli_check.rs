@@ -101,7 +101,12 @@ fn rendered_diagnostics_match_snapshots() {
     let mut failures = Vec::new();
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let out = aarm().args(["check", &format!("tests/ui/{name}")]).env("NO_COLOR", "1").current_dir(root()).output().unwrap();
+        let out = aarm()
+            .args(["check", &format!("tests/ui/{name}")])
+            .env("NO_COLOR", "1")
+            .current_dir(root())
+            .output()
+            .unwrap();
         let got = String::from_utf8_lossy(&out.stderr).to_string();
         let expected_path = case.with_extension("stderr");
         if bless {

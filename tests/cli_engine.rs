@@ -31,7 +31,11 @@ fn eval(bundle: &Path, request: &Value, extra: &[&str]) -> (i32, Value) {
     let out = child.wait_with_output().unwrap();
     let code = out.status.code().unwrap_or(-1);
     let decision = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!("no decision JSON: stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no decision JSON: stdout={} stderr={}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (code, decision)
 }
@@ -85,14 +89,15 @@ fn eval_compiles_a_directory_directly() {
 
 #[test]
 fn credential_rotation_defers_until_the_window_is_known() {
-    let req = |evidence: Value| {
-        json!({ "action": { "tool": "rotate_credentials", "params": { "environment": "prod" } }, "evidence": evidence })
-    };
+    let req = |evidence: Value| json!({ "action": { "tool": "rotate_credentials", "params": { "environment": "prod" } }, "evidence": evidence });
     let dir = Path::new("examples/credentials");
     let (_, d) = eval(dir, &req(json!({})), &[]);
     assert_eq!(d["decision"], "defer");
     assert_eq!(d["reason"]["code"], "evidence.required");
-    assert_eq!(d["defer"]["need"], json!([{ "name": "maintenance_window_active", "type": "Bool", "source": "maintenance_api" }]));
+    assert_eq!(
+        d["defer"]["need"],
+        json!([{ "name": "maintenance_window_active", "type": "Bool", "source": "maintenance_api" }])
+    );
     assert_eq!(d["defer"]["timeout_s"], 600);
     assert_eq!(d["defer"]["on_timeout"], "deny");
     let (_, d) = eval(dir, &req(json!({ "maintenance_window_active": false })), &[]);

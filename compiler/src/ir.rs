@@ -452,24 +452,61 @@ pub enum ExprKind {
     /// A group as a `Set<String>`.
     Group(GroupId),
     /// A field of a record value, by position in its record type.
-    Field { base: Box<Expr>, index: u32, name: String },
+    Field {
+        base: Box<Expr>,
+        index: u32,
+        name: String,
+    },
     /// Reading an optional that a guard (`is set`) has proved present.
     Unwrap(Box<Expr>),
     /// `Int` → `Decimal`.
     Widen(Box<Expr>),
     Neg(Box<Expr>),
     Not(Box<Expr>),
-    Arith { op: Arith, lhs: Box<Expr>, rhs: Box<Expr> },
+    Arith {
+        op: Arith,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// Operands have the same type after widening.
-    Compare { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Logic { op: LogicOp, operands: Vec<Expr> },
-    In { element: Box<Expr>, collection: Box<Expr> },
-    IsSet { value: Box<Expr>, negated: bool },
-    Method { method: Method, receiver: Box<Expr>, args: Vec<Expr> },
-    Quantifier { kind: QuantKind, var: LocalId, collection: Box<Expr>, body: Box<Expr> },
+    Compare {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Logic {
+        op: LogicOp,
+        operands: Vec<Expr>,
+    },
+    In {
+        element: Box<Expr>,
+        collection: Box<Expr>,
+    },
+    IsSet {
+        value: Box<Expr>,
+        negated: bool,
+    },
+    Method {
+        method: Method,
+        receiver: Box<Expr>,
+        args: Vec<Expr>,
+    },
+    Quantifier {
+        kind: QuantKind,
+        var: LocalId,
+        collection: Box<Expr>,
+        body: Box<Expr>,
+    },
     /// `xs.filter(x => pred)`.
-    Filter { var: LocalId, collection: Box<Expr>, predicate: Box<Expr> },
-    Call { func: FnId, args: Vec<Expr> },
+    Filter {
+        var: LocalId,
+        collection: Box<Expr>,
+        predicate: Box<Expr>,
+    },
+    Call {
+        func: FnId,
+        args: Vec<Expr>,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,16 +528,35 @@ pub struct TestStep {
 #[derive(Clone, Debug)]
 pub enum TestStepKind {
     /// The action; `tool` is `None` for a tool the bundle does not declare.
-    Action { tool_name: String, tool: Option<ToolId>, params: Vec<(String, Const)> },
+    Action {
+        tool_name: String,
+        tool: Option<ToolId>,
+        params: Vec<(String, Const)>,
+    },
     Identity(Vec<(String, Const)>),
     Context(Vec<(String, Const)>),
     Evidence(Vec<(EvidenceId, Const)>),
-    Approve { by: String, roles: Vec<String> },
-    Deny { by: String, why: Option<String> },
-    Provide { evidence: EvidenceId, value: Const },
-    Wait { seconds: i64 },
+    Approve {
+        by: String,
+        roles: Vec<String>,
+    },
+    Deny {
+        by: String,
+        why: Option<String>,
+    },
+    Provide {
+        evidence: EvidenceId,
+        value: Const,
+    },
+    Wait {
+        seconds: i64,
+    },
     Cancel,
-    ExpectDecision { decision: &'static str, rule: Option<RuleId>, reason: Option<String> },
+    ExpectDecision {
+        decision: &'static str,
+        rule: Option<RuleId>,
+        reason: Option<String>,
+    },
     ExpectPending,
     ExpectRejected(String),
 }

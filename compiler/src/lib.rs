@@ -11,8 +11,8 @@ pub mod codegen;
 pub mod interpret;
 pub mod ir;
 pub mod modules;
-pub mod test_runner;
 pub mod stdlib;
+pub mod test_runner;
 pub mod types;
 
 pub use check::{check, Checked};

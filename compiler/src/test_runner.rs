@@ -75,12 +75,8 @@ fn fields_json(fields: &[(String, Const)]) -> Map<String, Value> {
 pub fn run(bundle: &Bundle, engine: Arc<Engine>, bytes: &[u8], sources: &SourceMap) -> TestReport {
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let results = bundle.tests.iter().map(|t| run_one(bundle, t, &engine, bytes, sources, &mut reached)).collect();
-    let rules_not_reached = bundle
-        .rules
-        .iter()
-        .map(|r| r.qualified_name.clone())
-        .filter(|n| !reached.contains(n))
-        .collect();
+    let rules_not_reached =
+        bundle.rules.iter().map(|r| r.qualified_name.clone()).filter(|n| !reached.contains(n)).collect();
     TestReport { results, rules_not_reached, rules_total: bundle.rules.len() }
 }
 
@@ -175,7 +171,9 @@ fn describe(run: &Run) -> String {
                 c.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("?")
             )
         }
-        (None, Some(d)) => format!("{} (rule {}, reason {})", d.decision.as_str(), d.rule.as_deref().unwrap_or("none"), d.reason.code),
+        (None, Some(d)) => {
+            format!("{} (rule {}, reason {})", d.decision.as_str(), d.rule.as_deref().unwrap_or("none"), d.reason.code)
+        }
         (None, None) => "nothing evaluated yet".into(),
     }
 }
@@ -239,17 +237,20 @@ fn run_one(
                         .collect();
                     run.extend_section("evidence", named);
                 }
-                TestStepKind::Approve { by, roles } => {
-                    run.event(Event::Approve { by: by.clone(), roles: roles.clone() }, reached).map_err(|e| ("the approval to apply".into(), e))?
-                }
-                TestStepKind::Deny { by, why } => {
-                    run.event(Event::Deny { by: by.clone(), why: why.clone() }, reached).map_err(|e| ("the denial to apply".into(), e))?
-                }
+                TestStepKind::Approve { by, roles } => run
+                    .event(Event::Approve { by: by.clone(), roles: roles.clone() }, reached)
+                    .map_err(|e| ("the approval to apply".into(), e))?,
+                TestStepKind::Deny { by, why } => run
+                    .event(Event::Deny { by: by.clone(), why: why.clone() }, reached)
+                    .map_err(|e| ("the denial to apply".into(), e))?,
                 TestStepKind::Provide { evidence, value } => {
                     let name = bundle.evidence.get(evidence.index()).map(|e| e.name.clone()).unwrap_or_default();
-                    run.event(Event::Provide { name, value: const_json(value) }, reached).map_err(|e| ("the evidence to apply".into(), e))?
+                    run.event(Event::Provide { name, value: const_json(value) }, reached)
+                        .map_err(|e| ("the evidence to apply".into(), e))?
                 }
-                TestStepKind::Cancel => run.event(Event::Cancel { by: None }, reached).map_err(|e| ("the cancellation to apply".into(), e))?,
+                TestStepKind::Cancel => run
+                    .event(Event::Cancel { by: None }, reached)
+                    .map_err(|e| ("the cancellation to apply".into(), e))?,
                 TestStepKind::Wait { seconds } => {
                     run.ensure_decided(reached).map_err(|e| ("a request to wait on".into(), e))?;
                     run.now = run.now.saturating_add(*seconds);
@@ -265,7 +266,9 @@ fn run_one(
                 }
                 TestStepKind::ExpectRejected(why) => match &run.last_rejection {
                     Some(Some(r)) if r.as_str() == why => {}
-                    Some(Some(r)) => return Err((format!("rejected \"{why}\""), format!("rejected \"{}\"", r.as_str()))),
+                    Some(Some(r)) => {
+                        return Err((format!("rejected \"{why}\""), format!("rejected \"{}\"", r.as_str())))
+                    }
                     Some(None) => return Err((format!("rejected \"{why}\""), "the event was accepted".into())),
                     None => return Err((format!("rejected \"{why}\""), "no event before this step".into())),
                 },
@@ -292,12 +295,18 @@ fn run_one(
                                 CaseState::Modified => Effect::Modify,
                                 _ => Effect::Deny,
                             };
-                            (effect, o.and_then(|o| o.rule.clone()), c.resolution.as_ref().map(|r| r.code.clone()).unwrap_or_default())
+                            (
+                                effect,
+                                o.and_then(|o| o.rule.clone()),
+                                c.resolution.as_ref().map(|r| r.code.clone()).unwrap_or_default(),
+                            )
                         }
                         (None, Some(d)) => (d.decision, d.rule.clone(), d.reason.code.clone()),
                         (None, None) => return Err((expected, "nothing evaluated".into())),
                     };
-                    let rule_ok = rule.and_then(|r| bundle.rule(r)).is_none_or(|r| rule_name.as_deref() == Some(r.qualified_name.as_str()));
+                    let rule_ok = rule
+                        .and_then(|r| bundle.rule(r))
+                        .is_none_or(|r| rule_name.as_deref() == Some(r.qualified_name.as_str()));
                     let reason_ok = reason.as_ref().is_none_or(|c| *c == code);
                     if effect.as_str() != *decision || !rule_ok || !reason_ok {
                         return Err((expected, describe(&run)));

@@ -323,7 +323,8 @@ fn one_of_needs_one() {
 
 #[test]
 fn quorum_over_a_declared_group() {
-    let src = step_up_policy("approvers 2 of finance").replace("tool pay", "group finance = [\"cfo\", \"ctl\"]\ntool pay");
+    let src =
+        step_up_policy("approvers 2 of finance").replace("tool pay", "group finance = [\"cfo\", \"ctl\"]\ntool pay");
     let mut h = H::new(&src);
     let id = h.open(&pay(500, "alice"));
     h.reject(&id, approve("stranger"), Rejection::NotAnApprover);
@@ -529,7 +530,8 @@ fn a_due_escalation_fires_before_the_event_that_finds_it() {
 
 #[test]
 fn escalation_after_the_timeout_is_a_compile_error() {
-    let (codes, built) = try_build(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny escalate after 10m to ["sec"]"#));
+    let (codes, built) =
+        try_build(&step_up_policy(r#"approvers 1 of ["a"] timeout 10m -> deny escalate after 10m to ["sec"]"#));
     assert!(built.is_none(), "{codes:?}");
 }
 
@@ -555,7 +557,8 @@ fn timeout_defaults_to_one_hour_then_deny() {
 
 #[test]
 fn timeout_settings_default_applies() {
-    let src = step_up_policy(r#"approvers 1 of ["a"]"#).replace("tool pay", "settings { step_up timeout 2h -> cancel }\ntool pay");
+    let src = step_up_policy(r#"approvers 1 of ["a"]"#)
+        .replace("tool pay", "settings { step_up timeout 2h -> cancel }\ntool pay");
     let mut h = H::new(&src);
     let id = h.open(&pay(500, "alice"));
     h.at(119 * MIN);
@@ -644,7 +647,10 @@ fn a_step_up_tier_times_out_on_its_own_clock() {
     assert_eq!((case.state, resolution(&case), case.tier), (CaseState::Cancelled, "timeout", 1));
     let r = h.receipts(&id);
     assert_eq!((r[1].body.at, r[2].body.at), (T0 + 90 * MIN, T0 + 90 * MIN));
-    assert_eq!((r[1].body.detail["due_at"].clone(), r[2].body.detail["due_at"].clone()), (json!(T0 + 30 * MIN), json!(T0 + 90 * MIN)));
+    assert_eq!(
+        (r[1].body.detail["due_at"].clone(), r[2].body.detail["due_at"].clone()),
+        (json!(T0 + 30 * MIN), json!(T0 + 90 * MIN))
+    );
 }
 
 #[test]
@@ -753,7 +759,9 @@ fn deferral_reevaluates_against_the_same_bundle() {
     // Bundle v1 is loaded and a case opened; bundle v2 (which denies inside the window) is
     // loaded afterwards; the case still re-evaluates against v1.
     let v1 = defer_policy("", "1");
-    let v2 = v1.replace("allow\n  reason \"creds.ok\"", "deny\n  reason \"creds.v2\"").replace("version \"1\"", "version \"2\"");
+    let v2 = v1
+        .replace("allow\n  reason \"creds.ok\"", "deny\n  reason \"creds.v2\"")
+        .replace("version \"1\"", "version \"2\"");
     assert_ne!(v1, v2);
     let mut h = H::new(&v1);
     let id = h.open(&rotate());
@@ -992,7 +1000,9 @@ fn rejected_case_resolved_for_every_event() {
     h.ok(&id, provide("risk_score", json!(0)));
     assert_eq!(h.case(&id).state, CaseState::Denied);
     h.at(MIN);
-    for e in [approve("sec"), deny("sec"), provide("window", json!(true)), Event::Tick, cancel(), provide("nope", json!(1))] {
+    for e in
+        [approve("sec"), deny("sec"), provide("window", json!(true)), Event::Tick, cancel(), provide("nope", json!(1))]
+    {
         h.reject(&id, e, Rejection::CaseResolved);
     }
     // Every resolved state.
@@ -1084,7 +1094,10 @@ fn rejected_clock_went_back_for_the_store() {
     h.reject(&second, approve("a"), Rejection::ClockWentBack);
     h.reject(&second, Event::Tick, Rejection::ClockWentBack);
     assert!(matches!(h.lc.tick(h.now), Err(LifecycleError::Rejected(Rejection::ClockWentBack))));
-    assert!(matches!(h.lc.submit(&h.hash.clone(), &pay(700, "alice").to_string(), h.now), Err(LifecycleError::Rejected(Rejection::ClockWentBack))));
+    assert!(matches!(
+        h.lc.submit(&h.hash.clone(), &pay(700, "alice").to_string(), h.now),
+        Err(LifecycleError::Rejected(Rejection::ClockWentBack))
+    ));
     assert_eq!(h.lc.store().list(false).unwrap().len(), 2, "no case opened in the past");
 }
 
@@ -1113,7 +1126,9 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
 
 #[test]
 fn every_transition_appends_one_receipt_and_versions_count_commits() {
-    let mut h = H::new(&step_up_policy(r#"approvers 3 of ["a", "b", "c", "d"] no veto timeout 1h -> deny escalate after 10m to ["e"]"#));
+    let mut h = H::new(&step_up_policy(
+        r#"approvers 3 of ["a", "b", "c", "d"] no veto timeout 1h -> deny escalate after 10m to ["e"]"#,
+    ));
     let id = h.open(&pay(500, "alice"));
     h.at(MIN);
     h.ok(&id, approve("a"));
@@ -1176,7 +1191,10 @@ fn machine_open_and_apply_directly() {
     assert_eq!(decision.decision, Effect::StepUp);
     let (case, receipt) = machine::open(&decision, &req, T0).unwrap();
     assert_eq!((case.state, receipt.event.as_str()), (CaseState::PendingApproval, "open"));
-    assert!(machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0).is_none(), "allow opens no case");
+    assert!(
+        machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0).is_none(),
+        "allow opens no case"
+    );
     let ids = NoIdentityService;
     let env = Env { engine: &engine, identities: &ids };
 

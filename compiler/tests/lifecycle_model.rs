@@ -293,8 +293,8 @@ fn simple_out() -> impl Strategy<Value = Out> {
 }
 
 fn tier_ob() -> impl Strategy<Value = Ob> {
-    (1..=2u32, any::<bool>(), any::<bool>(), 5..=40i64, simple_out())
-        .prop_flat_map(|(quorum, veto, self_approval, t, out)| {
+    (1..=2u32, any::<bool>(), any::<bool>(), 5..=40i64, simple_out()).prop_flat_map(
+        |(quorum, veto, self_approval, t, out)| {
             subset(vec!["t0".into(), "t1".into(), "ap0".into()], quorum as usize).prop_map(move |approvers| Ob {
                 quorum,
                 approvers,
@@ -304,12 +304,20 @@ fn tier_ob() -> impl Strategy<Value = Ob> {
                 timeout: Some((t * 60, out.clone())),
                 escalate: None,
             })
-        })
+        },
+    )
 }
 
 fn top_ob() -> impl Strategy<Value = Ob> {
     let outcome = prop_oneof![3 => simple_out(), 2 => tier_ob().prop_map(|o| Out::Tier(Box::new(o)))];
-    (1..=4usize, 1..=3u32, any::<bool>(), any::<bool>(), any::<bool>(), prop::option::weighted(0.8, (10..=60i64, outcome)))
+    (
+        1..=4usize,
+        1..=3u32,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::weighted(0.8, (10..=60i64, outcome)),
+    )
         .prop_flat_map(|(n, q, veto, explicit_veto, self_approval, timeout)| {
             let approvers: Vec<String> = (0..n).map(|i| format!("ap{i}")).collect();
             let quorum = q.min(n as u32);
@@ -370,7 +378,8 @@ fn known_bug_shape(ob: &Ob, requester: &str) -> bool {
         return false;
     }
     let esc: &[String] = ob.escalate.as_ref().map(|(_, to)| to.as_slice()).unwrap_or(&[]);
-    let requester_counts = !ob.self_approval && (ob.approvers.iter().any(|a| a == requester) || esc.iter().any(|a| a == requester));
+    let requester_counts =
+        !ob.self_approval && (ob.approvers.iter().any(|a| a == requester) || esc.iter().any(|a| a == requester));
     let overlap = esc.iter().any(|e| ob.approvers.contains(e));
     requester_counts || overlap
 }
@@ -514,7 +523,8 @@ impl Model {
                     let ob = self.ob.clone().unwrap();
                     let deadline = self.waiting_since + ob.timeout_s();
                     if let Some((after, to)) = &ob.escalate {
-                        if !self.escalated && self.waiting_since + after <= now && self.waiting_since + after < deadline {
+                        if !self.escalated && self.waiting_since + after <= now && self.waiting_since + after < deadline
+                        {
                             self.escalated = true;
                             self.extra = to.clone();
                             receipts.push(("escalate", now));
@@ -542,7 +552,9 @@ impl Model {
     }
 
     fn eligible(&self, by: &str) -> bool {
-        self.st == St::Approval && (self.extra.iter().any(|e| e == by) || self.ob.as_ref().is_some_and(|o| o.approvers.iter().any(|a| a == by)))
+        self.st == St::Approval
+            && (self.extra.iter().any(|e| e == by)
+                || self.ob.as_ref().is_some_and(|o| o.approvers.iter().any(|a| a == by)))
     }
 
     fn may_count(&self, by: &str) -> bool {
@@ -597,7 +609,8 @@ impl Model {
                 None => pending = true,
             }
         }
-        let facts: Vec<Option<bool>> = ["e0", "e1"][..d.needed].iter().map(|f| self.evidence.get(*f).copied()).collect();
+        let facts: Vec<Option<bool>> =
+            ["e0", "e1"][..d.needed].iter().map(|f| self.evidence.get(*f).copied()).collect();
         let gate_true = facts.contains(&Some(false));
         let gate_unknown = !gate_true && facts.contains(&None);
         if gate_unknown || pending {
@@ -713,7 +726,14 @@ fn sorted(xs: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// Invariants of one real transition, whatever the model says.
-fn invariants(before: &Case, after: &Case, added: &[aarm_runtime::lifecycle::receipt::Receipt], accepted: bool, ev: &Ev, prev_head: Option<&aarm_runtime::lifecycle::receipt::Receipt>) -> Result<(), String> {
+fn invariants(
+    before: &Case,
+    after: &Case,
+    added: &[aarm_runtime::lifecycle::receipt::Receipt],
+    accepted: bool,
+    ev: &Ev,
+    prev_head: Option<&aarm_runtime::lifecycle::receipt::Receipt>,
+) -> Result<(), String> {
     if before.state.is_resolved() && after != before {
         return Err("a resolved case changed".into());
     }
@@ -768,8 +788,10 @@ fn invariants(before: &Case, after: &Case, added: &[aarm_runtime::lifecycle::rec
                         // The tier that timed out is the one the case holds now.
                         after.decision.step_up.as_ref().is_some_and(|s| s.on_timeout == Outcome::Allow)
                     }
-                    _ => after.decision.defer.as_ref().is_some_and(|d| d.on_timeout == Outcome::Allow)
-                        || after.decision.step_up.as_ref().is_some_and(|s| s.on_timeout == Outcome::Allow),
+                    _ => {
+                        after.decision.defer.as_ref().is_some_and(|d| d.on_timeout == Outcome::Allow)
+                            || after.decision.step_up.as_ref().is_some_and(|s| s.on_timeout == Outcome::Allow)
+                    }
                 };
                 if !said_allow {
                     return Err("allowed by a timeout whose outcome is not allow".into());
@@ -793,9 +815,21 @@ fn compare(model: &Model, case: &Case) -> Result<(), String> {
             format!("{:?}", sorted(model.approvals.clone())),
             format!("{:?}", sorted(case.approvals.iter().map(|a| a.by.clone()))),
         ),
-        ("denials", format!("{:?}", sorted(model.denials.clone())), format!("{:?}", sorted(case.denials.iter().map(|d| d.by.clone())))),
-        ("escalated", format!("{} {:?}", model.escalated, model.extra), format!("{} {:?}", case.escalated, case.extra_approvers)),
-        ("attempts / from_defer", format!("{} {}", model.attempts, model.from_defer), format!("{} {}", case.attempts, case.escalated_from_defer)),
+        (
+            "denials",
+            format!("{:?}", sorted(model.denials.clone())),
+            format!("{:?}", sorted(case.denials.iter().map(|d| d.by.clone()))),
+        ),
+        (
+            "escalated",
+            format!("{} {:?}", model.escalated, model.extra),
+            format!("{} {:?}", case.escalated, case.extra_approvers),
+        ),
+        (
+            "attempts / from_defer",
+            format!("{} {}", model.attempts, model.from_defer),
+            format!("{} {}", case.attempts, case.escalated_from_defer),
+        ),
         (
             "evidence",
             format!("{:?}", model.evidence.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Vec<_>>()),
@@ -809,12 +843,20 @@ fn compare(model: &Model, case: &Case) -> Result<(), String> {
     }
     if !model.st.resolved() {
         if model.waiting_since != case.waiting_since {
-            return Err(format!("waiting_since: model {}, machine {}", model.waiting_since - T0, case.waiting_since - T0));
+            return Err(format!(
+                "waiting_since: model {}, machine {}",
+                model.waiting_since - T0,
+                case.waiting_since - T0
+            ));
         }
         if model.st == St::Approval {
             let s = case.decision.step_up.as_ref().ok_or("pending approval without a step-up")?;
             let ob = model.ob.as_ref().unwrap();
-            if s.approvers != ob.approvers || s.quorum != ob.quorum || s.veto != ob.veto || s.timeout_s != ob.timeout_s() {
+            if s.approvers != ob.approvers
+                || s.quorum != ob.quorum
+                || s.veto != ob.veto
+                || s.timeout_s != ob.timeout_s()
+            {
                 return Err(format!("obligation: model {ob:?}, machine {s:?}"));
             }
         }
@@ -829,7 +871,8 @@ fn run(src: &str, req: &Value, mut model: Model, steps: &[Step]) -> Result<(), T
     lc.add_engine(engine.clone(), Some(&bytes)).unwrap();
     let submitted = lc.submit(engine.bundle_hash(), &req.to_string(), T0).unwrap();
     let id = submitted.case.ok_or_else(|| TestCaseError::fail(format!("no case opened: {:?}", submitted.decision)))?.id;
-    compare(&model, &lc.store().get(&id).unwrap().unwrap()).map_err(|e| TestCaseError::fail(format!("at open: {e}")))?;
+    compare(&model, &lc.store().get(&id).unwrap().unwrap())
+        .map_err(|e| TestCaseError::fail(format!("at open: {e}")))?;
     let mut now = T0;
     let mut log = String::new();
     for (i, step) in steps.iter().enumerate() {
@@ -847,8 +890,16 @@ fn run(src: &str, req: &Value, mut model: Model, steps: &[Step]) -> Result<(), T
             Err(e) => return Err(TestCaseError::fail(format!("step {i}: not a rejection: {e}"))),
         };
         let (want, want_receipts) = model.apply(&step.ev, at);
-        let _ = writeln!(log, "  {i}: t+{} {:?} -> machine {got_result:?} {:?}", at - T0, step.ev, added.iter().map(|r| r.body.event.as_str()).collect::<Vec<_>>());
-        let fail = |what: String| TestCaseError::fail(format!("step {i} ({:?} at t+{}): {what}\n{src}\nsteps:\n{log}", step.ev, at - T0));
+        let _ = writeln!(
+            log,
+            "  {i}: t+{} {:?} -> machine {got_result:?} {:?}",
+            at - T0,
+            step.ev,
+            added.iter().map(|r| r.body.event.as_str()).collect::<Vec<_>>()
+        );
+        let fail = |what: String| {
+            TestCaseError::fail(format!("step {i} ({:?} at t+{}): {what}\n{src}\nsteps:\n{log}", step.ev, at - T0))
+        };
         if got_result != want.map_err(str::to_string) {
             return Err(fail(format!("machine {got_result:?}, model {want:?}")));
         }
@@ -919,9 +970,23 @@ fn the_generators_cover_every_outcome() {
         collect(&mut m, &d.steps, &mut seen);
     }
     for want in [
-        "approved", "vetoed", "timeout", "cancelled", "attempts_exhausted", "op.fine", "op.gate", "not_an_approver",
-        "self_approval", "duplicate_approval", "case_resolved", "clock_went_back", "undeclared_evidence", "evidence_type",
-        "escalate", "tier", "from_defer",
+        "approved",
+        "vetoed",
+        "timeout",
+        "cancelled",
+        "attempts_exhausted",
+        "op.fine",
+        "op.gate",
+        "not_an_approver",
+        "self_approval",
+        "duplicate_approval",
+        "case_resolved",
+        "clock_went_back",
+        "undeclared_evidence",
+        "evidence_type",
+        "escalate",
+        "tier",
+        "from_defer",
     ] {
         assert!(seen.contains(want), "no generated scenario reaches {want}: {seen:?}");
     }

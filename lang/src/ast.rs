@@ -161,7 +161,10 @@ pub struct TypeExpr {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeExprKind {
     /// `String`, `List<Int>`: a name and at most one type argument.
-    Named { name: Ident, arg: Option<Box<TypeExpr>> },
+    Named {
+        name: Ident,
+        arg: Option<Box<TypeExpr>>,
+    },
     Record(Vec<FieldDecl>),
 }
 
@@ -533,19 +536,50 @@ pub enum ExprKind {
     /// A bare name: a quantifier or lambda variable, a `fn` parameter, or a group.
     Name(Ident),
     Root(Root),
-    Field { base: Box<Expr>, field: Ident },
-    Method { receiver: Box<Expr>, method: Ident, args: Vec<Expr> },
-    Call { callee: Ident, args: Vec<Expr> },
+    Field {
+        base: Box<Expr>,
+        field: Ident,
+    },
+    Method {
+        receiver: Box<Expr>,
+        method: Ident,
+        args: Vec<Expr>,
+    },
+    Call {
+        callee: Ident,
+        args: Vec<Expr>,
+    },
     Neg(Box<Expr>),
     Not(Box<Expr>),
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `a and b and c` is one node, so that long conditions do not nest deeply.
-    Logic { op: LogicOp, operands: Vec<Expr> },
-    In { element: Box<Expr>, collection: Box<Expr> },
-    IsSet { value: Box<Expr>, negated: bool },
-    Quantifier { kind: QuantKind, var: Ident, collection: Box<Expr>, body: Box<Expr> },
+    Logic {
+        op: LogicOp,
+        operands: Vec<Expr>,
+    },
+    In {
+        element: Box<Expr>,
+        collection: Box<Expr>,
+    },
+    IsSet {
+        value: Box<Expr>,
+        negated: bool,
+    },
+    Quantifier {
+        kind: QuantKind,
+        var: Ident,
+        collection: Box<Expr>,
+        body: Box<Expr>,
+    },
     /// `x => body`, only as a method argument.
-    Lambda { param: Ident, body: Box<Expr> },
+    Lambda {
+        param: Ident,
+        body: Box<Expr>,
+    },
     Paren(Box<Expr>),
     /// Where the parser recovered from an error; never reaches code generation.
     Error,

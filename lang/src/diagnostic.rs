@@ -241,8 +241,12 @@ impl Diagnostics {
     /// Sorted by file, then position, then code: the order authors read them in.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            (a.file, a.span.start, a.span.end, a.code.as_str())
-                .cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
+            (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(
+                b.file,
+                b.span.start,
+                b.span.end,
+                b.code.as_str(),
+            ))
         });
     }
 }

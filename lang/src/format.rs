@@ -240,7 +240,10 @@ impl<'a> Printer<'a> {
                 self.emit(&c.text);
                 // The next thing in the source: a comment or the token about to be printed.
                 let next = self.comments.get(self.next_comment).map_or(pos, |n| n.span.start.min(pos));
-                let closing = matches!(self.src.get(next as usize..).and_then(|s| s.chars().next()), None | Some('}' | ']' | ')'));
+                let closing = matches!(
+                    self.src.get(next as usize..).and_then(|s| s.chars().next()),
+                    None | Some('}' | ']' | ')')
+                );
                 let after = if !closing && self.blank_in(c.span.end, next) { 2 } else { 1 };
                 self.pending = Some((after, indent));
                 self.comment_line = true;
@@ -1196,7 +1199,14 @@ impl<'a> Printer<'a> {
         self.kw(open);
         let literals = items.len() > 4
             && items.iter().all(|i| {
-                matches!(i.kind, ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Decimal(_) | ExprKind::Duration(_) | ExprKind::Bool(_))
+                matches!(
+                    i.kind,
+                    ExprKind::Str(_)
+                        | ExprKind::Int(_)
+                        | ExprKind::Decimal(_)
+                        | ExprKind::Duration(_)
+                        | ExprKind::Bool(_)
+                )
             });
         if brk && literals {
             // A long list of literals: as many per line as fit.
@@ -1320,7 +1330,9 @@ mod tests {
         assert!(out.lines().all(|l| l.len() <= MAX_WIDTH), "{out}");
         assert_eq!(fmt(&out), out);
         // With comments between the elements.
-        let commented = src.replace("\"user3@corp.com\",", "\"user3@corp.com\", // three\n").replace("\"user9@corp.com\"", "/* nine */ \"user9@corp.com\"");
+        let commented = src
+            .replace("\"user3@corp.com\",", "\"user3@corp.com\", // three\n")
+            .replace("\"user9@corp.com\"", "/* nine */ \"user9@corp.com\"");
         let out = fmt(&commented);
         assert!(out.contains("// three") && out.contains("/* nine */"), "{out}");
         assert_eq!(fmt(&out), out);

@@ -106,10 +106,7 @@ pub fn lex(file: FileId, src: &str, base: u32) -> Lexed {
                         Code::NameTooLong,
                         file,
                         Span::new(span.start, span.start.saturating_add(16)),
-                        format!(
-                            "name is {} bytes long; the limit is {MAX_NAME_BYTES}",
-                            lexer.slice().len()
-                        ),
+                        format!("name is {} bytes long; the limit is {MAX_NAME_BYTES}", lexer.slice().len()),
                     )
                     .with_help("use a shorter name"),
                 );
@@ -120,10 +117,7 @@ pub fn lex(file: FileId, src: &str, base: u32) -> Lexed {
                     Code::StringTooLong,
                     file,
                     Span::new(span.start, span.start.saturating_add(1)),
-                    format!(
-                        "string is {} bytes long; the limit is {MAX_STRING_BYTES}",
-                        lexer.slice().len()
-                    ),
+                    format!("string is {} bytes long; the limit is {MAX_STRING_BYTES}", lexer.slice().len()),
                 ));
                 out.tokens.push(Token { kind, span });
             }
@@ -173,12 +167,7 @@ fn invalid_chars(file: FileId, src: &str, span: Span, base: u32) -> Diagnostic {
 fn bad_number(file: FileId, text: &str, span: Span) -> Diagnostic {
     let digits_end = text.find(|c: char| !c.is_ascii_digit() && c != '_' && c != '.').unwrap_or(0);
     let suffix = text.get(digits_end..).unwrap_or("");
-    let d = Diagnostic::new(
-        Code::MalformedNumber,
-        file,
-        span,
-        format!("`{text}` is neither a number nor a duration"),
-    );
+    let d = Diagnostic::new(Code::MalformedNumber, file, span, format!("`{text}` is neither a number nor a duration"));
     if text.contains('.') {
         d.with_help("durations take whole numbers: write `1h30m` rather than `1.5h`")
     } else if text.contains('_') && suffix.chars().all(|c| "dhms".contains(c)) {
@@ -205,11 +194,14 @@ mod tests {
         assert_eq!(
             kinds("rule r on t priority 5 { when params.x >= 1.5 deny }"),
             vec![
-                Rule, Ident, On, Ident, Priority, Int, LBrace, When, Params, Dot, Ident, GtEq,
-                Decimal, Deny, RBrace, Eof
+                Rule, Ident, On, Ident, Priority, Int, LBrace, When, Params, Dot, Ident, GtEq, Decimal, Deny, RBrace,
+                Eof
             ]
         );
-        assert_eq!(kinds("1h30m 30s 10_000 ./common -> =>"), vec![Duration, Duration, Int, RelPath, Arrow, FatArrow, Eof]);
+        assert_eq!(
+            kinds("1h30m 30s 10_000 ./common -> =>"),
+            vec![Duration, Duration, Int, RelPath, Arrow, FatArrow, Eof]
+        );
     }
 
     #[test]

@@ -84,9 +84,7 @@ pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         let sname = sources.name(s.file).to_string();
         let sfile = sources.get(s.file);
         report = report.with_label(
-            Label::new((sname.clone(), clamp(s.span, sfile)))
-                .with_message(&s.message)
-                .with_color(Color::Blue),
+            Label::new((sname.clone(), clamp(s.span, sfile))).with_message(&s.message).with_color(Color::Blue),
         );
         if !files.iter().any(|(n, _)| *n == sname) {
             files.push((sname, sfile.map(|f| f.text.clone()).unwrap_or_default()));

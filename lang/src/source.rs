@@ -30,11 +30,7 @@ impl SourceFile {
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0) as usize;
         let offset = (offset as usize).min(self.text.len());
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset.saturating_sub(start));
+        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset.saturating_sub(start));
         (line + 1, col + 1)
     }
 
@@ -69,10 +65,7 @@ impl SourceMap {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
     }
 
     pub fn len(&self) -> usize {

@@ -195,20 +195,48 @@ impl Tok {
         use Tok::*;
         matches!(
             self,
-            Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test | On
-                | Priority | When | Risk | Confidence | Reason | Allow | Deny | Modify | StepUp
-                | Defer | And | Or | Not | In | Is | Set | Any | All | Count | True | False
-                | Params | Action | Identity
+            Policy
+                | Use
+                | Settings
+                | Tool
+                | Context
+                | Evidence
+                | Group
+                | Fn
+                | Rule
+                | Test
+                | On
+                | Priority
+                | When
+                | Risk
+                | Confidence
+                | Reason
+                | Allow
+                | Deny
+                | Modify
+                | StepUp
+                | Defer
+                | And
+                | Or
+                | Not
+                | In
+                | Is
+                | Set
+                | Any
+                | All
+                | Count
+                | True
+                | False
+                | Params
+                | Action
+                | Identity
         )
     }
 
     /// Tokens that start a top-level declaration: where error recovery resumes.
     pub fn starts_item(self) -> bool {
         use Tok::*;
-        matches!(
-            self,
-            Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test
-        )
+        matches!(self, Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test)
     }
 
     /// How the token is named in "expected ..., found ..." messages.

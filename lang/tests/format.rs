@@ -55,7 +55,9 @@ fn check_formats(src: &str) -> Result<String, String> {
     let once = format(src).map_err(|e| format!("format failed: {e}"))?;
     let after = shape(&once).map_err(|e| format!("the output does not parse: {e}\n--- output\n{once}"))?;
     if before != after {
-        return Err(format!("the tree changed\n--- input\n{src}\n--- output\n{once}\n--- before\n{before}\n--- after\n{after}"));
+        return Err(format!(
+            "the tree changed\n--- input\n{src}\n--- output\n{once}\n--- before\n{before}\n--- after\n{after}"
+        ));
     }
     if comment_texts(src) != comment_texts(&once) {
         return Err(format!("comments changed\n--- input\n{src}\n--- output\n{once}"));

@@ -22,11 +22,7 @@ fn codes(p: &Parsed) -> Vec<&'static str> {
 
 fn assert_nesting_error(src: &str) {
     let p = parse_timed(src, Duration::from_secs(5));
-    assert!(
-        p.diagnostics.iter().any(|d| d.code == Code::NestingTooDeep),
-        "expected E0020, got {:?}",
-        codes(&p)
-    );
+    assert!(p.diagnostics.iter().any(|d| d.code == Code::NestingTooDeep), "expected E0020, got {:?}", codes(&p));
     // One limit error, not one per level.
     assert!(p.diagnostics.len() <= 3, "{:?}", codes(&p));
 }
@@ -121,7 +117,12 @@ fn the_deepest_nesting_fits_in_one_mebibyte() {
     ];
     let worker = std::thread::Builder::new()
         .stack_size(1 << 20)
-        .spawn(move || sources.iter().map(|s| parse(FileId(0), s).diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()).collect::<Vec<_>>())
+        .spawn(move || {
+            sources
+                .iter()
+                .map(|s| parse(FileId(0), s).diagnostics.iter().map(|d| d.code).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
         .unwrap();
     for codes in worker.join().unwrap() {
         assert_eq!(codes, [Code::NestingTooDeep]);

@@ -48,7 +48,9 @@ fn check_agree(src: &str) -> Result<Option<bool>, String> {
         (Ok(()), Ok(())) => Ok(Some(true)),
         (Err(_), Err(_)) => Ok(Some(false)),
         (Ok(()), Err(e)) => Err(format!("production ACCEPTS, grammar REJECTS:\n--- source\n{src}\n--- pest\n{e}")),
-        (Err(e), Ok(())) => Err(format!("production REJECTS, grammar ACCEPTS:\n--- source\n{src}\n--- production\n{e}")),
+        (Err(e), Ok(())) => {
+            Err(format!("production REJECTS, grammar ACCEPTS:\n--- source\n{src}\n--- production\n{e}"))
+        }
     }
 }
 
@@ -467,13 +469,95 @@ use common::*;
 
 /// Tokens that a mutation may insert.
 const VOCABULARY: &[&str] = &[
-    "policy", "use", "settings", "tool", "context", "evidence", "group", "fn", "rule", "test", "on", "priority",
-    "when", "risk", "confidence", "reason", "allow", "deny", "modify", "step_up", "defer", "and", "or", "not",
-    "in", "is", "set", "any", "all", "count", "true", "false", "params", "action", "identity", "version",
-    "default", "timeout", "attempts", "approvers", "of", "role", "escalate", "after", "to", "veto", "no",
-    "notify", "need", "approve", "by", "expect", "pending", "rejected", "cancel", "wait", "provide", "high",
-    "x", "1", "1.5", "5m", "\"s\"", "\"{x}\"", "./p", "{", "}", "(", ")", "[", "]", ",", ";", ":", ".", "?",
-    "*", "/", "+", "-", "->", "=>", "=", "==", "!=", "<", "<=", ">", ">=",
+    "policy",
+    "use",
+    "settings",
+    "tool",
+    "context",
+    "evidence",
+    "group",
+    "fn",
+    "rule",
+    "test",
+    "on",
+    "priority",
+    "when",
+    "risk",
+    "confidence",
+    "reason",
+    "allow",
+    "deny",
+    "modify",
+    "step_up",
+    "defer",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "set",
+    "any",
+    "all",
+    "count",
+    "true",
+    "false",
+    "params",
+    "action",
+    "identity",
+    "version",
+    "default",
+    "timeout",
+    "attempts",
+    "approvers",
+    "of",
+    "role",
+    "escalate",
+    "after",
+    "to",
+    "veto",
+    "no",
+    "notify",
+    "need",
+    "approve",
+    "by",
+    "expect",
+    "pending",
+    "rejected",
+    "cancel",
+    "wait",
+    "provide",
+    "high",
+    "x",
+    "1",
+    "1.5",
+    "5m",
+    "\"s\"",
+    "\"{x}\"",
+    "./p",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ";",
+    ":",
+    ".",
+    "?",
+    "*",
+    "/",
+    "+",
+    "-",
+    "->",
+    "=>",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
 ];
 
 #[derive(Clone, Debug)]
@@ -605,9 +689,14 @@ fn generator_covers_the_grammar() {
     }
     let missing: Vec<&&str> = VOCABULARY
         .iter()
-        .filter(|w| !["x", "1", "1.5", "5m", "\"s\"", "\"{x}\"", "./p", "high", "?"].contains(*w) && !seen.contains(**w))
+        .filter(|w| {
+            !["x", "1", "1.5", "5m", "\"s\"", "\"{x}\"", "./p", "high", "?"].contains(*w) && !seen.contains(**w)
+        })
         .collect();
-    eprintln!("{} tokens on average; mutated: {accepted} accepted, {rejected} rejected, {skipped} skipped\nsample:\n{sample}", total / 300);
+    eprintln!(
+        "{} tokens on average; mutated: {accepted} accepted, {rejected} rejected, {skipped} skipped\nsample:\n{sample}",
+        total / 300
+    );
     assert!(missing.is_empty(), "the generator never produced {missing:?}");
     assert!(accepted > 20 && rejected > 20, "{accepted} accepted, {rejected} rejected");
 }

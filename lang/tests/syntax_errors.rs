@@ -19,11 +19,7 @@ fn one(src: &str, code: &str, line: usize, column: usize, message: &str) -> Json
     let ds = diagnostics(src);
     assert_eq!(ds.len(), 1, "expected one diagnostic for {src:?}, got {ds:#?}");
     let d = ds.into_iter().next().unwrap();
-    assert_eq!(
-        (d.code.as_str(), d.line, d.column, d.message.as_str()),
-        (code, line, column, message),
-        "for {src:?}"
-    );
+    assert_eq!((d.code.as_str(), d.line, d.column, d.message.as_str()), (code, line, column, message), "for {src:?}");
     assert_eq!(d.file, "p.aarm");
     d
 }
@@ -66,7 +62,13 @@ fn e0004_unterminated_comment() {
 
 #[test]
 fn e0005_malformed_number() {
-    let d = one("rule r on t {\n  when context.age > 10ms deny }", "E0005", 2, 22, "`10ms` is neither a number nor a duration");
+    let d = one(
+        "rule r on t {\n  when context.age > 10ms deny }",
+        "E0005",
+        2,
+        22,
+        "`10ms` is neither a number nor a duration",
+    );
     assert!(d.help.as_deref().unwrap().contains("(`ms` is not one)"), "{:?}", d.help);
     let d = one("rule r on t { when a > 1.5h deny }", "E0005", 1, 24, "`1.5h` is neither a number nor a duration");
     assert_eq!(d.help.as_deref(), Some("durations take whole numbers: write `1h30m` rather than `1.5h`"));
@@ -84,7 +86,13 @@ fn e0010_unexpected_token() {
         "expected a decision (`allow`, `deny`, `modify`, `step_up` or `defer`), found `=`",
     );
     assert_eq!(d.help.as_deref(), Some("compare with `==`"));
-    let d = one("rule r on t {\n  when a\n}", "E0010", 3, 1, "expected a decision (`allow`, `deny`, `modify`, `step_up` or `defer`), found `}`");
+    let d = one(
+        "rule r on t {\n  when a\n}",
+        "E0010",
+        3,
+        1,
+        "expected a decision (`allow`, `deny`, `modify`, `step_up` or `defer`), found `}`",
+    );
     assert!(d.help.unwrap().starts_with("every rule ends with a decision"));
     let d = one("rule r t { deny }", "E0010", 1, 8, "expected `on`, found `t`");
     assert_eq!(d.help.as_deref(), Some("name the tools the rule applies to: `rule r on TOOL { ... }` (or `on *`)"));
@@ -102,15 +110,28 @@ fn e0010_unexpected_token() {
 
 #[test]
 fn e0011_keyword_as_name() {
-    let d = one("rule deny on t { allow }", "E0011", 1, 6, "`deny` is a reserved word and cannot be used as a rule name");
+    let d =
+        one("rule deny on t { allow }", "E0011", 1, 6, "`deny` is a reserved word and cannot be used as a rule name");
     assert_eq!(d.help.as_deref(), Some("choose another name, e.g. `deny_`"));
     one("tool t { }\ntool count { }", "E0011", 2, 6, "`count` is a reserved word and cannot be used as a tool name");
-    one("fn f(set: Int) -> Int = set", "E0011", 1, 6, "`set` is a reserved word and cannot be used as a parameter name");
+    one(
+        "fn f(set: Int) -> Int = set",
+        "E0011",
+        1,
+        6,
+        "`set` is a reserved word and cannot be used as a parameter name",
+    );
 }
 
 #[test]
 fn e0012_chained_comparison() {
-    let d = one("rule r on t {\n  when 1 < params.a < 10 deny }", "E0012", 2, 21, "comparison `<` cannot follow another comparison");
+    let d = one(
+        "rule r on t {\n  when 1 < params.a < 10 deny }",
+        "E0012",
+        2,
+        21,
+        "comparison `<` cannot follow another comparison",
+    );
     assert_eq!(d.help.as_deref(), Some("join the comparisons with `and`, e.g. `a < b and b < c`"));
     one("rule r on t { when a == b in c deny }", "E0012", 1, 27, "comparison `in` cannot follow another comparison");
 }
@@ -136,12 +157,30 @@ fn e0013_header_not_first() {
 
 #[test]
 fn e0014_invalid_interpolation() {
-    let d = one("rule r on t { deny reason \"c\" \"total {params.amount\" }", "E0014", 1, 38, "`{` is never closed in this reason message");
+    let d = one(
+        "rule r on t { deny reason \"c\" \"total {params.amount\" }",
+        "E0014",
+        1,
+        38,
+        "`{` is never closed in this reason message",
+    );
     assert_eq!(d.help.as_deref(), Some("close the interpolation with `}`, or write `\\{` for a literal brace"));
     one("rule r on t { deny reason \"c\" \"a } b\" }", "E0014", 1, 34, "unmatched `}` in reason message");
-    let d = one("rule r on t { deny reason \"c\" \"{ {a: 1} }\" }", "E0014", 1, 32, "an interpolation cannot contain braces or comments");
+    let d = one(
+        "rule r on t { deny reason \"c\" \"{ {a: 1} }\" }",
+        "E0014",
+        1,
+        32,
+        "an interpolation cannot contain braces or comments",
+    );
     assert_eq!((d.end_line, d.end_column), (1, 42));
-    one("rule r on t { deny reason \"c\" \"{a /* c */} //\" }", "E0014", 1, 32, "an interpolation cannot contain braces or comments");
+    one(
+        "rule r on t { deny reason \"c\" \"{a /* c */} //\" }",
+        "E0014",
+        1,
+        32,
+        "an interpolation cannot contain braces or comments",
+    );
     // An interpolation is parsed as an expression, and its errors point inside the string.
     one("rule r on t { deny reason \"c\" \"x {a +} y\" }", "E0010", 1, 38, "expected an expression, found `}`");
 }

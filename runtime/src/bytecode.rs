@@ -167,7 +167,9 @@ pub enum Op {
     /// `element in collection`: pops the collection, then the element.
     In,
     /// `is set` / `is not set` on an optional.
-    IsSet { negated: bool },
+    IsSet {
+        negated: bool,
+    },
     Method(MethodOp),
     /// `s.matches(regex i)`.
     Matches(u32),
@@ -177,14 +179,27 @@ pub enum Op {
     MakeRecord(u32),
     /// `[.., coll]` → `[.., coll, 0]`: start iterating. When the collection is unknown, the
     /// accumulator local becomes unknown and control jumps to the target (the loop's exit).
-    IterInit { acc: u16, end: u32 },
+    IterInit {
+        acc: u16,
+        end: u32,
+    },
     /// `[.., coll, i]`: if `i < len`, store `coll[i]` in the local, advance; else jump.
-    IterNext { local: u16, end: u32 },
+    IterNext {
+        local: u16,
+        end: u32,
+    },
     /// Pops a body result and folds it into the accumulator local; `any` / `all` jump to the
     /// target once decided.
-    QuantStep { kind: QuantKind, acc: u16, end: u32 },
+    QuantStep {
+        kind: QuantKind,
+        acc: u16,
+        end: u32,
+    },
     /// Pops a predicate result; appends the local `var` to the list in local `acc` when true.
-    FilterStep { var: u16, acc: u16 },
+    FilterStep {
+        var: u16,
+        acc: u16,
+    },
     /// `[.., coll, i]` → `[..]`.
     IterEnd,
     Jump(u32),

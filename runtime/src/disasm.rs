@@ -19,13 +19,18 @@ fn const_text(c: &Const) -> String {
 
 fn op_text(p: &Program, op: &Op) -> String {
     match op {
-        Op::Const(i) => format!("const {}", p.consts.get(*i as usize).map(const_text).unwrap_or_else(|| format!("#{i}?"))),
+        Op::Const(i) => {
+            format!("const {}", p.consts.get(*i as usize).map(const_text).unwrap_or_else(|| format!("#{i}?")))
+        }
         Op::Param(slot) => format!("param {slot}"),
         Op::Evidence(i) => {
             format!("evidence {}", p.schema.evidence.get(usize::from(*i)).map(|e| e.name.as_str()).unwrap_or("?"))
         }
         Op::EvidenceIsSet(i) => {
-            format!("evidence_is_set {}", p.schema.evidence.get(usize::from(*i)).map(|e| e.name.as_str()).unwrap_or("?"))
+            format!(
+                "evidence_is_set {}",
+                p.schema.evidence.get(usize::from(*i)).map(|e| e.name.as_str()).unwrap_or("?")
+            )
         }
         Op::Group(i) => format!("group {}", p.groups.get(usize::from(*i)).map(|g| g.name.as_str()).unwrap_or("?")),
         Op::Matches(i) => format!("matches {:?}", p.regexes.get(*i as usize).map(String::as_str).unwrap_or("?")),

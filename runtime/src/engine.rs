@@ -16,13 +16,12 @@ use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{
-    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason,
-    StepUpObligation,
+    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason, StepUpObligation,
 };
 use crate::ops::EvalError;
 use crate::program::{
-    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, OutcomeData,
-    Program, ReasonPart, RuleMeta, StepUpData,
+    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, OutcomeData, Program,
+    ReasonPart, RuleMeta, StepUpData,
 };
 use crate::request::Request;
 use crate::value::{format_decimal, EvidenceMask, Value, DECIMAL_SCALE};
@@ -110,7 +109,8 @@ impl Engine {
         let consts = program.consts.iter().map(const_value).collect();
         let mut regexes = Vec::with_capacity(program.regexes.len());
         for (index, pattern) in program.regexes.iter().enumerate() {
-            let re = verify::compile_regex(pattern).map_err(|e| EngineError::Regex { index, message: e.to_string() })?;
+            let re =
+                verify::compile_regex(pattern).map_err(|e| EngineError::Regex { index, message: e.to_string() })?;
             regexes.push(re);
         }
         let groups = program
@@ -243,10 +243,9 @@ impl Engine {
     ) -> Option<&'a Candidate> {
         walked.iter().find(|c| {
             let needs_pending = match self.rule(c).map(|r| &r.decision) {
-                Some(DecisionTemplate::Defer(d)) => d
-                    .need
-                    .iter()
-                    .any(|n| 1u128.checked_shl(u32::from(*n)).is_some_and(|bit| pending & bit != 0)),
+                Some(DecisionTemplate::Defer(d)) => {
+                    d.need.iter().any(|n| 1u128.checked_shl(u32::from(*n)).is_some_and(|bit| pending & bit != 0))
+                }
                 _ => false,
             };
             needs_pending && !matches!(self.condition(vm, c, req), Ok(Truth::False) | Err(_))
@@ -299,7 +298,9 @@ impl Engine {
             .evidence
             .iter()
             .enumerate()
-            .filter(move |(i, _)| u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0))
+            .filter(move |(i, _)| {
+                u32::try_from(*i).ok().and_then(|i| 1u128.checked_shl(i)).is_some_and(|b| mask & b != 0)
+            })
             .map(|(_, e)| e)
     }
 
@@ -309,7 +310,9 @@ impl Engine {
 
     fn policy_ref(&self, index: u32) -> PolicyRef {
         match self.program.policies.get(index as usize) {
-            Some(p) => PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() },
+            Some(p) => {
+                PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() }
+            }
             None => self.default_policy(),
         }
     }
@@ -317,7 +320,9 @@ impl Engine {
     /// The policy reported for decisions no rule made: the bundle's first policy.
     pub fn default_policy(&self) -> PolicyRef {
         match self.program.policies.first() {
-            Some(p) => PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() },
+            Some(p) => {
+                PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() }
+            }
             None => PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.clone() },
         }
     }
@@ -481,7 +486,10 @@ impl Engine {
     }
 
     fn modified_action(&self, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<ActionOut, EvalError> {
-        let tool = req.tool_index.and_then(|i| self.program.schema.tools.get(i)).ok_or(EvalError::Malformed("modify of an undeclared tool"))?;
+        let tool = req
+            .tool_index
+            .and_then(|i| self.program.schema.tools.get(i))
+            .ok_or(EvalError::Malformed("modify of an undeclared tool"))?;
         let mut params = req.params_json.clone();
         for (slot, chunk_index) in &c.assignments {
             let v = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
@@ -496,7 +504,9 @@ impl Engine {
     }
 
     fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
-        self.evidence_in(mask).map(|e| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() }).collect()
+        self.evidence_in(mask)
+            .map(|e| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() })
+            .collect()
     }
 
     fn settings_limits(&self) -> DeferObligation {

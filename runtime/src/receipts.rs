@@ -236,7 +236,8 @@ fn shortest_digits(x: f64) -> Option<(String, i64)> {
         return Some((digits, e));
     }
     let all: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let (Some(head), Some(tie_digit), Some(rest)) = (all.get(..k), all.get(k..k.saturating_add(1)), all.get(k.saturating_add(1)..))
+    let (Some(head), Some(tie_digit), Some(rest)) =
+        (all.get(..k), all.get(k..k.saturating_add(1)), all.get(k.saturating_add(1)..))
     else {
         return Some((digits, e));
     };
@@ -331,7 +332,9 @@ pub enum ChainError {
     MissingSignature { seq: u64 },
     #[error("signatures are required but no key was given to check them (receipts carry only a key id)")]
     NoKeys,
-    #[error("the chain ends at {found}, not at the expected head {expected}: receipts were removed or added at the end")]
+    #[error(
+        "the chain ends at {found}, not at the expected head {expected}: receipts were removed or added at the end"
+    )]
     HeadMismatch { expected: String, found: String },
     #[error("line {line}: not a receipt: {message}")]
     Malformed { line: usize, message: String },
@@ -424,7 +427,12 @@ fn check_start(first: &Receipt, opts: &VerifyOptions) -> Result<(), ChainError> 
     Ok(())
 }
 
-fn finish(receipts: &[Receipt], opts: &VerifyOptions, signed: usize, unchecked: usize) -> Result<VerifyReport, ChainError> {
+fn finish(
+    receipts: &[Receipt],
+    opts: &VerifyOptions,
+    signed: usize,
+    unchecked: usize,
+) -> Result<VerifyReport, ChainError> {
     let head = receipts.last().map_or_else(|| GENESIS.to_string(), |r| r.hash.clone());
     if let Some(expected) = opts.expected_head {
         if expected != head {

@@ -191,7 +191,11 @@ pub fn parse_time(s: &str) -> Option<i64> {
         }
         part.parse().ok()
     };
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
         return None;
     }
     if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {

@@ -90,7 +90,10 @@ fn float(bits: u64) -> String {
 
 #[test]
 fn canonical_sorts_keys_and_drops_whitespace() {
-    assert_eq!(canon(r#"{ "b" : 1, "a" : 2, "c": { "z": null, "y": [ 3, 2, 1 ] } }"#), r#"{"a":2,"b":1,"c":{"y":[3,2,1],"z":null}}"#);
+    assert_eq!(
+        canon(r#"{ "b" : 1, "a" : 2, "c": { "z": null, "y": [ 3, 2, 1 ] } }"#),
+        r#"{"a":2,"b":1,"c":{"y":[3,2,1],"z":null}}"#
+    );
     assert_eq!(canon(r#"{"ab":4,"aa":3,"a":2,"":1}"#), r#"{"":1,"a":2,"aa":3,"ab":4}"#);
     assert_eq!(canon("[]"), "[]");
     assert_eq!(canon("{}"), "{}");
@@ -144,10 +147,7 @@ fn canonical_string_escaping() {
         r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f""#
     );
     // Quote and backslash escaped; `/`, DEL, U+2028, non-ASCII and astral characters literal.
-    assert_eq!(
-        canonical_json(&json!("\"\\/\u{7f}\u{2028}é€😀")),
-        "\"\\\"\\\\/\u{7f}\u{2028}é€😀\""
-    );
+    assert_eq!(canonical_json(&json!("\"\\/\u{7f}\u{2028}é€😀")), "\"\\\"\\\\/\u{7f}\u{2028}é€😀\"");
     // The RFC's (and its reference implementation's) escaping sample.
     assert_eq!(
         canon(r#"{"escaping": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/"}"#),
@@ -162,7 +162,8 @@ fn canonical_rfc8785_sample() {
       "escaping": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
       "other":  [null, true, false]
     }"#;
-    let expected = r#"{"escaping":"€$\u000f\nA'B\"\\\\\"/","numbers":[1e+30,4.5,6,0.002,1e-27],"other":[null,true,false]}"#;
+    let expected =
+        r#"{"escaping":"€$\u000f\nA'B\"\\\\\"/","numbers":[1e+30,4.5,6,0.002,1e-27],"other":[null,true,false]}"#;
     assert_eq!(canon(input), expected);
 }
 
@@ -230,7 +231,12 @@ fn genesis_is_sha256_and_64_zeros() {
 
 #[test]
 fn hash_is_sha256_of_canonical_json_without_hash_and_signature() {
-    let r = seal(draft("c1", "open", Some("alice"), CaseState::PendingApproval, 1_700_000_000), 1, GENESIS, Some(&trusted_key()));
+    let r = seal(
+        draft("c1", "open", Some("alice"), CaseState::PendingApproval, 1_700_000_000),
+        1,
+        GENESIS,
+        Some(&trusted_key()),
+    );
     let canonical = format!(
         concat!(
             r#"{{"action_hash":"sha256:{cd}","actor":"alice","at":1700000000,"case":"c1","decision":"step_up","#,
@@ -319,7 +325,17 @@ fn unsigned_chain_round_trip() {
 #[test]
 fn empty_chain() {
     let report = verify_chain(&[], &opts(&[], false, None)).unwrap();
-    assert_eq!(report, VerifyReport { count: 0, first_seq: 0, last_seq: 0, head: GENESIS.to_string(), signed: 0, unchecked_signatures: 0 });
+    assert_eq!(
+        report,
+        VerifyReport {
+            count: 0,
+            first_seq: 0,
+            last_seq: 0,
+            head: GENESIS.to_string(),
+            signed: 0,
+            unchecked_signatures: 0
+        }
+    );
     assert!(verify_chain(&[], &opts(&[], false, Some(GENESIS))).is_ok());
     assert!(matches!(verify_chain(&[], &opts(&[], false, Some("sha256:1"))), Err(ChainError::HeadMismatch { .. })));
 }
@@ -342,7 +358,10 @@ fn specific_tampering_is_named() {
 
     let mut c = chain.clone();
     c.pop();
-    assert_eq!(verify_chain(&c, &o), Err(ChainError::HeadMismatch { expected: head.clone(), found: chain[3].hash.clone() }));
+    assert_eq!(
+        verify_chain(&c, &o),
+        Err(ChainError::HeadMismatch { expected: head.clone(), found: chain[3].hash.clone() })
+    );
 
     let mut c = chain.clone();
     c.remove(0);
@@ -413,7 +432,10 @@ fn tail_of_a_chain_verifies_without_from_genesis() {
     let o = VerifyOptions { keys: &[], require_signatures: false, expected_head: None, from_genesis: false };
     let report = verify_chain(tail, &o).unwrap();
     assert_eq!((report.count, report.first_seq, report.last_seq), (3, 3, 5));
-    assert_eq!(verify_chain(tail, &VerifyOptions { from_genesis: true, ..o }), Err(ChainError::SeqGap { expected: 1, found: 3 }));
+    assert_eq!(
+        verify_chain(tail, &VerifyOptions { from_genesis: true, ..o }),
+        Err(ChainError::SeqGap { expected: 1, found: 3 })
+    );
 }
 
 #[test]
@@ -581,45 +603,80 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn arb_draft() -> impl Strategy<Value = ReceiptDraft> {
     (
-        ("c[0-3]", prop::sample::select(vec!["open", "approve", "deny", "provide", "reevaluate", "escalate", "timeout", "cancel"])),
+        (
+            "c[0-3]",
+            prop::sample::select(vec![
+                "open",
+                "approve",
+                "deny",
+                "provide",
+                "reevaluate",
+                "escalate",
+                "timeout",
+                "cancel",
+            ]),
+        ),
         proptest::option::of("[a-z@.]{1,10}"),
         prop::sample::select(STATES.to_vec()),
         ("[a-z_]{1,8}", "[a-z_]{1,8}", ".{0,12}"),
         any::<i64>(),
         (json_value(), json_value()),
     )
-        .prop_map(|((case, event), actor, state, (decision, code, message), at, (identity, detail))| ReceiptDraft {
-            case,
-            event: event.to_string(),
-            actor,
-            state,
-            decision,
-            reason: Reason { code, message },
-            policy: PolicyRef { name: "p".to_string(), version: "1".to_string(), bundle_hash: GENESIS.to_string() },
-            action_hash: format!("sha256:{}", "0f".repeat(32)),
-            identity,
-            at,
-            detail,
+        .prop_map(|((case, event), actor, state, (decision, code, message), at, (identity, detail))| {
+            ReceiptDraft {
+                case,
+                event: event.to_string(),
+                actor,
+                state,
+                decision,
+                reason: Reason { code, message },
+                policy: PolicyRef { name: "p".to_string(), version: "1".to_string(), bundle_hash: GENESIS.to_string() },
+                action_hash: format!("sha256:{}", "0f".repeat(32)),
+                identity,
+                at,
+                detail,
+            }
         })
 }
 
 #[derive(Clone, Debug)]
 enum Tamper {
     /// Change one field of one receipt (the hash left as it was).
-    Edit { at: usize, field: u8 },
+    Edit {
+        at: usize,
+        field: u8,
+    },
     /// Change one field, then recompute the hash (and re-sign with the trusted key when signed).
-    EditRehashed { at: usize, field: u8 },
-    Remove { at: usize },
-    Swap { a: usize, b: usize },
+    EditRehashed {
+        at: usize,
+        field: u8,
+    },
+    Remove {
+        at: usize,
+    },
+    Swap {
+        a: usize,
+        b: usize,
+    },
     /// Insert a forged receipt with a recomputed hash; `link`: with the right seq and prev for
     /// its position (so only later links break, or — at the end — only the head).
-    Insert { at: usize, link: bool, draft: Box<ReceiptDraft> },
+    Insert {
+        at: usize,
+        link: bool,
+        draft: Box<ReceiptDraft>,
+    },
     /// Re-sign one receipt with a key the verifier does not know.
-    ResignUnknown { at: usize },
+    ResignUnknown {
+        at: usize,
+    },
     /// Drop one receipt's signature.
-    StripSignature { at: usize },
+    StripSignature {
+        at: usize,
+    },
     /// Duplicate one receipt in place.
-    Duplicate { at: usize },
+    Duplicate {
+        at: usize,
+    },
 }
 
 fn arb_tamper() -> impl Strategy<Value = Tamper> {
@@ -628,7 +685,11 @@ fn arb_tamper() -> impl Strategy<Value = Tamper> {
         (any::<usize>(), 0u8..12).prop_map(|(at, field)| Tamper::EditRehashed { at, field }),
         any::<usize>().prop_map(|at| Tamper::Remove { at }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
-        (any::<usize>(), any::<bool>(), arb_draft()).prop_map(|(at, link, draft)| Tamper::Insert { at, link, draft: Box::new(draft) }),
+        (any::<usize>(), any::<bool>(), arb_draft()).prop_map(|(at, link, draft)| Tamper::Insert {
+            at,
+            link,
+            draft: Box::new(draft)
+        }),
         any::<usize>().prop_map(|at| Tamper::ResignUnknown { at }),
         any::<usize>().prop_map(|at| Tamper::StripSignature { at }),
         any::<usize>().prop_map(|at| Tamper::Duplicate { at }),

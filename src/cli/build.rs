@@ -23,7 +23,10 @@ pub struct BuildArgs {
 
 pub fn run(args: &BuildArgs) -> ExitCode {
     let key = match &args.sign_key {
-        Some(path) => match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| bundle::signing_key_from_file_bytes(&b).map_err(|e| e.to_string())) {
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| bundle::signing_key_from_file_bytes(&b).map_err(|e| e.to_string()))
+        {
             Ok(k) => Some(k),
             Err(e) => {
                 eprintln!("error: cannot use signing key {}: {e}", path.display());

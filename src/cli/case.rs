@@ -191,7 +191,9 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         CaseCommand::Approve { id, by, roles, common } => {
             event(common, id, Event::Approve { by: by.clone(), roles: roles.clone() })
         }
-        CaseCommand::Deny { id, by, why, common } => event(common, id, Event::Deny { by: by.clone(), why: why.clone() }),
+        CaseCommand::Deny { id, by, why, common } => {
+            event(common, id, Event::Deny { by: by.clone(), why: why.clone() })
+        }
         CaseCommand::Provide { id, fact, common } => {
             let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
             let value: serde_json::Value =

@@ -73,7 +73,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
     };
     let mut trusted = Vec::new();
     for k in &args.keys {
-        match std::fs::read(k).map_err(|e| e.to_string()).and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string())) {
+        match std::fs::read(k)
+            .map_err(|e| e.to_string())
+            .and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string()))
+        {
             Ok(key) => trusted.push(key),
             Err(e) => {
                 eprintln!("error: cannot use public key {}: {e}", k.display());
@@ -94,7 +97,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             Err(e) => {
                 // Fail closed: the host would deny; say so, and exit 1.
                 let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
-                print(&Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy), None);
+                print(
+                    &Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy),
+                    None,
+                );
                 eprintln!("error: {}: {e}", args.bundle.display());
                 return ExitCode::from(exit::FAILED);
             }
@@ -104,7 +110,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             Ok(p) => p,
             Err(code) => return ExitCode::from(code),
         };
-        match bundle::encode(&program, None).map_err(|e| e.to_string()).and_then(|bytes| Engine::load(&bytes, &[], false).map_err(|e| e.to_string())) {
+        match bundle::encode(&program, None)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Engine::load(&bytes, &[], false).map_err(|e| e.to_string()))
+        {
             Ok(engine) => engine,
             Err(e) => {
                 eprintln!("error: the compiled program does not load: {e}");

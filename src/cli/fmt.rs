@@ -56,10 +56,14 @@ pub fn run(args: &FmtArgs) -> ExitCode {
             Err(e) => {
                 let mut sources = SourceMap::new();
                 let id = sources.add(file.display().to_string(), src.as_str());
-                let diags: Vec<_> = e.diagnostics.into_iter().map(|mut d| {
-                    d.file = id;
-                    d
-                }).collect();
+                let diags: Vec<_> = e
+                    .diagnostics
+                    .into_iter()
+                    .map(|mut d| {
+                        d.file = id;
+                        d
+                    })
+                    .collect();
                 print_diagnostics(&diags, &sources, Format::Human);
                 eprintln!("{}: not formatted: syntax errors", file.display());
                 broken += 1;

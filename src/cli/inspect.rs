@@ -67,7 +67,12 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         println!("  {} priority {} -> {}  ({})", r.qualified_name, r.priority, r.decision.name(), r.location);
     }
     let instructions: usize = program.chunks.iter().chain(&program.functions).map(|c| c.code.len()).sum();
-    println!("code       {} chunks, {} functions, {instructions} instructions, {} constants", program.chunks.len(), program.functions.len(), program.consts.len());
+    println!(
+        "code       {} chunks, {} functions, {instructions} instructions, {} constants",
+        program.chunks.len(),
+        program.functions.len(),
+        program.consts.len()
+    );
     if args.disassemble {
         println!();
         print!("{}", disassemble(&program));

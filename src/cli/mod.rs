@@ -25,7 +25,11 @@ pub mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "aarm", version, about = "The AARM policy language: check, build and evaluate policies for AI agent actions")]
+#[command(
+    name = "aarm",
+    version,
+    about = "The AARM policy language: check, build and evaluate policies for AI agent actions"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

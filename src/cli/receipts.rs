@@ -53,7 +53,10 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
         ReceiptsCommand::Verify { file, keys } => {
             let mut trusted = Vec::new();
             for k in keys {
-                match std::fs::read(k).map_err(|e| e.to_string()).and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string())) {
+                match std::fs::read(k)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string()))
+                {
                     Ok(key) => trusted.push(key),
                     Err(e) => {
                         eprintln!("error: cannot use public key {}: {e}", k.display());

@@ -26,7 +26,11 @@ pub fn compile_path(path: &Path, format: Format) -> Result<Program, u8> {
         Some(p) => Ok(p),
         None => {
             let errors = compiled.checked.diagnostics.iter().filter(|d| d.is_error()).count();
-            eprintln!("error: {} has {errors} error{}; nothing was built", path.display(), if errors == 1 { "" } else { "s" });
+            eprintln!(
+                "error: {} has {errors} error{}; nothing was built",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            );
             Err(exit::FAILED)
         }
     }

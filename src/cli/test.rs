@@ -68,12 +68,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
                         Some(f) => {
                             println!("FAILED  {} ({}:{})", r.name, r.file, r.line);
                             println!("        step {} (line {}): expected {}", f.step, f.line, f.expected);
-                            println!("        {:>width$}actual   {}", "", f.actual, width = format!("step {} (line {}): ", f.step, f.line).len());
+                            println!(
+                                "        {:>width$}actual   {}",
+                                "",
+                                f.actual,
+                                width = format!("step {} (line {}): ", f.step, f.line).len()
+                            );
                         }
                     }
                 }
                 let reached = report.rules_total - report.rules_not_reached.len();
-                println!("rule coverage {}: {reached} of {} rules reached by a test", path.display(), report.rules_total);
+                println!(
+                    "rule coverage {}: {reached} of {} rules reached by a test",
+                    path.display(),
+                    report.rules_total
+                );
                 for name in &report.rules_not_reached {
                     println!("        not reached: {name}");
                 }

@@ -157,9 +157,14 @@ impl Checker<'_> {
         let checked = self.check_expr(s, e);
         if checked.ty != Type::Bool && !checked.ty.contains_error() {
             self.report(
-                Diagnostic::new(Code::TypeMismatch, s.file, e.span, format!("{what} must be `Bool`, but this is `{}`", checked.ty))
-                    .with_label(format!("`{}`", checked.ty))
-                    .with_help("compare it with something, e.g. `… == …`, `… > …` or `… is set`"),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    s.file,
+                    e.span,
+                    format!("{what} must be `Bool`, but this is `{}`", checked.ty),
+                )
+                .with_label(format!("`{}`", checked.ty))
+                .with_help("compare it with something, e.g. `… == …`, `… > …` or `… is set`"),
             );
         }
         checked
@@ -240,8 +245,13 @@ impl Checker<'_> {
                 for f in fields {
                     if out.iter().any(|(n, _)| *n == f.name.name) {
                         self.report(
-                            Diagnostic::new(Code::DuplicateDeclaration, s.file, f.name.span, format!("field `{}` is given twice", f.name.name))
-                                .with_help("give each field once"),
+                            Diagnostic::new(
+                                Code::DuplicateDeclaration,
+                                s.file,
+                                f.name.span,
+                                format!("field `{}` is given twice", f.name.name),
+                            )
+                            .with_help("give each field once"),
                         );
                         continue;
                     }
@@ -301,8 +311,15 @@ impl Checker<'_> {
             }
             ast::ExprKind::Lambda { .. } => {
                 self.report(
-                    Diagnostic::new(Code::LambdaMisplaced, s.file, span, "a lambda (`x => …`) can only be an argument of `filter`")
-                        .with_help("for a condition over a list, use `any x in xs: …`, `all x in xs: …` or `count x in xs: …`"),
+                    Diagnostic::new(
+                        Code::LambdaMisplaced,
+                        s.file,
+                        span,
+                        "a lambda (`x => …`) can only be an argument of `filter`",
+                    )
+                    .with_help(
+                        "for a condition over a list, use `any x in xs: …`, `all x in xs: …` or `count x in xs: …`",
+                    ),
                 );
                 error_expr(span)
             }
@@ -334,7 +351,13 @@ impl Checker<'_> {
         // Widen Int elements of a Decimal list so every element has the list's type.
         let out = out
             .into_iter()
-            .map(|v| if elem == Type::Decimal && v.ty == Type::Int { self.coerce(s.file, v, &Type::Decimal, "a list element") } else { v })
+            .map(|v| {
+                if elem == Type::Decimal && v.ty == Type::Int {
+                    self.coerce(s.file, v, &Type::Decimal, "a list element")
+                } else {
+                    v
+                }
+            })
             .collect();
         ex(ExprKind::List(out), Type::list(elem), span)
     }
@@ -382,14 +405,20 @@ impl Checker<'_> {
             Root::Evidence => "name a declared fact, e.g. `evidence.maintenance_window_active`",
         };
         self.report(
-            Diagnostic::new(Code::UnknownField, s.file, span, format!("`{}` cannot be used as a whole value", root.as_str()))
-                .with_help(help),
+            Diagnostic::new(
+                Code::UnknownField,
+                s.file,
+                span,
+                format!("`{}` cannot be used as a whole value", root.as_str()),
+            )
+            .with_help(help),
         );
         error_expr(span)
     }
 
     fn unknown_field(&mut self, file: FileId, field: &ast::Ident, owner: &str, known: Vec<String>) -> ir::Expr {
-        let mut d = Diagnostic::new(Code::UnknownField, file, field.span, format!("{owner} has no field `{}`", field.name));
+        let mut d =
+            Diagnostic::new(Code::UnknownField, file, field.span, format!("{owner} has no field `{}`", field.name));
         d = match self.suggest(&field.name, known.iter()) {
             Some(c) => d.with_help(format!("did you mean `{c}`?")),
             None if known.is_empty() => d,
@@ -475,7 +504,12 @@ impl Checker<'_> {
                     ex(ExprKind::Evidence(id), ty, span)
                 }
                 None => {
-                    let mut d = Diagnostic::new(Code::UnknownEvidence, file, field.span, format!("unknown evidence `{}`", field.name));
+                    let mut d = Diagnostic::new(
+                        Code::UnknownEvidence,
+                        file,
+                        field.span,
+                        format!("unknown evidence `{}`", field.name),
+                    );
                     d = match self.suggest(&field.name, self.evidence.keys()) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
                         None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", field.name)),
@@ -493,9 +527,14 @@ impl Checker<'_> {
             ParamsScope::Tools(t) => t.clone(),
             ParamsScope::AnyTool => {
                 self.report(
-                    Diagnostic::new(Code::ParamsUnavailable, s.file, span, "`params` is not available in a rule `on *`")
-                        .with_label("the action may be any tool, so its parameters are unknown")
-                        .with_help("name the tools the rule applies to: `on tool_a, tool_b`"),
+                    Diagnostic::new(
+                        Code::ParamsUnavailable,
+                        s.file,
+                        span,
+                        "`params` is not available in a rule `on *`",
+                    )
+                    .with_label("the action may be any tool, so its parameters are unknown")
+                    .with_help("name the tools the rule applies to: `on tool_a, tool_b`"),
                 );
                 return error_expr(span);
             }
@@ -503,7 +542,10 @@ impl Checker<'_> {
             ParamsScope::Function => {
                 self.report(
                     Diagnostic::new(Code::ParamsUnavailable, s.file, span, "`params` is not available in a `fn`")
-                        .with_help(format!("pass the value as an argument: `fn f(x: T)` called as `f(params.{})`", field.name)),
+                        .with_help(format!(
+                            "pass the value as an argument: `fn f(x: T)` called as `f(params.{})`",
+                            field.name
+                        )),
                 );
                 return error_expr(span);
             }
@@ -543,7 +585,10 @@ impl Checker<'_> {
                         field.span,
                         format!("`params.{}` is not a field of every tool of this rule", field.name),
                     )
-                    .with_label(format!("missing in {}", lacking.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")))
+                    .with_label(format!(
+                        "missing in {}",
+                        lacking.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ))
                     .with_help("a rule on several tools sees only the fields they share; split the rule per tool"),
                 );
                 error_expr(span)
@@ -597,7 +642,8 @@ impl Checker<'_> {
                 )
                 .with_label(format!("`{}`", r.ty))
                 .with_secondary(s.file, lhs.span, format!("`{}`", l.ty));
-                let quoted_number = |e: &ast::Expr| matches!(&e.kind, ast::ExprKind::Str(v) if v.parse::<f64>().is_ok());
+                let quoted_number =
+                    |e: &ast::Expr| matches!(&e.kind, ast::ExprKind::Str(v) if v.parse::<f64>().is_ok());
                 if quoted_number(rhs) || quoted_number(lhs) {
                     d = d.with_help("numbers are written without quotes, e.g. `100`");
                 } else if l.ty.is_numeric() && r.ty.is_numeric() {
@@ -643,7 +689,9 @@ impl Checker<'_> {
             (BinOp::Div, Duration, Int) => (Arith::DurDivInt, Duration),
             _ => {
                 let help = match (op, &l.ty, &r.ty) {
-                    (BinOp::Add, String, _) | (BinOp::Add, _, String) => "`+` joins two strings; both sides must be `String`",
+                    (BinOp::Add, String, _) | (BinOp::Add, _, String) => {
+                        "`+` joins two strings; both sides must be `String`"
+                    }
                     (_, Bool, _) | (_, _, Bool) => "combine conditions with `and` / `or`",
                     _ => "arithmetic applies to numbers, to durations, and to times with durations",
                 };
@@ -769,7 +817,13 @@ impl Checker<'_> {
                     Code::WrongArgumentCount,
                     s.file,
                     span,
-                    format!("`{name}` takes {} argument{}, but {} {} given", params.len(), plural(params.len()), args.len(), were(args.len())),
+                    format!(
+                        "`{name}` takes {} argument{}, but {} {} given",
+                        params.len(),
+                        plural(params.len()),
+                        args.len(),
+                        were(args.len())
+                    ),
                 )
                 .with_help(signature(name, &params, &ret)),
             );
@@ -786,16 +840,28 @@ impl Checker<'_> {
                             Err(e) => {
                                 let detail = e.to_string().lines().last().unwrap_or("").trim().to_string();
                                 self.report(
-                                    Diagnostic::new(Code::InvalidRegex, s.file, a.span, format!("invalid regular expression: {detail}"))
-                                        .with_help("patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`"),
+                                    Diagnostic::new(
+                                        Code::InvalidRegex,
+                                        s.file,
+                                        a.span,
+                                        format!("invalid regular expression: {detail}"),
+                                    )
+                                    .with_help(
+                                        "patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`",
+                                    ),
                                 );
                             }
                         }
                     }
                     _ => {
                         self.report(
-                            Diagnostic::new(Code::NotConstant, s.file, a.span, "the pattern of `matches` must be a string literal")
-                                .with_help("patterns are compiled and checked once, at compile time: write it as \"^…$\""),
+                            Diagnostic::new(
+                                Code::NotConstant,
+                                s.file,
+                                a.span,
+                                "the pattern of `matches` must be a string literal",
+                            )
+                            .with_help("patterns are compiled and checked once, at compile time: write it as \"^…$\""),
                         );
                     }
                 }
@@ -846,7 +912,12 @@ impl Checker<'_> {
 
     fn check_call(&mut self, s: &mut Scope, callee: &ast::Ident, args: &[ast::Expr], span: Span) -> ir::Expr {
         let Some(decl) = self.fns.get(&callee.name).copied() else {
-            let mut d = Diagnostic::new(Code::UnknownFunction, s.file, callee.span, format!("unknown function `{}`", callee.name));
+            let mut d = Diagnostic::new(
+                Code::UnknownFunction,
+                s.file,
+                callee.span,
+                format!("unknown function `{}`", callee.name),
+            );
             d = match self.suggest(&callee.name, self.fns.keys()) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help("declare it with `fn NAME(x: T) -> R = …`, or `use` the std module that has it"),
@@ -872,7 +943,14 @@ impl Checker<'_> {
                     Code::WrongArgumentCount,
                     s.file,
                     span,
-                    format!("`{}` takes {} argument{}, but {} {} given", callee.name, params.len(), plural(params.len()), args.len(), were(args.len())),
+                    format!(
+                        "`{}` takes {} argument{}, but {} {} given",
+                        callee.name,
+                        params.len(),
+                        plural(params.len()),
+                        args.len(),
+                        were(args.len())
+                    ),
                 )
                 .with_secondary(decl.loc.file, decl.loc.span, "declared here")
                 .with_help(format!("the signature is `{sig}`")),

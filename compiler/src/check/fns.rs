@@ -95,9 +95,12 @@ impl Checker<'_> {
             let mut order = vec![start];
             let mut current = start;
             while order.len() < members.len() {
-                let next = nodes
-                    .get(current.index())
-                    .and_then(|n| graph.neighbors(*n).filter_map(|m| graph.node_weight(m).copied()).find(|m| members.contains(m) && !order.contains(m)));
+                let next = nodes.get(current.index()).and_then(|n| {
+                    graph
+                        .neighbors(*n)
+                        .filter_map(|m| graph.node_weight(m).copied())
+                        .find(|m| members.contains(m) && !order.contains(m))
+                });
                 match next {
                     Some(n) => {
                         order.push(n);

@@ -133,7 +133,9 @@ impl<'a> Checker<'a> {
         }
         let settings: Vec<(FileId, &ast::Item)> = modules
             .iter()
-            .flat_map(|m| m.ast.items.iter().filter(|i| matches!(i.kind, ItemKind::Settings(_))).map(move |i| (m.file, i)))
+            .flat_map(|m| {
+                m.ast.items.iter().filter(|i| matches!(i.kind, ItemKind::Settings(_))).map(move |i| (m.file, i))
+            })
             .collect();
         self.check_settings(&settings);
         // Pass 2: function signatures, then bodies (which may call each other), then cycles.
@@ -171,9 +173,14 @@ impl<'a> Checker<'a> {
                     _ => rule.span,
                 };
                 self.report(
-                    Diagnostic::new(Code::MissingPolicyHeader, m.file, span, "this file declares rules but has no policy header")
-                        .with_label("rule outside any policy")
-                        .with_help("start the file with `policy NAME version \"1.0.0\"`; rules are known as `NAME.rule`"),
+                    Diagnostic::new(
+                        Code::MissingPolicyHeader,
+                        m.file,
+                        span,
+                        "this file declares rules but has no policy header",
+                    )
+                    .with_label("rule outside any policy")
+                    .with_help("start the file with `policy NAME version \"1.0.0\"`; rules are known as `NAME.rule`"),
                 );
             }
             return;
@@ -214,10 +221,15 @@ impl<'a> Checker<'a> {
 
     fn duplicate(&mut self, what: &str, name: &ast::Ident, file: FileId, first: Loc) {
         self.report(
-            Diagnostic::new(Code::DuplicateDeclaration, file, name.span, format!("{what} `{}` is declared twice", name.name))
-                .with_label("second declaration")
-                .with_secondary(first.file, first.span, "first declared here")
-                .with_help(format!("rename one of them or remove the duplicate; {what}s are shared by the whole bundle")),
+            Diagnostic::new(
+                Code::DuplicateDeclaration,
+                file,
+                name.span,
+                format!("{what} `{}` is declared twice", name.name),
+            )
+            .with_label("second declaration")
+            .with_secondary(first.file, first.span, "first declared here")
+            .with_help(format!("rename one of them or remove the duplicate; {what}s are shared by the whole bundle")),
         );
     }
 
@@ -351,8 +363,13 @@ impl<'a> Checker<'a> {
                     (_, Some(ty), None) => ty,
                     (_, Some(_), Some(a)) => {
                         self.report(
-                            Diagnostic::new(Code::UnknownType, file, a.span, format!("`{}` takes no type argument", name.name))
-                                .with_help(format!("write `{}` alone", name.name)),
+                            Diagnostic::new(
+                                Code::UnknownType,
+                                file,
+                                a.span,
+                                format!("`{}` takes no type argument", name.name),
+                            )
+                            .with_help(format!("write `{}` alone", name.name)),
                         );
                         Type::Error
                     }
@@ -360,8 +377,13 @@ impl<'a> Checker<'a> {
                         let inner = self.resolve_type(file, a);
                         if let Type::Optional(_) = inner {
                             self.report(
-                                Diagnostic::new(Code::UnknownType, file, a.span, format!("elements of a `{}` cannot be optional", name.name))
-                                    .with_help("leave absent elements out of the list instead"),
+                                Diagnostic::new(
+                                    Code::UnknownType,
+                                    file,
+                                    a.span,
+                                    format!("elements of a `{}` cannot be optional", name.name),
+                                )
+                                .with_help("leave absent elements out of the list instead"),
                             );
                         }
                         if name.name == "List" {
@@ -372,14 +394,24 @@ impl<'a> Checker<'a> {
                     }
                     ("List" | "Set", None, None) => {
                         self.report(
-                            Diagnostic::new(Code::UnknownType, file, name.span, format!("`{}` needs an element type", name.name))
-                                .with_help(format!("write `{}<String>` or another element type", name.name)),
+                            Diagnostic::new(
+                                Code::UnknownType,
+                                file,
+                                name.span,
+                                format!("`{}` needs an element type", name.name),
+                            )
+                            .with_help(format!("write `{}<String>` or another element type", name.name)),
                         );
                         Type::Error
                     }
                     _ => {
                         let known = ["Bool", "Int", "Decimal", "String", "Duration", "Time", "List", "Set"];
-                        let mut d = Diagnostic::new(Code::UnknownType, file, name.span, format!("unknown type `{}`", name.name));
+                        let mut d = Diagnostic::new(
+                            Code::UnknownType,
+                            file,
+                            name.span,
+                            format!("unknown type `{}`", name.name),
+                        );
                         d = match did_you_mean(&name.name, known) {
                             Some(s) => d.with_help(format!("did you mean `{s}`?")),
                             None => d.with_help("the types are Bool, Int, Decimal, String, Duration, Time, List<T>, Set<T>, records `{ f: T }` and `T?`"),
@@ -410,7 +442,10 @@ impl<'a> Checker<'a> {
             .with_label("not declared by any `tool`");
         d = match self.suggest(&name.name, self.tools.keys()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(format!("declare it: `tool {} {{ field: Type, ... }}`, or use `on *` for every tool", name.name)),
+            None => d.with_help(format!(
+                "declare it: `tool {} {{ field: Type, ... }}`, or use `on *` for every tool",
+                name.name
+            )),
         };
         self.report(d);
     }

@@ -44,12 +44,19 @@ impl Checker<'_> {
                 ast::SettingKind::Default(ast::Effect::Allow) => {
                     settings.default = ir::DefaultEffect::Allow;
                     self.report(
-                        Diagnostic::new(Code::DefaultAllow, *file, entry.span, "`default allow` lets every action that no rule matches through")
-                            .with_help("prefer `default deny` and allow what is known to be safe with explicit rules"),
+                        Diagnostic::new(
+                            Code::DefaultAllow,
+                            *file,
+                            entry.span,
+                            "`default allow` lets every action that no rule matches through",
+                        )
+                        .with_help("prefer `default deny` and allow what is known to be safe with explicit rules"),
                     );
                 }
                 ast::SettingKind::Default(ast::Effect::Deny) => settings.default = ir::DefaultEffect::Deny,
-                ast::SettingKind::Conflict(ast::ConflictMode::Restrictive) => settings.conflict = ir::ConflictMode::Restrictive,
+                ast::SettingKind::Conflict(ast::ConflictMode::Restrictive) => {
+                    settings.conflict = ir::ConflictMode::Restrictive
+                }
                 ast::SettingKind::Conflict(ast::ConflictMode::Defer) => settings.conflict = ir::ConflictMode::Defer,
                 ast::SettingKind::MinConfidence(d) => {
                     settings.min_confidence = Some(self.check_confidence(*file, *d));
@@ -59,7 +66,12 @@ impl Checker<'_> {
                     for l in limits {
                         let is_timeout = matches!(l.kind, LimitKind::Timeout(_));
                         if let Some((_, s)) = seen_limits.iter().find(|(t, _)| *t == is_timeout) {
-                            self.duplicate_clause(*file, l.span, *s, if is_timeout { "`timeout`" } else { "`attempts`" });
+                            self.duplicate_clause(
+                                *file,
+                                l.span,
+                                *s,
+                                if is_timeout { "`timeout`" } else { "`attempts`" },
+                            );
                             continue;
                         }
                         seen_limits.push((is_timeout, l.span));
@@ -133,9 +145,14 @@ impl Checker<'_> {
             OutcomeKind::Cancel => Outcome::Cancel,
             OutcomeKind::Allow => {
                 self.report(
-                    Diagnostic::new(Code::TimeoutAllows, file, o.span, "an unanswered or unresolved action resolves to `allow` here")
-                        .with_label("nobody decided, yet the action runs")
-                        .with_help("write `-> deny` (the safe default) or `-> step_up { … }` to ask a person"),
+                    Diagnostic::new(
+                        Code::TimeoutAllows,
+                        file,
+                        o.span,
+                        "an unanswered or unresolved action resolves to `allow` here",
+                    )
+                    .with_label("nobody decided, yet the action runs")
+                    .with_help("write `-> deny` (the safe default) or `-> step_up { … }` to ask a person"),
                 );
                 Outcome::Allow
             }
@@ -154,8 +171,10 @@ impl Checker<'_> {
     }
 
     fn check_rule(&mut self, file: FileId, item: &ast::Item, r: &ast::RuleDecl, policy: Option<ir::PolicyId>) {
-        let policy_name = policy.and_then(|p| self.bundle.policies.get(p.index())).map(|p| p.name.clone()).unwrap_or_default();
-        let qualified = if policy_name.is_empty() { r.name.name.clone() } else { format!("{policy_name}.{}", r.name.name) };
+        let policy_name =
+            policy.and_then(|p| self.bundle.policies.get(p.index())).map(|p| p.name.clone()).unwrap_or_default();
+        let qualified =
+            if policy_name.is_empty() { r.name.name.clone() } else { format!("{policy_name}.{}", r.name.name) };
         let loc = Loc { file, span: r.name.span };
         // Duplicate rule names within one policy.
         if let Some(existing) = self.bundle.rules.iter().find(|x| x.qualified_name == qualified) {
@@ -187,7 +206,8 @@ impl Checker<'_> {
                         None => self.unknown_tool(file, t),
                     }
                 }
-                let scope = if ids.len() < tools.len() { ParamsScope::Unresolved } else { ParamsScope::Tools(ids.clone()) };
+                let scope =
+                    if ids.len() < tools.len() { ParamsScope::Unresolved } else { ParamsScope::Tools(ids.clone()) };
                 (ir::Targets::Tools(ids), scope)
             }
         };
@@ -218,7 +238,9 @@ impl Checker<'_> {
             ast::DecisionKind::Allow => ir::Decision::Allow,
             ast::DecisionKind::Deny => ir::Decision::Deny,
             ast::DecisionKind::Modify(assignments) => self.check_modify(&mut scope, r, assignments),
-            ast::DecisionKind::StepUp(block) => ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings)),
+            ast::DecisionKind::StepUp(block) => {
+                ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings))
+            }
             ast::DecisionKind::Defer(block) => ir::Decision::Defer(self.check_defer(file, block, &settings)),
         };
         let reason = match &r.reason {
@@ -269,8 +291,13 @@ impl Checker<'_> {
         let file = scope.file;
         if let ParamsScope::AnyTool = scope.params {
             self.report(
-                Diagnostic::new(Code::ModifyField, file, r.decision.span, "`modify` needs to know the tool's parameters, but this rule is `on *`")
-                    .with_help("name the tools the rule rewrites: `on tool_a`"),
+                Diagnostic::new(
+                    Code::ModifyField,
+                    file,
+                    r.decision.span,
+                    "`modify` needs to know the tool's parameters, but this rule is `on *`",
+                )
+                .with_help("name the tools the rule rewrites: `on tool_a`"),
             );
             return ir::Decision::Modify(Vec::new());
         }
@@ -281,13 +308,16 @@ impl Checker<'_> {
                 self.duplicate_clause(file, a.span, first, &format!("the assignment to `params.{}`", a.field.name));
                 continue;
             }
-            let target = self.check_raw(scope, &ast::Expr::new(
-                ast::ExprKind::Field {
-                    base: Box::new(ast::Expr::new(ast::ExprKind::Root(ast::Root::Params), a.field.span)),
-                    field: a.field.clone(),
-                },
-                a.field.span,
-            ));
+            let target = self.check_raw(
+                scope,
+                &ast::Expr::new(
+                    ast::ExprKind::Field {
+                        base: Box::new(ast::Expr::new(ast::ExprKind::Root(ast::Root::Params), a.field.span)),
+                        field: a.field.clone(),
+                    },
+                    a.field.span,
+                ),
+            );
             let value = self.check_raw(scope, &a.value);
             if target.ty.contains_error() {
                 continue;
@@ -328,10 +358,13 @@ impl Checker<'_> {
                     (ir::ApproverSet::Identities(members), Some(n))
                 }
                 None => {
-                    let mut d = Diagnostic::new(Code::UnknownGroup, file, name.span, format!("unknown group `{}`", name.name));
+                    let mut d =
+                        Diagnostic::new(Code::UnknownGroup, file, name.span, format!("unknown group `{}`", name.name));
                     d = match self.suggest(&name.name, self.groups.keys()) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                        None => d.with_help(format!("declare it: `group {} = [\"a@corp.com\", \"b@corp.com\"]`", name.name)),
+                        None => {
+                            d.with_help(format!("declare it: `group {} = [\"a@corp.com\", \"b@corp.com\"]`", name.name))
+                        }
                     };
                     self.report(d);
                     (ir::ApproverSet::Identities(Vec::new()), None)
@@ -379,8 +412,13 @@ impl Checker<'_> {
                     let (set, size) = self.approver_identities(file, from);
                     if quorum.value < 1 {
                         self.report(
-                            Diagnostic::new(Code::QuorumZero, file, quorum.span, "a step-up needs at least one approver")
-                                .with_help("write `approvers 1 of …` or more"),
+                            Diagnostic::new(
+                                Code::QuorumZero,
+                                file,
+                                quorum.span,
+                                "a step-up needs at least one approver",
+                            )
+                            .with_help("write `approvers 1 of …` or more"),
                         );
                     } else if let Some(n) = size {
                         if i64::try_from(n).is_ok_and(|n| quorum.value > n) {
@@ -434,8 +472,13 @@ impl Checker<'_> {
             if esc.after_s >= step.timeout_s && step.timeout_s > 0 {
                 let span = *span;
                 self.report(
-                    Diagnostic::new(Code::NonPositiveDuration, file, span, "the escalation comes after the timeout, so it can never happen")
-                        .with_help(format!("escalate after less than the timeout ({}s)", step.timeout_s)),
+                    Diagnostic::new(
+                        Code::NonPositiveDuration,
+                        file,
+                        span,
+                        "the escalation comes after the timeout, so it can never happen",
+                    )
+                    .with_help(format!("escalate after less than the timeout ({}s)", step.timeout_s)),
                 );
             }
         }
@@ -454,7 +497,9 @@ impl Checker<'_> {
         for clause in &block.clauses {
             let (key, span) = match clause {
                 ast::DeferClause::Need(_, s) => ("`need`", *s),
-                ast::DeferClause::Limit(l) => (if matches!(l.kind, LimitKind::Timeout(_)) { "`timeout`" } else { "`attempts`" }, l.span),
+                ast::DeferClause::Limit(l) => {
+                    (if matches!(l.kind, LimitKind::Timeout(_)) { "`timeout`" } else { "`attempts`" }, l.span)
+                }
             };
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(file, span, *first, key);
@@ -471,10 +516,17 @@ impl Checker<'_> {
                                 }
                             }
                             None => {
-                                let mut d = Diagnostic::new(Code::UnknownEvidence, file, n.span, format!("`need` names unknown evidence `{}`", n.name));
+                                let mut d = Diagnostic::new(
+                                    Code::UnknownEvidence,
+                                    file,
+                                    n.span,
+                                    format!("`need` names unknown evidence `{}`", n.name),
+                                );
                                 d = match self.suggest(&n.name, self.evidence.keys()) {
                                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                                    None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", n.name)),
+                                    None => {
+                                        d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", n.name))
+                                    }
                                 };
                                 self.report(d);
                             }

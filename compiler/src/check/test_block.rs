@@ -5,19 +5,24 @@
 use super::{builtin_context, Checker};
 use crate::ir::{self, Const, Loc, TestStepKind, REJECTION_REASONS};
 use crate::types::{Fit, Type};
-use aarm_runtime::value::parse_time;
 use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
 use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
+use aarm_runtime::value::parse_time;
 
 impl Checker<'_> {
     pub(super) fn check_test(&mut self, file: FileId, item: &ast::Item, t: &ast::TestDecl) {
         if let Some(prev) = self.bundle.tests.iter().find(|x| x.name == t.name.value) {
             let first = prev.loc;
             self.report(
-                Diagnostic::new(Code::DuplicateDeclaration, file, t.name.span, format!("test \"{}\" is declared twice", t.name.value))
-                    .with_secondary(first.file, first.span, "first declared here")
-                    .with_help("give each test its own name, so that results can be told apart"),
+                Diagnostic::new(
+                    Code::DuplicateDeclaration,
+                    file,
+                    t.name.span,
+                    format!("test \"{}\" is declared twice", t.name.value),
+                )
+                .with_secondary(first.file, first.span, "first declared here")
+                .with_help("give each test its own name, so that results can be told apart"),
             );
         }
         let mut steps = Vec::new();
@@ -27,7 +32,10 @@ impl Checker<'_> {
             let loc = Loc { file, span: step.span };
             let setup = matches!(
                 step.kind,
-                ast::TestStepKind::Action { .. } | ast::TestStepKind::Identity(_) | ast::TestStepKind::Context(_) | ast::TestStepKind::Evidence(_)
+                ast::TestStepKind::Action { .. }
+                    | ast::TestStepKind::Identity(_)
+                    | ast::TestStepKind::Context(_)
+                    | ast::TestStepKind::Evidence(_)
             );
             if setup {
                 if let Some(first_eval) = evaluated {
@@ -41,8 +49,13 @@ impl Checker<'_> {
                 evaluated = Some(step.span);
                 if action.is_none() {
                     self.report(
-                        Diagnostic::new(Code::InvalidTestStep, file, step.span, "this step needs a decision, but no `action` was given before it")
-                            .with_help("start the test with `action TOOL { … }`"),
+                        Diagnostic::new(
+                            Code::InvalidTestStep,
+                            file,
+                            step.span,
+                            "this step needs a decision, but no `action` was given before it",
+                        )
+                        .with_help("start the test with `action TOOL { … }`"),
                     );
                 }
             }
@@ -61,20 +74,30 @@ impl Checker<'_> {
                 ast::TestStepKind::Identity(fields) => {
                     let schema: Vec<(String, Type)> = super::identity_fields()
                         .into_iter()
-                        .map(|(n, _, t)| (n.to_string(), match t {
-                            Type::Set(e) => Type::List(e),
-                            other => other,
-                        }))
+                        .map(|(n, _, t)| {
+                            (
+                                n.to_string(),
+                                match t {
+                                    Type::Set(e) => Type::List(e),
+                                    other => other,
+                                },
+                            )
+                        })
                         .collect();
                     TestStepKind::Identity(self.test_record(file, fields, &schema, "`identity`", false))
                 }
                 ast::TestStepKind::Context(fields) => {
                     let mut schema: Vec<(String, Type)> = builtin_context()
                         .into_iter()
-                        .map(|(n, _, t)| (n.to_string(), match t {
-                            Type::Set(e) => Type::List(e),
-                            other => other,
-                        }))
+                        .map(|(n, _, t)| {
+                            (
+                                n.to_string(),
+                                match t {
+                                    Type::Set(e) => Type::List(e),
+                                    other => other,
+                                },
+                            )
+                        })
                         .collect();
                     schema.extend(self.bundle.context_fields.iter().map(|f| (f.name.clone(), f.ty.clone())));
                     TestStepKind::Context(self.test_record(file, fields, &schema, "`context`", false))
@@ -114,8 +137,13 @@ impl Checker<'_> {
                 ast::TestStepKind::Wait(d) => {
                     if d.seconds <= 0 {
                         self.report(
-                            Diagnostic::new(Code::NonPositiveDuration, file, d.span, "`wait` must move the clock forward")
-                                .with_help("write a positive duration such as `31m`"),
+                            Diagnostic::new(
+                                Code::NonPositiveDuration,
+                                file,
+                                d.span,
+                                "`wait` must move the clock forward",
+                            )
+                            .with_help("write a positive duration such as `31m`"),
                         );
                     }
                     TestStepKind::Wait { seconds: d.seconds }
@@ -168,7 +196,9 @@ impl Checker<'_> {
             self.report(d);
             let params = fields
                 .iter()
-                .filter_map(|f| self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v)))
+                .filter_map(|f| {
+                    self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v))
+                })
                 .collect();
             return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, params };
         };
@@ -217,14 +247,24 @@ impl Checker<'_> {
         for f in fields {
             if out.iter().any(|(n, _)| *n == f.name.name) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateDeclaration, file, f.name.span, format!("field `{}` is given twice", f.name.name))
-                        .with_help("give each field once"),
+                    Diagnostic::new(
+                        Code::DuplicateDeclaration,
+                        file,
+                        f.name.span,
+                        format!("field `{}` is given twice", f.name.name),
+                    )
+                    .with_help("give each field once"),
                 );
                 continue;
             }
             let Some((_, ty)) = schema.iter().find(|(n, _)| *n == f.name.name) else {
                 let names: Vec<String> = schema.iter().map(|(n, _)| n.clone()).collect();
-                let mut d = Diagnostic::new(Code::UnknownField, file, f.name.span, format!("{owner} has no field `{}`", f.name.name));
+                let mut d = Diagnostic::new(
+                    Code::UnknownField,
+                    file,
+                    f.name.span,
+                    format!("{owner} has no field `{}`", f.name.name),
+                );
                 d = match did_you_mean(&f.name.name, names.iter().map(String::as_str)) {
                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
                     None => d.with_help(format!("its fields are {}", names.join(", "))),
@@ -245,7 +285,8 @@ impl Checker<'_> {
 
     fn test_evidence(&mut self, file: FileId, name: &ast::Ident, value: &ast::Expr) -> Option<(ir::EvidenceId, Const)> {
         let Some(decl) = self.evidence.get(&name.name).copied() else {
-            let mut d = Diagnostic::new(Code::UnknownEvidence, file, name.span, format!("unknown evidence `{}`", name.name));
+            let mut d =
+                Diagnostic::new(Code::UnknownEvidence, file, name.span, format!("unknown evidence `{}`", name.name));
             d = match self.suggest(&name.name, self.evidence.keys()) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", name.name)),
@@ -277,7 +318,8 @@ impl Checker<'_> {
         match found.as_slice() {
             [one] => Some(*one),
             [] => {
-                let names: Vec<String> = self.bundle.rules.iter().flat_map(|r| [r.name.clone(), r.qualified_name.clone()]).collect();
+                let names: Vec<String> =
+                    self.bundle.rules.iter().flat_map(|r| [r.name.clone(), r.qualified_name.clone()]).collect();
                 let mut d = Diagnostic::new(Code::UnknownRule, file, span, format!("no rule is named `{written}`"));
                 d = match did_you_mean(&written, names.iter().map(String::as_str)) {
                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
@@ -287,8 +329,11 @@ impl Checker<'_> {
                 None
             }
             many => {
-                let names: Vec<String> =
-                    many.iter().filter_map(|id| self.bundle.rule(*id)).map(|r| format!("`{}`", r.qualified_name)).collect();
+                let names: Vec<String> = many
+                    .iter()
+                    .filter_map(|id| self.bundle.rule(*id))
+                    .map(|r| format!("`{}`", r.qualified_name))
+                    .collect();
                 self.report(
                     Diagnostic::new(Code::AmbiguousRule, file, span, format!("`{written}` names more than one rule"))
                         .with_help(format!("qualify it with its policy: {}", names.join(" or "))),

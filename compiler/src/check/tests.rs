@@ -62,21 +62,46 @@ fn examples_style_policy_is_clean() {
 
 #[test]
 fn syntax_errors_reach_check() {
-    assert_one(&with_header("rule r on transfer_funds { when params.amount = 1 deny }\n"), Code::UnexpectedToken, 6, "expected");
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.amount = 1 deny }\n"),
+        Code::UnexpectedToken,
+        6,
+        "expected",
+    );
 }
 
 #[test]
 fn misspelt_tool_suggests_the_declared_one() {
-    assert_one(&with_header("rule r on transfer_fund { deny }\n"), Code::UnknownTool, 6, "unknown tool `transfer_fund`");
+    assert_one(
+        &with_header("rule r on transfer_fund { deny }\n"),
+        Code::UnknownTool,
+        6,
+        "unknown tool `transfer_fund`",
+    );
     let ds = diags(&with_header("rule r on transfer_fund { deny }\n"));
     assert!(ds.iter().all(|(c, _, _)| c != "E0101"), "no cascade: {ds:?}");
 }
 
 #[test]
 fn unknown_names_fields_evidence_groups_functions_and_types() {
-    assert_one(&with_header("rule r on transfer_funds { when nope deny }\n"), Code::UnknownName, 6, "unknown name `nope`");
-    assert_one(&with_header("rule r on transfer_funds { when params.amout > 1 deny }\n"), Code::UnknownField, 6, "no field `amout`");
-    assert_one(&with_header("rule r on transfer_funds { when evidence.windw deny }\n"), Code::UnknownEvidence, 6, "`windw`");
+    assert_one(
+        &with_header("rule r on transfer_funds { when nope deny }\n"),
+        Code::UnknownName,
+        6,
+        "unknown name `nope`",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.amout > 1 deny }\n"),
+        Code::UnknownField,
+        6,
+        "no field `amout`",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when evidence.windw deny }\n"),
+        Code::UnknownEvidence,
+        6,
+        "`windw`",
+    );
     assert_one(
         &with_header("rule r on transfer_funds { step_up { approvers 1 of fn_group } }\n"),
         Code::UnknownGroup,
@@ -85,7 +110,12 @@ fn unknown_names_fields_evidence_groups_functions_and_types() {
     );
     assert_one(&with_header("rule r on transfer_funds { when nofn(1) deny }\n"), Code::UnknownFunction, 6, "`nofn`");
     assert_one(&with_header("tool t { x: Strin }\n"), Code::UnknownType, 6, "unknown type `Strin`");
-    assert_one(&with_header("rule r on transfer_funds { when params.currency.lowr() == \"x\" deny }\n"), Code::UnknownMethod, 6, "`lowr`");
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.currency.lowr() == \"x\" deny }\n"),
+        Code::UnknownMethod,
+        6,
+        "`lowr`",
+    );
 }
 
 #[test]
@@ -106,12 +136,42 @@ fn duplicates_point_at_both() {
 
 #[test]
 fn type_mismatches() {
-    assert_one(&with_header("rule r on transfer_funds { when params.amount > \"100\" deny }\n"), Code::TypeMismatch, 6, "cannot compare `Decimal` with `String`");
-    assert_one(&with_header("rule r on transfer_funds { when params.currency deny }\n"), Code::TypeMismatch, 6, "must be `Bool`");
-    assert_one(&with_header("rule r on transfer_funds { when params.currency + 1 == \"a\" deny }\n"), Code::InvalidOperands, 6, "`+` cannot be applied");
-    assert_one(&with_header("fn f(x: Int) -> Int = x\nrule r on transfer_funds { when f(params.amount) > 1 deny }\n"), Code::TypeMismatch, 7, "expects `Int`, found `Decimal`");
-    assert_one(&with_header("rule r on transfer_funds { when [1, \"a\"].len() > 1 deny }\n"), Code::TypeMismatch, 6, "list elements must share one type");
-    assert_one(&with_header("rule r on transfer_funds { when params.currency < true deny }\n"), Code::TypeMismatch, 6, "cannot compare");
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.amount > \"100\" deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "cannot compare `Decimal` with `String`",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.currency deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "must be `Bool`",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.currency + 1 == \"a\" deny }\n"),
+        Code::InvalidOperands,
+        6,
+        "`+` cannot be applied",
+    );
+    assert_one(
+        &with_header("fn f(x: Int) -> Int = x\nrule r on transfer_funds { when f(params.amount) > 1 deny }\n"),
+        Code::TypeMismatch,
+        7,
+        "expects `Int`, found `Decimal`",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when [1, \"a\"].len() > 1 deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "list elements must share one type",
+    );
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.currency < true deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "cannot compare",
+    );
 }
 
 #[test]
@@ -149,8 +209,15 @@ fn optional_needs_a_guard_and_the_guard_narrows() {
         "may be absent",
     );
     // The reason message sees what the `when` lines proved.
-    bundle(&with_header("rule r on transfer_funds { when params.memo is set deny reason \"a\" \"memo {params.memo}\" }\n"));
-    assert_one(&with_header("rule r on transfer_funds { when params.amount is set deny }\n"), Code::NotOptional, 6, "always set");
+    bundle(&with_header(
+        "rule r on transfer_funds { when params.memo is set deny reason \"a\" \"memo {params.memo}\" }\n",
+    ));
+    assert_one(
+        &with_header("rule r on transfer_funds { when params.amount is set deny }\n"),
+        Code::NotOptional,
+        6,
+        "always set",
+    );
     // Evidence is never optional, but `is set` is how a rule asks whether it is known.
     bundle(&with_header("rule r on transfer_funds { when evidence.window_ok is not set deny }\n"));
 }
@@ -177,27 +244,74 @@ fn params_availability() {
         6,
         "not a field of every tool",
     );
-    bundle(&with_header("tool b { currency: String }\nrule r on transfer_funds, b { when params.currency == \"USD\" deny }\n"));
+    bundle(&with_header(
+        "tool b { currency: String }\nrule r on transfer_funds, b { when params.currency == \"USD\" deny }\n",
+    ));
 }
 
 #[test]
 fn step_up_and_defer_clauses() {
-    assert_one(&with_header("rule r on send_email { step_up { approvers 3 of fin } }\n"), Code::QuorumTooLarge, 6, "only 2 identities");
-    assert_one(&with_header("rule r on send_email { step_up { approvers 0 of fin } }\n"), Code::QuorumZero, 6, "at least one");
-    assert_one(&with_header("rule r on send_email { step_up { timeout 1h -> deny } }\n"), Code::MissingApprovers, 6, "who approves");
-    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin timeout 0s -> deny } }\n"), Code::NonPositiveDuration, 6, "longer than zero");
-    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin veto veto } }\n"), Code::DuplicateClause, 6, "`veto` is given twice");
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 3 of fin } }\n"),
+        Code::QuorumTooLarge,
+        6,
+        "only 2 identities",
+    );
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 0 of fin } }\n"),
+        Code::QuorumZero,
+        6,
+        "at least one",
+    );
+    assert_one(
+        &with_header("rule r on send_email { step_up { timeout 1h -> deny } }\n"),
+        Code::MissingApprovers,
+        6,
+        "who approves",
+    );
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 1 of fin timeout 0s -> deny } }\n"),
+        Code::NonPositiveDuration,
+        6,
+        "longer than zero",
+    );
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 1 of fin veto veto } }\n"),
+        Code::DuplicateClause,
+        6,
+        "`veto` is given twice",
+    );
     assert_one(&with_header("rule r on send_email { defer { need windw } }\n"), Code::UnknownEvidence, 6, "`windw`");
-    assert_one(&with_header("rule r on send_email { defer { attempts 0 -> deny } }\n"), Code::AttemptsZero, 6, "at least one attempt");
-    assert_one(&with_header("rule r on send_email { confidence 1.5 deny }\n"), Code::ConfidenceOutOfRange, 6, "between 0 and 1");
-    assert_one(&with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> allow } }\n"), Code::TimeoutAllows, 6, "resolves to `allow`");
+    assert_one(
+        &with_header("rule r on send_email { defer { attempts 0 -> deny } }\n"),
+        Code::AttemptsZero,
+        6,
+        "at least one attempt",
+    );
+    assert_one(
+        &with_header("rule r on send_email { confidence 1.5 deny }\n"),
+        Code::ConfidenceOutOfRange,
+        6,
+        "between 0 and 1",
+    );
+    assert_one(
+        &with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> allow } }\n"),
+        Code::TimeoutAllows,
+        6,
+        "resolves to `allow`",
+    );
     assert_one(
         &with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> deny escalate after 1h to [\"x@corp.com\"] } }\n"),
         Code::NonPositiveDuration,
         6,
         "after the timeout",
     );
-    assert_one(&with_header("rule r on transfer_funds { modify { params.amount = \"x\" } }\n"), Code::TypeMismatch, 6, "expects `Decimal`");
+    assert_one(
+        &with_header("rule r on transfer_funds { modify { params.amount = \"x\" } }\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Decimal`",
+    );
     assert_one(&with_header("rule r on * { modify { params.amount = 1 } }\n"), Code::ModifyField, 6, "on *");
 }
 
@@ -221,7 +335,12 @@ fn step_up_obligations_are_resolved_with_defaults() {
 #[test]
 fn settings_rules() {
     assert_one(&with_header("settings { default allow }\n"), Code::DefaultAllow, 6, "default allow");
-    assert_one(&with_header("settings { default deny }\nsettings { conflict defer }\n"), Code::DuplicateSettings, 7, "at most one");
+    assert_one(
+        &with_header("settings { default deny }\nsettings { conflict defer }\n"),
+        Code::DuplicateSettings,
+        7,
+        "at most one",
+    );
     let b = bundle(&with_header("settings { defer timeout 5m -> deny, attempts 2 -> cancel min_confidence 0.6 }\n"));
     assert_eq!((b.settings.defer_timeout_s, b.settings.defer_attempts), (300, 2));
     assert_eq!(b.settings.defer_on_exhausted, ir::Outcome::Cancel);
@@ -233,11 +352,36 @@ fn methods_quantifiers_and_lambdas() {
     bundle(&with_header(
         "rule r on send_email {\n  when any t in params.to: not t.ends_with(\"@corp.com\")\n  when (count t in params.to: t.glob(\"*@x.com\")) > 2\n  modify { params.to = params.to.filter(x => x.ends_with(\"@corp.com\")) }\n}\n",
     ));
-    assert_one(&with_header("rule r on send_email { when params.subject.matches(\"[\") deny }\n"), Code::InvalidRegex, 6, "invalid regular expression");
-    assert_one(&with_header("rule r on send_email { when params.subject.matches(params.subject) deny }\n"), Code::NotConstant, 6, "string literal");
-    assert_one(&with_header("rule r on send_email { when any t in params.subject: true deny }\n"), Code::TypeMismatch, 6, "ranges over a list");
-    assert_one(&with_header("rule r on send_email { when params.subject.starts_with() deny }\n"), Code::WrongArgumentCount, 6, "takes 1 argument");
-    assert_one(&with_header("rule r on send_email { when params.to.contains(x => true) deny }\n"), Code::LambdaMisplaced, 6, "argument of `filter`");
+    assert_one(
+        &with_header("rule r on send_email { when params.subject.matches(\"[\") deny }\n"),
+        Code::InvalidRegex,
+        6,
+        "invalid regular expression",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.subject.matches(params.subject) deny }\n"),
+        Code::NotConstant,
+        6,
+        "string literal",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when any t in params.subject: true deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "ranges over a list",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.subject.starts_with() deny }\n"),
+        Code::WrongArgumentCount,
+        6,
+        "takes 1 argument",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.to.contains(x => true) deny }\n"),
+        Code::LambdaMisplaced,
+        6,
+        "argument of `filter`",
+    );
     // Groups are sets of strings.
     bundle(&with_header("rule r on send_email { when identity.human in fin deny }\n"));
     // The empty list's element type fits any argument.
@@ -288,10 +432,7 @@ fn test_steps_in_order() {
 
 #[test]
 fn module_cycles_are_reported_through_check() {
-    let loaded = load_sources(vec![
-        ("a.aarm".into(), "use ./b\n".into()),
-        ("b.aarm".into(), "use ./a\n".into()),
-    ]);
+    let loaded = load_sources(vec![("a.aarm".into(), "use ./b\n".into()), ("b.aarm".into(), "use ./a\n".into())]);
     let checked = super::check(&loaded);
     assert!(checked.diagnostics.iter().any(|d| d.code == Code::ModuleCycle), "{:?}", checked.diagnostics);
 }

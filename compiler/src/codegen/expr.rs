@@ -58,7 +58,9 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
     match &e.kind {
         ExprKind::Const(c) => Some(pool_const(c)),
         ExprKind::List(items) => items.iter().map(as_const).collect::<Option<Vec<_>>>().map(Const::List),
-        ExprKind::Record(fields) => fields.iter().map(|(_, v)| as_const(v)).collect::<Option<Vec<_>>>().map(Const::Record),
+        ExprKind::Record(fields) => {
+            fields.iter().map(|(_, v)| as_const(v)).collect::<Option<Vec<_>>>().map(Const::Record)
+        }
         ExprKind::Widen(inner) => match as_const(inner)? {
             Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
             Const::List(items) => items

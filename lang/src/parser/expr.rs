@@ -86,10 +86,7 @@ impl Parser<'_> {
         }
         let body = self.parse_expr()?;
         let span = t.span.to(body.span);
-        Ok(Expr::new(
-            ExprKind::Quantifier { kind, var, collection: Box::new(collection), body: Box::new(body) },
-            span,
-        ))
+        Ok(Expr::new(ExprKind::Quantifier { kind, var, collection: Box::new(collection), body: Box::new(body) }, span))
     }
 
     #[cold]

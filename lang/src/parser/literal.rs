@@ -54,10 +54,8 @@ impl Parser<'_> {
                     }
                     let end = at.saturating_add(u32::try_from(hex.len() + 4).unwrap_or(0));
                     let span = Span::new(at, end);
-                    let well_formed = opened
-                        && closed
-                        && (1..=6).contains(&hex.len())
-                        && hex.chars().all(|h| h.is_ascii_hexdigit());
+                    let well_formed =
+                        opened && closed && (1..=6).contains(&hex.len()) && hex.chars().all(|h| h.is_ascii_hexdigit());
                     if !well_formed {
                         self.report(
                             Diagnostic::new(Code::InvalidEscape, self.file, span, "malformed unicode escape")

@@ -88,7 +88,18 @@ pub(crate) struct Parser<'src> {
 impl<'src> Parser<'src> {
     pub(crate) fn new(file: FileId, src: &'src str, tokens: Vec<Token>, comments: Vec<RawComment>, base: u32) -> Self {
         let doc_used = vec![false; comments.len()];
-        Parser { file, src, base, tokens, pos: 0, comments, doc_used, diags: Vec::new(), depth: 0, interpolation: false }
+        Parser {
+            file,
+            src,
+            base,
+            tokens,
+            pos: 0,
+            comments,
+            doc_used,
+            diags: Vec::new(),
+            depth: 0,
+            interpolation: false,
+        }
     }
 
     // ---- cursor
@@ -422,8 +433,13 @@ impl<'src> Parser<'src> {
             let used = self.doc_used.get(i).copied().unwrap_or(false);
             if c.doc && !used {
                 self.diags.push(
-                    Diagnostic::new(Code::DetachedDocComment, self.file, c.span, "doc comment is not attached to a declaration")
-                        .with_help("`///` documents the declaration right after it; use `//` for other comments"),
+                    Diagnostic::new(
+                        Code::DetachedDocComment,
+                        self.file,
+                        c.span,
+                        "doc comment is not attached to a declaration",
+                    )
+                    .with_help("`///` documents the declaration right after it; use `//` for other comments"),
                 );
             }
             if !c.doc || !used {
@@ -530,7 +546,8 @@ impl<'src> Parser<'src> {
             self.expect(Tok::RBrace)?;
             TypeExprKind::Record(fields)
         } else {
-            let name = self.expect_ident("a type (`Bool`, `Int`, `Decimal`, `String`, `Duration`, `Time`, `List<T>`, `Set<T>`)")?;
+            let name = self
+                .expect_ident("a type (`Bool`, `Int`, `Decimal`, `String`, `Duration`, `Time`, `List<T>`, `Set<T>`)")?;
             let arg = if self.eat(Tok::Lt).is_some() {
                 let arg = self.parse_type()?;
                 // `List<Int>= x` (a `fn` whose return type ends the signature) lexes `>=` as
@@ -621,9 +638,9 @@ impl<'src> Parser<'src> {
                 }
                 SettingKind::StepUpTimeout(self.parse_limit()?)
             } else {
-                return Err(self.unexpected(
-                    "a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`) or `}`",
-                ));
+                return Err(
+                    self.unexpected("a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`) or `}`")
+                );
             };
             entries.push(Setting { kind, span: start.to(self.prev_end()) });
         }

@@ -14,7 +14,10 @@ impl Parser<'_> {
         if !self.at(Tok::On) {
             let f = self.unexpected("`on`");
             if let Some(d) = self.diags.last_mut() {
-                d.help = Some(format!("name the tools the rule applies to: `rule {} on TOOL {{ ... }}` (or `on *`)", name.name));
+                d.help = Some(format!(
+                    "name the tools the rule applies to: `rule {} on TOOL {{ ... }}` (or `on *`)",
+                    name.name
+                ));
             }
             return Err(f);
         }
@@ -81,8 +84,9 @@ impl Parser<'_> {
         match RiskLevel::parse(word) {
             Some(level) => Ok(RiskLit { level, span: t.span }),
             None => {
-                let d = Diagnostic::new(Code::InvalidRiskLevel, self.file, t.span, format!("unknown risk level `{word}`"))
-                    .with_help("risk levels are `low`, `medium`, `high` and `critical`");
+                let d =
+                    Diagnostic::new(Code::InvalidRiskLevel, self.file, t.span, format!("unknown risk level `{word}`"))
+                        .with_help("risk levels are `low`, `medium`, `high` and `critical`");
                 self.report(d);
                 Err(super::Fail)
             }
@@ -151,7 +155,10 @@ impl Parser<'_> {
                 if self.eat_word("of").is_none() {
                     let f = self.unexpected("`of`");
                     if let Some(d) = self.diags.last_mut() {
-                        d.help = Some(format!("write `approvers {} of GROUP`, `of [\"a@corp.com\", ...]` or `of role \"ROLE\"`", quorum.value));
+                        d.help = Some(format!(
+                            "write `approvers {} of GROUP`, `of [\"a@corp.com\", ...]` or `of role \"ROLE\"`",
+                            quorum.value
+                        ));
                     }
                     return Err(f);
                 }

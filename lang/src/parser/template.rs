@@ -52,8 +52,13 @@ impl Parser<'_> {
                         }
                         (None, _) => {
                             self.report(
-                                Diagnostic::new(Code::InvalidInterpolation, self.file, Span::new(at, at + 1), "`{` is never closed in this reason message")
-                                    .with_help("close the interpolation with `}`, or write `\\{` for a literal brace"),
+                                Diagnostic::new(
+                                    Code::InvalidInterpolation,
+                                    self.file,
+                                    Span::new(at, at + 1),
+                                    "`{` is never closed in this reason message",
+                                )
+                                .with_help("close the interpolation with `}`, or write `\\{` for a literal brace"),
                             );
                             i = bytes.len();
                         }
@@ -78,8 +83,13 @@ impl Parser<'_> {
                 b'}' => {
                     let at = offset(inner_start, i);
                     self.report(
-                        Diagnostic::new(Code::InvalidInterpolation, self.file, Span::new(at, at + 1), "unmatched `}` in reason message")
-                            .with_help("write `\\}` for a literal brace"),
+                        Diagnostic::new(
+                            Code::InvalidInterpolation,
+                            self.file,
+                            Span::new(at, at + 1),
+                            "unmatched `}` in reason message",
+                        )
+                        .with_help("write `\\}` for a literal brace"),
                     );
                     i += 1;
                 }

@@ -80,11 +80,7 @@ impl Parser<'_> {
             Tok::Modify => DecisionName::Modify,
             Tok::StepUp => DecisionName::StepUp,
             Tok::Defer => DecisionName::Defer,
-            _ => {
-                return Err(self.unexpected(
-                    "`allow`, `deny`, `modify`, `step_up`, `defer`, `pending` or `rejected`",
-                ))
-            }
+            _ => return Err(self.unexpected("`allow`, `deny`, `modify`, `step_up`, `defer`, `pending` or `rejected`")),
         };
         self.bump();
         let rule = if self.eat(Tok::Rule).is_some() {
@@ -96,11 +92,7 @@ impl Parser<'_> {
         } else {
             None
         };
-        let reason = if self.eat(Tok::Reason).is_some() {
-            Some(self.expect_string("a reason code")?)
-        } else {
-            None
-        };
+        let reason = if self.eat(Tok::Reason).is_some() { Some(self.expect_string("a reason code")?) } else { None };
         Ok(Expectation::Decision { decision, rule, reason })
     }
 }

@@ -61,8 +61,23 @@ pub fn comma_list(items: Vec<Toks>, trailing: bool) -> Toks {
 /// Declared names: never reserved, sometimes a contextual word.
 pub fn name() -> impl Strategy<Value = String> + Clone {
     prop::sample::select(vec![
-        "a", "b", "xs", "amount", "_x1", "timeout", "role", "version", "of", "from", "need", "to", "veto",
-        "low", "approvers", "cancel", "expect",
+        "a",
+        "b",
+        "xs",
+        "amount",
+        "_x1",
+        "timeout",
+        "role",
+        "version",
+        "of",
+        "from",
+        "need",
+        "to",
+        "veto",
+        "low",
+        "approvers",
+        "cancel",
+        "expect",
     ])
     .prop_map(str::to_string)
 }
@@ -90,8 +105,8 @@ pub fn duration_lit() -> impl Strategy<Value = String> + Clone {
 }
 
 pub fn leaf(plain: bool) -> BoxedStrategy<E> {
-    let number = prop::sample::select(vec!["0", "42", "10_000", "12.5", "0.0001", "1_0.5_0"])
-        .prop_map(|n| e(t(&[n]), POSTFIX));
+    let number =
+        prop::sample::select(vec!["0", "42", "10_000", "12.5", "0.0001", "1_0.5_0"]).prop_map(|n| e(t(&[n]), POSTFIX));
     let duration = duration_lit().prop_map(|d| e(vec![d], POSTFIX));
     let boolean = prop::sample::select(vec!["true", "false"]).prop_map(|b| e(t(&[b]), POSTFIX));
     let ident = name().prop_map(|n| e(vec![n], POSTFIX));
@@ -138,8 +153,9 @@ pub fn expr_with(plain: bool) -> BoxedStrategy<E> {
                 .prop_map(|(a, op, b)| e(cat([operand(&a, MUL), t(&[op]), operand(&b, UNARY)]), MUL));
             let add = (inner.clone(), prop::sample::select(vec!["+", "-"]), inner.clone())
                 .prop_map(|(a, op, b)| e(cat([operand(&a, ADD), t(&[op]), operand(&b, MUL)]), ADD));
-            let cmp = (inner.clone(), prop::sample::select(vec!["==", "!=", "<", "<=", ">", ">=", "in"]), inner.clone())
-                .prop_map(|(a, op, b)| e(cat([operand(&a, ADD), t(&[op]), operand(&b, ADD)]), CMP));
+            let cmp =
+                (inner.clone(), prop::sample::select(vec!["==", "!=", "<", "<=", ">", ">=", "in"]), inner.clone())
+                    .prop_map(|(a, op, b)| e(cat([operand(&a, ADD), t(&[op]), operand(&b, ADD)]), CMP));
             let is_set = (inner.clone(), any::<bool>()).prop_map(|(a, neg)| {
                 let tail = if neg { t(&["is", "not", "set"]) } else { t(&["is", "set"]) };
                 e(cat([operand(&a, ADD), tail]), CMP)
@@ -149,12 +165,15 @@ pub fn expr_with(plain: bool) -> BoxedStrategy<E> {
                 let arg = if a.prec == QUANT { a.toks.clone() } else { operand(&a, NOT) };
                 e(cat([t(&["not"]), arg]), NOT)
             });
-            let logic = (inner.clone(), prop::sample::select(vec!["and", "or"]), inner.clone()).prop_map(|(a, op, b)| {
-                let level = if op == "and" { AND } else { OR };
-                e(cat([operand(&a, level), t(&[op]), operand(&b, level + 1)]), level)
-            });
+            let logic =
+                (inner.clone(), prop::sample::select(vec!["and", "or"]), inner.clone()).prop_map(|(a, op, b)| {
+                    let level = if op == "and" { AND } else { OR };
+                    e(cat([operand(&a, level), t(&[op]), operand(&b, level + 1)]), level)
+                });
             let quant = (prop::sample::select(vec!["any", "all", "count"]), name(), inner.clone(), inner.clone())
-                .prop_map(|(q, x, xs, body)| e(cat([vec![q.to_string(), x, "in".into()], xs.toks, t(&[":"]), body.toks]), QUANT));
+                .prop_map(|(q, x, xs, body)| {
+                    e(cat([vec![q.to_string(), x, "in".into()], xs.toks, t(&[":"]), body.toks]), QUANT)
+                });
             if plain {
                 prop_oneof![paren, list, call, member, neg, mul, add, cmp, is_set, not, logic, quant].boxed()
             } else {
@@ -204,9 +223,8 @@ pub fn type_expr() -> BoxedStrategy<Toks> {
 }
 
 pub fn fields() -> impl Strategy<Value = Toks> {
-    (prop::collection::vec((field_name(), type_expr()), 0..4), any::<bool>()).prop_map(|(fs, tr)| {
-        comma_list(fs.into_iter().map(|(k, ty)| cat([vec![k, ":".into()], ty])).collect(), tr)
-    })
+    (prop::collection::vec((field_name(), type_expr()), 0..4), any::<bool>())
+        .prop_map(|(fs, tr)| comma_list(fs.into_iter().map(|(k, ty)| cat([vec![k, ":".into()], ty])).collect(), tr))
 }
 
 pub fn string_list() -> impl Strategy<Value = Toks> {
@@ -220,12 +238,11 @@ pub fn risk_level() -> impl Strategy<Value = String> {
 
 pub fn step_up_clause(outcome: BoxedStrategy<Toks>) -> impl Strategy<Value = Toks> {
     prop_oneof![
-        (1u8..4, prop_oneof![
-            string_lit().prop_map(|s| vec!["role".into(), s]),
-            string_list(),
-            name().prop_map(|n| vec![n]),
-        ])
-        .prop_map(|(n, from)| cat([vec!["approvers".into(), n.to_string(), "of".into()], from])),
+        (
+            1u8..4,
+            prop_oneof![string_lit().prop_map(|s| vec!["role".into(), s]), string_list(), name().prop_map(|n| vec![n]),]
+        )
+            .prop_map(|(n, from)| cat([vec!["approvers".into(), n.to_string(), "of".into()], from])),
         (duration_lit(), outcome).prop_map(|(d, o)| cat([vec!["timeout".into(), d, "->".into()], o])),
         (duration_lit(), prop_oneof![string_list(), name().prop_map(|n| vec![n])])
             .prop_map(|(d, to)| cat([vec!["escalate".into(), "after".into(), d, "to".into()], to])),
@@ -233,9 +250,8 @@ pub fn step_up_clause(outcome: BoxedStrategy<Toks>) -> impl Strategy<Value = Tok
         Just(t(&["no", "veto"])),
         Just(t(&["self_approval"])),
         risk_level().prop_map(|r| vec!["risk".into(), r]),
-        prop::collection::vec(string_lit(), 1..3).prop_map(|cs| {
-            cat([t(&["notify"]), comma_list(cs.into_iter().map(|c| vec![c]).collect(), false)])
-        }),
+        prop::collection::vec(string_lit(), 1..3)
+            .prop_map(|cs| { cat([t(&["notify"]), comma_list(cs.into_iter().map(|c| vec![c]).collect(), false)]) }),
     ]
 }
 
@@ -289,12 +305,11 @@ pub fn rule() -> impl Strategy<Value = Toks> {
         Just(t(&["*"])),
         prop::collection::vec(name(), 1..3).prop_map(|ns| comma_list(ns.into_iter().map(|n| vec![n]).collect(), false)),
     ];
-    let priority = proptest::option::of((any::<bool>(), 0u16..1000))
-        .prop_map(|p| match p {
-            None => vec![],
-            Some((true, n)) => vec!["priority".into(), "-".into(), n.to_string()],
-            Some((false, n)) => vec!["priority".into(), n.to_string()],
-        });
+    let priority = proptest::option::of((any::<bool>(), 0u16..1000)).prop_map(|p| match p {
+        None => vec![],
+        Some((true, n)) => vec!["priority".into(), "-".into(), n.to_string()],
+        Some((false, n)) => vec!["priority".into(), n.to_string()],
+    });
     let clause = prop_oneof![
         3 => expr().prop_map(|x| cat([t(&["when"]), x])),
         1 => risk_level().prop_map(|r| vec!["risk".into(), r]),
@@ -306,7 +321,16 @@ pub fn rule() -> impl Strategy<Value = Toks> {
     });
     (name(), targets, priority, prop::collection::vec(clause, 0..3), decision(), reason).prop_map(
         |(n, targets, priority, clauses, decision, reason)| {
-            cat([vec!["rule".into(), n, "on".into()], targets, priority, t(&["{"]), cat(clauses), decision, reason, t(&["}"])])
+            cat([
+                vec!["rule".into(), n, "on".into()],
+                targets,
+                priority,
+                t(&["{"]),
+                cat(clauses),
+                decision,
+                reason,
+                t(&["}"]),
+            ])
         },
     )
 }
@@ -322,10 +346,11 @@ pub fn test_decl() -> impl Strategy<Value = Toks> {
     let decision = prop::sample::select(vec!["allow", "deny", "modify", "step_up", "defer"]).prop_map(str::to_string);
     let step = prop_oneof![
         (name(), record()).prop_map(|(tool, r)| cat([vec!["action".into(), tool], r])),
-        (prop::sample::select(vec!["identity", "context", "evidence"]), record())
-            .prop_map(|(k, r)| cat([t(&[k]), r])),
-        (string_lit(), proptest::option::of(expr()))
-            .prop_map(|(by, roles)| cat([vec!["approve".into(), "by".into(), by], roles.map_or(vec![], |r| cat([t(&["roles"]), r]))])),
+        (prop::sample::select(vec!["identity", "context", "evidence"]), record()).prop_map(|(k, r)| cat([t(&[k]), r])),
+        (string_lit(), proptest::option::of(expr())).prop_map(|(by, roles)| cat([
+            vec!["approve".into(), "by".into(), by],
+            roles.map_or(vec![], |r| cat([t(&["roles"]), r]))
+        ])),
         (string_lit(), proptest::option::of(string_lit()))
             .prop_map(|(by, why)| cat([vec!["deny".into(), "by".into(), by], why.into_iter().collect()])),
         (name(), expr()).prop_map(|(n, v)| cat([vec!["provide".into(), n, "=".into()], v])),
@@ -354,7 +379,8 @@ pub fn setting() -> impl Strategy<Value = Toks> {
         prop::sample::select(vec!["restrictive", "defer"]).prop_map(|c| t(&["conflict", c])),
         prop::sample::select(vec!["0.6", "1", "0.0001"]).prop_map(|c| t(&["min_confidence", c])),
         prop::collection::vec(limit(), 1..3).prop_map(|ls| cat([t(&["defer"]), comma_list(ls, false)])),
-        (duration_lit(), outcome(true)).prop_map(|(d, o)| cat([vec!["step_up".into(), "timeout".into(), d, "->".into()], o])),
+        (duration_lit(), outcome(true))
+            .prop_map(|(d, o)| cat([vec!["step_up".into(), "timeout".into(), d, "->".into()], o])),
     ]
 }
 
@@ -410,4 +436,3 @@ pub fn render(toks: &[String], seps: &[u8]) -> String {
     }
     out
 }
-

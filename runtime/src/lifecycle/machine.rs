@@ -199,8 +199,17 @@ fn apply_outcome(case: &mut Case, outcome: &Outcome, at: i64, code: &str, from_d
     let released = original_action(&case.request);
     match outcome {
         Outcome::Deny => resolve(case, CaseState::Denied, Effect::Deny, code, "nobody decided in time", None),
-        Outcome::Cancel => resolve(case, CaseState::Cancelled, Effect::Deny, code, "cancelled: nobody decided in time", None),
-        Outcome::Allow => resolve(case, CaseState::Allowed, Effect::Allow, code, "allowed by the policy's timeout outcome", Some(released)),
+        Outcome::Cancel => {
+            resolve(case, CaseState::Cancelled, Effect::Deny, code, "cancelled: nobody decided in time", None)
+        }
+        Outcome::Allow => resolve(
+            case,
+            CaseState::Allowed,
+            Effect::Allow,
+            code,
+            "allowed by the policy's timeout outcome",
+            Some(released),
+        ),
         Outcome::StepUp(obligation) => {
             case.tier = case.tier.saturating_add(1);
             enter_step_up(case, (**obligation).clone(), at, from_defer);
@@ -222,7 +231,13 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                     if !case.escalated && at <= now && at < deadline {
                         case.escalated = true;
                         case.extra_approvers = esc.to.clone();
-                        receipts.push(draft(case, "escalate", None, now, json!({ "added": esc.to, "tier": case.tier, "due_at": at })));
+                        receipts.push(draft(
+                            case,
+                            "escalate",
+                            None,
+                            now,
+                            json!({ "added": esc.to, "tier": case.tier, "due_at": at }),
+                        ));
                     }
                 }
                 if deadline > now {
@@ -239,7 +254,13 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                     return;
                 }
                 apply_outcome(case, &d.on_timeout, deadline, reasons::TIMEOUT, true);
-                receipts.push(draft(case, "timeout", None, now, json!({ "attempts": case.attempts, "due_at": deadline })));
+                receipts.push(draft(
+                    case,
+                    "timeout",
+                    None,
+                    now,
+                    json!({ "attempts": case.attempts, "due_at": deadline }),
+                ));
             }
             _ => return,
         }
@@ -262,7 +283,14 @@ fn requester(case: &Case) -> &str {
     case.identity.get("human").and_then(|h| h.as_str()).unwrap_or("")
 }
 
-fn approve(case: &mut Case, by: &str, roles: &[String], now: i64, env: &Env, receipts: &mut Vec<ReceiptDraft>) -> Result<(), Rejection> {
+fn approve(
+    case: &mut Case,
+    by: &str,
+    roles: &[String],
+    now: i64,
+    env: &Env,
+    receipts: &mut Vec<ReceiptDraft>,
+) -> Result<(), Rejection> {
     if case.state != CaseState::PendingApproval || !eligible(case, by, roles, env) {
         return Err(Rejection::NotAnApprover);
     }
@@ -282,7 +310,12 @@ fn approve(case: &mut Case, by: &str, roles: &[String], now: i64, env: &Env, rec
             }
         }
     }
-    case.approvals.push(Approval { by: by.to_string(), at: now, action_hash: case.action_hash.clone(), roles: roles.to_vec() });
+    case.approvals.push(Approval {
+        by: by.to_string(),
+        at: now,
+        action_hash: case.action_hash.clone(),
+        roles: roles.to_vec(),
+    });
     // Every counted approval must be bound to this very action.
     let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).count();
     if bound >= s.quorum as usize {
@@ -290,11 +323,24 @@ fn approve(case: &mut Case, by: &str, roles: &[String], now: i64, env: &Env, rec
         let message = format!("{bound} of {} approvals", s.quorum);
         resolve(case, CaseState::Allowed, Effect::Allow, reasons::APPROVED, &message, Some(released));
     }
-    receipts.push(draft(case, "approve", Some(by), now, json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier })));
+    receipts.push(draft(
+        case,
+        "approve",
+        Some(by),
+        now,
+        json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier }),
+    ));
     Ok(())
 }
 
-fn deny(case: &mut Case, by: &str, why: Option<&str>, now: i64, env: &Env, receipts: &mut Vec<ReceiptDraft>) -> Result<(), Rejection> {
+fn deny(
+    case: &mut Case,
+    by: &str,
+    why: Option<&str>,
+    now: i64,
+    env: &Env,
+    receipts: &mut Vec<ReceiptDraft>,
+) -> Result<(), Rejection> {
     if case.state != CaseState::PendingApproval || !eligible(case, by, &[], env) {
         return Err(Rejection::NotAnApprover);
     }
@@ -359,7 +405,14 @@ fn provide(
     match decision.decision {
         Effect::Allow => {
             let released = original_action(&case.request);
-            resolve(case, CaseState::Allowed, Effect::Allow, &decision.reason.code, &decision.reason.message, Some(released));
+            resolve(
+                case,
+                CaseState::Allowed,
+                Effect::Allow,
+                &decision.reason.code,
+                &decision.reason.message,
+                Some(released),
+            );
             case.outcome = Some(decision);
         }
         Effect::Deny => {
@@ -368,7 +421,14 @@ fn provide(
         }
         Effect::Modify => {
             let released = decision.modified_action.clone();
-            resolve(case, CaseState::Modified, Effect::Modify, &decision.reason.code, &decision.reason.message, released);
+            resolve(
+                case,
+                CaseState::Modified,
+                Effect::Modify,
+                &decision.reason.code,
+                &decision.reason.message,
+                released,
+            );
             case.outcome = Some(decision);
         }
         Effect::StepUp => {

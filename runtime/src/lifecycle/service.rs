@@ -106,7 +106,13 @@ impl<S: CaseStore> Lifecycle<S> {
     }
 
     /// Applies an event to a case. `event_id`, when given, makes a retried event a no-op.
-    pub fn apply(&mut self, id: &str, event: &Event, now: i64, event_id: Option<&str>) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+    pub fn apply(
+        &mut self,
+        id: &str,
+        event: &Event,
+        now: i64,
+        event_id: Option<&str>,
+    ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
         let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;
