@@ -12,9 +12,8 @@
 //! specification. The presentation of decisions (messages, which fields are filled) follows
 //! `Engine::try_materialize`.
 
-use crate::ir::{self, ActionField, Arith, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
-use aarm_lang::ast::{BinOp, QuantKind};
-use aarm_runtime::bytecode::{ArithOp, CmpOp, MethodOp};
+use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
+use aarm_lang::ast::QuantKind;
 use aarm_runtime::convert::value_to_json;
 use aarm_runtime::decision::{
     codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason, StepUpObligation,
@@ -84,62 +83,6 @@ fn const_value(c: &ir::Const) -> Value {
         ir::Const::List(items) => Value::list(items.iter().map(const_value).collect()),
         ir::Const::Record(fields) => Value::Record(fields.iter().map(|(_, v)| const_value(v)).collect()),
     }
-}
-
-fn arith_op(a: Arith) -> ArithOp {
-    match a {
-        Arith::IntAdd => ArithOp::IntAdd,
-        Arith::IntSub => ArithOp::IntSub,
-        Arith::IntMul => ArithOp::IntMul,
-        Arith::IntDiv => ArithOp::IntDiv,
-        Arith::DecAdd => ArithOp::DecAdd,
-        Arith::DecSub => ArithOp::DecSub,
-        Arith::DecMul => ArithOp::DecMul,
-        Arith::DecDiv => ArithOp::DecDiv,
-        Arith::Concat => ArithOp::Concat,
-        Arith::TimeAddDur => ArithOp::TimeAddDur,
-        Arith::TimeSubDur => ArithOp::TimeSubDur,
-        Arith::TimeSubTime => ArithOp::TimeSubTime,
-        Arith::DurAdd => ArithOp::DurAdd,
-        Arith::DurSub => ArithOp::DurSub,
-        Arith::DurMulInt => ArithOp::DurMulInt,
-        Arith::DurDivInt => ArithOp::DurDivInt,
-    }
-}
-
-fn cmp_op(op: BinOp) -> Result<CmpOp, EvalError> {
-    Ok(match op {
-        BinOp::Eq => CmpOp::Eq,
-        BinOp::Ne => CmpOp::Ne,
-        BinOp::Lt => CmpOp::Lt,
-        BinOp::Le => CmpOp::Le,
-        BinOp::Gt => CmpOp::Gt,
-        BinOp::Ge => CmpOp::Ge,
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => return Err(malformed("comparison operator")),
-    })
-}
-
-/// The shared primitive of a method; `None` for `matches`, which the interpreter does itself.
-fn method_op(m: &Method) -> Option<MethodOp> {
-    Some(match m {
-        Method::StartsWith => MethodOp::StartsWith,
-        Method::EndsWith => MethodOp::EndsWith,
-        Method::StrContains => MethodOp::StrContains,
-        Method::Lower => MethodOp::Lower,
-        Method::Upper => MethodOp::Upper,
-        Method::Trim => MethodOp::Trim,
-        Method::Matches(_) => return None,
-        Method::Glob => MethodOp::Glob,
-        Method::StrLen => MethodOp::StrLen,
-        Method::Len => MethodOp::Len,
-        Method::Contains => MethodOp::Contains,
-        Method::ContainsAny => MethodOp::ContainsAny,
-        Method::ContainsAll => MethodOp::ContainsAll,
-        Method::Hour => MethodOp::Hour,
-        Method::Minute => MethodOp::Minute,
-        Method::Weekday => MethodOp::Weekday,
-        Method::Seconds => MethodOp::Seconds,
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +200,7 @@ impl<'a> Interp<'a> {
                 let b = self.eval(rhs, env)?;
                 match unknown_of([&a, &b]) {
                     Some(m) => Ok(Value::Unknown(m)),
-                    None => ops::arith(arith_op(*op), &a, &b),
+                    None => ops::arith(*op, &a, &b),
                 }
             }
             ExprKind::Compare { op, lhs, rhs } => {
@@ -265,7 +208,8 @@ impl<'a> Interp<'a> {
                 let b = self.eval(rhs, env)?;
                 match unknown_of([&a, &b]) {
                     Some(m) => Ok(Value::Unknown(m)),
-                    None => ops::compare(cmp_op(*op)?, &a, &b).map(Value::Bool),
+                    None => ops::compare(ir::comparison(*op).ok_or(malformed("comparison operator"))?, &a, &b)
+                        .map(Value::Bool),
                 }
             }
             ExprKind::Logic { op, operands } => self.logic(*op, operands, env),
@@ -295,7 +239,7 @@ impl<'a> Interp<'a> {
                 if let Some(m) = unknown_of(std::iter::once(&recv).chain(args.iter())) {
                     return Ok(Value::Unknown(m));
                 }
-                match method_op(method) {
+                match method.primitive() {
                     Some(op) => ops::method(op, &recv, &args),
                     None => {
                         let Method::Matches(pattern) = method else { return Err(malformed("method")) };

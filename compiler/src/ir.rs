@@ -396,28 +396,49 @@ impl Method {
     }
 }
 
-/// Arithmetic, resolved by operand types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Arith {
-    IntAdd,
-    IntSub,
-    IntMul,
-    IntDiv,
-    DecAdd,
-    DecSub,
-    DecMul,
-    DecDiv,
-    Concat,
-    /// Time + Duration, Duration + Time.
-    TimeAddDur,
-    TimeSubDur,
-    /// Time - Time → Duration.
-    TimeSubTime,
-    DurAdd,
-    DurSub,
-    /// Duration * Int, Int * Duration.
-    DurMulInt,
-    DurDivInt,
+/// Arithmetic, resolved by operand types: the runtime's own operators, so the code generator
+/// and the interpreter need no mapping.
+pub use aarm_runtime::bytecode::ArithOp as Arith;
+
+/// The comparison a `Compare` node performs (`None` for the arithmetic operators, which never
+/// appear in one).
+pub fn comparison(op: BinOp) -> Option<aarm_runtime::bytecode::CmpOp> {
+    use aarm_runtime::bytecode::CmpOp;
+    Some(match op {
+        BinOp::Eq => CmpOp::Eq,
+        BinOp::Ne => CmpOp::Ne,
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Le => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        BinOp::Ge => CmpOp::Ge,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => return None,
+    })
+}
+
+impl Method {
+    /// The runtime primitive of the method; `None` for `matches`, which needs its pattern.
+    pub fn primitive(&self) -> Option<aarm_runtime::bytecode::MethodOp> {
+        use aarm_runtime::bytecode::MethodOp;
+        Some(match self {
+            Method::StartsWith => MethodOp::StartsWith,
+            Method::EndsWith => MethodOp::EndsWith,
+            Method::StrContains => MethodOp::StrContains,
+            Method::Lower => MethodOp::Lower,
+            Method::Upper => MethodOp::Upper,
+            Method::Trim => MethodOp::Trim,
+            Method::Matches(_) => return None,
+            Method::Glob => MethodOp::Glob,
+            Method::StrLen => MethodOp::StrLen,
+            Method::Len => MethodOp::Len,
+            Method::Contains => MethodOp::Contains,
+            Method::ContainsAny => MethodOp::ContainsAny,
+            Method::ContainsAll => MethodOp::ContainsAll,
+            Method::Hour => MethodOp::Hour,
+            Method::Minute => MethodOp::Minute,
+            Method::Weekday => MethodOp::Weekday,
+            Method::Seconds => MethodOp::Seconds,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -481,18 +481,23 @@ impl<'a> Printer<'a> {
     }
 
     fn fields_flat(&mut self, fields: &[FieldDecl]) {
+        self.braced_flat(fields, Self::field);
+    }
+
+    /// `{ a, b }` on one line (`{}` when empty): tool fields, record types and record values.
+    fn braced_flat<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
         self.kw("{");
-        if fields.is_empty() {
+        if items.is_empty() {
             self.kw("}");
             return;
         }
         self.space();
-        for (i, f) in fields.iter().enumerate() {
+        for (i, x) in items.iter().enumerate() {
             if i > 0 {
                 self.kw(",");
                 self.space();
             }
-            self.field(f);
+            item(self, x);
         }
         self.space();
         self.kw("}");
@@ -1055,21 +1060,7 @@ impl<'a> Printer<'a> {
     }
 
     fn record_flat(&mut self, fields: &[RecordField]) {
-        self.kw("{");
-        if fields.is_empty() {
-            self.kw("}");
-            return;
-        }
-        self.space();
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                self.kw(",");
-                self.space();
-            }
-            self.record_field(f);
-        }
-        self.space();
-        self.kw("}");
+        self.braced_flat(fields, Self::record_field);
     }
 
     fn record_field(&mut self, f: &RecordField) {

@@ -2,9 +2,9 @@
 //! a condition costs one instruction and no allocation at evaluation time.
 
 use super::{pool_const, CodegenError};
-use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, IdentityField, Method};
-use aarm_lang::ast::{BinOp, QuantKind};
-use aarm_runtime::bytecode::{self as bc, ArithOp, Chunk, CmpOp, MethodOp, Op};
+use crate::ir::{self, ActionField, ContextField, ExprKind, IdentityField, Method};
+use aarm_lang::ast::QuantKind;
+use aarm_runtime::bytecode::{self as bc, Chunk, Op};
 use aarm_runtime::program::Const;
 use std::collections::HashMap;
 
@@ -234,12 +234,13 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
             ExprKind::Arith { op, lhs, rhs } => {
                 self.expr(lhs)?;
                 self.expr(rhs)?;
-                self.code.push(Op::Arith(arith(*op)));
+                self.code.push(Op::Arith(*op));
             }
             ExprKind::Compare { op, lhs, rhs } => {
                 self.expr(lhs)?;
                 self.expr(rhs)?;
-                self.code.push(Op::Cmp(cmp(*op)));
+                let op = ir::comparison(*op).ok_or(CodegenError::Internal("an arithmetic operator in a comparison"))?;
+                self.code.push(Op::Cmp(op));
             }
             ExprKind::Logic { op, operands } => self.logic(*op == ir::LogicOp::And, operands)?,
             ExprKind::In { element, collection } => {
@@ -268,7 +269,8 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
                 for a in args {
                     self.expr(a)?;
                 }
-                self.code.push(Op::Method(method_op(method)));
+                let op = method.primitive().ok_or(CodegenError::Internal("`matches` without its pattern"))?;
+                self.code.push(Op::Method(op));
             }
             ExprKind::Quantifier { kind, var, collection, body } => {
                 let acc = self.fresh_local()?;
@@ -336,61 +338,5 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
         self.code.push(Op::IterEnd);
         self.code.push(Op::Local(acc));
         Ok(())
-    }
-}
-
-fn arith(a: Arith) -> ArithOp {
-    match a {
-        Arith::IntAdd => ArithOp::IntAdd,
-        Arith::IntSub => ArithOp::IntSub,
-        Arith::IntMul => ArithOp::IntMul,
-        Arith::IntDiv => ArithOp::IntDiv,
-        Arith::DecAdd => ArithOp::DecAdd,
-        Arith::DecSub => ArithOp::DecSub,
-        Arith::DecMul => ArithOp::DecMul,
-        Arith::DecDiv => ArithOp::DecDiv,
-        Arith::Concat => ArithOp::Concat,
-        Arith::TimeAddDur => ArithOp::TimeAddDur,
-        Arith::TimeSubDur => ArithOp::TimeSubDur,
-        Arith::TimeSubTime => ArithOp::TimeSubTime,
-        Arith::DurAdd => ArithOp::DurAdd,
-        Arith::DurSub => ArithOp::DurSub,
-        Arith::DurMulInt => ArithOp::DurMulInt,
-        Arith::DurDivInt => ArithOp::DurDivInt,
-    }
-}
-
-fn cmp(op: BinOp) -> CmpOp {
-    match op {
-        BinOp::Ne => CmpOp::Ne,
-        BinOp::Lt => CmpOp::Lt,
-        BinOp::Le => CmpOp::Le,
-        BinOp::Gt => CmpOp::Gt,
-        BinOp::Ge => CmpOp::Ge,
-        // Arithmetic operators never reach a comparison node.
-        _ => CmpOp::Eq,
-    }
-}
-
-fn method_op(m: &Method) -> MethodOp {
-    match m {
-        Method::StartsWith => MethodOp::StartsWith,
-        Method::EndsWith => MethodOp::EndsWith,
-        Method::StrContains => MethodOp::StrContains,
-        Method::Lower => MethodOp::Lower,
-        Method::Upper => MethodOp::Upper,
-        Method::Trim => MethodOp::Trim,
-        Method::Glob => MethodOp::Glob,
-        Method::StrLen => MethodOp::StrLen,
-        Method::Len => MethodOp::Len,
-        Method::Contains => MethodOp::Contains,
-        Method::ContainsAny => MethodOp::ContainsAny,
-        Method::ContainsAll => MethodOp::ContainsAll,
-        Method::Hour => MethodOp::Hour,
-        Method::Minute => MethodOp::Minute,
-        Method::Weekday => MethodOp::Weekday,
-        Method::Seconds => MethodOp::Seconds,
-        // Handled before this is called.
-        Method::Matches(_) => MethodOp::StrContains,
     }
 }

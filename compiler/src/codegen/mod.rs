@@ -27,6 +27,9 @@ pub enum CodegenError {
     TooManyEvidence(usize),
     #[error("the bundle has too many {0} for the bytecode format")]
     TooMany(&'static str),
+    /// The checked IR broke an invariant the checker guarantees (a compiler bug).
+    #[error("internal compiler error: {0}")]
+    Internal(&'static str),
 }
 
 /// Generates the program of a checked bundle.
