@@ -8,7 +8,6 @@
 //!
 //! A failure prints the seed; `AARM_STORE_CRASH_SEED=<seed>` replays the same kill points.
 
-use aarm_runtime::decision::{Decision, PolicyRef, Reason};
 use aarm_runtime::lifecycle::case::{Case, CaseState};
 use aarm_runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
 use aarm_runtime::receipts::{self, VerifyOptions};
@@ -25,65 +24,11 @@ const ENV_DB: &str = "AARM_STORE_CRASH_DB";
 const ENV_START: &str = "AARM_STORE_CRASH_START";
 const ROUNDS: usize = 10;
 
-fn decision() -> Decision {
-    serde_json::from_value(json!({
-        "decision": "step_up",
-        "rule": "payments.large_transfer",
-        "reason": { "code": "payments.large", "message": "transfers over 10000 need two approvers" },
-        "policy": { "name": "payments", "version": "1.2.0", "bundle_hash": "sha256:abc" },
-        "risk": "high",
-        "confidence": null,
-        "step_up": {
-            "approvers": ["alice", "bob"], "quorum": 2, "timeout_s": 3600, "on_timeout": "deny",
-            "escalate": null, "veto": true, "self_approval": false, "risk": "high", "notify": []
-        },
-        "defer": null,
-        "modified_action": null
-    }))
-    .unwrap()
-}
-
-fn new_case(at: i64) -> Case {
-    Case {
-        id: String::new(),
-        state: CaseState::PendingApproval,
-        request: json!({ "action": { "tool": "bank", "operation": "transfer", "params": { "amount": 25000 } } }),
-        action_hash: "sha256:action".into(),
-        identity: json!({ "agent": "finance-agent" }),
-        bundle_hash: "sha256:abc".into(),
-        decision: decision(),
-        escalated_from_defer: false,
-        tier: 0,
-        approvals: vec![],
-        denials: vec![],
-        extra_approvers: vec![],
-        escalated: false,
-        evidence: BTreeMap::new(),
-        attempts: 0,
-        opened_at: at,
-        waiting_since: at,
-        updated_at: at,
-        outcome: None,
-        resolution: None,
-        released_action: None,
-        version: 1,
-    }
-}
+mod common;
+use common::new_case;
 
 fn draft(case: &str, event: &str, state: CaseState, at: i64, detail: serde_json::Value) -> ReceiptDraft {
-    ReceiptDraft {
-        case: case.into(),
-        event: event.into(),
-        actor: Some("alice".into()),
-        state,
-        decision: "step_up".into(),
-        reason: Reason { code: "payments.large".into(), message: "two approvers".into() },
-        policy: PolicyRef { name: "payments".into(), version: "1.2.0".into(), bundle_hash: "sha256:abc".into() },
-        action_hash: "sha256:action".into(),
-        identity: json!({ "agent": "finance-agent" }),
-        at,
-        detail,
-    }
+    common::draft_with(case, event, state, at, detail)
 }
 
 /// Applies event `event_id` (`e-<n>` from the writer) to `case`: the next version, and 1 to 3 receipts (a transition may
