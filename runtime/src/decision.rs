@@ -126,6 +126,9 @@ pub mod codes {
     pub const LOW_CONFIDENCE: &str = "confidence.low";
     /// The bundle could not be loaded: fail closed.
     pub const BUNDLE_INVALID: &str = "bundle.invalid";
+    /// A suspended action could not be recorded in the case store: it is denied rather than
+    /// left waiting in a case nobody can find.
+    pub const STORE_UNAVAILABLE: &str = "store.unavailable";
 }
 
 impl Decision {

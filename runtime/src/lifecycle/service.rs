@@ -93,6 +93,7 @@ impl<S: CaseStore> Lifecycle<S> {
     }
 
     /// Decides a request against the bundle `bundle_hash`; a `step_up` or `defer` opens a case.
+    /// When the store cannot record the case, the decision is a `deny` (`store.unavailable`).
     pub fn submit(&mut self, bundle_hash: &str, request_json: &str, now: i64) -> Result<Submitted, LifecycleError> {
         let engine = self.engine(bundle_hash)?;
         let decision = engine.decide_json(request_json, now);
@@ -101,8 +102,19 @@ impl<S: CaseStore> Lifecycle<S> {
             return Ok(Submitted { decision, case: None });
         };
         self.check_clock(now)?;
-        let (case, _) = self.store.open(case, receipt)?;
-        Ok(Submitted { decision, case: Some(case) })
+        match self.store.open(case, receipt) {
+            Ok((case, _)) => Ok(Submitted { decision, case: Some(case) }),
+            // Fail closed: a step-up or deferral that cannot be recorded would wait forever.
+            Err(e) => {
+                let mut denied = Decision::fail_closed(
+                    crate::decision::codes::STORE_UNAVAILABLE,
+                    format!("the suspended action could not be recorded: {e}"),
+                    decision.policy.clone(),
+                );
+                denied.rule = decision.rule.clone();
+                Ok(Submitted { decision: denied, case: None })
+            }
+        }
     }
 
     /// Applies an event to a case. `event_id`, when given, makes a retried event a no-op.

@@ -1,0 +1,156 @@
+//! Fail closed, everywhere: a store failure, an evaluation error, exhausted fuel, a corrupt
+//! bundle and invalid input each end in a `deny` with a reason — never an allow, never a panic,
+//! never a hang.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use aarm::compiler::{compile, load_sources};
+use aarm::runtime::bundle;
+use aarm::runtime::decision::{codes, Effect};
+use aarm::runtime::engine::Engine;
+use aarm::runtime::lifecycle::case::Case;
+use aarm::runtime::lifecycle::event::Event;
+use aarm::runtime::lifecycle::identity::NoIdentityService;
+use aarm::runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
+use aarm::runtime::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm::runtime::store::memory::MemoryStore;
+use aarm::runtime::store::{CaseStore, StoreError};
+use std::sync::Arc;
+
+const NOW: i64 = 1_795_514_400;
+
+fn engine(src: &str) -> (Engine, Vec<u8>) {
+    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
+    let compiled = compile(&loaded);
+    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
+    let bytes = bundle::encode(&program, None).unwrap();
+    (Engine::load(&bytes, &[], false).unwrap(), bytes)
+}
+
+const POLICY: &str = r#"
+policy p version "1"
+settings { default allow }
+tool pay { amount: Int, items: List<Int> }
+rule big on pay priority 10 {
+  when params.amount > 100
+  step_up { approvers 1 of ["a@corp.com"] }
+}
+rule overflow on pay priority 20 {
+  when params.amount * params.amount > 0 and params.amount > 1_000_000_000
+  allow
+}
+rule expensive on pay priority 30 {
+  when (count x in params.items: (count y in params.items: x == y) > 0) > 1_000_000
+  allow
+}
+"#;
+
+fn pay(amount: i64, items: usize) -> String {
+    let items: Vec<String> = (0..items).map(|i| i.to_string()).collect();
+    format!(r#"{{"action": {{"tool": "pay", "params": {{"amount": {amount}, "items": [{}]}}}}}}"#, items.join(","))
+}
+
+#[test]
+fn an_evaluation_error_is_a_deny_naming_the_rule_even_under_default_allow() {
+    let (engine, _) = engine(POLICY);
+    let d = engine.decide_json(&pay(4_000_000_000, 0), NOW);
+    assert_eq!(d.decision, Effect::Deny);
+    assert_eq!(d.reason.code, codes::EVAL_ERROR);
+    assert_eq!(d.rule.as_deref(), Some("p.overflow"));
+    assert!(d.reason.message.contains("overflow"), "{}", d.reason.message);
+}
+
+#[test]
+fn exhausted_fuel_is_a_deny_not_a_hang() {
+    let (engine, _) = engine(POLICY);
+    let start = std::time::Instant::now();
+    // 3 000 × 3 000 iterations: far past the instruction budget.
+    let d = engine.decide_json(&pay(5, 3_000), NOW);
+    assert_eq!(d.decision, Effect::Deny);
+    assert_eq!(d.reason.code, codes::EVAL_ERROR);
+    assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
+    assert!(start.elapsed().as_secs() < 30, "bounded by fuel");
+}
+
+#[test]
+fn invalid_input_is_a_deny() {
+    let (engine, _) = engine(POLICY);
+    for bad in
+        ["", "{", "[]", r#"{"action": {}}"#, r#"{"action": {"tool": "pay", "params": {"amount": "x", "items": []}}}"#]
+    {
+        let d = engine.decide_json(bad, NOW);
+        assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
+    }
+}
+
+#[test]
+fn a_corrupt_bundle_never_loads() {
+    let (_, bytes) = engine(POLICY);
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x20;
+        assert!(Engine::load(&b, &[], false).is_err(), "byte {i}");
+    }
+    assert!(Engine::load(&[], &[], false).is_err());
+}
+
+/// A store whose disk is gone: every write fails.
+struct BrokenStore(MemoryStore);
+
+impl CaseStore for BrokenStore {
+    fn open(&mut self, _: Case, _: ReceiptDraft) -> Result<(Case, Receipt), StoreError> {
+        Err(StoreError::Backend("disk I/O error".into()))
+    }
+    fn commit(&mut self, _: &Case, _: Vec<ReceiptDraft>, _: Option<&str>) -> Result<Option<Vec<Receipt>>, StoreError> {
+        Err(StoreError::Backend("disk I/O error".into()))
+    }
+    fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        self.0.get(id)
+    }
+    fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError> {
+        self.0.list(pending_only)
+    }
+    fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError> {
+        self.0.receipts(case)
+    }
+    fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
+        self.0.last_event_at()
+    }
+    fn put_bundle(&mut self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::Backend("disk I/O error".into()))
+    }
+    fn get_bundle(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_bundle(hash)
+    }
+}
+
+#[test]
+fn a_suspended_action_the_store_cannot_record_is_denied() {
+    let (engine, _) = engine(POLICY);
+    let hash = engine.bundle_hash().to_string();
+    let mut lc = Lifecycle::new(BrokenStore(MemoryStore::new()), Box::new(NoIdentityService));
+    lc.add_engine(Arc::new(engine), None).unwrap();
+    let s = lc.submit(&hash, &pay(500, 0), NOW).unwrap();
+    assert_eq!(s.decision.decision, Effect::Deny);
+    assert_eq!(s.decision.reason.code, codes::STORE_UNAVAILABLE);
+    assert!(s.case.is_none());
+    // Decisions that need no case are unaffected.
+    let s = lc.submit(&hash, &pay(5, 0), NOW).unwrap();
+    assert_eq!(s.decision.decision, Effect::Allow);
+}
+
+#[test]
+fn an_event_the_store_cannot_record_changes_nothing() {
+    let (engine, bytes) = engine(POLICY);
+    let hash = engine.bundle_hash().to_string();
+    let mut good = Lifecycle::new(MemoryStore::new(), Box::new(NoIdentityService));
+    good.add_engine(Arc::new(engine), Some(&bytes)).unwrap();
+    let case = good.submit(&hash, &pay(500, 0), NOW).unwrap().case.unwrap();
+    // The same cases behind a store that can no longer write.
+    let store = std::mem::take(good.store_mut());
+    let mut broken = Lifecycle::new(BrokenStore(store), Box::new(NoIdentityService));
+    let approve = Event::Approve { by: "a@corp.com".into(), roles: vec![] };
+    let err = broken.apply(&case.id, &approve, NOW + 60, None).unwrap_err();
+    assert!(matches!(err, LifecycleError::Store(_)), "{err}");
+    let stored = broken.store().get(&case.id).unwrap().unwrap();
+    assert!(!stored.state.is_resolved(), "the approval was not applied, so nothing was released");
+}
