@@ -14,6 +14,7 @@ use aarm_runtime::engine::Engine;
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const HASH: &str = "sha256:fuzz";
 const NOW: i64 = 1_795_514_400;
@@ -420,15 +421,38 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
     Ok(req.to_string())
 }
 
+/// Inputs, generated policies, checked policies, compared decisions (`AARM_FUZZ_STATS=1` prints
+/// them every 10 000 inputs, and the checker's rejections with `AARM_FUZZ_STATS=2`).
+static STATS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+fn count(i: usize) {
+    let n = STATS[i].fetch_add(1, Ordering::Relaxed);
+    if i == 0 && n % 10_000 == 9_999 && std::env::var_os("AARM_FUZZ_STATS").is_some() {
+        let s: Vec<u64> = STATS.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+        eprintln!("stats: inputs {} generated {} checked {} compared {}", s[0], s[1], s[2], s[3]);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    count(0);
     let mut u = Unstructured::new(data);
     let (Ok(src), Ok(json)) = (policy(&mut u), request(&mut u)) else { return };
+    count(1);
     let loaded = load_sources(vec![("policy.aarm".to_string(), src.clone())]);
     let checked = check(&loaded);
-    let Some(ir) = checked.bundle else { return };
+    let Some(ir) = checked.bundle else {
+        if std::env::var("AARM_FUZZ_STATS").is_ok_and(|v| v == "2") {
+            for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+                eprintln!("rejected: {} {}", d.code.as_str(), d.message);
+            }
+        }
+        return;
+    };
+    count(2);
     let program = codegen::generate(&ir, &loaded.sources).expect("codegen of a checked bundle");
     let engine = Engine::from_program(program, HASH).expect("generated program verifies");
     let Ok(req) = engine.convert(&json, NOW) else { return };
+    count(3);
     let vm = engine.decide(&req);
     let interp = interpret::decide(&ir, &req, HASH);
     assert_eq!(vm, interp, "VM and interpreter disagree\npolicy:\n{src}\nrequest: {json}");

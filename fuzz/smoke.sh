@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fuzz smoke test: build every target once, seed the corpora from examples/, run each target for
+# a few seconds. Exit status 1 when a target finds a crash (the input is in fuzz/artifacts/).
+#
+#   fuzz/smoke.sh            # 10 s per target
+#   FUZZ_SECONDS=60 fuzz/smoke.sh
+#   fuzz/smoke.sh decide_json lifecycle   # only these targets
+#
+# Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); on a stable toolchain the build runs
+# with RUSTC_BOOTSTRAP=1. Not wired into .ci/run: the instrumented build takes minutes.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+root=..
+seconds=${FUZZ_SECONDS:-10}
+export RUSTC_BOOTSTRAP=1
+
+all=(check_source bundle_load bundle_mutate decide_json differential lifecycle)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
+
+for t in "${all[@]}"; do mkdir -p "corpus/$t"; done
+
+# Seeds: policy files, request files, and bundles built from the examples with the aarm CLI.
+for f in "$root"/examples/*/*.aarm "$root"/stdlib/*.aarm; do
+  cp "$f" "corpus/check_source/$(echo "${f#"$root"/}" | tr / _)"
+done
+for d in "$root"/examples/*/; do
+  n=$(basename "$d")
+  cp "$d/request.json" "corpus/decide_json/$n.json"
+done
+if cargo run -q --manifest-path "$root/Cargo.toml" -- --help 2>/dev/null | grep -q '^  build'; then
+  for d in "$root"/examples/*/; do
+    n=$(basename "$d")
+    cargo run -q --manifest-path "$root/Cargo.toml" -- build "$d" -o "corpus/bundle_load/$n.aarmb" >/dev/null
+  done
+fi
+
+# One instrumented build for all targets (`cargo fuzz run` below then finds them up to date).
+if [ $# -eq 0 ]; then
+  cargo fuzz build -O
+else
+  for t in "${targets[@]}"; do cargo fuzz build -O "$t"; done
+fi
+mkdir -p target
+status=0
+for t in "${targets[@]}"; do
+  echo "== $t (${seconds}s)"
+  if cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+      >"target/smoke_$t.log" 2>&1; then
+    grep -E '^#[0-9]+ +DONE|Done [0-9]+ runs' "target/smoke_$t.log" | tail -n 1 || tail -n 1 "target/smoke_$t.log"
+  else
+    echo "!! $t failed: see fuzz/target/smoke_$t.log and fuzz/artifacts/$t/"
+    tail -n 30 "target/smoke_$t.log"
+    status=1
+  fi
+done
+exit $status
