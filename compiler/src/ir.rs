@@ -59,6 +59,9 @@ pub struct Bundle {
     pub rules: Vec<Rule>,
     pub settings: Settings,
     pub tests: Vec<Test>,
+    /// The files of standard-library modules (`use std.NAME`): a library declares more than one
+    /// bundle uses, so analysis never calls their declarations unused.
+    pub std_files: Vec<FileId>,
 }
 
 impl Bundle {
@@ -117,6 +120,9 @@ pub struct Evidence {
 pub struct Group {
     pub name: String,
     pub members: Vec<String>,
+    /// Named by a `step_up`'s `approvers` or `escalate` clause, whose identities the IR holds
+    /// resolved (so a use there leaves no [`ExprKind::Group`] behind).
+    pub named_by_step_up: bool,
     pub loc: Loc,
 }
 

@@ -6,6 +6,7 @@
 //! - [`ir`]: the typed, resolved intermediate representation
 //! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
 
+pub mod analyze;
 pub mod check;
 pub mod codegen;
 pub mod interpret;

@@ -131,6 +131,16 @@ codes! {
     DetachedDocComment    = "W0002", Lint, Warning, "doc comment attached to nothing";
     UndeclaredTestTool    = "W0003", Lint, Warning, "test action uses an undeclared tool";
     DefaultAllow          = "W0004", Lint, Warning, "`default allow`: unmatched actions are allowed";
+    // ---- analysis (`aarm analyze`): each proved, never guessed
+    UnusedEvidence        = "W0010", Lint, Warning, "evidence that nothing reads";
+    ToolWithoutRules      = "W0011", Lint, Warning, "tool that no rule covers";
+    UnusedGroup           = "W0012", Lint, Warning, "group that nothing uses";
+    UnusedFunction        = "W0013", Lint, Warning, "function that no rule calls";
+    UnsatisfiableCondition = "W0014", Lint, Warning, "condition that can never be true";
+    ShadowedRule          = "W0015", Lint, Warning, "rule shadowed by a higher-priority rule";
+    PriorityConflict      = "W0016", Lint, Warning, "equal-priority rules disagree and can match together";
+    LifecycleAllows       = "W0017", Lint, Warning, "a lifecycle path reaches allow without approval";
+    EndlessDefer          = "W0018", Lint, Warning, "a deferral that its evidence cannot end";
 }
 
 /// A secondary location with its own short message ("first declared here").

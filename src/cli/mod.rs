@@ -1,5 +1,6 @@
 //! The `aarm` command line: argument parsing (clap) and one module per command.
 
+pub mod analyze;
 pub mod build;
 pub mod case;
 pub mod check;
@@ -39,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Parse, resolve and type-check policies; report every problem at once.
     Check(check::CheckArgs),
+    /// Find rules that never decide, contradictions, conflicts, lifecycles that end in `allow`
+    /// without approval, endless deferrals and unused declarations (exit 1 on findings).
+    Analyze(analyze::AnalyzeArgs),
     /// Compile a policy directory into one `.aarmb` bundle, optionally signed.
     Build(build::BuildArgs),
     /// Decide one request (JSON) against a bundle or a policy directory; print the decision.
@@ -59,6 +63,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Inspect(args) => inspect::run(&args),

@@ -13,6 +13,7 @@
 
 mod expr;
 mod fns;
+pub(crate) use fns::visit;
 mod rule;
 mod test_block;
 
@@ -122,6 +123,7 @@ impl<'a> Checker<'a> {
     }
 
     fn run(&mut self, modules: &[Module]) {
+        self.bundle.std_files = modules.iter().filter(|m| m.source.is_std()).map(|m| m.file).collect();
         // Pass 1: declarations, bundle-wide, so that use before declaration works.
         for m in modules {
             self.declare_policy(m);
@@ -317,7 +319,7 @@ impl<'a> Checker<'a> {
                         members.push(m.value.clone());
                     }
                 }
-                self.bundle.groups.push(ir::Group { name: g.name.name.clone(), members, loc });
+                self.bundle.groups.push(ir::Group { name: g.name.name.clone(), members, named_by_step_up: false, loc });
             }
             ItemKind::Use(_) | ItemKind::Settings(_) | ItemKind::Fn(_) | ItemKind::Rule(_) | ItemKind::Test(_) => {}
         }

@@ -353,7 +353,11 @@ impl Checker<'_> {
             }
             ast::ApproverSet::Group(name) => match self.groups.get(&name.name) {
                 Some(g) => {
-                    let members = self.bundle.groups.get(g.id.index()).map(|g| g.members.clone()).unwrap_or_default();
+                    let id = g.id;
+                    if let Some(group) = self.bundle.groups.get_mut(id.index()) {
+                        group.named_by_step_up = true;
+                    }
+                    let members = self.bundle.groups.get(id.index()).map(|g| g.members.clone()).unwrap_or_default();
                     let n = members.len();
                     (ir::ApproverSet::Identities(members), Some(n))
                 }
