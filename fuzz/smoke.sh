@@ -15,7 +15,7 @@ root=..
 seconds=${FUZZ_SECONDS:-10}
 export RUSTC_BOOTSTRAP=1
 
-all=(check_source bundle_load bundle_mutate decide_json differential lifecycle)
+all=(check_source bundle_load bundle_mutate decide_json differential lifecycle format_roundtrip)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 for t in "${all[@]}"; do mkdir -p "corpus/$t"; done
@@ -23,6 +23,9 @@ for t in "${all[@]}"; do mkdir -p "corpus/$t"; done
 # Seeds: policy files, request files, and bundles built from the examples with the aarm CLI.
 for f in "$root"/examples/*/*.aarm "$root"/stdlib/*.aarm; do
   cp "$f" "corpus/check_source/$(echo "${f#"$root"/}" | tr / _)"
+done
+for f in "$root"/examples/*/*.aarm "$root"/stdlib/*.aarm "$root"/lang/tests/format/*.aarm; do
+  cp "$f" "corpus/format_roundtrip/$(echo "${f#"$root"/}" | tr / _)"
 done
 for d in "$root"/examples/*/; do
   n=$(basename "$d")
