@@ -120,3 +120,24 @@ fn rendered_diagnostics_match_snapshots() {
     }
     assert!(failures.is_empty(), "snapshots differ (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
 }
+
+#[test]
+fn analysis_findings_are_warnings_of_check() {
+    let dir = scratch("findings");
+    // `late` can never decide: `first` has no condition and a higher priority on the same tool.
+    std::fs::write(
+        dir.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule first on t priority 10 { deny }\nrule late on t { when params.x > 1 allow }\n",
+    )
+    .unwrap();
+    let out = check(&["--format", "json", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "findings are warnings");
+    let ds = json_lines(&out);
+    assert!(ds.iter().any(|d| d["code"] == "W0015" && d["severity"] == "warning"), "{ds:?}");
+    assert_eq!(check(&["--deny-warnings", "."], &dir).status.code(), Some(1));
+    // A library of declarations without rules has nothing "unused" to report.
+    let lib = scratch("library");
+    std::fs::write(lib.join("lib.aarm"), "fn is_internal(a: String) -> Bool = a.ends_with(\"@corp.com\")\n").unwrap();
+    let out = check(&["--format", "json", "."], &lib);
+    assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
+}

@@ -28,7 +28,11 @@ use aarm_lang::Diagnostic;
 /// Analyzes a checked bundle; the findings are warnings, sorted by file and position.
 pub fn analyze(bundle: &ir::Bundle) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    unused::check(bundle, &mut out);
+    // "Unused" is relative to rules: a bundle without any (a library of declarations, like
+    // `stdlib/` checked on its own) uses nothing yet, and saying so of every name is noise.
+    if !bundle.rules.is_empty() {
+        unused::check(bundle, &mut out);
+    }
     let unsat = constraints::check(bundle, &mut out);
     precedence::check(bundle, &unsat, &mut out);
     lifecycle::check(bundle, &mut out);

@@ -39,6 +39,12 @@ pub fn check(loaded: &Loaded) -> Checked {
     c.diags.extend(loaded.diagnostics.iter().cloned());
     c.run(&loaded.modules);
     let has_errors = c.diags.iter().any(Diagnostic::is_error);
+    if !has_errors {
+        // What can be proved about the whole bundle: shadowed rules, paths to allow, unused
+        // declarations (LANGUAGE.md asks `check` to report them as warnings).
+        let findings = crate::analyze::analyze(&c.bundle);
+        c.diags.extend(findings);
+    }
     let mut diagnostics = c.diags;
     diagnostics.sort_by(|a, b| {
         (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
