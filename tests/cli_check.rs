@@ -141,3 +141,21 @@ fn analysis_findings_are_warnings_of_check() {
     let out = check(&["--format", "json", "."], &lib);
     assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
 }
+
+#[test]
+fn sarif_is_one_log_for_ci_annotations() {
+    let dir = scratch("sarif");
+    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let out = check(&["--format", "sarif", "."], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "aarm");
+    assert!(run["tool"]["driver"]["rules"].as_array().unwrap().iter().any(|r| r["id"] == "E0100"));
+    let result = &run["results"][0];
+    assert_eq!((result["ruleId"].as_str(), result["level"].as_str()), (Some("E0100"), Some("error")));
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(3), Some(11)));
+    assert!(result["message"]["text"].as_str().unwrap().contains("did you mean `t`?"));
+}

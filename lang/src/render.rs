@@ -43,6 +43,63 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
     }
 }
 
+/// A SARIF 2.1.0 log of diagnostics, for CI systems that annotate pull requests. Every code the
+/// toolchain knows is listed as a rule, so that viewers can show its title.
+pub fn to_sarif(diags: &[JsonDiagnostic], tool_version: &str) -> serde_json::Value {
+    use crate::diagnostic::Code;
+    let rules: Vec<serde_json::Value> = Code::ALL
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.as_str(),
+                "shortDescription": { "text": c.title() },
+                "defaultConfiguration": { "level": level(c.severity()) },
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            serde_json::json!({
+                "ruleId": d.code,
+                "level": level(d.severity),
+                "message": { "text": text },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": d.file.replace('\\', "/") },
+                        "region": {
+                            "startLine": d.line,
+                            "startColumn": d.column,
+                            "endLine": d.end_line,
+                            "endColumn": d.end_column,
+                        }
+                    }
+                }],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": { "driver": { "name": "aarm", "version": tool_version, "informationUri": "https://aarm.dev", "rules": rules } },
+            "results": results,
+        }],
+    })
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
 /// Keeps a span inside its file and on character boundaries, so the renderer never sees an
 /// impossible range.
 fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {

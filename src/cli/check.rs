@@ -5,8 +5,9 @@
 //! several independent bundles, so that separate scenarios do not share one namespace.
 
 use super::exit;
-use super::output::{print_diagnostics, print_summary, Format};
+use super::output::{print_diagnostics, print_sarif, print_summary, Format};
 use aarm_compiler::{check, load};
+use aarm_lang::render::to_json;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,14 +20,15 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Output format of the diagnostics: `human` (on stderr) or `json` (one object per line, on
-    /// stdout).
+    /// Output format of the diagnostics: `human` (on stderr), `json` (one object per line, on
+    /// stdout) or `sarif` (one SARIF 2.1.0 log on stdout, for CI annotations).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
     let (mut files, mut errors, mut warnings) = (0, 0, 0);
+    let mut sarif = Vec::new();
     for path in &args.paths {
         let loaded = match load(std::slice::from_ref(path)) {
             Ok(l) => l,
@@ -36,14 +38,21 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
         };
         let checked = check(&loaded);
-        print_diagnostics(&checked.diagnostics, &loaded.sources, args.format);
+        if args.format == Format::Sarif {
+            // One log for every bundle, printed at the end.
+            sarif.extend(checked.diagnostics.iter().map(|d| to_json(d, &loaded.sources)));
+        } else {
+            print_diagnostics(&checked.diagnostics, &loaded.sources, args.format);
+        }
         let e = checked.diagnostics.iter().filter(|d| d.is_error()).count();
         errors += e;
         warnings += checked.diagnostics.len() - e;
         files += loaded.modules.iter().filter(|m| !m.source.is_std()).count();
     }
-    if args.format == Format::Human {
-        print_summary(files, errors, warnings);
+    match args.format {
+        Format::Human => print_summary(files, errors, warnings),
+        Format::Sarif => print_sarif(&sarif),
+        Format::Json => {}
     }
     if errors > 0 || (args.deny_warnings && warnings > 0) {
         ExitCode::from(exit::FAILED)

@@ -1,6 +1,6 @@
 //! Printing diagnostics in the formats the CLI offers.
 
-use aarm_lang::render::{summary, to_human, to_json};
+use aarm_lang::render::{summary, to_human, to_json, JsonDiagnostic};
 use aarm_lang::{Diagnostic, SourceMap};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Write};
@@ -12,6 +12,8 @@ pub enum Format {
     Human,
     /// One JSON object per diagnostic and line (on stdout).
     Json,
+    /// One SARIF 2.1.0 log (on stdout), for CI systems that annotate pull requests.
+    Sarif,
 }
 
 /// Prints diagnostics; returns nothing, since output errors (a closed pipe) are not the
@@ -33,6 +35,16 @@ pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Form
                 }
             }
         }
+        Format::Sarif => print_sarif(&diags.iter().map(|d| to_json(d, sources)).collect::<Vec<_>>()),
+    }
+}
+
+/// One SARIF log for diagnostics gathered from any number of bundles.
+pub fn print_sarif(diags: &[JsonDiagnostic]) {
+    let log = aarm_lang::render::to_sarif(diags, env!("CARGO_PKG_VERSION"));
+    match serde_json::to_string_pretty(&log) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
     }
 }
 

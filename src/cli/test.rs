@@ -7,6 +7,7 @@ use aarm_compiler::{compile, load, test_runner};
 use aarm_runtime::bundle;
 use aarm_runtime::engine::Engine;
 use clap::Args;
+use clap::ValueEnum;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,8 +20,15 @@ pub struct TestArgs {
     pub paths: Vec<PathBuf>,
     /// `human`: one line per test, failures with the step, what was expected and what happened;
     /// `json`: one object per bundle with every result and the rules no test reached.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+}
+
+/// How test results are printed (SARIF is for diagnostics, not for test results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
 }
 
 pub fn run(args: &TestArgs) -> ExitCode {
@@ -57,11 +65,11 @@ pub fn run(args: &TestArgs) -> ExitCode {
         passed += report.passed();
         failed += report.failed();
         match args.format {
-            Format::Json => match serde_json::to_string(&report) {
+            ReportFormat::Json => match serde_json::to_string(&report) {
                 Ok(s) => println!("{s}"),
                 Err(e) => eprintln!("error: {e}"),
             },
-            Format::Human => {
+            ReportFormat::Human => {
                 for r in &report.results {
                     match &r.failure {
                         None => println!("ok      {} ({}:{})", r.name, r.file, r.line),
@@ -89,7 +97,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
             }
         }
     }
-    if args.format == Format::Human {
+    if args.format == ReportFormat::Human {
         println!("{passed} passed, {failed} failed");
     }
     if failed > 0 || broken {
