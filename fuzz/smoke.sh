@@ -5,6 +5,7 @@
 #   fuzz/smoke.sh            # 10 s per target
 #   FUZZ_SECONDS=60 fuzz/smoke.sh
 #   fuzz/smoke.sh decide_json lifecycle   # only these targets
+#   AARM=$PWD/target/release/aarm fuzz/smoke.sh  # the CLI that builds the seed bundles (absolute)
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); on a stable toolchain the build runs
 # with RUSTC_BOOTSTRAP=1. Not wired into .ci/run: the instrumented build takes minutes.
@@ -31,10 +32,14 @@ for d in "$root"/examples/*/; do
   n=$(basename "$d")
   cp "$d/request.json" "corpus/decide_json/$n.json"
 done
-if cargo run -q --manifest-path "$root/Cargo.toml" -- --help 2>/dev/null | grep -q '^  build'; then
+# Bundles need the aarm CLI: $AARM, or the workspace's debug build (built if missing).
+aarm_bin=${AARM:-}
+if [ -z "$aarm_bin" ] && cargo build -q --manifest-path "$root/Cargo.toml" --bin aarm; then
+  aarm_bin="$root/target/debug/aarm"
+fi
+if [ -n "$aarm_bin" ] && "$aarm_bin" --help 2>/dev/null | grep -q '^  build'; then
   for d in "$root"/examples/*/; do
-    n=$(basename "$d")
-    cargo run -q --manifest-path "$root/Cargo.toml" -- build "$d" -o "corpus/bundle_load/$n.aarmb" >/dev/null
+    "$aarm_bin" build "$d" -o "corpus/bundle_load/$(basename "$d").aarmb" >/dev/null 2>&1 || true
   done
 fi
 
