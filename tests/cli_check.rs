@@ -122,7 +122,7 @@ fn rendered_diagnostics_match_snapshots() {
 }
 
 #[test]
-fn analysis_findings_are_warnings_of_check() {
+fn analysis_findings_come_from_analyze_not_check() {
     let dir = scratch("findings");
     // `late` can never decide: `first` has no condition and a higher priority on the same tool.
     std::fs::write(
@@ -131,14 +131,14 @@ fn analysis_findings_are_warnings_of_check() {
     )
     .unwrap();
     let out = check(&["--format", "json", "."], &dir);
-    assert_eq!(out.status.code(), Some(0), "findings are warnings");
-    let ds = json_lines(&out);
-    assert!(ds.iter().any(|d| d["code"] == "W0015" && d["severity"] == "warning"), "{ds:?}");
-    assert_eq!(check(&["--deny-warnings", "."], &dir).status.code(), Some(1));
+    assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
+    let out = aarm().args(["analyze", "--format", "json", "."]).current_dir(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "findings exit 1");
+    assert!(json_lines(&out).iter().any(|d| d["code"] == "W0015"));
     // A library of declarations without rules has nothing "unused" to report.
     let lib = scratch("library");
     std::fs::write(lib.join("lib.aarm"), "fn is_internal(a: String) -> Bool = a.ends_with(\"@corp.com\")\n").unwrap();
-    let out = check(&["--format", "json", "."], &lib);
+    let out = aarm().args(["analyze", "--format", "json", "."]).current_dir(&lib).output().unwrap();
     assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
 }
 

@@ -74,6 +74,7 @@ codes! {
     InvalidUtf8           = "E0023", Limit, Error, "file is not valid UTF-8";
     TooManyErrors         = "E0024", Limit, Error, "too many errors in one file";
     StringTooLong         = "E0025", Limit, Error, "string literal too long";
+    TooManyRules          = "E0026", Limit, Error, "too many rules in one bundle";
     // ---- literal values
     IntegerOutOfRange     = "E0030", Value, Error, "integer literal out of range";
     DecimalPrecision      = "E0031", Value, Error, "decimal literal has too many digits";

@@ -39,12 +39,6 @@ pub fn check(loaded: &Loaded) -> Checked {
     c.diags.extend(loaded.diagnostics.iter().cloned());
     c.run(&loaded.modules);
     let has_errors = c.diags.iter().any(Diagnostic::is_error);
-    if !has_errors {
-        // What can be proved about the whole bundle: shadowed rules, paths to allow, unused
-        // declarations (LANGUAGE.md asks `check` to report them as warnings).
-        let findings = crate::analyze::analyze(&c.bundle);
-        c.diags.extend(findings);
-    }
     let mut diagnostics = c.diags;
     diagnostics.sort_by(|a, b| {
         (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
@@ -72,6 +66,10 @@ pub(crate) struct Checker<'a> {
     policies: HashMap<String, ir::PolicyId>,
     /// Rules by bare name, for tests (`expect ... rule NAME`).
     rule_names: HashMap<String, Vec<ir::RuleId>>,
+    /// Rules by qualified name, for duplicate detection in constant time.
+    rule_qualified: HashMap<String, ir::RuleId>,
+    /// E0026 is reported once per bundle.
+    rule_limit_reported: bool,
 }
 
 /// Built-in context fields and their types (LANGUAGE.md 3).
@@ -117,6 +115,8 @@ impl<'a> Checker<'a> {
             context: HashMap::new(),
             policies: HashMap::new(),
             rule_names: HashMap::new(),
+            rule_qualified: HashMap::new(),
+            rule_limit_reported: false,
         }
     }
 

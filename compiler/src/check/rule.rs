@@ -171,13 +171,28 @@ impl Checker<'_> {
     }
 
     fn check_rule(&mut self, file: FileId, item: &ast::Item, r: &ast::RuleDecl, policy: Option<ir::PolicyId>) {
+        if self.bundle.rules.len() >= aarm_lang::limits::MAX_RULES {
+            if !self.rule_limit_reported {
+                self.rule_limit_reported = true;
+                self.report(
+                    Diagnostic::new(
+                        Code::TooManyRules,
+                        file,
+                        r.name.span,
+                        format!("a bundle holds at most {} rules; this one has more", aarm_lang::limits::MAX_RULES),
+                    )
+                    .with_help("split the policies into several bundles, or generate fewer, broader rules"),
+                );
+            }
+            return;
+        }
         let policy_name =
             policy.and_then(|p| self.bundle.policies.get(p.index())).map(|p| p.name.clone()).unwrap_or_default();
         let qualified =
             if policy_name.is_empty() { r.name.name.clone() } else { format!("{policy_name}.{}", r.name.name) };
         let loc = Loc { file, span: r.name.span };
         // Duplicate rule names within one policy.
-        if let Some(existing) = self.bundle.rules.iter().find(|x| x.qualified_name == qualified) {
+        if let Some(existing) = self.rule_qualified.get(&qualified).and_then(|id| self.bundle.rule(*id)) {
             let first = existing.loc;
             self.report(
                 Diagnostic::new(
@@ -270,6 +285,7 @@ impl Checker<'_> {
         };
         let id = ir::RuleId(to_u32(self.bundle.rules.len()));
         self.rule_names.entry(r.name.name.clone()).or_default().push(id);
+        self.rule_qualified.insert(qualified.clone(), id);
         self.bundle.rules.push(ir::Rule {
             name: r.name.name.clone(),
             qualified_name: qualified,
