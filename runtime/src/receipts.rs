@@ -463,31 +463,15 @@ fn finish(
 /// beginning or end, which only `from_genesis` and `expected_head` catch. An empty list verifies
 /// (with head [`GENESIS`]) unless signatures are required without keys or the head differs.
 pub fn verify_chain(receipts: &[Receipt], opts: &VerifyOptions) -> Result<VerifyReport, ChainError> {
-    if opts.require_signatures && opts.keys.is_empty() {
-        return Err(ChainError::NoKeys);
-    }
-    let (mut signed, mut unchecked) = (0, 0);
-    let mut previous: Option<&Receipt> = None;
-    for r in receipts {
-        match check_receipt(r, opts)? {
-            Some(true) => signed += 1,
-            Some(false) => unchecked += 1,
-            None => {}
+    verify_links(receipts, opts, |p, r| {
+        if p.seq.checked_add(1) != Some(r.seq) {
+            return Err(order_error(p.seq, r.seq));
         }
-        match previous {
-            None => check_start(r, opts)?,
-            Some(p) => {
-                if p.seq.checked_add(1) != Some(r.seq) {
-                    return Err(order_error(p.seq, r.seq));
-                }
-                if r.prev != p.hash {
-                    return Err(ChainError::PrevMismatch { seq: r.seq });
-                }
-            }
+        if r.prev != p.hash {
+            return Err(ChainError::PrevMismatch { seq: r.seq });
         }
-        previous = Some(r);
-    }
-    finish(receipts, opts, signed, unchecked)
+        Ok(())
+    })
 }
 
 /// Verifies receipts that are a subsequence of a store's chain, in chain order — typically one
@@ -509,6 +493,24 @@ pub fn verify_chain(receipts: &[Receipt], opts: &VerifyOptions) -> Result<Verify
 /// forged receipt with a fresh hash placed into a gap. It does not check that all the receipts
 /// belong to one case.
 pub fn verify_subsequence(receipts: &[Receipt], opts: &VerifyOptions) -> Result<VerifyReport, ChainError> {
+    verify_links(receipts, opts, |p, r| {
+        if r.seq <= p.seq {
+            return Err(order_error(p.seq, r.seq));
+        }
+        if p.seq.checked_add(1) == Some(r.seq) && r.prev != p.hash {
+            return Err(ChainError::PrevMismatch { seq: r.seq });
+        }
+        Ok(())
+    })
+}
+
+/// The walk both verifiers share: each receipt's own hash and signature, the start of the run,
+/// `link` between consecutive receipts, then the head and the report.
+fn verify_links(
+    receipts: &[Receipt],
+    opts: &VerifyOptions,
+    link: impl Fn(&Receipt, &Receipt) -> Result<(), ChainError>,
+) -> Result<VerifyReport, ChainError> {
     if opts.require_signatures && opts.keys.is_empty() {
         return Err(ChainError::NoKeys);
     }
@@ -522,14 +524,7 @@ pub fn verify_subsequence(receipts: &[Receipt], opts: &VerifyOptions) -> Result<
         }
         match previous {
             None => check_start(r, opts)?,
-            Some(p) => {
-                if r.seq <= p.seq {
-                    return Err(order_error(p.seq, r.seq));
-                }
-                if p.seq.checked_add(1) == Some(r.seq) && r.prev != p.hash {
-                    return Err(ChainError::PrevMismatch { seq: r.seq });
-                }
-            }
+            Some(p) => link(p, r)?,
         }
         previous = Some(r);
     }
