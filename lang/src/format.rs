@@ -535,14 +535,7 @@ impl<'a> Printer<'a> {
             return;
         }
         self.kw("[");
-        self.indent += INDENT;
-        for s in items {
-            self.nl();
-            self.string(s);
-            self.comma();
-        }
-        self.indent -= INDENT;
-        self.nl();
+        self.one_per_line(items, Self::string);
         self.kw("]");
     }
 
@@ -1048,19 +1041,25 @@ impl<'a> Printer<'a> {
             return;
         }
         self.kw("{");
-        self.indent += INDENT;
-        for f in fields {
-            self.nl();
-            self.record_field(f);
-            self.comma();
-        }
-        self.indent -= INDENT;
-        self.nl();
+        self.one_per_line(fields, Self::record_field);
         self.kw("}");
     }
 
     fn record_flat(&mut self, fields: &[RecordField]) {
         self.braced_flat(fields, Self::record_field);
+    }
+
+    /// Inside the caller's delimiters: one item per line, each followed by a comma, indented one
+    /// level, and the closing delimiter on its own line.
+    fn one_per_line<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        self.indent += INDENT;
+        for x in items {
+            self.nl();
+            item(self, x);
+            self.comma();
+        }
+        self.indent -= INDENT;
+        self.nl();
     }
 
     fn record_field(&mut self, f: &RecordField) {
@@ -1216,14 +1215,7 @@ impl<'a> Printer<'a> {
             self.indent -= INDENT;
             self.nl();
         } else if brk && !items.is_empty() {
-            self.indent += INDENT;
-            for item in items {
-                self.nl();
-                self.expr(item);
-                self.comma();
-            }
-            self.indent -= INDENT;
-            self.nl();
+            self.one_per_line(items, Self::expr);
         } else {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
