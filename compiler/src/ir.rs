@@ -327,14 +327,8 @@ pub enum ActionField {
     Operation,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum IdentityField {
-    Human,
-    Service,
-    Agent,
-    Session,
-    Roles,
-}
+/// A field of `identity`: the runtime's own enum, so code generation needs no mapping.
+pub use aarm_runtime::bytecode::IdentityField;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContextField {

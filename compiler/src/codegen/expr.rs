@@ -2,7 +2,7 @@
 //! a condition costs one instruction and no allocation at evaluation time.
 
 use super::{pool_const, CodegenError};
-use crate::ir::{self, ActionField, ContextField, ExprKind, IdentityField, Method};
+use crate::ir::{self, ActionField, ContextField, ExprKind, Method};
 use aarm_lang::ast::QuantKind;
 use aarm_runtime::bytecode::{self as bc, Chunk, Op};
 use aarm_runtime::program::Const;
@@ -193,13 +193,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
             }
             ExprKind::Action(ActionField::Tool) => self.code.push(Op::ActionTool),
             ExprKind::Action(ActionField::Operation) => self.code.push(Op::ActionOperation),
-            ExprKind::Identity(f) => self.code.push(Op::Identity(match f {
-                IdentityField::Human => bc::IdentityField::Human,
-                IdentityField::Service => bc::IdentityField::Service,
-                IdentityField::Agent => bc::IdentityField::Agent,
-                IdentityField::Session => bc::IdentityField::Session,
-                IdentityField::Roles => bc::IdentityField::Roles,
-            })),
+            ExprKind::Identity(f) => self.code.push(Op::Identity(*f)),
             ExprKind::Context(f) => self.code.push(Op::Context(match f {
                 ContextField::OriginalRequest => bc::ContextField::OriginalRequest,
                 ContextField::PriorActions => bc::ContextField::PriorActions,
