@@ -12,15 +12,16 @@
 //! specification. The presentation of decisions (messages, which fields are filled) follows
 //! `Engine::try_materialize`.
 
+use crate::codegen;
 use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
 use aarm_lang::ast::QuantKind;
 use aarm_runtime::convert::value_to_json;
 use aarm_runtime::decision::{
-    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason, StepUpObligation,
+    codes, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation,
 };
 use aarm_runtime::ops::{self, EvalError};
 use aarm_runtime::request::Request;
-use aarm_runtime::value::{format_decimal, EvidenceMask, Value, DECIMAL_SCALE};
+use aarm_runtime::value::{format_decimal, EvidenceMask, Value};
 use std::sync::Arc;
 
 /// Decides `req` under `bundle`, as `Engine::decide` does for the compiled bundle.
@@ -501,36 +502,10 @@ fn needing_rule(walked: &[(usize, &ir::Rule)], pending: EvidenceMask) -> Option<
 // ---------------------------------------------------------------------------------------------
 // Materialization (presentation as `Engine::try_materialize` does it)
 
-fn confidence_f64(c: i64) -> f64 {
-    c as f64 / DECIMAL_SCALE as f64
-}
-
-fn outcome(o: &ir::Outcome) -> Outcome {
-    match o {
-        ir::Outcome::Allow => Outcome::Allow,
-        ir::Outcome::Deny => Outcome::Deny,
-        ir::Outcome::Cancel => Outcome::Cancel,
-        ir::Outcome::StepUp(s) => Outcome::StepUp(Box::new(step_up_obligation(s))),
-    }
-}
-
+// The IR's obligations go through the code generator's templates and the runtime's conversion,
+// so that presentation is written once (the logic being compared is not).
 fn step_up_obligation(s: &ir::StepUp) -> StepUpObligation {
-    let (approvers, role) = match &s.approvers {
-        ir::ApproverSet::Identities(ids) => (ids.clone(), None),
-        ir::ApproverSet::Role(r) => (Vec::new(), Some(r.clone())),
-    };
-    StepUpObligation {
-        approvers,
-        role,
-        quorum: s.quorum,
-        timeout_s: s.timeout_s,
-        on_timeout: outcome(&s.on_timeout),
-        escalate: s.escalate.as_ref().map(|e| Escalation { after_s: e.after_s, to: e.to.clone() }),
-        veto: s.veto,
-        self_approval: s.self_approval,
-        risk: s.risk.as_str().to_string(),
-        notify: s.notify.clone(),
-    }
+    StepUpObligation::from(&codegen::step_up(s))
 }
 
 impl<'a> Interp<'a> {
@@ -571,23 +546,16 @@ impl<'a> Interp<'a> {
 
     fn settings_limits(&self) -> DeferObligation {
         let s = &self.bundle.settings;
-        DeferObligation {
-            need: Vec::new(),
-            timeout_s: s.defer_timeout_s,
-            on_timeout: outcome(&s.defer_on_timeout),
-            max_attempts: s.defer_attempts,
-            on_exhausted: outcome(&s.defer_on_exhausted),
-        }
+        DeferObligation::limits(
+            s.defer_timeout_s,
+            &codegen::outcome(&s.defer_on_timeout),
+            s.defer_attempts,
+            &codegen::outcome(&s.defer_on_exhausted),
+        )
     }
 
     fn defer_limits(d: &ir::Defer) -> DeferObligation {
-        DeferObligation {
-            need: Vec::new(),
-            timeout_s: d.timeout_s,
-            on_timeout: outcome(&d.on_timeout),
-            max_attempts: d.max_attempts,
-            on_exhausted: outcome(&d.on_exhausted),
-        }
+        DeferObligation::from(&codegen::defer(d))
     }
 
     fn base(&self, rule: &ir::Rule, effect: Effect, code: &str, message: String) -> Decision {
@@ -597,7 +565,7 @@ impl<'a> Interp<'a> {
             reason: Reason { code: code.to_string(), message },
             policy: self.policy_ref(rule.policy),
             risk: rule.risk.map(|r| r.as_str().to_string()),
-            confidence: rule.confidence.map(confidence_f64),
+            confidence: rule.confidence.map(aarm_runtime::decision::confidence),
             step_up: None,
             defer: None,
             modified_action: None,
@@ -614,7 +582,7 @@ impl<'a> Interp<'a> {
         );
         d.rule = Some(name);
         d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
-        d.confidence = rule.and_then(|r| r.confidence).map(confidence_f64);
+        d.confidence = rule.and_then(|r| r.confidence).map(aarm_runtime::decision::confidence);
         d
     }
 

@@ -147,3 +147,66 @@ impl Decision {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// From the bundle's decision templates to what hosts see (one place, used by the engine and by
+// the compiler's reference interpreter).
+
+use crate::program::{ApproversData, DeferData, OutcomeData, StepUpData};
+
+impl From<&OutcomeData> for Outcome {
+    fn from(o: &OutcomeData) -> Outcome {
+        match o {
+            OutcomeData::Allow => Outcome::Allow,
+            OutcomeData::Deny => Outcome::Deny,
+            OutcomeData::Cancel => Outcome::Cancel,
+            OutcomeData::StepUp(s) => Outcome::StepUp(Box::new(StepUpObligation::from(&**s))),
+        }
+    }
+}
+
+impl From<&StepUpData> for StepUpObligation {
+    fn from(s: &StepUpData) -> StepUpObligation {
+        let (approvers, role) = match &s.approvers {
+            ApproversData::Identities(ids) => (ids.clone(), None),
+            ApproversData::Role(r) => (Vec::new(), Some(r.clone())),
+        };
+        StepUpObligation {
+            approvers,
+            role,
+            quorum: s.quorum,
+            timeout_s: s.timeout_s,
+            on_timeout: Outcome::from(&s.on_timeout),
+            escalate: s.escalate.as_ref().map(|(after_s, to)| Escalation { after_s: *after_s, to: to.clone() }),
+            veto: s.veto,
+            self_approval: s.self_approval,
+            risk: s.risk.as_str().to_string(),
+            notify: s.notify.clone(),
+        }
+    }
+}
+
+impl DeferObligation {
+    /// A deferral's limits, with no `need` yet.
+    pub fn limits(timeout_s: i64, on_timeout: &OutcomeData, max_attempts: u32, on_exhausted: &OutcomeData) -> Self {
+        DeferObligation {
+            need: Vec::new(),
+            timeout_s,
+            on_timeout: Outcome::from(on_timeout),
+            max_attempts,
+            on_exhausted: Outcome::from(on_exhausted),
+        }
+    }
+}
+
+/// The limits of an explicit `defer` block (its `need` is filled in by the caller).
+impl From<&DeferData> for DeferObligation {
+    fn from(d: &DeferData) -> DeferObligation {
+        DeferObligation::limits(d.timeout_s, &d.on_timeout, d.max_attempts, &d.on_exhausted)
+    }
+}
+
+/// A confidence in ten-thousandths as the decision shows it (exact for 0..=1).
+pub fn confidence(scaled: i64) -> f64 {
+    scaled as f64 / crate::value::DECIMAL_SCALE as f64
+}

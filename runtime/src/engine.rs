@@ -15,16 +15,11 @@
 use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
-use crate::decision::{
-    codes, ActionOut, Decision, DeferObligation, Effect, Escalation, Need, Outcome, PolicyRef, Reason, StepUpObligation,
-};
+use crate::decision::{codes, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation};
 use crate::ops::EvalError;
-use crate::program::{
-    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, OutcomeData, Program,
-    ReasonPart, RuleMeta, StepUpData,
-};
+use crate::program::{Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, Program, ReasonPart, RuleMeta};
 use crate::request::Request;
-use crate::value::{format_decimal, EvidenceMask, Value, DECIMAL_SCALE};
+use crate::value::{format_decimal, EvidenceMask, Value};
 use crate::verify::{self, VerifyError};
 use crate::vm::{Tables, Truth, Vm};
 use regex::Regex;
@@ -345,7 +340,7 @@ impl Engine {
         );
         d.rule = Some(name);
         d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
-        d.confidence = rule.and_then(|r| r.confidence).map(confidence_f64);
+        d.confidence = rule.and_then(|r| r.confidence).map(crate::decision::confidence);
         d
     }
 
@@ -356,7 +351,7 @@ impl Engine {
             reason: Reason { code: code.to_string(), message },
             policy: self.policy_ref(rule.policy),
             risk: rule.risk.map(|r| r.as_str().to_string()),
-            confidence: rule.confidence.map(confidence_f64),
+            confidence: rule.confidence.map(crate::decision::confidence),
             step_up: None,
             defer: None,
             modified_action: None,
@@ -387,7 +382,7 @@ impl Engine {
                 let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;
                 let mut d = self.base_decision(rule, Effect::Defer, &rule.reason_code, message);
                 let limits = match &rule.decision {
-                    DecisionTemplate::Defer(data) => self.defer_limits(data),
+                    DecisionTemplate::Defer(data) => DeferObligation::from(data),
                     _ => self.settings_limits(),
                 };
                 d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
@@ -404,7 +399,7 @@ impl Engine {
                     format!("waiting for evidence: {}", names.join(", ")),
                 );
                 let limits = match &rule.decision {
-                    DecisionTemplate::Defer(data) => self.defer_limits(data),
+                    DecisionTemplate::Defer(data) => DeferObligation::from(data),
                     _ => self.settings_limits(),
                 };
                 d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
@@ -445,7 +440,7 @@ impl Engine {
                 let mut d = self.base_decision(rule, effect, &rule.reason_code, message);
                 match &rule.decision {
                     DecisionTemplate::StepUp(s) => {
-                        let obligation = step_up_obligation(s);
+                        let obligation = StepUpObligation::from(s);
                         if d.risk.is_none() {
                             d.risk = Some(obligation.risk.clone());
                         }
@@ -458,7 +453,7 @@ impl Engine {
                                 mask |= bit;
                             }
                         }
-                        d.defer = Some(DeferObligation { need: self.needs(mask), ..self.defer_limits(data) });
+                        d.defer = Some(DeferObligation { need: self.needs(mask), ..DeferObligation::from(data) });
                     }
                     DecisionTemplate::Modify => {
                         d.modified_action = Some(self.modified_action(c, req, vm).map_err(|e| (*c, e))?);
@@ -511,55 +506,6 @@ impl Engine {
 
     fn settings_limits(&self) -> DeferObligation {
         let s = &self.program.settings;
-        DeferObligation {
-            need: Vec::new(),
-            timeout_s: s.defer_timeout_s,
-            on_timeout: outcome(&s.defer_on_timeout),
-            max_attempts: s.defer_attempts,
-            on_exhausted: outcome(&s.defer_on_exhausted),
-        }
-    }
-
-    fn defer_limits(&self, d: &DeferData) -> DeferObligation {
-        DeferObligation {
-            need: Vec::new(),
-            timeout_s: d.timeout_s,
-            on_timeout: outcome(&d.on_timeout),
-            max_attempts: d.max_attempts,
-            on_exhausted: outcome(&d.on_exhausted),
-        }
-    }
-}
-
-fn confidence_f64(c: i64) -> f64 {
-    // Exact for four-digit decimals in 0..=1.
-    c as f64 / DECIMAL_SCALE as f64
-}
-
-fn outcome(o: &OutcomeData) -> Outcome {
-    match o {
-        OutcomeData::Allow => Outcome::Allow,
-        OutcomeData::Deny => Outcome::Deny,
-        OutcomeData::Cancel => Outcome::Cancel,
-        OutcomeData::StepUp(s) => Outcome::StepUp(Box::new(step_up_obligation(s))),
-    }
-}
-
-fn step_up_obligation(s: &StepUpData) -> StepUpObligation {
-    let (approvers, role) = match &s.approvers {
-        ApproversData::Identities(ids) => (ids.clone(), None),
-        ApproversData::Role(r) => (Vec::new(), Some(r.clone())),
-    };
-    StepUpObligation {
-        approvers,
-        role,
-        quorum: s.quorum,
-        timeout_s: s.timeout_s,
-        on_timeout: outcome(&s.on_timeout),
-        escalate: s.escalate.as_ref().map(|(after_s, to)| Escalation { after_s: *after_s, to: to.clone() }),
-        veto: s.veto,
-        self_approval: s.self_approval,
-        risk: s.risk.as_str().to_string(),
-        notify: s.notify.clone(),
+        DeferObligation::limits(s.defer_timeout_s, &s.defer_on_timeout, s.defer_attempts, &s.defer_on_exhausted)
     }
 }

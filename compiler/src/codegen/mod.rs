@@ -196,7 +196,7 @@ fn risk(r: RiskLevel) -> Risk {
     }
 }
 
-fn outcome(o: &ir::Outcome) -> OutcomeData {
+pub(crate) fn outcome(o: &ir::Outcome) -> OutcomeData {
     match o {
         ir::Outcome::Allow => OutcomeData::Allow,
         ir::Outcome::Deny => OutcomeData::Deny,
@@ -205,7 +205,7 @@ fn outcome(o: &ir::Outcome) -> OutcomeData {
     }
 }
 
-fn step_up(s: &ir::StepUp) -> StepUpData {
+pub(crate) fn step_up(s: &ir::StepUp) -> StepUpData {
     StepUpData {
         quorum: s.quorum,
         approvers: match &s.approvers {
@@ -222,7 +222,7 @@ fn step_up(s: &ir::StepUp) -> StepUpData {
     }
 }
 
-fn defer(d: &ir::Defer) -> DeferData {
+pub(crate) fn defer(d: &ir::Defer) -> DeferData {
     DeferData {
         need: d.need.iter().filter_map(|e| u16::try_from(e.0).ok()).collect(),
         timeout_s: d.timeout_s,
