@@ -1,6 +1,6 @@
 //! Printing diagnostics in the formats the CLI offers.
 
-use aarm_lang::render::{summary, to_human, to_json, JsonDiagnostic};
+use aarm_lang::render::{summary, to_human_all, to_json, JsonDiagnostic};
 use aarm_lang::{Diagnostic, SourceMap};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Write};
@@ -23,8 +23,8 @@ pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Form
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut err = std::io::stderr().lock();
-            for d in diags {
-                let _ = write!(err, "{}", to_human(d, sources, color));
+            for report in to_human_all(diags, sources, color) {
+                let _ = write!(err, "{report}");
             }
         }
         Format::Json => {
