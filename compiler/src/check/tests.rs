@@ -494,3 +494,23 @@ fn methods_that_pick_strings_and_lists_apart() {
         "`Duration`",
     );
 }
+
+#[test]
+fn test_actions_write_sets_as_lists() {
+    let src = "policy p version \"1\"\ntool t { tags: Set<String>, n: Int }\nrule r on t { when \"x\" in params.tags\n deny }\n";
+    bundle(&format!("{src}test \"a set\" {{\n action t {{ tags: [\"x\", \"y\"], n: 1 }}\n expect deny\n}}\n"));
+    bundle(&format!("{src}test \"an empty set\" {{\n action t {{ tags: [], n: 1 }}\n expect deny\n}}\n"));
+    assert_one(
+        &format!("{src}test \"numbers\" {{\n action t {{ tags: [1], n: 1 }}\n expect deny\n}}\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Set<String>`, found `Set<Int>`",
+    );
+    // `[]` is shown as `List<?>`.
+    assert_one(
+        &format!("{src}test \"a list\" {{\n action t {{ tags: [], n: [] }}\n expect deny\n}}\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Int`, found `List<?>`",
+    );
+}
