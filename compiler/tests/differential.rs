@@ -409,6 +409,30 @@ fn examples_agree_with_the_vm() {
     );
 }
 
+#[test]
+fn every_example_request_agrees_with_the_vm() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 9, "{dirs:?}");
+    for dir in dirs {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".aarm"))
+            .collect();
+        names.sort();
+        let src: String = names
+            .iter()
+            .map(|n| format!("{FILE_MARK}{n}\n{}", std::fs::read_to_string(dir.join(n)).unwrap()))
+            .collect();
+        let request = std::fs::read_to_string(dir.join("request.json")).unwrap();
+        let decision = assert_agree(&src, &request);
+        assert!(decision.rule.is_some(), "{}: the example's request is decided by a rule: {decision:?}", dir.display());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generators: policies
 
