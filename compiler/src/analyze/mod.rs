@@ -44,6 +44,11 @@ pub fn analyze(bundle: &ir::Bundle) -> Vec<Diagnostic> {
     out
 }
 
+/// A finding about rule `r`, pointing at its name.
+fn at_rule(code: aarm_lang::Code, r: &Rule, message: String) -> Diagnostic {
+    Diagnostic::new(code, r.loc.file, r.loc.span, message)
+}
+
 /// A rule's name as findings show it: `policy.rule`.
 fn rule_name(r: &Rule) -> String {
     format!("`{}`", r.qualified_name)

@@ -28,7 +28,7 @@
 //! analysis stops and says where.
 
 use super::constraints::{Constraints, PathId};
-use super::rule_name;
+use super::{at_rule, rule_name};
 use crate::ir::{self, Decision, ExprKind, Rule, Targets, ToolId};
 use aarm_lang::{Code, Diagnostic};
 use std::cmp::Reverse;
@@ -104,10 +104,9 @@ fn shadowing(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) -> Vec<bool> {
         let by: BTreeSet<usize> = tops.iter().flatten().map(|(_, Reverse(j))| *j).collect();
         let by: Vec<&Rule> = by.iter().filter_map(|j| bundle.rules.get(*j)).collect();
         let names: Vec<String> = by.iter().map(|b| rule_name(b)).collect();
-        let mut d = Diagnostic::new(
+        let mut d = at_rule(
             Code::ShadowedRule,
-            r.loc.file,
-            r.loc.span,
+            r,
             format!(
                 "rule {} can never decide: {} always {} first",
                 rule_name(r),
@@ -233,10 +232,9 @@ fn conflicts(bundle: &ir::Bundle, cons: &[Constraints], shadowed: &[bool], out: 
         let at_least = if found.stopped_at.is_some() { "at least " } else { "" };
         let n = found.unlisted;
         out.push(
-            Diagnostic::new(
+            at_rule(
                 Code::PriorityConflict,
-                r.loc.file,
-                r.loc.span,
+                r,
                 format!(
                     "{at_least}{n} more {}, the first {}, can match together with earlier rules of equal \
                      priority that decide differently (not listed)",
@@ -253,10 +251,9 @@ fn conflicts(bundle: &ir::Bundle, cons: &[Constraints], shadowed: &[bool], out: 
     }
     if let Some(r) = found.stopped_at.and_then(|i| bundle.rules.get(i)) {
         out.push(
-            Diagnostic::new(
+            at_rule(
                 Code::PriorityConflict,
-                r.loc.file,
-                r.loc.span,
+                r,
                 format!(
                     "equal-priority conflicts were not analyzed from rule {} on: more than {} pairs of rules \
                      would have to be compared",
@@ -439,7 +436,7 @@ fn conflict_finding(bundle: &ir::Bundle, b: &Rule, found: &[usize]) -> Diagnosti
     } else {
         format!("can match together with {} other rules", others.len())
     };
-    let mut d = Diagnostic::new(Code::PriorityConflict, b.loc.file, b.loc.span, message).with_label(label);
+    let mut d = at_rule(Code::PriorityConflict, b, message).with_label(label);
     for a in others.iter().take(NAMED) {
         let text =
             if others.len() == 1 { "the other rule".to_string() } else { format!("decides `{}`", a.decision.name()) };
