@@ -5,6 +5,25 @@ use aarm_lang::{Diagnostic, SourceMap};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Write};
 
+/// `println!` for the CLI's results: a closed stdout (`aarm inspect … | head`) ends the output
+/// quietly instead of panicking, as `println!` does on a broken pipe.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!`, likewise.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
     /// Reports for people, with the source shown (on stderr).
@@ -43,7 +62,7 @@ pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Form
 pub fn print_sarif(diags: &[JsonDiagnostic]) {
     let log = aarm_lang::render::to_sarif(diags, env!("CARGO_PKG_VERSION"));
     match serde_json::to_string_pretty(&log) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }
