@@ -236,8 +236,9 @@ fn conflicts(bundle: &ir::Bundle, cons: &[Constraints], shadowed: &[bool], out: 
                 Code::PriorityConflict,
                 r,
                 format!(
-                    "{at_least}{n} more {}, the first {}, can match together with earlier rules of equal \
+                    "{at_least}{} more {}, the first {}, can match together with earlier rules of equal \
                      priority that decide differently (not listed)",
+                    thousands(n),
                     if n == 1 { "rule" } else { "rules" },
                     rule_name(r),
                 ),
