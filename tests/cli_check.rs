@@ -21,7 +21,18 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 
 #[test]
 fn examples_and_stdlib_check_clean() {
-    let out = check(&["examples/payments", "examples/credentials", "examples/data_export", "stdlib"], &root());
+    // What `.ci/run` checks, with the analysis findings as errors.
+    let mut paths: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
+    paths.sort();
+    paths.push("stdlib".into());
+    let mut args = vec!["--deny-warnings"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = check(&args, &root());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no problems"));
 }
@@ -122,7 +133,7 @@ fn rendered_diagnostics_match_snapshots() {
 }
 
 #[test]
-fn analysis_findings_come_from_analyze_not_check() {
+fn analysis_findings_are_warnings_of_check() {
     let dir = scratch("findings");
     // `late` can never decide: `first` has no condition and a higher priority on the same tool.
     std::fs::write(
@@ -131,15 +142,54 @@ fn analysis_findings_come_from_analyze_not_check() {
     )
     .unwrap();
     let out = check(&["--format", "json", "."], &dir);
-    assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
+    assert_eq!(out.status.code(), Some(0), "findings are warnings");
+    let ds = json_lines(&out);
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    assert_eq!((ds[0]["code"].as_str(), ds[0]["severity"].as_str()), (Some("W0015"), Some("warning")));
+    assert!(ds[0]["message"].as_str().unwrap().contains("`p.first`"), "{ds:?}");
+    assert_eq!(check(&["--deny-warnings", "."], &dir).status.code(), Some(1));
+    // The same finding from `aarm analyze`, which exits 1 on any.
     let out = aarm().args(["analyze", "--format", "json", "."]).current_dir(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "findings exit 1");
-    assert!(json_lines(&out).iter().any(|d| d["code"] == "W0015"));
+    assert_eq!(json_lines(&out), ds);
+    // A bundle with errors is not analyzed: only the error is reported.
+    std::fs::write(dir.join("q.aarm"), "policy q version \"1\"\nrule broken on nope { deny }\n").unwrap();
+    let codes: Vec<String> = json_lines(&check(&["--format", "json", "."], &dir))
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes, ["E0100"]);
     // A library of declarations without rules has nothing "unused" to report.
     let lib = scratch("library");
     std::fs::write(lib.join("lib.aarm"), "fn is_internal(a: String) -> Bool = a.ends_with(\"@corp.com\")\n").unwrap();
-    let out = aarm().args(["analyze", "--format", "json", "."]).current_dir(&lib).output().unwrap();
+    let out = check(&["--format", "json", "--deny-warnings", "."], &lib);
     assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
+}
+
+#[test]
+fn equal_priority_conflicts_are_bounded_on_a_large_bundle() {
+    // 300 rules on one tool and one priority, alternating `deny` and `allow`, whose conditions
+    // all overlap: every `allow` conflicts with every earlier `deny`, and the other way round.
+    let dir = scratch("many_conflicts");
+    let mut src = String::from("policy p version \"1\"\ntool t { x: Int }\n");
+    for k in 0..300 {
+        src.push_str(&format!("rule r{k} on t {{ when params.x > {k}\n {} }}\n", ["deny", "allow"][k % 2]));
+    }
+    std::fs::write(dir.join("p.aarm"), src).unwrap();
+    let ds = json_lines(&check(&["--format", "json", "."], &dir));
+    assert!(ds.iter().all(|d| d["code"] == "W0016"), "{ds:?}");
+    // One finding per rule for the first 50 conflicting rules (r1..r50), and one that counts the
+    // other 249.
+    assert_eq!(ds.len(), 51, "{ds:?}");
+    assert!(
+        ds[49]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rule `p.r50` (`deny`) can match together with 25 earlier rules"),
+        "{}",
+        ds[49]
+    );
+    assert_eq!(ds[50]["message"], "249 more rules, the first `p.r51`, can match together with earlier rules of equal priority that decide differently (not listed)");
 }
 
 #[test]
@@ -158,4 +208,19 @@ fn sarif_is_one_log_for_ci_annotations() {
     let region = &result["locations"][0]["physicalLocation"]["region"];
     assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(3), Some(11)));
     assert!(result["message"]["text"].as_str().unwrap().contains("did you mean `t`?"));
+
+    // Analysis findings are results too, as warnings.
+    std::fs::write(
+        dir.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule a on t { when params.x > 1\n deny }\nrule b on t { when params.x < 5\n allow }\n",
+    )
+    .unwrap();
+    let out = check(&["--format", "sarif", "."], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!((results[0]["ruleId"].as_str(), results[0]["level"].as_str()), (Some("W0016"), Some("warning")));
+    let region = &results[0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"].as_u64(), Some(5), "at the later rule of the pair");
 }

@@ -227,3 +227,32 @@ fn build_refuses_policies_with_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.join("x.aarmb").exists());
 }
+
+#[test]
+fn a_closed_stdout_ends_the_output_without_a_crash() {
+    // `aarm inspect --disassemble | head`: the reader goes away long before the 100 KB or so of
+    // disassembly are written.
+    let dir = scratch("closed_stdout");
+    let mut src = String::from("policy p version \"1\"\ntool t { x: Int, s: String }\n");
+    for k in 0..400 {
+        src.push_str(&format!(
+            "rule r{k} on t priority {k} {{ when params.x > {k} and params.s == \"v{k}\"\n deny }}\n"
+        ));
+    }
+    std::fs::write(dir.join("p.aarm"), src).unwrap();
+    let bundle = dir.join("p.aarmb");
+    let built = aarm().args(["build", "."]).arg("-o").arg(&bundle).current_dir(&dir).output().unwrap();
+    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
+    let mut child = aarm()
+        .args(["inspect", "--disassemble"])
+        .arg(&bundle)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -372,6 +372,16 @@ pub enum Method {
     /// ISO weekday: Monday 1 … Sunday 7.
     Weekday,
     Seconds,
+    /// `String.split(String)`: `List<String>`.
+    Split,
+    /// `List<T>.at(Int)`: `T`; negative counts from the end, out of range is an error.
+    At,
+    /// `List<T>.index_of(T)`: `Int`, -1 when absent.
+    IndexOf,
+    /// `String.in_cidr(String)`: an IPv4 address in a CIDR block.
+    InCidr,
+    /// `String.utc_offset()`: `Duration`.
+    UtcOffset,
 }
 
 impl Method {
@@ -392,6 +402,11 @@ impl Method {
             Method::Minute => "minute",
             Method::Weekday => "weekday",
             Method::Seconds => "seconds",
+            Method::Split => "split",
+            Method::At => "at",
+            Method::IndexOf => "index_of",
+            Method::InCidr => "in_cidr",
+            Method::UtcOffset => "utc_offset",
         }
     }
 }
@@ -437,6 +452,11 @@ impl Method {
             Method::Minute => MethodOp::Minute,
             Method::Weekday => MethodOp::Weekday,
             Method::Seconds => MethodOp::Seconds,
+            Method::Split => MethodOp::Split,
+            Method::At => MethodOp::At,
+            Method::IndexOf => MethodOp::IndexOf,
+            Method::InCidr => MethodOp::InCidr,
+            Method::UtcOffset => MethodOp::UtcOffset,
         })
     }
 }

@@ -47,14 +47,23 @@ mod tests {
     }
 
     #[test]
-    fn every_stdlib_file_is_embedded() {
+    fn every_stdlib_file_is_embedded_and_tested() {
+        // `stdlib/NAME.aarm` is a module; `stdlib/NAME_test.aarm` its tests (a policy that `use`s
+        // it by path, run by `aarm test stdlib/`), never embedded.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib");
-        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".aarm")).map(str::to_string))
-            .collect();
-        on_disk.sort();
-        assert_eq!(on_disk, STD_MODULES, "stdlib/ and STD_MODULES differ");
+        let mut modules = Vec::new();
+        let mut tests = Vec::new();
+        for name in std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()) {
+            let name = name.file_name().to_string_lossy().to_string();
+            let Some(stem) = name.strip_suffix(".aarm") else { continue };
+            match stem.strip_suffix("_test") {
+                Some(module) => tests.push(module.to_string()),
+                None => modules.push(stem.to_string()),
+            }
+        }
+        modules.sort();
+        tests.sort();
+        assert_eq!(modules, STD_MODULES, "stdlib/ and STD_MODULES differ");
+        assert_eq!(tests, STD_MODULES, "every module has its NAME_test.aarm");
     }
 }

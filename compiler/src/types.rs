@@ -149,7 +149,8 @@ impl fmt::Display for Type {
                 write!(f, " }}")
             }
             Type::Optional(t) => write!(f, "{t}?"),
-            Type::Never => write!(f, "List<?>"),
+            // The element type of `[]`, which is shown as `List<?>`.
+            Type::Never => write!(f, "?"),
             Type::Error => write!(f, "?"),
         }
     }

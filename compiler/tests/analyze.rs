@@ -132,6 +132,38 @@ fn unsatisfiable_strings_bools_and_presence() {
 }
 
 #[test]
+fn unsatisfiable_prefixes_and_suffixes() {
+    // Two prefixes neither of which extends the other; a forbidden prefix a required one implies.
+    assert_one(
+        "rule r on pay { when params.currency.starts_with(\"US\") and params.currency.starts_with(\"EU\")\n deny }\n",
+        "W0014",
+        &["`p.r`"],
+    );
+    assert_clean(
+        "rule r on pay { when params.currency.starts_with(\"U\") and params.currency.starts_with(\"US\")\n deny }\n",
+    );
+    assert_one(
+        "rule r on pay { when params.currency.starts_with(\"USD\")\n when not params.currency.starts_with(\"US\")\n deny }\n",
+        "W0014",
+        &[],
+    );
+    assert_clean(
+        "rule r on pay { when params.currency.starts_with(\"US\")\n when not params.currency.starts_with(\"USD\")\n deny }\n",
+    );
+    // With `==`, the constant must have the affix.
+    assert_one(
+        "rule r on pay { when params.currency == \"EUR\" and params.currency.ends_with(\"D\")\n deny }\n",
+        "W0014",
+        &[],
+    );
+    assert_clean("rule r on pay { when params.currency == \"USD\" and params.currency.ends_with(\"D\")\n deny }\n");
+    // A prefix and a suffix together always leave room.
+    assert_clean(
+        "rule r on pay { when params.currency.starts_with(\"AB\") and params.currency.ends_with(\"XY\")\n deny }\n",
+    );
+}
+
+#[test]
 fn unsatisfiable_ignores_what_it_cannot_read() {
     // Locals, methods and arithmetic add no constraint: nothing is claimed.
     assert_clean("rule r on pay { when params.amount * 2 > 5 and params.amount < 1\n deny }\n");
@@ -171,6 +203,37 @@ fn equal_priority_conflict() {
         "W0016",
         &["different parameters"],
     );
+}
+
+#[test]
+fn equal_priority_rules_with_exclusive_prefixes_do_not_conflict() {
+    let rules = |second: &str| {
+        format!(
+            "rule a on pay {{ when params.currency.starts_with(\"US\")\n deny }}\nrule b on pay {{ when params.currency.starts_with(\"{second}\")\n allow }}\n"
+        )
+    };
+    assert_one(&rules("U"), "W0016", &["`p.a`", "`p.b`"]);
+    assert_clean(&rules("EU"));
+}
+
+#[test]
+fn one_conflict_finding_per_rule_names_the_earlier_rules() {
+    // `late` overlaps four earlier denies; the denies agree with each other.
+    let mut src = String::new();
+    for i in 0..4 {
+        src.push_str(&format!("rule d{i} on pay {{ when params.amount > {i}\n deny }}\n"));
+    }
+    let has = format!("{src}rule late on pay {{ when params.amount < 100\n allow }}\n");
+    let hasnt = format!("{src}rule late on pay {{ when params.amount < 0\n allow }}\n");
+    assert_one(
+        &has,
+        "W0016",
+        &[
+            "rule `p.late` (`allow`) can match together with 4 earlier rules of priority 0",
+            "`p.d0` (`deny`), `p.d1` (`deny`), `p.d2` (`deny`) and 1 more",
+        ],
+    );
+    assert_clean(&hasnt);
 }
 
 // ---- W0017: lifecycle paths to allow

@@ -409,6 +409,30 @@ fn examples_agree_with_the_vm() {
     );
 }
 
+#[test]
+fn every_example_request_agrees_with_the_vm() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 9, "{dirs:?}");
+    for dir in dirs {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".aarm"))
+            .collect();
+        names.sort();
+        let src: String = names
+            .iter()
+            .map(|n| format!("{FILE_MARK}{n}\n{}", std::fs::read_to_string(dir.join(n)).unwrap()))
+            .collect();
+        let request = std::fs::read_to_string(dir.join("request.json")).unwrap();
+        let decision = assert_agree(&src, &request);
+        assert!(decision.rule.is_some(), "{}: the example's request is decided by a rule: {decision:?}", dir.display());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generators: policies
 
@@ -521,6 +545,10 @@ fn leaves(scope: Scope) -> Fam {
         "evidence.label",
         "action.tool",
         "action.operation",
+        r#""10.1.2.3""#,
+        r#""+05:30""#,
+        // An error when there is no prior action.
+        "context.prior_actions.at(-1).tool",
     ];
     let mut ls = vec![r#"["a", "b"]"#, "identity.roles", "context.data_classes", "admins", "evidence.seen"];
     let mut l = vec![r#"["a", "b"]"#, "evidence.seen", r#"["b", "x", "a@x"]"#];
@@ -577,8 +605,16 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
     let arith = pick(&["+", "-", "*", "/"]);
     let cmp = pick(&["==", "!=", "<", "<=", ">", ">="]);
 
+    // Separators for `split`, IPv4 blocks for `in_cidr`, offsets for `utc_offset`: literals that
+    // make valid and invalid inputs both frequent (the request's strings are mostly invalid).
+    let sep = pick(&[r#"",""#, r#""a""#, r#""""#, r#""@""#, r#"".""#]);
+    let block = pick(&[r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, "identity.human"]);
+    let offset = pick(&[r#""+05:30""#, r#""-08:00""#, r#""Z""#, r#""UTC+2""#, r#""+24:00""#, "context.env"]);
     let int = prop_oneof![
         4 => leaf.i.clone(),
+        1 => (l.clone(), s.clone()).prop_map(|(xs, a)| format!("{xs}.index_of({a})")),
+        1 => (s.clone(), sep.clone()).prop_map(|(a, p)| format!("({a}).split({p}).len()")),
+        1 => prop_oneof![offset, s.clone()].prop_map(|o| format!("(context.now + ({o}).utc_offset()).hour()")),
         3 => (i.clone(), arith.clone(), i.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
         1 => i.clone().prop_map(|a| format!("(-{a})")),
         1 => (ls.clone(), bd.clone()).prop_map({ let v = v.clone(); move |(xs, p)| format!("(count {v} in {xs}: {p})") }),
@@ -593,8 +629,12 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
         1 => d.clone().prop_map(|a| format!("(-{a})")),
     ]
     .boxed();
+    // Small indices, mostly in range, and any integer.
+    let index = prop_oneof![3 => pick(&["0", "1", "-1", "-2"]), 1 => i.clone()];
     let string = prop_oneof![
         4 => leaf.s.clone(),
+        1 => (s.clone(), sep.clone(), index.clone()).prop_map(|(a, p, n)| format!("({a}).split({p}).at({n})")),
+        1 => (l.clone(), index).prop_map(|(xs, n)| format!("{xs}.at({n})")),
         2 => (s.clone(), s.clone()).prop_map(|(a, b)| format!("({a} + {b})")),
         1 => (s.clone(), pick(&["lower", "upper", "trim"])).prop_map(|(a, m)| format!("({a}).{m}()")),
     ]
@@ -627,6 +667,12 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
                 .boxed(),
         ),
         (1, (ls.clone(), s.clone()).prop_map(|(xs, a)| format!("{xs}.contains({a})")).boxed()),
+        (
+            1,
+            (prop_oneof![s.clone(), pick(&[r#""10.1.2.3""#, r#""10.9.9.9""#, r#""256.0.0.1""#])], block)
+                .prop_map(|(a, b)| format!("({a}).in_cidr({b})"))
+                .boxed(),
+        ),
         (
             1,
             (ls.clone(), pick(&["contains_any", "contains_all"]), ls.clone())
@@ -690,6 +736,7 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
     let boolean = proptest::strategy::Union::new_weighted(bools).boxed();
     let list_only = prop_oneof![
         3 => leaf.l.clone(),
+        1 => (s.clone(), sep).prop_map(|(a, p)| format!("({a}).split({p})")),
         1 => (l.clone(), bd.clone()).prop_map({ let v = v.clone(); move |(xs, p)| format!("{xs}.filter({v} => {p})") }),
     ]
     .boxed();

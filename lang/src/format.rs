@@ -1092,6 +1092,7 @@ impl<'a> Printer<'a> {
                 self.kw(".");
                 self.ident(field);
             }
+            ExprKind::Method { .. } if brk && method_chain(e).1.len() > 1 => self.chain(e),
             ExprKind::Method { receiver, method, args } => {
                 self.expr(receiver);
                 self.kw(".");
@@ -1184,6 +1185,23 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// A chain of method calls that does not fit: the receiver, then each `.method(args)` on a
+    /// line of its own, indented (arguments broken only where one call alone does not fit).
+    fn chain(&mut self, e: &Expr) {
+        let (base, links) = method_chain(e);
+        self.expr(base);
+        self.indent += CONT;
+        for (method, args, end) in links {
+            self.nl();
+            self.kw(".");
+            self.ident(method);
+            let flat = self.measure(|p| p.seq("(", args, ")", false));
+            let brk = !self.fits(&flat, Span::new(method.span.end, end));
+            self.seq("(", args, ")", brk);
+        }
+        self.indent -= CONT;
+    }
+
     /// `open a, b close`, or one element per line (with a trailing comma) when broken.
     fn seq(&mut self, open: &str, items: &[Expr], close: &str, brk: bool) {
         self.kw(open);
@@ -1227,6 +1245,21 @@ impl<'a> Printer<'a> {
         }
         self.kw(close);
     }
+}
+
+/// One call of a method chain: the method's name, its arguments, and where the call ends.
+type Link<'e> = (&'e Ident, &'e [Expr], u32);
+
+/// The innermost receiver of a chain of method calls, and the calls from the first on.
+fn method_chain(e: &Expr) -> (&Expr, Vec<Link<'_>>) {
+    let mut links = Vec::new();
+    let mut cur = e;
+    while let ExprKind::Method { receiver, method, args } = &cur.kind {
+        links.push((method, args.as_slice(), cur.span.end));
+        cur = receiver;
+    }
+    links.reverse();
+    (cur, links)
 }
 
 fn same_kind(a: &ItemKind, b: &ItemKind) -> bool {
@@ -1319,6 +1352,20 @@ mod tests {
         let out = fmt(&commented);
         assert!(out.contains("// three") && out.contains("/* nine */"), "{out}");
         assert_eq!(fmt(&out), out);
+    }
+
+    #[test]
+    fn long_method_chains_break_before_each_call() {
+        let src = "fn host(url: String) -> String = url.split(\"://\").at(1).split(\"/\").at(0).split(\"?\").at(0).split(\"#\").at(0).split(\"@\").at(-1).lower()\n";
+        assert_eq!(
+            fmt(src),
+            "fn host(url: String) -> String =\n  url\n    .split(\"://\")\n    .at(1)\n    .split(\"/\")\n    .at(0)\n    .split(\"?\")\n    .at(0)\n    .split(\"#\")\n    .at(0)\n    .split(\"@\")\n    .at(-1)\n    .lower()\n"
+        );
+        // A chain that fits stays on its line.
+        assert_eq!(
+            fmt("fn f(s: String) -> String = s.trim().lower()\n"),
+            "fn f(s: String) -> String = s.trim().lower()\n"
+        );
     }
 
     #[test]

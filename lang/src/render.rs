@@ -3,7 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{SourceFile, SourceMap};
-use crate::span::Span;
+use crate::span::{FileId, Span};
 use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
 use serde::Serialize;
 
@@ -119,6 +119,37 @@ fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {
 
 /// Renders one diagnostic as an ariadne report.
 pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    let mut names: Vec<FileId> = vec![d.file];
+    names.extend(d.secondary.iter().map(|s| s.file));
+    names.dedup();
+    let mut cache = cache(sources, &names);
+    render(d, sources, color, &mut cache)
+}
+
+/// Renders diagnostics of one run as ariadne reports, one string each, reading each file's lines
+/// once however many reports point into it (a report per diagnostic of a large file would
+/// otherwise re-read the whole file every time).
+pub fn to_human_all<'a>(
+    diags: &'a [Diagnostic],
+    sources: &'a SourceMap,
+    color: bool,
+) -> impl Iterator<Item = String> + 'a {
+    let mut files: Vec<FileId> =
+        diags.iter().flat_map(|d| std::iter::once(d.file).chain(d.secondary.iter().map(|s| s.file))).collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut cache = cache(sources, &files);
+    diags.iter().map(move |d| render(d, sources, color, &mut cache))
+}
+
+/// The ariadne sources of `files`, by name (a file the map lacks is empty).
+fn cache<'a>(sources: &'a SourceMap, files: &[FileId]) -> impl ariadne::Cache<String> + 'a {
+    let texts: Vec<(String, &'a str)> =
+        files.iter().map(|f| (sources.name(*f).to_string(), sources.get(*f).map_or("", |s| s.text.as_str()))).collect();
+    ariadne::sources(texts)
+}
+
+fn render(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ariadne::Cache<String>) -> String {
     let name = sources.name(d.file).to_string();
     let file = sources.get(d.file);
     let range = clamp(d.span, file);
@@ -136,22 +167,17 @@ pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         .with_code(d.code.as_str())
         .with_message(format!("{} ({name}:{l}:{c})", d.message))
         .with_label(primary);
-    let mut files: Vec<(String, String)> = vec![(name.clone(), file.map(|f| f.text.clone()).unwrap_or_default())];
     for s in &d.secondary {
         let sname = sources.name(s.file).to_string();
         let sfile = sources.get(s.file);
-        report = report.with_label(
-            Label::new((sname.clone(), clamp(s.span, sfile))).with_message(&s.message).with_color(Color::Blue),
-        );
-        if !files.iter().any(|(n, _)| *n == sname) {
-            files.push((sname, sfile.map(|f| f.text.clone()).unwrap_or_default()));
-        }
+        report = report
+            .with_label(Label::new((sname, clamp(s.span, sfile))).with_message(&s.message).with_color(Color::Blue));
     }
     if let Some(help) = &d.help {
         report = report.with_help(help);
     }
     let mut out = Vec::new();
-    if report.finish().write(ariadne::sources(files), &mut out).is_err() {
+    if report.finish().write(cache, &mut out).is_err() {
         // Fall back to one plain line rather than lose the diagnostic.
         return format!("{}[{}]: {} ({name}:{l}:{c})\n", severity_word(d.severity), d.code.as_str(), d.message);
     }

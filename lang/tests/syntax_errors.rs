@@ -50,6 +50,9 @@ fn e0003_invalid_escape() {
     let d = one("group g = [\"a\\qb\"]", "E0003", 1, 14, "unknown escape `\\q`");
     assert_eq!((d.end_line, d.end_column), (1, 16));
     one("group g = [\"\\u{zz}\"]", "E0003", 1, 13, "malformed unicode escape");
+    // An escape the string ends inside: the span covers what there is of it, no more.
+    let d = one("group g = [\"\\u{41\"]", "E0003", 1, 13, "malformed unicode escape");
+    assert_eq!((d.end_line, d.end_column), (1, 18));
     one("rule r on t { deny reason \"c\"\n  \"bad \\x\" }", "E0003", 2, 8, "unknown escape `\\x`");
 }
 
@@ -114,13 +117,23 @@ fn e0011_keyword_as_name() {
         one("rule deny on t { allow }", "E0011", 1, 6, "`deny` is a reserved word and cannot be used as a rule name");
     assert_eq!(d.help.as_deref(), Some("choose another name, e.g. `deny_`"));
     one("tool t { }\ntool count { }", "E0011", 2, 6, "`count` is a reserved word and cannot be used as a tool name");
-    one(
-        "fn f(set: Int) -> Int = set",
-        "E0011",
-        1,
-        6,
-        "`set` is a reserved word and cannot be used as a parameter name",
+    one("fn f(set: Int) -> Int = 1", "E0011", 1, 6, "`set` is a reserved word and cannot be used as a parameter name");
+}
+
+#[test]
+fn a_reserved_parameter_name_does_not_cascade() {
+    // The word is taken as the parameter's name, so the declaration goes on parsing; reading it
+    // in the body is the only other error, and `tool` in the body does not start a declaration.
+    let ds = diagnostics(
+        "fn calls(prior: List<Int>, tool: String) -> Int =\n  count a in prior: a == tool\nfn other(x: Int) -> Int = x\n",
     );
+    let got: Vec<_> = ds.iter().map(|d| (d.code.as_str(), d.line, d.column)).collect();
+    assert_eq!(got, [("E0011", 1, 28), ("E0010", 2, 26)], "{ds:#?}");
+    // Where the word starts the next declaration, it still does: the rule parses.
+    let src = "fn\nrule r on t { deny }\n";
+    let got: Vec<_> = diagnostics(src).iter().map(|d| (d.code.clone(), d.line, d.column)).collect();
+    assert_eq!(got, [("E0011".to_string(), 2, 1)]);
+    assert_eq!(parse(aarm_lang::FileId(0), src).file.items.len(), 1);
 }
 
 #[test]

@@ -85,6 +85,17 @@ pub enum MethodOp {
     Minute,
     Weekday,
     Seconds,
+    // Appended after the first release of the format, so earlier bundles decode unchanged.
+    /// `s.split(sep)`: `List<String>`.
+    Split,
+    /// `xs.at(i)`: the element at `i` (negative counts from the end).
+    At,
+    /// `xs.index_of(x)`: the first position of `x`, or -1.
+    IndexOf,
+    /// `s.in_cidr(block)`: an IPv4 address in a CIDR block.
+    InCidr,
+    /// `s.utc_offset()`: the `Duration` east of UTC that `"+05:30"` names.
+    UtcOffset,
 }
 
 impl MethodOp {
@@ -97,7 +108,11 @@ impl MethodOp {
             | MethodOp::Glob
             | MethodOp::Contains
             | MethodOp::ContainsAny
-            | MethodOp::ContainsAll => 1,
+            | MethodOp::ContainsAll
+            | MethodOp::Split
+            | MethodOp::At
+            | MethodOp::IndexOf
+            | MethodOp::InCidr => 1,
             _ => 0,
         }
     }
@@ -118,6 +133,11 @@ impl MethodOp {
             MethodOp::Minute => "minute",
             MethodOp::Weekday => "weekday",
             MethodOp::Seconds => "seconds",
+            MethodOp::Split => "split",
+            MethodOp::At => "at",
+            MethodOp::IndexOf => "index_of",
+            MethodOp::InCidr => "in_cidr",
+            MethodOp::UtcOffset => "utc_offset",
         }
     }
 }

@@ -22,6 +22,12 @@ pub enum EvalError {
     /// known cannot be released.
     #[error("a `modify` value depends on evidence that is not known yet")]
     UnknownInModify,
+    /// `xs.at(i)` past either end of the list.
+    #[error("index {index} is out of range for a list of {len}")]
+    IndexOutOfRange { index: i64, len: u64 },
+    /// A string a method parses is not what it must be (`in_cidr`, `utc_offset`).
+    #[error("{0}")]
+    Unparsable(&'static str),
     /// The bundle's code is inconsistent (a hostile or corrupt bundle that passed verification).
     #[error("malformed bundle code: {0}")]
     Malformed(&'static str),
@@ -186,6 +192,86 @@ fn as_list(v: &Value) -> Result<&Arc<[Value]>, EvalError> {
     }
 }
 
+fn as_int(v: &Value) -> Result<i64, EvalError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        _ => Err(bad("integer argument of a non-integer")),
+    }
+}
+
+/// `s.split(sep)`; an empty separator splits between every character.
+fn split(s: &str, sep: &str) -> Value {
+    let parts: Vec<Value> = if sep.is_empty() {
+        s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
+    } else {
+        s.split(sep).map(Value::str).collect()
+    };
+    Value::List(Arc::from(parts))
+}
+
+/// `xs.at(i)`: `i` from 0, or from the end when negative (-1 is the last element).
+fn at(items: &[Value], index: i64) -> R {
+    let len = items.len();
+    let position = if index < 0 { len.checked_sub(index.unsigned_abs() as usize) } else { usize::try_from(index).ok() };
+    position.and_then(|p| items.get(p)).cloned().ok_or(EvalError::IndexOutOfRange { index, len: len as u64 })
+}
+
+/// A dotted-quad IPv4 address (`std::net::Ipv4Addr`'s syntax: four decimal octets, no leading
+/// zeros).
+fn ipv4(s: &str) -> Option<u32> {
+    s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+}
+
+/// `a.b.c.d/n` with `n` in 0..=32, as (network, mask); host bits in the address are ignored.
+fn cidr(s: &str) -> Option<(u32, u32)> {
+    let (base, bits) = s.split_once('/')?;
+    if bits.is_empty() || bits.len() > 2 || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    Some((ipv4(base)? & mask, mask))
+}
+
+fn in_cidr(ip: &str, block: &str) -> Result<bool, EvalError> {
+    let ip = ipv4(ip).ok_or(EvalError::Unparsable("`in_cidr`: the string is not an IPv4 address"))?;
+    let (network, mask) =
+        cidr(block).ok_or(EvalError::Unparsable("`in_cidr`: the block is not an IPv4 CIDR block (`a.b.c.d/n`)"))?;
+    Ok(ip & mask == network)
+}
+
+/// `Z`, `UTC`, `GMT`, or one of them (or nothing) followed by `+`/`-` and `H`, `HH`, `H:MM`,
+/// `HH:MM` or `HHMM` (hours at most 23, minutes at most 59): the offset in seconds east of UTC.
+fn utc_offset(s: &str) -> Option<i64> {
+    if s.eq_ignore_ascii_case("z") {
+        return Some(0);
+    }
+    let rest = ["utc", "gmt"]
+        .iter()
+        .find(|p| s.get(..3).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+        .map_or(s, |_| s.get(3..).unwrap_or(""));
+    if rest.is_empty() {
+        return (rest.len() != s.len()).then_some(0);
+    }
+    let (sign, digits) = match rest.split_at_checked(1)? {
+        ("+", d) => (1, d),
+        ("-", d) => (-1, d),
+        _ => return None,
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if digits.len() == 4 => digits.split_at_checked(2)?,
+        None => (digits, "00"),
+    };
+    let number = |d: &str, max: i64, widths: &[usize]| {
+        (widths.contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| d.parse::<i64>().ok())
+            .flatten()
+            .filter(|n| *n <= max)
+    };
+    Some(sign * (number(hours, 23, &[1, 2])? * 3600 + number(minutes, 59, &[2])? * 60))
+}
+
 fn len_value(n: usize) -> R {
     i64::try_from(n).map(Value::Int).map_err(|_| EvalError::Overflow)
 }
@@ -243,6 +329,25 @@ pub fn method(op: MethodOp, recv: &Value, args: &[Value]) -> R {
             Value::Duration(d) => Value::Int(*d),
             _ => return Err(bad("duration method on a non-duration")),
         },
+        MethodOp::Split => split(as_str(recv)?, as_str(arg(0)?)?),
+        MethodOp::At => at(as_list(recv)?, as_int(arg(0)?)?)?,
+        MethodOp::IndexOf => {
+            let wanted = arg(0)?;
+            let mut found = -1;
+            for (i, item) in as_list(recv)?.iter().enumerate() {
+                if item.equals(wanted).ok_or(bad("`index_of` of a mismatched element"))? {
+                    found = i64::try_from(i).map_err(|_| EvalError::Overflow)?;
+                    break;
+                }
+            }
+            Value::Int(found)
+        }
+        MethodOp::InCidr => Value::Bool(in_cidr(as_str(recv)?, as_str(arg(0)?)?)?),
+        MethodOp::UtcOffset => {
+            Value::Duration(utc_offset(as_str(recv)?).ok_or(EvalError::Unparsable(
+                "`utc_offset`: the string is not a UTC offset (`+05:30`, `-08:00`, `Z`)",
+            ))?)
+        }
     })
 }
 
@@ -281,6 +386,102 @@ mod tests {
         assert!(matches!(method(MethodOp::Minute, &t, &[]), Ok(Value::Int(30))));
         assert!(matches!(method(MethodOp::Weekday, &t, &[]), Ok(Value::Int(2))));
         assert!(matches!(method(MethodOp::Weekday, &Value::Time(-1), &[]), Ok(Value::Int(3))));
+    }
+
+    fn text(v: &Value) -> String {
+        match v {
+            Value::Str(s) => s.to_string(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    fn strs(v: &Value) -> Vec<String> {
+        match v {
+            Value::List(items) => items.iter().map(text).collect(),
+            other => panic!("not a list: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn split_at_and_index_of() {
+        let s = |x: &str| Value::str(x);
+        let parts = method(MethodOp::Split, &s("a@b@c"), &[s("@")]).unwrap();
+        assert_eq!(strs(&parts), ["a", "b", "c"]);
+        assert_eq!(strs(&method(MethodOp::Split, &s("bob"), &[s("@")]).unwrap()), ["bob"]);
+        assert_eq!(strs(&method(MethodOp::Split, &s(""), &[s(",")]).unwrap()), [""]);
+        assert_eq!(strs(&method(MethodOp::Split, &s("a,"), &[s(",")]).unwrap()), ["a", ""]);
+        // An empty separator splits between characters.
+        assert_eq!(strs(&method(MethodOp::Split, &s("hé"), &[s("")]).unwrap()), ["h", "é"]);
+        let at = |i: i64| method(MethodOp::At, &parts, &[Value::Int(i)]);
+        assert_eq!(text(&at(0).unwrap()), "a");
+        assert_eq!(text(&at(-1).unwrap()), "c");
+        assert_eq!(text(&at(-3).unwrap()), "a");
+        for i in [3, -4, i64::MAX, i64::MIN] {
+            assert_eq!(at(i).err(), Some(EvalError::IndexOutOfRange { index: i, len: 3 }), "{i}");
+        }
+        let index_of = |x: &str| method(MethodOp::IndexOf, &parts, &[s(x)]).unwrap();
+        assert!(matches!(index_of("b"), Value::Int(1)));
+        assert!(matches!(index_of("z"), Value::Int(-1)));
+    }
+
+    #[test]
+    fn cidr_blocks() {
+        let in_cidr = |ip: &str, block: &str| method(MethodOp::InCidr, &Value::str(ip), &[Value::str(block)]);
+        let yes = |ip, block| assert!(matches!(in_cidr(ip, block), Ok(Value::Bool(true))), "{ip} in {block}");
+        let no = |ip, block| assert!(matches!(in_cidr(ip, block), Ok(Value::Bool(false))), "{ip} not in {block}");
+        yes("10.1.2.3", "10.0.0.0/8");
+        no("11.1.2.3", "10.0.0.0/8");
+        yes("172.31.255.255", "172.16.0.0/12");
+        no("172.32.0.0", "172.16.0.0/12");
+        yes("192.168.1.7", "192.168.1.7/32");
+        no("192.168.1.8", "192.168.1.7/32");
+        yes("8.8.8.8", "0.0.0.0/0");
+        // Host bits in the block are ignored.
+        yes("10.9.9.9", "10.1.2.3/8");
+        for (ip, block) in [
+            ("10.0.0.256", "10.0.0.0/8"),
+            ("10.0.0", "10.0.0.0/8"),
+            ("010.0.0.1", "10.0.0.0/8"),
+            (" 10.0.0.1", "10.0.0.0/8"),
+            ("::1", "10.0.0.0/8"),
+            ("host.corp", "10.0.0.0/8"),
+            ("10.0.0.1", "10.0.0.0"),
+            ("10.0.0.1", "10.0.0.0/33"),
+            ("10.0.0.1", "10.0.0.0/+8"),
+            ("10.0.0.1", "10.0.0.0/"),
+            ("10.0.0.1", "10.0.0.0/8/9"),
+            ("10.0.0.1", "10.0.0.0/008"),
+        ] {
+            assert!(matches!(in_cidr(ip, block), Err(EvalError::Unparsable(_))), "{ip} in {block}");
+        }
+    }
+
+    #[test]
+    fn utc_offsets() {
+        let offset = |s: &str| match method(MethodOp::UtcOffset, &Value::str(s), &[]) {
+            Ok(Value::Duration(d)) => Some(d),
+            Err(EvalError::Unparsable(_)) => None,
+            other => panic!("{s}: {other:?}"),
+        };
+        for (s, seconds) in [
+            ("Z", 0),
+            ("utc", 0),
+            ("GMT", 0),
+            ("+05:30", 19_800),
+            ("-08:00", -28_800),
+            ("+0545", 20_700),
+            ("UTC+2", 7_200),
+            ("gmt-3:30", -12_600),
+            ("-00:30", -1_800),
+            ("+23:59", 86_340),
+        ] {
+            assert_eq!(offset(s), Some(seconds), "{s}");
+        }
+        for s in
+            ["", "+", "05:00", "+24:00", "+05:60", "+5:3", "+123", "+12345", "UTC 2", "+05:30 ", "CET", "−05:00", "+٥"]
+        {
+            assert_eq!(offset(s), None, "{s:?}");
+        }
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn lifecycle(common: &Common) -> Result<Lifecycle<SqliteStore>, String> {
 
 fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }
@@ -207,7 +207,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             match lc.tick(now) {
                 Ok(changed) => {
                     for c in &changed {
-                        println!("{} {}", c.id, c.state.as_str());
+                        crate::outln!("{} {}", c.id, c.state.as_str());
                     }
                     eprintln!("{} case(s) changed", changed.len());
                     Ok(exit::OK)
@@ -235,7 +235,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         CaseCommand::List { pending, common } => {
             let lc = lifecycle(common)?;
             for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
-                println!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
+                crate::outln!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
             }
             Ok(exit::OK)
         }

@@ -3,10 +3,13 @@
 //! Each PATH is one bundle (as `aarm build PATH` would compile it): a directory with every
 //! `.aarm` file under it, or a single file with what it `use`s. Checking several paths checks
 //! several independent bundles, so that separate scenarios do not share one namespace.
+//!
+//! A bundle without errors is also analyzed: what `aarm analyze` proves (W0010–W0018) is reported
+//! with the checker's own warnings, so that `--deny-warnings` in CI covers it too.
 
 use super::exit;
 use super::output::{print_diagnostics, print_sarif, print_summary, Format};
-use aarm_compiler::{check, load};
+use aarm_compiler::{analyze::analyze, check, load};
 use aarm_lang::render::to_json;
 use clap::Args;
 use std::path::PathBuf;
@@ -38,15 +41,20 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
         };
         let checked = check(&loaded);
+        let mut diagnostics = checked.diagnostics;
+        if let Some(bundle) = &checked.bundle {
+            diagnostics.extend(analyze(bundle));
+            diagnostics.sort_by_key(|d| (d.file, d.span.start, d.span.end, d.code.as_str()));
+        }
         if args.format == Format::Sarif {
             // One log for every bundle, printed at the end.
-            sarif.extend(checked.diagnostics.iter().map(|d| to_json(d, &loaded.sources)));
+            sarif.extend(diagnostics.iter().map(|d| to_json(d, &loaded.sources)));
         } else {
-            print_diagnostics(&checked.diagnostics, &loaded.sources, args.format);
+            print_diagnostics(&diagnostics, &loaded.sources, args.format);
         }
-        let e = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        let e = diagnostics.iter().filter(|d| d.is_error()).count();
         errors += e;
-        warnings += checked.diagnostics.len() - e;
+        warnings += diagnostics.len() - e;
         files += loaded.modules.iter().filter(|m| !m.source.is_std()).count();
     }
     match args.format {

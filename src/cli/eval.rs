@@ -48,7 +48,7 @@ fn print(decision: &Decision, explain: Option<serde_json::Value>) {
         obj.insert("explain".into(), extra);
     }
     match serde_json::to_string_pretty(&value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("error: cannot print the decision: {e}"),
     }
 }

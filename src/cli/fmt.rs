@@ -75,7 +75,7 @@ pub fn run(args: &FmtArgs) -> ExitCode {
         }
         changed += 1;
         if args.check {
-            println!("{}", file.display());
+            crate::outln!("{}", file.display());
         } else if let Err(e) = std::fs::write(file, &formatted) {
             eprintln!("error: cannot write {}: {e}", file.display());
             return ExitCode::from(exit::USAGE);

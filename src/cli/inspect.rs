@@ -26,13 +26,13 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     };
     match bundle::read_info(&bytes) {
         Ok(info) => {
-            println!("bundle     {}", args.bundle.display());
-            println!("format     {}", info.format_version);
-            println!("compiler   {}", info.compiler_version);
-            println!("hash       {}", info.hash_string());
+            crate::outln!("bundle     {}", args.bundle.display());
+            crate::outln!("format     {}", info.format_version);
+            crate::outln!("compiler   {}", info.compiler_version);
+            crate::outln!("hash       {}", info.hash_string());
             match &info.key_id {
-                Some(k) => println!("signature  Ed25519, key {k}"),
-                None => println!("signature  none"),
+                Some(k) => crate::outln!("signature  Ed25519, key {k}"),
+                None => crate::outln!("signature  none"),
             }
         }
         Err(e) => {
@@ -47,35 +47,35 @@ pub fn run(args: &InspectArgs) -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    println!("size       {} bytes", bytes.len());
+    crate::outln!("size       {} bytes", bytes.len());
     for p in &program.policies {
-        println!("policy     {} {}", p.name, p.version);
+        crate::outln!("policy     {} {}", p.name, p.version);
     }
-    println!("tools      {}", program.schema.tools.len());
+    crate::outln!("tools      {}", program.schema.tools.len());
     for t in &program.schema.tools {
         let fields: Vec<String> = t.fields.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect();
-        println!("  {} {{ {} }}", t.name, fields.join(", "));
+        crate::outln!("  {} {{ {} }}", t.name, fields.join(", "));
     }
     if !program.schema.evidence.is_empty() {
-        println!("evidence   {}", program.schema.evidence.len());
+        crate::outln!("evidence   {}", program.schema.evidence.len());
         for e in &program.schema.evidence {
-            println!("  {}: {} from {:?}", e.name, e.ty, e.source);
+            crate::outln!("  {}: {} from {:?}", e.name, e.ty, e.source);
         }
     }
-    println!("rules      {}", program.rules.len());
+    crate::outln!("rules      {}", program.rules.len());
     for r in &program.rules {
-        println!("  {} priority {} -> {}  ({})", r.qualified_name, r.priority, r.decision.name(), r.location);
+        crate::outln!("  {} priority {} -> {}  ({})", r.qualified_name, r.priority, r.decision.name(), r.location);
     }
     let instructions: usize = program.chunks.iter().chain(&program.functions).map(|c| c.code.len()).sum();
-    println!(
+    crate::outln!(
         "code       {} chunks, {} functions, {instructions} instructions, {} constants",
         program.chunks.len(),
         program.functions.len(),
         program.consts.len()
     );
     if args.disassemble {
-        println!();
-        print!("{}", disassemble(&program));
+        crate::outln!();
+        crate::out!("{}", disassemble(&program));
     }
     ExitCode::from(exit::OK)
 }

@@ -1,9 +1,28 @@
 //! Printing diagnostics in the formats the CLI offers.
 
-use aarm_lang::render::{summary, to_human, to_json, JsonDiagnostic};
+use aarm_lang::render::{summary, to_human_all, to_json, JsonDiagnostic};
 use aarm_lang::{Diagnostic, SourceMap};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Write};
+
+/// `println!` for the CLI's results: a closed stdout (`aarm inspect … | head`) ends the output
+/// quietly instead of panicking, as `println!` does on a broken pipe.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!`, likewise.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -23,8 +42,8 @@ pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Form
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut err = std::io::stderr().lock();
-            for d in diags {
-                let _ = write!(err, "{}", to_human(d, sources, color));
+            for report in to_human_all(diags, sources, color) {
+                let _ = write!(err, "{report}");
             }
         }
         Format::Json => {
@@ -43,7 +62,7 @@ pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: Form
 pub fn print_sarif(diags: &[JsonDiagnostic]) {
     let log = aarm_lang::render::to_sarif(diags, env!("CARGO_PKG_VERSION"));
     match serde_json::to_string_pretty(&log) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }

@@ -41,7 +41,7 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
             let list = SqliteStore::open(store).and_then(|s| s.receipts(case.as_deref()));
             match list {
                 Ok(list) => {
-                    print!("{}", receipts::to_json_lines(&list));
+                    crate::out!("{}", receipts::to_json_lines(&list));
                     ExitCode::from(exit::OK)
                 }
                 Err(e) => {
@@ -93,12 +93,16 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
             };
             match result {
                 Ok(report) => {
-                    println!(
+                    crate::outln!(
                         "valid: {} receipts (seq {}..{}), {} signatures verified, head {}",
-                        report.count, report.first_seq, report.last_seq, report.signed, report.head
+                        report.count,
+                        report.first_seq,
+                        report.last_seq,
+                        report.signed,
+                        report.head
                     );
                     if report.unchecked_signatures > 0 {
-                        println!(
+                        crate::outln!(
                             "note: {} signatures were not checked: give the signer's public key with --key",
                             report.unchecked_signatures
                         );

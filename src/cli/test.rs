@@ -66,17 +66,17 @@ pub fn run(args: &TestArgs) -> ExitCode {
         failed += report.failed();
         match args.format {
             ReportFormat::Json => match serde_json::to_string(&report) {
-                Ok(s) => println!("{s}"),
+                Ok(s) => crate::outln!("{s}"),
                 Err(e) => eprintln!("error: {e}"),
             },
             ReportFormat::Human => {
                 for r in &report.results {
                     match &r.failure {
-                        None => println!("ok      {} ({}:{})", r.name, r.file, r.line),
+                        None => crate::outln!("ok      {} ({}:{})", r.name, r.file, r.line),
                         Some(f) => {
-                            println!("FAILED  {} ({}:{})", r.name, r.file, r.line);
-                            println!("        step {} (line {}): expected {}", f.step, f.line, f.expected);
-                            println!(
+                            crate::outln!("FAILED  {} ({}:{})", r.name, r.file, r.line);
+                            crate::outln!("        step {} (line {}): expected {}", f.step, f.line, f.expected);
+                            crate::outln!(
                                 "        {:>width$}actual   {}",
                                 "",
                                 f.actual,
@@ -86,19 +86,19 @@ pub fn run(args: &TestArgs) -> ExitCode {
                     }
                 }
                 let reached = report.rules_total - report.rules_not_reached.len();
-                println!(
+                crate::outln!(
                     "rule coverage {}: {reached} of {} rules reached by a test",
                     path.display(),
                     report.rules_total
                 );
                 for name in &report.rules_not_reached {
-                    println!("        not reached: {name}");
+                    crate::outln!("        not reached: {name}");
                 }
             }
         }
     }
     if args.format == ReportFormat::Human {
-        println!("{passed} passed, {failed} failed");
+        crate::outln!("{passed} passed, {failed} failed");
     }
     if failed > 0 || broken {
         ExitCode::from(exit::FAILED)

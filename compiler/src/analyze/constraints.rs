@@ -6,7 +6,8 @@
 //! named from the request (`params.x`, `context.x.y`, `identity.human`, `action.tool`,
 //! `evidence.x`), never a local — the constraints that comparisons with constants put on it:
 //! numeric bounds (`Int`, `Decimal`, `Duration`, `Time`), string `==`/`!=`/`in [literals]`,
-//! `Bool` equalities, and `is set`/`is not set`. Any other conjunct adds nothing.
+//! `starts_with`/`ends_with` a literal (and their negations), `Bool` equalities, and
+//! `is set`/`is not set`. Any other conjunct adds nothing.
 //!
 //! Soundness: every constraint is implied by its conjunct being *true* (in three-valued logic an
 //! unknown conjunct is not true, so evidence is no exception), and the conjunction is true only
@@ -14,22 +15,30 @@
 //! that the conjunction is never true; a non-empty one proves nothing and is never reported.
 //! Numbers are exact: all numeric values are integers in their unit (an `Int` is scaled to
 //! ten-thousandths, the unit of `Decimal`, so that widened comparisons share it), and strict
-//! bounds are tightened to the next representable value.
+//! bounds are tightened to the next representable value. Without `==` or `in`, a string has
+//! infinitely many candidates: its constraints are empty only when two required prefixes (or
+//! suffixes) disagree, or a forbidden prefix (suffix) is implied by a required one; any other mix
+//! is met by a long enough string of a character no constraint mentions.
+//!
+//! [`Constraints`] is the system of one rule, built once, so that the conflict analysis can ask
+//! whether two rules can hold together without reading their conditions again.
 
 use super::rule_name;
-use crate::ir::{self, Const, Expr, ExprKind, LogicOp};
+use crate::ir::{self, Const, Expr, ExprKind, LogicOp, Method};
 use crate::types::Type;
 use aarm_lang::ast::BinOp;
 use aarm_lang::{Code, Diagnostic};
 use std::collections::HashMap;
 
-/// Reports rules whose condition can never be true; returns, per rule, whether it was.
-pub(super) fn check(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) -> Vec<bool> {
-    let mut unsat = Vec::with_capacity(bundle.rules.len());
+/// Reports rules whose condition can never be true; returns the constraints of every rule, in
+/// rule order.
+pub(super) fn check(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) -> Vec<Constraints> {
+    let mut all = Vec::with_capacity(bundle.rules.len());
+    let mut ids = PathIds::default();
     for r in &bundle.rules {
-        let conds: Vec<&Expr> = r.conditions.iter().collect();
-        let never = is_unsatisfiable(bundle, &conds);
-        unsat.push(never);
+        let cons = Constraints::of(bundle, &r.conditions, &mut ids);
+        let never = cons.never();
+        all.push(cons);
         if !never {
             continue;
         }
@@ -42,23 +51,88 @@ pub(super) fn check(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) -> Vec<bool>
         .with_label("this rule never decides")
         .with_help(
             "the `when` lines contradict each other (a value bounded from both sides with no room between, \
-             or equal to two different constants); fix the comparison, or join alternatives with `or`",
+             equal to two different constants, or with two prefixes that cannot both start it); fix the \
+             comparison, or join alternatives with `or`",
         );
         for c in &r.conditions {
             d = d.with_secondary(r.loc.file, c.span, "one of the conditions that together cannot hold");
         }
         out.push(d);
     }
-    unsat
+    all
 }
 
-/// True when the conjunction of `conds` is provably never true.
-pub(super) fn is_unsatisfiable(bundle: &ir::Bundle, conds: &[&Expr]) -> bool {
-    let mut sys = System::default();
-    for c in conds {
-        sys.add(bundle, c, true);
+/// The constraints that a conjunction of conditions puts on the paths of a request: per path
+/// (numbered by [`PathIds`], in increasing order), its domain.
+#[derive(Debug, Default)]
+pub(super) struct Constraints {
+    paths: Vec<(PathId, Domain)>,
+    never: bool,
+}
+
+/// A path of one bundle, by number: rules' constraints are compared by merging two sorted lists.
+pub(super) type PathId = u32;
+
+/// Numbers the paths of one bundle.
+#[derive(Debug, Default)]
+pub(super) struct PathIds(HashMap<Path, PathId>);
+
+impl Constraints {
+    pub(super) fn of(bundle: &ir::Bundle, conds: &[Expr], ids: &mut PathIds) -> Constraints {
+        let mut sys = System::default();
+        for c in conds {
+            sys.add(bundle, c, true);
+        }
+        let never = sys.is_empty();
+        let mut paths: Vec<(PathId, Domain)> = sys
+            .paths
+            .into_iter()
+            .map(|(p, d)| {
+                let next = PathId::try_from(ids.0.len()).unwrap_or(PathId::MAX);
+                (*ids.0.entry(p).or_insert(next), d)
+            })
+            .collect();
+        paths.sort_unstable_by_key(|(p, _)| *p);
+        Constraints { paths, never }
     }
-    sys.is_empty()
+
+    /// True when the conjunction is provably never true.
+    pub(super) fn never(&self) -> bool {
+        self.never
+    }
+
+    /// True when the two conjunctions are provably never true together: one of them never is,
+    /// or a path that both constrain has no value that meets both.
+    pub(super) fn disjoint(&self, other: &Constraints) -> bool {
+        if self.never || other.never {
+            return true;
+        }
+        let (mut a, mut b) = (self.paths.iter().peekable(), other.paths.iter().peekable());
+        while let (Some((pa, da)), Some((pb, db))) = (a.peek(), b.peek()) {
+            match pa.cmp(pb) {
+                std::cmp::Ordering::Less => {
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if domain_empty([da, db]) {
+                        return true;
+                    }
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+        false
+    }
+
+    /// The paths whose string value is one of finitely many (`x == "a"`, `x in [...]`), with
+    /// those values.
+    pub(super) fn string_points(&self) -> impl Iterator<Item = (PathId, Vec<&str>)> {
+        self.paths.iter().filter_map(|(p, d)| d.str.points().map(|v| (*p, v)))
+    }
 }
 
 /// A value named from the request.
@@ -162,7 +236,7 @@ fn flip(op: BinOp) -> BinOp {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Num {
     lo: Option<i128>,
     hi: Option<i128>,
@@ -170,15 +244,21 @@ struct Num {
     excluded: Vec<i128>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Str {
     eq: Vec<String>,
     ne: Vec<String>,
     /// Each an allowed set (`x in [..]`); the value is in all of them.
     within: Vec<Vec<String>>,
+    /// `x.starts_with(p)` true, and false.
+    prefixes: Vec<String>,
+    not_prefixes: Vec<String>,
+    /// `x.ends_with(s)` true, and false.
+    suffixes: Vec<String>,
+    not_suffixes: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Domain {
     num: Option<Num>,
     str: Str,
@@ -186,55 +266,93 @@ struct Domain {
     set: Vec<bool>,
 }
 
-impl Domain {
-    fn is_empty(&self) -> bool {
-        if self.bools.windows(2).any(|w| w.first() != w.get(1)) || self.set.windows(2).any(|w| w.first() != w.get(1)) {
-            return true;
-        }
-        if let Some(n) = &self.num {
-            if n.is_empty() {
-                return true;
-            }
-        }
-        self.str.is_empty()
+// Emptiness is decided over the constraints of one domain or of several at once (two rules'
+// constraints on one path, for the conflict analysis), without merging them into a new one.
+
+fn domain_empty<const N: usize>(parts: [&Domain; N]) -> bool {
+    let disagree = |each: fn(&Domain) -> &[bool]| {
+        let mut all = parts.iter().flat_map(|d| each(d).iter());
+        all.next().is_some_and(|first| all.any(|b| b != first))
+    };
+    if disagree(|d| &d.bools) || disagree(|d| &d.set) {
+        return true;
     }
+    let nums = parts.map(|d| d.num.as_ref());
+    (nums.iter().any(Option::is_some) && num_empty(&nums)) || str_empty(&parts.map(|d| &d.str))
 }
 
-impl Num {
-    fn is_empty(&self) -> bool {
-        let g = self.gran.max(1);
-        // Round the bounds inward to multiples of the granularity.
-        let lo = self.lo.map(|l| l.div_euclid(g) * g + if l.rem_euclid(g) == 0 { 0 } else { g });
-        let hi = self.hi.map(|h| h.div_euclid(g) * g);
-        let (Some(lo), Some(hi)) = (lo, hi) else { return false };
-        if lo > hi {
-            return true;
-        }
-        // A finite range: empty if `!=` excludes every value in it.
-        let size = (hi - lo) / g + 1;
-        let mut excluded: Vec<i128> = self
-            .excluded
-            .iter()
-            .copied()
-            .filter(|v| *v >= lo && *v <= hi && v.rem_euclid(g) == lo.rem_euclid(g))
-            .collect();
-        excluded.sort_unstable();
-        excluded.dedup();
-        i128::try_from(excluded.len()).is_ok_and(|n| n >= size)
+fn num_empty(parts: &[Option<&Num>]) -> bool {
+    let parts = || parts.iter().flatten();
+    let g = parts().map(|n| n.gran).max().unwrap_or(1).max(1);
+    let lo = parts().filter_map(|n| n.lo).max();
+    let hi = parts().filter_map(|n| n.hi).min();
+    // Round the bounds inward to multiples of the granularity.
+    let lo = lo.map(|l| l.div_euclid(g) * g + if l.rem_euclid(g) == 0 { 0 } else { g });
+    let hi = hi.map(|h| h.div_euclid(g) * g);
+    let (Some(lo), Some(hi)) = (lo, hi) else { return false };
+    if lo > hi {
+        return true;
     }
+    // A finite range: empty if `!=` excludes every value in it.
+    let size = (hi - lo) / g + 1;
+    let mut excluded: Vec<i128> = parts()
+        .flat_map(|n| n.excluded.iter().copied())
+        .filter(|v| *v >= lo && *v <= hi && v.rem_euclid(g) == lo.rem_euclid(g))
+        .collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    i128::try_from(excluded.len()).is_ok_and(|n| n >= size)
+}
+
+/// True when `s` meets every constraint of `parts` but `==` and `in`.
+fn admits(parts: &[&Str], s: &str) -> bool {
+    parts.iter().all(|p| {
+        !p.ne.iter().any(|n| n == s)
+            && p.prefixes.iter().all(|x| s.starts_with(x.as_str()))
+            && !p.not_prefixes.iter().any(|x| s.starts_with(x.as_str()))
+            && p.suffixes.iter().all(|x| s.ends_with(x.as_str()))
+            && !p.not_suffixes.iter().any(|x| s.ends_with(x.as_str()))
+    })
+}
+
+/// True when `s` meets every constraint of `parts`.
+fn meets(parts: &[&Str], s: &str) -> bool {
+    parts.iter().all(|p| p.eq.iter().all(|e| e == s) && p.within.iter().all(|w| w.iter().any(|x| x == s)))
+        && admits(parts, s)
+}
+
+/// The candidates `==` or `in` leave, when there is one of them: `None` means infinitely many.
+fn finite_candidates<'a>(parts: &[&'a Str]) -> Option<&'a [String]> {
+    if let Some(e) = parts.iter().find_map(|p| p.eq.first()) {
+        return Some(std::slice::from_ref(e));
+    }
+    parts.iter().find_map(|p| p.within.first()).map(Vec::as_slice)
+}
+
+fn str_empty(parts: &[&Str]) -> bool {
+    if let Some(candidates) = finite_candidates(parts) {
+        return !candidates.iter().any(|s| meets(parts, s));
+    }
+    // Infinitely many candidates: see the module documentation.
+    let affixes_conflict =
+        |required: fn(&Str) -> &[String], forbidden: fn(&Str) -> &[String], extends: fn(&str, &str) -> bool| {
+            let required = || parts.iter().flat_map(|p| required(p).iter());
+            let longest = required().max_by_key(|p| p.len()).map_or("", String::as_str);
+            required().any(|p| !extends(longest, p))
+                || parts.iter().flat_map(|p| forbidden(p).iter()).any(|q| extends(longest, q))
+        };
+    affixes_conflict(|p| &p.prefixes, |p| &p.not_prefixes, |s, p| s.starts_with(p))
+        || affixes_conflict(|p| &p.suffixes, |p| &p.not_suffixes, |s, p| s.ends_with(p))
 }
 
 impl Str {
-    fn is_empty(&self) -> bool {
-        if let Some(first) = self.eq.first() {
-            return self.eq.iter().any(|s| s != first)
-                || self.ne.contains(first)
-                || self.within.iter().any(|w| !w.contains(first));
-        }
-        if let Some((first, rest)) = self.within.split_first() {
-            return !first.iter().any(|s| !self.ne.contains(s) && rest.iter().all(|w| w.contains(s)));
-        }
-        false
+    /// The values left when `==` or `in` makes them finitely many.
+    fn points(&self) -> Option<Vec<&str>> {
+        let candidates = finite_candidates(&[self])?;
+        let mut out: Vec<&str> = candidates.iter().map(String::as_str).filter(|s| meets(&[self], s)).collect();
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
     }
 }
 
@@ -247,7 +365,7 @@ struct System {
 
 impl System {
     fn is_empty(&self) -> bool {
-        self.falsum || self.paths.values().any(Domain::is_empty)
+        self.falsum || self.paths.values().any(|d| domain_empty([d]))
     }
 
     fn domain(&mut self, p: Path) -> &mut Domain {
@@ -273,6 +391,18 @@ impl System {
             ExprKind::Compare { op, lhs, rhs } => {
                 let op = if positive { *op } else { negate(*op) };
                 self.compare(op, lhs, rhs);
+            }
+            ExprKind::Method { method: method @ (Method::StartsWith | Method::EndsWith), receiver, args } => {
+                let (Some(p), [arg]) = (path_of(receiver), args.as_slice()) else { return };
+                let Some(affix) = string_const(arg) else { return };
+                let d = self.domain(p);
+                let list = match (method, positive) {
+                    (Method::StartsWith, true) => &mut d.str.prefixes,
+                    (Method::StartsWith, false) => &mut d.str.not_prefixes,
+                    (_, true) => &mut d.str.suffixes,
+                    (_, false) => &mut d.str.not_suffixes,
+                };
+                list.push(affix.to_string());
             }
             ExprKind::In { element, collection } => {
                 let (Some(p), Some(list)) = (path_of(element), string_list(bundle, collection)) else { return };

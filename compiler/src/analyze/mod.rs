@@ -33,8 +33,8 @@ pub fn analyze(bundle: &ir::Bundle) -> Vec<Diagnostic> {
     if !bundle.rules.is_empty() {
         unused::check(bundle, &mut out);
     }
-    let unsat = constraints::check(bundle, &mut out);
-    precedence::check(bundle, &unsat, &mut out);
+    let constraints = constraints::check(bundle, &mut out);
+    precedence::check(bundle, &constraints, &mut out);
     lifecycle::check(bundle, &mut out);
     defer::check(bundle, &mut out);
     out.sort_by(|a, b| {
@@ -42,6 +42,11 @@ pub fn analyze(bundle: &ir::Bundle) -> Vec<Diagnostic> {
     });
     out.dedup();
     out
+}
+
+/// A finding about rule `r`, pointing at its name.
+fn at_rule(code: aarm_lang::Code, r: &Rule, message: String) -> Diagnostic {
+    Diagnostic::new(code, r.loc.file, r.loc.span, message)
 }
 
 /// A rule's name as findings show it: `policy.rule`.

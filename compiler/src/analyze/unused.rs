@@ -114,9 +114,13 @@ pub(super) fn check(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) {
 
     let any_wildcard = bundle.rules.iter().any(|r| r.targets == Targets::All);
     if !any_wildcard {
-        for (i, t) in bundle.tools.iter().enumerate() {
-            let id = ir::ToolId(u32::try_from(i).unwrap_or(u32::MAX));
-            let covered = bundle.rules.iter().any(|r| matches!(&r.targets, Targets::Tools(ts) if ts.contains(&id)));
+        let mut covered = vec![false; bundle.tools.len()];
+        for r in &bundle.rules {
+            if let Targets::Tools(ts) = &r.targets {
+                ts.iter().for_each(|t| covered.get_mut(t.index()).into_iter().for_each(|c| *c = true));
+            }
+        }
+        for (t, covered) in bundle.tools.iter().zip(covered) {
             if covered || is_std(t.loc) {
                 continue;
             }

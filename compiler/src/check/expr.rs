@@ -123,17 +123,26 @@ fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
             ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
             ("glob", Method::Glob, vec![Type::String], Type::Bool),
             ("len", Method::StrLen, vec![], Type::Int),
+            ("split", Method::Split, vec![Type::String], Type::list(Type::String)),
+            ("in_cidr", Method::InCidr, vec![Type::String], Type::Bool),
+            ("utc_offset", Method::UtcOffset, vec![], Type::Duration),
         ],
         Type::List(el) | Type::Set(el) => {
             // The element type of `[]` fits any argument.
             let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
-            vec![
+            let mut methods = vec![
                 ("len", Method::Len, vec![], Type::Int),
                 ("contains", Method::Contains, vec![el.clone()], Type::Bool),
                 ("contains_any", Method::ContainsAny, vec![Type::list(el.clone())], Type::Bool),
-                ("contains_all", Method::ContainsAll, vec![Type::list(el)], Type::Bool),
+                ("contains_all", Method::ContainsAll, vec![Type::list(el.clone())], Type::Bool),
                 ("filter", Method::Len, vec![], ty.clone()),
-            ]
+            ];
+            // Positions mean something in a list only: a set has no order to speak of.
+            if matches!(ty, Type::List(_)) {
+                methods.push(("at", Method::At, vec![Type::Int], el.clone()));
+                methods.push(("index_of", Method::IndexOf, vec![el], Type::Int));
+            }
+            methods
         }
         Type::Time => vec![
             ("hour", Method::Hour, vec![], Type::Int),

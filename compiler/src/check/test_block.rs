@@ -344,7 +344,7 @@ impl Checker<'_> {
     }
 
     /// A constant value of type `want` (`Type::Error`: any type): literals, lists, records and
-    /// negated numbers. `Time` values are written as RFC 3339 strings.
+    /// negated numbers. `Time` values are written as RFC 3339 strings, sets as lists.
     fn constant(&mut self, file: FileId, e: &ast::Expr, want: &Type, what: &str) -> Option<Const> {
         let value = self.const_value(file, e)?;
         let (value, ty) = value;
@@ -362,6 +362,11 @@ impl Checker<'_> {
                 };
             }
         }
+        // A set is written as a list, as in a request's JSON.
+        let ty = match (want, ty) {
+            (Type::Set(_), Type::List(el)) => Type::Set(el),
+            (_, ty) => ty,
+        };
         match want.accepts(&ty) {
             Fit::Exact => Some(value),
             Fit::Widen => Some(widen(value)),

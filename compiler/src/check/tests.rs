@@ -454,3 +454,63 @@ fn many_rules_and_long_conditions_check() {
     let b = bundle(&src);
     assert_eq!(b.rules.len(), 2_001);
 }
+
+#[test]
+fn methods_that_pick_strings_and_lists_apart() {
+    // `split`, `at`, `index_of`, `in_cidr`, `utc_offset`, with the types they give.
+    let b = bundle(&with_header(
+        "rule r on send_email {\n  when params.subject.split(\"@\").at(-1) == \"corp.com\"\n  when params.to.index_of(\"a@corp.com\") > 0\n  when params.subject.in_cidr(\"10.0.0.0/8\")\n  when (context.now + \"+05:30\".utc_offset()).hour() > 9\n  when context.prior_actions.at(0).tool == \"x\"\n  deny\n}\n",
+    ));
+    let method_type = |i: usize| match &b.rules[0].conditions[i].kind {
+        ExprKind::Compare { lhs, .. } => lhs.ty.clone(),
+        _ => b.rules[0].conditions[i].ty.clone(),
+    };
+    assert_eq!(method_type(0), Type::String);
+    assert_eq!(method_type(1), Type::Int);
+    assert_eq!(method_type(2), Type::Bool);
+    // Positions exist in lists only.
+    assert_one(
+        &with_header("rule r on send_email { when identity.roles.at(0) == \"x\" deny }\n"),
+        Code::UnknownMethod,
+        6,
+        "`Set<String>` has no method `at`",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.to.at(\"0\") == \"x\" deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Int`",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.to.index_of(1) > 0 deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `String`",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when params.subject.utc_offset() > 1 deny }\n"),
+        Code::TypeMismatch,
+        6,
+        "`Duration`",
+    );
+}
+
+#[test]
+fn test_actions_write_sets_as_lists() {
+    let src = "policy p version \"1\"\ntool t { tags: Set<String>, n: Int }\nrule r on t { when \"x\" in params.tags\n deny }\n";
+    bundle(&format!("{src}test \"a set\" {{\n action t {{ tags: [\"x\", \"y\"], n: 1 }}\n expect deny\n}}\n"));
+    bundle(&format!("{src}test \"an empty set\" {{\n action t {{ tags: [], n: 1 }}\n expect deny\n}}\n"));
+    assert_one(
+        &format!("{src}test \"numbers\" {{\n action t {{ tags: [1], n: 1 }}\n expect deny\n}}\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Set<String>`, found `Set<Int>`",
+    );
+    // `[]` is shown as `List<?>`.
+    assert_one(
+        &format!("{src}test \"a list\" {{\n action t {{ tags: [], n: [] }}\n expect deny\n}}\n"),
+        Code::TypeMismatch,
+        6,
+        "expects `Int`, found `List<?>`",
+    );
+}

@@ -38,13 +38,18 @@ impl Parser<'_> {
                 Some((_, 'r')) => out.push('\r'),
                 Some((_, '{')) => out.push('{'),
                 Some((_, '}')) => out.push('}'),
-                Some((_, 'u')) => {
+                Some((u, 'u')) => {
                     let mut hex = String::new();
                     let mut closed = false;
+                    // Just past the last character of the escape: the span ends there even when
+                    // the string (or the file) ends before the `}`.
+                    let mut escape_end = u + 1;
                     let opened = matches!(chars.peek(), Some((_, '{')));
                     if opened {
                         chars.next();
-                        for (_, h) in chars.by_ref() {
+                        escape_end += 1;
+                        for (j, h) in chars.by_ref() {
+                            escape_end = j + h.len_utf8();
                             if h == '}' {
                                 closed = true;
                                 break;
@@ -52,7 +57,7 @@ impl Parser<'_> {
                             hex.push(h);
                         }
                     }
-                    let end = at.saturating_add(u32::try_from(hex.len() + 4).unwrap_or(0));
+                    let end = start.saturating_add(u32::try_from(escape_end).unwrap_or(0));
                     let span = Span::new(at, end);
                     let well_formed =
                         opened && closed && (1..=6).contains(&hex.len()) && hex.chars().all(|h| h.is_ascii_hexdigit());

@@ -250,6 +250,14 @@ impl<'src> Parser<'src> {
                 )
                 .with_help(format!("choose another name, e.g. `{word}_`")),
             );
+            // When what follows belongs to the name (`tool: String` as a parameter, `fn rule(`),
+            // take the word as the name and go on, so that one misnamed parameter is one error;
+            // otherwise the word may begin the next declaration (`fn` then `rule r on …`), where
+            // recovery picks up.
+            if matches!(self.nth(1).kind, Tok::Colon | Tok::LParen | Tok::LBrace | Tok::Eq) {
+                self.bump();
+                return Ok(Ident { name: word, span: t.span });
+            }
             return Err(Fail);
         }
         Err(self.unexpected(what))
@@ -350,12 +358,20 @@ impl<'src> Parser<'src> {
             if t.kind == Tok::Eof {
                 return;
             }
-            if t.kind.starts_item() && (depth <= 0 || self.at_line_start(t.span)) {
+            if t.kind.starts_item() && (self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows())) {
                 return;
             }
             depth += brace_delta(t.kind);
             self.bump();
         }
+    }
+
+    /// Outside braces, mid-line: does the declaration keyword here begin a declaration (a name,
+    /// a string, a block or a path follows it, or a declaration just ended)? In `a.tool == tool`
+    /// the words are parts of an expression, not the next declaration.
+    fn declaration_follows(&self) -> bool {
+        let ended = self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)).is_some_and(|t| t.kind == Tok::RBrace);
+        ended || matches!(self.nth(1).kind, Tok::Ident | Tok::Str | Tok::LBrace | Tok::RelPath)
     }
 
     fn at_line_start(&self, span: Span) -> bool {
