@@ -282,3 +282,27 @@ async fn limits_refuse_oversized_bodies() {
     let (status, _) = d.get("/v1/nowhere", "agent-token").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_follow_the_case_until_it_is_resolved() {
+    let d = Deployment::start("sse").await;
+    let id = case_id(&d.decide(transfer(5000)).await);
+    let mut res =
+        d.http.get(format!("{}/v1/cases/{id}/events", d.base)).bearer_auth("agent-token").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut seen = String::new();
+    while !seen.contains("\"state\":\"pending_approval\"") {
+        seen.push_str(&String::from_utf8_lossy(&res.chunk().await.unwrap().unwrap()));
+    }
+    let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!(status, 200);
+    // The stream sends the resolved case, then ends.
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), res.chunk()).await.unwrap().unwrap() {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events: Vec<&str> = seen.lines().filter(|l| l.starts_with("event:")).collect();
+    assert_eq!(events, ["event: case", "event: case"], "{seen}");
+    assert!(seen.contains("\"state\":\"allowed\""), "{seen}");
+    assert_eq!(d.get(&format!("/v1/cases/{id}/events"), "other-agent-token").await.0, 403);
+}

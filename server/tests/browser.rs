@@ -62,7 +62,10 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     let (Some(chromium), Some(chromedriver)) =
         (tool_path("AARM_CHROMIUM", "/usr/bin/chromium"), tool_path("AARM_CHROMEDRIVER", "/usr/bin/chromedriver"))
     else {
-        assert!(!required, "AARM_REQUIRE_BROWSER=1 but chromium or chromedriver is missing (apt-get install chromium chromium-driver)");
+        assert!(
+            !required,
+            "AARM_REQUIRE_BROWSER=1 but chromium or chromedriver is missing (apt-get install chromium chromium-driver)"
+        );
         eprintln!("\n!!! SKIPPED the inbox browser test: /usr/bin/chromium or /usr/bin/chromedriver is missing !!!\n");
         return;
     };
@@ -73,7 +76,12 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     let waiter = {
         let (http, base, id) = (d.http.clone(), d.base.clone(), high.clone());
         tokio::spawn(async move {
-            let r = http.get(format!("{base}/v1/cases/{id}/wait?timeout_s=90")).bearer_auth("agent-token").send().await.unwrap();
+            let r = http
+                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=90"))
+                .bearer_auth("agent-token")
+                .send()
+                .await
+                .unwrap();
             r.json::<Value>().await.unwrap()
         })
     };
@@ -128,7 +136,21 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     }
     assert_eq!(order, [critical.clone(), high.clone()], "critical before high");
     let card = text_of(&client, &format!("li[data-case='{high}']")).await;
-    for needle in ["pay the acme invoice", "\"amount\": 5000", "PII", "0.7", "may have drifted", "high", "90%", "alice@corp.com", "svc-payments", "finance-agent", "pay.big", "Large transfers need a finance approver.", "direct step-up"] {
+    for needle in [
+        "pay the acme invoice",
+        "\"amount\": 5000",
+        "PII",
+        "0.7",
+        "may have drifted",
+        "high",
+        "90%",
+        "alice@corp.com",
+        "svc-payments",
+        "finance-agent",
+        "pay.big",
+        "Large transfers need a finance approver.",
+        "direct step-up",
+    ] {
         assert!(card.contains(needle), "the card lacks {needle:?}:\n{card}");
     }
 
@@ -137,7 +159,13 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     client.find(Locator::Css(&format!("{crit} button.deny"))).await.unwrap().click().await.unwrap();
     let confirm = client.find(Locator::Css(&format!("{crit} button.confirm-deny"))).await.unwrap();
     assert!(!confirm.is_enabled().await.unwrap(), "no reason, no deny");
-    client.find(Locator::Css(&format!("{crit} textarea.why"))).await.unwrap().send_keys("not this quarter").await.unwrap();
+    client
+        .find(Locator::Css(&format!("{crit} textarea.why")))
+        .await
+        .unwrap()
+        .send_keys("not this quarter")
+        .await
+        .unwrap();
     confirm.click().await.unwrap();
     wait_text(&client, "#status", &format!("{critical} denied: denied")).await;
 
