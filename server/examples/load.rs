@@ -88,7 +88,7 @@ async fn phase(
 
 fn report(p: &Phase) {
     println!(
-        "{:<28} {:>7} requests in {:>6.2} s: {:>8.0} decisions/s   p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
+        "{:<28} {:>7} requests in {:>6.2} s: {:>8.0} decisions/s   p50 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.3} ms",
         p.name,
         p.requests,
         p.elapsed.as_secs_f64(),
@@ -139,8 +139,37 @@ async fn main() {
         json!({"action": {"tool": "transfer", "params": {"amount": 5000 + i, "to": "acme"}}, "identity": {"human": "alice@corp.com"}})
     })
     .await;
+    // The baseline, in the same run: the same decisions through the engine in-process, on one
+    // thread (what HTTP, JSON framing, auth and scheduling add on top).
+    let engine = server.app.engine().unwrap();
+    let now = 1_795_514_400;
+    let bodies: Vec<String> = (0..total)
+        .map(|i| {
+            let to = if i % 10 == 0 { "mallory" } else { "acme" };
+            json!({"action": {"tool": "transfer", "params": {"amount": i % 1000, "to": to}}, "identity": {"human": "alice@corp.com", "agent": "load-agent"}}).to_string()
+        })
+        .collect();
+    let start = Instant::now();
+    let mut lat = Vec::with_capacity(total);
+    for b in &bodies {
+        let t = Instant::now();
+        std::hint::black_box(engine.decide_json(b, now));
+        lat.push(t.elapsed());
+    }
+    let in_process = Phase {
+        name: "baseline: in-process, 1 thread",
+        requests: total,
+        elapsed: start.elapsed(),
+        latencies: {
+            lat.sort();
+            lat
+        },
+    };
+    report(&in_process);
     report(&decide);
     report(&opened);
+    let rate = |p: &Phase| p.requests as f64 / p.elapsed.as_secs_f64();
+    println!("HTTP allow/deny throughput = {:.3} × the in-process baseline", rate(&decide) / rate(&in_process));
     server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,6 +19,10 @@ async fn step_up_approved_over_http_releases_the_agents_wait() {
     assert_eq!(decision["decision"], "step_up");
     assert_eq!(decision["rule"], "pay.big");
     let id = case_id(&decision);
+    // The approvers hear of it: the webhook names the case and links to its approval.
+    let hook = d.receiver.wait_for("/hook", 1).await.remove(0).json();
+    assert_eq!(hook["case"]["case"], json!(id));
+    assert!(hook["case"]["links"]["approve"].as_str().unwrap().contains(&format!("case={id}")));
 
     // The agent blocks on its case; the approver approves meanwhile.
     let waiter = {
@@ -305,4 +309,29 @@ async fn server_sent_events_follow_the_case_until_it_is_resolved() {
     assert_eq!(events, ["event: case", "event: case"], "{seen}");
     assert!(seen.contains("\"state\":\"allowed\""), "{seen}");
     assert_eq!(d.get(&format!("/v1/cases/{id}/events"), "other-agent-token").await.0, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_or_rule_is_a_deny_never_an_allow() {
+    let policy = format!(
+        "{}\nrule broken on read_file priority 99 {{\n  when params.path.len() / (params.path.len() - params.path.len()) > 0\n  allow\n}}\n",
+        common::POLICY
+    );
+    let d = Deployment::start_with("failclosed", &policy, |_| {}).await;
+    // An evaluation error (division by zero) denies.
+    let read = json!({ "action": { "tool": "read_file", "params": { "path": "/x" } } });
+    let denied = d.decide(read).await;
+    assert_eq!(denied["decision"], "deny", "{denied}");
+    assert_eq!(denied["reason"]["code"], "eval.error");
+    // The store breaks (its case counter is corrupted by another writer): a step-up that cannot
+    // be recorded is denied, and no case exists.
+    let conn = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    conn.execute("UPDATE meta SET value = -5 WHERE key = 'last_case'", []).unwrap();
+    let denied = d.decide(transfer(5000)).await;
+    assert_eq!(denied["decision"], "deny", "{denied}");
+    assert_eq!(denied["reason"]["code"], "store.unavailable");
+    assert!(denied.get("case").is_none());
+    assert_eq!(d.get("/v1/cases", "tok-ops").await.1, json!([]));
+    // Decisions that need no case still work.
+    assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
 }

@@ -182,6 +182,23 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// What approve, deny, evidence and cancel share: the body is a JSON object, `by` (where an
+/// approver acts) must be the caller, the event id comes from the header or the body.
+async fn event(
+    app: &Arc<App>,
+    p: &Principal,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: impl FnOnce(serde_json::Map<String, Value>) -> Result<Action, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let body = parse_object(body)?;
+    check_by(p, &body)?;
+    let eid = event_id(headers, &body)?;
+    let action = action(body)?;
+    cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(&c)))
+}
+
 pub async fn approve(
     State(app): State<Arc<App>>,
     Caller(p): Caller,
@@ -189,10 +206,7 @@ pub async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(&body)?;
-    check_by(&p, &body)?;
-    let eid = event_id(&headers, &body)?;
-    cases::act(&app, &p, &id, Action::Approve, eid).await.map(|c| Json(cases::view(&c)))
+    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Approve)).await
 }
 
 pub async fn deny(
@@ -202,17 +216,15 @@ pub async fn deny(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(&body)?;
-    check_by(&p, &body)?;
-    let eid = event_id(&headers, &body)?;
-    let why = match body.get("why") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::BadRequest("`why` must be a string".into())),
-    };
-    cases::act(&app, &p, &id, Action::Deny { why }, eid).await.map(|c| Json(cases::view(&c)))
+    event(&app, &p, &id, &headers, &body, |body| match body.get("why") {
+        None | Some(Value::Null) => Ok(Action::Deny { why: None }),
+        Some(Value::String(s)) => Ok(Action::Deny { why: Some(s.clone()) }),
+        Some(_) => Err(ApiError::BadRequest("`why` must be a string".into())),
+    })
+    .await
 }
 
+/// The body is the facts (`{"NAME": value}`); the event id comes from the header only.
 pub async fn evidence(
     State(app): State<Arc<App>>,
     Caller(p): Caller,
@@ -235,9 +247,7 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(&body)?;
-    let eid = event_id(&headers, &body)?;
-    cases::act(&app, &p, &id, Action::Cancel, eid).await.map(|c| Json(cases::view(&c)))
+    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Cancel)).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 pub mod api;
 
 use crate::app::App;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -63,6 +64,8 @@ pub fn router(app: Arc<App>) -> Router {
     timed
         .merge(waits)
         .fallback(api::not_found)
+        // One limit, ours: axum's own default (2 MiB) would otherwise cap a larger setting.
+        .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
