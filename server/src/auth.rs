@@ -239,4 +239,37 @@ roles_claim = "groups"
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
         assert!(a.authenticate(Some(&format!("Bearer {none}"))).is_err());
     }
+
+    #[test]
+    fn eddsa_jwts_verify_against_a_pem_public_key() {
+        use base64::Engine as _;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        // PKCS#8 (private) and SubjectPublicKeyInfo (public) DER of an Ed25519 key: fixed
+        // prefixes, then the 32 key bytes (RFC 8410).
+        let mut pkcs8 = hex::decode("302e020100300506032b657004220420").unwrap();
+        pkcs8.extend_from_slice(&signing.to_bytes());
+        let mut spki = hex::decode("302a300506032b6570032100").unwrap();
+        spki.extend_from_slice(signing.verifying_key().as_bytes());
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&spki)
+        );
+        let text = format!(
+            "[[auth.jwt]]\nissuer = \"idp\"\nalgorithm = \"EdDSA\"\nkind = \"agent\"\npublic_key_pem = \"\"\"\n{pem}\"\"\"\n"
+        );
+        let a = Authenticator::new(&Config::parse(&text, "serve.toml").unwrap().auth).unwrap();
+        let claims = serde_json::json!({ "iss": "idp", "sub": "gateway-7", "exp": now() + 60 });
+        let token = encode(&Header::new(Algorithm::EdDSA), &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap();
+        let p = a.authenticate(Some(&format!("Bearer {token}"))).unwrap();
+        assert_eq!((p.kind, p.id.as_str(), p.method), (Kind::Agent, "gateway-7", "jwt"));
+        // Signed by another key: refused.
+        let other = ed25519_dalek::SigningKey::from_bytes(&[10u8; 32]);
+        let mut pkcs8 = hex::decode("302e020100300506032b657004220420").unwrap();
+        pkcs8.extend_from_slice(&other.to_bytes());
+        let forged = encode(&Header::new(Algorithm::EdDSA), &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap();
+        assert!(a.authenticate(Some(&format!("Bearer {forged}"))).is_err());
+        // An HS256 token cannot pass for this issuer (algorithm confusion).
+        let hs = jwt(claims, "anything");
+        assert!(a.authenticate(Some(&format!("Bearer {hs}"))).is_err());
+    }
 }

@@ -154,6 +154,11 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
         assert!(card.contains(needle), "the card lacks {needle:?}:\n{card}");
     }
 
+    // To look at the page: AARM_INBOX_SCREENSHOT=inbox.png cargo test -p aarm-server --test browser
+    if let Ok(path) = std::env::var("AARM_INBOX_SCREENSHOT") {
+        std::fs::write(path, client.screenshot().await.unwrap()).unwrap();
+    }
+
     // Deny the critical one: the reason is required before it can be confirmed.
     let crit = format!("li[data-case='{critical}']");
     client.find(Locator::Css(&format!("{crit} button.deny"))).await.unwrap().click().await.unwrap();

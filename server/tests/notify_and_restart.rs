@@ -135,7 +135,25 @@ async fn a_restart_in_the_middle_loses_nothing() {
     let wire = case_id(&d.decide(common::tool("wire", 5000)).await);
     d.receiver.wait_for("/hook", 2).await;
     let (_, before) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+    // A wait in progress when the server stops is answered with the case as it is.
+    let waiter = {
+        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
+        tokio::spawn(async move {
+            let r = http
+                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=60"))
+                .bearer_auth("agent-token")
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
     d.stop().await;
+    let (status, waited) = waiter.await.unwrap();
+    assert_eq!((status, waited["state"].as_str()), (200, Some("pending_approval")));
+    assert!(t.elapsed() < Duration::from_secs(10), "shutdown did not wait for the 60 s poll");
     // Down: the wire's 2 s timeout passes with no server running.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     d.boot(|_| {}).await;
@@ -169,14 +187,24 @@ async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
     let trusted = key.verifying_key();
     d.boot(|o| o.trusted_keys = vec![trusted]).await;
     let old = case_id(&d.decide(common::tool("wire", 5000)).await);
+    let patch = |window: Option<bool>| {
+        let mut r = json!({ "action": { "tool": "patch", "params": { "env": "prod" } } });
+        if let Some(w) = window {
+            r["evidence"] = json!({ "window_ok": w });
+        }
+        r
+    };
+    let deferred = case_id(&d.decide(patch(None)).await);
     let (_, health) = d.call("GET", "/healthz", None, None).await;
     let first = health["bundle_hash"].clone();
 
     // An unsigned bundle is refused; the service keeps deciding with the signed one.
-    let stricter = common::POLICY.replace(
-        "when params.amount > 1000\n  step_up { approvers 1 of finance  timeout 2s",
-        "when params.amount > 10\n  step_up { approvers 1 of finance  timeout 1h",
-    );
+    let stricter = common::POLICY
+        .replace(
+            "when params.amount > 1000\n  step_up { approvers 1 of finance  timeout 2s",
+            "when params.amount > 10\n  step_up { approvers 1 of finance  timeout 1h",
+        )
+        .replace("rule patch_ok on patch { allow }", "rule patch_ok on patch { deny }");
     assert_ne!(stricter, common::POLICY);
     std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&stricter, None)).unwrap();
     let (status, body) = d.post("/v1/admin/reload", "tok-ops", json!({})).await;
@@ -197,6 +225,11 @@ async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
     let new = d.decide(common::tool("wire", 50)).await;
     assert_eq!(new["decision"], "step_up", "the new bundle decides");
     assert_ne!(new["policy"]["bundle_hash"], first);
+    assert_eq!(d.decide(patch(Some(true))).await["decision"], "deny", "the new bundle denies patches");
+    // The deferral opened before the reload is re-evaluated against its own bundle: allowed.
+    let (status, case) =
+        d.post(&format!("/v1/cases/{deferred}/evidence"), "agent-token", json!({ "window_ok": true })).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
     // The old case still runs under its own bundle: its 2 s timeout fires.
     let (_, case) = d.get(&format!("/v1/cases/{old}/wait?timeout_s=10"), "agent-token").await;
     assert_eq!(case["state"], "denied");

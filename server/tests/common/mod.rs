@@ -18,6 +18,7 @@ tool wire { amount: Int }
 tool payout { amount: Int }
 tool read_file { path: String }
 tool rotate { env: String }
+tool patch { env: String }
 evidence window_ok: Bool from "maintenance_api"
 group finance = ["cfo@corp.com", "controller@corp.com"]
 
@@ -75,6 +76,12 @@ rule rotate_closed on rotate priority 50 {
   deny
 }
 rule rotate_ok on rotate { allow }
+
+rule patch_prod on patch priority 60 {
+  when params.env == "prod" and evidence.window_ok is not set
+  defer { need window_ok  timeout 1h -> deny }
+}
+rule patch_ok on patch { allow }
 "#;
 
 pub struct TempDir(pub PathBuf);
