@@ -279,3 +279,27 @@ async fn openapi_lists_exactly_the_routes_and_every_route_is_served() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_further_tier_after_a_timeout_notifies_its_own_approvers() {
+    let d = Deployment::start("tiers").await;
+    let id = case_id(&d.decide(common::tool("refund", 5000)).await);
+    let hits = d.receiver.wait_for("/hook", 2).await;
+    let (first, second) = (hits[0].json(), hits[1].json());
+    assert_eq!(first["case"]["tier"], 0);
+    assert_eq!(first["case"]["approvers"], json!(["cfo@corp.com", "controller@corp.com"]));
+    assert_eq!(second["event"], "approval_requested");
+    assert_eq!(second["case"]["tier"], 1);
+    assert_eq!(second["case"]["approvers"], json!(["ceo@corp.com"]));
+    // The first tier's approvers are no longer asked; the CEO is.
+    let (status, body) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("not_an_approver")));
+    let (status, case) = d.post(&format!("/v1/cases/{id}/approve"), "tok-ceo", json!({})).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")));
+    let list = wait_delivered(&d, &id, 2).await;
+    let triggers: Vec<&str> = list.iter().map(|x| x["trigger"].as_str().unwrap()).collect();
+    assert_eq!(triggers, ["approval:tier0", "approval:tier1"]);
+    let chain = d.verified_chain().await;
+    let events: Vec<&str> = chain.iter().map(|r| r.body.event.as_str()).collect();
+    assert_eq!(events, ["open", "timeout", "approve"]);
+}

@@ -19,6 +19,7 @@ tool payout { amount: Int }
 tool read_file { path: String }
 tool rotate { env: String }
 tool patch { env: String }
+tool refund { amount: Int }
 evidence window_ok: Bool from "maintenance_api"
 group finance = ["cfo@corp.com", "controller@corp.com"]
 
@@ -82,6 +83,15 @@ rule patch_prod on patch priority 60 {
   defer { need window_ok  timeout 1h -> deny }
 }
 rule patch_ok on patch { allow }
+
+rule refund_big on refund priority 90 {
+  when params.amount > 1000
+  step_up {
+    approvers 1 of finance
+    timeout 1s -> step_up { approvers 1 of ["ceo@corp.com"]  timeout 1h -> deny  notify "webhook:audit" }
+    notify "webhook:audit"
+  }
+}
 "#;
 
 pub struct TempDir(pub PathBuf);
@@ -130,6 +140,7 @@ pub fn config_text(hook: &str, smtp: &str) -> String {
 "tok-security" = "security@corp.com"
 "tok-sre" = "sre-lead@corp.com"
 "tok-outsider" = "mallory@corp.com"
+"tok-ceo" = "ceo@corp.com"
 [auth.approver_roles]
 "sre-lead@corp.com" = ["sre"]
 [auth.admins]
