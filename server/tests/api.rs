@@ -167,10 +167,12 @@ async fn escalation_adds_approvers_who_can_then_approve() {
     let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-security", json!({})).await;
     assert_eq!(status, 403);
     // The clock escalates with no request arriving; the webhook hears of it.
-    let hits = d.receiver.wait_for("/hook", 2).await;
-    let events: Vec<Value> = hits.iter().map(|h| h.json()["event"].clone()).collect();
-    assert_eq!(events, [json!("approval_requested"), json!("escalated")]);
-    assert_eq!(hits[1].json()["case"]["escalated_to"], json!(["security@corp.com"]));
+    let mut hits: Vec<Value> = d.receiver.wait_for("/hook", 2).await.iter().map(|h| h.json()).collect();
+    // (Sorted: under load the first delivery may arrive after the escalation's.)
+    hits.sort_by_key(|h| h["event"].as_str().unwrap().to_string());
+    let events: Vec<&Value> = hits.iter().map(|h| &h["event"]).collect();
+    assert_eq!(events, [&json!("approval_requested"), &json!("escalated")]);
+    assert_eq!(hits[1]["case"]["escalated_to"], json!(["security@corp.com"]));
     let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     assert_eq!(case["escalated"], true);
     let (status, case) = d.post(&format!("/v1/cases/{id}/approve"), "tok-security", json!({})).await;
