@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::identities::{Roles, SharedRoles};
 use crate::notify::outbox::Outbox;
-use crate::sessions::Sessions;
+use crate::sessions::journal::Journal;
+use crate::sessions::{Entry, Sessions, IDLE_S};
 use crate::wait::Waiters;
 use aarm_runtime::engine::Engine;
 use aarm_runtime::lifecycle::service::Lifecycle;
@@ -114,6 +115,9 @@ pub struct App {
     pub clock: Clock,
     pub waiters: Waiters,
     pub sessions: Sessions,
+    pub journal: Arc<Journal>,
+    /// The journal's receiving end, until [`crate::start`] starts its writer.
+    pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
     pub outbox: Outbox,
     pub public_url: String,
     pub shutdown: CancellationToken,
@@ -155,7 +159,16 @@ impl App {
             .add_engine(engine.clone(), Some(&bytes))
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
         let outbox = Outbox::open(&options.store, options.config.notify.clone())
+            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let clock = Clock::new(floor);
+        let journal =
+            Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sessions = Sessions::journaled(tx);
+        let kept = journal
+            .load(clock.now().saturating_sub(IDLE_S))
             .map_err(|message| ServeError::Store { path: store_path, message })?;
+        sessions.restore(kept);
         let auth = Authenticator::new(&options.config.auth).map_err(ServeError::Config)?;
         let public_url = options
             .config
@@ -171,9 +184,11 @@ impl App {
             lifecycle: Arc::new(Mutex::new(lifecycle)),
             current: RwLock::new(engine),
             bundle_stamp: Mutex::new(stamp),
-            clock: Clock::new(floor),
+            clock,
             waiters: Waiters::new(),
-            sessions: Sessions::new(),
+            sessions,
+            journal: Arc::new(journal),
+            journal_rx: Mutex::new(Some(rx)),
             outbox,
             public_url,
             shutdown: CancellationToken::new(),

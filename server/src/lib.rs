@@ -58,6 +58,8 @@ impl Running {
             Ok(r) => r,
             Err(e) => Err(ServeError::Io(e.to_string())),
         };
+        // No request can record a session action any more: the journal writes the rest, stops.
+        self.app.sessions.close();
         for task in self.background {
             if tokio::time::timeout(grace, task).await.is_err() {
                 tracing::warn!("a background task did not stop in time");
@@ -94,6 +96,9 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     let mut background = Vec::new();
     background.push(tokio::spawn(timers::run(app.clone())));
     background.push(tokio::spawn(reload::run(app.clone())));
+    if let Some(rx) = app.journal_rx.lock().ok().and_then(|mut r| r.take()) {
+        background.push(tokio::spawn(sessions::journal::run(app.clone(), rx)));
+    }
     let outbox_app = app.clone();
     background.push(tokio::spawn(async move {
         let poll = outbox_app.options.outbox_interval;

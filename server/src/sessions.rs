@@ -5,12 +5,18 @@
 //! Sessions are keyed by the *authenticated* agent and the request's `identity.session`: one
 //! agent cannot read or poison another agent's session by naming its session id. Memory is
 //! bounded: a session keeps its last [`MAX_ACTIONS`], at most [`MAX_SESSIONS`] sessions are kept
-//! (the least recently used is dropped first), and sessions idle for [`IDLE_S`] are dropped. The
-//! history lives in memory: a restart starts every session afresh (documented in
-//! server/README.md).
+//! (the least recently used is dropped first), and sessions idle for [`IDLE_S`] are dropped.
+//!
+//! Reads are served from memory; every recorded action is also sent to the [`journal`], which
+//! appends it to the store's database in batches, so that a restart does not forget what a
+//! session already did (a session that read PII before the restart still has). What a crash
+//! may lose is the last batch (tens of milliseconds); a graceful shutdown flushes it.
+
+pub mod journal;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use tokio::sync::mpsc::UnboundedSender;
 
 pub const MAX_ACTIONS: usize = 1000;
 pub const MAX_SESSIONS: usize = 100_000;
@@ -28,14 +34,45 @@ struct Log {
     last_seen: i64,
 }
 
+/// One recorded action, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub agent: String,
+    pub session: String,
+    pub action: PriorAction,
+    pub at: i64,
+}
+
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<(String, String), Log>>,
+    journal: Mutex<Option<UnboundedSender<Entry>>>,
 }
 
 impl Sessions {
+    /// Sessions in memory only.
     pub fn new() -> Sessions {
         Sessions::default()
+    }
+
+    /// Sessions whose every new action is also sent to `journal`.
+    pub fn journaled(journal: UnboundedSender<Entry>) -> Sessions {
+        Sessions { map: Mutex::default(), journal: Mutex::new(Some(journal)) }
+    }
+
+    /// Puts back what the journal kept (oldest first), without journaling it again.
+    pub fn restore(&self, entries: Vec<Entry>) {
+        for e in entries {
+            self.remember(&e.agent, &e.session, e.action, e.at);
+        }
+    }
+
+    /// No more journaling: the journal writes what it has and stops (at shutdown, once no
+    /// request can record anything any more).
+    pub fn close(&self) {
+        if let Ok(mut j) = self.journal.lock() {
+            j.take();
+        }
     }
 
     /// The session's actions so far, oldest first (empty for an unknown session).
@@ -46,8 +83,21 @@ impl Sessions {
             .unwrap_or_default()
     }
 
-    /// Remembers one decided action.
+    /// Remembers one decided action (and journals it).
     pub fn record(&self, agent: &str, session: &str, action: PriorAction, now: i64) {
+        if let Ok(j) = self.journal.lock() {
+            if let Some(tx) = j.as_ref() {
+                let entry =
+                    Entry { agent: agent.to_string(), session: session.to_string(), action: action.clone(), at: now };
+                if tx.send(entry).is_err() {
+                    tracing::warn!("session journal is closed: this action is kept in memory only");
+                }
+            }
+        }
+        self.remember(agent, session, action, now);
+    }
+
+    fn remember(&self, agent: &str, session: &str, action: PriorAction, now: i64) {
         let Ok(mut map) = self.map.lock() else { return };
         let key = (agent.to_string(), session.to_string());
         if !map.contains_key(&key) && map.len() >= MAX_SESSIONS {

@@ -304,3 +304,19 @@ async fn a_further_tier_after_a_timeout_notifies_its_own_approvers() {
     let events: Vec<&str> = chain.iter().map(|r| r.body.event.as_str()).collect();
     assert_eq!(events, ["open", "timeout", "approve"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_remembers_its_actions_across_a_restart() {
+    let mut d = Deployment::start("session-restart").await;
+    let read = json!({ "action": { "tool": "read_file", "params": { "path": "/etc/customers.csv" } }, "identity": { "session": "s-1" } });
+    assert_eq!(d.decide(read).await["decision"], "allow");
+    d.stop().await;
+    d.boot(|_| {}).await;
+    let mut pay = transfer(10);
+    pay["identity"]["session"] = json!("s-1");
+    let after = d.decide(pay.clone()).await;
+    assert_eq!(after["decision"], "deny", "the read before the restart still counts: {after}");
+    assert_eq!(after["reason"]["code"], "exfil.after_read");
+    pay["identity"]["session"] = json!("s-2");
+    assert_eq!(d.decide(pay).await["decision"], "allow");
+}
