@@ -2,6 +2,8 @@
 //! A bounded load test of `aarm serve` on loopback: the real server (SQLite store in a temp
 //! directory) and C concurrent HTTP clients sending N decisions, then N/10 requests that open
 //! a case (a synced SQLite write each). Reports decisions per second and latency percentiles.
+//! A third phase sends the decisions in 100 sessions: each request gets its session's prior
+//! actions filled in (200 by the end) and is journaled.
 //!
 //! ```sh
 //! cargo run --release -p aarm-server --example load -- [REQUESTS] [CLIENTS]   # default 20000 16
@@ -135,6 +137,12 @@ async fn main() {
         json!({"action": {"tool": "transfer", "params": {"amount": i % 1000, "to": to}}, "identity": {"human": "alice@corp.com"}})
     })
     .await;
+    let sessions = phase("allow/deny in 100 sessions", &base, total, clients, |i| {
+        let to = if i % 10 == 0 { "mallory" } else { "acme" };
+        json!({"action": {"tool": "transfer", "params": {"amount": i % 1000, "to": to}},
+               "identity": {"human": "alice@corp.com", "session": format!("s-{}", i % 100)}})
+    })
+    .await;
     let opened = phase("step_up (opens a case)", &base, (total / 10).max(1), clients, |i| {
         json!({"action": {"tool": "transfer", "params": {"amount": 5000 + i, "to": "acme"}}, "identity": {"human": "alice@corp.com"}})
     })
@@ -149,6 +157,17 @@ async fn main() {
             json!({"action": {"tool": "transfer", "params": {"amount": i % 1000, "to": to}}, "identity": {"human": "alice@corp.com", "agent": "load-agent"}}).to_string()
         })
         .collect();
+    let prior: Vec<serde_json::Value> =
+        (0..200).map(|i| json!({"tool": "transfer", "decision": if i % 10 == 0 { "deny" } else { "allow" }})).collect();
+    let with_prior: Vec<String> = (0..total / 4)
+        .map(|i| json!({"action": {"tool": "transfer", "params": {"amount": i % 1000, "to": "acme"}}, "identity": {"human": "alice@corp.com", "session": "s-1"}, "context": {"prior_actions": prior}}).to_string())
+        .collect();
+    let t0 = Instant::now();
+    for b in &with_prior {
+        std::hint::black_box(engine.decide_json(b, now));
+    }
+    let per_prior = t0.elapsed().as_secs_f64() / with_prior.len() as f64;
+    println!("in-process decide_json with 200 prior actions: {:.1} µs per decision", per_prior * 1e6);
     let start = Instant::now();
     let mut lat = Vec::with_capacity(total);
     for b in &bodies {
@@ -167,6 +186,7 @@ async fn main() {
     };
     report(&in_process);
     report(&decide);
+    report(&sessions);
     report(&opened);
     let rate = |p: &Phase| p.requests as f64 / p.elapsed.as_secs_f64();
     println!("HTTP allow/deny throughput = {:.3} × the in-process baseline", rate(&decide) / rate(&in_process));
