@@ -113,6 +113,8 @@ pub struct App {
     current: RwLock<Arc<Engine>>,
     pub bundle_stamp: Mutex<FileStamp>,
     pub clock: Clock,
+    /// When each pending case is next due (the clock's index).
+    pub due: crate::timers::DueIndex,
     pub waiters: Waiters,
     pub sessions: Sessions,
     pub journal: Arc<Journal>,
@@ -185,6 +187,7 @@ impl App {
             current: RwLock::new(engine),
             bundle_stamp: Mutex::new(stamp),
             clock,
+            due: crate::timers::DueIndex::new(),
             waiters: Waiters::new(),
             sessions,
             journal: Arc::new(journal),

@@ -79,6 +79,13 @@ pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
     }
 }
 
+/// What the service does with every case it sees committed: remember when it is next due (for
+/// the clock), and queue the notifications its state calls for.
+pub fn observed(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
+    app.due.update(case);
+    notify(app, lc, case, now);
+}
+
 /// Queues the notifications the case's state calls for (idempotent: see notify/outbox.rs).
 pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
     if case.state != CaseState::PendingApproval {
@@ -138,7 +145,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             .lifecycle(move |lc| {
                 let submitted = lc.open_decided(pending, &request, now)?;
                 if let Some(case) = &submitted.case {
-                    notify(&app2, lc, case, now);
+                    observed(&app2, lc, case, now);
                 }
                 Ok(submitted)
             })
@@ -306,7 +313,7 @@ pub async fn act(
             }
             // Whatever was committed (even before a refusal: a timeout that fell due first).
             if let Some(stored) = lc.store().get(&id2)? {
-                notify(&app2, lc, &stored, now);
+                observed(&app2, lc, &stored, now);
                 last = stored;
             }
             outcome.map(|()| last)

@@ -117,15 +117,16 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     Ok(Running { addr, app, server, background })
 }
 
-/// After a restart: every case waiting for approvers gets the deliveries its state calls for
-/// (those already queued are not queued again).
+/// After a restart: every pending case is put in the clock's index, and every case waiting
+/// for approvers gets the deliveries its state calls for (those already queued are not queued
+/// again).
 async fn recover_notifications(app: &Arc<App>) {
     let app2 = app.clone();
     let result = app
         .lifecycle(move |lc| {
             let now = app2.clock.now();
             for case in aarm_runtime::store::CaseStore::list(lc.store(), true)? {
-                cases::notify(&app2, lc, &case, now);
+                cases::observed(&app2, lc, &case, now);
             }
             Ok(())
         })

@@ -33,6 +33,27 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Finds and clicks, again if the page re-rendered the element meanwhile.
+async fn click(client: &fantoccini::Client, css: &str) {
+    let start = Instant::now();
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(el) => match el.click().await {
+                Ok(()) => return,
+                Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                    let _ = e;
+                }
+                Err(e) => panic!("cannot click {css}: {e}"),
+            },
+            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                let _ = e;
+            }
+            Err(e) => panic!("no {css}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
@@ -161,7 +182,7 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
 
     // Deny the critical one: the reason is required before it can be confirmed.
     let crit = format!("li[data-case='{critical}']");
-    client.find(Locator::Css(&format!("{crit} button.deny"))).await.unwrap().click().await.unwrap();
+    click(&client, &format!("{crit} button.deny")).await;
     let confirm = client.find(Locator::Css(&format!("{crit} button.confirm-deny"))).await.unwrap();
     assert!(!confirm.is_enabled().await.unwrap(), "no reason, no deny");
     client
@@ -175,7 +196,7 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     wait_text(&client, "#status", &format!("{critical} denied: denied")).await;
 
     // Approve the transfer.
-    client.find(Locator::Css(&format!("li[data-case='{high}'] button.approve"))).await.unwrap().click().await.unwrap();
+    click(&client, &format!("li[data-case='{high}'] button.approve")).await;
     wait_text(&client, "#status", &format!("{high} approved: allowed")).await;
     wait_text(&client, "#empty", "Nothing waits for you").await;
     client.close().await.unwrap();

@@ -92,15 +92,26 @@ function renderCase(item) {
   return li;
 }
 
+let busy = false;
+
 async function act(id, action, body, li) {
+  busy = true;
   for (const b of li.querySelectorAll("button")) b.disabled = true;
+  let message;
   try {
     const c = await api("POST", "/v1/cases/" + encodeURIComponent(id) + "/" + action, body);
-    $("status").textContent = id + " " + (action === "approve" ? "approved" : "denied") + ": " + c.state;
+    message = id + " " + (action === "approve" ? "approved" : "denied") + ": " + c.state;
   } catch (e) {
-    $("status").textContent = id + ": " + e.message;
+    message = id + ": " + e.message;
   }
-  await load();
+  try { await load(); } finally { busy = false; }
+  // Said once the list shows the result.
+  $("status").textContent = message;
+}
+
+// The periodic refresh must not wipe a reason being typed or race an action.
+function editing() {
+  return busy || [...document.querySelectorAll("textarea.why")].some(t => !t.hidden);
 }
 
 async function load() {
@@ -135,5 +146,5 @@ $("login-form").addEventListener("submit", (ev) => {
   start();
 });
 $("logout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); location.reload(); });
-setInterval(() => { if (!$("inbox").hidden) load().catch(() => {}); }, 5000);
+setInterval(() => { if (!$("inbox").hidden && !editing()) load().catch(() => {}); }, 5000);
 start();
