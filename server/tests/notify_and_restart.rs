@@ -320,3 +320,28 @@ async fn a_session_remembers_its_actions_across_a_restart() {
     pay["identity"]["session"] = json!("s-2");
     assert_eq!(d.decide(pay).await["decision"], "allow");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
+    let d = Deployment::start_with("external", common::POLICY, |o| o.tick_interval = Duration::from_millis(50)).await;
+    // As `aarm case open` would, on the same store file, while the server runs.
+    let id = {
+        let bytes = std::fs::read(d.dir.path("policy.aarmb")).unwrap();
+        let engine = std::sync::Arc::new(aarm_runtime::engine::Engine::load(&bytes, &[], false).unwrap());
+        let store = aarm_runtime::store::sqlite::SqliteStore::open(&d.dir.path("cases.db")).unwrap();
+        let mut lc = aarm_runtime::lifecycle::service::Lifecycle::new(
+            store,
+            Box::new(aarm_runtime::lifecycle::identity::NoIdentityService),
+        );
+        let hash = engine.bundle_hash().to_string();
+        lc.add_engine(engine, Some(&bytes)).unwrap();
+        let now = d.app().clock.now();
+        let mut request = common::tool("wire", 5000);
+        request["identity"]["agent"] = json!("finance-agent");
+        lc.submit(&hash, &request.to_string(), now).unwrap().case.unwrap().id
+    };
+    let (status, case) = d.get(&format!("/v1/cases/{id}/wait?timeout_s=20"), "agent-token").await;
+    assert_eq!(status, 200);
+    assert_eq!(case["state"], "denied", "the rescan found it and the clock timed it out: {case}");
+    assert_eq!(case["resolution"]["code"], "timeout");
+}
