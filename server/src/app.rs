@@ -121,6 +121,7 @@ pub struct App {
     /// The journal's receiving end, until [`crate::start`] starts its writer.
     pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
     pub outbox: Outbox,
+    pub decide_keys: crate::replay::DecideKeys,
     pub public_url: String,
     pub shutdown: CancellationToken,
 }
@@ -162,6 +163,8 @@ impl App {
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
         let outbox = Outbox::open(&options.store, options.config.notify.clone())
             .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let decide_keys = crate::replay::DecideKeys::open(&options.store)
+            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let clock = Clock::new(floor);
         let journal =
             Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
@@ -193,6 +196,7 @@ impl App {
             journal: Arc::new(journal),
             journal_rx: Mutex::new(Some(rx)),
             outbox,
+            decide_keys,
             public_url,
             shutdown: CancellationToken::new(),
             options,

@@ -117,6 +117,35 @@ fn fail_closed(code: &str, message: String, like: &Decision) -> Decision {
     d
 }
 
+/// `POST /v1/decide` with an optional `Idempotency-Key`: a retry gets the first answer.
+pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<String>) -> Result<Value, ApiError> {
+    let Some(key) = key else { return decide(app, p, body).await };
+    if p.kind != Kind::Agent {
+        return decide(app, p, body).await;
+    }
+    let now = app.clock.now();
+    let keys = &app.decide_keys;
+    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+        tracing::info!(agent = %p.id, "a retried decision answered as the first time");
+        return Ok(first);
+    }
+    let Some(_claim) = keys.claim(&p.id, &key) else {
+        return Err(ApiError::Conflict(
+            "decide_in_progress",
+            "a call with this Idempotency-Key is still being decided".into(),
+        ));
+    };
+    // Checked again under the claim: the first call may have finished meanwhile.
+    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+        return Ok(first);
+    }
+    let answer = decide(app, p, body).await?;
+    if let Err(e) = keys.keep(&p.id, &key, &answer, now) {
+        tracing::error!(error = %e, "cannot keep the answer for retries");
+    }
+    Ok(answer)
+}
+
 /// `POST /v1/decide`: the decision JSON, with `"case"` when a case opened.
 pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value, ApiError> {
     if p.kind != Kind::Agent {

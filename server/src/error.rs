@@ -25,6 +25,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no such route: see /openapi.json")]
     NoRoute,
+    /// 409 with a reason of the service's own (not a lifecycle refusal).
+    #[error("{1}")]
+    Conflict(&'static str, String),
     /// The store or a bundle failed: 503, fail closed (nothing was allowed).
     #[error("{0}")]
     Unavailable(String),
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::Rejected(r) => (StatusCode::CONFLICT, r.as_str()),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(reason, _) => (StatusCode::CONFLICT, reason),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store.unavailable"),
         }
     }

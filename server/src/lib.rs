@@ -7,7 +7,8 @@
 //!
 //! - [`config`]: `serve.toml`; [`auth`]: bearer tokens and JWTs → a verified principal
 //! - [`app`]: shared state, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does
-//! - [`timers`]: the background clock; [`reload`]: hot reload of the bundle
+//! - [`timers`]: the background clock; [`reload`]: hot reload of the bundle; [`replay`]:
+//!   retried decisions (`Idempotency-Key`)
 //! - [`sessions`]: `prior_actions` accumulation; [`wait`]: long-poll waiters
 //! - [`notify`]: messages, the outbox, webhook / Slack / e-mail senders
 //! - [`inbox`]: the approver's web page; [`openapi`]: `/openapi.json`
@@ -24,6 +25,7 @@ pub mod logging;
 pub mod notify;
 pub mod openapi;
 pub mod reload;
+pub mod replay;
 pub mod routes;
 pub mod sessions;
 pub mod timers;

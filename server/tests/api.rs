@@ -337,3 +337,31 @@ async fn a_failing_store_or_rule_is_a_deny_never_an_allow() {
     // Decisions that need no case still work.
     assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_decision_with_an_idempotency_key_opens_one_case() {
+    let d = Deployment::start("decide-retry").await;
+    let send = |token: &'static str, key: &'static str| {
+        d.http
+            .post(format!("{}/v1/decide", d.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&transfer(5000))
+            .send()
+    };
+    let first: Value = send("agent-token", "k-1").await.unwrap().json().await.unwrap();
+    let again: Value = send("agent-token", "k-1").await.unwrap().json().await.unwrap();
+    assert_eq!(first["decision"], "step_up");
+    assert_eq!(again, first, "the retry gets the first answer, the same case");
+    let (_, cases) = d.get("/v1/cases", "tok-ops").await;
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    // Another key, or the same key of another agent, is another decision.
+    let other: Value = send("agent-token", "k-2").await.unwrap().json().await.unwrap();
+    assert_ne!(other["case"], first["case"]);
+    let (status, _) = d.post("/v1/decide", "other-agent-token", transfer(5000)).await;
+    assert_eq!(status, 200);
+    let theirs: Value = send("other-agent-token", "k-1").await.unwrap().json().await.unwrap();
+    assert_ne!(theirs["case"], first["case"]);
+    let (_, cases) = d.get("/v1/cases", "tok-ops").await;
+    assert_eq!(cases.as_array().unwrap().len(), 4);
+}

@@ -75,8 +75,14 @@ fn check_by(p: &Principal, body: &serde_json::Map<String, Value>) -> Result<(), 
     }
 }
 
-pub async fn decide(State(app): State<Arc<App>>, Caller(p): Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
-    cases::decide(&app, &p, &body).await.map(Json)
+pub async fn decide(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let key = event_id(&headers, &serde_json::Map::new())?;
+    cases::decide_once(&app, &p, &body, key).await.map(Json)
 }
 
 pub async fn case(
