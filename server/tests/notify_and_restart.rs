@@ -345,3 +345,37 @@ async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
     assert_eq!(case["state"], "denied", "the rescan found it and the clock timed it out: {case}");
     assert_eq!(case["resolution"]["code"], "timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_agent_blocks_until_approved() {
+    if std::process::Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("\n!!! SKIPPED: no python3 for server/examples/agent.py !!!\n");
+        return;
+    }
+    let d = Deployment::start("python").await;
+    std::fs::write(d.dir.path("request.json"), transfer(5000).to_string()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/agent.py");
+    let agent = tokio::process::Command::new("python3")
+        .args([script, &d.base, "agent-token"])
+        .arg(d.dir.path("request.json"))
+        .output();
+    let approver = async {
+        // The approver finds the case in their list and approves it.
+        for _ in 0..100 {
+            let (_, pending) = d.get("/v1/cases?state=pending", "tok-cfo").await;
+            if let Some(id) = pending.as_array().unwrap().first().map(|c| c["id"].as_str().unwrap().to_string()) {
+                let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+                assert_eq!(status, 200);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no case appeared");
+    };
+    let (out, ()) = tokio::join!(agent, approver);
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["decision"], "allow");
+    assert_eq!(outcome["reason"]["code"], "approved");
+}
