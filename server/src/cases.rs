@@ -310,6 +310,10 @@ pub async fn act(
             // A retry of an event that was applied: the case as stored, whatever it is now.
             if let Some(eid) = &event_id {
                 if lc.store().applied(&id2, eid)? {
+                    // Only to someone who may see it (an event id is no credential).
+                    if !may_read(&app2, &case, &p2, now) {
+                        return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id2}", p2.id)));
+                    }
                     return Ok(case);
                 }
             }

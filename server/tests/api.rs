@@ -229,6 +229,18 @@ async fn a_retried_approval_is_applied_once() {
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(d.snapshot().await, before);
+    // Someone else with the same key learns nothing and changes nothing.
+    let foreign = d
+        .http
+        .post(format!("{}/v1/cases/{id}/approve", d.base))
+        .bearer_auth("tok-outsider")
+        .header("Idempotency-Key", "approve-1")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(d.snapshot().await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
