@@ -103,6 +103,9 @@ impl CaseStore for BrokenStore {
     fn commit(&mut self, _: &Case, _: Vec<ReceiptDraft>, _: Option<&str>) -> Result<Option<Vec<Receipt>>, StoreError> {
         Err(StoreError::Backend("disk I/O error".into()))
     }
+    fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
+        self.0.applied(case, event_id)
+    }
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         self.0.get(id)
     }

@@ -1276,3 +1276,51 @@ fn clock_went_back_on_a_resolved_case_is_reported_consistently() {
     h.reject(&timed_out, approve("a"), Rejection::ClockWentBack);
     h.reject(&approved, approve("a"), Rejection::ClockWentBack);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Retries and verified actors (what an HTTP host needs)
+
+#[test]
+fn a_retried_event_after_its_case_resolved_is_a_no_op() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(MIN);
+    let (case, receipts) = h.lc.apply(&id, &approve("a"), h.now, Some("retry-1")).unwrap();
+    assert_eq!(case.state, CaseState::Allowed);
+    assert_eq!(receipts.len(), 1);
+    let chain = h.lc.store().receipts(None).unwrap();
+    // The same delivery again (the first answer was lost): the stored case, nothing appended,
+    // not `case_resolved`.
+    h.at(2 * MIN);
+    let (again, receipts) = h.lc.apply(&id, &approve("a"), h.now, Some("retry-1")).unwrap();
+    assert_eq!(again, case);
+    assert!(receipts.is_empty());
+    assert_eq!(h.lc.store().receipts(None).unwrap(), chain);
+    // A different event on the resolved case is still refused.
+    let other = h.lc.apply(&id, &approve("b"), h.now, Some("retry-2"));
+    assert_eq!(other.err().and_then(|e| e.rejection()), Some(Rejection::CaseResolved));
+}
+
+#[test]
+fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
+    use aarm_runtime::lifecycle::identity::VerifiedActor;
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] no veto"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(MIN);
+    let actor = VerifiedActor { id: "a".into(), method: "bearer".into() };
+    let (case, receipts) = h.lc.apply_verified(&id, &approve("a"), h.now, None, Some(&actor)).unwrap();
+    assert_eq!(case.approvals[0].verified_by.as_deref(), Some("bearer"));
+    assert_eq!(receipts[0].body.detail["identity_verified"], json!(true));
+    assert_eq!(receipts[0].body.detail["verified_actor"], json!({"id": "a", "method": "bearer"}));
+    let actor = VerifiedActor { id: "b".into(), method: "jwt".into() };
+    let (case, receipts) = h.lc.apply_verified(&id, &deny("b"), h.now, None, Some(&actor)).unwrap();
+    assert_eq!(case.denials[0].verified_by.as_deref(), Some("jwt"));
+    assert_eq!(receipts[0].body.detail["verified_actor"]["method"], json!("jwt"));
+    // Without a verified actor nothing is claimed.
+    let (case, receipts) = h.lc.apply(&id, &approve("c"), h.now, None).unwrap();
+    assert_eq!(case.approvals[1].verified_by, None);
+    assert!(receipts[0].body.detail.get("identity_verified").is_none());
+    // The chain, with the annotations, verifies.
+    let chain = h.lc.store().receipts(None).unwrap();
+    aarm_runtime::receipts::verify_chain(&chain, &aarm_runtime::receipts::VerifyOptions::default()).unwrap();
+}

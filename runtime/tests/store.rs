@@ -74,6 +74,10 @@ fn contract(store: &mut impl CaseStore) {
     assert_eq!(sealed.len(), 1);
     assert_eq!(sealed[0].seq, 4);
     assert_eq!(store.get(&a.id).unwrap().unwrap(), a2);
+    // the applied id is known for that case only
+    assert!(store.applied(&a.id, "ev-1").unwrap());
+    assert!(!store.applied(&a.id, "ev-9").unwrap());
+    assert!(!store.applied(&b.id, "ev-1").unwrap());
 
     // stale version: Conflict, nothing changes (case, chain, and the event id stays unapplied)
     let before = store.receipts(None).unwrap();

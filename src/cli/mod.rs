@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod output;
 pub mod receipts;
+pub mod serve;
 pub mod source;
 pub mod test;
 
@@ -55,6 +56,9 @@ pub enum Command {
     Case(case::CaseArgs),
     /// Export receipts from a store, or verify an exported chain.
     Receipts(receipts::ReceiptsArgs),
+    /// Run the decision and approval service over HTTP (cases, approvals, notifications, the
+    /// approver inbox).
+    Serve(serve::ServeArgs),
     /// Rewrite `.aarm` files in the canonical layout, or (`--check`) list those that are not.
     Fmt(fmt::FmtArgs),
 }
@@ -71,5 +75,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Case(args) => case::run(&args),
         Command::Receipts(args) => receipts::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

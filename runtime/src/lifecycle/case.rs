@@ -48,6 +48,10 @@ pub struct Approval {
     pub action_hash: String,
     /// Roles the host verified for the approver at that moment.
     pub roles: Vec<String>,
+    /// How the host authenticated the approver (`bearer`, `jwt`), when it did
+    /// ([`crate::lifecycle::service::Lifecycle::apply_verified`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<String>,
 }
 
 /// A denial that did not end the case (`no veto`).
@@ -56,6 +60,9 @@ pub struct Denial {
     pub by: String,
     pub at: i64,
     pub why: Option<String>,
+    /// How the host authenticated the approver, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -26,3 +26,34 @@ pub trait IdentityVerifier {
 pub struct NoIdentityService;
 
 impl IdentityVerifier for NoIdentityService {}
+
+/// An event's actor as the host authenticated them (a server's bearer token or JWT), recorded in
+/// the case and in the event's receipt as `identity_verified`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VerifiedActor {
+    /// The identity the credential proves (`cfo@corp.com`, `finance-agent`).
+    pub id: String,
+    /// How it was proved: `bearer`, `jwt`, ...
+    pub method: String,
+}
+
+impl VerifiedActor {
+    /// Marks what the event `event` (by this actor, at `now`) added: its receipts, and the
+    /// approval or denial it recorded.
+    pub(crate) fn annotate(&self, transition: &mut super::machine::Transition, event: &str, now: i64) {
+        let actor = serde_json::json!({ "id": self.id, "method": self.method });
+        for r in transition.receipts.iter_mut().filter(|r| r.event == event) {
+            if let Some(detail) = r.detail.as_object_mut() {
+                detail.insert("identity_verified".into(), serde_json::Value::Bool(true));
+                detail.insert("verified_actor".into(), actor.clone());
+            }
+        }
+        let case = &mut transition.case;
+        if let Some(a) = case.approvals.iter_mut().rev().find(|a| a.by == self.id && a.at == now) {
+            a.verified_by = Some(self.method.clone());
+        }
+        if let Some(d) = case.denials.iter_mut().rev().find(|d| d.by == self.id && d.at == now) {
+            d.verified_by = Some(self.method.clone());
+        }
+    }
+}

@@ -315,6 +315,7 @@ fn approve(
         at: now,
         action_hash: case.action_hash.clone(),
         roles: roles.to_vec(),
+        verified_by: None,
     });
     // Every counted approval must be bound to this very action.
     let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).count();
@@ -348,7 +349,7 @@ fn deny(
     if case.approvals.iter().any(|a| a.by == by) || case.denials.iter().any(|d| d.by == by) {
         return Err(Rejection::DuplicateApproval);
     }
-    case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string) });
+    case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string), verified_by: None });
     // Without veto, a denial ends the case only once the quorum can no longer be reached: the
     // approvals so far plus the distinct people who may still approve (not the requester, unless
     // the policy allows self-approval) fall short of it. Role-based sets are open-ended.

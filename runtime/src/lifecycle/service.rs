@@ -3,7 +3,7 @@
 
 use super::case::Case;
 use super::event::{Event, Rejection};
-use super::identity::IdentityVerifier;
+use super::identity::{IdentityVerifier, VerifiedActor};
 use super::machine::{self, Env};
 use crate::decision::Decision;
 use crate::engine::{Engine, EngineError};
@@ -84,6 +84,12 @@ impl<S: CaseStore> Lifecycle<S> {
         Ok(engine)
     }
 
+    /// The engine of bundle `hash`: registered, or loaded from the store (for hosts that show
+    /// a case's rule documentation, or re-decide against a case's own bundle).
+    pub fn bundle(&mut self, hash: &str) -> Result<Arc<Engine>, LifecycleError> {
+        self.engine(hash)
+    }
+
     /// The store refuses a clock earlier than its last recorded event.
     fn check_clock(&self, now: i64) -> Result<(), LifecycleError> {
         match self.store.last_event_at()? {
@@ -98,7 +104,20 @@ impl<S: CaseStore> Lifecycle<S> {
         let engine = self.engine(bundle_hash)?;
         let decision = engine.decide_json(request_json, now);
         let request: serde_json::Value = serde_json::from_str(request_json).unwrap_or(serde_json::Value::Null);
-        let Some((case, receipt)) = machine::open(&decision, &request, now) else {
+        self.open_decided(decision, &request, now)
+    }
+
+    /// Opens a case for a decision the host already made (with an engine it registered): a
+    /// `step_up` or `defer` opens one, other decisions pass through. Hosts that decide outside
+    /// the lifecycle's lock (a server deciding allow/deny concurrently) use this for the rest.
+    /// When the store cannot record the case, the decision is a `deny` (`store.unavailable`).
+    pub fn open_decided(
+        &mut self,
+        decision: Decision,
+        request: &serde_json::Value,
+        now: i64,
+    ) -> Result<Submitted, LifecycleError> {
+        let Some((case, receipt)) = machine::open(&decision, request, now) else {
             return Ok(Submitted { decision, case: None });
         };
         self.check_clock(now)?;
@@ -117,7 +136,9 @@ impl<S: CaseStore> Lifecycle<S> {
         }
     }
 
-    /// Applies an event to a case. `event_id`, when given, makes a retried event a no-op.
+    /// Applies an event to a case. `event_id`, when given, makes a retried event a no-op: an id
+    /// already applied to the case answers with the case as stored, even if that first delivery
+    /// resolved it.
     pub fn apply(
         &mut self,
         id: &str,
@@ -125,11 +146,36 @@ impl<S: CaseStore> Lifecycle<S> {
         now: i64,
         event_id: Option<&str>,
     ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+        self.apply_verified(id, event, now, event_id, None)
+    }
+
+    /// [`Lifecycle::apply`] for an event whose actor the host authenticated: the event's own
+    /// receipt records `identity_verified: true` and `verified_actor` (`{ "id", "method" }`),
+    /// and so does the approval or denial it adds to the case.
+    pub fn apply_verified(
+        &mut self,
+        id: &str,
+        event: &Event,
+        now: i64,
+        event_id: Option<&str>,
+        verified: Option<&VerifiedActor>,
+    ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+        if let Some(event_id) = event_id {
+            if self.store.applied(id, event_id)? {
+                let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
+                return Ok((case, Vec::new()));
+            }
+        }
         let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;
         let env = Env { engine: &engine, identities: self.identities.as_ref() };
-        let transition = machine::apply(&case, event, now, &env).map_err(LifecycleError::Rejected)?;
+        let mut transition = machine::apply(&case, event, now, &env).map_err(LifecycleError::Rejected)?;
+        if let Some(actor) = verified {
+            if transition.rejected.is_none() {
+                actor.annotate(&mut transition, event.name(), now);
+            }
+        }
         let receipts = if transition.receipts.is_empty() {
             Vec::new()
         } else {

@@ -117,6 +117,10 @@ impl CaseStore for MemoryStore {
         Ok(Some(sealed))
     }
 
+    fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.applied.contains(&(case.to_string(), event_id.to_string())))
+    }
+
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         Ok(case_number(id).and_then(|n| self.cases.get(&n)).cloned())
     }

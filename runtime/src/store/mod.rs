@@ -40,6 +40,11 @@ pub trait CaseStore {
         event_id: Option<&str>,
     ) -> Result<Option<Vec<Receipt>>, StoreError>;
 
+    /// Whether an event carrying `event_id` was already applied to case `case`: a retried event
+    /// is then answered with the case as stored instead of being run again (it might otherwise
+    /// be refused as `case_resolved` because its first delivery resolved the case).
+    fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError>;
+
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError>;
 
     /// All cases, or only those still pending, in id order.

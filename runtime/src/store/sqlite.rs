@@ -277,6 +277,14 @@ impl CaseStore for SqliteStore {
         Ok(Some(sealed))
     }
 
+    fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM applied_events WHERE case_id = ?1 AND event_id = ?2)",
+            [case, event_id],
+            |r| r.get(0),
+        )?)
+    }
+
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let json: Option<String> =
             self.conn.query_row("SELECT json FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;

@@ -1,0 +1,233 @@
+//! The running service's shared state, and how it starts and stops.
+//!
+//! One [`App`] is shared by every request and background task. The lifecycle (engine registry,
+//! state machine and SQLite store) sits behind one mutex and is only touched from blocking
+//! threads ([`App::lifecycle`]), because every write is a synced SQLite transaction. Allow and
+//! deny decisions never take that lock: they are evaluated on the current engine directly.
+
+use crate::auth::Authenticator;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::identities::{Roles, SharedRoles};
+use crate::notify::outbox::Outbox;
+use crate::sessions::journal::Journal;
+use crate::sessions::{Entry, Sessions, IDLE_S};
+use crate::wait::Waiters;
+use aarm_runtime::engine::Engine;
+use aarm_runtime::lifecycle::service::Lifecycle;
+use aarm_runtime::store::sqlite::SqliteStore;
+use aarm_runtime::store::CaseStore;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Bounds on what one request may cost.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+    /// Time limit of every call except the long-polls (408 beyond).
+    pub request_timeout: Duration,
+    /// The longest `/wait` a caller may ask for (longer requests are cut to this).
+    pub max_wait: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Everything `aarm serve` is started with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub bundle: PathBuf,
+    pub store: PathBuf,
+    pub listen: SocketAddr,
+    pub config: Config,
+    /// Bundles (at start and on reload) must be signed by one of these keys; empty: no check.
+    pub trusted_keys: Vec<VerifyingKey>,
+    /// Receipts are signed with this key.
+    pub sign_key: Option<SigningKey>,
+    pub limits: Limits,
+    /// How often the clock fires due timeouts and escalations.
+    pub tick_interval: Duration,
+    /// How often the bundle file is checked for a new version; `None`: only on SIGHUP and
+    /// `POST /v1/admin/reload`.
+    pub reload_interval: Option<Duration>,
+    /// How often the outbox looks for due deliveries (it is also woken when one is queued).
+    pub outbox_interval: Duration,
+}
+
+impl Options {
+    pub fn new(bundle: PathBuf, store: PathBuf, listen: SocketAddr, config: Config) -> Options {
+        Options {
+            bundle,
+            store,
+            listen,
+            config,
+            trusted_keys: Vec::new(),
+            sign_key: None,
+            limits: Limits::default(),
+            tick_interval: Duration::from_secs(1),
+            reload_interval: Some(Duration::from_secs(2)),
+            outbox_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot read the bundle {path}: {message}")]
+    Bundle { path: String, message: String },
+    #[error("case store {path}: {message}")]
+    Store { path: String, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: String, message: String },
+    #[error("server failed: {0}")]
+    Io(String),
+}
+
+/// The bundle file as last seen by the reloader.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileStamp {
+    pub len: u64,
+    pub modified: Option<std::time::SystemTime>,
+}
+
+pub struct App {
+    pub options: Options,
+    pub auth: Authenticator,
+    pub roles: Arc<Roles>,
+    lifecycle: Arc<Mutex<Lifecycle<SqliteStore>>>,
+    current: RwLock<Arc<Engine>>,
+    pub bundle_stamp: Mutex<FileStamp>,
+    pub clock: Clock,
+    /// When each pending case is next due (the clock's index).
+    pub due: crate::timers::DueIndex,
+    pub waiters: Waiters,
+    pub sessions: Sessions,
+    pub journal: Arc<Journal>,
+    /// The journal's receiving end, until [`crate::start`] starts its writer.
+    pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
+    pub outbox: Outbox,
+    pub decide_keys: crate::replay::DecideKeys,
+    pub public_url: String,
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("listen", &self.options.listen).finish()
+    }
+}
+
+/// Reads and verifies a bundle file: hash, bytecode, and the signature when keys are trusted.
+pub fn load_bundle(path: &std::path::Path, trusted: &[VerifyingKey]) -> Result<(Engine, Vec<u8>, FileStamp), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let engine = Engine::load(&bytes, trusted, !trusted.is_empty()).map_err(|e| e.to_string())?;
+    Ok((engine, bytes, FileStamp { len: meta.len(), modified: meta.modified().ok() }))
+}
+
+impl App {
+    /// Opens the store, loads and registers the bundle, and prepares the outbox.
+    pub fn new(options: Options, bound: SocketAddr) -> Result<App, ServeError> {
+        let store_path = options.store.display().to_string();
+        let (engine, bytes, stamp) = load_bundle(&options.bundle, &options.trusted_keys)
+            .map_err(|message| ServeError::Bundle { path: options.bundle.display().to_string(), message })?;
+        let mut store = SqliteStore::open(&options.store)
+            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
+        if let Some(key) = &options.sign_key {
+            store = store.with_signer(key.clone());
+        }
+        let floor = store
+            .last_event_at()
+            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?
+            .unwrap_or(0);
+        let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
+        let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
+        let engine = Arc::new(engine);
+        lifecycle
+            .add_engine(engine.clone(), Some(&bytes))
+            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
+        let outbox = Outbox::open(&options.store, options.config.notify.clone())
+            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let decide_keys = crate::replay::DecideKeys::open(&options.store)
+            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let clock = Clock::new(floor);
+        let journal =
+            Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sessions = Sessions::journaled(tx);
+        let kept = journal
+            .load(clock.now().saturating_sub(IDLE_S))
+            .map_err(|message| ServeError::Store { path: store_path, message })?;
+        sessions.restore(kept);
+        let auth = Authenticator::new(&options.config.auth).map_err(ServeError::Config)?;
+        let public_url = options
+            .config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string();
+        Ok(App {
+            auth,
+            roles,
+            lifecycle: Arc::new(Mutex::new(lifecycle)),
+            current: RwLock::new(engine),
+            bundle_stamp: Mutex::new(stamp),
+            clock,
+            due: crate::timers::DueIndex::new(),
+            waiters: Waiters::new(),
+            sessions,
+            journal: Arc::new(journal),
+            journal_rx: Mutex::new(Some(rx)),
+            outbox,
+            decide_keys,
+            public_url,
+            shutdown: CancellationToken::new(),
+            options,
+        })
+    }
+
+    /// The bundle new requests are decided with.
+    pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+        self.current.read().map(|e| e.clone()).map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
+    }
+
+    pub(crate) fn set_engine(&self, engine: Arc<Engine>) -> Result<(), ApiError> {
+        let mut current =
+            self.current.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
+        *current = engine;
+        Ok(())
+    }
+
+    /// Runs `f` on the lifecycle on a blocking thread (its writes are synced SQLite transactions).
+    pub async fn lifecycle<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Lifecycle<SqliteStore>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let lifecycle = self.lifecycle.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut lc =
+                lifecycle.lock().map_err(|_| ApiError::Unavailable("the case store lock is poisoned".into()))?;
+            f(&mut lc)
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the case store task failed: {e}")))?
+    }
+}

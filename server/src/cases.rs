@@ -1,0 +1,483 @@
+//! What the API does, independent of HTTP: decide a request (opening a case when it suspends),
+//! drive cases with authenticated events, and say who may see or act on which case.
+//!
+//! Fail closed everywhere: a decision that cannot be recorded, a store that fails, a task that
+//! dies — each is a `deny` with a reason or an error status, never an allow. Authorization is
+//! checked before anything is written, so a refused call changes nothing.
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::config::Kind;
+use crate::error::ApiError;
+use crate::notify::message::{risk_rank, ApprovalContext, Trigger};
+use crate::sessions::PriorAction;
+use aarm_runtime::decision::{codes, Decision, Effect};
+use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::event::{Event, Rejection};
+use aarm_runtime::lifecycle::identity::VerifiedActor;
+use aarm_runtime::lifecycle::service::Lifecycle;
+use aarm_runtime::store::sqlite::SqliteStore;
+use aarm_runtime::store::CaseStore;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The case as `aarm case show` prints it, plus `resolved`.
+pub fn view(case: &Case) -> Value {
+    let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("resolved".into(), Value::Bool(case.state.is_resolved()));
+    }
+    v
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for k in path {
+        match cur.get(k) {
+            Some(x) => cur = x,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+/// Whether `p` may act (approve or deny) on `case` at `now`: an approver named by the current
+/// tier, added by an escalation (also one that is due but the clock has not fired yet), or
+/// holding the tier's role.
+pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
+    if p.kind != Kind::Approver || case.state != CaseState::PendingApproval {
+        return false;
+    }
+    let Some(s) = case.decision.step_up.as_ref() else { return false };
+    if case.extra_approvers.iter().any(|a| a == &p.id) {
+        return true;
+    }
+    if let Some(esc) = &s.escalate {
+        if case.waiting_since.saturating_add(esc.after_s) <= now && esc.to.iter().any(|a| a == &p.id) {
+            return true;
+        }
+    }
+    match &s.role {
+        Some(role) => p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role),
+        None => s.approvers.iter().any(|a| a == &p.id),
+    }
+}
+
+/// Whether `p` may read `case`: operators always; an agent its own cases; an approver the cases
+/// they may act on or did act on.
+pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
+    match p.kind {
+        Kind::Admin => true,
+        Kind::Agent => text(&case.identity, &["agent"]) == p.id,
+        Kind::Approver => {
+            may_act(app, case, p, now)
+                || case.approvals.iter().any(|a| a.by == p.id)
+                || case.denials.iter().any(|d| d.by == p.id)
+                || case.extra_approvers.iter().any(|a| a == &p.id)
+                || case.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| a == &p.id))
+        }
+    }
+}
+
+/// What the service does with every case it sees committed: remember when it is next due (for
+/// the clock), and queue the notifications its state calls for.
+pub fn observed(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
+    app.due.update(case);
+    notify(app, lc, case, now);
+}
+
+/// Queues the notifications the case's state calls for (idempotent: see notify/outbox.rs).
+pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
+    if case.state != CaseState::PendingApproval {
+        return;
+    }
+    let doc = rule_doc(lc, case);
+    let mut triggers = vec![Trigger::ApprovalRequested];
+    if case.escalated {
+        triggers.push(Trigger::Escalated);
+    }
+    for t in triggers {
+        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), now) {
+            // The case is recorded; only its notification is late. Logged, never fatal.
+            tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
+        }
+    }
+}
+
+/// The documentation of the rule that asked for approval (from the case's own bundle).
+pub fn rule_doc(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<String> {
+    let rule = case.decision.rule.as_deref()?;
+    let engine = lc.bundle(&case.bundle_hash).ok()?;
+    engine.program().rules.iter().find(|r| r.qualified_name == rule).and_then(|r| r.doc.clone())
+}
+
+fn fail_closed(code: &str, message: String, like: &Decision) -> Decision {
+    let mut d = Decision::fail_closed(code, message, like.policy.clone());
+    d.rule = like.rule.clone();
+    d
+}
+
+/// `POST /v1/decide` with an optional `Idempotency-Key`: a retry gets the first answer.
+pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<String>) -> Result<Value, ApiError> {
+    let Some(key) = key else { return decide(app, p, body).await };
+    if p.kind != Kind::Agent {
+        return decide(app, p, body).await;
+    }
+    let now = app.clock.now();
+    let keys = &app.decide_keys;
+    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+        tracing::info!(agent = %p.id, "a retried decision answered as the first time");
+        return Ok(first);
+    }
+    let Some(_claim) = keys.claim(&p.id, &key) else {
+        return Err(ApiError::Conflict(
+            "decide_in_progress",
+            "a call with this Idempotency-Key is still being decided".into(),
+        ));
+    };
+    // Checked again under the claim: the first call may have finished meanwhile.
+    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+        return Ok(first);
+    }
+    let answer = decide(app, p, body).await?;
+    if let Err(e) = keys.keep(&p.id, &key, &answer, now) {
+        tracing::error!(error = %e, "cannot keep the answer for retries");
+    }
+    Ok(answer)
+}
+
+/// `POST /v1/decide`: the decision JSON, with `"case"` when a case opened.
+pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value, ApiError> {
+    if p.kind != Kind::Agent {
+        return Err(ApiError::forbidden(
+            "not_an_agent",
+            format!("{} `{}` may not ask for decisions", p.kind.as_str(), p.id),
+        ));
+    }
+    let engine = app.engine()?;
+    let now = app.clock.now();
+    let mut request: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        // Not JSON: the engine words the `input.invalid` deny.
+        Err(_) => return Ok(to_json(&engine.decide_json(&String::from_utf8_lossy(body), now), None)),
+    };
+    let session = bind_identity(&mut request, p)?;
+    if let Some(session) = &session {
+        fill_prior_actions(app, &mut request, &p.id, session);
+    }
+    let decision = engine.decide_json(&request.to_string(), now);
+    let tool = text(&request, &["action", "tool"]).to_string();
+    let (decision, case) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
+        let app2 = app.clone();
+        let pending = decision.clone();
+        let opened = app
+            .lifecycle(move |lc| {
+                let submitted = lc.open_decided(pending, &request, now)?;
+                if let Some(case) = &submitted.case {
+                    observed(&app2, lc, case, now);
+                }
+                Ok(submitted)
+            })
+            .await;
+        match opened {
+            Ok(s) => (s.decision, s.case),
+            // Fail closed: the action waits for nobody, so it must not run.
+            Err(e) => {
+                let message = format!("the suspended action could not be recorded: {e}");
+                (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None)
+            }
+        }
+    } else {
+        (decision, None)
+    };
+    if let Some(session) = &session {
+        if !tool.is_empty() {
+            let action = PriorAction { tool, decision: decision.decision.as_str().to_string() };
+            app.sessions.record(&p.id, session, action, now);
+        }
+    }
+    if let Some(case) = &case {
+        tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = ?decision.rule, agent = %p.id, "case opened");
+    }
+    Ok(to_json(&decision, case.as_ref()))
+}
+
+fn to_json(decision: &Decision, case: Option<&Case>) -> Value {
+    let mut out = serde_json::to_value(decision).unwrap_or(Value::Null);
+    if let (Some(obj), Some(case)) = (out.as_object_mut(), case) {
+        obj.insert("case".into(), Value::String(case.id.clone()));
+    }
+    out
+}
+
+/// The agent in the request is the authenticated one: filled in when absent, refused when it
+/// names another agent. Returns the session id, when the request names one.
+fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, ApiError> {
+    let Some(obj) = request.as_object_mut() else { return Ok(None) };
+    let identity = obj.entry("identity").or_insert_with(|| json!({}));
+    if identity.is_null() {
+        *identity = json!({});
+    }
+    // Anything else than an object is left for the engine to refuse as `input.invalid`.
+    let Some(identity) = identity.as_object_mut() else { return Ok(None) };
+    match identity.get("agent") {
+        None | Some(Value::Null) => {
+            identity.insert("agent".into(), Value::String(p.id.clone()));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            identity.insert("agent".into(), Value::String(p.id.clone()));
+        }
+        Some(Value::String(s)) if *s == p.id => {}
+        Some(other) => {
+            return Err(ApiError::forbidden(
+                "agent_mismatch",
+                format!("the request names agent {other}, but the credential is `{}`'s", p.id),
+            ))
+        }
+    }
+    Ok(identity.get("session").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+/// `context.prior_actions` from the session's history, unless the host sent its own.
+fn fill_prior_actions(app: &App, request: &mut Value, agent: &str, session: &str) {
+    let Some(obj) = request.as_object_mut() else { return };
+    let context = obj.entry("context").or_insert_with(|| json!({}));
+    if context.is_null() {
+        *context = json!({});
+    }
+    let Some(context) = context.as_object_mut() else { return };
+    if context.get("prior_actions").is_some_and(|v| !v.is_null()) {
+        return;
+    }
+    let prior = app.sessions.prior(agent, session);
+    context.insert("prior_actions".into(), serde_json::to_value(prior).unwrap_or_else(|_| json!([])));
+}
+
+/// Reads a case that `p` may see.
+pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiError> {
+    let id2 = id.to_string();
+    let case = app
+        .lifecycle(move |lc| Ok(lc.store().get(&id2)?))
+        .await?
+        .ok_or_else(|| ApiError::UnknownCase(id.to_string()))?;
+    if !may_read(app, &case, p, app.clock.now()) {
+        return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id}", p.id)));
+    }
+    Ok(case)
+}
+
+/// What an approver or agent asks the lifecycle to do.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Approve,
+    Deny { why: Option<String> },
+    Cancel,
+    Provide(serde_json::Map<String, Value>),
+}
+
+/// Applies an authenticated event. Who may: approve and deny, an approver of the case, as
+/// themself; evidence and cancel, the agent that submitted the action (or an operator).
+pub async fn act(
+    app: &Arc<App>,
+    p: &Principal,
+    id: &str,
+    action: Action,
+    event_id: Option<String>,
+) -> Result<Case, ApiError> {
+    match (&action, p.kind) {
+        (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
+        (Action::Approve | Action::Deny { .. }, _) => {
+            return Err(ApiError::Rejected(Rejection::NotAnApprover));
+        }
+        (Action::Cancel | Action::Provide(_), Kind::Agent | Kind::Admin) => {}
+        (Action::Cancel | Action::Provide(_), Kind::Approver) => {
+            return Err(ApiError::forbidden(
+                "not_allowed",
+                "approvers approve or deny; the agent or an operator provides evidence or cancels",
+            ));
+        }
+    }
+    if p.kind == Kind::Approver {
+        app.roles.saw(&p.id, &p.roles);
+    }
+    let app2 = app.clone();
+    let p2 = p.clone();
+    let id2 = id.to_string();
+    let result = app
+        .lifecycle(move |lc| {
+            let now = app2.clock.now();
+            let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
+            // A retry of an event that was applied: the case as stored, whatever it is now.
+            if let Some(eid) = &event_id {
+                if lc.store().applied(&id2, eid)? {
+                    // Only to someone who may see it (an event id is no credential).
+                    if !may_read(&app2, &case, &p2, now) {
+                        return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id2}", p2.id)));
+                    }
+                    return Ok(case);
+                }
+            }
+            authorize(&app2, &case, &p2, &action, now)?;
+            let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
+            let events: Vec<(Event, Option<String>)> = match action {
+                Action::Approve => {
+                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone() }, event_id)]
+                }
+                Action::Deny { why } => vec![(Event::Deny { by: p2.id.clone(), why }, event_id)],
+                Action::Cancel => vec![(Event::Cancel { by: Some(p2.id.clone()) }, event_id)],
+                Action::Provide(facts) => facts
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let eid = event_id.as_ref().map(|e| format!("{e}/{name}"));
+                        (Event::Provide { name, value }, eid)
+                    })
+                    .collect(),
+            };
+            let mut last = case;
+            let mut outcome = Ok(());
+            for (event, eid) in events {
+                match lc.apply_verified(&id2, &event, now, eid.as_deref(), Some(&actor)) {
+                    Ok((c, _)) => last = c,
+                    Err(e) => {
+                        outcome = Err(ApiError::from(e));
+                        break;
+                    }
+                }
+            }
+            // Whatever was committed (even before a refusal: a timeout that fell due first).
+            if let Some(stored) = lc.store().get(&id2)? {
+                observed(&app2, lc, &stored, now);
+                last = stored;
+            }
+            outcome.map(|()| last)
+        })
+        .await;
+    app.waiters.changed(id);
+    if let Ok(case) = &result {
+        tracing::info!(case = %case.id, by = %p.id, method = p.method, state = case.state.as_str(), "event applied");
+    }
+    result
+}
+
+fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -> Result<(), ApiError> {
+    match action {
+        Action::Approve | Action::Deny { .. } => {
+            if case.state.is_resolved() {
+                return Err(ApiError::Rejected(Rejection::CaseResolved));
+            }
+            if !may_act(app, case, p, now) {
+                return Err(ApiError::Rejected(Rejection::NotAnApprover));
+            }
+        }
+        Action::Cancel | Action::Provide(_) => {
+            if p.kind == Kind::Agent && text(&case.identity, &["agent"]) != p.id {
+                return Err(ApiError::forbidden("not_allowed", format!("{} was not submitted by `{}`", case.id, p.id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which cases `GET /v1/cases?state=...` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    All,
+    Pending,
+    Resolved,
+    Exactly(CaseState),
+}
+
+impl StateFilter {
+    pub fn parse(s: Option<&str>) -> Result<StateFilter, ApiError> {
+        Ok(match s.unwrap_or("all") {
+            "all" => StateFilter::All,
+            "pending" => StateFilter::Pending,
+            "resolved" => StateFilter::Resolved,
+            "pending_approval" => StateFilter::Exactly(CaseState::PendingApproval),
+            "pending_evidence" => StateFilter::Exactly(CaseState::PendingEvidence),
+            "allowed" => StateFilter::Exactly(CaseState::Allowed),
+            "modified" => StateFilter::Exactly(CaseState::Modified),
+            "denied" => StateFilter::Exactly(CaseState::Denied),
+            "cancelled" => StateFilter::Exactly(CaseState::Cancelled),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown state `{other}`: use all, pending, resolved, pending_approval, pending_evidence, allowed, \
+                     modified, denied or cancelled"
+                )))
+            }
+        })
+    }
+
+    fn keeps(self, s: CaseState) -> bool {
+        match self {
+            StateFilter::All => true,
+            StateFilter::Pending => !s.is_resolved(),
+            StateFilter::Resolved => s.is_resolved(),
+            StateFilter::Exactly(x) => x == s,
+        }
+    }
+}
+
+/// The cases `p` may see, filtered by state; for an approver asking for pending cases, those
+/// they may act on.
+pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<Vec<Case>, ApiError> {
+    let pending_only =
+        matches!(filter, StateFilter::Pending) || matches!(filter, StateFilter::Exactly(s) if !s.is_resolved());
+    let cases = app.lifecycle(move |lc| Ok(lc.store().list(pending_only)?)).await?;
+    let now = app.clock.now();
+    Ok(cases
+        .into_iter()
+        .filter(|c| filter.keeps(c.state))
+        .filter(|c| {
+            if c.state.is_resolved() || p.kind != Kind::Approver {
+                may_read(app, c, p, now)
+            } else {
+                may_act(app, c, p, now)
+            }
+        })
+        .collect())
+}
+
+/// The approver's inbox: cases waiting for them, highest risk first, then oldest first, each
+/// with the context of seed 003.
+pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError> {
+    if p.kind != Kind::Approver {
+        return Err(ApiError::forbidden("not_an_approver", "the inbox is for approvers"));
+    }
+    app.roles.saw(&p.id, &p.roles);
+    let app2 = app.clone();
+    let p2 = p.clone();
+    let mut items = app
+        .lifecycle(move |lc| {
+            let now = app2.clock.now();
+            let cases = lc.store().list(true)?;
+            let mut out = Vec::new();
+            for case in cases.into_iter().filter(|c| may_act(&app2, c, &p2, now)) {
+                let doc = rule_doc(lc, &case);
+                let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc);
+                out.push((case, context));
+            }
+            Ok(out)
+        })
+        .await?;
+    items.sort_by(|(a, ca), (b, cb)| {
+        risk_rank(&cb.risk).cmp(&risk_rank(&ca.risk)).then(a.opened_at.cmp(&b.opened_at)).then(a.id.cmp(&b.id))
+    });
+    Ok(items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect())
+}
+
+/// `GET /v1/receipts?case=ID`: the case's receipts; without a case, the whole chain (operators).
+pub async fn receipts(app: &Arc<App>, p: &Principal, case: Option<String>) -> Result<Value, ApiError> {
+    match case {
+        Some(id) => {
+            get(app, p, &id).await?;
+            let r = app.lifecycle(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
+            Ok(serde_json::to_value(r).unwrap_or(Value::Null))
+        }
+        None if p.kind == Kind::Admin => {
+            let r = app.lifecycle(|lc| Ok(lc.store().receipts(None)?)).await?;
+            Ok(serde_json::to_value(r).unwrap_or(Value::Null))
+        }
+        None => Err(ApiError::forbidden("not_allowed", "the whole chain is for operators: ask for ?case=ID")),
+    }
+}

@@ -1,0 +1,472 @@
+//! `serve.toml`: who may call the service (tokens, JWT issuers) and where notifications go.
+//! The shape of `[auth.agents]`, `[auth.approvers]`, `[auth.approver_roles]` and
+//! `[notify.channels]` is DESIGN.md's contract; `[auth.admins]`, `[[auth.jwt]]`, `[notify.retry]`
+//! and `[server]` extend it.
+//!
+//! Parsing refuses unknown keys and checks every value it can before the server starts, so a
+//! typo is an error with its line and column, not a channel that silently never delivers.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    /// A TOML syntax or shape error (the message has the line and column).
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    /// A value that parses but cannot work.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid { path: String, key: String, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub notify: NotifySection,
+}
+
+/// `[server]`: settings that belong with the deployment rather than the command line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The address approvers reach the service at, for the links in notifications
+    /// (`https://aarm.corp.com`); default: `http://` + the listen address.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// token → agent identity: may call `/v1/decide` and read, provide evidence to and cancel
+    /// its own cases.
+    #[serde(default)]
+    pub agents: BTreeMap<String, String>,
+    /// token → approver identity: may approve or deny, as that identity only.
+    #[serde(default)]
+    pub approvers: BTreeMap<String, String>,
+    /// approver identity → verified roles (`approvers 1 of role "R"`).
+    #[serde(default)]
+    pub approver_roles: BTreeMap<String, Vec<String>>,
+    /// token → operator identity: may read every case and receipt, cancel, and reload.
+    #[serde(default)]
+    pub admins: BTreeMap<String, String>,
+    /// JWT issuers whose signed tokens are accepted besides the static tokens.
+    #[serde(default)]
+    pub jwt: Vec<JwtIssuer>,
+}
+
+/// Who a credential belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Agent,
+    Approver,
+    Admin,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Agent => "agent",
+            Kind::Approver => "approver",
+            Kind::Admin => "admin",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "agent" => Some(Kind::Agent),
+            "approver" => Some(Kind::Approver),
+            "admin" => Some(Kind::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// One `[[auth.jwt]]` issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuer {
+    /// `iss` the tokens must carry.
+    pub issuer: String,
+    /// `aud` the tokens must carry, when set.
+    pub audience: Option<String>,
+    /// `HS256`, `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `ES256`, `ES384`, `EdDSA`.
+    pub algorithm: String,
+    /// The shared secret (HS*).
+    pub secret: Option<String>,
+    /// A PEM public key (RS*, PS*, ES*, EdDSA), inline ...
+    pub public_key_pem: Option<String>,
+    /// ... or in a file (relative to the config file).
+    pub public_key_file: Option<String>,
+    /// Every token of this issuer is of this kind ...
+    pub kind: Option<Kind>,
+    /// ... or the kind is this claim's value (`agent`, `approver`, `admin`).
+    pub kind_claim: Option<String>,
+    /// The claim naming the identity (default `sub`).
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// A claim holding the approver's roles (a list of strings), when the issuer asserts roles.
+    pub roles_claim: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, seconds (default 30).
+    #[serde(default = "default_leeway")]
+    pub leeway_s: u64,
+}
+
+fn default_subject_claim() -> String {
+    "sub".to_string()
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    /// Channel names as policies write them in `notify` → where they deliver.
+    #[serde(default)]
+    pub channels: BTreeMap<String, Channel>,
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Channel {
+    /// A JSON POST signed with HMAC-SHA256 (`X-Aarm-Signature`).
+    Webhook { url: String, secret: Option<String> },
+    /// A Slack-compatible incoming webhook.
+    Slack { url: String },
+    /// E-mail over SMTP (`host:port`, plain SMTP to a relay).
+    Email {
+        smtp: String,
+        from: String,
+        /// Recipients; default: the address in the channel name (`email:approvals@corp.com`).
+        #[serde(default)]
+        to: Vec<String>,
+    },
+}
+
+impl Channel {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Channel::Webhook { .. } => "webhook",
+            Channel::Slack { .. } => "slack",
+            Channel::Email { .. } => "email",
+        }
+    }
+}
+
+/// `[notify.retry]`: failed deliveries are retried with exponential backoff.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included (default 8).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Wait before the second attempt (default 1000 ms); doubled each time.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff_ms: u64,
+    /// The longest wait between attempts (default 300 000 ms).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u64,
+    /// One attempt's time limit (default 10 000 ms).
+    #[serde(default = "default_attempt_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    8
+}
+fn default_initial_backoff() -> u64 {
+    1000
+}
+fn default_max_backoff() -> u64 {
+    300_000
+}
+fn default_attempt_timeout() -> u64 {
+    10_000
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            max_attempts: default_attempts(),
+            initial_backoff_ms: default_initial_backoff(),
+            max_backoff_ms: default_max_backoff(),
+            timeout_ms: default_attempt_timeout(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a `serve.toml`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
+        let mut config = Config::parse(&text, &shown)?;
+        // Key files are relative to the config file.
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        for (i, jwt) in config.auth.jwt.iter_mut().enumerate() {
+            if let Some(file) = jwt.public_key_file.take() {
+                let full = base.join(&file);
+                let pem = std::fs::read_to_string(&full).map_err(|e| ConfigError::Invalid {
+                    path: shown.clone(),
+                    key: format!("auth.jwt[{i}].public_key_file"),
+                    message: format!("cannot read {}: {e}", full.display()),
+                })?;
+                jwt.public_key_pem = Some(pem);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses and checks a config's text; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_string(), message: e.to_string() })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid { path: path.to_string(), key, message };
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        let tables = [
+            ("auth.agents", &self.auth.agents),
+            ("auth.approvers", &self.auth.approvers),
+            ("auth.admins", &self.auth.admins),
+        ];
+        for (table, map) in tables {
+            for (token, who) in map {
+                if token.trim().is_empty() {
+                    return Err(invalid(table.to_string(), "a token is empty".into()));
+                }
+                if who.trim().is_empty() {
+                    return Err(invalid(format!("{table}.<token>"), "the identity is empty".into()));
+                }
+                // The token itself never appears in an error: it is a secret.
+                if let Some(other) = seen.insert(token.as_str(), table) {
+                    return Err(invalid(
+                        table.to_string(),
+                        format!("a token of `{who}` is also listed in `{other}`: one token, one identity"),
+                    ));
+                }
+            }
+        }
+        for (who, roles) in &self.auth.approver_roles {
+            if roles.iter().any(|r| r.trim().is_empty()) {
+                return Err(invalid(format!("auth.approver_roles.{who}"), "a role is empty".into()));
+            }
+        }
+        for (i, jwt) in self.auth.jwt.iter().enumerate() {
+            let key = |k: &str| format!("auth.jwt[{i}].{k}");
+            if jwt.issuer.trim().is_empty() {
+                return Err(invalid(key("issuer"), "the issuer is empty".into()));
+            }
+            let family = jwt_family(&jwt.algorithm).ok_or_else(|| {
+                invalid(
+                    key("algorithm"),
+                    format!(
+                        "unknown algorithm `{}`: use HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, \
+                         ES256, ES384 or EdDSA",
+                        jwt.algorithm
+                    ),
+                )
+            })?;
+            match family {
+                JwtFamily::Hmac if jwt.secret.as_deref().is_none_or(str::is_empty) => {
+                    return Err(invalid(key("secret"), format!("{} needs a `secret`", jwt.algorithm)))
+                }
+                JwtFamily::Hmac if jwt.public_key_pem.is_some() || jwt.public_key_file.is_some() => {
+                    return Err(invalid(key("public_key_pem"), format!("{} uses a `secret`, not a key", jwt.algorithm)))
+                }
+                JwtFamily::PublicKey if jwt.public_key_pem.is_none() && jwt.public_key_file.is_none() => {
+                    return Err(invalid(
+                        key("public_key_pem"),
+                        format!("{} needs `public_key_pem` or `public_key_file`", jwt.algorithm),
+                    ))
+                }
+                JwtFamily::PublicKey if jwt.secret.is_some() => {
+                    return Err(invalid(key("secret"), format!("{} uses a public key, not a `secret`", jwt.algorithm)))
+                }
+                _ => {}
+            }
+            if jwt.kind.is_none() == jwt.kind_claim.is_none() {
+                return Err(invalid(
+                    key("kind"),
+                    "give exactly one of `kind` (agent, approver, admin) or `kind_claim`".into(),
+                ));
+            }
+        }
+        for (name, channel) in &self.notify.channels {
+            let key = format!("notify.channels.\"{name}\"");
+            match channel {
+                Channel::Webhook { url, .. } | Channel::Slack { url } => check_url(url).map_err(|m| invalid(key, m))?,
+                Channel::Email { smtp, from, to } => {
+                    parse_host_port(smtp).map_err(|m| invalid(format!("{key}.smtp"), m))?;
+                    check_mailbox(from).map_err(|m| invalid(format!("{key}.from"), m))?;
+                    if to.is_empty() && email_of_channel(name).is_none() {
+                        return Err(invalid(
+                            format!("{key}.to"),
+                            "no recipients: give `to = [...]` or name the channel `email:ADDRESS`".into(),
+                        ));
+                    }
+                    for addr in to {
+                        check_mailbox(addr).map_err(|m| invalid(format!("{key}.to"), m))?;
+                    }
+                }
+            }
+        }
+        let retry = &self.notify.retry;
+        if retry.max_attempts == 0 {
+            return Err(invalid("notify.retry.max_attempts".into(), "must be at least 1".into()));
+        }
+        if retry.timeout_ms == 0 {
+            return Err(invalid("notify.retry.timeout_ms".into(), "must be more than 0".into()));
+        }
+        if let Some(url) = &self.server.public_url {
+            check_url(url).map_err(|m| invalid("server.public_url".into(), m))?;
+        }
+        Ok(())
+    }
+
+    /// Whether any credential at all is configured (without one every call is refused).
+    pub fn has_credentials(&self) -> bool {
+        !(self.auth.agents.is_empty()
+            && self.auth.approvers.is_empty()
+            && self.auth.admins.is_empty()
+            && self.auth.jwt.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtFamily {
+    Hmac,
+    PublicKey,
+}
+
+pub fn jwt_family(algorithm: &str) -> Option<JwtFamily> {
+    match algorithm {
+        "HS256" | "HS384" | "HS512" => Some(JwtFamily::Hmac),
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" => {
+            Some(JwtFamily::PublicKey)
+        }
+        _ => None,
+    }
+}
+
+impl JwtIssuer {
+    pub fn kind_of(&self, claims: &serde_json::Value) -> Option<Kind> {
+        match (&self.kind, &self.kind_claim) {
+            (Some(k), _) => Some(*k),
+            (None, Some(claim)) => claims.get(claim).and_then(|v| v.as_str()).and_then(Kind::parse),
+            (None, None) => None,
+        }
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok(())
+}
+
+/// `host:port` → its parts.
+pub fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| format!("`{s}` is not `host:port`"))?;
+    let port: u16 = port.parse().map_err(|_| format!("`{port}` in `{s}` is not a port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("`{s}` has no host"));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn check_mailbox(s: &str) -> Result<(), String> {
+    s.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| format!("`{s}` is not an e-mail address: {e}"))
+}
+
+/// `email:approvals@corp.com` → `approvals@corp.com`.
+pub fn email_of_channel(name: &str) -> Option<&str> {
+    name.strip_prefix("email:").filter(|a| a.contains('@'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "serve.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let c = Config::parse(
+            r#"
+[auth.agents]
+"agent-token-1" = "finance-agent"
+[auth.approvers]
+"tok-cfo" = "cfo@corp.com"
+"tok-controller" = "controller@corp.com"
+[auth.approver_roles]
+"cfo@corp.com" = ["finance"]
+[notify.channels]
+"slack:#finance-approvals" = { kind = "slack", url = "https://hooks.example/x" }
+"webhook:audit" = { kind = "webhook", url = "http://127.0.0.1:9000/hook", secret = "s" }
+"email:approvals@corp.com" = { kind = "email", smtp = "127.0.0.1:2525", from = "aarm@corp.com" }
+"#,
+            "serve.toml",
+        )
+        .unwrap();
+        assert_eq!(c.auth.agents["agent-token-1"], "finance-agent");
+        assert_eq!(c.auth.approver_roles["cfo@corp.com"], ["finance"]);
+        assert_eq!(c.notify.channels.len(), 3);
+        assert_eq!(c.notify.channels["webhook:audit"].kind(), "webhook");
+        assert_eq!(c.notify.retry.max_attempts, 8);
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_place() {
+        assert!(err("[auth.agent]\n\"t\" = \"a\"\n").contains("unknown field `agent`"), "{}", err("[auth.agent]\n"));
+        let e = err("[notify.channels]\n\"x\" = { kind = \"pager\", url = \"http://h\" }\n");
+        assert!(e.contains("pager") && e.contains("line 2"), "{e}");
+        let e = err("[notify.channels]\n\"x\" = { kind = \"slack\", url = \"hooks.example\" }\n");
+        assert!(e.contains("notify.channels.\"x\"") && e.contains("not an http"), "{e}");
+        let e = err("[notify.channels]\n\"x\" = { kind = \"email\", smtp = \"localhost\", from = \"a@b.c\", to = [\"d@e.f\"] }\n");
+        assert!(e.contains("host:port"), "{e}");
+        let e = err("[notify.channels]\n\"mail\" = { kind = \"email\", smtp = \"h:25\", from = \"a@b.c\" }\n");
+        assert!(e.contains("no recipients"), "{e}");
+        let e = err("[auth.agents]\n\"same\" = \"a\"\n[auth.approvers]\n\"same\" = \"b\"\n");
+        assert!(e.contains("also listed") && !e.contains("\"same\""), "{e}");
+        let e = err("[[auth.jwt]]\nissuer = \"i\"\nalgorithm = \"HS256\"\nkind = \"agent\"\n");
+        assert!(e.contains("needs a `secret`"), "{e}");
+        let e = err("[[auth.jwt]]\nissuer = \"i\"\nalgorithm = \"none\"\nsecret = \"s\"\nkind = \"agent\"\n");
+        assert!(e.contains("unknown algorithm"), "{e}");
+        let e = err("[[auth.jwt]]\nissuer = \"i\"\nalgorithm = \"HS256\"\nsecret = \"s\"\n");
+        assert!(e.contains("exactly one of `kind`"), "{e}");
+        assert!(err("[notify.retry]\nmax_attempts = 0\n").contains("at least 1"));
+    }
+
+    #[test]
+    fn an_empty_config_has_no_credentials() {
+        let c = Config::parse("", "serve.toml").unwrap();
+        assert!(!c.has_credentials());
+        assert!(c.notify.channels.is_empty());
+    }
+}

@@ -1,0 +1,50 @@
+//! The lifecycle's view of approvers' roles: the roles `serve.toml` assigns, plus the roles a
+//! JWT asserted the last time that approver authenticated. A `deny` event carries no roles, so
+//! a role-based approver's denial is checked against these (the runtime asks
+//! [`IdentityVerifier::roles`]).
+
+use aarm_runtime::lifecycle::identity::IdentityVerifier;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, Default)]
+pub struct Roles {
+    configured: BTreeMap<String, Vec<String>>,
+    asserted: RwLock<HashMap<String, Vec<String>>>,
+}
+
+impl Roles {
+    pub fn new(configured: BTreeMap<String, Vec<String>>) -> Roles {
+        Roles { configured, asserted: RwLock::new(HashMap::new()) }
+    }
+
+    /// An approver authenticated with these verified roles.
+    pub fn saw(&self, who: &str, roles: &[String]) {
+        if let Ok(mut map) = self.asserted.write() {
+            if map.get(who).map(Vec::as_slice) != Some(roles) {
+                map.insert(who.to_string(), roles.to_vec());
+            }
+        }
+    }
+
+    pub fn of(&self, who: &str) -> Vec<String> {
+        let mut roles = self.configured.get(who).cloned().unwrap_or_default();
+        if let Ok(map) = self.asserted.read() {
+            for r in map.get(who).into_iter().flatten() {
+                if !roles.contains(r) {
+                    roles.push(r.clone());
+                }
+            }
+        }
+        roles
+    }
+}
+
+/// [`Roles`] shared between the server and the lifecycle it owns.
+pub struct SharedRoles(pub Arc<Roles>);
+
+impl IdentityVerifier for SharedRoles {
+    fn roles(&self, who: &str) -> Vec<String> {
+        self.0.of(who)
+    }
+}

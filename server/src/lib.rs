@@ -1,0 +1,174 @@
+//! `aarm-server`: the decision and approval service behind `aarm serve` (DESIGN.md, "Service").
+//!
+//! Hosts and agents ask for decisions over HTTP; a `step_up` or `defer` opens a case in the
+//! SQLite case store; approvers act on it over HTTP or in the inbox; a background clock fires
+//! timeouts and escalations; notifications go out through an outbox; every transition leaves a
+//! receipt. The crate links only `aarm-runtime` (never the compiler).
+//!
+//! - [`config`]: `serve.toml`; [`auth`]: bearer tokens and JWTs → a verified principal
+//! - [`app`]: shared state, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does
+//! - [`timers`]: the background clock; [`reload`]: hot reload of the bundle; [`replay`]:
+//!   retried decisions (`Idempotency-Key`)
+//! - [`sessions`]: `prior_actions` accumulation; [`wait`]: long-poll waiters
+//! - [`notify`]: messages, the outbox, webhook / Slack / e-mail senders
+//! - [`inbox`]: the approver's web page; [`openapi`]: `/openapi.json`
+
+pub mod app;
+pub mod auth;
+pub mod cases;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod identities;
+pub mod inbox;
+pub mod logging;
+pub mod notify;
+pub mod openapi;
+pub mod reload;
+pub mod replay;
+pub mod routes;
+pub mod sessions;
+pub mod timers;
+pub mod wait;
+
+pub use app::{App, Limits, Options, ServeError};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// A started server: its address, its state, and the handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    server: JoinHandle<Result<(), ServeError>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop: no new connections; calls in flight finish (long-polls answer
+    /// the case as it is); background tasks stop.
+    pub fn shutdown(&self) {
+        self.app.shutdown.cancel();
+    }
+
+    /// Waits until the server and its background tasks have stopped (at most `grace` for the
+    /// tasks after the server).
+    pub async fn stopped(self, grace: Duration) -> Result<(), ServeError> {
+        let result = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Io(e.to_string())),
+        };
+        // No request can record a session action any more: the journal writes the rest, stops.
+        self.app.sessions.close();
+        for task in self.background {
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
+        }
+        result
+    }
+
+    /// Shuts down and waits.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        self.shutdown();
+        self.stopped(Duration::from_secs(10)).await
+    }
+}
+
+/// Binds, opens the store, loads the bundle, queues the notifications pending cases still call
+/// for, and starts serving with the clock, the outbox and the reloader running.
+pub async fn start(options: Options) -> Result<Running, ServeError> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| ServeError::Listen { addr: options.listen.to_string(), message: e.to_string() })?;
+    let addr = listener.local_addr().map_err(|e| ServeError::Io(e.to_string()))?;
+    let app = tokio::task::spawn_blocking(move || App::new(options, addr))
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()))??;
+    let app = Arc::new(app);
+    if !app.options.config.has_credentials() {
+        tracing::warn!(
+            "serve.toml configures no credential: every call but /healthz, /openapi.json and /inbox is refused"
+        );
+    }
+    recover_notifications(&app).await;
+
+    let mut background = Vec::new();
+    background.push(tokio::spawn(timers::run(app.clone())));
+    background.push(tokio::spawn(reload::run(app.clone())));
+    if let Some(rx) = app.journal_rx.lock().ok().and_then(|mut r| r.take()) {
+        background.push(tokio::spawn(sessions::journal::run(app.clone(), rx)));
+    }
+    let outbox_app = app.clone();
+    background.push(tokio::spawn(async move {
+        let poll = outbox_app.options.outbox_interval;
+        outbox_app.outbox.run(&outbox_app.clock, poll, outbox_app.shutdown.clone()).await;
+    }));
+
+    let router = routes::router(app.clone());
+    let stop = app.shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .map_err(|e| ServeError::Io(e.to_string()))
+    });
+    tracing::info!(%addr, bundle = %app.engine().map(|e| e.bundle_hash().to_string()).unwrap_or_default(), "aarm serve listening");
+    Ok(Running { addr, app, server, background })
+}
+
+/// After a restart: every pending case is put in the clock's index, and every case waiting
+/// for approvers gets the deliveries its state calls for (those already queued are not queued
+/// again).
+async fn recover_notifications(app: &Arc<App>) {
+    let app2 = app.clone();
+    let result = app
+        .lifecycle(move |lc| {
+            let now = app2.clock.now();
+            for case in aarm_runtime::store::CaseStore::list(lc.store(), true)? {
+                cases::observed(&app2, lc, &case, now);
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cannot queue the notifications of pending cases");
+    }
+}
+
+/// `aarm serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.
+pub fn run(options: Options) -> Result<(), ServeError> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ServeError::Io(e.to_string()))?;
+    runtime.block_on(async move {
+        let running = start(options).await?;
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.stop().await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,24 @@
+//! Structured logs (tracing): one line per event, as text or JSON, filtered by a level or an
+//! `RUST_LOG`-style directive. Credentials are never logged.
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber (once; later calls are ignored). `filter`: `info`,
+/// `aarm_server=debug,tower_http=info`, ...
+pub fn init(format: Format, filter: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(filter).map_err(|e| format!("log filter `{filter}`: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        Format::Text => builder.try_init(),
+        Format::Json => builder.json().flatten_event(true).try_init(),
+    };
+    // Already installed (tests start several servers): keep the first.
+    let _ = result;
+    Ok(())
+}

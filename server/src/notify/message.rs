@@ -1,0 +1,273 @@
+//! The context an approver needs to decide (seed 003, "What Approvers Must See"): the original
+//! request, the action and its parameters, prior actions, data classes, semantic distance, risk,
+//! policy confidence, the identity chain, the matched rule and why, and whether this is a direct
+//! step-up or a deferral escalated to people. Every channel and the inbox render this one value.
+
+use aarm_runtime::decision::StepUpObligation;
+use aarm_runtime::lifecycle::case::Case;
+use aarm_runtime::value::format_time;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why the message was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The case waits for approvers (opened as a step-up, escalated from a deferral, or a
+    /// further tier after a timeout).
+    ApprovalRequested,
+    /// `escalate after D to [...]` fired: more approvers were added.
+    Escalated,
+}
+
+impl Trigger {
+    /// A key that is the same for the same occasion, so that it is queued once per case.
+    pub fn key(self, case: &Case) -> String {
+        match self {
+            Trigger::ApprovalRequested => format!("approval:tier{}", case.tier),
+            Trigger::Escalated => format!("escalate:tier{}", case.tier),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionView {
+    pub tool: String,
+    pub operation: String,
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityChain {
+    pub human: String,
+    pub service: String,
+    pub agent: String,
+    pub session: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Links {
+    /// The inbox, showing this case.
+    pub case: String,
+    /// The inbox with the approve (or deny) form of this case open. Links never act by
+    /// themselves: the approver confirms in the inbox, signed in, so a link preview or a
+    /// forwarded e-mail cannot approve anything.
+    pub approve: String,
+    pub deny: String,
+}
+
+/// One approval request as every channel shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalContext {
+    pub case: String,
+    pub trigger: Trigger,
+    /// `step_up` (the policy asked for approval directly) or `defer_escalation` (a deferral
+    /// that automated resolution could not end, escalated to people).
+    pub source: String,
+    pub state: String,
+    pub original_request: String,
+    pub action: ActionView,
+    pub prior_actions: Vec<Value>,
+    pub data_classes: Vec<String>,
+    pub semantic_distance: Option<Value>,
+    pub risk: String,
+    /// Policy confidence, 0..1, when the rule states one.
+    pub confidence: Option<f64>,
+    pub identity: IdentityChain,
+    /// The rule that asked for approval, its documentation, and its reason.
+    pub rule: Option<String>,
+    pub rule_doc: Option<String>,
+    pub reason_code: String,
+    pub reason: String,
+    pub approvers: Vec<String>,
+    pub approver_role: Option<String>,
+    pub quorum: u32,
+    pub approvals: Vec<String>,
+    /// Approvers added by an escalation.
+    pub escalated_to: Vec<String>,
+    pub tier: u32,
+    /// Evidence collected so far (a deferral's facts carried to the approvers).
+    pub evidence: Value,
+    pub opened_at: String,
+    /// When the wait times out, and what it then becomes.
+    pub deadline: Option<String>,
+    pub on_timeout: Option<String>,
+    pub policy: String,
+    pub bundle_hash: String,
+    pub links: Links,
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn outcome_name(o: &aarm_runtime::decision::Outcome) -> &'static str {
+    match o {
+        aarm_runtime::decision::Outcome::Allow => "allow",
+        aarm_runtime::decision::Outcome::Deny => "deny",
+        aarm_runtime::decision::Outcome::Cancel => "cancel",
+        aarm_runtime::decision::Outcome::StepUp(_) => "step_up",
+    }
+}
+
+/// Risk levels highest first, for sorting queues.
+pub fn risk_rank(risk: &str) -> u8 {
+    match risk {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+impl ApprovalContext {
+    pub fn new(case: &Case, trigger: Trigger, public_url: &str, rule_doc: Option<String>) -> ApprovalContext {
+        let req = &case.request;
+        let action = req.get("action");
+        let ctx = req.get("context");
+        let id = req.get("identity");
+        let s: Option<&StepUpObligation> = case.decision.step_up.as_ref();
+        let deadline = s.map(|s| format_time(case.waiting_since.saturating_add(s.timeout_s)));
+        let link = |action: &str| match action {
+            "" => format!("{public_url}/inbox?case={}", case.id),
+            a => format!("{public_url}/inbox?case={}&action={a}", case.id),
+        };
+        ApprovalContext {
+            case: case.id.clone(),
+            trigger,
+            source: if case.escalated_from_defer { "defer_escalation" } else { "step_up" }.to_string(),
+            state: case.state.as_str().to_string(),
+            original_request: text(ctx.and_then(|c| c.get("original_request"))),
+            action: ActionView {
+                tool: text(action.and_then(|a| a.get("tool"))),
+                operation: text(action.and_then(|a| a.get("operation"))),
+                params: action.and_then(|a| a.get("params")).cloned().unwrap_or_else(|| serde_json::json!({})),
+            },
+            prior_actions: ctx
+                .and_then(|c| c.get("prior_actions"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            data_classes: strings(ctx.and_then(|c| c.get("data_classes"))),
+            semantic_distance: ctx.and_then(|c| c.get("semantic_distance")).filter(|v| !v.is_null()).cloned(),
+            risk: s.map(|s| s.risk.clone()).or_else(|| case.decision.risk.clone()).unwrap_or_else(|| "medium".into()),
+            confidence: case.decision.confidence,
+            identity: IdentityChain {
+                human: text(id.and_then(|i| i.get("human"))),
+                service: text(id.and_then(|i| i.get("service"))),
+                agent: text(id.and_then(|i| i.get("agent"))),
+                session: text(id.and_then(|i| i.get("session"))),
+                roles: strings(id.and_then(|i| i.get("roles"))),
+            },
+            rule: case.decision.rule.clone(),
+            rule_doc,
+            reason_code: case.decision.reason.code.clone(),
+            reason: case.decision.reason.message.clone(),
+            approvers: s.map(|s| s.approvers.clone()).unwrap_or_default(),
+            approver_role: s.and_then(|s| s.role.clone()),
+            quorum: s.map(|s| s.quorum).unwrap_or(0),
+            approvals: case.approvals.iter().map(|a| a.by.clone()).collect(),
+            escalated_to: case.extra_approvers.clone(),
+            tier: case.tier,
+            evidence: serde_json::to_value(&case.evidence).unwrap_or(Value::Null),
+            opened_at: format_time(case.opened_at),
+            deadline,
+            on_timeout: s.map(|s| outcome_name(&s.on_timeout).to_string()),
+            policy: format!("{} {}", case.decision.policy.name, case.decision.policy.version),
+            bundle_hash: case.bundle_hash.clone(),
+            links: Links { case: link(""), approve: link("approve"), deny: link("deny") },
+        }
+    }
+
+    /// `[APPROVAL REQUIRED] tool.operation` (or `[DEFER ESCALATION]`, `[ESCALATED]`).
+    pub fn title(&self) -> String {
+        let prefix = match (self.trigger, self.source.as_str()) {
+            (Trigger::Escalated, _) => "[ESCALATED]",
+            (_, "defer_escalation") => "[DEFER ESCALATION]",
+            _ => "[APPROVAL REQUIRED]",
+        };
+        let op = if self.action.operation.is_empty() { String::new() } else { format!(".{}", self.action.operation) };
+        format!("{prefix} {}{op} ({}, risk {})", self.action.tool, self.case, self.risk)
+    }
+
+    /// Who may approve, as one line.
+    pub fn approver_line(&self) -> String {
+        let set = match &self.approver_role {
+            Some(role) => format!("role \"{role}\""),
+            None => self.approvers.join(", "),
+        };
+        let mut line = format!("{} of {set}", self.quorum);
+        if !self.escalated_to.is_empty() {
+            line.push_str(&format!("; escalated to {}", self.escalated_to.join(", ")));
+        }
+        line
+    }
+
+    /// The prior actions as `tool → decision` items.
+    pub fn prior_lines(&self) -> Vec<String> {
+        self.prior_actions.iter().map(|a| format!("{} → {}", text(a.get("tool")), text(a.get("decision")))).collect()
+    }
+
+    pub fn identity_line(&self) -> String {
+        let id = &self.identity;
+        let or_dash = |s: &str| if s.is_empty() { "—".to_string() } else { s.to_string() };
+        let roles = if id.roles.is_empty() { "—".to_string() } else { id.roles.join(", ") };
+        format!(
+            "{} → {} → {} (session {}) → roles {roles}",
+            or_dash(&id.human),
+            or_dash(&id.service),
+            or_dash(&id.agent),
+            or_dash(&id.session)
+        )
+    }
+
+    /// The whole context as plain text (e-mail bodies).
+    pub fn to_text(&self) -> String {
+        let params = serde_json::to_string_pretty(&self.action.params).unwrap_or_default();
+        let source = if self.source == "defer_escalation" {
+            "escalated deferral (automated resolution could not decide)"
+        } else {
+            "direct step-up"
+        };
+        let distance = self.semantic_distance.as_ref().map(Value::to_string).unwrap_or_else(|| "not given".into());
+        let confidence = self.confidence.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_else(|| "not stated".into());
+        let prior = if self.prior_actions.is_empty() { "none".to_string() } else { self.prior_lines().join("; ") };
+        let classes =
+            if self.data_classes.is_empty() { "none flagged".to_string() } else { self.data_classes.join(", ") };
+        let mut out = String::new();
+        out.push_str(&format!("{}\n\n", self.title()));
+        out.push_str(&format!("Source:            {source}\n"));
+        out.push_str(&format!("Original request:  {}\n", self.original_request));
+        out.push_str(&format!("Action:            {} {}\n", self.action.tool, self.action.operation));
+        out.push_str(&format!("Parameters:\n{params}\n"));
+        out.push_str(&format!("Prior actions:     {prior}\n"));
+        out.push_str(&format!("Data classes:      {classes}\n"));
+        out.push_str(&format!("Semantic distance: {distance}\n"));
+        out.push_str(&format!("Risk:              {}\n", self.risk));
+        out.push_str(&format!("Policy confidence: {confidence}\n"));
+        out.push_str(&format!("Identity chain:    {}\n", self.identity_line()));
+        out.push_str(&format!("Matched rule:      {}\n", self.rule.as_deref().unwrap_or("—")));
+        if let Some(doc) = &self.rule_doc {
+            out.push_str(&format!("Rule doc:          {doc}\n"));
+        }
+        out.push_str(&format!("Why:               {} ({})\n", self.reason, self.reason_code));
+        out.push_str(&format!("Approvers:         {}\n", self.approver_line()));
+        if let Some(deadline) = &self.deadline {
+            out.push_str(&format!(
+                "Deadline:          {deadline} (then: {})\n",
+                self.on_timeout.as_deref().unwrap_or("deny")
+            ));
+        }
+        out.push_str(&format!("Policy:            {} ({})\n\n", self.policy, self.bundle_hash));
+        out.push_str(&format!("Approve: {}\nDeny:    {}\n", self.links.approve, self.links.deny));
+        out
+    }
+}

@@ -1,0 +1,89 @@
+//! A Slack-compatible incoming-webhook message: a header that tells a direct step-up from an
+//! escalated deferral, the whole context in sections, and Approve / Deny buttons that open the
+//! inbox on the case (incoming webhooks cannot receive button clicks, and an approval must be
+//! made signed in).
+
+use super::message::{ApprovalContext, Trigger};
+use serde_json::{json, Value};
+
+/// Slack limits a section's text to 3000 characters.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+pub fn message(c: &ApprovalContext) -> Value {
+    let header = match (c.trigger, c.source.as_str()) {
+        (Trigger::Escalated, _) => "⏫ Escalated: approval still needed",
+        (_, "defer_escalation") => "⏸️ Escalated from DEFER",
+        _ => "🔐 Approval Required",
+    };
+    let distance = match &c.semantic_distance {
+        Some(d) => {
+            let drift = d.as_f64().or_else(|| d.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0);
+            let warn = if drift > 0.5 { " ⚠️ may have drifted from the original request" } else { "" };
+            format!("{d}{warn}")
+        }
+        None => "not given".to_string(),
+    };
+    let confidence = c.confidence.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "not stated".into());
+    let prior = if c.prior_actions.is_empty() {
+        "none".to_string()
+    } else {
+        format!("{} in session: {}", c.prior_actions.len(), c.prior_lines().join(", "))
+    };
+    let classes = if c.data_classes.is_empty() { "none flagged".to_string() } else { c.data_classes.join(", ") };
+    let op = if c.action.operation.is_empty() { String::new() } else { format!(".{}", c.action.operation) };
+    let summary = [
+        format!(
+            "*Case:* {} ({})",
+            c.case,
+            if c.source == "defer_escalation" { "escalated deferral" } else { "direct step-up" }
+        ),
+        format!("*Tool:* `{}{op}`", c.action.tool),
+        format!("*Original request:* {}", clip(&c.original_request, 300)),
+        format!("*Prior actions:* {}", clip(&prior, 500)),
+        format!("*Data accessed:* {classes}"),
+        format!("*Semantic distance:* {distance}"),
+        format!("*Risk level:* `{}`", c.risk),
+        format!("*Policy confidence:* {confidence}"),
+        format!("*Identity:* {}", c.identity_line()),
+        format!("*Rule:* `{}` — {} (`{}`)", c.rule.as_deref().unwrap_or("—"), c.reason, c.reason_code),
+        format!("*Approvers:* {}", c.approver_line()),
+        format!(
+            "*Deadline:* {} (then {})",
+            c.deadline.as_deref().unwrap_or("—"),
+            c.on_timeout.as_deref().unwrap_or("deny")
+        ),
+    ]
+    .join("\n");
+    let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&summary, 2900)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Parameters:*\n```{}```", clip(&params, 2800))}}),
+    ];
+    if let Some(doc) = &c.rule_doc {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(doc, 2900)}]}));
+    }
+    blocks.push(json!({"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "✅ Approve"}, "style": "primary",
+         "url": c.links.approve, "action_id": format!("approve_{}", c.case)},
+        {"type": "button", "text": {"type": "plain_text", "text": "❌ Deny"}, "style": "danger",
+         "url": c.links.deny, "action_id": format!("deny_{}", c.case)},
+    ]}));
+    json!({ "text": c.title(), "blocks": blocks })
+}
+
+pub async fn send(http: &reqwest::Client, url: &str, context: &ApprovalContext) -> Result<(), String> {
+    let response = http.post(url).json(&message(context)).send().await.map_err(|e| format!("POST {url}: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("POST {url}: HTTP {}", response.status()))
+    }
+}

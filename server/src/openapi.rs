@@ -1,0 +1,167 @@
+//! The OpenAPI 3.0 document served at `/openapi.json`, written out by hand: it is short, and a
+//! test holds it to [`crate::routes::ROUTES`] (the same routes, the same methods, each served).
+
+use serde_json::{json, Map, Value};
+
+fn error_responses(codes: &[(&str, &str)]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (code, why) in codes {
+        m.insert(
+            (*code).to_string(),
+            json!({ "description": why, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }),
+        );
+    }
+    m
+}
+
+fn op(summary: &str, ok: Value, errors: &[(&str, &str)], extra: Value) -> Value {
+    let mut responses = error_responses(errors);
+    responses.insert("200".into(), ok);
+    let mut o = json!({ "summary": summary, "responses": responses });
+    if let (Some(obj), Some(more)) = (o.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    o
+}
+
+fn json_ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn case_ref() -> Value {
+    json!({ "$ref": "#/components/schemas/Case" })
+}
+
+fn id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "example": "case-000001" })
+}
+
+fn idempotency() -> Value {
+    json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
+            "description": "A retried event with the same key is applied once; the retry answers the case as stored." })
+}
+
+fn body(schema: Value, required: bool) -> Value {
+    json!({ "required": required, "content": { "application/json": { "schema": schema } } })
+}
+
+const AUTH: (&str, &str) = ("401", "no credential, or one that does not verify; nothing changed");
+
+pub fn document() -> Value {
+    let event_errors: &[(&str, &str)] = &[
+        AUTH,
+        ("403", "not allowed (`not_an_approver`, `not_yourself`, `not_allowed`); nothing changed"),
+        ("404", "`unknown_case`"),
+        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `clock_went_back`"),
+        ("503", "the case store failed; nothing was allowed"),
+    ];
+    let read_errors: &[(&str, &str)] = &[AUTH, ("403", "not allowed to see this case"), ("404", "`unknown_case`")];
+    let approve_body = json!({ "type": "object", "properties": {
+        "by": { "type": "string", "description": "optional; must be the caller's own identity" },
+        "event_id": { "type": "string", "description": "as Idempotency-Key" } } });
+    let deny_body = json!({ "type": "object", "properties": {
+        "why": { "type": "string" }, "by": { "type": "string" }, "event_id": { "type": "string" } } });
+    let wait_param = json!({ "name": "timeout_s", "in": "query", "required": false,
+        "schema": { "type": "number", "minimum": 0 }, "description": "default 30, at most the server's --max-wait-s" });
+    let html = |d: &str, ty: &str| json!({ "description": d, "content": { ty: { "schema": { "type": "string" } } } });
+    let public = json!({ "security": [] });
+
+    let paths = json!({
+        "/v1/decide": { "post": op("Decide a request; a step_up or defer opens a case (its id in `case`)",
+            json_ok("the decision (invalid input is a deny with `input.invalid`; a store failure a deny with `store.unavailable`)",
+                json!({ "$ref": "#/components/schemas/Decision" })),
+            &[AUTH, ("403", "not an agent, or the request names another agent (`agent_mismatch`)"),
+              ("409", "`decide_in_progress`: a call with the same Idempotency-Key is still being decided")],
+            json!({ "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
+                        "description": "A retry with the same key gets the first answer (the same case) for 24 h." }],
+                    "requestBody": body(json!({ "$ref": "#/components/schemas/Request" }), true) })) },
+        "/v1/cases": { "get": op("Cases the caller may see (an approver asking for pending ones: those they may act on)",
+            json_ok("cases, in id order", json!({ "type": "array", "items": case_ref() })),
+            &[AUTH, ("400", "unknown state")],
+            json!({ "parameters": [{ "name": "state", "in": "query", "required": false, "schema": { "type": "string",
+                "enum": ["all", "pending", "resolved", "pending_approval", "pending_evidence", "allowed", "modified", "denied", "cancelled"] } }] })) },
+        "/v1/cases/{id}": { "get": op("One case", json_ok("the case (as `aarm case show`, plus `resolved`)", case_ref()), read_errors,
+            json!({ "parameters": [id_param()] })) },
+        "/v1/cases/{id}/wait": { "get": op("Long-poll: answers when the case is resolved or timeout_s passes",
+            json_ok("the case", case_ref()), read_errors, json!({ "parameters": [id_param(), wait_param] })) },
+        "/v1/cases/{id}/events": { "get": op("Server-sent events: the case now and after every change, until resolved",
+            html("`event: case` with the case as data, per change", "text/event-stream"), read_errors,
+            json!({ "parameters": [id_param(), wait_param] })) },
+        "/v1/cases/{id}/approve": { "post": op("Approve, as the caller (an approver of the case)",
+            json_ok("the case after the approval", case_ref()), event_errors,
+            json!({ "parameters": [id_param(), idempotency()], "requestBody": body(approve_body, false) })) },
+        "/v1/cases/{id}/deny": { "post": op("Deny, as the caller, with a reason",
+            json_ok("the case after the denial", case_ref()), event_errors,
+            json!({ "parameters": [id_param(), idempotency()], "requestBody": body(deny_body, false) })) },
+        "/v1/cases/{id}/evidence": { "post": op("Provide evidence (the submitting agent); the deferral is re-evaluated against its own bundle",
+            json_ok("the case after re-evaluation", case_ref()), event_errors,
+            json!({ "parameters": [id_param(), idempotency()],
+                    "requestBody": body(json!({ "type": "object", "additionalProperties": true, "example": { "maintenance_window_active": true } }), true) })) },
+        "/v1/cases/{id}/cancel": { "post": op("Withdraw a case (the submitting agent or an operator)",
+            json_ok("the cancelled case", case_ref()), event_errors,
+            json!({ "parameters": [id_param(), idempotency()] })) },
+        "/v1/cases/{id}/deliveries": { "get": op("Notifications recorded for a case",
+            json_ok("deliveries", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Delivery" } })), read_errors,
+            json!({ "parameters": [id_param()] })) },
+        "/v1/receipts": { "get": op("Receipts of a case (or, for operators, the whole chain)",
+            json_ok("receipts in chain order", json!({ "type": "array", "items": { "type": "object" } })),
+            &[AUTH, ("403", "not allowed"), ("404", "`unknown_case`")],
+            json!({ "parameters": [{ "name": "case", "in": "query", "required": false, "schema": { "type": "string" } }] })) },
+        "/v1/inbox": { "get": op("The approver's pending cases, highest risk first, each with its full context",
+            json_ok("`{ approver, cases: [{ case, context }] }`", json!({ "type": "object" })),
+            &[AUTH, ("403", "not an approver")], json!({})) },
+        "/v1/me": { "get": op("Who the credential is", json_ok("`{ id, kind, roles, method }`", json!({ "type": "object" })), &[AUTH], json!({})) },
+        "/v1/admin/reload": { "post": op("Reload the bundle file now (operators)",
+            json_ok("`{ bundle_hash, previous, changed }`", json!({ "type": "object" })),
+            &[AUTH, ("403", "not an operator"), ("400", "the new bundle does not verify; the old one stays")], json!({})) },
+        "/healthz": { "get": op("Liveness and the current bundle", json_ok("`{ status, bundle_hash, policy, version }`", json!({ "type": "object" })), &[], public.clone()) },
+        "/openapi.json": { "get": op("This document", json_ok("OpenAPI 3", json!({ "type": "object" })), &[], public.clone()) },
+        "/inbox": { "get": op("The approver inbox (a web page; it asks for the approver's token)", html("HTML", "text/html"), &[], public.clone()) },
+        "/inbox/app.js": { "get": op("The inbox script", html("JavaScript", "text/javascript"), &[], public.clone()) },
+        "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public) },
+    });
+
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "aarm serve", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Decisions, approvals and receipts for AI agent actions (DESIGN.md, Service)." },
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer",
+                "description": "A token of serve.toml ([auth.agents], [auth.approvers], [auth.admins]) or a JWT of a configured issuer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["reason"], "properties": {
+                    "reason": { "type": "string", "description": "a stable code (LANGUAGE.md 5.2 for lifecycle refusals)" },
+                    "message": { "type": "string" } } },
+                "Request": { "type": "object", "required": ["action"], "properties": {
+                    "action": { "type": "object", "required": ["tool"], "properties": {
+                        "tool": { "type": "string" }, "operation": { "type": "string" }, "params": { "type": "object" } } },
+                    "identity": { "type": "object", "description": "`agent` defaults to the caller's identity and must match it; `session` enables prior_actions accumulation" },
+                    "context": { "type": "object" }, "evidence": { "type": "object" } } },
+                "Decision": { "type": "object", "required": ["decision", "reason", "policy"], "properties": {
+                    "decision": { "type": "string", "enum": ["allow", "deny", "modify", "step_up", "defer"] },
+                    "rule": { "type": "string", "nullable": true },
+                    "reason": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } },
+                    "policy": { "type": "object" }, "risk": { "type": "string", "nullable": true },
+                    "confidence": { "type": "number", "nullable": true },
+                    "step_up": { "type": "object", "nullable": true }, "defer": { "type": "object", "nullable": true },
+                    "modified_action": { "type": "object", "nullable": true },
+                    "case": { "type": "string", "description": "present when a case opened" } } },
+                "Case": { "type": "object", "required": ["id", "state", "decision", "resolved"], "properties": {
+                    "id": { "type": "string" },
+                    "state": { "type": "string", "enum": ["pending_approval", "pending_evidence", "allowed", "modified", "denied", "cancelled"] },
+                    "decision": { "$ref": "#/components/schemas/Decision" },
+                    "outcome": { "nullable": true, "allOf": [{ "$ref": "#/components/schemas/Decision" }] },
+                    "resolved": { "type": "boolean" } } },
+                "Delivery": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "case": { "type": "string" }, "trigger": { "type": "string" },
+                    "channel": { "type": "string" }, "kind": { "type": "string" },
+                    "state": { "type": "string", "enum": ["pending", "delivered", "failed"] },
+                    "attempts": { "type": "integer" }, "last_error": { "type": "string", "nullable": true } } }
+            }
+        }
+    })
+}

@@ -1,0 +1,94 @@
+//! Hot reload of the bundle: when the file changes (polled), on SIGHUP, or on
+//! `POST /v1/admin/reload`, the new bundle is read and verified (its signature too when keys are
+//! trusted), kept in the store by its hash, and becomes the one new requests are decided with.
+//! Open cases keep the bundle they were opened with: the lifecycle re-evaluates each against its
+//! own `bundle_hash`, which the store keeps (LANGUAGE.md 5.3, "the same bundle version").
+//!
+//! A bundle that does not verify is refused and logged; the service keeps deciding with the one
+//! it has (never with nothing, never with an unverified one).
+
+use crate::app::{load_bundle, App};
+use crate::error::ApiError;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reloaded {
+    pub bundle_hash: String,
+    pub previous: String,
+    pub changed: bool,
+}
+
+/// Reloads the bundle file now.
+pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
+    let path = app.options.bundle.clone();
+    let trusted = app.options.trusted_keys.clone();
+    let (engine, bytes, stamp) = tokio::task::spawn_blocking(move || load_bundle(&path, &trusted))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
+    if let Ok(mut s) = app.bundle_stamp.lock() {
+        *s = stamp;
+    }
+    let previous = app.engine()?.bundle_hash().to_string();
+    let hash = engine.bundle_hash().to_string();
+    if hash == previous {
+        return Ok(Reloaded { bundle_hash: hash, previous, changed: false });
+    }
+    let engine = Arc::new(engine);
+    let registered = engine.clone();
+    app.lifecycle(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
+    app.set_engine(engine)?;
+    tracing::info!(bundle = %hash, previous = %previous, "bundle reloaded");
+    Ok(Reloaded { bundle_hash: hash, previous, changed: true })
+}
+
+/// Whether the file changed since last seen; remembers the new stamp, so that a refused
+/// bundle is tried again only when the file changes again (not at every poll).
+fn stamp_changed(app: &App) -> bool {
+    let Ok(meta) = std::fs::metadata(&app.options.bundle) else { return false };
+    let now = crate::app::FileStamp { len: meta.len(), modified: meta.modified().ok() };
+    let Ok(mut seen) = app.bundle_stamp.lock() else { return false };
+    if *seen == now {
+        return false;
+    }
+    *seen = now;
+    true
+}
+
+/// Watches the bundle file (and SIGHUP) until shutdown.
+pub async fn run(app: Arc<App>) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let poll = app.options.reload_interval;
+    loop {
+        let polled = async {
+            match poll {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let forced = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            _ = polled => false,
+            _ = hangup => true,
+        };
+        if !forced && !stamp_changed(&app) {
+            continue;
+        }
+        if let Err(e) = reload(&app).await {
+            tracing::error!(error = %e, "bundle reload failed; still deciding with the previous bundle");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The handlers: authenticate (the [`Caller`] extractor runs before the body is read), call
+//! [`crate::cases`], answer JSON.
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::cases::{self, Action, StateFilter};
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The authenticated caller. An unknown or missing credential is a 401 before anything else.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Caller, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match app.auth.authenticate(header) {
+            Ok(p) => Ok(Caller(p)),
+            Err(e) => {
+                tracing::warn!(path = %parts.uri.path(), error = %e, "unauthenticated call refused");
+                Err(ApiError::Unauthenticated(e))
+            }
+        }
+    }
+}
+
+fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(ApiError::BadRequest(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// `Idempotency-Key` header, or `event_id` in the body: a retried event with it is a no-op.
+fn event_id(headers: &HeaderMap, body: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let from_header = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let from_body = match body.get("event_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(ApiError::BadRequest("`event_id` must be a string".into())),
+    };
+    let id = from_header.or(from_body);
+    if id.as_ref().is_some_and(|s| s.is_empty() || s.len() > 200) {
+        return Err(ApiError::BadRequest("an event id is 1 to 200 characters".into()));
+    }
+    Ok(id)
+}
+
+/// An approver acts only as themself: a `by` naming anyone else is refused.
+fn check_by(p: &Principal, body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match body.get("by") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if *s == p.id => Ok(()),
+        Some(other) => Err(ApiError::forbidden(
+            "not_yourself",
+            format!("the credential is `{}`'s; it cannot act as {other}", p.id),
+        )),
+    }
+}
+
+pub async fn decide(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let key = event_id(&headers, &serde_json::Map::new())?;
+    cases::decide_once(&app, &p, &body, key).await.map(Json)
+}
+
+pub async fn case(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    cases::get(&app, &p, &id).await.map(|c| Json(cases::view(&c)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    pub timeout_s: Option<f64>,
+}
+
+fn wait_bound(app: &App, asked: Option<f64>) -> Duration {
+    let max = app.options.limits.max_wait;
+    match asked {
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s.min(max.as_secs_f64())),
+        _ => Duration::from_secs(30).min(max),
+    }
+}
+
+/// Blocks until the case is resolved or the time is up (or the server shuts down), then
+/// answers the case.
+pub async fn wait(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s);
+    // Subscribe before reading, so that a change between the read and the wait is not missed.
+    let mut rx =
+        app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
+    loop {
+        let case = cases::get(&app, &p, &id).await?;
+        if case.state.is_resolved() {
+            return Ok(Json(cases::view(&case)));
+        }
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep_until(deadline).await;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return Ok(Json(cases::view(&case))),
+            _ = app.shutdown.cancelled() => return Ok(Json(cases::view(&case))),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let case = cases::get(&app, &p, &id).await?;
+            return Ok(Json(cases::view(&case)));
+        }
+    }
+}
+
+struct Stream {
+    app: Arc<App>,
+    p: Principal,
+    id: String,
+    rx: tokio::sync::watch::Receiver<u64>,
+    deadline: tokio::time::Instant,
+    first: bool,
+    done: bool,
+}
+
+/// Server-sent events: the case now, then again at every change, until it is resolved (or the
+/// wait bound passes; the client reconnects).
+pub async fn events(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    cases::get(&app, &p, &id).await?;
+    let rx = app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
+    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s.or(Some(f64::MAX)));
+    let start = Stream { app, p, id, rx, deadline, first: true, done: false };
+    let stream = futures_util::stream::unfold(start, |mut s| async move {
+        if s.done {
+            return None;
+        }
+        if !s.first {
+            tokio::select! {
+                changed = s.rx.changed() => if changed.is_err() { return None },
+                _ = tokio::time::sleep_until(s.deadline) => return None,
+                _ = s.app.shutdown.cancelled() => return None,
+            }
+        }
+        s.first = false;
+        let event = match cases::get(&s.app, &s.p, &s.id).await {
+            Ok(case) => {
+                s.done = case.state.is_resolved();
+                SseEvent::default().event("case").json_data(cases::view(&case)).unwrap_or_default()
+            }
+            Err(e) => {
+                s.done = true;
+                SseEvent::default().event("error").data(e.to_string())
+            }
+        };
+        Some((Ok::<_, Infallible>(event), s))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// What approve, deny, evidence and cancel share: the body is a JSON object, `by` (where an
+/// approver acts) must be the caller, the event id comes from the header or the body.
+async fn event(
+    app: &Arc<App>,
+    p: &Principal,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: impl FnOnce(serde_json::Map<String, Value>) -> Result<Action, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let body = parse_object(body)?;
+    check_by(p, &body)?;
+    let eid = event_id(headers, &body)?;
+    let action = action(body)?;
+    cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(&c)))
+}
+
+pub async fn approve(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Approve)).await
+}
+
+pub async fn deny(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    event(&app, &p, &id, &headers, &body, |body| match body.get("why") {
+        None | Some(Value::Null) => Ok(Action::Deny { why: None }),
+        Some(Value::String(s)) => Ok(Action::Deny { why: Some(s.clone()) }),
+        Some(_) => Err(ApiError::BadRequest("`why` must be a string".into())),
+    })
+    .await
+}
+
+/// The body is the facts (`{"NAME": value}`); the event id comes from the header only.
+pub async fn evidence(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let facts = parse_object(&body)?;
+    if facts.is_empty() {
+        return Err(ApiError::BadRequest("give at least one fact: { \"NAME\": value }".into()));
+    }
+    let eid = event_id(&headers, &serde_json::Map::new())?;
+    cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&c)))
+}
+
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Cancel)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub state: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = StateFilter::parse(q.state.as_deref())?;
+    let cases = cases::list(&app, &p, filter).await?;
+    Ok(Json(Value::Array(cases.iter().map(cases::view).collect())))
+}
+
+pub async fn deliveries(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    cases::get(&app, &p, &id).await?;
+    let list = app.outbox.list(&id).map_err(ApiError::Unavailable)?;
+    Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReceiptsQuery {
+    pub case: Option<String>,
+}
+
+pub async fn receipts(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Query(q): Query<ReceiptsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    cases::receipts(&app, &p, q.case).await.map(Json)
+}
+
+pub async fn inbox(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "approver": p.id, "cases": cases::inbox(&app, &p).await? })))
+}
+
+pub async fn me(Caller(p): Caller) -> Json<Value> {
+    Json(json!({ "id": p.id, "kind": p.kind.as_str(), "roles": p.roles, "method": p.method }))
+}
+
+pub async fn reload(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+    if p.kind != crate::config::Kind::Admin {
+        return Err(ApiError::forbidden("not_allowed", "reloading is for operators"));
+    }
+    let r = crate::reload::reload(&app).await?;
+    Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
+}
+
+/// Unauthenticated: whether the service runs, and with which bundle.
+pub async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    let engine = app.engine()?;
+    let policy = engine.default_policy();
+    Ok(Json(
+        json!({ "status": "ok", "bundle_hash": engine.bundle_hash(), "policy": policy.name, "version": policy.version }),
+    ))
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NoRoute
+}

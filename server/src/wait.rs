@@ -1,0 +1,43 @@
+//! Who is waiting for which case: a long-poll (`/v1/cases/{id}/wait`) subscribes to its case and
+//! is woken by every committed change of it (an approval over HTTP, the clock, a reload), then
+//! reads the case again. The registry holds a sender only while someone waits.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+#[derive(Debug, Default)]
+pub struct Waiters {
+    map: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Waiters {
+    pub fn new() -> Waiters {
+        Waiters::default()
+    }
+
+    /// A receiver that changes whenever case `id` does.
+    pub fn subscribe(&self, id: &str) -> Option<watch::Receiver<u64>> {
+        let mut map = self.map.lock().ok()?;
+        let tx = map.entry(id.to_string()).or_insert_with(|| watch::channel(0).0);
+        Some(tx.subscribe())
+    }
+
+    /// Case `id` changed: wake its waiters (and forget the sender once nobody listens).
+    pub fn changed(&self, id: &str) {
+        let Ok(mut map) = self.map.lock() else { return };
+        if let Some(tx) = map.get(id) {
+            tx.send_modify(|v| *v = v.wrapping_add(1));
+            if tx.receiver_count() == 0 {
+                map.remove(id);
+            }
+        }
+    }
+
+    /// Drops senders nobody listens to any more (waits that timed out).
+    pub fn prune(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.retain(|_, tx| tx.receiver_count() > 0);
+        }
+    }
+}

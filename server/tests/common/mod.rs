@@ -1,0 +1,417 @@
+//! The harness of the server's tests: policies compiled to real bundles, the real server on a
+//! loopback port with a real SQLite store, a webhook receiver and an SMTP sink on loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use aarm_server::config::Config;
+use aarm_server::{Options, Running};
+use axum::http::HeaderMap;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const POLICY: &str = r#"
+policy pay version "1"
+tool transfer { amount: Int, to: String }
+tool wire { amount: Int }
+tool payout { amount: Int }
+tool read_file { path: String }
+tool rotate { env: String }
+tool patch { env: String }
+tool refund { amount: Int }
+evidence window_ok: Bool from "maintenance_api"
+group finance = ["cfo@corp.com", "controller@corp.com"]
+
+/// Large transfers need a finance approver.
+rule big on transfer priority 90 {
+  when params.amount > 1000
+  risk high
+  confidence 0.9
+  step_up {
+    approvers 1 of finance
+    timeout 1h -> deny
+    notify "webhook:audit", "slack:#finance", "email:approvals@corp.com"
+  }
+  reason "transfer.big" "Transfer of {params.amount} to {params.to} needs approval"
+}
+
+/// Nothing leaves after a file was read in the same session.
+rule after_read on transfer priority 95 {
+  when any a in context.prior_actions: a.tool == "read_file"
+  deny
+  reason "exfil.after_read" "A transfer after reading files in this session"
+}
+
+rule small on transfer { allow }
+rule reads on read_file { allow }
+
+rule wire_big on wire priority 90 {
+  when params.amount > 1000
+  step_up { approvers 1 of finance  timeout 2s -> deny  notify "webhook:audit" }
+  reason "wire.big" "Wire needs approval"
+}
+
+rule payout_big on payout priority 90 {
+  when params.amount > 1000
+  risk critical
+  step_up {
+    approvers 1 of ["cfo@corp.com"]
+    timeout 1h -> deny
+    escalate after 1s to ["security@corp.com"]
+    notify "webhook:audit"
+  }
+  reason "payout.big" "Payout needs the CFO"
+}
+
+rule rotate_prod on rotate priority 60 {
+  when params.env == "prod" and evidence.window_ok is not set
+  defer {
+    need window_ok
+    timeout 1s -> step_up { approvers 1 of role "sre"  timeout 1h -> deny  notify "webhook:audit" }
+  }
+  reason "rotate.window" "Rotation in prod needs a maintenance window"
+}
+rule rotate_closed on rotate priority 50 {
+  when evidence.window_ok is set and not evidence.window_ok
+  deny
+}
+rule rotate_ok on rotate { allow }
+
+rule patch_prod on patch priority 60 {
+  when params.env == "prod" and evidence.window_ok is not set
+  defer { need window_ok  timeout 1h -> deny }
+}
+rule patch_ok on patch { allow }
+
+rule refund_big on refund priority 90 {
+  when params.amount > 1000
+  step_up {
+    approvers 1 of finance
+    timeout 1s -> step_up { approvers 1 of ["ceo@corp.com"]  timeout 1h -> deny  notify "webhook:audit" }
+    notify "webhook:audit"
+  }
+}
+"#;
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("aarm-server-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles one policy file to bundle bytes (optionally signed).
+pub fn bundle(src: &str, key: Option<&ed25519_dalek::SigningKey>) -> Vec<u8> {
+    let loaded = aarm_compiler::load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
+    let compiled = aarm_compiler::compile(&loaded);
+    let Some(program) = compiled.program else {
+        let msgs: Vec<String> =
+            compiled.checked.diagnostics.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
+        panic!("policy does not compile:\n{}", msgs.join("\n"));
+    };
+    aarm_runtime::bundle::encode(&program, key).unwrap()
+}
+
+pub fn config_text(hook: &str, smtp: &str) -> String {
+    format!(
+        r#"
+[auth.agents]
+"agent-token" = "finance-agent"
+"other-agent-token" = "ops-agent"
+[auth.approvers]
+"tok-cfo" = "cfo@corp.com"
+"tok-controller" = "controller@corp.com"
+"tok-security" = "security@corp.com"
+"tok-sre" = "sre-lead@corp.com"
+"tok-outsider" = "mallory@corp.com"
+"tok-ceo" = "ceo@corp.com"
+[auth.approver_roles]
+"sre-lead@corp.com" = ["sre"]
+[auth.admins]
+"tok-ops" = "ops@corp.com"
+[[auth.jwt]]
+issuer = "https://idp.corp.com"
+audience = "aarm"
+algorithm = "HS256"
+secret = "jwt-test-secret"
+kind_claim = "aarm_kind"
+[notify.channels]
+"webhook:audit" = {{ kind = "webhook", url = "{hook}/hook", secret = "hook-secret" }}
+"slack:#finance" = {{ kind = "slack", url = "{hook}/slack" }}
+"email:approvals@corp.com" = {{ kind = "email", smtp = "{smtp}", from = "aarm@corp.com" }}
+[notify.retry]
+max_attempts = 4
+initial_backoff_ms = 100
+max_backoff_ms = 400
+timeout_ms = 2000
+"#
+    )
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Hit {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A local HTTP receiver for webhooks and Slack messages. `fail_first` requests get a 500.
+pub struct Receiver {
+    pub url: String,
+    pub hits: Arc<Mutex<Vec<Hit>>>,
+    pub fail_first: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let fail_first = Arc::new(AtomicUsize::new(0));
+        let (h, f) = (hits.clone(), fail_first.clone());
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let (h, f) = (h.clone(), f.clone());
+                async move {
+                    if f.load(Ordering::SeqCst) > 0 {
+                        f.fetch_sub(1, Ordering::SeqCst);
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    h.lock().unwrap().push(Hit { path: uri.path().to_string(), headers, body: body.to_vec() });
+                    axum::http::StatusCode::OK
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, hits, fail_first }
+    }
+
+    pub fn hits(&self, path: &str) -> Vec<Hit> {
+        self.hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    /// Waits until `n` requests to `path` arrived.
+    pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Hit> {
+        for _ in 0..200 {
+            let hits = self.hits(path);
+            if hits.len() >= n {
+                return hits;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} request(s) to {path} expected, got {:?}", self.hits(path).len());
+    }
+}
+
+/// A minimal SMTP server on loopback that keeps every message it accepts.
+pub struct SmtpSink {
+    pub addr: String,
+    pub mails: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+        let m = mails.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else { return };
+                let m = m.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut r = BufReader::new(r);
+                    w.write_all(b"220 sink ESMTP\r\n").await.ok();
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let cmd = line.trim_end().to_ascii_uppercase();
+                        if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                            w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await.ok();
+                        } else if cmd == "DATA" {
+                            w.write_all(b"354 go on\r\n").await.ok();
+                            let mut data = String::new();
+                            loop {
+                                line.clear();
+                                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                                data.push_str(&line);
+                            }
+                            m.lock().unwrap().push(data);
+                            w.write_all(b"250 queued\r\n").await.ok();
+                        } else if cmd == "QUIT" {
+                            w.write_all(b"221 bye\r\n").await.ok();
+                            return;
+                        } else {
+                            w.write_all(b"250 ok\r\n").await.ok();
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { addr, mails }
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let mails = self.mails.lock().unwrap().clone();
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{n} mail(s) expected");
+    }
+}
+
+/// A test deployment: a bundle file, a store, a config, the receivers, and the server.
+pub struct Deployment {
+    pub dir: TempDir,
+    pub receiver: Receiver,
+    pub smtp: SmtpSink,
+    pub server: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Deployment {
+    pub async fn start(name: &str) -> Deployment {
+        Deployment::start_with(name, POLICY, |_| {}).await
+    }
+
+    pub async fn start_with(name: &str, policy: &str, tune: impl FnOnce(&mut Options)) -> Deployment {
+        let dir = TempDir::new(name);
+        std::fs::write(dir.path("policy.aarmb"), bundle(policy, None)).unwrap();
+        let receiver = Receiver::start().await;
+        let smtp = SmtpSink::start().await;
+        let text = config_text(&receiver.url, &smtp.addr);
+        std::fs::write(dir.path("serve.toml"), &text).unwrap();
+        let mut d = Deployment { dir, receiver, smtp, server: None, base: String::new(), http: reqwest::Client::new() };
+        d.boot(tune).await;
+        d
+    }
+
+    pub fn options(&self) -> Options {
+        let config = Config::load(&self.dir.path("serve.toml")).unwrap();
+        let mut o = Options::new(
+            self.dir.path("policy.aarmb"),
+            self.dir.path("cases.db"),
+            "127.0.0.1:0".parse().unwrap(),
+            config,
+        );
+        o.tick_interval = Duration::from_millis(100);
+        o.outbox_interval = Duration::from_millis(50);
+        o.reload_interval = Some(Duration::from_millis(100));
+        o
+    }
+
+    pub async fn boot(&mut self, tune: impl FnOnce(&mut Options)) {
+        let mut o = self.options();
+        tune(&mut o);
+        let running = aarm_server::start(o).await.unwrap();
+        self.base = format!("http://{}", running.addr);
+        self.server = Some(running);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+    }
+
+    pub fn app(&self) -> &Arc<aarm_server::App> {
+        &self.server.as_ref().unwrap().app
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut req = match method {
+            "GET" => self.http.get(&url),
+            "POST" => self.http.post(&url),
+            other => panic!("method {other}"),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn decide(&self, request: Value) -> Value {
+        let (status, body) = self.post("/v1/decide", "agent-token", request).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Every receipt of the store, as the operator sees them, verified as one chain.
+    pub async fn verified_chain(&self) -> Vec<aarm_runtime::lifecycle::receipt::Receipt> {
+        let (status, body) = self.get("/v1/receipts", "tok-ops").await;
+        assert_eq!(status, 200, "{body}");
+        let chain: Vec<aarm_runtime::lifecycle::receipt::Receipt> = serde_json::from_value(body).unwrap();
+        aarm_runtime::receipts::verify_chain(&chain, &aarm_runtime::receipts::VerifyOptions::default()).unwrap();
+        chain
+    }
+
+    /// The store's state: every case and the whole chain (to show that a call changed nothing).
+    pub async fn snapshot(&self) -> (Value, Value) {
+        let (_, cases) = self.get("/v1/cases", "tok-ops").await;
+        let (_, chain) = self.get("/v1/receipts", "tok-ops").await;
+        (cases, chain)
+    }
+}
+
+pub fn transfer(amount: i64) -> Value {
+    json!({
+        "action": { "tool": "transfer", "params": { "amount": amount, "to": "acme" } },
+        "identity": { "human": "alice@corp.com", "service": "svc-payments", "roles": ["finance"] },
+        "context": { "original_request": "pay the acme invoice", "data_classes": ["PII"], "semantic_distance": 0.7 }
+    })
+}
+
+pub fn tool(name: &str, amount: i64) -> Value {
+    json!({ "action": { "tool": name, "params": { "amount": amount } }, "identity": { "human": "alice@corp.com" } })
+}

@@ -1,0 +1,125 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! `aarm serve` as a process: `--help` documents every flag, examples/serve.toml loads, the
+//! service answers on loopback, a bad config is a clear error, and SIGTERM stops it cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn aarm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aarm"))
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("aarm-cli-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = aarm().args(["serve", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--bundle",
+        "--store",
+        "--listen",
+        "--config",
+        "--trusted-key",
+        "--sign-key",
+        "--max-body-bytes",
+        "--request-timeout-s",
+        "--max-wait-s",
+        "--tick-ms",
+        "--reload-interval-s",
+        "--log-format",
+        "--log",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+        assert!(line.len() > flag.len() + 20, "{flag} has no description: {line}");
+    }
+}
+
+#[test]
+fn a_broken_config_is_a_clear_error() {
+    let dir = temp("badconfig");
+    let bundle = dir.join("t.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    std::fs::write(dir.join("serve.toml"), "[notify.channels]\n\"x\" = { kind = \"slack\", url = \"ftp://nope\" }\n")
+        .unwrap();
+    let out = aarm()
+        .args(["serve", "--bundle"])
+        .arg(&bundle)
+        .arg("--store")
+        .arg(dir.join("c.db"))
+        .arg("--config")
+        .arg(dir.join("serve.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("notify.channels.\"x\"") && err.contains("not an http"), "{err}");
+}
+
+#[test]
+fn serves_the_example_config_and_stops_on_sigterm() {
+    let dir = temp("run");
+    let bundle = dir.join("treasury.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let mut child = aarm()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "examples/serve.toml",
+            "--log-format",
+            "json",
+            "--bundle",
+        ])
+        .arg(&bundle)
+        .arg("--store")
+        .arg(dir.join("cases.db"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let start = Instant::now();
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        if v["message"] == "aarm serve listening" {
+            break v["addr"].as_str().unwrap().to_string();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30));
+    };
+    // A plain HTTP/1.1 call over a socket (the root crate has no HTTP client).
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(sock, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"policy\":\"treasury\""), "{answer}");
+
+    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+    assert!(status.success());
+    let t = Instant::now();
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert!(code.success(), "graceful shutdown exits 0, got {code:?}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "the server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
