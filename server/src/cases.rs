@@ -162,10 +162,15 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         Err(_) => return Ok(to_json(&engine.decide_json(&String::from_utf8_lossy(body), now), None)),
     };
     let session = bind_identity(&mut request, p)?;
-    if let Some(session) = &session {
-        fill_prior_actions(app, &mut request, &p.id, session);
-    }
-    let decision = engine.decide_json(&request.to_string(), now);
+    let refused = match &session {
+        Some(session) => fill_prior_actions(app, &mut request, &p.id, session).err(),
+        None => None,
+    };
+    let decision = match refused {
+        // Without the session's whole history the policy cannot be asked: deny.
+        Some((code, message)) => Decision::fail_closed(code, message, engine.default_policy()),
+        None => engine.decide_json(&request.to_string(), now),
+    };
     let tool = text(&request, &["action", "tool"]).to_string();
     let (decision, case) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
@@ -238,19 +243,36 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
     Ok(identity.get("session").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string))
 }
 
-/// `context.prior_actions` from the session's history, unless the host sent its own.
-fn fill_prior_actions(app: &App, request: &mut Value, agent: &str, session: &str) {
-    let Some(obj) = request.as_object_mut() else { return };
+/// `context.prior_actions` from the session's history. The service's history is the only one
+/// believed for a session: a request that sends its own list could erase what the session did,
+/// so it is refused, as is a session whose history is incomplete or unreadable. The error is the
+/// reason code and message of the deny.
+fn fill_prior_actions(
+    app: &App,
+    request: &mut Value,
+    agent: &str,
+    session: &str,
+) -> Result<(), (&'static str, String)> {
+    let Some(obj) = request.as_object_mut() else { return Ok(()) };
     let context = obj.entry("context").or_insert_with(|| json!({}));
     if context.is_null() {
         *context = json!({});
     }
-    let Some(context) = context.as_object_mut() else { return };
+    // Anything else than an object is left for the engine to refuse as `input.invalid`.
+    let Some(context) = context.as_object_mut() else { return Ok(()) };
     if context.get("prior_actions").is_some_and(|v| !v.is_null()) {
-        return;
+        return Err((
+            codes::INPUT_INVALID,
+            format!(
+                "context.prior_actions: the service keeps the history of session `{session}`; \
+                 send requests with identity.session without it (or without identity.session to give your own)"
+            ),
+        ));
     }
-    let prior = app.sessions.prior(agent, session);
-    context.insert("prior_actions".into(), serde_json::to_value(prior).unwrap_or_else(|_| json!([])));
+    let prior = app.sessions.prior(agent, session).map_err(|e| (e.code(), e.to_string()))?;
+    let prior = serde_json::to_value(prior).map_err(|e| (codes::INPUT_INVALID, e.to_string()))?;
+    context.insert("prior_actions".into(), prior);
+    Ok(())
 }
 
 /// Reads a case that `p` may see.

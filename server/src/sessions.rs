@@ -3,9 +3,14 @@
 //! without the host keeping that list itself.
 //!
 //! Sessions are keyed by the *authenticated* agent and the request's `identity.session`: one
-//! agent cannot read or poison another agent's session by naming its session id. Memory is
-//! bounded: a session keeps its last [`MAX_ACTIONS`], at most [`MAX_SESSIONS`] sessions are kept
-//! (the least recently used is dropped first), and sessions idle for [`IDLE_S`] are dropped.
+//! agent cannot read or poison another agent's session by naming its session id.
+//!
+//! A history with actions missing would let a sequence policy ("no e-mail out after a PII
+//! query") allow what it exists to deny, so nothing is ever dropped from a live session: memory
+//! is bounded by refusing instead. A session holds at most [`MAX_ACTIONS`]; past that its
+//! requests are denied ([`SessionError::HistoryFull`]). At most [`MAX_SESSIONS`] sessions are
+//! kept; a new session beyond that is denied ([`SessionError::Capacity`]) until idle ones
+//! expire. Only sessions idle for [`IDLE_S`] are forgotten, whole.
 //!
 //! Reads are served from memory; every recorded action is also sent to the [`journal`], which
 //! appends it to the store's database in batches, so that a restart does not forget what a
@@ -32,6 +37,31 @@ pub struct PriorAction {
 struct Log {
     actions: VecDeque<PriorAction>,
     last_seen: i64,
+    /// An action could not be kept (the history was at [`MAX_ACTIONS`]): the history is no
+    /// longer complete, and the session's requests are denied from now on.
+    overflowed: bool,
+}
+
+/// Why a session's history cannot be given: each is a deny for the request, never an empty list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("session `{0}` has reached its limit of {MAX_ACTIONS} actions; start a new session")]
+    HistoryFull(String),
+    #[error("the service keeps at most {MAX_SESSIONS} sessions; session `{0}` cannot be started now")]
+    Capacity(String),
+    #[error("the session table is unavailable (a lock is poisoned)")]
+    Poisoned,
+}
+
+impl SessionError {
+    /// The reason code of the deny.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::HistoryFull(_) => "session.history_full",
+            SessionError::Capacity(_) => "session.capacity",
+            SessionError::Poisoned => "session.unavailable",
+        }
+    }
 }
 
 /// One recorded action, as the journal keeps it.
@@ -75,12 +105,19 @@ impl Sessions {
         }
     }
 
-    /// The session's actions so far, oldest first (empty for an unknown session).
-    pub fn prior(&self, agent: &str, session: &str) -> Vec<PriorAction> {
-        let Ok(map) = self.map.lock() else { return Vec::new() };
-        map.get(&(agent.to_string(), session.to_string()))
-            .map(|l| l.actions.iter().cloned().collect())
-            .unwrap_or_default()
+    /// The session's actions so far, oldest first (empty for a session not seen yet). An error
+    /// when the history is not complete or cannot be read: the caller must deny.
+    pub fn prior(&self, agent: &str, session: &str) -> Result<Vec<PriorAction>, SessionError> {
+        let map = self.map.lock().map_err(|_| SessionError::Poisoned)?;
+        match map.get(&(agent.to_string(), session.to_string())) {
+            Some(log) if log.overflowed || log.actions.len() >= MAX_ACTIONS => {
+                Err(SessionError::HistoryFull(session.to_string()))
+            }
+            Some(log) => Ok(log.actions.iter().cloned().collect()),
+            // Its first action could not be kept anyway.
+            None if map.len() >= MAX_SESSIONS => Err(SessionError::Capacity(session.to_string())),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Remembers one decided action (and journals it).
@@ -97,19 +134,20 @@ impl Sessions {
         self.remember(agent, session, action, now);
     }
 
+    /// Keeps `action` unless a bound forbids it. What is not kept shows in [`Sessions::prior`]
+    /// as an error (an overflowed or a missing session), never as a shorter history.
     fn remember(&self, agent: &str, session: &str, action: PriorAction, now: i64) {
         let Ok(mut map) = self.map.lock() else { return };
         let key = (agent.to_string(), session.to_string());
         if !map.contains_key(&key) && map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, l)| l.last_seen).map(|(k, _)| k.clone()) {
-                map.remove(&oldest);
-            }
+            return;
         }
         let log = map.entry(key).or_default();
         if log.actions.len() >= MAX_ACTIONS {
-            log.actions.pop_front();
+            log.overflowed = true;
+        } else {
+            log.actions.push_back(action);
         }
-        log.actions.push_back(action);
         log.last_seen = now;
     }
 
@@ -138,22 +176,61 @@ mod tests {
     }
 
     #[test]
-    fn sessions_are_per_agent_bounded_and_expire() {
+    fn sessions_are_per_agent_and_expire_whole() {
         let s = Sessions::new();
         s.record("a", "s1", act("read"), 10);
         s.record("a", "s1", act("send"), 11);
         s.record("b", "s1", act("delete"), 12);
-        assert_eq!(s.prior("a", "s1"), vec![act("read"), act("send")]);
-        assert_eq!(s.prior("b", "s1"), vec![act("delete")], "same session id, other agent: separate");
-        assert!(s.prior("a", "s2").is_empty());
-        for i in 0..MAX_ACTIONS + 5 {
+        assert_eq!(s.prior("a", "s1"), Ok(vec![act("read"), act("send")]));
+        assert_eq!(s.prior("b", "s1"), Ok(vec![act("delete")]), "same session id, other agent: separate");
+        assert_eq!(s.prior("a", "s2"), Ok(vec![]));
+        s.record("a", "s1", act("list"), 20);
+        s.expire(12 + IDLE_S + 1);
+        assert_eq!(s.prior("b", "s1"), Ok(vec![]), "idle too long: forgotten whole");
+        assert_eq!(s.prior("a", "s1").map(|p| p.len()), Ok(3));
+    }
+
+    #[test]
+    fn a_full_history_is_refused_never_shortened() {
+        let s = Sessions::new();
+        for i in 0..MAX_ACTIONS - 1 {
             s.record("a", "s1", act(&format!("t{i}")), 20);
         }
-        let p = s.prior("a", "s1");
-        assert_eq!(p.len(), MAX_ACTIONS);
-        assert_eq!(p[0].tool, "t5", "the oldest are dropped first");
-        s.expire(12 + IDLE_S + 1);
-        assert!(s.prior("b", "s1").is_empty(), "idle too long");
-        assert_eq!(s.prior("a", "s1").len(), MAX_ACTIONS);
+        let kept = s.prior("a", "s1");
+        assert_eq!(kept.as_ref().map(|p| (p.len(), p[0].tool.as_str())), Ok((MAX_ACTIONS - 1, "t0")));
+        s.record("a", "s1", act("last"), 21);
+        assert_eq!(s.prior("a", "s1"), Err(SessionError::HistoryFull("s1".into())));
+        s.record("a", "s1", act("beyond"), 22);
+        assert_eq!(s.prior("a", "s1").map_err(|e| e.code()), Err("session.history_full"));
+        assert_eq!(s.prior("a", "s2"), Ok(vec![]), "other sessions go on");
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_sessions_and_keeps_the_old() {
+        let s = Sessions::new();
+        for i in 0..MAX_SESSIONS {
+            s.record("a", &format!("s{i}"), act("read"), 10);
+        }
+        assert_eq!(s.prior("b", "new").map_err(|e| e.code()), Err("session.capacity"));
+        s.record("b", "new", act("send"), 11);
+        assert_eq!(s.prior("b", "new").map_err(|e| e.code()), Err("session.capacity"), "not kept, still refused");
+        assert_eq!(s.prior("a", "s0"), Ok(vec![act("read")]), "no live session is dropped to make room");
+        s.expire(10 + IDLE_S + 1);
+        assert_eq!(s.prior("b", "new"), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_poisoned_table_is_an_error_not_an_empty_history() {
+        let s = std::sync::Arc::new(Sessions::new());
+        s.record("a", "s1", act("read"), 10);
+        let s2 = s.clone();
+        let poisoned = std::thread::spawn(move || {
+            let _held = s2.map.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(poisoned.is_err());
+        assert_eq!(s.prior("a", "s1"), Err(SessionError::Poisoned));
+        assert_eq!(s.prior("a", "s1").map_err(|e| e.code()), Err("session.unavailable"));
     }
 }

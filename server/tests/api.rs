@@ -261,9 +261,22 @@ async fn a_session_accumulates_prior_actions_across_requests() {
     assert_eq!(d.decide(other).await["decision"], "allow");
     let (status, fresh) = d.post("/v1/decide", "other-agent-token", pay.clone()).await;
     assert_eq!((status, fresh["decision"].as_str()), (200, Some("allow")));
-    // A host that sends its own list is believed.
-    pay["context"]["prior_actions"] = json!([]);
-    assert_eq!(d.decide(pay).await["decision"], "allow");
+    // The service's history is the only one believed in a session: a list sent with the
+    // request could erase the read, so the request is denied, and the history stays.
+    let mut forged = pay.clone();
+    forged["context"]["prior_actions"] = json!([]);
+    let refused = d.decide(forged).await;
+    assert_eq!(
+        (refused["decision"].as_str(), refused["reason"]["code"].as_str()),
+        (Some("deny"), Some("input.invalid"))
+    );
+    assert!(refused["reason"]["message"].as_str().unwrap().contains("context.prior_actions"), "{refused}");
+    assert_eq!(d.decide(pay.clone()).await["reason"]["code"], "exfil.after_read");
+    // Without a session, a host gives its own list and is believed.
+    let mut own = pay;
+    own["identity"]["session"] = json!("");
+    own["context"]["prior_actions"] = json!([]);
+    assert_eq!(d.decide(own).await["decision"], "allow");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

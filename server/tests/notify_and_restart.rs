@@ -34,7 +34,9 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
     let d = Deployment::start("notify").await;
     let mut request = transfer(5000);
     request["identity"]["session"] = json!("s-9");
-    request["context"]["prior_actions"] = json!([{ "tool": "search_documents", "decision": "allow" }]);
+    // The session's history, as the service keeps it: a patch in development before.
+    let before = json!({ "action": { "tool": "patch", "params": { "env": "dev" } }, "identity": { "session": "s-9" } });
+    assert_eq!(d.decide(before).await["decision"], "allow");
     let id = case_id(&d.decide(request).await);
 
     // Webhook: signed, verifiable, the whole context.
@@ -50,7 +52,7 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
     assert_eq!(c["source"], "step_up");
     assert_eq!(c["original_request"], "pay the acme invoice");
     assert_eq!(c["action"], json!({ "tool": "transfer", "operation": "", "params": { "amount": 5000, "to": "acme" } }));
-    assert_eq!(c["prior_actions"], json!([{ "tool": "search_documents", "decision": "allow" }]));
+    assert_eq!(c["prior_actions"], json!([{ "tool": "patch", "decision": "allow" }]));
     assert_eq!(c["data_classes"], json!(["PII"]));
     assert_eq!(c["semantic_distance"], json!(0.7));
     assert_eq!(c["risk"], "high");
@@ -78,7 +80,7 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
         "90%",
         "alice@corp.com",
         "pay.big",
-        "search_documents",
+        "patch",
     ] {
         assert!(text.contains(needle), "slack message lacks {needle}: {text}");
     }
