@@ -11,6 +11,9 @@
 //! Rule `i` targets tool `i % tools` and is that tool's rule number `k = i / tools`; its constants
 //! contain `k`, so every rule is distinct and a request built for `(tool, k)` can hit it.
 
+pub mod engines;
+pub mod equivalent;
+
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
