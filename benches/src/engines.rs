@@ -163,7 +163,9 @@ impl RegoSide {
     pub fn new(w: &Workload, calls: &[Call]) -> Result<RegoSide, String> {
         let ((engine, compiled, vm), policy) = timed(|| {
             let mut engine = regorus::Engine::new();
-            engine.add_policy("gw.rego".to_string(), w.rego()).map_err(|e| e.to_string())?;
+            for (i, module) in w.rego_modules().into_iter().enumerate() {
+                engine.add_policy(format!("gw{i}.rego"), module).map_err(|e| e.to_string())?;
+            }
             let entry: regorus::Rc<str> = regorus::Rc::from(REGO_RULE);
             let compiled = engine.compile_with_entrypoint(&entry).map_err(|e| e.to_string())?;
             let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[REGO_RULE])

@@ -24,6 +24,9 @@ use std::fmt::Write as _;
 pub const RULES_PER_TOOL: usize = 5;
 pub const DENY_RULES_PER_TOOL: usize = 2;
 
+/// Rules per Rego module (see [`Workload::rego_modules`]).
+pub const REGO_RULES_PER_MODULE: usize = 2_000;
+
 /// Roles a request's identity may carry.
 const ROLES: [&str; 5] = ["admin", "writer", "finance", "ops", "dev"];
 
@@ -274,12 +277,24 @@ impl Workload {
         out
     }
 
-    /// The Rego module (v1 syntax), package `gw`, decision `data.gw.allow`.
+    /// The Rego policy (v1 syntax), package `gw`, decision `data.gw.allow`, as one text.
     pub fn rego(&self) -> String {
-        let mut out = String::with_capacity(self.rules * 180 + 128);
-        out.push_str("package gw\n\nimport rego.v1\n\ndefault allow := false\n\n");
-        out.push_str("allow if {\n  permit\n  not forbid\n}\n\n");
-        for r in self.rule_list() {
+        self.rego_modules().concat()
+    }
+
+    /// The same policy as modules of at most [`REGO_RULES_PER_MODULE`] rules (regorus refuses a
+    /// file over 1 MiB, which 10 000 rules exceed): the first holds `allow`, every one declares
+    /// `package gw`, so together they are one package.
+    pub fn rego_modules(&self) -> Vec<String> {
+        let header = "package gw\n\nimport rego.v1\n\n";
+        let mut first = String::from(header);
+        first.push_str("default allow := false\n\nallow if {\n  permit\n  not forbid\n}\n\n");
+        let mut modules = vec![first];
+        for (i, r) in self.rule_list().iter().enumerate() {
+            if i > 0 && i % REGO_RULES_PER_MODULE == 0 {
+                modules.push(String::from(header));
+            }
+            let Some(out) = modules.last_mut() else { break };
             let head = if r.deny { "forbid" } else { "permit" };
             let _ = writeln!(out, "{head} if {{\n  input.tool == {}", lit(&tool_name(r.tool)));
             for c in &r.all {
@@ -287,7 +302,7 @@ impl Workload {
             }
             out.push_str("}\n\n");
         }
-        out
+        modules
     }
 
     /// What the rules decide for `call`, evaluated directly on the model.

@@ -228,6 +228,42 @@ pub enum Op {
     Call(u16),
     /// Return the top of the stack.
     Ret,
+    // Fused instructions, made by `fuse.rs` when an engine loads a verified program and never
+    // part of a bundle: `#[serde(skip)]` means a bundle cannot even encode them, and they come
+    // last so that skipping them shifts no other variant's index. Each stands for exactly the
+    // three-instruction sequence it replaces (which stays in place behind it, unreached) and
+    // continues after that sequence.
+    /// `param slot; const konst; method(m)`, `m` taking one argument.
+    #[serde(skip)]
+    ParamConstMethod {
+        slot: u16,
+        m: MethodOp,
+        konst: u32,
+    },
+    /// `param slot; const konst; cmp(c)`.
+    #[serde(skip)]
+    ParamConstCmp {
+        slot: u16,
+        c: CmpOp,
+        konst: u32,
+    },
+    /// `param slot; const konst; in`: the parameter in a constant collection.
+    #[serde(skip)]
+    ParamInConst {
+        slot: u16,
+        konst: u32,
+    },
+    /// `const konst; param slot; in`: a constant in a list parameter.
+    #[serde(skip)]
+    ConstInParam {
+        konst: u32,
+        slot: u16,
+    },
+    /// `const konst; identity(roles); in`.
+    #[serde(skip)]
+    ConstInRoles {
+        konst: u32,
+    },
 }
 
 impl Op {
@@ -245,7 +281,12 @@ impl Op {
             | Op::Evidence(_)
             | Op::EvidenceIsSet(_)
             | Op::Local(_)
-            | Op::Group(_) => (0, 1),
+            | Op::Group(_)
+            | Op::ParamConstMethod { .. }
+            | Op::ParamConstCmp { .. }
+            | Op::ParamInConst { .. }
+            | Op::ConstInParam { .. }
+            | Op::ConstInRoles { .. } => (0, 1),
             Op::SetLocal(_) | Op::Pop => (1, 0),
             Op::Field(_) | Op::Unwrap | Op::Widen | Op::Neg | Op::Not | Op::IsSet { .. } | Op::Matches(_) => (1, 1),
             Op::Arith(_) | Op::Cmp(_) | Op::In => (2, 1),
@@ -260,6 +301,18 @@ impl Op {
             Op::Call(_) => (0, 1),
             Op::Ret => (1, 0),
         }
+    }
+
+    /// Whether this is one of the fused instructions an engine makes at load time.
+    pub fn is_fused(self) -> bool {
+        matches!(
+            self,
+            Op::ParamConstMethod { .. }
+                | Op::ParamConstCmp { .. }
+                | Op::ParamInConst { .. }
+                | Op::ConstInParam { .. }
+                | Op::ConstInRoles { .. }
+        )
     }
 
     /// The jump target, if the instruction may jump.

@@ -41,6 +41,10 @@ pub struct Engine {
     consts: Vec<Value>,
     regexes: Vec<Regex>,
     groups: Vec<Value>,
+    /// The program's chunks and functions with their leaf tests fused (`fuse.rs`): what the VM
+    /// runs. `program` keeps the code as the bundle has it.
+    chunks: Vec<Chunk>,
+    functions: Vec<Chunk>,
     bundle_hash: String,
     limits: Limits,
 }
@@ -113,7 +117,18 @@ impl Engine {
             .iter()
             .map(|g| Value::List(g.members.iter().map(|m| Value::Str(Arc::from(m.as_str()))).collect()))
             .collect();
-        Ok(Engine { program, consts, regexes, groups, bundle_hash: bundle_hash.into(), limits: Limits::default() })
+        let chunks = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
+        let functions = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
+        Ok(Engine {
+            program,
+            consts,
+            regexes,
+            groups,
+            chunks,
+            functions,
+            bundle_hash: bundle_hash.into(),
+            limits: Limits::default(),
+        })
     }
 
     pub fn program(&self) -> &Program {
@@ -134,7 +149,7 @@ impl Engine {
             consts: &self.consts,
             regexes: &self.regexes,
             groups: &self.groups,
-            functions: &self.program.functions,
+            functions: &self.functions,
         }
     }
 
@@ -150,7 +165,7 @@ impl Engine {
     }
 
     fn chunk(&self, i: u32) -> Result<&Chunk, EvalError> {
-        self.program.chunks.get(i as usize).ok_or(EvalError::Malformed("chunk index"))
+        self.chunks.get(i as usize).ok_or(EvalError::Malformed("chunk index"))
     }
 
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {

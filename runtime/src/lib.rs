@@ -15,6 +15,7 @@ pub mod convert;
 pub mod decision;
 pub mod disasm;
 pub mod engine;
+pub mod fuse;
 pub mod lifecycle;
 pub mod ops;
 pub mod program;

@@ -147,6 +147,8 @@ pub enum VerifyError {
          (rule {rule}) comes after candidate {previous} (rule {previous_rule})"
     )]
     DispatchNotSorted { dispatch: DispatchRef, candidate: usize, rule: u32, previous: usize, previous_rule: u32 },
+    #[error("{chunk}, instruction {at}: `{op:?}` is made by the engine at load time and cannot come from a program")]
+    FusedInstruction { chunk: ChunkRef, at: usize, op: Op },
     #[error("{chunk} is empty (every chunk ends with `Ret`)")]
     EmptyChunk { chunk: ChunkRef },
     #[error("{chunk} does not end with `Ret` (its last instruction, {at}, is `{op:?}`)")]
@@ -394,6 +396,9 @@ fn verify_operands(
         if target as usize >= chunk.code.len() {
             return Err(VerifyError::JumpOutOfRange { chunk: at_chunk, at, target, len: chunk.code.len() });
         }
+    }
+    if op.is_fused() {
+        return Err(VerifyError::FusedInstruction { chunk: at_chunk, at, op });
     }
     match op {
         Op::Const(i) => index(Table::Const, i.into(), p.consts.len()),

@@ -5,7 +5,7 @@
 //! [`EvalError::Malformed`], never a panic), and nothing allocates unless the program builds a
 //! value (a list literal that is not constant, `lower()`, `filter`, string concatenation).
 
-use crate::bytecode::{Chunk, ContextField, IdentityField, Op, QuantKind};
+use crate::bytecode::{Chunk, CmpOp, ContextField, IdentityField, MethodOp, Op, QuantKind};
 use crate::ops::{self, EvalError};
 use crate::request::Request;
 use crate::value::{EvidenceMask, Value};
@@ -60,6 +60,61 @@ fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
 
 fn malformed(what: &'static str) -> EvalError {
     EvalError::Malformed(what)
+}
+
+// The value each operation produces from its operands, shared by the plain instructions and the
+// fused ones (`fuse.rs`), so that both give exactly the same result.
+
+fn cmp_value(c: CmpOp, lhs: &Value, rhs: &Value) -> Result<Value, EvalError> {
+    Ok(match merge_unknown(lhs, rhs) {
+        Some(m) => Value::Unknown(m),
+        None => Value::Bool(ops::compare(c, lhs, rhs)?),
+    })
+}
+
+fn in_value(elem: &Value, coll: &Value) -> Result<Value, EvalError> {
+    Ok(match merge_unknown(elem, coll) {
+        Some(m) => Value::Unknown(m),
+        None => Value::Bool(ops::contains(coll, elem)?),
+    })
+}
+
+fn method_value(m: MethodOp, args: &[Value]) -> Result<Value, EvalError> {
+    let mut unknown: EvidenceMask = 0;
+    for a in args {
+        if let Value::Unknown(mask) = a {
+            unknown |= mask;
+        }
+    }
+    if unknown != 0 {
+        return Ok(Value::Unknown(unknown));
+    }
+    let (recv, rest) = args.split_first().ok_or(malformed("stack underflow"))?;
+    ops::method(m, recv, rest)
+}
+
+/// `recv.m(arg)` for a one-argument method, without building an argument slice on the stack.
+fn method1_value(m: MethodOp, recv: &Value, arg: &Value) -> Result<Value, EvalError> {
+    match merge_unknown(recv, arg) {
+        Some(mask) => Ok(Value::Unknown(mask)),
+        None => ops::method(m, recv, std::slice::from_ref(arg)),
+    }
+}
+
+fn param(req: &Request, slot: u16) -> Result<&Value, EvalError> {
+    req.params.get(usize::from(slot)).ok_or(malformed("params slot"))
+}
+
+fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
+    t.consts.get(i as usize).ok_or(malformed("constant index"))
+}
+
+/// At a fused instruction: charge the fuel of the instructions it stands for (before it runs, as
+/// they would be) and continue after them.
+fn skip_fused(fuel: u64, pc: &mut usize) -> Result<u64, EvalError> {
+    let rest = crate::fuse::FUSED_LEN - 1;
+    *pc += rest;
+    fuel.checked_sub(rest as u64).ok_or(EvalError::OutOfFuel)
 }
 
 impl Vm {
@@ -214,10 +269,7 @@ impl Vm {
                 Op::Cmp(c) => {
                     let rhs = self.pop()?;
                     let lhs = self.pop()?;
-                    let out = match merge_unknown(&lhs, &rhs) {
-                        Some(m) => Value::Unknown(m),
-                        None => Value::Bool(ops::compare(c, &lhs, &rhs)?),
-                    };
+                    let out = cmp_value(c, &lhs, &rhs)?;
                     self.stack.push(out);
                 }
                 Op::AndMerge(target) | Op::OrMerge(target) => {
@@ -243,10 +295,7 @@ impl Vm {
                 Op::In => {
                     let coll = self.pop()?;
                     let elem = self.pop()?;
-                    let out = match merge_unknown(&elem, &coll) {
-                        Some(m) => Value::Unknown(m),
-                        None => Value::Bool(ops::contains(&coll, &elem)?),
-                    };
+                    let out = in_value(&elem, &coll)?;
                     self.stack.push(out);
                 }
                 Op::IsSet { negated } => {
@@ -261,18 +310,7 @@ impl Vm {
                     let arity = m.arity();
                     let at = self.stack.len().checked_sub(arity + 1).ok_or(malformed("stack underflow"))?;
                     let args = self.stack.get(at..).ok_or(malformed("stack underflow"))?;
-                    let mut unknown: EvidenceMask = 0;
-                    for a in args {
-                        if let Value::Unknown(mask) = a {
-                            unknown |= mask;
-                        }
-                    }
-                    let out = if unknown != 0 {
-                        Value::Unknown(unknown)
-                    } else {
-                        let (recv, rest) = args.split_first().ok_or(malformed("stack underflow"))?;
-                        ops::method(m, recv, rest)?
-                    };
+                    let out = method_value(m, args)?;
                     self.stack.truncate(at);
                     self.stack.push(out);
                 }
@@ -377,6 +415,32 @@ impl Vm {
                 Op::IterEnd => {
                     self.pop()?;
                     self.pop()?;
+                }
+                Op::ParamConstMethod { slot, m, konst } => {
+                    fuel = skip_fused(fuel, &mut pc)?;
+                    let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
+                    let out = method1_value(m, recv, arg)?;
+                    self.stack.push(out);
+                }
+                Op::ParamConstCmp { slot, c, konst } => {
+                    fuel = skip_fused(fuel, &mut pc)?;
+                    let out = cmp_value(c, param(req, slot)?, konst_of(t, konst)?)?;
+                    self.stack.push(out);
+                }
+                Op::ParamInConst { slot, konst } => {
+                    fuel = skip_fused(fuel, &mut pc)?;
+                    let out = in_value(param(req, slot)?, konst_of(t, konst)?)?;
+                    self.stack.push(out);
+                }
+                Op::ConstInParam { konst, slot } => {
+                    fuel = skip_fused(fuel, &mut pc)?;
+                    let out = in_value(konst_of(t, konst)?, param(req, slot)?)?;
+                    self.stack.push(out);
+                }
+                Op::ConstInRoles { konst } => {
+                    fuel = skip_fused(fuel, &mut pc)?;
+                    let out = in_value(konst_of(t, konst)?, &req.identity.roles)?;
+                    self.stack.push(out);
                 }
                 Op::Jump(target) => pc = target as usize,
                 Op::Pop => {

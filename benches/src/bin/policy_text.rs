@@ -1,0 +1,15 @@
+//! `cargo run -p aarm-bench --bin policy_text -- RULES aarm|cedar|rego`: prints one of the three
+//! renderings of the comparison workload (to read it, or to feed it to another tool).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rules: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let w = aarm_bench::equivalent::Workload::new(rules);
+    let text = match args.get(2).map(String::as_str) {
+        Some("cedar") => w.cedar(),
+        Some("rego") => w.rego(),
+        _ => w.aarm(),
+    };
+    print!("{text}");
+}
