@@ -17,6 +17,7 @@ use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{codes, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation};
 use crate::ops::EvalError;
+use crate::plan::{self, Plan};
 use crate::program::{Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, Program, ReasonPart, RuleMeta};
 use crate::request::Request;
 use crate::value::{format_decimal, EvidenceMask, Value};
@@ -45,6 +46,8 @@ pub struct Engine {
     /// runs. `program` keeps the code as the bundle has it.
     chunks: Vec<Chunk>,
     functions: Vec<Chunk>,
+    /// For each chunk, how a condition in it is evaluated (`plan.rs`).
+    plans: Vec<Plan>,
     bundle_hash: String,
     limits: Limits,
 }
@@ -117,7 +120,8 @@ impl Engine {
             .iter()
             .map(|g| Value::List(g.members.iter().map(|m| Value::Str(Arc::from(m.as_str()))).collect()))
             .collect();
-        let chunks = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
+        let chunks: Vec<Chunk> = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
+        let plans = chunks.iter().map(Plan::of).collect();
         let functions = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
         Ok(Engine {
             program,
@@ -126,6 +130,7 @@ impl Engine {
             groups,
             chunks,
             functions,
+            plans,
             bundle_hash: bundle_hash.into(),
             limits: Limits::default(),
         })
@@ -170,7 +175,15 @@ impl Engine {
 
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
         let chunk = self.chunk(c.condition)?;
-        vm.condition(&self.tables(), chunk, req)
+        let tables = self.tables();
+        if let Some(plan) = self.plans.get(c.condition as usize) {
+            if Plan::max_steps(chunk) <= vm.fuel() {
+                if let Some(truth) = plan::eval(plan, &tables, req) {
+                    return truth;
+                }
+            }
+        }
+        vm.condition(&tables, chunk, req)
     }
 
     /// Decides `req`: walks the priority levels (see the module doc). Does not allocate once `vm`

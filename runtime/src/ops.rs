@@ -178,7 +178,7 @@ pub fn glob(text: &str, pattern: &str) -> bool {
     pi == p.len()
 }
 
-fn as_str(v: &Value) -> Result<&str, EvalError> {
+pub fn as_str(v: &Value) -> Result<&str, EvalError> {
     match v {
         Value::Str(s) => Ok(s),
         _ => Err(bad("string method on a non-string")),
@@ -276,17 +276,28 @@ fn len_value(n: usize) -> R {
     i64::try_from(n).map(Value::Int).map_err(|_| EvalError::Overflow)
 }
 
+/// The string tests of one string argument (`starts_with`, `ends_with`, `contains`, `glob`);
+/// `None` for any other method. `method` and the fused leaves of `plan.rs` both use it.
+pub fn str_test(op: MethodOp, s: &str, arg: &str) -> Option<bool> {
+    match op {
+        MethodOp::StartsWith => Some(s.starts_with(arg)),
+        MethodOp::EndsWith => Some(s.ends_with(arg)),
+        MethodOp::StrContains => Some(s.contains(arg)),
+        MethodOp::Glob => Some(glob(s, arg)),
+        _ => None,
+    }
+}
+
 /// A built-in method on known values. `args` has exactly `op.arity()` values.
 pub fn method(op: MethodOp, recv: &Value, args: &[Value]) -> R {
     let arg = |i: usize| args.get(i).ok_or(bad("missing method argument"));
     Ok(match op {
-        MethodOp::StartsWith => Value::Bool(as_str(recv)?.starts_with(as_str(arg(0)?)?)),
-        MethodOp::EndsWith => Value::Bool(as_str(recv)?.ends_with(as_str(arg(0)?)?)),
-        MethodOp::StrContains => Value::Bool(as_str(recv)?.contains(as_str(arg(0)?)?)),
+        MethodOp::StartsWith | MethodOp::EndsWith | MethodOp::StrContains | MethodOp::Glob => {
+            Value::Bool(str_test(op, as_str(recv)?, as_str(arg(0)?)?).ok_or(bad("not a string test"))?)
+        }
         MethodOp::Lower => Value::Str(Arc::from(as_str(recv)?.to_lowercase())),
         MethodOp::Upper => Value::Str(Arc::from(as_str(recv)?.to_uppercase())),
         MethodOp::Trim => Value::Str(Arc::from(as_str(recv)?.trim())),
-        MethodOp::Glob => Value::Bool(glob(as_str(recv)?, as_str(arg(0)?)?)),
         MethodOp::StrLen => len_value(as_str(recv)?.chars().count())?,
         MethodOp::Len => len_value(as_list(recv)?.len())?,
         MethodOp::Contains => Value::Bool(contains(recv, arg(0)?)?),

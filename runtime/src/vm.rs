@@ -109,6 +109,65 @@ fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
     t.consts.get(i as usize).ok_or(malformed("constant index"))
 }
 
+/// The value of a fused instruction (`fuse.rs`): exactly what its three-instruction sequence
+/// leaves on the stack. Also what a [`crate::plan::Plan`] evaluates its leaves with.
+pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op) -> Result<Value, EvalError> {
+    match op {
+        Op::ParamConstMethod { slot, m, konst } => method1_value(m, param(req, slot)?, konst_of(t, konst)?),
+        Op::ParamConstCmp { slot, c, konst } => cmp_value(c, param(req, slot)?, konst_of(t, konst)?),
+        Op::ParamInConst { slot, konst } => in_value(param(req, slot)?, konst_of(t, konst)?),
+        Op::ConstInParam { konst, slot } => in_value(konst_of(t, konst)?, param(req, slot)?),
+        Op::ConstInRoles { konst } => in_value(konst_of(t, konst)?, &req.identity.roles),
+        _ => Err(malformed("not a fused instruction")),
+    }
+}
+
+fn truth_of(b: bool) -> Truth {
+    if b {
+        Truth::True
+    } else {
+        Truth::False
+    }
+}
+
+/// The truth of a fused instruction that tests something: the same operations as
+/// [`leaf_value`], answered as a [`Truth`] instead of a stack value (a `Value` returned through
+/// memory costs a store-forwarding stall on the hot path). A test that yields no Bool is an error.
+pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op) -> Result<Truth, EvalError> {
+    let (elem, coll) = match op {
+        Op::ParamConstMethod { slot, m, konst } => {
+            let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
+            if let Some(mask) = merge_unknown(recv, arg) {
+                return Ok(Truth::Unknown(mask));
+            }
+            if let (Value::Str(s), Value::Str(a)) = (recv, arg) {
+                if let Some(b) = ops::str_test(m, s, a) {
+                    return Ok(truth_of(b));
+                }
+            }
+            return match ops::method(m, recv, std::slice::from_ref(arg))? {
+                Value::Bool(b) => Ok(truth_of(b)),
+                _ => Err(malformed("a condition that is not a Bool")),
+            };
+        }
+        Op::ParamConstCmp { slot, c, konst } => {
+            let (lhs, rhs) = (param(req, slot)?, konst_of(t, konst)?);
+            return Ok(match merge_unknown(lhs, rhs) {
+                Some(m) => Truth::Unknown(m),
+                None => truth_of(ops::compare(c, lhs, rhs)?),
+            });
+        }
+        Op::ParamInConst { slot, konst } => (param(req, slot)?, konst_of(t, konst)?),
+        Op::ConstInParam { konst, slot } => (konst_of(t, konst)?, param(req, slot)?),
+        Op::ConstInRoles { konst } => (konst_of(t, konst)?, &req.identity.roles),
+        _ => return Err(malformed("not a fused instruction")),
+    };
+    Ok(match merge_unknown(elem, coll) {
+        Some(m) => Truth::Unknown(m),
+        None => truth_of(ops::contains(coll, elem)?),
+    })
+}
+
 /// At a fused instruction: charge the fuel of the instructions it stands for (before it runs, as
 /// they would be) and continue after them.
 fn skip_fused(fuel: u64, pc: &mut usize) -> Result<u64, EvalError> {
@@ -120,6 +179,15 @@ fn skip_fused(fuel: u64, pc: &mut usize) -> Result<u64, EvalError> {
 impl Vm {
     pub fn new() -> Self {
         Vm { fuel_limit: DEFAULT_FUEL, ..Default::default() }
+    }
+
+    /// Instructions one evaluation may execute.
+    pub fn fuel(&self) -> u64 {
+        if self.fuel_limit == 0 {
+            DEFAULT_FUEL
+        } else {
+            self.fuel_limit
+        }
     }
 
     /// Evaluates a condition chunk: `true`, `false` or unknown.
@@ -155,7 +223,7 @@ impl Vm {
         self.stack.clear();
         self.locals.clear();
         self.frames.clear();
-        let mut fuel = if self.fuel_limit == 0 { DEFAULT_FUEL } else { self.fuel_limit };
+        let mut fuel = self.fuel();
         self.locals.resize(usize::from(entry.locals), Value::Absent);
         self.frames.push(Frame { func: None, pc: 0, locals_base: 0 });
         let mut code: &[Op] = &entry.code;
@@ -416,30 +484,13 @@ impl Vm {
                     self.pop()?;
                     self.pop()?;
                 }
-                Op::ParamConstMethod { slot, m, konst } => {
+                Op::ParamConstMethod { .. }
+                | Op::ParamConstCmp { .. }
+                | Op::ParamInConst { .. }
+                | Op::ConstInParam { .. }
+                | Op::ConstInRoles { .. } => {
                     fuel = skip_fused(fuel, &mut pc)?;
-                    let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
-                    let out = method1_value(m, recv, arg)?;
-                    self.stack.push(out);
-                }
-                Op::ParamConstCmp { slot, c, konst } => {
-                    fuel = skip_fused(fuel, &mut pc)?;
-                    let out = cmp_value(c, param(req, slot)?, konst_of(t, konst)?)?;
-                    self.stack.push(out);
-                }
-                Op::ParamInConst { slot, konst } => {
-                    fuel = skip_fused(fuel, &mut pc)?;
-                    let out = in_value(param(req, slot)?, konst_of(t, konst)?)?;
-                    self.stack.push(out);
-                }
-                Op::ConstInParam { konst, slot } => {
-                    fuel = skip_fused(fuel, &mut pc)?;
-                    let out = in_value(konst_of(t, konst)?, param(req, slot)?)?;
-                    self.stack.push(out);
-                }
-                Op::ConstInRoles { konst } => {
-                    fuel = skip_fused(fuel, &mut pc)?;
-                    let out = in_value(konst_of(t, konst)?, &req.identity.roles)?;
+                    let out = leaf_value(t, req, op)?;
                     self.stack.push(out);
                 }
                 Op::Jump(target) => pc = target as usize,

@@ -74,8 +74,30 @@ fn interleaved(plan: &Plan, n: usize, subjects: &mut [(&str, &mut dyn FnMut(usiz
     samples.into_iter().map(median).collect()
 }
 
+/// `compare --profile RULES`: aarm's evaluate alone on the cycle for 5 s (to run under `perf
+/// record` or `valgrind --tool=callgrind`).
+fn profile(rules: usize) {
+    let w = Workload::new(rules);
+    let calls = w.calls(CYCLE, 42);
+    let mut aarm = AarmSide::new(&w, &calls).expect("aarm");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(5) {
+        for i in 0..CYCLE {
+            black_box(aarm.allow(black_box(i)));
+        }
+        n += CYCLE as u64;
+    }
+    println!("profile rules={rules}: {n} decisions, {:.0} ns each", start.elapsed().as_nanos() as f64 / n as f64);
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--profile") {
+        profile(args.get(at + 1).and_then(|r| r.parse().ok()).unwrap_or(10));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let plan = if quick {
         Plan { rounds: 5, slice: Duration::from_millis(20) }
     } else {
