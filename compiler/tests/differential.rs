@@ -838,10 +838,56 @@ fn depth() -> u32 {
     std::env::var("DIFF_DEPTH").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
 }
 
+/// Leaf tests of one parameter or role against a constant: the conditions the engine fuses and
+/// runs as plans (`runtime/src/fuse.rs`, `plan.rs`), so that path meets the interpreter too.
+fn straight_leaf(scope: Scope) -> S {
+    let mut leaves = vec![r#""admin" in identity.roles"#, r#""dev" in identity.roles"#, r#"not ("a" in identity.roles)"#];
+    match scope {
+        Scope::Pay => leaves.extend([
+            "params.count > 3",
+            "params.count == 7",
+            "params.count <= 2",
+            "not (params.count < 0)",
+            r#"params.currency == "USD""#,
+            r#"params.currency != "EUR""#,
+            r#"params.currency.starts_with("U")"#,
+            r#"params.currency.ends_with("D")"#,
+            r#"params.currency.contains("S")"#,
+            r#"params.currency.glob("U*")"#,
+            r#"params.currency in ["USD", "GBP"]"#,
+            r#""a" in params.tags"#,
+            r#"params.tags.contains("b")"#,
+            r#"params.tags.contains_any(["a", "x"])"#,
+            "params.amount > 12.25",
+            "params.urgent == true",
+        ]),
+        Scope::Mail => leaves.extend([
+            r#"params.subject.starts_with("a")"#,
+            r#"params.subject == "ab""#,
+            r#"not params.subject.contains("b")"#,
+            r#""a@x" in params.to"#,
+            r#"params.to.contains_all(["a"])"#,
+            "params.count >= 1",
+        ]),
+        Scope::Both => leaves.extend(["params.count > 1", "params.urgent == false"]),
+        Scope::Any => {}
+    }
+    pick(&leaves)
+}
+
+/// `when` lines that are straight-line: leaves (and-ed as lines), or one `or` of leaves.
+fn straight_whens(scope: Scope) -> BoxedStrategy<Vec<String>> {
+    prop_oneof![
+        proptest::collection::vec(straight_leaf(scope), 1..4),
+        proptest::collection::vec(straight_leaf(scope), 2..4).prop_map(|xs| vec![xs.join(" or ")]),
+    ]
+    .boxed()
+}
+
 fn rule(index: usize, scope: Scope) -> S {
     let f = family(scope, depth());
     let shallow = family(scope, 1);
-    let whens = proptest::collection::vec(f.b.clone(), 0..3);
+    let whens = prop_oneof![3 => proptest::collection::vec(f.b.clone(), 0..3), 1 => straight_whens(scope)];
     let priority = proptest::option::of(-1i64..3);
     let risk = proptest::option::of(pick(&["low", "high", "critical"]));
     let confidence = proptest::option::of(pick(&["0.3", "0.6", "0.9"]));
@@ -1071,6 +1117,8 @@ struct Stats {
     rejected: Cell<usize>,
     requests: Cell<usize>,
     invalid_requests: Cell<usize>,
+    /// Policies with at least one condition the engine runs as a plan (`runtime/src/plan.rs`).
+    planned: Cell<usize>,
     codes: std::cell::RefCell<std::collections::BTreeMap<String, usize>>,
 }
 
@@ -1090,8 +1138,15 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
             return Ok(());
         }
     };
-    let engine =
-        Engine::from_program(compiled.program, HASH).map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?;
+    let engine = Engine::from_program(compiled.program.clone(), HASH)
+        .map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?;
+    // The same bundle with load-time fusion and plans off: both must decide alike as well.
+    let unfused = Engine::from_program(compiled.program, HASH)
+        .map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?
+        .unfused();
+    if engine.planned_chunks() > 0 {
+        bump(&stats.planned);
+    }
     for json in requests {
         let req = match engine.convert(json, NOW) {
             Ok(r) => r,
@@ -1114,6 +1169,12 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
         *stats.codes.borrow_mut().entry(format!("{} {code}", reference.decision.as_str())).or_default() += 1;
         if reference.policy.name == "q" {
             *stats.codes.borrow_mut().entry("(decided by the second policy)".to_string()).or_default() += 1;
+        }
+        let plain = unfused.decide(&req);
+        if vm != plain {
+            return Err(TestCaseError::fail(format!(
+                "fused and unfused VM disagree\n--- policy:\n{src}\n--- request:\n{json}\n--- fused:\n{vm:#?}\n--- unfused:\n{plain:#?}"
+            )));
         }
         if vm != reference {
             return Err(TestCaseError::fail(format!(
@@ -1145,6 +1206,8 @@ fn vm_agrees_with_the_reference_interpreter() {
     for (code, count) in stats.codes.borrow().iter() {
         eprintln!("  {count:6}  {code}");
     }
+    eprintln!("  {} policies had a condition run as a plan", stats.planned.get());
+    assert!(stats.planned.get() * 10 >= n, "too few policies reach the plan path: {} of {n}", stats.planned.get());
     assert!(rejected * 10 <= n, "the generator is producing too many ill-typed policies: {rejected} of {n}");
     assert!(invalid * 5 <= invalid + reqs, "too many invalid requests: {invalid} of {}", invalid + reqs);
     let codes = stats.codes.borrow();

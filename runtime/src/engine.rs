@@ -136,6 +136,21 @@ impl Engine {
         })
     }
 
+    /// The same engine with fusion and plans turned off: every condition runs on the VM over the
+    /// code exactly as the bundle has it. For differential tests of `fuse.rs` and `plan.rs`, and
+    /// to rule them out when diagnosing a decision.
+    pub fn unfused(mut self) -> Engine {
+        self.chunks = self.program.chunks.clone();
+        self.functions = self.program.functions.clone();
+        self.plans = vec![Plan::Vm; self.chunks.len()];
+        self
+    }
+
+    /// How many chunks have a plan (run without the VM when they are a condition).
+    pub fn planned_chunks(&self) -> usize {
+        self.plans.iter().filter(|p| **p != Plan::Vm).count()
+    }
+
     pub fn program(&self) -> &Program {
         &self.program
     }
