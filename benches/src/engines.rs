@@ -152,7 +152,10 @@ impl RegoPath {
 pub struct RegoSide {
     engine: regorus::Engine,
     compiled: regorus::CompiledPolicy,
-    vm: regorus::rvm::RegoVM,
+    /// `None` when the policy does not compile to the Rego VM (it refuses programs over 65 535
+    /// instructions, which 10 000 rules exceed); `rvm_error` then says why.
+    vm: Option<regorus::rvm::RegoVM>,
+    pub rvm_error: Option<String>,
     pub inputs: Vec<regorus::Value>,
     pub built: BuildTimes,
 }
@@ -168,20 +171,32 @@ impl RegoSide {
             }
             let entry: regorus::Rc<str> = regorus::Rc::from(REGO_RULE);
             let compiled = engine.compile_with_entrypoint(&entry).map_err(|e| e.to_string())?;
-            let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[REGO_RULE])
-                .map_err(|e| e.to_string())?;
-            let mut vm = regorus::rvm::RegoVM::new_with_policy(compiled.clone());
-            vm.load_program(program);
-            vm.set_data(regorus::Value::new_object()).map_err(|e| e.to_string())?;
+            let vm = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[REGO_RULE])
+                .map_err(|e| e.to_string())
+                .and_then(|program| {
+                    let mut vm = regorus::rvm::RegoVM::new_with_policy(compiled.clone());
+                    vm.load_program(program);
+                    vm.set_data(regorus::Value::new_object()).map_err(|e| e.to_string())?;
+                    Ok(vm)
+                });
             Ok((engine, compiled, vm))
         })?;
+        let (vm, rvm_error) = match vm {
+            Ok(vm) => (Some(vm), None),
+            Err(e) => (None, Some(e)),
+        };
         let (inputs, req_time) = timed(|| {
             calls
                 .iter()
                 .map(|c| regorus::Value::from_json_str(&c.rego_input().to_string()).map_err(|e| e.to_string()))
                 .collect()
         })?;
-        Ok(RegoSide { engine, compiled, vm, inputs, built: BuildTimes { policy, requests: req_time } })
+        Ok(RegoSide { engine, compiled, vm, rvm_error, inputs, built: BuildTimes { policy, requests: req_time } })
+    }
+
+    /// Whether `path` can run this policy.
+    pub fn has(&self, path: RegoPath) -> bool {
+        path != RegoPath::Rvm || self.vm.is_some()
     }
 
     /// The decision through `path`; an evaluation error is a deny (and is caught by the
@@ -195,10 +210,10 @@ impl RegoSide {
                 self.engine.eval_rule(REGO_RULE.to_string()).ok()
             }
             RegoPath::Compiled => self.compiled.eval_with_input(input.clone()).ok(),
-            RegoPath::Rvm => {
-                self.vm.set_input(input.clone());
-                self.vm.execute_entry_point_by_name(REGO_RULE).ok()
-            }
+            RegoPath::Rvm => self.vm.as_mut().and_then(|vm| {
+                vm.set_input(input.clone());
+                vm.execute_entry_point_by_name(REGO_RULE).ok()
+            }),
         };
         matches!(out, Some(regorus::Value::Bool(true)))
     }
@@ -213,8 +228,9 @@ impl RegoSide {
             }
             RegoPath::Compiled => self.compiled.eval_with_input(input).map_err(|e| e.to_string()),
             RegoPath::Rvm => {
-                self.vm.set_input(input);
-                self.vm.execute_entry_point_by_name(REGO_RULE).map_err(|e| e.to_string())
+                let vm = self.vm.as_mut().ok_or_else(|| self.rvm_error.clone().unwrap_or_default())?;
+                vm.set_input(input);
+                vm.execute_entry_point_by_name(REGO_RULE).map_err(|e| e.to_string())
             }
         };
         match out? {

@@ -188,6 +188,7 @@ impl Engine {
         self.chunks.get(i as usize).ok_or(EvalError::Malformed("chunk index"))
     }
 
+#[inline(always)]
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
         let chunk = self.chunk(c.condition)?;
         let tables = self.tables();

@@ -96,6 +96,7 @@ impl Plan {
     }
 }
 
+#[inline(always)]
 fn leaf_truth(t: &Tables, req: &Request, leaf: Leaf) -> Result<Truth, EvalError> {
     Ok(match vm::leaf_truth(t, req, leaf.op)? {
         Truth::True if leaf.negated => Truth::False,
@@ -105,6 +106,7 @@ fn leaf_truth(t: &Tables, req: &Request, leaf: Leaf) -> Result<Truth, EvalError>
 }
 
 /// Evaluates a plan other than [`Plan::Vm`] (which gives `None`).
+#[inline(always)]
 pub fn eval(plan: &Plan, t: &Tables, req: &Request) -> Option<Result<Truth, EvalError>> {
     let (leaves, is_and) = match plan {
         Plan::Vm => return None,

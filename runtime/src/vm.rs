@@ -101,10 +101,12 @@ fn method1_value(m: MethodOp, recv: &Value, arg: &Value) -> Result<Value, EvalEr
     }
 }
 
+#[inline(always)]
 fn param(req: &Request, slot: u16) -> Result<&Value, EvalError> {
     req.params.get(usize::from(slot)).ok_or(malformed("params slot"))
 }
 
+#[inline(always)]
 fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
     t.consts.get(i as usize).ok_or(malformed("constant index"))
 }
@@ -122,6 +124,7 @@ pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op) -> Result<Value, Eva
     }
 }
 
+#[inline(always)]
 fn truth_of(b: bool) -> Truth {
     if b {
         Truth::True
@@ -133,6 +136,7 @@ fn truth_of(b: bool) -> Truth {
 /// The truth of a fused instruction that tests something: the same operations as
 /// [`leaf_value`], answered as a [`Truth`] instead of a stack value (a `Value` returned through
 /// memory costs a store-forwarding stall on the hot path). A test that yields no Bool is an error.
+#[inline(always)]
 pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op) -> Result<Truth, EvalError> {
     let (elem, coll) = match op {
         Op::ParamConstMethod { slot, m, konst } => {

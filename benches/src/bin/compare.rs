@@ -123,14 +123,28 @@ fn main() {
             let mut r0 = |i| rego.borrow_mut().allow(RegoPath::Interpreter, i);
             let mut r1 = |i| rego.borrow_mut().allow(RegoPath::Compiled, i);
             let mut r2 = |i| rego.borrow_mut().allow(RegoPath::Rvm, i);
-            interleaved(
-                &plan,
-                CYCLE,
-                &mut [("aarm", &mut a), ("cedar", &mut c), ("eval_rule", &mut r0), ("compiled", &mut r1), ("rvm", &mut r2)],
-            )
+            let has_rvm = rego.borrow().has(RegoPath::Rvm);
+            if has_rvm {
+                interleaved(
+                    &plan,
+                    CYCLE,
+                    &mut [("aarm", &mut a), ("cedar", &mut c), ("eval_rule", &mut r0), ("compiled", &mut r1), ("rvm", &mut r2)],
+                )
+            } else {
+                let mut m = interleaved(
+                    &plan,
+                    CYCLE,
+                    &mut [("aarm", &mut a), ("cedar", &mut c), ("eval_rule", &mut r0), ("compiled", &mut r1)],
+                );
+                m.push(f64::NAN);
+                m
+            }
         };
+        if let Some(why) = &rego.rvm_error {
+            println!("  rules={rules}: regorus rvm not available: {why}");
+        }
         let (a, c) = (medians[0], medians[1]);
-        let r = medians[2..].iter().copied().fold(f64::INFINITY, f64::min);
+        let r = medians[2..].iter().copied().filter(|x| x.is_finite()).fold(f64::INFINITY, f64::min);
         println!("compare rules={rules} aarm_ns={a:.0} cedar_ns={c:.0} regorus_ns={r:.0}");
         aarm_at.push(a);
         println!(
