@@ -132,3 +132,52 @@ pub fn eval(plan: &Plan, t: &Tables, req: &Request) -> Option<Result<Truth, Eval
         Truth::False
     }))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::bytecode::{CmpOp, MethodOp};
+    use crate::fuse::fuse_chunk;
+
+    fn plan(code: Vec<Op>) -> Plan {
+        Plan::of(&fuse_chunk(&Chunk { code, locals: 0, params: 0 }))
+    }
+
+    const STARTS: Op = Op::Method(MethodOp::StartsWith);
+
+    #[test]
+    fn shapes_that_become_plans() {
+        let single = plan(vec![Op::Param(0), Op::Const(0), STARTS, Op::Ret]);
+        assert!(matches!(single, Plan::Leaf(Leaf { negated: false, .. })));
+        let negated = plan(vec![Op::Const(0), Op::Identity(crate::bytecode::IdentityField::Roles), Op::In, Op::Not, Op::Ret]);
+        assert_eq!(negated, Plan::Leaf(Leaf { op: Op::ConstInRoles { konst: 0 }, negated: true }));
+        let all = plan(vec![
+            Op::Bool(true),
+            Op::Param(0),
+            Op::Const(0),
+            STARTS,
+            Op::AndMerge(9),
+            Op::Param(1),
+            Op::Const(1),
+            Op::Cmp(CmpOp::Lt),
+            Op::AndMerge(9),
+            Op::Ret,
+        ]);
+        assert!(matches!(&all, Plan::All(leaves) if leaves.len() == 2), "{all:?}");
+        let any = plan(vec![Op::Bool(false), Op::Param(0), Op::Const(0), Op::In, Op::OrMerge(5), Op::Ret]);
+        assert!(matches!(&any, Plan::Any(leaves) if leaves.len() == 1), "{any:?}");
+    }
+
+    #[test]
+    fn everything_else_runs_on_the_vm() {
+        // Not fused (a parameter alone), a merge that jumps elsewhere, and/or mixed, a leaf that
+        // is not the whole condition, an evidence read.
+        assert_eq!(plan(vec![Op::Param(0), Op::Ret]), Plan::Vm);
+        assert_eq!(plan(vec![Op::Bool(true), Op::Param(0), Op::Const(0), STARTS, Op::AndMerge(4), Op::Ret]), Plan::Vm);
+        assert_eq!(plan(vec![Op::Bool(true), Op::Param(0), Op::Const(0), STARTS, Op::OrMerge(5), Op::Ret]), Plan::Vm);
+        assert_eq!(plan(vec![Op::Param(0), Op::Const(0), STARTS, Op::Bool(true), Op::Ret]), Plan::Vm);
+        assert_eq!(plan(vec![Op::Bool(true), Op::Evidence(0), Op::AndMerge(3), Op::Ret]), Plan::Vm);
+        assert_eq!(plan(vec![Op::Bool(true), Op::Ret]), Plan::Vm);
+    }
+}

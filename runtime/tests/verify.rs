@@ -687,3 +687,21 @@ fn unreachable_code_is_still_index_checked() {
     p.chunks[5].code = vec![Op::Bool(true), Op::Ret, Op::Const(1000), Op::Ret];
     assert!(matches!(err(&p), VerifyError::IndexOutOfRange { at: 2, table: Table::Const, .. }));
 }
+
+#[test]
+fn fused_instructions_never_come_from_a_program() {
+    // The engine makes these at load time (runtime/src/fuse.rs); a program that carries one is
+    // refused, and a bundle cannot even encode one.
+    for op in [
+        Op::ParamConstMethod { slot: 0, m: MethodOp::StartsWith, konst: 0 },
+        Op::ParamConstCmp { slot: 0, c: aarm_runtime::bytecode::CmpOp::Eq, konst: 0 },
+        Op::ParamInConst { slot: 0, konst: 0 },
+        Op::ConstInParam { konst: 0, slot: 0 },
+        Op::ConstInRoles { konst: 0 },
+    ] {
+        let mut p = valid_program();
+        p.chunks[5] = chunk(vec![op, Op::Ret], 0);
+        assert_eq!(err(&p), VerifyError::FusedInstruction { chunk: ChunkRef::Chunk(5), at: 0, op }, "{op:?}");
+        assert!(aarm_runtime::bundle::encode(&p, None).is_err(), "{op:?} was encoded");
+    }
+}
