@@ -120,7 +120,8 @@ impl Gen<'_, '_> {
     }
 
     fn leaf_d(&mut self) -> Result<String> {
-        let mut xs = vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "922337203685477.5807"];
+        let mut xs =
+            vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "922337203685477.5807"];
         if self.scope == Scope::Pay {
             xs.push("params.amount");
         }
@@ -246,7 +247,8 @@ impl Gen<'_, '_> {
                 format!("({}).{m}({})", self.s(d)?, self.s(d)?)
             }
             11 => {
-                let m = pick(self.u, &[r#"matches("^a+b?$")"#, r#"matches("(?i)usd")"#, r#"glob("a*")"#, r#"glob("?b")"#])?;
+                let m =
+                    pick(self.u, &[r#"matches("^a+b?$")"#, r#"matches("(?i)usd")"#, r#"glob("a*")"#, r#"glob("?b")"#])?;
                 format!("({}).{m}", self.s(d)?)
             }
             12 => format!("is_big({})", self.i(d)?),
@@ -262,7 +264,8 @@ impl Gen<'_, '_> {
                 } else {
                     pick(self.u, &[r#""10.1.2.3""#, r#""10.9.9.9""#, r#""256.0.0.1""#, r#""010.1.2.3""#])?.to_string()
                 };
-                let blocks = [r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, r#""10.1.0.0/16""#];
+                let blocks =
+                    [r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, r#""10.1.0.0/16""#];
                 let block = if self.u.ratio(1, 5)? { self.s(d)? } else { pick(self.u, &blocks)?.to_string() };
                 format!("({a}).in_cidr({block})")
             }
@@ -281,7 +284,15 @@ impl Gen<'_, '_> {
             6 => format!("{}.index_of({})", self.lo(d)?, self.s(d)?),
             7 => format!("({}).split({}).len()", self.s(d)?, self.sep()?),
             8 => {
-                let offsets = [r#""+05:30""#, r#""-08:00""#, r#""Z""#, r#""UTC+2""#, r#""+24:00""#, r#""gmt-0130""#, "context.env"];
+                let offsets = [
+                    r#""+05:30""#,
+                    r#""-08:00""#,
+                    r#""Z""#,
+                    r#""UTC+2""#,
+                    r#""+24:00""#,
+                    r#""gmt-0130""#,
+                    "context.env",
+                ];
                 let o = if self.u.ratio(1, 4)? { self.s(d)? } else { pick(self.u, &offsets)?.to_string() };
                 format!("(context.now + ({o}).utc_offset()).hour()")
             }
@@ -357,7 +368,8 @@ impl Gen<'_, '_> {
                 0 => format!("modify {{ params.currency = {} }}", self.s(2)?),
                 1 => format!("modify {{ params.amount = {} }}", self.d(2)?),
                 2 => format!("modify {{ params.count = {}; params.urgent = {} }}", self.i(2)?, self.b(2)?),
-                _ => r#"modify { params.tags = params.tags.filter(x => x != evidence.label); params.memo = "m" }"#.to_string(),
+                _ => r#"modify { params.tags = params.tags.filter(x => x != evidence.label); params.memo = "m" }"#
+                    .to_string(),
             },
             Scope::Mail => format!("modify {{ params.subject = \"[r] \" + {} }}", self.s(2)?),
             _ => format!("modify {{ params.urgent = {}; params.count = {} }}", self.b(2)?, self.i(2)?),
@@ -365,7 +377,15 @@ impl Gen<'_, '_> {
     }
 
     fn interpolation(&mut self) -> Result<String> {
-        let mut xs = vec!["evidence.score", "evidence.label", "identity.human", "context.env", "100 / evidence.score", "evidence.seen", "evidence.rate"];
+        let mut xs = vec![
+            "evidence.score",
+            "evidence.label",
+            "identity.human",
+            "context.env",
+            "100 / evidence.score",
+            "evidence.seen",
+            "evidence.rate",
+        ];
         match self.scope {
             Scope::Pay => xs.extend(["params.amount", "params.tags", "params.amount * params.count"]),
             Scope::Mail => xs.extend(["params.to", "params.subject"]),
@@ -436,7 +456,8 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
     let count = *u.choose(&[0i64, 1, 2, -5, 200, i64::MAX, i64::MIN])?;
     let params = match tool {
         "pay" => {
-            let amount = u.choose(&[json!(0), json!(10.5), json!(5000), json!(1e15), json!(-3), json!(0.0001)])?.clone();
+            let amount =
+                u.choose(&[json!(0), json!(10.5), json!(5000), json!(1e15), json!(-3), json!(0.0001)])?.clone();
             let mut p = json!({
                 "amount": amount, "count": count, "currency": pick(u, &["USD", "EUR", "a"])?,
                 "tags": strs(u, 3)?, "urgent": u.arbitrary::<bool>()?,
@@ -449,7 +470,9 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
             }
             p
         }
-        "mail" => json!({"to": strs(u, 3)?, "subject": pick(u, &["hi", "A", ""])?, "count": count, "urgent": u.arbitrary::<bool>()?}),
+        "mail" => {
+            json!({"to": strs(u, 3)?, "subject": pick(u, &["hi", "A", ""])?, "count": count, "urgent": u.arbitrary::<bool>()?})
+        }
         "wipe" => json!({"name": "db"}),
         _ => json!({}),
     };
