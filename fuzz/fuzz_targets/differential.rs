@@ -2,7 +2,9 @@
 //!
 //! Structure-aware: the fuzzer's bytes drive an `arbitrary::Unstructured` that picks a policy
 //! (settings, 1–6 rules over a fixed schema, conditions typed by construction up to depth 4,
-//! every decision kind including `modify`, reasons with interpolations) and a request (tool,
+//! every decision kind including `modify`, reasons with interpolations; the string and list
+//! methods `split`, `at`, `index_of`, `in_cidr` and `utc_offset` with literals that make valid
+//! and invalid inputs both frequent) and a request (tool,
 //! params, context, identity, any subset of the evidence). The policy is compiled; when the
 //! checker accepts it, `engine.decide(&req)` (bytecode) must equal
 //! `aarm_compiler::interpret::decide(&ir, &req, hash)`, as in `compiler/tests/differential.rs`.
@@ -99,6 +101,8 @@ impl Gen<'_, '_> {
             "9223372036854775807",
             "evidence.score",
             "context.now.hour()",
+            "context.now.minute()",
+            "context.now.weekday()",
             "identity.roles.len()",
             "evidence.seen.len()",
             "context.prior_actions.len()",
@@ -116,7 +120,8 @@ impl Gen<'_, '_> {
     }
 
     fn leaf_d(&mut self) -> Result<String> {
-        let mut xs = vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "922337203685477.5807"];
+        let mut xs =
+            vec!["0.5", "12.25", "1000", "0.0001", "900000000000000.0", "evidence.rate", "922337203685477.5807"];
         if self.scope == Scope::Pay {
             xs.push("params.amount");
         }
@@ -139,6 +144,10 @@ impl Gen<'_, '_> {
             "evidence.label",
             "action.tool",
             "action.operation",
+            r#""10.1.2.3""#,
+            r#""+05:30""#,
+            // An evaluation error when there is no prior action.
+            "context.prior_actions.at(-1).tool",
         ];
         match self.scope {
             Scope::Pay => xs.push("params.currency"),
@@ -146,6 +155,50 @@ impl Gen<'_, '_> {
             _ => {}
         }
         Ok(pick(self.u, &xs)?.to_string())
+    }
+
+    /// A `List<String>` leaf (`at` and `index_of` need a list: a `Set` has no order).
+    fn leaf_lo(&mut self) -> Result<String> {
+        let mut xs = vec![r#"["a", "b"]"#, "evidence.seen", r#"["b", "x", "a@x"]"#];
+        match self.scope {
+            Scope::Pay => xs.push("params.tags"),
+            Scope::Mail => xs.push("params.to"),
+            _ => {}
+        }
+        Ok(pick(self.u, &xs)?.to_string())
+    }
+
+    /// A separator for `split`.
+    fn sep(&mut self) -> Result<String> {
+        if self.u.ratio(1, 6)? {
+            return self.s(MAX_DEPTH);
+        }
+        Ok(pick(self.u, &[r#"",""#, r#""a""#, r#""""#, r#""@""#, r#"".""#])?.to_string())
+    }
+
+    /// An index for `at`: small, mostly in range, or any integer.
+    fn index(&mut self, depth: u32) -> Result<String> {
+        if self.u.ratio(1, 4)? {
+            return self.i(depth);
+        }
+        Ok(pick(self.u, &["0", "1", "-1", "-2"])?.to_string())
+    }
+
+    /// A `List<String>` (never a `Set`).
+    fn lo(&mut self, depth: u32) -> Result<String> {
+        if depth >= MAX_DEPTH || self.u.ratio(1, 2)? {
+            return self.leaf_lo();
+        }
+        let d = depth + 1;
+        Ok(match self.u.int_in_range(0u8..=2)? {
+            0 => format!("({}).split({})", self.s(d)?, self.sep()?),
+            1 => {
+                let xs = self.lo(d)?;
+                let (v, body) = self.with_var(|g, _| g.b(d))?;
+                format!("{xs}.filter({v} => {body})")
+            }
+            _ => format!("[{}, {}]", self.s(d)?, self.s(d)?),
+        })
     }
 
     fn leaf_l(&mut self) -> Result<String> {
@@ -173,7 +226,7 @@ impl Gen<'_, '_> {
         }
         let d = depth + 1;
         let cmp = ["==", "!=", "<", "<=", ">", ">="];
-        Ok(match self.u.int_in_range(0u8..=16)? {
+        Ok(match self.u.int_in_range(0u8..=18)? {
             0 => format!("{} {} {}", self.i(d)?, pick(self.u, &cmp)?, self.i(d)?),
             1 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.i(d)?),
             2 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.d(d)?),
@@ -194,7 +247,8 @@ impl Gen<'_, '_> {
                 format!("({}).{m}({})", self.s(d)?, self.s(d)?)
             }
             11 => {
-                let m = pick(self.u, &[r#"matches("^a+b?$")"#, r#"matches("(?i)usd")"#, r#"glob("a*")"#, r#"glob("?b")"#])?;
+                let m =
+                    pick(self.u, &[r#"matches("^a+b?$")"#, r#"matches("(?i)usd")"#, r#"glob("a*")"#, r#"glob("?b")"#])?;
                 format!("({}).{m}", self.s(d)?)
             }
             12 => format!("is_big({})", self.i(d)?),
@@ -204,6 +258,18 @@ impl Gen<'_, '_> {
                 format!("(params.memo is set and params.memo.contains({}))", self.s(d)?)
             }
             16 if self.scope == Scope::Pay => format!("(params.limit is set and params.limit > {})", self.i(d)?),
+            17 => {
+                let a = if self.u.arbitrary()? {
+                    self.s(d)?
+                } else {
+                    pick(self.u, &[r#""10.1.2.3""#, r#""10.9.9.9""#, r#""256.0.0.1""#, r#""010.1.2.3""#])?.to_string()
+                };
+                let blocks =
+                    [r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, r#""10.1.0.0/16""#];
+                let block = if self.u.ratio(1, 5)? { self.s(d)? } else { pick(self.u, &blocks)?.to_string() };
+                format!("({a}).in_cidr({block})")
+            }
+            18 => format!("{}.index_of({}) >= {}", self.lo(d)?, self.s(d)?, self.i(d)?),
             _ => format!("{}.contains({})", self.l(d)?, self.s(d)?),
         })
     }
@@ -213,8 +279,23 @@ impl Gen<'_, '_> {
             return self.leaf_i();
         }
         let d = depth + 1;
-        Ok(match self.u.int_in_range(0u8..=5)? {
+        Ok(match self.u.int_in_range(0u8..=8)? {
             0 => format!("({} {} {})", self.i(d)?, pick(self.u, &["+", "-", "*", "/"])?, self.i(d)?),
+            6 => format!("{}.index_of({})", self.lo(d)?, self.s(d)?),
+            7 => format!("({}).split({}).len()", self.s(d)?, self.sep()?),
+            8 => {
+                let offsets = [
+                    r#""+05:30""#,
+                    r#""-08:00""#,
+                    r#""Z""#,
+                    r#""UTC+2""#,
+                    r#""+24:00""#,
+                    r#""gmt-0130""#,
+                    "context.env",
+                ];
+                let o = if self.u.ratio(1, 4)? { self.s(d)? } else { pick(self.u, &offsets)?.to_string() };
+                format!("(context.now + ({o}).utc_offset()).hour()")
+            }
             1 => format!("(-{})", self.i(d)?),
             2 => {
                 let xs = self.l(d)?;
@@ -245,8 +326,10 @@ impl Gen<'_, '_> {
             return self.leaf_s();
         }
         let d = depth + 1;
-        Ok(match self.u.int_in_range(0u8..=1)? {
+        Ok(match self.u.int_in_range(0u8..=3)? {
             0 => format!("({} + {})", self.s(d)?, self.s(d)?),
+            2 => format!("({}).split({}).at({})", self.s(d)?, self.sep()?, self.index(d)?),
+            3 => format!("{}.at({})", self.lo(d)?, self.index(d)?),
             _ => format!("({}).{}()", self.s(d)?, pick(self.u, &["lower", "upper", "trim"])?),
         })
     }
@@ -256,7 +339,8 @@ impl Gen<'_, '_> {
             return self.leaf_l();
         }
         let d = depth + 1;
-        Ok(match self.u.int_in_range(0u8..=1)? {
+        Ok(match self.u.int_in_range(0u8..=2)? {
+            2 => self.lo(d)?,
             0 => {
                 let xs = self.l(d)?;
                 let (v, body) = self.with_var(|g, _| g.b(d))?;
@@ -284,7 +368,8 @@ impl Gen<'_, '_> {
                 0 => format!("modify {{ params.currency = {} }}", self.s(2)?),
                 1 => format!("modify {{ params.amount = {} }}", self.d(2)?),
                 2 => format!("modify {{ params.count = {}; params.urgent = {} }}", self.i(2)?, self.b(2)?),
-                _ => r#"modify { params.tags = params.tags.filter(x => x != evidence.label); params.memo = "m" }"#.to_string(),
+                _ => r#"modify { params.tags = params.tags.filter(x => x != evidence.label); params.memo = "m" }"#
+                    .to_string(),
             },
             Scope::Mail => format!("modify {{ params.subject = \"[r] \" + {} }}", self.s(2)?),
             _ => format!("modify {{ params.urgent = {}; params.count = {} }}", self.b(2)?, self.i(2)?),
@@ -292,7 +377,15 @@ impl Gen<'_, '_> {
     }
 
     fn interpolation(&mut self) -> Result<String> {
-        let mut xs = vec!["evidence.score", "evidence.label", "identity.human", "context.env", "100 / evidence.score", "evidence.seen", "evidence.rate"];
+        let mut xs = vec![
+            "evidence.score",
+            "evidence.label",
+            "identity.human",
+            "context.env",
+            "100 / evidence.score",
+            "evidence.seen",
+            "evidence.rate",
+        ];
         match self.scope {
             Scope::Pay => xs.extend(["params.amount", "params.tags", "params.amount * params.count"]),
             Scope::Mail => xs.extend(["params.to", "params.subject"]),
@@ -363,7 +456,8 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
     let count = *u.choose(&[0i64, 1, 2, -5, 200, i64::MAX, i64::MIN])?;
     let params = match tool {
         "pay" => {
-            let amount = u.choose(&[json!(0), json!(10.5), json!(5000), json!(1e15), json!(-3), json!(0.0001)])?.clone();
+            let amount =
+                u.choose(&[json!(0), json!(10.5), json!(5000), json!(1e15), json!(-3), json!(0.0001)])?.clone();
             let mut p = json!({
                 "amount": amount, "count": count, "currency": pick(u, &["USD", "EUR", "a"])?,
                 "tags": strs(u, 3)?, "urgent": u.arbitrary::<bool>()?,
@@ -376,11 +470,13 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
             }
             p
         }
-        "mail" => json!({"to": strs(u, 3)?, "subject": pick(u, &["hi", "A", ""])?, "count": count, "urgent": u.arbitrary::<bool>()?}),
+        "mail" => {
+            json!({"to": strs(u, 3)?, "subject": pick(u, &["hi", "A", ""])?, "count": count, "urgent": u.arbitrary::<bool>()?})
+        }
         "wipe" => json!({"name": "db"}),
         _ => json!({}),
     };
-    let mut context = json!({"env": pick(u, &["prod", "dev"])?});
+    let mut context = json!({"env": pick(u, &["prod", "dev", "10.1.2.3", "+05:30", "a,b"])?});
     if u.arbitrary()? {
         context["level"] = json!(*u.choose(&[0i64, 3, -2])?);
     }
@@ -411,7 +507,7 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
     }
     let mut req = json!({
         "action": {"tool": tool, "operation": pick(u, &["execute", "a"])?, "params": params},
-        "identity": {"human": pick(u, &["a@x", "z"])?, "roles": strs(u, 2)?},
+        "identity": {"human": pick(u, &["a@x", "z", "10.9.0.1", "UTC-8"])?, "roles": strs(u, 2)?},
         "context": context,
         "evidence": Value::Object(evidence),
     });
@@ -422,7 +518,8 @@ fn request(u: &mut Unstructured<'_>) -> Result<String> {
 }
 
 /// Inputs, generated policies, checked policies, compared decisions (`AARM_FUZZ_STATS=1` prints
-/// them every 10 000 inputs, and the checker's rejections with `AARM_FUZZ_STATS=2`).
+/// them every 10 000 inputs, the checker's rejections with `AARM_FUZZ_STATS=2`, every generated
+/// policy and request with `AARM_FUZZ_STATS=3`).
 static STATS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 fn count(i: usize) {
@@ -438,6 +535,9 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let (Ok(src), Ok(json)) = (policy(&mut u), request(&mut u)) else { return };
     count(1);
+    if std::env::var("AARM_FUZZ_STATS").is_ok_and(|v| v == "3") {
+        eprintln!("policy:\n{src}\nrequest: {json}");
+    }
     let loaded = load_sources(vec![("policy.aarm".to_string(), src.clone())]);
     let checked = check(&loaded);
     let Some(ir) = checked.bundle else {
