@@ -841,7 +841,13 @@ fn depth() -> u32 {
 /// Leaf tests of one parameter or role against a constant: the conditions the engine fuses and
 /// runs as plans (`runtime/src/fuse.rs`, `plan.rs`), so that path meets the interpreter too.
 fn straight_leaf(scope: Scope) -> S {
-    let mut leaves = vec![r#""admin" in identity.roles"#, r#""dev" in identity.roles"#, r#"not ("a" in identity.roles)"#];
+    let mut leaves = vec![
+        r#""admin" in identity.roles"#,
+        r#""dev" in identity.roles"#,
+        r#"not ("a" in identity.roles)"#,
+        "identity.human in admins",
+        "not (identity.agent in admins)",
+    ];
     match scope {
         Scope::Pay => leaves.extend([
             "params.count > 3",
@@ -860,6 +866,7 @@ fn straight_leaf(scope: Scope) -> S {
             r#"params.tags.contains_any(["a", "x"])"#,
             "params.amount > 12.25",
             "params.urgent == true",
+            "params.currency in admins",
         ]),
         Scope::Mail => leaves.extend([
             r#"params.subject.starts_with("a")"#,
@@ -868,6 +875,7 @@ fn straight_leaf(scope: Scope) -> S {
             r#""a@x" in params.to"#,
             r#"params.to.contains_all(["a"])"#,
             "params.count >= 1",
+            "params.subject in admins",
         ]),
         Scope::Both => leaves.extend(["params.count > 1", "params.urgent == false"]),
         Scope::Any => {}

@@ -264,6 +264,18 @@ pub enum Op {
     ConstInRoles {
         konst: u32,
     },
+    /// `param slot; group g; in`: the parameter in a group.
+    #[serde(skip)]
+    ParamInGroup {
+        slot: u16,
+        group: u16,
+    },
+    /// `identity(field); group g; in`: `identity.human in admins` and the like.
+    #[serde(skip)]
+    IdentityInGroup {
+        field: IdentityField,
+        group: u16,
+    },
 }
 
 impl Op {
@@ -286,7 +298,9 @@ impl Op {
             | Op::ParamConstCmp { .. }
             | Op::ParamInConst { .. }
             | Op::ConstInParam { .. }
-            | Op::ConstInRoles { .. } => (0, 1),
+            | Op::ConstInRoles { .. }
+            | Op::ParamInGroup { .. }
+            | Op::IdentityInGroup { .. } => (0, 1),
             Op::SetLocal(_) | Op::Pop => (1, 0),
             Op::Field(_) | Op::Unwrap | Op::Widen | Op::Neg | Op::Not | Op::IsSet { .. } | Op::Matches(_) => (1, 1),
             Op::Arith(_) | Op::Cmp(_) | Op::In => (2, 1),
@@ -312,6 +326,8 @@ impl Op {
                 | Op::ParamInConst { .. }
                 | Op::ConstInParam { .. }
                 | Op::ConstInRoles { .. }
+                | Op::ParamInGroup { .. }
+                | Op::IdentityInGroup { .. }
         )
     }
 

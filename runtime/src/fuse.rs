@@ -27,6 +27,10 @@ fn fuse3(a: Op, b: Op, c: Op) -> Option<Op> {
         (Op::Param(slot), Op::Const(konst), Op::In) => Op::ParamInConst { slot, konst },
         (Op::Const(konst), Op::Param(slot), Op::In) => Op::ConstInParam { konst, slot },
         (Op::Const(konst), Op::Identity(IdentityField::Roles), Op::In) => Op::ConstInRoles { konst },
+        (Op::Param(slot), Op::Group(group), Op::In) => Op::ParamInGroup { slot, group },
+        (Op::Identity(field), Op::Group(group), Op::In) if field != IdentityField::Roles => {
+            Op::IdentityInGroup { field, group }
+        }
         _ => return None,
     })
 }
@@ -96,6 +100,27 @@ mod tests {
         // A jump to the sequence's first instruction is fine.
         let c = chunk(vec![Op::Jump(1), Op::Param(0), Op::Const(0), Op::In, Op::Ret]);
         assert_eq!(fuse_chunk(&c).code[1], Op::ParamInConst { slot: 0, konst: 0 });
+    }
+
+    #[test]
+    fn group_membership_fuses() {
+        let c = chunk(vec![
+            Op::Identity(IdentityField::Human),
+            Op::Group(1),
+            Op::In,
+            Op::Param(0),
+            Op::Group(0),
+            Op::In,
+            Op::Identity(IdentityField::Roles),
+            Op::Group(0),
+            Op::In,
+            Op::Ret,
+        ]);
+        let f = fuse_chunk(&c);
+        assert_eq!(f.code[0], Op::IdentityInGroup { field: IdentityField::Human, group: 1 });
+        assert_eq!(f.code[3], Op::ParamInGroup { slot: 0, group: 0 });
+        // `roles in group` (a list in a list of strings) is left to the VM.
+        assert_eq!(f.code[6], Op::Identity(IdentityField::Roles));
     }
 
     #[test]

@@ -107,6 +107,22 @@ fn param(req: &Request, slot: u16) -> Result<&Value, EvalError> {
 }
 
 #[inline(always)]
+fn group_of<'t>(t: &'t Tables, i: u16) -> Result<&'t Value, EvalError> {
+    t.groups.get(usize::from(i)).ok_or(malformed("group index"))
+}
+
+/// What `identity(field)` pushes.
+fn identity_value(req: &Request, field: IdentityField) -> Value {
+    let id = &req.identity;
+    match field {
+        IdentityField::Human => Value::Str(id.human.clone()),
+        IdentityField::Service => Value::Str(id.service.clone()),
+        IdentityField::Agent => Value::Str(id.agent.clone()),
+        IdentityField::Session => Value::Str(id.session.clone()),
+        IdentityField::Roles => id.roles.clone(),
+    }
+}
+
 fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
     t.consts.get(i as usize).ok_or(malformed("constant index"))
 }
@@ -120,6 +136,8 @@ pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op) -> Result<Value, Eva
         Op::ParamInConst { slot, konst } => in_value(param(req, slot)?, konst_of(t, konst)?),
         Op::ConstInParam { konst, slot } => in_value(konst_of(t, konst)?, param(req, slot)?),
         Op::ConstInRoles { konst } => in_value(konst_of(t, konst)?, &req.identity.roles),
+        Op::ParamInGroup { slot, group } => in_value(param(req, slot)?, group_of(t, group)?),
+        Op::IdentityInGroup { field, group } => in_value(&identity_value(req, field), group_of(t, group)?),
         _ => Err(malformed("not a fused instruction")),
     }
 }
@@ -164,6 +182,15 @@ pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op) -> Result<Truth, Eva
         Op::ParamInConst { slot, konst } => (param(req, slot)?, konst_of(t, konst)?),
         Op::ConstInParam { konst, slot } => (konst_of(t, konst)?, param(req, slot)?),
         Op::ConstInRoles { konst } => (konst_of(t, konst)?, &req.identity.roles),
+        Op::ParamInGroup { slot, group } => (param(req, slot)?, group_of(t, group)?),
+        Op::IdentityInGroup { field, group } => {
+            let elem = identity_value(req, field);
+            let coll = group_of(t, group)?;
+            return Ok(match merge_unknown(&elem, coll) {
+                Some(m) => Truth::Unknown(m),
+                None => truth_of(ops::contains(coll, &elem)?),
+            });
+        }
         _ => return Err(malformed("not a fused instruction")),
     };
     Ok(match merge_unknown(elem, coll) {
@@ -249,16 +276,7 @@ impl Vm {
                 }
                 Op::ActionTool => self.stack.push(Value::Str(req.tool.clone())),
                 Op::ActionOperation => self.stack.push(Value::Str(req.operation.clone())),
-                Op::Identity(f) => {
-                    let id = &req.identity;
-                    self.stack.push(match f {
-                        IdentityField::Human => Value::Str(id.human.clone()),
-                        IdentityField::Service => Value::Str(id.service.clone()),
-                        IdentityField::Agent => Value::Str(id.agent.clone()),
-                        IdentityField::Session => Value::Str(id.session.clone()),
-                        IdentityField::Roles => id.roles.clone(),
-                    });
-                }
+                Op::Identity(f) => self.stack.push(identity_value(req, f)),
                 Op::Context(f) => {
                     let c = &req.context;
                     let v = match f {
@@ -492,7 +510,9 @@ impl Vm {
                 | Op::ParamConstCmp { .. }
                 | Op::ParamInConst { .. }
                 | Op::ConstInParam { .. }
-                | Op::ConstInRoles { .. } => {
+                | Op::ConstInRoles { .. }
+                | Op::ParamInGroup { .. }
+                | Op::IdentityInGroup { .. } => {
                     fuel = skip_fused(fuel, &mut pc)?;
                     let out = leaf_value(t, req, op)?;
                     self.stack.push(out);

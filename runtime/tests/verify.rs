@@ -698,6 +698,8 @@ fn fused_instructions_never_come_from_a_program() {
         Op::ParamInConst { slot: 0, konst: 0 },
         Op::ConstInParam { konst: 0, slot: 0 },
         Op::ConstInRoles { konst: 0 },
+        Op::ParamInGroup { slot: 0, group: 0 },
+        Op::IdentityInGroup { field: aarm_runtime::bytecode::IdentityField::Human, group: 0 },
     ] {
         let mut p = valid_program();
         p.chunks[5] = chunk(vec![op, Op::Ret], 0);
