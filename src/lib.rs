@@ -6,6 +6,10 @@
 //!
 //! The CLI's commands live in [`cli`], one module per command.
 
+// `println!`/`eprintln!` panic when their stream is closed (`aarm inspect … | head`, a host that
+// closed stderr): the CLI writes through `outln!`/`errln!` (cli/output.rs), which do not.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod cli;
 
 pub use aarm_compiler as compiler;

@@ -1,6 +1,8 @@
 //! The `aarm` binary. Work runs on a thread with a large stack: the front end bounds recursion
 //! by its nesting limit, and this keeps a wide margin below the operating system's limit.
 
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -13,7 +15,7 @@ fn main() -> ExitCode {
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
-            eprintln!("error: internal failure (the worker thread could not run)");
+            aarm::errln!("error: internal failure (the worker thread could not run)");
             ExitCode::from(aarm::cli::exit::USAGE)
         }
     }

@@ -30,7 +30,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         let loaded = match load(std::slice::from_ref(path)) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return ExitCode::from(exit::USAGE);
             }
         };
@@ -47,9 +47,9 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         if args.format == Format::Human {
             let what = path.display();
             if found.is_empty() {
-                eprintln!("analyzed {what}: no findings");
+                crate::errln!("analyzed {what}: no findings");
             } else {
-                eprintln!(
+                crate::errln!(
                     "analyzed {what}: {}",
                     if found.len() == 1 { "1 finding".to_string() } else { format!("{} findings", found.len()) }
                 );
@@ -57,7 +57,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     if errors > 0 && args.format == Format::Human {
-        eprintln!("not analyzed: {}", summary(errors, 0));
+        crate::errln!("not analyzed: {}", summary(errors, 0));
     }
     if errors > 0 || findings > 0 {
         ExitCode::from(exit::FAILED)

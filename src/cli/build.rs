@@ -29,7 +29,7 @@ pub fn run(args: &BuildArgs) -> ExitCode {
         {
             Ok(k) => Some(k),
             Err(e) => {
-                eprintln!("error: cannot use signing key {}: {e}", path.display());
+                crate::errln!("error: cannot use signing key {}: {e}", path.display());
                 return ExitCode::from(exit::USAGE);
             }
         },
@@ -42,12 +42,12 @@ pub fn run(args: &BuildArgs) -> ExitCode {
     let bytes = match bundle::encode(&program, key.as_ref()) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot encode the bundle: {e}");
+            crate::errln!("error: cannot encode the bundle: {e}");
             return ExitCode::from(exit::FAILED);
         }
     };
     if let Err(e) = std::fs::write(&args.output, &bytes) {
-        eprintln!("error: cannot write {}: {e}", args.output.display());
+        crate::errln!("error: cannot write {}: {e}", args.output.display());
         return ExitCode::from(exit::USAGE);
     }
     let hash = bundle::read_info(&bytes).map(|i| i.hash_string()).unwrap_or_default();
@@ -55,7 +55,7 @@ pub fn run(args: &BuildArgs) -> ExitCode {
         Some(k) => format!(", signed by key {}", bundle::key_id(&k.verifying_key())),
         None => String::new(),
     };
-    eprintln!(
+    crate::errln!(
         "built {} ({} rules, {} tools, {} bytes, {hash}{signed})",
         args.output.display(),
         program.rules.len(),

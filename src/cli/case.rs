@@ -126,7 +126,7 @@ fn lifecycle(common: &Common) -> Result<Lifecycle<SqliteStore>, String> {
 fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => crate::outln!("{s}"),
-        Err(e) => eprintln!("error: {e}"),
+        Err(e) => crate::errln!("error: {e}"),
     }
 }
 
@@ -134,7 +134,7 @@ pub fn run(args: &CaseArgs) -> ExitCode {
     match run_inner(&args.command) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::errln!("error: {message}");
             ExitCode::from(exit::USAGE)
         }
     }
@@ -150,7 +150,7 @@ fn event(common: &Common, id: &str, ev: Event) -> Result<u8, String> {
             Ok(exit::OK)
         }
         Err(LifecycleError::Rejected(r)) => {
-            eprintln!("rejected: {}", r.as_str());
+            crate::errln!("rejected: {}", r.as_str());
             Ok(exit::FAILED)
         }
         Err(e) => Err(e.to_string()),
@@ -165,7 +165,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let engine = match Engine::load(&bytes, &[], false) {
                 Ok(e) => e,
                 Err(e) => {
-                    eprintln!("error: {}: {e}", path.display());
+                    crate::errln!("error: {}: {e}", path.display());
                     return Ok(exit::FAILED);
                 }
             };
@@ -176,7 +176,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let submitted = match lc.submit(&hash, &String::from_utf8_lossy(&request), now) {
                 Ok(s) => s,
                 Err(LifecycleError::Rejected(r)) => {
-                    eprintln!("rejected: {}", r.as_str());
+                    crate::errln!("rejected: {}", r.as_str());
                     return Ok(exit::FAILED);
                 }
                 Err(e) => return Err(e.to_string()),
@@ -209,11 +209,11 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                     for c in &changed {
                         crate::outln!("{} {}", c.id, c.state.as_str());
                     }
-                    eprintln!("{} case(s) changed", changed.len());
+                    crate::errln!("{} case(s) changed", changed.len());
                     Ok(exit::OK)
                 }
                 Err(LifecycleError::Rejected(r)) => {
-                    eprintln!("rejected: {}", r.as_str());
+                    crate::errln!("rejected: {}", r.as_str());
                     Ok(exit::FAILED)
                 }
                 Err(e) => Err(e.to_string()),
@@ -227,7 +227,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                     Ok(exit::OK)
                 }
                 None => {
-                    eprintln!("rejected: unknown_case");
+                    crate::errln!("rejected: unknown_case");
                     Ok(exit::FAILED)
                 }
             }

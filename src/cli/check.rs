@@ -36,7 +36,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         let loaded = match load(std::slice::from_ref(path)) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return ExitCode::from(exit::USAGE);
             }
         };

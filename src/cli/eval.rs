@@ -49,7 +49,7 @@ fn print(decision: &Decision, explain: Option<serde_json::Value>) {
     }
     match serde_json::to_string_pretty(&value) {
         Ok(s) => crate::outln!("{s}"),
-        Err(e) => eprintln!("error: cannot print the decision: {e}"),
+        Err(e) => crate::errln!("error: cannot print the decision: {e}"),
     }
 }
 
@@ -58,7 +58,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         Some(text) => match parse_time(text) {
             Some(t) => t,
             None => {
-                eprintln!("error: --now {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)");
+                crate::errln!("error: --now {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)");
                 return ExitCode::from(exit::USAGE);
             }
         },
@@ -67,7 +67,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
     let input = match read_input(&args.input) {
         Ok(bytes) => bytes,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.input.display());
+            crate::errln!("error: cannot read {}: {e}", args.input.display());
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -79,7 +79,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         {
             Ok(key) => trusted.push(key),
             Err(e) => {
-                eprintln!("error: cannot use public key {}: {e}", k.display());
+                crate::errln!("error: cannot use public key {}: {e}", k.display());
                 return ExitCode::from(exit::USAGE);
             }
         }
@@ -88,7 +88,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         let bytes = match std::fs::read(&args.bundle) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", args.bundle.display());
+                crate::errln!("error: cannot read {}: {e}", args.bundle.display());
                 return ExitCode::from(exit::USAGE);
             }
         };
@@ -101,7 +101,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
                     &Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy),
                     None,
                 );
-                eprintln!("error: {}: {e}", args.bundle.display());
+                crate::errln!("error: {}: {e}", args.bundle.display());
                 return ExitCode::from(exit::FAILED);
             }
         }
@@ -116,7 +116,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         {
             Ok(engine) => engine,
             Err(e) => {
-                eprintln!("error: the compiled program does not load: {e}");
+                crate::errln!("error: the compiled program does not load: {e}");
                 return ExitCode::from(exit::FAILED);
             }
         }

@@ -30,13 +30,13 @@ pub fn run(args: &FmtArgs) -> ExitCode {
     for path in &args.paths {
         if path.is_dir() {
             if let Err(e) = collect(path, &mut files) {
-                eprintln!("error: cannot read {}: {e}", path.display());
+                crate::errln!("error: cannot read {}: {e}", path.display());
                 return ExitCode::from(exit::USAGE);
             }
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            eprintln!("error: {}: no such file or directory", path.display());
+            crate::errln!("error: {}: no such file or directory", path.display());
             return ExitCode::from(exit::USAGE);
         }
     }
@@ -47,7 +47,7 @@ pub fn run(args: &FmtArgs) -> ExitCode {
         let src = match std::fs::read_to_string(file) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
+                crate::errln!("error: cannot read {}: {e}", file.display());
                 return ExitCode::from(exit::USAGE);
             }
         };
@@ -65,7 +65,7 @@ pub fn run(args: &FmtArgs) -> ExitCode {
                     })
                     .collect();
                 print_diagnostics(&diags, &sources, Format::Human);
-                eprintln!("{}: not formatted: syntax errors", file.display());
+                crate::errln!("{}: not formatted: syntax errors", file.display());
                 broken += 1;
                 continue;
             }
@@ -77,17 +77,17 @@ pub fn run(args: &FmtArgs) -> ExitCode {
         if args.check {
             crate::outln!("{}", file.display());
         } else if let Err(e) = std::fs::write(file, &formatted) {
-            eprintln!("error: cannot write {}: {e}", file.display());
+            crate::errln!("error: cannot write {}: {e}", file.display());
             return ExitCode::from(exit::USAGE);
         } else {
-            eprintln!("formatted {}", file.display());
+            crate::errln!("formatted {}", file.display());
         }
     }
     let what = if files.len() == 1 { "1 file".to_string() } else { format!("{} files", files.len()) };
     if args.check {
-        eprintln!("checked {what}: {changed} not formatted, {broken} with syntax errors");
+        crate::errln!("checked {what}: {changed} not formatted, {broken} with syntax errors");
     } else {
-        eprintln!("{what}: {changed} reformatted, {broken} with syntax errors");
+        crate::errln!("{what}: {changed} reformatted, {broken} with syntax errors");
     }
     if broken > 0 || (args.check && changed > 0) {
         ExitCode::from(exit::FAILED)

@@ -20,7 +20,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     let bytes = match std::fs::read(&args.bundle) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.bundle.display());
+            crate::errln!("error: cannot read {}: {e}", args.bundle.display());
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -36,14 +36,14 @@ pub fn run(args: &InspectArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {} is not a readable bundle: {e}", args.bundle.display());
+            crate::errln!("error: {} is not a readable bundle: {e}", args.bundle.display());
             return ExitCode::from(exit::FAILED);
         }
     }
     let program = match bundle::decode(&bytes, &[], false) {
         Ok((_, p)) => p,
         Err(e) => {
-            eprintln!("error: the bundle is not intact: {e}");
+            crate::errln!("error: the bundle is not intact: {e}");
             return ExitCode::from(exit::FAILED);
         }
     };

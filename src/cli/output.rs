@@ -15,6 +15,25 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` for the CLI's messages: a closed stderr is ignored instead of panicking, as
+/// `eprintln!` does when it cannot write.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!`, likewise.
+#[macro_export]
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// `print!`, likewise.
 #[macro_export]
 macro_rules! out {
@@ -63,7 +82,7 @@ pub fn print_sarif(diags: &[JsonDiagnostic]) {
     let log = aarm_lang::render::to_sarif(diags, env!("CARGO_PKG_VERSION"));
     match serde_json::to_string_pretty(&log) {
         Ok(s) => crate::outln!("{s}"),
-        Err(e) => eprintln!("error: {e}"),
+        Err(e) => crate::errln!("error: {e}"),
     }
 }
 
@@ -71,8 +90,8 @@ pub fn print_sarif(diags: &[JsonDiagnostic]) {
 pub fn print_summary(files: usize, errors: usize, warnings: usize) {
     let what = if files == 1 { "1 file".to_string() } else { format!("{files} files") };
     if errors == 0 && warnings == 0 {
-        eprintln!("checked {what}: no problems");
+        crate::errln!("checked {what}: no problems");
     } else {
-        eprintln!("checked {what}: {}", summary(errors, warnings));
+        crate::errln!("checked {what}: {}", summary(errors, warnings));
     }
 }

@@ -45,7 +45,7 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
                     ExitCode::from(exit::OK)
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::errln!("error: {e}");
                     ExitCode::from(exit::USAGE)
                 }
             }
@@ -59,7 +59,7 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
                 {
                     Ok(key) => trusted.push(key),
                     Err(e) => {
-                        eprintln!("error: cannot use public key {}: {e}", k.display());
+                        crate::errln!("error: cannot use public key {}: {e}", k.display());
                         return ExitCode::from(exit::USAGE);
                     }
                 }
@@ -67,14 +67,14 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
             let text = match read_input(file) {
                 Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", file.display());
+                    crate::errln!("error: cannot read {}: {e}", file.display());
                     return ExitCode::from(exit::USAGE);
                 }
             };
             let parsed = match receipts::from_json_lines(&text) {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("tampered: {e}");
+                    crate::errln!("tampered: {e}");
                     return ExitCode::from(exit::FAILED);
                 }
             };
@@ -110,7 +110,7 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
                     ExitCode::from(exit::OK)
                 }
                 Err(e) => {
-                    eprintln!("tampered: {e}");
+                    crate::errln!("tampered: {e}");
                     ExitCode::from(exit::FAILED)
                 }
             }

@@ -102,20 +102,20 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         LogFormat::Json => Format::Json,
     };
     if let Err(e) = logging::init(format, &args.log) {
-        eprintln!("error: {e}");
+        crate::errln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
     let options = match options(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
     match aarm_server::run(options) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             ExitCode::from(exit::FAILED)
         }
     }

@@ -12,21 +12,21 @@ pub fn compile_path(path: &Path, format: Format) -> Result<Program, u8> {
     let loaded = match load(&[path.to_path_buf()]) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Err(exit::USAGE);
         }
     };
     let compiled = compile(&loaded);
     print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, format);
     if let Some(e) = compiled.codegen_error {
-        eprintln!("error: {e}");
+        crate::errln!("error: {e}");
         return Err(exit::FAILED);
     }
     match compiled.program {
         Some(p) => Ok(p),
         None => {
             let errors = compiled.checked.diagnostics.iter().filter(|d| d.is_error()).count();
-            eprintln!(
+            crate::errln!(
                 "error: {} has {errors} error{}; nothing was built",
                 path.display(),
                 if errors == 1 { "" } else { "s" }

@@ -38,14 +38,14 @@ pub fn run(args: &TestArgs) -> ExitCode {
         let loaded = match load(std::slice::from_ref(path)) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return ExitCode::from(exit::USAGE);
             }
         };
         let compiled = compile(&loaded);
         let (Some(ir), Some(program)) = (compiled.checked.bundle.as_ref(), compiled.program) else {
             print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, Format::Human);
-            eprintln!("error: {} does not compile; its tests did not run", path.display());
+            crate::errln!("error: {} does not compile; its tests did not run", path.display());
             broken = true;
             continue;
         };
@@ -55,7 +55,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("error: the compiled bundle of {} does not load: {e}", path.display());
+                crate::errln!("error: the compiled bundle of {} does not load: {e}", path.display());
                 broken = true;
                 continue;
             }
@@ -67,7 +67,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         match args.format {
             ReportFormat::Json => match serde_json::to_string(&report) {
                 Ok(s) => crate::outln!("{s}"),
-                Err(e) => eprintln!("error: {e}"),
+                Err(e) => crate::errln!("error: {e}"),
             },
             ReportFormat::Human => {
                 for r in &report.results {
