@@ -71,6 +71,76 @@ fn exhausted_fuel_is_a_deny_not_a_hang() {
     assert!(start.elapsed().as_secs() < 30, "bounded by fuel");
 }
 
+/// A policy whose work is quadratic in the request without fuel for data: `filter` copies its
+/// growing result at every step, `x in xs` walks the list.
+const QUADRATIC: &str = r#"
+policy q version "1"
+settings { default allow }
+tool pay { amount: Int, items: List<Int> }
+rule copies on pay priority 20 {
+  when params.items.filter(x => x >= 0).len() < 0
+  deny
+}
+rule walks on pay priority 10 {
+  when all x in params.items: x in params.items
+  deny
+}
+"#;
+
+#[test]
+fn work_on_large_data_is_charged_as_fuel() {
+    let (engine, _) = engine(QUADRATIC);
+    for items in [100_000, 30_000] {
+        let start = std::time::Instant::now();
+        let d = engine.decide_json(&pay(1, items), NOW);
+        assert_eq!(d.decision, Effect::Deny, "{items} items: {d:?}");
+        assert_eq!(d.reason.code, codes::EVAL_ERROR, "{items} items");
+        assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
+        assert!(start.elapsed().as_secs() < 10, "{items} items: {:?}", start.elapsed());
+    }
+    // Small data stays well within the budget.
+    let d = engine.decide_json(&pay(1, 100), NOW);
+    assert_eq!(d.decision, Effect::Deny);
+    assert_eq!(d.rule.as_deref(), Some("q.walks"));
+}
+
+#[test]
+fn a_hostile_loop_that_grows_a_list_is_bounded_by_fuel() {
+    // What the bundle_mutate fuzzer found: a valid bundle whose `filter` loop jumps back past its
+    // `iter_next`, so the body runs again and again on the same element and the result list
+    // grows (and is copied) at every step. The verifier accepts it (the stack is balanced); the
+    // fuel must bound it.
+    use aarm::runtime::bytecode::Op;
+    let src = r#"
+policy p version "1"
+settings { default deny }
+tool mail { to: List<String> }
+rule keep on mail {
+  when params.to.len() > 0
+  modify { params.to = params.to.filter(x => x.ends_with("@corp.com")) }
+}
+"#;
+    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
+    let mut program = compile(&loaded).program.expect("compiles");
+    let mut patched = 0;
+    for chunk in &mut program.chunks {
+        let code = chunk.code.clone();
+        for (at, op) in code.iter().enumerate() {
+            if let (Op::Jump(back), Some(Op::FilterStep { .. })) = (op, at.checked_sub(1).and_then(|i| code.get(i))) {
+                chunk.code[at] = Op::Jump(back + 1);
+                patched += 1;
+            }
+        }
+    }
+    assert_eq!(patched, 1, "the filter loop was not found");
+    let engine = Engine::from_program(program, "sha256:test").expect("the verifier accepts the loop");
+    let start = std::time::Instant::now();
+    let d = engine.decide_json(r#"{"action": {"tool": "mail", "params": {"to": ["a@corp.com"]}}}"#, NOW);
+    assert_eq!(d.decision, Effect::Deny, "{d:?}");
+    assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+}
+
 #[test]
 fn invalid_input_is_a_deny() {
     let (engine, _) = engine(POLICY);

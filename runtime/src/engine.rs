@@ -193,10 +193,8 @@ impl Engine {
         let chunk = self.chunk(c.condition)?;
         let tables = self.tables();
         if let Some(plan) = self.plans.get(c.condition as usize) {
-            if Plan::max_steps(chunk) <= vm.fuel() {
-                if let Some(truth) = plan::eval(plan, &tables, req) {
-                    return truth;
-                }
+            if let Some(truth) = plan::eval(plan, &tables, req, vm.fuel()) {
+                return truth;
             }
         }
         vm.condition(&tables, chunk, req)

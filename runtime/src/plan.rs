@@ -88,96 +88,69 @@ impl Plan {
             Plan::Any(leaves)
         }
     }
-
-    /// Instructions the chunk would execute at most: a plan runs only when the VM's fuel covers
-    /// them all, so that running out of fuel stays the VM's to report.
-    pub fn max_steps(chunk: &Chunk) -> u64 {
-        chunk.code.len() as u64
-    }
 }
 
 #[inline(always)]
-fn leaf_truth(t: &Tables, req: &Request, leaf: Leaf) -> Result<Truth, EvalError> {
-    Ok(match vm::leaf_truth(t, req, leaf.op)? {
-        Truth::True if leaf.negated => Truth::False,
-        Truth::False if leaf.negated => Truth::True,
+/// A leaf: the three instructions it stands for, then `not` if negated.
+fn leaf_truth(t: &Tables, req: &Request, leaf: Leaf, fuel: &mut u64) -> Result<Truth, EvalError> {
+    vm::charge(fuel, FUSED_LEN as u64)?;
+    let truth = vm::leaf_truth(t, req, leaf.op, fuel)?;
+    if !leaf.negated {
+        return Ok(truth);
+    }
+    vm::charge(fuel, 1)?;
+    Ok(match truth {
+        Truth::True => Truth::False,
+        Truth::False => Truth::True,
         other => other,
     })
 }
 
-/// Evaluates a plan other than [`Plan::Vm`] (which gives `None`).
-#[inline(always)]
-pub fn eval(plan: &Plan, t: &Tables, req: &Request) -> Option<Result<Truth, EvalError>> {
+/// Evaluates a plan other than [`Plan::Vm`] (which gives `None`) with `fuel` instructions, charged
+/// as the VM charges the code the plan was read from: its `bool`, each leaf's instructions and
+/// data (`vm::work`), each merge and the `ret`; running out is [`EvalError::OutOfFuel`] where the
+/// VM would run out.
+pub fn eval(plan: &Plan, t: &Tables, req: &Request, fuel: u64) -> Option<Result<Truth, EvalError>> {
+    let mut fuel = fuel;
     let (leaves, is_and) = match plan {
         Plan::Vm => return None,
-        Plan::Leaf(leaf) => return Some(leaf_truth(t, req, *leaf)),
+        Plan::Leaf(leaf) => {
+            return Some(leaf_truth(t, req, *leaf, &mut fuel).and_then(|truth| {
+                vm::charge(&mut fuel, 1)?;
+                Ok(truth)
+            }))
+        }
         Plan::All(leaves) => (leaves, true),
         Plan::Any(leaves) => (leaves, false),
     };
+    Some(chain(leaves, is_and, t, req, &mut fuel))
+}
+
+fn chain(leaves: &[Leaf], is_and: bool, t: &Tables, req: &Request, fuel: &mut u64) -> Result<Truth, EvalError> {
+    vm::charge(fuel, 1)?; // bool
     let mut unknown: EvidenceMask = 0;
     for leaf in leaves {
-        match leaf_truth(t, req, *leaf) {
-            Err(e) => return Some(Err(e)),
-            Ok(Truth::Unknown(m)) => unknown |= m,
-            Ok(Truth::True) if !is_and => return Some(Ok(Truth::True)),
-            Ok(Truth::False) if is_and => return Some(Ok(Truth::False)),
-            Ok(_) => {}
+        let truth = leaf_truth(t, req, *leaf, fuel)?;
+        vm::charge(fuel, 1)?; // and_merge / or_merge
+        match truth {
+            Truth::Unknown(m) => unknown |= m,
+            Truth::True if !is_and => {
+                vm::charge(fuel, 1)?; // ret
+                return Ok(Truth::True);
+            }
+            Truth::False if is_and => {
+                vm::charge(fuel, 1)?;
+                return Ok(Truth::False);
+            }
+            _ => {}
         }
     }
-    Some(Ok(if unknown != 0 {
+    vm::charge(fuel, 1)?;
+    Ok(if unknown != 0 {
         Truth::Unknown(unknown)
     } else if is_and {
         Truth::True
     } else {
         Truth::False
-    }))
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-    use crate::bytecode::{CmpOp, MethodOp};
-    use crate::fuse::fuse_chunk;
-
-    fn plan(code: Vec<Op>) -> Plan {
-        Plan::of(&fuse_chunk(&Chunk { code, locals: 0, params: 0 }))
-    }
-
-    const STARTS: Op = Op::Method(MethodOp::StartsWith);
-
-    #[test]
-    fn shapes_that_become_plans() {
-        let single = plan(vec![Op::Param(0), Op::Const(0), STARTS, Op::Ret]);
-        assert!(matches!(single, Plan::Leaf(Leaf { negated: false, .. })));
-        let negated = plan(vec![Op::Const(0), Op::Identity(crate::bytecode::IdentityField::Roles), Op::In, Op::Not, Op::Ret]);
-        assert_eq!(negated, Plan::Leaf(Leaf { op: Op::ConstInRoles { konst: 0 }, negated: true }));
-        let all = plan(vec![
-            Op::Bool(true),
-            Op::Param(0),
-            Op::Const(0),
-            STARTS,
-            Op::AndMerge(9),
-            Op::Param(1),
-            Op::Const(1),
-            Op::Cmp(CmpOp::Lt),
-            Op::AndMerge(9),
-            Op::Ret,
-        ]);
-        assert!(matches!(&all, Plan::All(leaves) if leaves.len() == 2), "{all:?}");
-        let any = plan(vec![Op::Bool(false), Op::Param(0), Op::Const(0), Op::In, Op::OrMerge(5), Op::Ret]);
-        assert!(matches!(&any, Plan::Any(leaves) if leaves.len() == 1), "{any:?}");
-    }
-
-    #[test]
-    fn everything_else_runs_on_the_vm() {
-        // Not fused (a parameter alone), a merge that jumps elsewhere, and/or mixed, a leaf that
-        // is not the whole condition, an evidence read.
-        assert_eq!(plan(vec![Op::Param(0), Op::Ret]), Plan::Vm);
-        assert_eq!(plan(vec![Op::Bool(true), Op::Param(0), Op::Const(0), STARTS, Op::AndMerge(4), Op::Ret]), Plan::Vm);
-        assert_eq!(plan(vec![Op::Bool(true), Op::Param(0), Op::Const(0), STARTS, Op::OrMerge(5), Op::Ret]), Plan::Vm);
-        assert_eq!(plan(vec![Op::Param(0), Op::Const(0), STARTS, Op::Bool(true), Op::Ret]), Plan::Vm);
-        assert_eq!(plan(vec![Op::Bool(true), Op::Evidence(0), Op::AndMerge(3), Op::Ret]), Plan::Vm);
-        assert_eq!(plan(vec![Op::Bool(true), Op::Ret]), Plan::Vm);
-    }
+    })
 }

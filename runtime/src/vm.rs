@@ -65,6 +65,43 @@ fn malformed(what: &'static str) -> EvalError {
 // The value each operation produces from its operands, shared by the plain instructions and the
 // fused ones (`fuse.rs`), so that both give exactly the same result.
 
+/// Fuel for the data an operation walks or copies, on top of the one unit every instruction
+/// costs: a list's or record's length, a string's length in 64-byte blocks. Without it a loop could
+/// do quadratic work within its instruction budget (a `filter` copies its growing result at every
+/// step; a string doubled in a loop grows exponentially), and so can a legitimate policy on a
+/// large request (`all x in xs: x in xs` over 100 000 items).
+pub(crate) fn work(v: &Value) -> u64 {
+    match v {
+        Value::Str(s) => (s.len() / 64) as u64,
+        Value::List(items) | Value::Record(items) => items.len() as u64,
+        _ => 0,
+    }
+}
+
+/// The work of method `m` on `args` (receiver first): list-against-list methods compare every
+/// pair.
+fn method_work(m: MethodOp, args: &[Value]) -> u64 {
+    match args {
+        [recv, arg] => method1_work(m, recv, arg),
+        _ => args.iter().map(work).fold(0, u64::saturating_add),
+    }
+}
+
+/// [`method_work`] of a one-argument method.
+fn method1_work(m: MethodOp, recv: &Value, arg: &Value) -> u64 {
+    match m {
+        MethodOp::ContainsAny | MethodOp::ContainsAll => work(recv).saturating_mul(work(arg).max(1)),
+        _ => work(recv).saturating_add(work(arg)),
+    }
+}
+
+/// Takes `amount` from the fuel left.
+#[inline(always)]
+pub(crate) fn charge(fuel: &mut u64, amount: u64) -> Result<(), EvalError> {
+    *fuel = fuel.checked_sub(amount).ok_or(EvalError::OutOfFuel)?;
+    Ok(())
+}
+
 fn cmp_value(c: CmpOp, lhs: &Value, rhs: &Value) -> Result<Value, EvalError> {
     Ok(match merge_unknown(lhs, rhs) {
         Some(m) => Value::Unknown(m),
@@ -129,17 +166,40 @@ fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
 
 /// The value of a fused instruction (`fuse.rs`): exactly what its three-instruction sequence
 /// leaves on the stack. Also what a [`crate::plan::Plan`] evaluates its leaves with.
-pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op) -> Result<Value, EvalError> {
+pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> Result<Value, EvalError> {
     match op {
-        Op::ParamConstMethod { slot, m, konst } => method1_value(m, param(req, slot)?, konst_of(t, konst)?),
-        Op::ParamConstCmp { slot, c, konst } => cmp_value(c, param(req, slot)?, konst_of(t, konst)?),
-        Op::ParamInConst { slot, konst } => in_value(param(req, slot)?, konst_of(t, konst)?),
-        Op::ConstInParam { konst, slot } => in_value(konst_of(t, konst)?, param(req, slot)?),
-        Op::ConstInRoles { konst } => in_value(konst_of(t, konst)?, &req.identity.roles),
-        Op::ParamInGroup { slot, group } => in_value(param(req, slot)?, group_of(t, group)?),
-        Op::IdentityInGroup { field, group } => in_value(&identity_value(req, field), group_of(t, group)?),
-        _ => Err(malformed("not a fused instruction")),
+        Op::ParamConstMethod { slot, m, konst } => {
+            let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
+            charge(fuel, method1_work(m, recv, arg))?;
+            method1_value(m, recv, arg)
+        }
+        Op::ParamConstCmp { slot, c, konst } => {
+            let (lhs, rhs) = (param(req, slot)?, konst_of(t, konst)?);
+            charge(fuel, work(lhs).saturating_add(work(rhs)))?;
+            cmp_value(c, lhs, rhs)
+        }
+        Op::IdentityInGroup { field, group } => {
+            let (elem, coll) = (identity_value(req, field), group_of(t, group)?);
+            charge(fuel, work(&elem).saturating_add(work(coll)))?;
+            in_value(&elem, coll)
+        }
+        _ => {
+            let (elem, coll) = membership_operands(t, req, op)?;
+            charge(fuel, work(elem).saturating_add(work(coll)))?;
+            in_value(elem, coll)
+        }
     }
+}
+
+/// (element, collection) of a fused membership test that reads both in place.
+fn membership_operands<'a>(t: &'a Tables, req: &'a Request, op: Op) -> Result<(&'a Value, &'a Value), EvalError> {
+    Ok(match op {
+        Op::ParamInConst { slot, konst } => (param(req, slot)?, konst_of(t, konst)?),
+        Op::ConstInParam { konst, slot } => (konst_of(t, konst)?, param(req, slot)?),
+        Op::ConstInRoles { konst } => (konst_of(t, konst)?, &req.identity.roles),
+        Op::ParamInGroup { slot, group } => (param(req, slot)?, group_of(t, group)?),
+        _ => return Err(malformed("not a fused instruction")),
+    })
 }
 
 #[inline(always)]
@@ -155,10 +215,11 @@ fn truth_of(b: bool) -> Truth {
 /// [`leaf_value`], answered as a [`Truth`] instead of a stack value (a `Value` returned through
 /// memory costs a store-forwarding stall on the hot path). A test that yields no Bool is an error.
 #[inline(always)]
-pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op) -> Result<Truth, EvalError> {
+pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> Result<Truth, EvalError> {
     let (elem, coll) = match op {
         Op::ParamConstMethod { slot, m, konst } => {
             let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
+            charge(fuel, method1_work(m, recv, arg))?;
             if let Some(mask) = merge_unknown(recv, arg) {
                 return Ok(Truth::Unknown(mask));
             }
@@ -174,25 +235,24 @@ pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op) -> Result<Truth, Eva
         }
         Op::ParamConstCmp { slot, c, konst } => {
             let (lhs, rhs) = (param(req, slot)?, konst_of(t, konst)?);
+            charge(fuel, work(lhs).saturating_add(work(rhs)))?;
             return Ok(match merge_unknown(lhs, rhs) {
                 Some(m) => Truth::Unknown(m),
                 None => truth_of(ops::compare(c, lhs, rhs)?),
             });
         }
-        Op::ParamInConst { slot, konst } => (param(req, slot)?, konst_of(t, konst)?),
-        Op::ConstInParam { konst, slot } => (konst_of(t, konst)?, param(req, slot)?),
-        Op::ConstInRoles { konst } => (konst_of(t, konst)?, &req.identity.roles),
-        Op::ParamInGroup { slot, group } => (param(req, slot)?, group_of(t, group)?),
         Op::IdentityInGroup { field, group } => {
             let elem = identity_value(req, field);
             let coll = group_of(t, group)?;
+            charge(fuel, work(&elem).saturating_add(work(coll)))?;
             return Ok(match merge_unknown(&elem, coll) {
                 Some(m) => Truth::Unknown(m),
                 None => truth_of(ops::contains(coll, &elem)?),
             });
         }
-        _ => return Err(malformed("not a fused instruction")),
+        _ => membership_operands(t, req, op)?,
     };
+    charge(fuel, work(elem).saturating_add(work(coll)))?;
     Ok(match merge_unknown(elem, coll) {
         Some(m) => Truth::Unknown(m),
         None => truth_of(ops::contains(coll, elem)?),
@@ -229,6 +289,13 @@ impl Vm {
             Value::Unknown(m) => Ok(Truth::Unknown(m)),
             _ => Err(malformed("a condition that is not a Bool")),
         }
+    }
+
+    /// The work of the top two values (a binary operation's operands).
+    fn top_two_work(&self) -> u64 {
+        let n = self.stack.len();
+        let at = |i: usize| n.checked_sub(i).and_then(|k| self.stack.get(k)).map_or(0, work);
+        at(1).saturating_add(at(2))
     }
 
     fn pop(&mut self) -> Result<Value, EvalError> {
@@ -330,6 +397,7 @@ impl Vm {
                     }
                 }
                 Op::Widen => {
+                    charge(&mut fuel, self.stack.last().map_or(0, work))?;
                     let v = self.pop()?;
                     let out = if let Value::Unknown(m) = v { Value::Unknown(m) } else { ops::widen(&v)? };
                     self.stack.push(out);
@@ -348,6 +416,7 @@ impl Vm {
                     };
                 }
                 Op::Arith(a) => {
+                    charge(&mut fuel, self.top_two_work())?;
                     let rhs = self.pop()?;
                     let lhs = self.pop()?;
                     let out = match merge_unknown(&lhs, &rhs) {
@@ -357,6 +426,7 @@ impl Vm {
                     self.stack.push(out);
                 }
                 Op::Cmp(c) => {
+                    charge(&mut fuel, self.top_two_work())?;
                     let rhs = self.pop()?;
                     let lhs = self.pop()?;
                     let out = cmp_value(c, &lhs, &rhs)?;
@@ -383,6 +453,7 @@ impl Vm {
                     }
                 }
                 Op::In => {
+                    charge(&mut fuel, self.top_two_work())?;
                     let coll = self.pop()?;
                     let elem = self.pop()?;
                     let out = in_value(&elem, &coll)?;
@@ -400,11 +471,13 @@ impl Vm {
                     let arity = m.arity();
                     let at = self.stack.len().checked_sub(arity + 1).ok_or(malformed("stack underflow"))?;
                     let args = self.stack.get(at..).ok_or(malformed("stack underflow"))?;
+                    charge(&mut fuel, method_work(m, args))?;
                     let out = method_value(m, args)?;
                     self.stack.truncate(at);
                     self.stack.push(out);
                 }
                 Op::Matches(i) => {
+                    charge(&mut fuel, self.stack.last().map_or(0, work))?;
                     let re = t.regexes.get(i as usize).ok_or(malformed("regex index"))?;
                     let top = self.top_mut()?;
                     *top = match top {
@@ -414,6 +487,7 @@ impl Vm {
                     };
                 }
                 Op::MakeList(n) | Op::MakeRecord(n) => {
+                    charge(&mut fuel, u64::from(n))?;
                     let at = self.stack.len().checked_sub(n as usize).ok_or(malformed("stack underflow"))?;
                     let items: Vec<Value> = self.stack.drain(at..).collect();
                     let mut unknown: EvidenceMask = 0;
@@ -493,6 +567,8 @@ impl Vm {
                         (Value::Unknown(m), Value::Unknown(m0)) => Value::Unknown(m0 | m),
                         (Value::Unknown(m), _) => Value::Unknown(m),
                         (Value::Bool(true), Value::List(items)) => {
+                            // The copy of the result so far: quadratic in the list without this.
+                            charge(&mut fuel, items.len() as u64)?;
                             let mut v: Vec<Value> = items.to_vec();
                             v.push(self.local(base, var)?.clone());
                             Value::List(Arc::from(v))
@@ -514,7 +590,7 @@ impl Vm {
                 | Op::ParamInGroup { .. }
                 | Op::IdentityInGroup { .. } => {
                     fuel = skip_fused(fuel, &mut pc)?;
-                    let out = leaf_value(t, req, op)?;
+                    let out = leaf_value(t, req, op, &mut fuel)?;
                     self.stack.push(out);
                 }
                 Op::Jump(target) => pc = target as usize,
