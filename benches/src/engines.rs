@@ -58,9 +58,8 @@ impl AarmSide {
     pub fn new(w: &Workload, calls: &[Call]) -> Result<AarmSide, String> {
         let (engine, policy) = timed(|| aarm_engine(&w.aarm()))?;
         let texts: Vec<String> = calls.iter().map(Call::aarm_json).collect();
-        let (requests, req_time) = timed(|| {
-            texts.iter().map(|j| engine.convert(j, NOW).map_err(|e| format!("{e}: {j}"))).collect()
-        })?;
+        let (requests, req_time) =
+            timed(|| texts.iter().map(|j| engine.convert(j, NOW).map_err(|e| format!("{e}: {j}"))).collect())?;
         Ok(AarmSide { engine, requests, vm: Vm::new(), built: BuildTimes { policy, requests: req_time } })
     }
 
@@ -106,8 +105,7 @@ fn cedar_request(call: &Call) -> Result<cedar_policy::Request, String> {
 
 impl CedarSide {
     pub fn new(w: &Workload, calls: &[Call]) -> Result<CedarSide, String> {
-        let (policies, policy) =
-            timed(|| w.cedar().parse::<cedar_policy::PolicySet>().map_err(|e| format!("{e:?}")))?;
+        let (policies, policy) = timed(|| w.cedar().parse::<cedar_policy::PolicySet>().map_err(|e| format!("{e:?}")))?;
         let (requests, req_time) = timed(|| calls.iter().map(cedar_request).collect())?;
         Ok(CedarSide {
             authorizer: cedar_policy::Authorizer::new(),

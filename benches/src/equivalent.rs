@@ -97,8 +97,18 @@ fn rules_of(t: usize) -> [Rule; RULES_PER_TOOL] {
         0 => [
             rule(true, vec![Substring("url", format!("internal-{t}.")), LacksRole("admin")]),
             rule(true, vec![InSet("method", set(&["DELETE", "PATCH"])), Lt("port", 1024)]),
-            rule(false, vec![Prefix("url", format!("https://api{t}.example.com/")), InSet("method", set(&["GET", "HEAD"]))]),
-            rule(false, vec![EqStr("method", s("POST")), HasRole("writer"), Prefix("url", format!("https://api{t}.example.com/"))]),
+            rule(
+                false,
+                vec![Prefix("url", format!("https://api{t}.example.com/")), InSet("method", set(&["GET", "HEAD"]))],
+            ),
+            rule(
+                false,
+                vec![
+                    EqStr("method", s("POST")),
+                    HasRole("writer"),
+                    Prefix("url", format!("https://api{t}.example.com/")),
+                ],
+            ),
             rule(false, vec![EqInt("port", 8080), Suffix("url", s(".internal"))]),
         ],
         1 => [
@@ -365,12 +375,10 @@ impl Workload {
                 params.insert(s("recipient"), json!(pick_in(rng, &recipients)));
             }
             _ => {
-                let commands =
-                    [s("ls"), s("cat"), s("sudo"), s("sudo-rs"), s("echo"), format!("deploy-{t}"), s("rm")];
+                let commands = [s("ls"), s("cat"), s("sudo"), s("sudo-rs"), s("echo"), format!("deploy-{t}"), s("rm")];
                 params.insert(s("command"), json!(pick_in(rng, &commands)));
-                let args: Vec<String> = (0..rng.below(4))
-                    .map(|_| pick_in(rng, &set(&["-l", "-n", "-rf", "a.txt", "--force"])))
-                    .collect();
+                let args: Vec<String> =
+                    (0..rng.below(4)).map(|_| pick_in(rng, &set(&["-l", "-n", "-rf", "a.txt", "--force"]))).collect();
                 params.insert(s("args"), json!(args));
             }
         }

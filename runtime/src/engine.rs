@@ -165,12 +165,7 @@ impl Engine {
     }
 
     fn tables(&self) -> Tables<'_> {
-        Tables {
-            consts: &self.consts,
-            regexes: &self.regexes,
-            groups: &self.groups,
-            functions: &self.functions,
-        }
+        Tables { consts: &self.consts, regexes: &self.regexes, groups: &self.groups, functions: &self.functions }
     }
 
     fn candidates(&self, req: &Request) -> &[Candidate] {
@@ -188,7 +183,7 @@ impl Engine {
         self.chunks.get(i as usize).ok_or(EvalError::Malformed("chunk index"))
     }
 
-#[inline(always)]
+    #[inline(always)]
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
         let chunk = self.chunk(c.condition)?;
         let tables = self.tables();

@@ -20,9 +20,7 @@ pub const FUSED_LEN: usize = 3;
 
 fn fuse3(a: Op, b: Op, c: Op) -> Option<Op> {
     Some(match (a, b, c) {
-        (Op::Param(slot), Op::Const(konst), Op::Method(m)) if m.arity() == 1 => {
-            Op::ParamConstMethod { slot, m, konst }
-        }
+        (Op::Param(slot), Op::Const(konst), Op::Method(m)) if m.arity() == 1 => Op::ParamConstMethod { slot, m, konst },
         (Op::Param(slot), Op::Const(konst), Op::Cmp(c)) => Op::ParamConstCmp { slot, c, konst },
         (Op::Param(slot), Op::Const(konst), Op::In) => Op::ParamInConst { slot, konst },
         (Op::Const(konst), Op::Param(slot), Op::In) => Op::ConstInParam { konst, slot },

@@ -128,7 +128,13 @@ fn main() {
                 interleaved(
                     &plan,
                     CYCLE,
-                    &mut [("aarm", &mut a), ("cedar", &mut c), ("eval_rule", &mut r0), ("compiled", &mut r1), ("rvm", &mut r2)],
+                    &mut [
+                        ("aarm", &mut a),
+                        ("cedar", &mut c),
+                        ("eval_rule", &mut r0),
+                        ("compiled", &mut r1),
+                        ("rvm", &mut r2),
+                    ],
                 )
             } else {
                 let mut m = interleaved(
