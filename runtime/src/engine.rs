@@ -185,14 +185,13 @@ impl Engine {
 
     #[inline(always)]
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
-        let chunk = self.chunk(c.condition)?;
         let tables = self.tables();
         if let Some(plan) = self.plans.get(c.condition as usize) {
             if let Some(truth) = plan::eval(plan, &tables, req, vm.fuel()) {
                 return truth;
             }
         }
-        vm.condition(&tables, chunk, req)
+        vm.condition(&tables, self.chunk(c.condition)?, req)
     }
 
     /// Decides `req`: walks the priority levels (see the module doc). Does not allocate once `vm`

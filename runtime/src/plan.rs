@@ -6,8 +6,8 @@
 //! frame. Everything else (quantifiers, arithmetic, calls, nested logic) runs on the VM.
 //!
 //! A plan is read off the fused code itself and gives the same answer as running that code: leaf
-//! tests run in the code's order with the same operations (`vm::leaf_truth`, which shares them
-//! with `vm::leaf_value`), an `and` stops at the first `false` and an `or` at the first `true`
+//! tests run in the code's order with the same operations (`vm::leaf_truth`, which shares its
+//! operands, fuel and operations with the VM's `vm::leaf_value`), an `and` stops at the first `false` and an `or` at the first `true`
 //! (whatever `unknown`s came before, as `AndMerge`/`OrMerge` do), the `unknown`s met on the way
 //! are merged, an error in a leaf is the condition's error, and fuel is charged as the VM would
 //! charge that code (so running out happens at the same point).

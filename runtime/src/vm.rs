@@ -102,17 +102,41 @@ pub(crate) fn charge(fuel: &mut u64, amount: u64) -> Result<(), EvalError> {
     Ok(())
 }
 
-fn cmp_value(c: CmpOp, lhs: &Value, rhs: &Value) -> Result<Value, EvalError> {
+impl From<Truth> for Value {
+    fn from(t: Truth) -> Value {
+        match t {
+            Truth::True => Value::Bool(true),
+            Truth::False => Value::Bool(false),
+            Truth::Unknown(m) => Value::Unknown(m),
+        }
+    }
+}
+
+#[inline(always)]
+fn truth_of(b: bool) -> Truth {
+    if b {
+        Truth::True
+    } else {
+        Truth::False
+    }
+}
+
+/// `lhs <c> rhs`, in three-valued logic. The one definition: `Cmp`, the fused comparison and
+/// plans all use it.
+#[inline(always)]
+fn cmp_truth(c: CmpOp, lhs: &Value, rhs: &Value) -> Result<Truth, EvalError> {
     Ok(match merge_unknown(lhs, rhs) {
-        Some(m) => Value::Unknown(m),
-        None => Value::Bool(ops::compare(c, lhs, rhs)?),
+        Some(m) => Truth::Unknown(m),
+        None => truth_of(ops::compare(c, lhs, rhs)?),
     })
 }
 
-fn in_value(elem: &Value, coll: &Value) -> Result<Value, EvalError> {
+/// `elem in coll`, in three-valued logic (the one definition, as [`cmp_truth`]).
+#[inline(always)]
+fn in_truth(elem: &Value, coll: &Value) -> Result<Truth, EvalError> {
     Ok(match merge_unknown(elem, coll) {
-        Some(m) => Value::Unknown(m),
-        None => Value::Bool(ops::contains(coll, elem)?),
+        Some(m) => Truth::Unknown(m),
+        None => truth_of(ops::contains(coll, elem)?),
     })
 }
 
@@ -164,62 +188,55 @@ fn konst_of<'t>(t: &'t Tables, i: u32) -> Result<&'t Value, EvalError> {
     t.consts.get(i as usize).ok_or(malformed("constant index"))
 }
 
-/// The value of a fused instruction (`fuse.rs`): exactly what its three-instruction sequence
-/// leaves on the stack. Also what a [`crate::plan::Plan`] evaluates its leaves with.
-pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> Result<Value, EvalError> {
-    match op {
-        Op::ParamConstMethod { slot, m, konst } => {
-            let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
-            charge(fuel, method1_work(m, recv, arg))?;
-            method1_value(m, recv, arg)
-        }
-        Op::ParamConstCmp { slot, c, konst } => {
-            let (lhs, rhs) = (param(req, slot)?, konst_of(t, konst)?);
-            charge(fuel, work(lhs).saturating_add(work(rhs)))?;
-            cmp_value(c, lhs, rhs)
-        }
-        Op::IdentityInGroup { field, group } => {
-            let (elem, coll) = (identity_value(req, field), group_of(t, group)?);
-            charge(fuel, work(&elem).saturating_add(work(coll)))?;
-            in_value(&elem, coll)
-        }
-        _ => {
-            let (elem, coll) = membership_operands(t, req, op)?;
-            charge(fuel, work(elem).saturating_add(work(coll)))?;
-            in_value(elem, coll)
-        }
-    }
+/// The operands of a fused instruction (`fuse.rs`), read in place, and the operation on them.
+enum Leaf<'a> {
+    Method(MethodOp, &'a Value, &'a Value),
+    Cmp(CmpOp, &'a Value, &'a Value),
+    /// `elem in coll`; an identity field is a value made for the test.
+    In(std::borrow::Cow<'a, Value>, &'a Value),
 }
 
-/// (element, collection) of a fused membership test that reads both in place.
-fn membership_operands<'a>(t: &'a Tables, req: &'a Request, op: Op) -> Result<(&'a Value, &'a Value), EvalError> {
-    Ok(match op {
-        Op::ParamInConst { slot, konst } => (param(req, slot)?, konst_of(t, konst)?),
-        Op::ConstInParam { konst, slot } => (konst_of(t, konst)?, param(req, slot)?),
-        Op::ConstInRoles { konst } => (konst_of(t, konst)?, &req.identity.roles),
-        Op::ParamInGroup { slot, group } => (param(req, slot)?, group_of(t, group)?),
-        _ => return Err(malformed("not a fused instruction")),
-    })
-}
-
+/// Reads a fused instruction's operands and charges their work (as the instruction it ends with
+/// would, before it runs).
 #[inline(always)]
-fn truth_of(b: bool) -> Truth {
-    if b {
-        Truth::True
-    } else {
-        Truth::False
+fn leaf<'a>(t: &'a Tables, req: &'a Request, op: Op, fuel: &mut u64) -> Result<Leaf<'a>, EvalError> {
+    use std::borrow::Cow;
+    let leaf = match op {
+        Op::ParamConstMethod { slot, m, konst } => Leaf::Method(m, param(req, slot)?, konst_of(t, konst)?),
+        Op::ParamConstCmp { slot, c, konst } => Leaf::Cmp(c, param(req, slot)?, konst_of(t, konst)?),
+        Op::ParamInConst { slot, konst } => Leaf::In(Cow::Borrowed(param(req, slot)?), konst_of(t, konst)?),
+        Op::ConstInParam { konst, slot } => Leaf::In(Cow::Borrowed(konst_of(t, konst)?), param(req, slot)?),
+        Op::ConstInRoles { konst } => Leaf::In(Cow::Borrowed(konst_of(t, konst)?), &req.identity.roles),
+        Op::ParamInGroup { slot, group } => Leaf::In(Cow::Borrowed(param(req, slot)?), group_of(t, group)?),
+        Op::IdentityInGroup { field, group } => Leaf::In(Cow::Owned(identity_value(req, field)), group_of(t, group)?),
+        _ => return Err(malformed("not a fused instruction")),
+    };
+    let cost = match &leaf {
+        Leaf::Method(m, recv, arg) => method1_work(*m, recv, arg),
+        Leaf::Cmp(_, lhs, rhs) => work(lhs).saturating_add(work(rhs)),
+        Leaf::In(elem, coll) => work(elem).saturating_add(work(coll)),
+    };
+    charge(fuel, cost)?;
+    Ok(leaf)
+}
+
+/// The value of a fused instruction: exactly what its three-instruction sequence leaves on the
+/// stack (a method such as `at` yields a value that is not a Bool).
+pub(crate) fn leaf_value(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> Result<Value, EvalError> {
+    match leaf(t, req, op, fuel)? {
+        Leaf::Method(m, recv, arg) => method1_value(m, recv, arg),
+        Leaf::Cmp(c, lhs, rhs) => cmp_truth(c, lhs, rhs).map(Value::from),
+        Leaf::In(elem, coll) => in_truth(&elem, coll).map(Value::from),
     }
 }
 
-/// The truth of a fused instruction that tests something: the same operations as
-/// [`leaf_value`], answered as a [`Truth`] instead of a stack value (a `Value` returned through
+/// The truth of a fused instruction that tests something, for plans: the same operations as
+/// [`leaf_value`], answered as a [`Truth`] instead of a `Value` (a `Value` returned through
 /// memory costs a store-forwarding stall on the hot path). A test that yields no Bool is an error.
 #[inline(always)]
 pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> Result<Truth, EvalError> {
-    let (elem, coll) = match op {
-        Op::ParamConstMethod { slot, m, konst } => {
-            let (recv, arg) = (param(req, slot)?, konst_of(t, konst)?);
-            charge(fuel, method1_work(m, recv, arg))?;
+    match leaf(t, req, op, fuel)? {
+        Leaf::Method(m, recv, arg) => {
             if let Some(mask) = merge_unknown(recv, arg) {
                 return Ok(Truth::Unknown(mask));
             }
@@ -228,35 +245,14 @@ pub(crate) fn leaf_truth(t: &Tables, req: &Request, op: Op, fuel: &mut u64) -> R
                     return Ok(truth_of(b));
                 }
             }
-            return match ops::method(m, recv, std::slice::from_ref(arg))? {
+            match ops::method(m, recv, std::slice::from_ref(arg))? {
                 Value::Bool(b) => Ok(truth_of(b)),
                 _ => Err(malformed("a condition that is not a Bool")),
-            };
+            }
         }
-        Op::ParamConstCmp { slot, c, konst } => {
-            let (lhs, rhs) = (param(req, slot)?, konst_of(t, konst)?);
-            charge(fuel, work(lhs).saturating_add(work(rhs)))?;
-            return Ok(match merge_unknown(lhs, rhs) {
-                Some(m) => Truth::Unknown(m),
-                None => truth_of(ops::compare(c, lhs, rhs)?),
-            });
-        }
-        Op::IdentityInGroup { field, group } => {
-            let elem = identity_value(req, field);
-            let coll = group_of(t, group)?;
-            charge(fuel, work(&elem).saturating_add(work(coll)))?;
-            return Ok(match merge_unknown(&elem, coll) {
-                Some(m) => Truth::Unknown(m),
-                None => truth_of(ops::contains(coll, &elem)?),
-            });
-        }
-        _ => membership_operands(t, req, op)?,
-    };
-    charge(fuel, work(elem).saturating_add(work(coll)))?;
-    Ok(match merge_unknown(elem, coll) {
-        Some(m) => Truth::Unknown(m),
-        None => truth_of(ops::contains(coll, elem)?),
-    })
+        Leaf::Cmp(c, lhs, rhs) => cmp_truth(c, lhs, rhs),
+        Leaf::In(elem, coll) => in_truth(&elem, coll),
+    }
 }
 
 /// At a fused instruction: charge the fuel of the instructions it stands for (before it runs, as
@@ -429,7 +425,7 @@ impl Vm {
                     charge(&mut fuel, self.top_two_work())?;
                     let rhs = self.pop()?;
                     let lhs = self.pop()?;
-                    let out = cmp_value(c, &lhs, &rhs)?;
+                    let out = cmp_truth(c, &lhs, &rhs)?.into();
                     self.stack.push(out);
                 }
                 Op::AndMerge(target) | Op::OrMerge(target) => {
@@ -456,7 +452,7 @@ impl Vm {
                     charge(&mut fuel, self.top_two_work())?;
                     let coll = self.pop()?;
                     let elem = self.pop()?;
-                    let out = in_value(&elem, &coll)?;
+                    let out = in_truth(&elem, &coll)?.into();
                     self.stack.push(out);
                 }
                 Op::IsSet { negated } => {
