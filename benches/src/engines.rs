@@ -198,25 +198,14 @@ impl RegoSide {
     }
 
     /// The decision through `path`; an evaluation error is a deny (and is caught by the
-    /// equivalence test, which compares against the model).
+    /// equivalence test, which uses [`RegoSide::try_allow`]).
     #[inline]
     pub fn allow(&mut self, path: RegoPath, i: usize) -> bool {
-        let Some(input) = self.inputs.get(i) else { return false };
-        let out = match path {
-            RegoPath::Interpreter => {
-                self.engine.set_input(input.clone());
-                self.engine.eval_rule(REGO_RULE.to_string()).ok()
-            }
-            RegoPath::Compiled => self.compiled.eval_with_input(input.clone()).ok(),
-            RegoPath::Rvm => self.vm.as_mut().and_then(|vm| {
-                vm.set_input(input.clone());
-                vm.execute_entry_point_by_name(REGO_RULE).ok()
-            }),
-        };
-        matches!(out, Some(regorus::Value::Bool(true)))
+        self.try_allow(path, i).unwrap_or(false)
     }
 
-    /// Like [`RegoSide::allow`], but an evaluation error is returned.
+    /// The decision through `path`, or why there is none (evaluation error, a result that is not
+    /// a boolean, no such input or evaluator).
     pub fn try_allow(&mut self, path: RegoPath, i: usize) -> Result<bool, String> {
         let input = self.inputs.get(i).ok_or("no such input")?.clone();
         let out = match path {

@@ -91,6 +91,12 @@ fn profile(rules: usize) {
     println!("profile rules={rules}: {n} decisions, {:.0} ns each", start.elapsed().as_nanos() as f64 / n as f64);
 }
 
+/// The median ns of one subject alone over `0..n`, in `plan.rounds` rounds of one slice each.
+fn alone(plan: &Plan, n: usize, f: &mut dyn FnMut(usize) -> bool) -> f64 {
+    let passes = calibrate(n, plan.slice, f);
+    median((0..plan.rounds).map(|_| time_passes(n, passes, f)).collect())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--profile") {
@@ -124,27 +130,19 @@ fn main() {
             let mut r1 = |i| rego.borrow_mut().allow(RegoPath::Compiled, i);
             let mut r2 = |i| rego.borrow_mut().allow(RegoPath::Rvm, i);
             let has_rvm = rego.borrow().has(RegoPath::Rvm);
-            if has_rvm {
-                interleaved(
-                    &plan,
-                    CYCLE,
-                    &mut [
-                        ("aarm", &mut a),
-                        ("cedar", &mut c),
-                        ("eval_rule", &mut r0),
-                        ("compiled", &mut r1),
-                        ("rvm", &mut r2),
-                    ],
-                )
-            } else {
-                let mut m = interleaved(
-                    &plan,
-                    CYCLE,
-                    &mut [("aarm", &mut a), ("cedar", &mut c), ("eval_rule", &mut r0), ("compiled", &mut r1)],
-                );
-                m.push(f64::NAN);
-                m
+            let mut subjects: Vec<(&str, &mut dyn FnMut(usize) -> bool)> = vec![
+                ("aarm", &mut a),
+                ("cedar", &mut c),
+                ("eval_rule", &mut r0),
+                ("compiled", &mut r1),
+                ("rvm", &mut r2),
+            ];
+            if !has_rvm {
+                subjects.pop();
             }
+            let mut m = interleaved(&plan, CYCLE, &mut subjects);
+            m.resize(5, f64::NAN);
+            m
         };
         if let Some(why) = &rego.rvm_error {
             println!("  rules={rules}: regorus rvm not available: {why}");
@@ -162,16 +160,8 @@ fn main() {
             medians[3],
             medians[4]
         );
-        let wide = {
-            let mut f = |i| aarm.allow(i);
-            let passes = calibrate(WIDE, plan.slice, &mut f);
-            median((0..plan.rounds).map(|_| time_passes(WIDE, passes, &mut f)).collect())
-        };
-        let decide = {
-            let mut f = |i| aarm.decide_allows(i);
-            let passes = calibrate(CYCLE, plan.slice, &mut f);
-            median((0..plan.rounds).map(|_| time_passes(CYCLE, passes, &mut f)).collect())
-        };
+        let wide = alone(&plan, WIDE, &mut |i| aarm.allow(i));
+        let decide = alone(&plan, CYCLE, &mut |i| aarm.decide_allows(i));
         println!("  rules={rules}: aarm over {WIDE} distinct requests {wide:.0} ns; aarm decide (materialized Decision) {decide:.0} ns");
         println!(
             "  rules={rules}: build (policy text to a ready engine) aarm {} ms, cedar {} ms, regorus {} ms; \
@@ -209,9 +199,7 @@ fn build_line(plan: &Plan) {
     let load = loads.iter().copied().min().unwrap_or_default();
     let engine = aarm_engine(&src).expect("engine");
     let texts: Vec<String> = w.calls(CYCLE, 7).iter().map(|c| c.aarm_json()).collect();
-    let mut convert = |i: usize| engine.convert(&texts[i], NOW).is_ok();
-    let passes = calibrate(CYCLE, plan.slice, &mut convert);
-    let conv = median((0..plan.rounds).map(|_| time_passes(CYCLE, passes, &mut convert)).collect());
+    let conv = alone(plan, CYCLE, &mut |i: usize| engine.convert(&texts[i], NOW).is_ok());
     println!(
         "build rules=10000 aarm_compile_ms={} aarm_load_ms={} bundle_bytes={} source_bytes={} aarm_convert_ns={conv:.0}",
         ms(compile),
