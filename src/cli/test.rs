@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Bundles to test: each a directory (every `.aarm` file under it, `*_test.aarm` included)
-    /// or a file.
+    /// Bundles to test: each a directory (every `.aarm` file under it, `*_test.aarm` included;
+    /// one without any is an error, exit 2) or a file.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// `human`: one line per test, failures with the step, what was expected and what happened;
