@@ -1,5 +1,5 @@
 //! End-to-end tests of `aarm build`, `aarm eval` and `aarm inspect` on the examples of
-//! LANGUAGE.md: each gives the decision the text says.
+//! docs/language.md: each gives the decision the text says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! DESIGN.md, "Data flow of one decision": no allocation for allow/deny on an already-converted
+//! The hot path's promise: no allocation for allow/deny on an already-converted
 //! request. A counting global allocator checks that `Engine::evaluate` with a warmed-up `Vm`
 //! performs zero allocations, for requests that end in `allow`, `deny`, `step_up` and the default
 //! deny, through conditions with `in [..]`, `starts_with`/`ends_with`/`contains`, quantifiers over

@@ -388,7 +388,7 @@ impl Workload {
 }
 
 impl Call {
-    /// The aarm request (DESIGN.md's JSON).
+    /// The aarm request (docs/json.md).
     pub fn aarm_json(&self) -> String {
         json!({
             "action": { "tool": self.tool, "operation": "execute", "params": self.params },

@@ -175,7 +175,7 @@ pub struct Settings {
 pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
 /// Default number of re-evaluations that may come back `defer`.
 pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
-/// Default approval window (LANGUAGE.md 5.2: `1h -> deny`).
+/// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
 pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
 
 impl Default for Settings {
@@ -602,7 +602,7 @@ pub enum TestStepKind {
     ExpectRejected(String),
 }
 
-/// The lifecycle's stable rejection reasons (LANGUAGE.md 5.2).
+/// The lifecycle's stable rejection reasons (docs/lifecycle.md, "Refused events").
 pub const REJECTION_REASONS: &[&str] = &[
     "not_an_approver",
     "self_approval",

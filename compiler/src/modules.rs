@@ -97,13 +97,21 @@ pub enum LoadError {
         #[source]
         source: io::Error,
     },
+    /// A directory with no policy in it: checking or testing it would otherwise "pass" having
+    /// looked at nothing.
+    #[error(
+        "{}: no `.aarm` file in this directory or under it, so there is nothing to check\n\
+         help: give the directory that holds the policy files, or one `.aarm` file",
+        path.display()
+    )]
+    NoPolicyFiles { path: PathBuf },
 }
 
 impl LoadError {
     /// The path that could not be loaded.
     pub fn path(&self) -> &Path {
         match self {
-            LoadError::NotFound { path } | LoadError::Io { path, .. } => path,
+            LoadError::NotFound { path } | LoadError::Io { path, .. } | LoadError::NoPolicyFiles { path } => path,
         }
     }
 
@@ -156,6 +164,9 @@ fn collect_root(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
     if meta.is_dir() {
         let mut seen = HashSet::new();
         walk(root, &mut files, &mut seen)?;
+        if files.is_empty() {
+            return Err(LoadError::NoPolicyFiles { path: root.to_path_buf() });
+        }
     } else {
         files.push(root.to_path_buf());
     }

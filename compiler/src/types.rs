@@ -1,4 +1,4 @@
-//! The types of the language (LANGUAGE.md 3) and the rules that relate them: widening of `Int`
+//! The types of the language (docs/language.md, "Types") and the rules that relate them: widening of `Int`
 //! to `Decimal`, and how types are named in messages.
 
 use std::fmt;

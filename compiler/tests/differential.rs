@@ -15,7 +15,7 @@
 //! VM's fuel (1 000 000 instructions) is an `eval.error` for the VM only; the generated programs
 //! stay far below that.
 //!
-//! Also: example-based tests of the interpreter on LANGUAGE.md's examples. No disagreement has
+//! Also: example-based tests of the interpreter on docs/language.md's examples. No disagreement has
 //! been found so far (see the commit messages for the runs), so there are no ignored
 //! reproductions here.
 
@@ -101,7 +101,7 @@ fn assert_agree(src: &str, json: &str) -> Decision {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Example-based tests of the interpreter (LANGUAGE.md 4.1 and the examples)
+// Example-based tests of the interpreter (docs/language.md, evidence, and the examples)
 
 const CREDENTIALS: &str = r#"
 policy credentials version "1.0.0"
@@ -305,7 +305,7 @@ fn export(age: i64, evidence: &str) -> String {
 
 #[test]
 fn evidence_deferral_is_the_own_deferral_of_the_rule_needing_the_fact() {
-    // LANGUAGE.md 5.3: `export_restricted` (80) is unknown, `stale_classification` (70) is true
+    // docs/language.md, `defer`: `export_restricted` (80) is unknown, `stale_classification` (70) is true
     // and needs the missing fact: the export defers as `stale_classification` says.
     let d = interp_only(EXPORT, &export(172_800, ""));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.stale_classification")));

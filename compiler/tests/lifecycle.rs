@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-//! The lifecycle of suspended actions, clause by clause (LANGUAGE.md 5.2 `step_up` and 5.3
+//! The lifecycle of suspended actions, clause by clause (docs/language.md `step_up` and
 //! `defer`): small policies compiled from source, loaded as real bundles, and driven through
 //! `Lifecycle<MemoryStore>` (and `machine::open/apply` directly) on a simulated clock.
 //!
@@ -78,7 +78,7 @@ rule small on pay {{ allow }}
     )
 }
 
-/// Credential rotation waits for evidence (LANGUAGE.md 4.1 / 5.3); `settings` is inserted as is.
+/// Credential rotation waits for evidence (docs/language.md, evidence and `defer`); `settings` is inserted as is.
 fn defer_policy(settings: &str, version: &str) -> String {
     format!(
         r#"policy creds version "{version}"
@@ -1224,8 +1224,8 @@ fn machine_open_and_apply_directly() {
     assert_eq!((t.case.state, t.receipts[0].event.as_str()), (CaseState::Denied, "timeout"));
 }
 
-/// LANGUAGE.md 5.3: "A deferred action keeps its original request, identity, context snapshot
-/// [...] and evaluates the same bundle version again". The request below carries no
+/// docs/lifecycle.md, "Re-evaluation": a deferred action is re-evaluated with its original
+/// request, identity and context snapshot, against the same bundle. The request below carries no
 /// `context.now`, so the engine fills it in with the submission time (10:00); the re-evaluation
 /// at 18:00 should see the same snapshot (hour 10, allowed), but the machine re-converts the
 /// stored request with the clock of the `provide` event, so the rule sees hour 18 and denies.

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-//! The lifecycle against an independent model (LANGUAGE.md 5.2 and 5.3).
+//! The lifecycle against an independent model (docs/lifecycle.md).
 //!
 //! Random `step_up` obligations are generated as policy source (quorum 1–3 over 1–4 named
 //! approvers, veto or not, self-approval or not, an optional escalation, a timeout whose outcome
@@ -18,7 +18,7 @@
 //! without a quorum of distinct eligible approvers or an explicit `-> allow`; receipts chain;
 //! versions grow by one per commit).
 //!
-//! Conventions the model takes from the machine where LANGUAGE.md is silent: a deadline or an
+//! Conventions the model takes from the machine where the language text is silent: a deadline or an
 //! escalation at exactly `D` has passed; timers that are due fire before the event that finds
 //! them (so an approval after the deadline records the timeout and is then refused with
 //! `case_resolved`); a refused approval or denial discards the timers it would have fired (they

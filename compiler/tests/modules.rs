@@ -138,6 +138,24 @@ fn a_missing_root_is_a_load_error() {
 }
 
 #[test]
+fn a_directory_without_policy_files_is_a_load_error_not_an_empty_bundle() {
+    let dir = TempDir::new("no-policy");
+    dir.write("README.md", "policies go here");
+    // Only hidden and `target/` files, which the walk skips: still nothing to check.
+    dir.write(".hidden/h.aarm", "group h = [\"a\"]");
+    dir.write("target/t.aarm", "group t = [\"a\"]");
+    let root = dir.path().to_path_buf();
+    match load(std::slice::from_ref(&root)) {
+        Err(e @ LoadError::NoPolicyFiles { .. }) => {
+            assert_eq!(e.path(), root);
+            assert!(e.to_string().contains("no `.aarm` file"), "{e}");
+            assert!(e.to_string().contains("help: "), "{e}");
+        }
+        other => panic!("expected NoPolicyFiles, got {other:?}"),
+    }
+}
+
+#[test]
 fn walk_is_sorted_recursive_and_skips_hidden_and_target() {
     let dir = TempDir::new("walk");
     // Written out of order on purpose.

@@ -1,5 +1,5 @@
 //! Resource limits of the front end. Source text is untrusted: each limit turns what would be a
-//! crash or a runaway into one clear diagnostic. Documented in `lang/REFERENCE.md`.
+//! crash or a runaway into one clear diagnostic. Documented in `docs/language.md` ("Limits").
 
 /// Largest source file accepted, in bytes (also keeps every span within `u32`).
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;

@@ -1,5 +1,5 @@
 //! Diagnostics for people (ariadne reports) and for programs (one JSON object per diagnostic,
-//! with the fields DESIGN.md fixes).
+//! with the fields README.md documents for `aarm check --format json`).
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{SourceFile, SourceMap};

@@ -1,4 +1,4 @@
-//! The bytecode: a small stack machine with three-valued booleans (LANGUAGE.md 4.1).
+//! The bytecode: a small stack machine with three-valued booleans (docs/language.md, "Evidence and three-valued logic").
 //!
 //! Each rule condition, reason interpolation, `modify` assignment and `fn` body is a [`Chunk`]
 //! ending in [`Op::Ret`]. Operands are indices into the bundle's tables, checked once by the

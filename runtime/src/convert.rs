@@ -1,4 +1,4 @@
-//! The host's JSON request (DESIGN.md, "JSON interface") → [`Request`], validated against the
+//! The host's JSON request (docs/json.md) → [`Request`], validated against the
 //! bundle's [`Schema`]; and [`value_to_json`], the way back for a decision's `modified_action`.
 //!
 //! Every failure is an [`InputError`] naming the JSON path at fault (`$` is the whole document,

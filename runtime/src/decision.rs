@@ -1,4 +1,4 @@
-//! Decisions as hosts and `aarm eval` see them (the JSON contract of DESIGN.md).
+//! Decisions as hosts and `aarm eval` see them (the JSON contract of docs/json.md).
 
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 //! ```text
 //! let engine = Engine::load(&bytes, &trusted_keys, require_signature)?;
 //! let request = engine.convert(json_text, now)?;        // validated, slot-indexed
-//! let decision = engine.decide(&request);                // the DESIGN.md decision
+//! let decision = engine.decide(&request);                // the decision of docs/json.md
 //! ```
 //!
 //! [`Engine::evaluate`] is the allocation-free hot path: it returns a [`Verdict`] that borrows the

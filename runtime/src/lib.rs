@@ -7,7 +7,7 @@
 //! - [`verify`]: the bytecode verifier run on every load
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
-//! - [`decision`]: the decision JSON of DESIGN.md
+//! - [`decision`]: the decision JSON of docs/json.md
 
 pub mod bundle;
 pub mod bytecode;

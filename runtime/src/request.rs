@@ -1,6 +1,6 @@
 //! A request converted once into slot-indexed values, ready to be evaluated any number of times.
 //!
-//! Conversion from the JSON of DESIGN.md validates against the bundle's schema; see
+//! Conversion from the JSON of docs/json.md validates against the bundle's schema; see
 //! [`crate::convert`].
 
 use crate::value::Value;

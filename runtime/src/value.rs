@@ -30,7 +30,7 @@ pub enum Value {
     Record(Arc<[Value]>),
     /// An optional value that is not set.
     Absent,
-    /// Not known yet: depends on the evidence facts in the mask (LANGUAGE.md 4.1).
+    /// Not known yet: depends on the evidence facts in the mask (docs/language.md, "Evidence and three-valued logic").
     Unknown(EvidenceMask),
 }
 

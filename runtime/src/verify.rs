@@ -1,4 +1,4 @@
-//! The bytecode verifier, run on every bundle load (DESIGN.md, "Bundle"): a bundle that passes it
+//! The bytecode verifier, run on every bundle load (docs/bundle.md, "Verification on load"): a bundle that passes it
 //! cannot make the VM read out of bounds, underflow or overflow its stack, end a chunk with other
 //! than exactly one value, or recurse; a bundle that fails it is refused with an error that says
 //! where (chunk or function and instruction index) and what is wrong.

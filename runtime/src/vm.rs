@@ -1,5 +1,5 @@
 //! The evaluator: runs one chunk of bytecode against a converted request, in the three-valued
-//! logic of LANGUAGE.md 4.1, within a fuel budget.
+//! logic of docs/language.md ("Evidence and three-valued logic"), within a fuel budget.
 //!
 //! Every access is checked (a hostile bundle that slipped past the verifier gets an
 //! [`EvalError::Malformed`], never a panic), and nothing allocates unless the program builds a

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-//! JSON request → `Request` conversion: the DESIGN.md contract, every rule's exact error path,
+//! JSON request → `Request` conversion: the docs/json.md contract, every rule's exact error path,
 //! limits, hostile input, and the way back (`value_to_json`).
 
 use aarm_runtime::convert::{

@@ -1,6 +1,6 @@
 //! `serve.toml`: who may call the service (tokens, JWT issuers) and where notifications go.
 //! The shape of `[auth.agents]`, `[auth.approvers]`, `[auth.approver_roles]` and
-//! `[notify.channels]` is DESIGN.md's contract; `[auth.admins]`, `[[auth.jwt]]`, `[notify.retry]`
+//! `[notify.channels]` is the core contract (server/README.md); `[auth.admins]`, `[[auth.jwt]]`, `[notify.retry]`
 //! and `[server]` extend it.
 //!
 //! Parsing refuses unknown keys and checks every value it can before the server starts, so a

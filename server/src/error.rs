@@ -1,5 +1,5 @@
 //! Errors as the API answers them: a status and `{ "reason": CODE, "message": TEXT }`. Reasons
-//! of refused lifecycle events are the stable codes of LANGUAGE.md 5.2.
+//! of refused lifecycle events are the stable codes of docs/lifecycle.md, "Refused events".
 
 use crate::auth::AuthError;
 use aarm_runtime::lifecycle::event::Rejection;

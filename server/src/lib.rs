@@ -1,4 +1,4 @@
-//! `aarm-server`: the decision and approval service behind `aarm serve` (DESIGN.md, "Service").
+//! `aarm-server`: the decision and approval service behind `aarm serve` (server/README.md).
 //!
 //! Hosts and agents ask for decisions over HTTP; a `step_up` or `defer` opens a case in the
 //! SQLite case store; approvers act on it over HTTP or in the inbox; a background clock fires

@@ -126,7 +126,7 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": { "title": "aarm serve", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Decisions, approvals and receipts for AI agent actions (DESIGN.md, Service)." },
+                  "description": "Decisions, approvals and receipts for AI agent actions (server/README.md)." },
         "security": [{ "bearer": [] }],
         "paths": paths,
         "components": {
@@ -134,7 +134,7 @@ pub fn document() -> Value {
                 "description": "A token of serve.toml ([auth.agents], [auth.approvers], [auth.admins]) or a JWT of a configured issuer" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "description": "a stable code (LANGUAGE.md 5.2 for lifecycle refusals)" },
+                    "reason": { "type": "string", "description": "a stable code (docs/lifecycle.md, Refused events, for lifecycle refusals)" },
                     "message": { "type": "string" } } },
                 "Request": { "type": "object", "required": ["action"], "properties": {
                     "action": { "type": "object", "required": ["tool"], "properties": {

@@ -2,7 +2,7 @@
 //! `POST /v1/admin/reload`, the new bundle is read and verified (its signature too when keys are
 //! trusted), kept in the store by its hash, and becomes the one new requests are decided with.
 //! Open cases keep the bundle they were opened with: the lifecycle re-evaluates each against its
-//! own `bundle_hash`, which the store keeps (LANGUAGE.md 5.3, "the same bundle version").
+//! own `bundle_hash`, which the store keeps (docs/lifecycle.md, "Re-evaluation").
 //!
 //! A bundle that does not verify is refused and logged; the service keeps deciding with the one
 //! it has (never with nothing, never with an unverified one).

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Bundles to check: each a directory (searched recursively for `.aarm` files) or a file.
+    /// Bundles to check: each a directory (searched recursively for `.aarm` files; one without
+    /// any is an error, exit 2) or a file.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Fail (exit 1) on warnings too.

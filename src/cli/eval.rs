@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub struct EvalArgs {
     /// A `.aarmb` bundle, or a policy directory or file to compile first.
     pub bundle: PathBuf,
-    /// The request JSON (DESIGN.md's format), or `-` for standard input.
+    /// The request JSON (its fields are described in docs/json.md), or `-` for standard input.
     #[arg(long, value_name = "FILE|-")]
     pub input: PathBuf,
     /// Also show every rule tried and what its condition evaluated to.

@@ -16,7 +16,7 @@ pub mod test;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Exit codes of every command (DESIGN.md's CLI table).
+/// Exit codes of every command (README.md gives them per command).
 pub mod exit {
     /// Success: no problems, or a decision was printed.
     pub const OK: u8 = 0;
@@ -50,7 +50,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Show a bundle's header, hash, signature, policies, tools, rules and (optionally) code.
     Inspect(inspect::InspectArgs),
-    /// Run the `test` blocks: per-test results, failing steps, and rule coverage.
+    /// Run the `test` blocks: per-test results, failing steps, and rule coverage. A bundle with
+    /// no test fails unless `--allow-no-tests`.
     Test(test::TestArgs),
     /// Drive suspended actions (cases) on a SQLite store: open, approve, deny, provide, tick, ...
     Case(case::CaseArgs),

@@ -1,5 +1,7 @@
 //! `aarm test [PATH…] [--format human|json]`: runs `test` blocks through the compiler, a real
-//! bundle, the VM and the lifecycle (in-memory store, simulated clock).
+//! bundle, the VM and the lifecycle (in-memory store, simulated clock). A bundle without any test
+//! fails unless `--allow-no-tests` is given, and a path with no `.aarm` file is a usage error
+//! (exit 2), so that a green run always means something was tested.
 
 use super::exit;
 use super::output::{print_diagnostics, Format};
@@ -14,14 +16,18 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Bundles to test: each a directory (every `.aarm` file under it, `*_test.aarm` included)
-    /// or a file.
+    /// Bundles to test: each a directory (every `.aarm` file under it, `*_test.aarm` included;
+    /// one without any is an error, exit 2) or a file.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// `human`: one line per test, failures with the step, what was expected and what happened;
     /// `json`: one object per bundle with every result and the rules no test reached.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// Let a bundle without any `test` block pass; by default it fails (exit 1), so that a
+    /// mistyped path or a deleted test file cannot make CI green having tested nothing.
+    #[arg(long)]
+    pub allow_no_tests: bool,
 }
 
 /// How test results are printed (SARIF is for diagnostics, not for test results).
@@ -62,6 +68,15 @@ pub fn run(args: &TestArgs) -> ExitCode {
         };
         let (engine, bytes) = engine;
         let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources);
+        if report.results.is_empty() && !args.allow_no_tests {
+            crate::errln!(
+                "error: {} has no `test` block, so nothing was tested\n\
+                 help: add a `test \"NAME\" {{ ... }}` block (e.g. in a `*_test.aarm` file), or pass \
+                 `--allow-no-tests`",
+                path.display()
+            );
+            broken = true;
+        }
         passed += report.passed();
         failed += report.failed();
         match args.format {

@@ -72,7 +72,7 @@ pub(crate) struct Checker<'a> {
     rule_limit_reported: bool,
 }
 
-/// Built-in context fields and their types (LANGUAGE.md 3).
+/// Built-in context fields and their types (docs/language.md, "What a rule can read").
 pub(crate) fn builtin_context() -> [(&'static str, ir::ContextField, Type); 5] {
     [
         ("original_request", ir::ContextField::OriginalRequest, Type::String),

@@ -1,4 +1,4 @@
-//! `test "name" { steps }` blocks (LANGUAGE.md section 6).
+//! `test "name" { steps }` blocks (docs/language.md, "Tests").
 
 use super::{PResult, Parser};
 use crate::ast::*;

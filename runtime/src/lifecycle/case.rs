@@ -107,7 +107,7 @@ pub struct Case {
     pub version: u64,
 }
 
-/// Why the lifecycle ended a case (LANGUAGE.md 5.2).
+/// Why the lifecycle ended a case (docs/lifecycle.md, "Resolution reasons").
 pub mod reasons {
     pub const APPROVED: &str = "approved";
     pub const VETOED: &str = "vetoed";

@@ -54,7 +54,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The stable code of LANGUAGE.md 5.2.
+    /// The stable code (docs/lifecycle.md, "Refused events").
     pub fn as_str(self) -> &'static str {
         match self {
             Rejection::NotAnApprover => "not_an_approver",
