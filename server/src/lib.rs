@@ -70,6 +70,14 @@ impl Running {
         result
     }
 
+    /// Runs one tick of the clock at its current time and returns when it is done: what the
+    /// background clock does at every interval, with a full read of the pending cases. Tests
+    /// that drive a [`clock::ManualTime`] call it after moving the time, instead of waiting
+    /// for the interval. Returns the ids of the cases that changed.
+    pub async fn tick(&self) -> Result<Vec<String>, String> {
+        timers::tick_once(&self.app, true).await
+    }
+
     /// Shuts down and waits.
     pub async fn stop(self) -> Result<(), ServeError> {
         self.shutdown();
@@ -104,7 +112,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     let outbox_app = app.clone();
     background.push(tokio::spawn(async move {
         let poll = outbox_app.options.outbox_interval;
-        outbox_app.outbox.run(&outbox_app.clock, poll, outbox_app.shutdown.clone()).await;
+        outbox_app.outbox.run(poll, outbox_app.shutdown.clone()).await;
     }));
 
     let router = routes::router(app.clone());
@@ -125,8 +133,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
 async fn recover_notifications(app: &Arc<App>) {
     let app2 = app.clone();
     let result = app
-        .lifecycle(move |lc| {
-            let now = app2.clock.now();
+        .lifecycle_at(move |lc, now| {
             for case in aarm_runtime::store::CaseStore::list(lc.store(), true)? {
                 cases::observed(&app2, lc, &case, now);
             }
