@@ -150,32 +150,39 @@ pub fn run(options: Options) -> Result<(), ServeError> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ServeError::Io(e.to_string()))?;
     runtime.block_on(async move {
+        // Listened for before the server starts: a signal that arrives while it starts, or just
+        // after it logs its address, stops it gracefully instead of killing it.
+        let signal = shutdown_signal()?;
         let running = start(options).await?;
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         running.stop().await
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// SIGINT or SIGTERM; the handlers are installed when this is called, not when it is awaited.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| ServeError::Io(format!("cannot listen for {name}: {e}")))
+    };
+    let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    })
 }
