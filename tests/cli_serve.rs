@@ -97,7 +97,8 @@ fn serves_the_example_config_and_stops_on_sigterm() {
         if v["message"] == "aarm serve listening" {
             break v["addr"].as_str().unwrap().to_string();
         }
-        assert!(start.elapsed() < Duration::from_secs(30));
+        // A bound only a broken server reaches (no test asserts how fast it starts).
+        assert!(start.elapsed() < Duration::from_secs(120), "no address logged");
     };
     // A plain HTTP/1.1 call over a socket (the root crate has no HTTP client).
     use std::io::{Read, Write};
@@ -116,7 +117,8 @@ fn serves_the_example_config_and_stops_on_sigterm() {
             assert!(code.success(), "graceful shutdown exits 0, got {code:?}");
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(15), "the server did not stop on SIGTERM");
+        // Far beyond the 10 s the server gives its background tasks to stop.
+        assert!(t.elapsed() < Duration::from_secs(120), "the server did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
     let rest: Vec<String> = lines.map_while(Result::ok).collect();

@@ -62,13 +62,12 @@ fn an_evaluation_error_is_a_deny_naming_the_rule_even_under_default_allow() {
 #[test]
 fn exhausted_fuel_is_a_deny_not_a_hang() {
     let (engine, _) = engine(POLICY);
-    let start = std::time::Instant::now();
-    // 3 000 × 3 000 iterations: far past the instruction budget.
+    // 3 000 × 3 000 iterations: far past the instruction budget. That it stops is the fuel's
+    // doing (the message says so); how fast is the benchmarks' business, not a test's.
     let d = engine.decide_json(&pay(5, 3_000), NOW);
     assert_eq!(d.decision, Effect::Deny);
     assert_eq!(d.reason.code, codes::EVAL_ERROR);
     assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
-    assert!(start.elapsed().as_secs() < 30, "bounded by fuel");
 }
 
 /// A policy whose work is quadratic in the request without fuel for data: `filter` copies its
@@ -90,13 +89,12 @@ rule walks on pay priority 10 {
 #[test]
 fn work_on_large_data_is_charged_as_fuel() {
     let (engine, _) = engine(QUADRATIC);
+    // Stopped by fuel (the message says so), not by the data running out.
     for items in [100_000, 30_000] {
-        let start = std::time::Instant::now();
         let d = engine.decide_json(&pay(1, items), NOW);
         assert_eq!(d.decision, Effect::Deny, "{items} items: {d:?}");
         assert_eq!(d.reason.code, codes::EVAL_ERROR, "{items} items");
         assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
-        assert!(start.elapsed().as_secs() < 10, "{items} items: {:?}", start.elapsed());
     }
     // Small data stays well within the budget.
     let d = engine.decide_json(&pay(1, 100), NOW);
@@ -134,11 +132,9 @@ rule keep on mail {
     }
     assert_eq!(patched, 1, "the filter loop was not found");
     let engine = Engine::from_program(program, "sha256:test").expect("the verifier accepts the loop");
-    let start = std::time::Instant::now();
     let d = engine.decide_json(r#"{"action": {"tool": "mail", "params": {"to": ["a@corp.com"]}}}"#, NOW);
     assert_eq!(d.decision, Effect::Deny, "{d:?}");
     assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
-    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
 }
 
 #[test]

@@ -5,15 +5,12 @@
 use aarm_lang::limits::{MAX_NAME_BYTES, MAX_NESTING};
 use aarm_lang::{parse, Code, FileId, Parsed};
 use proptest::prelude::*;
-use std::time::{Duration, Instant};
 
-/// Parses within a time box.
-fn parse_timed(src: &str, limit: Duration) -> Parsed {
-    let start = Instant::now();
-    let parsed = parse(FileId(0), src);
-    let took = start.elapsed();
-    assert!(took < limit, "parsing {} bytes took {took:?}", src.len());
-    parsed
+/// Parses `src`. No time box: a test that asserts how fast something ran fails on a loaded
+/// machine; what these tests guard is that hostile input ends in a diagnostic, not a crash or
+/// a stack overflow (a super-linear regression shows in the benchmarks, or as a hang here).
+fn parse_src(src: &str) -> Parsed {
+    parse(FileId(0), src)
 }
 
 fn codes(p: &Parsed) -> Vec<&'static str> {
@@ -21,7 +18,7 @@ fn codes(p: &Parsed) -> Vec<&'static str> {
 }
 
 fn assert_nesting_error(src: &str) {
-    let p = parse_timed(src, Duration::from_secs(5));
+    let p = parse_src(src);
     assert!(p.diagnostics.iter().any(|d| d.code == Code::NestingTooDeep), "expected E0020, got {:?}", codes(&p));
     // One limit error, not one per level.
     assert!(p.diagnostics.len() <= 3, "{:?}", codes(&p));
@@ -76,10 +73,10 @@ fn nesting_limit_is_exact_and_fits_the_default_stack() {
     // The `when` expression is one level, and each parenthesis one more.
     let ok_parens = MAX_NESTING - 1;
     let src = rule_when(&format!("{}a{}", "(".repeat(ok_parens), ")".repeat(ok_parens)));
-    let p = parse_timed(&src, Duration::from_secs(5));
+    let p = parse_src(&src);
     assert!(p.diagnostics.is_empty(), "{:?}", codes(&p));
     let src = rule_when(&format!("{}a{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING)));
-    let p = parse_timed(&src, Duration::from_secs(5));
+    let p = parse_src(&src);
     assert_eq!(codes(&p), ["E0020"]);
 
     // The same depth in a reason message's interpolation, a fn body and a test step.
@@ -93,7 +90,7 @@ fn nesting_limit_is_exact_and_fits_the_default_stack() {
         format!("rule r on t {{ when {}1 deny }}", "not ".repeat(MAX_NESTING - 1)),
         format!("tool t {{ a: {}Int{} }}", "List<".repeat(MAX_NESTING - 1), ">".repeat(MAX_NESTING - 1)),
     ] {
-        let p = parse_timed(&src, Duration::from_secs(5));
+        let p = parse_src(&src);
         assert!(p.diagnostics.is_empty(), "{:?} for {}…", codes(&p), &src[..60]);
     }
 }
@@ -132,7 +129,7 @@ fn the_deepest_nesting_fits_in_one_mebibyte() {
 #[test]
 fn very_long_name() {
     let name = "a".repeat(1 << 20);
-    let p = parse_timed(&format!("tool {name} {{ }}"), Duration::from_secs(5));
+    let p = parse_src(&format!("tool {name} {{ }}"));
     assert_eq!(codes(&p), ["E0021"]);
     assert!(p.diagnostics[0].message.contains(&MAX_NAME_BYTES.to_string()));
 }
@@ -140,9 +137,9 @@ fn very_long_name() {
 #[test]
 fn nul_bytes_never_panic() {
     for src in ["\0", "\0\0\0", "rule r on t { when a\0 deny }", "tool \0 { }", "\"\0\"", "/* \0 */", "// \0"] {
-        let _ = parse_timed(src, Duration::from_secs(1));
+        let _ = parse_src(src);
     }
-    let p = parse_timed("tool t { a: Int }\0", Duration::from_secs(1));
+    let p = parse_src("tool t { a: Int }\0");
     assert_eq!(codes(&p), ["E0001"]);
 }
 
@@ -156,7 +153,7 @@ fn twenty_thousand_rules() {
             i + 10
         ));
     }
-    let p = parse_timed(&src, Duration::from_secs(10));
+    let p = parse_src(&src);
     assert!(p.diagnostics.is_empty(), "{:?}", &codes(&p)[..codes(&p).len().min(5)]);
     assert_eq!(p.file.items.len(), 20_001);
 }
@@ -164,16 +161,16 @@ fn twenty_thousand_rules() {
 #[test]
 fn twenty_thousand_conjuncts() {
     let cond: Vec<String> = (0..20_000).map(|i| format!("params.x != {i}")).collect();
-    let p = parse_timed(&rule_when(&cond.join(" and ")), Duration::from_secs(10));
+    let p = parse_src(&rule_when(&cond.join(" and ")));
     assert!(p.diagnostics.is_empty(), "{:?}", codes(&p));
-    let p = parse_timed(&rule_when(&cond.join("\n or ")), Duration::from_secs(10));
+    let p = parse_src(&rule_when(&cond.join("\n or ")));
     assert!(p.diagnostics.is_empty(), "{:?}", codes(&p));
 }
 
 #[test]
 fn many_errors_are_capped() {
     let src = "rule r on t { when a < b < c deny }\n".repeat(5_000);
-    let p = parse_timed(&src, Duration::from_secs(10));
+    let p = parse_src(&src);
     assert!(p.diagnostics.len() <= aarm_lang::limits::MAX_DIAGNOSTICS_PER_FILE + 1, "{}", p.diagnostics.len());
     assert_eq!(p.diagnostics.last().map(|d| d.code), Some(Code::TooManyErrors));
 }

@@ -675,10 +675,10 @@ fn call_graph_check_is_linear_on_dense_graphs() {
             function(code, 1, 1)
         })
         .collect();
-    // The longest chain (each calls i + 1) is n long: the depth error, quickly.
-    let start = std::time::Instant::now();
+    // The longest chain (each calls i + 1) is n long: the depth error. Without memoisation
+    // the 19^2000 paths would never finish: a regression hangs this test, it cannot pass
+    // slowly (no wall-clock bound here, which a loaded machine could break).
     assert!(matches!(err(&p), VerifyError::CallTooDeep { .. }));
-    assert!(start.elapsed().as_secs() < 5);
 }
 
 #[test]

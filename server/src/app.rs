@@ -6,7 +6,7 @@
 //! deny decisions never take that lock: they are evaluated on the current engine directly.
 
 use crate::auth::Authenticator;
-use crate::clock::Clock;
+use crate::clock::{Clock, TimeSource};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::identities::{Roles, SharedRoles};
@@ -65,6 +65,9 @@ pub struct Options {
     pub reload_interval: Option<Duration>,
     /// How often the outbox looks for due deliveries (it is also woken when one is queued).
     pub outbox_interval: Duration,
+    /// Where the service reads the time: the system's wall clock, or a manual time that tests
+    /// move (no command-line flag sets it).
+    pub clock: TimeSource,
 }
 
 impl Options {
@@ -80,6 +83,7 @@ impl Options {
             tick_interval: Duration::from_secs(1),
             reload_interval: Some(Duration::from_secs(2)),
             outbox_interval: Duration::from_millis(500),
+            clock: TimeSource::System,
         }
     }
 }
@@ -112,7 +116,8 @@ pub struct App {
     lifecycle: Arc<Mutex<Lifecycle<SqliteStore>>>,
     current: RwLock<Arc<Engine>>,
     pub bundle_stamp: Mutex<FileStamp>,
-    pub clock: Clock,
+    /// The only source of time of the service (shared with the outbox).
+    pub clock: Arc<Clock>,
     /// When each pending case is next due (the clock's index).
     pub due: crate::timers::DueIndex,
     pub waiters: Waiters,
@@ -161,11 +166,11 @@ impl App {
         lifecycle
             .add_engine(engine.clone(), Some(&bytes))
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
-        let outbox = Outbox::open(&options.store, options.config.notify.clone())
+        let clock = Arc::new(Clock::new(options.clock.clone(), floor));
+        let outbox = Outbox::open(&options.store, options.config.notify.clone(), clock.clone())
             .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let decide_keys = crate::replay::DecideKeys::open(&options.store)
             .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
-        let clock = Clock::new(floor);
         let journal =
             Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -229,5 +234,19 @@ impl App {
         })
         .await
         .map_err(|e| ApiError::Unavailable(format!("the case store task failed: {e}")))?
+    }
+
+    /// [`App::lifecycle`] for whatever applies a lifecycle event (open, approve, deny, evidence,
+    /// cancel, tick): `f` gets the time read under the lifecycle's lock. Read before the lock,
+    /// a request that waited for it behind a later one would carry an earlier time than the
+    /// store's last event and be refused (`clock_went_back`); read under it, the times of the
+    /// events follow the order they are committed in, because the clock never goes back.
+    pub async fn lifecycle_at<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Lifecycle<SqliteStore>, i64) -> Result<T, ApiError> + Send + 'static,
+    {
+        let clock = self.clock.clone();
+        self.lifecycle(move |lc| f(lc, clock.now())).await
     }
 }

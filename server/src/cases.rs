@@ -155,6 +155,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         ));
     }
     let engine = app.engine()?;
+    // The time the policy sees; a case opens at the time read under the lifecycle's lock
+    // (never earlier than this one), see App::lifecycle_at.
     let now = app.clock.now();
     let mut request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -176,10 +178,10 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         let app2 = app.clone();
         let pending = decision.clone();
         let opened = app
-            .lifecycle(move |lc| {
-                let submitted = lc.open_decided(pending, &request, now)?;
+            .lifecycle_at(move |lc, at| {
+                let submitted = lc.open_decided(pending, &request, at)?;
                 if let Some(case) = &submitted.case {
-                    observed(&app2, lc, case, now);
+                    observed(&app2, lc, case, at);
                 }
                 Ok(submitted)
             })
@@ -326,8 +328,7 @@ pub async fn act(
     let p2 = p.clone();
     let id2 = id.to_string();
     let result = app
-        .lifecycle(move |lc| {
-            let now = app2.clock.now();
+        .lifecycle_at(move |lc, now| {
             let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
             // A retry of an event that was applied: the case as stored, whatever it is now.
             if let Some(eid) = &event_id {

@@ -70,6 +70,14 @@ impl Running {
         result
     }
 
+    /// Runs one tick of the clock at its current time and returns when it is done: what the
+    /// background clock does at every interval, with a full read of the pending cases. Tests
+    /// that drive a [`clock::ManualTime`] call it after moving the time, instead of waiting
+    /// for the interval. Returns the ids of the cases that changed.
+    pub async fn tick(&self) -> Result<Vec<String>, String> {
+        timers::tick_once(&self.app, true).await
+    }
+
     /// Shuts down and waits.
     pub async fn stop(self) -> Result<(), ServeError> {
         self.shutdown();
@@ -104,7 +112,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     let outbox_app = app.clone();
     background.push(tokio::spawn(async move {
         let poll = outbox_app.options.outbox_interval;
-        outbox_app.outbox.run(&outbox_app.clock, poll, outbox_app.shutdown.clone()).await;
+        outbox_app.outbox.run(poll, outbox_app.shutdown.clone()).await;
     }));
 
     let router = routes::router(app.clone());
@@ -125,8 +133,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
 async fn recover_notifications(app: &Arc<App>) {
     let app2 = app.clone();
     let result = app
-        .lifecycle(move |lc| {
-            let now = app2.clock.now();
+        .lifecycle_at(move |lc, now| {
             for case in aarm_runtime::store::CaseStore::list(lc.store(), true)? {
                 cases::observed(&app2, lc, &case, now);
             }
@@ -143,32 +150,39 @@ pub fn run(options: Options) -> Result<(), ServeError> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| ServeError::Io(e.to_string()))?;
     runtime.block_on(async move {
+        // Listened for before the server starts: a signal that arrives while it starts, or just
+        // after it logs its address, stops it gracefully instead of killing it.
+        let signal = shutdown_signal()?;
         let running = start(options).await?;
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         running.stop().await
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// SIGINT or SIGTERM; the handlers are installed when this is called, not when it is awaited.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| ServeError::Io(format!("cannot listen for {name}: {e}")))
+    };
+    let mut term = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = listen(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    })
 }

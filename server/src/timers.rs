@@ -91,8 +91,7 @@ impl DueIndex {
 pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
     let app2 = app.clone();
     let changed = app
-        .lifecycle(move |lc| {
-            let now = app2.clock.now();
+        .lifecycle_at(move |lc, now| {
             if rescan {
                 for case in lc.store().list(true)? {
                     app2.due.update(&case);
@@ -136,11 +135,17 @@ pub async fn run(app: Arc<App>) {
             _ = interval.tick() => {}
         }
         ticks = ticks.wrapping_add(1);
-        if let Err(e) = tick(&app, ticks % RESCAN_TICKS == 0).await {
+        if let Err(e) = tick_once(&app, ticks % RESCAN_TICKS == 0).await {
             tracing::error!(error = %e, "clock: cannot fire due timeouts");
         }
-        let now = app.clock.now();
-        app.sessions.expire(now);
-        app.waiters.prune();
     }
+}
+
+/// Everything one tick does: fire what is due ([`tick`]), expire idle sessions, drop waiters
+/// nobody listens to. Returns the ids of the cases that changed.
+pub async fn tick_once(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
+    let changed = tick(app, rescan).await;
+    app.sessions.expire(app.clock.now());
+    app.waiters.prune();
+    changed
 }

@@ -34,6 +34,11 @@ impl Waiters {
         }
     }
 
+    /// How many are waiting for case `id` now (for tests and diagnostics).
+    pub fn watching(&self, id: &str) -> usize {
+        self.map.lock().ok().and_then(|m| m.get(id).map(|tx| tx.receiver_count())).unwrap_or(0)
+    }
+
     /// Drops senders nobody listens to any more (waits that timed out).
     pub fn prune(&self) {
         if let Ok(mut map) = self.map.lock() {

@@ -40,12 +40,12 @@ async fn click(client: &fantoccini::Client, css: &str) {
         match client.find(Locator::Css(css)).await {
             Ok(el) => match el.click().await {
                 Ok(()) => return,
-                Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                Err(e) if start.elapsed() < common::WAIT_BOUND => {
                     let _ = e;
                 }
                 Err(e) => panic!("cannot click {css}: {e}"),
             },
-            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+            Err(e) if start.elapsed() < common::WAIT_BOUND => {
                 let _ = e;
             }
             Err(e) => panic!("no {css}: {e}"),
@@ -67,12 +67,12 @@ async fn wait_text(client: &fantoccini::Client, css: &str, needle: &str) -> Stri
                 if t.contains(needle) {
                     return t;
                 }
-                if start.elapsed() > Duration::from_secs(20) {
+                if start.elapsed() > common::WAIT_BOUND {
                     panic!("{css} says {t:?}, expected {needle:?}");
                 }
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "{css} never appeared");
+        assert!(start.elapsed() < common::WAIT_BOUND, "{css} never appeared");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -98,7 +98,7 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
         let (http, base, id) = (d.http.clone(), d.base.clone(), high.clone());
         tokio::spawn(async move {
             let r = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=90"))
+                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
                 .bearer_auth("agent-token")
                 .send()
                 .await
@@ -134,7 +134,7 @@ async fn an_approver_approves_in_the_inbox_and_the_agent_is_released() {
     let client = loop {
         match builder.connect(&format!("http://127.0.0.1:{port}")).await {
             Ok(c) => break c,
-            Err(e) if start.elapsed() < Duration::from_secs(30) => {
+            Err(e) if start.elapsed() < common::WAIT_BOUND => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

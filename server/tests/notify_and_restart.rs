@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{transfer, Deployment};
+use common::{eventually, transfer, Deployment, WAIT_BOUND};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -19,14 +19,19 @@ async fn deliveries(d: &Deployment, id: &str) -> Vec<Value> {
 }
 
 async fn wait_delivered(d: &Deployment, id: &str, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
+    let what = format!("{n} deliveries of {id} to settle");
+    eventually(&what, || async {
         let list = deliveries(d, id).await;
-        if list.iter().filter(|x| x["state"] != "pending").count() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("deliveries of {id} did not settle: {:?}", deliveries(d, id).await);
+        (list.iter().filter(|x| x["state"] != "pending").count() >= n).then_some(list)
+    })
+    .await
+}
+
+/// Waits until the delivery of `id` on `channel` satisfies `done`, and returns it.
+async fn delivery_until(d: &Deployment, id: &str, channel: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let what = format!("the {channel} delivery of {id}");
+    eventually(&what, || async { deliveries(d, id).await.into_iter().find(|x| x["channel"] == channel && done(x)) })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,12 +109,27 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case() {
-    let d = Deployment::start("retries").await;
+    // Backoff of an hour, then two: only the server's clock can make a retry due in a test.
+    let mut d = Deployment::start("retries").await;
+    d.stop().await;
+    let text = common::config_text(&d.receiver.url, &d.smtp.addr)
+        .replace("initial_backoff_ms = 100", "initial_backoff_ms = 3600000")
+        .replace("max_backoff_ms = 400", "max_backoff_ms = 7200000");
+    std::fs::write(d.dir.path("serve.toml"), text).unwrap();
+    d.boot(|_| {}).await;
     d.receiver.fail_first.store(2, std::sync::atomic::Ordering::SeqCst);
     let id = case_id(&d.decide(common::tool("wire", 5000)).await);
-    let list = wait_delivered(&d, &id, 1).await;
-    assert_eq!(list[0]["state"], "delivered");
-    assert_eq!(list[0]["attempts"], 3, "two 500s, then delivered: {list:?}");
+    // Each retry waits for the server's time to move by its backoff, and comes once it has (the
+    // time is moved without a tick: the case itself is not the point here).
+    let hook = "webhook:audit";
+    let first = delivery_until(&d, &id, hook, |x| x["attempts"] == 1).await;
+    assert_eq!(first["state"], "pending", "a 500 is retried: {first}");
+    d.time.advance(Duration::from_secs(3600));
+    let second = delivery_until(&d, &id, hook, |x| x["attempts"] == 2).await;
+    assert_eq!(second["state"], "pending", "{second}");
+    d.time.advance(Duration::from_secs(7200));
+    let third = delivery_until(&d, &id, hook, |x| x["state"] != "pending").await;
+    assert_eq!((third["state"].as_str(), third["attempts"].as_u64()), (Some("delivered"), Some(3)), "{third}");
     assert_eq!(d.receiver.hits("/hook").len(), 1);
 
     // A channel whose receiver is gone: attempts until max_attempts, then `failed`; the case waits.
@@ -119,8 +139,12 @@ async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case()
     std::fs::write(dead.dir.path("serve.toml"), text).unwrap();
     dead.boot(|_| {}).await;
     let id = case_id(&dead.decide(transfer(5000)).await);
-    let list = wait_delivered(&dead, &id, 2).await;
-    let hook = list.iter().find(|x| x["channel"] == "webhook:audit").unwrap();
+    for attempts in 1..4 {
+        delivery_until(&dead, &id, hook, |x| x["attempts"] == attempts).await;
+        // The longest backoff (max_backoff_ms): the next attempt is due.
+        dead.advance(Duration::from_millis(400)).await;
+    }
+    let hook = delivery_until(&dead, &id, hook, |x| x["state"] != "pending").await;
     assert_eq!(hook["state"], "failed");
     assert_eq!(hook["attempts"], 4);
     assert!(hook["last_error"].as_str().unwrap().contains("127.0.0.1:9"));
@@ -136,13 +160,16 @@ async fn a_restart_in_the_middle_loses_nothing() {
     let id = case_id(&d.decide(transfer(5000)).await);
     let wire = case_id(&d.decide(common::tool("wire", 5000)).await);
     d.receiver.wait_for("/hook", 2).await;
+    let (before_id, before_wire) = (wait_delivered(&d, &id, 3).await, wait_delivered(&d, &wire, 1).await);
+    let delivered = |list: &[Value]| list.iter().all(|x| x["state"] == "delivered" && x["attempts"] == 1);
+    assert!(delivered(&before_id) && delivered(&before_wire), "{before_id:?} {before_wire:?}");
     let (_, before) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     // A wait in progress when the server stops is answered with the case as it is.
     let waiter = {
         let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
         tokio::spawn(async move {
             let r = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=60"))
+                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
                 .bearer_auth("agent-token")
                 .send()
                 .await
@@ -150,28 +177,32 @@ async fn a_restart_in_the_middle_loses_nothing() {
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let t = std::time::Instant::now();
+    d.waiting(&id, 1).await;
     d.stop().await;
-    let (status, waited) = waiter.await.unwrap();
+    // Answered by the shutdown, not by its own 300 s.
+    let (status, waited) = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("shutdown answers the poll").unwrap();
     assert_eq!((status, waited["state"].as_str()), (200, Some("pending_approval")));
-    assert!(t.elapsed() < Duration::from_secs(10), "shutdown did not wait for the 60 s poll");
     // Down: the wire's 2 s timeout passes with no server running.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    d.time.advance(Duration::from_secs(3));
     d.boot(|_| {}).await;
     let (status, after) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     assert_eq!(status, 200);
     assert_eq!(after, before, "the pending case is exactly as it was");
     // The clock fires the timeout that fell due while the server was down.
-    let (_, wired) = d.get(&format!("/v1/cases/{wire}/wait?timeout_s=10"), "agent-token").await;
+    d.tick().await;
+    let (_, wired) = d.get(&format!("/v1/cases/{wire}"), "agent-token").await;
     assert_eq!(wired["state"], "denied");
     assert_eq!(wired["resolution"]["code"], "timeout");
-    // Approve after the restart; the agent's wait returns allow; no notification sent twice.
+    // Approve after the restart; the agent's wait returns allow; no notification sent twice:
+    // the restart queued no delivery (each is one row, delivered at its first attempt).
     let (status, case) = d.post(&format!("/v1/cases/{id}/approve"), "tok-controller", json!({})).await;
     assert_eq!((status, case["state"].as_str()), (200, Some("allowed")));
     let (_, waited) = d.get(&format!("/v1/cases/{id}/wait?timeout_s=5"), "agent-token").await;
     assert_eq!(waited["outcome"]["decision"], "allow");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (after_id, after_wire) = (deliveries(&d, &id).await, deliveries(&d, &wire).await);
+    assert_eq!((after_id.len(), after_wire.len()), (3, 1), "{after_id:?} {after_wire:?}");
+    assert!(delivered(&after_id) && delivered(&after_wire), "{after_id:?} {after_wire:?}");
+    assert_eq!((before_id, before_wire), (after_id, after_wire));
     assert_eq!(d.receiver.hits("/hook").len(), 2, "the restart queued nothing already delivered");
     let chain = d.verified_chain().await;
     let events: Vec<&str> = chain.iter().map(|r| r.body.event.as_str()).collect();
@@ -215,15 +246,10 @@ async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
 
     // Signed: picked up by the file watcher.
     std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&stricter, Some(&key))).unwrap();
-    let mut reloaded = false;
-    for _ in 0..100 {
-        if d.call("GET", "/healthz", None, None).await.1["bundle_hash"] != first {
-            reloaded = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(reloaded, "the watcher reloaded the signed bundle");
+    eventually("the watcher to reload the signed bundle", || async {
+        (d.call("GET", "/healthz", None, None).await.1["bundle_hash"] != first).then_some(())
+    })
+    .await;
     let new = d.decide(common::tool("wire", 50)).await;
     assert_eq!(new["decision"], "step_up", "the new bundle decides");
     assert_ne!(new["policy"]["bundle_hash"], first);
@@ -232,8 +258,10 @@ async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
     let (status, case) =
         d.post(&format!("/v1/cases/{deferred}/evidence"), "agent-token", json!({ "window_ok": true })).await;
     assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
-    // The old case still runs under its own bundle: its 2 s timeout fires.
-    let (_, case) = d.get(&format!("/v1/cases/{old}/wait?timeout_s=10"), "agent-token").await;
+    // The old case still runs under its own bundle: its 2 s timeout fires (the new bundle's
+    // wire waits an hour).
+    assert_eq!(d.advance(Duration::from_secs(2)).await, vec![old.clone()]);
+    let (_, case) = d.get(&format!("/v1/cases/{old}"), "agent-token").await;
     assert_eq!(case["state"], "denied");
     assert_eq!(case["bundle_hash"], first);
     assert_eq!(d.post("/v1/admin/reload", "tok-cfo", json!({})).await.0, 403);
@@ -272,13 +300,10 @@ async fn openapi_lists_exactly_the_routes_and_every_route_is_served() {
         } else {
             d.http.post(format!("{}{path}", d.base))
         };
-        let status =
-            req.bearer_auth("tok-ops").timeout(Duration::from_secs(5)).send().await.map(|r| r.status().as_u16());
-        // The long-polls hold the connection: a timeout means the route exists.
-        if let Ok(s) = status {
-            assert!(s != 404 || path.contains("case-000001"), "{method} {path}: {s}");
-            assert_ne!(s, 405, "{method} {path}");
-        }
+        // No long-poll holds the connection: the case does not exist, so each answers at once.
+        let s = req.bearer_auth("tok-ops").timeout(WAIT_BOUND).send().await.unwrap().status().as_u16();
+        assert!(s != 404 || path.contains("case-000001"), "{method} {path}: {s}");
+        assert_ne!(s, 405, "{method} {path}");
     }
 }
 
@@ -286,6 +311,9 @@ async fn openapi_lists_exactly_the_routes_and_every_route_is_served() {
 async fn a_further_tier_after_a_timeout_notifies_its_own_approvers() {
     let d = Deployment::start("tiers").await;
     let id = case_id(&d.decide(common::tool("refund", 5000)).await);
+    d.receiver.wait_for("/hook", 1).await;
+    // Nobody of the first tier answers within its 1 s: the second tier is asked.
+    assert_eq!(d.advance(Duration::from_secs(1)).await, vec![id.clone()]);
     let mut hits: Vec<Value> = d.receiver.wait_for("/hook", 2).await.iter().map(|h| h.json()).collect();
     hits.sort_by_key(|h| h["case"]["tier"].as_u64());
     let (first, second) = (hits[0].clone(), hits[1].clone());
@@ -325,6 +353,7 @@ async fn a_session_remembers_its_actions_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
+    // The background clock ticks on its own here (the rescan that finds the case is its job).
     let d = Deployment::start_with("external", common::POLICY, |o| o.tick_interval = Duration::from_millis(50)).await;
     // As `aarm case open` would, on the same store file, while the server runs.
     let id = {
@@ -342,8 +371,10 @@ async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
         request["identity"]["agent"] = json!("finance-agent");
         lc.submit(&hash, &request.to_string(), now).unwrap().case.unwrap().id
     };
-    let (status, case) = d.get(&format!("/v1/cases/{id}/wait?timeout_s=20"), "agent-token").await;
-    assert_eq!(status, 200);
+    // Its 2 s pass; no request touches it, no test tick runs: the background clock's rescan finds
+    // it and times it out.
+    d.time.advance(Duration::from_secs(2));
+    let case = d.case_until(&id, |c| c["state"] != "pending_approval").await;
     assert_eq!(case["state"], "denied", "the rescan found it and the clock timed it out: {case}");
     assert_eq!(case["resolution"]["code"], "timeout");
 }
@@ -363,16 +394,13 @@ async fn a_python_agent_blocks_until_approved() {
         .output();
     let approver = async {
         // The approver finds the case in their list and approves it.
-        for _ in 0..100 {
+        let id = eventually("the agent's case", || async {
             let (_, pending) = d.get("/v1/cases?state=pending", "tok-cfo").await;
-            if let Some(id) = pending.as_array().unwrap().first().map(|c| c["id"].as_str().unwrap().to_string()) {
-                let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
-                assert_eq!(status, 200);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no case appeared");
+            pending.as_array().unwrap().first().map(|c| c["id"].as_str().unwrap().to_string())
+        })
+        .await;
+        let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+        assert_eq!(status, 200);
     };
     let (out, ()) = tokio::join!(agent, approver);
     let out = out.unwrap();

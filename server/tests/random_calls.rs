@@ -8,7 +8,7 @@
 //! - a case is `allowed` only with its quorum of distinct eligible approvals;
 //! - the receipt chain verifies after every call.
 //!
-//! The policies wait an hour, so the clock changes nothing during the run. A fixed seed per
+//! The server's clock is the test's and does not move, so no timeout fires during the run. A fixed seed per
 //! round keeps a failure reproducible (the seed is printed).
 
 mod common;

@@ -11,11 +11,12 @@
 //! `X-Aarm-Delivery`).
 
 use super::message::{ApprovalContext, Trigger};
+use crate::clock::Clock;
 use crate::config::{email_of_channel, Channel, NotifySection};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -66,6 +67,9 @@ pub struct Outbox {
     config: NotifySection,
     http: reqwest::Client,
     wake: Notify,
+    /// The service's clock: when a delivery is due and when a retry is, so that backoff follows
+    /// the same time as the cases.
+    clock: Arc<Clock>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -74,20 +78,13 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("outbox: {e}"))
 }
 
 impl Outbox {
     /// Opens the outbox tables in the store's database file (the case store has created it).
-    pub fn open(path: &Path, config: NotifySection) -> Result<Outbox, String> {
+    pub fn open(path: &Path, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
         let conn = db(Connection::open(path))?;
         db(conn.busy_timeout(Duration::from_secs(10)))?;
         // The store's file is in WAL mode. NORMAL: a delivery's record survives a crash of the
@@ -103,7 +100,7 @@ impl Outbox {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Outbox { conn: Mutex::new(conn), config, http, wake: Notify::new() })
+        Ok(Outbox { conn: Mutex::new(conn), config, http, wake: Notify::new(), clock })
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, String> {
@@ -134,7 +131,7 @@ impl Outbox {
                 "INSERT OR IGNORE INTO serve_deliveries
                     (case_id, trigger_key, channel, kind, payload, state, next_at_ms, last_error, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![context.case, key, name, kind, payload, state, now_ms(), error, now],
+                params![context.case, key, name, kind, payload, state, self.clock.now_ms(), error, now],
             ))?;
         }
         drop(conn);
@@ -191,7 +188,7 @@ impl Outbox {
             "SELECT id, channel, payload, attempts FROM serve_deliveries
              WHERE state = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
         ))?;
-        let rows = db(stmt.query_map(params![now_ms(), limit], |r| {
+        let rows = db(stmt.query_map(params![self.clock.now_ms(), limit], |r| {
             Ok(Due { id: r.get(0)?, channel: r.get(1)?, payload: r.get(2)?, attempts: r.get(3)? })
         }))?;
         db(rows.collect())
@@ -204,7 +201,7 @@ impl Outbox {
             .query_row("SELECT MIN(next_at_ms) FROM serve_deliveries WHERE state = 'pending'", [], |r| r.get(0))
             .optional())?
         .flatten();
-        Ok(next.map(|t| t.saturating_sub(now_ms()).max(0)))
+        Ok(next.map(|t| t.saturating_sub(self.clock.now_ms()).max(0)))
     }
 
     fn backoff_ms(&self, attempts: u32) -> i64 {
@@ -228,7 +225,7 @@ impl Outbox {
             )),
             Err(e) => db(conn.execute(
                 "UPDATE serve_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE id = ?1",
-                params![id, attempts, e, now_ms().saturating_add(self.backoff_ms(attempts))],
+                params![id, attempts, e, self.clock.now_ms().saturating_add(self.backoff_ms(attempts))],
             )),
         }
         .map(|_| ())
@@ -259,7 +256,7 @@ impl Outbox {
     }
 
     /// Sends what is due, concurrently, and records each outcome. Returns how many were tried.
-    pub async fn run_once(&self, clock: &crate::clock::Clock) -> usize {
+    pub async fn run_once(&self) -> usize {
         let due = match self.due(32) {
             Ok(d) => d,
             Err(e) => {
@@ -269,7 +266,7 @@ impl Outbox {
         };
         let tried = due.len();
         let attempts = due.iter().map(|d| async move {
-            let result = self.attempt(d, clock.now()).await;
+            let result = self.attempt(d, self.clock.now()).await;
             (d, result)
         });
         for (d, result) in futures_util::future::join_all(attempts).await {
@@ -280,7 +277,7 @@ impl Outbox {
                     tracing::warn!(delivery = d.id, channel = %d.channel, attempts, error = %e, "notification failed")
                 }
             }
-            if let Err(e) = self.record(d.id, attempts, &result, clock.now()) {
+            if let Err(e) = self.record(d.id, attempts, &result, self.clock.now()) {
                 tracing::error!(delivery = d.id, error = %e, "outbox: cannot record the attempt");
             }
         }
@@ -288,9 +285,9 @@ impl Outbox {
     }
 
     /// The delivery loop: runs until `stop` is cancelled.
-    pub async fn run(&self, clock: &crate::clock::Clock, poll: Duration, stop: tokio_util::sync::CancellationToken) {
+    pub async fn run(&self, poll: Duration, stop: tokio_util::sync::CancellationToken) {
         loop {
-            let tried = self.run_once(clock).await;
+            let tried = self.run_once().await;
             if tried > 0 {
                 continue;
             }

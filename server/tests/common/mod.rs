@@ -1,15 +1,43 @@
 //! The harness of the server's tests: policies compiled to real bundles, the real server on a
 //! loopback port with a real SQLite store, a webhook receiver and an SMTP sink on loopback.
+//!
+//! Time is the test's: the server reads a manual clock ([`Deployment::time`]) that moves only
+//! when the test calls [`Deployment::advance`], so "before the timeout" and "after it" do not
+//! depend on how loaded the machine is. Waiting is on events (a case changed, a webhook
+//! arrived), polled with a generous upper bound ([`WAIT_BOUND`]) that only a broken server
+//! reaches; no test asserts how long anything took.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use aarm_server::clock::{ManualTime, TimeSource};
 use aarm_server::config::Config;
 use aarm_server::{Options, Running};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The longest any test waits for an event before failing: far beyond what a loaded machine
+/// needs, so reaching it means the event is not coming.
+pub const WAIT_BOUND: Duration = Duration::from_secs(60);
+
+/// Polls `probe` until it answers `Some`, failing after [`WAIT_BOUND`] with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT_BOUND;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited {WAIT_BOUND:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 pub const POLICY: &str = r#"
 policy pay version "1"
@@ -214,14 +242,8 @@ impl Receiver {
 
     /// Waits until `n` requests to `path` arrived.
     pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Hit> {
-        for _ in 0..200 {
-            let hits = self.hits(path);
-            if hits.len() >= n {
-                return hits;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{n} request(s) to {path} expected, got {:?}", self.hits(path).len());
+        let what = format!("{n} request(s) to {path}");
+        eventually(&what, || async { Some(self.hits(path)).filter(|h| h.len() >= n) }).await
     }
 }
 
@@ -284,14 +306,8 @@ impl SmtpSink {
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..200 {
-            let mails = self.mails.lock().unwrap().clone();
-            if mails.len() >= n {
-                return mails;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{n} mail(s) expected");
+        let what = format!("{n} mail(s)");
+        eventually(&what, || async { Some(self.mails.lock().unwrap().clone()).filter(|m| m.len() >= n) }).await
     }
 }
 
@@ -303,6 +319,8 @@ pub struct Deployment {
     pub server: Option<Running>,
     pub base: String,
     pub http: reqwest::Client,
+    /// The server's time (it survives a restart of the deployment): moved by [`Self::advance`].
+    pub time: ManualTime,
 }
 
 impl Deployment {
@@ -317,7 +335,15 @@ impl Deployment {
         let smtp = SmtpSink::start().await;
         let text = config_text(&receiver.url, &smtp.addr);
         std::fs::write(dir.path("serve.toml"), &text).unwrap();
-        let mut d = Deployment { dir, receiver, smtp, server: None, base: String::new(), http: reqwest::Client::new() };
+        let mut d = Deployment {
+            dir,
+            receiver,
+            smtp,
+            server: None,
+            base: String::new(),
+            http: reqwest::Client::new(),
+            time: ManualTime::starting_now(),
+        };
         d.boot(tune).await;
         d
     }
@@ -330,9 +356,12 @@ impl Deployment {
             "127.0.0.1:0".parse().unwrap(),
             config,
         );
-        o.tick_interval = Duration::from_millis(100);
+        // The test ticks (Deployment::advance, Deployment::tick): the background clock only
+        // runs its first tick at start, so what a tick changed is the test's to see.
+        o.tick_interval = Duration::from_secs(3600);
         o.outbox_interval = Duration::from_millis(50);
         o.reload_interval = Some(Duration::from_millis(100));
+        o.clock = TimeSource::Manual(self.time.clone());
         o
     }
 
@@ -352,6 +381,37 @@ impl Deployment {
 
     pub fn app(&self) -> &Arc<aarm_server::App> {
         &self.server.as_ref().unwrap().app
+    }
+
+    /// Runs one tick of the server's clock at the current time and waits for it to finish.
+    /// Returns the ids of the cases it changed.
+    pub async fn tick(&self) -> Vec<String> {
+        self.server.as_ref().unwrap().tick().await.unwrap()
+    }
+
+    /// Moves the server's time forward by `by`, then runs one tick: whatever fell due by then
+    /// has fired when this returns. Returns the ids of the cases the tick changed.
+    pub async fn advance(&self, by: Duration) -> Vec<String> {
+        self.time.advance(by);
+        self.tick().await
+    }
+
+    /// Waits until `n` long-polls (`/wait`, `/events`) follow case `id`, so that what the
+    /// test does next happens while they wait.
+    pub async fn waiting(&self, id: &str, n: usize) {
+        let what = format!("{n} waiter(s) on {id}");
+        eventually(&what, || async { (self.app().waiters.watching(id) >= n).then_some(()) }).await
+    }
+
+    /// Waits until the case (as the operator sees it) satisfies `done`, and returns it.
+    pub async fn case_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let what = format!("case {id} to change");
+        eventually(&what, || async {
+            let (status, case) = self.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+            assert_eq!(status, 200, "{case}");
+            done(&case).then_some(case)
+        })
+        .await
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
