@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/cases/{id}/deliveries"),
     ("get", "/v1/receipts"),
     ("get", "/v1/inbox"),
+    ("get", "/v1/inbox/events"),
     ("get", "/v1/me"),
     ("post", "/v1/admin/reload"),
     ("get", "/healthz"),
@@ -61,6 +62,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout));
     let waits =
         Router::new().route("/v1/cases/{id}/wait", get(api::wait)).route("/v1/cases/{id}/events", get(api::events));
+    let waits = waits.route("/v1/inbox/events", get(crate::inbox::events));
     timed
         .merge(waits)
         .fallback(api::not_found)
