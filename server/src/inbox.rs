@@ -19,6 +19,7 @@ use std::sync::Arc;
 const PAGE: &str = include_str!("inbox/index.html");
 const SCRIPT: &str = include_str!("inbox/app.js");
 const STYLE: &str = include_str!("inbox/style.css");
+const ICON: &str = include_str!("inbox/favicon.svg");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
                    form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -42,6 +43,11 @@ pub async fn script() -> impl IntoResponse {
 
 pub async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLE)
+}
+
+/// The page's icon (without one, browsers ask for `/favicon.ico` on every load and get a 404).
+pub async fn icon() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=86400")], ICON)
 }
 
 /// `GET /v1/inbox/events`: server-sent events, each an `inbox` event whose data is what

@@ -123,7 +123,8 @@ pub fn document() -> Value {
         "/openapi.json": { "get": op("This document", json_ok("OpenAPI 3", json!({ "type": "object" })), &[], public.clone()) },
         "/inbox": { "get": op("The approver inbox (a web page; it asks for the approver's token)", html("HTML", "text/html"), &[], public.clone()) },
         "/inbox/app.js": { "get": op("The inbox script", html("JavaScript", "text/javascript"), &[], public.clone()) },
-        "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public) },
+        "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public.clone()) },
+        "/inbox/favicon.svg": { "get": op("The inbox icon", html("SVG", "image/svg+xml"), &[], public) },
     });
 
     json!({

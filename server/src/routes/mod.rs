@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox"),
     ("get", "/inbox/app.js"),
     ("get", "/inbox/style.css"),
+    ("get", "/inbox/favicon.svg"),
 ];
 
 pub fn router(app: Arc<App>) -> Router {
@@ -59,6 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/inbox", get(crate::inbox::page))
         .route("/inbox/app.js", get(crate::inbox::script))
         .route("/inbox/style.css", get(crate::inbox::style))
+        .route("/inbox/favicon.svg", get(crate::inbox::icon))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout));
     let waits =
         Router::new().route("/v1/cases/{id}/wait", get(api::wait)).route("/v1/cases/{id}/events", get(api::events));
