@@ -121,7 +121,7 @@ impl Browser {
                 .expect("chromedriver starts"),
         );
         let profile = TempDir::new("chromium-profile");
-        let caps = json!({
+        let mut caps = json!({
             "browserName": "chrome",
             "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
@@ -134,6 +134,11 @@ impl Browser {
                 ],
             },
         });
+        if width < 500 {
+            // Chromium's windows are at least 500 px wide: a phone's viewport is emulated.
+            caps["goog:chromeOptions"]["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": width, "height": 844, "pixelRatio": 1.0, "touch": true } });
+        }
         let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
         builder.capabilities(caps.as_object().unwrap().clone());
         let start = Instant::now();
@@ -296,6 +301,7 @@ async fn walk(width: u32) {
     // (10) The sign-in page: a main landmark, no axe violations; (11) an icon, not a 404.
     b.client.goto(&format!("{}/inbox?case={long}", d.base)).await.unwrap();
     b.until("document.querySelector('main #login-form')", "the sign-in form inside main").await;
+    assert_eq!(b.js("return window.innerWidth;").await, json!(width), "the viewport is {width} px wide");
     b.shot("1-sign-in").await;
     b.assert_accessible("sign-in").await;
     let icon = b
@@ -507,7 +513,7 @@ async fn walk(width: u32) {
     // (4) The critical 990 000 USD payout: the confirmation says it releases the payout now.
     b.click(&format!("{} button.approve", card(&critical))).await;
     let effect = b.text(&format!("{} .confirm .effect", card(&critical))).await;
-    assert!(effect.contains("Your approval releases payout"), "(4) {effect}");
+    assert!(effect.contains("Your approval releases payout (amount 990,000, to acme-holdings) now"), "(4) {effect}");
     b.shot("5-confirm-release").await;
     assert_eq!(
         d.get(&format!("/v1/cases/{critical}"), "tok-ops").await.1["state"],
@@ -557,6 +563,10 @@ async fn walk(width: u32) {
         "(4) the closed card",
     )
     .await;
+    let gone = b
+        .js(&format!("return [...document.querySelectorAll(\"{} button.approve, {0} button.deny\")].every(x => x.offsetParent === null);", card(&critical)))
+        .await;
+    assert_eq!(gone, json!(true), "(4) a closed case offers no Approve or Deny");
     let (_, c) = d.get(&format!("/v1/cases/{critical}"), "tok-ops").await;
     assert_eq!(c["state"], "allowed");
     assert_eq!(c["outcome_summary"]["by"], json!(["cfo@corp.com"]));

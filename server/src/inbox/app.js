@@ -252,19 +252,32 @@ function mine(item) {
   return me && (item.case.approvals || []).find(a => a.by === me.id);
 }
 
+// The action with its short parameters, as a sentence can carry it: "payout (amount 990,000,
+// to acme-holdings)". Long or nested values are left to the card.
+function actionSummary(c) {
+  const parts = [];
+  for (const [k, v] of Object.entries(c.action.params || {})) {
+    if (typeof v === "number") parts.push(k + " " + v.toLocaleString("en-US"));
+    else if (typeof v === "string" && v.length <= 60) parts.push(k + " " + v);
+    else if (typeof v === "boolean") parts.push(k + " " + v);
+    if (parts.length === 4) break;
+  }
+  return actionName(c) + (parts.length ? " (" + parts.join(", ") + ")" : "");
+}
+
 // What an approval would do now, said before it is sent.
 function approveEffect(item) {
   const c = item.context;
   const have = (item.case.approvals || []).length;
   if (have + 1 >= c.quorum) {
-    return "Your approval releases " + actionName(c) + " with the parameters shown, now. The agent runs it.";
+    return "Your approval releases " + actionSummary(c) + " now: the agent runs it as shown above.";
   }
-  return "Your approval is " + (have + 1) + " of " + c.quorum + ". " + (c.quorum - have - 1) + " more approval(s) are needed before " + actionName(c) + " runs.";
+  return "Your approval is " + (have + 1) + " of " + c.quorum + ". " + (c.quorum - have - 1) + " more approval(s) are needed before " + actionSummary(c) + " runs.";
 }
 
 function denyEffect(item) {
   const s = item.case.decision && item.case.decision.step_up;
-  if (!s || s.veto !== false) return "Your denial blocks " + actionName(item.context) + " now; the agent is told it may not run.";
+  if (!s || s.veto !== false) return "Your denial blocks " + actionSummary(item.context) + " now: the agent is told it may not run.";
   return "Your denial is recorded; the case stays open for the other approvers (this rule has no veto).";
 }
 
@@ -363,6 +376,9 @@ async function closeCard(st, ownResult) {
   try {
     const c = await api("GET", "/v1/cases/" + encodeURIComponent(st.item.context.case));
     text = outcomeLine(c);
+    // The details as they were when it closed (who approved, when), not as last listed.
+    st.item = Object.assign({}, st.item, { case: c });
+    keepInPlace(() => { const dl = details(st.item); st.dl.replaceWith(dl); st.dl = dl; });
   } catch (e) {
     text = "This case is no longer waiting for you.";
   }
