@@ -49,12 +49,12 @@ async fn the_inbox_stream_follows_new_and_changed_cases() {
     let mut buf = String::new();
     let now = next_inbox(&mut res, &mut buf, |_| true).await;
     assert_eq!(now["approver"], "cfo@corp.com");
-    assert_eq!(ids(&now), [first.clone()]);
+    assert_eq!(ids(&now), [first.as_str()]);
 
     // A new case shows up without asking again.
     let second = case_id(&d.decide(transfer(6000)).await);
     let now = next_inbox(&mut res, &mut buf, |v| ids(v).len() == 2).await;
-    assert_eq!(ids(&now), [first.clone(), second.clone()]);
+    assert_eq!(ids(&now), [first.as_str(), second.as_str()]);
 
     // Another approver resolves the first: it leaves this approver's inbox.
     let (status, _) = d.post(&format!("/v1/cases/{first}/approve"), "tok-controller", json!({})).await;
