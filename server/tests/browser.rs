@@ -473,6 +473,20 @@ async fn walk(width: u32) {
     )
     .await;
 
+    // (7) A text selection in a card survives an update of the list.
+    let selected = b
+        .js(&format!(
+            "const dt = [...document.querySelectorAll(\"{} dt\")].find(x => x.textContent === 'Evidence awaited');
+             const r = document.createRange(); r.selectNodeContents(dt.nextElementSibling);
+             const s = getSelection(); s.removeAllRanges(); s.addRange(r); return s.toString();",
+            card(&deferred)
+        ))
+        .await;
+    assert_eq!(selected, json!("window_ok"));
+    let another = decide(&d, transfer(8000, "rent")).await;
+    b.until(&format!("document.querySelector(\"{}\")", card(&another)), "another new case").await;
+    assert_eq!(b.js("return getSelection().toString();").await, selected, "(7) the selection survives an update");
+
     // (3) Someone else closes a case while this approver has its deny box open: the card says
     // who did what and when, and the box is gone, before anything is sent.
     b.click(&format!("{} button.deny", card(&newer))).await;

@@ -336,6 +336,10 @@ function buildCard(item) {
 
 // Replaces only the read-only parts; the controls (and what is typed into them) stay.
 function updateCard(st, item) {
+  // Unchanged cases are not touched at all: a text selection in them survives the update.
+  const sig = JSON.stringify(item);
+  if (st.sig === sig && st.dl) return;
+  st.sig = sig;
   st.item = item;
   const c = item.context;
   st.li.className = "case risk-" + c.risk + (c.case === focusCase ? " focus" : "");
