@@ -95,12 +95,13 @@ pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64)
         return;
     }
     let doc = rule_doc(lc, case);
+    let deferral = deferral_context(lc, case);
     let mut triggers = vec![Trigger::ApprovalRequested];
     if case.escalated {
         triggers.push(Trigger::Escalated);
     }
     for t in triggers {
-        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), now) {
+        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), deferral.clone(), now) {
             // The case is recorded; only its notification is late. Logged, never fatal.
             tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
         }

@@ -93,6 +93,9 @@ async fn an_escalated_deferral_says_what_it_waited_for_and_a_resolved_case_how_i
     assert_eq!(c["deferral"]["escalated_because"], "timeout");
     assert!(c["deferral"]["explanation"].as_str().unwrap().contains("Nobody supplied window_ok"), "{c}");
     assert!(item["case"].get("outcome_summary").is_none(), "a pending case has no outcome yet");
+    // The notification carries the same context.
+    let hook = d.receiver.wait_for("/hook", 1).await;
+    assert_eq!(hook[0].json()["case"]["deferral"]["awaited"], json!(["window_ok"]), "{}", hook[0].json());
 
     // A direct step-up carries no deferral.
     let direct = case_id(&d.decide(transfer(5000)).await);

@@ -120,6 +120,19 @@ pub struct DeferralContext {
 }
 
 impl DeferralContext {
+    /// `window_ok (missing), ticket_id`: what the deferral waited for, as one line.
+    pub fn awaited_line(&self) -> String {
+        if self.awaited.is_empty() {
+            return "not recorded".to_string();
+        }
+        let names: Vec<String> = self
+            .awaited
+            .iter()
+            .map(|n| if self.missing.contains(n) { format!("{n} (missing)") } else { n.clone() })
+            .collect();
+        names.join(", ")
+    }
+
     /// `awaited` and `max_attempts` come from the deferring rule in the case's bundle.
     pub fn new(case: &Case, awaited: Vec<String>, max_attempts: Option<u32>) -> DeferralContext {
         let missing: Vec<String> = awaited.iter().filter(|n| !case.evidence.contains_key(*n)).cloned().collect();
@@ -362,6 +375,10 @@ impl ApprovalContext {
             out.push_str(&format!("Rule doc:          {doc}\n"));
         }
         out.push_str(&format!("Why:               {} ({})\n", self.reason, self.reason_code));
+        if let Some(d) = &self.deferral {
+            out.push_str(&format!("Why people decide: {}\n", d.explanation));
+            out.push_str(&format!("Evidence awaited:  {}\n", d.awaited_line()));
+        }
         out.push_str(&format!("Approvers:         {}\n", self.approver_line()));
         if let Some(deadline) = &self.deadline {
             out.push_str(&format!(
