@@ -172,7 +172,7 @@ impl Browser {
                 return v;
             }
             if start.elapsed() > PATIENCE {
-                let body = self.js("return document.body.innerText").await;
+                let body = self.js("return document.body.innerText.slice(0, 4000)").await;
                 panic!("[{} px] waited 30 s for {what} ({expr}); the page says:\n{body}", self.width);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -586,6 +586,32 @@ async fn walk(width: u32) {
     assert_eq!(c["outcome_summary"]["by"], json!(["cfo@corp.com"]));
     b.shot("7-approved").await;
 
+    // (3) A late action: another approver closes a case and this page has not heard of it yet
+    // (its live updates are held back here). Confirm reads the case first and says who acted
+    // and when, and sends nothing.
+    let late = decide(&d, payout(3000)).await;
+    b.until(&format!("document.querySelector(\"{}\")", card(&late)), "the late case").await;
+    b.js("window.render = () => {};").await;
+    let (status, _) = d.post(&format!("/v1/cases/{late}/approve"), "tok-controller", json!({})).await;
+    assert_eq!(status, 200);
+    b.click(&format!("{} button.approve", card(&late))).await;
+    b.click(&format!("{} button.confirm-approve", card(&late))).await;
+    let said = b
+        .until(
+            &format!(
+                "document.querySelector(\"{} .result\").innerText.includes('Not sent:') && document.querySelector(\"{0} .result\").innerText",
+                card(&late)
+            ),
+            "(3) the late action's answer",
+        )
+        .await;
+    assert!(said.as_str().unwrap().contains("nothing was recorded in your name"), "(3) {said}");
+    let note = b.text(&format!("{} .note", card(&late))).await;
+    assert!(note.contains("Closed: approved. controller@corp.com approved this at"), "(3) {note}");
+    let (_, c) = d.get(&format!("/v1/cases/{late}"), "tok-ops").await;
+    assert_eq!(c["outcome_summary"]["by"], json!(["controller@corp.com"]), "(3) nothing sent in cfo's name");
+    b.shot("8-late-action").await;
+
     // (8) A link to a resolved case shows its outcome: decision, who, when, reason.
     b.client.goto(&format!("{}/inbox?case={critical}", d.base)).await.unwrap();
     let outcome = b
@@ -598,7 +624,7 @@ async fn walk(width: u32) {
     for needle in ["Closed: approved", "cfo@corp.com", "Decided by", "When", " ago)", "Reason"] {
         assert!(outcome.contains(needle), "(8) the outcome lacks {needle:?}:\n{outcome}");
     }
-    b.shot("8-outcome").await;
+    b.shot("9-outcome").await;
     b.assert_no_horizontal_overflow("the outcome view").await;
 
     b.client.close().await.unwrap();

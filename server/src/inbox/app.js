@@ -419,7 +419,7 @@ async function act(st, action, body) {
     // A late action: someone else may have closed the case since it was shown.
     const now = await api("GET", "/v1/cases/" + encodeURIComponent(id));
     if (now.resolved) {
-      st.result.textContent = "Not sent. " + outcomeLine(now);
+      st.result.textContent = "Not sent: this case was closed before your action; nothing was recorded in your name.";
       await closeCard(st);
       return;
     }
