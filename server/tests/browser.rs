@@ -586,6 +586,37 @@ async fn walk(width: u32) {
     assert_eq!(c["outcome_summary"]["by"], json!(["cfo@corp.com"]));
     b.shot("7-approved").await;
 
+    // Deny with a reason: it is required, recorded with the approver's verified method, and
+    // the card says so.
+    let dcard = card(&deferred);
+    b.click(&format!("{dcard} button.deny")).await;
+    assert_eq!(
+        b.js(&format!("return document.querySelector(\"{dcard} button.confirm-deny\").disabled;")).await,
+        json!(true),
+        "no reason, no deny"
+    );
+    let effect = b.text(&format!("{dcard} .deny-form .effect")).await;
+    assert!(effect.contains("Your denial blocks rotate (env prod) now"), "{effect}");
+    b.client
+        .find(Locator::Css(&format!("{dcard} textarea.why")))
+        .await
+        .unwrap()
+        .send_keys("no window tonight")
+        .await
+        .unwrap();
+    b.click(&format!("{dcard} button.confirm-deny")).await;
+    b.until(
+        &format!(
+            "document.querySelector(\"{dcard} .result\").innerText.includes('You denied it: rotate will not run.')"
+        ),
+        "the denial's result",
+    )
+    .await;
+    let (_, c) = d.get(&format!("/v1/cases/{deferred}"), "tok-ops").await;
+    assert_eq!(c["state"], "denied");
+    assert_eq!(c["denials"][0]["why"], "no window tonight");
+    assert_eq!(c["denials"][0]["verified_by"], "bearer");
+
     // (3) A late action: another approver closes a case and this page has not heard of it yet
     // (its live updates are held back here). Confirm reads the case first and says who acted
     // and when, and sends nothing.
