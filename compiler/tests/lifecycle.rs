@@ -1324,3 +1324,45 @@ fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
     let chain = h.lc.store().receipts(None).unwrap();
     aarm_runtime::receipts::verify_chain(&chain, &aarm_runtime::receipts::VerifyOptions::default()).unwrap();
 }
+
+/// A step-up reached through a timeout (a deferral's, or a tier's) shows the rule's `risk`, as a
+/// step-up written directly does: LANGUAGE.md says a step-up's risk defaults to the rule's. It
+/// used to be `medium`, so an escalated deferral of a `risk high` rule sorted below high cases.
+#[test]
+fn a_step_up_reached_through_a_timeout_inherits_the_rules_risk() {
+    use aarm_runtime::program::{DecisionTemplate, OutcomeData, Risk};
+    let src = r#"
+policy p version "1"
+tool rotate { env: String }
+evidence window_ok: Bool from "maintenance_api"
+rule rotate_prod on rotate {
+  when evidence.window_ok is not set
+  risk high
+  defer {
+    need window_ok
+    timeout 1m -> step_up {
+      approvers 1 of ["sre@corp.com"]
+      timeout 1h -> step_up { approvers 1 of ["ceo@corp.com"]  timeout 1h -> deny }
+    }
+  }
+}
+rule own_risk on rotate priority 5 {
+  when params.env == "dev"
+  risk critical
+  defer { need window_ok  timeout 1m -> step_up { approvers 1 of ["a@corp.com"]  risk low } }
+}
+"#;
+    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
+    let program = compile(&loaded).program.expect("compiles");
+    let tier = |rule: &str| {
+        let meta = program.rules.iter().find(|r| r.name == rule).expect("rule");
+        let DecisionTemplate::Defer(d) = &meta.decision else { panic!("{rule} defers") };
+        let OutcomeData::StepUp(s) = &d.on_timeout else { panic!("{rule} steps up") };
+        s.clone()
+    };
+    let first = tier("rotate_prod");
+    assert_eq!(first.risk, Risk::High, "the deferral's step-up");
+    let OutcomeData::StepUp(second) = &first.on_timeout else { panic!("a second tier") };
+    assert_eq!(second.risk, Risk::High, "the step-up after the step-up's timeout");
+    assert_eq!(tier("own_risk").risk, Risk::Low, "a step-up's own `risk` still wins");
+}

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::config::Kind;
 use crate::error::ApiError;
-use crate::notify::message::{risk_rank, ApprovalContext, Trigger};
+use crate::notify::message::{risk_rank, ApprovalContext, DeferralContext, Trigger};
 use crate::sessions::PriorAction;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use aarm_runtime::lifecycle::case::{Case, CaseState};
@@ -26,6 +26,9 @@ pub fn view(case: &Case) -> Value {
     let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
     if let Some(obj) = v.as_object_mut() {
         obj.insert("resolved".into(), Value::Bool(case.state.is_resolved()));
+        if let Some(summary) = crate::notify::message::OutcomeSummary::of(case) {
+            obj.insert("outcome_summary".into(), serde_json::to_value(summary).unwrap_or(Value::Null));
+        }
     }
     v
 }
@@ -92,12 +95,13 @@ pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64)
         return;
     }
     let doc = rule_doc(lc, case);
+    let deferral = deferral_context(lc, case);
     let mut triggers = vec![Trigger::ApprovalRequested];
     if case.escalated {
         triggers.push(Trigger::Escalated);
     }
     for t in triggers {
-        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), now) {
+        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), deferral.clone(), now) {
             // The case is recorded; only its notification is late. Logged, never fatal.
             tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
         }
@@ -109,6 +113,32 @@ pub fn rule_doc(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<String> 
     let rule = case.decision.rule.as_deref()?;
     let engine = lc.bundle(&case.bundle_hash).ok()?;
     engine.program().rules.iter().find(|r| r.qualified_name == rule).and_then(|r| r.doc.clone())
+}
+
+/// For a deferral escalated to people: the evidence its rule waited for and its attempts
+/// limit, read from the case's bundle (the case itself no longer holds the deferral).
+pub fn deferral_context(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<DeferralContext> {
+    use aarm_runtime::program::DecisionTemplate;
+    if !case.escalated_from_defer {
+        return None;
+    }
+    let engine = case.decision.rule.as_ref().and_then(|_| lc.bundle(&case.bundle_hash).ok());
+    let program = engine.as_ref().map(|e| e.program());
+    let defer = program.and_then(|p| {
+        p.rules.iter().find(|r| case.decision.rule.as_deref() == Some(r.qualified_name.as_str())).and_then(|r| match &r
+            .decision
+        {
+            DecisionTemplate::Defer(d) => Some(d),
+            _ => None,
+        })
+    });
+    let awaited = match (program, defer) {
+        (Some(p), Some(d)) => {
+            d.need.iter().filter_map(|i| p.schema.evidence.get(usize::from(*i)).map(|e| e.name.clone())).collect()
+        }
+        _ => Vec::new(),
+    };
+    Some(DeferralContext::new(case, awaited, defer.map(|d| d.max_attempts)))
 }
 
 fn fail_closed(code: &str, message: String, like: &Decision) -> Decision {
@@ -186,6 +216,10 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
                 Ok(submitted)
             })
             .await;
+        if let Some(case) = opened.as_ref().ok().and_then(|s| s.case.as_ref()) {
+            // A new case: open inbox streams show it.
+            app.waiters.changed(&case.id);
+        }
         match opened {
             Ok(s) => (s.decision, s.case),
             // Fail closed: the action waits for nobody, so it must not run.
@@ -477,7 +511,9 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError
             let mut out = Vec::new();
             for case in cases.into_iter().filter(|c| may_act(&app2, c, &p2, now)) {
                 let doc = rule_doc(lc, &case);
-                let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc);
+                let deferral = deferral_context(lc, &case);
+                let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc)
+                    .with_deferral(deferral);
                 out.push((case, context));
             }
             Ok(out)

@@ -112,6 +112,9 @@ pub fn document() -> Value {
         "/v1/inbox": { "get": op("The approver's pending cases, highest risk first, each with its full context",
             json_ok("`{ approver, cases: [{ case, context }] }`", json!({ "type": "object" })),
             &[AUTH, ("403", "not an approver")], json!({})) },
+        "/v1/inbox/events": { "get": op("Server-sent events: the approver's inbox now and after every change to any case",
+            html("`event: inbox` with `{ approver, cases }` (as `GET /v1/inbox`) as data, per change; `event: error` then the end when the store fails", "text/event-stream"),
+            &[AUTH, ("403", "not an approver"), ("503", "the case store failed")], json!({})) },
         "/v1/me": { "get": op("Who the credential is", json_ok("`{ id, kind, roles, method }`", json!({ "type": "object" })), &[AUTH], json!({})) },
         "/v1/admin/reload": { "post": op("Reload the bundle file now (operators)",
             json_ok("`{ bundle_hash, previous, changed }`", json!({ "type": "object" })),
@@ -120,7 +123,8 @@ pub fn document() -> Value {
         "/openapi.json": { "get": op("This document", json_ok("OpenAPI 3", json!({ "type": "object" })), &[], public.clone()) },
         "/inbox": { "get": op("The approver inbox (a web page; it asks for the approver's token)", html("HTML", "text/html"), &[], public.clone()) },
         "/inbox/app.js": { "get": op("The inbox script", html("JavaScript", "text/javascript"), &[], public.clone()) },
-        "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public) },
+        "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public.clone()) },
+        "/inbox/favicon.svg": { "get": op("The inbox icon", html("SVG", "image/svg+xml"), &[], public) },
     });
 
     json!({
@@ -155,7 +159,14 @@ pub fn document() -> Value {
                     "state": { "type": "string", "enum": ["pending_approval", "pending_evidence", "allowed", "modified", "denied", "cancelled"] },
                     "decision": { "$ref": "#/components/schemas/Decision" },
                     "outcome": { "nullable": true, "allOf": [{ "$ref": "#/components/schemas/Decision" }] },
-                    "resolved": { "type": "boolean" } } },
+                    "resolved": { "type": "boolean" },
+                    "outcome_summary": { "type": "object", "description": "present once resolved: how it ended, in an approver's terms",
+                        "required": ["decision", "state", "at", "by", "reason_code", "reason"], "properties": {
+                        "decision": { "type": "string", "enum": ["allow", "modify", "deny"] },
+                        "state": { "type": "string" }, "at": { "type": "string", "format": "date-time" },
+                        "by": { "type": "array", "items": { "type": "string" }, "description": "who decided; empty for a timeout or the policy on new evidence" },
+                        "reason_code": { "type": "string" }, "reason": { "type": "string" },
+                        "why": { "type": "string", "nullable": true, "description": "the deny reason a vetoing approver gave" } } } } },
                 "Delivery": { "type": "object", "properties": {
                     "id": { "type": "integer" }, "case": { "type": "string" }, "trigger": { "type": "string" },
                     "channel": { "type": "string" }, "kind": { "type": "string" },

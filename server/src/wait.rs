@@ -6,14 +6,27 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::watch;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Waiters {
     map: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Changes whenever any case does (or one opens): what the inbox's stream follows.
+    any: watch::Sender<u64>,
+}
+
+impl Default for Waiters {
+    fn default() -> Waiters {
+        Waiters { map: Mutex::default(), any: watch::channel(0).0 }
+    }
 }
 
 impl Waiters {
     pub fn new() -> Waiters {
         Waiters::default()
+    }
+
+    /// A receiver that changes whenever any case does.
+    pub fn subscribe_all(&self) -> watch::Receiver<u64> {
+        self.any.subscribe()
     }
 
     /// A receiver that changes whenever case `id` does.
@@ -25,6 +38,7 @@ impl Waiters {
 
     /// Case `id` changed: wake its waiters (and forget the sender once nobody listens).
     pub fn changed(&self, id: &str) {
+        self.any.send_modify(|v| *v = v.wrapping_add(1));
         let Ok(mut map) = self.map.lock() else { return };
         if let Some(tx) = map.get(id) {
             tx.send_modify(|v| *v = v.wrapping_add(1));

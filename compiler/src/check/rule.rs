@@ -75,7 +75,7 @@ impl Checker<'_> {
                             continue;
                         }
                         seen_limits.push((is_timeout, l.span));
-                        let outcome = self.check_outcome(*file, &l.outcome, &settings);
+                        let outcome = self.check_outcome(*file, &l.outcome, None, &settings);
                         match l.kind {
                             LimitKind::Timeout(d) => {
                                 settings.defer_timeout_s = self.positive_duration(*file, d, "a deferral timeout");
@@ -89,7 +89,7 @@ impl Checker<'_> {
                     }
                 }
                 ast::SettingKind::StepUpTimeout(l) => {
-                    let outcome = self.check_outcome(*file, &l.outcome, &settings);
+                    let outcome = self.check_outcome(*file, &l.outcome, None, &settings);
                     if let LimitKind::Timeout(d) = l.kind {
                         settings.step_up_timeout_s = self.positive_duration(*file, d, "an approval timeout");
                     }
@@ -139,7 +139,15 @@ impl Checker<'_> {
         u32::try_from(n.value.max(1)).unwrap_or(u32::MAX)
     }
 
-    fn check_outcome(&mut self, file: FileId, o: &ast::Outcome, settings: &ir::Settings) -> Outcome {
+    /// `rule_risk` is the enclosing rule's `risk`: a step-up reached through a timeout shows the
+    /// same risk as the rule (LANGUAGE.md: a step-up's risk defaults to the rule's), not `medium`.
+    fn check_outcome(
+        &mut self,
+        file: FileId,
+        o: &ast::Outcome,
+        rule_risk: Option<RiskLevel>,
+        settings: &ir::Settings,
+    ) -> Outcome {
         match &o.kind {
             OutcomeKind::Deny => Outcome::Deny,
             OutcomeKind::Cancel => Outcome::Cancel,
@@ -156,7 +164,9 @@ impl Checker<'_> {
                 );
                 Outcome::Allow
             }
-            OutcomeKind::StepUp(block) => Outcome::StepUp(Box::new(self.check_step_up(file, block, None, settings))),
+            OutcomeKind::StepUp(block) => {
+                Outcome::StepUp(Box::new(self.check_step_up(file, block, rule_risk, settings)))
+            }
         }
     }
 
@@ -256,7 +266,9 @@ impl Checker<'_> {
             ast::DecisionKind::StepUp(block) => {
                 ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings))
             }
-            ast::DecisionKind::Defer(block) => ir::Decision::Defer(self.check_defer(file, block, &settings)),
+            ast::DecisionKind::Defer(block) => {
+                ir::Decision::Defer(self.check_defer(file, block, risk.map(|(l, _)| l), &settings))
+            }
         };
         let reason = match &r.reason {
             Some(reason) => {
@@ -465,7 +477,7 @@ impl Checker<'_> {
                     if let LimitKind::Timeout(d) = limit.kind {
                         step.timeout_s = self.positive_duration(file, d, "an approval timeout");
                     }
-                    step.on_timeout = self.check_outcome(file, &limit.outcome, settings);
+                    step.on_timeout = self.check_outcome(file, &limit.outcome, rule_risk, settings);
                 }
                 StepUpClauseKind::Escalate { after, to } => {
                     let after_s = self.positive_duration(file, *after, "an escalation delay");
@@ -505,7 +517,13 @@ impl Checker<'_> {
         step
     }
 
-    fn check_defer(&mut self, file: FileId, block: &ast::DeferBlock, settings: &ir::Settings) -> ir::Defer {
+    fn check_defer(
+        &mut self,
+        file: FileId,
+        block: &ast::DeferBlock,
+        rule_risk: Option<RiskLevel>,
+        settings: &ir::Settings,
+    ) -> ir::Defer {
         let mut defer = ir::Defer {
             need: Vec::new(),
             timeout_s: settings.defer_timeout_s,
@@ -554,7 +572,7 @@ impl Checker<'_> {
                     }
                 }
                 ast::DeferClause::Limit(l) => {
-                    let outcome = self.check_outcome(file, &l.outcome, settings);
+                    let outcome = self.check_outcome(file, &l.outcome, rule_risk, settings);
                     match l.kind {
                         LimitKind::Timeout(d) => {
                             defer.timeout_s = self.positive_duration(file, d, "a deferral timeout");

@@ -96,6 +96,115 @@ pub struct ApprovalContext {
     pub policy: String,
     pub bundle_hash: String,
     pub links: Links,
+    /// For an escalated deferral (`source` = `defer_escalation`): what it waited for and why
+    /// it reached people. Absent otherwise (and in contexts built without the bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferral: Option<DeferralContext>,
+}
+
+/// Why a deferral became an approval request, and what it had waited for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeferralContext {
+    /// The evidence the deferring rule waited for (its `need`), by name.
+    pub awaited: Vec<String>,
+    /// Of those, the ones nobody supplied.
+    pub missing: Vec<String>,
+    /// Re-evaluations with new evidence that still came back `defer`.
+    pub attempts: u32,
+    /// The rule's `attempts` limit, when the bundle states it.
+    pub max_attempts: Option<u32>,
+    /// `timeout` (the evidence did not come in time) or `attempts_exhausted`.
+    pub escalated_because: String,
+    /// The same in plain words, for people.
+    pub explanation: String,
+}
+
+impl DeferralContext {
+    /// `window_ok (missing), ticket_id`: what the deferral waited for, as one line.
+    pub fn awaited_line(&self) -> String {
+        if self.awaited.is_empty() {
+            return "not recorded".to_string();
+        }
+        let names: Vec<String> = self
+            .awaited
+            .iter()
+            .map(|n| if self.missing.contains(n) { format!("{n} (missing)") } else { n.clone() })
+            .collect();
+        names.join(", ")
+    }
+
+    /// `awaited` and `max_attempts` come from the deferring rule in the case's bundle.
+    pub fn new(case: &Case, awaited: Vec<String>, max_attempts: Option<u32>) -> DeferralContext {
+        let missing: Vec<String> = awaited.iter().filter(|n| !case.evidence.contains_key(*n)).cloned().collect();
+        let exhausted = max_attempts.is_some_and(|max| case.attempts >= max);
+        let explanation = if exhausted {
+            format!(
+                "The policy was asked again {} time(s) with new evidence and still could not decide, so it asks people.",
+                case.attempts
+            )
+        } else if missing.is_empty() {
+            "The evidence did not settle it before the deferral's time limit, so the policy asks people.".to_string()
+        } else {
+            format!(
+                "Nobody supplied {} before the deferral's time limit, so the policy asks people.",
+                missing.join(", ")
+            )
+        };
+        DeferralContext {
+            awaited,
+            missing,
+            attempts: case.attempts,
+            max_attempts,
+            escalated_because: if exhausted { "attempts_exhausted" } else { "timeout" }.to_string(),
+            explanation,
+        }
+    }
+}
+
+/// How a resolved case ended, in the terms an approver asks about: the decision, who made it,
+/// when, and why. `by` is empty when nobody did (a timeout, the policy on new evidence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeSummary {
+    /// `allow`, `modify` or `deny` (a cancelled case is a `deny`).
+    pub decision: String,
+    pub state: String,
+    /// When the case was resolved (RFC 3339, UTC).
+    pub at: String,
+    pub by: Vec<String>,
+    /// The lifecycle's or the rule's reason code (`approved`, `vetoed`, `timeout`, ...).
+    pub reason_code: String,
+    pub reason: String,
+    /// The deny reason an approver gave, when one did.
+    pub why: Option<String>,
+}
+
+impl OutcomeSummary {
+    /// `None` while the case is pending.
+    pub fn of(case: &Case) -> Option<OutcomeSummary> {
+        if !case.state.is_resolved() {
+            return None;
+        }
+        let reason = case.resolution.clone().unwrap_or_else(|| case.decision.reason.clone());
+        let vetoed = reason.code == aarm_runtime::lifecycle::case::reasons::VETOED;
+        let approved = reason.code == aarm_runtime::lifecycle::case::reasons::APPROVED;
+        let by = if vetoed {
+            case.denials.iter().map(|d| d.by.clone()).collect()
+        } else if approved {
+            case.approvals.iter().map(|a| a.by.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let why = if vetoed { case.denials.iter().rev().find_map(|d| d.why.clone()) } else { None };
+        Some(OutcomeSummary {
+            decision: case.outcome.as_ref().map(|d| d.decision.as_str().to_string()).unwrap_or_else(|| "deny".into()),
+            state: case.state.as_str().to_string(),
+            at: format_time(case.updated_at),
+            by,
+            reason_code: reason.code,
+            reason: reason.message,
+            why,
+        })
+    }
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -184,7 +293,14 @@ impl ApprovalContext {
             policy: format!("{} {}", case.decision.policy.name, case.decision.policy.version),
             bundle_hash: case.bundle_hash.clone(),
             links: Links { case: link(""), approve: link("approve"), deny: link("deny") },
+            deferral: None,
         }
+    }
+
+    /// Adds what an escalated deferral waited for (known only with the case's bundle at hand).
+    pub fn with_deferral(mut self, deferral: Option<DeferralContext>) -> ApprovalContext {
+        self.deferral = deferral;
+        self
     }
 
     /// `[APPROVAL REQUIRED] tool.operation` (or `[DEFER ESCALATION]`, `[ESCALATED]`).
@@ -259,6 +375,10 @@ impl ApprovalContext {
             out.push_str(&format!("Rule doc:          {doc}\n"));
         }
         out.push_str(&format!("Why:               {} ({})\n", self.reason, self.reason_code));
+        if let Some(d) = &self.deferral {
+            out.push_str(&format!("Why people decide: {}\n", d.explanation));
+            out.push_str(&format!("Evidence awaited:  {}\n", d.awaited_line()));
+        }
         out.push_str(&format!("Approvers:         {}\n", self.approver_line()));
         if let Some(deadline) = &self.deadline {
             out.push_str(&format!(

@@ -148,13 +148,14 @@ impl Outbox {
         trigger: Trigger,
         public_url: &str,
         rule_doc: Option<String>,
+        deferral: Option<super::message::DeferralContext>,
         now: i64,
     ) -> Result<usize, String> {
         let Some(s) = case.decision.step_up.as_ref() else { return Ok(0) };
         if s.notify.is_empty() {
             return Ok(0);
         }
-        let context = ApprovalContext::new(case, trigger, public_url, rule_doc);
+        let context = ApprovalContext::new(case, trigger, public_url, rule_doc).with_deferral(deferral);
         self.enqueue(&context, &trigger.key(case), &s.notify, now)
     }
 

@@ -61,6 +61,12 @@ pub fn message(c: &ApprovalContext) -> Value {
         ),
     ]
     .join("\n");
+    let summary = match &c.deferral {
+        Some(d) => {
+            format!("{summary}\n*Why people decide:* {}\n*Evidence awaited:* {}", d.explanation, d.awaited_line())
+        }
+        None => summary,
+    };
     let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": header}}),

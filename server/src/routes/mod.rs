@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/cases/{id}/deliveries"),
     ("get", "/v1/receipts"),
     ("get", "/v1/inbox"),
+    ("get", "/v1/inbox/events"),
     ("get", "/v1/me"),
     ("post", "/v1/admin/reload"),
     ("get", "/healthz"),
@@ -35,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox"),
     ("get", "/inbox/app.js"),
     ("get", "/inbox/style.css"),
+    ("get", "/inbox/favicon.svg"),
 ];
 
 pub fn router(app: Arc<App>) -> Router {
@@ -58,9 +60,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/inbox", get(crate::inbox::page))
         .route("/inbox/app.js", get(crate::inbox::script))
         .route("/inbox/style.css", get(crate::inbox::style))
+        .route("/inbox/favicon.svg", get(crate::inbox::icon))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout));
     let waits =
         Router::new().route("/v1/cases/{id}/wait", get(api::wait)).route("/v1/cases/{id}/events", get(api::events));
+    let waits = waits.route("/v1/inbox/events", get(crate::inbox::events));
     timed
         .merge(waits)
         .fallback(api::not_found)
