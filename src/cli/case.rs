@@ -196,8 +196,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         }
         CaseCommand::Provide { id, fact, common } => {
             let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
-            let value: serde_json::Value =
-                serde_json::from_str(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
+            let value = aarm_runtime::json::parse(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
             event(common, id, Event::Provide { name: name.to_string(), value })
         }
         CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
