@@ -236,6 +236,14 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
                 crate::outln!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
             }
+            // Skipped by the store (one bad row must not hide the others), but never silently.
+            for u in lc.store().unreadable() {
+                crate::errln!(
+                    "warning: {} is unreadable in the store and was skipped (quarantined): {}",
+                    u.id,
+                    u.message
+                );
+            }
             Ok(exit::OK)
         }
     }
