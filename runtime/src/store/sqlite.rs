@@ -6,6 +6,11 @@
 //! (last `seq` and `hash`) and the case's version inside its own write transaction, so writers
 //! are serialized by SQLite and the chain never forks.
 //!
+//! A case row that does not decode (corrupt JSON: a disk fault, a bad restore) is quarantined,
+//! not fatal: `list` skips it, `get` answers [`StoreError::Unreadable`], and
+//! [`SqliteStore::unreadable`] names it for the host to report, so that one bad row cannot stop
+//! the clock or the listings for every other case.
+//!
 //! Schema (version [`SCHEMA_VERSION`], kept in `meta`):
 //!
 //! - `meta(key, value)`: `schema_version`, `last_case` (the counter behind `case-000001`, ...)
