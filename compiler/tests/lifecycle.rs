@@ -1326,7 +1326,7 @@ fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
 }
 
 /// A step-up reached through a timeout (a deferral's, or a tier's) shows the rule's `risk`, as a
-/// step-up written directly does: LANGUAGE.md says a step-up's risk defaults to the rule's. It
+/// step-up written directly does: docs/language.md says a step-up's risk defaults to the rule's. It
 /// used to be `medium`, so an escalated deferral of a `risk high` rule sorted below high cases.
 #[test]
 fn a_step_up_reached_through_a_timeout_inherits_the_rules_risk() {

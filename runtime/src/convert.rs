@@ -60,6 +60,13 @@
 //!   be absent), converted in declaration order.
 //! - `T?` ← absent or `null` (→ `Value::Absent`), or a `T`.
 //!
+//! # Repeated keys
+//!
+//! [`convert_str`] reads the text with [`crate::json::parse`]: an object that repeats a key
+//! (`"amount": 500000, "amount": 5`) is an error at the repeated key's path, never "the last one
+//! wins". [`convert_value`] gets a `serde_json::Value` that has already lost the repeat: hosts
+//! that parse JSON themselves should parse it with [`crate::json::parse`].
+//!
 //! # Limits
 //!
 //! [`Limits`] bounds the document before any conversion: its size in bytes (text input only),
@@ -68,6 +75,7 @@
 //! length of every array — everywhere in the document, including an undeclared tool's params.
 //! The size and depth errors are reported at `$`.
 
+use crate::json::Path;
 use crate::request::{Context, Identity, Request};
 use crate::schema::{FieldSchema, Schema, ToolSchema, ValueType};
 use crate::value::{format_decimal, format_time, parse_time, Value, DECIMAL_SCALE};
@@ -116,7 +124,8 @@ const CONTEXT_BUILTINS: &[&str] = &["original_request", "prior_actions", "data_c
 const PRIOR_ACTION_KEYS: &[&str] = &["tool", "decision"];
 
 /// Parses `text` as JSON and converts it (see [`convert_value`]). Bad JSON of any kind —
-/// truncated, not an object, `NaN`, absurdly nested, too large — is an [`InputError`].
+/// truncated, not an object, `NaN`, absurdly nested, too large, an object repeating a key — is
+/// an [`InputError`].
 pub fn convert_str(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Result<Request, InputError> {
     if text.len() > limits.max_request_bytes {
         return Err(InputError {
@@ -125,8 +134,8 @@ pub fn convert_str(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Re
         });
     }
     let lossy = scan(text, effective_depth(limits))?;
-    let json: Json = serde_json::from_str(text)
-        .map_err(|e| InputError { path: "$".into(), message: format!("invalid JSON: {e}") })?;
+    // Strict: an object repeating a key is refused at its path (see crate::json).
+    let json: Json = crate::json::parse(text)?;
     convert_checked(schema, &json, now, limits, &lossy)
 }
 
@@ -199,67 +208,7 @@ fn decimal_to_json(d: i64) -> Json {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-/// A JSON path, built on the stack and rendered only for an error.
-#[derive(Clone, Copy)]
-enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-impl<'a> Path<'a> {
-    fn key(&'a self, k: &'a str) -> Path<'a> {
-        Path::Key(self, k)
-    }
-
-    fn index(&'a self, i: usize) -> Path<'a> {
-        Path::Index(self, i)
-    }
-
-    fn render(&self) -> String {
-        let mut segs = Vec::new();
-        let mut at = self;
-        loop {
-            match at {
-                Path::Root => break,
-                Path::Key(parent, k) => {
-                    segs.push(render_key(k));
-                    at = parent;
-                }
-                Path::Index(parent, i) => {
-                    segs.push(format!("[{i}]"));
-                    at = parent;
-                }
-            }
-        }
-        let mut out = String::from("$");
-        for s in segs.iter().rev() {
-            out.push_str(s);
-        }
-        out
-    }
-
-    fn error(&self, message: impl Into<String>) -> InputError {
-        InputError { path: self.render(), message: message.into() }
-    }
-}
-
-fn render_key(k: &str) -> String {
-    let mut chars = k.chars();
-    let ident = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ident {
-        format!(".{k}")
-    } else {
-        let shown: String = k.chars().take(64).collect();
-        let quoted = serde_json::to_string(&shown).unwrap_or_else(|_| "\"?\"".into());
-        if shown.len() < k.len() {
-            format!("[{}…\"]", quoted.trim_end_matches('"'))
-        } else {
-            format!("[{quoted}]")
-        }
-    }
-}
+// `Path` (a JSON path rendered only for an error) is shared with the JSON reader: crate::json.
 
 // ---------------------------------------------------------------------------------------------
 // Limits and the text scan

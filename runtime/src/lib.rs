@@ -5,6 +5,7 @@
 //! - [`bytecode`], [`program`]: the instruction set and the bundle's contents
 //! - [`bundle`]: the `.aarmb` encoding (header, SHA-256, Ed25519) and loading
 //! - [`verify`]: the bytecode verifier run on every load
+//! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`decision`]: the decision JSON of docs/json.md
@@ -16,6 +17,7 @@ pub mod decision;
 pub mod disasm;
 pub mod engine;
 pub mod fuse;
+pub mod json;
 pub mod lifecycle;
 pub mod ops;
 pub mod plan;

@@ -45,10 +45,8 @@
 use crate::bundle;
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft, ReceiptSignature};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
-use std::fmt;
 
 /// The `prev` of the first receipt of a chain: `sha256:` and 64 zeros.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -562,7 +560,7 @@ pub fn from_json_lines(text: &str) -> Result<Vec<Receipt>, ChainError> {
         if line.trim().is_empty() {
             continue;
         }
-        let StrictValue(value) = serde_json::from_str(line).map_err(|e| malformed(e.to_string()))?;
+        let value = crate::json::parse(line).map_err(|e| malformed(e.to_string()))?;
         let receipt: Receipt = serde_json::from_value(value.clone()).map_err(|e| malformed(e.to_string()))?;
         let reencoded = serde_json::to_value(&receipt).map_err(|e| malformed(e.to_string()))?;
         check_same_fields(&value, &reencoded).map_err(malformed)?;
@@ -591,80 +589,4 @@ fn check_same_fields(line: &Value, reencoded: &Value) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A `serde_json::Value` that refuses an object with a repeated key (serde_json's own `Value`
-/// silently keeps the last).
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Number(i.into()))
-    }
-
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::Number(u.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
-        Number::from_f64(f).map(Value::Number).ok_or_else(|| E::custom("a number that is not finite"))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_string()))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        StrictValue::deserialize(d).map(|StrictValue(v)| v)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format!("the key `{key}` appears twice in one object")));
-            }
-            let StrictValue(v) = access.next_value()?;
-            map.insert(key, v);
-        }
-        Ok(Value::Object(map))
-    }
 }

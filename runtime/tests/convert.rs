@@ -973,3 +973,18 @@ proptest! {
         round_trip(&Value::list(vec![Value::str(&s)]), &set(ValueType::String));
     }
 }
+
+#[test]
+fn a_repeated_key_is_refused_at_its_path_never_the_last_one_wins() {
+    // Through the host API's text path: the policy must not see `amount: 5` while the host
+    // (or any reader keeping the first copy) sends 500 000.
+    let smuggled = r#"{"action":{"tool":"transfer","params":{"amount":500000,"amount":5,"to":"acme"}}}"#;
+    assert_err(&err_str(smuggled), "$.action.params.amount", "appears twice");
+    // Anywhere in the document: identity, evidence, an undeclared tool's params, arrays.
+    let e = err_str(r#"{"action":{"tool":"transfer"},"identity":{"agent":"a","agent":"b"}}"#);
+    assert_err(&e, "$.identity.agent", "appears twice");
+    let e = err_str(r#"{"action":{"tool":"other","params":{"rows":[{"x":1},{"x":1,"x":2}]}}}"#);
+    assert_err(&e, "$.action.params.rows[1].x", "appears twice");
+    let e = err_str(r#"{"action":{"tool":"transfer"},"action":{"tool":"noop"}}"#);
+    assert_err(&e, "$.action", "appears twice");
+}

@@ -354,3 +354,33 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+#[test]
+fn sqlite_quarantines_an_unreadable_case_and_lists_the_others() {
+    let dir = TempDir::new("quarantine");
+    let path = dir.path.join("cases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let a = open(&mut store, 10);
+    let b = open(&mut store, 20);
+    let c = open(&mut store, 30);
+    // Another writer (a disk fault, a bad restore) leaves b's row unreadable.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE cases SET json = '{\"id\": ' WHERE id = ?1", [&b.id]).unwrap();
+
+    // Listings skip it (pending or not), and keep every other case.
+    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list(true).unwrap()), [a.id.clone(), c.id.clone()]);
+    assert_eq!(ids(store.list(false).unwrap()), [a.id.clone(), c.id.clone()]);
+    // Reading it by id says what is wrong with it; the others read as before.
+    assert!(matches!(store.get(&b.id), Err(StoreError::Unreadable { id, .. }) if id == b.id));
+    assert_eq!(store.get(&a.id).unwrap().unwrap(), a);
+    // It is reported (once as new), until it is repaired.
+    let quarantined = store.unreadable();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].id, b.id);
+    assert_eq!(store.newly_unreadable().len(), 1);
+    assert!(store.newly_unreadable().is_empty());
+    raw.execute("UPDATE cases SET json = ?2 WHERE id = ?1", [&b.id, &serde_json::to_string(&b).unwrap()]).unwrap();
+    assert_eq!(store.list(true).unwrap().len(), 3);
+    assert!(store.unreadable().is_empty());
+}

@@ -126,7 +126,12 @@ pub struct App {
     /// The journal's receiving end, until [`crate::start`] starts its writer.
     pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
     pub outbox: Outbox,
-    pub decide_keys: crate::replay::DecideKeys,
+    /// Idempotency keys of decides and case events (replay.rs).
+    pub keys: crate::replay::IdempotencyKeys,
+    /// The store's write probe for `/healthz`.
+    pub probe: crate::health::Probe,
+    /// Open connections and their cap (listen.rs).
+    pub connections: crate::listen::Connections,
     pub public_url: String,
     pub shutdown: CancellationToken,
 }
@@ -169,8 +174,11 @@ impl App {
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
         let outbox = Outbox::open(&options.store, options.config.notify.clone(), clock.clone())
             .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
-        let decide_keys = crate::replay::DecideKeys::open(&options.store)
+        let keys = crate::replay::IdempotencyKeys::open(&options.store)
             .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let probe = crate::health::Probe::open(&options.store)
+            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
+        let connections = crate::listen::Connections::new(options.config.server.max_connections);
         let journal =
             Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -201,7 +209,9 @@ impl App {
             journal: Arc::new(journal),
             journal_rx: Mutex::new(Some(rx)),
             outbox,
-            decide_keys,
+            keys,
+            probe,
+            connections,
             public_url,
             shutdown: CancellationToken::new(),
             options,
@@ -230,7 +240,12 @@ impl App {
         tokio::task::spawn_blocking(move || {
             let mut lc =
                 lifecycle.lock().map_err(|_| ApiError::Unavailable("the case store lock is poisoned".into()))?;
-            f(&mut lc)
+            let result = f(&mut lc);
+            // Whatever read found a case unreadable, it is reported once, here.
+            for u in lc.store().newly_unreadable() {
+                tracing::error!(case = %u.id, error = %u.message, "case quarantined: its stored row cannot be read;                     every other case goes on (restore it from a backup)");
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::Unavailable(format!("the case store task failed: {e}")))?

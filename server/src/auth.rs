@@ -125,10 +125,17 @@ impl Authenticator {
         validation.set_issuer(&[cfg.issuer.as_str()]);
         validation.leeway = cfg.leeway_s;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss"]);
         match &cfg.audience {
-            Some(aud) => validation.set_audience(&[aud.as_str()]),
-            None => validation.validate_aud = false,
+            // Required, not only checked when present: a token minted for another service (or
+            // for none) must not open this one.
+            Some(aud) => {
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                validation.set_audience(&[aud.as_str()]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "iss"]);
+                validation.validate_aud = false;
+            }
         }
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &issuer.key, &validation)
             .map_err(|e| AuthError::Jwt(e.to_string()))?;

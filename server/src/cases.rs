@@ -10,8 +10,10 @@ use crate::auth::Principal;
 use crate::config::Kind;
 use crate::error::ApiError;
 use crate::notify::message::{risk_rank, ApprovalContext, DeferralContext, Trigger};
+use crate::replay::Key;
 use crate::sessions::PriorAction;
 use aarm_runtime::decision::{codes, Decision, Effect};
+use aarm_runtime::lifecycle::action::action_hash;
 use aarm_runtime::lifecycle::case::{Case, CaseState};
 use aarm_runtime::lifecycle::event::{Event, Rejection};
 use aarm_runtime::lifecycle::identity::VerifiedActor;
@@ -147,30 +149,31 @@ fn fail_closed(code: &str, message: String, like: &Decision) -> Decision {
     d
 }
 
-/// `POST /v1/decide` with an optional `Idempotency-Key`: a retry gets the first answer.
-pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<String>) -> Result<Value, ApiError> {
+/// `POST /v1/decide` with an optional `Idempotency-Key`: a retry of the same call gets the first
+/// answer; the key used for another call is refused (replay.rs).
+pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<Key>) -> Result<Value, ApiError> {
     let Some(key) = key else { return decide(app, p, body).await };
     if p.kind != Kind::Agent {
         return decide(app, p, body).await;
     }
     let now = app.clock.now();
-    let keys = &app.decide_keys;
-    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+    let keys = &app.keys;
+    if let Some(first) = keys.answered(&key, now)? {
         tracing::info!(agent = %p.id, "a retried decision answered as the first time");
         return Ok(first);
     }
-    let Some(_claim) = keys.claim(&p.id, &key) else {
+    let Some(_claim) = keys.claim(&key) else {
         return Err(ApiError::Conflict(
             "decide_in_progress",
             "a call with this Idempotency-Key is still being decided".into(),
         ));
     };
     // Checked again under the claim: the first call may have finished meanwhile.
-    if let Some(first) = keys.answered(&p.id, &key, now).map_err(ApiError::Unavailable)? {
+    if let Some(first) = keys.answered(&key, now)? {
         return Ok(first);
     }
     let answer = decide(app, p, body).await?;
-    if let Err(e) = keys.keep(&p.id, &key, &answer, now) {
+    if let Err(e) = keys.keep(&key, &answer, now) {
         tracing::error!(error = %e, "cannot keep the answer for retries");
     }
     Ok(answer)
@@ -188,15 +191,14 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     // The time the policy sees; a case opens at the time read under the lifecycle's lock
     // (never earlier than this one), see App::lifecycle_at.
     let now = app.clock.now();
-    let mut request: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        // Not JSON: the engine words the `input.invalid` deny.
-        Err(_) => return Ok(to_json(&engine.decide_json(&String::from_utf8_lossy(body), now), None)),
-    };
+    // One path for every body: readable or not, it is bound to the caller, counted in its
+    // session and answered by the code below; an unreadable one is decided `deny`.
+    let (mut request, unreadable) = read_request(body);
     let session = bind_identity(&mut request, p)?;
-    let refused = match &session {
-        Some(session) => fill_prior_actions(app, &mut request, &p.id, session).err(),
-        None => None,
+    let refused = match (unreadable, &session) {
+        (Some(e), _) => Some((codes::INPUT_INVALID, e.to_string())),
+        (None, Some(session)) => fill_prior_actions(app, &mut request, &p.id, session).err(),
+        (None, None) => None,
     };
     let decision = match refused {
         // Without the session's whole history the policy cannot be asked: deny.
@@ -204,6 +206,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         None => engine.decide_json(&request.to_string(), now),
     };
     let tool = text(&request, &["action", "tool"]).to_string();
+    let action_hash = (!request.is_null()).then(|| action_hash(&request));
     let (decision, case) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
         let pending = decision.clone();
@@ -240,13 +243,34 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     if let Some(case) = &case {
         tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = ?decision.rule, agent = %p.id, "case opened");
     }
-    Ok(to_json(&decision, case.as_ref()))
+    Ok(to_json(&decision, case.as_ref(), action_hash))
 }
 
-fn to_json(decision: &Decision, case: Option<&Case>) -> Value {
+/// The body as JSON, and why it cannot be decided on. A body that is not UTF-8, not JSON, or
+/// repeats a key is `input.invalid`; what can still be read of it (bad bytes replaced, the last
+/// copy of a repeated key) is returned, only so that the agent it names is bound and its session
+/// charged exactly as for any other body, never to be decided on.
+fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError>) {
+    match aarm_runtime::json::parse_bytes(body) {
+        Ok(request) => (request, None),
+        Err(e) => {
+            let readable = serde_json::from_str(&String::from_utf8_lossy(body)).unwrap_or(Value::Null);
+            (readable, Some(e))
+        }
+    }
+}
+
+/// The decision JSON, with the case it opened and the hash of the action it decided (what an
+/// approval binds to; absent when the body was not JSON at all).
+fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>) -> Value {
     let mut out = serde_json::to_value(decision).unwrap_or(Value::Null);
-    if let (Some(obj), Some(case)) = (out.as_object_mut(), case) {
-        obj.insert("case".into(), Value::String(case.id.clone()));
+    if let Some(obj) = out.as_object_mut() {
+        if let Some(case) = case {
+            obj.insert("case".into(), Value::String(case.id.clone()));
+        }
+        if let Some(hash) = action_hash {
+            obj.insert("action_hash".into(), Value::String(hash));
+        }
     }
     out
 }
@@ -340,7 +364,7 @@ pub async fn act(
     p: &Principal,
     id: &str,
     action: Action,
-    event_id: Option<String>,
+    event_id: Option<Key>,
 ) -> Result<Case, ApiError> {
     match (&action, p.kind) {
         (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
@@ -364,17 +388,24 @@ pub async fn act(
     let result = app
         .lifecycle_at(move |lc, now| {
             let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
-            // A retry of an event that was applied: the case as stored, whatever it is now.
-            if let Some(eid) = &event_id {
-                if lc.store().applied(&id2, eid)? {
+            // A retry of an event that was applied: the case as stored, whatever it is now. Only
+            // the same call is a retry: a key used for another call is refused (replay.rs).
+            if let Some(key) = &event_id {
+                let same_call = app2.keys.check_event(&id2, key);
+                if same_call.is_err() || lc.store().applied(&id2, &key.id)? {
                     // Only to someone who may see it (an event id is no credential).
                     if !may_read(&app2, &case, &p2, now) {
                         return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id2}", p2.id)));
                     }
+                    same_call?;
                     return Ok(case);
                 }
             }
             authorize(&app2, &case, &p2, &action, now)?;
+            if let Some(key) = &event_id {
+                app2.keys.bind_event(&id2, key, now)?;
+            }
+            let event_id = event_id.map(|k| k.id);
             let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
             let events: Vec<(Event, Option<String>)> = match action {
                 Action::Approve => {

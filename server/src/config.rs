@@ -34,12 +34,45 @@ pub struct Config {
 }
 
 /// `[server]`: settings that belong with the deployment rather than the command line.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// The address approvers reach the service at, for the links in notifications
     /// (`https://aarm.corp.com`); default: `http://` + the listen address.
     pub public_url: Option<String>,
+    /// Connections open at once (default 1024); past it, new ones wait in the listen backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request head, an idle keep-alive connection
+    /// included (default 10); then it is closed.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_s: u64,
+    /// The largest request head, request line and headers (default 32 KiB): 431 beyond.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> ServerSection {
+        ServerSection {
+            public_url: None,
+            max_connections: default_max_connections(),
+            header_read_timeout_s: default_header_read_timeout(),
+            max_header_bytes: default_max_header_bytes(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_max_header_bytes() -> usize {
+    32 * 1024
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -97,7 +130,7 @@ impl Kind {
 pub struct JwtIssuer {
     /// `iss` the tokens must carry.
     pub issuer: String,
-    /// `aud` the tokens must carry, when set.
+    /// `aud` the tokens must carry, when set (a token without `aud` is then refused).
     pub audience: Option<String>,
     /// `HS256`, `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `ES256`, `ES384`, `EdDSA`.
     pub algorithm: String,
@@ -334,6 +367,15 @@ impl Config {
         }
         if retry.timeout_ms == 0 {
             return Err(invalid("notify.retry.timeout_ms".into(), "must be more than 0".into()));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.server.header_read_timeout_s == 0 {
+            return Err(invalid("server.header_read_timeout_s".into(), "must be at least 1 second".into()));
+        }
+        if self.server.max_header_bytes < 1024 {
+            return Err(invalid("server.max_header_bytes".into(), "must be at least 1024".into()));
         }
         if let Some(url) = &self.server.public_url {
             check_url(url).map_err(|m| invalid("server.public_url".into(), m))?;

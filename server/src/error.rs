@@ -23,6 +23,13 @@ pub enum ApiError {
     Rejected(Rejection),
     #[error("{0}")]
     BadRequest(String),
+    /// A body that is not UTF-8, not JSON, or repeats a key: 400 `input.invalid` at its path.
+    #[error("{0}")]
+    InvalidInput(#[from] aarm_runtime::convert::InputError),
+    /// An idempotency key already used by another caller, endpoint, case or body: 422, and
+    /// nothing changes (replay.rs).
+    #[error("{0}")]
+    KeyReused(String),
     #[error("no such route: see /openapi.json")]
     NoRoute,
     /// 409 with a reason of the service's own (not a lifecycle refusal).
@@ -31,6 +38,24 @@ pub enum ApiError {
     /// The store or a bundle failed: 503, fail closed (nothing was allowed).
     #[error("{0}")]
     Unavailable(String),
+    /// An answer of the HTTP layers (a method a route does not take, a body or head too large, a
+    /// time limit, a query or path that does not parse), in the API's shape.
+    #[error("{message}")]
+    Http { status: StatusCode, message: String },
+}
+
+/// The reason of an HTTP layer's answer, by status.
+fn http_reason(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
 }
 
 impl ApiError {
@@ -47,9 +72,12 @@ impl ApiError {
             ApiError::Rejected(Rejection::UnknownCase) => (StatusCode::NOT_FOUND, Rejection::UnknownCase.as_str()),
             ApiError::Rejected(r) => (StatusCode::CONFLICT, r.as_str()),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::InvalidInput(_) => (StatusCode::BAD_REQUEST, aarm_runtime::decision::codes::INPUT_INVALID),
+            ApiError::KeyReused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(reason, _) => (StatusCode::CONFLICT, reason),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store.unavailable"),
+            ApiError::Http { status, .. } => (*status, http_reason(*status)),
         }
     }
 }

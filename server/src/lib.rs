@@ -12,6 +12,7 @@
 //! - [`sessions`]: `prior_actions` accumulation; [`wait`]: long-poll waiters
 //! - [`notify`]: messages, the outbox, webhook / Slack / e-mail senders
 //! - [`inbox`]: the approver's web page; [`openapi`]: `/openapi.json`
+//! - [`listen`]: connections (cap, header timeout); [`health`]: `/healthz`
 
 pub mod app;
 pub mod auth;
@@ -19,8 +20,10 @@ pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod identities;
 pub mod inbox;
+pub mod listen;
 pub mod logging;
 pub mod notify;
 pub mod openapi;
@@ -116,12 +119,11 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     }));
 
     let router = routes::router(app.clone());
-    let stop = app.shutdown.clone();
+    let server_app = app.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .map_err(|e| ServeError::Io(e.to_string()))
+        let app = server_app;
+        listen::serve(listener, router, &app.connections, &app.options.config.server, app.shutdown.clone()).await;
+        Ok(())
     });
     tracing::info!(%addr, bundle = %app.engine().map(|e| e.bundle_hash().to_string()).unwrap_or_default(), "aarm serve listening");
     Ok(Running { addr, app, server, background })

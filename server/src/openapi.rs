@@ -40,8 +40,11 @@ fn id_param() -> Value {
 
 fn idempotency() -> Value {
     json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
-            "description": "A retried event with the same key is applied once; the retry answers the case as stored." })
+            "description": "A retried event with the same key (same caller, endpoint, case and body) is applied once; the retry answers the case as stored. The key used for another call is refused (422)." })
 }
+
+const REUSED: (&str, &str) =
+    ("422", "`idempotency_key_reused`: the key was used for another call (another body, caller, endpoint or case); nothing changed");
 
 fn body(schema: Value, required: bool) -> Value {
     json!({ "required": required, "content": { "application/json": { "schema": schema } } })
@@ -54,6 +57,8 @@ pub fn document() -> Value {
         AUTH,
         ("403", "not allowed (`not_an_approver`, `not_yourself`, `not_allowed`); nothing changed"),
         ("404", "`unknown_case`"),
+        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key"),
+        REUSED,
         ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `clock_went_back`"),
         ("503", "the case store failed; nothing was allowed"),
     ];
@@ -73,9 +78,9 @@ pub fn document() -> Value {
             json_ok("the decision (invalid input is a deny with `input.invalid`; a store failure a deny with `store.unavailable`)",
                 json!({ "$ref": "#/components/schemas/Decision" })),
             &[AUTH, ("403", "not an agent, or the request names another agent (`agent_mismatch`)"),
-              ("409", "`decide_in_progress`: a call with the same Idempotency-Key is still being decided")],
+              ("409", "`decide_in_progress`: a call with the same Idempotency-Key is still being decided"), REUSED],
             json!({ "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
-                        "description": "A retry with the same key gets the first answer (the same case) for 24 h." }],
+                        "description": "A retry with the same key (same agent, same body) gets the first answer (the same case) for 24 h; the key used for another call is refused (422)." }],
                     "requestBody": body(json!({ "$ref": "#/components/schemas/Request" }), true) })) },
         "/v1/cases": { "get": op("Cases the caller may see (an approver asking for pending ones: those they may act on)",
             json_ok("cases, in id order", json!({ "type": "array", "items": case_ref() })),
@@ -119,7 +124,13 @@ pub fn document() -> Value {
         "/v1/admin/reload": { "post": op("Reload the bundle file now (operators)",
             json_ok("`{ bundle_hash, previous, changed }`", json!({ "type": "object" })),
             &[AUTH, ("403", "not an operator"), ("400", "the new bundle does not verify; the old one stays")], json!({})) },
-        "/healthz": { "get": op("Liveness and the current bundle", json_ok("`{ status, bundle_hash, policy, version }`", json!({ "type": "object" })), &[], public.clone()) },
+        "/healthz": { "get": op("Whether the service can decide: the bundle, the store read and written, quarantined cases, connections",
+            json_ok("`{ status, bundle_hash, policy, version, quarantined_cases, connections }`", json!({ "type": "object", "properties": {
+                "status": { "type": "string", "enum": ["ok", "degraded"] },
+                "quarantined_cases": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "message": { "type": "string" } } } },
+                "connections": { "type": "object", "properties": { "open": { "type": "integer" }, "max": { "type": "integer" } } } } })),
+            &[("503", "`store.unavailable`: the case store cannot be read or written")], public.clone()) },
         "/openapi.json": { "get": op("This document", json_ok("OpenAPI 3", json!({ "type": "object" })), &[], public.clone()) },
         "/inbox": { "get": op("The approver inbox (a web page; it asks for the approver's token)", html("HTML", "text/html"), &[], public.clone()) },
         "/inbox/app.js": { "get": op("The inbox script", html("JavaScript", "text/javascript"), &[], public.clone()) },
@@ -137,8 +148,8 @@ pub fn document() -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer",
                 "description": "A token of serve.toml ([auth.agents], [auth.approvers], [auth.admins]) or a JWT of a configured issuer" } },
             "schemas": {
-                "Error": { "type": "object", "required": ["reason"], "properties": {
-                    "reason": { "type": "string", "description": "a stable code (docs/lifecycle.md, Refused events, for lifecycle refusals)" },
+                "Error": { "type": "object", "required": ["reason", "message"], "properties": {
+                    "reason": { "type": "string", "description": "a stable code (docs/lifecycle.md, Refused events, for lifecycle refusals); every error answer, 405, 408, 413 and 431 included, has this shape" },
                     "message": { "type": "string" } } },
                 "Request": { "type": "object", "required": ["action"], "properties": {
                     "action": { "type": "object", "required": ["tool"], "properties": {
@@ -153,7 +164,8 @@ pub fn document() -> Value {
                     "confidence": { "type": "number", "nullable": true },
                     "step_up": { "type": "object", "nullable": true }, "defer": { "type": "object", "nullable": true },
                     "modified_action": { "type": "object", "nullable": true },
-                    "case": { "type": "string", "description": "present when a case opened" } } },
+                    "case": { "type": "string", "description": "present when a case opened" },
+                    "action_hash": { "type": "string", "description": "`sha256:…` of the action decided (tool, operation, params), what approvals bind to; absent when the body was not JSON" } } },
                 "Case": { "type": "object", "required": ["id", "state", "decision", "resolved"], "properties": {
                     "id": { "type": "string" },
                     "state": { "type": "string", "enum": ["pending_approval", "pending_evidence", "allowed", "modified", "denied", "cancelled"] },

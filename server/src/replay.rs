@@ -1,52 +1,103 @@
-//! Retried decisions: `POST /v1/decide` with an `Idempotency-Key` header answers a retry with the
-//! first answer (the same case id) instead of deciding again, so an agent whose connection broke
+//! Idempotency keys: a retried call (the same `Idempotency-Key`, or `event_id` in an event's
+//! body) is answered as the first one instead of acting twice, so an agent whose connection broke
 //! does not open a second case (and ask the approvers twice), nor record the action twice in its
-//! session.
+//! session, and a retried approval is not refused as `case_resolved`.
 //!
-//! Answers are kept per (authenticated agent, key) for [`KEEP_S`] in `serve_decide_keys` of the
-//! store's file. The answer is written right after the case is (two local commits): a crash
-//! between them lets one retry decide again. Two calls with the same key at the same time: the
-//! second is refused with 409 `decide_in_progress`.
+//! A key answers only the call it was first used for: the same caller (kind and identity), the
+//! same endpoint, the same case and the same body bytes, summed up as a [`Key::fingerprint`].
+//! Any other use of a key — another body, another caller, another endpoint — is refused with 422
+//! `idempotency_key_reused` and changes nothing: an earlier answer is never handed to a different
+//! request (an `allow` for a small transfer must not answer a large one), and an event is never
+//! dropped as a "retry" of someone else's (an approver's deny is not lost because another
+//! approver used the same key).
+//!
+//! Keys live in `serve_idempotency_keys` of the store's file, by scope: `decide` (every agent's
+//! decide keys share it, so one agent's key cannot be reused by another), or the case id for
+//! events. Decide answers are kept [`KEEP_S`] and written right after the case is (two local
+//! commits: a crash between them lets one retry decide again); a key is bound to its event
+//! before the event is applied and for as long as the case's applied events are kept (forever),
+//! so the store's "already applied" answer is only ever given to the same call. Two calls with
+//! the same decide key at the same time: the second is refused with 409 `decide_in_progress`.
 
+use crate::auth::Principal;
+use crate::error::ApiError;
 use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How long an answer is kept for retries.
+/// How long a decide answer is kept for retries.
 pub const KEEP_S: i64 = 24 * 3600;
 
+/// The scope of decide keys (case events are scoped by their case id).
+const DECIDE: &str = "decide";
+
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS serve_decide_keys (
-    agent      TEXT NOT NULL,
-    key        TEXT NOT NULL,
-    response   TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (agent, key)
+CREATE TABLE IF NOT EXISTS serve_idempotency_keys (
+    scope       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response    TEXT,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS serve_decide_keys_at ON serve_decide_keys(created_at);
+CREATE INDEX IF NOT EXISTS serve_idempotency_keys_at ON serve_idempotency_keys(scope, created_at);
+-- Kept per agent and without a fingerprint by earlier versions: superseded.
+DROP TABLE IF EXISTS serve_decide_keys;
 ";
 
-pub struct DecideKeys {
-    conn: Mutex<Connection>,
-    in_flight: Mutex<HashSet<(String, String)>>,
+/// A key as a caller sent it, with the fingerprint of the call it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub fingerprint: String,
 }
 
-impl std::fmt::Debug for DecideKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecideKeys").finish()
+impl Key {
+    /// `id` used by `caller` on `endpoint` (`decide`, `approve`, ...) for `case` (empty for a
+    /// decide) with these body bytes.
+    pub fn new(id: String, caller: &Principal, endpoint: &str, case: &str, body: &[u8]) -> Key {
+        let mut h = Sha256::new();
+        let parts: [&[u8]; 5] =
+            [caller.kind.as_str().as_bytes(), caller.id.as_bytes(), endpoint.as_bytes(), case.as_bytes(), body];
+        for part in parts {
+            // Length-prefixed, so that no two different calls sum up the same.
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        Key { id, fingerprint: format!("sha256:{}", hex::encode(h.finalize())) }
     }
 }
 
-fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
-    r.map_err(|e| format!("decide keys: {e}"))
+pub struct IdempotencyKeys {
+    conn: Mutex<Connection>,
+    in_flight: Mutex<HashSet<String>>,
 }
 
-/// A claim on a key while its first call runs; released when dropped.
+impl std::fmt::Debug for IdempotencyKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyKeys").finish()
+    }
+}
+
+fn db<T>(r: rusqlite::Result<T>) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::Unavailable(format!("idempotency keys: {e}")))
+}
+
+fn reused(key: &Key) -> ApiError {
+    ApiError::KeyReused(format!(
+        "the idempotency key `{}` was already used for another call (another body, caller, endpoint or case): \
+         use a new key for a new call",
+        key.id
+    ))
+}
+
+/// A claim on a decide key while its first call runs; released when dropped.
 pub struct Claim<'a> {
-    keys: &'a DecideKeys,
-    id: (String, String),
+    keys: &'a IdempotencyKeys,
+    id: String,
 }
 
 impl Drop for Claim<'_> {
@@ -57,50 +108,93 @@ impl Drop for Claim<'_> {
     }
 }
 
-impl DecideKeys {
-    pub fn open(path: &Path) -> Result<DecideKeys, String> {
-        let conn = db(Connection::open(path))?;
-        db(conn.busy_timeout(Duration::from_secs(10)))?;
-        db(conn.pragma_update(None, "synchronous", "NORMAL"))?;
-        db(conn.execute_batch(SCHEMA))?;
-        Ok(DecideKeys { conn: Mutex::new(conn), in_flight: Mutex::new(HashSet::new()) })
+impl IdempotencyKeys {
+    pub fn open(path: &Path) -> Result<IdempotencyKeys, String> {
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|e| format!("idempotency keys: {e}"))?;
+        Ok(IdempotencyKeys { conn: Mutex::new(conn), in_flight: Mutex::new(HashSet::new()) })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, String> {
-        self.conn.lock().map_err(|_| "decide keys: the lock is poisoned".to_string())
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, ApiError> {
+        self.conn.lock().map_err(|_| ApiError::Unavailable("idempotency keys: the lock is poisoned".into()))
     }
 
-    /// The first answer to (agent, key), if one was given within [`KEEP_S`] of `now`.
-    pub fn answered(&self, agent: &str, key: &str, now: i64) -> Result<Option<serde_json::Value>, String> {
+    /// The fingerprint `key` is bound to in `scope` (decide keys: only within [`KEEP_S`] of
+    /// `now`), and the answer kept with it.
+    fn bound(&self, scope: &str, key: &str, now: i64) -> Result<Option<(String, Option<String>)>, ApiError> {
+        let since = if scope == DECIDE { now.saturating_sub(KEEP_S) } else { i64::MIN };
         let conn = self.conn()?;
-        let text: Option<String> = db(conn
+        db(conn
             .query_row(
-                "SELECT response FROM serve_decide_keys WHERE agent = ?1 AND key = ?2 AND created_at >= ?3",
-                params![agent, key, now.saturating_sub(KEEP_S)],
-                |r| r.get(0),
+                "SELECT fingerprint, response FROM serve_idempotency_keys \
+                 WHERE scope = ?1 AND key = ?2 AND created_at >= ?3",
+                params![scope, key, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional())?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| format!("decide keys: stored answer: {e}"))).transpose()
+            .optional())
     }
 
-    /// Claims (agent, key) for the call that decides it; `None` while another call holds it.
-    pub fn claim(&self, agent: &str, key: &str) -> Option<Claim<'_>> {
-        let id = (agent.to_string(), key.to_string());
+    /// The first answer to this decide key, if it was given within [`KEEP_S`] of `now`; 422 when
+    /// the key was used for another call.
+    pub fn answered(&self, key: &Key, now: i64) -> Result<Option<serde_json::Value>, ApiError> {
+        match self.bound(DECIDE, &key.id, now)? {
+            None => Ok(None),
+            Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(reused(key)),
+            Some((_, None)) => Ok(None),
+            Some((_, Some(text))) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| ApiError::Unavailable(format!("idempotency keys: stored answer: {e}"))),
+        }
+    }
+
+    /// Claims a decide key for the call that decides it; `None` while another call holds it.
+    pub fn claim(&self, key: &Key) -> Option<Claim<'_>> {
         let mut set = self.in_flight.lock().ok()?;
-        if !set.insert(id.clone()) {
+        if !set.insert(key.id.clone()) {
             return None;
         }
-        Some(Claim { keys: self, id })
+        Some(Claim { keys: self, id: key.id.clone() })
     }
 
-    /// Keeps the answer (and forgets answers older than [`KEEP_S`]).
-    pub fn keep(&self, agent: &str, key: &str, answer: &serde_json::Value, now: i64) -> Result<(), String> {
+    /// Keeps a decide answer (and forgets decide answers older than [`KEEP_S`]).
+    pub fn keep(&self, key: &Key, answer: &serde_json::Value, now: i64) -> Result<(), ApiError> {
         let conn = self.conn()?;
         db(conn.execute(
-            "INSERT OR REPLACE INTO serve_decide_keys (agent, key, response, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![agent, key, answer.to_string(), now],
+            "INSERT OR REPLACE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![DECIDE, key.id, key.fingerprint, answer.to_string(), now],
         ))?;
-        db(conn.execute("DELETE FROM serve_decide_keys WHERE created_at < ?1", [now.saturating_sub(KEEP_S)]))?;
+        db(conn.execute(
+            "DELETE FROM serve_idempotency_keys WHERE scope = ?1 AND created_at < ?2",
+            params![DECIDE, now.saturating_sub(KEEP_S)],
+        ))?;
         Ok(())
+    }
+
+    /// For an event on `case`: `Ok` when the key is new or was bound to this same call; 422 when
+    /// it was bound to another.
+    pub fn check_event(&self, case: &str, key: &Key) -> Result<(), ApiError> {
+        match self.bound(case, &key.id, 0)? {
+            Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(reused(key)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Binds the key to this call before its event is applied (see the module doc).
+    pub fn bind_event(&self, case: &str, key: &Key, now: i64) -> Result<(), ApiError> {
+        db(self.conn()?.execute(
+            "INSERT OR IGNORE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
+             VALUES (?1, ?2, ?3, NULL, ?4)",
+            params![case, key.id, key.fingerprint, now],
+        ))?;
+        // (The connection's lock is released above.) A concurrent binder (another process on
+        // the file) may have won: check who holds the key.
+        self.check_event(case, key)
     }
 }

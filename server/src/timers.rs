@@ -13,7 +13,7 @@ use crate::app::App;
 use aarm_runtime::lifecycle::case::{Case, CaseState};
 use aarm_runtime::lifecycle::event::Event;
 use aarm_runtime::lifecycle::service::LifecycleError;
-use aarm_runtime::store::CaseStore;
+use aarm_runtime::store::{CaseStore, StoreError};
 use std::sync::Arc;
 
 /// The earliest moment something is due for `case` (an escalation or the timeout of its wait).
@@ -110,7 +110,11 @@ pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
                         }
                     }
                     // Resolved or gone meanwhile (another process): nothing is due any more.
-                    Err(LifecycleError::Rejected(_)) => app2.due.forget(&id),
+                    // Unreadable (quarantined by the store): it must not stop the clock for the
+                    // others.
+                    Err(LifecycleError::Rejected(_) | LifecycleError::Store(StoreError::Unreadable { .. })) => {
+                        app2.due.forget(&id)
+                    }
                     Err(e) => return Err(crate::error::ApiError::from(e)),
                 }
             }

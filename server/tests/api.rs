@@ -397,13 +397,11 @@ async fn a_retried_decision_with_an_idempotency_key_opens_one_case() {
     assert_eq!(again, first, "the retry gets the first answer, the same case");
     let (_, cases) = d.get("/v1/cases", "tok-ops").await;
     assert_eq!(cases.as_array().unwrap().len(), 1);
-    // Another key, or the same key of another agent, is another decision.
+    // Another key is another decision; the same key from another agent is refused.
     let other: Value = send("agent-token", "k-2").await.unwrap().json().await.unwrap();
     assert_ne!(other["case"], first["case"]);
-    let (status, _) = d.post("/v1/decide", "other-agent-token", transfer(5000)).await;
-    assert_eq!(status, 200);
-    let theirs: Value = send("other-agent-token", "k-1").await.unwrap().json().await.unwrap();
-    assert_ne!(theirs["case"], first["case"]);
+    let theirs = send("other-agent-token", "k-1").await.unwrap();
+    assert_eq!(theirs.status(), 422);
     let (_, cases) = d.get("/v1/cases", "tok-ops").await;
-    assert_eq!(cases.as_array().unwrap().len(), 4);
+    assert_eq!(cases.as_array().unwrap().len(), 2);
 }

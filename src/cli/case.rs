@@ -196,8 +196,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         }
         CaseCommand::Provide { id, fact, common } => {
             let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
-            let value: serde_json::Value =
-                serde_json::from_str(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
+            let value = aarm_runtime::json::parse(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
             event(common, id, Event::Provide { name: name.to_string(), value })
         }
         CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
@@ -236,6 +235,14 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let lc = lifecycle(common)?;
             for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
                 crate::outln!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
+            }
+            // Skipped by the store (one bad row must not hide the others), but never silently.
+            for u in lc.store().unreadable() {
+                crate::errln!(
+                    "warning: {} is unreadable in the store and was skipped (quarantined): {}",
+                    u.id,
+                    u.message
+                );
             }
             Ok(exit::OK)
         }

@@ -140,7 +140,7 @@ impl Checker<'_> {
     }
 
     /// `rule_risk` is the enclosing rule's `risk`: a step-up reached through a timeout shows the
-    /// same risk as the rule (LANGUAGE.md: a step-up's risk defaults to the rule's), not `medium`.
+    /// same risk as the rule (docs/language.md: a step-up's risk defaults to the rule's), not `medium`.
     fn check_outcome(
         &mut self,
         file: FileId,

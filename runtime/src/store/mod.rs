@@ -23,6 +23,11 @@ pub enum StoreError {
     /// The storage itself failed (disk, corruption, lock). Hosts fail closed on it.
     #[error("case store failure: {0}")]
     Backend(String),
+    /// One stored case cannot be read (its row does not decode). Only that case is unusable:
+    /// [`CaseStore::list`] skips it (see [`sqlite::SqliteStore::unreadable`]), so that the
+    /// clock and the listings keep every other case moving.
+    #[error("case {id} is unreadable in the store (quarantined): {message}")]
+    Unreadable { id: String, message: String },
 }
 
 pub trait CaseStore {
@@ -47,7 +52,8 @@ pub trait CaseStore {
 
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError>;
 
-    /// All cases, or only those still pending, in id order.
+    /// All cases, or only those still pending, in id order. A case that cannot be read is
+    /// skipped (quarantined), never the end of the listing.
     fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError>;
 
     /// The chain in order, or the receipts of one case.

@@ -6,6 +6,11 @@
 //! (last `seq` and `hash`) and the case's version inside its own write transaction, so writers
 //! are serialized by SQLite and the chain never forks.
 //!
+//! A case row that does not decode (corrupt JSON: a disk fault, a bad restore) is quarantined,
+//! not fatal: `list` skips it, `get` answers [`StoreError::Unreadable`], and
+//! [`SqliteStore::unreadable`] names it for the host to report, so that one bad row cannot stop
+//! the clock or the listings for every other case.
+//!
 //! Schema (version [`SCHEMA_VERSION`], kept in `meta`):
 //!
 //! - `meta(key, value)`: `schema_version`, `last_case` (the counter behind `case-000001`, ...)
@@ -21,6 +26,8 @@ use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 use crate::receipts;
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -65,6 +72,22 @@ CREATE TABLE bundles (
 pub struct SqliteStore {
     conn: Connection,
     signer: Option<SigningKey>,
+    quarantine: RefCell<Quarantine>,
+}
+
+/// A stored case that cannot be read (its JSON does not decode): skipped by `list`, refused by
+/// `get`, and reported here until a read finds it readable again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    pub id: String,
+    pub message: String,
+}
+
+/// The unreadable cases met so far, and how many of them were already reported.
+#[derive(Debug, Default)]
+struct Quarantine {
+    cases: BTreeMap<String, String>,
+    reported: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -149,7 +172,7 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(SqliteStore { conn, signer: None })
+        Ok(SqliteStore { conn, signer: None, quarantine: RefCell::default() })
     }
 }
 
@@ -213,6 +236,66 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
         rows.map(|json| decode(&json?)).collect()
+    }
+}
+
+impl SqliteStore {
+    /// The cases reads found unreadable (quarantined), in id order. Every other case is listed,
+    /// ticked and acted on as usual; these need an operator (restore the row from a backup).
+    pub fn unreadable(&self) -> Vec<Unreadable> {
+        self.quarantine
+            .borrow()
+            .cases
+            .iter()
+            .map(|(id, message)| Unreadable { id: id.clone(), message: message.clone() })
+            .collect()
+    }
+
+    /// The unreadable cases not returned by an earlier call: what a host should log now.
+    pub fn newly_unreadable(&self) -> Vec<Unreadable> {
+        let mut q = self.quarantine.borrow_mut();
+        let fresh: Vec<Unreadable> = q
+            .cases
+            .iter()
+            .filter(|(id, _)| !q.reported.contains(*id))
+            .map(|(id, message)| Unreadable { id: id.clone(), message: message.clone() })
+            .collect();
+        q.reported.extend(fresh.iter().map(|u| u.id.clone()));
+        fresh
+    }
+
+    /// Decodes a case row read by `id`: an undecodable one is quarantined and
+    /// [`StoreError::Unreadable`]; a readable one leaves quarantine.
+    fn decode_case(&self, id: &str, json: &str) -> Result<Case, StoreError> {
+        let mut q = self.quarantine.borrow_mut();
+        match parse_case(json) {
+            Ok(case) => {
+                q.cases.remove(id);
+                q.reported.remove(id);
+                Ok(case)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                q.cases.insert(id.to_string(), message.clone());
+                Err(StoreError::Unreadable { id: id.to_string(), message })
+            }
+        }
+    }
+
+    /// The cases of one listing query (`id, json` rows), the unreadable ones skipped.
+    fn list_cases(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Case>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut cases = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            match self.decode_case(&id, &json) {
+                Ok(case) => cases.push(case),
+                Err(StoreError::Unreadable { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(cases)
     }
 }
 
@@ -288,20 +371,16 @@ impl CaseStore for SqliteStore {
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let json: Option<String> =
             self.conn.query_row("SELECT json FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-        json.as_deref().map(parse_case).transpose()
+        json.map(|json| self.decode_case(id, &json)).transpose()
     }
 
     fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError> {
         // Ids are `case-` and at least six digits: by length, then text, is numeric order.
         if pending_only {
             let pending = [CaseState::PendingApproval.as_str(), CaseState::PendingEvidence.as_str()];
-            self.query_json(
-                "SELECT json FROM cases WHERE state IN (?1, ?2) ORDER BY length(id), id",
-                pending,
-                parse_case,
-            )
+            self.list_cases("SELECT id, json FROM cases WHERE state IN (?1, ?2) ORDER BY length(id), id", pending)
         } else {
-            self.query_json("SELECT json FROM cases ORDER BY length(id), id", [], parse_case)
+            self.list_cases("SELECT id, json FROM cases ORDER BY length(id), id", [])
         }
     }
 

@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::cases::{self, Action, StateFilter};
 use crate::error::ApiError;
+use crate::replay::Key;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::AUTHORIZATION;
@@ -37,14 +38,14 @@ impl FromRequestParts<Arc<App>> for Caller {
     }
 }
 
+/// An event's body: empty, or a JSON object read strictly (a repeated key is `input.invalid`).
 fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Map::new());
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
-        Err(e) => Err(ApiError::BadRequest(format!("the body is not JSON: {e}"))),
+    match aarm_runtime::json::parse_bytes(body)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::BadRequest("the body must be a JSON object".into())),
     }
 }
 
@@ -81,7 +82,7 @@ pub async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let key = event_id(&headers, &serde_json::Map::new())?;
+    let key = event_id(&headers, &serde_json::Map::new())?.map(|id| Key::new(id, &p, "decide", "", &body));
     cases::decide_once(&app, &p, &body, key).await.map(Json)
 }
 
@@ -193,14 +194,14 @@ pub async fn events(
 async fn event(
     app: &Arc<App>,
     p: &Principal,
-    id: &str,
+    (endpoint, id): (&str, &str),
     headers: &HeaderMap,
-    body: &[u8],
+    raw: &[u8],
     action: impl FnOnce(serde_json::Map<String, Value>) -> Result<Action, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(body)?;
+    let body = parse_object(raw)?;
     check_by(p, &body)?;
-    let eid = event_id(headers, &body)?;
+    let eid = event_id(headers, &body)?.map(|k| Key::new(k, p, endpoint, id, raw));
     let action = action(body)?;
     cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(&c)))
 }
@@ -212,7 +213,7 @@ pub async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Approve)).await
+    event(&app, &p, ("approve", &id), &headers, &body, |_| Ok(Action::Approve)).await
 }
 
 pub async fn deny(
@@ -222,7 +223,7 @@ pub async fn deny(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, &id, &headers, &body, |body| match body.get("why") {
+    event(&app, &p, ("deny", &id), &headers, &body, |body| match body.get("why") {
         None | Some(Value::Null) => Ok(Action::Deny { why: None }),
         Some(Value::String(s)) => Ok(Action::Deny { why: Some(s.clone()) }),
         Some(_) => Err(ApiError::BadRequest("`why` must be a string".into())),
@@ -242,7 +243,7 @@ pub async fn evidence(
     if facts.is_empty() {
         return Err(ApiError::BadRequest("give at least one fact: { \"NAME\": value }".into()));
     }
-    let eid = event_id(&headers, &serde_json::Map::new())?;
+    let eid = event_id(&headers, &serde_json::Map::new())?.map(|k| Key::new(k, &p, "evidence", &id, &body));
     cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&c)))
 }
 
@@ -253,7 +254,7 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, &id, &headers, &body, |_| Ok(Action::Cancel)).await
+    event(&app, &p, ("cancel", &id), &headers, &body, |_| Ok(Action::Cancel)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,13 +311,9 @@ pub async fn reload(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Js
     Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
 }
 
-/// Unauthenticated: whether the service runs, and with which bundle.
+/// Unauthenticated: whether the service can decide, and with which bundle (health.rs).
 pub async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
-    let engine = app.engine()?;
-    let policy = engine.default_policy();
-    Ok(Json(
-        json!({ "status": "ok", "bundle_hash": engine.bundle_hash(), "policy": policy.name, "version": policy.version }),
-    ))
+    crate::health::check(&app).await.map(Json)
 }
 
 pub async fn openapi() -> Json<Value> {
@@ -325,4 +322,11 @@ pub async fn openapi() -> Json<Value> {
 
 pub async fn not_found() -> ApiError {
     ApiError::NoRoute
+}
+
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::Http {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("this route does not take {method}: see /openapi.json"),
+    }
 }

@@ -1,7 +1,9 @@
-//! The HTTP surface: every route, its layers (body limit, time limit, request logs), and the one
-//! list of routes that the OpenAPI document is checked against.
+//! The HTTP surface: every route, its layers (head and body limits, time limit, request logs, the
+//! one shape of error answers), and the one list of routes that the OpenAPI document is checked
+//! against.
 
 pub mod api;
+mod errors;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -39,6 +41,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox/favicon.svg"),
 ];
 
+/// Most header lines a request may have (431 beyond).
+pub const MAX_HEADERS: usize = 100;
+
 pub fn router(app: Arc<App>) -> Router {
     let limits = app.options.limits.clone();
     // Calls that answer at once get a time limit; the long-polls have their own bound.
@@ -68,9 +73,12 @@ pub fn router(app: Arc<App>) -> Router {
     timed
         .merge(waits)
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         // One limit, ours: axum's own default (2 MiB) would otherwise cap a larger setting.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
+        // Outermost: it sees every answer, the layers' and the extractors' included.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), errors::api_errors))
         .with_state(app)
 }

@@ -475,3 +475,22 @@ pub fn transfer(amount: i64) -> Value {
 pub fn tool(name: &str, amount: i64) -> Value {
     json!({ "action": { "tool": name, "params": { "amount": amount } }, "identity": { "human": "alice@corp.com" } })
 }
+
+impl Deployment {
+    /// POSTs `body` exactly as given (any bytes), with extra headers; the answer as JSON.
+    pub async fn post_raw(&self, path: &str, token: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}

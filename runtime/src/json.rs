@@ -1,0 +1,217 @@
+//! The one way JSON from outside is read: requests ([`crate::convert`]), evidence values,
+//! receipts exports, and the service's request bodies all go through [`parse`] or
+//! [`parse_bytes`].
+//!
+//! It differs from `serde_json::from_str::<Value>` in one way: an object that repeats a key is
+//! refused, with the JSON path of the second copy (`$.action.params.amount`). serde_json keeps
+//! the last copy, another reader (a proxy, an audit tool, the host) may keep the first: the
+//! policy would then decide on an amount the host does not send. Refusing is the only answer
+//! every reader agrees on.
+//!
+//! Paths are written as [`crate::convert`] documents them: `$` is the whole document, `.key` for
+//! identifier-like keys, `["odd key"]` for others, `[i]` for array elements.
+
+use crate::convert::InputError;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::cell::Cell;
+use std::fmt;
+
+/// Parses JSON text. Invalid JSON, or an object with a repeated key, is an [`InputError`].
+pub fn parse(text: &str) -> Result<Value, InputError> {
+    let duplicate = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = Seed { path: &Path::Root, duplicate: &duplicate }.deserialize(&mut de).and_then(|v| {
+        de.end()?;
+        Ok(v)
+    });
+    parsed.map_err(|e| {
+        duplicate.take().unwrap_or_else(|| InputError { path: "$".into(), message: format!("invalid JSON: {e}") })
+    })
+}
+
+/// [`parse`] for bytes as they arrive: text that is not UTF-8 is an [`InputError`] naming the
+/// first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Value, InputError> {
+    parse(utf8(bytes)?)
+}
+
+/// The bytes as text, or an [`InputError`] at `$` naming the offset of the first invalid byte.
+pub fn utf8(bytes: &[u8]) -> Result<&str, InputError> {
+    std::str::from_utf8(bytes).map_err(|e| InputError {
+        path: "$".into(),
+        message: format!("the text is not valid UTF-8 (byte {}): send JSON encoded as UTF-8", e.valid_up_to()),
+    })
+}
+
+/// A JSON path, built on the stack and rendered only for an error.
+#[derive(Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    pub(crate) fn key(&'a self, k: &'a str) -> Path<'a> {
+        Path::Key(self, k)
+    }
+
+    pub(crate) fn index(&'a self, i: usize) -> Path<'a> {
+        Path::Index(self, i)
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut segs = Vec::new();
+        let mut at = self;
+        loop {
+            match at {
+                Path::Root => break,
+                Path::Key(parent, k) => {
+                    segs.push(render_key(k));
+                    at = parent;
+                }
+                Path::Index(parent, i) => {
+                    segs.push(format!("[{i}]"));
+                    at = parent;
+                }
+            }
+        }
+        let mut out = String::from("$");
+        for s in segs.iter().rev() {
+            out.push_str(s);
+        }
+        out
+    }
+
+    pub(crate) fn error(&self, message: impl Into<String>) -> InputError {
+        InputError { path: self.render(), message: message.into() }
+    }
+}
+
+fn render_key(k: &str) -> String {
+    let mut chars = k.chars();
+    let ident = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        format!(".{k}")
+    } else {
+        let shown: String = k.chars().take(64).collect();
+        let quoted = serde_json::to_string(&shown).unwrap_or_else(|_| "\"?\"".into());
+        if shown.len() < k.len() {
+            format!("[{}…\"]", quoted.trim_end_matches('"'))
+        } else {
+            format!("[{quoted}]")
+        }
+    }
+}
+
+/// Reads one value at `path`; the first repeated key found is left in `duplicate` (serde's own
+/// error can only carry text).
+struct Seed<'p, 'd> {
+    path: &'p Path<'p>,
+    duplicate: &'d Cell<Option<InputError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Number(i.into()))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::Number(u.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
+        Number::from_f64(f).map(Value::Number).ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = self.path.index(items.len());
+            match seq.next_element_seed(Seed { path: &path, duplicate: self.duplicate })? {
+                Some(v) => items.push(v),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let path = self.path.key(&key);
+            if map.contains_key(&key) {
+                let shown = serde_json::to_string(&key).unwrap_or_default();
+                self.duplicate.set(Some(path.error(format!(
+                    "the key {shown} appears twice in one object: send each key once \
+                     (readers disagree on which copy counts, so neither is believed)"
+                ))));
+                return Err(de::Error::custom(format!("the key {shown} appears twice in one object")));
+            }
+            let value = access.next_value_seed(Seed { path: &path, duplicate: self.duplicate })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_key_is_refused_at_its_path() {
+        let e = parse(r#"{"action":{"params":{"amount":500000,"amount":5}}}"#).unwrap_err();
+        assert_eq!(e.path, "$.action.params.amount");
+        let e = parse(r#"[{"a":1},{"odd key":1,"odd key":2}]"#).unwrap_err();
+        assert_eq!(e.path, r#"$[1]["odd key"]"#);
+    }
+
+    #[test]
+    fn everything_else_reads_as_serde_json_does() {
+        let text = r#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}],"c":18446744073709551615}"#;
+        assert_eq!(parse(text).unwrap(), serde_json::from_str::<Value>(text).unwrap());
+        assert_eq!(parse("{} x").unwrap_err().path, "$");
+        assert!(parse_bytes(b"{\"a\":\"\xff\"}").unwrap_err().message.contains("byte 6"));
+    }
+}
