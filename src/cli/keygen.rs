@@ -50,8 +50,14 @@ pub fn run(args: &KeygenArgs) -> ExitCode {
         return ExitCode::from(exit::USAGE);
     }
     let (secret_hex, public_hex) = bundle::generate_signing_key_hex(seed);
-    if let Err(e) = write_new(&args.file, &secret_hex, true).and_then(|()| write_new(&public, &public_hex, false)) {
+    if let Err(e) = write_new(&args.file, &secret_hex, true) {
         crate::errln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
+    if let Err(e) = write_new(&public, &public_hex, false) {
+        // No half pair: a signing key whose public key is missing would be used unverifiably.
+        let _ = std::fs::remove_file(&args.file);
+        crate::errln!("error: {e}; no key was written");
         return ExitCode::from(exit::USAGE);
     }
     let id = std::fs::read(&public)
