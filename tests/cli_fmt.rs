@@ -82,3 +82,15 @@ fn the_repository_examples_and_stdlib_are_formatted() {
     let out = fmt(&["--check", "examples", "stdlib"], &root());
     assert_eq!(out.status.code(), Some(0), "run `aarm fmt examples stdlib`:\n{}", stdout(&out));
 }
+
+#[test]
+fn a_directory_without_policies_is_an_error_not_a_clean_run() {
+    let dir = common::scratch("fmt", "no-policy");
+    std::fs::write(dir.join("README.md"), "# policies go here\n").unwrap();
+    let out = fmt(&["--check", "."], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no `.aarm` file in this directory or under it"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("help: give the directory that holds the policy files"), "{}", stderr(&out));
+    let out = fmt(&[], &dir);
+    assert_eq!(out.status.code(), Some(2), "the default path is no exception: {}", stderr(&out));
+}

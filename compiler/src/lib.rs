@@ -17,7 +17,7 @@ pub mod test_runner;
 pub mod types;
 
 pub use check::{check, Checked};
-pub use modules::{load, load_sources, LoadError, Loaded};
+pub use modules::{load, load_sources, load_text, policy_files, LoadError, Loaded};
 
 /// Everything `aarm build` and `aarm eval` need from source: diagnostics, and the program when
 /// there are no errors.

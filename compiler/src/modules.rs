@@ -128,12 +128,31 @@ impl LoadError {
 pub fn load(roots: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loader = Loader::new(Backend::Disk);
     for root in roots {
-        for path in collect_root(root)? {
+        for path in policy_files(root)? {
             loader.load_root_file(&path)?;
         }
     }
     loader.follow_uses();
     Ok(loader.finish())
+}
+
+/// Loads one file whose text was read elsewhere (standard input, an editor's buffer) as if it
+/// were the file `name`: diagnostics name it, and its `use ./x` resolve on disk relative to
+/// `name`'s directory. `name` need not exist. Never a [`LoadError`]: there is no root to find.
+pub fn load_text(name: &Path, bytes: Vec<u8>) -> Loaded {
+    let mut loader = Loader::new(Backend::Disk);
+    let shown = normalize(name);
+    // The key a `use` of this same file would find, so that it is loaded once (and a file that
+    // uses itself is a cycle, as on disk).
+    let key = match fs::canonicalize(name) {
+        Ok(canonical) => canonical,
+        Err(_) => std::env::current_dir().map(|cwd| normalize(&cwd.join(name))).unwrap_or_else(|_| shown.clone()),
+    };
+    let text = if bytes.len() > MAX_SOURCE_BYTES { Text::TooLarge } else { decode(bytes) };
+    let display = shown.display().to_string();
+    loader.add_module(Key::Path(key), ModuleSource::File(shown), display, text);
+    loader.follow_uses();
+    loader.finish()
 }
 
 /// Loads in-memory files given as `(name, text)`, for tests and tools. Names are paths
@@ -157,8 +176,10 @@ pub fn load_sources(files: Vec<(String, String)>) -> Loaded {
 // ---------------------------------------------------------------------------------------------
 // Roots
 
-/// The files of one root: the root itself, or the `*.aarm` files under it in sorted order.
-fn collect_root(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
+/// The files of one root: the root itself, or the `*.aarm` files under it in sorted order (a
+/// directory without any is [`LoadError::NoPolicyFiles`]). `aarm fmt` walks with it too, so that
+/// every command agrees on which files a directory holds.
+pub fn policy_files(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let meta = fs::metadata(root).map_err(|e| LoadError::from_io(root, e))?;
     let mut files = Vec::new();
     if meta.is_dir() {

@@ -117,10 +117,30 @@ fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {
     start..end
 }
 
+/// A section of a report: one file, shown under its name. ariadne heads every section of the
+/// primary label's file with the primary's `file:line:col`, so a location of that same file that
+/// gets a section of its own (`first declared here`, on an earlier line) is given another id
+/// ([`Section::Again`]): it is then headed with its own position. Both ids show the same name and
+/// text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Section {
+    Primary(String),
+    Again(String),
+}
+
+impl std::fmt::Display for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Section::Primary(name) | Section::Again(name) => f.write_str(name),
+        }
+    }
+}
+
 /// Renders one diagnostic as an ariadne report.
 pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     let mut names: Vec<FileId> = vec![d.file];
     names.extend(d.secondary.iter().map(|s| s.file));
+    names.sort_unstable();
     names.dedup();
     let mut cache = cache(sources, &names);
     render(d, sources, color, &mut cache)
@@ -142,14 +162,21 @@ pub fn to_human_all<'a>(
     diags.iter().map(move |d| render(d, sources, color, &mut cache))
 }
 
-/// The ariadne sources of `files`, by name (a file the map lacks is empty).
-fn cache<'a>(sources: &'a SourceMap, files: &[FileId]) -> impl ariadne::Cache<String> + 'a {
-    let texts: Vec<(String, &'a str)> =
-        files.iter().map(|f| (sources.name(*f).to_string(), sources.get(*f).map_or("", |s| s.text.as_str()))).collect();
+/// The ariadne sources of `files`, under both section ids (a file the map lacks is empty). The
+/// text is borrowed, not copied.
+fn cache<'a>(sources: &'a SourceMap, files: &[FileId]) -> impl ariadne::Cache<Section> + 'a {
+    let texts: Vec<(Section, &'a str)> = files
+        .iter()
+        .flat_map(|f| {
+            let name = sources.name(*f).to_string();
+            let text = sources.get(*f).map_or("", |s| s.text.as_str());
+            [(Section::Primary(name.clone()), text), (Section::Again(name), text)]
+        })
+        .collect();
     ariadne::sources(texts)
 }
 
-fn render(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ariadne::Cache<String>) -> String {
+fn render(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ariadne::Cache<Section>) -> String {
     let name = sources.name(d.file).to_string();
     let file = sources.get(d.file);
     let range = clamp(d.span, file);
@@ -159,17 +186,38 @@ fn render(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ari
     };
     let (l, c) = file.map(|f| f.line_col(d.span.start)).unwrap_or((1, 1));
     let label_color = if d.severity == Severity::Error { Color::Red } else { Color::Yellow };
-    let primary = Label::new((name.clone(), range.clone()))
+    let primary = Label::new((Section::Primary(name.clone()), range.clone()))
         .with_color(label_color)
         .with_message(d.label.as_deref().unwrap_or(d.code.title()));
-    let mut report = Report::build(kind, (name.clone(), range))
+    let mut report = Report::build(kind, (Section::Primary(name.clone()), range))
         .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
         .with_code(d.code.as_str())
         .with_message(format!("{} ({name}:{l}:{c})", d.message))
         .with_label(primary);
+    // ariadne keeps a label in the primary's section only while the labels before it are in the
+    // same file and it ends on a line at or after theirs; any other label starts a new section,
+    // which must then not carry the primary's id (its header would repeat the primary's place).
+    let end_line =
+        |f: Option<&SourceFile>, span: Span| f.map_or(1, |f| f.line_col(span.end.saturating_sub(1).max(span.start)).0);
+    let mut joined_line = Some(end_line(file, d.span));
     for s in &d.secondary {
         let sname = sources.name(s.file).to_string();
         let sfile = sources.get(s.file);
+        let line = end_line(sfile, s.span);
+        let sname = match joined_line {
+            Some(last) if s.file == d.file && line >= last => {
+                joined_line = Some(line);
+                Section::Primary(sname)
+            }
+            _ if s.file == d.file => {
+                joined_line = None;
+                Section::Again(sname)
+            }
+            _ => {
+                joined_line = None;
+                Section::Primary(sname)
+            }
+        };
         report = report
             .with_label(Label::new((sname, clamp(s.span, sfile))).with_message(&s.message).with_color(Color::Blue));
     }

@@ -179,6 +179,16 @@ fn e0014_invalid_interpolation() {
     );
     assert_eq!(d.help.as_deref(), Some("close the interpolation with `}`, or write `\\{` for a literal brace"));
     one("rule r on t { deny reason \"c\" \"a } b\" }", "E0014", 1, 34, "unmatched `}` in reason message");
+    // A string literal inside an interpolation ends the message at its opening quote: said so,
+    // at that quote, and the cut-off rest of the line is not reported again.
+    let d = one(
+        "rule r on t { deny reason \"c\" \"a {f(\"x\")} b\" }",
+        "E0014",
+        1,
+        37,
+        "a string literal cannot appear inside an interpolation: its `\"` ends the reason message",
+    );
+    assert!(d.help.unwrap().contains("interpolations hold no strings"));
     let d = one(
         "rule r on t { deny reason \"c\" \"{ {a: 1} }\" }",
         "E0014",

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// The SQLite case store (created if missing).
+    /// The SQLite case store (`case open` creates it if missing; every other command needs it).
     #[arg(long, value_name = "DB")]
     pub store: PathBuf,
     /// Use this time instead of the clock (RFC 3339); refused if earlier than the store's last
@@ -113,8 +113,10 @@ fn now_of(common: &Common) -> Result<i64, String> {
     }
 }
 
-fn lifecycle(common: &Common) -> Result<Lifecycle<SqliteStore>, String> {
-    let mut store = SqliteStore::open(&common.store).map_err(|e| e.to_string())?;
+/// The lifecycle on the store; only `case open` (`create`) may create a missing store.
+fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<SqliteStore>, String> {
+    let opened = if create { SqliteStore::open(&common.store) } else { SqliteStore::open_existing(&common.store) };
+    let mut store = opened.map_err(|e| e.to_string())?;
     if let Some(path) = &common.sign_key {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let key = bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?;
@@ -143,7 +145,7 @@ pub fn run(args: &CaseArgs) -> ExitCode {
 /// Applies an event and reports it: 0 accepted (the case printed), 1 rejected (reason on stderr).
 fn event(common: &Common, id: &str, ev: Event) -> Result<u8, String> {
     let now = now_of(common)?;
-    let mut lc = lifecycle(common)?;
+    let mut lc = lifecycle(common, false)?;
     match lc.apply(id, &ev, now, None) {
         Ok((case, _)) => {
             print_json(&case);
@@ -170,7 +172,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 }
             };
             let request = read_input(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-            let mut lc = lifecycle(common)?;
+            let mut lc = lifecycle(common, true)?;
             let hash = engine.bundle_hash().to_string();
             lc.add_engine(Arc::new(engine), Some(&bytes)).map_err(|e| e.to_string())?;
             let submitted = match lc.submit(&hash, &String::from_utf8_lossy(&request), now) {
@@ -202,7 +204,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
         CaseCommand::Tick { common } => {
             let now = now_of(common)?;
-            let mut lc = lifecycle(common)?;
+            let mut lc = lifecycle(common, false)?;
             match lc.tick(now) {
                 Ok(changed) => {
                     for c in &changed {
@@ -219,7 +221,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             }
         }
         CaseCommand::Show { id, common } => {
-            let lc = lifecycle(common)?;
+            let lc = lifecycle(common, false)?;
             match lc.store().get(id).map_err(|e| e.to_string())? {
                 Some(case) => {
                     print_json(&case);
@@ -232,7 +234,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             }
         }
         CaseCommand::List { pending, common } => {
-            let lc = lifecycle(common)?;
+            let lc = lifecycle(common, false)?;
             for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
                 crate::outln!("{}", serde_json::to_string(&case).map_err(|e| e.to_string())?);
             }

@@ -4,11 +4,16 @@
 //! `.aarm` file under it, or a single file with what it `use`s. Checking several paths checks
 //! several independent bundles, so that separate scenarios do not share one namespace.
 //!
+//! PATH `-` reads one file from standard input (an editor's unsaved buffer): it is named
+//! `--stdin-filepath` in diagnostics (default `<stdin>`), and its `use ./x` resolve relative to
+//! that path.
+//!
 //! A bundle without errors is also analyzed: what `aarm analyze` proves (W0010–W0018) is reported
 //! with the checker's own warnings, so that `--deny-warnings` in CI covers it too.
 
 use super::exit;
 use super::output::{print_diagnostics, print_sarif, print_summary, Format};
+use super::source::{is_stdin, load_stdin, stdin_usage};
 use aarm_compiler::{analyze::analyze, check, load};
 use aarm_lang::render::to_json;
 use clap::Args;
@@ -18,9 +23,13 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Bundles to check: each a directory (searched recursively for `.aarm` files; one without
-    /// any is an error, exit 2) or a file.
+    /// any is an error, exit 2), a file, or `-` for one file read from standard input.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// The path the text read from `-` stands for: named in diagnostics, and the base of its
+    /// `use ./x`.
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filepath: Option<PathBuf>,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
@@ -31,14 +40,24 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
+    if let Err(code) = stdin_usage(&args.paths, args.stdin_filepath.as_deref()) {
+        return ExitCode::from(code);
+    }
     let (mut files, mut errors, mut warnings) = (0, 0, 0);
     let mut sarif = Vec::new();
     for path in &args.paths {
-        let loaded = match load(std::slice::from_ref(path)) {
-            Ok(l) => l,
-            Err(e) => {
-                crate::errln!("error: {e}");
-                return ExitCode::from(exit::USAGE);
+        let loaded = if is_stdin(path) {
+            match load_stdin(args.stdin_filepath.as_deref()) {
+                Ok(l) => l,
+                Err(code) => return ExitCode::from(code),
+            }
+        } else {
+            match load(std::slice::from_ref(path)) {
+                Ok(l) => l,
+                Err(e) => {
+                    crate::errln!("error: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
             }
         };
         let checked = check(&loaded);

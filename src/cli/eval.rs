@@ -1,10 +1,12 @@
-//! `aarm eval (BUNDLE|PATH) --input FILE|- [--explain]`: one decision as JSON on stdout.
+//! `aarm eval (BUNDLE|PATH) --input FILE|- [--explain] [--exit-code]`: one decision as JSON on
+//! stdout. With `--exit-code` the exit status says the decision too (see [`decision_exit`]), for
+//! shell scripts and CI gates.
 
 use super::exit;
 use super::output::Format;
 use super::source::{compile_path, read_input};
 use aarm_runtime::bundle;
-use aarm_runtime::decision::{codes, Decision, PolicyRef};
+use aarm_runtime::decision::{codes, Decision, Effect, PolicyRef};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::value::parse_time;
 use clap::Args;
@@ -28,6 +30,22 @@ pub struct EvalArgs {
     /// The evaluation time when the request has no `context.now` (default: the clock).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Exit with the decision: 0 allow, 10 modify, 11 step_up, 12 defer, 13 deny (an invalid
+    /// request is a deny, 13). A bundle that cannot be loaded is still 1, a usage error 2.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+/// The exit status `--exit-code` gives a decision. Only `allow` is 0, so that a script testing
+/// for success fails closed on every other decision.
+pub fn decision_exit(effect: Effect) -> u8 {
+    match effect {
+        Effect::Allow => exit::OK,
+        Effect::Modify => 10,
+        Effect::StepUp => 11,
+        Effect::Defer => 12,
+        Effect::Deny => 13,
+    }
 }
 
 fn is_bundle(path: &Path) -> bool {
@@ -122,13 +140,18 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         }
     };
     let text = String::from_utf8_lossy(&input);
-    match engine.convert(&text, now) {
+    let effect = match engine.convert(&text, now) {
         Ok(request) => {
             let decision = engine.decide(&request);
             let explain = args.explain.then(|| serde_json::json!({ "tried": engine.explain(&request) }));
             print(&decision, explain);
+            decision.decision
         }
-        Err(e) => print(&Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), engine.default_policy()), None),
-    }
-    ExitCode::from(exit::OK)
+        Err(e) => {
+            let decision = Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), engine.default_policy());
+            print(&decision, None);
+            decision.decision
+        }
+    };
+    ExitCode::from(if args.exit_code { decision_exit(effect) } else { exit::OK })
 }

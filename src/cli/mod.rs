@@ -7,6 +7,8 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 pub mod inspect;
+pub mod keygen;
+pub mod new;
 pub mod output;
 pub mod receipts;
 pub mod serve;
@@ -60,8 +62,14 @@ pub enum Command {
     /// Run the decision and approval service over HTTP (cases, approvals, notifications, the
     /// approver inbox).
     Serve(serve::ServeArgs),
-    /// Rewrite `.aarm` files in the canonical layout, or (`--check`) list those that are not.
+    /// Rewrite `.aarm` files in the canonical layout, or (`--check`) list those that are not;
+    /// `-` formats standard input to standard output.
     Fmt(fmt::FmtArgs),
+    /// Write a new Ed25519 key pair: the signing key to FILE (mode 0600), the public key to
+    /// FILE.pub, both as hex.
+    Keygen(keygen::KeygenArgs),
+    /// Create a policy directory NAME with a policy, a test and a request to start from.
+    New(new::NewArgs),
 }
 
 /// Runs a parsed command line.
@@ -76,6 +84,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Case(args) => case::run(&args),
         Command::Receipts(args) => receipts::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
+        Command::New(args) => new::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }

@@ -38,7 +38,7 @@ pub struct ReceiptsArgs {
 pub fn run(args: &ReceiptsArgs) -> ExitCode {
     match &args.command {
         ReceiptsCommand::Export { store, case } => {
-            let list = SqliteStore::open(store).and_then(|s| s.receipts(case.as_deref()));
+            let list = SqliteStore::open_existing(store).and_then(|s| s.receipts(case.as_deref()));
             match list {
                 Ok(list) => {
                     crate::out!("{}", receipts::to_json_lines(&list));

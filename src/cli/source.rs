@@ -3,9 +3,10 @@
 
 use super::exit;
 use super::output::{print_diagnostics, Format};
-use aarm_compiler::{compile, load};
+use aarm_compiler::{compile, load, load_text, Loaded};
+use aarm_lang::limits::MAX_SOURCE_BYTES;
 use aarm_runtime::program::Program;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The program of the bundle at `path`, or the exit code to stop with (diagnostics printed).
 pub fn compile_path(path: &Path, format: Format) -> Result<Program, u8> {
@@ -45,4 +46,48 @@ pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     } else {
         std::fs::read(path)
     }
+}
+
+/// Whether a path argument is `-`, standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// The name standard input goes by in diagnostics when `--stdin-filepath` is not given.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Refuses `-` given twice (standard input can be read once) and `--stdin-filepath` without `-`
+/// (a path that would silently be ignored); the message is printed.
+pub fn stdin_usage(paths: &[PathBuf], stdin_filepath: Option<&Path>) -> Result<(), u8> {
+    let dashes = paths.iter().filter(|p| is_stdin(p)).count();
+    if dashes > 1 {
+        crate::errln!(
+            "error: `-` (standard input) is given {dashes} times\n  help: standard input holds one file: give `-` once"
+        );
+        return Err(exit::USAGE);
+    }
+    if dashes == 0 && stdin_filepath.is_some() {
+        crate::errln!("error: --stdin-filepath names the text read from `-`, and no path is `-`\n  help: give `-` as the path, or leave out --stdin-filepath");
+        return Err(exit::USAGE);
+    }
+    Ok(())
+}
+
+/// Loads one policy file read from standard input, as if it were `name` (`use ./x` resolve
+/// relative to it).
+pub fn load_stdin(name: Option<&Path>) -> Result<Loaded, u8> {
+    let bytes = read_stdin_source().map_err(|e| {
+        crate::errln!("error: cannot read standard input: {e}");
+        exit::USAGE
+    })?;
+    Ok(load_text(name.unwrap_or(Path::new(STDIN_NAME)), bytes))
+}
+
+/// Standard input, read up to one byte past the source size limit (what is longer is refused as
+/// too large either way, so a huge input costs no more than that).
+pub fn read_stdin_source() -> std::io::Result<Vec<u8>> {
+    let limit = u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin().lock(), limit), &mut buf)?;
+    Ok(buf)
 }

@@ -7,6 +7,7 @@ use crate::modules::Module;
 use crate::types::Type;
 use aarm_lang::ast::{self, ItemKind, LimitKind, OutcomeKind, RiskLevel, StepUpClauseKind};
 use aarm_lang::{Code, Diagnostic, FileId, Span};
+use aarm_runtime::value::format_duration;
 
 /// The decimal scale of confidences: `1.0` is 10 000.
 const ONE: i64 = 10_000;
@@ -500,18 +501,9 @@ impl Checker<'_> {
                     .with_help("add `approvers 1 of GROUP` (or `of [\"a@corp.com\"]`, or `of role \"ROLE\"`)"),
             );
         }
-        if let (Some(esc), Some((_, span))) = (&step.escalate, seen.iter().find(|(k, _)| *k == "`escalate`")) {
+        if let Some(esc) = &step.escalate {
             if esc.after_s >= step.timeout_s && step.timeout_s > 0 {
-                let span = *span;
-                self.report(
-                    Diagnostic::new(
-                        Code::NonPositiveDuration,
-                        file,
-                        span,
-                        "the escalation comes after the timeout, so it can never happen",
-                    )
-                    .with_help(format!("escalate after less than the timeout ({}s)", step.timeout_s)),
-                );
+                self.report(late_escalation(file, block, esc.after_s, step.timeout_s));
             }
         }
         step
@@ -588,4 +580,37 @@ impl Checker<'_> {
         }
         defer
     }
+}
+
+/// `escalate after D` with D not before the approval timeout: the case is resolved by the
+/// timeout first. Labelled at the delay, with the timeout clause it loses to (when the block has
+/// one; otherwise the timeout is the settings' default).
+fn late_escalation(file: FileId, block: &ast::StepUpBlock, after_s: i64, timeout_s: i64) -> Diagnostic {
+    let clause_span = |want: fn(&StepUpClauseKind) -> Option<Span>| block.clauses.iter().find_map(|c| want(&c.kind));
+    let after_span = clause_span(|k| match k {
+        StepUpClauseKind::Escalate { after, .. } => Some(after.span),
+        _ => None,
+    })
+    .unwrap_or(block.span);
+    let timeout_span = clause_span(|k| match k {
+        StepUpClauseKind::Timeout(limit) => match limit.kind {
+            LimitKind::Timeout(d) => Some(d.span),
+            _ => None,
+        },
+        _ => None,
+    });
+    let (after, timeout) = (format_duration(after_s), format_duration(timeout_s));
+    let relation = if after_s == timeout_s { "at" } else { "after" };
+    let mut d = Diagnostic::new(
+        Code::NonPositiveDuration,
+        file,
+        after_span,
+        format!("the escalation after {after} comes {relation} the timeout ({timeout}), so it can never happen"),
+    )
+    .with_label(format!("{after} is not before the timeout ({timeout})"))
+    .with_help(format!("escalate after less than {timeout}, or lengthen the timeout"));
+    if let Some(span) = timeout_span {
+        d = d.with_secondary(file, span, format!("the case is resolved by this timeout after {timeout}"));
+    }
+    d
 }

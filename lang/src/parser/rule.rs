@@ -64,8 +64,11 @@ impl Parser<'_> {
         let reason = if self.at(Tok::Reason) { Some(self.parse_reason()?) } else { None };
         if !self.at(Tok::RBrace) {
             let expected = if reason.is_some() { "`}`" } else { "`reason` or `}`" };
+            let before = self.diags.len();
             let f = self.unexpected(expected);
-            if let Some(d) = self.diags.last_mut() {
+            // Only the diagnostic `unexpected` just added (it adds none after a lexer error): an
+            // earlier one, e.g. of the reason message, keeps its own help.
+            if let (true, Some(d)) = (self.diags.len() > before, self.diags.last_mut()) {
                 d.help = Some("a rule has one decision, after its `when` lines and before its `reason`".into());
             }
             return Err(f);
@@ -285,8 +288,9 @@ impl Parser<'_> {
         let start = self.expect(Tok::Reason)?.span;
         let code = self.expect_string("a reason code, e.g. \"transfer.large\"")?;
         let Some(t) = self.eat(Tok::Str) else {
+            let before = self.diags.len();
             let f = self.unexpected("a reason message");
-            if let Some(d) = self.diags.last_mut() {
+            if let (true, Some(d)) = (self.diags.len() > before, self.diags.last_mut()) {
                 d.help = Some(format!("write `reason \"{}\" \"what the approver reads\"`", code.value));
             }
             return Err(f);

@@ -50,6 +50,24 @@ impl Parser<'_> {
                             }
                             i += c + 2;
                         }
+                        (None, _) if self.closes_later_on_the_line(span) => {
+                            // `"a {f("x")} b"`: the string literal's opening quote ended the
+                            // message, and the `}` is on the line after it.
+                            let quote = span.end.saturating_sub(1);
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidInterpolation,
+                                    self.file,
+                                    Span::new(quote, span.end),
+                                    "a string literal cannot appear inside an interpolation: its `\"` ends the reason message",
+                                )
+                                .with_label("this quote ends the message")
+                                .with_secondary(self.file, Span::new(at, at + 1), "the interpolation opened here")
+                                .with_help("interpolations hold no strings: write the text outside the braces, or compute it in a `fn` and interpolate the call"),
+                            );
+                            self.skip_cut_off_rest(span);
+                            i = bytes.len();
+                        }
                         (None, _) => {
                             self.report(
                                 Diagnostic::new(
@@ -100,6 +118,30 @@ impl Parser<'_> {
         Template { parts, span }
     }
 
+    /// Whether the line goes on after the string token `span` with a quote and then a `}`: an
+    /// interpolation left open in the string then held a string literal (`{f("x")}`), whose
+    /// opening quote ended the string early; the literal's closing quote is the one after it.
+    fn closes_later_on_the_line(&self, span: Span) -> bool {
+        let start = span.end.saturating_sub(self.base) as usize;
+        let rest = self.src.get(start..).unwrap_or("");
+        let line = rest.split('\n').next().unwrap_or("");
+        line.find('"').and_then(|q| line.get(q + 1..)).is_some_and(|after| after.contains('}'))
+    }
+
+    /// Skips the rest of a message a string literal cut short (`x")} b"` of `"a {f("x")} b"`), up
+    /// to and including the string its closing quote opens, on the same line: it would otherwise
+    /// be reported again as unexpected tokens.
+    fn skip_cut_off_rest(&mut self, span: Span) {
+        let start = span.end.saturating_sub(self.base) as usize;
+        let rest = self.src.get(start..).unwrap_or("");
+        let line_end = span.end.saturating_add(to_u32_len(rest.find('\n').unwrap_or(rest.len())));
+        while self.tok().kind != Tok::Eof && self.tok().span.start < line_end {
+            if self.bump().kind == Tok::Str {
+                break;
+            }
+        }
+    }
+
     fn push_text(&mut self, inner: &str, from: usize, to: usize, inner_start: u32, parts: &mut Vec<TemplatePart>) {
         if to > from {
             let raw = inner.get(from..to).unwrap_or("");
@@ -147,4 +189,8 @@ fn matching_close(rest: &str) -> Option<usize> {
 
 fn offset(base: u32, i: usize) -> u32 {
     base.saturating_add(u32::try_from(i).unwrap_or(u32::MAX))
+}
+
+fn to_u32_len(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

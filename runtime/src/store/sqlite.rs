@@ -25,7 +25,7 @@ use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 use crate::receipts;
 use ed25519_dalek::SigningKey;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -108,6 +108,23 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Backend(format!("sqlite: cannot open {}: {e}", path.display())))?;
         SqliteStore::init(conn)
+    }
+
+    /// Opens a store that must already exist: a missing file is an error and nothing is created
+    /// (commands that only read or act on existing cases must not leave an empty store behind a
+    /// mistyped path).
+    pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        // Without SQLITE_OPEN_CREATE, SQLite itself refuses a missing file: no check-then-open
+        // race.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match Connection::open_with_flags(path, flags) {
+            Ok(conn) => SqliteStore::init(conn),
+            Err(_) if std::fs::symlink_metadata(path).is_err() => Err(StoreError::Backend(format!(
+                "{}: no such case store (`aarm case open` creates one; every other command needs it to exist)",
+                path.display()
+            ))),
+            Err(e) => Err(StoreError::Backend(format!("sqlite: cannot open {}: {e}", path.display()))),
+        }
     }
 
     /// A private, empty store that lives as long as the handle (tests, dry runs).
