@@ -38,8 +38,21 @@ fn id_param() -> Value {
     json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "example": "case-000001" })
 }
 
+/// An idempotency key, as a header or a body's `event_id`: 1 to 200 characters (replay.rs).
+fn key_schema() -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": 200 })
+}
+
+/// A server-sent event stream whose events are named `names`; each event's `data` is JSON text.
+fn sse(description: &str, names: &[&str]) -> Value {
+    json!({ "description": description, "content": { "text/event-stream": { "schema": {
+        "type": "object", "required": ["data"], "properties": {
+            "event": { "type": "string", "enum": names }, "data": { "type": "string" },
+            "id": { "type": "string" }, "retry": { "type": "integer" } } } } } })
+}
+
 fn idempotency() -> Value {
-    json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
+    json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": key_schema(),
             "description": "A retried event with the same key (same caller, endpoint, case and body) is applied once; the retry answers the case as stored. The key used for another call is refused (422)." })
 }
 
@@ -57,17 +70,23 @@ pub fn document() -> Value {
         AUTH,
         ("403", "not allowed (`not_an_approver`, `not_yourself`, `not_allowed`); nothing changed"),
         ("404", "`unknown_case`"),
-        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key"),
+        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, or evidence with no fact"),
         REUSED,
         ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `clock_went_back`"),
         ("503", "the case store failed; nothing was allowed"),
     ];
     let read_errors: &[(&str, &str)] = &[AUTH, ("403", "not allowed to see this case"), ("404", "`unknown_case`")];
+    let wait_errors: &[(&str, &str)] = &[
+        AUTH,
+        ("403", "not allowed to see this case"),
+        ("404", "`unknown_case`"),
+        ("400", "`bad_request`: timeout_s is not a number of seconds, 0 or more"),
+    ];
     let approve_body = json!({ "type": "object", "properties": {
         "by": { "type": "string", "description": "optional; must be the caller's own identity" },
-        "event_id": { "type": "string", "description": "as Idempotency-Key" } } });
+        "event_id": { "type": "string", "minLength": 1, "maxLength": 200, "description": "as Idempotency-Key" } } });
     let deny_body = json!({ "type": "object", "properties": {
-        "why": { "type": "string" }, "by": { "type": "string" }, "event_id": { "type": "string" } } });
+        "why": { "type": "string" }, "by": { "type": "string" }, "event_id": key_schema() } });
     let wait_param = json!({ "name": "timeout_s", "in": "query", "required": false,
         "schema": { "type": "number", "minimum": 0 }, "description": "default 30, at most the server's --max-wait-s" });
     let html = |d: &str, ty: &str| json!({ "description": d, "content": { ty: { "schema": { "type": "string" } } } });
@@ -78,8 +97,9 @@ pub fn document() -> Value {
             json_ok("the decision (invalid input is a deny with `input.invalid`; a store failure a deny with `store.unavailable`)",
                 json!({ "$ref": "#/components/schemas/Decision" })),
             &[AUTH, ("403", "not an agent, or the request names another agent (`agent_mismatch`)"),
+              ("400", "`bad_request`: an Idempotency-Key that is not 1 to 200 characters (an invalid request body is not an error but a `deny`)"),
               ("409", "`decide_in_progress`: a call with the same Idempotency-Key is still being decided"), REUSED],
-            json!({ "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string" },
+            json!({ "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": key_schema(),
                         "description": "A retry with the same key (same agent, same body) gets the first answer (the same case) for 24 h; the key used for another call is refused (422)." }],
                     "requestBody": body(json!({ "$ref": "#/components/schemas/Request" }), true) })) },
         "/v1/cases": { "get": op("Cases the caller may see (an approver asking for pending ones: those they may act on)",
@@ -90,9 +110,9 @@ pub fn document() -> Value {
         "/v1/cases/{id}": { "get": op("One case", json_ok("the case (as `aarm case show`, plus `resolved`)", case_ref()), read_errors,
             json!({ "parameters": [id_param()] })) },
         "/v1/cases/{id}/wait": { "get": op("Long-poll: answers when the case is resolved or timeout_s passes",
-            json_ok("the case", case_ref()), read_errors, json!({ "parameters": [id_param(), wait_param] })) },
+            json_ok("the case", case_ref()), wait_errors, json!({ "parameters": [id_param(), wait_param.clone()] })) },
         "/v1/cases/{id}/events": { "get": op("Server-sent events: the case now and after every change, until resolved",
-            html("`event: case` with the case as data, per change", "text/event-stream"), read_errors,
+            sse("`event: case` with the case as data, per change", &["case"]), wait_errors,
             json!({ "parameters": [id_param(), wait_param] })) },
         "/v1/cases/{id}/approve": { "post": op("Approve, as the caller (an approver of the case)",
             json_ok("the case after the approval", case_ref()), event_errors,
@@ -103,7 +123,7 @@ pub fn document() -> Value {
         "/v1/cases/{id}/evidence": { "post": op("Provide evidence (the submitting agent); the deferral is re-evaluated against its own bundle",
             json_ok("the case after re-evaluation", case_ref()), event_errors,
             json!({ "parameters": [id_param(), idempotency()],
-                    "requestBody": body(json!({ "type": "object", "additionalProperties": true, "example": { "maintenance_window_active": true } }), true) })) },
+                    "requestBody": body(json!({ "type": "object", "minProperties": 1, "additionalProperties": true, "example": { "maintenance_window_active": true } }), true) })) },
         "/v1/cases/{id}/cancel": { "post": op("Withdraw a case (the submitting agent or an operator)",
             json_ok("the cancelled case", case_ref()), event_errors,
             json!({ "parameters": [id_param(), idempotency()] })) },
@@ -118,7 +138,7 @@ pub fn document() -> Value {
             json_ok("`{ approver, cases: [{ case, context }] }`", json!({ "type": "object" })),
             &[AUTH, ("403", "not an approver")], json!({})) },
         "/v1/inbox/events": { "get": op("Server-sent events: the approver's inbox now and after every change to any case",
-            html("`event: inbox` with `{ approver, cases }` (as `GET /v1/inbox`) as data, per change; `event: error` then the end when the store fails", "text/event-stream"),
+            sse("`event: inbox` with `{ approver, cases }` (as `GET /v1/inbox`) as data, per change; `event: error` then the end when the store fails", &["inbox", "error"]),
             &[AUTH, ("403", "not an approver"), ("503", "the case store failed")], json!({})) },
         "/v1/me": { "get": op("Who the credential is", json_ok("`{ id, kind, roles, method }`", json!({ "type": "object" })), &[AUTH], json!({})) },
         "/v1/admin/reload": { "post": op("Reload the bundle file now (operators)",

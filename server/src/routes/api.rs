@@ -99,11 +99,15 @@ pub struct WaitQuery {
     pub timeout_s: Option<f64>,
 }
 
-fn wait_bound(app: &App, asked: Option<f64>) -> Duration {
+/// How long a long-poll may hold the connection: what the caller asked (`default` when it asked
+/// nothing), at most the server's `--max-wait-s`. A negative or non-finite `timeout_s` is a 400,
+/// not a silent default: a caller that asked for something else should hear so.
+fn wait_bound(app: &App, asked: Option<f64>, default: Duration) -> Result<Duration, ApiError> {
     let max = app.options.limits.max_wait;
     match asked {
-        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s.min(max.as_secs_f64())),
-        _ => Duration::from_secs(30).min(max),
+        None => Ok(default.min(max)),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s.min(max.as_secs_f64()))),
+        Some(s) => Err(ApiError::BadRequest(format!("timeout_s is a number of seconds, 0 or more (got {s})"))),
     }
 }
 
@@ -115,7 +119,7 @@ pub async fn wait(
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s);
+    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::from_secs(30))?;
     // Subscribe before reading, so that a change between the read and the wait is not missed.
     let mut rx =
         app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
@@ -160,7 +164,7 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     cases::get(&app, &p, &id).await?;
     let rx = app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
-    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s.or(Some(f64::MAX)));
+    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::MAX)?;
     let start = Stream { app, p, id, rx, deadline, first: true, done: false };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         if s.done {
