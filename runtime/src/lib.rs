@@ -18,6 +18,7 @@ pub mod engine;
 pub mod fuse;
 pub mod lifecycle;
 pub mod ops;
+pub mod parsed;
 pub mod plan;
 pub mod program;
 pub mod receipts;
