@@ -71,7 +71,7 @@ fn compile(src: &str) -> Result<Compiled, String> {
             .collect();
         return Err(msgs.join("\n"));
     };
-    let program = codegen::generate(&bundle, &loaded.sources).expect("codegen");
+    let program = codegen::generate(&bundle, &loaded).expect("codegen");
     Ok(Compiled { ir: bundle, program })
 }
 

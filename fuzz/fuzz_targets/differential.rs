@@ -549,7 +549,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     count(2);
-    let program = codegen::generate(&ir, &loaded.sources).expect("codegen of a checked bundle");
+    let program = codegen::generate(&ir, &loaded).expect("codegen of a checked bundle");
     let engine = Engine::from_program(program, HASH).expect("generated program verifies");
     let Ok(req) = engine.convert(&json, NOW) else { return };
     count(3);

@@ -96,7 +96,9 @@ pub enum MethodOp {
     InCidr,
     /// `s.utc_offset()`: the `Duration` east of UTC that `"+05:30"` names.
     UtcOffset,
-    // Appended in format version 2.
+    // Appended too (the URL methods and `offset_in`): the layout is unchanged and earlier
+    // bundles decode as before; a runtime older than these refuses a bundle that uses them as a
+    // malformed payload, before anything runs.
     /// `s.url_scheme()`: the scheme of a WHATWG URL, lower-cased.
     UrlScheme,
     /// `s.url_host()`: the host of a WHATWG URL (a domain, or an IP address without brackets).
