@@ -103,3 +103,57 @@ fn the_same_sources_build_to_one_bundle_from_any_path() {
         assert!(b == bytes, "build {i} has other bytes");
     }
 }
+
+/// A policy in a scratch directory: `policy.aarm` with `body`.
+fn scratch_policy(name: &str, body: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("policy.aarm"), format!("policy p version \"1\"\n\nuse std.time\nuse std.net\n\n{body}"))
+        .unwrap();
+    dir
+}
+
+/// A zone name, a block or a URL that the method cannot read is refused by `aarm check` and
+/// `aarm build` with E0211 at the literal, instead of a bundle that denies every request.
+#[test]
+fn a_literal_the_method_cannot_read_is_refused_at_build_time() {
+    let dir = scratch_policy(
+        "unreadable-literals",
+        "tool pay { ip: String }\n\n\
+         rule office_hours on pay {\n  when is_business_hours(context.now, \"Europe/Pari\")\n  allow\n}\n\n\
+         rule lan on pay {\n  when ip_in_any(params.ip, [\"10.0.0.0/8\", \"fd00::/300\"])\n  allow\n}\n",
+    );
+    let o = aarm().args(["check", "--format", "json"]).arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let diags: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let codes: Vec<(&str, u64)> =
+        diags.iter().map(|d| (d["code"].as_str().unwrap(), d["line"].as_u64().unwrap())).collect();
+    assert_eq!(codes, [("E0211", 9), ("E0211", 14)], "{diags:#?}");
+    assert!(diags[0]["message"].as_str().unwrap().contains("\"Europe/Pari\""), "{diags:#?}");
+    assert!(diags[0]["help"].as_str().unwrap().contains("IANA time zone"), "{diags:#?}");
+    let built = aarm().args(["build"]).arg(&dir).arg("-o").arg(dir.join("p.aarmb")).output().unwrap();
+    assert_eq!(built.status.code(), Some(1));
+    assert!(!dir.join("p.aarmb").exists());
+}
+
+/// IANA zones work without the host's zoneinfo and follow daylight saving: 07:30 UTC is 09:30 in
+/// Paris in July (open) and 08:30 in November (closed).
+#[test]
+fn iana_time_zones_follow_daylight_saving() {
+    let dir = scratch_policy(
+        "zones",
+        "tool pay { amount: Int }\n\nrule office_hours on pay {\n  when is_business_hours(context.now, \"Europe/Paris\")\n  allow\n}\n",
+    );
+    let policy = dir.display().to_string();
+    for (now, decision) in [("2026-07-07T07:30:00Z", "allow"), ("2026-11-24T07:30:00Z", "deny")] {
+        let d = eval(
+            &policy,
+            &json!({
+                "action": { "tool": "pay", "params": { "amount": 1 } },
+                "identity": { "human": "a@corp.com", "agent": "agent", "session": "s" },
+                "context": { "now": now }
+            }),
+        );
+        assert_eq!(d["decision"], decision, "{now}: {d}");
+    }
+}
