@@ -53,10 +53,18 @@ fn a_backslash_before_at_does_not_pass_evil_example_off_as_github() {
 }
 
 /// Hosts a client reaches by other spellings are the hosts the policy sees: a decimal IPv4
-/// address is loopback, a final dot does not hide an `.internal` name.
+/// address is loopback, a final dot does not hide an `.internal` name, and IPv6 loopback, unique
+/// local and IPv4-mapped addresses are internal too.
 #[test]
 fn other_spellings_of_internal_hosts_are_internal() {
-    for url in ["https://2130706433/admin", "https://0x7f.0.0.1/", "https://vault.corp.internal./v1/secret"] {
+    for url in [
+        "https://2130706433/admin",
+        "https://0x7f.0.0.1/",
+        "https://vault.corp.internal./v1/secret",
+        "https://[::1]:8443/admin",
+        "https://[::ffff:169.254.169.254]/latest/meta-data/",
+        "https://[fd00:ec2::254]/latest/meta-data/",
+    ] {
         let d = eval("examples/mcp_gateway", &fetch(url, "GET"));
         assert_eq!(d["decision"], "deny", "{url}: {d}");
         assert_eq!(d["reason"]["code"], "net.internal", "{url}: {d}");

@@ -391,6 +391,8 @@ pub enum Method {
     UrlQuery,
     /// `Time.offset_in(String)`: `Duration`, the offset in force in a zone at that instant.
     OffsetIn,
+    /// `String.is_ip()`: `Bool`.
+    IsIp,
 }
 
 impl Method {
@@ -422,6 +424,7 @@ impl Method {
             Method::UrlPath => "url_path",
             Method::UrlQuery => "url_query",
             Method::OffsetIn => "offset_in",
+            Method::IsIp => "is_ip",
         }
     }
 }
@@ -478,6 +481,7 @@ impl Method {
             Method::UrlPath => MethodOp::UrlPath,
             Method::UrlQuery => MethodOp::UrlQuery,
             Method::OffsetIn => MethodOp::OffsetIn,
+            Method::IsIp => MethodOp::IsIp,
         })
     }
 }

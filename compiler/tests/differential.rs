@@ -717,6 +717,7 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
                 .prop_map(|(a, b)| format!("({a}).in_cidr({b})"))
                 .boxed(),
         ),
+        (1, s.clone().prop_map(|a| format!("({a}).is_ip()")).boxed()),
         (
             1,
             (ls.clone(), pick(&["contains_any", "contains_all"]), ls.clone())

@@ -3,7 +3,7 @@
 //! Structure-aware: the fuzzer's bytes drive an `arbitrary::Unstructured` that picks a policy
 //! (settings, 1–6 rules over a fixed schema, conditions typed by construction up to depth 4,
 //! every decision kind including `modify`, reasons with interpolations; the string and list
-//! methods `split`, `at`, `index_of`, `in_cidr`, `utc_offset`, `offset_in` and the `url_*`
+//! methods `split`, `at`, `index_of`, `in_cidr`, `is_ip`, `utc_offset`, `offset_in` and the `url_*`
 //! methods with inputs that make valid and invalid strings both frequent, the invalid ones built at
 //! run time since a literal a method cannot read is a compile-time error) and a request (tool,
 //! params, context, identity, any subset of the evidence). The policy is compiled; when the
@@ -227,7 +227,7 @@ impl Gen<'_, '_> {
         }
         let d = depth + 1;
         let cmp = ["==", "!=", "<", "<=", ">", ">="];
-        Ok(match self.u.int_in_range(0u8..=18)? {
+        Ok(match self.u.int_in_range(0u8..=19)? {
             0 => format!("{} {} {}", self.i(d)?, pick(self.u, &cmp)?, self.i(d)?),
             1 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.i(d)?),
             2 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.d(d)?),
@@ -285,6 +285,7 @@ impl Gen<'_, '_> {
                 format!("({a}).in_cidr({block})")
             }
             18 => format!("{}.index_of({}) >= {}", self.lo(d)?, self.s(d)?, self.i(d)?),
+            19 => format!("({}).is_ip()", self.s(d)?),
             _ => format!("{}.contains({})", self.l(d)?, self.s(d)?),
         })
     }

@@ -111,6 +111,8 @@ pub enum MethodOp {
     UrlQuery,
     /// `t.offset_in(zone)`: the offset east of UTC in force at `t` in an IANA zone or fixed offset.
     OffsetIn,
+    /// `s.is_ip()`: whether `s` is an IPv4 or IPv6 address, as `in_cidr` reads one.
+    IsIp,
 }
 
 impl MethodOp {
@@ -160,6 +162,7 @@ impl MethodOp {
             MethodOp::UrlPath => "url_path",
             MethodOp::UrlQuery => "url_query",
             MethodOp::OffsetIn => "offset_in",
+            MethodOp::IsIp => "is_ip",
         }
     }
 }

@@ -306,6 +306,7 @@ pub fn method(op: MethodOp, recv: &Value, args: &[Value]) -> R {
         MethodOp::UrlPort => Value::Int(parsed::url_port(as_str(recv)?)?),
         MethodOp::UrlPath => Value::Str(Arc::from(parsed::url_path(as_str(recv)?)?)),
         MethodOp::UrlQuery => Value::Str(Arc::from(parsed::url_query(as_str(recv)?)?)),
+        MethodOp::IsIp => Value::Bool(parsed::is_ip(as_str(recv)?)),
         MethodOp::OffsetIn => match recv {
             Value::Time(t) => Value::Duration(parsed::offset_in(*t, as_str(arg(0)?)?)?),
             _ => return Err(bad("time method on a non-time")),

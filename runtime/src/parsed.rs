@@ -63,6 +63,11 @@ fn ip(s: &str) -> Result<IpAddr, EvalError> {
     s.parse().map_err(|_| EvalError::Unparsable("`in_cidr`: the string is not an IPv4 or IPv6 address"))
 }
 
+/// `s.is_ip()`: whether `in_cidr` reads `s` as an address (never an error).
+pub fn is_ip(s: &str) -> bool {
+    ip(s).is_ok()
+}
+
 /// A CIDR block, IPv4 (`10.0.0.0/8`) or IPv6 (`fc00::/7`); host bits are ignored.
 fn block(s: &str) -> Result<ipnet::IpNet, EvalError> {
     s.parse().map_err(|_| {
@@ -234,6 +239,8 @@ mod tests {
         yes("::ffff:127.0.0.1", "::ffff:0:0/96");
         no("10.0.0.1", "::/0");
         no("::1", "0.0.0.0/0");
+        assert!(is_ip("::ffff:10.0.0.1") && is_ip("10.0.0.1") && is_ip("fe80::1"));
+        assert!(!is_ip("localhost") && !is_ip("[::1]") && !is_ip("010.0.0.1") && !is_ip(""));
         for (a, b) in [
             ("10.0.0.256", "10.0.0.0/8"),
             ("010.0.0.1", "10.0.0.0/8"),

@@ -125,6 +125,7 @@ fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
             ("len", Method::StrLen, vec![], Type::Int),
             ("split", Method::Split, vec![Type::String], Type::list(Type::String)),
             ("in_cidr", Method::InCidr, vec![Type::String], Type::Bool),
+            ("is_ip", Method::IsIp, vec![], Type::Bool),
             ("utc_offset", Method::UtcOffset, vec![], Type::Duration),
             ("url_scheme", Method::UrlScheme, vec![], Type::String),
             ("url_host", Method::UrlHost, vec![], Type::String),
