@@ -378,10 +378,21 @@ pub enum Method {
     At,
     /// `List<T>.index_of(T)`: `Int`, -1 when absent.
     IndexOf,
-    /// `String.in_cidr(String)`: an IPv4 address in a CIDR block.
+    /// `String.in_cidr(String)`: an IPv4 or IPv6 address in a CIDR block.
     InCidr,
     /// `String.utc_offset()`: `Duration`.
     UtcOffset,
+    /// `String.url_scheme()`, `url_host()`, `url_path()`, `url_query()`: `String`;
+    /// `String.url_port()`: `Int`. WHATWG URLs.
+    UrlScheme,
+    UrlHost,
+    UrlPort,
+    UrlPath,
+    UrlQuery,
+    /// `Time.offset_in(String)`: `Duration`, the offset in force in a zone at that instant.
+    OffsetIn,
+    /// `String.is_ip()`: `Bool`.
+    IsIp,
 }
 
 impl Method {
@@ -407,6 +418,13 @@ impl Method {
             Method::IndexOf => "index_of",
             Method::InCidr => "in_cidr",
             Method::UtcOffset => "utc_offset",
+            Method::UrlScheme => "url_scheme",
+            Method::UrlHost => "url_host",
+            Method::UrlPort => "url_port",
+            Method::UrlPath => "url_path",
+            Method::UrlQuery => "url_query",
+            Method::OffsetIn => "offset_in",
+            Method::IsIp => "is_ip",
         }
     }
 }
@@ -457,6 +475,13 @@ impl Method {
             Method::IndexOf => MethodOp::IndexOf,
             Method::InCidr => MethodOp::InCidr,
             Method::UtcOffset => MethodOp::UtcOffset,
+            Method::UrlScheme => MethodOp::UrlScheme,
+            Method::UrlHost => MethodOp::UrlHost,
+            Method::UrlPort => MethodOp::UrlPort,
+            Method::UrlPath => MethodOp::UrlPath,
+            Method::UrlQuery => MethodOp::UrlQuery,
+            Method::OffsetIn => MethodOp::OffsetIn,
+            Method::IsIp => MethodOp::IsIp,
         })
     }
 }

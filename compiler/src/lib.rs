@@ -32,7 +32,7 @@ pub struct Compiled {
 pub fn compile(loaded: &Loaded) -> Compiled {
     let checked = check(loaded);
     let (program, codegen_error) = match &checked.bundle {
-        Some(bundle) => match codegen::generate(bundle, &loaded.sources) {
+        Some(bundle) => match codegen::generate(bundle, loaded) {
             Ok(p) => (Some(p), None),
             Err(e) => (None, Some(e)),
         },

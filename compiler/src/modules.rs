@@ -62,6 +62,12 @@ pub struct Module {
     pub file: FileId,
     pub source: ModuleSource,
     pub ast: ast::File,
+    /// The file's name inside a bundle: its path relative to the bundle's root directory,
+    /// `/`-separated (`rules/payments.aarm`, `../shared/net.aarm` for a file `use`d from outside
+    /// it, `std.net` for a std module). Unlike [`ModuleSource::display_name`] it does not depend
+    /// on the path typed on the command line, so a bundle built from the same sources is the same
+    /// bytes, and has the same hash, from any working directory.
+    pub bundle_path: String,
 }
 
 /// Everything loaded for one run: the roots' files first (in the order given, directories in
@@ -127,6 +133,9 @@ impl LoadError {
 /// Loads the files under `roots` (files or directories) and everything they `use`.
 pub fn load(roots: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loader = Loader::new(Backend::Disk);
+    if let Some(first) = roots.first() {
+        loader.base = Some(bundle_root(first)?);
+    }
     for root in roots {
         for path in policy_files(root)? {
             loader.load_root_file(&path)?;
@@ -148,6 +157,8 @@ pub fn load_text(name: &Path, bytes: Vec<u8>) -> Loaded {
         Ok(canonical) => canonical,
         Err(_) => std::env::current_dir().map(|cwd| normalize(&cwd.join(name))).unwrap_or_else(|_| shown.clone()),
     };
+    // Its bundle path is relative to its own directory, as a file root's would be.
+    loader.base = key.parent().map(Path::to_path_buf);
     let text = if bytes.len() > MAX_SOURCE_BYTES { Text::TooLarge } else { decode(bytes) };
     let display = shown.display().to_string();
     loader.add_module(Key::Path(key), ModuleSource::File(shown), display, text);
@@ -175,6 +186,28 @@ pub fn load_sources(files: Vec<(String, String)>) -> Loaded {
 
 // ---------------------------------------------------------------------------------------------
 // Roots
+
+/// The directory that bundle paths are relative to: the root itself, or the directory of a root
+/// that is a file; canonical, so `examples/x`, `x` (from `examples`) and `.` (from `examples/x`)
+/// are one directory.
+fn bundle_root(root: &Path) -> Result<PathBuf, LoadError> {
+    let canonical = fs::canonicalize(root).map_err(|e| LoadError::from_io(root, e))?;
+    if canonical.is_dir() {
+        return Ok(canonical);
+    }
+    Ok(canonical.parent().map_or_else(|| canonical.clone(), Path::to_path_buf))
+}
+
+/// `path` relative to `base` (both canonical), `/`-separated, going up with `..` out of the
+/// parts of `base` that `path` is not under.
+fn relative_to(base: &Path, path: &Path) -> String {
+    let base: Vec<Component> = base.components().collect();
+    let path: Vec<Component> = path.components().collect();
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n("..".to_string(), base.len().saturating_sub(common));
+    let downs = path.iter().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned());
+    ups.chain(downs).collect::<Vec<_>>().join("/")
+}
 
 /// The files of one root: the root itself, or the `*.aarm` files under it in sorted order (a
 /// directory without any is [`LoadError::NoPolicyFiles`]). `aarm fmt` walks with it too, so that
@@ -327,6 +360,8 @@ struct UseEdge {
 
 struct Loader {
     backend: Backend,
+    /// The bundle's root directory (canonical), for [`Module::bundle_path`]; `None` in memory.
+    base: Option<PathBuf>,
     sources: SourceMap,
     modules: Vec<Module>,
     diagnostics: Vec<Diagnostic>,
@@ -341,6 +376,7 @@ impl Loader {
     fn new(backend: Backend) -> Self {
         Loader {
             backend,
+            base: None,
             sources: SourceMap::new(),
             modules: Vec::new(),
             diagnostics: Vec::new(),
@@ -407,8 +443,13 @@ impl Loader {
                 (file, ast::File::default())
             }
         };
+        let bundle_path = match (&key, &self.base) {
+            (Key::Path(path), Some(base)) => relative_to(base, path),
+            (Key::Path(path), None) => relative_to(Path::new(""), path),
+            (Key::Std(name), _) => format!("std.{name}"),
+        };
         let index = self.modules.len();
-        self.modules.push(Module { file, source, ast });
+        self.modules.push(Module { file, source, ast, bundle_path });
         self.index.insert(key, index);
         index
     }

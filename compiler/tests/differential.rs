@@ -71,7 +71,7 @@ fn compile(src: &str) -> Result<Compiled, String> {
             .collect();
         return Err(msgs.join("\n"));
     };
-    let program = codegen::generate(&bundle, &loaded.sources).expect("codegen");
+    let program = codegen::generate(&bundle, &loaded).expect("codegen");
     Ok(Compiled { ir: bundle, program })
 }
 
@@ -605,16 +605,46 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
     let arith = pick(&["+", "-", "*", "/"]);
     let cmp = pick(&["==", "!=", "<", "<=", ">", ">="]);
 
-    // Separators for `split`, IPv4 blocks for `in_cidr`, offsets for `utc_offset`: literals that
-    // make valid and invalid inputs both frequent (the request's strings are mostly invalid).
+    // Separators for `split`, blocks for `in_cidr`, offsets for `utc_offset`, zones for
+    // `offset_in`, URLs for the `url_*` methods: valid and invalid inputs both frequent (the
+    // request's strings are mostly invalid). A literal that a method parses is read at compile
+    // time (E0211), so an invalid one is built at run time (`"…" + "…"`), and so is any generated
+    // string (`runtime`) that may be a literal.
     let sep = pick(&[r#"",""#, r#""a""#, r#""""#, r#""@""#, r#"".""#]);
-    let block = pick(&[r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, "identity.human"]);
-    let offset = pick(&[r#""+05:30""#, r#""-08:00""#, r#""Z""#, r#""UTC+2""#, r#""+24:00""#, "context.env"]);
+    let block = pick(&[
+        r#""10.0.0.0/8""#,
+        r#""0.0.0.0/0""#,
+        r#""10.1.2.3/32""#,
+        r#""fc00::/7""#,
+        r#"("10.1.2.0/3" + "3")"#,
+        "identity.human",
+    ]);
+    let offset = pick(&[r#""+05:30""#, r#""-08:00""#, r#""Z""#, r#""UTC+2""#, r#"("+24:0" + "0")"#, "context.env"]);
+    let zone = pick(&[
+        r#""Europe/Paris""#,
+        r#""America/New_York""#,
+        r#""+05:30""#,
+        r#""Z""#,
+        r#"("Europe/Pari" + "")"#,
+        "context.env",
+    ]);
+    let url = pick(&[
+        r#""https://evil.example\\@github.com/x?q=1""#,
+        r#""https://User@API.Example.com:8443/a/../b?x#f""#,
+        r#""http://[::1]/""#,
+        r#"("foo://h/" + "p")"#,
+        r#"("mailto:" + "a@b")"#,
+        r#"("github.com/" + "x")"#,
+        "context.env",
+    ]);
+    let runtime = |x: String| format!("({x} + \"\")");
     let int = prop_oneof![
         4 => leaf.i.clone(),
         1 => (l.clone(), s.clone()).prop_map(|(xs, a)| format!("{xs}.index_of({a})")),
         1 => (s.clone(), sep.clone()).prop_map(|(a, p)| format!("({a}).split({p}).len()")),
-        1 => prop_oneof![offset, s.clone()].prop_map(|o| format!("(context.now + ({o}).utc_offset()).hour()")),
+        1 => prop_oneof![offset, s.clone().prop_map(runtime)].prop_map(|o| format!("(context.now + ({o}).utc_offset()).hour()")),
+        1 => prop_oneof![zone, s.clone().prop_map(runtime)].prop_map(|z| format!("(context.now + context.now.offset_in({z})).hour()")),
+        1 => prop_oneof![url.clone(), s.clone().prop_map(runtime)].prop_map(|u| format!("({u}).url_port()")),
         3 => (i.clone(), arith.clone(), i.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
         1 => i.clone().prop_map(|a| format!("(-{a})")),
         1 => (ls.clone(), bd.clone()).prop_map({ let v = v.clone(); move |(xs, p)| format!("(count {v} in {xs}: {p})") }),
@@ -637,6 +667,8 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
         1 => (l.clone(), index).prop_map(|(xs, n)| format!("{xs}.at({n})")),
         2 => (s.clone(), s.clone()).prop_map(|(a, b)| format!("({a} + {b})")),
         1 => (s.clone(), pick(&["lower", "upper", "trim"])).prop_map(|(a, m)| format!("({a}).{m}()")),
+        1 => (prop_oneof![url, s.clone().prop_map(runtime)], pick(&["url_scheme", "url_host", "url_path", "url_query"]))
+            .prop_map(|(u, m)| format!("({u}).{m}()")),
     ]
     .boxed();
     let list = prop_oneof![
@@ -669,10 +701,23 @@ fn step(scope: Scope, f: &Fam, depth: u32) -> Fam {
         (1, (ls.clone(), s.clone()).prop_map(|(xs, a)| format!("{xs}.contains({a})")).boxed()),
         (
             1,
-            (prop_oneof![s.clone(), pick(&[r#""10.1.2.3""#, r#""10.9.9.9""#, r#""256.0.0.1""#])], block)
+            (
+                prop_oneof![
+                    s.clone().prop_map(runtime),
+                    pick(&[
+                        r#""10.1.2.3""#,
+                        r#""10.9.9.9""#,
+                        r#""fd00::1""#,
+                        r#""::ffff:10.0.0.1""#,
+                        r#"("256.0.0." + "1")"#
+                    ])
+                ],
+                block,
+            )
                 .prop_map(|(a, b)| format!("({a}).in_cidr({b})"))
                 .boxed(),
         ),
+        (1, s.clone().prop_map(|a| format!("({a}).is_ip()")).boxed()),
         (
             1,
             (ls.clone(), pick(&["contains_any", "contains_all"]), ls.clone())

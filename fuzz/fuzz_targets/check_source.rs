@@ -31,6 +31,6 @@ fuzz_target!(|data: &[u8]| {
     let has_error = checked.diagnostics.iter().any(|d| d.is_error());
     if let Some(bundle) = &checked.bundle {
         assert!(!has_error, "a bundle was produced despite errors");
-        let _ = aarm_compiler::codegen::generate(bundle, &loaded.sources);
+        let _ = aarm_compiler::codegen::generate(bundle, &loaded);
     }
 });

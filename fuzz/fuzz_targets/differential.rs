@@ -3,8 +3,9 @@
 //! Structure-aware: the fuzzer's bytes drive an `arbitrary::Unstructured` that picks a policy
 //! (settings, 1–6 rules over a fixed schema, conditions typed by construction up to depth 4,
 //! every decision kind including `modify`, reasons with interpolations; the string and list
-//! methods `split`, `at`, `index_of`, `in_cidr` and `utc_offset` with literals that make valid
-//! and invalid inputs both frequent) and a request (tool,
+//! methods `split`, `at`, `index_of`, `in_cidr`, `is_ip`, `utc_offset`, `offset_in` and the `url_*`
+//! methods with inputs that make valid and invalid strings both frequent, the invalid ones built at
+//! run time since a literal a method cannot read is a compile-time error) and a request (tool,
 //! params, context, identity, any subset of the evidence). The policy is compiled; when the
 //! checker accepts it, `engine.decide(&req)` (bytecode) must equal
 //! `aarm_compiler::interpret::decide(&ir, &req, hash)`, as in `compiler/tests/differential.rs`.
@@ -226,7 +227,7 @@ impl Gen<'_, '_> {
         }
         let d = depth + 1;
         let cmp = ["==", "!=", "<", "<=", ">", ">="];
-        Ok(match self.u.int_in_range(0u8..=18)? {
+        Ok(match self.u.int_in_range(0u8..=19)? {
             0 => format!("{} {} {}", self.i(d)?, pick(self.u, &cmp)?, self.i(d)?),
             1 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.i(d)?),
             2 => format!("{} {} {}", self.d(d)?, pick(self.u, &cmp)?, self.d(d)?),
@@ -260,16 +261,31 @@ impl Gen<'_, '_> {
             16 if self.scope == Scope::Pay => format!("(params.limit is set and params.limit > {})", self.i(d)?),
             17 => {
                 let a = if self.u.arbitrary()? {
-                    self.s(d)?
+                    self.runtime_s(d)?
                 } else {
-                    pick(self.u, &[r#""10.1.2.3""#, r#""10.9.9.9""#, r#""256.0.0.1""#, r#""010.1.2.3""#])?.to_string()
+                    let addresses = [
+                        r#""10.1.2.3""#,
+                        r#""10.9.9.9""#,
+                        r#""fd00::1""#,
+                        r#""::ffff:10.0.0.1""#,
+                        r#"("256.0.0." + "1")"#,
+                        r#"("010.1.2." + "3")"#,
+                    ];
+                    pick(self.u, &addresses)?.to_string()
                 };
-                let blocks =
-                    [r#""10.0.0.0/8""#, r#""0.0.0.0/0""#, r#""10.1.2.3/32""#, r#""10.1.2.0/33""#, r#""10.1.0.0/16""#];
-                let block = if self.u.ratio(1, 5)? { self.s(d)? } else { pick(self.u, &blocks)?.to_string() };
+                let blocks = [
+                    r#""10.0.0.0/8""#,
+                    r#""0.0.0.0/0""#,
+                    r#""10.1.2.3/32""#,
+                    r#"("10.1.2.0/3" + "3")"#,
+                    r#""10.1.0.0/16""#,
+                    r#""fc00::/7""#,
+                ];
+                let block = if self.u.ratio(1, 5)? { self.runtime_s(d)? } else { pick(self.u, &blocks)?.to_string() };
                 format!("({a}).in_cidr({block})")
             }
             18 => format!("{}.index_of({}) >= {}", self.lo(d)?, self.s(d)?, self.i(d)?),
+            19 => format!("({}).is_ip()", self.s(d)?),
             _ => format!("{}.contains({})", self.l(d)?, self.s(d)?),
         })
     }
@@ -279,7 +295,7 @@ impl Gen<'_, '_> {
             return self.leaf_i();
         }
         let d = depth + 1;
-        Ok(match self.u.int_in_range(0u8..=8)? {
+        Ok(match self.u.int_in_range(0u8..=10)? {
             0 => format!("({} {} {})", self.i(d)?, pick(self.u, &["+", "-", "*", "/"])?, self.i(d)?),
             6 => format!("{}.index_of({})", self.lo(d)?, self.s(d)?),
             7 => format!("({}).split({}).len()", self.s(d)?, self.sep()?),
@@ -289,13 +305,25 @@ impl Gen<'_, '_> {
                     r#""-08:00""#,
                     r#""Z""#,
                     r#""UTC+2""#,
-                    r#""+24:00""#,
+                    r#"("+24:0" + "0")"#,
                     r#""gmt-0130""#,
                     "context.env",
                 ];
-                let o = if self.u.ratio(1, 4)? { self.s(d)? } else { pick(self.u, &offsets)?.to_string() };
+                let o = if self.u.ratio(1, 4)? { self.runtime_s(d)? } else { pick(self.u, &offsets)?.to_string() };
                 format!("(context.now + ({o}).utc_offset()).hour()")
             }
+            9 => {
+                let zones = [
+                    r#""Europe/Paris""#,
+                    r#""America/New_York""#,
+                    r#""+05:30""#,
+                    r#"("Europe/Pari" + "")"#,
+                    "context.env",
+                ];
+                let z = if self.u.ratio(1, 4)? { self.runtime_s(d)? } else { pick(self.u, &zones)?.to_string() };
+                format!("(context.now + context.now.offset_in({z})).hour()")
+            }
+            10 => format!("({}).url_port()", self.url(d)?),
             1 => format!("(-{})", self.i(d)?),
             2 => {
                 let xs = self.l(d)?;
@@ -326,12 +354,36 @@ impl Gen<'_, '_> {
             return self.leaf_s();
         }
         let d = depth + 1;
-        Ok(match self.u.int_in_range(0u8..=3)? {
+        Ok(match self.u.int_in_range(0u8..=4)? {
             0 => format!("({} + {})", self.s(d)?, self.s(d)?),
             2 => format!("({}).split({}).at({})", self.s(d)?, self.sep()?, self.index(d)?),
             3 => format!("{}.at({})", self.lo(d)?, self.index(d)?),
+            4 => format!("({}).{}()", self.url(d)?, pick(self.u, &["url_scheme", "url_host", "url_path", "url_query"])?),
             _ => format!("({}).{}()", self.s(d)?, pick(self.u, &["lower", "upper", "trim"])?),
         })
+    }
+
+    /// A string that is never a literal: a literal that a method parses is read at compile time
+    /// (E0211), so the strings given to those methods are built at run time to reach the engines.
+    fn runtime_s(&mut self, depth: u32) -> Result<String> {
+        Ok(format!("({} + \"\")", self.s(depth)?))
+    }
+
+    /// A URL for the `url_*` methods: valid and invalid ones (the invalid built at run time).
+    fn url(&mut self, depth: u32) -> Result<String> {
+        if self.u.ratio(1, 4)? {
+            return self.runtime_s(depth);
+        }
+        let urls = [
+            r#""https://evil.example\\@github.com/x?q=1""#,
+            r#""https://User@API.Example.com:8443/a/../b?x#f""#,
+            r#""http://[::1]/""#,
+            r#"("foo://h/" + "p")"#,
+            r#"("mailto:" + "a@b")"#,
+            r#"("github.com/" + "x")"#,
+            "context.env",
+        ];
+        Ok(pick(self.u, &urls)?.to_string())
     }
 
     fn l(&mut self, depth: u32) -> Result<String> {
@@ -549,7 +601,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     count(2);
-    let program = codegen::generate(&ir, &loaded.sources).expect("codegen of a checked bundle");
+    let program = codegen::generate(&ir, &loaded).expect("codegen of a checked bundle");
     let engine = Engine::from_program(program, HASH).expect("generated program verifies");
     let Ok(req) = engine.convert(&json, NOW) else { return };
     count(3);

@@ -113,6 +113,7 @@ codes! {
     NotConstant           = "E0208", Type, Error, "value must be a constant";
     OptionalEvidence      = "E0209", Type, Error, "evidence cannot be optional";
     NotComparable         = "E0210", Type, Error, "values of this type cannot be compared";
+    UnreadableLiteral     = "E0211", Type, Error, "a built-in method cannot read this literal";
     // ---- decision clauses
     QuorumTooLarge        = "E0300", Clause, Error, "quorum larger than the approver set";
     QuorumZero            = "E0301", Clause, Error, "quorum must be at least 1";

@@ -96,6 +96,23 @@ pub enum MethodOp {
     InCidr,
     /// `s.utc_offset()`: the `Duration` east of UTC that `"+05:30"` names.
     UtcOffset,
+    // Appended too (the URL methods and `offset_in`): the layout is unchanged and earlier
+    // bundles decode as before; a runtime older than these refuses a bundle that uses them as a
+    // malformed payload, before anything runs.
+    /// `s.url_scheme()`: the scheme of a WHATWG URL, lower-cased.
+    UrlScheme,
+    /// `s.url_host()`: the host of a WHATWG URL (a domain, or an IP address without brackets).
+    UrlHost,
+    /// `s.url_port()`: the port of a WHATWG URL, or its scheme's default port.
+    UrlPort,
+    /// `s.url_path()`: the path of a WHATWG URL, as the URL serializes it.
+    UrlPath,
+    /// `s.url_query()`: the query of a WHATWG URL without its `?` (empty when there is none).
+    UrlQuery,
+    /// `t.offset_in(zone)`: the offset east of UTC in force at `t` in an IANA zone or fixed offset.
+    OffsetIn,
+    /// `s.is_ip()`: whether `s` is an IPv4 or IPv6 address, as `in_cidr` reads one.
+    IsIp,
 }
 
 impl MethodOp {
@@ -112,7 +129,8 @@ impl MethodOp {
             | MethodOp::Split
             | MethodOp::At
             | MethodOp::IndexOf
-            | MethodOp::InCidr => 1,
+            | MethodOp::InCidr
+            | MethodOp::OffsetIn => 1,
             _ => 0,
         }
     }
@@ -138,6 +156,13 @@ impl MethodOp {
             MethodOp::IndexOf => "index_of",
             MethodOp::InCidr => "in_cidr",
             MethodOp::UtcOffset => "utc_offset",
+            MethodOp::UrlScheme => "url_scheme",
+            MethodOp::UrlHost => "url_host",
+            MethodOp::UrlPort => "url_port",
+            MethodOp::UrlPath => "url_path",
+            MethodOp::UrlQuery => "url_query",
+            MethodOp::OffsetIn => "offset_in",
+            MethodOp::IsIp => "is_ip",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod fuse;
 pub mod json;
 pub mod lifecycle;
 pub mod ops;
+pub mod parsed;
 pub mod plan;
 pub mod program;
 pub mod receipts;

@@ -125,7 +125,13 @@ fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
             ("len", Method::StrLen, vec![], Type::Int),
             ("split", Method::Split, vec![Type::String], Type::list(Type::String)),
             ("in_cidr", Method::InCidr, vec![Type::String], Type::Bool),
+            ("is_ip", Method::IsIp, vec![], Type::Bool),
             ("utc_offset", Method::UtcOffset, vec![], Type::Duration),
+            ("url_scheme", Method::UrlScheme, vec![], Type::String),
+            ("url_host", Method::UrlHost, vec![], Type::String),
+            ("url_port", Method::UrlPort, vec![], Type::Int),
+            ("url_path", Method::UrlPath, vec![], Type::String),
+            ("url_query", Method::UrlQuery, vec![], Type::String),
         ],
         Type::List(el) | Type::Set(el) => {
             // The element type of `[]` fits any argument.
@@ -148,6 +154,7 @@ fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
             ("hour", Method::Hour, vec![], Type::Int),
             ("minute", Method::Minute, vec![], Type::Int),
             ("weekday", Method::Weekday, vec![], Type::Int),
+            ("offset_in", Method::OffsetIn, vec![Type::String], Type::Duration),
         ],
         Type::Duration => vec![("seconds", Method::Seconds, vec![], Type::Int)],
         _ => vec![],

@@ -13,6 +13,7 @@
 
 mod expr;
 mod fns;
+mod literals;
 pub(crate) use fns::visit;
 mod rule;
 mod test_block;
@@ -162,6 +163,7 @@ impl<'a> Checker<'a> {
         for m in modules {
             self.check_rules(m);
         }
+        self.check_parsed_literals();
         for m in modules {
             for item in &m.ast.items {
                 if let ItemKind::Test(t) = &item.kind {

@@ -10,9 +10,9 @@
 mod expr;
 
 use crate::ir::{self, Bundle};
+use crate::modules::Loaded;
 use crate::types::Type;
 use aarm_lang::ast::RiskLevel;
-use aarm_lang::SourceMap;
 use aarm_runtime::program::{
     ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, GroupData, OutcomeData,
     PolicyMeta, Program, ReasonPart, Risk, RuleMeta, SettingsData, StepUpData,
@@ -33,7 +33,7 @@ pub enum CodegenError {
 }
 
 /// Generates the program of a checked bundle.
-pub fn generate(bundle: &Bundle, sources: &SourceMap) -> Result<Program, CodegenError> {
+pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenError> {
     if bundle.evidence.len() > MAX_EVIDENCE {
         return Err(CodegenError::TooManyEvidence(bundle.evidence.len()));
     }
@@ -63,7 +63,7 @@ pub fn generate(bundle: &Bundle, sources: &SourceMap) -> Result<Program, Codegen
     let mut any: Vec<Candidate> = Vec::new();
     for (index, rule) in bundle.rules.iter().enumerate() {
         let order = u32::try_from(index).map_err(|_| CodegenError::TooMany("rules"))?;
-        rules.push(rule_meta(rule, order, sources));
+        rules.push(rule_meta(rule, order, loaded));
         match &rule.targets {
             ir::Targets::All => any.push(candidate(&mut pool, bundle, rule, order, None)?),
             ir::Targets::Tools(tools) => {
@@ -143,7 +143,7 @@ fn candidate(
     Ok(Candidate { rule: order, condition, reason_chunks, assignments })
 }
 
-fn rule_meta(rule: &ir::Rule, _order: u32, sources: &SourceMap) -> RuleMeta {
+fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
     let mut expr_index = 0u32;
     let reason = rule
         .reason
@@ -158,12 +158,13 @@ fn rule_meta(rule: &ir::Rule, _order: u32, sources: &SourceMap) -> RuleMeta {
             }
         })
         .collect();
-    let location = match sources.get(rule.loc.file) {
-        Some(f) => {
+    // The bundle path, not the path typed on the command line: bundles are reproducible.
+    let location = match (loaded.sources.get(rule.loc.file), loaded.module(rule.loc.file)) {
+        (Some(f), Some(m)) => {
             let (line, col) = f.line_col(rule.loc.span.start);
-            format!("{}:{line}:{col}", f.name)
+            format!("{}:{line}:{col}", m.bundle_path)
         }
-        None => String::new(),
+        _ => String::new(),
     };
     RuleMeta {
         name: rule.name.clone(),
