@@ -262,11 +262,11 @@ fn approve_as(by: &str, roles: &[&str]) -> Event {
 }
 
 fn deny(by: &str) -> Event {
-    Event::Deny { by: by.to_string(), why: Some("no".to_string()) }
+    Event::Deny { by: by.to_string(), why: Some("no".to_string()), roles: vec![] }
 }
 
 fn provide(name: &str, value: Value) -> Event {
-    Event::Provide { name: name.to_string(), value }
+    Event::Provide { name: name.to_string(), value, by: None }
 }
 
 fn cancel() -> Event {
@@ -786,7 +786,7 @@ fn attempts_exhausted_resolves_to_the_outcome() {
     let id = h.open(&rotate());
     let (case, _) = h.ok(&id, provide("unrelated", json!(true)));
     assert_eq!((case.state, case.attempts), (CaseState::PendingEvidence, 1));
-    let (case, evs) = h.ok(&id, provide("unrelated", json!(false)));
+    let (case, evs) = h.ok(&id, provide("ext_ok", json!(false)));
     assert_eq!(evs, ["provide"], "the exhausting re-evaluation is one receipt");
     assert_eq!((case.state, resolution(&case), case.attempts), (CaseState::Denied, "attempts_exhausted", 2));
 }
@@ -1102,6 +1102,18 @@ fn rejected_clock_went_back_for_the_store() {
 }
 
 #[test]
+fn rejected_evidence_already_provided() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.ok(&id, provide("window", json!(true)));
+    let before = h.case(&id);
+    assert_eq!(before.state, CaseState::PendingEvidence, "still waiting for risk_score");
+    // A second value for a fact already given never replaces the first.
+    h.reject(&id, provide("window", json!(false)), Rejection::EvidenceAlreadyProvided);
+    assert_eq!(h.case(&id), before, "nothing changed");
+}
+
+#[test]
 fn every_rejection_reason_is_covered_by_a_test_above() {
     // A reminder that the list of reasons is closed: if one is added, add its test.
     let codes: Vec<&str> = Rejection::ALL.iter().map(|r| r.as_str()).collect();
@@ -1116,6 +1128,7 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
             "undeclared_evidence",
             "evidence_type",
             "identity_invalid",
+            "evidence_already_provided",
             "clock_went_back"
         ]
     );

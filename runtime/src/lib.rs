@@ -8,6 +8,8 @@
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`decision`]: the decision JSON of DESIGN.md
+//! - [`lifecycle`], [`store`], [`receipts`], [`export`]: cases, their store, receipts, and
+//!   receipt exports checked for completeness
 
 pub mod bundle;
 pub mod bytecode;
@@ -15,6 +17,7 @@ pub mod convert;
 pub mod decision;
 pub mod disasm;
 pub mod engine;
+pub mod export;
 pub mod fuse;
 pub mod lifecycle;
 pub mod ops;

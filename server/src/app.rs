@@ -122,6 +122,8 @@ pub struct App {
     pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
     pub outbox: Outbox,
     pub decide_keys: crate::replay::DecideKeys,
+    /// `decide` receipts waiting for their group commit.
+    pub decisions: crate::audit::DecisionLog,
     pub public_url: String,
     pub shutdown: CancellationToken,
 }
@@ -197,6 +199,7 @@ impl App {
             journal_rx: Mutex::new(Some(rx)),
             outbox,
             decide_keys,
+            decisions: crate::audit::DecisionLog::default(),
             public_url,
             shutdown: CancellationToken::new(),
             options,

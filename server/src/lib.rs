@@ -14,6 +14,7 @@
 //! - [`inbox`]: the approver's web page; [`openapi`]: `/openapi.json`
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod clock;
