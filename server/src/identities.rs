@@ -1,7 +1,7 @@
 //! The lifecycle's view of approvers' roles: the roles `serve.toml` assigns, plus the roles a
-//! JWT asserted the last time that approver authenticated. A `deny` event carries no roles, so
-//! a role-based approver's denial is checked against these (the runtime asks
-//! [`IdentityVerifier::roles`]).
+//! JWT asserted the last time that approver authenticated. Approve and deny events carry the
+//! caller's verified roles; these are what the runtime asks besides
+//! ([`IdentityVerifier::roles`]), keyed by normalized identity.
 
 use aarm_runtime::lifecycle::identity::{normalized, IdentityVerifier};
 use std::collections::{BTreeMap, HashMap};

@@ -331,7 +331,8 @@ fn already_acted(case: &Case, by: &str) -> bool {
 }
 
 /// Whether the requester may still act at `at`: the credential recorded at submission (or renewed
-/// by [`Event::Revalidate`]) has not expired, and the host's identity service agrees.
+/// by [`Event::Revalidate`]) has not expired. A case without a recorded credential has no limit
+/// here (the identity service's [`IdentityVerifier::validity_s`] may still set one).
 fn credential_valid(case: &Case, at: i64) -> bool {
     case.credential.as_ref().is_none_or(|c| at <= c.valid_until)
 }
