@@ -993,6 +993,22 @@ fn rejected_duplicate_approval() {
 }
 
 #[test]
+fn identities_compare_in_one_normalized_form() {
+    // The group spells them one way, the requester and the approvers another.
+    let mut h = H::new(&step_up_policy(
+        r#"approvers 2 of ["Ana@Corp.Example", "bob@corp.example", "carol@corp.example"] no veto"#,
+    ));
+    let id = h.open(&pay(500, "ANA@corp.example"));
+    h.reject(&id, approve("ana@corp.example"), Rejection::SelfApproval);
+    h.ok(&id, approve("Bob@Corp.Example"));
+    h.reject(&id, approve("bob@corp.example"), Rejection::DuplicateApproval);
+    h.reject(&id, deny("BOB@corp.example"), Rejection::DuplicateApproval);
+    // Two distinct people are still needed: carol completes the quorum.
+    let (case, _) = h.ok(&id, approve("carol@CORP.example"));
+    assert_eq!(case.state, CaseState::Allowed);
+}
+
+#[test]
 fn rejected_case_resolved_for_every_event() {
     let mut h = H::new(&defer_policy("", "1"));
     let id = h.open(&rotate());
