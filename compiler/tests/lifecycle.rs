@@ -14,7 +14,7 @@ use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::{Effect, Outcome};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::lifecycle::action::action_hash;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::case::{Case, CaseState, Credential};
 use aarm_runtime::lifecycle::event::{Event, Rejection};
 use aarm_runtime::lifecycle::identity::{IdentityVerifier, NoIdentityService};
 use aarm_runtime::lifecycle::machine::{self, Env};
@@ -604,6 +604,19 @@ fn timeout_allow_is_legal_with_a_warning_and_allows() {
     assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "timeout"));
     assert!(case.approvals.is_empty());
     assert!(case.released_action.is_some());
+}
+
+#[test]
+fn timeout_allow_after_the_requesters_credential_expired_is_a_deny() {
+    let src = step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> allow"#);
+    let mut h = H::new(&src);
+    let credential = Credential { holder: "pay-bot".into(), valid_until: T0 + 10 * MIN };
+    let s = h.lc.submit_as(&h.hash.clone(), &pay(500, "alice").to_string(), T0, Some(credential)).unwrap();
+    let id = s.case.unwrap().id;
+    h.at(30 * MIN);
+    let (case, _) = h.ok(&id, Event::Tick);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "identity_invalid"));
+    assert!(case.released_action.is_none());
 }
 
 #[test]
