@@ -30,7 +30,8 @@ use std::time::Duration;
 pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1 → 2: `receipts.case_id` may be NULL (`decide` receipts). SQLite cannot relax a
-/// column constraint, so the table is rebuilt, rows unchanged.
+/// column constraint, so the table is rebuilt, rows unchanged; `at` gets an index, as every
+/// decision now adds a receipt and the clock check reads the latest `at`.
 const MIGRATE_1_TO_2: &str = "
 CREATE TABLE receipts_v2 (
     seq     INTEGER PRIMARY KEY,
@@ -43,6 +44,7 @@ INSERT INTO receipts_v2 (seq, case_id, at, hash, json) SELECT seq, case_id, at, 
 DROP TABLE receipts;
 ALTER TABLE receipts_v2 RENAME TO receipts;
 CREATE INDEX receipts_case ON receipts(case_id, seq);
+CREATE INDEX receipts_at ON receipts(at);
 UPDATE meta SET value = 2 WHERE key = 'schema_version';
 ";
 
@@ -69,6 +71,8 @@ CREATE TABLE receipts (
     json    TEXT NOT NULL
 );
 CREATE INDEX receipts_case ON receipts(case_id, seq);
+-- The clock check reads MAX(at) before every event and every batch of decision receipts.
+CREATE INDEX receipts_at ON receipts(at);
 CREATE TABLE applied_events (
     case_id  TEXT NOT NULL REFERENCES cases(id),
     event_id TEXT NOT NULL,
