@@ -41,6 +41,10 @@
 //! (every later hash and link recomputed) from a genuine one, unless the verifier knows the true
 //! head ([`VerifyOptions::expected_head`]): anyone can compute SHA-256. Signatures with keys the
 //! verifier trusts, and `require_signatures`, close that gap.
+//!
+//! Neither can tell that receipts are missing from the end of a list. Exports end with a signed
+//! head naming their count and last hash, and case receipts carry per-case links (`case_seq`,
+//! `case_prev`): [`crate::export::verify_export`] checks both.
 
 use crate::bundle;
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft, ReceiptSignature};
