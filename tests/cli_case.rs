@@ -90,10 +90,11 @@ fn two_of_three_across_processes_with_receipts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown_case"));
 
-    // Receipts: open, approve, approve; the chain verifies, an edit does not.
+    // Receipts: open, approve, approve, then the export head; the chain verifies, an edit does not.
     let out = run(&dir, &["receipts", "export", "--store", "cases.db"]);
     let lines = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(lines.lines().count(), 3);
+    assert_eq!(lines.lines().count(), 4);
+    assert!(lines.lines().last().unwrap().starts_with("{\"export_head\""), "{lines}");
     std::fs::write(dir.join("r.jsonl"), &lines).unwrap();
     let out = run(&dir, &["receipts", "verify", "r.jsonl"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -169,8 +169,14 @@ impl CaseStore for BrokenStore {
     fn commit(&mut self, _: &Case, _: Vec<ReceiptDraft>, _: Option<&str>) -> Result<Option<Vec<Receipt>>, StoreError> {
         Err(StoreError::Backend("disk I/O error".into()))
     }
+    fn record(&mut self, _: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+        Err(StoreError::Backend("disk I/O error".into()))
+    }
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
         self.0.applied(case, event_id)
+    }
+    fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.0.chain_head()
     }
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         self.0.get(id)
@@ -202,9 +208,10 @@ fn a_suspended_action_the_store_cannot_record_is_denied() {
     assert_eq!(s.decision.decision, Effect::Deny);
     assert_eq!(s.decision.reason.code, codes::STORE_UNAVAILABLE);
     assert!(s.case.is_none());
-    // Decisions that need no case are unaffected.
+    // Every decision leaves a receipt: an allow the store cannot record is a deny too.
     let s = lc.submit(&hash, &pay(5, 0), NOW).unwrap();
-    assert_eq!(s.decision.decision, Effect::Allow);
+    assert_eq!((s.decision.decision, s.decision.reason.code.as_str()), (Effect::Deny, codes::STORE_UNAVAILABLE));
+    assert!(s.receipt.is_none());
 }
 
 #[test]

@@ -609,6 +609,7 @@ pub enum TestStepKind {
     Deny {
         by: String,
         why: Option<String>,
+        roles: Vec<String>,
     },
     Provide {
         evidence: EvidenceId,
@@ -637,5 +638,6 @@ pub const REJECTION_REASONS: &[&str] = &[
     "undeclared_evidence",
     "evidence_type",
     "identity_invalid",
+    "evidence_already_provided",
     "clock_went_back",
 ];

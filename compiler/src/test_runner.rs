@@ -240,12 +240,12 @@ fn run_one(
                 TestStepKind::Approve { by, roles } => run
                     .event(Event::Approve { by: by.clone(), roles: roles.clone() }, reached)
                     .map_err(|e| ("the approval to apply".into(), e))?,
-                TestStepKind::Deny { by, why } => run
-                    .event(Event::Deny { by: by.clone(), why: why.clone() }, reached)
+                TestStepKind::Deny { by, why, roles } => run
+                    .event(Event::Deny { by: by.clone(), why: why.clone(), roles: roles.clone() }, reached)
                     .map_err(|e| ("the denial to apply".into(), e))?,
                 TestStepKind::Provide { evidence, value } => {
                     let name = bundle.evidence.get(evidence.index()).map(|e| e.name.clone()).unwrap_or_default();
-                    run.event(Event::Provide { name, value: const_json(value) }, reached)
+                    run.event(Event::Provide { name, value: const_json(value), by: None }, reached)
                         .map_err(|e| ("the evidence to apply".into(), e))?
                 }
                 TestStepKind::Cancel => run

@@ -14,7 +14,7 @@ use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::{Effect, Outcome};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::lifecycle::action::action_hash;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::case::{Case, CaseState, Credential};
 use aarm_runtime::lifecycle::event::{Event, Rejection};
 use aarm_runtime::lifecycle::identity::{IdentityVerifier, NoIdentityService};
 use aarm_runtime::lifecycle::machine::{self, Env};
@@ -262,11 +262,11 @@ fn approve_as(by: &str, roles: &[&str]) -> Event {
 }
 
 fn deny(by: &str) -> Event {
-    Event::Deny { by: by.to_string(), why: Some("no".to_string()) }
+    Event::Deny { by: by.to_string(), why: Some("no".to_string()), roles: vec![] }
 }
 
 fn provide(name: &str, value: Value) -> Event {
-    Event::Provide { name: name.to_string(), value }
+    Event::Provide { name: name.to_string(), value, by: None }
 }
 
 fn cancel() -> Event {
@@ -607,6 +607,19 @@ fn timeout_allow_is_legal_with_a_warning_and_allows() {
 }
 
 #[test]
+fn timeout_allow_after_the_requesters_credential_expired_is_a_deny() {
+    let src = step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> allow"#);
+    let mut h = H::new(&src);
+    let credential = Credential { holder: "pay-bot".into(), valid_until: T0 + 10 * MIN };
+    let s = h.lc.submit_as(&h.hash.clone(), &pay(500, "alice").to_string(), T0, Some(credential)).unwrap();
+    let id = s.case.unwrap().id;
+    h.at(30 * MIN);
+    let (case, _) = h.ok(&id, Event::Tick);
+    assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "identity_invalid"));
+    assert!(case.released_action.is_none());
+}
+
+#[test]
 fn timeout_step_up_tier_has_new_approvers_and_resets_approvals() {
     let mut h = H::new(&step_up_policy(
         r#"approvers 2 of ["a", "b"] timeout 30m -> step_up { approvers 1 of ["boss"] timeout 1h -> deny }"#,
@@ -786,7 +799,7 @@ fn attempts_exhausted_resolves_to_the_outcome() {
     let id = h.open(&rotate());
     let (case, _) = h.ok(&id, provide("unrelated", json!(true)));
     assert_eq!((case.state, case.attempts), (CaseState::PendingEvidence, 1));
-    let (case, evs) = h.ok(&id, provide("unrelated", json!(false)));
+    let (case, evs) = h.ok(&id, provide("ext_ok", json!(false)));
     assert_eq!(evs, ["provide"], "the exhausting re-evaluation is one receipt");
     assert_eq!((case.state, resolution(&case), case.attempts), (CaseState::Denied, "attempts_exhausted", 2));
 }
@@ -993,6 +1006,22 @@ fn rejected_duplicate_approval() {
 }
 
 #[test]
+fn identities_compare_in_one_normalized_form() {
+    // The group spells them one way, the requester and the approvers another.
+    let mut h = H::new(&step_up_policy(
+        r#"approvers 2 of ["Ana@Corp.Example", "bob@corp.example", "carol@corp.example"] no veto"#,
+    ));
+    let id = h.open(&pay(500, "ANA@corp.example"));
+    h.reject(&id, approve("ana@corp.example"), Rejection::SelfApproval);
+    h.ok(&id, approve("Bob@Corp.Example"));
+    h.reject(&id, approve("bob@corp.example"), Rejection::DuplicateApproval);
+    h.reject(&id, deny("BOB@corp.example"), Rejection::DuplicateApproval);
+    // Two distinct people are still needed: carol completes the quorum.
+    let (case, _) = h.ok(&id, approve("carol@CORP.example"));
+    assert_eq!(case.state, CaseState::Allowed);
+}
+
+#[test]
 fn rejected_case_resolved_for_every_event() {
     let mut h = H::new(&defer_policy("", "1"));
     let id = h.open(&rotate());
@@ -1102,6 +1131,18 @@ fn rejected_clock_went_back_for_the_store() {
 }
 
 #[test]
+fn rejected_evidence_already_provided() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    h.ok(&id, provide("window", json!(true)));
+    let before = h.case(&id);
+    assert_eq!(before.state, CaseState::PendingEvidence, "still waiting for risk_score");
+    // A second value for a fact already given never replaces the first.
+    h.reject(&id, provide("window", json!(false)), Rejection::EvidenceAlreadyProvided);
+    assert_eq!(h.case(&id), before, "nothing changed");
+}
+
+#[test]
 fn every_rejection_reason_is_covered_by_a_test_above() {
     // A reminder that the list of reasons is closed: if one is added, add its test.
     let codes: Vec<&str> = Rejection::ALL.iter().map(|r| r.as_str()).collect();
@@ -1116,6 +1157,7 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
             "undeclared_evidence",
             "evidence_type",
             "identity_invalid",
+            "evidence_already_provided",
             "clock_went_back"
         ]
     );

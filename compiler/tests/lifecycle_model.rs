@@ -626,6 +626,10 @@ impl Model {
         if !FACTS.contains(&name) {
             return Err("undeclared_evidence");
         }
+        // A fact is given once; a second value never replaces the first.
+        if self.evidence.contains_key(name) {
+            return Err("evidence_already_provided");
+        }
         let Some(value) = value else { return Err("evidence_type") };
         self.evidence.insert(name.to_string(), value);
         if self.st != St::Evidence {
@@ -710,12 +714,12 @@ fn build(src: &str) -> (Arc<Engine>, Vec<u8>) {
 fn event(ev: &Ev) -> Event {
     match ev {
         Ev::Approve(by) => Event::Approve { by: by.to_string(), roles: Vec::new() },
-        Ev::Deny(by) => Event::Deny { by: by.to_string(), why: None },
+        Ev::Deny(by) => Event::Deny { by: by.to_string(), why: None, roles: vec![] },
         Ev::Tick => Event::Tick,
         Ev::Cancel => Event::Cancel { by: Some("host".into()) },
-        Ev::Provide(f, v) => Event::Provide { name: f.to_string(), value: json!(v) },
-        Ev::ProvideBadType(f) => Event::Provide { name: f.to_string(), value: json!("yes") },
-        Ev::ProvideUndeclared => Event::Provide { name: "nope".into(), value: json!(true) },
+        Ev::Provide(f, v) => Event::Provide { name: f.to_string(), value: json!(v), by: None },
+        Ev::ProvideBadType(f) => Event::Provide { name: f.to_string(), value: json!("yes"), by: None },
+        Ev::ProvideUndeclared => Event::Provide { name: "nope".into(), value: json!(true), by: None },
     }
 }
 

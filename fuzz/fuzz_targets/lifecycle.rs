@@ -65,11 +65,14 @@ fn event(u: &mut Unstructured<'_>) -> Result<Event> {
             let roles = if u.ratio(1, 3)? { vec![(*u.choose(&["sec", "fin"])?).to_string()] } else { vec![] };
             Event::Approve { by: (*u.choose(&PEOPLE)?).to_string(), roles }
         }
-        2 => Event::Deny { by: (*u.choose(&PEOPLE)?).to_string(), why: None },
+        2 => {
+            let roles = if u.ratio(1, 3)? { vec![(*u.choose(&["sec", "fin"])?).to_string()] } else { vec![] };
+            Event::Deny { by: (*u.choose(&PEOPLE)?).to_string(), why: None, roles }
+        }
         3 => {
             let name = *u.choose(&["window", "score", "nope"])?;
             let value = u.choose(&[json!(true), json!(false), json!(2), json!(9), json!("x"), json!(null)])?.clone();
-            Event::Provide { name: name.to_string(), value }
+            Event::Provide { name: name.to_string(), value, by: None }
         }
         4 => Event::Tick,
         _ => Event::Cancel { by: None },

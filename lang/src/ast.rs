@@ -394,7 +394,7 @@ pub enum TestStepKind {
     Context(Vec<RecordField>),
     Evidence(Vec<RecordField>),
     Approve { by: StrLit, roles: Option<Expr> },
-    Deny { by: StrLit, why: Option<StrLit> },
+    Deny { by: StrLit, why: Option<StrLit>, roles: Option<Expr> },
     Provide { name: Ident, value: Expr },
     Wait(DurLit),
     Cancel,

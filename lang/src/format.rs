@@ -966,7 +966,7 @@ impl<'a> Printer<'a> {
                     self.expr(roles);
                 }
             }
-            TestStepKind::Deny { by, why } => {
+            TestStepKind::Deny { by, why, roles } => {
                 self.kw("deny");
                 self.space();
                 self.kw("by");
@@ -975,6 +975,12 @@ impl<'a> Printer<'a> {
                 if let Some(why) = why {
                     self.space();
                     self.string(why);
+                }
+                if let Some(roles) = roles {
+                    self.space();
+                    self.kw("roles");
+                    self.space();
+                    self.expr(roles);
                 }
             }
             TestStepKind::Provide { name, value } => {

@@ -232,7 +232,7 @@ fn snippets() -> Vec<(String, bool)> {
     // ---- tests
     ok("test \"t\" { }");
     ok("test \"t\" { action transfer_funds { amount: 10_000, currency: \"USD\", } identity { human: \"a\" } context { x: 1 } evidence { e: true } }");
-    ok("test \"t\" { approve by \"a\" approve by \"b\" roles [\"r\"] deny by \"c\" deny by \"d\" \"why\" }");
+    ok("test \"t\" { approve by \"a\" approve by \"b\" roles [\"r\"] deny by \"c\" deny by \"d\" \"why\" deny by \"e\" roles [\"r\"] deny by \"f\" \"why\" roles [\"r\"] }");
     ok("test \"t\" { provide e = true wait 31m cancel expect pending expect rejected \"self_approval\" }");
     ok("test \"t\" { expect allow expect deny rule r expect step_up rule p.r reason \"x\" expect modify reason \"y\" expect defer }");
 

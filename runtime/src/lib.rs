@@ -9,6 +9,8 @@
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`decision`]: the decision JSON of docs/json.md
+//! - [`lifecycle`], [`store`], [`receipts`], [`export`]: cases, their store, receipts, and
+//!   receipt exports checked for completeness
 
 pub mod bundle;
 pub mod bytecode;
@@ -16,6 +18,7 @@ pub mod convert;
 pub mod decision;
 pub mod disasm;
 pub mod engine;
+pub mod export;
 pub mod fuse;
 pub mod json;
 pub mod lifecycle;

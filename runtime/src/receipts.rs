@@ -41,9 +41,13 @@
 //! (every later hash and link recomputed) from a genuine one, unless the verifier knows the true
 //! head ([`VerifyOptions::expected_head`]): anyone can compute SHA-256. Signatures with keys the
 //! verifier trusts, and `require_signatures`, close that gap.
+//!
+//! Neither can tell that receipts are missing from the end of a list. Exports end with a signed
+//! head naming their count and last hash, and case receipts carry per-case links (`case_seq`,
+//! `case_prev`): [`crate::export::verify_export`] checks both.
 
 use crate::bundle;
-use crate::lifecycle::receipt::{Receipt, ReceiptDraft, ReceiptSignature};
+use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft, ReceiptSignature};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
@@ -292,9 +296,26 @@ pub fn sign_hash(hash: &str, signer: &SigningKey) -> ReceiptSignature {
 }
 
 /// Seals a draft into the chain: sets `seq` and `prev`, computes `hash`, and signs it when a key
-/// is given.
+/// is given. (Stores seal case receipts with [`seal_linked`].)
 pub fn seal(draft: ReceiptDraft, seq: u64, prev: &str, signer: Option<&SigningKey>) -> Receipt {
-    let mut r = Receipt { seq, body: draft, prev: prev.to_string(), hash: String::new(), signature: None };
+    seal_linked(draft, seq, prev, None, signer)
+}
+
+/// [`seal`], and for a case's receipt its place among that case's receipts (`case_seq`,
+/// `case_prev`), which the hash covers.
+pub fn seal_linked(
+    draft: ReceiptDraft,
+    seq: u64,
+    prev: &str,
+    link: Option<CaseLink>,
+    signer: Option<&SigningKey>,
+) -> Receipt {
+    let (case_seq, case_prev) = match link {
+        Some(l) => (Some(l.seq), Some(l.prev)),
+        None => (None, None),
+    };
+    let mut r =
+        Receipt { seq, body: draft, prev: prev.to_string(), case_seq, case_prev, hash: String::new(), signature: None };
     r.hash = receipt_hash(&r);
     r.signature = signer.map(|key| sign_hash(&r.hash, key));
     r

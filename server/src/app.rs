@@ -132,6 +132,8 @@ pub struct App {
     pub probe: crate::health::Probe,
     /// Open connections and their cap (listen.rs).
     pub connections: crate::listen::Connections,
+    /// `decide` receipts waiting for their group commit.
+    pub decisions: crate::audit::DecisionLog,
     pub public_url: String,
     pub shutdown: CancellationToken,
 }
@@ -212,6 +214,7 @@ impl App {
             keys,
             probe,
             connections,
+            decisions: crate::audit::DecisionLog::default(),
             public_url,
             shutdown: CancellationToken::new(),
             options,

@@ -21,6 +21,8 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// `bearer` or `jwt`: recorded with the approver's decision.
     pub method: &'static str,
+    /// When the credential expires (a JWT's `exp`); `None` for a static token.
+    pub valid_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,7 +100,7 @@ impl Authenticator {
             .ok_or(AuthError::Missing)?;
         if let Some((kind, id)) = self.tokens.get(&digest(token)) {
             let roles = if *kind == Kind::Approver { self.roles.get(id).cloned().unwrap_or_default() } else { vec![] };
-            return Ok(Principal { kind: *kind, id: id.clone(), roles, method: "bearer" });
+            return Ok(Principal { kind: *kind, id: id.clone(), roles, method: "bearer", valid_until: None });
         }
         if token.split('.').count() == 3 && !self.issuers.is_empty() {
             return self.jwt(token);
@@ -160,7 +162,9 @@ impl Authenticator {
                 }
             }
         }
-        Ok(Principal { kind, id, roles, method: "jwt" })
+        // `exp` is required and verified above; a JWT's credential is valid until then.
+        let valid_until = claims.get("exp").and_then(serde_json::Value::as_i64);
+        Ok(Principal { kind, id, roles, method: "jwt", valid_until })
     }
 }
 

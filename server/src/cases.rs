@@ -14,9 +14,11 @@ use crate::replay::Key;
 use crate::sessions::PriorAction;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use aarm_runtime::lifecycle::action::action_hash;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
+use aarm_runtime::lifecycle::case::{Case, CaseState, Credential};
 use aarm_runtime::lifecycle::event::{Event, Rejection};
+use aarm_runtime::lifecycle::identity::same_identity;
 use aarm_runtime::lifecycle::identity::VerifiedActor;
+use aarm_runtime::lifecycle::machine;
 use aarm_runtime::lifecycle::service::Lifecycle;
 use aarm_runtime::store::sqlite::SqliteStore;
 use aarm_runtime::store::CaseStore;
@@ -54,17 +56,17 @@ pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
         return false;
     }
     let Some(s) = case.decision.step_up.as_ref() else { return false };
-    if case.extra_approvers.iter().any(|a| a == &p.id) {
+    if case.extra_approvers.iter().any(|a| same_identity(a, &p.id)) {
         return true;
     }
     if let Some(esc) = &s.escalate {
-        if case.waiting_since.saturating_add(esc.after_s) <= now && esc.to.iter().any(|a| a == &p.id) {
+        if case.waiting_since.saturating_add(esc.after_s) <= now && esc.to.iter().any(|a| same_identity(a, &p.id)) {
             return true;
         }
     }
     match &s.role {
         Some(role) => p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role),
-        None => s.approvers.iter().any(|a| a == &p.id),
+        None => s.approvers.iter().any(|a| same_identity(a, &p.id)),
     }
 }
 
@@ -73,13 +75,13 @@ pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
 pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
     match p.kind {
         Kind::Admin => true,
-        Kind::Agent => text(&case.identity, &["agent"]) == p.id,
+        Kind::Agent => same_identity(text(&case.identity, &["agent"]), &p.id),
         Kind::Approver => {
             may_act(app, case, p, now)
-                || case.approvals.iter().any(|a| a.by == p.id)
-                || case.denials.iter().any(|d| d.by == p.id)
-                || case.extra_approvers.iter().any(|a| a == &p.id)
-                || case.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| a == &p.id))
+                || case.approvals.iter().any(|a| same_identity(&a.by, &p.id))
+                || case.denials.iter().any(|d| same_identity(&d.by, &p.id))
+                || case.extra_approvers.iter().any(|a| same_identity(a, &p.id))
+                || case.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| same_identity(a, &p.id)))
         }
     }
 }
@@ -192,7 +194,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     // (never earlier than this one), see App::lifecycle_at.
     let now = app.clock.now();
     // One path for every body: readable or not, it is bound to the caller, counted in its
-    // session and answered by the code below; an unreadable one is decided `deny`.
+    // session, recorded and answered by the code below; an unreadable one is decided `deny`.
     let (mut request, unreadable) = read_request(body);
     let session = bind_identity(&mut request, p)?;
     let refused = match (unreadable, &session) {
@@ -207,12 +209,13 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     };
     let tool = text(&request, &["action", "tool"]).to_string();
     let action_hash = (!request.is_null()).then(|| action_hash(&request));
-    let (decision, case) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
+    let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
         let pending = decision.clone();
+        let credential = credential(app, p, now);
         let opened = app
             .lifecycle_at(move |lc, at| {
-                let submitted = lc.open_decided(pending, &request, at)?;
+                let submitted = lc.open_decided_as(pending, &request, at, credential)?;
                 if let Some(case) = &submitted.case {
                     observed(&app2, lc, case, at);
                 }
@@ -224,15 +227,19 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             app.waiters.changed(&case.id);
         }
         match opened {
-            Ok(s) => (s.decision, s.case),
+            Ok(s) => (s.decision, s.case, s.receipt),
             // Fail closed: the action waits for nobody, so it must not run.
             Err(e) => {
                 let message = format!("the suspended action could not be recorded: {e}");
-                (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None)
+                (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None, None)
             }
         }
     } else {
-        (decision, None)
+        // A body that was not JSON at all is recorded as the caller's (what it named is unread).
+        let as_recorded =
+            if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
+        let (decision, receipt) = recorded(app, decision, &as_recorded, now).await;
+        (decision, None, receipt)
     };
     if let Some(session) = &session {
         if !tool.is_empty() {
@@ -243,7 +250,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     if let Some(case) = &case {
         tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = ?decision.rule, agent = %p.id, "case opened");
     }
-    Ok(to_json(&decision, case.as_ref(), action_hash))
+    Ok(to_json(&decision, case.as_ref(), action_hash, receipt.as_deref()))
 }
 
 /// The body as JSON, and why it cannot be decided on. A body that is not UTF-8, not JSON, or
@@ -260,9 +267,33 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
     }
 }
 
-/// The decision JSON, with the case it opened and the hash of the action it decided (what an
-/// approval binds to; absent when the body was not JSON at all).
-fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>) -> Value {
+/// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]); a
+/// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
+async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64) -> (Decision, Option<String>) {
+    let draft = machine::decided(&decision, request, now);
+    match app.decisions.record(app, draft).await {
+        Ok(hash) => (decision, Some(hash)),
+        Err(e) => {
+            let message = format!("the decision could not be recorded: {e}");
+            (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None)
+        }
+    }
+}
+
+/// The requester's credential as verified now: valid until the JWT's `exp` or the configured
+/// maximum age, whichever comes first; `None` when neither bounds it.
+fn credential(app: &App, p: &Principal, now: i64) -> Option<Credential> {
+    let max_age = app.options.config.auth.credential_max_age_s.map(|s| now.saturating_add_unsigned(s));
+    let valid_until = match (p.valid_until, max_age) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }?;
+    Some(Credential { holder: p.id.clone(), valid_until })
+}
+
+/// The decision JSON, with the case it opened, the hash of the action it decided (what an
+/// approval binds to; absent when the body was not JSON at all) and the hash of its receipt.
+fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>, receipt: Option<&str>) -> Value {
     let mut out = serde_json::to_value(decision).unwrap_or(Value::Null);
     if let Some(obj) = out.as_object_mut() {
         if let Some(case) = case {
@@ -270,6 +301,9 @@ fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>
         }
         if let Some(hash) = action_hash {
             obj.insert("action_hash".into(), Value::String(hash));
+        }
+        if let Some(receipt) = receipt {
+            obj.insert("receipt".into(), Value::String(receipt.to_string()));
         }
     }
     out
@@ -292,7 +326,7 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
         Some(Value::String(s)) if s.is_empty() => {
             identity.insert("agent".into(), Value::String(p.id.clone()));
         }
-        Some(Value::String(s)) if *s == p.id => {}
+        Some(Value::String(s)) if same_identity(s, &p.id) => {}
         Some(other) => {
             return Err(ApiError::forbidden(
                 "agent_mismatch",
@@ -352,9 +386,13 @@ pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiErr
 #[derive(Debug, Clone)]
 pub enum Action {
     Approve,
-    Deny { why: Option<String> },
+    Deny {
+        why: Option<String>,
+    },
     Cancel,
     Provide(serde_json::Map<String, Value>),
+    /// The agent presents its current credential for a case whose release needs it.
+    Revalidate,
 }
 
 /// Applies an authenticated event. Who may: approve and deny, an approver of the case, as
@@ -370,6 +408,10 @@ pub async fn act(
         (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
         (Action::Approve | Action::Deny { .. }, _) => {
             return Err(ApiError::Rejected(Rejection::NotAnApprover));
+        }
+        (Action::Revalidate, Kind::Agent) => {}
+        (Action::Revalidate, _) => {
+            return Err(ApiError::forbidden("not_allowed", "only the agent that submitted the action revalidates it"));
         }
         (Action::Cancel | Action::Provide(_), Kind::Agent | Kind::Admin) => {}
         (Action::Cancel | Action::Provide(_), Kind::Approver) => {
@@ -411,15 +453,22 @@ pub async fn act(
                 Action::Approve => {
                     vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone() }, event_id)]
                 }
-                Action::Deny { why } => vec![(Event::Deny { by: p2.id.clone(), why }, event_id)],
+                Action::Deny { why } => {
+                    vec![(Event::Deny { by: p2.id.clone(), why, roles: p2.roles.clone() }, event_id)]
+                }
                 Action::Cancel => vec![(Event::Cancel { by: Some(p2.id.clone()) }, event_id)],
                 Action::Provide(facts) => facts
                     .into_iter()
                     .map(|(name, value)| {
                         let eid = event_id.as_ref().map(|e| format!("{e}/{name}"));
-                        (Event::Provide { name, value }, eid)
+                        (Event::Provide { name, value, by: Some(p2.id.clone()) }, eid)
                     })
                     .collect(),
+                Action::Revalidate => {
+                    // A credential without an end (a static token, no maximum age) stays valid.
+                    let until = credential(&app2, &p2, now).map_or(i64::MAX, |c| c.valid_until);
+                    vec![(Event::Revalidate { by: p2.id.clone(), until }, event_id)]
+                }
             };
             let mut last = case;
             let mut outcome = Ok(());
@@ -457,8 +506,8 @@ fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -
                 return Err(ApiError::Rejected(Rejection::NotAnApprover));
             }
         }
-        Action::Cancel | Action::Provide(_) => {
-            if p.kind == Kind::Agent && text(&case.identity, &["agent"]) != p.id {
+        Action::Cancel | Action::Provide(_) | Action::Revalidate => {
+            if p.kind == Kind::Agent && !same_identity(text(&case.identity, &["agent"]), &p.id) {
                 return Err(ApiError::forbidden("not_allowed", format!("{} was not submitted by `{}`", case.id, p.id)));
             }
         }

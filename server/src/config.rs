@@ -94,6 +94,12 @@ pub struct AuthSection {
     /// JWT issuers whose signed tokens are accepted besides the static tokens.
     #[serde(default)]
     pub jwt: Vec<JwtIssuer>,
+    /// How long (seconds) an agent's credential vouches for a suspended action after the
+    /// decision: a release later than this (or than a JWT's `exp`, if earlier) is
+    /// `identity_invalid` until the agent presents a valid credential again
+    /// (`POST /v1/cases/{id}/revalidate`). Absent: static tokens never expire, JWTs at `exp`.
+    #[serde(default)]
+    pub credential_max_age_s: Option<u64>,
 }
 
 /// Who a credential belongs to.

@@ -1,9 +1,9 @@
 //! The lifecycle's view of approvers' roles: the roles `serve.toml` assigns, plus the roles a
-//! JWT asserted the last time that approver authenticated. A `deny` event carries no roles, so
-//! a role-based approver's denial is checked against these (the runtime asks
-//! [`IdentityVerifier::roles`]).
+//! JWT asserted the last time that approver authenticated. Approve and deny events carry the
+//! caller's verified roles; these are what the runtime asks besides
+//! ([`IdentityVerifier::roles`]), keyed by normalized identity.
 
-use aarm_runtime::lifecycle::identity::IdentityVerifier;
+use aarm_runtime::lifecycle::identity::{normalized, IdentityVerifier};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -14,23 +14,31 @@ pub struct Roles {
 }
 
 impl Roles {
+    /// Identities are keyed in their normalized form ([`normalized`]), as the lifecycle compares
+    /// them.
     pub fn new(configured: BTreeMap<String, Vec<String>>) -> Roles {
-        Roles { configured, asserted: RwLock::new(HashMap::new()) }
+        let mut by_identity: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (who, roles) in configured {
+            by_identity.entry(normalized(&who).into_owned()).or_default().extend(roles);
+        }
+        Roles { configured: by_identity, asserted: RwLock::new(HashMap::new()) }
     }
 
     /// An approver authenticated with these verified roles.
     pub fn saw(&self, who: &str, roles: &[String]) {
+        let who = normalized(who);
         if let Ok(mut map) = self.asserted.write() {
-            if map.get(who).map(Vec::as_slice) != Some(roles) {
-                map.insert(who.to_string(), roles.to_vec());
+            if map.get(who.as_ref()).map(Vec::as_slice) != Some(roles) {
+                map.insert(who.into_owned(), roles.to_vec());
             }
         }
     }
 
     pub fn of(&self, who: &str) -> Vec<String> {
-        let mut roles = self.configured.get(who).cloned().unwrap_or_default();
+        let who = normalized(who);
+        let mut roles = self.configured.get(who.as_ref()).cloned().unwrap_or_default();
         if let Ok(map) = self.asserted.read() {
-            for r in map.get(who).into_iter().flatten() {
+            for r in map.get(who.as_ref()).into_iter().flatten() {
                 if !roles.contains(r) {
                     roles.push(r.clone());
                 }

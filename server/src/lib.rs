@@ -15,6 +15,7 @@
 //! - [`listen`]: connections (cap, header timeout); [`health`]: `/healthz`
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod clock;

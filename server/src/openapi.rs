@@ -72,7 +72,7 @@ pub fn document() -> Value {
         ("404", "`unknown_case`"),
         ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, or evidence with no fact"),
         REUSED,
-        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `clock_went_back`"),
+        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`"),
         ("503", "the case store failed; nothing was allowed"),
     ];
     let read_errors: &[(&str, &str)] = &[AUTH, ("403", "not allowed to see this case"), ("404", "`unknown_case`")];
@@ -126,6 +126,9 @@ pub fn document() -> Value {
                     "requestBody": body(json!({ "type": "object", "minProperties": 1, "additionalProperties": true, "example": { "maintenance_window_active": true } }), true) })) },
         "/v1/cases/{id}/cancel": { "post": op("Withdraw a case (the submitting agent or an operator)",
             json_ok("the cancelled case", case_ref()), event_errors,
+            json!({ "parameters": [id_param(), idempotency()] })) },
+        "/v1/cases/{id}/revalidate": { "post": op("The submitting agent presents its current credential: a release refused as `identity_invalid` (its credential expired) may happen again",
+            json_ok("the case", case_ref()), event_errors,
             json!({ "parameters": [id_param(), idempotency()] })) },
         "/v1/cases/{id}/deliveries": { "get": op("Notifications recorded for a case",
             json_ok("deliveries", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Delivery" } })), read_errors,
@@ -185,7 +188,8 @@ pub fn document() -> Value {
                     "step_up": { "type": "object", "nullable": true }, "defer": { "type": "object", "nullable": true },
                     "modified_action": { "type": "object", "nullable": true },
                     "case": { "type": "string", "description": "present when a case opened" },
-                    "action_hash": { "type": "string", "description": "`sha256:…` of the action decided (tool, operation, params), what approvals bind to; absent when the body was not JSON" } } },
+                    "action_hash": { "type": "string", "description": "`sha256:…` of the action decided (tool, operation, params), what approvals bind to; absent when the body was not JSON" },
+                    "receipt": { "type": "string", "description": "the hash of the receipt recording this decision (the case's `open` receipt, or a `decide` receipt); absent only with `store.unavailable`" } } },
                 "Case": { "type": "object", "required": ["id", "state", "decision", "resolved"], "properties": {
                     "id": { "type": "string" },
                     "state": { "type": "string", "enum": ["pending_approval", "pending_evidence", "allowed", "modified", "denied", "cancelled"] },

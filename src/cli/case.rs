@@ -1,10 +1,11 @@
-//! `aarm case open|approve|deny|provide|tick|cancel|show|list`: drive cases from the shell, across
+//! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list`: drive cases from the shell, across
 //! separate processes, on a SQLite case store.
 
 use super::exit;
 use super::source::read_input;
 use aarm_runtime::bundle;
 use aarm_runtime::engine::Engine;
+use aarm_runtime::lifecycle::case::Credential;
 use aarm_runtime::lifecycle::event::Event;
 use aarm_runtime::lifecycle::identity::NoIdentityService;
 use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
@@ -42,6 +43,10 @@ pub enum CaseCommand {
         /// The request JSON, or `-` for standard input.
         #[arg(long, value_name = "FILE|-")]
         input: PathBuf,
+        /// When the requester's credential (that of the request's `identity.agent`) stops being
+        /// valid (RFC 3339): a release after it is `identity_invalid` until `case revalidate`.
+        #[arg(long, value_name = "RFC3339")]
+        identity_valid_until: Option<String>,
     },
     /// An approver approves (`--roles` are the roles the host verified for them).
     Approve {
@@ -53,21 +58,38 @@ pub enum CaseCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// An approver denies.
+    /// An approver denies (`--roles` are the roles the host verified for them: a role-based
+    /// approver may deny and veto).
     Deny {
         id: String,
         #[arg(long)]
         by: String,
         #[arg(long)]
         why: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
         #[command(flatten)]
         common: Common,
     },
-    /// Evidence for a deferral: `NAME=JSON` (e.g. `maintenance_window_active=true`).
+    /// Evidence for a deferral: `NAME=JSON` (e.g. `maintenance_window_active=true`), once per fact.
     Provide {
         id: String,
         #[arg(value_name = "NAME=JSON")]
         fact: String,
+        /// Who provides it (recorded in the receipt).
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The requester presented a currently valid credential, valid until `--valid-until`.
+    Revalidate {
+        id: String,
+        /// The credential's identity (the case's requester).
+        #[arg(long)]
+        by: String,
+        #[arg(long, value_name = "RFC3339")]
+        valid_until: String,
         #[command(flatten)]
         common: Common,
     },
@@ -103,9 +125,13 @@ pub struct CaseArgs {
     pub command: CaseCommand,
 }
 
+fn time_arg(flag: &str, t: &str) -> Result<i64, String> {
+    parse_time(t).ok_or_else(|| format!("{flag} {t:?} is not an RFC 3339 time"))
+}
+
 fn now_of(common: &Common) -> Result<i64, String> {
     match &common.now {
-        Some(t) => parse_time(t).ok_or_else(|| format!("--now {t:?} is not an RFC 3339 time")),
+        Some(t) => time_arg("--now", t),
         None => Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -161,7 +187,7 @@ fn event(common: &Common, id: &str, ev: Event) -> Result<u8, String> {
 
 fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
     match cmd {
-        CaseCommand::Open { common, bundle: path, input } => {
+        CaseCommand::Open { common, bundle: path, input, identity_valid_until } => {
             let now = now_of(common)?;
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let engine = match Engine::load(&bytes, &[], false) {
@@ -175,7 +201,17 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let mut lc = lifecycle(common, true)?;
             let hash = engine.bundle_hash().to_string();
             lc.add_engine(Arc::new(engine), Some(&bytes)).map_err(|e| e.to_string())?;
-            let submitted = match lc.submit(&hash, &String::from_utf8_lossy(&request), now) {
+            let request = String::from_utf8_lossy(&request);
+            let credential = match identity_valid_until {
+                Some(t) => {
+                    let valid_until = time_arg("--identity-valid-until", t)?;
+                    let parsed: serde_json::Value = serde_json::from_str(&request).unwrap_or_default();
+                    let holder = parsed.pointer("/identity/agent").and_then(|a| a.as_str()).unwrap_or("");
+                    Some(Credential { holder: holder.to_string(), valid_until })
+                }
+                None => None,
+            };
+            let submitted = match lc.submit_as(&hash, &request, now, credential) {
                 Ok(s) => s,
                 Err(LifecycleError::Rejected(r)) => {
                     crate::errln!("rejected: {}", r.as_str());
@@ -184,8 +220,13 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 Err(e) => return Err(e.to_string()),
             };
             let mut out = serde_json::to_value(&submitted.decision).map_err(|e| e.to_string())?;
-            if let (Some(obj), Some(case)) = (out.as_object_mut(), &submitted.case) {
-                obj.insert("case".into(), serde_json::Value::String(case.id.clone()));
+            if let Some(obj) = out.as_object_mut() {
+                if let Some(case) = &submitted.case {
+                    obj.insert("case".into(), serde_json::Value::String(case.id.clone()));
+                }
+                if let Some(receipt) = &submitted.receipt {
+                    obj.insert("receipt".into(), serde_json::Value::String(receipt.clone()));
+                }
             }
             print_json(&out);
             Ok(exit::OK)
@@ -193,13 +234,17 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         CaseCommand::Approve { id, by, roles, common } => {
             event(common, id, Event::Approve { by: by.clone(), roles: roles.clone() })
         }
-        CaseCommand::Deny { id, by, why, common } => {
-            event(common, id, Event::Deny { by: by.clone(), why: why.clone() })
+        CaseCommand::Deny { id, by, why, roles, common } => {
+            event(common, id, Event::Deny { by: by.clone(), why: why.clone(), roles: roles.clone() })
         }
-        CaseCommand::Provide { id, fact, common } => {
+        CaseCommand::Provide { id, fact, by, common } => {
             let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
             let value = aarm_runtime::json::parse(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
-            event(common, id, Event::Provide { name: name.to_string(), value })
+            event(common, id, Event::Provide { name: name.to_string(), value, by: by.clone() })
+        }
+        CaseCommand::Revalidate { id, by, valid_until, common } => {
+            let until = time_arg("--valid-until", valid_until)?;
+            event(common, id, Event::Revalidate { by: by.clone(), until })
         }
         CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
         CaseCommand::Tick { common } => {

@@ -3,7 +3,8 @@
 use super::exit;
 use super::source::read_input;
 use aarm_runtime::bundle;
-use aarm_runtime::receipts::{self, VerifyOptions};
+use aarm_runtime::export;
+use aarm_runtime::receipts::VerifyOptions;
 use aarm_runtime::store::sqlite::SqliteStore;
 use aarm_runtime::store::CaseStore;
 use clap::{Args, Subcommand};
@@ -12,14 +13,20 @@ use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptsCommand {
-    /// Print the store's receipts (or one case's) as JSON lines.
+    /// Print the store's receipts (or one case's) as JSON lines, then the export head that
+    /// states how many there are and the last one's hash.
     Export {
         #[arg(long, value_name = "DB")]
         store: PathBuf,
         #[arg(long, value_name = "ID")]
         case: Option<String>,
+        /// Ed25519 key (32-byte seed, raw or hex) that signs the export head: the store's
+        /// receipt key, so that a verifier trusting it knows nothing was left out.
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
     },
-    /// Verify exported receipts: hashes, chain links, order, and signatures.
+    /// Verify exported receipts: hashes, chain and per-case links, order, signatures, and that
+    /// the export holds every receipt its head names.
     Verify {
         /// JSON lines as `export` prints them, or `-` for standard input.
         file: PathBuf,
@@ -35,21 +42,40 @@ pub struct ReceiptsArgs {
     pub command: ReceiptsCommand,
 }
 
+/// The export of `store` (one case's receipts, or the whole chain), with its head.
+fn export_lines(store: &std::path::Path, case: Option<&str>, sign_key: &Option<PathBuf>) -> Result<String, String> {
+    let signer = match sign_key {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Some(bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    // Only `case open` creates a store: exporting from a path that holds none is an error.
+    let store = SqliteStore::open_existing(store).map_err(|e| e.to_string())?;
+    // The chain head first: receipts appended meanwhile are after it, and still in the list.
+    let chain = store.chain_head().map_err(|e| e.to_string())?;
+    let list = store.receipts(case).map_err(|e| e.to_string())?;
+    let list: Vec<_> = match &chain {
+        Some((seq, _)) => list.into_iter().filter(|r| r.seq <= *seq).collect(),
+        None => Vec::new(),
+    };
+    let head = export::make_head(&list, case, chain, signer.as_ref());
+    Ok(export::to_json_lines(&list, &head))
+}
+
 pub fn run(args: &ReceiptsArgs) -> ExitCode {
     match &args.command {
-        ReceiptsCommand::Export { store, case } => {
-            let list = SqliteStore::open_existing(store).and_then(|s| s.receipts(case.as_deref()));
-            match list {
-                Ok(list) => {
-                    crate::out!("{}", receipts::to_json_lines(&list));
-                    ExitCode::from(exit::OK)
-                }
-                Err(e) => {
-                    crate::errln!("error: {e}");
-                    ExitCode::from(exit::USAGE)
-                }
+        ReceiptsCommand::Export { store, case, sign_key } => match export_lines(store, case.as_deref(), sign_key) {
+            Ok(text) => {
+                crate::out!("{text}");
+                ExitCode::from(exit::OK)
             }
-        }
+            Err(e) => {
+                crate::errln!("error: {e}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
         ReceiptsCommand::Verify { file, keys } => {
             let mut trusted = Vec::new();
             for k in keys {
@@ -71,33 +97,28 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
                     return ExitCode::from(exit::USAGE);
                 }
             };
-            let parsed = match receipts::from_json_lines(&text) {
+            let (parsed, head) = match export::from_json_lines(&text) {
                 Ok(r) => r,
                 Err(e) => {
                     crate::errln!("tampered: {e}");
                     return ExitCode::from(exit::FAILED);
                 }
             };
-            // A full export starts at the chain's beginning; a per-case export is a subsequence.
-            let from_genesis = parsed.first().is_some_and(|r| r.prev == receipts::GENESIS);
             let opts = VerifyOptions {
                 keys: &trusted,
                 require_signatures: !trusted.is_empty(),
                 expected_head: None,
-                from_genesis,
+                from_genesis: false,
             };
-            let result = if from_genesis {
-                receipts::verify_chain(&parsed, &opts)
-            } else {
-                receipts::verify_subsequence(&parsed, &opts)
-            };
-            match result {
+            match export::verify_export(&parsed, head.as_ref(), &opts) {
                 Ok(report) => {
+                    let what = head.as_ref().and_then(|h| h.case.as_deref()).unwrap_or("the whole chain");
                     crate::outln!(
-                        "valid: {} receipts (seq {}..{}), {} signatures verified, head {}",
+                        "valid: {} receipts of {what} (seq {}..{}), complete as of chain seq {}, {} signatures verified, head {}",
                         report.count,
                         report.first_seq,
                         report.last_seq,
+                        head.as_ref().map_or(0, |h| h.chain_seq),
                         report.signed,
                         report.head
                     );

@@ -112,23 +112,12 @@ impl Checker<'_> {
                     TestStepKind::Evidence(out)
                 }
                 ast::TestStepKind::Approve { by, roles } => {
-                    let roles = match roles {
-                        Some(e) => match self.constant(file, e, &Type::list(Type::String), "`roles`") {
-                            Some(Const::List(items)) => items
-                                .into_iter()
-                                .filter_map(|c| match c {
-                                    Const::Str(s) => Some(s),
-                                    _ => None,
-                                })
-                                .collect(),
-                            _ => Vec::new(),
-                        },
-                        None => Vec::new(),
-                    };
+                    let roles = self.test_roles(file, roles.as_ref());
                     TestStepKind::Approve { by: by.value.clone(), roles }
                 }
-                ast::TestStepKind::Deny { by, why } => {
-                    TestStepKind::Deny { by: by.value.clone(), why: why.as_ref().map(|w| w.value.clone()) }
+                ast::TestStepKind::Deny { by, why, roles } => {
+                    let roles = self.test_roles(file, roles.as_ref());
+                    TestStepKind::Deny { by: by.value.clone(), why: why.as_ref().map(|w| w.value.clone()), roles }
                 }
                 ast::TestStepKind::Provide { name, value } => match self.test_evidence(file, name, value) {
                     Some((evidence, value)) => TestStepKind::Provide { evidence, value },
@@ -281,6 +270,21 @@ impl Checker<'_> {
             }
         }
         out
+    }
+
+    /// The `roles [...]` of an `approve` or `deny` step: a constant list of strings.
+    fn test_roles(&mut self, file: FileId, roles: Option<&ast::Expr>) -> Vec<String> {
+        let Some(e) = roles else { return Vec::new() };
+        match self.constant(file, e, &Type::list(Type::String), "`roles`") {
+            Some(Const::List(items)) => items
+                .into_iter()
+                .filter_map(|c| match c {
+                    Const::Str(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn test_evidence(&mut self, file: FileId, name: &ast::Ident, value: &ast::Expr) -> Option<(ir::EvidenceId, Const)> {

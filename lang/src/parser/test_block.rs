@@ -43,7 +43,8 @@ impl Parser<'_> {
                 self.expect_word("by")?;
                 let by = self.expect_string("the approver's identity")?;
                 let why = if self.at(Tok::Str) { Some(self.expect_string("a reason")?) } else { None };
-                TestStepKind::Deny { by, why }
+                let roles = if self.eat_word("roles").is_some() { Some(self.parse_expr()?) } else { None };
+                TestStepKind::Deny { by, why, roles }
             }
             _ if self.eat_word("approve").is_some() => {
                 self.expect_word("by")?;

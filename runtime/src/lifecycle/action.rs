@@ -36,6 +36,13 @@ pub fn action_hash(request: &serde_json::Value) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
+/// `sha256:<hex>` of a JSON value's canonical form ([`crate::receipts::canonical_json`]): what a
+/// receipt records of a value it must not carry in the clear (evidence).
+pub fn value_hash(value: &serde_json::Value) -> String {
+    let text = crate::receipts::canonical_json(value);
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

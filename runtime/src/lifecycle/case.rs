@@ -105,6 +105,20 @@ pub struct Case {
     pub released_action: Option<ActionOut>,
     /// Optimistic concurrency: +1 per applied event.
     pub version: u64,
+    /// Until when the requester's credential is valid, when the host knows (a JWT's `exp`, a
+    /// configured maximum age): a release after that is `identity_invalid` unless the requester
+    /// presents a currently valid credential first ([`crate::lifecycle::event::Event::Revalidate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
+}
+
+/// The requester's credential as the host verified it when the action was submitted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The identity the credential proves (only a credential of the same identity renews it).
+    pub holder: String,
+    /// Seconds since the epoch after which it no longer vouches for the requester.
+    pub valid_until: i64,
 }
 
 /// Why the lifecycle ended a case (docs/lifecycle.md, "Resolution reasons").

@@ -7,10 +7,25 @@ use serde::{Deserialize, Serialize};
 pub enum Event {
     /// An approver approves. `roles` are the roles the host verified for them.
     Approve { by: String, roles: Vec<String> },
-    /// An approver denies.
-    Deny { by: String, why: Option<String> },
-    /// Evidence arrives for a deferral.
-    Provide { name: String, value: serde_json::Value },
+    /// An approver denies. `roles` are the roles the host verified for them, as for `Approve`:
+    /// a role-based approver may deny (and veto) as well as approve.
+    Deny {
+        by: String,
+        why: Option<String>,
+        #[serde(default)]
+        roles: Vec<String>,
+    },
+    /// Evidence arrives for a deferral, from `by` (the caller the host authenticated) when known.
+    /// A fact is provided once: a second value is refused (`evidence_already_provided`).
+    Provide {
+        name: String,
+        value: serde_json::Value,
+        #[serde(default)]
+        by: Option<String>,
+    },
+    /// The host verified a currently valid credential of the case's requester `by`, valid until
+    /// `until` (seconds since the epoch): a release refused as `identity_invalid` may then happen.
+    Revalidate { by: String, until: i64 },
     /// The clock moves: timeouts and escalations fire.
     Tick,
     /// The case is withdrawn.
@@ -23,6 +38,7 @@ impl Event {
             Event::Approve { .. } => "approve",
             Event::Deny { .. } => "deny",
             Event::Provide { .. } => "provide",
+            Event::Revalidate { .. } => "revalidate",
             Event::Tick => "tick",
             Event::Cancel { .. } => "cancel",
         }
@@ -49,6 +65,8 @@ pub enum Rejection {
     EvidenceType,
     #[error("identity_invalid")]
     IdentityInvalid,
+    #[error("evidence_already_provided")]
+    EvidenceAlreadyProvided,
     #[error("clock_went_back")]
     ClockWentBack,
 }
@@ -65,11 +83,12 @@ impl Rejection {
             Rejection::UndeclaredEvidence => "undeclared_evidence",
             Rejection::EvidenceType => "evidence_type",
             Rejection::IdentityInvalid => "identity_invalid",
+            Rejection::EvidenceAlreadyProvided => "evidence_already_provided",
             Rejection::ClockWentBack => "clock_went_back",
         }
     }
 
-    pub const ALL: [Rejection; 9] = [
+    pub const ALL: [Rejection; 10] = [
         Rejection::NotAnApprover,
         Rejection::SelfApproval,
         Rejection::DuplicateApproval,
@@ -78,6 +97,7 @@ impl Rejection {
         Rejection::UndeclaredEvidence,
         Rejection::EvidenceType,
         Rejection::IdentityInvalid,
+        Rejection::EvidenceAlreadyProvided,
         Rejection::ClockWentBack,
     ];
 }

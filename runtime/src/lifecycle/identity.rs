@@ -21,9 +21,42 @@ pub trait IdentityVerifier {
     }
 }
 
+/// The one form in which identities are compared (approver lists, the requester, duplicate
+/// approvals and denials, escalation targets, the service's callers). An e-mail-like identity
+/// (one containing `@`) is case-insensitive as a whole — `Ana@Corp.Example` and
+/// `ana@corp.example` are one person, since mail systems and identity providers treat them so —
+/// and is lowercased (Unicode lowercase); any other identity (an agent name, a service account)
+/// is compared exactly as written.
+pub fn normalized(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.contains('@') && id.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(id.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(id)
+    }
+}
+
+/// Whether two identities name the same person or agent ([`normalized`]).
+pub fn same_identity(a: &str, b: &str) -> bool {
+    normalized(a) == normalized(b)
+}
+
 /// No identity service: no extra roles, identities never expire.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoIdentityService;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_like_identities_compare_case_insensitively_others_exactly() {
+        assert!(same_identity("Ana@Corp.Example", "ana@corp.example"));
+        assert!(same_identity("ÉLODIE@corp.example", "élodie@corp.example"));
+        assert!(!same_identity("ana@corp.example", "ana@corp.example.org"));
+        assert!(!same_identity("Finance-Agent", "finance-agent"));
+        assert!(same_identity("finance-agent", "finance-agent"));
+    }
+}
 
 impl IdentityVerifier for NoIdentityService {}
 
@@ -49,10 +82,10 @@ impl VerifiedActor {
             }
         }
         let case = &mut transition.case;
-        if let Some(a) = case.approvals.iter_mut().rev().find(|a| a.by == self.id && a.at == now) {
+        if let Some(a) = case.approvals.iter_mut().rev().find(|a| same_identity(&a.by, &self.id) && a.at == now) {
             a.verified_by = Some(self.method.clone());
         }
-        if let Some(d) = case.denials.iter_mut().rev().find(|d| d.by == self.id && d.at == now) {
+        if let Some(d) = case.denials.iter_mut().rev().find(|d| same_identity(&d.by, &self.id) && d.at == now) {
             d.verified_by = Some(self.method.clone());
         }
     }

@@ -14,7 +14,7 @@
 use super::action::action_hash;
 use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
-use super::identity::IdentityVerifier;
+use super::identity::{same_identity, IdentityVerifier};
 use super::receipt::ReceiptDraft;
 use crate::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
 use crate::engine::Engine;
@@ -111,9 +111,41 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         resolution: None,
         released_action: None,
         version: 0,
+        credential: None,
     };
     let receipt = draft(&case, "open", None, now, json!({ "rule": decision.rule }));
     Some((case, receipt))
+}
+
+/// The one-event record of a decision that opened no case (`allow`, `deny`, `modify`): a
+/// `decide` receipt, in the same chain as the cases' receipts, naming the requester (the agent)
+/// as its actor.
+pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> ReceiptDraft {
+    let state = match decision.decision {
+        Effect::Allow => CaseState::Allowed,
+        Effect::Modify => CaseState::Modified,
+        // A step_up or defer that could not open a case is not released either.
+        Effect::Deny | Effect::StepUp | Effect::Defer => CaseState::Denied,
+    };
+    let identity = request.get("identity").cloned().filter(serde_json::Value::is_object).unwrap_or_else(|| json!({}));
+    let actor = identity.get("agent").and_then(|a| a.as_str()).map(str::to_string);
+    let modified = decision.modified_action.as_ref().and_then(|m| serde_json::to_value(m).ok());
+    ReceiptDraft {
+        case: String::new(),
+        event: "decide".to_string(),
+        actor,
+        state,
+        decision: decision.decision.as_str().to_string(),
+        reason: decision.reason.clone(),
+        policy: decision.policy.clone(),
+        action_hash: action_hash(request),
+        identity,
+        at: now,
+        detail: json!({
+            "rule": decision.rule,
+            "modified_action_hash": modified.as_ref().map(super::action::value_hash),
+        }),
+    }
 }
 
 /// Applies one event at time `now`.
@@ -140,8 +172,9 @@ pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transiti
             receipts.push(draft(&next, "cancel", by.as_deref(), now, json!({})));
         }
         Event::Approve { by, roles } => approve(&mut next, by, roles, now, env, &mut receipts)?,
-        Event::Deny { by, why } => deny(&mut next, by, why.as_deref(), now, env, &mut receipts)?,
-        Event::Provide { name, value } => provide(&mut next, name, value, now, env, &mut receipts)?,
+        Event::Deny { by, why, roles } => deny(&mut next, by, why.as_deref(), roles, now, env, &mut receipts)?,
+        Event::Provide { name, value, by } => provide(&mut next, name, value, by.as_deref(), now, env, &mut receipts)?,
+        Event::Revalidate { by, until } => revalidate(&mut next, by, *until, now, &mut receipts)?,
     }
     finish(&mut next, now, &receipts);
     Ok(Transition { case: next, receipts, rejected: None })
@@ -202,6 +235,15 @@ fn apply_outcome(case: &mut Case, outcome: &Outcome, at: i64, code: &str, from_d
         Outcome::Cancel => {
             resolve(case, CaseState::Cancelled, Effect::Deny, code, "cancelled: nobody decided in time", None)
         }
+        // The policy's `-> allow` still needs a requester who may act: fail closed without one.
+        Outcome::Allow if !credential_valid(case, at) => resolve(
+            case,
+            CaseState::Denied,
+            Effect::Deny,
+            Rejection::IdentityInvalid.as_str(),
+            "the requester's credential expired before the timeout's allow",
+            None,
+        ),
         Outcome::Allow => resolve(
             case,
             CaseState::Allowed,
@@ -269,18 +311,47 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
 
 /// Whether `by` may act on the current approval tier.
 fn eligible(case: &Case, by: &str, roles: &[String], env: &Env) -> bool {
-    if case.extra_approvers.iter().any(|a| a == by) {
+    if case.extra_approvers.iter().any(|a| same_identity(a, by)) {
         return true;
     }
     let Some(s) = step_up(case) else { return false };
     match &s.role {
         Some(role) => roles.iter().any(|r| r == role) || env.identities.roles(by).iter().any(|r| r == role),
-        None => s.approvers.iter().any(|a| a == by),
+        None => s.approvers.iter().any(|a| same_identity(a, by)),
     }
 }
 
 fn requester(case: &Case) -> &str {
     case.identity.get("human").and_then(|h| h.as_str()).unwrap_or("")
+}
+
+/// Whether `by` already approved or denied on this tier.
+fn already_acted(case: &Case, by: &str) -> bool {
+    case.approvals.iter().any(|a| same_identity(&a.by, by)) || case.denials.iter().any(|d| same_identity(&d.by, by))
+}
+
+/// Whether the requester may still act at `at`: the credential recorded at submission (or renewed
+/// by [`Event::Revalidate`]) has not expired. A case without a recorded credential has no limit
+/// here (the identity service's [`IdentityVerifier::validity_s`] may still set one).
+fn credential_valid(case: &Case, at: i64) -> bool {
+    case.credential.as_ref().is_none_or(|c| at <= c.valid_until)
+}
+
+fn revalidate(
+    case: &mut Case,
+    by: &str,
+    until: i64,
+    now: i64,
+    receipts: &mut Vec<ReceiptDraft>,
+) -> Result<(), Rejection> {
+    // Only a credential of the identity that submitted the action renews it, and only a valid one.
+    let Some(credential) = case.credential.as_mut() else { return Err(Rejection::IdentityInvalid) };
+    if !same_identity(&credential.holder, by) || until < now {
+        return Err(Rejection::IdentityInvalid);
+    }
+    credential.valid_until = until;
+    receipts.push(draft(case, "revalidate", Some(by), now, json!({ "valid_until": until })));
+    Ok(())
 }
 
 fn approve(
@@ -295,15 +366,18 @@ fn approve(
         return Err(Rejection::NotAnApprover);
     }
     let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
-    if !s.self_approval && !by.is_empty() && by == requester(case) {
+    if !s.self_approval && !by.is_empty() && same_identity(by, requester(case)) {
         return Err(Rejection::SelfApproval);
     }
-    if case.approvals.iter().any(|a| a.by == by) || case.denials.iter().any(|d| d.by == by) {
+    if already_acted(case, by) {
         return Err(Rejection::DuplicateApproval);
     }
     let approvals = case.approvals.len().saturating_add(1);
     if approvals >= s.quorum as usize {
         // Before release: re-validate the captured identity if the wait outlived it.
+        if !credential_valid(case, now) {
+            return Err(Rejection::IdentityInvalid);
+        }
         if let Some(valid) = env.identities.validity_s(&case.identity) {
             if now.saturating_sub(case.opened_at) > valid && !env.identities.revalidate(&case.identity, now) {
                 return Err(Rejection::IdentityInvalid);
@@ -338,15 +412,16 @@ fn deny(
     case: &mut Case,
     by: &str,
     why: Option<&str>,
+    roles: &[String],
     now: i64,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
-    if case.state != CaseState::PendingApproval || !eligible(case, by, &[], env) {
+    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, env) {
         return Err(Rejection::NotAnApprover);
     }
     let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
-    if case.approvals.iter().any(|a| a.by == by) || case.denials.iter().any(|d| d.by == by) {
+    if already_acted(case, by) {
         return Err(Rejection::DuplicateApproval);
     }
     case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string), verified_by: None });
@@ -354,12 +429,13 @@ fn deny(
     // approvals so far plus the distinct people who may still approve (not the requester, unless
     // the policy allows self-approval) fall short of it. Role-based sets are open-ended.
     let requester = requester(case).to_string();
-    let mut remaining: Vec<&String> = s
+    let mut remaining: Vec<String> = s
         .approvers
         .iter()
         .chain(&case.extra_approvers)
-        .filter(|p| !case.approvals.iter().any(|a| &a.by == *p) && !case.denials.iter().any(|d| &d.by == *p))
-        .filter(|p| s.self_approval || requester.is_empty() || **p != requester)
+        .filter(|p| !already_acted(case, p))
+        .filter(|p| s.self_approval || requester.is_empty() || !same_identity(p, &requester))
+        .map(|p| super::identity::normalized(p).into_owned())
         .collect();
     remaining.sort();
     remaining.dedup();
@@ -372,7 +448,13 @@ fn deny(
         };
         resolve(case, CaseState::Denied, Effect::Deny, reasons::VETOED, &message, None);
     }
-    receipts.push(draft(case, "deny", Some(by), now, json!({ "why": why, "denials": case.denials.len() })));
+    receipts.push(draft(
+        case,
+        "deny",
+        Some(by),
+        now,
+        json!({ "why": why, "denials": case.denials.len(), "roles": roles }),
+    ));
     Ok(())
 }
 
@@ -380,12 +462,17 @@ fn provide(
     case: &mut Case,
     name: &str,
     value: &serde_json::Value,
+    by: Option<&str>,
     now: i64,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
     if !env.engine.program().schema.evidence.iter().any(|e| e.name == name) {
         return Err(Rejection::UndeclaredEvidence);
+    }
+    // A fact, once given, is what the case was decided on: a second value never replaces it.
+    if case.evidence.contains_key(name) {
+        return Err(Rejection::EvidenceAlreadyProvided);
     }
     let mut evidence = case.evidence.clone();
     evidence.insert(name.to_string(), value.clone());
@@ -395,14 +482,25 @@ fn provide(
     }
     let converted = env.engine.convert(&request.to_string(), now).map_err(|_| Rejection::EvidenceType)?;
     case.evidence = evidence;
+    // What was provided and by whom: the value's hash (the value itself may be sensitive; whoever
+    // holds it can check it against the receipt).
+    let value_hash = crate::lifecycle::action::value_hash(value);
     if case.state == CaseState::PendingApproval {
         // Approvers see it; the decision is theirs now.
-        receipts.push(draft(case, "provide", None, now, json!({ "evidence": name })));
+        receipts.push(draft(case, "provide", by, now, json!({ "evidence": name, "value_hash": value_hash })));
         return Ok(());
     }
     let decision = env.engine.decide(&converted);
     case.request = request;
-    let detail = json!({ "evidence": name, "reevaluated": decision.decision.as_str(), "rule": decision.rule });
+    let detail = json!({
+        "evidence": name,
+        "value_hash": value_hash,
+        "reevaluated": decision.decision.as_str(),
+        "rule": decision.rule,
+    });
+    if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
+        return Err(Rejection::IdentityInvalid);
+    }
     match decision.decision {
         Effect::Allow => {
             let released = original_action(&case.request);
@@ -448,6 +546,6 @@ fn provide(
             }
         }
     }
-    receipts.push(draft(case, "provide", None, now, detail));
+    receipts.push(draft(case, "provide", by, now, detail));
     Ok(())
 }

@@ -1,4 +1,6 @@
-//! Receipts: one per transition, hash-chained per store, optionally signed.
+//! Receipts: one per transition of a case, and one per decision that opened no case, all in one
+//! hash chain per store, optionally signed. A case's receipts are also linked among themselves
+//! (`case_seq`, `case_prev`), so that a per-case export shows a receipt missing from its middle.
 //!
 //! (Sealing, canonical JSON and verification are in [`crate::receipts`].)
 
@@ -9,8 +11,12 @@ use serde::{Deserialize, Serialize};
 /// A receipt before the store gives it its place in the chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptDraft {
+    /// The case; empty (and absent from the JSON) for a `decide` receipt, a decision that opened
+    /// no case (an immediate `allow`, `deny` or `modify`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub case: String,
-    /// `open`, `approve`, `deny`, `provide`, `reevaluate`, `escalate`, `timeout`, `cancel`.
+    /// `decide`, `open`, `approve`, `deny`, `provide`, `revalidate`, `escalate`, `timeout`,
+    /// `cancel`.
     pub event: String,
     /// Who caused it (an approver, the host), `null` for the clock.
     pub actor: Option<String>,
@@ -38,10 +44,26 @@ pub struct Receipt {
     pub body: ReceiptDraft,
     /// `sha256:<hex>` of the previous receipt (`sha256:` + 64 zeros for the first).
     pub prev: String,
+    /// The receipt's position among its case's receipts, from 1 (absent for `decide` receipts
+    /// and for receipts written before per-case links existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_seq: Option<u64>,
+    /// `hash` of the case's previous receipt ([`crate::receipts::GENESIS`] for its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_prev: Option<String>,
     /// `sha256:<hex>` of this receipt's canonical JSON without `hash` and `signature`.
     pub hash: String,
     /// Ed25519 over `hash`, when the store has a signing key.
     pub signature: Option<ReceiptSignature>,
+}
+
+/// Where a case's next receipt goes among that case's receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseLink {
+    /// How many receipts the case has before this one, plus one.
+    pub seq: u64,
+    /// The hash of the case's last receipt ([`crate::receipts::GENESIS`] for its first).
+    pub prev: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

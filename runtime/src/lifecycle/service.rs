@@ -1,13 +1,13 @@
 //! The lifecycle as a host uses it: decide a request, open a case when the decision suspends
 //! it, and drive cases with events — the engine, the state machine and a [`CaseStore`] together.
 
-use super::case::Case;
+use super::case::{Case, Credential};
 use super::event::{Event, Rejection};
 use super::identity::{IdentityVerifier, VerifiedActor};
 use super::machine::{self, Env};
 use crate::decision::Decision;
 use crate::engine::{Engine, EngineError};
-use crate::lifecycle::receipt::Receipt;
+use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 use crate::store::{CaseStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,11 +33,26 @@ impl LifecycleError {
     }
 }
 
-/// A decision, and the case it opened (for `step_up` and `defer`).
+/// A decision, the case it opened (for `step_up` and `defer`), and the receipt that records it.
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub decision: Decision,
     pub case: Option<Case>,
+    /// The hash of the receipt recording the decision: the case's `open` receipt, or the
+    /// `decide` receipt of a decision that opened no case. `None` only when the store could not
+    /// record it, and then the decision is a `deny` (`store.unavailable`).
+    pub receipt: Option<String>,
+}
+
+/// Fail closed: a decision whose receipt cannot be written is a `deny`, never an unrecorded allow.
+fn unrecorded(decision: Decision, why: String) -> Submitted {
+    let mut denied = Decision::fail_closed(
+        crate::decision::codes::STORE_UNAVAILABLE,
+        format!("the decision could not be recorded: {why}"),
+        decision.policy.clone(),
+    );
+    denied.rule = decision.rule;
+    Submitted { decision: denied, case: None, receipt: None }
 }
 
 pub struct Lifecycle<S: CaseStore> {
@@ -98,13 +113,41 @@ impl<S: CaseStore> Lifecycle<S> {
         }
     }
 
-    /// Decides a request against the bundle `bundle_hash`; a `step_up` or `defer` opens a case.
-    /// When the store cannot record the case, the decision is a `deny` (`store.unavailable`).
+    /// Decides a request against the bundle `bundle_hash`; a `step_up` or `defer` opens a case,
+    /// any other decision leaves a `decide` receipt. When the store cannot record either, the
+    /// decision is a `deny` (`store.unavailable`).
     pub fn submit(&mut self, bundle_hash: &str, request_json: &str, now: i64) -> Result<Submitted, LifecycleError> {
+        self.submit_as(bundle_hash, request_json, now, None)
+    }
+
+    /// [`Lifecycle::submit`] for a requester whose credential the host verified, valid until
+    /// `credential.valid_until`: the case records it, and a release after it is
+    /// `identity_invalid` until the requester presents a valid one ([`Event::Revalidate`]).
+    pub fn submit_as(
+        &mut self,
+        bundle_hash: &str,
+        request_json: &str,
+        now: i64,
+        credential: Option<Credential>,
+    ) -> Result<Submitted, LifecycleError> {
         let engine = self.engine(bundle_hash)?;
         let decision = engine.decide_json(request_json, now);
         let request: serde_json::Value = serde_json::from_str(request_json).unwrap_or(serde_json::Value::Null);
-        self.open_decided(decision, &request, now)
+        self.open_decided_as(decision, &request, now, credential)
+    }
+
+    /// Appends `decide` receipts (see [`machine::decided`]) in one write. Each is stamped no
+    /// earlier than the store's last event, so that receipt times never decrease along the chain
+    /// (a decision already made is recorded, never refused for the clock).
+    pub fn record_decisions(&mut self, mut drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, LifecycleError> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let floor = self.store.last_event_at()?.unwrap_or(i64::MIN);
+        for d in &mut drafts {
+            d.at = d.at.max(floor);
+        }
+        Ok(self.store.record(drafts)?)
     }
 
     /// Opens a case for a decision the host already made (with an engine it registered): a
@@ -117,12 +160,35 @@ impl<S: CaseStore> Lifecycle<S> {
         request: &serde_json::Value,
         now: i64,
     ) -> Result<Submitted, LifecycleError> {
-        let Some((case, receipt)) = machine::open(&decision, request, now) else {
-            return Ok(Submitted { decision, case: None });
+        self.open_decided_as(decision, request, now, None)
+    }
+
+    /// [`Lifecycle::open_decided`] with the requester's verified credential (see
+    /// [`Lifecycle::submit_as`]).
+    pub fn open_decided_as(
+        &mut self,
+        decision: Decision,
+        request: &serde_json::Value,
+        now: i64,
+        credential: Option<Credential>,
+    ) -> Result<Submitted, LifecycleError> {
+        let Some((mut case, mut receipt)) = machine::open(&decision, request, now) else {
+            let recorded = self.record_decisions(vec![machine::decided(&decision, request, now)]);
+            return Ok(match recorded.map(|r| r.into_iter().next()) {
+                Ok(Some(r)) => Submitted { decision, case: None, receipt: Some(r.hash) },
+                Ok(None) => unrecorded(decision, "the store returned no receipt".into()),
+                Err(e) => unrecorded(decision, e.to_string()),
+            });
         };
+        if let Some(c) = &credential {
+            if let Some(detail) = receipt.detail.as_object_mut() {
+                detail.insert("credential_valid_until".into(), serde_json::json!(c.valid_until));
+            }
+        }
+        case.credential = credential;
         self.check_clock(now)?;
         match self.store.open(case, receipt) {
-            Ok((case, _)) => Ok(Submitted { decision, case: Some(case) }),
+            Ok((case, r)) => Ok(Submitted { decision, case: Some(case), receipt: Some(r.hash) }),
             // Fail closed: a step-up or deferral that cannot be recorded would wait forever.
             Err(e) => {
                 let mut denied = Decision::fail_closed(
@@ -131,7 +197,7 @@ impl<S: CaseStore> Lifecycle<S> {
                     decision.policy.clone(),
                 );
                 denied.rule = decision.rule.clone();
-                Ok(Submitted { decision: denied, case: None })
+                Ok(Submitted { decision: denied, case: None, receipt: None })
             }
         }
     }

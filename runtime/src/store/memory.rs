@@ -3,7 +3,7 @@
 
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::Case;
-use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
+use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
 use crate::receipts;
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -50,14 +50,29 @@ impl MemoryStore {
             Some(head) => (head.seq, head.hash.clone()),
             None => (0, receipts::GENESIS.to_string()),
         };
-        let mut sealed = Vec::with_capacity(drafts.len());
+        let mut sealed: Vec<Receipt> = Vec::with_capacity(drafts.len());
         for draft in drafts {
             seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-            let receipt = receipts::seal(draft, seq, &prev, self.signer.as_ref());
+            let link = self.case_link(&draft.case, &sealed)?;
+            let receipt = receipts::seal_linked(draft, seq, &prev, link, self.signer.as_ref());
             prev = receipt.hash.clone();
             sealed.push(receipt);
         }
         Ok(sealed)
+    }
+
+    /// The next receipt of `case` (none for a `decide` receipt), counting the stored chain and
+    /// the receipts `pending` in the same write.
+    fn case_link(&self, case: &str, pending: &[Receipt]) -> Result<Option<CaseLink>, StoreError> {
+        if case.is_empty() {
+            return Ok(None);
+        }
+        let mut theirs = self.chain.iter().chain(pending).filter(|r| r.body.case == case);
+        let count =
+            u64::try_from(theirs.clone().count()).map_err(|_| StoreError::Backend("too many receipts".into()))?;
+        let prev = theirs.next_back().map_or_else(|| receipts::GENESIS.to_string(), |r| r.hash.clone());
+        let seq = count.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
+        Ok(Some(CaseLink { seq, prev }))
     }
 }
 
@@ -117,6 +132,15 @@ impl CaseStore for MemoryStore {
         Ok(Some(sealed))
     }
 
+    fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+        if let Some(r) = receipts.iter().find(|r| !r.case.is_empty()) {
+            return Err(StoreError::Backend(format!("a decision receipt names case {}", r.case)));
+        }
+        let sealed = self.seal_after_head(receipts)?;
+        self.chain.extend(sealed.iter().cloned());
+        Ok(sealed)
+    }
+
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
         Ok(self.applied.contains(&(case.to_string(), event_id.to_string())))
     }
@@ -131,6 +155,10 @@ impl CaseStore for MemoryStore {
 
     fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError> {
         Ok(self.chain.iter().filter(|r| case.is_none_or(|id| r.body.case == id)).cloned().collect())
+    }
+
+    fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self.chain.last().map(|r| (r.seq, r.hash.clone())))
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {

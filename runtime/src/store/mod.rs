@@ -45,6 +45,10 @@ pub trait CaseStore {
         event_id: Option<&str>,
     ) -> Result<Option<Vec<Receipt>>, StoreError>;
 
+    /// Appends the receipts of decisions that opened no case (`decide` receipts: an immediate
+    /// `allow`, `deny` or `modify`), atomically and in order, after the chain's head.
+    fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError>;
+
     /// Whether an event carrying `event_id` was already applied to case `case`: a retried event
     /// is then answered with the case as stored instead of being run again (it might otherwise
     /// be refused as `case_resolved` because its first delivery resolved the case).
@@ -56,8 +60,12 @@ pub trait CaseStore {
     /// skipped (quarantined), never the end of the listing.
     fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError>;
 
-    /// The chain in order, or the receipts of one case.
+    /// The chain in order, or the receipts of one case (`decide` receipts belong to none).
     fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError>;
+
+    /// The last receipt's `seq` and hash, `None` while the chain is empty (an export's head
+    /// names it).
+    fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError>;
 
     /// The latest `at` among stored receipts: a clock earlier than this is refused.
     fn last_event_at(&self) -> Result<Option<i64>, StoreError>;

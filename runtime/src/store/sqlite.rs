@@ -15,14 +15,15 @@
 //!
 //! - `meta(key, value)`: `schema_version`, `last_case` (the counter behind `case-000001`, ...)
 //! - `cases(id, version, state, json)`: the whole [`Case`] as JSON, plus what queries need
-//! - `receipts(seq, case_id, at, hash, json)`: the sealed chain, the whole [`Receipt`] as JSON
+//! - `receipts(seq, case_id, at, hash, json)`: the sealed chain, the whole [`Receipt`] as JSON;
+//!   `case_id` is NULL for a `decide` receipt (a decision that opened no case)
 //! - `applied_events(case_id, event_id)`: event ids already applied, per case
 //! - `bundles(hash, bytes)`: bundles cases were opened under
 
 use super::memory::case_id;
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
-use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
+use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
 use crate::receipts;
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -31,8 +32,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-/// The schema this code reads and writes. A store with a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema this code reads and writes. A store with a newer version is refused; version 1
+/// (receipts always named a case) is migrated in place.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 → 2: `receipts.case_id` may be NULL (`decide` receipts). SQLite cannot relax a
+/// column constraint, so the table is rebuilt, rows unchanged; `at` gets an index, as every
+/// decision now adds a receipt and the clock check reads the latest `at`.
+const MIGRATE_1_TO_2: &str = "
+CREATE TABLE receipts_v2 (
+    seq     INTEGER PRIMARY KEY,
+    case_id TEXT REFERENCES cases(id),
+    at      INTEGER NOT NULL,
+    hash    TEXT NOT NULL,
+    json    TEXT NOT NULL
+);
+INSERT INTO receipts_v2 (seq, case_id, at, hash, json) SELECT seq, case_id, at, hash, json FROM receipts;
+DROP TABLE receipts;
+ALTER TABLE receipts_v2 RENAME TO receipts;
+CREATE INDEX receipts_case ON receipts(case_id, seq);
+CREATE INDEX receipts_at ON receipts(at);
+UPDATE meta SET value = 2 WHERE key = 'schema_version';
+";
 
 /// How long a write waits for another writer (another handle or process) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,12 +72,14 @@ CREATE TABLE cases (
 CREATE INDEX cases_state ON cases(state);
 CREATE TABLE receipts (
     seq     INTEGER PRIMARY KEY,
-    case_id TEXT NOT NULL REFERENCES cases(id),
+    case_id TEXT REFERENCES cases(id),
     at      INTEGER NOT NULL,
     hash    TEXT NOT NULL,
     json    TEXT NOT NULL
 );
 CREATE INDEX receipts_case ON receipts(case_id, seq);
+-- The clock check reads MAX(at) before every event and every batch of decision receipts.
+CREATE INDEX receipts_at ON receipts(at);
 CREATE TABLE applied_events (
     case_id  TEXT NOT NULL REFERENCES cases(id),
     event_id TEXT NOT NULL,
@@ -160,6 +183,7 @@ impl SqliteStore {
                 tx.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
             match version {
                 Some(SCHEMA_VERSION) => {}
+                Some(1) => tx.execute_batch(MIGRATE_1_TO_2)?,
                 Some(v) if v > SCHEMA_VERSION => {
                     return Err(StoreError::Backend(format!(
                         "case store schema version {v} is newer than this aarm supports ({SCHEMA_VERSION}): \
@@ -231,14 +255,34 @@ fn append(
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
         seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-        let receipt = receipts::seal(draft, seq, &prev, signer);
+        let link = case_link(tx, &draft.case)?;
+        let receipt = receipts::seal_linked(draft, seq, &prev, link, signer);
         let json = serde_json::to_string(&receipt)
             .map_err(|e| StoreError::Backend(format!("cannot encode receipt {seq}: {e}")))?;
-        insert.execute(params![to_i64(seq, "receipt seq")?, receipt.body.case, receipt.body.at, receipt.hash, json])?;
+        let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
+        insert.execute(params![to_i64(seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
         prev = receipt.hash.clone();
         sealed.push(receipt);
     }
     Ok(sealed)
+}
+
+/// The next receipt of `case` (none for a `decide` receipt), from the receipts stored so far in
+/// `tx` (including those this write already inserted).
+fn case_link(tx: &Transaction<'_>, case: &str) -> Result<Option<CaseLink>, StoreError> {
+    if case.is_empty() {
+        return Ok(None);
+    }
+    let (count, last): (i64, Option<String>) = tx.query_row(
+        "SELECT COUNT(*), (SELECT hash FROM receipts WHERE case_id = ?1 ORDER BY seq DESC LIMIT 1) \
+         FROM receipts WHERE case_id = ?1",
+        [case],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let seq = to_u64(count, "receipt count")?
+        .checked_add(1)
+        .ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
+    Ok(Some(CaseLink { seq, prev: last.unwrap_or_else(|| receipts::GENESIS.to_string()) }))
 }
 
 impl SqliteStore {
@@ -377,6 +421,16 @@ impl CaseStore for SqliteStore {
         Ok(Some(sealed))
     }
 
+    fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+        if let Some(r) = receipts.iter().find(|r| !r.case.is_empty()) {
+            return Err(StoreError::Backend(format!("a decision receipt names case {}", r.case)));
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let sealed = append(&tx, receipts, self.signer.as_ref())?;
+        tx.commit()?;
+        Ok(sealed)
+    }
+
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
         Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM applied_events WHERE case_id = ?1 AND event_id = ?2)",
@@ -408,6 +462,14 @@ impl CaseStore for SqliteStore {
             }
             None => self.query_json("SELECT json FROM receipts ORDER BY seq", [], parse_receipt),
         }
+    }
+
+    fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        head.map(|(seq, hash)| Ok((to_u64(seq, "receipt seq")?, hash))).transpose()
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {

@@ -58,6 +58,7 @@ pub fn new_case(at: i64) -> Case {
         resolution: None,
         released_action: None,
         version: 1,
+        credential: None,
     }
 }
 

@@ -68,7 +68,7 @@ fn event_id(headers: &HeaderMap, body: &serde_json::Map<String, Value>) -> Resul
 fn check_by(p: &Principal, body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     match body.get("by") {
         None | Some(Value::Null) => Ok(()),
-        Some(Value::String(s)) if *s == p.id => Ok(()),
+        Some(Value::String(s)) if aarm_runtime::lifecycle::identity::same_identity(s, &p.id) => Ok(()),
         Some(other) => Err(ApiError::forbidden(
             "not_yourself",
             format!("the credential is `{}`'s; it cannot act as {other}", p.id),
@@ -249,6 +249,18 @@ pub async fn evidence(
     }
     let eid = event_id(&headers, &serde_json::Map::new())?.map(|k| Key::new(k, &p, "evidence", &id, &body));
     cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&c)))
+}
+
+/// The agent presents its current credential: a release refused as `identity_invalid` (the
+/// credential it decided with expired) may happen again.
+pub async fn revalidate(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    event(&app, &p, ("revalidate", &id), &headers, &body, |_| Ok(Action::Revalidate)).await
 }
 
 pub async fn cancel(
