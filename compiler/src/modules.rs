@@ -63,7 +63,7 @@ pub struct Module {
     pub source: ModuleSource,
     pub ast: ast::File,
     /// The file's name inside a bundle: its path relative to the bundle's root directory,
-    /// `/`-separated (`rules/payments.aarm`, `../shared/net.aarm` for a file `use`d from outside
+    /// `/`-separated (`rules/payments.aarm`, `../common/net.aarm` for a file `use`d from outside
     /// it, `std.net` for a std module). Unlike [`ModuleSource::display_name`] it does not depend
     /// on the path typed on the command line, so a bundle built from the same sources is the same
     /// bytes, and has the same hash, from any working directory.
