@@ -236,8 +236,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         }
     } else {
         // A body that was not JSON at all is recorded as the caller's (what it named is unread).
-        let as_recorded =
-            if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
+        let as_recorded = if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
         let (decision, receipt) = recorded(app, decision, &as_recorded, now).await;
         (decision, None, receipt)
     };

@@ -75,7 +75,7 @@ async fn an_escalated_deferral_says_what_it_waited_for_and_a_resolved_case_how_i
         json!({ "action": { "tool": "rotate", "params": { "env": "prod" } }, "identity": { "human": "bob@corp.com" } });
     let id = case_id(&d.decide(rotate).await);
     // Nobody provides `window_ok` within the deferral's 1 s: the test's clock moves past it.
-    assert_eq!(d.advance(Duration::from_secs(2)).await, [id.clone()], "the tick escalated the deferral");
+    assert_eq!(d.advance(Duration::from_secs(2)).await, vec![id.clone()], "the tick escalated the deferral");
     let (status, inbox) = d.get("/v1/inbox", "tok-sre").await;
     assert_eq!(status, 200, "{inbox}");
     let item = inbox["cases"].as_array().unwrap().iter().find(|c| c["case"]["id"] == id.as_str()).cloned();
