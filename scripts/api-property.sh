@@ -83,5 +83,5 @@ done
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "aarm serve died during the run:"; cat "$work/serve.log"; status=1
 fi
-if [ "$status" -eq 0 ]; then echo "api property: 3 passed, 0 failed"; else echo "api property: failures above"; fi
+if [ "$status" -eq 0 ]; then echo "api-property: 3 passed, 0 failed"; else echo "api-property: failures above"; fi
 exit "$status"
