@@ -631,8 +631,15 @@ async fn walk(width: u32) {
         )
         .await;
     assert!(said.as_str().unwrap().contains("nothing was recorded in your name"), "(3) {said}");
-    let note = b.text(&format!("{} .note", card(&late))).await;
-    assert!(note.contains("Closed: approved. controller@corp.com approved this at"), "(3) {note}");
+    // The note is written after the answer (the page renders the case it read): wait for it.
+    b.until(
+        &format!(
+            "document.querySelector(\"{} .note\").innerText.includes('Closed: approved. controller@corp.com approved this at')",
+            card(&late)
+        ),
+        "(3) the late case's note says who closed it",
+    )
+    .await;
     let (_, c) = d.get(&format!("/v1/cases/{late}"), "tok-ops").await;
     assert_eq!(c["outcome_summary"]["by"], json!(["controller@corp.com"]), "(3) nothing sent in cfo's name");
     b.shot("8-late-action").await;
