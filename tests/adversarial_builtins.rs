@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 mod common;
 use common::{aarm, root};
@@ -17,16 +15,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `aarm eval POLICY --input -` with `request` on stdin, from the repository root: the decision.
 fn eval(policy: &str, request: &Value) -> Value {
-    let mut child = aarm()
-        .args(["eval", policy, "--input", "-"])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::eval_stdin(policy, request.to_string().as_bytes(), &[]);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 

@@ -5,19 +5,9 @@
 mod common;
 use common::{aarm, root};
 use serde_json::Value;
-use std::io::Write;
-use std::process::Stdio;
 
 fn eval_raw(raw: &str) -> Value {
-    let mut child = aarm()
-        .args(["eval", "examples/payments", "--input", "-"])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::eval_stdin("examples/payments", raw.as_bytes(), &[]);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("stdout={}", String::from_utf8_lossy(&out.stdout)))
 }
 

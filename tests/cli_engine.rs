@@ -16,19 +16,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `aarm eval BUNDLE --input -` with `request` on stdin; returns (exit code, decision JSON).
 fn eval(bundle: &Path, request: &Value, extra: &[&str]) -> (i32, Value) {
-    let mut child = aarm()
-        .arg("eval")
-        .arg(bundle)
-        .args(["--input", "-"])
-        .args(extra)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::eval_stdin(bundle, request.to_string().as_bytes(), extra);
     let code = out.status.code().unwrap_or(-1);
     let decision = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(

@@ -1,8 +1,10 @@
 //! Helpers shared by the end-to-end CLI tests.
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 /// The `aarm` binary under test.
 pub fn aarm() -> Command {
@@ -20,4 +22,22 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Runs `aarm eval TARGET --input - EXTRA…` from the repository root with `input` on standard
+/// input, and returns what it did.
+pub fn eval_stdin(target: impl AsRef<OsStr>, input: &[u8], extra: &[&str]) -> Output {
+    let mut child = aarm()
+        .arg("eval")
+        .arg(target)
+        .args(["--input", "-"])
+        .args(extra)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
