@@ -1,8 +1,9 @@
-//! `aarm`: the command-line tool and a facade over the three crates of the toolchain.
+//! `aarm`: the command-line tool and a facade over the crates of the toolchain.
 //!
 //! - [`lang`]: source text → syntax tree, diagnostics
 //! - [`compiler`]: syntax trees → checked, typed IR
 //! - [`runtime`]: what hosts link to evaluate bundles
+//! - [`cases`]: the lifecycle of suspended actions, receipts and the case stores
 //!
 //! The CLI's commands live in [`cli`], one module per command.
 
@@ -12,6 +13,7 @@
 
 pub mod cli;
 
+pub use aarm_cases as cases;
 pub use aarm_compiler as compiler;
 pub use aarm_lang as lang;
 pub use aarm_runtime as runtime;

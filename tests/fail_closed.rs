@@ -3,17 +3,17 @@
 //! never a hang.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use aarm::cases::lifecycle::case::Case;
+use aarm::cases::lifecycle::event::Event;
+use aarm::cases::lifecycle::identity::NoIdentityService;
+use aarm::cases::lifecycle::receipt::{Receipt, ReceiptDraft};
+use aarm::cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm::cases::store::memory::MemoryStore;
+use aarm::cases::store::{CaseStore, StoreError};
 use aarm::compiler::{compile, load_sources};
 use aarm::runtime::bundle;
 use aarm::runtime::decision::{codes, Effect};
 use aarm::runtime::engine::Engine;
-use aarm::runtime::lifecycle::case::Case;
-use aarm::runtime::lifecycle::event::Event;
-use aarm::runtime::lifecycle::identity::NoIdentityService;
-use aarm::runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
-use aarm::runtime::lifecycle::service::{Lifecycle, LifecycleError};
-use aarm::runtime::store::memory::MemoryStore;
-use aarm::runtime::store::{CaseStore, StoreError};
 use std::sync::Arc;
 
 const NOW: i64 = 1_795_514_400;

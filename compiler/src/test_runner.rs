@@ -3,14 +3,14 @@
 //! clock — never through a separate evaluator.
 
 use crate::ir::{self, Bundle, Const, TestStepKind};
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::event::{Event, Rejection};
+use aarm_cases::lifecycle::identity::NoIdentityService;
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::store::memory::MemoryStore;
 use aarm_lang::SourceMap;
 use aarm_runtime::decision::{Decision, Effect};
 use aarm_runtime::engine::Engine;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::event::{Event, Rejection};
-use aarm_runtime::lifecycle::identity::NoIdentityService;
-use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
-use aarm_runtime::store::memory::MemoryStore;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -133,7 +133,7 @@ impl Run {
                 self.last_rejection = Some(None);
             }
             Err(LifecycleError::Rejected(r)) => {
-                if let Ok(Some(c)) = aarm_runtime::store::CaseStore::get(self.lifecycle.store(), &id) {
+                if let Ok(Some(c)) = aarm_cases::store::CaseStore::get(self.lifecycle.store(), &id) {
                     self.case = Some(c);
                 }
                 self.last_rejection = Some(Some(r));

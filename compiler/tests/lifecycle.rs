@@ -10,18 +10,18 @@
 //! Some tests are minimal reproductions of bugs the machine once had (no-veto reachability,
 //! re-evaluation time, clock checks on resolved cases); they stay as regression tests.
 
+use aarm_cases::lifecycle::action::action_hash;
+use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
+use aarm_cases::lifecycle::event::{Event, Rejection};
+use aarm_cases::lifecycle::identity::{IdentityVerifier, NoIdentityService};
+use aarm_cases::lifecycle::machine::{self, Env};
+use aarm_cases::lifecycle::receipt::Receipt;
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError, Submitted};
+use aarm_cases::store::memory::MemoryStore;
+use aarm_cases::store::CaseStore;
 use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::{Effect, Outcome};
 use aarm_runtime::engine::Engine;
-use aarm_runtime::lifecycle::action::action_hash;
-use aarm_runtime::lifecycle::case::{Case, CaseState, Credential};
-use aarm_runtime::lifecycle::event::{Event, Rejection};
-use aarm_runtime::lifecycle::identity::{IdentityVerifier, NoIdentityService};
-use aarm_runtime::lifecycle::machine::{self, Env};
-use aarm_runtime::lifecycle::receipt::Receipt;
-use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError, Submitted};
-use aarm_runtime::store::memory::MemoryStore;
-use aarm_runtime::store::CaseStore;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -1345,7 +1345,7 @@ fn a_retried_event_after_its_case_resolved_is_a_no_op() {
 
 #[test]
 fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
-    use aarm_runtime::lifecycle::identity::VerifiedActor;
+    use aarm_cases::lifecycle::identity::VerifiedActor;
     let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] no veto"#));
     let id = h.open(&pay(500, "alice"));
     h.at(MIN);
@@ -1364,7 +1364,7 @@ fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
     assert!(receipts[0].body.detail.get("identity_verified").is_none());
     // The chain, with the annotations, verifies.
     let chain = h.lc.store().receipts(None).unwrap();
-    aarm_runtime::receipts::verify_chain(&chain, &aarm_runtime::receipts::VerifyOptions::default()).unwrap();
+    aarm_cases::receipts::verify_chain(&chain, &aarm_cases::receipts::VerifyOptions::default()).unwrap();
 }
 
 /// A step-up reached through a timeout (a deferral's, or a tier's) shows the rule's `risk`, as a

@@ -37,15 +37,15 @@
 //!
 //! `PROPTEST_CASES=5000 cargo test -p aarm-compiler --test lifecycle_model` for more cases.
 
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::event::Event;
+use aarm_cases::lifecycle::identity::NoIdentityService;
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::store::memory::MemoryStore;
+use aarm_cases::store::CaseStore;
 use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::Outcome;
 use aarm_runtime::engine::Engine;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::event::Event;
-use aarm_runtime::lifecycle::identity::NoIdentityService;
-use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
-use aarm_runtime::store::memory::MemoryStore;
-use aarm_runtime::store::CaseStore;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -733,10 +733,10 @@ fn sorted(xs: impl IntoIterator<Item = String>) -> Vec<String> {
 fn invariants(
     before: &Case,
     after: &Case,
-    added: &[aarm_runtime::lifecycle::receipt::Receipt],
+    added: &[aarm_cases::lifecycle::receipt::Receipt],
     accepted: bool,
     ev: &Ev,
-    prev_head: Option<&aarm_runtime::lifecycle::receipt::Receipt>,
+    prev_head: Option<&aarm_cases::lifecycle::receipt::Receipt>,
 ) -> Result<(), String> {
     if before.state.is_resolved() && after != before {
         return Err("a resolved case changed".into());

@@ -18,13 +18,13 @@
 use aarm_fuzz::{build, Built};
 use aarm_runtime::decision::{Effect, Outcome};
 use aarm_runtime::engine::Engine;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::event::Event;
-use aarm_runtime::lifecycle::identity::NoIdentityService;
-use aarm_runtime::lifecycle::machine::{self, Env};
-use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
-use aarm_runtime::store::memory::MemoryStore;
-use aarm_runtime::store::CaseStore;
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::event::Event;
+use aarm_cases::lifecycle::identity::NoIdentityService;
+use aarm_cases::lifecycle::machine::{self, Env};
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::store::memory::MemoryStore;
+use aarm_cases::store::CaseStore;
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -224,7 +224,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let receipts = lc.store().receipts(None).expect("receipts");
-    if let Err(e) = aarm_runtime::receipts::verify_chain(&receipts, &aarm_runtime::receipts::VerifyOptions::default()) {
+    if let Err(e) = aarm_cases::receipts::verify_chain(&receipts, &aarm_cases::receipts::VerifyOptions::default()) {
         panic!("receipt chain does not verify: {e:?}");
     }
 });

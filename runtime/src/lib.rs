@@ -1,5 +1,6 @@
-//! `aarm-runtime`: everything a host needs to evaluate AARM bundles. A host links only this
-//! crate (never the compiler).
+//! `aarm-runtime`: everything a host needs to evaluate AARM bundles. A host that decides links
+//! only this crate (never the compiler, no SQLite, no async, no HTTP); the case service that
+//! suspends actions for approvers is the `aarm-cases` crate beside it.
 //!
 //! - [`value`], [`schema`]: runtime values and the bundle's declared inputs
 //! - [`bytecode`], [`program`]: the instruction set and the bundle's contents
@@ -9,8 +10,6 @@
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`decision`]: the decision JSON of docs/json.md
-//! - [`lifecycle`], [`store`], [`receipts`], [`export`]: cases, their store, receipts, and
-//!   receipt exports checked for completeness
 
 pub mod bundle;
 pub mod bytecode;
@@ -18,18 +17,14 @@ pub mod convert;
 pub mod decision;
 pub mod disasm;
 pub mod engine;
-pub mod export;
 pub mod fuse;
 pub mod json;
-pub mod lifecycle;
 pub mod ops;
 pub mod parsed;
 pub mod plan;
 pub mod program;
-pub mod receipts;
 pub mod request;
 pub mod schema;
-pub mod store;
 pub mod value;
 pub mod verify;
 pub mod vm;

@@ -10,9 +10,9 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use aarm_runtime::lifecycle::receipt::ReceiptDraft;
-use aarm_runtime::lifecycle::service::Lifecycle;
-use aarm_runtime::store::sqlite::SqliteStore;
+use aarm_cases::lifecycle::receipt::ReceiptDraft;
+use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::store::sqlite::SqliteStore;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 

@@ -2,8 +2,8 @@
 //! of refused lifecycle events are the stable codes of docs/lifecycle.md, "Refused events".
 
 use crate::auth::AuthError;
-use aarm_runtime::lifecycle::event::Rejection;
-use aarm_runtime::lifecycle::service::LifecycleError;
+use aarm_cases::lifecycle::event::Rejection;
+use aarm_cases::lifecycle::service::LifecycleError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -91,8 +91,8 @@ impl From<LifecycleError> for ApiError {
     }
 }
 
-impl From<aarm_runtime::store::StoreError> for ApiError {
-    fn from(e: aarm_runtime::store::StoreError) -> ApiError {
+impl From<aarm_cases::store::StoreError> for ApiError {
+    fn from(e: aarm_cases::store::StoreError) -> ApiError {
         ApiError::Unavailable(e.to_string())
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use aarm_runtime::store::CaseStore;
+use aarm_cases::store::CaseStore;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! caller's verified roles; these are what the runtime asks besides
 //! ([`IdentityVerifier::roles`]), keyed by normalized identity.
 
-use aarm_runtime::lifecycle::identity::{normalized, IdentityVerifier};
+use aarm_cases::lifecycle::identity::{normalized, IdentityVerifier};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 

@@ -137,7 +137,7 @@ async fn recover_notifications(app: &Arc<App>) {
     let app2 = app.clone();
     let result = app
         .lifecycle_at(move |lc, now| {
-            for case in aarm_runtime::store::CaseStore::list(lc.store(), true)? {
+            for case in aarm_cases::store::CaseStore::list(lc.store(), true)? {
                 cases::observed(&app2, lc, &case, now);
             }
             Ok(())

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::app::App;
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::event::Event;
-use aarm_runtime::lifecycle::service::LifecycleError;
-use aarm_runtime::store::{CaseStore, StoreError};
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::event::Event;
+use aarm_cases::lifecycle::service::LifecycleError;
+use aarm_cases::store::{CaseStore, StoreError};
 use std::sync::Arc;
 
 /// The earliest moment something is due for `case` (an escalation or the timeout of its wait).

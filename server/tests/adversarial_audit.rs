@@ -64,7 +64,7 @@ async fn evidence_is_attributed_and_a_second_value_is_refused() {
     let provided: Vec<_> = chain.iter().filter(|r| r.body.case == case && r.body.event == "provide").collect();
     assert_eq!(provided.len(), 1, "the refused value left no receipt");
     assert_eq!(provided[0].body.actor.as_deref(), Some("finance-agent"), "who provided it");
-    let expected = aarm_runtime::lifecycle::action::value_hash(&json!(true));
+    let expected = aarm_cases::lifecycle::action::value_hash(&json!(true));
     assert_eq!(provided[0].body.detail["value_hash"], json!(expected), "what was provided");
 }
 

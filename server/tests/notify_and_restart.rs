@@ -359,10 +359,10 @@ async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
     let id = {
         let bytes = std::fs::read(d.dir.path("policy.aarmb")).unwrap();
         let engine = std::sync::Arc::new(aarm_runtime::engine::Engine::load(&bytes, &[], false).unwrap());
-        let store = aarm_runtime::store::sqlite::SqliteStore::open(&d.dir.path("cases.db")).unwrap();
-        let mut lc = aarm_runtime::lifecycle::service::Lifecycle::new(
+        let store = aarm_cases::store::sqlite::SqliteStore::open(&d.dir.path("cases.db")).unwrap();
+        let mut lc = aarm_cases::lifecycle::service::Lifecycle::new(
             store,
-            Box::new(aarm_runtime::lifecycle::identity::NoIdentityService),
+            Box::new(aarm_cases::lifecycle::identity::NoIdentityService),
         );
         let hash = engine.bundle_hash().to_string();
         lc.add_engine(engine, Some(&bytes)).unwrap();

@@ -3,14 +3,14 @@
 
 use super::exit;
 use super::source::read_input;
+use aarm_cases::lifecycle::case::Credential;
+use aarm_cases::lifecycle::event::Event;
+use aarm_cases::lifecycle::identity::NoIdentityService;
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
 use aarm_runtime::engine::Engine;
-use aarm_runtime::lifecycle::case::Credential;
-use aarm_runtime::lifecycle::event::Event;
-use aarm_runtime::lifecycle::identity::NoIdentityService;
-use aarm_runtime::lifecycle::service::{Lifecycle, LifecycleError};
-use aarm_runtime::store::sqlite::SqliteStore;
-use aarm_runtime::store::CaseStore;
 use aarm_runtime::value::parse_time;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;

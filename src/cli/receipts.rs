@@ -2,11 +2,11 @@
 
 use super::exit;
 use super::source::read_input;
+use aarm_cases::export;
+use aarm_cases::receipts::VerifyOptions;
+use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
-use aarm_runtime::export;
-use aarm_runtime::receipts::VerifyOptions;
-use aarm_runtime::store::sqlite::SqliteStore;
-use aarm_runtime::store::CaseStore;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,8 +3,8 @@
 //! policy confidence, the identity chain, the matched rule and why, and whether this is a direct
 //! step-up or a deferral escalated to people. Every channel and the inbox render this one value.
 
+use aarm_cases::lifecycle::case::Case;
 use aarm_runtime::decision::StepUpObligation;
-use aarm_runtime::lifecycle::case::Case;
 use aarm_runtime::value::format_time;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -185,8 +185,8 @@ impl OutcomeSummary {
             return None;
         }
         let reason = case.resolution.clone().unwrap_or_else(|| case.decision.reason.clone());
-        let vetoed = reason.code == aarm_runtime::lifecycle::case::reasons::VETOED;
-        let approved = reason.code == aarm_runtime::lifecycle::case::reasons::APPROVED;
+        let vetoed = reason.code == aarm_cases::lifecycle::case::reasons::VETOED;
+        let approved = reason.code == aarm_cases::lifecycle::case::reasons::APPROVED;
         let by = if vetoed {
             case.denials.iter().map(|d| d.by.clone()).collect()
         } else if approved {

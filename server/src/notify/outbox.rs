@@ -144,7 +144,7 @@ impl Outbox {
     /// Queues what a trigger of `case` calls for.
     pub fn notify_case(
         &self,
-        case: &aarm_runtime::lifecycle::case::Case,
+        case: &aarm_cases::lifecycle::case::Case,
         trigger: Trigger,
         public_url: &str,
         rule_doc: Option<String>,

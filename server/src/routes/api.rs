@@ -68,7 +68,7 @@ fn event_id(headers: &HeaderMap, body: &serde_json::Map<String, Value>) -> Resul
 fn check_by(p: &Principal, body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
     match body.get("by") {
         None | Some(Value::Null) => Ok(()),
-        Some(Value::String(s)) if aarm_runtime::lifecycle::identity::same_identity(s, &p.id) => Ok(()),
+        Some(Value::String(s)) if aarm_cases::lifecycle::identity::same_identity(s, &p.id) => Ok(()),
         Some(other) => Err(ApiError::forbidden(
             "not_yourself",
             format!("the credential is `{}`'s; it cannot act as {other}", p.id),

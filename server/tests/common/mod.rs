@@ -448,11 +448,11 @@ impl Deployment {
     }
 
     /// Every receipt of the store, as the operator sees them, verified as one chain.
-    pub async fn verified_chain(&self) -> Vec<aarm_runtime::lifecycle::receipt::Receipt> {
+    pub async fn verified_chain(&self) -> Vec<aarm_cases::lifecycle::receipt::Receipt> {
         let (status, body) = self.get("/v1/receipts", "tok-ops").await;
         assert_eq!(status, 200, "{body}");
-        let chain: Vec<aarm_runtime::lifecycle::receipt::Receipt> = serde_json::from_value(body).unwrap();
-        aarm_runtime::receipts::verify_chain(&chain, &aarm_runtime::receipts::VerifyOptions::default()).unwrap();
+        let chain: Vec<aarm_cases::lifecycle::receipt::Receipt> = serde_json::from_value(body).unwrap();
+        aarm_cases::receipts::verify_chain(&chain, &aarm_cases::receipts::VerifyOptions::default()).unwrap();
         chain
     }
 

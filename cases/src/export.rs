@@ -18,9 +18,9 @@
 //! trusted key — anything at all against someone who rewrites the file, since anyone can compute
 //! SHA-256.
 
-use crate::bundle;
 use crate::lifecycle::receipt::{Receipt, ReceiptSignature};
 use crate::receipts::{self, canonical_json, ChainError, VerifyOptions, VerifyReport, GENESIS};
+use aarm_runtime::bundle;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

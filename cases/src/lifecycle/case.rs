@@ -1,6 +1,6 @@
 //! A case: one suspended action (a `step_up` or `defer` decision) carried to its end.
 
-use crate::decision::{ActionOut, Decision, Reason};
+use aarm_runtime::decision::{ActionOut, Decision, Reason};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

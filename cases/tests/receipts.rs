@@ -2,14 +2,14 @@
 //! Receipts: canonical JSON known answers, sealing and signing, chain and subsequence
 //! verification against random tampering, and the JSON-lines format.
 
-use aarm_runtime::bundle;
-use aarm_runtime::decision::{PolicyRef, Reason};
-use aarm_runtime::lifecycle::case::CaseState;
-use aarm_runtime::lifecycle::receipt::{Receipt, ReceiptDraft, ReceiptSignature};
-use aarm_runtime::receipts::{
+use aarm_cases::lifecycle::case::CaseState;
+use aarm_cases::lifecycle::receipt::{Receipt, ReceiptDraft, ReceiptSignature};
+use aarm_cases::receipts::{
     canonical_json, from_json_lines, receipt_hash, seal, sign_hash, to_json_lines, verify_chain, verify_subsequence,
     ChainError, VerifyOptions, VerifyReport, GENESIS, SIGNATURE_CONTEXT,
 };
+use aarm_runtime::bundle;
+use aarm_runtime::decision::{PolicyRef, Reason};
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
 use proptest::prelude::*;
 use serde_json::{json, Number, Value};

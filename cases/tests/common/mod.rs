@@ -1,9 +1,9 @@
 //! Fixtures shared by the store suites: a pending step-up case and receipt drafts for it.
 #![allow(clippy::unwrap_used, dead_code)]
 
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::receipt::ReceiptDraft;
 use aarm_runtime::decision::{Decision, PolicyRef, Reason};
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::receipt::ReceiptDraft;
 use serde_json::json;
 use std::collections::BTreeMap;
 

@@ -5,12 +5,12 @@
 
 mod common;
 
-use aarm_runtime::export::{self, ExportError};
-use aarm_runtime::lifecycle::case::CaseState;
-use aarm_runtime::lifecycle::receipt::Receipt;
-use aarm_runtime::receipts::{VerifyOptions, GENESIS};
-use aarm_runtime::store::sqlite::SqliteStore;
-use aarm_runtime::store::CaseStore;
+use aarm_cases::export::{self, ExportError};
+use aarm_cases::lifecycle::case::CaseState;
+use aarm_cases::lifecycle::receipt::Receipt;
+use aarm_cases::receipts::{VerifyOptions, GENESIS};
+use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::CaseStore;
 use common::{draft_with, new_case};
 use ed25519_dalek::SigningKey;
 use serde_json::json;

@@ -3,12 +3,12 @@
 //! events, the receipt chain, listing, the clock floor, bundles; and, for SQLite, persistence
 //! across reopening and several handles sharing one file.
 
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
-use aarm_runtime::receipts::{self, VerifyOptions};
-use aarm_runtime::store::memory::MemoryStore;
-use aarm_runtime::store::sqlite::SqliteStore;
-use aarm_runtime::store::{CaseStore, StoreError};
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::receipt::{Receipt, ReceiptDraft};
+use aarm_cases::receipts::{self, VerifyOptions};
+use aarm_cases::store::memory::MemoryStore;
+use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::{CaseStore, StoreError};
 use serde_json::json;
 
 use std::path::PathBuf;
@@ -332,7 +332,7 @@ fn sqlite_file_is_in_wal_mode() {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     let version: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, aarm_runtime::store::sqlite::SCHEMA_VERSION);
+    assert_eq!(version, aarm_cases::store::sqlite::SCHEMA_VERSION);
 }
 
 /// A directory under cargo's per-test temp dir, removed on drop.

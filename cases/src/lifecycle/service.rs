@@ -5,10 +5,10 @@ use super::case::{Case, Credential};
 use super::event::{Event, Rejection};
 use super::identity::{IdentityVerifier, VerifiedActor};
 use super::machine::{self, Env};
-use crate::decision::Decision;
-use crate::engine::{Engine, EngineError};
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 use crate::store::{CaseStore, StoreError};
+use aarm_runtime::decision::Decision;
+use aarm_runtime::engine::{Engine, EngineError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ pub struct Submitted {
 /// Fail closed: a decision whose receipt cannot be written is a `deny`, never an unrecorded allow.
 fn unrecorded(decision: Decision, why: String) -> Submitted {
     let mut denied = Decision::fail_closed(
-        crate::decision::codes::STORE_UNAVAILABLE,
+        aarm_runtime::decision::codes::STORE_UNAVAILABLE,
         format!("the decision could not be recorded: {why}"),
         decision.policy.clone(),
     );
@@ -192,7 +192,7 @@ impl<S: CaseStore> Lifecycle<S> {
             // Fail closed: a step-up or deferral that cannot be recorded would wait forever.
             Err(e) => {
                 let mut denied = Decision::fail_closed(
-                    crate::decision::codes::STORE_UNAVAILABLE,
+                    aarm_runtime::decision::codes::STORE_UNAVAILABLE,
                     format!("the suspended action could not be recorded: {e}"),
                     decision.policy.clone(),
                 );

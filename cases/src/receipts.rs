@@ -10,7 +10,7 @@
 //!
 //! When the store has a key, the receipt carries an Ed25519 signature over [`SIGNATURE_CONTEXT`]
 //! followed by the bytes of the `hash` string (e.g. `sha256:ab12…`), and the signer's key id
-//! ([`crate::bundle::key_id`]: the first 8 bytes of SHA-256 of the public key, 16 hex digits). The
+//! ([`aarm_runtime::bundle::key_id`]: the first 8 bytes of SHA-256 of the public key, 16 hex digits). The
 //! context keeps a receipt signature from being valid for anything else the same key signs (a
 //! bundle, say). The signature covers the hash, and the hash covers everything else, so a signed
 //! receipt cannot be changed without the key; the `key_id` itself is not signed, but changing it
@@ -46,8 +46,8 @@
 //! head naming their count and last hash, and case receipts carry per-case links (`case_seq`,
 //! `case_prev`): [`crate::export::verify_export`] checks both.
 
-use crate::bundle;
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft, ReceiptSignature};
+use aarm_runtime::bundle;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
@@ -581,7 +581,7 @@ pub fn from_json_lines(text: &str) -> Result<Vec<Receipt>, ChainError> {
         if line.trim().is_empty() {
             continue;
         }
-        let value = crate::json::parse(line).map_err(|e| malformed(e.to_string()))?;
+        let value = aarm_runtime::json::parse(line).map_err(|e| malformed(e.to_string()))?;
         let receipt: Receipt = serde_json::from_value(value.clone()).map_err(|e| malformed(e.to_string()))?;
         let reencoded = serde_json::to_value(&receipt).map_err(|e| malformed(e.to_string()))?;
         check_same_fields(&value, &reencoded).map_err(malformed)?;

@@ -8,11 +8,11 @@
 //!
 //! A failure prints the seed; `AARM_STORE_CRASH_SEED=<seed>` replays the same kill points.
 
-use aarm_runtime::lifecycle::case::{Case, CaseState};
-use aarm_runtime::lifecycle::receipt::{Receipt, ReceiptDraft};
-use aarm_runtime::receipts::{self, VerifyOptions};
-use aarm_runtime::store::sqlite::SqliteStore;
-use aarm_runtime::store::CaseStore;
+use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::receipt::{Receipt, ReceiptDraft};
+use aarm_cases::receipts::{self, VerifyOptions};
+use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::CaseStore;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};

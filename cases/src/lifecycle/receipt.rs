@@ -4,8 +4,8 @@
 //!
 //! (Sealing, canonical JSON and verification are in [`crate::receipts`].)
 
-use crate::decision::{PolicyRef, Reason};
 use crate::lifecycle::case::CaseState;
+use aarm_runtime::decision::{PolicyRef, Reason};
 use serde::{Deserialize, Serialize};
 
 /// A receipt before the store gives it its place in the chain.

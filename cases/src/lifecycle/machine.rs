@@ -16,8 +16,8 @@ use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
 use super::identity::{same_identity, IdentityVerifier};
 use super::receipt::ReceiptDraft;
-use crate::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
-use crate::engine::Engine;
+use aarm_runtime::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
+use aarm_runtime::engine::Engine;
 use serde_json::json;
 
 /// What a transition needs besides the case: the bundle the case was opened with, and the
@@ -83,7 +83,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         }
         if let Some(ctx) = context.as_object_mut() {
             if ctx.get("now").is_none_or(serde_json::Value::is_null) {
-                ctx.insert("now".into(), json!(crate::value::format_time(now)));
+                ctx.insert("now".into(), json!(aarm_runtime::value::format_time(now)));
             }
         }
     }

@@ -1,0 +1,12 @@
+//! `aarm-cases`: the case service beside the evaluator. A host that only decides links
+//! `aarm-runtime`; a host that suspends actions for approvers or evidence links this crate too.
+//!
+//! - [`lifecycle`]: cases, the events that move them, and the pure state machine
+//! - [`store`]: where cases and receipts live (in memory or SQLite)
+//! - [`receipts`]: signed, hash-chained receipts and their verification
+//! - [`export`]: receipt exports with a signed head, checked for completeness
+
+pub mod export;
+pub mod lifecycle;
+pub mod receipts;
+pub mod store;
