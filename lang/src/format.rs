@@ -452,6 +452,48 @@ impl<'a> Printer<'a> {
 
     /// `{ a: T, b: U }` on one line when it fits and nothing is documented or commented;
     /// otherwise one field per line with trailing commas.
+    /// Opens a block with `{`; an empty one (no items, no comments inside) closes at once and
+    /// returns false.
+    fn open_block(&mut self, empty: bool, span: Span) -> bool {
+        self.kw("{");
+        if empty && !self.has_comment_in(span) {
+            self.kw("}");
+            return false;
+        }
+        true
+    }
+
+    /// Inside an opened block: one item per line, indented one level, keeping the author's blank
+    /// lines between items (`span_of` says where each starts and ends). Returns where the last
+    /// item ends; the block stays indented until [`Printer::close_block`].
+    fn item_lines<T>(
+        &mut self,
+        items: &[T],
+        span_of: impl Fn(&T) -> Span,
+        mut each: impl FnMut(&mut Self, &T),
+    ) -> Option<u32> {
+        self.indent += INDENT;
+        let mut prev_end = None;
+        for x in items {
+            let span = span_of(x);
+            self.sep(prev_end, span.start);
+            each(self, x);
+            prev_end = Some(span.end);
+        }
+        prev_end
+    }
+
+    /// Ends a block [`Printer::item_lines`] indented: `}` on its own line. `brace` is the closing
+    /// brace's place in the source, when comments before it must stay inside the block.
+    fn close_block(&mut self, brace: Option<Span>) {
+        self.indent -= INDENT;
+        self.nl();
+        match brace {
+            Some(span) => self.atom("}", span),
+            None => self.kw("}"),
+        }
+    }
+
     fn fields_block(&mut self, fields: &[FieldDecl], span: Span) {
         if fields.is_empty() && !self.has_comment_in(span) {
             self.kw("{");
@@ -465,19 +507,13 @@ impl<'a> Printer<'a> {
             return;
         }
         self.kw("{");
-        self.indent += INDENT;
-        let mut prev_end = None;
-        for f in fields {
-            let start = f.doc.as_ref().map_or(f.span.start, |d| d.span.start);
-            self.sep(prev_end, start);
-            self.doc(&f.doc);
-            self.field(f);
-            self.comma();
-            prev_end = Some(f.span.end);
-        }
-        self.indent -= INDENT;
-        self.nl();
-        self.kw("}");
+        let span_of = |f: &FieldDecl| Span::new(f.doc.as_ref().map_or(f.span.start, |d| d.span.start), f.span.end);
+        self.item_lines(fields, span_of, |p, f| {
+            p.doc(&f.doc);
+            p.field(f);
+            p.comma();
+        });
+        self.close_block(None);
     }
 
     fn fields_flat(&mut self, fields: &[FieldDecl]) {
@@ -588,58 +624,52 @@ impl<'a> Printer<'a> {
     fn settings(&mut self, s: &SettingsDecl, span: Span) {
         self.kw("settings");
         self.space();
-        self.kw("{");
-        if s.entries.is_empty() && !self.has_comment_in(span) {
-            self.kw("}");
+        if !self.open_block(s.entries.is_empty(), span) {
             return;
         }
-        self.indent += INDENT;
-        let mut prev_end = None;
-        for e in &s.entries {
-            self.sep(prev_end, e.span.start);
-            match &e.kind {
-                SettingKind::Default(effect) => {
-                    self.kw("default");
-                    self.space();
-                    self.kw(match effect {
-                        Effect::Allow => "allow",
-                        Effect::Deny => "deny",
-                    });
-                }
-                SettingKind::Conflict(mode) => {
-                    self.kw("conflict");
-                    self.space();
-                    self.kw(match mode {
-                        ConflictMode::Restrictive => "restrictive",
-                        ConflictMode::Defer => "defer",
-                    });
-                }
-                SettingKind::MinConfidence(d) => {
-                    self.kw("min_confidence");
-                    self.space();
-                    self.verbatim(d.span);
-                }
-                SettingKind::Defer(limits) => {
-                    self.kw("defer");
-                    for (i, l) in limits.iter().enumerate() {
-                        if i > 0 {
-                            self.kw(",");
-                        }
-                        self.space();
-                        self.limit(l);
+        self.item_lines(&s.entries, |e| e.span, |p, e| p.setting(e));
+        self.close_block(None);
+    }
+
+    fn setting(&mut self, e: &Setting) {
+        match &e.kind {
+            SettingKind::Default(effect) => {
+                self.kw("default");
+                self.space();
+                self.kw(match effect {
+                    Effect::Allow => "allow",
+                    Effect::Deny => "deny",
+                });
+            }
+            SettingKind::Conflict(mode) => {
+                self.kw("conflict");
+                self.space();
+                self.kw(match mode {
+                    ConflictMode::Restrictive => "restrictive",
+                    ConflictMode::Defer => "defer",
+                });
+            }
+            SettingKind::MinConfidence(d) => {
+                self.kw("min_confidence");
+                self.space();
+                self.verbatim(d.span);
+            }
+            SettingKind::Defer(limits) => {
+                self.kw("defer");
+                for (i, l) in limits.iter().enumerate() {
+                    if i > 0 {
+                        self.kw(",");
                     }
-                }
-                SettingKind::StepUpTimeout(l) => {
-                    self.kw("step_up");
                     self.space();
                     self.limit(l);
                 }
             }
-            prev_end = Some(e.span.end);
+            SettingKind::StepUpTimeout(l) => {
+                self.kw("step_up");
+                self.space();
+                self.limit(l);
+            }
         }
-        self.indent -= INDENT;
-        self.nl();
-        self.kw("}");
     }
 
     // ---- rules
@@ -680,34 +710,12 @@ impl<'a> Printer<'a> {
         }
         self.space();
         self.kw("{");
-        self.indent += INDENT;
-        let mut prev_end = None;
-        for c in &r.clauses {
-            let span = match c {
-                RuleClause::When(e) => e.span,
-                RuleClause::Risk(l) => l.span,
-                RuleClause::Confidence(d) => d.span,
-            };
-            self.sep(prev_end, span.start);
-            match c {
-                RuleClause::When(e) => {
-                    self.kw("when");
-                    self.space();
-                    self.expr(e);
-                }
-                RuleClause::Risk(l) => {
-                    self.kw("risk");
-                    self.space();
-                    self.atom(l.level.as_str(), l.span);
-                }
-                RuleClause::Confidence(d) => {
-                    self.kw("confidence");
-                    self.space();
-                    self.verbatim(d.span);
-                }
-            }
-            prev_end = Some(span.end);
-        }
+        let span_of = |c: &RuleClause| match c {
+            RuleClause::When(e) => e.span,
+            RuleClause::Risk(l) => l.span,
+            RuleClause::Confidence(d) => d.span,
+        };
+        let prev_end = self.item_lines(&r.clauses, span_of, |p, c| p.rule_clause(c));
         self.sep(prev_end, r.decision.span.start);
         self.decision(&r.decision);
         if let Some(reason) = &r.reason {
@@ -726,9 +734,27 @@ impl<'a> Printer<'a> {
                 self.verbatim(reason.message.span);
             }
         }
-        self.indent -= INDENT;
-        self.nl();
-        self.atom("}", Span::new(span.end.saturating_sub(1), span.end));
+        self.close_block(Some(Span::new(span.end.saturating_sub(1), span.end)));
+    }
+
+    fn rule_clause(&mut self, c: &RuleClause) {
+        match c {
+            RuleClause::When(e) => {
+                self.kw("when");
+                self.space();
+                self.expr(e);
+            }
+            RuleClause::Risk(l) => {
+                self.kw("risk");
+                self.space();
+                self.atom(l.level.as_str(), l.span);
+            }
+            RuleClause::Confidence(d) => {
+                self.kw("confidence");
+                self.space();
+                self.verbatim(d.span);
+            }
+        }
     }
 
     fn decision(&mut self, d: &Decision) {
@@ -738,27 +764,23 @@ impl<'a> Printer<'a> {
             DecisionKind::Modify(assignments) => {
                 self.kw("modify");
                 self.space();
-                self.kw("{");
-                if assignments.is_empty() && !self.has_comment_in(d.span) {
-                    self.kw("}");
+                if !self.open_block(assignments.is_empty(), d.span) {
                     return;
                 }
-                self.indent += INDENT;
-                let mut prev_end = None;
-                for a in assignments {
-                    self.sep(prev_end, a.span.start);
-                    self.kw("params");
-                    self.kw(".");
-                    self.ident(&a.field);
-                    self.space();
-                    self.kw("=");
-                    self.space();
-                    self.expr(&a.value);
-                    prev_end = Some(a.span.end);
-                }
-                self.indent -= INDENT;
-                self.nl();
-                self.kw("}");
+                self.item_lines(
+                    assignments,
+                    |a| a.span,
+                    |p, a| {
+                        p.kw("params");
+                        p.kw(".");
+                        p.ident(&a.field);
+                        p.space();
+                        p.kw("=");
+                        p.space();
+                        p.expr(&a.value);
+                    },
+                );
+                self.close_block(None);
             }
             DecisionKind::StepUp(b) => {
                 self.kw("step_up");
@@ -768,101 +790,85 @@ impl<'a> Printer<'a> {
             DecisionKind::Defer(b) => {
                 self.kw("defer");
                 self.space();
-                self.kw("{");
-                if b.clauses.is_empty() && !self.has_comment_in(b.span) {
-                    self.kw("}");
+                if !self.open_block(b.clauses.is_empty(), b.span) {
                     return;
                 }
-                self.indent += INDENT;
-                let mut prev_end = None;
-                for c in &b.clauses {
-                    match c {
-                        DeferClause::Need(names, span) => {
-                            self.sep(prev_end, span.start);
-                            self.kw("need");
-                            for (i, n) in names.iter().enumerate() {
-                                if i > 0 {
-                                    self.kw(",");
-                                }
-                                self.space();
-                                self.ident(n);
+                let span_of = |c: &DeferClause| match c {
+                    DeferClause::Need(_, span) => *span,
+                    DeferClause::Limit(l) => l.span,
+                };
+                self.item_lines(&b.clauses, span_of, |p, c| match c {
+                    DeferClause::Need(names, _) => {
+                        p.kw("need");
+                        for (i, n) in names.iter().enumerate() {
+                            if i > 0 {
+                                p.kw(",");
                             }
-                            prev_end = Some(span.end);
-                        }
-                        DeferClause::Limit(l) => {
-                            self.sep(prev_end, l.span.start);
-                            self.limit(l);
-                            prev_end = Some(l.span.end);
+                            p.space();
+                            p.ident(n);
                         }
                     }
-                }
-                self.indent -= INDENT;
-                self.nl();
-                self.kw("}");
+                    DeferClause::Limit(l) => p.limit(l),
+                });
+                self.close_block(None);
             }
         }
     }
 
     fn step_up_block(&mut self, b: &StepUpBlock) {
-        self.kw("{");
-        if b.clauses.is_empty() && !self.has_comment_in(b.span) {
-            self.kw("}");
+        if !self.open_block(b.clauses.is_empty(), b.span) {
             return;
         }
-        self.indent += INDENT;
-        let mut prev_end = None;
-        for c in &b.clauses {
-            self.sep(prev_end, c.span.start);
-            match &c.kind {
-                StepUpClauseKind::Approvers { quorum, from } => {
-                    self.kw("approvers");
-                    self.space();
-                    self.verbatim(quorum.span);
-                    self.space();
-                    self.kw("of");
-                    self.space();
-                    self.approver_set(from);
-                }
-                StepUpClauseKind::Timeout(l) => self.limit(l),
-                StepUpClauseKind::Escalate { after, to } => {
-                    self.kw("escalate");
-                    self.space();
-                    self.kw("after");
-                    self.space();
-                    self.verbatim(after.span);
-                    self.space();
-                    self.kw("to");
-                    self.space();
-                    self.approver_set(to);
-                }
-                StepUpClauseKind::Veto(true) => self.kw("veto"),
-                StepUpClauseKind::Veto(false) => {
-                    self.kw("no");
-                    self.space();
-                    self.kw("veto");
-                }
-                StepUpClauseKind::SelfApproval => self.kw("self_approval"),
-                StepUpClauseKind::Risk(l) => {
-                    self.kw("risk");
-                    self.space();
-                    self.atom(l.level.as_str(), l.span);
-                }
-                StepUpClauseKind::Notify(channels) => {
-                    self.kw("notify");
-                    for (i, ch) in channels.iter().enumerate() {
-                        if i > 0 {
-                            self.kw(",");
-                        }
-                        self.space();
-                        self.string(ch);
+        self.item_lines(&b.clauses, |c| c.span, |p, c| p.step_up_clause(c));
+        self.close_block(None);
+    }
+
+    fn step_up_clause(&mut self, c: &StepUpClause) {
+        match &c.kind {
+            StepUpClauseKind::Approvers { quorum, from } => {
+                self.kw("approvers");
+                self.space();
+                self.verbatim(quorum.span);
+                self.space();
+                self.kw("of");
+                self.space();
+                self.approver_set(from);
+            }
+            StepUpClauseKind::Timeout(l) => self.limit(l),
+            StepUpClauseKind::Escalate { after, to } => {
+                self.kw("escalate");
+                self.space();
+                self.kw("after");
+                self.space();
+                self.verbatim(after.span);
+                self.space();
+                self.kw("to");
+                self.space();
+                self.approver_set(to);
+            }
+            StepUpClauseKind::Veto(true) => self.kw("veto"),
+            StepUpClauseKind::Veto(false) => {
+                self.kw("no");
+                self.space();
+                self.kw("veto");
+            }
+            StepUpClauseKind::SelfApproval => self.kw("self_approval"),
+            StepUpClauseKind::Risk(l) => {
+                self.kw("risk");
+                self.space();
+                self.atom(l.level.as_str(), l.span);
+            }
+            StepUpClauseKind::Notify(channels) => {
+                self.kw("notify");
+                for (i, ch) in channels.iter().enumerate() {
+                    if i > 0 {
+                        self.kw(",");
                     }
+                    self.space();
+                    self.string(ch);
                 }
             }
-            prev_end = Some(c.span.end);
         }
-        self.indent -= INDENT;
-        self.nl();
-        self.kw("}");
     }
 
     fn approver_set(&mut self, set: &ApproverSet) {
@@ -912,21 +918,11 @@ impl<'a> Printer<'a> {
         self.space();
         self.string(&t.name);
         self.space();
-        self.kw("{");
-        if t.steps.is_empty() && !self.has_comment_in(span) {
-            self.kw("}");
+        if !self.open_block(t.steps.is_empty(), span) {
             return;
         }
-        self.indent += INDENT;
-        let mut prev_end = None;
-        for s in &t.steps {
-            self.sep(prev_end, s.span.start);
-            self.step(s);
-            prev_end = Some(s.span.end);
-        }
-        self.indent -= INDENT;
-        self.nl();
-        self.atom("}", Span::new(span.end.saturating_sub(1), span.end));
+        self.item_lines(&t.steps, |s| s.span, Self::step);
+        self.close_block(Some(Span::new(span.end.saturating_sub(1), span.end)));
     }
 
     fn step(&mut self, s: &TestStep) {
