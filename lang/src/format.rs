@@ -285,6 +285,12 @@ impl<'a> Printer<'a> {
     }
 
     /// A comma that the layout wants: printed whether or not the author wrote it.
+    /// A keyword and the one space after it (`rule `, `timeout `, `-> `).
+    fn kw_space(&mut self, text: &str) {
+        self.kw(text);
+        self.space();
+    }
+
     fn comma(&mut self) {
         if self.toks.get(self.cur).is_some_and(|t| t.kind == Tok::Comma) {
             self.kw(",");
@@ -351,12 +357,10 @@ impl<'a> Printer<'a> {
         if let Some(h) = &file.header {
             self.nl();
             self.doc(&h.doc);
-            self.kw("policy");
-            self.space();
+            self.kw_space("policy");
             self.ident(&h.name);
             self.space();
-            self.kw("version");
-            self.space();
+            self.kw_space("version");
             self.string(&h.version);
         }
         for item in &file.items {
@@ -394,8 +398,7 @@ impl<'a> Printer<'a> {
         self.doc(&item.doc);
         match &item.kind {
             ItemKind::Use(u) => {
-                self.kw("use");
-                self.space();
+                self.kw_space("use");
                 match u {
                     UseDecl::Path(parts) => {
                         for (i, part) in parts.iter().enumerate() {
@@ -410,38 +413,31 @@ impl<'a> Printer<'a> {
             }
             ItemKind::Settings(s) => self.settings(s, item.span),
             ItemKind::Tool(t) => {
-                self.kw("tool");
-                self.space();
+                self.kw_space("tool");
                 self.ident(&t.name);
                 self.space();
                 self.fields_block(&t.fields, item.span);
             }
             ItemKind::Context(c) => {
-                self.kw("context");
-                self.space();
+                self.kw_space("context");
                 self.fields_block(&c.fields, item.span);
             }
             ItemKind::Evidence(e) => {
-                self.kw("evidence");
-                self.space();
+                self.kw_space("evidence");
                 self.ident(&e.name);
-                self.kw(":");
-                self.space();
+                self.kw_space(":");
                 self.type_expr(&e.ty);
                 if let Some(source) = &e.source {
                     self.space();
-                    self.kw("from");
-                    self.space();
+                    self.kw_space("from");
                     self.string(source);
                 }
             }
             ItemKind::Group(g) => {
-                self.kw("group");
-                self.space();
+                self.kw_space("group");
                 self.ident(&g.name);
                 self.space();
-                self.kw("=");
-                self.space();
+                self.kw_space("=");
                 self.string_list(&g.members, g.members_span);
             }
             ItemKind::Fn(f) => self.fn_decl(f),
@@ -530,8 +526,7 @@ impl<'a> Printer<'a> {
         self.space();
         for (i, x) in items.iter().enumerate() {
             if i > 0 {
-                self.kw(",");
-                self.space();
+                self.kw_space(",");
             }
             item(self, x);
         }
@@ -541,8 +536,7 @@ impl<'a> Printer<'a> {
 
     fn field(&mut self, f: &FieldDecl) {
         self.ident(&f.name);
-        self.kw(":");
-        self.space();
+        self.kw_space(":");
         self.type_expr(&f.ty);
     }
 
@@ -579,8 +573,7 @@ impl<'a> Printer<'a> {
         self.kw("[");
         for (i, s) in items.iter().enumerate() {
             if i > 0 {
-                self.kw(",");
-                self.space();
+                self.kw_space(",");
             }
             self.string(s);
         }
@@ -588,24 +581,19 @@ impl<'a> Printer<'a> {
     }
 
     fn fn_decl(&mut self, f: &FnDecl) {
-        self.kw("fn");
-        self.space();
+        self.kw_space("fn");
         self.ident(&f.name);
         self.kw("(");
         for (i, param) in f.params.iter().enumerate() {
             if i > 0 {
-                self.kw(",");
-                self.space();
+                self.kw_space(",");
             }
             self.ident(&param.name);
-            self.kw(":");
-            self.space();
+            self.kw_space(":");
             self.type_expr(&param.ty);
         }
-        self.kw(")");
-        self.space();
-        self.kw("->");
-        self.space();
+        self.kw_space(")");
+        self.kw_space("->");
         self.type_expr(&f.ret);
         self.space();
         self.kw("=");
@@ -622,8 +610,7 @@ impl<'a> Printer<'a> {
     }
 
     fn settings(&mut self, s: &SettingsDecl, span: Span) {
-        self.kw("settings");
-        self.space();
+        self.kw_space("settings");
         if !self.open_block(s.entries.is_empty(), span) {
             return;
         }
@@ -634,24 +621,21 @@ impl<'a> Printer<'a> {
     fn setting(&mut self, e: &Setting) {
         match &e.kind {
             SettingKind::Default(effect) => {
-                self.kw("default");
-                self.space();
+                self.kw_space("default");
                 self.kw(match effect {
                     Effect::Allow => "allow",
                     Effect::Deny => "deny",
                 });
             }
             SettingKind::Conflict(mode) => {
-                self.kw("conflict");
-                self.space();
+                self.kw_space("conflict");
                 self.kw(match mode {
                     ConflictMode::Restrictive => "restrictive",
                     ConflictMode::Defer => "defer",
                 });
             }
             SettingKind::MinConfidence(d) => {
-                self.kw("min_confidence");
-                self.space();
+                self.kw_space("min_confidence");
                 self.verbatim(d.span);
             }
             SettingKind::Defer(limits) => {
@@ -665,8 +649,7 @@ impl<'a> Printer<'a> {
                 }
             }
             SettingKind::StepUpTimeout(l) => {
-                self.kw("step_up");
-                self.space();
+                self.kw_space("step_up");
                 self.limit(l);
             }
         }
@@ -675,19 +658,16 @@ impl<'a> Printer<'a> {
     // ---- rules
 
     fn rule(&mut self, r: &RuleDecl, span: Span) {
-        self.kw("rule");
-        self.space();
+        self.kw_space("rule");
         self.ident(&r.name);
         self.space();
-        self.kw("on");
-        self.space();
+        self.kw_space("on");
         match &r.targets {
             Targets::All(s) => self.atom("*", *s),
             Targets::Tools(tools) => {
                 for (i, t) in tools.iter().enumerate() {
                     if i > 0 {
-                        self.kw(",");
-                        self.space();
+                        self.kw_space(",");
                     }
                     self.ident(t);
                 }
@@ -695,8 +675,7 @@ impl<'a> Printer<'a> {
         }
         if let Some(p) = &r.priority {
             self.space();
-            self.kw("priority");
-            self.space();
+            self.kw_space("priority");
             if p.value < 0 || self.src.get(p.span.range()).is_some_and(|t| t.starts_with('-')) {
                 self.kw("-");
             }
@@ -720,8 +699,7 @@ impl<'a> Printer<'a> {
         self.decision(&r.decision);
         if let Some(reason) = &r.reason {
             self.sep(Some(r.decision.span.end), reason.span.start);
-            self.kw("reason");
-            self.space();
+            self.kw_space("reason");
             self.string(&reason.code);
             let msg = self.src.get(reason.message.span.range()).unwrap_or("");
             if self.column() + 1 + msg.chars().count() > MAX_WIDTH && !self.flat {
@@ -740,18 +718,15 @@ impl<'a> Printer<'a> {
     fn rule_clause(&mut self, c: &RuleClause) {
         match c {
             RuleClause::When(e) => {
-                self.kw("when");
-                self.space();
+                self.kw_space("when");
                 self.expr(e);
             }
             RuleClause::Risk(l) => {
-                self.kw("risk");
-                self.space();
+                self.kw_space("risk");
                 self.atom(l.level.as_str(), l.span);
             }
             RuleClause::Confidence(d) => {
-                self.kw("confidence");
-                self.space();
+                self.kw_space("confidence");
                 self.verbatim(d.span);
             }
         }
@@ -762,8 +737,7 @@ impl<'a> Printer<'a> {
             DecisionKind::Allow => self.kw("allow"),
             DecisionKind::Deny => self.kw("deny"),
             DecisionKind::Modify(assignments) => {
-                self.kw("modify");
-                self.space();
+                self.kw_space("modify");
                 if !self.open_block(assignments.is_empty(), d.span) {
                     return;
                 }
@@ -775,21 +749,18 @@ impl<'a> Printer<'a> {
                         p.kw(".");
                         p.ident(&a.field);
                         p.space();
-                        p.kw("=");
-                        p.space();
+                        p.kw_space("=");
                         p.expr(&a.value);
                     },
                 );
                 self.close_block(None);
             }
             DecisionKind::StepUp(b) => {
-                self.kw("step_up");
-                self.space();
+                self.kw_space("step_up");
                 self.step_up_block(b);
             }
             DecisionKind::Defer(b) => {
-                self.kw("defer");
-                self.space();
+                self.kw_space("defer");
                 if !self.open_block(b.clauses.is_empty(), b.span) {
                     return;
                 }
@@ -826,36 +797,29 @@ impl<'a> Printer<'a> {
     fn step_up_clause(&mut self, c: &StepUpClause) {
         match &c.kind {
             StepUpClauseKind::Approvers { quorum, from } => {
-                self.kw("approvers");
-                self.space();
+                self.kw_space("approvers");
                 self.verbatim(quorum.span);
                 self.space();
-                self.kw("of");
-                self.space();
+                self.kw_space("of");
                 self.approver_set(from);
             }
             StepUpClauseKind::Timeout(l) => self.limit(l),
             StepUpClauseKind::Escalate { after, to } => {
-                self.kw("escalate");
-                self.space();
-                self.kw("after");
-                self.space();
+                self.kw_space("escalate");
+                self.kw_space("after");
                 self.verbatim(after.span);
                 self.space();
-                self.kw("to");
-                self.space();
+                self.kw_space("to");
                 self.approver_set(to);
             }
             StepUpClauseKind::Veto(true) => self.kw("veto"),
             StepUpClauseKind::Veto(false) => {
-                self.kw("no");
-                self.space();
+                self.kw_space("no");
                 self.kw("veto");
             }
             StepUpClauseKind::SelfApproval => self.kw("self_approval"),
             StepUpClauseKind::Risk(l) => {
-                self.kw("risk");
-                self.space();
+                self.kw_space("risk");
                 self.atom(l.level.as_str(), l.span);
             }
             StepUpClauseKind::Notify(channels) => {
@@ -876,8 +840,7 @@ impl<'a> Printer<'a> {
             ApproverSet::Group(g) => self.ident(g),
             ApproverSet::List { members, span } => self.string_list(members, *span),
             ApproverSet::Role(r) => {
-                self.kw("role");
-                self.space();
+                self.kw_space("role");
                 self.string(r);
             }
         }
@@ -886,26 +849,22 @@ impl<'a> Printer<'a> {
     fn limit(&mut self, l: &Limit) {
         match &l.kind {
             LimitKind::Timeout(d) => {
-                self.kw("timeout");
-                self.space();
+                self.kw_space("timeout");
                 self.verbatim(d.span);
             }
             LimitKind::Attempts(n) => {
-                self.kw("attempts");
-                self.space();
+                self.kw_space("attempts");
                 self.verbatim(n.span);
             }
         }
         self.space();
-        self.kw("->");
-        self.space();
+        self.kw_space("->");
         match &l.outcome.kind {
             OutcomeKind::Allow => self.kw("allow"),
             OutcomeKind::Deny => self.kw("deny"),
             OutcomeKind::Cancel => self.kw("cancel"),
             OutcomeKind::StepUp(b) => {
-                self.kw("step_up");
-                self.space();
+                self.kw_space("step_up");
                 self.step_up_block(b);
             }
         }
@@ -914,8 +873,7 @@ impl<'a> Printer<'a> {
     // ---- tests
 
     fn test(&mut self, t: &TestDecl, span: Span) {
-        self.kw("test");
-        self.space();
+        self.kw_space("test");
         self.string(&t.name);
         self.space();
         if !self.open_block(t.steps.is_empty(), span) {
@@ -928,45 +886,36 @@ impl<'a> Printer<'a> {
     fn step(&mut self, s: &TestStep) {
         match &s.kind {
             TestStepKind::Action { tool, fields } => {
-                self.kw("action");
-                self.space();
+                self.kw_space("action");
                 self.ident(tool);
                 self.space();
                 self.record(fields, s.span);
             }
             TestStepKind::Identity(fields) => {
-                self.kw("identity");
-                self.space();
+                self.kw_space("identity");
                 self.record(fields, s.span);
             }
             TestStepKind::Context(fields) => {
-                self.kw("context");
-                self.space();
+                self.kw_space("context");
                 self.record(fields, s.span);
             }
             TestStepKind::Evidence(fields) => {
-                self.kw("evidence");
-                self.space();
+                self.kw_space("evidence");
                 self.record(fields, s.span);
             }
             TestStepKind::Approve { by, roles } => {
-                self.kw("approve");
-                self.space();
-                self.kw("by");
-                self.space();
+                self.kw_space("approve");
+                self.kw_space("by");
                 self.string(by);
                 if let Some(roles) = roles {
                     self.space();
-                    self.kw("roles");
-                    self.space();
+                    self.kw_space("roles");
                     self.expr(roles);
                 }
             }
             TestStepKind::Deny { by, why, roles } => {
-                self.kw("deny");
-                self.space();
-                self.kw("by");
-                self.space();
+                self.kw_space("deny");
+                self.kw_space("by");
                 self.string(by);
                 if let Some(why) = why {
                     self.space();
@@ -974,42 +923,35 @@ impl<'a> Printer<'a> {
                 }
                 if let Some(roles) = roles {
                     self.space();
-                    self.kw("roles");
-                    self.space();
+                    self.kw_space("roles");
                     self.expr(roles);
                 }
             }
             TestStepKind::Provide { name, value } => {
-                self.kw("provide");
-                self.space();
+                self.kw_space("provide");
                 self.ident(name);
                 self.space();
-                self.kw("=");
-                self.space();
+                self.kw_space("=");
                 self.expr(value);
             }
             TestStepKind::Wait(d) => {
-                self.kw("wait");
-                self.space();
+                self.kw_space("wait");
                 self.verbatim(d.span);
             }
             TestStepKind::Cancel => self.kw("cancel"),
             TestStepKind::Expect(e) => {
-                self.kw("expect");
-                self.space();
+                self.kw_space("expect");
                 match e {
                     Expectation::Pending => self.kw("pending"),
                     Expectation::Rejected(why) => {
-                        self.kw("rejected");
-                        self.space();
+                        self.kw_space("rejected");
                         self.string(why);
                     }
                     Expectation::Decision { decision, rule, reason } => {
                         self.kw(decision.as_str());
                         if let Some(path) = rule {
                             self.space();
-                            self.kw("rule");
-                            self.space();
+                            self.kw_space("rule");
                             for (i, part) in path.iter().enumerate() {
                                 if i > 0 {
                                     self.kw(".");
@@ -1019,8 +961,7 @@ impl<'a> Printer<'a> {
                         }
                         if let Some(reason) = reason {
                             self.space();
-                            self.kw("reason");
-                            self.space();
+                            self.kw_space("reason");
                             self.string(reason);
                         }
                     }
@@ -1066,8 +1007,7 @@ impl<'a> Printer<'a> {
 
     fn record_field(&mut self, f: &RecordField) {
         self.ident(&f.name);
-        self.kw(":");
-        self.space();
+        self.kw_space(":");
         self.expr(&f.value);
     }
 
@@ -1110,8 +1050,7 @@ impl<'a> Printer<'a> {
                 self.expr(inner);
             }
             ExprKind::Not(inner) => {
-                self.kw("not");
-                self.space();
+                self.kw_space("not");
                 self.expr(inner);
             }
             ExprKind::Binary { op, lhs, rhs } => {
@@ -1144,18 +1083,15 @@ impl<'a> Printer<'a> {
             ExprKind::In { element, collection } => {
                 self.expr(element);
                 self.space();
-                self.kw("in");
-                self.space();
+                self.kw_space("in");
                 self.expr(collection);
             }
             ExprKind::IsSet { value, negated } => {
                 self.expr(value);
                 self.space();
-                self.kw("is");
-                self.space();
+                self.kw_space("is");
                 if *negated {
-                    self.kw("not");
-                    self.space();
+                    self.kw_space("not");
                 }
                 self.kw("set");
             }
@@ -1164,18 +1100,15 @@ impl<'a> Printer<'a> {
                 self.space();
                 self.ident(var);
                 self.space();
-                self.kw("in");
-                self.space();
+                self.kw_space("in");
                 self.expr(collection);
-                self.kw(":");
-                self.space();
+                self.kw_space(":");
                 self.expr(body);
             }
             ExprKind::Lambda { param, body } => {
                 self.ident(param);
                 self.space();
-                self.kw("=>");
-                self.space();
+                self.kw_space("=>");
                 self.expr(body);
             }
             ExprKind::Paren(inner) => {
@@ -1239,8 +1172,7 @@ impl<'a> Printer<'a> {
         } else {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    self.kw(",");
-                    self.space();
+                    self.kw_space(",");
                 }
                 self.expr(item);
             }
