@@ -7,7 +7,8 @@
 
 use super::exit;
 use super::output::{print_diagnostics, Format};
-use aarm_compiler::{analyze::analyze, check, load};
+use super::source::load_path;
+use aarm_compiler::{analyze::analyze, check};
 use aarm_lang::render::summary;
 use clap::Args;
 use std::path::PathBuf;
@@ -27,12 +28,9 @@ pub struct AnalyzeArgs {
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
     let (mut errors, mut findings) = (0, 0);
     for path in &args.paths {
-        let loaded = match load(std::slice::from_ref(path)) {
+        let loaded = match load_path(path) {
             Ok(l) => l,
-            Err(e) => {
-                crate::errln!("error: {e}");
-                return ExitCode::from(exit::USAGE);
-            }
+            Err(code) => return ExitCode::from(code),
         };
         let checked = check(&loaded);
         let Some(bundle) = &checked.bundle else {

@@ -13,8 +13,8 @@
 
 use super::exit;
 use super::output::{print_diagnostics, print_sarif, print_summary, Format};
-use super::source::{is_stdin, load_stdin, stdin_usage};
-use aarm_compiler::{analyze::analyze, check, load};
+use super::source::{is_stdin, load_path, load_stdin, stdin_usage};
+use aarm_compiler::{analyze::analyze, check};
 use aarm_lang::render::to_json;
 use clap::Args;
 use std::path::PathBuf;
@@ -52,12 +52,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 Err(code) => return ExitCode::from(code),
             }
         } else {
-            match load(std::slice::from_ref(path)) {
+            match load_path(path) {
                 Ok(l) => l,
-                Err(e) => {
-                    crate::errln!("error: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
+                Err(code) => return ExitCode::from(code),
             }
         };
         let checked = check(&loaded);

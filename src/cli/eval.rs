@@ -4,7 +4,7 @@
 
 use super::exit;
 use super::output::Format;
-use super::source::{compile_path, read_input};
+use super::source::{compile_path, engine_of, read_input};
 use aarm_runtime::bundle;
 use aarm_runtime::decision::{codes, Decision, Effect, PolicyRef};
 use aarm_runtime::engine::Engine;
@@ -128,11 +128,8 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             Ok(p) => p,
             Err(code) => return ExitCode::from(code),
         };
-        match bundle::encode(&program, None)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| Engine::load(&bytes, &[], false).map_err(|e| e.to_string()))
-        {
-            Ok(engine) => engine,
+        match engine_of(&program) {
+            Ok((engine, _)) => engine,
             Err(e) => {
                 crate::errln!("error: the compiled program does not load: {e}");
                 return ExitCode::from(exit::FAILED);

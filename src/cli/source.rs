@@ -5,18 +5,32 @@ use super::exit;
 use super::output::{print_diagnostics, Format};
 use aarm_compiler::{compile, load, load_text, Loaded};
 use aarm_lang::limits::MAX_SOURCE_BYTES;
+use aarm_runtime::bundle;
+use aarm_runtime::engine::Engine;
 use aarm_runtime::program::Program;
 use std::path::{Path, PathBuf};
 
+/// The policy file or directory at `path`, or the exit code to stop with: a path that cannot be
+/// read is a usage error (the message is printed).
+pub fn load_path(path: &Path) -> Result<Loaded, u8> {
+    load(std::slice::from_ref(&path.to_path_buf())).map_err(|e| {
+        crate::errln!("error: {e}");
+        exit::USAGE
+    })
+}
+
+/// A freshly compiled program encoded as `aarm build` writes it and loaded as a host loads it
+/// (so the commands that run a program test the bundle, not the compiler's memory), with the
+/// bundle's bytes.
+pub fn engine_of(program: &Program) -> Result<(Engine, Vec<u8>), String> {
+    let bytes = bundle::encode(program, None).map_err(|e| e.to_string())?;
+    let engine = Engine::load(&bytes, &[], false).map_err(|e| e.to_string())?;
+    Ok((engine, bytes))
+}
+
 /// The program of the bundle at `path`, or the exit code to stop with (diagnostics printed).
 pub fn compile_path(path: &Path, format: Format) -> Result<Program, u8> {
-    let loaded = match load(&[path.to_path_buf()]) {
-        Ok(l) => l,
-        Err(e) => {
-            crate::errln!("error: {e}");
-            return Err(exit::USAGE);
-        }
-    };
+    let loaded = load_path(path)?;
     let compiled = compile(&loaded);
     print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, format);
     if let Some(e) = compiled.codegen_error {

@@ -5,9 +5,8 @@
 
 use super::exit;
 use super::output::{print_diagnostics, Format};
-use aarm_compiler::{compile, load, test_runner};
-use aarm_runtime::bundle;
-use aarm_runtime::engine::Engine;
+use super::source::{engine_of, load_path};
+use aarm_compiler::{compile, test_runner};
 use clap::Args;
 use clap::ValueEnum;
 use std::path::PathBuf;
@@ -41,12 +40,9 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut broken = false;
     for path in &args.paths {
-        let loaded = match load(std::slice::from_ref(path)) {
+        let loaded = match load_path(path) {
             Ok(l) => l,
-            Err(e) => {
-                crate::errln!("error: {e}");
-                return ExitCode::from(exit::USAGE);
-            }
+            Err(code) => return ExitCode::from(code),
         };
         let compiled = compile(&loaded);
         let (Some(ir), Some(program)) = (compiled.checked.bundle.as_ref(), compiled.program) else {
@@ -55,10 +51,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
             broken = true;
             continue;
         };
-        let engine = match bundle::encode(&program, None)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| Engine::load(&bytes, &[], false).map(|e| (e, bytes)).map_err(|e| e.to_string()))
-        {
+        let engine = match engine_of(&program) {
             Ok(e) => e,
             Err(e) => {
                 crate::errln!("error: the compiled bundle of {} does not load: {e}", path.display());
