@@ -11,7 +11,8 @@ fn aarm() -> Command {
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("aarm-cli-serve-{name}-{}", std::process::id()));
+    // Under the target directory (see common::scratch): a rerun replaces it.
+    let p = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-cli-serve-{name}"));
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     p

@@ -118,7 +118,7 @@ fn the_export_text_round_trips_and_the_head_must_be_last() {
 
 #[test]
 fn a_schema_1_store_is_migrated_and_keeps_its_receipts() {
-    let dir = std::env::temp_dir().join(format!("aarm-export-migrate-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aarm-export-migrate");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cases.db");

@@ -16,9 +16,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh scratch directory for one test of one suite.
+/// A fresh scratch directory for one test of one suite, under the target directory's `tmp/`
+/// (cargo's place for integration tests' files). The name is fixed per test, so a rerun replaces
+/// the last run's directory instead of leaving one more behind; test binaries run one at a time,
+/// and a test name is unique within its suite.
 pub fn scratch(suite: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aarm-{suite}-{}-{name}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-{suite}-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
