@@ -1,0 +1,40 @@
+// A real MCP client (the official TypeScript SDK) for tests/cli_mcp.rs.
+//
+//   node client.mjs list -- COMMAND ARGS...            prints the tools/list result as JSON
+//   node client.mjs call TOOL ARGS_JSON -- COMMAND ARGS... prints {"result": ..., "progress": N}
+//
+// The server is started over stdio by the SDK's own transport; the SDK's request timeout is set
+// far beyond any test's wait, so that a call blocked on an approval is ended by the proxy (or the
+// test), never by the client.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const argv = process.argv.slice(2);
+const sep = argv.indexOf("--");
+if (sep < 0 || sep + 1 >= argv.length) {
+  console.error("usage: client.mjs (list | call TOOL ARGS_JSON) -- COMMAND ARGS...");
+  process.exit(2);
+}
+const [verb, ...rest] = argv.slice(0, sep);
+const [command, ...args] = argv.slice(sep + 1);
+
+const transport = new StdioClientTransport({ command, args, stderr: "inherit" });
+const client = new Client({ name: "aarm-mcp-test", version: "1.0.0" });
+await client.connect(transport);
+const FAR = 3_600_000;
+let out;
+if (verb === "list") {
+  out = await client.listTools(undefined, { timeout: FAR });
+} else if (verb === "call") {
+  let progress = 0;
+  const result = await client.callTool({ name: rest[0], arguments: JSON.parse(rest[1]) }, undefined, {
+    timeout: FAR,
+    onprogress: () => { progress += 1; },
+  });
+  out = { result, progress };
+} else {
+  console.error(`unknown verb ${verb}`);
+  process.exit(2);
+}
+process.stdout.write(JSON.stringify(out) + "\n");
+await client.close();
