@@ -92,7 +92,8 @@ impl World {
         aarm().arg("case").args(args).arg("--store").arg(&self.store).output().unwrap()
     }
 
-    /// The pending cases, once there is one (bounded by WAIT_BOUND).
+    /// The first pending case, once there is one (bounded by WAIT_BOUND); `client` (the SDK
+    /// client, or the proxy itself) must not end before.
     fn wait_for_pending_case(&self, client: &mut Child) -> Value {
         let start = Instant::now();
         loop {
@@ -103,7 +104,7 @@ impl World {
                 }
             }
             if let Some(status) = client.try_wait().unwrap() {
-                panic!("the client ended ({status}) before a case was opened");
+                panic!("{status} before a case was opened");
             }
             assert!(start.elapsed() < WAIT_BOUND, "no case was opened");
             std::thread::sleep(Duration::from_millis(100));
@@ -489,4 +490,214 @@ fn a_call_the_policy_denies_never_reaches_the_server() {
         assert_eq!(p.answer(&json!(id))["result"]["isError"], true);
     }
     assert!(!log.exists(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+}
+
+// ---- --server: an `aarm serve` decides, opens the case and is approved over HTTP
+
+/// One HTTP/1.1 exchange over a socket (the status line and the body).
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (String, Value) {
+    use std::io::Read;
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        sock,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.lines().next().unwrap().to_string();
+    // Bodies may come chunked: the JSON is between the first `{`/`[` and the last `}`/`]`.
+    let start = body.find(['{', '[']).unwrap_or(0);
+    let end = body.rfind(['}', ']']).map_or(body.len(), |i| i + 1);
+    (status, serde_json::from_str(body.get(start..end).unwrap_or("null")).unwrap_or(Value::Null))
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn with_server_the_service_decides_and_an_approval_over_http_releases_the_call() {
+    if !available("with_server_the_service_decides_and_an_approval_over_http_releases_the_call") {
+        return;
+    }
+    let w = example_world("server");
+    let config = w.dir.join("serve.toml");
+    std::fs::write(
+        &config,
+        "[auth.agents]\n\"agent-tok\" = \"coding-agent\"\n[auth.approvers]\n\"lead-tok\" = \"lead@corp.com\"\n",
+    )
+    .unwrap();
+    let mut child = aarm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--config"])
+        .arg(&config)
+        .arg("--bundle")
+        .arg(&w.bundle)
+        .arg("--store")
+        .arg(w.dir.join("served.db"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let _serve = Serve(child);
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["message"] == "aarm serve listening" {
+            break v["addr"].as_str().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let url = format!("http://{addr}");
+    let proxy = |extra: &[&str]| {
+        let mut argv =
+            vec![env!("CARGO_BIN_EXE_aarm").to_string(), "mcp".into(), "proxy".into(), "--server".into(), url.clone()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        argv.extend([
+            "--".into(),
+            "node".into(),
+            filesystem_server().display().to_string(),
+            w.files.display().to_string(),
+        ]);
+        argv
+    };
+    let run = |verb: &[&str]| {
+        let mut cmd = Command::new("node");
+        cmd.arg(mcp_dir().join("client.mjs")).args(verb).arg("--").args(proxy(&[])).current_dir(mcp_dir());
+        cmd.env("AARM_TOKEN", "agent-tok").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    // A read is allowed by the service.
+    let got = finish(run(&["call", "read_text_file", &json!({ "path": w.path("notes.txt") }).to_string()]));
+    assert_eq!(text(&got), "the notes\n", "{got}");
+    // A write opens a case on the service; the lead approves it there.
+    let args = json!({ "path": w.path("served.txt"), "content": "via the service" });
+    let mut c = run(&["call", "write_file", &args.to_string()]);
+    let start = Instant::now();
+    let id = loop {
+        let (_, cases) = http(&addr, "GET", "/v1/cases?state=pending", "lead-tok", "");
+        if let Some(id) = cases.as_array().and_then(|a| a.first()).and_then(|c| c["id"].as_str()) {
+            break id.to_string();
+        }
+        if let Some(status) = c.try_wait().unwrap() {
+            panic!("the client ended ({status}) before a case was opened");
+        }
+        assert!(start.elapsed() < WAIT_BOUND, "no case was opened on the service");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!w.files.join("served.txt").exists());
+    let (status, case) = http(&addr, "POST", &format!("/v1/cases/{id}/approve"), "lead-tok", "{}");
+    assert!(status.contains("200"), "{status} {case}");
+    let got = finish(c);
+    assert_ne!(got["result"]["isError"], true, "{got}");
+    assert_eq!(std::fs::read_to_string(w.files.join("served.txt")).unwrap(), "via the service");
+    // Without a token the proxy refuses to start.
+    let out = aarm().args(["mcp", "proxy", "--server", &url, "--", "true"]).env_remove("AARM_TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AARM_TOKEN"));
+}
+
+/// Starts tests/mcp/http_server.mjs; its port once it listens.
+fn http_fixture() -> (Serve, u16) {
+    let mut child = Command::new("node")
+        .arg(mcp_dir().join("http_server.mjs"))
+        .current_dir(mcp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let port = first.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("{first:?}")).parse().unwrap();
+    (Serve(child), port)
+}
+
+#[test]
+fn import_over_streamable_http_maps_names_and_types_and_reads_every_page() {
+    if !available("import_over_streamable_http_maps_names_and_types_and_reads_every_page") {
+        return;
+    }
+    let (_server, port) = http_fixture();
+    let out = aarm().args(["mcp", "import", "--url", &format!("http://127.0.0.1:{port}/mcp")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert!(got.contains("tool fetch_url { url: String, max_bytes: Int?, headers: String? }"), "{got}");
+    assert!(got.contains("tool test_ { value: String, label: String? }"), "{got}");
+    assert!(got.contains("/// Fetch a URL.\n/// Returns the body."), "{got}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("params.headers: an object without declared properties has no aarm type"), "{err}");
+    let dir = common::scratch("mcp", "import-http");
+    std::fs::write(dir.join("tools.aarm"), &got).unwrap();
+    let check = aarm().arg("check").arg(dir.join("tools.aarm")).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+#[test]
+fn import_of_a_server_that_is_not_there_is_an_error() {
+    let out = aarm().args(["mcp", "import", "--", "/nonexistent/mcp-server"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot start `/nonexistent/mcp-server`"));
+    // A program that is no MCP server: it ends without answering.
+    let out = aarm().args(["mcp", "import", "--timeout-s", "600", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exited"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_call_the_client_cancels_while_it_waits_is_refused_and_its_case_cancelled() {
+    if !available("a_call_the_client_cancels_while_it_waits_is_refused_and_its_case_cancelled") {
+        return;
+    }
+    let w = example_world("cancel");
+    let fs = filesystem_server().display().to_string();
+    let files = w.files.display().to_string();
+    let mut p = Raw::start(&w, &["node", &fs, &files], &[]);
+    p.initialize();
+    p.send_json(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "write_file", "arguments": {"path": w.path("never.txt"), "content": "x"},
+        "_meta": {"progressToken": "tok-9"}}}));
+    // The first progress notification says which case the call waits for.
+    let deadline = Instant::now() + WAIT_BOUND;
+    let progress = loop {
+        let m = p.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no progress");
+        if m["method"] == "notifications/progress" {
+            break m;
+        }
+    };
+    assert_eq!(progress["params"]["progressToken"], "tok-9");
+    assert!(progress["params"]["message"].as_str().unwrap().contains("case-000001"), "{progress}");
+    p.send_json(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "user"}}),
+    );
+    let got = p.answer(&json!(9));
+    assert_eq!(got["result"]["isError"], true, "{got}");
+    assert!(got["result"]["content"][0]["text"].as_str().unwrap().contains("mcp.cancelled"), "{got}");
+    let case: Value = serde_json::from_slice(&w.case(&["show", "case-000001"]).stdout).unwrap();
+    assert_eq!(case["state"], "cancelled");
+    assert!(!w.files.join("never.txt").exists());
+}
+
+#[test]
+fn a_second_call_under_the_id_of_a_waiting_one_is_refused() {
+    if !available("a_second_call_under_the_id_of_a_waiting_one_is_refused") {
+        return;
+    }
+    let w = example_world("same-id");
+    let fs = filesystem_server().display().to_string();
+    let files = w.files.display().to_string();
+    let mut p = Raw::start(&w, &["node", &fs, &files], &[]);
+    p.initialize();
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
+        "name": "write_file", "arguments": {"path": w.path("a.txt"), "content": "x"}}});
+    p.send_json(call.clone());
+    w.wait_for_pending_case(&mut p.child);
+    p.send_json(call);
+    let got = p.answer(&json!(4));
+    assert_eq!(got["error"]["code"], -32600, "{got}");
 }

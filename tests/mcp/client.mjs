@@ -18,7 +18,9 @@ if (sep < 0 || sep + 1 >= argv.length) {
 const [verb, ...rest] = argv.slice(0, sep);
 const [command, ...args] = argv.slice(sep + 1);
 
-const transport = new StdioClientTransport({ command, args, stderr: "inherit" });
+// The SDK passes only a few safe variables to the server by default; the proxy reads its token
+// (AARM_TOKEN) and identity (AARM_AGENT, ...) from the environment, so it gets all of it.
+const transport = new StdioClientTransport({ command, args, env: process.env, stderr: "inherit" });
 const client = new Client({ name: "aarm-mcp-test", version: "1.0.0" });
 await client.connect(transport);
 const FAR = 3_600_000;

@@ -83,6 +83,10 @@ impl Shared {
     }
 }
 
+/// Calls being decided at once (each has a thread, and may wait for a person); past it a call is
+/// answered with an error, never queued unbounded.
+pub const MAX_DECIDING: usize = 256;
+
 fn key(id: &Value) -> String {
     id.to_string()
 }
@@ -469,7 +473,29 @@ fn start_call(
     let progress_token = params.pointer("/_meta/progressToken").cloned();
     let meta = params.get("_meta").cloned();
     let flag = Arc::new(AtomicBool::new(false));
-    if let Ok(mut d) = shared.deciding.lock() {
+    {
+        let Ok(mut d) = shared.deciding.lock() else {
+            shared.send_client(&jsonrpc::error(id, code::UPSTREAM, "the gateway's state is poisoned"));
+            return;
+        };
+        // A second call under the id of one still waiting could not be told apart from it (its
+        // answer, its cancellation).
+        if d.contains_key(&key(id)) {
+            shared.send_client(&jsonrpc::error(
+                id,
+                code::INVALID_REQUEST,
+                "a call with this id is still being decided",
+            ));
+            return;
+        }
+        if d.len() >= MAX_DECIDING {
+            shared.send_client(&jsonrpc::error(
+                id,
+                code::UPSTREAM,
+                format!("{MAX_DECIDING} calls are already waiting for a decision; try again later"),
+            ));
+            return;
+        }
         d.insert(key(id), flag.clone());
     }
     let (shared, settings, decider, id) = (shared.clone(), settings.clone(), decider.clone(), id.clone());
