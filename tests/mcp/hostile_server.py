@@ -4,7 +4,8 @@
 
 It answers `initialize` and `tools/list` properly (one tool, `echo`), then, per MODE, on
 `tools/call`:
-  wrong_id  answers with an id it was never sent, then never answers the real one
+  wrong_id  answers with an id it was never sent (then a log notification, so that a test knows
+            the answer came before it), and never answers the real one
   exit      exits without answering
   garbage   writes a line that is not JSON, then a correct answer
 Every call it receives is appended to the file named by $HOSTILE_LOG (what reached it).
@@ -43,6 +44,8 @@ for line in sys.stdin:
         ok = {"content": [{"type": "text", "text": msg["params"].get("arguments", {}).get("text", "")}]}
         if mode == "wrong_id":
             send({"jsonrpc": "2.0", "id": "not-yours", "result": ok})
+            send({"jsonrpc": "2.0", "method": "notifications/message",
+                  "params": {"level": "info", "data": "after the wrong id"}})
         elif mode == "exit":
             sys.exit(3)
         elif mode == "garbage":
