@@ -711,3 +711,31 @@ fn a_second_call_under_the_id_of_a_waiting_one_is_refused() {
     let got = p.answer(&json!(4));
     assert_eq!(got["error"]["code"], -32600, "{got}");
 }
+
+#[test]
+fn a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back() {
+    if !available("a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back") {
+        return;
+    }
+    // The server starts with an empty directory; the client's root is the one with the notes.
+    // Only if `roots/list` went from the server through the proxy to the client, and its answer
+    // back, can the server read the notes.
+    let w = example_world("roots");
+    let empty = w.dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut argv = w.proxy(&[]);
+    *argv.last_mut().unwrap() = empty.display().to_string();
+    let args = json!({ "path": w.path("notes.txt") }).to_string();
+    let child = Command::new("node")
+        .arg(mcp_dir().join("client.mjs"))
+        .args(["call", "read_text_file", &args, "--"])
+        .args(&argv)
+        .env("AARM_TEST_ROOT", &w.files)
+        .current_dir(mcp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let got = finish(child);
+    assert_eq!(text(&got), "the notes\n", "{got}");
+}
