@@ -739,3 +739,47 @@ fn a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back() {
     let got = finish(child);
     assert_eq!(text(&got), "the notes\n", "{got}");
 }
+
+#[test]
+fn with_key_an_unsigned_bundle_is_refused_and_the_proxy_does_not_start() {
+    let w = example_world("key");
+    let key = w.dir.join("key.hex");
+    assert!(aarm().arg("keygen").arg(&key).output().unwrap().status.success());
+    let out = aarm()
+        .args(["mcp", "proxy", "--bundle"])
+        .arg(&w.bundle)
+        .arg("--store")
+        .arg(&w.store)
+        .arg("--key")
+        .arg(w.dir.join("key.hex.pub"))
+        .args(["--", "/nonexistent/never-started"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policy.aarmb") && err.contains("sign"), "{err}");
+    // Signed with that key, it starts (and stops when its server cannot be started).
+    let signed = w.dir.join("signed.aarmb");
+    let built = aarm()
+        .arg("build")
+        .arg(root().join("examples/mcp_filesystem"))
+        .arg("-o")
+        .arg(&signed)
+        .arg("--sign-key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let out = aarm()
+        .args(["mcp", "proxy", "--bundle"])
+        .arg(&signed)
+        .arg("--store")
+        .arg(&w.store)
+        .arg("--key")
+        .arg(w.dir.join("key.hex.pub"))
+        .args(["--", "/nonexistent/never-started"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot start `/nonexistent/never-started`"), "{err}");
+}

@@ -69,6 +69,10 @@ pub struct ProxyArgs {
     /// An `aarm serve` that decides instead (its token in the environment variable AARM_TOKEN).
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// Public keys (32 bytes, raw or hex) the bundle must be signed with; once given, an
+    /// unsigned or otherwise signed bundle is refused and the proxy does not start.
+    #[arg(long = "key", value_name = "PUB", requires = "bundle")]
+    pub keys: Vec<PathBuf>,
     /// Ed25519 key that signs the receipts written to --store.
     #[arg(long, value_name = "KEY", requires = "store")]
     pub sign_key: Option<PathBuf>,
@@ -139,9 +143,18 @@ fn env_or(flag: &Option<String>, var: &str) -> Option<String> {
     flag.clone().or_else(|| std::env::var(var).ok()).filter(|s| !s.is_empty())
 }
 
-fn load_engine(path: &PathBuf) -> Result<(Engine, Vec<u8>), String> {
+/// The bundle, verified against `keys` when any are given (as `aarm eval --key` does).
+fn load_engine(path: &PathBuf, keys: &[PathBuf]) -> Result<(Engine, Vec<u8>), String> {
+    let mut trusted = Vec::new();
+    for k in keys {
+        let b = std::fs::read(k).map_err(|e| format!("cannot read public key {}: {e}", k.display()))?;
+        trusted.push(
+            bundle::verifying_key_from_file_bytes(&b)
+                .map_err(|e| format!("cannot use public key {}: {e}", k.display()))?,
+        );
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let engine = Engine::load(&bytes, &[], false).map_err(|e| format!("{}: {e}", path.display()))?;
+    let engine = Engine::load(&bytes, &trusted, !trusted.is_empty()).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((engine, bytes))
 }
 
@@ -156,7 +169,7 @@ fn run_proxy(args: &ProxyArgs) -> Result<u8, String> {
         }
         None => vec![proxy::ServerSpec { name: "upstream".into(), argv: args.command.clone() }],
     };
-    let engine = args.bundle.as_ref().map(load_engine).transpose()?;
+    let engine = args.bundle.as_ref().map(|b| load_engine(b, &args.keys)).transpose()?;
     let declared: Option<HashSet<String>> = match (&engine, args.filter_tools) {
         (Some((e, _)), true) => Some(e.program().schema.tools.iter().map(|t| t.name.clone()).collect()),
         _ => None,
