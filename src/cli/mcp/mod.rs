@@ -39,7 +39,7 @@ pub enum McpCommand {
     /// declarations.
     Import(ImportArgs),
     /// Serve MCP on stdio in front of upstream servers, deciding every `tools/call` with a bundle.
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -103,7 +103,7 @@ pub struct ProxyArgs {
 pub fn run(args: &McpArgs) -> ExitCode {
     let result = match &args.command {
         McpCommand::Import(a) => run_import(a),
-        McpCommand::Proxy(a) => run_proxy(a),
+        McpCommand::Proxy(a) => run_proxy(a.as_ref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),
