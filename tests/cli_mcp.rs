@@ -783,3 +783,26 @@ fn with_key_an_unsigned_bundle_is_refused_and_the_proxy_does_not_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot start `/nonexistent/never-started`"), "{err}");
 }
+
+#[test]
+fn a_server_that_never_answers_cannot_grow_the_proxy_s_waiting_requests() {
+    if !available("a_server_that_never_answers_cannot_grow_the_proxy_s_waiting_requests") {
+        return;
+    }
+    let w = echo_world("silent");
+    let up = hostile("silent");
+    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    p.initialize();
+    let mut batch = String::new();
+    for i in 0..4096 {
+        batch.push_str(&format!("{}\n", json!({"jsonrpc": "2.0", "id": i + 100, "method": "resources/list"})));
+    }
+    p.send(batch.as_bytes());
+    p.send_json(json!({"jsonrpc": "2.0", "id": "one-too-many", "method": "resources/list"}));
+    let got = p.answer(&json!("one-too-many"));
+    assert_eq!(got["error"]["code"], -32000, "{got}");
+    assert!(got["error"]["message"].as_str().unwrap().contains("4096 requests already wait"), "{got}");
+    // The proxy answers itself still.
+    p.send_json(json!({"jsonrpc": "2.0", "id": "p", "method": "ping"}));
+    assert_eq!(p.answer(&json!("p"))["result"], json!({}));
+}

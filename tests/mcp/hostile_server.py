@@ -8,6 +8,7 @@ It answers `initialize` and `tools/list` properly (one tool, `echo`), then, per 
             the answer came before it), and never answers the real one
   exit      exits without answering
   garbage   writes a line that is not JSON, then a correct answer
+  silent    (and for every other request too) never answers
 Every call it receives is appended to the file named by $HOSTILE_LOG (what reached it).
 """
 import json
@@ -51,5 +52,5 @@ for line in sys.stdin:
         elif mode == "garbage":
             sys.stdout.write("this is not json\n")
             send({"jsonrpc": "2.0", "id": mid, "result": ok})
-    elif mid is not None:
+    elif mid is not None and mode != "silent":
         send({"jsonrpc": "2.0", "id": mid, "result": {}})

@@ -87,6 +87,10 @@ impl Shared {
 /// answered with an error, never queued unbounded.
 pub const MAX_DECIDING: usize = 256;
 
+/// Requests waiting for an answer in each direction (client → servers, servers → client); past
+/// it a new one is answered with an error, so that a peer that never answers cannot grow them.
+pub const MAX_PENDING: usize = 4096;
+
 fn key(id: &Value) -> String {
     id.to_string()
 }
@@ -163,7 +167,15 @@ pub fn run(servers: &[ServerSpec], settings: Settings, decider: Arc<dyn Decider>
                 }
                 Kind::Request { id, method } => {
                     let params = m.get("params").cloned().unwrap_or(json!({}));
+                    let waiting = shared.pending.lock().map_or(MAX_PENDING, |p| p.len());
                     match method {
+                        _ if waiting >= MAX_PENDING && method != "ping" => {
+                            shared.send_client(&jsonrpc::error(
+                                id,
+                                code::UPSTREAM,
+                                format!("{MAX_PENDING} requests already wait for a server's answer; try again later"),
+                            ))
+                        }
                         "tools/call" => start_call(&shared, &settings, &decider, &writers, &alive, &names, id, &params),
                         "ping" => shared.send_client(&jsonrpc::result(id, json!({}))),
                         "initialize" | "tools/list" => {
@@ -293,6 +305,15 @@ pub fn run(servers: &[ServerSpec], settings: Settings, decider: Arc<dyn Decider>
                             None => crate::errln!(
                                 "aarm mcp proxy: `{name}` answered an id it was not asked with ({id}); dropped"
                             ),
+                        }
+                    }
+                    Kind::Request { id, .. } if to_client.len() >= MAX_PENDING => {
+                        if let Some(w) = writers.get(i) {
+                            let _ = w.send(&jsonrpc::error(
+                                id,
+                                code::UPSTREAM,
+                                format!("{MAX_PENDING} requests already wait for the client's answer"),
+                            ));
                         }
                     }
                     Kind::Request { id, .. } => {
