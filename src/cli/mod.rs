@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod mcp;
 pub mod new;
 pub mod output;
 pub mod receipts;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Write a new Ed25519 key pair: the signing key to FILE (mode 0600), the public key to
     /// FILE.pub, both as hex.
     Keygen(keygen::KeygenArgs),
+    /// The MCP gateway: import a server's tools as declarations, or proxy an agent's MCP
+    /// traffic and decide every tool call with a bundle.
+    Mcp(mcp::McpArgs),
     /// Create a policy directory NAME with a policy, a test and a request to start from.
     New(new::NewArgs),
 }
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::New(args) => new::run(&args),
+        Command::Mcp(args) => mcp::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }
