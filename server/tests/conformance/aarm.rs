@@ -11,6 +11,8 @@ use serde_json::json;
 /// R1: nothing is released before its decision. A call without a credential gets no decision,
 /// a tool the policy never heard of is still decided (the default: deny), and a suspended
 /// action's wait answers "pending" until an approver decides.
+/// Gap: issue 17. aarm decides what the host asks before the host runs it, but intercepts
+/// nothing itself: a host that skips the call bypasses it (`aarm mcp proxy` will sit in the path).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r1_no_action_is_released_before_its_decision() {
     let d = Deployment::start("conf-r1").await;

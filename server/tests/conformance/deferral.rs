@@ -82,8 +82,8 @@ async fn deferral_window_is_bounded() {
 
 /// Design rule 3: a deferral asks a narrow question: the decision names each missing fact, its
 /// type and its source; an answer to another question, or of another type, is refused and
-/// changes nothing; the right fact ends it by re-evaluation.
-/// Gap: issue 14. Nothing asks the named source yet; the host (or a person) provides the fact.
+/// changes nothing; the right fact ends it by re-evaluation. (Who asks the source is
+/// `deferral_service_asks_evidence_sources`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_asks_narrow_evidence_questions() {
     let d = Deployment::start("conf-d3").await;
