@@ -126,10 +126,21 @@ async fn deferral_emits_a_receipt_for_the_defer_and_for_its_resolution() {
 /// Queue and retry pattern: on DEFER the service asks the evidence's source itself, retries,
 /// and escalates when automatic resolution is exhausted.
 /// Gap: issue 14 (`[evidence.sources]`). Today the deferral waits for whoever provides the fact:
-/// a tick leaves it pending, with no attempt made.
+/// a tick leaves it pending, with no attempt made, and `serve.toml` cannot name a source (an
+/// unknown table is a configuration error) — which fails this test the day it can.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_service_asks_evidence_sources() {
     let d = Deployment::start("conf-d6").await;
+    let with_source = format!(
+        "{}\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n",
+        std::fs::read_to_string(d.dir.path("serve.toml")).unwrap()
+    );
+    std::fs::write(d.dir.path("sources.toml"), with_source).unwrap();
+    match aarm_server::config::Config::load(&d.dir.path("sources.toml")) {
+        Err(e) => assert!(e.to_string().contains("evidence"), "refused for another reason: {e}"),
+        Ok(_) => panic!("serve.toml takes evidence sources now: update docs/conformance.md (D6) and this test"),
+    }
+
     let id = case_id(&d.decide(patch_prod("s-d6")).await);
     d.advance(Duration::from_secs(60)).await;
     let case = case_as(&d, &id, "tok-ops").await;
