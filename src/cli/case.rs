@@ -227,6 +227,12 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 if let Some(receipt) = &submitted.receipt {
                     obj.insert("receipt".into(), serde_json::Value::String(receipt.clone()));
                 }
+                // The hash of the action decided, as `aarm serve` answers it: what approvals bind
+                // to, and what a script compares with the action it is about to run.
+                if let Ok(parsed) = aarm_runtime::json::parse(&request) {
+                    let hash = aarm_cases::lifecycle::action::action_hash(&parsed);
+                    obj.insert("action_hash".into(), serde_json::Value::String(hash));
+                }
             }
             print_json(&out);
             Ok(exit::OK)
