@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod lsp;
 pub mod new;
 pub mod output;
 pub mod receipts;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Write a new Ed25519 key pair: the signing key to FILE (mode 0600), the public key to
     /// FILE.pub, both as hex.
     Keygen(keygen::KeygenArgs),
+    /// A language server on standard input/output for editors: diagnostics, hover, definition,
+    /// references, rename, symbols, completion, formatting and quick fixes.
+    Lsp(lsp::LspArgs),
     /// Create a policy directory NAME with a policy, a test and a request to start from.
     New(new::NewArgs),
 }
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::New(args) => new::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }
