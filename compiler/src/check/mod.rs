@@ -107,9 +107,12 @@ pub(crate) fn identity_fields() -> [(&'static str, ir::IdentityField, Type); 5] 
     ]
 }
 
+/// Field names and their types.
+pub type FieldTypes = Vec<(&'static str, Type)>;
+
 /// The fields of `identity` and the built-in fields of `context`, with their types (for an
 /// editor's completion).
-pub fn root_fields() -> (Vec<(&'static str, Type)>, Vec<(&'static str, Type)>) {
+pub fn root_fields() -> (FieldTypes, FieldTypes) {
     (
         identity_fields().into_iter().map(|(n, _, t)| (n, t)).collect(),
         builtin_context().into_iter().map(|(n, _, t)| (n, t)).collect(),

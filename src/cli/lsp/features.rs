@@ -105,6 +105,9 @@ pub fn references(ws: &Workspace, p: lsp::ReferenceParams) -> Result<Value, Fail
     json(locs)
 }
 
+// lsp-types keys a workspace edit by `Uri`, whose parsed form clippy takes for interior
+// mutability; nothing mutates a key while it is in the map.
+#[allow(clippy::mutable_key_type)]
 pub fn rename(ws: &Workspace, p: lsp::RenameParams) -> Result<Value, Failure> {
     let pp = p.text_document_position;
     let (a, file, at) = locate(ws, &pp.text_document.uri, pp.position)?;
@@ -240,6 +243,9 @@ pub fn formatting(ws: &Workspace, p: lsp::DocumentFormattingParams) -> Result<Va
     json(vec![lsp::TextEdit { range: lsp::Range { start: lsp::Position::default(), end }, new_text: formatted }])
 }
 
+// lsp-types keys a workspace edit by `Uri`, whose parsed form clippy takes for interior
+// mutability; nothing mutates a key while it is in the map.
+#[allow(clippy::mutable_key_type)]
 pub fn code_actions(ws: &Workspace, p: lsp::CodeActionParams) -> Result<Value, Failure> {
     let (a, file) = analysis(ws, &p.text_document.uri)?;
     let text = a.text(file);
@@ -428,4 +434,17 @@ fn enclosing_block(before: &str) -> Option<&'static str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_around_the_cursor_is_found_by_its_braces() {
+        let before = "rule r on t {\n  when x\n  step_up {\n    approvers 1 of g\n    ";
+        assert_eq!(enclosing_block(before), Some("step_up"));
+        assert_eq!(enclosing_block("rule r on t {\n  defer { need a }\n  "), None);
+        assert_eq!(enclosing_block("rule r on t {\n  defer {\n  "), Some("defer"));
+    }
 }
