@@ -457,3 +457,16 @@ fn requests_before_initialize_and_exit_without_shutdown() {
     // `exit` before `shutdown` is exit code 1, as the protocol says.
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_message_over_the_size_limit_is_refused_unread() {
+    let mut child = common::aarm().arg("lsp").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A length no buffer is allocated for: the server skips what arrives and says why.
+    write!(stdin, "Content-Length: 200000000\r\n\r\n{{\"jsonrpc\"").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("-32700") && text.contains("larger than the limit"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}
