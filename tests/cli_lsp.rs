@@ -276,6 +276,11 @@ fn hover_definition_references_rename_symbols() {
     let md = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(md.contains(": Int"), "{md}");
 
+    // Hover on a group: its members and doc.
+    let h = c.at("textDocument/hover", &rules_uri, pos(RULES, "finance\n", 0, 1), json!({}));
+    let md = h["result"]["contents"]["value"].as_str().unwrap();
+    assert!(md.contains(r#"group finance = ["a@x.com", "b@x.com"]"#) && md.contains("The finance team."), "{md}");
+
     // Definition of a group named in step_up: its declaration in the other file.
     let d = c.at("textDocument/definition", &rules_uri, pos(RULES, "finance\n", 0, 0), json!({}));
     assert_eq!(d["result"]["uri"], common_uri);
@@ -341,8 +346,14 @@ fn completion_offers_what_fits_the_place() {
     let methods = labels(&r);
     assert!(methods.contains(&"starts_with".to_string()) && methods.contains(&"len".to_string()), "{methods:?}");
 
+    // After `use std.`: the standard library's modules.
+    let typing = RULES.replacen("\n\n", "\nuse std.\n\n", 1);
+    c.change(&rules_uri, 5, &typing);
+    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "use std.", 0, 8), json!({}));
+    assert_eq!(labels(&r), ["net", "risk", "text", "time"]);
+
     // Inside `step_up { }`: its clauses.
-    c.change(&rules_uri, 5, RULES);
+    c.change(&rules_uri, 6, RULES);
     let r = c.at("textDocument/completion", &rules_uri, pos(RULES, "    approvers", 0, 4), json!({}));
     assert!(labels(&r).contains(&"escalate".to_string()), "{r}");
     // At the top of a rule: keywords, groups and fns.

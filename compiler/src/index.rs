@@ -75,11 +75,20 @@ pub struct Index {
     pub occurrences: Vec<Occurrence>,
     /// The type of each checked expression, by its span (nested expressions each have their own).
     pub types: Vec<(Loc, Type)>,
+    /// `///` docs of declarations whose IR keeps none (groups).
+    docs: Vec<(Target, String)>,
 }
 
 impl Index {
     pub(crate) fn refer(&mut self, file: FileId, span: aarm_lang::Span, target: Target) {
         self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+    }
+
+    /// Keeps the `///` doc of a declaration whose IR has no place for it.
+    pub(crate) fn document(&mut self, target: Target, doc: Option<String>) {
+        if let Some(doc) = doc {
+            self.docs.push((target, doc));
+        }
     }
 
     pub(crate) fn typed(&mut self, file: FileId, span: aarm_lang::Span, ty: &Type) {
@@ -162,6 +171,11 @@ impl Index {
                 signature,
                 &c.doc,
             ));
+        }
+        for s in &mut symbols {
+            if s.doc.is_none() {
+                s.doc = self.docs.iter().find(|(t, _)| *t == s.target).map(|(_, d)| d.clone());
+            }
         }
         for s in &symbols {
             self.occurrences.push(Occurrence { loc: s.loc, target: s.target });

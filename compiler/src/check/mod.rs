@@ -342,6 +342,7 @@ impl<'a> Checker<'a> {
                 }
                 let id = ir::GroupId(to_u32(self.bundle.groups.len()));
                 self.groups.insert(g.name.name.clone(), Decl { id, loc });
+                self.index.document(crate::index::Target::Group(id), doc);
                 let mut members: Vec<String> = Vec::new();
                 for m in &g.members {
                     if !members.contains(&m.value) {
