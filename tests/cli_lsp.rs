@@ -63,8 +63,13 @@ struct Client {
 
 impl Client {
     fn start() -> Client {
+        Client::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &Path)]) -> Client {
         let mut child = common::aarm()
             .arg("lsp")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -480,4 +485,22 @@ fn a_message_over_the_size_limit_is_refused_unread() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("-32700") && text.contains("larger than the limit"), "{text}");
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_file_in_the_home_directory_is_checked_alone() {
+    // The home directory is not walked as a bundle: a broken file beside the open one is not read.
+    let (dir, _common_uri, rules_uri) = bundle("home");
+    std::fs::write(dir.join("broken.aarm"), "rule {").unwrap();
+    let mut c = Client::start_with(&[("HOME", &dir)]);
+    c.open(&rules_uri, RULES);
+    // rules.aarm alone does not know common.aarm's declarations...
+    let diags = c.diagnostics(&rules_uri);
+    assert!(diags.iter().any(|d| d["code"] == "E0100"), "{diags:?}");
+    // ...and broken.aarm got no diagnostics: it was not read.
+    let broken = format!("file://{}", dir.join("broken.aarm").display());
+    let r = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": broken } }));
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(c.pending.iter().all(|m| !is_diagnostics_for(m, &broken)));
+    assert_eq!(c.shutdown(), 0);
 }

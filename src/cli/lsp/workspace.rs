@@ -133,9 +133,15 @@ fn analyse(loaded: Loaded) -> Analysis {
     Analysis { loaded, diagnostics, index: checked.index }
 }
 
-/// The bundle directory of a file: the directory that holds it.
+/// The bundle directory of a file: the directory that holds it. Not the file system's root or
+/// the home directory: a stray `.aarm` file there would have the server walk the whole disk, so
+/// it is checked alone, as `aarm check FILE` checks it.
 fn bundle_dir(path: &Path) -> Option<PathBuf> {
     let dir = path.parent()?;
+    let home = std::env::var_os("HOME").map(|h| canonical(Path::new(&h)));
+    if dir.parent().is_none() || home.as_deref() == Some(dir) {
+        return None;
+    }
     dir.is_dir().then(|| dir.to_path_buf())
 }
 
