@@ -183,13 +183,19 @@ impl Index {
         self.symbols = symbols;
     }
 
-    /// The declaration named at `offset` of `file`, if a name there refers to one.
-    pub fn target_at(&self, file: FileId, offset: u32) -> Option<Target> {
+    /// The name at `offset` of `file` (a cursor just after it counts) that refers to a
+    /// declaration, if there is one.
+    pub fn occurrence_at(&self, file: FileId, offset: u32) -> Option<Occurrence> {
         self.occurrences
             .iter()
             .filter(|o| o.loc.file == file && o.loc.span.start <= offset && offset <= o.loc.span.end)
             .min_by_key(|o| o.loc.span.len())
-            .map(|o| o.target)
+            .copied()
+    }
+
+    /// The declaration named at `offset` of `file`.
+    pub fn target_at(&self, file: FileId, offset: u32) -> Option<Target> {
+        self.occurrence_at(file, offset).map(|o| o.target)
     }
 
     pub fn symbol(&self, target: Target) -> Option<&Symbol> {

@@ -49,21 +49,14 @@ pub fn hover(ws: &Workspace, p: lsp::HoverParams) -> Result<Value, Failure> {
     let pp = p.text_document_position_params;
     let (a, file, at) = locate(ws, &pp.text_document.uri, pp.position)?;
     let text = a.text(file);
-    let target_here = a.index.target_at(file, at);
-    let contents = if let Some(sym) = target_here.and_then(|t| a.index.symbol(t)) {
+    let named = a.index.occurrence_at(file, at).and_then(|o| Some((o.loc.span, a.index.symbol(o.target)?)));
+    let contents = if let Some((span, sym)) = named {
         let mut md = format!("```aarm\n{}\n```", sym.signature);
         if let Some(doc) = &sym.doc {
             md.push_str("\n\n");
             md.push_str(doc.trim());
         }
-        Some((
-            md,
-            a.index
-                .occurrences
-                .iter()
-                .find(|o| o.loc.file == file && o.loc.span.start <= at && at <= o.loc.span.end)
-                .map(|o| o.loc.span),
-        ))
+        Some((md, Some(span)))
     } else if let Some((loc, ty)) = a.index.type_at(file, at) {
         let written = text.get(loc.span.range()).unwrap_or("");
         Some((format!("```aarm\n{written}: {ty}\n```"), Some(loc.span)))
@@ -309,18 +302,12 @@ pub fn completion(ws: &Workspace, p: lsp::CompletionParams) -> Result<Value, Fai
             let mut trimmed = text.clone();
             trimmed.replace_range(word_start.saturating_sub(1)..at as usize, "");
             let variant = ws.analyse_variant(&path, trimmed);
-            let root: String = receiver_text
-                .chars()
-                .rev()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            // The last name before the dot: `params` of `params.`, `x` of `f(a).x.`.
+            let root = receiver_text.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
             let recv_end = u32::try_from(word_start.saturating_sub(1)).unwrap_or(0);
             match &variant {
-                Some((va, vf)) => member_items(va, *vf, &root, recv_end),
-                None => member_items(a, file, &root, recv_end),
+                Some((va, vf)) => member_items(va, *vf, root, recv_end),
+                None => member_items(a, file, root, recv_end),
             }
         }
         None => match enclosing_block(before) {
