@@ -3,12 +3,14 @@
 //! - [`modules`], [`stdlib`]: loading a bundle's files, following `use`, the module graph
 //! - [`check`]: name resolution and type checking, producing [`ir`]
 //! - [`types`]: the language's types
+//! - [`index`]: what the checker resolved (declarations, references, types), for editors
 //! - [`ir`]: the typed, resolved intermediate representation
 //! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
 
 pub mod analyze;
 pub mod check;
 pub mod codegen;
+pub mod index;
 pub mod interpret;
 pub mod ir;
 pub mod modules;
@@ -17,7 +19,7 @@ pub mod test_runner;
 pub mod types;
 
 pub use check::{check, Checked};
-pub use modules::{load, load_sources, load_text, policy_files, LoadError, Loaded};
+pub use modules::{load, load_sources, load_text, load_with_overlay, policy_files, LoadError, Loaded};
 
 /// Everything `aarm build` and `aarm eval` need from source: diagnostics, and the program when
 /// there are no errors.

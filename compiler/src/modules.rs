@@ -132,7 +132,15 @@ impl LoadError {
 
 /// Loads the files under `roots` (files or directories) and everything they `use`.
 pub fn load(roots: &[PathBuf]) -> Result<Loaded, LoadError> {
+    load_with_overlay(roots, HashMap::new())
+}
+
+/// [`load`], with some files' text given instead of read from disk: an editor's unsaved buffers
+/// (`aarm lsp`), keyed by canonical path. A file under a root, or reached by `use`, whose path is a
+/// key is loaded from the overlay; every other file as usual.
+pub fn load_with_overlay(roots: &[PathBuf], overlay: HashMap<PathBuf, String>) -> Result<Loaded, LoadError> {
     let mut loader = Loader::new(Backend::Disk);
+    loader.overlay = overlay;
     if let Some(first) = roots.first() {
         loader.base = Some(bundle_root(first)?);
     }
@@ -367,6 +375,8 @@ struct Loader {
     diagnostics: Vec<Diagnostic>,
     index: HashMap<Key, usize>,
     edges: Vec<UseEdge>,
+    /// Texts that replace files on disk (an editor's unsaved buffers), by canonical path.
+    overlay: HashMap<PathBuf, String>,
 }
 
 const VALID_USE_FORMS: &str =
@@ -382,20 +392,31 @@ impl Loader {
             diagnostics: Vec::new(),
             index: HashMap::new(),
             edges: Vec::new(),
+            overlay: HashMap::new(),
         }
     }
 
     fn load_root_file(&mut self, path: &Path) -> Result<(), LoadError> {
         let canonical = fs::canonicalize(path).map_err(|e| LoadError::from_io(path, e))?;
+        let overlaid = self.overlaid(&canonical);
         let key = Key::Path(canonical);
         if self.index.contains_key(&key) {
             return Ok(());
         }
-        let text = read_text(path).map_err(|e| LoadError::from_io(path, e))?;
+        let text = match overlaid {
+            Some(text) => text,
+            None => read_text(path).map_err(|e| LoadError::from_io(path, e))?,
+        };
         let shown = normalize(path);
         let name = shown.display().to_string();
         self.add_module(key, ModuleSource::File(shown), name, text);
         Ok(())
+    }
+
+    /// The overlay's text for a file, checked against the size limit as a file on disk is.
+    fn overlaid(&self, canonical: &Path) -> Option<Text> {
+        let text = self.overlay.get(canonical)?;
+        Some(if text.len() > MAX_SOURCE_BYTES { Text::TooLarge } else { Text::Valid(text.clone()) })
     }
 
     /// Adds a file to the source map, parses it when it can, and returns its module index.
@@ -623,6 +644,7 @@ impl Loader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(None),
             Err(e) => return Err(Some(e.to_string())),
         };
+        let overlaid = self.overlaid(&canonical);
         let key = Key::Path(canonical);
         if let Some(&to) = self.index.get(&key) {
             return Ok(to);
@@ -630,7 +652,10 @@ impl Loader {
         if fs::metadata(target).is_ok_and(|m| m.is_dir()) {
             return Err(Some("it is a directory".to_string()));
         }
-        let text = read_text(target).map_err(|e| Some(e.to_string()))?;
+        let text = match overlaid {
+            Some(text) => text,
+            None => read_text(target).map_err(|e| Some(e.to_string()))?,
+        };
         let name = target.display().to_string();
         Ok(self.add_module(key, ModuleSource::File(target.to_path_buf()), name, text))
     }

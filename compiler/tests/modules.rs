@@ -426,3 +426,22 @@ fn parse_diagnostics_are_kept() {
     assert!(loaded.diagnostics.iter().all(|d| loaded.sources.name(d.file) == "a.aarm"));
     assert_eq!(loaded.modules.len(), 2);
 }
+
+#[test]
+fn an_overlay_replaces_files_under_a_root_and_files_reached_by_use() {
+    // An editor's unsaved buffers: the overlay's text is loaded instead of what is on disk, for a
+    // root's own file and for a file outside the root that a `use` reaches.
+    let dir = TempDir::new("overlay");
+    let main = dir.write("bundle/main.aarm", "use ../shared/lib\nrule on_disk on * { deny }\n");
+    let lib = dir.write("shared/lib.aarm", "group on_disk = [\"a\"]\n");
+    let mut overlay = std::collections::HashMap::new();
+    overlay.insert(main.canonicalize().unwrap(), "use ../shared/lib\ngroup from_buffer = [\"b\"]\n".to_string());
+    overlay.insert(lib.canonicalize().unwrap(), "group lib_buffer = [\"c\"]\n".to_string());
+    let loaded = aarm_compiler::load_with_overlay(&[dir.path().join("bundle")], overlay).unwrap();
+    let texts: Vec<&str> = loaded.modules.iter().map(|m| loaded.sources.get(m.file).unwrap().text.as_str()).collect();
+    assert_eq!(texts, ["use ../shared/lib\ngroup from_buffer = [\"b\"]\n", "group lib_buffer = [\"c\"]\n"]);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", codes(&loaded));
+    // Without it, the files on disk.
+    let loaded = load(&[dir.path().join("bundle")]).unwrap();
+    assert!(loaded.sources.get(loaded.modules[1].file).unwrap().text.contains("on_disk"));
+}

@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod keygen;
 pub mod mcp;
+pub mod lsp;
 pub mod new;
 pub mod output;
 pub mod receipts;
@@ -72,6 +73,9 @@ pub enum Command {
     /// The MCP gateway: import a server's tools as declarations, or proxy an agent's MCP
     /// traffic and decide every tool call with a bundle.
     Mcp(mcp::McpArgs),
+    /// A language server on standard input/output for editors: diagnostics, hover, definition,
+    /// references, rename, symbols, completion, formatting and quick fixes.
+    Lsp(lsp::LspArgs),
     /// Create a policy directory NAME with a policy, a test and a request to start from.
     New(new::NewArgs),
 }
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::New(args) => new::run(&args),
         Command::Mcp(args) => mcp::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }

@@ -6,6 +6,7 @@
 //! [`ExprKind::Unwrap`], and reading one that is not is error E0201 with the guard to add.
 
 use super::{builtin_context, identity_fields, to_u32, Checker};
+use crate::index::Target;
 use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method};
 use crate::types::{Fit, Type};
 use aarm_lang::ast::{self, BinOp, LogicOp, QuantKind, Root};
@@ -242,6 +243,12 @@ impl Checker<'_> {
 
     /// Checks without requiring optionals to be present (for `is set` and assignments).
     pub(crate) fn check_raw(&mut self, s: &mut Scope, e: &ast::Expr) -> ir::Expr {
+        let checked = self.check_raw_kind(s, e);
+        self.index.typed(s.file, e.span, &checked.ty);
+        checked
+    }
+
+    fn check_raw_kind(&mut self, s: &mut Scope, e: &ast::Expr) -> ir::Expr {
         let span = e.span;
         match &e.kind {
             ast::ExprKind::Bool(b) => ex(ExprKind::Const(ir::Const::Bool(*b)), Type::Bool, span),
@@ -383,6 +390,7 @@ impl Checker<'_> {
             return ex(ExprKind::Local(id), ty, name.span);
         }
         if let Some(g) = self.groups.get(&name.name) {
+            self.index.refer(s.file, name.span, Target::Group(g.id));
             return ex(ExprKind::Group(g.id), Type::set(Type::String), name.span);
         }
         let mut d = Diagnostic::new(Code::UnknownName, s.file, name.span, format!("unknown name `{}`", name.name))
@@ -500,6 +508,7 @@ impl Checker<'_> {
                 }
                 if let Some(decl) = self.context.get(&field.name) {
                     let id = decl.id;
+                    self.index.refer(file, field.span, Target::Context(id));
                     let ty = self.bundle.context_fields.get(id.index()).map(|f| f.ty.clone()).unwrap_or(Type::Error);
                     return ex(ExprKind::Context(ContextField::Declared(id)), ty, span);
                 }
@@ -516,6 +525,7 @@ impl Checker<'_> {
             Root::Evidence => match self.evidence.get(&field.name) {
                 Some(decl) => {
                     let id = decl.id;
+                    self.index.refer(file, field.span, Target::Evidence(id));
                     let ty = self.bundle.evidence.get(id.index()).map(|e| e.ty.clone()).unwrap_or(Type::Error);
                     ex(ExprKind::Evidence(id), ty, span)
                 }
@@ -572,11 +582,14 @@ impl Checker<'_> {
         for t in &tools {
             let Some(tool) = self.bundle.tool(*t) else { continue };
             match tool.field(&field.name) {
-                Some((_, f)) => match &ty {
-                    None => ty = Some(f.ty.clone()),
-                    Some(existing) if *existing != f.ty => differing = true,
-                    Some(_) => {}
-                },
+                Some((i, f)) => {
+                    self.index.refer(s.file, field.span, Target::Field(*t, to_u32(i)));
+                    match &ty {
+                        None => ty = Some(f.ty.clone()),
+                        Some(existing) if *existing != f.ty => differing = true,
+                        Some(_) => {}
+                    }
+                }
                 None => lacking.push(tool.name.clone()),
             }
         }
@@ -944,6 +957,7 @@ impl Checker<'_> {
             }
             return error_expr(span);
         };
+        self.index.refer(s.file, callee.span, Target::Fn(decl.id));
         let (params, ret) = match self.bundle.fns.get(decl.id.index()) {
             Some(f) => (f.params.clone(), f.ret.clone()),
             None => (Vec::new(), Type::Error),
@@ -1001,4 +1015,16 @@ fn were(n: usize) -> &'static str {
 fn signature(name: &str, params: &[Type], ret: &Type) -> String {
     let ps: Vec<String> = params.iter().map(ToString::to_string).collect();
     format!("the signature is `.{name}({}) -> {ret}`", ps.join(", "))
+}
+
+/// The methods a value of type `ty` has, each with its signature `.name(T) -> R` (for an editor's
+/// completion: the same table the checker resolves calls with).
+pub fn method_signatures(ty: &Type) -> Vec<(&'static str, String)> {
+    methods_for(ty)
+        .into_iter()
+        .map(|(name, _, params, ret)| {
+            let ps: Vec<String> = params.iter().map(ToString::to_string).collect();
+            (name, format!(".{name}({}) -> {ret}", ps.join(", ")))
+        })
+        .collect()
 }

@@ -12,12 +12,14 @@
 //! is unknown, so that one run shows all independent mistakes and no mistake twice.
 
 mod expr;
+pub use expr::method_signatures;
 mod fns;
 mod literals;
 pub(crate) use fns::visit;
 mod rule;
 mod test_block;
 
+use crate::index::Index;
 use crate::ir::{self, Loc};
 use crate::modules::{Loaded, Module};
 use crate::types::Type;
@@ -32,6 +34,9 @@ pub struct Checked {
     /// The IR, present only when there is no error (warnings allowed).
     pub bundle: Option<ir::Bundle>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Declarations, the names that refer to them and the types of expressions, for editors;
+    /// filled in whether or not there are errors.
+    pub index: Index,
 }
 
 /// Checks loaded modules. Module diagnostics (parse errors, missing files) are included.
@@ -45,7 +50,9 @@ pub fn check(loaded: &Loaded) -> Checked {
         (a.file, a.span.start, a.span.end, a.code.as_str()).cmp(&(b.file, b.span.start, b.span.end, b.code.as_str()))
     });
     diagnostics.dedup();
-    Checked { bundle: if has_errors { None } else { Some(c.bundle) }, diagnostics }
+    let mut index = std::mem::take(&mut c.index);
+    index.finish(&c.bundle);
+    Checked { bundle: if has_errors { None } else { Some(c.bundle) }, diagnostics, index }
 }
 
 /// Where a name was declared, for "first declared here" labels.
@@ -71,6 +78,7 @@ pub(crate) struct Checker<'a> {
     rule_qualified: HashMap<String, ir::RuleId>,
     /// E0026 is reported once per bundle.
     rule_limit_reported: bool,
+    pub(crate) index: Index,
 }
 
 /// Built-in context fields and their types (docs/language.md, "What a rule can read").
@@ -99,6 +107,18 @@ pub(crate) fn identity_fields() -> [(&'static str, ir::IdentityField, Type); 5] 
     ]
 }
 
+/// Field names and their types.
+pub type FieldTypes = Vec<(&'static str, Type)>;
+
+/// The fields of `identity` and the built-in fields of `context`, with their types (for an
+/// editor's completion).
+pub fn root_fields() -> (FieldTypes, FieldTypes) {
+    (
+        identity_fields().into_iter().map(|(n, _, t)| (n, t)).collect(),
+        builtin_context().into_iter().map(|(n, _, t)| (n, t)).collect(),
+    )
+}
+
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -118,6 +138,7 @@ impl<'a> Checker<'a> {
             rule_names: HashMap::new(),
             rule_qualified: HashMap::new(),
             rule_limit_reported: false,
+            index: Index::default(),
         }
     }
 
@@ -321,6 +342,7 @@ impl<'a> Checker<'a> {
                 }
                 let id = ir::GroupId(to_u32(self.bundle.groups.len()));
                 self.groups.insert(g.name.name.clone(), Decl { id, loc });
+                self.index.document(crate::index::Target::Group(id), doc);
                 let mut members: Vec<String> = Vec::new();
                 for m in &g.members {
                     if !members.contains(&m.value) {

@@ -2,6 +2,7 @@
 
 use super::expr::{ParamsScope, Scope};
 use super::{to_u32, Checker};
+use crate::index::Target;
 use crate::ir::{self, Loc, Outcome};
 use crate::modules::Module;
 use crate::types::Type;
@@ -225,6 +226,7 @@ impl Checker<'_> {
                 for t in tools {
                     match self.tools.get(&t.name) {
                         Some(d) => {
+                            self.index.refer(file, t.span, Target::Tool(d.id));
                             if !ids.contains(&d.id) {
                                 ids.push(d.id);
                             }
@@ -383,6 +385,7 @@ impl Checker<'_> {
             ast::ApproverSet::Group(name) => match self.groups.get(&name.name) {
                 Some(g) => {
                     let id = g.id;
+                    self.index.refer(file, name.span, Target::Group(id));
                     if let Some(group) = self.bundle.groups.get_mut(id.index()) {
                         group.named_by_step_up = true;
                     }
@@ -541,6 +544,7 @@ impl Checker<'_> {
                     for n in names {
                         match self.evidence.get(&n.name) {
                             Some(d) => {
+                                self.index.refer(file, n.span, Target::Evidence(d.id));
                                 if !defer.need.contains(&d.id) {
                                     defer.need.push(d.id);
                                 }

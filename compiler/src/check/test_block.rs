@@ -3,6 +3,7 @@
 //! rules), and reduced to constants for the test runner.
 
 use super::{builtin_context, Checker};
+use crate::index::Target;
 use crate::ir::{self, Const, Loc, TestStepKind, REJECTION_REASONS};
 use crate::types::{Fit, Type};
 use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
@@ -191,6 +192,7 @@ impl Checker<'_> {
                 .collect();
             return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, params };
         };
+        self.index.refer(file, tool.span, Target::Tool(decl.id));
         let schema: Vec<(String, Type)> = self
             .bundle
             .tool(decl.id)
@@ -298,6 +300,7 @@ impl Checker<'_> {
             self.report(d);
             return None;
         };
+        self.index.refer(file, name.span, Target::Evidence(decl.id));
         let ty = self.bundle.evidence.get(decl.id.index()).map(|e| e.ty.clone()).unwrap_or(Type::Error);
         self.constant(file, value, &ty, &format!("evidence `{}`", name.name)).map(|v| (decl.id, v))
     }
@@ -320,7 +323,12 @@ impl Checker<'_> {
                 .collect(),
         };
         match found.as_slice() {
-            [one] => Some(*one),
+            [one] => {
+                if let Some(last) = path.last() {
+                    self.index.refer(file, last.span, Target::Rule(*one));
+                }
+                Some(*one)
+            }
             [] => {
                 let names: Vec<String> =
                     self.bundle.rules.iter().flat_map(|r| [r.name.clone(), r.qualified_name.clone()]).collect();

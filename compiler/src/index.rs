@@ -1,0 +1,229 @@
+//! What the checker learned about names and types, kept for editors (`aarm lsp`): every place a
+//! declaration is named, and the type of every expression it checked.
+//!
+//! The checker records as it resolves, so an editor asks "what is at this offset" instead of
+//! resolving names a second time with rules of its own. Declarations come from the checker's
+//! tables when checking ends ([`Index::finish`]); they are there even when the bundle has errors.
+
+use crate::ir::{self, Loc};
+use crate::types::Type;
+use aarm_lang::FileId;
+
+/// A declaration a name can refer to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Tool(ir::ToolId),
+    /// A tool's field, by its position in the tool's fields.
+    Field(ir::ToolId, u32),
+    Evidence(ir::EvidenceId),
+    Group(ir::GroupId),
+    Fn(ir::FnId),
+    Rule(ir::RuleId),
+    Context(ir::ContextFieldId),
+}
+
+/// What kind of declaration a [`Symbol`] is, in the author's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    Tool,
+    Field,
+    Evidence,
+    Group,
+    Fn,
+    Rule,
+    Context,
+}
+
+impl SymbolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SymbolKind::Tool => "tool",
+            SymbolKind::Field => "field",
+            SymbolKind::Evidence => "evidence",
+            SymbolKind::Group => "group",
+            SymbolKind::Fn => "fn",
+            SymbolKind::Rule => "rule",
+            SymbolKind::Context => "context field",
+        }
+    }
+}
+
+/// One declaration: where its name is written, a one-line signature, and its `///` docs.
+#[derive(Clone, Debug)]
+pub struct Symbol {
+    pub target: Target,
+    pub kind: SymbolKind,
+    pub name: String,
+    /// The name's span in its declaration.
+    pub loc: Loc,
+    /// The declaration as an author would write it: `evidence x: Bool from "src"`, `fn f(a: Int) -> Bool`.
+    pub signature: String,
+    pub doc: Option<String>,
+}
+
+/// A name written in the source that refers to a declaration (the declaration's own name included).
+#[derive(Clone, Copy, Debug)]
+pub struct Occurrence {
+    pub loc: Loc,
+    pub target: Target,
+}
+
+/// The side table: declarations, the places that name them, and the types of expressions.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    pub symbols: Vec<Symbol>,
+    pub occurrences: Vec<Occurrence>,
+    /// The type of each checked expression, by its span (nested expressions each have their own).
+    pub types: Vec<(Loc, Type)>,
+    /// `///` docs of declarations whose IR keeps none (groups).
+    docs: Vec<(Target, String)>,
+}
+
+impl Index {
+    pub(crate) fn refer(&mut self, file: FileId, span: aarm_lang::Span, target: Target) {
+        self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+    }
+
+    /// Keeps the `///` doc of a declaration whose IR has no place for it.
+    pub(crate) fn document(&mut self, target: Target, doc: Option<String>) {
+        if let Some(doc) = doc {
+            self.docs.push((target, doc));
+        }
+    }
+
+    pub(crate) fn typed(&mut self, file: FileId, span: aarm_lang::Span, ty: &Type) {
+        self.types.push((Loc { file, span }, ty.clone()));
+    }
+
+    /// Adds the declarations of `bundle` (the checker's tables, complete even with errors), each
+    /// also an occurrence of itself so that references and renames include it.
+    pub(crate) fn finish(&mut self, bundle: &ir::Bundle) {
+        let mut symbols = Vec::new();
+        for (i, t) in bundle.tools.iter().enumerate() {
+            let tool = ir::ToolId(to_u32(i));
+            let fields = t.fields.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect::<Vec<_>>().join(", ");
+            symbols.push(symbol(
+                Target::Tool(tool),
+                SymbolKind::Tool,
+                &t.name,
+                t.loc,
+                format!("tool {} {{ {fields} }}", t.name),
+                &t.doc,
+            ));
+            for (j, f) in t.fields.iter().enumerate() {
+                let signature = format!("{}.{}: {}", t.name, f.name, f.ty);
+                symbols.push(symbol(
+                    Target::Field(tool, to_u32(j)),
+                    SymbolKind::Field,
+                    &f.name,
+                    f.loc,
+                    signature,
+                    &f.doc,
+                ));
+            }
+        }
+        for (i, e) in bundle.evidence.iter().enumerate() {
+            let signature = format!("evidence {}: {} from {:?}", e.name, e.ty, e.source);
+            symbols.push(symbol(
+                Target::Evidence(ir::EvidenceId(to_u32(i))),
+                SymbolKind::Evidence,
+                &e.name,
+                e.loc,
+                signature,
+                &e.doc,
+            ));
+        }
+        for (i, g) in bundle.groups.iter().enumerate() {
+            let members = g.members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ");
+            let signature = format!("group {} = [{members}]", g.name);
+            symbols.push(symbol(
+                Target::Group(ir::GroupId(to_u32(i))),
+                SymbolKind::Group,
+                &g.name,
+                g.loc,
+                signature,
+                &None,
+            ));
+        }
+        for (i, f) in bundle.fns.iter().enumerate() {
+            let params = f.params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
+            let signature = format!("fn {}({params}) -> {}", f.name, f.ret);
+            symbols.push(symbol(Target::Fn(ir::FnId(to_u32(i))), SymbolKind::Fn, &f.name, f.loc, signature, &f.doc));
+        }
+        for (i, r) in bundle.rules.iter().enumerate() {
+            let signature = format!("rule {}", r.qualified_name);
+            symbols.push(symbol(
+                Target::Rule(ir::RuleId(to_u32(i))),
+                SymbolKind::Rule,
+                &r.name,
+                r.loc,
+                signature,
+                &r.doc,
+            ));
+        }
+        for (i, c) in bundle.context_fields.iter().enumerate() {
+            let signature = format!("context.{}: {}", c.name, c.ty);
+            symbols.push(symbol(
+                Target::Context(ir::ContextFieldId(to_u32(i))),
+                SymbolKind::Context,
+                &c.name,
+                c.loc,
+                signature,
+                &c.doc,
+            ));
+        }
+        for s in &mut symbols {
+            if s.doc.is_none() {
+                s.doc = self.docs.iter().find(|(t, _)| *t == s.target).map(|(_, d)| d.clone());
+            }
+        }
+        for s in &symbols {
+            self.occurrences.push(Occurrence { loc: s.loc, target: s.target });
+        }
+        self.symbols = symbols;
+    }
+
+    /// The name at `offset` of `file` (a cursor just after it counts) that refers to a
+    /// declaration, if there is one.
+    pub fn occurrence_at(&self, file: FileId, offset: u32) -> Option<Occurrence> {
+        self.occurrences
+            .iter()
+            .filter(|o| o.loc.file == file && o.loc.span.start <= offset && offset <= o.loc.span.end)
+            .min_by_key(|o| o.loc.span.len())
+            .copied()
+    }
+
+    /// The declaration named at `offset` of `file`.
+    pub fn target_at(&self, file: FileId, offset: u32) -> Option<Target> {
+        self.occurrence_at(file, offset).map(|o| o.target)
+    }
+
+    pub fn symbol(&self, target: Target) -> Option<&Symbol> {
+        self.symbols.iter().find(|s| s.target == target)
+    }
+
+    /// Every place `target` is named, its declaration included, in source order and once each.
+    pub fn references(&self, target: Target) -> Vec<Loc> {
+        let mut locs: Vec<Loc> = self.occurrences.iter().filter(|o| o.target == target).map(|o| o.loc).collect();
+        locs.sort_by_key(|l| (l.file, l.span.start, l.span.end));
+        locs.dedup();
+        locs
+    }
+
+    /// The innermost checked expression around `offset` of `file`, and its type.
+    pub fn type_at(&self, file: FileId, offset: u32) -> Option<(Loc, &Type)> {
+        self.types
+            .iter()
+            .filter(|(l, _)| l.file == file && l.span.start <= offset && offset < l.span.end)
+            .min_by_key(|(l, _)| l.span.len())
+            .map(|(l, t)| (*l, t))
+    }
+}
+
+fn symbol(target: Target, kind: SymbolKind, name: &str, loc: Loc, signature: String, doc: &Option<String>) -> Symbol {
+    Symbol { target, kind, name: name.to_string(), loc, signature, doc: doc.clone() }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
