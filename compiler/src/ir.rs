@@ -6,8 +6,12 @@
 //! ([`ExprKind::Widen`], [`ExprKind::Unwrap`]); defaults from `settings` are filled in.
 
 use crate::types::Type;
-use aarm_lang::ast::{BinOp, QuantKind, RiskLevel};
+use aarm_lang::ast::{BinOp, QuantKind};
 use aarm_lang::{FileId, Span};
+use aarm_runtime::policy;
+/// The policy vocabulary is the runtime's (`aarm_runtime::policy`): the checker lowers the syntax
+/// into it, and code generation copies it into the bundle unchanged.
+pub use aarm_runtime::policy::{Approvers, ConflictMode, Const, DefaultEffect, Escalation, Outcome, Risk, StepUp};
 
 macro_rules! id_type {
     ($($(#[$m:meta])* $name:ident;)*) => {$(
@@ -141,18 +145,6 @@ pub struct Function {
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultEffect {
-    Allow,
-    Deny,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictMode {
-    Restrictive,
-    Defer,
-}
-
 /// The bundle's `settings`, with the language's defaults where a line is absent.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -208,7 +200,7 @@ pub struct Rule {
     pub priority: i64,
     /// The `when` lines, each `Bool`; the rule matches when all hold.
     pub conditions: Vec<Expr>,
-    pub risk: Option<RiskLevel>,
+    pub risk: Option<Risk>,
     /// Ten-thousandths in `0..=10000`.
     pub confidence: Option<i64>,
     pub decision: Decision,
@@ -267,49 +259,8 @@ pub struct Assignment {
     pub loc: Loc,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApproverSet {
-    /// Named identities (from a group or a literal list, resolved).
-    Identities(Vec<String>),
-    /// Identities whose host-verified roles include this one.
-    Role(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepUp {
-    pub quorum: u32,
-    pub approvers: ApproverSet,
-    pub timeout_s: i64,
-    pub on_timeout: Outcome,
-    pub escalate: Option<Escalation>,
-    pub veto: bool,
-    pub self_approval: bool,
-    pub risk: RiskLevel,
-    pub notify: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Escalation {
-    pub after_s: i64,
-    pub to: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Allow,
-    Deny,
-    Cancel,
-    StepUp(Box<StepUp>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Defer {
-    pub need: Vec<EvidenceId>,
-    pub timeout_s: i64,
-    pub on_timeout: Outcome,
-    pub max_attempts: u32,
-    pub on_exhausted: Outcome,
-}
+/// A `defer` block; its `need` names evidence by id.
+pub type Defer = policy::Defer<EvidenceId>;
 
 // ---------------------------------------------------------------------------------------------
 // Expressions
@@ -487,21 +438,6 @@ impl Method {
 }
 
 #[derive(Clone, Debug)]
-pub enum Const {
-    Bool(bool),
-    Int(i64),
-    /// Ten-thousandths.
-    Decimal(i64),
-    Str(String),
-    /// Seconds.
-    Duration(i64),
-    /// Seconds since the Unix epoch, UTC.
-    Time(i64),
-    List(Vec<Const>),
-    Record(Vec<(String, Const)>),
-}
-
-#[derive(Clone, Debug)]
 pub enum ExprKind {
     Const(Const),
     List(Vec<Expr>),
@@ -627,17 +563,3 @@ pub enum TestStepKind {
     ExpectPending,
     ExpectRejected(String),
 }
-
-/// The lifecycle's stable rejection reasons (docs/lifecycle.md, "Refused events").
-pub const REJECTION_REASONS: &[&str] = &[
-    "not_an_approver",
-    "self_approval",
-    "duplicate_approval",
-    "case_resolved",
-    "unknown_case",
-    "undeclared_evidence",
-    "evidence_type",
-    "identity_invalid",
-    "evidence_already_provided",
-    "clock_went_back",
-];

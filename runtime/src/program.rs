@@ -2,40 +2,9 @@
 //! table and settings. This is what the compiler produces and what `bundle.rs` encodes.
 
 use crate::bytecode::Chunk;
+use crate::policy::{ConflictMode, Const, DefaultEffect, Defer, Outcome, Risk, StepUp};
 use crate::schema::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
-
-/// A constant of the pool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Const {
-    Bool(bool),
-    Int(i64),
-    Decimal(i64),
-    Str(String),
-    Duration(i64),
-    Time(i64),
-    List(Vec<Const>),
-    Record(Vec<Const>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Risk {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Risk {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Low => "low",
-            Risk::Medium => "medium",
-            Risk::High => "high",
-            Risk::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyMeta {
@@ -50,51 +19,14 @@ pub struct GroupData {
     pub members: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApproversData {
-    Identities(Vec<String>),
-    Role(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepUpData {
-    pub quorum: u32,
-    pub approvers: ApproversData,
-    pub timeout_s: i64,
-    pub on_timeout: OutcomeData,
-    pub escalate: Option<(i64, Vec<String>)>,
-    pub veto: bool,
-    pub self_approval: bool,
-    pub risk: Risk,
-    pub notify: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutcomeData {
-    Allow,
-    Deny,
-    Cancel,
-    StepUp(Box<StepUpData>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeferData {
-    /// Evidence indices.
-    pub need: Vec<u16>,
-    pub timeout_s: i64,
-    pub on_timeout: OutcomeData,
-    pub max_attempts: u32,
-    pub on_exhausted: OutcomeData,
-}
-
 /// The decision a rule makes when it matches (its code lives per candidate).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DecisionTemplate {
     Allow,
     Deny,
     Modify,
-    StepUp(StepUpData),
-    Defer(DeferData),
+    StepUp(StepUp),
+    Defer(Defer),
 }
 
 impl DecisionTemplate {
@@ -160,27 +92,28 @@ pub struct Candidate {
     pub assignments: Vec<(u16, u32)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DefaultEffect {
-    Allow,
-    Deny,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ConflictMode {
-    Restrictive,
-    Defer,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsData {
     pub default: DefaultEffect,
     pub conflict: ConflictMode,
     pub min_confidence: Option<i64>,
     pub defer_timeout_s: i64,
-    pub defer_on_timeout: OutcomeData,
+    pub defer_on_timeout: Outcome,
     pub defer_attempts: u32,
-    pub defer_on_exhausted: OutcomeData,
+    pub defer_on_exhausted: Outcome,
+}
+
+impl SettingsData {
+    /// The deferral limits of `settings`, as a `defer` block that needs nothing.
+    pub fn defer_limits(&self) -> Defer {
+        Defer {
+            need: Vec::new(),
+            timeout_s: self.defer_timeout_s,
+            on_timeout: self.defer_on_timeout.clone(),
+            max_attempts: self.defer_attempts,
+            on_exhausted: self.defer_on_exhausted.clone(),
+        }
+    }
 }
 
 /// The payload of a `.aarmb` bundle.

@@ -3,6 +3,7 @@
 //! and expects the specific error.
 
 use aarm_runtime::bytecode::{Chunk, ContextField, MethodOp, Op, QuantKind};
+use aarm_runtime::policy::*;
 use aarm_runtime::program::*;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::verify::{
@@ -112,13 +113,8 @@ fn valid_program() -> Program {
             2,
         ),
     ];
-    let defer = DeferData {
-        need: vec![0],
-        timeout_s: 60,
-        on_timeout: OutcomeData::Deny,
-        max_attempts: 3,
-        on_exhausted: OutcomeData::Deny,
-    };
+    let defer =
+        Defer { need: vec![0], timeout_s: 60, on_timeout: Outcome::Deny, max_attempts: 3, on_exhausted: Outcome::Deny };
     Program {
         compiler_version: "aarm 0.1.0 (test)".to_string(),
         policies: vec![PolicyMeta { name: "p".to_string(), version: "1.0.0".to_string(), doc: None }],
@@ -175,9 +171,9 @@ fn valid_program() -> Program {
             conflict: ConflictMode::Restrictive,
             min_confidence: None,
             defer_timeout_s: 300,
-            defer_on_timeout: OutcomeData::Deny,
+            defer_on_timeout: Outcome::Deny,
             defer_attempts: 3,
-            defer_on_exhausted: OutcomeData::Deny,
+            defer_on_exhausted: Outcome::Deny,
         },
     }
 }
