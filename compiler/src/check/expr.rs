@@ -190,10 +190,7 @@ impl Checker<'_> {
     pub(crate) fn coerce(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
         match want.accepts(&e.ty) {
             Fit::Exact => e,
-            Fit::Widen => {
-                let span = e.span;
-                ex(ExprKind::Widen(Box::new(e)), want.clone(), span)
-            }
+            Fit::Widen => self.widen(file, e, want, what),
             Fit::No => {
                 let mut d = Diagnostic::new(
                     Code::TypeMismatch,
@@ -212,6 +209,32 @@ impl Checker<'_> {
                 self.report(d);
                 error_expr(e.span)
             }
+        }
+    }
+
+    /// `e` widened to `want`. A `Widen` node converts a number or a list of numbers; inside a
+    /// record or list literal the widening goes to the elements that need it, because only the
+    /// type says which fields of a record are `Decimal` (a `Widen` around a whole record widened
+    /// nothing in the VM's constant pool and failed in the interpreter).
+    fn widen(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
+        let ir::Expr { kind, ty, span } = e;
+        match (kind, want) {
+            (ExprKind::Record(fields), Type::Record(types)) if fields.len() == types.len() => {
+                let fields = fields
+                    .into_iter()
+                    .zip(types)
+                    .map(|((name, value), (_, t))| {
+                        let value = self.coerce(file, value, t, what);
+                        (name, value)
+                    })
+                    .collect();
+                ex(ExprKind::Record(fields), want.clone(), span)
+            }
+            (ExprKind::List(items), Type::List(t) | Type::Set(t)) => {
+                let items = items.into_iter().map(|item| self.coerce(file, item, t, what)).collect();
+                ex(ExprKind::List(items), want.clone(), span)
+            }
+            (kind, _) => ex(ExprKind::Widen(Box::new(ir::Expr { kind, ty, span })), want.clone(), span),
         }
     }
 

@@ -67,11 +67,15 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
                 .into_iter()
                 .map(|c| match c {
                     Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
-                    other => Some(other),
+                    Const::Decimal(d) => Some(Const::Decimal(d)),
+                    _ => None,
                 })
                 .collect::<Option<Vec<_>>>()
                 .map(Const::List),
-            other => Some(other),
+            Const::Decimal(d) => Some(Const::Decimal(d)),
+            // Anything else (a record, a list of records) is widened field by field by the
+            // checker; a `Widen` around it is left to the VM, which refuses it (fail closed).
+            _ => None,
         },
         _ => None,
     }
