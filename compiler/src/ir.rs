@@ -280,6 +280,8 @@ pub enum ActionField {
 
 /// A field of `identity`: the runtime's own enum, so code generation needs no mapping.
 pub use aarm_runtime::bytecode::IdentityField;
+/// The runtime's built-in method primitives (see [`Method`]).
+pub use aarm_runtime::bytecode::MethodOp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContextField {
@@ -297,85 +299,29 @@ pub enum LogicOp {
     Or,
 }
 
-/// Built-in methods, resolved by receiver type.
+/// A built-in method, resolved by receiver type: one of the runtime's primitives (so code
+/// generation and the interpreter need no mapping), or `matches` with its pattern, already
+/// validated (the bytecode refers to the pattern by index).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
-    StartsWith,
-    EndsWith,
-    /// `String.contains(String)`: substring.
-    StrContains,
-    Lower,
-    Upper,
-    Trim,
-    /// `String.matches("...")`: the pattern, already validated.
+    Op(MethodOp),
     Matches(String),
-    Glob,
-    /// Characters of a string.
-    StrLen,
-    /// Elements of a list or set.
-    Len,
-    /// `xs.contains(x)`: membership.
-    Contains,
-    ContainsAny,
-    ContainsAll,
-    Hour,
-    Minute,
-    /// ISO weekday: Monday 1 … Sunday 7.
-    Weekday,
-    Seconds,
-    /// `String.split(String)`: `List<String>`.
-    Split,
-    /// `List<T>.at(Int)`: `T`; negative counts from the end, out of range is an error.
-    At,
-    /// `List<T>.index_of(T)`: `Int`, -1 when absent.
-    IndexOf,
-    /// `String.in_cidr(String)`: an IPv4 or IPv6 address in a CIDR block.
-    InCidr,
-    /// `String.utc_offset()`: `Duration`.
-    UtcOffset,
-    /// `String.url_scheme()`, `url_host()`, `url_path()`, `url_query()`: `String`;
-    /// `String.url_port()`: `Int`. WHATWG URLs.
-    UrlScheme,
-    UrlHost,
-    UrlPort,
-    UrlPath,
-    UrlQuery,
-    /// `Time.offset_in(String)`: `Duration`, the offset in force in a zone at that instant.
-    OffsetIn,
-    /// `String.is_ip()`: `Bool`.
-    IsIp,
 }
 
 impl Method {
+    /// The name the source calls it by.
     pub fn name(&self) -> &'static str {
         match self {
-            Method::StartsWith => "starts_with",
-            Method::EndsWith => "ends_with",
-            Method::StrContains | Method::Contains => "contains",
-            Method::Lower => "lower",
-            Method::Upper => "upper",
-            Method::Trim => "trim",
+            Method::Op(op) => op.name(),
             Method::Matches(_) => "matches",
-            Method::Glob => "glob",
-            Method::StrLen | Method::Len => "len",
-            Method::ContainsAny => "contains_any",
-            Method::ContainsAll => "contains_all",
-            Method::Hour => "hour",
-            Method::Minute => "minute",
-            Method::Weekday => "weekday",
-            Method::Seconds => "seconds",
-            Method::Split => "split",
-            Method::At => "at",
-            Method::IndexOf => "index_of",
-            Method::InCidr => "in_cidr",
-            Method::UtcOffset => "utc_offset",
-            Method::UrlScheme => "url_scheme",
-            Method::UrlHost => "url_host",
-            Method::UrlPort => "url_port",
-            Method::UrlPath => "url_path",
-            Method::UrlQuery => "url_query",
-            Method::OffsetIn => "offset_in",
-            Method::IsIp => "is_ip",
+        }
+    }
+
+    /// The runtime primitive of the method; `None` for `matches`, which needs its pattern.
+    pub fn primitive(&self) -> Option<MethodOp> {
+        match self {
+            Method::Op(op) => Some(*op),
+            Method::Matches(_) => None,
         }
     }
 }
@@ -397,44 +343,6 @@ pub fn comparison(op: BinOp) -> Option<aarm_runtime::bytecode::CmpOp> {
         BinOp::Ge => CmpOp::Ge,
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => return None,
     })
-}
-
-impl Method {
-    /// The runtime primitive of the method; `None` for `matches`, which needs its pattern.
-    pub fn primitive(&self) -> Option<aarm_runtime::bytecode::MethodOp> {
-        use aarm_runtime::bytecode::MethodOp;
-        Some(match self {
-            Method::StartsWith => MethodOp::StartsWith,
-            Method::EndsWith => MethodOp::EndsWith,
-            Method::StrContains => MethodOp::StrContains,
-            Method::Lower => MethodOp::Lower,
-            Method::Upper => MethodOp::Upper,
-            Method::Trim => MethodOp::Trim,
-            Method::Matches(_) => return None,
-            Method::Glob => MethodOp::Glob,
-            Method::StrLen => MethodOp::StrLen,
-            Method::Len => MethodOp::Len,
-            Method::Contains => MethodOp::Contains,
-            Method::ContainsAny => MethodOp::ContainsAny,
-            Method::ContainsAll => MethodOp::ContainsAll,
-            Method::Hour => MethodOp::Hour,
-            Method::Minute => MethodOp::Minute,
-            Method::Weekday => MethodOp::Weekday,
-            Method::Seconds => MethodOp::Seconds,
-            Method::Split => MethodOp::Split,
-            Method::At => MethodOp::At,
-            Method::IndexOf => MethodOp::IndexOf,
-            Method::InCidr => MethodOp::InCidr,
-            Method::UtcOffset => MethodOp::UtcOffset,
-            Method::UrlScheme => MethodOp::UrlScheme,
-            Method::UrlHost => MethodOp::UrlHost,
-            Method::UrlPort => MethodOp::UrlPort,
-            Method::UrlPath => MethodOp::UrlPath,
-            Method::UrlQuery => MethodOp::UrlQuery,
-            Method::OffsetIn => MethodOp::OffsetIn,
-            Method::IsIp => MethodOp::IsIp,
-        })
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -1142,6 +1142,15 @@ fn rejected_evidence_already_provided() {
     assert_eq!(h.case(&id), before, "nothing changed");
 }
 
+/// The stable code is written once (`Rejection::as_str`); the message and the JSON say the same.
+#[test]
+fn a_rejection_displays_and_serializes_as_its_code() {
+    for r in Rejection::ALL {
+        assert_eq!(r.to_string(), r.as_str());
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+    }
+}
+
 #[test]
 fn every_rejection_reason_is_covered_by_a_test_above() {
     // A reminder that the list of reasons is closed: if one is added, add its test.
