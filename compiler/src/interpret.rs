@@ -535,7 +535,7 @@ impl Resolved for &Interp<'_> {
     }
 
     fn settings_limits(&self) -> DeferObligation {
-        DeferObligation::limits(&codegen::settings(&self.bundle.settings).defer_limits())
+        DeferObligation::limits(&self.bundle.settings.defer_limits::<u16>())
     }
 
     /// The facts of `mask`, in declaration order.

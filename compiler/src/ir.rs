@@ -11,7 +11,9 @@ use aarm_lang::{FileId, Span};
 use aarm_runtime::policy;
 /// The policy vocabulary is the runtime's (`aarm_runtime::policy`): the checker lowers the syntax
 /// into it, and code generation copies it into the bundle unchanged.
-pub use aarm_runtime::policy::{Approvers, ConflictMode, Const, DefaultEffect, Escalation, Outcome, Risk, StepUp};
+pub use aarm_runtime::policy::{
+    Approvers, ConflictMode, Const, DefaultEffect, Escalation, Outcome, Risk, Settings, StepUp,
+};
 
 macro_rules! id_type {
     ($($(#[$m:meta])* $name:ident;)*) => {$(
@@ -62,6 +64,8 @@ pub struct Bundle {
     /// In source order: files in path order, then by position. The order breaks ties.
     pub rules: Vec<Rule>,
     pub settings: Settings,
+    /// Where the `settings` block is; `None` when the bundle has none.
+    pub settings_loc: Option<Loc>,
     pub tests: Vec<Test>,
     /// The files of standard-library modules (`use std.NAME`): a library declares more than one
     /// bundle uses, so analysis never calls their declarations unused.
@@ -144,48 +148,6 @@ pub struct Function {
 
 // ---------------------------------------------------------------------------------------------
 // Settings
-
-/// The bundle's `settings`, with the language's defaults where a line is absent.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub default: DefaultEffect,
-    pub conflict: ConflictMode,
-    /// Ten-thousandths; `None` when not set.
-    pub min_confidence: Option<i64>,
-    /// For deferrals that come from unknown evidence or a `defer` block without limits.
-    pub defer_timeout_s: i64,
-    pub defer_on_timeout: Outcome,
-    pub defer_attempts: u32,
-    pub defer_on_exhausted: Outcome,
-    /// For `step_up` blocks without a `timeout` clause.
-    pub step_up_timeout_s: i64,
-    pub step_up_on_timeout: Outcome,
-    pub loc: Option<Loc>,
-}
-
-/// Default deferral window when `settings` says nothing: ten minutes.
-pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
-/// Default number of re-evaluations that may come back `defer`.
-pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
-/// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
-pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: DEFAULT_DEFER_TIMEOUT_S,
-            defer_on_timeout: Outcome::Deny,
-            defer_attempts: DEFAULT_DEFER_ATTEMPTS,
-            defer_on_exhausted: Outcome::Deny,
-            step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
-            step_up_on_timeout: Outcome::Deny,
-            loc: None,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Rules

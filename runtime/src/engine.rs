@@ -414,7 +414,7 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     }
 
     fn settings_limits(&self) -> DeferObligation {
-        DeferObligation::limits(&self.engine.program.settings.defer_limits())
+        DeferObligation::limits(&self.engine.program.settings.defer_limits::<u16>())
     }
 
     fn needs(&self, mask: EvidenceMask) -> Vec<Need> {

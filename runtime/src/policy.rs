@@ -143,3 +143,56 @@ pub struct Defer<E = u16> {
     pub max_attempts: u32,
     pub on_exhausted: Outcome,
 }
+
+/// Default deferral window when `settings` says nothing: ten minutes.
+pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
+/// Default number of re-evaluations that may come back `defer`.
+pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
+/// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
+pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
+
+/// The bundle's `settings`, with the language's defaults where a line is absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub default: DefaultEffect,
+    pub conflict: ConflictMode,
+    /// Ten-thousandths; `None` when not set.
+    pub min_confidence: Option<i64>,
+    /// For deferrals that come from unknown evidence or a `defer` block without limits.
+    pub defer_timeout_s: i64,
+    pub defer_on_timeout: Outcome,
+    pub defer_attempts: u32,
+    pub defer_on_exhausted: Outcome,
+    /// For `step_up` blocks without a `timeout` clause.
+    pub step_up_timeout_s: i64,
+    pub step_up_on_timeout: Outcome,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default: DefaultEffect::Deny,
+            conflict: ConflictMode::Restrictive,
+            min_confidence: None,
+            defer_timeout_s: DEFAULT_DEFER_TIMEOUT_S,
+            defer_on_timeout: Outcome::Deny,
+            defer_attempts: DEFAULT_DEFER_ATTEMPTS,
+            defer_on_exhausted: Outcome::Deny,
+            step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
+            step_up_on_timeout: Outcome::Deny,
+        }
+    }
+}
+
+impl Settings {
+    /// The deferral limits of `settings`, as a `defer` block that needs nothing.
+    pub fn defer_limits<E>(&self) -> Defer<E> {
+        Defer {
+            need: Vec::new(),
+            timeout_s: self.defer_timeout_s,
+            on_timeout: self.defer_on_timeout.clone(),
+            max_attempts: self.defer_attempts,
+            on_exhausted: self.defer_on_exhausted.clone(),
+        }
+    }
+}

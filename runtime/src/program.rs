@@ -2,7 +2,7 @@
 //! table and settings. This is what the compiler produces and what `bundle.rs` encodes.
 
 use crate::bytecode::Chunk;
-use crate::policy::{ConflictMode, Const, DefaultEffect, Defer, Outcome, Risk, StepUp};
+use crate::policy::{Const, Defer, Risk, Settings, StepUp};
 use crate::schema::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
 
@@ -92,30 +92,6 @@ pub struct Candidate {
     pub assignments: Vec<(u16, u32)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingsData {
-    pub default: DefaultEffect,
-    pub conflict: ConflictMode,
-    pub min_confidence: Option<i64>,
-    pub defer_timeout_s: i64,
-    pub defer_on_timeout: Outcome,
-    pub defer_attempts: u32,
-    pub defer_on_exhausted: Outcome,
-}
-
-impl SettingsData {
-    /// The deferral limits of `settings`, as a `defer` block that needs nothing.
-    pub fn defer_limits(&self) -> Defer {
-        Defer {
-            need: Vec::new(),
-            timeout_s: self.defer_timeout_s,
-            on_timeout: self.defer_on_timeout.clone(),
-            max_attempts: self.defer_attempts,
-            on_exhausted: self.defer_on_exhausted.clone(),
-        }
-    }
-}
-
 /// The payload of a `.aarmb` bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
@@ -135,7 +111,7 @@ pub struct Program {
     pub dispatch: Vec<Vec<Candidate>>,
     /// Candidates for a tool the bundle does not declare: the `on *` rules, sorted.
     pub dispatch_any: Vec<Candidate>,
-    pub settings: SettingsData,
+    pub settings: Settings,
 }
 
 impl Program {

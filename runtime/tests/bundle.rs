@@ -71,15 +71,7 @@ fn program() -> Program {
             Candidate { rule: 1, condition: 2, reason_chunks: vec![], assignments: vec![] },
         ]],
         dispatch_any: vec![Candidate { rule: 1, condition: 2, reason_chunks: vec![], assignments: vec![] }],
-        settings: SettingsData {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: 300,
-            defer_on_timeout: Outcome::Deny,
-            defer_attempts: 3,
-            defer_on_exhausted: Outcome::Deny,
-        },
+        settings: Settings { defer_timeout_s: 300, ..Settings::default() },
     }
 }
 

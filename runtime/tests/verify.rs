@@ -166,15 +166,7 @@ fn valid_program() -> Program {
             vec![Candidate { assignments: vec![(0, 3)], ..cand(2, 5) }, cand(1, 2)],
         ],
         dispatch_any: vec![cand(1, 2)],
-        settings: SettingsData {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: 300,
-            defer_on_timeout: Outcome::Deny,
-            defer_attempts: 3,
-            defer_on_exhausted: Outcome::Deny,
-        },
+        settings: Settings { defer_timeout_s: 300, ..Settings::default() },
     }
 }
 

@@ -27,7 +27,7 @@ impl Checker<'_> {
             );
         }
         let ItemKind::Settings(block) = &first.kind else { return };
-        let mut settings = ir::Settings { loc: Some(Loc { file: *file, span: first.span }), ..Default::default() };
+        let mut settings = ir::Settings::default();
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         for entry in &block.entries {
             let key = match &entry.kind {
@@ -100,6 +100,7 @@ impl Checker<'_> {
             }
         }
         self.bundle.settings = settings;
+        self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
     }
 
     fn duplicate_clause(&mut self, file: FileId, span: Span, first: Span, what: &str) {

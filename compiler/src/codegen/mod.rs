@@ -13,9 +13,7 @@ use crate::ir::{self, Bundle};
 use crate::modules::Loaded;
 use crate::types::Type;
 use aarm_runtime::policy::Defer;
-use aarm_runtime::program::{
-    Candidate, DecisionTemplate, GroupData, PolicyMeta, Program, ReasonPart, RuleMeta, SettingsData,
-};
+use aarm_runtime::program::{Candidate, DecisionTemplate, GroupData, PolicyMeta, Program, ReasonPart, RuleMeta};
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::value::MAX_EVIDENCE;
 use expr::{ChunkGen, Pool};
@@ -105,7 +103,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
         rules,
         dispatch,
         dispatch_any: any,
-        settings: settings(&bundle.settings),
+        settings: bundle.settings.clone(),
     })
 }
 
@@ -195,18 +193,6 @@ pub(crate) fn defer(d: &ir::Defer) -> Defer {
         on_timeout: d.on_timeout.clone(),
         max_attempts: d.max_attempts,
         on_exhausted: d.on_exhausted.clone(),
-    }
-}
-
-pub(crate) fn settings(s: &ir::Settings) -> SettingsData {
-    SettingsData {
-        default: s.default,
-        conflict: s.conflict,
-        min_confidence: s.min_confidence,
-        defer_timeout_s: s.defer_timeout_s,
-        defer_on_timeout: s.defer_on_timeout.clone(),
-        defer_attempts: s.defer_attempts,
-        defer_on_exhausted: s.defer_on_exhausted.clone(),
     }
 }
 
