@@ -15,7 +15,7 @@
 use crate::codegen;
 use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
 use aarm_lang::ast::QuantKind;
-use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts, Template};
+use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts};
 use aarm_runtime::decision::{Decision, DeferObligation, Need, PolicyRef};
 use aarm_runtime::ops::{self, EvalError};
 use aarm_runtime::policy::DefaultEffect;
@@ -502,9 +502,10 @@ impl<'a> Interp<'a> {
 
 impl Resolved for &Interp<'_> {
     type Rule = usize;
+    type Modify = Vec<ir::Assignment>;
     type Evidence = ir::EvidenceId;
 
-    fn rule(&self, i: usize) -> Option<RuleFacts<'_, ir::EvidenceId>> {
+    fn rule(&self, i: usize) -> Option<RuleFacts<'_, Vec<ir::Assignment>, ir::EvidenceId>> {
         let rule = self.bundle.rules.get(i)?;
         Some(RuleFacts {
             qualified_name: &rule.qualified_name,
@@ -512,13 +513,7 @@ impl Resolved for &Interp<'_> {
             risk: rule.risk,
             confidence: rule.confidence,
             reason_code: &rule.reason.code,
-            template: match &rule.decision {
-                ir::Decision::Allow => Template::Allow,
-                ir::Decision::Deny => Template::Deny,
-                ir::Decision::Modify(_) => Template::Modify,
-                ir::Decision::StepUp(s) => Template::StepUp(s),
-                ir::Decision::Defer(d) => Template::Defer(d),
-            },
+            decision: &rule.decision,
         })
     }
 

@@ -192,27 +192,9 @@ pub enum TemplatePart {
     Expr(Expr),
 }
 
-#[derive(Clone, Debug)]
-pub enum Decision {
-    Allow,
-    Deny,
-    /// New values for fields of `params`, by field name (each target tool has the field).
-    Modify(Vec<Assignment>),
-    StepUp(StepUp),
-    Defer(Defer),
-}
-
-impl Decision {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Deny => "deny",
-            Decision::Modify(_) => "modify",
-            Decision::StepUp(_) => "step_up",
-            Decision::Defer(_) => "defer",
-        }
-    }
-}
+/// What a rule decides; a `modify` carries new values for fields of `params`, by field name
+/// (each target tool has the field).
+pub type Decision = policy::RuleDecision<Vec<Assignment>, EvidenceId>;
 
 #[derive(Clone, Debug)]
 pub struct Assignment {

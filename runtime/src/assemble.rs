@@ -9,7 +9,7 @@ use crate::decision::{
     codes, confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation,
 };
 use crate::ops::EvalError;
-use crate::policy::{DefaultEffect, Defer, Risk, StepUp};
+use crate::policy::{DefaultEffect, Risk, RuleDecision};
 use crate::request::Request;
 use crate::schema::ValueType;
 use crate::value::{format_decimal, EvidenceMask, Value};
@@ -34,26 +34,16 @@ pub enum Verdict<R> {
     Error { candidate: R, error: EvalError },
 }
 
-/// What a rule decides when it matches, as the assembly reads it. `E` names an evidence fact.
-#[derive(Debug, Clone, Copy)]
-pub enum Template<'a, E> {
-    Allow,
-    Deny,
-    Modify,
-    StepUp(&'a StepUp),
-    Defer(&'a Defer<E>),
-}
-
 /// The facts of one rule a decision shows.
 #[derive(Debug, Clone)]
-pub struct RuleFacts<'a, E> {
+pub struct RuleFacts<'a, M, E> {
     pub qualified_name: &'a str,
     pub policy: PolicyRef,
     pub risk: Option<Risk>,
     /// Ten-thousandths.
     pub confidence: Option<i64>,
     pub reason_code: &'a str,
-    pub template: Template<'a, E>,
+    pub decision: &'a RuleDecision<M, E>,
 }
 
 /// One `modify` assignment, evaluated: the field, its declared type, the new value.
@@ -67,8 +57,10 @@ pub struct Assigned {
 /// rule's reason and `modify` values (which only the resolver can run).
 pub trait Resolved {
     type Rule: Copy;
+    /// What a `modify` carries in the resolver's rules.
+    type Modify;
     type Evidence;
-    fn rule(&self, r: Self::Rule) -> Option<RuleFacts<'_, Self::Evidence>>;
+    fn rule(&self, r: Self::Rule) -> Option<RuleFacts<'_, Self::Modify, Self::Evidence>>;
     /// The policy of decisions no rule made: the bundle's first.
     fn default_policy(&self) -> PolicyRef;
     fn default_effect(&self) -> DefaultEffect;
@@ -104,7 +96,7 @@ pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError) -> Dec
     d
 }
 
-fn base<E>(rule: &RuleFacts<'_, E>, effect: Effect, code: &str, message: String) -> Decision {
+fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
     Decision {
         decision: effect,
         rule: Some(rule.qualified_name.to_string()),
@@ -119,9 +111,9 @@ fn base<E>(rule: &RuleFacts<'_, E>, effect: Effect, code: &str, message: String)
 }
 
 /// A deferral's limits: the rule's own `defer` block, else `settings`.
-fn limits<S: Resolved>(source: &S, template: &Template<'_, S::Evidence>) -> DeferObligation {
-    match template {
-        Template::Defer(d) => DeferObligation::limits(d),
+fn limits<S: Resolved>(source: &S, decision: &RuleDecision<S::Modify, S::Evidence>) -> DeferObligation {
+    match decision {
+        RuleDecision::Defer(d) => DeferObligation::limits(d),
         _ => source.settings_limits(),
     }
 }
@@ -148,7 +140,7 @@ fn try_assemble<S: Resolved>(
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
             let mut d = base(&rule, Effect::Defer, rule.reason_code, message);
-            d.defer = Some(DeferObligation { need: source.needs(*mask), ..limits(source, &rule.template) });
+            d.defer = Some(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) });
             d
         }
         Verdict::EvidenceDefer { first, mask, needing: None } => {
@@ -158,7 +150,7 @@ fn try_assemble<S: Resolved>(
             let message = format!("waiting for evidence: {}", names.join(", "));
             let mut d = base(&rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
             // The first unknown rule's `defer` block, else `settings`.
-            d.defer = Some(DeferObligation { need, ..limits(source, &rule.template) });
+            d.defer = Some(DeferObligation { need, ..limits(source, rule.decision) });
             d
         }
         Verdict::Conflict { first, priority } => {
@@ -180,36 +172,29 @@ fn try_assemble<S: Resolved>(
         }
         Verdict::Rule(r) => {
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;
-            let modified = match source.rule(*r).map(|f| f.template) {
-                Some(Template::Modify) => {
+            let modified = match source.rule(*r).map(|f| f.decision) {
+                Some(RuleDecision::Modify(_)) => {
                     let assigned = source.assignments(*r).map_err(|e| (*r, e))?;
                     Some(modified_action(req, assigned).map_err(|e| (*r, e))?)
                 }
                 _ => None,
             };
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
-            let effect = match rule.template {
-                Template::Allow => Effect::Allow,
-                Template::Deny => Effect::Deny,
-                Template::Modify => Effect::Modify,
-                Template::StepUp(_) => Effect::StepUp,
-                Template::Defer(_) => Effect::Defer,
-            };
-            let mut d = base(&rule, effect, rule.reason_code, message);
-            match rule.template {
-                Template::StepUp(s) => {
+            let mut d = base(&rule, rule.decision.effect(), rule.reason_code, message);
+            match rule.decision {
+                RuleDecision::StepUp(s) => {
                     let obligation = StepUpObligation::from(s);
                     if d.risk.is_none() {
                         d.risk = Some(obligation.risk.clone());
                     }
                     d.step_up = Some(obligation);
                 }
-                Template::Defer(block) => {
+                RuleDecision::Defer(block) => {
                     let mask = source.need_mask(&block.need).map_err(|e| (*r, e))?;
                     d.defer = Some(DeferObligation { need: source.needs(mask), ..DeferObligation::limits(block) });
                 }
-                Template::Modify => d.modified_action = modified,
-                Template::Allow | Template::Deny => {}
+                RuleDecision::Modify(_) => d.modified_action = modified,
+                RuleDecision::Allow | RuleDecision::Deny => {}
             }
             d
         }

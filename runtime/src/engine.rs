@@ -12,7 +12,7 @@
 //!
 //! Resolution follows "Evaluation" in `lang/REFERENCE.md`.
 
-use crate::assemble::{self, Assigned, Resolved, RuleFacts, Template};
+use crate::assemble::{self, Assigned, Resolved, RuleFacts};
 use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
@@ -381,9 +381,10 @@ struct Assembly<'e, 'r, 'v> {
 
 impl<'e> Resolved for Assembly<'e, '_, '_> {
     type Rule = &'e Candidate;
+    type Modify = ();
     type Evidence = u16;
 
-    fn rule(&self, c: &'e Candidate) -> Option<RuleFacts<'_, u16>> {
+    fn rule(&self, c: &'e Candidate) -> Option<RuleFacts<'_, (), u16>> {
         let rule = self.engine.rule(c)?;
         Some(RuleFacts {
             qualified_name: &rule.qualified_name,
@@ -391,13 +392,7 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
             risk: rule.risk,
             confidence: rule.confidence,
             reason_code: &rule.reason_code,
-            template: match &rule.decision {
-                DecisionTemplate::Allow => Template::Allow,
-                DecisionTemplate::Deny => Template::Deny,
-                DecisionTemplate::Modify => Template::Modify,
-                DecisionTemplate::StepUp(s) => Template::StepUp(s),
-                DecisionTemplate::Defer(d) => Template::Defer(d),
-            },
+            decision: &rule.decision,
         })
     }
 

@@ -6,6 +6,7 @@
 //! these. The decision JSON of docs/json.md presents a step-up as a host reads it (approvers
 //! resolved to a list or a role, the risk as text): see [`crate::decision::StepUpObligation`].
 
+use crate::decision::Effect;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -193,6 +194,46 @@ impl Settings {
             on_timeout: self.defer_on_timeout.clone(),
             max_attempts: self.defer_attempts,
             on_exhausted: self.defer_on_exhausted.clone(),
+        }
+    }
+}
+
+/// What a rule decides when it matches. `M` is what a `modify` carries (its assignments in the
+/// compiler's IR; nothing in a bundle, whose candidates hold the assignments' code); `E` names an
+/// evidence fact, as in [`Defer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleDecision<M = (), E = u16> {
+    Allow,
+    Deny,
+    Modify(M),
+    StepUp(StepUp),
+    Defer(Defer<E>),
+}
+
+impl<M, E> RuleDecision<M, E> {
+    /// The decision's kind, as the decision JSON names it.
+    pub fn effect(&self) -> Effect {
+        match self {
+            RuleDecision::Allow => Effect::Allow,
+            RuleDecision::Deny => Effect::Deny,
+            RuleDecision::Modify(_) => Effect::Modify,
+            RuleDecision::StepUp(_) => Effect::StepUp,
+            RuleDecision::Defer(_) => Effect::Defer,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.effect().as_str()
+    }
+
+    /// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
+    pub fn rank(&self) -> u8 {
+        match self {
+            RuleDecision::Deny => 4,
+            RuleDecision::StepUp(_) => 3,
+            RuleDecision::Defer(_) => 2,
+            RuleDecision::Modify(_) => 1,
+            RuleDecision::Allow => 0,
         }
     }
 }

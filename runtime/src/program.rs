@@ -2,7 +2,7 @@
 //! table and settings. This is what the compiler produces and what `bundle.rs` encodes.
 
 use crate::bytecode::Chunk;
-use crate::policy::{Const, Defer, Risk, Settings, StepUp};
+use crate::policy::{Const, Risk, Settings};
 use crate::schema::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
 
@@ -19,38 +19,9 @@ pub struct GroupData {
     pub members: Vec<String>,
 }
 
-/// The decision a rule makes when it matches (its code lives per candidate).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DecisionTemplate {
-    Allow,
-    Deny,
-    Modify,
-    StepUp(StepUp),
-    Defer(Defer),
-}
-
-impl DecisionTemplate {
-    /// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
-    pub fn rank(&self) -> u8 {
-        match self {
-            DecisionTemplate::Deny => 4,
-            DecisionTemplate::StepUp(_) => 3,
-            DecisionTemplate::Defer(_) => 2,
-            DecisionTemplate::Modify => 1,
-            DecisionTemplate::Allow => 0,
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            DecisionTemplate::Allow => "allow",
-            DecisionTemplate::Deny => "deny",
-            DecisionTemplate::Modify => "modify",
-            DecisionTemplate::StepUp(_) => "step_up",
-            DecisionTemplate::Defer(_) => "defer",
-        }
-    }
-}
+/// The decision a rule makes when it matches (its code, and its `modify` assignments' code,
+/// live per candidate).
+pub type DecisionTemplate = crate::policy::RuleDecision;
 
 /// A piece of a reason message: text, or the chunk computing an interpolated value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -158,7 +158,7 @@ fn valid_program() -> Program {
                 vec![ReasonPart::Text("to ".into()), ReasonPart::Expr(0)],
             ),
             rule("anything", 0, 1, DecisionTemplate::Allow, vec![]),
-            rule("lower_path", 5, 2, DecisionTemplate::Modify, vec![]),
+            rule("lower_path", 5, 2, DecisionTemplate::Modify(()), vec![]),
             rule("need_approval", 10, 3, DecisionTemplate::Defer(defer), vec![]),
         ],
         dispatch: vec![

@@ -174,7 +174,7 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
         decision: match &rule.decision {
             ir::Decision::Allow => DecisionTemplate::Allow,
             ir::Decision::Deny => DecisionTemplate::Deny,
-            ir::Decision::Modify(_) => DecisionTemplate::Modify,
+            ir::Decision::Modify(_) => DecisionTemplate::Modify(()),
             ir::Decision::StepUp(s) => DecisionTemplate::StepUp(s.clone()),
             ir::Decision::Defer(d) => DecisionTemplate::Defer(defer(d)),
         },
