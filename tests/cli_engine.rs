@@ -127,6 +127,41 @@ fn modify_drops_external_recipients() {
     assert_eq!(d["modified_action"]["params"]["body"], "numbers");
 }
 
+/// A `modify` of a record-typed parameter is a JSON object with the record's field names (as
+/// docs/json.md says params are), both when the record is a constant and when it is built from the
+/// request; an `Int` written for a `Decimal` field is widened in that field.
+#[test]
+fn modify_of_a_record_parameter_is_an_object() {
+    let dir = scratch("record_modify");
+    std::fs::write(
+        dir.join("p.aarm"),
+        r#"policy net version "1"
+tool connect { target: { host: String, port: Int, weight: Decimal }, note: String }
+
+rule pin_external on connect priority 20 {
+  when not params.target.host.ends_with(".corp")
+  modify { params.target = { host: "proxy.corp", port: 3128, weight: 1 } }
+}
+
+rule fix_port on connect priority 10 {
+  modify { params.target = { host: params.target.host, port: 443, weight: params.target.weight } }
+}
+"#,
+    )
+    .unwrap();
+    let req = |host: &str| {
+        json!({ "action": { "tool": "connect",
+            "params": { "target": { "host": host, "port": 80, "weight": 0.25 }, "note": "n" } } })
+    };
+    let (code, d) = eval(&dir, &req("evil.example"), &[]);
+    assert_eq!((code, &d["decision"]), (0, &json!("modify")), "{d}");
+    assert_eq!(d["modified_action"]["params"]["target"], json!({ "host": "proxy.corp", "port": 3128, "weight": 1 }));
+    assert_eq!(d["modified_action"]["params"]["note"], "n");
+    let (_, d) = eval(&dir, &req("db.corp"), &[]);
+    assert_eq!(d["rule"], "net.fix_port", "{d}");
+    assert_eq!(d["modified_action"]["params"]["target"], json!({ "host": "db.corp", "port": 443, "weight": 0.25 }));
+}
+
 #[test]
 fn invalid_input_is_a_deny_not_a_crash() {
     let dir = Path::new("examples/payments");

@@ -9,19 +9,18 @@
 //!
 //! Only the primitive operations on *known* values come from [`aarm_runtime::ops`] (shared on
 //! purpose); the three-valued logic, the control flow and the resolution are written here from the
-//! specification. The presentation of decisions (messages, which fields are filled) follows
-//! `Engine::try_materialize`.
+//! specification. The presentation of decisions (messages, which fields are filled) is the
+//! runtime's one decision assembly, `aarm_runtime::assemble`, as the engine's is.
 
 use crate::codegen;
 use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
 use aarm_lang::ast::QuantKind;
-use aarm_runtime::convert::value_to_json;
-use aarm_runtime::decision::{
-    codes, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation,
-};
+use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts};
+use aarm_runtime::decision::{Decision, DeferObligation, Need, PolicyRef};
 use aarm_runtime::ops::{self, EvalError};
+use aarm_runtime::policy::DefaultEffect;
 use aarm_runtime::request::Request;
-use aarm_runtime::value::{format_decimal, EvidenceMask, Value};
+use aarm_runtime::value::{EvidenceMask, Value};
 use std::sync::Arc;
 
 /// Decides `req` under `bundle`, as `Engine::decide` does for the compiled bundle.
@@ -73,19 +72,6 @@ fn truth_of(v: &Value) -> Result<Truth, EvalError> {
     }
 }
 
-fn const_value(c: &ir::Const) -> Value {
-    match c {
-        ir::Const::Bool(b) => Value::Bool(*b),
-        ir::Const::Int(i) => Value::Int(*i),
-        ir::Const::Decimal(d) => Value::Decimal(*d),
-        ir::Const::Str(s) => Value::str(s),
-        ir::Const::Duration(d) => Value::Duration(*d),
-        ir::Const::Time(t) => Value::Time(*t),
-        ir::Const::List(items) => Value::list(items.iter().map(const_value).collect()),
-        ir::Const::Record(fields) => Value::Record(fields.iter().map(|(_, v)| const_value(v)).collect()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Expressions
 
@@ -119,7 +105,7 @@ impl Env {
 impl<'a> Interp<'a> {
     fn eval(&self, e: &ir::Expr, env: &mut Env) -> Eval {
         match &e.kind {
-            ExprKind::Const(c) => Ok(const_value(c)),
+            ExprKind::Const(c) => Ok(c.to_value()),
             ExprKind::List(items) => {
                 let values = self.eval_all(items, env)?;
                 Ok(match unknown_of(&values) {
@@ -363,26 +349,7 @@ impl<'a> Interp<'a> {
 // Resolution
 
 /// How the request was decided (rules by index into `bundle.rules`).
-#[derive(Debug)]
-enum Verdict {
-    Rule(usize),
-    /// `needing`: "the evidence's rule", whose own deferral this is, if there is one.
-    EvidenceDefer {
-        first: usize,
-        mask: EvidenceMask,
-        needing: Option<usize>,
-    },
-    Conflict {
-        first: usize,
-        priority: i64,
-    },
-    LowConfidence(usize),
-    Default,
-    Error {
-        rule: usize,
-        error: EvalError,
-    },
-}
+type Verdict = assemble::Verdict<usize>;
 
 /// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
 fn restrictiveness(d: &ir::Decision) -> u8 {
@@ -433,7 +400,7 @@ impl<'a> Interp<'a> {
             // 1. The first failure of the level decides.
             for (i, _, res) in &at_level {
                 if let Err(error) = res {
-                    return Verdict::Error { rule: *i, error: error.clone() };
+                    return Verdict::Error { candidate: *i, error: error.clone() };
                 }
             }
             // 2. True and unknown candidates.
@@ -500,13 +467,8 @@ fn needing_rule(walked: &[(usize, &ir::Rule)], pending: EvidenceMask) -> Option<
 }
 
 // ---------------------------------------------------------------------------------------------
-// Materialization (presentation as `Engine::try_materialize` does it)
-
-// The IR's obligations go through the code generator's templates and the runtime's conversion,
-// so that presentation is written once (the logic being compared is not).
-fn step_up_obligation(s: &ir::StepUp) -> StepUpObligation {
-    StepUpObligation::from(&codegen::step_up(s))
-}
+// Materialization: the runtime's one decision assembly (`aarm_runtime::assemble`), fed from the
+// IR. The presentation is written once; the resolution being compared is not.
 
 impl<'a> Interp<'a> {
     fn policy_ref(&self, id: ir::PolicyId) -> PolicyRef {
@@ -516,11 +478,11 @@ impl<'a> Interp<'a> {
                 version: p.version.clone(),
                 bundle_hash: self.bundle_hash.to_string(),
             },
-            None => self.default_policy(),
+            None => self.default_policy_ref(),
         }
     }
 
-    fn default_policy(&self) -> PolicyRef {
+    fn default_policy_ref(&self) -> PolicyRef {
         match self.bundle.policies.first() {
             Some(p) => PolicyRef {
                 name: p.name.clone(),
@@ -531,6 +493,44 @@ impl<'a> Interp<'a> {
                 PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.to_string() }
             }
         }
+    }
+
+    fn materialize(&self, verdict: &Verdict) -> Decision {
+        assemble::assemble(&mut &*self, self.req, verdict)
+    }
+}
+
+impl Resolved for &Interp<'_> {
+    type Rule = usize;
+    type Modify = Vec<ir::Assignment>;
+    type Evidence = ir::EvidenceId;
+
+    fn rule(&self, i: usize) -> Option<RuleFacts<'_, Vec<ir::Assignment>, ir::EvidenceId>> {
+        let rule = self.bundle.rules.get(i)?;
+        Some(RuleFacts {
+            qualified_name: &rule.qualified_name,
+            policy: self.policy_ref(rule.policy),
+            risk: rule.risk,
+            confidence: rule.confidence,
+            reason_code: &rule.reason.code,
+            decision: &rule.decision,
+        })
+    }
+
+    fn default_policy(&self) -> PolicyRef {
+        self.default_policy_ref()
+    }
+
+    fn default_effect(&self) -> DefaultEffect {
+        self.bundle.settings.default
+    }
+
+    fn min_confidence(&self) -> Option<i64> {
+        self.bundle.settings.min_confidence
+    }
+
+    fn settings_limits(&self) -> DeferObligation {
+        DeferObligation::limits(&self.bundle.settings.defer_limits::<u16>())
     }
 
     /// The facts of `mask`, in declaration order.
@@ -544,151 +544,17 @@ impl<'a> Interp<'a> {
             .collect()
     }
 
-    fn settings_limits(&self) -> DeferObligation {
-        let s = &self.bundle.settings;
-        DeferObligation::limits(
-            s.defer_timeout_s,
-            &codegen::outcome(&s.defer_on_timeout),
-            s.defer_attempts,
-            &codegen::outcome(&s.defer_on_exhausted),
-        )
-    }
-
-    fn defer_limits(d: &ir::Defer) -> DeferObligation {
-        DeferObligation::from(&codegen::defer(d))
-    }
-
-    fn base(&self, rule: &ir::Rule, effect: Effect, code: &str, message: String) -> Decision {
-        Decision {
-            decision: effect,
-            rule: Some(rule.qualified_name.clone()),
-            reason: Reason { code: code.to_string(), message },
-            policy: self.policy_ref(rule.policy),
-            risk: rule.risk.map(|r| r.as_str().to_string()),
-            confidence: rule.confidence.map(aarm_runtime::decision::confidence),
-            step_up: None,
-            defer: None,
-            modified_action: None,
+    fn need_mask(&self, need: &[ir::EvidenceId]) -> Result<EvidenceMask, EvalError> {
+        let mut mask: EvidenceMask = 0;
+        for id in need {
+            mask |= evidence_bit(id.index())?;
         }
-    }
-
-    fn error_decision(&self, index: usize, e: &EvalError) -> Decision {
-        let rule = self.bundle.rules.get(index);
-        let name = rule.map(|r| r.qualified_name.clone()).unwrap_or_default();
-        let mut d = Decision::fail_closed(
-            codes::EVAL_ERROR,
-            format!("rule {name} failed: {e}"),
-            rule.map(|r| self.policy_ref(r.policy)).unwrap_or_else(|| self.default_policy()),
-        );
-        d.rule = Some(name);
-        d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
-        d.confidence = rule.and_then(|r| r.confidence).map(aarm_runtime::decision::confidence);
-        d
-    }
-
-    fn materialize(&self, verdict: &Verdict) -> Decision {
-        match self.try_materialize(verdict) {
-            Ok(d) => d,
-            Err((rule, e)) => self.error_decision(rule, &e),
-        }
-    }
-
-    fn try_materialize(&self, verdict: &Verdict) -> Result<Decision, (usize, EvalError)> {
-        let settings = &self.bundle.settings;
-        let rule_at = |i: usize| self.bundle.rules.get(i).ok_or((i, malformed("rule index")));
-        Ok(match verdict {
-            Verdict::Default => {
-                let (effect, code) = match settings.default {
-                    ir::DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
-                    ir::DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
-                };
-                let mut d = Decision::fail_closed(code, "no rule matched", self.default_policy());
-                d.decision = effect;
-                d
-            }
-            Verdict::Error { rule, error } => self.error_decision(*rule, error),
-            Verdict::EvidenceDefer { mask, needing: Some(i), .. } => {
-                // The evidence's rule's own deferral: its reason, its limits, the pending facts.
-                let rule = rule_at(*i)?;
-                let message = self.render_reason(rule).map_err(|e| (*i, e))?;
-                let mut d = self.base(rule, Effect::Defer, &rule.reason.code, message);
-                let limits = match &rule.decision {
-                    ir::Decision::Defer(block) => Self::defer_limits(block),
-                    _ => self.settings_limits(),
-                };
-                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
-                d
-            }
-            Verdict::EvidenceDefer { first, mask, needing: None } => {
-                let rule = rule_at(*first)?;
-                let needs = self.needs(*mask);
-                let names: Vec<&str> = needs.iter().map(|n| n.name.as_str()).collect();
-                let message = format!("waiting for evidence: {}", names.join(", "));
-                let mut d = self.base(rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
-                // The first unknown rule's `defer` block, else `settings`.
-                let limits = match &rule.decision {
-                    ir::Decision::Defer(block) => Self::defer_limits(block),
-                    _ => self.settings_limits(),
-                };
-                d.defer = Some(DeferObligation { need: needs, ..limits });
-                d
-            }
-            Verdict::Conflict { first, priority } => {
-                let rule = rule_at(*first)?;
-                let mut d =
-                    self.base(rule, Effect::Defer, codes::CONFLICT, format!("rules of priority {priority} disagree"));
-                d.defer = Some(self.settings_limits());
-                d
-            }
-            Verdict::LowConfidence(i) => {
-                let rule = rule_at(*i)?;
-                let message = format!(
-                    "confidence {} is below the minimum {}",
-                    format_decimal(rule.confidence.unwrap_or(0)),
-                    format_decimal(settings.min_confidence.unwrap_or(0))
-                );
-                let mut d = self.base(rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
-                d.defer = Some(self.settings_limits());
-                d
-            }
-            Verdict::Rule(i) => {
-                let rule = rule_at(*i)?;
-                let message = self.render_reason(rule).map_err(|e| (*i, e))?;
-                let effect = match rule.decision {
-                    ir::Decision::Allow => Effect::Allow,
-                    ir::Decision::Deny => Effect::Deny,
-                    ir::Decision::Modify(_) => Effect::Modify,
-                    ir::Decision::StepUp(_) => Effect::StepUp,
-                    ir::Decision::Defer(_) => Effect::Defer,
-                };
-                let mut d = self.base(rule, effect, &rule.reason.code, message);
-                match &rule.decision {
-                    ir::Decision::StepUp(s) => {
-                        let obligation = step_up_obligation(s);
-                        if d.risk.is_none() {
-                            d.risk = Some(obligation.risk.clone());
-                        }
-                        d.step_up = Some(obligation);
-                    }
-                    ir::Decision::Defer(block) => {
-                        let mut mask: EvidenceMask = 0;
-                        for id in &block.need {
-                            mask |= evidence_bit(id.index()).map_err(|e| (*i, e))?;
-                        }
-                        d.defer = Some(DeferObligation { need: self.needs(mask), ..Self::defer_limits(block) });
-                    }
-                    ir::Decision::Modify(assignments) => {
-                        d.modified_action = Some(self.modified_action(rule, assignments).map_err(|e| (*i, e))?);
-                    }
-                    ir::Decision::Allow | ir::Decision::Deny => {}
-                }
-                d
-            }
-        })
+        Ok(mask)
     }
 
     /// A rule's reason message with its interpolations.
-    fn render_reason(&self, rule: &ir::Rule) -> Result<String, EvalError> {
+    fn render_reason(&mut self, i: usize) -> Result<String, EvalError> {
+        let rule = self.bundle.rules.get(i).ok_or(malformed("rule index"))?;
         let mut message = String::new();
         for part in &rule.reason.message {
             match part {
@@ -699,19 +565,20 @@ impl<'a> Interp<'a> {
         Ok(message)
     }
 
-    fn modified_action(&self, rule: &ir::Rule, assignments: &[ir::Assignment]) -> Result<ActionOut, EvalError> {
-        if self.req.tool_index.and_then(|i| self.bundle.tools.get(i)).is_none() {
-            return Err(malformed("modify of an undeclared tool"));
-        }
-        let mut params = self.req.params_json.clone();
+    fn assignments(&mut self, i: usize) -> Result<Vec<Assigned>, EvalError> {
+        let rule = self.bundle.rules.get(i).ok_or(malformed("rule index"))?;
+        let ir::Decision::Modify(assignments) = &rule.decision else { return Ok(Vec::new()) };
+        let tool = self
+            .req
+            .tool_index
+            .and_then(|t| self.bundle.tools.get(t))
+            .ok_or(malformed("modify of an undeclared tool"))?;
+        let mut out = Vec::with_capacity(assignments.len());
         for a in assignments {
-            let v = self.rule_expr(rule, &a.value)?;
-            if let Value::Unknown(_) = v {
-                // A rewritten action must be definite: fail closed.
-                return Err(aarm_runtime::ops::EvalError::UnknownInModify);
-            }
-            params.insert(a.field.clone(), value_to_json(&v));
+            let (_, field) = tool.field(&a.field).ok_or(malformed("modify field"))?;
+            let value = self.rule_expr(rule, &a.value)?;
+            out.push(Assigned { field: a.field.clone(), ty: codegen::value_type(&field.ty), value });
         }
-        Ok(ActionOut { tool: self.req.tool.to_string(), operation: self.req.operation.to_string(), params })
+        Ok(out)
     }
 }

@@ -6,8 +6,14 @@
 //! ([`ExprKind::Widen`], [`ExprKind::Unwrap`]); defaults from `settings` are filled in.
 
 use crate::types::Type;
-use aarm_lang::ast::{BinOp, QuantKind, RiskLevel};
+use aarm_lang::ast::{BinOp, QuantKind};
 use aarm_lang::{FileId, Span};
+use aarm_runtime::policy;
+/// The policy vocabulary is the runtime's (`aarm_runtime::policy`): the checker lowers the syntax
+/// into it, and code generation copies it into the bundle unchanged.
+pub use aarm_runtime::policy::{
+    Approvers, ConflictMode, Const, DefaultEffect, Escalation, Outcome, Risk, Settings, StepUp,
+};
 
 macro_rules! id_type {
     ($($(#[$m:meta])* $name:ident;)*) => {$(
@@ -58,6 +64,8 @@ pub struct Bundle {
     /// In source order: files in path order, then by position. The order breaks ties.
     pub rules: Vec<Rule>,
     pub settings: Settings,
+    /// Where the `settings` block is; `None` when the bundle has none.
+    pub settings_loc: Option<Loc>,
     pub tests: Vec<Test>,
     /// The files of standard-library modules (`use std.NAME`): a library declares more than one
     /// bundle uses, so analysis never calls their declarations unused.
@@ -141,60 +149,6 @@ pub struct Function {
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultEffect {
-    Allow,
-    Deny,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictMode {
-    Restrictive,
-    Defer,
-}
-
-/// The bundle's `settings`, with the language's defaults where a line is absent.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub default: DefaultEffect,
-    pub conflict: ConflictMode,
-    /// Ten-thousandths; `None` when not set.
-    pub min_confidence: Option<i64>,
-    /// For deferrals that come from unknown evidence or a `defer` block without limits.
-    pub defer_timeout_s: i64,
-    pub defer_on_timeout: Outcome,
-    pub defer_attempts: u32,
-    pub defer_on_exhausted: Outcome,
-    /// For `step_up` blocks without a `timeout` clause.
-    pub step_up_timeout_s: i64,
-    pub step_up_on_timeout: Outcome,
-    pub loc: Option<Loc>,
-}
-
-/// Default deferral window when `settings` says nothing: ten minutes.
-pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
-/// Default number of re-evaluations that may come back `defer`.
-pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
-/// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
-pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: DEFAULT_DEFER_TIMEOUT_S,
-            defer_on_timeout: Outcome::Deny,
-            defer_attempts: DEFAULT_DEFER_ATTEMPTS,
-            defer_on_exhausted: Outcome::Deny,
-            step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
-            step_up_on_timeout: Outcome::Deny,
-            loc: None,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rules
 
@@ -208,7 +162,7 @@ pub struct Rule {
     pub priority: i64,
     /// The `when` lines, each `Bool`; the rule matches when all hold.
     pub conditions: Vec<Expr>,
-    pub risk: Option<RiskLevel>,
+    pub risk: Option<Risk>,
     /// Ten-thousandths in `0..=10000`.
     pub confidence: Option<i64>,
     pub decision: Decision,
@@ -238,27 +192,9 @@ pub enum TemplatePart {
     Expr(Expr),
 }
 
-#[derive(Clone, Debug)]
-pub enum Decision {
-    Allow,
-    Deny,
-    /// New values for fields of `params`, by field name (each target tool has the field).
-    Modify(Vec<Assignment>),
-    StepUp(StepUp),
-    Defer(Defer),
-}
-
-impl Decision {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Deny => "deny",
-            Decision::Modify(_) => "modify",
-            Decision::StepUp(_) => "step_up",
-            Decision::Defer(_) => "defer",
-        }
-    }
-}
+/// What a rule decides; a `modify` carries new values for fields of `params`, by field name
+/// (each target tool has the field).
+pub type Decision = policy::RuleDecision<Vec<Assignment>, EvidenceId>;
 
 #[derive(Clone, Debug)]
 pub struct Assignment {
@@ -267,49 +203,8 @@ pub struct Assignment {
     pub loc: Loc,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApproverSet {
-    /// Named identities (from a group or a literal list, resolved).
-    Identities(Vec<String>),
-    /// Identities whose host-verified roles include this one.
-    Role(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepUp {
-    pub quorum: u32,
-    pub approvers: ApproverSet,
-    pub timeout_s: i64,
-    pub on_timeout: Outcome,
-    pub escalate: Option<Escalation>,
-    pub veto: bool,
-    pub self_approval: bool,
-    pub risk: RiskLevel,
-    pub notify: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Escalation {
-    pub after_s: i64,
-    pub to: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Allow,
-    Deny,
-    Cancel,
-    StepUp(Box<StepUp>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Defer {
-    pub need: Vec<EvidenceId>,
-    pub timeout_s: i64,
-    pub on_timeout: Outcome,
-    pub max_attempts: u32,
-    pub on_exhausted: Outcome,
-}
+/// A `defer` block; its `need` names evidence by id.
+pub type Defer = policy::Defer<EvidenceId>;
 
 // ---------------------------------------------------------------------------------------------
 // Expressions
@@ -329,6 +224,8 @@ pub enum ActionField {
 
 /// A field of `identity`: the runtime's own enum, so code generation needs no mapping.
 pub use aarm_runtime::bytecode::IdentityField;
+/// The runtime's built-in method primitives (see [`Method`]).
+pub use aarm_runtime::bytecode::MethodOp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContextField {
@@ -346,85 +243,29 @@ pub enum LogicOp {
     Or,
 }
 
-/// Built-in methods, resolved by receiver type.
+/// A built-in method, resolved by receiver type: one of the runtime's primitives (so code
+/// generation and the interpreter need no mapping), or `matches` with its pattern, already
+/// validated (the bytecode refers to the pattern by index).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
-    StartsWith,
-    EndsWith,
-    /// `String.contains(String)`: substring.
-    StrContains,
-    Lower,
-    Upper,
-    Trim,
-    /// `String.matches("...")`: the pattern, already validated.
+    Op(MethodOp),
     Matches(String),
-    Glob,
-    /// Characters of a string.
-    StrLen,
-    /// Elements of a list or set.
-    Len,
-    /// `xs.contains(x)`: membership.
-    Contains,
-    ContainsAny,
-    ContainsAll,
-    Hour,
-    Minute,
-    /// ISO weekday: Monday 1 … Sunday 7.
-    Weekday,
-    Seconds,
-    /// `String.split(String)`: `List<String>`.
-    Split,
-    /// `List<T>.at(Int)`: `T`; negative counts from the end, out of range is an error.
-    At,
-    /// `List<T>.index_of(T)`: `Int`, -1 when absent.
-    IndexOf,
-    /// `String.in_cidr(String)`: an IPv4 or IPv6 address in a CIDR block.
-    InCidr,
-    /// `String.utc_offset()`: `Duration`.
-    UtcOffset,
-    /// `String.url_scheme()`, `url_host()`, `url_path()`, `url_query()`: `String`;
-    /// `String.url_port()`: `Int`. WHATWG URLs.
-    UrlScheme,
-    UrlHost,
-    UrlPort,
-    UrlPath,
-    UrlQuery,
-    /// `Time.offset_in(String)`: `Duration`, the offset in force in a zone at that instant.
-    OffsetIn,
-    /// `String.is_ip()`: `Bool`.
-    IsIp,
 }
 
 impl Method {
+    /// The name the source calls it by.
     pub fn name(&self) -> &'static str {
         match self {
-            Method::StartsWith => "starts_with",
-            Method::EndsWith => "ends_with",
-            Method::StrContains | Method::Contains => "contains",
-            Method::Lower => "lower",
-            Method::Upper => "upper",
-            Method::Trim => "trim",
+            Method::Op(op) => op.name(),
             Method::Matches(_) => "matches",
-            Method::Glob => "glob",
-            Method::StrLen | Method::Len => "len",
-            Method::ContainsAny => "contains_any",
-            Method::ContainsAll => "contains_all",
-            Method::Hour => "hour",
-            Method::Minute => "minute",
-            Method::Weekday => "weekday",
-            Method::Seconds => "seconds",
-            Method::Split => "split",
-            Method::At => "at",
-            Method::IndexOf => "index_of",
-            Method::InCidr => "in_cidr",
-            Method::UtcOffset => "utc_offset",
-            Method::UrlScheme => "url_scheme",
-            Method::UrlHost => "url_host",
-            Method::UrlPort => "url_port",
-            Method::UrlPath => "url_path",
-            Method::UrlQuery => "url_query",
-            Method::OffsetIn => "offset_in",
-            Method::IsIp => "is_ip",
+        }
+    }
+
+    /// The runtime primitive of the method; `None` for `matches`, which needs its pattern.
+    pub fn primitive(&self) -> Option<MethodOp> {
+        match self {
+            Method::Op(op) => Some(*op),
+            Method::Matches(_) => None,
         }
     }
 }
@@ -446,59 +287,6 @@ pub fn comparison(op: BinOp) -> Option<aarm_runtime::bytecode::CmpOp> {
         BinOp::Ge => CmpOp::Ge,
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => return None,
     })
-}
-
-impl Method {
-    /// The runtime primitive of the method; `None` for `matches`, which needs its pattern.
-    pub fn primitive(&self) -> Option<aarm_runtime::bytecode::MethodOp> {
-        use aarm_runtime::bytecode::MethodOp;
-        Some(match self {
-            Method::StartsWith => MethodOp::StartsWith,
-            Method::EndsWith => MethodOp::EndsWith,
-            Method::StrContains => MethodOp::StrContains,
-            Method::Lower => MethodOp::Lower,
-            Method::Upper => MethodOp::Upper,
-            Method::Trim => MethodOp::Trim,
-            Method::Matches(_) => return None,
-            Method::Glob => MethodOp::Glob,
-            Method::StrLen => MethodOp::StrLen,
-            Method::Len => MethodOp::Len,
-            Method::Contains => MethodOp::Contains,
-            Method::ContainsAny => MethodOp::ContainsAny,
-            Method::ContainsAll => MethodOp::ContainsAll,
-            Method::Hour => MethodOp::Hour,
-            Method::Minute => MethodOp::Minute,
-            Method::Weekday => MethodOp::Weekday,
-            Method::Seconds => MethodOp::Seconds,
-            Method::Split => MethodOp::Split,
-            Method::At => MethodOp::At,
-            Method::IndexOf => MethodOp::IndexOf,
-            Method::InCidr => MethodOp::InCidr,
-            Method::UtcOffset => MethodOp::UtcOffset,
-            Method::UrlScheme => MethodOp::UrlScheme,
-            Method::UrlHost => MethodOp::UrlHost,
-            Method::UrlPort => MethodOp::UrlPort,
-            Method::UrlPath => MethodOp::UrlPath,
-            Method::UrlQuery => MethodOp::UrlQuery,
-            Method::OffsetIn => MethodOp::OffsetIn,
-            Method::IsIp => MethodOp::IsIp,
-        })
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Const {
-    Bool(bool),
-    Int(i64),
-    /// Ten-thousandths.
-    Decimal(i64),
-    Str(String),
-    /// Seconds.
-    Duration(i64),
-    /// Seconds since the Unix epoch, UTC.
-    Time(i64),
-    List(Vec<Const>),
-    Record(Vec<(String, Const)>),
 }
 
 #[derive(Clone, Debug)]
@@ -627,17 +415,3 @@ pub enum TestStepKind {
     ExpectPending,
     ExpectRejected(String),
 }
-
-/// The lifecycle's stable rejection reasons (docs/lifecycle.md, "Refused events").
-pub const REJECTION_REASONS: &[&str] = &[
-    "not_an_approver",
-    "self_approval",
-    "duplicate_approval",
-    "case_resolved",
-    "unknown_case",
-    "undeclared_evidence",
-    "evidence_type",
-    "identity_invalid",
-    "evidence_already_provided",
-    "clock_went_back",
-];

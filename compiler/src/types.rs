@@ -1,6 +1,7 @@
 //! The types of the language (docs/language.md, "Types") and the rules that relate them: widening of `Int`
 //! to `Decimal`, and how types are named in messages.
 
+use aarm_runtime::schema::TypeForm;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,29 +131,20 @@ pub enum Fit {
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Type::Bool => write!(f, "Bool"),
-            Type::Int => write!(f, "Int"),
-            Type::Decimal => write!(f, "Decimal"),
-            Type::String => write!(f, "String"),
-            Type::Duration => write!(f, "Duration"),
-            Type::Time => write!(f, "Time"),
-            Type::List(t) => write!(f, "List<{t}>"),
-            Type::Set(t) => write!(f, "Set<{t}>"),
-            Type::Record(fields) => {
-                write!(f, "{{ ")?;
-                for (i, (n, t)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{n}: {t}")?;
-                }
-                write!(f, " }}")
-            }
-            Type::Optional(t) => write!(f, "{t}?"),
-            // The element type of `[]`, which is shown as `List<?>`.
-            Type::Never => write!(f, "?"),
-            Type::Error => write!(f, "?"),
+            Type::Bool => TypeForm::Name("Bool"),
+            Type::Int => TypeForm::Name("Int"),
+            Type::Decimal => TypeForm::Name("Decimal"),
+            Type::String => TypeForm::Name("String"),
+            Type::Duration => TypeForm::Name("Duration"),
+            Type::Time => TypeForm::Name("Time"),
+            Type::List(t) => TypeForm::List(&**t),
+            Type::Set(t) => TypeForm::Set(&**t),
+            Type::Record(fields) => TypeForm::Record(fields),
+            Type::Optional(t) => TypeForm::Optional(&**t),
+            // The element type of `[]` (shown as `List<?>`), and a type an earlier error hid.
+            Type::Never | Type::Error => TypeForm::Name("?"),
         }
+        .fmt(f)
     }
 }
 

@@ -255,6 +255,73 @@ fn payments_step_up_modify_and_low_confidence() {
     assert_eq!(m.params.get("body").map(ToString::to_string).as_deref(), Some(r#""x""#));
 }
 
+/// A `modify` that writes a record-typed parameter: the VM wrote it as a JSON object, the
+/// interpreter (before the one decision assembly) as an array. A constant record goes through the
+/// constant pool, a record built from the request through the VM's record construction.
+const RECORD_MODIFY: &str = r#"
+policy r version "1"
+tool connect { target: { host: String, port: Int, weight: Decimal }, tags: List<{ k: String, v: Int }> }
+
+rule pin_external on connect priority 20 {
+  when not params.target.host.ends_with(".corp")
+  modify { params.target = { host: "proxy.corp", port: 3128, weight: 1 } }
+}
+
+rule keep_host_fix_port on connect priority 10 {
+  modify {
+    params.target = { host: params.target.host, port: 443, weight: params.target.weight };
+    params.tags = [{ k: "via", v: params.target.port }]
+  }
+}
+"#;
+
+#[test]
+fn a_record_typed_modify_is_an_object_in_both() {
+    let external = r#"{"action": {"tool": "connect", "params": {"target": {"host": "evil.example", "port": 80, "weight": 0.5}, "tags": []}}}"#;
+    let d = assert_agree(RECORD_MODIFY, external);
+    let m = d.modified_action.expect("modified action");
+    assert_eq!(
+        m.params.get("target").map(ToString::to_string).as_deref(),
+        Some(r#"{"host":"proxy.corp","port":3128,"weight":1}"#)
+    );
+    let internal = r#"{"action": {"tool": "connect", "params": {"target": {"host": "db.corp", "port": 5432, "weight": 2.25}, "tags": []}}}"#;
+    let d = assert_agree(RECORD_MODIFY, internal);
+    let m = d.modified_action.expect("modified action");
+    assert_eq!(
+        m.params.get("target").map(ToString::to_string).as_deref(),
+        Some(r#"{"host":"db.corp","port":443,"weight":2.25}"#)
+    );
+    assert_eq!(m.params.get("tags").map(ToString::to_string).as_deref(), Some(r#"[{"k":"via","v":5432}]"#));
+}
+
+/// An `Int` written where a record's field is `Decimal` is widened in that field only. A `Widen`
+/// around the whole record used to leave the VM's pooled constant holding an `Int` (so `t.w > 0.5`
+/// compared an `Int` with a `Decimal`) and fail in the interpreter.
+#[test]
+fn an_int_in_a_decimal_record_field_is_widened() {
+    let src = r#"
+policy w version "1"
+tool t { n: Int }
+fn heavy(t: { w: Decimal, n: Int }) -> Bool = t.w > 0.5 and t.n == 2
+fn heaviest(ts: List<{ w: Decimal }>) -> Bool = any t in ts: t.w > 2.5
+rule heavy_record on t priority 2 {
+  when heavy({ w: 1, n: 2 })
+  deny
+  reason "w.heavy" "heavy"
+}
+rule heaviest_in_list on t priority 1 {
+  when heaviest([{ w: 1 }, { w: params.n }])
+  deny
+  reason "w.heaviest" "heaviest"
+}
+"#;
+    let d = assert_agree(src, r#"{"action": {"tool": "t", "params": {"n": 2}}}"#);
+    assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, "w.heavy"));
+    let src = src.replace("heavy({ w: 1, n: 2 })", "heavy({ w: 1, n: 3 })");
+    let d = assert_agree(&src, r#"{"action": {"tool": "t", "params": {"n": 3}}}"#);
+    assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, "w.heaviest"));
+}
+
 const THREE_VALUED: &str = r#"
 policy t version "1"
 tool t { n: Int }

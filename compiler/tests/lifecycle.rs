@@ -1142,6 +1142,15 @@ fn rejected_evidence_already_provided() {
     assert_eq!(h.case(&id), before, "nothing changed");
 }
 
+/// The stable code is written once (`Rejection::as_str`); the message and the JSON say the same.
+#[test]
+fn a_rejection_displays_and_serializes_as_its_code() {
+    for r in Rejection::ALL {
+        assert_eq!(r.to_string(), r.as_str());
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+    }
+}
+
 #[test]
 fn every_rejection_reason_is_covered_by_a_test_above() {
     // A reminder that the list of reasons is closed: if one is added, add its test.
@@ -1372,7 +1381,8 @@ fn a_verified_actor_is_recorded_in_the_case_and_its_receipt() {
 /// used to be `medium`, so an escalated deferral of a `risk high` rule sorted below high cases.
 #[test]
 fn a_step_up_reached_through_a_timeout_inherits_the_rules_risk() {
-    use aarm_runtime::program::{DecisionTemplate, OutcomeData, Risk};
+    use aarm_runtime::policy::{Outcome, Risk};
+    use aarm_runtime::program::DecisionTemplate;
     let src = r#"
 policy p version "1"
 tool rotate { env: String }
@@ -1399,12 +1409,12 @@ rule own_risk on rotate priority 5 {
     let tier = |rule: &str| {
         let meta = program.rules.iter().find(|r| r.name == rule).expect("rule");
         let DecisionTemplate::Defer(d) = &meta.decision else { panic!("{rule} defers") };
-        let OutcomeData::StepUp(s) = &d.on_timeout else { panic!("{rule} steps up") };
+        let Outcome::StepUp(s) = &d.on_timeout else { panic!("{rule} steps up") };
         s.clone()
     };
     let first = tier("rotate_prod");
     assert_eq!(first.risk, Risk::High, "the deferral's step-up");
-    let OutcomeData::StepUp(second) = &first.on_timeout else { panic!("a second tier") };
+    let Outcome::StepUp(second) = &first.on_timeout else { panic!("a second tier") };
     assert_eq!(second.risk, Risk::High, "the step-up after the step-up's timeout");
     assert_eq!(tier("own_risk").risk, Risk::Low, "a step-up's own `risk` still wins");
 }

@@ -37,11 +37,7 @@ pub struct PolicyRef {
     pub bundle_hash: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Escalation {
-    pub after_s: i64,
-    pub to: Vec<String>,
-}
+pub use crate::policy::Escalation;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpObligation {
@@ -60,15 +56,8 @@ pub struct StepUpObligation {
     pub notify: Vec<String>,
 }
 
-/// What an unanswered step-up or an unresolved deferral becomes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Allow,
-    Deny,
-    Cancel,
-    StepUp(Box<StepUpObligation>),
-}
+/// What an unanswered step-up or an unresolved deferral becomes, its step-up as hosts read it.
+pub type Outcome = crate::policy::Outcome<StepUpObligation>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
@@ -149,35 +138,24 @@ impl Decision {
 }
 
 // ---------------------------------------------------------------------------------------------
-// From the bundle's decision templates to what hosts see (one place, used by the engine and by
-// the compiler's reference interpreter).
+// From the policy vocabulary to what hosts see (the one conversion; decisions are assembled in
+// `assemble.rs`, for the engine and the compiler's reference interpreter alike).
 
-use crate::program::{ApproversData, DeferData, OutcomeData, StepUpData};
+use crate::policy::{Approvers, Defer, StepUp};
 
-impl From<&OutcomeData> for Outcome {
-    fn from(o: &OutcomeData) -> Outcome {
-        match o {
-            OutcomeData::Allow => Outcome::Allow,
-            OutcomeData::Deny => Outcome::Deny,
-            OutcomeData::Cancel => Outcome::Cancel,
-            OutcomeData::StepUp(s) => Outcome::StepUp(Box::new(StepUpObligation::from(&**s))),
-        }
-    }
-}
-
-impl From<&StepUpData> for StepUpObligation {
-    fn from(s: &StepUpData) -> StepUpObligation {
+impl From<&StepUp> for StepUpObligation {
+    fn from(s: &StepUp) -> StepUpObligation {
         let (approvers, role) = match &s.approvers {
-            ApproversData::Identities(ids) => (ids.clone(), None),
-            ApproversData::Role(r) => (Vec::new(), Some(r.clone())),
+            Approvers::Identities(ids) => (ids.clone(), None),
+            Approvers::Role(r) => (Vec::new(), Some(r.clone())),
         };
         StepUpObligation {
             approvers,
             role,
             quorum: s.quorum,
             timeout_s: s.timeout_s,
-            on_timeout: Outcome::from(&s.on_timeout),
-            escalate: s.escalate.as_ref().map(|(after_s, to)| Escalation { after_s: *after_s, to: to.clone() }),
+            on_timeout: s.on_timeout.map(|s| StepUpObligation::from(s)),
+            escalate: s.escalate.clone(),
             veto: s.veto,
             self_approval: s.self_approval,
             risk: s.risk.as_str().to_string(),
@@ -188,21 +166,14 @@ impl From<&StepUpData> for StepUpObligation {
 
 impl DeferObligation {
     /// A deferral's limits, with no `need` yet.
-    pub fn limits(timeout_s: i64, on_timeout: &OutcomeData, max_attempts: u32, on_exhausted: &OutcomeData) -> Self {
+    pub fn limits<E>(d: &Defer<E>) -> Self {
         DeferObligation {
             need: Vec::new(),
-            timeout_s,
-            on_timeout: Outcome::from(on_timeout),
-            max_attempts,
-            on_exhausted: Outcome::from(on_exhausted),
+            timeout_s: d.timeout_s,
+            on_timeout: d.on_timeout.map(|s| StepUpObligation::from(s)),
+            max_attempts: d.max_attempts,
+            on_exhausted: d.on_exhausted.map(|s| StepUpObligation::from(s)),
         }
-    }
-}
-
-/// The limits of an explicit `defer` block (its `need` is filled in by the caller).
-impl From<&DeferData> for DeferObligation {
-    fn from(d: &DeferData) -> DeferObligation {
-        DeferObligation::limits(d.timeout_s, &d.on_timeout, d.max_attempts, &d.on_exhausted)
     }
 }
 

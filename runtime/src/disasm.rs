@@ -1,7 +1,8 @@
 //! A readable listing of a program's code, for `aarm inspect --disassemble` and golden tests.
 
 use crate::bytecode::{Chunk, Op};
-use crate::program::{Const, Program};
+use crate::policy::Const;
+use crate::program::Program;
 use std::fmt::Write;
 
 fn const_text(c: &Const) -> String {
@@ -13,7 +14,9 @@ fn const_text(c: &Const) -> String {
         Const::Duration(d) => crate::value::format_duration(*d),
         Const::Time(t) => crate::value::format_time(*t),
         Const::List(items) => format!("[{}]", items.iter().map(const_text).collect::<Vec<_>>().join(", ")),
-        Const::Record(items) => format!("{{{}}}", items.iter().map(const_text).collect::<Vec<_>>().join(", ")),
+        Const::Record(items) => {
+            format!("{{{}}}", items.iter().map(|(_, c)| const_text(c)).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 

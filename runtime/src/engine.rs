@@ -12,15 +12,17 @@
 //!
 //! Resolution follows "Evaluation" in `lang/REFERENCE.md`.
 
+use crate::assemble::{self, Assigned, Resolved, RuleFacts};
 use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
-use crate::decision::{codes, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation};
+use crate::decision::{codes, Decision, DeferObligation, Need, PolicyRef};
 use crate::ops::EvalError;
 use crate::plan::{self, Plan};
-use crate::program::{Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, Program, ReasonPart, RuleMeta};
+use crate::policy::{ConflictMode, Const, DefaultEffect};
+use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart, RuleMeta};
 use crate::request::Request;
-use crate::value::{format_decimal, EvidenceMask, Value};
+use crate::value::{EvidenceMask, Value};
 use crate::verify::{self, VerifyError};
 use crate::vm::{Tables, Truth, Vm};
 use regex::Regex;
@@ -53,23 +55,7 @@ pub struct Engine {
 }
 
 /// How a request was decided, borrowing the engine: no allocation.
-#[derive(Debug, Clone)]
-pub enum Verdict<'a> {
-    /// A rule matched and decides.
-    Rule(&'a Candidate),
-    /// A rule that might match depends on evidence the request does not carry. `needing` is the
-    /// evidence's rule (a matching rule whose `defer` block needs one of the facts), if any: the
-    /// deferral is then that rule's own.
-    EvidenceDefer { first: &'a Candidate, mask: EvidenceMask, needing: Option<&'a Candidate> },
-    /// Equal-priority rules disagree under `conflict defer`.
-    Conflict { first: &'a Candidate, priority: i64 },
-    /// The winner's confidence is below `min_confidence`.
-    LowConfidence(&'a Candidate),
-    /// No rule matched.
-    Default,
-    /// Evaluating a rule failed: deny.
-    Error { candidate: &'a Candidate, error: EvalError },
-}
+pub type Verdict<'a> = crate::assemble::Verdict<&'a Candidate>;
 
 /// One rule tried by [`Engine::explain`], and what its condition evaluated to.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -79,19 +65,6 @@ pub struct Tried {
     /// `true`, `false`, `unknown(fact, ...)` or `error: ...`.
     pub condition: String,
     pub location: String,
-}
-
-fn const_value(c: &Const) -> Value {
-    match c {
-        Const::Bool(b) => Value::Bool(*b),
-        Const::Int(i) => Value::Int(*i),
-        Const::Decimal(d) => Value::Decimal(*d),
-        Const::Str(s) => Value::Str(Arc::from(s.as_str())),
-        Const::Duration(d) => Value::Duration(*d),
-        Const::Time(t) => Value::Time(*t),
-        Const::List(items) => Value::List(items.iter().map(const_value).collect()),
-        Const::Record(items) => Value::Record(items.iter().map(const_value).collect()),
-    }
 }
 
 impl Engine {
@@ -108,7 +81,7 @@ impl Engine {
     /// Builds an engine from a program in memory (the compiler's output), verifying it first.
     pub fn from_program(program: Program, bundle_hash: impl Into<String>) -> Result<Engine, EngineError> {
         verify::verify_program(&program)?;
-        let consts = program.consts.iter().map(const_value).collect();
+        let consts = program.consts.iter().map(Const::to_value).collect();
         let mut regexes = Vec::with_capacity(program.regexes.len());
         for (index, pattern) in program.regexes.iter().enumerate() {
             let re =
@@ -358,147 +331,9 @@ impl Engine {
         }
     }
 
-    /// Turns a verdict into the decision hosts see.
+    /// Turns a verdict into the decision hosts see (`assemble.rs`).
     pub fn materialize(&self, req: &Request, verdict: &Verdict<'_>, vm: &mut Vm) -> Decision {
-        match self.try_materialize(req, verdict, vm) {
-            Ok(d) => d,
-            Err((c, e)) => self.error_decision(c, &e),
-        }
-    }
-
-    fn error_decision(&self, c: &Candidate, e: &EvalError) -> Decision {
-        let rule = self.rule(c);
-        let name = rule.map(|r| r.qualified_name.clone()).unwrap_or_default();
-        let mut d = Decision::fail_closed(
-            codes::EVAL_ERROR,
-            format!("rule {name} failed: {e}"),
-            rule.map(|r| self.policy_ref(r.policy)).unwrap_or_else(|| self.default_policy()),
-        );
-        d.rule = Some(name);
-        d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
-        d.confidence = rule.and_then(|r| r.confidence).map(crate::decision::confidence);
-        d
-    }
-
-    fn base_decision(&self, rule: &RuleMeta, effect: Effect, code: &str, message: String) -> Decision {
-        Decision {
-            decision: effect,
-            rule: Some(rule.qualified_name.clone()),
-            reason: Reason { code: code.to_string(), message },
-            policy: self.policy_ref(rule.policy),
-            risk: rule.risk.map(|r| r.as_str().to_string()),
-            confidence: rule.confidence.map(crate::decision::confidence),
-            step_up: None,
-            defer: None,
-            modified_action: None,
-        }
-    }
-
-    fn try_materialize<'a>(
-        &self,
-        req: &Request,
-        verdict: &Verdict<'a>,
-        vm: &mut Vm,
-    ) -> Result<Decision, (&'a Candidate, EvalError)> {
-        let settings = &self.program.settings;
-        let malformed = |c: &'a Candidate| (c, EvalError::Malformed("rule index"));
-        Ok(match verdict {
-            Verdict::Default => {
-                let (effect, code) = match settings.default {
-                    DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
-                    DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
-                };
-                let mut d = Decision::fail_closed(code, "no rule matched", self.default_policy());
-                d.decision = effect;
-                d
-            }
-            Verdict::Error { candidate, error } => self.error_decision(candidate, error),
-            Verdict::EvidenceDefer { first, mask, needing: Some(c) } => {
-                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
-                let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;
-                let mut d = self.base_decision(rule, Effect::Defer, &rule.reason_code, message);
-                let limits = match &rule.decision {
-                    DecisionTemplate::Defer(data) => DeferObligation::from(data),
-                    _ => self.settings_limits(),
-                };
-                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
-                let _ = first;
-                d
-            }
-            Verdict::EvidenceDefer { first, mask, needing: None } => {
-                let rule = self.rule(first).ok_or_else(|| malformed(first))?;
-                let names = self.evidence_names(*mask);
-                let mut d = self.base_decision(
-                    rule,
-                    Effect::Defer,
-                    codes::EVIDENCE_REQUIRED,
-                    format!("waiting for evidence: {}", names.join(", ")),
-                );
-                let limits = match &rule.decision {
-                    DecisionTemplate::Defer(data) => DeferObligation::from(data),
-                    _ => self.settings_limits(),
-                };
-                d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
-                d
-            }
-            Verdict::Conflict { first, priority } => {
-                let rule = self.rule(first).ok_or_else(|| malformed(first))?;
-                let mut d = self.base_decision(
-                    rule,
-                    Effect::Defer,
-                    codes::CONFLICT,
-                    format!("rules of priority {priority} disagree"),
-                );
-                d.defer = Some(self.settings_limits());
-                d
-            }
-            Verdict::LowConfidence(c) => {
-                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
-                let message = format!(
-                    "confidence {} is below the minimum {}",
-                    format_decimal(rule.confidence.unwrap_or(0)),
-                    format_decimal(settings.min_confidence.unwrap_or(0))
-                );
-                let mut d = self.base_decision(rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
-                d.defer = Some(self.settings_limits());
-                d
-            }
-            Verdict::Rule(c) => {
-                let rule = self.rule(c).ok_or_else(|| malformed(c))?;
-                let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;
-                let effect = match rule.decision {
-                    DecisionTemplate::Allow => Effect::Allow,
-                    DecisionTemplate::Deny => Effect::Deny,
-                    DecisionTemplate::Modify => Effect::Modify,
-                    DecisionTemplate::StepUp(_) => Effect::StepUp,
-                    DecisionTemplate::Defer(_) => Effect::Defer,
-                };
-                let mut d = self.base_decision(rule, effect, &rule.reason_code, message);
-                match &rule.decision {
-                    DecisionTemplate::StepUp(s) => {
-                        let obligation = StepUpObligation::from(s);
-                        if d.risk.is_none() {
-                            d.risk = Some(obligation.risk.clone());
-                        }
-                        d.step_up = Some(obligation);
-                    }
-                    DecisionTemplate::Defer(data) => {
-                        let mut mask: EvidenceMask = 0;
-                        for n in &data.need {
-                            if let Some(bit) = 1u128.checked_shl(u32::from(*n)) {
-                                mask |= bit;
-                            }
-                        }
-                        d.defer = Some(DeferObligation { need: self.needs(mask), ..DeferObligation::from(data) });
-                    }
-                    DecisionTemplate::Modify => {
-                        d.modified_action = Some(self.modified_action(c, req, vm).map_err(|e| (*c, e))?);
-                    }
-                    DecisionTemplate::Allow | DecisionTemplate::Deny => {}
-                }
-                d
-            }
-        })
+        assemble::assemble(&mut Assembly { engine: self, req, vm }, req, verdict)
     }
 
     fn render_reason(&self, rule: &RuleMeta, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<String, EvalError> {
@@ -516,22 +351,18 @@ impl Engine {
         Ok(out)
     }
 
-    fn modified_action(&self, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<ActionOut, EvalError> {
+    fn assignments(&self, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<Vec<Assigned>, EvalError> {
         let tool = req
             .tool_index
             .and_then(|i| self.program.schema.tools.get(i))
             .ok_or(EvalError::Malformed("modify of an undeclared tool"))?;
-        let mut params = req.params_json.clone();
+        let mut out = Vec::with_capacity(c.assignments.len());
         for (slot, chunk_index) in &c.assignments {
-            let v = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
-            if let Value::Unknown(_) = v {
-                // A rewritten action must be definite: fail closed.
-                return Err(EvalError::UnknownInModify);
-            }
+            let value = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
             let field = tool.fields.get(usize::from(*slot)).ok_or(EvalError::Malformed("modify slot"))?;
-            params.insert(field.name.clone(), convert::typed_value_to_json(&v, &field.ty));
+            out.push(Assigned { field: field.name.clone(), ty: field.ty.clone(), value });
         }
-        Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
+        Ok(out)
     }
 
     fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
@@ -539,9 +370,62 @@ impl Engine {
             .map(|e| Need { name: e.name.clone(), ty: e.ty.to_string(), source: e.source.clone() })
             .collect()
     }
+}
+
+/// The engine's side of decision assembly: one request, one VM.
+struct Assembly<'e, 'r, 'v> {
+    engine: &'e Engine,
+    req: &'r Request,
+    vm: &'v mut Vm,
+}
+
+impl<'e> Resolved for Assembly<'e, '_, '_> {
+    type Rule = &'e Candidate;
+    type Modify = ();
+    type Evidence = u16;
+
+    fn rule(&self, c: &'e Candidate) -> Option<RuleFacts<'_, (), u16>> {
+        let rule = self.engine.rule(c)?;
+        Some(RuleFacts {
+            qualified_name: &rule.qualified_name,
+            policy: self.engine.policy_ref(rule.policy),
+            risk: rule.risk,
+            confidence: rule.confidence,
+            reason_code: &rule.reason_code,
+            decision: &rule.decision,
+        })
+    }
+
+    fn default_policy(&self) -> PolicyRef {
+        self.engine.default_policy()
+    }
+
+    fn default_effect(&self) -> DefaultEffect {
+        self.engine.program.settings.default
+    }
+
+    fn min_confidence(&self) -> Option<i64> {
+        self.engine.program.settings.min_confidence
+    }
 
     fn settings_limits(&self) -> DeferObligation {
-        let s = &self.program.settings;
-        DeferObligation::limits(s.defer_timeout_s, &s.defer_on_timeout, s.defer_attempts, &s.defer_on_exhausted)
+        DeferObligation::limits(&self.engine.program.settings.defer_limits::<u16>())
+    }
+
+    fn needs(&self, mask: EvidenceMask) -> Vec<Need> {
+        self.engine.needs(mask)
+    }
+
+    fn need_mask(&self, need: &[u16]) -> Result<EvidenceMask, EvalError> {
+        Ok(need.iter().filter_map(|n| 1u128.checked_shl(u32::from(*n))).fold(0, |mask, bit| mask | bit))
+    }
+
+    fn render_reason(&mut self, c: &'e Candidate) -> Result<String, EvalError> {
+        let rule = self.engine.rule(c).ok_or(EvalError::Malformed("rule index"))?;
+        self.engine.render_reason(rule, c, self.req, self.vm)
+    }
+
+    fn assignments(&mut self, c: &'e Candidate) -> Result<Vec<Assigned>, EvalError> {
+        self.engine.assignments(c, self.req, self.vm)
     }
 }

@@ -9,8 +9,12 @@
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
+//! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
+//!   compiler's IR, the bundle and the engine share
+//! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
 //! - [`decision`]: the decision JSON of docs/json.md
 
+pub mod assemble;
 pub mod bundle;
 pub mod bytecode;
 pub mod convert;
@@ -22,6 +26,7 @@ pub mod json;
 pub mod ops;
 pub mod parsed;
 pub mod plan;
+pub mod policy;
 pub mod program;
 pub mod request;
 pub mod schema;

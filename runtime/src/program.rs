@@ -2,40 +2,9 @@
 //! table and settings. This is what the compiler produces and what `bundle.rs` encodes.
 
 use crate::bytecode::Chunk;
+use crate::policy::{Const, Risk, Settings};
 use crate::schema::{Schema, ValueType};
 use serde::{Deserialize, Serialize};
-
-/// A constant of the pool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Const {
-    Bool(bool),
-    Int(i64),
-    Decimal(i64),
-    Str(String),
-    Duration(i64),
-    Time(i64),
-    List(Vec<Const>),
-    Record(Vec<Const>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Risk {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Risk {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Low => "low",
-            Risk::Medium => "medium",
-            Risk::High => "high",
-            Risk::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyMeta {
@@ -50,75 +19,9 @@ pub struct GroupData {
     pub members: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApproversData {
-    Identities(Vec<String>),
-    Role(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepUpData {
-    pub quorum: u32,
-    pub approvers: ApproversData,
-    pub timeout_s: i64,
-    pub on_timeout: OutcomeData,
-    pub escalate: Option<(i64, Vec<String>)>,
-    pub veto: bool,
-    pub self_approval: bool,
-    pub risk: Risk,
-    pub notify: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutcomeData {
-    Allow,
-    Deny,
-    Cancel,
-    StepUp(Box<StepUpData>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeferData {
-    /// Evidence indices.
-    pub need: Vec<u16>,
-    pub timeout_s: i64,
-    pub on_timeout: OutcomeData,
-    pub max_attempts: u32,
-    pub on_exhausted: OutcomeData,
-}
-
-/// The decision a rule makes when it matches (its code lives per candidate).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DecisionTemplate {
-    Allow,
-    Deny,
-    Modify,
-    StepUp(StepUpData),
-    Defer(DeferData),
-}
-
-impl DecisionTemplate {
-    /// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
-    pub fn rank(&self) -> u8 {
-        match self {
-            DecisionTemplate::Deny => 4,
-            DecisionTemplate::StepUp(_) => 3,
-            DecisionTemplate::Defer(_) => 2,
-            DecisionTemplate::Modify => 1,
-            DecisionTemplate::Allow => 0,
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            DecisionTemplate::Allow => "allow",
-            DecisionTemplate::Deny => "deny",
-            DecisionTemplate::Modify => "modify",
-            DecisionTemplate::StepUp(_) => "step_up",
-            DecisionTemplate::Defer(_) => "defer",
-        }
-    }
-}
+/// The decision a rule makes when it matches (its code, and its `modify` assignments' code,
+/// live per candidate).
+pub type DecisionTemplate = crate::policy::RuleDecision;
 
 /// A piece of a reason message: text, or the chunk computing an interpolated value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,29 +63,6 @@ pub struct Candidate {
     pub assignments: Vec<(u16, u32)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DefaultEffect {
-    Allow,
-    Deny,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ConflictMode {
-    Restrictive,
-    Defer,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingsData {
-    pub default: DefaultEffect,
-    pub conflict: ConflictMode,
-    pub min_confidence: Option<i64>,
-    pub defer_timeout_s: i64,
-    pub defer_on_timeout: OutcomeData,
-    pub defer_attempts: u32,
-    pub defer_on_exhausted: OutcomeData,
-}
-
 /// The payload of a `.aarmb` bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
@@ -202,7 +82,7 @@ pub struct Program {
     pub dispatch: Vec<Vec<Candidate>>,
     /// Candidates for a tool the bundle does not declare: the `on *` rules, sorted.
     pub dispatch_any: Vec<Candidate>,
-    pub settings: SettingsData,
+    pub settings: Settings,
 }
 
 impl Program {

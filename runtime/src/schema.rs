@@ -21,15 +21,38 @@ pub enum ValueType {
 impl std::fmt::Display for ValueType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ValueType::Bool => write!(f, "Bool"),
-            ValueType::Int => write!(f, "Int"),
-            ValueType::Decimal => write!(f, "Decimal"),
-            ValueType::String => write!(f, "String"),
-            ValueType::Duration => write!(f, "Duration"),
-            ValueType::Time => write!(f, "Time"),
-            ValueType::List(t) => write!(f, "List<{t}>"),
-            ValueType::Set(t) => write!(f, "Set<{t}>"),
-            ValueType::Record(fields) => {
+            ValueType::Bool => TypeForm::Name("Bool"),
+            ValueType::Int => TypeForm::Name("Int"),
+            ValueType::Decimal => TypeForm::Name("Decimal"),
+            ValueType::String => TypeForm::Name("String"),
+            ValueType::Duration => TypeForm::Name("Duration"),
+            ValueType::Time => TypeForm::Name("Time"),
+            ValueType::List(t) => TypeForm::List(&**t),
+            ValueType::Set(t) => TypeForm::Set(&**t),
+            ValueType::Record(fields) => TypeForm::Record(fields),
+            ValueType::Optional(t) => TypeForm::Optional(&**t),
+        }
+        .fmt(f)
+    }
+}
+
+/// How a type is written (`List<T>`, `{ a: T, b: U }`, `T?`), in messages and in the decision
+/// JSON's `need`: one notation for the bundle's [`ValueType`] and the checker's own type.
+pub enum TypeForm<'a, T> {
+    Name(&'static str),
+    List(&'a T),
+    Set(&'a T),
+    Record(&'a [(String, T)]),
+    Optional(&'a T),
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for TypeForm<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypeForm::Name(name) => f.write_str(name),
+            TypeForm::List(t) => write!(f, "List<{t}>"),
+            TypeForm::Set(t) => write!(f, "Set<{t}>"),
+            TypeForm::Record(fields) => {
                 write!(f, "{{ ")?;
                 for (i, (n, t)) in fields.iter().enumerate() {
                     if i > 0 {
@@ -39,7 +62,7 @@ impl std::fmt::Display for ValueType {
                 }
                 write!(f, " }}")
             }
-            ValueType::Optional(t) => write!(f, "{t}?"),
+            TypeForm::Optional(t) => write!(f, "{t}?"),
         }
     }
 }
@@ -77,5 +100,20 @@ pub struct Schema {
 impl Schema {
     pub fn tool_index(&self, name: &str) -> Option<usize> {
         self.tools.iter().position(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ValueType;
+
+    #[test]
+    fn value_types_print_as_authors_write_them() {
+        let record = ValueType::Record(vec![
+            ("host".into(), ValueType::String),
+            ("tags".into(), ValueType::Set(Box::new(ValueType::String))),
+        ]);
+        let t = ValueType::Optional(Box::new(ValueType::List(Box::new(record))));
+        assert_eq!(t.to_string(), "List<{ host: String, tags: Set<String> }>?");
     }
 }

@@ -6,6 +6,7 @@ use aarm_runtime::bundle::{
     verifying_key_from_file_bytes, BundleError, FORMAT_VERSION, MAGIC,
 };
 use aarm_runtime::bytecode::{Chunk, MethodOp, Op};
+use aarm_runtime::policy::*;
 use aarm_runtime::program::*;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::verify::VerifyError;
@@ -70,15 +71,7 @@ fn program() -> Program {
             Candidate { rule: 1, condition: 2, reason_chunks: vec![], assignments: vec![] },
         ]],
         dispatch_any: vec![Candidate { rule: 1, condition: 2, reason_chunks: vec![], assignments: vec![] }],
-        settings: SettingsData {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: 300,
-            defer_on_timeout: OutcomeData::Deny,
-            defer_attempts: 3,
-            defer_on_exhausted: OutcomeData::Deny,
-        },
+        settings: Settings { defer_timeout_s: 300, ..Settings::default() },
     }
 }
 
@@ -94,7 +87,7 @@ fn payload(p: &Program) -> Vec<u8> {
 fn frame(compiler_version: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(b"AARMB\0\r\n");
-    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&(compiler_version.len() as u16).to_le_bytes());
     out.extend_from_slice(compiler_version.as_bytes());
     out.push(0);
@@ -227,9 +220,9 @@ fn tamper_error_kinds() {
     };
     let flip = |i: usize| flip_with(i, 0x01);
     assert!(matches!(flip(0), BundleError::BadMagic));
-    let e = flip(8);
-    assert!(matches!(e, BundleError::UnsupportedVersion { found: 0, supported: 1 }), "{e:?}");
-    assert!(e.to_string().contains("version 0") && e.to_string().contains("version 1"), "{e}");
+    let e = flip(8); // 2 -> 3
+    assert!(matches!(e, BundleError::UnsupportedVersion { found: 3, supported: FORMAT_VERSION }), "{e:?}");
+    assert!(e.to_string().contains("version 3") && e.to_string().contains("version 2"), "{e}");
     assert!(matches!(flip(12), BundleError::HashMismatch { .. })); // compiler version text
     assert!(matches!(flip_with(12 + vlen, 0x02), BundleError::BadHeader(_))); // flag 1 -> 3
     assert!(matches!(flip(12 + vlen + 1), BundleError::HashMismatch { .. })); // public key
@@ -294,6 +287,22 @@ fn compiler_version_must_match_payload() {
     assert!(matches!(e, BundleError::CompilerVersionMismatch { .. }), "{e:?}");
 }
 
+/// Format version 2 moved the policy vocabulary into one module (`aarm_runtime::policy`), which
+/// changed the payload's encoding: a version-1 bundle is refused before its payload is read, by
+/// the header and the decoder alike, with both versions named and the fix (rebuild) said.
+#[test]
+fn a_version_1_bundle_is_refused_with_a_rebuild_hint() {
+    assert_eq!(FORMAT_VERSION, 2);
+    let mut old = encode(&program(), None).unwrap();
+    old[8..10].copy_from_slice(&1u16.to_le_bytes());
+    for e in [read_info(&old).unwrap_err(), decode(&old, &[], false).unwrap_err()] {
+        assert!(matches!(e, BundleError::UnsupportedVersion { found: 1, supported: 2 }), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("version 1") && text.contains("version 2"), "{text}");
+        assert!(text.contains("rebuild the bundle"), "{text}");
+    }
+}
+
 #[test]
 fn invalid_header_fields_refused() {
     let bytes = encode(&program(), None).unwrap();
@@ -306,9 +315,9 @@ fn invalid_header_fields_refused() {
     t[12] = 0xff; // not UTF-8
     assert!(matches!(read_info(&t), Err(BundleError::BadHeader(_))));
     let mut t = bytes.clone();
-    t[8..10].copy_from_slice(&2u16.to_le_bytes());
+    t[8..10].copy_from_slice(&9u16.to_le_bytes());
     let e = read_info(&t).unwrap_err();
-    assert!(matches!(e, BundleError::UnsupportedVersion { found: 2, supported: 1 }));
+    assert!(matches!(e, BundleError::UnsupportedVersion { found: 9, supported: FORMAT_VERSION }));
     assert!(matches!(decode(b"PK\x03\x04 not a bundle", &[], false), Err(BundleError::BadMagic)));
     assert!(matches!(decode(b"AAR", &[], false), Err(BundleError::Truncated { .. })));
     assert!(matches!(decode(b"XAR", &[], false), Err(BundleError::BadMagic)));

@@ -3,6 +3,7 @@
 //! and expects the specific error.
 
 use aarm_runtime::bytecode::{Chunk, ContextField, MethodOp, Op, QuantKind};
+use aarm_runtime::policy::*;
 use aarm_runtime::program::*;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::verify::{
@@ -112,13 +113,8 @@ fn valid_program() -> Program {
             2,
         ),
     ];
-    let defer = DeferData {
-        need: vec![0],
-        timeout_s: 60,
-        on_timeout: OutcomeData::Deny,
-        max_attempts: 3,
-        on_exhausted: OutcomeData::Deny,
-    };
+    let defer =
+        Defer { need: vec![0], timeout_s: 60, on_timeout: Outcome::Deny, max_attempts: 3, on_exhausted: Outcome::Deny };
     Program {
         compiler_version: "aarm 0.1.0 (test)".to_string(),
         policies: vec![PolicyMeta { name: "p".to_string(), version: "1.0.0".to_string(), doc: None }],
@@ -162,7 +158,7 @@ fn valid_program() -> Program {
                 vec![ReasonPart::Text("to ".into()), ReasonPart::Expr(0)],
             ),
             rule("anything", 0, 1, DecisionTemplate::Allow, vec![]),
-            rule("lower_path", 5, 2, DecisionTemplate::Modify, vec![]),
+            rule("lower_path", 5, 2, DecisionTemplate::Modify(()), vec![]),
             rule("need_approval", 10, 3, DecisionTemplate::Defer(defer), vec![]),
         ],
         dispatch: vec![
@@ -170,15 +166,7 @@ fn valid_program() -> Program {
             vec![Candidate { assignments: vec![(0, 3)], ..cand(2, 5) }, cand(1, 2)],
         ],
         dispatch_any: vec![cand(1, 2)],
-        settings: SettingsData {
-            default: DefaultEffect::Deny,
-            conflict: ConflictMode::Restrictive,
-            min_confidence: None,
-            defer_timeout_s: 300,
-            defer_on_timeout: OutcomeData::Deny,
-            defer_attempts: 3,
-            defer_on_exhausted: OutcomeData::Deny,
-        },
+        settings: Settings { defer_timeout_s: 300, ..Settings::default() },
     }
 }
 

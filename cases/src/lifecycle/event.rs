@@ -45,29 +45,21 @@ impl Event {
     }
 }
 
-/// Why an event was refused. A refused event changes nothing.
+/// Why an event was refused. A refused event changes nothing. Displayed, serialized and
+/// matched in `expect rejected "..."` by its stable code, [`Rejection::as_str`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[error("{}", self.as_str())]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
-    #[error("not_an_approver")]
     NotAnApprover,
-    #[error("self_approval")]
     SelfApproval,
-    #[error("duplicate_approval")]
     DuplicateApproval,
-    #[error("case_resolved")]
     CaseResolved,
-    #[error("unknown_case")]
     UnknownCase,
-    #[error("undeclared_evidence")]
     UndeclaredEvidence,
-    #[error("evidence_type")]
     EvidenceType,
-    #[error("identity_invalid")]
     IdentityInvalid,
-    #[error("evidence_already_provided")]
     EvidenceAlreadyProvided,
-    #[error("clock_went_back")]
     ClockWentBack,
 }
 

@@ -24,7 +24,7 @@
 //! whether two rules can hold together without reading their conditions again.
 
 use super::rule_name;
-use crate::ir::{self, Const, Expr, ExprKind, LogicOp, Method};
+use crate::ir::{self, Const, Expr, ExprKind, LogicOp, Method, MethodOp};
 use crate::types::Type;
 use aarm_lang::ast::BinOp;
 use aarm_lang::{Code, Diagnostic};
@@ -392,13 +392,17 @@ impl System {
                 let op = if positive { *op } else { negate(*op) };
                 self.compare(op, lhs, rhs);
             }
-            ExprKind::Method { method: method @ (Method::StartsWith | Method::EndsWith), receiver, args } => {
+            ExprKind::Method {
+                method: method @ (Method::Op(MethodOp::StartsWith) | Method::Op(MethodOp::EndsWith)),
+                receiver,
+                args,
+            } => {
                 let (Some(p), [arg]) = (path_of(receiver), args.as_slice()) else { return };
                 let Some(affix) = string_const(arg) else { return };
                 let d = self.domain(p);
                 let list = match (method, positive) {
-                    (Method::StartsWith, true) => &mut d.str.prefixes,
-                    (Method::StartsWith, false) => &mut d.str.not_prefixes,
+                    (Method::Op(MethodOp::StartsWith), true) => &mut d.str.prefixes,
+                    (Method::Op(MethodOp::StartsWith), false) => &mut d.str.not_prefixes,
                     (_, true) => &mut d.str.suffixes,
                     (_, false) => &mut d.str.not_suffixes,
                 };

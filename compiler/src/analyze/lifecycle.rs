@@ -175,7 +175,7 @@ pub(super) fn check(bundle: &ir::Bundle, out: &mut Vec<Diagnostic>) {
         report(out, r.loc, &format!("rule {}", rule_name(r)), &paths, stuck);
     }
     let s = &bundle.settings;
-    if let Some(loc) = s.loc {
+    if let Some(loc) = bundle.settings_loc {
         let mut g = Graph::default();
         let root = g.deferral(s.defer_timeout_s, &s.defer_on_timeout, s.defer_attempts, &s.defer_on_exhausted);
         let (paths, stuck) = g.allow_paths(root);

@@ -471,18 +471,8 @@ fn disagreement(a: &Decision, b: &Decision) -> Option<Disagreement> {
     }
 }
 
-fn restrictiveness(d: &Decision) -> u8 {
-    match d {
-        Decision::Deny => 4,
-        Decision::StepUp(_) => 3,
-        Decision::Defer(_) => 2,
-        Decision::Modify(_) => 1,
-        Decision::Allow => 0,
-    }
-}
-
 fn more_restrictive<'a>(a: &'a Decision, b: &'a Decision) -> &'static str {
-    if restrictiveness(a) >= restrictiveness(b) {
+    if a.rank() >= b.rank() {
         a.name()
     } else {
         b.name()

@@ -7,7 +7,7 @@
 
 use super::{builtin_context, identity_fields, to_u32, Checker};
 use crate::index::Target;
-use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method};
+use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method, MethodOp};
 use crate::types::{Fit, Type};
 use aarm_lang::ast::{self, BinOp, LogicOp, QuantKind, Root};
 use aarm_lang::{Code, Diagnostic, FileId, Span};
@@ -115,49 +115,49 @@ fn intersect(mut sets: impl Iterator<Item = HashSet<String>>) -> HashSet<String>
 fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
     match ty {
         Type::String => vec![
-            ("starts_with", Method::StartsWith, vec![Type::String], Type::Bool),
-            ("ends_with", Method::EndsWith, vec![Type::String], Type::Bool),
-            ("contains", Method::StrContains, vec![Type::String], Type::Bool),
-            ("lower", Method::Lower, vec![], Type::String),
-            ("upper", Method::Upper, vec![], Type::String),
-            ("trim", Method::Trim, vec![], Type::String),
+            ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
+            ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
+            ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
+            ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
+            ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
+            ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
             ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
-            ("glob", Method::Glob, vec![Type::String], Type::Bool),
-            ("len", Method::StrLen, vec![], Type::Int),
-            ("split", Method::Split, vec![Type::String], Type::list(Type::String)),
-            ("in_cidr", Method::InCidr, vec![Type::String], Type::Bool),
-            ("is_ip", Method::IsIp, vec![], Type::Bool),
-            ("utc_offset", Method::UtcOffset, vec![], Type::Duration),
-            ("url_scheme", Method::UrlScheme, vec![], Type::String),
-            ("url_host", Method::UrlHost, vec![], Type::String),
-            ("url_port", Method::UrlPort, vec![], Type::Int),
-            ("url_path", Method::UrlPath, vec![], Type::String),
-            ("url_query", Method::UrlQuery, vec![], Type::String),
+            ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
+            ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
+            ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
+            ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
+            ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
+            ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
+            ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
+            ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
+            ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
+            ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
+            ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
         ],
         Type::List(el) | Type::Set(el) => {
             // The element type of `[]` fits any argument.
             let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
             let mut methods = vec![
-                ("len", Method::Len, vec![], Type::Int),
-                ("contains", Method::Contains, vec![el.clone()], Type::Bool),
-                ("contains_any", Method::ContainsAny, vec![Type::list(el.clone())], Type::Bool),
-                ("contains_all", Method::ContainsAll, vec![Type::list(el.clone())], Type::Bool),
-                ("filter", Method::Len, vec![], ty.clone()),
+                ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
+                ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
+                ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
+                ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
+                ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
             ];
             // Positions mean something in a list only: a set has no order to speak of.
             if matches!(ty, Type::List(_)) {
-                methods.push(("at", Method::At, vec![Type::Int], el.clone()));
-                methods.push(("index_of", Method::IndexOf, vec![el], Type::Int));
+                methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
+                methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
             }
             methods
         }
         Type::Time => vec![
-            ("hour", Method::Hour, vec![], Type::Int),
-            ("minute", Method::Minute, vec![], Type::Int),
-            ("weekday", Method::Weekday, vec![], Type::Int),
-            ("offset_in", Method::OffsetIn, vec![Type::String], Type::Duration),
+            ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
+            ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
+            ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
+            ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
         ],
-        Type::Duration => vec![("seconds", Method::Seconds, vec![], Type::Int)],
+        Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
         _ => vec![],
     }
 }
@@ -191,10 +191,7 @@ impl Checker<'_> {
     pub(crate) fn coerce(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
         match want.accepts(&e.ty) {
             Fit::Exact => e,
-            Fit::Widen => {
-                let span = e.span;
-                ex(ExprKind::Widen(Box::new(e)), want.clone(), span)
-            }
+            Fit::Widen => self.widen(file, e, want, what),
             Fit::No => {
                 let mut d = Diagnostic::new(
                     Code::TypeMismatch,
@@ -213,6 +210,32 @@ impl Checker<'_> {
                 self.report(d);
                 error_expr(e.span)
             }
+        }
+    }
+
+    /// `e` widened to `want`. A `Widen` node converts a number or a list of numbers; inside a
+    /// record or list literal the widening goes to the elements that need it, because only the
+    /// type says which fields of a record are `Decimal` (a `Widen` around a whole record widened
+    /// nothing in the VM's constant pool and failed in the interpreter).
+    fn widen(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
+        let ir::Expr { kind, ty, span } = e;
+        match (kind, want) {
+            (ExprKind::Record(fields), Type::Record(types)) if fields.len() == types.len() => {
+                let fields = fields
+                    .into_iter()
+                    .zip(types)
+                    .map(|((name, value), (_, t))| {
+                        let value = self.coerce(file, value, t, what);
+                        (name, value)
+                    })
+                    .collect();
+                ex(ExprKind::Record(fields), want.clone(), span)
+            }
+            (ExprKind::List(items), Type::List(t) | Type::Set(t)) => {
+                let items = items.into_iter().map(|item| self.coerce(file, item, t, what)).collect();
+                ex(ExprKind::List(items), want.clone(), span)
+            }
+            (kind, _) => ex(ExprKind::Widen(Box::new(ir::Expr { kind, ty, span })), want.clone(), span),
         }
     }
 
@@ -902,7 +925,7 @@ impl Checker<'_> {
             let v = self.check_expr(s, a);
             // contains_any / contains_all take a list or a set of the element type.
             let want = match (&m, &v.ty) {
-                (Method::ContainsAny | Method::ContainsAll, Type::Set(_)) => match want {
+                (Method::Op(MethodOp::ContainsAny) | Method::Op(MethodOp::ContainsAll), Type::Set(_)) => match want {
                     Type::List(e) => Type::Set(e.clone()),
                     other => other.clone(),
                 },

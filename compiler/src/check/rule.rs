@@ -8,6 +8,7 @@ use crate::modules::Module;
 use crate::types::Type;
 use aarm_lang::ast::{self, ItemKind, LimitKind, OutcomeKind, RiskLevel, StepUpClauseKind};
 use aarm_lang::{Code, Diagnostic, FileId, Span};
+use aarm_runtime::policy::Risk;
 use aarm_runtime::value::format_duration;
 
 /// The decimal scale of confidences: `1.0` is 10 000.
@@ -27,7 +28,7 @@ impl Checker<'_> {
             );
         }
         let ItemKind::Settings(block) = &first.kind else { return };
-        let mut settings = ir::Settings { loc: Some(Loc { file: *file, span: first.span }), ..Default::default() };
+        let mut settings = ir::Settings::default();
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         for entry in &block.entries {
             let key = match &entry.kind {
@@ -100,6 +101,7 @@ impl Checker<'_> {
             }
         }
         self.bundle.settings = settings;
+        self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
     }
 
     fn duplicate_clause(&mut self, file: FileId, span: Span, first: Span, what: &str) {
@@ -147,7 +149,7 @@ impl Checker<'_> {
         &mut self,
         file: FileId,
         o: &ast::Outcome,
-        rule_risk: Option<RiskLevel>,
+        rule_risk: Option<Risk>,
         settings: &ir::Settings,
     ) -> Outcome {
         match &o.kind {
@@ -241,7 +243,7 @@ impl Checker<'_> {
         };
         let mut scope = Scope::new(file, params);
         let mut conditions = Vec::new();
-        let mut risk: Option<(RiskLevel, Span)> = None;
+        let mut risk: Option<(Risk, Span)> = None;
         let mut confidence: Option<(i64, Span)> = None;
         for clause in &r.clauses {
             match clause {
@@ -253,7 +255,7 @@ impl Checker<'_> {
                 }
                 ast::RuleClause::Risk(lit) => match risk {
                     Some((_, first)) => self.duplicate_clause(file, lit.span, first, "`risk`"),
-                    None => risk = Some((lit.level, lit.span)),
+                    None => risk = Some((lower_risk(lit.level), lit.span)),
                 },
                 ast::RuleClause::Confidence(d) => match confidence {
                     Some((_, first)) => self.duplicate_clause(file, d.span, first, "`confidence`"),
@@ -369,9 +371,9 @@ impl Checker<'_> {
         ir::Decision::Modify(out)
     }
 
-    fn approver_identities(&mut self, file: FileId, set: &ast::ApproverSet) -> (ir::ApproverSet, Option<usize>) {
+    fn approver_identities(&mut self, file: FileId, set: &ast::ApproverSet) -> (ir::Approvers, Option<usize>) {
         match set {
-            ast::ApproverSet::Role(role) => (ir::ApproverSet::Role(role.value.clone()), None),
+            ast::ApproverSet::Role(role) => (ir::Approvers::Role(role.value.clone()), None),
             ast::ApproverSet::List { members, .. } => {
                 let mut ids: Vec<String> = Vec::new();
                 for m in members {
@@ -380,7 +382,7 @@ impl Checker<'_> {
                     }
                 }
                 let n = ids.len();
-                (ir::ApproverSet::Identities(ids), Some(n))
+                (ir::Approvers::Identities(ids), Some(n))
             }
             ast::ApproverSet::Group(name) => match self.groups.get(&name.name) {
                 Some(g) => {
@@ -391,7 +393,7 @@ impl Checker<'_> {
                     }
                     let members = self.bundle.groups.get(id.index()).map(|g| g.members.clone()).unwrap_or_default();
                     let n = members.len();
-                    (ir::ApproverSet::Identities(members), Some(n))
+                    (ir::Approvers::Identities(members), Some(n))
                 }
                 None => {
                     let mut d =
@@ -403,7 +405,7 @@ impl Checker<'_> {
                         }
                     };
                     self.report(d);
-                    (ir::ApproverSet::Identities(Vec::new()), None)
+                    (ir::Approvers::Identities(Vec::new()), None)
                 }
             },
         }
@@ -413,19 +415,19 @@ impl Checker<'_> {
         &mut self,
         file: FileId,
         block: &ast::StepUpBlock,
-        rule_risk: Option<RiskLevel>,
+        rule_risk: Option<Risk>,
         settings: &ir::Settings,
     ) -> ir::StepUp {
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         let mut step = ir::StepUp {
             quorum: 1,
-            approvers: ir::ApproverSet::Identities(Vec::new()),
+            approvers: ir::Approvers::Identities(Vec::new()),
             timeout_s: settings.step_up_timeout_s,
             on_timeout: settings.step_up_on_timeout.clone(),
             escalate: None,
             veto: true,
             self_approval: false,
-            risk: rule_risk.unwrap_or(RiskLevel::Medium),
+            risk: rule_risk.unwrap_or(Risk::Medium),
             notify: Vec::new(),
         };
         for clause in &block.clauses {
@@ -487,14 +489,14 @@ impl Checker<'_> {
                     let after_s = self.positive_duration(file, *after, "an escalation delay");
                     let (set, _) = self.approver_identities(file, to);
                     let to = match set {
-                        ir::ApproverSet::Identities(ids) => ids,
-                        ir::ApproverSet::Role(_) => Vec::new(),
+                        ir::Approvers::Identities(ids) => ids,
+                        ir::Approvers::Role(_) => Vec::new(),
                     };
                     step.escalate = Some(ir::Escalation { after_s, to });
                 }
                 StepUpClauseKind::Veto(v) => step.veto = *v,
                 StepUpClauseKind::SelfApproval => step.self_approval = true,
-                StepUpClauseKind::Risk(r) => step.risk = r.level,
+                StepUpClauseKind::Risk(r) => step.risk = lower_risk(r.level),
                 StepUpClauseKind::Notify(channels) => step.notify = channels.iter().map(|c| c.value.clone()).collect(),
             }
         }
@@ -516,7 +518,7 @@ impl Checker<'_> {
         &mut self,
         file: FileId,
         block: &ast::DeferBlock,
-        rule_risk: Option<RiskLevel>,
+        rule_risk: Option<Risk>,
         settings: &ir::Settings,
     ) -> ir::Defer {
         let mut defer = ir::Defer {
@@ -617,4 +619,14 @@ fn late_escalation(file: FileId, block: &ast::StepUpBlock, after_s: i64, timeout
         d = d.with_secondary(file, span, format!("the case is resolved by this timeout after {timeout}"));
     }
     d
+}
+
+/// The syntax's risk keyword as the policy vocabulary's risk.
+fn lower_risk(level: RiskLevel) -> Risk {
+    match level {
+        RiskLevel::Low => Risk::Low,
+        RiskLevel::Medium => Risk::Medium,
+        RiskLevel::High => Risk::High,
+        RiskLevel::Critical => Risk::Critical,
+    }
 }

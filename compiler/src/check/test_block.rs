@@ -4,8 +4,9 @@
 
 use super::{builtin_context, Checker};
 use crate::index::Target;
-use crate::ir::{self, Const, Loc, TestStepKind, REJECTION_REASONS};
+use crate::ir::{self, Const, Loc, TestStepKind};
 use crate::types::{Fit, Type};
+use aarm_cases::lifecycle::event::Rejection;
 use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
 use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
@@ -141,16 +142,20 @@ impl Checker<'_> {
                 ast::TestStepKind::Cancel => TestStepKind::Cancel,
                 ast::TestStepKind::Expect(Expectation::Pending) => TestStepKind::ExpectPending,
                 ast::TestStepKind::Expect(Expectation::Rejected(why)) => {
-                    if !REJECTION_REASONS.contains(&why.value.as_str()) {
+                    // The lifecycle's own list (docs/lifecycle.md, "Refused events").
+                    let reasons = || Rejection::ALL.iter().map(|r| r.as_str());
+                    if !reasons().any(|r| r == why.value) {
                         let mut d = Diagnostic::new(
                             Code::UnknownRejection,
                             file,
                             why.span,
                             format!("\"{}\" is not a rejection reason of the lifecycle", why.value),
                         );
-                        d = match did_you_mean(&why.value, REJECTION_REASONS.iter().copied()) {
+                        d = match did_you_mean(&why.value, reasons()) {
                             Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                            None => d.with_help(format!("the reasons are {}", REJECTION_REASONS.join(", "))),
+                            None => {
+                                d.with_help(format!("the reasons are {}", reasons().collect::<Vec<_>>().join(", ")))
+                            }
                         };
                         self.report(d);
                     }

@@ -323,12 +323,12 @@ fn step_up_obligations_are_resolved_with_defaults() {
     ));
     let ir::Decision::StepUp(s) = &b.rules[0].decision else { panic!("step_up") };
     assert_eq!(s.quorum, 2);
-    assert_eq!(s.approvers, ir::ApproverSet::Identities(vec!["a@corp.com".into(), "b@corp.com".into()]));
+    assert_eq!(s.approvers, ir::Approvers::Identities(vec!["a@corp.com".into(), "b@corp.com".into()]));
     assert_eq!(s.timeout_s, 7200, "from settings");
     assert_eq!(s.on_timeout, ir::Outcome::Deny);
     assert_eq!(s.escalate, Some(ir::Escalation { after_s: 1800, to: vec!["sec@corp.com".into()] }));
     assert!(s.veto && !s.self_approval);
-    assert_eq!(s.risk, aarm_lang::ast::RiskLevel::High, "from the rule's risk");
+    assert_eq!(s.risk, ir::Risk::High, "from the rule's risk");
     assert_eq!(b.rules[0].reason.code, "rule.r", "default reason code");
 }
 

@@ -1,11 +1,11 @@
 //! Expressions → bytecode. Constant lists and records go to the pool, so that a literal list in
 //! a condition costs one instruction and no allocation at evaluation time.
 
-use super::{pool_const, CodegenError};
+use super::CodegenError;
 use crate::ir::{self, ActionField, ContextField, ExprKind, Method};
 use aarm_lang::ast::QuantKind;
 use aarm_runtime::bytecode::{self as bc, Chunk, Op};
-use aarm_runtime::program::Const;
+use aarm_runtime::policy::Const;
 use std::collections::HashMap;
 
 /// The bundle-wide tables chunks refer to: constants (deduplicated), regexes, chunks.
@@ -56,10 +56,10 @@ fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
 /// Whether an expression is a constant that can live in the pool.
 fn as_const(e: &ir::Expr) -> Option<Const> {
     match &e.kind {
-        ExprKind::Const(c) => Some(pool_const(c)),
+        ExprKind::Const(c) => Some(c.clone()),
         ExprKind::List(items) => items.iter().map(as_const).collect::<Option<Vec<_>>>().map(Const::List),
         ExprKind::Record(fields) => {
-            fields.iter().map(|(_, v)| as_const(v)).collect::<Option<Vec<_>>>().map(Const::Record)
+            fields.iter().map(|(n, v)| Some((n.clone(), as_const(v)?))).collect::<Option<Vec<_>>>().map(Const::Record)
         }
         ExprKind::Widen(inner) => match as_const(inner)? {
             Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
@@ -67,11 +67,15 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
                 .into_iter()
                 .map(|c| match c {
                     Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
-                    other => Some(other),
+                    Const::Decimal(d) => Some(Const::Decimal(d)),
+                    _ => None,
                 })
                 .collect::<Option<Vec<_>>>()
                 .map(Const::List),
-            other => Some(other),
+            Const::Decimal(d) => Some(Const::Decimal(d)),
+            // Anything else (a record, a list of records) is widened field by field by the
+            // checker; a `Widen` around it is left to the VM, which refuses it (fail closed).
+            _ => None,
         },
         _ => None,
     }
@@ -169,7 +173,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
         match &e.kind {
             // Constants were handled above; a list or record with a non-constant part is built.
             ExprKind::Const(c) => {
-                let i = self.pool.constant(pool_const(c))?;
+                let i = self.pool.constant(c.clone())?;
                 self.code.push(Op::Const(i));
             }
             ExprKind::List(items) => {

@@ -12,11 +12,8 @@ mod expr;
 use crate::ir::{self, Bundle};
 use crate::modules::Loaded;
 use crate::types::Type;
-use aarm_lang::ast::RiskLevel;
-use aarm_runtime::program::{
-    ApproversData, Candidate, ConflictMode, Const, DecisionTemplate, DefaultEffect, DeferData, GroupData, OutcomeData,
-    PolicyMeta, Program, ReasonPart, Risk, RuleMeta, SettingsData, StepUpData,
-};
+use aarm_runtime::policy::Defer;
+use aarm_runtime::program::{Candidate, DecisionTemplate, GroupData, PolicyMeta, Program, ReasonPart, RuleMeta};
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::value::MAX_EVIDENCE;
 use expr::{ChunkGen, Pool};
@@ -106,7 +103,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
         rules,
         dispatch,
         dispatch_any: any,
-        settings: settings(&bundle.settings),
+        settings: bundle.settings.clone(),
     })
 }
 
@@ -172,13 +169,13 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
         policy: rule.policy.0,
         priority: rule.priority,
         order: _order,
-        risk: rule.risk.map(risk),
+        risk: rule.risk,
         confidence: rule.confidence,
         decision: match &rule.decision {
             ir::Decision::Allow => DecisionTemplate::Allow,
             ir::Decision::Deny => DecisionTemplate::Deny,
-            ir::Decision::Modify(_) => DecisionTemplate::Modify,
-            ir::Decision::StepUp(s) => DecisionTemplate::StepUp(step_up(s)),
+            ir::Decision::Modify(_) => DecisionTemplate::Modify(()),
+            ir::Decision::StepUp(s) => DecisionTemplate::StepUp(s.clone()),
             ir::Decision::Defer(d) => DecisionTemplate::Defer(defer(d)),
         },
         reason_code: rule.reason.code.clone(),
@@ -188,66 +185,14 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
     }
 }
 
-fn risk(r: RiskLevel) -> Risk {
-    match r {
-        RiskLevel::Low => Risk::Low,
-        RiskLevel::Medium => Risk::Medium,
-        RiskLevel::High => Risk::High,
-        RiskLevel::Critical => Risk::Critical,
-    }
-}
-
-pub(crate) fn outcome(o: &ir::Outcome) -> OutcomeData {
-    match o {
-        ir::Outcome::Allow => OutcomeData::Allow,
-        ir::Outcome::Deny => OutcomeData::Deny,
-        ir::Outcome::Cancel => OutcomeData::Cancel,
-        ir::Outcome::StepUp(s) => OutcomeData::StepUp(Box::new(step_up(s))),
-    }
-}
-
-pub(crate) fn step_up(s: &ir::StepUp) -> StepUpData {
-    StepUpData {
-        quorum: s.quorum,
-        approvers: match &s.approvers {
-            ir::ApproverSet::Identities(ids) => ApproversData::Identities(ids.clone()),
-            ir::ApproverSet::Role(r) => ApproversData::Role(r.clone()),
-        },
-        timeout_s: s.timeout_s,
-        on_timeout: outcome(&s.on_timeout),
-        escalate: s.escalate.as_ref().map(|e| (e.after_s, e.to.clone())),
-        veto: s.veto,
-        self_approval: s.self_approval,
-        risk: risk(s.risk),
-        notify: s.notify.clone(),
-    }
-}
-
-pub(crate) fn defer(d: &ir::Defer) -> DeferData {
-    DeferData {
+/// A `defer` block as the bundle holds it: evidence by index.
+pub(crate) fn defer(d: &ir::Defer) -> Defer {
+    Defer {
         need: d.need.iter().filter_map(|e| u16::try_from(e.0).ok()).collect(),
         timeout_s: d.timeout_s,
-        on_timeout: outcome(&d.on_timeout),
+        on_timeout: d.on_timeout.clone(),
         max_attempts: d.max_attempts,
-        on_exhausted: outcome(&d.on_exhausted),
-    }
-}
-
-fn settings(s: &ir::Settings) -> SettingsData {
-    SettingsData {
-        default: match s.default {
-            ir::DefaultEffect::Allow => DefaultEffect::Allow,
-            ir::DefaultEffect::Deny => DefaultEffect::Deny,
-        },
-        conflict: match s.conflict {
-            ir::ConflictMode::Restrictive => ConflictMode::Restrictive,
-            ir::ConflictMode::Defer => ConflictMode::Defer,
-        },
-        min_confidence: s.min_confidence,
-        defer_timeout_s: s.defer_timeout_s,
-        defer_on_timeout: outcome(&s.defer_on_timeout),
-        defer_attempts: s.defer_attempts,
-        defer_on_exhausted: outcome(&s.defer_on_exhausted),
+        on_exhausted: d.on_exhausted.clone(),
     }
 }
 
@@ -269,19 +214,5 @@ pub fn value_type(t: &Type) -> ValueType {
         Type::Set(e) => ValueType::Set(Box::new(value_type(e))),
         Type::Record(fs) => ValueType::Record(fs.iter().map(|(n, t)| (n.clone(), value_type(t))).collect()),
         Type::Optional(e) => ValueType::Optional(Box::new(value_type(e))),
-    }
-}
-
-/// A constant of the IR as a constant of the pool.
-pub fn pool_const(c: &ir::Const) -> Const {
-    match c {
-        ir::Const::Bool(b) => Const::Bool(*b),
-        ir::Const::Int(i) => Const::Int(*i),
-        ir::Const::Decimal(d) => Const::Decimal(*d),
-        ir::Const::Str(s) => Const::Str(s.clone()),
-        ir::Const::Duration(d) => Const::Duration(*d),
-        ir::Const::Time(t) => Const::Time(*t),
-        ir::Const::List(items) => Const::List(items.iter().map(pool_const).collect()),
-        ir::Const::Record(fields) => Const::Record(fields.iter().map(|(_, v)| pool_const(v)).collect()),
     }
 }

@@ -1,0 +1,216 @@
+//! Decision assembly: from how a request was resolved (a [`Verdict`]) to the [`Decision`] hosts
+//! see — the reason rendered, the obligations built, the modified action written. Written once,
+//! for the engine and for the compiler's reference interpreter: each resolves the request its own
+//! way (that is what the differential tests compare) and hands the result here through
+//! [`Resolved`].
+
+use crate::convert::typed_value_to_json;
+use crate::decision::{
+    codes, confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation,
+};
+use crate::ops::EvalError;
+use crate::policy::{DefaultEffect, Risk, RuleDecision};
+use crate::request::Request;
+use crate::schema::ValueType;
+use crate::value::{format_decimal, EvidenceMask, Value};
+
+/// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
+/// candidate; the interpreter: an index).
+#[derive(Debug, Clone)]
+pub enum Verdict<R> {
+    /// A rule matched and decides.
+    Rule(R),
+    /// A rule that might match depends on evidence the request does not carry. `needing` is the
+    /// evidence's rule (a walked rule whose `defer` block needs one of the facts), if any: the
+    /// deferral is then that rule's own.
+    EvidenceDefer { first: R, mask: EvidenceMask, needing: Option<R> },
+    /// Equal-priority rules disagree under `conflict defer`.
+    Conflict { first: R, priority: i64 },
+    /// The winner's confidence is below `min_confidence`.
+    LowConfidence(R),
+    /// No rule matched.
+    Default,
+    /// Evaluating a rule failed: deny.
+    Error { candidate: R, error: EvalError },
+}
+
+/// The facts of one rule a decision shows.
+#[derive(Debug, Clone)]
+pub struct RuleFacts<'a, M, E> {
+    pub qualified_name: &'a str,
+    pub policy: PolicyRef,
+    pub risk: Option<Risk>,
+    /// Ten-thousandths.
+    pub confidence: Option<i64>,
+    pub reason_code: &'a str,
+    pub decision: &'a RuleDecision<M, E>,
+}
+
+/// One `modify` assignment, evaluated: the field, its declared type, the new value.
+pub struct Assigned {
+    pub field: String,
+    pub ty: ValueType,
+    pub value: Value,
+}
+
+/// What the assembly asks of a resolver: the rules' facts, the settings, and the evaluation of a
+/// rule's reason and `modify` values (which only the resolver can run).
+pub trait Resolved {
+    type Rule: Copy;
+    /// What a `modify` carries in the resolver's rules.
+    type Modify;
+    type Evidence;
+    fn rule(&self, r: Self::Rule) -> Option<RuleFacts<'_, Self::Modify, Self::Evidence>>;
+    /// The policy of decisions no rule made: the bundle's first.
+    fn default_policy(&self) -> PolicyRef;
+    fn default_effect(&self) -> DefaultEffect;
+    fn min_confidence(&self) -> Option<i64>;
+    /// The deferral limits of `settings`, for deferrals without a `defer` block of their own.
+    fn settings_limits(&self) -> DeferObligation;
+    /// The declared facts of `mask`, in declaration order.
+    fn needs(&self, mask: EvidenceMask) -> Vec<Need>;
+    /// The facts a `defer` block names, as a mask.
+    fn need_mask(&self, need: &[Self::Evidence]) -> Result<EvidenceMask, EvalError>;
+    fn render_reason(&mut self, r: Self::Rule) -> Result<String, EvalError>;
+    fn assignments(&mut self, r: Self::Rule) -> Result<Vec<Assigned>, EvalError>;
+}
+
+/// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
+/// `eval.error` deny: never an allow.
+pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S::Rule>) -> Decision {
+    match try_assemble(source, req, verdict) {
+        Ok(d) => d,
+        Err((r, e)) => error_decision(source, r, &e),
+    }
+}
+
+/// The `eval.error` deny of rule `r`.
+pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError) -> Decision {
+    let rule = source.rule(r);
+    let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
+    let policy = rule.as_ref().map(|f| f.policy.clone()).unwrap_or_else(|| source.default_policy());
+    let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed: {e}"), policy);
+    d.rule = Some(name);
+    d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| r.as_str().to_string());
+    d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
+    d
+}
+
+fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
+    Decision {
+        decision: effect,
+        rule: Some(rule.qualified_name.to_string()),
+        reason: Reason { code: code.to_string(), message },
+        policy: rule.policy.clone(),
+        risk: rule.risk.map(|r| r.as_str().to_string()),
+        confidence: rule.confidence.map(confidence),
+        step_up: None,
+        defer: None,
+        modified_action: None,
+    }
+}
+
+/// A deferral's limits: the rule's own `defer` block, else `settings`.
+fn limits<S: Resolved>(source: &S, decision: &RuleDecision<S::Modify, S::Evidence>) -> DeferObligation {
+    match decision {
+        RuleDecision::Defer(d) => DeferObligation::limits(d),
+        _ => source.settings_limits(),
+    }
+}
+
+fn try_assemble<S: Resolved>(
+    source: &mut S,
+    req: &Request,
+    verdict: &Verdict<S::Rule>,
+) -> Result<Decision, (S::Rule, EvalError)> {
+    let malformed = |r: S::Rule| (r, EvalError::Malformed("rule index"));
+    Ok(match verdict {
+        Verdict::Default => {
+            let (effect, code) = match source.default_effect() {
+                DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
+                DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
+            };
+            let mut d = Decision::fail_closed(code, "no rule matched", source.default_policy());
+            d.decision = effect;
+            d
+        }
+        Verdict::Error { candidate, error } => error_decision(source, *candidate, error),
+        Verdict::EvidenceDefer { mask, needing: Some(r), .. } => {
+            // The evidence's rule's own deferral: its reason, its limits, the pending facts.
+            let message = source.render_reason(*r).map_err(|e| (*r, e))?;
+            let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
+            let mut d = base(&rule, Effect::Defer, rule.reason_code, message);
+            d.defer = Some(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) });
+            d
+        }
+        Verdict::EvidenceDefer { first, mask, needing: None } => {
+            let rule = source.rule(*first).ok_or_else(|| malformed(*first))?;
+            let need = source.needs(*mask);
+            let names: Vec<&str> = need.iter().map(|n| n.name.as_str()).collect();
+            let message = format!("waiting for evidence: {}", names.join(", "));
+            let mut d = base(&rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
+            // The first unknown rule's `defer` block, else `settings`.
+            d.defer = Some(DeferObligation { need, ..limits(source, rule.decision) });
+            d
+        }
+        Verdict::Conflict { first, priority } => {
+            let rule = source.rule(*first).ok_or_else(|| malformed(*first))?;
+            let mut d = base(&rule, Effect::Defer, codes::CONFLICT, format!("rules of priority {priority} disagree"));
+            d.defer = Some(source.settings_limits());
+            d
+        }
+        Verdict::LowConfidence(r) => {
+            let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
+            let message = format!(
+                "confidence {} is below the minimum {}",
+                format_decimal(rule.confidence.unwrap_or(0)),
+                format_decimal(source.min_confidence().unwrap_or(0))
+            );
+            let mut d = base(&rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
+            d.defer = Some(source.settings_limits());
+            d
+        }
+        Verdict::Rule(r) => {
+            let message = source.render_reason(*r).map_err(|e| (*r, e))?;
+            let modified = match source.rule(*r).map(|f| f.decision) {
+                Some(RuleDecision::Modify(_)) => {
+                    let assigned = source.assignments(*r).map_err(|e| (*r, e))?;
+                    Some(modified_action(req, assigned).map_err(|e| (*r, e))?)
+                }
+                _ => None,
+            };
+            let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
+            let mut d = base(&rule, rule.decision.effect(), rule.reason_code, message);
+            match rule.decision {
+                RuleDecision::StepUp(s) => {
+                    let obligation = StepUpObligation::from(s);
+                    if d.risk.is_none() {
+                        d.risk = Some(obligation.risk.clone());
+                    }
+                    d.step_up = Some(obligation);
+                }
+                RuleDecision::Defer(block) => {
+                    let mask = source.need_mask(&block.need).map_err(|e| (*r, e))?;
+                    d.defer = Some(DeferObligation { need: source.needs(mask), ..DeferObligation::limits(block) });
+                }
+                RuleDecision::Modify(_) => d.modified_action = modified,
+                RuleDecision::Allow | RuleDecision::Deny => {}
+            }
+            d
+        }
+    })
+}
+
+/// The request's action with `assigned` written into its params, each value as JSON of its
+/// declared type (a record is an object).
+fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, EvalError> {
+    let mut params = req.params_json.clone();
+    for a in assigned {
+        if let Value::Unknown(_) = a.value {
+            // A rewritten action must be definite: fail closed.
+            return Err(EvalError::UnknownInModify);
+        }
+        params.insert(a.field, typed_value_to_json(&a.value, &a.ty));
+    }
+    Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
+}

@@ -1,0 +1,239 @@
+//! The policy vocabulary: what a rule, a `step_up` or `defer` block and `settings` say, once
+//! checked. One set of types for the compiler's IR, the bundle's program and the engine, so that
+//! no layer converts between copies of the same idea.
+//!
+//! The syntax tree (`aarm-lang`) keeps its own nodes, with spans; the checker lowers them into
+//! these. The decision JSON of docs/json.md presents a step-up as a host reads it (approvers
+//! resolved to a list or a role, the risk as text): see [`crate::decision::StepUpObligation`].
+
+use crate::decision::Effect;
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A constant: a literal of the source, a value of the bundle's pool, a value of a `test` step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Const {
+    Bool(bool),
+    Int(i64),
+    /// Ten-thousandths.
+    Decimal(i64),
+    Str(String),
+    /// Seconds.
+    Duration(i64),
+    /// Seconds since the Unix epoch, UTC.
+    Time(i64),
+    List(Vec<Const>),
+    /// Fields in the order of the record type, with their names (for JSON and messages).
+    Record(Vec<(String, Const)>),
+}
+
+impl Const {
+    /// The runtime value of the constant (record field names are positional at run time).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Int(i) => Value::Int(*i),
+            Const::Decimal(d) => Value::Decimal(*d),
+            Const::Str(s) => Value::Str(Arc::from(s.as_str())),
+            Const::Duration(d) => Value::Duration(*d),
+            Const::Time(t) => Value::Time(*t),
+            Const::List(items) => Value::List(items.iter().map(Const::to_value).collect()),
+            Const::Record(fields) => Value::Record(fields.iter().map(|(_, c)| c.to_value()).collect()),
+        }
+    }
+}
+
+/// `settings { default allow | deny }`: the decision when no rule matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DefaultEffect {
+    Allow,
+    Deny,
+}
+
+/// `settings { conflict restrictive | defer }`: what equal-priority rules that disagree do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConflictMode {
+    Restrictive,
+    Defer,
+}
+
+/// A rule's or a step-up's `risk`, ordered from least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Risk {
+    /// The keyword, as the source and the decision JSON spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// Who may approve a step-up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approvers {
+    /// Named identities (from a group or a literal list, resolved).
+    Identities(Vec<String>),
+    /// Identities whose host-verified roles include this one.
+    Role(String),
+}
+
+/// `escalate after D to [...]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub after_s: i64,
+    pub to: Vec<String>,
+}
+
+/// A `step_up` block with the bundle's defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUp {
+    pub quorum: u32,
+    pub approvers: Approvers,
+    pub timeout_s: i64,
+    pub on_timeout: Outcome,
+    pub escalate: Option<Escalation>,
+    pub veto: bool,
+    /// Whether the requester may approve their own action.
+    pub self_approval: bool,
+    pub risk: Risk,
+    pub notify: Vec<String>,
+}
+
+/// What an unanswered step-up or an unresolved deferral becomes. `S` is the step-up as the
+/// reader needs it: [`StepUp`] in a bundle, [`crate::decision::StepUpObligation`] in a decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome<S = StepUp> {
+    Allow,
+    Deny,
+    Cancel,
+    StepUp(Box<S>),
+}
+
+impl<S> Outcome<S> {
+    /// The same outcome with its step-up presented by `f`.
+    pub fn map<T>(&self, f: impl FnOnce(&S) -> T) -> Outcome<T> {
+        match self {
+            Outcome::Allow => Outcome::Allow,
+            Outcome::Deny => Outcome::Deny,
+            Outcome::Cancel => Outcome::Cancel,
+            Outcome::StepUp(s) => Outcome::StepUp(Box::new(f(s))),
+        }
+    }
+}
+
+/// A `defer` block with the bundle's defaults filled in. `E` names an evidence fact: the IR's
+/// id in the compiler, its index (`u16`) in a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defer<E = u16> {
+    pub need: Vec<E>,
+    pub timeout_s: i64,
+    pub on_timeout: Outcome,
+    pub max_attempts: u32,
+    pub on_exhausted: Outcome,
+}
+
+/// Default deferral window when `settings` says nothing: ten minutes.
+pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
+/// Default number of re-evaluations that may come back `defer`.
+pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
+/// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
+pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
+
+/// The bundle's `settings`, with the language's defaults where a line is absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub default: DefaultEffect,
+    pub conflict: ConflictMode,
+    /// Ten-thousandths; `None` when not set.
+    pub min_confidence: Option<i64>,
+    /// For deferrals that come from unknown evidence or a `defer` block without limits.
+    pub defer_timeout_s: i64,
+    pub defer_on_timeout: Outcome,
+    pub defer_attempts: u32,
+    pub defer_on_exhausted: Outcome,
+    /// For `step_up` blocks without a `timeout` clause.
+    pub step_up_timeout_s: i64,
+    pub step_up_on_timeout: Outcome,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default: DefaultEffect::Deny,
+            conflict: ConflictMode::Restrictive,
+            min_confidence: None,
+            defer_timeout_s: DEFAULT_DEFER_TIMEOUT_S,
+            defer_on_timeout: Outcome::Deny,
+            defer_attempts: DEFAULT_DEFER_ATTEMPTS,
+            defer_on_exhausted: Outcome::Deny,
+            step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
+            step_up_on_timeout: Outcome::Deny,
+        }
+    }
+}
+
+impl Settings {
+    /// The deferral limits of `settings`, as a `defer` block that needs nothing.
+    pub fn defer_limits<E>(&self) -> Defer<E> {
+        Defer {
+            need: Vec::new(),
+            timeout_s: self.defer_timeout_s,
+            on_timeout: self.defer_on_timeout.clone(),
+            max_attempts: self.defer_attempts,
+            on_exhausted: self.defer_on_exhausted.clone(),
+        }
+    }
+}
+
+/// What a rule decides when it matches. `M` is what a `modify` carries (its assignments in the
+/// compiler's IR; nothing in a bundle, whose candidates hold the assignments' code); `E` names an
+/// evidence fact, as in [`Defer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleDecision<M = (), E = u16> {
+    Allow,
+    Deny,
+    Modify(M),
+    StepUp(StepUp),
+    Defer(Defer<E>),
+}
+
+impl<M, E> RuleDecision<M, E> {
+    /// The decision's kind, as the decision JSON names it.
+    pub fn effect(&self) -> Effect {
+        match self {
+            RuleDecision::Allow => Effect::Allow,
+            RuleDecision::Deny => Effect::Deny,
+            RuleDecision::Modify(_) => Effect::Modify,
+            RuleDecision::StepUp(_) => Effect::StepUp,
+            RuleDecision::Defer(_) => Effect::Defer,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.effect().as_str()
+    }
+
+    /// Restrictiveness at equal priority: deny > step_up > defer > modify > allow.
+    pub fn rank(&self) -> u8 {
+        match self {
+            RuleDecision::Deny => 4,
+            RuleDecision::StepUp(_) => 3,
+            RuleDecision::Defer(_) => 2,
+            RuleDecision::Modify(_) => 1,
+            RuleDecision::Allow => 0,
+        }
+    }
+}
