@@ -569,6 +569,7 @@ impl<'a> Interp<'a> {
             step_up: None,
             defer: None,
             modified_action: None,
+            error_at: None,
         }
     }
 

@@ -13,6 +13,9 @@ pub struct Chunk {
     pub locals: u16,
     /// Number of parameters (functions only; 0 for other chunks).
     pub params: u16,
+    /// Where the instructions came from, in runs sorted by first instruction (`spans.rs`): read
+    /// only to name the expression an evaluation error happened in.
+    pub spans: Vec<crate::spans::SpanRun>,
 }
 
 /// A field of `identity`.

@@ -54,8 +54,18 @@ fn op_text(p: &Program, op: &Op) -> String {
 
 fn chunk_text(p: &Program, out: &mut String, title: &str, chunk: &Chunk) {
     let _ = writeln!(out, "  {title} (locals {}, params {}):", chunk.locals, chunk.params);
+    let mut runs = chunk.spans.iter().peekable();
     for (i, op) in chunk.code.iter().enumerate() {
-        let _ = writeln!(out, "    {i:4}  {}", op_text(p, op));
+        let text = op_text(p, op);
+        // Where the code starts coming from another source expression (the span table).
+        match runs.next_if(|r| r.from as usize == i).and_then(|r| p.spans.location(r.span)) {
+            Some(at) => {
+                let _ = writeln!(out, "    {i:4}  {text:<28}  ; {}:{}:{} {}", at.file, at.line, at.col, at.expr);
+            }
+            None => {
+                let _ = writeln!(out, "    {i:4}  {text}");
+            }
+        }
     }
 }
 

@@ -67,8 +67,9 @@ pub enum Verdict<'a> {
     LowConfidence(&'a Candidate),
     /// No rule matched.
     Default,
-    /// Evaluating a rule failed: deny.
-    Error { candidate: &'a Candidate, error: EvalError },
+    /// Evaluating a rule failed: deny. `at` is the span (`spans.rs`) of the instruction that
+    /// failed, when known.
+    Error { candidate: &'a Candidate, error: EvalError, at: Option<u32> },
 }
 
 /// One rule tried by [`Engine::explain`], and what its condition evaluated to.
@@ -187,8 +188,15 @@ impl Engine {
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
         let tables = self.tables();
         if let Some(plan) = self.plans.get(c.condition as usize) {
-            if let Some(truth) = plan::eval(plan, &tables, req, vm.fuel()) {
-                return truth;
+            match plan::eval(plan, &tables, req, vm.fuel()) {
+                Some(Ok(truth)) => return Ok(truth),
+                Some(Err(error)) => {
+                    // A plan does not track instructions: run the same code on the VM, which
+                    // fails the same way, to learn where (`vm.fault()`). The plan's error stands.
+                    let _ = vm.condition(&tables, self.chunk(c.condition)?, req);
+                    return Err(error);
+                }
+                None => {}
             }
         }
         vm.condition(&tables, self.chunk(c.condition)?, req)
@@ -197,6 +205,7 @@ impl Engine {
     /// Decides `req`: walks the priority levels (see the module doc). Does not allocate once `vm`
     /// has warmed up.
     pub fn evaluate<'a>(&'a self, req: &Request, vm: &mut Vm) -> Verdict<'a> {
+        vm.clear_fault();
         let cands = self.candidates(req);
         let settings = &self.program.settings;
         let mut pending: EvidenceMask = 0;
@@ -204,21 +213,21 @@ impl Engine {
         let mut i = 0;
         while let Some(head) = cands.get(i) {
             let Some(priority) = self.rule(head).map(|r| r.priority) else {
-                return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index") };
+                return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index"), at: None };
             };
             let mut winner: Option<(&Candidate, u8)> = None;
             let mut first_true: Option<(&Candidate, &'static str)> = None;
             let mut conflict = false;
             while let Some(c) = cands.get(i) {
                 let Some(rule) = self.rule(c) else {
-                    return Verdict::Error { candidate: c, error: EvalError::Malformed("rule index") };
+                    return Verdict::Error { candidate: c, error: EvalError::Malformed("rule index"), at: None };
                 };
                 if rule.priority != priority {
                     break;
                 }
                 i += 1;
                 match self.condition(vm, c, req) {
-                    Err(error) => return Verdict::Error { candidate: c, error },
+                    Err(error) => return Verdict::Error { candidate: c, error, at: vm.fault() },
                     Ok(Truth::False) => {}
                     Ok(Truth::Unknown(m)) => {
                         pending |= m;
@@ -362,21 +371,25 @@ impl Engine {
     pub fn materialize(&self, req: &Request, verdict: &Verdict<'_>, vm: &mut Vm) -> Decision {
         match self.try_materialize(req, verdict, vm) {
             Ok(d) => d,
-            Err((c, e)) => self.error_decision(c, &e),
+            // The failed chunk was the VM's last run: its fault is where.
+            Err((c, e)) => self.error_decision(c, &e, vm.fault()),
         }
     }
 
-    fn error_decision(&self, c: &Candidate, e: &EvalError) -> Decision {
+    fn error_decision(&self, c: &Candidate, e: &EvalError, at: Option<u32>) -> Decision {
         let rule = self.rule(c);
         let name = rule.map(|r| r.qualified_name.clone()).unwrap_or_default();
+        let error_at = at.and_then(|i| self.program.spans.location(i));
+        let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
         let mut d = Decision::fail_closed(
             codes::EVAL_ERROR,
-            format!("rule {name} failed: {e}"),
+            format!("rule {name} failed{place}: {e}"),
             rule.map(|r| self.policy_ref(r.policy)).unwrap_or_else(|| self.default_policy()),
         );
         d.rule = Some(name);
         d.risk = rule.and_then(|r| r.risk).map(|r| r.as_str().to_string());
         d.confidence = rule.and_then(|r| r.confidence).map(crate::decision::confidence);
+        d.error_at = error_at;
         d
     }
 
@@ -391,6 +404,7 @@ impl Engine {
             step_up: None,
             defer: None,
             modified_action: None,
+            error_at: None,
         }
     }
 
@@ -412,7 +426,7 @@ impl Engine {
                 d.decision = effect;
                 d
             }
-            Verdict::Error { candidate, error } => self.error_decision(candidate, error),
+            Verdict::Error { candidate, error, at } => self.error_decision(candidate, error, *at),
             Verdict::EvidenceDefer { first, mask, needing: Some(c) } => {
                 let rule = self.rule(c).ok_or_else(|| malformed(c))?;
                 let message = self.render_reason(rule, c, req, vm).map_err(|e| (*c, e))?;

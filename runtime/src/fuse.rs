@@ -65,7 +65,7 @@ mod tests {
     use crate::bytecode::{CmpOp, MethodOp};
 
     fn chunk(code: Vec<Op>) -> Chunk {
-        Chunk { code, locals: 0, params: 0 }
+        Chunk { code, locals: 0, params: 0, spans: Vec::new() }
     }
 
     #[test]

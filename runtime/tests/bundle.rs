@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 const COMPILER: &str = "aarm 0.1.0 (test)";
 
 fn chunk(code: Vec<Op>) -> Chunk {
-    Chunk { code, locals: 0, params: 0 }
+    Chunk { code, locals: 0, params: 0, spans: Vec::new() }
 }
 
 /// One tool `send_email { to }`, one evidence fact, a deny rule with an interpolated reason and
@@ -79,6 +79,7 @@ fn program() -> Program {
             defer_attempts: 3,
             defer_on_exhausted: OutcomeData::Deny,
         },
+        spans: Default::default(),
     }
 }
 
