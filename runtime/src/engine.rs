@@ -11,6 +11,9 @@
 //! obligations and the modified action), which allocates.
 //!
 //! Resolution follows "Evaluation" in `lang/REFERENCE.md`.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
@@ -433,7 +436,10 @@ impl Engine {
                 let mut d = self.base_decision(rule, Effect::Defer, &rule.reason_code, message);
                 let limits = match &rule.decision {
                     DecisionTemplate::Defer(data) => DeferObligation::from(data),
-                    _ => self.settings_limits(),
+                    DecisionTemplate::Allow
+                    | DecisionTemplate::Deny
+                    | DecisionTemplate::Modify
+                    | DecisionTemplate::StepUp(_) => self.settings_limits(),
                 };
                 d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
                 let _ = first;
@@ -450,7 +456,10 @@ impl Engine {
                 );
                 let limits = match &rule.decision {
                     DecisionTemplate::Defer(data) => DeferObligation::from(data),
-                    _ => self.settings_limits(),
+                    DecisionTemplate::Allow
+                    | DecisionTemplate::Deny
+                    | DecisionTemplate::Modify
+                    | DecisionTemplate::StepUp(_) => self.settings_limits(),
                 };
                 d.defer = Some(DeferObligation { need: self.needs(*mask), ..limits });
                 d

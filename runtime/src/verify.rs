@@ -19,6 +19,9 @@
 //!   than [`MAX_CALL_DEPTH`].
 //!
 //! The verifier itself never panics, recurses or indexes unchecked: it reads hostile input.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bytecode::{Chunk, ContextField, Op};
 use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart};
@@ -394,7 +397,7 @@ fn verify_chunk(p: &Program, at_chunk: ChunkRef, chunk: &Chunk, bound: ParamBoun
                 expected: "only functions have parameters".to_string(),
             });
         }
-        _ => {}
+        ChunkRef::Function(_) | ChunkRef::Chunk(_) => {}
     }
     let code = &chunk.code;
     let Some(&last) = code.last() else {
@@ -460,7 +463,44 @@ fn verify_operands(
             ParamBound::Tool { .. } => Ok(()),
             ParamBound::None(reason) => Err(VerifyError::ParamWithoutTool { chunk: at_chunk, at, slot, reason }),
         },
-        _ => Ok(()),
+        // No table index or slot to check (jump targets are checked above, fused instructions
+        // refused): a new instruction with an operand must be added to an arm above.
+        Op::Bool(_)
+        | Op::ActionTool
+        | Op::ActionOperation
+        | Op::Identity(_)
+        | Op::Context(
+            ContextField::OriginalRequest
+            | ContextField::PriorActions
+            | ContextField::DataClasses
+            | ContextField::SemanticDistance
+            | ContextField::Now,
+        )
+        | Op::Field(_)
+        | Op::Unwrap
+        | Op::Widen
+        | Op::Neg
+        | Op::Not
+        | Op::Arith(_)
+        | Op::Cmp(_)
+        | Op::AndMerge(_)
+        | Op::OrMerge(_)
+        | Op::In
+        | Op::IsSet { .. }
+        | Op::Method(_)
+        | Op::MakeList(_)
+        | Op::MakeRecord(_)
+        | Op::IterEnd
+        | Op::Jump(_)
+        | Op::Pop
+        | Op::Ret
+        | Op::ParamConstMethod { .. }
+        | Op::ParamConstCmp { .. }
+        | Op::ParamInConst { .. }
+        | Op::ConstInParam { .. }
+        | Op::ConstInRoles { .. }
+        | Op::ParamInGroup { .. }
+        | Op::IdentityInGroup { .. } => Ok(()),
     }
 }
 
@@ -475,8 +515,48 @@ fn effect(p: &Program, op: Op) -> (usize, usize, usize) {
             let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
             (params, params, 1)
         }
-        _ => {
-            let (pops, pushes) = op.stack_effect();
+        // Every other instruction needs exactly what it pops.
+        other @ (Op::Const(_)
+        | Op::Bool(_)
+        | Op::Param(_)
+        | Op::ActionTool
+        | Op::ActionOperation
+        | Op::Identity(_)
+        | Op::Context(_)
+        | Op::Evidence(_)
+        | Op::EvidenceIsSet(_)
+        | Op::Local(_)
+        | Op::SetLocal(_)
+        | Op::Group(_)
+        | Op::Field(_)
+        | Op::Unwrap
+        | Op::Widen
+        | Op::Neg
+        | Op::Not
+        | Op::Arith(_)
+        | Op::Cmp(_)
+        | Op::AndMerge(_)
+        | Op::OrMerge(_)
+        | Op::In
+        | Op::IsSet { .. }
+        | Op::Method(_)
+        | Op::Matches(_)
+        | Op::MakeList(_)
+        | Op::MakeRecord(_)
+        | Op::QuantStep { .. }
+        | Op::FilterStep { .. }
+        | Op::IterEnd
+        | Op::Jump(_)
+        | Op::Pop
+        | Op::Ret
+        | Op::ParamConstMethod { .. }
+        | Op::ParamConstCmp { .. }
+        | Op::ParamInConst { .. }
+        | Op::ConstInParam { .. }
+        | Op::ConstInRoles { .. }
+        | Op::ParamInGroup { .. }
+        | Op::IdentityInGroup { .. }) => {
+            let (pops, pushes) = other.stack_effect();
             (pops, pops, pushes)
         }
     }

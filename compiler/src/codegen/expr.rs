@@ -79,6 +79,11 @@ fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
 }
 
 /// Whether an expression is a constant that can live in the pool.
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "constant folding: any expression that is not a literal is not a constant, and only \
+              `Int` constants change when widened"
+)]
 fn as_const(e: &ir::Expr) -> Option<Const> {
     match &e.kind {
         ExprKind::Const(c) => Some(pool_const(c)),
@@ -165,15 +170,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     /// Points the jump at `at` to `target`.
     fn patch(&mut self, at: usize, target: u32) {
         if let Some(op) = self.code.get_mut(at) {
-            *op = match *op {
-                Op::AndMerge(_) => Op::AndMerge(target),
-                Op::OrMerge(_) => Op::OrMerge(target),
-                Op::Jump(_) => Op::Jump(target),
-                Op::IterInit { acc, .. } => Op::IterInit { acc, end: target },
-                Op::IterNext { local, .. } => Op::IterNext { local, end: target },
-                Op::QuantStep { kind, acc, .. } => Op::QuantStep { kind, acc, end: target },
-                other => other,
-            };
+            *op = op.with_target(target);
         }
     }
 
@@ -233,12 +230,11 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
 
     fn expr_node(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
         if let Some(c) = as_const(e) {
-            match c {
-                Const::Bool(b) => self.emit(Op::Bool(b)),
-                other => {
-                    let i = self.pool.constant(other)?;
-                    self.emit(Op::Const(i));
-                }
+            if let Const::Bool(b) = c {
+                self.emit(Op::Bool(b));
+            } else {
+                let i = self.pool.constant(c)?;
+                self.emit(Op::Const(i));
             }
             return Ok(());
         }

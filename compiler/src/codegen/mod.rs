@@ -6,6 +6,9 @@
 //! A rule on several tools gets one candidate per tool, because `params` slots differ per tool.
 //! Candidates are sorted per tool by priority (highest first) then source order, so the VM walks
 //! them in resolution order with no sorting at evaluation time.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 mod expr;
 
