@@ -506,60 +506,22 @@ fn verify_operands(
 
 /// (values the instruction needs on the stack, depth change as (popped, pushed)).
 fn effect(p: &Program, op: Op) -> (usize, usize, usize) {
-    match op {
-        // `[.., coll]` → `[.., coll, 0]`: needs the collection.
-        Op::IterInit { .. } => (1, 0, 1),
-        // `[.., coll, i]`, unchanged.
-        Op::IterNext { .. } => (2, 0, 0),
-        Op::Call(f) => {
-            let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
-            (params, params, 1)
-        }
-        // Every other instruction needs exactly what it pops.
-        other @ (Op::Const(_)
-        | Op::Bool(_)
-        | Op::Param(_)
-        | Op::ActionTool
-        | Op::ActionOperation
-        | Op::Identity(_)
-        | Op::Context(_)
-        | Op::Evidence(_)
-        | Op::EvidenceIsSet(_)
-        | Op::Local(_)
-        | Op::SetLocal(_)
-        | Op::Group(_)
-        | Op::Field(_)
-        | Op::Unwrap
-        | Op::Widen
-        | Op::Neg
-        | Op::Not
-        | Op::Arith(_)
-        | Op::Cmp(_)
-        | Op::AndMerge(_)
-        | Op::OrMerge(_)
-        | Op::In
-        | Op::IsSet { .. }
-        | Op::Method(_)
-        | Op::Matches(_)
-        | Op::MakeList(_)
-        | Op::MakeRecord(_)
-        | Op::QuantStep { .. }
-        | Op::FilterStep { .. }
-        | Op::IterEnd
-        | Op::Jump(_)
-        | Op::Pop
-        | Op::Ret
-        | Op::ParamConstMethod { .. }
-        | Op::ParamConstCmp { .. }
-        | Op::ParamInConst { .. }
-        | Op::ConstInParam { .. }
-        | Op::ConstInRoles { .. }
-        | Op::ParamInGroup { .. }
-        | Op::IdentityInGroup { .. }) => {
-            let (pops, pushes) = other.stack_effect();
-            (pops, pops, pushes)
-        }
+    // Three instructions need more than they pop; every other one needs exactly what it pops, as
+    // `Op::stack_effect` says (which names every instruction).
+    if let Op::Call(f) = op {
+        let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
+        return (params, params, 1);
     }
+    if let Op::IterInit { .. } = op {
+        // `[.., coll]` → `[.., coll, 0]`: needs the collection.
+        return (1, 0, 1);
+    }
+    if let Op::IterNext { .. } = op {
+        // `[.., coll, i]`, unchanged.
+        return (2, 0, 0);
+    }
+    let (pops, pushes) = op.stack_effect();
+    (pops, pops, pushes)
 }
 
 /// Stack depth by abstract interpretation: each instruction gets one entry depth, whichever path
