@@ -132,6 +132,48 @@ fn rendered_diagnostics_match_snapshots() {
     assert!(failures.is_empty(), "snapshots differ (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
 }
 
+/// Every code of the `codes!` table has a rendered golden: some `tests/ui/*.stderr` shows
+/// `[CODE]` (the `code_*.aarm` files trigger one code each). The few whose trigger is a file at a
+/// size limit, or not UTF-8, are not kept as files: they are generated here and must render their
+/// code; and the rule-count limit, which needs 100 001 rules, has its own test.
+#[test]
+fn every_diagnostic_code_has_a_rendered_golden() {
+    let mut rendered = String::new();
+    for entry in std::fs::read_dir(root().join("tests/ui")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "stderr") {
+            rendered.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let dir = scratch("limit-codes");
+    let header = "policy p version \"1\"\ntool t { s: String }\n";
+    let limit_string = "a".repeat(aarm::lang::limits::MAX_STRING_BYTES);
+    let generated: [(&str, Vec<u8>); 4] = [
+        ("E0022", format!("{header}# {}\n", "x".repeat(aarm::lang::limits::MAX_SOURCE_BYTES)).into_bytes()),
+        // Not kept as a file: every .aarm file of the repository is read as text by other tests.
+        ("E0023", [header.as_bytes(), b"# \xff\xfe\n"].concat()),
+        ("E0024", format!("{header}{}", "rule r on t { when a < b < c deny }\n".repeat(205)).into_bytes()),
+        ("E0025", format!("{header}rule r on t {{ when params.s == \"{limit_string}\" deny }}\n").into_bytes()),
+    ];
+    for (code, src) in &generated {
+        std::fs::write(dir.join(format!("{code}.aarm")), src).unwrap();
+        let out =
+            aarm().args(["check", &format!("{code}.aarm")]).env("NO_COLOR", "1").current_dir(&dir).output().unwrap();
+        rendered.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    // compiler/tests/limits_rules.rs::more_rules_than_the_limit_is_one_error
+    let elsewhere = ["E0026"];
+    let missing: Vec<&str> = aarm::lang::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !rendered.contains(&format!("[{c}]")) && !elsewhere.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a rendered golden in tests/ui (add tests/ui/code_CODE.aarm): {missing:?}"
+    );
+}
+
 #[test]
 fn analysis_findings_are_warnings_of_check() {
     let dir = scratch("findings");

@@ -400,7 +400,7 @@ impl<'a> Interp<'a> {
             // 1. The first failure of the level decides.
             for (i, _, res) in &at_level {
                 if let Err(error) = res {
-                    return Verdict::Error { candidate: *i, error: error.clone() };
+                    return Verdict::Error { candidate: *i, error: error.clone(), at: None };
                 }
             }
             // 2. True and unknown candidates.

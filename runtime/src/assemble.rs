@@ -12,6 +12,7 @@ use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
 use crate::request::Request;
 use crate::schema::ValueType;
+use crate::spans::ErrorLocation;
 use crate::value::{format_decimal, EvidenceMask, Value};
 
 /// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
@@ -30,8 +31,9 @@ pub enum Verdict<R> {
     LowConfidence(R),
     /// No rule matched.
     Default,
-    /// Evaluating a rule failed: deny.
-    Error { candidate: R, error: EvalError },
+    /// Evaluating a rule failed: deny. `at` is the span (`spans.rs`) of the instruction that
+    /// failed, when known.
+    Error { candidate: R, error: EvalError, at: Option<u32> },
 }
 
 /// The facts of one rule a decision shows.
@@ -73,6 +75,16 @@ pub trait Resolved {
     fn need_mask(&self, need: &[Self::Evidence]) -> Result<EvidenceMask, EvalError>;
     fn render_reason(&mut self, r: Self::Rule) -> Result<String, EvalError>;
     fn assignments(&mut self, r: Self::Rule) -> Result<Vec<Assigned>, EvalError>;
+    /// Where span `at` is in the source (the bundle's span table); a resolver without one (the
+    /// reference interpreter) knows no location.
+    fn locate(&self, _at: u32) -> Option<ErrorLocation> {
+        None
+    }
+    /// The span of the instruction whose failure the last `render_reason` or `assignments`
+    /// returned.
+    fn last_fault(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
@@ -80,16 +92,22 @@ pub trait Resolved {
 pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S::Rule>) -> Decision {
     match try_assemble(source, req, verdict) {
         Ok(d) => d,
-        Err((r, e)) => error_decision(source, r, &e),
+        Err((r, e)) => {
+            let at = source.last_fault();
+            error_decision(source, r, &e, at)
+        }
     }
 }
 
-/// The `eval.error` deny of rule `r`.
-pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError) -> Decision {
+/// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
+pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
     let rule = source.rule(r);
     let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
     let policy = rule.as_ref().map(|f| f.policy.clone()).unwrap_or_else(|| source.default_policy());
-    let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed: {e}"), policy);
+    let error_at = at.and_then(|i| source.locate(i));
+    let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
+    let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
+    d.error_at = error_at;
     d.rule = Some(name);
     d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| r.as_str().to_string());
     d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
@@ -107,6 +125,7 @@ fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: S
         step_up: None,
         defer: None,
         modified_action: None,
+        error_at: None,
     }
 }
 
@@ -134,7 +153,7 @@ fn try_assemble<S: Resolved>(
             d.decision = effect;
             d
         }
-        Verdict::Error { candidate, error } => error_decision(source, *candidate, error),
+        Verdict::Error { candidate, error, at } => error_decision(source, *candidate, error, *at),
         Verdict::EvidenceDefer { mask, needing: Some(r), .. } => {
             // The evidence's rule's own deferral: its reason, its limits, the pending facts.
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;

@@ -3,6 +3,9 @@
 //! Each rule condition, reason interpolation, `modify` assignment and `fn` body is a [`Chunk`]
 //! ending in [`Op::Ret`]. Operands are indices into the bundle's tables, checked once by the
 //! verifier when the bundle is loaded, and again (cheaply, without panicking) by the VM.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,9 @@ pub struct Chunk {
     pub locals: u16,
     /// Number of parameters (functions only; 0 for other chunks).
     pub params: u16,
+    /// Where the instructions came from, in runs sorted by first instruction (`spans.rs`): read
+    /// only to name the expression an evaluation error happened in.
+    pub spans: Vec<crate::spans::SpanRun>,
 }
 
 /// A field of `identity`.
@@ -131,7 +137,22 @@ impl MethodOp {
             | MethodOp::IndexOf
             | MethodOp::InCidr
             | MethodOp::OffsetIn => 1,
-            _ => 0,
+            MethodOp::Lower
+            | MethodOp::Upper
+            | MethodOp::Trim
+            | MethodOp::StrLen
+            | MethodOp::Len
+            | MethodOp::Hour
+            | MethodOp::Minute
+            | MethodOp::Weekday
+            | MethodOp::Seconds
+            | MethodOp::UtcOffset
+            | MethodOp::UrlScheme
+            | MethodOp::UrlHost
+            | MethodOp::UrlPort
+            | MethodOp::UrlPath
+            | MethodOp::UrlQuery
+            | MethodOp::IsIp => 0,
         }
     }
 
@@ -356,12 +377,98 @@ impl Op {
         )
     }
 
+    /// The same instruction jumping to `target` instead (itself when it does not jump): how code
+    /// generation patches a forward jump once it knows where the target is.
+    pub fn with_target(self, target: u32) -> Op {
+        match self {
+            Op::AndMerge(_) => Op::AndMerge(target),
+            Op::OrMerge(_) => Op::OrMerge(target),
+            Op::Jump(_) => Op::Jump(target),
+            Op::IterInit { acc, .. } => Op::IterInit { acc, end: target },
+            Op::IterNext { local, .. } => Op::IterNext { local, end: target },
+            Op::QuantStep { kind, acc, .. } => Op::QuantStep { kind, acc, end: target },
+            other @ (Op::Const(_)
+            | Op::Bool(_)
+            | Op::Param(_)
+            | Op::ActionTool
+            | Op::ActionOperation
+            | Op::Identity(_)
+            | Op::Context(_)
+            | Op::Evidence(_)
+            | Op::EvidenceIsSet(_)
+            | Op::Local(_)
+            | Op::SetLocal(_)
+            | Op::Group(_)
+            | Op::Field(_)
+            | Op::Unwrap
+            | Op::Widen
+            | Op::Neg
+            | Op::Not
+            | Op::Arith(_)
+            | Op::Cmp(_)
+            | Op::In
+            | Op::IsSet { .. }
+            | Op::Method(_)
+            | Op::Matches(_)
+            | Op::MakeList(_)
+            | Op::MakeRecord(_)
+            | Op::FilterStep { .. }
+            | Op::IterEnd
+            | Op::Pop
+            | Op::Call(_)
+            | Op::Ret
+            | Op::ParamConstMethod { .. }
+            | Op::ParamConstCmp { .. }
+            | Op::ParamInConst { .. }
+            | Op::ConstInParam { .. }
+            | Op::ConstInRoles { .. }
+            | Op::ParamInGroup { .. }
+            | Op::IdentityInGroup { .. }) => other,
+        }
+    }
+
     /// The jump target, if the instruction may jump.
     pub fn target(self) -> Option<u32> {
         match self {
             Op::AndMerge(t) | Op::OrMerge(t) | Op::Jump(t) => Some(t),
             Op::IterInit { end, .. } | Op::IterNext { end, .. } | Op::QuantStep { end, .. } => Some(end),
-            _ => None,
+            Op::Const(_)
+            | Op::Bool(_)
+            | Op::Param(_)
+            | Op::ActionTool
+            | Op::ActionOperation
+            | Op::Identity(_)
+            | Op::Context(_)
+            | Op::Evidence(_)
+            | Op::EvidenceIsSet(_)
+            | Op::Local(_)
+            | Op::SetLocal(_)
+            | Op::Group(_)
+            | Op::Field(_)
+            | Op::Unwrap
+            | Op::Widen
+            | Op::Neg
+            | Op::Not
+            | Op::Arith(_)
+            | Op::Cmp(_)
+            | Op::In
+            | Op::IsSet { .. }
+            | Op::Method(_)
+            | Op::Matches(_)
+            | Op::MakeList(_)
+            | Op::MakeRecord(_)
+            | Op::FilterStep { .. }
+            | Op::IterEnd
+            | Op::Pop
+            | Op::Call(_)
+            | Op::Ret
+            | Op::ParamConstMethod { .. }
+            | Op::ParamConstCmp { .. }
+            | Op::ParamInConst { .. }
+            | Op::ConstInParam { .. }
+            | Op::ConstInRoles { .. }
+            | Op::ParamInGroup { .. }
+            | Op::IdentityInGroup { .. } => None,
         }
     }
 }

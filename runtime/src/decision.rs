@@ -96,6 +96,10 @@ pub struct Decision {
     pub step_up: Option<StepUpObligation>,
     pub defer: Option<DeferObligation>,
     pub modified_action: Option<ActionOut>,
+    /// For `eval.error`: the source expression that failed, when the bundle's span table has it.
+    /// Absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_at: Option<crate::spans::ErrorLocation>,
 }
 
 /// Reason codes the engine itself produces (rules produce their own).
@@ -133,6 +137,7 @@ impl Decision {
             step_up: None,
             defer: None,
             modified_action: None,
+            error_at: None,
         }
     }
 }

@@ -1,4 +1,7 @@
 //! A readable listing of a program's code, for `aarm inspect --disassemble` and golden tests.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bytecode::{Chunk, Op};
 use crate::policy::Const;
@@ -20,6 +23,10 @@ fn const_text(c: &Const) -> String {
     }
 }
 
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "every instruction without a table operand prints its Debug form; nothing to forget"
+)]
 fn op_text(p: &Program, op: &Op) -> String {
     match op {
         Op::Const(i) => {
@@ -57,8 +64,18 @@ fn op_text(p: &Program, op: &Op) -> String {
 
 fn chunk_text(p: &Program, out: &mut String, title: &str, chunk: &Chunk) {
     let _ = writeln!(out, "  {title} (locals {}, params {}):", chunk.locals, chunk.params);
+    let mut runs = chunk.spans.iter().peekable();
     for (i, op) in chunk.code.iter().enumerate() {
-        let _ = writeln!(out, "    {i:4}  {}", op_text(p, op));
+        let text = op_text(p, op);
+        // Where the code starts coming from another source expression (the span table).
+        match runs.next_if(|r| r.from as usize == i).and_then(|r| p.spans.location(r.span)) {
+            Some(at) => {
+                let _ = writeln!(out, "    {i:4}  {text:<28}  ; {}:{}:{} {}", at.file, at.line, at.col, at.expr);
+            }
+            None => {
+                let _ = writeln!(out, "    {i:4}  {text}");
+            }
+        }
     }
 }
 

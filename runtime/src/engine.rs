@@ -11,6 +11,9 @@
 //! obligations and the modified action), which allocates.
 //!
 //! Resolution follows "Evaluation" in `lang/REFERENCE.md`.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::assemble::{self, Assigned, Resolved, RuleFacts};
 use crate::bundle::{self, BundleError};
@@ -22,6 +25,7 @@ use crate::plan::{self, Plan};
 use crate::policy::{ConflictMode, Const, DefaultEffect};
 use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart, RuleMeta};
 use crate::request::Request;
+use crate::spans::ErrorLocation;
 use crate::value::{EvidenceMask, Value};
 use crate::verify::{self, VerifyError};
 use crate::vm::{Tables, Truth, Vm};
@@ -160,8 +164,15 @@ impl Engine {
     fn condition(&self, vm: &mut Vm, c: &Candidate, req: &Request) -> Result<Truth, EvalError> {
         let tables = self.tables();
         if let Some(plan) = self.plans.get(c.condition as usize) {
-            if let Some(truth) = plan::eval(plan, &tables, req, vm.fuel()) {
-                return truth;
+            match plan::eval(plan, &tables, req, vm.fuel()) {
+                Some(Ok(truth)) => return Ok(truth),
+                Some(Err(error)) => {
+                    // A plan does not track instructions: run the same code on the VM, which
+                    // fails the same way, to learn where (`vm.fault()`). The plan's error stands.
+                    let _ = vm.condition(&tables, self.chunk(c.condition)?, req);
+                    return Err(error);
+                }
+                None => {}
             }
         }
         vm.condition(&tables, self.chunk(c.condition)?, req)
@@ -170,6 +181,7 @@ impl Engine {
     /// Decides `req`: walks the priority levels (see the module doc). Does not allocate once `vm`
     /// has warmed up.
     pub fn evaluate<'a>(&'a self, req: &Request, vm: &mut Vm) -> Verdict<'a> {
+        vm.clear_fault();
         let cands = self.candidates(req);
         let settings = &self.program.settings;
         let mut pending: EvidenceMask = 0;
@@ -177,21 +189,21 @@ impl Engine {
         let mut i = 0;
         while let Some(head) = cands.get(i) {
             let Some(priority) = self.rule(head).map(|r| r.priority) else {
-                return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index") };
+                return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index"), at: None };
             };
             let mut winner: Option<(&Candidate, u8)> = None;
             let mut first_true: Option<(&Candidate, &'static str)> = None;
             let mut conflict = false;
             while let Some(c) = cands.get(i) {
                 let Some(rule) = self.rule(c) else {
-                    return Verdict::Error { candidate: c, error: EvalError::Malformed("rule index") };
+                    return Verdict::Error { candidate: c, error: EvalError::Malformed("rule index"), at: None };
                 };
                 if rule.priority != priority {
                     break;
                 }
                 i += 1;
                 match self.condition(vm, c, req) {
-                    Err(error) => return Verdict::Error { candidate: c, error },
+                    Err(error) => return Verdict::Error { candidate: c, error, at: vm.fault() },
                     Ok(Truth::False) => {}
                     Ok(Truth::Unknown(m)) => {
                         pending |= m;
@@ -427,5 +439,14 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
 
     fn assignments(&mut self, c: &'e Candidate) -> Result<Vec<Assigned>, EvalError> {
         self.engine.assignments(c, self.req, self.vm)
+    }
+
+    fn locate(&self, at: u32) -> Option<ErrorLocation> {
+        self.engine.program.spans.location(at)
+    }
+
+    // The failed chunk was the VM's last run: its fault is where.
+    fn last_fault(&self) -> Option<u32> {
+        self.vm.fault()
     }
 }

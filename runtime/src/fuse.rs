@@ -12,6 +12,9 @@
 //! on its second or third instruction, so every path through the chunk still sees the same
 //! instructions. The VM gives a fused instruction exactly the semantics of its sequence (the same
 //! operations on the same values, the same `unknown` propagation, the same fuel).
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bytecode::{Chunk, IdentityField, Op};
 
@@ -65,7 +68,7 @@ mod tests {
     use crate::bytecode::{CmpOp, MethodOp};
 
     fn chunk(code: Vec<Op>) -> Chunk {
-        Chunk { code, locals: 0, params: 0 }
+        Chunk { code, locals: 0, params: 0, spans: Vec::new() }
     }
 
     #[test]

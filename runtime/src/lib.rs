@@ -6,6 +6,7 @@
 //! - [`bytecode`], [`program`]: the instruction set and the bundle's contents
 //! - [`bundle`]: the `.aarmb` encoding (header, SHA-256, Ed25519) and loading
 //! - [`verify`]: the bytecode verifier run on every load
+//! - [`spans`]: which source expression each instruction came from, for evaluation errors
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
@@ -30,6 +31,7 @@ pub mod policy;
 pub mod program;
 pub mod request;
 pub mod schema;
+pub mod spans;
 pub mod value;
 pub mod verify;
 pub mod vm;

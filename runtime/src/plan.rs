@@ -11,6 +11,9 @@
 //! (whatever `unknown`s came before, as `AndMerge`/`OrMerge` do), the `unknown`s met on the way
 //! are merged, an error in a leaf is the condition's error, and fuel is charged as the VM would
 //! charge that code (so running out happens at the same point).
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bytecode::{Chunk, Op};
 use crate::fuse::FUSED_LEN;
@@ -46,9 +49,10 @@ fn leaf_at(code: &[Op], at: usize) -> Option<(Leaf, usize)> {
         return None;
     }
     let next = at + FUSED_LEN;
-    match code.get(next)? {
-        Op::Not => Some((Leaf { op, negated: true }, next + 1)),
-        _ => Some((Leaf { op, negated: false }, next)),
+    if *code.get(next)? == Op::Not {
+        Some((Leaf { op, negated: true }, next + 1))
+    } else {
+        Some((Leaf { op, negated: false }, next))
     }
 }
 
@@ -143,7 +147,8 @@ fn chain(leaves: &[Leaf], is_and: bool, t: &Tables, req: &Request, fuel: &mut u6
                 vm::charge(fuel, 1)?;
                 return Ok(Truth::False);
             }
-            _ => {}
+            // Not decided yet: the next leaf.
+            Truth::True | Truth::False => {}
         }
     }
     vm::charge(fuel, 1)?;

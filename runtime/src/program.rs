@@ -83,6 +83,8 @@ pub struct Program {
     /// Candidates for a tool the bundle does not declare: the `on *` rules, sorted.
     pub dispatch_any: Vec<Candidate>,
     pub settings: Settings,
+    /// The source expressions [`Chunk::spans`] refer to (`spans.rs`).
+    pub spans: crate::spans::SpanTable,
 }
 
 impl Program {

@@ -19,9 +19,13 @@
 //!   than [`MAX_CALL_DEPTH`].
 //!
 //! The verifier itself never panics, recurses or indexes unchecked: it reads hostile input.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 use crate::bytecode::{Chunk, ContextField, Op};
 use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart};
+use crate::spans::MAX_SPAN_TEXT;
 use crate::value::MAX_EVIDENCE;
 
 /// Most values a chunk may have on its stack at any point.
@@ -179,6 +183,14 @@ pub enum VerifyError {
     StackMismatch { chunk: ChunkRef, at: usize, expected: usize, found: usize, from: usize },
     #[error("{chunk}, instruction {at}: `Ret` with {depth} values on the stack (exactly 1 expected)")]
     RetDepth { chunk: ChunkRef, at: usize, depth: usize },
+    #[error("{chunk}: span run {run} starts at instruction {from}, not after the previous run and before the end ({len} instructions)")]
+    SpanRunOutOfOrder { chunk: ChunkRef, run: usize, from: u32, len: usize },
+    #[error("{chunk}: span run {run} names span {span}, but the span table has {spans}")]
+    SpanOutOfRange { chunk: ChunkRef, run: usize, span: u32, spans: usize },
+    #[error("span {span} names file {file}, but the span table has {files} files")]
+    SpanFileOutOfRange { span: usize, file: u32, files: usize },
+    #[error("span {span} carries {len} bytes of expression text; at most {max} are allowed")]
+    SpanTextTooLong { span: usize, len: usize, max: usize },
     #[error("functions call each other in a cycle: {}", fmt_cycle(.cycle))]
     CallCycle { cycle: Vec<usize> },
     #[error("function {function} starts a chain of {depth} nested calls; at most {max} are allowed")]
@@ -217,7 +229,37 @@ pub fn verify_program(p: &Program) -> Result<(), VerifyError> {
         let bound = ParamBound::None("function bodies have no tool parameters");
         verify_chunk(p, ChunkRef::Function(i), chunk, bound)?;
     }
+    verify_spans(p)?;
     verify_call_graph(p)
+}
+
+/// The span table is only read when an evaluation fails, but it is checked here like the rest:
+/// a bundle whose spans point outside their tables is refused, never read out of bounds later.
+fn verify_spans(p: &Program) -> Result<(), VerifyError> {
+    let table = &p.spans;
+    for (span, s) in table.spans.iter().enumerate() {
+        if s.file as usize >= table.files.len() {
+            return Err(VerifyError::SpanFileOutOfRange { span, file: s.file, files: table.files.len() });
+        }
+        if s.text.len() > MAX_SPAN_TEXT {
+            return Err(VerifyError::SpanTextTooLong { span, len: s.text.len(), max: MAX_SPAN_TEXT });
+        }
+    }
+    let chunks = p.chunks.iter().enumerate().map(|(i, c)| (ChunkRef::Chunk(i), c));
+    let functions = p.functions.iter().enumerate().map(|(i, c)| (ChunkRef::Function(i), c));
+    for (chunk, c) in chunks.chain(functions) {
+        let mut next_from = 0u32;
+        for (run, r) in c.spans.iter().enumerate() {
+            if r.from < next_from || r.from as usize >= c.code.len() {
+                return Err(VerifyError::SpanRunOutOfOrder { chunk, run, from: r.from, len: c.code.len() });
+            }
+            if r.span as usize >= table.spans.len() {
+                return Err(VerifyError::SpanOutOfRange { chunk, run, span: r.span, spans: table.spans.len() });
+            }
+            next_from = r.from.saturating_add(1);
+        }
+    }
+    Ok(())
 }
 
 fn verify_tables(p: &Program) -> Result<(), VerifyError> {
@@ -355,7 +397,7 @@ fn verify_chunk(p: &Program, at_chunk: ChunkRef, chunk: &Chunk, bound: ParamBoun
                 expected: "only functions have parameters".to_string(),
             });
         }
-        _ => {}
+        ChunkRef::Function(_) | ChunkRef::Chunk(_) => {}
     }
     let code = &chunk.code;
     let Some(&last) = code.last() else {
@@ -421,26 +463,65 @@ fn verify_operands(
             ParamBound::Tool { .. } => Ok(()),
             ParamBound::None(reason) => Err(VerifyError::ParamWithoutTool { chunk: at_chunk, at, slot, reason }),
         },
-        _ => Ok(()),
+        // No table index or slot to check (jump targets are checked above, fused instructions
+        // refused): a new instruction with an operand must be added to an arm above.
+        Op::Bool(_)
+        | Op::ActionTool
+        | Op::ActionOperation
+        | Op::Identity(_)
+        | Op::Context(
+            ContextField::OriginalRequest
+            | ContextField::PriorActions
+            | ContextField::DataClasses
+            | ContextField::SemanticDistance
+            | ContextField::Now,
+        )
+        | Op::Field(_)
+        | Op::Unwrap
+        | Op::Widen
+        | Op::Neg
+        | Op::Not
+        | Op::Arith(_)
+        | Op::Cmp(_)
+        | Op::AndMerge(_)
+        | Op::OrMerge(_)
+        | Op::In
+        | Op::IsSet { .. }
+        | Op::Method(_)
+        | Op::MakeList(_)
+        | Op::MakeRecord(_)
+        | Op::IterEnd
+        | Op::Jump(_)
+        | Op::Pop
+        | Op::Ret
+        | Op::ParamConstMethod { .. }
+        | Op::ParamConstCmp { .. }
+        | Op::ParamInConst { .. }
+        | Op::ConstInParam { .. }
+        | Op::ConstInRoles { .. }
+        | Op::ParamInGroup { .. }
+        | Op::IdentityInGroup { .. } => Ok(()),
     }
 }
 
 /// (values the instruction needs on the stack, depth change as (popped, pushed)).
 fn effect(p: &Program, op: Op) -> (usize, usize, usize) {
-    match op {
-        // `[.., coll]` → `[.., coll, 0]`: needs the collection.
-        Op::IterInit { .. } => (1, 0, 1),
-        // `[.., coll, i]`, unchanged.
-        Op::IterNext { .. } => (2, 0, 0),
-        Op::Call(f) => {
-            let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
-            (params, params, 1)
-        }
-        _ => {
-            let (pops, pushes) = op.stack_effect();
-            (pops, pops, pushes)
-        }
+    // Three instructions need more than they pop; every other one needs exactly what it pops, as
+    // `Op::stack_effect` says (which names every instruction).
+    if let Op::Call(f) = op {
+        let params = p.functions.get(usize::from(f)).map_or(0, |c| usize::from(c.params));
+        return (params, params, 1);
     }
+    if let Op::IterInit { .. } = op {
+        // `[.., coll]` → `[.., coll, 0]`: needs the collection.
+        return (1, 0, 1);
+    }
+    if let Op::IterNext { .. } = op {
+        // `[.., coll, i]`, unchanged.
+        return (2, 0, 0);
+    }
+    let (pops, pushes) = op.stack_effect();
+    (pops, pops, pushes)
 }
 
 /// Stack depth by abstract interpretation: each instruction gets one entry depth, whichever path

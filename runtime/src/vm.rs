@@ -48,6 +48,8 @@ pub struct Vm {
     frames: Vec<Frame>,
     /// Instructions allowed per evaluation of one chunk (0: [`DEFAULT_FUEL`]).
     pub fuel_limit: u64,
+    /// The span (`spans.rs`) of the instruction the last [`Vm::run`] failed at.
+    fault: Option<u32>,
 }
 
 fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
@@ -312,8 +314,36 @@ impl Vm {
         Ok(())
     }
 
+    /// The span (an index into the program's [`crate::spans::SpanTable`]) of the instruction the
+    /// last [`Vm::run`] or [`Vm::condition`] failed at; `None` after a success, or when the code
+    /// has no span there.
+    pub fn fault(&self) -> Option<u32> {
+        self.fault
+    }
+
+    /// Forgets the last failure (an evaluation that runs no chunk on the VM leaves none).
+    pub(crate) fn clear_fault(&mut self) {
+        self.fault = None;
+    }
+
     /// Runs a chunk to its `Ret` and returns the value, within `fuel_limit` instructions.
     pub fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
+        self.fault = None;
+        let mut pc = 0usize;
+        let result = self.execute(t, entry, req, &mut pc);
+        if result.is_err() {
+            // Only on failure: which chunk was running (the innermost frame's) and the span of the
+            // instruction that failed (`pc` is already past it).
+            let chunk = match self.frames.last().and_then(|f| f.func) {
+                None => Some(entry),
+                Some(f) => t.functions.get(usize::from(f)),
+            };
+            self.fault = chunk.and_then(|c| c.span_at(pc.saturating_sub(1)));
+        }
+        result
+    }
+
+    fn execute(&mut self, t: &Tables, entry: &Chunk, req: &Request, pc: &mut usize) -> Result<Value, EvalError> {
         self.stack.clear();
         self.locals.clear();
         self.frames.clear();
@@ -321,12 +351,12 @@ impl Vm {
         self.locals.resize(usize::from(entry.locals), Value::Absent);
         self.frames.push(Frame { func: None, pc: 0, locals_base: 0 });
         let mut code: &[Op] = &entry.code;
-        let mut pc = 0usize;
         let mut base = 0usize;
         loop {
+            // Fetch before charging, so that `pc` is past the instruction fuel runs out at.
+            let op = *code.get(*pc).ok_or(malformed("ran past the end of a chunk"))?;
+            *pc += 1;
             fuel = fuel.checked_sub(1).ok_or(EvalError::OutOfFuel)?;
-            let op = *code.get(pc).ok_or(malformed("ran past the end of a chunk"))?;
-            pc += 1;
             match op {
                 Op::Const(i) => {
                     let v = t.consts.get(i as usize).ok_or(malformed("constant index"))?.clone();
@@ -436,7 +466,7 @@ impl Vm {
                         // The short-circuit value decides, whatever came before.
                         Value::Bool(b) if b != is_and => {
                             *acc = Value::Bool(b);
-                            pc = target as usize;
+                            *pc = target as usize;
                         }
                         Value::Bool(_) => {}
                         Value::Unknown(m) => {
@@ -506,7 +536,7 @@ impl Vm {
                         Some(Value::Unknown(m)) => {
                             let m = *m;
                             self.set_local(base, acc, Value::Unknown(m))?;
-                            pc = end as usize;
+                            *pc = end as usize;
                         }
                         _ => return Err(malformed("iteration over a non-collection")),
                     }
@@ -527,7 +557,7 @@ impl Vm {
                                 *slot = Value::Int(i.saturating_add(1));
                             }
                         }
-                        None => pc = end as usize,
+                        None => *pc = end as usize,
                     }
                 }
                 Op::QuantStep { kind, acc, end } => {
@@ -535,11 +565,11 @@ impl Vm {
                     let current = self.local(base, acc)?.clone();
                     let next = match (kind, b) {
                         (QuantKind::Any, Value::Bool(true)) => {
-                            pc = end as usize;
+                            *pc = end as usize;
                             Value::Bool(true)
                         }
                         (QuantKind::All, Value::Bool(false)) => {
-                            pc = end as usize;
+                            *pc = end as usize;
                             Value::Bool(false)
                         }
                         (QuantKind::Any | QuantKind::All, Value::Bool(_)) => current,
@@ -585,11 +615,11 @@ impl Vm {
                 | Op::ConstInRoles { .. }
                 | Op::ParamInGroup { .. }
                 | Op::IdentityInGroup { .. } => {
-                    fuel = skip_fused(fuel, &mut pc)?;
+                    fuel = skip_fused(fuel, pc)?;
                     let out = leaf_value(t, req, op, &mut fuel)?;
                     self.stack.push(out);
                 }
-                Op::Jump(target) => pc = target as usize,
+                Op::Jump(target) => *pc = target as usize,
                 Op::Pop => {
                     self.pop()?;
                 }
@@ -599,7 +629,7 @@ impl Vm {
                         return Err(malformed("call depth"));
                     }
                     if let Some(frame) = self.frames.last_mut() {
-                        frame.pc = pc;
+                        frame.pc = *pc;
                     }
                     let params = usize::from(callee.params);
                     let at = self.stack.len().checked_sub(params).ok_or(malformed("stack underflow"))?;
@@ -608,7 +638,7 @@ impl Vm {
                     self.locals.resize(new_base + usize::from(callee.locals.max(callee.params)), Value::Absent);
                     self.frames.push(Frame { func: Some(f), pc: 0, locals_base: new_base });
                     code = &callee.code;
-                    pc = 0;
+                    *pc = 0;
                     base = new_base;
                 }
                 Op::Ret => {
@@ -622,7 +652,7 @@ impl Vm {
                         None => &entry.code,
                         Some(f) => &t.functions.get(usize::from(f)).ok_or(malformed("function index"))?.code,
                     };
-                    pc = caller.pc;
+                    *pc = caller.pc;
                     base = caller.locals_base;
                     self.stack.push(result);
                 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 const COMPILER: &str = "aarm 0.1.0 (test)";
 
 fn chunk(code: Vec<Op>) -> Chunk {
-    Chunk { code, locals: 0, params: 0 }
+    Chunk { code, locals: 0, params: 0, spans: Vec::new() }
 }
 
 /// One tool `send_email { to }`, one evidence fact, a deny rule with an interpolated reason and
@@ -72,6 +72,7 @@ fn program() -> Program {
         ]],
         dispatch_any: vec![Candidate { rule: 1, condition: 2, reason_chunks: vec![], assignments: vec![] }],
         settings: Settings { defer_timeout_s: 300, ..Settings::default() },
+        spans: Default::default(),
     }
 }
 

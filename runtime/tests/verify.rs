@@ -6,16 +6,17 @@ use aarm_runtime::bytecode::{Chunk, ContextField, MethodOp, Op, QuantKind};
 use aarm_runtime::policy::*;
 use aarm_runtime::program::*;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
+use aarm_runtime::spans::{SourceSpan, SpanRun, SpanTable, MAX_SPAN_TEXT};
 use aarm_runtime::verify::{
     verify_program, ChunkRef, ChunkUse, DispatchRef, Table, VerifyError, MAX_CALL_DEPTH, MAX_STACK,
 };
 
 fn chunk(code: Vec<Op>, locals: u16) -> Chunk {
-    Chunk { code, locals, params: 0 }
+    Chunk { code, locals, params: 0, spans: Vec::new() }
 }
 
 fn function(code: Vec<Op>, params: u16, locals: u16) -> Chunk {
-    Chunk { code, locals, params }
+    Chunk { code, locals, params, spans: Vec::new() }
 }
 
 fn rule(name: &str, priority: i64, order: u32, decision: DecisionTemplate, reason: Vec<ReasonPart>) -> RuleMeta {
@@ -167,6 +168,10 @@ fn valid_program() -> Program {
         ],
         dispatch_any: vec![cand(1, 2)],
         settings: Settings { defer_timeout_s: 300, ..Settings::default() },
+        spans: SpanTable {
+            files: vec!["p.aarm".to_string()],
+            spans: vec![SourceSpan { file: 0, line: 3, col: 8, text: "n / 0".to_string() }],
+        },
     }
 }
 
@@ -364,6 +369,40 @@ fn dispatch_any_sorted_too() {
     let mut p = valid_program();
     p.dispatch_any = vec![cand(1, 2), cand(2, 5)];
     assert!(matches!(err(&p), VerifyError::DispatchNotSorted { dispatch: DispatchRef::Any, candidate: 1, .. }));
+}
+
+// ---- spans ----
+
+#[test]
+fn span_runs_point_into_the_chunk_and_the_table() {
+    let mut p = valid_program();
+    p.chunks[0].spans = vec![SpanRun { from: 0, span: 0 }];
+    p.functions[0].spans = vec![SpanRun { from: 0, span: 0 }];
+    verify_program(&p).unwrap();
+
+    let len = p.chunks[0].code.len();
+    let past_end = u32::try_from(len).unwrap();
+    p.chunks[0].spans = vec![SpanRun { from: past_end, span: 0 }];
+    assert_eq!(err(&p), VerifyError::SpanRunOutOfOrder { chunk: ChunkRef::Chunk(0), run: 0, from: past_end, len });
+
+    let mut p = valid_program();
+    p.chunks[0].spans = vec![SpanRun { from: 0, span: 0 }, SpanRun { from: 0, span: 0 }];
+    assert!(matches!(err(&p), VerifyError::SpanRunOutOfOrder { run: 1, from: 0, .. }));
+
+    let mut p = valid_program();
+    p.functions[0].spans = vec![SpanRun { from: 0, span: 1 }];
+    assert_eq!(err(&p), VerifyError::SpanOutOfRange { chunk: ChunkRef::Function(0), run: 0, span: 1, spans: 1 });
+}
+
+#[test]
+fn spans_name_a_file_of_the_table_and_carry_bounded_text() {
+    let mut p = valid_program();
+    p.spans.spans[0].file = 1;
+    assert_eq!(err(&p), VerifyError::SpanFileOutOfRange { span: 0, file: 1, files: 1 });
+
+    let mut p = valid_program();
+    p.spans.spans[0].text = "x".repeat(MAX_SPAN_TEXT + 1);
+    assert_eq!(err(&p), VerifyError::SpanTextTooLong { span: 0, len: MAX_SPAN_TEXT + 1, max: MAX_SPAN_TEXT });
 }
 
 // ---- chunks ----

@@ -187,6 +187,9 @@ pub fn document() -> Value {
                     "confidence": { "type": "number", "nullable": true },
                     "step_up": { "type": "object", "nullable": true }, "defer": { "type": "object", "nullable": true },
                     "modified_action": { "type": "object", "nullable": true },
+                    "error_at": { "type": "object", "description": "present with `eval.error` when the bundle knows where: the expression that failed (`file`, `line`, `col`, `expr`)",
+                        "required": ["file", "line", "col", "expr"], "properties": {
+                        "file": { "type": "string" }, "line": { "type": "integer" }, "col": { "type": "integer" }, "expr": { "type": "string" } } },
                     "case": { "type": "string", "description": "present when a case opened" },
                     "action_hash": { "type": "string", "description": "`sha256:…` of the action decided (tool, operation, params), what approvals bind to; absent when the body was not JSON" },
                     "receipt": { "type": "string", "description": "the hash of the receipt recording this decision (the case's `open` receipt, or a `decide` receipt); absent only with `store.unavailable`" } } },

@@ -367,6 +367,17 @@ async fn a_failing_store_or_rule_is_a_deny_never_an_allow() {
     let denied = d.decide(read).await;
     assert_eq!(denied["decision"], "deny", "{denied}");
     assert_eq!(denied["reason"]["code"], "eval.error");
+    // It names the expression that failed (the bundle's span table).
+    let line = policy.lines().position(|l| l.starts_with("  when params.path.len() /")).unwrap() + 1;
+    let expr = "params.path.len() / (params.path.len() - params.path.len())";
+    assert_eq!(denied["error_at"], json!({ "file": "policy.aarm", "line": line, "col": 8, "expr": expr }), "{denied}");
+    assert_eq!(
+        denied["reason"]["message"],
+        format!(
+            "rule {}.broken failed at policy.aarm:{line}:8 in `{expr}`: division by zero",
+            denied["rule"].as_str().unwrap().split('.').next().unwrap()
+        ),
+    );
     // The store breaks (its case counter is corrupted by another writer): a step-up that cannot
     // be recorded is denied, and no case exists.
     let conn = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();

@@ -4,8 +4,10 @@
 use super::CodegenError;
 use crate::ir::{self, ActionField, ContextField, ExprKind, Method};
 use aarm_lang::ast::QuantKind;
+use aarm_lang::{FileId, Span};
 use aarm_runtime::bytecode::{self as bc, Chunk, Op};
 use aarm_runtime::policy::Const;
+use aarm_runtime::spans::SpanRun;
 use std::collections::HashMap;
 
 /// The bundle-wide tables chunks refer to: constants (deduplicated), regexes, chunks.
@@ -15,6 +17,10 @@ pub(super) struct Pool {
     pub regexes: Vec<String>,
     pub chunks: Vec<Chunk>,
     const_index: HashMap<String, u32>,
+    /// The source expressions instructions came from, in first-use order: rendered into the
+    /// bundle's span table once code generation is done (`super::span_table`).
+    pub spans: Vec<(FileId, Span)>,
+    span_index: HashMap<(FileId, Span), u32>,
 }
 
 impl Pool {
@@ -27,6 +33,19 @@ impl Pool {
         self.consts.push(c);
         self.const_index.insert(key, i);
         Ok(i)
+    }
+
+    /// The index of a source expression in the span table. Saturates rather than fails: there
+    /// are fewer spans than instructions, and [`ChunkGen::here`] refuses more than `u32::MAX` of
+    /// those (the verifier would refuse a saturated index anyway).
+    fn span(&mut self, file: FileId, span: Span) -> u32 {
+        if let Some(&i) = self.span_index.get(&(file, span)) {
+            return i;
+        }
+        let i = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
+        self.spans.push((file, span));
+        self.span_index.insert((file, span), i);
+        i
     }
 
     fn regex(&mut self, pattern: &str) -> Result<u32, CodegenError> {
@@ -47,6 +66,12 @@ pub(super) struct ChunkGen<'p, 'b> {
     code: Vec<Op>,
     /// Next free local slot: the IR's locals come first, accumulators after.
     next_local: u16,
+    /// The file the chunk's source is in (the rule's or the function's).
+    file: FileId,
+    /// The expression being generated: instructions emitted now come from it.
+    at: Option<Span>,
+    /// Runs of instructions per source expression (`aarm_runtime::spans`).
+    spans: Vec<SpanRun>,
 }
 
 fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
@@ -54,6 +79,11 @@ fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
 }
 
 /// Whether an expression is a constant that can live in the pool.
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "constant folding: any expression that is not a literal is not a constant, and only \
+              `Int` constants change when widened"
+)]
 fn as_const(e: &ir::Expr) -> Option<Const> {
     match &e.kind {
         ExprKind::Const(c) => Some(c.clone()),
@@ -82,28 +112,52 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
 }
 
 impl<'p, 'b> ChunkGen<'p, 'b> {
+    /// A generator for code from `file` (the rule's or the function's).
     pub fn new(
         pool: &'p mut Pool,
         bundle: &'b ir::Bundle,
         tool: Option<&'b ir::Tool>,
         locals: u32,
+        file: FileId,
     ) -> Result<Self, CodegenError> {
-        Ok(ChunkGen { pool, bundle, tool, code: Vec::new(), next_local: u16_of(locals, "local variables")? })
+        Ok(ChunkGen {
+            pool,
+            bundle,
+            tool,
+            code: Vec::new(),
+            next_local: u16_of(locals, "local variables")?,
+            file,
+            at: None,
+            spans: Vec::new(),
+        })
+    }
+
+    /// Appends an instruction, noting the expression it comes from when that changes.
+    fn emit(&mut self, op: Op) {
+        if let Some(span) = self.at {
+            let index = self.pool.span(self.file, span);
+            if self.spans.last().map(|r| r.span) != Some(index) {
+                let from = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
+                self.spans.push(SpanRun { from, span: index });
+            }
+        }
+        self.code.push(op);
     }
 
     /// Ends the chunk and returns it (for functions, which live in their own table).
     pub fn finish(mut self, params: u16) -> Result<Chunk, CodegenError> {
-        self.code.push(Op::Ret);
-        Ok(Chunk { code: self.code, locals: self.next_local.max(params), params })
+        self.emit(Op::Ret);
+        self.here()?;
+        Ok(Chunk { code: self.code, locals: self.next_local.max(params), params, spans: self.spans })
     }
 
     /// Ends the chunk, adds it to the pool and returns its index.
-    pub fn finish_chunk(self) -> Result<u32, CodegenError> {
+    pub fn finish_chunk(mut self) -> Result<u32, CodegenError> {
         let pool_len = self.pool.chunks.len();
         let index = u32::try_from(pool_len).map_err(|_| CodegenError::TooMany("chunks"))?;
-        let mut code = self.code;
-        code.push(Op::Ret);
-        self.pool.chunks.push(Chunk { code, locals: self.next_local, params: 0 });
+        self.emit(Op::Ret);
+        self.here()?;
+        self.pool.chunks.push(Chunk { code: self.code, locals: self.next_local, params: 0, spans: self.spans });
         Ok(index)
     }
 
@@ -120,15 +174,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     /// Points the jump at `at` to `target`.
     fn patch(&mut self, at: usize, target: u32) {
         if let Some(op) = self.code.get_mut(at) {
-            *op = match *op {
-                Op::AndMerge(_) => Op::AndMerge(target),
-                Op::OrMerge(_) => Op::OrMerge(target),
-                Op::Jump(_) => Op::Jump(target),
-                Op::IterInit { acc, .. } => Op::IterInit { acc, end: target },
-                Op::IterNext { local, .. } => Op::IterNext { local, end: target },
-                Op::QuantStep { kind, acc, .. } => Op::QuantStep { kind, acc, end: target },
-                other => other,
-            };
+            *op = op.with_target(target);
         }
     }
 
@@ -136,7 +182,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     pub fn conditions(&mut self, conds: &[ir::Expr]) -> Result<(), CodegenError> {
         match conds {
             [] => {
-                self.code.push(Op::Bool(true));
+                self.emit(Op::Bool(true));
                 Ok(())
             }
             [one] => self.expr(one),
@@ -145,12 +191,12 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     }
 
     fn logic(&mut self, is_and: bool, operands: &[ir::Expr]) -> Result<(), CodegenError> {
-        self.code.push(Op::Bool(is_and));
+        self.emit(Op::Bool(is_and));
         let mut jumps = Vec::with_capacity(operands.len());
         for o in operands {
             self.expr(o)?;
             jumps.push(self.code.len());
-            self.code.push(if is_and { Op::AndMerge(0) } else { Op::OrMerge(0) });
+            self.emit(if is_and { Op::AndMerge(0) } else { Op::OrMerge(0) });
         }
         let end = self.here()?;
         for j in jumps {
@@ -159,14 +205,40 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
         Ok(())
     }
 
+    /// Emits `e`: its own instructions carry its span, its operands' theirs. A leaf that only
+    /// pushes a value (a constant, a parameter, a local, …) cannot fail but for fuel, and carries
+    /// the span of the expression it is an operand of: the table stays small, and "fuel ran out
+    /// in `params.amount > 100`" says more than "in `params.amount`".
     pub fn expr(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
+        let leaf = as_const(e).is_some()
+            || matches!(
+                e.kind,
+                ExprKind::Param(_)
+                    | ExprKind::Action(_)
+                    | ExprKind::Identity(_)
+                    | ExprKind::Context(_)
+                    | ExprKind::Evidence(_)
+                    | ExprKind::Local(_)
+                    | ExprKind::Group(_)
+            );
+        // `and` / `or` only merge their operands' answers: their operands' spans say more, and
+        // the whole condition's text would be the longest entry of the table.
+        if (leaf && self.at.is_some()) || matches!(e.kind, ExprKind::Logic { .. }) {
+            return self.expr_node(e);
+        }
+        let outer = self.at.replace(e.span);
+        let result = self.expr_node(e);
+        self.at = outer;
+        result
+    }
+
+    fn expr_node(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
         if let Some(c) = as_const(e) {
-            match c {
-                Const::Bool(b) => self.code.push(Op::Bool(b)),
-                other => {
-                    let i = self.pool.constant(other)?;
-                    self.code.push(Op::Const(i));
-                }
+            if let Const::Bool(b) = c {
+                self.emit(Op::Bool(b));
+            } else {
+                let i = self.pool.constant(c)?;
+                self.emit(Op::Const(i));
             }
             return Ok(());
         }
@@ -174,31 +246,31 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
             // Constants were handled above; a list or record with a non-constant part is built.
             ExprKind::Const(c) => {
                 let i = self.pool.constant(c.clone())?;
-                self.code.push(Op::Const(i));
+                self.emit(Op::Const(i));
             }
             ExprKind::List(items) => {
                 for i in items {
                     self.expr(i)?;
                 }
                 let n = u32::try_from(items.len()).map_err(|_| CodegenError::TooMany("list elements"))?;
-                self.code.push(Op::MakeList(n));
+                self.emit(Op::MakeList(n));
             }
             ExprKind::Record(fields) => {
                 for (_, v) in fields {
                     self.expr(v)?;
                 }
                 let n = u32::try_from(fields.len()).map_err(|_| CodegenError::TooMany("record fields"))?;
-                self.code.push(Op::MakeRecord(n));
+                self.emit(Op::MakeRecord(n));
             }
             ExprKind::Param(name) => {
                 let slot = self.tool.and_then(|t| t.field(name)).map(|(i, _)| i).unwrap_or(usize::MAX);
                 // An unresolvable slot cannot come from a checked bundle; the VM reports it.
-                self.code.push(Op::Param(u16::try_from(slot).unwrap_or(u16::MAX)));
+                self.emit(Op::Param(u16::try_from(slot).unwrap_or(u16::MAX)));
             }
-            ExprKind::Action(ActionField::Tool) => self.code.push(Op::ActionTool),
-            ExprKind::Action(ActionField::Operation) => self.code.push(Op::ActionOperation),
-            ExprKind::Identity(f) => self.code.push(Op::Identity(*f)),
-            ExprKind::Context(f) => self.code.push(Op::Context(match f {
+            ExprKind::Action(ActionField::Tool) => self.emit(Op::ActionTool),
+            ExprKind::Action(ActionField::Operation) => self.emit(Op::ActionOperation),
+            ExprKind::Identity(f) => self.emit(Op::Identity(*f)),
+            ExprKind::Context(f) => self.emit(Op::Context(match f {
                 ContextField::OriginalRequest => bc::ContextField::OriginalRequest,
                 ContextField::PriorActions => bc::ContextField::PriorActions,
                 ContextField::DataClasses => bc::ContextField::DataClasses,
@@ -206,69 +278,69 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
                 ContextField::Now => bc::ContextField::Now,
                 ContextField::Declared(id) => bc::ContextField::Declared(u16_of(id.0, "context fields")?),
             })),
-            ExprKind::Evidence(id) => self.code.push(Op::Evidence(u16_of(id.0, "evidence facts")?)),
-            ExprKind::Local(id) => self.code.push(Op::Local(u16_of(id.0, "local variables")?)),
-            ExprKind::Group(id) => self.code.push(Op::Group(u16_of(id.0, "groups")?)),
+            ExprKind::Evidence(id) => self.emit(Op::Evidence(u16_of(id.0, "evidence facts")?)),
+            ExprKind::Local(id) => self.emit(Op::Local(u16_of(id.0, "local variables")?)),
+            ExprKind::Group(id) => self.emit(Op::Group(u16_of(id.0, "groups")?)),
             ExprKind::Field { base, index, .. } => {
                 self.expr(base)?;
-                self.code.push(Op::Field(u16_of(*index, "record fields")?));
+                self.emit(Op::Field(u16_of(*index, "record fields")?));
             }
             ExprKind::Unwrap(inner) => {
                 self.expr(inner)?;
-                self.code.push(Op::Unwrap);
+                self.emit(Op::Unwrap);
             }
             ExprKind::Widen(inner) => {
                 self.expr(inner)?;
-                self.code.push(Op::Widen);
+                self.emit(Op::Widen);
             }
             ExprKind::Neg(inner) => {
                 self.expr(inner)?;
-                self.code.push(Op::Neg);
+                self.emit(Op::Neg);
             }
             ExprKind::Not(inner) => {
                 self.expr(inner)?;
-                self.code.push(Op::Not);
+                self.emit(Op::Not);
             }
             ExprKind::Arith { op, lhs, rhs } => {
                 self.expr(lhs)?;
                 self.expr(rhs)?;
-                self.code.push(Op::Arith(*op));
+                self.emit(Op::Arith(*op));
             }
             ExprKind::Compare { op, lhs, rhs } => {
                 self.expr(lhs)?;
                 self.expr(rhs)?;
                 let op = ir::comparison(*op).ok_or(CodegenError::Internal("an arithmetic operator in a comparison"))?;
-                self.code.push(Op::Cmp(op));
+                self.emit(Op::Cmp(op));
             }
             ExprKind::Logic { op, operands } => self.logic(*op == ir::LogicOp::And, operands)?,
             ExprKind::In { element, collection } => {
                 self.expr(element)?;
                 self.expr(collection)?;
-                self.code.push(Op::In);
+                self.emit(Op::In);
             }
             ExprKind::IsSet { value, negated } => {
                 if let ExprKind::Evidence(id) = value.kind {
-                    self.code.push(Op::EvidenceIsSet(u16_of(id.0, "evidence facts")?));
+                    self.emit(Op::EvidenceIsSet(u16_of(id.0, "evidence facts")?));
                     if *negated {
-                        self.code.push(Op::Not);
+                        self.emit(Op::Not);
                     }
                 } else {
                     self.expr(value)?;
-                    self.code.push(Op::IsSet { negated: *negated });
+                    self.emit(Op::IsSet { negated: *negated });
                 }
             }
             ExprKind::Method { method, receiver, args } => {
                 self.expr(receiver)?;
                 if let Method::Matches(pattern) = method {
                     let i = self.pool.regex(pattern)?;
-                    self.code.push(Op::Matches(i));
+                    self.emit(Op::Matches(i));
                     return Ok(());
                 }
                 for a in args {
                     self.expr(a)?;
                 }
                 let op = method.primitive().ok_or(CodegenError::Internal("`matches` without its pattern"))?;
-                self.code.push(Op::Method(op));
+                self.emit(Op::Method(op));
             }
             ExprKind::Quantifier { kind, var, collection, body } => {
                 let acc = self.fresh_local()?;
@@ -277,24 +349,24 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
                     QuantKind::All => (Op::Bool(true), bc::QuantKind::All),
                     QuantKind::Count => (Op::Const(self.pool.constant(Const::Int(0))?), bc::QuantKind::Count),
                 };
-                self.code.push(init);
-                self.code.push(Op::SetLocal(acc));
+                self.emit(init);
+                self.emit(Op::SetLocal(acc));
                 let var = u16_of(var.0, "local variables")?;
                 self.iterate(collection, acc, var, |g| {
                     g.expr(body)?;
-                    g.code.push(Op::QuantStep { kind: qk, acc, end: 0 });
+                    g.emit(Op::QuantStep { kind: qk, acc, end: 0 });
                     Ok(true)
                 })?;
             }
             ExprKind::Filter { var, collection, predicate } => {
                 let acc = self.fresh_local()?;
                 let empty = self.pool.constant(Const::List(Vec::new()))?;
-                self.code.push(Op::Const(empty));
-                self.code.push(Op::SetLocal(acc));
+                self.emit(Op::Const(empty));
+                self.emit(Op::SetLocal(acc));
                 let var = u16_of(var.0, "local variables")?;
                 self.iterate(collection, acc, var, |g| {
                     g.expr(predicate)?;
-                    g.code.push(Op::FilterStep { var, acc });
+                    g.emit(Op::FilterStep { var, acc });
                     Ok(false)
                 })?;
             }
@@ -302,7 +374,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
                 for a in args {
                     self.expr(a)?;
                 }
-                self.code.push(Op::Call(u16_of(func.0, "functions")?));
+                self.emit(Op::Call(u16_of(func.0, "functions")?));
                 let _ = self.bundle;
             }
         }
@@ -320,21 +392,21 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     ) -> Result<(), CodegenError> {
         self.expr(collection)?;
         let init = self.code.len();
-        self.code.push(Op::IterInit { acc, end: 0 });
+        self.emit(Op::IterInit { acc, end: 0 });
         let top = self.here()?;
         let next = self.code.len();
-        self.code.push(Op::IterNext { local: var, end: 0 });
+        self.emit(Op::IterNext { local: var, end: 0 });
         let step_jumps = step(self)?;
         let step_at = self.code.len().saturating_sub(1);
-        self.code.push(Op::Jump(top));
+        self.emit(Op::Jump(top));
         let end = self.here()?;
         self.patch(init, end);
         self.patch(next, end);
         if step_jumps {
             self.patch(step_at, end);
         }
-        self.code.push(Op::IterEnd);
-        self.code.push(Op::Local(acc));
+        self.emit(Op::IterEnd);
+        self.emit(Op::Local(acc));
         Ok(())
     }
 }

@@ -6,17 +6,23 @@
 //! A rule on several tools gets one candidate per tool, because `params` slots differ per tool.
 //! Candidates are sorted per tool by priority (highest first) then source order, so the VM walks
 //! them in resolution order with no sorting at evaluation time.
+// A new instruction, decision or outcome must be handled wherever these are matched, not fall
+// into a catch-all arm unnoticed.
+#![warn(clippy::wildcard_enum_match_arm)]
 
 mod expr;
 
 use crate::ir::{self, Bundle};
 use crate::modules::Loaded;
 use crate::types::Type;
+use aarm_lang::{FileId, Span};
 use aarm_runtime::policy::Defer;
 use aarm_runtime::program::{Candidate, DecisionTemplate, GroupData, PolicyMeta, Program, ReasonPart, RuleMeta};
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
+use aarm_runtime::spans::{span_text, SourceSpan, SpanTable};
 use aarm_runtime::value::MAX_EVIDENCE;
 use expr::{ChunkGen, Pool};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CodegenError {
@@ -51,7 +57,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
     // Functions first: rules call them by index (the IR's FnId).
     let mut functions = Vec::with_capacity(bundle.fns.len());
     for f in &bundle.fns {
-        let mut g = ChunkGen::new(&mut pool, bundle, None, f.locals)?;
+        let mut g = ChunkGen::new(&mut pool, bundle, None, f.locals, f.loc.file)?;
         g.expr(&f.body)?;
         functions.push(g.finish(u16::try_from(f.params.len()).map_err(|_| CodegenError::TooMany("parameters"))?)?);
     }
@@ -86,6 +92,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
         })
         .collect();
     any.sort_by_key(key);
+    let spans = span_table(&pool.spans, loaded);
     let Pool { consts, regexes, chunks, .. } = pool;
     Ok(Program {
         compiler_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -104,7 +111,32 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
         dispatch,
         dispatch_any: any,
         settings: bundle.settings.clone(),
+        spans,
     })
+}
+
+/// The bundle's span table: each source expression the code came from, with its file named as
+/// inside the bundle (like rule locations), its line and column, and its text on one line.
+fn span_table(spans: &[(FileId, Span)], loaded: &Loaded) -> SpanTable {
+    let mut table = SpanTable::default();
+    let mut file_index: HashMap<FileId, u32> = HashMap::new();
+    for &(file, span) in spans {
+        let name = loaded.module(file).map(|m| m.bundle_path.clone()).unwrap_or_default();
+        let next = u32::try_from(table.files.len()).unwrap_or(u32::MAX);
+        let index = *file_index.entry(file).or_insert_with(|| {
+            table.files.push(name);
+            next
+        });
+        let source = loaded.sources.get(file);
+        let (line, col) = source.map(|f| f.line_col(span.start)).unwrap_or((0, 0));
+        table.spans.push(SourceSpan {
+            file: index,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+            text: span_text(source.map(|f| f.slice(span)).unwrap_or("")),
+        });
+    }
+    table
 }
 
 fn candidate(
@@ -116,13 +148,13 @@ fn candidate(
 ) -> Result<Candidate, CodegenError> {
     let tool_decl = tool.and_then(|t| bundle.tool(t));
     // The condition: every `when` line, as one `and`.
-    let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+    let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals, rule.loc.file)?;
     g.conditions(&rule.conditions)?;
     let condition = g.finish_chunk()?;
     let mut reason_chunks = Vec::new();
     for part in &rule.reason.message {
         if let ir::TemplatePart::Expr(e) = part {
-            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals, rule.loc.file)?;
             g.expr(e)?;
             reason_chunks.push(g.finish_chunk()?);
         }
@@ -132,7 +164,7 @@ fn candidate(
         for a in list {
             let Some((slot, _)) = tool_decl.and_then(|t| t.field(&a.field)) else { continue };
             let slot = u16::try_from(slot).map_err(|_| CodegenError::TooMany("parameters"))?;
-            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals)?;
+            let mut g = ChunkGen::new(pool, bundle, tool_decl, rule.locals, rule.loc.file)?;
             g.expr(&a.value)?;
             assignments.push((slot, g.finish_chunk()?));
         }

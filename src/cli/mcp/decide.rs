@@ -293,6 +293,7 @@ mod tests {
             step_up: None,
             defer: None,
             modified_action: None,
+            error_at: None,
         }
     }
 

@@ -1,0 +1,144 @@
+//! The span table: which source expression each instruction came from, so that an evaluation
+//! error (`eval.error`) can name `file:line:col` and the expression that failed.
+//!
+//! The compiler records, per chunk, runs of instructions that share a source expression
+//! ([`SpanRun`], kept in [`crate::bytecode::Chunk::spans`]), and one bundle-wide table of those
+//! expressions ([`SpanTable`], in [`crate::program::Program::spans`]): file, line, column and a
+//! short rendering of the source text. The table is encoded with the rest of the payload (so the
+//! bundle hash covers it), checked by the verifier when the bundle is loaded, and read only when
+//! an evaluation fails: deciding never looks at it.
+
+use crate::bytecode::Chunk;
+use serde::{Deserialize, Serialize};
+
+/// The longest expression text a bundle may carry for one span, in bytes. The compiler shortens
+/// longer expressions to [`MAX_SPAN_TEXT`]; a bundle with a longer one is refused at load.
+pub const MAX_SPAN_TEXT: usize = 120;
+
+/// From instruction `from` of a chunk on (up to the next run), the code comes from span `span`
+/// of the bundle's [`SpanTable`]. Instructions before a chunk's first run have no source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanRun {
+    pub from: u32,
+    pub span: u32,
+}
+
+/// One source expression.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSpan {
+    /// Index into [`SpanTable::files`].
+    pub file: u32,
+    /// 1-based line and column (in characters) of the expression's start.
+    pub line: u32,
+    pub col: u32,
+    /// The expression's source text on one line, shortened to at most [`MAX_SPAN_TEXT`] bytes.
+    pub text: String,
+}
+
+/// The source expressions the bundle's code refers to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanTable {
+    /// File names inside the bundle (`rules/payments.aarm`, `std.net`): as rule locations name them.
+    pub files: Vec<String>,
+    pub spans: Vec<SourceSpan>,
+}
+
+/// Where an evaluation failed, as the decision JSON shows it (`error_at`, docs/json.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorLocation {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    /// The source text of the expression that failed.
+    pub expr: String,
+}
+
+impl std::fmt::Display for ErrorLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{} in `{}`", self.file, self.line, self.col, self.expr)
+    }
+}
+
+impl SpanTable {
+    /// The location of span `index`, if the table has it.
+    pub fn location(&self, index: u32) -> Option<ErrorLocation> {
+        let span = self.spans.get(index as usize)?;
+        let file = self.files.get(span.file as usize)?;
+        Some(ErrorLocation { file: file.clone(), line: span.line, col: span.col, expr: span.text.clone() })
+    }
+}
+
+impl Chunk {
+    /// The span of instruction `pc`: the last run starting at or before it.
+    pub fn span_at(&self, pc: usize) -> Option<u32> {
+        let runs = self.spans.partition_point(|r| r.from as usize <= pc);
+        runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
+    }
+}
+
+impl crate::decision::Decision {
+    /// The decision as a decider without a span table would make it: no `error_at`, and the
+    /// message without the ` at file:line:col in `expr`` it adds. For differential tests against
+    /// the reference interpreter, which checks decisions, not source locations.
+    pub fn without_error_location(mut self) -> Self {
+        if let Some(at) = self.error_at.take() {
+            self.reason.message = self.reason.message.replacen(&format!(" at {at}"), "", 1);
+        }
+        self
+    }
+}
+
+/// An expression's source text as a span shows it: whitespace runs (line breaks included) become
+/// one space, and text longer than [`MAX_SPAN_TEXT`] bytes is cut at a character boundary and
+/// ends with `…`.
+pub fn span_text(source: &str) -> String {
+    let mut out = String::new();
+    for word in source.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.len() <= MAX_SPAN_TEXT {
+        return out;
+    }
+    let ellipsis = '…';
+    let mut cut = MAX_SPAN_TEXT - ellipsis.len_utf8();
+    while !out.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.truncate(cut);
+    out.push(ellipsis);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::bytecode::Op;
+
+    #[test]
+    fn span_at_finds_the_run_covering_an_instruction() {
+        let chunk = Chunk {
+            code: vec![Op::Bool(true); 6],
+            locals: 0,
+            params: 0,
+            spans: vec![SpanRun { from: 1, span: 7 }, SpanRun { from: 3, span: 9 }],
+        };
+        assert_eq!(chunk.span_at(0), None);
+        assert_eq!(chunk.span_at(1), Some(7));
+        assert_eq!(chunk.span_at(2), Some(7));
+        assert_eq!(chunk.span_at(3), Some(9));
+        assert_eq!(chunk.span_at(5), Some(9));
+    }
+
+    #[test]
+    fn span_text_is_one_line_and_bounded() {
+        assert_eq!(span_text("a +\n    b"), "a + b");
+        let long = "é".repeat(200);
+        let text = span_text(&long);
+        assert!(text.len() <= MAX_SPAN_TEXT);
+        assert!(text.ends_with('…'));
+    }
+}
