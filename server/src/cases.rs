@@ -15,8 +15,8 @@ use crate::sessions::PriorAction;
 use aarm_cases::lifecycle::action::action_hash;
 use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
 use aarm_cases::lifecycle::event::{Event, Rejection};
-use aarm_cases::lifecycle::identity::same_identity;
 use aarm_cases::lifecycle::identity::VerifiedActor;
+use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::sqlite::SqliteStore;
@@ -48,41 +48,23 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
-/// Whether `p` may act (approve or deny) on `case` at `now`: an approver named by the current
-/// tier, added by an escalation (also one that is due but the clock has not fired yet), or
-/// holding the tier's role.
+/// Whether `p` may act (approve or deny) on `case` at `now` ([`Case::eligible`]), with the roles
+/// its credential carries and those the configuration gives it.
 pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
-    if p.kind != Kind::Approver || case.state != CaseState::PendingApproval {
+    if p.kind != Kind::Approver {
         return false;
     }
-    let Some(s) = case.decision.step_up.as_ref() else { return false };
-    if case.extra_approvers.iter().any(|a| same_identity(a, &p.id)) {
-        return true;
-    }
-    if let Some(esc) = &s.escalate {
-        if case.waiting_since.saturating_add(esc.after_s) <= now && esc.to.iter().any(|a| same_identity(a, &p.id)) {
-            return true;
-        }
-    }
-    match &s.role {
-        Some(role) => p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role),
-        None => s.approvers.iter().any(|a| same_identity(a, &p.id)),
-    }
+    let holds = |role: &str| p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role);
+    case.eligible(&p.id, holds, now)
 }
 
 /// Whether `p` may read `case`: operators always; an agent its own cases; an approver the cases
-/// they may act on or did act on.
+/// they may act on or that name them ([`Case::names`]).
 pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
     match p.kind {
         Kind::Admin => true,
         Kind::Agent => same_identity(text(&case.identity, &["agent"]), &p.id),
-        Kind::Approver => {
-            may_act(app, case, p, now)
-                || case.approvals.iter().any(|a| same_identity(&a.by, &p.id))
-                || case.denials.iter().any(|d| same_identity(&d.by, &p.id))
-                || case.extra_approvers.iter().any(|a| same_identity(a, &p.id))
-                || case.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| same_identity(a, &p.id)))
-        }
+        Kind::Approver => may_act(app, case, p, now) || case.names(&p.id),
     }
 }
 
@@ -318,6 +300,12 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
     }
     // Anything else than an object is left for the engine to refuse as `input.invalid`.
     let Some(identity) = identity.as_object_mut() else { return Ok(None) };
+    // Before anything else: a padded or disguised identity is refused, never compared.
+    for (field, path) in [("human", "identity.human"), ("agent", "identity.agent")] {
+        if let Some(id) = identity.get(field).and_then(Value::as_str) {
+            check(id).map_err(|source| ApiError::IdentityRefused { path, source })?;
+        }
+    }
     match identity.get("agent") {
         None | Some(Value::Null) => {
             identity.insert("agent".into(), Value::String(p.id.clone()));

@@ -2,7 +2,7 @@
 //! request arriving, queues the notifications they call for, and wakes the waiters.
 //!
 //! It does not read every pending case at every tick: [`DueIndex`] keeps, for each pending case
-//! the service has seen, when something is next due, and a tick applies the clock only to the
+//! the service has seen, when something is next due ([`Case::next_due`], the machine's rule), and a tick applies the clock only to the
 //! cases due by then. Every [`RESCAN_TICKS`] ticks it reads them all again, which also picks up
 //! cases that another process (`aarm case` on the same store) opened or changed.
 
@@ -10,29 +10,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::app::App;
-use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::case::Case;
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::store::{CaseStore, StoreError};
 use std::sync::Arc;
-
-/// The earliest moment something is due for `case` (an escalation or the timeout of its wait).
-pub fn next_due(case: &Case) -> Option<i64> {
-    match case.state {
-        CaseState::PendingApproval => {
-            let s = case.decision.step_up.as_ref()?;
-            let deadline = case.waiting_since.saturating_add(s.timeout_s);
-            let escalation =
-                s.escalate.as_ref().filter(|_| !case.escalated).map(|e| case.waiting_since.saturating_add(e.after_s));
-            Some(escalation.map_or(deadline, |e| e.min(deadline)))
-        }
-        CaseState::PendingEvidence => {
-            let d = case.decision.defer.as_ref()?;
-            Some(case.waiting_since.saturating_add(d.timeout_s))
-        }
-        _ => None,
-    }
-}
 
 /// A full read of the pending cases every this many ticks.
 pub const RESCAN_TICKS: u64 = 60;
@@ -51,7 +33,7 @@ impl DueIndex {
     /// The case as last seen: due at its next deadline, or out of the index once resolved.
     pub fn update(&self, case: &Case) {
         if let Ok(mut map) = self.map.lock() {
-            match next_due(case) {
+            match case.next_due() {
                 Some(t) => {
                     map.insert(case.id.clone(), t);
                 }
