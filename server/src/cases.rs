@@ -196,7 +196,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         let pending = decision.clone();
         let credential = credential(app, p, now);
         let opened = app
-            .lifecycle_at(move |lc, at| {
+            .cases
+            .run_at(move |lc, at| {
                 let submitted = lc.open_decided_as(pending, &request, at, credential)?;
                 if let Some(case) = &submitted.case {
                     observed(&app2, lc, case, at);
@@ -252,7 +253,7 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
 /// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
 async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64) -> (Decision, Option<String>) {
     let draft = machine::decided(&decision, request, now);
-    match app.decisions.record(app, draft).await {
+    match app.decisions.record(&app.cases, draft).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
             let message = format!("the decision could not be recorded: {e}");
@@ -360,7 +361,8 @@ fn fill_prior_actions(
 pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiError> {
     let id2 = id.to_string();
     let case = app
-        .lifecycle(move |lc| Ok(lc.store().get(&id2)?))
+        .cases
+        .run(move |lc| Ok(lc.store().get(&id2)?))
         .await?
         .ok_or_else(|| ApiError::UnknownCase(id.to_string()))?;
     if !may_read(app, &case, p, app.clock.now()) {
@@ -415,7 +417,8 @@ pub async fn act(
     let p2 = p.clone();
     let id2 = id.to_string();
     let result = app
-        .lifecycle_at(move |lc, now| {
+        .cases
+        .run_at(move |lc, now| {
             let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
             // A retry of an event that was applied: the case as stored, whatever it is now. Only
             // the same call is a retry: a key used for another call is refused (replay.rs).
@@ -547,7 +550,7 @@ impl StateFilter {
 pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<Vec<Case>, ApiError> {
     let pending_only =
         matches!(filter, StateFilter::Pending) || matches!(filter, StateFilter::Exactly(s) if !s.is_resolved());
-    let cases = app.lifecycle(move |lc| Ok(lc.store().list(pending_only)?)).await?;
+    let cases = app.cases.run(move |lc| Ok(lc.store().list(pending_only)?)).await?;
     let now = app.clock.now();
     Ok(cases
         .into_iter()
@@ -572,7 +575,8 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError
     let app2 = app.clone();
     let p2 = p.clone();
     let mut items = app
-        .lifecycle(move |lc| {
+        .cases
+        .run(move |lc| {
             let now = app2.clock.now();
             let cases = lc.store().list(true)?;
             let mut out = Vec::new();
@@ -597,11 +601,11 @@ pub async fn receipts(app: &Arc<App>, p: &Principal, case: Option<String>) -> Re
     match case {
         Some(id) => {
             get(app, p, &id).await?;
-            let r = app.lifecycle(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
+            let r = app.cases.run(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None if p.kind == Kind::Admin => {
-            let r = app.lifecycle(|lc| Ok(lc.store().receipts(None)?)).await?;
+            let r = app.cases.run(|lc| Ok(lc.store().receipts(None)?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None => Err(ApiError::forbidden("not_allowed", "the whole chain is for operators: ask for ?case=ID")),

@@ -5,14 +5,15 @@
 //! a load balancer then takes the instance out, since every decision that needs the store would
 //! be a `deny`.
 
-use crate::app::App;
 use crate::error::ApiError;
+use crate::lifecycle::Cases;
+use crate::listen::Connections;
+use aarm_cases::store::sqlite::{Durability, SqliteStore};
 use aarm_cases::store::CaseStore;
+use aarm_runtime::engine::Engine;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
 
@@ -28,15 +29,9 @@ impl std::fmt::Debug for Probe {
 }
 
 impl Probe {
-    pub fn open(path: &Path) -> Result<Probe, String> {
-        let open = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(Duration::from_secs(5))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
-        };
-        let conn = open().map_err(|e| format!("health probe: {e}"))?;
+    /// The probe's own connection to the store's file (its row is rewritten at every check).
+    pub fn open(store: &SqliteStore) -> Result<Probe, String> {
+        let conn = store.side_connection(Durability::ProcessCrash, SCHEMA).map_err(|e| format!("health probe: {e}"))?;
         Ok(Probe { conn: Mutex::new(conn) })
     }
 
@@ -50,17 +45,20 @@ impl Probe {
 }
 
 /// The `/healthz` answer, or 503 when the bundle or the store fails.
-pub async fn check(app: &Arc<App>) -> Result<Value, ApiError> {
-    let engine = app.engine()?;
+pub async fn check(
+    engine: Arc<Engine>,
+    cases: &Cases,
+    probe: Arc<Probe>,
+    connections: &Connections,
+    now: i64,
+) -> Result<Value, ApiError> {
     let policy = engine.default_policy();
-    let now = app.clock.now();
-    let app2 = app.clone();
-    let quarantined = app
-        .lifecycle(move |lc| {
+    let quarantined = cases
+        .run(move |lc| {
             lc.store()
                 .last_event_at()
                 .map_err(|e| ApiError::Unavailable(format!("the case store cannot be read: {e}")))?;
-            app2.probe.write(now)?;
+            probe.write(now)?;
             Ok(lc.store().unreadable())
         })
         .await?;
@@ -71,6 +69,6 @@ pub async fn check(app: &Arc<App>) -> Result<Value, ApiError> {
         "policy": policy.name,
         "version": policy.version,
         "quarantined_cases": quarantined,
-        "connections": { "open": app.connections.open(), "max": app.connections.max() },
+        "connections": { "open": connections.open(), "max": connections.max() },
     }))
 }

@@ -37,7 +37,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
     }
     let engine = Arc::new(engine);
     let registered = engine.clone();
-    app.lifecycle(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
+    app.cases.run(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
     app.set_engine(engine)?;
     tracing::info!(bundle = %hash, previous = %previous, "bundle reloaded");
     Ok(Reloaded { bundle_hash: hash, previous, changed: true })

@@ -21,12 +21,11 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use aarm_cases::store::sqlite::{Durability, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// How long a decide answer is kept for retries.
 pub const KEEP_S: i64 = 24 * 3600;
@@ -109,15 +108,10 @@ impl Drop for Claim<'_> {
 }
 
 impl IdempotencyKeys {
-    pub fn open(path: &Path) -> Result<IdempotencyKeys, String> {
-        let open = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(Duration::from_secs(10))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
-        };
-        let conn = open().map_err(|e| format!("idempotency keys: {e}"))?;
+    /// The keys' own connection to the store's file.
+    pub fn open(store: &SqliteStore) -> Result<IdempotencyKeys, String> {
+        let conn =
+            store.side_connection(Durability::ProcessCrash, SCHEMA).map_err(|e| format!("idempotency keys: {e}"))?;
         Ok(IdempotencyKeys { conn: Mutex::new(conn), in_flight: Mutex::new(HashSet::new()) })
     }
 

@@ -1,16 +1,12 @@
 //! The background clock: fires due timeouts and escalations of every pending case with no
 //! request arriving, queues the notifications they call for, and wakes the waiters.
 //!
-//! It does not read every pending case at every tick: [`DueIndex`] keeps, for each pending case
+//! It does not read every pending case at every tick: [`crate::due::DueIndex`] keeps, for each pending case
 //! the service has seen, when something is next due ([`Case::next_due`], the machine's rule), and a tick applies the clock only to the
 //! cases due by then. Every [`RESCAN_TICKS`] ticks it reads them all again, which also picks up
 //! cases that another process (`aarm case` on the same store) opened or changed.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use crate::app::App;
-use aarm_cases::lifecycle::case::Case;
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::store::{CaseStore, StoreError};
@@ -19,61 +15,13 @@ use std::sync::Arc;
 /// A full read of the pending cases every this many ticks.
 pub const RESCAN_TICKS: u64 = 60;
 
-/// Pending case id → when something is next due for it.
-#[derive(Debug, Default)]
-pub struct DueIndex {
-    map: Mutex<HashMap<String, i64>>,
-}
-
-impl DueIndex {
-    pub fn new() -> DueIndex {
-        DueIndex::default()
-    }
-
-    /// The case as last seen: due at its next deadline, or out of the index once resolved.
-    pub fn update(&self, case: &Case) {
-        if let Ok(mut map) = self.map.lock() {
-            match case.next_due() {
-                Some(t) => {
-                    map.insert(case.id.clone(), t);
-                }
-                None => {
-                    map.remove(&case.id);
-                }
-            }
-        }
-    }
-
-    /// The cases due by `now`, earliest first.
-    pub fn due(&self, now: i64) -> Vec<String> {
-        let Ok(map) = self.map.lock() else { return Vec::new() };
-        let mut due: Vec<(i64, String)> =
-            map.iter().filter(|(_, t)| **t <= now).map(|(id, t)| (*t, id.clone())).collect();
-        due.sort();
-        due.into_iter().map(|(_, id)| id).collect()
-    }
-
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.map.lock() {
-            map.remove(id);
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// One tick at the clock's now: returns the ids of the cases that changed. `rescan`: read every
 /// pending case from the store (and rebuild the index) instead of trusting the index.
 pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
     let app2 = app.clone();
     let changed = app
-        .lifecycle_at(move |lc, now| {
+        .cases
+        .run_at(move |lc, now| {
             if rescan {
                 for case in lc.store().list(true)? {
                     app2.due.update(&case);

@@ -13,9 +13,9 @@
 use super::message::{ApprovalContext, Trigger};
 use crate::clock::Clock;
 use crate::config::{email_of_channel, Channel, NotifySection};
+use aarm_cases::store::sqlite::{Durability, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -84,16 +84,13 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
 
 impl Outbox {
     /// Opens the outbox tables in the store's database file (the case store has created it).
-    pub fn open(path: &Path, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
-        let conn = db(Connection::open(path))?;
-        db(conn.busy_timeout(Duration::from_secs(10)))?;
-        // The store's file is in WAL mode. NORMAL: a delivery's record survives a crash of the
-        // process but not necessarily a power loss; the worst case is a notification sent again
-        // (the state of the case calls for it at start-up), never a lost case: cases and
-        // receipts are written by the store's own connection with `synchronous=FULL`. It keeps
-        // an fsync per attempt off the async threads that run the deliveries.
-        db(conn.pragma_update(None, "synchronous", "NORMAL"))?;
-        db(conn.execute_batch(SCHEMA))?;
+    pub fn open(store: &SqliteStore, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
+        // A delivery's record survives a crash of the process but not necessarily a power loss;
+        // the worst case is a notification sent again (the state of the case calls for it at
+        // start-up), never a lost case: cases and receipts are written by the store's own
+        // connection with `synchronous=FULL`. It keeps an fsync per attempt off the async
+        // threads that run the deliveries.
+        let conn = store.side_connection(Durability::ProcessCrash, SCHEMA).map_err(|e| format!("outbox: {e}"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.retry.timeout_ms))
             // A webhook answers itself: a redirect elsewhere is not followed.

@@ -3,10 +3,10 @@
 //! crash of the process once written), loaded back at start-up, pruned after [`super::IDLE_S`].
 
 use super::{Entry, PriorAction, IDLE_S};
+use crate::clock::Clock;
+use aarm_cases::store::sqlite::{Durability, SqliteStore};
 use rusqlite::{params, Connection};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const SCHEMA: &str = "
@@ -39,11 +39,11 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
 }
 
 impl Journal {
-    pub fn open(path: &Path) -> Result<Journal, String> {
-        let conn = db(Connection::open(path))?;
-        db(conn.busy_timeout(Duration::from_secs(10)))?;
-        db(conn.pragma_update(None, "synchronous", "NORMAL"))?;
-        db(conn.execute_batch(SCHEMA))?;
+    /// The journal's own connection to the store's file: a batch survives a crash of the
+    /// process once written.
+    pub fn open(store: &SqliteStore) -> Result<Journal, String> {
+        let conn =
+            store.side_connection(Durability::ProcessCrash, SCHEMA).map_err(|e| format!("session journal: {e}"))?;
         Ok(Journal { conn: Mutex::new(conn) })
     }
 
@@ -90,8 +90,7 @@ impl Journal {
 }
 
 /// Writes what arrives, in batches, until every sender is gone (then the rest is written).
-pub async fn run(app: Arc<crate::app::App>, mut rx: UnboundedReceiver<Entry>) {
-    let journal = app.journal.clone();
+pub async fn run(journal: Arc<Journal>, clock: Arc<Clock>, mut rx: UnboundedReceiver<Entry>) {
     let mut last_prune = i64::MIN;
     let mut buf = Vec::with_capacity(BATCH);
     loop {
@@ -99,7 +98,7 @@ pub async fn run(app: Arc<crate::app::App>, mut rx: UnboundedReceiver<Entry>) {
         if rx.recv_many(&mut buf, BATCH).await == 0 {
             return;
         }
-        let now = app.clock.now();
+        let now = clock.now();
         let prune = now.saturating_sub(last_prune) >= 60;
         if prune {
             last_prune = now;
@@ -144,11 +143,12 @@ mod tests {
     fn entries_come_back_in_order_and_old_ones_are_pruned() {
         let path = std::env::temp_dir().join(format!("aarm-journal-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let j = Journal::open(&path).unwrap();
+        let open = || Journal::open(&SqliteStore::open(&path).unwrap()).unwrap();
+        let j = open();
         j.append(&[entry("s1", "read", 10), entry("s2", "send", 20)]).unwrap();
         j.append(&[entry("s1", "pay", 30)]).unwrap();
         drop(j);
-        let j = Journal::open(&path).unwrap();
+        let j = open();
         let tools: Vec<String> = j.load(0).unwrap().into_iter().map(|e| e.action.tool).collect();
         assert_eq!(tools, ["read", "send", "pay"]);
         assert_eq!(j.load(25).unwrap(), vec![entry("s1", "pay", 30)]);
