@@ -5,9 +5,10 @@
 //! mutex in [`Cases`], because every write is a synced SQLite transaction. Allow and deny
 //! decisions never take that lock: they are evaluated on the current engine directly.
 //!
-//! The store is opened once, here: the SQLite store sets its file up, and hands each part that
-//! keeps tables beside the cases (outbox, session journal, idempotency keys, health probe) its
-//! own connection ([`SqliteStore::side_connection`]).
+//! The store is opened once, here: the SQLite store sets its file up, and hands each part what
+//! it keeps beside the cases: the session history, idempotency keys and health probe through
+//! the store's traits (`aarm_cases::store::service`), the outbox a connection of its own
+//! ([`SqliteStore::side_connection`]).
 
 use crate::auth::Authenticator;
 use crate::clock::{Clock, TimeSource};
@@ -20,6 +21,7 @@ use crate::sessions::journal::Journal;
 use crate::sessions::{Entry, Sessions, IDLE_S};
 use crate::wait::Waiters;
 use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::store::service::WriteProbe;
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
@@ -135,7 +137,7 @@ pub struct App {
     /// Idempotency keys of decides and case events (replay.rs).
     pub keys: crate::replay::IdempotencyKeys,
     /// The store's write probe for `/healthz`.
-    pub probe: Arc<crate::health::Probe>,
+    pub probe: Arc<dyn WriteProbe>,
     /// Open connections and their cap (listen.rs).
     pub connections: crate::listen::Connections,
     /// `decide` receipts waiting for their group commit.
@@ -176,9 +178,11 @@ impl App {
         let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
         let outbox = Outbox::open(&store, options.config.notify.clone(), clock.clone()).map_err(store_error)?;
-        let keys = crate::replay::IdempotencyKeys::open(&store).map_err(store_error)?;
-        let probe = crate::health::Probe::open(&store).map_err(store_error)?;
-        let journal = Journal::open(&store).map_err(store_error)?;
+        let keys = crate::replay::IdempotencyKeys::new(Box::new(
+            store.idempotency_keys().map_err(|e| store_error(e.to_string()))?,
+        ));
+        let probe = Arc::new(store.write_probe().map_err(|e| store_error(e.to_string()))?);
+        let journal = Journal::new(Box::new(store.session_history().map_err(|e| store_error(e.to_string()))?));
         let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
         let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
         let engine = Arc::new(engine);
@@ -213,7 +217,7 @@ impl App {
             journal_rx: Mutex::new(Some(rx)),
             outbox,
             keys,
-            probe: Arc::new(probe),
+            probe,
             connections,
             decisions: Arc::new(crate::audit::DecisionLog::default()),
             public_url,

@@ -8,47 +8,17 @@
 use crate::error::ApiError;
 use crate::lifecycle::Cases;
 use crate::listen::Connections;
-use aarm_cases::store::sqlite::{Durability, SqliteStore};
+use aarm_cases::store::service::WriteProbe;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
-use rusqlite::{params, Connection};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
-
-/// The write half of the probe.
-pub struct Probe {
-    conn: Mutex<Connection>,
-}
-
-impl std::fmt::Debug for Probe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Probe").finish()
-    }
-}
-
-impl Probe {
-    /// The probe's own connection to the store's file (its row is rewritten at every check).
-    pub fn open(store: &SqliteStore) -> Result<Probe, String> {
-        let conn = store.side_connection(Durability::ProcessCrash, SCHEMA).map_err(|e| format!("health probe: {e}"))?;
-        Ok(Probe { conn: Mutex::new(conn) })
-    }
-
-    /// Writes one row (always the same one: the table never grows).
-    fn write(&self, now: i64) -> Result<(), ApiError> {
-        let conn = self.conn.lock().map_err(|_| ApiError::Unavailable("health probe: the lock is poisoned".into()))?;
-        conn.execute("INSERT OR REPLACE INTO serve_health (id, checked_at) VALUES (1, ?1)", params![now])
-            .map_err(|e| ApiError::Unavailable(format!("the case store cannot be written: {e}")))?;
-        Ok(())
-    }
-}
+use std::sync::Arc;
 
 /// The `/healthz` answer, or 503 when the bundle or the store fails.
 pub async fn check(
     engine: Arc<Engine>,
     cases: &Cases,
-    probe: Arc<Probe>,
+    probe: Arc<dyn WriteProbe>,
     connections: &Connections,
     now: i64,
 ) -> Result<Value, ApiError> {
@@ -58,7 +28,7 @@ pub async fn check(
             lc.store()
                 .last_event_at()
                 .map_err(|e| ApiError::Unavailable(format!("the case store cannot be read: {e}")))?;
-            probe.write(now)?;
+            probe.write(now).map_err(|e| ApiError::Unavailable(format!("the case store cannot be written: {e}")))?;
             Ok(lc.store().unreadable())
         })
         .await?;
