@@ -6,9 +6,9 @@
 //! decisions never take that lock: they are evaluated on the current engine directly.
 //!
 //! The store is opened once, here: the SQLite store sets its file up, and hands each part what
-//! it keeps beside the cases: the session history, idempotency keys and health probe through
-//! the store's traits (`aarm_cases::store::service`), the outbox a connection of its own
-//! ([`SqliteStore::side_connection`]).
+//! it keeps beside the cases (the outbox's deliveries, the session history, idempotency keys,
+//! the health probe) behind the store's traits (`aarm_cases::store::service`): the server runs
+//! no SQL of its own.
 
 use crate::auth::Authenticator;
 use crate::clock::{Clock, TimeSource};
@@ -177,7 +177,9 @@ impl App {
             .unwrap_or(0);
         let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
-        let outbox = Outbox::open(&store, options.config.notify.clone(), clock.clone()).map_err(store_error)?;
+        let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
+        let outbox =
+            Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone()).map_err(store_error)?;
         let keys = crate::replay::IdempotencyKeys::new(Box::new(
             store.idempotency_keys().map_err(|e| store_error(e.to_string()))?,
         ));

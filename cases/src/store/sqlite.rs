@@ -60,7 +60,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection's commits survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
+pub(crate) enum Durability {
     /// A kill or a power loss (`synchronous=FULL`): cases and receipts.
     PowerLoss,
     /// A crash of the process, not necessarily a power loss (`synchronous=NORMAL`): what can be
@@ -187,7 +187,7 @@ impl SqliteStore {
     /// `schema` created. The store opens every connection to its file the same way: the same
     /// busy timeout, the file already in WAL mode; `durability` says what its commits survive.
     /// The connection is the caller's: it never holds the store's write transaction.
-    pub fn side_connection(&self, durability: Durability, schema: &str) -> Result<Connection, StoreError> {
+    pub(crate) fn side_connection(&self, durability: Durability, schema: &str) -> Result<Connection, StoreError> {
         let conn = match self.conn.path().filter(|p| !p.is_empty()) {
             Some(path) => {
                 Connection::open(path).map_err(|e| StoreError::Backend(format!("sqlite: cannot open {path}: {e}")))?

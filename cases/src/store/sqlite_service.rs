@@ -2,7 +2,10 @@
 //! ([`SqliteStore::side_connection`]), `synchronous=NORMAL` (a write survives a crash of the
 //! process; what these keep can be rebuilt or repeated, so no fsync per write).
 
-use super::service::{BoundKey, IdempotencyKeyStore, SessionAction, SessionHistory, WriteProbe};
+use super::service::{
+    AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
+    SessionHistory, WriteProbe,
+};
 use super::sqlite::{Durability, SqliteStore};
 use super::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -34,6 +37,25 @@ CREATE INDEX IF NOT EXISTS serve_idempotency_keys_at ON serve_idempotency_keys(s
 DROP TABLE IF EXISTS serve_decide_keys;
 ";
 
+const DELIVERIES: &str = "
+CREATE TABLE IF NOT EXISTS serve_deliveries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id     TEXT NOT NULL,
+    trigger_key TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at_ms  INTEGER NOT NULL,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (case_id, trigger_key, channel)
+);
+CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
+";
+
 const HEALTH: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
 
 /// One side connection, and what it is for (named in its errors).
@@ -63,6 +85,8 @@ impl Side {
 pub struct SqliteSessionHistory(Side);
 /// [`IdempotencyKeyStore`] in `serve_idempotency_keys`.
 pub struct SqliteIdempotencyKeys(Side);
+/// [`DeliveryStore`] in `serve_deliveries`.
+pub struct SqliteDeliveries(Side);
 /// [`WriteProbe`] on `serve_health`.
 pub struct SqliteWriteProbe(Side);
 
@@ -75,6 +99,11 @@ impl SqliteStore {
     /// The idempotency keys kept in this store's file.
     pub fn idempotency_keys(&self) -> Result<SqliteIdempotencyKeys, StoreError> {
         Side::open(self, KEYS, "idempotency keys").map(SqliteIdempotencyKeys)
+    }
+
+    /// The notification outbox kept in this store's file.
+    pub fn deliveries(&self) -> Result<SqliteDeliveries, StoreError> {
+        Side::open(self, DELIVERIES, "notification outbox").map(SqliteDeliveries)
     }
 
     /// A write probe on this store's file.
@@ -179,6 +208,112 @@ impl IdempotencyKeyStore for SqliteIdempotencyKeys {
     }
 }
 
+impl DeliveryStore for SqliteDeliveries {
+    fn queue(
+        &self,
+        case: &str,
+        occasion: &str,
+        payload: &str,
+        channels: &[Queued],
+        due_ms: i64,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut added = 0usize;
+        for q in channels {
+            let state = if q.refused.is_some() { "failed" } else { "pending" };
+            let n = conn
+                .execute(
+                    "INSERT OR IGNORE INTO serve_deliveries
+                        (case_id, trigger_key, channel, kind, payload, state, next_at_ms, last_error, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![case, occasion, q.channel, q.kind, payload, state, due_ms, q.refused, now],
+                )
+                .map_err(|e| side.fail(e))?;
+            added = added.saturating_add(n);
+        }
+        Ok(added)
+    }
+
+    fn deliveries(&self, case: &str) -> Result<Vec<Delivery>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, case_id, trigger_key, channel, kind, state, attempts, last_error, created_at, delivered_at
+                 FROM serve_deliveries WHERE case_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt
+            .query_map([case], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    case: r.get(1)?,
+                    trigger: r.get(2)?,
+                    channel: r.get(3)?,
+                    kind: r.get(4)?,
+                    state: r.get(5)?,
+                    attempts: r.get(6)?,
+                    last_error: r.get(7)?,
+                    created_at: r.get(8)?,
+                    delivered_at: r.get(9)?,
+                })
+            })
+            .map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, channel, payload, attempts FROM serve_deliveries
+                 WHERE state = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
+            )
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt
+            .query_map(params![now_ms, limit], |r| {
+                Ok(DueDelivery { id: r.get(0)?, channel: r.get(1)?, payload: r.get(2)?, attempts: r.get(3)? })
+            })
+            .map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        let side = &self.0;
+        let next: Option<Option<i64>> = side
+            .lock()?
+            .query_row("SELECT MIN(next_at_ms) FROM serve_deliveries WHERE state = 'pending'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| side.fail(e))?;
+        Ok(next.flatten())
+    }
+
+    fn record(&self, id: i64, attempts: u32, outcome: AttemptOutcome<'_>) -> Result<(), StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        match outcome {
+            AttemptOutcome::Delivered { at } => conn.execute(
+                "UPDATE serve_deliveries SET state = 'delivered', attempts = ?2, last_error = NULL, delivered_at = ?3
+                 WHERE id = ?1",
+                params![id, attempts, at],
+            ),
+            AttemptOutcome::GaveUp { error } => conn.execute(
+                "UPDATE serve_deliveries SET state = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, attempts, error],
+            ),
+            AttemptOutcome::Retry { error, next_at_ms } => conn.execute(
+                "UPDATE serve_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE id = ?1",
+                params![id, attempts, error, next_at_ms],
+            ),
+        }
+        .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+}
+
 impl WriteProbe for SqliteWriteProbe {
     fn write(&self, now: i64) -> Result<(), StoreError> {
         let side = &self.0;
@@ -191,7 +326,7 @@ impl WriteProbe for SqliteWriteProbe {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     fn action(session: &str, tool: &str, at: i64) -> SessionAction {
@@ -238,5 +373,26 @@ mod tests {
         assert_eq!(keys.bound("decide", "new", 0).unwrap().unwrap().response.as_deref(), Some("{\"x\":1}"));
         assert_eq!(keys.bound("decide", "new", 101).unwrap(), None, "bound before `since`");
         store.write_probe().unwrap().write(7).unwrap();
+    }
+
+    #[test]
+    fn a_delivery_is_queued_once_per_occasion_and_channel_and_records_its_attempts() {
+        let path = temp("deliveries");
+        let outbox = SqliteStore::open(&path).unwrap().deliveries().unwrap();
+        let hook = Queued { channel: "webhook:audit".into(), kind: "webhook".into(), refused: None };
+        let unknown = Queued { channel: "pager".into(), kind: "unknown".into(), refused: Some("not mapped".into()) };
+        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook.clone(), unknown], 1_000, 1).unwrap(), 2);
+        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook], 1_000, 2).unwrap(), 0, "queued once");
+        assert_eq!(outbox.due(999, 10).unwrap(), vec![], "not yet due");
+        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_000), "the refused channel is not pending");
+        let due = outbox.due(1_000, 10).unwrap();
+        let [d] = due.as_slice() else { panic!("{due:?}") };
+        outbox.record(d.id, 1, AttemptOutcome::Retry { error: "503", next_at_ms: 1_500 }).unwrap();
+        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_500));
+        outbox.record(d.id, 2, AttemptOutcome::Delivered { at: 3 }).unwrap();
+        let states: Vec<(String, u32)> =
+            outbox.deliveries("case-1").unwrap().into_iter().map(|d| (d.state, d.attempts)).collect();
+        assert_eq!(states, [("delivered".to_string(), 2), ("failed".to_string(), 0)]);
+        assert_eq!(outbox.next_due_ms().unwrap(), None);
     }
 }
