@@ -122,17 +122,14 @@ pub struct App {
     pub roles: Arc<Roles>,
     /// The lifecycle behind its lock (lifecycle.rs).
     pub cases: Cases,
-    current: RwLock<Arc<Engine>>,
-    pub bundle_stamp: Mutex<FileStamp>,
+    /// The bundle new requests are decided with, and its file as last seen.
+    pub bundle: CurrentBundle,
     /// The only source of time of the service (shared with the outbox).
     pub clock: Arc<Clock>,
-    /// When each pending case is next due (the clock's index).
-    pub due: crate::due::DueIndex,
     pub waiters: Waiters,
     pub sessions: Sessions,
-    pub journal: Arc<Journal>,
-    /// The journal's receiving end, until [`crate::start`] starts its writer.
-    pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
+    /// The journal and its receiving end, until [`crate::start`] starts its writer.
+    pub(crate) journal: Mutex<Option<(Journal, tokio::sync::mpsc::UnboundedReceiver<Entry>)>>,
     pub outbox: Outbox,
     /// Idempotency keys of decides and case events (replay.rs).
     pub keys: crate::replay::IdempotencyKeys,
@@ -144,6 +141,19 @@ pub struct App {
     pub decisions: Arc<crate::audit::DecisionLog>,
     pub public_url: String,
     pub shutdown: CancellationToken,
+}
+
+/// The bundle new requests are decided with (swapped by a reload), and its file as the
+/// reloader last saw it.
+pub struct CurrentBundle {
+    engine: RwLock<Arc<Engine>>,
+    pub stamp: Mutex<FileStamp>,
+}
+
+impl std::fmt::Debug for CurrentBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentBundle").finish()
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -209,14 +219,11 @@ impl App {
             auth,
             roles,
             cases: Cases::new(lifecycle, clock.clone()),
-            current: RwLock::new(engine),
-            bundle_stamp: Mutex::new(stamp),
+            bundle: CurrentBundle { engine: RwLock::new(engine), stamp: Mutex::new(stamp) },
             clock,
-            due: crate::due::DueIndex::new(),
             waiters: Waiters::new(),
             sessions,
-            journal: Arc::new(journal),
-            journal_rx: Mutex::new(Some(rx)),
+            journal: Mutex::new(Some((journal, rx))),
             outbox,
             keys,
             probe,
@@ -230,12 +237,16 @@ impl App {
 
     /// The bundle new requests are decided with.
     pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
-        self.current.read().map(|e| e.clone()).map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
+        self.bundle
+            .engine
+            .read()
+            .map(|e| e.clone())
+            .map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
     }
 
     pub(crate) fn set_engine(&self, engine: Arc<Engine>) -> Result<(), ApiError> {
         let mut current =
-            self.current.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
+            self.bundle.engine.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
         *current = engine;
         Ok(())
     }

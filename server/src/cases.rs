@@ -71,7 +71,7 @@ pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
 /// What the service does with every case it sees committed: remember when it is next due (for
 /// the clock), and queue the notifications its state calls for.
 pub fn observed(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
-    app.due.update(case);
+    app.cases.due.update(case);
     notify(app, lc, case, now);
 }
 

@@ -113,8 +113,8 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     let mut background = Vec::new();
     background.push(tokio::spawn(timers::run(app.clone())));
     background.push(tokio::spawn(reload::run(app.clone())));
-    if let Some(rx) = app.journal_rx.lock().ok().and_then(|mut r| r.take()) {
-        background.push(tokio::spawn(sessions::journal::run(app.journal.clone(), app.clock.clone(), rx)));
+    if let Some((journal, rx)) = app.journal.lock().ok().and_then(|mut r| r.take()) {
+        background.push(tokio::spawn(sessions::journal::run(journal, app.clock.clone(), rx)));
     }
     let outbox_app = app.clone();
     background.push(tokio::spawn(async move {

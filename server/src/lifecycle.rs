@@ -4,15 +4,19 @@
 //! acts on a case, fires timers or records a decision takes a [`Cases`], not the whole service.
 
 use crate::clock::Clock;
+use crate::due::DueIndex;
 use crate::error::ApiError;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::sqlite::SqliteStore;
 use std::sync::{Arc, Mutex};
 
-/// The lifecycle behind its lock, and the clock its events are stamped with.
+/// The lifecycle behind its lock, the clock its events are stamped with, and when each pending
+/// case is next due.
 pub struct Cases {
     lifecycle: Arc<Mutex<Lifecycle<SqliteStore>>>,
     clock: Arc<Clock>,
+    /// When each pending case is next due (the background clock's index).
+    pub due: DueIndex,
 }
 
 impl std::fmt::Debug for Cases {
@@ -23,7 +27,7 @@ impl std::fmt::Debug for Cases {
 
 impl Cases {
     pub fn new(lifecycle: Lifecycle<SqliteStore>, clock: Arc<Clock>) -> Cases {
-        Cases { lifecycle: Arc::new(Mutex::new(lifecycle)), clock }
+        Cases { lifecycle: Arc::new(Mutex::new(lifecycle)), clock, due: DueIndex::new() }
     }
 
     /// Runs `f` on the lifecycle on a blocking thread (its writes are synced SQLite transactions).

@@ -27,7 +27,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
-    if let Ok(mut s) = app.bundle_stamp.lock() {
+    if let Ok(mut s) = app.bundle.stamp.lock() {
         *s = stamp;
     }
     let previous = app.engine()?.bundle_hash().to_string();
@@ -48,7 +48,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
 fn stamp_changed(app: &App) -> bool {
     let Ok(meta) = std::fs::metadata(&app.options.bundle) else { return false };
     let now = crate::app::FileStamp { len: meta.len(), modified: meta.modified().ok() };
-    let Ok(mut seen) = app.bundle_stamp.lock() else { return false };
+    let Ok(mut seen) = app.bundle.stamp.lock() else { return false };
     if *seen == now {
         return false;
     }

@@ -24,11 +24,11 @@ pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
         .run_at(move |lc, now| {
             if rescan {
                 for case in lc.store().list(true)? {
-                    app2.due.update(&case);
+                    app2.cases.due.update(&case);
                 }
             }
             let mut changed = Vec::new();
-            for id in app2.due.due(now) {
+            for id in app2.cases.due.due(now) {
                 match lc.apply(&id, &Event::Tick, now, None) {
                     Ok((after, receipts)) => {
                         for r in &receipts {
@@ -43,7 +43,7 @@ pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
                     // Unreadable (quarantined by the store): it must not stop the clock for the
                     // others.
                     Err(LifecycleError::Rejected(_) | LifecycleError::Store(StoreError::Unreadable { .. })) => {
-                        app2.due.forget(&id)
+                        app2.cases.due.forget(&id)
                     }
                     Err(e) => return Err(crate::error::ApiError::from(e)),
                 }

@@ -63,7 +63,8 @@ impl Journal {
 }
 
 /// Writes what arrives, in batches, until every sender is gone (then the rest is written).
-pub async fn run(journal: Arc<Journal>, clock: Arc<Clock>, mut rx: UnboundedReceiver<Entry>) {
+pub async fn run(journal: Journal, clock: Arc<Clock>, mut rx: UnboundedReceiver<Entry>) {
+    let journal = Arc::new(journal);
     let mut last_prune = i64::MIN;
     let mut buf = Vec::with_capacity(BATCH);
     loop {
