@@ -211,6 +211,23 @@ fn identities_compare_case_insensitively_for_self_approval_and_groups() {
     assert_eq!(c["state"], "allowed");
 }
 
+/// `aarm case` takes requests as written (no door refuses them): a requester padded with white
+/// space, a zero-width space or a full-width `＠` is still the approver, so approving is
+/// `self_approval`.
+#[test]
+fn a_padded_or_disguised_requester_cannot_approve_their_own_action() {
+    let dir = Dir::new("identities-spoof");
+    for (i, requester) in
+        ["controller@corp.com ", "controller\u{200b}@corp.com", "controller\u{ff20}corp.com"].iter().enumerate()
+    {
+        let at = |m: usize| format!("2026-11-24T1{i}:0{m}:00Z");
+        let case = dir.open(&transfer(5000, requester), &at(0), &[])["case"].as_str().unwrap().to_string();
+        let out = dir.case(&["approve", &case, "--by", "controller@corp.com"], &at(1));
+        assert_eq!(out.status.code(), Some(1), "{requester:?}");
+        assert!(stderr(&out).contains("self_approval"), "{requester:?}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn evidence_is_given_once_and_attributed() {
     let dir = Dir::new("evidence");

@@ -1,20 +1,27 @@
 //! The running service's shared state, and how it starts and stops.
 //!
-//! One [`App`] is shared by every request and background task. The lifecycle (engine registry,
-//! state machine and SQLite store) sits behind one mutex and is only touched from blocking
-//! threads ([`App::lifecycle`]), because every write is a synced SQLite transaction. Allow and
-//! deny decisions never take that lock: they are evaluated on the current engine directly.
+//! One [`App`] is shared by every request and background task; the subsystems take the parts
+//! they use. The lifecycle (engine registry, state machine and SQLite store) sits behind one
+//! mutex in [`Cases`], because every write is a synced SQLite transaction. Allow and deny
+//! decisions never take that lock: they are evaluated on the current engine directly.
+//!
+//! The store is opened once, here: the SQLite store sets its file up, and hands each part what
+//! it keeps beside the cases (the outbox's deliveries, the session history, idempotency keys,
+//! the health probe) behind the store's traits (`aarm_cases::store::service`): the server runs
+//! no SQL of its own.
 
 use crate::auth::Authenticator;
 use crate::clock::{Clock, TimeSource};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::identities::{Roles, SharedRoles};
+use crate::lifecycle::Cases;
 use crate::notify::outbox::Outbox;
 use crate::sessions::journal::Journal;
 use crate::sessions::{Entry, Sessions, IDLE_S};
 use crate::wait::Waiters;
 use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::store::service::WriteProbe;
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
@@ -113,29 +120,40 @@ pub struct App {
     pub options: Options,
     pub auth: Authenticator,
     pub roles: Arc<Roles>,
-    lifecycle: Arc<Mutex<Lifecycle<SqliteStore>>>,
-    current: RwLock<Arc<Engine>>,
-    pub bundle_stamp: Mutex<FileStamp>,
+    /// The lifecycle behind its lock (lifecycle.rs).
+    pub cases: Cases,
+    /// The bundle new requests are decided with, and its file as last seen.
+    pub bundle: CurrentBundle,
     /// The only source of time of the service (shared with the outbox).
     pub clock: Arc<Clock>,
-    /// When each pending case is next due (the clock's index).
-    pub due: crate::timers::DueIndex,
     pub waiters: Waiters,
     pub sessions: Sessions,
-    pub journal: Arc<Journal>,
-    /// The journal's receiving end, until [`crate::start`] starts its writer.
-    pub(crate) journal_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Entry>>>,
+    /// The journal and its receiving end, until [`crate::start`] starts its writer.
+    pub(crate) journal: Mutex<Option<(Journal, tokio::sync::mpsc::UnboundedReceiver<Entry>)>>,
     pub outbox: Outbox,
     /// Idempotency keys of decides and case events (replay.rs).
     pub keys: crate::replay::IdempotencyKeys,
     /// The store's write probe for `/healthz`.
-    pub probe: crate::health::Probe,
+    pub probe: Arc<dyn WriteProbe>,
     /// Open connections and their cap (listen.rs).
     pub connections: crate::listen::Connections,
     /// `decide` receipts waiting for their group commit.
-    pub decisions: crate::audit::DecisionLog,
+    pub decisions: Arc<crate::audit::DecisionLog>,
     pub public_url: String,
     pub shutdown: CancellationToken,
+}
+
+/// The bundle new requests are decided with (swapped by a reload), and its file as the
+/// reloader last saw it.
+pub struct CurrentBundle {
+    engine: RwLock<Arc<Engine>>,
+    pub stamp: Mutex<FileStamp>,
+}
+
+impl std::fmt::Debug for CurrentBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentBundle").finish()
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -167,27 +185,26 @@ impl App {
             .last_event_at()
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?
             .unwrap_or(0);
+        let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
+        let clock = Arc::new(Clock::new(options.clock.clone(), floor));
+        let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
+        let outbox =
+            Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone()).map_err(store_error)?;
+        let keys = crate::replay::IdempotencyKeys::new(Box::new(
+            store.idempotency_keys().map_err(|e| store_error(e.to_string()))?,
+        ));
+        let probe = Arc::new(store.write_probe().map_err(|e| store_error(e.to_string()))?);
+        let journal = Journal::new(Box::new(store.session_history().map_err(|e| store_error(e.to_string()))?));
         let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
         let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
         let engine = Arc::new(engine);
         lifecycle
             .add_engine(engine.clone(), Some(&bytes))
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
-        let clock = Arc::new(Clock::new(options.clock.clone(), floor));
-        let outbox = Outbox::open(&options.store, options.config.notify.clone(), clock.clone())
-            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
-        let keys = crate::replay::IdempotencyKeys::open(&options.store)
-            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
-        let probe = crate::health::Probe::open(&options.store)
-            .map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let connections = crate::listen::Connections::new(options.config.server.max_connections);
-        let journal =
-            Journal::open(&options.store).map_err(|message| ServeError::Store { path: store_path.clone(), message })?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let sessions = Sessions::journaled(tx);
-        let kept = journal
-            .load(clock.now().saturating_sub(IDLE_S))
-            .map_err(|message| ServeError::Store { path: store_path, message })?;
+        let kept = journal.load(clock.now().saturating_sub(IDLE_S)).map_err(store_error)?;
         sessions.restore(kept);
         let auth = Authenticator::new(&options.config.auth).map_err(ServeError::Config)?;
         let public_url = options
@@ -201,20 +218,17 @@ impl App {
         Ok(App {
             auth,
             roles,
-            lifecycle: Arc::new(Mutex::new(lifecycle)),
-            current: RwLock::new(engine),
-            bundle_stamp: Mutex::new(stamp),
+            cases: Cases::new(lifecycle, clock.clone()),
+            bundle: CurrentBundle { engine: RwLock::new(engine), stamp: Mutex::new(stamp) },
             clock,
-            due: crate::timers::DueIndex::new(),
             waiters: Waiters::new(),
             sessions,
-            journal: Arc::new(journal),
-            journal_rx: Mutex::new(Some(rx)),
+            journal: Mutex::new(Some((journal, rx))),
             outbox,
             keys,
             probe,
             connections,
-            decisions: crate::audit::DecisionLog::default(),
+            decisions: Arc::new(crate::audit::DecisionLog::default()),
             public_url,
             shutdown: CancellationToken::new(),
             options,
@@ -223,48 +237,17 @@ impl App {
 
     /// The bundle new requests are decided with.
     pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
-        self.current.read().map(|e| e.clone()).map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
+        self.bundle
+            .engine
+            .read()
+            .map(|e| e.clone())
+            .map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
     }
 
     pub(crate) fn set_engine(&self, engine: Arc<Engine>) -> Result<(), ApiError> {
         let mut current =
-            self.current.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
+            self.bundle.engine.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
         *current = engine;
         Ok(())
-    }
-
-    /// Runs `f` on the lifecycle on a blocking thread (its writes are synced SQLite transactions).
-    pub async fn lifecycle<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Lifecycle<SqliteStore>) -> Result<T, ApiError> + Send + 'static,
-    {
-        let lifecycle = self.lifecycle.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut lc =
-                lifecycle.lock().map_err(|_| ApiError::Unavailable("the case store lock is poisoned".into()))?;
-            let result = f(&mut lc);
-            // Whatever read found a case unreadable, it is reported once, here.
-            for u in lc.store().newly_unreadable() {
-                tracing::error!(case = %u.id, error = %u.message, "case quarantined: its stored row cannot be read;                     every other case goes on (restore it from a backup)");
-            }
-            result
-        })
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the case store task failed: {e}")))?
-    }
-
-    /// [`App::lifecycle`] for whatever applies a lifecycle event (open, approve, deny, evidence,
-    /// cancel, tick): `f` gets the time read under the lifecycle's lock. Read before the lock,
-    /// a request that waited for it behind a later one would carry an earlier time than the
-    /// store's last event and be refused (`clock_went_back`); read under it, the times of the
-    /// events follow the order they are committed in, because the clock never goes back.
-    pub async fn lifecycle_at<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Lifecycle<SqliteStore>, i64) -> Result<T, ApiError> + Send + 'static,
-    {
-        let clock = self.clock.clone();
-        self.lifecycle(move |lc| f(lc, clock.now())).await
     }
 }

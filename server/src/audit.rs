@@ -8,8 +8,8 @@
 //! caller answers only once its receipt is durable, and a receipt that cannot be written makes
 //! the decision a `deny` (`store.unavailable`) — an unrecorded `allow` is never answered.
 
-use crate::app::App;
 use crate::error::ApiError;
+use crate::lifecycle::Cases;
 use aarm_cases::lifecycle::receipt::ReceiptDraft;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::sqlite::SqliteStore;
@@ -29,19 +29,20 @@ pub struct DecisionLog {
 
 impl DecisionLog {
     /// Writes `draft` (with whatever else is queued) and returns its receipt's hash once stored.
-    pub async fn record(&self, app: &Arc<App>, draft: ReceiptDraft) -> Result<String, ApiError> {
+    pub async fn record(self: &Arc<Self>, cases: &Cases, draft: ReceiptDraft) -> Result<String, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .lock()
             .map_err(|_| ApiError::Unavailable("the decision log lock is poisoned".into()))?
             .push((draft, reply));
-        let app2 = app.clone();
+        let log = self.clone();
         // This flush may find the queue empty: an earlier one took our receipt and answers it.
-        app.lifecycle(move |lc| {
-            app2.decisions.flush(lc);
-            Ok(())
-        })
-        .await?;
+        cases
+            .run(move |lc| {
+                log.flush(lc);
+                Ok(())
+            })
+            .await?;
         match answer.await {
             Ok(Ok(hash)) => Ok(hash),
             Ok(Err(e)) => Err(ApiError::Unavailable(format!("the decision could not be recorded: {e}"))),

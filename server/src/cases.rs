@@ -15,8 +15,8 @@ use crate::sessions::PriorAction;
 use aarm_cases::lifecycle::action::action_hash;
 use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
 use aarm_cases::lifecycle::event::{Event, Rejection};
-use aarm_cases::lifecycle::identity::same_identity;
 use aarm_cases::lifecycle::identity::VerifiedActor;
+use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::sqlite::SqliteStore;
@@ -48,48 +48,30 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
-/// Whether `p` may act (approve or deny) on `case` at `now`: an approver named by the current
-/// tier, added by an escalation (also one that is due but the clock has not fired yet), or
-/// holding the tier's role.
+/// Whether `p` may act (approve or deny) on `case` at `now` ([`Case::eligible`]), with the roles
+/// its credential carries and those the configuration gives it.
 pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
-    if p.kind != Kind::Approver || case.state != CaseState::PendingApproval {
+    if p.kind != Kind::Approver {
         return false;
     }
-    let Some(s) = case.decision.step_up.as_ref() else { return false };
-    if case.extra_approvers.iter().any(|a| same_identity(a, &p.id)) {
-        return true;
-    }
-    if let Some(esc) = &s.escalate {
-        if case.waiting_since.saturating_add(esc.after_s) <= now && esc.to.iter().any(|a| same_identity(a, &p.id)) {
-            return true;
-        }
-    }
-    match &s.role {
-        Some(role) => p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role),
-        None => s.approvers.iter().any(|a| same_identity(a, &p.id)),
-    }
+    let holds = |role: &str| p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role);
+    case.eligible(&p.id, holds, now)
 }
 
 /// Whether `p` may read `case`: operators always; an agent its own cases; an approver the cases
-/// they may act on or did act on.
+/// they may act on or that name them ([`Case::names`]).
 pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
     match p.kind {
         Kind::Admin => true,
         Kind::Agent => same_identity(text(&case.identity, &["agent"]), &p.id),
-        Kind::Approver => {
-            may_act(app, case, p, now)
-                || case.approvals.iter().any(|a| same_identity(&a.by, &p.id))
-                || case.denials.iter().any(|d| same_identity(&d.by, &p.id))
-                || case.extra_approvers.iter().any(|a| same_identity(a, &p.id))
-                || case.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| same_identity(a, &p.id)))
-        }
+        Kind::Approver => may_act(app, case, p, now) || case.names(&p.id),
     }
 }
 
 /// What the service does with every case it sees committed: remember when it is next due (for
 /// the clock), and queue the notifications its state calls for.
 pub fn observed(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
-    app.due.update(case);
+    app.cases.due.update(case);
     notify(app, lc, case, now);
 }
 
@@ -214,7 +196,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         let pending = decision.clone();
         let credential = credential(app, p, now);
         let opened = app
-            .lifecycle_at(move |lc, at| {
+            .cases
+            .run_at(move |lc, at| {
                 let submitted = lc.open_decided_as(pending, &request, at, credential)?;
                 if let Some(case) = &submitted.case {
                     observed(&app2, lc, case, at);
@@ -270,7 +253,7 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
 /// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
 async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64) -> (Decision, Option<String>) {
     let draft = machine::decided(&decision, request, now);
-    match app.decisions.record(app, draft).await {
+    match app.decisions.record(&app.cases, draft).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
             let message = format!("the decision could not be recorded: {e}");
@@ -318,6 +301,12 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
     }
     // Anything else than an object is left for the engine to refuse as `input.invalid`.
     let Some(identity) = identity.as_object_mut() else { return Ok(None) };
+    // Before anything else: a padded or disguised identity is refused, never compared.
+    for (field, path) in [("human", "identity.human"), ("agent", "identity.agent")] {
+        if let Some(id) = identity.get(field).and_then(Value::as_str) {
+            check(id).map_err(|source| ApiError::IdentityRefused { path, source })?;
+        }
+    }
     match identity.get("agent") {
         None | Some(Value::Null) => {
             identity.insert("agent".into(), Value::String(p.id.clone()));
@@ -372,7 +361,8 @@ fn fill_prior_actions(
 pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiError> {
     let id2 = id.to_string();
     let case = app
-        .lifecycle(move |lc| Ok(lc.store().get(&id2)?))
+        .cases
+        .run(move |lc| Ok(lc.store().get(&id2)?))
         .await?
         .ok_or_else(|| ApiError::UnknownCase(id.to_string()))?;
     if !may_read(app, &case, p, app.clock.now()) {
@@ -427,7 +417,8 @@ pub async fn act(
     let p2 = p.clone();
     let id2 = id.to_string();
     let result = app
-        .lifecycle_at(move |lc, now| {
+        .cases
+        .run_at(move |lc, now| {
             let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
             // A retry of an event that was applied: the case as stored, whatever it is now. Only
             // the same call is a retry: a key used for another call is refused (replay.rs).
@@ -559,7 +550,7 @@ impl StateFilter {
 pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<Vec<Case>, ApiError> {
     let pending_only =
         matches!(filter, StateFilter::Pending) || matches!(filter, StateFilter::Exactly(s) if !s.is_resolved());
-    let cases = app.lifecycle(move |lc| Ok(lc.store().list(pending_only)?)).await?;
+    let cases = app.cases.run(move |lc| Ok(lc.store().list(pending_only)?)).await?;
     let now = app.clock.now();
     Ok(cases
         .into_iter()
@@ -584,7 +575,8 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError
     let app2 = app.clone();
     let p2 = p.clone();
     let mut items = app
-        .lifecycle(move |lc| {
+        .cases
+        .run(move |lc| {
             let now = app2.clock.now();
             let cases = lc.store().list(true)?;
             let mut out = Vec::new();
@@ -609,11 +601,11 @@ pub async fn receipts(app: &Arc<App>, p: &Principal, case: Option<String>) -> Re
     match case {
         Some(id) => {
             get(app, p, &id).await?;
-            let r = app.lifecycle(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
+            let r = app.cases.run(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None if p.kind == Kind::Admin => {
-            let r = app.lifecycle(|lc| Ok(lc.store().receipts(None)?)).await?;
+            let r = app.cases.run(|lc| Ok(lc.store().receipts(None)?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None => Err(ApiError::forbidden("not_allowed", "the whole chain is for operators: ask for ?case=ID")),

@@ -26,6 +26,11 @@ pub enum ApiError {
     /// A body that is not UTF-8, not JSON, or repeats a key: 400 `input.invalid` at its path.
     #[error("{0}")]
     InvalidInput(#[from] aarm_runtime::convert::InputError),
+    /// An identity in the request that only a mistake or a spoof would send (white space at an
+    /// end, an invisible character, full-width letters): 422 `input.invalid`, nothing recorded
+    /// (see `aarm_cases::lifecycle::identity::check`).
+    #[error("{path}: {source}; send the identity exactly as the identity provider spells it")]
+    IdentityRefused { path: &'static str, source: aarm_cases::lifecycle::identity::IdentityRefused },
     /// An idempotency key already used by another caller, endpoint, case or body: 422, and
     /// nothing changes (replay.rs).
     #[error("{0}")]
@@ -73,6 +78,9 @@ impl ApiError {
             ApiError::Rejected(r) => (StatusCode::CONFLICT, r.as_str()),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::InvalidInput(_) => (StatusCode::BAD_REQUEST, aarm_runtime::decision::codes::INPUT_INVALID),
+            ApiError::IdentityRefused { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, aarm_runtime::decision::codes::INPUT_INVALID)
+            }
             ApiError::KeyReused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(reason, _) => (StatusCode::CONFLICT, reason),

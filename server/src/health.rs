@@ -5,62 +5,30 @@
 //! a load balancer then takes the instance out, since every decision that needs the store would
 //! be a `deny`.
 
-use crate::app::App;
 use crate::error::ApiError;
+use crate::lifecycle::Cases;
+use crate::listen::Connections;
+use aarm_cases::store::service::WriteProbe;
 use aarm_cases::store::CaseStore;
-use rusqlite::{params, Connection};
+use aarm_runtime::engine::Engine;
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
-
-/// The write half of the probe.
-pub struct Probe {
-    conn: Mutex<Connection>,
-}
-
-impl std::fmt::Debug for Probe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Probe").finish()
-    }
-}
-
-impl Probe {
-    pub fn open(path: &Path) -> Result<Probe, String> {
-        let open = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(Duration::from_secs(5))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
-        };
-        let conn = open().map_err(|e| format!("health probe: {e}"))?;
-        Ok(Probe { conn: Mutex::new(conn) })
-    }
-
-    /// Writes one row (always the same one: the table never grows).
-    fn write(&self, now: i64) -> Result<(), ApiError> {
-        let conn = self.conn.lock().map_err(|_| ApiError::Unavailable("health probe: the lock is poisoned".into()))?;
-        conn.execute("INSERT OR REPLACE INTO serve_health (id, checked_at) VALUES (1, ?1)", params![now])
-            .map_err(|e| ApiError::Unavailable(format!("the case store cannot be written: {e}")))?;
-        Ok(())
-    }
-}
+use std::sync::Arc;
 
 /// The `/healthz` answer, or 503 when the bundle or the store fails.
-pub async fn check(app: &Arc<App>) -> Result<Value, ApiError> {
-    let engine = app.engine()?;
+pub async fn check(
+    engine: Arc<Engine>,
+    cases: &Cases,
+    probe: Arc<dyn WriteProbe>,
+    connections: &Connections,
+    now: i64,
+) -> Result<Value, ApiError> {
     let policy = engine.default_policy();
-    let now = app.clock.now();
-    let app2 = app.clone();
-    let quarantined = app
-        .lifecycle(move |lc| {
+    let quarantined = cases
+        .run(move |lc| {
             lc.store()
                 .last_event_at()
                 .map_err(|e| ApiError::Unavailable(format!("the case store cannot be read: {e}")))?;
-            app2.probe.write(now)?;
+            probe.write(now).map_err(|e| ApiError::Unavailable(format!("the case store cannot be written: {e}")))?;
             Ok(lc.store().unreadable())
         })
         .await?;
@@ -71,6 +39,6 @@ pub async fn check(app: &Arc<App>) -> Result<Value, ApiError> {
         "policy": policy.name,
         "version": policy.version,
         "quarantined_cases": quarantined,
-        "connections": { "open": app.connections.open(), "max": app.connections.max() },
+        "connections": { "open": connections.open(), "max": connections.max() },
     }))
 }

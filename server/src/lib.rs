@@ -6,7 +6,8 @@
 //! receipt. The crate links only `aarm-runtime` (never the compiler).
 //!
 //! - [`config`]: `serve.toml`; [`auth`]: bearer tokens and JWTs → a verified principal
-//! - [`app`]: shared state, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does
+//! - [`app`]: shared state, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does;
+//!   [`lifecycle`]: the case service behind its lock; [`due`]: when each pending case is due
 //! - [`timers`]: the background clock; [`reload`]: hot reload of the bundle; [`replay`]:
 //!   retried decisions (`Idempotency-Key`)
 //! - [`sessions`]: `prior_actions` accumulation; [`wait`]: long-poll waiters
@@ -20,10 +21,12 @@ pub mod auth;
 pub mod cases;
 pub mod clock;
 pub mod config;
+pub mod due;
 pub mod error;
 pub mod health;
 pub mod identities;
 pub mod inbox;
+pub mod lifecycle;
 pub mod listen;
 pub mod logging;
 pub mod notify;
@@ -110,8 +113,8 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     let mut background = Vec::new();
     background.push(tokio::spawn(timers::run(app.clone())));
     background.push(tokio::spawn(reload::run(app.clone())));
-    if let Some(rx) = app.journal_rx.lock().ok().and_then(|mut r| r.take()) {
-        background.push(tokio::spawn(sessions::journal::run(app.clone(), rx)));
+    if let Some((journal, rx)) = app.journal.lock().ok().and_then(|mut r| r.take()) {
+        background.push(tokio::spawn(sessions::journal::run(journal, app.clock.clone(), rx)));
     }
     let outbox_app = app.clone();
     background.push(tokio::spawn(async move {
@@ -136,7 +139,8 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
 async fn recover_notifications(app: &Arc<App>) {
     let app2 = app.clone();
     let result = app
-        .lifecycle_at(move |lc, now| {
+        .cases
+        .run_at(move |lc, now| {
             for case in aarm_cases::store::CaseStore::list(lc.store(), true)? {
                 cases::observed(&app2, lc, &case, now);
             }

@@ -25,8 +25,11 @@ use tokio_util::task::TaskTracker;
 const HEAD_SLACK: usize = 4;
 
 /// The HTTP layer's bound on the number of header lines (the API's own is
-/// [`crate::routes::MAX_HEADERS`]).
-const HARD_MAX_HEADERS: usize = crate::routes::MAX_HEADERS * HEAD_SLACK;
+/// [`MAX_HEADERS`]).
+const HARD_MAX_HEADERS: usize = MAX_HEADERS * HEAD_SLACK;
+
+/// Most header lines a request may have (431 beyond).
+pub const MAX_HEADERS: usize = 100;
 
 /// The open connections and the cap: what `/healthz` reports.
 #[derive(Debug)]

@@ -27,7 +27,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
-    if let Ok(mut s) = app.bundle_stamp.lock() {
+    if let Ok(mut s) = app.bundle.stamp.lock() {
         *s = stamp;
     }
     let previous = app.engine()?.bundle_hash().to_string();
@@ -37,7 +37,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
     }
     let engine = Arc::new(engine);
     let registered = engine.clone();
-    app.lifecycle(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
+    app.cases.run(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
     app.set_engine(engine)?;
     tracing::info!(bundle = %hash, previous = %previous, "bundle reloaded");
     Ok(Reloaded { bundle_hash: hash, previous, changed: true })
@@ -48,7 +48,7 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
 fn stamp_changed(app: &App) -> bool {
     let Ok(meta) = std::fs::metadata(&app.options.bundle) else { return false };
     let now = crate::app::FileStamp { len: meta.len(), modified: meta.modified().ok() };
-    let Ok(mut seen) = app.bundle_stamp.lock() else { return false };
+    let Ok(mut seen) = app.bundle.stamp.lock() else { return false };
     if *seen == now {
         return false;
     }

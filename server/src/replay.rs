@@ -21,32 +21,16 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use rusqlite::{params, Connection, OptionalExtension};
+use aarm_cases::store::service::IdempotencyKeyStore;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// How long a decide answer is kept for retries.
 pub const KEEP_S: i64 = 24 * 3600;
 
 /// The scope of decide keys (case events are scoped by their case id).
 const DECIDE: &str = "decide";
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS serve_idempotency_keys (
-    scope       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    response    TEXT,
-    created_at  INTEGER NOT NULL,
-    PRIMARY KEY (scope, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS serve_idempotency_keys_at ON serve_idempotency_keys(scope, created_at);
--- Kept per agent and without a fingerprint by earlier versions: superseded.
-DROP TABLE IF EXISTS serve_decide_keys;
-";
 
 /// A key as a caller sent it, with the fingerprint of the call it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +56,7 @@ impl Key {
 }
 
 pub struct IdempotencyKeys {
-    conn: Mutex<Connection>,
+    store: Box<dyn IdempotencyKeyStore>,
     in_flight: Mutex<HashSet<String>>,
 }
 
@@ -82,7 +66,7 @@ impl std::fmt::Debug for IdempotencyKeys {
     }
 }
 
-fn db<T>(r: rusqlite::Result<T>) -> Result<T, ApiError> {
+fn db<T>(r: Result<T, aarm_cases::store::StoreError>) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::Unavailable(format!("idempotency keys: {e}")))
 }
 
@@ -109,35 +93,15 @@ impl Drop for Claim<'_> {
 }
 
 impl IdempotencyKeys {
-    pub fn open(path: &Path) -> Result<IdempotencyKeys, String> {
-        let open = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(Duration::from_secs(10))?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
-        };
-        let conn = open().map_err(|e| format!("idempotency keys: {e}"))?;
-        Ok(IdempotencyKeys { conn: Mutex::new(conn), in_flight: Mutex::new(HashSet::new()) })
-    }
-
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, ApiError> {
-        self.conn.lock().map_err(|_| ApiError::Unavailable("idempotency keys: the lock is poisoned".into()))
+    pub fn new(store: Box<dyn IdempotencyKeyStore>) -> IdempotencyKeys {
+        IdempotencyKeys { store, in_flight: Mutex::new(HashSet::new()) }
     }
 
     /// The fingerprint `key` is bound to in `scope` (decide keys: only within [`KEEP_S`] of
     /// `now`), and the answer kept with it.
     fn bound(&self, scope: &str, key: &str, now: i64) -> Result<Option<(String, Option<String>)>, ApiError> {
         let since = if scope == DECIDE { now.saturating_sub(KEEP_S) } else { i64::MIN };
-        let conn = self.conn()?;
-        db(conn
-            .query_row(
-                "SELECT fingerprint, response FROM serve_idempotency_keys \
-                 WHERE scope = ?1 AND key = ?2 AND created_at >= ?3",
-                params![scope, key, since],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional())
+        Ok(db(self.store.bound(scope, key, since))?.map(|b| (b.fingerprint, b.response)))
     }
 
     /// The first answer to this decide key, if it was given within [`KEEP_S`] of `now`; 422 when
@@ -164,17 +128,8 @@ impl IdempotencyKeys {
 
     /// Keeps a decide answer (and forgets decide answers older than [`KEEP_S`]).
     pub fn keep(&self, key: &Key, answer: &serde_json::Value, now: i64) -> Result<(), ApiError> {
-        let conn = self.conn()?;
-        db(conn.execute(
-            "INSERT OR REPLACE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![DECIDE, key.id, key.fingerprint, answer.to_string(), now],
-        ))?;
-        db(conn.execute(
-            "DELETE FROM serve_idempotency_keys WHERE scope = ?1 AND created_at < ?2",
-            params![DECIDE, now.saturating_sub(KEEP_S)],
-        ))?;
-        Ok(())
+        let forget_before = now.saturating_sub(KEEP_S);
+        db(self.store.keep_answer(DECIDE, &key.id, &key.fingerprint, &answer.to_string(), now, forget_before))
     }
 
     /// For an event on `case`: `Ok` when the key is new or was bound to this same call; 422 when
@@ -188,13 +143,9 @@ impl IdempotencyKeys {
 
     /// Binds the key to this call before its event is applied (see the module doc).
     pub fn bind_event(&self, case: &str, key: &Key, now: i64) -> Result<(), ApiError> {
-        db(self.conn()?.execute(
-            "INSERT OR IGNORE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
-             VALUES (?1, ?2, ?3, NULL, ?4)",
-            params![case, key.id, key.fingerprint, now],
-        ))?;
-        // (The connection's lock is released above.) A concurrent binder (another process on
-        // the file) may have won: check who holds the key.
+        db(self.store.bind(case, &key.id, &key.fingerprint, now))?;
+        // A concurrent binder (another process on the file) may have won: check who holds the
+        // key.
         self.check_event(case, key)
     }
 }

@@ -1,104 +1,34 @@
 //! The background clock: fires due timeouts and escalations of every pending case with no
 //! request arriving, queues the notifications they call for, and wakes the waiters.
 //!
-//! It does not read every pending case at every tick: [`DueIndex`] keeps, for each pending case
-//! the service has seen, when something is next due, and a tick applies the clock only to the
+//! It does not read every pending case at every tick: [`crate::due::DueIndex`] keeps, for each pending case
+//! the service has seen, when something is next due ([`Case::next_due`], the machine's rule), and a tick applies the clock only to the
 //! cases due by then. Every [`RESCAN_TICKS`] ticks it reads them all again, which also picks up
 //! cases that another process (`aarm case` on the same store) opened or changed.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use crate::app::App;
-use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::store::{CaseStore, StoreError};
 use std::sync::Arc;
 
-/// The earliest moment something is due for `case` (an escalation or the timeout of its wait).
-pub fn next_due(case: &Case) -> Option<i64> {
-    match case.state {
-        CaseState::PendingApproval => {
-            let s = case.decision.step_up.as_ref()?;
-            let deadline = case.waiting_since.saturating_add(s.timeout_s);
-            let escalation =
-                s.escalate.as_ref().filter(|_| !case.escalated).map(|e| case.waiting_since.saturating_add(e.after_s));
-            Some(escalation.map_or(deadline, |e| e.min(deadline)))
-        }
-        CaseState::PendingEvidence => {
-            let d = case.decision.defer.as_ref()?;
-            Some(case.waiting_since.saturating_add(d.timeout_s))
-        }
-        _ => None,
-    }
-}
-
 /// A full read of the pending cases every this many ticks.
 pub const RESCAN_TICKS: u64 = 60;
-
-/// Pending case id → when something is next due for it.
-#[derive(Debug, Default)]
-pub struct DueIndex {
-    map: Mutex<HashMap<String, i64>>,
-}
-
-impl DueIndex {
-    pub fn new() -> DueIndex {
-        DueIndex::default()
-    }
-
-    /// The case as last seen: due at its next deadline, or out of the index once resolved.
-    pub fn update(&self, case: &Case) {
-        if let Ok(mut map) = self.map.lock() {
-            match next_due(case) {
-                Some(t) => {
-                    map.insert(case.id.clone(), t);
-                }
-                None => {
-                    map.remove(&case.id);
-                }
-            }
-        }
-    }
-
-    /// The cases due by `now`, earliest first.
-    pub fn due(&self, now: i64) -> Vec<String> {
-        let Ok(map) = self.map.lock() else { return Vec::new() };
-        let mut due: Vec<(i64, String)> =
-            map.iter().filter(|(_, t)| **t <= now).map(|(id, t)| (*t, id.clone())).collect();
-        due.sort();
-        due.into_iter().map(|(_, id)| id).collect()
-    }
-
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.map.lock() {
-            map.remove(id);
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// One tick at the clock's now: returns the ids of the cases that changed. `rescan`: read every
 /// pending case from the store (and rebuild the index) instead of trusting the index.
 pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
     let app2 = app.clone();
     let changed = app
-        .lifecycle_at(move |lc, now| {
+        .cases
+        .run_at(move |lc, now| {
             if rescan {
                 for case in lc.store().list(true)? {
-                    app2.due.update(&case);
+                    app2.cases.due.update(&case);
                 }
             }
             let mut changed = Vec::new();
-            for id in app2.due.due(now) {
+            for id in app2.cases.due.due(now) {
                 match lc.apply(&id, &Event::Tick, now, None) {
                     Ok((after, receipts)) => {
                         for r in &receipts {
@@ -113,7 +43,7 @@ pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
                     // Unreadable (quarantined by the store): it must not stop the clock for the
                     // others.
                     Err(LifecycleError::Rejected(_) | LifecycleError::Store(StoreError::Unreadable { .. })) => {
-                        app2.due.forget(&id)
+                        app2.cases.due.forget(&id)
                     }
                     Err(e) => return Err(crate::error::ApiError::from(e)),
                 }

@@ -114,6 +114,38 @@ async fn an_approver_differing_from_the_requester_only_in_case_is_self_approval(
     assert_eq!(body["state"], "allowed");
 }
 
+/// A requester or agent spelled with white space at an end, an invisible character or
+/// full-width letters would be recorded as sent while comparing equal to the plain spelling:
+/// the service refuses it before deciding (422 `input.invalid`), and nothing is recorded.
+#[tokio::test]
+async fn a_padded_or_disguised_identity_is_refused_at_the_door() {
+    let d = Deployment::start("audit-identity-spoof").await;
+    let before = d.snapshot().await;
+    let spoofs = [
+        ("human", "cfo@corp.com "),
+        ("human", "\u{a0}cfo@corp.com"),
+        ("human", "cfo\u{200b}@corp.com"),
+        ("human", "cfo\u{ff20}corp.com"),
+        ("human", "cfo@corp.com\u{202e}"),
+        ("human", "cfo@corp.com\t"),
+        ("agent", "finance-agent "),
+    ];
+    for (field, spoof) in spoofs {
+        let mut request = transfer(50_000);
+        request["identity"][field] = json!(spoof);
+        let (status, body) = d.post("/v1/decide", "agent-token", request).await;
+        assert_eq!((status, body["reason"].as_str()), (422, Some("input.invalid")), "{spoof:?}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(&format!("identity.{field}")), "{body}");
+    }
+    assert_eq!(d.snapshot().await, before, "a refused identity opens no case and leaves no receipt");
+    // The plain spelling is decided, and its approver is still refused as the requester.
+    let mut request = transfer(50_000);
+    request["identity"]["human"] = json!("cfo@corp.com");
+    let case = d.decide(request).await["case"].as_str().unwrap().to_string();
+    let (status, body) = d.post(&format!("/v1/cases/{case}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("self_approval")), "{body}");
+}
+
 fn jwt(claims: Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

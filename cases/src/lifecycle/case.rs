@@ -1,6 +1,7 @@
 //! A case: one suspended action (a `step_up` or `defer` decision) carried to its end.
 
-use aarm_runtime::decision::{ActionOut, Decision, Reason};
+use super::identity::same_identity;
+use aarm_runtime::decision::{ActionOut, Decision, Reason, StepUpObligation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -110,6 +111,82 @@ pub struct Case {
     /// presents a currently valid credential first ([`crate::lifecycle::event::Event::Revalidate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<Credential>,
+}
+
+/// The case's rules about time and people, asked by the state machine (to fire what is due, to
+/// accept an approval) and by hosts (a server's clock index, who sees an approval inbox): one
+/// answer for both.
+impl Case {
+    /// The current approval tier's obligation, while the case waits for approvers.
+    pub fn step_up(&self) -> Option<&StepUpObligation> {
+        match self.state {
+            CaseState::PendingApproval => self.decision.step_up.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// When the current wait (approval tier or deferral) times out; `None` once resolved.
+    pub fn deadline(&self) -> Option<i64> {
+        let timeout_s = match self.state {
+            CaseState::PendingApproval => self.decision.step_up.as_ref()?.timeout_s,
+            CaseState::PendingEvidence => self.decision.defer.as_ref()?.timeout_s,
+            _ => return None,
+        };
+        Some(self.waiting_since.saturating_add(timeout_s))
+    }
+
+    /// When the current tier's `escalate after D` falls due, until it has fired.
+    pub fn escalation_due(&self) -> Option<i64> {
+        let escalate = self.step_up()?.escalate.as_ref().filter(|_| !self.escalated)?;
+        Some(self.waiting_since.saturating_add(escalate.after_s))
+    }
+
+    /// The earliest moment something is due for the case (an escalation or the timeout of its
+    /// wait): before it, a clock tick changes nothing; `None` once resolved.
+    pub fn next_due(&self) -> Option<i64> {
+        let deadline = self.deadline()?;
+        Some(self.escalation_due().map_or(deadline, |e| e.min(deadline)))
+    }
+
+    /// The person who asked for the action (`identity.human` as submitted; empty when none).
+    pub fn requester(&self) -> &str {
+        self.identity.get("human").and_then(|h| h.as_str()).unwrap_or("")
+    }
+
+    /// Whether `who` may approve or deny on the current tier at `now`: named by the tier, added
+    /// by an escalation (also one due at `now` that no tick has fired yet: it fires before any
+    /// event at `now`), or holding the tier's role (`holds` answers for a role name, with the
+    /// roles the host verified).
+    pub fn eligible(&self, who: &str, holds: impl Fn(&str) -> bool, now: i64) -> bool {
+        let Some(tier) = self.step_up() else { return false };
+        if self.extra_approvers.iter().any(|a| same_identity(a, who)) {
+            return true;
+        }
+        if let Some(escalate) = &tier.escalate {
+            let due = self.escalation_due().is_some_and(|at| at <= now);
+            if due && escalate.to.iter().any(|a| same_identity(a, who)) {
+                return true;
+            }
+        }
+        match &tier.role {
+            Some(role) => holds(role),
+            None => tier.approvers.iter().any(|a| same_identity(a, who)),
+        }
+    }
+
+    /// Whether `who` already approved or denied on the current tier.
+    pub fn acted(&self, who: &str) -> bool {
+        self.approvals.iter().any(|a| same_identity(&a.by, who))
+            || self.denials.iter().any(|d| same_identity(&d.by, who))
+    }
+
+    /// Whether the case names `who` as one of its people: approved or denied it, added by an
+    /// escalation, or listed as an approver of its tier (what an approver may read later).
+    pub fn names(&self, who: &str) -> bool {
+        self.acted(who)
+            || self.extra_approvers.iter().any(|a| same_identity(a, who))
+            || self.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| same_identity(a, who)))
+    }
 }
 
 /// The requester's credential as the host verified it when the action was submitted.

@@ -14,7 +14,7 @@
 use super::action::action_hash;
 use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
-use super::identity::{same_identity, IdentityVerifier};
+use super::identity::{same_identity, IdentityVerifier, VerifiedActor};
 use super::receipt::ReceiptDraft;
 use aarm_runtime::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
 use aarm_runtime::engine::Engine;
@@ -148,8 +148,21 @@ pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> Re
     }
 }
 
-/// Applies one event at time `now`.
+/// Applies one event at time `now`, its actor unauthenticated (see [`apply_verified`]).
 pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transition, Rejection> {
+    apply_verified(case, event, now, None, env)
+}
+
+/// Applies one event at time `now`. `verified`: the event's actor as the host authenticated them;
+/// the event's own receipts then record `identity_verified` and `verified_actor`, and the
+/// approval or denial it adds records how its author was verified (`verified_by`).
+pub fn apply_verified(
+    case: &Case,
+    event: &Event,
+    now: i64,
+    verified: Option<&VerifiedActor>,
+    env: &Env,
+) -> Result<Transition, Rejection> {
     // The clock first: an event from the past is refused the same way whatever became of the case.
     if now < case.updated_at {
         return Err(Rejection::ClockWentBack);
@@ -165,16 +178,25 @@ pub fn apply(case: &Case, event: &Event, now: i64, env: &Env) -> Result<Transiti
         finish(&mut next, now, &receipts);
         return Ok(Transition { case: next, receipts, rejected: Some(Rejection::CaseResolved) });
     }
+    // What fired before is the clock's; what follows is the event's own.
+    let clock_receipts = receipts.len();
     match event {
         Event::Tick => {}
         Event::Cancel { by } => {
             resolve(&mut next, CaseState::Cancelled, Effect::Deny, reasons::CANCELLED, "the case was cancelled", None);
             receipts.push(draft(&next, "cancel", by.as_deref(), now, json!({})));
         }
-        Event::Approve { by, roles } => approve(&mut next, by, roles, now, env, &mut receipts)?,
-        Event::Deny { by, why, roles } => deny(&mut next, by, why.as_deref(), roles, now, env, &mut receipts)?,
+        Event::Approve { by, roles } => approve(&mut next, by, roles, now, verified, env, &mut receipts)?,
+        Event::Deny { by, why, roles } => {
+            deny(&mut next, Verdict { by, why: why.as_deref(), roles, verified }, now, env, &mut receipts)?
+        }
         Event::Provide { name, value, by } => provide(&mut next, name, value, by.as_deref(), now, env, &mut receipts)?,
         Event::Revalidate { by, until } => revalidate(&mut next, by, *until, now, &mut receipts)?,
+    }
+    if let Some(actor) = verified {
+        for r in receipts.iter_mut().skip(clock_receipts) {
+            actor.vouch(&mut r.detail);
+        }
     }
     finish(&mut next, now, &receipts);
     Ok(Transition { case: next, receipts, rejected: None })
@@ -266,11 +288,10 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
     for _ in 0..64 {
         match case.state {
             CaseState::PendingApproval => {
-                let Some(s) = step_up(case).cloned() else { return };
-                let deadline = case.waiting_since.saturating_add(s.timeout_s);
-                if let Some(esc) = &s.escalate {
-                    let at = case.waiting_since.saturating_add(esc.after_s);
-                    if !case.escalated && at <= now && at < deadline {
+                let (Some(s), Some(deadline)) = (step_up(case).cloned(), case.deadline()) else { return };
+                if let (Some(esc), Some(at)) = (&s.escalate, case.escalation_due()) {
+                    // An escalation due with or after the timeout never fires: the timeout wins.
+                    if at <= now && at < deadline {
                         case.escalated = true;
                         case.extra_approvers = esc.to.clone();
                         receipts.push(draft(
@@ -290,8 +311,7 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
                 receipts.push(draft(case, "timeout", None, now, json!({ "tier": tier, "due_at": deadline })));
             }
             CaseState::PendingEvidence => {
-                let Some(d) = case.decision.defer.clone() else { return };
-                let deadline = case.waiting_since.saturating_add(d.timeout_s);
+                let (Some(d), Some(deadline)) = (case.decision.defer.clone(), case.deadline()) else { return };
                 if deadline > now {
                     return;
                 }
@@ -309,25 +329,24 @@ fn fire_due(case: &mut Case, now: i64, receipts: &mut Vec<ReceiptDraft>) {
     }
 }
 
-/// Whether `by` may act on the current approval tier.
-fn eligible(case: &Case, by: &str, roles: &[String], env: &Env) -> bool {
-    if case.extra_approvers.iter().any(|a| same_identity(a, by)) {
-        return true;
-    }
-    let Some(s) = step_up(case) else { return false };
-    match &s.role {
-        Some(role) => roles.iter().any(|r| r == role) || env.identities.roles(by).iter().any(|r| r == role),
-        None => s.approvers.iter().any(|a| same_identity(a, by)),
-    }
+/// Whether `by` may act on the current approval tier ([`Case::eligible`]), with the roles the
+/// event carries and those the host's identity service verified.
+fn eligible(case: &Case, by: &str, roles: &[String], now: i64, env: &Env) -> bool {
+    let holds = |role: &str| roles.iter().any(|r| r == role) || env.identities.roles(by).iter().any(|r| r == role);
+    case.eligible(by, holds, now)
 }
 
-fn requester(case: &Case) -> &str {
-    case.identity.get("human").and_then(|h| h.as_str()).unwrap_or("")
+/// How the approver `by` was verified, when the event's authenticated actor is them.
+fn verified_by(by: &str, verified: Option<&VerifiedActor>) -> Option<String> {
+    verified.filter(|v| same_identity(&v.id, by)).map(|v| v.method.clone())
 }
 
-/// Whether `by` already approved or denied on this tier.
-fn already_acted(case: &Case, by: &str) -> bool {
-    case.approvals.iter().any(|a| same_identity(&a.by, by)) || case.denials.iter().any(|d| same_identity(&d.by, by))
+/// A denial as the event brings it.
+struct Verdict<'a> {
+    by: &'a str,
+    why: Option<&'a str>,
+    roles: &'a [String],
+    verified: Option<&'a VerifiedActor>,
 }
 
 /// Whether the requester may still act at `at`: the credential recorded at submission (or renewed
@@ -359,17 +378,18 @@ fn approve(
     by: &str,
     roles: &[String],
     now: i64,
+    verified: Option<&VerifiedActor>,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
-    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, env) {
+    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
         return Err(Rejection::NotAnApprover);
     }
     let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
-    if !s.self_approval && !by.is_empty() && same_identity(by, requester(case)) {
+    if !s.self_approval && !by.is_empty() && same_identity(by, case.requester()) {
         return Err(Rejection::SelfApproval);
     }
-    if already_acted(case, by) {
+    if case.acted(by) {
         return Err(Rejection::DuplicateApproval);
     }
     let approvals = case.approvals.len().saturating_add(1);
@@ -389,7 +409,7 @@ fn approve(
         at: now,
         action_hash: case.action_hash.clone(),
         roles: roles.to_vec(),
-        verified_by: None,
+        verified_by: verified_by(by, verified),
     });
     // Every counted approval must be bound to this very action.
     let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).count();
@@ -410,30 +430,30 @@ fn approve(
 
 fn deny(
     case: &mut Case,
-    by: &str,
-    why: Option<&str>,
-    roles: &[String],
+    verdict: Verdict<'_>,
     now: i64,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
-    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, env) {
+    let Verdict { by, why, roles, verified } = verdict;
+    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
         return Err(Rejection::NotAnApprover);
     }
     let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
-    if already_acted(case, by) {
+    if case.acted(by) {
         return Err(Rejection::DuplicateApproval);
     }
-    case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string), verified_by: None });
+    let verified_by = verified_by(by, verified);
+    case.denials.push(Denial { by: by.to_string(), at: now, why: why.map(str::to_string), verified_by });
     // Without veto, a denial ends the case only once the quorum can no longer be reached: the
     // approvals so far plus the distinct people who may still approve (not the requester, unless
     // the policy allows self-approval) fall short of it. Role-based sets are open-ended.
-    let requester = requester(case).to_string();
+    let requester = case.requester().to_string();
     let mut remaining: Vec<String> = s
         .approvers
         .iter()
         .chain(&case.extra_approvers)
-        .filter(|p| !already_acted(case, p))
+        .filter(|p| !case.acted(p))
         .filter(|p| s.self_approval || requester.is_empty() || !same_identity(p, &requester))
         .map(|p| super::identity::normalized(p).into_owned())
         .collect();
@@ -548,4 +568,78 @@ fn provide(
     }
     receipts.push(draft(case, "provide", by, now, detail));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    const T0: i64 = 1_700_000_000;
+
+    /// A step-up tier (or, with `defer`, a deferral) with these times, opened at `T0`.
+    fn case(timeout_s: i64, escalate_after_s: Option<i64>, defer: bool) -> Case {
+        let escalate = escalate_after_s.map(|after_s| json!({ "after_s": after_s, "to": ["dave@corp.example"] }));
+        let decision: Decision = serde_json::from_value(json!({
+            "decision": if defer { "defer" } else { "step_up" },
+            "rule": "pay.big",
+            "reason": { "code": "pay.big", "message": "needs approval" },
+            "policy": { "name": "pay", "version": "1", "bundle_hash": "sha256:abc" },
+            "risk": "high",
+            "confidence": null,
+            "step_up": if defer { serde_json::Value::Null } else { json!({
+                "approvers": ["ana@corp.example", "bob@corp.example"], "quorum": 1, "timeout_s": timeout_s,
+                "on_timeout": "deny", "escalate": escalate, "veto": false, "self_approval": false,
+                "risk": "high", "notify": []
+            }) },
+            "defer": if defer { json!({
+                "need": [{ "name": "window_ok", "type": "Bool", "source": "api" }], "timeout_s": timeout_s, "max_attempts": 3,
+                "on_timeout": "deny", "on_exhausted": "deny"
+            }) } else { serde_json::Value::Null },
+            "modified_action": null
+        }))
+        .unwrap();
+        let request =
+            json!({ "action": { "tool": "transfer", "params": {} }, "identity": { "human": "ana@corp.example " } });
+        open(&decision, &request, T0).unwrap().0
+    }
+
+    #[test]
+    fn the_rules_of_a_pending_tier() {
+        let c = case(3600, Some(600), false);
+        assert_eq!((c.deadline(), c.escalation_due(), c.next_due()), (Some(T0 + 3600), Some(T0 + 600), Some(T0 + 600)));
+        // The padded requester is the approver `ana@corp.example`.
+        assert!(same_identity(c.requester(), "ana@corp.example"));
+        assert!(c.eligible("Ana@Corp.Example", |_| false, T0));
+        assert!(!c.eligible("dave@corp.example", |_| false, T0 + 599), "not before the escalation");
+        assert!(c.eligible("dave@corp.example", |_| false, T0 + 600), "due, even before a tick fired it");
+        assert!(!c.eligible("mallory@corp.example", |_| true, T0), "a role does not open a named tier");
+        let deferral = case(60, None, true);
+        assert_eq!((deferral.next_due(), deferral.eligible("ana@corp.example", |_| true, T0)), (Some(T0 + 60), false));
+    }
+
+    proptest! {
+        /// After the clock fired what was due at `now`, nothing is due at or before `now`, and
+        /// before the next due time the clock fires nothing: the server's index of due cases
+        /// and the machine agree.
+        #[test]
+        fn nothing_is_due_before_next_due(
+            timeout_s in 0i64..100_000,
+            escalate in proptest::option::of(0i64..100_000),
+            defer in any::<bool>(),
+            elapsed in 0i64..200_000,
+        ) {
+            let mut c = case(timeout_s, escalate, defer);
+            let due = c.next_due().unwrap();
+            prop_assert!(due >= c.waiting_since);
+            let now = T0 + elapsed;
+            let mut receipts = Vec::new();
+            fire_due(&mut c, now, &mut receipts);
+            prop_assert_eq!(receipts.is_empty(), now < due);
+            if let Some(next) = c.next_due() {
+                prop_assert!(next > now, "next due {} at or before now {}", next, now);
+            }
+        }
+    }
 }

@@ -236,12 +236,8 @@ impl<S: CaseStore> Lifecycle<S> {
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;
         let env = Env { engine: &engine, identities: self.identities.as_ref() };
-        let mut transition = machine::apply(&case, event, now, &env).map_err(LifecycleError::Rejected)?;
-        if let Some(actor) = verified {
-            if transition.rejected.is_none() {
-                actor.annotate(&mut transition, event.name(), now);
-            }
-        }
+        let transition =
+            machine::apply_verified(&case, event, now, verified, &env).map_err(LifecycleError::Rejected)?;
         let receipts = if transition.receipts.is_empty() {
             Vec::new()
         } else {

@@ -1,6 +1,7 @@
 //! Where cases and receipts live. The lifecycle talks to a [`CaseStore`]; hosts pick the
 //! implementation: [`memory::MemoryStore`] for tests, [`sqlite::SqliteStore`] for real
-//! deployments (a restart loses no pending approval and no receipt).
+//! deployments (a restart loses no pending approval and no receipt). What a service keeps
+//! beside the cases (session histories, idempotency keys) goes through [`service`]'s traits.
 //!
 //! Every write is atomic: a case's new state and the receipts of the transition are stored
 //! together or not at all, receipts are chained (each holds the hash of the previous one, in
@@ -8,7 +9,9 @@
 //! applied again.
 
 pub mod memory;
+pub mod service;
 pub mod sqlite;
+pub mod sqlite_service;
 
 use crate::lifecycle::case::Case;
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};

@@ -58,6 +58,33 @@ UPDATE meta SET value = 2 WHERE key = 'schema_version';
 /// How long a write waits for another writer (another handle or process) to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a connection's commits survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// A kill or a power loss (`synchronous=FULL`): cases and receipts.
+    PowerLoss,
+    /// A crash of the process, not necessarily a power loss (`synchronous=NORMAL`): what can be
+    /// rebuilt or repeated (a notification sent again, a session action), kept without an fsync
+    /// per write.
+    ProcessCrash,
+}
+
+/// Every connection to a store's file, set up in one place.
+fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+    // First, so that the pragmas below wait for other writers instead of failing.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers do not block the writer, and a commit is one append to the log.
+    // (An in-memory database answers `memory`: nothing to make durable there.)
+    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    let synchronous = match durability {
+        // The log is synced at every commit. Durability over speed.
+        Durability::PowerLoss => "FULL",
+        Durability::ProcessCrash => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    Ok(())
+}
+
 const SCHEMA: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -155,6 +182,24 @@ impl SqliteStore {
         SqliteStore::init(Connection::open_in_memory()?)
     }
 
+    /// A further connection to the store's file, for the tables a host keeps beside the cases
+    /// (a server's notification outbox, session journal, idempotency keys, health probe), with
+    /// `schema` created. The store opens every connection to its file the same way: the same
+    /// busy timeout, the file already in WAL mode; `durability` says what its commits survive.
+    /// The connection is the caller's: it never holds the store's write transaction.
+    pub(crate) fn side_connection(&self, durability: Durability, schema: &str) -> Result<Connection, StoreError> {
+        let conn = match self.conn.path().filter(|p| !p.is_empty()) {
+            Some(path) => {
+                Connection::open(path).map_err(|e| StoreError::Backend(format!("sqlite: cannot open {path}: {e}")))?
+            }
+            // A private in-memory store has no file to share: the side tables live apart.
+            None => Connection::open_in_memory()?,
+        };
+        configure(&conn, durability)?;
+        conn.execute_batch(schema)?;
+        Ok(conn)
+    }
+
     /// Receipts stored from now on are signed with `key`.
     pub fn with_signer(mut self, key: SigningKey) -> SqliteStore {
         self.signer = Some(key);
@@ -162,14 +207,7 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
-        // First, so that the pragmas below wait for other writers instead of failing.
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL: readers do not block the writer, and a commit is one append to the log.
-        // (An in-memory database answers `memory`: nothing to make durable there.)
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        // FULL: the log is synced at every commit, so an accepted event survives a kill or a
-        // power loss. Durability over speed.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        configure(&conn, Durability::PowerLoss)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
 
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -13,57 +13,15 @@
 use super::message::{ApprovalContext, Trigger};
 use crate::clock::Clock;
 use crate::config::{email_of_channel, Channel, NotifySection};
-use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use aarm_cases::store::service::{AttemptOutcome, DeliveryStore, DueDelivery, Queued};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS serve_deliveries (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    case_id     TEXT NOT NULL,
-    trigger_key TEXT NOT NULL,
-    channel     TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    payload     TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    next_at_ms  INTEGER NOT NULL,
-    last_error  TEXT,
-    created_at  INTEGER NOT NULL,
-    delivered_at INTEGER,
-    UNIQUE (case_id, trigger_key, channel)
-);
-CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
-";
-
-/// One recorded delivery, as `GET /v1/cases/{id}/deliveries` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    pub id: i64,
-    pub case: String,
-    pub trigger: String,
-    pub channel: String,
-    pub kind: String,
-    /// `pending` (queued or waiting for a retry), `delivered`, or `failed` (gave up).
-    pub state: String,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-    pub delivered_at: Option<i64>,
-}
-
-struct Due {
-    id: i64,
-    channel: String,
-    payload: String,
-    attempts: u32,
-}
+pub use aarm_cases::store::service::Delivery;
 
 pub struct Outbox {
-    conn: Mutex<Connection>,
+    store: Box<dyn DeliveryStore>,
     config: NotifySection,
     http: reqwest::Client,
     wake: Notify,
@@ -78,33 +36,25 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
-fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
-    r.map_err(|e| format!("outbox: {e}"))
+fn db<T>(r: Result<T, aarm_cases::store::StoreError>) -> Result<T, String> {
+    r.map_err(|e| e.to_string())
 }
 
 impl Outbox {
-    /// Opens the outbox tables in the store's database file (the case store has created it).
-    pub fn open(path: &Path, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
-        let conn = db(Connection::open(path))?;
-        db(conn.busy_timeout(Duration::from_secs(10)))?;
-        // The store's file is in WAL mode. NORMAL: a delivery's record survives a crash of the
-        // process but not necessarily a power loss; the worst case is a notification sent again
-        // (the state of the case calls for it at start-up), never a lost case: cases and
-        // receipts are written by the store's own connection with `synchronous=FULL`. It keeps
-        // an fsync per attempt off the async threads that run the deliveries.
-        db(conn.pragma_update(None, "synchronous", "NORMAL"))?;
-        db(conn.execute_batch(SCHEMA))?;
+    /// The outbox over the store's deliveries (`serve_deliveries` beside the cases). Their
+    /// records survive a crash of the process but not necessarily a power loss; the worst case
+    /// is a notification sent again (the state of the case calls for it at start-up), never a
+    /// lost case: cases and receipts are written by the store's own connection with
+    /// `synchronous=FULL`. It keeps an fsync per attempt off the async threads that run the
+    /// deliveries.
+    pub fn new(store: Box<dyn DeliveryStore>, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.retry.timeout_ms))
             // A webhook answers itself: a redirect elsewhere is not followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Outbox { conn: Mutex::new(conn), config, http, wake: Notify::new(), clock })
-    }
-
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, String> {
-        self.conn.lock().map_err(|_| "outbox: the lock is poisoned".to_string())
+        Ok(Outbox { store, config, http, wake: Notify::new(), clock })
     }
 
     /// Queues `context` to every channel in `channels` (once per case, occasion and channel).
@@ -118,23 +68,18 @@ impl Outbox {
         now: i64,
     ) -> Result<usize, String> {
         let payload = serde_json::to_string(context).map_err(|e| e.to_string())?;
-        let conn = self.conn()?;
-        let mut added = 0;
-        for name in channels {
-            let (kind, state, error) = match self.config.channels.get(name) {
-                Some(c) => (c.kind(), "pending", None),
-                None => {
-                    ("unknown", "failed", Some(format!("channel `{name}` is not in [notify.channels] of serve.toml")))
-                }
-            };
-            added += db(conn.execute(
-                "INSERT OR IGNORE INTO serve_deliveries
-                    (case_id, trigger_key, channel, kind, payload, state, next_at_ms, last_error, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![context.case, key, name, kind, payload, state, self.clock.now_ms(), error, now],
-            ))?;
-        }
-        drop(conn);
+        let queued: Vec<Queued> = channels
+            .iter()
+            .map(|name| match self.config.channels.get(name) {
+                Some(c) => Queued { channel: name.clone(), kind: c.kind().to_string(), refused: None },
+                None => Queued {
+                    channel: name.clone(),
+                    kind: "unknown".into(),
+                    refused: Some(format!("channel `{name}` is not in [notify.channels] of serve.toml")),
+                },
+            })
+            .collect();
+        let added = db(self.store.queue(&context.case, key, &payload, &queued, self.clock.now_ms(), now))?;
         if added > 0 {
             self.wake.notify_one();
         }
@@ -161,47 +106,16 @@ impl Outbox {
 
     /// Every delivery recorded for a case, oldest first.
     pub fn list(&self, case: &str) -> Result<Vec<Delivery>, String> {
-        let conn = self.conn()?;
-        let mut stmt = db(conn.prepare(
-            "SELECT id, case_id, trigger_key, channel, kind, state, attempts, last_error, created_at, delivered_at
-             FROM serve_deliveries WHERE case_id = ?1 ORDER BY id",
-        ))?;
-        let rows = db(stmt.query_map([case], |r| {
-            Ok(Delivery {
-                id: r.get(0)?,
-                case: r.get(1)?,
-                trigger: r.get(2)?,
-                channel: r.get(3)?,
-                kind: r.get(4)?,
-                state: r.get(5)?,
-                attempts: r.get(6)?,
-                last_error: r.get(7)?,
-                created_at: r.get(8)?,
-                delivered_at: r.get(9)?,
-            })
-        }))?;
-        db(rows.collect())
+        db(self.store.deliveries(case))
     }
 
-    fn due(&self, limit: i64) -> Result<Vec<Due>, String> {
-        let conn = self.conn()?;
-        let mut stmt = db(conn.prepare(
-            "SELECT id, channel, payload, attempts FROM serve_deliveries
-             WHERE state = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
-        ))?;
-        let rows = db(stmt.query_map(params![self.clock.now_ms(), limit], |r| {
-            Ok(Due { id: r.get(0)?, channel: r.get(1)?, payload: r.get(2)?, attempts: r.get(3)? })
-        }))?;
-        db(rows.collect())
+    fn due(&self, limit: i64) -> Result<Vec<DueDelivery>, String> {
+        db(self.store.due(self.clock.now_ms(), limit))
     }
 
     /// Milliseconds until the next pending delivery is due, if any.
     fn next_due_in(&self) -> Result<Option<i64>, String> {
-        let conn = self.conn()?;
-        let next: Option<i64> = db(conn
-            .query_row("SELECT MIN(next_at_ms) FROM serve_deliveries WHERE state = 'pending'", [], |r| r.get(0))
-            .optional())?
-        .flatten();
+        let next = db(self.store.next_due_ms())?;
         Ok(next.map(|t| t.saturating_sub(self.clock.now_ms()).max(0)))
     }
 
@@ -213,26 +127,18 @@ impl Outbox {
     }
 
     fn record(&self, id: i64, attempts: u32, result: &Result<(), String>, now: i64) -> Result<(), String> {
-        let conn = self.conn()?;
-        match result {
-            Ok(()) => db(conn.execute(
-                "UPDATE serve_deliveries SET state = 'delivered', attempts = ?2, last_error = NULL, delivered_at = ?3
-                 WHERE id = ?1",
-                params![id, attempts, now],
-            )),
-            Err(e) if attempts >= self.config.retry.max_attempts => db(conn.execute(
-                "UPDATE serve_deliveries SET state = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, attempts, e],
-            )),
-            Err(e) => db(conn.execute(
-                "UPDATE serve_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE id = ?1",
-                params![id, attempts, e, self.clock.now_ms().saturating_add(self.backoff_ms(attempts))],
-            )),
-        }
-        .map(|_| ())
+        let outcome = match result {
+            Ok(()) => AttemptOutcome::Delivered { at: now },
+            Err(e) if attempts >= self.config.retry.max_attempts => AttemptOutcome::GaveUp { error: e },
+            Err(e) => AttemptOutcome::Retry {
+                error: e,
+                next_at_ms: self.clock.now_ms().saturating_add(self.backoff_ms(attempts)),
+            },
+        };
+        db(self.store.record(id, attempts, outcome))
     }
 
-    async fn attempt(&self, due: &Due, now: i64) -> Result<(), String> {
+    async fn attempt(&self, due: &DueDelivery, now: i64) -> Result<(), String> {
         let context: ApprovalContext =
             serde_json::from_str(&due.payload).map_err(|e| format!("stored message is not valid: {e}"))?;
         let timeout = Duration::from_millis(self.config.retry.timeout_ms);

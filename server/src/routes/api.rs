@@ -329,7 +329,8 @@ pub async fn reload(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Js
 
 /// Unauthenticated: whether the service can decide, and with which bundle (health.rs).
 pub async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
-    crate::health::check(&app).await.map(Json)
+    let now = app.clock.now();
+    crate::health::check(app.engine()?, &app.cases, app.probe.clone(), &app.connections, now).await.map(Json)
 }
 
 pub async fn openapi() -> Json<Value> {

@@ -41,9 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox/style.css"),
     ("get", "/inbox/favicon.svg"),
 ];
-
-/// Most header lines a request may have (431 beyond).
-pub const MAX_HEADERS: usize = 100;
+pub use crate::listen::MAX_HEADERS;
 
 pub fn router(app: Arc<App>) -> Router {
     let limits = app.options.limits.clone();

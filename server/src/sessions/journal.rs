@@ -1,31 +1,20 @@
-//! The session journal: recorded actions appended to `serve_session_actions` in the store's
-//! SQLite file, in batches (one transaction per batch, `synchronous=NORMAL`: a batch survives a
-//! crash of the process once written), loaded back at start-up, pruned after [`super::IDLE_S`].
+//! The session journal: recorded actions appended to the store's session history
+//! ([`SessionHistory`], in the store's file beside the cases) in batches (one transaction per
+//! batch: a batch survives a crash of the process once written), loaded back at start-up, pruned
+//! after [`super::IDLE_S`].
 
 use super::{Entry, PriorAction, IDLE_S};
-use rusqlite::{params, Connection};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use crate::clock::Clock;
+use aarm_cases::store::service::{SessionAction, SessionHistory};
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS serve_session_actions (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    agent    TEXT NOT NULL,
-    session  TEXT NOT NULL,
-    tool     TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    at       INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS serve_session_actions_at ON serve_session_actions(at);
-";
 
 /// Most entries written in one transaction.
 const BATCH: usize = 4096;
 
+/// The sessions' side of the store's [`SessionHistory`].
 pub struct Journal {
-    conn: Mutex<Connection>,
+    history: Box<dyn SessionHistory>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -34,64 +23,48 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-fn db<T>(r: rusqlite::Result<T>) -> Result<T, String> {
-    r.map_err(|e| format!("session journal: {e}"))
-}
-
 impl Journal {
-    pub fn open(path: &Path) -> Result<Journal, String> {
-        let conn = db(Connection::open(path))?;
-        db(conn.busy_timeout(Duration::from_secs(10)))?;
-        db(conn.pragma_update(None, "synchronous", "NORMAL"))?;
-        db(conn.execute_batch(SCHEMA))?;
-        Ok(Journal { conn: Mutex::new(conn) })
-    }
-
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, String> {
-        self.conn.lock().map_err(|_| "session journal: the lock is poisoned".to_string())
+    pub fn new(history: Box<dyn SessionHistory>) -> Journal {
+        Journal { history }
     }
 
     /// Every entry since `since`, oldest first.
     pub fn load(&self, since: i64) -> Result<Vec<Entry>, String> {
-        let conn = self.conn()?;
-        let mut stmt = db(conn.prepare(
-            "SELECT agent, session, tool, decision, at FROM serve_session_actions WHERE at >= ?1 ORDER BY id",
-        ))?;
-        let rows = db(stmt.query_map([since], |r| {
-            Ok(Entry {
-                agent: r.get(0)?,
-                session: r.get(1)?,
-                action: PriorAction { tool: r.get(2)?, decision: r.get(3)? },
-                at: r.get(4)?,
+        let actions = self.history.since(since).map_err(|e| e.to_string())?;
+        Ok(actions
+            .into_iter()
+            .map(|a| Entry {
+                agent: a.agent,
+                session: a.session,
+                action: PriorAction { tool: a.tool, decision: a.decision },
+                at: a.at,
             })
-        }))?;
-        db(rows.collect())
+            .collect())
     }
 
     pub fn append(&self, batch: &[Entry]) -> Result<(), String> {
-        let mut conn = self.conn()?;
-        let tx = db(conn.transaction())?;
-        {
-            let mut insert = db(tx.prepare_cached(
-                "INSERT INTO serve_session_actions (agent, session, tool, decision, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            ))?;
-            for e in batch {
-                db(insert.execute(params![e.agent, e.session, e.action.tool, e.action.decision, e.at]))?;
-            }
-        }
-        db(tx.commit())
+        let actions: Vec<SessionAction> = batch
+            .iter()
+            .map(|e| SessionAction {
+                agent: e.agent.clone(),
+                session: e.session.clone(),
+                tool: e.action.tool.clone(),
+                decision: e.action.decision.clone(),
+                at: e.at,
+            })
+            .collect();
+        self.history.append(&actions).map_err(|e| e.to_string())
     }
 
     /// Forgets entries older than `before`.
     pub fn prune(&self, before: i64) -> Result<usize, String> {
-        let conn = self.conn()?;
-        db(conn.execute("DELETE FROM serve_session_actions WHERE at < ?1", [before]))
+        self.history.prune(before).map_err(|e| e.to_string())
     }
 }
 
 /// Writes what arrives, in batches, until every sender is gone (then the rest is written).
-pub async fn run(app: Arc<crate::app::App>, mut rx: UnboundedReceiver<Entry>) {
-    let journal = app.journal.clone();
+pub async fn run(journal: Journal, clock: Arc<Clock>, mut rx: UnboundedReceiver<Entry>) {
+    let journal = Arc::new(journal);
     let mut last_prune = i64::MIN;
     let mut buf = Vec::with_capacity(BATCH);
     loop {
@@ -99,7 +72,7 @@ pub async fn run(app: Arc<crate::app::App>, mut rx: UnboundedReceiver<Entry>) {
         if rx.recv_many(&mut buf, BATCH).await == 0 {
             return;
         }
-        let now = app.clock.now();
+        let now = clock.now();
         let prune = now.saturating_sub(last_prune) >= 60;
         if prune {
             last_prune = now;
@@ -124,36 +97,5 @@ pub async fn run(app: Arc<crate::app::App>, mut rx: UnboundedReceiver<Entry>) {
             }
             Err(e) => tracing::error!(error = %e, "session journal task failed"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(session: &str, tool: &str, at: i64) -> Entry {
-        Entry {
-            agent: "a".into(),
-            session: session.into(),
-            action: PriorAction { tool: tool.into(), decision: "allow".into() },
-            at,
-        }
-    }
-
-    #[test]
-    fn entries_come_back_in_order_and_old_ones_are_pruned() {
-        let path = std::env::temp_dir().join(format!("aarm-journal-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let j = Journal::open(&path).unwrap();
-        j.append(&[entry("s1", "read", 10), entry("s2", "send", 20)]).unwrap();
-        j.append(&[entry("s1", "pay", 30)]).unwrap();
-        drop(j);
-        let j = Journal::open(&path).unwrap();
-        let tools: Vec<String> = j.load(0).unwrap().into_iter().map(|e| e.action.tool).collect();
-        assert_eq!(tools, ["read", "send", "pay"]);
-        assert_eq!(j.load(25).unwrap(), vec![entry("s1", "pay", 30)]);
-        assert_eq!(j.prune(20).unwrap(), 1);
-        assert_eq!(j.load(0).unwrap().len(), 2);
-        let _ = std::fs::remove_file(&path);
     }
 }

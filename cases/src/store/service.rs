@@ -1,0 +1,135 @@
+//! What a service keeps beside the cases, behind the same store as they: an agent session's
+//! history, the idempotency keys of retried calls, the notification outbox, and a write probe
+//! for health checks. A server
+//! asks these traits, never SQL, so that another backend (PostgreSQL) can keep them too.
+//! [`super::sqlite::SqliteStore`] hands out the SQLite implementations
+//! ([`super::sqlite::SqliteStore::session_history`], ...), each on a connection of its own to the
+//! store's file, so none of them ever holds the lifecycle's write transaction.
+
+use super::StoreError;
+
+/// One action of an agent's session, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAction {
+    pub agent: String,
+    pub session: String,
+    pub tool: String,
+    /// The decision it got (`allow`, `deny`, ...).
+    pub decision: String,
+    pub at: i64,
+}
+
+/// The recorded actions of every session, oldest first.
+pub trait SessionHistory: Send + Sync {
+    /// Appends `batch` in one transaction: all of it or none.
+    fn append(&self, batch: &[SessionAction]) -> Result<(), StoreError>;
+    /// Every action at or after `since`, in the order appended.
+    fn since(&self, since: i64) -> Result<Vec<SessionAction>, StoreError>;
+    /// Forgets the actions before `before`; returns how many.
+    fn prune(&self, before: i64) -> Result<usize, StoreError>;
+}
+
+/// A key as bound to the call it was first used for, and the answer kept for its retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundKey {
+    pub fingerprint: String,
+    pub response: Option<String>,
+}
+
+/// Idempotency keys by scope (a server's `decide`, or a case id for events).
+pub trait IdempotencyKeyStore: Send + Sync {
+    /// The key `key` in `scope` if it was bound at or after `since`.
+    fn bound(&self, scope: &str, key: &str, since: i64) -> Result<Option<BoundKey>, StoreError>;
+    /// Binds `key` to `fingerprint` with its answer (replacing an earlier binding), and forgets
+    /// the keys of `scope` bound before `forget_before`.
+    fn keep_answer(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        response: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
+    /// Binds `key` to `fingerprint` unless it is bound already (the first binder wins).
+    fn bind(&self, scope: &str, key: &str, fingerprint: &str, now: i64) -> Result<(), StoreError>;
+}
+
+/// One recorded notification delivery, as `GET /v1/cases/{id}/deliveries` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub case: String,
+    pub trigger: String,
+    pub channel: String,
+    pub kind: String,
+    /// `pending` (queued or waiting for a retry), `delivered`, or `failed` (gave up).
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// A channel a message is queued to: its kind, or why it fails at once (an unknown channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub channel: String,
+    pub kind: String,
+    pub refused: Option<String>,
+}
+
+/// A pending delivery whose time has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub channel: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome<'a> {
+    Delivered {
+        at: i64,
+    },
+    /// No attempt left: the delivery is `failed` for good.
+    GaveUp {
+        error: &'a str,
+    },
+    /// Tried again at `next_at_ms`.
+    Retry {
+        error: &'a str,
+        next_at_ms: i64,
+    },
+}
+
+/// The notification outbox: a delivery per (case, occasion, channel), recorded before anything
+/// is sent.
+pub trait DeliveryStore: Send + Sync {
+    /// Queues `payload` for `case` on `occasion` to each channel, due at `due_ms`; a channel
+    /// already queued for that case and occasion is left as it is. Returns how many were new.
+    fn queue(
+        &self,
+        case: &str,
+        occasion: &str,
+        payload: &str,
+        channels: &[Queued],
+        due_ms: i64,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+    /// Every delivery of `case`, oldest first.
+    fn deliveries(&self, case: &str) -> Result<Vec<Delivery>, StoreError>;
+    /// At most `limit` pending deliveries due by `now_ms`, earliest first.
+    fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StoreError>;
+    /// When the earliest pending delivery is due (milliseconds), if any.
+    fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
+    /// Records attempt number `attempts` of delivery `id`.
+    fn record(&self, id: i64, attempts: u32, outcome: AttemptOutcome<'_>) -> Result<(), StoreError>;
+}
+
+/// Proves the store takes writes (one row, rewritten each time).
+pub trait WriteProbe: Send + Sync {
+    fn write(&self, now: i64) -> Result<(), StoreError>;
+}

@@ -1,0 +1,398 @@
+//! The SQLite side of [`super::service`]: each on its own connection to the store's file
+//! ([`SqliteStore::side_connection`]), `synchronous=NORMAL` (a write survives a crash of the
+//! process; what these keep can be rebuilt or repeated, so no fsync per write).
+
+use super::service::{
+    AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
+    SessionHistory, WriteProbe,
+};
+use super::sqlite::{Durability, SqliteStore};
+use super::StoreError;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::{Mutex, MutexGuard};
+
+const SESSIONS: &str = "
+CREATE TABLE IF NOT EXISTS serve_session_actions (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent    TEXT NOT NULL,
+    session  TEXT NOT NULL,
+    tool     TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS serve_session_actions_at ON serve_session_actions(at);
+";
+
+const KEYS: &str = "
+CREATE TABLE IF NOT EXISTS serve_idempotency_keys (
+    scope       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response    TEXT,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS serve_idempotency_keys_at ON serve_idempotency_keys(scope, created_at);
+-- Kept per agent and without a fingerprint by earlier versions: superseded.
+DROP TABLE IF EXISTS serve_decide_keys;
+";
+
+const DELIVERIES: &str = "
+CREATE TABLE IF NOT EXISTS serve_deliveries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id     TEXT NOT NULL,
+    trigger_key TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at_ms  INTEGER NOT NULL,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (case_id, trigger_key, channel)
+);
+CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
+";
+
+const HEALTH: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
+
+/// One side connection, and what it is for (named in its errors).
+struct Side {
+    conn: Mutex<Connection>,
+    what: &'static str,
+}
+
+impl Side {
+    fn open(store: &SqliteStore, schema: &str, what: &'static str) -> Result<Side, StoreError> {
+        let conn = store
+            .side_connection(Durability::ProcessCrash, schema)
+            .map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
+        Ok(Side { conn: Mutex::new(conn), what })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Backend(format!("{}: the lock is poisoned", self.what)))
+    }
+
+    fn fail(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Backend(format!("{}: {e}", self.what))
+    }
+}
+
+/// [`SessionHistory`] in `serve_session_actions`.
+pub struct SqliteSessionHistory(Side);
+/// [`IdempotencyKeyStore`] in `serve_idempotency_keys`.
+pub struct SqliteIdempotencyKeys(Side);
+/// [`DeliveryStore`] in `serve_deliveries`.
+pub struct SqliteDeliveries(Side);
+/// [`WriteProbe`] on `serve_health`.
+pub struct SqliteWriteProbe(Side);
+
+impl SqliteStore {
+    /// The session history kept in this store's file.
+    pub fn session_history(&self) -> Result<SqliteSessionHistory, StoreError> {
+        Side::open(self, SESSIONS, "session history").map(SqliteSessionHistory)
+    }
+
+    /// The idempotency keys kept in this store's file.
+    pub fn idempotency_keys(&self) -> Result<SqliteIdempotencyKeys, StoreError> {
+        Side::open(self, KEYS, "idempotency keys").map(SqliteIdempotencyKeys)
+    }
+
+    /// The notification outbox kept in this store's file.
+    pub fn deliveries(&self) -> Result<SqliteDeliveries, StoreError> {
+        Side::open(self, DELIVERIES, "notification outbox").map(SqliteDeliveries)
+    }
+
+    /// A write probe on this store's file.
+    pub fn write_probe(&self) -> Result<SqliteWriteProbe, StoreError> {
+        Side::open(self, HEALTH, "health probe").map(SqliteWriteProbe)
+    }
+}
+
+impl SessionHistory for SqliteSessionHistory {
+    fn append(&self, batch: &[SessionAction]) -> Result<(), StoreError> {
+        let side = &self.0;
+        let mut conn = side.lock()?;
+        let tx = conn.transaction().map_err(|e| side.fail(e))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO serve_session_actions (agent, session, tool, decision, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| side.fail(e))?;
+            for a in batch {
+                insert.execute(params![a.agent, a.session, a.tool, a.decision, a.at]).map_err(|e| side.fail(e))?;
+            }
+        }
+        tx.commit().map_err(|e| side.fail(e))
+    }
+
+    fn since(&self, since: i64) -> Result<Vec<SessionAction>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT agent, session, tool, decision, at FROM serve_session_actions WHERE at >= ?1 ORDER BY id")
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt
+            .query_map([since], |r| {
+                Ok(SessionAction {
+                    agent: r.get(0)?,
+                    session: r.get(1)?,
+                    tool: r.get(2)?,
+                    decision: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn prune(&self, before: i64) -> Result<usize, StoreError> {
+        let side = &self.0;
+        side.lock()?.execute("DELETE FROM serve_session_actions WHERE at < ?1", [before]).map_err(|e| side.fail(e))
+    }
+}
+
+impl IdempotencyKeyStore for SqliteIdempotencyKeys {
+    fn bound(&self, scope: &str, key: &str, since: i64) -> Result<Option<BoundKey>, StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .query_row(
+                "SELECT fingerprint, response FROM serve_idempotency_keys \
+                 WHERE scope = ?1 AND key = ?2 AND created_at >= ?3",
+                params![scope, key, since],
+                |r| Ok(BoundKey { fingerprint: r.get(0)?, response: r.get(1)? }),
+            )
+            .optional()
+            .map_err(|e| side.fail(e))
+    }
+
+    fn keep_answer(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        response: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        conn.execute(
+            "INSERT OR REPLACE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![scope, key, fingerprint, response, now],
+        )
+        .map_err(|e| side.fail(e))?;
+        conn.execute(
+            "DELETE FROM serve_idempotency_keys WHERE scope = ?1 AND created_at < ?2",
+            params![scope, forget_before],
+        )
+        .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+
+    fn bind(&self, scope: &str, key: &str, fingerprint: &str, now: i64) -> Result<(), StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .execute(
+                "INSERT OR IGNORE INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
+                 VALUES (?1, ?2, ?3, NULL, ?4)",
+                params![scope, key, fingerprint, now],
+            )
+            .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+}
+
+impl DeliveryStore for SqliteDeliveries {
+    fn queue(
+        &self,
+        case: &str,
+        occasion: &str,
+        payload: &str,
+        channels: &[Queued],
+        due_ms: i64,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut added = 0usize;
+        for q in channels {
+            let state = if q.refused.is_some() { "failed" } else { "pending" };
+            let n = conn
+                .execute(
+                    "INSERT OR IGNORE INTO serve_deliveries
+                        (case_id, trigger_key, channel, kind, payload, state, next_at_ms, last_error, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![case, occasion, q.channel, q.kind, payload, state, due_ms, q.refused, now],
+                )
+                .map_err(|e| side.fail(e))?;
+            added = added.saturating_add(n);
+        }
+        Ok(added)
+    }
+
+    fn deliveries(&self, case: &str) -> Result<Vec<Delivery>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, case_id, trigger_key, channel, kind, state, attempts, last_error, created_at, delivered_at
+                 FROM serve_deliveries WHERE case_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt
+            .query_map([case], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    case: r.get(1)?,
+                    trigger: r.get(2)?,
+                    channel: r.get(3)?,
+                    kind: r.get(4)?,
+                    state: r.get(5)?,
+                    attempts: r.get(6)?,
+                    last_error: r.get(7)?,
+                    created_at: r.get(8)?,
+                    delivered_at: r.get(9)?,
+                })
+            })
+            .map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, channel, payload, attempts FROM serve_deliveries
+                 WHERE state = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
+            )
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt
+            .query_map(params![now_ms, limit], |r| {
+                Ok(DueDelivery { id: r.get(0)?, channel: r.get(1)?, payload: r.get(2)?, attempts: r.get(3)? })
+            })
+            .map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        let side = &self.0;
+        let next: Option<Option<i64>> = side
+            .lock()?
+            .query_row("SELECT MIN(next_at_ms) FROM serve_deliveries WHERE state = 'pending'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| side.fail(e))?;
+        Ok(next.flatten())
+    }
+
+    fn record(&self, id: i64, attempts: u32, outcome: AttemptOutcome<'_>) -> Result<(), StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        match outcome {
+            AttemptOutcome::Delivered { at } => conn.execute(
+                "UPDATE serve_deliveries SET state = 'delivered', attempts = ?2, last_error = NULL, delivered_at = ?3
+                 WHERE id = ?1",
+                params![id, attempts, at],
+            ),
+            AttemptOutcome::GaveUp { error } => conn.execute(
+                "UPDATE serve_deliveries SET state = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, attempts, error],
+            ),
+            AttemptOutcome::Retry { error, next_at_ms } => conn.execute(
+                "UPDATE serve_deliveries SET attempts = ?2, last_error = ?3, next_at_ms = ?4 WHERE id = ?1",
+                params![id, attempts, error, next_at_ms],
+            ),
+        }
+        .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+}
+
+impl WriteProbe for SqliteWriteProbe {
+    fn write(&self, now: i64) -> Result<(), StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .execute("INSERT OR REPLACE INTO serve_health (id, checked_at) VALUES (1, ?1)", params![now])
+            .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn action(session: &str, tool: &str, at: i64) -> SessionAction {
+        SessionAction { agent: "a".into(), session: session.into(), tool: tool.into(), decision: "allow".into(), at }
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("aarm-{name}-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    }
+
+    #[test]
+    fn session_actions_come_back_in_order_after_a_reopen_and_old_ones_are_pruned() {
+        let path = temp("session-history");
+        let open = || SqliteStore::open(&path).unwrap().session_history().unwrap();
+        let h = open();
+        h.append(&[action("s1", "read", 10), action("s2", "send", 20)]).unwrap();
+        h.append(&[action("s1", "pay", 30)]).unwrap();
+        drop(h);
+        let h = open();
+        let tools: Vec<String> = h.since(0).unwrap().into_iter().map(|a| a.tool).collect();
+        assert_eq!(tools, ["read", "send", "pay"]);
+        assert_eq!(h.since(25).unwrap(), vec![action("s1", "pay", 30)]);
+        assert_eq!(h.prune(20).unwrap(), 1);
+        assert_eq!(h.since(0).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_first_binding_of_a_key_wins_and_old_answers_are_forgotten() {
+        let path = temp("idempotency-keys");
+        let store = SqliteStore::open(&path).unwrap();
+        let (keys, other) = (store.idempotency_keys().unwrap(), store.idempotency_keys().unwrap());
+        keys.bind("case-1", "k", "sha256:a", 10).unwrap();
+        other.bind("case-1", "k", "sha256:b", 11).unwrap();
+        let bound = keys.bound("case-1", "k", 0).unwrap().unwrap();
+        assert_eq!((bound.fingerprint.as_str(), bound.response), ("sha256:a", None));
+        assert_eq!(keys.bound("case-2", "k", 0).unwrap(), None, "keys are scoped");
+        keys.keep_answer("decide", "old", "sha256:o", "{}", 5, 0).unwrap();
+        keys.keep_answer("decide", "new", "sha256:n", "{\"x\":1}", 100, 50).unwrap();
+        assert_eq!(keys.bound("decide", "old", 0).unwrap(), None, "forgotten");
+        assert_eq!(keys.bound("decide", "new", 0).unwrap().unwrap().response.as_deref(), Some("{\"x\":1}"));
+        assert_eq!(keys.bound("decide", "new", 101).unwrap(), None, "bound before `since`");
+        store.write_probe().unwrap().write(7).unwrap();
+    }
+
+    #[test]
+    fn a_delivery_is_queued_once_per_occasion_and_channel_and_records_its_attempts() {
+        let path = temp("deliveries");
+        let outbox = SqliteStore::open(&path).unwrap().deliveries().unwrap();
+        let hook = Queued { channel: "webhook:audit".into(), kind: "webhook".into(), refused: None };
+        let unknown = Queued { channel: "pager".into(), kind: "unknown".into(), refused: Some("not mapped".into()) };
+        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook.clone(), unknown], 1_000, 1).unwrap(), 2);
+        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook], 1_000, 2).unwrap(), 0, "queued once");
+        assert_eq!(outbox.due(999, 10).unwrap(), vec![], "not yet due");
+        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_000), "the refused channel is not pending");
+        let due = outbox.due(1_000, 10).unwrap();
+        let [d] = due.as_slice() else { panic!("{due:?}") };
+        outbox.record(d.id, 1, AttemptOutcome::Retry { error: "503", next_at_ms: 1_500 }).unwrap();
+        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_500));
+        outbox.record(d.id, 2, AttemptOutcome::Delivered { at: 3 }).unwrap();
+        let states: Vec<(String, u32)> =
+            outbox.deliveries("case-1").unwrap().into_iter().map(|d| (d.state, d.attempts)).collect();
+        assert_eq!(states, [("delivered".to_string(), 2), ("failed".to_string(), 0)]);
+        assert_eq!(outbox.next_due_ms().unwrap(), None);
+    }
+}
