@@ -11,7 +11,7 @@ use aarm_host::now_or_clock;
 use errors::{host_error, BuildError, BundleError, CaseError, Error, StoreError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyString};
 use pythonize::pythonize;
 use std::path::PathBuf;
 
@@ -50,6 +50,9 @@ fn now_of(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
         }
         let seconds: f64 = now.call_method0("timestamp")?.extract()?;
         return seconds_of(seconds);
+    }
+    if now.cast::<PyBool>().is_ok() {
+        return Err(PyTypeError::new_err("now is a bool, not a time"));
     }
     if let Ok(i) = now.extract::<i64>() {
         return Ok(i);

@@ -39,6 +39,9 @@ def test_now_forms_agree(engine):
         engine.decide(request(), now=datetime.datetime(2026, 11, 24, 10))
     with pytest.raises(aarm.Error, match="RFC 3339"):
         engine.decide(request(), now="yesterday")
+    for bad in (True, [], float("nan"), 10**30):
+        with pytest.raises((aarm.Error, TypeError)):
+            engine.decide(request(), now=bad)
 
 
 def test_policy_and_tools(engine):
