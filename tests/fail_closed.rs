@@ -148,6 +148,31 @@ fn invalid_input_is_a_deny() {
     }
 }
 
+/// `decide_value` (the Python and Node packages' path for a request they hold as a value) decides
+/// as `decide_json` does on the same document, and refuses what the text path refuses, even
+/// under `default allow`.
+#[test]
+fn decide_value_agrees_with_decide_json_and_an_invalid_value_is_a_deny() {
+    let (engine, _) = engine(POLICY);
+    for text in [pay(5, 2), pay(500, 0)] {
+        let value = aarm::runtime::json::parse(&text).unwrap();
+        assert_eq!(engine.decide_value(&value, NOW), engine.decide_json(&text, NOW), "{text}");
+    }
+    let mut deep = serde_json::json!(1);
+    for _ in 0..200 {
+        deep = serde_json::json!([deep]);
+    }
+    for bad in [
+        serde_json::json!([]),
+        serde_json::json!(null),
+        serde_json::json!({"action": {"tool": "pay", "params": {"amount": 1.5, "items": []}}}),
+        serde_json::json!({"action": {"tool": "pay", "params": {"amount": 1, "items": [deep]}}}),
+    ] {
+        let d = engine.decide_value(&bad, NOW);
+        assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
+    }
+}
+
 #[test]
 fn a_corrupt_bundle_never_loads() {
     let (_, bytes) = engine(POLICY);

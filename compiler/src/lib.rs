@@ -30,6 +30,19 @@ pub struct Compiled {
     pub codegen_error: Option<codegen::CodegenError>,
 }
 
+/// What `aarm check` reports for one bundle: the checker's diagnostics and, when there is no
+/// error, what the analysis proves (W0010–W0018), in source order. The CLI and the Python and
+/// Node packages' `check` share it, so that they report the same findings.
+pub fn check_and_analyze(loaded: &Loaded) -> Vec<aarm_lang::Diagnostic> {
+    let checked = check(loaded);
+    let mut diagnostics = checked.diagnostics;
+    if let Some(bundle) = &checked.bundle {
+        diagnostics.extend(analyze::analyze(bundle));
+        diagnostics.sort_by_key(|d| (d.file, d.span.start, d.span.end, d.code.as_str()));
+    }
+    diagnostics
+}
+
 /// Checks loaded modules and, when error-free, generates their program.
 pub fn compile(loaded: &Loaded) -> Compiled {
     let checked = check(loaded);

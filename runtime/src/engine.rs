@@ -283,6 +283,16 @@ impl Engine {
         }
     }
 
+    /// [`Engine::decide_json`] for a request a host already holds as a JSON value (a Python
+    /// `dict` or a JavaScript object converted without text in between). The host's own
+    /// conversion must refuse what text would: numbers that are not exact, keys that repeat.
+    pub fn decide_value(&self, json: &serde_json::Value, now: i64) -> Decision {
+        match convert::convert_value(&self.program.schema, json, now, &self.limits) {
+            Ok(req) => self.decide(&req),
+            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+        }
+    }
+
     /// Every candidate of the request with its condition's value, in the order the engine walks
     /// them (for `aarm eval --explain`).
     pub fn explain(&self, req: &Request) -> Vec<Tried> {

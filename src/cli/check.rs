@@ -14,7 +14,7 @@
 use super::exit;
 use super::output::{print_diagnostics, print_sarif, print_summary, Format};
 use super::source::{is_stdin, load_path, load_stdin, stdin_usage};
-use aarm_compiler::{analyze::analyze, check};
+use aarm_compiler::check_and_analyze;
 use aarm_lang::render::to_json;
 use clap::Args;
 use std::path::PathBuf;
@@ -57,12 +57,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 Err(code) => return ExitCode::from(code),
             }
         };
-        let checked = check(&loaded);
-        let mut diagnostics = checked.diagnostics;
-        if let Some(bundle) = &checked.bundle {
-            diagnostics.extend(analyze(bundle));
-            diagnostics.sort_by_key(|d| (d.file, d.span.start, d.span.end, d.code.as_str()));
-        }
+        let diagnostics = check_and_analyze(&loaded);
         if args.format == Format::Sarif {
             // One log for every bundle, printed at the end.
             sarif.extend(diagnostics.iter().map(|d| to_json(d, &loaded.sources)));
