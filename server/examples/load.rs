@@ -32,6 +32,8 @@ rule small on transfer { allow }
 const CONFIG: &str = r#"
 [auth.agents]
 "agent-token" = "load-agent"
+[auth.agent_humans]
+"load-agent" = ["alice@corp.com"]
 "#;
 
 struct Phase {

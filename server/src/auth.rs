@@ -6,6 +6,7 @@
 //! secret itself byte by byte, and a token never sits in a log or an error.
 
 use crate::config::{jwt_family, AuthSection, JwtFamily, JwtIssuer, Kind};
+use aarm_cases::lifecycle::identity::normalized;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -17,8 +18,15 @@ pub struct Principal {
     pub kind: Kind,
     /// The identity the credential proves.
     pub id: String,
-    /// Roles verified for an approver (config `approver_roles`, or the JWT's roles claim).
+    /// Roles verified for an approver or agent (config `approver_roles` / `agent_roles`, or
+    /// the JWT's roles claim).
     pub roles: Vec<String>,
+    /// The humans an agent may act for (config `agent_humans`, or the JWT's humans claim);
+    /// `*` is anyone.
+    pub humans: Vec<String>,
+    /// The services an agent may act as (config `agent_services`, or the JWT's services
+    /// claim); `*` is any.
+    pub services: Vec<String>,
     /// `bearer` or `jwt`: recorded with the approver's decision.
     pub method: &'static str,
     /// When the credential expires (a JWT's `exp`); `None` for a static token.
@@ -43,8 +51,56 @@ struct Issuer {
 
 pub struct Authenticator {
     tokens: HashMap<[u8; 32], (Kind, String)>,
-    roles: HashMap<String, Vec<String>>,
+    /// What `serve.toml` grants each identity, keyed by kind and normalized identity.
+    grants: HashMap<(Kind, String), Grants>,
     issuers: Vec<Issuer>,
+}
+
+/// What a credential vouches for besides the identity: its roles and, for an agent, whom it
+/// may act for.
+#[derive(Debug, Clone, Default)]
+struct Grants {
+    roles: Vec<String>,
+    humans: Vec<String>,
+    services: Vec<String>,
+}
+
+/// Adds `items` to `list`, skipping those already in it.
+fn add_new(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+}
+
+/// The strings of a JWT claim holding a list (absent or not a list: none).
+fn claim_list(claims: &serde_json::Value, claim: Option<&String>) -> Vec<String> {
+    claim
+        .and_then(|c| claims.get(c))
+        .and_then(|v| v.as_array())
+        .map(|list| list.iter().filter_map(|r| r.as_str()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+impl Grants {
+    /// The grants of `serve.toml`, by kind and normalized identity.
+    fn configured(auth: &AuthSection) -> HashMap<(Kind, String), Grants> {
+        let mut grants: HashMap<(Kind, String), Grants> = HashMap::new();
+        let mut add = |kind: Kind,
+                       map: &std::collections::BTreeMap<String, Vec<String>>,
+                       pick: fn(&mut Grants) -> &mut Vec<String>| {
+            for (who, items) in map {
+                let entry = grants.entry((kind, normalized(who).into_owned())).or_default();
+                add_new(pick(entry), items.iter().cloned());
+            }
+        };
+        add(Kind::Approver, &auth.approver_roles, |g| &mut g.roles);
+        add(Kind::Agent, &auth.agent_roles, |g| &mut g.roles);
+        add(Kind::Agent, &auth.agent_humans, |g| &mut g.humans);
+        add(Kind::Agent, &auth.agent_services, |g| &mut g.services);
+        grants
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -69,7 +125,7 @@ impl Authenticator {
                 tokens.insert(digest(token), (kind, who.clone()));
             }
         }
-        let roles = auth.approver_roles.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let grants = Grants::configured(auth);
         let mut issuers = Vec::new();
         for (i, jwt) in auth.jwt.iter().enumerate() {
             let algorithm = Algorithm::from_str(&jwt.algorithm).map_err(|e| format!("auth.jwt[{i}].algorithm: {e}"))?;
@@ -88,7 +144,12 @@ impl Authenticator {
             };
             issuers.push(Issuer { config: jwt.clone(), key, algorithm });
         }
-        Ok(Authenticator { tokens, roles, issuers })
+        Ok(Authenticator { tokens, grants, issuers })
+    }
+
+    /// What `serve.toml` grants `id` as a `kind`.
+    fn granted(&self, kind: Kind, id: &str) -> Grants {
+        self.grants.get(&(kind, normalized(id).into_owned())).cloned().unwrap_or_default()
     }
 
     /// Verifies the value of an `Authorization` header.
@@ -99,8 +160,16 @@ impl Authenticator {
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
         if let Some((kind, id)) = self.tokens.get(&digest(token)) {
-            let roles = if *kind == Kind::Approver { self.roles.get(id).cloned().unwrap_or_default() } else { vec![] };
-            return Ok(Principal { kind: *kind, id: id.clone(), roles, method: "bearer", valid_until: None });
+            let g = self.granted(*kind, id);
+            return Ok(Principal {
+                kind: *kind,
+                id: id.clone(),
+                roles: g.roles,
+                humans: g.humans,
+                services: g.services,
+                method: "bearer",
+                valid_until: None,
+            });
         }
         if token.split('.').count() == 3 && !self.issuers.is_empty() {
             return self.jwt(token);
@@ -149,22 +218,18 @@ impl Authenticator {
             .ok_or_else(|| AuthError::Jwt(format!("no `{}` claim", cfg.subject_claim)))?
             .to_string();
         let kind = cfg.kind_of(&claims).ok_or_else(|| AuthError::Jwt("the token names no valid kind".into()))?;
-        let mut roles = Vec::new();
-        if kind == Kind::Approver {
-            roles = self.roles.get(&id).cloned().unwrap_or_default();
-            if let Some(claim) = &cfg.roles_claim {
-                if let Some(list) = claims.get(claim).and_then(|v| v.as_array()) {
-                    for r in list.iter().filter_map(|r| r.as_str()) {
-                        if !roles.iter().any(|x| x == r) {
-                            roles.push(r.to_string());
-                        }
-                    }
-                }
-            }
+        // Config grants first, then what the issuer asserts.
+        let mut g = self.granted(kind, &id);
+        if kind != Kind::Admin {
+            add_new(&mut g.roles, claim_list(&claims, cfg.roles_claim.as_ref()));
+        }
+        if kind == Kind::Agent {
+            add_new(&mut g.humans, claim_list(&claims, cfg.humans_claim.as_ref()));
+            add_new(&mut g.services, claim_list(&claims, cfg.services_claim.as_ref()));
         }
         // `exp` is required and verified above; a JWT's credential is valid until then.
         let valid_until = claims.get("exp").and_then(serde_json::Value::as_i64);
-        Ok(Principal { kind, id, roles, method: "jwt", valid_until })
+        Ok(Principal { kind, id, roles: g.roles, humans: g.humans, services: g.services, method: "jwt", valid_until })
     }
 }
 
@@ -182,6 +247,10 @@ mod tests {
 [auth.approver_roles]
 "cfo@corp.com" = ["finance"]
 "lead@corp.com" = ["finance"]
+[auth.agent_roles]
+"finance-agent" = ["payments"]
+[auth.agent_humans]
+"finance-agent" = ["alice@corp.com"]
 [auth.admins]
 "tok-ops" = "ops@corp.com"
 [[auth.jwt]]
@@ -191,6 +260,7 @@ algorithm = "HS256"
 secret = "a-very-secret-value"
 kind_claim = "aarm_kind"
 roles_claim = "groups"
+humans_claim = "acts_for"
 "#;
 
     fn auth() -> Authenticator {
@@ -249,6 +319,32 @@ roles_claim = "groups"
         let parts: Vec<&str> = body.split('.').collect();
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
         assert!(a.authenticate(Some(&format!("Bearer {none}"))).is_err());
+    }
+
+    #[test]
+    fn agents_get_their_configured_grants_then_the_tokens_claims() {
+        let a = auth();
+        let p = a.authenticate(Some("Bearer agent-token")).unwrap();
+        assert_eq!(
+            (p.roles.as_slice(), p.humans.as_slice()),
+            (&["payments".to_string()][..], &["alice@corp.com".to_string()][..])
+        );
+        assert!(p.services.is_empty(), "nothing configured: no service");
+        // An approver's roles are never an agent's (the tables are per kind).
+        assert!(a.authenticate(Some("Bearer tok-cfo")).unwrap().humans.is_empty());
+        let claims = serde_json::json!({
+            "iss": "https://idp.corp.com", "aud": "aarm", "sub": "finance-agent", "exp": now() + 600,
+            "aarm_kind": "agent", "groups": ["admin"], "acts_for": ["bob@corp.com", 7],
+        });
+        let p = a.authenticate(Some(&format!("Bearer {}", jwt(claims, "a-very-secret-value")))).unwrap();
+        assert_eq!(p.roles, ["payments", "admin"]);
+        assert_eq!(p.humans, ["alice@corp.com", "bob@corp.com"], "config, then the claim's strings");
+        let admin = serde_json::json!({
+            "iss": "https://idp.corp.com", "aud": "aarm", "sub": "ops@corp.com", "exp": now() + 600,
+            "aarm_kind": "admin", "groups": ["admin"], "acts_for": ["*"],
+        });
+        let p = a.authenticate(Some(&format!("Bearer {}", jwt(admin, "a-very-secret-value")))).unwrap();
+        assert!(p.roles.is_empty() && p.humans.is_empty(), "{p:?}");
     }
 
     #[test]

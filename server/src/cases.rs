@@ -7,6 +7,7 @@
 
 use crate::app::App;
 use crate::auth::Principal;
+use crate::claims::bind_claims;
 use crate::config::Kind;
 use crate::error::ApiError;
 use crate::notify::message::{risk_rank, ApprovalContext, DeferralContext, Trigger};
@@ -292,7 +293,8 @@ fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>
 }
 
 /// The agent in the request is the authenticated one: filled in when absent, refused when it
-/// names another agent. Returns the session id, when the request names one.
+/// names another agent; then its roles and whom it acts for are held to the credential
+/// ([`bind_claims`]). Returns the session id, when the request names one.
 fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, ApiError> {
     let Some(obj) = request.as_object_mut() else { return Ok(None) };
     let identity = obj.entry("identity").or_insert_with(|| json!({}));
@@ -322,6 +324,7 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
             ))
         }
     }
+    bind_claims(identity, p)?;
     Ok(identity.get("session").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string))
 }
 

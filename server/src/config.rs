@@ -88,6 +88,18 @@ pub struct AuthSection {
     /// approver identity → verified roles (`approvers 1 of role "R"`).
     #[serde(default)]
     pub approver_roles: BTreeMap<String, Vec<String>>,
+    /// agent identity → verified roles: a request's `identity.roles` is filled with them, or
+    /// must name only roles among them.
+    #[serde(default)]
+    pub agent_roles: BTreeMap<String, Vec<String>>,
+    /// agent identity → the humans it may act for (`identity.human`); `["*"]`: anyone (a
+    /// service agent). An agent not listed may name no human.
+    #[serde(default)]
+    pub agent_humans: BTreeMap<String, Vec<String>>,
+    /// agent identity → the services it may act as (`identity.service`); `["*"]`: any. An
+    /// agent not listed may name no service.
+    #[serde(default)]
+    pub agent_services: BTreeMap<String, Vec<String>>,
     /// token → operator identity: may read every case and receipt, cancel, and reload.
     #[serde(default)]
     pub admins: BTreeMap<String, String>,
@@ -153,8 +165,15 @@ pub struct JwtIssuer {
     /// The claim naming the identity (default `sub`).
     #[serde(default = "default_subject_claim")]
     pub subject_claim: String,
-    /// A claim holding the approver's roles (a list of strings), when the issuer asserts roles.
+    /// A claim holding the approver's or agent's roles (a list of strings), when the issuer
+    /// asserts roles.
     pub roles_claim: Option<String>,
+    /// A claim listing the humans an agent may act for (`"*"`: anyone), added to
+    /// `[auth.agent_humans]`.
+    pub humans_claim: Option<String>,
+    /// A claim listing the services an agent may act as (`"*"`: any), added to
+    /// `[auth.agent_services]`.
+    pub services_claim: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, seconds (default 30).
     #[serde(default = "default_leeway")]
     pub leeway_s: u64,
@@ -303,9 +322,17 @@ impl Config {
                 }
             }
         }
-        for (who, roles) in &self.auth.approver_roles {
-            if roles.iter().any(|r| r.trim().is_empty()) {
-                return Err(invalid(format!("auth.approver_roles.{who}"), "a role is empty".into()));
+        let lists = [
+            ("auth.approver_roles", &self.auth.approver_roles, "a role"),
+            ("auth.agent_roles", &self.auth.agent_roles, "a role"),
+            ("auth.agent_humans", &self.auth.agent_humans, "a human"),
+            ("auth.agent_services", &self.auth.agent_services, "a service"),
+        ];
+        for (table, map, what) in lists {
+            for (who, items) in map {
+                if items.iter().any(|r| r.trim().is_empty()) {
+                    return Err(invalid(format!("{table}.{who}"), format!("{what} is empty")));
+                }
             }
         }
         for (i, jwt) in self.auth.jwt.iter().enumerate() {
@@ -487,6 +514,16 @@ mod tests {
         assert_eq!(c.notify.channels.len(), 3);
         assert_eq!(c.notify.channels["webhook:audit"].kind(), "webhook");
         assert_eq!(c.notify.retry.max_attempts, 8);
+    }
+
+    #[test]
+    fn an_empty_grant_of_an_agent_is_refused_with_its_key() {
+        let e = err("[auth.agent_humans]\n\"finance-agent\" = [\" \"]\n");
+        assert!(e.contains("auth.agent_humans.finance-agent") && e.contains("a human is empty"), "{e}");
+        let e = err("[auth.agent_roles]\n\"finance-agent\" = [\"\"]\n");
+        assert!(e.contains("auth.agent_roles.finance-agent") && e.contains("a role is empty"), "{e}");
+        let c = Config::parse("[auth.agent_services]\n\"gw\" = [\"*\"]\n", "serve.toml").unwrap();
+        assert_eq!(c.auth.agent_services["gw"], ["*"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod due;

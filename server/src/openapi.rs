@@ -96,7 +96,7 @@ pub fn document() -> Value {
         "/v1/decide": { "post": op("Decide a request; a step_up or defer opens a case (its id in `case`)",
             json_ok("the decision (invalid input is a deny with `input.invalid`; a store failure a deny with `store.unavailable`)",
                 json!({ "$ref": "#/components/schemas/Decision" })),
-            &[AUTH, ("403", "not an agent, or the request names another agent (`agent_mismatch`)"),
+            &[AUTH, ("403", "not an agent, or the request names another agent (`agent_mismatch`), a role its credential does not hold (`roles_not_held`), or a human or service it may not act for (`human_not_allowed`, `service_not_allowed`)"),
               ("400", "`bad_request`: an Idempotency-Key that is not 1 to 200 characters (an invalid request body is not an error but a `deny`)"),
               ("409", "`decide_in_progress`: a call with the same Idempotency-Key is still being decided"),
               ("422", "`input.invalid`: `identity.human` or `identity.agent` has white space at an end, an invisible character, other white space than a space, or letters Unicode normalization (NFKC) changes; or `idempotency_key_reused`: the key was used for another call")],

@@ -32,6 +32,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
     pub listen: SocketAddr,
     /// `serve.toml`: tokens ([auth.agents], [auth.approvers], [auth.admins]), approver roles,
+    /// what agents may claim ([auth.agent_roles], [auth.agent_humans], [auth.agent_services]),
     /// JWT issuers ([[auth.jwt]]), notification channels ([notify.channels]). Without it every
     /// authenticated call is refused.
     #[arg(long, value_name = "FILE")]

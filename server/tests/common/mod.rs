@@ -162,6 +162,7 @@ pub fn config_text(hook: &str, smtp: &str) -> String {
 [auth.agents]
 "agent-token" = "finance-agent"
 "other-agent-token" = "ops-agent"
+"bare-agent-token" = "bare-agent"
 [auth.approvers]
 "tok-cfo" = "cfo@corp.com"
 "tok-controller" = "controller@corp.com"
@@ -171,6 +172,15 @@ pub fn config_text(hook: &str, smtp: &str) -> String {
 "tok-ceo" = "ceo@corp.com"
 [auth.approver_roles]
 "sre-lead@corp.com" = ["sre"]
+[auth.agent_roles]
+"finance-agent" = ["finance", "payments", "sre"]
+"ops-agent" = ["finance"]
+[auth.agent_humans]
+"finance-agent" = ["*"]
+"ops-agent" = ["alice@corp.com"]
+[auth.agent_services]
+"finance-agent" = ["*"]
+"ops-agent" = ["svc-payments"]
 [auth.admins]
 "tok-ops" = "ops@corp.com"
 [[auth.jwt]]
@@ -179,6 +189,8 @@ audience = "aarm"
 algorithm = "HS256"
 secret = "jwt-test-secret"
 kind_claim = "aarm_kind"
+roles_claim = "groups"
+humans_claim = "acts_for"
 [notify.channels]
 "webhook:audit" = {{ kind = "webhook", url = "{hook}/hook", secret = "hook-secret" }}
 "slack:#finance" = {{ kind = "slack", url = "{hook}/slack" }}

@@ -128,22 +128,28 @@ async fn r8_action_telemetry_is_exported_in_a_standard_format() {
 
 /// R9: each credential reaches only what its role needs, checked at the time of the action: an
 /// agent decides and follows its own cases, never approves; an approver approves only the cases
-/// that name them and decides nothing; another agent cannot read the case.
-/// Gap: aarm issues no credentials (no just-in-time or per-operation scoping), and the roles a
-/// request names in `identity.roles` are the agent's claim, not verified by `aarm serve`.
+/// that name them and decides nothing; another agent cannot read the case; an agent cannot claim
+/// a role its credential does not hold, nor act for a human it does not list.
+/// Gap: aarm issues no credentials (no just-in-time or per-operation scoping).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r9_each_credential_acts_only_within_its_scope() {
     let d = Deployment::start("conf-r9").await;
     let id = case_id(&d.decide(transfer(5000)).await);
     let before = d.snapshot().await;
+    let mut as_admin = transfer(5);
+    as_admin["identity"]["roles"] = json!(["admin"]);
+    let mut for_cfo = transfer(5);
+    for_cfo["identity"]["human"] = json!("cfo@corp.com");
+    let approve = format!("/v1/cases/{id}/approve");
     let refused = [
-        ("POST", format!("/v1/cases/{id}/approve"), "agent-token", "not_an_approver"),
-        ("POST", format!("/v1/cases/{id}/approve"), "tok-outsider", "not_an_approver"),
-        ("POST", "/v1/decide".to_string(), "tok-cfo", "not_an_agent"),
-        ("GET", format!("/v1/cases/{id}"), "other-agent-token", "not_allowed"),
+        ("POST", approve.clone(), "agent-token", Some(json!({})), "not_an_approver"),
+        ("POST", approve, "tok-outsider", Some(json!({})), "not_an_approver"),
+        ("POST", "/v1/decide".to_string(), "tok-cfo", Some(transfer(5)), "not_an_agent"),
+        ("GET", format!("/v1/cases/{id}"), "other-agent-token", None, "not_allowed"),
+        ("POST", "/v1/decide".to_string(), "agent-token", Some(as_admin), "roles_not_held"),
+        ("POST", "/v1/decide".to_string(), "other-agent-token", Some(for_cfo), "human_not_allowed"),
     ];
-    for (method, path, token, reason) in refused {
-        let body = (method == "POST").then(|| if path.ends_with("decide") { transfer(5) } else { json!({}) });
+    for (method, path, token, body, reason) in refused {
         let (status, answer) = d.call(method, &path, Some(token), body).await;
         assert_eq!((status, answer["reason"].as_str()), (403, Some(reason)), "{method} {path} as {token}: {answer}");
     }
