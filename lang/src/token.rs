@@ -6,6 +6,48 @@
 
 use logos::Logos;
 
+/// The reserved words as text, in the order above: what tools that name things (the MCP import,
+/// the language server's rename and completion) must not use as a new name. The test below holds
+/// this list to the lexer: each word lexes as one token that [`Tok::is_keyword`], and no other
+/// token is a keyword.
+pub const RESERVED_WORDS: &[&str] = &[
+    "policy",
+    "use",
+    "settings",
+    "tool",
+    "context",
+    "evidence",
+    "group",
+    "fn",
+    "rule",
+    "test",
+    "on",
+    "priority",
+    "when",
+    "risk",
+    "confidence",
+    "reason",
+    "allow",
+    "deny",
+    "modify",
+    "step_up",
+    "defer",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "set",
+    "any",
+    "all",
+    "count",
+    "true",
+    "false",
+    "params",
+    "action",
+    "identity",
+];
+
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[logos(skip r"[ \t\r\n\x0C]+")]
 pub enum Tok {
@@ -312,6 +354,37 @@ impl Tok {
             GtEq => "`>=`",
             Error => "an invalid character",
             Eof => "the end of the file",
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod reserved_words_tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_exactly_the_keyword_tokens() {
+        let mut keyword_tokens = Vec::new();
+        for w in RESERVED_WORDS {
+            let toks: Vec<Tok> = Tok::lexer(w).map(|t| t.unwrap()).collect();
+            assert_eq!(toks.len(), 1, "{w} is one token");
+            assert!(toks[0].is_keyword(), "{w} lexes as a reserved word");
+            keyword_tokens.push(toks[0]);
+        }
+        keyword_tokens.dedup();
+        assert_eq!(keyword_tokens.len(), RESERVED_WORDS.len(), "each word is its own token");
+        // A keyword token the list leaves out would lex some word to a keyword the list does not
+        // name: every identifier-shaped word the lexer calls a keyword is in the list.
+        let source = include_str!("token.rs");
+        for word in source.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.is_empty() || !word.starts_with(|c: char| c.is_ascii_lowercase()) {
+                continue;
+            }
+            let toks: Vec<Tok> = Tok::lexer(word).filter_map(Result::ok).collect();
+            if toks.len() == 1 && toks[0].is_keyword() {
+                assert!(RESERVED_WORDS.contains(&word), "{word} is a keyword missing from RESERVED_WORDS");
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use aarm_compiler::check::{method_signatures, root_fields};
 use aarm_compiler::index::{SymbolKind, Target};
 use aarm_compiler::stdlib::STD_MODULES;
 use aarm_lang::ast::{ItemKind, Targets};
+use aarm_lang::token::RESERVED_WORDS;
 use aarm_lang::{Code, FileId, Span};
 use lsp_server::ErrorCode;
 use lsp_types as lsp;
@@ -134,48 +135,9 @@ fn is_identifier(name: &str) -> bool {
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&name)
+        && !RESERVED_WORDS.contains(&name)
         && name.len() <= aarm_lang::limits::MAX_NAME_BYTES
 }
-
-/// The reserved words (`lang/src/token.rs`), offered by completion and refused as new names.
-const KEYWORDS: &[&str] = &[
-    "policy",
-    "use",
-    "settings",
-    "tool",
-    "context",
-    "evidence",
-    "group",
-    "fn",
-    "rule",
-    "test",
-    "on",
-    "priority",
-    "when",
-    "risk",
-    "confidence",
-    "reason",
-    "allow",
-    "deny",
-    "modify",
-    "step_up",
-    "defer",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "set",
-    "any",
-    "all",
-    "count",
-    "true",
-    "false",
-    "params",
-    "action",
-    "identity",
-];
 
 const STEP_UP_CLAUSES: &[(&str, &str)] = &[
     ("approvers", "approvers N of GROUP"),
@@ -393,7 +355,7 @@ fn params_items(a: &Analysis, file: FileId, at: u32) -> Vec<lsp::CompletionItem>
 /// Keywords, roots, declared groups and fns.
 fn general_items(a: &Analysis) -> Vec<lsp::CompletionItem> {
     let mut items: Vec<lsp::CompletionItem> =
-        KEYWORDS.iter().map(|k| item(k, lsp::CompletionItemKind::KEYWORD, "keyword".into())).collect();
+        RESERVED_WORDS.iter().map(|k| item(k, lsp::CompletionItemKind::KEYWORD, "keyword".into())).collect();
     for s in &a.index.symbols {
         let kind = match s.kind {
             SymbolKind::Group => lsp::CompletionItemKind::CONSTANT,

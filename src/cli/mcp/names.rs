@@ -6,44 +6,7 @@
 //! name that is a reserved word gets a trailing `_` (parameter names may be reserved words, as
 //! any field name may). `read-file` → `read_file`, `2fa.check` → `_2fa_check`, `test` → `test_`.
 
-/// The language's reserved words (`keyword` in lang/aarm.pest): never a tool's name.
-const RESERVED: &[&str] = &[
-    "policy",
-    "use",
-    "settings",
-    "tool",
-    "context",
-    "evidence",
-    "group",
-    "fn",
-    "rule",
-    "test",
-    "on",
-    "priority",
-    "when",
-    "risk",
-    "confidence",
-    "reason",
-    "allow",
-    "deny",
-    "modify",
-    "step_up",
-    "defer",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "set",
-    "any",
-    "all",
-    "count",
-    "true",
-    "false",
-    "params",
-    "action",
-    "identity",
-];
+use aarm_lang::token::RESERVED_WORDS;
 
 /// A parameter (or record field) name.
 pub fn field_name(mcp: &str) -> String {
@@ -57,7 +20,7 @@ pub fn field_name(mcp: &str) -> String {
 /// A tool name.
 pub fn tool_name(mcp: &str) -> String {
     let mut out = field_name(mcp);
-    if RESERVED.contains(&out.as_str()) {
+    if RESERVED_WORDS.contains(&out.as_str()) {
         out.push('_');
     }
     out
