@@ -73,6 +73,22 @@ async fn a_spoofed_admin_role_is_refused_and_nothing_is_allowed() {
     assert_eq!(d.snapshot().await, before, "a refused claim is neither decided nor recorded");
 }
 
+/// Roles are compared exactly: another spelling of a held role (case, padding, an invisible
+/// character) is not that role, and a list mixing held roles with non-strings is never an allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_spelling_of_a_held_role_is_not_held_and_odd_lists_never_allow() {
+    let d = Deployment::start_with("claims-spelling", POLICY, |_| {}).await;
+    for spelled in ["Payments", "PAYMENTS", "payments ", "pay\u{200b}ments"] {
+        let (status, body) =
+            d.post("/v1/decide", "agent-token", deploy(json!({ "roles": ["payments", spelled] }))).await;
+        assert_eq!((status, body["reason"].as_str()), (403, Some("roles_not_held")), "{spelled:?}: {body}");
+    }
+    for odd in [json!(["payments", 5]), json!(["payments", null]), json!(["payments", ["admin"]]), json!("admin")] {
+        let (status, body) = d.post("/v1/decide", "agent-token", deploy(json!({ "roles": odd.clone() }))).await;
+        assert_ne!(body["decision"].as_str(), Some("allow"), "{odd}: {status} {body}");
+    }
+}
+
 /// Roles absent: the verified ones are filled in. A subset is accepted (least privilege), and
 /// the policy sees only it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
