@@ -41,6 +41,16 @@ pub fn eval_stdin(target: impl AsRef<OsStr>, input: &[u8], extra: &[&str]) -> Ou
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    // Written from a thread while the output is read, so that neither side waits on a full
+    // pipe; a child that stops reading early (an input over the size limit is refused before
+    // the end) closes its end, and the broken pipe that leaves the writer is expected.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || match stdin.write_all(&input) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    output
 }

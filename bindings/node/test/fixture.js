@@ -1,45 +1,13 @@
 'use strict';
 // Shared by the tests: a policy written to a temporary directory and built with aarm.build, as a
-// host would. The same policy as bindings/python/tests/conftest.py.
+// host would. The policy is bindings/fixtures/treasury.aarm, which the Python tests use too.
 
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const aarm = require('..');
 
-const POLICY = `
-policy treasury version "1.2.0"
-
-tool transfer_funds { amount: Decimal, currency: String, recipient: String, memo: String? }
-
-evidence recipient_verified: Bool from "kyc"
-
-rule large on transfer_funds priority 90 {
-  when params.amount >= 10_000
-  step_up {
-    approvers 1 of ["cfo@corp.com", "controller@corp.com"]
-    timeout 30m -> deny
-  }
-  reason "transfer.large" "Transfer of {params.amount} {params.currency} needs an approver"
-}
-
-rule new_recipient on transfer_funds priority 50 {
-  when params.recipient == "new-vendor" and evidence.recipient_verified is not set
-  defer {
-    need recipient_verified
-    timeout 1h -> deny
-  }
-}
-
-rule unverified on transfer_funds priority 60 {
-  when params.recipient == "new-vendor" and evidence.recipient_verified == false
-  deny
-}
-
-rule ordinary on transfer_funds priority 10 {
-  allow
-}
-`;
+const POLICY = fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'treasury.aarm'), 'utf8');
 
 const NOW = 1795514400; // 2026-11-24T10:00:00Z
 

@@ -6,41 +6,9 @@ import pytest
 
 import aarm
 
-# Large transfers wait for one of two approvers; transfers to new recipients wait for evidence;
-# the rest is allowed. 2026-11-24T10:00:00Z is the tests' clock.
-POLICY = '''
-policy treasury version "1.2.0"
-
-tool transfer_funds { amount: Decimal, currency: String, recipient: String, memo: String? }
-
-evidence recipient_verified: Bool from "kyc"
-
-rule large on transfer_funds priority 90 {
-  when params.amount >= 10_000
-  step_up {
-    approvers 1 of ["cfo@corp.com", "controller@corp.com"]
-    timeout 30m -> deny
-  }
-  reason "transfer.large" "Transfer of {params.amount} {params.currency} needs an approver"
-}
-
-rule new_recipient on transfer_funds priority 50 {
-  when params.recipient == "new-vendor" and evidence.recipient_verified is not set
-  defer {
-    need recipient_verified
-    timeout 1h -> deny
-  }
-}
-
-rule unverified on transfer_funds priority 60 {
-  when params.recipient == "new-vendor" and evidence.recipient_verified == false
-  deny
-}
-
-rule ordinary on transfer_funds priority 10 {
-  allow
-}
-'''
+# bindings/fixtures/treasury.aarm, which the Node tests use too. 2026-11-24T10:00:00Z is the
+# tests' clock.
+POLICY = (pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "treasury.aarm").read_text(encoding="utf-8")
 
 NOW = 1795514400  # 2026-11-24T10:00:00Z
 
