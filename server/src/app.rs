@@ -200,9 +200,9 @@ impl App {
         let outbox = Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone(), metrics.clone())
             .map_err(store_error)?;
         let decision_log = match &options.config.decision_log {
-            Some(section) => Some(
-                crate::decision_log::DecisionLogger::start(section, metrics.clone()).map_err(ServeError::Config)?,
-            ),
+            Some(section) => {
+                Some(crate::decision_log::DecisionLogger::start(section, metrics.clone()).map_err(ServeError::Config)?)
+            }
             None => None,
         };
         let keys = crate::replay::IdempotencyKeys::new(Box::new(

@@ -193,9 +193,10 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     };
     let tool = text(&request, &["action", "tool"]).to_string();
     // Read before the request is handed to the case store; only when decision lines are kept.
-    let logged_action = app.decision_log.as_ref().map(|_| {
-        (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned())
-    });
+    let logged_action = app
+        .decision_log
+        .as_ref()
+        .map(|_| (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned()));
     let action_hash = (!request.is_null()).then(|| action_hash(&request));
     let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();

@@ -153,9 +153,6 @@ mod tests {
         redact_path(&mut v, &path("params.nested.cvv"));
         redact_path(&mut v, &path("params.absent"));
         redact_path(&mut v, &path("params.amount.deeper"));
-        assert_eq!(
-            v,
-            json!({ "params": { "card_number": REDACTED, "amount": 5, "nested": { "cvv": REDACTED } } })
-        );
+        assert_eq!(v, json!({ "params": { "card_number": REDACTED, "amount": 5, "nested": { "cvv": REDACTED } } }));
     }
 }

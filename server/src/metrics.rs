@@ -145,7 +145,11 @@ impl Metrics {
             resolution_seconds.clone(),
         );
         let timeouts = Counter::default();
-        registry.register("aarm_case_timeouts", "Waits (approval tiers, deferrals) that ran out of time", timeouts.clone());
+        registry.register(
+            "aarm_case_timeouts",
+            "Waits (approval tiers, deferrals) that ran out of time",
+            timeouts.clone(),
+        );
         let escalations = Counter::default();
         registry.register(
             "aarm_case_escalations",
@@ -159,7 +163,11 @@ impl Metrics {
             resolver_attempts.clone(),
         );
         let open_cases = Family::<StateLabels, Gauge>::default();
-        registry.register("aarm_open_cases", "Cases waiting, by state (read from the store when scraped)", open_cases.clone());
+        registry.register(
+            "aarm_open_cases",
+            "Cases waiting, by state (read from the store when scraped)",
+            open_cases.clone(),
+        );
         let deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "aarm_notification_deliveries",
@@ -228,7 +236,9 @@ impl Metrics {
     /// One try of the evidence source `source` (a name from `serve.toml`'s
     /// `[evidence.sources]`, never one from a request or a policy alone).
     pub fn resolver_attempt(&self, source: &str, result: ResolverResult) {
-        self.resolver_attempts.get_or_create(&SourceLabels { source: source.to_string(), result: result.as_str() }).inc();
+        self.resolver_attempts
+            .get_or_create(&SourceLabels { source: source.to_string(), result: result.as_str() })
+            .inc();
     }
 
     /// One notification attempt on `channel` (a name from `serve.toml`; `configured` false: a
@@ -252,7 +262,9 @@ impl Metrics {
     pub fn render(&self, pending: &[Case]) -> Result<String, std::fmt::Error> {
         for state in [CaseState::PendingApproval, CaseState::PendingEvidence] {
             let n = pending.iter().filter(|c| c.state == state).count();
-            self.open_cases.get_or_create(&StateLabels { state: state.as_str() }).set(i64::try_from(n).unwrap_or(i64::MAX));
+            self.open_cases
+                .get_or_create(&StateLabels { state: state.as_str() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
@@ -281,28 +293,35 @@ mod tests {
             Some("aarm_resolver_attempts_total{source=\"maintenance_api\",result=\"answered\"} 2"),
             "{text}"
         );
-        assert!(text.contains("aarm_resolver_attempts_total{source=\"maintenance_api\",result=\"failed\"} 1"), "{text}");
+        assert!(
+            text.contains("aarm_resolver_attempts_total{source=\"maintenance_api\",result=\"failed\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn every_metric_is_listed_before_anything_happened_and_open_cases_start_at_zero() {
-        let text = Metrics::new().render(&[]).unwrap();
-        for name in [
-            "aarm_decisions_total",
-            "aarm_decision_seconds",
-            "aarm_deferred_total",
-            "aarm_case_resolution_seconds",
-            "aarm_case_timeouts_total",
-            "aarm_case_escalations_total",
-            "aarm_resolver_attempts_total",
-            "aarm_open_cases",
-            "aarm_notification_deliveries_total",
-            "aarm_bundle_reloads_total",
-            "aarm_decision_log_dropped_total",
+    fn the_unlabelled_metrics_start_at_zero_and_the_labelled_ones_appear_when_counted() {
+        let m = Metrics::new();
+        let text = m.render(&[]).unwrap();
+        for series in [
+            "aarm_decision_seconds_count 0",
+            "aarm_deferred_total 0",
+            "aarm_case_resolution_seconds_count 0",
+            "aarm_case_timeouts_total 0",
+            "aarm_case_escalations_total 0",
+            "aarm_decision_log_dropped_total 0",
+            "aarm_open_cases{state=\"pending_approval\"} 0",
+            "aarm_open_cases{state=\"pending_evidence\"} 0",
         ] {
-            assert!(text.contains(&format!("# TYPE {} ", name.trim_end_matches("_total"))), "{name} missing:\n{text}");
+            assert!(text.lines().any(|l| l == series), "{series} missing:\n{text}");
         }
-        assert!(text.contains("aarm_open_cases{state=\"pending_approval\"} 0"), "{text}");
+        assert!(!text.contains("aarm_decisions_total{"), "{text}");
+        m.decided("deny", None, Duration::from_millis(2));
+        m.reload("failed");
+        let text = m.render(&[]).unwrap();
+        assert!(text.lines().any(|l| l == "aarm_decisions_total{decision=\"deny\",rule=\"\"} 1"), "{text}");
+        assert!(text.lines().any(|l| l == "aarm_bundle_reloads_total{result=\"failed\"} 1"), "{text}");
+        assert!(text.lines().any(|l| l == "aarm_decision_seconds_count 1"), "{text}");
     }
 
     #[test]
@@ -311,7 +330,10 @@ mod tests {
         m.delivery("webhook:attacker-chosen-1", false, DeliveryResult::Failed);
         m.delivery("webhook:attacker-chosen-2", false, DeliveryResult::Failed);
         let text = m.render(&[]).unwrap();
-        assert!(text.contains("aarm_notification_deliveries_total{channel=\"unconfigured\",result=\"failed\"} 2"), "{text}");
+        assert!(
+            text.contains("aarm_notification_deliveries_total{channel=\"unconfigured\",result=\"failed\"} 2"),
+            "{text}"
+        );
         assert!(!text.contains("attacker-chosen"), "{text}");
     }
 }

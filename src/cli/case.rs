@@ -312,7 +312,11 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 StatsFormat::Human => print_stats(&stats),
             }
             for u in lc.store().unreadable() {
-                crate::errln!("warning: {} is unreadable in the store and was not counted (quarantined): {}", u.id, u.message);
+                crate::errln!(
+                    "warning: {} is unreadable in the store and was not counted (quarantined): {}",
+                    u.id,
+                    u.message
+                );
             }
             Ok(exit::OK)
         }
