@@ -5,17 +5,12 @@
 mod common;
 
 use aarm_server::config::DecisionLogSection;
-use common::{bundle, eventually, tool, transfer, Deployment, TempDir, POLICY};
+use common::{bundle, eventually, metric, tool, transfer, Deployment, TempDir, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The value of one series in the metrics text (`name{labels}` exactly as written), if listed.
-fn series(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.parse().unwrap()))
-}
-
 fn value(text: &str, name: &str) -> f64 {
-    series(text, name).unwrap_or_else(|| panic!("{name} is not in the metrics:\n{text}"))
+    metric(text, name).unwrap_or_else(|| panic!("{name} is not in the metrics:\n{text}"))
 }
 
 async fn scrape(d: &Deployment) -> String {
@@ -75,7 +70,7 @@ async fn metrics_move_as_decisions_cases_deliveries_and_reloads_happen() {
 
     let text = eventually("the webhook deliveries to be counted", || async {
         let text = scrape(&d).await;
-        (series(&text, "aarm_notification_deliveries_total{channel=\"webhook:audit\",result=\"delivered\"}")
+        (metric(&text, "aarm_notification_deliveries_total{channel=\"webhook:audit\",result=\"delivered\"}")
             .is_some_and(|n| n >= 4.0))
         .then_some(text)
     })
