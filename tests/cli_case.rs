@@ -179,3 +179,55 @@ fn deferral_resolved_by_evidence_from_another_process() {
     assert_eq!(c["state"], "allowed");
     assert_eq!(c["outcome"]["rule"], "credentials.rotation_in_window");
 }
+
+#[test]
+fn stats_count_the_deferral_and_approval_signals_of_a_store() {
+    let dir = scratch("stats");
+    let slow = open_quorum_case(&dir);
+    let request = root().join("examples/quorum_transfer/request.json");
+    let opened = run(
+        &dir,
+        &[
+            "case",
+            "open",
+            "--store",
+            "cases.db",
+            "--bundle",
+            "q.aarmb",
+            "--input",
+            request.to_str().unwrap(),
+            "--now",
+            "2026-11-24T10:00:00Z",
+        ],
+    );
+    let quick = json(&opened)["case"].as_str().unwrap().to_string();
+    for (by, now) in [("cfo@corp.com", "2026-11-24T10:01:00Z"), ("lead@corp.com", "2026-11-24T10:03:00Z")] {
+        let out = run(&dir, &["case", "approve", &quick, "--by", by, "--store", "cases.db", "--now", now]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // The slow one: escalated at 10:15, its first tier times out at 10:30, the CEO's at 11:30.
+    for now in ["2026-11-24T10:20:00Z", "2026-11-24T10:31:00Z", "2026-11-24T11:32:00Z"] {
+        assert!(run(&dir, &["case", "tick", "--store", "cases.db", "--now", now]).status.success());
+    }
+    let c = json(&run(&dir, &["case", "show", &slow, "--store", "cases.db"]));
+    assert_eq!(c["state"], "denied");
+
+    let out = run(&dir, &["case", "stats", "--store", "cases.db", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = json(&out);
+    assert_eq!(s["cases_by_state"], serde_json::json!({ "allowed": 1, "denied": 1 }));
+    assert_eq!((s["deferred"].as_u64(), s["resolved"].as_u64()), (Some(0), Some(2)));
+    assert_eq!((s["timeouts"].as_u64(), s["escalations"].as_u64()), (Some(2), Some(1)));
+    // 3 minutes and 92 minutes (the denial is recorded at the tick of 11:32).
+    assert_eq!(s["resolution_seconds_median"], 180);
+    assert_eq!(s["resolution_seconds_p90"], 5520);
+
+    let out = run(&dir, &["case", "stats", "--store", "cases.db"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("cases by state:       allowed 1, denied 1"), "{text}");
+    assert!(text.contains("escalations:          1"), "{text}");
+    assert!(text.contains("time to resolution:   median 180s, p90 5520s"), "{text}");
+    // A store that does not exist is an error, not an empty report.
+    let out = run(&dir, &["case", "stats", "--store", "missing.db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -27,6 +27,7 @@ fn help_documents_every_flag() {
         "--bundle",
         "--store",
         "--listen",
+        "--metrics-listen",
         "--config",
         "--trusted-key",
         "--sign-key",
@@ -124,5 +125,93 @@ fn serves_the_example_config_and_stops_on_sigterm() {
     }
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One plain HTTP/1.1 call over a socket (the root crate has no HTTP client): the whole answer.
+fn http(addr: &str, request_line: &str, headers: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        sock,
+        "{request_line} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// Waits until the log file has a line containing `what`; returns that line.
+fn logged(path: &std::path::Path, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(what)) {
+            return line.to_string();
+        }
+        // A bound only a broken server reaches (no test asserts how fast it starts).
+        assert!(start.elapsed() < Duration::from_secs(120), "no log line with {what:?} in:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of `key=` in a text log line (up to the next space).
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let at = line.find(&format!("{key}=")).unwrap_or_else(|| panic!("no {key}= in {line}"));
+    line[at + key.len() + 1..].split(' ').next().unwrap()
+}
+
+#[test]
+fn text_logs_to_a_file_have_no_colour_codes_and_plain_values_and_metrics_listen_serves_metrics() {
+    let dir = temp("logfile");
+    let bundle = dir.join("treasury.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let log = dir.join("serve.log");
+    let mut child = aarm()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--config",
+            "examples/serve.toml",
+        ])
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg("--store")
+        .arg(dir.join("cases.db"))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = field(&logged(&log, "aarm serve listening"), "addr").to_string();
+    let metrics = field(&logged(&log, "metrics listening"), "addr").to_string();
+    let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
+    let answer = http(
+        &addr,
+        "POST /v1/decide",
+        "Authorization: Bearer agent-token-1\r\nContent-Type: application/json\r\n",
+        &request,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"step_up\""), "{answer}");
+    let opened = logged(&log, "case opened");
+    let scraped = http(&metrics, "GET /metrics", "", "");
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(scraped.contains("aarm_decisions_total{decision=\"step_up\",rule=\"treasury."), "{scraped}");
+
+    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+    assert!(status.success());
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(120), "the server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "an ANSI escape code in a log file:\n{text}");
+    // The rule is its name, not Rust's debug form of an optional value (`rule=Some("...")`).
+    assert!(!text.contains("Some("), "{text}");
+    assert!(field(&opened, "rule").trim_matches('"').starts_with("treasury."), "{opened}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,10 @@
 //! - [`store`]: where cases and receipts live (in memory or SQLite)
 //! - [`receipts`]: signed, hash-chained receipts and their verification
 //! - [`export`]: receipt exports with a signed head, checked for completeness
+//! - [`signals`]: deferrals, timeouts, escalations and resolution times, read from receipts
 
 pub mod export;
 pub mod lifecycle;
 pub mod receipts;
+pub mod signals;
 pub mod store;

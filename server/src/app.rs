@@ -72,6 +72,9 @@ pub struct Options {
     pub reload_interval: Option<Duration>,
     /// How often the outbox looks for due deliveries (it is also woken when one is queued).
     pub outbox_interval: Duration,
+    /// A second address serving only `GET /metrics`, without credentials (for a scraper on a
+    /// private network); `None`: `/metrics` only on the main address, for operators.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the service reads the time: the system's wall clock, or a manual time that tests
     /// move (no command-line flag sets it).
     pub clock: TimeSource,
@@ -91,6 +94,7 @@ impl Options {
             reload_interval: Some(Duration::from_secs(2)),
             outbox_interval: Duration::from_millis(500),
             clock: TimeSource::System,
+            metrics_listen: None,
         }
     }
 }
@@ -141,6 +145,10 @@ pub struct App {
     pub decisions: Arc<crate::audit::DecisionLog>,
     pub public_url: String,
     pub shutdown: CancellationToken,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where decision lines go, when `[decision_log]` is configured.
+    pub decision_log: Option<crate::decision_log::DecisionLogger>,
 }
 
 /// The bundle new requests are decided with (swapped by a reload), and its file as the
@@ -188,8 +196,15 @@ impl App {
         let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
         let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
-        let outbox =
-            Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone()).map_err(store_error)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let outbox = Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone(), metrics.clone())
+            .map_err(store_error)?;
+        let decision_log = match &options.config.decision_log {
+            Some(section) => {
+                Some(crate::decision_log::DecisionLogger::start(section, metrics.clone()).map_err(ServeError::Config)?)
+            }
+            None => None,
+        };
         let keys = crate::replay::IdempotencyKeys::new(Box::new(
             store.idempotency_keys().map_err(|e| store_error(e.to_string()))?,
         ));
@@ -231,6 +246,8 @@ impl App {
             decisions: Arc::new(crate::audit::DecisionLog::default()),
             public_url,
             shutdown: CancellationToken::new(),
+            metrics,
+            decision_log,
             options,
         })
     }

@@ -172,6 +172,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             format!("{} `{}` may not ask for decisions", p.kind.as_str(), p.id),
         ));
     }
+    let started = std::time::Instant::now();
     let engine = app.engine()?;
     // The time the policy sees; a case opens at the time read under the lifecycle's lock
     // (never earlier than this one), see App::lifecycle_at.
@@ -191,6 +192,11 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         None => engine.decide_json(&request.to_string(), now),
     };
     let tool = text(&request, &["action", "tool"]).to_string();
+    // Read before the request is handed to the case store; only when decision lines are kept.
+    let logged_action = app
+        .decision_log
+        .as_ref()
+        .map(|_| (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned()));
     let action_hash = (!request.is_null()).then(|| action_hash(&request));
     let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
@@ -226,12 +232,31 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     };
     if let Some(session) = &session {
         if !tool.is_empty() {
-            let action = PriorAction { tool, decision: decision.decision.as_str().to_string() };
+            let action = PriorAction { tool: tool.clone(), decision: decision.decision.as_str().to_string() };
             app.sessions.record(&p.id, session, action, now);
         }
     }
     if let Some(case) = &case {
-        tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = ?decision.rule, agent = %p.id, "case opened");
+        app.metrics.opened(case);
+        tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = decision.rule.as_deref().unwrap_or(""), agent = %p.id, "case opened");
+    }
+    let took = started.elapsed();
+    app.metrics.decided(decision.decision.as_str(), decision.rule.as_deref(), took);
+    if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
+        log.log(crate::decision_log::Line {
+            time: aarm_runtime::value::format_time(now),
+            agent: p.id.clone(),
+            tool,
+            operation,
+            rule: decision.rule.clone(),
+            effect: decision.decision.as_str(),
+            reason_code: decision.reason.code.clone(),
+            bundle_hash: decision.policy.bundle_hash.clone(),
+            receipt: receipt.clone(),
+            case: case.as_ref().map(|c| c.id.clone()),
+            latency_ms: took.as_secs_f64() * 1000.0,
+            params: params.unwrap_or(Value::Null),
+        });
     }
     Ok(to_json(&decision, case.as_ref(), action_hash, receipt.as_deref()))
 }
@@ -467,7 +492,10 @@ pub async fn act(
             let mut outcome = Ok(());
             for (event, eid) in events {
                 match lc.apply_verified(&id2, &event, now, eid.as_deref(), Some(&actor)) {
-                    Ok((c, _)) => last = c,
+                    Ok((c, receipts)) => {
+                        app2.metrics.transition(&c, &receipts);
+                        last = c;
+                    }
                     Err(e) => {
                         outcome = Err(ApiError::from(e));
                         break;

@@ -31,6 +31,29 @@ pub struct Config {
     pub auth: AuthSection,
     #[serde(default)]
     pub notify: NotifySection,
+    /// `[decision_log]`: every decision as a JSON line (decision_log.rs); absent: none.
+    #[serde(default)]
+    pub decision_log: Option<DecisionLogSection>,
+}
+
+/// `[decision_log]`: where decision lines go and what is taken out of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionLogSection {
+    /// A file (appended to), or `-` for standard output.
+    pub path: String,
+    /// Fields whose values are replaced by `[redacted]`, as dotted paths in the line
+    /// (`params.card_number`).
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Lines waiting for the writer at most (default 10 000); past it, lines are dropped and
+    /// counted (`aarm_decision_log_dropped_total`), never waited for.
+    #[serde(default = "default_decision_log_queue")]
+    pub queue: usize,
+}
+
+fn default_decision_log_queue() -> usize {
+    10_000
 }
 
 /// `[server]`: settings that belong with the deployment rather than the command line.
@@ -394,6 +417,20 @@ impl Config {
                 }
             }
         }
+        if let Some(log) = &self.decision_log {
+            if log.path.trim().is_empty() {
+                return Err(invalid("decision_log.path".into(), "give a file, or `-` for standard output".into()));
+            }
+            if log.queue == 0 {
+                return Err(invalid("decision_log.queue".into(), "must be at least 1".into()));
+            }
+            if let Some(bad) = log.redact.iter().find(|p| p.split('.').any(|k| k.is_empty())) {
+                return Err(invalid(
+                    "decision_log.redact".into(),
+                    format!("`{bad}` is not a dotted path of field names (e.g. `params.card_number`)"),
+                ));
+            }
+        }
         let retry = &self.notify.retry;
         if retry.max_attempts == 0 {
             return Err(invalid("notify.retry.max_attempts".into(), "must be at least 1".into()));
@@ -546,6 +583,17 @@ mod tests {
         let e = err("[[auth.jwt]]\nissuer = \"i\"\nalgorithm = \"HS256\"\nsecret = \"s\"\n");
         assert!(e.contains("exactly one of `kind`"), "{e}");
         assert!(err("[notify.retry]\nmax_attempts = 0\n").contains("at least 1"));
+    }
+
+    #[test]
+    fn a_decision_log_redaction_that_names_no_field_is_refused() {
+        let c = Config::parse("[decision_log]\npath = \"-\"\nredact = [\"params.card_number\"]\n", "t").unwrap();
+        let log = c.decision_log.unwrap();
+        assert_eq!((log.path.as_str(), log.queue), ("-", 10_000));
+        assert!(err("[decision_log]\npath = \"-\"\nredact = [\"params..x\"]\n").contains("decision_log.redact"));
+        assert!(err("[decision_log]\npath = \" \"\n").contains("decision_log.path"));
+        assert!(err("[decision_log]\npath = \"-\"\nqueue = 0\n").contains("at least 1"));
+        assert!(err("[decision_log]\npath = \"-\"\nredcat = []\n").contains("redcat"));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`notify`]: messages, the outbox, webhook / Slack / e-mail senders
 //! - [`inbox`]: the approver's web page; [`openapi`]: `/openapi.json`
 //! - [`listen`]: connections (cap, header timeout); [`health`]: `/healthz`
+//! - [`metrics`]: `/metrics`; [`decision_log`]: every decision as a JSON line
 
 pub mod app;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod cases;
 pub mod claims;
 pub mod clock;
 pub mod config;
+pub mod decision_log;
 pub mod due;
 pub mod error;
 pub mod health;
@@ -30,6 +32,7 @@ pub mod inbox;
 pub mod lifecycle;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod reload;
@@ -49,6 +52,8 @@ use tokio::task::JoinHandle;
 /// A started server: its address, its state, and the handle to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The address serving `/metrics` without credentials (`--metrics-listen`), when configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub app: Arc<App>,
     server: JoinHandle<Result<(), ServeError>>,
     background: Vec<JoinHandle<()>>,
@@ -100,6 +105,18 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
         .await
         .map_err(|e| ServeError::Listen { addr: options.listen.to_string(), message: e.to_string() })?;
     let addr = listener.local_addr().map_err(|e| ServeError::Io(e.to_string()))?;
+    let metrics_listener = match options.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| ServeError::Listen { addr: at.to_string(), message: e.to_string() })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr().map_err(|e| ServeError::Io(e.to_string()))?),
+        None => None,
+    };
     let app = tokio::task::spawn_blocking(move || App::new(options, addr))
         .await
         .map_err(|e| ServeError::Io(e.to_string()))??;
@@ -123,6 +140,17 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
         outbox_app.outbox.run(poll, outbox_app.shutdown.clone()).await;
     }));
 
+    if let (Some(listener), Some(at)) = (metrics_listener, metrics_addr) {
+        let metrics_app = app.clone();
+        background.push(tokio::spawn(async move {
+            let app = metrics_app;
+            // Its own connection cap: a scraper cannot take the decision service's connections.
+            let connections = crate::listen::Connections::new(METRICS_CONNECTIONS);
+            let router = routes::metrics_router(app.clone());
+            listen::serve(listener, router, &connections, &app.options.config.server, app.shutdown.clone()).await;
+        }));
+        tracing::info!(addr = %at, "metrics listening (GET /metrics, no credentials)");
+    }
     let router = routes::router(app.clone());
     let server_app = app.clone();
     let server = tokio::spawn(async move {
@@ -131,8 +159,11 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
         Ok(())
     });
     tracing::info!(%addr, bundle = %app.engine().map(|e| e.bundle_hash().to_string()).unwrap_or_default(), "aarm serve listening");
-    Ok(Running { addr, app, server, background })
+    Ok(Running { addr, metrics_addr, app, server, background })
 }
+
+/// Connections open at once on the `--metrics-listen` address.
+const METRICS_CONNECTIONS: usize = 16;
 
 /// After a restart: every pending case is put in the clock's index, and every case waiting
 /// for approvers gets the deliveries its state calls for (those already queued are not queued

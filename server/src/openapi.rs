@@ -148,6 +148,9 @@ pub fn document() -> Value {
         "/v1/admin/reload": { "post": op("Reload the bundle file now (operators)",
             json_ok("`{ bundle_hash, previous, changed }`", json!({ "type": "object" })),
             &[AUTH, ("403", "not an operator"), ("400", "the new bundle does not verify; the old one stays")], json!({})) },
+        "/metrics": { "get": op("Prometheus metrics, OpenMetrics text (operators; or without credentials on --metrics-listen)",
+            html("OpenMetrics text", "application/openmetrics-text"),
+            &[AUTH, ("403", "not an operator")], json!({})) },
         "/healthz": { "get": op("Whether the service can decide: the bundle, the store read and written, quarantined cases, connections",
             json_ok("`{ status, bundle_hash, policy, version, quarantined_cases, connections }`", json!({ "type": "object", "properties": {
                 "status": { "type": "string", "enum": ["ok", "degraded"] },

@@ -19,8 +19,18 @@ pub struct Reloaded {
     pub changed: bool,
 }
 
-/// Reloads the bundle file now.
+/// Reloads the bundle file now, and counts the result (`aarm_bundle_reloads_total`).
 pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
+    let result = reload_file(app).await;
+    app.metrics.reload(match &result {
+        Ok(r) if r.changed => "ok",
+        Ok(_) => "unchanged",
+        Err(_) => "failed",
+    });
+    result
+}
+
+async fn reload_file(app: &Arc<App>) -> Result<Reloaded, ApiError> {
     let path = app.options.bundle.clone();
     let trusted = app.options.trusted_keys.clone();
     let (engine, bytes, stamp) = tokio::task::spawn_blocking(move || load_bundle(&path, &trusted))

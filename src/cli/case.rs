@@ -1,4 +1,4 @@
-//! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list`: drive cases from the shell, across
+//! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list|stats`: drive cases from the shell, across
 //! separate processes, on a SQLite case store.
 
 use super::exit;
@@ -7,6 +7,7 @@ use aarm_cases::lifecycle::case::Credential;
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::signals::Stats;
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
@@ -117,6 +118,23 @@ pub enum CaseCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// The deferral and approval signals of the store: cases by state, decisions by effect,
+    /// deferrals, timeouts, escalations, time to resolution (median, 90th percentile).
+    Stats {
+        #[arg(long, value_enum, default_value_t = StatsFormat::Human)]
+        format: StatsFormat,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// How `aarm case stats` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsFormat {
+    /// One signal a line, for people.
+    Human,
+    /// One JSON object.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +302,24 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 }
             }
         }
+        CaseCommand::Stats { format, common } => {
+            let lc = lifecycle(common, false)?;
+            let cases = lc.store().list(false).map_err(|e| e.to_string())?;
+            let receipts = lc.store().receipts(None).map_err(|e| e.to_string())?;
+            let stats = Stats::from_store(&cases, &receipts);
+            match format {
+                StatsFormat::Json => print_json(&stats),
+                StatsFormat::Human => print_stats(&stats),
+            }
+            for u in lc.store().unreadable() {
+                crate::errln!(
+                    "warning: {} is unreadable in the store and was not counted (quarantined): {}",
+                    u.id,
+                    u.message
+                );
+            }
+            Ok(exit::OK)
+        }
         CaseCommand::List { pending, common } => {
             let lc = lifecycle(common, false)?;
             for case in lc.store().list(*pending).map_err(|e| e.to_string())? {
@@ -300,4 +336,27 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `aarm case stats` for a person: one signal a line.
+fn print_stats(s: &Stats) {
+    let counts = |m: &std::collections::BTreeMap<String, u64>| {
+        if m.is_empty() {
+            "none".to_string()
+        } else {
+            m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let seconds = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |s| format!("{s}s"));
+    crate::outln!("cases by state:       {}", counts(&s.cases_by_state));
+    crate::outln!("decisions (no case):  {}", counts(&s.decisions_by_effect));
+    crate::outln!("deferred:             {}", s.deferred);
+    crate::outln!("resolved:             {}", s.resolved);
+    crate::outln!("timeouts:             {}", s.timeouts);
+    crate::outln!("escalations:          {}", s.escalations);
+    crate::outln!(
+        "time to resolution:   median {}, p90 {}",
+        seconds(s.resolution_seconds_median),
+        seconds(s.resolution_seconds_p90)
+    );
 }

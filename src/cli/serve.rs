@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
     pub listen: SocketAddr,
+    /// A second address that serves only `GET /metrics`, without credentials (for a Prometheus
+    /// scraper on a private network). Without it, `/metrics` is on `--listen` for admin tokens.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// `serve.toml`: tokens ([auth.agents], [auth.approvers], [auth.admins]), approver roles,
     /// what agents may claim ([auth.agent_roles], [auth.agent_humans], [auth.agent_services]),
     /// JWT issuers ([[auth.jwt]]), notification channels ([notify.channels]). Without it every
@@ -93,6 +97,7 @@ fn options(args: &ServeArgs) -> Result<Options, String> {
         max_wait: Duration::from_secs(args.max_wait_s),
     };
     options.tick_interval = Duration::from_millis(args.tick_ms);
+    options.metrics_listen = args.metrics_listen;
     options.reload_interval = (args.reload_interval_s > 0).then(|| Duration::from_secs(args.reload_interval_s));
     Ok(options)
 }

@@ -13,6 +13,7 @@
 use super::message::{ApprovalContext, Trigger};
 use crate::clock::Clock;
 use crate::config::{email_of_channel, Channel, NotifySection};
+use crate::metrics::DeliveryResult;
 use aarm_cases::store::service::{AttemptOutcome, DeliveryStore, DueDelivery, Queued};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct Outbox {
     /// The service's clock: when a delivery is due and when a retry is, so that backoff follows
     /// the same time as the cases.
     clock: Arc<Clock>,
+    /// Each attempt's result is counted (`aarm_notification_deliveries_total`).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -47,14 +50,19 @@ impl Outbox {
     /// lost case: cases and receipts are written by the store's own connection with
     /// `synchronous=FULL`. It keeps an fsync per attempt off the async threads that run the
     /// deliveries.
-    pub fn new(store: Box<dyn DeliveryStore>, config: NotifySection, clock: Arc<Clock>) -> Result<Outbox, String> {
+    pub fn new(
+        store: Box<dyn DeliveryStore>,
+        config: NotifySection,
+        clock: Arc<Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Outbox, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.retry.timeout_ms))
             // A webhook answers itself: a redirect elsewhere is not followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Outbox { store, config, http, wake: Notify::new(), clock })
+        Ok(Outbox { store, config, http, wake: Notify::new(), clock, metrics })
     }
 
     /// Queues `context` to every channel in `channels` (once per case, occasion and channel).
@@ -184,6 +192,12 @@ impl Outbox {
                     tracing::warn!(delivery = d.id, channel = %d.channel, attempts, error = %e, "notification failed")
                 }
             }
+            let counted = match &result {
+                Ok(()) => DeliveryResult::Delivered,
+                Err(_) if attempts >= self.config.retry.max_attempts => DeliveryResult::Failed,
+                Err(_) => DeliveryResult::Retry,
+            };
+            self.metrics.delivery(&d.channel, self.config.channels.contains_key(&d.channel), counted);
             if let Err(e) = self.record(d.id, attempts, &result, self.clock.now()) {
                 tracing::error!(delivery = d.id, error = %e, "outbox: cannot record the attempt");
             }

@@ -327,6 +327,26 @@ pub async fn reload(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Js
     Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
 }
 
+/// `GET /metrics` on the main address: for operators (a scraper gets an admin token, or reads
+/// the `--metrics-listen` address instead).
+pub async fn metrics(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<axum::response::Response, ApiError> {
+    if p.kind != crate::config::Kind::Admin {
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            "metrics are for operators: use an admin token, or scrape the --metrics-listen address",
+        ));
+    }
+    metrics_public(State(app)).await
+}
+
+/// `GET /metrics` on the `--metrics-listen` address: no credentials. Open cases are counted
+/// from the store now.
+pub async fn metrics_public(State(app): State<Arc<App>>) -> Result<axum::response::Response, ApiError> {
+    let pending = app.cases.run(|lc| Ok(aarm_cases::store::CaseStore::list(lc.store(), true)?)).await?;
+    let text = app.metrics.render(&pending).map_err(|e| ApiError::Unavailable(format!("metrics: {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
 /// Unauthenticated: whether the service can decide, and with which bundle (health.rs).
 pub async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     let now = app.clock.now();

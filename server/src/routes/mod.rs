@@ -34,6 +34,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/inbox/events"),
     ("get", "/v1/me"),
     ("post", "/v1/admin/reload"),
+    ("get", "/metrics"),
     ("get", "/healthz"),
     ("get", "/openapi.json"),
     ("get", "/inbox"),
@@ -42,6 +43,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox/favicon.svg"),
 ];
 pub use crate::listen::MAX_HEADERS;
+
+/// The `--metrics-listen` address: `GET /metrics` without credentials, nothing else.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    let limits = app.options.limits.clone();
+    Router::new()
+        .route("/metrics", get(api::metrics_public))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), errors::api_errors))
+        .with_state(app)
+}
 
 pub fn router(app: Arc<App>) -> Router {
     let limits = app.options.limits.clone();
@@ -60,6 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/inbox", get(api::inbox))
         .route("/v1/me", get(api::me))
         .route("/v1/admin/reload", post(api::reload))
+        .route("/metrics", get(api::metrics))
         .route("/healthz", get(api::health))
         .route("/openapi.json", get(api::openapi))
         .route("/inbox", get(crate::inbox::page))

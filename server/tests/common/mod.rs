@@ -506,3 +506,10 @@ impl Deployment {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 }
+
+/// The value of one series in a `/metrics` text (`name{labels}` exactly as the service writes
+/// it), if listed.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.parse().unwrap()))
+}

@@ -115,15 +115,19 @@ async fn r7_semantic_distance_is_weighed_and_drift_is_flagged() {
     assert_eq!(item["context"]["semantic_distance"], json!(0.7));
 }
 
-/// R8: action telemetry in a standard format.
-/// Gap: issue 14 (`GET /metrics` in Prometheus text, OpenTelemetry traces over OTLP, JSON-lines
-/// decision logs). Today the service has only its own logs (`--log-format json`); this test
-/// fails when `/metrics` appears, so that the table is updated with it.
+/// R8: action telemetry in a standard format: `GET /metrics` in the Prometheus (OpenMetrics)
+/// text format, and every decision as a JSON line (`[decision_log]`, server/tests/signals.rs).
+/// Gap: issue 14 (OpenTelemetry traces over OTLP are not exported yet).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r8_action_telemetry_is_exported_in_a_standard_format() {
     let d = Deployment::start("conf-r8").await;
+    assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
     let (status, body) = metrics(&d).await;
-    assert_eq!(status, 404, "GET /metrics answers now: update docs/conformance.md (R8) and this test: {body}");
+    assert_eq!(status, 200, "{body}");
+    let text = body.as_str().unwrap();
+    assert!(text.contains("# TYPE aarm_decisions counter"), "{text}");
+    assert!(text.contains("aarm_decisions_total{decision=\"allow\",rule=\"pay.small\"} 1"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }
 
 /// R9: each credential reaches only what its role needs, checked at the time of the action: an

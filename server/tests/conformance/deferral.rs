@@ -2,7 +2,7 @@
 //! is never an implicit allow" is shown through the CLI (`tests/conformance/deferral.rs`).
 
 use super::{case_as, case_id, metrics, receipts_of};
-use crate::common::{Deployment, POLICY};
+use crate::common::{metric, Deployment, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -149,45 +149,89 @@ async fn deferral_service_asks_evidence_sources() {
     assert_eq!(events, [json!("open")], "nothing asked the source: update docs/conformance.md when something does");
 }
 
-/// Asserts the operational signal `metric` is not exported yet (issue 14): `GET /metrics` is not
-/// served. Fails as soon as it is, so that docs/conformance.md and these tests follow.
-async fn signal_not_yet_exported(name: &str, metric: &str) {
+/// The service's metrics text after `scenario` ran on a fresh deployment.
+async fn signals_after(name: &str, scenario: impl AsyncFnOnce(&Deployment)) -> String {
     let d = Deployment::start(name).await;
+    scenario(&d).await;
     let (status, body) = metrics(&d).await;
-    assert_eq!(status, 404, "GET /metrics answers now: assert {metric} and update docs/conformance.md: {body}");
+    assert_eq!(status, 200, "{body}");
+    body.as_str().unwrap().to_string()
 }
 
-/// Operational signal: deferred action count.
-/// Gap: issue 14 (`aarm_deferred_total`).
+fn value(text: &str, series: &str) -> f64 {
+    metric(text, series).unwrap_or_else(|| panic!("{series} is not in the metrics:\n{text}"))
+}
+
+/// Operational signal: deferred action count (`aarm_deferred_total`; `aarm case stats` from a
+/// store).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_deferred_action_count() {
-    signal_not_yet_exported("conf-m1", "aarm_deferred_total").await;
+    let text = signals_after("conf-m1", async |d| {
+        assert_eq!(d.decide(patch_prod("s-m1")).await["decision"], "defer");
+        assert_eq!(d.decide(patch_prod("s-m1b")).await["decision"], "defer");
+    })
+    .await;
+    assert_eq!(value(&text, "aarm_deferred_total"), 2.0);
+    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 2.0);
 }
 
-/// Operational signal: median time to resolution.
-/// Gap: issue 14 (`aarm_case_resolution_seconds`).
+/// Operational signal: median time to resolution (the `aarm_case_resolution_seconds`
+/// histogram; `aarm case stats` prints the median and the 90th percentile).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_median_time_to_resolution() {
-    signal_not_yet_exported("conf-m2", "aarm_case_resolution_seconds").await;
+    let text = signals_after("conf-m2", async |d| {
+        let id = case_id(&d.decide(patch_prod("s-m2")).await);
+        d.advance(Duration::from_secs(90)).await;
+        let (status, case) =
+            d.post(&format!("/v1/cases/{id}/evidence"), "agent-token", json!({ "window_ok": true })).await;
+        assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
+    })
+    .await;
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_count"), 1.0);
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_sum"), 90.0);
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_bucket{le=\"64.0\"}"), 0.0);
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_bucket{le=\"256.0\"}"), 1.0);
 }
 
-/// Operational signal: timeout rate.
-/// Gap: issue 14 (`aarm_case_timeouts_total`).
+/// Operational signal: timeout rate (`aarm_case_timeouts_total` against `aarm_decisions_total`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_timeout_rate() {
-    signal_not_yet_exported("conf-m3", "aarm_case_timeouts_total").await;
+    let text = signals_after("conf-m3", async |d| {
+        case_id(&d.decide(patch_prod("s-m3")).await);
+        d.advance(Duration::from_secs(3601)).await;
+    })
+    .await;
+    assert_eq!(value(&text, "aarm_case_timeouts_total"), 1.0);
+    assert_eq!(value(&text, "aarm_decisions_total{decision=\"defer\",rule=\"pay.patch_prod\"}"), 1.0);
+    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 0.0);
 }
 
-/// Operational signal: escalation rate.
-/// Gap: issue 14 (`aarm_case_escalations_total`).
+/// Operational signal: escalation rate (`aarm_case_escalations_total`: `escalate after` fired,
+/// or a deferral handed to people).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_escalation_rate() {
-    signal_not_yet_exported("conf-m4", "aarm_case_escalations_total").await;
+    let text = signals_after("conf-m4", async |d| {
+        let rotate = json!({ "action": { "tool": "rotate", "params": { "env": "prod" } } });
+        assert_eq!(d.decide(rotate).await["decision"], "defer");
+        d.advance(Duration::from_secs(1)).await;
+    })
+    .await;
+    assert_eq!(value(&text, "aarm_case_escalations_total"), 1.0);
+    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 1.0);
 }
 
 /// Operational signal: resolver success rate by source.
-/// Gap: issue 14 (`aarm_resolver_attempts_total{source,result}`).
+/// Gap: issue 14 (the evidence sources: `aarm_resolver_attempts_total{source,result}` is
+/// exported, but nothing asks a source yet, so it has no series).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_resolver_success_rate_by_source() {
-    signal_not_yet_exported("conf-m5", "aarm_resolver_attempts_total").await;
+    let text = signals_after("conf-m5", async |d| {
+        case_id(&d.decide(patch_prod("s-m5")).await);
+        d.advance(Duration::from_secs(60)).await;
+    })
+    .await;
+    assert!(
+        !text.contains("aarm_resolver_attempts_total{"),
+        "a source was asked: update docs/conformance.md (M5) and this test: {text}"
+    );
 }
