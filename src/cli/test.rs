@@ -1,4 +1,4 @@
-//! `aarm test [PATH…] [--format human|json]`: runs `test` blocks through the compiler, a real
+//! `aarm test [PATH…] [--format human|json] [--filter TEXT]`: runs `test` blocks through the compiler, a real
 //! bundle, the VM and the lifecycle (in-memory store, simulated clock). A bundle without any test
 //! fails unless `--allow-no-tests` is given, and a path with no `.aarm` file is a usage error
 //! (exit 2), so that a green run always means something was tested.
@@ -27,6 +27,10 @@ pub struct TestArgs {
     /// mistyped path or a deleted test file cannot make CI green having tested nothing.
     #[arg(long)]
     pub allow_no_tests: bool,
+    /// Run only the tests whose name contains TEXT (case-sensitive). Rule coverage then counts
+    /// those tests only. A filter that selects no test in any bundle fails (exit 1).
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
 }
 
 /// How test results are printed (SARIF is for diagnostics, not for test results).
@@ -39,6 +43,7 @@ pub enum ReportFormat {
 pub fn run(args: &TestArgs) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut broken = false;
+    let mut selected = 0usize;
     for path in &args.paths {
         let loaded = match load_path(path) {
             Ok(l) => l,
@@ -60,8 +65,9 @@ pub fn run(args: &TestArgs) -> ExitCode {
             }
         };
         let (engine, bytes) = engine;
-        let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources);
-        if report.results.is_empty() && !args.allow_no_tests {
+        let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources, args.filter.as_deref());
+        selected += report.results.len();
+        if ir.tests.is_empty() && !args.allow_no_tests {
             crate::errln!(
                 "error: {} has no `test` block, so nothing was tested\n\
                  help: add a `test \"NAME\" {{ ... }}` block (e.g. in a `*_test.aarm` file), or pass \
@@ -104,6 +110,13 @@ pub fn run(args: &TestArgs) -> ExitCode {
                 }
             }
         }
+    }
+    if let (Some(filter), 0, false) = (&args.filter, selected, broken) {
+        crate::errln!(
+            "error: no test name contains \"{filter}\", so nothing was tested\n\
+             help: `aarm test` without `--filter` lists every test with its name"
+        );
+        broken = true;
     }
     if args.format == ReportFormat::Human {
         crate::outln!("{passed} passed, {failed} failed");
