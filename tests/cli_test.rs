@@ -181,3 +181,34 @@ fn filter_runs_only_the_tests_whose_name_contains_it_and_fails_when_it_selects_n
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no test name contains \"nothing like it\""), "{stderr}");
 }
+
+#[test]
+fn junit_format_is_a_report_a_ci_system_reads_with_each_failure_and_each_broken_bundle() {
+    let dir = common::scratch("test", "junit");
+    let good = dir.join("good");
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        good.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
+         test \"small <is> allowed & fine\" {\n  action t { x: 3 }\n  expect allow\n}\n\
+         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
+    )
+    .unwrap();
+    std::fs::write(broken.join("p.aarm"), "policy q version \"1\"\ntool t { x: Int }\nrule r on t { deny\n").unwrap();
+    let out = test(&["--format", "junit", "good", "broken"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    // Read back by the crate's own reader, as a CI system would read it.
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!((report.tests, report.failures, report.errors), (3, 1, 1), "{xml}");
+    let good = &report.test_suites[0];
+    assert_eq!(good.name.as_str(), "good");
+    let names: Vec<&str> = good.test_cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["small <is> allowed & fine", "big is denied"]);
+    assert!(xml.contains("step 2 (line 7): expected allow"), "{xml}");
+    assert!(xml.contains("small &lt;is&gt; allowed &amp; fine"), "{xml}");
+    assert_eq!(report.test_suites[1].name.as_str(), "broken");
+    assert_eq!(report.test_suites[1].errors, 1, "{xml}");
+}

@@ -1,9 +1,10 @@
-//! `aarm test [PATH…] [--format human|json] [--filter TEXT]`: runs `test` blocks through the compiler, a real
+//! `aarm test [PATH…] [--format human|json|junit] [--filter TEXT]`: runs `test` blocks through the compiler, a real
 //! bundle, the VM and the lifecycle (in-memory store, simulated clock). A bundle without any test
 //! fails unless `--allow-no-tests` is given, and a path with no `.aarm` file is a usage error
 //! (exit 2), so that a green run always means something was tested.
 
 use super::exit;
+use super::junit;
 use super::output::{print_diagnostics, Format};
 use super::source::{engine_of, load_path};
 use aarm_compiler::{compile, test_runner};
@@ -20,7 +21,8 @@ pub struct TestArgs {
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// `human`: one line per test, failures with the step, what was expected and what happened;
-    /// `json`: one object per bundle with every result and the rules no test reached.
+    /// `json`: one object per bundle with every result and the rules no test reached;
+    /// `junit`: one JUnit XML document (a `<testsuite>` per path) for CI test reporters.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
     /// Let a bundle without any `test` block pass; by default it fails (exit 1), so that a
@@ -38,12 +40,14 @@ pub struct TestArgs {
 pub enum ReportFormat {
     Human,
     Json,
+    Junit,
 }
 
 pub fn run(args: &TestArgs) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut broken = false;
     let mut selected = 0usize;
+    let mut suites = Vec::new();
     for path in &args.paths {
         let loaded = match load_path(path) {
             Ok(l) => l,
@@ -53,6 +57,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         let (Some(ir), Some(program)) = (compiled.checked.bundle.as_ref(), compiled.program) else {
             print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, Format::Human);
             crate::errln!("error: {} does not compile; its tests did not run", path.display());
+            suites.push(junit::broken_suite(&path.display().to_string(), "the bundle does not compile"));
             broken = true;
             continue;
         };
@@ -60,6 +65,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
             Ok(e) => e,
             Err(e) => {
                 crate::errln!("error: the compiled bundle of {} does not load: {e}", path.display());
+                suites.push(junit::broken_suite(&path.display().to_string(), "the compiled bundle does not load"));
                 broken = true;
                 continue;
             }
@@ -74,11 +80,13 @@ pub fn run(args: &TestArgs) -> ExitCode {
                  `--allow-no-tests`",
                 path.display()
             );
+            suites.push(junit::broken_suite(&path.display().to_string(), "the bundle has no `test` block"));
             broken = true;
         }
         passed += report.passed();
         failed += report.failed();
         match args.format {
+            ReportFormat::Junit => suites.push(junit::suite(&path.display().to_string(), &report)),
             ReportFormat::Json => match serde_json::to_string(&report) {
                 Ok(s) => crate::outln!("{s}"),
                 Err(e) => crate::errln!("error: {e}"),
@@ -118,8 +126,16 @@ pub fn run(args: &TestArgs) -> ExitCode {
         );
         broken = true;
     }
-    if args.format == ReportFormat::Human {
-        crate::outln!("{passed} passed, {failed} failed");
+    match args.format {
+        ReportFormat::Human => crate::outln!("{passed} passed, {failed} failed"),
+        ReportFormat::Junit => match junit::render(suites) {
+            Ok(xml) => crate::outln!("{xml}"),
+            Err(e) => {
+                crate::errln!("error: the JUnit report could not be written: {e}");
+                broken = true;
+            }
+        },
+        ReportFormat::Json => {}
     }
     if failed > 0 || broken {
         ExitCode::from(exit::FAILED)
