@@ -212,3 +212,25 @@ fn junit_format_is_a_report_a_ci_system_reads_with_each_failure_and_each_broken_
     assert_eq!(report.test_suites[1].name.as_str(), "broken");
     assert_eq!(report.test_suites[1].errors, 1, "{xml}");
 }
+
+#[test]
+fn min_coverage_fails_below_the_share_of_rules_the_tests_reach() {
+    let dir = common::scratch("test", "min-coverage");
+    std::fs::write(
+        dir.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
+         rule small on t { when params.x < 5\n allow }\n\
+         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
+    )
+    .unwrap();
+    // One rule of two is reached: 50%.
+    let out = test(&["--min-coverage", "50", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = test(&["--min-coverage", "51", "."], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the tests reach 1 of 2 rules, below --min-coverage 51%"), "{stderr}");
+    // Not a percentage: a usage error.
+    let out = test(&["--min-coverage", "101", "."], &dir);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -33,6 +33,10 @@ pub struct TestArgs {
     /// those tests only. A filter that selects no test in any bundle fails (exit 1).
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// Fail (exit 1) when the tests run reach less than PERCENT of the rules, counted over every
+    /// bundle (0 to 100). Rules only: conditions' branches are not measured yet.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_coverage: Option<u8>,
 }
 
 /// How test results are printed (SARIF is for diagnostics, not for test results).
@@ -48,6 +52,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut broken = false;
     let mut selected = 0usize;
     let mut suites = Vec::new();
+    let (mut rules_reached, mut rules_total) = (0usize, 0usize);
     for path in &args.paths {
         let loaded = match load_path(path) {
             Ok(l) => l,
@@ -83,6 +88,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
             suites.push(junit::broken_suite(&path.display().to_string(), "the bundle has no `test` block"));
             broken = true;
         }
+        rules_total += report.rules_total;
+        rules_reached += report.rules_total.saturating_sub(report.rules_not_reached.len());
         passed += report.passed();
         failed += report.failed();
         match args.format {
@@ -125,6 +132,17 @@ pub fn run(args: &TestArgs) -> ExitCode {
              help: `aarm test` without `--filter` lists every test with its name"
         );
         broken = true;
+    }
+    if let Some(min) = args.min_coverage {
+        // No rule at all leaves nothing unreached.
+        let below = rules_reached.saturating_mul(100) < usize::from(min).saturating_mul(rules_total);
+        if below {
+            crate::errln!(
+                "error: the tests reach {rules_reached} of {rules_total} rules, below --min-coverage {min}%\n\
+                 help: add tests whose decision comes from the rules listed as not reached"
+            );
+            broken = true;
+        }
     }
     match args.format {
         ReportFormat::Human => crate::outln!("{passed} passed, {failed} failed"),
