@@ -365,6 +365,20 @@ fn completion_offers_what_fits_the_place() {
     let r = c.at("textDocument/completion", &rules_uri, pos(RULES, "  when", 0, 2), json!({}));
     let all = labels(&r);
     assert!(["when", "finance", "large"].iter().all(|l| all.contains(&l.to_string())), "{all:?}");
+
+    // In a test's body: its steps; after `expect`: what a test can expect.
+    let typing = format!("{RULES}\ntest \"steps\" {{\n  action transfer {{ amount: 1 }}\n  exp\n  expect rec\n}}\n");
+    c.change(&rules_uri, 7, &typing);
+    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "  exp\n", 0, 5), json!({}));
+    let steps = labels(&r);
+    assert!(["action", "approve", "provide", "expect"].iter().all(|l| steps.contains(&l.to_string())), "{steps:?}");
+    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "expect rec", 0, 10), json!({}));
+    let expectations = labels(&r);
+    assert!(
+        ["modify", "cancel", "receipts", "pending"].iter().all(|l| expectations.contains(&l.to_string())),
+        "{expectations:?}"
+    );
+    assert!(!expectations.contains(&"action".to_string()), "{expectations:?}");
     assert_eq!(c.shutdown(), 0);
 }
 

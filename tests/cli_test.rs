@@ -53,3 +53,184 @@ fn a_failing_test_names_its_step_and_exits_1() {
     assert!(stdout.contains("not reached: p.big"), "{stdout}");
     assert!(stdout.trim_end().ends_with("0 passed, 1 failed"), "{stdout}");
 }
+
+/// The policy the test-language tests below run: an operation that opens a case, one that is
+/// rewritten, and a tool whose nested records have optional fields.
+const OPERATIONS: &str = r#"policy ops version "1"
+tool edit { path: String, opts: { mode: String, force: Bool?, limit: Decimal? }, items: List<{ k: String, v: Int? }>? }
+rule writes_need_lead on edit {
+  when action.operation == "write"
+  step_up {
+    approvers 1 of role "lead"
+    timeout 1h -> deny
+  }
+  reason "lead" "needs a lead"
+}
+rule trims_are_rewritten on edit {
+  when action.operation == "trim"
+  modify { params.path = "/safe" }
+  reason "trim" "trimmed"
+}
+"#;
+
+#[test]
+fn operations_modified_parameters_cancellation_receipts_and_nested_optional_fields_can_be_tested() {
+    let dir = common::scratch("test", "language");
+    let tests = r#"
+test "a write opens a case that the host withdraws" {
+  action edit operation "write" { path: "a", opts: { mode: "x" } }
+  expect step_up rule writes_need_lead
+  cancel
+  expect cancel
+  expect deny reason "cancelled"
+  expect receipts ["open", "cancel"]
+}
+test "a lead's denial by role is a veto, not a cancellation" {
+  action edit operation "write" { path: "a", opts: { mode: "x" } }
+  deny by "lead@corp.com" roles ["lead"]
+  expect deny reason "vetoed"
+  expect receipts ["open", "deny"]
+}
+test "a trim is rewritten to the safe path" {
+  action edit operation "trim" { items: [{ k: "a" }, { v: 1, k: "b" }], path: "a", opts: { force: true, mode: "x", limit: 2 } }
+  expect modify { path: "/safe", opts: { mode: "x", limit: 2.0 } } rule trims_are_rewritten
+  expect receipts ["decide"]
+}
+"#;
+    std::fs::write(dir.join("p.aarm"), format!("{OPERATIONS}{tests}")).unwrap();
+    let out = test(&["."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.trim_end().ends_with("3 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn each_new_expectation_fails_when_it_does_not_hold() {
+    let dir = common::scratch("test", "language-failing");
+    let tests = r#"
+test "the wrong rewrite" {
+  action edit operation "trim" { path: "a", opts: { mode: "x" } }
+  expect modify { path: "/other" }
+}
+test "a veto is not a cancellation" {
+  action edit operation "write" { path: "a", opts: { mode: "x" } }
+  deny by "lead@corp.com" roles ["lead"]
+  expect cancel
+}
+test "another trail" {
+  action edit operation "write" { path: "a", opts: { mode: "x" } }
+  expect receipts ["open", "approve"]
+}
+test "no operation: no rule applies" {
+  action edit { path: "a", opts: { mode: "x" } }
+  expect step_up
+}
+"#;
+    std::fs::write(dir.join("p.aarm"), format!("{OPERATIONS}{tests}")).unwrap();
+    let out = test(&["."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for want in [
+        r#"expected modify {"path":"/other"}"#,
+        r#"actual   modify {"path":"/safe","opts":{"mode":"x"}}"#,
+        "expected cancel (the case withdrawn)",
+        "actual   deny (case denied, rule ops.writes_need_lead, reason vetoed)",
+        "expected receipts [open, approve]",
+        "actual   receipts [open]",
+        "actual   deny (rule none, reason default.deny)",
+    ] {
+        assert!(stdout.contains(want), "{want}\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("0 passed, 4 failed"), "{stdout}");
+}
+
+#[test]
+fn a_test_without_expect_does_not_compile() {
+    let dir = common::scratch("test", "no-expect");
+    std::fs::write(
+        dir.join("p.aarm"),
+        format!(
+            "{OPERATIONS}test \"checks nothing\" {{\n  action edit {{ path: \"a\", opts: {{ mode: \"x\" }} }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let out = test(&["."], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("[E0403]") && stderr.contains("has no `expect` step"), "{stderr}");
+}
+
+#[test]
+fn filter_runs_only_the_tests_whose_name_contains_it_and_fails_when_it_selects_none() {
+    let dir = common::scratch("test", "filter");
+    std::fs::write(
+        dir.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
+         test \"small is allowed\" {\n  action t { x: 3 }\n  expect allow\n}\n\
+         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
+    )
+    .unwrap();
+    let out = test(&["--filter", "big", "."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok      big is denied") && !stdout.contains("small"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("1 passed, 0 failed"), "{stdout}");
+
+    let out = test(&["--filter", "nothing like it", "."], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no test name contains \"nothing like it\""), "{stderr}");
+}
+
+#[test]
+fn junit_format_is_a_report_a_ci_system_reads_with_each_failure_and_each_broken_bundle() {
+    let dir = common::scratch("test", "junit");
+    let good = dir.join("good");
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        good.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
+         test \"small <is> allowed & fine\" {\n  action t { x: 3 }\n  expect allow\n}\n\
+         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
+    )
+    .unwrap();
+    std::fs::write(broken.join("p.aarm"), "policy q version \"1\"\ntool t { x: Int }\nrule r on t { deny\n").unwrap();
+    let out = test(&["--format", "junit", "good", "broken"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    // Read back by the crate's own reader, as a CI system would read it.
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!((report.tests, report.failures, report.errors), (3, 1, 1), "{xml}");
+    let good = &report.test_suites[0];
+    assert_eq!(good.name.as_str(), "good");
+    let names: Vec<&str> = good.test_cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["small <is> allowed & fine", "big is denied"]);
+    assert!(xml.contains("step 2 (line 7): expected allow"), "{xml}");
+    assert!(xml.contains("small &lt;is&gt; allowed &amp; fine"), "{xml}");
+    assert_eq!(report.test_suites[1].name.as_str(), "broken");
+    assert_eq!(report.test_suites[1].errors, 1, "{xml}");
+}
+
+#[test]
+fn min_coverage_fails_below_the_share_of_rules_the_tests_reach() {
+    let dir = common::scratch("test", "min-coverage");
+    std::fs::write(
+        dir.join("p.aarm"),
+        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
+         rule small on t { when params.x < 5\n allow }\n\
+         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
+    )
+    .unwrap();
+    // One rule of two is reached: 50%.
+    let out = test(&["--min-coverage", "50", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = test(&["--min-coverage", "51", "."], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the tests reach 1 of 2 rules, below --min-coverage 51%"), "{stderr}");
+    // Not a percentage: a usage error.
+    let out = test(&["--min-coverage", "101", "."], &dir);
+    assert_eq!(out.status.code(), Some(2));
+}

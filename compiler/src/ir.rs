@@ -385,6 +385,8 @@ pub enum TestStepKind {
     Action {
         tool_name: String,
         tool: Option<ToolId>,
+        /// `""` when the test names none, as a host that sends none.
+        operation: String,
         params: Vec<(String, Const)>,
     },
     Identity(Vec<(String, Const)>),
@@ -409,9 +411,15 @@ pub enum TestStepKind {
     Cancel,
     ExpectDecision {
         decision: &'static str,
+        /// `expect modify { ... }`: parameters the rewritten action must carry (others may differ).
+        params: Option<Vec<(String, Const)>>,
         rule: Option<RuleId>,
         reason: Option<String>,
     },
     ExpectPending,
     ExpectRejected(String),
+    /// The case was withdrawn.
+    ExpectCancelled,
+    /// The case's receipt trail, as event names, in order.
+    ExpectReceipts(Vec<String>),
 }

@@ -71,10 +71,22 @@ fn fields_json(fields: &[(String, Const)]) -> Map<String, Value> {
     fields.iter().map(|(k, v)| (k.clone(), const_json(v))).collect()
 }
 
-/// Runs every test of `bundle` against `engine` (which must be the bundle's compiled program).
-pub fn run(bundle: &Bundle, engine: Arc<Engine>, bytes: &[u8], sources: &SourceMap) -> TestReport {
+/// Runs the tests of `bundle` whose name contains `filter` (every test for `None`) against
+/// `engine` (which must be the bundle's compiled program). Rule coverage counts the tests run.
+pub fn run(
+    bundle: &Bundle,
+    engine: Arc<Engine>,
+    bytes: &[u8],
+    sources: &SourceMap,
+    filter: Option<&str>,
+) -> TestReport {
     let mut reached: BTreeSet<String> = BTreeSet::new();
-    let results = bundle.tests.iter().map(|t| run_one(bundle, t, &engine, bytes, sources, &mut reached)).collect();
+    let results = bundle
+        .tests
+        .iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .map(|t| run_one(bundle, t, &engine, bytes, sources, &mut reached))
+        .collect();
     let rules_not_reached =
         bundle.rules.iter().map(|r| r.qualified_name.clone()).filter(|n| !reached.contains(n)).collect();
     TestReport { results, rules_not_reached, rules_total: bundle.rules.len() }
@@ -142,6 +154,66 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// The parameters of the rewritten action the test's decision (or its case's outcome) carries.
+fn modified_params(run: &Run) -> Option<Map<String, Value>> {
+    let decision = match (&run.case, &run.decision) {
+        (Some(c), _) => c.outcome.as_ref().unwrap_or(&c.decision),
+        (None, Some(d)) => d,
+        (None, None) => return None,
+    };
+    decision.modified_action.as_ref().map(|a| a.params.clone())
+}
+
+/// Whether a decision's JSON value is the test's constant: numbers by value (a `Decimal` may be
+/// a JSON number or its exact decimal text), records by the fields the test names.
+fn const_matches(want: &Const, got: &Value) -> bool {
+    match (want, got) {
+        (Const::Int(_) | Const::Decimal(_), Value::Number(_) | Value::String(_)) => {
+            let text = match got {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let want_text = match want {
+                Const::Int(i) => i.to_string(),
+                _ => match const_json(want) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                },
+            };
+            same_number(&want_text, &text)
+        }
+        (Const::List(items), Value::Array(got)) => {
+            items.len() == got.len() && items.iter().zip(got).all(|(w, g)| const_matches(w, g))
+        }
+        (Const::Record(fields), Value::Object(got)) => {
+            fields.iter().all(|(k, w)| got.get(k).is_some_and(|g| const_matches(w, g)))
+        }
+        _ => const_json(want) == *got,
+    }
+}
+
+/// Two decimal texts name the same number (`2`, `2.0` and `2.00` do).
+fn same_number(a: &str, b: &str) -> bool {
+    fn norm(s: &str) -> String {
+        let s = s.trim();
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        let body =
+            format!("{}{}{}", if int.is_empty() { "0" } else { int }, if frac.is_empty() { "" } else { "." }, frac);
+        if neg && body != "0" {
+            format!("-{body}")
+        } else {
+            body
+        }
+    }
+    norm(a) == norm(b)
 }
 
 fn note_rules(c: &Case, reached: &mut BTreeSet<String>) {
@@ -218,8 +290,11 @@ fn run_one(
         let n = i + 1;
         let outcome: Result<(), (String, String)> = (|| {
             match &step.kind {
-                TestStepKind::Action { tool_name, params, .. } => {
-                    run.request.insert("action".into(), json!({ "tool": tool_name, "params": fields_json(params) }));
+                TestStepKind::Action { tool_name, operation, params, .. } => {
+                    run.request.insert(
+                        "action".into(),
+                        json!({ "tool": tool_name, "operation": operation, "params": fields_json(params) }),
+                    );
                 }
                 TestStepKind::Identity(fields) => run.extend_section("identity", fields_json(fields)),
                 TestStepKind::Context(fields) => {
@@ -272,9 +347,28 @@ fn run_one(
                     Some(None) => return Err((format!("rejected \"{why}\""), "the event was accepted".into())),
                     None => return Err((format!("rejected \"{why}\""), "no event before this step".into())),
                 },
-                TestStepKind::ExpectDecision { decision, rule, reason } => {
+                TestStepKind::ExpectCancelled => {
+                    run.ensure_decided(reached).map_err(|e| ("cancel".into(), e))?;
+                    if !run.case.as_ref().is_some_and(|c| c.state == CaseState::Cancelled) {
+                        return Err(("cancel (the case withdrawn)".into(), describe(&run)));
+                    }
+                }
+                TestStepKind::ExpectReceipts(want) => {
+                    let expected = format!("receipts [{}]", want.join(", "));
+                    run.ensure_decided(reached).map_err(|e| (expected.clone(), e))?;
+                    let trail = aarm_cases::store::CaseStore::receipts(run.lifecycle.store(), None)
+                        .map_err(|e| (expected.clone(), e.to_string()))?;
+                    let got: Vec<&str> = trail.iter().map(|r| r.body.event.as_str()).collect();
+                    if got != *want {
+                        return Err((expected, format!("receipts [{}]", got.join(", "))));
+                    }
+                }
+                TestStepKind::ExpectDecision { decision, params, rule, reason } => {
                     let expected = {
                         let mut s = decision.to_string();
+                        if let Some(p) = params {
+                            s.push_str(&format!(" {}", Value::Object(fields_json(p))));
+                        }
                         if let Some(r) = rule.and_then(|r| bundle.rule(r)) {
                             s.push_str(&format!(" rule {}", r.qualified_name));
                         }
@@ -310,6 +404,16 @@ fn run_one(
                     let reason_ok = reason.as_ref().is_none_or(|c| *c == code);
                     if effect.as_str() != *decision || !rule_ok || !reason_ok {
                         return Err((expected, describe(&run)));
+                    }
+                    if let Some(want) = params {
+                        let rewritten = modified_params(&run);
+                        let holds = rewritten.as_ref().is_some_and(|got| {
+                            want.iter().all(|(k, v)| got.get(k).is_some_and(|g| const_matches(v, g)))
+                        });
+                        if !holds {
+                            let got = rewritten.map(Value::Object).unwrap_or(Value::Null);
+                            return Err((expected, format!("modify {got}")));
+                        }
                     }
                 }
             }

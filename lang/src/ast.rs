@@ -389,13 +389,28 @@ pub struct TestStep {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TestStepKind {
-    Action { tool: Ident, fields: Vec<RecordField> },
+    /// `action TOOL [operation "OP"] { ... }`.
+    Action {
+        tool: Ident,
+        operation: Option<StrLit>,
+        fields: Vec<RecordField>,
+    },
     Identity(Vec<RecordField>),
     Context(Vec<RecordField>),
     Evidence(Vec<RecordField>),
-    Approve { by: StrLit, roles: Option<Expr> },
-    Deny { by: StrLit, why: Option<StrLit>, roles: Option<Expr> },
-    Provide { name: Ident, value: Expr },
+    Approve {
+        by: StrLit,
+        roles: Option<Expr>,
+    },
+    Deny {
+        by: StrLit,
+        why: Option<StrLit>,
+        roles: Option<Expr>,
+    },
+    Provide {
+        name: Ident,
+        value: Expr,
+    },
     Wait(DurLit),
     Cancel,
     Expect(Expectation),
@@ -424,9 +439,20 @@ impl DecisionName {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expectation {
-    Decision { decision: DecisionName, rule: Option<Vec<Ident>>, reason: Option<StrLit> },
+    /// `expect DECISION [PARAMS] [rule R] [reason "C"]`; `params` only after `modify`: the
+    /// parameters the rewritten action must carry.
+    Decision {
+        decision: DecisionName,
+        params: Option<Vec<RecordField>>,
+        rule: Option<Vec<Ident>>,
+        reason: Option<StrLit>,
+    },
     Pending,
     Rejected(StrLit),
+    /// `expect cancel`: the case was withdrawn (its decision reads `deny`, but no rule said so).
+    Cancelled,
+    /// `expect receipts ["open", "approve", ...]`: the events of the case's receipt trail, in order.
+    Receipts(Expr),
 }
 
 // ---------------------------------------------------------------------------------------------

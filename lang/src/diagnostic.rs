@@ -128,6 +128,8 @@ codes! {
     InvalidTestStep       = "E0400", Test, Error, "invalid test step";
     UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";
     MissingField          = "E0402", Test, Error, "missing required field";
+    TestWithoutExpect     = "E0403", Test, Error, "test checks nothing";
+    UnknownReceiptEvent   = "E0404", Test, Error, "unknown receipt event";
     // ---- warnings
     TimeoutAllows         = "W0001", Lint, Warning, "an unanswered request resolves to allow";
     DetachedDocComment    = "W0002", Lint, Warning, "doc comment attached to nothing";

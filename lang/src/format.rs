@@ -885,10 +885,15 @@ impl<'a> Printer<'a> {
 
     fn step(&mut self, s: &TestStep) {
         match &s.kind {
-            TestStepKind::Action { tool, fields } => {
+            TestStepKind::Action { tool, operation, fields } => {
                 self.kw_space("action");
                 self.ident(tool);
                 self.space();
+                if let Some(op) = operation {
+                    self.kw_space("operation");
+                    self.string(op);
+                    self.space();
+                }
                 self.record(fields, s.span);
             }
             TestStepKind::Identity(fields) => {
@@ -947,8 +952,17 @@ impl<'a> Printer<'a> {
                         self.kw_space("rejected");
                         self.string(why);
                     }
-                    Expectation::Decision { decision, rule, reason } => {
+                    Expectation::Cancelled => self.kw("cancel"),
+                    Expectation::Receipts(events) => {
+                        self.kw_space("receipts");
+                        self.expr(events);
+                    }
+                    Expectation::Decision { decision, params, rule, reason } => {
                         self.kw(decision.as_str());
+                        if let Some(fields) = params {
+                            self.space();
+                            self.record(fields, s.span);
+                        }
                         if let Some(path) = rule {
                             self.space();
                             self.kw_space("rule");

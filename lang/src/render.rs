@@ -101,7 +101,7 @@ fn level(s: Severity) -> &'static str {
 }
 
 /// Keeps a span inside its file and on character boundaries, so the renderer never sees an
-/// impossible range.
+/// impossible range, and gives it in characters.
 fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {
     let Some(file) = file else { return 0..0 };
     let text = &file.text;
@@ -114,7 +114,12 @@ fn clamp(span: Span, file: Option<&SourceFile>) -> std::ops::Range<usize> {
     };
     let start = fix(span.start as usize);
     let end = fix(span.end as usize).max(start);
-    start..end
+    // In characters: ariadne 0.6 heads a section of another file than the primary's with its
+    // first label's *character* offset even when told the spans are bytes, so a second file with
+    // non-ASCII text before the label was headed with an earlier line (issue 18). Character
+    // offsets throughout (`IndexType::Char`) keep every header and label on the right place.
+    let chars = |i: usize| text.get(..i).map_or(0, |t| t.chars().count());
+    chars(start)..chars(end)
 }
 
 /// A section of a report: one file, shown under its name. ariadne heads every section of the
@@ -190,7 +195,7 @@ fn render(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ari
         .with_color(label_color)
         .with_message(d.label.as_deref().unwrap_or(d.code.title()));
     let mut report = Report::build(kind, (Section::Primary(name.clone()), range))
-        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Char))
         .with_code(d.code.as_str())
         .with_message(format!("{} ({name}:{l}:{c})", d.message))
         .with_label(primary);
@@ -271,6 +276,26 @@ mod tests {
         assert!(out.contains("E0100"), "{out}");
         assert!(out.contains("p.aarm:1:11"), "{out}");
         assert!(out.contains("declare it"), "{out}");
+    }
+
+    #[test]
+    fn a_second_file_is_headed_with_its_own_place_after_non_ascii_text() {
+        let mut sm = SourceMap::new();
+        let a = sm.add("a.aarm", "test \"t\" {}\n");
+        // Non-ASCII text before the label: byte and character offsets differ.
+        let b_text = "// é — ü «»\n// ✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓\ntest \"t\" {}\n";
+        let b = sm.add("b.aarm", b_text);
+        let at = u32::try_from(b_text.find("\"t\"").unwrap_or(0)).unwrap_or(0);
+        let d = Diagnostic::new(Code::DuplicateDeclaration, b, Span::new(at, at + 3), "test \"t\" is declared twice")
+            .with_secondary(a, Span::new(5, 8), "first declared here");
+        let out = to_human(&d, &sm, false);
+        assert!(out.contains("(b.aarm:3:6)") && out.contains("[ b.aarm:3:6 ]"), "{out}");
+        assert!(out.contains("[ a.aarm:1:6 ]"), "{out}");
+        // And the other way round: the primary in the ASCII file, the second in the other one.
+        let d = Diagnostic::new(Code::DuplicateDeclaration, a, Span::new(5, 8), "test \"t\" is declared twice")
+            .with_secondary(b, Span::new(at, at + 3), "first declared here");
+        let out = to_human(&d, &sm, false);
+        assert!(out.contains("[ a.aarm:1:6 ]") && out.contains("[ b.aarm:3:6 ]"), "{out}");
     }
 
     #[test]

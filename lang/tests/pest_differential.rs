@@ -235,6 +235,7 @@ fn snippets() -> Vec<(String, bool)> {
     ok("test \"t\" { approve by \"a\" approve by \"b\" roles [\"r\"] deny by \"c\" deny by \"d\" \"why\" deny by \"e\" roles [\"r\"] deny by \"f\" \"why\" roles [\"r\"] }");
     ok("test \"t\" { provide e = true wait 31m cancel expect pending expect rejected \"self_approval\" }");
     ok("test \"t\" { expect allow expect deny rule r expect step_up rule p.r reason \"x\" expect modify reason \"y\" expect defer }");
+    ok("test \"t\" { action t operation \"write\" { a: { b: 1 } } expect modify { a: 1 } rule r reason \"m\" expect modify { } expect cancel expect receipts [\"open\", \"cancel\"] }");
 
     let mut bad = |s: &str| v.push((s.to_string(), false));
     // ---- lexical
@@ -418,6 +419,11 @@ fn snippets() -> Vec<(String, bool)> {
     bad("test t { }");
     bad("test \"t\" { action { a: 1 } }");
     bad("test \"t\" { action t }");
+    bad("test \"t\" { action t operation { a: 1 } }");
+    bad("test \"t\" { action t operation write { a: 1 } }");
+    bad("test \"t\" { action t { a: 1 } operation \"w\" }");
+    bad("test \"t\" { expect receipts }");
+    bad("test \"t\" { expect allow { a: 1 } }");
     bad("test \"t\" { identity human }");
     bad("test \"t\" { approve \"a\" }");
     bad("test \"t\" { approve by a }");

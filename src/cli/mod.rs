@@ -7,6 +7,7 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 pub mod inspect;
+pub mod junit;
 pub mod keygen;
 pub mod lsp;
 pub mod mcp;

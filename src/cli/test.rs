@@ -1,9 +1,10 @@
-//! `aarm test [PATH…] [--format human|json]`: runs `test` blocks through the compiler, a real
+//! `aarm test [PATH…] [--format human|json|junit] [--filter TEXT]`: runs `test` blocks through the compiler, a real
 //! bundle, the VM and the lifecycle (in-memory store, simulated clock). A bundle without any test
 //! fails unless `--allow-no-tests` is given, and a path with no `.aarm` file is a usage error
 //! (exit 2), so that a green run always means something was tested.
 
 use super::exit;
+use super::junit;
 use super::output::{print_diagnostics, Format};
 use super::source::{engine_of, load_path};
 use aarm_compiler::{compile, test_runner};
@@ -20,13 +21,22 @@ pub struct TestArgs {
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// `human`: one line per test, failures with the step, what was expected and what happened;
-    /// `json`: one object per bundle with every result and the rules no test reached.
+    /// `json`: one object per bundle with every result and the rules no test reached;
+    /// `junit`: one JUnit XML document (a `<testsuite>` per path) for CI test reporters.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
     /// Let a bundle without any `test` block pass; by default it fails (exit 1), so that a
     /// mistyped path or a deleted test file cannot make CI green having tested nothing.
     #[arg(long)]
     pub allow_no_tests: bool,
+    /// Run only the tests whose name contains TEXT (case-sensitive). Rule coverage then counts
+    /// those tests only. A filter that selects no test in any bundle fails (exit 1).
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Fail (exit 1) when the tests run reach less than PERCENT of the rules, counted over every
+    /// bundle (0 to 100). Rules only: conditions' branches are not measured yet.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_coverage: Option<u8>,
 }
 
 /// How test results are printed (SARIF is for diagnostics, not for test results).
@@ -34,11 +44,15 @@ pub struct TestArgs {
 pub enum ReportFormat {
     Human,
     Json,
+    Junit,
 }
 
 pub fn run(args: &TestArgs) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut broken = false;
+    let mut selected = 0usize;
+    let mut suites = Vec::new();
+    let (mut rules_reached, mut rules_total) = (0usize, 0usize);
     for path in &args.paths {
         let loaded = match load_path(path) {
             Ok(l) => l,
@@ -48,6 +62,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         let (Some(ir), Some(program)) = (compiled.checked.bundle.as_ref(), compiled.program) else {
             print_diagnostics(&compiled.checked.diagnostics, &loaded.sources, Format::Human);
             crate::errln!("error: {} does not compile; its tests did not run", path.display());
+            suites.push(junit::broken_suite(&path.display().to_string(), "the bundle does not compile"));
             broken = true;
             continue;
         };
@@ -55,24 +70,30 @@ pub fn run(args: &TestArgs) -> ExitCode {
             Ok(e) => e,
             Err(e) => {
                 crate::errln!("error: the compiled bundle of {} does not load: {e}", path.display());
+                suites.push(junit::broken_suite(&path.display().to_string(), "the compiled bundle does not load"));
                 broken = true;
                 continue;
             }
         };
         let (engine, bytes) = engine;
-        let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources);
-        if report.results.is_empty() && !args.allow_no_tests {
+        let report = test_runner::run(ir, Arc::new(engine), &bytes, &loaded.sources, args.filter.as_deref());
+        selected += report.results.len();
+        if ir.tests.is_empty() && !args.allow_no_tests {
             crate::errln!(
                 "error: {} has no `test` block, so nothing was tested\n\
                  help: add a `test \"NAME\" {{ ... }}` block (e.g. in a `*_test.aarm` file), or pass \
                  `--allow-no-tests`",
                 path.display()
             );
+            suites.push(junit::broken_suite(&path.display().to_string(), "the bundle has no `test` block"));
             broken = true;
         }
+        rules_total += report.rules_total;
+        rules_reached += report.rules_total.saturating_sub(report.rules_not_reached.len());
         passed += report.passed();
         failed += report.failed();
         match args.format {
+            ReportFormat::Junit => suites.push(junit::suite(&path.display().to_string(), &report)),
             ReportFormat::Json => match serde_json::to_string(&report) {
                 Ok(s) => crate::outln!("{s}"),
                 Err(e) => crate::errln!("error: {e}"),
@@ -105,8 +126,34 @@ pub fn run(args: &TestArgs) -> ExitCode {
             }
         }
     }
-    if args.format == ReportFormat::Human {
-        crate::outln!("{passed} passed, {failed} failed");
+    if let (Some(filter), 0, false) = (&args.filter, selected, broken) {
+        crate::errln!(
+            "error: no test name contains \"{filter}\", so nothing was tested\n\
+             help: `aarm test` without `--filter` lists every test with its name"
+        );
+        broken = true;
+    }
+    if let Some(min) = args.min_coverage {
+        // No rule at all leaves nothing unreached.
+        let below = rules_reached.saturating_mul(100) < usize::from(min).saturating_mul(rules_total);
+        if below {
+            crate::errln!(
+                "error: the tests reach {rules_reached} of {rules_total} rules, below --min-coverage {min}%\n\
+                 help: add tests whose decision comes from the rules listed as not reached"
+            );
+            broken = true;
+        }
+    }
+    match args.format {
+        ReportFormat::Human => crate::outln!("{passed} passed, {failed} failed"),
+        ReportFormat::Junit => match junit::render(suites) {
+            Ok(xml) => crate::outln!("{xml}"),
+            Err(e) => {
+                crate::errln!("error: the JUnit report could not be written: {e}");
+                broken = true;
+            }
+        },
+        ReportFormat::Json => {}
     }
     if failed > 0 || broken {
         ExitCode::from(exit::FAILED)

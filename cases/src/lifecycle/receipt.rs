@@ -8,6 +8,11 @@ use crate::lifecycle::case::CaseState;
 use aarm_runtime::decision::{PolicyRef, Reason};
 use serde::{Deserialize, Serialize};
 
+/// Every `event` a receipt can name, in the order a case usually meets them; `expect receipts`
+/// in a test is checked against this list.
+pub const RECEIPT_EVENTS: &[&str] =
+    &["decide", "open", "approve", "deny", "provide", "revalidate", "escalate", "timeout", "cancel"];
+
 /// A receipt before the store gives it its place in the chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptDraft {

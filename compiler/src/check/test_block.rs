@@ -7,6 +7,7 @@ use crate::index::Target;
 use crate::ir::{self, Const, Loc, TestStepKind};
 use crate::types::{Fit, Type};
 use aarm_cases::lifecycle::event::Rejection;
+use aarm_cases::lifecycle::receipt::RECEIPT_EVENTS;
 use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
 use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
@@ -62,7 +63,7 @@ impl Checker<'_> {
                 }
             }
             let kind = match &step.kind {
-                ast::TestStepKind::Action { tool, fields } => {
+                ast::TestStepKind::Action { tool, operation, fields } => {
                     if let Some(first) = action {
                         self.report(
                             Diagnostic::new(Code::InvalidTestStep, file, step.span, "a test has one action")
@@ -71,7 +72,7 @@ impl Checker<'_> {
                         );
                     }
                     action = Some(step.span);
-                    self.test_action(file, tool, fields)
+                    self.test_action(file, tool, operation.as_ref().map(|o| o.value.clone()), fields)
                 }
                 ast::TestStepKind::Identity(fields) => {
                     let schema: Vec<(String, Type)> = super::identity_fields()
@@ -161,10 +162,19 @@ impl Checker<'_> {
                     }
                     TestStepKind::ExpectRejected(why.value.clone())
                 }
-                ast::TestStepKind::Expect(Expectation::Decision { decision, rule, reason }) => {
+                ast::TestStepKind::Expect(Expectation::Cancelled) => TestStepKind::ExpectCancelled,
+                ast::TestStepKind::Expect(Expectation::Receipts(events)) => {
+                    TestStepKind::ExpectReceipts(self.test_receipts(file, events))
+                }
+                ast::TestStepKind::Expect(Expectation::Decision { decision, params, rule, reason }) => {
                     let rule = rule.as_ref().and_then(|path| self.resolve_rule_ref(file, path));
+                    let params = params.as_ref().map(|fields| {
+                        let schema = self.action_schema(&t.steps);
+                        self.test_record(file, fields, &schema, "the action", false)
+                    });
                     TestStepKind::ExpectDecision {
                         decision: decision_name(*decision),
+                        params,
                         rule,
                         reason: reason.as_ref().map(|r| r.value.clone()),
                     }
@@ -172,11 +182,32 @@ impl Checker<'_> {
             };
             steps.push(ir::TestStep { kind, loc });
         }
+        if !t.steps.iter().any(|s| matches!(s.kind, ast::TestStepKind::Expect(_))) {
+            self.report(
+                Diagnostic::new(
+                    Code::TestWithoutExpect,
+                    file,
+                    t.name.span,
+                    format!(
+                        "test \"{}\" has no `expect` step, so it would pass whatever the policy decides",
+                        t.name.value
+                    ),
+                )
+                .with_help("say what the policy must decide, e.g. `expect allow` or `expect deny rule NAME`"),
+            );
+        }
         self.bundle.tests.push(ir::Test { name: t.name.value.clone(), steps, loc: Loc { file, span: t.name.span } });
         let _ = item;
     }
 
-    fn test_action(&mut self, file: FileId, tool: &ast::Ident, fields: &[ast::RecordField]) -> TestStepKind {
+    fn test_action(
+        &mut self,
+        file: FileId,
+        tool: &ast::Ident,
+        operation: Option<String>,
+        fields: &[ast::RecordField],
+    ) -> TestStepKind {
+        let operation = operation.unwrap_or_default();
         let Some(decl) = self.tools.get(&tool.name).copied() else {
             let mut d = Diagnostic::new(
                 Code::UndeclaredTestTool,
@@ -195,7 +226,7 @@ impl Checker<'_> {
                     self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v))
                 })
                 .collect();
-            return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, params };
+            return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, operation, params };
         };
         self.index.refer(file, tool.span, Target::Tool(decl.id));
         let schema: Vec<(String, Type)> = self
@@ -205,29 +236,44 @@ impl Checker<'_> {
             .unwrap_or_default();
         let owner = format!("tool `{}`", tool.name);
         let params = self.test_record(file, fields, &schema, &owner, true);
+        self.missing_fields(file, tool.span, fields, &schema, "the action lacks required parameter", Some(decl.loc));
+        TestStepKind::Action { tool_name: tool.name.clone(), tool: Some(decl.id), operation, params }
+    }
+
+    /// E0402 for every non-optional field of `schema` that `fields` leaves out.
+    fn missing_fields(
+        &mut self,
+        file: FileId,
+        span: Span,
+        fields: &[ast::RecordField],
+        schema: &[(String, Type)],
+        what: &str,
+        declared: Option<Loc>,
+    ) {
         let given: Vec<&str> = fields.iter().map(|f| f.name.name.as_str()).collect();
         let missing: Vec<&str> = schema
             .iter()
             .filter(|(n, t)| !matches!(t, Type::Optional(_)) && !given.contains(&n.as_str()))
             .map(|(n, _)| n.as_str())
             .collect();
-        if !missing.is_empty() {
-            self.report(
-                Diagnostic::new(
-                    Code::MissingField,
-                    file,
-                    tool.span,
-                    format!(
-                        "the action lacks required parameter{} {}",
-                        if missing.len() == 1 { "" } else { "s" },
-                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .with_secondary(decl.loc.file, decl.loc.span, "tool declared here")
-                .with_help("a host would refuse this request as `input.invalid`; give every non-optional parameter"),
-            );
+        if missing.is_empty() {
+            return;
         }
-        TestStepKind::Action { tool_name: tool.name.clone(), tool: Some(decl.id), params }
+        let mut d = Diagnostic::new(
+            Code::MissingField,
+            file,
+            span,
+            format!(
+                "{what}{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .with_help("a host would refuse this request as `input.invalid`; give every non-optional field (optional ones may be left out)");
+        if let Some(decl) = declared {
+            d = d.with_secondary(decl.file, decl.span, "tool declared here");
+        }
+        self.report(d);
     }
 
     /// A `{ field: constant, ... }` step checked against a schema.
@@ -275,6 +321,56 @@ impl Checker<'_> {
             if let Some(v) = self.constant(file, &f.value, &ty, &format!("`{}`", f.name.name)) {
                 out.push((f.name.name.clone(), v));
             }
+        }
+        out
+    }
+
+    /// The parameters of the test's action's tool (empty for an undeclared tool or no action):
+    /// what `expect modify { ... }` is checked against.
+    fn action_schema(&self, steps: &[ast::TestStep]) -> Vec<(String, Type)> {
+        steps
+            .iter()
+            .find_map(|s| match &s.kind {
+                ast::TestStepKind::Action { tool, .. } => self.tools.get(&tool.name).copied(),
+                _ => None,
+            })
+            .and_then(|decl| self.bundle.tool(decl.id))
+            .map(|t| t.fields.iter().map(|f| (f.name.clone(), f.ty.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The event names of `expect receipts [...]`, each one a receipt's `event`.
+    fn test_receipts(&mut self, file: FileId, e: &ast::Expr) -> Vec<String> {
+        let ExprKind::List(items) = &e.kind else {
+            self.report(
+                Diagnostic::new(Code::InvalidTestStep, file, e.span, "`expect receipts` takes a list of event names")
+                    .with_help("e.g. `expect receipts [\"open\", \"approve\"]`"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let ExprKind::Str(name) = &item.kind else {
+                self.report(
+                    Diagnostic::new(Code::InvalidTestStep, file, item.span, "a receipt event is written as a string")
+                        .with_help("e.g. \"approve\""),
+                );
+                continue;
+            };
+            if !RECEIPT_EVENTS.contains(&name.as_str()) {
+                let mut d = Diagnostic::new(
+                    Code::UnknownReceiptEvent,
+                    file,
+                    item.span,
+                    format!("\"{name}\" is not an event a receipt records"),
+                );
+                d = match did_you_mean(name, RECEIPT_EVENTS.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                    None => d.with_help(format!("the events are {}", RECEIPT_EVENTS.join(", "))),
+                };
+                self.report(d);
+            }
+            out.push(name.clone());
         }
         out
     }
@@ -363,6 +459,30 @@ impl Checker<'_> {
     /// A constant value of type `want` (`Type::Error`: any type): literals, lists, records and
     /// negated numbers. `Time` values are written as RFC 3339 strings, sets as lists.
     fn constant(&mut self, file: FileId, e: &ast::Expr, want: &Type, what: &str) -> Option<Const> {
+        // A record literal is read against its declared shape, so that optional fields may be
+        // left out at any depth (as a request's JSON may) and fields may come in any order.
+        let shape = match want {
+            Type::Optional(inner) => inner.as_ref(),
+            other => other,
+        };
+        match (shape, &e.kind) {
+            (_, ExprKind::Paren(inner)) => return self.constant(file, inner, want, what),
+            (Type::Record(schema), ExprKind::Record(fields)) => {
+                let out = self.test_record(file, fields, schema, what, true);
+                self.missing_fields(file, e.span, fields, schema, &format!("{what} lacks required field"), None);
+                return Some(Const::Record(out));
+            }
+            (Type::List(el) | Type::Set(el), ExprKind::List(items))
+                if matches!(el.as_ref(), Type::Record(_) | Type::Optional(_)) =>
+            {
+                let mut out = Vec::new();
+                for i in items {
+                    out.push(self.constant(file, i, el, what)?);
+                }
+                return Some(Const::List(out));
+            }
+            _ => {}
+        }
         let value = self.const_value(file, e)?;
         let (value, ty) = value;
         if *want == Type::Time {

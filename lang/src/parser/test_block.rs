@@ -24,7 +24,12 @@ impl Parser<'_> {
             Tok::Action => {
                 self.bump();
                 let tool = self.expect_ident("a tool name")?;
-                TestStepKind::Action { tool, fields: self.parse_record()? }
+                let operation = if self.eat_word("operation").is_some() {
+                    Some(self.expect_string("the action's operation, e.g. \"write\"")?)
+                } else {
+                    None
+                };
+                TestStepKind::Action { tool, operation, fields: self.parse_record()? }
             }
             Tok::Identity => {
                 self.bump();
@@ -75,15 +80,27 @@ impl Parser<'_> {
         if self.eat_word("rejected").is_some() {
             return Ok(Expectation::Rejected(self.expect_string("the rejection reason, e.g. \"self_approval\"")?));
         }
+        if self.eat_word("cancel").is_some() {
+            return Ok(Expectation::Cancelled);
+        }
+        if self.eat_word("receipts").is_some() {
+            return Ok(Expectation::Receipts(self.parse_expr()?));
+        }
         let decision = match self.kind() {
             Tok::Allow => DecisionName::Allow,
             Tok::Deny => DecisionName::Deny,
             Tok::Modify => DecisionName::Modify,
             Tok::StepUp => DecisionName::StepUp,
             Tok::Defer => DecisionName::Defer,
-            _ => return Err(self.unexpected("`allow`, `deny`, `modify`, `step_up`, `defer`, `pending` or `rejected`")),
+            _ => {
+                return Err(self.unexpected(
+                    "`allow`, `deny`, `modify`, `step_up`, `defer`, `cancel`, `pending`, `rejected` or `receipts`",
+                ))
+            }
         };
         self.bump();
+        let params =
+            if decision == DecisionName::Modify && self.at(Tok::LBrace) { Some(self.parse_record()?) } else { None };
         let rule = if self.eat(Tok::Rule).is_some() {
             let mut path = vec![self.expect_ident("a rule name")?];
             if self.eat(Tok::Dot).is_some() {
@@ -94,6 +111,6 @@ impl Parser<'_> {
             None
         };
         let reason = if self.eat(Tok::Reason).is_some() { Some(self.expect_string("a reason code")?) } else { None };
-        Ok(Expectation::Decision { decision, rule, reason })
+        Ok(Expectation::Decision { decision, params, rule, reason })
     }
 }

@@ -155,6 +155,32 @@ const DEFER_CLAUSES: &[(&str, &str)] = &[
     ("attempts", "attempts N -> OUTCOME"),
 ];
 
+const TEST_STEPS: &[(&str, &str)] = &[
+    ("action", "action TOOL [operation \"OP\"] { field: value }"),
+    ("identity", "identity { human: \"…\", roles: [\"…\"] }"),
+    ("context", "context { now: \"2026-11-24T10:00:00Z\" }"),
+    ("evidence", "evidence { fact: value }"),
+    ("approve", "approve by \"ID\" [roles [\"R\"]]"),
+    ("deny", "deny by \"ID\" [\"why\"] [roles [\"R\"]]"),
+    ("provide", "provide FACT = value"),
+    ("wait", "wait DURATION"),
+    ("cancel", "cancel"),
+    ("expect", "expect DECISION | pending | rejected | cancel | receipts"),
+];
+
+/// What may follow `expect` in a test.
+const EXPECTATIONS: &[(&str, &str)] = &[
+    ("allow", "expect allow [rule R] [reason \"C\"]"),
+    ("deny", "expect deny [rule R] [reason \"C\"]"),
+    ("modify", "expect modify [{ field: value }] [rule R] [reason \"C\"]"),
+    ("step_up", "expect step_up [rule R] [reason \"C\"]"),
+    ("defer", "expect defer [rule R] [reason \"C\"]"),
+    ("pending", "expect pending"),
+    ("rejected", "expect rejected \"REASON\""),
+    ("cancel", "expect cancel"),
+    ("receipts", "expect receipts [\"open\", \"approve\"]"),
+];
+
 pub fn document_symbols(ws: &Workspace, p: lsp::DocumentSymbolParams) -> Result<Value, Failure> {
     let (a, file) = analysis(ws, &p.text_document.uri)?;
     let text = a.text(file);
@@ -275,6 +301,10 @@ pub fn completion(ws: &Workspace, p: lsp::CompletionParams) -> Result<Value, Fai
         None => match enclosing_block(before) {
             Some("step_up") => keyword_items(STEP_UP_CLAUSES),
             Some("defer") => keyword_items(DEFER_CLAUSES),
+            Some("test") if before.get(..word_start).unwrap_or("").trim_end().ends_with("expect") => {
+                keyword_items(EXPECTATIONS)
+            }
+            Some("test") => keyword_items(TEST_STEPS),
             _ => general_items(a),
         },
     };
@@ -368,7 +398,7 @@ fn general_items(a: &Analysis) -> Vec<lsp::CompletionItem> {
 }
 
 /// The keyword before the innermost `{` still open at the end of `before`, if it is
-/// `step_up` or `defer`.
+/// `step_up` or `defer`, or `test` for a test's body (`test "name" {`).
 fn enclosing_block(before: &str) -> Option<&'static str> {
     let mut depth = 0usize;
     for (i, c) in before.char_indices().rev() {
@@ -377,6 +407,10 @@ fn enclosing_block(before: &str) -> Option<&'static str> {
             '{' if depth > 0 => depth -= 1,
             '{' => {
                 let head = before.get(..i)?.trim_end();
+                if let Some(name_start) = head.strip_suffix('"').and_then(|h| h.rfind('"')) {
+                    let keyword = head.get(..name_start).unwrap_or("").trim_end();
+                    return keyword.ends_with("test").then_some("test");
+                }
                 return ["step_up", "defer"].into_iter().find(|k| head.ends_with(k));
             }
             _ => {}
@@ -395,5 +429,8 @@ mod tests {
         assert_eq!(enclosing_block(before), Some("step_up"));
         assert_eq!(enclosing_block("rule r on t {\n  defer { need a }\n  "), None);
         assert_eq!(enclosing_block("rule r on t {\n  defer {\n  "), Some("defer"));
+        assert_eq!(enclosing_block("test \"a name\" {\n  action t { x: 1 }\n  "), Some("test"));
+        assert_eq!(enclosing_block("test \"t\" {\n  action t { x: "), None);
+        assert_eq!(enclosing_block("rule r on t { reason \"c\" \"m\" {"), None);
     }
 }
