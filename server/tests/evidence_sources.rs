@@ -284,7 +284,10 @@ async fn hostile_sources_are_failed_tries_never_facts_and_never_followed() {
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
-    // `ticket_system` is not configured: its fact is left to be provided by hand, never asked.
+    // `ticket_system` is not configured: its fact is left to be provided by hand, never asked
+    // (and the start-up warning names it).
+    let unconfigured = d.app().sources.unconfigured(&d.app().engine().unwrap());
+    assert_eq!(unconfigured, [("manual_ok".to_string(), "ticket_system".to_string())]);
     assert_eq!(by_source, expected);
     assert!(case["evidence"].as_object().is_none_or(|e| e.is_empty()), "{case}");
     // By hand, it still works.
