@@ -290,7 +290,11 @@ pub async fn run(app: Arc<crate::App>) {
     if !app.sources.is_enabled() {
         return;
     }
-    let mut interval = tokio::time::interval(app.options.tick_interval);
+    // The first round one interval after start, not at once: by then the service is up, and a
+    // test driving the clock (which runs rounds through `Running::tick`) is not raced.
+    let period = app.options.tick_interval;
+    let start = tokio::time::Instant::now().checked_add(period).unwrap_or_else(tokio::time::Instant::now);
+    let mut interval = tokio::time::interval_at(start, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
