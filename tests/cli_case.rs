@@ -231,3 +231,94 @@ fn stats_count_the_deferral_and_approval_signals_of_a_store() {
     let out = run(&dir, &["case", "stats", "--store", "missing.db"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// A one-connection HTTP source on 127.0.0.1 that answers `answer` (a JSON body) to the first
+/// request; the request it got (head and body) comes back through the handle.
+fn one_shot_source(answer: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/facts", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The head, then as many body bytes as it announces.
+        loop {
+            let n = conn.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    break;
+                }
+            }
+            assert!(n > 0, "the request broke off");
+        }
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        conn.write_all(reply.as_bytes()).unwrap();
+        String::from_utf8_lossy(&got).to_string()
+    });
+    (url, handle)
+}
+
+#[test]
+fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
+    let dir = scratch("tick-sources");
+    let out = aarm()
+        .args(["build", "examples/credentials", "-o"])
+        .arg(dir.join("c.aarmb"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let request = root().join("examples/credentials/request.json");
+    let open = [
+        "case",
+        "open",
+        "--store",
+        "c.db",
+        "--bundle",
+        "c.aarmb",
+        "--input",
+        request.to_str().unwrap(),
+        "--now",
+        "2026-11-24T02:00:00Z",
+    ];
+    let d = json(&run(&dir, &open));
+    assert_eq!(d["decision"], "defer");
+    let id = d["case"].as_str().unwrap().to_string();
+    let (url, source) = one_shot_source(r#"{"maintenance_window_active": true}"#);
+    std::fs::write(
+        dir.join("sources.toml"),
+        format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"{url}\"\ntoken = \"s3cret\"\n"),
+    )
+    .unwrap();
+    let out =
+        run(&dir, &["case", "tick", "--store", "c.db", "--sources", "sources.toml", "--now", "2026-11-24T02:00:05Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{id} allowed"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("asked maintenance_api for maintenance_window_active: answered"), "{}", stderr(&out));
+    let asked = source.join().unwrap();
+    assert!(asked.to_ascii_lowercase().contains("authorization: bearer s3cret"), "{asked}");
+    assert!(asked.contains(r#""facts":["maintenance_window_active"]"#), "{asked}");
+    // The try and the round are receipts of the case.
+    let out = run(&dir, &["case", "show", &id, "--store", "c.db"]);
+    assert_eq!(json(&out)["rounds"]["done"], 1);
+    let out = run(&dir, &["receipts", "export", "--store", "c.db", "--case", &id]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("\"event\":\"source\"") && text.contains("\"event\":\"round\""), "{text}{}", stderr(&out));
+
+    // A bad sources file is a clear error naming the key, and changes nothing.
+    std::fs::write(dir.join("bad.toml"), "[evidence.sources.m]\nkind = \"http\"\nurl = \"nowhere\"\n").unwrap();
+    let out = run(&dir, &["case", "tick", "--store", "c.db", "--sources", "bad.toml", "--now", "2026-11-24T02:00:06Z"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("evidence.sources.m.url"), "{}", stderr(&out));
+}

@@ -717,6 +717,72 @@ fn defer_then_evidence_allows() {
     assert_eq!(h.receipts(&id)[2].body.detail["reevaluated"], "allow");
 }
 
+/// One try of a source, answered with `values`.
+fn answered(source: &str, facts: &[&str], values: Value) -> aarm_cases::lifecycle::round::SourceTry {
+    use aarm_cases::lifecycle::round::{SourceTry, TryResult};
+    let values = values.as_object().unwrap().clone().into_iter().collect();
+    SourceTry {
+        source: source.into(),
+        facts: facts.iter().map(|f| f.to_string()).collect(),
+        result: TryResult::Answered { values },
+    }
+}
+
+#[test]
+fn a_round_takes_only_usable_answers_counts_one_attempt_and_is_never_counted_twice() {
+    use aarm_cases::lifecycle::round::{SourceTry, TryResult};
+    let mut h = H::new(&defer_policy("", "1"));
+    let id = h.open(&rotate());
+    let bad_type = answered("maintenance_api", &["window"], json!({ "window": "yes" }));
+    let not_asked = answered("risk_api", &["risk_score"], json!({ "risk_score": 1, "window": true }));
+    let failed = SourceTry {
+        source: "risk_api".into(),
+        facts: vec!["risk_score".into()],
+        result: TryResult::Failed { code: "source.timeout".into(), message: "no answer".into() },
+    };
+    let (case, evs) = h.ok(&id, Event::Round { round: 0, tries: vec![bad_type, not_asked, failed] });
+    assert_eq!(evs, ["source", "source", "source", "round"]);
+    assert!(case.evidence.is_empty(), "nothing usable: {:?}", case.evidence);
+    assert_eq!(
+        (case.state, case.attempts, case.rounds.done, case.rounds.last_at),
+        (CaseState::PendingEvidence, 1, 1, Some(T0))
+    );
+    let r = h.receipts(&id);
+    assert_eq!(
+        (r[1].body.detail["code"].as_str(), r[2].body.detail["code"].as_str()),
+        (Some("source.invalid"), Some("source.invalid"))
+    );
+    assert_eq!(r[3].body.detail["code"], "source.timeout");
+    // A round started before this one was recorded (another host's) changes nothing.
+    let (_, evs) = h.ok(
+        &id,
+        Event::Round { round: 0, tries: vec![answered("maintenance_api", &["window"], json!({ "window": true }))] },
+    );
+    assert!(evs.is_empty(), "{evs:?}");
+    // Both facts from the next round: one re-evaluation resolves the case.
+    let both = vec![
+        answered("maintenance_api", &["window"], json!({ "window": true })),
+        answered("risk_api", &["risk_score"], json!({ "risk_score": 1, "unrelated": null })),
+    ];
+    let (case, evs) = h.ok(&id, Event::Round { round: 1, tries: both });
+    assert_eq!(evs, ["source", "source", "round"]);
+    assert_eq!((case.state, case.attempts), (CaseState::Allowed, 1));
+    assert_eq!(h.receipts(&id).last().unwrap().body.detail["provided"], json!(["window", "risk_score"]));
+}
+
+#[test]
+fn rounds_that_bring_nothing_run_out_of_attempts_into_the_policy_outcome() {
+    let mut h = H::new(&defer_policy("", "1"));
+    let id =
+        h.open(&json!({ "action": { "tool": "export", "params": { "table": "t" } }, "identity": { "human": "bob" } }));
+    h.ok(&id, Event::Round { round: 0, tries: vec![] });
+    let (case, _) = h.ok(&id, Event::Round { round: 1, tries: vec![] });
+    assert_eq!((case.state, case.attempts), (CaseState::PendingApproval, 2), "attempts 2 -> step_up");
+    assert!(case.escalated_from_defer);
+    let (_, evs) = h.ok(&id, Event::Round { round: 2, tries: vec![] });
+    assert!(evs.is_empty(), "no round once people decide");
+}
+
 #[test]
 fn defer_then_evidence_denies() {
     let mut h = H::new(&defer_policy("", "1"));

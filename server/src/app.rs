@@ -143,6 +143,8 @@ pub struct App {
     pub connections: crate::listen::Connections,
     /// `decide` receipts waiting for their group commit.
     pub decisions: Arc<crate::audit::DecisionLog>,
+    /// The evidence sources deferrals are resolved with (sources.rs).
+    pub sources: crate::sources::Resolver,
     pub public_url: String,
     pub shutdown: CancellationToken,
     /// Counters and histograms for `/metrics`.
@@ -222,6 +224,7 @@ impl App {
         let kept = journal.load(clock.now().saturating_sub(IDLE_S)).map_err(store_error)?;
         sessions.restore(kept);
         let auth = Authenticator::new(&options.config.auth).map_err(ServeError::Config)?;
+        let sources = crate::sources::Resolver::new(&options.config.evidence).map_err(ServeError::Config)?;
         let public_url = options
             .config
             .server
@@ -244,6 +247,7 @@ impl App {
             probe,
             connections,
             decisions: Arc::new(crate::audit::DecisionLog::default()),
+            sources,
             public_url,
             shutdown: CancellationToken::new(),
             metrics,

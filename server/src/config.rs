@@ -34,6 +34,8 @@ pub struct Config {
     /// `[decision_log]`: every decision as a JSON line (decision_log.rs); absent: none.
     #[serde(default)]
     pub decision_log: Option<DecisionLogSection>,
+    #[serde(default)]
+    pub evidence: EvidenceSection,
 }
 
 /// `[decision_log]`: where decision lines go and what is taken out of them.
@@ -289,6 +291,98 @@ impl Default for Retry {
     }
 }
 
+/// `[evidence]`: how the sources a policy names (`evidence X: T from "NAME"`) are asked for the
+/// facts a deferral waits on (sources.rs).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSection {
+    /// Source names as policies write them in `from "NAME"` → how to ask them.
+    #[serde(default)]
+    pub sources: BTreeMap<String, Source>,
+    #[serde(default)]
+    pub retry: RoundRetry,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// A JSON POST of the facts wanted; the answer is a JSON object of fact values.
+    Http {
+        url: String,
+        /// One try's time limit, the answer's body included (default 2000 ms).
+        #[serde(default = "default_source_timeout")]
+        timeout_ms: u64,
+        /// Sent as `Authorization: Bearer <token>`.
+        token: Option<String>,
+        /// Extra request headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+}
+
+fn default_source_timeout() -> u64 {
+    2000
+}
+
+/// `[evidence.retry]`: the wait between rounds of a deferral, doubled after each round.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundRetry {
+    /// The wait after the first round (default 1000 ms).
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff_ms: u64,
+    /// The longest wait between rounds (default 60 000 ms).
+    #[serde(default = "default_round_max_backoff")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_round_max_backoff() -> u64 {
+    60_000
+}
+
+impl Default for RoundRetry {
+    fn default() -> RoundRetry {
+        RoundRetry { initial_backoff_ms: default_initial_backoff(), max_backoff_ms: default_round_max_backoff() }
+    }
+}
+
+/// The longest time limit a source may be given: a round must not hold up the next for long.
+pub const MAX_SOURCE_TIMEOUT_MS: u64 = 60_000;
+
+impl EvidenceSection {
+    fn check(&self) -> Result<(), (String, String)> {
+        for (name, source) in &self.sources {
+            let key = |field: &str| format!("evidence.sources.{name}.{field}");
+            match source {
+                Source::Http { url, timeout_ms, token, headers } => {
+                    check_url(url).map_err(|m| (key("url"), m))?;
+                    if *timeout_ms == 0 || *timeout_ms > MAX_SOURCE_TIMEOUT_MS {
+                        return Err((key("timeout_ms"), format!("must be from 1 to {MAX_SOURCE_TIMEOUT_MS}")));
+                    }
+                    if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                        return Err((key("token"), "is empty".into()));
+                    }
+                    for (h, v) in headers {
+                        let valid = reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_ok()
+                            && reqwest::header::HeaderValue::from_str(v).is_ok();
+                        if !valid {
+                            return Err((key("headers"), format!("`{h}` is not a valid HTTP header name and value")));
+                        }
+                    }
+                }
+            }
+        }
+        let retry = &self.retry;
+        if retry.initial_backoff_ms == 0 {
+            return Err(("evidence.retry.initial_backoff_ms".into(), "must be more than 0".into()));
+        }
+        if retry.max_backoff_ms < retry.initial_backoff_ms {
+            return Err(("evidence.retry.max_backoff_ms".into(), "must be at least initial_backoff_ms".into()));
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads and checks a `serve.toml`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -450,6 +544,7 @@ impl Config {
         if let Some(url) = &self.server.public_url {
             check_url(url).map_err(|m| invalid("server.public_url".into(), m))?;
         }
+        self.evidence.check().map_err(|(key, m)| invalid(key, m))?;
         Ok(())
     }
 
@@ -594,6 +689,24 @@ mod tests {
         assert!(err("[decision_log]\npath = \" \"\n").contains("decision_log.path"));
         assert!(err("[decision_log]\npath = \"-\"\nqueue = 0\n").contains("at least 1"));
         assert!(err("[decision_log]\npath = \"-\"\nredcat = []\n").contains("redcat"));
+    }
+
+    #[test]
+    fn evidence_sources_are_checked_before_the_server_starts() {
+        let ok = "[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9100/facts\"\ntoken = \"t\"\nheaders = { \"X-Team\" = \"sre\" }\n[evidence.retry]\ninitial_backoff_ms = 500\nmax_backoff_ms = 4000\n";
+        let c = Config::parse(ok, "serve.toml").unwrap();
+        assert!(matches!(c.evidence.sources.get("maintenance_api"), Some(Source::Http { timeout_ms: 2000, .. })));
+        let e = err("[evidence.sources.m]\nkind = \"pager\"\nurl = \"http://h\"\n");
+        assert!(e.contains("pager") && e.contains("line 2"), "{e}");
+        let e = err("[evidence.sources.m]\nkind = \"http\"\nurl = \"h/facts\"\n");
+        assert!(e.contains("evidence.sources.m.url") && e.contains("not an http"), "{e}");
+        let e = err("[evidence.sources.m]\nkind = \"http\"\nurl = \"http://h\"\ntimeout_ms = 0\n");
+        assert!(e.contains("evidence.sources.m.timeout_ms"), "{e}");
+        let e =
+            err("[evidence.sources.m]\nkind = \"http\"\nurl = \"http://h\"\nheaders = { \"bad header\" = \"x\" }\n");
+        assert!(e.contains("evidence.sources.m.headers"), "{e}");
+        let e = err("[evidence.retry]\ninitial_backoff_ms = 5000\nmax_backoff_ms = 1000\n");
+        assert!(e.contains("evidence.retry.max_backoff_ms"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod reload;
 pub mod replay;
 pub mod routes;
 pub mod sessions;
+pub mod sources;
 pub mod timers;
 pub mod wait;
 
@@ -86,9 +87,12 @@ impl Running {
     /// Runs one tick of the clock at its current time and returns when it is done: what the
     /// background clock does at every interval, with a full read of the pending cases. Tests
     /// that drive a [`clock::ManualTime`] call it after moving the time, instead of waiting
-    /// for the interval. Returns the ids of the cases that changed.
+    /// for the interval; it also runs the deferral rounds then due (sources.rs). Returns the ids
+    /// of the cases that changed.
     pub async fn tick(&self) -> Result<Vec<String>, String> {
-        timers::tick_once(&self.app, true).await
+        let mut changed = timers::tick_once(&self.app, true).await?;
+        changed.extend(sources::resolve_due(&self.app).await?);
+        Ok(changed)
     }
 
     /// Shuts down and waits.
@@ -127,10 +131,20 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
         );
     }
     recover_notifications(&app).await;
+    if let Ok(engine) = app.engine() {
+        for (fact, source) in app.sources.unconfigured(&engine) {
+            tracing::warn!(
+                evidence = %fact,
+                source = %source,
+                "the policy's evidence `{fact}` comes from \"{source}\", which serve.toml does not configure ([evidence.sources.{source}]): it is only provided by hand"
+            );
+        }
+    }
 
     let mut background = Vec::new();
     background.push(tokio::spawn(timers::run(app.clone())));
     background.push(tokio::spawn(reload::run(app.clone())));
+    background.push(tokio::spawn(sources::run(app.clone())));
     if let Some((journal, rx)) = app.journal.lock().ok().and_then(|mut r| r.take()) {
         background.push(tokio::spawn(sessions::journal::run(journal, app.clock.clone(), rx)));
     }

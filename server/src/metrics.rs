@@ -65,6 +65,23 @@ pub enum ResolverResult {
 }
 
 impl ResolverResult {
+    /// How a try of an evidence source counts: every fact it was asked for answered, some of
+    /// them (the rest stay unknown), or a failed try.
+    pub fn of(attempt: &aarm_cases::lifecycle::round::SourceTry) -> Self {
+        use aarm_cases::lifecycle::round::TryResult;
+        match &attempt.result {
+            TryResult::Answered { values }
+                if attempt.facts.iter().all(|f| values.get(f).is_some_and(|v| !v.is_null())) =>
+            {
+                Self::Answered
+            }
+            TryResult::Answered { .. } => Self::Partial,
+            TryResult::Failed { .. } => Self::Failed,
+        }
+    }
+}
+
+impl ResolverResult {
     pub fn as_str(self) -> &'static str {
         match self {
             ResolverResult::Answered => "answered",

@@ -1,9 +1,9 @@
 //! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list|stats`: drive cases from the shell, across
-//! separate processes, on a SQLite case store.
+//! separate processes, on a SQLite case store (`tick --sources` also asks the evidence sources).
 
 use super::exit;
 use super::source::read_input;
-use aarm_cases::lifecycle::case::Credential;
+use aarm_cases::lifecycle::case::{Case, Credential};
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
@@ -13,6 +13,7 @@ use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
 use aarm_runtime::engine::Engine;
 use aarm_runtime::value::parse_time;
+use aarm_server::sources;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,10 +95,15 @@ pub enum CaseCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Move the clock: fire due timeouts and escalations of every pending case.
+    /// Move the clock: fire due timeouts and escalations of every pending case; with
+    /// `--sources`, then run the deferral rounds due (ask the evidence sources, as `aarm serve`
+    /// does).
     Tick {
         #[command(flatten)]
         common: Common,
+        /// A TOML file with `[evidence.sources.NAME]` and `[evidence.retry]` (a serve.toml works).
+        #[arg(long, value_name = "FILE")]
+        sources: Option<PathBuf>,
     },
     /// Withdraw a case.
     Cancel {
@@ -167,6 +173,35 @@ fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<SqliteStore>, St
         store = store.with_signer(key);
     }
     Ok(Lifecycle::new(store, Box::new(NoIdentityService)))
+}
+
+/// The evidence sources a `--sources` file (a serve.toml, or only its `[evidence]`) configures.
+fn resolver(path: &std::path::Path) -> Result<sources::Resolver, String> {
+    let config = aarm_server::config::Config::load(path).map_err(|e| e.to_string())?;
+    sources::Resolver::new(&config.evidence)
+}
+
+/// The deferral rounds due at `now`, run once: the server's own steps (aarm_server::sources).
+/// Returns the cases a round changed.
+fn rounds(lc: &mut Lifecycle<SqliteStore>, resolver: &sources::Resolver, now: i64) -> Result<Vec<Case>, String> {
+    let plans = resolver.plan(&lc.store().list(true).map_err(|e| e.to_string())?, now);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the sources' client: {e}"))?;
+    let mut changed = Vec::new();
+    for plan in plans {
+        let tries = runtime.block_on(resolver.ask(&plan));
+        for t in &tries {
+            crate::errln!("{}: asked {} for {}: {}", plan.case, t.source, t.facts.join(", "), t.result.label());
+        }
+        match sources::apply(lc, &plan, tries, now) {
+            Ok(Some(outcome)) => changed.push(outcome.case),
+            Ok(None) | Err(LifecycleError::Rejected(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(changed)
 }
 
 fn print_json(v: &impl serde::Serialize) {
@@ -271,23 +306,27 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             event(common, id, Event::Revalidate { by: by.clone(), until })
         }
         CaseCommand::Cancel { id, common } => event(common, id, Event::Cancel { by: None }),
-        CaseCommand::Tick { common } => {
+        CaseCommand::Tick { common, sources } => {
             let now = now_of(common)?;
+            // A sources file that does not work is refused before anything moves.
+            let resolver = sources.as_deref().map(resolver).transpose()?;
             let mut lc = lifecycle(common, false)?;
-            match lc.tick(now) {
-                Ok(changed) => {
-                    for c in &changed {
-                        crate::outln!("{} {}", c.id, c.state.as_str());
-                    }
-                    crate::errln!("{} case(s) changed", changed.len());
-                    Ok(exit::OK)
-                }
+            let mut changed = match lc.tick(now) {
+                Ok(changed) => changed,
                 Err(LifecycleError::Rejected(r)) => {
                     crate::errln!("rejected: {}", r.as_str());
-                    Ok(exit::FAILED)
+                    return Ok(exit::FAILED);
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => return Err(e.to_string()),
+            };
+            if let Some(resolver) = &resolver {
+                changed.extend(rounds(&mut lc, resolver, now)?);
             }
+            for c in &changed {
+                crate::outln!("{} {}", c.id, c.state.as_str());
+            }
+            crate::errln!("{} case(s) changed", changed.len());
+            Ok(exit::OK)
         }
         CaseCommand::Show { id, common } => {
             let lc = lifecycle(common, false)?;

@@ -111,6 +111,9 @@ pub struct Case {
     /// presents a currently valid credential first ([`crate::lifecycle::event::Event::Revalidate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<Credential>,
+    /// The rounds of automatic resolution recorded so far ([`crate::lifecycle::round`]).
+    #[serde(default, skip_serializing_if = "super::round::Rounds::is_empty")]
+    pub rounds: super::round::Rounds,
 }
 
 /// The case's rules about time and people, asked by the state machine (to fire what is due, to

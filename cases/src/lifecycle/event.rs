@@ -26,6 +26,11 @@ pub enum Event {
     /// The host verified a currently valid credential of the case's requester `by`, valid until
     /// `until` (seconds since the epoch): a release refused as `identity_invalid` may then happen.
     Revalidate { by: String, until: i64 },
+    /// One round of automatic resolution of a deferral ([`crate::lifecycle::round`]): what the
+    /// evidence sources answered. Counts as one attempt of the deferral. `round` is the number
+    /// of rounds the host saw recorded when it started this one: if another host recorded a
+    /// round meanwhile, this one changes nothing (no round is counted twice).
+    Round { round: u32, tries: Vec<crate::lifecycle::round::SourceTry> },
     /// The clock moves: timeouts and escalations fire.
     Tick,
     /// The case is withdrawn.
@@ -39,6 +44,7 @@ impl Event {
             Event::Deny { .. } => "deny",
             Event::Provide { .. } => "provide",
             Event::Revalidate { .. } => "revalidate",
+            Event::Round { .. } => "round",
             Event::Tick => "tick",
             Event::Cancel { .. } => "cancel",
         }

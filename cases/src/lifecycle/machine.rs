@@ -4,7 +4,7 @@
 //! nothing.
 //!
 //! ```text
-//! defer ──provide──► re-evaluate (same bundle) ──► allow | deny | modify | step_up | defer (attempt+1)
+//! defer ──provide | round──► re-evaluate (same bundle) ──► allow | deny | modify | step_up | defer (attempt+1)
 //!   │ timeout / attempts exhausted ──► on_timeout / on_exhausted (deny by default)
 //! step_up ──approve×quorum──► allowed
 //!   │ deny (veto) ──► denied          escalate after D ──► approvers widened
@@ -16,6 +16,7 @@ use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
 use super::identity::{same_identity, IdentityVerifier, VerifiedActor};
 use super::receipt::ReceiptDraft;
+use super::round::{SourceTry, TryResult};
 use aarm_runtime::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
 use aarm_runtime::engine::Engine;
 use serde_json::json;
@@ -112,6 +113,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         released_action: None,
         version: 0,
         credential: None,
+        rounds: Default::default(),
     };
     let receipt = draft(&case, "open", None, now, json!({ "rule": decision.rule }));
     Some((case, receipt))
@@ -192,6 +194,7 @@ pub fn apply_verified(
         }
         Event::Provide { name, value, by } => provide(&mut next, name, value, by.as_deref(), now, env, &mut receipts)?,
         Event::Revalidate { by, until } => revalidate(&mut next, by, *until, now, &mut receipts)?,
+        Event::Round { round: n, tries } => round(&mut next, *n, tries, now, env, &mut receipts)?,
     }
     if let Some(actor) = verified {
         for r in receipts.iter_mut().skip(clock_receipts) {
@@ -487,20 +490,10 @@ fn provide(
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
-    if !env.engine.program().schema.evidence.iter().any(|e| e.name == name) {
-        return Err(Rejection::UndeclaredEvidence);
-    }
-    // A fact, once given, is what the case was decided on: a second value never replaces it.
-    if case.evidence.contains_key(name) {
-        return Err(Rejection::EvidenceAlreadyProvided);
-    }
+    check_new_fact(case, name, env)?;
     let mut evidence = case.evidence.clone();
     evidence.insert(name.to_string(), value.clone());
-    let mut request = case.request.clone();
-    if let Some(obj) = request.as_object_mut() {
-        obj.insert("evidence".into(), serde_json::Value::Object(evidence.clone().into_iter().collect()));
-    }
-    let converted = env.engine.convert(&request.to_string(), now).map_err(|_| Rejection::EvidenceType)?;
+    let (request, converted) = with_evidence(case, &evidence, now, env)?;
     case.evidence = evidence;
     // What was provided and by whom: the value's hash (the value itself may be sensitive; whoever
     // holds it can check it against the receipt).
@@ -510,14 +503,53 @@ fn provide(
         receipts.push(draft(case, "provide", by, now, json!({ "evidence": name, "value_hash": value_hash })));
         return Ok(());
     }
-    let decision = env.engine.decide(&converted);
+    let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
+    let detail = json!({ "evidence": name, "value_hash": value_hash, "reevaluated": effect, "rule": rule });
+    receipts.push(draft(case, "provide", by, now, detail));
+    Ok(())
+}
+
+/// A fact the case may still be given: declared by the bundle, and not given before.
+fn check_new_fact(case: &Case, name: &str, env: &Env) -> Result<(), Rejection> {
+    if !env.engine.program().schema.evidence.iter().any(|e| e.name == name) {
+        return Err(Rejection::UndeclaredEvidence);
+    }
+    // A fact, once given, is what the case was decided on: a second value never replaces it.
+    if case.evidence.contains_key(name) {
+        return Err(Rejection::EvidenceAlreadyProvided);
+    }
+    Ok(())
+}
+
+/// The case's request carrying `evidence`, and the engine's conversion of it: `evidence_type`
+/// when a value does not fit its declared type.
+fn with_evidence(
+    case: &Case,
+    evidence: &std::collections::BTreeMap<String, serde_json::Value>,
+    now: i64,
+    env: &Env,
+) -> Result<(serde_json::Value, aarm_runtime::request::Request), Rejection> {
+    let mut request = case.request.clone();
+    if let Some(obj) = request.as_object_mut() {
+        obj.insert("evidence".into(), serde_json::Value::Object(evidence.clone().into_iter().collect()));
+    }
+    let converted = env.engine.convert(&request.to_string(), now).map_err(|_| Rejection::EvidenceType)?;
+    Ok((request, converted))
+}
+
+/// Decides the deferred request again with the evidence it now carries, and moves the case
+/// as the decision says; a decision that defers again counts as one attempt, and the last
+/// allowed attempt ends as the policy's `on_exhausted`. Returns the new decision and its rule.
+fn reevaluate(
+    case: &mut Case,
+    request: serde_json::Value,
+    converted: &aarm_runtime::request::Request,
+    now: i64,
+    env: &Env,
+) -> Result<(&'static str, Option<String>), Rejection> {
+    let decision = env.engine.decide(converted);
     case.request = request;
-    let detail = json!({
-        "evidence": name,
-        "value_hash": value_hash,
-        "reevaluated": decision.decision.as_str(),
-        "rule": decision.rule,
-    });
+    let summary = (decision.decision.as_str(), decision.rule.clone());
     if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
         return Err(Rejection::IdentityInvalid);
     }
@@ -566,8 +598,94 @@ fn provide(
             }
         }
     }
-    receipts.push(draft(case, "provide", by, now, detail));
+    Ok(summary)
+}
+
+/// One round of automatic resolution: one `source` receipt per try (the source, the facts
+/// asked, the values it answered or why the try failed), then one re-evaluation with every
+/// usable value, recorded as a `round` receipt. A round that brings nothing re-evaluates the
+/// same request: it defers again and so counts as an attempt, as a failed round must.
+///
+/// A try is usable only as a whole: a value for a fact it was not asked, or of the wrong type,
+/// makes it a failed try (`source.invalid`), and none of its values is used. A round on a case
+/// that no longer waits for evidence, or that another host already counted (`round` behind the
+/// case's), changes nothing.
+fn round(
+    case: &mut Case,
+    round: u32,
+    tries: &[SourceTry],
+    now: i64,
+    env: &Env,
+    receipts: &mut Vec<ReceiptDraft>,
+) -> Result<(), Rejection> {
+    if case.state != CaseState::PendingEvidence || case.rounds.done != round {
+        return Ok(());
+    }
+    let mut evidence = case.evidence.clone();
+    let mut provided = Vec::new();
+    for t in tries {
+        let result = match usable(case, &evidence, t, now, env) {
+            Ok(values) => {
+                for (name, value) in &values {
+                    evidence.insert(name.clone(), value.clone());
+                    provided.push(name.clone());
+                }
+                t.result.clone()
+            }
+            Err(message) => TryResult::Failed { code: "source.invalid".into(), message },
+        };
+        let recorded = SourceTry { source: t.source.clone(), facts: t.facts.clone(), result };
+        let mut detail = serde_json::to_value(&recorded).unwrap_or_else(|_| json!({}));
+        if let Some(d) = detail.as_object_mut() {
+            d.insert("round".into(), json!(round.saturating_add(1)));
+        }
+        receipts.push(draft(case, "source", None, now, detail));
+    }
+    let (request, converted) = with_evidence(case, &evidence, now, env)?;
+    case.evidence = evidence;
+    case.rounds.done = round.saturating_add(1);
+    case.rounds.last_at = Some(now);
+    let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
+    let detail = json!({
+        "round": case.rounds.done,
+        "provided": provided,
+        "attempts": case.attempts,
+        "reevaluated": effect,
+        "rule": rule,
+    });
+    receipts.push(draft(case, "round", None, now, detail));
     Ok(())
+}
+
+/// The values of an answered try that the case can take (non-null, asked for, declared, not
+/// given before, of their declared type); the reason when the try cannot be used.
+fn usable(
+    case: &Case,
+    so_far: &std::collections::BTreeMap<String, serde_json::Value>,
+    t: &SourceTry,
+    now: i64,
+    env: &Env,
+) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let TryResult::Answered { values } = &t.result else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    let mut evidence = so_far.clone();
+    for (name, value) in values {
+        if value.is_null() {
+            continue;
+        }
+        if !t.facts.iter().any(|f| f == name) {
+            return Err(format!("answered `{name}`, which it was not asked for"));
+        }
+        if so_far.contains_key(name) {
+            continue;
+        }
+        check_new_fact(case, name, env).map_err(|r| format!("`{name}`: {}", r.as_str()))?;
+        evidence.insert(name.clone(), value.clone());
+        with_evidence(case, &evidence, now, env)
+            .map_err(|_| format!("`{name}`: the value does not fit the fact's declared type"))?;
+        out.push((name.clone(), value.clone()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

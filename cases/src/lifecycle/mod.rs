@@ -6,6 +6,7 @@
 //! - [`machine`]: the deterministic state machine (quorum, veto, escalation, timeouts, deferral
 //!   re-evaluation)
 //! - [`identity`]: what the lifecycle asks of the host about identities
+//! - [`round`]: rounds of automatic resolution of a deferral by its evidence sources
 //!
 //! Cases and receipts are kept by a [`crate::store::CaseStore`].
 
@@ -15,4 +16,5 @@ pub mod event;
 pub mod identity;
 pub mod machine;
 pub mod receipt;
+pub mod round;
 pub mod service;

@@ -59,6 +59,7 @@ pub fn new_case(at: i64) -> Case {
         released_action: None,
         version: 1,
         credential: None,
+        rounds: Default::default(),
     }
 }
 

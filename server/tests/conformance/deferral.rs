@@ -2,7 +2,7 @@
 //! is never an implicit allow" is shown through the CLI (`tests/conformance/deferral.rs`).
 
 use super::{case_as, case_id, metrics, receipts_of};
-use crate::common::{metric, Deployment, POLICY};
+use crate::common::{eventually, metric, Deployment, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -123,30 +123,48 @@ async fn deferral_emits_a_receipt_for_the_defer_and_for_its_resolution() {
     assert!(chain.iter().any(|r| r.hash == receipts[1]["hash"].as_str().unwrap()));
 }
 
-/// Queue and retry pattern: on DEFER the service asks the evidence's source itself, retries,
-/// and escalates when automatic resolution is exhausted.
-/// Gap: issue 14 (`[evidence.sources]`). Today the deferral waits for whoever provides the fact:
-/// a tick leaves it pending, with no attempt made, and `serve.toml` cannot name a source (an
-/// unknown table is a configuration error) — which fails this test the day it can.
+/// Queue and retry pattern: on DEFER the service asks the evidence's source itself, retries
+/// with backoff, and escalates when automatic resolution is exhausted. The source here is never
+/// reachable: each round is a recorded failed try and one attempt, and the second attempt ends
+/// as the policy says (`attempts 2 -> step_up`), in the approvers' hands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_service_asks_evidence_sources() {
-    let d = Deployment::start("conf-d6").await;
+    let d = with_unreachable_source("conf-d6").await;
+    let id = case_id(&d.decide(patch_prod("s-d6")).await);
+    d.tick().await;
+    let case = case_as(&d, &id, "tok-ops").await;
+    assert_eq!((case["state"].as_str(), case["attempts"].as_u64()), (Some("pending_evidence"), Some(1)), "{case}");
+    d.advance(Duration::from_secs(1)).await;
+    let case = case_as(&d, &id, "tok-ops").await;
+    assert_eq!(case["state"], "pending_approval", "exhausted: escalated to people: {case}");
+    let events: Vec<Value> = receipts_of(&d, &id).await.iter().map(|r| r["event"].clone()).collect();
+    assert_eq!(events, [json!("open"), json!("source"), json!("round"), json!("source"), json!("round")]);
+    let tries = receipts_of(&d, &id).await;
+    assert_eq!(tries[1]["detail"]["source"], "maintenance_api");
+    assert_eq!(tries[1]["detail"]["result"], "failed", "{}", tries[1]);
+    assert_eq!(
+        (tries[4]["detail"]["attempts"].as_u64(), tries[4]["state"].as_str()),
+        (Some(2), Some("pending_approval"))
+    );
+}
+
+/// A deployment whose patch rule's deferral has two attempts before a step-up, and whose
+/// `maintenance_api` source is port 9 (discard) on loopback, where nothing answers.
+async fn with_unreachable_source(name: &str) -> Deployment {
+    let policy = POLICY.replace(
+        "defer { need window_ok  timeout 1h -> deny }",
+        "defer { need window_ok  timeout 1h -> deny  attempts 2 -> step_up { approvers 1 of role \"sre\"  timeout 1h -> deny } }",
+    );
+    assert_ne!(policy, POLICY, "the patch rule's deferral changed: update this test");
+    let mut d = Deployment::start_with(name, &policy, |_| {}).await;
+    d.stop().await;
     let with_source = format!(
-        "{}\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n",
+        "{}\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n[evidence.retry]\ninitial_backoff_ms = 1000\nmax_backoff_ms = 1000\n",
         std::fs::read_to_string(d.dir.path("serve.toml")).unwrap()
     );
-    std::fs::write(d.dir.path("sources.toml"), with_source).unwrap();
-    match aarm_server::config::Config::load(&d.dir.path("sources.toml")) {
-        Err(e) => assert!(e.to_string().contains("evidence"), "refused for another reason: {e}"),
-        Ok(_) => panic!("serve.toml takes evidence sources now: update docs/conformance.md (D6) and this test"),
-    }
-
-    let id = case_id(&d.decide(patch_prod("s-d6")).await);
-    d.advance(Duration::from_secs(60)).await;
-    let case = case_as(&d, &id, "tok-ops").await;
-    assert_eq!(case["state"], "pending_evidence", "{case}");
-    let events: Vec<Value> = receipts_of(&d, &id).await.iter().map(|r| r["event"].clone()).collect();
-    assert_eq!(events, [json!("open")], "nothing asked the source: update docs/conformance.md when something does");
+    std::fs::write(d.dir.path("serve.toml"), with_source).unwrap();
+    d.boot(|_| {}).await;
+    d
 }
 
 /// The service's metrics text after `scenario` ran on a fresh deployment.
@@ -220,18 +238,22 @@ async fn deferral_signal_escalation_rate() {
     assert_eq!(value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 1.0);
 }
 
-/// Operational signal: resolver success rate by source.
-/// Gap: issue 14 (the evidence sources: `aarm_resolver_attempts_total{source,result}` is
-/// exported, but nothing asks a source yet, so it has no series).
+/// Operational signal: resolver success rate by source (`aarm_resolver_attempts_total{source,
+/// result}`: `answered`, `partial` or `failed`; server/tests/evidence_sources.rs counts answers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferral_signal_resolver_success_rate_by_source() {
-    let text = signals_after("conf-m5", async |d| {
-        case_id(&d.decide(patch_prod("s-m5")).await);
-        d.advance(Duration::from_secs(60)).await;
+    let d = with_unreachable_source("conf-m5").await;
+    let id = case_id(&d.decide(patch_prod("s-m5")).await);
+    d.tick().await;
+    d.advance(Duration::from_secs(1)).await;
+    assert_eq!(case_as(&d, &id, "tok-ops").await["state"], "pending_approval");
+    let series = "aarm_resolver_attempts_total{source=\"maintenance_api\",result=\"failed\"}";
+    let text = eventually("two failed tries counted", || async {
+        let (status, body) = metrics(&d).await;
+        assert_eq!(status, 200, "{body}");
+        let text = body.as_str().unwrap().to_string();
+        (metric(&text, series) == Some(2.0)).then_some(text)
     })
     .await;
-    assert!(
-        !text.contains("aarm_resolver_attempts_total{"),
-        "a source was asked: update docs/conformance.md (M5) and this test: {text}"
-    );
+    assert!(!text.contains("result=\"answered\""), "{text}");
 }

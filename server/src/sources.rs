@@ -1,0 +1,309 @@
+//! The deferral service: asks the evidence sources a deferral names for the facts it waits on,
+//! and hands what they answered to the lifecycle as one round ([`Event::Round`]), which records
+//! every try as a receipt, re-evaluates, and counts the round as one attempt of the deferral.
+//!
+//! A round goes in three steps, so that no source is asked while the lifecycle's lock is held:
+//! [`Resolver::plan`] picks the cases due for a round (from the cases as stored:
+//! [`next_round_due`]), [`Resolver::ask`] asks their sources, [`apply`] records the round. The
+//! server runs them in the background ([`run`]); `aarm case tick --sources` runs them once.
+//! Both hosts use these same three steps.
+
+use crate::config::{EvidenceSection, Source};
+use aarm_cases::lifecycle::case::Case;
+use aarm_cases::lifecycle::event::Event;
+use aarm_cases::lifecycle::receipt::Receipt;
+use aarm_cases::lifecycle::round::{needed_by_source, next_round_due, Backoff, SourceTry, TryResult};
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::store::CaseStore;
+use aarm_runtime::engine::Engine;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The largest answer a source may send; a longer one is a failed try (`source.too_large`).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Stable codes of failed tries (receipts' `code`, and the `result` a try is counted under).
+pub mod codes {
+    /// The source answered a status other than 2xx (a redirect included: none is followed).
+    pub const STATUS: &str = "source.status";
+    /// No answer within the source's `timeout_ms`.
+    pub const TIMEOUT: &str = "source.timeout";
+    /// The source could not be reached.
+    pub const UNREACHABLE: &str = "source.unreachable";
+    /// The answer was longer than [`super::MAX_ANSWER_BYTES`].
+    pub const TOO_LARGE: &str = "source.too_large";
+    /// The answer is not a JSON object, or holds a value the case cannot take (the state
+    /// machine's check: wrong type, a fact given before).
+    pub const INVALID: &str = "source.invalid";
+}
+
+/// One case's round, as planned: the sources to ask and what to send them.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub case: String,
+    /// Rounds recorded when it was planned (the round's number, less one).
+    pub round: u32,
+    /// Configured source → the facts to ask it, in the decision's order.
+    pub asks: BTreeMap<String, Vec<String>>,
+    /// What a source is told about the action: `{action, identity, context}`.
+    pub request: serde_json::Value,
+}
+
+/// A round recorded: the case after it, the receipts, and every try (its `source` and
+/// [`TryResult::label`] are what a resolver-attempts metric counts).
+#[derive(Debug, Clone)]
+pub struct RoundOutcome {
+    pub case: Case,
+    pub receipts: Vec<Receipt>,
+    pub tries: Vec<SourceTry>,
+}
+
+/// The configured sources, the client that asks them, and the cases with a round in flight.
+pub struct Resolver {
+    config: EvidenceSection,
+    client: reqwest::Client,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").field("sources", &self.config.sources.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Resolver {
+    pub fn new(config: &EvidenceSection) -> Result<Resolver, String> {
+        // No redirect is followed: a source answers for itself, never sends the facts' question
+        // (and its bearer token) to another host.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the evidence sources' HTTP client: {e}"))?;
+        Ok(Resolver { config: config.clone(), client, in_flight: Mutex::new(HashSet::new()) })
+    }
+
+    /// Whether any source is configured (without one there is never a round).
+    pub fn is_enabled(&self) -> bool {
+        !self.config.sources.is_empty()
+    }
+
+    pub fn backoff(&self) -> Backoff {
+        Backoff { initial_ms: self.config.retry.initial_backoff_ms, max_ms: self.config.retry.max_backoff_ms }
+    }
+
+    /// The evidence `engine`'s policy takes from a source that is not configured, as
+    /// `(fact, source)`: those facts are only ever provided by hand.
+    pub fn unconfigured(&self, engine: &Engine) -> Vec<(String, String)> {
+        engine
+            .program()
+            .schema
+            .evidence
+            .iter()
+            .filter(|e| !e.source.is_empty() && !self.config.sources.contains_key(&e.source))
+            .map(|e| (e.name.clone(), e.source.clone()))
+            .collect()
+    }
+
+    /// The rounds due at `now` among `cases` (pending ones, as stored): a case waiting for
+    /// evidence that some configured source can give, whose next round is due, and with no
+    /// round in flight in this process (it is marked in flight until [`Resolver::done`]).
+    pub fn plan(&self, cases: &[Case], now: i64) -> Vec<Plan> {
+        let backoff = self.backoff();
+        let Ok(mut in_flight) = self.in_flight.lock() else { return Vec::new() };
+        let mut plans = Vec::new();
+        for case in cases {
+            if in_flight.contains(&case.id) || next_round_due(case, &backoff).is_none_or(|due| due > now) {
+                continue;
+            }
+            let asks: BTreeMap<String, Vec<String>> =
+                needed_by_source(case).into_iter().filter(|(s, _)| self.config.sources.contains_key(s)).collect();
+            if asks.is_empty() {
+                continue;
+            }
+            in_flight.insert(case.id.clone());
+            let part = |k: &str| case.request.get(k).cloned().unwrap_or(serde_json::Value::Null);
+            plans.push(Plan {
+                case: case.id.clone(),
+                round: case.rounds.done,
+                asks,
+                request: serde_json::json!({
+                    "action": part("action"),
+                    "identity": part("identity"),
+                    "context": part("context"),
+                }),
+            });
+        }
+        plans
+    }
+
+    /// The round of `case` is over (recorded or not): it may be planned again.
+    pub fn done(&self, case: &str) {
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.remove(case);
+        }
+    }
+
+    /// Asks every source of the plan, one after the other; never fails: a source that does
+    /// not answer usefully is a failed try.
+    pub async fn ask(&self, plan: &Plan) -> Vec<SourceTry> {
+        let mut tries = Vec::new();
+        for (name, facts) in &plan.asks {
+            let result = match self.config.sources.get(name) {
+                Some(source) => self.ask_one(source, plan, facts).await,
+                None => failed(codes::UNREACHABLE, "the source is no longer configured".into()),
+            };
+            tries.push(SourceTry { source: name.clone(), facts: facts.clone(), result });
+        }
+        tries
+    }
+
+    async fn ask_one(&self, source: &Source, plan: &Plan, facts: &[String]) -> TryResult {
+        match source {
+            Source::Http { url, timeout_ms, token, headers } => {
+                let body = serde_json::json!({ "case": plan.case, "facts": facts, "request": plan.request });
+                let limit = Duration::from_millis(*timeout_ms);
+                let mut request = self.client.post(url).timeout(limit).json(&body);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                for (h, v) in headers {
+                    request = request.header(h.as_str(), v.as_str());
+                }
+                // The client's timeout covers the body too; this bound covers everything else.
+                match tokio::time::timeout(limit, answer(request, facts)).await {
+                    Ok(result) => result,
+                    Err(_) => failed(codes::TIMEOUT, format!("no answer within {timeout_ms} ms")),
+                }
+            }
+        }
+    }
+}
+
+fn failed(code: &str, message: String) -> TryResult {
+    TryResult::Failed { code: code.to_string(), message }
+}
+
+/// Sends the question and reads the answer: a JSON object whose members named by `facts` are
+/// the values (others are ignored; a fact left out stays unknown).
+async fn answer(request: reqwest::RequestBuilder, facts: &[String]) -> TryResult {
+    let mut response = match request.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return failed(codes::TIMEOUT, "no answer in time".into()),
+        Err(e) => return failed(codes::UNREACHABLE, format!("cannot reach the source: {e}")),
+    };
+    let status = response.status();
+    if !status.is_success() {
+        return failed(codes::STATUS, format!("the source answered HTTP {}", status.as_u16()));
+    }
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+        return failed(codes::TOO_LARGE, format!("the answer is longer than {MAX_ANSWER_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
+                    return failed(codes::TOO_LARGE, format!("the answer is longer than {MAX_ANSWER_BYTES} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => return failed(codes::TIMEOUT, "the answer did not arrive in time".into()),
+            Err(e) => return failed(codes::UNREACHABLE, format!("the answer broke off: {e}")),
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(members)) => {
+            TryResult::Answered { values: members.into_iter().filter(|(k, _)| facts.iter().any(|f| f == k)).collect() }
+        }
+        Ok(_) => failed(codes::INVALID, "the answer is not a JSON object".into()),
+        Err(e) => failed(codes::INVALID, format!("the answer is not JSON: {e}")),
+    }
+}
+
+/// Records the round the sources answered ([`Event::Round`]); `None` when it changed nothing
+/// (the case stopped waiting for evidence, or another host recorded this round first).
+pub fn apply<S: CaseStore>(
+    lc: &mut Lifecycle<S>,
+    plan: &Plan,
+    tries: Vec<SourceTry>,
+    now: i64,
+) -> Result<Option<RoundOutcome>, LifecycleError> {
+    let event = Event::Round { round: plan.round, tries: tries.clone() };
+    let (case, receipts) = lc.apply(&plan.case, &event, now, None)?;
+    if receipts.iter().any(|r| r.body.event == "round") {
+        Ok(Some(RoundOutcome { case, receipts, tries }))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Runs the rounds due now, once: what the background task does at every interval. Returns the
+/// ids of the cases a round changed.
+pub async fn resolve_due(app: &Arc<crate::App>) -> Result<Vec<String>, String> {
+    if !app.sources.is_enabled() {
+        return Ok(Vec::new());
+    }
+    let planner = app.clone();
+    let plans = app
+        .cases
+        .run_at(move |lc, now| Ok(planner.sources.plan(&lc.store().list(true)?, now)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut changed = Vec::new();
+    for plan in plans {
+        let tries = app.sources.ask(&plan).await;
+        let recorder = app.clone();
+        let id = plan.case.clone();
+        let recorded = app
+            .cases
+            .run_at(move |lc, now| {
+                let outcome = apply(lc, &plan, tries, now);
+                if let Ok(Some(o)) = &outcome {
+                    crate::cases::observed(&recorder, lc, &o.case, now);
+                }
+                Ok(outcome)
+            })
+            .await;
+        app.sources.done(&id);
+        match recorded {
+            Ok(Ok(Some(o))) => {
+                for t in &o.tries {
+                    app.metrics.resolver_attempt(&t.source, crate::metrics::ResolverResult::of(t));
+                    tracing::info!(case = %id, source = %t.source, result = t.result.label(), "evidence source asked");
+                }
+                tracing::info!(case = %id, state = o.case.state.as_str(), attempts = o.case.attempts, "deferral round");
+                app.waiters.changed(&id);
+                changed.push(id);
+            }
+            Ok(Ok(None)) | Ok(Err(LifecycleError::Rejected(_))) => {}
+            Ok(Err(e)) => tracing::error!(case = %id, error = %e, "deferral round not recorded"),
+            Err(e) => tracing::error!(case = %id, error = %e, "deferral round not recorded"),
+        }
+    }
+    Ok(changed)
+}
+
+/// Runs the due rounds every `options.tick_interval` until shutdown, beside the clock (a slow
+/// source never holds up a timeout or a decision).
+pub async fn run(app: Arc<crate::App>) {
+    if !app.sources.is_enabled() {
+        return;
+    }
+    // The first round one interval after start, not at once: by then the service is up, and a
+    // test driving the clock (which runs rounds through `Running::tick`) is not raced.
+    let period = app.options.tick_interval;
+    let start = tokio::time::Instant::now().checked_add(period).unwrap_or_else(tokio::time::Instant::now);
+    let mut interval = tokio::time::interval_at(start, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        if let Err(e) = resolve_due(&app).await {
+            tracing::error!(error = %e, "deferral rounds: cannot read the pending cases");
+        }
+    }
+}

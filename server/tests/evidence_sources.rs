@@ -1,0 +1,311 @@
+//! The deferral service: `aarm serve` asks the evidence sources a deferral names (a real HTTP
+//! source, served by the test on loopback), records every try as a receipt, counts each round as
+//! one attempt with backoff between rounds, and picks the rounds up again after a restart. The
+//! test moves the server's clock; every wait is on an event with [`common::WAIT_BOUND`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::Deployment;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const POLICY: &str = r#"
+policy ops version "1"
+tool rotate { env: String }
+tool patch { env: String }
+evidence window_ok: Bool from "maintenance_api"
+evidence huge_ok: Bool from "huge"
+evidence typed_ok: Bool from "wrong_type"
+evidence slow_ok: Bool from "slow"
+evidence moved_ok: Bool from "redirect"
+evidence manual_ok: Bool from "ticket_system"
+
+rule rotate_prod on rotate priority 60 {
+  when evidence.window_ok is not set
+  defer {
+    need window_ok
+    timeout 1h -> deny
+    attempts 3 -> step_up { approvers 1 of role "sre"  timeout 1h -> deny }
+  }
+  reason "rotate.window" "Rotation needs a maintenance window"
+}
+rule rotate_closed on rotate priority 50 {
+  when not evidence.window_ok
+  deny
+  reason "rotate.closed" "No maintenance window now"
+}
+rule rotate_ok on rotate { allow }
+
+rule patch_all on patch priority 60 {
+  when evidence.huge_ok is not set or evidence.typed_ok is not set or evidence.slow_ok is not set or evidence.moved_ok is not set or evidence.manual_ok is not set
+  defer { need huge_ok, typed_ok, slow_ok, moved_ok, manual_ok  timeout 1h -> deny  attempts 5 -> deny }
+}
+rule patch_ok on patch { allow }
+"#;
+
+/// What the test's source answers at `/facts`, switched by the test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Answer,
+    Fail,
+}
+
+/// One request a source got: its path, its `Authorization` header, its JSON body.
+type Hit = (String, Option<String>, Value);
+
+/// A small evidence source on 127.0.0.1: `/facts` answers or fails as its mode says, the other
+/// paths misbehave each in one way. Every request it gets is kept (path, bearer, body).
+#[derive(Clone)]
+struct Source {
+    url: String,
+    mode: Arc<Mutex<Mode>>,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+impl Source {
+    async fn start(mode: Mode) -> Source {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let source = Source { url, mode: Arc::new(Mutex::new(mode)), hits: Arc::default() };
+        let app = axum::Router::new().route("/{path}", axum::routing::post(answer)).with_state(source.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        source
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn hits(&self, path: &str) -> Vec<(Option<String>, Value)> {
+        self.hits.lock().unwrap().iter().filter(|h| h.0 == path).map(|h| (h.1.clone(), h.2.clone())).collect()
+    }
+}
+
+async fn answer(State(s): State<Source>, Path(path): Path<String>, headers: HeaderMap, body: String) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    s.hits.lock().unwrap().push((path.clone(), bearer, serde_json::from_str(&body).unwrap_or(Value::Null)));
+    let mode = *s.mode.lock().unwrap();
+    match path.as_str() {
+        "facts" if mode == Mode::Answer => axum::Json(json!({ "window_ok": true, "unasked": 1 })).into_response(),
+        "facts" => (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
+        "huge" => format!("{{\"huge_ok\": true, \"pad\": \"{}\"}}", "x".repeat(1024 * 1024)).into_response(),
+        "wrong_type" => axum::Json(json!({ "typed_ok": "yes" })).into_response(),
+        "slow" => {
+            // Far past the source's timeout: the service gives up, this never has to finish.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            axum::Json(json!({ "slow_ok": true })).into_response()
+        }
+        // To another host: never followed (it would carry the question and its token away).
+        "redirect" => (StatusCode::TEMPORARY_REDIRECT, [("location", "http://127.0.0.2:1/steal")], "").into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// serve.toml's `[evidence]` pointing at `source`.
+fn sources_toml(source: &Source) -> String {
+    let u = &source.url;
+    format!(
+        r#"
+[evidence.sources.maintenance_api]
+kind = "http"
+url = "{u}/facts"
+timeout_ms = 5000
+token = "source-secret"
+headers = {{ "X-Caller" = "aarm" }}
+
+[evidence.sources.huge]
+kind = "http"
+url = "{u}/huge"
+
+[evidence.sources.wrong_type]
+kind = "http"
+url = "{u}/wrong_type"
+
+[evidence.sources.slow]
+kind = "http"
+url = "{u}/slow"
+timeout_ms = 300
+
+[evidence.sources.redirect]
+kind = "http"
+url = "{u}/redirect"
+
+[evidence.retry]
+initial_backoff_ms = 1000
+max_backoff_ms = 4000
+"#
+    )
+}
+
+/// A deployment of [`POLICY`] whose serve.toml also configures the test's sources.
+async fn deployment(name: &str, source: &Source) -> Deployment {
+    let extra = sources_toml(source);
+    let mut d = Deployment::start_with(name, POLICY, |_| {}).await;
+    d.stop().await;
+    let path = d.dir.path("serve.toml");
+    let text = std::fs::read_to_string(&path).unwrap() + &extra;
+    std::fs::write(&path, text).unwrap();
+    d.boot(|_| {}).await;
+    d
+}
+
+fn rotate() -> Value {
+    json!({ "action": { "tool": "rotate", "params": { "env": "prod" } }, "identity": { "agent": "finance-agent", "human": "bob@corp.com" } })
+}
+
+async fn open(d: &Deployment, request: Value) -> String {
+    let decision = d.decide(request).await;
+    assert_eq!(decision["decision"], "defer", "{decision}");
+    decision["case"].as_str().unwrap().to_string()
+}
+
+/// The case's receipts of one kind, as JSON.
+async fn receipts(d: &Deployment, id: &str, event: &str) -> Vec<Value> {
+    let (status, body) = d.get(&format!("/v1/receipts?case={id}"), "tok-ops").await;
+    assert_eq!(status, 200, "{body}");
+    let all = body.as_array().cloned().unwrap();
+    all.into_iter().filter(|r| r["event"] == event).collect()
+}
+
+/// The count of `aarm_resolver_attempts_total` for `source` and `result`, once `/metrics` shows
+/// `want` (the counter moves right after the round is stored).
+async fn attempts_counted(d: &Deployment, source: &str, result: &str, want: f64) {
+    let series = format!("aarm_resolver_attempts_total{{source=\"{source}\",result=\"{result}\"}}");
+    common::eventually(&format!("{series} = {want}"), || async {
+        let (status, body) = d.get("/metrics", "tok-ops").await;
+        assert_eq!(status, 200, "{body}");
+        (common::metric(body.as_str().unwrap(), &series) == Some(want)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_answers_resolves_the_deferral_with_one_receipt_per_try() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-answer", &source).await;
+    let id = open(&d, rotate()).await;
+    assert!(d.tick().await.contains(&id), "the first round is due at once");
+    let case = d.case_until(&id, |c| c["state"] != "pending_evidence").await;
+    assert_eq!(case["state"], "allowed", "{case}");
+
+    // The source was asked for the fact, with the action, the identity and the token.
+    let hits = source.hits("facts");
+    assert_eq!(hits.len(), 1);
+    let (bearer, body) = &hits[0];
+    assert_eq!(bearer.as_deref(), Some("Bearer source-secret"));
+    assert_eq!((body["case"].as_str(), &body["facts"]), (Some(id.as_str()), &json!(["window_ok"])), "{body}");
+    assert_eq!(body["request"]["action"]["tool"], "rotate");
+    assert_eq!(body["request"]["identity"]["human"], "bob@corp.com");
+
+    // The auditor's view: the try (source, facts, values), then the round that re-evaluated.
+    let tries = receipts(&d, &id, "source").await;
+    assert_eq!(tries.len(), 1, "{tries:?}");
+    let t = &tries[0]["detail"];
+    assert_eq!((t["source"].as_str(), t["result"].as_str()), (Some("maintenance_api"), Some("answered")), "{t}");
+    assert_eq!(t["values"], json!({ "window_ok": true }), "a member it was not asked for is left out");
+    let round = receipts(&d, &id, "round").await;
+    assert_eq!(round[0]["detail"]["reevaluated"], "allow", "{round:?}");
+    assert_eq!(round[0]["detail"]["provided"], json!(["window_ok"]));
+    d.verified_chain().await;
+    // The operator's view: one try of this source, answered.
+    attempts_counted(&d, "maintenance_api", "answered", 1.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_always_fails_runs_out_of_attempts_into_the_step_up_with_backoff() {
+    let source = Source::start(Mode::Fail).await;
+    let d = deployment("sources-fail", &source).await;
+    let id = open(&d, rotate()).await;
+    d.tick().await;
+    assert_eq!(source.hits("facts").len(), 1);
+    // Backoff: no second round before the first wait (1 s) is over.
+    d.tick().await;
+    assert_eq!(source.hits("facts").len(), 1, "a round before its backoff");
+    d.advance(Duration::from_secs(1)).await;
+    assert_eq!(source.hits("facts").len(), 2);
+    // The second wait is twice the first.
+    d.advance(Duration::from_secs(1)).await;
+    assert_eq!(source.hits("facts").len(), 2, "the wait doubled");
+    d.advance(Duration::from_secs(1)).await;
+    assert_eq!(source.hits("facts").len(), 3);
+
+    let case = d.case_until(&id, |c| c["state"] != "pending_evidence").await;
+    assert_eq!(case["state"], "pending_approval", "attempts 3 -> step_up: {case}");
+    let tries = receipts(&d, &id, "source").await;
+    assert_eq!(tries.len(), 3);
+    assert!(tries.iter().all(|t| t["detail"]["code"] == "source.status"), "{tries:?}");
+    assert!(tries[0]["detail"]["message"].as_str().unwrap().contains("500"), "{tries:?}");
+    // The step-up tier waits for people now: no more rounds.
+    d.advance(Duration::from_secs(60)).await;
+    assert_eq!(source.hits("facts").len(), 3);
+    attempts_counted(&d, "maintenance_api", "failed", 3.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_resumes_the_rounds_from_the_store() {
+    let source = Source::start(Mode::Fail).await;
+    let mut d = deployment("sources-restart", &source).await;
+    let id = open(&d, rotate()).await;
+    d.tick().await;
+    assert_eq!(source.hits("facts").len(), 1);
+    d.stop().await;
+    source.set(Mode::Answer);
+    d.boot(|_| {}).await;
+    // The round's backoff came from the store: not due yet after the restart...
+    d.tick().await;
+    assert_eq!(source.hits("facts").len(), 1, "a restart does not reset the backoff");
+    // ... then due, and the second round resolves the case.
+    d.advance(Duration::from_secs(1)).await;
+    let case = d.case_until(&id, |c| c["state"] != "pending_evidence").await;
+    assert_eq!((case["state"].as_str(), source.hits("facts").len()), (Some("allowed"), 2), "{case}");
+    let rounds: Vec<Value> =
+        receipts(&d, &id, "round").await.into_iter().map(|r| r["detail"]["round"].clone()).collect();
+    assert_eq!(rounds, [json!(1), json!(2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_sources_are_failed_tries_never_facts_and_never_followed() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-hostile", &source).await;
+    let id = open(
+        &d,
+        json!({ "action": { "tool": "patch", "params": { "env": "prod" } }, "identity": { "agent": "finance-agent" } }),
+    )
+    .await;
+    d.tick().await;
+    let case = d.case_until(&id, |c| c["attempts"] == 1).await;
+    assert_eq!(case["state"], "pending_evidence", "{case}");
+    let by_source: std::collections::BTreeMap<String, String> = receipts(&d, &id, "source")
+        .await
+        .iter()
+        .map(|t| {
+            (
+                t["detail"]["source"].as_str().unwrap().to_string(),
+                t["detail"]["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("huge", "source.too_large"),
+        ("wrong_type", "source.invalid"),
+        ("slow", "source.timeout"),
+        ("redirect", "source.status"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    // `ticket_system` is not configured: its fact is left to be provided by hand, never asked
+    // (and the start-up warning names it).
+    let unconfigured = d.app().sources.unconfigured(&d.app().engine().unwrap());
+    assert_eq!(unconfigured, [("manual_ok".to_string(), "ticket_system".to_string())]);
+    assert_eq!(by_source, expected);
+    assert!(case["evidence"].as_object().is_none_or(|e| e.is_empty()), "{case}");
+    // By hand, it still works.
+    let (status, body) = d.post(&format!("/v1/cases/{id}/evidence"), "agent-token", json!({ "manual_ok": true })).await;
+    assert_eq!(status, 200, "{body}");
+}
