@@ -9,6 +9,9 @@
 //! applied again.
 
 pub mod memory;
+pub mod postgres;
+pub mod postgres_service;
+mod rows;
 pub mod service;
 pub mod sqlite;
 pub mod sqlite_service;
