@@ -8,6 +8,7 @@
 //! the store's order), and an event carrying an `event_id` that was already applied is not
 //! applied again.
 
+pub mod any;
 pub mod memory;
 pub mod postgres;
 pub mod postgres_service;

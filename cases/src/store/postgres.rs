@@ -175,12 +175,27 @@ impl Connection {
     }
 
     /// Runs `f` on the connection (a new one if the last failed or the server closed it).
-    pub(crate) fn with<T>(&mut self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let client = match &mut self.client {
-            Some(client) if !client.is_closed() => client,
-            slot => slot.insert(connect(&self.config)?),
-        };
-        let out = f(client);
+    ///
+    /// On a thread of its own: the driver's blocking client drives its own async runtime, which
+    /// cannot be entered from a thread that already runs one (a host's async task calling the
+    /// store would panic instead of getting an answer). The caller waits for it, as it would
+    /// for SQLite.
+    pub(crate) fn with<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        let out = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let client = match &mut self.client {
+                        Some(client) if !client.is_closed() => client,
+                        slot => slot.insert(connect(&self.config)?),
+                    };
+                    f(client)
+                })
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Backend("postgres: the store call failed".into())))
+        });
         if let Err(StoreError::Backend(_)) = &out {
             self.client = None;
         }
@@ -233,7 +248,7 @@ impl PostgresStore {
     }
 
     /// Runs `f` on the store's connection.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
         self.conn
             .try_borrow_mut()
             .map_err(|_| StoreError::Backend("postgres: the connection is already in use".into()))?
@@ -241,7 +256,10 @@ impl PostgresStore {
     }
 
     /// Runs `write` in one transaction that holds the chain lock, and commits it.
-    fn write<T>(&self, write: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T: Send>(
+        &self,
+        write: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
         self.with(|client| {
             let mut tx = client.transaction().map_err(fail("begin"))?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK]).map_err(fail("chain lock"))?;

@@ -25,7 +25,7 @@ impl Side {
     }
 
     /// Runs `f` on this side's connection.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Backend(format!("{}: the lock is poisoned", self.what)))?.with(f)
     }
 }
