@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-//! The case-store contract, run against both stores: ids, optimistic versions, idempotent
-//! events, the receipt chain, listing, the clock floor, bundles; and, for SQLite, persistence
-//! across reopening and several handles sharing one file.
+//! The case-store conformance suite, run against every store (memory, SQLite, PostgreSQL): ids,
+//! optimistic versions, idempotent events, the receipt chain, listing, the clock floor, bundles;
+//! and, for the stores several handles share (SQLite's file, PostgreSQL's database), persistence
+//! across reopening, handles taking turns, and handles racing from threads: two approvals of one
+//! case resolve it once, concurrent appends leave one chain that verifies.
 
 use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::receipt::{Receipt, ReceiptDraft};
@@ -11,9 +13,13 @@ use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::{CaseStore, StoreError};
 use serde_json::json;
 
+use aarm_cases::store::postgres::PostgresStore;
 use std::path::PathBuf;
+use std::sync::Barrier;
 
 mod common;
+#[path = "common/postgres.rs"]
+mod pg;
 use common::new_case;
 
 fn draft(case: &str, event: &str, state: CaseState, at: i64) -> ReceiptDraft {
@@ -258,16 +264,15 @@ fn sqlite_persists_across_reopen() {
     assert_eq!(store.last_event_at().unwrap(), Some(220));
 }
 
-#[test]
-fn sqlite_two_handles_keep_one_chain() {
-    let dir = TempDir::new("two-handles");
-    let path = dir.path.join("cases.db");
-    let mut s1 = SqliteStore::open(&path).unwrap();
-    let mut s2 = SqliteStore::open(&path).unwrap();
+/// Two handles on one store taking turns: one id counter, one chain, each seeing the other's
+/// writes, a stale copy conflicting, an applied event id known to both.
+fn two_handles_keep_one_chain<S: CaseStore>(open_handle: impl Fn() -> S) {
+    let mut s1 = open_handle();
+    let mut s2 = open_handle();
 
     let mut ids = Vec::new();
     for i in 0..10i64 {
-        let store: &mut SqliteStore = if i % 2 == 0 { &mut s1 } else { &mut s2 };
+        let store: &mut S = if i % 2 == 0 { &mut s1 } else { &mut s2 };
         ids.push(open(store, 1000 + i).id);
     }
     assert_eq!(ids, (1..=10).map(|n| format!("case-{n:06}")).collect::<Vec<_>>(), "one id counter");
@@ -275,7 +280,7 @@ fn sqlite_two_handles_keep_one_chain() {
     // alternate commits on the same cases through both handles
     for round in 0..6i64 {
         for (k, id) in ids.iter().enumerate() {
-            let store: &mut SqliteStore = if (k as i64 + round) % 2 == 0 { &mut s1 } else { &mut s2 };
+            let store: &mut S = if (k as i64 + round) % 2 == 0 { &mut s1 } else { &mut s2 };
             let current = store.get(id).unwrap().unwrap();
             let at = 2000 + round * 100 + k as i64;
             let updated = next(&current, CaseState::PendingApproval, at);
@@ -285,7 +290,7 @@ fn sqlite_two_handles_keep_one_chain() {
                 .unwrap()
                 .is_some());
             // the other handle sees it, and its stale copy conflicts
-            let other: &mut SqliteStore = if (k as i64 + round) % 2 == 0 { &mut s2 } else { &mut s1 };
+            let other: &mut S = if (k as i64 + round) % 2 == 0 { &mut s2 } else { &mut s1 };
             assert_eq!(other.get(id).unwrap().unwrap(), updated);
             assert!(matches!(other.commit(&updated, vec![], None), Err(StoreError::Conflict(_))));
             assert_eq!(other.commit(&next(&updated, CaseState::Denied, at), vec![], Some(&ev)).unwrap(), None);
@@ -297,6 +302,213 @@ fn sqlite_two_handles_keep_one_chain() {
     assert_eq!(c1.len(), 10 + 60);
     assert_chain(&c1);
     assert_eq!(s2.last_event_at().unwrap(), Some(2000 + 500 + 9));
+}
+
+#[test]
+fn sqlite_two_handles_keep_one_chain() {
+    let dir = TempDir::new("two-handles");
+    let path = dir.path.join("cases.db");
+    two_handles_keep_one_chain(|| SqliteStore::open(&path).unwrap());
+}
+
+/// Two handles, on two threads, commit the next version of one case at once (two approvers
+/// resolving it): exactly one wins, the other gets `Conflict`, and the case has one resolution
+/// receipt. Repeated over many cases so that the writes really overlap.
+fn racing_commits_resolve_once<S: CaseStore + Send>(open_handle: impl Fn() -> S + Sync) {
+    let mut store = open_handle();
+    let ids: Vec<String> = (0..20).map(|i| open(&mut store, 100 + i).id).collect();
+    let barrier = Barrier::new(2);
+    for id in &ids {
+        let outcomes: Vec<Result<Option<Vec<Receipt>>, StoreError>> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..2i64)
+                .map(|i| {
+                    let (barrier, open_handle) = (&barrier, &open_handle);
+                    scope.spawn(move || {
+                        let mut handle = open_handle();
+                        let current = handle.get(id).unwrap().unwrap();
+                        let resolved = next(&current, CaseState::Allowed, 500 + i);
+                        barrier.wait();
+                        let ev = format!("approve-{i}");
+                        handle.commit(&resolved, vec![draft(id, "approve", CaseState::Allowed, 500 + i)], Some(&ev))
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let won = outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count();
+        let lost = outcomes.iter().filter(|o| matches!(o, Err(StoreError::Conflict(c)) if c == id)).count();
+        assert_eq!((won, lost), (1, 1), "{id}: {outcomes:?}");
+        let of_case = store.receipts(Some(id)).unwrap();
+        assert_eq!(of_case.iter().filter(|r| r.body.event == "approve").count(), 1, "{id} resolved once");
+    }
+    assert_chain(&store.receipts(None).unwrap());
+}
+
+/// Four handles on four threads append decision receipts at once: every receipt is stored
+/// once, in one chain that verifies (no two with one `seq`, no fork).
+fn concurrent_records_keep_one_chain<S: CaseStore + Send>(open_handle: impl Fn() -> S + Sync) {
+    let barrier = Barrier::new(4);
+    std::thread::scope(|scope| {
+        for t in 0..4i64 {
+            let (barrier, open_handle) = (&barrier, &open_handle);
+            scope.spawn(move || {
+                let mut handle = open_handle();
+                barrier.wait();
+                for i in 0..25 {
+                    let at = 1000 + t * 100 + i;
+                    let drafts =
+                        vec![draft("", "decide", CaseState::Allowed, at), draft("", "decide", CaseState::Denied, at)];
+                    assert_eq!(handle.record(drafts).unwrap().len(), 2);
+                }
+            });
+        }
+    });
+    let chain = open_handle().receipts(None).unwrap();
+    assert_eq!(chain.len(), 4 * 25 * 2);
+    assert_chain(&chain);
+}
+
+#[test]
+fn sqlite_racing_commits_resolve_once() {
+    let dir = TempDir::new("race");
+    let path = dir.path.join("cases.db");
+    racing_commits_resolve_once(|| SqliteStore::open(&path).unwrap());
+}
+
+#[test]
+fn sqlite_concurrent_records_keep_one_chain() {
+    let dir = TempDir::new("records");
+    let path = dir.path.join("cases.db");
+    concurrent_records_keep_one_chain(|| SqliteStore::open(&path).unwrap());
+}
+
+#[test]
+fn postgres_store_contract() {
+    let Some(url) = pg::database() else { return };
+    contract(&mut PostgresStore::open(&url).unwrap());
+}
+
+#[test]
+fn postgres_signed_store_contract() {
+    let Some(url) = pg::database() else { return };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let keys = [key.verifying_key()];
+    let opts = VerifyOptions { keys: &keys, require_signatures: true, expected_head: None, from_genesis: true };
+    let mut store = PostgresStore::open(&url).unwrap().with_signer(key);
+    contract(&mut store);
+    let report = receipts::verify_chain(&store.receipts(None).unwrap(), &opts).unwrap();
+    assert_eq!(report.signed, report.count);
+}
+
+#[test]
+fn postgres_persists_across_reopen() {
+    let Some(url) = pg::database() else { return };
+    let (cases, chain, head) = {
+        let mut store = PostgresStore::open(&url).unwrap();
+        contract(&mut store);
+        (store.list(false).unwrap(), store.receipts(None).unwrap(), store.chain_head().unwrap())
+    };
+    let store = PostgresStore::open(&url).unwrap();
+    assert_eq!(store.list(false).unwrap(), cases);
+    assert_eq!(store.receipts(None).unwrap(), chain);
+    assert_eq!(store.chain_head().unwrap(), head);
+    assert_eq!(head.map(|(seq, _)| seq), chain.last().map(|r| r.seq));
+}
+
+#[test]
+fn postgres_two_handles_keep_one_chain() {
+    let Some(url) = pg::database() else { return };
+    two_handles_keep_one_chain(|| PostgresStore::open(&url).unwrap());
+}
+
+#[test]
+fn postgres_racing_commits_resolve_once() {
+    let Some(url) = pg::database() else { return };
+    racing_commits_resolve_once(|| PostgresStore::open(&url).unwrap());
+}
+
+#[test]
+fn postgres_concurrent_records_keep_one_chain() {
+    let Some(url) = pg::database() else { return };
+    concurrent_records_keep_one_chain(|| PostgresStore::open(&url).unwrap());
+}
+
+#[test]
+fn postgres_replicas_starting_at_once_migrate_once() {
+    let Some(url) = pg::database() else { return };
+    let barrier = Barrier::new(4);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let (barrier, url) = (&barrier, &url);
+            scope.spawn(move || {
+                barrier.wait();
+                PostgresStore::open(url).unwrap();
+            });
+        }
+    });
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i64> =
+        raw.query("SELECT version FROM aarm_schema ORDER BY version", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, (1..=aarm_cases::store::postgres::SCHEMA_VERSION).collect::<Vec<_>>());
+
+    // A database a newer aarm migrated is refused, not written to.
+    raw.execute("INSERT INTO aarm_schema (version) VALUES (99)", &[]).unwrap();
+    let err = PostgresStore::open(&url).unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("schema version 99") && m.contains("newer")), "{err}");
+}
+
+#[test]
+fn postgres_failures_are_backend_errors_never_panics() {
+    // Nothing listens on port 1: the store fails closed at open, naming the database.
+    let err = PostgresStore::open("postgres://aarm@127.0.0.1:1/cases?connect_timeout=5").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Backend(m) if m.contains("cannot connect") && m.contains("127.0.0.1:1/cases")),
+        "{err}"
+    );
+    let err = PostgresStore::open("postgres://aarm:secret@127.0.0.1:1/cases").unwrap_err();
+    assert!(!err.to_string().contains("secret"), "the password is never shown: {err}");
+    let err = PostgresStore::open("postgres://[::1/cases").unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("not a PostgreSQL URL")), "{err}");
+}
+
+#[test]
+fn postgres_quarantines_an_unreadable_case_and_lists_the_others() {
+    let Some(url) = pg::database() else { return };
+    let mut store = PostgresStore::open(&url).unwrap();
+    let a = open(&mut store, 10);
+    let b = open(&mut store, 20);
+    let c = open(&mut store, 30);
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    raw.execute("UPDATE cases SET json = '{\"id\": ' WHERE id = $1", &[&b.id]).unwrap();
+
+    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list(true).unwrap()), [a.id.clone(), c.id.clone()]);
+    assert_eq!(ids(store.list(false).unwrap()), [a.id.clone(), c.id.clone()]);
+    assert!(matches!(store.get(&b.id), Err(StoreError::Unreadable { id, .. }) if id == b.id));
+    assert_eq!(store.unreadable().len(), 1);
+    assert_eq!(store.newly_unreadable().len(), 1);
+    assert!(store.newly_unreadable().is_empty());
+    raw.execute("UPDATE cases SET json = $2 WHERE id = $1", &[&b.id, &serde_json::to_string(&b).unwrap()]).unwrap();
+    assert_eq!(store.list(true).unwrap().len(), 3);
+    assert!(store.unreadable().is_empty());
+}
+
+#[test]
+fn postgres_reconnects_after_its_connection_is_killed() {
+    let Some(url) = pg::database() else { return };
+    let mut store = PostgresStore::open(&url).unwrap();
+    let a = open(&mut store, 10);
+    // An operator (or a failover) ends every other session on the database.
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    raw.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        &[],
+    )
+    .unwrap();
+    // The call that meets the dead connection fails (closed), the next one reconnects.
+    let first = store.get(&a.id);
+    assert!(matches!(&first, Ok(Some(_)) | Err(StoreError::Backend(_))), "{first:?}");
+    assert_eq!(store.get(&a.id).unwrap().unwrap(), a);
 }
 
 #[test]

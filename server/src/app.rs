@@ -21,8 +21,8 @@ use crate::sessions::journal::Journal;
 use crate::sessions::{Entry, Sessions, IDLE_S};
 use crate::wait::Waiters;
 use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::service::WriteProbe;
-use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -183,10 +183,10 @@ pub fn load_bundle(path: &std::path::Path, trusted: &[VerifyingKey]) -> Result<(
 impl App {
     /// Opens the store, loads and registers the bundle, and prepares the outbox.
     pub fn new(options: Options, bound: SocketAddr) -> Result<App, ServeError> {
-        let store_path = options.store.display().to_string();
+        let store_path = aarm_cases::store::any::describe(&options.store);
         let (engine, bytes, stamp) = load_bundle(&options.bundle, &options.trusted_keys)
             .map_err(|message| ServeError::Bundle { path: options.bundle.display().to_string(), message })?;
-        let mut store = SqliteStore::open(&options.store)
+        let mut store = AnyStore::open(&options.store, true)
             .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
         if let Some(key) = &options.sign_key {
             store = store.with_signer(key.clone());
@@ -199,7 +199,7 @@ impl App {
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
         let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let outbox = Outbox::new(Box::new(deliveries), options.config.notify.clone(), clock.clone(), metrics.clone())
+        let outbox = Outbox::new(deliveries, options.config.notify.clone(), clock.clone(), metrics.clone())
             .map_err(store_error)?;
         let decision_log = match &options.config.decision_log {
             Some(section) => {
@@ -207,11 +207,10 @@ impl App {
             }
             None => None,
         };
-        let keys = crate::replay::IdempotencyKeys::new(Box::new(
-            store.idempotency_keys().map_err(|e| store_error(e.to_string()))?,
-        ));
-        let probe = Arc::new(store.write_probe().map_err(|e| store_error(e.to_string()))?);
-        let journal = Journal::new(Box::new(store.session_history().map_err(|e| store_error(e.to_string()))?));
+        let keys =
+            crate::replay::IdempotencyKeys::new(store.idempotency_keys().map_err(|e| store_error(e.to_string()))?);
+        let probe = Arc::from(store.write_probe().map_err(|e| store_error(e.to_string()))?);
+        let journal = Journal::new(store.session_history().map_err(|e| store_error(e.to_string()))?);
         let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
         let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
         let engine = Arc::new(engine);

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::lifecycle::Cases;
 use aarm_cases::lifecycle::receipt::ReceiptDraft;
 use aarm_cases::lifecycle::service::Lifecycle;
-use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::any::AnyStore;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -51,7 +51,7 @@ impl DecisionLog {
     }
 
     /// Writes the queued receipts in batches of at most [`MAX_BATCH`], answering each caller.
-    fn flush(&self, lc: &mut Lifecycle<SqliteStore>) {
+    fn flush(&self, lc: &mut Lifecycle<AnyStore>) {
         loop {
             let batch: Vec<(ReceiptDraft, Reply)> = match self.queue.lock() {
                 Ok(mut q) => {

@@ -20,7 +20,7 @@ use aarm_cases::lifecycle::identity::VerifiedActor;
 use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::Lifecycle;
-use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use serde_json::{json, Value};
@@ -71,13 +71,13 @@ pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
 
 /// What the service does with every case it sees committed: remember when it is next due (for
 /// the clock), and queue the notifications its state calls for.
-pub fn observed(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
+pub fn observed(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
     app.cases.due.update(case);
     notify(app, lc, case, now);
 }
 
 /// Queues the notifications the case's state calls for (idempotent: see notify/outbox.rs).
-pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64) {
+pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
     if case.state != CaseState::PendingApproval {
         return;
     }
@@ -96,7 +96,7 @@ pub fn notify(app: &App, lc: &mut Lifecycle<SqliteStore>, case: &Case, now: i64)
 }
 
 /// The documentation of the rule that asked for approval (from the case's own bundle).
-pub fn rule_doc(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<String> {
+pub fn rule_doc(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<String> {
     let rule = case.decision.rule.as_deref()?;
     let engine = lc.bundle(&case.bundle_hash).ok()?;
     engine.program().rules.iter().find(|r| r.qualified_name == rule).and_then(|r| r.doc.clone())
@@ -104,7 +104,7 @@ pub fn rule_doc(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<String> 
 
 /// For a deferral escalated to people: the evidence its rule waited for and its attempts
 /// limit, read from the case's bundle (the case itself no longer holds the deferral).
-pub fn deferral_context(lc: &mut Lifecycle<SqliteStore>, case: &Case) -> Option<DeferralContext> {
+pub fn deferral_context(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<DeferralContext> {
     use aarm_runtime::program::DecisionTemplate;
     if !case.escalated_from_defer {
         return None;

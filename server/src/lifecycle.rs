@@ -7,13 +7,13 @@ use crate::clock::Clock;
 use crate::due::DueIndex;
 use crate::error::ApiError;
 use aarm_cases::lifecycle::service::Lifecycle;
-use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::any::AnyStore;
 use std::sync::{Arc, Mutex};
 
 /// The lifecycle behind its lock, the clock its events are stamped with, and when each pending
 /// case is next due.
 pub struct Cases {
-    lifecycle: Arc<Mutex<Lifecycle<SqliteStore>>>,
+    lifecycle: Arc<Mutex<Lifecycle<AnyStore>>>,
     clock: Arc<Clock>,
     /// When each pending case is next due (the background clock's index).
     pub due: DueIndex,
@@ -26,7 +26,7 @@ impl std::fmt::Debug for Cases {
 }
 
 impl Cases {
-    pub fn new(lifecycle: Lifecycle<SqliteStore>, clock: Arc<Clock>) -> Cases {
+    pub fn new(lifecycle: Lifecycle<AnyStore>, clock: Arc<Clock>) -> Cases {
         Cases { lifecycle: Arc::new(Mutex::new(lifecycle)), clock, due: DueIndex::new() }
     }
 
@@ -34,7 +34,7 @@ impl Cases {
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Lifecycle<SqliteStore>) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Lifecycle<AnyStore>) -> Result<T, ApiError> + Send + 'static,
     {
         let lifecycle = self.lifecycle.clone();
         tokio::task::spawn_blocking(move || {
@@ -59,7 +59,7 @@ impl Cases {
     pub async fn run_at<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Lifecycle<SqliteStore>, i64) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Lifecycle<AnyStore>, i64) -> Result<T, ApiError> + Send + 'static,
     {
         let clock = self.clock.clone();
         self.run(move |lc| f(lc, clock.now())).await

@@ -8,7 +8,7 @@ use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::signals::Stats;
-use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
 use aarm_runtime::engine::Engine;
@@ -21,8 +21,10 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// The SQLite case store (`case open` creates it if missing; every other command needs it).
-    #[arg(long, value_name = "DB")]
+    /// The case store: a SQLite file (`case open` creates it if missing; every other command
+    /// needs it), or a PostgreSQL database URL, `postgres://USER@HOST:PORT/DB` (shared by
+    /// `aarm serve` replicas; the database must exist, its tables are created).
+    #[arg(long, value_name = "DB|URL")]
     pub store: PathBuf,
     /// Use this time instead of the clock (RFC 3339); refused if earlier than the store's last
     /// event.
@@ -164,9 +166,8 @@ fn now_of(common: &Common) -> Result<i64, String> {
 }
 
 /// The lifecycle on the store; only `case open` (`create`) may create a missing store.
-fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<SqliteStore>, String> {
-    let opened = if create { SqliteStore::open(&common.store) } else { SqliteStore::open_existing(&common.store) };
-    let mut store = opened.map_err(|e| e.to_string())?;
+fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<AnyStore>, String> {
+    let mut store = AnyStore::open(&common.store, create).map_err(|e| e.to_string())?;
     if let Some(path) = &common.sign_key {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let key = bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?;
@@ -183,7 +184,7 @@ fn resolver(path: &std::path::Path) -> Result<sources::Resolver, String> {
 
 /// The deferral rounds due at `now`, run once: the server's own steps (aarm_server::sources).
 /// Returns the cases a round changed.
-fn rounds(lc: &mut Lifecycle<SqliteStore>, resolver: &sources::Resolver, now: i64) -> Result<Vec<Case>, String> {
+fn rounds(lc: &mut Lifecycle<AnyStore>, resolver: &sources::Resolver, now: i64) -> Result<Vec<Case>, String> {
     let plans = resolver.plan(&lc.store().list(true).map_err(|e| e.to_string())?, now);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

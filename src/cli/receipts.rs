@@ -4,7 +4,7 @@ use super::exit;
 use super::source::read_input;
 use aarm_cases::export;
 use aarm_cases::receipts::VerifyOptions;
-use aarm_cases::store::sqlite::SqliteStore;
+use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::bundle;
 use clap::{Args, Subcommand};
@@ -16,7 +16,8 @@ pub enum ReceiptsCommand {
     /// Print the store's receipts (or one case's) as JSON lines, then the export head that
     /// states how many there are and the last one's hash.
     Export {
-        #[arg(long, value_name = "DB")]
+        /// The case store: a SQLite file or a PostgreSQL URL (`postgres://USER@HOST:PORT/DB`).
+        #[arg(long, value_name = "DB|URL")]
         store: PathBuf,
         #[arg(long, value_name = "ID")]
         case: Option<String>,
@@ -52,7 +53,7 @@ fn export_lines(store: &std::path::Path, case: Option<&str>, sign_key: &Option<P
         None => None,
     };
     // Only `case open` creates a store: exporting from a path that holds none is an error.
-    let store = SqliteStore::open_existing(store).map_err(|e| e.to_string())?;
+    let store = AnyStore::open(store, false).map_err(|e| e.to_string())?;
     // The chain head first: receipts appended meanwhile are after it, and still in the list.
     let chain = store.chain_head().map_err(|e| e.to_string())?;
     let list = store.receipts(case).map_err(|e| e.to_string())?;

@@ -25,8 +25,10 @@ pub struct ServeArgs {
     /// `POST /v1/admin/reload`).
     #[arg(long, value_name = "FILE.aarmb")]
     pub bundle: PathBuf,
-    /// The SQLite case store (created if missing): cases, receipts, bundles, deliveries.
-    #[arg(long, value_name = "DB")]
+    /// The case store: cases, receipts, bundles, deliveries. A SQLite file (created if
+    /// missing), or a PostgreSQL database URL, `postgres://USER@HOST:PORT/DB`, that several
+    /// replicas share (the database must exist; its tables are created or migrated).
+    #[arg(long, value_name = "DB|URL")]
     pub store: PathBuf,
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]

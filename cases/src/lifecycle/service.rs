@@ -12,6 +12,9 @@ use aarm_runtime::engine::{Engine, EngineError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// How many times an event is applied again after another writer changed its case first.
+const CONFLICT_RETRIES: u32 = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     /// The event was refused; nothing changed (except what was due before it, if anything).
@@ -232,6 +235,29 @@ impl<S: CaseStore> Lifecycle<S> {
                 return Ok((case, Vec::new()));
             }
         }
+        // Another writer (another process on a shared store) may commit the case between our
+        // read and our commit: the store refuses ours (`Conflict`), and the event is applied
+        // again to the case as it now is (a second approval of a case the first resolved is
+        // then `case_resolved`). Bounded: a case that keeps changing fails closed.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.apply_once(id, event, now, event_id, verified) {
+                Err(LifecycleError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt of [`Lifecycle::apply_verified`]: read, transition, commit.
+    fn apply_once(
+        &mut self,
+        id: &str,
+        event: &Event,
+        now: i64,
+        event_id: Option<&str>,
+        verified: Option<&VerifiedActor>,
+    ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
         let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;

@@ -8,7 +8,11 @@
 //! the store's order), and an event carrying an `event_id` that was already applied is not
 //! applied again.
 
+pub mod any;
 pub mod memory;
+pub mod postgres;
+pub mod postgres_service;
+mod rows;
 pub mod service;
 pub mod sqlite;
 pub mod sqlite_service;

@@ -21,6 +21,8 @@
 //! - `bundles(hash, bytes)`: bundles cases were opened under
 
 use super::memory::case_id;
+pub use super::rows::Unreadable;
+use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine};
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
@@ -28,7 +30,6 @@ use crate::receipts;
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -123,21 +124,6 @@ pub struct SqliteStore {
     conn: Connection,
     signer: Option<SigningKey>,
     quarantine: RefCell<Quarantine>,
-}
-
-/// A stored case that cannot be read (its JSON does not decode): skipped by `list`, refused by
-/// `get`, and reported here until a read finds it readable again.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Unreadable {
-    pub id: String,
-    pub message: String,
-}
-
-/// The unreadable cases met so far, and how many of them were already reported.
-#[derive(Debug, Default)]
-struct Quarantine {
-    cases: BTreeMap<String, String>,
-    reported: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -255,26 +241,6 @@ impl SqliteStore {
     }
 }
 
-fn to_i64(n: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| StoreError::Backend(format!("{what} {n} does not fit the store")))
-}
-
-fn to_u64(n: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Backend(format!("stored {what} {n} is negative")))
-}
-
-fn case_json(case: &Case) -> Result<String, StoreError> {
-    serde_json::to_string(case).map_err(|e| StoreError::Backend(format!("cannot encode case {}: {e}", case.id)))
-}
-
-fn parse_case(json: &str) -> Result<Case, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Backend(format!("stored case is not valid: {e}")))
-}
-
-fn parse_receipt(json: &str) -> Result<Receipt, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Backend(format!("stored receipt is not valid: {e}")))
-}
-
 /// Seals `drafts` after the chain head read inside `tx`, and stores them.
 fn append(
     tx: &Transaction<'_>,
@@ -295,8 +261,7 @@ fn append(
         seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
         let link = case_link(tx, &draft.case)?;
         let receipt = receipts::seal_linked(draft, seq, &prev, link, signer);
-        let json = serde_json::to_string(&receipt)
-            .map_err(|e| StoreError::Backend(format!("cannot encode receipt {seq}: {e}")))?;
+        let json = receipt_json(&receipt)?;
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         insert.execute(params![to_i64(seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
         prev = receipt.hash.clone();
@@ -342,59 +307,20 @@ impl SqliteStore {
     /// The cases reads found unreadable (quarantined), in id order. Every other case is listed,
     /// ticked and acted on as usual; these need an operator (restore the row from a backup).
     pub fn unreadable(&self) -> Vec<Unreadable> {
-        self.quarantine
-            .borrow()
-            .cases
-            .iter()
-            .map(|(id, message)| Unreadable { id: id.clone(), message: message.clone() })
-            .collect()
+        self.quarantine.borrow().all()
     }
 
     /// The unreadable cases not returned by an earlier call: what a host should log now.
     pub fn newly_unreadable(&self) -> Vec<Unreadable> {
-        let mut q = self.quarantine.borrow_mut();
-        let fresh: Vec<Unreadable> = q
-            .cases
-            .iter()
-            .filter(|(id, _)| !q.reported.contains(*id))
-            .map(|(id, message)| Unreadable { id: id.clone(), message: message.clone() })
-            .collect();
-        q.reported.extend(fresh.iter().map(|u| u.id.clone()));
-        fresh
-    }
-
-    /// Decodes a case row read by `id`: an undecodable one is quarantined and
-    /// [`StoreError::Unreadable`]; a readable one leaves quarantine.
-    fn decode_case(&self, id: &str, json: &str) -> Result<Case, StoreError> {
-        let mut q = self.quarantine.borrow_mut();
-        match parse_case(json) {
-            Ok(case) => {
-                q.cases.remove(id);
-                q.reported.remove(id);
-                Ok(case)
-            }
-            Err(e) => {
-                let message = e.to_string();
-                q.cases.insert(id.to_string(), message.clone());
-                Err(StoreError::Unreadable { id: id.to_string(), message })
-            }
-        }
+        self.quarantine.borrow_mut().newly()
     }
 
     /// The cases of one listing query (`id, json` rows), the unreadable ones skipped.
     fn list_cases(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Case>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut cases = Vec::new();
-        for row in rows {
-            let (id, json) = row?;
-            match self.decode_case(&id, &json) {
-                Ok(case) => cases.push(case),
-                Err(StoreError::Unreadable { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(cases)
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(self.quarantine.borrow_mut().decode_listing(rows))
     }
 }
 
@@ -480,7 +406,7 @@ impl CaseStore for SqliteStore {
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let json: Option<String> =
             self.conn.query_row("SELECT json FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-        json.map(|json| self.decode_case(id, &json)).transpose()
+        json.map(|json| self.quarantine.borrow_mut().decode(id, &json)).transpose()
     }
 
     fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError> {

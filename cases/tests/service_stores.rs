@@ -1,0 +1,79 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! What a service keeps beside the cases (session history, idempotency keys, the notification
+//! outbox, the write probe), the same on SQLite and PostgreSQL: each store's handles are two
+//! connections to one database, as two replicas (or a restart) would see it.
+
+use aarm_cases::store::any::AnyStore;
+use aarm_cases::store::service::{AttemptOutcome, Queued, SessionAction};
+use std::path::{Path, PathBuf};
+
+#[path = "common/postgres.rs"]
+mod pg;
+
+fn action(session: &str, tool: &str, at: i64) -> SessionAction {
+    SessionAction { agent: "a".into(), session: session.into(), tool: tool.into(), decision: "allow".into(), at }
+}
+
+/// The service contract, on two handles of the store `store` names.
+fn contract(store: &Path) {
+    let (one, two) = (AnyStore::open(store, true).unwrap(), AnyStore::open(store, true).unwrap());
+
+    // Session history: appended on one, read in order on the other, pruned.
+    let (h1, h2) = (one.session_history().unwrap(), two.session_history().unwrap());
+    h1.append(&[action("s1", "read", 10), action("s2", "send", 20)]).unwrap();
+    h2.append(&[action("s1", "pay", 30)]).unwrap();
+    let tools: Vec<String> = h1.since(0).unwrap().into_iter().map(|a| a.tool).collect();
+    assert_eq!(tools, ["read", "send", "pay"]);
+    assert_eq!(h2.since(25).unwrap(), vec![action("s1", "pay", 30)]);
+    assert_eq!(h1.prune(20).unwrap(), 1);
+    assert_eq!(h2.since(0).unwrap().len(), 2);
+
+    // Idempotency keys: the first binder wins across handles; answers kept and forgotten.
+    let (k1, k2) = (one.idempotency_keys().unwrap(), two.idempotency_keys().unwrap());
+    k1.bind("case-1", "k", "sha256:a", 10).unwrap();
+    k2.bind("case-1", "k", "sha256:b", 11).unwrap();
+    let bound = k2.bound("case-1", "k", 0).unwrap().unwrap();
+    assert_eq!((bound.fingerprint.as_str(), bound.response), ("sha256:a", None));
+    assert_eq!(k1.bound("case-2", "k", 0).unwrap(), None, "keys are scoped");
+    k1.keep_answer("decide", "old", "sha256:o", "{}", 5, 0).unwrap();
+    k2.keep_answer("decide", "new", "sha256:n", "{\"x\":1}", 100, 50).unwrap();
+    assert_eq!(k1.bound("decide", "old", 0).unwrap(), None, "forgotten");
+    assert_eq!(k1.bound("decide", "new", 0).unwrap().unwrap().response.as_deref(), Some("{\"x\":1}"));
+    assert_eq!(k1.bound("decide", "new", 101).unwrap(), None, "bound before `since`");
+
+    // The outbox: queued once per occasion and channel, whichever handle queues it.
+    let (o1, o2) = (one.deliveries().unwrap(), two.deliveries().unwrap());
+    let hook = Queued { channel: "webhook:audit".into(), kind: "webhook".into(), refused: None };
+    let unknown = Queued { channel: "pager".into(), kind: "unknown".into(), refused: Some("not mapped".into()) };
+    assert_eq!(o1.queue("case-1", "approval:tier0", "{}", &[hook.clone(), unknown], 1_000, 1).unwrap(), 2);
+    assert_eq!(o2.queue("case-1", "approval:tier0", "{}", &[hook], 1_000, 2).unwrap(), 0, "queued once");
+    assert_eq!(o2.due(999, 10).unwrap(), vec![], "not yet due");
+    assert_eq!(o2.next_due_ms().unwrap(), Some(1_000), "the refused channel is not pending");
+    let due = o2.due(1_000, 10).unwrap();
+    let [d] = due.as_slice() else { panic!("{due:?}") };
+    o2.record(d.id, 1, AttemptOutcome::Retry { error: "503", next_at_ms: 1_500 }).unwrap();
+    assert_eq!(o1.next_due_ms().unwrap(), Some(1_500));
+    o1.record(d.id, 2, AttemptOutcome::Delivered { at: 3 }).unwrap();
+    let states: Vec<(String, u32)> =
+        o2.deliveries("case-1").unwrap().into_iter().map(|d| (d.state, d.attempts)).collect();
+    assert_eq!(states, [("delivered".to_string(), 2), ("failed".to_string(), 0)]);
+    assert_eq!(o1.next_due_ms().unwrap(), None);
+
+    // The write probe writes, again and again.
+    one.write_probe().unwrap().write(7).unwrap();
+    two.write_probe().unwrap().write(8).unwrap();
+}
+
+#[test]
+fn sqlite_service_stores() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aarm-service-stores");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    contract(&dir.join("cases.db"));
+}
+
+#[test]
+fn postgres_service_stores() {
+    let Some(url) = pg::database() else { return };
+    contract(Path::new(&url));
+}

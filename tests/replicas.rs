@@ -1,0 +1,184 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! Three `aarm serve` processes on one PostgreSQL database behave as one service: cases opened
+//! on one replica are approved on the others, two approvals racing on two replicas resolve a
+//! case once (the later one is `case_resolved`), a replica SIGKILLed mid-way and restarted
+//! loses nothing acknowledged, and at the end the receipt chain exported from the database
+//! verifies and holds every case.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "../cases/tests/common/postgres.rs"]
+mod pg;
+
+/// A bound only a broken server reaches (no test asserts how fast anything is).
+const BOUND: Duration = Duration::from_secs(120);
+
+fn aarm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aarm"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-replicas-{name}"));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+struct Replica {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `aarm serve` on `store` and waits until it logs its address.
+fn replica(bundle: &Path, store: &str) -> Replica {
+    let mut child = aarm()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config", "examples/serve.toml", "--log-format", "json"])
+        .arg("--bundle")
+        .arg(bundle)
+        .args(["--store", store])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let start = Instant::now();
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
+        if v["message"] == "aarm serve listening" {
+            break v["addr"].as_str().unwrap().to_string();
+        }
+        assert!(start.elapsed() < BOUND, "no address logged");
+    };
+    // Keep reading its log, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Replica { child, addr }
+}
+
+/// One HTTP/1.1 call (the root crate has no HTTP client): the status and the JSON body.
+fn call(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    write!(
+        sock,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    let status: u16 = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
+    let json = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // A chunked body: the JSON is the line that starts with `{`.
+    let json = json.lines().find(|l| l.starts_with('{')).unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or_else(|_| panic!("not JSON: {answer}")))
+}
+
+fn approve(addr: &str, case: &str, token: &str) -> (u16, serde_json::Value) {
+    call(addr, "POST", &format!("/v1/cases/{case}/approve"), token, "{}")
+}
+
+#[test]
+fn three_replicas_on_one_database_act_as_one_service() {
+    let Some(url) = pg::database() else { return };
+    let dir = temp("three");
+    let bundle = dir.join("treasury.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
+    let mut replicas: Vec<Replica> = (0..3).map(|_| replica(&bundle, &url)).collect();
+
+    let mut resolved = Vec::new();
+    for round in 0..6usize {
+        if round == 3 {
+            // SIGKILL replica 1 mid-way (no shutdown at all), and start it again.
+            let old = replicas.remove(1);
+            let status = Command::new("kill").args(["-KILL", &old.child.id().to_string()]).status().unwrap();
+            assert!(status.success());
+            drop(old);
+            replicas.insert(1, replica(&bundle, &url));
+        }
+        let addr = |i: usize| replicas[(round + i) % 3].addr.clone();
+        // Opened on one replica...
+        let (status, opened) = call(&addr(0), "POST", "/v1/decide", "agent-token-1", &request);
+        assert_eq!(status, 200, "{opened}");
+        assert_eq!(opened["decision"], "step_up", "{opened}");
+        let case = opened["case"].as_str().unwrap().to_string();
+        // ...seen and approved once on another...
+        let (status, seen) = call(&addr(1), "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
+        assert_eq!((status, seen["state"].as_str()), (200, Some("pending_approval")), "{seen}");
+        let (status, first) = approve(&addr(1), &case, "tok-cfo");
+        assert_eq!(status, 200, "{first}");
+        // ...and two more finance approvers race on the other two replicas: the quorum is
+        // two, so one resolves the case and the other is refused as `case_resolved`.
+        let (a, b) = (addr(2), addr(0));
+        let case2 = case.clone();
+        let racer = std::thread::spawn(move || approve(&a, &case2, "tok-lead"));
+        let other = approve(&b, &case, "tok-controller");
+        let one = racer.join().unwrap();
+        let mut outcomes = [one, other];
+        outcomes.sort_by_key(|(status, _)| *status);
+        let [(ok, won), (refused, lost)] = outcomes;
+        assert_eq!(ok, 200, "{won}");
+        assert_eq!(won["state"], "allowed", "{won}");
+        assert_eq!((refused, lost["reason"].as_str()), (409, Some("case_resolved")), "{lost}");
+        resolved.push(case);
+    }
+
+    // Every acknowledged case is there, resolved, seen alike from every replica.
+    for case in &resolved {
+        for r in &replicas {
+            let (status, c) = call(&r.addr, "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
+            assert_eq!((status, c["state"].as_str()), (200, Some("allowed")), "{case} on {}: {c}", r.addr);
+        }
+    }
+    drop(replicas);
+
+    // One chain: exported from the database, it verifies and holds every case's receipts.
+    let export = aarm().args(["receipts", "export", "--store", &url]).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let file = dir.join("chain.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verify = aarm().args(["receipts", "verify"]).arg(&file).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let text = String::from_utf8(export.stdout).unwrap();
+    for case in &resolved {
+        let approvals =
+            text.lines().filter(|l| l.contains(&format!("\"{case}\"")) && l.contains("\"approve\"")).count();
+        assert_eq!(approvals, 2, "{case}: two approvals recorded, the refused third is not");
+    }
+}
+
+#[test]
+fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
+    let Some(url) = pg::database() else { return };
+    let dir = temp("cli");
+    let bundle = dir.join("treasury.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let open = aarm()
+        .args(["case", "open", "--store", &url, "--bundle"])
+        .arg(&bundle)
+        .args(["--input", "examples/quorum_transfer/request.json"])
+        .output()
+        .unwrap();
+    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    let list = aarm().args(["case", "list", "--store", &url]).output().unwrap();
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("case-000001"));
+
+    // A database that does not exist is an error naming it, never its password.
+    let missing = url.replace("postgres@", "postgres:hunter2@").rsplit_once('/').unwrap().0.to_string() + "/nope";
+    let out = aarm().args(["case", "list", "--store", &missing]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nope") && !err.contains("hunter2"), "{err}");
+}
