@@ -1439,7 +1439,7 @@ fn indexed_rule(index: usize) -> S {
 }
 
 fn indexed_policy() -> S {
-    (settings(), 4usize..40)
+    (settings(), 8usize..40)
         .prop_flat_map(|(settings, n)| {
             let rules: Vec<S> = (0..n).map(indexed_rule).collect();
             rules.prop_map(move |rules| format!("policy p version \"1\"\n{settings}{SCHEMA}\n{}", rules.join("\n")))
