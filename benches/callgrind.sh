@@ -5,8 +5,11 @@
 # the setup (compile, load, convert) is the same in both runs and cancels out.
 set -eu
 cd "$(dirname "$0")/.."
-CARGO_INCREMENTAL=0 cargo build --release -q -p aarm-bench --bin counts
-bin=target/release/counts
+# BIN=path counts another build of the driver (a copy made before a change, for a before/after).
+if [ -z "${BIN:-}" ]; then
+    CARGO_INCREMENTAL=0 cargo build --release -q -p aarm-bench --bin counts
+fi
+bin=${BIN:-target/release/counts}
 k=${K:-2000}
 scenarios=${*:-"decide10 evaluate10 json10 tool_evaluate_1 tool_evaluate_20 tool_evaluate_200 tool_decide_1 tool_decide_20 tool_decide_200"}
 tmp=$(mktemp -d)

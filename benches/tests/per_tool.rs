@@ -12,6 +12,8 @@ const NOW: i64 = 1_790_000_000;
 fn check(rules_per_tool: usize, n: usize) {
     let w = PerTool::new(rules_per_tool);
     let engine = aarm_engine(&w.policy()).unwrap();
+    assert_eq!(engine.indexed_tools(), if rules_per_tool >= 8 { 50 } else { 0 });
+    let scan = aarm_engine(&w.policy()).unwrap().unindexed();
     let mut denies = 0;
     for text in w.requests(n, 11) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -21,6 +23,7 @@ fn check(rules_per_tool: usize, n: usize) {
         let want = if w.denies(tool, amount, dest) { Effect::Deny } else { Effect::Allow };
         let got = engine.decide_json(&text, NOW);
         assert_eq!(got.decision, want, "N={rules_per_tool}: {text}");
+        assert_eq!(scan.decide_json(&text, NOW), got, "N={rules_per_tool}, without the index: {text}");
         denies += usize::from(want == Effect::Deny);
     }
     assert!(denies * 10 >= n && (n - denies) * 10 >= n, "N={rules_per_tool}: {denies} denies of {n}");

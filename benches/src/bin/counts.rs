@@ -10,6 +10,9 @@
 //! - `json10`: `Engine::decide_json` (JSON text → decision) on the same calls' text;
 //! - `tool_decide_N`, `tool_evaluate_N`: the per-tool workload (`per_tool.rs`) with `N` rules on
 //!   each of 50 tools.
+//!
+//! With `UNINDEXED=1` in the environment the engine runs without the rule index
+//! (`Engine::unindexed`): every candidate of a tool is evaluated, as before the index existed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use aarm_bench::engines::aarm_engine;
@@ -24,7 +27,8 @@ const NOW: i64 = 1_790_000_000;
 /// The cycle of distinct requests each scenario walks (as `compare` does).
 const CYCLE: usize = 20;
 
-fn run(engine: &Engine, texts: &[String], what: &str, iterations: usize) {
+fn run(engine: Engine, texts: &[String], what: &str, iterations: usize) {
+    let engine = if std::env::var_os("UNINDEXED").is_some() { engine.unindexed() } else { engine };
     let reqs: Vec<Request> = texts.iter().map(|j| engine.convert(j, NOW).expect("convert")).collect();
     let mut vm = Vm::new();
     for i in 0..iterations {
@@ -54,12 +58,12 @@ fn main() {
         let w = Workload::new(10);
         let texts: Vec<String> = w.calls(CYCLE, 7).iter().map(|c| c.aarm_json()).collect();
         let engine = aarm_engine(&w.aarm()).expect("engine");
-        run(&engine, &texts, what, iterations);
+        run(engine, &texts, what, iterations);
     } else if let Some(rest) = scenario.strip_prefix("tool_") {
         let (what, n) = rest.rsplit_once('_').expect("tool_OP_N");
         let w = PerTool::new(n.parse().expect("N"));
         let engine = aarm_engine(&w.policy()).expect("engine");
-        run(&engine, &w.requests(CYCLE, 7), what, iterations);
+        run(engine, &w.requests(CYCLE, 7), what, iterations);
     } else {
         eprintln!("unknown scenario {scenario}");
         std::process::exit(2);
