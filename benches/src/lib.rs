@@ -13,6 +13,7 @@
 
 pub mod engines;
 pub mod equivalent;
+pub mod per_tool;
 
 use serde_json::{json, Value};
 use std::fmt::Write as _;

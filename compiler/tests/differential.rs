@@ -1240,6 +1240,8 @@ struct Stats {
     invalid_requests: Cell<usize>,
     /// Policies with at least one condition the engine runs as a plan (`runtime/src/plan.rs`).
     planned: Cell<usize>,
+    /// Policies with a tool whose rules the engine indexes (`runtime/src/index.rs`).
+    indexed: Cell<usize>,
     codes: std::cell::RefCell<std::collections::BTreeMap<String, usize>>,
 }
 
@@ -1262,11 +1264,18 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
     let engine = Engine::from_program(compiled.program.clone(), HASH)
         .map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?;
     // The same bundle with load-time fusion and plans off: both must decide alike as well.
-    let unfused = Engine::from_program(compiled.program, HASH)
+    let unfused = Engine::from_program(compiled.program.clone(), HASH)
         .map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?
         .unfused();
+    // And without the rule index alone.
+    let unindexed = Engine::from_program(compiled.program.clone(), HASH)
+        .map_err(|e| TestCaseError::fail(format!("engine: {e}\n{src}")))?
+        .unindexed();
     if engine.planned_chunks() > 0 {
         bump(&stats.planned);
+    }
+    if engine.indexed_tools() > 0 {
+        bump(&stats.indexed);
     }
     for json in requests {
         let req = match engine.convert(json, NOW) {
@@ -1290,6 +1299,12 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
         *stats.codes.borrow_mut().entry(format!("{} {code}", reference.decision.as_str())).or_default() += 1;
         if reference.policy.name == "q" {
             *stats.codes.borrow_mut().entry("(decided by the second policy)".to_string()).or_default() += 1;
+        }
+        let scanned = unindexed.decide(&req);
+        if vm != scanned {
+            return Err(TestCaseError::fail(format!(
+                "indexed and unindexed engines disagree\n--- policy:\n{src}\n--- request:\n{json}\n--- indexed:\n{vm:#?}\n--- unindexed:\n{scanned:#?}"
+            )));
         }
         let plain = unfused.decide(&req);
         if vm != plain {
@@ -1350,5 +1365,141 @@ fn vm_agrees_with_the_reference_interpreter() {
         "(decided by the second",
     ] {
         assert!(codes.keys().any(|k| k.starts_with(wanted)), "no `{wanted}` decision was generated: {codes:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rule index (`runtime/src/index.rs`): many same-shape rules on one tool
+
+/// A leaf the rule index reads (integer bounds and equality, string equality, prefixes, list and
+/// group membership), with constants on both sides of the generated requests' values.
+fn indexable_leaf() -> S {
+    prop_oneof![
+        (pick(&[">", ">=", "<", "<=", "=="]), -3i64..8).prop_map(|(op, k)| format!("params.count {op} {k}")),
+        pick(&["a", "ab", "b", "USD", "", "É", "x"]).prop_map(|c| format!(r#"params.currency == "{c}""#)),
+        pick(&["", "a", "U", "US", "USD", "É", "ab"]).prop_map(|c| format!(r#"params.currency.starts_with("{c}")"#)),
+        pick(&[r#"["a", "USD"]"#, r#"["b"]"#, "[]", r#"["É", "x", "ab"]"#])
+            .prop_map(|l| format!("params.currency in {l}")),
+        Just("params.currency in admins".to_string()),
+    ]
+    .boxed()
+}
+
+/// A leaf that ends the indexed ones: a negation, evidence (unknown), an optional parameter, a
+/// decimal, a quantifier, a test that can fail.
+fn other_leaf() -> S {
+    pick(&[
+        "not (params.count > 2)",
+        "evidence.score > 2",
+        "evidence.label == \"a\"",
+        "evidence.ok",
+        "params.limit is set and params.limit > 1",
+        "params.amount > 12.25",
+        "any t in params.tags: t == \"a\"",
+        "100 / params.count > 20",
+        "params.currency.ends_with(\"D\")",
+        "\"admin\" in identity.roles",
+        "params.count * 1000000000000000000 > 1",
+    ])
+}
+
+/// Conditions of one `when` each, most starting with indexed leaves.
+fn indexed_when() -> S {
+    prop_oneof![
+        3 => proptest::collection::vec(indexable_leaf(), 1..4).prop_map(|xs| xs.join(" and ")),
+        2 => (proptest::collection::vec(indexable_leaf(), 1..3), other_leaf())
+            .prop_map(|(xs, o)| format!("{} and {o}", xs.join(" and "))),
+        1 => (other_leaf(), indexable_leaf()).prop_map(|(o, x)| format!("{o} and {x}")),
+        1 => (indexable_leaf(), indexable_leaf()).prop_map(|(a, b)| format!("{a} or {b}")),
+    ]
+    .boxed()
+}
+
+fn indexed_rule(index: usize) -> S {
+    let shallow = family(Scope::Pay, 1);
+    let targets = pick(&["pay", "pay", "pay", "pay, mail", "*"]);
+    let priority = proptest::option::of(-1i64..3);
+    (targets, proptest::collection::vec(indexed_when(), 0..3), priority, decision(Scope::Pay, &shallow))
+        .prop_map(move |(targets, whens, priority, decision)| {
+            // `on pay, mail` and `on *` see only the shared fields.
+            let whens: Vec<String> = if targets == "pay" { whens } else { Vec::new() };
+            let decision = if targets == "pay" || !decision.starts_with("modify") { decision } else { "deny".into() };
+            let mut out = format!("rule r{index} on {targets}");
+            if let Some(p) = priority {
+                out.push_str(&format!(" priority {p}"));
+            }
+            out.push_str(" {\n");
+            for w in whens {
+                out.push_str(&format!("  when {w}\n"));
+            }
+            out.push_str(&format!("  {decision}\n}}\n"));
+            out
+        })
+        .boxed()
+}
+
+fn indexed_policy() -> S {
+    (settings(), 8usize..40)
+        .prop_flat_map(|(settings, n)| {
+            let rules: Vec<S> = (0..n).map(indexed_rule).collect();
+            rules.prop_map(move |rules| format!("policy p version \"1\"\n{settings}{SCHEMA}\n{}", rules.join("\n")))
+        })
+        .boxed()
+}
+
+#[test]
+fn the_rule_index_decides_as_the_interpreter_and_the_scan() {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    let stats = Stats::default();
+    let strategy = (indexed_policy(), proptest::collection::vec(request(), 12));
+    let result = runner.run(&strategy, |(src, requests)| run_case(&src, &requests, &stats));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (n, rejected, reqs) = (stats.cases.get(), stats.rejected.get(), stats.requests.get());
+    eprintln!(
+        "index differential: {n} policies ({rejected} rejected), {reqs} requests, {} with an indexed tool",
+        stats.indexed.get()
+    );
+    for (code, count) in stats.codes.borrow().iter() {
+        eprintln!("  {count:6}  {code}");
+    }
+    assert!(rejected * 10 <= n, "too many ill-typed policies: {rejected} of {n}");
+    assert!(stats.indexed.get() * 10 >= n * 6, "too few policies reach the index: {} of {n}", stats.indexed.get());
+    let codes = stats.codes.borrow();
+    for wanted in ["deny eval.error", "defer evidence.required", "defer conflict.defer", "allow", "deny (rule)"] {
+        assert!(codes.keys().any(|k| k.starts_with(wanted)), "no `{wanted}` decision was generated: {codes:?}");
+    }
+}
+
+/// Many threshold and prefix rules on one tool (the shape of issue 20), on both sides of every
+/// bound: the indexed engine decides as the interpreter and as the scan. Each rule has its own
+/// priority, so a rule the index wrongly skipped would change which rule decides.
+#[test]
+fn the_rule_index_on_bounds_and_prefixes() {
+    let mut src = format!("policy p version \"1\"\nsettings {{\n  default allow\n}}\n{SCHEMA}\n");
+    for (k, op) in [">", ">=", "<", "<=", "=="].iter().cycle().take(15).enumerate() {
+        let prefix = ["U", "US", "USD", "E", "EU"][k % 5];
+        src.push_str(&format!(
+            "rule r{k} on pay priority {k} {{\n  when params.count {op} {} and params.currency.starts_with(\"{prefix}\")\n  {}\n}}\n",
+            k as i64 / 3 - 1,
+            if k % 2 == 0 { "deny" } else { "allow" }
+        ));
+    }
+    let c = compile_ok(&src);
+    let engine = Engine::from_program(c.program.clone(), HASH).unwrap();
+    assert_eq!(engine.indexed_tools(), 1);
+    let unindexed = Engine::from_program(c.program.clone(), HASH).unwrap().unindexed();
+    for count in -3..7 {
+        for currency in ["USD", "US", "U", "", "EUR", "usd"] {
+            let json = format!(
+                r#"{{"action": {{"tool": "pay", "params": {{"amount": 1, "count": {count}, "currency": "{currency}", "tags": [], "urgent": false}}}}, "identity": {{"human": "a@x"}}, "context": {{"env": "x"}}}}"#
+            );
+            let decision = assert_agree(&src, &json);
+            let req = engine.convert(&json, NOW).unwrap();
+            assert_eq!(unindexed.decide(&req).without_error_location(), decision, "{json}");
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{codes, Decision, DeferObligation, Need, PolicyRef};
+use crate::index::{Live, ToolIndex};
 use crate::ops::EvalError;
 use crate::plan::{self, Plan};
 use crate::policy::{ConflictMode, Const, DefaultEffect};
@@ -54,6 +55,8 @@ pub struct Engine {
     functions: Vec<Chunk>,
     /// For each chunk, how a condition in it is evaluated (`plan.rs`).
     plans: Vec<Plan>,
+    /// For each declared tool, its candidates' leaf tests in tables (`index.rs`), when it has any.
+    index: Vec<Option<ToolIndex>>,
     bundle_hash: String,
     limits: Limits,
 }
@@ -85,21 +88,22 @@ impl Engine {
     /// Builds an engine from a program in memory (the compiler's output), verifying it first.
     pub fn from_program(program: Program, bundle_hash: impl Into<String>) -> Result<Engine, EngineError> {
         verify::verify_program(&program)?;
-        let consts = program.consts.iter().map(Const::to_value).collect();
+        let consts: Vec<Value> = program.consts.iter().map(Const::to_value).collect();
         let mut regexes = Vec::with_capacity(program.regexes.len());
         for (index, pattern) in program.regexes.iter().enumerate() {
             let re =
                 verify::compile_regex(pattern).map_err(|e| EngineError::Regex { index, message: e.to_string() })?;
             regexes.push(re);
         }
-        let groups = program
+        let groups: Vec<Value> = program
             .groups
             .iter()
             .map(|g| Value::List(g.members.iter().map(|m| Value::Str(Arc::from(m.as_str()))).collect()))
             .collect();
         let chunks: Vec<Chunk> = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
-        let plans = chunks.iter().map(Plan::of).collect();
+        let plans: Vec<Plan> = chunks.iter().map(Plan::of).collect();
         let functions = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
+        let index = program.dispatch.iter().map(|cands| ToolIndex::build(cands, &plans, &consts, &groups)).collect();
         Ok(Engine {
             program,
             consts,
@@ -108,6 +112,7 @@ impl Engine {
             chunks,
             functions,
             plans,
+            index,
             bundle_hash: bundle_hash.into(),
             limits: Limits::default(),
         })
@@ -120,7 +125,20 @@ impl Engine {
         self.chunks = self.program.chunks.clone();
         self.functions = self.program.functions.clone();
         self.plans = vec![Plan::Vm; self.chunks.len()];
+        self.index = Vec::new();
         self
+    }
+
+    /// The same engine without the rule index (`index.rs`): every candidate of a tool is
+    /// evaluated. For differential tests of the index.
+    pub fn unindexed(mut self) -> Engine {
+        self.index = Vec::new();
+        self
+    }
+
+    /// How many declared tools have their rules indexed.
+    pub fn indexed_tools(&self) -> usize {
+        self.index.iter().filter(|i| i.is_some()).count()
     }
 
     /// How many chunks have a plan (run without the VM when they are a condition).
@@ -182,11 +200,25 @@ impl Engine {
     /// has warmed up.
     pub fn evaluate<'a>(&'a self, req: &Request, vm: &mut Vm) -> Verdict<'a> {
         vm.clear_fault();
+        let mut live = std::mem::take(&mut vm.live);
+        let verdict = self.walk(req, vm, &mut live);
+        vm.live = live;
+        verdict
+    }
+
+    /// [`Engine::evaluate`] with the scratch space of the rule index taken out of `vm`.
+    fn walk<'a>(&'a self, req: &Request, vm: &mut Vm, live: &mut Live) -> Verdict<'a> {
         let cands = self.candidates(req);
         let settings = &self.program.settings;
         let mut pending: EvidenceMask = 0;
         let mut first_unknown: Option<&Candidate> = None;
-        let mut i = 0;
+        // The candidates the index cannot rule out (`index.rs`): a skipped one is `false`.
+        let indexed = match req.tool_index.and_then(|t| self.index.get(t)) {
+            Some(Some(index)) => index.live(req, vm.fuel(), live),
+            _ => false,
+        };
+        let next = |i: usize| if indexed { live.next(i, cands.len()) } else { i };
+        let mut i = next(0);
         while let Some(head) = cands.get(i) {
             let Some(priority) = self.rule(head).map(|r| r.priority) else {
                 return Verdict::Error { candidate: head, error: EvalError::Malformed("rule index"), at: None };
@@ -201,7 +233,7 @@ impl Engine {
                 if rule.priority != priority {
                     break;
                 }
-                i += 1;
+                i = next(i + 1);
                 match self.condition(vm, c, req) {
                     Err(error) => return Verdict::Error { candidate: c, error, at: vm.fault() },
                     Ok(Truth::False) => {}

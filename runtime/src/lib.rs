@@ -9,6 +9,8 @@
 //! - [`spans`]: which source expression each instruction came from, for evaluation errors
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
+//! - [`index`]: the leaf tests of a tool's rules in tables, so that a decision skips rules that
+//!   cannot hold
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
@@ -23,6 +25,7 @@ pub mod decision;
 pub mod disasm;
 pub mod engine;
 pub mod fuse;
+pub mod index;
 pub mod json;
 pub mod ops;
 pub mod parsed;

@@ -50,6 +50,8 @@ pub struct Vm {
     pub fuel_limit: u64,
     /// The span (`spans.rs`) of the instruction the last [`Vm::run`] failed at.
     fault: Option<u32>,
+    /// The candidates of a tool that may hold for the request being decided (`index.rs`).
+    pub(crate) live: crate::index::Live,
 }
 
 fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
