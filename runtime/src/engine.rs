@@ -279,7 +279,7 @@ impl Engine {
     pub fn decide_json(&self, json: &str, now: i64) -> Decision {
         match self.convert(json, now) {
             Ok(req) => self.decide(&req),
-            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+            Err(e) => self.input_invalid(&e, now),
         }
     }
 
@@ -289,8 +289,13 @@ impl Engine {
     pub fn decide_value(&self, json: &serde_json::Value, now: i64) -> Decision {
         match convert::convert_value(&self.program.schema, json, now, &self.limits) {
             Ok(req) => self.decide(&req),
-            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+            Err(e) => self.input_invalid(&e, now),
         }
+    }
+
+    /// The `input.invalid` deny of a request that could not be read, decided at `now`.
+    pub fn input_invalid(&self, error: &InputError, now: i64) -> Decision {
+        Decision::fail_closed(codes::INPUT_INVALID, error.to_string(), self.default_policy()).timed(now, None)
     }
 
     /// Every candidate of the request with its condition's value, in the order the engine walks

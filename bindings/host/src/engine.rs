@@ -5,7 +5,7 @@
 use crate::error::HostError;
 use aarm_runtime::bundle;
 use aarm_runtime::convert::InputError;
-use aarm_runtime::decision::{codes, Decision};
+use aarm_runtime::decision::Decision;
 use aarm_runtime::engine::Engine;
 use serde_json::{json, Value as Json};
 use std::path::Path;
@@ -93,15 +93,15 @@ impl Bundle {
         Json::Array(tools.collect())
     }
 
-    /// Decides; invalid input of any kind is a `deny` with `input.invalid`.
+    /// Decides; invalid input of any kind is a `deny` with `input.invalid`. The decision carries
+    /// a new `decision_id`.
     pub fn decide(&self, request: &Request, now: i64) -> Decision {
-        match request {
+        let decision = match request {
             Request::Text(text) => self.engine.decide_json(text, now),
             Request::Value(v) => self.engine.decide_value(v, now),
-            Request::Invalid(e) => {
-                Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.engine.default_policy())
-            }
-        }
+            Request::Invalid(e) => self.engine.input_invalid(e, now),
+        };
+        decision.identify()
     }
 
     /// [`Bundle::decide`] with the request as the store records it.

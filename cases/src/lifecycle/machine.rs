@@ -45,8 +45,11 @@ fn original_action(request: &serde_json::Value) -> ActionOut {
     ActionOut { tool: text("tool"), operation: text("operation"), params }
 }
 
-fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, detail: serde_json::Value) -> ReceiptDraft {
+fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, mut detail: serde_json::Value) -> ReceiptDraft {
     let current = case.outcome.as_ref().unwrap_or(&case.decision);
+    if let Some(obj) = detail.as_object_mut() {
+        recorded_ids(obj, &case.decision);
+    }
     ReceiptDraft {
         case: case.id.clone(),
         event: event.to_string(),
@@ -141,10 +144,23 @@ pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> Re
         action_hash: action_hash(request),
         identity,
         at: now,
-        detail: json!({
-            "rule": decision.rule,
-            "modified_action_hash": modified.as_ref().map(super::action::value_hash),
-        }),
+        detail: {
+            let mut detail = serde_json::Map::new();
+            detail.insert("rule".into(), json!(decision.rule));
+            detail.insert("modified_action_hash".into(), json!(modified.as_ref().map(super::action::value_hash)));
+            recorded_ids(&mut detail, decision);
+            serde_json::Value::Object(detail)
+        },
+    }
+}
+
+/// A receipt names the decision it records (or the case's decision) and the caller's request by
+/// the ids the decision carries (docs/json.md, "The decision record"); absent ids are left out.
+fn recorded_ids(detail: &mut serde_json::Map<String, serde_json::Value>, decision: &Decision) {
+    for (key, id) in [("decision_id", &decision.decision_id), ("request_id", &decision.request_id)] {
+        if let Some(id) = id {
+            detail.entry(key).or_insert_with(|| json!(id));
+        }
     }
 }
 
