@@ -117,6 +117,8 @@ pub enum SettingKind {
     MinConfidence(DecLit),
     Defer(Vec<Limit>),
     StepUpTimeout(Limit),
+    /// `allow_valid 5m`: how long an allow may be acted on.
+    AllowValid(DurLit),
 }
 
 /// `default allow | deny`.

@@ -652,6 +652,10 @@ impl<'a> Printer<'a> {
                 self.kw_space("step_up");
                 self.limit(l);
             }
+            SettingKind::AllowValid(d) => {
+                self.kw_space("allow_valid");
+                self.verbatim(d.span);
+            }
         }
     }
 

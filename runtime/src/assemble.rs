@@ -68,6 +68,8 @@ pub trait Resolved {
     fn default_policy(&self) -> PolicyRef;
     fn default_effect(&self) -> DefaultEffect;
     fn min_confidence(&self) -> Option<i64>;
+    /// `settings { allow_valid }` in seconds.
+    fn allow_valid(&self) -> Option<i64>;
     /// The deferral limits of `settings`, for deferrals without a `defer` block of their own.
     fn settings_limits(&self) -> DeferObligation;
     /// The declared facts of `mask`, in declaration order.
@@ -98,12 +100,13 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
             error_decision(source, r, &e, at)
         }
     };
-    recorded(decision, req)
+    let valid = source.allow_valid();
+    recorded(decision, req, valid)
 }
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
 /// its time, and the tool, operation and parameters decided on.
-fn recorded(mut decision: Decision, req: &Request) -> Decision {
+fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Decision {
     decision.request_id = req.request_id.as_deref().map(str::to_string);
     let mut params: Vec<String> = req.params_json.keys().cloned().collect();
     params.sort();
@@ -112,7 +115,7 @@ fn recorded(mut decision: Decision, req: &Request) -> Decision {
         Value::Time(t) => t,
         _ => 0,
     };
-    decision.timed(now, None)
+    decision.timed(now, valid_s)
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.

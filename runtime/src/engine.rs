@@ -434,6 +434,9 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     fn min_confidence(&self) -> Option<i64> {
         self.engine.program.settings.min_confidence
     }
+    fn allow_valid(&self) -> Option<i64> {
+        self.engine.program.settings.allow_valid_s
+    }
 
     fn settings_limits(&self) -> DeferObligation {
         DeferObligation::limits(&self.engine.program.settings.defer_limits::<u16>())

@@ -110,6 +110,13 @@ impl Bundle {
     }
 }
 
+/// Whether a decision (its JSON, as [`decision_json`] wrote it) may still be acted on at `now`
+/// (seconds since the epoch): an `allow` or `modify` before its `expires_at`. Anything that does
+/// not read as a decision is not current: fail closed.
+pub fn is_current(decision: &Json, now: i64) -> bool {
+    serde_json::from_value::<Decision>(decision.clone()).is_ok_and(|d| d.is_current(now))
+}
+
 /// The decision JSON of docs/json.md.
 pub fn decision_json(decision: &Decision) -> Result<Json, HostError> {
     serde_json::to_value(decision).map_err(|e| HostError::Usage(format!("the decision cannot be written as JSON: {e}")))

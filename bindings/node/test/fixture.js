@@ -10,6 +10,8 @@ const aarm = require('..');
 const POLICY = `
 policy treasury version "1.2.0"
 
+settings { allow_valid 5m }
+
 tool transfer_funds { amount: Decimal, currency: String, recipient: String, memo: String? }
 
 evidence recipient_verified: Bool from "kyc"

@@ -7,9 +7,11 @@ import pytest
 import aarm
 
 # Large transfers wait for one of two approvers; transfers to new recipients wait for evidence;
-# the rest is allowed. 2026-11-24T10:00:00Z is the tests' clock.
+# the rest is allowed, for five minutes. 2026-11-24T10:00:00Z is the tests' clock.
 POLICY = '''
 policy treasury version "1.2.0"
+
+settings { allow_valid 5m }
 
 tool transfer_funds { amount: Decimal, currency: String, recipient: String, memo: String? }
 
