@@ -88,7 +88,7 @@ fn payload(p: &Program) -> Vec<u8> {
 fn frame(compiler_version: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(b"AARMB\0\r\n");
-    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(compiler_version.len() as u16).to_le_bytes());
     out.extend_from_slice(compiler_version.as_bytes());
     out.push(0);
