@@ -191,6 +191,7 @@ pub fn apply_verified(
     // Timeouts and escalations that are due fire before the event itself.
     fire_due(&mut next, now, &mut receipts);
     if next.state.is_resolved() && !matches!(event, Event::Tick) {
+        released_until(&mut next, now, env);
         finish(&mut next, now, &receipts);
         return Ok(Transition { case: next, receipts, rejected: Some(Rejection::CaseResolved) });
     }
@@ -214,8 +215,21 @@ pub fn apply_verified(
             actor.vouch(&mut r.detail);
         }
     }
+    released_until(&mut next, now, env);
     finish(&mut next, now, &receipts);
     Ok(Transition { case: next, receipts, rejected: None })
+}
+
+/// A case released now (its outcome an `allow` or `modify`; a case is resolved once, so any
+/// outcome here is new) may be acted on for the bundle's `allow_valid` from now, like any allow:
+/// the outcome says when it was released (`evaluated_at`) and until when it holds (`expires_at`),
+/// also when a re-evaluation decided it on the request's own, older, `context.now`.
+fn released_until(case: &mut Case, now: i64, env: &Env) {
+    let valid = env.engine.program().settings.allow_valid_s;
+    if let Some(outcome) = case.outcome.take() {
+        let released = matches!(outcome.decision, Effect::Allow | Effect::Modify);
+        case.outcome = Some(if released { outcome.timed(now, valid) } else { outcome });
+    }
 }
 
 /// Bumps the version once per committed transition. Receipts are stamped when the lifecycle
