@@ -91,7 +91,9 @@ fn a_case_decision_and_its_approvals_match_the_schemas() {
     let (decisions, approvals) = (schema("decision.json"), schema("approval.json"));
     let dir = common::scratch("schema", "case");
     let bundle = dir.join("q.aarmb");
-    run(&root(), &["build", "examples/quorum_transfer", "-o", bundle.to_str().unwrap()]);
+    let built =
+        aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let request = root().join("examples/quorum_transfer/request.json");
     let at = ["--store", "cases.db", "--now"];
     let mut open = vec!["case", "open", "--bundle", "q.aarmb", "--input", request.to_str().unwrap()];
@@ -116,4 +118,43 @@ fn a_case_decision_and_its_approvals_match_the_schemas() {
         assert_valid(&approvals, a, "an approval of aarm case show");
     }
     assert_valid(&decisions, &case["decision"], "the case's decision");
+}
+
+/// `settings { review }` names where to appeal on every denial and escalation (a rule's, the
+/// default's, an invalid request's) and never on an allow; `allow_valid` times the allow.
+#[test]
+fn review_names_where_to_appeal_denials_and_escalations_only() {
+    let validator = schema("decision.json");
+    let dir = common::scratch("schema", "review");
+    std::fs::write(
+        dir.join("p.aarm"),
+        r#"policy p version "1"
+settings { review "security-team" allow_valid 5m }
+tool op { kind: String }
+rule reads on op { when params.kind == "read" allow }
+rule wires on op { when params.kind == "wire" step_up { approvers 1 of ["cfo@corp.com"] } }
+rule drops on op { when params.kind == "drop" deny }
+"#,
+    )
+    .unwrap();
+    let policy = dir.join("p.aarm");
+    let decide = |input: &str| {
+        let d = decision_of(&eval_stdin(&policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
+        assert_valid(&validator, &d, input);
+        d
+    };
+    let op = |kind: &str| format!(r#"{{"action": {{"tool": "op", "params": {{"kind": "{kind}"}}}}}}"#);
+    for (kind, effect) in [("drop", "deny"), ("wire", "step_up"), ("other", "deny")] {
+        let d = decide(&op(kind));
+        assert_eq!((d["decision"].as_str(), d["review"].as_str()), (Some(effect), Some("security-team")), "{d}");
+        assert_eq!(d["expires_at"], Value::Null);
+    }
+    let invalid = decide(r#"{"action": {"tool": "op", "params": {"kind": 1}}}"#);
+    assert_eq!(
+        (invalid["reason"]["code"].as_str(), invalid["review"].as_str()),
+        (Some("input.invalid"), Some("security-team"))
+    );
+    let allow = decide(&op("read"));
+    assert_eq!((allow["decision"].as_str(), &allow["review"]), (Some("allow"), &Value::Null));
+    assert_eq!(allow["expires_at"], "2026-11-24T10:05:00Z");
 }

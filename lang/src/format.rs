@@ -656,6 +656,10 @@ impl<'a> Printer<'a> {
                 self.kw_space("allow_valid");
                 self.verbatim(d.span);
             }
+            SettingKind::Review(s) => {
+                self.kw_space("review");
+                self.string(s);
+            }
         }
     }
 

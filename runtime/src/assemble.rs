@@ -70,6 +70,8 @@ pub trait Resolved {
     fn min_confidence(&self) -> Option<i64>;
     /// `settings { allow_valid }` in seconds.
     fn allow_valid(&self) -> Option<i64>;
+    /// `settings { review }`.
+    fn review(&self) -> Option<String>;
     /// The deferral limits of `settings`, for deferrals without a `defer` block of their own.
     fn settings_limits(&self) -> DeferObligation;
     /// The declared facts of `mask`, in declaration order.
@@ -100,8 +102,8 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
             error_decision(source, r, &e, at)
         }
     };
-    let valid = source.allow_valid();
-    recorded(decision, req, valid)
+    let (valid, review) = (source.allow_valid(), source.review());
+    recorded(decision, req, valid).for_review(review)
 }
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,

@@ -106,6 +106,10 @@ pub struct Decision {
     /// The tool, operation and parameters decided on; `null` when the request could not be read.
     #[serde(default)]
     pub scope: Option<crate::record::Scope>,
+    /// Where to appeal a denial or an escalation (`settings { review }`); `null` for allows and
+    /// when the policy names nobody.
+    #[serde(default)]
+    pub review: Option<String>,
     pub decision: Effect,
     /// The deciding rule's qualified name; `null` for the default and for invalid input.
     pub rule: Option<String>,
@@ -154,6 +158,7 @@ impl Decision {
             evaluated_at: None,
             expires_at: None,
             scope: None,
+            review: None,
             decision: Effect::Deny,
             rule: None,
             reason: Reason { code: code.to_string(), message: message.into() },

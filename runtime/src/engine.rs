@@ -295,7 +295,9 @@ impl Engine {
 
     /// The `input.invalid` deny of a request that could not be read, decided at `now`.
     pub fn input_invalid(&self, error: &InputError, now: i64) -> Decision {
-        Decision::fail_closed(codes::INPUT_INVALID, error.to_string(), self.default_policy()).timed(now, None)
+        Decision::fail_closed(codes::INPUT_INVALID, error.to_string(), self.default_policy())
+            .timed(now, None)
+            .for_review(self.program.settings.review.clone())
     }
 
     /// Every candidate of the request with its condition's value, in the order the engine walks
@@ -436,6 +438,9 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     }
     fn allow_valid(&self) -> Option<i64> {
         self.engine.program.settings.allow_valid_s
+    }
+    fn review(&self) -> Option<String> {
+        self.engine.program.settings.review.clone()
     }
 
     fn settings_limits(&self) -> DeferObligation {

@@ -170,6 +170,8 @@ pub struct Settings {
     /// `allow_valid`: how long an allow or modify may be acted on (its `expires_at`); `None`:
     /// no bound.
     pub allow_valid_s: Option<i64>,
+    /// `review`: who reviews denials and escalations, and hears appeals.
+    pub review: Option<String>,
 }
 
 impl Default for Settings {
@@ -185,6 +187,7 @@ impl Default for Settings {
             step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
             step_up_on_timeout: Outcome::Deny,
             allow_valid_s: None,
+            review: None,
         }
     }
 }

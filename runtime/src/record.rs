@@ -59,6 +59,7 @@ impl Decision {
         d.request_id = self.request_id.clone();
         d.evaluated_at = self.evaluated_at.clone();
         d.scope = self.scope.clone();
+        d.review = self.review.clone();
         d
     }
 
@@ -73,6 +74,15 @@ impl Decision {
             None => true,
             Some(at) => parse_time(at).is_some_and(|expires| now < expires),
         }
+    }
+
+    /// Names the reviewer (`settings { review }`) on a decision that can be appealed: a `deny`, a
+    /// `step_up` or a `defer`; an allow or modify has nothing to appeal.
+    pub fn for_review(mut self, review: Option<String>) -> Self {
+        if !matches!(self.decision, Effect::Allow | Effect::Modify) {
+            self.review = review;
+        }
+        self
     }
 
     /// Sets `evaluated_at` to `now` and, for an allow or modify valid `valid_s` seconds,

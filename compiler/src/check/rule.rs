@@ -38,6 +38,7 @@ impl Checker<'_> {
                 ast::SettingKind::Defer(_) => "defer",
                 ast::SettingKind::StepUpTimeout(_) => "step_up",
                 ast::SettingKind::AllowValid(_) => "allow_valid",
+                ast::SettingKind::Review(_) => "review",
             };
             if let Some((_, first_span)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(*file, entry.span, *first_span, &format!("`{key}` setting"));
@@ -102,6 +103,7 @@ impl Checker<'_> {
                 ast::SettingKind::AllowValid(d) => {
                     settings.allow_valid_s = Some(self.positive_duration(*file, *d, "an allow's validity"));
                 }
+                ast::SettingKind::Review(s) => settings.review = Some(s.value.clone()),
             }
         }
         self.bundle.settings = settings;
