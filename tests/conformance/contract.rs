@@ -67,8 +67,8 @@ fn contract_decision_is_identified_and_timed() {
 /// An allow states what it covers (`scope`: tool, operation, the parameters decided on) and,
 /// under `settings { allow_valid }`, until when it may be acted on; other decisions never expire
 /// into an allow.
-/// Gap: issue 24. No per-rule `valid 30s`, and the allow a released step-up becomes has no
-/// `expires_at` of its own yet.
+/// Gap: issue 24. No per-rule `valid 30s` and no approver-set bound (`step_up { … valid 1h }`,
+/// `approve … --until`) yet; only `settings { allow_valid }` times an allow, a released one too.
 #[test]
 fn contract_allow_carries_scope_and_expiry() {
     let dir = Dir::new("c3", &FIVE.replacen("tool op", "settings { allow_valid 5m }\ntool op", 1));
