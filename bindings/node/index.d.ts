@@ -111,6 +111,8 @@ export class Cases {
 
 /** Bundle bytes of the policy sources at `path`. Throws `BuildError` with `diagnostics`. */
 export function build(path: string, opts?: { signKey?: string | Buffer }): Buffer;
+/** Whether the decision may still be acted on at `now`: an allow or modify before its `expires_at`. */
+export function isCurrent(decision: Decision | string, now?: number | string | Date): boolean;
 /** What `aarm check PATH --format json` reports. */
 export function check(path: string): Diagnostic[];
 

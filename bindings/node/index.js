@@ -168,9 +168,19 @@ function build(path, opts = {}) {
   }
 }
 
+/**
+ * Whether a decision (the object `decide` returned, or its JSON text) may still be acted on at
+ * `now` (the clock when absent): an `allow` or `modify` before its `expires_at`. Anything else is
+ * not current.
+ */
+function isCurrent(decision, now) {
+  const text = typeof decision === 'string' ? decision : JSON.stringify(decision ?? null) ?? 'null';
+  return call(() => native.isCurrent(text, nowArg(now)));
+}
+
 /** What `aarm check PATH --format json` reports, as an array of diagnostics. */
 function check(path) {
   return JSON.parse(call(() => native.check(String(path))));
 }
 
-module.exports = { Engine, Cases, build, check, AarmError, BundleError, BuildError, CaseError, StoreError };
+module.exports = { Engine, Cases, build, check, isCurrent, AarmError, BundleError, BuildError, CaseError, StoreError };

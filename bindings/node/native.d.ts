@@ -40,5 +40,11 @@ export declare class NativeEngine {
  */
 export declare function build(path: string, signKey?: Buffer | string | undefined | null): Buffer
 
+/**
+ * Whether the decision (its JSON text) may still be acted on at `now` (the clock when absent):
+ * an `allow` or `modify` before its `expires_at`; text that is not a decision is not current.
+ */
+export declare function isCurrent(decision: string, now?: number | string | undefined | null): boolean
+
 /** The JSON text of what `aarm check PATH --format json` reports, as one array. */
 export declare function check(path: string): string

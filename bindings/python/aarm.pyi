@@ -104,6 +104,10 @@ def build(path: Union[str, "os.PathLike[str]"], sign_key: Optional[PathOrBytes] 
     """Compile the policy sources at path (a directory or a file) into bundle bytes, as
     `aarm build` does. Raises BuildError with .diagnostics."""
 
+def is_current(decision: Decision, now: Now = None) -> bool:
+    """Whether the decision may still be acted on at now (the clock when None): an allow or
+    modify before its expires_at. Every other decision, or a dict that is not one, is not."""
+
 def check(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
     """What `aarm check PATH --format json` reports: code, severity, message, file, line,
     column, end_line, end_column, help."""

@@ -528,6 +528,12 @@ impl Resolved for &Interp<'_> {
     fn min_confidence(&self) -> Option<i64> {
         self.bundle.settings.min_confidence
     }
+    fn allow_valid(&self) -> Option<i64> {
+        self.bundle.settings.allow_valid_s
+    }
+    fn review(&self) -> Option<String> {
+        self.bundle.settings.review.clone()
+    }
 
     fn settings_limits(&self) -> DeferObligation {
         DeferObligation::limits(&self.bundle.settings.defer_limits::<u16>())

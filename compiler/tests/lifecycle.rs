@@ -321,6 +321,29 @@ fn one_of_needs_one() {
     assert_eq!((case.state, resolution(&case), evs.len()), (CaseState::Allowed, "approved", 1));
 }
 
+/// A released step-up is an allow like any other: under `settings { allow_valid }` it may be
+/// acted on for that long from its release (not from the request), and the outcome says when.
+#[test]
+fn a_released_allow_expires_allow_valid_after_its_release() {
+    let policy = step_up_policy(r#"approvers 1 of ["a", "b"]"#).replacen(
+        "tool pay",
+        "settings { allow_valid 10m }\ntool pay",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let id = h.open(&pay(500, "alice"));
+    assert_eq!(h.case(&id).decision.expires_at, None, "a step_up never expires into an allow");
+    h.at(30 * MIN);
+    let (case, _) = h.ok(&id, approve("b"));
+    let outcome = case.outcome.as_ref().unwrap();
+    assert_eq!(outcome.decision, Effect::Allow);
+    let released = outcome.evaluated_at.as_deref().and_then(aarm_runtime::value::parse_time).unwrap();
+    let expires = outcome.expires_at.as_deref().and_then(aarm_runtime::value::parse_time).unwrap();
+    assert_eq!(expires - released, 600, "{outcome:?}");
+    assert!(outcome.is_current(released + 599) && !outcome.is_current(released + 600));
+    assert_eq!(outcome.decision_id, case.decision.decision_id, "the outcome is the case decision's");
+}
+
 #[test]
 fn quorum_over_a_declared_group() {
     let src =

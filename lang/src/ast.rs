@@ -117,6 +117,10 @@ pub enum SettingKind {
     MinConfidence(DecLit),
     Defer(Vec<Limit>),
     StepUpTimeout(Limit),
+    /// `allow_valid 5m`: how long an allow may be acted on.
+    AllowValid(DurLit),
+    /// `review "security-team"`: who reviews and hears appeals of denials and escalations.
+    Review(StrLit),
 }
 
 /// `default allow | deny`.

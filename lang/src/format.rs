@@ -652,6 +652,14 @@ impl<'a> Printer<'a> {
                 self.kw_space("step_up");
                 self.limit(l);
             }
+            SettingKind::AllowValid(d) => {
+                self.kw_space("allow_valid");
+                self.verbatim(d.span);
+            }
+            SettingKind::Review(s) => {
+                self.kw_space("review");
+                self.string(s);
+            }
         }
     }
 

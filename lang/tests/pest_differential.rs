@@ -144,6 +144,8 @@ fn snippets() -> Vec<(String, bool)> {
     ok("settings { conflict defer default allow min_confidence 1 }");
     ok("settings { defer timeout 10m -> deny, attempts 3 -> deny step_up timeout 1h -> deny }");
     ok("settings { defer attempts 1 -> step_up { approvers 1 of g } }");
+    ok("settings { allow_valid 5m default deny }");
+    ok(r#"settings { review "security-team" allow_valid 1h }"#);
     ok("tool t { }");
     ok("tool t { a: Int }");
     ok("tool t { a: Int, }");
@@ -320,6 +322,9 @@ fn snippets() -> Vec<(String, bool)> {
     bad("settings { defer timeout 10m -> deny, }");
     bad("settings { step_up attempts 3 -> deny }");
     bad("settings { timeout 1h -> deny }");
+    bad("settings { allow_valid 5 }");
+    bad("settings { allow_valid }");
+    bad("settings { review security }");
     bad("settings");
     bad("rule r on t { step_up { approvers 1 } }");
     bad("rule r on t { step_up { approvers 1 of } }");

@@ -6,10 +6,11 @@
 
 use crate::convert::typed_value_to_json;
 use crate::decision::{
-    codes, confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason, StepUpObligation,
+    codes, confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, StepUpObligation,
 };
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
+use crate::record::Scope;
 use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
@@ -67,6 +68,10 @@ pub trait Resolved {
     fn default_policy(&self) -> PolicyRef;
     fn default_effect(&self) -> DefaultEffect;
     fn min_confidence(&self) -> Option<i64>;
+    /// `settings { allow_valid }` in seconds.
+    fn allow_valid(&self) -> Option<i64>;
+    /// `settings { review }`.
+    fn review(&self) -> Option<String>;
     /// The deferral limits of `settings`, for deferrals without a `defer` block of their own.
     fn settings_limits(&self) -> DeferObligation;
     /// The declared facts of `mask`, in declaration order.
@@ -90,13 +95,29 @@ pub trait Resolved {
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
 /// `eval.error` deny: never an allow.
 pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S::Rule>) -> Decision {
-    match try_assemble(source, req, verdict) {
+    let decision = match try_assemble(source, req, verdict) {
         Ok(d) => d,
         Err((r, e)) => {
             let at = source.last_fault();
             error_decision(source, r, &e, at)
         }
-    }
+    };
+    let (valid, review) = (source.allow_valid(), source.review());
+    recorded(decision, req, valid).for_review(review)
+}
+
+/// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
+/// its time, and the tool, operation and parameters decided on.
+fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Decision {
+    decision.request_id = req.request_id.as_deref().map(str::to_string);
+    let mut params: Vec<String> = req.params_json.keys().cloned().collect();
+    params.sort();
+    decision.scope = Some(Scope { tool: req.tool.to_string(), operation: req.operation.to_string(), params });
+    let now = match req.context.now {
+        Value::Time(t) => t,
+        _ => 0,
+    };
+    decision.timed(now, valid_s)
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
@@ -115,18 +136,12 @@ pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Op
 }
 
 fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
-    Decision {
-        decision: effect,
-        rule: Some(rule.qualified_name.to_string()),
-        reason: Reason { code: code.to_string(), message },
-        policy: rule.policy.clone(),
-        risk: rule.risk.map(|r| r.as_str().to_string()),
-        confidence: rule.confidence.map(confidence),
-        step_up: None,
-        defer: None,
-        modified_action: None,
-        error_at: None,
-    }
+    let mut d = Decision::fail_closed(code, message, rule.policy.clone());
+    d.decision = effect;
+    d.rule = Some(rule.qualified_name.to_string());
+    d.risk = rule.risk.map(|r| r.as_str().to_string());
+    d.confidence = rule.confidence.map(confidence);
+    d
 }
 
 /// A deferral's limits: the rule's own `defer` block, else `settings`.

@@ -8,8 +8,9 @@
 //!
 //! # Shape
 //!
-//! - The top level is an object with `action` (required) and optional `identity`, `context` and
-//!   `evidence` objects. Any other key is an error (typos must not pass silently); so is any
+//! - The top level is an object with `action` (required), optional `identity`, `context` and
+//!   `evidence` objects and an optional `request_id` (printable ASCII, 1 to 128 bytes, echoed in
+//!   the decision). Any other key is an error (typos must not pass silently); so is any
 //!   unknown key inside `action`, `identity`, `context`, a `prior_actions` entry, the params of a
 //!   declared tool and a record. An unknown name gets "did you mean" when a known one is within
 //!   edit distance 2.
@@ -76,6 +77,7 @@
 //! The size and depth errors are reported at `$`.
 
 use crate::json::Path;
+use crate::record::MAX_REQUEST_ID_BYTES;
 use crate::request::{Context, Identity, Request};
 use crate::schema::{FieldSchema, Schema, ToolSchema, ValueType};
 use crate::value::{format_decimal, format_time, parse_time, Value, DECIMAL_SCALE};
@@ -117,7 +119,7 @@ impl Default for Limits {
 /// The deepest nesting ever accepted (serde_json's parser refuses deeper documents anyway).
 pub const MAX_DEPTH_CEILING: usize = 128;
 
-const TOP_KEYS: &[&str] = &["action", "identity", "context", "evidence"];
+const TOP_KEYS: &[&str] = &["request_id", "action", "identity", "context", "evidence"];
 const ACTION_KEYS: &[&str] = &["tool", "operation", "params"];
 const IDENTITY_KEYS: &[&str] = &["human", "service", "agent", "session", "roles"];
 const CONTEXT_BUILTINS: &[&str] = &["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
@@ -365,7 +367,27 @@ fn convert_checked(
     let context = conv.context(schema, top, &root, now)?;
     let evidence = conv.evidence(schema, top, &root)?;
 
-    Ok(Request { tool, tool_index, operation, params, params_json, identity, context, evidence })
+    let request_id = request_id(top, &root)?;
+
+    Ok(Request { request_id, tool, tool_index, operation, params, params_json, identity, context, evidence })
+}
+
+/// The caller's `request_id`: absent or `null`, or 1 to [`MAX_REQUEST_ID_BYTES`] printable ASCII
+/// characters without spaces (it is echoed in decisions, receipts and logs, so it carries nothing
+/// a reader could mistake for something else).
+fn request_id(top: &Map<String, Json>, root: &Path<'_>) -> Result<Option<Arc<str>>, InputError> {
+    let path = root.key("request_id");
+    match top.get("request_id") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) if s.is_empty() || s.len() > MAX_REQUEST_ID_BYTES => {
+            Err(path.error(format!("a request_id is 1 to {MAX_REQUEST_ID_BYTES} characters, found {}", s.len())))
+        }
+        Some(Json::String(s)) if !s.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(path.error("a request_id is printable ASCII without spaces (letters, digits, `-`, `_`, `.`, `:`…)"))
+        }
+        Some(Json::String(s)) => Ok(Some(Arc::from(s.as_str()))),
+        Some(other) => Err(path.error(format!("expected String, found {}", describe(other)))),
+    }
 }
 
 struct Conv<'a> {

@@ -86,6 +86,30 @@ pub struct ActionOut {
 /// One decision, ready to serialize.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
+    /// The version of this JSON: [`crate::record::DECISION_SCHEMA`].
+    #[serde(default = "crate::record::schema_default")]
+    pub schema: String,
+    /// The host's id of this decision (a ULID, see [`crate::record`]); `null` only from the bare
+    /// engine, before a host hands the decision out.
+    #[serde(default)]
+    pub decision_id: Option<String>,
+    /// The request's own `request_id`, when it has one.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The time the request was decided at (its `context.now`), RFC 3339 UTC.
+    #[serde(default)]
+    pub evaluated_at: Option<String>,
+    /// Until when an `allow` or `modify` may be acted on (`allow_valid`, a rule's `valid`);
+    /// `null` when the policy sets no bound, and for every other decision.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// The tool, operation and parameters decided on; `null` when the request could not be read.
+    #[serde(default)]
+    pub scope: Option<crate::record::Scope>,
+    /// Where to appeal a denial or an escalation (`settings { review }`); `null` for allows and
+    /// when the policy names nobody.
+    #[serde(default)]
+    pub review: Option<String>,
     pub decision: Effect,
     /// The deciding rule's qualified name; `null` for the default and for invalid input.
     pub rule: Option<String>,
@@ -128,6 +152,13 @@ impl Decision {
     /// A `deny` that no rule made: invalid input, an unloadable bundle. Fail closed.
     pub fn fail_closed(code: &str, message: impl Into<String>, policy: PolicyRef) -> Decision {
         Decision {
+            schema: crate::record::schema_default(),
+            decision_id: None,
+            request_id: None,
+            evaluated_at: None,
+            expires_at: None,
+            scope: None,
+            review: None,
             decision: Effect::Deny,
             rule: None,
             reason: Reason { code: code.to_string(), message: message.into() },

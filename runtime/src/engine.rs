@@ -311,7 +311,7 @@ impl Engine {
     pub fn decide_json(&self, json: &str, now: i64) -> Decision {
         match self.convert(json, now) {
             Ok(req) => self.decide(&req),
-            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+            Err(e) => self.input_invalid(&e, now),
         }
     }
 
@@ -321,8 +321,15 @@ impl Engine {
     pub fn decide_value(&self, json: &serde_json::Value, now: i64) -> Decision {
         match convert::convert_value(&self.program.schema, json, now, &self.limits) {
             Ok(req) => self.decide(&req),
-            Err(e) => Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.default_policy()),
+            Err(e) => self.input_invalid(&e, now),
         }
+    }
+
+    /// The `input.invalid` deny of a request that could not be read, decided at `now`.
+    pub fn input_invalid(&self, error: &InputError, now: i64) -> Decision {
+        Decision::fail_closed(codes::INPUT_INVALID, error.to_string(), self.default_policy())
+            .timed(now, None)
+            .for_review(self.program.settings.review.clone())
     }
 
     /// Every candidate of the request with its condition's value, in the order the engine walks
@@ -460,6 +467,12 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
 
     fn min_confidence(&self) -> Option<i64> {
         self.engine.program.settings.min_confidence
+    }
+    fn allow_valid(&self) -> Option<i64> {
+        self.engine.program.settings.allow_valid_s
+    }
+    fn review(&self) -> Option<String> {
+        self.engine.program.settings.review.clone()
     }
 
     fn settings_limits(&self) -> DeferObligation {

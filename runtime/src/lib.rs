@@ -15,7 +15,7 @@
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
-//! - [`decision`]: the decision JSON of docs/json.md
+//! - [`decision`]: the decision JSON of docs/json.md; [`record`]: its id, times and scope
 
 pub mod assemble;
 pub mod bundle;
@@ -32,6 +32,7 @@ pub mod parsed;
 pub mod plan;
 pub mod policy;
 pub mod program;
+pub mod record;
 pub mod request;
 pub mod schema;
 pub mod spans;

@@ -167,6 +167,11 @@ pub struct Settings {
     /// For `step_up` blocks without a `timeout` clause.
     pub step_up_timeout_s: i64,
     pub step_up_on_timeout: Outcome,
+    /// `allow_valid`: how long an allow or modify may be acted on (its `expires_at`); `None`:
+    /// no bound.
+    pub allow_valid_s: Option<i64>,
+    /// `review`: who reviews denials and escalations, and hears appeals.
+    pub review: Option<String>,
 }
 
 impl Default for Settings {
@@ -181,6 +186,8 @@ impl Default for Settings {
             defer_on_exhausted: Outcome::Deny,
             step_up_timeout_s: DEFAULT_STEP_UP_TIMEOUT_S,
             step_up_on_timeout: Outcome::Deny,
+            allow_valid_s: None,
+            review: None,
         }
     }
 }

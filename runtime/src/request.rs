@@ -33,6 +33,8 @@ pub struct Context {
 
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// The caller's own id of the request (`request_id`), echoed in the decision.
+    pub request_id: Option<Arc<str>>,
     pub tool: Arc<str>,
     /// Index of the tool in the bundle's schema; `None` for an undeclared tool.
     pub tool_index: Option<usize>,

@@ -88,7 +88,7 @@ fn payload(p: &Program) -> Vec<u8> {
 fn frame(compiler_version: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(b"AARMB\0\r\n");
-    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(compiler_version.len() as u16).to_le_bytes());
     out.extend_from_slice(compiler_version.as_bytes());
     out.push(0);
@@ -221,9 +221,9 @@ fn tamper_error_kinds() {
     };
     let flip = |i: usize| flip_with(i, 0x01);
     assert!(matches!(flip(0), BundleError::BadMagic));
-    let e = flip(8); // 2 -> 3
-    assert!(matches!(e, BundleError::UnsupportedVersion { found: 3, supported: FORMAT_VERSION }), "{e:?}");
-    assert!(e.to_string().contains("version 3") && e.to_string().contains("version 2"), "{e}");
+    let e = flip(8); // 3 -> 2
+    assert!(matches!(e, BundleError::UnsupportedVersion { found: 2, supported: FORMAT_VERSION }), "{e:?}");
+    assert!(e.to_string().contains("version 2") && e.to_string().contains("version 3"), "{e}");
     assert!(matches!(flip(12), BundleError::HashMismatch { .. })); // compiler version text
     assert!(matches!(flip_with(12 + vlen, 0x02), BundleError::BadHeader(_))); // flag 1 -> 3
     assert!(matches!(flip(12 + vlen + 1), BundleError::HashMismatch { .. })); // public key
@@ -288,19 +288,21 @@ fn compiler_version_must_match_payload() {
     assert!(matches!(e, BundleError::CompilerVersionMismatch { .. }), "{e:?}");
 }
 
-/// Format version 2 moved the policy vocabulary into one module (`aarm_runtime::policy`), which
-/// changed the payload's encoding: a version-1 bundle is refused before its payload is read, by
-/// the header and the decoder alike, with both versions named and the fix (rebuild) said.
+/// Format version 3 added `settings { allow_valid }` to the payload's settings (version 2 moved
+/// the policy vocabulary into one module): an older bundle is refused before its payload is read,
+/// by the header and the decoder alike, with both versions named and the fix (rebuild) said.
 #[test]
-fn a_version_1_bundle_is_refused_with_a_rebuild_hint() {
-    assert_eq!(FORMAT_VERSION, 2);
-    let mut old = encode(&program(), None).unwrap();
-    old[8..10].copy_from_slice(&1u16.to_le_bytes());
-    for e in [read_info(&old).unwrap_err(), decode(&old, &[], false).unwrap_err()] {
-        assert!(matches!(e, BundleError::UnsupportedVersion { found: 1, supported: 2 }), "{e:?}");
-        let text = e.to_string();
-        assert!(text.contains("version 1") && text.contains("version 2"), "{text}");
-        assert!(text.contains("rebuild the bundle"), "{text}");
+fn an_older_bundle_is_refused_with_a_rebuild_hint() {
+    assert_eq!(FORMAT_VERSION, 3);
+    for version in [1u16, 2] {
+        let mut old = encode(&program(), None).unwrap();
+        old[8..10].copy_from_slice(&version.to_le_bytes());
+        for e in [read_info(&old).unwrap_err(), decode(&old, &[], false).unwrap_err()] {
+            assert!(matches!(e, BundleError::UnsupportedVersion { found, supported: 3 } if found == version), "{e:?}");
+            let text = e.to_string();
+            assert!(text.contains(&format!("version {version}")) && text.contains("version 3"), "{text}");
+            assert!(text.contains("rebuild the bundle"), "{text}");
+        }
     }
 }
 

@@ -128,12 +128,6 @@ pub fn deferral_context(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<Def
     Some(DeferralContext::new(case, awaited, defer.map(|d| d.max_attempts)))
 }
 
-fn fail_closed(code: &str, message: String, like: &Decision) -> Decision {
-    let mut d = Decision::fail_closed(code, message, like.policy.clone());
-    d.rule = like.rule.clone();
-    d
-}
-
 /// `POST /v1/decide` with an optional `Idempotency-Key`: a retry of the same call gets the first
 /// answer; the key used for another call is refused (replay.rs).
 pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<Key>) -> Result<Value, ApiError> {
@@ -188,9 +182,10 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     };
     let decision = match refused {
         // Without the session's whole history the policy cannot be asked: deny.
-        Some((code, message)) => Decision::fail_closed(code, message, engine.default_policy()),
+        Some((code, message)) => Decision::fail_closed(code, message, engine.default_policy()).timed(now, None),
         None => engine.decide_json(&request.to_string(), now),
-    };
+    }
+    .identify();
     let tool = text(&request, &["action", "tool"]).to_string();
     // Read before the request is handed to the case store; only when decision lines are kept.
     let logged_action = app
@@ -221,7 +216,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             // Fail closed: the action waits for nobody, so it must not run.
             Err(e) => {
                 let message = format!("the suspended action could not be recorded: {e}");
-                (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None, None)
+                (decision.denied_instead(codes::STORE_UNAVAILABLE, message), None, None)
             }
         }
     } else {
@@ -244,6 +239,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     app.metrics.decided(decision.decision.as_str(), decision.rule.as_deref(), took);
     if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
         log.log(crate::decision_log::Line {
+            decision_id: decision.decision_id.clone(),
+            request_id: decision.request_id.clone(),
             time: aarm_runtime::value::format_time(now),
             agent: p.id.clone(),
             tool,
@@ -283,7 +280,7 @@ async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64)
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
             let message = format!("the decision could not be recorded: {e}");
-            (fail_closed(codes::STORE_UNAVAILABLE, message, &decision), None)
+            (decision.denied_instead(codes::STORE_UNAVAILABLE, message), None)
         }
     }
 }

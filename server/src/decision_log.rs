@@ -21,6 +21,10 @@ pub const REDACTED: &str = "[redacted]";
 /// One decision, as logged.
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
+    /// The decision's own id (the decision JSON's `decision_id`, a ULID).
+    pub decision_id: Option<String>,
+    /// The caller's `request_id`, when the request carried one.
+    pub request_id: Option<String>,
     /// When it was decided (RFC 3339, the service's clock).
     pub time: String,
     pub agent: String,

@@ -154,6 +154,8 @@ async fn every_decision_is_one_json_line_with_the_configured_fields_redacted() {
     assert_eq!(first["rule"], "pay.small");
     assert_eq!(first["params"], json!({ "amount": 10, "to": "[redacted]" }));
     assert_eq!(first["receipt"], allowed["receipt"]);
+    assert_eq!(first["decision_id"], allowed["decision_id"]);
+    assert!(first["decision_id"].is_string(), "{first}");
     assert_eq!(first["bundle_hash"], allowed["policy"]["bundle_hash"]);
     assert!(first["reason_code"].is_string() && first["latency_ms"].is_number() && first["time"].is_string());
     assert_eq!(first["case"], Value::Null);

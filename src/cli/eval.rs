@@ -116,7 +116,9 @@ pub fn run(args: &EvalArgs) -> ExitCode {
                 // Fail closed: the host would deny; say so, and exit 1.
                 let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
                 print(
-                    &Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy),
+                    &Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy)
+                        .timed(now, None)
+                        .identify(),
                     None,
                 );
                 crate::errln!("error: {}: {e}", args.bundle.display());
@@ -139,13 +141,13 @@ pub fn run(args: &EvalArgs) -> ExitCode {
     let text = String::from_utf8_lossy(&input);
     let effect = match engine.convert(&text, now) {
         Ok(request) => {
-            let decision = engine.decide(&request);
+            let decision = engine.decide(&request).identify();
             let explain = args.explain.then(|| serde_json::json!({ "tried": engine.explain(&request) }));
             print(&decision, explain);
             decision.decision
         }
         Err(e) => {
-            let decision = Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), engine.default_policy());
+            let decision = engine.input_invalid(&e, now).identify();
             print(&decision, None);
             decision.decision
         }

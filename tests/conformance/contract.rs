@@ -40,33 +40,51 @@ fn contract_decision_names_its_policy_version_and_reason_code() {
     assert_eq!(large["reason"]["message"], "Dropping 5000 rows is never allowed");
 }
 
-/// A decision is identified and timed: its answer names its receipt, and that receipt holds the
-/// decision and when it was made.
-/// Gap: issue 24. The decision itself carries no `decision_id`, `request_id` or `evaluated_at`;
-/// the receipt's hash and time stand in for them.
+/// A decision is identified and timed: it carries its own `decision_id` (a ULID, new for every
+/// decision), the caller's `request_id` and `evaluated_at`, and the receipt that records it names
+/// the same ids at the same time.
 #[test]
 fn contract_decision_is_identified_and_timed() {
     let dir = Dir::new("c2", FIVE);
-    let answers = [dir.open(&op("read", 5), NOW), dir.open(&op("read", 5), "2026-11-24T10:00:01Z")];
-    assert_ne!(answers[0]["receipt"], answers[1]["receipt"], "two decisions, two identities");
+    let mut request = op("read", 5);
+    request["request_id"] = json!("req-c2-1");
+    let answers = [dir.open(&request, NOW), dir.open(&op("read", 5), "2026-11-24T10:00:01Z")];
+    assert_eq!(answers[0]["schema"], "aarm.decision/2");
+    assert_ne!(answers[0]["decision_id"], answers[1]["decision_id"], "two decisions, two identities");
+    assert!(answers.iter().all(|a| a["decision_id"].as_str().is_some_and(|id| id.len() == 26)), "{answers:?}");
+    assert_eq!((&answers[0]["request_id"], &answers[1]["request_id"]), (&json!("req-c2-1"), &Value::Null));
+    assert_eq!(answers[1]["evaluated_at"], "2026-11-24T10:00:01Z");
     let receipts = dir.export(None, "chain.jsonl");
     for (answer, at) in answers.iter().zip([1_795_514_400, 1_795_514_401]) {
         let receipt = receipts.iter().find(|r| r["hash"] == answer["receipt"]).expect("the named receipt");
         assert_eq!((receipt["decision"].as_str(), receipt["at"].as_i64()), (Some("allow"), Some(at)));
+        assert_eq!(receipt["detail"]["decision_id"], answer["decision_id"], "{receipt}");
     }
+    let first = receipts.iter().find(|r| r["hash"] == answers[0]["receipt"]).unwrap();
+    assert_eq!(first["detail"]["request_id"], "req-c2-1");
 }
 
-/// An allow states what it covers and until when it may be acted on.
-/// Gap: issue 24 (`scope`, `expires_at`, `settings { allow_valid … }`). Today an allow carries
-/// neither; this test fails when it does, so that the table follows.
+/// An allow states what it covers (`scope`: tool, operation, the parameters decided on) and,
+/// under `settings { allow_valid }`, until when it may be acted on; other decisions never expire
+/// into an allow.
+/// Gap: issue 24. No per-rule `valid 30s` and no approver-set bound (`step_up { … valid 1h }`,
+/// `approve … --until`) yet; only `settings { allow_valid }` times an allow, a released one too.
 #[test]
 fn contract_allow_carries_scope_and_expiry() {
-    let dir = Dir::new("c3", FIVE);
-    let allow = dir.decide(&op("read", 5));
+    let dir = Dir::new("c3", &FIVE.replacen("tool op", "settings { allow_valid 5m }\ntool op", 1));
+    let mut request = op("read", 5);
+    request["context"]["now"] = json!(NOW);
+    let allow = dir.decide(&request);
     assert_eq!(allow["decision"], "allow");
-    let mut all = Vec::new();
-    keys(&allow, &mut all);
-    assert!(!all.iter().any(|k| k.contains("expir") || k == "scope"), "an allow now has scope or expiry: {allow}");
+    assert_eq!(allow["scope"], json!({ "tool": "op", "operation": "", "params": ["amount", "kind"] }));
+    assert_eq!(
+        (allow["evaluated_at"].as_str(), allow["expires_at"].as_str()),
+        (Some(NOW), Some("2026-11-24T10:05:00Z"))
+    );
+    let deny = dir.decide(&op("drop", 5));
+    assert_eq!((deny["decision"].as_str(), &deny["expires_at"]), (Some("deny"), &Value::Null));
+    let unbounded = Dir::new("c3-unbounded", FIVE).decide(&op("read", 5));
+    assert_eq!(unbounded["expires_at"], Value::Null, "no allow_valid: no expiry");
 }
 
 /// An approval authorizes one action: it binds the hash of the action decided, the approver and

@@ -5,7 +5,7 @@
 use crate::error::HostError;
 use aarm_runtime::bundle;
 use aarm_runtime::convert::InputError;
-use aarm_runtime::decision::{codes, Decision};
+use aarm_runtime::decision::Decision;
 use aarm_runtime::engine::Engine;
 use serde_json::{json, Value as Json};
 use std::path::Path;
@@ -93,21 +93,28 @@ impl Bundle {
         Json::Array(tools.collect())
     }
 
-    /// Decides; invalid input of any kind is a `deny` with `input.invalid`.
+    /// Decides; invalid input of any kind is a `deny` with `input.invalid`. The decision carries
+    /// a new `decision_id`.
     pub fn decide(&self, request: &Request, now: i64) -> Decision {
-        match request {
+        let decision = match request {
             Request::Text(text) => self.engine.decide_json(text, now),
             Request::Value(v) => self.engine.decide_value(v, now),
-            Request::Invalid(e) => {
-                Decision::fail_closed(codes::INPUT_INVALID, e.to_string(), self.engine.default_policy())
-            }
-        }
+            Request::Invalid(e) => self.engine.input_invalid(e, now),
+        };
+        decision.identify()
     }
 
     /// [`Bundle::decide`] with the request as the store records it.
     pub(crate) fn decide_recorded(&self, request: &Request, now: i64) -> (Decision, Json) {
         (self.decide(request, now), request.as_json())
     }
+}
+
+/// Whether a decision (its JSON, as [`decision_json`] wrote it) may still be acted on at `now`
+/// (seconds since the epoch): an `allow` or `modify` before its `expires_at`. Anything that does
+/// not read as a decision is not current: fail closed.
+pub fn is_current(decision: &Json, now: i64) -> bool {
+    serde_json::from_value::<Decision>(decision.clone()).is_ok_and(|d| d.is_current(now))
 }
 
 /// The decision JSON of docs/json.md.

@@ -225,6 +225,15 @@ pub fn build(path: String, sign_key: Option<Either<Buffer, String>>) -> Result<B
     Ok(bytes.into())
 }
 
+/// Whether the decision (its JSON text) may still be acted on at `now` (the clock when absent):
+/// an `allow` or `modify` before its `expires_at`; text that is not a decision is not current.
+#[napi]
+pub fn is_current(decision: String, now: Option<Either<f64, String>>) -> Result<bool> {
+    let now = now_of(now)?;
+    let decision = aarm_runtime::json::parse(&decision).unwrap_or(serde_json::Value::Null);
+    Ok(aarm_host::engine::is_current(&decision, now))
+}
+
 /// The JSON text of what `aarm check PATH --format json` reports, as one array.
 #[napi]
 pub fn check(path: String) -> Result<String> {

@@ -17,16 +17,44 @@ test('decide an object: step_up with its obligation', () => {
   assert.equal(d.policy.bundle_hash, e.bundleHash);
 });
 
+/** A decision without its decision_id, which is new for every decision. */
+const same = ({ decision_id: _id, ...rest }) => rest;
+
 test('JSON text and an object decide the same', () => {
   const e = engine();
-  assert.deepEqual(e.decide(JSON.stringify(request(500)), NOW), e.decide(request(500), NOW));
+  assert.deepEqual(same(e.decide(JSON.stringify(request(500)), NOW)), same(e.decide(request(500), NOW)));
   assert.equal(e.decide(request(500), NOW).decision, 'allow');
+});
+
+test('decisions are records: schema, id, request id, time, expiry, scope', () => {
+  const e = engine();
+  const a = e.decide({ ...request(500), request_id: 'req-1' }, NOW);
+  const b = e.decide(request(500), NOW);
+  assert.equal(a.schema, 'aarm.decision/2');
+  assert.equal(a.decision_id.length, 26);
+  assert.notEqual(a.decision_id, b.decision_id);
+  assert.deepEqual([a.request_id, b.request_id], ['req-1', null]);
+  assert.equal(a.evaluated_at, '2026-11-24T10:00:00Z');
+  assert.equal(a.expires_at, '2026-11-24T10:05:00Z');
+  assert.deepEqual(a.scope, { tool: 'transfer_funds', operation: '', params: ['amount', 'currency', 'recipient'] });
+});
+
+test('isCurrent: an allow until it expires, nothing else', () => {
+  const e = engine();
+  const allow = e.decide(request(500), NOW);
+  assert.equal(aarm.isCurrent(allow, NOW), true);
+  assert.equal(aarm.isCurrent(allow, NOW + 299), true);
+  assert.equal(aarm.isCurrent(allow, NOW + 300), false);
+  assert.equal(aarm.isCurrent(allow, new Date((NOW + 300) * 1000)), false);
+  assert.equal(aarm.isCurrent(JSON.stringify(allow), '2026-11-24T10:04:59Z'), true);
+  assert.equal(aarm.isCurrent(e.decide(request(), NOW), NOW), false, 'a step_up is never current');
+  assert.equal(aarm.isCurrent({ decision: 'allow' }, NOW), false, 'not a decision: fail closed');
 });
 
 test('now as seconds, Date and RFC 3339 agree; a bad now throws', () => {
   const e = engine();
   const answers = [NOW, new Date(NOW * 1000), '2026-11-24T10:00:00Z'].map((n) => e.decide(request(), n));
-  for (const a of answers) assert.deepEqual(a, answers[0]);
+  for (const a of answers) assert.deepEqual(same(a), same(answers[0]));
   assert.throws(() => e.decide(request(), 'yesterday'), (err) => err instanceof aarm.AarmError && /RFC 3339/.test(err.message));
   assert.throws(() => e.decide(request(), {}), aarm.AarmError);
 });

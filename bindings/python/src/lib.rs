@@ -304,6 +304,16 @@ fn check<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
     to_py(py, &diagnostics)
 }
 
+/// Whether a decision dict may still be acted on at `now` (the clock when `None`): an `allow` or
+/// `modify` before its `expires_at`. Anything else, a dict that is not a decision included, is not.
+#[pyfunction]
+#[pyo3(signature = (decision, now = None))]
+fn is_current(decision: &Bound<'_, PyAny>, now: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    let now = now_of(now)?;
+    let decision = json_arg(decision, "decision")?;
+    Ok(aarm_host::engine::is_current(&decision, now))
+}
+
 #[pymodule]
 #[pyo3(name = "aarm")]
 fn aarm_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -313,6 +323,7 @@ fn aarm_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Cases>()?;
     m.add_function(wrap_pyfunction!(build, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(is_current, m)?)?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("BundleError", py.get_type::<BundleError>())?;
     m.add("BuildError", py.get_type::<BuildError>())?;

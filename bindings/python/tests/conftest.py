@@ -6,8 +6,8 @@ import pytest
 
 import aarm
 
-# bindings/fixtures/treasury.aarm, which the Node tests use too. 2026-11-24T10:00:00Z is the
-# tests' clock.
+# bindings/fixtures/treasury.aarm (allows are good for five minutes), which the Node tests use
+# too. 2026-11-24T10:00:00Z is the tests' clock.
 POLICY = (pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "treasury.aarm").read_text(encoding="utf-8")
 
 NOW = 1795514400  # 2026-11-24T10:00:00Z

@@ -19,9 +19,35 @@ def test_decide_dict_step_up(engine):
     assert d["step_up"]["quorum"] == 1 and d["step_up"]["timeout_s"] == 1800
 
 
+def same(decision):
+    """A decision without its decision_id, which is new for every decision."""
+    return {k: v for k, v in decision.items() if k != "decision_id"}
+
+
 def test_decide_json_text_equals_dict(engine):
-    assert engine.decide(json.dumps(request(500)), now=NOW) == engine.decide(request(500), now=NOW)
+    assert same(engine.decide(json.dumps(request(500)), now=NOW)) == same(engine.decide(request(500), now=NOW))
     assert engine.decide(request(500), now=NOW)["decision"] == "allow"
+
+
+def test_decisions_are_records_with_an_id_and_an_expiry(engine):
+    a = engine.decide({**request(500), "request_id": "req-1"}, now=NOW)
+    b = engine.decide(request(500), now=NOW)
+    assert a["schema"] == "aarm.decision/2"
+    assert len(a["decision_id"]) == 26 and a["decision_id"] != b["decision_id"]
+    assert (a["request_id"], b["request_id"]) == ("req-1", None)
+    assert a["evaluated_at"] == "2026-11-24T10:00:00Z"
+    assert a["expires_at"] == "2026-11-24T10:05:00Z"
+    assert a["scope"] == {"tool": "transfer_funds", "operation": "", "params": ["amount", "currency", "recipient"]}
+
+
+def test_is_current_until_the_allow_expires(engine):
+    allow = engine.decide(request(500), now=NOW)
+    assert aarm.is_current(allow, now=NOW)
+    assert aarm.is_current(allow, now=NOW + 299)
+    assert not aarm.is_current(allow, now=NOW + 300)
+    assert not aarm.is_current(allow, now="2026-11-24T10:05:00Z")
+    assert not aarm.is_current(engine.decide(request(), now=NOW), now=NOW), "a step_up is never current"
+    assert not aarm.is_current({"decision": "allow"}, now=NOW), "not a decision: fail closed"
 
 
 def test_decide_matches_the_cli_decision_shape(engine):
@@ -34,7 +60,7 @@ def test_now_forms_agree(engine):
 
     aware = datetime.datetime(2026, 11, 24, 10, tzinfo=datetime.timezone.utc)
     answers = [engine.decide(request(), now=n) for n in (NOW, float(NOW), aware, "2026-11-24T10:00:00Z")]
-    assert all(a == answers[0] for a in answers)
+    assert all(same(a) == same(answers[0]) for a in answers)
     with pytest.raises(aarm.Error, match="naive datetime"):
         engine.decide(request(), now=datetime.datetime(2026, 11, 24, 10))
     with pytest.raises(aarm.Error, match="RFC 3339"):

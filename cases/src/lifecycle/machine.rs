@@ -46,8 +46,11 @@ fn original_action(request: &serde_json::Value) -> ActionOut {
     ActionOut { tool: text("tool"), operation: text("operation"), params }
 }
 
-fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, detail: serde_json::Value) -> ReceiptDraft {
+fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, mut detail: serde_json::Value) -> ReceiptDraft {
     let current = case.outcome.as_ref().unwrap_or(&case.decision);
+    if let Some(obj) = detail.as_object_mut() {
+        recorded_ids(obj, &case.decision);
+    }
     ReceiptDraft {
         case: case.id.clone(),
         event: event.to_string(),
@@ -143,10 +146,23 @@ pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> Re
         action_hash: action_hash(request),
         identity,
         at: now,
-        detail: json!({
-            "rule": decision.rule,
-            "modified_action_hash": modified.as_ref().map(super::action::value_hash),
-        }),
+        detail: {
+            let mut detail = serde_json::Map::new();
+            detail.insert("rule".into(), json!(decision.rule));
+            detail.insert("modified_action_hash".into(), json!(modified.as_ref().map(super::action::value_hash)));
+            recorded_ids(&mut detail, decision);
+            serde_json::Value::Object(detail)
+        },
+    }
+}
+
+/// A receipt names the decision it records (or the case's decision) and the caller's request by
+/// the ids the decision carries (docs/json.md, "The decision record"); absent ids are left out.
+fn recorded_ids(detail: &mut serde_json::Map<String, serde_json::Value>, decision: &Decision) {
+    for (key, id) in [("decision_id", &decision.decision_id), ("request_id", &decision.request_id)] {
+        if let Some(id) = id {
+            detail.entry(key).or_insert_with(|| json!(id));
+        }
     }
 }
 
@@ -177,6 +193,7 @@ pub fn apply_verified(
     // Timeouts and escalations that are due fire before the event itself.
     fire_due(&mut next, now, &mut receipts);
     if next.state.is_resolved() && !matches!(event, Event::Tick) {
+        released_until(&mut next, now, env);
         finish(&mut next, now, &receipts);
         return Ok(Transition { case: next, receipts, rejected: Some(Rejection::CaseResolved) });
     }
@@ -201,8 +218,21 @@ pub fn apply_verified(
             actor.vouch(&mut r.detail);
         }
     }
+    released_until(&mut next, now, env);
     finish(&mut next, now, &receipts);
     Ok(Transition { case: next, receipts, rejected: None })
+}
+
+/// A case released now (its outcome an `allow` or `modify`; a case is resolved once, so any
+/// outcome here is new) may be acted on for the bundle's `allow_valid` from now, like any allow:
+/// the outcome says when it was released (`evaluated_at`) and until when it holds (`expires_at`),
+/// also when a re-evaluation decided it on the request's own, older, `context.now`.
+fn released_until(case: &mut Case, now: i64, env: &Env) {
+    let valid = env.engine.program().settings.allow_valid_s;
+    if let Some(outcome) = case.outcome.take() {
+        let released = matches!(outcome.decision, Effect::Allow | Effect::Modify);
+        case.outcome = Some(if released { outcome.timed(now, valid) } else { outcome });
+    }
 }
 
 /// Bumps the version once per committed transition. Receipts are stamped when the lifecycle

@@ -49,12 +49,10 @@ pub struct Submitted {
 
 /// Fail closed: a decision whose receipt cannot be written is a `deny`, never an unrecorded allow.
 fn unrecorded(decision: Decision, why: String) -> Submitted {
-    let mut denied = Decision::fail_closed(
+    let denied = decision.denied_instead(
         aarm_runtime::decision::codes::STORE_UNAVAILABLE,
         format!("the decision could not be recorded: {why}"),
-        decision.policy.clone(),
     );
-    denied.rule = decision.rule;
     Submitted { decision: denied, case: None, receipt: None }
 }
 
@@ -134,7 +132,7 @@ impl<S: CaseStore> Lifecycle<S> {
         credential: Option<Credential>,
     ) -> Result<Submitted, LifecycleError> {
         let engine = self.engine(bundle_hash)?;
-        let decision = engine.decide_json(request_json, now);
+        let decision = engine.decide_json(request_json, now).identify();
         let request: serde_json::Value = serde_json::from_str(request_json).unwrap_or(serde_json::Value::Null);
         self.open_decided_as(decision, &request, now, credential)
     }
@@ -194,12 +192,10 @@ impl<S: CaseStore> Lifecycle<S> {
             Ok((case, r)) => Ok(Submitted { decision, case: Some(case), receipt: Some(r.hash) }),
             // Fail closed: a step-up or deferral that cannot be recorded would wait forever.
             Err(e) => {
-                let mut denied = Decision::fail_closed(
+                let denied = decision.denied_instead(
                     aarm_runtime::decision::codes::STORE_UNAVAILABLE,
                     format!("the suspended action could not be recorded: {e}"),
-                    decision.policy.clone(),
                 );
-                denied.rule = decision.rule.clone();
                 Ok(Submitted { decision: denied, case: None, receipt: None })
             }
         }

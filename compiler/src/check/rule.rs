@@ -37,6 +37,8 @@ impl Checker<'_> {
                 ast::SettingKind::MinConfidence(_) => "min_confidence",
                 ast::SettingKind::Defer(_) => "defer",
                 ast::SettingKind::StepUpTimeout(_) => "step_up",
+                ast::SettingKind::AllowValid(_) => "allow_valid",
+                ast::SettingKind::Review(_) => "review",
             };
             if let Some((_, first_span)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(*file, entry.span, *first_span, &format!("`{key}` setting"));
@@ -98,6 +100,10 @@ impl Checker<'_> {
                     }
                     settings.step_up_on_timeout = outcome;
                 }
+                ast::SettingKind::AllowValid(d) => {
+                    settings.allow_valid_s = Some(self.positive_duration(*file, *d, "an allow's validity"));
+                }
+                ast::SettingKind::Review(s) => settings.review = Some(s.value.clone()),
             }
         }
         self.bundle.settings = settings;

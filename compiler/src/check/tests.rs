@@ -345,6 +345,10 @@ fn settings_rules() {
     assert_eq!((b.settings.defer_timeout_s, b.settings.defer_attempts), (300, 2));
     assert_eq!(b.settings.defer_on_exhausted, ir::Outcome::Cancel);
     assert_eq!(b.settings.min_confidence, Some(6000));
+    assert_eq!(b.settings.allow_valid_s, None, "no allow_valid: allows carry no expiry");
+    let b = bundle(&with_header("settings { allow_valid 5m review \"security-team\" }\n"));
+    assert_eq!(b.settings.allow_valid_s, Some(300));
+    assert_eq!(b.settings.review.as_deref(), Some("security-team"));
 }
 
 #[test]

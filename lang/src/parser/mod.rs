@@ -653,10 +653,14 @@ impl<'src> Parser<'src> {
                     return Err(self.unexpected("`timeout`"));
                 }
                 SettingKind::StepUpTimeout(self.parse_limit()?)
+            } else if self.eat_word("allow_valid").is_some() {
+                SettingKind::AllowValid(self.expect_duration()?)
+            } else if self.eat_word("review").is_some() {
+                SettingKind::Review(self.expect_string("the reviewer, a string such as \"security-team\"")?)
             } else {
-                return Err(
-                    self.unexpected("a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`) or `}`")
-                );
+                return Err(self.unexpected(
+                    "a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`, `allow_valid`, `review`) or `}`",
+                ));
             };
             entries.push(Setting { kind, span: start.to(self.prev_end()) });
         }

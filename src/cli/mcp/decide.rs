@@ -280,21 +280,13 @@ impl Decider for Remote {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use aarm_runtime::decision::{PolicyRef, Reason};
+    use aarm_runtime::decision::PolicyRef;
 
     fn decision(effect: Effect) -> Decision {
-        Decision {
-            decision: effect,
-            rule: None,
-            reason: Reason { code: "c".into(), message: "m".into() },
-            policy: PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() },
-            risk: None,
-            confidence: None,
-            step_up: None,
-            defer: None,
-            modified_action: None,
-            error_at: None,
-        }
+        let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
+        let mut d = Decision::fail_closed("c", "m", policy);
+        d.decision = effect;
+        d
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! The published JSON Schemas (docs/schema/decision.json, docs/schema/approval.json) hold for what
+//! aarm really prints: every example's request through `aarm eval` (with and without
+//! `--explain`, with a `request_id`, at a time an allow is still current), requests that are
+//! refused (`input.invalid`), a bundle that cannot be loaded (`bundle.invalid`), and the decision
+//! and approvals of a case opened and approved with `aarm case`. A schema that drifts from the
+//! decision type fails here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+use common::{aarm, eval_stdin, root};
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/schema").join(name)).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what} does not match its schema: {errors:?}\n{value:#}");
+}
+
+fn decision_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("stdout={} stderr={}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("request.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_example_decision_matches_the_decision_schema() {
+    let validator = schema("decision.json");
+    let dirs = examples();
+    assert!(dirs.len() >= 8, "the examples with a request: {dirs:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    for dir in &dirs {
+        let request: Value = serde_json::from_slice(&std::fs::read(dir.join("request.json")).unwrap()).unwrap();
+        let mut with_id = request.clone();
+        with_id["request_id"] = json!("req-schema-0001");
+        for (input, extra) in [(&request, &[][..]), (&with_id, &["--explain"][..])] {
+            let out = eval_stdin(dir, input.to_string().as_bytes(), extra);
+            let d = decision_of(&out);
+            assert_valid(&validator, &d, &format!("aarm eval {} {extra:?}", dir.display()));
+            seen.insert(d["decision"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(seen.len() >= 3, "the corpus shows several kinds of decision: {seen:?}");
+}
+
+#[test]
+fn refused_requests_and_bundles_match_the_decision_schema() {
+    let validator = schema("decision.json");
+    let payments = root().join("examples/payments");
+    for input in [
+        &b"{broken"[..],
+        br#"[1, 2]"#,
+        br#"{"action": {"tool": "transfer_funds", "params": {"amount": 1}}, "request_id": "has space"}"#,
+        br#"{"action": {"tool": "transfer_funds"}, "request_id": ""}"#,
+        br#"{"action": {"tool": "no_such_tool"}}"#,
+    ] {
+        let d = decision_of(&eval_stdin(&payments, input, &[]));
+        assert_valid(&validator, &d, &format!("the decision of {}", String::from_utf8_lossy(input)));
+    }
+    let dir = common::scratch("schema", "bad-bundle");
+    let bundle = dir.join("bad.aarmb");
+    std::fs::write(&bundle, b"AARMB\0\0\0 not a bundle").unwrap();
+    let out = eval_stdin(&bundle, br#"{"action": {"tool": "t"}}"#, &[]);
+    let d = decision_of(&out);
+    assert_eq!(d["reason"]["code"], "bundle.invalid");
+    assert_valid(&validator, &d, "the bundle.invalid decision");
+}
+
+fn run(dir: &Path, args: &[&str]) -> Value {
+    let out = aarm().args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    decision_of(&out)
+}
+
+#[test]
+fn a_case_decision_and_its_approvals_match_the_schemas() {
+    let (decisions, approvals) = (schema("decision.json"), schema("approval.json"));
+    let dir = common::scratch("schema", "case");
+    let bundle = dir.join("q.aarmb");
+    let built =
+        aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let request = root().join("examples/quorum_transfer/request.json");
+    let at = ["--store", "cases.db", "--now"];
+    let mut open = vec!["case", "open", "--bundle", "q.aarmb", "--input", request.to_str().unwrap()];
+    open.extend_from_slice(&at);
+    open.push("2026-11-24T10:00:00Z");
+    let opened = run(&dir, &open);
+    assert_valid(&decisions, &opened, "aarm case open");
+    let id = opened["case"].as_str().unwrap().to_string();
+    for (by, now) in [("cfo@corp.com", "2026-11-24T10:01:00Z"), ("lead@corp.com", "2026-11-24T10:02:00Z")] {
+        let mut approve = vec!["case", "approve", &id, "--by", by];
+        approve.extend_from_slice(&at);
+        approve.push(now);
+        run(&dir, &approve);
+    }
+    let mut show = vec!["case", "show", &id];
+    show.extend_from_slice(&at);
+    show.push("2026-11-24T10:03:00Z");
+    let case = run(&dir, &show);
+    let list = case["approvals"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{case:#}");
+    for a in list {
+        assert_valid(&approvals, a, "an approval of aarm case show");
+    }
+    assert_valid(&decisions, &case["decision"], "the case's decision");
+}
+
+/// `settings { review }` names where to appeal on every denial and escalation (a rule's, the
+/// default's, an invalid request's) and never on an allow; `allow_valid` times the allow.
+#[test]
+fn review_names_where_to_appeal_denials_and_escalations_only() {
+    let validator = schema("decision.json");
+    let dir = common::scratch("schema", "review");
+    std::fs::write(
+        dir.join("p.aarm"),
+        r#"policy p version "1"
+settings { review "security-team" allow_valid 5m }
+tool op { kind: String }
+rule reads on op { when params.kind == "read" allow }
+rule wires on op { when params.kind == "wire" step_up { approvers 1 of ["cfo@corp.com"] } }
+rule drops on op { when params.kind == "drop" deny }
+"#,
+    )
+    .unwrap();
+    let policy = dir.join("p.aarm");
+    let decide = |input: &str| {
+        let d = decision_of(&eval_stdin(&policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
+        assert_valid(&validator, &d, input);
+        d
+    };
+    let op = |kind: &str| format!(r#"{{"action": {{"tool": "op", "params": {{"kind": "{kind}"}}}}}}"#);
+    for (kind, effect) in [("drop", "deny"), ("wire", "step_up"), ("other", "deny")] {
+        let d = decide(&op(kind));
+        assert_eq!((d["decision"].as_str(), d["review"].as_str()), (Some(effect), Some("security-team")), "{d}");
+        assert_eq!(d["expires_at"], Value::Null);
+    }
+    let invalid = decide(r#"{"action": {"tool": "op", "params": {"kind": 1}}}"#);
+    assert_eq!(
+        (invalid["reason"]["code"].as_str(), invalid["review"].as_str()),
+        (Some("input.invalid"), Some("security-team"))
+    );
+    let allow = decide(&op("read"));
+    assert_eq!((allow["decision"].as_str(), &allow["review"]), (Some("allow"), &Value::Null));
+    assert_eq!(allow["expires_at"], "2026-11-24T10:05:00Z");
+}
