@@ -432,6 +432,7 @@ mod tests {
             operation: Arc::from("execute"),
             params,
             params_json: serde_json::Map::new(),
+            request_id: None,
             identity: Identity {
                 human: Arc::from("h"),
                 service: Arc::from(""),
