@@ -4,7 +4,7 @@
 //! connections to one database, as two replicas (or a restart) would see it.
 
 use aarm_cases::store::any::AnyStore;
-use aarm_cases::store::service::{AttemptOutcome, Queued, SessionAction};
+use aarm_cases::store::service::{AttemptOutcome, Queued, SessionAction, CLAIM_LEASE_MS};
 use std::path::{Path, PathBuf};
 
 #[path = "common/postgres.rs"]
@@ -58,6 +58,37 @@ fn contract(store: &Path) {
         o2.deliveries("case-1").unwrap().into_iter().map(|d| (d.state, d.attempts)).collect();
     assert_eq!(states, [("delivered".to_string(), 2), ("failed".to_string(), 0)]);
     assert_eq!(o1.next_due_ms().unwrap(), None);
+
+    // Claims: two handles claiming due deliveries at once get each one once; a claim is
+    // leased, so it is not due again until the lease runs out (its process died unrecorded).
+    let channels: Vec<Queued> =
+        (0..40).map(|i| Queued { channel: format!("webhook:{i}"), kind: "webhook".into(), refused: None }).collect();
+    assert_eq!(o1.queue("case-2", "approval:tier0", "{}", &channels, 5_000, 4).unwrap(), 40);
+    let claims: Vec<Vec<i64>> = std::thread::scope(|scope| {
+        let claimers: Vec<_> = [&o1, &o2]
+            .into_iter()
+            .map(|o| {
+                scope.spawn(move || {
+                    let mut ids = Vec::new();
+                    loop {
+                        let batch = o.due(5_000, 3).unwrap();
+                        if batch.is_empty() {
+                            return ids;
+                        }
+                        ids.extend(batch.into_iter().map(|d| d.id));
+                    }
+                })
+            })
+            .collect();
+        claimers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut all: Vec<i64> = claims.concat();
+    all.sort_unstable();
+    let claimed = all.len();
+    all.dedup();
+    assert_eq!((claimed, all.len()), (40, 40), "each delivery claimed once: {claims:?}");
+    assert_eq!(o1.due(5_000 + CLAIM_LEASE_MS - 1, 100).unwrap(), vec![], "leased");
+    assert_eq!(o2.due(5_000 + CLAIM_LEASE_MS, 100).unwrap().len(), 40, "due again once the lease ran out");
 
     // The write probe writes, again and again.
     one.write_probe().unwrap().write(7).unwrap();

@@ -6,7 +6,7 @@
 use super::postgres::{fail, Connection, PostgresStore};
 use super::service::{
     AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
-    SessionHistory, WriteProbe,
+    SessionHistory, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::StoreError;
 use postgres::{Client, Row};
@@ -242,14 +242,18 @@ impl DeliveryStore for PostgresDeliveries {
         let rows = side.with(|client| {
             client
                 .query(
-                    "SELECT id, channel, payload, attempts FROM serve_deliveries
-                     WHERE state = 'pending' AND next_at_ms <= $1 ORDER BY next_at_ms, id LIMIT $2",
-                    &[&now_ms, &limit],
+                    // SKIP LOCKED: a row another replica is claiming right now is its, not ours.
+                    "UPDATE serve_deliveries SET next_at_ms = $3 WHERE id IN (
+                         SELECT id FROM serve_deliveries WHERE state = 'pending' AND next_at_ms <= $1
+                         ORDER BY next_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+                     RETURNING id, channel, payload, attempts",
+                    &[&now_ms, &limit, &now_ms.saturating_add(CLAIM_LEASE_MS)],
                 )
                 .map_err(fail(side.what))
         })?;
         let get = fail(side.what);
-        rows.iter()
+        let mut claimed = rows
+            .iter()
             .map(|r| {
                 Ok(DueDelivery {
                     id: r.try_get(0).map_err(&get)?,
@@ -258,7 +262,10 @@ impl DeliveryStore for PostgresDeliveries {
                     attempts: int(r.try_get(3).map_err(&get)?, "attempt count")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING keeps no order: the oldest first, as queued.
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
     }
 
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {

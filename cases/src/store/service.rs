@@ -107,6 +107,9 @@ pub enum AttemptOutcome<'a> {
 
 /// The notification outbox: a delivery per (case, occasion, channel), recorded before anything
 /// is sent.
+/// How long a claimed delivery is kept from other claimants: longer than any attempt may take.
+pub const CLAIM_LEASE_MS: i64 = 5 * 60 * 1000;
+
 pub trait DeliveryStore: Send + Sync {
     /// Queues `payload` for `case` on `occasion` to each channel, due at `due_ms`; a channel
     /// already queued for that case and occasion is left as it is. Returns how many were new.
@@ -121,7 +124,10 @@ pub trait DeliveryStore: Send + Sync {
     ) -> Result<usize, StoreError>;
     /// Every delivery of `case`, oldest first.
     fn deliveries(&self, case: &str) -> Result<Vec<Delivery>, StoreError>;
-    /// At most `limit` pending deliveries due by `now_ms`, earliest first.
+    /// Claims at most `limit` pending deliveries due by `now_ms`, earliest first: each is put
+    /// off by [`CLAIM_LEASE_MS`] in the same statement, so another process (a replica) sharing
+    /// the store does not claim it too while this one sends it. [`DeliveryStore::record`] then
+    /// sets its real state; a claim never recorded (the process died) is due again after the lease.
     fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StoreError>;
     /// When the earliest pending delivery is due (milliseconds), if any.
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;

@@ -4,7 +4,7 @@
 
 use super::service::{
     AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
-    SessionHistory, WriteProbe,
+    SessionHistory, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::sqlite::{Durability, SqliteStore};
 use super::StoreError;
@@ -269,16 +269,22 @@ impl DeliveryStore for SqliteDeliveries {
         let conn = side.lock()?;
         let mut stmt = conn
             .prepare(
-                "SELECT id, channel, payload, attempts FROM serve_deliveries
-                 WHERE state = 'pending' AND next_at_ms <= ?1 ORDER BY next_at_ms LIMIT ?2",
+                // One statement, so one write transaction: two handles never claim one row.
+                "UPDATE serve_deliveries SET next_at_ms = ?3 WHERE id IN (
+                     SELECT id FROM serve_deliveries WHERE state = 'pending' AND next_at_ms <= ?1
+                     ORDER BY next_at_ms, id LIMIT ?2)
+                 RETURNING id, channel, payload, attempts",
             )
             .map_err(|e| side.fail(e))?;
         let rows = stmt
-            .query_map(params![now_ms, limit], |r| {
+            .query_map(params![now_ms, limit, now_ms.saturating_add(CLAIM_LEASE_MS)], |r| {
                 Ok(DueDelivery { id: r.get(0)?, channel: r.get(1)?, payload: r.get(2)?, attempts: r.get(3)? })
             })
             .map_err(|e| side.fail(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+        let mut claimed = rows.collect::<Result<Vec<_>, _>>().map_err(|e| side.fail(e))?;
+        // RETURNING keeps no order: the oldest first, as queued.
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
     }
 
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
