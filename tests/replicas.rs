@@ -182,3 +182,70 @@ fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nope") && !err.contains("hunter2"), "{err}");
 }
+
+/// Opens the event stream of `case` on `addr` and reads it until its first event (the case as
+/// it is now): from then on the server has subscribed, so no later change can be missed.
+fn follow(addr: &str, case: &str, token: &str) -> BufReader<std::net::TcpStream> {
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    write!(
+        sock,
+        "GET /v1/cases/{case}/events?timeout_s=300 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut stream = BufReader::new(sock);
+    let first = next_event(&mut stream);
+    assert_eq!(first["state"], "pending_approval", "{first}");
+    stream
+}
+
+/// The next `case` event's JSON on an event stream (a read past [`BOUND`] fails the test).
+fn next_event(stream: &mut BufReader<std::net::TcpStream>) -> serde_json::Value {
+    loop {
+        let mut line = String::new();
+        assert!(stream.read_line(&mut line).unwrap() > 0, "the event stream ended");
+        if let Some(data) = line.trim_end().strip_prefix("data:") {
+            return serde_json::from_str(data.trim()).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        }
+    }
+}
+
+/// A waiter on replica A is woken by an approval made on replica B (PostgreSQL `LISTEN/NOTIFY`),
+/// not by its wait running out: the stream asks for 300 s and the read gives up after
+/// [`BOUND`], so only a wake delivers the `allowed` event. Prints the approve → woken latency.
+#[test]
+fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
+    let Some(url) = pg::database() else { return };
+    let dir = temp("wake");
+    let bundle = dir.join("treasury.aarmb");
+    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
+    let (a, b) = (replica(&bundle, &url), replica(&bundle, &url));
+
+    let mut latencies = Vec::new();
+    for _ in 0..50 {
+        let (status, opened) = call(&a.addr, "POST", "/v1/decide", "agent-token-1", &request);
+        assert_eq!((status, opened["decision"].as_str()), (200, Some("step_up")), "{opened}");
+        let case = opened["case"].as_str().unwrap().to_string();
+        let (status, first) = approve(&b.addr, &case, "tok-cfo");
+        assert_eq!(status, 200, "{first}");
+        // The agent waits on A; the deciding approval is made on B.
+        let mut stream = follow(&a.addr, &case, "tok-ops");
+        let approved = Instant::now();
+        let (status, second) = approve(&b.addr, &case, "tok-lead");
+        assert_eq!((status, second["state"].as_str()), (200, Some("allowed")), "{second}");
+        // Earlier changes (the first approval) may still wake it on the way: it reads again.
+        let woken = loop {
+            let event = next_event(&mut stream);
+            if event["state"] != "pending_approval" {
+                break event;
+            }
+        };
+        latencies.push(approved.elapsed());
+        assert_eq!(woken["state"], "allowed", "{woken}");
+    }
+    latencies.sort();
+    let p = |q: usize| latencies[(latencies.len() * q / 100).min(latencies.len() - 1)];
+    eprintln!("approve on B -> waiter on A woken, over {} cases: p50 {:?}, p99 {:?}", latencies.len(), p(50), p(99));
+}

@@ -596,3 +596,37 @@ fn sqlite_quarantines_an_unreadable_case_and_lists_the_others() {
     assert_eq!(store.list(true).unwrap().len(), 3);
     assert!(store.unreadable().is_empty());
 }
+
+/// A listener on one handle hears every case another handle changes, once the change commits:
+/// a commit the store refuses (a stale version) sends nothing, so the next change heard is the
+/// next one committed. Dropping the listener stops it.
+#[test]
+fn postgres_listeners_hear_committed_case_changes_only() {
+    use aarm_cases::store::postgres_listen::Changed;
+    use std::time::Duration;
+    let Some(url) = pg::database() else { return };
+    let bound = Duration::from_secs(120);
+    let (watcher, mut writer) = (PostgresStore::open(&url).unwrap(), PostgresStore::open(&url).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let listener = watcher.listen(move |change| drop(tx.send(change))).unwrap();
+
+    let c = open(&mut writer, 100);
+    assert_eq!(rx.recv_timeout(bound).unwrap(), Changed::Case(c.id.clone()), "opening is a change");
+    let approved = next(&c, CaseState::Allowed, 110);
+    writer.commit(&approved, vec![draft(&c.id, "approve", CaseState::Allowed, 110)], None).unwrap();
+    assert_eq!(rx.recv_timeout(bound).unwrap(), Changed::Case(c.id.clone()));
+
+    // Refused (the version is stale): rolled back, so not announced.
+    let stale = next(&c, CaseState::Denied, 120);
+    assert!(matches!(
+        writer.commit(&stale, vec![draft(&c.id, "deny", CaseState::Denied, 120)], None),
+        Err(StoreError::Conflict(_))
+    ));
+    let other = open(&mut writer, 130);
+    assert_eq!(rx.recv_timeout(bound).unwrap(), Changed::Case(other.id.clone()), "the refused commit sent nothing");
+
+    drop(listener);
+    // The listener's thread ends (within its stop check) and drops the channel's sender.
+    while rx.recv_timeout(bound).is_ok() {}
+    assert!(matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
+}

@@ -130,7 +130,9 @@ pub struct App {
     pub bundle: CurrentBundle,
     /// The only source of time of the service (shared with the outbox).
     pub clock: Arc<Clock>,
-    pub waiters: Waiters,
+    pub waiters: Arc<Waiters>,
+    /// Wakes `waiters` on changes other replicas commit (PostgreSQL); stops when dropped.
+    _store_listener: Option<aarm_cases::store::postgres_listen::Listener>,
     pub sessions: Sessions,
     /// The journal and its receiving end, until [`crate::start`] starts its writer.
     pub(crate) journal: Mutex<Option<(Journal, tokio::sync::mpsc::UnboundedReceiver<Entry>)>>,
@@ -211,6 +213,8 @@ impl App {
             crate::replay::IdempotencyKeys::new(store.idempotency_keys().map_err(|e| store_error(e.to_string()))?);
         let probe = Arc::from(store.write_probe().map_err(|e| store_error(e.to_string()))?);
         let journal = Journal::new(store.session_history().map_err(|e| store_error(e.to_string()))?);
+        let waiters = Arc::new(Waiters::new());
+        let store_listener = crate::wait::follow_store(&store, &waiters).map_err(|e| store_error(e.to_string()))?;
         let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
         let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
         let engine = Arc::new(engine);
@@ -238,7 +242,8 @@ impl App {
             cases: Cases::new(lifecycle, clock.clone()),
             bundle: CurrentBundle { engine: RwLock::new(engine), stamp: Mutex::new(stamp) },
             clock,
-            waiters: Waiters::new(),
+            waiters,
+            _store_listener: store_listener,
             sessions,
             journal: Mutex::new(Some((journal, rx))),
             outbox,

@@ -3,6 +3,7 @@
 //! Commands and hosts open [`AnyStore`] and never look at the argument themselves.
 
 use super::postgres::{is_postgres_url, PostgresStore};
+use super::postgres_listen::{Changed, Listener};
 use super::rows::Unreadable;
 use super::service::{DeliveryStore, IdempotencyKeyStore, SessionHistory, WriteProbe};
 use super::sqlite::SqliteStore;
@@ -103,6 +104,16 @@ impl AnyStore {
             AnyStore::Sqlite(s) => Box::new(s.write_probe()?),
             AnyStore::Postgres(s) => Box::new(s.write_probe()?),
         })
+    }
+
+    /// Follows the case changes other processes commit to the same store, calling `on_change`
+    /// for each until the listener is dropped: PostgreSQL only. A SQLite file has one writing
+    /// process, whose host wakes its own waiters, so it has none (`Ok(None)`).
+    pub fn listen(&self, on_change: impl Fn(Changed) + Send + 'static) -> Result<Option<Listener>, StoreError> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(None),
+            AnyStore::Postgres(s) => s.listen(on_change).map(Some),
+        }
     }
 
     fn inner(&self) -> &dyn CaseStore {

@@ -11,6 +11,7 @@
 pub mod any;
 pub mod memory;
 pub mod postgres;
+pub mod postgres_listen;
 pub mod postgres_service;
 mod rows;
 pub mod service;

@@ -339,6 +339,13 @@ fn append(
         prev = receipt.hash.clone();
         sealed.push(receipt);
     }
+    // Every case this write changed, once each: the other replicas' waiters read it again.
+    let mut changed: Vec<&str> = sealed.iter().map(|r| r.body.case.as_str()).filter(|c| !c.is_empty()).collect();
+    changed.sort_unstable();
+    changed.dedup();
+    for case in changed {
+        super::postgres_listen::notify(tx, case)?;
+    }
     Ok(sealed)
 }
 
