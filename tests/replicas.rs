@@ -249,3 +249,60 @@ fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
     let p = |q: usize| latencies[(latencies.len() * q / 100).min(latencies.len() - 1)];
     eprintln!("approve on B -> waiter on A woken, over {} cases: p50 {:?}, p99 {:?}", latencies.len(), p(50), p(99));
 }
+
+/// Each timeout fires once when two replicas' clocks pass it at once: two lifecycles on two
+/// handles of one database tick the same due cases concurrently; the store's version check
+/// refuses the slower commit, and the retried tick finds nothing due on the timed-out case.
+#[test]
+fn a_timeout_fires_once_when_two_replicas_tick_past_it() {
+    use aarm::cases::lifecycle::identity::NoIdentityService;
+    use aarm::cases::lifecycle::service::Lifecycle;
+    use aarm::cases::store::any::AnyStore;
+    use aarm::cases::store::CaseStore;
+    use std::sync::Arc;
+
+    let Some(url) = pg::database() else { return };
+    const POLICY: &str = r#"
+policy p version "1"
+settings { default allow }
+tool pay { amount: Int }
+rule big on pay priority 10 {
+  when params.amount > 100
+  step_up { approvers 1 of ["a@corp.com"] timeout 10m -> deny }
+}
+"#;
+    let loaded = aarm::compiler::load_sources(vec![("p.aarm".into(), POLICY.into())]);
+    let compiled = aarm::compiler::compile(&loaded);
+    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
+    let bytes = aarm::runtime::bundle::encode(&program, None).unwrap();
+    let lifecycle = || {
+        let engine = aarm::runtime::engine::Engine::load(&bytes, &[], false).unwrap();
+        let store = AnyStore::open(Path::new(&url), true).unwrap();
+        let mut lc = Lifecycle::new(store, Box::new(NoIdentityService));
+        lc.add_engine(Arc::new(engine), Some(&bytes)).unwrap();
+        lc
+    };
+    let (mut one, mut two) = (lifecycle(), lifecycle());
+    let hash = aarm::runtime::engine::Engine::load(&bytes, &[], false).unwrap().bundle_hash().to_string();
+    const NOW: i64 = 1_795_514_400;
+    let cases: Vec<String> = (0..20)
+        .map(|_| one.submit(&hash, r#"{"action": {"tool": "pay", "params": {"amount": 500}}}"#, NOW).unwrap())
+        .map(|s| s.case.unwrap().id)
+        .collect();
+
+    // Both clocks pass the deadline; both tick at once.
+    let later = NOW + 10 * 60 + 1;
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| one.tick(later).unwrap().len());
+        let b = scope.spawn(|| two.tick(later).unwrap().len());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a + b, cases.len(), "each case timed out by exactly one replica ({a} + {b})");
+    for case in &cases {
+        let receipts = one.store().receipts(Some(case)).unwrap();
+        let timeouts = receipts.iter().filter(|r| r.body.event == "timeout").count();
+        assert_eq!(timeouts, 1, "{case}: {receipts:?}");
+        assert_eq!(one.store().get(case).unwrap().unwrap().state.as_str(), "denied");
+    }
+    assert!(two.tick(later + 3600).unwrap().is_empty(), "nothing left to fire");
+}
