@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/deny"),
     ("post", "/v1/cases/{id}/evidence"),
     ("post", "/v1/cases/{id}/cancel"),
+    ("post", "/v1/cases/{id}/confirm"),
     ("post", "/v1/cases/{id}/revalidate"),
     ("get", "/v1/cases/{id}/deliveries"),
     ("get", "/v1/receipts"),
