@@ -396,6 +396,9 @@ pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiErr
     Ok(case)
 }
 
+/// The stable code of a confirm answer from anyone but the request's `identity.human`.
+pub const NOT_THE_REQUESTER: &str = "not_the_requester";
+
 /// What an approver or agent asks the lifecycle to do.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -407,6 +410,9 @@ pub enum Action {
     Provide(serde_json::Map<String, Value>),
     /// The agent presents its current credential for a case whose release needs it.
     Revalidate,
+    /// The requesting human answers the open question of a `confirm` source: `true` confirms,
+    /// `false` declines; the answer is the value of every fact the question asks.
+    Confirm(bool),
 }
 
 /// Applies an authenticated event. Who may: approve and deny, an approver of the case, as
@@ -422,6 +428,13 @@ pub async fn act(
         (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
         (Action::Approve | Action::Deny { .. }, _) => {
             return Err(ApiError::Rejected(Rejection::NotAnApprover));
+        }
+        (Action::Confirm(_), Kind::Approver) => {}
+        (Action::Confirm(_), _) => {
+            return Err(ApiError::forbidden(
+                NOT_THE_REQUESTER,
+                "only the human the action is for answers its question, signed in as themself",
+            ));
         }
         (Action::Revalidate, Kind::Agent) => {}
         (Action::Revalidate, _) => {
@@ -479,6 +492,15 @@ pub async fn act(
                         (Event::Provide { name, value, by: Some(p2.id.clone()) }, eid)
                     })
                     .collect(),
+                Action::Confirm(value) => app2
+                    .sources
+                    .confirm_facts(&case)
+                    .into_iter()
+                    .map(|name| {
+                        let eid = event_id.as_ref().map(|e| format!("{e}/{name}"));
+                        (Event::Provide { name, value: Value::Bool(value), by: Some(p2.id.clone()) }, eid)
+                    })
+                    .collect(),
                 Action::Revalidate => {
                     // A credential without an end (a static token, no maximum age) stays valid.
                     let until = credential(&app2, &p2, now).map_or(i64::MAX, |c| c.valid_until);
@@ -522,6 +544,26 @@ fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -
             }
             if !may_act(app, case, p, now) {
                 return Err(ApiError::Rejected(Rejection::NotAnApprover));
+            }
+        }
+        Action::Confirm(_) => {
+            if case.state.is_resolved() {
+                return Err(ApiError::Rejected(Rejection::CaseResolved));
+            }
+            // The door refuses a padded or disguised `identity.human`; the comparison is the
+            // lifecycle's, so no other spelling of another person passes.
+            let human = text(&case.identity, &["human"]);
+            if human.is_empty() || !same_identity(human, &p.id) {
+                return Err(ApiError::forbidden(
+                    NOT_THE_REQUESTER,
+                    format!("{} asks its requesting human, not `{}`", case.id, p.id),
+                ));
+            }
+            if app.sources.confirm_facts(case).is_empty() {
+                return Err(ApiError::Conflict(
+                    "no_question",
+                    format!("{} asks no question now: it waits for no fact from a `confirm` source", case.id),
+                ));
             }
         }
         Action::Cancel | Action::Provide(_) | Action::Revalidate => {

@@ -318,6 +318,16 @@ pub enum Source {
         #[serde(default)]
         headers: BTreeMap<String, String>,
     },
+    /// Asks the request's `identity.human` (the inbox, the notification channels): the answer,
+    /// confirm or decline, is the fact's value. Only `Bool` facts; never asked in rounds.
+    Confirm {},
+}
+
+impl Source {
+    /// Whether rounds ask this source (a `confirm` source is answered by a person instead).
+    pub fn asked_in_rounds(&self) -> bool {
+        matches!(self, Source::Http { .. })
+    }
 }
 
 fn default_source_timeout() -> u64 {
@@ -370,6 +380,7 @@ impl EvidenceSection {
                         }
                     }
                 }
+                Source::Confirm {} => {}
             }
         }
         let retry = &self.retry;
@@ -705,6 +716,10 @@ mod tests {
         let e =
             err("[evidence.sources.m]\nkind = \"http\"\nurl = \"http://h\"\nheaders = { \"bad header\" = \"x\" }\n");
         assert!(e.contains("evidence.sources.m.headers"), "{e}");
+        let c = Config::parse("[evidence.sources.requester]\nkind = \"confirm\"\n", "serve.toml").unwrap();
+        assert!(matches!(c.evidence.sources.get("requester"), Some(Source::Confirm {})));
+        let e = err("[evidence.sources.requester]\nkind = \"confirm\"\nurl = \"http://h\"\n");
+        assert!(e.contains("url"), "a confirm source asks no URL: {e}");
         let e = err("[evidence.retry]\ninitial_backoff_ms = 5000\nmax_backoff_ms = 1000\n");
         assert!(e.contains("evidence.retry.max_backoff_ms"), "{e}");
     }

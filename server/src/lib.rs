@@ -139,6 +139,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
                 "the policy's evidence `{fact}` comes from \"{source}\", which serve.toml does not configure ([evidence.sources.{source}]): it is only provided by hand"
             );
         }
+        app.sources.check_confirm(&engine).map_err(ServeError::Config)?;
     }
 
     let mut background = Vec::new();

@@ -40,6 +40,7 @@ async fn reload_file(app: &Arc<App>) -> Result<Reloaded, ApiError> {
     if let Ok(mut s) = app.bundle.stamp.lock() {
         *s = stamp;
     }
+    app.sources.check_confirm(&engine).map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
     let previous = app.engine()?.bundle_hash().to_string();
     let hash = engine.bundle_hash().to_string();
     if hash == previous {

@@ -105,6 +105,33 @@ impl Resolver {
             .collect()
     }
 
+    /// Refuses a policy that takes a fact other than a `Bool` from a `confirm` source: a
+    /// person's confirm or decline can answer nothing else.
+    pub fn check_confirm(&self, engine: &Engine) -> Result<(), String> {
+        for e in &engine.program().schema.evidence {
+            let confirm = matches!(self.config.sources.get(&e.source), Some(Source::Confirm {}));
+            if confirm && e.ty != aarm_runtime::schema::ValueType::Bool {
+                return Err(format!(
+                    "evidence `{}` comes from \"{}\", a `kind = \"confirm\"` source, but is not a Bool: a person's \
+                     confirm or decline answers only a Bool\n  help: declare `evidence {}: Bool from \"{}\"`, or \
+                     configure [evidence.sources.{}] as another kind",
+                    e.name, e.source, e.name, e.source, e.source
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The facts `case` waits on that its requesting human answers (`confirm` sources): the
+    /// open question, empty when there is none.
+    pub fn confirm_facts(&self, case: &Case) -> Vec<String> {
+        needed_by_source(case)
+            .into_iter()
+            .filter(|(s, _)| matches!(self.config.sources.get(s), Some(Source::Confirm {})))
+            .flat_map(|(_, facts)| facts)
+            .collect()
+    }
+
     /// The rounds due at `now` among `cases` (pending ones, as stored): a case waiting for
     /// evidence that some configured source can give, whose next round is due, and with no
     /// round in flight in this process (it is marked in flight until [`Resolver::done`]).
@@ -116,8 +143,12 @@ impl Resolver {
             if in_flight.contains(&case.id) || next_round_due(case, &backoff).is_none_or(|due| due > now) {
                 continue;
             }
-            let asks: BTreeMap<String, Vec<String>> =
-                needed_by_source(case).into_iter().filter(|(s, _)| self.config.sources.contains_key(s)).collect();
+            // A `confirm` source is a question to a person: it is asked, not tried, so a round
+            // never waits on it nor counts an attempt against it.
+            let asks: BTreeMap<String, Vec<String>> = needed_by_source(case)
+                .into_iter()
+                .filter(|(s, _)| self.config.sources.get(s).is_some_and(Source::asked_in_rounds))
+                .collect();
             if asks.is_empty() {
                 continue;
             }
@@ -176,6 +207,8 @@ impl Resolver {
                     Err(_) => failed(codes::TIMEOUT, format!("no answer within {timeout_ms} ms")),
                 }
             }
+            // Never planned (`asked_in_rounds`); were it asked, its facts stay unknown.
+            Source::Confirm {} => TryResult::Answered { values: BTreeMap::new() },
         }
     }
 }

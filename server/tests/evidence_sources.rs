@@ -24,6 +24,8 @@ evidence typed_ok: Bool from "wrong_type"
 evidence slow_ok: Bool from "slow"
 evidence moved_ok: Bool from "redirect"
 evidence manual_ok: Bool from "ticket_system"
+evidence sure: Bool from "requester"
+tool purge { records: Int }
 
 rule rotate_prod on rotate priority 60 {
   when evidence.window_ok is not set
@@ -46,6 +48,18 @@ rule patch_all on patch priority 60 {
   defer { need huge_ok, typed_ok, slow_ok, moved_ok, manual_ok  timeout 1h -> deny  attempts 5 -> deny }
 }
 rule patch_ok on patch { allow }
+
+rule purge_ask on purge priority 60 {
+  when evidence.sure is not set
+  defer { need sure  timeout 1h -> deny  attempts 2 -> deny }
+  reason "purge.ask" "Delete these records?"
+}
+rule purge_declined on purge priority 50 {
+  when not evidence.sure
+  deny
+  reason "purge.declined" "The requester declined"
+}
+rule purge_ok on purge { allow }
 "#;
 
 /// What the test's source answers at `/facts`, switched by the test.
@@ -134,6 +148,9 @@ timeout_ms = 300
 [evidence.sources.redirect]
 kind = "http"
 url = "{u}/redirect"
+
+[evidence.sources.requester]
+kind = "confirm"
 
 [evidence.retry]
 initial_backoff_ms = 1000
@@ -308,4 +325,80 @@ async fn hostile_sources_are_failed_tries_never_facts_and_never_followed() {
     // By hand, it still works.
     let (status, body) = d.post(&format!("/v1/cases/{id}/evidence"), "agent-token", json!({ "manual_ok": true })).await;
     assert_eq!(status, 200, "{body}");
+}
+
+fn purge(human: &str) -> Value {
+    json!({ "action": { "tool": "purge", "params": { "records": 47 } }, "identity": { "agent": "finance-agent", "human": human } })
+}
+
+async fn answer_confirm(d: &Deployment, id: &str, token: &str, answer: &str) -> (u16, Value) {
+    d.post(&format!("/v1/cases/{id}/confirm"), token, json!({ "answer": answer })).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_source_asks_the_requesting_human_and_never_burns_attempts() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-confirm", &source).await;
+    let id = open(&d, purge("controller@corp.com")).await;
+    // Open question: rounds pass (far beyond `attempts 2`), nothing is tried or counted.
+    d.tick().await;
+    d.advance(Duration::from_secs(30)).await;
+    let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+    assert_eq!((case["state"].as_str(), case["attempts"].as_u64()), (Some("pending_evidence"), Some(0)), "{case}");
+    assert!(receipts(&d, &id, "source").await.is_empty());
+
+    // Only that human answers: not the agent, not an operator, not another approver.
+    for token in ["agent-token", "tok-ops", "tok-cfo"] {
+        let (status, body) = answer_confirm(&d, &id, token, "confirm").await;
+        assert_eq!((status, body["reason"].as_str()), (403, Some("not_the_requester")), "{token}: {body}");
+    }
+    let (status, body) = answer_confirm(&d, &id, "tok-controller", "maybe").await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = answer_confirm(&d, &id, "tok-controller", "confirm").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "allowed", "confirmed: the policy's allow: {body}");
+    // The answer is a receipt: who answered, and the value.
+    let provided = receipts(&d, &id, "provide").await;
+    assert_eq!(provided.len(), 1, "{provided:?}");
+    let text = provided[0].to_string();
+    assert!(text.contains("controller@corp.com") && text.contains("sure"), "{text}");
+    d.verified_chain().await;
+    // The question is closed now.
+    let (status, body) = answer_confirm(&d, &id, "tok-controller", "decline").await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_confirm_takes_the_false_branch_and_spoofed_humans_are_refused() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-decline", &source).await;
+    // A padded identity is refused at the door: it never becomes a question to anyone.
+    let (status, body) = d.post("/v1/decide", "agent-token", purge("controller@corp.com ")).await;
+    assert_eq!((status, body["reason"].as_str()), (422, Some("input.invalid")), "{body}");
+    // The controller cannot answer the question of another human's case.
+    let other = open(&d, purge("cfo@corp.com")).await;
+    let (status, body) = answer_confirm(&d, &other, "tok-controller", "confirm").await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("not_the_requester")), "{body}");
+
+    let id = open(&d, purge("controller@corp.com")).await;
+    let (status, body) = answer_confirm(&d, &id, "tok-controller", "decline").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "denied", "declined: the `not evidence.sure` branch: {body}");
+    let (_, case) = d.get(&format!("/v1/cases/{other}"), "tok-ops").await;
+    assert_eq!(case["state"], "pending_evidence", "{case}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_source_for_a_fact_other_than_bool_is_refused_naming_the_evidence() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-confirm-type", &source).await;
+    let wrong = POLICY
+        .replace("evidence sure: Bool from", "evidence sure: Int from")
+        .replace("when not evidence.sure\n", "when evidence.sure == 0\n");
+    std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&wrong, None)).unwrap();
+    let (status, body) = d.post("/v1/admin/reload", "tok-ops", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("`sure`") && text.contains("confirm") && text.contains("Bool"), "{text}");
 }

@@ -251,6 +251,25 @@ pub async fn evidence(
     cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&c)))
 }
 
+/// The requesting human answers a `confirm` source's question: `{"answer": "confirm"}` or
+/// `{"answer": "decline"}`.
+pub async fn confirm(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    event(&app, &p, ("confirm", &id), &headers, &body, |body| match body.get("answer").and_then(Value::as_str) {
+        Some("confirm") => Ok(Action::Confirm(true)),
+        Some("decline") => Ok(Action::Confirm(false)),
+        _ => {
+            Err(ApiError::BadRequest("give the answer: {\"answer\": \"confirm\"} or {\"answer\": \"decline\"}".into()))
+        }
+    })
+    .await
+}
+
 /// The agent presents its current credential: a release refused as `identity_invalid` (the
 /// credential it decided with expired) may happen again.
 pub async fn revalidate(

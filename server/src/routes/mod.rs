@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/deny"),
     ("post", "/v1/cases/{id}/evidence"),
     ("post", "/v1/cases/{id}/cancel"),
+    ("post", "/v1/cases/{id}/confirm"),
     ("post", "/v1/cases/{id}/revalidate"),
     ("get", "/v1/cases/{id}/deliveries"),
     ("get", "/v1/receipts"),
@@ -67,6 +68,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/cases/{id}/deny", post(api::deny))
         .route("/v1/cases/{id}/evidence", post(api::evidence))
         .route("/v1/cases/{id}/cancel", post(api::cancel))
+        .route("/v1/cases/{id}/confirm", post(api::confirm))
         .route("/v1/cases/{id}/revalidate", post(api::revalidate))
         .route("/v1/cases/{id}/deliveries", get(api::deliveries))
         .route("/v1/receipts", get(api::receipts))
