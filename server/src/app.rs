@@ -153,6 +153,8 @@ pub struct App {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where decision lines go, when `[decision_log]` is configured.
     pub decision_log: Option<crate::decision_log::DecisionLogger>,
+    /// OpenTelemetry spans, when `[tracing]` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    pub traces: crate::traces::Traces,
 }
 
 /// The bundle new requests are decided with (swapped by a reload), and its file as the
@@ -209,6 +211,8 @@ impl App {
             }
             None => None,
         };
+        let endpoint = options.config.tracing.as_ref().map(|t| t.otlp_endpoint.as_str());
+        let traces = crate::traces::Traces::start(endpoint).map_err(ServeError::Config)?;
         let keys =
             crate::replay::IdempotencyKeys::new(store.idempotency_keys().map_err(|e| store_error(e.to_string()))?);
         let probe = Arc::from(store.write_probe().map_err(|e| store_error(e.to_string()))?);
@@ -256,6 +260,7 @@ impl App {
             shutdown: CancellationToken::new(),
             metrics,
             decision_log,
+            traces,
             options,
         })
     }

@@ -202,6 +202,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             .run_at(move |lc, at| {
                 let submitted = lc.open_decided_as(pending, &request, at, credential)?;
                 if let Some(case) = &submitted.case {
+                    app2.traces.opened(case, submitted.receipt.as_deref());
                     observed(&app2, lc, case, at);
                 }
                 Ok(submitted)
@@ -237,6 +238,17 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     }
     let took = started.elapsed();
     app.metrics.decided(decision.decision.as_str(), decision.rule.as_deref(), took);
+    app.traces.decided(&crate::traces::Decided {
+        decision: decision.decision.as_str(),
+        rule: decision.rule.as_deref(),
+        reason_code: &decision.reason.code,
+        tool: &tool,
+        agent: &p.id,
+        bundle_hash: &decision.policy.bundle_hash,
+        decision_id: decision.decision_id.as_deref(),
+        case: case.as_ref().map(|c| c.id.as_str()),
+        took,
+    });
     if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
         log.log(crate::decision_log::Line {
             decision_id: decision.decision_id.clone(),
@@ -513,6 +525,7 @@ pub async fn act(
                 match lc.apply_verified(&id2, &event, now, eid.as_deref(), Some(&actor)) {
                     Ok((c, receipts)) => {
                         app2.metrics.transition(&c, &receipts);
+                        app2.traces.transition(&c, &receipts);
                         last = c;
                     }
                     Err(e) => {

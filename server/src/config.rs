@@ -36,6 +36,18 @@ pub struct Config {
     pub decision_log: Option<DecisionLogSection>,
     #[serde(default)]
     pub evidence: EvidenceSection,
+    /// `[tracing]`: OpenTelemetry spans over OTLP (traces.rs); absent: only if the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    #[serde(default)]
+    pub tracing: Option<TracingSection>,
+}
+
+/// `[tracing]`: where spans are exported.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingSection {
+    /// The OTLP/HTTP base URL (`http://127.0.0.1:4318`); spans go to `/v1/traces` under it.
+    pub otlp_endpoint: String,
 }
 
 /// `[decision_log]`: where decision lines go and what is taken out of them.
@@ -522,6 +534,15 @@ impl Config {
                 }
             }
         }
+        if let Some(t) = &self.tracing {
+            let scheme = t.otlp_endpoint.split_once("://").map(|(s, rest)| (s, rest.is_empty()));
+            if !matches!(scheme, Some(("http" | "https", false))) {
+                return Err(invalid(
+                    "tracing.otlp_endpoint".into(),
+                    format!("`{}` is not an http(s) URL (e.g. `http://127.0.0.1:4318`)", t.otlp_endpoint),
+                ));
+            }
+        }
         if let Some(log) = &self.decision_log {
             if log.path.trim().is_empty() {
                 return Err(invalid("decision_log.path".into(), "give a file, or `-` for standard output".into()));
@@ -689,6 +710,16 @@ mod tests {
         let e = err("[[auth.jwt]]\nissuer = \"i\"\nalgorithm = \"HS256\"\nsecret = \"s\"\n");
         assert!(e.contains("exactly one of `kind`"), "{e}");
         assert!(err("[notify.retry]\nmax_attempts = 0\n").contains("at least 1"));
+    }
+
+    #[test]
+    fn a_tracing_endpoint_must_be_an_http_url() {
+        let c = Config::parse("[tracing]\notlp_endpoint = \"http://127.0.0.1:4318\"\n", "t").unwrap();
+        assert_eq!(c.tracing.unwrap().otlp_endpoint, "http://127.0.0.1:4318");
+        assert!(Config::parse("", "t").unwrap().tracing.is_none());
+        assert!(err("[tracing]\notlp_endpoint = \"127.0.0.1:4318\"\n").contains("tracing.otlp_endpoint"));
+        assert!(err("[tracing]\notlp_endpoint = \"http://\"\n").contains("tracing.otlp_endpoint"));
+        assert!(err("[tracing]\nendpoint = \"http://x\"\n").contains("endpoint"));
     }
 
     #[test]

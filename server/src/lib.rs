@@ -41,6 +41,7 @@ pub mod routes;
 pub mod sessions;
 pub mod sources;
 pub mod timers;
+pub mod traces;
 pub mod wait;
 
 pub use app::{App, Limits, Options, ServeError};
@@ -81,6 +82,8 @@ impl Running {
                 tracing::warn!("a background task did not stop in time");
             }
         }
+        // The spans still batched.
+        self.app.traces.shutdown().await;
         result
     }
 

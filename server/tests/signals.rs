@@ -4,8 +4,8 @@
 
 mod common;
 
-use aarm_server::config::DecisionLogSection;
-use common::{bundle, eventually, metric, tool, transfer, Deployment, TempDir, POLICY};
+use aarm_server::config::{DecisionLogSection, TracingSection};
+use common::{bundle, eventually, metric, tool, transfer, Deployment, Receiver, TempDir, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -167,4 +167,73 @@ async fn every_decision_is_one_json_line_with_the_configured_fields_redacted() {
 
     let metrics = d.get("/metrics", "tok-ops").await;
     assert_eq!(metrics.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_of_a_decide_and_an_approval_reach_an_otlp_receiver() {
+    // The collector: a receiver on loopback that keeps every request (common::Receiver).
+    let collector = Receiver::start().await;
+    let endpoint = format!("{}/", collector.url);
+    let mut d = Deployment::start_with("signals-traces", POLICY, |o| {
+        o.config.tracing = Some(TracingSection { otlp_endpoint: endpoint });
+    })
+    .await;
+
+    let allowed = d.decide(transfer(10)).await;
+    assert_eq!(allowed["decision"], "allow");
+    let id = case_id(&d.decide(transfer(5000)).await);
+    let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!(status, 200);
+    // Stopping sends what is still batched.
+    d.stop().await;
+
+    let spans = collector.spans();
+    let named = |name: &str| spans.iter().filter(|s| s.name == name).map(|s| &s.attributes).collect::<Vec<_>>();
+    assert!(spans.iter().all(|s| s.service == "aarm"), "service name: {spans:?}");
+    let decides = named("aarm.decide");
+    assert_eq!(decides.len(), 2, "{spans:?}");
+    let allow = decides.iter().find(|a| a["aarm.decision"] == "allow").unwrap();
+    assert_eq!(allow["aarm.rule"], "pay.small");
+    assert_eq!(allow["aarm.tool"], "transfer");
+    assert_eq!(allow["aarm.agent"], "finance-agent");
+    assert_eq!(allow["aarm.decision_id"], allowed["decision_id"].as_str().unwrap());
+    assert!(allow["aarm.bundle_hash"].starts_with("sha256:"), "{allow:?}");
+    assert!(!allow.contains_key("aarm.case.id"));
+    let step_up = decides.iter().find(|a| a["aarm.decision"] == "step_up").unwrap();
+    assert_eq!(step_up["aarm.case.id"], id);
+
+    let open = named("aarm.case.open");
+    assert_eq!(open.len(), 1, "{spans:?}");
+    assert_eq!(
+        (open[0]["aarm.case.id"].as_str(), open[0]["aarm.case.state"].as_str()),
+        (id.as_str(), "pending_approval")
+    );
+    let approve = named("aarm.case.approve");
+    assert_eq!(approve.len(), 1, "{spans:?}");
+    assert_eq!(approve[0]["aarm.case.id"], id);
+    assert_eq!(approve[0]["aarm.actor"], "cfo@corp.com");
+    assert_eq!(approve[0]["aarm.decision"], "allow");
+    assert_eq!(approve[0]["aarm.tool"], "transfer");
+    assert_eq!(approve[0]["aarm.agent"], "finance-agent");
+    assert!(approve[0]["aarm.receipt"].starts_with("sha256:"));
+    // Parameters never leave the service.
+    let all = format!("{spans:?}");
+    assert!(!all.contains("acme") && !all.contains("5000"), "a parameter value in the spans: {all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_is_down_fails_no_decision() {
+    // Nothing listens there: every export fails.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let mut d = Deployment::start_with("signals-traces-down", POLICY, |o| {
+        o.config.tracing = Some(TracingSection { otlp_endpoint: endpoint });
+    })
+    .await;
+    assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
+    let id = case_id(&d.decide(transfer(5000)).await);
+    let (status, case) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")));
+    d.stop().await;
 }

@@ -218,6 +218,15 @@ impl Hit {
     }
 }
 
+/// One OpenTelemetry span a [`Receiver`] got: its resource's `service.name`, its name, and its
+/// attributes (non-strings in debug form).
+#[derive(Debug, Clone)]
+pub struct ReceivedSpan {
+    pub service: String,
+    pub name: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
 /// A local HTTP receiver for webhooks and Slack messages. `fail_first` requests get a 500.
 pub struct Receiver {
     pub url: String,
@@ -250,6 +259,32 @@ impl Receiver {
 
     pub fn hits(&self, path: &str) -> Vec<Hit> {
         self.hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    /// The spans received as an OpenTelemetry collector (`POST /v1/traces`, OTLP/HTTP protobuf),
+    /// in the order they arrived.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{any_value::Value as Any, KeyValue};
+        use prost::Message;
+        let text = |kv: &KeyValue| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Any::StringValue(s)) => s.clone(),
+            other => format!("{other:?}"),
+        };
+        let mut spans = Vec::new();
+        for hit in self.hits("/v1/traces") {
+            assert_eq!(hit.headers["content-type"], "application/x-protobuf");
+            let request = ExportTraceServiceRequest::decode(hit.body.as_slice()).unwrap();
+            for resource in request.resource_spans {
+                let attrs = resource.resource.map(|r| r.attributes).unwrap_or_default();
+                let service = attrs.iter().find(|kv| kv.key == "service.name").map(text).unwrap_or_default();
+                for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+                    let attributes = span.attributes.iter().map(|kv| (kv.key.clone(), text(kv))).collect();
+                    spans.push(ReceivedSpan { service: service.clone(), name: span.name, attributes });
+                }
+            }
+        }
+        spans
     }
 
     /// Waits until `n` requests to `path` arrived.

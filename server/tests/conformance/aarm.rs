@@ -2,9 +2,10 @@
 //! R3, R4 and R5 are shown through the CLI (`tests/conformance/aarm.rs` of the root package).
 
 use super::{case_as, case_id, metrics};
-use crate::common::{transfer, Deployment, POLICY};
+use crate::common::{transfer, Deployment, Receiver, POLICY};
 use aarm_cases::lifecycle::receipt::Receipt;
 use aarm_cases::receipts::{verify_chain, VerifyOptions};
+use aarm_server::config::TracingSection;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 
@@ -116,11 +117,16 @@ async fn r7_semantic_distance_is_weighed_and_drift_is_flagged() {
 }
 
 /// R8: action telemetry in a standard format: `GET /metrics` in the Prometheus (OpenMetrics)
-/// text format, and every decision as a JSON line (`[decision_log]`, server/tests/signals.rs).
-/// Gap: issue 14 (OpenTelemetry traces over OTLP are not exported yet).
+/// text format, every decision as a JSON line (`[decision_log]`, server/tests/signals.rs), and
+/// OpenTelemetry spans over OTLP/HTTP (`[tracing]`) for each decision and case transition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r8_action_telemetry_is_exported_in_a_standard_format() {
-    let d = Deployment::start("conf-r8").await;
+    let collector = Receiver::start().await;
+    let endpoint = collector.url.clone();
+    let mut d = Deployment::start_with("conf-r8", POLICY, |o| {
+        o.config.tracing = Some(TracingSection { otlp_endpoint: endpoint });
+    })
+    .await;
     assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
     let (status, body) = metrics(&d).await;
     assert_eq!(status, 200, "{body}");
@@ -128,6 +134,11 @@ async fn r8_action_telemetry_is_exported_in_a_standard_format() {
     assert!(text.contains("# TYPE aarm_decisions counter"), "{text}");
     assert!(text.contains("aarm_decisions_total{decision=\"allow\",rule=\"pay.small\"} 1"), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
+    d.stop().await;
+    let spans = collector.spans();
+    let decide = spans.iter().find(|s| s.name == "aarm.decide").unwrap_or_else(|| panic!("{spans:?}"));
+    assert_eq!((decide.service.as_str(), decide.attributes["aarm.decision"].as_str()), ("aarm", "allow"));
+    assert_eq!(decide.attributes["aarm.rule"], "pay.small");
 }
 
 /// R9: each credential reaches only what its role needs, checked at the time of the action: an
