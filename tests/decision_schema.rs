@@ -158,3 +158,36 @@ rule drops on op { when params.kind == "drop" deny }
     assert_eq!((allow["decision"].as_str(), &allow["review"]), (Some("allow"), &Value::Null));
     assert_eq!(allow["expires_at"], "2026-11-24T10:05:00Z");
 }
+
+/// A caller's `request_id` at its limit is echoed; one past it, or one that could disguise itself
+/// in a log (spaces, control or non-ASCII characters), a non-string, or a second copy of the key
+/// is `input.invalid` and a deny, never a decision on the action.
+#[test]
+fn a_request_id_is_echoed_at_its_limit_and_refused_past_it() {
+    let payments = root().join("examples/payments");
+    let request: Value = serde_json::from_slice(&std::fs::read(payments.join("request.json")).unwrap()).unwrap();
+    let with = |id: Value| {
+        let mut r = request.clone();
+        r["request_id"] = id;
+        decision_of(&eval_stdin(&payments, r.to_string().as_bytes(), &[]))
+    };
+    let at_limit = "r".repeat(128);
+    let d = with(json!(at_limit));
+    assert_eq!(d["request_id"], json!(at_limit), "{d}");
+    assert_ne!(d["reason"]["code"], "input.invalid", "{d}");
+    for bad in
+        [json!("r".repeat(129)), json!("réq-1"), json!("req\u{7}1"), json!("req\u{200b}1"), json!(42), json!(["r"])]
+    {
+        let d = with(bad.clone());
+        assert_eq!(
+            (d["decision"].as_str(), d["reason"]["code"].as_str()),
+            (Some("deny"), Some("input.invalid")),
+            "{bad}: {d}"
+        );
+        assert!(d.to_string().contains("request_id"), "the refusal names the field: {bad}: {d}");
+    }
+    let body = request.to_string();
+    let twice = format!("{{\"request_id\": \"a\", \"request_id\": \"b\", {}", &body[1..]);
+    let d = decision_of(&eval_stdin(&payments, twice.as_bytes(), &[]));
+    assert_eq!((d["decision"].as_str(), d["reason"]["code"].as_str()), (Some("deny"), Some("input.invalid")), "{d}");
+}
