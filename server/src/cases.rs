@@ -71,6 +71,13 @@ pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
 
 /// What the service does with every case it sees committed: remember when it is next due (for
 /// the clock), and queue the notifications its state calls for.
+/// Counts and traces the receipts a transition of `case` committed: every place that applies an
+/// event (an API call, the clock, an evidence round) reports through here, so none is left out.
+pub fn transitioned(app: &App, case: &Case, receipts: &[aarm_cases::lifecycle::receipt::Receipt]) {
+    app.metrics.transition(case, receipts);
+    app.traces.transition(case, receipts);
+}
+
 pub fn observed(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
     app.cases.due.update(case);
     notify(app, lc, case, now);
@@ -524,8 +531,7 @@ pub async fn act(
             for (event, eid) in events {
                 match lc.apply_verified(&id2, &event, now, eid.as_deref(), Some(&actor)) {
                     Ok((c, receipts)) => {
-                        app2.metrics.transition(&c, &receipts);
-                        app2.traces.transition(&c, &receipts);
+                        transitioned(&app2, &c, &receipts);
                         last = c;
                     }
                     Err(e) => {

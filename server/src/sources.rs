@@ -294,6 +294,7 @@ pub async fn resolve_due(app: &Arc<crate::App>) -> Result<Vec<String>, String> {
             .run_at(move |lc, now| {
                 let outcome = apply(lc, &plan, tries, now);
                 if let Ok(Some(o)) = &outcome {
+                    crate::cases::transitioned(&recorder, &o.case, &o.receipts);
                     crate::cases::observed(&recorder, lc, &o.case, now);
                 }
                 Ok(outcome)

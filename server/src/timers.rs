@@ -31,8 +31,7 @@ pub async fn tick(app: &Arc<App>, rescan: bool) -> Result<Vec<String>, String> {
             for id in app2.cases.due.due(now) {
                 match lc.apply(&id, &Event::Tick, now, None) {
                     Ok((after, receipts)) => {
-                        app2.metrics.transition(&after, &receipts);
-                        app2.traces.transition(&after, &receipts);
+                        crate::cases::transitioned(&app2, &after, &receipts);
                         for r in &receipts {
                             tracing::info!(case = %after.id, event = %r.body.event, state = after.state.as_str(), "clock");
                         }

@@ -231,6 +231,11 @@ async fn a_source_that_answers_resolves_the_deferral_with_one_receipt_per_try() 
     d.verified_chain().await;
     // The operator's view: one try of this source, answered.
     attempts_counted(&d, "maintenance_api", "answered", 1.0).await;
+    // The round's resolution counts like any other (it once went uncounted: only API calls and
+    // the clock reported their receipts).
+    let (_, body) = d.get("/metrics", "tok-ops").await;
+    let text = body.as_str().unwrap();
+    assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
