@@ -147,3 +147,24 @@ fn slugs_follow_githubs_rule() {
     assert_eq!(slug(" Byte layout (format version 1)"), "byte-layout-format-version-1");
     assert_eq!(slug(" Evidence and three-valued logic"), "evidence-and-three-valued-logic");
 }
+
+/// The lines of the first fenced block opened by `fence` in `markdown`.
+fn fenced_block<'a>(lines: impl Iterator<Item = &'a str>, fence: &str) -> Vec<&'a str> {
+    lines.skip_while(|l| l.trim_end() != fence).skip(1).take_while(|l| l.trim_end() != "```").collect()
+}
+
+#[test]
+fn the_readmes_rust_host_example_is_the_doctest_of_aarm_runtime() {
+    let root = root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let shown = fenced_block(readme.lines(), "```rust");
+    let lib = std::fs::read_to_string(root.join("runtime/src/lib.rs")).unwrap();
+    // The crate documentation's lines, without `//! `, and without the doctest's hidden set-up
+    // lines (`# …`), which a reader of the README does not need.
+    let doc: Vec<&str> =
+        lib.lines().filter_map(|l| l.strip_prefix("//!")).map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
+    let tested: Vec<&str> =
+        fenced_block(doc.into_iter(), "```rust").into_iter().filter(|l| !(l.starts_with("# ") || *l == "#")).collect();
+    assert!(shown.len() >= 10, "README.md has no ```rust host example");
+    assert_eq!(shown, tested, "README.md's Rust example differs from runtime/src/lib.rs's doctest");
+}

@@ -290,8 +290,9 @@ impl ToolIndex {
         true
     }
 
-    /// How many tables the tool has (for tests and `aarm` diagnostics).
-    pub fn tables(&self) -> usize {
+    /// How many tables the tool has (for the unit tests).
+    #[cfg(test)]
+    fn tables(&self) -> usize {
         self.dims.len()
     }
 }

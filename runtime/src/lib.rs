@@ -9,13 +9,55 @@
 //! - [`spans`]: which source expression each instruction came from, for evaluation errors
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
-//! - [`index`]: the leaf tests of a tool's rules in tables, so that a decision skips rules that
+//! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
 //! - [`decision`]: the decision JSON of docs/json.md; [`record`]: its id, times and scope
+
+//!
+//! # Deciding from Rust
+//!
+//! A host loads a bundle built by `aarm build` once, then decides each request the agent makes.
+//! The names a host needs are re-exported here; the modules below are for the compiler, the case
+//! service and tools that inspect bundles.
+//!
+//! ```rust
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let loaded = aarm_compiler::load(&["../examples/quorum_transfer".into()])?;
+//! # let program = aarm_compiler::compile(&loaded).program.ok_or("the example policy has errors")?;
+//! # let dir = std::env::temp_dir().join(format!("aarm-host-doctest-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # std::env::set_current_dir(&dir)?;
+//! # std::fs::write("treasury.aarmb", aarm_runtime::bundle::encode(&program, None)?)?;
+//! use aarm_runtime::{Effect, Engine};
+//!
+//! // `aarm build examples/quorum_transfer -o treasury.aarmb` wrote this bundle.
+//! let bytes = std::fs::read("treasury.aarmb")?;
+//! // No trusted keys and no signature required here; a production host passes the keys it
+//! // trusts and `true`, and a bundle that fails its hash, signature or verifier is refused.
+//! let engine = Engine::load(&bytes, &[], false)?;
+//!
+//! let request = r#"{
+//!   "action": { "tool": "transfer_funds",
+//!               "params": { "amount": 25000, "currency": "EUR", "recipient": "acme" } },
+//!   "identity": { "human": "alice@corp.com", "agent": "treasury-agent" } }"#;
+//! let now = 1_796_299_200; // seconds since the Unix epoch, used when the request has no context.now
+//!
+//! // Invalid input is a `deny` with reason `input.invalid`, never an error to forget to check.
+//! // `identify` stamps the decision_id the host hands out with the decision.
+//! let decision = engine.decide_json(request, now).identify();
+//! assert_eq!(decision.decision, Effect::StepUp);
+//! println!("{}", serde_json::to_string_pretty(&decision)?);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A host deciding in a loop converts once and reuses a [`Vm`]: [`Engine::convert`], then
+//! [`Engine::evaluate`] (no allocation) and [`Engine::materialize`] for the decision JSON.
 
 pub mod assemble;
 pub mod bundle;
@@ -24,12 +66,12 @@ pub mod convert;
 pub mod decision;
 pub mod disasm;
 pub mod engine;
-pub mod fuse;
-pub mod index;
+pub(crate) mod fuse;
+pub(crate) mod index;
 pub mod json;
 pub mod ops;
 pub mod parsed;
-pub mod plan;
+pub(crate) mod plan;
 pub mod policy;
 pub mod program;
 pub mod record;
@@ -39,3 +81,10 @@ pub mod spans;
 pub mod value;
 pub mod verify;
 pub mod vm;
+
+pub use bundle::BundleError;
+pub use convert::InputError;
+pub use decision::{Decision, Effect};
+pub use engine::{Engine, EngineError, Tried, Verdict};
+pub use request::Request;
+pub use vm::Vm;
