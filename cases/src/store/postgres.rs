@@ -344,7 +344,7 @@ fn append(
     changed.sort_unstable();
     changed.dedup();
     for case in changed {
-        super::postgres_listen::notify(tx, case)?;
+        notify(tx, case)?;
     }
     Ok(sealed)
 }
@@ -519,4 +519,13 @@ impl CaseStore for PostgresStore {
             .transpose()
             .map_err(fail("read bundle"))
     }
+}
+
+/// The notification channel case changes are sent on (followed by `postgres_listen`).
+pub const CHANNEL: &str = "aarm_case_changed";
+
+/// Sends the change of `case` to every listener, when the transaction `tx` commits.
+fn notify(tx: &mut impl postgres::GenericClient, case: &str) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &case]).map_err(fail("notify"))?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Cross-replica wake: every write that changes a case sends the case id on the [`CHANNEL`]
 //! (`pg_notify` inside the writing transaction, so PostgreSQL delivers it only if the write
-//! commits), and [`PostgresStore::listen`] follows that channel on a connection and thread of
+//! commits: the store's side, in the `postgres` module), and [`PostgresStore::listen`] follows that channel on a connection and thread of
 //! its own, so that a replica's waiters wake when another replica resolves their case.
 //!
 //! A notification only says "read this case again": a forged or duplicated one costs a read,
@@ -8,16 +8,13 @@
 //! [`Changed::Unknown`] (notifications sent while it was away are lost), so its host wakes
 //! every waiter to read again rather than leave one asleep on a resolved case.
 
-use super::postgres::{connect, fail, PostgresStore};
+use super::postgres::{connect, fail, PostgresStore, CHANNEL};
 use super::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The notification channel case changes are sent on.
-pub const CHANNEL: &str = "aarm_case_changed";
 
 /// How often the listening thread looks whether it should stop (between notifications).
 const STOP_CHECK: Duration = Duration::from_millis(500);
@@ -33,12 +30,6 @@ pub enum Changed {
     Lost(String),
     /// Notifications may have been missed (the listening connection was re-established).
     Unknown,
-}
-
-/// Sends the change of `case` to every listener, when the transaction `tx` commits.
-pub(crate) fn notify(tx: &mut impl postgres::GenericClient, case: &str) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &case]).map_err(fail("notify"))?;
-    Ok(())
 }
 
 /// A running listener; dropping it stops its thread (within [`STOP_CHECK`]).
