@@ -786,7 +786,7 @@ async fn questions_walk(width: u32) {
             "the refused answer",
         )
         .await;
-    assert!(err.as_str().unwrap().contains("Not recorded."), "{err}");
+    assert!(err.as_str().unwrap().contains("Not recorded. This question is closed"), "{err}");
     assert_eq!(d.get(&format!("/v1/cases/{hostile}"), "tok-ops").await.1["state"], "cancelled");
     b.shot("q3-closed-meanwhile").await;
 

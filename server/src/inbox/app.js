@@ -491,7 +491,9 @@ async function answer(st, choice) {
   } catch (e) {
     st.result.className = "result error";
     st.result.setAttribute("role", "alert");
-    st.result.textContent = "Not recorded. " + refusal(e);
+    // A question closed meanwhile (answered elsewhere, or its case ended) is said as such.
+    const closed = e.reason === "case_resolved" || e.reason === "no_question";
+    st.result.textContent = "Not recorded. " + (closed ? REFUSALS.no_question + " (" + e.reason + ")" : refusal(e));
     st.yes.disabled = false;
     st.no.disabled = false;
   }
