@@ -697,7 +697,7 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     app.roles.saw(&p.id, &p.roles);
     let app2 = app.clone();
     let p2 = p.clone();
-    let (mut items, questions) = app
+    let (mut items, mut questions) = app
         .cases
         .run(move |lc| {
             let now = app2.clock.now();
@@ -723,7 +723,6 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     items.sort_by(|(a, ca), (b, cb)| {
         risk_rank(&cb.risk).cmp(&risk_rank(&ca.risk)).then(a.opened_at.cmp(&b.opened_at)).then(a.id.cmp(&b.id))
     });
-    let mut questions = questions;
     questions.sort_by(|(a, ca), (b, cb)| a.cmp(b).then(ca.case.cmp(&cb.case)));
     let cases: Vec<Value> =
         items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect();

@@ -590,3 +590,34 @@ async fn the_confirm_question_reaches_only_the_requesting_human_on_the_channels_
     let asked: Vec<String> = asked.iter().map(|h| h.json()["case"]["case"].as_str().unwrap().to_string()).collect();
     assert_eq!(asked, [id, other], "one question per case");
 }
+
+/// A deferral's timeout that falls due while its sources are being asked: the round, recorded
+/// after the deadline, commits the timeout and is refused. The timeout is reported like any
+/// other (counted, the case's waiters told), and no try is recorded for the refused round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_that_falls_due_during_a_round_is_committed_and_counted() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-late-round", &source).await;
+    let id = open(
+        &d,
+        json!({ "action": { "tool": "probe", "params": { "n": 1 } }, "identity": { "agent": "finance-agent" } }),
+    )
+    .await;
+    // The source holds its answer until the test has moved the clock past `timeout 1h -> deny`.
+    let late = async {
+        common::eventually("the source to be asked", || async { (!source.hits("solo").is_empty()).then_some(()) })
+            .await;
+        d.time.advance(Duration::from_secs(3601));
+        source.meet.wait().await;
+    };
+    let (changed, ()) = tokio::join!(d.tick(), late);
+    assert!(changed.contains(&id), "{changed:?}");
+    let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+    assert_eq!(case["state"], "denied", "{case}");
+    assert!(receipts(&d, &id, "source").await.is_empty(), "the refused round left no try");
+    assert_eq!(receipts(&d, &id, "timeout").await.len(), 1);
+    let (_, body) = d.get("/metrics", "tok-ops").await;
+    let text = body.as_str().unwrap();
+    assert_eq!(common::metric(text, "aarm_case_timeouts_total"), Some(1.0), "{text}");
+    assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
+}
