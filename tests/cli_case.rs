@@ -227,6 +227,7 @@ fn stats_count_the_deferral_and_approval_signals_of_a_store() {
     assert!(text.contains("cases by state:       allowed 1, denied 1"), "{text}");
     assert!(text.contains("escalations:          1"), "{text}");
     assert!(text.contains("time to resolution:   median 180s, p90 5520s"), "{text}");
+    assert!(text.contains("resolver attempts:    none"), "no source was asked: {text}");
     // A store that does not exist is an error, not an empty report.
     let out = run(&dir, &["case", "stats", "--store", "missing.db"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -316,9 +317,33 @@ fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("\"event\":\"source\"") && text.contains("\"event\":\"round\""), "{text}{}", stderr(&out));
 
+    // A second deferral whose source cannot be reached (a port nobody listens on any more).
+    let mut open_later = open;
+    open_later[open.len() - 1] = "2026-11-24T02:00:06Z";
+    let second = json(&run(&dir, &open_later))["case"].as_str().unwrap().to_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    std::fs::write(
+        dir.join("down.toml"),
+        format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
+    )
+    .unwrap();
+    let out =
+        run(&dir, &["case", "tick", "--store", "c.db", "--sources", "down.toml", "--now", "2026-11-24T02:00:07Z"]);
+    assert!(stderr(&out).contains(&format!("{second}: asked maintenance_api")), "{}", stderr(&out));
+    // The resolver's success rate by source, read from the store's receipts.
+    let out = run(&dir, &["case", "stats", "--store", "c.db", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["resolver_attempts"],
+        serde_json::json!({ "maintenance_api": { "answered": 1, "failed": 1 } })
+    );
+    let out = run(&dir, &["case", "stats", "--store", "c.db"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("resolver maintenance_api: answered 1, failed 1 (50% answered of 2)"), "{text}");
+
     // A bad sources file is a clear error naming the key, and changes nothing.
     std::fs::write(dir.join("bad.toml"), "[evidence.sources.m]\nkind = \"http\"\nurl = \"nowhere\"\n").unwrap();
-    let out = run(&dir, &["case", "tick", "--store", "c.db", "--sources", "bad.toml", "--now", "2026-11-24T02:00:06Z"]);
+    let out = run(&dir, &["case", "tick", "--store", "c.db", "--sources", "bad.toml", "--now", "2026-11-24T02:00:08Z"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("evidence.sources.m.url"), "{}", stderr(&out));
 }

@@ -183,6 +183,42 @@ fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
     assert!(err.contains("/nope") && !err.contains("hunter2"), "{err}");
 }
 
+/// `aarm case stats` reads the resolver's tries from a PostgreSQL store as from SQLite: one
+/// deferral whose source cannot be reached, one failed try of `maintenance_api`.
+#[test]
+fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
+    let Some(url) = pg::database() else { return };
+    let dir = temp("stats");
+    let bundle = dir.join("credentials.aarmb");
+    assert!(aarm().args(["build", "examples/credentials", "-o"]).arg(&bundle).status().unwrap().success());
+    let open = aarm()
+        .args(["case", "open", "--store", &url, "--bundle"])
+        .arg(&bundle)
+        .args(["--input", "examples/credentials/request.json", "--now", "2026-11-24T02:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sources = dir.join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
+    )
+    .unwrap();
+    let tick = aarm()
+        .args(["case", "tick", "--store", &url, "--sources"])
+        .arg(&sources)
+        .args(["--now", "2026-11-24T02:00:05Z"])
+        .output()
+        .unwrap();
+    assert!(tick.status.success(), "{}", String::from_utf8_lossy(&tick.stderr));
+    let stats = aarm().args(["case", "stats", "--store", &url, "--format", "json"]).output().unwrap();
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["resolver_attempts"], serde_json::json!({ "maintenance_api": { "failed": 1 } }), "{stats}");
+    assert_eq!(stats["deferred"], 1, "{stats}");
+}
+
 /// Opens the event stream of `case` on `addr` and reads it until its first event (the case as
 /// it is now): from then on the server has subscribed, so no later change can be missed.
 fn follow(addr: &str, case: &str, token: &str) -> BufReader<std::net::TcpStream> {

@@ -3,10 +3,12 @@
 //!
 //! One reading for both places that report them: `aarm serve` counts them in its metrics as it
 //! commits each transition (`aarm_deferred_total`, ...), and `aarm case stats` counts them from a
-//! store's receipts afterwards. So the two always agree on what a timeout or an escalation is.
+//! store's receipts afterwards. So the two always agree on what a timeout or an escalation is,
+//! and on what counts as an evidence source's answer ([`ResolverResult`]).
 
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
+use crate::lifecycle::round::{SourceTry, TryResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,6 +46,51 @@ impl Signals {
     }
 }
 
+/// What became of one try of an evidence source (the seed's "resolver success rate by source").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolverResult {
+    /// The source answered every fact it was asked for.
+    Answered,
+    /// It answered, without some of the facts (they stay unknown).
+    Partial,
+    /// A non-2xx answer, a value of the wrong type, no answer in time, ...
+    Failed,
+}
+
+impl ResolverResult {
+    /// How a try counts: every fact it was asked for answered, some of them, or a failed try.
+    pub fn of(attempt: &SourceTry) -> ResolverResult {
+        match &attempt.result {
+            TryResult::Answered { values }
+                if attempt.facts.iter().all(|f| values.get(f).is_some_and(|v| !v.is_null())) =>
+            {
+                ResolverResult::Answered
+            }
+            TryResult::Answered { .. } => ResolverResult::Partial,
+            TryResult::Failed { .. } => ResolverResult::Failed,
+        }
+    }
+
+    /// The source and the result of a `source` receipt (one try, as the state machine recorded
+    /// it: an answer it could not take is a failed try there); `None` for any other receipt.
+    pub fn of_receipt(r: &ReceiptDraft) -> Option<(String, ResolverResult)> {
+        if r.event != "source" {
+            return None;
+        }
+        let attempt: SourceTry = serde_json::from_value(r.detail.clone()).ok()?;
+        let result = ResolverResult::of(&attempt);
+        Some((attempt.source, result))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolverResult::Answered => "answered",
+            ResolverResult::Partial => "partial",
+            ResolverResult::Failed => "failed",
+        }
+    }
+}
+
 /// Counts and times of a store's cases (`aarm case stats`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
@@ -59,6 +106,8 @@ pub struct Stats {
     /// `None` when no case was resolved.
     pub resolution_seconds_median: Option<i64>,
     pub resolution_seconds_p90: Option<i64>,
+    /// Tries of evidence sources: source → result (`answered`, `partial`, `failed`) → count.
+    pub resolver_attempts: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Stats {
@@ -75,6 +124,10 @@ impl Stats {
             if body.event == "decide" {
                 *stats.decisions_by_effect.entry(body.decision.clone()).or_default() += 1;
                 continue;
+            }
+            if let Some((source, result)) = ResolverResult::of_receipt(body) {
+                *stats.resolver_attempts.entry(source).or_default().entry(result.as_str().to_string()).or_default() +=
+                    1;
             }
             let s = Signals::of(body);
             stats.deferred += u64::from(s.deferred);
@@ -141,6 +194,30 @@ mod tests {
         assert!(!Signals::of(&receipt("open", CaseState::PendingApproval, json!({}))).deferred);
         let denied = receipt("timeout", CaseState::Denied, json!({ "tier": 0 }));
         assert_eq!(Signals::of(&denied), Signals { timeout: true, resolved: true, ..Signals::default() });
+    }
+
+    #[test]
+    fn a_source_receipt_counts_as_its_source_answered_partly_or_failed() {
+        let tried = |detail: serde_json::Value| {
+            ResolverResult::of_receipt(&receipt("source", CaseState::PendingEvidence, detail))
+                .map(|(s, r)| (s, r.as_str()))
+        };
+        let answered =
+            json!({ "source": "api", "facts": ["a"], "result": "answered", "values": { "a": true }, "round": 1 });
+        assert_eq!(tried(answered), Some(("api".into(), "answered")));
+        let partial =
+            json!({ "source": "api", "facts": ["a", "b"], "result": "answered", "values": { "a": true, "b": null } });
+        assert_eq!(tried(partial), Some(("api".into(), "partial")));
+        let failed =
+            json!({ "source": "api", "facts": ["a"], "result": "failed", "code": "source.timeout", "message": "" });
+        assert_eq!(tried(failed), Some(("api".into(), "failed")));
+        assert_eq!(tried(json!({ "source": "api" })), None, "not a try");
+        let round = receipt(
+            "round",
+            CaseState::PendingEvidence,
+            json!({ "source": "api", "facts": [], "result": "answered", "values": {} }),
+        );
+        assert_eq!(ResolverResult::of_receipt(&round), None);
     }
 
     #[test]

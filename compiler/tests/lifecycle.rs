@@ -603,6 +603,27 @@ fn timeout_explicit_deny() {
     assert_eq!((case.state, resolution(&case)), (CaseState::Denied, "timeout"));
 }
 
+/// An approval after the deadline: the timeout that fell due first is committed, the approval
+/// refused. `apply` answers only the refusal; `apply_committed` answers the timeout's receipt
+/// with it, so a host that reports transitions (metrics, traces) sees it.
+#[test]
+fn a_late_event_commits_the_due_timeout_and_apply_committed_answers_its_receipt() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> deny"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(30 * MIN);
+    let applied = h.lc.apply_committed(&id, &approve("a"), h.now, None, None).unwrap();
+    assert_eq!(applied.refused, Some(Rejection::CaseResolved));
+    let events: Vec<&str> = applied.receipts.iter().map(|r| r.body.event.as_str()).collect();
+    assert_eq!(events, ["timeout"]);
+    assert_eq!(applied.case, h.case(&id), "the answered case is the stored one");
+    assert_eq!(h.events(&id), ["open", "timeout"]);
+    // The same through `apply`: the refusal, and the timeout stays committed.
+    let id = h.open(&pay(600, "alice"));
+    h.at(60 * MIN);
+    assert_eq!(h.ev(&id, approve("a")).err(), Some(Rejection::CaseResolved));
+    assert_eq!(h.events(&id), ["open", "timeout"]);
+}
+
 #[test]
 fn timeout_cancel() {
     let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"] timeout 30m -> cancel"#));

@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::claims::bind_claims;
 use crate::config::Kind;
 use crate::error::ApiError;
-use crate::notify::message::{risk_rank, ApprovalContext, DeferralContext, Trigger};
+use crate::notify::message::{question_channels, risk_rank, ApprovalContext, DeferralContext, Trigger};
 use crate::replay::Key;
 use crate::sessions::PriorAction;
 use aarm_cases::lifecycle::action::action_hash;
@@ -19,7 +19,7 @@ use aarm_cases::lifecycle::event::{Event, Rejection};
 use aarm_cases::lifecycle::identity::VerifiedActor;
 use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
-use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
@@ -85,6 +85,9 @@ pub fn observed(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) 
 
 /// Queues the notifications the case's state calls for (idempotent: see notify/outbox.rs).
 pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
+    if case.state == CaseState::PendingEvidence {
+        ask_requester(app, case, now);
+    }
     if case.state != CaseState::PendingApproval {
         return;
     }
@@ -100,6 +103,28 @@ pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
             tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
         }
     }
+}
+
+/// A deferral waiting for a fact from a `confirm` source asks its requesting human, once, on
+/// the channels its rule names ([`question_channels`]); the inbox lists the question too.
+fn ask_requester(app: &App, case: &Case, now: i64) {
+    let Some(facts) = open_question(app, case) else { return };
+    let channels = question_channels(case);
+    if channels.is_empty() {
+        return;
+    }
+    let question = ApprovalContext::question(case, &app.public_url, facts);
+    if let Err(e) = app.outbox.enqueue(&question, &Trigger::ConfirmRequested.key(case), &channels, now) {
+        // The case is recorded and the inbox lists the question; only its message is late.
+        tracing::error!(case = %case.id, error = %e, "cannot queue the question to the requester");
+    }
+}
+
+/// The facts `case` asks its requesting human for now; `None` when it asks nothing (it waits
+/// for no fact from a `confirm` source) or has nobody to ask (no `identity.human`).
+fn open_question(app: &App, case: &Case) -> Option<Vec<String>> {
+    let facts = app.sources.confirm_facts(case);
+    (!facts.is_empty() && !text(&case.identity, &["human"]).is_empty()).then_some(facts)
 }
 
 /// The documentation of the rule that asked for approval (from the case's own bundle).
@@ -529,10 +554,16 @@ pub async fn act(
             let mut last = case;
             let mut outcome = Ok(());
             for (event, eid) in events {
-                match lc.apply_verified(&id2, &event, now, eid.as_deref(), Some(&actor)) {
-                    Ok((c, receipts)) => {
-                        transitioned(&app2, &c, &receipts);
-                        last = c;
+                match lc.apply_committed(&id2, &event, now, eid.as_deref(), Some(&actor)) {
+                    Ok(applied) => {
+                        // Reported even when the event was refused: a timeout that fell due
+                        // before it was committed by this call, and counts like any other.
+                        transitioned(&app2, &applied.case, &applied.receipts);
+                        last = applied.case;
+                        if let Some(r) = applied.refused {
+                            outcome = Err(ApiError::from(LifecycleError::Rejected(r)));
+                            break;
+                        }
                     }
                     Err(e) => {
                         outcome = Err(ApiError::from(e));
@@ -654,35 +685,50 @@ pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<
         .collect())
 }
 
-/// The approver's inbox: cases waiting for them, highest risk first, then oldest first, each
-/// with the context of seed 003.
-pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError> {
+/// The approver's inbox, as `GET /v1/inbox` and each event of its stream answer it:
+/// `{ approver, cases, questions }`. `cases`: those waiting for them, highest risk first, then
+/// oldest first, each with the context of seed 003. `questions`: the open questions of
+/// deferrals whose requesting human they are (`confirm` sources), oldest first; nobody else
+/// sees them.
+pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     if p.kind != Kind::Approver {
         return Err(ApiError::forbidden("not_an_approver", "the inbox is for approvers"));
     }
     app.roles.saw(&p.id, &p.roles);
     let app2 = app.clone();
     let p2 = p.clone();
-    let mut items = app
+    let (mut items, mut questions) = app
         .cases
         .run(move |lc| {
             let now = app2.clock.now();
             let cases = lc.store().list(true)?;
             let mut out = Vec::new();
-            for case in cases.into_iter().filter(|c| may_act(&app2, c, &p2, now)) {
-                let doc = rule_doc(lc, &case);
-                let deferral = deferral_context(lc, &case);
-                let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc)
-                    .with_deferral(deferral);
-                out.push((case, context));
+            let mut questions = Vec::new();
+            for case in cases {
+                if may_act(&app2, &case, &p2, now) {
+                    let doc = rule_doc(lc, &case);
+                    let deferral = deferral_context(lc, &case);
+                    let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc)
+                        .with_deferral(deferral);
+                    out.push((case, context));
+                } else if let Some(facts) = open_question(&app2, &case) {
+                    if same_identity(text(&case.identity, &["human"]), &p2.id) {
+                        questions.push((case.opened_at, ApprovalContext::question(&case, &app2.public_url, facts)));
+                    }
+                }
             }
-            Ok(out)
+            Ok((out, questions))
         })
         .await?;
     items.sort_by(|(a, ca), (b, cb)| {
         risk_rank(&cb.risk).cmp(&risk_rank(&ca.risk)).then(a.opened_at.cmp(&b.opened_at)).then(a.id.cmp(&b.id))
     });
-    Ok(items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect())
+    questions.sort_by(|(a, ca), (b, cb)| a.cmp(b).then(ca.case.cmp(&cb.case)));
+    let cases: Vec<Value> =
+        items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect();
+    let questions: Vec<Value> =
+        questions.into_iter().map(|(_, context)| json!({ "case": context.case, "context": context })).collect();
+    Ok(json!({ "approver": p.id, "cases": cases, "questions": questions }))
 }
 
 /// `GET /v1/receipts?case=ID`: the case's receipts; without a case, the whole chain (operators).

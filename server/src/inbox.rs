@@ -1,7 +1,8 @@
 //! The approver inbox: one static page, a script and a style sheet, served by `aarm serve`.
 //! The page holds no data of its own: the approver signs in with their token (kept in the
 //! tab's session storage only), and the script calls the same API as every other client
-//! (`/v1/me`, `/v1/inbox`, `/v1/inbox/events`, `/v1/cases/{id}`, `/v1/cases/{id}/approve|deny`).
+//! (`/v1/me`, `/v1/inbox`, `/v1/inbox/events`, `/v1/cases/{id}`, `/v1/cases/{id}/approve|deny`,
+//! and `/v1/cases/{id}/confirm` for the questions the requesting human answers).
 //! It renders every value as text, never as markup, and the page forbids scripts from anywhere
 //! but itself (CSP).
 
@@ -12,7 +13,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::IntoResponse;
-use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -65,8 +65,8 @@ pub async fn events(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<im
         if done {
             return None;
         }
-        let cases = match first {
-            Some(cases) => Ok(cases),
+        let inbox = match first {
+            Some(inbox) => Ok(inbox),
             None => {
                 tokio::select! {
                     changed = rx.changed() => if changed.is_err() { return None },
@@ -76,11 +76,8 @@ pub async fn events(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<im
                 crate::cases::inbox(&app, &p).await
             }
         };
-        let (event, done) = match cases {
-            Ok(cases) => {
-                let body = json!({ "approver": p.id, "cases": cases });
-                (SseEvent::default().event("inbox").json_data(body).unwrap_or_default(), false)
-            }
+        let (event, done) = match inbox {
+            Ok(body) => (SseEvent::default().event("inbox").json_data(body).unwrap_or_default(), false),
             Err(e) => (SseEvent::default().event("error").data(e.to_string()), true),
         };
         Some((Ok::<_, Infallible>(event), (app, p, rx, None, done)))

@@ -53,43 +53,8 @@ struct ResultLabels {
     result: &'static str,
 }
 
-/// What became of one try of an evidence source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResolverResult {
-    /// The source answered the facts asked.
-    Answered,
-    /// It answered, without some of the facts (they stay unknown).
-    Partial,
-    /// A non-2xx answer, a value of the wrong type, or no answer in time.
-    Failed,
-}
-
-impl ResolverResult {
-    /// How a try of an evidence source counts: every fact it was asked for answered, some of
-    /// them (the rest stay unknown), or a failed try.
-    pub fn of(attempt: &aarm_cases::lifecycle::round::SourceTry) -> Self {
-        use aarm_cases::lifecycle::round::TryResult;
-        match &attempt.result {
-            TryResult::Answered { values }
-                if attempt.facts.iter().all(|f| values.get(f).is_some_and(|v| !v.is_null())) =>
-            {
-                Self::Answered
-            }
-            TryResult::Answered { .. } => Self::Partial,
-            TryResult::Failed { .. } => Self::Failed,
-        }
-    }
-}
-
-impl ResolverResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResolverResult::Answered => "answered",
-            ResolverResult::Partial => "partial",
-            ResolverResult::Failed => "failed",
-        }
-    }
-}
+/// What became of one try of an evidence source: the reading `aarm case stats` shares.
+pub use aarm_cases::signals::ResolverResult;
 
 /// What became of one notification attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +207,9 @@ impl Metrics {
             if s.escalation {
                 self.escalations.inc();
             }
+            if let Some((source, result)) = ResolverResult::of_receipt(&r.body) {
+                self.resolver_attempt(&source, result);
+            }
             if s.resolved {
                 // Whole seconds of the service's clock (the same as the receipts').
                 let took = r.body.at.saturating_sub(case.opened_at).max(0);
@@ -251,7 +219,8 @@ impl Metrics {
     }
 
     /// One try of the evidence source `source` (a name from `serve.toml`'s
-    /// `[evidence.sources]`, never one from a request or a policy alone).
+    /// `[evidence.sources]`, never one from a request or a policy alone: a `source` receipt is
+    /// written only by a round, which asks configured sources only).
     pub fn resolver_attempt(&self, source: &str, result: ResolverResult) {
         self.resolver_attempts
             .get_or_create(&SourceLabels { source: source.to_string(), result: result.as_str() })

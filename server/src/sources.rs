@@ -50,13 +50,17 @@ pub struct Plan {
     pub request: serde_json::Value,
 }
 
-/// A round recorded: the case after it, the receipts, and every try (its `source` and
-/// [`TryResult::label`] are what a resolver-attempts metric counts).
+/// What recording a round committed: the case after it, the receipts, and every try. A
+/// timeout that fell due before the round is committed and the round refused (`recorded`
+/// false, `receipts` the timeout's); nothing committed at all (the case stopped waiting for
+/// evidence, another host recorded this round first) leaves `receipts` empty.
 #[derive(Debug, Clone)]
 pub struct RoundOutcome {
     pub case: Case,
     pub receipts: Vec<Receipt>,
     pub tries: Vec<SourceTry>,
+    /// Whether the round itself was recorded (its `source` and `round` receipts).
+    pub recorded: bool,
 }
 
 /// The configured sources, the client that asks them, and the cases with a round in flight.
@@ -175,18 +179,18 @@ impl Resolver {
         }
     }
 
-    /// Asks every source of the plan, one after the other; never fails: a source that does
-    /// not answer usefully is a failed try.
+    /// Asks every source of the plan at once, each within its own `timeout_ms`, so a round
+    /// lasts as long as its slowest source, not the sum of them; the tries come back in the
+    /// plan's order. Never fails: a source that does not answer usefully is a failed try.
     pub async fn ask(&self, plan: &Plan) -> Vec<SourceTry> {
-        let mut tries = Vec::new();
-        for (name, facts) in &plan.asks {
+        let tries = plan.asks.iter().map(|(name, facts)| async move {
             let result = match self.config.sources.get(name) {
                 Some(source) => self.ask_one(source, plan, facts).await,
                 None => failed(codes::UNREACHABLE, "the source is no longer configured".into()),
             };
-            tries.push(SourceTry { source: name.clone(), facts: facts.clone(), result });
-        }
-        tries
+            SourceTry { source: name.clone(), facts: facts.clone(), result }
+        });
+        futures_util::future::join_all(tries).await
     }
 
     async fn ask_one(&self, source: &Source, plan: &Plan, facts: &[String]) -> TryResult {
@@ -255,26 +259,28 @@ async fn answer(request: reqwest::RequestBuilder, facts: &[String]) -> TryResult
     }
 }
 
-/// Records the round the sources answered ([`Event::Round`]); `None` when it changed nothing
-/// (the case stopped waiting for evidence, or another host recorded this round first).
+/// Records the round the sources answered ([`Event::Round`]), with whatever fell due before it
+/// ([`RoundOutcome`]); an error means nothing was committed.
 pub fn apply<S: CaseStore>(
     lc: &mut Lifecycle<S>,
     plan: &Plan,
     tries: Vec<SourceTry>,
     now: i64,
-) -> Result<Option<RoundOutcome>, LifecycleError> {
+) -> Result<RoundOutcome, LifecycleError> {
     let event = Event::Round { round: plan.round, tries: tries.clone() };
-    let (case, receipts) = lc.apply(&plan.case, &event, now, None)?;
-    if receipts.iter().any(|r| r.body.event == "round") {
-        Ok(Some(RoundOutcome { case, receipts, tries }))
-    } else {
-        Ok(None)
-    }
+    let applied = lc.apply_committed(&plan.case, &event, now, None, None)?;
+    let recorded = applied.receipts.iter().any(|r| r.body.event == "round");
+    Ok(RoundOutcome { case: applied.case, receipts: applied.receipts, tries, recorded })
 }
+
+/// How many cases' rounds run at once: a case whose sources are slow does not hold up the
+/// others' rounds, and a crowd of due cases does not open a connection per case at once.
+pub const ROUNDS_AT_ONCE: usize = 16;
 
 /// Runs the rounds due now, once: what the background task does at every interval. Returns the
 /// ids of the cases a round changed.
 pub async fn resolve_due(app: &Arc<crate::App>) -> Result<Vec<String>, String> {
+    use futures_util::StreamExt;
     if !app.sources.is_enabled() {
         return Ok(Vec::new());
     }
@@ -284,39 +290,55 @@ pub async fn resolve_due(app: &Arc<crate::App>) -> Result<Vec<String>, String> {
         .run_at(move |lc, now| Ok(planner.sources.plan(&lc.store().list(true)?, now)))
         .await
         .map_err(|e| e.to_string())?;
-    let mut changed = Vec::new();
-    for plan in plans {
-        let tries = app.sources.ask(&plan).await;
-        let recorder = app.clone();
-        let id = plan.case.clone();
-        let recorded = app
-            .cases
-            .run_at(move |lc, now| {
-                let outcome = apply(lc, &plan, tries, now);
-                if let Ok(Some(o)) = &outcome {
+    let changed: Vec<Option<String>> =
+        futures_util::stream::iter(plans).map(|plan| round(app, plan)).buffer_unordered(ROUNDS_AT_ONCE).collect().await;
+    Ok(changed.into_iter().flatten().collect())
+}
+
+/// One case's round: asks its sources, records what they answered; the case's id when the round
+/// changed it.
+async fn round(app: &Arc<crate::App>, plan: Plan) -> Option<String> {
+    let tries = app.sources.ask(&plan).await;
+    let recorder = app.clone();
+    let id = plan.case.clone();
+    let recorded = app
+        .cases
+        .run_at(move |lc, now| {
+            let outcome = apply(lc, &plan, tries, now);
+            // Whatever was committed, the round's receipts or a timeout that fell due first.
+            if let Ok(o) = &outcome {
+                if !o.receipts.is_empty() {
                     crate::cases::transitioned(&recorder, &o.case, &o.receipts);
                     crate::cases::observed(&recorder, lc, &o.case, now);
                 }
-                Ok(outcome)
-            })
-            .await;
-        app.sources.done(&id);
-        match recorded {
-            Ok(Ok(Some(o))) => {
+            }
+            Ok(outcome)
+        })
+        .await;
+    app.sources.done(&id);
+    match recorded {
+        Ok(Ok(o)) if !o.receipts.is_empty() => {
+            // Counted from the round's `source` receipts (cases::transitioned), as `aarm case
+            // stats` counts them.
+            if o.recorded {
                 for t in &o.tries {
-                    app.metrics.resolver_attempt(&t.source, crate::metrics::ResolverResult::of(t));
                     tracing::info!(case = %id, source = %t.source, result = t.result.label(), "evidence source asked");
                 }
-                tracing::info!(case = %id, state = o.case.state.as_str(), attempts = o.case.attempts, "deferral round");
-                app.waiters.changed(&id);
-                changed.push(id);
             }
-            Ok(Ok(None)) | Ok(Err(LifecycleError::Rejected(_))) => {}
-            Ok(Err(e)) => tracing::error!(case = %id, error = %e, "deferral round not recorded"),
-            Err(e) => tracing::error!(case = %id, error = %e, "deferral round not recorded"),
+            tracing::info!(case = %id, state = o.case.state.as_str(), attempts = o.case.attempts, recorded = o.recorded, "deferral round");
+            app.waiters.changed(&id);
+            Some(id)
+        }
+        Ok(Ok(_)) | Ok(Err(LifecycleError::Rejected(_))) => None,
+        Ok(Err(e)) => {
+            tracing::error!(case = %id, error = %e, "deferral round not recorded");
+            None
+        }
+        Err(e) => {
+            tracing::error!(case = %id, error = %e, "deferral round not recorded");
+            None
         }
     }
-    Ok(changed)
 }
 
 /// Runs the due rounds every `options.tick_interval` until shutdown, beside the clock (a slow

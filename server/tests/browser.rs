@@ -663,6 +663,166 @@ async fn walk(width: u32) {
     d.verified_chain().await;
 }
 
+const QUESTION_POLICY: &str = r#"
+policy ops version "1"
+tool purge { records: Int, table: String }
+tool payout { amount: Int, to: String }
+evidence sure: Bool from "requester"
+
+rule purge_ask on purge priority 60 {
+  when evidence.sure is not set
+  defer { need sure  timeout 1h -> deny }
+  reason "purge.ask" "Delete {params.records} records from {params.table}?"
+}
+rule purge_declined on purge priority 50 {
+  when not evidence.sure
+  deny
+}
+rule purge_ok on purge { allow }
+
+rule payout_big on payout priority 90 {
+  when params.amount > 1000
+  step_up { approvers 1 of ["controller@corp.com"]  timeout 1h -> deny }
+}
+rule payout_ok on payout { allow }
+"#;
+
+fn question(id: &str) -> String {
+    format!("li[data-question='{id}']")
+}
+
+/// A deferral asking the requester (a `confirm` source): its question in that person's inbox
+/// only, answered with Confirm or Decline from the page, gone once answered or ended.
+async fn questions_walk(width: u32) {
+    let Some(b) = Browser::open(width).await else { return };
+    let mut d = Deployment::start_with(&format!("browser-questions-{width}"), QUESTION_POLICY, |_| {}).await;
+    d.stop().await;
+    let path = d.dir.path("serve.toml");
+    let text = std::fs::read_to_string(&path).unwrap() + "\n[evidence.sources.requester]\nkind = \"confirm\"\n";
+    std::fs::write(&path, text).unwrap();
+    d.boot(|_| {}).await;
+    let purge = |human: &str, records: i64, table: &str| {
+        json!({ "action": { "tool": "purge", "params": { "records": records, "table": table } },
+                "identity": { "human": human, "agent": "finance-agent" },
+                "context": { "original_request": "clean up the old customers" } })
+    };
+    let mine = decide(&d, purge("cfo@corp.com", 47, "customers")).await;
+    let hostile = decide(&d, purge("cfo@corp.com", 3, "<img src=x onerror=\"window.__pwned=1\">")).await;
+    let someone_elses = decide(&d, purge("controller@corp.com", 9, "orders")).await;
+    // A case cfo may not approve (only the controller): the page lists questions even with no case.
+    decide(
+        &d,
+        json!({ "action": { "tool": "payout", "params": { "amount": 5000, "to": "acme" } },
+                        "identity": { "human": "alice@corp.com", "agent": "finance-agent" } }),
+    )
+    .await;
+
+    // A link from the question's message opens the inbox on it, the answer it names focused.
+    b.client.goto(&format!("{}/inbox?case={mine}&action=confirm", d.base)).await.unwrap();
+    b.until("document.querySelector('main #login-form')", "the sign-in form").await;
+    b.client.find(Locator::Id("token")).await.unwrap().send_keys("tok-cfo").await.unwrap();
+    b.click("#login-button").await;
+    b.until(&format!("document.querySelector(\"{}\")", question(&mine)), "the question's card").await;
+    b.until(&format!("document.querySelector(\"{}\")", question(&hostile)), "the second question").await;
+    let card = b.text(&question(&mine)).await;
+    for needle in [
+        "Delete 47 records from customers?",
+        "purge (records 47, table customers)",
+        "finance-agent",
+        "acting for you",
+        "then it is denied",
+        "Confirm",
+        "Decline",
+    ] {
+        assert!(card.contains(needle), "[{width} px] the question lacks {needle:?}:\n{card}");
+    }
+    let focused = b.js("return document.activeElement && document.activeElement.dataset.answer;").await;
+    assert_eq!(focused, json!("confirm"), "the link focuses Confirm, and answers nothing by itself");
+    assert_eq!(d.get(&format!("/v1/cases/{mine}"), "tok-ops").await.1["state"], "pending_evidence");
+    // Nobody else's question, and hostile text stays text.
+    assert_eq!(
+        b.js(&format!("return document.querySelector(\"{}\") === null;", question(&someone_elses))).await,
+        json!(true)
+    );
+    assert!(b.text(&question(&hostile)).await.contains("onerror"), "the table name is shown as text");
+    assert_eq!(
+        b.js("return window.__pwned === undefined && !document.querySelector('#questions img');").await,
+        json!(true)
+    );
+    assert_eq!(b.text("#questions-title").await, "Questions for you");
+    assert!(
+        b.js("return document.querySelector('#empty').hidden;").await == json!(true),
+        "not 'nothing waits for you'"
+    );
+    b.assert_no_horizontal_overflow("with questions").await;
+    let small = b
+        .js("return [...document.querySelectorAll('#questions button')].filter(x => x.offsetParent !== null)
+               .map(x => x.getBoundingClientRect()).filter(r => r.height < 44 || r.width < 44).length;")
+        .await;
+    assert_eq!(small, json!(0), "every answer button is at least 44x44 px");
+    b.shot("q1-questions").await;
+    b.assert_accessible("questions").await;
+
+    // Confirm: the answer is recorded, the case allowed, the question gone from the page.
+    b.click(&format!("{} button.confirm-answer", question(&mine))).await;
+    b.until(
+        "document.querySelector('#answered').innerText.includes('You confirmed purge (records 47, table customers)')",
+        "the answer's result",
+    )
+    .await;
+    b.until(&format!("document.querySelector(\"{}\") === null", question(&mine)), "the answered question leaves").await;
+    assert_eq!(d.get(&format!("/v1/cases/{mine}"), "tok-ops").await.1["state"], "allowed");
+    b.shot("q2-confirmed").await;
+
+    // A question that closes while the page is not listening (the agent cancels): Decline is
+    // refused, said in the card, and nothing is recorded.
+    b.js("window.render = () => {};").await;
+    let (status, body) = d.post(&format!("/v1/cases/{hostile}/cancel"), "agent-token", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    b.click(&format!("{} button.decline-answer", question(&hostile))).await;
+    let err = b
+        .until(
+            &format!("document.querySelector(\"{} .result.error\") && document.querySelector(\"{0} .result.error\").innerText", question(&hostile)),
+            "the refused answer",
+        )
+        .await;
+    assert!(err.as_str().unwrap().contains("Not recorded. This question is closed"), "{err}");
+    assert_eq!(d.get(&format!("/v1/cases/{hostile}"), "tok-ops").await.1["state"], "cancelled");
+    b.shot("q3-closed-meanwhile").await;
+
+    // Live again: a new question appears, is declined, and the case is denied by the policy.
+    b.client.goto(&format!("{}/inbox", d.base)).await.unwrap();
+    let late = decide(&d, purge("cfo@corp.com", 5, "sessions")).await;
+    b.until(&format!("document.querySelector(\"{}\")", question(&late)), "a new question, live").await;
+    assert_eq!(
+        b.js(&format!("return document.querySelector(\"{}\") === null;", question(&hostile))).await,
+        json!(true),
+        "the cancelled case's question is gone"
+    );
+    b.click(&format!("{} button.decline-answer", question(&late))).await;
+    b.until(
+        "document.querySelector('#answered').innerText.includes('You declined purge (records 5, table sessions)')",
+        "the decline's result",
+    )
+    .await;
+    assert_eq!(d.get(&format!("/v1/cases/{late}"), "tok-ops").await.1["state"], "denied");
+    b.until("document.querySelector('#questions-box').hidden", "no question left").await;
+    b.shot("q4-declined").await;
+
+    b.client.close().await.unwrap();
+    d.verified_chain().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_for_the_requester_at_desktop_width() {
+    questions_walk(1280).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_for_the_requester_on_a_390_px_phone() {
+    questions_walk(390).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_at_desktop_width() {
     walk(1280).await;

@@ -25,7 +25,13 @@ evidence slow_ok: Bool from "slow"
 evidence moved_ok: Bool from "redirect"
 evidence manual_ok: Bool from "ticket_system"
 evidence sure: Bool from "requester"
+evidence left_ok: Bool from "left"
+evidence right_ok: Bool from "right"
+evidence solo_ok: Bool from "solo"
 tool purge { records: Int }
+tool deploy { env: String }
+tool probe { n: Int }
+tool wipe { records: Int }
 
 rule rotate_prod on rotate priority 60 {
   when evidence.window_ok is not set
@@ -60,6 +66,37 @@ rule purge_declined on purge priority 50 {
   reason "purge.declined" "The requester declined"
 }
 rule purge_ok on purge { allow }
+
+rule deploy_both on deploy priority 60 {
+  when evidence.left_ok is not set or evidence.right_ok is not set
+  defer { need left_ok, right_ok  timeout 1h -> deny  attempts 3 -> deny }
+}
+rule deploy_ok on deploy { allow }
+
+rule probe_wait on probe priority 60 {
+  when evidence.solo_ok is not set
+  defer { need solo_ok  timeout 1h -> deny  attempts 3 -> deny }
+}
+rule probe_ok on probe { allow }
+
+rule wipe_ask on wipe priority 60 {
+  when evidence.sure is not set
+  defer {
+    need sure
+    timeout 1h -> step_up {
+      approvers 1 of ["cfo@corp.com"]
+      timeout 1h -> deny
+      notify "webhook:audit", "slack:#finance", "email:approvals@corp.com"
+    }
+    attempts 2 -> deny
+  }
+  reason "wipe.ask" "Wipe 47 records from the customer table?"
+}
+rule wipe_declined on wipe priority 50 {
+  when not evidence.sure
+  deny
+}
+rule wipe_ok on wipe { allow }
 "#;
 
 /// What the test's source answers at `/facts`, switched by the test.
@@ -79,13 +116,21 @@ struct Source {
     url: String,
     mode: Arc<Mutex<Mode>>,
     hits: Arc<Mutex<Vec<Hit>>>,
+    /// `/left`, `/right` and `/solo` answer only once two requests wait here: two that arrive
+    /// one after the other never meet, so an answer proves they were asked at the same time.
+    meet: Arc<tokio::sync::Barrier>,
 }
 
 impl Source {
     async fn start(mode: Mode) -> Source {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let source = Source { url, mode: Arc::new(Mutex::new(mode)), hits: Arc::default() };
+        let source = Source {
+            url,
+            mode: Arc::new(Mutex::new(mode)),
+            hits: Arc::default(),
+            meet: Arc::new(tokio::sync::Barrier::new(2)),
+        };
         let app = axum::Router::new().route("/{path}", axum::routing::post(answer)).with_state(source.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         source
@@ -113,6 +158,11 @@ async fn answer(State(s): State<Source>, Path(path): Path<String>, headers: Head
             // Far past the source's timeout: the service gives up, this never has to finish.
             tokio::time::sleep(Duration::from_secs(600)).await;
             axum::Json(json!({ "slow_ok": true })).into_response()
+        }
+        "left" | "right" | "solo" => {
+            s.meet.wait().await;
+            let fact = format!("{path}_ok");
+            axum::Json(json!({ fact: true })).into_response()
         }
         // To another host: never followed (it would carry the question and its token away).
         "redirect" => (StatusCode::TEMPORARY_REDIRECT, [("location", "http://127.0.0.2:1/steal")], "").into_response(),
@@ -151,6 +201,23 @@ url = "{u}/redirect"
 
 [evidence.sources.requester]
 kind = "confirm"
+
+# Far longer than a round asked concurrently needs: asked one after the other, each would wait
+# this long for the other and fail.
+[evidence.sources.left]
+kind = "http"
+url = "{u}/left"
+timeout_ms = 60000
+
+[evidence.sources.right]
+kind = "http"
+url = "{u}/right"
+timeout_ms = 60000
+
+[evidence.sources.solo]
+kind = "http"
+url = "{u}/solo"
+timeout_ms = 60000
 
 [evidence.retry]
 initial_backoff_ms = 1000
@@ -332,6 +399,47 @@ async fn hostile_sources_are_failed_tries_never_facts_and_never_followed() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Two sources of one round, each answering only while the other is being asked too: the round
+/// resolves the case only if they are asked concurrently (one after the other, each would wait
+/// out its 60 s timeout and fail). No timing is measured: the answer itself is the proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sources_of_a_round_are_asked_at_the_same_time() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-concurrent", &source).await;
+    let id = open(
+        &d,
+        json!({ "action": { "tool": "deploy", "params": { "env": "prod" } }, "identity": { "agent": "finance-agent" } }),
+    )
+    .await;
+    d.tick().await;
+    let case = d.case_until(&id, |c| c["state"] != "pending_evidence").await;
+    assert_eq!(case["state"], "allowed", "{case}");
+    let tries = receipts(&d, &id, "source").await;
+    let results: Vec<(&str, &str)> = tries
+        .iter()
+        .map(|t| (t["detail"]["source"].as_str().unwrap(), t["detail"]["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(results, [("left", "answered"), ("right", "answered")], "the tries in the plan's order: {tries:?}");
+    assert_eq!(receipts(&d, &id, "round").await.len(), 1, "one round");
+}
+
+/// The rounds of two cases due together run at the same time too: a case whose source is slow
+/// does not hold up another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rounds_of_cases_due_together_run_at_the_same_time() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-concurrent-cases", &source).await;
+    let probe =
+        || json!({ "action": { "tool": "probe", "params": { "n": 1 } }, "identity": { "agent": "finance-agent" } });
+    let (a, b) = (open(&d, probe()).await, open(&d, probe()).await);
+    let changed = d.tick().await;
+    assert!(changed.contains(&a) && changed.contains(&b), "{changed:?}");
+    for id in [&a, &b] {
+        let case = d.case_until(id, |c| c["state"] != "pending_evidence").await;
+        assert_eq!(case["state"], "allowed", "{case}");
+    }
+}
+
 fn purge(human: &str) -> Value {
     json!({ "action": { "tool": "purge", "params": { "records": 47 } }, "identity": { "agent": "finance-agent", "human": human } })
 }
@@ -406,4 +514,110 @@ async fn a_confirm_source_for_a_fact_other_than_bool_is_refused_naming_the_evide
     assert_eq!(status, 400, "{body}");
     let text = body.to_string();
     assert!(text.contains("`sure`") && text.contains("confirm") && text.contains("Bool"), "{text}");
+}
+
+fn wipe(human: &str) -> Value {
+    json!({ "action": { "tool": "wipe", "params": { "records": 47 } },
+            "identity": { "agent": "finance-agent", "human": human },
+            "context": { "original_request": "clean up the old customers" } })
+}
+
+/// The questions `GET /v1/inbox` lists for the holder of `token`, as their case ids.
+async fn questions(d: &Deployment, token: &str) -> Vec<String> {
+    let (status, body) = d.get("/v1/inbox", token).await;
+    assert_eq!(status, 200, "{body}");
+    body["questions"].as_array().unwrap().iter().map(|q| q["case"].as_str().unwrap().to_string()).collect()
+}
+
+/// The question of a `confirm` source reaches the requesting human: on the channels the rule
+/// names (webhook, Slack, e-mail through the outbox, counted as deliveries) and in their inbox,
+/// nobody else's; it leaves the inbox once answered or once the case ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_confirm_question_reaches_only_the_requesting_human_on_the_channels_and_in_the_inbox() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-question", &source).await;
+    let id = open(&d, wipe("controller@corp.com")).await;
+
+    let hook = d.receiver.wait_for("/hook", 1).await;
+    assert_eq!(hook[0].headers["x-aarm-event"], "confirm_requested");
+    let body = hook[0].json();
+    assert_eq!(body["event"], "confirm_requested", "{body}");
+    let q = &body["case"]["question"];
+    assert_eq!(q["to"], "controller@corp.com", "{body}");
+    assert_eq!(q["text"], "Wipe 47 records from the customer table?", "the rule's reason: {body}");
+    assert_eq!(q["facts"], json!(["sure"]));
+    assert_eq!(q["on_timeout"], "step_up");
+    assert_eq!(body["case"]["case"], id.as_str());
+    let links = &body["case"]["links"];
+    assert!(links["approve"].as_str().unwrap().ends_with(&format!("/inbox?case={id}&action=confirm")), "{links}");
+    assert!(links["deny"].as_str().unwrap().ends_with(&format!("/inbox?case={id}&action=decline")), "{links}");
+    let slack = d.receiver.wait_for("/slack", 1).await[0].json().to_string();
+    for needle in ["Confirm", "Decline", "controller@corp.com", "Wipe 47 records from the customer table?"] {
+        assert!(slack.contains(needle), "the Slack message lacks {needle:?}: {slack}");
+    }
+    let mail = d.smtp.wait_for(1).await.join("\n");
+    assert!(mail.contains(&format!("[CONFIRM] wipe ({id})")), "{mail}");
+    let delivered = "aarm_notification_deliveries_total{channel=\"webhook:audit\",result=\"delivered\"}";
+    common::eventually("the question's webhook delivery to be counted", || async {
+        let (_, body) = d.get("/metrics", "tok-ops").await;
+        (common::metric(body.as_str().unwrap(), delivered) == Some(1.0)).then_some(())
+    })
+    .await;
+
+    // In the inbox of that human only: not another approver's, not the agent's, not an operator's.
+    assert_eq!(questions(&d, "tok-controller").await, std::slice::from_ref(&id));
+    assert!(questions(&d, "tok-cfo").await.is_empty());
+    let (_, cfo) = d.get("/v1/inbox", "tok-cfo").await;
+    assert!(!cfo.to_string().contains(&id), "{cfo}");
+    for token in ["agent-token", "tok-ops"] {
+        assert_eq!(d.get("/v1/inbox", token).await.0, 403, "{token}");
+    }
+    let (_, inbox) = d.get("/v1/inbox", "tok-controller").await;
+    assert_eq!(inbox["questions"][0]["context"]["question"]["text"], "Wipe 47 records from the customer table?");
+
+    // Answered: it is gone from the inbox, and asked once only (no second message).
+    let (status, body) = answer_confirm(&d, &id, "tok-controller", "confirm").await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("allowed")), "{body}");
+    assert!(questions(&d, "tok-controller").await.is_empty());
+
+    // A case that ends unanswered (the agent cancels it) takes its question away too.
+    let other = open(&d, wipe("controller@corp.com")).await;
+    assert_eq!(questions(&d, "tok-controller").await, std::slice::from_ref(&other));
+    let (status, body) = d.post(&format!("/v1/cases/{other}/cancel"), "agent-token", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(questions(&d, "tok-controller").await.is_empty());
+    let asked = d.receiver.wait_for("/hook", 2).await;
+    let asked: Vec<String> = asked.iter().map(|h| h.json()["case"]["case"].as_str().unwrap().to_string()).collect();
+    assert_eq!(asked, [id, other], "one question per case");
+}
+
+/// A deferral's timeout that falls due while its sources are being asked: the round, recorded
+/// after the deadline, commits the timeout and is refused. The timeout is reported like any
+/// other (counted, the case's waiters told), and no try is recorded for the refused round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_that_falls_due_during_a_round_is_committed_and_counted() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-late-round", &source).await;
+    let id = open(
+        &d,
+        json!({ "action": { "tool": "probe", "params": { "n": 1 } }, "identity": { "agent": "finance-agent" } }),
+    )
+    .await;
+    // The source holds its answer until the test has moved the clock past `timeout 1h -> deny`.
+    let late = async {
+        common::eventually("the source to be asked", || async { (!source.hits("solo").is_empty()).then_some(()) })
+            .await;
+        d.time.advance(Duration::from_secs(3601));
+        source.meet.wait().await;
+    };
+    let (changed, ()) = tokio::join!(d.tick(), late);
+    assert!(changed.contains(&id), "{changed:?}");
+    let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+    assert_eq!(case["state"], "denied", "{case}");
+    assert!(receipts(&d, &id, "source").await.is_empty(), "the refused round left no try");
+    assert_eq!(receipts(&d, &id, "timeout").await.len(), 1);
+    let (_, body) = d.get("/metrics", "tok-ops").await;
+    let text = body.as_str().unwrap();
+    assert_eq!(common::metric(text, "aarm_case_timeouts_total"), Some(1.0), "{text}");
+    assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
 }

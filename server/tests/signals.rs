@@ -237,3 +237,23 @@ async fn a_collector_that_is_down_fails_no_decision() {
     assert_eq!((status, case["state"].as_str()), (200, Some("allowed")));
     d.stop().await;
 }
+
+/// A timeout that fell due before a late event is committed by the call that refuses the event
+/// (an approval after the deadline: the timeout is recorded, the approval answered 409
+/// `case_resolved`). It is a timeout like any other: counted, its resolution timed, the case no
+/// longer open. It once went uncounted: only the events a call applied were reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_committed_by_the_call_that_refuses_a_late_event_is_counted() {
+    let d = Deployment::start_with("signals-late-event", POLICY, |o| o.reload_interval = None).await;
+    let id = case_id(&d.decide(transfer(5000)).await);
+    // Past the transfer's `timeout 1h -> deny`, with no tick: the late approval finds it due.
+    d.time.advance(Duration::from_secs(3601));
+    let (status, body) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("case_resolved")), "{body}");
+    let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
+    assert_eq!(case["state"], "denied", "{case}");
+    let text = scrape(&d).await;
+    assert_eq!(value(&text, "aarm_case_timeouts_total"), 1.0, "{text}");
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_count"), 1.0, "{text}");
+    assert_eq!(value(&text, "aarm_case_resolution_seconds_sum"), 3601.0, "{text}");
+}

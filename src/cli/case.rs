@@ -197,8 +197,8 @@ fn rounds(lc: &mut Lifecycle<AnyStore>, resolver: &sources::Resolver, now: i64) 
             crate::errln!("{}: asked {} for {}: {}", plan.case, t.source, t.facts.join(", "), t.result.label());
         }
         match sources::apply(lc, &plan, tries, now) {
-            Ok(Some(outcome)) => changed.push(outcome.case),
-            Ok(None) | Err(LifecycleError::Rejected(_)) => {}
+            Ok(outcome) if !outcome.receipts.is_empty() => changed.push(outcome.case),
+            Ok(_) | Err(LifecycleError::Rejected(_)) => {}
             Err(e) => return Err(e.to_string()),
         }
     }
@@ -399,4 +399,14 @@ fn print_stats(s: &Stats) {
         seconds(s.resolution_seconds_median),
         seconds(s.resolution_seconds_p90)
     );
+    if s.resolver_attempts.is_empty() {
+        crate::outln!("resolver attempts:    none");
+    }
+    for (source, results) in &s.resolver_attempts {
+        let tries: u64 = results.values().sum();
+        let answered = results.get("answered").copied().unwrap_or(0);
+        // `tries` is at least 1: a source is listed only with a counted try.
+        let rate = answered.saturating_mul(100) / tries.max(1);
+        crate::outln!("resolver {source}: {} ({rate}% answered of {tries})", counts(results));
+    }
 }

@@ -47,6 +47,31 @@ pub struct Submitted {
     pub receipt: Option<String>,
 }
 
+/// What applying an event committed. When something fell due before the event and the event
+/// was then refused (an approval after the timeout: the timeout is recorded, the approval
+/// refused with `case_resolved`), `receipts` holds what fell due and `refused` the refusal: a
+/// host that reports transitions (metrics, traces, notifications) sees every receipt written.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The case as stored after the call.
+    pub case: Case,
+    /// The receipts the call committed, in chain order (empty when it changed nothing).
+    pub receipts: Vec<Receipt>,
+    /// Why the event itself was refused, after the receipts above were committed.
+    pub refused: Option<Rejection>,
+}
+
+impl Applied {
+    /// As [`Lifecycle::apply`] answers: the refusal is an error (what fell due before the
+    /// event stays committed all the same).
+    pub fn into_result(self) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+        match self.refused {
+            Some(r) => Err(LifecycleError::Rejected(r)),
+            None => Ok((self.case, self.receipts)),
+        }
+    }
+}
+
 /// Fail closed: a decision whose receipt cannot be written is a `deny`, never an unrecorded allow.
 fn unrecorded(decision: Decision, why: String) -> Submitted {
     let denied = decision.denied_instead(
@@ -225,10 +250,24 @@ impl<S: CaseStore> Lifecycle<S> {
         event_id: Option<&str>,
         verified: Option<&VerifiedActor>,
     ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+        self.apply_committed(id, event, now, event_id, verified)?.into_result()
+    }
+
+    /// [`Lifecycle::apply_verified`], answering what was committed even when the event itself
+    /// was refused after something fell due before it ([`Applied`]). An error means nothing
+    /// was committed.
+    pub fn apply_committed(
+        &mut self,
+        id: &str,
+        event: &Event,
+        now: i64,
+        event_id: Option<&str>,
+        verified: Option<&VerifiedActor>,
+    ) -> Result<Applied, LifecycleError> {
         if let Some(event_id) = event_id {
             if self.store.applied(id, event_id)? {
                 let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
-                return Ok((case, Vec::new()));
+                return Ok(Applied { case, receipts: Vec::new(), refused: None });
             }
         }
         // Another writer (another process on a shared store) may commit the case between our
@@ -245,7 +284,7 @@ impl<S: CaseStore> Lifecycle<S> {
         }
     }
 
-    /// One attempt of [`Lifecycle::apply_verified`]: read, transition, commit.
+    /// One attempt of [`Lifecycle::apply_committed`]: read, transition, commit.
     fn apply_once(
         &mut self,
         id: &str,
@@ -253,7 +292,7 @@ impl<S: CaseStore> Lifecycle<S> {
         now: i64,
         event_id: Option<&str>,
         verified: Option<&VerifiedActor>,
-    ) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+    ) -> Result<Applied, LifecycleError> {
         let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;
@@ -266,13 +305,13 @@ impl<S: CaseStore> Lifecycle<S> {
             match self.store.commit(&transition.case, transition.receipts, event_id)? {
                 Some(r) => r,
                 // Already applied: report the case as stored.
-                None => return Ok((self.store.get(id)?.unwrap_or(transition.case), Vec::new())),
+                None => {
+                    let case = self.store.get(id)?.unwrap_or(transition.case);
+                    return Ok(Applied { case, receipts: Vec::new(), refused: None });
+                }
             }
         };
-        if let Some(r) = transition.rejected {
-            return Err(LifecycleError::Rejected(r));
-        }
-        Ok((transition.case, receipts))
+        Ok(Applied { case: transition.case, receipts, refused: transition.rejected })
     }
 
     /// Fires every timeout and escalation due at `now`, across all pending cases.

@@ -1,4 +1,4 @@
-// The approver inbox. Everything shown comes from the API and is set as text (textContent),
+// The approver inbox (and the questions a deferral asks the person an action is for). Everything shown comes from the API and is set as text (textContent),
 // never parsed as HTML. The token lives in this tab's sessionStorage only.
 //
 // The list follows the service's event stream (/v1/inbox/events) and is updated in place: a
@@ -17,6 +17,7 @@ const FOLD_CHARS = 400;
 
 let me = null;
 const cards = new Map(); // case id -> card state
+const questionCards = new Map(); // case id -> question card state (questions only I answer)
 let scrolledToFocus = false;
 let openedFocusAction = false;
 
@@ -71,6 +72,8 @@ const REFUSALS = {
   not_yourself: "The service refused to record this under your name.",
   unknown_case: "This case does not exist.",
   unauthenticated: "Your sign-in is no longer valid: sign in again.",
+  no_question: "This question is closed: it was answered, or the case ended.",
+  not_the_requester: "Only the person the action is for can answer this question.",
 };
 
 function refusal(e) {
@@ -442,6 +445,88 @@ async function act(st, action, body) {
   }
 }
 
+// --- questions to the requesting human -----------------------------------------------------------
+
+// A deferral asks the person the action is for (a `confirm` source): the question in the rule's
+// words, the action, and Confirm / Decline. The answer goes to /v1/cases/{id}/confirm.
+function questionCard(item) {
+  const c = item.context;
+  const q = c.question;
+  const id = c.case;
+  const li = el("li", { class: "question", id: "question-" + id, data: { question: id } });
+  const h = el("h3", { id: "qtitle-" + id }, q.text || "May the agent go ahead?");
+  const dl = el("dl", { class: "details" });
+  row(dl, "Action", actionSummary(c));
+  row(dl, "Parameters", foldable(JSON.stringify(c.action.params, null, 2), "the parameters of " + id));
+  row(dl, "Original request", c.original_request);
+  row(dl, "Asked by", orDash(c.identity.agent) + (c.identity.service ? " (" + c.identity.service + ")" : "") + ", acting for you");
+  const deadline = el("span", {});
+  if (q.deadline) deadline.append(timeEl(q.deadline, "until"), ", ");
+  deadline.append(q.on_timeout === "step_up" ? "then it goes to approvers" : thenWords(q.on_timeout, null));
+  row(dl, "Deadline", deadline);
+  row(dl, "Case", id);
+  const yes = el("button", { type: "button", class: "confirm-answer", data: { answer: "confirm" } }, "Confirm", el("span", { class: "vh" }, " " + actionName(c) + " " + id));
+  const no = el("button", { type: "button", class: "decline-answer", data: { answer: "decline" } }, "Decline", el("span", { class: "vh" }, " " + actionName(c) + " " + id));
+  const result = el("p", { class: "result", role: "status" });
+  li.append(h, dl, el("div", { class: "actions" }, yes, no), result);
+  const st = { li, item, result, yes, no };
+  yes.addEventListener("click", () => answer(st, "confirm"));
+  no.addEventListener("click", () => answer(st, "decline"));
+  return st;
+}
+
+async function answer(st, choice) {
+  const id = st.item.context.case;
+  st.yes.disabled = true;
+  st.no.disabled = true;
+  st.result.className = "result";
+  st.result.setAttribute("role", "status");
+  st.result.textContent = "Sending your answer…";
+  try {
+    const c = await api("POST", "/v1/cases/" + encodeURIComponent(id) + "/confirm", { answer: choice });
+    const said = choice === "confirm" ? "You confirmed " : "You declined ";
+    $("answered").textContent = said + actionSummary(st.item.context) + " (" + id + "): it is now " + stateWords(c.state) + ".";
+    $("answered").hidden = false;
+    keepInPlace(() => { questionCards.delete(id); st.li.remove(); showQuestions(); });
+  } catch (e) {
+    st.result.className = "result error";
+    st.result.setAttribute("role", "alert");
+    // A question closed meanwhile (answered elsewhere, or its case ended) is said as such.
+    const closed = e.reason === "case_resolved" || e.reason === "no_question";
+    st.result.textContent = "Not recorded. " + (closed ? REFUSALS.no_question + " (" + e.reason + ")" : refusal(e));
+    st.yes.disabled = false;
+    st.no.disabled = false;
+  }
+}
+
+// Questions are listed while open: answered (here or elsewhere) or ended, they leave the list.
+function renderQuestions(list) {
+  const ol = $("questions");
+  const seen = new Set();
+  list.forEach((item, i) => {
+    const id = item.context.case;
+    seen.add(id);
+    let st = questionCards.get(id);
+    if (!st) {
+      st = questionCard(item);
+      questionCards.set(id, st);
+    }
+    st.item = item;
+    st.li.classList.toggle("focus", id === focusCase);
+    const at = ol.children[i];
+    if (at !== st.li) ol.insertBefore(st.li, at || null);
+  });
+  for (const [id, st] of questionCards) {
+    if (!seen.has(id)) { st.li.remove(); questionCards.delete(id); }
+  }
+  showQuestions();
+}
+
+function showQuestions() {
+  $("questions-box").hidden = questionCards.size === 0;
+  showCounts();
+}
+
 // --- the list --------------------------------------------------------------------------------
 
 function showCounts() {
@@ -453,7 +538,7 @@ function showCounts() {
     const n = open.filter(s => s.item.context.risk === l).length;
     counts.append(el("span", { class: "count risk-" + l, data: { risk: l } }, n + " " + l));
   }
-  $("empty").hidden = open.length > 0;
+  $("empty").hidden = open.length > 0 || questionCards.size > 0;
 }
 
 // What the approver is looking at: the focused control, else the first card on screen.
@@ -476,7 +561,15 @@ function keepInPlace(mutate) {
 }
 
 function render(data) {
-  keepInPlace(() => renderList(data));
+  keepInPlace(() => { renderQuestions(data.questions || []); renderList(data); });
+  // A link to a question shows it with the answer it names focused: a link never answers.
+  if (!scrolledToFocus && focusCase && questionCards.has(focusCase)) {
+    scrolledToFocus = true;
+    const st = questionCards.get(focusCase);
+    st.li.scrollIntoView();
+    if (focusAction === "confirm") st.yes.focus();
+    else if (focusAction === "decline") st.no.focus();
+  }
   if (!scrolledToFocus && focusCase && cards.has(focusCase)) {
     scrolledToFocus = true;
     cards.get(focusCase).li.scrollIntoView();
@@ -513,7 +606,7 @@ function renderList(data) {
 
 // A link to a case that is not (or no longer) in the inbox: how it ended, or why it is not shown.
 async function showLinkedCase() {
-  if (!focusCase || cards.has(focusCase)) return;
+  if (!focusCase || cards.has(focusCase) || questionCards.has(focusCase)) return;
   const box = $("outcome");
   const dl = $("outcome-details");
   dl.replaceChildren();

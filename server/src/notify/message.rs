@@ -18,6 +18,9 @@ pub enum Trigger {
     ApprovalRequested,
     /// `escalate after D to [...]` fired: more approvers were added.
     Escalated,
+    /// A deferral waits for a fact from a `confirm` source: its requesting human is asked
+    /// ([`Question`]).
+    ConfirmRequested,
 }
 
 impl Trigger {
@@ -26,6 +29,8 @@ impl Trigger {
         match self {
             Trigger::ApprovalRequested => format!("approval:tier{}", case.tier),
             Trigger::Escalated => format!("escalate:tier{}", case.tier),
+            // A case's question is asked once: its answer, or the case's end, closes it.
+            Trigger::ConfirmRequested => "confirm".to_string(),
         }
     }
 }
@@ -100,6 +105,44 @@ pub struct ApprovalContext {
     /// it reached people. Absent otherwise (and in contexts built without the bundle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferral: Option<DeferralContext>,
+    /// For a question to the requesting human (`trigger` = `confirm_requested`): what they are
+    /// asked and how to answer. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
+}
+
+/// A deferral's question to the person the action is for (a `confirm` source): only they
+/// answer it, signed in, with confirm (the facts become `true`) or decline (`false`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Who is asked: the request's `identity.human`, as the agent's credential vouched for it.
+    pub to: String,
+    /// The question, in the deferring rule's words (its reason).
+    pub text: String,
+    /// The facts the answer gives.
+    pub facts: Vec<String>,
+    /// When the deferral times out unanswered (RFC 3339), and what it then becomes.
+    pub deadline: Option<String>,
+    pub on_timeout: Option<String>,
+}
+
+/// The channels a deferral's question goes out on: those its rule names for the people it
+/// would hand the case to (the `notify` of its `timeout` and `attempts` outcomes' `step_up`), in
+/// that order, each once. A deferral that hands nobody over names none: its question is only in
+/// the inbox.
+pub fn question_channels(case: &Case) -> Vec<String> {
+    let Some(d) = &case.decision.defer else { return Vec::new() };
+    let mut out: Vec<String> = Vec::new();
+    for outcome in [&d.on_timeout, &d.on_exhausted] {
+        if let aarm_runtime::decision::Outcome::StepUp(s) = outcome {
+            for channel in &s.notify {
+                if !out.contains(channel) {
+                    out.push(channel.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Why a deferral became an approval request, and what it had waited for.
@@ -294,7 +337,27 @@ impl ApprovalContext {
             bundle_hash: case.bundle_hash.clone(),
             links: Links { case: link(""), approve: link("approve"), deny: link("deny") },
             deferral: None,
+            question: None,
         }
+    }
+
+    /// The question of a deferral waiting for `facts` from a `confirm` source, to the
+    /// request's `identity.human`: the links open the inbox on it with confirm (`approve`) or
+    /// decline (`deny`) chosen, and like every link, they do not answer by themselves.
+    pub fn question(case: &Case, public_url: &str, facts: Vec<String>) -> ApprovalContext {
+        let mut c = ApprovalContext::new(case, Trigger::ConfirmRequested, public_url, None);
+        let link = |answer: &str| format!("{public_url}/inbox?case={}&action={answer}", case.id);
+        c.links.approve = link("confirm");
+        c.links.deny = link("decline");
+        let d = case.decision.defer.as_ref();
+        c.question = Some(Question {
+            to: c.identity.human.clone(),
+            text: c.reason.clone(),
+            facts,
+            deadline: d.map(|d| format_time(case.waiting_since.saturating_add(d.timeout_s))),
+            on_timeout: d.map(|d| outcome_name(&d.on_timeout).to_string()),
+        });
+        c
     }
 
     /// Adds what an escalated deferral waited for (known only with the case's bundle at hand).
@@ -305,12 +368,15 @@ impl ApprovalContext {
 
     /// `[APPROVAL REQUIRED] tool.operation` (or `[DEFER ESCALATION]`, `[ESCALATED]`).
     pub fn title(&self) -> String {
+        let op = if self.action.operation.is_empty() { String::new() } else { format!(".{}", self.action.operation) };
+        if let Some(q) = &self.question {
+            return format!("[CONFIRM] {}{op} ({}): {}", self.action.tool, self.case, q.text);
+        }
         let prefix = match (self.trigger, self.source.as_str()) {
             (Trigger::Escalated, _) => "[ESCALATED]",
             (_, "defer_escalation") => "[DEFER ESCALATION]",
             _ => "[APPROVAL REQUIRED]",
         };
-        let op = if self.action.operation.is_empty() { String::new() } else { format!(".{}", self.action.operation) };
         format!("{prefix} {}{op} ({}, risk {})", self.action.tool, self.case, self.risk)
     }
 
@@ -347,6 +413,9 @@ impl ApprovalContext {
 
     /// The whole context as plain text (e-mail bodies).
     pub fn to_text(&self) -> String {
+        if let Some(q) = &self.question {
+            return self.question_text(q);
+        }
         let params = serde_json::to_string_pretty(&self.action.params).unwrap_or_default();
         let source = if self.source == "defer_escalation" {
             "escalated deferral (automated resolution could not decide)"
@@ -388,6 +457,29 @@ impl ApprovalContext {
         }
         out.push_str(&format!("Policy:            {} ({})\n\n", self.policy, self.bundle_hash));
         out.push_str(&format!("Approve: {}\nDeny:    {}\n", self.links.approve, self.links.deny));
+        out
+    }
+
+    /// A question as plain text: who is asked what, about which action, until when, and where
+    /// to answer.
+    fn question_text(&self, q: &Question) -> String {
+        let params = serde_json::to_string_pretty(&self.action.params).unwrap_or_default();
+        let deadline = q.deadline.as_deref().unwrap_or("none");
+        let mut out = String::new();
+        out.push_str(&format!("{}\n\n", self.title()));
+        out.push_str(&format!("To:                {} (only you can answer)\n", q.to));
+        out.push_str(&format!("Question:          {}\n", q.text));
+        out.push_str(&format!("Asked by:          {}\n", self.identity_line()));
+        out.push_str(&format!("Original request:  {}\n", self.original_request));
+        out.push_str(&format!("Action:            {} {}\n", self.action.tool, self.action.operation));
+        out.push_str(&format!("Parameters:\n{params}\n"));
+        out.push_str(&format!("Your answer gives: {}\n", q.facts.join(", ")));
+        out.push_str(&format!("Deadline:          {deadline} (then: {})\n", q.on_timeout.as_deref().unwrap_or("deny")));
+        out.push_str(&format!("Policy:            {} ({})\n\n", self.policy, self.bundle_hash));
+        out.push_str(&format!(
+            "Answer in the inbox, signed in as {}:\nConfirm: {}\nDecline: {}\n",
+            q.to, self.links.approve, self.links.deny
+        ));
         out
     }
 }

@@ -1,9 +1,9 @@
 //! A Slack-compatible incoming-webhook message: a header that tells a direct step-up from an
 //! escalated deferral, the whole context in sections, and Approve / Deny buttons that open the
 //! inbox on the case (incoming webhooks cannot receive button clicks, and an approval must be
-//! made signed in).
+//! made signed in). A question to the requesting human has Confirm / Decline buttons instead.
 
-use super::message::{ApprovalContext, Trigger};
+use super::message::{ApprovalContext, Question, Trigger};
 use serde_json::{json, Value};
 
 /// Slack limits a section's text to 3000 characters.
@@ -17,6 +17,9 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 pub fn message(c: &ApprovalContext) -> Value {
+    if let Some(q) = &c.question {
+        return question(c, q);
+    }
     let header = match (c.trigger, c.source.as_str()) {
         (Trigger::Escalated, _) => "⏫ Escalated: approval still needed",
         (_, "defer_escalation") => "⏸️ Escalated from DEFER",
@@ -82,6 +85,39 @@ pub fn message(c: &ApprovalContext) -> Value {
         {"type": "button", "text": {"type": "plain_text", "text": "❌ Deny"}, "style": "danger",
          "url": c.links.deny, "action_id": format!("deny_{}", c.case)},
     ]}));
+    json!({ "text": c.title(), "blocks": blocks })
+}
+
+/// A question to the requesting human: the question, the action, and Confirm / Decline buttons
+/// that open the inbox (they answer nothing by themselves; only that human, signed in, can).
+fn question(c: &ApprovalContext, q: &Question) -> Value {
+    let op = if c.action.operation.is_empty() { String::new() } else { format!(".{}", c.action.operation) };
+    let summary = [
+        format!("*For:* {} (only they can answer)", q.to),
+        format!("*Question:* {}", clip(&q.text, 500)),
+        format!("*Case:* {}", c.case),
+        format!("*Tool:* `{}{op}`", c.action.tool),
+        format!("*Original request:* {}", clip(&c.original_request, 300)),
+        format!("*Asked by:* {}", c.identity_line()),
+        format!(
+            "*Deadline:* {} (then {})",
+            q.deadline.as_deref().unwrap_or("—"),
+            q.on_timeout.as_deref().unwrap_or("deny")
+        ),
+    ]
+    .join("\n");
+    let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
+    let blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "❓ Your confirmation is asked"}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&summary, 2900)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Parameters:*\n```{}```", clip(&params, 2800))}}),
+        json!({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "✅ Confirm"}, "style": "primary",
+             "url": c.links.approve, "action_id": format!("confirm_{}", c.case)},
+            {"type": "button", "text": {"type": "plain_text", "text": "✋ Decline"}, "style": "danger",
+             "url": c.links.deny, "action_id": format!("decline_{}", c.case)},
+        ]}),
+    ];
     json!({ "text": c.title(), "blocks": blocks })
 }
 

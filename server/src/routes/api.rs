@@ -331,7 +331,7 @@ pub async fn receipts(
 }
 
 pub async fn inbox(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "approver": p.id, "cases": cases::inbox(&app, &p).await? })))
+    Ok(Json(cases::inbox(&app, &p).await?))
 }
 
 pub async fn me(Caller(p): Caller) -> Json<Value> {
