@@ -122,6 +122,8 @@ fn overrides(one: &AnyStore, two: &AnyStore) {
     assert_eq!(v1.grant(&o("O1", 200), 200).unwrap(), Granted::Granted);
     assert_eq!(v2.grant(&o("O2", 300), 300).unwrap(), Granted::Active("O1".into()), "O1 is still in force");
     assert_eq!(v2.get("O2").unwrap(), None, "a refused override is not kept");
+    assert_eq!(v2.active("D1", 3799).unwrap().as_deref(), Some("O1"));
+    assert_eq!(v2.active("D1", 3800).unwrap(), None, "expired");
     assert_eq!(v2.grant(&o("O3", 3800), 3800).unwrap(), Granted::Granted, "O1 expired at 3800");
     let pending: Vec<String> = v1.unreviewed().unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(pending, ["O1", "O3"]);

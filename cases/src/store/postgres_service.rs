@@ -371,13 +371,29 @@ impl OverrideStore for PostgresOverrides {
         let side = &self.0;
         side.with(|client| {
             let row = client
-                .query_opt("SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = $1", &[&decision_id])
+                .query_opt(
+                    "SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = $1",
+                    &[&decision_id],
+                )
                 .map_err(fail(side.what))?;
             row.map(|r| -> Result<Denial, postgres::Error> {
                 Ok(Denial { decision_id: r.try_get(0)?, agent: r.try_get(1)?, json: r.try_get(2)?, at: r.try_get(3)? })
             })
             .transpose()
             .map_err(fail(side.what))
+        })
+    }
+
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let row = client
+                .query_opt(
+                    "SELECT id FROM serve_overrides WHERE overrides = $1 AND expires_at > $2 ORDER BY created_at LIMIT 1",
+                    &[&overrides, &now],
+                )
+                .map_err(fail(side.what))?;
+            row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(fail(side.what))
         })
     }
 
@@ -423,7 +439,9 @@ impl OverrideStore for PostgresOverrides {
         side.with(|client| {
             let rows = client
                 .query(
-                    &format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"),
+                    &format!(
+                        "SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"
+                    ),
                     &[],
                 )
                 .map_err(fail(side.what))?;

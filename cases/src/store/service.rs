@@ -195,6 +195,8 @@ pub trait OverrideStore: Send + Sync {
     /// Keeps a denial (a second call with the same id changes nothing).
     fn remember_denial(&self, denial: &Denial) -> Result<(), StoreError>;
     fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError>;
+    /// The id of an override of denial `overrides` that expires after `now`, if any.
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError>;
     /// Keeps `o` unless an override of the same denial expires after `now`, in one transaction.
     fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError>;
     fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError>;

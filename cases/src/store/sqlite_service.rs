@@ -100,9 +100,8 @@ impl Side {
         schema: &str,
         what: &'static str,
     ) -> Result<Side, StoreError> {
-        let conn = store
-            .side_connection(durability, schema)
-            .map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
+        let conn =
+            store.side_connection(durability, schema).map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
         Ok(Side { conn: Mutex::new(conn), what })
     }
 
@@ -398,6 +397,15 @@ fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOverride> {
     })
 }
 
+fn active_override(conn: &Connection, overrides: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT id FROM serve_overrides WHERE overrides = ?1 AND expires_at > ?2 ORDER BY created_at LIMIT 1",
+        params![overrides, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 impl OverrideStore for SqliteOverrides {
     fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
         let side = &self.0;
@@ -422,21 +430,18 @@ impl OverrideStore for SqliteOverrides {
             .map_err(|e| side.fail(e))
     }
 
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let side = &self.0;
+        active_override(&*side.lock()?, overrides, now).map_err(|e| side.fail(e))
+    }
+
     fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError> {
         let side = &self.0;
         let mut conn = side.lock()?;
         // IMMEDIATE: another connection (another process on the same file) cannot grant between
         // the check and the insert.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| side.fail(e))?;
-        let active: Option<String> = tx
-            .query_row(
-                "SELECT id FROM serve_overrides WHERE overrides = ?1 AND expires_at > ?2 ORDER BY created_at LIMIT 1",
-                params![o.overrides, now],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| side.fail(e))?;
-        if let Some(id) = active {
+        if let Some(id) = active_override(&tx, &o.overrides, now).map_err(|e| side.fail(e))? {
             return Ok(Granted::Active(id));
         }
         tx.execute(
@@ -452,7 +457,11 @@ impl OverrideStore for SqliteOverrides {
     fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError> {
         let side = &self.0;
         side.lock()?
-            .query_row(&format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = ?1"), params![id], override_row)
+            .query_row(
+                &format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = ?1"),
+                params![id],
+                override_row,
+            )
             .optional()
             .map_err(|e| side.fail(e))
     }

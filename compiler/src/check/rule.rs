@@ -377,7 +377,11 @@ impl Checker<'_> {
         ir::Decision::Modify(out)
     }
 
-    pub(super) fn approver_identities(&mut self, file: FileId, set: &ast::ApproverSet) -> (ir::Approvers, Option<usize>) {
+    pub(super) fn approver_identities(
+        &mut self,
+        file: FileId,
+        set: &ast::ApproverSet,
+    ) -> (ir::Approvers, Option<usize>) {
         match set {
             ast::ApproverSet::Role(role) => (ir::Approvers::Role(role.value.clone()), None),
             ast::ApproverSet::List { members, .. } => {

@@ -593,7 +593,12 @@ fn an_override_names_its_tools_authority_duration_and_statements() {
 
 #[test]
 fn override_mistakes_have_their_codes() {
-    assert_one(&with_header("override on transfer_fund by role \"ic\" for 1h\n"), Code::UnknownTool, 6, "transfer_fund");
+    assert_one(
+        &with_header("override on transfer_fund by role \"ic\" for 1h\n"),
+        Code::UnknownTool,
+        6,
+        "transfer_fund",
+    );
     assert_one(
         &with_header("override on send_email by role \"ic\" for 0s\n"),
         Code::NonPositiveDuration,
@@ -607,7 +612,9 @@ fn override_mistakes_have_their_codes() {
         "an override cannot require `tiket`",
     );
     assert_one(
-        &with_header("override on send_email by role \"ic\" for 1h\noverride on transfer_funds, send_email by fin for 1h\n"),
+        &with_header(
+            "override on send_email by role \"ic\" for 1h\noverride on transfer_funds, send_email by fin for 1h\n",
+        ),
         Code::DuplicateOverride,
         7,
         "`send_email` already has an `override`",

@@ -540,7 +540,8 @@ impl<'src> Parser<'src> {
         if self.eat_word("by").is_none() {
             let f = self.unexpected("`by`");
             if let Some(d) = self.diags.last_mut() {
-                d.help = Some("write who may override: `by role \"ROLE\"`, `by GROUP` or `by [\"a@corp.com\", ...]`".into());
+                d.help =
+                    Some("write who may override: `by role \"ROLE\"`, `by GROUP` or `by [\"a@corp.com\", ...]`".into());
             }
             return Err(f);
         }
