@@ -347,3 +347,53 @@ fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("evidence.sources.m.url"), "{}", stderr(&out));
 }
+
+/// `aarm review list` prints the overrides a service granted that still wait for a verdict, as
+/// `GET /v1/reviews` does, with whether each may still be acted on at `--now`.
+#[test]
+fn review_list_shows_the_overrides_waiting_for_a_verdict() {
+    use aarm_cases::store::service::{StoredOverride, Verdict};
+    let dir = scratch("review-list");
+    let store = aarm_cases::store::any::AnyStore::open(&dir.join("cases.db"), true).unwrap();
+    let overrides = store.overrides().unwrap();
+    // 2026-11-24T10:00:00Z, valid for an hour.
+    let at = aarm_runtime::value::parse_time("2026-11-24T10:00:00Z").unwrap();
+    for id in ["O1", "O2"] {
+        let policy =
+            aarm_runtime::decision::PolicyRef { name: "ops".into(), version: "1".into(), bundle_hash: String::new() };
+        let mut record = aarm_runtime::decision::Decision::fail_closed("override.granted", "overridden", policy);
+        record.decision = aarm_runtime::decision::Effect::Allow;
+        record.expires_at = Some("2026-11-24T11:00:00Z".into());
+        record.overrides = Some(format!("D-{id}"));
+        let record = serde_json::to_value(&record).unwrap();
+        let o = StoredOverride {
+            id: id.into(),
+            overrides: format!("D-{id}"),
+            author: "cfo@corp.com".into(),
+            json: record.to_string(),
+            receipt: format!("sha256:{id}"),
+            created_at: at,
+            expires_at: at + 3600,
+            verdict: None,
+        };
+        overrides.grant(&o, at).unwrap();
+    }
+    let verdict = Verdict {
+        reviewer: "sec@corp.com".into(),
+        verdict: "accept".into(),
+        note: None,
+        receipt: "sha256:r".into(),
+        at,
+    };
+    assert!(overrides.review("O1", &verdict).unwrap());
+
+    let out = run(&dir, &["review", "list", "--store", "cases.db", "--now", "2026-11-24T10:30:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = json(&out);
+    let reviews = listed["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 1, "O1 was reviewed: {listed}");
+    assert_eq!((reviews[0]["id"].as_str(), reviews[0]["author"].as_str()), (Some("O2"), Some("cfo@corp.com")));
+    assert_eq!(reviews[0]["current"], true);
+    let later = json(&run(&dir, &["review", "list", "--store", "cases.db", "--now", "2026-11-24T11:00:00Z"]));
+    assert_eq!(later["reviews"][0]["current"], false, "expired: {later}");
+}

@@ -4,7 +4,9 @@
 //! connections to one database, as two replicas (or a restart) would see it.
 
 use aarm_cases::store::any::AnyStore;
-use aarm_cases::store::service::{AttemptOutcome, Queued, SessionAction, CLAIM_LEASE_MS};
+use aarm_cases::store::service::{
+    AttemptOutcome, Denial, Granted, Queued, SessionAction, StoredOverride, Verdict, CLAIM_LEASE_MS,
+};
 use std::path::{Path, PathBuf};
 
 #[path = "common/postgres.rs"]
@@ -93,6 +95,52 @@ fn contract(store: &Path) {
     // The write probe writes, again and again.
     one.write_probe().unwrap().write(7).unwrap();
     two.write_probe().unwrap().write(8).unwrap();
+
+    overrides(&one, &two);
+}
+
+/// Denials and overrides: a denial kept once; one override of a denial in force at a time,
+/// whichever handle grants it; another once it expired; the first verdict stands.
+fn overrides(one: &AnyStore, two: &AnyStore) {
+    let (v1, v2) = (one.overrides().unwrap(), two.overrides().unwrap());
+    let denial = Denial { decision_id: "D1".into(), agent: "agent-1".into(), json: "{}".into(), at: 100 };
+    v1.remember_denial(&denial).unwrap();
+    v2.remember_denial(&Denial { json: "{\"again\":1}".into(), ..denial.clone() }).unwrap();
+    assert_eq!(v2.denial("D1").unwrap(), Some(denial), "kept once, never rewritten");
+    assert_eq!(v1.denial("D2").unwrap(), None);
+
+    let o = |id: &str, created_at: i64| StoredOverride {
+        id: id.into(),
+        overrides: "D1".into(),
+        author: "ic@corp.com".into(),
+        json: "{}".into(),
+        receipt: format!("sha256:{id}"),
+        created_at,
+        expires_at: created_at + 3600,
+        verdict: None,
+    };
+    assert_eq!(v1.grant(&o("O1", 200), 200).unwrap(), Granted::Granted);
+    assert_eq!(v2.grant(&o("O2", 300), 300).unwrap(), Granted::Active("O1".into()), "O1 is still in force");
+    assert_eq!(v2.get("O2").unwrap(), None, "a refused override is not kept");
+    assert_eq!(v2.active("D1", 3799).unwrap().as_deref(), Some("O1"));
+    assert_eq!(v2.active("D1", 3800).unwrap(), None, "expired");
+    assert_eq!(v2.grant(&o("O3", 3800), 3800).unwrap(), Granted::Granted, "O1 expired at 3800");
+    let pending: Vec<String> = v1.unreviewed().unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(pending, ["O1", "O3"]);
+
+    let verdict = |by: &str| Verdict {
+        reviewer: by.into(),
+        verdict: "flag".into(),
+        note: Some("no ticket".into()),
+        receipt: "sha256:r".into(),
+        at: 4000,
+    };
+    assert!(v2.review("O1", &verdict("sec@corp.com")).unwrap());
+    assert!(!v1.review("O1", &verdict("other@corp.com")).unwrap(), "the first verdict stands");
+    assert!(!v1.review("nope", &verdict("other@corp.com")).unwrap());
+    assert_eq!(v1.get("O1").unwrap().unwrap().verdict, Some(verdict("sec@corp.com")));
+    let pending: Vec<String> = v2.unreviewed().unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(pending, ["O3"]);
 }
 
 #[test]

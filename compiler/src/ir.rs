@@ -70,6 +70,8 @@ pub struct Bundle {
     /// The files of standard-library modules (`use std.NAME`): a library declares more than one
     /// bundle uses, so analysis never calls their declarations unused.
     pub std_files: Vec<FileId>,
+    /// `override on TOOL by … for D requires …`, one per tool, in source order.
+    pub overrides: Vec<aarm_runtime::policy::OverridePolicy>,
 }
 
 impl Bundle {

@@ -86,6 +86,18 @@ pub enum ItemKind {
     Fn(FnDecl),
     Rule(RuleDecl),
     Test(TestDecl),
+    Override(OverrideDecl),
+}
+
+/// `override on TOOL, ... by (role "R" | GROUP | ["id", ...]) for D [requires NAME, ...]`: who
+/// may override a denial of these tools, for how long, and what they must state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideDecl {
+    pub tools: Vec<Ident>,
+    pub by: ApproverSet,
+    pub valid: DurLit,
+    /// The statements named after `requires` (any word: `reason` is reserved elsewhere).
+    pub requires: Vec<Ident>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,6 +124,8 @@ codes! {
     InvalidRiskLevel      = "E0306", Syntax, Error, "unknown risk level";
     ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
     AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
+    UnknownStatement      = "E0320", Clause, Error, "unknown statement in `override ... requires`";
+    DuplicateOverride     = "E0321", Clause, Error, "more than one `override` for a tool";
     // ---- tests
     InvalidTestStep       = "E0400", Test, Error, "invalid test step";
     UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";

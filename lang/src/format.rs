@@ -385,7 +385,12 @@ impl<'a> Printer<'a> {
     fn is_compact(&self, item: &Item) -> bool {
         let kind_ok = matches!(
             item.kind,
-            ItemKind::Use(_) | ItemKind::Evidence(_) | ItemKind::Group(_) | ItemKind::Tool(_) | ItemKind::Fn(_)
+            ItemKind::Use(_)
+                | ItemKind::Evidence(_)
+                | ItemKind::Group(_)
+                | ItemKind::Tool(_)
+                | ItemKind::Fn(_)
+                | ItemKind::Override(_)
         );
         if !kind_ok || item.doc.is_some() || self.has_comment_in(item.span) {
             return false;
@@ -443,6 +448,35 @@ impl<'a> Printer<'a> {
             ItemKind::Fn(f) => self.fn_decl(f),
             ItemKind::Rule(r) => self.rule(r, item.span),
             ItemKind::Test(t) => self.test(t, item.span),
+            ItemKind::Override(o) => self.override_decl(o),
+        }
+    }
+
+    /// `override on a, b by role "R" for 1h requires reason, ticket`, on one line.
+    fn override_decl(&mut self, o: &OverrideDecl) {
+        self.kw_space("override");
+        self.kw_space("on");
+        for (i, t) in o.tools.iter().enumerate() {
+            if i > 0 {
+                self.kw_space(",");
+            }
+            self.ident(t);
+        }
+        self.space();
+        self.kw_space("by");
+        self.approver_set(&o.by);
+        self.space();
+        self.kw_space("for");
+        self.verbatim(o.valid.span);
+        if !o.requires.is_empty() {
+            self.space();
+            self.kw_space("requires");
+            for (i, r) in o.requires.iter().enumerate() {
+                if i > 0 {
+                    self.kw_space(",");
+                }
+                self.ident(r);
+            }
         }
     }
 

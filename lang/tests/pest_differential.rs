@@ -146,6 +146,11 @@ fn snippets() -> Vec<(String, bool)> {
     ok("settings { defer attempts 1 -> step_up { approvers 1 of g } }");
     ok("settings { allow_valid 5m default deny }");
     ok(r#"settings { review "security-team" allow_valid 1h }"#);
+    ok(r#"override on delete_database by role "incident-commander" for 1h requires reason, ticket"#);
+    ok(r#"override on a, b by ["x@corp.com"] for 30m"#);
+    ok("override on a by oncall for 1h requires rule, test\nrule r on a { deny }");
+    ok("override on a by role for 1h");
+    ok("fn override(x: Int) -> Bool = x > 1");
     ok("tool t { }");
     ok("tool t { a: Int }");
     ok("tool t { a: Int, }");
@@ -325,6 +330,12 @@ fn snippets() -> Vec<(String, bool)> {
     bad("settings { allow_valid 5 }");
     bad("settings { allow_valid }");
     bad("settings { review security }");
+    bad("override on * by role \"r\" for 1h");
+    bad("override on a by role \"r\"");
+    bad("override on a for 1h");
+    bad("override on a by g for 1h requires");
+    bad("override on a by g for 1h requires reason,");
+    bad("override a by g for 1h");
     bad("settings");
     bad("rule r on t { step_up { approvers 1 } }");
     bad("rule r on t { step_up { approvers 1 of } }");

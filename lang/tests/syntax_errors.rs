@@ -108,7 +108,7 @@ fn e0010_unexpected_token() {
     assert_eq!(d.help.as_deref(), Some("durations are written like `30s`, `15m`, `2h`, `1d` or `1h30m`"));
     let d = one("rule r on t { when any x in xs x deny }", "E0010", 1, 32, "expected `:`, found `x`");
     assert_eq!(d.help.as_deref(), Some("a quantifier reads `any x in LIST: CONDITION`"));
-    one("frobnicate", "E0010", 1, 1, "expected a declaration (`rule`, `tool`, `context`, `evidence`, `group`, `fn`, `settings`, `use` or `test`), found `frobnicate`");
+    one("frobnicate", "E0010", 1, 1, "expected a declaration (`rule`, `tool`, `context`, `evidence`, `group`, `fn`, `settings`, `use`, `override` or `test`), found `frobnicate`");
 }
 
 #[test]

@@ -124,6 +124,23 @@ pub struct Decision {
     /// Absent from the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_at: Option<crate::spans::ErrorLocation>,
+    /// On an override only: the `decision_id` of the denial it overrides (which it never
+    /// changes). Absent from every other decision's JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
+    /// On an override only: who granted it, by which authority, stating what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<Authority>,
+}
+
+/// The named authority of an override (docs/json.md, "Overrides"): the authenticated identity
+/// that granted it, the role of the `override` declaration it held (`null` when the declaration
+/// names identities), and the statements the declaration requires, as given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    pub by: String,
+    pub role: Option<String>,
+    pub statements: std::collections::BTreeMap<String, String>,
 }
 
 /// Reason codes the engine itself produces (rules produce their own).
@@ -169,6 +186,8 @@ impl Decision {
             defer: None,
             modified_action: None,
             error_at: None,
+            overrides: None,
+            authority: None,
         }
     }
 }

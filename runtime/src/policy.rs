@@ -244,3 +244,25 @@ impl<M, E> RuleDecision<M, E> {
         }
     }
 }
+
+/// The statements an `override … requires` may ask of the person who overrides: the only
+/// words the checker accepts there, and the body fields `POST /v1/decisions/{id}/override` reads.
+pub const OVERRIDE_STATEMENTS: &[&str] = &["reason", "ticket"];
+
+/// What an override states when its declaration has no `requires`: a break-glass is never
+/// without a stated reason.
+pub const DEFAULT_OVERRIDE_STATEMENTS: &[&str] = &["reason"];
+
+/// `override on TOOL by … for D requires …`: who may override a denial of `tool` (a separate,
+/// signed decision that never changes the denial), how long the override may be acted on, and
+/// what its author must state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverridePolicy {
+    pub tool: String,
+    /// Who may override: named identities, or holders of a host-verified role.
+    pub by: Approvers,
+    /// How long the override may be acted on (its `expires_at`), in seconds; at least 1.
+    pub valid_s: i64,
+    /// Names from [`OVERRIDE_STATEMENTS`], in the order written.
+    pub requires: Vec<String>,
+}

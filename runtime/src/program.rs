@@ -85,6 +85,8 @@ pub struct Program {
     pub settings: Settings,
     /// The source expressions [`Chunk::spans`] refer to (`spans.rs`).
     pub spans: crate::spans::SpanTable,
+    /// The `override` declarations, one per tool at most (checked), in source order.
+    pub overrides: Vec<crate::policy::OverridePolicy>,
 }
 
 impl Program {

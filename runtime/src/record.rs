@@ -66,6 +66,8 @@ impl Decision {
     /// Whether the decision may be acted on at `now` (seconds since the epoch): it is an `allow`
     /// or a `modify` and, when it has an `expires_at`, `now` is before it. Every other decision,
     /// and an expiry that cannot be read, is not current: fail closed.
+    ///
+    /// An override is an `allow` with an `expires_at`: it is current until then, like any other.
     pub fn is_current(&self, now: i64) -> bool {
         if !matches!(self.decision, Effect::Allow | Effect::Modify) {
             return false;

@@ -172,6 +172,7 @@ fn valid_program() -> Program {
             files: vec!["p.aarm".to_string()],
             spans: vec![SourceSpan { file: 0, line: 3, col: 8, text: "n / 0".to_string() }],
         },
+        overrides: vec![],
     }
 }
 

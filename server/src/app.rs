@@ -155,6 +155,8 @@ pub struct App {
     pub decision_log: Option<crate::decision_log::DecisionLogger>,
     /// OpenTelemetry spans, when `[tracing]` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
     pub traces: crate::traces::Traces,
+    /// The denials answered and the overrides granted on them (overrides.rs).
+    pub overrides: Box<dyn aarm_cases::store::service::OverrideStore>,
 }
 
 /// The bundle new requests are decided with (swapped by a reload), and its file as the
@@ -216,6 +218,7 @@ impl App {
         let keys =
             crate::replay::IdempotencyKeys::new(store.idempotency_keys().map_err(|e| store_error(e.to_string()))?);
         let probe = Arc::from(store.write_probe().map_err(|e| store_error(e.to_string()))?);
+        let overrides = store.overrides().map_err(|e| store_error(e.to_string()))?;
         let journal = Journal::new(store.session_history().map_err(|e| store_error(e.to_string()))?);
         let waiters = Arc::new(Waiters::new());
         let store_listener = crate::wait::follow_store(&store, &waiters).map_err(|e| store_error(e.to_string()))?;
@@ -262,6 +265,7 @@ impl App {
             decision_log,
             traces,
             options,
+            overrides,
         })
     }
 

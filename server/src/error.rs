@@ -47,6 +47,12 @@ pub enum ApiError {
     /// time limit, a query or path that does not parse), in the API's shape.
     #[error("{message}")]
     Http { status: StatusCode, message: String },
+    /// 404 with a reason of the service's own (an unknown denial or review).
+    #[error("{1}")]
+    NotFound(&'static str, String),
+    /// 422 with a reason of the service's own (a statement the policy requires is missing).
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
 }
 
 /// The reason of an HTTP layer's answer, by status.
@@ -86,6 +92,8 @@ impl ApiError {
             ApiError::Conflict(reason, _) => (StatusCode::CONFLICT, reason),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store.unavailable"),
             ApiError::Http { status, .. } => (*status, http_reason(*status)),
+            ApiError::NotFound(reason, _) => (StatusCode::NOT_FOUND, reason),
+            ApiError::Unprocessable(reason, _) => (StatusCode::UNPROCESSABLE_ENTITY, reason),
         }
     }
 }

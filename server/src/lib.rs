@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod overrides;
 pub mod reload;
 pub mod replay;
 pub mod routes;

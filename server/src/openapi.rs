@@ -167,6 +167,31 @@ pub fn document() -> Value {
         "/inbox/app.js": { "get": op("The inbox script", html("JavaScript", "text/javascript"), &[], public.clone()) },
         "/inbox/style.css": { "get": op("The inbox style sheet", html("CSS", "text/css"), &[], public.clone()) },
         "/inbox/favicon.svg": { "get": op("The inbox icon", html("SVG", "image/svg+xml"), &[], public) },
+        "/v1/decisions/{id}/override": { "post": op("Override a denial (break-glass): a new `allow` of the denied action for the time the policy's `override on TOOL` declaration grants, naming the caller as its authority; the denial is not changed. The caller is the authenticated approver, never a name in the body",
+            json_ok("the override's decision record, with `overrides`, `authority`, `expires_at`, `action_hash` and `receipt`", json!({ "$ref": "#/components/schemas/Decision" })),
+            &[AUTH,
+              ("403", "`not_an_overrider`: the caller is not an approver holding the declaration's role or named by it; `not_overridable`: the policy declares no override for the tool; `not_yourself`: `by` names someone else"),
+              ("404", "`unknown_denial`: no deny with this decision id was answered by this service without a case (an allow, a case's decision or an unknown id)"),
+              ("400", "`bad_request`: a field other than the statements, `by` and `event_id`, or a statement longer than 2000 bytes or with a control character; `input.invalid`: the body is not a JSON object"),
+              ("409", "`override_active`: this denial is already overridden until that override expires; `override_in_progress`: a call with the same key is still being answered"),
+              ("422", "`statement_missing`: a statement the declaration requires (`reason`, `ticket`) is missing or empty; `idempotency_key_reused`"),
+              ("503", "the store failed; nothing was granted")],
+            json!({ "parameters": [json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "the denial's `decision_id`" }), idempotency()],
+                    "requestBody": body(json!({ "type": "object", "properties": {
+                        "reason": { "type": "string", "maxLength": 2000 }, "ticket": { "type": "string", "maxLength": 2000 },
+                        "by": { "type": "string", "description": "optional; must be the caller's own identity" },
+                        "event_id": key_schema() } }), true) })) },
+        "/v1/reviews": { "get": op("Overrides waiting for a verdict, oldest first (approvers and operators)",
+            json_ok("`{ reviews: [{ id, kind, overrides, author, created_at, expires_at, current, receipt, verdict, decision }] }`", json!({ "type": "object" })),
+            &[AUTH, ("403", "`not_a_reviewer`: agents do not review")], json!({})) },
+        "/v1/reviews/{id}": { "post": op("Give the verdict on an override: `accept` or `flag`, recorded as a receipt; its author may not review it",
+            json_ok("the reviewed override, as listed", json!({ "type": "object" })),
+            &[AUTH, ("403", "`self_review`: the caller granted this override; `not_a_reviewer`"),
+              ("404", "`unknown_review`"), ("409", "`already_reviewed`: the first verdict stands"),
+              ("400", "`bad_request`: no verdict, an unknown field, or a note longer than 2000 bytes"), ("503", "the store failed")],
+            json!({ "parameters": [json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "the override's `decision_id`" })],
+                    "requestBody": body(json!({ "type": "object", "required": ["verdict"], "properties": {
+                        "verdict": { "type": "string", "enum": ["accept", "flag"] }, "note": { "type": "string", "maxLength": 2000 } } }), true) })) },
     });
 
     json!({
@@ -195,6 +220,11 @@ pub fn document() -> Value {
                     "confidence": { "type": "number", "nullable": true },
                     "step_up": { "type": "object", "nullable": true }, "defer": { "type": "object", "nullable": true },
                     "modified_action": { "type": "object", "nullable": true },
+                    "overrides": { "type": "string", "description": "on an override only: the decision_id of the denial it overrides" },
+                    "authority": { "type": "object", "description": "on an override only: who granted it (`by`), the declaration's `role` (null when it names identities) and the `statements` given",
+                        "required": ["by", "role", "statements"], "properties": {
+                        "by": { "type": "string" }, "role": { "type": "string", "nullable": true },
+                        "statements": { "type": "object", "additionalProperties": { "type": "string" } } } },
                     "error_at": { "type": "object", "description": "present with `eval.error` when the bundle knows where: the expression that failed (`file`, `line`, `col`, `expr`)",
                         "required": ["file", "line", "col", "expr"], "properties": {
                         "file": { "type": "string" }, "line": { "type": "integer" }, "col": { "type": "integer" }, "expr": { "type": "string" } } },

@@ -132,6 +132,23 @@ impl IdempotencyKeys {
         db(self.store.keep_answer(DECIDE, &key.id, &key.fingerprint, &answer.to_string(), now, forget_before))
     }
 
+    /// The first answer to `key` in `scope` (an override's: `override:DENIAL`), kept for good;
+    /// 422 when the key was used for another call.
+    pub fn answered_in(&self, scope: &str, key: &Key) -> Result<Option<serde_json::Value>, ApiError> {
+        match self.bound(scope, &key.id, 0)? {
+            None | Some((_, None)) => Ok(None),
+            Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(reused(key)),
+            Some((_, Some(text))) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| ApiError::Unavailable(format!("idempotency keys: stored answer: {e}"))),
+        }
+    }
+
+    /// Keeps the answer to `key` in `scope` for its retries.
+    pub fn keep_in(&self, scope: &str, key: &Key, answer: &serde_json::Value, now: i64) -> Result<(), ApiError> {
+        db(self.store.keep_answer(scope, &key.id, &key.fingerprint, &answer.to_string(), now, i64::MIN))
+    }
+
     /// For an event on `case`: `Ok` when the key is new or was bound to this same call; 422 when
     /// it was bound to another.
     pub fn check_event(&self, case: &str, key: &Key) -> Result<(), ApiError> {

@@ -13,6 +13,8 @@ mod common;
 mod aarm;
 #[path = "conformance/approval.rs"]
 mod approval;
+#[path = "conformance/contract.rs"]
+mod contract;
 #[path = "conformance/deferral.rs"]
 mod deferral;
 

@@ -155,7 +155,7 @@ fn time_arg(flag: &str, t: &str) -> Result<i64, String> {
     parse_time(t).ok_or_else(|| format!("{flag} {t:?} is not an RFC 3339 time"))
 }
 
-fn now_of(common: &Common) -> Result<i64, String> {
+pub(crate) fn now_of(common: &Common) -> Result<i64, String> {
     match &common.now {
         Some(t) => time_arg("--now", t),
         None => Ok(std::time::SystemTime::now()
@@ -205,7 +205,7 @@ fn rounds(lc: &mut Lifecycle<AnyStore>, resolver: &sources::Resolver, now: i64) 
     Ok(changed)
 }
 
-fn print_json(v: &impl serde::Serialize) {
+pub(crate) fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => crate::outln!("{s}"),
         Err(e) => crate::errln!("error: {e}"),

@@ -14,6 +14,7 @@ pub mod mcp;
 pub mod new;
 pub mod output;
 pub mod receipts;
+pub mod review;
 pub mod serve;
 pub mod source;
 pub mod test;
@@ -79,6 +80,8 @@ pub enum Command {
     Lsp(lsp::LspArgs),
     /// Create a policy directory NAME with a policy, a test and a request to start from.
     New(new::NewArgs),
+    /// The overrides (break-glass) waiting for a verdict, from a store `aarm serve` keeps.
+    Review(review::ReviewArgs),
 }
 
 /// Runs a parsed command line.
@@ -98,5 +101,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mcp(args) => mcp::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Review(args) => review::run(&args),
     }
 }

@@ -112,23 +112,6 @@ fn contract_approval_binds_the_approved_action() {
     assert_eq!(dir.show(changed["case"].as_str().unwrap(), "2026-11-24T10:06:00Z")["state"], "pending_approval");
 }
 
-/// An override is a new decision, linked to the denial, by a named authority; it never changes
-/// the original record.
-/// Gap: issue 24 (`override … by role … for …`, `aarm case override`). Today only the second half
-/// holds: a denied case refuses every later event and stays as it was.
-#[test]
-fn contract_overrides_are_new_decisions_linked_to_the_denial() {
-    let dir = Dir::new("c5", FIVE);
-    let id = dir.open(&op("wire", 500), NOW)["case"].as_str().unwrap().to_string();
-    let out = dir.case(&["deny", &id, "--by", "cfo@corp.com", "--why", "not this vendor"], NOW);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let denied = dir.show(&id, NOW);
-    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com"], "2026-11-24T10:01:00Z");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("case_resolved"), "{}", text(&out.stderr));
-    assert_eq!(dir.show(&id, "2026-11-24T10:01:00Z"), denied, "the denial is unchanged");
-}
-
 /// Evidence is referenced, not copied: the receipt of a provided fact names it, who provided it
 /// and the SHA-256 of its value; the value itself is nowhere in the audit trail.
 #[test]

@@ -5,7 +5,7 @@
 use super::postgres::{is_postgres_url, PostgresStore};
 use super::postgres_listen::{Changed, Listener};
 use super::rows::Unreadable;
-use super::service::{DeliveryStore, IdempotencyKeyStore, SessionHistory, WriteProbe};
+use super::service::{DeliveryStore, IdempotencyKeyStore, OverrideStore, SessionHistory, WriteProbe};
 use super::sqlite::SqliteStore;
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::Case;
@@ -95,6 +95,14 @@ impl AnyStore {
         Ok(match self {
             AnyStore::Sqlite(s) => Box::new(s.deliveries()?),
             AnyStore::Postgres(s) => Box::new(s.deliveries()?),
+        })
+    }
+
+    /// The denials and overrides kept in the same store.
+    pub fn overrides(&self) -> Result<Box<dyn OverrideStore>, StoreError> {
+        Ok(match self {
+            AnyStore::Sqlite(s) => Box::new(s.overrides()?),
+            AnyStore::Postgres(s) => Box::new(s.overrides()?),
         })
     }
 

@@ -110,6 +110,31 @@ CREATE TABLE serve_deliveries (
 CREATE INDEX serve_deliveries_due ON serve_deliveries(state, next_at_ms);
 CREATE TABLE serve_health (id BIGINT PRIMARY KEY, checked_at BIGINT NOT NULL);
 ",
+    // 2: the denials the service answered and the overrides granted on them (service.rs).
+    "
+CREATE TABLE serve_denials (
+    decision_id TEXT PRIMARY KEY,
+    agent       TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    at          BIGINT NOT NULL
+);
+CREATE TABLE serve_overrides (
+    id              TEXT PRIMARY KEY,
+    overrides       TEXT NOT NULL,
+    author          TEXT NOT NULL,
+    json            TEXT NOT NULL,
+    receipt         TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    reviewer        TEXT,
+    verdict         TEXT,
+    note            TEXT,
+    verdict_receipt TEXT,
+    reviewed_at     BIGINT
+);
+CREATE INDEX serve_overrides_of ON serve_overrides(overrides, expires_at);
+CREATE INDEX serve_overrides_unreviewed ON serve_overrides(verdict, created_at);
+",
 ];
 
 /// The schema version this code reads and writes.

@@ -5,8 +5,8 @@
 
 use super::postgres::{fail, Connection, PostgresStore};
 use super::service::{
-    AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
-    SessionHistory, WriteProbe, CLAIM_LEASE_MS,
+    AttemptOutcome, BoundKey, Delivery, DeliveryStore, Denial, DueDelivery, Granted, IdempotencyKeyStore,
+    OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::StoreError;
 use postgres::{Client, Row};
@@ -42,6 +42,8 @@ pub struct PostgresIdempotencyKeys(Side);
 pub struct PostgresDeliveries(Side);
 /// [`WriteProbe`] on `serve_health`.
 pub struct PostgresWriteProbe(Side);
+/// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
+pub struct PostgresOverrides(Side);
 
 impl PostgresStore {
     /// The session history kept in this store's database.
@@ -62,6 +64,11 @@ impl PostgresStore {
     /// A write probe on this store's database.
     pub fn write_probe(&self) -> Result<PostgresWriteProbe, StoreError> {
         Side::open(self, "health probe").map(PostgresWriteProbe)
+    }
+
+    /// The denials and overrides kept in this store's database.
+    pub fn overrides(&self) -> Result<PostgresOverrides, StoreError> {
+        Side::open(self, "overrides").map(PostgresOverrides)
     }
 }
 
@@ -316,5 +323,143 @@ impl WriteProbe for PostgresWriteProbe {
                 .map_err(fail(side.what))
         })?;
         Ok(())
+    }
+}
+
+const OVERRIDE_COLUMNS: &str = "id, overrides, author, json, receipt, created_at, expires_at, \
+     reviewer, verdict, note, verdict_receipt, reviewed_at";
+
+fn override_row(r: &Row) -> Result<StoredOverride, postgres::Error> {
+    let verdict = match (r.try_get::<_, Option<String>>(7)?, r.try_get::<_, Option<String>>(8)?) {
+        (Some(reviewer), Some(verdict)) => Some(Verdict {
+            reviewer,
+            verdict,
+            note: r.try_get(9)?,
+            receipt: r.try_get::<_, Option<String>>(10)?.unwrap_or_default(),
+            at: r.try_get::<_, Option<i64>>(11)?.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(StoredOverride {
+        id: r.try_get(0)?,
+        overrides: r.try_get(1)?,
+        author: r.try_get(2)?,
+        json: r.try_get(3)?,
+        receipt: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        verdict,
+    })
+}
+
+impl OverrideStore for PostgresOverrides {
+    fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            client
+                .execute(
+                    "INSERT INTO serve_denials (decision_id, agent, json, at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (decision_id) DO NOTHING",
+                    &[&d.decision_id, &d.agent, &d.json, &d.at],
+                )
+                .map_err(fail(side.what))
+        })?;
+        Ok(())
+    }
+
+    fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let row = client
+                .query_opt(
+                    "SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = $1",
+                    &[&decision_id],
+                )
+                .map_err(fail(side.what))?;
+            row.map(|r| -> Result<Denial, postgres::Error> {
+                Ok(Denial { decision_id: r.try_get(0)?, agent: r.try_get(1)?, json: r.try_get(2)?, at: r.try_get(3)? })
+            })
+            .transpose()
+            .map_err(fail(side.what))
+        })
+    }
+
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let row = client
+                .query_opt(
+                    "SELECT id FROM serve_overrides WHERE overrides = $1 AND expires_at > $2 ORDER BY created_at LIMIT 1",
+                    &[&overrides, &now],
+                )
+                .map_err(fail(side.what))?;
+            row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(fail(side.what))
+        })
+    }
+
+    fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let mut tx = client.transaction().map_err(fail(side.what))?;
+            // Replicas grant one at a time per denial: the lock is the denial's id.
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&o.overrides]).map_err(fail(side.what))?;
+            let active = tx
+                .query_opt(
+                    "SELECT id FROM serve_overrides WHERE overrides = $1 AND expires_at > $2 ORDER BY created_at LIMIT 1",
+                    &[&o.overrides, &now],
+                )
+                .map_err(fail(side.what))?;
+            if let Some(r) = active {
+                let id: String = r.try_get(0).map_err(fail(side.what))?;
+                return Ok(Granted::Active(id));
+            }
+            tx.execute(
+                "INSERT INTO serve_overrides (id, overrides, author, json, receipt, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&o.id, &o.overrides, &o.author, &o.json, &o.receipt, &o.created_at, &o.expires_at],
+            )
+            .map_err(fail(side.what))?;
+            tx.commit().map_err(fail(side.what))?;
+            Ok(Granted::Granted)
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let row = client
+                .query_opt(&format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = $1"), &[&id])
+                .map_err(fail(side.what))?;
+            row.as_ref().map(override_row).transpose().map_err(fail(side.what))
+        })
+    }
+
+    fn unreviewed(&self) -> Result<Vec<StoredOverride>, StoreError> {
+        let side = &self.0;
+        side.with(|client| {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"
+                    ),
+                    &[],
+                )
+                .map_err(fail(side.what))?;
+            rows.iter().map(override_row).collect::<Result<_, _>>().map_err(fail(side.what))
+        })
+    }
+
+    fn review(&self, id: &str, v: &Verdict) -> Result<bool, StoreError> {
+        let side = &self.0;
+        let n = side.with(|client| {
+            client
+                .execute(
+                    "UPDATE serve_overrides SET reviewer = $2, verdict = $3, note = $4, verdict_receipt = $5, reviewed_at = $6 \
+                     WHERE id = $1 AND verdict IS NULL",
+                    &[&id, &v.reviewer, &v.verdict, &v.note, &v.receipt, &v.at],
+                )
+                .map_err(fail(side.what))
+        })?;
+        Ok(n == 1)
     }
 }

@@ -139,3 +139,70 @@ pub trait DeliveryStore: Send + Sync {
 pub trait WriteProbe: Send + Sync {
     fn write(&self, now: i64) -> Result<(), StoreError>;
 }
+
+/// A denial the service answered without opening a case, kept so that an override can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub decision_id: String,
+    /// The agent that was denied.
+    pub agent: String,
+    /// The decision JSON as answered (with its `action_hash` and `receipt`).
+    pub json: String,
+    pub at: i64,
+}
+
+/// A reviewer's verdict on an override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub reviewer: String,
+    /// `accept` or `flag`.
+    pub verdict: String,
+    pub note: Option<String>,
+    /// The hash of the verdict's receipt.
+    pub receipt: String,
+    pub at: i64,
+}
+
+/// An override as kept: a separate decision naming the denial it overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOverride {
+    /// The override's own `decision_id`.
+    pub id: String,
+    /// The `decision_id` of the denial it overrides.
+    pub overrides: String,
+    /// The identity that granted it.
+    pub author: String,
+    /// The override's decision JSON as answered.
+    pub json: String,
+    /// The hash of its receipt in the chain.
+    pub receipt: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub verdict: Option<Verdict>,
+}
+
+/// What [`OverrideStore::grant`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Granted {
+    Granted,
+    /// Another override of the same denial is still in force: this one was not kept.
+    Active(String),
+}
+
+/// The denials a service answered and the overrides granted on them, with their reviews. An
+/// override never changes the denial's row: it is a row of its own.
+pub trait OverrideStore: Send + Sync {
+    /// Keeps a denial (a second call with the same id changes nothing).
+    fn remember_denial(&self, denial: &Denial) -> Result<(), StoreError>;
+    fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError>;
+    /// The id of an override of denial `overrides` that expires after `now`, if any.
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError>;
+    /// Keeps `o` unless an override of the same denial expires after `now`, in one transaction.
+    fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError>;
+    fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError>;
+    /// The overrides without a verdict, oldest first.
+    fn unreviewed(&self) -> Result<Vec<StoredOverride>, StoreError>;
+    /// Records the first verdict on override `id`; `false` when it already had one (or none
+    /// such exists).
+    fn review(&self, id: &str, verdict: &Verdict) -> Result<bool, StoreError>;
+}

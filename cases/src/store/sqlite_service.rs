@@ -3,8 +3,8 @@
 //! process; what these keep can be rebuilt or repeated, so no fsync per write).
 
 use super::service::{
-    AttemptOutcome, BoundKey, Delivery, DeliveryStore, DueDelivery, IdempotencyKeyStore, Queued, SessionAction,
-    SessionHistory, WriteProbe, CLAIM_LEASE_MS,
+    AttemptOutcome, BoundKey, Delivery, DeliveryStore, Denial, DueDelivery, Granted, IdempotencyKeyStore,
+    OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::sqlite::{Durability, SqliteStore};
 use super::StoreError;
@@ -56,6 +56,31 @@ CREATE TABLE IF NOT EXISTS serve_deliveries (
 CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
 ";
 
+const OVERRIDES: &str = "
+CREATE TABLE IF NOT EXISTS serve_denials (
+    decision_id TEXT PRIMARY KEY,
+    agent       TEXT NOT NULL,
+    json        TEXT NOT NULL,
+    at          INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS serve_overrides (
+    id              TEXT PRIMARY KEY,
+    overrides       TEXT NOT NULL,
+    author          TEXT NOT NULL,
+    json            TEXT NOT NULL,
+    receipt         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    reviewer        TEXT,
+    verdict         TEXT,
+    note            TEXT,
+    verdict_receipt TEXT,
+    reviewed_at     INTEGER
+);
+CREATE INDEX IF NOT EXISTS serve_overrides_of ON serve_overrides(overrides, expires_at);
+CREATE INDEX IF NOT EXISTS serve_overrides_unreviewed ON serve_overrides(verdict, created_at);
+";
+
 const HEALTH: &str = "CREATE TABLE IF NOT EXISTS serve_health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);";
 
 /// One side connection, and what it is for (named in its errors).
@@ -66,9 +91,17 @@ struct Side {
 
 impl Side {
     fn open(store: &SqliteStore, schema: &str, what: &'static str) -> Result<Side, StoreError> {
-        let conn = store
-            .side_connection(Durability::ProcessCrash, schema)
-            .map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
+        Side::open_with(store, Durability::ProcessCrash, schema, what)
+    }
+
+    fn open_with(
+        store: &SqliteStore,
+        durability: Durability,
+        schema: &str,
+        what: &'static str,
+    ) -> Result<Side, StoreError> {
+        let conn =
+            store.side_connection(durability, schema).map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
         Ok(Side { conn: Mutex::new(conn), what })
     }
 
@@ -89,6 +122,8 @@ pub struct SqliteIdempotencyKeys(Side);
 pub struct SqliteDeliveries(Side);
 /// [`WriteProbe`] on `serve_health`.
 pub struct SqliteWriteProbe(Side);
+/// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
+pub struct SqliteOverrides(Side);
 
 impl SqliteStore {
     /// The session history kept in this store's file.
@@ -109,6 +144,12 @@ impl SqliteStore {
     /// A write probe on this store's file.
     pub fn write_probe(&self) -> Result<SqliteWriteProbe, StoreError> {
         Side::open(self, HEALTH, "health probe").map(SqliteWriteProbe)
+    }
+
+    /// The denials and overrides kept in this store's file: an override is an audit record, so
+    /// it is written as durably as the cases (`synchronous=FULL`).
+    pub fn overrides(&self) -> Result<SqliteOverrides, StoreError> {
+        Side::open_with(self, Durability::PowerLoss, OVERRIDES, "overrides").map(SqliteOverrides)
     }
 }
 
@@ -327,6 +368,127 @@ impl WriteProbe for SqliteWriteProbe {
             .execute("INSERT OR REPLACE INTO serve_health (id, checked_at) VALUES (1, ?1)", params![now])
             .map_err(|e| side.fail(e))?;
         Ok(())
+    }
+}
+
+const OVERRIDE_COLUMNS: &str = "id, overrides, author, json, receipt, created_at, expires_at, \
+     reviewer, verdict, note, verdict_receipt, reviewed_at";
+
+fn override_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOverride> {
+    let verdict = match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<String>>(8)?) {
+        (Some(reviewer), Some(verdict)) => Some(Verdict {
+            reviewer,
+            verdict,
+            note: r.get(9)?,
+            receipt: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+            at: r.get::<_, Option<i64>>(11)?.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(StoredOverride {
+        id: r.get(0)?,
+        overrides: r.get(1)?,
+        author: r.get(2)?,
+        json: r.get(3)?,
+        receipt: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        verdict,
+    })
+}
+
+fn active_override(conn: &Connection, overrides: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT id FROM serve_overrides WHERE overrides = ?1 AND expires_at > ?2 ORDER BY created_at LIMIT 1",
+        params![overrides, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+impl OverrideStore for SqliteOverrides {
+    fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .execute(
+                "INSERT OR IGNORE INTO serve_denials (decision_id, agent, json, at) VALUES (?1, ?2, ?3, ?4)",
+                params![d.decision_id, d.agent, d.json, d.at],
+            )
+            .map_err(|e| side.fail(e))?;
+        Ok(())
+    }
+
+    fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .query_row(
+                "SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = ?1",
+                params![decision_id],
+                |r| Ok(Denial { decision_id: r.get(0)?, agent: r.get(1)?, json: r.get(2)?, at: r.get(3)? }),
+            )
+            .optional()
+            .map_err(|e| side.fail(e))
+    }
+
+    fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let side = &self.0;
+        active_override(&*side.lock()?, overrides, now).map_err(|e| side.fail(e))
+    }
+
+    fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError> {
+        let side = &self.0;
+        let mut conn = side.lock()?;
+        // IMMEDIATE: another connection (another process on the same file) cannot grant between
+        // the check and the insert.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| side.fail(e))?;
+        if let Some(id) = active_override(&tx, &o.overrides, now).map_err(|e| side.fail(e))? {
+            return Ok(Granted::Active(id));
+        }
+        tx.execute(
+            "INSERT INTO serve_overrides (id, overrides, author, json, receipt, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![o.id, o.overrides, o.author, o.json, o.receipt, o.created_at, o.expires_at],
+        )
+        .map_err(|e| side.fail(e))?;
+        tx.commit().map_err(|e| side.fail(e))?;
+        Ok(Granted::Granted)
+    }
+
+    fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError> {
+        let side = &self.0;
+        side.lock()?
+            .query_row(
+                &format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = ?1"),
+                params![id],
+                override_row,
+            )
+            .optional()
+            .map_err(|e| side.fail(e))
+    }
+
+    fn unreviewed(&self) -> Result<Vec<StoredOverride>, StoreError> {
+        let side = &self.0;
+        let conn = side.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"
+            ))
+            .map_err(|e| side.fail(e))?;
+        let rows = stmt.query_map([], override_row).map_err(|e| side.fail(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| side.fail(e))
+    }
+
+    fn review(&self, id: &str, v: &Verdict) -> Result<bool, StoreError> {
+        let side = &self.0;
+        let n = side
+            .lock()?
+            .execute(
+                "UPDATE serve_overrides SET reviewer = ?2, verdict = ?3, note = ?4, verdict_receipt = ?5, reviewed_at = ?6 \
+                 WHERE id = ?1 AND verdict IS NULL",
+                params![id, v.reviewer, v.verdict, v.note, v.receipt, v.at],
+            )
+            .map_err(|e| side.fail(e))?;
+        Ok(n == 1)
     }
 }
 

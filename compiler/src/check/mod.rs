@@ -15,6 +15,7 @@ mod expr;
 pub use expr::method_signatures;
 mod fns;
 mod literals;
+mod overrides;
 pub(crate) use fns::visit;
 mod rule;
 mod test_block;
@@ -184,6 +185,7 @@ impl<'a> Checker<'a> {
         for m in modules {
             self.check_rules(m);
         }
+        self.check_overrides(modules);
         self.check_parsed_literals();
         for m in modules {
             for item in &m.ast.items {
@@ -351,7 +353,12 @@ impl<'a> Checker<'a> {
                 }
                 self.bundle.groups.push(ir::Group { name: g.name.name.clone(), members, named_by_step_up: false, loc });
             }
-            ItemKind::Use(_) | ItemKind::Settings(_) | ItemKind::Fn(_) | ItemKind::Rule(_) | ItemKind::Test(_) => {}
+            ItemKind::Use(_)
+            | ItemKind::Settings(_)
+            | ItemKind::Fn(_)
+            | ItemKind::Rule(_)
+            | ItemKind::Test(_)
+            | ItemKind::Override(_) => {}
         }
     }
 

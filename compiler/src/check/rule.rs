@@ -129,7 +129,7 @@ impl Checker<'_> {
         d.scaled.clamp(0, ONE)
     }
 
-    fn positive_duration(&mut self, file: FileId, d: ast::DurLit, what: &str) -> i64 {
+    pub(super) fn positive_duration(&mut self, file: FileId, d: ast::DurLit, what: &str) -> i64 {
         if d.seconds <= 0 {
             self.report(
                 Diagnostic::new(Code::NonPositiveDuration, file, d.span, format!("{what} must be longer than zero"))
@@ -377,7 +377,11 @@ impl Checker<'_> {
         ir::Decision::Modify(out)
     }
 
-    fn approver_identities(&mut self, file: FileId, set: &ast::ApproverSet) -> (ir::Approvers, Option<usize>) {
+    pub(super) fn approver_identities(
+        &mut self,
+        file: FileId,
+        set: &ast::ApproverSet,
+    ) -> (ir::Approvers, Option<usize>) {
         match set {
             ast::ApproverSet::Role(role) => (ir::Approvers::Role(role.value.clone()), None),
             ast::ApproverSet::List { members, .. } => {

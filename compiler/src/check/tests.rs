@@ -572,3 +572,60 @@ fn a_literal_a_method_cannot_read_is_a_compile_time_error() {
         "params.subject.in_cidr(\"fc00::/7\") and context.now.offset_in(\"America/New_York\") > 1h and params.subject.in_cidr(params.subject)",
     ));
 }
+
+#[test]
+fn an_override_names_its_tools_authority_duration_and_statements() {
+    let b = bundle(&with_header(
+        "override on transfer_funds, send_email by role \"incident-commander\" for 1h requires reason, ticket\n",
+    ));
+    assert_eq!(b.overrides.len(), 2);
+    let o = &b.overrides[0];
+    assert_eq!(o.tool, "transfer_funds");
+    assert_eq!(o.by, aarm_runtime::policy::Approvers::Role("incident-commander".into()));
+    assert_eq!((o.valid_s, o.requires.clone()), (3600, vec!["reason".to_string(), "ticket".to_string()]));
+    let b = bundle(&with_header("override on send_email by fin for 30m\n"));
+    let o = &b.overrides[0];
+    assert_eq!(o.by, aarm_runtime::policy::Approvers::Identities(vec!["a@corp.com".into(), "b@corp.com".into()]));
+    assert_eq!(o.requires, vec!["reason".to_string()], "without `requires` a reason is still stated");
+    // `override` is contextual: still an ordinary name elsewhere.
+    bundle(&with_header("fn override(x: Int) -> Bool = x > 1\n"));
+}
+
+#[test]
+fn override_mistakes_have_their_codes() {
+    assert_one(
+        &with_header("override on transfer_fund by role \"ic\" for 1h\n"),
+        Code::UnknownTool,
+        6,
+        "transfer_fund",
+    );
+    assert_one(
+        &with_header("override on send_email by role \"ic\" for 0s\n"),
+        Code::NonPositiveDuration,
+        6,
+        "an override's duration must be longer than zero",
+    );
+    assert_one(
+        &with_header("override on send_email by role \"ic\" for 1h requires reason, tiket\n"),
+        Code::UnknownStatement,
+        6,
+        "an override cannot require `tiket`",
+    );
+    assert_one(
+        &with_header(
+            "override on send_email by role \"ic\" for 1h\noverride on transfer_funds, send_email by fin for 1h\n",
+        ),
+        Code::DuplicateOverride,
+        7,
+        "`send_email` already has an `override`",
+    );
+    assert_one(
+        &with_header("override on send_email by role \"ic\" for 1h requires reason, reason\n"),
+        Code::DuplicateClause,
+        6,
+        "`reason` is required twice",
+    );
+    assert_one(&with_header("override on send_email by finance for 1h\n"), Code::UnknownGroup, 6, "finance");
+    let ds = diags(&with_header("override on send_email by role \"ic\"\n"));
+    assert!(ds.iter().any(|(c, l, m)| c == "E0010" && *l == 6 && m.contains("expected `for`")), "{ds:?}");
+}

@@ -112,6 +112,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
         dispatch_any: any,
         settings: bundle.settings.clone(),
         spans,
+        overrides: bundle.overrides.clone(),
     })
 }
 

@@ -361,6 +361,10 @@ impl<'src> Parser<'src> {
             if t.kind.starts_item() && (self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows())) {
                 return;
             }
+            // `override` is a contextual word: it begins a declaration only as `override on`.
+            if depth <= 0 && self.at_override() && self.at_line_start(t.span) {
+                return;
+            }
             depth += brace_delta(t.kind);
             self.bump();
         }
@@ -513,10 +517,57 @@ impl<'src> Parser<'src> {
             Tok::Fn => self.parse_fn().map(ItemKind::Fn),
             Tok::Rule => self.parse_rule().map(ItemKind::Rule),
             Tok::Test => self.parse_test().map(ItemKind::Test),
+            Tok::Ident if self.at_override() => self.parse_override().map(ItemKind::Override),
             _ => Err(self.unexpected(
-                "a declaration (`rule`, `tool`, `context`, `evidence`, `group`, `fn`, `settings`, `use` or `test`)",
+                "a declaration (`rule`, `tool`, `context`, `evidence`, `group`, `fn`, `settings`, `use`, `override` or `test`)",
             )),
         }
+    }
+
+    /// `override on …`: the contextual word `override` begins a declaration only when `on`
+    /// follows it (elsewhere it is an ordinary name).
+    fn at_override(&self) -> bool {
+        self.at_word("override") && self.nth(1).kind == Tok::On
+    }
+
+    fn parse_override(&mut self) -> PResult<OverrideDecl> {
+        self.expect_word("override")?;
+        self.expect(Tok::On)?;
+        let mut tools = vec![self.expect_ident("a tool name")?];
+        while self.eat(Tok::Comma).is_some() {
+            tools.push(self.expect_ident("a tool name")?);
+        }
+        if self.eat_word("by").is_none() {
+            let f = self.unexpected("`by`");
+            if let Some(d) = self.diags.last_mut() {
+                d.help =
+                    Some("write who may override: `by role \"ROLE\"`, `by GROUP` or `by [\"a@corp.com\", ...]`".into());
+            }
+            return Err(f);
+        }
+        // As in `approvers N of role "R"`: `role` followed by a string names a role.
+        let by = if self.at_word("role") && self.nth(1).kind == Tok::Str {
+            self.bump();
+            ApproverSet::Role(self.expect_string("a role name")?)
+        } else {
+            self.parse_approver_set()?
+        };
+        if self.eat_word("for").is_none() {
+            let f = self.unexpected("`for`");
+            if let Some(d) = self.diags.last_mut() {
+                d.help = Some("say how long an override may be acted on, e.g. `for 1h`".into());
+            }
+            return Err(f);
+        }
+        let valid = self.expect_duration()?;
+        let mut requires = Vec::new();
+        if self.eat_word("requires").is_some() {
+            requires.push(self.expect_name("a statement the overrider must give (`reason`, `ticket`)")?);
+            while self.eat(Tok::Comma).is_some() {
+                requires.push(self.expect_name("a statement the overrider must give (`reason`, `ticket`)")?);
+            }
+        }
+        Ok(OverrideDecl { tools, by, valid, requires })
     }
 
     fn parse_use(&mut self) -> PResult<UseDecl> {

@@ -209,7 +209,7 @@ impl Parser<'_> {
     }
 
     /// A group name or a literal list of identities.
-    fn parse_approver_set(&mut self) -> PResult<ApproverSet> {
+    pub(super) fn parse_approver_set(&mut self) -> PResult<ApproverSet> {
         if self.at(Tok::LBracket) {
             let (members, span) = self.parse_string_list()?;
             Ok(ApproverSet::List { members, span })

@@ -386,3 +386,35 @@ pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
         message: format!("this route does not take {method}: see /openapi.json"),
     }
 }
+
+/// `POST /v1/decisions/{id}/override`: the caller (an approver holding the policy's `override`
+/// authority) overrides a denial; the body states what the policy requires (`reason`, `ticket`).
+pub async fn override_decision(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let fields = parse_object(&body)?;
+    check_by(&p, &fields)?;
+    let key = event_id(&headers, &fields)?.map(|k| Key::new(k, &p, "override", &id, &body));
+    crate::overrides::grant(&app, &p, &id, fields, key).await.map(Json)
+}
+
+/// `GET /v1/reviews`: the overrides waiting for a verdict.
+pub async fn reviews(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+    crate::overrides::pending(&app, &p).await.map(Json)
+}
+
+/// `POST /v1/reviews/{id}`: `{"verdict": "accept" | "flag", "note": "..."}` on an override.
+pub async fn review(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let fields = parse_object(&body)?;
+    check_by(&p, &fields)?;
+    crate::overrides::review(&app, &p, &id, fields).await.map(Json)
+}

@@ -42,6 +42,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox/app.js"),
     ("get", "/inbox/style.css"),
     ("get", "/inbox/favicon.svg"),
+    ("post", "/v1/decisions/{id}/override"),
+    ("get", "/v1/reviews"),
+    ("post", "/v1/reviews/{id}"),
 ];
 pub use crate::listen::MAX_HEADERS;
 
@@ -78,6 +81,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/healthz", get(api::health))
         .route("/openapi.json", get(api::openapi))
+        .route("/v1/decisions/{id}/override", post(api::override_decision))
+        .route("/v1/reviews", get(api::reviews))
+        .route("/v1/reviews/{id}", post(api::review))
         .route("/inbox", get(crate::inbox::page))
         .route("/inbox/app.js", get(crate::inbox::script))
         .route("/inbox/style.css", get(crate::inbox::style))

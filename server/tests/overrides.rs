@@ -1,0 +1,245 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! Break-glass overrides and their review, on the real server over loopback with its real store:
+//! only the declared authority overrides, with the statements the policy requires; the override
+//! is a new decision (the denial untouched) whose receipt verifies in the chain beside the
+//! denial's; it ends when it expires; its author cannot review it; a replayed request grants once.
+
+mod common;
+
+use aarm_runtime::decision::Decision;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const POLICY: &str = r#"
+policy ops version "1"
+tool delete_database { name: String }
+tool read_file { path: String }
+tool drop_table { name: String }
+settings { review "security-team" }
+rule no_delete on delete_database { deny reason "db.delete" "Deleting a database is denied" }
+rule no_drop on drop_table { deny }
+rule reads on read_file { allow }
+override on delete_database by role "incident-commander" for 1h requires reason, ticket
+"#;
+
+/// A deployment where `cfo@corp.com` and `controller@corp.com` hold `incident-commander`.
+async fn deployment(name: &str) -> Deployment {
+    let mut d = Deployment::start_with(name, POLICY, |_| {}).await;
+    d.stop().await;
+    let config = std::fs::read_to_string(d.dir.path("serve.toml")).unwrap().replace(
+        "\"sre-lead@corp.com\" = [\"sre\"]",
+        "\"sre-lead@corp.com\" = [\"sre\"]\n\"cfo@corp.com\" = [\"incident-commander\"]\n\"controller@corp.com\" = [\"incident-commander\"]",
+    );
+    std::fs::write(d.dir.path("serve.toml"), config).unwrap();
+    d.boot(|_| {}).await;
+    d
+}
+
+fn delete(name: &str) -> Value {
+    json!({ "action": { "tool": "delete_database", "params": { "name": name } }, "request_id": format!("req-{name}") })
+}
+
+fn statements() -> Value {
+    json!({ "reason": "primary is corrupt, restoring from backup", "ticket": "INC-4711" })
+}
+
+fn schema() -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/decision.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+fn assert_valid(value: &Value) {
+    let validator = schema();
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "does not match docs/schema/decision.json: {errors:?}\n{value:#}");
+}
+
+fn override_path(id: &str) -> String {
+    format!("/v1/decisions/{id}/override")
+}
+
+/// The receipts of the chain whose event is `event`.
+fn events<'a>(
+    chain: &'a [aarm_cases::lifecycle::receipt::Receipt],
+    event: &str,
+) -> Vec<&'a aarm_cases::lifecycle::receipt::Receipt> {
+    chain.iter().filter(|r| r.body.event == event).collect()
+}
+
+#[tokio::test]
+async fn only_the_declared_role_overrides_and_the_denial_stays_as_it_was() {
+    let d = deployment("override-authority").await;
+    let denial = d.decide(delete("orders")).await;
+    assert_eq!(denial["decision"], "deny", "{denial}");
+    let id = denial["decision_id"].as_str().unwrap().to_string();
+    let before = d.snapshot().await;
+
+    // Nobody without the declared role: an approver without it, an agent, an operator.
+    for token in ["tok-outsider", "agent-token", "tok-ops", "tok-sre"] {
+        let (status, body) = d.post(&override_path(&id), token, statements()).await;
+        assert_eq!((status, body["reason"].as_str()), (403, Some("not_an_overrider")), "{token}: {body}");
+    }
+    // Nobody as someone else.
+    let (status, body) = d
+        .post(&override_path(&id), "tok-outsider", json!({ "by": "cfo@corp.com", "reason": "x", "ticket": "y" }))
+        .await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("not_yourself")), "{body}");
+    // The holder, without a statement the policy requires, or with an empty one.
+    let (status, body) = d.post(&override_path(&id), "tok-cfo", json!({ "reason": "restore" })).await;
+    assert_eq!((status, body["reason"].as_str()), (422, Some("statement_missing")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("`ticket`"), "{body}");
+    let (status, body) = d.post(&override_path(&id), "tok-cfo", json!({ "reason": "  ", "ticket": "INC-1" })).await;
+    assert_eq!((status, body["reason"].as_str()), (422, Some("statement_missing")), "{body}");
+    let (status, body) =
+        d.post(&override_path(&id), "tok-cfo", json!({ "reason": "r", "ticket": "t", "expires_at": "never" })).await;
+    assert_eq!((status, body["reason"].as_str()), (400, Some("bad_request")), "{body}");
+    assert_eq!(d.snapshot().await, before, "a refused override changes nothing");
+
+    // The holder, stating both: a new decision naming the denial and its authority.
+    let (status, o) = d.post(&override_path(&id), "tok-cfo", statements()).await;
+    assert_eq!(status, 200, "{o}");
+    assert_valid(&o);
+    assert_eq!(o["decision"], "allow");
+    assert_eq!(o["reason"]["code"], "override.granted");
+    assert_eq!(o["overrides"], id.as_str());
+    assert_ne!(o["decision_id"], id.as_str(), "a decision of its own");
+    assert_eq!(o["request_id"], "req-orders");
+    assert_eq!(
+        o["authority"],
+        json!({ "by": "cfo@corp.com", "role": "incident-commander", "statements": statements() })
+    );
+    assert_eq!(o["scope"], denial["scope"], "it covers the denied action, nothing else");
+    assert_eq!(o["action_hash"], denial["action_hash"]);
+    let record: Decision = serde_json::from_value(o.clone()).unwrap();
+    let now = d.app().clock.now();
+    assert!(record.is_current(now));
+    let expires = aarm_runtime::value::parse_time(record.expires_at.as_deref().unwrap()).unwrap();
+    assert_eq!(expires - now, 3600, "for 1h");
+
+    // A second override of the same denial while the first is in force.
+    let (status, body) = d.post(&override_path(&id), "tok-controller", statements()).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("override_active")), "{body}");
+
+    // The chain: the denial's receipt as it was, then the override's; both verify.
+    let chain = d.verified_chain().await;
+    let decided = events(&chain, "decide");
+    let [denied] = decided.as_slice() else { panic!("{decided:?}") };
+    assert_eq!(denied.hash, denial["receipt"].as_str().unwrap(), "the denial's receipt is untouched");
+    assert_eq!(denied.body.decision, "deny");
+    let overrides = events(&chain, "override");
+    let [granted] = overrides.as_slice() else { panic!("{overrides:?}") };
+    assert_eq!(granted.hash, o["receipt"].as_str().unwrap());
+    assert_eq!(granted.body.actor.as_deref(), Some("cfo@corp.com"));
+    assert_eq!(granted.body.detail["overrides"], id.as_str());
+    assert_eq!(granted.body.detail["decision_id"], o["decision_id"]);
+    assert!(granted.seq > denied.seq);
+}
+
+#[tokio::test]
+async fn only_denials_of_declared_tools_can_be_overridden() {
+    let d = deployment("override-what").await;
+    let allow = d.decide(json!({ "action": { "tool": "read_file", "params": { "path": "/etc/motd" } } })).await;
+    assert_eq!(allow["decision"], "allow");
+    let (status, body) = d.post(&override_path(allow["decision_id"].as_str().unwrap()), "tok-cfo", statements()).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_denial")), "an allow: {body}");
+    let (status, body) = d.post(&override_path("01JB0000000000000000000000"), "tok-cfo", statements()).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_denial")), "{body}");
+    let dropped = d.decide(json!({ "action": { "tool": "drop_table", "params": { "name": "t" } } })).await;
+    assert_eq!(dropped["decision"], "deny");
+    let (status, body) =
+        d.post(&override_path(dropped["decision_id"].as_str().unwrap()), "tok-cfo", statements()).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("not_overridable")),
+        "no `override on drop_table`: {body}"
+    );
+    assert!(events(&d.verified_chain().await, "override").is_empty());
+}
+
+#[tokio::test]
+async fn an_override_ends_when_it_expires() {
+    let d = deployment("override-expiry").await;
+    let id = d.decide(delete("users")).await["decision_id"].as_str().unwrap().to_string();
+    let (status, o) = d.post(&override_path(&id), "tok-cfo", statements()).await;
+    assert_eq!(status, 200, "{o}");
+    let record: Decision = serde_json::from_value(o.clone()).unwrap();
+
+    d.advance(Duration::from_secs(3599)).await;
+    assert!(record.is_current(d.app().clock.now()), "a second before it expires");
+    let (_, listed) = d.get("/v1/reviews", "tok-security").await;
+    assert_eq!(listed["reviews"][0]["current"], true, "{listed}");
+
+    d.advance(Duration::from_secs(1)).await;
+    assert!(!record.is_current(d.app().clock.now()), "expired at expires_at");
+    let (_, listed) = d.get("/v1/reviews", "tok-security").await;
+    assert_eq!(listed["reviews"][0]["current"], false, "{listed}");
+    // Expired, it no longer stands in the way of another (which names the same denial).
+    let (status, again) = d.post(&override_path(&id), "tok-controller", statements()).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["overrides"], id.as_str());
+    assert_eq!(events(&d.verified_chain().await, "override").len(), 2);
+}
+
+#[tokio::test]
+async fn every_override_is_reviewed_by_someone_else_and_the_verdict_is_a_receipt() {
+    let d = deployment("override-review").await;
+    let id = d.decide(delete("billing")).await["decision_id"].as_str().unwrap().to_string();
+    let (_, o) = d.post(&override_path(&id), "tok-cfo", statements()).await;
+    let oid = o["decision_id"].as_str().unwrap().to_string();
+
+    let (status, body) = d.get("/v1/reviews", "agent-token").await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("not_a_reviewer")), "{body}");
+    let (status, listed) = d.get("/v1/reviews", "tok-security").await;
+    assert_eq!(status, 200, "{listed}");
+    let reviews = listed["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 1, "{listed}");
+    assert_eq!((reviews[0]["id"].as_str(), reviews[0]["kind"].as_str()), (Some(oid.as_str()), Some("override")));
+    assert_eq!(reviews[0]["author"], "cfo@corp.com");
+    assert_eq!(reviews[0]["decision"], o);
+
+    let path = format!("/v1/reviews/{oid}");
+    let (status, body) = d.post(&path, "tok-cfo", json!({ "verdict": "accept" })).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("self_review")), "{body}");
+    let (status, body) = d.post(&path, "tok-security", json!({ "verdict": "maybe" })).await;
+    assert_eq!((status, body["reason"].as_str()), (400, Some("bad_request")), "{body}");
+    let (status, body) = d.post("/v1/reviews/nope", "tok-security", json!({ "verdict": "flag" })).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_review")), "{body}");
+
+    let (status, reviewed) =
+        d.post(&path, "tok-security", json!({ "verdict": "flag", "note": "no change ticket" })).await;
+    assert_eq!(status, 200, "{reviewed}");
+    assert_eq!(reviewed["verdict"]["reviewer"], "security@corp.com");
+    assert_eq!(reviewed["verdict"]["verdict"], "flag");
+    let (status, body) = d.post(&path, "tok-ops", json!({ "verdict": "accept" })).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("already_reviewed")), "{body}");
+    let (_, listed) = d.get("/v1/reviews", "tok-security").await;
+    assert_eq!(listed["reviews"], json!([]), "reviewed: no longer pending");
+
+    let chain = d.verified_chain().await;
+    let verdicts = events(&chain, "review");
+    let [v] = verdicts.as_slice() else { panic!("{verdicts:?}") };
+    assert_eq!(v.body.actor.as_deref(), Some("security@corp.com"));
+    assert_eq!(
+        (v.body.detail["override"].as_str(), v.body.detail["verdict"].as_str()),
+        (Some(oid.as_str()), Some("flag"))
+    );
+    assert_eq!(reviewed["verdict"]["receipt"], v.hash.as_str());
+}
+
+#[tokio::test]
+async fn a_replayed_override_request_grants_once() {
+    let d = deployment("override-replay").await;
+    let id = d.decide(delete("ledger")).await["decision_id"].as_str().unwrap().to_string();
+    let body = serde_json::to_vec(&statements()).unwrap();
+    let headers = [("idempotency-key", "break-glass-1")];
+    let (s1, first) = d.post_raw(&override_path(&id), "tok-cfo", body.clone(), &headers).await;
+    let (s2, second) = d.post_raw(&override_path(&id), "tok-cfo", body.clone(), &headers).await;
+    assert_eq!((s1, s2), (200, 200), "{first} {second}");
+    assert_eq!(first, second, "the retry gets the first answer");
+    assert_eq!(events(&d.verified_chain().await, "override").len(), 1, "one override");
+    let other = serde_json::to_vec(&json!({ "reason": "another", "ticket": "INC-2" })).unwrap();
+    let (status, body) = d.post_raw(&override_path(&id), "tok-cfo", other, &headers).await;
+    assert_eq!((status, body["reason"].as_str()), (422, Some("idempotency_key_reused")), "{body}");
+}
