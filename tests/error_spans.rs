@@ -6,7 +6,6 @@
 
 mod common;
 
-use aarm::runtime::bundle;
 use aarm::runtime::decision::{codes, Decision, Effect};
 use aarm::runtime::engine::Engine;
 use aarm::runtime::spans::ErrorLocation;

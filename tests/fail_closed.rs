@@ -10,7 +10,6 @@ use aarm::cases::lifecycle::receipt::{Receipt, ReceiptDraft};
 use aarm::cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm::cases::store::memory::MemoryStore;
 use aarm::cases::store::{CaseStore, StoreError};
-use aarm::runtime::bundle;
 use aarm::runtime::decision::{codes, Effect};
 use aarm::runtime::engine::Engine;
 use std::sync::Arc;
