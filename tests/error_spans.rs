@@ -6,8 +6,6 @@
 
 mod common;
 
-use aarm::compiler::{compile, load_sources};
-use aarm::runtime::bundle;
 use aarm::runtime::decision::{codes, Decision, Effect};
 use aarm::runtime::engine::Engine;
 use aarm::runtime::spans::ErrorLocation;
@@ -50,11 +48,7 @@ rule spins on pay priority 4 {
 "#;
 
 fn engine() -> Engine {
-    let loaded = load_sources(vec![("p.aarm".into(), POLICY.into())]);
-    let compiled = compile(&loaded);
-    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
-    let bytes = bundle::encode(&program, None).unwrap();
-    Engine::load(&bytes, &[], false).unwrap()
+    aarm_testkit::build_files(vec![("p.aarm".into(), POLICY.into())]).unwrap().engine().unwrap()
 }
 
 fn pay(amount: i64, items: &str, ip: &str, note: &str) -> String {

@@ -10,8 +10,6 @@ use aarm::cases::lifecycle::receipt::{Receipt, ReceiptDraft};
 use aarm::cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm::cases::store::memory::MemoryStore;
 use aarm::cases::store::{CaseStore, StoreError};
-use aarm::compiler::{compile, load_sources};
-use aarm::runtime::bundle;
 use aarm::runtime::decision::{codes, Effect};
 use aarm::runtime::engine::Engine;
 use std::sync::Arc;
@@ -19,11 +17,8 @@ use std::sync::Arc;
 const NOW: i64 = 1_795_514_400;
 
 fn engine(src: &str) -> (Engine, Vec<u8>) {
-    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
-    let compiled = compile(&loaded);
-    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
-    let bytes = bundle::encode(&program, None).unwrap();
-    (Engine::load(&bytes, &[], false).unwrap(), bytes)
+    let built = aarm_testkit::build(src).unwrap();
+    (built.engine().unwrap(), built.bytes)
 }
 
 const POLICY: &str = r#"
@@ -118,8 +113,7 @@ rule keep on mail {
   modify { params.to = params.to.filter(x => x.ends_with("@corp.com")) }
 }
 "#;
-    let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
-    let mut program = compile(&loaded).program.expect("compiles");
+    let mut program = aarm_testkit::build(src).unwrap().program;
     let mut patched = 0;
     for chunk in &mut program.chunks {
         let code = chunk.code.clone();

@@ -10,7 +10,6 @@
 //! shows up in every attempt).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use aarm::compiler;
 use aarm::runtime::decision::Effect;
 use aarm::runtime::engine::Engine;
 use aarm::runtime::request::Request;
@@ -214,13 +213,7 @@ fn cases() -> Vec<(&'static str, serde_json::Value, Effect, Option<&'static str>
 }
 
 fn engine() -> Engine {
-    let loaded = compiler::load_sources(vec![("noalloc.aarm".to_string(), POLICY.to_string())]);
-    let compiled = compiler::compile(&loaded);
-    let errors: Vec<_> = compiled.checked.diagnostics.iter().filter(|d| d.is_error()).collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    let program = compiled.program.expect("program");
-    let bytes = aarm::runtime::bundle::encode(&program, None).expect("encode");
-    Engine::load(&bytes, &[], false).expect("load")
+    aarm_testkit::build_files(vec![("noalloc.aarm".to_string(), POLICY.to_string())]).unwrap().engine().unwrap()
 }
 
 /// Allocations (and reallocations) made by `reps` evaluations of `req`: the smallest count over
@@ -303,8 +296,7 @@ policy lowering version "1.0.0"
 tool send_email { to: List<String>, subject: String }
 rule shouting on send_email { when params.subject.lower().contains("urgent") deny }
 "#;
-    let loaded = compiler::load_sources(vec![("lowering.aarm".to_string(), src.to_string())]);
-    let program = compiler::compile(&loaded).program.expect("program");
+    let program = aarm_testkit::build(src).unwrap().program;
     let engine = Engine::from_program(program, "sha256:test").expect("engine");
     let json = json!({ "action": { "tool": "send_email", "params": { "to": [], "subject": "URGENT: read" } } });
     let req = engine.convert(&json.to_string(), 1_790_000_000).expect("convert");

@@ -50,16 +50,8 @@ fn try_build(src: &str) -> (Vec<String>, Option<Built>) {
 }
 
 fn build(src: &str) -> (Arc<Engine>, Vec<u8>) {
-    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
-    let compiled = compile(&loaded);
-    let Some(program) = compiled.program else {
-        let msgs: Vec<String> =
-            compiled.checked.diagnostics.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
-        panic!("policy does not compile:\n{}\n{src}", msgs.join("\n"));
-    };
-    let bytes = aarm_runtime::bundle::encode(&program, None).expect("encode");
-    let engine = Engine::load(&bytes, &[], false).expect("load");
-    (Arc::new(engine), bytes)
+    let built = aarm_testkit::build(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    (Arc::new(built.engine().unwrap()), built.bytes)
 }
 
 /// A payments policy whose large transfers step up with the given `step_up { ... }` body.
@@ -1514,8 +1506,7 @@ rule own_risk on rotate priority 5 {
   defer { need window_ok  timeout 1m -> step_up { approvers 1 of ["a@corp.com"]  risk low } }
 }
 "#;
-    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
-    let program = compile(&loaded).program.expect("compiles");
+    let program = aarm_testkit::build(src).unwrap().program;
     let tier = |rule: &str| {
         let meta = program.rules.iter().find(|r| r.name == rule).expect("rule");
         let DecisionTemplate::Defer(d) = &meta.decision else { panic!("{rule} defers") };

@@ -43,7 +43,6 @@ use aarm_cases::lifecycle::identity::NoIdentityService;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::memory::MemoryStore;
 use aarm_cases::store::CaseStore;
-use aarm_compiler::{compile, load_sources};
 use aarm_runtime::decision::Outcome;
 use aarm_runtime::engine::Engine;
 use proptest::prelude::*;
@@ -700,15 +699,8 @@ impl Model {
 // Running a scenario through the machine and the model
 
 fn build(src: &str) -> (Arc<Engine>, Vec<u8>) {
-    let loaded = load_sources(vec![("policy.aarm".to_string(), src.to_string())]);
-    let compiled = compile(&loaded);
-    let Some(program) = compiled.program else {
-        let msgs: Vec<String> =
-            compiled.checked.diagnostics.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
-        panic!("generated policy does not compile:\n{}\n{src}", msgs.join("\n"));
-    };
-    let bytes = aarm_runtime::bundle::encode(&program, None).expect("encode");
-    (Arc::new(Engine::load(&bytes, &[], false).expect("load")), bytes)
+    let built = aarm_testkit::build(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    (Arc::new(built.engine().unwrap()), built.bytes)
 }
 
 fn event(ev: &Ev) -> Event {

@@ -1,7 +1,7 @@
 //! Target (1): lexer + parser + module loader + checker on arbitrary bytes.
 //!
 //! The bytes are decoded with `String::from_utf8_lossy`. An input that contains lines
-//! `//// file NAME` is split into several files (as in `compiler/tests/differential.rs`), so
+//! `//// file NAME` is split into several files (`aarm_testkit::files`, as the differential tests do), so
 //! `use ./NAME` between files is reached too; otherwise it is one file `policy.aarm`.
 //! Nothing may panic, hang or overflow the stack; when the checker accepts the bundle, code
 //! generation runs too (it may refuse with an error, never panic).
@@ -9,24 +9,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const FILE_MARK: &str = "//// file ";
-
-fn files(src: &str) -> Vec<(String, String)> {
-    if !src.starts_with(FILE_MARK) {
-        return vec![("policy.aarm".to_string(), src.to_string())];
-    }
-    src.split(FILE_MARK)
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (name, text) = part.split_once('\n').unwrap_or((part, ""));
-            (name.trim().to_string(), text.to_string())
-        })
-        .collect()
-}
-
 fuzz_target!(|data: &[u8]| {
     let src = String::from_utf8_lossy(data);
-    let loaded = aarm_compiler::load_sources(files(&src));
+    let loaded = aarm_compiler::load_sources(aarm_testkit::files(&src));
     let checked = aarm_compiler::check(&loaded);
     let has_error = checked.diagnostics.iter().any(|d| d.is_error());
     if let Some(bundle) = &checked.bundle {

@@ -1,9 +1,7 @@
 //! Helpers shared by the fuzz targets: the fixed bundles they run against, built from source at
 //! startup with the real compiler (so they always match the current bytecode format).
 
-use aarm_compiler::{compile, ir, load_sources};
 use aarm_runtime::engine::Engine;
-use aarm_runtime::program::Program;
 use sha2::{Digest, Sha256};
 
 /// `examples/payments`, as files for [`load_sources`].
@@ -18,29 +16,17 @@ pub fn payments_files() -> Vec<(String, String)> {
 /// `examples/payments/request.json`.
 pub const PAYMENTS_REQUEST: &str = include_str!("../../examples/payments/request.json");
 
-/// A compiled bundle: its IR (for the reference interpreter), program and encoded bytes.
-pub struct Built {
-    pub ir: ir::Bundle,
-    pub program: Program,
-    pub bytes: Vec<u8>,
-}
+pub use aarm_testkit::Built;
 
-/// Compiles `files`; panics (at startup, not inside the fuzz loop) when they do not compile.
+/// Compiles `files` (`aarm_testkit::build_files`); panics (at startup, not inside the fuzz loop)
+/// when they do not compile.
 pub fn build(files: Vec<(String, String)>) -> Built {
-    let loaded = load_sources(files);
-    let compiled = compile(&loaded);
-    let (Some(ir), Some(program)) = (compiled.checked.bundle, compiled.program) else {
-        let msgs: Vec<String> =
-            compiled.checked.diagnostics.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
-        panic!("fuzz fixture does not compile:\n{}", msgs.join("\n"));
-    };
-    let bytes = aarm_runtime::bundle::encode(&program, None).expect("encode");
-    Built { ir, program, bytes }
+    aarm_testkit::build_files(files).unwrap_or_else(|e| panic!("fuzz fixture: {e}"))
 }
 
 /// The engine of a built bundle, loaded from its bytes as a host would.
 pub fn load(built: &Built) -> Engine {
-    Engine::load(&built.bytes, &[], false).expect("fixture bundle loads")
+    built.engine().unwrap_or_else(|e| panic!("fuzz fixture: {e}"))
 }
 
 /// An unsigned bundle split into the hashed header prefix (magic through compiler version and

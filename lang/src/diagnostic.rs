@@ -278,11 +278,18 @@ impl IntoIterator for Diagnostics {
 /// Edit-distance based suggestion for "did you mean" help lines.
 pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wrong_lower = wrong.to_ascii_lowercase();
+    let wrong_chars = wrong.chars().count();
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
-        let d = edit_distance(&wrong_lower, &c.to_ascii_lowercase());
         // Allow about one typo per three characters, and at least one.
         let limit = (wrong.len().max(c.len()) / 3).max(1);
+        // The distance is at least the difference in length: a candidate that cannot be within
+        // the limit is not measured (the checker asks this of every name in scope, and hostile
+        // sources are full of unknown names).
+        if wrong_chars.abs_diff(c.chars().count()) > limit {
+            continue;
+        }
+        let d = edit_distance(&wrong_lower, &c.to_ascii_lowercase());
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -360,5 +367,24 @@ mod tests {
         assert_eq!(did_you_mean("sned_email", tools), Some("send_email"));
         assert_eq!(did_you_mean("rotate", tools), None);
         assert_eq!(edit_distance("abc", "acb"), 1);
+    }
+
+    /// Skipping candidates by length (a lower bound of the distance) suggests what measuring
+    /// every candidate suggests.
+    #[test]
+    fn the_length_filter_changes_no_suggestion() {
+        let names = ["a", "ab", "abc", "transfer_funds", "send_email", "x1", "é", "éé", "amount", "amounts", "mount"];
+        let wrongs = ["amout", "tranfser_funds", "snd", "", "ééé", "éa", "Amounts", "b", "abcd", "send_emails_now"];
+        for wrong in names.iter().chain(wrongs.iter()) {
+            let mut naive: Option<(usize, &str)> = None;
+            for c in names {
+                let d = edit_distance(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase());
+                let limit = (wrong.len().max(c.len()) / 3).max(1);
+                if d <= limit && naive.is_none_or(|(bd, _)| d < bd) {
+                    naive = Some((d, c));
+                }
+            }
+            assert_eq!(did_you_mean(wrong, names), naive.map(|(_, c)| c), "{wrong}");
+        }
     }
 }

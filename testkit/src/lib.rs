@@ -1,0 +1,108 @@
+//! Fixtures shared by aarm's tests, benches and fuzz targets, so that each exists once:
+//!
+//! - [`build`] / [`engine`]: policy source text → checked IR, program, bundle bytes and an
+//!   [`Engine`] loaded from those bytes as a host loads them;
+//! - [`generate`]: the one grammar of random policies and requests of the differential tests
+//!   (`compiler/tests/differential.rs` draws its bytes from proptest, `fuzz/fuzz_targets/
+//!   differential.rs` from libFuzzer);
+//! - [`differential`]: what must hold on a generated case (the VM, the VM without fusion, the
+//!   VM without the rule index and the reference interpreter decide alike).
+//!
+//! Not linked by any host crate: it is a dev-dependency only.
+
+pub mod differential;
+pub mod generate;
+
+use aarm_compiler::{compile, ir, load_sources};
+use aarm_runtime::bundle::{self, BundleError};
+use aarm_runtime::engine::{Engine, EngineError};
+use aarm_runtime::program::Program;
+use std::fmt;
+
+/// The line that starts each file of a several-file source for [`files`]: `//// file NAME`.
+pub const FILE_MARK: &str = "//// file ";
+
+/// Why a source did not become an engine.
+#[derive(thiserror::Error)]
+pub enum BuildError {
+    /// The checker refused the source: its error diagnostics, one a line (`E0200 message`).
+    #[error("the policy does not check:\n{0}")]
+    Check(String),
+    /// Code generation refused a checked bundle (a bytecode format limit).
+    #[error("code generation failed: {0}")]
+    Codegen(String),
+    /// The generated program did not encode.
+    #[error("the bundle does not encode: {0}")]
+    Encode(#[from] BundleError),
+    /// The encoded bundle did not load.
+    #[error("the bundle does not load: {0}")]
+    Load(#[from] EngineError),
+}
+
+/// `unwrap()` in a test prints `Debug`: the diagnostics, readable.
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A compiled bundle: its checked IR (for the reference interpreter), its program, and its
+/// encoded bytes (unsigned), as `aarm build` writes them.
+pub struct Built {
+    pub ir: ir::Bundle,
+    pub program: Program,
+    pub bytes: Vec<u8>,
+}
+
+impl Built {
+    /// The engine a host gets from these bytes (`Engine::load`: decoded and verified).
+    pub fn engine(&self) -> Result<Engine, BuildError> {
+        Ok(Engine::load(&self.bytes, &[], false)?)
+    }
+}
+
+/// The files of a source: one file `policy.aarm`, or, when `src` starts with [`FILE_MARK`],
+/// several, each `//// file NAME` line starting the next.
+pub fn files(src: &str) -> Vec<(String, String)> {
+    if !src.starts_with(FILE_MARK) {
+        return vec![("policy.aarm".to_string(), src.to_string())];
+    }
+    src.split(FILE_MARK)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, text) = part.split_once('\n').unwrap_or((part, ""));
+            (name.trim().to_string(), text.to_string())
+        })
+        .collect()
+}
+
+/// Loads, checks, generates and encodes `files` (name, text).
+pub fn build_files(files: Vec<(String, String)>) -> Result<Built, BuildError> {
+    let loaded = load_sources(files);
+    let compiled = compile(&loaded);
+    if let Some(e) = compiled.codegen_error {
+        return Err(BuildError::Codegen(e.to_string()));
+    }
+    let (Some(ir), Some(program)) = (compiled.checked.bundle, compiled.program) else {
+        let errors: Vec<String> = compiled
+            .checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{} {}", d.code.as_str(), d.message))
+            .collect();
+        return Err(BuildError::Check(errors.join("\n")));
+    };
+    let bytes = bundle::encode(&program, None)?;
+    Ok(Built { ir, program, bytes })
+}
+
+/// [`build_files`] of a source text ([`files`] splits it).
+pub fn build(src: &str) -> Result<Built, BuildError> {
+    build_files(files(src))
+}
+
+/// The engine of a policy source: compiled, encoded and loaded from the bytes.
+pub fn engine(src: &str) -> Result<Engine, BuildError> {
+    build(src)?.engine()
+}
