@@ -254,11 +254,11 @@ impl H {
 }
 
 fn approve(by: &str) -> Event {
-    Event::Approve { by: by.to_string(), roles: Vec::new() }
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: None }
 }
 
 fn approve_as(by: &str, roles: &[&str]) -> Event {
-    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect() }
+    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect(), until: None }
 }
 
 fn deny(by: &str) -> Event {

@@ -109,6 +109,9 @@ pub struct StepUp {
     pub self_approval: bool,
     pub risk: Risk,
     pub notify: Vec<String>,
+    /// `valid D` in seconds: how long an approval counts, and how long the allow it releases
+    /// may be acted on (overrides `settings { allow_valid }`).
+    pub valid_s: Option<i64>,
 }
 
 /// What an unanswered step-up or an unresolved deferral becomes. `S` is the step-up as the

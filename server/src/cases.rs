@@ -421,7 +421,10 @@ pub const NOT_THE_REQUESTER: &str = "not_the_requester";
 /// What an approver or agent asks the lifecycle to do.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Approve,
+    /// `until`: the approver's own bound on the approval (seconds since the epoch).
+    Approve {
+        until: Option<i64>,
+    },
     Deny {
         why: Option<String>,
     },
@@ -444,8 +447,8 @@ pub async fn act(
     event_id: Option<Key>,
 ) -> Result<Case, ApiError> {
     match (&action, p.kind) {
-        (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
-        (Action::Approve | Action::Deny { .. }, _) => {
+        (Action::Approve { .. } | Action::Deny { .. }, Kind::Approver) => {}
+        (Action::Approve { .. } | Action::Deny { .. }, _) => {
             return Err(ApiError::Rejected(Rejection::NotAnApprover));
         }
         (Action::Confirm(_), Kind::Approver) => {}
@@ -497,8 +500,8 @@ pub async fn act(
             let event_id = event_id.map(|k| k.id);
             let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
             let events: Vec<(Event, Option<String>)> = match action {
-                Action::Approve => {
-                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone() }, event_id)]
+                Action::Approve { until } => {
+                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone(), until }, event_id)]
                 }
                 Action::Deny { why } => {
                     vec![(Event::Deny { by: p2.id.clone(), why, roles: p2.roles.clone() }, event_id)]
@@ -557,7 +560,7 @@ pub async fn act(
 
 fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -> Result<(), ApiError> {
     match action {
-        Action::Approve | Action::Deny { .. } => {
+        Action::Approve { .. } | Action::Deny { .. } => {
             if case.state.is_resolved() {
                 return Err(ApiError::Rejected(Rejection::CaseResolved));
             }

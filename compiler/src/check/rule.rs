@@ -251,6 +251,7 @@ impl Checker<'_> {
         let mut conditions = Vec::new();
         let mut risk: Option<(Risk, Span)> = None;
         let mut confidence: Option<(i64, Span)> = None;
+        let mut valid: Option<(i64, Span)> = None;
         for clause in &r.clauses {
             match clause {
                 ast::RuleClause::When(e) => {
@@ -267,7 +268,14 @@ impl Checker<'_> {
                     Some((_, first)) => self.duplicate_clause(file, d.span, first, "`confidence`"),
                     None => confidence = Some((self.check_confidence(file, *d), d.span)),
                 },
+                ast::RuleClause::Valid(d) => match valid {
+                    Some((_, first)) => self.duplicate_clause(file, d.span, first, "`valid`"),
+                    None => valid = Some((self.positive_duration(file, *d, "an allow's validity"), d.span)),
+                },
             }
+        }
+        if let Some((_, span)) = valid {
+            self.valid_without_allow(file, span, &r.decision.kind);
         }
         let settings = self.bundle.settings.clone();
         let decision = match &r.decision.kind {
@@ -323,7 +331,27 @@ impl Checker<'_> {
             locals: scope.next_local,
             doc: item.doc.as_ref().map(|d| d.text.clone()),
             loc,
+            valid_s: valid.map(|(s, _)| s),
         });
+    }
+
+    /// A rule's `valid` times an allow or modify: a denial or a deferral is never acted on, and a
+    /// step-up's approval is timed inside its block (`step_up { valid D }`).
+    fn valid_without_allow(&mut self, file: FileId, span: Span, decision: &ast::DecisionKind) {
+        let help = match decision {
+            ast::DecisionKind::Allow | ast::DecisionKind::Modify(_) => return,
+            ast::DecisionKind::StepUp(_) => {
+                "write it inside the block, `step_up { … valid D }`: it times the approval and the allow it releases"
+            }
+            ast::DecisionKind::Deny | ast::DecisionKind::Defer(_) => {
+                "remove `valid`: only an `allow` or `modify` is acted on, so only they expire"
+            }
+        };
+        self.report(
+            Diagnostic::new(Code::ValidWithoutAllow, file, span, "`valid` on a rule that does not allow")
+                .with_label("this rule never allows")
+                .with_help(help),
+        );
     }
 
     fn check_modify(&mut self, scope: &mut Scope, r: &ast::RuleDecl, assignments: &[ast::Assignment]) -> ir::Decision {
@@ -435,6 +463,7 @@ impl Checker<'_> {
             self_approval: false,
             risk: rule_risk.unwrap_or(Risk::Medium),
             notify: Vec::new(),
+            valid_s: None,
         };
         for clause in &block.clauses {
             let key = match &clause.kind {
@@ -445,6 +474,7 @@ impl Checker<'_> {
                 StepUpClauseKind::SelfApproval => "`self_approval`",
                 StepUpClauseKind::Risk(_) => "`risk`",
                 StepUpClauseKind::Notify(_) => "`notify`",
+                StepUpClauseKind::Valid(_) => "`valid`",
             };
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(file, clause.span, *first, key);
@@ -504,6 +534,9 @@ impl Checker<'_> {
                 StepUpClauseKind::SelfApproval => step.self_approval = true,
                 StepUpClauseKind::Risk(r) => step.risk = lower_risk(r.level),
                 StepUpClauseKind::Notify(channels) => step.notify = channels.iter().map(|c| c.value.clone()).collect(),
+                StepUpClauseKind::Valid(d) => {
+                    step.valid_s = Some(self.positive_duration(file, *d, "an approval's validity"))
+                }
             }
         }
         if !seen.iter().any(|(k, _)| *k == "`approvers`") {
