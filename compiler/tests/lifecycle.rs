@@ -344,6 +344,135 @@ fn a_released_allow_expires_allow_valid_after_its_release() {
     assert_eq!(outcome.decision_id, case.decision.decision_id, "the outcome is the case decision's");
 }
 
+fn expiry(d: &aarm_runtime::decision::Decision) -> (i64, Option<i64>) {
+    let at = d.evaluated_at.as_deref().and_then(aarm_runtime::value::parse_time).unwrap();
+    (at, d.expires_at.as_deref().and_then(aarm_runtime::value::parse_time))
+}
+
+fn approve_until(by: &str, until: i64) -> Event {
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: Some(until) }
+}
+
+/// A rule's `valid` times its own allow, over `settings { allow_valid }`; a rule without one
+/// keeps the setting's.
+#[test]
+fn a_rules_valid_overrides_allow_valid_for_its_allow() {
+    let policy = step_up_policy(r#"approvers 1 of ["a"]"#)
+        .replacen("tool pay", "settings { allow_valid 10m }\ntool pay", 1)
+        .replacen(
+            "rule small on pay { allow }",
+            "rule small on pay { when params.amount < 10 valid 30s allow }\nrule mid on pay { allow }",
+            1,
+        );
+    let mut h = H::new(&policy);
+    let tiny = h.submit(&pay(5, "alice")).decision;
+    assert_eq!(tiny.rule.as_deref(), Some("p.small"));
+    let (at, expires) = expiry(&tiny);
+    assert_eq!(expires, Some(at + 30), "{tiny:?}");
+    let mid = h.submit(&pay(50, "alice")).decision;
+    let (at, expires) = expiry(&mid);
+    assert_eq!(expires, Some(at + 600), "no valid of its own: allow_valid");
+}
+
+/// `step_up { valid D }` times the allow a release gives, over `settings { allow_valid }`.
+#[test]
+fn a_step_ups_valid_times_the_allow_it_releases() {
+    let policy = step_up_policy(r#"approvers 1 of ["a", "b"] valid 2m"#).replacen(
+        "tool pay",
+        "settings { allow_valid 10m }\ntool pay",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let id = h.open(&pay(500, "alice"));
+    assert_eq!(h.case(&id).decision.step_up.as_ref().unwrap().valid_s, Some(120));
+    h.at(30 * MIN);
+    let (case, _) = h.ok(&id, approve("b"));
+    let (released, expires) = expiry(case.outcome.as_ref().unwrap());
+    assert_eq!((released, expires), (T0 + 30 * MIN, Some(T0 + 32 * MIN)));
+    assert_eq!(case.approvals[0].until, Some(T0 + 32 * MIN), "the approval records its bound");
+}
+
+/// An approval counts for the step-up's `valid` only: a quorum cannot be made of one fresh
+/// approval and one that has lapsed.
+#[test]
+fn an_approval_older_than_its_valid_stops_counting() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] valid 1h timeout 4h -> deny"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(MIN);
+    h.ok(&id, approve("a"));
+    h.at(2 * 60 * MIN);
+    let (case, _) = h.ok(&id, approve("b"));
+    assert_eq!(case.state, CaseState::PendingApproval, "a's approval lapsed at 1h01");
+    let (case, _) = h.ok(&id, approve("c"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    let (released, expires) = expiry(case.outcome.as_ref().unwrap());
+    assert_eq!(expires, Some(released + 3600));
+}
+
+/// An approver's `until` only narrows: it cuts the released allow's expiry and the approval's
+/// own; one later than the step-up's `valid` changes nothing; one not in the future is refused
+/// and changes nothing.
+#[test]
+fn an_approvers_until_narrows_and_a_past_one_is_refused() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"] valid 1h"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(10 * MIN);
+    h.reject(&id, approve_until("a", T0 + 10 * MIN), Rejection::UntilInPast);
+    h.reject(&id, approve_until("a", T0), Rejection::UntilInPast);
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 15 * MIN));
+    let outcome = case.outcome.as_ref().unwrap();
+    assert_eq!(expiry(outcome), (T0 + 10 * MIN, Some(T0 + 15 * MIN)));
+    assert!(outcome.is_current(T0 + 15 * MIN - 1) && !outcome.is_current(T0 + 15 * MIN));
+    assert_eq!(h.receipts(&id).last().unwrap().body.detail["until"], json!(T0 + 15 * MIN));
+
+    // Later than `valid`: the policy's bound holds.
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"] valid 1h"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 5 * 3600));
+    assert_eq!(expiry(case.outcome.as_ref().unwrap()), (T0, Some(T0 + 3600)));
+}
+
+/// Without any `valid`, an approver's `until` alone bounds the released allow.
+#[test]
+fn an_approvers_until_bounds_an_otherwise_unbounded_allow() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 90));
+    assert_eq!(expiry(case.outcome.as_ref().unwrap()), (T0, Some(T0 + 90)));
+}
+
+#[test]
+fn valid_is_checked() {
+    let cases = [
+        (step_up_policy(r#"approvers 1 of ["a"] valid 0s"#), "E0302"),
+        (step_up_policy(r#"approvers 1 of ["a"] valid 1h valid 2h"#), "E0304"),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 0s allow }"),
+            "E0302",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 1m valid 2m allow }"),
+            "E0304",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 1m deny }"),
+            "E0309",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("when params.amount > 100", "when params.amount > 100\n  valid 1h"),
+            "E0309",
+        ),
+    ];
+    for (src, code) in cases {
+        let (codes, built) = try_build(&src);
+        assert!(built.is_none() && codes.contains(&code.to_string()), "{code}: {codes:?}\n{src}");
+    }
+}
+
 #[test]
 fn quorum_over_a_declared_group() {
     let src =
@@ -1256,7 +1385,8 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
             "evidence_type",
             "identity_invalid",
             "evidence_already_provided",
-            "clock_went_back"
+            "clock_went_back",
+            "until_in_past"
         ]
     );
 }

@@ -146,6 +146,11 @@ fn snippets() -> Vec<(String, bool)> {
     ok("settings { defer attempts 1 -> step_up { approvers 1 of g } }");
     ok("settings { allow_valid 5m default deny }");
     ok(r#"settings { review "security-team" allow_valid 1h }"#);
+    ok("rule r on t { valid 30s allow }");
+    ok("rule r on t { when x risk high valid 1h30m confidence 0.5 modify { params.a = 1 } }");
+    ok("rule r on t { valid 1m valid 2m deny }");
+    ok("rule r on t { step_up { approvers 1 of g valid 1h timeout 2h -> deny } }");
+    ok("rule r on t { when valid allow }");
     ok("tool t { }");
     ok("tool t { a: Int }");
     ok("tool t { a: Int, }");
@@ -324,6 +329,10 @@ fn snippets() -> Vec<(String, bool)> {
     bad("settings { timeout 1h -> deny }");
     bad("settings { allow_valid 5 }");
     bad("settings { allow_valid }");
+    bad("rule r on t { valid allow }");
+    bad("rule r on t { valid 30 allow }");
+    bad("rule r on t { allow valid 30s }");
+    bad("rule r on t { step_up { approvers 1 of g valid } }");
     bad("settings { review security }");
     bad("settings");
     bad("rule r on t { step_up { approvers 1 } }");

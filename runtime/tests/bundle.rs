@@ -36,6 +36,8 @@ fn program() -> Program {
         reason,
         doc: Some("a rule".to_string()),
         location: format!("p.aarm:{order}"),
+        // A rule's `valid` travels in the payload (format 4): the round trip below compares it.
+        valid_s: Some(30),
     };
     Program {
         compiler_version: COMPILER.to_string(),

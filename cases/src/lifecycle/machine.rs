@@ -243,7 +243,9 @@ fn released_until(case: &mut Case, now: i64, env: &Env) {
     let approved = outcome.reason.code == reasons::APPROVED;
     let (valid, cut) = if approved {
         let step = step_up(case).and_then(|s| s.valid_s);
-        let cut = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).filter_map(|a| a.until).min();
+        // The approvals that made the quorum: bound to this action and counting now.
+        let counted = case.approvals.iter().filter(|a| a.action_hash == case.action_hash && a.counts_at(now));
+        let cut = counted.filter_map(|a| a.until).min();
         (step, cut)
     } else {
         (rule_valid, None)
