@@ -473,6 +473,46 @@ fn valid_is_checked() {
     }
 }
 
+/// `settings { action_hash_ignores ["params.requested_at"] }`: the same action sent again with
+/// another `requested_at` has the hash the approval bound, so the approval stands for it;
+/// another amount is another action, which needs its own case. Only top-level parameters some
+/// tool has can be left out.
+#[test]
+fn an_ignored_parameter_keeps_the_approved_action_hash_and_any_other_change_does_not() {
+    let policy = step_up_policy(r#"approvers 1 of ["a"]"#).replacen(
+        "tool pay { amount: Int }",
+        "settings { action_hash_ignores [\"params.requested_at\"] }\ntool pay { amount: Int, requested_at: String? }",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let at = |amount: i64, t: &str| {
+        let mut r = pay(amount, "alice");
+        r["action"]["params"]["requested_at"] = json!(t);
+        r
+    };
+    let id = h.open(&at(500, "2026-11-24T09:59:00Z"));
+    let (case, _) = h.ok(&id, approve("a"));
+    assert_eq!(case.state, CaseState::Allowed);
+    let ignored = ["requested_at".to_string()];
+    let hash = |r: &Value| aarm_cases::lifecycle::action::action_hash_ignoring(r, &ignored);
+    assert_eq!(case.approvals[0].action_hash, case.action_hash);
+    assert_eq!(hash(&at(500, "2026-11-24T10:07:00Z")), case.action_hash, "a new timestamp: the same action");
+    assert_eq!(hash(&pay(500, "alice")), case.action_hash, "no timestamp: the same action");
+    assert_ne!(hash(&at(501, "2026-11-24T09:59:00Z")), case.action_hash, "another amount: another action");
+    assert_ne!(action_hash(&at(500, "2026-11-24T10:07:00Z")), action_hash(&at(500, "2026-11-24T09:59:00Z")));
+    // The lifecycle hashes the same way: a second case for the re-sent action has the same hash.
+    let again = h.open(&at(500, "2026-11-24T10:07:00Z"));
+    assert_eq!(h.case(&again).action_hash, case.action_hash);
+    let other = h.open(&at(501, "2026-11-24T10:07:00Z"));
+    assert_ne!(h.case(&other).action_hash, case.action_hash);
+
+    for bad in [r#"["tool"]"#, r#"["params.nope"]"#, r#"["params.amount.x"]"#, r#"["requested_at"]"#] {
+        let src = policy.replace(r#"["params.requested_at"]"#, bad);
+        let (codes, built) = try_build(&src);
+        assert!(built.is_none() && codes.contains(&"E0101".to_string()), "{bad}: {codes:?}");
+    }
+}
+
 #[test]
 fn quorum_over_a_declared_group() {
     let src =
@@ -1459,10 +1499,10 @@ fn machine_open_and_apply_directly() {
     let req = pay(500, "alice");
     let decision = engine.decide_json(&req.to_string(), T0);
     assert_eq!(decision.decision, Effect::StepUp);
-    let (case, receipt) = machine::open(&decision, &req, T0).unwrap();
+    let (case, receipt) = machine::open(&decision, &req, T0, &[]).unwrap();
     assert_eq!((case.state, receipt.event.as_str()), (CaseState::PendingApproval, "open"));
     assert!(
-        machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0).is_none(),
+        machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0, &[]).is_none(),
         "allow opens no case"
     );
     let ids = NoIdentityService;

@@ -121,6 +121,8 @@ pub enum SettingKind {
     AllowValid(DurLit),
     /// `review "security-team"`: who reviews and hears appeals of denials and escalations.
     Review(StrLit),
+    /// `action_hash_ignores ["params.requested_at"]`: parameters the action hash leaves out.
+    ActionHashIgnores(Vec<StrLit>, Span),
 }
 
 /// `default allow | deny`.

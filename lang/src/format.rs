@@ -660,6 +660,10 @@ impl<'a> Printer<'a> {
                 self.kw_space("review");
                 self.string(s);
             }
+            SettingKind::ActionHashIgnores(paths, span) => {
+                self.kw_space("action_hash_ignores");
+                self.string_list(paths, *span);
+            }
         }
     }
 

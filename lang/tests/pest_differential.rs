@@ -147,6 +147,8 @@ fn snippets() -> Vec<(String, bool)> {
     ok("settings { allow_valid 5m default deny }");
     ok(r#"settings { review "security-team" allow_valid 1h }"#);
     ok("rule r on t { valid 30s allow }");
+    ok(r#"settings { action_hash_ignores ["params.requested_at", "params.nonce"] allow_valid 5m }"#);
+    ok("settings { action_hash_ignores [] }");
     ok("rule r on t { when x risk high valid 1h30m confidence 0.5 modify { params.a = 1 } }");
     ok("rule r on t { valid 1m valid 2m deny }");
     ok("rule r on t { step_up { approvers 1 of g valid 1h timeout 2h -> deny } }");
@@ -330,6 +332,8 @@ fn snippets() -> Vec<(String, bool)> {
     bad("settings { allow_valid 5 }");
     bad("settings { allow_valid }");
     bad("rule r on t { valid allow }");
+    bad(r#"settings { action_hash_ignores "params.a" }"#);
+    bad("settings { action_hash_ignores }");
     bad("rule r on t { valid 30 allow }");
     bad("rule r on t { allow valid 30s }");
     bad("rule r on t { step_up { approvers 1 of g valid } }");

@@ -175,6 +175,9 @@ pub struct Settings {
     pub allow_valid_s: Option<i64>,
     /// `review`: who reviews denials and escalations, and hears appeals.
     pub review: Option<String>,
+    /// `action_hash_ignores`: the parameters (top-level names, without `params.`) the action
+    /// hash leaves out, sorted.
+    pub action_hash_ignores: Vec<String>,
 }
 
 impl Default for Settings {
@@ -191,6 +194,7 @@ impl Default for Settings {
             step_up_on_timeout: Outcome::Deny,
             allow_valid_s: None,
             review: None,
+            action_hash_ignores: Vec::new(),
         }
     }
 }

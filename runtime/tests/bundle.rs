@@ -223,9 +223,9 @@ fn tamper_error_kinds() {
     };
     let flip = |i: usize| flip_with(i, 0x01);
     assert!(matches!(flip(0), BundleError::BadMagic));
-    let e = flip(8); // 3 -> 2
-    assert!(matches!(e, BundleError::UnsupportedVersion { found: 2, supported: FORMAT_VERSION }), "{e:?}");
-    assert!(e.to_string().contains("version 2") && e.to_string().contains("version 3"), "{e}");
+    let e = flip(8); // 4 -> 5
+    assert!(matches!(e, BundleError::UnsupportedVersion { found: 5, supported: FORMAT_VERSION }), "{e:?}");
+    assert!(e.to_string().contains("version 5") && e.to_string().contains("version 4"), "{e}");
     assert!(matches!(flip(12), BundleError::HashMismatch { .. })); // compiler version text
     assert!(matches!(flip_with(12 + vlen, 0x02), BundleError::BadHeader(_))); // flag 1 -> 3
     assert!(matches!(flip(12 + vlen + 1), BundleError::HashMismatch { .. })); // public key

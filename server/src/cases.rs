@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::notify::message::{risk_rank, ApprovalContext, DeferralContext, Trigger};
 use crate::replay::Key;
 use crate::sessions::PriorAction;
-use aarm_cases::lifecycle::action::action_hash;
+use aarm_cases::lifecycle::action::action_hash_ignoring;
 use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
 use aarm_cases::lifecycle::event::{Event, Rejection};
 use aarm_cases::lifecycle::identity::VerifiedActor;
@@ -199,7 +199,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         .decision_log
         .as_ref()
         .map(|_| (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned()));
-    let action_hash = (!request.is_null()).then(|| action_hash(&request));
+    let ignored = &engine.program().settings.action_hash_ignores;
+    let action_hash = (!request.is_null()).then(|| action_hash_ignoring(&request, ignored));
     let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
         let pending = decision.clone();
@@ -230,7 +231,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     } else {
         // A body that was not JSON at all is recorded as the caller's (what it named is unread).
         let as_recorded = if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
-        let (decision, receipt) = recorded(app, decision, &as_recorded, now).await;
+        let (decision, receipt) = recorded(app, decision, &as_recorded, now, ignored).await;
         (decision, None, receipt)
     };
     if let Some(session) = &session {
@@ -293,8 +294,14 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
 
 /// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]); a
 /// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
-async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64) -> (Decision, Option<String>) {
-    let draft = machine::decided(&decision, request, now);
+async fn recorded(
+    app: &Arc<App>,
+    decision: Decision,
+    request: &Value,
+    now: i64,
+    ignored: &[String],
+) -> (Decision, Option<String>) {
+    let draft = machine::decided(&decision, request, now, ignored);
     match app.decisions.record(&app.cases, draft).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {

@@ -421,8 +421,8 @@ async fn a_retried_decision_with_an_idempotency_key_opens_one_case() {
 
 const BOUNDED: &str = r#"
 policy bounded version "1"
-settings { allow_valid 10m }
-tool transfer { amount: Int, to: String }
+settings { allow_valid 10m  action_hash_ignores ["params.sent_at"] }
+tool transfer { amount: Int, to: String, sent_at: String? }
 rule big on transfer priority 90 {
   when params.amount > 1000
   step_up { approvers 1 of ["cfo@corp.com", "controller@corp.com"]  valid 1h  timeout 2h -> deny }
@@ -490,4 +490,26 @@ async fn the_schema_check_refuses_a_decision_that_drifted() {
         let refused = std::panic::catch_unwind(|| common::schema::assert_decision(&drifted, "a drifted decision"));
         assert!(refused.is_err(), "{drifted}");
     }
+}
+
+/// `settings { action_hash_ignores }` over HTTP: the `action_hash` the service answers (what
+/// approvals bind to) leaves the ignored parameter out, and covers every other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answered_action_hash_leaves_out_only_the_ignored_parameters() {
+    let d = Deployment::start_with("hash-ignores", BOUNDED, |_| {}).await;
+    let sent = |amount: i64, at: &str| {
+        let mut r = transfer(amount);
+        r["action"]["params"]["sent_at"] = json!(at);
+        r
+    };
+    let first = d.decide(sent(5000, "2026-11-24T10:00:00Z")).await;
+    let again = d.decide(sent(5000, "2026-11-24T10:03:00Z")).await;
+    let bare = d.decide(transfer(5000)).await;
+    let other = d.decide(sent(5001, "2026-11-24T10:00:00Z")).await;
+    assert!(first["action_hash"].as_str().unwrap().starts_with("sha256:"), "{first}");
+    assert_eq!(again["action_hash"], first["action_hash"], "another sent_at: the same action");
+    assert_eq!(bare["action_hash"], first["action_hash"], "no sent_at: the same action");
+    assert_ne!(other["action_hash"], first["action_hash"], "another amount: another action");
+    let (_, case) = d.get(&format!("/v1/cases/{}", case_id(&again)), "tok-ops").await;
+    assert_eq!(case["action_hash"], first["action_hash"], "the case binds the same hash");
 }

@@ -279,6 +279,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let request = read_input(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
             let mut lc = lifecycle(common, true)?;
             let hash = engine.bundle_hash().to_string();
+            let ignored = engine.program().settings.action_hash_ignores.clone();
             lc.add_engine(Arc::new(engine), Some(&bytes)).map_err(|e| e.to_string())?;
             let request = String::from_utf8_lossy(&request);
             let credential = match identity_valid_until {
@@ -309,7 +310,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 // The hash of the action decided, as `aarm serve` answers it: what approvals bind
                 // to, and what a script compares with the action it is about to run.
                 if let Ok(parsed) = aarm_runtime::json::parse(&request) {
-                    let hash = aarm_cases::lifecycle::action::action_hash(&parsed);
+                    let hash = aarm_cases::lifecycle::action::action_hash_ignoring(&parsed, &ignored);
                     obj.insert("action_hash".into(), serde_json::Value::String(hash));
                 }
             }

@@ -109,7 +109,8 @@ fn contract_allow_carries_scope_and_expiry() {
 
 /// An approval authorizes one action: it binds the hash of the action decided, the approver and
 /// the time; the same request changed is another action, which needs its own approval.
-/// Gap: issue 24. An approval has no limits or expiry of its own (approve … until, max amount).
+/// Gap: issue 24. An approval has an expiry (`step_up { valid }`, `approve … --until`) but no
+/// limits: an approver cannot cap a parameter (`approve … --max amount=5000`).
 #[test]
 fn contract_approval_binds_the_approved_action() {
     let dir = Dir::new("c4", FIVE);

@@ -11,7 +11,7 @@
 //!   │ timeout ──► on_timeout (deny by default; cancel; a further step_up tier)
 //! ```
 
-use super::action::action_hash;
+use super::action::action_hash_ignoring;
 use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
 use super::identity::{same_identity, IdentityVerifier, VerifiedActor};
@@ -66,8 +66,14 @@ fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, mut detail: ser
     }
 }
 
-/// Opens a case for a `step_up` or `defer` decision; other decisions need no case.
-pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Option<(Case, ReceiptDraft)> {
+/// Opens a case for a `step_up` or `defer` decision; other decisions need no case. `ignored`:
+/// the parameters the action hash leaves out (`settings { action_hash_ignores }`).
+pub fn open(
+    decision: &Decision,
+    request: &serde_json::Value,
+    now: i64,
+    ignored: &[String],
+) -> Option<(Case, ReceiptDraft)> {
     let state = match decision.decision {
         Effect::StepUp => CaseState::PendingApproval,
         Effect::Defer => CaseState::PendingEvidence,
@@ -96,7 +102,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         id: String::new(),
         state,
         request: request.clone(),
-        action_hash: action_hash(request),
+        action_hash: action_hash_ignoring(request, ignored),
         identity: request.get("identity").cloned().unwrap_or_else(|| json!({})),
         bundle_hash: decision.policy.bundle_hash.clone(),
         decision: decision.clone(),
@@ -125,7 +131,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
 /// The one-event record of a decision that opened no case (`allow`, `deny`, `modify`): a
 /// `decide` receipt, in the same chain as the cases' receipts, naming the requester (the agent)
 /// as its actor.
-pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> ReceiptDraft {
+pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64, ignored: &[String]) -> ReceiptDraft {
     let state = match decision.decision {
         Effect::Allow => CaseState::Allowed,
         Effect::Modify => CaseState::Modified,
@@ -143,7 +149,7 @@ pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> Re
         decision: decision.decision.as_str().to_string(),
         reason: decision.reason.clone(),
         policy: decision.policy.clone(),
-        action_hash: action_hash(request),
+        action_hash: action_hash_ignoring(request, ignored),
         identity,
         at: now,
         detail: {
@@ -784,7 +790,7 @@ mod tests {
         .unwrap();
         let request =
             json!({ "action": { "tool": "transfer", "params": {} }, "identity": { "human": "ana@corp.example " } });
-        open(&decision, &request, T0).unwrap().0
+        open(&decision, &request, T0, &[]).unwrap().0
     }
 
     #[test]

@@ -39,6 +39,7 @@ impl Checker<'_> {
                 ast::SettingKind::StepUpTimeout(_) => "step_up",
                 ast::SettingKind::AllowValid(_) => "allow_valid",
                 ast::SettingKind::Review(_) => "review",
+                ast::SettingKind::ActionHashIgnores(..) => "action_hash_ignores",
             };
             if let Some((_, first_span)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(*file, entry.span, *first_span, &format!("`{key}` setting"));
@@ -104,10 +105,52 @@ impl Checker<'_> {
                     settings.allow_valid_s = Some(self.positive_duration(*file, *d, "an allow's validity"));
                 }
                 ast::SettingKind::Review(s) => settings.review = Some(s.value.clone()),
+                ast::SettingKind::ActionHashIgnores(paths, _) => {
+                    settings.action_hash_ignores = self.hash_ignores(*file, paths);
+                }
             }
         }
         self.bundle.settings = settings;
         self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
+    }
+
+    /// `action_hash_ignores`: each path is `params.FIELD`, a top-level parameter some declared
+    /// tool has. The tool, the operation and nested fields stay covered: leaving them out would
+    /// let an approval stand for a different action.
+    fn hash_ignores(&mut self, file: FileId, paths: &[ast::StrLit]) -> Vec<String> {
+        let mut fields: Vec<String> = Vec::new();
+        for p in paths {
+            let field = p.value.strip_prefix("params.").filter(|f| !f.is_empty() && !f.contains('.'));
+            let Some(field) = field else {
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        file,
+                        p.span,
+                        format!("`{}` is not a parameter the action hash can leave out", p.value),
+                    )
+                    .with_help("name a top-level parameter, `params.FIELD`; the tool, the operation and nested fields always count"),
+                );
+                continue;
+            };
+            if !self.bundle.tools.iter().any(|t| t.field(field).is_some()) {
+                let known = self.bundle.tools.iter().flat_map(|t| t.fields.iter().map(|f| &f.name));
+                let help = match self.suggest(field, known) {
+                    Some(c) => format!("did you mean `params.{c}`?"),
+                    None => "name a parameter a declared `tool` has".to_string(),
+                };
+                self.report(
+                    Diagnostic::new(Code::UnknownField, file, p.span, format!("no tool has a parameter `{field}`"))
+                        .with_help(help),
+                );
+                continue;
+            }
+            if !fields.iter().any(|f| f == field) {
+                fields.push(field.to_string());
+            }
+        }
+        fields.sort();
+        fields
     }
 
     fn duplicate_clause(&mut self, file: FileId, span: Span, first: Span, what: &str) {
