@@ -101,10 +101,11 @@ fn contract_allow_carries_scope_and_expiry() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let case = dir.show(&id, "2026-11-24T10:01:00Z");
     assert_eq!(case["outcome"]["expires_at"], "2026-11-24T10:10:00Z", "--until under valid 20m: {case}");
-    let id = dir.open(&op("wire", 501), NOW)["case"].as_str().unwrap().to_string();
-    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--until", "2026-11-25T10:00:00Z"], NOW);
+    let later = "2026-11-24T10:02:00Z";
+    let id = dir.open(&op("wire", 501), later)["case"].as_str().unwrap().to_string();
+    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--until", "2026-11-25T10:00:00Z"], later);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(dir.show(&id, NOW)["outcome"]["expires_at"], "2026-11-24T10:20:00Z", "--until cannot widen valid 20m");
+    assert_eq!(dir.show(&id, later)["outcome"]["expires_at"], "2026-11-24T10:22:00Z", "--until cannot widen valid 20m");
 }
 
 /// An approval authorizes one action: it binds the hash of the action decided, the approver and

@@ -617,7 +617,10 @@ fn reevaluate(
     now: i64,
     env: &Env,
 ) -> Result<(&'static str, Option<String>), Rejection> {
-    let decision = env.engine.decide(converted);
+    // The same case's decision, decided again: it keeps the case's id (as a release's outcome
+    // does), so the case's decision and outcome are never left without one.
+    let mut decision = env.engine.decide(converted);
+    decision.decision_id = case.decision.decision_id.clone();
     case.request = request;
     let summary = (decision.decision.as_str(), decision.rule.clone());
     if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
