@@ -102,8 +102,14 @@ fn a_case_decision_and_its_approvals_match_the_schemas() {
     let opened = run(&dir, &open);
     assert_valid(&decisions, &opened, "aarm case open");
     let id = opened["case"].as_str().unwrap().to_string();
-    for (by, now) in [("cfo@corp.com", "2026-11-24T10:01:00Z"), ("lead@corp.com", "2026-11-24T10:02:00Z")] {
+    // The second approver bounds theirs (`until`, an approval field the schema publishes).
+    for (by, now, until) in
+        [("cfo@corp.com", "2026-11-24T10:01:00Z", None), ("lead@corp.com", "2026-11-24T10:02:00Z", Some("11:00"))]
+    {
         let mut approve = vec!["case", "approve", &id, "--by", by];
+        if let Some(t) = until {
+            approve.extend_from_slice(&["--until", t]);
+        }
         approve.extend_from_slice(&at);
         approve.push(now);
         run(&dir, &approve);
@@ -114,10 +120,13 @@ fn a_case_decision_and_its_approvals_match_the_schemas() {
     let case = run(&dir, &show);
     let list = case["approvals"].as_array().unwrap();
     assert_eq!(list.len(), 2, "{case:#}");
+    assert_eq!(list[1]["until"], json!(1_795_518_000), "11:00 on the day of --now: {case:#}");
     for a in list {
         assert_valid(&approvals, a, "an approval of aarm case show");
     }
     assert_valid(&decisions, &case["decision"], "the case's decision");
+    assert_valid(&decisions, &case["outcome"], "the case's released outcome");
+    assert_eq!(case["outcome"]["expires_at"], "2026-11-24T11:00:00Z", "cut at the approver's until");
 }
 
 /// `settings { review }` names where to appeal on every denial and escalation (a rule's, the

@@ -514,6 +514,7 @@ impl Resolved for &Interp<'_> {
             confidence: rule.confidence,
             reason_code: &rule.reason.code,
             decision: &rule.decision,
+            valid_s: rule.valid_s,
         })
     }
 

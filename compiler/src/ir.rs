@@ -172,6 +172,8 @@ pub struct Rule {
     pub locals: u32,
     pub doc: Option<String>,
     pub loc: Loc,
+    /// `valid D` in seconds: how long this rule's allow or modify may be acted on.
+    pub valid_s: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

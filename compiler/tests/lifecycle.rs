@@ -246,11 +246,11 @@ impl H {
 }
 
 fn approve(by: &str) -> Event {
-    Event::Approve { by: by.to_string(), roles: Vec::new() }
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: None }
 }
 
 fn approve_as(by: &str, roles: &[&str]) -> Event {
-    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect() }
+    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect(), until: None }
 }
 
 fn deny(by: &str) -> Event {
@@ -334,6 +334,175 @@ fn a_released_allow_expires_allow_valid_after_its_release() {
     assert_eq!(expires - released, 600, "{outcome:?}");
     assert!(outcome.is_current(released + 599) && !outcome.is_current(released + 600));
     assert_eq!(outcome.decision_id, case.decision.decision_id, "the outcome is the case decision's");
+}
+
+fn expiry(d: &aarm_runtime::decision::Decision) -> (i64, Option<i64>) {
+    let at = d.evaluated_at.as_deref().and_then(aarm_runtime::value::parse_time).unwrap();
+    (at, d.expires_at.as_deref().and_then(aarm_runtime::value::parse_time))
+}
+
+fn approve_until(by: &str, until: i64) -> Event {
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: Some(until) }
+}
+
+/// A rule's `valid` times its own allow, over `settings { allow_valid }`; a rule without one
+/// keeps the setting's.
+#[test]
+fn a_rules_valid_overrides_allow_valid_for_its_allow() {
+    let policy = step_up_policy(r#"approvers 1 of ["a"]"#)
+        .replacen("tool pay", "settings { allow_valid 10m }\ntool pay", 1)
+        .replacen(
+            "rule small on pay { allow }",
+            "rule small on pay { when params.amount < 10 valid 30s allow }\nrule mid on pay { allow }",
+            1,
+        );
+    let mut h = H::new(&policy);
+    let tiny = h.submit(&pay(5, "alice")).decision;
+    assert_eq!(tiny.rule.as_deref(), Some("p.small"));
+    let (at, expires) = expiry(&tiny);
+    assert_eq!(expires, Some(at + 30), "{tiny:?}");
+    let mid = h.submit(&pay(50, "alice")).decision;
+    let (at, expires) = expiry(&mid);
+    assert_eq!(expires, Some(at + 600), "no valid of its own: allow_valid");
+}
+
+/// `step_up { valid D }` times the allow a release gives, over `settings { allow_valid }`.
+#[test]
+fn a_step_ups_valid_times_the_allow_it_releases() {
+    let policy = step_up_policy(r#"approvers 1 of ["a", "b"] valid 2m"#).replacen(
+        "tool pay",
+        "settings { allow_valid 10m }\ntool pay",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let id = h.open(&pay(500, "alice"));
+    assert_eq!(h.case(&id).decision.step_up.as_ref().unwrap().valid_s, Some(120));
+    h.at(30 * MIN);
+    let (case, _) = h.ok(&id, approve("b"));
+    let (released, expires) = expiry(case.outcome.as_ref().unwrap());
+    assert_eq!((released, expires), (T0 + 30 * MIN, Some(T0 + 32 * MIN)));
+    assert_eq!(case.approvals[0].until, Some(T0 + 32 * MIN), "the approval records its bound");
+}
+
+/// An approval counts for the step-up's `valid` only: a quorum cannot be made of one fresh
+/// approval and one that has lapsed.
+#[test]
+fn an_approval_older_than_its_valid_stops_counting() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] valid 1h timeout 4h -> deny"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(MIN);
+    h.ok(&id, approve("a"));
+    h.at(2 * 60 * MIN);
+    let (case, _) = h.ok(&id, approve("b"));
+    assert_eq!(case.state, CaseState::PendingApproval, "a's approval lapsed at 1h01");
+    let (case, _) = h.ok(&id, approve("c"));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    let (released, expires) = expiry(case.outcome.as_ref().unwrap());
+    assert_eq!(expires, Some(released + 3600));
+}
+
+/// An approver's `until` only narrows: it cuts the released allow's expiry and the approval's
+/// own; one later than the step-up's `valid` changes nothing; one not in the future is refused
+/// and changes nothing.
+#[test]
+fn an_approvers_until_narrows_and_a_past_one_is_refused() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"] valid 1h"#));
+    let id = h.open(&pay(500, "alice"));
+    h.at(10 * MIN);
+    h.reject(&id, approve_until("a", T0 + 10 * MIN), Rejection::UntilInPast);
+    h.reject(&id, approve_until("a", T0), Rejection::UntilInPast);
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 15 * MIN));
+    let outcome = case.outcome.as_ref().unwrap();
+    assert_eq!(expiry(outcome), (T0 + 10 * MIN, Some(T0 + 15 * MIN)));
+    assert!(outcome.is_current(T0 + 15 * MIN - 1) && !outcome.is_current(T0 + 15 * MIN));
+    assert_eq!(h.receipts(&id).last().unwrap().body.detail["until"], json!(T0 + 15 * MIN));
+
+    // Later than `valid`: the policy's bound holds.
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a", "b"] valid 1h"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 5 * 3600));
+    assert_eq!(expiry(case.outcome.as_ref().unwrap()), (T0, Some(T0 + 3600)));
+}
+
+/// Without any `valid`, an approver's `until` alone bounds the released allow.
+#[test]
+fn an_approvers_until_bounds_an_otherwise_unbounded_allow() {
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    let (case, _) = h.ok(&id, approve_until("a", T0 + 90));
+    assert_eq!(expiry(case.outcome.as_ref().unwrap()), (T0, Some(T0 + 90)));
+}
+
+#[test]
+fn valid_is_checked() {
+    let cases = [
+        (step_up_policy(r#"approvers 1 of ["a"] valid 0s"#), "E0302"),
+        (step_up_policy(r#"approvers 1 of ["a"] valid 1h valid 2h"#), "E0304"),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 0s allow }"),
+            "E0302",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 1m valid 2m allow }"),
+            "E0304",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("rule small on pay { allow }", "rule small on pay { valid 1m deny }"),
+            "E0309",
+        ),
+        (
+            step_up_policy(r#"approvers 1 of ["a"]"#)
+                .replace("when params.amount > 100", "when params.amount > 100\n  valid 1h"),
+            "E0309",
+        ),
+    ];
+    for (src, code) in cases {
+        let (codes, built) = try_build(&src);
+        assert!(built.is_none() && codes.contains(&code.to_string()), "{code}: {codes:?}\n{src}");
+    }
+}
+
+/// `settings { action_hash_ignores ["params.requested_at"] }`: the same action sent again with
+/// another `requested_at` has the hash the approval bound, so the approval stands for it;
+/// another amount is another action, which needs its own case. Only top-level parameters some
+/// tool has can be left out.
+#[test]
+fn an_ignored_parameter_keeps_the_approved_action_hash_and_any_other_change_does_not() {
+    let policy = step_up_policy(r#"approvers 1 of ["a"]"#).replacen(
+        "tool pay { amount: Int }",
+        "settings { action_hash_ignores [\"params.requested_at\"] }\ntool pay { amount: Int, requested_at: String? }",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let at = |amount: i64, t: &str| {
+        let mut r = pay(amount, "alice");
+        r["action"]["params"]["requested_at"] = json!(t);
+        r
+    };
+    let id = h.open(&at(500, "2026-11-24T09:59:00Z"));
+    let (case, _) = h.ok(&id, approve("a"));
+    assert_eq!(case.state, CaseState::Allowed);
+    let ignored = ["requested_at".to_string()];
+    let hash = |r: &Value| aarm_cases::lifecycle::action::action_hash_ignoring(r, &ignored);
+    assert_eq!(case.approvals[0].action_hash, case.action_hash);
+    assert_eq!(hash(&at(500, "2026-11-24T10:07:00Z")), case.action_hash, "a new timestamp: the same action");
+    assert_eq!(hash(&pay(500, "alice")), case.action_hash, "no timestamp: the same action");
+    assert_ne!(hash(&at(501, "2026-11-24T09:59:00Z")), case.action_hash, "another amount: another action");
+    assert_ne!(action_hash(&at(500, "2026-11-24T10:07:00Z")), action_hash(&at(500, "2026-11-24T09:59:00Z")));
+    // The lifecycle hashes the same way: a second case for the re-sent action has the same hash.
+    let again = h.open(&at(500, "2026-11-24T10:07:00Z"));
+    assert_eq!(h.case(&again).action_hash, case.action_hash);
+    let other = h.open(&at(501, "2026-11-24T10:07:00Z"));
+    assert_ne!(h.case(&other).action_hash, case.action_hash);
+
+    for bad in [r#"["tool"]"#, r#"["params.nope"]"#, r#"["params.amount.x"]"#, r#"["requested_at"]"#] {
+        let src = policy.replace(r#"["params.requested_at"]"#, bad);
+        let (codes, built) = try_build(&src);
+        assert!(built.is_none() && codes.contains(&"E0101".to_string()), "{bad}: {codes:?}");
+    }
 }
 
 #[test]
@@ -1269,7 +1438,8 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
             "evidence_type",
             "identity_invalid",
             "evidence_already_provided",
-            "clock_went_back"
+            "clock_went_back",
+            "until_in_past"
         ]
     );
 }
@@ -1342,10 +1512,10 @@ fn machine_open_and_apply_directly() {
     let req = pay(500, "alice");
     let decision = engine.decide_json(&req.to_string(), T0);
     assert_eq!(decision.decision, Effect::StepUp);
-    let (case, receipt) = machine::open(&decision, &req, T0).unwrap();
+    let (case, receipt) = machine::open(&decision, &req, T0, &[]).unwrap();
     assert_eq!((case.state, receipt.event.as_str()), (CaseState::PendingApproval, "open"));
     assert!(
-        machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0).is_none(),
+        machine::open(&engine.decide_json(&pay(5, "alice").to_string(), T0), &pay(5, "alice"), T0, &[]).is_none(),
         "allow opens no case"
     );
     let ids = NoIdentityService;

@@ -133,6 +133,8 @@ pub enum SettingKind {
     AllowValid(DurLit),
     /// `review "security-team"`: who reviews and hears appeals of denials and escalations.
     Review(StrLit),
+    /// `action_hash_ignores ["params.requested_at"]`: parameters the action hash leaves out.
+    ActionHashIgnores(Vec<StrLit>, Span),
 }
 
 /// `default allow | deny`.
@@ -220,7 +222,7 @@ pub struct RuleDecl {
     pub name: Ident,
     pub targets: Targets,
     pub priority: Option<IntLit>,
-    /// `when`, `risk` and `confidence` lines in source order.
+    /// `when`, `risk`, `confidence` and `valid` lines in source order.
     pub clauses: Vec<RuleClause>,
     pub decision: Decision,
     pub reason: Option<Reason>,
@@ -238,6 +240,9 @@ pub enum RuleClause {
     When(Expr),
     Risk(RiskLit),
     Confidence(DecLit),
+    /// `valid 30s`: how long this rule's allow or modify may be acted on (overrides
+    /// `settings { allow_valid }`).
+    Valid(DurLit),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -332,13 +337,21 @@ pub struct StepUpClause {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepUpClauseKind {
-    Approvers { quorum: IntLit, from: ApproverSet },
+    Approvers {
+        quorum: IntLit,
+        from: ApproverSet,
+    },
     Timeout(Limit),
-    Escalate { after: DurLit, to: ApproverSet },
+    Escalate {
+        after: DurLit,
+        to: ApproverSet,
+    },
     Veto(bool),
     SelfApproval,
     Risk(RiskLit),
     Notify(Vec<StrLit>),
+    /// `valid 1h`: how long an approval, and the allow it releases, may be acted on.
+    Valid(DurLit),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

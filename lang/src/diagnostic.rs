@@ -124,6 +124,7 @@ codes! {
     InvalidRiskLevel      = "E0306", Syntax, Error, "unknown risk level";
     ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
     AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
+    ValidWithoutAllow     = "E0309", Clause, Error, "`valid` on a rule that does not allow";
     UnknownStatement      = "E0320", Clause, Error, "unknown statement in `override ... requires`";
     DuplicateOverride     = "E0321", Clause, Error, "more than one `override` for a tool";
     // ---- tests

@@ -694,6 +694,10 @@ impl<'a> Printer<'a> {
                 self.kw_space("review");
                 self.string(s);
             }
+            SettingKind::ActionHashIgnores(paths, span) => {
+                self.kw_space("action_hash_ignores");
+                self.string_list(paths, *span);
+            }
         }
     }
 
@@ -735,6 +739,7 @@ impl<'a> Printer<'a> {
             RuleClause::When(e) => e.span,
             RuleClause::Risk(l) => l.span,
             RuleClause::Confidence(d) => d.span,
+            RuleClause::Valid(d) => d.span,
         };
         let prev_end = self.item_lines(&r.clauses, span_of, |p, c| p.rule_clause(c));
         self.sep(prev_end, r.decision.span.start);
@@ -769,6 +774,10 @@ impl<'a> Printer<'a> {
             }
             RuleClause::Confidence(d) => {
                 self.kw_space("confidence");
+                self.verbatim(d.span);
+            }
+            RuleClause::Valid(d) => {
+                self.kw_space("valid");
                 self.verbatim(d.span);
             }
         }
@@ -873,6 +882,10 @@ impl<'a> Printer<'a> {
                     self.space();
                     self.string(ch);
                 }
+            }
+            StepUpClauseKind::Valid(d) => {
+                self.kw_space("valid");
+                self.verbatim(d.span);
             }
         }
     }

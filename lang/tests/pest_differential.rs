@@ -151,6 +151,13 @@ fn snippets() -> Vec<(String, bool)> {
     ok("override on a by oncall for 1h requires rule, test\nrule r on a { deny }");
     ok("override on a by role for 1h");
     ok("fn override(x: Int) -> Bool = x > 1");
+    ok("rule r on t { valid 30s allow }");
+    ok(r#"settings { action_hash_ignores ["params.requested_at", "params.nonce"] allow_valid 5m }"#);
+    ok("settings { action_hash_ignores [] }");
+    ok("rule r on t { when x risk high valid 1h30m confidence 0.5 modify { params.a = 1 } }");
+    ok("rule r on t { valid 1m valid 2m deny }");
+    ok("rule r on t { step_up { approvers 1 of g valid 1h timeout 2h -> deny } }");
+    ok("rule r on t { when valid allow }");
     ok("tool t { }");
     ok("tool t { a: Int }");
     ok("tool t { a: Int, }");
@@ -329,6 +336,12 @@ fn snippets() -> Vec<(String, bool)> {
     bad("settings { timeout 1h -> deny }");
     bad("settings { allow_valid 5 }");
     bad("settings { allow_valid }");
+    bad("rule r on t { valid allow }");
+    bad(r#"settings { action_hash_ignores "params.a" }"#);
+    bad("settings { action_hash_ignores }");
+    bad("rule r on t { valid 30 allow }");
+    bad("rule r on t { allow valid 30s }");
+    bad("rule r on t { step_up { approvers 1 of g valid } }");
     bad("settings { review security }");
     bad("override on * by role \"r\" for 1h");
     bad("override on a by role \"r\"");

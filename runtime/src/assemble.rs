@@ -47,6 +47,8 @@ pub struct RuleFacts<'a, M, E> {
     pub confidence: Option<i64>,
     pub reason_code: &'a str,
     pub decision: &'a RuleDecision<M, E>,
+    /// The rule's `valid` in seconds.
+    pub valid_s: Option<i64>,
 }
 
 /// One `modify` assignment, evaluated: the field, its declared type, the new value.
@@ -102,8 +104,18 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
             error_decision(source, r, &e, at)
         }
     };
-    let (valid, review) = (source.allow_valid(), source.review());
+    let (valid, review) = (valid_s(source, verdict), source.review());
     recorded(decision, req, valid).for_review(review)
+}
+
+/// How long the decision of `verdict` may be acted on if it allows: the deciding rule's `valid`,
+/// else `settings { allow_valid }`. Only a rule's own match allows under its `valid`.
+fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
+    let own = match verdict {
+        Verdict::Rule(r) => source.rule(*r).and_then(|f| f.valid_s),
+        _ => None,
+    };
+    own.or_else(|| source.allow_valid())
 }
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,

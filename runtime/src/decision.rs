@@ -54,6 +54,10 @@ pub struct StepUpObligation {
     pub self_approval: bool,
     pub risk: String,
     pub notify: Vec<String>,
+    /// `valid D` in seconds: how long an approval counts, and how long the allow it releases may
+    /// be acted on; absent: `settings { allow_valid }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_s: Option<i64>,
 }
 
 /// What an unanswered step-up or an unresolved deferral becomes, its step-up as hosts read it.
@@ -215,6 +219,7 @@ impl From<&StepUp> for StepUpObligation {
             self_approval: s.self_approval,
             risk: s.risk.as_str().to_string(),
             notify: s.notify.clone(),
+            valid_s: s.valid_s,
         }
     }
 }

@@ -454,6 +454,7 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
             confidence: rule.confidence,
             reason_code: &rule.reason_code,
             decision: &rule.decision,
+            valid_s: rule.valid_s,
         })
     }
 

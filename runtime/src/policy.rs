@@ -109,6 +109,9 @@ pub struct StepUp {
     pub self_approval: bool,
     pub risk: Risk,
     pub notify: Vec<String>,
+    /// `valid D` in seconds: how long an approval counts, and how long the allow it releases
+    /// may be acted on (overrides `settings { allow_valid }`).
+    pub valid_s: Option<i64>,
 }
 
 /// What an unanswered step-up or an unresolved deferral becomes. `S` is the step-up as the
@@ -172,6 +175,9 @@ pub struct Settings {
     pub allow_valid_s: Option<i64>,
     /// `review`: who reviews denials and escalations, and hears appeals.
     pub review: Option<String>,
+    /// `action_hash_ignores`: the parameters (top-level names, without `params.`) the action
+    /// hash leaves out, sorted.
+    pub action_hash_ignores: Vec<String>,
 }
 
 impl Default for Settings {
@@ -188,6 +194,7 @@ impl Default for Settings {
             step_up_on_timeout: Outcome::Deny,
             allow_valid_s: None,
             review: None,
+            action_hash_ignores: Vec::new(),
         }
     }
 }

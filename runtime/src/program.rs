@@ -48,6 +48,9 @@ pub struct RuleMeta {
     pub doc: Option<String>,
     /// `file:line`, for `--explain` and errors.
     pub location: String,
+    /// The rule's `valid D` in seconds: how long its allow or modify may be acted on
+    /// (overrides `settings { allow_valid }`).
+    pub valid_s: Option<i64>,
 }
 
 /// A rule's code for one tool (a rule on several tools has one candidate per tool, because
@@ -93,5 +96,10 @@ impl Program {
     /// The type of evidence `i`, if declared.
     pub fn evidence_type(&self, i: usize) -> Option<&ValueType> {
         self.schema.evidence.get(i).map(|e| &e.ty)
+    }
+
+    /// The `valid` of the rule called `qualified_name` (a decision's `rule`), if it has one.
+    pub fn rule_valid_s(&self, qualified_name: &str) -> Option<i64> {
+        self.rules.iter().find(|r| r.qualified_name == qualified_name).and_then(|r| r.valid_s)
     }
 }

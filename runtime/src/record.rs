@@ -89,12 +89,26 @@ impl Decision {
 
     /// Sets `evaluated_at` to `now` and, for an allow or modify valid `valid_s` seconds,
     /// `expires_at`.
-    pub fn timed(mut self, now: i64, valid_s: Option<i64>) -> Self {
+    pub fn timed(self, now: i64, valid_s: Option<i64>) -> Self {
+        self.timed_within(now, valid_s, None)
+    }
+
+    /// [`Decision::timed`], cut at `until` (seconds since the epoch) when that is earlier: an
+    /// approver's bound on the allow it releases (`aarm case approve --until`).
+    pub fn timed_within(mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) -> Self {
         self.evaluated_at = Some(format_time(now));
         if matches!(self.decision, Effect::Allow | Effect::Modify) {
-            self.expires_at = valid_s.map(|s| format_time(now.saturating_add(s)));
+            self.expires_at = earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time);
         }
         self
+    }
+}
+
+/// The earlier of two optional bounds (seconds since the epoch); `None` is no bound.
+pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

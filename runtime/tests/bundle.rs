@@ -36,6 +36,8 @@ fn program() -> Program {
         reason,
         doc: Some("a rule".to_string()),
         location: format!("p.aarm:{order}"),
+        // A rule's `valid` travels in the payload (format 4): the round trip below compares it.
+        valid_s: Some(30),
     };
     Program {
         compiler_version: COMPILER.to_string(),
@@ -289,9 +291,10 @@ fn compiler_version_must_match_payload() {
     assert!(matches!(e, BundleError::CompilerVersionMismatch { .. }), "{e:?}");
 }
 
-/// Format version 4 added the `override` declarations to the payload (version 3 added `settings {
-/// allow_valid }`, version 2 moved the policy vocabulary into one module): an older bundle is refused before its payload is read,
-/// by the header and the decoder alike, with both versions named and the fix (rebuild) said.
+/// Format version 4 added the `override` declarations and a rule's and a step-up's `valid`
+/// (version 3 `settings { allow_valid }`, version 2 moved the policy vocabulary into one module):
+/// an older bundle is refused before its payload is read, by the header and the decoder alike, with
+/// both versions named and the fix (rebuild) said.
 #[test]
 fn an_older_bundle_is_refused_with_a_rebuild_hint() {
     assert_eq!(FORMAT_VERSION, 4);

@@ -33,6 +33,7 @@ fn rule(name: &str, priority: i64, order: u32, decision: DecisionTemplate, reaso
         reason,
         doc: None,
         location: format!("p.aarm:{}", order + 1),
+        valid_s: None,
     }
 }
 

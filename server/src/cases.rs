@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::notify::message::{question_channels, risk_rank, ApprovalContext, DeferralContext, Trigger};
 use crate::replay::Key;
 use crate::sessions::PriorAction;
-use aarm_cases::lifecycle::action::action_hash;
+use aarm_cases::lifecycle::action::action_hash_ignoring;
 use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
 use aarm_cases::lifecycle::event::{Event, Rejection};
 use aarm_cases::lifecycle::identity::VerifiedActor;
@@ -223,7 +223,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         .decision_log
         .as_ref()
         .map(|_| (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned()));
-    let action_hash = (!request.is_null()).then(|| action_hash(&request));
+    let ignored = &engine.program().settings.action_hash_ignores;
+    let action_hash = (!request.is_null()).then(|| action_hash_ignoring(&request, ignored));
     let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
         let app2 = app.clone();
         let pending = decision.clone();
@@ -254,7 +255,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     } else {
         // A body that was not JSON at all is recorded as the caller's (what it named is unread).
         let as_recorded = if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
-        let (decision, receipt) = recorded(app, decision, &as_recorded, now).await;
+        let (decision, receipt) = recorded(app, decision, &as_recorded, now, ignored).await;
         (decision, None, receipt)
     };
     if let Some(session) = &session {
@@ -322,8 +323,14 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
 
 /// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]); a
 /// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
-async fn recorded(app: &Arc<App>, decision: Decision, request: &Value, now: i64) -> (Decision, Option<String>) {
-    let draft = machine::decided(&decision, request, now);
+async fn recorded(
+    app: &Arc<App>,
+    decision: Decision,
+    request: &Value,
+    now: i64,
+    ignored: &[String],
+) -> (Decision, Option<String>) {
+    let draft = machine::decided(&decision, request, now, ignored);
     match app.decisions.record(&app.cases, draft).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
@@ -450,7 +457,10 @@ pub const NOT_THE_REQUESTER: &str = "not_the_requester";
 /// What an approver or agent asks the lifecycle to do.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Approve,
+    /// `until`: the approver's own bound on the approval (seconds since the epoch).
+    Approve {
+        until: Option<i64>,
+    },
     Deny {
         why: Option<String>,
     },
@@ -473,8 +483,8 @@ pub async fn act(
     event_id: Option<Key>,
 ) -> Result<Case, ApiError> {
     match (&action, p.kind) {
-        (Action::Approve | Action::Deny { .. }, Kind::Approver) => {}
-        (Action::Approve | Action::Deny { .. }, _) => {
+        (Action::Approve { .. } | Action::Deny { .. }, Kind::Approver) => {}
+        (Action::Approve { .. } | Action::Deny { .. }, _) => {
             return Err(ApiError::Rejected(Rejection::NotAnApprover));
         }
         (Action::Confirm(_), Kind::Approver) => {}
@@ -526,8 +536,8 @@ pub async fn act(
             let event_id = event_id.map(|k| k.id);
             let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
             let events: Vec<(Event, Option<String>)> = match action {
-                Action::Approve => {
-                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone() }, event_id)]
+                Action::Approve { until } => {
+                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone(), until }, event_id)]
                 }
                 Action::Deny { why } => {
                     vec![(Event::Deny { by: p2.id.clone(), why, roles: p2.roles.clone() }, event_id)]
@@ -592,7 +602,7 @@ pub async fn act(
 
 fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -> Result<(), ApiError> {
     match action {
-        Action::Approve | Action::Deny { .. } => {
+        Action::Approve { .. } | Action::Deny { .. } => {
             if case.state.is_resolved() {
                 return Err(ApiError::Rejected(Rejection::CaseResolved));
             }

@@ -72,7 +72,7 @@ pub fn document() -> Value {
         ("404", "`unknown_case`"),
         ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, or evidence with no fact"),
         REUSED,
-        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`"),
+        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`, `until_in_past`"),
         ("503", "the case store failed; nothing was allowed"),
     ];
     let read_errors: &[(&str, &str)] = &[AUTH, ("403", "not allowed to see this case"), ("404", "`unknown_case`")];
@@ -84,6 +84,7 @@ pub fn document() -> Value {
     ];
     let approve_body = json!({ "type": "object", "properties": {
         "by": { "type": "string", "description": "optional; must be the caller's own identity" },
+        "until": { "type": "string", "format": "date-time", "description": "optional (RFC 3339): the approval stops counting then, and the allow it releases expires then at the latest; only narrows, a time not in the future is 409 `until_in_past`" },
         "event_id": { "type": "string", "minLength": 1, "maxLength": 200, "description": "as Idempotency-Key" } } });
     let deny_body = json!({ "type": "object", "properties": {
         "why": { "type": "string" }, "by": { "type": "string" }, "event_id": key_schema() } });

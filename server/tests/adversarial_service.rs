@@ -176,6 +176,7 @@ async fn idle_connections_are_closed_and_capped() {
         res.json().await.ok()
     })
     .await;
+    common::schema::assert_decision(&decided, "a decision after the idle connections");
     assert_eq!(decided["decision"], "allow");
     let health: Value = http.get(format!("{}/healthz", d.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["connections"]["max"], 4);

@@ -45,6 +45,7 @@ async fn step_up_approved_over_http_releases_the_agents_wait() {
     let (status, waited) =
         tokio::time::timeout(WAIT_BOUND, waiter).await.expect("the approval releases the wait").unwrap();
     assert_eq!(status, 200);
+    common::schema::check_answer("GET", &format!("/v1/cases/{id}/wait"), status, &waited);
     assert_eq!(waited["state"], "allowed");
     assert_eq!(waited["resolved"], true);
     assert_eq!(waited["outcome"]["decision"], "allow");
@@ -404,6 +405,7 @@ async fn a_retried_decision_with_an_idempotency_key_opens_one_case() {
     };
     let first: Value = send("agent-token", "k-1").await.unwrap().json().await.unwrap();
     let again: Value = send("agent-token", "k-1").await.unwrap().json().await.unwrap();
+    common::schema::assert_decision(&first, "a decision with an Idempotency-Key");
     assert_eq!(first["decision"], "step_up");
     assert_eq!(again, first, "the retry gets the first answer, the same case");
     let (_, cases) = d.get("/v1/cases", "tok-ops").await;
@@ -415,4 +417,99 @@ async fn a_retried_decision_with_an_idempotency_key_opens_one_case() {
     assert_eq!(theirs.status(), 422);
     let (_, cases) = d.get("/v1/cases", "tok-ops").await;
     assert_eq!(cases.as_array().unwrap().len(), 2);
+}
+
+const BOUNDED: &str = r#"
+policy bounded version "1"
+settings { allow_valid 10m  action_hash_ignores ["params.sent_at"] }
+tool transfer { amount: Int, to: String, sent_at: String? }
+rule big on transfer priority 90 {
+  when params.amount > 1000
+  step_up { approvers 1 of ["cfo@corp.com", "controller@corp.com"]  valid 1h  timeout 2h -> deny }
+  reason "transfer.big" "Transfer of {params.amount} needs approval"
+}
+rule tiny on transfer priority 10 {
+  when params.amount < 10
+  valid 30s
+  allow
+}
+rule small on transfer { allow }
+"#;
+
+/// A rule's `valid` times its allow over `settings { allow_valid }`; a step-up's `valid` is in
+/// the decision; an approver's `until` over HTTP narrows the approval and the allow it
+/// releases, and a past, non-string or unreadable one is refused and changes nothing. Every
+/// answer here is also checked against the published schemas (common::schema).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allows_expire_by_the_rules_valid_and_an_approver_narrows_a_release() {
+    let d = Deployment::start_with("bounded", BOUNDED, |_| {}).await;
+    let secs = |v: &Value| aarm_runtime::value::parse_time(v.as_str().unwrap()).unwrap();
+    let tiny = d.decide(transfer(5)).await;
+    assert_eq!(
+        (tiny["rule"].as_str(), secs(&tiny["expires_at"]) - secs(&tiny["evaluated_at"])),
+        (Some("bounded.tiny"), 30)
+    );
+    let small = d.decide(transfer(50)).await;
+    assert_eq!(secs(&small["expires_at"]) - secs(&small["evaluated_at"]), 600, "no valid of its own");
+
+    let decision = d.decide(transfer(5000)).await;
+    assert_eq!((decision["decision"].as_str(), decision["step_up"]["valid_s"].as_i64()), (Some("step_up"), Some(3600)));
+    let id = case_id(&decision);
+    let now = secs(&decision["evaluated_at"]);
+    let at = aarm_runtime::value::format_time;
+    let path = format!("/v1/cases/{id}/approve");
+    let before = d.snapshot().await;
+    let (status, body) = d.post(&path, "tok-cfo", json!({ "until": at(now) })).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("until_in_past")), "{body}");
+    for bad in [json!(now + 600), json!("in ten minutes")] {
+        let (status, body) = d.post(&path, "tok-cfo", json!({ "until": bad })).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    assert_eq!(d.snapshot().await, before, "refused approvals changed nothing");
+
+    let (status, case) = d.post(&path, "tok-cfo", json!({ "until": at(now + 900) })).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
+    assert_eq!(case["approvals"][0]["until"], json!(now + 900));
+    assert_eq!(case["outcome"]["expires_at"], json!(at(now + 900)), "the approver's bound is under valid 1h");
+    let chain = d.verified_chain().await;
+    let approve = chain.iter().find(|r| r.body.event == "approve").unwrap();
+    assert_eq!(approve.body.detail["until"], json!(now + 900));
+}
+
+/// The schema check every answer passes through can fail: a decision with a field the schema
+/// does not publish, or without one it requires, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_check_refuses_a_decision_that_drifted() {
+    let d = Deployment::start("schema-drift").await;
+    let decision = d.decide(transfer(10)).await;
+    let mut extra = decision.clone();
+    extra["unpublished"] = json!(true);
+    let mut missing = decision.clone();
+    missing.as_object_mut().unwrap().remove("scope");
+    for drifted in [extra, missing] {
+        let refused = std::panic::catch_unwind(|| common::schema::assert_decision(&drifted, "a drifted decision"));
+        assert!(refused.is_err(), "{drifted}");
+    }
+}
+
+/// `settings { action_hash_ignores }` over HTTP: the `action_hash` the service answers (what
+/// approvals bind to) leaves the ignored parameter out, and covers every other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answered_action_hash_leaves_out_only_the_ignored_parameters() {
+    let d = Deployment::start_with("hash-ignores", BOUNDED, |_| {}).await;
+    let sent = |amount: i64, at: &str| {
+        let mut r = transfer(amount);
+        r["action"]["params"]["sent_at"] = json!(at);
+        r
+    };
+    let first = d.decide(sent(5000, "2026-11-24T10:00:00Z")).await;
+    let again = d.decide(sent(5000, "2026-11-24T10:03:00Z")).await;
+    let bare = d.decide(transfer(5000)).await;
+    let other = d.decide(sent(5001, "2026-11-24T10:00:00Z")).await;
+    assert!(first["action_hash"].as_str().unwrap().starts_with("sha256:"), "{first}");
+    assert_eq!(again["action_hash"], first["action_hash"], "another sent_at: the same action");
+    assert_eq!(bare["action_hash"], first["action_hash"], "no sent_at: the same action");
+    assert_ne!(other["action_hash"], first["action_hash"], "another amount: another action");
+    let (_, case) = d.get(&format!("/v1/cases/{}", case_id(&again)), "tok-ops").await;
+    assert_eq!(case["action_hash"], first["action_hash"], "the case binds the same hash");
 }

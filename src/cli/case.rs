@@ -59,6 +59,11 @@ pub enum CaseCommand {
         by: String,
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
+        /// Narrow the approval: it stops counting at this time, and the allow it releases expires
+        /// then at the latest. RFC 3339, or `HH:MM` (UTC, on the day of `--now`); a time already
+        /// past is refused (`until_in_past`).
+        #[arg(long, value_name = "RFC3339|HH:MM")]
+        until: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -153,6 +158,26 @@ pub struct CaseArgs {
 
 fn time_arg(flag: &str, t: &str) -> Result<i64, String> {
     parse_time(t).ok_or_else(|| format!("{flag} {t:?} is not an RFC 3339 time"))
+}
+
+/// `--until`: an RFC 3339 time, or `HH:MM` on the (UTC) day of `now`. `14:00` given at 15:00 is
+/// 14:00 today, in the past, and refused by the lifecycle: never silently tomorrow.
+fn until_arg(t: &str, now: i64) -> Result<i64, String> {
+    if let Some(at) = parse_time(t) {
+        return Ok(at);
+    }
+    // Two digits each, below 24 and 60.
+    let field = |s: &str, below: i64| {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+            .filter(|v| *v < below)
+    };
+    let clock = t.split_once(':').and_then(|(h, m)| Some(field(h, 24)? * 3600 + field(m, 60)? * 60));
+    match clock {
+        Some(of_day) => Ok(now.div_euclid(86_400).saturating_mul(86_400).saturating_add(of_day)),
+        None => Err(format!("--until {t:?} is neither an RFC 3339 time nor HH:MM")),
+    }
 }
 
 pub(crate) fn now_of(common: &Common) -> Result<i64, String> {
@@ -254,6 +279,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let request = read_input(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
             let mut lc = lifecycle(common, true)?;
             let hash = engine.bundle_hash().to_string();
+            let ignored = engine.program().settings.action_hash_ignores.clone();
             lc.add_engine(Arc::new(engine), Some(&bytes)).map_err(|e| e.to_string())?;
             let request = String::from_utf8_lossy(&request);
             let credential = match identity_valid_until {
@@ -284,15 +310,19 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                 // The hash of the action decided, as `aarm serve` answers it: what approvals bind
                 // to, and what a script compares with the action it is about to run.
                 if let Ok(parsed) = aarm_runtime::json::parse(&request) {
-                    let hash = aarm_cases::lifecycle::action::action_hash(&parsed);
+                    let hash = aarm_cases::lifecycle::action::action_hash_ignoring(&parsed, &ignored);
                     obj.insert("action_hash".into(), serde_json::Value::String(hash));
                 }
             }
             print_json(&out);
             Ok(exit::OK)
         }
-        CaseCommand::Approve { id, by, roles, common } => {
-            event(common, id, Event::Approve { by: by.clone(), roles: roles.clone() })
+        CaseCommand::Approve { id, by, roles, until, common } => {
+            let until = match until {
+                Some(t) => Some(until_arg(t, now_of(common)?)?),
+                None => None,
+            };
+            event(common, id, Event::Approve { by: by.clone(), roles: roles.clone(), until })
         }
         CaseCommand::Deny { id, by, why, roles, common } => {
             event(common, id, Event::Deny { by: by.clone(), why: why.clone(), roles: roles.clone() })

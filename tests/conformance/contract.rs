@@ -64,11 +64,10 @@ fn contract_decision_is_identified_and_timed() {
     assert_eq!(first["detail"]["request_id"], "req-c2-1");
 }
 
-/// An allow states what it covers (`scope`: tool, operation, the parameters decided on) and,
-/// under `settings { allow_valid }`, until when it may be acted on; other decisions never expire
-/// into an allow.
-/// Gap: issue 24. No per-rule `valid 30s` and no approver-set bound (`step_up { … valid 1h }`,
-/// `approve … --until`) yet; only `settings { allow_valid }` times an allow, a released one too.
+/// An allow states what it covers (`scope`: tool, operation, the parameters decided on) and
+/// until when it may be acted on: the rule's `valid`, else `settings { allow_valid }`; a released
+/// step-up's allow for its `valid`, cut by the approver's `--until` (which can only narrow);
+/// other decisions never expire into an allow.
 #[test]
 fn contract_allow_carries_scope_and_expiry() {
     let dir = Dir::new("c3", &FIVE.replacen("tool op", "settings { allow_valid 5m }\ntool op", 1));
@@ -85,11 +84,34 @@ fn contract_allow_carries_scope_and_expiry() {
     assert_eq!((deny["decision"].as_str(), &deny["expires_at"]), (Some("deny"), &Value::Null));
     let unbounded = Dir::new("c3-unbounded", FIVE).decide(&op("read", 5));
     assert_eq!(unbounded["expires_at"], Value::Null, "no allow_valid: no expiry");
+
+    // A rule's own `valid`, and a step-up's, over `allow_valid`; an approver narrows with --until.
+    let bounded = FIVE
+        .replacen("tool op", "settings { allow_valid 5m }\ntool op", 1)
+        .replacen("when params.kind == \"read\"\n  allow", "when params.kind == \"read\"\n  valid 30s\n  allow", 1)
+        .replacen("timeout 1h -> deny }", "timeout 1h -> deny  valid 20m }", 1);
+    let dir = Dir::new("c3-valid", &bounded);
+    let read = dir.decide(&request);
+    assert_eq!(read["expires_at"], "2026-11-24T10:00:30Z", "the rule's valid 30s: {read}");
+    let id = dir.open(&op("wire", 500), NOW)["case"].as_str().unwrap().to_string();
+    let past = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--until", "09:59"], NOW);
+    assert_eq!(past.status.code(), Some(1));
+    assert!(text(&past.stderr).contains("until_in_past"), "{}", text(&past.stderr));
+    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--until", "10:10"], "2026-11-24T10:01:00Z");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let case = dir.show(&id, "2026-11-24T10:01:00Z");
+    assert_eq!(case["outcome"]["expires_at"], "2026-11-24T10:10:00Z", "--until under valid 20m: {case}");
+    let later = "2026-11-24T10:02:00Z";
+    let id = dir.open(&op("wire", 501), later)["case"].as_str().unwrap().to_string();
+    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--until", "2026-11-25T10:00:00Z"], later);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(dir.show(&id, later)["outcome"]["expires_at"], "2026-11-24T10:22:00Z", "--until cannot widen valid 20m");
 }
 
 /// An approval authorizes one action: it binds the hash of the action decided, the approver and
 /// the time; the same request changed is another action, which needs its own approval.
-/// Gap: issue 24. An approval has no limits or expiry of its own (approve … until, max amount).
+/// Gap: issue 24. An approval has an expiry (`step_up { valid }`, `approve … --until`) but no
+/// limits: an approver cannot cap a parameter (`approve … --max amount=5000`).
 #[test]
 fn contract_approval_binds_the_approved_action() {
     let dir = Dir::new("c4", FIVE);

@@ -25,12 +25,23 @@ fn sorted(v: &serde_json::Value) -> serde_json::Value {
 /// submissions of the same action hash the same; any change to tool, operation or a parameter
 /// changes it.
 pub fn action_hash(request: &serde_json::Value) -> String {
+    action_hash_ignoring(request, &[])
+}
+
+/// [`action_hash`] without the top-level parameters `ignored` (the policy's `settings {
+/// action_hash_ignores }`): a volatile parameter such as a client timestamp then does not make
+/// the same action another one.
+pub fn action_hash_ignoring(request: &serde_json::Value, ignored: &[String]) -> String {
     let action = request.get("action");
     let field = |k: &str| action.and_then(|a| a.get(k)).cloned();
+    let mut params = field("params").unwrap_or(serde_json::json!({}));
+    if let Some(map) = params.as_object_mut() {
+        map.retain(|k, _| !ignored.iter().any(|i| i == k));
+    }
     let canonical = serde_json::json!({
         "tool": field("tool").unwrap_or(serde_json::Value::Null),
         "operation": field("operation").unwrap_or(serde_json::Value::String(String::new())),
-        "params": field("params").unwrap_or(serde_json::json!({})),
+        "params": params,
     });
     let text = sorted(&canonical).to_string();
     format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))

@@ -53,6 +53,17 @@ pub struct Approval {
     /// ([`crate::lifecycle::service::Lifecycle::apply_verified`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_by: Option<String>,
+    /// Until when this approval counts (seconds since the epoch): the approver's `until`, or the
+    /// step-up's `valid` after it was given, whichever is earlier; absent: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+impl Approval {
+    /// Whether the approval still counts at `now`.
+    pub fn counts_at(&self, now: i64) -> bool {
+        self.until.is_none_or(|u| now < u)
+    }
 }
 
 /// A denial that did not end the case (`no veto`).

@@ -5,8 +5,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// An approver approves. `roles` are the roles the host verified for them.
-    Approve { by: String, roles: Vec<String> },
+    /// An approver approves. `roles` are the roles the host verified for them. `until` (seconds
+    /// since the epoch), when given, narrows the approval: it stops counting then, and the allow
+    /// it releases expires then at the latest. It can only narrow: a past `until` is refused.
+    Approve {
+        by: String,
+        roles: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+    },
     /// An approver denies. `roles` are the roles the host verified for them, as for `Approve`:
     /// a role-based approver may deny (and veto) as well as approve.
     Deny {
@@ -67,6 +74,8 @@ pub enum Rejection {
     IdentityInvalid,
     EvidenceAlreadyProvided,
     ClockWentBack,
+    /// An approval's `until` is not in the future.
+    UntilInPast,
 }
 
 impl Rejection {
@@ -83,10 +92,11 @@ impl Rejection {
             Rejection::IdentityInvalid => "identity_invalid",
             Rejection::EvidenceAlreadyProvided => "evidence_already_provided",
             Rejection::ClockWentBack => "clock_went_back",
+            Rejection::UntilInPast => "until_in_past",
         }
     }
 
-    pub const ALL: [Rejection; 10] = [
+    pub const ALL: [Rejection; 11] = [
         Rejection::NotAnApprover,
         Rejection::SelfApproval,
         Rejection::DuplicateApproval,
@@ -97,5 +107,6 @@ impl Rejection {
         Rejection::IdentityInvalid,
         Rejection::EvidenceAlreadyProvided,
         Rejection::ClockWentBack,
+        Rejection::UntilInPast,
     ];
 }

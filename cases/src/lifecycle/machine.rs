@@ -11,7 +11,7 @@
 //!   │ timeout ──► on_timeout (deny by default; cancel; a further step_up tier)
 //! ```
 
-use super::action::action_hash;
+use super::action::action_hash_ignoring;
 use super::case::{reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
 use super::identity::{same_identity, IdentityVerifier, VerifiedActor};
@@ -66,8 +66,14 @@ fn draft(case: &Case, event: &str, actor: Option<&str>, at: i64, mut detail: ser
     }
 }
 
-/// Opens a case for a `step_up` or `defer` decision; other decisions need no case.
-pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Option<(Case, ReceiptDraft)> {
+/// Opens a case for a `step_up` or `defer` decision; other decisions need no case. `ignored`:
+/// the parameters the action hash leaves out (`settings { action_hash_ignores }`).
+pub fn open(
+    decision: &Decision,
+    request: &serde_json::Value,
+    now: i64,
+    ignored: &[String],
+) -> Option<(Case, ReceiptDraft)> {
     let state = match decision.decision {
         Effect::StepUp => CaseState::PendingApproval,
         Effect::Defer => CaseState::PendingEvidence,
@@ -96,7 +102,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
         id: String::new(),
         state,
         request: request.clone(),
-        action_hash: action_hash(request),
+        action_hash: action_hash_ignoring(request, ignored),
         identity: request.get("identity").cloned().unwrap_or_else(|| json!({})),
         bundle_hash: decision.policy.bundle_hash.clone(),
         decision: decision.clone(),
@@ -125,7 +131,7 @@ pub fn open(decision: &Decision, request: &serde_json::Value, now: i64) -> Optio
 /// The one-event record of a decision that opened no case (`allow`, `deny`, `modify`): a
 /// `decide` receipt, in the same chain as the cases' receipts, naming the requester (the agent)
 /// as its actor.
-pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> ReceiptDraft {
+pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64, ignored: &[String]) -> ReceiptDraft {
     let state = match decision.decision {
         Effect::Allow => CaseState::Allowed,
         Effect::Modify => CaseState::Modified,
@@ -143,7 +149,7 @@ pub fn decided(decision: &Decision, request: &serde_json::Value, now: i64) -> Re
         decision: decision.decision.as_str().to_string(),
         reason: decision.reason.clone(),
         policy: decision.policy.clone(),
-        action_hash: action_hash(request),
+        action_hash: action_hash_ignoring(request, ignored),
         identity,
         at: now,
         detail: {
@@ -205,7 +211,9 @@ pub fn apply_verified(
             resolve(&mut next, CaseState::Cancelled, Effect::Deny, reasons::CANCELLED, "the case was cancelled", None);
             receipts.push(draft(&next, "cancel", by.as_deref(), now, json!({})));
         }
-        Event::Approve { by, roles } => approve(&mut next, by, roles, now, verified, env, &mut receipts)?,
+        Event::Approve { by, roles, until } => {
+            approve(&mut next, Grant { by, roles, until: *until }, now, verified, env, &mut receipts)?
+        }
         Event::Deny { by, why, roles } => {
             deny(&mut next, Verdict { by, why: why.as_deref(), roles, verified }, now, env, &mut receipts)?
         }
@@ -224,15 +232,31 @@ pub fn apply_verified(
 }
 
 /// A case released now (its outcome an `allow` or `modify`; a case is resolved once, so any
-/// outcome here is new) may be acted on for the bundle's `allow_valid` from now, like any allow:
-/// the outcome says when it was released (`evaluated_at`) and until when it holds (`expires_at`),
-/// also when a re-evaluation decided it on the request's own, older, `context.now`.
+/// outcome here is new) may be acted on from now for as long as its release allows, like any
+/// allow: the outcome says when it was released (`evaluated_at`) and until when it holds
+/// (`expires_at`), also when a re-evaluation decided it on the request's own, older,
+/// `context.now`. Released by approvals: the step-up's `valid`, cut at the earliest approval's
+/// `until`; decided by a rule: the rule's `valid`; either way `settings { allow_valid }` when the
+/// policy gives no `valid`.
 fn released_until(case: &mut Case, now: i64, env: &Env) {
-    let valid = env.engine.program().settings.allow_valid_s;
-    if let Some(outcome) = case.outcome.take() {
-        let released = matches!(outcome.decision, Effect::Allow | Effect::Modify);
-        case.outcome = Some(if released { outcome.timed(now, valid) } else { outcome });
+    let Some(outcome) = case.outcome.take() else { return };
+    if !matches!(outcome.decision, Effect::Allow | Effect::Modify) {
+        case.outcome = Some(outcome);
+        return;
     }
+    let program = env.engine.program();
+    let rule_valid = outcome.rule.as_deref().and_then(|name| program.rule_valid_s(name));
+    let approved = outcome.reason.code == reasons::APPROVED;
+    let (valid, cut) = if approved {
+        let step = step_up(case).and_then(|s| s.valid_s);
+        // The approvals that made the quorum: bound to this action and counting now.
+        let counted = case.approvals.iter().filter(|a| a.action_hash == case.action_hash && a.counts_at(now));
+        let cut = counted.filter_map(|a| a.until).min();
+        (step, cut)
+    } else {
+        (rule_valid, None)
+    };
+    case.outcome = Some(outcome.timed_within(now, valid.or(program.settings.allow_valid_s), cut));
 }
 
 /// Bumps the version once per committed transition. Receipts are stamped when the lifecycle
@@ -406,15 +430,22 @@ fn revalidate(
     Ok(())
 }
 
+/// An approval as given: who, with which verified roles, and the approver's own `until`.
+struct Grant<'a> {
+    by: &'a str,
+    roles: &'a [String],
+    until: Option<i64>,
+}
+
 fn approve(
     case: &mut Case,
-    by: &str,
-    roles: &[String],
+    grant: Grant<'_>,
     now: i64,
     verified: Option<&VerifiedActor>,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
+    let Grant { by, roles, until } = grant;
     if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
         return Err(Rejection::NotAnApprover);
     }
@@ -425,7 +456,12 @@ fn approve(
     if case.acted(by) {
         return Err(Rejection::DuplicateApproval);
     }
-    let approvals = case.approvals.len().saturating_add(1);
+    // An approver may only narrow: an `until` already past would approve nothing.
+    if until.is_some_and(|u| u <= now) {
+        return Err(Rejection::UntilInPast);
+    }
+    let until = aarm_runtime::record::earliest(until, s.valid_s.map(|v| now.saturating_add(v)));
+    let approvals = case.approvals.iter().filter(|a| a.counts_at(now)).count().saturating_add(1);
     if approvals >= s.quorum as usize {
         // Before release: re-validate the captured identity if the wait outlived it.
         if !credential_valid(case, now) {
@@ -443,9 +479,10 @@ fn approve(
         action_hash: case.action_hash.clone(),
         roles: roles.to_vec(),
         verified_by: verified_by(by, verified),
+        until,
     });
-    // Every counted approval must be bound to this very action.
-    let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash).count();
+    // Every counted approval must be bound to this very action, and still count (its `until`).
+    let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash && a.counts_at(now)).count();
     if bound >= s.quorum as usize {
         let released = original_action(&case.request);
         let message = format!("{bound} of {} approvals", s.quorum);
@@ -456,7 +493,10 @@ fn approve(
         "approve",
         Some(by),
         now,
-        json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier }),
+        match until {
+            Some(u) => json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier, "until": u }),
+            None => json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier }),
+        },
     ));
     Ok(())
 }
@@ -577,7 +617,10 @@ fn reevaluate(
     now: i64,
     env: &Env,
 ) -> Result<(&'static str, Option<String>), Rejection> {
-    let decision = env.engine.decide(converted);
+    // The same case's decision, decided again: it keeps the case's id (as a release's outcome
+    // does), so the case's decision and outcome are never left without one.
+    let mut decision = env.engine.decide(converted);
+    decision.decision_id = case.decision.decision_id.clone();
     case.request = request;
     let summary = (decision.decision.as_str(), decision.rule.clone());
     if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
@@ -750,7 +793,7 @@ mod tests {
         .unwrap();
         let request =
             json!({ "action": { "tool": "transfer", "params": {} }, "identity": { "human": "ana@corp.example " } });
-        open(&decision, &request, T0).unwrap().0
+        open(&decision, &request, T0, &[]).unwrap().0
     }
 
     #[test]

@@ -198,8 +198,13 @@ impl<S: CaseStore> Lifecycle<S> {
         now: i64,
         credential: Option<Credential>,
     ) -> Result<Submitted, LifecycleError> {
-        let Some((mut case, mut receipt)) = machine::open(&decision, request, now) else {
-            let recorded = self.record_decisions(vec![machine::decided(&decision, request, now)]);
+        // No engine for the decision's bundle (a `bundle.invalid` deny): the hash leaves nothing out.
+        let ignored = self
+            .engine(&decision.policy.bundle_hash)
+            .map(|e| e.program().settings.action_hash_ignores.clone())
+            .unwrap_or_default();
+        let Some((mut case, mut receipt)) = machine::open(&decision, request, now, &ignored) else {
+            let recorded = self.record_decisions(vec![machine::decided(&decision, request, now, &ignored)]);
             return Ok(match recorded.map(|r| r.into_iter().next()) {
                 Ok(Some(r)) => Submitted { decision, case: None, receipt: Some(r.hash) },
                 Ok(None) => unrecorded(decision, "the store returned no receipt".into()),

@@ -39,6 +39,7 @@ impl Checker<'_> {
                 ast::SettingKind::StepUpTimeout(_) => "step_up",
                 ast::SettingKind::AllowValid(_) => "allow_valid",
                 ast::SettingKind::Review(_) => "review",
+                ast::SettingKind::ActionHashIgnores(..) => "action_hash_ignores",
             };
             if let Some((_, first_span)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(*file, entry.span, *first_span, &format!("`{key}` setting"));
@@ -104,10 +105,52 @@ impl Checker<'_> {
                     settings.allow_valid_s = Some(self.positive_duration(*file, *d, "an allow's validity"));
                 }
                 ast::SettingKind::Review(s) => settings.review = Some(s.value.clone()),
+                ast::SettingKind::ActionHashIgnores(paths, _) => {
+                    settings.action_hash_ignores = self.hash_ignores(*file, paths);
+                }
             }
         }
         self.bundle.settings = settings;
         self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
+    }
+
+    /// `action_hash_ignores`: each path is `params.FIELD`, a top-level parameter some declared
+    /// tool has. The tool, the operation and nested fields stay covered: leaving them out would
+    /// let an approval stand for a different action.
+    fn hash_ignores(&mut self, file: FileId, paths: &[ast::StrLit]) -> Vec<String> {
+        let mut fields: Vec<String> = Vec::new();
+        for p in paths {
+            let field = p.value.strip_prefix("params.").filter(|f| !f.is_empty() && !f.contains('.'));
+            let Some(field) = field else {
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        file,
+                        p.span,
+                        format!("`{}` is not a parameter the action hash can leave out", p.value),
+                    )
+                    .with_help("name a top-level parameter, `params.FIELD`; the tool, the operation and nested fields always count"),
+                );
+                continue;
+            };
+            if !self.bundle.tools.iter().any(|t| t.field(field).is_some()) {
+                let known = self.bundle.tools.iter().flat_map(|t| t.fields.iter().map(|f| &f.name));
+                let help = match self.suggest(field, known) {
+                    Some(c) => format!("did you mean `params.{c}`?"),
+                    None => "name a parameter a declared `tool` has".to_string(),
+                };
+                self.report(
+                    Diagnostic::new(Code::UnknownField, file, p.span, format!("no tool has a parameter `{field}`"))
+                        .with_help(help),
+                );
+                continue;
+            }
+            if !fields.iter().any(|f| f == field) {
+                fields.push(field.to_string());
+            }
+        }
+        fields.sort();
+        fields
     }
 
     fn duplicate_clause(&mut self, file: FileId, span: Span, first: Span, what: &str) {
@@ -251,6 +294,7 @@ impl Checker<'_> {
         let mut conditions = Vec::new();
         let mut risk: Option<(Risk, Span)> = None;
         let mut confidence: Option<(i64, Span)> = None;
+        let mut valid: Option<(i64, Span)> = None;
         for clause in &r.clauses {
             match clause {
                 ast::RuleClause::When(e) => {
@@ -267,7 +311,14 @@ impl Checker<'_> {
                     Some((_, first)) => self.duplicate_clause(file, d.span, first, "`confidence`"),
                     None => confidence = Some((self.check_confidence(file, *d), d.span)),
                 },
+                ast::RuleClause::Valid(d) => match valid {
+                    Some((_, first)) => self.duplicate_clause(file, d.span, first, "`valid`"),
+                    None => valid = Some((self.positive_duration(file, *d, "an allow's validity"), d.span)),
+                },
             }
+        }
+        if let Some((_, span)) = valid {
+            self.valid_without_allow(file, span, &r.decision.kind);
         }
         let settings = self.bundle.settings.clone();
         let decision = match &r.decision.kind {
@@ -323,7 +374,27 @@ impl Checker<'_> {
             locals: scope.next_local,
             doc: item.doc.as_ref().map(|d| d.text.clone()),
             loc,
+            valid_s: valid.map(|(s, _)| s),
         });
+    }
+
+    /// A rule's `valid` times an allow or modify: a denial or a deferral is never acted on, and a
+    /// step-up's approval is timed inside its block (`step_up { valid D }`).
+    fn valid_without_allow(&mut self, file: FileId, span: Span, decision: &ast::DecisionKind) {
+        let help = match decision {
+            ast::DecisionKind::Allow | ast::DecisionKind::Modify(_) => return,
+            ast::DecisionKind::StepUp(_) => {
+                "write it inside the block, `step_up { … valid D }`: it times the approval and the allow it releases"
+            }
+            ast::DecisionKind::Deny | ast::DecisionKind::Defer(_) => {
+                "remove `valid`: only an `allow` or `modify` is acted on, so only they expire"
+            }
+        };
+        self.report(
+            Diagnostic::new(Code::ValidWithoutAllow, file, span, "`valid` on a rule that does not allow")
+                .with_label("this rule never allows")
+                .with_help(help),
+        );
     }
 
     fn check_modify(&mut self, scope: &mut Scope, r: &ast::RuleDecl, assignments: &[ast::Assignment]) -> ir::Decision {
@@ -439,6 +510,7 @@ impl Checker<'_> {
             self_approval: false,
             risk: rule_risk.unwrap_or(Risk::Medium),
             notify: Vec::new(),
+            valid_s: None,
         };
         for clause in &block.clauses {
             let key = match &clause.kind {
@@ -449,6 +521,7 @@ impl Checker<'_> {
                 StepUpClauseKind::SelfApproval => "`self_approval`",
                 StepUpClauseKind::Risk(_) => "`risk`",
                 StepUpClauseKind::Notify(_) => "`notify`",
+                StepUpClauseKind::Valid(_) => "`valid`",
             };
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(file, clause.span, *first, key);
@@ -508,6 +581,9 @@ impl Checker<'_> {
                 StepUpClauseKind::SelfApproval => step.self_approval = true,
                 StepUpClauseKind::Risk(r) => step.risk = lower_risk(r.level),
                 StepUpClauseKind::Notify(channels) => step.notify = channels.iter().map(|c| c.value.clone()).collect(),
+                StepUpClauseKind::Valid(d) => {
+                    step.valid_s = Some(self.positive_duration(file, *d, "an approval's validity"))
+                }
             }
         }
         if !seen.iter().any(|(k, _)| *k == "`approvers`") {

@@ -215,6 +215,7 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
         reason,
         doc: rule.doc.clone(),
         location,
+        valid_s: rule.valid_s,
     }
 }
 

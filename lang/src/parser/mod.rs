@@ -708,9 +708,12 @@ impl<'src> Parser<'src> {
                 SettingKind::AllowValid(self.expect_duration()?)
             } else if self.eat_word("review").is_some() {
                 SettingKind::Review(self.expect_string("the reviewer, a string such as \"security-team\"")?)
+            } else if self.eat_word("action_hash_ignores").is_some() {
+                let (paths, span) = self.parse_string_list()?;
+                SettingKind::ActionHashIgnores(paths, span)
             } else {
                 return Err(self.unexpected(
-                    "a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`, `allow_valid`, `review`) or `}`",
+                    "a setting (`default`, `conflict`, `min_confidence`, `defer`, `step_up`, `allow_valid`, `review`, `action_hash_ignores`) or `}`",
                 ));
             };
             entries.push(Setting { kind, span: start.to(self.prev_end()) });

@@ -57,6 +57,11 @@ impl Parser<'_> {
                     self.bump();
                     clauses.push(RuleClause::Confidence(self.parse_number("a confidence between 0 and 1")?));
                 }
+                // `valid` is contextual: no expression or decision starts a rule line with it.
+                Tok::Ident if self.at_word("valid") => {
+                    self.bump();
+                    clauses.push(RuleClause::Valid(self.expect_duration()?));
+                }
                 _ => break,
             }
         }
@@ -197,9 +202,11 @@ impl Parser<'_> {
                     channels.push(self.expect_string("a channel name")?);
                 }
                 StepUpClauseKind::Notify(channels)
+            } else if self.eat_word("valid").is_some() {
+                StepUpClauseKind::Valid(self.expect_duration()?)
             } else {
                 return Err(self.unexpected(
-                    "a `step_up` clause (`approvers`, `timeout`, `escalate`, `veto`, `no veto`, `self_approval`, `risk`, `notify`) or `}`",
+                    "a `step_up` clause (`approvers`, `timeout`, `escalate`, `veto`, `no veto`, `self_approval`, `risk`, `notify`, `valid`) or `}`",
                 ));
             };
             clauses.push(StepUpClause { kind, span: c_start.to(self.prev_end()) });

@@ -217,7 +217,15 @@ pub async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("approve", &id), &headers, &body, |_| Ok(Action::Approve)).await
+    event(&app, &p, ("approve", &id), &headers, &body, |body| match body.get("until") {
+        None | Some(Value::Null) => Ok(Action::Approve { until: None }),
+        Some(Value::String(s)) => match aarm_runtime::value::parse_time(s) {
+            Some(until) => Ok(Action::Approve { until: Some(until) }),
+            None => Err(ApiError::BadRequest(format!("`until` {s:?} is not an RFC 3339 time"))),
+        },
+        Some(_) => Err(ApiError::BadRequest("`until` must be an RFC 3339 time (a string)".into())),
+    })
+    .await
 }
 
 pub async fn deny(

@@ -8,6 +8,8 @@
 //! reaches; no test asserts how long anything took.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod schema;
+
 use aarm_server::clock::{ManualTime, TimeSource};
 use aarm_server::config::Config;
 use aarm_server::{Options, Running};
@@ -477,7 +479,9 @@ impl Deployment {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        schema::check_answer(method, path, status, &body);
+        (status, body)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
@@ -538,7 +542,9 @@ impl Deployment {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        schema::check_answer("POST", path, status, &body);
+        (status, body)
     }
 }
 

@@ -147,6 +147,7 @@ const STEP_UP_CLAUSES: &[(&str, &str)] = &[
     ("self_approval", "self_approval"),
     ("risk", "risk LEVEL"),
     ("notify", "notify \"channel\""),
+    ("valid", "valid D"),
 ];
 
 const DEFER_CLAUSES: &[(&str, &str)] = &[
