@@ -124,6 +124,7 @@ codes! {
     InvalidRiskLevel      = "E0306", Syntax, Error, "unknown risk level";
     ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
     AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
+    RedactMisplaced       = "E0320", Clause, Error, "`@redact` where no record of a request reaches";
     // ---- tests
     InvalidTestStep       = "E0400", Test, Error, "invalid test step";
     UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";

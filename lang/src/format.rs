@@ -538,6 +538,10 @@ impl<'a> Printer<'a> {
         self.ident(&f.name);
         self.kw_space(":");
         self.type_expr(&f.ty);
+        if f.redact.is_some() {
+            self.space();
+            self.kw("@redact");
+        }
     }
 
     fn type_expr(&mut self, ty: &TypeExpr) {

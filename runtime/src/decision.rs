@@ -124,6 +124,11 @@ pub struct Decision {
     /// Absent from the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_at: Option<crate::spans::ErrorLocation>,
+    /// The request fields the policy marks `@redact` for this tool (`params.body`,
+    /// `context.ssn`): every record of the decision outside the evaluator shows a keyed hash in
+    /// their place. Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 /// Reason codes the engine itself produces (rules produce their own).
@@ -169,6 +174,7 @@ impl Decision {
             defer: None,
             modified_action: None,
             error_at: None,
+            redacted: Vec::new(),
         }
     }
 }

@@ -474,6 +474,9 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     fn review(&self) -> Option<String> {
         self.engine.program.settings.review.clone()
     }
+    fn redaction(&self) -> &crate::redact::Redaction {
+        &self.engine.program.settings.redact
+    }
 
     fn settings_limits(&self) -> DeferObligation {
         DeferObligation::limits(&self.engine.program.settings.defer_limits::<u16>())

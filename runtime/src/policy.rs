@@ -172,6 +172,8 @@ pub struct Settings {
     pub allow_valid_s: Option<i64>,
     /// `review`: who reviews denials and escalations, and hears appeals.
     pub review: Option<String>,
+    /// The request fields marked `@redact` (tool and context declarations).
+    pub redact: crate::redact::Redaction,
 }
 
 impl Default for Settings {
@@ -188,6 +190,7 @@ impl Default for Settings {
             step_up_on_timeout: Outcome::Deny,
             allow_valid_s: None,
             review: None,
+            redact: crate::redact::Redaction::default(),
         }
     }
 }

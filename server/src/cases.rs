@@ -20,15 +20,28 @@ use aarm_cases::lifecycle::identity::VerifiedActor;
 use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::Lifecycle;
+use aarm_cases::redact::RedactionKey;
 use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// The case as `aarm case show` prints it, plus `resolved`.
-pub fn view(case: &Case) -> Value {
-    let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
+/// The key that redacted values are hashed with: derived from `--sign-key`, so that one
+/// deployment gives one value one digest (aarm_cases::redact).
+pub fn redaction_key(app: &App) -> Option<RedactionKey> {
+    aarm_cases::redact::key_of(app.options.sign_key.as_ref())
+}
+
+/// The case as `p` may see it: as `aarm case show` prints it, plus `resolved`. The fields its
+/// policy marks `@redact` show a keyed hash, except to the agent that submitted them (an agent
+/// reads only its own cases, and runs the released action).
+pub fn view(app: &App, p: &Principal, case: &Case) -> Value {
+    let mut v = if p.kind == Kind::Agent {
+        serde_json::to_value(case).unwrap_or(Value::Null)
+    } else {
+        aarm_cases::redact::case_json(case, redaction_key(app).as_ref())
+    };
     if let Some(obj) = v.as_object_mut() {
         obj.insert("resolved".into(), Value::Bool(case.state.is_resolved()));
         if let Some(summary) = crate::notify::message::OutcomeSummary::of(case) {
@@ -94,8 +107,10 @@ pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
     if case.escalated {
         triggers.push(Trigger::Escalated);
     }
+    // What the channels send (and the outbox keeps) shows redacted fields as their keyed hash.
+    let shown = aarm_cases::redact::redacted_case(case, redaction_key(app).as_ref());
     for t in triggers {
-        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), deferral.clone(), now) {
+        if let Err(e) = app.outbox.notify_case(&shown, t, &app.public_url, doc.clone(), deferral.clone(), now) {
             // The case is recorded; only its notification is late. Logged, never fatal.
             tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
         }
@@ -257,12 +272,13 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         took,
     });
     if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
+        let tool_name = tool;
         log.log(crate::decision_log::Line {
             decision_id: decision.decision_id.clone(),
             request_id: decision.request_id.clone(),
             time: aarm_runtime::value::format_time(now),
             agent: p.id.clone(),
-            tool,
+            tool: tool_name.clone(),
             operation,
             rule: decision.rule.clone(),
             effect: decision.decision.as_str(),
@@ -272,6 +288,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             case: case.as_ref().map(|c| c.id.clone()),
             latency_ms: took.as_secs_f64() * 1000.0,
             params: params.unwrap_or(Value::Null),
+            // The policy's `@redact` marks for this tool, also when the request was refused.
+            redacted: engine.program().settings.redact.paths_for(&tool_name),
         });
     }
     Ok(to_json(&decision, case.as_ref(), action_hash, receipt.as_deref()))
@@ -672,7 +690,8 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError
             for case in cases.into_iter().filter(|c| may_act(&app2, c, &p2, now)) {
                 let doc = rule_doc(lc, &case);
                 let deferral = deferral_context(lc, &case);
-                let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc)
+                let shown = aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref());
+                let context = ApprovalContext::new(&shown, Trigger::ApprovalRequested, &app2.public_url, doc)
                     .with_deferral(deferral);
                 out.push((case, context));
             }
@@ -682,7 +701,7 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Vec<Value>, ApiError
     items.sort_by(|(a, ca), (b, cb)| {
         risk_rank(&cb.risk).cmp(&risk_rank(&ca.risk)).then(a.opened_at.cmp(&b.opened_at)).then(a.id.cmp(&b.id))
     });
-    Ok(items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect())
+    Ok(items.into_iter().map(|(case, context)| json!({ "case": view(app, p, &case), "context": context })).collect())
 }
 
 /// `GET /v1/receipts?case=ID`: the case's receipts; without a case, the whole chain (operators).

@@ -106,6 +106,8 @@ impl Checker<'_> {
                 ast::SettingKind::Review(s) => settings.review = Some(s.value.clone()),
             }
         }
+        // The `@redact` marks were collected from the declarations, before the settings block.
+        settings.redact = std::mem::take(&mut self.bundle.settings.redact);
         self.bundle.settings = settings;
         self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
     }
