@@ -125,6 +125,7 @@ codes! {
     ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
     AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
     RedactMisplaced       = "E0320", Clause, Error, "`@redact` where no record of a request reaches";
+    RedactedInReason      = "E0321", Clause, Error, "a reason message shows a field marked `@redact`";
     // ---- tests
     InvalidTestStep       = "E0400", Test, Error, "invalid test step";
     UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";

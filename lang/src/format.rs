@@ -1262,6 +1262,17 @@ mod tests {
     }
 
     #[test]
+    fn redact_marks_are_kept_after_their_type() {
+        let src = "tool pay {pin:String  @ redact, card: { number: String@redact, brand: String }?}\ncontext { ssn: String? @redact }\n";
+        let out = fmt(src);
+        assert_eq!(
+            out,
+            "tool pay { pin: String @redact, card: { number: String @redact, brand: String }? }\n\ncontext { ssn: String? @redact }\n"
+        );
+        assert_eq!(fmt(&out), out, "idempotent");
+    }
+
+    #[test]
     fn rule_clauses_one_per_line() {
         let src = "rule r on t priority -5 { when a  and b risk high deny reason \"c\" \"m {params.x}\" }";
         assert_eq!(

@@ -292,10 +292,12 @@ impl Checker<'_> {
                     );
                 }
                 let mut parts = Vec::new();
+                let marked = self.redacted_for(&r.targets);
                 for p in &reason.message.parts {
                     match p {
                         ast::TemplatePart::Text(t) => parts.push(ir::TemplatePart::Text(t.clone())),
                         ast::TemplatePart::Expr(e) => {
+                            self.refuse_redacted_in_reason(file, e, &marked);
                             let v = self.check_expr(&mut scope, e);
                             parts.push(ir::TemplatePart::Expr(v));
                         }
