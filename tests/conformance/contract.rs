@@ -6,20 +6,6 @@ use serde_json::{json, Value};
 
 const NOW: &str = "2026-11-24T10:00:00Z";
 
-/// Every key of a JSON value, at any depth.
-fn keys(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                keys(v, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
-        _ => {}
-    }
-}
-
 /// A decision names the policy, its version and the bundle it was decided with, and a reason
 /// code that is stable across requests while the message for people varies.
 #[test]
