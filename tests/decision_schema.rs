@@ -168,6 +168,51 @@ rule drops on op { when params.kind == "drop" deny }
     assert_eq!(allow["expires_at"], "2026-11-24T10:05:00Z");
 }
 
+/// A decision on a tool with fields marked `@redact` names them in `redacted`, which the schema
+/// admits; a decision on a tool without marks has no such field.
+#[test]
+fn redacted_fields_are_named_in_the_decision() {
+    let validator = schema("decision.json");
+    let dir = common::scratch("schema", "redacted");
+    std::fs::write(
+        dir.join("p.aarm"),
+        r#"policy p version "1"
+tool pay { pin: String @redact, card: { number: String @redact, brand: String }, amount: Int }
+tool ping { host: String }
+context { ssn: String? @redact }
+rule right on pay { when params.pin == "2468" allow }
+rule pings on ping { allow }
+"#,
+    )
+    .unwrap();
+    let policy = dir.join("p.aarm");
+    let decide = |input: &str| {
+        let d = decision_of(&eval_stdin(&policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
+        assert_valid(&validator, &d, input);
+        d
+    };
+    let pay = |pin: &str| {
+        format!(
+            r#"{{"action": {{"tool": "pay", "params": {{"pin": "{pin}", "card": {{"number": "4111", "brand": "v"}}, "amount": 5}}}}}}"#
+        )
+    };
+    let allowed = decide(&pay("2468"));
+    assert_eq!(allowed["decision"], "allow", "the rule reads the real value");
+    assert_eq!(allowed["redacted"], json!(["params.pin", "params.card.number", "context.ssn"]));
+    assert_eq!(decide(&pay("1357"))["decision"], "deny");
+    // A wrong-typed marked value is refused without quoting it (the message reaches receipts).
+    let refused = decide(
+        r#"{"action": {"tool": "pay", "params": {"pin": 97531, "card": {"number": "4111", "brand": "v"}, "amount": 5}}}"#,
+    );
+    assert_eq!(refused["reason"]["code"], "input.invalid");
+    assert!(!refused.to_string().contains("97531"), "{refused}");
+    let ping = decide(r#"{"action": {"tool": "ping", "params": {"host": "h"}}}"#);
+    assert_eq!(ping["redacted"], json!(["context.ssn"]), "the context's marks apply to every tool");
+    let mut bad = allowed.clone();
+    bad["redacted"] = json!(["body"]);
+    assert!(validator.iter_errors(&bad).next().is_some(), "a path outside params and context is refused");
+}
+
 /// A caller's `request_id` at its limit is echoed; one past it, or one that could disguise itself
 /// in a log (spaces, control or non-ASCII characters), a non-string, or a second copy of the key
 /// is `input.invalid` and a deny, never a decision on the action.

@@ -535,6 +535,9 @@ impl Resolved for &Interp<'_> {
     fn review(&self) -> Option<String> {
         self.bundle.settings.review.clone()
     }
+    fn redaction(&self) -> &aarm_runtime::redact::Redaction {
+        &self.bundle.settings.redact
+    }
 
     fn settings_limits(&self) -> DeferObligation {
         DeferObligation::limits(&self.bundle.settings.defer_limits::<u16>())

@@ -167,6 +167,8 @@ pub struct FieldDecl {
     pub name: Ident,
     pub ty: TypeExpr,
     pub span: Span,
+    /// `@redact` after the type: where it is written, when it is.
+    pub redact: Option<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -127,6 +127,8 @@ codes! {
     ValidWithoutAllow     = "E0309", Clause, Error, "`valid` on a rule that does not allow";
     UnknownStatement      = "E0320", Clause, Error, "unknown statement in `override ... requires`";
     DuplicateOverride     = "E0321", Clause, Error, "more than one `override` for a tool";
+    RedactMisplaced       = "E0322", Clause, Error, "`@redact` where no record of a request reaches";
+    RedactedInReason      = "E0323", Clause, Error, "a reason message shows a field marked `@redact`";
     // ---- tests
     InvalidTestStep       = "E0400", Test, Error, "invalid test step";
     UnknownRejection      = "E0401", Test, Error, "unknown rejection reason";

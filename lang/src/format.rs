@@ -572,6 +572,10 @@ impl<'a> Printer<'a> {
         self.ident(&f.name);
         self.kw_space(":");
         self.type_expr(&f.ty);
+        if f.redact.is_some() {
+            self.space();
+            self.kw("@redact");
+        }
     }
 
     fn type_expr(&mut self, ty: &TypeExpr) {
@@ -1302,6 +1306,17 @@ mod tests {
     #[test]
     fn short_tool_stays_on_one_line() {
         assert_eq!(fmt("tool  t {\n  q: String,\n}\n"), "tool t { q: String }\n");
+    }
+
+    #[test]
+    fn redact_marks_are_kept_after_their_type() {
+        let src = "tool pay {pin:String  @ redact, card: { number: String@redact, brand: String }?}\ncontext { ssn: String? @redact }\n";
+        let out = fmt(src);
+        assert_eq!(
+            out,
+            "tool pay { pin: String @redact, card: { number: String @redact, brand: String }? }\n\ncontext { ssn: String? @redact }\n"
+        );
+        assert_eq!(fmt(&out), out, "idempotent");
     }
 
     #[test]

@@ -202,6 +202,9 @@ pub enum Tok {
     Gt,
     #[token(">=")]
     GtEq,
+    /// `@`, which starts a field annotation (`@redact`).
+    #[token("@")]
+    At,
 
     /// An unterminated `/* ...` comment: it runs to the end of the file.
     UnterminatedComment,
@@ -352,6 +355,7 @@ impl Tok {
             LtEq => "`<=`",
             Gt => "`>`",
             GtEq => "`>=`",
+            At => "`@`",
             Error => "an invalid character",
             Eof => "the end of the file",
         }

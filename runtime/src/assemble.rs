@@ -74,6 +74,8 @@ pub trait Resolved {
     fn allow_valid(&self) -> Option<i64>;
     /// `settings { review }`.
     fn review(&self) -> Option<String>;
+    /// The fields marked `@redact`.
+    fn redaction(&self) -> &crate::redact::Redaction;
     /// The deferral limits of `settings`, for deferrals without a `defer` block of their own.
     fn settings_limits(&self) -> DeferObligation;
     /// The declared facts of `mask`, in declaration order.
@@ -105,7 +107,9 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         }
     };
     let (valid, review) = (valid_s(source, verdict), source.review());
-    recorded(decision, req, valid).for_review(review)
+    let mut decision = recorded(decision, req, valid).for_review(review);
+    decision.redacted = source.redaction().paths_for(&req.tool);
+    decision
 }
 
 /// How long the decision of `verdict` may be acted on if it allows: the deciding rule's `valid`,

@@ -128,6 +128,11 @@ pub struct Decision {
     /// Absent from the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_at: Option<crate::spans::ErrorLocation>,
+    /// The request fields the policy marks `@redact` for this tool (`params.body`,
+    /// `context.ssn`): every record of the decision outside the evaluator shows a keyed hash in
+    /// their place. Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
     /// On an override only: the `decision_id` of the denial it overrides (which it never
     /// changes). Absent from every other decision's JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +197,7 @@ impl Decision {
             error_at: None,
             overrides: None,
             authority: None,
+            redacted: Vec::new(),
         }
     }
 }

@@ -326,8 +326,17 @@ impl Engine {
     }
 
     /// The `input.invalid` deny of a request that could not be read, decided at `now`.
+    /// The message never quotes a value inside a field marked `@redact` (receipts record it).
     pub fn input_invalid(&self, error: &InputError, now: i64) -> Decision {
-        Decision::fail_closed(codes::INPUT_INVALID, error.to_string(), self.default_policy())
+        let message = if self.program.settings.redact.covers_input_path(&error.path) {
+            format!(
+                "{}: the value does not have the declared type (not shown: the field is marked @redact)",
+                error.path
+            )
+        } else {
+            error.to_string()
+        };
+        Decision::fail_closed(codes::INPUT_INVALID, message, self.default_policy())
             .timed(now, None)
             .for_review(self.program.settings.review.clone())
     }
@@ -474,6 +483,9 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     }
     fn review(&self) -> Option<String> {
         self.engine.program.settings.review.clone()
+    }
+    fn redaction(&self) -> &crate::redact::Redaction {
+        &self.engine.program.settings.redact
     }
 
     fn settings_limits(&self) -> DeferObligation {

@@ -16,6 +16,7 @@
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
 //! - [`decision`]: the decision JSON of docs/json.md; [`record`]: its id, times and scope
+//! - [`redact`]: the request fields a policy marks `@redact`
 
 //!
 //! # Deciding from Rust
@@ -75,6 +76,7 @@ pub(crate) mod plan;
 pub mod policy;
 pub mod program;
 pub mod record;
+pub mod redact;
 pub mod request;
 pub mod schema;
 pub mod spans;

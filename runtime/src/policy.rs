@@ -178,6 +178,8 @@ pub struct Settings {
     /// `action_hash_ignores`: the parameters (top-level names, without `params.`) the action
     /// hash leaves out, sorted.
     pub action_hash_ignores: Vec<String>,
+    /// The request fields marked `@redact` (tool and context declarations).
+    pub redact: crate::redact::Redaction,
 }
 
 impl Default for Settings {
@@ -195,6 +197,7 @@ impl Default for Settings {
             allow_valid_s: None,
             review: None,
             action_hash_ignores: Vec::new(),
+            redact: crate::redact::Redaction::default(),
         }
     }
 }

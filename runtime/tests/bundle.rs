@@ -291,10 +291,10 @@ fn compiler_version_must_match_payload() {
     assert!(matches!(e, BundleError::CompilerVersionMismatch { .. }), "{e:?}");
 }
 
-/// Format version 4 added the `override` declarations and a rule's and a step-up's `valid`
-/// (version 3 `settings { allow_valid }`, version 2 moved the policy vocabulary into one module):
-/// an older bundle is refused before its payload is read, by the header and the decoder alike, with
-/// both versions named and the fix (rebuild) said.
+/// Format version 4 added the `override` declarations, a rule's and a step-up's `valid`,
+/// `action_hash_ignores` and the `@redact` marks (version 3 `settings { allow_valid }`, version 2
+/// moved the policy vocabulary into one module): an older bundle is refused before its payload is
+/// read, by the header and the decoder alike, with both versions named and the fix (rebuild) said.
 #[test]
 fn an_older_bundle_is_refused_with_a_rebuild_hint() {
     assert_eq!(FORMAT_VERSION, 4);

@@ -209,7 +209,11 @@ impl App {
             .map_err(store_error)?;
         let decision_log = match &options.config.decision_log {
             Some(section) => {
-                Some(crate::decision_log::DecisionLogger::start(section, metrics.clone()).map_err(ServeError::Config)?)
+                let key = aarm_cases::redact::key_of(options.sign_key.as_ref());
+                Some(
+                    crate::decision_log::DecisionLogger::start(section, metrics.clone(), key)
+                        .map_err(ServeError::Config)?,
+                )
             }
             None => None,
         };

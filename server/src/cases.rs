@@ -20,15 +20,28 @@ use aarm_cases::lifecycle::identity::VerifiedActor;
 use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::redact::RedactionKey;
 use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// The case as `aarm case show` prints it, plus `resolved`.
-pub fn view(case: &Case) -> Value {
-    let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
+/// The key that redacted values are hashed with: derived from `--sign-key`, so that one
+/// deployment gives one value one digest (aarm_cases::redact).
+pub fn redaction_key(app: &App) -> Option<RedactionKey> {
+    aarm_cases::redact::key_of(app.options.sign_key.as_ref())
+}
+
+/// The case as `p` may see it: as `aarm case show` prints it, plus `resolved`. The fields its
+/// policy marks `@redact` show a keyed hash, except to the agent that submitted them (an agent
+/// reads only its own cases, and runs the released action).
+pub fn view(app: &App, p: &Principal, case: &Case) -> Value {
+    let mut v = if p.kind == Kind::Agent {
+        serde_json::to_value(case).unwrap_or(Value::Null)
+    } else {
+        aarm_cases::redact::case_json(case, redaction_key(app).as_ref())
+    };
     if let Some(obj) = v.as_object_mut() {
         obj.insert("resolved".into(), Value::Bool(case.state.is_resolved()));
         if let Some(summary) = crate::notify::message::OutcomeSummary::of(case) {
@@ -96,8 +109,10 @@ pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
     if case.escalated {
         triggers.push(Trigger::Escalated);
     }
+    // What the channels send (and the outbox keeps) shows redacted fields as their keyed hash.
+    let shown = aarm_cases::redact::redacted_case(case, redaction_key(app).as_ref());
     for t in triggers {
-        if let Err(e) = app.outbox.notify_case(case, t, &app.public_url, doc.clone(), deferral.clone(), now) {
+        if let Err(e) = app.outbox.notify_case(&shown, t, &app.public_url, doc.clone(), deferral.clone(), now) {
             // The case is recorded; only its notification is late. Logged, never fatal.
             tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
         }
@@ -112,7 +127,9 @@ fn ask_requester(app: &App, case: &Case, now: i64) {
     if channels.is_empty() {
         return;
     }
-    let question = ApprovalContext::question(case, &app.public_url, facts);
+    // Like every message, the question shows fields marked `@redact` as their keyed hash.
+    let shown = aarm_cases::redact::redacted_case(case, redaction_key(app).as_ref());
+    let question = ApprovalContext::question(&shown, &app.public_url, facts);
     if let Err(e) = app.outbox.enqueue(&question, &Trigger::ConfirmRequested.key(case), &channels, now) {
         // The case is recorded and the inbox lists the question; only its message is late.
         tracing::error!(case = %case.id, error = %e, "cannot queue the question to the requester");
@@ -282,12 +299,13 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         took,
     });
     if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
+        let tool_name = tool;
         log.log(crate::decision_log::Line {
             decision_id: decision.decision_id.clone(),
             request_id: decision.request_id.clone(),
             time: aarm_runtime::value::format_time(now),
             agent: p.id.clone(),
-            tool,
+            tool: tool_name.clone(),
             operation,
             rule: decision.rule.clone(),
             effect: decision.decision.as_str(),
@@ -297,6 +315,8 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
             case: case.as_ref().map(|c| c.id.clone()),
             latency_ms: took.as_secs_f64() * 1000.0,
             params: params.unwrap_or(Value::Null),
+            // The policy's `@redact` marks for this tool, also when the request was refused.
+            redacted: engine.program().settings.redact.paths_for(&tool_name),
         });
     }
     let answer = to_json(&decision, case.as_ref(), action_hash, receipt.as_deref());
@@ -722,12 +742,17 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
                 if may_act(&app2, &case, &p2, now) {
                     let doc = rule_doc(lc, &case);
                     let deferral = deferral_context(lc, &case);
-                    let context = ApprovalContext::new(&case, Trigger::ApprovalRequested, &app2.public_url, doc)
+                    let shown = aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref());
+                    let context = ApprovalContext::new(&shown, Trigger::ApprovalRequested, &app2.public_url, doc)
                         .with_deferral(deferral);
                     out.push((case, context));
                 } else if let Some(facts) = open_question(&app2, &case) {
                     if same_identity(text(&case.identity, &["human"]), &p2.id) {
-                        questions.push((case.opened_at, ApprovalContext::question(&case, &app2.public_url, facts)));
+                        questions.push((case.opened_at, ApprovalContext::question(
+                            &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
+                            &app2.public_url,
+                            facts,
+                        )));
                     }
                 }
             }
@@ -739,7 +764,7 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     });
     questions.sort_by(|(a, ca), (b, cb)| a.cmp(b).then(ca.case.cmp(&cb.case)));
     let cases: Vec<Value> =
-        items.into_iter().map(|(case, context)| json!({ "case": view(&case), "context": context })).collect();
+        items.into_iter().map(|(case, context)| json!({ "case": view(app, p, &case), "context": context })).collect();
     let questions: Vec<Value> =
         questions.into_iter().map(|(_, context)| json!({ "case": context.case, "context": context })).collect();
     Ok(json!({ "approver": p.id, "cases": cases, "questions": questions }))

@@ -9,6 +9,7 @@
 
 use crate::config::DecisionLogSection;
 use crate::metrics::Metrics;
+use aarm_cases::redact::RedactionKey;
 use serde::Serialize;
 use serde_json::Value;
 use std::io::Write;
@@ -45,6 +46,10 @@ pub struct Line {
     pub latency_ms: f64,
     /// The action's parameters, with the configured fields redacted.
     pub params: Value,
+    /// The fields the policy marks `@redact` (`params.body`): in `params` their keyed hash
+    /// replaces them (aarm_cases::redact). Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 /// The sending side: cheap to call on the request path.
@@ -56,7 +61,13 @@ pub struct DecisionLogger {
 
 impl DecisionLogger {
     /// Opens the destination and starts the writer thread.
-    pub fn start(config: &DecisionLogSection, metrics: Arc<Metrics>) -> Result<DecisionLogger, String> {
+    /// `key`: the deployment's redaction key (none without `--sign-key`: marked values are then
+    /// withheld).
+    pub fn start(
+        config: &DecisionLogSection,
+        metrics: Arc<Metrics>,
+        key: Option<RedactionKey>,
+    ) -> Result<DecisionLogger, String> {
         let out: Box<dyn Write + Send> = if config.path == "-" {
             Box::new(std::io::stdout())
         } else {
@@ -73,7 +84,7 @@ impl DecisionLogger {
         let writer_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("aarm-decision-log".into())
-            .spawn(move || write_lines(rx, out, &redact, &writer_metrics))
+            .spawn(move || write_lines(rx, out, &Redact { configured: redact, key }, &writer_metrics))
             .map_err(|e| format!("decision log: cannot start its writer: {e}"))?;
         Ok(DecisionLogger { tx, metrics })
     }
@@ -89,21 +100,33 @@ impl DecisionLogger {
 
 /// The writer: takes every queued line, writes it, flushes when the queue is empty. Ends when
 /// every sender is gone (the service stopped).
-fn write_lines(rx: Receiver<Line>, out: Box<dyn Write + Send>, redact: &[Vec<String>], metrics: &Metrics) {
+/// What the writer hides: the configured paths (`[decision_log] redact`, replaced by
+/// [`REDACTED`]), and each line's `@redact` fields (replaced by their keyed hash). Both apply.
+struct Redact {
+    configured: Vec<Vec<String>>,
+    key: Option<RedactionKey>,
+}
+
+impl Redact {
+    fn apply(&self, line: &Line) -> Result<Value, String> {
+        let mut v = serde_json::to_value(line).map_err(|e| e.to_string())?;
+        if let Some(params) = v.get_mut("params") {
+            aarm_cases::redact::redact_params(params, &line.redacted, self.key.as_ref());
+        }
+        for path in &self.configured {
+            redact_path(&mut v, path);
+        }
+        Ok(v)
+    }
+}
+
+fn write_lines(rx: Receiver<Line>, out: Box<dyn Write + Send>, redact: &Redact, metrics: &Metrics) {
     let mut out = std::io::BufWriter::new(out);
     let mut failing = false;
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(line) = next {
-            let written = serde_json::to_value(&line)
-                .map_err(|e| e.to_string())
-                .map(|mut v| {
-                    for path in redact {
-                        redact_path(&mut v, path);
-                    }
-                    v
-                })
-                .and_then(|v| writeln!(out, "{v}").map_err(|e| e.to_string()));
+            let written = redact.apply(&line).and_then(|v| writeln!(out, "{v}").map_err(|e| e.to_string()));
             if let Err(e) = written {
                 metrics.decision_log_dropped();
                 if !failing {

@@ -201,6 +201,21 @@ fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<AnyStore>, Strin
     Ok(Lifecycle::new(store, Box::new(NoIdentityService)))
 }
 
+/// The redaction key derived from the receipts key `--sign-key` names, when it names one.
+fn redaction_key(common: &Common) -> Result<Option<aarm_cases::redact::RedactionKey>, String> {
+    let Some(path) = &common.sign_key else { return Ok(None) };
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let signing = bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?;
+    Ok(aarm_cases::redact::RedactionKey::from_signing_key(&signing))
+}
+
+/// A case as the CLI prints it: the fields its policy marks `@redact` show their hash under the
+/// key derived from `--sign-key` (the same as `aarm serve --sign-key` uses), else `withheld`.
+fn print_case(common: &Common, case: &aarm_cases::lifecycle::case::Case) -> Result<(), String> {
+    print_json(&aarm_cases::redact::case_json(case, redaction_key(common)?.as_ref()));
+    Ok(())
+}
+
 /// The evidence sources a `--sources` file (a serve.toml, or only its `[evidence]`) configures.
 fn resolver(path: &std::path::Path) -> Result<sources::Resolver, String> {
     let config = aarm_server::config::Config::load(path).map_err(|e| e.to_string())?;
@@ -253,7 +268,7 @@ fn event(common: &Common, id: &str, ev: Event) -> Result<u8, String> {
     let mut lc = lifecycle(common, false)?;
     match lc.apply(id, &ev, now, None) {
         Ok((case, _)) => {
-            print_json(&case);
+            print_case(common, &case)?;
             Ok(exit::OK)
         }
         Err(LifecycleError::Rejected(r)) => {
@@ -363,7 +378,7 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             let lc = lifecycle(common, false)?;
             match lc.store().get(id).map_err(|e| e.to_string())? {
                 Some(case) => {
-                    print_json(&case);
+                    print_case(common, &case)?;
                     Ok(exit::OK)
                 }
                 None => {

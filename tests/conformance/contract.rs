@@ -6,20 +6,6 @@ use serde_json::{json, Value};
 
 const NOW: &str = "2026-11-24T10:00:00Z";
 
-/// Every key of a JSON value, at any depth.
-fn keys(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.push(k.clone());
-                keys(v, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
-        _ => {}
-    }
-}
-
 /// A decision names the policy, its version and the bundle it was decided with, and a reason
 /// code that is stable across requests while the message for people varies.
 #[test]
@@ -156,15 +142,59 @@ fn contract_evidence_is_referenced_not_copied() {
     assert_eq!(dir.verify("case.jsonl").status.code(), Some(0));
 }
 
-/// Redaction metadata says which inputs a decision or receipt leaves out, and why.
-/// Gap: issue 24. Decisions and receipts carry no redaction record; this test fails when they
-/// do, so that the table follows.
+/// A policy that marks a tool field and a context field `@redact`.
+const PINS: &str = r#"
+policy pins version "1"
+
+tool pay { pin: String @redact, amount: Int }
+context { ssn: String? @redact }
+
+rule right_pin on pay {
+  when params.pin == "2468"
+  step_up { approvers 1 of ["cfo@corp.com"] }
+  reason "pay.confirm" "a payment of {params.amount}"
+}
+
+rule wrong_pin on pay {
+  when params.pin != "2468"
+  deny
+  reason "pay.wrong_pin" "the PIN does not match"
+}
+"#;
+
+fn pay(pin: &str) -> Value {
+    json!({
+        "action": { "tool": "pay", "params": { "pin": pin, "amount": 70 } },
+        "identity": { "human": "alice@corp.com", "agent": "pay-bot" },
+        "context": { "ssn": "078-05-1120" }
+    })
+}
+
+/// Redaction metadata says which inputs a record leaves out and where they were: the decision
+/// names the marked fields (`redacted`), and `aarm case show` replaces each value by a keyed
+/// hash; neither it nor the receipts export holds the value, while the decision was made on it.
 #[test]
 fn contract_redaction_explains_omitted_fields() {
-    let dir = Dir::new("c7", FIVE);
-    let decision = dir.open(&op("wire", 500), NOW);
-    let receipts = dir.export(None, "chain.jsonl");
-    let mut all = Vec::new();
-    keys(&json!([decision, receipts]), &mut all);
-    assert!(!all.iter().any(|k| k.contains("redact")), "redaction is recorded now: {all:?}");
+    let dir = Dir::new("c7", PINS);
+    // The decision depends on the real value.
+    assert_eq!(dir.open(&pay("1357"), NOW)["decision"], "deny");
+    let decision = dir.open(&pay("2468"), NOW);
+    assert_eq!(decision["decision"], "step_up", "{decision}");
+    assert_eq!(decision["redacted"], json!(["params.pin", "context.ssn"]));
+    let id = decision["case"].as_str().unwrap().to_string();
+    let out = dir.case(&["show", &id], NOW);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(!shown.contains("2468") && !shown.contains("078-05-1120"), "{shown}");
+    let case: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(case["redacted"], json!(["params.pin", "context.ssn"]));
+    let pin = case["request"]["action"]["params"]["pin"]["redacted"].as_str().unwrap();
+    assert!(pin.starts_with("hmac-sha256:"), "{case}");
+    assert_eq!(case["request"]["action"]["params"]["amount"], 70, "unmarked fields are shown");
+    // The same value gets the same hash within a deployment (one signing key).
+    let again = dir.open(&pay("2468"), NOW)["case"].as_str().unwrap().to_string();
+    assert_eq!(dir.show(&again, NOW)["request"]["action"]["params"]["pin"]["redacted"], pin);
+    dir.export(None, "chain.jsonl");
+    let trail = std::fs::read_to_string(dir.0.join("chain.jsonl")).unwrap();
+    assert!(!trail.contains("2468") && !trail.contains("078-05-1120"), "{trail}");
 }

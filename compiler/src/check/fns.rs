@@ -33,9 +33,11 @@ impl Checker<'_> {
                         .with_help("give each parameter its own name"),
                     );
                 }
+                self.refuse_redact_in(*file, &p.ty, &super::redact::Place::Function(&f.name.name));
                 let ty = self.resolve_type(*file, &p.ty);
                 params.push((p.name.name.clone(), ty));
             }
+            self.refuse_redact_in(*file, &f.ret, &super::redact::Place::Function(&f.name.name));
             let ret = self.resolve_type(*file, &f.ret);
             let id = FnId(to_u32(self.bundle.fns.len()));
             self.fns.entry(f.name.name.clone()).or_insert(Decl { id, loc });

@@ -16,6 +16,7 @@ pub use expr::method_signatures;
 mod fns;
 mod literals;
 mod overrides;
+mod redact;
 pub(crate) use fns::visit;
 mod rule;
 mod test_block;
@@ -277,6 +278,10 @@ impl<'a> Checker<'a> {
                     return;
                 }
                 let fields = self.field_decls(file, &t.fields, "tool");
+                let redacted = self.redacted_paths(file, "params", &t.fields);
+                if !redacted.is_empty() {
+                    self.bundle.settings.redact.tools.push((t.name.name.clone(), redacted));
+                }
                 let id = ir::ToolId(to_u32(self.bundle.tools.len()));
                 self.tools.insert(t.name.name.clone(), Decl { id, loc });
                 self.bundle.tools.push(ir::Tool { name: t.name.name.clone(), fields, doc, loc });
@@ -284,6 +289,11 @@ impl<'a> Checker<'a> {
             ItemKind::Context(c) => {
                 let builtins = builtin_context();
                 let fields = self.field_decls(file, &c.fields, "context");
+                for path in self.redacted_paths(file, "context", &c.fields) {
+                    if !self.bundle.settings.redact.context.contains(&path) {
+                        self.bundle.settings.redact.context.push(path);
+                    }
+                }
                 for (f, decl) in fields.into_iter().zip(&c.fields) {
                     if builtins.iter().any(|(n, _, _)| *n == f.name) {
                         self.report(
@@ -314,6 +324,7 @@ impl<'a> Checker<'a> {
                     self.duplicate("evidence", &e.name, file, first);
                     return;
                 }
+                self.refuse_redact_in(file, &e.ty, &redact::Place::Evidence(&e.name.name));
                 let mut ty = self.resolve_type(file, &e.ty);
                 if let Type::Optional(inner) = ty {
                     self.report(

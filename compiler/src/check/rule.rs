@@ -110,6 +110,8 @@ impl Checker<'_> {
                 }
             }
         }
+        // The `@redact` marks were collected from the declarations, before the settings block.
+        settings.redact = std::mem::take(&mut self.bundle.settings.redact);
         self.bundle.settings = settings;
         self.bundle.settings_loc = Some(Loc { file: *file, span: first.span });
     }
@@ -341,10 +343,12 @@ impl Checker<'_> {
                     );
                 }
                 let mut parts = Vec::new();
+                let marked = self.redacted_for(&r.targets);
                 for p in &reason.message.parts {
                     match p {
                         ast::TemplatePart::Text(t) => parts.push(ir::TemplatePart::Text(t.clone())),
                         ast::TemplatePart::Expr(e) => {
+                            self.refuse_redacted_in_reason(file, e, &marked);
                             let v = self.check_expr(&mut scope, e);
                             parts.push(ir::TemplatePart::Expr(v));
                         }

@@ -590,13 +590,21 @@ impl<'src> Parser<'src> {
             let name = self.expect_name("a field name")?;
             self.expect(Tok::Colon)?;
             let ty = self.parse_type()?;
-            let span = name.span.to(ty.span);
-            fields.push(FieldDecl { doc, name, ty, span });
+            let redact = self.parse_redact_mark()?;
+            let span = name.span.to(redact.unwrap_or(ty.span));
+            fields.push(FieldDecl { doc, name, ty, span, redact });
             if self.eat(Tok::Comma).is_none() {
                 break;
             }
         }
         Ok(fields)
+    }
+
+    /// `@redact` after a field's type: the value is shown as a keyed hash outside the evaluator.
+    fn parse_redact_mark(&mut self) -> PResult<Option<Span>> {
+        let Some(at) = self.eat(Tok::At) else { return Ok(None) };
+        let word = self.expect_word("redact")?;
+        Ok(Some(at.span.to(word.span)))
     }
 
     fn parse_type(&mut self) -> PResult<TypeExpr> {

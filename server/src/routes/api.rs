@@ -91,7 +91,7 @@ pub async fn case(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    cases::get(&app, &p, &id).await.map(|c| Json(cases::view(&c)))
+    cases::get(&app, &p, &id).await.map(|c| Json(cases::view(&app, &p, &c)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +126,7 @@ pub async fn wait(
     loop {
         let case = cases::get(&app, &p, &id).await?;
         if case.state.is_resolved() {
-            return Ok(Json(cases::view(&case)));
+            return Ok(Json(cases::view(&app, &p, &case)));
         }
         tokio::select! {
             changed = rx.changed() => {
@@ -134,12 +134,12 @@ pub async fn wait(
                     tokio::time::sleep_until(deadline).await;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => return Ok(Json(cases::view(&case))),
-            _ = app.shutdown.cancelled() => return Ok(Json(cases::view(&case))),
+            _ = tokio::time::sleep_until(deadline) => return Ok(Json(cases::view(&app, &p, &case))),
+            _ = app.shutdown.cancelled() => return Ok(Json(cases::view(&app, &p, &case))),
         }
         if tokio::time::Instant::now() >= deadline {
             let case = cases::get(&app, &p, &id).await?;
-            return Ok(Json(cases::view(&case)));
+            return Ok(Json(cases::view(&app, &p, &case)));
         }
     }
 }
@@ -181,7 +181,7 @@ pub async fn events(
         let event = match cases::get(&s.app, &s.p, &s.id).await {
             Ok(case) => {
                 s.done = case.state.is_resolved();
-                SseEvent::default().event("case").json_data(cases::view(&case)).unwrap_or_default()
+                SseEvent::default().event("case").json_data(cases::view(&s.app, &s.p, &case)).unwrap_or_default()
             }
             Err(e) => {
                 s.done = true;
@@ -207,7 +207,7 @@ async fn event(
     check_by(p, &body)?;
     let eid = event_id(headers, &body)?.map(|k| Key::new(k, p, endpoint, id, raw));
     let action = action(body)?;
-    cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(&c)))
+    cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(app, p, &c)))
 }
 
 pub async fn approve(
@@ -256,7 +256,7 @@ pub async fn evidence(
         return Err(ApiError::BadRequest("give at least one fact: { \"NAME\": value }".into()));
     }
     let eid = event_id(&headers, &serde_json::Map::new())?.map(|k| Key::new(k, &p, "evidence", &id, &body));
-    cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&c)))
+    cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&app, &p, &c)))
 }
 
 /// The requesting human answers a `confirm` source's question: `{"answer": "confirm"}` or
@@ -312,7 +312,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let filter = StateFilter::parse(q.state.as_deref())?;
     let cases = cases::list(&app, &p, filter).await?;
-    Ok(Json(Value::Array(cases.iter().map(cases::view).collect())))
+    Ok(Json(Value::Array(cases.iter().map(|c| cases::view(&app, &p, c)).collect())))
 }
 
 pub async fn deliveries(
