@@ -2,7 +2,7 @@
 //! everything before anything runs: magic, format version, exact length, SHA-256, signature (when
 //! present or required), payload decoding, and the bytecode verifier ([`crate::verify`]).
 //!
-//! # Byte layout (format version 3)
+//! # Byte layout (format version 4)
 //!
 //! All integers are little-endian. `[signed]` fields are present only when the flag is 1.
 //!
@@ -40,7 +40,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// The format version this runtime writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+/// 4: `Decimal` constants are `i128` units of 10^-18 (they were `i64` ten-thousandths).
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The first bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"AARMB\0\r\n";

@@ -221,9 +221,9 @@ fn tamper_error_kinds() {
     };
     let flip = |i: usize| flip_with(i, 0x01);
     assert!(matches!(flip(0), BundleError::BadMagic));
-    let e = flip(8); // 3 -> 2
-    assert!(matches!(e, BundleError::UnsupportedVersion { found: 2, supported: FORMAT_VERSION }), "{e:?}");
-    assert!(e.to_string().contains("version 2") && e.to_string().contains("version 3"), "{e}");
+    let e = flip(8); // 4 -> 5
+    assert!(matches!(e, BundleError::UnsupportedVersion { found: 5, supported: FORMAT_VERSION }), "{e:?}");
+    assert!(e.to_string().contains("version 5") && e.to_string().contains("version 4"), "{e}");
     assert!(matches!(flip(12), BundleError::HashMismatch { .. })); // compiler version text
     assert!(matches!(flip_with(12 + vlen, 0x02), BundleError::BadHeader(_))); // flag 1 -> 3
     assert!(matches!(flip(12 + vlen + 1), BundleError::HashMismatch { .. })); // public key
@@ -288,19 +288,20 @@ fn compiler_version_must_match_payload() {
     assert!(matches!(e, BundleError::CompilerVersionMismatch { .. }), "{e:?}");
 }
 
-/// Format version 3 added `settings { allow_valid }` to the payload's settings (version 2 moved
-/// the policy vocabulary into one module): an older bundle is refused before its payload is read,
-/// by the header and the decoder alike, with both versions named and the fix (rebuild) said.
+/// Format version 4 holds `Decimal` constants as `i128` units of 10^-18 (version 3 added
+/// `settings { allow_valid }`, version 2 moved the policy vocabulary into one module): an older
+/// bundle is refused before its payload is read, by the header and the decoder alike, with both
+/// versions named and the fix (rebuild) said.
 #[test]
 fn an_older_bundle_is_refused_with_a_rebuild_hint() {
-    assert_eq!(FORMAT_VERSION, 3);
-    for version in [1u16, 2] {
+    assert_eq!(FORMAT_VERSION, 4);
+    for version in [1u16, 2, 3] {
         let mut old = encode(&program(), None).unwrap();
         old[8..10].copy_from_slice(&version.to_le_bytes());
         for e in [read_info(&old).unwrap_err(), decode(&old, &[], false).unwrap_err()] {
-            assert!(matches!(e, BundleError::UnsupportedVersion { found, supported: 3 } if found == version), "{e:?}");
+            assert!(matches!(e, BundleError::UnsupportedVersion { found, supported: 4 } if found == version), "{e:?}");
             let text = e.to_string();
-            assert!(text.contains(&format!("version {version}")) && text.contains("version 3"), "{text}");
+            assert!(text.contains(&format!("version {version}")) && text.contains("version 4"), "{text}");
             assert!(text.contains("rebuild the bundle"), "{text}");
         }
     }
