@@ -119,6 +119,12 @@ mod tests {
         assert!(in_range(from_int(i64::MIN)).is_some() && in_range(from_int(i64::MAX)).is_some());
     }
 
+    /// A 128-bit decimal costs no space: `Unknown`'s 128-bit evidence mask already sized `Value`.
+    #[test]
+    fn value_stays_32_bytes() {
+        assert_eq!(std::mem::size_of::<crate::value::Value>(), 32);
+    }
+
     #[test]
     fn prints_as_authors_write() {
         assert_eq!(format_decimal(from_int(10_000)), "10000");
