@@ -162,6 +162,57 @@ rule fix_port on connect priority 10 {
     assert_eq!(d["modified_action"]["params"]["target"], json!({ "host": "db.corp", "port": 443, "weight": 0.25 }));
 }
 
+/// Decimals are exact to 18 fractional digits end to end: a literal, a request value, arithmetic
+/// and the modified action; a 19th digit is `input.invalid`, never rounded onto the limit; an
+/// overflow is a deny.
+#[test]
+fn decimals_keep_18_fractional_digits_and_never_round() {
+    let dir = scratch("decimal18");
+    std::fs::write(
+        dir.join("p.aarm"),
+        r#"policy wei version "1"
+tool send { amount: Decimal, rate: Decimal }
+settings { default allow }
+
+rule over_one_eth on send priority 30 {
+  when params.rate == 1 and params.amount > 1.000000000000000000
+  deny
+}
+
+rule huge_fx on send priority 20 {
+  when params.amount * params.rate >= 10000000000000000000.0
+  deny
+}
+
+rule quote on send priority 10 {
+  when params.rate == 1.087654
+  modify { params.amount = params.amount * params.rate }
+}
+"#,
+    )
+    .unwrap();
+    let req = |amount: &str, rate: &str| json!({ "action": { "tool": "send", "params": { "amount": amount, "rate": rate } } });
+    let (_, d) = eval(&dir, &req("1.000000000000000001", "1"), &[]);
+    assert_eq!((&d["decision"], &d["rule"]), (&json!("deny"), &json!("wei.over_one_eth")), "one wei over: {d}");
+    let (_, d) = eval(&dir, &req("1", "1"), &[]);
+    assert_eq!(d["decision"], "allow", "{d}");
+    // A 19th digit would round to exactly 1 and pass: it is refused instead.
+    let (_, d) = eval(&dir, &req("1.0000000000000000001", "1"), &[]);
+    assert_eq!((&d["decision"], &d["reason"]["code"]), (&json!("deny"), &json!("input.invalid")), "{d}");
+    // Products are cut to 18 digits; the modified amount keeps every digit, as a string.
+    let (_, d) = eval(&dir, &req("0.123456789012345678", "1.087654"), &[]);
+    assert_eq!(d["decision"], "modify", "{d}");
+    assert_eq!(d["modified_action"]["params"]["amount"], json!("0.134278270396433826"), "{d}");
+    // Near the top of the range, then past it: an overflow (a product of 10^20 or more) is an
+    // evaluation error, a deny, never an allow.
+    let (_, d) = eval(&dir, &req("0.5", "99999999999999999999.999999999999999999"), &[]);
+    assert_eq!((&d["decision"], &d["rule"]), (&json!("deny"), &json!("wei.huge_fx")), "{d}");
+    let (_, d) = eval(&dir, &req("0.5", "10000000000000000000"), &[]);
+    assert_eq!(d["decision"], "allow", "5 × 10^18 is below the threshold: {d}");
+    let (_, d) = eval(&dir, &req("20", "10000000000000000000"), &[]);
+    assert_eq!((&d["decision"], &d["reason"]["code"]), (&json!("deny"), &json!("eval.error")), "{d}");
+}
+
 #[test]
 fn invalid_input_is_a_deny_not_a_crash() {
     let dir = Path::new("examples/payments");

@@ -322,7 +322,7 @@ fn inspect_json_holds_everything_the_human_output_shows() {
     assert!(human.contains(v["hash"].as_str().unwrap()));
     assert!(v["hash"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(v["signature"], serde_json::Value::Null);
-    assert_eq!(v["format"], 3, "the bundle format version (docs/bundle.md)");
+    assert_eq!(v["format"], 4, "the bundle format version (docs/bundle.md)");
     assert!(v["size"].as_u64().unwrap() > 0);
     assert_eq!(v["policies"][0]["name"], "records");
     assert_eq!(v["tools"][0]["name"], "delete_records");

@@ -55,3 +55,11 @@ pub fn compile(loaded: &Loaded) -> Compiled {
     };
     Compiled { checked, program, codegen_error }
 }
+
+// The parser reads decimal literals into the runtime's fixed point without depending on the
+// runtime: the two definitions of the unit and the range must be one.
+const _: () = assert!(
+    aarm_lang::parser::DECIMAL_SCALE == aarm_runtime::decimal::DECIMAL_SCALE
+        && aarm_lang::parser::DECIMAL_LIMIT == aarm_runtime::decimal::DECIMAL_LIMIT
+        && aarm_lang::parser::DECIMAL_DIGITS as u32 == aarm_runtime::decimal::FRACTION_DIGITS
+);

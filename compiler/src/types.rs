@@ -8,7 +8,7 @@ use std::fmt;
 pub enum Type {
     Bool,
     Int,
-    /// Fixed point with four fractional digits.
+    /// Exact fixed point with 18 fractional digits (`aarm_runtime::decimal`).
     Decimal,
     String,
     Duration,

@@ -26,10 +26,10 @@ pub struct IntLit {
     pub span: Span,
 }
 
-/// A decimal (or an integer where a decimal is expected), in ten-thousandths.
+/// A decimal (or an integer where a decimal is expected), in units of 10^-18.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecLit {
-    pub scaled: i64,
+    pub scaled: i128,
     pub span: Span,
 }
 
@@ -584,8 +584,8 @@ pub struct RecordField {
 pub enum ExprKind {
     Bool(bool),
     Int(i64),
-    /// Ten-thousandths: `12.5` is `125000`.
-    Decimal(i64),
+    /// Units of 10^-18: `12.5` is `12_500_000_000_000_000_000`.
+    Decimal(i128),
     Str(String),
     Duration(i64),
     List(Vec<Expr>),

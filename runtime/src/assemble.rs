@@ -6,7 +6,8 @@
 
 use crate::convert::typed_value_to_json;
 use crate::decision::{
-    codes, confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, StepUpObligation,
+    codes, confidence, format_confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef,
+    StepUpObligation,
 };
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
@@ -14,7 +15,7 @@ use crate::record::Scope;
 use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
-use crate::value::{format_decimal, EvidenceMask, Value};
+use crate::value::{EvidenceMask, Value};
 
 /// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
 /// candidate; the interpreter: an index).
@@ -213,8 +214,8 @@ fn try_assemble<S: Resolved>(
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
             let message = format!(
                 "confidence {} is below the minimum {}",
-                format_decimal(rule.confidence.unwrap_or(0)),
-                format_decimal(source.min_confidence().unwrap_or(0))
+                format_confidence(rule.confidence.unwrap_or(0)),
+                format_confidence(source.min_confidence().unwrap_or(0))
             );
             let mut d = base(&rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
             d.defer = Some(source.settings_limits());

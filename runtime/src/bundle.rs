@@ -40,6 +40,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// The format version this runtime writes and reads.
+/// 4: `override` declarations, `valid` on rules and step-ups, `action_hash_ignores`, `@redact`
+/// marks, and `Decimal` constants as `i128` units of 10^-18 (they were `i64` ten-thousandths).
 pub const FORMAT_VERSION: u16 = 4;
 
 /// The first bytes of every bundle.

@@ -41,9 +41,9 @@
 //! - `Decimal` ← a JSON number or a string holding one (`10000.5`, `"10000.50"`, `"-3"`,
 //!   `"1.5e3"`: the JSON number grammar, leading zeros tolerated in strings). The value is read
 //!   from its decimal text, never through float arithmetic, and must be **exactly**
-//!   representable in ten-thousandths: `0.00001` is an error (no silent rounding) while
-//!   `1.50000` and `1e3` are fine (exact). The range is that of i64 ten-thousandths (about ±922
-//!   trillion): `9e18` is an error.
+//!   representable with 18 fractional digits ([`crate::decimal`]): `1e-19` is an error (no
+//!   silent rounding) while `1.50000` and `1e3` are fine (exact). The magnitude must be below
+//!   10^20: `1e20` is an error.
 //!   A JSON *number* with a fraction or exponent is held by serde_json as an f64; its text is
 //!   recovered as the f64's shortest representation, which is exact for up to 15 significant
 //!   digits. [`convert_str`] sees the original text, and rejects a Decimal given as a JSON number
@@ -76,11 +76,12 @@
 //! length of every array — everywhere in the document, including an undeclared tool's params.
 //! The size and depth errors are reported at `$`.
 
+use crate::decimal::{self, DecimalTextError, DECIMAL_SCALE, FRACTION_DIGITS};
 use crate::json::Path;
 use crate::record::MAX_REQUEST_ID_BYTES;
 use crate::request::{Context, Identity, Request};
 use crate::schema::{FieldSchema, Schema, ToolSchema, ValueType};
-use crate::value::{format_decimal, format_time, parse_time, Value, DECIMAL_SCALE};
+use crate::value::{format_decimal, format_time, parse_time, Value};
 use serde_json::{Map, Number, Value as Json};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -149,7 +150,7 @@ pub fn convert_value(schema: &Schema, json: &Json, now: i64, limits: &Limits) ->
 
 /// A value as JSON, without its type: `Bool`, `Int` and `String` as themselves; `Decimal` as a
 /// JSON number when it has at most 15 significant digits (exact in a JSON reader's f64; integral
-/// values as integers), else as a string (`"922337203685477.5807"`); `Time` as an RFC 3339
+/// values in the i64 range as integers), else as a string (`"0.123456789012345678"`); `Time` as an RFC 3339
 /// string; `Duration` as integer seconds; lists and sets as arrays; `Absent` (and `Unknown`) as
 /// `null`. A record has no field names here, so it becomes an array of its field values; use
 /// [`typed_value_to_json`] to get an object. Everything but records converts back with
@@ -191,9 +192,11 @@ pub fn params_to_json(tool: &ToolSchema, params: &[Value]) -> Map<String, Json> 
     tool.fields.iter().zip(params.iter()).map(|(f, v)| (f.name.clone(), typed_value_to_json(v, &f.ty))).collect()
 }
 
-fn decimal_to_json(d: i64) -> Json {
+fn decimal_to_json(d: i128) -> Json {
     if d % DECIMAL_SCALE == 0 {
-        return Json::Number(Number::from(d / DECIMAL_SCALE));
+        if let Ok(whole) = i64::try_from(d / DECIMAL_SCALE) {
+            return Json::Number(Number::from(whole));
+        }
     }
     let text = format_decimal(d);
     let significant = text.bytes().filter(u8::is_ascii_digit).skip_while(|b| *b == b'0').count();
@@ -583,11 +586,11 @@ impl Conv<'_> {
                     Ok(d) => Ok(Value::Decimal(d)),
                     Err(DecimalError::Syntax) => Err(mismatch()),
                     Err(DecimalError::TooPrecise) => Err(path.error(format!(
-                        "Decimal {} has more than 4 fractional digits",
+                        "Decimal {} has more than {FRACTION_DIGITS} fractional digits",
                         describe_number_text(json, &text)
                     ))),
                     Err(DecimalError::OutOfRange) => Err(path.error(format!(
-                        "Decimal {} is out of range (64-bit fixed point with 4 fractional digits, about ±922 trillion)",
+                        "Decimal {} is out of range (less than 10^20 in magnitude, with {FRACTION_DIGITS} fractional digits)",
                         describe_number_text(json, &text)
                     ))),
                 }
@@ -888,31 +891,13 @@ fn normalize(text: &str) -> Option<Exact> {
     Some(Exact { negative: negative && !digits.is_empty(), digits, exp10 })
 }
 
-/// Ten-thousandths of a decimal text, exactly.
-fn parse_decimal(text: &str) -> Result<i64, DecimalError> {
+/// A decimal text's exact value in units of 10^-18 (`crate::decimal`), never rounded.
+fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
     let exact = normalize(text).ok_or(DecimalError::Syntax)?;
-    if exact.digits.is_empty() {
-        return Ok(0);
-    }
-    let scale_exp = exact.exp10 + 4;
-    if scale_exp < 0 {
-        return Err(DecimalError::TooPrecise);
-    }
-    let total = i64::try_from(exact.digits.len()).unwrap_or(i64::MAX).saturating_add(scale_exp);
-    if total > 19 {
-        return Err(DecimalError::OutOfRange);
-    }
-    let mut v: i128 = 0;
-    for d in &exact.digits {
-        v = v * 10 + i128::from(*d);
-    }
-    for _ in 0..scale_exp {
-        v *= 10;
-    }
-    if exact.negative {
-        v = -v;
-    }
-    i64::try_from(v).map_err(|_| DecimalError::OutOfRange)
+    decimal::from_digits(exact.negative, &exact.digits, exact.exp10).map_err(|e| match e {
+        DecimalTextError::TooPrecise => DecimalError::TooPrecise,
+        DecimalTextError::OutOfRange => DecimalError::OutOfRange,
+    })
 }
 
 /// `1h30m`, `45s`, `-2d`: digits and units `d h m s`, largest first, each at most once.
@@ -961,16 +946,20 @@ mod tests {
 
     #[test]
     fn decimals_are_read_exactly() {
-        assert_eq!(parse_decimal("10000.50"), Ok(100_005_000));
-        assert_eq!(parse_decimal("1e3"), Ok(10_000_000));
-        assert_eq!(parse_decimal("1.50000"), Ok(15_000));
-        assert_eq!(parse_decimal("-0.0001"), Ok(-1));
-        assert_eq!(parse_decimal("1e-5"), Err(DecimalError::TooPrecise));
+        let one = DECIMAL_SCALE;
+        assert_eq!(parse_decimal("10000.50"), Ok(100_005 * one / 10));
+        assert_eq!(parse_decimal("1e3"), Ok(1000 * one));
+        assert_eq!(parse_decimal("1.50000"), Ok(one * 3 / 2));
+        assert_eq!(parse_decimal("-0.000000000000000001"), Ok(-1));
+        assert_eq!(parse_decimal("1e-18"), Ok(1));
+        assert_eq!(parse_decimal("1e-19"), Err(DecimalError::TooPrecise));
+        assert_eq!(parse_decimal("1000.0000000000000000001"), Err(DecimalError::TooPrecise));
         assert_eq!(parse_decimal("0e-999999999999"), Ok(0));
         assert_eq!(parse_decimal("1e999999999999"), Err(DecimalError::OutOfRange));
-        assert_eq!(parse_decimal("922337203685477.5807"), Ok(i64::MAX));
-        assert_eq!(parse_decimal("-922337203685477.5808"), Ok(i64::MIN));
-        assert_eq!(parse_decimal("922337203685477.5808"), Err(DecimalError::OutOfRange));
+        assert_eq!(parse_decimal("99999999999999999999.999999999999999999"), Ok(decimal::DECIMAL_LIMIT - 1));
+        assert_eq!(parse_decimal("-99999999999999999999.999999999999999999"), Ok(1 - decimal::DECIMAL_LIMIT));
+        assert_eq!(parse_decimal("100000000000000000000"), Err(DecimalError::OutOfRange));
+        assert_eq!(parse_decimal("1e20"), Err(DecimalError::OutOfRange));
         for bad in ["", "-", "1.", ".5", "1e", "abc", "1.5x", "+1", "0x10", "1e+"] {
             assert_eq!(parse_decimal(bad), Err(DecimalError::Syntax), "{bad}");
         }

@@ -243,7 +243,16 @@ impl DeferObligation {
     }
 }
 
+/// Ten-thousandths per one of a rule's `confidence` and `settings { min_confidence }` (0..=1 with
+/// at most 4 fractional digits, exact as an f64).
+pub const CONFIDENCE_SCALE: i64 = 10_000;
+
 /// A confidence in ten-thousandths as the decision shows it (exact for 0..=1).
 pub fn confidence(scaled: i64) -> f64 {
-    scaled as f64 / crate::value::DECIMAL_SCALE as f64
+    scaled as f64 / CONFIDENCE_SCALE as f64
+}
+
+/// A confidence in ten-thousandths as a reason message shows it (`0.75`).
+pub fn format_confidence(scaled: i64) -> String {
+    crate::value::format_decimal(i128::from(scaled) * (crate::decimal::DECIMAL_SCALE / i128::from(CONFIDENCE_SCALE)))
 }

@@ -2,7 +2,8 @@
 //! only this crate (never the compiler, no SQLite, no async, no HTTP); the case service that
 //! suspends actions for approvers is the `aarm-cases` crate beside it.
 //!
-//! - [`value`], [`schema`]: runtime values and the bundle's declared inputs
+//! - [`value`], [`schema`]: runtime values and the bundle's declared inputs; [`decimal`]: the
+//!   exact fixed point of `Decimal` values
 //! - [`bytecode`], [`program`]: the instruction set and the bundle's contents
 //! - [`bundle`]: the `.aarmb` encoding (header, SHA-256, Ed25519) and loading
 //! - [`verify`]: the bytecode verifier run on every load
@@ -64,6 +65,7 @@ pub mod assemble;
 pub mod bundle;
 pub mod bytecode;
 pub mod convert;
+pub mod decimal;
 pub mod decision;
 pub mod disasm;
 pub mod engine;

@@ -3,8 +3,9 @@
 //! (each implements it on its own, and the differential test compares them).
 
 use crate::bytecode::{ArithOp, CmpOp, MethodOp};
+use crate::decimal;
 use crate::parsed;
-use crate::value::{Value, DECIMAL_SCALE};
+use crate::value::Value;
 use std::sync::Arc;
 
 /// Why evaluating a rule failed. A failure never becomes an allow: the rule decides `deny` with
@@ -44,7 +45,7 @@ fn bad(what: &'static str) -> EvalError {
 /// `Int` → `Decimal`, element-wise on lists.
 pub fn widen(v: &Value) -> R {
     match v {
-        Value::Int(i) => i.checked_mul(DECIMAL_SCALE).map(Value::Decimal).ok_or(EvalError::Overflow),
+        Value::Int(i) => Ok(Value::Decimal(decimal::from_int(*i))),
         Value::Decimal(_) => Ok(v.clone()),
         Value::List(items) => {
             let out: Result<Vec<Value>, EvalError> = items.iter().map(widen).collect();
@@ -63,18 +64,11 @@ pub fn neg(v: &Value) -> R {
     }
 }
 
-/// `a * b` in ten-thousandths, rounded toward zero.
-fn dec_mul(a: i64, b: i64) -> Result<i64, EvalError> {
-    let p = i128::from(a) * i128::from(b) / i128::from(DECIMAL_SCALE);
-    i64::try_from(p).map_err(|_| EvalError::Overflow)
-}
-
-fn dec_div(a: i64, b: i64) -> Result<i64, EvalError> {
+fn dec_div(a: i128, b: i128) -> Result<i128, EvalError> {
     if b == 0 {
         return Err(EvalError::DivisionByZero);
     }
-    let q = i128::from(a) * i128::from(DECIMAL_SCALE) / i128::from(b);
-    i64::try_from(q).map_err(|_| EvalError::Overflow)
+    decimal::div(a, b).ok_or(EvalError::Overflow)
 }
 
 pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
@@ -90,9 +84,9 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
             }
             Int(x.checked_div(*y).ok_or(ov)?)
         }
-        (ArithOp::DecAdd, Decimal(x), Decimal(y)) => Decimal(x.checked_add(*y).ok_or(ov)?),
-        (ArithOp::DecSub, Decimal(x), Decimal(y)) => Decimal(x.checked_sub(*y).ok_or(ov)?),
-        (ArithOp::DecMul, Decimal(x), Decimal(y)) => Decimal(dec_mul(*x, *y)?),
+        (ArithOp::DecAdd, Decimal(x), Decimal(y)) => Decimal(decimal::add(*x, *y).ok_or(ov)?),
+        (ArithOp::DecSub, Decimal(x), Decimal(y)) => Decimal(decimal::sub(*x, *y).ok_or(ov)?),
+        (ArithOp::DecMul, Decimal(x), Decimal(y)) => Decimal(decimal::mul(*x, *y).ok_or(ov)?),
         (ArithOp::DecDiv, Decimal(x), Decimal(y)) => Decimal(dec_div(*x, *y)?),
         (ArithOp::Concat, Str(x), Str(y)) => {
             let mut s = String::with_capacity(x.len() + y.len());
@@ -320,14 +314,23 @@ mod tests {
 
     #[test]
     fn decimal_arithmetic_rounds_toward_zero_and_checks_overflow() {
-        let d = |x: i64| Value::Decimal(x);
-        assert!(matches!(arith(ArithOp::DecMul, &d(15_000), &d(15_000)), Ok(Value::Decimal(22_500))));
-        assert!(matches!(arith(ArithOp::DecDiv, &d(10_000), &d(30_000)), Ok(Value::Decimal(3_333))));
-        assert!(matches!(arith(ArithOp::DecDiv, &d(-10_000), &d(30_000)), Ok(Value::Decimal(-3_333))));
+        let d = |x: i128| Value::Decimal(x);
+        let one = crate::decimal::DECIMAL_SCALE;
+        assert!(
+            matches!(arith(ArithOp::DecMul, &d(one * 3 / 2), &d(one * 3 / 2)), Ok(Value::Decimal(x)) if x == one * 9 / 4)
+        );
+        assert!(matches!(arith(ArithOp::DecDiv, &d(one), &d(3 * one)), Ok(Value::Decimal(333_333_333_333_333_333))));
+        assert!(matches!(arith(ArithOp::DecDiv, &d(-one), &d(3 * one)), Ok(Value::Decimal(-333_333_333_333_333_333))));
         assert_eq!(arith(ArithOp::DecDiv, &d(1), &d(0)).err(), Some(EvalError::DivisionByZero));
         assert_eq!(arith(ArithOp::IntAdd, &Value::Int(i64::MAX), &Value::Int(1)).err(), Some(EvalError::Overflow));
         assert_eq!(arith(ArithOp::IntDiv, &Value::Int(i64::MIN), &Value::Int(-1)).err(), Some(EvalError::Overflow));
-        assert_eq!(widen(&Value::Int(i64::MAX)).err(), Some(EvalError::Overflow));
+        assert!(
+            matches!(widen(&Value::Int(i64::MAX)), Ok(Value::Decimal(x)) if x == i128::from(i64::MAX) * one),
+            "every Int widens exactly"
+        );
+        let big = d(crate::decimal::DECIMAL_LIMIT - 1);
+        assert_eq!(arith(ArithOp::DecAdd, &big, &d(1)).err(), Some(EvalError::Overflow));
+        assert_eq!(arith(ArithOp::DecMul, &big, &d(2 * one)).err(), Some(EvalError::Overflow));
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub enum Const {
     Bool(bool),
     Int(i64),
-    /// Ten-thousandths.
-    Decimal(i64),
+    /// Units of 10^-18 (`crate::decimal`).
+    Decimal(i128),
     Str(String),
     /// Seconds.
     Duration(i64),

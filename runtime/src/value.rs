@@ -4,8 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// Ten-thousandths per unit of a `Decimal`.
-pub const DECIMAL_SCALE: i64 = 10_000;
+pub use crate::decimal::{format_decimal, DECIMAL_SCALE};
 
 /// A set of evidence facts, by evidence index (a bundle declares at most 128).
 pub type EvidenceMask = u128;
@@ -17,8 +16,8 @@ pub const MAX_EVIDENCE: usize = 128;
 pub enum Value {
     Bool(bool),
     Int(i64),
-    /// Fixed point: ten-thousandths.
-    Decimal(i64),
+    /// Fixed point: units of 10^-18 (`crate::decimal`).
+    Decimal(i128),
     Str(Arc<str>),
     /// Seconds.
     Duration(i64),
@@ -67,9 +66,9 @@ impl Value {
         Some(match (self, other) {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b))
-            | (Value::Decimal(a), Value::Decimal(b))
             | (Value::Duration(a), Value::Duration(b))
             | (Value::Time(a), Value::Time(b)) => a == b,
+            (Value::Decimal(a), Value::Decimal(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::List(a), Value::List(b)) | (Value::Record(a), Value::Record(b)) => {
                 if a.len() != b.len() {
@@ -91,9 +90,9 @@ impl Value {
     pub fn compare(&self, other: &Value) -> Option<Ordering> {
         Some(match (self, other) {
             (Value::Int(a), Value::Int(b))
-            | (Value::Decimal(a), Value::Decimal(b))
             | (Value::Duration(a), Value::Duration(b))
             | (Value::Time(a), Value::Time(b)) => a.cmp(b),
+            (Value::Decimal(a), Value::Decimal(b)) => a.cmp(b),
             // UTF-8 byte order is code point order.
             (Value::Str(a), Value::Str(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
@@ -122,22 +121,6 @@ impl Value {
             Value::Unknown(_) => "(unknown)".to_string(),
         }
     }
-}
-
-/// `12.5`, `-0.0001`, `10000`: no trailing zeros, no exponent.
-pub fn format_decimal(d: i64) -> String {
-    let sign = if d < 0 { "-" } else { "" };
-    let abs = d.unsigned_abs();
-    let scale = DECIMAL_SCALE.unsigned_abs();
-    let (whole, frac) = (abs / scale, abs % scale);
-    if frac == 0 {
-        return format!("{sign}{whole}");
-    }
-    let mut f = format!("{frac:04}");
-    while f.ends_with('0') {
-        f.pop();
-    }
-    format!("{sign}{whole}.{f}")
 }
 
 /// `1h30m`, `45s`, `0s`.
@@ -248,9 +231,9 @@ mod tests {
 
     #[test]
     fn decimals_and_durations_print_as_authors_write_them() {
-        assert_eq!(format_decimal(100_000_000), "10000");
-        assert_eq!(format_decimal(125_000), "12.5");
-        assert_eq!(format_decimal(-1), "-0.0001");
+        assert_eq!(format_decimal(10_000 * DECIMAL_SCALE), "10000");
+        assert_eq!(format_decimal(125 * DECIMAL_SCALE / 10), "12.5");
+        assert_eq!(format_decimal(-1), "-0.000000000000000001");
         assert_eq!(format_duration(5400), "1h30m");
         assert_eq!(format_duration(45), "45s");
     }

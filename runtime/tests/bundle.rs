@@ -292,7 +292,8 @@ fn compiler_version_must_match_payload() {
 }
 
 /// Format version 4 added the `override` declarations, a rule's and a step-up's `valid`,
-/// `action_hash_ignores` and the `@redact` marks (version 3 `settings { allow_valid }`, version 2
+/// `action_hash_ignores`, the `@redact` marks and `Decimal` constants as `i128` units of 10^-18
+/// (version 3 `settings { allow_valid }`, version 2
 /// moved the policy vocabulary into one module): an older bundle is refused before its payload is
 /// read, by the header and the decoder alike, with both versions named and the fix (rebuild) said.
 #[test]

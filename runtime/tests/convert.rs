@@ -5,11 +5,17 @@
 use aarm_runtime::convert::{
     convert_str, convert_value, params_to_json, typed_value_to_json, value_to_json, InputError, Limits,
 };
+use aarm_runtime::decimal::DECIMAL_LIMIT;
 use aarm_runtime::request::Request;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use aarm_runtime::value::{format_time, parse_time, Value};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
+
+/// A decimal written in ten-thousandths (`15_000` is 1.5), in the runtime's units of 10^-18.
+fn d4(ten_thousandths: i64) -> i128 {
+    i128::from(ten_thousandths) * 100_000_000_000_000
+}
 
 const NOW: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
 
@@ -192,7 +198,7 @@ fn design_example_converts() {
     assert_eq!(r.tool_index, Some(0));
     assert_eq!(&*r.operation, "execute");
     assert_eq!(r.params.len(), 4);
-    assert!(eq(&r.params[0], &Value::Decimal(100_000_000)));
+    assert!(eq(&r.params[0], &Value::Decimal(d4(100_000_000))));
     assert_eq!(s(&r.params[1]), "USD");
     assert_eq!(s(&r.params[2]), "acme");
     assert!(matches!(r.params[3], Value::Absent));
@@ -205,7 +211,7 @@ fn design_example_converts() {
     assert_eq!(s(&r.context.original_request), "pay the acme invoice");
     assert!(items(&r.context.prior_actions).is_empty());
     assert_eq!(items(&r.context.data_classes).iter().map(s).collect::<Vec<_>>(), ["PII"]);
-    assert!(eq(&r.context.semantic_distance, &Value::Decimal(2000)));
+    assert!(eq(&r.context.semantic_distance, &Value::Decimal(d4(2000))));
     assert!(eq(&r.context.now, &Value::Time(NOW)));
     assert_eq!(r.context.declared.len(), 2);
     assert_eq!(s(&r.context.declared[0]), "prod");
@@ -391,7 +397,7 @@ fn every_type_converts() {
     let p = &r.params;
     assert!(eq(&p[0], &Value::Bool(true)));
     assert!(eq(&p[1], &Value::Int(-5)));
-    assert!(eq(&p[2], &Value::Decimal(123_456)));
+    assert!(eq(&p[2], &Value::Decimal(d4(123_456))));
     assert_eq!(s(&p[3]), "n");
     assert!(eq(&p[4], &Value::Duration(5400)));
     assert!(eq(&p[5], &Value::Time(NOW)));
@@ -408,7 +414,10 @@ fn every_type_converts() {
     assert!(matches!(p[10], Value::Absent));
     assert!(eq(
         &p[11],
-        &Value::list(vec![Value::list(vec![Value::Decimal(15_000), Value::Decimal(20_000)]), Value::empty_list()])
+        &Value::list(vec![
+            Value::list(vec![Value::Decimal(d4(15_000)), Value::Decimal(d4(20_000))]),
+            Value::empty_list()
+        ])
     ));
 }
 
@@ -439,44 +448,54 @@ fn int_accepts_only_integers_in_range() {
 
 #[test]
 fn decimal_numbers_and_strings_are_equal() {
-    assert!(eq(&dec("10000.50"), &Value::Decimal(100_005_000)));
+    assert!(eq(&dec("10000.50"), &Value::Decimal(d4(100_005_000))));
     let r = ok(transfer(json!({ "amount": 10000.5 })));
     assert!(eq(&r.params[0], &dec("10000.50")));
     assert!(eq(&ok(transfer(json!({ "amount": 10000 }))).params[0], &dec("10000")));
-    assert!(eq(&dec("-0.0001"), &Value::Decimal(-1)));
-    assert!(eq(&dec("1.50000"), &Value::Decimal(15_000)), "trailing zeros are exact");
-    assert!(eq(&dec("1e3"), &Value::Decimal(10_000_000)), "exact exponent forms are accepted");
-    assert!(eq(&dec("922337203685477.5807"), &Value::Decimal(i64::MAX)));
+    assert!(eq(&dec("-0.0001"), &Value::Decimal(d4(-1))));
+    assert!(eq(&dec("1.50000"), &Value::Decimal(d4(15_000))), "trailing zeros are exact");
+    assert!(eq(&dec("1e3"), &Value::Decimal(d4(10_000_000))), "exact exponent forms are accepted");
+    assert!(eq(&dec("99999999999999999999.999999999999999999"), &Value::Decimal(DECIMAL_LIMIT - 1)));
+    assert!(eq(&dec("0.000000000000000001"), &Value::Decimal(1)), "18 fractional digits are exact");
+    assert!(eq(&dec("1e-18"), &Value::Decimal(1)));
     // An exponent form written as a JSON number.
     let text = transfer(json!({})).to_string().replace("\"amount\":1", "\"amount\":2.5e2");
     let r = convert_str(&schema(), &text, NOW, &Limits::default()).unwrap();
-    assert!(eq(&r.params[0], &Value::Decimal(2_500_000)));
+    assert!(eq(&r.params[0], &Value::Decimal(d4(2_500_000))));
 }
 
 #[test]
 fn decimal_never_rounds() {
     let path = "$.action.params.amount";
-    let e = err(transfer(json!({ "amount": 0.00001 })));
-    assert_err(&e, path, "more than 4 fractional digits");
-    let e = err(transfer(json!({ "amount": "0.00001" })));
-    assert_eq!(e.message, "Decimal string \"0.00001\" has more than 4 fractional digits");
-    assert_err(&err(transfer(json!({ "amount": "1.23456" }))), path, "more than 4 fractional digits");
+    let e = err(transfer(json!({ "amount": 1e-19 })));
+    assert_err(&e, path, "more than 18 fractional digits");
+    let e = err(transfer(json!({ "amount": "0.0000000000000000001" })));
+    assert_eq!(e.message, "Decimal string \"0.0000000000000000001\" has more than 18 fractional digits");
+    // An attacker's 1000.0000000000000000001 is not 1000, as a string or as a JSON number.
+    let e = err(transfer(json!({ "amount": "1000.0000000000000000001" })));
+    assert_err(&e, path, "more than 18 fractional digits");
+    let text = transfer(json!({})).to_string().replace("\"amount\":1", "\"amount\":1000.0000000000000000001");
+    assert_err(&err_str(&text), path, "send the Decimal as a string");
+    assert_err(&err(transfer(json!({ "amount": "1e20" }))), path, "out of range");
+    assert_err(&err(transfer(json!({ "amount": "-100000000000000000000" }))), path, "out of range");
     // More digits than an f64 keeps: rejected from the text, not silently read as 0.1.
     let text = transfer(json!({})).to_string().replace("\"amount\":1", "\"amount\":0.10000000000000000001");
     assert_err(&err_str(&text), path, "send the Decimal as a string");
     // The same value as a string is simply too precise.
-    assert_err(&err(transfer(json!({ "amount": "0.10000000000000000001" }))), path, "more than 4 fractional digits");
+    assert_err(&err(transfer(json!({ "amount": "0.10000000000000000001" }))), path, "more than 18 fractional digits");
 }
 
 #[test]
 fn decimal_range_is_checked() {
     let path = "$.action.params.amount";
-    let text = transfer(json!({})).to_string().replace("\"amount\":1", "\"amount\":9e18");
+    let text = transfer(json!({})).to_string().replace("\"amount\":1", "\"amount\":1e20");
     assert_err(&err_str(&text), path, "out of range");
-    assert_err(&err(transfer(json!({ "amount": 9e18 }))), path, "out of range");
-    assert_err(&err(transfer(json!({ "amount": 9_000_000_000_000_000_000u64 }))), path, "out of range");
-    assert_err(&err(transfer(json!({ "amount": 1_000_000_000_000_000i64 }))), path, "out of range");
-    assert_err(&err(transfer(json!({ "amount": "922337203685477.5808" }))), path, "out of range");
+    assert_err(&err(transfer(json!({ "amount": 1e20 }))), path, "out of range");
+    assert_err(&err(transfer(json!({ "amount": "100000000000000000000" }))), path, "out of range");
+    assert_err(&err(transfer(json!({ "amount": "-100000000000000000000" }))), path, "out of range");
+    // Every Int is a Decimal: the largest JSON integers are in range.
+    assert!(eq(&ok(transfer(json!({ "amount": u64::MAX }))).params[0], &dec("18446744073709551615")));
+    assert!(eq(&ok(transfer(json!({ "amount": i64::MIN }))).params[0], &dec("-9223372036854775808")));
     assert_err(&err(transfer(json!({ "amount": "1e999999999" }))), path, "out of range");
     for bad in ["", "1.", ".5", "1,000", "NaN", "Infinity", "0x10", "+1", " 1"] {
         assert_err(&err(transfer(json!({ "amount": bad }))), path, "expected Decimal, found string");
@@ -538,7 +557,7 @@ fn sets_drop_duplicates_keeping_first_order() {
     assert_eq!(items(&r.params[1]).iter().map(s).collect::<Vec<_>>(), ["b", "a", "c"]);
     // Equality after conversion: "1.5", 1.5 and "1.50" are one Decimal.
     let r = ok(kitchen(json!({ "nested": [["1.5", 1.5, "1.50", 2]] })));
-    assert!(eq(&items(&r.params[11])[0], &Value::list(vec![Value::Decimal(15_000), Value::Decimal(20_000)])));
+    assert!(eq(&items(&r.params[11])[0], &Value::list(vec![Value::Decimal(d4(15_000)), Value::Decimal(d4(20_000))])));
     // Large sets stay fast (hash-bucketed, not quadratic).
     let big: Vec<i64> = (0..100_000).map(|i| i % 50_000).collect();
     let r = ok(kitchen(json!({ "ids": big })));
@@ -603,7 +622,7 @@ fn context_builtins() {
     assert_eq!(prior.len(), 2);
     assert!(eq(&prior[1], &Value::Record(vec![Value::str("send_email"), Value::str("deny")].into())));
     assert_eq!(items(&r.context.data_classes).iter().map(s).collect::<Vec<_>>(), ["PII", "PCI"]);
-    assert!(eq(&r.context.semantic_distance, &Value::Decimal(2500)));
+    assert!(eq(&r.context.semantic_distance, &Value::Decimal(d4(2500))));
     assert!(eq(&r.context.now, &Value::Time(NOW)));
     assert!(eq(&r.context.declared[1], &Value::Int(2)));
 }
@@ -654,10 +673,10 @@ fn with_evidence(ev: Json) -> Json {
 fn evidence_by_declared_name() {
     let r = ok(with_evidence(json!({ "risk_score": "0.75" })));
     assert!(r.evidence[0].is_none());
-    assert!(eq(r.evidence[1].as_ref().unwrap(), &Value::Decimal(7500)));
+    assert!(eq(r.evidence[1].as_ref().unwrap(), &Value::Decimal(d4(7500))));
     let r = ok(with_evidence(json!({ "maintenance_window_active": null, "risk_score": 1 })));
     assert!(r.evidence[0].is_none(), "null is not given");
-    assert!(eq(r.evidence[1].as_ref().unwrap(), &Value::Decimal(10_000)));
+    assert!(eq(r.evidence[1].as_ref().unwrap(), &Value::Decimal(d4(10_000))));
     let e = err(with_evidence(json!({ "risk_scor": 1 })));
     assert_eq!(e.path, "$.evidence.risk_scor");
     assert_eq!(e.message, "unknown evidence \"risk_scor\" (did you mean \"risk_score\"?)");
@@ -768,10 +787,11 @@ fn string_list_and_size_limits() {
 
 #[test]
 fn value_to_json_shapes() {
-    assert_eq!(value_to_json(&Value::Decimal(100_005_000)), json!(10000.5));
-    assert_eq!(value_to_json(&Value::Decimal(100_000_000)), json!(10000));
-    assert_eq!(value_to_json(&Value::Decimal(-1)), json!(-0.0001));
-    assert_eq!(value_to_json(&Value::Decimal(i64::MAX)), json!("922337203685477.5807"));
+    assert_eq!(value_to_json(&Value::Decimal(d4(100_005_000))), json!(10000.5));
+    assert_eq!(value_to_json(&Value::Decimal(d4(100_000_000))), json!(10000));
+    assert_eq!(value_to_json(&Value::Decimal(d4(-1))), json!(-0.0001));
+    assert_eq!(value_to_json(&Value::Decimal(DECIMAL_LIMIT - 1)), json!("99999999999999999999.999999999999999999"));
+    assert_eq!(value_to_json(&Value::Decimal(1_234_567_890_123_456_789)), json!("1.234567890123456789"));
     assert_eq!(value_to_json(&Value::Time(NOW)), json!("2026-11-24T10:00:00Z"));
     assert_eq!(value_to_json(&Value::Duration(5400)), json!(5400));
     assert_eq!(value_to_json(&Value::Absent), json!(null));
@@ -815,14 +835,15 @@ fn value_to_json_round_trips_every_type() {
     let cases: Vec<(Value, ValueType)> = vec![
         (Value::Bool(false), ValueType::Bool),
         (Value::Int(i64::MIN), ValueType::Int),
-        (Value::Decimal(i64::MIN), ValueType::Decimal),
-        (Value::Decimal(123_456_789_012_345), ValueType::Decimal),
-        (Value::Decimal(-5), ValueType::Decimal),
+        (Value::Decimal(-(DECIMAL_LIMIT - 1)), ValueType::Decimal),
+        (Value::Decimal(1), ValueType::Decimal),
+        (Value::Decimal(d4(123_456_789_012_345)), ValueType::Decimal),
+        (Value::Decimal(d4(-5)), ValueType::Decimal),
         (Value::str("héllo \"x\""), ValueType::String),
         (Value::Duration(-5400), ValueType::Duration),
         (Value::Time(-86_400), ValueType::Time),
         (Value::list(vec![Value::str("a"), Value::str("a")]), list(ValueType::String)),
-        (Value::list(vec![Value::Decimal(15_000), Value::Decimal(1)]), set(ValueType::Decimal)),
+        (Value::list(vec![Value::Decimal(d4(15_000)), Value::Decimal(d4(1))]), set(ValueType::Decimal)),
         (Value::Record(vec![Value::Int(1), Value::str("b")].into()), record_type()),
         (Value::Record(vec![Value::Int(1), Value::Absent].into()), record_type()),
         (Value::Absent, opt(ValueType::Time)),
@@ -948,14 +969,14 @@ proptest! {
     }
 
     #[test]
-    fn decimals_round_trip(d in any::<i64>()) {
+    fn decimals_round_trip(d in -(DECIMAL_LIMIT - 1)..DECIMAL_LIMIT) {
         round_trip(&Value::Decimal(d), &ValueType::Decimal);
     }
 
     #[test]
     fn small_decimals_round_trip(d in -10_000_000_000i64..10_000_000_000) {
-        round_trip(&Value::Decimal(d), &ValueType::Decimal);
-        prop_assert!(value_to_json(&Value::Decimal(d)).is_number());
+        round_trip(&Value::Decimal(d4(d)), &ValueType::Decimal);
+        prop_assert!(value_to_json(&Value::Decimal(d4(d))).is_number());
     }
 
     #[test]

@@ -160,6 +160,12 @@ impl Expr<'_, '_> {
             "evidence.rate",
             "-0.3333",
             "922337203685477.5807",
+            // 18 fractional digits, and the range's edge.
+            "0.000000000000000001",
+            "1.000000000000000001",
+            "-0.333333333333333333",
+            "99999999999999999999.999999999999999999",
+            "12345678901.123456789012345678",
         ];
         if self.scope == Scope::Pay {
             xs.extend(["params.amount", "params.amount"]);
@@ -884,8 +890,31 @@ fn int_value(u: &mut Unstructured<'_>) -> Result<String> {
 }
 
 fn dec_value(u: &mut Unstructured<'_>) -> Result<String> {
-    Ok(pick(u, &["0", "12.5", "-3.25", "99999.9999", "5000", "0.0001", "922337203685477", "1", "10.5", "-3"])?
-        .to_string())
+    Ok(pick(
+        u,
+        &[
+            "0",
+            "12.5",
+            "-3.25",
+            "99999.9999",
+            "5000",
+            "0.0001",
+            "922337203685477",
+            "1",
+            "10.5",
+            "-3",
+            // All 18 fractional digits, and the range's edges (as strings: a JSON number's double
+            // would lose digits, and the reader refuses it).
+            r#""0.000000000000000001""#,
+            r#""1.000000000000000001""#,
+            r#""-0.333333333333333333""#,
+            r#""1.234567890123456789""#,
+            r#""99999999999999999999.999999999999999999""#,
+            r#""-99999999999999999999.999999999999999999""#,
+            r#""9223372036854775807.5""#,
+        ],
+    )?
+    .to_string())
 }
 
 fn bool_value(u: &mut Unstructured<'_>) -> Result<String> {

@@ -14,7 +14,7 @@
 //! if every conjunct is. Dropping a conjunct only weakens the system. So an empty system proves
 //! that the conjunction is never true; a non-empty one proves nothing and is never reported.
 //! Numbers are exact: all numeric values are integers in their unit (an `Int` is scaled to
-//! ten-thousandths, the unit of `Decimal`, so that widened comparisons share it), and strict
+//! 10^-18, the unit of `Decimal`, so that widened comparisons share it), and strict
 //! bounds are tightened to the next representable value. Without `==` or `in`, a string has
 //! infinitely many candidates: its constraints are empty only when two required prefixes (or
 //! suffixes) disagree, or a forbidden prefix (suffix) is implied by a required one; any other mix
@@ -160,8 +160,8 @@ fn path_of(e: &Expr) -> Option<Path> {
     }
 }
 
-/// Ten-thousandths per `Int`.
-const INT_SCALE: i128 = 10_000;
+/// Units of `Decimal` (10^-18) per `Int`.
+const INT_SCALE: i128 = aarm_runtime::decimal::DECIMAL_SCALE;
 
 /// A numeric path and its granularity in the shared unit.
 fn numeric_path(e: &Expr) -> Option<(Path, i128)> {
@@ -176,7 +176,8 @@ fn numeric_path(e: &Expr) -> Option<(Path, i128)> {
 fn numeric_const(e: &Expr) -> Option<i128> {
     match &e.kind {
         ExprKind::Const(Const::Int(i)) => Some(i128::from(*i) * INT_SCALE),
-        ExprKind::Const(Const::Decimal(d) | Const::Duration(d) | Const::Time(d)) => Some(i128::from(*d)),
+        ExprKind::Const(Const::Decimal(d)) => Some(*d),
+        ExprKind::Const(Const::Duration(d) | Const::Time(d)) => Some(i128::from(*d)),
         ExprKind::Widen(inner) => numeric_const(inner),
         ExprKind::Neg(inner) => numeric_const(inner).map(|v| -v),
         _ => None,

@@ -7,12 +7,11 @@ use crate::ir::{self, Loc, Outcome};
 use crate::modules::Module;
 use crate::types::Type;
 use aarm_lang::ast::{self, ItemKind, LimitKind, OutcomeKind, RiskLevel, StepUpClauseKind};
+use aarm_lang::parser::DECIMAL_SCALE;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
+use aarm_runtime::decision::CONFIDENCE_SCALE;
 use aarm_runtime::policy::Risk;
 use aarm_runtime::value::format_duration;
-
-/// The decimal scale of confidences: `1.0` is 10 000.
-const ONE: i64 = 10_000;
 
 impl Checker<'_> {
     // ---- settings
@@ -164,14 +163,23 @@ impl Checker<'_> {
         );
     }
 
+    /// A confidence in ten-thousandths (`CONFIDENCE_SCALE`): between 0 and 1, at most four
+    /// fractional digits (a decision shows it as a JSON number, exact only that far).
     fn check_confidence(&mut self, file: FileId, d: ast::DecLit) -> i64 {
-        if !(0..=ONE).contains(&d.scaled) {
+        if !(0..=DECIMAL_SCALE).contains(&d.scaled) {
             self.report(
                 Diagnostic::new(Code::ConfidenceOutOfRange, file, d.span, "confidence must be between 0 and 1")
                     .with_help("write a value such as `0.85`"),
             );
         }
-        d.scaled.clamp(0, ONE)
+        let per_unit = DECIMAL_SCALE / i128::from(CONFIDENCE_SCALE);
+        if d.scaled % per_unit != 0 {
+            self.report(
+                Diagnostic::new(Code::DecimalPrecision, file, d.span, "a confidence keeps at most 4 fractional digits")
+                    .with_help("round it to four digits after the point, such as `0.8525`"),
+            );
+        }
+        i64::try_from(d.scaled.clamp(0, DECIMAL_SCALE) / per_unit).unwrap_or(0)
     }
 
     pub(super) fn positive_duration(&mut self, file: FileId, d: ast::DurLit, what: &str) -> i64 {

@@ -580,7 +580,7 @@ impl Checker<'_> {
 
 fn widen(c: Const) -> Const {
     match c {
-        Const::Int(i) => Const::Decimal(i.saturating_mul(10_000)),
+        Const::Int(i) => Const::Decimal(aarm_runtime::decimal::from_int(i)),
         Const::List(items) => Const::List(items.into_iter().map(widen).collect()),
         other => other,
     }

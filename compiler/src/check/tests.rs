@@ -295,6 +295,24 @@ fn step_up_and_defer_clauses() {
         "between 0 and 1",
     );
     assert_one(
+        &with_header("rule r on send_email { confidence 0.12345 deny }\n"),
+        Code::DecimalPrecision,
+        6,
+        "at most 4 fractional digits",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when 1.0000000000000000001 > 1 deny }\n"),
+        Code::DecimalPrecision,
+        6,
+        "decimals keep at most 18",
+    );
+    assert_one(
+        &with_header("rule r on send_email { when 100000000000000000000.0 > 1 deny }\n"),
+        Code::IntegerOutOfRange,
+        6,
+        "out of range",
+    );
+    assert_one(
         &with_header("rule r on send_email { step_up { approvers 1 of fin timeout 10m -> allow } }\n"),
         Code::TimeoutAllows,
         6,
@@ -423,7 +441,10 @@ fn tests_are_checked_against_declarations() {
         "rule r on transfer_funds { deny }\ntest \"t\" {\n action transfer_funds { amount: 10_000, currency: \"USD\", tags: [] }\n context { now: \"2026-11-24T10:00:00Z\" }\n expect deny rule p.r reason \"rule.r\"\n}\n",
     ));
     let ir::TestStepKind::Action { params, .. } = &b.tests[0].steps[0].kind else { panic!("action") };
-    assert!(matches!(params[0], (ref n, ir::Const::Decimal(100_000_000)) if n == "amount"), "{params:?}");
+    assert!(
+        matches!(params[0], (ref n, ir::Const::Decimal(10_000_000_000_000_000_000_000)) if n == "amount"),
+        "{params:?}"
+    );
     let ir::TestStepKind::Context(ctx) = &b.tests[0].steps[1].kind else { panic!("context") };
     assert!(matches!(ctx[0].1, ir::Const::Time(1_795_514_400)));
 }

@@ -6,6 +6,7 @@ use crate::ir::{self, ActionField, ContextField, ExprKind, Method};
 use aarm_lang::ast::QuantKind;
 use aarm_lang::{FileId, Span};
 use aarm_runtime::bytecode::{self as bc, Chunk, Op};
+use aarm_runtime::decimal;
 use aarm_runtime::policy::Const;
 use aarm_runtime::spans::SpanRun;
 use std::collections::HashMap;
@@ -92,11 +93,11 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
             fields.iter().map(|(n, v)| Some((n.clone(), as_const(v)?))).collect::<Option<Vec<_>>>().map(Const::Record)
         }
         ExprKind::Widen(inner) => match as_const(inner)? {
-            Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
+            Const::Int(i) => Some(Const::Decimal(decimal::from_int(i))),
             Const::List(items) => items
                 .into_iter()
                 .map(|c| match c {
-                    Const::Int(i) => i.checked_mul(10_000).map(Const::Decimal),
+                    Const::Int(i) => Some(Const::Decimal(decimal::from_int(i))),
                     Const::Decimal(d) => Some(Const::Decimal(d)),
                     _ => None,
                 })

@@ -6,8 +6,15 @@ use crate::ast::{DecLit, DurLit, IntLit, StrLit};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 
-/// Ten-thousandths per unit: decimals carry four fractional digits.
-pub const DECIMAL_SCALE: i64 = 10_000;
+/// Digits after the point a decimal keeps.
+pub const DECIMAL_DIGITS: usize = 18;
+
+/// Units (10^-18) per one: decimals are exact to 18 fractional digits (the runtime's
+/// `aarm_runtime::decimal`, which the compiler checks is the same).
+pub const DECIMAL_SCALE: i128 = 1_000_000_000_000_000_000;
+
+/// Scaled magnitudes stay below 10^38: a decimal is less than 10^20 in magnitude.
+pub const DECIMAL_LIMIT: i128 = 100_000_000_000_000_000_000_000_000_000_000_000_000;
 
 impl Parser<'_> {
     /// Decodes a `"..."` token's escapes. Returns the value; errors are reported.
@@ -122,31 +129,36 @@ impl Parser<'_> {
         IntLit { value, span }
     }
 
-    /// A decimal or integer token as ten-thousandths.
+    /// A decimal or integer token in units of 10^-18.
     pub(super) fn decimal_value(&mut self, span: Span) -> DecLit {
         let text: String = self.text(span).chars().filter(|c| *c != '_').collect();
         let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
-        if frac.len() > 4 {
+        if frac.len() > DECIMAL_DIGITS {
             self.report(
                 Diagnostic::new(
                     Code::DecimalPrecision,
                     self.file,
                     span,
-                    format!("`{}` has {} fractional digits; decimals keep at most 4", self.text(span), frac.len()),
+                    format!(
+                        "`{}` has {} fractional digits; decimals keep at most {DECIMAL_DIGITS}",
+                        self.text(span),
+                        frac.len()
+                    ),
                 )
-                .with_help("round the literal to four digits after the point"),
+                .with_help(format!("round the literal to {DECIMAL_DIGITS} digits after the point")),
             );
             return DecLit { scaled: 0, span };
         }
         let mut frac_digits = frac.to_string();
-        while frac_digits.len() < 4 {
+        while frac_digits.len() < DECIMAL_DIGITS {
             frac_digits.push('0');
         }
         let scaled = whole
-            .parse::<i64>()
+            .parse::<i128>()
             .ok()
             .and_then(|w| w.checked_mul(DECIMAL_SCALE))
-            .and_then(|w| frac_digits.parse::<i64>().ok().and_then(|f| w.checked_add(f)));
+            .and_then(|w| frac_digits.parse::<i128>().ok().and_then(|f| w.checked_add(f)))
+            .filter(|d| *d < DECIMAL_LIMIT);
         match scaled {
             Some(scaled) => DecLit { scaled, span },
             None => {
@@ -157,7 +169,9 @@ impl Parser<'_> {
                         span,
                         format!("decimal `{}` is out of range", self.text(span)),
                     )
-                    .with_help("decimals are 64-bit fixed point with four fractional digits (about ±922 trillion)"),
+                    .with_help(format!(
+                        "decimals are less than 10^20 in magnitude (20 digits before the point, {DECIMAL_DIGITS} after)"
+                    )),
                 );
                 DecLit { scaled: 0, span }
             }

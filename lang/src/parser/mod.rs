@@ -17,7 +17,7 @@ mod rule;
 mod template;
 mod test_block;
 
-pub use literal::DECIMAL_SCALE;
+pub use literal::{DECIMAL_DIGITS, DECIMAL_LIMIT, DECIMAL_SCALE};
 
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic};
@@ -730,7 +730,7 @@ impl<'src> Parser<'src> {
         Ok(SettingsDecl { entries })
     }
 
-    /// A decimal or an integer literal, as ten-thousandths.
+    /// A decimal or an integer literal, in units of 10^-18.
     fn parse_number(&mut self, what: &str) -> PResult<DecLit> {
         match self.kind() {
             Tok::Int | Tok::Decimal => {
