@@ -9,6 +9,7 @@
 //! - [`spans`]: which source expression each instruction came from, for evaluation errors
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
+//! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
 //! - [`index`]: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
@@ -22,6 +23,7 @@ pub mod bundle;
 pub mod bytecode;
 pub mod convert;
 pub mod decision;
+pub mod decode;
 pub mod disasm;
 pub mod engine;
 pub mod fuse;
