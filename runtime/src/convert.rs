@@ -63,7 +63,9 @@
 //!
 //! # Repeated keys
 //!
-//! [`convert_str`] reads the text with [`crate::json::parse`]: an object that repeats a key
+//! [`convert_str`] reads the text as [`crate::json::parse`] does (its one-pass reader,
+//! [`crate::decode`], declines a repeated key and leaves the refusal to [`read_tree`], which
+//! parses with [`crate::json::parse`]): an object that repeats a key
 //! (`"amount": 500000, "amount": 5`) is an error at the repeated key's path, never "the last one
 //! wins". [`convert_value`] gets a `serde_json::Value` that has already lost the repeat: hosts
 //! that parse JSON themselves should parse it with [`crate::json::parse`].
@@ -778,6 +780,16 @@ fn opt_string(obj: &Map<String, Json>, key: &str, parent: &Path<'_>) -> Result<A
 /// Removes duplicates (structural equality), keeping first occurrences in order. Hash-bucketed
 /// with a randomly keyed hasher, so that 100 000 elements stay linear.
 pub(crate) fn dedup(items: Vec<Value>) -> Vec<Value> {
+    // A few elements (roles, data classes) are compared pairwise: no hasher, no table.
+    if items.len() <= 8 {
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        for v in items {
+            if !out.iter().any(|o| o.equals(&v) == Some(true)) {
+                out.push(v);
+            }
+        }
+        return out;
+    }
     let state = RandomState::new();
     let mut buckets: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
