@@ -11,7 +11,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 bin=${BIN:-target/release/counts}
 k=${K:-2000}
-scenarios=${*:-"decide10 evaluate10 json10 tool_evaluate_1 tool_evaluate_20 tool_evaluate_200 tool_decide_1 tool_decide_20 tool_decide_200"}
+scenarios=${*:-"decide10 evaluate10 json10 tree10 tool_evaluate_1 tool_evaluate_20 tool_evaluate_200 tool_decide_1 tool_decide_20 tool_decide_200"}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 count() {

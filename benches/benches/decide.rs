@@ -1,8 +1,12 @@
 //! Criterion benchmarks of one decision on generated gateway policies of 10 to 10 000 rules:
 //! `evaluate` (the allocation-free hot path, one reused `Vm`), `decide` (the materialized
-//! decision), `convert` (JSON → request), `Engine::load` and compilation of the largest bundle.
+//! decision), `convert` (JSON → request), `Engine::load` and compilation of the largest bundle;
+//! and `json_10`: JSON text → decision (`decide_json`) against `decide` on `compare`'s workload
+//! at 10 rules, the two in the same run (`cargo bench -p aarm-bench --bench decide -- json_10`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use aarm_bench::engines::aarm_engine;
+use aarm_bench::equivalent::Workload;
 use aarm_bench::{gateway_policy, requests, tools_for, typical_request};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::request::Request;
@@ -76,6 +80,24 @@ fn load_and_compile(c: &mut Criterion) {
     group.finish();
 }
 
+/// `compare`'s workload at 10 rules (the `json10` and `decide10` of `callgrind.sh`): the
+/// materialized decision of a converted request, and the same from the request's JSON text.
+fn json_text(c: &mut Criterion) {
+    let w = Workload::new(10);
+    let texts: Vec<String> = w.calls(20, 7).iter().map(|c| c.aarm_json()).collect();
+    let engine = aarm_engine(&w.aarm()).expect("engine");
+    let reqs: Vec<Request> = texts.iter().map(|t| engine.convert(t, NOW).expect("convert")).collect();
+    let mut group = c.benchmark_group("json_10");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("decide", |b| {
+        b.iter(|| reqs.iter().for_each(|r| drop(black_box(engine.decide(black_box(r))))))
+    });
+    group.bench_function("decide_json", |b| {
+        b.iter(|| texts.iter().for_each(|t| drop(black_box(engine.decide_json(black_box(t), NOW)))))
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -83,5 +105,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = decisions, load_and_compile }
+criterion_group! { name = benches; config = config(); targets = decisions, load_and_compile, json_text }
 criterion_main!(benches);

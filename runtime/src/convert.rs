@@ -63,7 +63,9 @@
 //!
 //! # Repeated keys
 //!
-//! [`convert_str`] reads the text with [`crate::json::parse`]: an object that repeats a key
+//! [`convert_str`] reads the text as [`crate::json::parse`] does (its one-pass reader,
+//! [`crate::decode`], declines a repeated key and leaves the refusal to [`read_tree`], which
+//! parses with [`crate::json::parse`]): an object that repeats a key
 //! (`"amount": 500000, "amount": 5`) is an error at the repeated key's path, never "the last one
 //! wins". [`convert_value`] gets a `serde_json::Value` that has already lost the repeat: hosts
 //! that parse JSON themselves should parse it with [`crate::json::parse`].
@@ -123,13 +125,28 @@ pub const MAX_DEPTH_CEILING: usize = 128;
 const TOP_KEYS: &[&str] = &["request_id", "action", "identity", "context", "evidence"];
 const ACTION_KEYS: &[&str] = &["tool", "operation", "params"];
 const IDENTITY_KEYS: &[&str] = &["human", "service", "agent", "session", "roles"];
-const CONTEXT_BUILTINS: &[&str] = &["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
-const PRIOR_ACTION_KEYS: &[&str] = &["tool", "decision"];
+pub(crate) const CONTEXT_BUILTINS: &[&str] =
+    &["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
+pub(crate) const PRIOR_ACTION_KEYS: &[&str] = &["tool", "decision"];
 
 /// Parses `text` as JSON and converts it (see [`convert_value`]). Bad JSON of any kind —
 /// truncated, not an object, `NaN`, absurdly nested, too large, an object repeating a key — is
 /// an [`InputError`].
+///
+/// Most requests are read in one pass by [`crate::decode`]; whatever it declines (every invalid
+/// request among them) is read by [`read_tree`], which decides and words every refusal.
 pub fn convert_str(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Result<Request, InputError> {
+    match crate::decode::request(schema, text, now, limits) {
+        Some(request) => Ok(request),
+        None => read_tree(schema, text, now, limits),
+    }
+}
+
+/// The reference reader of a request's text: a lexical scan (depth, and numbers whose digits an
+/// f64 drops), [`crate::json::parse`] into a `serde_json::Value`, then [`convert_value`]'s
+/// conversion of the tree. [`convert_str`] gives it what [`crate::decode`] declines; tests compare
+/// the two.
+pub fn read_tree(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Result<Request, InputError> {
     if text.len() > limits.max_request_bytes {
         return Err(InputError {
             path: "$".into(),
@@ -393,9 +410,9 @@ fn request_id(top: &Map<String, Json>, root: &Path<'_>) -> Result<Option<Arc<str
     }
 }
 
-struct Conv<'a> {
+pub(crate) struct Conv<'a> {
     /// f64 bits of JSON numbers whose text had more digits than the f64 keeps.
-    lossy: &'a HashSet<u64>,
+    pub(crate) lossy: &'a HashSet<u64>,
 }
 
 impl Conv<'_> {
@@ -510,7 +527,7 @@ impl Conv<'_> {
     }
 
     /// Fields of an object that must match `fields` exactly (params, records).
-    fn fields(
+    pub(crate) fn fields(
         &self,
         fields: &[FieldSchema],
         obj: &Map<String, Json>,
@@ -526,7 +543,7 @@ impl Conv<'_> {
     }
 
     /// The declared fields of `obj`, in order (unknown keys are the caller's business).
-    fn declared(
+    pub(crate) fn declared(
         &self,
         fields: &[FieldSchema],
         obj: &Map<String, Json>,
@@ -546,7 +563,7 @@ impl Conv<'_> {
         Ok(out)
     }
 
-    fn convert(&self, json: &Json, ty: &ValueType, path: &Path<'_>) -> Result<Value, InputError> {
+    pub(crate) fn convert(&self, json: &Json, ty: &ValueType, path: &Path<'_>) -> Result<Value, InputError> {
         let mismatch = || path.error(format!("expected {ty}, found {}", describe(json)));
         match ty {
             ValueType::Optional(inner) => {
@@ -765,7 +782,17 @@ fn opt_string(obj: &Map<String, Json>, key: &str, parent: &Path<'_>) -> Result<A
 
 /// Removes duplicates (structural equality), keeping first occurrences in order. Hash-bucketed
 /// with a randomly keyed hasher, so that 100 000 elements stay linear.
-fn dedup(items: Vec<Value>) -> Vec<Value> {
+pub(crate) fn dedup(items: Vec<Value>) -> Vec<Value> {
+    // A few elements (roles, data classes) are compared pairwise: no hasher, no table.
+    if items.len() <= 8 {
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        for v in items {
+            if !out.iter().any(|o| o.equals(&v) == Some(true)) {
+                out.push(v);
+            }
+        }
+        return out;
+    }
     let state = RandomState::new();
     let mut buckets: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut out: Vec<Value> = Vec::with_capacity(items.len());

@@ -10,6 +10,7 @@
 //! - [`spans`]: which source expression each instruction came from, for evaluation errors
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
+//! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
@@ -67,6 +68,7 @@ pub mod bytecode;
 pub mod convert;
 pub mod decimal;
 pub mod decision;
+pub mod decode;
 pub mod disasm;
 pub mod engine;
 pub(crate) mod fuse;

@@ -147,7 +147,31 @@ pub fn format_time(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60)
+    let (hh, mm, ss) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    // Every decision carries two times: written digit by digit, not through `format!`'s
+    // padding machinery (a tenth of a decision's cost). Years outside 0..=9999 take `format!`.
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
+    }
+    let mut out = String::with_capacity(20);
+    let parts = [
+        (y / 100, None),
+        (y % 100, Some('-')),
+        (m, Some('-')),
+        (d, Some('T')),
+        (hh, Some(':')),
+        (mm, Some(':')),
+        (ss, Some('Z')),
+    ];
+    for (n, sep) in parts {
+        for digit in [n / 10 % 10, n % 10] {
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
@@ -245,5 +269,25 @@ mod tests {
         }
         assert_eq!(parse_time("2026-11-24T11:00:00+01:00"), Some(1_795_514_400));
         assert_eq!(parse_time("2026-02-30T00:00:00Z"), None);
+    }
+
+    /// The digit-by-digit writer prints what `format!` printed, at the edges of its years too.
+    #[test]
+    fn times_print_as_format_did() {
+        let reference = |t: i64| {
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let s = t.rem_euclid(86_400);
+            format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s % 3600) / 60, s % 60)
+        };
+        let edges = [-62_167_219_200i64, -62_167_219_201, 253_402_300_799, 253_402_300_800, 0, -1, 1_795_514_399];
+        let mut t: i64 = -70_000_000_000;
+        let mut times = edges.to_vec();
+        while t < 260_000_000_000 {
+            times.push(t);
+            t += 7_777_777;
+        }
+        for t in times {
+            assert_eq!(format_time(t), reference(t), "{t}");
+        }
     }
 }

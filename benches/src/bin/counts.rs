@@ -8,6 +8,9 @@
 //! - `decide10`: `Engine::decide` (the materialized decision) on `compare`'s workload at 10 rules;
 //! - `evaluate10`: `Engine::evaluate` on the same;
 //! - `json10`: `Engine::decide_json` (JSON text → decision) on the same calls' text;
+//! - `tree10`: the same through the reference reader (`convert::read_tree`: the text parsed into
+//!   a `serde_json::Value`, then converted), which was `decide_json`'s only path before the
+//!   one-pass reader (`decode.rs`);
 //! - `tool_decide_N`, `tool_evaluate_N`: the per-tool workload (`per_tool.rs`) with `N` rules on
 //!   each of 50 tools.
 //!
@@ -18,6 +21,7 @@
 use aarm_bench::engines::aarm_engine;
 use aarm_bench::equivalent::Workload;
 use aarm_bench::per_tool::PerTool;
+use aarm_runtime::convert::{read_tree, Limits};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::request::Request;
 use aarm_runtime::vm::Vm;
@@ -43,6 +47,13 @@ fn run(engine: Engine, texts: &[String], what: &str, iterations: usize) {
             "json" => {
                 black_box(engine.decide_json(black_box(&texts[k]), NOW));
             }
+            "tree" => {
+                let schema = &engine.program().schema;
+                match read_tree(schema, black_box(&texts[k]), NOW, &Limits::default()) {
+                    Ok(req) => black_box(engine.decide(&req)),
+                    Err(e) => black_box(engine.input_invalid(&e, NOW)),
+                };
+            }
             other => panic!("unknown operation {other}"),
         }
     }
@@ -51,7 +62,7 @@ fn run(engine: Engine, texts: &[String], what: &str, iterations: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(scenario), Some(iterations)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
-        eprintln!("usage: counts decide10|evaluate10|json10|tool_decide_N|tool_evaluate_N ITERATIONS");
+        eprintln!("usage: counts decide10|evaluate10|json10|tree10|tool_decide_N|tool_evaluate_N ITERATIONS");
         std::process::exit(2);
     };
     if let Some(what) = scenario.strip_suffix("10") {
