@@ -13,7 +13,8 @@
 //! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold
-//! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together
+//! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together; [`ops`]: the
+//!   primitive operations they share, [`eval_error`]: why evaluating a rule failed
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
@@ -71,6 +72,7 @@ pub mod decision;
 pub mod decode;
 pub mod disasm;
 pub mod engine;
+pub mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
 pub mod json;

@@ -9,7 +9,7 @@
 //! cannot read is a compile-time error rather than a deny at run time.
 
 use crate::bytecode::MethodOp;
-use crate::ops::EvalError;
+use crate::eval_error::EvalError;
 use std::net::IpAddr;
 
 /// A WHATWG URL; the `what` of the error names the method.

@@ -4,7 +4,7 @@
 //!
 //! A round goes in three steps, so that no source is asked while the lifecycle's lock is held:
 //! [`Resolver::plan`] picks the cases due for a round (from the cases as stored:
-//! [`next_round_due`]), [`Resolver::ask`] asks their sources, [`apply`] records the round. The
+//! [`Case::next_round_due`]), [`Resolver::ask`] asks their sources, [`apply`] records the round. The
 //! server runs them in the background ([`run`]); `aarm case tick --sources` runs them once.
 //! Both hosts use these same three steps.
 
@@ -12,7 +12,7 @@ use crate::config::{EvidenceSection, Source};
 use aarm_cases::lifecycle::case::Case;
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::receipt::Receipt;
-use aarm_cases::lifecycle::round::{needed_by_source, next_round_due, Backoff, SourceTry, TryResult};
+use aarm_cases::lifecycle::round::{Backoff, SourceTry, TryResult};
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
@@ -129,7 +129,7 @@ impl Resolver {
     /// The facts `case` waits on that its requesting human answers (`confirm` sources): the
     /// open question, empty when there is none.
     pub fn confirm_facts(&self, case: &Case) -> Vec<String> {
-        needed_by_source(case)
+        case.needed_by_source()
             .into_iter()
             .filter(|(s, _)| matches!(self.config.sources.get(s), Some(Source::Confirm {})))
             .flat_map(|(_, facts)| facts)
@@ -144,12 +144,13 @@ impl Resolver {
         let Ok(mut in_flight) = self.in_flight.lock() else { return Vec::new() };
         let mut plans = Vec::new();
         for case in cases {
-            if in_flight.contains(&case.id) || next_round_due(case, &backoff).is_none_or(|due| due > now) {
+            if in_flight.contains(&case.id) || case.next_round_due(&backoff).is_none_or(|due| due > now) {
                 continue;
             }
             // A `confirm` source is a question to a person: it is asked, not tried, so a round
             // never waits on it nor counts an attempt against it.
-            let asks: BTreeMap<String, Vec<String>> = needed_by_source(case)
+            let asks: BTreeMap<String, Vec<String>> = case
+                .needed_by_source()
                 .into_iter()
                 .filter(|(s, _)| self.config.sources.get(s).is_some_and(Source::asked_in_rounds))
                 .collect();

@@ -1,6 +1,7 @@
 //! A case: one suspended action (a `step_up` or `defer` decision) carried to its end.
 
 use super::identity::same_identity;
+use super::round::Backoff;
 use aarm_runtime::decision::{ActionOut, Decision, Reason, StepUpObligation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -200,6 +201,34 @@ impl Case {
         self.acted(who)
             || self.extra_approvers.iter().any(|a| same_identity(a, who))
             || self.decision.step_up.as_ref().is_some_and(|s| s.approvers.iter().any(|a| same_identity(a, who)))
+    }
+
+    /// The facts the case still needs, grouped by the source the policy names for each, in the
+    /// order the decision lists them; empty unless the case waits for evidence.
+    pub fn needed_by_source(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if self.state != CaseState::PendingEvidence {
+            return out;
+        }
+        let Some(defer) = &self.decision.defer else { return out };
+        for need in &defer.need {
+            if !self.evidence.contains_key(&need.name) && !need.source.is_empty() {
+                out.entry(need.source.clone()).or_default().push(need.name.clone());
+            }
+        }
+        out
+    }
+
+    /// When the case's next round is due: at once for its first round, then `backoff` after the
+    /// last; `None` when it does not wait for evidence.
+    pub fn next_round_due(&self, backoff: &Backoff) -> Option<i64> {
+        if self.state != CaseState::PendingEvidence {
+            return None;
+        }
+        Some(match self.rounds.last_at {
+            None => self.waiting_since,
+            Some(last) => last.saturating_add(backoff.wait_s(self.rounds.done)),
+        })
     }
 }
 

@@ -6,9 +6,8 @@
 //!
 //! What is kept between rounds is in the case itself ([`Rounds`]), so that any host reading the
 //! store (the server after a restart, `aarm case tick --sources`) derives when the next round is
-//! due from the same facts: [`next_round_due`].
+//! due from the same facts: [`Case::next_round_due`](super::case::Case::next_round_due).
 
-use super::case::{Case, CaseState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -77,34 +76,6 @@ impl Backoff {
         let ms = self.initial_ms.saturating_mul(1u64 << doublings).min(self.max_ms);
         i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX).max(1)
     }
-}
-
-/// The facts the case still needs, grouped by the source the policy names for each, in the
-/// order the decision lists them; empty unless the case waits for evidence.
-pub fn needed_by_source(case: &Case) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if case.state != CaseState::PendingEvidence {
-        return out;
-    }
-    let Some(defer) = &case.decision.defer else { return out };
-    for need in &defer.need {
-        if !case.evidence.contains_key(&need.name) && !need.source.is_empty() {
-            out.entry(need.source.clone()).or_default().push(need.name.clone());
-        }
-    }
-    out
-}
-
-/// When the case's next round is due: at once for its first round, then `backoff` after the
-/// last; `None` when it does not wait for evidence.
-pub fn next_round_due(case: &Case, backoff: &Backoff) -> Option<i64> {
-    if case.state != CaseState::PendingEvidence {
-        return None;
-    }
-    Some(match case.rounds.last_at {
-        None => case.waiting_since,
-        Some(last) => last.saturating_add(backoff.wait_s(case.rounds.done)),
-    })
 }
 
 #[cfg(test)]
