@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod check;
 pub mod codegen;
+pub mod coverage;
 pub mod index;
 pub mod interpret;
 pub mod ir;
