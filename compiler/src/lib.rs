@@ -6,6 +6,7 @@
 //! - [`index`]: what the checker resolved (declarations, references, types), for editors
 //! - [`ir`]: the typed, resolved intermediate representation
 //! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
+//! - [`interpret`]: the reference interpreter; [`test_runner`] and [`coverage`]: `aarm test`
 
 pub mod analyze;
 pub mod check;

@@ -211,8 +211,10 @@ fn print_coverage(path: &str, report: &TestReport, detailed: bool) {
     );
     let missing = report.branches_total.saturating_sub(report.branches_taken);
     if !detailed {
-        if missing > 0 {
-            crate::outln!("        --coverage lists the {missing} branches not taken");
+        match missing {
+            0 => {}
+            1 => crate::outln!("        --coverage lists the branch not taken"),
+            n => crate::outln!("        --coverage lists the {n} branches not taken"),
         }
         return;
     }
