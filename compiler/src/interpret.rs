@@ -11,6 +11,10 @@
 //! purpose); the three-valued logic, the control flow and the resolution are written here from the
 //! specification. The presentation of decisions (messages, which fields are filled) is the
 //! runtime's one decision assembly, `aarm_runtime::assemble`, as the engine's is.
+//!
+//! `aarm test` also decides through it to measure branch coverage ([`crate::coverage`]): the same
+//! walk, recording each counted condition's outcome on the way, so that the engine's decision
+//! path carries no instrumentation.
 
 use crate::codegen;
 use crate::coverage::{Outcome, Shape};

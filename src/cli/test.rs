@@ -34,12 +34,14 @@ pub struct TestArgs {
     /// mistyped path or a deleted test file cannot make CI green having tested nothing.
     #[arg(long)]
     pub allow_no_tests: bool,
-    /// Run only the tests whose name contains TEXT (case-sensitive). Rule coverage then counts
-    /// those tests only. A filter that selects no test in any bundle fails (exit 1).
+    /// Run only the tests whose name contains TEXT (case-sensitive). Rule and branch coverage
+    /// then count those tests only. A filter that selects no test in any bundle fails (exit 1).
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
     /// List, under the branch coverage line, every condition with a branch the tests did not
-    /// take: FILE:LINE:COL, its text, its rule, and which of its outcomes were taken.
+    /// take: FILE:LINE:COL, its text, its rule, and which of its outcomes (`true`, `false`,
+    /// `unknown`) were taken. A condition is each `when` line, operand of `and`/`or` and `not`
+    /// (docs/language.md, "Coverage"). The JSON and JUnit reports always carry them.
     #[arg(long)]
     pub coverage: bool,
     /// Fail (exit 1) when the tests run reach less than PERCENT of the rules, or take less than
