@@ -748,14 +748,11 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
                     out.push((case, context));
                 } else if let Some(facts) = open_question(&app2, &case) {
                     if same_identity(text(&case.identity, &["human"]), &p2.id) {
-                        questions.push((
-                            case.opened_at,
-                            ApprovalContext::question(
-                                &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
-                                &app2.public_url,
-                                facts,
-                            ),
-                        ));
+                        questions.push((case.opened_at, ApprovalContext::question(
+                            &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
+                            &app2.public_url,
+                            facts,
+                        )));
                     }
                 }
             }
