@@ -229,8 +229,130 @@ fn min_coverage_fails_below_the_share_of_rules_the_tests_reach() {
     let out = test(&["--min-coverage", "51", "."], &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the tests reach 1 of 2 rules, below --min-coverage 51%"), "{stderr}");
+    assert!(stderr.contains("the tests reach 1 of 2 rules (50.0%), below --min-coverage 51%"), "{stderr}");
     // Not a percentage: a usage error.
     let out = test(&["--min-coverage", "101", "."], &dir);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A policy whose tests take some branches of its conditions: `large`'s line is true and false,
+/// `params.amount > 10000` true and false, `params.currency != "EUR"` only true (the second test
+/// stops at the amount); `unverified` is consulted only in the second test (the first is decided
+/// at priority 50), where `not evidence.kyc_ok` is unknown, then false once the fact is provided.
+/// 7 of 9 branches.
+const BRANCHES: &str = r#"policy pay version "1"
+tool transfer { amount: Int, currency: String }
+evidence kyc_ok: Bool from "kyc"
+
+rule large on transfer priority 50 {
+  when params.amount > 10000 and params.currency != "EUR"
+  deny
+}
+rule unverified on transfer priority 10 {
+  when not evidence.kyc_ok
+  deny
+}
+rule rest on transfer {
+  allow
+}
+test "first: large dollars are denied" {
+  action transfer { amount: 20000, currency: "USD" }
+  expect deny rule large
+}
+test "first: a small transfer waits for the KYC check" {
+  action transfer { amount: 5, currency: "USD" }
+  expect defer
+  provide kyc_ok = true
+  expect allow rule rest
+}
+test "second: large euros of an unverified customer" {
+  action transfer { amount: 20000, currency: "EUR" }
+  evidence { kyc_ok: false }
+  expect deny rule unverified
+}
+"#;
+
+fn branches_dir(name: &str) -> PathBuf {
+    let dir = common::scratch("test", name);
+    std::fs::write(dir.join("p.aarm"), BRANCHES).unwrap();
+    dir
+}
+
+#[test]
+fn branch_coverage_counts_each_outcome_of_each_condition_the_tests_reached() {
+    let dir = branches_dir("branches");
+    let out = test(&["--filter", "first", "."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\nrule coverage .: 3 of 3 rules reached by a test (100.0%)\n"), "{stdout}");
+    assert!(stdout.contains("\nbranch coverage .: 7 of 9 branches taken (77.7%)\n"), "{stdout}");
+    assert!(stdout.contains("\n        --coverage lists the 2 branches not taken\n"), "{stdout}");
+    assert!(!stdout.contains("p.aarm:6:34"), "listed only with --coverage: {stdout}");
+
+    let out = test(&["--filter", "first", "--coverage", "."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("        p.aarm:")).collect();
+    assert_eq!(
+        listed,
+        [
+            "        p.aarm:6:34 `params.currency != \"EUR\"` (rule pay.large): true ✓  false ✗",
+            "        p.aarm:10:8 `not evidence.kyc_ok` (rule pay.unverified): true ✗  false ✓  unknown ✓",
+        ],
+        "{stdout}"
+    );
+
+    // The third test takes both: every branch.
+    let out = test(&["--coverage", "--min-coverage", "100", "."], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\nbranch coverage .: 9 of 9 branches taken (100.0%)\n3 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn min_coverage_fails_when_the_branches_taken_are_below_it_and_says_so() {
+    let dir = branches_dir("min-branches");
+    // 7 of 9 branches is 77.7%: 77 passes, 78 does not, while every rule is reached.
+    let out = test(&["--filter", "first", "--min-coverage", "77", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = test(&["--filter", "first", "--min-coverage", "78", "."], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: the tests take 7 of 9 branches (77.7%), below --min-coverage 78%"), "{stderr}");
+    assert!(stderr.contains("help: `aarm test --coverage` lists the conditions"), "{stderr}");
+    assert!(!stderr.contains("rules"), "the rules are all reached: {stderr}");
+}
+
+#[test]
+fn json_and_junit_carry_the_branch_figures_and_the_branches_not_taken() {
+    let dir = branches_dir("branches-json");
+    let out = test(&["--filter", "first", "--format", "json", "."], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["rules_reached"].as_u64(), report["rules_total"].as_u64()), (Some(3), Some(3)));
+    assert_eq!((report["branches_taken"].as_u64(), report["branches_total"].as_u64()), (Some(7), Some(9)));
+    assert_eq!(
+        report["branches_not_taken"],
+        serde_json::json!([
+            { "rule": "pay.large", "file": "p.aarm", "line": 6, "column": 34,
+              "condition": "params.currency != \"EUR\"", "taken": ["true"], "not_taken": ["false"] },
+            { "rule": "pay.unverified", "file": "p.aarm", "line": 10, "column": 8,
+              "condition": "not evidence.kyc_ok", "taken": ["false", "unknown"], "not_taken": ["true"] },
+        ])
+    );
+
+    let out = test(&["--filter", "first", "--format", "junit", "."], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let properties: Vec<(&str, &str)> =
+        report.test_suites[0].properties.iter().map(|p| (p.name.as_str(), p.value.as_str())).collect();
+    for want in [
+        ("branches_taken", "7"),
+        ("branches_total", "9"),
+        ("branch_not_taken", "p.aarm:6:34 `params.currency != \"EUR\"` false (rule pay.large)"),
+        ("branch_not_taken", "p.aarm:10:8 `not evidence.kyc_ok` true (rule pay.unverified)"),
+    ] {
+        assert!(properties.contains(&want), "{want:?} in {properties:?}");
+    }
 }

@@ -11,8 +11,13 @@
 //! purpose); the three-valued logic, the control flow and the resolution are written here from the
 //! specification. The presentation of decisions (messages, which fields are filled) is the
 //! runtime's one decision assembly, `aarm_runtime::assemble`, as the engine's is.
+//!
+//! `aarm test` also decides through it to measure branch coverage ([`crate::coverage`]): the same
+//! walk, recording each counted condition's outcome on the way, so that the engine's decision
+//! path carries no instrumentation.
 
 use crate::codegen;
+use crate::coverage::{Outcome, Shape};
 use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
 use aarm_lang::ast::QuantKind;
 use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts};
@@ -26,8 +31,47 @@ use std::sync::Arc;
 /// Decides `req` under `bundle`, as `Engine::decide` does for the compiled bundle.
 pub fn decide(bundle: &Bundle, req: &Request, bundle_hash: &str) -> Decision {
     let interp = Interp { bundle, req, bundle_hash };
-    let verdict = interp.resolve();
+    let results = interp.candidates(|_, r| interp.condition(r));
+    let (verdict, _) = interp.resolve(&results);
     interp.materialize(&verdict)
+}
+
+/// [`decide`], also answering the outcome of each counted condition (`shapes`: per rule, per
+/// `when` line, see [`crate::coverage`]) of the rules the resolution walked, by condition index.
+/// A rule whose shapes do not match its lines is evaluated without recording anything.
+pub(crate) fn decide_traced(
+    bundle: &Bundle,
+    req: &Request,
+    bundle_hash: &str,
+    shapes: &[Vec<Shape>],
+) -> (Decision, Vec<(usize, Outcome)>) {
+    let interp = Interp { bundle, req, bundle_hash };
+    let mut traces: Vec<(usize, Vec<(usize, Truth)>)> = Vec::new();
+    let results = interp.candidates(|i, r| {
+        let mut trace = Vec::new();
+        let truth = match shapes.get(i) {
+            Some(lines) => interp.condition_traced(r, lines, &mut trace),
+            None => interp.condition(r),
+        };
+        traces.push((i, trace));
+        truth
+    });
+    let (verdict, walked) = interp.resolve(&results);
+    let outcomes = traces
+        .into_iter()
+        .filter(|(i, _)| bundle.rules.get(*i).is_some_and(|r| walked.includes(*i, r)))
+        .flat_map(|(_, trace)| trace)
+        .map(|(id, truth)| (id, truth.outcome()))
+        .collect();
+    (interp.materialize(&verdict), outcomes)
+}
+
+/// The outcome of `e`, a `Bool` expression in the `when` lines of `rule`, evaluated alone on
+/// `req`; `None` when its evaluation fails. What each counted condition (see [`crate::coverage`])
+/// takes when it is reached, by definition: `compiler/tests/coverage.rs` compares the two.
+pub fn condition_alone(bundle: &Bundle, req: &Request, rule: &ir::Rule, e: &ir::Expr) -> Option<Outcome> {
+    let interp = Interp { bundle, req, bundle_hash: "" };
+    truth_of(&interp.rule_expr(rule, e).ok()?).ok().map(Truth::outcome)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -40,6 +84,16 @@ enum Truth {
     False,
     /// Might be true: depends on these evidence facts.
     Unknown(EvidenceMask),
+}
+
+impl Truth {
+    fn outcome(self) -> Outcome {
+        match self {
+            Truth::True => Outcome::True,
+            Truth::False => Outcome::False,
+            Truth::Unknown(_) => Outcome::Unknown,
+        }
+    }
 }
 
 type Eval = Result<Value, EvalError>;
@@ -178,10 +232,7 @@ impl<'a> Interp<'a> {
             },
             ExprKind::Widen(inner) => self.unary(inner, env, ops::widen),
             ExprKind::Neg(inner) => self.unary(inner, env, ops::neg),
-            ExprKind::Not(inner) => self.unary(inner, env, |v| match v {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                _ => Err(malformed("`not` of a non-Bool")),
-            }),
+            ExprKind::Not(inner) => self.unary(inner, env, not),
             ExprKind::Arith { op, lhs, rhs } => {
                 let a = self.eval(lhs, env)?;
                 let b = self.eval(rhs, env)?;
@@ -199,7 +250,7 @@ impl<'a> Interp<'a> {
                         .map(Value::Bool),
                 }
             }
-            ExprKind::Logic { op, operands } => self.logic(*op, operands, env),
+            ExprKind::Logic { op, operands } => kleene(*op, operands, env, |e, env| self.eval(e, env)),
             ExprKind::In { element, collection } => {
                 let x = self.eval(element, env)?;
                 let xs = self.eval(collection, env)?;
@@ -288,28 +339,7 @@ impl<'a> Interp<'a> {
 
     /// A strict one-operand operator: unknown in, unknown out.
     fn unary(&self, inner: &ir::Expr, env: &mut Env, f: impl Fn(&Value) -> Eval) -> Eval {
-        match self.eval(inner, env)? {
-            Value::Unknown(m) => Ok(Value::Unknown(m)),
-            v => f(&v),
-        }
-    }
-
-    /// Kleene `and`/`or`, left to right, stopping at the first deciding operand.
-    fn logic(&self, op: LogicOp, operands: &[ir::Expr], env: &mut Env) -> Eval {
-        let decisive = op == LogicOp::Or; // `or` stops at true, `and` at false
-        let mut unknown: Option<EvidenceMask> = None;
-        for e in operands {
-            match truth_of(&self.eval(e, env)?)? {
-                Truth::True if decisive => return Ok(Value::Bool(true)),
-                Truth::False if !decisive => return Ok(Value::Bool(false)),
-                Truth::True | Truth::False => {}
-                Truth::Unknown(m) => unknown = Some(unknown.unwrap_or(0) | m),
-            }
-        }
-        Ok(match unknown {
-            Some(m) => Value::Unknown(m),
-            None => Value::Bool(!decisive),
-        })
+        strict(self.eval(inner, env)?, f)
     }
 
     fn quantifier(&self, kind: QuantKind, var: ir::LocalId, items: &[Value], body: &ir::Expr, env: &mut Env) -> Eval {
@@ -336,7 +366,45 @@ impl<'a> Interp<'a> {
     /// All `when` lines of a rule, as one `and`; no line is `true`.
     fn condition(&self, rule: &ir::Rule) -> Result<Truth, EvalError> {
         let mut env = Env::new(rule.locals);
-        truth_of(&self.logic(LogicOp::And, &rule.conditions, &mut env)?)
+        truth_of(&kleene(LogicOp::And, &rule.conditions, &mut env, |e, env| self.eval(e, env))?)
+    }
+
+    /// [`Interp::condition`], adding to `trace` the outcome of each counted condition reached
+    /// (`lines`: the shapes of the rule's `when` lines).
+    fn condition_traced(
+        &self,
+        rule: &ir::Rule,
+        lines: &[Shape],
+        trace: &mut Vec<(usize, Truth)>,
+    ) -> Result<Truth, EvalError> {
+        if lines.len() != rule.conditions.len() {
+            return self.condition(rule);
+        }
+        let mut env = Env::new(rule.locals);
+        let lines = rule.conditions.iter().zip(lines);
+        truth_of(&kleene(LogicOp::And, lines, &mut env, |(e, s), env| self.eval_counted(e, s, env, trace))?)
+    }
+
+    /// A counted condition (`shape`: where it sits), adding its outcome to `trace` when it has
+    /// one (a failed evaluation has none).
+    fn eval_counted(&self, e: &ir::Expr, shape: &Shape, env: &mut Env, trace: &mut Vec<(usize, Truth)>) -> Eval {
+        let v = self.eval_operands(e, &shape.children, env, trace)?;
+        if let Ok(t) = truth_of(&v) {
+            trace.push((shape.id, t));
+        }
+        Ok(v)
+    }
+
+    /// `e`, whose counted operands are `children`: the operands of an `and` or `or`, and through
+    /// a `not`, those of its operand; any other expression is a leaf, evaluated as a whole.
+    fn eval_operands(&self, e: &ir::Expr, children: &[Shape], env: &mut Env, trace: &mut Vec<(usize, Truth)>) -> Eval {
+        match &e.kind {
+            ExprKind::Logic { op, operands } if operands.len() == children.len() => {
+                kleene(*op, operands.iter().zip(children), env, |(o, s), env| self.eval_counted(o, s, env, trace))
+            }
+            ExprKind::Not(inner) => strict(self.eval_operands(inner, children, env, trace)?, not),
+            _ => self.eval(e, env),
+        }
     }
 
     fn rule_expr(&self, rule: &ir::Rule, e: &ir::Expr) -> Eval {
@@ -345,8 +413,69 @@ impl<'a> Interp<'a> {
     }
 }
 
+/// `not` of a known value.
+fn not(v: &Value) -> Eval {
+    match v {
+        Value::Bool(b) => Ok(Value::Bool(!b)),
+        _ => Err(malformed("`not` of a non-Bool")),
+    }
+}
+
+/// A strict operator applied to `v`: unknown in, unknown out.
+fn strict(v: Value, f: impl Fn(&Value) -> Eval) -> Eval {
+    match v {
+        Value::Unknown(m) => Ok(Value::Unknown(m)),
+        v => f(&v),
+    }
+}
+
+/// Kleene `and`/`or` over `operands`, left to right, stopping at the first deciding operand
+/// (`eval` evaluates one).
+fn kleene<T>(
+    op: LogicOp,
+    operands: impl IntoIterator<Item = T>,
+    env: &mut Env,
+    mut eval: impl FnMut(T, &mut Env) -> Eval,
+) -> Eval {
+    let decisive = op == LogicOp::Or; // `or` stops at true, `and` at false
+    let mut unknown: Option<EvidenceMask> = None;
+    for e in operands {
+        match truth_of(&eval(e, env)?)? {
+            Truth::True if decisive => return Ok(Value::Bool(true)),
+            Truth::False if !decisive => return Ok(Value::Bool(false)),
+            Truth::True | Truth::False => {}
+            Truth::Unknown(m) => unknown = Some(unknown.unwrap_or(0) | m),
+        }
+    }
+    Ok(match unknown {
+        Some(m) => Value::Unknown(m),
+        None => Value::Bool(!decisive),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resolution
+
+/// A candidate rule (by index into `bundle.rules`) with its condition.
+type Candidate<'a> = (usize, &'a ir::Rule, Result<Truth, EvalError>);
+
+/// How far the resolution walked: every candidate above the deciding level `level` (all levels
+/// when `None`), and at that level every candidate, or those up to the failing one `through`.
+struct Walked {
+    level: Option<i64>,
+    through: Option<usize>,
+}
+
+impl Walked {
+    fn includes(&self, i: usize, rule: &ir::Rule) -> bool {
+        match self.level {
+            None => true,
+            Some(level) => {
+                rule.priority > level || (rule.priority == level && self.through.is_none_or(|last| i <= last))
+            }
+        }
+    }
+}
 
 /// How the request was decided (rules by index into `bundle.rules`).
 type Verdict = assemble::Verdict<usize>;
@@ -372,16 +501,24 @@ impl<'a> Interp<'a> {
         }
     }
 
-    fn resolve(&self) -> Verdict {
-        // Every candidate with its condition, in source order.
-        let results: Vec<(usize, &ir::Rule, Result<Truth, EvalError>)> = self
-            .bundle
+    /// Every candidate with its condition (`condition` computes it), in source order.
+    fn candidates(
+        &self,
+        mut condition: impl FnMut(usize, &ir::Rule) -> Result<Truth, EvalError>,
+    ) -> Vec<Candidate<'a>> {
+        let bundle: &'a Bundle = self.bundle;
+        bundle
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| self.is_candidate(r))
-            .map(|(i, r)| (i, r, self.condition(r)))
-            .collect();
+            .map(|(i, r)| (i, r, condition(i, r)))
+            .collect()
+    }
+
+    /// The walk of `lang/REFERENCE.md`, "Evaluation", over the candidates `results`, and how far
+    /// it went.
+    fn resolve(&self, results: &[Candidate<'a>]) -> (Verdict, Walked) {
         let mut levels: Vec<i64> = results.iter().map(|(_, r, _)| r.priority).collect();
         levels.sort_unstable_by(|a, b| b.cmp(a));
         levels.dedup();
@@ -392,15 +529,16 @@ impl<'a> Interp<'a> {
         // evidence's rule").
         let mut walked: Vec<(usize, &ir::Rule)> = Vec::new();
         for level in levels {
-            let at_level: Vec<&(usize, &ir::Rule, Result<Truth, EvalError>)> =
-                results.iter().filter(|(_, r, _)| r.priority == level).collect();
+            let here = Walked { level: Some(level), through: None };
+            let at_level: Vec<&Candidate<'a>> = results.iter().filter(|(_, r, _)| r.priority == level).collect();
             walked.extend(
                 at_level.iter().filter(|(_, _, res)| !matches!(res, Ok(Truth::False))).map(|(i, r, _)| (*i, *r)),
             );
             // 1. The first failure of the level decides.
             for (i, _, res) in &at_level {
                 if let Err(error) = res {
-                    return Verdict::Error { candidate: *i, error: error.clone(), at: None };
+                    let here = Walked { through: Some(*i), ..here };
+                    return (Verdict::Error { candidate: *i, error: error.clone(), at: None }, here);
                 }
             }
             // 2. True and unknown candidates.
@@ -422,13 +560,14 @@ impl<'a> Interp<'a> {
             // 4. The level decides.
             if pending != 0 {
                 if let Some(first) = first_unknown {
-                    return Verdict::EvidenceDefer { first, mask: pending, needing: needing_rule(&walked, pending) };
+                    let needing = needing_rule(&walked, pending);
+                    return (Verdict::EvidenceDefer { first, mask: pending, needing }, here);
                 }
             }
             if self.bundle.settings.conflict == ir::ConflictMode::Defer
                 && trues.iter().any(|(_, r)| r.decision.name() != first_rule.decision.name())
             {
-                return Verdict::Conflict { first: first_true, priority: level };
+                return (Verdict::Conflict { first: first_true, priority: level }, here);
             }
             let mut winner = (first_true, first_rule);
             for &(i, r) in &trues {
@@ -438,17 +577,18 @@ impl<'a> Interp<'a> {
             }
             if let (Some(min), Some(c)) = (self.bundle.settings.min_confidence, winner.1.confidence) {
                 if c < min {
-                    return Verdict::LowConfidence(winner.0);
+                    return (Verdict::LowConfidence(winner.0), here);
                 }
             }
-            return Verdict::Rule(winner.0);
+            return (Verdict::Rule(winner.0), here);
         }
-        match first_unknown {
+        let verdict = match first_unknown {
             Some(first) if pending != 0 => {
                 Verdict::EvidenceDefer { first, mask: pending, needing: needing_rule(&walked, pending) }
             }
             _ => Verdict::Default,
-        }
+        };
+        (verdict, Walked { level: None, through: None })
     }
 }
 

@@ -6,10 +6,12 @@
 //! - [`index`]: what the checker resolved (declarations, references, types), for editors
 //! - [`ir`]: the typed, resolved intermediate representation
 //! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
+//! - [`interpret`]: the reference interpreter; [`test_runner`] and [`coverage`]: `aarm test`
 
 pub mod analyze;
 pub mod check;
 pub mod codegen;
+pub mod coverage;
 pub mod index;
 pub mod interpret;
 pub mod ir;

@@ -1,7 +1,13 @@
 //! `aarm test`: runs the `test` blocks of a bundle through the real pipeline — the compiled
 //! program in a bundle, the engine, and the lifecycle with an in-memory store and a simulated
 //! clock — never through a separate evaluator.
+//!
+//! Coverage: the rules the tests' decisions came from, and the branches of the rules' conditions
+//! (see [`crate::coverage`]) the requests the engine decided took. The branches are recorded by
+//! the reference interpreter deciding each of those requests again, beside the test, so that the
+//! engine a host runs has no coverage instrumentation.
 
+use crate::coverage::{Coverage, Outcome};
 use crate::ir::{self, Bundle, Const, TestStepKind};
 use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::event::{Event, Rejection};
@@ -37,12 +43,34 @@ pub struct TestResult {
     pub failure: Option<Failure>,
 }
 
+/// A condition (see [`crate::coverage`]) with a branch that no request the tests decided took.
+#[derive(Debug, Clone, Serialize)]
+pub struct BranchesNotTaken {
+    /// The rule's qualified name.
+    pub rule: String,
+    pub file: String,
+    /// 1-based line and column (in characters) where the condition starts.
+    pub line: usize,
+    pub column: usize,
+    /// The condition's source text, its runs of white space made one space.
+    pub condition: String,
+    /// Its branches taken and not taken, in the order `true`, `false`, `unknown`.
+    pub taken: Vec<Outcome>,
+    pub not_taken: Vec<Outcome>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
     pub results: Vec<TestResult>,
     /// Qualified names of rules no test's decision came from.
     pub rules_not_reached: Vec<String>,
+    pub rules_reached: usize,
     pub rules_total: usize,
+    /// Branches of the rules' `when` conditions: how many the requests the tests decided took,
+    /// how many there are, and the conditions with a branch not taken, in source order.
+    pub branches_taken: usize,
+    pub branches_total: usize,
+    pub branches_not_taken: Vec<BranchesNotTaken>,
 }
 
 impl TestReport {
@@ -72,7 +100,7 @@ fn fields_json(fields: &[(String, Const)]) -> Map<String, Value> {
 }
 
 /// Runs the tests of `bundle` whose name contains `filter` (every test for `None`) against
-/// `engine` (which must be the bundle's compiled program). Rule coverage counts the tests run.
+/// `engine` (which must be the bundle's compiled program). Coverage counts the tests run.
 pub fn run(
     bundle: &Bundle,
     engine: Arc<Engine>,
@@ -80,16 +108,70 @@ pub fn run(
     sources: &SourceMap,
     filter: Option<&str>,
 ) -> TestReport {
-    let mut reached: BTreeSet<String> = BTreeSet::new();
+    let mut reached =
+        Reached { bundle, engine: engine.clone(), rules: BTreeSet::new(), branches: Coverage::new(bundle) };
     let results = bundle
         .tests
         .iter()
         .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
         .map(|t| run_one(bundle, t, &engine, bytes, sources, &mut reached))
         .collect();
-    let rules_not_reached =
-        bundle.rules.iter().map(|r| r.qualified_name.clone()).filter(|n| !reached.contains(n)).collect();
-    TestReport { results, rules_not_reached, rules_total: bundle.rules.len() }
+    let rules_not_reached: Vec<String> =
+        bundle.rules.iter().map(|r| r.qualified_name.clone()).filter(|n| !reached.rules.contains(n)).collect();
+    let branches = &reached.branches;
+    TestReport {
+        results,
+        rules_reached: bundle.rules.len().saturating_sub(rules_not_reached.len()),
+        rules_not_reached,
+        rules_total: bundle.rules.len(),
+        branches_taken: branches.branches_taken(),
+        branches_total: branches.branches_total(),
+        branches_not_taken: not_taken(bundle, branches, sources),
+    }
+}
+
+/// What the tests run so far reached: the rules decisions came from, and the branches of the
+/// conditions the decided requests took.
+struct Reached<'b> {
+    bundle: &'b Bundle,
+    engine: Arc<Engine>,
+    rules: BTreeSet<String>,
+    branches: Coverage,
+}
+
+impl Reached<'_> {
+    /// The engine decided `request` (JSON text) at `now`: the interpreter decides it again,
+    /// marking the branches it takes. A request the engine cannot convert reached no rule.
+    fn decided(&mut self, request: &str, now: i64) {
+        if let Ok(req) = self.engine.convert(request, now) {
+            self.branches.decide(self.bundle, &req, self.engine.bundle_hash());
+        }
+    }
+}
+
+/// The conditions with a branch `coverage` has not seen taken, with where they are.
+fn not_taken(bundle: &Bundle, coverage: &Coverage, sources: &SourceMap) -> Vec<BranchesNotTaken> {
+    let mut out = Vec::new();
+    for (id, c) in coverage.conditions().iter().enumerate() {
+        let (taken, not_taken): (Vec<Outcome>, Vec<Outcome>) = c.branches().partition(|o| coverage.taken(id, *o));
+        if not_taken.is_empty() {
+            continue;
+        }
+        let file = sources.get(c.loc.file);
+        let (line, column) = file.map(|f| f.line_col(c.loc.span.start)).unwrap_or((0, 0));
+        out.push(BranchesNotTaken {
+            rule: bundle.rule(c.rule).map(|r| r.qualified_name.clone()).unwrap_or_default(),
+            file: file.map(|f| f.name.clone()).unwrap_or_default(),
+            line,
+            column,
+            condition: file
+                .map(|f| f.slice(c.loc.span).split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
+            taken,
+            not_taken,
+        });
+    }
+    out
 }
 
 /// What a test has done so far.
@@ -115,7 +197,7 @@ impl Run {
     }
 
     /// Evaluates the request at the first step that needs a decision.
-    fn ensure_decided(&mut self, reached: &mut BTreeSet<String>) -> Result<(), String> {
+    fn ensure_decided(&mut self, reached: &mut Reached) -> Result<(), String> {
         if self.decision.is_some() {
             return Ok(());
         }
@@ -124,23 +206,29 @@ impl Run {
         }
         let text = Value::Object(self.request.clone()).to_string();
         let submitted = self.lifecycle.submit(&self.hash, &text, self.now).map_err(|e| e.to_string())?;
+        reached.decided(&text, self.now);
         if let Some(r) = &submitted.decision.rule {
-            reached.insert(r.clone());
+            reached.rules.insert(r.clone());
         }
         self.decision = Some(submitted.decision);
         self.case = submitted.case;
         Ok(())
     }
 
-    fn event(&mut self, event: Event, reached: &mut BTreeSet<String>) -> Result<(), String> {
+    fn event(&mut self, event: Event, reached: &mut Reached) -> Result<(), String> {
         self.ensure_decided(reached)?;
         let Some(case) = &self.case else {
             return Err(format!("no case is open to `{}` (the decision was final)", event.name()));
         };
         let id = case.id.clone();
         match self.lifecycle.apply(&id, &event, self.now, None) {
-            Ok((c, _)) => {
-                note_rules(&c, reached);
+            Ok((c, receipts)) => {
+                // Evidence that arrived while the case waited for it: the engine decided the
+                // case's request again, now carrying the evidence.
+                if receipts.iter().any(|r| r.body.event == "provide" && r.body.detail.get("reevaluated").is_some()) {
+                    reached.decided(&c.request.to_string(), self.now);
+                }
+                note_rules(&c, &mut reached.rules);
                 self.case = Some(c);
                 self.last_rejection = Some(None);
             }
@@ -256,7 +344,7 @@ fn run_one(
     engine: &Arc<Engine>,
     bytes: &[u8],
     sources: &SourceMap,
-    reached: &mut BTreeSet<String>,
+    reached: &mut Reached,
 ) -> TestResult {
     let (file, line) = match sources.get(test.loc.file) {
         Some(f) => (f.name.clone(), f.line_col(test.loc.span.start).0),

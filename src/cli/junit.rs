@@ -6,7 +6,7 @@
 use aarm_compiler::test_runner::TestReport;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-/// The suite of one bundle's results, with its rule coverage as properties.
+/// The suite of one bundle's results, with its rule and branch coverage as properties.
 pub fn suite(path: &str, report: &TestReport) -> TestSuite {
     let mut suite = TestSuite::new(path);
     for r in &report.results {
@@ -24,11 +24,20 @@ pub fn suite(path: &str, report: &TestReport) -> TestSuite {
         case.set_classname(format!("{}:{}", r.file, r.line));
         suite.add_test_case(case);
     }
-    let reached = report.rules_total.saturating_sub(report.rules_not_reached.len());
-    suite.add_property(Property::new("rules_reached", reached.to_string()));
+    suite.add_property(Property::new("rules_reached", report.rules_reached.to_string()));
     suite.add_property(Property::new("rules_total", report.rules_total.to_string()));
     for name in &report.rules_not_reached {
         suite.add_property(Property::new("rule_not_reached", name.as_str()));
+    }
+    suite.add_property(Property::new("branches_taken", report.branches_taken.to_string()));
+    suite.add_property(Property::new("branches_total", report.branches_total.to_string()));
+    // One property per branch not taken: `FILE:LINE:COL `CONDITION` OUTCOME (rule NAME)`.
+    for c in &report.branches_not_taken {
+        for outcome in &c.not_taken {
+            let value =
+                format!("{}:{}:{} `{}` {} (rule {})", c.file, c.line, c.column, c.condition, outcome.as_str(), c.rule);
+            suite.add_property(Property::new("branch_not_taken", value));
+        }
     }
     suite
 }

@@ -56,7 +56,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Show a bundle's header, hash, signature, policies, tools, rules and (optionally) code.
     Inspect(inspect::InspectArgs),
-    /// Run the `test` blocks: per-test results, failing steps, and rule coverage. A bundle with
+    /// Run the `test` blocks: per-test results, failing steps, rule and branch coverage. A bundle with
     /// no test fails unless `--allow-no-tests`.
     Test(test::TestArgs),
     /// Drive suspended actions (cases) on a SQLite store: open, approve, deny, provide, tick, ...

@@ -1,13 +1,17 @@
-//! `aarm test [PATH…] [--format human|json|junit] [--filter TEXT]`: runs `test` blocks through the compiler, a real
-//! bundle, the VM and the lifecycle (in-memory store, simulated clock). A bundle without any test
-//! fails unless `--allow-no-tests` is given, and a path with no `.aarm` file is a usage error
-//! (exit 2), so that a green run always means something was tested.
+//! `aarm test [PATH…] [--format human|json|junit] [--filter TEXT] [--coverage] [--min-coverage P]`:
+//! runs `test` blocks through the compiler, a real bundle, the VM and the lifecycle (in-memory
+//! store, simulated clock), and measures the rules and the conditions' branches they reach
+//! (`aarm_compiler::coverage`). A bundle without any test fails unless `--allow-no-tests` is
+//! given, and a path with no `.aarm` file is a usage error (exit 2), so that a green run always
+//! means something was tested.
 
 use super::exit;
 use super::junit;
 use super::output::{print_diagnostics, Format};
 use super::source::{engine_of, load_path};
-use aarm_compiler::{compile, test_runner};
+use aarm_compiler::compile;
+use aarm_compiler::coverage::Outcome;
+use aarm_compiler::test_runner::{self, TestReport};
 use clap::Args;
 use clap::ValueEnum;
 use std::path::PathBuf;
@@ -20,21 +24,29 @@ pub struct TestArgs {
     /// one without any is an error, exit 2) or a file.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// `human`: one line per test, failures with the step, what was expected and what happened;
-    /// `json`: one object per bundle with every result and the rules no test reached;
-    /// `junit`: one JUnit XML document (a `<testsuite>` per path) for CI test reporters.
+    /// `human`: one line per test, failures with the step, what was expected and what happened,
+    /// then the rule and branch coverage; `json`: one object per bundle with every result, the
+    /// coverage figures, the rules no test reached and the branches not taken; `junit`: one JUnit
+    /// XML document (a `<testsuite>` per path, the coverage as properties) for CI test reporters.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
     /// Let a bundle without any `test` block pass; by default it fails (exit 1), so that a
     /// mistyped path or a deleted test file cannot make CI green having tested nothing.
     #[arg(long)]
     pub allow_no_tests: bool,
-    /// Run only the tests whose name contains TEXT (case-sensitive). Rule coverage then counts
-    /// those tests only. A filter that selects no test in any bundle fails (exit 1).
+    /// Run only the tests whose name contains TEXT (case-sensitive). Rule and branch coverage
+    /// then count those tests only. A filter that selects no test in any bundle fails (exit 1).
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
-    /// Fail (exit 1) when the tests run reach less than PERCENT of the rules, counted over every
-    /// bundle (0 to 100). Rules only: conditions' branches are not measured yet.
+    /// List, under the branch coverage line, every condition with a branch the tests did not
+    /// take: FILE:LINE:COL, its text, its rule, and which of its outcomes (`true`, `false`,
+    /// `unknown`) were taken. A condition is each `when` line, operand of `and`/`or` and `not`
+    /// (docs/language.md, "Coverage"). The JSON and JUnit reports always carry them.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Fail (exit 1) when the tests run reach less than PERCENT of the rules, or take less than
+    /// PERCENT of the branches of the rules' `when` conditions, each counted over every bundle
+    /// (0 to 100).
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub min_coverage: Option<u8>,
 }
@@ -53,6 +65,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut selected = 0usize;
     let mut suites = Vec::new();
     let (mut rules_reached, mut rules_total) = (0usize, 0usize);
+    let (mut branches_taken, mut branches_total) = (0usize, 0usize);
     for path in &args.paths {
         let loaded = match load_path(path) {
             Ok(l) => l,
@@ -89,7 +102,9 @@ pub fn run(args: &TestArgs) -> ExitCode {
             broken = true;
         }
         rules_total += report.rules_total;
-        rules_reached += report.rules_total.saturating_sub(report.rules_not_reached.len());
+        rules_reached += report.rules_reached;
+        branches_total += report.branches_total;
+        branches_taken += report.branches_taken;
         passed += report.passed();
         failed += report.failed();
         match args.format {
@@ -114,15 +129,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
                         }
                     }
                 }
-                let reached = report.rules_total - report.rules_not_reached.len();
-                crate::outln!(
-                    "rule coverage {}: {reached} of {} rules reached by a test",
-                    path.display(),
-                    report.rules_total
-                );
-                for name in &report.rules_not_reached {
-                    crate::outln!("        not reached: {name}");
-                }
+                print_coverage(&path.display().to_string(), &report, args.coverage);
             }
         }
     }
@@ -134,12 +141,21 @@ pub fn run(args: &TestArgs) -> ExitCode {
         broken = true;
     }
     if let Some(min) = args.min_coverage {
-        // No rule at all leaves nothing unreached.
-        let below = rules_reached.saturating_mul(100) < usize::from(min).saturating_mul(rules_total);
-        if below {
+        // No rule (no branch) at all leaves nothing unreached (not taken).
+        if below(rules_reached, rules_total, min) {
             crate::errln!(
-                "error: the tests reach {rules_reached} of {rules_total} rules, below --min-coverage {min}%\n\
-                 help: add tests whose decision comes from the rules listed as not reached"
+                "error: the tests reach {rules_reached} of {rules_total} rules ({}), below --min-coverage {min}%\n\
+                 help: add tests whose decision comes from the rules listed as not reached",
+                percent(rules_reached, rules_total)
+            );
+            broken = true;
+        }
+        if below(branches_taken, branches_total, min) {
+            crate::errln!(
+                "error: the tests take {branches_taken} of {branches_total} branches ({}), below --min-coverage {min}%\n\
+                 help: `aarm test --coverage` lists the conditions whose outcomes no test produced; add tests \
+                 that make them true, false or unknown",
+                percent(branches_taken, branches_total)
             );
             broken = true;
         }
@@ -159,5 +175,68 @@ pub fn run(args: &TestArgs) -> ExitCode {
         ExitCode::from(exit::FAILED)
     } else {
         ExitCode::from(exit::OK)
+    }
+}
+
+/// Whether `part` of `total` is less than `min` percent (exactly, in integers).
+fn below(part: usize, total: usize, min: u8) -> bool {
+    part.saturating_mul(100) < usize::from(min).saturating_mul(total)
+}
+
+/// `part` of `total` as a percentage rounded down to a tenth (`66.6%`), so that only a full
+/// count reads `100.0%`; nothing to count is `100.0%`, as nothing is missed.
+fn percent(part: usize, total: usize) -> String {
+    let tenths = match total {
+        0 => 1000,
+        _ => part.saturating_mul(1000) / total,
+    };
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// The human report's coverage lines of one bundle (`path`); `detailed`: every condition with a
+/// branch not taken, else how many there are.
+fn print_coverage(path: &str, report: &TestReport, detailed: bool) {
+    crate::outln!(
+        "rule coverage {path}: {} of {} rules reached by a test ({})",
+        report.rules_reached,
+        report.rules_total,
+        percent(report.rules_reached, report.rules_total)
+    );
+    for name in &report.rules_not_reached {
+        crate::outln!("        not reached: {name}");
+    }
+    crate::outln!(
+        "branch coverage {path}: {} of {} branches taken ({})",
+        report.branches_taken,
+        report.branches_total,
+        percent(report.branches_taken, report.branches_total)
+    );
+    let missing = report.branches_total.saturating_sub(report.branches_taken);
+    if !detailed {
+        match missing {
+            0 => {}
+            1 => crate::outln!("        --coverage lists the branch not taken"),
+            n => crate::outln!("        --coverage lists the {n} branches not taken"),
+        }
+        return;
+    }
+    for c in &report.branches_not_taken {
+        let marks: Vec<String> = Outcome::ALL
+            .into_iter()
+            .filter_map(|o| match (c.taken.contains(&o), c.not_taken.contains(&o)) {
+                (true, _) => Some(format!("{} ✓", o.as_str())),
+                (false, true) => Some(format!("{} ✗", o.as_str())),
+                (false, false) => None,
+            })
+            .collect();
+        crate::outln!(
+            "        {}:{}:{} `{}` (rule {}): {}",
+            c.file,
+            c.line,
+            c.column,
+            c.condition,
+            c.rule,
+            marks.join("  ")
+        );
     }
 }
