@@ -77,7 +77,7 @@ impl Checker<'_> {
                 format!("an approval binds the value it saw through the action hash: remove `\"{path}\"` from `settings {{ action_hash_ignores }}`, or `{name}` from `limits`"),
             ));
         }
-        if scope.redacted.iter().any(|p| *p == path) {
+        if scope.redacted.contains(&path) {
             return Some((
                 format!("`limits` names `{name}`, which is marked `@redact`"),
                 format!("approvers see only a keyed hash of it, and a refused cap would tell them about the value: remove `{name}` from `limits`"),
