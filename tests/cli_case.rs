@@ -123,6 +123,70 @@ fn timeouts_fire_on_tick_and_tiers_follow() {
     assert!(String::from_utf8_lossy(&pending.stdout).trim().is_empty());
 }
 
+/// Two treasurers must approve a large transfer; each may cap its amount.
+const CAPPED: &str = r#"policy treasury version "1"
+tool transfer { amount: Decimal, to: String }
+rule big on transfer priority 10 {
+  when params.amount > 1000
+  step_up { approvers 2 of ["cfo@corp.com", "controller@corp.com", "ceo@corp.com"]  limits amount  timeout 1h -> deny }
+  reason "transfer.big" "Transfer of {params.amount} needs two approvals"
+}
+rule small on transfer { allow }
+"#;
+
+/// `aarm case approve --max amount=N` (repeatable): the case prints each approval's caps in
+/// canonical form, and the release carries the smaller one as `limits`; a cap that is not
+/// PARAM=NUMBER, not a number or given twice is a usage error (exit 2) and records nothing; a
+/// cap the lifecycle refuses exits 1 with its reason.
+#[test]
+fn approvers_cap_the_amount_with_max_and_the_release_carries_the_smallest() {
+    let dir = scratch("max");
+    std::fs::write(dir.join("treasury.aarm"), CAPPED).unwrap();
+    assert!(run(&dir, &["build", "treasury.aarm", "-o", "t.aarmb"]).status.success());
+    let request = r#"{"action": {"tool": "transfer", "params": {"amount": "4000.50", "to": "acme"}},
+        "identity": {"human": "alice@corp.com", "agent": "pay-bot"}}"#;
+    std::fs::write(dir.join("request.json"), request).unwrap();
+    let at = "2026-11-24T10:00:00Z";
+    let open =
+        run(&dir, &["case", "open", "--store", "c.db", "--bundle", "t.aarmb", "--input", "request.json", "--now", at]);
+    let d = json(&open);
+    assert_eq!((d["decision"].as_str(), &d["step_up"]["limits"]), (Some("step_up"), &serde_json::json!(["amount"])));
+    let id = d["case"].as_str().unwrap().to_string();
+    let approve = |by: &str, caps: &[&str]| {
+        let mut args = vec!["case", "approve", id.as_str(), "--by", by, "--store", "c.db", "--now", at];
+        for cap in caps {
+            args.extend_from_slice(&["--max", cap]);
+        }
+        run(&dir, &args)
+    };
+    for (bad, says) in [
+        (vec!["amount"], "is not PARAM=NUMBER"),
+        (vec!["amount=lots"], "is not a number"),
+        (vec!["amount=1e-19"], "is not a number"),
+        (vec!["amount=5000", "amount=4500"], "name each parameter once"),
+        (vec!["=5000"], "name each parameter once"),
+    ] {
+        let out = approve("cfo@corp.com", &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{bad:?}: {}", stderr(&out));
+    }
+    let out = approve("cfo@corp.com", &["amount=4000.49"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("rejected: limit_below_action"), "{}", stderr(&out));
+    let out = approve("cfo@corp.com", &["to=1"]);
+    assert!(stderr(&out).contains("rejected: limit_not_allowed"), "{}", stderr(&out));
+    let shown = json(&run(&dir, &["case", "show", &id, "--store", "c.db"]));
+    assert_eq!(shown["approvals"], serde_json::json!([]), "refused approvals recorded nothing");
+
+    let out = approve("cfo@corp.com", &["amount=5000.00"]);
+    assert_eq!(json(&out)["approvals"][0]["max"], serde_json::json!({ "amount": "5000" }));
+    let out = approve("controller@corp.com", &["amount=4500"]);
+    let case = json(&out);
+    assert_eq!(case["state"], "allowed", "{case}");
+    assert_eq!(case["outcome"]["limits"], serde_json::json!({ "params.amount": { "max": "4500" } }));
+    assert_eq!(case["released_action"]["params"]["amount"], "4000.50", "the action as submitted, within the cap");
+}
+
 #[test]
 fn deferral_resolved_by_evidence_from_another_process() {
     let dir = scratch("defer");

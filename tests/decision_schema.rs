@@ -129,6 +129,57 @@ fn a_case_decision_and_its_approvals_match_the_schemas() {
     assert_eq!(case["outcome"]["expires_at"], "2026-11-24T11:00:00Z", "cut at the approver's until");
 }
 
+/// A step-up whose approvers may cap the amount (`limits amount`): its decision lists what may be
+/// capped, each approval its caps (`max`) and the released outcome the smallest (`limits`), all
+/// as the schemas publish them; caps the schemas do not describe (a cap not in canonical form, a
+/// limit not keyed by its path) are refused by them.
+#[test]
+fn a_capped_release_matches_the_schemas() {
+    let (decisions, approvals) = (schema("decision.json"), schema("approval.json"));
+    let dir = common::scratch("schema", "capped");
+    let policy = r#"policy treasury version "1"
+tool transfer { amount: Decimal, to: String }
+rule big on transfer { step_up { approvers 2 of ["cfo@corp.com", "lead@corp.com"] limits amount } }
+"#;
+    std::fs::write(dir.join("t.aarm"), policy).unwrap();
+    let built = aarm().args(["build", "t.aarm", "-o", "t.aarmb"]).current_dir(&dir).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let request = json!({ "action": { "tool": "transfer", "params": { "amount": "1200.25", "to": "acme" } },
+        "identity": { "human": "alice@corp.com", "agent": "pay-bot" } });
+    std::fs::write(dir.join("request.json"), request.to_string()).unwrap();
+    let at = ["--store", "cases.db", "--now", "2026-11-24T10:00:00Z"];
+    let mut open = vec!["case", "open", "--bundle", "t.aarmb", "--input", "request.json"];
+    open.extend_from_slice(&at);
+    let opened = run(&dir, &open);
+    assert_valid(&decisions, &opened, "aarm case open");
+    assert_eq!(opened["step_up"]["limits"], json!(["amount"]));
+    let id = opened["case"].as_str().unwrap().to_string();
+    for (by, cap) in [("cfo@corp.com", "amount=1500.50"), ("lead@corp.com", "amount=1300")] {
+        let mut approve = vec!["case", "approve", &id, "--by", by, "--max", cap];
+        approve.extend_from_slice(&at);
+        run(&dir, &approve);
+    }
+    let mut show = vec!["case", "show", &id];
+    show.extend_from_slice(&at);
+    let case = run(&dir, &show);
+    for a in case["approvals"].as_array().unwrap() {
+        assert_valid(&approvals, a, "a capped approval");
+    }
+    assert_eq!(case["approvals"][0]["max"], json!({ "amount": "1500.5" }));
+    let outcome = &case["outcome"];
+    assert_valid(&decisions, outcome, "the capped release");
+    assert_eq!(outcome["limits"], json!({ "params.amount": { "max": "1300" } }), "{case:#}");
+
+    let mut drifted = outcome.clone();
+    drifted["limits"] = json!({ "params.amount": { "max": "1300.0" } });
+    assert!(!decisions.is_valid(&drifted), "a cap not in canonical form");
+    drifted["limits"] = json!({ "amount": { "max": "1300" } });
+    assert!(!decisions.is_valid(&drifted), "a limit not keyed by its path");
+    let mut approval = case["approvals"][0].clone();
+    approval["max"] = json!({ "amount": 1500 });
+    assert!(!approvals.is_valid(&approval), "a cap as a JSON number");
+}
+
 /// `settings { review }` names where to appeal on every denial and escalation (a rule's, the
 /// default's, an invalid request's) and never on an allow; `allow_valid` times the allow.
 #[test]

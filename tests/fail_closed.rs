@@ -243,7 +243,7 @@ fn an_event_the_store_cannot_record_changes_nothing() {
     // The same cases behind a store that can no longer write.
     let store = std::mem::take(good.store_mut());
     let mut broken = Lifecycle::new(BrokenStore(store), Box::new(NoIdentityService));
-    let approve = Event::Approve { by: "a@corp.com".into(), roles: vec![], until: None };
+    let approve = Event::Approve { by: "a@corp.com".into(), roles: vec![], until: None, max: Default::default() };
     let err = broken.apply(&case.id, &approve, NOW + 60, None).unwrap_err();
     assert!(matches!(err, LifecycleError::Store(_)), "{err}");
     let stored = broken.store().get(&case.id).unwrap().unwrap();

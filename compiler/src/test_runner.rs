@@ -401,7 +401,10 @@ fn run_one(
                     run.extend_section("evidence", named);
                 }
                 TestStepKind::Approve { by, roles } => run
-                    .event(Event::Approve { by: by.clone(), roles: roles.clone(), until: None }, reached)
+                    .event(
+                        Event::Approve { by: by.clone(), roles: roles.clone(), until: None, max: Default::default() },
+                        reached,
+                    )
                     .map_err(|e| ("the approval to apply".into(), e))?,
                 TestStepKind::Deny { by, why, roles } => run
                     .event(Event::Deny { by: by.clone(), why: why.clone(), roles: roles.clone() }, reached)

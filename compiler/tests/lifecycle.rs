@@ -246,11 +246,16 @@ impl H {
 }
 
 fn approve(by: &str) -> Event {
-    Event::Approve { by: by.to_string(), roles: Vec::new(), until: None }
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: None, max: Default::default() }
 }
 
 fn approve_as(by: &str, roles: &[&str]) -> Event {
-    Event::Approve { by: by.to_string(), roles: roles.iter().map(|r| r.to_string()).collect(), until: None }
+    Event::Approve {
+        by: by.to_string(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        until: None,
+        max: Default::default(),
+    }
 }
 
 fn deny(by: &str) -> Event {
@@ -342,7 +347,7 @@ fn expiry(d: &aarm_runtime::decision::Decision) -> (i64, Option<i64>) {
 }
 
 fn approve_until(by: &str, until: i64) -> Event {
-    Event::Approve { by: by.to_string(), roles: Vec::new(), until: Some(until) }
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: Some(until), max: Default::default() }
 }
 
 /// A rule's `valid` times its own allow, over `settings { allow_valid }`; a rule without one
@@ -502,6 +507,137 @@ fn an_ignored_parameter_keeps_the_approved_action_hash_and_any_other_change_does
         let src = policy.replace(r#"["params.requested_at"]"#, bad);
         let (codes, built) = try_build(&src);
         assert!(built.is_none() && codes.contains(&"E0101".to_string()), "{bad}: {codes:?}");
+    }
+}
+
+fn approve_max(by: &str, caps: &[(&str, &str)]) -> Event {
+    let max = caps.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Event::Approve { by: by.to_string(), roles: Vec::new(), until: None, max }
+}
+
+/// `step_up { limits amount }`: an approver caps the amount (`--max amount=5000`); the approval
+/// records its caps, the receipt shows them, and the release carries the smallest cap of the
+/// approvals that made the quorum as `limits` (an approval that lapsed does not count, nor does
+/// its cap), while the released action is the case's own, within them.
+#[test]
+fn an_approver_caps_a_listed_parameter_and_the_release_carries_the_smallest_cap() {
+    let mut h = H::new(&step_up_policy(r#"approvers 2 of ["a", "b", "c"] limits amount valid 1h timeout 4h -> deny"#));
+    let id = h.open(&pay(4000, "alice"));
+    assert_eq!(h.case(&id).decision.step_up.as_ref().unwrap().limits, ["amount"], "approvers see what they may cap");
+    let (case, events) = h.ok(&id, approve_max("a", &[("amount", "5000.00")]));
+    assert_eq!((case.state, events), (CaseState::PendingApproval, vec!["approve".to_string()]));
+    assert_eq!(case.approvals[0].max, BTreeMap::from([("amount".to_string(), "5000".to_string())]), "canonical");
+    assert_eq!(h.receipts(&id).last().unwrap().body.detail["max"], json!({ "amount": "5000" }));
+    let (case, _) = h.ok(&id, approve_max("b", &[("amount", "4500")]));
+    assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "approved"));
+    let outcome = serde_json::to_value(case.outcome.as_ref().unwrap()).unwrap();
+    assert_eq!(outcome["limits"], json!({ "params.amount": { "max": "4500" } }), "the smaller cap: {outcome}");
+    assert_eq!(case.released_action.as_ref().unwrap().params["amount"], json!(4000), "the case's own action");
+    let release = h.receipts(&id).last().unwrap().body.detail.clone();
+    assert_eq!((&release["max"], &release["limits"]), (&json!({ "amount": "4500" }), &outcome["limits"]));
+
+    // One capped and one uncapped approval: the cap holds. A cap whose approval lapsed: none.
+    let id = h.open(&pay(4000, "alice"));
+    h.ok(&id, approve_max("a", &[("amount", "4000")]));
+    let (case, _) = h.ok(&id, approve("b"));
+    assert_eq!(case.outcome.as_ref().unwrap().limits["params.amount"].max, "4000", "equal to the action is within");
+    let id = h.open(&pay(4000, "alice"));
+    h.ok(&id, approve_max("a", &[("amount", "5000")]));
+    h.at(2 * 60 * MIN);
+    h.ok(&id, approve("b"));
+    let (case, _) = h.ok(&id, approve("c"));
+    assert_eq!(case.state, CaseState::Allowed);
+    assert!(case.outcome.as_ref().unwrap().limits.is_empty(), "a's approval and cap lapsed at 1h");
+    let outcome = serde_json::to_value(case.outcome.as_ref().unwrap()).unwrap();
+    assert!(outcome.get("limits").is_none(), "no caps, no `limits` in the JSON: {outcome}");
+}
+
+/// A capped approval never releases an action over its cap: a cap below the action's amount is
+/// refused (`limit_below_action`) and changes nothing, so the case waits; a cap on a parameter
+/// the step-up does not list, or that is not a number, is `limit_not_allowed`. The re-sent
+/// action over the cap is another action (another hash, another case), which the first release
+/// does not cover and the same cap cannot release either.
+#[test]
+fn a_capped_approval_never_releases_an_action_over_its_cap() {
+    let policy = step_up_policy(r#"approvers 1 of ["a", "b"] limits amount"#).replacen(
+        "tool pay { amount: Int }",
+        "tool pay { amount: Int, fee: Int }",
+        1,
+    );
+    let mut h = H::new(&policy);
+    let over = |amount: i64| {
+        let mut r = pay(amount, "alice");
+        r["action"]["params"]["fee"] = json!(5);
+        r
+    };
+    let id = h.open(&over(6000));
+    h.reject(&id, approve_max("a", &[("amount", "5000")]), Rejection::LimitBelowAction);
+    h.reject(&id, approve_max("a", &[("amount", "5999.999999999999999999")]), Rejection::LimitBelowAction);
+    h.reject(&id, approve_max("a", &[("fee", "10")]), Rejection::LimitNotAllowed);
+    h.reject(&id, approve_max("a", &[("amount", "6000"), ("fee", "10")]), Rejection::LimitNotAllowed);
+    h.reject(&id, approve_max("a", &[("amount", "lots")]), Rejection::LimitNotAllowed);
+    assert_eq!(h.case(&id).state, CaseState::PendingApproval, "no capped approval released it");
+    let (case, _) = h.ok(&id, approve_max("a", &[("amount", "6000")]));
+    assert_eq!(case.outcome.as_ref().unwrap().limits["params.amount"].max, "6000");
+
+    let again = h.open(&over(6001));
+    let resent = h.case(&again);
+    assert_ne!(resent.action_hash, case.action_hash, "the capped parameter is in the hash");
+    assert_eq!(resent.state, CaseState::PendingApproval, "the first release does not cover it");
+    h.reject(&again, approve_max("b", &[("amount", "6000")]), Rejection::LimitBelowAction);
+
+    // A step-up without `limits` takes no caps at all.
+    let mut h = H::new(&step_up_policy(r#"approvers 1 of ["a"]"#));
+    let id = h.open(&pay(500, "alice"));
+    h.reject(&id, approve_max("a", &[("amount", "500")]), Rejection::LimitNotAllowed);
+}
+
+/// `limits` names parameters of the rule's tools that approvers can cap: a number every call
+/// carries (`Int` or `Decimal`, not optional), covered by the action hash, not `@redact`; a
+/// rule on several tools needs it in all of them; a rule `on *` and `settings` know no
+/// parameters. Next tiers are checked against the same rule.
+#[test]
+fn limits_are_checked() {
+    let base = r#"policy p version "1"
+tool pay { amount: Int, rate: Decimal, tip: Int?, memo: String, pin: Int @redact, at: Int }
+tool refund { amount: Int, rate: Decimal }
+tool ping { n: Int }
+rule big on pay, refund { step_up { approvers 1 of ["a"] LIMITS } }
+"#;
+    let good = base.replace("LIMITS", "limits rate, amount, amount");
+    let (engine, _) = build(&good);
+    let req = json!({ "action": { "tool": "refund", "params": { "amount": 1, "rate": "0.5" } } });
+    let d = engine.decide_json(&req.to_string(), T0);
+    assert_eq!(d.step_up.unwrap().limits, ["amount", "rate"], "sorted, each once");
+    let cases = [
+        (base.replace("LIMITS", "limits amout"), "E0101"),
+        (base.replace("LIMITS", "limits memo"), "E0113"),
+        (base.replace("on pay, refund", "on pay").replace("LIMITS", "limits memo"), "E0310"),
+        (base.replace("on pay, refund", "on pay").replace("LIMITS", "limits tip"), "E0310"),
+        (base.replace("on pay, refund", "on pay").replace("LIMITS", "limits pin"), "E0310"),
+        (
+            base.replace("on pay, refund", "on pay").replace("LIMITS", "limits at").replacen(
+                "tool pay",
+                "settings { action_hash_ignores [\"params.at\"] }\ntool pay",
+                1,
+            ),
+            "E0310",
+        ),
+        (base.replace("on pay, refund", "on *").replace("LIMITS", "limits amount"), "E0111"),
+        (base.replace("LIMITS", "limits amount limits rate"), "E0304"),
+        (base.replace("LIMITS", "timeout 1h -> step_up { approvers 1 of [\"b\"] limits n }"), "E0101"),
+        (
+            base.replace("LIMITS", "").replacen(
+                "tool pay",
+                "settings { step_up timeout 1h -> step_up { approvers 1 of [\"b\"] limits amount } }\ntool pay",
+                1,
+            ),
+            "E0111",
+        ),
+    ];
+    for (src, code) in cases {
+        let (codes, built) = try_build(&src);
+        assert!(built.is_none() && codes.contains(&code.to_string()), "{code}: {codes:?}\n{src}");
     }
 }
 
@@ -1439,7 +1575,9 @@ fn every_rejection_reason_is_covered_by_a_test_above() {
             "identity_invalid",
             "evidence_already_provided",
             "clock_went_back",
-            "until_in_past"
+            "until_in_past",
+            "limit_not_allowed",
+            "limit_below_action"
         ]
     );
 }

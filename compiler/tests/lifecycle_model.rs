@@ -705,7 +705,9 @@ fn build(src: &str) -> (Arc<Engine>, Vec<u8>) {
 
 fn event(ev: &Ev) -> Event {
     match ev {
-        Ev::Approve(by) => Event::Approve { by: by.to_string(), roles: Vec::new(), until: None },
+        Ev::Approve(by) => {
+            Event::Approve { by: by.to_string(), roles: Vec::new(), until: None, max: Default::default() }
+        }
         Ev::Deny(by) => Event::Deny { by: by.to_string(), why: None, roles: vec![] },
         Ev::Tick => Event::Tick,
         Ev::Cancel => Event::Cancel { by: Some("host".into()) },

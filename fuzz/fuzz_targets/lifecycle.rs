@@ -63,7 +63,7 @@ fn event(u: &mut Unstructured<'_>) -> Result<Event> {
     Ok(match u.int_in_range(0u8..=5)? {
         0 | 1 => {
             let roles = if u.ratio(1, 3)? { vec![(*u.choose(&["sec", "fin"])?).to_string()] } else { vec![] };
-            Event::Approve { by: (*u.choose(&PEOPLE)?).to_string(), roles, until: None }
+            Event::Approve { by: (*u.choose(&PEOPLE)?).to_string(), roles, until: None, max: Default::default() }
         }
         2 => {
             let roles = if u.ratio(1, 3)? { vec![(*u.choose(&["sec", "fin"])?).to_string()] } else { vec![] };

@@ -354,6 +354,9 @@ pub enum StepUpClauseKind {
     Notify(Vec<StrLit>),
     /// `valid 1h`: how long an approval, and the allow it releases, may be acted on.
     Valid(DurLit),
+    /// `limits amount, count`: the top-level parameters an approver may cap
+    /// (`aarm case approve … --max amount=5000`).
+    Limits(Vec<Ident>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

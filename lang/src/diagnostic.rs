@@ -125,6 +125,7 @@ codes! {
     ModifyField           = "E0307", Clause, Error, "invalid `modify` assignment";
     AttemptsZero          = "E0308", Clause, Error, "attempts must be at least 1";
     ValidWithoutAllow     = "E0309", Clause, Error, "`valid` on a rule that does not allow";
+    UncappableLimit       = "E0310", Clause, Error, "`limits` names a parameter approvers cannot cap";
     UnknownStatement      = "E0320", Clause, Error, "unknown statement in `override ... requires`";
     DuplicateOverride     = "E0321", Clause, Error, "more than one `override` for a tool";
     RedactMisplaced       = "E0322", Clause, Error, "`@redact` where no record of a request reaches";

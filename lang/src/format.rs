@@ -891,6 +891,16 @@ impl<'a> Printer<'a> {
                 self.kw_space("valid");
                 self.verbatim(d.span);
             }
+            StepUpClauseKind::Limits(fields) => {
+                self.kw("limits");
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        self.kw(",");
+                    }
+                    self.space();
+                    self.ident(f);
+                }
+            }
         }
     }
 

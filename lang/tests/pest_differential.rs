@@ -157,6 +157,9 @@ fn snippets() -> Vec<(String, bool)> {
     ok("rule r on t { when x risk high valid 1h30m confidence 0.5 modify { params.a = 1 } }");
     ok("rule r on t { valid 1m valid 2m deny }");
     ok("rule r on t { step_up { approvers 1 of g valid 1h timeout 2h -> deny } }");
+    ok("rule r on t { step_up { approvers 2 of g  limits amount, count  valid 1h } }");
+    ok("rule r on t { step_up { limits in, to, limits } }");
+    ok("rule r on t { step_up { approvers 1 of g timeout 1h -> step_up { approvers 1 of h limits amount } } }");
     ok("rule r on t { when valid allow }");
     ok("tool t { }");
     ok("tool t { a: Int }");
@@ -342,6 +345,11 @@ fn snippets() -> Vec<(String, bool)> {
     bad("rule r on t { valid 30 allow }");
     bad("rule r on t { allow valid 30s }");
     bad("rule r on t { step_up { approvers 1 of g valid } }");
+    bad("rule r on t { step_up { approvers 1 of g limits } }");
+    bad("rule r on t { step_up { limits amount, } }");
+    bad("rule r on t { step_up { limits \"amount\" } }");
+    bad("rule r on t { step_up { limits params.amount } }");
+    bad("rule r on t { step_up { limits amount count } }");
     bad("settings { review security }");
     bad("override on * by role \"r\" for 1h");
     bad("override on a by role \"r\"");
@@ -517,6 +525,7 @@ const OTHER_TOKENS: &[&str] = &[
     "veto",
     "no",
     "notify",
+    "limits",
     "need",
     "approve",
     "by",

@@ -918,6 +918,23 @@ fn normalize(text: &str) -> Option<Exact> {
     Some(Exact { negative: negative && !digits.is_empty(), digits, exp10 })
 }
 
+/// The exact value of a number given as decimal text (`5000`, `12.50`, `1e3`), as a `Decimal`
+/// (units of 10^-18, [`crate::decimal`]); `None` when the text is not a number a `Decimal` holds
+/// exactly. An `Int` has the same value read this way.
+pub fn exact_number(text: &str) -> Option<i128> {
+    parse_decimal(text).ok()
+}
+
+/// The exact value of an `Int` or `Decimal` as a request carries it in JSON (a number, or a
+/// Decimal as a string), as [`exact_number`] reads it; `None` for anything else.
+pub fn exact_number_of(json: &Json) -> Option<i128> {
+    match json {
+        Json::Number(n) => exact_number(&n.to_string()),
+        Json::String(s) => exact_number(s),
+        _ => None,
+    }
+}
+
 /// A decimal text's exact value in units of 10^-18 (`crate::decimal`), never rounded.
 fn parse_decimal(text: &str) -> Result<i128, DecimalError> {
     let exact = normalize(text).ok_or(DecimalError::Syntax)?;

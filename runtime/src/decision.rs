@@ -58,6 +58,10 @@ pub struct StepUpObligation {
     /// be acted on; absent: `settings { allow_valid }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_s: Option<i64>,
+    /// `limits amount, count`: the parameters (names, as `--max NAME=V` takes them) an approver
+    /// may cap. Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<String>,
 }
 
 /// What an unanswered step-up or an unresolved deferral becomes, its step-up as hosts read it.
@@ -140,6 +144,18 @@ pub struct Decision {
     /// On an override only: who granted it, by which authority, stating what.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<Authority>,
+    /// On a case's released allow only: the caps its approvers set (`aarm case approve … --max
+    /// amount=5000`), the smallest per parameter, keyed by path (`params.amount`). The released
+    /// action is within them. Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<String, ParamLimit>,
+}
+
+/// A bound on one parameter of a released action: `max`, the largest value the approvers
+/// approved, as exact decimal text (`"5000"`, `"12.5"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamLimit {
+    pub max: String,
 }
 
 /// The named authority of an override (docs/json.md, "Overrides"): the authenticated identity
@@ -198,6 +214,7 @@ impl Decision {
             overrides: None,
             authority: None,
             redacted: Vec::new(),
+            limits: Default::default(),
         }
     }
 }
@@ -226,6 +243,7 @@ impl From<&StepUp> for StepUpObligation {
             risk: s.risk.as_str().to_string(),
             notify: s.notify.clone(),
             valid_s: s.valid_s,
+            limits: s.limits.clone(),
         }
     }
 }

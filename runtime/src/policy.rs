@@ -112,6 +112,9 @@ pub struct StepUp {
     /// `valid D` in seconds: how long an approval counts, and how long the allow it releases
     /// may be acted on (overrides `settings { allow_valid }`).
     pub valid_s: Option<i64>,
+    /// `limits amount, count`: the top-level parameters (names, without `params.`, sorted) an
+    /// approver may cap; each is an `Int` or `Decimal` every tool of the rule has.
+    pub limits: Vec<String>,
 }
 
 /// What an unanswered step-up or an unresolved deferral becomes. `S` is the step-up as the

@@ -477,9 +477,11 @@ pub const NOT_THE_REQUESTER: &str = "not_the_requester";
 /// What an approver or agent asks the lifecycle to do.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// `until`: the approver's own bound on the approval (seconds since the epoch).
+    /// `until`: the approver's own bound on the approval (seconds since the epoch); `max`: the
+    /// approver's caps on parameters the step-up lists.
     Approve {
         until: Option<i64>,
+        max: aarm_cases::lifecycle::limits::Caps,
     },
     Deny {
         why: Option<String>,
@@ -556,8 +558,8 @@ pub async fn act(
             let event_id = event_id.map(|k| k.id);
             let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
             let events: Vec<(Event, Option<String>)> = match action {
-                Action::Approve { until } => {
-                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone(), until }, event_id)]
+                Action::Approve { until, max } => {
+                    vec![(Event::Approve { by: p2.id.clone(), roles: p2.roles.clone(), until, max }, event_id)]
                 }
                 Action::Deny { why } => {
                     vec![(Event::Deny { by: p2.id.clone(), why, roles: p2.roles.clone() }, event_id)]

@@ -70,9 +70,9 @@ pub fn document() -> Value {
         AUTH,
         ("403", "not allowed (`not_an_approver`, `not_yourself`, `not_allowed`); nothing changed"),
         ("404", "`unknown_case`"),
-        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, or evidence with no fact"),
+        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, evidence with no fact, an `until` that is not an RFC 3339 time or a `max` cap that is not a number"),
         REUSED,
-        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`, `until_in_past`"),
+        ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`, `until_in_past`, `limit_not_allowed`, `limit_below_action`"),
         ("503", "the case store failed; nothing was allowed"),
     ];
     let read_errors: &[(&str, &str)] = &[AUTH, ("403", "not allowed to see this case"), ("404", "`unknown_case`")];
@@ -85,6 +85,7 @@ pub fn document() -> Value {
     let approve_body = json!({ "type": "object", "properties": {
         "by": { "type": "string", "description": "optional; must be the caller's own identity" },
         "until": { "type": "string", "format": "date-time", "description": "optional (RFC 3339): the approval stops counting then, and the allow it releases expires then at the latest; only narrows, a time not in the future is 409 `until_in_past`" },
+        "max": { "type": "object", "additionalProperties": { "type": ["number", "string"] }, "description": "optional caps, `{\"amount\": 5000}`, on parameters the step-up's `limits` lists (else 409 `limit_not_allowed`), each a number or a string holding one, at or above the action's own value (else 409 `limit_below_action`); the released allow carries the smallest cap per parameter as `limits`" },
         "event_id": { "type": "string", "minLength": 1, "maxLength": 200, "description": "as Idempotency-Key" } } });
     let deny_body = json!({ "type": "object", "properties": {
         "why": { "type": "string" }, "by": { "type": "string" }, "event_id": key_schema() } });
@@ -229,6 +230,8 @@ pub fn document() -> Value {
                     "error_at": { "type": "object", "description": "present with `eval.error` when the bundle knows where: the expression that failed (`file`, `line`, `col`, `expr`)",
                         "required": ["file", "line", "col", "expr"], "properties": {
                         "file": { "type": "string" }, "line": { "type": "integer" }, "col": { "type": "integer" }, "expr": { "type": "string" } } },
+                    "limits": { "type": "object", "description": "on a case's released allow only: the approvers' caps, the smallest per parameter, `{\"params.amount\": {\"max\": \"5000\"}}` (exact decimal text); the released action is within them",
+                        "additionalProperties": { "type": "object", "required": ["max"], "properties": { "max": { "type": "string" } } } },
                     "case": { "type": "string", "description": "present when a case opened" },
                     "action_hash": { "type": "string", "description": "`sha256:…` of the action decided (tool, operation, params), what approvals bind to; absent when the body was not JSON" },
                     "receipt": { "type": "string", "description": "the hash of the receipt recording this decision (the case's `open` receipt, or a `decide` receipt); absent only with `store.unavailable`" } } },

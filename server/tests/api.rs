@@ -513,3 +513,62 @@ async fn the_answered_action_hash_leaves_out_only_the_ignored_parameters() {
     let (_, case) = d.get(&format!("/v1/cases/{}", case_id(&again)), "tok-ops").await;
     assert_eq!(case["action_hash"], first["action_hash"], "the case binds the same hash");
 }
+
+const CAPPED: &str = r#"
+policy capped version "1"
+tool transfer { amount: Int, to: String }
+rule big on transfer priority 90 {
+  when params.amount > 1000
+  step_up { approvers 2 of ["cfo@corp.com", "controller@corp.com"]  limits amount  timeout 2h -> deny }
+  reason "transfer.big" "Transfer of {params.amount} needs approval"
+}
+rule small on transfer { allow }
+"#;
+
+/// `POST /v1/cases/{id}/approve {"max": {"amount": N}}`: a cap on a parameter the step-up does
+/// not list is 409 `limit_not_allowed`, one below the action's amount 409 `limit_below_action`,
+/// one that is not a number (or a `max` that is not an object) 400, and none of them changes
+/// anything; accepted caps are recorded on the approval and its receipt, and the release carries
+/// the smallest as `limits`. Every answer here is also checked against the published schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvers_cap_a_parameter_over_http_and_the_release_carries_the_smallest_cap() {
+    let d = Deployment::start_with("capped", CAPPED, |_| {}).await;
+    let decision = d.decide(transfer(4000)).await;
+    assert_eq!(decision["step_up"]["limits"], json!(["amount"]), "{decision}");
+    let id = case_id(&decision);
+    let path = format!("/v1/cases/{id}/approve");
+    let before = d.snapshot().await;
+    for (max, status, reason) in [
+        (json!({ "to": 1 }), 409, Some("limit_not_allowed")),
+        (json!({ "amount": 3999 }), 409, Some("limit_below_action")),
+        (json!({ "amount": "3999.99" }), 409, Some("limit_below_action")),
+        (json!({ "amount": "lots" }), 400, None),
+        (json!({ "amount": true }), 400, None),
+        (json!(5000), 400, None),
+    ] {
+        let (got, body) = d.post(&path, "tok-cfo", json!({ "max": max })).await;
+        assert_eq!(got, status, "{max}: {body}");
+        if let Some(reason) = reason {
+            assert_eq!(body["reason"].as_str(), Some(reason), "{max}: {body}");
+        }
+    }
+    assert_eq!(d.snapshot().await, before, "refused approvals changed nothing");
+
+    let (status, case) = d.post(&path, "tok-cfo", json!({ "max": { "amount": 5000 } })).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("pending_approval")), "{case}");
+    assert_eq!(case["approvals"][0]["max"], json!({ "amount": "5000" }));
+    let (status, case) = d.post(&path, "tok-controller", json!({ "max": { "amount": "4500.00" } })).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
+    assert_eq!(case["outcome"]["limits"], json!({ "params.amount": { "max": "4500" } }), "{case}");
+    let chain = d.verified_chain().await;
+    let release = chain.iter().rfind(|r| r.body.event == "approve").unwrap();
+    assert_eq!(release.body.detail["max"], json!({ "amount": "4500" }));
+    assert_eq!(release.body.detail["limits"], case["outcome"]["limits"]);
+
+    // The same transfer for more is another action: its own case, which the caps do not reach.
+    let more = d.decide(transfer(6000)).await;
+    assert_ne!((&more["case"], &more["action_hash"]), (&decision["case"], &decision["action_hash"]));
+    let (status, body) =
+        d.post(&format!("/v1/cases/{}/approve", case_id(&more)), "tok-cfo", json!({ "max": { "amount": 5000 } })).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("limit_below_action")), "{body}");
+}

@@ -64,6 +64,12 @@ pub enum CaseCommand {
         /// past is refused (`until_in_past`).
         #[arg(long, value_name = "RFC3339|HH:MM")]
         until: Option<String>,
+        /// Cap a parameter the step-up's `limits` lists (repeatable): the approval holds for the
+        /// action only at or below it (a cap below the action's own value is refused,
+        /// `limit_below_action`; an unlisted parameter `limit_not_allowed`), and the allow it
+        /// releases carries it in `limits`.
+        #[arg(long = "max", value_name = "PARAM=NUMBER")]
+        max: Vec<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -178,6 +184,20 @@ fn until_arg(t: &str, now: i64) -> Result<i64, String> {
         Some(of_day) => Ok(now.div_euclid(86_400).saturating_mul(86_400).saturating_add(of_day)),
         None => Err(format!("--until {t:?} is neither an RFC 3339 time nor HH:MM")),
     }
+}
+
+/// `--max PARAM=NUMBER`, each parameter once; the number is read exactly (`5000`, `12.50`).
+fn max_args(args: &[String]) -> Result<aarm_cases::lifecycle::limits::Caps, String> {
+    let mut caps = aarm_cases::lifecycle::limits::Caps::new();
+    for arg in args {
+        let (name, value) = arg.split_once('=').ok_or_else(|| format!("--max {arg:?} is not PARAM=NUMBER"))?;
+        let cap = aarm_cases::lifecycle::limits::cap_of_text(value)
+            .ok_or_else(|| format!("--max {arg:?}: {value:?} is not a number (at most 18 digits after the point)"))?;
+        if name.is_empty() || caps.insert(name.to_string(), cap).is_some() {
+            return Err(format!("--max {arg:?}: name each parameter once, as `--max amount=5000`"));
+        }
+    }
+    Ok(caps)
 }
 
 pub(crate) fn now_of(common: &Common) -> Result<i64, String> {
@@ -332,12 +352,13 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
             print_json(&out);
             Ok(exit::OK)
         }
-        CaseCommand::Approve { id, by, roles, until, common } => {
+        CaseCommand::Approve { id, by, roles, until, max, common } => {
             let until = match until {
                 Some(t) => Some(until_arg(t, now_of(common)?)?),
                 None => None,
             };
-            event(common, id, Event::Approve { by: by.clone(), roles: roles.clone(), until })
+            let max = max_args(max)?;
+            event(common, id, Event::Approve { by: by.clone(), roles: roles.clone(), until, max })
         }
         CaseCommand::Deny { id, by, why, roles, common } => {
             event(common, id, Event::Deny { by: by.clone(), why: why.clone(), roles: roles.clone() })

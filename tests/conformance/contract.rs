@@ -95,15 +95,26 @@ fn contract_allow_carries_scope_and_expiry() {
 }
 
 /// An approval authorizes one action: it binds the hash of the action decided, the approver and
-/// the time; the same request changed is another action, which needs its own approval.
-/// Gap: issue 24. An approval has an expiry (`step_up { valid }`, `approve … --until`) but no
-/// limits: an approver cannot cap a parameter (`approve … --max amount=5000`).
+/// the time; the same request changed is another action, which needs its own approval. Where the
+/// policy allows it (`step_up { limits amount }`), an approver caps a parameter
+/// (`approve … --max amount=800`): the approval and its receipt record the cap and the release
+/// carries it (`limits`); a cap below the action's own amount would approve nothing and is
+/// refused (`limit_below_action`), so a capped approval never releases an action over its cap,
+/// and the action re-sent with more is another case, which the cap cannot release either.
 #[test]
 fn contract_approval_binds_the_approved_action() {
-    let dir = Dir::new("c4", FIVE);
+    let capped = FIVE.replacen("timeout 1h -> deny }", "timeout 1h -> deny  limits amount }", 1);
+    let dir = Dir::new("c4", &capped);
     let first = dir.open(&op("wire", 500), NOW);
     let id = first["case"].as_str().unwrap().to_string();
-    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com"], "2026-11-24T10:05:00Z");
+    assert_eq!(first["step_up"]["limits"], json!(["amount"]), "{first}");
+    for (cap, reason) in [("amount=499", "limit_below_action"), ("kind=1", "limit_not_allowed")] {
+        let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--max", cap], "2026-11-24T10:04:00Z");
+        assert_eq!(out.status.code(), Some(1), "{cap}");
+        assert!(text(&out.stderr).contains(reason), "{cap}: {}", text(&out.stderr));
+    }
+    assert_eq!(dir.show(&id, "2026-11-24T10:04:00Z")["state"], "pending_approval", "no capped approval released it");
+    let out = dir.case(&["approve", &id, "--by", "cfo@corp.com", "--max", "amount=800"], "2026-11-24T10:05:00Z");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let receipts = dir.export(Some(&id), "case.jsonl");
     assert!(first["action_hash"].as_str().unwrap().starts_with("sha256:"), "{first}");
@@ -112,12 +123,22 @@ fn contract_approval_binds_the_approved_action() {
     }
     let approve = receipts.iter().find(|r| r["event"] == "approve").unwrap();
     assert_eq!((approve["actor"].as_str(), approve["at"].as_i64()), (Some("cfo@corp.com"), Some(1_795_514_700)));
-    assert_eq!(dir.show(&id, "2026-11-24T10:05:00Z")["state"], "allowed");
+    assert_eq!(approve["detail"]["max"], json!({ "amount": "800" }), "{approve}");
+    assert_eq!(approve["detail"]["limits"], json!({ "params.amount": { "max": "800" } }), "{approve}");
+    assert_eq!(dir.verify("case.jsonl").status.code(), Some(0), "the signed chain holds the caps");
+    let case = dir.show(&id, "2026-11-24T10:05:00Z");
+    assert_eq!(case["state"], "allowed");
+    assert_eq!(case["approvals"][0]["max"], json!({ "amount": "800" }));
+    assert_eq!(case["outcome"]["limits"], json!({ "params.amount": { "max": "800" } }), "{case}");
+    assert_eq!(case["released_action"]["params"]["amount"], 500, "the approved action, within the cap");
 
     let changed = dir.open(&op("wire", 50_000), "2026-11-24T10:06:00Z");
     assert_ne!(changed["action_hash"], first["action_hash"]);
     assert_ne!(changed["case"], first["case"]);
-    assert_eq!(dir.show(changed["case"].as_str().unwrap(), "2026-11-24T10:06:00Z")["state"], "pending_approval");
+    let other = changed["case"].as_str().unwrap();
+    let out = dir.case(&["approve", other, "--by", "cfo@corp.com", "--max", "amount=800"], "2026-11-24T10:07:00Z");
+    assert!(text(&out.stderr).contains("limit_below_action"), "{}", text(&out.stderr));
+    assert_eq!(dir.show(other, "2026-11-24T10:07:00Z")["state"], "pending_approval");
 }
 
 /// Evidence is referenced, not copied: the receipt of a provided fact names it, who provided it

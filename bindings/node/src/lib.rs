@@ -160,7 +160,7 @@ impl NativeCases {
         roles: Option<Vec<String>>,
         now: Option<Either<f64, String>>,
     ) -> Result<String> {
-        let event = Event::Approve { by, roles: roles.unwrap_or_default(), until: None };
+        let event = Event::Approve { by, roles: roles.unwrap_or_default(), until: None, max: Default::default() };
         self.apply(&case_id, &event, now)
     }
 

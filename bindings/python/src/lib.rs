@@ -221,8 +221,12 @@ impl Cases {
         now: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let now = now_of(now)?;
-        let event =
-            aarm_host::cases::Event::Approve { by: by.to_string(), roles: roles.unwrap_or_default(), until: None };
+        let event = aarm_host::cases::Event::Approve {
+            by: by.to_string(),
+            roles: roles.unwrap_or_default(),
+            until: None,
+            max: Default::default(),
+        };
         let out = py.detach(|| self.cases.apply(case, &event, now)).map_err(host_error)?;
         to_py(py, &out)
     }

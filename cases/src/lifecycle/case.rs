@@ -58,6 +58,11 @@ pub struct Approval {
     /// step-up's `valid` after it was given, whichever is earlier; absent: no bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<i64>,
+    /// The approver's caps (`--max amount=5000`), on parameters the step-up's `limits` lists:
+    /// the released action is within them, and the release carries the smallest of each
+    /// ([`super::limits`]). Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub max: super::limits::Caps,
 }
 
 impl Approval {

@@ -8,11 +8,15 @@ pub enum Event {
     /// An approver approves. `roles` are the roles the host verified for them. `until` (seconds
     /// since the epoch), when given, narrows the approval: it stops counting then, and the allow
     /// it releases expires then at the latest. It can only narrow: a past `until` is refused.
+    /// `max` caps parameters the step-up's `limits` lists (`{"amount": "5000"}`): only at or
+    /// above the action's own values ([`crate::lifecycle::limits`]).
     Approve {
         by: String,
         roles: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<i64>,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        max: crate::lifecycle::limits::Caps,
     },
     /// An approver denies. `roles` are the roles the host verified for them, as for `Approve`:
     /// a role-based approver may deny (and veto) as well as approve.
@@ -76,6 +80,11 @@ pub enum Rejection {
     ClockWentBack,
     /// An approval's `until` is not in the future.
     UntilInPast,
+    /// An approval caps a parameter the step-up's `limits` does not list, or with a value that is
+    /// not a number.
+    LimitNotAllowed,
+    /// An approval caps a parameter below the action's own value: it would approve nothing.
+    LimitBelowAction,
 }
 
 impl Rejection {
@@ -93,10 +102,12 @@ impl Rejection {
             Rejection::EvidenceAlreadyProvided => "evidence_already_provided",
             Rejection::ClockWentBack => "clock_went_back",
             Rejection::UntilInPast => "until_in_past",
+            Rejection::LimitNotAllowed => "limit_not_allowed",
+            Rejection::LimitBelowAction => "limit_below_action",
         }
     }
 
-    pub const ALL: [Rejection; 11] = [
+    pub const ALL: [Rejection; 13] = [
         Rejection::NotAnApprover,
         Rejection::SelfApproval,
         Rejection::DuplicateApproval,
@@ -108,5 +119,7 @@ impl Rejection {
         Rejection::EvidenceAlreadyProvided,
         Rejection::ClockWentBack,
         Rejection::UntilInPast,
+        Rejection::LimitNotAllowed,
+        Rejection::LimitBelowAction,
     ];
 }

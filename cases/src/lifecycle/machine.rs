@@ -211,8 +211,8 @@ pub fn apply_verified(
             resolve(&mut next, CaseState::Cancelled, Effect::Deny, reasons::CANCELLED, "the case was cancelled", None);
             receipts.push(draft(&next, "cancel", by.as_deref(), now, json!({})));
         }
-        Event::Approve { by, roles, until } => {
-            approve(&mut next, Grant { by, roles, until: *until }, now, verified, env, &mut receipts)?
+        Event::Approve { by, roles, until, max } => {
+            approve(&mut next, Grant { by, roles, until: *until, max }, now, verified, env, &mut receipts)?
         }
         Event::Deny { by, why, roles } => {
             deny(&mut next, Verdict { by, why: why.as_deref(), roles, verified }, now, env, &mut receipts)?
@@ -236,8 +236,8 @@ pub fn apply_verified(
 /// allow: the outcome says when it was released (`evaluated_at`) and until when it holds
 /// (`expires_at`), also when a re-evaluation decided it on the request's own, older,
 /// `context.now`. Released by approvals: the step-up's `valid`, cut at the earliest approval's
-/// `until`; decided by a rule: the rule's `valid`; either way `settings { allow_valid }` when the
-/// policy gives no `valid`.
+/// `until`, and within the smallest of their caps (`limits`); decided by a rule: the rule's
+/// `valid`; either way `settings { allow_valid }` when the policy gives no `valid`.
 fn released_until(case: &mut Case, now: i64, env: &Env) {
     let Some(outcome) = case.outcome.take() else { return };
     if !matches!(outcome.decision, Effect::Allow | Effect::Modify) {
@@ -247,16 +247,21 @@ fn released_until(case: &mut Case, now: i64, env: &Env) {
     let program = env.engine.program();
     let rule_valid = outcome.rule.as_deref().and_then(|name| program.rule_valid_s(name));
     let approved = outcome.reason.code == reasons::APPROVED;
-    let (valid, cut) = if approved {
+    let (valid, cut, limits) = if approved {
         let step = step_up(case).and_then(|s| s.valid_s);
-        // The approvals that made the quorum: bound to this action and counting now.
-        let counted = case.approvals.iter().filter(|a| a.action_hash == case.action_hash && a.counts_at(now));
-        let cut = counted.filter_map(|a| a.until).min();
-        (step, cut)
+        let cut = quorum_approvals(case, now).filter_map(|a| a.until).min();
+        (step, cut, super::limits::released(quorum_approvals(case, now)))
     } else {
-        (rule_valid, None)
+        (rule_valid, None, Default::default())
     };
-    case.outcome = Some(outcome.timed_within(now, valid.or(program.settings.allow_valid_s), cut));
+    let mut outcome = outcome.timed_within(now, valid.or(program.settings.allow_valid_s), cut);
+    outcome.limits = limits;
+    case.outcome = Some(outcome);
+}
+
+/// The approvals that make the quorum at `now`: bound to the case's action and still counting.
+fn quorum_approvals(case: &Case, now: i64) -> impl Iterator<Item = &Approval> {
+    case.approvals.iter().filter(move |a| a.action_hash == case.action_hash && a.counts_at(now))
 }
 
 /// Bumps the version once per committed transition. Receipts are stamped when the lifecycle
@@ -430,11 +435,12 @@ fn revalidate(
     Ok(())
 }
 
-/// An approval as given: who, with which verified roles, and the approver's own `until`.
+/// An approval as given: who, with which verified roles, and the approver's own `until` and caps.
 struct Grant<'a> {
     by: &'a str,
     roles: &'a [String],
     until: Option<i64>,
+    max: &'a super::limits::Caps,
 }
 
 fn approve(
@@ -445,7 +451,7 @@ fn approve(
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
-    let Grant { by, roles, until } = grant;
+    let Grant { by, roles, until, max } = grant;
     if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
         return Err(Rejection::NotAnApprover);
     }
@@ -460,6 +466,9 @@ fn approve(
     if until.is_some_and(|u| u <= now) {
         return Err(Rejection::UntilInPast);
     }
+    // Caps only narrow too: on listed parameters, never below the action's own values.
+    let params = case.request.pointer("/action/params").and_then(|p| p.as_object());
+    let max = super::limits::check(max, &s.limits, params)?;
     let until = aarm_runtime::record::earliest(until, s.valid_s.map(|v| now.saturating_add(v)));
     let approvals = case.approvals.iter().filter(|a| a.counts_at(now)).count().saturating_add(1);
     if approvals >= s.quorum as usize {
@@ -480,24 +489,30 @@ fn approve(
         roles: roles.to_vec(),
         verified_by: verified_by(by, verified),
         until,
+        max: max.clone(),
     });
     // Every counted approval must be bound to this very action, and still count (its `until`).
-    let bound = case.approvals.iter().filter(|a| a.action_hash == case.action_hash && a.counts_at(now)).count();
+    let bound = quorum_approvals(case, now).count();
+    let mut detail = serde_json::Map::new();
+    detail.insert("approvals".into(), json!(bound));
+    detail.insert("quorum".into(), json!(s.quorum));
+    detail.insert("tier".into(), json!(case.tier));
+    if let Some(u) = until {
+        detail.insert("until".into(), json!(u));
+    }
+    if !max.is_empty() {
+        detail.insert("max".into(), json!(max));
+    }
     if bound >= s.quorum as usize {
         let released = original_action(&case.request);
         let message = format!("{bound} of {} approvals", s.quorum);
         resolve(case, CaseState::Allowed, Effect::Allow, reasons::APPROVED, &message, Some(released));
+        let limits = super::limits::released(quorum_approvals(case, now));
+        if !limits.is_empty() {
+            detail.insert("limits".into(), json!(limits));
+        }
     }
-    receipts.push(draft(
-        case,
-        "approve",
-        Some(by),
-        now,
-        match until {
-            Some(u) => json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier, "until": u }),
-            None => json!({ "approvals": bound, "quorum": s.quorum, "tier": case.tier }),
-        },
-    ));
+    receipts.push(draft(case, "approve", Some(by), now, serde_json::Value::Object(detail)));
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! - [`machine`]: the deterministic state machine (quorum, veto, escalation, timeouts, deferral
 //!   re-evaluation)
 //! - [`identity`]: what the lifecycle asks of the host about identities
+//! - [`limits`]: bounded approvals, the caps an approver sets and the limits a release carries
 //! - [`round`]: rounds of automatic resolution of a deferral by its evidence sources
 //!
 //! Cases and receipts are kept by a [`crate::store::CaseStore`].
@@ -14,6 +15,7 @@ pub mod action;
 pub mod case;
 pub mod event;
 pub mod identity;
+pub mod limits;
 pub mod machine;
 pub mod receipt;
 pub mod round;

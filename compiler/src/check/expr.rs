@@ -24,6 +24,8 @@ pub(crate) enum ParamsScope {
     Function,
     /// The rule's tools could not be resolved (already reported): accept any field silently.
     Unresolved,
+    /// In `settings` (a step-up's `limits` there): the defaults of every rule, so no tool.
+    Settings,
 }
 
 /// The environment of one body (a rule or a `fn`).
@@ -571,7 +573,7 @@ impl Checker<'_> {
         }
     }
 
-    fn check_param(&mut self, s: &Scope, field: &ast::Ident, span: Span) -> ir::Expr {
+    pub(super) fn check_param(&mut self, s: &Scope, field: &ast::Ident, span: Span) -> ir::Expr {
         let tools = match &s.params {
             ParamsScope::Tools(t) => t.clone(),
             ParamsScope::AnyTool => {
@@ -588,6 +590,22 @@ impl Checker<'_> {
                 return error_expr(span);
             }
             ParamsScope::Unresolved => return error_expr(span),
+            ParamsScope::Settings => {
+                self.report(
+                    Diagnostic::new(
+                        Code::ParamsUnavailable,
+                        s.file,
+                        span,
+                        "`params` is not available in `settings`: a step-up there has no parameter to cap",
+                    )
+                    .with_label("a default for every rule, so for any tool")
+                    .with_help(format!(
+                        "write the step-up with `limits {}` in the rules of the tools that have it",
+                        field.name
+                    )),
+                );
+                return error_expr(span);
+            }
             ParamsScope::Function => {
                 self.report(
                     Diagnostic::new(Code::ParamsUnavailable, s.file, span, "`params` is not available in a `fn`")

@@ -14,6 +14,7 @@
 mod expr;
 pub use expr::method_signatures;
 mod fns;
+mod limits;
 mod literals;
 mod overrides;
 mod redact;

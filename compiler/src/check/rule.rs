@@ -1,6 +1,7 @@
 //! Rules, their decisions and clauses, and the `settings` block.
 
 use super::expr::{ParamsScope, Scope};
+use super::limits::LimitScope;
 use super::{to_u32, Checker};
 use crate::index::Target;
 use crate::ir::{self, Loc, Outcome};
@@ -80,7 +81,7 @@ impl Checker<'_> {
                             continue;
                         }
                         seen_limits.push((is_timeout, l.span));
-                        let outcome = self.check_outcome(*file, &l.outcome, None, &settings);
+                        let outcome = self.check_outcome(*file, &l.outcome, None, &settings, &LimitScope::settings());
                         match l.kind {
                             LimitKind::Timeout(d) => {
                                 settings.defer_timeout_s = self.positive_duration(*file, d, "a deferral timeout");
@@ -94,7 +95,7 @@ impl Checker<'_> {
                     }
                 }
                 ast::SettingKind::StepUpTimeout(l) => {
-                    let outcome = self.check_outcome(*file, &l.outcome, None, &settings);
+                    let outcome = self.check_outcome(*file, &l.outcome, None, &settings, &LimitScope::settings());
                     if let LimitKind::Timeout(d) = l.kind {
                         settings.step_up_timeout_s = self.positive_duration(*file, d, "an approval timeout");
                     }
@@ -203,13 +204,15 @@ impl Checker<'_> {
     }
 
     /// `rule_risk` is the enclosing rule's `risk`: a step-up reached through a timeout shows the
-    /// same risk as the rule (docs/language.md: a step-up's risk defaults to the rule's), not `medium`.
+    /// same risk as the rule (docs/language.md: a step-up's risk defaults to the rule's), not `medium`;
+    /// its `limits` name the rule's parameters (`limits`).
     fn check_outcome(
         &mut self,
         file: FileId,
         o: &ast::Outcome,
         rule_risk: Option<Risk>,
         settings: &ir::Settings,
+        limits: &LimitScope,
     ) -> Outcome {
         match &o.kind {
             OutcomeKind::Deny => Outcome::Deny,
@@ -228,7 +231,7 @@ impl Checker<'_> {
                 Outcome::Allow
             }
             OutcomeKind::StepUp(block) => {
-                Outcome::StepUp(Box::new(self.check_step_up(file, block, rule_risk, settings)))
+                Outcome::StepUp(Box::new(self.check_step_up(file, block, rule_risk, settings, limits)))
             }
         }
     }
@@ -331,15 +334,16 @@ impl Checker<'_> {
             self.valid_without_allow(file, span, &r.decision.kind);
         }
         let settings = self.bundle.settings.clone();
+        let limits = LimitScope { params: scope.params.clone(), redacted: self.redacted_for(&r.targets) };
         let decision = match &r.decision.kind {
             ast::DecisionKind::Allow => ir::Decision::Allow,
             ast::DecisionKind::Deny => ir::Decision::Deny,
             ast::DecisionKind::Modify(assignments) => self.check_modify(&mut scope, r, assignments),
             ast::DecisionKind::StepUp(block) => {
-                ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings))
+                ir::Decision::StepUp(self.check_step_up(file, block, risk.map(|(l, _)| l), &settings, &limits))
             }
             ast::DecisionKind::Defer(block) => {
-                ir::Decision::Defer(self.check_defer(file, block, risk.map(|(l, _)| l), &settings))
+                ir::Decision::Defer(self.check_defer(file, block, risk.map(|(l, _)| l), &settings, &limits))
             }
         };
         let reason = match &r.reason {
@@ -510,6 +514,7 @@ impl Checker<'_> {
         block: &ast::StepUpBlock,
         rule_risk: Option<Risk>,
         settings: &ir::Settings,
+        limits: &LimitScope,
     ) -> ir::StepUp {
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         let mut step = ir::StepUp {
@@ -523,6 +528,7 @@ impl Checker<'_> {
             risk: rule_risk.unwrap_or(Risk::Medium),
             notify: Vec::new(),
             valid_s: None,
+            limits: Vec::new(),
         };
         for clause in &block.clauses {
             let key = match &clause.kind {
@@ -534,6 +540,7 @@ impl Checker<'_> {
                 StepUpClauseKind::Risk(_) => "`risk`",
                 StepUpClauseKind::Notify(_) => "`notify`",
                 StepUpClauseKind::Valid(_) => "`valid`",
+                StepUpClauseKind::Limits(_) => "`limits`",
             };
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
                 self.duplicate_clause(file, clause.span, *first, key);
@@ -578,7 +585,7 @@ impl Checker<'_> {
                     if let LimitKind::Timeout(d) = limit.kind {
                         step.timeout_s = self.positive_duration(file, d, "an approval timeout");
                     }
-                    step.on_timeout = self.check_outcome(file, &limit.outcome, rule_risk, settings);
+                    step.on_timeout = self.check_outcome(file, &limit.outcome, rule_risk, settings, limits);
                 }
                 StepUpClauseKind::Escalate { after, to } => {
                     let after_s = self.positive_duration(file, *after, "an escalation delay");
@@ -596,6 +603,7 @@ impl Checker<'_> {
                 StepUpClauseKind::Valid(d) => {
                     step.valid_s = Some(self.positive_duration(file, *d, "an approval's validity"))
                 }
+                StepUpClauseKind::Limits(fields) => step.limits = self.check_limits(file, fields, limits),
             }
         }
         if !seen.iter().any(|(k, _)| *k == "`approvers`") {
@@ -618,6 +626,7 @@ impl Checker<'_> {
         block: &ast::DeferBlock,
         rule_risk: Option<Risk>,
         settings: &ir::Settings,
+        limits: &LimitScope,
     ) -> ir::Defer {
         let mut defer = ir::Defer {
             need: Vec::new(),
@@ -668,7 +677,7 @@ impl Checker<'_> {
                     }
                 }
                 ast::DeferClause::Limit(l) => {
-                    let outcome = self.check_outcome(file, &l.outcome, rule_risk, settings);
+                    let outcome = self.check_outcome(file, &l.outcome, rule_risk, settings, limits);
                     match l.kind {
                         LimitKind::Timeout(d) => {
                             defer.timeout_s = self.positive_duration(file, d, "a deferral timeout");

@@ -204,9 +204,16 @@ impl Parser<'_> {
                 StepUpClauseKind::Notify(channels)
             } else if self.eat_word("valid").is_some() {
                 StepUpClauseKind::Valid(self.expect_duration()?)
+            } else if self.eat_word("limits").is_some() {
+                // Parameter names, reserved words included (`count`), as after `params.`.
+                let mut fields = vec![self.expect_name("a parameter an approver may cap, e.g. `amount`")?];
+                while self.eat(Tok::Comma).is_some() {
+                    fields.push(self.expect_name("a parameter name")?);
+                }
+                StepUpClauseKind::Limits(fields)
             } else {
                 return Err(self.unexpected(
-                    "a `step_up` clause (`approvers`, `timeout`, `escalate`, `veto`, `no veto`, `self_approval`, `risk`, `notify`, `valid`) or `}`",
+                    "a `step_up` clause (`approvers`, `timeout`, `escalate`, `veto`, `no veto`, `self_approval`, `risk`, `notify`, `valid`, `limits`) or `}`",
                 ));
             };
             clauses.push(StepUpClause { kind, span: c_start.to(self.prev_end()) });

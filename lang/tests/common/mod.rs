@@ -252,6 +252,9 @@ pub fn step_up_clause(outcome: BoxedStrategy<Toks>) -> impl Strategy<Value = Tok
         risk_level().prop_map(|r| vec!["risk".into(), r]),
         prop::collection::vec(string_lit(), 1..3)
             .prop_map(|cs| { cat([t(&["notify"]), comma_list(cs.into_iter().map(|c| vec![c]).collect(), false)]) }),
+        // Parameter names, reserved words included (`limits count, in`).
+        prop::collection::vec(prop_oneof![field_name(), name()], 1..3)
+            .prop_map(|fs| { cat([t(&["limits"]), comma_list(fs.into_iter().map(|f| vec![f]).collect(), false)]) }),
     ]
 }
 

@@ -217,15 +217,43 @@ pub async fn approve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("approve", &id), &headers, &body, |body| match body.get("until") {
-        None | Some(Value::Null) => Ok(Action::Approve { until: None }),
+    event(&app, &p, ("approve", &id), &headers, &body, |body| {
+        Ok(Action::Approve { until: approve_until(&body)?, max: approve_max(&body)? })
+    })
+    .await
+}
+
+/// An approval's optional `until`: an RFC 3339 time.
+fn approve_until(body: &serde_json::Map<String, Value>) -> Result<Option<i64>, ApiError> {
+    match body.get("until") {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => match aarm_runtime::value::parse_time(s) {
-            Some(until) => Ok(Action::Approve { until: Some(until) }),
+            Some(until) => Ok(Some(until)),
             None => Err(ApiError::BadRequest(format!("`until` {s:?} is not an RFC 3339 time"))),
         },
         Some(_) => Err(ApiError::BadRequest("`until` must be an RFC 3339 time (a string)".into())),
-    })
-    .await
+    }
+}
+
+/// An approval's optional caps, `{"max": {"amount": 5000}}`: each a number, or a string holding
+/// one (`"12.50"`), read exactly. Whether the step-up lets approvers cap that parameter, and
+/// whether the action is within the cap, is the lifecycle's to say (409).
+fn approve_max(body: &serde_json::Map<String, Value>) -> Result<aarm_cases::lifecycle::limits::Caps, ApiError> {
+    let caps = match body.get("max") {
+        None | Some(Value::Null) => return Ok(Default::default()),
+        Some(Value::Object(caps)) => caps,
+        Some(_) => {
+            return Err(ApiError::BadRequest("`max` must be an object of caps, such as {\"amount\": 5000}".into()))
+        }
+    };
+    caps.iter()
+        .map(|(name, value)| match aarm_cases::lifecycle::limits::cap_of_json(value) {
+            Some(cap) => Ok((name.clone(), cap)),
+            None => Err(ApiError::BadRequest(format!(
+                "`max.{name}` must be a number (or a string holding one, read exactly): found {value}"
+            ))),
+        })
+        .collect()
 }
 
 pub async fn deny(

@@ -148,6 +148,7 @@ const STEP_UP_CLAUSES: &[(&str, &str)] = &[
     ("risk", "risk LEVEL"),
     ("notify", "notify \"channel\""),
     ("valid", "valid D"),
+    ("limits", "limits PARAM, PARAM"),
 ];
 
 const DEFER_CLAUSES: &[(&str, &str)] = &[
