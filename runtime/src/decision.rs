@@ -140,6 +140,23 @@ pub struct Decision {
     /// On an override only: who granted it, by which authority, stating what.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<Authority>,
+    /// On a case's decision re-evaluated with evidence: where each fact it was decided on came
+    /// from, and the receipt that recorded it (the values stay in the case and out of the
+    /// decision). Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence_refs: Vec<EvidenceRef>,
+}
+
+/// Where one fact of a re-evaluated decision came from (docs/json.md, "Evidence references"):
+/// `source` is `request` (the request carried it), `provided_by:ID` (`POST …/evidence`,
+/// `aarm case provide --by`), `provided` (nobody named), `confirm:HUMAN` (the requester's answer
+/// to a `confirm` question) or the name of the evidence source that answered; `receipt` is the
+/// hash of the receipt that recorded it (`open`, `provide` or `source`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    pub fact: String,
+    pub source: String,
+    pub receipt: String,
 }
 
 /// The named authority of an override (docs/json.md, "Overrides"): the authenticated identity
@@ -198,6 +215,7 @@ impl Decision {
             overrides: None,
             authority: None,
             redacted: Vec::new(),
+            evidence_refs: Vec::new(),
         }
     }
 }

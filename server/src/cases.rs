@@ -576,7 +576,7 @@ pub async fn act(
                     .into_iter()
                     .map(|name| {
                         let eid = event_id.as_ref().map(|e| format!("{e}/{name}"));
-                        (Event::Provide { name, value: Value::Bool(value), by: Some(p2.id.clone()) }, eid)
+                        (Event::Confirm { name, value, by: p2.id.clone() }, eid)
                     })
                     .collect(),
                 Action::Revalidate => {
@@ -748,11 +748,14 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
                     out.push((case, context));
                 } else if let Some(facts) = open_question(&app2, &case) {
                     if same_identity(text(&case.identity, &["human"]), &p2.id) {
-                        questions.push((case.opened_at, ApprovalContext::question(
-                            &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
-                            &app2.public_url,
-                            facts,
-                        )));
+                        questions.push((
+                            case.opened_at,
+                            ApprovalContext::question(
+                                &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
+                                &app2.public_url,
+                                facts,
+                            ),
+                        ));
                     }
                 }
             }

@@ -483,3 +483,49 @@ impl ApprovalContext {
         out
     }
 }
+
+/// What the outbox keeps and every channel sends: an approval request (or a question to the
+/// requester), or the notice of an override. Kept as JSON; an approval context kept by an
+/// earlier version reads back as one (a notice has `override_id`, a context has not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Message {
+    Override(super::override_notice::OverrideNotice),
+    Approval(ApprovalContext),
+}
+
+impl Message {
+    /// `X-Aarm-Event` and the webhook body's `event`.
+    pub fn event(&self) -> String {
+        match self {
+            Message::Override(n) => n.event.as_str().to_string(),
+            Message::Approval(c) => {
+                serde_json::to_value(c.trigger).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The case or the override the message is about: what the outbox files it under.
+    pub fn subject(&self) -> &str {
+        match self {
+            Message::Override(n) => &n.override_id,
+            Message::Approval(c) => &c.case,
+        }
+    }
+
+    /// An e-mail's subject, a Slack message's text.
+    pub fn title(&self) -> String {
+        match self {
+            Message::Override(n) => n.title(),
+            Message::Approval(c) => c.title(),
+        }
+    }
+
+    /// The whole message as plain text (e-mail bodies).
+    pub fn to_text(&self) -> String {
+        match self {
+            Message::Override(n) => n.to_text(),
+            Message::Approval(c) => c.to_text(),
+        }
+    }
+}
