@@ -144,6 +144,7 @@ pub enum CaseCommand {
         common: Common,
     },
     /// Withdraw a case.
+    Cancel {
         id: String,
         #[command(flatten)]
         common: Common,
@@ -365,7 +366,10 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                     .ok()
                     .and_then(|r| r.pointer("/identity/agent").and_then(|a| a.as_str()).map(str::to_string))
                     .unwrap_or_default();
-                let kept = lc.store().overrides().and_then(|o| aarm_cases::overrides::keep_denial(o.as_ref(), &agent, &out, now));
+                let kept = lc
+                    .store()
+                    .overrides()
+                    .and_then(|o| aarm_cases::overrides::keep_denial(o.as_ref(), &agent, &out, now));
                 if let Err(e) = kept {
                     crate::errln!("warning: the denial was not kept for overrides: {e}");
                 }

@@ -138,7 +138,14 @@ pub fn grant(
 
 /// `aarm review accept|flag ID --by ID [--note …]`: prints the reviewed override as
 /// `POST /v1/reviews/{id}` answers it. A flag is announced where the override's grant was.
-pub fn review(common: &Common, id: &str, by: &str, verdict: &str, note: Option<&str>, config: Option<&Path>) -> Result<u8, String> {
+pub fn review(
+    common: &Common,
+    id: &str,
+    by: &str,
+    verdict: &str,
+    note: Option<&str>,
+    config: Option<&Path>,
+) -> Result<u8, String> {
     let now = now_of(common)?;
     let verdict = match Review::new(verdict, note.map(str::to_string)) {
         Ok(v) => v,
