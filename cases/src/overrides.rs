@@ -426,3 +426,55 @@ pub fn review_view(o: &StoredOverride, now: i64) -> Value {
         "decision": decision,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn declared(by: Approvers, requires: &[&str]) -> OverridePolicy {
+        OverridePolicy {
+            tool: "delete_database".into(),
+            by,
+            valid_s: 3600,
+            requires: requires.iter().map(|s| (*s).to_string()).collect(),
+            notify: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_authority_is_the_declared_role_or_a_named_identity() {
+        let by_role = declared(Approvers::Role("ic".into()), &["reason"]);
+        assert_eq!(authority(&by_role, "cfo@corp.com", |r| r == "ic").unwrap(), Some("ic".to_string()));
+        let e = authority(&by_role, "cfo@corp.com", |_| false).unwrap_err();
+        assert_eq!(e.code(), "not_an_overrider");
+        let named = declared(Approvers::Identities(vec!["cfo@corp.com".into()]), &["reason"]);
+        assert_eq!(authority(&named, "CFO@corp.com", |_| true).unwrap(), None, "identities compare as everywhere");
+        assert_eq!(authority(&named, "ceo@corp.com", |_| true).unwrap_err().code(), "not_an_overrider");
+    }
+
+    #[test]
+    fn statements_are_the_required_lines_and_nothing_else() {
+        let policy = declared(Approvers::Role("ic".into()), &["reason", "ticket"]);
+        let given = |v: Value| v.as_object().cloned().unwrap();
+        let ok = statements(&policy, &given(json!({ "reason": "restore", "ticket": "INC-1", "by": "x" }))).unwrap();
+        assert_eq!(
+            ok.into_iter().collect::<Vec<_>>(),
+            [("reason".into(), "restore".into()), ("ticket".into(), "INC-1".into())]
+        );
+        let code = |v: Value| statements(&policy, &given(v)).unwrap_err().code();
+        assert_eq!(code(json!({ "reason": "restore" })), "statement_missing");
+        assert_eq!(code(json!({ "reason": " ", "ticket": "INC-1" })), "statement_missing");
+        assert_eq!(code(json!({ "reason": "a\nb", "ticket": "INC-1" })), "bad_request", "one line");
+        assert_eq!(code(json!({ "reason": "x".repeat(MAX_STATEMENT_BYTES + 1), "ticket": "t" })), "bad_request");
+        assert_eq!(code(json!({ "reason": "r", "ticket": "t", "expires_at": "never" })), "bad_request");
+    }
+
+    #[test]
+    fn a_verdict_is_accept_or_flag() {
+        assert!(Review::new("flag", Some("no ticket".into())).unwrap().flags());
+        assert!(!Review::new("accept", None).unwrap().flags());
+        assert_eq!(Review::new("maybe", None).unwrap_err().code(), "bad_request");
+        assert_eq!(Review::new("flag", Some("x".repeat(MAX_NOTE_BYTES + 1))).unwrap_err().code(), "bad_request");
+    }
+}
