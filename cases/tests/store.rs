@@ -278,9 +278,9 @@ fn sqlite_persists_across_reopen() {
     stale.state = CaseState::Denied;
     assert!(matches!(store.commit(&stale, vec![], None), Err(StoreError::Conflict(_))));
 
-    // the chain and the id counter continue
+    // the chain and the id counter continue (the contract opened four cases)
     let d = open(&mut store, 210);
-    assert_eq!(d.id, "case-000004");
+    assert_eq!(d.id, "case-000005");
     let b2 = next(&b, CaseState::Allowed, 220);
     store.commit(&b2, vec![draft(&b.id, "approve", CaseState::Allowed, 220)], Some("ev-9")).unwrap().unwrap();
     let chain2 = store.receipts(None).unwrap();

@@ -99,7 +99,7 @@ pub fn open(
     }
     let request = &request;
     let evidence_names: Vec<String> = evidence.keys().cloned().collect();
-    let case = Case {
+    let mut case = Case {
         id: String::new(),
         state,
         request: request.clone(),
@@ -124,10 +124,9 @@ pub fn open(
         version: 0,
         credential: None,
         rounds: Default::default(),
-        // The request carried these: its `open` receipt, the only one of the transition.
         evidence_refs: Vec::new(),
     };
-    let mut case = case;
+    // The request carried these: their receipt is the `open` one, the transition's only one.
     for name in evidence_names {
         refer(&mut case, &name, "request".to_string(), 0);
     }
@@ -607,17 +606,19 @@ fn provide(
     // What was provided and by whom: the value's hash (the value itself may be sensitive; whoever
     // holds it can check it against the receipt).
     let value_hash = crate::lifecycle::action::value_hash(value);
-    let mut detail = json!({ "evidence": name, "value_hash": value_hash });
+    let mut detail = serde_json::Map::new();
+    detail.insert("evidence".into(), json!(name));
+    detail.insert("value_hash".into(), json!(value_hash));
     if from.confirm {
-        detail["confirm"] = json!(true);
-    }
-    if case.state != CaseState::PendingApproval {
-        let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
-        detail["reevaluated"] = json!(effect);
-        detail["rule"] = json!(rule);
+        detail.insert("confirm".into(), json!(true));
     }
     // While approvers decide, the fact is theirs to see: the case is not decided again.
-    receipts.push(draft(case, "provide", from.by, now, detail));
+    if case.state != CaseState::PendingApproval {
+        let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
+        detail.insert("reevaluated".into(), json!(effect));
+        detail.insert("rule".into(), json!(rule));
+    }
+    receipts.push(draft(case, "provide", from.by, now, serde_json::Value::Object(detail)));
     Ok(())
 }
 
