@@ -76,13 +76,13 @@ impl Outbox {
         channels: &[String],
         now: i64,
     ) -> Result<usize, String> {
-        self.queue(&Message::Approval(context.clone()), key, channels, now)
+        self.queue(&Message::Approval(Box::new(context.clone())), key, channels, now)
     }
 
     /// Queues an override's notice to `channels` (its declaration's `notify`), once per
     /// override, occasion (granted, flagged) and channel; filed under the override's id.
     pub fn enqueue_override(&self, notice: &OverrideNotice, channels: &[String], now: i64) -> Result<usize, String> {
-        self.queue(&Message::Override(notice.clone()), notice.event.key(), channels, now)
+        self.queue(&Message::Override(Box::new(notice.clone())), notice.event.key(), channels, now)
     }
 
     fn queue(&self, message: &Message, key: &str, channels: &[String], now: i64) -> Result<usize, String> {
