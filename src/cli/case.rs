@@ -121,8 +121,10 @@ pub enum CaseCommand {
         /// The denial's `decision_id` (a `deny` that opened no case, answered by `aarm serve` or
         /// `aarm case open`).
         decision_id: String,
+        /// Who grants the override: its `authority.by` and its receipt's actor.
         #[arg(long)]
         by: String,
+        /// The roles the operator verified `--by` holds (`--role` too; comma-separated).
         #[arg(long, alias = "role", value_delimiter = ',')]
         roles: Vec<String>,
         /// The `reason` statement (required unless the declaration's `requires` omits it).
