@@ -461,3 +461,171 @@ fn review_list_shows_the_overrides_waiting_for_a_verdict() {
     let later = json(&run(&dir, &["review", "list", "--store", "cases.db", "--now", "2026-11-24T11:00:00Z"]));
     assert_eq!(later["reviews"][0]["current"], false, "expired: {later}");
 }
+
+/// A webhook receiver on loopback for one test: answers 200 to every request and keeps each
+/// one's head and body, in order.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let kept = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut head, mut length) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            kept.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+        }
+    });
+    (url, got)
+}
+
+/// `aarm case override` and `aarm review accept|flag` apply the service's rules to a store from
+/// the shell: the authority (`--by`, `--roles`) and the statements the declaration requires,
+/// one override at a time, no review by its author; the notices go to the declaration's
+/// channels, and a command that could not send them is refused before it writes anything.
+#[test]
+fn case_override_and_review_from_the_shell() {
+    let dir = scratch("override");
+    std::fs::create_dir_all(dir.join("ops")).unwrap();
+    std::fs::write(
+        dir.join("ops/policy.aarm"),
+        r#"policy ops version "1"
+tool delete_database { name: String }
+rule no_delete on delete_database { deny reason "db.delete" "Deleting a database is denied" }
+override on delete_database by role "incident-commander" for 1h requires reason, ticket notify "webhook:audit"
+"#,
+    )
+    .unwrap();
+    assert!(run(&dir, &["build", "ops", "-o", "ops.aarmb"]).status.success());
+    std::fs::write(
+        dir.join("req.json"),
+        r#"{"action": {"tool": "delete_database", "params": {"name": "orders"}}, "identity": {"agent": "ops-bot"}}"#,
+    )
+    .unwrap();
+    let (hook, got) = webhook_receiver();
+    std::fs::write(
+        dir.join("serve.toml"),
+        format!(
+            "[server]\npublic_url = \"https://aarm.corp.com\"\n[notify.channels]\n\"webhook:audit\" = {{ kind = \"webhook\", url = \"{hook}\", secret = \"s\" }}\n"
+        ),
+    )
+    .unwrap();
+    let at = ["--now", "2026-11-24T10:00:00Z"];
+    let store = ["--store", "cases.db"];
+    let open =
+        run(&dir, &[&["case", "open", "--bundle", "ops.aarmb", "--input", "req.json"][..], &store, &at].concat());
+    let denial = json(&open);
+    assert_eq!(denial["decision"], "deny", "{denial}");
+    let id = denial["decision_id"].as_str().unwrap().to_string();
+    let receipts = || {
+        let out = run(&dir, &["receipts", "export", "--store", "cases.db"]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let before = receipts();
+    let over = |args: &[&str]| {
+        let base = ["case", "override", id.as_str(), "--store", "cases.db", "--now", "2026-11-24T10:05:00Z"];
+        run(&dir, &[&base[..], args].concat())
+    };
+    let stated = ["--reason", "primary is corrupt", "--ticket", "INC-4711"];
+
+    // Refused, each with the service's reason, and nothing written.
+    let out = over(&[&["--by", "mallory@corp.com"][..], &stated].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("rejected: not_an_overrider"), "{}", stderr(&out));
+    let out = over(&["--by", "cfo@corp.com", "--role", "incident-commander", "--reason", "restore"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("rejected: statement_missing") && stderr(&out).contains("`ticket`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = over(&[&["--by", "cfo@corp.com", "--role", "incident-commander"][..], &stated].concat());
+    assert_eq!(out.status.code(), Some(2), "announced on a channel, but no --config to send it");
+    assert!(stderr(&out).contains("webhook:audit") && stderr(&out).contains("--config"), "{}", stderr(&out));
+    assert_eq!(receipts(), before, "a refused override writes nothing");
+
+    // Granted: a new allow of the denied action, its notice delivered.
+    let out = over(
+        &[&["--by", "cfo@corp.com", "--role", "incident-commander", "--config", "serve.toml"][..], &stated].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = json(&out);
+    assert_eq!((o["decision"].as_str(), o["reason"]["code"].as_str()), (Some("allow"), Some("override.granted")));
+    assert_eq!(o["overrides"], id.as_str());
+    assert_eq!(o["expires_at"], "2026-11-24T11:05:00Z");
+    assert_eq!(o["action_hash"], denial["action_hash"]);
+    assert_eq!(
+        o["authority"],
+        serde_json::json!({ "by": "cfo@corp.com", "role": "incident-commander",
+                            "statements": { "reason": "primary is corrupt", "ticket": "INC-4711" } })
+    );
+    assert!(stderr(&out).contains("override_granted to webhook:audit: delivered"), "{}", stderr(&out));
+    let oid = o["decision_id"].as_str().unwrap().to_string();
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].to_ascii_lowercase().contains("x-aarm-event: override_granted"), "{}", sent[0]);
+    assert!(
+        sent[0].contains("INC-4711") && sent[0].contains(&format!("https://aarm.corp.com/v1/reviews/{oid}")),
+        "{}",
+        sent[0]
+    );
+    let out = over(
+        &[&["--by", "cfo@corp.com", "--role", "incident-commander", "--config", "serve.toml"][..], &stated].concat(),
+    );
+    assert!(stderr(&out).contains("rejected: override_active"), "{}", stderr(&out));
+
+    // The review: not by its author; a flag is announced where the grant was.
+    let review = |verb: &str, args: &[&str]| {
+        let base = ["review", verb, oid.as_str(), "--store", "cases.db", "--now", "2026-11-24T10:30:00Z"];
+        run(&dir, &[&base[..], args].concat())
+    };
+    let out = review("accept", &["--by", "CFO@corp.com"]);
+    assert!(stderr(&out).contains("rejected: self_review"), "{}", stderr(&out));
+    let out = review("flag", &["--by", "security@corp.com", "--note", "no change ticket"]);
+    assert_eq!(out.status.code(), Some(2), "the grant was announced, so the flag must be: {}", stderr(&out));
+    let out = review("flag", &["--by", "security@corp.com", "--note", "no change ticket", "--config", "serve.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reviewed = json(&out);
+    assert_eq!(
+        (reviewed["verdict"]["verdict"].as_str(), reviewed["verdict"]["reviewer"].as_str()),
+        (Some("flag"), Some("security@corp.com"))
+    );
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].to_ascii_lowercase().contains("x-aarm-event: override_flagged") && sent[1].contains("no change ticket"),
+        "{}",
+        sent[1]
+    );
+    let out = review("accept", &["--by", "ops@corp.com"]);
+    assert!(stderr(&out).contains("rejected: already_reviewed"), "{}", stderr(&out));
+    let listed = json(&run(&dir, &["review", "list", "--store", "cases.db"]));
+    assert_eq!(listed["reviews"], serde_json::json!([]));
+
+    // The denial's, the override's and the review's receipts verify as one chain.
+    let out = run(&dir, &["receipts", "export", "--store", "cases.db"]);
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    let events: Vec<String> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|r| r["event"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(events, ["decide", "override", "review"], "{lines}");
+    std::fs::write(dir.join("r.jsonl"), &lines).unwrap();
+    assert!(run(&dir, &["receipts", "verify", "r.jsonl"]).status.success());
+}

@@ -5,11 +5,13 @@
 //! - [`store`]: where cases and receipts live (in memory or SQLite)
 //! - [`receipts`]: signed, hash-chained receipts and their verification
 //! - [`export`]: receipt exports with a signed head, checked for completeness
+//! - [`overrides`]: break-glass overrides of denials and their review, for every host
 //! - [`redact`]: what a record shows of the fields a policy marks `@redact`
 //! - [`signals`]: deferrals, timeouts, escalations and resolution times, read from receipts
 
 pub mod export;
 pub mod lifecycle;
+pub mod overrides;
 pub mod receipts;
 pub mod redact;
 pub mod signals;

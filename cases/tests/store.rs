@@ -1,16 +1,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 //! The case-store conformance suite, run against every store (memory, SQLite, PostgreSQL): ids,
-//! optimistic versions, idempotent events, the receipt chain, listing, the clock floor, bundles;
+//! optimistic versions, idempotent events, the receipt chain, listing, the clock floor, bundles,
+//! evidence refs sealed with their receipts' hashes;
 //! and, for the stores several handles share (SQLite's file, PostgreSQL's database), persistence
 //! across reopening, handles taking turns, and handles racing from threads: two approvals of one
 //! case resolve it once, concurrent appends leave one chain that verifies.
 
-use aarm_cases::lifecycle::case::{Case, CaseState};
+use aarm_cases::lifecycle::case::{pending_receipt, Case, CaseState};
 use aarm_cases::lifecycle::receipt::{Receipt, ReceiptDraft};
 use aarm_cases::receipts::{self, VerifyOptions};
 use aarm_cases::store::memory::MemoryStore;
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::{CaseStore, StoreError};
+use aarm_runtime::decision::EvidenceRef;
 use serde_json::json;
 
 use aarm_cases::store::postgres::PostgresStore;
@@ -182,6 +184,30 @@ fn contract(store: &mut impl CaseStore) {
     assert_eq!(store.get_bundle("sha256:abc").unwrap().unwrap(), b"AARMB\x00\x01bytes");
     assert_eq!(store.get_bundle("sha256:def").unwrap().unwrap(), Vec::<u8>::new());
     assert_eq!(store.get_bundle("sha256:nope").unwrap(), None);
+
+    // Evidence refs leave the lifecycle as `#N`, the write's N-th receipt, and are stored (and
+    // returned) with that receipt's hash: in the case, its decision and its outcome.
+    let refer =
+        |fact: &str, source: &str, receipt: String| EvidenceRef { fact: fact.into(), source: source.into(), receipt };
+    let mut d = new_case(200);
+    d.evidence_refs = vec![refer("window_ok", "request", pending_receipt(0))];
+    let (d, opened) = store.open(d, draft("", "open", CaseState::PendingEvidence, 200)).unwrap();
+    assert_eq!(d.evidence_refs, [refer("window_ok", "request", opened.hash.clone())]);
+    assert_eq!(store.get(&d.id).unwrap().unwrap(), d, "stored as returned");
+    let mut d2 = next(&d, CaseState::Allowed, 210);
+    d2.evidence_refs.push(refer("ticket", "provided_by:ops", pending_receipt(1)));
+    d2.decision.evidence_refs = d2.evidence_refs.clone();
+    d2.outcome = Some(d2.decision.clone());
+    let receipts =
+        vec![draft(&d.id, "timeout", CaseState::Allowed, 210), draft(&d.id, "provide", CaseState::Allowed, 210)];
+    let sealed = store.commit(&d2, receipts, None).unwrap().unwrap();
+    let want = vec![
+        refer("window_ok", "request", opened.hash.clone()),
+        refer("ticket", "provided_by:ops", sealed[1].hash.clone()),
+    ];
+    let stored = store.get(&d.id).unwrap().unwrap();
+    assert_eq!((&stored.evidence_refs, &stored.decision.evidence_refs), (&want, &want));
+    assert_eq!(stored.outcome.unwrap().evidence_refs, want);
 }
 
 #[test]
@@ -252,9 +278,9 @@ fn sqlite_persists_across_reopen() {
     stale.state = CaseState::Denied;
     assert!(matches!(store.commit(&stale, vec![], None), Err(StoreError::Conflict(_))));
 
-    // the chain and the id counter continue
+    // the chain and the id counter continue (the contract opened four cases)
     let d = open(&mut store, 210);
-    assert_eq!(d.id, "case-000004");
+    assert_eq!(d.id, "case-000005");
     let b2 = next(&b, CaseState::Allowed, 220);
     store.commit(&b2, vec![draft(&b.id, "approve", CaseState::Allowed, 220)], Some("ev-9")).unwrap().unwrap();
     let chain2 = store.receipts(None).unwrap();

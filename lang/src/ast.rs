@@ -89,8 +89,9 @@ pub enum ItemKind {
     Override(OverrideDecl),
 }
 
-/// `override on TOOL, ... by (role "R" | GROUP | ["id", ...]) for D [requires NAME, ...]`: who
-/// may override a denial of these tools, for how long, and what they must state.
+/// `override on TOOL, ... by (role "R" | GROUP | ["id", ...]) for D [requires NAME, ...]
+/// [notify "CHANNEL", ...]`: who may override a denial of these tools, for how long, what they
+/// must state, and who is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OverrideDecl {
     pub tools: Vec<Ident>,
@@ -98,6 +99,8 @@ pub struct OverrideDecl {
     pub valid: DurLit,
     /// The statements named after `requires` (any word: `reason` is reserved elsewhere).
     pub requires: Vec<Ident>,
+    /// The channels after `notify`, as written.
+    pub notify: Vec<StrLit>,
 }
 
 // ---------------------------------------------------------------------------------------------

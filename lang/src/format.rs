@@ -452,7 +452,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    /// `override on a, b by role "R" for 1h requires reason, ticket`, on one line.
+    /// `override on a, b by role "R" for 1h requires reason, ticket notify "c"`, on one line.
     fn override_decl(&mut self, o: &OverrideDecl) {
         self.kw_space("override");
         self.kw_space("on");
@@ -476,6 +476,17 @@ impl<'a> Printer<'a> {
                     self.kw_space(",");
                 }
                 self.ident(r);
+            }
+        }
+        if !o.notify.is_empty() {
+            self.space();
+            self.kw("notify");
+            for (i, ch) in o.notify.iter().enumerate() {
+                if i > 0 {
+                    self.kw(",");
+                }
+                self.space();
+                self.string(ch);
             }
         }
     }

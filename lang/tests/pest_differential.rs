@@ -150,6 +150,8 @@ fn snippets() -> Vec<(String, bool)> {
     ok(r#"override on a, b by ["x@corp.com"] for 30m"#);
     ok("override on a by oncall for 1h requires rule, test\nrule r on a { deny }");
     ok("override on a by role for 1h");
+    ok(r#"override on a by role "r" for 1h requires reason notify "slack:#sec", "webhook:audit""#);
+    ok(r#"override on a by g for 1h notify "email:sec@corp.com""#);
     ok("fn override(x: Int) -> Bool = x > 1");
     ok("rule r on t { valid 30s allow }");
     ok(r#"settings { action_hash_ignores ["params.requested_at", "params.nonce"] allow_valid 5m }"#);
@@ -356,6 +358,10 @@ fn snippets() -> Vec<(String, bool)> {
     bad("override on a for 1h");
     bad("override on a by g for 1h requires");
     bad("override on a by g for 1h requires reason,");
+    bad("override on a by g for 1h notify");
+    bad("override on a by g for 1h notify \"x\",");
+    bad("override on a by g for 1h notify slack");
+    bad("override on a by g for 1h notify \"x\" requires reason");
     bad("override a by g for 1h");
     bad("settings");
     bad("rule r on t { step_up { approvers 1 } }");

@@ -149,6 +149,11 @@ pub struct Decision {
     /// action is within them. Absent from the JSON when there are none.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub limits: std::collections::BTreeMap<String, ParamLimit>,
+    /// On a case's decision re-evaluated with evidence: where each fact it was decided on came
+    /// from, and the receipt that recorded it (the values stay in the case and out of the
+    /// decision). Absent from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence_refs: Vec<EvidenceRef>,
 }
 
 /// A bound on one parameter of a released action: `max`, the largest value the approvers
@@ -156,6 +161,18 @@ pub struct Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamLimit {
     pub max: String,
+}
+
+/// Where one fact of a re-evaluated decision came from (docs/json.md, "Evidence references"):
+/// `source` is `request` (the request carried it), `provided_by:ID` (`POST …/evidence`,
+/// `aarm case provide --by`), `provided` (nobody named), `confirm:HUMAN` (the requester's answer
+/// to a `confirm` question) or the name of the evidence source that answered; `receipt` is the
+/// hash of the receipt that recorded it (`open`, `provide` or `source`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    pub fact: String,
+    pub source: String,
+    pub receipt: String,
 }
 
 /// The named authority of an override (docs/json.md, "Overrides"): the authenticated identity
@@ -215,6 +232,7 @@ impl Decision {
             authority: None,
             redacted: Vec::new(),
             limits: Default::default(),
+            evidence_refs: Vec::new(),
         }
     }
 }

@@ -278,4 +278,7 @@ pub struct OverridePolicy {
     pub valid_s: i64,
     /// Names from [`OVERRIDE_STATEMENTS`], in the order written.
     pub requires: Vec<String>,
+    /// The channels told when an override is granted or its review flags it (`notify "…"`), as
+    /// written: the host maps the names, as for a `step_up`'s `notify`.
+    pub notify: Vec<String>,
 }

@@ -578,7 +578,7 @@ pub async fn act(
                     .into_iter()
                     .map(|name| {
                         let eid = event_id.as_ref().map(|e| format!("{e}/{name}"));
-                        (Event::Provide { name, value: Value::Bool(value), by: Some(p2.id.clone()) }, eid)
+                        (Event::Confirm { name, value, by: p2.id.clone() }, eid)
                     })
                     .collect(),
                 Action::Revalidate => {

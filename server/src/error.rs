@@ -4,6 +4,7 @@
 use crate::auth::AuthError;
 use aarm_cases::lifecycle::event::Rejection;
 use aarm_cases::lifecycle::service::LifecycleError;
+use aarm_cases::overrides::OverrideError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -103,6 +104,26 @@ impl From<LifecycleError> for ApiError {
         match e {
             LifecycleError::Rejected(r) => ApiError::Rejected(r),
             other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<OverrideError> for ApiError {
+    fn from(e: OverrideError) -> ApiError {
+        let code = e.code();
+        let message = e.to_string();
+        match e {
+            OverrideError::UnknownDenial(_) | OverrideError::UnknownReview(_) => ApiError::NotFound(code, message),
+            OverrideError::NotDeclared(_) | OverrideError::NotAnOverrider(_) | OverrideError::SelfReview { .. } => {
+                ApiError::forbidden(code, message)
+            }
+            OverrideError::StatementMissing(_) => ApiError::Unprocessable(code, message),
+            OverrideError::Invalid(_) => ApiError::BadRequest(message),
+            OverrideError::NothingToOverride(_)
+            | OverrideError::Active { .. }
+            | OverrideError::AlreadyReviewed { .. } => ApiError::Conflict(code, message),
+            OverrideError::Unreadable(_) | OverrideError::Store(_) => ApiError::Unavailable(message),
+            OverrideError::Lifecycle(e) => ApiError::from(e),
         }
     }
 }

@@ -1,46 +1,28 @@
-//! Break-glass overrides and their review (docs: server/README.md, "Overrides and review").
-//!
-//! An override is a new decision — an `allow` of exactly the denied action, for the time the
-//! policy's `override` declaration grants, naming who granted it by which authority and what
-//! they stated — with a receipt of its own in the chain. The denial it names is never changed.
-//! Every override waits for a verdict (`accept` or `flag`) from someone other than its author,
-//! recorded as a receipt too.
-//!
-//! Fail closed: only a denial this service answered (kept by [`remember_denial`]) can be
-//! overridden, only on a tool the current policy declares overridable, only by an approver who
-//! holds the declared authority, and only with every statement the declaration requires.
+//! Break-glass overrides and their review over HTTP (docs: server/README.md, "Overrides and
+//! review"). The rules are `aarm_cases::overrides`, shared with `aarm case override` and
+//! `aarm review`; this module says who the caller is (the authenticated credential, its roles
+//! and those `[auth.approver_roles]` gives it), keeps idempotency keys, and tells the channels
+//! the policy's `override` declaration names when an override is granted or flagged.
 
 use crate::app::App;
 use crate::auth::Principal;
 use crate::config::Kind;
 use crate::error::ApiError;
+use crate::notify::override_notice::{OverrideEvent, OverrideNotice};
 use crate::replay::Key;
-use aarm_cases::lifecycle::case::CaseState;
-use aarm_cases::lifecycle::identity::same_identity;
-use aarm_cases::lifecycle::receipt::ReceiptDraft;
-use aarm_cases::store::service::{Denial, Granted, StoredOverride, Verdict};
-use aarm_runtime::decision::{Authority, Decision, Effect};
-use aarm_runtime::policy::{Approvers, OverridePolicy, OVERRIDE_STATEMENTS};
-use aarm_runtime::value::format_time;
+use aarm_cases::overrides::{self as rules, denied_action, Grant, Review};
+use aarm_cases::store::service::{Delivery, OverrideStore, StoredOverride};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The reason code of every override decision.
-pub const OVERRIDE_GRANTED: &str = "override.granted";
-/// The longest statement (a reason, a ticket) kept, in bytes.
-pub const MAX_STATEMENT_BYTES: usize = 2000;
-/// The longest review note kept, in bytes.
-pub const MAX_NOTE_BYTES: usize = 2000;
+pub use aarm_cases::overrides::{review_view, MAX_NOTE_BYTES, MAX_STATEMENT_BYTES, OVERRIDE_GRANTED};
 
 /// Keeps a denial the service answered without a case, so that an override can name it. A
 /// denial that cannot be kept stays a denial (it only cannot be overridden): logged, not fatal.
 pub fn remember_denial(app: &App, agent: &str, answer: &Value, now: i64) {
-    let Some(decision_id) = answer.get("decision_id").and_then(Value::as_str) else { return };
-    let denial =
-        Denial { decision_id: decision_id.to_string(), agent: agent.to_string(), json: answer.to_string(), at: now };
-    if let Err(e) = app.overrides.remember_denial(&denial) {
-        tracing::error!(decision = decision_id, error = %e, "cannot keep the denial for overrides");
+    if let Err(e) = rules::keep_denial(app.overrides.as_ref(), agent, answer, now) {
+        let decision = answer.get("decision_id").and_then(Value::as_str).unwrap_or_default();
+        tracing::error!(decision, error = %e, "cannot keep the denial for overrides");
     }
 }
 
@@ -81,173 +63,60 @@ async fn grant_once(app: &Arc<App>, p: &Principal, denied: &str, body: Map<Strin
             format!("{} `{}` may not override decisions: overrides are granted by approvers", p.kind.as_str(), p.id),
         ));
     }
-    let denial = app.overrides.denial(denied)?.ok_or_else(|| {
-        ApiError::NotFound(
-            "unknown_denial",
-            format!("no denial `{denied}`: only a deny this service answered without opening a case can be overridden"),
-        )
-    })?;
-    let answered: Value = serde_json::from_str(&denial.json)
-        .map_err(|e| ApiError::Unavailable(format!("the stored denial {denied} does not read: {e}")))?;
-    let decision: Decision = serde_json::from_value(answered.clone())
-        .map_err(|e| ApiError::Unavailable(format!("the stored denial {denied} does not read: {e}")))?;
-    let scope = match (&decision.decision, &decision.scope) {
-        (Effect::Deny, Some(scope)) => scope.clone(),
-        _ => {
-            return Err(ApiError::Conflict(
-                "not_overridable",
-                format!("decision `{denied}` named no action that could be read: there is nothing to override"),
-            ))
-        }
-    };
     let engine = app.engine()?;
-    let policy = engine.program().overrides.iter().find(|o| o.tool == scope.tool).cloned().ok_or_else(|| {
-        ApiError::forbidden(
-            "not_overridable",
-            format!("the policy declares no `override on {}`: its denials cannot be overridden", scope.tool),
-        )
-    })?;
-    let role = authority(app, p, &policy)?;
-    let statements = statements(&policy, &body)?;
-    let action_hash = answered.get("action_hash").and_then(Value::as_str).unwrap_or_default().to_string();
-    let policy_ref = engine.default_policy();
+    let holds = |role: &str| holds(app, p, role);
+    let checked =
+        Grant::check(app.overrides.as_ref(), (engine.program(), engine.default_policy()), denied, &p.id, holds, &body)?;
     let app2 = app.clone();
-    let (p_id, denied) = (p.id.clone(), denied.to_string());
-    app.cases
+    let granted = app
+        .cases
         .run_at(move |lc, now| {
-            // Under the lifecycle's lock: two overrides of one denial in this process are
-            // serialized; the store's grant() holds the line between processes.
-            if let Some(active) = app2.overrides.active(&denied, now)? {
-                return Err(ApiError::Conflict(
-                    "override_active",
-                    format!("denial `{denied}` is already overridden by `{active}` until it expires"),
-                ));
-            }
-            let expires_at = now.saturating_add(policy.valid_s);
-            let authority = Authority { by: p_id.clone(), role, statements };
-            let mut record = Decision::fail_closed(OVERRIDE_GRANTED, message(&authority, &scope.tool), policy_ref);
-            record.decision = Effect::Allow;
-            record.request_id = decision.request_id.clone();
-            record.evaluated_at = Some(format_time(now));
-            record.expires_at = Some(format_time(expires_at));
-            record.scope = Some(scope);
-            record.overrides = Some(denied.clone());
-            record.authority = Some(authority);
-            let record = record.identify();
-            let id = record.decision_id.clone().unwrap_or_default();
-            let draft = ReceiptDraft {
-                case: String::new(),
-                event: "override".into(),
-                actor: Some(p_id.clone()),
-                state: CaseState::Allowed,
-                decision: Effect::Allow.as_str().into(),
-                reason: record.reason.clone(),
-                policy: record.policy.clone(),
-                action_hash: action_hash.clone(),
-                identity: json!({ "agent": denial.agent }),
-                at: now,
-                detail: json!({
-                    "decision_id": id,
-                    "request_id": record.request_id,
-                    "overrides": denied,
-                    "authority": record.authority,
-                    "expires_at": record.expires_at,
-                    "scope": record.scope,
-                }),
-            };
-            let receipt = lc.record_decisions(vec![draft])?.pop().map(|r| r.hash).unwrap_or_default();
-            let mut answer = serde_json::to_value(&record).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            if let Some(obj) = answer.as_object_mut() {
-                obj.insert("action_hash".into(), Value::String(action_hash));
-                obj.insert("receipt".into(), Value::String(receipt.clone()));
-            }
-            let stored = StoredOverride {
-                id: id.clone(),
-                overrides: denied.clone(),
-                author: p_id,
-                json: answer.to_string(),
-                receipt,
-                created_at: now,
-                expires_at,
-                verdict: None,
-            };
-            match app2.overrides.grant(&stored, now)? {
-                Granted::Granted => {
-                    tracing::warn!(override_id = %id, denial = %denied, by = %stored.author, "decision overridden");
-                    Ok(answer)
-                }
-                // Another process granted one between our check and our insert; its receipt
-                // stands, ours records an override that was not kept.
-                Granted::Active(active) => Err(ApiError::Conflict(
-                    "override_active",
-                    format!("denial `{denied}` is already overridden by `{active}` until it expires"),
-                )),
-            }
+            let granted = rules::grant(lc, app2.overrides.as_ref(), &checked, now)?;
+            tracing::warn!(override_id = %granted.stored.id, denial = %checked.denied.denial.decision_id, by = %granted.stored.author, "decision overridden");
+            announce(&app2, OverrideEvent::OverrideGranted, &granted.stored, &checked.policy.notify, now);
+            Ok(granted)
         })
-        .await
+        .await?;
+    Ok(granted.answer)
 }
 
-fn message(a: &Authority, tool: &str) -> String {
-    let role = a.role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default();
-    let reason = a.statements.get("reason").map(|r| format!(": {r}")).unwrap_or_default();
-    format!("denial of {tool} overridden by {}{role}{reason}", a.by)
+/// The notice of override `o` for `event`, built from the denial it names.
+pub fn notice(
+    store: &dyn OverrideStore,
+    event: OverrideEvent,
+    o: &StoredOverride,
+    public_url: &str,
+) -> Result<OverrideNotice, String> {
+    let denied = denied_action(store, &o.overrides).map_err(|e| e.to_string())?;
+    Ok(OverrideNotice::new(event, o, &denied, public_url))
+}
+
+/// The channels a flag of an override goes to: those its grant was queued to (`deliveries`:
+/// the outbox's record of the override).
+pub fn granted_channels(deliveries: &[Delivery]) -> Vec<String> {
+    let mut channels: Vec<String> = deliveries
+        .iter()
+        .filter(|d| d.trigger == OverrideEvent::OverrideGranted.key())
+        .map(|d| d.channel.clone())
+        .collect();
+    channels.dedup();
+    channels
+}
+
+/// Queues the notice of override `o` to `channels`. The override is recorded either way; a
+/// notice that cannot be queued is late, never lost silently: logged as an error.
+fn announce(app: &App, event: OverrideEvent, o: &StoredOverride, channels: &[String], now: i64) {
+    let queued = notice(app.overrides.as_ref(), event, o, &app.public_url)
+        .and_then(|notice| app.outbox.enqueue_override(&notice, channels, now));
+    if let Err(e) = queued {
+        tracing::error!(override_id = %o.id, event = event.as_str(), error = %e, "cannot queue the override's notice");
+    }
 }
 
 /// Whether a role grants `p` authority: the roles its credential carries and those the
 /// configuration gives it.
 pub fn holds(app: &App, p: &Principal, role: &str) -> bool {
     p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role)
-}
-
-/// The role under which `p` may override per `policy` (`None`: named as an identity), or 403.
-fn authority(app: &App, p: &Principal, policy: &OverridePolicy) -> Result<Option<String>, ApiError> {
-    match &policy.by {
-        Approvers::Role(role) if holds(app, p, role) => Ok(Some(role.clone())),
-        Approvers::Identities(ids) if ids.iter().any(|id| same_identity(id, &p.id)) => Ok(None),
-        Approvers::Role(role) => Err(ApiError::forbidden(
-            "not_an_overrider",
-            format!("`{}` does not hold the role `{role}` that may override denials of {}", p.id, policy.tool),
-        )),
-        Approvers::Identities(_) => Err(ApiError::forbidden(
-            "not_an_overrider",
-            format!("`{}` is not among those who may override denials of {}", p.id, policy.tool),
-        )),
-    }
-}
-
-/// The statements the declaration requires, each a non-empty string of at most
-/// [`MAX_STATEMENT_BYTES`]; any other field than a statement, `by` or `event_id` is refused.
-fn statements(policy: &OverridePolicy, body: &Map<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
-    if let Some(k) = body.keys().find(|k| !OVERRIDE_STATEMENTS.contains(&k.as_str()) && *k != "by" && *k != "event_id")
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown field `{k}`: an override states {}",
-            OVERRIDE_STATEMENTS.join(", ")
-        )));
-    }
-    let mut out = BTreeMap::new();
-    for name in &policy.requires {
-        let text = match body.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => s,
-            _ => {
-                return Err(ApiError::Unprocessable(
-                    "statement_missing",
-                    format!(
-                        "an override of {} must state `{name}` (the policy requires {}): send {{\"{name}\": \"...\"}}",
-                        policy.tool,
-                        policy.requires.join(", ")
-                    ),
-                ))
-            }
-        };
-        if text.len() > MAX_STATEMENT_BYTES || text.chars().any(char::is_control) {
-            return Err(ApiError::BadRequest(format!(
-                "`{name}` is 1 to {MAX_STATEMENT_BYTES} bytes of text on one line"
-            )));
-        }
-        out.insert(name.clone(), text.clone());
-    }
-    Ok(out)
 }
 
 /// Who may see and give reviews: approvers and operators.
@@ -258,26 +127,6 @@ fn reviewer(p: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// One pending review as `GET /v1/reviews` and `aarm review list` show it.
-pub fn review_view(o: &StoredOverride, now: i64) -> Value {
-    let decision: Value = serde_json::from_str(&o.json).unwrap_or(Value::Null);
-    let current = serde_json::from_value::<Decision>(decision.clone()).is_ok_and(|d| d.is_current(now));
-    json!({
-        "id": o.id,
-        "kind": "override",
-        "overrides": o.overrides,
-        "author": o.author,
-        "created_at": format_time(o.created_at),
-        "expires_at": format_time(o.expires_at),
-        "current": current,
-        "receipt": o.receipt,
-        "verdict": o.verdict.as_ref().map(|v| json!({
-            "reviewer": v.reviewer, "verdict": v.verdict, "note": v.note, "receipt": v.receipt, "at": format_time(v.at),
-        })),
-        "decision": decision,
-    })
-}
-
 /// `GET /v1/reviews`: every override still waiting for a verdict, oldest first.
 pub async fn pending(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     reviewer(p)?;
@@ -286,71 +135,45 @@ pub async fn pending(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
     Ok(json!({ "reviews": list.iter().map(|o| review_view(o, now)).collect::<Vec<_>>() }))
 }
 
-/// `POST /v1/reviews/{id}`: records `accept` or `flag` on override `id`, as a receipt; its
-/// author may not review it.
-pub async fn review(app: &Arc<App>, p: &Principal, id: &str, body: Map<String, Value>) -> Result<Value, ApiError> {
+/// `GET /v1/reviews/{id}`: one override, reviewed or not (the link its notices carry).
+pub async fn one(app: &Arc<App>, p: &Principal, id: &str) -> Result<Value, ApiError> {
     reviewer(p)?;
-    let verdict = match body.get("verdict").and_then(Value::as_str) {
-        Some(v @ ("accept" | "flag")) => v.to_string(),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give the verdict: {\"verdict\": \"accept\"} or {\"verdict\": \"flag\"}".into(),
-            ))
-        }
-    };
-    let note = match body.get("note") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= MAX_NOTE_BYTES => Some(s.clone()),
-        Some(_) => return Err(ApiError::BadRequest(format!("`note` is a string of at most {MAX_NOTE_BYTES} bytes"))),
-    };
-    if let Some(k) = body.keys().find(|k| !matches!(k.as_str(), "verdict" | "note" | "by" | "event_id")) {
-        return Err(ApiError::BadRequest(format!("unknown field `{k}`: a review gives `verdict` and `note`")));
-    }
     let o = app
         .overrides
         .get(id)?
         .ok_or_else(|| ApiError::NotFound("unknown_review", format!("no override `{id}` to review")))?;
-    if same_identity(&o.author, &p.id) {
-        return Err(ApiError::forbidden(
-            "self_review",
-            format!("`{}` granted override `{id}` and may not review it: someone else must", p.id),
-        ));
+    Ok(review_view(&o, app.clock.now()))
+}
+
+/// `POST /v1/reviews/{id}`: records `accept` or `flag` on override `id`, as a receipt; its
+/// author may not review it. A flag is announced where the override's grant was.
+pub async fn review(app: &Arc<App>, p: &Principal, id: &str, body: Map<String, Value>) -> Result<Value, ApiError> {
+    reviewer(p)?;
+    let note = match body.get("note") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(ApiError::BadRequest(format!("`note` is a string of at most {MAX_NOTE_BYTES} bytes"))),
+    };
+    let verdict = Review::new(body.get("verdict").and_then(Value::as_str).unwrap_or_default(), note)?;
+    if let Some(k) = body.keys().find(|k| !matches!(k.as_str(), "verdict" | "note" | "by" | "event_id")) {
+        return Err(ApiError::BadRequest(format!("unknown field `{k}`: a review gives `verdict` and `note`")));
     }
-    if let Some(v) = &o.verdict {
-        return Err(ApiError::Conflict(
-            "already_reviewed",
-            format!("override `{id}` was already reviewed ({}) by `{}`", v.verdict, v.reviewer),
-        ));
-    }
-    let record: Decision = serde_json::from_str(&o.json)
-        .map_err(|e| ApiError::Unavailable(format!("the stored override {id} does not read: {e}")))?;
-    let action_hash = serde_json::from_str::<Value>(&o.json)
-        .ok()
-        .and_then(|v| v.get("action_hash").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default();
     let app2 = app.clone();
     let (reviewer_id, id) = (p.id.clone(), id.to_string());
     app.cases
         .run_at(move |lc, now| {
-            let draft = ReceiptDraft {
-                case: String::new(),
-                event: "review".into(),
-                actor: Some(reviewer_id.clone()),
-                state: CaseState::Allowed,
-                decision: record.decision.as_str().into(),
-                reason: record.reason.clone(),
-                policy: record.policy.clone(),
-                action_hash,
-                identity: json!({}),
-                at: now,
-                detail: json!({ "override": id, "overrides": record.overrides, "verdict": verdict, "note": note }),
-            };
-            let receipt = lc.record_decisions(vec![draft])?.pop().map(|r| r.hash).unwrap_or_default();
-            let v = Verdict { reviewer: reviewer_id, verdict, note, receipt, at: now };
-            if !app2.overrides.review(&id, &v)? {
-                return Err(ApiError::Conflict("already_reviewed", format!("override `{id}` was already reviewed")));
+            let stored = rules::review(lc, app2.overrides.as_ref(), &id, &reviewer_id, &verdict, now)?;
+            if verdict.flags() {
+                match app2.outbox.list(&id) {
+                    Ok(deliveries) => {
+                        announce(&app2, OverrideEvent::OverrideFlagged, &stored, &granted_channels(&deliveries), now)
+                    }
+                    // The verdict is recorded; only its notice is missing, and said so.
+                    Err(e) => {
+                        tracing::error!(override_id = %id, error = %e, "cannot read where the override was announced")
+                    }
+                }
             }
-            let stored = app2.overrides.get(&id)?.ok_or_else(|| ApiError::NotFound("unknown_review", id.clone()))?;
             Ok(review_view(&stored, now))
         })
         .await

@@ -621,3 +621,96 @@ async fn a_timeout_that_falls_due_during_a_round_is_committed_and_counted() {
     assert_eq!(common::metric(text, "aarm_case_timeouts_total"), Some(1.0), "{text}");
     assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
 }
+
+fn deploy_with(left_ok: bool) -> Value {
+    json!({
+        "action": { "tool": "deploy", "params": { "env": "prod" } },
+        "identity": { "agent": "finance-agent" },
+        "evidence": { "left_ok": left_ok }
+    })
+}
+
+/// Checks one evidence ref against the verified chain: its receipt is there, it is one of the
+/// case's, it is a receipt of `event`, and it records `fact` (a `source` try that asked for it,
+/// or an `open` / `provide` that names it). Returns that receipt.
+fn assert_recorded<'a>(
+    chain: &'a [aarm_cases::lifecycle::receipt::Receipt],
+    case: &str,
+    r: &Value,
+    event: &str,
+) -> &'a aarm_cases::lifecycle::receipt::Receipt {
+    let hash = r["receipt"].as_str().unwrap();
+    assert!(hash.starts_with("sha256:"), "a sealed receipt, not a pending one: {r}");
+    let receipt = chain.iter().find(|x| x.hash == hash).unwrap_or_else(|| panic!("{hash} is not in the chain"));
+    assert_eq!((receipt.body.case.as_str(), receipt.body.event.as_str()), (case, event), "{r}");
+    let fact = r["fact"].as_str().unwrap();
+    let d = &receipt.body.detail;
+    match event {
+        "source" => assert!(d["facts"].as_array().unwrap().iter().any(|f| f == fact), "{d}"),
+        "provide" => assert_eq!(d["evidence"], fact, "{d}"),
+        _ => {}
+    }
+    receipt
+}
+
+/// A decision re-evaluated with evidence names where each fact came from — the source that
+/// answered, who provided it, the human who confirmed, the request — and the receipt that
+/// recorded it, in place of the values; each ref's receipt is in the verified chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_evaluated_decision_names_where_each_fact_came_from() {
+    let source = Source::start(Mode::Answer).await;
+    let d = deployment("sources-refs", &source).await;
+
+    // An evidence source's round.
+    let rotated = open(&d, rotate()).await;
+    d.tick().await;
+    let case = d.case_until(&rotated, |c| c["state"] != "pending_evidence").await;
+    assert_eq!(case["state"], "allowed", "{case}");
+    let refs = case["outcome"]["evidence_refs"].clone();
+    assert_eq!(refs.as_array().unwrap().len(), 1, "{case}");
+    assert_eq!((refs[0]["fact"].as_str(), refs[0]["source"].as_str()), (Some("window_ok"), Some("maintenance_api")));
+    assert_eq!(case["evidence_refs"], refs, "the case names the same receipts");
+
+    // A fact the request carried, then one the agent provided.
+    let deployed = open(&d, deploy_with(true)).await;
+    let (status, case) =
+        d.post(&format!("/v1/cases/{deployed}/evidence"), "agent-token", json!({ "right_ok": true })).await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
+    let deploy_refs = case["outcome"]["evidence_refs"].clone();
+    let sources: Vec<(&str, &str)> = deploy_refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["fact"].as_str().unwrap(), r["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sources, [("left_ok", "request"), ("right_ok", "provided_by:finance-agent")], "{case}");
+    assert!(case["outcome"].get("evidence").is_none(), "refs, not values: {case}");
+
+    // The requesting human's answer to a `confirm` question.
+    let purged = open(&d, purge("controller@corp.com")).await;
+    let (status, case) = answer_confirm(&d, &purged, "tok-controller", "confirm").await;
+    assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
+    let purge_refs = case["outcome"]["evidence_refs"].clone();
+    assert_eq!(
+        (purge_refs[0]["fact"].as_str(), purge_refs[0]["source"].as_str()),
+        (Some("sure"), Some("confirm:controller@corp.com")),
+        "{case}"
+    );
+
+    // Every ref's receipt verifies in the one chain and records its fact.
+    let chain = d.verified_chain().await;
+    let tried = assert_recorded(&chain, &rotated, &refs[0], "source");
+    assert_eq!(tried.body.detail["source"], "maintenance_api");
+    let opened = assert_recorded(&chain, &deployed, &deploy_refs[0], "open");
+    assert_eq!(opened.body.case, deployed);
+    let provided = assert_recorded(&chain, &deployed, &deploy_refs[1], "provide");
+    assert_eq!(provided.body.actor.as_deref(), Some("finance-agent"));
+    let confirmed = assert_recorded(&chain, &purged, &purge_refs[0], "provide");
+    assert_eq!(
+        (confirmed.body.actor.as_deref(), &confirmed.body.detail["confirm"]),
+        (Some("controller@corp.com"), &json!(true))
+    );
+    // The stored case, as a restart reads it, holds the same sealed refs.
+    let (_, stored) = d.get(&format!("/v1/cases/{deployed}"), "tok-ops").await;
+    assert_eq!(stored["outcome"]["evidence_refs"], deploy_refs);
+}

@@ -2,7 +2,9 @@
 //! Break-glass overrides and their review, on the real server over loopback with its real store:
 //! only the declared authority overrides, with the statements the policy requires; the override
 //! is a new decision (the denial untouched) whose receipt verifies in the chain beside the
-//! denial's; it ends when it expires; its author cannot review it; a replayed request grants once.
+//! denial's; it ends when it expires; its author cannot review it; a replayed request grants once;
+//! the channels the declaration names are told of each override and of each flag, with no value
+//! a `@redact` field holds.
 
 mod common;
 
@@ -21,6 +23,10 @@ rule no_delete on delete_database { deny reason "db.delete" "Deleting a database
 rule no_drop on drop_table { deny }
 rule reads on read_file { allow }
 override on delete_database by role "incident-commander" for 1h requires reason, ticket
+  notify "webhook:audit", "slack:#finance", "email:approvals@corp.com"
+tool unseal { vault: String, pin: String @redact }
+rule no_unseal on unseal { deny reason "vault.sealed" "Vaults stay sealed" }
+override on unseal by ["cfo@corp.com"] for 10m notify "webhook:audit"
 "#;
 
 /// A deployment where `cfo@corp.com` and `controller@corp.com` hold `incident-commander`.
@@ -242,4 +248,145 @@ async fn a_replayed_override_request_grants_once() {
     let other = serde_json::to_vec(&json!({ "reason": "another", "ticket": "INC-2" })).unwrap();
     let (status, body) = d.post_raw(&override_path(&id), "tok-cfo", other, &headers).await;
     assert_eq!((status, body["reason"].as_str()), (422, Some("idempotency_key_reused")), "{body}");
+}
+
+/// The webhook deliveries of one event.
+fn notices(d: &Deployment, event: &str) -> Vec<Hit> {
+    d.receiver.hits("/hook").into_iter().filter(|h| h.headers["x-aarm-event"] == event).collect()
+}
+
+#[tokio::test]
+async fn a_granted_override_is_announced_on_the_channels_its_declaration_names() {
+    let d = deployment("override-notify").await;
+    let denial = d.decide(delete("orders")).await;
+    let id = denial["decision_id"].as_str().unwrap().to_string();
+    let (status, o) = d.post(&override_path(&id), "tok-cfo", statements()).await;
+    assert_eq!(status, 200, "{o}");
+    let oid = o["decision_id"].as_str().unwrap().to_string();
+
+    // The webhook: signed, `override_granted`, naming who overrode which denial and why.
+    let hits = d.receiver.wait_for("/hook", 1).await;
+    let hit = &hits[0];
+    assert_eq!(hit.headers["x-aarm-event"], "override_granted");
+    let ts: i64 = hit.headers["x-aarm-timestamp"].to_str().unwrap().parse().unwrap();
+    let sig = hit.headers["x-aarm-signature"].to_str().unwrap();
+    assert!(aarm_server::notify::webhook::verify("hook-secret", ts, &hit.body, sig));
+    let body = hit.json();
+    assert_eq!(body["event"], "override_granted");
+    let n = &body["override"];
+    assert_eq!(n["override_id"], oid.as_str());
+    assert_eq!(n["denied"]["decision_id"], id.as_str());
+    assert_eq!(n["denied"]["tool"], "delete_database");
+    assert_eq!(n["denied"]["rule"], "ops.no_delete");
+    assert_eq!(n["denied"]["reason_code"], "db.delete");
+    assert_eq!(n["denied"]["agent"], "finance-agent");
+    assert_eq!(n["denied"]["receipt"], denial["receipt"]);
+    assert_eq!(n["authority"], o["authority"], "by, role and the statements");
+    assert_eq!(
+        (n["granted_at"].clone(), n["expires_at"].clone()),
+        (o["evaluated_at"].clone(), o["expires_at"].clone())
+    );
+    assert_eq!((n["receipt"].clone(), n["action_hash"].clone()), (o["receipt"].clone(), o["action_hash"].clone()));
+    assert!(n["review"].is_null(), "{n}");
+    // The link opens the override for a reviewer.
+    let link = n["review_url"].as_str().unwrap();
+    let path = link.strip_prefix(d.base.as_str()).unwrap_or_else(|| panic!("{link} is not on {}", d.base));
+    let (status, shown) = d.get(path, "tok-security").await;
+    assert_eq!((status, shown["id"].as_str()), (200, Some(oid.as_str())), "{shown}");
+    let (status, body) = d.get(path, "agent-token").await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("not_a_reviewer")), "{body}");
+
+    // Slack and e-mail say the same for people.
+    let slack = d.receiver.wait_for("/slack", 1).await[0].json();
+    let title = slack["text"].as_str().unwrap();
+    assert!(
+        title.starts_with("[OVERRIDE] delete_database") && title.contains("cfo@corp.com (role incident-commander)"),
+        "{title}"
+    );
+    let blocks = slack["blocks"].to_string();
+    assert!(blocks.contains("INC-4711") && blocks.contains("db.delete") && blocks.contains(link), "{blocks}");
+    let mail = &d.smtp.wait_for(1).await[0];
+    assert!(mail.contains("Subject: [OVERRIDE] delete_database"), "{mail}");
+    for part in [
+        "INC-4711",
+        "primary is corrupt",
+        "incident-commander",
+        "ops.no_delete",
+        o["expires_at"].as_str().unwrap(),
+        link,
+    ] {
+        assert!(mail.contains(part), "{part} is missing from the mail:\n{mail}");
+    }
+    // Once per override and channel, filed under the override.
+    let deliveries = d.app().outbox.list(&oid).unwrap();
+    let channels: Vec<&str> = deliveries.iter().map(|x| x.channel.as_str()).collect();
+    assert_eq!(channels, ["webhook:audit", "slack:#finance", "email:approvals@corp.com"], "{deliveries:?}");
+}
+
+#[tokio::test]
+async fn a_flag_is_announced_where_the_override_was_and_an_accept_is_not() {
+    let d = deployment("override-flag").await;
+    let first = d.decide(delete("billing")).await["decision_id"].as_str().unwrap().to_string();
+    let second = d.decide(delete("ledger")).await["decision_id"].as_str().unwrap().to_string();
+    let (_, a) = d.post(&override_path(&first), "tok-cfo", statements()).await;
+    let (_, b) = d.post(&override_path(&second), "tok-controller", statements()).await;
+    d.receiver.wait_for("/hook", 2).await;
+
+    let (status, _) = d
+        .post(
+            &format!("/v1/reviews/{}", a["decision_id"].as_str().unwrap()),
+            "tok-security",
+            json!({ "verdict": "accept" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let bid = b["decision_id"].as_str().unwrap();
+    let (status, reviewed) = d
+        .post(&format!("/v1/reviews/{bid}"), "tok-security", json!({ "verdict": "flag", "note": "no change ticket" }))
+        .await;
+    assert_eq!(status, 200, "{reviewed}");
+
+    d.receiver.wait_for("/hook", 3).await;
+    let flagged = notices(&d, "override_flagged");
+    let [hit] = flagged.as_slice() else { panic!("one flag, no accept: {flagged:?}") };
+    let n = &hit.json()["override"];
+    assert_eq!(n["override_id"], bid);
+    assert_eq!(n["denied"]["decision_id"], second.as_str());
+    assert_eq!(n["authority"]["by"], "controller@corp.com");
+    assert_eq!(
+        (n["review"]["reviewer"].as_str(), n["review"]["verdict"].as_str(), n["review"]["note"].as_str()),
+        (Some("security@corp.com"), Some("flag"), Some("no change ticket"))
+    );
+    assert_eq!(n["review"]["receipt"], reviewed["verdict"]["receipt"]);
+    // Channels deliver concurrently: the flag is the one message that says so.
+    let titles: Vec<String> =
+        d.receiver.wait_for("/slack", 3).await.iter().map(|h| h.json()["text"].as_str().unwrap().to_string()).collect();
+    let flags: Vec<&String> = titles.iter().filter(|t| t.starts_with("[OVERRIDE FLAGGED] delete_database")).collect();
+    assert!(flags.len() == 1 && flags[0].contains("security@corp.com"), "{titles:?}");
+    let mails = d.smtp.wait_for(3).await;
+    let flagged: Vec<&String> = mails.iter().filter(|m| m.contains("Subject: [OVERRIDE FLAGGED]")).collect();
+    assert!(flagged.len() == 1 && flagged[0].contains("no change ticket"), "{mails:?}");
+    // An accept sends nothing: after the flag's three deliveries, none follows for it.
+    let accepted = d.app().outbox.list(a["decision_id"].as_str().unwrap()).unwrap();
+    assert!(accepted.iter().all(|x| x.trigger == "override:granted"), "{accepted:?}");
+    assert_eq!(notices(&d, "override_granted").len(), 2);
+}
+
+#[tokio::test]
+async fn an_override_notice_carries_no_redacted_value() {
+    let d = deployment("override-redact").await;
+    let request = json!({ "action": { "tool": "unseal", "params": { "vault": "payroll", "pin": "8675309" } } });
+    let denial = d.decide(request).await;
+    assert_eq!((denial["decision"].as_str(), &denial["redacted"]), (Some("deny"), &json!(["params.pin"])), "{denial}");
+    let id = denial["decision_id"].as_str().unwrap();
+    let (status, o) = d.post(&override_path(id), "tok-cfo", json!({ "reason": "payroll run" })).await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["authority"]["role"], Value::Null, "named by the declaration");
+    let hit = &d.receiver.wait_for("/hook", 1).await[0];
+    let text = String::from_utf8_lossy(&hit.body).to_string();
+    assert!(!text.contains("8675309"), "the pin reached a channel: {text}");
+    let n = &hit.json()["override"];
+    assert_eq!(n["denied"]["params"], json!(["pin", "vault"]), "names, not values");
+    assert_eq!(n["denied"]["redacted"], json!(["params.pin"]), "what was left out is said");
+    assert_eq!(d.receiver.hits("/slack").len(), 0, "only the channels this declaration names");
 }

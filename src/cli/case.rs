@@ -1,5 +1,6 @@
-//! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list|stats`: drive cases from the shell, across
-//! separate processes, on a SQLite case store (`tick --sources` also asks the evidence sources).
+//! `aarm case open|approve|deny|provide|revalidate|tick|cancel|show|list|stats|override`: drive
+//! cases from the shell, across separate processes, on a SQLite case store (`tick --sources` also
+//! asks the evidence sources; `override` overrides a denial, as `aarm serve` does).
 
 use super::exit;
 use super::source::read_input;
@@ -118,6 +119,38 @@ pub enum CaseCommand {
         #[arg(long, value_name = "FILE")]
         sources: Option<PathBuf>,
     },
+    /// Override a denial (break-glass), as `POST /v1/decisions/{id}/override` does: a new
+    /// `allow` of the denied action for the time the policy's `override` declaration grants,
+    /// with its own receipt. `--by` is the authority, as the operator vouches for it (like
+    /// `approve --by`); `--roles` are the roles the operator verified they hold.
+    Override {
+        /// The denial's `decision_id` (a `deny` that opened no case, answered by `aarm serve` or
+        /// `aarm case open`).
+        decision_id: String,
+        /// Who grants the override: its `authority.by` and its receipt's actor.
+        #[arg(long)]
+        by: String,
+        /// The roles the operator verified `--by` holds (`--role` too; comma-separated).
+        #[arg(long, alias = "role", value_delimiter = ',')]
+        roles: Vec<String>,
+        /// The `reason` statement (required unless the declaration's `requires` omits it).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The `ticket` statement, when the declaration requires one.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// The bundle in force (the one `aarm serve --bundle` loads); default: the bundle that
+        /// decided the denial, from the store.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// The service's serve.toml: `[notify.channels]` to send the override's notice to the
+        /// channels its declaration names (`notify`), and `[server] public_url` for its link.
+        /// Required when the declaration names channels.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Withdraw a case.
     Cancel {
         id: String,
@@ -211,7 +244,7 @@ pub(crate) fn now_of(common: &Common) -> Result<i64, String> {
 }
 
 /// The lifecycle on the store; only `case open` (`create`) may create a missing store.
-fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<AnyStore>, String> {
+pub(crate) fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<AnyStore>, String> {
     let mut store = AnyStore::open(&common.store, create).map_err(|e| e.to_string())?;
     if let Some(path) = &common.sign_key {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -349,8 +382,26 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
                     obj.insert("action_hash".into(), serde_json::Value::String(hash));
                 }
             }
+            if submitted.case.is_none() && submitted.decision.decision == aarm_runtime::decision::Effect::Deny {
+                // Kept, as `aarm serve` keeps its denials, so that `case override` can name it.
+                let agent = serde_json::from_str::<serde_json::Value>(&request)
+                    .ok()
+                    .and_then(|r| r.pointer("/identity/agent").and_then(|a| a.as_str()).map(str::to_string))
+                    .unwrap_or_default();
+                let kept = lc
+                    .store()
+                    .overrides()
+                    .and_then(|o| aarm_cases::overrides::keep_denial(o.as_ref(), &agent, &out, now));
+                if let Err(e) = kept {
+                    crate::errln!("warning: the denial was not kept for overrides: {e}");
+                }
+            }
             print_json(&out);
             Ok(exit::OK)
+        }
+        CaseCommand::Override { decision_id, by, roles, reason, ticket, bundle, config, common } => {
+            let given = super::overrides::Given { by, roles, reason: reason.as_deref(), ticket: ticket.as_deref() };
+            super::overrides::grant(common, decision_id, &given, bundle.as_deref(), config.as_deref())
         }
         CaseCommand::Approve { id, by, roles, until, max, common } => {
             let until = match until {

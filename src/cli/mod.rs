@@ -13,6 +13,7 @@ pub mod lsp;
 pub mod mcp;
 pub mod new;
 pub mod output;
+pub mod overrides;
 pub mod receipts;
 pub mod review;
 pub mod serve;
@@ -80,7 +81,7 @@ pub enum Command {
     Lsp(lsp::LspArgs),
     /// Create a policy directory NAME with a policy, a test and a request to start from.
     New(new::NewArgs),
-    /// The overrides (break-glass) waiting for a verdict, from a store `aarm serve` keeps.
+    /// The overrides (break-glass) of a store: list those waiting for a verdict, accept or flag one.
     Review(review::ReviewArgs),
 }
 

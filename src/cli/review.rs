@@ -1,6 +1,7 @@
-//! `aarm review`: the overrides waiting for a verdict, read from the store `aarm serve` keeps
-//! them in (server/README.md, "Overrides and review"). Verdicts are given through the service
-//! (`POST /v1/reviews/{id}`), where the reviewer is authenticated.
+//! `aarm review list|accept|flag`: the overrides waiting for a verdict, read from the store
+//! `aarm serve` keeps them in (server/README.md, "Overrides and review"), and the verdict on one,
+//! recorded as `POST /v1/reviews/{id}` records it. `--by` names the reviewer, as the operator
+//! vouches for them (like `aarm case approve --by`); the override's author is refused.
 
 use super::case::{now_of, print_json, Common};
 use super::exit;
@@ -22,11 +23,41 @@ pub enum ReviewCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Accept an override (someone other than its author): a `review` receipt.
+    Accept {
+        /// The override's `decision_id`.
+        id: String,
+        #[command(flatten)]
+        verdict: VerdictArgs,
+    },
+    /// Flag an override: a `review` receipt, and a notice to the channels its grant went to.
+    Flag {
+        /// The override's `decision_id`.
+        id: String,
+        #[command(flatten)]
+        verdict: VerdictArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// The reviewer (not the override's author).
+    #[arg(long)]
+    by: String,
+    /// Why, in a few words (at most 2000 bytes).
+    #[arg(long)]
+    note: Option<String>,
+    /// The service's serve.toml, to send a flag's notice (`[notify.channels]`); required to flag
+    /// an override whose grant was announced.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    common: Common,
 }
 
 pub fn run(args: &ReviewArgs) -> ExitCode {
     match run_inner(&args.command) {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             crate::errln!("error: {message}");
             ExitCode::from(exit::USAGE)
@@ -34,7 +65,11 @@ pub fn run(args: &ReviewArgs) -> ExitCode {
     }
 }
 
-fn run_inner(command: &ReviewCommand) -> Result<(), String> {
+fn verdict(id: &str, verdict: &str, a: &VerdictArgs) -> Result<u8, String> {
+    super::overrides::review(&a.common, id, &a.by, verdict, a.note.as_deref(), a.config.as_deref())
+}
+
+fn run_inner(command: &ReviewCommand) -> Result<u8, String> {
     match command {
         ReviewCommand::List { common } => {
             let now = now_of(common)?;
@@ -43,7 +78,9 @@ fn run_inner(command: &ReviewCommand) -> Result<(), String> {
             let reviews: Vec<serde_json::Value> =
                 pending.iter().map(|o| aarm_server::overrides::review_view(o, now)).collect();
             print_json(&serde_json::json!({ "reviews": reviews }));
-            Ok(())
+            Ok(exit::OK)
         }
+        ReviewCommand::Accept { id, verdict: a } => verdict(id, "accept", a),
+        ReviewCommand::Flag { id, verdict: a } => verdict(id, "flag", a),
     }
 }

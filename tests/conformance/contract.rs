@@ -161,6 +161,13 @@ fn contract_evidence_is_referenced_not_copied() {
     let trail = std::fs::read_to_string(dir.0.join("case.jsonl")).unwrap();
     assert!(!trail.contains("CHG-4711"), "the value is not copied: {trail}");
     assert_eq!(dir.verify("case.jsonl").status.code(), Some(0));
+    // The decision it made names the fact, who gave it and that receipt, not the value.
+    let outcome = &dir.show(&id, NOW)["outcome"];
+    assert_eq!(
+        outcome["evidence_refs"],
+        json!([{ "fact": "ticket", "source": "provided_by:alice@corp.com", "receipt": provide["hash"] }])
+    );
+    assert!(!outcome.to_string().contains("CHG-4711"), "{outcome}");
 }
 
 /// A policy that marks a tool field and a context field `@redact`.

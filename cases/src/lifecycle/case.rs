@@ -1,8 +1,9 @@
 //! A case: one suspended action (a `step_up` or `defer` decision) carried to its end.
 
 use super::identity::same_identity;
+use super::receipt::Receipt;
 use super::round::Backoff;
-use aarm_runtime::decision::{ActionOut, Decision, Reason, StepUpObligation};
+use aarm_runtime::decision::{ActionOut, Decision, EvidenceRef, Reason, StepUpObligation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -131,6 +132,45 @@ pub struct Case {
     /// The rounds of automatic resolution recorded so far ([`crate::lifecycle::round`]).
     #[serde(default, skip_serializing_if = "super::round::Rounds::is_empty")]
     pub rounds: super::round::Rounds,
+    /// Where each fact in `evidence` came from and the receipt that recorded it, in the order
+    /// they arrived; a decision re-evaluated with them carries the same list
+    /// ([`Decision::evidence_refs`]). Absent when the case has no evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence_refs: Vec<EvidenceRef>,
+}
+
+/// What an evidence ref's `receipt` holds between the transition that records its fact and the
+/// commit that seals that transition's receipts: `#N`, the transition's `N`th receipt (0-based).
+/// A sealed hash is `sha256:…`, so the two never mix; the store seals before it writes the case
+/// ([`Case::seal_evidence_refs`]), so a stored case never holds one.
+pub fn pending_receipt(index: usize) -> String {
+    format!("#{index}")
+}
+
+impl Case {
+    /// Replaces every pending evidence receipt (`#N`, [`pending_receipt`]) in the case, its
+    /// decision and its outcome with the hash of the `N`th of `sealed`, the receipts of the
+    /// transition just committed, in order. Every store calls this with the receipts it sealed
+    /// before it writes the case, and the lifecycle on its own copy, so both agree. Returns
+    /// whether anything changed.
+    pub fn seal_evidence_refs(&mut self, sealed: &[Receipt]) -> bool {
+        let mut changed = false;
+        let mut seal = |refs: &mut Vec<EvidenceRef>| {
+            for r in refs.iter_mut() {
+                let Some(n) = r.receipt.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()) else { continue };
+                if let Some(receipt) = sealed.get(n) {
+                    r.receipt = receipt.hash.clone();
+                    changed = true;
+                }
+            }
+        };
+        seal(&mut self.evidence_refs);
+        seal(&mut self.decision.evidence_refs);
+        if let Some(outcome) = self.outcome.as_mut() {
+            seal(&mut outcome.evidence_refs);
+        }
+        changed
+    }
 }
 
 /// The case's rules about time and people, asked by the state machine (to fire what is due, to

@@ -34,6 +34,11 @@ pub enum Event {
         #[serde(default)]
         by: Option<String>,
     },
+    /// The requesting human answers a `confirm` question (server/README.md, "Asking the
+    /// requester"): `value` for fact `name`, from `by`, whom the host authenticated as the
+    /// request's `identity.human`. Applied as [`Event::Provide`]; its evidence ref names the
+    /// source `confirm:BY`.
+    Confirm { name: String, value: bool, by: String },
     /// The host verified a currently valid credential of the case's requester `by`, valid until
     /// `until` (seconds since the epoch): a release refused as `identity_invalid` may then happen.
     Revalidate { by: String, until: i64 },
@@ -54,6 +59,7 @@ impl Event {
             Event::Approve { .. } => "approve",
             Event::Deny { .. } => "deny",
             Event::Provide { .. } => "provide",
+            Event::Confirm { .. } => "confirm",
             Event::Revalidate { .. } => "revalidate",
             Event::Round { .. } => "round",
             Event::Tick => "tick",

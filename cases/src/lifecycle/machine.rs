@@ -12,12 +12,12 @@
 //! ```
 
 use super::action::action_hash_ignoring;
-use super::case::{reasons, Approval, Case, CaseState, Denial};
+use super::case::{pending_receipt, reasons, Approval, Case, CaseState, Denial};
 use super::event::{Event, Rejection};
 use super::identity::{same_identity, IdentityVerifier, VerifiedActor};
 use super::receipt::ReceiptDraft;
 use super::round::{SourceTry, TryResult};
-use aarm_runtime::decision::{ActionOut, Decision, Effect, Outcome, Reason, StepUpObligation};
+use aarm_runtime::decision::{ActionOut, Decision, Effect, EvidenceRef, Outcome, Reason, StepUpObligation};
 use aarm_runtime::engine::Engine;
 use serde_json::json;
 
@@ -79,7 +79,7 @@ pub fn open(
         Effect::Defer => CaseState::PendingEvidence,
         Effect::Allow | Effect::Deny | Effect::Modify => return None,
     };
-    let evidence = request
+    let evidence: std::collections::BTreeMap<String, serde_json::Value> = request
         .get("evidence")
         .and_then(|e| e.as_object())
         .map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -98,7 +98,8 @@ pub fn open(
         }
     }
     let request = &request;
-    let case = Case {
+    let evidence_names: Vec<String> = evidence.keys().cloned().collect();
+    let mut case = Case {
         id: String::new(),
         state,
         request: request.clone(),
@@ -123,7 +124,12 @@ pub fn open(
         version: 0,
         credential: None,
         rounds: Default::default(),
+        evidence_refs: Vec::new(),
     };
+    // The request carried these: their receipt is the `open` one, the transition's only one.
+    for name in evidence_names {
+        refer(&mut case, &name, "request".to_string(), 0);
+    }
     let receipt = draft(&case, "open", None, now, json!({ "rule": decision.rule }));
     Some((case, receipt))
 }
@@ -217,7 +223,14 @@ pub fn apply_verified(
         Event::Deny { by, why, roles } => {
             deny(&mut next, Verdict { by, why: why.as_deref(), roles, verified }, now, env, &mut receipts)?
         }
-        Event::Provide { name, value, by } => provide(&mut next, name, value, by.as_deref(), now, env, &mut receipts)?,
+        Event::Provide { name, value, by } => {
+            let from = Given { by: by.as_deref(), confirm: false };
+            provide(&mut next, name, value, from, now, env, &mut receipts)?
+        }
+        Event::Confirm { name, value, by } => {
+            let from = Given { by: Some(by), confirm: true };
+            provide(&mut next, name, &json!(value), from, now, env, &mut receipts)?
+        }
         Event::Revalidate { by, until } => revalidate(&mut next, by, *until, now, &mut receipts)?,
         Event::Round { round: n, tries } => round(&mut next, *n, tries, now, env, &mut receipts)?,
     }
@@ -566,11 +579,34 @@ fn deny(
     Ok(())
 }
 
+/// Who gave a fact by hand: `by` when the host names them; `confirm` when it is the requesting
+/// human's answer to a `confirm` question.
+struct Given<'a> {
+    by: Option<&'a str>,
+    confirm: bool,
+}
+
+impl Given<'_> {
+    /// The `source` of the fact's evidence ref (docs/json.md, "Evidence references").
+    fn source(&self) -> String {
+        match (self.by, self.confirm) {
+            (Some(by), true) => format!("confirm:{by}"),
+            (Some(by), false) => format!("provided_by:{by}"),
+            (None, _) => "provided".to_string(),
+        }
+    }
+}
+
+/// Notes where fact `name` came from; its receipt is the transition's `index`th (sealed with it).
+fn refer(case: &mut Case, name: &str, source: String, index: usize) {
+    case.evidence_refs.push(EvidenceRef { fact: name.to_string(), source, receipt: pending_receipt(index) });
+}
+
 fn provide(
     case: &mut Case,
     name: &str,
     value: &serde_json::Value,
-    by: Option<&str>,
+    from: Given<'_>,
     now: i64,
     env: &Env,
     receipts: &mut Vec<ReceiptDraft>,
@@ -580,17 +616,24 @@ fn provide(
     evidence.insert(name.to_string(), value.clone());
     let (request, converted) = with_evidence(case, &evidence, now, env)?;
     case.evidence = evidence;
+    // The `provide` receipt pushed below records the fact.
+    refer(case, name, from.source(), receipts.len());
     // What was provided and by whom: the value's hash (the value itself may be sensitive; whoever
     // holds it can check it against the receipt).
     let value_hash = crate::lifecycle::action::value_hash(value);
-    if case.state == CaseState::PendingApproval {
-        // Approvers see it; the decision is theirs now.
-        receipts.push(draft(case, "provide", by, now, json!({ "evidence": name, "value_hash": value_hash })));
-        return Ok(());
+    let mut detail = serde_json::Map::new();
+    detail.insert("evidence".into(), json!(name));
+    detail.insert("value_hash".into(), json!(value_hash));
+    if from.confirm {
+        detail.insert("confirm".into(), json!(true));
     }
-    let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
-    let detail = json!({ "evidence": name, "value_hash": value_hash, "reevaluated": effect, "rule": rule });
-    receipts.push(draft(case, "provide", by, now, detail));
+    // While approvers decide, the fact is theirs to see: the case is not decided again.
+    if case.state != CaseState::PendingApproval {
+        let (effect, rule) = reevaluate(case, request, &converted, now, env)?;
+        detail.insert("reevaluated".into(), json!(effect));
+        detail.insert("rule".into(), json!(rule));
+    }
+    receipts.push(draft(case, "provide", from.by, now, serde_json::Value::Object(detail)));
     Ok(())
 }
 
@@ -636,6 +679,8 @@ fn reevaluate(
     // does), so the case's decision and outcome are never left without one.
     let mut decision = env.engine.decide(converted);
     decision.decision_id = case.decision.decision_id.clone();
+    // Decided on the case's facts: it names where each came from, not their values.
+    decision.evidence_refs = case.evidence_refs.clone();
     case.request = request;
     let summary = (decision.decision.as_str(), decision.rule.clone());
     if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
@@ -717,6 +762,8 @@ fn round(
                 for (name, value) in &values {
                     evidence.insert(name.clone(), value.clone());
                     provided.push(name.clone());
+                    // The `source` receipt pushed below records the try that answered it.
+                    refer(case, name, t.source.clone(), receipts.len());
                 }
                 t.result.clone()
             }

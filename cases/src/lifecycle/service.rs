@@ -304,19 +304,22 @@ impl<S: CaseStore> Lifecycle<S> {
         let env = Env { engine: &engine, identities: self.identities.as_ref() };
         let transition =
             machine::apply_verified(&case, event, now, verified, &env).map_err(LifecycleError::Rejected)?;
+        let mut case = transition.case;
         let receipts = if transition.receipts.is_empty() {
             Vec::new()
         } else {
-            match self.store.commit(&transition.case, transition.receipts, event_id)? {
+            match self.store.commit(&case, transition.receipts, event_id)? {
                 Some(r) => r,
                 // Already applied: report the case as stored.
                 None => {
-                    let case = self.store.get(id)?.unwrap_or(transition.case);
+                    let case = self.store.get(id)?.unwrap_or(case);
                     return Ok(Applied { case, receipts: Vec::new(), refused: None });
                 }
             }
         };
-        Ok(Applied { case: transition.case, receipts, refused: transition.rejected })
+        // As the store sealed the case it wrote (CaseStore::commit).
+        case.seal_evidence_refs(&receipts);
+        Ok(Applied { case, receipts, refused: transition.rejected })
     }
 
     /// Fires every timeout and escalation due at `now`, across all pending cases.

@@ -101,6 +101,7 @@ impl CaseStore for MemoryStore {
             return Err(StoreError::Backend("sealing produced no receipt".into()));
         };
         self.last_case = n;
+        case.seal_evidence_refs(&sealed);
         self.cases.insert(n, case.clone());
         self.chain.extend(sealed);
         Ok((case, receipt))
@@ -124,6 +125,8 @@ impl CaseStore for MemoryStore {
         }
         let sealed = self.seal_after_head(receipts)?;
         // Nothing below can fail: the write is all or nothing.
+        let mut case = case.clone();
+        case.seal_evidence_refs(&sealed);
         self.cases.insert(n, case.clone());
         self.chain.extend(sealed.iter().cloned());
         if let Some(event_id) = event_id {

@@ -40,12 +40,14 @@ pub enum StoreError {
 
 pub trait CaseStore {
     /// Stores a new case with the receipt of its opening; assigns and returns its id
-    /// (`case-000001`, ...) and the sealed receipt.
+    /// (`case-000001`, ...) and the sealed receipt. The case stored and returned has its
+    /// pending evidence receipts sealed ([`Case::seal_evidence_refs`]).
     fn open(&mut self, case: Case, receipt: ReceiptDraft) -> Result<(Case, Receipt), StoreError>;
 
     /// Stores `case` (whose `version` must be one more than the stored one, else
-    /// [`StoreError::Conflict`]) and appends the receipts, atomically. When `event_id` was
-    /// already applied to this case, nothing changes and `Ok(None)` is returned.
+    /// [`StoreError::Conflict`]) and appends the receipts, atomically; the case is stored with
+    /// its pending evidence receipts sealed by them ([`Case::seal_evidence_refs`]). When
+    /// `event_id` was already applied to this case, nothing changes and `Ok(None)` is returned.
     fn commit(
         &mut self,
         case: &Case,

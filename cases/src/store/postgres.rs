@@ -420,6 +420,12 @@ impl CaseStore for PostgresStore {
             )
             .map_err(fail("insert case"))?;
             let sealed = append(tx, vec![receipt], signer.as_ref())?;
+            // The request's facts name the `open` receipt, known only now: the case row is
+            // rewritten in the same transaction.
+            if case.seal_evidence_refs(&sealed) {
+                tx.execute("UPDATE cases SET json = $2 WHERE id = $1", &[&case.id, &case_json(&case)?])
+                    .map_err(fail("update case"))?;
+            }
             let Some(receipt) = sealed.into_iter().next() else {
                 return Err(StoreError::Backend("sealing produced no receipt".into()));
             };
@@ -453,12 +459,15 @@ impl CaseStore for PostgresStore {
             if stored.checked_add(1) != Some(version) {
                 return Err(StoreError::Conflict(case.id.clone()));
             }
+            // Sealed first: the evidence refs of the case name the receipts' hashes.
+            let sealed = append(tx, receipts, signer.as_ref())?;
+            let mut stored = case.clone();
+            stored.seal_evidence_refs(&sealed);
             tx.execute(
                 "UPDATE cases SET version = $2, state = $3, json = $4 WHERE id = $1",
-                &[&case.id, &version, &case.state.as_str(), &case_json(case)?],
+                &[&case.id, &version, &case.state.as_str(), &case_json(&stored)?],
             )
             .map_err(fail("update case"))?;
-            let sealed = append(tx, receipts, signer.as_ref())?;
             if let Some(event_id) = event_id {
                 tx.execute("INSERT INTO applied_events (case_id, event_id) VALUES ($1, $2)", &[&case.id, &event_id])
                     .map_err(fail("applied events"))?;

@@ -339,6 +339,11 @@ impl CaseStore for SqliteStore {
             params![case.id, to_i64(case.version, "case version")?, case.state.as_str(), case_json(&case)?],
         )?;
         let sealed = append(&tx, vec![receipt], self.signer.as_ref())?;
+        // The request's facts name the `open` receipt, known only now: the case row is
+        // rewritten in the same transaction.
+        if case.seal_evidence_refs(&sealed) {
+            tx.execute("UPDATE cases SET json = ?2 WHERE id = ?1", params![case.id, case_json(&case)?])?;
+        }
         let Some(receipt) = sealed.into_iter().next() else {
             return Err(StoreError::Backend("sealing produced no receipt".into()));
         };
@@ -373,11 +378,14 @@ impl CaseStore for SqliteStore {
         if stored.checked_add(1) != Some(version) {
             return Err(StoreError::Conflict(case.id.clone()));
         }
+        // Sealed first: the evidence refs of the case name the receipts' hashes.
+        let sealed = append(&tx, receipts, self.signer.as_ref())?;
+        let mut case = case.clone();
+        case.seal_evidence_refs(&sealed);
         tx.execute(
             "UPDATE cases SET version = ?2, state = ?3, json = ?4 WHERE id = ?1",
-            params![case.id, version, case.state.as_str(), case_json(case)?],
+            params![case.id, version, case.state.as_str(), case_json(&case)?],
         )?;
-        let sealed = append(&tx, receipts, self.signer.as_ref())?;
         if let Some(event_id) = event_id {
             tx.execute("INSERT INTO applied_events (case_id, event_id) VALUES (?1, ?2)", [&case.id, event_id])?;
         }

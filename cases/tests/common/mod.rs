@@ -60,6 +60,7 @@ pub fn new_case(at: i64) -> Case {
         version: 1,
         credential: None,
         rounds: Default::default(),
+        evidence_refs: Vec::new(),
     }
 }
 

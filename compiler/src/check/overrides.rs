@@ -1,5 +1,6 @@
 //! `override on TOOL by … for D requires …`: the tools exist, each has one override at most, the
-//! duration is positive and the statements are ones the service knows how to ask for.
+//! duration is positive and the statements are ones the service knows how to ask for. Its
+//! `notify` channels are names the host maps, as a `step_up`'s are.
 
 use super::Checker;
 use crate::index::Target;
@@ -55,6 +56,7 @@ impl Checker<'_> {
                 by: by.clone(),
                 valid_s,
                 requires: requires.clone(),
+                notify: o.notify.iter().map(|c| c.value.clone()).collect(),
             });
         }
     }

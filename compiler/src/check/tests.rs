@@ -608,6 +608,15 @@ fn an_override_names_its_tools_authority_duration_and_statements() {
     let o = &b.overrides[0];
     assert_eq!(o.by, aarm_runtime::policy::Approvers::Identities(vec!["a@corp.com".into(), "b@corp.com".into()]));
     assert_eq!(o.requires, vec!["reason".to_string()], "without `requires` a reason is still stated");
+    assert!(o.notify.is_empty(), "without `notify` no channel is named");
+    let b = bundle(&with_header(
+        "override on send_email by fin for 30m requires ticket notify \"slack:#security\", \"webhook:audit\"\n",
+    ));
+    let o = &b.overrides[0];
+    assert_eq!(o.requires, vec!["ticket".to_string()]);
+    assert_eq!(o.notify, vec!["slack:#security".to_string(), "webhook:audit".to_string()]);
+    let b = bundle(&with_header("override on send_email by fin for 30m notify \"email:sec@corp.com\"\n"));
+    assert_eq!(b.overrides[0].notify, vec!["email:sec@corp.com".to_string()], "`notify` without `requires`");
     // `override` is contextual: still an ordinary name elsewhere.
     bundle(&with_header("fn override(x: Int) -> Bool = x > 1\n"));
 }
@@ -647,6 +656,8 @@ fn override_mistakes_have_their_codes() {
         "`reason` is required twice",
     );
     assert_one(&with_header("override on send_email by finance for 1h\n"), Code::UnknownGroup, 6, "finance");
+    let ds = diags(&with_header("override on send_email by role \"ic\" for 1h notify slack\n"));
+    assert!(ds.iter().any(|(c, l, m)| c == "E0010" && *l == 6 && m.contains("a channel name")), "{ds:?}");
     let ds = diags(&with_header("override on send_email by role \"ic\"\n"));
     assert!(ds.iter().any(|(c, l, m)| c == "E0010" && *l == 6 && m.contains("expected `for`")), "{ds:?}");
 }

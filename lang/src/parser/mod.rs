@@ -567,7 +567,14 @@ impl<'src> Parser<'src> {
                 requires.push(self.expect_name("a statement the overrider must give (`reason`, `ticket`)")?);
             }
         }
-        Ok(OverrideDecl { tools, by, valid, requires })
+        let mut notify = Vec::new();
+        if self.eat_word("notify").is_some() {
+            notify.push(self.expect_string("a channel name, e.g. \"slack:#security\"")?);
+            while self.eat(Tok::Comma).is_some() {
+                notify.push(self.expect_string("a channel name")?);
+            }
+        }
+        Ok(OverrideDecl { tools, by, valid, requires, notify })
     }
 
     fn parse_use(&mut self) -> PResult<UseDecl> {

@@ -483,3 +483,89 @@ impl ApprovalContext {
         out
     }
 }
+
+/// What the outbox keeps and every channel sends: an approval request (or a question to the
+/// requester), or the notice of an override. Kept as JSON; an approval context kept by an
+/// earlier version reads back as one (a notice has `override_id`, a context has not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Message {
+    Override(Box<super::override_notice::OverrideNotice>),
+    Approval(Box<ApprovalContext>),
+}
+
+impl Message {
+    /// `X-Aarm-Event` and the webhook body's `event`.
+    pub fn event(&self) -> String {
+        match self {
+            Message::Override(n) => n.event.as_str().to_string(),
+            Message::Approval(c) => {
+                serde_json::to_value(c.trigger).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The case or the override the message is about: what the outbox files it under.
+    pub fn subject(&self) -> &str {
+        match self {
+            Message::Override(n) => &n.override_id,
+            Message::Approval(c) => &c.case,
+        }
+    }
+
+    /// An e-mail's subject, a Slack message's text.
+    pub fn title(&self) -> String {
+        match self {
+            Message::Override(n) => n.title(),
+            Message::Approval(c) => c.title(),
+        }
+    }
+
+    /// The whole message as plain text (e-mail bodies).
+    pub fn to_text(&self) -> String {
+        match self {
+            Message::Override(n) => n.to_text(),
+            Message::Approval(c) => c.to_text(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    /// A pending step-up case, as the store keeps one.
+    fn case() -> Case {
+        serde_json::from_value(json!({
+            "id": "case-000001", "state": "pending_approval",
+            "request": { "action": { "tool": "transfer", "params": { "amount": 5000 } } },
+            "action_hash": "sha256:a", "identity": { "agent": "bot" }, "bundle_hash": "sha256:b",
+            "decision": {
+                "decision": "step_up", "rule": "p.big", "reason": { "code": "big", "message": "big" },
+                "policy": { "name": "p", "version": "1", "bundle_hash": "sha256:b" }, "risk": "high",
+                "confidence": null, "defer": null, "modified_action": null,
+                "step_up": { "approvers": ["cfo@corp.com"], "quorum": 1, "timeout_s": 60, "on_timeout": "deny",
+                             "escalate": null, "veto": true, "self_approval": false, "risk": "high", "notify": [] }
+            },
+            "escalated_from_defer": false, "tier": 0, "approvals": [], "denials": [], "extra_approvers": [],
+            "escalated": false, "evidence": {}, "attempts": 0, "opened_at": 0, "waiting_since": 0, "updated_at": 0,
+            "outcome": null, "resolution": null, "released_action": null, "version": 1
+        }))
+        .unwrap()
+    }
+
+    /// The outbox keeps messages as JSON across restarts and upgrades: an approval context kept
+    /// before override notices existed reads back as an approval, and each kind as itself.
+    #[test]
+    fn kept_messages_read_back_as_what_they_were() {
+        let context = ApprovalContext::new(&case(), Trigger::ApprovalRequested, "https://aarm", None);
+        let kept_before = serde_json::to_string(&context).unwrap();
+        let read: Message = serde_json::from_str(&kept_before).unwrap();
+        assert_eq!(read, Message::Approval(Box::new(context.clone())));
+        assert_eq!((read.event(), read.subject()), ("approval_requested".to_string(), "case-000001"));
+        let kept_now = serde_json::to_string(&read).unwrap();
+        assert_eq!(kept_now, kept_before, "the same bytes as before");
+    }
+}

@@ -10,7 +10,8 @@
 //! between a send and its record sends it again at start-up (receivers deduplicate by
 //! `X-Aarm-Delivery`).
 
-use super::message::{ApprovalContext, Trigger};
+use super::message::{ApprovalContext, Message, Trigger};
+use super::override_notice::OverrideNotice;
 use crate::clock::Clock;
 use crate::config::{email_of_channel, Channel, NotifySection};
 use crate::metrics::DeliveryResult;
@@ -75,7 +76,20 @@ impl Outbox {
         channels: &[String],
         now: i64,
     ) -> Result<usize, String> {
-        let payload = serde_json::to_string(context).map_err(|e| e.to_string())?;
+        self.queue(&Message::Approval(Box::new(context.clone())), key, channels, now)
+    }
+
+    /// Queues an override's notice to `channels` (its declaration's `notify`), once per
+    /// override, occasion (granted, flagged) and channel; filed under the override's id.
+    pub fn enqueue_override(&self, notice: &OverrideNotice, channels: &[String], now: i64) -> Result<usize, String> {
+        self.queue(&Message::Override(Box::new(notice.clone())), notice.event.key(), channels, now)
+    }
+
+    fn queue(&self, message: &Message, key: &str, channels: &[String], now: i64) -> Result<usize, String> {
+        if channels.is_empty() {
+            return Ok(0);
+        }
+        let payload = serde_json::to_string(message).map_err(|e| e.to_string())?;
         let queued: Vec<Queued> = channels
             .iter()
             .map(|name| match self.config.channels.get(name) {
@@ -87,7 +101,7 @@ impl Outbox {
                 },
             })
             .collect();
-        let added = db(self.store.queue(&context.case, key, &payload, &queued, self.clock.now_ms(), now))?;
+        let added = db(self.store.queue(message.subject(), key, &payload, &queued, self.clock.now_ms(), now))?;
         if added > 0 {
             self.wake.notify_one();
         }
@@ -112,7 +126,7 @@ impl Outbox {
         self.enqueue(&context, &trigger.key(case), &s.notify, now)
     }
 
-    /// Every delivery recorded for a case, oldest first.
+    /// Every delivery recorded for a case (or an override), oldest first.
     pub fn list(&self, case: &str) -> Result<Vec<Delivery>, String> {
         db(self.store.deliveries(case))
     }
@@ -147,21 +161,21 @@ impl Outbox {
     }
 
     async fn attempt(&self, due: &DueDelivery, now: i64) -> Result<(), String> {
-        let context: ApprovalContext =
+        let message: Message =
             serde_json::from_str(&due.payload).map_err(|e| format!("stored message is not valid: {e}"))?;
         let timeout = Duration::from_millis(self.config.retry.timeout_ms);
         match self.config.channels.get(&due.channel) {
             Some(Channel::Webhook { url, secret }) => {
-                super::webhook::send(&self.http, url, secret.as_deref(), &context, due.id, now).await
+                super::webhook::send(&self.http, url, secret.as_deref(), &message, due.id, now).await
             }
-            Some(Channel::Slack { url }) => super::slack::send(&self.http, url, &context).await,
+            Some(Channel::Slack { url }) => super::slack::send(&self.http, url, &message).await,
             Some(Channel::Email { smtp, from, to }) => {
                 let to: Vec<String> = if to.is_empty() {
                     email_of_channel(&due.channel).map(|a| vec![a.to_string()]).unwrap_or_default()
                 } else {
                     to.clone()
                 };
-                match tokio::time::timeout(timeout, super::email::send(smtp, from, &to, &context, timeout)).await {
+                match tokio::time::timeout(timeout, super::email::send(smtp, from, &to, &message, timeout)).await {
                     Ok(r) => r,
                     Err(_) => Err(format!("SMTP {smtp}: timed out")),
                 }

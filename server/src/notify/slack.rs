@@ -1,9 +1,11 @@
 //! A Slack-compatible incoming-webhook message: a header that tells a direct step-up from an
 //! escalated deferral, the whole context in sections, and Approve / Deny buttons that open the
 //! inbox on the case (incoming webhooks cannot receive button clicks, and an approval must be
-//! made signed in). A question to the requesting human has Confirm / Decline buttons instead.
+//! made signed in). A question to the requesting human has Confirm / Decline buttons instead;
+//! an override's notice a Review button.
 
-use super::message::{ApprovalContext, Question, Trigger};
+use super::message::{ApprovalContext, Message, Question, Trigger};
+use super::override_notice::{OverrideEvent, OverrideNotice};
 use serde_json::{json, Value};
 
 /// Slack limits a section's text to 3000 characters.
@@ -121,8 +123,46 @@ fn question(c: &ApprovalContext, q: &Question) -> Value {
     json!({ "text": c.title(), "blocks": blocks })
 }
 
-pub async fn send(http: &reqwest::Client, url: &str, context: &ApprovalContext) -> Result<(), String> {
-    let response = http.post(url).json(&message(context)).send().await.map_err(|e| format!("POST {url}: {e}"))?;
+/// An override's notice: who overrode which denial, by which authority, stating what, until
+/// when, and (once flagged) the reviewer's verdict; a button opens the review.
+pub fn override_message(n: &OverrideNotice) -> Value {
+    let header = match n.event {
+        OverrideEvent::OverrideGranted => "🚨 Break-glass override granted",
+        OverrideEvent::OverrideFlagged => "🚩 Override flagged by review",
+    };
+    let op = if n.denied.operation.is_empty() { String::new() } else { format!(".{}", n.denied.operation) };
+    let mut lines = Vec::new();
+    if let Some(r) = &n.review {
+        lines.push(format!("*Flagged by:* {} — {}", r.reviewer, clip(r.note.as_deref().unwrap_or("no note"), 500)));
+    }
+    lines.extend([
+        format!("*Tool:* `{}{op}` (agent {})", n.denied.tool, n.denied.agent),
+        format!("*Denied by:* {}", clip(&n.denial_line(), 600)),
+        format!("*Overridden by:* {}", n.authority_line()),
+        format!("*Stated:* {}", clip(&n.statements_line(), 1200)),
+        format!("*Valid:* {} → {}", n.granted_at, n.expires_at),
+        format!("*Override:* `{}` (denial `{}`)", n.override_id, n.denied.decision_id),
+    ]);
+    if !n.denied.redacted.is_empty() {
+        lines.push(format!("*Left out:* {} (marked @redact)", n.denied.redacted.join(", ")));
+    }
+    let blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&lines.join("\n"), 2900)}}),
+        json!({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "🔎 Review"},
+             "url": n.review_url, "action_id": format!("review_{}", n.override_id)},
+        ]}),
+    ];
+    json!({ "text": n.title(), "blocks": blocks })
+}
+
+pub async fn send(http: &reqwest::Client, url: &str, m: &Message) -> Result<(), String> {
+    let body = match m {
+        Message::Approval(context) => message(context),
+        Message::Override(notice) => override_message(notice),
+    };
+    let response = http.post(url).json(&body).send().await.map_err(|e| format!("POST {url}: {e}"))?;
     if response.status().is_success() {
         Ok(())
     } else {

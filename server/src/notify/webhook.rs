@@ -1,13 +1,14 @@
-//! A generic webhook: the approval context as a JSON POST, signed so the receiver can tell it
-//! came from this service and was not replayed.
+//! A generic webhook: the approval context (or an override's notice) as a JSON POST, signed so
+//! the receiver can tell it came from this service and was not replayed.
 //!
-//! Headers: `X-Aarm-Event` (`approval_requested` | `escalated`), `X-Aarm-Delivery` (the
+//! Headers: `X-Aarm-Event` (`approval_requested` | `escalated` | `confirm_requested` |
+//! `override_granted` | `override_flagged`), `X-Aarm-Delivery` (the
 //! delivery id; retries repeat it), `X-Aarm-Timestamp` (seconds since the epoch) and
 //! `X-Aarm-Signature: sha256=HEX`, the HMAC-SHA256 with the channel's `secret` over
 //! `TIMESTAMP.BODY`. A receiver recomputes it, compares in constant time, and refuses old
 //! timestamps.
 
-use super::message::ApprovalContext;
+use super::message::Message;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -35,29 +36,30 @@ pub fn verify(secret: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
-pub fn body(context: &ApprovalContext, delivery: i64) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "event": context.trigger,
-        "delivery": delivery,
-        "case": context,
-    }))
-    .unwrap_or_default()
+/// `{"event", "delivery", "case": {…}}` for an approval request or question,
+/// `{"event", "delivery", "override": {…}}` for an override's notice.
+pub fn body(message: &Message, delivery: i64) -> Vec<u8> {
+    let event = message.event();
+    let body = match message {
+        Message::Approval(context) => serde_json::json!({ "event": event, "delivery": delivery, "case": context }),
+        Message::Override(notice) => serde_json::json!({ "event": event, "delivery": delivery, "override": notice }),
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 pub async fn send(
     http: &reqwest::Client,
     url: &str,
     secret: Option<&str>,
-    context: &ApprovalContext,
+    message: &Message,
     delivery: i64,
     now: i64,
 ) -> Result<(), String> {
-    let body = body(context, delivery);
-    let event = serde_json::to_value(context.trigger).ok().and_then(|v| v.as_str().map(str::to_string));
+    let body = body(message, delivery);
     let mut req = http
         .post(url)
         .header("content-type", "application/json")
-        .header("x-aarm-event", event.unwrap_or_default())
+        .header("x-aarm-event", message.event())
         .header("x-aarm-delivery", delivery.to_string())
         .header("x-aarm-timestamp", now.to_string());
     if let Some(secret) = secret {

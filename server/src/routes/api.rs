@@ -443,6 +443,15 @@ pub async fn reviews(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<J
     crate::overrides::pending(&app, &p).await.map(Json)
 }
 
+/// `GET /v1/reviews/{id}`: one override and its verdict, if it has one.
+pub async fn review_one(
+    State(app): State<Arc<App>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::overrides::one(&app, &p, &id).await.map(Json)
+}
+
 /// `POST /v1/reviews/{id}`: `{"verdict": "accept" | "flag", "note": "..."}` on an override.
 pub async fn review(
     State(app): State<Arc<App>>,

@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/inbox/favicon.svg"),
     ("post", "/v1/decisions/{id}/override"),
     ("get", "/v1/reviews"),
+    ("get", "/v1/reviews/{id}"),
     ("post", "/v1/reviews/{id}"),
 ];
 pub use crate::listen::MAX_HEADERS;
@@ -83,7 +84,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(api::openapi))
         .route("/v1/decisions/{id}/override", post(api::override_decision))
         .route("/v1/reviews", get(api::reviews))
-        .route("/v1/reviews/{id}", post(api::review))
+        .route("/v1/reviews/{id}", get(api::review_one).post(api::review))
         .route("/inbox", get(crate::inbox::page))
         .route("/inbox/app.js", get(crate::inbox::script))
         .route("/inbox/style.css", get(crate::inbox::style))

@@ -8,11 +8,12 @@ const POLICY: &str = r#"
 policy ops version "1"
 tool delete_database { name: String }
 rule no_delete on delete_database { deny reason "db.delete" "Deleting a database is denied" }
-override on delete_database by role "incident-commander" for 1h requires reason, ticket
+override on delete_database by role "incident-commander" for 1h requires reason, ticket notify "webhook:audit"
 "#;
 
 /// An override is a new decision, linked to the denial, by a named authority, with its reason,
-/// scope and duration; the denial's record and receipt stay as they were.
+/// scope and duration; the denial's record and receipt stay as they were; the channels the
+/// declaration names are told, and told again when a review flags it.
 #[tokio::test]
 async fn c5_overrides_are_new_decisions_linked_to_the_denial() {
     let mut d = Deployment::start_with("c5-override", POLICY, |_| {}).await;
@@ -46,5 +47,20 @@ async fn c5_overrides_are_new_decisions_linked_to_the_denial() {
     assert_eq!(
         (granted.hash.as_str(), granted.body.detail["overrides"].as_str()),
         (o["receipt"].as_str().unwrap(), Some(id))
+    );
+
+    let told = d.receiver.wait_for("/hook", 1).await[0].json();
+    assert_eq!(
+        (told["event"].as_str(), &told["override"]["override_id"]),
+        (Some("override_granted"), &o["decision_id"])
+    );
+    assert_eq!(told["override"]["authority"], o["authority"]);
+    let oid = o["decision_id"].as_str().unwrap();
+    let (status, _) = d.post(&format!("/v1/reviews/{oid}"), "tok-security", json!({ "verdict": "flag" })).await;
+    assert_eq!(status, 200);
+    let flagged = d.receiver.wait_for("/hook", 2).await[1].json();
+    assert_eq!(
+        (flagged["event"].as_str(), &flagged["override"]["review"]["reviewer"]),
+        (Some("override_flagged"), &json!("security@corp.com"))
     );
 }
