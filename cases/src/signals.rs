@@ -32,9 +32,10 @@ impl Signals {
             && match r.event.as_str() {
                 // A deferral's timeout records its attempts; an approval tier's records its tier.
                 "timeout" => r.detail.get("attempts").is_some(),
-                // Evidence is taken only while deferred: a `provide` that leaves the case waiting
-                // for approvers is a deferral whose attempts ran out into `step_up`.
-                "provide" => true,
+                // Evidence is taken only while deferred: a `provide` or a sources' `round` that
+                // leaves the case waiting for approvers is a deferral handed to people (its
+                // attempts ran out into `step_up`, or the facts it learnt call for one).
+                "provide" | "round" => true,
                 _ => false,
             };
         Signals {
@@ -187,6 +188,11 @@ mod tests {
         assert_eq!(Signals::of(&next_tier), Signals { timeout: true, ..Signals::default() });
         let exhausted = receipt("provide", CaseState::PendingApproval, json!({}));
         assert!(Signals::of(&exhausted).escalation);
+        // A round of the evidence sources that exhausts the attempts hands the case over too
+        // (it once went uncounted: only `provide` was read this way).
+        let exhausted_by_sources = receipt("round", CaseState::PendingApproval, json!({ "round": 3 }));
+        assert!(Signals::of(&exhausted_by_sources).escalation);
+        assert!(!Signals::of(&receipt("round", CaseState::PendingEvidence, json!({}))).escalation);
         let still_deferred = receipt("provide", CaseState::PendingEvidence, json!({}));
         assert_eq!(Signals::of(&still_deferred), Signals::default());
         assert!(Signals::of(&receipt("escalate", CaseState::PendingApproval, json!({}))).escalation);

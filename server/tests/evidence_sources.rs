@@ -333,6 +333,11 @@ async fn a_source_that_always_fails_runs_out_of_attempts_into_the_step_up_with_b
     d.advance(Duration::from_secs(60)).await;
     assert_eq!(source.hits("facts").len(), 3);
     attempts_counted(&d, "maintenance_api", "failed", 3.0).await;
+    // Handing the deferral to people is an escalation (it once went uncounted when a round,
+    // not a POST of evidence, ran the attempts out).
+    let (_, body) = d.get("/metrics", "tok-ops").await;
+    let text = body.as_str().unwrap();
+    assert_eq!(common::metric(text, "aarm_case_escalations_total"), Some(1.0), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
