@@ -26,37 +26,10 @@ use crate::interpret;
 use crate::ir::{self, Bundle, EvidenceId, Expr, ExprKind, LogicOp, RuleId};
 use aarm_runtime::decision::Decision;
 use aarm_runtime::request::Request;
-use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// One outcome of a condition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    True,
-    False,
-    Unknown,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 3] = [Outcome::True, Outcome::False, Outcome::Unknown];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::True => "true",
-            Outcome::False => "false",
-            Outcome::Unknown => "unknown",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Outcome::True => 0,
-            Outcome::False => 1,
-            Outcome::Unknown => 2,
-        }
-    }
-}
+pub use crate::trace::Outcome;
+pub(crate) use crate::trace::Shape;
 
 /// One counted condition of a rule.
 #[derive(Clone, Debug)]
@@ -75,15 +48,6 @@ impl Condition {
     pub fn branches(&self) -> impl Iterator<Item = Outcome> + '_ {
         Outcome::ALL.into_iter().filter(|o| *o != Outcome::Unknown || self.may_be_unknown)
     }
-}
-
-/// Where one counted condition sits: its index in [`Coverage::conditions`] and the counted
-/// conditions under it, in operand order. The interpreter walks a rule's `when` lines and their
-/// shapes in step.
-#[derive(Clone, Debug)]
-pub(crate) struct Shape {
-    pub(crate) id: usize,
-    pub(crate) children: Vec<Shape>,
 }
 
 /// The counted conditions of a bundle and the outcomes the requests decided so far took.

@@ -17,8 +17,8 @@
 //! path carries no instrumentation.
 
 use crate::codegen;
-use crate::coverage::{Outcome, Shape};
 use crate::ir::{self, ActionField, Bundle, ContextField, ExprKind, IdentityField, LogicOp, Method, Targets};
+use crate::trace::{Outcome, Shape};
 use aarm_lang::ast::QuantKind;
 use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts};
 use aarm_runtime::decision::{Decision, DeferObligation, Need, PolicyRef};

@@ -6,7 +6,8 @@
 //! - [`index`]: what the checker resolved (declarations, references, types), for editors
 //! - [`ir`]: the typed, resolved intermediate representation
 //! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
-//! - [`interpret`]: the reference interpreter; [`test_runner`] and [`coverage`]: `aarm test`
+//! - [`interpret`]: the reference interpreter; [`test_runner`] and [`coverage`]: `aarm test`;
+//!   [`trace`]: the condition outcomes the interpreter records for coverage
 
 pub mod analyze;
 pub mod check;
@@ -18,6 +19,7 @@ pub mod ir;
 pub mod modules;
 pub mod stdlib;
 pub mod test_runner;
+pub mod trace;
 pub mod types;
 
 pub use check::{check, Checked};

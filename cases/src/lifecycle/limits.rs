@@ -9,7 +9,6 @@
 //! refuses `limits` on one `settings { action_hash_ignores }` leaves out), so a request with
 //! another value, within the cap or beyond it, is another action and another case.
 
-use super::case::Approval;
 use super::event::Rejection;
 use aarm_runtime::convert::{exact_number, exact_number_of};
 use aarm_runtime::decision::ParamLimit;
@@ -52,13 +51,13 @@ pub fn check(
     Ok(out)
 }
 
-/// The limits of a release: for each parameter some of `approvals` (those that made the quorum)
-/// capped, the smallest cap, keyed by its path (`params.amount`).
-pub fn released<'a>(approvals: impl IntoIterator<Item = &'a Approval>) -> BTreeMap<String, ParamLimit> {
+/// The limits of a release: for each parameter some of the approvals that made the quorum
+/// capped (`caps`, one per approval), the smallest cap, keyed by its path (`params.amount`).
+pub fn released<'a>(caps: impl IntoIterator<Item = &'a Caps>) -> BTreeMap<String, ParamLimit> {
     let mut smallest: BTreeMap<&str, i128> = BTreeMap::new();
-    for a in approvals {
+    for max in caps {
         // Recorded caps are canonical (`check`), so each reads back.
-        for (name, cap) in a.max.iter().filter_map(|(n, t)| Some((n.as_str(), exact_number(t)?))) {
+        for (name, cap) in max.iter().filter_map(|(n, t)| Some((n.as_str(), exact_number(t)?))) {
             let entry = smallest.entry(name).or_insert(cap);
             *entry = (*entry).min(cap);
         }
@@ -102,20 +101,7 @@ mod tests {
 
     #[test]
     fn a_release_carries_the_smallest_cap_per_parameter() {
-        let approval = |max: Caps| Approval {
-            by: "a".into(),
-            at: 0,
-            action_hash: String::new(),
-            roles: Vec::new(),
-            verified_by: None,
-            until: None,
-            max,
-        };
-        let approvals = [
-            approval(caps(&[("amount", "5000"), ("fee", "20")])),
-            approval(Caps::new()),
-            approval(caps(&[("amount", "4500.5")])),
-        ];
+        let approvals = [caps(&[("amount", "5000"), ("fee", "20")]), Caps::new(), caps(&[("amount", "4500.5")])];
         let limits = released(&approvals);
         assert_eq!(
             serde_json::to_value(&limits).unwrap(),

@@ -263,7 +263,7 @@ fn released_until(case: &mut Case, now: i64, env: &Env) {
     let (valid, cut, limits) = if approved {
         let step = step_up(case).and_then(|s| s.valid_s);
         let cut = quorum_approvals(case, now).filter_map(|a| a.until).min();
-        (step, cut, super::limits::released(quorum_approvals(case, now)))
+        (step, cut, super::limits::released(quorum_approvals(case, now).map(|a| &a.max)))
     } else {
         (rule_valid, None, Default::default())
     };
@@ -520,7 +520,7 @@ fn approve(
         let released = original_action(&case.request);
         let message = format!("{bound} of {} approvals", s.quorum);
         resolve(case, CaseState::Allowed, Effect::Allow, reasons::APPROVED, &message, Some(released));
-        let limits = super::limits::released(quorum_approvals(case, now));
+        let limits = super::limits::released(quorum_approvals(case, now).map(|a| &a.max));
         if !limits.is_empty() {
             detail.insert("limits".into(), json!(limits));
         }
