@@ -94,7 +94,7 @@ class Cases:
         roles: Optional[Sequence[str]] = None,
         now: Now = None,
         until: Now = None,
-        max: Optional[Mapping[str, Cap]] = None,
+        max: Optional[Dict[str, Cap]] = None,
     ) -> Case:
         """Approval by `by`, with the roles the host verified for them. `until` (a time, read as
         `now` is) narrows when the approval expires; `max` caps the parameters the step-up's

@@ -44,7 +44,8 @@ pub fn caps_of_json(max: &Json) -> Result<Caps, HostError> {
         .map(|(name, value)| match cap_of_json(value) {
             Some(cap) => Ok((name.clone(), cap)),
             None => Err(HostError::Usage(format!(
-                "max.{name} must be a number (an exact decimal, at most 18 digits after the point): found {value}"
+                "max.{name} must be a number a Decimal holds exactly \
+                 (below 10^20, at most 18 digits after the point): found {value}"
             ))),
         })
         .collect()

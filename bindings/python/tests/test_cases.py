@@ -166,6 +166,8 @@ def test_a_float_or_a_non_number_cap_is_refused_before_the_lifecycle(cases):
         cases.approve(case, "cfo@corp.com", now=NOW + 60, max=[("amount", 30000)])
     with pytest.raises(aarm.Error, match="max.amount"):
         cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": "lots"})
+    with pytest.raises(aarm.Error, match="below 10\\^20"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": 10**30})
     assert cases.get(case)["approvals"] == []
 
 
