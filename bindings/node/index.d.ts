@@ -19,6 +19,8 @@ export interface Decision {
   step_up?: Record<string, unknown>;
   defer?: Record<string, unknown>;
   modified_action?: Record<string, unknown>;
+  /** A released action's caps, the smallest each approver set: `{ 'params.amount': { max: '5000' } }`. */
+  limits?: Record<string, { max: string }>;
   [key: string]: unknown;
 }
 
@@ -37,7 +39,8 @@ export interface Case {
   request: Request;
   bundle_hash: string;
   decision: Decision;
-  approvals: Array<{ by: string; at: number; roles?: string[] }>;
+  /** `until`: until when the approval counts; `max`: the approver's caps, exact decimal text. */
+  approvals: Array<{ by: string; at: number; roles?: string[]; until?: number; max?: Record<string, string> }>;
   denials: Array<{ by: string; at: number; why: string | null }>;
   evidence: Record<string, unknown>;
   outcome: Decision | null;
@@ -101,7 +104,17 @@ export class Cases {
   /** Opens (or creates) the SQLite store at `storePath` for cases of `engine`'s bundle. */
   constructor(storePath: string, engine: Engine, opts?: { signKey?: string | Buffer });
   open(request: Request | string, now?: Now): Opened;
-  approve(caseId: string, by: string, opts?: { roles?: string[]; now?: Now }): Case;
+  /**
+   * Approval by `by`. `until` narrows when the approval expires (a past one is refused
+   * `until_in_past`); `max` caps the parameters the step-up's `limits` lists, each read exactly
+   * (a number, a string such as `'12.50'`, or a BigInt), and the release carries the caps in its
+   * `limits`. Throws `CaseError` (`limit_not_allowed`, `limit_below_action`, ...).
+   */
+  approve(
+    caseId: string,
+    by: string,
+    opts?: { roles?: string[]; now?: Now; until?: Now; max?: Record<string, number | string | bigint> },
+  ): Case;
   deny(caseId: string, by: string, why: string, opts?: { roles?: string[]; now?: Now }): Case;
   provide(caseId: string, facts: Record<string, unknown>, opts?: { by?: string; now?: Now }): Case;
   tick(now?: Now): Case[];

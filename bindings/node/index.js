@@ -41,10 +41,31 @@ function call(fn) {
 
 /** `now` for the addon: undefined (the clock), seconds since the epoch, a `Date`, or an RFC 3339 string. */
 function nowArg(now) {
-  if (now === undefined || now === null) return undefined;
-  if (now instanceof Date) return Math.floor(now.getTime() / 1000);
-  if (typeof now === 'number' || typeof now === 'string') return now;
-  throw new AarmError('now must be seconds since the epoch, a Date or an RFC 3339 string', 'AARM_USAGE');
+  return timeArg(now, 'now');
+}
+
+/** A time for the addon (`what` in the error): seconds since the epoch, a `Date`, or an RFC 3339 string. */
+function timeArg(time, what) {
+  if (time === undefined || time === null) return undefined;
+  if (time instanceof Date) return Math.floor(time.getTime() / 1000);
+  if (typeof time === 'number' || typeof time === 'string') return time;
+  throw new AarmError(`${what} must be seconds since the epoch, a Date or an RFC 3339 string`, 'AARM_USAGE');
+}
+
+/**
+ * An approver's caps, `{ amount: 5000 }`, as JSON text for the addon, which reads each exactly: a
+ * number, a string holding one (`'12.50'`, for digits a double cannot hold) or a BigInt.
+ */
+function capsText(max) {
+  if (max === undefined || max === null) return undefined;
+  if (typeof max !== 'object' || Array.isArray(max)) {
+    throw new AarmError('max must be an object of caps, such as { amount: 5000 }', 'AARM_USAGE');
+  }
+  try {
+    return JSON.stringify(max, (_key, value) => (typeof value === 'bigint' ? value.toString() : strict(_key, value)));
+  } catch (e) {
+    throw new AarmError(`max: ${e.message}`, 'AARM_USAGE');
+  }
 }
 
 // JSON.stringify writes NaN and Infinity as null, silently: a request carrying one is refused
@@ -128,8 +149,14 @@ class Cases {
     return JSON.parse(call(() => this.#native.open(text, invalid, nowArg(now))));
   }
 
+  /**
+   * Approval by `by`. `opts.until` (a time, as `now` is read) narrows when the approval expires;
+   * `opts.max` caps the parameters the step-up's `limits` lists, `{ amount: 5000 }`.
+   */
   approve(caseId, by, opts = {}) {
-    return JSON.parse(call(() => this.#native.approve(caseId, by, opts.roles, nowArg(opts.now))));
+    const until = timeArg(opts.until, 'until');
+    const max = capsText(opts.max);
+    return JSON.parse(call(() => this.#native.approve(caseId, by, opts.roles, nowArg(opts.now), until, max)));
   }
 
   deny(caseId, by, why, opts = {}) {

@@ -13,7 +13,11 @@ export declare class NativeCases {
   constructor(storePath: string, engine: NativeEngine, signKey?: Buffer | string | undefined | null)
   /** `request` is JSON text; `invalid` the reason `index.js` could not write one. */
   open(request?: string | undefined | null, invalidReason?: string | undefined | null, now?: number | string | undefined | null): string
-  approve(caseId: string, by: string, roles?: Array<string> | undefined | null, now?: number | string | undefined | null): string
+  /**
+   * `until`: the approver's bound on the approval, a time as `now` is read; `max`: the JSON
+   * text of the caps, `{"amount":5000}` (`aarm_host::cases::caps_of_json`).
+   */
+  approve(caseId: string, by: string, roles?: Array<string> | undefined | null, now?: number | string | undefined | null, until?: number | string | undefined | null, max?: string | undefined | null): string
   deny(caseId: string, by: string, why: string, roles?: Array<string> | undefined | null, now?: number | string | undefined | null): string
   /** `facts` is the JSON text of an object, fact name → value. */
   provide(caseId: string, facts: string, by?: string | undefined | null, now?: number | string | undefined | null): string

@@ -6,6 +6,7 @@ docs/json.md, docs/lifecycle.md and docs/audit.md, and `aarm check --format json
 """
 
 import datetime
+import decimal
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -18,6 +19,9 @@ Now = Union[int, float, datetime.datetime, str, None]
 #: A request (docs/json.md: action, identity, context, evidence) as a dict or JSON text.
 Request = Union[Mapping[str, Any], str]
 Decision = Dict[str, Any]
+#: An approver's cap on one parameter, read exactly: an int, a Decimal, or a str such as "12.50".
+#: A float is refused (TypeError): it cannot hold most decimals exactly.
+Cap = Union[int, decimal.Decimal, str]
 Case = Dict[str, Any]
 
 class Error(Exception):
@@ -34,7 +38,8 @@ class BuildError(Error):
 class CaseError(Error):
     """A case event the lifecycle refused."""
 
-    #: The stable code: not_an_approver, self_approval, case_resolved, unknown_case, ...
+    #: The stable code: not_an_approver, self_approval, case_resolved, unknown_case,
+    #: until_in_past, limit_not_allowed, limit_below_action, ...
     code: str
 
 class StoreError(Error):
@@ -82,8 +87,19 @@ class Cases:
         """Decide; a step_up or defer opens a case. The decision with "case" (the case id, when
         one was opened) and "receipt". A decision that cannot be recorded is a deny."""
 
-    def approve(self, case: str, by: str, roles: Optional[Sequence[str]] = None, now: Now = None) -> Case:
-        """Approval by `by`, with the roles the host verified for them. Raises CaseError."""
+    def approve(
+        self,
+        case: str,
+        by: str,
+        roles: Optional[Sequence[str]] = None,
+        now: Now = None,
+        until: Now = None,
+        max: Optional[Dict[str, Cap]] = None,
+    ) -> Case:
+        """Approval by `by`, with the roles the host verified for them. `until` (a time, read as
+        `now` is) narrows when the approval expires; `max` caps the parameters the step-up's
+        `limits` lists, {"amount": 5000}, and a release carries the caps in its "limits".
+        Raises CaseError: until_in_past, limit_not_allowed, limit_below_action, ..."""
 
     def deny(self, case: str, by: str, why: str, roles: Optional[Sequence[str]] = None, now: Now = None) -> Case:
         """Denial by `by`. Raises CaseError."""

@@ -9,6 +9,7 @@ use crate::engine::{decision_json, Bundle, Request};
 use crate::error::HostError;
 pub use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
+use aarm_cases::lifecycle::limits::{cap_of_json, Caps};
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
@@ -27,6 +28,27 @@ fn lifecycle_error(e: LifecycleError) -> HostError {
         LifecycleError::Rejected(r) => HostError::Rejected { code: r.as_str() },
         other => HostError::Store(other.to_string()),
     }
+}
+
+/// An approver's caps as `POST /v1/cases/{id}/approve` reads its `max`: `null` (none) or an
+/// object of parameter names to a number or a string holding one (`"12.50"`), read exactly
+/// (`aarm_cases::lifecycle::limits::cap_of_json`). Whether the step-up lets the approver cap that
+/// parameter is the lifecycle's to say.
+pub fn caps_of_json(max: &Json) -> Result<Caps, HostError> {
+    let caps = match max {
+        Json::Null => return Ok(Caps::new()),
+        Json::Object(caps) => caps,
+        _ => return Err(HostError::Usage("max must be an object of caps, such as {\"amount\": 5000}".into())),
+    };
+    caps.iter()
+        .map(|(name, value)| match cap_of_json(value) {
+            Some(cap) => Ok((name.clone(), cap)),
+            None => Err(HostError::Usage(format!(
+                "max.{name} must be a number a Decimal holds exactly \
+                 (below 10^20, at most 18 digits after the point): found {value}"
+            ))),
+        })
+        .collect()
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<Json, HostError> {
@@ -79,6 +101,24 @@ impl Cases {
         to_json(&case)
     }
 
+    /// Approval by `by` with the `roles` the host verified for them, bounded when the approver
+    /// says so: `until` (seconds since the epoch) narrows the approval's expiry, and `max` (a
+    /// JSON object, see [`caps_of_json`]) caps the parameters the step-up's `limits` lists. A
+    /// past `until` is refused `until_in_past`; a cap the step-up does not allow
+    /// `limit_not_allowed`, one below the action's own value `limit_below_action`.
+    pub fn approve(
+        &self,
+        case: &str,
+        by: &str,
+        roles: Vec<String>,
+        until: Option<i64>,
+        max: &Json,
+        now: i64,
+    ) -> Result<Json, HostError> {
+        let event = Event::Approve { by: by.to_string(), roles, until, max: caps_of_json(max)? };
+        self.apply(case, &event, now)
+    }
+
     /// Provides each fact of `facts` (a JSON object, fact name → value) in its order, as one
     /// `provide` event each; the case after the last. A refused fact stops there: the facts
     /// before it stay provided.
@@ -113,5 +153,26 @@ impl Cases {
     pub fn receipts(&self, case: Option<&str>) -> Result<Json, HostError> {
         let receipts = self.lock()?.store().receipts(case).map_err(|e| HostError::Store(e.to_string()))?;
         to_json(&receipts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caps_of_json;
+    use serde_json::json;
+
+    #[test]
+    fn caps_are_read_exactly_from_numbers_and_strings_and_nothing_else() {
+        let caps = caps_of_json(&json!({"amount": 5000, "fee": "12.50", "rate": 0.25})).unwrap();
+        assert_eq!(caps.get("amount").map(String::as_str), Some("5000"));
+        assert_eq!(caps.get("fee").map(String::as_str), Some("12.5"));
+        assert_eq!(caps.get("rate").map(String::as_str), Some("0.25"));
+        assert!(caps_of_json(&json!(null)).unwrap().is_empty());
+        for bad in [json!({"amount": "lots"}), json!({"amount": true}), json!({"amount": null}), json!([5000])] {
+            let err = caps_of_json(&bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Usage, "{bad}");
+        }
+        let err = caps_of_json(&json!({"amount": "1.0000000000000000001"})).unwrap_err();
+        assert!(err.to_string().contains("max.amount"), "{err}");
     }
 }

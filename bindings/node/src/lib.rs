@@ -38,19 +38,26 @@ fn path_or_buffer(source: Either<Buffer, String>, what: &str) -> Result<Vec<u8>>
     }
 }
 
-/// `now` as seconds since the epoch: absent (the clock), seconds, or an RFC 3339 string
-/// (`index.js` turns a `Date` into seconds).
+/// `now` as seconds since the epoch: absent (the clock), or a time as [`time_of`] reads it.
 fn now_of(now: Option<Either<f64, String>>) -> Result<i64> {
     match now {
         None => Ok(now_or_clock(None)),
-        Some(Either::A(f)) if f.is_finite() && f.abs() < 1e15 => {
+        Some(t) => time_of(t, "now"),
+    }
+}
+
+/// A time, `what` in its errors: seconds since the epoch or an RFC 3339 string (`index.js`
+/// turns a `Date` into seconds).
+fn time_of(time: Either<f64, String>, what: &str) -> Result<i64> {
+    match time {
+        Either::A(f) if f.is_finite() && f.abs() < 1e15 => {
             // In range, so the cast is exact after flooring.
             #[allow(clippy::cast_possible_truncation)]
             Ok(f.floor() as i64)
         }
-        Some(Either::A(_)) => Err(usage("now is out of range")),
-        Some(Either::B(text)) => aarm_runtime::value::parse_time(&text)
-            .ok_or_else(|| usage(format!("now {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))),
+        Either::A(_) => Err(usage(format!("{what} is out of range"))),
+        Either::B(text) => aarm_runtime::value::parse_time(&text)
+            .ok_or_else(|| usage(format!("{what} {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))),
     }
 }
 
@@ -152,6 +159,8 @@ impl NativeCases {
         json_text(&self.cases.open_case(&request, now).map_err(js_error)?)
     }
 
+    /// `until`: the approver's bound on the approval, a time as `now` is read; `max`: the JSON
+    /// text of the caps, `{"amount":5000}` (`aarm_host::cases::caps_of_json`).
     #[napi]
     pub fn approve(
         &self,
@@ -159,9 +168,17 @@ impl NativeCases {
         by: String,
         roles: Option<Vec<String>>,
         now: Option<Either<f64, String>>,
+        until: Option<Either<f64, String>>,
+        max: Option<String>,
     ) -> Result<String> {
-        let event = Event::Approve { by, roles: roles.unwrap_or_default(), until: None, max: Default::default() };
-        self.apply(&case_id, &event, now)
+        let now = now_of(now)?;
+        let until = until.map(|t| time_of(t, "until")).transpose()?;
+        let max = match max {
+            Some(text) => aarm_runtime::json::parse(&text).map_err(|e| usage(format!("max: {e}")))?,
+            None => serde_json::Value::Null,
+        };
+        let roles = roles.unwrap_or_default();
+        json_text(&self.cases.approve(&case_id, &by, roles, until, &max, now).map_err(js_error)?)
     }
 
     #[napi]

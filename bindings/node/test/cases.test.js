@@ -105,3 +105,66 @@ test('a store that cannot be opened throws StoreError', () => {
   assert.throws(() => new aarm.Cases(path.join(dir, 'junk.db'), engine()), aarm.StoreError);
   assert.throws(() => new aarm.Cases(path.join(dir, 'x.db'), {}), aarm.AarmError);
 });
+
+// Bounded approvals: the fixture's step-up lists `limits amount` and is `valid 1h`.
+
+test('a capped approval is carried in the release limits', () => {
+  const c = cases();
+  const id = c.open(request(25000), NOW).case;
+  const others = [['25000.50', '25000.5'], [25000n, '25000'], [26000.25, '26000.25']].map(([cap, shown]) => [
+    c.open(request(25000), NOW).case,
+    cap,
+    shown,
+  ]);
+  const approved = c.approve(id, 'cfo@corp.com', { now: NOW + 60, max: { amount: 30000 } });
+  assert.equal(approved.state, 'allowed');
+  assert.deepEqual(approved.outcome.limits, { 'params.amount': { max: '30000' } });
+  assert.deepEqual(approved.approvals[0].max, { amount: '30000' });
+  const release = c.receipts(id).filter((r) => r.event === 'approve').pop();
+  assert.deepEqual(release.detail.limits, { 'params.amount': { max: '30000' } });
+  for (const [other, cap, shown] of others) {
+    const out = c.approve(other, 'cfo@corp.com', { now: NOW + 60, max: { amount: cap } });
+    assert.deepEqual(out.outcome.limits, { 'params.amount': { max: shown } }, String(cap));
+  }
+});
+
+test('a cap below the action or off the list is refused with its code', () => {
+  const c = cases();
+  const id = c.open(request(25000), NOW).case;
+  assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, max: { amount: 5000 } }), {
+    name: 'CaseError',
+    code: 'limit_below_action',
+  });
+  assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, max: { fee: 10 } }), {
+    name: 'CaseError',
+    code: 'limit_not_allowed',
+  });
+  for (const max of [{ amount: 'lots' }, { amount: true }, { amount: NaN }, [30000], 'amount=30000']) {
+    assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, max }), { code: 'AARM_USAGE' }, String(max));
+  }
+  assert.equal(c.get(id).state, 'pending_approval');
+  assert.deepEqual(c.get(id).approvals, []);
+});
+
+test('until in the past is refused; until narrows the released allow', () => {
+  const c = cases();
+  const id = c.open(request(), NOW).case;
+  const unbounded = c.open(request(), NOW).case;
+  for (const until of [NOW + 60, '2026-11-24T10:00:30Z', new Date((NOW - 3600) * 1000)]) {
+    assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, until }), {
+      name: 'CaseError',
+      code: 'until_in_past',
+    });
+  }
+  assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, until: 'tomorrow' }), { code: 'AARM_USAGE' });
+  assert.throws(() => c.approve(id, 'cfo@corp.com', { now: NOW + 60, until: {} }), { code: 'AARM_USAGE' });
+  assert.equal(c.get(id).state, 'pending_approval');
+
+  assert.equal(c.approve(unbounded, 'cfo@corp.com', { now: NOW + 60 }).outcome.expires_at, '2026-11-24T11:01:00Z');
+  const until = new Date('2026-11-24T10:20:00Z');
+  const approved = c.approve(id, 'cfo@corp.com', { now: NOW + 60, until });
+  assert.equal(approved.state, 'allowed');
+  assert.equal(approved.outcome.expires_at, '2026-11-24T10:20:00Z');
+  assert.equal(aarm.isCurrent(approved.outcome, '2026-11-24T10:19:59Z'), true);
+  assert.equal(aarm.isCurrent(approved.outcome, '2026-11-24T10:20:00Z'), false);
+});

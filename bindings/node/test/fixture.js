@@ -18,10 +18,14 @@ function request(amount = 25000, recipient = 'acme', extra = {}) {
   };
 }
 
+// One exit listener removes them all (one per directory would pass Node's listener limit).
+const tempDirs = [];
+process.on('exit', () => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 /** A fresh temporary directory, removed when the process exits. */
 function tempDir() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aarm-node-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 

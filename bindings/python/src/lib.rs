@@ -11,7 +11,7 @@ use aarm_host::now_or_clock;
 use errors::{host_error, BuildError, BundleError, CaseError, Error, StoreError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyString};
 use pythonize::pythonize;
 use std::path::PathBuf;
 
@@ -29,49 +29,95 @@ fn path_or_bytes(source: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     read_file(&path, what).map_err(host_error)
 }
 
-/// `now` as seconds since the epoch: `None` (the clock), an `int` or `float` of seconds, an
-/// aware `datetime`, or an RFC 3339 `str`. A naive `datetime` is refused: its instant depends
-/// on the machine's time zone.
+/// `now` as seconds since the epoch: `None` (the clock), or a time as [`time_of`] reads it.
 fn now_of(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
-    let Some(now) = now.filter(|n| !n.is_none()) else {
-        return Ok(now_or_clock(None));
-    };
-    if let Ok(s) = now.cast::<PyString>() {
-        let text = s.to_cow()?;
-        return aarm_runtime::value::parse_time(&text).ok_or_else(|| {
-            Error::new_err(format!("now {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))
-        });
-    }
-    if now.hasattr("tzinfo")? && now.hasattr("timestamp")? {
-        if now.getattr("tzinfo")?.is_none() {
-            return Err(Error::new_err(
-                "now is a naive datetime: give it a tzinfo (datetime.timezone.utc), its instant depends on the machine's zone otherwise",
-            ));
-        }
-        let seconds: f64 = now.call_method0("timestamp")?.extract()?;
-        return seconds_of(seconds);
-    }
-    if now.cast::<PyBool>().is_ok() {
-        return Err(PyTypeError::new_err("now is a bool, not a time"));
-    }
-    if let Ok(i) = now.extract::<i64>() {
-        return Ok(i);
-    }
-    match now.extract::<f64>() {
-        Ok(f) => seconds_of(f),
-        Err(_) => {
-            Err(PyTypeError::new_err("now must be None, seconds since the epoch, an aware datetime or an RFC 3339 str"))
-        }
+    match now.filter(|n| !n.is_none()) {
+        None => Ok(now_or_clock(None)),
+        Some(now) => time_of(now, "now"),
     }
 }
 
-fn seconds_of(f: f64) -> PyResult<i64> {
+/// A time, `what` in its errors: an `int` or `float` of seconds since the epoch, an aware
+/// `datetime`, or an RFC 3339 `str`. A naive `datetime` is refused: its instant depends on the
+/// machine's time zone.
+fn time_of(time: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    if let Ok(s) = time.cast::<PyString>() {
+        let text = s.to_cow()?;
+        return aarm_runtime::value::parse_time(&text).ok_or_else(|| {
+            Error::new_err(format!("{what} {text:?} is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))
+        });
+    }
+    if time.hasattr("tzinfo")? && time.hasattr("timestamp")? {
+        if time.getattr("tzinfo")?.is_none() {
+            return Err(Error::new_err(format!(
+                "{what} is a naive datetime: give it a tzinfo (datetime.timezone.utc), its instant depends on the machine's zone otherwise"
+            )));
+        }
+        let seconds: f64 = time.call_method0("timestamp")?.extract()?;
+        return seconds_of(seconds, what);
+    }
+    if time.cast::<PyBool>().is_ok() {
+        return Err(PyTypeError::new_err(format!("{what} is a bool, not a time")));
+    }
+    if let Ok(i) = time.extract::<i64>() {
+        return Ok(i);
+    }
+    match time.extract::<f64>() {
+        Ok(f) => seconds_of(f, what),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{what} must be seconds since the epoch, an aware datetime or an RFC 3339 str"
+        ))),
+    }
+}
+
+/// An approver's caps, `{"amount": 5000}`, as the JSON object `aarm-host` reads: each value an
+/// `int`, a `decimal.Decimal` or a `str` holding a decimal number, all read exactly. A `float` is
+/// refused: `0.1` is not one tenth, and a cap must be the amount the approver meant.
+fn caps_of(max: Option<&Bound<'_, PyAny>>) -> PyResult<serde_json::Value> {
+    let Some(max) = max.filter(|m| !m.is_none()) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let dict = max
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("max must be a dict of caps, such as {\"amount\": 5000}"))?;
+    let mut caps = serde_json::Map::new();
+    for (name, value) in dict.iter() {
+        let name: String =
+            name.extract().map_err(|_| PyTypeError::new_err("max's keys must be parameter names (str)"))?;
+        let refused = |kind: &str| {
+            PyTypeError::new_err(format!(
+                "max[{name:?}] is a {kind}: give an int, a decimal.Decimal or a str such as \"12.50\""
+            ))
+        };
+        // `bool` before `int`: in Python a bool is an int.
+        let text = if value.cast::<PyBool>().is_ok() {
+            return Err(refused("bool"));
+        } else if value.cast::<PyFloat>().is_ok() {
+            return Err(refused("float, which cannot hold most decimals exactly"));
+        } else if let Ok(s) = value.cast::<PyString>() {
+            s.to_cow()?.into_owned()
+        } else if value.cast::<PyInt>().is_ok() || is_decimal(&value)? {
+            value.str()?.to_cow()?.into_owned()
+        } else {
+            return Err(refused(&value.get_type().name()?.to_cow()?));
+        };
+        caps.insert(name, serde_json::Value::String(text));
+    }
+    Ok(serde_json::Value::Object(caps))
+}
+
+fn is_decimal(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let decimal = value.py().import("decimal")?.getattr("Decimal")?;
+    value.is_instance(&decimal)
+}
+
+fn seconds_of(f: f64, what: &str) -> PyResult<i64> {
     if f.is_finite() && f.abs() < 1e15 {
         // In range, so the cast is exact after flooring.
         #[allow(clippy::cast_possible_truncation)]
         Ok(f.floor() as i64)
     } else {
-        Err(Error::new_err("now is out of range"))
+        Err(Error::new_err(format!("{what} is out of range")))
     }
 }
 
@@ -209,9 +255,14 @@ impl Cases {
         to_py(py, &out)
     }
 
-    /// Approval by `by`, with the `roles` the host verified for them. The case as it now stands;
-    /// a refused approval raises `aarm.CaseError` with its `code`.
-    #[pyo3(signature = (case, by, roles = None, now = None))]
+    /// Approval by `by`, with the `roles` the host verified for them. The approver may bound it:
+    /// `until` (a time, as `now` is read) narrows when the approval expires, and `max` caps the
+    /// parameters the step-up's `limits` lists (`{"amount": 5000}`; `int`, `Decimal` or `str`
+    /// values, a `float` is a `TypeError`). The case as it now stands; a refused approval raises
+    /// `aarm.CaseError` with its `code` (`until_in_past`, `limit_not_allowed`,
+    /// `limit_below_action`, ...).
+    #[pyo3(signature = (case, by, roles = None, now = None, until = None, max = None))]
+    #[allow(clippy::too_many_arguments)]
     fn approve<'py>(
         &self,
         py: Python<'py>,
@@ -219,15 +270,14 @@ impl Cases {
         by: &str,
         roles: Option<Vec<String>>,
         now: Option<&Bound<'py, PyAny>>,
+        until: Option<&Bound<'py, PyAny>>,
+        max: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let now = now_of(now)?;
-        let event = aarm_host::cases::Event::Approve {
-            by: by.to_string(),
-            roles: roles.unwrap_or_default(),
-            until: None,
-            max: Default::default(),
-        };
-        let out = py.detach(|| self.cases.apply(case, &event, now)).map_err(host_error)?;
+        let until = until.filter(|u| !u.is_none()).map(|u| time_of(u, "until")).transpose()?;
+        let max = caps_of(max)?;
+        let roles = roles.unwrap_or_default();
+        let out = py.detach(|| self.cases.approve(case, by, roles, until, &max, now)).map_err(host_error)?;
         to_py(py, &out)
     }
 

@@ -1,5 +1,8 @@
 """Cases on the embedded SQLite store: open, approve, deny, provide, tick, receipts."""
 
+import datetime
+import decimal
+
 import pytest
 
 import aarm
@@ -116,3 +119,88 @@ def test_store_that_cannot_be_opened_raises_store_error(tmp_path, engine):
     junk.write_bytes(b"this is not a sqlite database" * 100)
     with pytest.raises(aarm.StoreError):
         aarm.Cases(junk, engine)
+
+
+# Bounded approvals: the fixture's step-up lists `limits amount` and is `valid 1h`.
+
+
+def test_a_capped_approval_is_carried_in_the_release_limits(cases):
+    case = cases.open(request(25_000), now=NOW)["case"]
+    approved = cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": 30_000})
+    assert approved["state"] == "allowed"
+    assert approved["outcome"]["limits"] == {"params.amount": {"max": "30000"}}
+    assert approved["approvals"][0]["max"] == {"amount": "30000"}
+    release = [r for r in cases.receipts(case) if r["event"] == "approve"][-1]
+    assert release["detail"]["limits"] == {"params.amount": {"max": "30000"}}
+
+
+@pytest.mark.parametrize(
+    "cap, shown",
+    [(decimal.Decimal("25000.50"), "25000.5"), ("26000.00", "26000"), (25_000, "25000"), ("2.5e4", "25000")],
+)
+def test_caps_are_read_exactly_from_int_decimal_and_str(cases, cap, shown):
+    case = cases.open(request(25_000), now=NOW)["case"]
+    approved = cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": cap})
+    assert approved["outcome"]["limits"] == {"params.amount": {"max": shown}}
+
+
+def test_a_cap_below_the_action_or_off_the_list_is_refused_with_its_code(cases):
+    case = cases.open(request(25_000), now=NOW)["case"]
+    with pytest.raises(aarm.CaseError) as e:
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": 5000})
+    assert e.value.code == "limit_below_action"
+    with pytest.raises(aarm.CaseError) as e:
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"currency_fee": 10})
+    assert e.value.code == "limit_not_allowed"
+    assert cases.get(case)["state"] == "pending_approval"
+    assert cases.get(case)["approvals"] == []
+
+
+def test_a_float_or_a_non_number_cap_is_refused_before_the_lifecycle(cases):
+    case = cases.open(request(25_000), now=NOW)["case"]
+    with pytest.raises(TypeError, match="float"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": 30000.0})
+    with pytest.raises(TypeError, match="bool"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": True})
+    with pytest.raises(TypeError, match="dict"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max=[("amount", 30000)])
+    with pytest.raises(aarm.Error, match="max.amount"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": "lots"})
+    with pytest.raises(aarm.Error, match="below 10\\^20"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, max={"amount": 10**30})
+    assert cases.get(case)["approvals"] == []
+
+
+def test_until_in_the_past_is_refused(cases):
+    case = cases.open(request(), now=NOW)["case"]
+    for until in (NOW + 60, "2026-11-24T10:00:30Z", datetime.datetime(2026, 11, 24, 9, 0, tzinfo=datetime.timezone.utc)):
+        with pytest.raises(aarm.CaseError) as e:
+            cases.approve(case, "cfo@corp.com", now=NOW + 60, until=until)
+        assert e.value.code == "until_in_past", until
+    assert cases.get(case)["state"] == "pending_approval"
+
+
+def test_until_narrows_the_released_allow(cases):
+    unbounded = cases.open(request(), now=NOW)["case"]
+    case = cases.open(request(), now=NOW)["case"]
+    released = cases.approve(unbounded, "cfo@corp.com", now=NOW + 60)["outcome"]
+    assert released["expires_at"] == "2026-11-24T11:01:00Z"  # valid 1h after the release
+
+    until = datetime.datetime(2026, 11, 24, 10, 20, tzinfo=datetime.timezone.utc)
+    approved = cases.approve(case, "cfo@corp.com", now=NOW + 60, until=until)
+    assert approved["state"] == "allowed"
+    assert approved["outcome"]["expires_at"] == "2026-11-24T10:20:00Z"
+    assert aarm.is_current(approved["outcome"], now="2026-11-24T10:19:59Z")
+    assert not aarm.is_current(approved["outcome"], now="2026-11-24T10:20:00Z")
+
+
+def test_until_is_read_as_now_is(cases):
+    case = cases.open(request(), now=NOW)["case"]
+    with pytest.raises(aarm.Error, match="until"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, until="tomorrow")
+    with pytest.raises(aarm.Error, match="naive"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, until=datetime.datetime(2026, 11, 24, 11, 0))
+    with pytest.raises(TypeError, match="until"):
+        cases.approve(case, "cfo@corp.com", now=NOW + 60, until=True)
+    approved = cases.approve(case, "cfo@corp.com", now=NOW + 60, until=NOW + 600.9)
+    assert approved["outcome"]["expires_at"] == "2026-11-24T10:10:00Z"
