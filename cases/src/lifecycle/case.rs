@@ -3,44 +3,10 @@
 use super::identity::same_identity;
 use super::receipt::Receipt;
 use super::round::Backoff;
+pub use super::state::CaseState;
 use aarm_runtime::decision::{ActionOut, Decision, EvidenceRef, Reason, StepUpObligation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseState {
-    /// Waiting for approvers (a `step_up`, or a deferral escalated to people).
-    PendingApproval,
-    /// Waiting for evidence (a `defer`).
-    PendingEvidence,
-    /// Resolved: the action may run as requested.
-    Allowed,
-    /// Resolved: the rewritten action may run (`modify` on re-evaluation).
-    Modified,
-    /// Resolved: never run it.
-    Denied,
-    /// Resolved: withdrawn.
-    Cancelled,
-}
-
-impl CaseState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseState::PendingApproval => "pending_approval",
-            CaseState::PendingEvidence => "pending_evidence",
-            CaseState::Allowed => "allowed",
-            CaseState::Modified => "modified",
-            CaseState::Denied => "denied",
-            CaseState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Resolved cases never change again.
-    pub fn is_resolved(self) -> bool {
-        !matches!(self, CaseState::PendingApproval | CaseState::PendingEvidence)
-    }
-}
 
 /// One approver's approval, bound to the action it approved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

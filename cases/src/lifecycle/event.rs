@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// An approver's caps: a parameter's name, as the step-up's `limits` lists it, and the largest
+/// value approved, as exact decimal text (`"5000"`, `"12.5"`).
+pub type Caps = std::collections::BTreeMap<String, String>;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -16,7 +20,7 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<i64>,
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-        max: crate::lifecycle::limits::Caps,
+        max: Caps,
     },
     /// An approver denies. `roles` are the roles the host verified for them, as for `Approve`:
     /// a role-based approver may deny (and veto) as well as approve.

@@ -15,9 +15,7 @@ use aarm_runtime::decision::ParamLimit;
 use aarm_runtime::value::format_decimal;
 use std::collections::BTreeMap;
 
-/// An approver's caps: a parameter's name, as the step-up's `limits` lists it, and the largest
-/// value approved, as exact decimal text (`"5000"`, `"12.5"`).
-pub type Caps = BTreeMap<String, String>;
+pub use super::event::Caps;
 
 /// A cap given as text (`5000`, `5000.50`, `5e3`) in its canonical form (`5000.5`): `None`
 /// when it is not a number a `Decimal` holds exactly.

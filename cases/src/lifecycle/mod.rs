@@ -1,6 +1,6 @@
 //! The lifecycle of suspended actions: cases, the events that drive them, and their receipts.
 //!
-//! - [`case`]: the case record and its states
+//! - [`case`]: the case record; [`state`]: where a case stands
 //! - [`event`]: events and the stable rejection reasons
 //! - [`receipt`]: receipt records (sealed and verified in [`crate::receipts`])
 //! - [`machine`]: the deterministic state machine (quorum, veto, escalation, timeouts, deferral
@@ -20,3 +20,4 @@ pub mod machine;
 pub mod receipt;
 pub mod round;
 pub mod service;
+pub mod state;

@@ -4,7 +4,7 @@
 //!
 //! (Sealing, canonical JSON and verification are in [`crate::receipts`].)
 
-use crate::lifecycle::case::CaseState;
+use crate::lifecycle::state::CaseState;
 use aarm_runtime::decision::{PolicyRef, Reason};
 use serde::{Deserialize, Serialize};
 
