@@ -9,7 +9,7 @@ use crate::engine::{decision_json, Bundle, Request};
 use crate::error::HostError;
 pub use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
-use aarm_cases::lifecycle::limits::{cap_of_json, Caps};
+use aarm_cases::lifecycle::limits::Caps;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::sqlite::SqliteStore;
 use aarm_cases::store::CaseStore;
@@ -30,25 +30,10 @@ fn lifecycle_error(e: LifecycleError) -> HostError {
     }
 }
 
-/// An approver's caps as `POST /v1/cases/{id}/approve` reads its `max`: `null` (none) or an
-/// object of parameter names to a number or a string holding one (`"12.50"`), read exactly
-/// (`aarm_cases::lifecycle::limits::cap_of_json`). Whether the step-up lets the approver cap that
-/// parameter is the lifecycle's to say.
+/// An approver's caps as `POST /v1/cases/{id}/approve` reads its `max`
+/// ([`aarm_cases::lifecycle::limits::caps_of_json`], the one reading of them).
 pub fn caps_of_json(max: &Json) -> Result<Caps, HostError> {
-    let caps = match max {
-        Json::Null => return Ok(Caps::new()),
-        Json::Object(caps) => caps,
-        _ => return Err(HostError::Usage("max must be an object of caps, such as {\"amount\": 5000}".into())),
-    };
-    caps.iter()
-        .map(|(name, value)| match cap_of_json(value) {
-            Some(cap) => Ok((name.clone(), cap)),
-            None => Err(HostError::Usage(format!(
-                "max.{name} must be a number a Decimal holds exactly \
-                 (below 10^20, at most 18 digits after the point): found {value}"
-            ))),
-        })
-        .collect()
+    aarm_cases::lifecycle::limits::caps_of_json(max).map_err(|e| HostError::Usage(e.to_string()))
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<Json, HostError> {

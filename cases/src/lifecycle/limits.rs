@@ -28,6 +28,36 @@ pub fn cap_of_json(json: &serde_json::Value) -> Option<String> {
     exact_number_of(json).map(format_decimal)
 }
 
+/// Why an approval's `max` could not be read (before the lifecycle checks it against the tier).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapsError {
+    #[error("`max` must be an object of caps, such as {{\"amount\": 5000}}")]
+    NotAnObject,
+    #[error(
+        "`max.{name}` must be a number a Decimal holds exactly (below 10^20, at most 18 digits after \
+         the point), or a string holding one: found {found}"
+    )]
+    NotANumber { name: String, found: String },
+}
+
+/// An approver's caps as an approval's JSON gives them (the service's body, the bindings'
+/// argument): `null` for none, or an object of parameter names to a number or a string holding
+/// one (`"12.50"`), read exactly ([`cap_of_json`]). Whether the step-up lets the approver cap
+/// each parameter is [`check`]'s to say.
+pub fn caps_of_json(max: &serde_json::Value) -> Result<Caps, CapsError> {
+    let caps = match max {
+        serde_json::Value::Null => return Ok(Caps::new()),
+        serde_json::Value::Object(caps) => caps,
+        _ => return Err(CapsError::NotAnObject),
+    };
+    caps.iter()
+        .map(|(name, value)| match cap_of_json(value) {
+            Some(cap) => Ok((name.clone(), cap)),
+            None => Err(CapsError::NotANumber { name: name.clone(), found: value.to_string() }),
+        })
+        .collect()
+}
+
 /// The caps of an approval checked against its tier (`allowed`: the parameters the step-up's
 /// `limits` lists) and the case's action (`params`, as submitted), in canonical form.
 pub fn check(

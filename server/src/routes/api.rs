@@ -235,25 +235,12 @@ fn approve_until(body: &serde_json::Map<String, Value>) -> Result<Option<i64>, A
     }
 }
 
-/// An approval's optional caps, `{"max": {"amount": 5000}}`: each a number, or a string holding
-/// one (`"12.50"`), read exactly. Whether the step-up lets approvers cap that parameter, and
-/// whether the action is within the cap, is the lifecycle's to say (409).
+/// An approval's optional caps, `{"max": {"amount": 5000}}`, read as the bindings read them
+/// ([`aarm_cases::lifecycle::limits::caps_of_json`]). Whether the step-up lets approvers cap
+/// that parameter, and whether the action is within the cap, is the lifecycle's to say (409).
 fn approve_max(body: &serde_json::Map<String, Value>) -> Result<aarm_cases::lifecycle::limits::Caps, ApiError> {
-    let caps = match body.get("max") {
-        None | Some(Value::Null) => return Ok(Default::default()),
-        Some(Value::Object(caps)) => caps,
-        Some(_) => {
-            return Err(ApiError::BadRequest("`max` must be an object of caps, such as {\"amount\": 5000}".into()))
-        }
-    };
-    caps.iter()
-        .map(|(name, value)| match aarm_cases::lifecycle::limits::cap_of_json(value) {
-            Some(cap) => Ok((name.clone(), cap)),
-            None => Err(ApiError::BadRequest(format!(
-                "`max.{name}` must be a number (or a string holding one, read exactly): found {value}"
-            ))),
-        })
-        .collect()
+    aarm_cases::lifecycle::limits::caps_of_json(body.get("max").unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 pub async fn deny(
