@@ -124,6 +124,14 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The root (or the file or directory under it) that could not be loaded, whichever the
+    /// variant.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::NotFound { path } | LoadError::Io { path, .. } | LoadError::NoPolicyFiles { path } => path,
+        }
+    }
+
     fn from_io(path: &Path, source: io::Error) -> Self {
         if source.kind() == io::ErrorKind::NotFound {
             LoadError::NotFound { path: path.to_path_buf() }
