@@ -2,8 +2,9 @@
 //! that work on the checked IR (analysis, a reference interpreter, `aarm test` and its coverage).
 //!
 //! The CLI, the server's tests, the language bindings and the benchmarks all reach the compiler
-//! through the few functions re-exported here; the modules are public for the editor support
-//! (`aarm lsp`) and for the tests that compare the interpreter with the engine.
+//! through the few functions re-exported here; the modules are public for the commands that need
+//! more than a program (`aarm lsp`, `aarm analyze`, `aarm test`) and for the tests that compare
+//! the interpreter with the engine.
 //!
 //! # The passes, in order
 //!
@@ -11,7 +12,7 @@
 //!    [`load_with_overlay`]) reads the roots, parses every file, follows `use` (embedded
 //!    `std.NAME` modules included) and reports cycles. The result, [`Loaded`], carries the parse
 //!    and loader diagnostics; only a root that cannot be read at all is a [`LoadError`].
-//! 2. **Checking** ([`check`]): name resolution and type checking of all loaded modules into the
+//! 2. **Checking** ([`mod@check`]): name resolution and type checking of all loaded modules into the
 //!    typed IR ([`ir`], with the types of [`types`]). It reports every error it can and produces
 //!    an [`ir::Bundle`] only when there is none. On the way it fills the [`index`] (declarations,
 //!    references, expression types) that editors query.
