@@ -3,7 +3,7 @@
 //!
 //! The checker records as it resolves, so an editor asks "what is at this offset" instead of
 //! resolving names a second time with rules of its own. Declarations come from the checker's
-//! tables when checking ends ([`Index::finish`]); they are there even when the bundle has errors.
+//! tables when checking ends; they are there even when the bundle has errors.
 
 use crate::ir::{self, Loc};
 use crate::types::Type;

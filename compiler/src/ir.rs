@@ -31,22 +31,22 @@ macro_rules! id_type {
 }
 
 id_type! {
-    /// Index into [`Bundle::tools`].
+    /// Index into the bundle's `tools` table.
     pub ToolId;
-    /// Index into [`Bundle::evidence`].
+    /// Index into the bundle's `evidence` table.
     pub EvidenceId;
-    /// Index into [`Bundle::groups`].
+    /// Index into the bundle's `groups` table.
     pub GroupId;
-    /// Index into [`Bundle::fns`].
+    /// Index into the bundle's `fns` table.
     pub FnId;
     /// Index into [`Bundle::policies`].
     pub(crate) PolicyId;
     /// Index into [`Bundle::rules`].
     pub RuleId;
-    /// Index into [`Bundle::context_fields`].
+    /// Index into the bundle's `context_fields` table.
     pub ContextFieldId;
-    /// A local variable (`fn` parameter, quantifier or lambda variable) of one body; see
-    /// `locals` on [`Rule`] and [`Function`].
+    /// A local variable (`fn` parameter, quantifier or lambda variable) of one body, numbered
+    /// from 0 within that rule or `fn`.
     pub LocalId;
 }
 
