@@ -29,13 +29,15 @@ pub(crate) const DEFAULT_START: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
 /// One per failed test: a test stops at its first failing step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    /// 1-based index of the step that did not hold.
+    /// 1-based index of the step that did not hold (0 when the bundle itself failed to load).
     pub step: usize,
     /// 1-based source line of that step, so the report can point at it.
     pub line: usize,
-    /// What the step expected, as the test wrote it (`deny`, `pending`, a reason code, …).
+    /// What the step expected, in the test's own terms (`deny rule p.r`, `pending`,
+    /// `receipts [...]`, …).
     pub expected: String,
-    /// What the engine and lifecycle actually produced, in the same words as `expected`.
+    /// What the engine and the lifecycle produced instead: in the same terms where there is a
+    /// result to compare, otherwise a sentence (`nothing evaluated`).
     pub actual: String,
 }
 
