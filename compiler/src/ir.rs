@@ -320,7 +320,7 @@ pub(crate) fn comparison(op: BinOp) -> Option<aarm_runtime::bytecode::CmpOp> {
 /// fields, see [`ExprKind::Param`]).
 #[derive(Clone, Debug)]
 pub enum ExprKind {
-    /// A literal (or a constant-folded value).
+    /// A literal value.
     Const(Const),
     /// A list literal; a set-typed one is a set literal.
     List(Vec<Expr>),
