@@ -34,11 +34,12 @@ pub(crate) use crate::trace::Shape;
 /// One counted condition of a rule.
 #[derive(Clone, Debug)]
 pub struct Condition {
+    /// The rule whose `when` lines the condition is part of.
     pub rule: RuleId,
     /// The rule's file and the condition's own span.
     pub loc: ir::Loc,
     /// Whether `unknown` is one of its branches.
-    pub may_be_unknown: bool,
+    pub(crate) may_be_unknown: bool,
     /// The condition it is an operand of (through a `not`, the `not`'s); `None` for a `when` line.
     pub parent: Option<usize>,
 }
@@ -105,12 +106,12 @@ impl Coverage {
     }
 
     /// How many branches there are.
-    pub fn branches_total(&self) -> usize {
+    pub(crate) fn branches_total(&self) -> usize {
         self.conditions.iter().map(|c| c.branches().count()).sum()
     }
 
     /// How many branches a request decided so far took.
-    pub fn branches_taken(&self) -> usize {
+    pub(crate) fn branches_taken(&self) -> usize {
         self.conditions.iter().enumerate().map(|(i, c)| c.branches().filter(|o| self.taken(i, *o)).count()).sum()
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The checker records as it resolves, so an editor asks "what is at this offset" instead of
 //! resolving names a second time with rules of its own. Declarations come from the checker's
-//! tables when checking ends ([`Index::finish`]); they are there even when the bundle has errors.
+//! tables when checking ends; they are there even when the bundle has errors.
 
 use crate::ir::{self, Loc};
 use crate::types::Type;
@@ -11,30 +11,48 @@ use aarm_lang::FileId;
 
 /// A declaration a name can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Identified by the IR's ids rather than by name, so two declarations that share a name (a
+/// field of two tools) stay apart and a target compares cheaply.
 pub enum Target {
+    /// A `tool` declaration.
     Tool(ir::ToolId),
     /// A tool's field, by its position in the tool's fields.
     Field(ir::ToolId, u32),
+    /// An `evidence` declaration.
     Evidence(ir::EvidenceId),
+    /// A `group` declaration.
     Group(ir::GroupId),
+    /// A `fn` declaration.
     Fn(ir::FnId),
+    /// A `rule` declaration.
     Rule(ir::RuleId),
+    /// A field the bundle declares on `context`.
     Context(ir::ContextFieldId),
 }
 
 /// What kind of declaration a [`Symbol`] is, in the author's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SymbolKind {
+    /// A `tool`.
     Tool,
+    /// A field of a tool's `params`.
     Field,
+    /// An `evidence` fact.
     Evidence,
+    /// A `group` of identities.
     Group,
+    /// A `fn`.
     Fn,
+    /// A `rule`.
     Rule,
+    /// A declared `context` field.
     Context,
 }
 
 impl SymbolKind {
+    /// The kind as an author would name it in a sentence (`context field`, `fn`), for messages
+    /// such as an editor's refusal to rename.
     pub fn as_str(self) -> &'static str {
         match self {
             SymbolKind::Tool => "tool",
@@ -51,30 +69,37 @@ impl SymbolKind {
 /// One declaration: where its name is written, a one-line signature, and its `///` docs.
 #[derive(Clone, Debug)]
 pub struct Symbol {
+    /// The declaration, as names that refer to it record it.
     pub target: Target,
+    /// What kind of declaration it is.
     pub kind: SymbolKind,
+    /// The declared name, unqualified.
     pub name: String,
     /// The name's span in its declaration.
     pub loc: Loc,
     /// The declaration as an author would write it: `evidence x: Bool from "src"`, `fn f(a: Int) -> Bool`.
     pub signature: String,
+    /// The declaration's `///` comment, if it has one.
     pub doc: Option<String>,
 }
 
 /// A name written in the source that refers to a declaration (the declaration's own name included).
 #[derive(Clone, Copy, Debug)]
 pub struct Occurrence {
+    /// Where the name is written.
     pub loc: Loc,
+    /// The declaration it names.
     pub target: Target,
 }
 
 /// The side table: declarations, the places that name them, and the types of expressions.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
+    /// Every declaration of the bundle, once each, in the checker's table order.
     pub symbols: Vec<Symbol>,
-    pub occurrences: Vec<Occurrence>,
+    pub(crate) occurrences: Vec<Occurrence>,
     /// The type of each checked expression, by its span (nested expressions each have their own).
-    pub types: Vec<(Loc, Type)>,
+    pub(crate) types: Vec<(Loc, Type)>,
     /// `///` docs of declarations whose IR keeps none (groups).
     docs: Vec<(Target, String)>,
 }
@@ -198,6 +223,7 @@ impl Index {
         self.occurrence_at(file, offset).map(|o| o.target)
     }
 
+    /// The declaration `target` refers to; `None` only for a target from another index.
     pub fn symbol(&self, target: Target) -> Option<&Symbol> {
         self.symbols.iter().find(|s| s.target == target)
     }

@@ -1,13 +1,32 @@
-//! `aarm-compiler`: AARM policy source → checked, typed IR (and, later, bytecode bundles).
+//! `aarm-compiler`: AARM policy source → checked, typed IR → a bytecode program, plus the tools
+//! that work on the checked IR (analysis, a reference interpreter, `aarm test` and its coverage).
 //!
-//! - [`modules`], [`stdlib`]: loading a bundle's files, following `use`, the module graph
-//! - [`check`]: name resolution and type checking, producing [`ir`]
-//! - [`types`]: the language's types
-//! - [`index`]: what the checker resolved (declarations, references, types), for editors
-//! - [`ir`]: the typed, resolved intermediate representation
-//! - [`codegen`]: IR → bytecode [`aarm_runtime::program::Program`]
-//! - [`interpret`]: the reference interpreter; [`test_runner`] and [`coverage`]: `aarm test`;
-//!   [`trace`]: the condition outcomes the interpreter records for coverage
+//! The CLI, the server's tests, the language bindings and the benchmarks all reach the compiler
+//! through the few functions re-exported here; the modules are public for the commands that need
+//! more than a program (`aarm lsp`, `aarm analyze`, `aarm test`) and for the tests that compare
+//! the interpreter with the engine.
+//!
+//! # The passes, in order
+//!
+//! 1. **Loading** ([`modules`], with [`stdlib`]): [`load`] (or [`load_sources`], [`load_text`],
+//!    [`load_with_overlay`]) reads the roots, parses every file, follows `use` (embedded
+//!    `std.NAME` modules included) and reports cycles. The result, [`Loaded`], carries the parse
+//!    and loader diagnostics; only a root that cannot be read at all is a [`LoadError`].
+//! 2. **Checking** ([`mod@check`]): name resolution and type checking of all loaded modules into the
+//!    typed IR ([`ir`], with the types of [`types`]). It reports every error it can and produces
+//!    an [`ir::Bundle`] only when there is none. On the way it fills the [`index`] (declarations,
+//!    references, expression types) that editors query.
+//! 3. **Analysis** ([`analyze`], optional): proofs about the checked IR (rules that never decide,
+//!    conditions that never hold, …), reported as warnings; [`check_and_analyze`] runs 2 and 3.
+//! 4. **Code generation** ([`codegen`]): IR → [`aarm_runtime::program::Program`], the payload the
+//!    runtime engine loads; [`compile`] runs 2 and 4.
+//!
+//! Beside the pipeline: [`interpret`] is the reference interpreter, deciding straight from the IR
+//! so that tests can hold the engine to it; [`test_runner`] runs a bundle's `test` blocks through
+//! the compiled program and the case lifecycle, and [`coverage`] measures the branches of the
+//! rules' conditions those tests took.
+
+#![deny(missing_docs)]
 
 pub mod analyze;
 pub mod check;
@@ -19,7 +38,7 @@ pub mod ir;
 pub mod modules;
 pub mod stdlib;
 pub mod test_runner;
-pub mod trace;
+mod trace;
 pub mod types;
 
 pub use check::{check, Checked};
@@ -28,7 +47,9 @@ pub use modules::{load, load_sources, load_text, load_with_overlay, policy_files
 /// Everything `aarm build` and `aarm eval` need from source: diagnostics, and the program when
 /// there are no errors.
 pub struct Compiled {
+    /// The checker's result: diagnostics, the IR when error-free, and the editor index.
     pub checked: Checked,
+    /// The generated program; `None` when the checker found an error or code generation failed.
     pub program: Option<aarm_runtime::program::Program>,
     /// Set when code generation failed on an error-free bundle (a bytecode format limit).
     pub codegen_error: Option<codegen::CodegenError>,

@@ -42,14 +42,8 @@ pub enum ModuleSource {
 }
 
 impl ModuleSource {
-    /// The name shown in diagnostics: the path, or `std.NAME`.
-    pub fn display_name(&self) -> String {
-        match self {
-            ModuleSource::File(path) => path.display().to_string(),
-            ModuleSource::Std(name) => format!("std.{name}"),
-        }
-    }
-
+    /// Whether it is an embedded std module rather than a file of the bundle (`aarm check`
+    /// counts only files as checked).
     pub fn is_std(&self) -> bool {
         matches!(self, ModuleSource::Std(_))
     }
@@ -59,22 +53,27 @@ impl ModuleSource {
 /// too large or not UTF-8, with a diagnostic saying so).
 #[derive(Clone, Debug)]
 pub struct Module {
+    /// Its entry in [`Loaded::sources`]; diagnostics and the IR's locations use this id.
     pub file: FileId,
+    /// Where it was loaded from.
     pub source: ModuleSource,
+    /// Its parsed syntax tree.
     pub ast: ast::File,
     /// The file's name inside a bundle: its path relative to the bundle's root directory,
     /// `/`-separated (`rules/payments.aarm`, `../common/net.aarm` for a file `use`d from outside
-    /// it, `std.net` for a std module). Unlike [`ModuleSource::display_name`] it does not depend
+    /// it, `std.net` for a std module). Unlike the path in [`ModuleSource::File`] it does not depend
     /// on the path typed on the command line, so a bundle built from the same sources is the same
     /// bytes, and has the same hash, from any working directory.
-    pub bundle_path: String,
+    pub(crate) bundle_path: String,
 }
 
 /// Everything loaded for one run: the roots' files first (in the order given, directories in
 /// sorted order), then the files and std modules reached by `use`, in the order first reached.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The text of every module, for diagnostics to quote and editors to map offsets.
     pub sources: SourceMap,
+    /// Every module, in load order (the order described above).
     pub modules: Vec<Module>,
     /// Parse diagnostics of every file and the loader's own (E0022, E0023, E0050-E0052), sorted by
     /// file and position.
@@ -82,6 +81,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Whether loading or parsing reported an error (warnings do not count).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -95,11 +95,18 @@ impl Loaded {
 /// A root that cannot be loaded at all. Problems in files reached by `use` are diagnostics.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The root does not exist.
     #[error("{}: no such file or directory", path.display())]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The root as given.
+        path: PathBuf,
+    },
+    /// The root exists but reading it (or walking it) failed.
     #[error("{}: cannot read: {source}", path.display())]
     Io {
+        /// The file or directory that could not be read.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: io::Error,
     },
@@ -110,11 +117,15 @@ pub enum LoadError {
          help: give the directory that holds the policy files, or one `.aarm` file",
         path.display()
     )]
-    NoPolicyFiles { path: PathBuf },
+    NoPolicyFiles {
+        /// The directory.
+        path: PathBuf,
+    },
 }
 
 impl LoadError {
-    /// The path that could not be loaded.
+    /// The root (or the file or directory under it) that could not be loaded, whichever the
+    /// variant.
     pub fn path(&self) -> &Path {
         match self {
             LoadError::NotFound { path } | LoadError::Io { path, .. } | LoadError::NoPolicyFiles { path } => path,

@@ -7,7 +7,7 @@
 pub const STD_MODULES: &[&str] = &["net", "risk", "text", "time"];
 
 /// The source text of the standard library module `NAME` (as in `use std.NAME`), if it exists.
-pub fn std_module(name: &str) -> Option<&'static str> {
+pub(crate) fn std_module(name: &str) -> Option<&'static str> {
     match name {
         "net" => Some(include_str!("../../stdlib/net.aarm")),
         "risk" => Some(include_str!("../../stdlib/risk.aarm")),

@@ -23,23 +23,35 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The simulated clock starts here unless a test's `context` gives `now`.
-pub const DEFAULT_START: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
+pub(crate) const DEFAULT_START: i64 = 1_795_514_400; // 2026-11-24T10:00:00Z
 
+/// Why a test failed: the first step whose expectation did not hold, and what happened instead.
+/// One per failed test: a test stops at its first failing step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    /// 1-based index of the step that did not hold.
+    /// 1-based index of the step that did not hold (0 when the bundle itself failed to load).
     pub step: usize,
+    /// 1-based source line of that step, so the report can point at it.
     pub line: usize,
+    /// What the step expected, in the test's own terms (`deny rule p.r`, `pending`,
+    /// `receipts [...]`, …).
     pub expected: String,
+    /// What the engine and the lifecycle produced instead: in the same terms where there is a
+    /// result to compare, otherwise a sentence (`nothing evaluated`).
     pub actual: String,
 }
 
+/// The outcome of one `test` block.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestResult {
+    /// The test's name as declared.
     pub name: String,
+    /// The file that declares it, as the source map names it.
     pub file: String,
+    /// 1-based line where the `test` block starts.
     pub line: usize,
-    pub passed: bool,
+    pub(crate) passed: bool,
+    /// `None` when every step held; otherwise the first step that did not.
     pub failure: Option<Failure>,
 }
 
@@ -48,35 +60,47 @@ pub struct TestResult {
 pub struct BranchesNotTaken {
     /// The rule's qualified name.
     pub rule: String,
+    /// The file the condition is in, as the source map names it.
     pub file: String,
-    /// 1-based line and column (in characters) where the condition starts.
+    /// 1-based line where the condition starts.
     pub line: usize,
+    /// 1-based column (in characters, not bytes) where the condition starts.
     pub column: usize,
     /// The condition's source text, its runs of white space made one space.
     pub condition: String,
-    /// Its branches taken and not taken, in the order `true`, `false`, `unknown`.
+    /// Its branches taken, in the order `true`, `false`, `unknown`.
     pub taken: Vec<Outcome>,
+    /// Its branches no request took (never empty here), in the same order.
     pub not_taken: Vec<Outcome>,
 }
 
+/// What [`run`] found for one bundle: each selected test's result, and the rule and branch
+/// coverage of the requests those tests decided. `aarm test` prints it as text, JSON or JUnit
+/// XML; the JSON form is this struct serialized.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestReport {
+    /// One per test run, in source order.
     pub results: Vec<TestResult>,
     /// Qualified names of rules no test's decision came from.
     pub rules_not_reached: Vec<String>,
+    /// How many rules some test's decision came from.
     pub rules_reached: usize,
+    /// How many rules the bundle has.
     pub rules_total: usize,
-    /// Branches of the rules' `when` conditions: how many the requests the tests decided took,
-    /// how many there are, and the conditions with a branch not taken, in source order.
+    /// Branches of the rules' `when` conditions that the requests the tests decided took.
     pub branches_taken: usize,
+    /// Branches the rules' `when` conditions have in all (see [`crate::coverage`]).
     pub branches_total: usize,
+    /// The conditions with a branch not taken, in source order.
     pub branches_not_taken: Vec<BranchesNotTaken>,
 }
 
 impl TestReport {
+    /// How many of the tests run passed.
     pub fn passed(&self) -> usize {
         self.results.iter().filter(|r| r.passed).count()
     }
+    /// How many of the tests run failed (`results.len() - passed()`).
     pub fn failed(&self) -> usize {
         self.results.len() - self.passed()
     }

@@ -5,18 +5,24 @@
 
 use serde::Serialize;
 
-/// One outcome of a condition.
+/// One outcome of a condition in the language's three-valued logic: a coverage branch is a
+/// condition paired with one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The condition held.
     True,
+    /// The condition did not hold.
     False,
+    /// The condition depended on an evidence fact the request did not carry.
     Unknown,
 }
 
 impl Outcome {
+    /// Every outcome, in the order reports list branches: `true`, `false`, `unknown`.
     pub const ALL: [Outcome; 3] = [Outcome::True, Outcome::False, Outcome::Unknown];
 
+    /// The outcome as the language writes it (and as the JSON report serializes it).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::True => "true",

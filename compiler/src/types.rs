@@ -4,18 +4,27 @@
 use aarm_runtime::schema::TypeForm;
 use std::fmt;
 
+/// The type of a value as the checker knows it: every IR expression carries one, and the editor
+/// support shows it on hover. `Display` prints it as an author writes it (`List<String>?`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
+    /// `true` or `false`.
     Bool,
+    /// A 64-bit signed integer.
     Int,
     /// Exact fixed point with 18 fractional digits (`aarm_runtime::decimal`).
     Decimal,
+    /// UTF-8 text.
     String,
+    /// A span of time (`5m`, `2h`), in seconds.
     Duration,
     /// A UTC instant.
     Time,
+    /// An ordered list of values of one type.
     List(Box<Type>),
+    /// A set of values of one type; `in` and the set methods read it.
     Set(Box<Type>),
+    /// A record: named fields in declaration order (the IR reads a field by its position).
     Record(Vec<(String, Type)>),
     /// `T?`: may be absent; read only behind an `is set` guard.
     Optional(Box<Type>),
@@ -27,35 +36,35 @@ pub enum Type {
 }
 
 impl Type {
-    pub fn list(t: Type) -> Type {
+    pub(crate) fn list(t: Type) -> Type {
         Type::List(Box::new(t))
     }
 
-    pub fn set(t: Type) -> Type {
+    pub(crate) fn set(t: Type) -> Type {
         Type::Set(Box::new(t))
     }
 
-    pub fn optional(t: Type) -> Type {
+    pub(crate) fn optional(t: Type) -> Type {
         Type::Optional(Box::new(t))
     }
 
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         matches!(self, Type::Error)
     }
 
-    pub fn is_numeric(&self) -> bool {
+    pub(crate) fn is_numeric(&self) -> bool {
         matches!(self, Type::Int | Type::Decimal)
     }
 
     /// The element type of a list or set.
-    pub fn element(&self) -> Option<&Type> {
+    pub(crate) fn element(&self) -> Option<&Type> {
         match self {
             Type::List(t) | Type::Set(t) => Some(t),
             _ => None,
         }
     }
 
-    pub fn contains_error(&self) -> bool {
+    pub(crate) fn contains_error(&self) -> bool {
         match self {
             Type::Error => true,
             Type::List(t) | Type::Set(t) | Type::Optional(t) => t.contains_error(),
@@ -65,13 +74,13 @@ impl Type {
     }
 
     /// Whether `<`, `<=`, `>`, `>=` apply.
-    pub fn is_ordered(&self) -> bool {
+    pub(crate) fn is_ordered(&self) -> bool {
         matches!(self, Type::Int | Type::Decimal | Type::String | Type::Duration | Type::Time | Type::Error)
     }
 
     /// How a value of type `from` may be used where `self` is expected: exactly, by widening
     /// `Int` to `Decimal` (also inside lists and sets), or not at all.
-    pub fn accepts(&self, from: &Type) -> Fit {
+    pub(crate) fn accepts(&self, from: &Type) -> Fit {
         if self == from || self.is_error() || from.is_error() {
             return Fit::Exact;
         }
@@ -105,7 +114,7 @@ impl Type {
     }
 
     /// The common type of two operands or list elements (`Int` and `Decimal` meet at `Decimal`).
-    pub fn join(&self, other: &Type) -> Option<Type> {
+    pub(crate) fn join(&self, other: &Type) -> Option<Type> {
         if self == other {
             return Some(self.clone());
         }
@@ -122,9 +131,12 @@ impl Type {
 
 /// The answer of [`Type::accepts`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fit {
+pub(crate) enum Fit {
+    /// Usable as it is.
     Exact,
+    /// Usable once `Int` is widened to `Decimal` (the checker inserts an explicit widening).
     Widen,
+    /// Not usable there: a type error.
     No,
 }
 

@@ -30,20 +30,20 @@ pub(crate) enum ParamsScope {
 
 /// The environment of one body (a rule or a `fn`).
 pub(crate) struct Scope {
-    pub file: FileId,
-    pub params: ParamsScope,
+    pub(crate) file: FileId,
+    pub(crate) params: ParamsScope,
     locals: Vec<(String, LocalId, Type)>,
-    pub next_local: u32,
+    pub(crate) next_local: u32,
     /// Paths proved present by an `is set` guard.
     facts: HashSet<String>,
 }
 
 impl Scope {
-    pub fn new(file: FileId, params: ParamsScope) -> Self {
+    pub(crate) fn new(file: FileId, params: ParamsScope) -> Self {
         Scope { file, params, locals: Vec::new(), next_local: 0, facts: HashSet::new() }
     }
 
-    pub fn bind(&mut self, name: &str, ty: Type) -> LocalId {
+    pub(crate) fn bind(&mut self, name: &str, ty: Type) -> LocalId {
         let id = LocalId(self.next_local);
         self.next_local = self.next_local.saturating_add(1);
         self.locals.push((name.to_string(), id, ty));
@@ -59,7 +59,7 @@ impl Scope {
     }
 
     /// Adds the facts that hold when `e` is true (used between successive `when` lines).
-    pub fn assume(&mut self, e: &ir::Expr) {
+    pub(crate) fn assume(&mut self, e: &ir::Expr) {
         self.facts.extend(true_facts(e));
     }
 }

@@ -14,14 +14,14 @@ use aarm_lang::{Code, Diagnostic, FileId};
 /// step-up tiers included), and those of them the policy marks `@redact`.
 #[derive(Clone, Debug)]
 pub(super) struct LimitScope {
-    pub params: ParamsScope,
+    pub(super) params: ParamsScope,
     /// `params.FIELD` (and `context.FIELD`) paths marked `@redact` for the rule's tools.
-    pub redacted: Vec<String>,
+    pub(super) redacted: Vec<String>,
 }
 
 impl LimitScope {
     /// A step-up in `settings`: the default of every rule, so no tool's parameters.
-    pub fn settings() -> Self {
+    pub(super) fn settings() -> Self {
         LimitScope { params: ParamsScope::Settings, redacted: Vec::new() }
     }
 }

@@ -36,6 +36,8 @@ use std::collections::HashMap;
 pub struct Checked {
     /// The IR, present only when there is no error (warnings allowed).
     pub bundle: Option<ir::Bundle>,
+    /// The loader's diagnostics and the checker's, sorted by file and position, without
+    /// duplicates.
     pub diagnostics: Vec<Diagnostic>,
     /// Declarations, the names that refer to them and the types of expressions, for editors;
     /// filled in whether or not there are errors.

@@ -226,7 +226,7 @@ impl Checker<'_> {
                     self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v))
                 })
                 .collect();
-            return TestStepKind::Action { tool_name: tool.name.clone(), tool: None, operation, params };
+            return TestStepKind::Action { tool_name: tool.name.clone(), operation, params };
         };
         self.index.refer(file, tool.span, Target::Tool(decl.id));
         let schema: Vec<(String, Type)> = self
@@ -237,7 +237,7 @@ impl Checker<'_> {
         let owner = format!("tool `{}`", tool.name);
         let params = self.test_record(file, fields, &schema, &owner, true);
         self.missing_fields(file, tool.span, fields, &schema, "the action lacks required parameter", Some(decl.loc));
-        TestStepKind::Action { tool_name: tool.name.clone(), tool: Some(decl.id), operation, params }
+        TestStepKind::Action { tool_name: tool.name.clone(), operation, params }
     }
 
     /// E0402 for every non-optional field of `schema` that `fields` leaves out.

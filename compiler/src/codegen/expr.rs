@@ -14,13 +14,13 @@ use std::collections::HashMap;
 /// The bundle-wide tables chunks refer to: constants (deduplicated), regexes, chunks.
 #[derive(Default)]
 pub(super) struct Pool {
-    pub consts: Vec<Const>,
-    pub regexes: Vec<String>,
-    pub chunks: Vec<Chunk>,
+    pub(super) consts: Vec<Const>,
+    pub(super) regexes: Vec<String>,
+    pub(super) chunks: Vec<Chunk>,
     const_index: HashMap<String, u32>,
     /// The source expressions instructions came from, in first-use order: rendered into the
     /// bundle's span table once code generation is done (`super::span_table`).
-    pub spans: Vec<(FileId, Span)>,
+    pub(super) spans: Vec<(FileId, Span)>,
     span_index: HashMap<(FileId, Span), u32>,
 }
 
@@ -114,7 +114,7 @@ fn as_const(e: &ir::Expr) -> Option<Const> {
 
 impl<'p, 'b> ChunkGen<'p, 'b> {
     /// A generator for code from `file` (the rule's or the function's).
-    pub fn new(
+    pub(super) fn new(
         pool: &'p mut Pool,
         bundle: &'b ir::Bundle,
         tool: Option<&'b ir::Tool>,
@@ -146,14 +146,14 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     }
 
     /// Ends the chunk and returns it (for functions, which live in their own table).
-    pub fn finish(mut self, params: u16) -> Result<Chunk, CodegenError> {
+    pub(super) fn finish(mut self, params: u16) -> Result<Chunk, CodegenError> {
         self.emit(Op::Ret);
         self.here()?;
         Ok(Chunk { code: self.code, locals: self.next_local.max(params), params, spans: self.spans })
     }
 
     /// Ends the chunk, adds it to the pool and returns its index.
-    pub fn finish_chunk(mut self) -> Result<u32, CodegenError> {
+    pub(super) fn finish_chunk(mut self) -> Result<u32, CodegenError> {
         let pool_len = self.pool.chunks.len();
         let index = u32::try_from(pool_len).map_err(|_| CodegenError::TooMany("chunks"))?;
         self.emit(Op::Ret);
@@ -180,7 +180,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     }
 
     /// All `when` lines as one three-valued `and` (no lines: `true`).
-    pub fn conditions(&mut self, conds: &[ir::Expr]) -> Result<(), CodegenError> {
+    pub(super) fn conditions(&mut self, conds: &[ir::Expr]) -> Result<(), CodegenError> {
         match conds {
             [] => {
                 self.emit(Op::Bool(true));
@@ -210,7 +210,7 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
     /// pushes a value (a constant, a parameter, a local, …) cannot fail but for fuel, and carries
     /// the span of the expression it is an operand of: the table stays small, and "fuel ran out
     /// in `params.amount > 100`" says more than "in `params.amount`".
-    pub fn expr(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
+    pub(super) fn expr(&mut self, e: &ir::Expr) -> Result<(), CodegenError> {
         let leaf = as_const(e).is_some()
             || matches!(
                 e.kind,

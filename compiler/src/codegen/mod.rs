@@ -24,10 +24,17 @@ use aarm_runtime::value::MAX_EVIDENCE;
 use expr::{ChunkGen, Pool};
 use std::collections::HashMap;
 
+/// Why a bundle the checker accepted still has no program: a limit of the bytecode format, or a
+/// compiler bug. Code generation stops with one of these rather than emit a program that would
+/// decide differently from the source.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CodegenError {
+    /// More evidence declarations than the runtime's per-request evidence mask has bits for
+    /// (`MAX_EVIDENCE`); holds the number declared.
     #[error("the bundle declares {0} evidence facts; at most {MAX_EVIDENCE} are supported")]
     TooManyEvidence(usize),
+    /// More of something (named: `"rules"`, `"constants"`, `"instructions"`, …) than the
+    /// format's fixed-width indexes can address.
     #[error("the bundle has too many {0} for the bytecode format")]
     TooMany(&'static str),
     /// The checked IR broke an invariant the checker guarantees (a compiler bug).
@@ -236,7 +243,7 @@ fn fields(fs: &[ir::Field]) -> Vec<FieldSchema> {
 
 /// The runtime form of a checked type. `Never` and `Error` cannot occur in an error-free bundle;
 /// they map to `String` rather than panic.
-pub fn value_type(t: &Type) -> ValueType {
+pub(crate) fn value_type(t: &Type) -> ValueType {
     match t {
         Type::Bool => ValueType::Bool,
         Type::Int => ValueType::Int,
