@@ -21,6 +21,14 @@ pub struct Chunk {
     pub spans: Vec<crate::spans::SpanRun>,
 }
 
+impl Chunk {
+    /// The span of instruction `pc`: the last run starting at or before it.
+    pub fn span_at(&self, pc: usize) -> Option<u32> {
+        let runs = self.spans.partition_point(|r| r.from as usize <= pc);
+        runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
+    }
+}
+
 /// A field of `identity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IdentityField {
@@ -470,5 +478,26 @@ impl Op {
             | Op::ParamInGroup { .. }
             | Op::IdentityInGroup { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spans::SpanRun;
+
+    #[test]
+    fn span_at_finds_the_run_covering_an_instruction() {
+        let chunk = Chunk {
+            code: vec![Op::Bool(true); 6],
+            locals: 0,
+            params: 0,
+            spans: vec![SpanRun { from: 1, span: 7 }, SpanRun { from: 3, span: 9 }],
+        };
+        assert_eq!(chunk.span_at(0), None);
+        assert_eq!(chunk.span_at(1), Some(7));
+        assert_eq!(chunk.span_at(2), Some(7));
+        assert_eq!(chunk.span_at(3), Some(9));
+        assert_eq!(chunk.span_at(5), Some(9));
     }
 }

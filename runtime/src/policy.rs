@@ -6,7 +6,6 @@
 //! these. The decision JSON of docs/json.md presents a step-up as a host reads it (approvers
 //! resolved to a list or a role, the risk as text): see [`crate::decision::StepUpObligation`].
 
-use crate::decision::Effect;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -40,6 +39,28 @@ impl Const {
             Const::Time(t) => Value::Time(*t),
             Const::List(items) => Value::List(items.iter().map(Const::to_value).collect()),
             Const::Record(fields) => Value::Record(fields.iter().map(|(_, c)| c.to_value()).collect()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+    Modify,
+    StepUp,
+    Defer,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Modify => "modify",
+            Effect::StepUp => "step_up",
+            Effect::Defer => "defer",
         }
     }
 }

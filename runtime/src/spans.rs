@@ -8,7 +8,6 @@
 //! bundle hash covers it), checked by the verifier when the bundle is loaded, and read only when
 //! an evaluation fails: deciding never looks at it.
 
-use crate::bytecode::Chunk;
 use serde::{Deserialize, Serialize};
 
 /// The longest expression text a bundle may carry for one span, in bytes. The compiler shortens
@@ -68,26 +67,6 @@ impl SpanTable {
     }
 }
 
-impl Chunk {
-    /// The span of instruction `pc`: the last run starting at or before it.
-    pub fn span_at(&self, pc: usize) -> Option<u32> {
-        let runs = self.spans.partition_point(|r| r.from as usize <= pc);
-        runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
-    }
-}
-
-impl crate::decision::Decision {
-    /// The decision as a decider without a span table would make it: no `error_at`, and the
-    /// message without the ` at file:line:col in `expr`` it adds. For differential tests against
-    /// the reference interpreter, which checks decisions, not source locations.
-    pub fn without_error_location(mut self) -> Self {
-        if let Some(at) = self.error_at.take() {
-            self.reason.message = self.reason.message.replacen(&format!(" at {at}"), "", 1);
-        }
-        self
-    }
-}
-
 /// An expression's source text as a span shows it: whitespace runs (line breaks included) become
 /// one space, and text longer than [`MAX_SPAN_TEXT`] bytes is cut at a character boundary and
 /// ends with `…`.
@@ -116,22 +95,6 @@ pub fn span_text(source: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::bytecode::Op;
-
-    #[test]
-    fn span_at_finds_the_run_covering_an_instruction() {
-        let chunk = Chunk {
-            code: vec![Op::Bool(true); 6],
-            locals: 0,
-            params: 0,
-            spans: vec![SpanRun { from: 1, span: 7 }, SpanRun { from: 3, span: 9 }],
-        };
-        assert_eq!(chunk.span_at(0), None);
-        assert_eq!(chunk.span_at(1), Some(7));
-        assert_eq!(chunk.span_at(2), Some(7));
-        assert_eq!(chunk.span_at(3), Some(9));
-        assert_eq!(chunk.span_at(5), Some(9));
-    }
 
     #[test]
     fn span_text_is_one_line_and_bounded() {
