@@ -12,7 +12,7 @@
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
-//!   cannot hold
+//!   cannot hold; `live`: the set of a tool's rules it leaves to evaluate
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together; [`ops`]: the
 //!   primitive operations they share, [`eval_error`]: why evaluating a rule failed
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
@@ -76,6 +76,7 @@ pub mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
 pub mod json;
+pub(crate) mod live;
 pub mod ops;
 pub mod parsed;
 pub(crate) mod plan;

@@ -51,7 +51,7 @@ pub struct Vm {
     /// The span (`spans.rs`) of the instruction the last [`Vm::run`] failed at.
     fault: Option<u32>,
     /// The candidates of a tool that may hold for the request being decided (`index.rs`).
-    pub(crate) live: crate::index::Live,
+    pub(crate) live: crate::live::Live,
 }
 
 fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
