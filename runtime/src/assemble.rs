@@ -138,7 +138,7 @@ fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Deci
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
-pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
+pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
     let rule = source.rule(r);
     let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
     let policy = rule.as_ref().map(|f| f.policy.clone()).unwrap_or_else(|| source.default_policy());

@@ -52,11 +52,11 @@ pub const SIGNATURE_CONTEXT: &[u8] = b"aarm bundle signature v1\0";
 
 /// Most bytes bincode may allocate while decoding a payload (a hostile length prefix is refused
 /// instead of allocated).
-pub const DECODE_LIMIT: usize = 256 * 1024 * 1024;
+pub(crate) const DECODE_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Deepest nesting of values in a payload (constants, types and outcomes nest). Deeper payloads
 /// are refused before they can exhaust the decoder's (or a later recursive walk's) stack.
-pub const MAX_PAYLOAD_DEPTH: usize = 300;
+pub(crate) const MAX_PAYLOAD_DEPTH: usize = 300;
 
 const FLAG_UNSIGNED: u8 = 0;
 const FLAG_SIGNED: u8 = 1;

@@ -23,7 +23,7 @@ pub struct Chunk {
 
 impl Chunk {
     /// The span of instruction `pc`: the last run starting at or before it.
-    pub fn span_at(&self, pc: usize) -> Option<u32> {
+    pub(crate) fn span_at(&self, pc: usize) -> Option<u32> {
         let runs = self.spans.partition_point(|r| r.from as usize <= pc);
         runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
     }
@@ -131,7 +131,7 @@ pub enum MethodOp {
 
 impl MethodOp {
     /// Arguments besides the receiver.
-    pub fn arity(self) -> usize {
+    pub(crate) fn arity(self) -> usize {
         match self {
             MethodOp::StartsWith
             | MethodOp::EndsWith
@@ -335,7 +335,7 @@ pub enum Op {
 impl Op {
     /// (values popped, values pushed), for the verifier's stack-depth analysis. Calls are
     /// resolved by the verifier from the callee's parameter count.
-    pub fn stack_effect(self) -> (usize, usize) {
+    pub(crate) fn stack_effect(self) -> (usize, usize) {
         match self {
             Op::Const(_)
             | Op::Bool(_)
@@ -372,7 +372,7 @@ impl Op {
     }
 
     /// Whether this is one of the fused instructions an engine makes at load time.
-    pub fn is_fused(self) -> bool {
+    pub(crate) fn is_fused(self) -> bool {
         matches!(
             self,
             Op::ParamConstMethod { .. }

@@ -21,7 +21,7 @@ pub const DECIMAL_LIMIT: i128 = 100_000_000_000_000_000_000_000_000_000_000_000_
 
 /// The value when it is in range.
 #[inline]
-pub fn in_range(scaled: i128) -> Option<i128> {
+pub(crate) fn in_range(scaled: i128) -> Option<i128> {
     (scaled > -DECIMAL_LIMIT && scaled < DECIMAL_LIMIT).then_some(scaled)
 }
 
@@ -76,7 +76,7 @@ pub fn format_decimal(d: i128) -> String {
 
 /// Why a decimal text is not a `Decimal`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecimalTextError {
+pub(crate) enum DecimalTextError {
     /// More than 18 fractional digits that are not zeros.
     TooPrecise,
     /// `|x| >= 10^20`.
@@ -85,7 +85,7 @@ pub enum DecimalTextError {
 
 /// The exact value of a number given as its significant digits (most significant first, no
 /// leading zeros) times `10^exp10`. Never rounds.
-pub fn from_digits(negative: bool, digits: &[u8], exp10: i64) -> Result<i128, DecimalTextError> {
+pub(crate) fn from_digits(negative: bool, digits: &[u8], exp10: i64) -> Result<i128, DecimalTextError> {
     if digits.is_empty() {
         return Ok(0);
     }

@@ -275,7 +275,7 @@ impl Decision {
 
     /// Names the reviewer (`settings { review }`) on a decision that can be appealed: a `deny`, a
     /// `step_up` or a `defer`; an allow or modify has nothing to appeal.
-    pub fn for_review(mut self, review: Option<String>) -> Self {
+    pub(crate) fn for_review(mut self, review: Option<String>) -> Self {
         if !matches!(self.decision, Effect::Allow | Effect::Modify) {
             self.review = review;
         }
@@ -351,7 +351,7 @@ pub fn confidence(scaled: i64) -> f64 {
 }
 
 /// A confidence in ten-thousandths as a reason message shows it (`0.75`).
-pub fn format_confidence(scaled: i64) -> String {
+pub(crate) fn format_confidence(scaled: i64) -> String {
     crate::value::format_decimal(i128::from(scaled) * (crate::decimal::DECIMAL_SCALE / i128::from(CONFIDENCE_SCALE)))
 }
 

@@ -14,7 +14,7 @@
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold; `live`: the set of a tool's rules it leaves to evaluate
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together; [`ops`]: the
-//!   primitive operations they share, [`eval_error`]: why evaluating a rule failed
+//!   primitive operations they share, [`ops::EvalError`]: why evaluating a rule failed
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
@@ -63,6 +63,8 @@
 //! A host deciding in a loop converts once and reuses a [`Vm`]: [`Engine::convert`], then
 //! [`Engine::evaluate`] (no allocation) and [`Engine::materialize`] for the decision JSON.
 
+#![warn(missing_docs)]
+
 pub mod assemble;
 pub mod bundle;
 pub mod bytecode;
@@ -72,7 +74,7 @@ pub mod decision;
 pub mod decode;
 pub mod disasm;
 pub mod engine;
-pub mod eval_error;
+pub(crate) mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
 pub mod json;

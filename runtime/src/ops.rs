@@ -192,7 +192,7 @@ fn len_value(n: usize) -> R {
 
 /// The string tests of one string argument (`starts_with`, `ends_with`, `contains`, `glob`);
 /// `None` for any other method. `method` and the fused leaves of `plan.rs` both use it.
-pub fn str_test(op: MethodOp, s: &str, arg: &str) -> Option<bool> {
+pub(crate) fn str_test(op: MethodOp, s: &str, arg: &str) -> Option<bool> {
     match op {
         MethodOp::StartsWith => Some(s.starts_with(arg)),
         MethodOp::EndsWith => Some(s.ends_with(arg)),

@@ -86,7 +86,7 @@ pub fn in_cidr(address: &str, network: &str) -> Result<bool, EvalError> {
 
 /// `Z`, `UTC`, `GMT`, or one of them (or nothing) followed by `+`/`-` and `H`, `HH`, `H:MM`,
 /// `HH:MM` or `HHMM` (hours at most 23, minutes at most 59): the offset in seconds east of UTC.
-pub fn fixed_offset(s: &str) -> Option<i64> {
+pub(crate) fn fixed_offset(s: &str) -> Option<i64> {
     if s.eq_ignore_ascii_case("z") {
         return Some(0);
     }

@@ -173,11 +173,11 @@ pub struct Defer<E = u16> {
 }
 
 /// Default deferral window when `settings` says nothing: ten minutes.
-pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
+pub(crate) const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
 /// Default number of re-evaluations that may come back `defer`.
-pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
 /// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
-pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
+pub(crate) const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
 
 /// The bundle's `settings`, with the language's defaults where a line is absent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const DECISION_SCHEMA: &str = "aarm.decision/2";
 
 /// The longest `request_id` a request may carry, in bytes.
-pub const MAX_REQUEST_ID_BYTES: usize = 128;
+pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 
 /// What a decision covers: the tool, the operation and the parameters it was decided on. An allow
 /// authorizes this call, not another one with other parameters.
@@ -28,7 +28,7 @@ pub struct Scope {
 
 /// A new decision id: a ULID (26 characters of Crockford base 32, sortable by creation time,
 /// 80 random bits), from the operating system's clock and random numbers. For hosts only.
-pub fn new_decision_id() -> String {
+pub(crate) fn new_decision_id() -> String {
     ulid::Ulid::new().to_string()
 }
 

@@ -35,11 +35,11 @@ pub const MAX_STACK: usize = 1024;
 pub const MAX_CALL_DEPTH: usize = 256;
 
 /// Compiled-size limit for each `matches` regex, in bytes (the `regex` crate's `size_limit`).
-pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 22;
 
 /// Compiles a bundle regex with the limits the verifier checks. The VM should compile with this
 /// too, so that what passed verification compiles again.
-pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
 }
 

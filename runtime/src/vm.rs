@@ -13,7 +13,7 @@ use regex::Regex;
 use std::sync::Arc;
 
 /// Instructions one evaluation of one rule may execute.
-pub const DEFAULT_FUEL: u64 = 1_000_000;
+pub(crate) const DEFAULT_FUEL: u64 = 1_000_000;
 
 /// What a program's tables look like to the VM once loaded: constants as values, regexes
 /// compiled, groups as sets.
@@ -47,7 +47,7 @@ pub struct Vm {
     locals: Vec<Value>,
     frames: Vec<Frame>,
     /// Instructions allowed per evaluation of one chunk (0: [`DEFAULT_FUEL`]).
-    pub fuel_limit: u64,
+    pub(crate) fuel_limit: u64,
     /// The span (`spans.rs`) of the instruction the last [`Vm::run`] failed at.
     fault: Option<u32>,
     /// The candidates of a tool that may hold for the request being decided (`index.rs`).
