@@ -7,21 +7,30 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::policy::Effect;
 
+/// Why the decision is what it is: a stable code for programs and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
+    /// The rule's own code, `rule.NAME` for a rule without `reason`, or one of [`codes`].
     pub code: String,
+    /// For people: the rule's message with its interpolations rendered.
     pub message: String,
 }
 
+/// Which policy decided, and the exact bundle it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
+    /// The deciding rule's policy (the bundle's first policy when no rule decided).
     pub name: String,
+    /// That policy's version, as it declares it.
     pub version: String,
+    /// The bundle's hash, `sha256:` and 64 hex digits: which build decided.
     pub bundle_hash: String,
 }
 
 pub use crate::policy::Escalation;
 
+/// A `step_up` as the decision JSON shows it (docs/json.md, "The `step_up` obligation"):
+/// what the host needs to open a case for approvers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpObligation {
     /// The identities that may approve (a group or list, resolved). Empty when `role` is set.
@@ -29,13 +38,21 @@ pub struct StepUpObligation {
     /// Approvers are identities whose host-verified roles include this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// How many distinct approvals release the action.
     pub quorum: u32,
+    /// Seconds until `on_timeout` applies.
     pub timeout_s: i64,
+    /// What an unanswered step-up becomes.
     pub on_timeout: Outcome,
+    /// Whom else to ask, and when; `None` without `escalate`.
     pub escalate: Option<Escalation>,
+    /// Whether one denial ends the case.
     pub veto: bool,
+    /// Whether the requester may count toward the quorum.
     pub self_approval: bool,
+    /// `low`, `medium`, `high` or `critical`.
     pub risk: String,
+    /// Channel names, as the policy wrote them: the host maps them.
     pub notify: Vec<String>,
     /// `valid D` in seconds: how long an approval counts, and how long the allow it releases may
     /// be acted on; absent: `settings { allow_valid }`.
@@ -50,27 +67,41 @@ pub struct StepUpObligation {
 /// What an unanswered step-up or an unresolved deferral becomes, its step-up as hosts read it.
 pub type Outcome = crate::policy::Outcome<StepUpObligation>;
 
+/// An evidence fact a deferral waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
+    /// The fact's name, as declared.
     pub name: String,
+    /// Its declared type (`"Bool"`, `"String"`, ...).
     #[serde(rename = "type")]
     pub ty: String,
+    /// Its declared `from` source, `""` when none: where the host may fetch it.
     pub source: String,
 }
 
+/// A `defer` as the decision JSON shows it (docs/json.md, "The `defer` obligation").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeferObligation {
+    /// The missing facts, in declaration order.
     pub need: Vec<Need>,
+    /// Seconds the case may stay deferred.
     pub timeout_s: i64,
+    /// What it then becomes.
     pub on_timeout: Outcome,
+    /// How many re-evaluations may come back `defer`.
     pub max_attempts: u32,
+    /// What the case becomes after that.
     pub on_exhausted: Outcome,
 }
 
+/// The action a `modify` lets go ahead: the request's, with the assigned parameters replaced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActionOut {
+    /// The tool, as requested.
     pub tool: String,
+    /// The operation, as requested.
     pub operation: String,
+    /// The parameters, each assigned one written as the request writes that type.
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -101,15 +132,23 @@ pub struct Decision {
     /// when the policy names nobody.
     #[serde(default)]
     pub review: Option<String>,
+    /// What the host may do.
     pub decision: Effect,
     /// The deciding rule's qualified name; `null` for the default and for invalid input.
     pub rule: Option<String>,
+    /// Why.
     pub reason: Reason,
+    /// Which policy and bundle decided.
     pub policy: PolicyRef,
+    /// The rule's `risk`, else its step-up's; `None` otherwise.
     pub risk: Option<String>,
+    /// The rule's `confidence`, 0 to 1; `None` when it has none.
     pub confidence: Option<f64>,
+    /// For `step_up` only: what approvers are asked.
     pub step_up: Option<StepUpObligation>,
+    /// For `defer` only: what evidence is awaited.
     pub defer: Option<DeferObligation>,
+    /// For `modify` only: the action as it may go ahead.
     pub modified_action: Option<ActionOut>,
     /// For `eval.error`: the source expression that failed, when the bundle's span table has it.
     /// Absent from the JSON otherwise.
@@ -143,6 +182,7 @@ pub struct Decision {
 /// approved, as exact decimal text (`"5000"`, `"12.5"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamLimit {
+    /// The largest approved value, as exact decimal text.
     pub max: String,
 }
 
@@ -153,8 +193,11 @@ pub struct ParamLimit {
 /// hash of the receipt that recorded it (`open`, `provide` or `source`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRef {
+    /// The evidence fact, by its declared name.
     pub fact: String,
+    /// Where its value came from (see above).
     pub source: String,
+    /// The hash of the receipt that recorded it.
     pub receipt: String,
 }
 
@@ -163,8 +206,11 @@ pub struct EvidenceRef {
 /// names identities), and the statements the declaration requires, as given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authority {
+    /// The authenticated identity that granted the override.
     pub by: String,
+    /// The role it held, when the declaration names a role.
     pub role: Option<String>,
+    /// The statements the declaration requires (`reason`, `ticket`), as given.
     pub statements: std::collections::BTreeMap<String, String>,
 }
 
@@ -176,6 +222,7 @@ pub mod codes {
     pub const EVAL_ERROR: &str = "eval.error";
     /// No rule matched: `settings { default ... }`.
     pub const DEFAULT_DENY: &str = "default.deny";
+    /// No rule matched and `settings { default allow }`.
     pub const DEFAULT_ALLOW: &str = "default.allow";
     /// A rule whose condition depends on evidence the request does not carry might match.
     pub const EVIDENCE_REQUIRED: &str = "evidence.required";
