@@ -116,7 +116,7 @@ pub fn contains(collection: &Value, element: &Value) -> Result<bool, EvalError> 
 }
 
 /// `*` matches any run of characters, `?` one character; everything else is literal.
-pub fn glob(text: &str, pattern: &str) -> bool {
+pub(crate) fn glob(text: &str, pattern: &str) -> bool {
     let t: Vec<char> = text.chars().collect();
     let p: Vec<char> = pattern.chars().collect();
     // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
@@ -148,7 +148,7 @@ pub fn glob(text: &str, pattern: &str) -> bool {
     pi == p.len()
 }
 
-pub fn as_str(v: &Value) -> Result<&str, EvalError> {
+pub(crate) fn as_str(v: &Value) -> Result<&str, EvalError> {
     match v {
         Value::Str(s) => Ok(s),
         _ => Err(bad("string method on a non-string")),

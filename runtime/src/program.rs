@@ -3,7 +3,7 @@
 
 use crate::bytecode::Chunk;
 use crate::policy::{Const, Risk, Settings};
-use crate::schema::{Schema, ValueType};
+use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,11 +93,6 @@ pub struct Program {
 }
 
 impl Program {
-    /// The type of evidence `i`, if declared.
-    pub fn evidence_type(&self, i: usize) -> Option<&ValueType> {
-        self.schema.evidence.get(i).map(|e| &e.ty)
-    }
-
     /// The `valid` of the rule called `qualified_name` (a decision's `rule`), if it has one.
     pub fn rule_valid_s(&self, qualified_name: &str) -> Option<i64> {
         self.rules.iter().find(|r| r.qualified_name == qualified_name).and_then(|r| r.valid_s)

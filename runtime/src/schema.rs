@@ -98,7 +98,7 @@ pub struct Schema {
 }
 
 impl Schema {
-    pub fn tool_index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn tool_index(&self, name: &str) -> Option<usize> {
         self.tools.iter().position(|t| t.name == name)
     }
 }

@@ -46,21 +46,6 @@ impl Value {
         Value::List(Arc::from(Vec::new()))
     }
 
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Bool(_) => "Bool",
-            Value::Int(_) => "Int",
-            Value::Decimal(_) => "Decimal",
-            Value::Str(_) => "String",
-            Value::Duration(_) => "Duration",
-            Value::Time(_) => "Time",
-            Value::List(_) => "List",
-            Value::Record(_) => "Record",
-            Value::Absent => "absent",
-            Value::Unknown(_) => "unknown",
-        }
-    }
-
     /// Structural equality of two known values of one type. `None` when the types differ.
     pub fn equals(&self, other: &Value) -> Option<bool> {
         Some(match (self, other) {

@@ -17,16 +17,16 @@ pub(crate) const DEFAULT_FUEL: u64 = 1_000_000;
 
 /// What a program's tables look like to the VM once loaded: constants as values, regexes
 /// compiled, groups as sets.
-pub struct Tables<'a> {
-    pub consts: &'a [Value],
-    pub regexes: &'a [Regex],
-    pub groups: &'a [Value],
-    pub functions: &'a [Chunk],
+pub(crate) struct Tables<'a> {
+    pub(crate) consts: &'a [Value],
+    pub(crate) regexes: &'a [Regex],
+    pub(crate) groups: &'a [Value],
+    pub(crate) functions: &'a [Chunk],
 }
 
 /// The outcome of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Truth {
+pub(crate) enum Truth {
     True,
     False,
     /// Might match: depends on these evidence facts.
@@ -282,7 +282,7 @@ impl Vm {
     }
 
     /// Evaluates a condition chunk: `true`, `false` or unknown.
-    pub fn condition(&mut self, t: &Tables, chunk: &Chunk, req: &Request) -> Result<Truth, EvalError> {
+    pub(crate) fn condition(&mut self, t: &Tables, chunk: &Chunk, req: &Request) -> Result<Truth, EvalError> {
         match self.run(t, chunk, req)? {
             Value::Bool(true) => Ok(Truth::True),
             Value::Bool(false) => Ok(Truth::False),
@@ -319,7 +319,7 @@ impl Vm {
     /// The span (an index into the program's [`crate::spans::SpanTable`]) of the instruction the
     /// last [`Vm::run`] or [`Vm::condition`] failed at; `None` after a success, or when the code
     /// has no span there.
-    pub fn fault(&self) -> Option<u32> {
+    pub(crate) fn fault(&self) -> Option<u32> {
         self.fault
     }
 
@@ -329,7 +329,7 @@ impl Vm {
     }
 
     /// Runs a chunk to its `Ret` and returns the value, within `fuel_limit` instructions.
-    pub fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
+    pub(crate) fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
         self.fault = None;
         let mut pc = 0usize;
         let result = self.execute(t, entry, req, &mut pc);
