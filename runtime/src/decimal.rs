@@ -31,10 +31,12 @@ pub fn from_int(i: i64) -> i128 {
     i128::from(i) * DECIMAL_SCALE
 }
 
+/// `a + b`, exact; `None` when the sum leaves the `Decimal` range.
 pub fn add(a: i128, b: i128) -> Option<i128> {
     a.checked_add(b).and_then(in_range)
 }
 
+/// `a - b`, exact; `None` when the difference leaves the `Decimal` range.
 pub fn sub(a: i128, b: i128) -> Option<i128> {
     a.checked_sub(b).and_then(in_range)
 }

@@ -29,6 +29,7 @@ pub fn widen(v: &Value) -> R {
     }
 }
 
+/// `-v` of an `Int`, `Decimal` or `Duration`; overflow is an error, never a wrap.
 pub fn neg(v: &Value) -> R {
     match v {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow),
@@ -45,6 +46,8 @@ fn dec_div(a: i128, b: i128) -> Result<i128, EvalError> {
     decimal::div(a, b).ok_or(EvalError::Overflow)
 }
 
+/// A binary arithmetic operation on known operands of the types the operation names; a
+/// mismatch means the bundle is malformed. Every overflow and division by zero is an error.
 pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
     use Value::*;
     let ov = EvalError::Overflow;
@@ -88,6 +91,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
     })
 }
 
+/// `a <op> b` on two known values of one type; a mismatch means the bundle is malformed.
 pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
     match op {
         CmpOp::Eq => a.equals(b).ok_or(bad("equality of mismatched operands")),

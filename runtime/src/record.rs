@@ -20,7 +20,9 @@ pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 /// authorizes this call, not another one with other parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
+    /// The tool, as requested.
     pub tool: String,
+    /// The operation, as requested (`""` when none was given).
     pub operation: String,
     /// The names of the parameters the decision saw, sorted.
     pub params: Vec<String>,

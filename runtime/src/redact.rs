@@ -24,6 +24,7 @@ impl Redaction {
         own.chain(self.context.iter()).cloned().collect()
     }
 
+    /// Whether the policy marks nothing `@redact`: then no record needs a keyed hash.
     pub fn is_empty(&self) -> bool {
         self.tools.is_empty() && self.context.is_empty()
     }

@@ -18,7 +18,9 @@ pub const MAX_SPAN_TEXT: usize = 120;
 /// of the bundle's [`SpanTable`]. Instructions before a chunk's first run have no source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpanRun {
+    /// The first instruction of the run (index within the chunk).
     pub from: u32,
+    /// The source expression (index into [`SpanTable::spans`]).
     pub span: u32,
 }
 
@@ -27,8 +29,9 @@ pub struct SpanRun {
 pub struct SourceSpan {
     /// Index into [`SpanTable::files`].
     pub file: u32,
-    /// 1-based line and column (in characters) of the expression's start.
+    /// 1-based line of the expression's start.
     pub line: u32,
+    /// 1-based column of the expression's start, in characters.
     pub col: u32,
     /// The expression's source text on one line, shortened to at most [`MAX_SPAN_TEXT`] bytes.
     pub text: String,
@@ -39,14 +42,18 @@ pub struct SourceSpan {
 pub struct SpanTable {
     /// File names inside the bundle (`rules/payments.aarm`, `std.net`): as rule locations name them.
     pub files: Vec<String>,
+    /// The expressions, by index: what [`SpanRun::span`] names.
     pub spans: Vec<SourceSpan>,
 }
 
 /// Where an evaluation failed, as the decision JSON shows it (`error_at`, docs/json.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorLocation {
+    /// The file, as the bundle names it (`rules/payments.aarm`).
     pub file: String,
+    /// 1-based line of the expression's start.
     pub line: u32,
+    /// 1-based column, in characters.
     pub col: u32,
     /// The source text of the expression that failed.
     pub expr: String,

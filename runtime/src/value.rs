@@ -12,12 +12,18 @@ pub type EvidenceMask = u128;
 /// Most evidence declarations a bundle may have (one bit each in an [`EvidenceMask`]).
 pub const MAX_EVIDENCE: usize = 128;
 
+/// A runtime value. A declared type maps to one variant (a `Set` is a `List` without
+/// duplicates); `Absent` and `Unknown` are the two ways a value can be missing, and they mean
+/// different things: absent is known to be unset, unknown is not known yet.
 #[derive(Clone, Debug)]
 pub enum Value {
+    /// A `Bool`.
     Bool(bool),
+    /// An `Int`.
     Int(i64),
     /// Fixed point: units of 10^-18 (`crate::decimal`).
     Decimal(i128),
+    /// A `String`.
     Str(Arc<str>),
     /// Seconds.
     Duration(i64),
@@ -34,14 +40,17 @@ pub enum Value {
 }
 
 impl Value {
+    /// A `String` value.
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
 
+    /// A list (or set) value of `items`, in order.
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::from(items))
     }
 
+    /// The empty list.
     pub fn empty_list() -> Value {
         Value::List(Arc::from(Vec::new()))
     }

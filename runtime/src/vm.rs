@@ -268,12 +268,13 @@ fn skip_fused(fuel: u64, pc: &mut usize) -> Result<u64, EvalError> {
 }
 
 impl Vm {
+    /// Scratch space with the default fuel: a million instructions per evaluation of one rule.
     pub fn new() -> Self {
         Vm { fuel_limit: DEFAULT_FUEL, ..Default::default() }
     }
 
     /// Instructions one evaluation may execute.
-    pub fn fuel(&self) -> u64 {
+    pub(crate) fn fuel(&self) -> u64 {
         if self.fuel_limit == 0 {
             DEFAULT_FUEL
         } else {
