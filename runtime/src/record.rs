@@ -4,7 +4,7 @@
 //! The seam between the deterministic evaluator and the host: the engine fills in everything that
 //! follows from the request (`request_id`, `evaluated_at` — the request's `context.now` —, `scope`,
 //! `expires_at`), so that the same request always gets the same decision; only the
-//! `decision_id` is the host's, stamped by `Decision::identify` with [`new_decision_id`] when the
+//! `decision_id` is the host's, stamped by `Decision::identify` with `new_decision_id` when the
 //! decision is handed out (`aarm eval`, `aarm serve`, `aarm-host` and the bindings). The engine
 //! itself never calls it.
 

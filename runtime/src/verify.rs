@@ -5,7 +5,7 @@
 //!
 //! Checks, in order:
 //! - tables: evidence count within [`MAX_EVIDENCE`], `dispatch` has one list per declared tool,
-//!   every regex compiles (with [`REGEX_SIZE_LIMIT`]), every rule's policy exists;
+//!   every regex compiles (with the `REGEX_SIZE_LIMIT`), every rule's policy exists;
 //! - rules and candidates: rule, chunk and `params` slot indices in range, `reason` interpolations
 //!   within each candidate's `reason_chunks`, `defer` evidence in range, each dispatch list sorted
 //!   by priority (highest first) then source order;
