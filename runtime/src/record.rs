@@ -7,6 +7,11 @@
 //! `decision_id` is the host's, stamped by `Decision::identify` with `new_decision_id` when the
 //! decision is handed out (`aarm eval`, `aarm serve`, `aarm-host` and the bindings). The engine
 //! itself never calls it.
+//!
+//! The methods that stamp, time and check a decision (`Decision::identify`, `timed`,
+//! `is_current`, `denied_instead`) are the decision's own, in `decision.rs`; this module holds the
+//! pieces of the record they and the case service share: the schema version, the [`Scope`], the
+//! id and [`earliest`].
 
 use serde::{Deserialize, Serialize};
 
