@@ -20,7 +20,7 @@ pub enum ValueType {
     Time,
     /// `List<T>`: ordered, duplicates allowed.
     List(Box<ValueType>),
-    /// `Set<T>`: no duplicates (a request's duplicates are an input error).
+    /// `Set<T>`: distinct elements (a request's duplicates are dropped, the first kept).
     Set(Box<ValueType>),
     /// A record: its fields in declaration order, with their types.
     Record(Vec<(String, ValueType)>),
