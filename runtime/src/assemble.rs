@@ -36,7 +36,7 @@ pub enum Verdict<R> {
     },
     /// Equal-priority rules disagree under `conflict defer`.
     Conflict {
-        /// The first matching rule of the level (whose policy the decision names).
+        /// The first matching rule of the level: the decision names it and its policy.
         first: R,
         /// The priority level at which they disagree.
         priority: i64,
