@@ -26,27 +26,51 @@ pub enum Verdict<R> {
     /// A rule that might match depends on evidence the request does not carry. `needing` is the
     /// evidence's rule (a walked rule whose `defer` block needs one of the facts), if any: the
     /// deferral is then that rule's own.
-    EvidenceDefer { first: R, mask: EvidenceMask, needing: Option<R> },
+    EvidenceDefer {
+        /// The first rule walked that might match.
+        first: R,
+        /// The evidence facts the undecided rules depend on.
+        mask: EvidenceMask,
+        /// The rule whose own `defer` block applies, if any (see above).
+        needing: Option<R>,
+    },
     /// Equal-priority rules disagree under `conflict defer`.
-    Conflict { first: R, priority: i64 },
+    Conflict {
+        /// The first matching rule of the level: the decision names it and its policy.
+        first: R,
+        /// The priority level at which they disagree.
+        priority: i64,
+    },
     /// The winner's confidence is below `min_confidence`.
     LowConfidence(R),
     /// No rule matched.
     Default,
     /// Evaluating a rule failed: deny. `at` is the span (`spans.rs`) of the instruction that
     /// failed, when known.
-    Error { candidate: R, error: EvalError, at: Option<u32> },
+    Error {
+        /// The rule whose evaluation failed.
+        candidate: R,
+        /// Why it failed.
+        error: EvalError,
+        /// The span of the failing instruction, when known.
+        at: Option<u32>,
+    },
 }
 
 /// The facts of one rule a decision shows.
 #[derive(Debug, Clone)]
 pub struct RuleFacts<'a, M, E> {
+    /// `POLICY.rule`, the decision's `rule`.
     pub qualified_name: &'a str,
+    /// The rule's policy, as the decision names it.
     pub policy: PolicyRef,
+    /// The rule's own `risk`, if any.
     pub risk: Option<Risk>,
     /// Ten-thousandths.
     pub confidence: Option<i64>,
+    /// The code of its `reason` (`rule.NAME` when it has none).
     pub reason_code: &'a str,
+    /// What it decides.
     pub decision: &'a RuleDecision<M, E>,
     /// The rule's `valid` in seconds.
     pub valid_s: Option<i64>,
@@ -54,22 +78,30 @@ pub struct RuleFacts<'a, M, E> {
 
 /// One `modify` assignment, evaluated: the field, its declared type, the new value.
 pub struct Assigned {
+    /// The parameter assigned, by name.
     pub field: String,
+    /// Its declared type, which decides how the value is written as JSON.
     pub ty: ValueType,
+    /// The value assigned; always known (an unknown one is an error before this).
     pub value: Value,
 }
 
 /// What the assembly asks of a resolver: the rules' facts, the settings, and the evaluation of a
 /// rule's reason and `modify` values (which only the resolver can run).
 pub trait Resolved {
+    /// How the resolver names a rule (copied freely).
     type Rule: Copy;
     /// What a `modify` carries in the resolver's rules.
     type Modify;
+    /// How the resolver names an evidence fact in a `defer` block.
     type Evidence;
+    /// The facts of rule `r`; `None` when the resolver has no such rule (a corrupt bundle).
     fn rule(&self, r: Self::Rule) -> Option<RuleFacts<'_, Self::Modify, Self::Evidence>>;
     /// The policy of decisions no rule made: the bundle's first.
     fn default_policy(&self) -> PolicyRef;
+    /// `settings { default }`.
     fn default_effect(&self) -> DefaultEffect;
+    /// `settings { min_confidence }` in ten-thousandths.
     fn min_confidence(&self) -> Option<i64>;
     /// `settings { allow_valid }` in seconds.
     fn allow_valid(&self) -> Option<i64>;
@@ -83,7 +115,9 @@ pub trait Resolved {
     fn needs(&self, mask: EvidenceMask) -> Vec<Need>;
     /// The facts a `defer` block names, as a mask.
     fn need_mask(&self, need: &[Self::Evidence]) -> Result<EvidenceMask, EvalError>;
+    /// The message of rule `r` with its interpolations rendered.
     fn render_reason(&mut self, r: Self::Rule) -> Result<String, EvalError>;
+    /// The values rule `r`'s `modify` assigns.
     fn assignments(&mut self, r: Self::Rule) -> Result<Vec<Assigned>, EvalError>;
     /// Where span `at` is in the source (the bundle's span table); a resolver without one (the
     /// reference interpreter) knows no location.
@@ -138,7 +172,7 @@ fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Deci
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
-pub fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
+pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
     let rule = source.rule(r);
     let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
     let policy = rule.as_ref().map(|f| f.policy.clone()).unwrap_or_else(|| source.default_policy());

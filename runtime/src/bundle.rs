@@ -52,11 +52,11 @@ pub const SIGNATURE_CONTEXT: &[u8] = b"aarm bundle signature v1\0";
 
 /// Most bytes bincode may allocate while decoding a payload (a hostile length prefix is refused
 /// instead of allocated).
-pub const DECODE_LIMIT: usize = 256 * 1024 * 1024;
+pub(crate) const DECODE_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Deepest nesting of values in a payload (constants, types and outcomes nest). Deeper payloads
 /// are refused before they can exhaust the decoder's (or a later recursive walk's) stack.
-pub const MAX_PAYLOAD_DEPTH: usize = 300;
+pub(crate) const MAX_PAYLOAD_DEPTH: usize = 300;
 
 const FLAG_UNSIGNED: u8 = 0;
 const FLAG_SIGNED: u8 = 1;
@@ -64,13 +64,16 @@ const FLAG_SIGNED: u8 = 1;
 /// What the header says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleInfo {
+    /// The bundle format version the header declares.
     pub format_version: u16,
+    /// The version of the `aarm` that built it.
     pub compiler_version: String,
     /// The digest recorded in the header (checked against the content by [`decode`], not by
     /// [`read_info`]).
     pub sha256: [u8; 32],
     /// The signer's key id (16 hex digits), when signed.
     pub key_id: Option<String>,
+    /// Whether the bundle carries a signature.
     pub signed: bool,
 }
 
@@ -84,38 +87,81 @@ impl BundleInfo {
 /// Why a bundle was refused (or could not be written).
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The bytes are not a bundle at all.
     #[error("not an AARM bundle (the file does not start with the `.aarmb` magic bytes)")]
     BadMagic,
+    /// The bundle was written in a format this runtime does not read.
     #[error(
         "bundle format version {found} is not supported (this runtime reads version {supported}); \
          rebuild the bundle with a matching `aarm build`"
     )]
-    UnsupportedVersion { found: u16, supported: u16 },
+    UnsupportedVersion {
+        /// The version in the header.
+        found: u16,
+        /// The version this runtime reads.
+        supported: u16,
+    },
+    /// The file is shorter than its header says.
     #[error("the bundle is truncated: {needed} bytes expected, the file has {found}")]
-    Truncated { needed: u64, found: usize },
+    Truncated {
+        /// The bytes the header promises.
+        needed: u64,
+        /// The bytes the file has.
+        found: usize,
+    },
+    /// The file has bytes after its payload: it is not exactly what was built.
     #[error("the bundle has {extra} unexpected bytes after its payload")]
-    TrailingBytes { extra: u64 },
+    TrailingBytes {
+        /// How many bytes follow the payload.
+        extra: u64,
+    },
+    /// The header cannot be read.
     #[error("the bundle header is malformed: {0}")]
     BadHeader(String),
+    /// The content does not hash to the digest in the header: corrupted or modified.
     #[error(
         "the bundle's content does not match its SHA-256 (header says sha256:{expected}, content is \
          sha256:{actual}): the file is corrupted or was modified"
     )]
-    HashMismatch { expected: String, actual: String },
+    HashMismatch {
+        /// The digest in the header, in hex.
+        expected: String,
+        /// The digest of the content, in hex.
+        actual: String,
+    },
+    /// The host requires a signed bundle and this one is not signed.
     #[error("the bundle is not signed, and this host requires a signed bundle (build it with `--sign-key`)")]
     SignatureMissing,
+    /// The signature does not verify under the key it names.
     #[error("the bundle's signature (key id {key_id}) is invalid: the file was modified or signed incorrectly")]
-    SignatureInvalid { key_id: String },
+    SignatureInvalid {
+        /// The key id the signature names.
+        key_id: String,
+    },
+    /// The bundle is signed by a key the host does not trust.
     #[error("the bundle is signed by key id {key_id}, which is not among this host's trusted keys")]
-    UnknownKey { key_id: String },
+    UnknownKey {
+        /// The key id the signature names.
+        key_id: String,
+    },
+    /// The payload (hash and signature good) does not decode into a program.
     #[error("the bundle's payload cannot be decoded: {0}")]
     Decode(String),
+    /// The header and the payload disagree on the compiler version.
     #[error("the bundle's compiler version is `{header}` in its header but `{payload}` in its payload")]
-    CompilerVersionMismatch { header: String, payload: String },
+    CompilerVersionMismatch {
+        /// The version in the header.
+        header: String,
+        /// The version in the payload.
+        payload: String,
+    },
+    /// The program decoded but the bytecode verifier refused it.
     #[error("the bundle's bytecode is invalid: {0}")]
     Verify(#[from] VerifyError),
+    /// The program could not be encoded (when writing a bundle).
     #[error("the bundle cannot be written: {0}")]
     Encode(String),
+    /// A key file could not be read.
     #[error("invalid key file: {0}")]
     KeyFile(String),
 }

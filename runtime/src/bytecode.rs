@@ -9,8 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A unit of code the VM runs to completion: a rule's condition, one reason interpolation or
+/// `modify` assignment, or a function body. It always ends in [`Op::Ret`] and leaves exactly one
+/// value (the verifier checks both before anything runs).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
+    /// The instructions, in order; jump targets index into this list.
     pub code: Vec<Op>,
     /// Local variable slots the chunk uses (parameters first, for a function).
     pub locals: u16,
@@ -21,75 +25,137 @@ pub struct Chunk {
     pub spans: Vec<crate::spans::SpanRun>,
 }
 
+impl Chunk {
+    /// The span of instruction `pc`: the last run starting at or before it.
+    pub(crate) fn span_at(&self, pc: usize) -> Option<u32> {
+        let runs = self.spans.partition_point(|r| r.from as usize <= pc);
+        runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
+    }
+}
+
 /// A field of `identity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IdentityField {
+    /// `identity.human`: the person the agent acts for (`""` when absent).
     Human,
+    /// `identity.service`: the service account, if any (`""` when absent).
     Service,
+    /// `identity.agent`: the agent making the call (`""` when absent).
     Agent,
+    /// `identity.session`: the agent session (`""` when absent).
     Session,
+    /// `identity.roles`: the host-verified roles, a set of strings.
     Roles,
 }
 
 /// A field of `context`: built in, or declared (by slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ContextField {
+    /// `context.original_request`: what the human asked for, as text.
     OriginalRequest,
+    /// `context.prior_actions`: the session's earlier actions and their decisions.
     PriorActions,
+    /// `context.data_classes`: the data classes the action touches (`"PII"`).
     DataClasses,
+    /// `context.semantic_distance`: how far the action is from the request (optional).
     SemanticDistance,
+    /// `context.now`: the request's time, else the host's clock, so a decision is reproducible.
     Now,
+    /// A field declared in the policy's `context { ... }`, by slot in declaration order.
     Declared(u16),
 }
 
+/// A binary arithmetic operation, resolved by operand type at compile time. Every one is
+/// checked: overflow and division by zero are evaluation errors (`eval.error`), never a wrapped
+/// or saturated result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ArithOp {
+    /// `Int + Int`.
     IntAdd,
+    /// `Int - Int`.
     IntSub,
+    /// `Int * Int`.
     IntMul,
+    /// `Int / Int`, truncating toward zero.
     IntDiv,
+    /// `Decimal + Decimal`, exact.
     DecAdd,
+    /// `Decimal - Decimal`, exact.
     DecSub,
+    /// `Decimal * Decimal`, rounded toward zero to the 18 fractional digits a `Decimal` keeps.
     DecMul,
+    /// `Decimal / Decimal`, rounded toward zero to the 18 fractional digits a `Decimal` keeps.
     DecDiv,
+    /// `String + String`: the two strings joined.
     Concat,
+    /// `Time + Duration` (either order): a later (or earlier) time.
     TimeAddDur,
+    /// `Time - Duration`.
     TimeSubDur,
+    /// `Time - Time`: the `Duration` between them.
     TimeSubTime,
+    /// `Duration + Duration`.
     DurAdd,
+    /// `Duration - Duration`.
     DurSub,
+    /// `Duration * Int` (either order).
     DurMulInt,
+    /// `Duration / Int`, truncating toward zero.
     DurDivInt,
 }
 
+/// A comparison. `==` and `!=` take any two values of one type; the orderings take values that
+/// have an order (numbers, times, durations, strings). Mismatched operands are an evaluation error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CmpOp {
+    /// `==`.
     Eq,
+    /// `!=`.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
 }
 
 /// Built-in methods. Each pops its receiver and fixed arguments and pushes one value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MethodOp {
+    /// `s.starts_with(prefix)`.
     StartsWith,
+    /// `s.ends_with(suffix)`.
     EndsWith,
+    /// `s.contains(sub)` on a string: whether `sub` occurs in `s`.
     StrContains,
+    /// `s.lower()`.
     Lower,
+    /// `s.upper()`.
     Upper,
+    /// `s.trim()`: without leading and trailing whitespace.
     Trim,
+    /// `s.glob(pattern)`: `*` matches any run of characters, `?` one character.
     Glob,
+    /// `s.len()` on a string, in characters.
     StrLen,
+    /// `xs.len()` on a list or set: its number of elements.
     Len,
+    /// `xs.contains(x)` on a list or set: whether `x` is an element.
     Contains,
+    /// `xs.contains_any(ys)`: whether the two share an element.
     ContainsAny,
+    /// `xs.contains_all(ys)`: whether every element of `ys` is in `xs`.
     ContainsAll,
+    /// `t.hour()`: the hour of a `Time`, in UTC.
     Hour,
+    /// `t.minute()`: the minute of a `Time`, in UTC.
     Minute,
+    /// `t.weekday()`: ISO day of the week in UTC, Monday 1 to Sunday 7.
     Weekday,
+    /// `d.seconds()`: a `Duration` as a whole number of seconds.
     Seconds,
     // Appended after the first release of the format, so earlier bundles decode unchanged.
     /// `s.split(sep)`: `List<String>`.
@@ -123,7 +189,7 @@ pub enum MethodOp {
 
 impl MethodOp {
     /// Arguments besides the receiver.
-    pub fn arity(self) -> usize {
+    pub(crate) fn arity(self) -> usize {
         match self {
             MethodOp::StartsWith
             | MethodOp::EndsWith
@@ -156,6 +222,7 @@ impl MethodOp {
         }
     }
 
+    /// The method's name as the source spells it (`starts_with`), for messages and disassembly.
     pub fn name(self) -> &'static str {
         match self {
             MethodOp::StartsWith => "starts_with",
@@ -188,10 +255,14 @@ impl MethodOp {
     }
 }
 
+/// Which quantifier a [`Op::QuantStep`] folds for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum QuantKind {
+    /// `any x in xs: p`: `true` once one element satisfies `p`.
     Any,
+    /// `all x in xs: p`: `false` once one element fails `p`.
     All,
+    /// `count x in xs: p`: how many elements satisfy `p`.
     Count,
 }
 
@@ -200,18 +271,25 @@ pub enum QuantKind {
 pub enum Op {
     /// Push constant `i` of the pool.
     Const(u32),
+    /// Push a `Bool` literal.
     Bool(bool),
     /// Push `params` slot `i` of the action's tool.
     Param(u16),
+    /// Push `action.tool`.
     ActionTool,
+    /// Push `action.operation` (`""` when the host sends none).
     ActionOperation,
+    /// Push an `identity` field.
     Identity(IdentityField),
+    /// Push a `context` field.
     Context(ContextField),
     /// Push evidence `i`, or `unknown` when the request does not carry it.
     Evidence(u16),
     /// Push `is set` of evidence `i` (always definite).
     EvidenceIsSet(u16),
+    /// Push local slot `i` (a function parameter, a `let`, a loop variable).
     Local(u16),
+    /// Pop a value into local slot `i`.
     SetLocal(u16),
     /// Push group `i` as a set of strings.
     Group(u16),
@@ -221,9 +299,13 @@ pub enum Op {
     Unwrap,
     /// `Int` → `Decimal`, also element-wise on a list.
     Widen,
+    /// Negate the number or duration on top (overflow is an error).
     Neg,
+    /// Boolean `not` of the top (`unknown` stays `unknown`).
     Not,
+    /// Pop two operands and push the result of an arithmetic operation.
     Arith(ArithOp),
+    /// Pop two operands and push their comparison (`unknown` when either is).
     Cmp(CmpOp),
     /// Pops an operand and merges it into the `and` accumulator below it; on `false`, the
     /// accumulator becomes `false` and control jumps to the target.
@@ -234,8 +316,10 @@ pub enum Op {
     In,
     /// `is set` / `is not set` on an optional.
     IsSet {
+        /// `true` for `is not set`.
         negated: bool,
     },
+    /// Pop a receiver and its arguments and push the method's result.
     Method(MethodOp),
     /// `s.matches(regex i)`.
     Matches(u32),
@@ -246,29 +330,40 @@ pub enum Op {
     /// `[.., coll]` → `[.., coll, 0]`: start iterating. When the collection is unknown, the
     /// accumulator local becomes unknown and control jumps to the target (the loop's exit).
     IterInit {
+        /// The local that holds the quantifier's or filter's accumulator.
         acc: u16,
+        /// The loop's exit, jumped to when the collection is unknown.
         end: u32,
     },
     /// `[.., coll, i]`: if `i < len`, store `coll[i]` in the local, advance; else jump.
     IterNext {
+        /// The local the element is stored in (the loop variable).
         local: u16,
+        /// The loop's exit, jumped to when the elements are exhausted.
         end: u32,
     },
     /// Pops a body result and folds it into the accumulator local; `any` / `all` jump to the
     /// target once decided.
     QuantStep {
+        /// The quantifier being folded.
         kind: QuantKind,
+        /// The local holding the accumulator.
         acc: u16,
+        /// The loop's exit, jumped to once the outcome is decided.
         end: u32,
     },
     /// Pops a predicate result; appends the local `var` to the list in local `acc` when true.
     FilterStep {
+        /// The local holding the current element.
         var: u16,
+        /// The local holding the list being built.
         acc: u16,
     },
     /// `[.., coll, i]` → `[..]`.
     IterEnd,
+    /// Continue at the target instruction.
     Jump(u32),
+    /// Drop the top of the stack.
     Pop,
     /// Call function `i` with its arguments on the stack.
     Call(u16),
@@ -282,44 +377,59 @@ pub enum Op {
     /// `param slot; const konst; method(m)`, `m` taking one argument.
     #[serde(skip)]
     ParamConstMethod {
+        /// The `params` slot read.
         slot: u16,
+        /// The one-argument method applied.
         m: MethodOp,
+        /// The constant (index into the pool).
         konst: u32,
     },
     /// `param slot; const konst; cmp(c)`.
     #[serde(skip)]
     ParamConstCmp {
+        /// The `params` slot read.
         slot: u16,
+        /// The comparison made.
         c: CmpOp,
+        /// The constant (index into the pool).
         konst: u32,
     },
     /// `param slot; const konst; in`: the parameter in a constant collection.
     #[serde(skip)]
     ParamInConst {
+        /// The `params` slot read.
         slot: u16,
+        /// The constant (index into the pool).
         konst: u32,
     },
     /// `const konst; param slot; in`: a constant in a list parameter.
     #[serde(skip)]
     ConstInParam {
+        /// The constant (index into the pool).
         konst: u32,
+        /// The `params` slot read.
         slot: u16,
     },
     /// `const konst; identity(roles); in`.
     #[serde(skip)]
     ConstInRoles {
+        /// The constant (index into the pool).
         konst: u32,
     },
     /// `param slot; group g; in`: the parameter in a group.
     #[serde(skip)]
     ParamInGroup {
+        /// The `params` slot read.
         slot: u16,
+        /// The group (index into the group table).
         group: u16,
     },
     /// `identity(field); group g; in`: `identity.human in admins` and the like.
     #[serde(skip)]
     IdentityInGroup {
+        /// The `identity` field read.
         field: IdentityField,
+        /// The group (index into the group table).
         group: u16,
     },
 }
@@ -327,7 +437,7 @@ pub enum Op {
 impl Op {
     /// (values popped, values pushed), for the verifier's stack-depth analysis. Calls are
     /// resolved by the verifier from the callee's parameter count.
-    pub fn stack_effect(self) -> (usize, usize) {
+    pub(crate) fn stack_effect(self) -> (usize, usize) {
         match self {
             Op::Const(_)
             | Op::Bool(_)
@@ -364,7 +474,7 @@ impl Op {
     }
 
     /// Whether this is one of the fused instructions an engine makes at load time.
-    pub fn is_fused(self) -> bool {
+    pub(crate) fn is_fused(self) -> bool {
         matches!(
             self,
             Op::ParamConstMethod { .. }
@@ -470,5 +580,26 @@ impl Op {
             | Op::ParamInGroup { .. }
             | Op::IdentityInGroup { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spans::SpanRun;
+
+    #[test]
+    fn span_at_finds_the_run_covering_an_instruction() {
+        let chunk = Chunk {
+            code: vec![Op::Bool(true); 6],
+            locals: 0,
+            params: 0,
+            spans: vec![SpanRun { from: 1, span: 7 }, SpanRun { from: 3, span: 9 }],
+        };
+        assert_eq!(chunk.span_at(0), None);
+        assert_eq!(chunk.span_at(1), Some(7));
+        assert_eq!(chunk.span_at(2), Some(7));
+        assert_eq!(chunk.span_at(3), Some(9));
+        assert_eq!(chunk.span_at(5), Some(9));
     }
 }

@@ -21,7 +21,7 @@ pub const DECIMAL_LIMIT: i128 = 100_000_000_000_000_000_000_000_000_000_000_000_
 
 /// The value when it is in range.
 #[inline]
-pub fn in_range(scaled: i128) -> Option<i128> {
+pub(crate) fn in_range(scaled: i128) -> Option<i128> {
     (scaled > -DECIMAL_LIMIT && scaled < DECIMAL_LIMIT).then_some(scaled)
 }
 
@@ -31,10 +31,12 @@ pub fn from_int(i: i64) -> i128 {
     i128::from(i) * DECIMAL_SCALE
 }
 
+/// `a + b`, exact; `None` when the sum leaves the `Decimal` range.
 pub fn add(a: i128, b: i128) -> Option<i128> {
     a.checked_add(b).and_then(in_range)
 }
 
+/// `a - b`, exact; `None` when the difference leaves the `Decimal` range.
 pub fn sub(a: i128, b: i128) -> Option<i128> {
     a.checked_sub(b).and_then(in_range)
 }
@@ -76,7 +78,7 @@ pub fn format_decimal(d: i128) -> String {
 
 /// Why a decimal text is not a `Decimal`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecimalTextError {
+pub(crate) enum DecimalTextError {
     /// More than 18 fractional digits that are not zeros.
     TooPrecise,
     /// `|x| >= 10^20`.
@@ -85,7 +87,7 @@ pub enum DecimalTextError {
 
 /// The exact value of a number given as its significant digits (most significant first, no
 /// leading zeros) times `10^exp10`. Never rounds.
-pub fn from_digits(negative: bool, digits: &[u8], exp10: i64) -> Result<i128, DecimalTextError> {
+pub(crate) fn from_digits(negative: bool, digits: &[u8], exp10: i64) -> Result<i128, DecimalTextError> {
     if digits.is_empty() {
         return Ok(0);
     }

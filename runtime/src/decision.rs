@@ -1,44 +1,36 @@
 //! Decisions as hosts and `aarm eval` see them (the JSON contract of docs/json.md).
 
+use crate::record::{earliest, new_decision_id, schema_default, Scope};
+use crate::spans::ErrorLocation;
+use crate::value::{format_time, parse_time};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    Allow,
-    Deny,
-    Modify,
-    StepUp,
-    Defer,
-}
+pub use crate::policy::Effect;
 
-impl Effect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-            Effect::Modify => "modify",
-            Effect::StepUp => "step_up",
-            Effect::Defer => "defer",
-        }
-    }
-}
-
+/// Why the decision is what it is: a stable code for programs and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
+    /// The rule's own code, `rule.NAME` for a rule without `reason`, or one of [`codes`].
     pub code: String,
+    /// For people: the rule's message with its interpolations rendered.
     pub message: String,
 }
 
+/// Which policy decided, and the exact bundle it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
+    /// The deciding rule's policy (the bundle's first policy when no rule decided).
     pub name: String,
+    /// That policy's version, as it declares it.
     pub version: String,
+    /// The bundle's hash, `sha256:` and 64 hex digits: which build decided.
     pub bundle_hash: String,
 }
 
 pub use crate::policy::Escalation;
 
+/// A `step_up` as the decision JSON shows it (docs/json.md, "The `step_up` obligation"):
+/// what the host needs to open a case for approvers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpObligation {
     /// The identities that may approve (a group or list, resolved). Empty when `role` is set.
@@ -46,13 +38,21 @@ pub struct StepUpObligation {
     /// Approvers are identities whose host-verified roles include this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// How many distinct approvals release the action.
     pub quorum: u32,
+    /// Seconds until `on_timeout` applies.
     pub timeout_s: i64,
+    /// What an unanswered step-up becomes.
     pub on_timeout: Outcome,
+    /// Whom else to ask, and when; `None` without `escalate`.
     pub escalate: Option<Escalation>,
+    /// Whether one denial ends the case.
     pub veto: bool,
+    /// Whether the requester may count toward the quorum.
     pub self_approval: bool,
+    /// `low`, `medium`, `high` or `critical`.
     pub risk: String,
+    /// Channel names, as the policy wrote them: the host maps them.
     pub notify: Vec<String>,
     /// `valid D` in seconds: how long an approval counts, and how long the allow it releases may
     /// be acted on; absent: `settings { allow_valid }`.
@@ -67,27 +67,41 @@ pub struct StepUpObligation {
 /// What an unanswered step-up or an unresolved deferral becomes, its step-up as hosts read it.
 pub type Outcome = crate::policy::Outcome<StepUpObligation>;
 
+/// An evidence fact a deferral waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
+    /// The fact's name, as declared.
     pub name: String,
+    /// Its declared type (`"Bool"`, `"String"`, ...).
     #[serde(rename = "type")]
     pub ty: String,
+    /// Its declared `from` source, `""` when none: where the host may fetch it.
     pub source: String,
 }
 
+/// A `defer` as the decision JSON shows it (docs/json.md, "The `defer` obligation").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeferObligation {
+    /// The missing facts, in declaration order.
     pub need: Vec<Need>,
+    /// Seconds the case may stay deferred.
     pub timeout_s: i64,
+    /// What it then becomes.
     pub on_timeout: Outcome,
+    /// How many re-evaluations may come back `defer`.
     pub max_attempts: u32,
+    /// What the case becomes after that.
     pub on_exhausted: Outcome,
 }
 
+/// The action a `modify` lets go ahead: the request's, with the assigned parameters replaced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActionOut {
+    /// The tool, as requested.
     pub tool: String,
+    /// The operation, as requested.
     pub operation: String,
+    /// The parameters, each assigned one written as the request writes that type.
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -113,25 +127,33 @@ pub struct Decision {
     pub expires_at: Option<String>,
     /// The tool, operation and parameters decided on; `null` when the request could not be read.
     #[serde(default)]
-    pub scope: Option<crate::record::Scope>,
+    pub scope: Option<Scope>,
     /// Where to appeal a denial or an escalation (`settings { review }`); `null` for allows and
     /// when the policy names nobody.
     #[serde(default)]
     pub review: Option<String>,
+    /// What the host may do.
     pub decision: Effect,
     /// The deciding rule's qualified name; `null` for the default and for invalid input.
     pub rule: Option<String>,
+    /// Why.
     pub reason: Reason,
+    /// Which policy and bundle decided.
     pub policy: PolicyRef,
+    /// The rule's `risk`, else its step-up's; `None` otherwise.
     pub risk: Option<String>,
+    /// The rule's `confidence`, 0 to 1; `None` when it has none.
     pub confidence: Option<f64>,
+    /// For `step_up` only: what approvers are asked.
     pub step_up: Option<StepUpObligation>,
+    /// For `defer` only: what evidence is awaited.
     pub defer: Option<DeferObligation>,
+    /// For `modify` only: the action as it may go ahead.
     pub modified_action: Option<ActionOut>,
     /// For `eval.error`: the source expression that failed, when the bundle's span table has it.
     /// Absent from the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_at: Option<crate::spans::ErrorLocation>,
+    pub error_at: Option<ErrorLocation>,
     /// The request fields the policy marks `@redact` for this tool (`params.body`,
     /// `context.ssn`): every record of the decision outside the evaluator shows a keyed hash in
     /// their place. Absent from the JSON when there are none.
@@ -160,6 +182,7 @@ pub struct Decision {
 /// approved, as exact decimal text (`"5000"`, `"12.5"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamLimit {
+    /// The largest approved value, as exact decimal text.
     pub max: String,
 }
 
@@ -170,8 +193,11 @@ pub struct ParamLimit {
 /// hash of the receipt that recorded it (`open`, `provide` or `source`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRef {
+    /// The evidence fact, by its declared name.
     pub fact: String,
+    /// Where its value came from (see above).
     pub source: String,
+    /// The hash of the receipt that recorded it.
     pub receipt: String,
 }
 
@@ -180,8 +206,11 @@ pub struct EvidenceRef {
 /// names identities), and the statements the declaration requires, as given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authority {
+    /// The authenticated identity that granted the override.
     pub by: String,
+    /// The role it held, when the declaration names a role.
     pub role: Option<String>,
+    /// The statements the declaration requires (`reason`, `ticket`), as given.
     pub statements: std::collections::BTreeMap<String, String>,
 }
 
@@ -193,6 +222,7 @@ pub mod codes {
     pub const EVAL_ERROR: &str = "eval.error";
     /// No rule matched: `settings { default ... }`.
     pub const DEFAULT_DENY: &str = "default.deny";
+    /// No rule matched and `settings { default allow }`.
     pub const DEFAULT_ALLOW: &str = "default.allow";
     /// A rule whose condition depends on evidence the request does not carry might match.
     pub const EVIDENCE_REQUIRED: &str = "evidence.required";
@@ -211,7 +241,7 @@ impl Decision {
     /// A `deny` that no rule made: invalid input, an unloadable bundle. Fail closed.
     pub fn fail_closed(code: &str, message: impl Into<String>, policy: PolicyRef) -> Decision {
         Decision {
-            schema: crate::record::schema_default(),
+            schema: schema_default(),
             decision_id: None,
             request_id: None,
             evaluated_at: None,
@@ -234,6 +264,85 @@ impl Decision {
             limits: Default::default(),
             evidence_refs: Vec::new(),
         }
+    }
+}
+
+impl Decision {
+    /// The decision as a decider without a span table would make it: no `error_at`, and the
+    /// message without the ` at file:line:col in `expr`` it adds. For differential tests against
+    /// the reference interpreter, which checks decisions, not source locations.
+    pub fn without_error_location(mut self) -> Self {
+        if let Some(at) = self.error_at.take() {
+            self.reason.message = self.reason.message.replacen(&format!(" at {at}"), "", 1);
+        }
+        self
+    }
+}
+
+// The decision as a record (`record.rs`): stamped, timed, denied instead, current or not.
+
+impl Decision {
+    /// Stamps the host's `decision_id` (see the module documentation); an id already given is
+    /// kept, so that a decision handed through two layers keeps its first identity.
+    pub fn identify(mut self) -> Self {
+        if self.decision_id.is_none() {
+            self.decision_id = Some(new_decision_id());
+        }
+        self
+    }
+
+    /// The `deny` that replaces this decision when the host cannot stand by it (a store failure,
+    /// a session history it could not read): the same rule, policy and record (ids, time, scope),
+    /// with no expiry and no obligation.
+    pub fn denied_instead(&self, code: &str, message: impl Into<String>) -> Decision {
+        let mut d = Decision::fail_closed(code, message, self.policy.clone());
+        d.rule = self.rule.clone();
+        d.decision_id = self.decision_id.clone();
+        d.request_id = self.request_id.clone();
+        d.evaluated_at = self.evaluated_at.clone();
+        d.scope = self.scope.clone();
+        d.review = self.review.clone();
+        d
+    }
+
+    /// Whether the decision may be acted on at `now` (seconds since the epoch): it is an `allow`
+    /// or a `modify` and, when it has an `expires_at`, `now` is before it. Every other decision,
+    /// and an expiry that cannot be read, is not current: fail closed.
+    ///
+    /// An override is an `allow` with an `expires_at`: it is current until then, like any other.
+    pub fn is_current(&self, now: i64) -> bool {
+        if !matches!(self.decision, Effect::Allow | Effect::Modify) {
+            return false;
+        }
+        match &self.expires_at {
+            None => true,
+            Some(at) => parse_time(at).is_some_and(|expires| now < expires),
+        }
+    }
+
+    /// Names the reviewer (`settings { review }`) on a decision that can be appealed: a `deny`, a
+    /// `step_up` or a `defer`; an allow or modify has nothing to appeal.
+    pub(crate) fn for_review(mut self, review: Option<String>) -> Self {
+        if !matches!(self.decision, Effect::Allow | Effect::Modify) {
+            self.review = review;
+        }
+        self
+    }
+
+    /// Sets `evaluated_at` to `now` and, for an allow or modify valid `valid_s` seconds,
+    /// `expires_at`.
+    pub fn timed(self, now: i64, valid_s: Option<i64>) -> Self {
+        self.timed_within(now, valid_s, None)
+    }
+
+    /// [`Decision::timed`], cut at `until` (seconds since the epoch) when that is earlier: an
+    /// approver's bound on the allow it releases (`aarm case approve --until`).
+    pub fn timed_within(mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) -> Self {
+        self.evaluated_at = Some(format_time(now));
+        if matches!(self.decision, Effect::Allow | Effect::Modify) {
+            self.expires_at = earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time);
+        }
+        self
     }
 }
 
@@ -289,6 +398,70 @@ pub fn confidence(scaled: i64) -> f64 {
 }
 
 /// A confidence in ten-thousandths as a reason message shows it (`0.75`).
-pub fn format_confidence(scaled: i64) -> String {
+pub(crate) fn format_confidence(scaled: i64) -> String {
     crate::value::format_decimal(i128::from(scaled) * (crate::decimal::DECIMAL_SCALE / i128::from(CONFIDENCE_SCALE)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn allow() -> Decision {
+        let policy = PolicyRef { name: "p".into(), version: "1".into(), bundle_hash: String::new() };
+        let mut d = Decision::fail_closed(codes::DEFAULT_ALLOW, "ok", policy);
+        d.decision = Effect::Allow;
+        d
+    }
+
+    #[test]
+    fn ids_are_unique_and_sort_by_time() {
+        let a = allow().identify();
+        let b = allow().identify();
+        let (a, b) = (a.decision_id.unwrap(), b.decision_id.unwrap());
+        assert_eq!(a.len(), 26);
+        assert_ne!(a, b);
+        assert!(a[..10] <= b[..10], "the time part sorts: {a} {b}");
+    }
+
+    #[test]
+    fn identify_keeps_an_id_already_given() {
+        let d = allow().identify();
+        let id = d.decision_id.clone();
+        assert_eq!(d.identify().decision_id, id);
+    }
+
+    #[test]
+    fn an_allow_is_current_until_it_expires() {
+        let d = allow().timed(1000, Some(300));
+        assert_eq!(d.expires_at.as_deref(), Some("1970-01-01T00:21:40Z"));
+        assert!(d.is_current(1000));
+        assert!(d.is_current(1299));
+        assert!(!d.is_current(1300), "expired at expires_at");
+        assert!(allow().timed(1000, None).is_current(i64::MAX), "no validity declared: no expiry");
+    }
+
+    #[test]
+    fn a_denial_instead_keeps_the_record_and_drops_the_expiry() {
+        let mut d = allow().timed(1000, Some(300)).identify();
+        d.request_id = Some("r-1".into());
+        let denied = d.denied_instead(codes::STORE_UNAVAILABLE, "no store");
+        assert_eq!(denied.decision, Effect::Deny);
+        assert_eq!((&denied.decision_id, &denied.request_id), (&d.decision_id, &d.request_id));
+        assert_eq!(denied.evaluated_at, d.evaluated_at);
+        assert_eq!(denied.expires_at, None);
+        assert!(!Decision::is_current(&d.denied_instead(codes::STORE_UNAVAILABLE, "x"), 1000));
+    }
+
+    #[test]
+    fn only_allow_and_modify_are_ever_current() {
+        for effect in [Effect::Deny, Effect::StepUp, Effect::Defer] {
+            let mut d = allow().timed(1000, Some(300));
+            d.decision = effect;
+            assert!(!d.is_current(1000), "{effect:?}");
+        }
+        let mut unreadable = allow();
+        unreadable.expires_at = Some("soon".into());
+        assert!(!unreadable.is_current(0), "an expiry that cannot be read fails closed");
+    }
 }

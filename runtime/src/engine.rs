@@ -20,7 +20,8 @@ use crate::bundle::{self, BundleError};
 use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{codes, Decision, DeferObligation, Need, PolicyRef};
-use crate::index::{Live, ToolIndex};
+use crate::index::ToolIndex;
+use crate::live::Live;
 use crate::ops::EvalError;
 use crate::plan::{self, Plan};
 use crate::policy::{ConflictMode, Const, DefaultEffect};
@@ -33,14 +34,24 @@ use crate::vm::{Tables, Truth, Vm};
 use regex::Regex;
 use std::sync::Arc;
 
+/// Why an engine could not be built. A host that cannot load a bundle has nothing to decide with:
+/// it answers `deny` with `bundle.invalid` rather than allow anything.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The bundle was refused (format, hash, signature, verifier).
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The program (given directly, not as a bundle) failed the verifier.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// A `matches` pattern that passed the verifier does not compile.
     #[error("pattern {index} of the bundle does not compile: {message}")]
-    Regex { index: usize, message: String },
+    Regex {
+        /// The pattern (index into the regex table).
+        index: usize,
+        /// The `regex` crate's reason.
+        message: String,
+    },
 }
 
 /// A loaded, verified bundle, ready to evaluate requests. Immutable and shareable across threads.
@@ -67,10 +78,13 @@ pub type Verdict<'a> = crate::assemble::Verdict<&'a Candidate>;
 /// One rule tried by [`Engine::explain`], and what its condition evaluated to.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Tried {
+    /// The rule's qualified name (`POLICY.rule`).
     pub rule: String,
+    /// Its priority.
     pub priority: i64,
     /// `true`, `false`, `unknown(fact, ...)` or `error: ...`.
     pub condition: String,
+    /// Where the rule is declared in the source (`file:line`).
     pub location: String,
 }
 
@@ -146,10 +160,12 @@ impl Engine {
         self.plans.iter().filter(|p| **p != Plan::Vm).count()
     }
 
+    /// The program the bundle carries, as decoded (before fusion): its schema, rules and settings.
     pub fn program(&self) -> &Program {
         &self.program
     }
 
+    /// The bundle's hash, `sha256:` and 64 hex digits: what decisions name as `bundle_hash`.
     pub fn bundle_hash(&self) -> &str {
         &self.bundle_hash
     }

@@ -6,12 +6,16 @@
 /// reason `eval.error`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EvalError {
+    /// Integer, decimal, duration or time arithmetic left its range: never wrapped.
     #[error("integer overflow")]
     Overflow,
+    /// A division by zero (of an `Int`, a `Decimal` or a `Duration`).
     #[error("division by zero")]
     DivisionByZero,
+    /// The evaluation executed more instructions than its fuel allows (a runaway policy).
     #[error("evaluation ran out of fuel")]
     OutOfFuel,
+    /// An optional parameter or field was read without an `is set` test and is absent.
     #[error("an optional value was read while absent")]
     Absent,
     /// A rewritten (`modify`) action must be definite; a value that depends on evidence not yet
@@ -20,7 +24,12 @@ pub enum EvalError {
     UnknownInModify,
     /// `xs.at(i)` past either end of the list.
     #[error("index {index} is out of range for a list of {len}")]
-    IndexOutOfRange { index: i64, len: u64 },
+    IndexOutOfRange {
+        /// The index asked for.
+        index: i64,
+        /// The list's length.
+        len: u64,
+    },
     /// A string a method parses is not what it must be (`in_cidr`, `utc_offset`, `url_host`, …:
     /// see `parsed.rs`).
     #[error("{0}")]

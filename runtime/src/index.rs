@@ -23,6 +23,7 @@
 // index does not know is not indexed, so its condition is always evaluated.
 
 use crate::bytecode::{CmpOp, MethodOp, Op};
+use crate::live::Live;
 use crate::plan::{Leaf, Plan};
 use crate::program::Candidate;
 use crate::request::Request;
@@ -186,33 +187,6 @@ pub struct ToolIndex {
     /// with the request's values, what those leaves can cost in fuel.
     leading: u64,
     const_work: u64,
-}
-
-/// Scratch space for [`ToolIndex::live`], kept in the `Vm` so that evaluation does not allocate.
-#[derive(Debug, Default)]
-pub struct Live {
-    mask: Vec<u64>,
-    scratch: Vec<u64>,
-}
-
-impl Live {
-    /// The first live candidate at or after `from` (`len` when none is).
-    #[inline]
-    pub fn next(&self, from: usize, len: usize) -> usize {
-        let mut w = from / 64;
-        let Some(first) = self.mask.get(w) else { return len };
-        let mut bits = first & (!0u64).checked_shl((from % 64) as u32).unwrap_or(0);
-        loop {
-            if bits != 0 {
-                return (w * 64 + bits.trailing_zeros() as usize).min(len);
-            }
-            w += 1;
-            match self.mask.get(w) {
-                Some(b) => bits = *b,
-                None => return len,
-            }
-        }
-    }
 }
 
 impl ToolIndex {

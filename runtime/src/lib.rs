@@ -12,9 +12,9 @@
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
-//!   cannot hold
+//!   cannot hold; `live`: the set of a tool's rules it leaves to evaluate
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together; [`ops`]: the
-//!   primitive operations they share, [`eval_error`]: why evaluating a rule failed
+//!   primitive operations they share, [`ops::EvalError`]: why evaluating a rule failed
 //! - [`policy`]: the policy vocabulary (effects, step-up, defer, outcomes, risk, constants) the
 //!   compiler's IR, the bundle and the engine share
 //! - [`assemble`]: decisions built from a resolution, for the engine and the compiler's oracle
@@ -63,19 +63,23 @@
 //! A host deciding in a loop converts once and reuses a [`Vm`]: [`Engine::convert`], then
 //! [`Engine::evaluate`] (no allocation) and [`Engine::materialize`] for the decision JSON.
 
+#![deny(missing_docs)]
+
 pub mod assemble;
 pub mod bundle;
 pub mod bytecode;
+#[allow(missing_docs)] // documented by the json branch
 pub mod convert;
 pub mod decimal;
 pub mod decision;
 pub mod decode;
 pub mod disasm;
 pub mod engine;
-pub mod eval_error;
+pub(crate) mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
 pub mod json;
+pub(crate) mod live;
 pub mod ops;
 pub mod parsed;
 pub(crate) mod plan;

@@ -29,6 +29,7 @@ pub fn widen(v: &Value) -> R {
     }
 }
 
+/// `-v` of an `Int`, `Decimal` or `Duration`; overflow is an error, never a wrap.
 pub fn neg(v: &Value) -> R {
     match v {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow),
@@ -45,6 +46,8 @@ fn dec_div(a: i128, b: i128) -> Result<i128, EvalError> {
     decimal::div(a, b).ok_or(EvalError::Overflow)
 }
 
+/// A binary arithmetic operation on known operands of the types the operation names; a
+/// mismatch means the bundle is malformed. Every overflow and division by zero is an error.
 pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
     use Value::*;
     let ov = EvalError::Overflow;
@@ -88,6 +91,7 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> R {
     })
 }
 
+/// `a <op> b` on two known values of one type; a mismatch means the bundle is malformed.
 pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
     match op {
         CmpOp::Eq => a.equals(b).ok_or(bad("equality of mismatched operands")),
@@ -116,7 +120,7 @@ pub fn contains(collection: &Value, element: &Value) -> Result<bool, EvalError> 
 }
 
 /// `*` matches any run of characters, `?` one character; everything else is literal.
-pub fn glob(text: &str, pattern: &str) -> bool {
+pub(crate) fn glob(text: &str, pattern: &str) -> bool {
     let t: Vec<char> = text.chars().collect();
     let p: Vec<char> = pattern.chars().collect();
     // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
@@ -148,7 +152,7 @@ pub fn glob(text: &str, pattern: &str) -> bool {
     pi == p.len()
 }
 
-pub fn as_str(v: &Value) -> Result<&str, EvalError> {
+pub(crate) fn as_str(v: &Value) -> Result<&str, EvalError> {
     match v {
         Value::Str(s) => Ok(s),
         _ => Err(bad("string method on a non-string")),
@@ -192,7 +196,7 @@ fn len_value(n: usize) -> R {
 
 /// The string tests of one string argument (`starts_with`, `ends_with`, `contains`, `glob`);
 /// `None` for any other method. `method` and the fused leaves of `plan.rs` both use it.
-pub fn str_test(op: MethodOp, s: &str, arg: &str) -> Option<bool> {
+pub(crate) fn str_test(op: MethodOp, s: &str, arg: &str) -> Option<bool> {
     match op {
         MethodOp::StartsWith => Some(s.starts_with(arg)),
         MethodOp::EndsWith => Some(s.ends_with(arg)),

@@ -18,7 +18,7 @@ fn url(s: &str, method: &'static str) -> Result<url::Url, EvalError> {
 }
 
 /// `s.url_scheme()`: lower-cased (`HTTPS://x` → `https`).
-pub fn url_scheme(s: &str) -> Result<String, EvalError> {
+pub(crate) fn url_scheme(s: &str) -> Result<String, EvalError> {
     Ok(url(s, "`url_scheme`: the string is not an absolute URL")?.scheme().to_string())
 }
 
@@ -27,7 +27,7 @@ pub fn url_scheme(s: &str) -> Result<String, EvalError> {
 /// cannot be dodged with it); IP addresses are written as `std::net` writes them, IPv6 without
 /// brackets (`https://[::1]/` → `::1`), so `in_cidr` reads them. A URL without a host
 /// (`mailto:a@b`) is an evaluation error.
-pub fn url_host(s: &str) -> Result<String, EvalError> {
+pub(crate) fn url_host(s: &str) -> Result<String, EvalError> {
     let parsed = url(s, "`url_host`: the string is not an absolute URL")?;
     match parsed.host() {
         Some(url::Host::Domain(d)) => Ok(d.strip_suffix('.').unwrap_or(d).to_string()),
@@ -39,7 +39,7 @@ pub fn url_host(s: &str) -> Result<String, EvalError> {
 
 /// `s.url_port()`: the explicit port, else the scheme's default (443 for `https`); a URL with
 /// neither is an evaluation error.
-pub fn url_port(s: &str) -> Result<i64, EvalError> {
+pub(crate) fn url_port(s: &str) -> Result<i64, EvalError> {
     url(s, "`url_port`: the string is not an absolute URL")?
         .port_or_known_default()
         .map(i64::from)
@@ -48,12 +48,12 @@ pub fn url_port(s: &str) -> Result<i64, EvalError> {
 
 /// `s.url_path()`: as the URL serializes it (dot segments resolved, `\` read as `/` in the
 /// schemes that browsers treat so, percent-escapes kept as written).
-pub fn url_path(s: &str) -> Result<String, EvalError> {
+pub(crate) fn url_path(s: &str) -> Result<String, EvalError> {
     Ok(url(s, "`url_path`: the string is not an absolute URL")?.path().to_string())
 }
 
 /// `s.url_query()`: the query without its `?`, empty when the URL has none.
-pub fn url_query(s: &str) -> Result<String, EvalError> {
+pub(crate) fn url_query(s: &str) -> Result<String, EvalError> {
     Ok(url(s, "`url_query`: the string is not an absolute URL")?.query().unwrap_or("").to_string())
 }
 
@@ -64,7 +64,7 @@ fn ip(s: &str) -> Result<IpAddr, EvalError> {
 }
 
 /// `s.is_ip()`: whether `in_cidr` reads `s` as an address (never an error).
-pub fn is_ip(s: &str) -> bool {
+pub(crate) fn is_ip(s: &str) -> bool {
     ip(s).is_ok()
 }
 
@@ -78,7 +78,7 @@ fn block(s: &str) -> Result<ipnet::IpNet, EvalError> {
 /// `ip.in_cidr(block)`. An IPv4 address written as IPv6 (`::ffff:10.0.0.1`) is in the IPv4 blocks
 /// that hold the IPv4 address, as a host that connects to it reaches that address; an address
 /// and a block of different families are otherwise never in each other.
-pub fn in_cidr(address: &str, network: &str) -> Result<bool, EvalError> {
+pub(crate) fn in_cidr(address: &str, network: &str) -> Result<bool, EvalError> {
     let address = ip(address)?;
     let network = block(network)?;
     Ok(network.contains(&address) || network.contains(&address.to_canonical()))
@@ -86,7 +86,7 @@ pub fn in_cidr(address: &str, network: &str) -> Result<bool, EvalError> {
 
 /// `Z`, `UTC`, `GMT`, or one of them (or nothing) followed by `+`/`-` and `H`, `HH`, `H:MM`,
 /// `HH:MM` or `HHMM` (hours at most 23, minutes at most 59): the offset in seconds east of UTC.
-pub fn fixed_offset(s: &str) -> Option<i64> {
+pub(crate) fn fixed_offset(s: &str) -> Option<i64> {
     if s.eq_ignore_ascii_case("z") {
         return Some(0);
     }
@@ -117,7 +117,7 @@ pub fn fixed_offset(s: &str) -> Option<i64> {
 }
 
 /// `s.utc_offset()`: a fixed offset only; a zone name has no one offset.
-pub fn utc_offset(s: &str) -> Result<i64, EvalError> {
+pub(crate) fn utc_offset(s: &str) -> Result<i64, EvalError> {
     fixed_offset(s).ok_or(EvalError::Unparsable(
         "`utc_offset`: the string is not a UTC offset (`+05:30`, `-08:00`, `Z`); for a zone name such as \
          `Europe/Paris` use `t.offset_in(zone)`, whose answer depends on the instant",
@@ -140,7 +140,7 @@ fn zone(s: &str) -> Result<jiff::tz::TimeZone, EvalError> {
 
 /// `t.offset_in(zone)`: the offset east of UTC in force at the instant `t` (seconds since the
 /// epoch) in `zone`, daylight saving included.
-pub fn offset_in(t: i64, zone_name: &str) -> Result<i64, EvalError> {
+pub(crate) fn offset_in(t: i64, zone_name: &str) -> Result<i64, EvalError> {
     let tz = zone(zone_name)?;
     let instant = jiff::Timestamp::from_second(t)
         .map_err(|_| EvalError::Unparsable("`offset_in`: the time is outside the range of the time zone database"))?;

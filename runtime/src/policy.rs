@@ -6,7 +6,6 @@
 //! these. The decision JSON of docs/json.md presents a step-up as a host reads it (approvers
 //! resolved to a list or a role, the risk as text): see [`crate::decision::StepUpObligation`].
 
-use crate::decision::Effect;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -14,15 +13,19 @@ use std::sync::Arc;
 /// A constant: a literal of the source, a value of the bundle's pool, a value of a `test` step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Const {
+    /// A `Bool`.
     Bool(bool),
+    /// An `Int`, a signed 64-bit integer.
     Int(i64),
     /// Units of 10^-18 (`crate::decimal`).
     Decimal(i128),
+    /// A `String`.
     Str(String),
     /// Seconds.
     Duration(i64),
     /// Seconds since the Unix epoch, UTC.
     Time(i64),
+    /// A list or set, its elements in order.
     List(Vec<Const>),
     /// Fields in the order of the record type, with their names (for JSON and messages).
     Record(Vec<(String, Const)>),
@@ -44,17 +47,52 @@ impl Const {
     }
 }
 
+/// What a decision says the host may do, as the decision JSON names it (`decision`). Only
+/// `Allow` and `Modify` let an action go ahead; everything that cannot be decided fails closed
+/// to `Deny`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The action may go ahead as requested.
+    Allow,
+    /// The action must not go ahead.
+    Deny,
+    /// The action may go ahead only as `modified_action`, with the parameters a rule assigned.
+    Modify,
+    /// The action waits for approvers (the `step_up` obligation).
+    StepUp,
+    /// The action waits for evidence the request did not carry (the `defer` obligation).
+    Defer,
+}
+
+impl Effect {
+    /// The name the decision JSON and the source give it (`step_up`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Modify => "modify",
+            Effect::StepUp => "step_up",
+            Effect::Defer => "defer",
+        }
+    }
+}
+
 /// `settings { default allow | deny }`: the decision when no rule matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DefaultEffect {
+    /// Allow what no rule decided: `default.allow`.
     Allow,
+    /// Deny what no rule decided (the language's default): `default.deny`.
     Deny,
 }
 
 /// `settings { conflict restrictive | defer }`: what equal-priority rules that disagree do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConflictMode {
+    /// The most restrictive wins: deny, step_up, defer, modify, allow (the default).
     Restrictive,
+    /// Neither wins: the action is deferred with `conflict.defer`.
     Defer,
 }
 
@@ -62,9 +100,13 @@ pub enum ConflictMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
+    /// `low`.
     Low,
+    /// `medium`.
     Medium,
+    /// `high`.
     High,
+    /// `critical`.
     Critical,
 }
 
@@ -92,22 +134,32 @@ pub enum Approvers {
 /// `escalate after D to [...]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Escalation {
+    /// Seconds after the step-up opens at which the escalation happens.
     pub after_s: i64,
+    /// The identities the request then goes to as well.
     pub to: Vec<String>,
 }
 
 /// A `step_up` block with the bundle's defaults filled in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUp {
+    /// How many distinct approvals release the action.
     pub quorum: u32,
+    /// Who may approve.
     pub approvers: Approvers,
+    /// Seconds until `on_timeout` applies.
     pub timeout_s: i64,
+    /// What an unanswered step-up becomes.
     pub on_timeout: Outcome,
+    /// Whom else to ask, and when; `None` without `escalate`.
     pub escalate: Option<Escalation>,
+    /// Whether one denial ends the case, whatever the other approvers say.
     pub veto: bool,
     /// Whether the requester may approve their own action.
     pub self_approval: bool,
+    /// The step-up's risk, shown to approvers.
     pub risk: Risk,
+    /// The channels told of the request, as written: the host maps the names.
     pub notify: Vec<String>,
     /// `valid D` in seconds: how long an approval counts, and how long the allow it releases
     /// may be acted on (overrides `settings { allow_valid }`).
@@ -122,9 +174,13 @@ pub struct StepUp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome<S = StepUp> {
+    /// The action is allowed.
     Allow,
+    /// The action is denied.
     Deny,
+    /// The case is cancelled: the action does not happen, and no approver denied it.
     Cancel,
+    /// A further tier of approval.
     StepUp(Box<S>),
 }
 
@@ -144,34 +200,45 @@ impl<S> Outcome<S> {
 /// id in the compiler, its index (`u16`) in a bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Defer<E = u16> {
+    /// The evidence facts the action waits for.
     pub need: Vec<E>,
+    /// Seconds the case may stay deferred.
     pub timeout_s: i64,
+    /// What it then becomes.
     pub on_timeout: Outcome,
+    /// How many re-evaluations may come back `defer`.
     pub max_attempts: u32,
+    /// What the case becomes after that.
     pub on_exhausted: Outcome,
 }
 
 /// Default deferral window when `settings` says nothing: ten minutes.
-pub const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
+pub(crate) const DEFAULT_DEFER_TIMEOUT_S: i64 = 600;
 /// Default number of re-evaluations that may come back `defer`.
-pub const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_DEFER_ATTEMPTS: u32 = 3;
 /// Default approval window (docs/language.md, `step_up`: `1h -> deny`).
-pub const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
+pub(crate) const DEFAULT_STEP_UP_TIMEOUT_S: i64 = 3600;
 
 /// The bundle's `settings`, with the language's defaults where a line is absent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
+    /// The decision when no rule matches.
     pub default: DefaultEffect,
+    /// What equal-priority rules that disagree do.
     pub conflict: ConflictMode,
     /// Ten-thousandths; `None` when not set.
     pub min_confidence: Option<i64>,
     /// For deferrals that come from unknown evidence or a `defer` block without limits.
     pub defer_timeout_s: i64,
+    /// What such a deferral becomes when it times out.
     pub defer_on_timeout: Outcome,
+    /// How many re-evaluations of such a deferral may come back `defer`.
     pub defer_attempts: u32,
+    /// What such a deferral becomes after that.
     pub defer_on_exhausted: Outcome,
     /// For `step_up` blocks without a `timeout` clause.
     pub step_up_timeout_s: i64,
+    /// What such a step-up becomes when it times out.
     pub step_up_on_timeout: Outcome,
     /// `allow_valid`: how long an allow or modify may be acted on (its `expires_at`); `None`:
     /// no bound.
@@ -223,10 +290,15 @@ impl Settings {
 /// evidence fact, as in [`Defer`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RuleDecision<M = (), E = u16> {
+    /// `allow`.
     Allow,
+    /// `deny`.
     Deny,
+    /// `modify`, with what it assigns.
     Modify(M),
+    /// `step_up`, with its block.
     StepUp(StepUp),
+    /// `defer`, with its block.
     Defer(Defer<E>),
 }
 
@@ -242,6 +314,7 @@ impl<M, E> RuleDecision<M, E> {
         }
     }
 
+    /// The decision's name, as the decision JSON and messages spell it (`step_up`).
     pub fn name(&self) -> &'static str {
         self.effect().as_str()
     }
@@ -271,6 +344,7 @@ pub const DEFAULT_OVERRIDE_STATEMENTS: &[&str] = &["reason"];
 /// what its author must state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverridePolicy {
+    /// The tool whose denials may be overridden.
     pub tool: String,
     /// Who may override: named identities, or holders of a host-verified role.
     pub by: Approvers,

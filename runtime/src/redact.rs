@@ -24,6 +24,7 @@ impl Redaction {
         own.chain(self.context.iter()).cloned().collect()
     }
 
+    /// Whether the policy marks nothing `@redact`: then no record needs a keyed hash.
     pub fn is_empty(&self) -> bool {
         self.tools.is_empty() && self.context.is_empty()
     }
@@ -31,7 +32,7 @@ impl Redaction {
     /// Whether the request value at `json_path` (an input error's `$.action.params.pin`,
     /// `$.context.ssn`, `$.action.params.codes[2]`) is a marked field or inside one, for any
     /// tool: an `input.invalid` message about it must not quote the value.
-    pub fn covers_input_path(&self, json_path: &str) -> bool {
+    pub(crate) fn covers_input_path(&self, json_path: &str) -> bool {
         let marked = self.tools.iter().flat_map(|(_, paths)| paths.iter()).chain(self.context.iter());
         marked.filter_map(|p| input_path(p)).any(|m| {
             json_path == m

@@ -8,7 +8,6 @@
 //! bundle hash covers it), checked by the verifier when the bundle is loaded, and read only when
 //! an evaluation fails: deciding never looks at it.
 
-use crate::bytecode::Chunk;
 use serde::{Deserialize, Serialize};
 
 /// The longest expression text a bundle may carry for one span, in bytes. The compiler shortens
@@ -19,7 +18,9 @@ pub const MAX_SPAN_TEXT: usize = 120;
 /// of the bundle's [`SpanTable`]. Instructions before a chunk's first run have no source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpanRun {
+    /// The first instruction of the run (index within the chunk).
     pub from: u32,
+    /// The source expression (index into [`SpanTable::spans`]).
     pub span: u32,
 }
 
@@ -28,8 +29,9 @@ pub struct SpanRun {
 pub struct SourceSpan {
     /// Index into [`SpanTable::files`].
     pub file: u32,
-    /// 1-based line and column (in characters) of the expression's start.
+    /// 1-based line of the expression's start.
     pub line: u32,
+    /// 1-based column of the expression's start, in characters.
     pub col: u32,
     /// The expression's source text on one line, shortened to at most [`MAX_SPAN_TEXT`] bytes.
     pub text: String,
@@ -40,14 +42,18 @@ pub struct SourceSpan {
 pub struct SpanTable {
     /// File names inside the bundle (`rules/payments.aarm`, `std.net`): as rule locations name them.
     pub files: Vec<String>,
+    /// The expressions, by index: what [`SpanRun::span`] names.
     pub spans: Vec<SourceSpan>,
 }
 
 /// Where an evaluation failed, as the decision JSON shows it (`error_at`, docs/json.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorLocation {
+    /// The file, as the bundle names it (`rules/payments.aarm`).
     pub file: String,
+    /// 1-based line of the expression's start.
     pub line: u32,
+    /// 1-based column, in characters.
     pub col: u32,
     /// The source text of the expression that failed.
     pub expr: String,
@@ -65,26 +71,6 @@ impl SpanTable {
         let span = self.spans.get(index as usize)?;
         let file = self.files.get(span.file as usize)?;
         Some(ErrorLocation { file: file.clone(), line: span.line, col: span.col, expr: span.text.clone() })
-    }
-}
-
-impl Chunk {
-    /// The span of instruction `pc`: the last run starting at or before it.
-    pub fn span_at(&self, pc: usize) -> Option<u32> {
-        let runs = self.spans.partition_point(|r| r.from as usize <= pc);
-        runs.checked_sub(1).and_then(|i| self.spans.get(i)).map(|r| r.span)
-    }
-}
-
-impl crate::decision::Decision {
-    /// The decision as a decider without a span table would make it: no `error_at`, and the
-    /// message without the ` at file:line:col in `expr`` it adds. For differential tests against
-    /// the reference interpreter, which checks decisions, not source locations.
-    pub fn without_error_location(mut self) -> Self {
-        if let Some(at) = self.error_at.take() {
-            self.reason.message = self.reason.message.replacen(&format!(" at {at}"), "", 1);
-        }
-        self
     }
 }
 
@@ -116,22 +102,6 @@ pub fn span_text(source: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::bytecode::Op;
-
-    #[test]
-    fn span_at_finds_the_run_covering_an_instruction() {
-        let chunk = Chunk {
-            code: vec![Op::Bool(true); 6],
-            locals: 0,
-            params: 0,
-            spans: vec![SpanRun { from: 1, span: 7 }, SpanRun { from: 3, span: 9 }],
-        };
-        assert_eq!(chunk.span_at(0), None);
-        assert_eq!(chunk.span_at(1), Some(7));
-        assert_eq!(chunk.span_at(2), Some(7));
-        assert_eq!(chunk.span_at(3), Some(9));
-        assert_eq!(chunk.span_at(5), Some(9));
-    }
 
     #[test]
     fn span_text_is_one_line_and_bounded() {

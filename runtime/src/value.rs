@@ -12,12 +12,18 @@ pub type EvidenceMask = u128;
 /// Most evidence declarations a bundle may have (one bit each in an [`EvidenceMask`]).
 pub const MAX_EVIDENCE: usize = 128;
 
+/// A runtime value. A declared type maps to one variant (a `Set` is a `List` without
+/// duplicates); `Absent` and `Unknown` are the two ways a value can be missing, and they mean
+/// different things: absent is known to be unset, unknown is not known yet.
 #[derive(Clone, Debug)]
 pub enum Value {
+    /// A `Bool`.
     Bool(bool),
+    /// An `Int`.
     Int(i64),
     /// Fixed point: units of 10^-18 (`crate::decimal`).
     Decimal(i128),
+    /// A `String`.
     Str(Arc<str>),
     /// Seconds.
     Duration(i64),
@@ -34,31 +40,19 @@ pub enum Value {
 }
 
 impl Value {
+    /// A `String` value.
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
 
+    /// A list (or set) value of `items`, in order.
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::from(items))
     }
 
+    /// The empty list.
     pub fn empty_list() -> Value {
         Value::List(Arc::from(Vec::new()))
-    }
-
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Bool(_) => "Bool",
-            Value::Int(_) => "Int",
-            Value::Decimal(_) => "Decimal",
-            Value::Str(_) => "String",
-            Value::Duration(_) => "Duration",
-            Value::Time(_) => "Time",
-            Value::List(_) => "List",
-            Value::Record(_) => "Record",
-            Value::Absent => "absent",
-            Value::Unknown(_) => "unknown",
-        }
     }
 
     /// Structural equality of two known values of one type. `None` when the types differ.
@@ -175,7 +169,7 @@ pub fn format_time(t: i64) -> String {
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;

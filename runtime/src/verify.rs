@@ -5,7 +5,7 @@
 //!
 //! Checks, in order:
 //! - tables: evidence count within [`MAX_EVIDENCE`], `dispatch` has one list per declared tool,
-//!   every regex compiles (with [`REGEX_SIZE_LIMIT`]), every rule's policy exists;
+//!   every regex compiles (with the `REGEX_SIZE_LIMIT`), every rule's policy exists;
 //! - rules and candidates: rule, chunk and `params` slot indices in range, `reason` interpolations
 //!   within each candidate's `reason_chunks`, `defer` evidence in range, each dispatch list sorted
 //!   by priority (highest first) then source order;
@@ -35,18 +35,20 @@ pub const MAX_STACK: usize = 1024;
 pub const MAX_CALL_DEPTH: usize = 256;
 
 /// Compiled-size limit for each `matches` regex, in bytes (the `regex` crate's `size_limit`).
-pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 22;
 
 /// Compiles a bundle regex with the limits the verifier checks. The VM should compile with this
 /// too, so that what passed verification compiles again.
-pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
 }
 
 /// A piece of code: a rule chunk (`Program::chunks`) or a function body (`Program::functions`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkRef {
+    /// A rule chunk, by index into `Program::chunks`.
     Chunk(usize),
+    /// A function body, by index into `Program::functions`.
     Function(usize),
 }
 
@@ -62,7 +64,9 @@ impl std::fmt::Display for ChunkRef {
 /// A dispatch list: a declared tool's (by schema index), or the one for undeclared tools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DispatchRef {
+    /// The list of a declared tool, by its index in the schema.
     Tool(usize),
+    /// The list for tools the schema does not declare.
     Any,
 }
 
@@ -78,11 +82,17 @@ impl std::fmt::Display for DispatchRef {
 /// Which table an instruction operand indexes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
+    /// The constant pool.
     Const,
+    /// The `matches` patterns.
     Regex,
+    /// The groups (sets of identities or values).
     Group,
+    /// The declared evidence facts.
     Evidence,
+    /// The declared `context` fields.
     Context,
+    /// The function bodies.
     Function,
 }
 
@@ -102,8 +112,11 @@ impl std::fmt::Display for Table {
 /// What a candidate refers to by chunk index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkUse {
+    /// The rule's condition.
     Condition,
+    /// An expression its reason interpolates.
     Reason,
+    /// A value a `modify` assigns.
     Assignment,
 }
 
@@ -121,80 +134,350 @@ impl std::fmt::Display for ChunkUse {
 /// dispatch list and candidate; rule) and what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum VerifyError {
+    /// The bundle declares more evidence facts than an evidence mask has bits.
     #[error("the bundle declares {count} evidence facts; at most {max} are supported")]
-    TooManyEvidence { count: usize, max: usize },
+    TooManyEvidence {
+        /// How many the bundle declares.
+        count: usize,
+        /// The most an evidence mask can carry.
+        max: usize,
+    },
+    /// The dispatch table does not have exactly one list per declared tool.
     #[error("the dispatch table has {dispatch} lists but the schema declares {tools} tools")]
-    DispatchLength { dispatch: usize, tools: usize },
+    DispatchLength {
+        /// Lists in the dispatch table.
+        dispatch: usize,
+        /// Tools the schema declares.
+        tools: usize,
+    },
+    /// A `matches` pattern does not compile within the size limits the VM compiles it with.
     #[error("regex {index} (`{pattern}`) does not compile: {message}")]
-    BadRegex { index: usize, pattern: String, message: String },
+    BadRegex {
+        /// The regex (index into the regex table).
+        index: usize,
+        /// The pattern, as the bundle carries it.
+        pattern: String,
+        /// The `regex` crate's reason.
+        message: String,
+    },
+    /// A rule names a policy the bundle does not have.
     #[error("rule {rule} belongs to policy {policy}, but the bundle has {policies} policies")]
-    PolicyOutOfRange { rule: usize, policy: u32, policies: usize },
+    PolicyOutOfRange {
+        /// The rule (index into the program's rules).
+        rule: usize,
+        /// The policy index the rule names.
+        policy: u32,
+        /// Policies the bundle has.
+        policies: usize,
+    },
+    /// A rule's `defer` block needs an evidence fact the bundle does not declare.
     #[error("rule {rule}: `defer` needs evidence {index}, but the bundle declares {evidence} evidence facts")]
-    DeferEvidenceOutOfRange { rule: usize, index: u16, evidence: usize },
+    DeferEvidenceOutOfRange {
+        /// The rule (index into the program's rules).
+        rule: usize,
+        /// The evidence fact the block needs.
+        index: u16,
+        /// Evidence facts the bundle declares.
+        evidence: usize,
+    },
+    /// A dispatch candidate names a rule the bundle does not have.
     #[error("candidate {candidate} of {dispatch} names rule {rule}, but the bundle has {rules} rules")]
-    RuleOutOfRange { dispatch: DispatchRef, candidate: usize, rule: u32, rules: usize },
+    RuleOutOfRange {
+        /// The dispatch list.
+        dispatch: DispatchRef,
+        /// The candidate (position in its dispatch list).
+        candidate: usize,
+        /// The rule (index into the program's rules).
+        rule: u32,
+        /// Rules the bundle has.
+        rules: usize,
+    },
+    /// A candidate's condition, reason or assignment chunk does not exist.
     #[error("candidate {candidate} of {dispatch}: its {what} is chunk {chunk}, but the bundle has {chunks} chunks")]
-    CandidateChunkOutOfRange { dispatch: DispatchRef, candidate: usize, what: ChunkUse, chunk: u32, chunks: usize },
+    CandidateChunkOutOfRange {
+        /// The dispatch list.
+        dispatch: DispatchRef,
+        /// The candidate (position in its dispatch list).
+        candidate: usize,
+        /// Which of the candidate's chunks.
+        what: ChunkUse,
+        /// The chunk index the candidate names.
+        chunk: u32,
+        /// Chunks the bundle has.
+        chunks: usize,
+    },
+    /// A rule's reason interpolates an expression its candidate has no chunk for.
     #[error(
         "candidate {candidate} of {dispatch}: the reason of rule {rule} interpolates expression {index}, \
          but the candidate has {available} reason chunks"
     )]
-    ReasonExprOutOfRange { dispatch: DispatchRef, candidate: usize, rule: u32, index: u32, available: usize },
+    ReasonExprOutOfRange {
+        /// The dispatch list.
+        dispatch: DispatchRef,
+        /// The candidate (position in its dispatch list).
+        candidate: usize,
+        /// The rule (index into the program's rules).
+        rule: u32,
+        /// The interpolated expression.
+        index: u32,
+        /// Reason chunks the candidate has.
+        available: usize,
+    },
+    /// A `modify` assigns a parameter slot the tool does not have.
     #[error(
         "candidate {candidate} of {dispatch}: `modify` assigns params slot {slot}, but the tool has {fields} fields"
     )]
-    AssignmentSlotOutOfRange { dispatch: DispatchRef, candidate: usize, slot: u16, fields: usize },
+    AssignmentSlotOutOfRange {
+        /// The dispatch list.
+        dispatch: DispatchRef,
+        /// The candidate (position in its dispatch list).
+        candidate: usize,
+        /// The parameter slot assigned.
+        slot: u16,
+        /// Parameters (fields) the tool has.
+        fields: usize,
+    },
+    /// A candidate for undeclared tools has `modify` assignments, which need declared parameters.
     #[error("candidate {candidate} of the dispatch list of undeclared tools has `modify` assignments")]
-    AssignmentWithoutTool { candidate: usize },
+    AssignmentWithoutTool {
+        /// The candidate (position in its dispatch list).
+        candidate: usize,
+    },
+    /// A dispatch list is out of order: the engine stops at the first priority level that decides, so the order is part of the meaning.
     #[error(
         "{dispatch} is not sorted by priority (highest first), then source order: candidate {candidate} \
          (rule {rule}) comes after candidate {previous} (rule {previous_rule})"
     )]
-    DispatchNotSorted { dispatch: DispatchRef, candidate: usize, rule: u32, previous: usize, previous_rule: u32 },
+    DispatchNotSorted {
+        /// The dispatch list.
+        dispatch: DispatchRef,
+        /// The candidate out of order.
+        candidate: usize,
+        /// The rule (index into the program's rules).
+        rule: u32,
+        /// The candidate before it.
+        previous: usize,
+        /// The previous candidate's rule.
+        previous_rule: u32,
+    },
+    /// A chunk carries a fused instruction, which only the engine makes, at load time.
     #[error("{chunk}, instruction {at}: `{op:?}` is made by the engine at load time and cannot come from a program")]
-    FusedInstruction { chunk: ChunkRef, at: usize, op: Op },
+    FusedInstruction {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The offending instruction.
+        op: Op,
+    },
+    /// A chunk has no instructions at all.
     #[error("{chunk} is empty (every chunk ends with `Ret`)")]
-    EmptyChunk { chunk: ChunkRef },
+    EmptyChunk {
+        /// The chunk or function.
+        chunk: ChunkRef,
+    },
+    /// A chunk does not end with `Ret`, so running it could fall off its end.
     #[error("{chunk} does not end with `Ret` (its last instruction, {at}, is `{op:?}`)")]
-    MissingRet { chunk: ChunkRef, at: usize, op: Op },
+    MissingRet {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The offending instruction.
+        op: Op,
+    },
+    /// A chunk declares a parameter count that does not fit its use (functions only have parameters).
     #[error("{chunk} declares {params} parameters, but {expected}")]
-    BadParamCount { chunk: ChunkRef, params: u16, expected: String },
+    BadParamCount {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The parameter count the chunk declares.
+        params: u16,
+        /// What its use requires, in words.
+        expected: String,
+    },
+    /// A jump lands outside its chunk.
     #[error("{chunk}, instruction {at}: jump target {target} is outside the chunk ({len} instructions)")]
-    JumpOutOfRange { chunk: ChunkRef, at: usize, target: u32, len: usize },
+    JumpOutOfRange {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The jump target.
+        target: u32,
+        /// The chunk's length in instructions.
+        len: usize,
+    },
+    /// An operand indexes a table entry the bundle does not have.
     #[error("{chunk}, instruction {at}: {table} {index} does not exist (the bundle has {len})")]
-    IndexOutOfRange { chunk: ChunkRef, at: usize, table: Table, index: u64, len: usize },
+    IndexOutOfRange {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The table indexed.
+        table: Table,
+        /// The entry the operand names.
+        index: u64,
+        /// Entries the table has.
+        len: usize,
+    },
+    /// An instruction reads or writes a local slot beyond the chunk's declared locals.
     #[error("{chunk}, instruction {at}: local {slot} is outside the chunk's {locals} locals")]
-    LocalOutOfRange { chunk: ChunkRef, at: usize, slot: u16, locals: u16 },
+    LocalOutOfRange {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The local slot.
+        slot: u16,
+        /// Locals the chunk declares.
+        locals: u16,
+    },
+    /// An instruction reads a parameter slot that some tool using the chunk does not have.
     #[error(
         "{chunk}, instruction {at}: params slot {slot} does not exist for tool {tool} ({fields} fields), \
          whose candidate {candidate} uses this chunk"
     )]
-    ParamOutOfRange { chunk: ChunkRef, at: usize, slot: u16, tool: usize, fields: usize, candidate: usize },
+    ParamOutOfRange {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The parameter slot read.
+        slot: u16,
+        /// The tool (schema index).
+        tool: usize,
+        /// Parameters that tool has (the fewest among the tools using the chunk).
+        fields: usize,
+        /// A candidate of that tool that uses the chunk.
+        candidate: usize,
+    },
+    /// An instruction reads a parameter in code that runs without a declared tool.
     #[error("{chunk}, instruction {at}: reads params slot {slot}, but {reason}")]
-    ParamWithoutTool { chunk: ChunkRef, at: usize, slot: u16, reason: &'static str },
+    ParamWithoutTool {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The parameter slot read.
+        slot: u16,
+        /// Why no tool is known there.
+        reason: &'static str,
+    },
+    /// An instruction pops more values than the stack holds on some path.
     #[error("{chunk}, instruction {at}: `{op:?}` needs {needed} values on the stack, but there are {depth}")]
-    StackUnderflow { chunk: ChunkRef, at: usize, op: Op, needed: usize, depth: usize },
+    StackUnderflow {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The offending instruction.
+        op: Op,
+        /// Values the instruction pops.
+        needed: usize,
+        /// Values on the stack at that point.
+        depth: usize,
+    },
+    /// A chunk would push more values than the VM allows.
     #[error("{chunk}, instruction {at}: the stack would hold {depth} values, more than the {max} allowed")]
-    StackOverflow { chunk: ChunkRef, at: usize, depth: usize, max: usize },
+    StackOverflow {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The depth the chunk would reach.
+        depth: usize,
+        /// The deepest stack allowed.
+        max: usize,
+    },
+    /// Two paths reach one instruction with different stack depths.
     #[error(
         "{chunk}, instruction {at}: paths join with different stack depths ({expected} and {found}, the \
          latter from instruction {from})"
     )]
-    StackMismatch { chunk: ChunkRef, at: usize, expected: usize, found: usize, from: usize },
+    StackMismatch {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// The depth along the first path.
+        expected: usize,
+        /// The depth along the other path.
+        found: usize,
+        /// The instruction the other path comes from.
+        from: usize,
+    },
+    /// `Ret` is reached with other than exactly one value on the stack.
     #[error("{chunk}, instruction {at}: `Ret` with {depth} values on the stack (exactly 1 expected)")]
-    RetDepth { chunk: ChunkRef, at: usize, depth: usize },
+    RetDepth {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The instruction (index within the chunk).
+        at: usize,
+        /// Values on the stack at `Ret`.
+        depth: usize,
+    },
+    /// A chunk's span runs are not sorted, or one starts past the chunk's end.
     #[error("{chunk}: span run {run} starts at instruction {from}, not after the previous run and before the end ({len} instructions)")]
-    SpanRunOutOfOrder { chunk: ChunkRef, run: usize, from: u32, len: usize },
+    SpanRunOutOfOrder {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The span run (index within the chunk).
+        run: usize,
+        /// The first instruction the run claims.
+        from: u32,
+        /// The chunk's length in instructions.
+        len: usize,
+    },
+    /// A span run names a span the span table does not have.
     #[error("{chunk}: span run {run} names span {span}, but the span table has {spans}")]
-    SpanOutOfRange { chunk: ChunkRef, run: usize, span: u32, spans: usize },
+    SpanOutOfRange {
+        /// The chunk or function.
+        chunk: ChunkRef,
+        /// The span run (index within the chunk).
+        run: usize,
+        /// The span (index into the span table).
+        span: u32,
+        /// Spans the table has.
+        spans: usize,
+    },
+    /// A span names a file the span table does not have.
     #[error("span {span} names file {file}, but the span table has {files} files")]
-    SpanFileOutOfRange { span: usize, file: u32, files: usize },
+    SpanFileOutOfRange {
+        /// The span (index into the span table).
+        span: usize,
+        /// The file index the span names.
+        file: u32,
+        /// Files the table has.
+        files: usize,
+    },
+    /// A span's expression text is longer than the bundle format allows.
     #[error("span {span} carries {len} bytes of expression text; at most {max} are allowed")]
-    SpanTextTooLong { span: usize, len: usize, max: usize },
+    SpanTextTooLong {
+        /// The span (index into the span table).
+        span: usize,
+        /// The text's length in bytes.
+        len: usize,
+        /// The longest text allowed, in bytes.
+        max: usize,
+    },
+    /// Functions call each other in a cycle: evaluation could recurse without end.
     #[error("functions call each other in a cycle: {}", fmt_cycle(.cycle))]
-    CallCycle { cycle: Vec<usize> },
+    CallCycle {
+        /// The functions of the cycle, in call order.
+        cycle: Vec<usize>,
+    },
+    /// A chain of nested calls is deeper than the VM allows.
     #[error("function {function} starts a chain of {depth} nested calls; at most {max} are allowed")]
-    CallTooDeep { function: usize, depth: usize, max: usize },
+    CallTooDeep {
+        /// The outermost function of the chain.
+        function: usize,
+        /// Calls in the chain, counting the outermost.
+        depth: usize,
+        /// The deepest chain allowed.
+        max: usize,
+    },
 }
 
 fn fmt_cycle(cycle: &[usize]) -> String {

@@ -13,20 +13,20 @@ use regex::Regex;
 use std::sync::Arc;
 
 /// Instructions one evaluation of one rule may execute.
-pub const DEFAULT_FUEL: u64 = 1_000_000;
+pub(crate) const DEFAULT_FUEL: u64 = 1_000_000;
 
 /// What a program's tables look like to the VM once loaded: constants as values, regexes
 /// compiled, groups as sets.
-pub struct Tables<'a> {
-    pub consts: &'a [Value],
-    pub regexes: &'a [Regex],
-    pub groups: &'a [Value],
-    pub functions: &'a [Chunk],
+pub(crate) struct Tables<'a> {
+    pub(crate) consts: &'a [Value],
+    pub(crate) regexes: &'a [Regex],
+    pub(crate) groups: &'a [Value],
+    pub(crate) functions: &'a [Chunk],
 }
 
 /// The outcome of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Truth {
+pub(crate) enum Truth {
     True,
     False,
     /// Might match: depends on these evidence facts.
@@ -47,11 +47,11 @@ pub struct Vm {
     locals: Vec<Value>,
     frames: Vec<Frame>,
     /// Instructions allowed per evaluation of one chunk (0: [`DEFAULT_FUEL`]).
-    pub fuel_limit: u64,
+    pub(crate) fuel_limit: u64,
     /// The span (`spans.rs`) of the instruction the last [`Vm::run`] failed at.
     fault: Option<u32>,
     /// The candidates of a tool that may hold for the request being decided (`index.rs`).
-    pub(crate) live: crate::index::Live,
+    pub(crate) live: crate::live::Live,
 }
 
 fn merge_unknown(a: &Value, b: &Value) -> Option<EvidenceMask> {
@@ -268,12 +268,13 @@ fn skip_fused(fuel: u64, pc: &mut usize) -> Result<u64, EvalError> {
 }
 
 impl Vm {
+    /// Scratch space with the default fuel: a million instructions per evaluation of one rule.
     pub fn new() -> Self {
         Vm { fuel_limit: DEFAULT_FUEL, ..Default::default() }
     }
 
     /// Instructions one evaluation may execute.
-    pub fn fuel(&self) -> u64 {
+    pub(crate) fn fuel(&self) -> u64 {
         if self.fuel_limit == 0 {
             DEFAULT_FUEL
         } else {
@@ -282,7 +283,7 @@ impl Vm {
     }
 
     /// Evaluates a condition chunk: `true`, `false` or unknown.
-    pub fn condition(&mut self, t: &Tables, chunk: &Chunk, req: &Request) -> Result<Truth, EvalError> {
+    pub(crate) fn condition(&mut self, t: &Tables, chunk: &Chunk, req: &Request) -> Result<Truth, EvalError> {
         match self.run(t, chunk, req)? {
             Value::Bool(true) => Ok(Truth::True),
             Value::Bool(false) => Ok(Truth::False),
@@ -319,7 +320,7 @@ impl Vm {
     /// The span (an index into the program's [`crate::spans::SpanTable`]) of the instruction the
     /// last [`Vm::run`] or [`Vm::condition`] failed at; `None` after a success, or when the code
     /// has no span there.
-    pub fn fault(&self) -> Option<u32> {
+    pub(crate) fn fault(&self) -> Option<u32> {
         self.fault
     }
 
@@ -329,7 +330,7 @@ impl Vm {
     }
 
     /// Runs a chunk to its `Ret` and returns the value, within `fuel_limit` instructions.
-    pub fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
+    pub(crate) fn run(&mut self, t: &Tables, entry: &Chunk, req: &Request) -> Result<Value, EvalError> {
         self.fault = None;
         let mut pc = 0usize;
         let result = self.execute(t, entry, req, &mut pc);
