@@ -259,7 +259,7 @@ pub enum RiskLevel {
 }
 
 impl RiskLevel {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RiskLevel::Low => "low",
             RiskLevel::Medium => "medium",
@@ -268,7 +268,7 @@ impl RiskLevel {
         }
     }
 
-    pub fn parse(s: &str) -> Option<RiskLevel> {
+    pub(crate) fn parse(s: &str) -> Option<RiskLevel> {
         match s {
             "low" => Some(RiskLevel::Low),
             "medium" => Some(RiskLevel::Medium),

@@ -44,7 +44,7 @@ macro_rules! codes {
             pub fn class(self) -> Class {
                 match self { $( Code::$variant => Class::$class, )* }
             }
-            pub fn severity(self) -> Severity {
+            pub(crate) fn severity(self) -> Severity {
                 match self { $( Code::$variant => Severity::$severity, )* }
             }
             /// A short, general title for documentation and SARIF rule lists.
@@ -222,36 +222,8 @@ impl Diagnostics {
         Self::default()
     }
 
-    pub fn push(&mut self, d: Diagnostic) {
-        self.items.push(d);
-    }
-
     pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
         self.items.extend(ds);
-    }
-
-    pub fn has_errors(&self) -> bool {
-        self.items.iter().any(Diagnostic::is_error)
-    }
-
-    pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.is_error()).count()
-    }
-
-    pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| !d.is_error()).count()
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
-        self.items.iter()
     }
 
     pub fn into_vec(self) -> Vec<Diagnostic> {
@@ -302,7 +274,7 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
 }
 
 /// Levenshtein distance with transpositions counted as one edit (optimal string alignment).
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     // Names are short; guard against quadratic cost on absurd inputs.

@@ -12,7 +12,7 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod format;
-pub mod lexer;
+pub(crate) mod lexer;
 pub mod limits;
 pub mod parser;
 pub mod render;

@@ -21,7 +21,7 @@ impl Span {
     }
 
     /// An empty span at the end of this one (where a missing token would go).
-    pub fn end_point(self) -> Span {
+    pub(crate) fn end_point(self) -> Span {
         Span { start: self.end, end: self.end }
     }
 
@@ -35,11 +35,6 @@ impl Span {
 
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
-    }
-
-    /// This span moved `by` bytes to the right (used for text parsed out of a string literal).
-    pub fn shift(self, by: u32) -> Span {
-        Span { start: self.start.saturating_add(by), end: self.end.saturating_add(by) }
     }
 }
 

@@ -50,7 +50,7 @@ pub const RESERVED_WORDS: &[&str] = &[
 
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[logos(skip r"[ \t\r\n\x0C]+")]
-pub enum Tok {
+pub(crate) enum Tok {
     // ---- reserved words
     #[token("policy")]
     Policy,
@@ -230,13 +230,9 @@ fn block_comment(lex: &mut logos::Lexer<Tok>) -> Tok {
 }
 
 impl Tok {
-    pub fn is_comment(self) -> bool {
-        matches!(self, Tok::LineComment | Tok::BlockComment | Tok::UnterminatedComment)
-    }
-
     /// Reserved words. After a `.`, in a field declaration and as a record key they are
     /// ordinary names.
-    pub fn is_keyword(self) -> bool {
+    pub(crate) fn is_keyword(self) -> bool {
         use Tok::*;
         matches!(
             self,
@@ -279,13 +275,13 @@ impl Tok {
     }
 
     /// Tokens that start a top-level declaration: where error recovery resumes.
-    pub fn starts_item(self) -> bool {
+    pub(crate) fn starts_item(self) -> bool {
         use Tok::*;
         matches!(self, Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test)
     }
 
     /// How the token is named in "expected ..., found ..." messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         use Tok::*;
         match self {
             Policy => "`policy`",
