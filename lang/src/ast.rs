@@ -43,14 +43,14 @@ pub struct DurLit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Comment {
     pub text: String,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 /// The `///` lines before a declaration, joined with newlines, without the slashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Doc {
     pub text: String,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -169,7 +169,7 @@ pub struct FieldDecl {
     pub doc: Option<Doc>,
     pub name: Ident,
     pub ty: TypeExpr,
-    pub span: Span,
+    pub(crate) span: Span,
     /// `@redact` after the type: where it is written, when it is.
     pub redact: Option<Span>,
 }
@@ -202,7 +202,7 @@ pub struct EvidenceDecl {
 pub struct GroupDecl {
     pub name: Ident,
     pub members: Vec<StrLit>,
-    pub members_span: Span,
+    pub(crate) members_span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,14 +289,14 @@ pub struct RiskLit {
 pub struct Reason {
     pub code: StrLit,
     pub message: Template,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 /// A reason message: literal text with `{expr}` holes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     pub parts: Vec<TemplatePart>,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -372,7 +372,7 @@ pub enum ApproverSet {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeferBlock {
     pub clauses: Vec<DeferClause>,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

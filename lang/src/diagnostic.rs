@@ -9,7 +9,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
@@ -164,7 +164,7 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub code: Code,
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     pub file: FileId,
     pub span: Span,
     /// What is wrong, in the author's terms: lowercase, no final period, names in backticks.

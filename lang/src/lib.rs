@@ -16,11 +16,11 @@ pub(crate) mod lexer;
 pub mod limits;
 pub mod parser;
 pub mod render;
-pub mod source;
-pub mod span;
+pub(crate) mod source;
+pub(crate) mod span;
 pub mod token;
 
-pub use diagnostic::{Code, Diagnostic, Severity};
+pub use diagnostic::{Code, Diagnostic};
 pub use parser::{parse, Parsed};
 pub use source::{SourceFile, SourceMap};
 pub use span::{FileId, Span};

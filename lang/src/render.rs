@@ -11,7 +11,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct JsonDiagnostic {
     pub code: String,
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     pub message: String,
     pub file: String,
     pub line: usize,
