@@ -1,9 +1,10 @@
 //! Diagnostics as data: a stable code, a severity, spans and the author-facing wording.
 //!
 //! Problems are values, not errors: each phase collects them in a list and carries on, so that one
-//! run reports everything it can find. Every phase (lexer, parser, module graph, resolver, type checker, analyses) reports through
-//! [`Diagnostic`]; rendering (human, JSON) lives in [`crate::render`]. The codes are listed once, in
-//! [`Code`], with the class each belongs to; `lang/REFERENCE.md` documents them for authors.
+//! run reports everything it can find. Every phase (lexer, parser, module graph, resolver, type
+//! checker, analyses) reports through [`Diagnostic`]; rendering (human, JSON, SARIF) lives in
+//! [`crate::render`]. The codes are listed once, in [`Code`], with the class each belongs to;
+//! `lang/REFERENCE.md` documents them for authors.
 
 use crate::span::{FileId, Span};
 use serde::Serialize;
