@@ -1,4 +1,5 @@
-//! The tokens of the language, as recognised by the logos lexer.
+//! The tokens of the language, as recognised by the logos lexer. The token type is internal to the
+//! crate; what other crates need is [`RESERVED_WORDS`].
 //!
 //! Reserved words are tokens of their own; contextual words (`timeout`, `approvers`, `of`, ...) are
 //! plain identifiers that the parser recognises where they appear, so that they stay available as
@@ -6,9 +7,9 @@
 
 use logos::Logos;
 
-/// The reserved words as text, in the order above: what tools that name things (the MCP import,
-/// the language server's rename and completion) must not use as a new name. The test below holds
-/// this list to the lexer: each word lexes as one token that [`Tok::is_keyword`], and no other
+/// The reserved words as text, in the token type's order: what tools that name things (the MCP
+/// import, the language server's rename and completion) must not use as a new name. The test below
+/// holds this list to the lexer: each word lexes as one token that `Tok::is_keyword`, and no other
 /// token is a keyword.
 pub const RESERVED_WORDS: &[&str] = &[
     "policy",

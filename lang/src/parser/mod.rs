@@ -32,8 +32,9 @@ pub struct Parsed {
     /// The tree. When there are errors it is partial: it holds every declaration that parsed,
     /// and a declaration with a syntax error is left out whole.
     pub file: File,
-    /// Lexical, syntax, value and limit diagnostics, in the order found (not sorted), at most
-    /// [`MAX_DIAGNOSTICS_PER_FILE`] of them plus one that says the rest were skipped.
+    /// The lexer's diagnostics, then the parser's (syntax, literal values, limits, and the
+    /// `W0002` warning for a detached `///`); not sorted by position. At most
+    /// [`MAX_DIAGNOSTICS_PER_FILE`] of them, plus one `E0024` that says the rest were skipped.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -46,7 +47,7 @@ impl Parsed {
 
 /// Parses one source file. `file` is the id the diagnostics will carry (the text's place in the
 /// caller's [`crate::SourceMap`]); spans are byte offsets into `src`. Never panics and never
-/// stops at the first error: it recovers at the next declaration and reports on.
+/// stops at the first error: it skips to the next declaration and keeps going.
 pub fn parse(file: FileId, src: &str) -> Parsed {
     let lexed = lex(file, src, 0);
     let mut p = Parser::new(file, src, lexed.tokens, lexed.comments, 0);
