@@ -14,7 +14,7 @@
 //!   reserved words (the lexer itself is internal)
 //! - [`diagnostic`], [`render`]: diagnostics as data (stable [`Code`]s), and their human (ariadne),
 //!   JSON and SARIF forms
-//! - [`format`]: the canonical layout (`aarm fmt`)
+//! - [`format`](mod@format): the canonical layout (`aarm fmt`)
 //! - [`limits`]: the resource limits that keep untrusted source from crashing the toolchain
 //!
 //! The reference grammar is `lang/aarm.pest`; `tests/pest_differential.rs` keeps the two in step.
