@@ -14,8 +14,9 @@ pub struct Span {
 }
 
 impl Span {
-    /// The span `start..end`. Not checked: callers pass `start <= end`, and a span that runs past
-    /// its file is clamped wherever it is shown ([`crate::SourceFile::slice`], the renderers).
+    /// The span `start..end`. Not checked: callers pass `start <= end`. A span that runs past its
+    /// file is harmless where it is shown: [`crate::SourceFile::slice`] gives `""` and the
+    /// renderers clamp it.
     pub const fn new(start: u32, end: u32) -> Self {
         Span { start, end }
     }
