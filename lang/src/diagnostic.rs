@@ -1,15 +1,19 @@
 //! Diagnostics as data: a stable code, a severity, spans and the author-facing wording.
 //!
-//! Every phase (lexer, parser, module graph, resolver, type checker, analyses) reports through
-//! [`Diagnostic`]; rendering (human, JSON) lives in [`crate::render`]. The codes are listed once, in
-//! [`Code`], with the class each belongs to; `lang/REFERENCE.md` documents them for authors.
+//! Problems are values, not errors: each phase collects them in a list and carries on, so that one
+//! run reports everything it can find. Every phase (lexer, parser, module graph, resolver, type
+//! checker, analyses) reports through [`Diagnostic`]; rendering (human, JSON, SARIF) lives in
+//! [`crate::render`]. The codes are listed once, in [`Code`], with the class each belongs to;
+//! `lang/REFERENCE.md` documents them for authors.
 
 use crate::span::{FileId, Span};
 use serde::Serialize;
 
+/// How serious a diagnostic is; fixed by its [`Code`] (`E…` codes are errors, `W…` warnings).
+/// Outside this crate it is read as [`Diagnostic::is_error`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
@@ -18,14 +22,23 @@ pub enum Severity {
 /// [`Class::Syntax`]: the reference grammar knows nothing of names, types, values or limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
+    /// The text does not follow the grammar (`E000x`, `E001x`, and an unknown risk level).
     Syntax,
+    /// A resource limit of [`crate::limits`] was exceeded (`E002x`).
     Limit,
+    /// A well-formed literal whose value is out of range (`E003x`).
     Value,
+    /// `use` declarations and the files of a bundle (`E005x`).
     Module,
+    /// A name that is unknown, declared twice or ambiguous (`E01xx`).
     Name,
+    /// An expression or declaration of the wrong type (`E02xx`).
     Type,
+    /// The clauses of a rule's decision, an override or a `@redact` mark (`E03xx`).
     Clause,
+    /// A `test` block that cannot run as written (`E04xx`).
     Test,
+    /// Warnings: the policy is valid but probably not what was meant (`W…`).
     Lint,
 }
 
@@ -33,18 +46,23 @@ macro_rules! codes {
     ($( $variant:ident = $code:literal, $class:ident, $severity:ident, $title:literal; )*) => {
         /// Every diagnostic code the toolchain emits. Codes are stable: never reuse one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Code { $( $variant, )* }
+        pub enum Code { $( #[doc = concat!("`", $code, "`: ", $title, ".")] $variant, )* }
 
         impl Code {
+            /// Every code, in the order of the table (by number within each class): for
+            /// documentation, SARIF rule lists and tests that each code is documented.
             pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
 
+            /// The stable code authors see and tools match on, such as `"E0100"`.
             pub fn as_str(self) -> &'static str {
                 match self { $( Code::$variant => $code, )* }
             }
+            /// The kind of problem the code reports.
             pub fn class(self) -> Class {
                 match self { $( Code::$variant => Class::$class, )* }
             }
-            pub fn severity(self) -> Severity {
+            /// Whether the code is an error or a warning.
+            pub(crate) fn severity(self) -> Severity {
                 match self { $( Code::$variant => Severity::$severity, )* }
             }
             /// A short, general title for documentation and SARIF rule lists.
@@ -156,27 +174,38 @@ codes! {
 /// A secondary location with its own short message ("first declared here").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {
+    /// The file of the location; it may differ from the diagnostic's own file.
     pub file: FileId,
+    /// Where the label points, in bytes of that file.
     pub span: Span,
+    /// The text shown at the location, in the same style as [`Diagnostic::message`].
     pub message: String,
 }
 
+/// One problem found in the source: what it is ([`Code`]), where (file and span) and how to say
+/// it to the author. Built with [`Diagnostic::new`] and the `with_*` methods; rendered by
+/// [`crate::render`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The stable code; it also fixes the severity.
     pub code: Code,
-    pub severity: Severity,
+    pub(crate) severity: Severity,
+    /// The file the primary span is in.
     pub file: FileId,
+    /// The primary location, in bytes; empty where something is missing.
     pub span: Span,
     /// What is wrong, in the author's terms: lowercase, no final period, names in backticks.
     pub message: String,
     /// Text next to the primary span; defaults to nothing.
     pub label: Option<String>,
+    /// Further locations that explain the problem, in the order they are shown.
     pub secondary: Vec<Label>,
     /// What to write instead, when we can tell.
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// A diagnostic with the code's severity and no label, secondary locations or help.
     pub fn new(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
@@ -190,70 +219,50 @@ impl Diagnostic {
         }
     }
 
+    /// Sets the text shown next to the primary span (the code's title is shown otherwise).
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
 
+    /// Sets the help line: what to write instead.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// Adds a secondary location with its own message.
     pub fn with_secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
         self.secondary.push(Label { file, span, message: message.into() });
         self
     }
 
+    /// Whether this is an error (which makes the file or bundle fail) rather than a warning.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 }
 
-/// A growing list of diagnostics with the per-file cap that keeps random bytes from producing
-/// millions of reports.
+/// Diagnostics gathered from several sources (files, phases) to be reported together in reading
+/// order: [`Diagnostics::extend`] them in, [`Diagnostics::sort`], then [`Diagnostics::into_vec`].
+/// It does not cap the count; [`crate::parse`] caps each file.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
+    /// An empty list.
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn push(&mut self, d: Diagnostic) {
-        self.items.push(d);
-    }
-
+    /// Appends diagnostics in the order given.
     pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
         self.items.extend(ds);
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.items.iter().any(Diagnostic::is_error)
-    }
-
-    pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.is_error()).count()
-    }
-
-    pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| !d.is_error()).count()
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
-        self.items.iter()
-    }
-
+    /// The diagnostics, in their current order.
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
     }
@@ -279,7 +288,9 @@ impl IntoIterator for Diagnostics {
     }
 }
 
-/// Edit-distance based suggestion for "did you mean" help lines.
+/// The candidate closest to a misspelt name, for "did you mean" help lines: at most about one
+/// edit per three characters, compared without regard to ASCII case; `None` when nothing is
+/// close. On a tie the first candidate wins, so pass candidates in a stable order.
 pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wrong_lower = wrong.to_ascii_lowercase();
     let wrong_chars = wrong.chars().count();
@@ -302,7 +313,7 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
 }
 
 /// Levenshtein distance with transpositions counted as one edit (optimal string alignment).
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     // Names are short; guard against quadratic cost on absurd inputs.

@@ -1295,7 +1295,7 @@ fn same_kind(a: &ItemKind, b: &ItemKind) -> bool {
 }
 
 /// A string literal with canonical escapes.
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {

@@ -9,28 +9,28 @@ use crate::token::Tok;
 use logos::Logos;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Token {
-    pub kind: Tok,
-    pub span: Span,
+pub(crate) struct Token {
+    pub(crate) kind: Tok,
+    pub(crate) span: Span,
 }
 
 /// A comment as the lexer saw it; `doc` marks `///` comments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RawComment {
-    pub span: Span,
-    pub doc: bool,
+pub(crate) struct RawComment {
+    pub(crate) span: Span,
+    pub(crate) doc: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct Lexed {
+pub(crate) struct Lexed {
     /// Tokens without comments, always ending with one [`Tok::Eof`].
-    pub tokens: Vec<Token>,
-    pub comments: Vec<RawComment>,
-    pub diagnostics: Vec<Diagnostic>,
+    pub(crate) tokens: Vec<Token>,
+    pub(crate) comments: Vec<RawComment>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
 /// Tokenizes `src`. `base` is added to every span (non-zero when lexing text inside a string).
-pub fn lex(file: FileId, src: &str, base: u32) -> Lexed {
+pub(crate) fn lex(file: FileId, src: &str, base: u32) -> Lexed {
     let mut out = Lexed::default();
     if src.len() > MAX_SOURCE_BYTES {
         out.diagnostics.push(

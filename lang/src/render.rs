@@ -10,17 +10,29 @@ use serde::Serialize;
 /// The JSON form of a diagnostic (contract: the field names are fixed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct JsonDiagnostic {
+    /// The code, such as `"E0100"`.
     pub code: String,
-    pub severity: Severity,
+    /// `"error"` or `"warning"`.
+    pub(crate) severity: Severity,
+    /// The diagnostic's message.
     pub message: String,
+    /// The file's display name from the [`SourceMap`].
     pub file: String,
+    /// 1-based line of the start of the span.
     pub line: usize,
+    /// 1-based column of the start, in characters (not bytes).
     pub column: usize,
+    /// 1-based line of the end of the span.
     pub end_line: usize,
+    /// 1-based column just past the end, in characters.
     pub end_column: usize,
+    /// The help line, if any (`null` in JSON otherwise).
     pub help: Option<String>,
 }
 
+/// The JSON form of one diagnostic. Byte spans become 1-based line and character columns; a
+/// diagnostic whose file is not in `sources` is placed at 1:1 rather than dropped. Labels and
+/// secondary locations are not part of this form.
 pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
     let (line, column, end_line, end_column) = match sources.get(d.file) {
         Some(f) => {
@@ -141,7 +153,10 @@ impl std::fmt::Display for Section {
     }
 }
 
-/// Renders one diagnostic as an ariadne report.
+/// Renders one diagnostic as an ariadne report: the message with `file:line:col`, the source
+/// lines with the primary and secondary labels, and the help line. `color` adds ANSI colours.
+/// Never fails: out-of-range spans are clamped, and a report ariadne cannot draw falls back to a
+/// single plain line.
 pub fn to_human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     let mut names: Vec<FileId> = vec![d.file];
     names.extend(d.secondary.iter().map(|s| s.file));
@@ -244,7 +259,7 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
-/// `N errors, M warnings` with correct plurals.
+/// `N errors, M warnings` with correct plurals, for the last line of `aarm check` and friends.
 pub fn summary(errors: usize, warnings: usize) -> String {
     let plural = |n: usize, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
     format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))

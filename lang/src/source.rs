@@ -5,13 +5,17 @@ use crate::span::{FileId, Span};
 /// One source file. The text is valid UTF-8: the caller reports invalid bytes before adding it.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The name diagnostics show for the file: the path as the user gave it, or a label such as
+    /// an editor's URI. Only displayed, never opened.
     pub name: String,
+    /// The whole text; spans are byte offsets into it.
     pub text: String,
     line_starts: Vec<u32>,
 }
 
 impl SourceFile {
-    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+    /// A file with its line index built (see [`SourceMap::add`]).
+    pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let mut line_starts = vec![0u32];
         for (i, b) in text.bytes().enumerate() {
@@ -34,44 +38,51 @@ impl SourceFile {
         (line + 1, col + 1)
     }
 
+    /// The text a span covers, or `""` when the span is out of range or splits a character
+    /// (never panics).
     pub fn slice(&self, span: Span) -> &str {
         self.text.get(span.range()).unwrap_or("")
     }
 }
 
-/// All files of a run, addressed by [`FileId`].
+/// All files of a run, addressed by [`FileId`]. Files are only ever added, so an id stays valid
+/// for the life of the map; diagnostics carry ids and are rendered against the map.
 #[derive(Debug, Default, Clone)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
 }
 
 impl SourceMap {
+    /// An empty map.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds a file and returns its id (the next index). The text must already be valid UTF-8;
+    /// adding the same name twice gives two files.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile::new(name, text));
         id
     }
 
+    /// The file of an id, or `None` for an id from another map.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }
 
+    /// The display name of a file; `<unknown>` for an id from another map, so that a report can
+    /// always be printed.
     pub fn name(&self, id: FileId) -> &str {
         self.get(id).map(|f| f.name.as_str()).unwrap_or("<unknown>")
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
-    }
-
+    /// How many files have been added.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether no file has been added.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

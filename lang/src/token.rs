@@ -1,4 +1,5 @@
-//! The tokens of the language, as recognised by the logos lexer.
+//! The tokens of the language, as recognised by the logos lexer. The token type is internal to the
+//! crate; what other crates need is [`RESERVED_WORDS`].
 //!
 //! Reserved words are tokens of their own; contextual words (`timeout`, `approvers`, `of`, ...) are
 //! plain identifiers that the parser recognises where they appear, so that they stay available as
@@ -6,9 +7,9 @@
 
 use logos::Logos;
 
-/// The reserved words as text, in the order above: what tools that name things (the MCP import,
-/// the language server's rename and completion) must not use as a new name. The test below holds
-/// this list to the lexer: each word lexes as one token that [`Tok::is_keyword`], and no other
+/// The reserved words as text, in the token type's order: what tools that name things (the MCP
+/// import, the language server's rename and completion) must not use as a new name. The test below
+/// holds this list to the lexer: each word lexes as one token that `Tok::is_keyword`, and no other
 /// token is a keyword.
 pub const RESERVED_WORDS: &[&str] = &[
     "policy",
@@ -50,7 +51,7 @@ pub const RESERVED_WORDS: &[&str] = &[
 
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[logos(skip r"[ \t\r\n\x0C]+")]
-pub enum Tok {
+pub(crate) enum Tok {
     // ---- reserved words
     #[token("policy")]
     Policy,
@@ -230,13 +231,9 @@ fn block_comment(lex: &mut logos::Lexer<Tok>) -> Tok {
 }
 
 impl Tok {
-    pub fn is_comment(self) -> bool {
-        matches!(self, Tok::LineComment | Tok::BlockComment | Tok::UnterminatedComment)
-    }
-
     /// Reserved words. After a `.`, in a field declaration and as a record key they are
     /// ordinary names.
-    pub fn is_keyword(self) -> bool {
+    pub(crate) fn is_keyword(self) -> bool {
         use Tok::*;
         matches!(
             self,
@@ -279,13 +276,13 @@ impl Tok {
     }
 
     /// Tokens that start a top-level declaration: where error recovery resumes.
-    pub fn starts_item(self) -> bool {
+    pub(crate) fn starts_item(self) -> bool {
         use Tok::*;
         matches!(self, Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test)
     }
 
     /// How the token is named in "expected ..., found ..." messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         use Tok::*;
         match self {
             Policy => "`policy`",

@@ -29,17 +29,25 @@ use crate::token::Tok;
 /// The result of parsing one file: always a tree (possibly partial) and its diagnostics.
 #[derive(Debug)]
 pub struct Parsed {
+    /// The tree. When there are errors it is partial: it holds every declaration that parsed,
+    /// and a declaration with a syntax error is left out whole.
     pub file: File,
+    /// The lexer's diagnostics, then the parser's (syntax, literal values, limits, and the
+    /// `W0002` warning for a detached `///`); not sorted by position. At most
+    /// [`MAX_DIAGNOSTICS_PER_FILE`] of them, plus one `E0024` that says the rest were skipped.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Parsed {
+    /// Whether any diagnostic is an error (warnings alone leave the tree complete).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
 
-/// Parses one source file.
+/// Parses one source file. `file` is the id the diagnostics will carry (the text's place in the
+/// caller's [`crate::SourceMap`]); spans are byte offsets into `src`. Never panics and never
+/// stops at the first error: it skips to the next declaration and keeps going.
 pub fn parse(file: FileId, src: &str) -> Parsed {
     let lexed = lex(file, src, 0);
     let mut p = Parser::new(file, src, lexed.tokens, lexed.comments, 0);
