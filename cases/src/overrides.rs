@@ -93,7 +93,7 @@ pub enum OverrideError {
     /// The store failed: nothing was granted or reviewed (hosts fail closed).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The lifecycle could not record the override's receipt (or loaded no bundle for it).
+    /// The lifecycle could not record the override's (or the review's) receipt: nothing is kept.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
 }

@@ -27,8 +27,8 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// The signals one receipt carries, read from its event, state and detail alone: so that counts
-    /// can be made from an export as from the store.
+    /// The signals one receipt carries, read from its event, state and detail alone (no case
+    /// needed), so that any list of receipts can be counted.
     pub fn of(r: &ReceiptDraft) -> Signals {
         let handed_to_people = r.state == CaseState::PendingApproval
             && match r.event.as_str() {

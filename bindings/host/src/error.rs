@@ -48,10 +48,10 @@ pub enum HostError {
         /// Every diagnostic, errors and warnings, as `aarm check --format json` prints them.
         diagnostics: Vec<JsonDiagnostic>,
     },
-    /// The sources cannot be read (a missing path, a `use` that names nothing).
+    /// The sources cannot be loaded (a path that cannot be read): nothing was checked.
     #[error("{0}")]
     Source(String),
-    /// The checked program could not be turned into a bundle (a limit of the bundle format).
+    /// The sources check, but the program could not be generated or encoded as a bundle.
     #[error("the bundle cannot be encoded: {0}")]
     Encode(String),
     /// The lifecycle refused the event; nothing changed.

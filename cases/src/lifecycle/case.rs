@@ -273,7 +273,8 @@ pub mod reasons {
     pub const APPROVED: &str = "approved";
     /// An approver denied, and the tier lets one denial end the case.
     pub const VETOED: &str = "vetoed";
-    /// The wait (approval tier or deferral) timed out and the policy's `timeout ->` ended it.
+    /// A wait (approval tier or deferral) ran out, and the policy's `timeout ->` outcome (deny,
+    /// cancel or allow) resolved the case.
     pub const TIMEOUT: &str = "timeout";
     /// A deferral was re-evaluated as many times as it allows and still came back `defer`.
     pub const ATTEMPTS_EXHAUSTED: &str = "attempts_exhausted";

@@ -117,8 +117,8 @@ impl<S: CaseStore> Lifecycle<S> {
         &self.store
     }
 
-    /// The store, to write what the lifecycle does not (a host's own records); a case changed
-    /// here and not through an event has no receipt.
+    /// The store, mutably, for a host that must reach past the lifecycle (a test that takes it
+    /// apart); a case changed here rather than through an event gets no receipt.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }
