@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 /// What an export head signature signs, before the bytes of the head's `hash` string (so that
 /// it can never pass for a receipt signature, whose context differs).
-pub const HEAD_SIGNATURE_CONTEXT: &[u8] = b"aarm export head v1\0";
+pub(crate) const HEAD_SIGNATURE_CONTEXT: &[u8] = b"aarm export head v1\0";
 
 /// The key of the line that carries the head.
 const HEAD_KEY: &str = "export_head";
@@ -46,6 +46,7 @@ pub struct ExportHead {
     /// The store's chain head (`seq` and hash) when the export was made: receipts after it are
     /// not covered.
     pub chain_seq: u64,
+    /// The hash of the receipt at `chain_seq` (the chain's genesis when the store held none).
     pub chain_head: String,
     /// `sha256:<hex>` of the head's canonical JSON without `hash` and `signature`.
     pub hash: String,
@@ -143,28 +144,57 @@ pub fn from_json_lines(text: &str) -> Result<(Vec<Receipt>, Option<ExportHead>),
 /// Why an export is not complete, on top of [`ChainError`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExportError {
+    /// The receipts themselves fail verification (a hash, link, order or signature).
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The last line is not an export head: what was left out cannot be known, so the export
+    /// is refused rather than trusted.
     #[error(
         "the export has no head (its last line, `export_head`): whether receipts were left out cannot be \
          checked; export it again with `aarm receipts export`"
     )]
     NoHead,
+    /// The head's content does not hash to its `hash`: it was changed after the export.
     #[error("the export head was edited: its content does not match its hash")]
     HeadEdited,
+    /// The head's signature does not verify, or its key is not one the verifier trusts.
     #[error("the export head has an invalid signature, or is signed by a key that is not among the given keys")]
     HeadBadSignature,
+    /// Signatures were required (keys were given) and the head carries none.
     #[error("the export head is not signed, and signatures are required")]
     HeadUnsigned,
     #[error("the export head promises {expected} receipts ending at {expected_last}, the file has {found}: receipts were removed or added")]
-    Incomplete { expected: u64, expected_last: String, found: u64 },
+    /// The file does not hold what the head promises: receipts were removed or added.
+    Incomplete {
+        /// How many receipts the head says the export holds.
+        expected: u64,
+        /// The hash the head names as the last receipt's.
+        expected_last: String,
+        /// How many receipts the file holds.
+        found: u64,
+    },
     #[error("receipt seq {seq} belongs to {found}, not to the exported case {case}")]
-    ForeignReceipt { seq: u64, case: String, found: String },
+    /// A one-case export holds a receipt of another case (or of no case).
+    ForeignReceipt {
+        /// The receipt's position in the store's chain.
+        seq: u64,
+        /// The case the export is of.
+        case: String,
+        /// The case the receipt belongs to (empty for a `decide` receipt).
+        found: String,
+    },
     #[error(
         "receipt seq {seq} is not the case's receipt number {expected} linked to the one before it: \
          a receipt of the case is missing, reordered or inserted"
     )]
-    CaseLink { seq: u64, expected: u64 },
+    /// A one-case export's receipts do not follow each other: one is missing, reordered or
+    /// inserted.
+    CaseLink {
+        /// The receipt's position in the store's chain.
+        seq: u64,
+        /// Its expected number among the case's receipts.
+        expected: u64,
+    },
 }
 
 /// Verifies an export for integrity and completeness: every receipt as

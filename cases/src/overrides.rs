@@ -39,14 +39,19 @@ pub const MAX_NOTE_BYTES: usize = 2000;
 /// [`OverrideError::code`] is the stable reason hosts answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
+    /// No kept denial has this decision id (only a `deny` that opened no case is kept).
     #[error("no denial `{0}`: only a deny the service answered without opening a case can be overridden")]
     UnknownDenial(String),
+    /// The denial names no action that reads back: there is nothing to allow instead.
     #[error("decision `{0}` named no action that could be read: there is nothing to override")]
     NothingToOverride(String),
+    /// The policy in force declares no override for the denied tool.
     #[error("the policy declares no `override on {0}`: its denials cannot be overridden")]
     NotDeclared(String),
+    /// The actor is neither named by the declaration nor holds its role (the message says who may).
     #[error("{0}")]
     NotAnOverrider(String),
+    /// A statement the declaration `requires` (`reason`, `ticket`) was not given.
     #[error("{0}")]
     StatementMissing(String),
     /// A statement or note that is too long or not one line, an unknown field, a verdict that
@@ -54,18 +59,41 @@ pub enum OverrideError {
     #[error("{0}")]
     Invalid(String),
     #[error("denial `{denial}` is already overridden by `{active}` until it expires")]
-    Active { denial: String, active: String },
+    /// The denial already has an override in force: one override at a time.
+    Active {
+        /// The denial's decision id.
+        denial: String,
+        /// The decision id of the override in force.
+        active: String,
+    },
+    /// No override has this decision id.
     #[error("no override `{0}` to review")]
     UnknownReview(String),
     #[error("`{by}` granted override `{id}` and may not review it: someone else must")]
-    SelfReview { by: String, id: String },
+    /// The reviewer granted the override: someone else must review it.
+    SelfReview {
+        /// The reviewer, who is also the override's author.
+        by: String,
+        /// The override's decision id.
+        id: String,
+    },
     #[error("override `{id}` was already reviewed ({verdict}) by `{reviewer}`")]
-    AlreadyReviewed { id: String, verdict: String, reviewer: String },
+    /// The override already has a verdict: a review is given once.
+    AlreadyReviewed {
+        /// The override's decision id.
+        id: String,
+        /// The verdict it has (`accept` or `flag`).
+        verdict: String,
+        /// Who gave it.
+        reviewer: String,
+    },
     /// A kept denial or override that does not read back.
     #[error("{0}")]
     Unreadable(String),
+    /// The store failed: nothing was granted or reviewed (hosts fail closed).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The lifecycle could not record the override's (or the review's) receipt: nothing is kept.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
 }
@@ -103,10 +131,13 @@ pub fn keep_denial(store: &dyn OverrideStore, agent: &str, answer: &Value, now: 
 /// A denial that may be named by an override: as kept, as answered, and what it denied.
 #[derive(Debug, Clone)]
 pub struct DeniedAction {
+    /// The denial as the store keeps it (who was denied, when, and its decision id).
     pub denial: Denial,
     /// The decision JSON as answered (with its `action_hash` and `receipt`).
     pub answered: Value,
+    /// The decision as answered, read back: its policy names the bundle that denied.
     pub decision: Decision,
+    /// The action denied (tool, operation, parameters): what the override allows, and nothing else.
     pub scope: Scope,
 }
 
@@ -172,7 +203,7 @@ fn one_line(name: &str, text: &str, max: usize) -> Result<(), OverrideError> {
 
 /// What an override request may carry besides its statements: fields the host itself reads
 /// (`by`, which must be the caller, and `event_id`, an idempotency key).
-pub const HOST_FIELDS: &[&str] = &["by", "event_id"];
+pub(crate) const HOST_FIELDS: &[&str] = &["by", "event_id"];
 
 /// The statements the declaration requires, from `given` (a body's fields, the CLI's flags):
 /// each a non-empty line of at most [`MAX_STATEMENT_BYTES`]. A field that is neither a
@@ -209,8 +240,12 @@ pub fn statements(
 /// An override ready to be granted: every check that needs no lock passed.
 #[derive(Debug, Clone)]
 pub struct Grant {
+    /// The denial to override.
     pub denied: DeniedAction,
+    /// The policy's `override` declaration for the denied tool: who may, for how long, what they
+    /// must state, where it is announced.
     pub policy: OverridePolicy,
+    /// Who overrides, by which right (named or by role), and what they stated.
     pub authority: Authority,
     /// The policy in force (the override decision names it).
     pub policy_ref: PolicyRef,
@@ -240,6 +275,7 @@ impl Grant {
 pub struct GrantedOverride {
     /// The override's decision JSON as answered (with `action_hash` and `receipt`).
     pub answer: Value,
+    /// The override as the store keeps it, for notices and later review.
     pub stored: StoredOverride,
 }
 
@@ -323,7 +359,9 @@ pub fn grant<S: CaseStore>(
 /// A verdict as a reviewer gives it: `accept` or `flag`, with an optional note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Review {
+    /// `accept` or `flag` ([`Review::new`] refuses anything else).
     pub verdict: String,
+    /// The reviewer's note, when given: at most [`MAX_NOTE_BYTES`] bytes.
     pub note: Option<String>,
 }
 
@@ -341,6 +379,7 @@ impl Review {
         Ok(Review { verdict: verdict.to_string(), note })
     }
 
+    /// Whether the verdict is a flag: a flag is announced where the override's grant was.
     pub fn flags(&self) -> bool {
         self.verdict == "flag"
     }

@@ -303,7 +303,7 @@ pub fn seal(draft: ReceiptDraft, seq: u64, prev: &str, signer: Option<&SigningKe
 
 /// [`seal`], and for a case's receipt its place among that case's receipts (`case_seq`,
 /// `case_prev`), which the hash covers.
-pub fn seal_linked(
+pub(crate) fn seal_linked(
     draft: ReceiptDraft,
     seq: u64,
     prev: &str,
@@ -329,34 +329,82 @@ pub fn seal_linked(
 /// (or, for [`ChainError::Malformed`], the line number in the file).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ChainError {
+    /// A receipt's content does not hash to its `hash`: it was changed after it was sealed.
     #[error("receipt seq {seq} was edited: its content does not match its hash")]
-    Edited { seq: u64 },
+    Edited {
+        /// The receipt's position in the chain.
+        seq: u64,
+    },
     #[error(
         "receipts are out of order: seq {found} where seq {expected} was expected next \
          (receipts were reordered, duplicated or inserted)"
     )]
-    Reordered { expected: u64, found: u64 },
+    /// A receipt comes out of order (reordered, duplicated or inserted).
+    Reordered {
+        /// The `seq` that should come next.
+        expected: u64,
+        /// The `seq` found instead (not above the one expected).
+        found: u64,
+    },
     #[error("receipts are missing: seq {found} where seq {expected} was expected next")]
-    SeqGap { expected: u64, found: u64 },
+    /// Receipts are missing: the next `seq` skips ahead.
+    SeqGap {
+        /// The `seq` that should come next.
+        expected: u64,
+        /// The `seq` found instead.
+        found: u64,
+    },
     #[error(
         "receipt seq {seq} does not link to the receipt before it (its prev is not that receipt's hash): \
          a receipt was removed, inserted or replaced"
     )]
-    PrevMismatch { seq: u64 },
+    /// A receipt's `prev` is not the hash of the receipt before it: the chain is broken there.
+    PrevMismatch {
+        /// The receipt's position in the chain.
+        seq: u64,
+    },
     #[error("receipt seq {seq} has an invalid signature")]
-    BadSignature { seq: u64 },
+    /// A receipt's signature does not verify with the key its key id names.
+    BadSignature {
+        /// The receipt's position in the chain.
+        seq: u64,
+    },
     #[error("receipt seq {seq} is signed by key id {key_id}, which is not among the given keys")]
-    UnknownKey { seq: u64, key_id: String },
+    /// A receipt is signed by a key the verifier was not given: it is not trusted.
+    UnknownKey {
+        /// The receipt's position in the chain.
+        seq: u64,
+        /// The key id its signature names.
+        key_id: String,
+    },
     #[error("receipt seq {seq} is not signed, and signatures are required")]
-    MissingSignature { seq: u64 },
+    /// Signatures are required and a receipt carries none.
+    MissingSignature {
+        /// The receipt's position in the chain.
+        seq: u64,
+    },
+    /// Signatures are required but no key was given: nothing could be checked, so nothing passes.
     #[error("signatures are required but no key was given to check them (receipts carry only a key id)")]
     NoKeys,
     #[error(
         "the chain ends at {found}, not at the expected head {expected}: receipts were removed or added at the end"
     )]
-    HeadMismatch { expected: String, found: String },
+    /// The last receipt is not the head the verifier expected: receipts were removed or added at
+    /// the end.
+    HeadMismatch {
+        /// The head the verifier knows.
+        expected: String,
+        /// The hash of the last receipt verified.
+        found: String,
+    },
     #[error("line {line}: not a receipt: {message}")]
-    Malformed { line: usize, message: String },
+    /// A line of the file is not a receipt.
+    Malformed {
+        /// The line's number in the file, from 1.
+        line: usize,
+        /// Why it does not read as a receipt.
+        message: String,
+    },
 }
 
 /// What to check besides hashes, links and order.
@@ -380,6 +428,7 @@ pub struct VerifyOptions<'a> {
 /// What a successful verification saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// How many receipts were verified.
     pub count: usize,
     /// `seq` of the first receipt (0 when there are none).
     pub first_seq: u64,

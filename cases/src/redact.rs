@@ -25,7 +25,7 @@ type HmacSha256 = Hmac<Sha256>;
 const DERIVATION_LABEL: &[u8] = b"aarm redaction key v1";
 
 /// What replaces a value when there is no key to hash it with.
-pub const WITHHELD: &str = "withheld";
+pub(crate) const WITHHELD: &str = "withheld";
 
 /// The deployment's secret for redacted values.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ fn redact_param_map(params: &mut Map<String, Value>, paths: &[String], key: Opti
 }
 
 /// Redacts `paths` in a request: `params.…` under `action.params`, `context.…` under `context`.
-pub fn redact_request(request: &mut Value, paths: &[String], key: Option<&RedactionKey>) {
+pub(crate) fn redact_request(request: &mut Value, paths: &[String], key: Option<&RedactionKey>) {
     if let Some(params) = request.pointer_mut("/action/params") {
         redact_params(params, paths, key);
     }

@@ -27,6 +27,8 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// The signals one receipt carries, read from its event, state and detail alone (no case
+    /// needed), so that any list of receipts can be counted.
     pub fn of(r: &ReceiptDraft) -> Signals {
         let handed_to_people = r.state == CaseState::PendingApproval
             && match r.event.as_str() {
@@ -83,6 +85,7 @@ impl ResolverResult {
         Some((attempt.source, result))
     }
 
+    /// The result's name as counted in [`Stats::resolver_attempts`] and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             ResolverResult::Answered => "answered",
@@ -99,13 +102,18 @@ pub struct Stats {
     pub cases_by_state: BTreeMap<String, u64>,
     /// Decisions that opened no case, by effect (`allow`, `deny`, `modify`).
     pub decisions_by_effect: BTreeMap<String, u64>,
+    /// Cases opened as deferrals (waiting for evidence rather than approvers).
     pub deferred: u64,
+    /// Waits (approval tiers or deferrals) that ran out of time.
     pub timeouts: u64,
+    /// Times people were brought in: an escalation fired, or a deferral was handed to approvers.
     pub escalations: u64,
+    /// Cases that reached a final state.
     pub resolved: u64,
     /// Seconds from opening to resolution: the median and the 90th percentile (nearest rank),
     /// `None` when no case was resolved.
     pub resolution_seconds_median: Option<i64>,
+    /// The 90th percentile of the same (nearest rank); `None` when no case was resolved.
     pub resolution_seconds_p90: Option<i64>,
     /// Tries of evidence sources: source → result (`answered`, `partial`, `failed`) → count.
     pub resolver_attempts: BTreeMap<String, BTreeMap<String, u64>>,

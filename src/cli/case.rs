@@ -3,10 +3,11 @@
 //! asks the evidence sources; `override` overrides a denial, as `aarm serve` does).
 
 use super::exit;
+use super::output::print_json;
 use super::source::read_input;
+use super::store::{lifecycle, now_of, time_arg, Common};
 use aarm_cases::lifecycle::case::{Case, Credential};
 use aarm_cases::lifecycle::event::Event;
-use aarm_cases::lifecycle::identity::NoIdentityService;
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::signals::Stats;
 use aarm_cases::store::any::AnyStore;
@@ -19,22 +20,6 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-#[derive(Debug, Args)]
-pub struct Common {
-    /// The case store: a SQLite file (`case open` creates it if missing; every other command
-    /// needs it), or a PostgreSQL database URL, `postgres://USER@HOST:PORT/DB` (shared by
-    /// `aarm serve` replicas; the database must exist, its tables are created).
-    #[arg(long, value_name = "DB|URL")]
-    pub store: PathBuf,
-    /// Use this time instead of the clock (RFC 3339); refused if earlier than the store's last
-    /// event.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
-    /// Ed25519 key (32-byte seed, raw or hex) that signs the receipts this command writes.
-    #[arg(long, value_name = "KEY")]
-    pub sign_key: Option<PathBuf>,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
@@ -195,10 +180,6 @@ pub struct CaseArgs {
     pub command: CaseCommand,
 }
 
-fn time_arg(flag: &str, t: &str) -> Result<i64, String> {
-    parse_time(t).ok_or_else(|| format!("{flag} {t:?} is not an RFC 3339 time"))
-}
-
 /// `--until`: an RFC 3339 time, or `HH:MM` on the (UTC) day of `now`. `14:00` given at 15:00 is
 /// 14:00 today, in the past, and refused by the lifecycle: never silently tomorrow.
 fn until_arg(t: &str, now: i64) -> Result<i64, String> {
@@ -231,27 +212,6 @@ fn max_args(args: &[String]) -> Result<aarm_cases::lifecycle::limits::Caps, Stri
         }
     }
     Ok(caps)
-}
-
-pub(crate) fn now_of(common: &Common) -> Result<i64, String> {
-    match &common.now {
-        Some(t) => time_arg("--now", t),
-        None => Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0)),
-    }
-}
-
-/// The lifecycle on the store; only `case open` (`create`) may create a missing store.
-pub(crate) fn lifecycle(common: &Common, create: bool) -> Result<Lifecycle<AnyStore>, String> {
-    let mut store = AnyStore::open(&common.store, create).map_err(|e| e.to_string())?;
-    if let Some(path) = &common.sign_key {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let key = bundle::signing_key_from_file_bytes(&bytes).map_err(|e| e.to_string())?;
-        store = store.with_signer(key);
-    }
-    Ok(Lifecycle::new(store, Box::new(NoIdentityService)))
 }
 
 /// The redaction key derived from the receipts key `--sign-key` names, when it names one.
@@ -296,13 +256,6 @@ fn rounds(lc: &mut Lifecycle<AnyStore>, resolver: &sources::Resolver, now: i64) 
         }
     }
     Ok(changed)
-}
-
-pub(crate) fn print_json(v: &impl serde::Serialize) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => crate::outln!("{s}"),
-        Err(e) => crate::errln!("error: {e}"),
-    }
 }
 
 pub fn run(args: &CaseArgs) -> ExitCode {

@@ -18,6 +18,7 @@ pub mod receipts;
 pub mod review;
 pub mod serve;
 pub mod source;
+pub mod store;
 pub mod test;
 
 use clap::{Parser, Subcommand};

@@ -95,3 +95,12 @@ pub fn print_summary(files: usize, errors: usize, warnings: usize) {
         crate::errln!("checked {what}: {}", summary(errors, warnings));
     }
 }
+
+/// A command's JSON result on standard output, pretty-printed; a value that cannot be written
+/// as JSON is reported on standard error instead.
+pub(crate) fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => crate::outln!("{s}"),
+        Err(e) => crate::errln!("error: {e}"),
+    }
+}

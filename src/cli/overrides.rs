@@ -9,8 +9,9 @@
 //! `[notify.channels]`; what is not delivered yet stays queued, and `aarm serve` on the same
 //! store retries it.
 
-use super::case::{lifecycle, now_of, print_json, Common};
 use super::exit;
+use super::output::print_json;
+use super::store::{lifecycle, now_of, Common};
 use aarm_cases::overrides::{self as rules, denied_action, Grant, OverrideError, Review};
 use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::service::StoredOverride;

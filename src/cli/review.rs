@@ -3,8 +3,9 @@
 //! recorded as `POST /v1/reviews/{id}` records it. `--by` names the reviewer, as the operator
 //! vouches for them (like `aarm case approve --by`); the override's author is refused.
 
-use super::case::{now_of, print_json, Common};
 use super::exit;
+use super::output::print_json;
+use super::store::{now_of, Common};
 use aarm_cases::store::any::AnyStore;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;

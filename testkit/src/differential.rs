@@ -16,6 +16,7 @@ pub const NOW: i64 = 1_795_514_400;
 
 /// A generated policy compiled and loaded three ways.
 pub struct Engines {
+    /// The compiled bundle the three engines were loaded from (its IR feeds the interpreter).
     pub built: Built,
     /// As a host loads it: fused, planned and indexed.
     pub engine: Engine,
@@ -27,13 +28,13 @@ pub struct Engines {
 #[derive(Debug, thiserror::Error)]
 #[error("{what}\n--- policy:\n{policy}\n--- request:\n{request}\n--- {left_name}:\n{left:#?}\n--- {right_name}:\n{right:#?}")]
 pub struct Disagreement {
-    pub what: &'static str,
-    pub policy: String,
-    pub request: String,
-    pub left_name: &'static str,
-    pub left: Box<Decision>,
-    pub right_name: &'static str,
-    pub right: Box<Decision>,
+    pub(crate) what: &'static str,
+    pub(crate) policy: String,
+    pub(crate) request: String,
+    pub(crate) left_name: &'static str,
+    pub(crate) left: Box<Decision>,
+    pub(crate) right_name: &'static str,
+    pub(crate) right: Box<Decision>,
 }
 
 impl Engines {

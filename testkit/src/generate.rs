@@ -51,7 +51,9 @@ fn opt_pos(n: Int?) -> Bool = n is set and n > 0
 /// Which `params` a rule sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// `on pay`: the `pay` tool's `params` (amount, currency, memo, tags, ...).
     Pay,
+    /// `on mail`: the `mail` tool's `params` (to, subject, ...).
     Mail,
     /// `on pay, mail`: the shared fields `count` and `urgent`.
     Both,

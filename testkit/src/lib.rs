@@ -9,6 +9,13 @@
 //!   VM without the rule index and the reference interpreter decide alike).
 //!
 //! Not linked by any host crate: it is a dev-dependency only.
+//!
+//! Where to start: a test that needs an engine calls [`engine`] with policy text (several files
+//! with [`FILE_MARK`] lines); a test that needs the bytes too (a case store keeps them) calls
+//! [`build`] and then [`Built::engine`]. Both fail with a [`BuildError`] that prints the
+//! diagnostics, so that a fixture that does not check says why.
+
+#![deny(missing_docs)]
 
 pub mod differential;
 pub mod generate;
@@ -49,8 +56,12 @@ impl fmt::Debug for BuildError {
 /// A compiled bundle: its checked IR (for the reference interpreter), its program, and its
 /// encoded bytes (unsigned), as `aarm build` writes them.
 pub struct Built {
+    /// The checked IR: what the reference interpreter (`aarm_compiler::interpret`) and the
+    /// coverage tests read.
     pub ir: ir::Bundle,
+    /// The compiled program, before encoding.
     pub program: Program,
+    /// The encoded bundle, unsigned: what a host loads, and what a case store keeps.
     pub bytes: Vec<u8>,
 }
 

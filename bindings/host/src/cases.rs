@@ -18,6 +18,9 @@ use serde_json::Value as Json;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+/// The case lifecycle of one bundle on one SQLite store: what a package's `Cases` object holds.
+/// Every call answers JSON as `aarm case` prints it; a refused event is
+/// [`HostError::Rejected`] with its stable code, and the store is left as it was.
 pub struct Cases {
     lifecycle: Mutex<Lifecycle<SqliteStore>>,
     bundle: Bundle,
@@ -32,7 +35,7 @@ fn lifecycle_error(e: LifecycleError) -> HostError {
 
 /// An approver's caps as `POST /v1/cases/{id}/approve` reads its `max`
 /// ([`aarm_cases::lifecycle::limits::caps_of_json`], the one reading of them).
-pub fn caps_of_json(max: &Json) -> Result<Caps, HostError> {
+pub(crate) fn caps_of_json(max: &Json) -> Result<Caps, HostError> {
     aarm_cases::lifecycle::limits::caps_of_json(max).map_err(|e| HostError::Usage(e.to_string()))
 }
 
@@ -88,7 +91,7 @@ impl Cases {
 
     /// Approval by `by` with the `roles` the host verified for them, bounded when the approver
     /// says so: `until` (seconds since the epoch) narrows the approval's expiry, and `max` (a
-    /// JSON object, see [`caps_of_json`]) caps the parameters the step-up's `limits` lists. A
+    /// JSON object, read by [`aarm_cases::lifecycle::limits::caps_of_json`]) caps the parameters the step-up's `limits` lists. A
     /// past `until` is refused `until_in_past`; a cap the step-up does not allow
     /// `limit_not_allowed`, one below the action's own value `limit_below_action`.
     pub fn approve(

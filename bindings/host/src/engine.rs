@@ -38,6 +38,9 @@ pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, HostError> {
     std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
+/// A loaded, verified bundle with its bytes: what a package's `Engine` holds. Cloning it is
+/// cheap (both parts are shared), and the case store keeps the bytes so that a case is
+/// re-evaluated with the bundle it was opened under.
 #[derive(Clone)]
 pub struct Bundle {
     engine: Arc<Engine>,
@@ -61,14 +64,17 @@ impl Bundle {
         Ok(Bundle { engine: Arc::new(engine), bytes: bytes.into() })
     }
 
+    /// The engine that decides with the bundle.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
-    pub fn bytes(&self) -> &[u8] {
+    /// The bundle's bytes, as loaded.
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    /// The bundle's hash (`sha256:...`): what decisions and receipts name it by.
     pub fn bundle_hash(&self) -> &str {
         self.engine.bundle_hash()
     }

@@ -8,6 +8,13 @@
 //! - [`source`]: `build` and `check` of a policy directory, as the CLI does them
 //! - [`cases`]: the lifecycle on the embedded SQLite case store
 //! - [`error`]: what can fail, by kind
+//!
+//! Where to start: [`engine::Bundle::load`] loads and verifies a bundle (fail closed: a bundle
+//! whose hash, signature or bytecode does not check out is an error, never an engine), and
+//! [`cases::Cases::open`] puts it on a case store. Each package's functions are thin wrappers of
+//! these; a behaviour both packages must share belongs here, not in one of them.
+
+#![deny(missing_docs)]
 
 pub mod cases;
 pub mod engine;

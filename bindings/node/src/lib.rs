@@ -160,7 +160,7 @@ impl NativeCases {
     }
 
     /// `until`: the approver's bound on the approval, a time as `now` is read; `max`: the JSON
-    /// text of the caps, `{"amount":5000}` (`aarm_host::cases::caps_of_json`).
+    /// text of the caps, `{"amount":5000}` (`aarm_cases::lifecycle::limits::caps_of_json`).
     #[napi]
     pub fn approve(
         &self,

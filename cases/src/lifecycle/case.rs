@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 /// One approver's approval, bound to the action it approved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
+    /// The approver, as the host authenticated them.
     pub by: String,
+    /// When they approved, in seconds since the epoch (the lifecycle's clock).
     pub at: i64,
     /// The SHA-256 of the canonical action the approver saw.
     pub action_hash: String,
@@ -34,7 +36,7 @@ pub struct Approval {
 
 impl Approval {
     /// Whether the approval still counts at `now`.
-    pub fn counts_at(&self, now: i64) -> bool {
+    pub(crate) fn counts_at(&self, now: i64) -> bool {
         self.until.is_none_or(|u| now < u)
     }
 }
@@ -42,17 +44,26 @@ impl Approval {
 /// A denial that did not end the case (`no veto`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denial {
+    /// The approver who denied.
     pub by: String,
+    /// When, in seconds since the epoch.
     pub at: i64,
+    /// Their reason, when they gave one.
     pub why: Option<String>,
     /// How the host authenticated the approver, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_by: Option<String>,
 }
 
+/// One suspended action carried to its end: the request as submitted, the decision it waits on, who
+/// approved or denied, the evidence so far and, once resolved, the outcome and what the host may
+/// run. Stored whole by a [`crate::store::CaseStore`] and changed only through events, each with
+/// its receipts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Case {
+    /// The store's id for it (`case-000001`, ...), given when the case is opened.
     pub id: String,
+    /// Where it stands: waiting (for approvers or evidence) or resolved, and how.
     pub state: CaseState,
     /// The request as the host submitted it (re-evaluated, with evidence, by deferrals).
     pub request: serde_json::Value,
@@ -68,15 +79,19 @@ pub struct Case {
     pub escalated_from_defer: bool,
     /// Step-up tier: 0 for the first, +1 for each `timeout -> step_up { ... }`.
     pub tier: u32,
+    /// The approvals on the current tier, in order; a new tier starts empty.
     pub approvals: Vec<Approval>,
+    /// The denials that did not end the case (a tier with `no veto`).
     pub denials: Vec<Denial>,
     /// Approvers added by `escalate after D to [...]` once it fired.
     pub extra_approvers: Vec<String>,
+    /// Whether the current tier's `escalate after D` has fired (it fires once per tier).
     pub escalated: bool,
     /// Evidence collected so far, by name, as given.
     pub evidence: BTreeMap<String, serde_json::Value>,
     /// Re-evaluations that came back `defer`.
     pub attempts: u32,
+    /// When the case was opened, in seconds since the epoch.
     pub opened_at: i64,
     /// When the current wait (approval tier or deferral) started.
     pub waiting_since: i64,
@@ -119,7 +134,7 @@ impl Case {
     /// transition just committed, in order. Every store calls this with the receipts it sealed
     /// before it writes the case, and the lifecycle on its own copy, so both agree. Returns
     /// whether anything changed.
-    pub fn seal_evidence_refs(&mut self, sealed: &[Receipt]) -> bool {
+    pub(crate) fn seal_evidence_refs(&mut self, sealed: &[Receipt]) -> bool {
         let mut changed = false;
         let mut seal = |refs: &mut Vec<EvidenceRef>| {
             for r in refs.iter_mut() {
@@ -162,7 +177,7 @@ impl Case {
     }
 
     /// When the current tier's `escalate after D` falls due, until it has fired.
-    pub fn escalation_due(&self) -> Option<i64> {
+    pub(crate) fn escalation_due(&self) -> Option<i64> {
         let escalate = self.step_up()?.escalate.as_ref().filter(|_| !self.escalated)?;
         Some(self.waiting_since.saturating_add(escalate.after_s))
     }
@@ -254,9 +269,15 @@ pub struct Credential {
 
 /// Why the lifecycle ended a case (docs/lifecycle.md, "Resolution reasons").
 pub mod reasons {
+    /// The approvals met the quorum.
     pub const APPROVED: &str = "approved";
+    /// An approver denied, and the tier lets one denial end the case.
     pub const VETOED: &str = "vetoed";
+    /// A wait (approval tier or deferral) ran out, and the policy's `timeout ->` outcome (deny,
+    /// cancel or allow) resolved the case.
     pub const TIMEOUT: &str = "timeout";
+    /// A deferral was re-evaluated as many times as it allows and still came back `defer`.
     pub const ATTEMPTS_EXHAUSTED: &str = "attempts_exhausted";
+    /// The case was withdrawn ([`crate::lifecycle::event::Event::Cancel`]).
     pub const CANCELLED: &str = "cancelled";
 }

@@ -69,14 +69,28 @@ fn invisible(c: char) -> bool {
 /// Why an identity is refused where it enters a service ([`check`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityRefused {
+    /// White space at its start or end (the identity as sent).
     #[error("`{0}` has white space at its start or end")]
     Padded(String),
     #[error("`{id}` holds an invisible character (U+{code:04X})")]
-    Invisible { id: String, code: u32 },
+    /// An invisible character (format or control), which would make two identities look alike.
+    Invisible {
+        /// The identity as sent.
+        id: String,
+        /// The character's code point.
+        code: u32,
+    },
+    /// White space other than U+0020 (a tab, a no-break space) inside it (the identity as sent).
     #[error("`{0}` holds white space other than a plain space")]
     OddSpace(String),
     #[error("`{id}` is not in Unicode normal form (NFKC): it reads as `{normal}`")]
-    NotNormal { id: String, normal: String },
+    /// A spelling that Unicode normalization (NFKC) changes, so that it would match another one.
+    NotNormal {
+        /// The identity as sent.
+        id: String,
+        /// Its NFKC form: how it would compare.
+        normal: String,
+    },
 }
 
 /// Refuses an identity that only a mistake or a spoof would send: white space at either end,

@@ -24,20 +24,27 @@ pub fn cap_of_text(text: &str) -> Option<String> {
 }
 
 /// A cap given as JSON (a number, or a string holding one), as [`cap_of_text`] reads it.
-pub fn cap_of_json(json: &serde_json::Value) -> Option<String> {
+pub(crate) fn cap_of_json(json: &serde_json::Value) -> Option<String> {
     exact_number_of(json).map(format_decimal)
 }
 
 /// Why an approval's `max` could not be read (before the lifecycle checks it against the tier).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CapsError {
+    /// `max` is neither `null` nor an object of caps.
     #[error("`max` must be an object of caps, such as {{\"amount\": 5000}}")]
     NotAnObject,
     #[error(
         "`max.{name}` must be a number a Decimal holds exactly (below 10^20, at most 18 digits after \
          the point), or a string holding one: found {found}"
     )]
-    NotANumber { name: String, found: String },
+    /// A cap that is not a number read exactly (a float beyond Decimal, a boolean, text).
+    NotANumber {
+        /// The parameter the cap is for.
+        name: String,
+        /// The JSON given for it.
+        found: String,
+    },
 }
 
 /// An approver's caps as an approval's JSON gives them (the service's body, the bindings'

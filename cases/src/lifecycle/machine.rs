@@ -24,7 +24,10 @@ use serde_json::json;
 /// What a transition needs besides the case: the bundle the case was opened with, and the
 /// host's identity service.
 pub struct Env<'a> {
+    /// The engine of the bundle the case was opened with: a deferral re-evaluates under the same
+    /// policy, never a newer one.
     pub engine: &'a Engine,
+    /// The host's identity service, asked whether the requester is still valid before a release.
     pub identities: &'a dyn IdentityVerifier,
 }
 
@@ -33,8 +36,12 @@ pub struct Env<'a> {
 /// timeout: the timeout is recorded, the approval refused with `case_resolved`).
 #[derive(Debug, Clone)]
 pub struct Transition {
+    /// The case as it stands after the event and everything that fell due before it.
     pub case: Case,
+    /// One draft per step taken, in order, for the store to seal into the chain with the case.
     pub receipts: Vec<ReceiptDraft>,
+    /// Why the event itself was refused, when steps that fell due first were still taken and must
+    /// be committed.
     pub rejected: Option<Rejection>,
 }
 

@@ -29,8 +29,13 @@ pub struct ReceiptDraft {
     pub state: CaseState,
     /// The decision the case holds after the transition (`step_up`, `defer`, or the outcome).
     pub decision: String,
+    /// The reason of that decision: the lifecycle's (a resolution reason) or the deciding rule's.
     pub reason: Reason,
+    /// The policy and bundle that decided, so that a receipt can be checked against the bundle it
+    /// names.
     pub policy: PolicyRef,
+    /// The SHA-256 of the canonical action decided (what approvals bind to), so that a receipt
+    /// names the exact action it is about.
     pub action_hash: String,
     /// The identity captured at submission.
     pub identity: serde_json::Value,
@@ -45,6 +50,7 @@ pub struct ReceiptDraft {
 pub struct Receipt {
     /// Position in the store's chain, from 1.
     pub seq: u64,
+    /// What the receipt records; flattened, so that the JSON of a receipt is one flat object.
     #[serde(flatten)]
     pub body: ReceiptDraft,
     /// `sha256:<hex>` of the previous receipt (`sha256:` + 64 zeros for the first).
@@ -71,8 +77,11 @@ pub struct CaseLink {
     pub prev: String,
 }
 
+/// An Ed25519 signature over a receipt's (or an export head's) `hash`, with the key that made it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptSignature {
+    /// The signing key's id, derived from its public key: a verifier finds the key to check with by
+    /// it.
     pub key_id: String,
     /// Hex of the 64-byte signature.
     pub sig: String,

@@ -21,6 +21,7 @@ pub struct Rounds {
 }
 
 impl Rounds {
+    /// Whether no round was recorded yet (the case then leaves `rounds` out of its JSON).
     pub fn is_empty(&self) -> bool {
         self.done == 0 && self.last_at.is_none()
     }
@@ -33,6 +34,7 @@ pub struct SourceTry {
     pub source: String,
     /// The facts it was asked for.
     pub facts: Vec<String>,
+    /// What the source answered, or why it did not; flattened beside `source` and `facts`.
     #[serde(flatten)]
     pub result: TryResult,
 }
@@ -41,12 +43,16 @@ pub struct SourceTry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum TryResult {
+    /// The source answered; it may leave facts out.
     Answered {
+        /// The facts it gave, by name; a fact missing or `null` here stays unknown.
         values: BTreeMap<String, serde_json::Value>,
     },
     /// A stable code (`source.status`, `source.timeout`, ...) and what happened.
     Failed {
+        /// The stable code, for counting and alerts (`source.status`, `source.timeout`, ...).
         code: String,
+        /// What happened, for people: the status, the error, the timeout.
         message: String,
     },
 }
@@ -64,14 +70,16 @@ impl TryResult {
 /// Exponential backoff between rounds, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
+    /// The wait after the first round, in milliseconds; it doubles with each round after.
     pub initial_ms: u64,
+    /// The longest wait between two rounds, in milliseconds, however many rounds were done.
     pub max_ms: u64,
 }
 
 impl Backoff {
     /// The wait after `done` rounds (`done` ≥ 1): `initial_ms · 2^(done-1)`, at most `max_ms`,
     /// in whole seconds rounded up (the lifecycle's clock counts seconds), at least one second.
-    pub fn wait_s(&self, done: u32) -> i64 {
+    pub(crate) fn wait_s(&self, done: u32) -> i64 {
         let doublings = done.saturating_sub(1).min(62);
         let ms = self.initial_ms.saturating_mul(1u64 << doublings).min(self.max_ms);
         i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX).max(1)

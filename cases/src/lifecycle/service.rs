@@ -15,19 +15,30 @@ use std::sync::Arc;
 /// How many times an event is applied again after another writer changed its case first.
 const CONFLICT_RETRIES: u32 = 16;
 
+/// Why the lifecycle did not apply an event or decide a request: refused by the rules (nothing
+/// changed), or unable to work (the store or the case's bundle failed). Hosts answer a refusal to
+/// the caller and fail closed on the others.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     /// The event was refused; nothing changed (except what was due before it, if anything).
     #[error("rejected: {0}")]
     Rejected(Rejection),
+    /// The store failed; whatever the event would have done is not recorded, and so not done.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The bundle a case was opened with is not available or does not load.
     #[error("bundle {hash} of the case cannot be loaded: {message}")]
-    Bundle { hash: String, message: String },
+    Bundle {
+        /// The hash of the bundle the case names.
+        hash: String,
+        /// Why it is not available (not in the store, or it does not load).
+        message: String,
+    },
 }
 
 impl LifecycleError {
+    /// The refusal, when this is one: a caller's mistake to answer, unlike a failure of the
+    /// store or the bundle.
     pub fn rejection(&self) -> Option<Rejection> {
         match self {
             LifecycleError::Rejected(r) => Some(*r),
@@ -39,7 +50,10 @@ impl LifecycleError {
 /// A decision, the case it opened (for `step_up` and `defer`), and the receipt that records it.
 #[derive(Debug, Clone)]
 pub struct Submitted {
+    /// The decision to answer: the engine's, or a `deny` (`store.unavailable`) when it could
+    /// not be recorded.
     pub decision: Decision,
+    /// The case opened, when the decision suspends the action (`step_up`, `defer`).
     pub case: Option<Case>,
     /// The hash of the receipt recording the decision: the case's `open` receipt, or the
     /// `decide` receipt of a decision that opened no case. `None` only when the store could not
@@ -64,7 +78,7 @@ pub struct Applied {
 impl Applied {
     /// As [`Lifecycle::apply`] answers: the refusal is an error (what fell due before the
     /// event stays committed all the same).
-    pub fn into_result(self) -> Result<(Case, Vec<Receipt>), LifecycleError> {
+    pub(crate) fn into_result(self) -> Result<(Case, Vec<Receipt>), LifecycleError> {
         match self.refused {
             Some(r) => Err(LifecycleError::Rejected(r)),
             None => Ok((self.case, self.receipts)),
@@ -81,6 +95,10 @@ fn unrecorded(decision: Decision, why: String) -> Submitted {
     Submitted { decision: denied, case: None, receipt: None }
 }
 
+/// The lifecycle a host drives: the bundles its cases were opened with, the store that keeps
+/// cases and receipts, and the host's identity service. Every event goes through
+/// [`Lifecycle::apply`] (or its variants): the state machine decides, the store commits the case
+/// and its receipts atomically, and a conflict with another writer is retried on a fresh read.
 pub struct Lifecycle<S: CaseStore> {
     store: S,
     engines: HashMap<String, Arc<Engine>>,
@@ -88,14 +106,19 @@ pub struct Lifecycle<S: CaseStore> {
 }
 
 impl<S: CaseStore> Lifecycle<S> {
+    /// A lifecycle on `store`, with no bundle yet ([`Lifecycle::add_engine`] registers them; a
+    /// case's bundle is also read back from the store when needed).
     pub fn new(store: S, identities: Box<dyn IdentityVerifier + Send + Sync>) -> Self {
         Lifecycle { store, engines: HashMap::new(), identities }
     }
 
+    /// The store, to read cases and receipts.
     pub fn store(&self) -> &S {
         &self.store
     }
 
+    /// The store, mutably, for a host that must reach past the lifecycle (a test that takes it
+    /// apart); a case changed here rather than through an event gets no receipt.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }

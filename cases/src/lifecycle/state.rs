@@ -22,6 +22,8 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// The state's name in JSON, receipts and the command line (`pending_approval`, ...), as serde
+    /// writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::PendingApproval => "pending_approval",

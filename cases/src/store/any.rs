@@ -18,7 +18,9 @@ use std::path::Path;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AnyStore {
+    /// A SQLite file: one host, or several processes on one machine.
     Sqlite(SqliteStore),
+    /// A PostgreSQL database, shared by replicas of a service.
     Postgres(PostgresStore),
 }
 

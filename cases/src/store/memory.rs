@@ -34,6 +34,7 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty, unsigned store: for tests and hosts that need no restart to keep anything.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }

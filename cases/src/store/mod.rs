@@ -21,11 +21,14 @@ pub mod sqlite_service;
 use crate::lifecycle::case::Case;
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 
+/// Why a store did not do what was asked. Only [`StoreError::Conflict`] is worth retrying as is;
+/// the lifecycle retries it on a fresh read, and hosts fail closed on the others.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The case changed since it was read (another writer won): read it again and retry.
     #[error("case {0} was changed by another writer")]
     Conflict(String),
+    /// No case has this id.
     #[error("no case {0}")]
     NotFound(String),
     /// The storage itself failed (disk, corruption, lock). Hosts fail closed on it.
@@ -35,9 +38,18 @@ pub enum StoreError {
     /// [`CaseStore::list`] skips it (see [`sqlite::SqliteStore::unreadable`]), so that the
     /// clock and the listings keep every other case moving.
     #[error("case {id} is unreadable in the store (quarantined): {message}")]
-    Unreadable { id: String, message: String },
+    Unreadable {
+        /// The case's id.
+        id: String,
+        /// Why its row does not decode.
+        message: String,
+    },
 }
 
+/// Where a lifecycle keeps its cases, their receipts and the bundles they were opened with.
+/// Every implementation keeps the same contract: writes are atomic, the receipt chain is
+/// appended in one order with each receipt holding the previous one's hash, and an `event_id`
+/// is applied at most once per case.
 pub trait CaseStore {
     /// Stores a new case with the receipt of its opening; assigns and returns its id
     /// (`case-000001`, ...) and the sealed receipt. The case stored and returned has its
@@ -64,6 +76,8 @@ pub trait CaseStore {
     /// be refused as `case_resolved` because its first delivery resolved the case).
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError>;
 
+    /// The case `id` as stored, `None` when there is none ([`StoreError::Unreadable`] when its
+    /// row does not decode).
     fn get(&self, id: &str) -> Result<Option<Case>, StoreError>;
 
     /// All cases, or only those still pending, in id order. A case that cannot be read is
@@ -84,5 +98,6 @@ pub trait CaseStore {
     /// with, even after a reload or in another process.
     fn put_bundle(&mut self, hash: &str, bytes: &[u8]) -> Result<(), StoreError>;
 
+    /// The bytes of the bundle kept under `hash`, `None` when none was kept.
     fn get_bundle(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }

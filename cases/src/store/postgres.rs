@@ -141,7 +141,7 @@ CREATE INDEX serve_overrides_unreviewed ON serve_overrides(verdict, created_at);
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Whether a `--store` argument names a PostgreSQL database rather than a SQLite file.
-pub fn is_postgres_url(store: &str) -> bool {
+pub(crate) fn is_postgres_url(store: &str) -> bool {
     store.starts_with("postgres://") || store.starts_with("postgresql://")
 }
 
@@ -556,7 +556,7 @@ impl CaseStore for PostgresStore {
 }
 
 /// The notification channel case changes are sent on (followed by `postgres_listen`).
-pub const CHANNEL: &str = "aarm_case_changed";
+pub(crate) const CHANNEL: &str = "aarm_case_changed";
 
 /// Sends the change of `case` to every listener, when the transaction `tx` commits.
 fn notify(tx: &mut impl postgres::GenericClient, case: &str) -> Result<(), StoreError> {

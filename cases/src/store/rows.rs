@@ -35,7 +35,9 @@ pub(super) fn receipt_json(receipt: &Receipt) -> Result<String, StoreError> {
 /// `get`, and reported here until a read finds it readable again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unreadable {
+    /// The case's id.
     pub id: String,
+    /// Why its row does not decode.
     pub message: String,
 }
 

@@ -11,11 +11,15 @@ use super::StoreError;
 /// One action of an agent's session, as its history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionAction {
+    /// The agent that acted (`identity.agent`).
     pub agent: String,
+    /// The agent's session, as the request names it: histories are kept per session.
     pub session: String,
+    /// The tool the action called.
     pub tool: String,
     /// The decision it got (`allow`, `deny`, ...).
     pub decision: String,
+    /// When it was decided, in seconds since the epoch.
     pub at: i64,
 }
 
@@ -32,7 +36,10 @@ pub trait SessionHistory: Send + Sync {
 /// A key as bound to the call it was first used for, and the answer kept for its retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundKey {
+    /// The hash of the call the key was first used for: a retry with another call is refused.
     pub fingerprint: String,
+    /// The answer given to that call, to repeat verbatim on a retry; `None` while the first call
+    /// is still being answered.
     pub response: Option<String>,
 }
 
@@ -58,58 +65,81 @@ pub trait IdempotencyKeyStore: Send + Sync {
 /// One recorded notification delivery, as `GET /v1/cases/{id}/deliveries` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Delivery {
+    /// The outbox's id for it.
     pub id: i64,
+    /// The case (or override) the notice is about.
     pub case: String,
+    /// The occasion that queued it (a step of the case, `override:granted`, ...): one delivery
+    /// per case, occasion and channel.
     pub trigger: String,
+    /// The channel's name, as the service's configuration gives it.
     pub channel: String,
+    /// The channel's kind (`webhook`, `slack`, `email`, ...).
     pub kind: String,
     /// `pending` (queued or waiting for a retry), `delivered`, or `failed` (gave up).
     pub state: String,
+    /// How many attempts were made so far.
     pub attempts: u32,
+    /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
+    /// When it was queued, in seconds since the epoch.
     pub created_at: i64,
+    /// When it was delivered, in seconds since the epoch; `None` until then.
     pub delivered_at: Option<i64>,
 }
 
 /// A channel a message is queued to: its kind, or why it fails at once (an unknown channel).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
+    /// The channel's name.
     pub channel: String,
+    /// Its kind, recorded with the delivery.
     pub kind: String,
+    /// Why it cannot be sent at all (the delivery is then recorded `failed` at once, so that the
+    /// failure shows), or `None` to queue it.
     pub refused: Option<String>,
 }
 
 /// A pending delivery whose time has come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueDelivery {
+    /// The delivery's id, to record the attempt's outcome under.
     pub id: i64,
+    /// The channel to send it to.
     pub channel: String,
+    /// The message, as queued.
     pub payload: String,
+    /// The attempts made before this one.
     pub attempts: u32,
 }
 
 /// What became of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome<'a> {
+    /// The channel took it: the delivery is `delivered`.
     Delivered {
+        /// When, in seconds since the epoch.
         at: i64,
     },
     /// No attempt left: the delivery is `failed` for good.
     GaveUp {
+        /// Why the last attempt failed.
         error: &'a str,
     },
     /// Tried again at `next_at_ms`.
     Retry {
+        /// Why this attempt failed.
         error: &'a str,
+        /// When to try again, in milliseconds since the epoch.
         next_at_ms: i64,
     },
 }
 
-/// The notification outbox: a delivery per (case, occasion, channel), recorded before anything
-/// is sent.
 /// How long a claimed delivery is kept from other claimants: longer than any attempt may take.
 pub const CLAIM_LEASE_MS: i64 = 5 * 60 * 1000;
 
+/// The notification outbox: a delivery per (case, occasion, channel), recorded before anything
+/// is sent, so that a notice is never lost to a crash between deciding and sending.
 pub trait DeliveryStore: Send + Sync {
     /// Queues `payload` for `case` on `occasion` to each channel, due at `due_ms`; a channel
     /// already queued for that case and occasion is left as it is. Returns how many were new.
@@ -137,29 +167,35 @@ pub trait DeliveryStore: Send + Sync {
 
 /// Proves the store takes writes (one row, rewritten each time).
 pub trait WriteProbe: Send + Sync {
+    /// Writes the probe row with `now`; an error means the store takes no writes (health fails).
     fn write(&self, now: i64) -> Result<(), StoreError>;
 }
 
 /// A denial the service answered without opening a case, kept so that an override can name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
+    /// The denial's `decision_id`, which an override names.
     pub decision_id: String,
     /// The agent that was denied.
     pub agent: String,
     /// The decision JSON as answered (with its `action_hash` and `receipt`).
     pub json: String,
+    /// When it was denied, in seconds since the epoch.
     pub at: i64,
 }
 
 /// A reviewer's verdict on an override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Who reviewed (never the override's author).
     pub reviewer: String,
     /// `accept` or `flag`.
     pub verdict: String,
+    /// The reviewer's note, when given.
     pub note: Option<String>,
     /// The hash of the verdict's receipt.
     pub receipt: String,
+    /// When, in seconds since the epoch.
     pub at: i64,
 }
 
@@ -176,14 +212,19 @@ pub struct StoredOverride {
     pub json: String,
     /// The hash of its receipt in the chain.
     pub receipt: String,
+    /// When it was granted, in seconds since the epoch.
     pub created_at: i64,
+    /// When it stops allowing the action, in seconds since the epoch; another override of the
+    /// same denial may be granted only after it.
     pub expires_at: i64,
+    /// Its review, once given; `None` while it waits for one.
     pub verdict: Option<Verdict>,
 }
 
 /// What [`OverrideStore::grant`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Granted {
+    /// The override was kept.
     Granted,
     /// Another override of the same denial is still in force: this one was not kept.
     Active(String),
@@ -194,11 +235,13 @@ pub enum Granted {
 pub trait OverrideStore: Send + Sync {
     /// Keeps a denial (a second call with the same id changes nothing).
     fn remember_denial(&self, denial: &Denial) -> Result<(), StoreError>;
+    /// The denial kept under `decision_id`, if any.
     fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError>;
     /// The id of an override of denial `overrides` that expires after `now`, if any.
     fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError>;
     /// Keeps `o` unless an override of the same denial expires after `now`, in one transaction.
     fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError>;
+    /// The override whose own `decision_id` is `id`, if any.
     fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError>;
     /// The overrides without a verdict, oldest first.
     fn unreviewed(&self) -> Result<Vec<StoredOverride>, StoreError>;

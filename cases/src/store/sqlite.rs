@@ -149,7 +149,7 @@ impl SqliteStore {
     /// Opens a store that must already exist: a missing file is an error and nothing is created
     /// (commands that only read or act on existing cases must not leave an empty store behind a
     /// mistyped path).
-    pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub(crate) fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
         // Without SQLITE_OPEN_CREATE, SQLite itself refuses a missing file: no check-then-open
         // race.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
