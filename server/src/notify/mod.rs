@@ -11,6 +11,7 @@
 
 pub mod email;
 pub mod message;
+pub mod notices;
 pub mod outbox;
 pub mod override_notice;
 pub mod slack;
