@@ -130,21 +130,21 @@ pub struct App {
     /// The only source of time of the service (shared with the lifecycle and the outbox).
     pub clock: Arc<Clock>,
     /// The bundle new requests are decided with, and its file (bundle.rs, reload.rs).
-    pub bundle: Arc<CurrentBundle>,
+    pub(crate) bundle: Arc<CurrentBundle>,
     /// The lifecycle, the store's side tables and the waiters (records.rs).
     pub records: Arc<Records>,
     /// What follows every committed change of a case (committed.rs).
-    pub committed: Arc<Committed>,
+    pub(crate) committed: Arc<Committed>,
     /// The outbox and what messages are built with (notify/notices.rs).
     pub notices: Arc<Notices>,
     /// The evidence sources deferrals are resolved with (sources.rs, rounds.rs).
     pub sources: Arc<Resolver>,
     /// Credentials, roles and sessions (access.rs).
-    pub access: Arc<Access>,
+    pub(crate) access: Arc<Access>,
     /// Metrics, traces and the decision log (telemetry.rs).
-    pub telemetry: Arc<Telemetry>,
+    pub(crate) telemetry: Arc<Telemetry>,
     /// Open connections and their cap (listen.rs).
-    pub connections: Connections,
+    pub(crate) connections: Connections,
     pub shutdown: CancellationToken,
 }
 

@@ -14,17 +14,17 @@ use std::sync::Arc;
 /// The case lifecycle and the store's side tables, and the long-polls waiting on them.
 pub struct Records {
     /// The lifecycle behind its lock (lifecycle.rs).
-    pub cases: Cases,
+    pub(crate) cases: Cases,
     /// Long-polls and inbox streams, woken by every committed change (wait.rs).
     pub waiters: Arc<Waiters>,
     /// Idempotency keys of decides, case events and overrides (replay.rs).
-    pub keys: IdempotencyKeys,
+    pub(crate) keys: IdempotencyKeys,
     /// `decide` receipts waiting for their group commit (audit.rs).
-    pub decisions: Arc<DecisionLog>,
+    pub(crate) decisions: Arc<DecisionLog>,
     /// The denials answered and the overrides granted on them (overrides.rs).
-    pub overrides: Box<dyn OverrideStore>,
+    pub(crate) overrides: Box<dyn OverrideStore>,
     /// The store's write probe for `/healthz`.
-    pub probe: Arc<dyn WriteProbe>,
+    pub(crate) probe: Arc<dyn WriteProbe>,
     /// Wakes `waiters` on changes other replicas commit (PostgreSQL); stops when dropped.
     _listener: Option<Listener>,
 }
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Records {
 
 impl Records {
     /// The records over `cases` and the side tables of the same store.
-    pub fn new(
+    pub(crate) fn new(
         cases: Cases,
         waiters: Arc<Waiters>,
         keys: IdempotencyKeys,

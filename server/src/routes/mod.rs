@@ -2,7 +2,7 @@
 //! one shape of error answers), and the one list of routes that the OpenAPI document is checked
 //! against.
 
-pub mod api;
+pub(crate) mod api;
 mod errors;
 
 use crate::app::App;
