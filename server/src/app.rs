@@ -67,14 +67,19 @@ impl Default for Limits {
 /// Everything `aarm serve` is started with.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The bundle file (`aarm build`'s output) decisions are made with.
     pub bundle: PathBuf,
+    /// The case store: a SQLite file, or a `postgres://` URL.
     pub store: PathBuf,
+    /// The address the API listens on (port 0: any free port).
     pub listen: SocketAddr,
+    /// `serve.toml`: credentials, channels, sources, logs.
     pub config: Config,
     /// Bundles (at start and on reload) must be signed by one of these keys; empty: no check.
     pub trusted_keys: Vec<VerifyingKey>,
     /// Receipts are signed with this key.
     pub sign_key: Option<SigningKey>,
+    /// Bounds on what one request may cost.
     pub limits: Limits,
     /// How often the clock fires due timeouts and escalations.
     pub tick_interval: Duration,
@@ -92,6 +97,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// The options `aarm serve` starts with when no flag says otherwise.
     pub fn new(bundle: PathBuf, store: PathBuf, listen: SocketAddr, config: Config) -> Options {
         Options {
             bundle,
@@ -110,22 +116,44 @@ impl Options {
     }
 }
 
+/// Why the service could not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The bundle cannot be read or does not verify.
     #[error("cannot read the bundle {path}: {message}")]
-    Bundle { path: String, message: String },
+    Bundle {
+        /// The bundle file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The case store cannot be opened or read.
     #[error("case store {path}: {message}")]
-    Store { path: String, message: String },
+    Store {
+        /// The store, as the logs show it (a URL's password left out).
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A setting that cannot work (`serve.toml`, a decision log, tracing, sources).
     #[error("{0}")]
     Config(String),
+    /// An address cannot be listened on.
     #[error("cannot listen on {addr}: {message}")]
-    Listen { addr: String, message: String },
+    Listen {
+        /// The address.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The runtime, a listener or a task failed.
     #[error("server failed: {0}")]
     Io(String),
 }
 
 /// The running service: its options, its clock, and its parts.
 pub struct App {
+    /// What the service was started with.
     pub options: Options,
     /// The only source of time of the service (shared with the lifecycle and the outbox).
     pub clock: Arc<Clock>,
@@ -145,6 +173,7 @@ pub struct App {
     pub(crate) telemetry: Arc<Telemetry>,
     /// Open connections and their cap (listen.rs).
     pub(crate) connections: Connections,
+    /// Cancelled to stop the service: every listener and background task watches it.
     pub shutdown: CancellationToken,
 }
 

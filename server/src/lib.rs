@@ -19,6 +19,8 @@
 //! - [`listen`]: connections (cap, header timeout); [`health`]: `/healthz`
 //! - [`metrics`]: `/metrics`; [`decision_log`]: every decision as a JSON line
 
+#![deny(missing_docs)]
+
 pub(crate) mod access;
 pub mod app;
 pub(crate) mod audit;
@@ -63,9 +65,11 @@ use tokio::task::JoinHandle;
 
 /// A started server: its address, its state, and the handle to stop it.
 pub struct Running {
+    /// The address the API listens on.
     pub addr: SocketAddr,
     /// The address serving `/metrics` without credentials (`--metrics-listen`), when configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// The running service's parts.
     pub app: Arc<App>,
     server: JoinHandle<Result<(), ServeError>>,
     background: Vec<JoinHandle<()>>,

@@ -22,7 +22,7 @@ pub use aarm_cases::overrides::{review_view, MAX_NOTE_BYTES, MAX_STATEMENT_BYTES
 
 /// Keeps a denial the service answered without a case, so that an override can name it. A
 /// denial that cannot be kept stays a denial (it only cannot be overridden): logged, not fatal.
-pub fn remember_denial(store: &dyn OverrideStore, agent: &str, answer: &Value, now: i64) {
+pub(crate) fn remember_denial(store: &dyn OverrideStore, agent: &str, answer: &Value, now: i64) {
     if let Err(e) = rules::keep_denial(store, agent, answer, now) {
         let decision = answer.get("decision_id").and_then(Value::as_str).unwrap_or_default();
         tracing::error!(decision, error = %e, "cannot keep the denial for overrides");
@@ -36,15 +36,15 @@ fn key_scope(denied: &str) -> String {
 
 /// An override call: the denial it names, what its body states, and its idempotency key.
 #[derive(Debug, Clone)]
-pub struct OverrideCall {
-    pub denied: String,
-    pub body: Map<String, Value>,
-    pub key: Option<Key>,
+pub(crate) struct OverrideCall {
+    pub(crate) denied: String,
+    pub(crate) body: Map<String, Value>,
+    pub(crate) key: Option<Key>,
 }
 
 /// `POST /v1/decisions/{id}/override`: the override decision JSON (with `action_hash` and
 /// `receipt`). A retry with the same idempotency key gets the first answer.
-pub async fn grant(
+pub(crate) async fn grant(
     bundle: &CurrentBundle,
     access: &Access,
     records: &Arc<Records>,
@@ -158,7 +158,7 @@ fn reviewer(p: &Principal) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/reviews`: every override still waiting for a verdict, oldest first.
-pub async fn pending(records: &Records, p: &Principal) -> Result<Value, ApiError> {
+pub(crate) async fn pending(records: &Records, p: &Principal) -> Result<Value, ApiError> {
     reviewer(p)?;
     let now = records.cases.now();
     let list = records.overrides.unreviewed()?;
@@ -166,7 +166,7 @@ pub async fn pending(records: &Records, p: &Principal) -> Result<Value, ApiError
 }
 
 /// `GET /v1/reviews/{id}`: one override, reviewed or not (the link its notices carry).
-pub async fn one(records: &Records, p: &Principal, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn one(records: &Records, p: &Principal, id: &str) -> Result<Value, ApiError> {
     reviewer(p)?;
     let o = records
         .overrides
@@ -177,7 +177,7 @@ pub async fn one(records: &Records, p: &Principal, id: &str) -> Result<Value, Ap
 
 /// `POST /v1/reviews/{id}`: records `accept` or `flag` on override `id`, as a receipt; its
 /// author may not review it. A flag is announced where the override's grant was.
-pub async fn review(
+pub(crate) async fn review(
     records: &Arc<Records>,
     notices: &Arc<Notices>,
     p: &Principal,

@@ -41,6 +41,7 @@ pub mod codes {
 /// One case's round, as planned: the sources to ask and what to send them.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The case the round is for.
     pub case: String,
     /// Rounds recorded when it was planned (the round's number, less one).
     pub round: u32,
@@ -56,8 +57,11 @@ pub struct Plan {
 /// evidence, another host recorded this round first) leaves `receipts` empty.
 #[derive(Debug, Clone)]
 pub struct RoundOutcome {
+    /// The case after the round (or after what fell due before it).
     pub case: Case,
+    /// The receipts committed: the round's, or a timeout's.
     pub receipts: Vec<Receipt>,
+    /// Every source asked, and what became of it.
     pub tries: Vec<SourceTry>,
     /// Whether the round itself was recorded (its `source` and `round` receipts).
     pub recorded: bool,
@@ -77,6 +81,7 @@ impl std::fmt::Debug for Resolver {
 }
 
 impl Resolver {
+    /// The sources `[evidence]` configures, and the client that asks them.
     pub fn new(config: &EvidenceSection) -> Result<Resolver, String> {
         // No redirect is followed: a source answers for itself, never sends the facts' question
         // (and its bearer token) to another host.
@@ -92,6 +97,7 @@ impl Resolver {
         !self.config.sources.is_empty()
     }
 
+    /// How long a deferral waits between rounds (`[evidence.retry]`).
     pub fn backoff(&self) -> Backoff {
         Backoff { initial_ms: self.config.retry.initial_backoff_ms, max_ms: self.config.retry.max_backoff_ms }
     }
