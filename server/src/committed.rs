@@ -8,7 +8,7 @@ use crate::due::DueIndex;
 use crate::notify::notices::Notices;
 use crate::sources::Resolver;
 use crate::telemetry::Telemetry;
-use aarm_cases::lifecycle::case::Case;
+use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::receipt::Receipt;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::any::AnyStore;
@@ -35,7 +35,9 @@ impl Committed {
     /// the clock), and queue the notifications its state calls for.
     pub fn observed(&self, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
         self.due.update(case);
-        self.notices.notify(lc, case, self.open_question(case), now);
+        // Only a case waiting for evidence can have a question open.
+        let question = (case.state == CaseState::PendingEvidence).then(|| self.open_question(case)).flatten();
+        self.notices.notify(lc, case, question, now);
     }
 
     /// The facts `case` asks its requesting human for now; `None` when it asks nothing (it waits

@@ -67,7 +67,7 @@ pub async fn tick(records: &Records, committed: &Arc<Committed>, rescan: bool) -
 pub async fn run(
     records: Arc<Records>,
     committed: Arc<Committed>,
-    sessions: Arc<crate::access::Access>,
+    access: Arc<crate::access::Access>,
     period: Duration,
     shutdown: CancellationToken,
 ) {
@@ -80,7 +80,7 @@ pub async fn run(
             _ = interval.tick() => {}
         }
         ticks = ticks.wrapping_add(1);
-        if let Err(e) = tick_once(&records, &committed, &sessions.sessions, ticks % RESCAN_TICKS == 0).await {
+        if let Err(e) = tick_once(&records, &committed, &access.sessions, ticks % RESCAN_TICKS == 0).await {
             tracing::error!(error = %e, "clock: cannot fire due timeouts");
         }
     }
