@@ -1,34 +1,45 @@
-//! The running service's shared state, and how it starts and stops.
+//! The running service's shared state, and how it starts.
 //!
-//! One [`App`] is shared by every request and background task; the subsystems take the parts
-//! they use. The lifecycle (engine registry, state machine and SQLite store) sits behind one
-//! mutex in [`Cases`], because every write is a synced SQLite transaction. Allow and deny
-//! decisions never take that lock: they are evaluated on the current engine directly.
+//! [`App`] is a set of parts, each with one job, shared by every request and background task:
+//! the decision engine ([`CurrentBundle`]), the case records ([`Records`]: the lifecycle behind
+//! its lock, the store's side tables, the waiters), what follows every commit ([`Committed`]),
+//! the notifications ([`Notices`]), the evidence sources ([`Resolver`]), credentials, roles and
+//! sessions ([`Access`]), and metrics, traces and the decision log ([`Telemetry`]). The HTTP
+//! handlers hold the whole [`App`]; everything they call takes only the parts it uses. Allow and
+//! deny decisions never take the lifecycle's lock: they are evaluated on the current engine
+//! directly.
 //!
-//! The store is opened once, here: the SQLite store sets its file up, and hands each part what
-//! it keeps beside the cases (the outbox's deliveries, the session history, idempotency keys,
-//! the health probe) behind the store's traits (`aarm_cases::store::service`): the server runs
-//! no SQL of its own.
+//! The store is opened once, here: the store sets its file up, and hands each part what it keeps
+//! beside the cases (the outbox's deliveries, the session history, idempotency keys, the
+//! overrides, the health probe) behind the store's traits (`aarm_cases::store::service`): the
+//! server runs no SQL of its own.
 
+use crate::access::Access;
 use crate::auth::Authenticator;
+use crate::bundle::{load_bundle, CurrentBundle};
 use crate::clock::{Clock, TimeSource};
+use crate::committed::Committed;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::identities::{Roles, SharedRoles};
 use crate::lifecycle::Cases;
+use crate::listen::Connections;
+use crate::notify::notices::Notices;
 use crate::notify::outbox::Outbox;
+use crate::records::Records;
 use crate::sessions::journal::Journal;
-use crate::sessions::{Entry, Sessions, IDLE_S};
+use crate::sessions::{Sessions, IDLE_S};
+use crate::sources::Resolver;
+use crate::telemetry::Telemetry;
 use crate::wait::Waiters;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::any::AnyStore;
-use aarm_cases::store::service::WriteProbe;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -56,14 +67,19 @@ impl Default for Limits {
 /// Everything `aarm serve` is started with.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The bundle file (`aarm build`'s output) decisions are made with.
     pub bundle: PathBuf,
+    /// The case store: a SQLite file, or a `postgres://` URL.
     pub store: PathBuf,
+    /// The address the API listens on (port 0: any free port).
     pub listen: SocketAddr,
+    /// `serve.toml`: credentials, channels, sources, logs.
     pub config: Config,
     /// Bundles (at start and on reload) must be signed by one of these keys; empty: no check.
     pub trusted_keys: Vec<VerifyingKey>,
     /// Receipts are signed with this key.
     pub sign_key: Option<SigningKey>,
+    /// Bounds on what one request may cost.
     pub limits: Limits,
     /// How often the clock fires due timeouts and escalations.
     pub tick_interval: Duration,
@@ -81,6 +97,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// The options `aarm serve` starts with when no flag says otherwise.
     pub fn new(bundle: PathBuf, store: PathBuf, listen: SocketAddr, config: Config) -> Options {
         Options {
             bundle,
@@ -99,77 +116,65 @@ impl Options {
     }
 }
 
+/// Why the service could not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The bundle cannot be read or does not verify.
     #[error("cannot read the bundle {path}: {message}")]
-    Bundle { path: String, message: String },
+    Bundle {
+        /// The bundle file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The case store cannot be opened or read.
     #[error("case store {path}: {message}")]
-    Store { path: String, message: String },
+    Store {
+        /// The store, as the logs show it (a URL's password left out).
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A setting that cannot work (`serve.toml`, a decision log, tracing, sources).
     #[error("{0}")]
     Config(String),
+    /// An address cannot be listened on.
     #[error("cannot listen on {addr}: {message}")]
-    Listen { addr: String, message: String },
+    Listen {
+        /// The address.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The runtime, a listener or a task failed.
     #[error("server failed: {0}")]
     Io(String),
 }
 
-/// The bundle file as last seen by the reloader.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FileStamp {
-    pub len: u64,
-    pub modified: Option<std::time::SystemTime>,
-}
-
+/// The running service: its options, its clock, and its parts.
 pub struct App {
+    /// What the service was started with.
     pub options: Options,
-    pub auth: Authenticator,
-    pub roles: Arc<Roles>,
-    /// The lifecycle behind its lock (lifecycle.rs).
-    pub cases: Cases,
-    /// The bundle new requests are decided with, and its file as last seen.
-    pub bundle: CurrentBundle,
-    /// The only source of time of the service (shared with the outbox).
+    /// The only source of time of the service (shared with the lifecycle and the outbox).
     pub clock: Arc<Clock>,
-    pub waiters: Arc<Waiters>,
-    /// Wakes `waiters` on changes other replicas commit (PostgreSQL); stops when dropped.
-    _store_listener: Option<aarm_cases::store::postgres_listen::Listener>,
-    pub sessions: Sessions,
-    /// The journal and its receiving end, until [`crate::start`] starts its writer.
-    pub(crate) journal: Mutex<Option<(Journal, tokio::sync::mpsc::UnboundedReceiver<Entry>)>>,
-    pub outbox: Outbox,
-    /// Idempotency keys of decides and case events (replay.rs).
-    pub keys: crate::replay::IdempotencyKeys,
-    /// The store's write probe for `/healthz`.
-    pub probe: Arc<dyn WriteProbe>,
+    /// The bundle new requests are decided with, and its file (bundle.rs, reload.rs).
+    pub(crate) bundle: Arc<CurrentBundle>,
+    /// The lifecycle, the store's side tables and the waiters (records.rs).
+    pub records: Arc<Records>,
+    /// What follows every committed change of a case (committed.rs).
+    pub(crate) committed: Arc<Committed>,
+    /// The outbox and what messages are built with (notify/notices.rs).
+    pub notices: Arc<Notices>,
+    /// The evidence sources deferrals are resolved with (sources.rs, rounds.rs).
+    pub sources: Arc<Resolver>,
+    /// Credentials, roles and sessions (access.rs).
+    pub(crate) access: Arc<Access>,
+    /// Metrics, traces and the decision log (telemetry.rs).
+    pub(crate) telemetry: Arc<Telemetry>,
     /// Open connections and their cap (listen.rs).
-    pub connections: crate::listen::Connections,
-    /// `decide` receipts waiting for their group commit.
-    pub decisions: Arc<crate::audit::DecisionLog>,
-    /// The evidence sources deferrals are resolved with (sources.rs).
-    pub sources: crate::sources::Resolver,
-    pub public_url: String,
+    pub(crate) connections: Connections,
+    /// Cancelled to stop the service: every listener and background task watches it.
     pub shutdown: CancellationToken,
-    /// Counters and histograms for `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Where decision lines go, when `[decision_log]` is configured.
-    pub decision_log: Option<crate::decision_log::DecisionLogger>,
-    /// OpenTelemetry spans, when `[tracing]` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
-    pub traces: crate::traces::Traces,
-    /// The denials answered and the overrides granted on them (overrides.rs).
-    pub overrides: Box<dyn aarm_cases::store::service::OverrideStore>,
-}
-
-/// The bundle new requests are decided with (swapped by a reload), and its file as the
-/// reloader last saw it.
-pub struct CurrentBundle {
-    engine: RwLock<Arc<Engine>>,
-    pub stamp: Mutex<FileStamp>,
-}
-
-impl std::fmt::Debug for CurrentBundle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CurrentBundle").finish()
-    }
 }
 
 impl std::fmt::Debug for App {
@@ -178,35 +183,35 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Reads and verifies a bundle file: hash, bytecode, and the signature when keys are trusted.
-pub fn load_bundle(path: &std::path::Path, trusted: &[VerifyingKey]) -> Result<(Engine, Vec<u8>, FileStamp), String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let engine = Engine::load(&bytes, trusted, !trusted.is_empty()).map_err(|e| e.to_string())?;
-    Ok((engine, bytes, FileStamp { len: meta.len(), modified: meta.modified().ok() }))
-}
-
 impl App {
     /// Opens the store, loads and registers the bundle, and prepares the outbox.
     pub fn new(options: Options, bound: SocketAddr) -> Result<App, ServeError> {
         let store_path = aarm_cases::store::any::describe(&options.store);
+        let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
         let (engine, bytes, stamp) = load_bundle(&options.bundle, &options.trusted_keys)
             .map_err(|message| ServeError::Bundle { path: options.bundle.display().to_string(), message })?;
-        let mut store = AnyStore::open(&options.store, true)
-            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
+        let mut store = AnyStore::open(&options.store, true).map_err(|e| store_error(e.to_string()))?;
         if let Some(key) = &options.sign_key {
             store = store.with_signer(key.clone());
         }
-        let floor = store
-            .last_event_at()
-            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?
-            .unwrap_or(0);
-        let store_error = |message: String| ServeError::Store { path: store_path.clone(), message };
+        let floor = store.last_event_at().map_err(|e| store_error(e.to_string()))?.unwrap_or(0);
         let clock = Arc::new(Clock::new(options.clock.clone(), floor));
-        let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
+
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        let deliveries = store.deliveries().map_err(|e| store_error(e.to_string()))?;
         let outbox = Outbox::new(deliveries, options.config.notify.clone(), clock.clone(), metrics.clone())
             .map_err(store_error)?;
+        let public_url = options
+            .config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string();
+        let redaction = aarm_cases::redact::key_of(options.sign_key.as_ref());
+        let notices = Arc::new(Notices { outbox, public_url, redaction });
+
         let decision_log = match &options.config.decision_log {
             Some(section) => {
                 let key = aarm_cases::redact::key_of(options.sign_key.as_ref());
@@ -219,73 +224,55 @@ impl App {
         };
         let endpoint = options.config.tracing.as_ref().map(|t| t.otlp_endpoint.as_str());
         let traces = crate::traces::Traces::start(endpoint).map_err(ServeError::Config)?;
+        let telemetry = Arc::new(Telemetry { metrics: metrics.clone(), traces, decision_log });
+
         let keys =
             crate::replay::IdempotencyKeys::new(store.idempotency_keys().map_err(|e| store_error(e.to_string()))?);
         let probe = Arc::from(store.write_probe().map_err(|e| store_error(e.to_string()))?);
         let overrides = store.overrides().map_err(|e| store_error(e.to_string()))?;
         let journal = Journal::new(store.session_history().map_err(|e| store_error(e.to_string()))?);
         let waiters = Arc::new(Waiters::new());
-        let store_listener = crate::wait::follow_store(&store, &waiters).map_err(|e| store_error(e.to_string()))?;
+        let listener = crate::wait::follow_store(&store, &waiters).map_err(|e| store_error(e.to_string()))?;
         let roles = Arc::new(Roles::new(options.config.auth.approver_roles.clone()));
         let mut lifecycle = Lifecycle::new(store, Box::new(SharedRoles(roles.clone())));
         let engine = Arc::new(engine);
-        lifecycle
-            .add_engine(engine.clone(), Some(&bytes))
-            .map_err(|e| ServeError::Store { path: store_path.clone(), message: e.to_string() })?;
-        let connections = crate::listen::Connections::new(options.config.server.max_connections);
+        lifecycle.add_engine(engine.clone(), Some(&bytes)).map_err(|e| store_error(e.to_string()))?;
+        let cases = Cases::new(lifecycle, clock.clone());
+        let records = Arc::new(Records::new(cases, waiters, keys, overrides, probe, listener));
+
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let sessions = Sessions::journaled(tx);
         let kept = journal.load(clock.now().saturating_sub(IDLE_S)).map_err(store_error)?;
         sessions.restore(kept);
         let auth = Authenticator::new(&options.config.auth).map_err(ServeError::Config)?;
-        let sources = crate::sources::Resolver::new(&options.config.evidence).map_err(ServeError::Config)?;
-        let public_url = options
-            .config
-            .server
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
-            .trim_end_matches('/')
-            .to_string();
+        let max_age = options.config.auth.credential_max_age_s;
+        let access = Arc::new(Access::new(auth, roles, sessions, (journal, rx), max_age));
+
+        let sources = Arc::new(Resolver::new(&options.config.evidence).map_err(ServeError::Config)?);
+        let committed = Arc::new(Committed {
+            due: crate::due::DueIndex::new(),
+            telemetry: telemetry.clone(),
+            notices: notices.clone(),
+            sources: sources.clone(),
+        });
+        let bundle = Arc::new(CurrentBundle::new(engine, stamp, options.bundle.clone(), options.trusted_keys.clone()));
         Ok(App {
-            auth,
-            roles,
-            cases: Cases::new(lifecycle, clock.clone()),
-            bundle: CurrentBundle { engine: RwLock::new(engine), stamp: Mutex::new(stamp) },
             clock,
-            waiters,
-            _store_listener: store_listener,
-            sessions,
-            journal: Mutex::new(Some((journal, rx))),
-            outbox,
-            keys,
-            probe,
-            connections,
-            decisions: Arc::new(crate::audit::DecisionLog::default()),
+            bundle,
+            records,
+            committed,
+            notices,
             sources,
-            public_url,
+            access,
+            telemetry,
+            connections: Connections::new(options.config.server.max_connections),
             shutdown: CancellationToken::new(),
-            metrics,
-            decision_log,
-            traces,
             options,
-            overrides,
         })
     }
 
     /// The bundle new requests are decided with.
     pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
-        self.bundle
-            .engine
-            .read()
-            .map(|e| e.clone())
-            .map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))
-    }
-
-    pub(crate) fn set_engine(&self, engine: Arc<Engine>) -> Result<(), ApiError> {
-        let mut current =
-            self.bundle.engine.write().map_err(|_| ApiError::Unavailable("the bundle lock is poisoned".into()))?;
-        *current = engine;
-        Ok(())
+        self.bundle.engine()
     }
 }

@@ -5,42 +5,40 @@
 //! dies — each is a `deny` with a reason or an error status, never an allow. Authorization is
 //! checked before anything is written, so a refused call changes nothing.
 
-use crate::app::App;
+use crate::access::{text, Access};
 use crate::auth::Principal;
+use crate::bundle::CurrentBundle;
 use crate::claims::bind_claims;
+use crate::committed::Committed;
 use crate::config::Kind;
 use crate::error::ApiError;
-use crate::notify::message::{question_channels, risk_rank, ApprovalContext, DeferralContext, Trigger};
+use crate::notify::message::{risk_rank, ApprovalContext, Trigger};
+use crate::notify::notices::{deferral_context, rule_doc};
+use crate::records::Records;
 use crate::replay::Key;
-use crate::sessions::PriorAction;
+use crate::sessions::{PriorAction, Sessions};
+use crate::sources::Resolver;
 use aarm_cases::lifecycle::action::action_hash_ignoring;
-use aarm_cases::lifecycle::case::{Case, CaseState, Credential};
+use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::event::{Event, Rejection};
 use aarm_cases::lifecycle::identity::VerifiedActor;
 use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
-use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
+use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::redact::RedactionKey;
-use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// The key that redacted values are hashed with: derived from `--sign-key`, so that one
-/// deployment gives one value one digest (aarm_cases::redact).
-pub fn redaction_key(app: &App) -> Option<RedactionKey> {
-    aarm_cases::redact::key_of(app.options.sign_key.as_ref())
-}
-
 /// The case as `p` may see it: as `aarm case show` prints it, plus `resolved`. The fields its
-/// policy marks `@redact` show a keyed hash, except to the agent that submitted them (an agent
-/// reads only its own cases, and runs the released action).
-pub fn view(app: &App, p: &Principal, case: &Case) -> Value {
+/// policy marks `@redact` show a keyed hash (under `redaction`, the service's key), except to the
+/// agent that submitted them (an agent reads only its own cases, and runs the released action).
+pub fn view(redaction: Option<&RedactionKey>, p: &Principal, case: &Case) -> Value {
     let mut v = if p.kind == Kind::Agent {
         serde_json::to_value(case).unwrap_or(Value::Null)
     } else {
-        aarm_cases::redact::case_json(case, redaction_key(app).as_ref())
+        aarm_cases::redact::case_json(case, redaction)
     };
     if let Some(obj) = v.as_object_mut() {
         obj.insert("resolved".into(), Value::Bool(case.state.is_resolved()));
@@ -51,140 +49,23 @@ pub fn view(app: &App, p: &Principal, case: &Case) -> Value {
     v
 }
 
-fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for k in path {
-        match cur.get(k) {
-            Some(x) => cur = x,
-            None => return "",
-        }
-    }
-    cur.as_str().unwrap_or("")
-}
-
-/// Whether `p` may act (approve or deny) on `case` at `now` ([`Case::eligible`]), with the roles
-/// its credential carries and those the configuration gives it.
-pub fn may_act(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
-    if p.kind != Kind::Approver {
-        return false;
-    }
-    case.eligible(&p.id, |role| crate::overrides::holds(app, p, role), now)
-}
-
-/// Whether `p` may read `case`: operators always; an agent its own cases; an approver the cases
-/// they may act on or that name them ([`Case::names`]).
-pub fn may_read(app: &App, case: &Case, p: &Principal, now: i64) -> bool {
-    match p.kind {
-        Kind::Admin => true,
-        Kind::Agent => same_identity(text(&case.identity, &["agent"]), &p.id),
-        Kind::Approver => may_act(app, case, p, now) || case.names(&p.id),
-    }
-}
-
-/// What the service does with every case it sees committed: remember when it is next due (for
-/// the clock), and queue the notifications its state calls for.
-/// Counts and traces the receipts a transition of `case` committed: every place that applies an
-/// event (an API call, the clock, an evidence round) reports through here, so none is left out.
-pub fn transitioned(app: &App, case: &Case, receipts: &[aarm_cases::lifecycle::receipt::Receipt]) {
-    app.metrics.transition(case, receipts);
-    app.traces.transition(case, receipts);
-}
-
-pub fn observed(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
-    app.cases.due.update(case);
-    notify(app, lc, case, now);
-}
-
-/// Queues the notifications the case's state calls for (idempotent: see notify/outbox.rs).
-pub fn notify(app: &App, lc: &mut Lifecycle<AnyStore>, case: &Case, now: i64) {
-    if case.state == CaseState::PendingEvidence {
-        ask_requester(app, case, now);
-    }
-    if case.state != CaseState::PendingApproval {
-        return;
-    }
-    let doc = rule_doc(lc, case);
-    let deferral = deferral_context(lc, case);
-    let mut triggers = vec![Trigger::ApprovalRequested];
-    if case.escalated {
-        triggers.push(Trigger::Escalated);
-    }
-    // What the channels send (and the outbox keeps) shows redacted fields as their keyed hash.
-    let shown = aarm_cases::redact::redacted_case(case, redaction_key(app).as_ref());
-    for t in triggers {
-        if let Err(e) = app.outbox.notify_case(&shown, t, &app.public_url, doc.clone(), deferral.clone(), now) {
-            // The case is recorded; only its notification is late. Logged, never fatal.
-            tracing::error!(case = %case.id, error = %e, "cannot queue notifications");
-        }
-    }
-}
-
-/// A deferral waiting for a fact from a `confirm` source asks its requesting human, once, on
-/// the channels its rule names ([`question_channels`]); the inbox lists the question too.
-fn ask_requester(app: &App, case: &Case, now: i64) {
-    let Some(facts) = open_question(app, case) else { return };
-    let channels = question_channels(case);
-    if channels.is_empty() {
-        return;
-    }
-    // Like every message, the question shows fields marked `@redact` as their keyed hash.
-    let shown = aarm_cases::redact::redacted_case(case, redaction_key(app).as_ref());
-    let question = ApprovalContext::question(&shown, &app.public_url, facts);
-    if let Err(e) = app.outbox.enqueue(&question, &Trigger::ConfirmRequested.key(case), &channels, now) {
-        // The case is recorded and the inbox lists the question; only its message is late.
-        tracing::error!(case = %case.id, error = %e, "cannot queue the question to the requester");
-    }
-}
-
-/// The facts `case` asks its requesting human for now; `None` when it asks nothing (it waits
-/// for no fact from a `confirm` source) or has nobody to ask (no `identity.human`).
-fn open_question(app: &App, case: &Case) -> Option<Vec<String>> {
-    let facts = app.sources.confirm_facts(case);
-    (!facts.is_empty() && !text(&case.identity, &["human"]).is_empty()).then_some(facts)
-}
-
-/// The documentation of the rule that asked for approval (from the case's own bundle).
-pub fn rule_doc(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<String> {
-    let rule = case.decision.rule.as_deref()?;
-    let engine = lc.bundle(&case.bundle_hash).ok()?;
-    engine.program().rules.iter().find(|r| r.qualified_name == rule).and_then(|r| r.doc.clone())
-}
-
-/// For a deferral escalated to people: the evidence its rule waited for and its attempts
-/// limit, read from the case's bundle (the case itself no longer holds the deferral).
-pub fn deferral_context(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<DeferralContext> {
-    use aarm_runtime::program::DecisionTemplate;
-    if !case.escalated_from_defer {
-        return None;
-    }
-    let engine = case.decision.rule.as_ref().and_then(|_| lc.bundle(&case.bundle_hash).ok());
-    let program = engine.as_ref().map(|e| e.program());
-    let defer = program.and_then(|p| {
-        p.rules.iter().find(|r| case.decision.rule.as_deref() == Some(r.qualified_name.as_str())).and_then(|r| match &r
-            .decision
-        {
-            DecisionTemplate::Defer(d) => Some(d),
-            _ => None,
-        })
-    });
-    let awaited = match (program, defer) {
-        (Some(p), Some(d)) => {
-            d.need.iter().filter_map(|i| p.schema.evidence.get(usize::from(*i)).map(|e| e.name.clone())).collect()
-        }
-        _ => Vec::new(),
-    };
-    Some(DeferralContext::new(case, awaited, defer.map(|d| d.max_attempts)))
-}
-
 /// `POST /v1/decide` with an optional `Idempotency-Key`: a retry of the same call gets the first
 /// answer; the key used for another call is refused (replay.rs).
-pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option<Key>) -> Result<Value, ApiError> {
-    let Some(key) = key else { return decide(app, p, body).await };
+pub async fn decide_once(
+    bundle: &CurrentBundle,
+    access: &Access,
+    records: &Arc<Records>,
+    committed: &Arc<Committed>,
+    p: &Principal,
+    body: &[u8],
+    key: Option<Key>,
+) -> Result<Value, ApiError> {
+    let Some(key) = key else { return decide(bundle, access, records, committed, p, body).await };
     if p.kind != Kind::Agent {
-        return decide(app, p, body).await;
+        return decide(bundle, access, records, committed, p, body).await;
     }
-    let now = app.clock.now();
-    let keys = &app.keys;
+    let now = records.cases.now();
+    let keys = &records.keys;
     if let Some(first) = keys.answered(&key, now)? {
         tracing::info!(agent = %p.id, "a retried decision answered as the first time");
         return Ok(first);
@@ -199,7 +80,7 @@ pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option
     if let Some(first) = keys.answered(&key, now)? {
         return Ok(first);
     }
-    let answer = decide(app, p, body).await?;
+    let answer = decide(bundle, access, records, committed, p, body).await?;
     if let Err(e) = keys.keep(&key, &answer, now) {
         tracing::error!(error = %e, "cannot keep the answer for retries");
     }
@@ -207,7 +88,14 @@ pub async fn decide_once(app: &Arc<App>, p: &Principal, body: &[u8], key: Option
 }
 
 /// `POST /v1/decide`: the decision JSON, with `"case"` when a case opened.
-pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value, ApiError> {
+pub async fn decide(
+    bundle: &CurrentBundle,
+    access: &Access,
+    records: &Arc<Records>,
+    committed: &Arc<Committed>,
+    p: &Principal,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     if p.kind != Kind::Agent {
         return Err(ApiError::forbidden(
             "not_an_agent",
@@ -215,17 +103,17 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         ));
     }
     let started = std::time::Instant::now();
-    let engine = app.engine()?;
+    let engine = bundle.engine()?;
     // The time the policy sees; a case opens at the time read under the lifecycle's lock
-    // (never earlier than this one), see App::lifecycle_at.
-    let now = app.clock.now();
+    // (never earlier than this one), see Cases::run_at.
+    let now = records.cases.now();
     // One path for every body: readable or not, it is bound to the caller, counted in its
     // session, recorded and answered by the code below; an unreadable one is decided `deny`.
     let (mut request, unreadable) = read_request(body);
     let session = bind_identity(&mut request, p)?;
     let refused = match (unreadable, &session) {
         (Some(e), _) => Some((codes::INPUT_INVALID, e.to_string())),
-        (None, Some(session)) => fill_prior_actions(app, &mut request, &p.id, session).err(),
+        (None, Some(session)) => fill_prior_actions(&access.sessions, &mut request, &p.id, session).err(),
         (None, None) => None,
     };
     let decision = match refused {
@@ -236,30 +124,31 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     .identify();
     let tool = text(&request, &["action", "tool"]).to_string();
     // Read before the request is handed to the case store; only when decision lines are kept.
-    let logged_action = app
+    let telemetry = &committed.telemetry;
+    let logged_action = telemetry
         .decision_log
         .as_ref()
         .map(|_| (text(&request, &["action", "operation"]).to_string(), request.pointer("/action/params").cloned()));
     let ignored = &engine.program().settings.action_hash_ignores;
     let action_hash = (!request.is_null()).then(|| action_hash_ignoring(&request, ignored));
     let (decision, case, receipt) = if matches!(decision.decision, Effect::StepUp | Effect::Defer) {
-        let app2 = app.clone();
+        let after_commit = committed.clone();
         let pending = decision.clone();
-        let credential = credential(app, p, now);
-        let opened = app
+        let credential = access.credential(p, now);
+        let opened = records
             .cases
             .run_at(move |lc, at| {
                 let submitted = lc.open_decided_as(pending, &request, at, credential)?;
                 if let Some(case) = &submitted.case {
-                    app2.traces.opened(case, submitted.receipt.as_deref());
-                    observed(&app2, lc, case, at);
+                    after_commit.telemetry.traces.opened(case, submitted.receipt.as_deref());
+                    after_commit.observed(lc, case, at);
                 }
                 Ok(submitted)
             })
             .await;
         if let Some(case) = opened.as_ref().ok().and_then(|s| s.case.as_ref()) {
             // A new case: open inbox streams show it.
-            app.waiters.changed(&case.id);
+            records.waiters.changed(&case.id);
         }
         match opened {
             Ok(s) => (s.decision, s.case, s.receipt),
@@ -272,22 +161,22 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     } else {
         // A body that was not JSON at all is recorded as the caller's (what it named is unread).
         let as_recorded = if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
-        let (decision, receipt) = recorded(app, decision, &as_recorded, now, ignored).await;
+        let (decision, receipt) = recorded(records, decision, &as_recorded, now, ignored).await;
         (decision, None, receipt)
     };
     if let Some(session) = &session {
         if !tool.is_empty() {
             let action = PriorAction { tool: tool.clone(), decision: decision.decision.as_str().to_string() };
-            app.sessions.record(&p.id, session, action, now);
+            access.sessions.record(&p.id, session, action, now);
         }
     }
     if let Some(case) = &case {
-        app.metrics.opened(case);
+        telemetry.metrics.opened(case);
         tracing::info!(case = %case.id, decision = decision.decision.as_str(), rule = decision.rule.as_deref().unwrap_or(""), agent = %p.id, "case opened");
     }
     let took = started.elapsed();
-    app.metrics.decided(decision.decision.as_str(), decision.rule.as_deref(), took);
-    app.traces.decided(&crate::traces::Decided {
+    telemetry.metrics.decided(decision.decision.as_str(), decision.rule.as_deref(), took);
+    telemetry.traces.decided(&crate::traces::Decided {
         decision: decision.decision.as_str(),
         rule: decision.rule.as_deref(),
         reason_code: &decision.reason.code,
@@ -298,7 +187,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
         case: case.as_ref().map(|c| c.id.as_str()),
         took,
     });
-    if let (Some(log), Some((operation, params))) = (&app.decision_log, logged_action) {
+    if let (Some(log), Some((operation, params))) = (&telemetry.decision_log, logged_action) {
         let tool_name = tool;
         log.log(crate::decision_log::Line {
             decision_id: decision.decision_id.clone(),
@@ -322,7 +211,7 @@ pub async fn decide(app: &Arc<App>, p: &Principal, body: &[u8]) -> Result<Value,
     let answer = to_json(&decision, case.as_ref(), action_hash, receipt.as_deref());
     if decision.decision == Effect::Deny && case.is_none() && receipt.is_some() {
         // Kept so that an override can name it (overrides.rs); only a recorded denial.
-        crate::overrides::remember_denial(app, &p.id, &answer, now);
+        crate::overrides::remember_denial(records.overrides.as_ref(), &p.id, &answer, now);
     }
     Ok(answer)
 }
@@ -344,31 +233,20 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
 /// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]); a
 /// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
 async fn recorded(
-    app: &Arc<App>,
+    records: &Records,
     decision: Decision,
     request: &Value,
     now: i64,
     ignored: &[String],
 ) -> (Decision, Option<String>) {
     let draft = machine::decided(&decision, request, now, ignored);
-    match app.decisions.record(&app.cases, draft).await {
+    match records.decisions.record(&records.cases, draft).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
             let message = format!("the decision could not be recorded: {e}");
             (decision.denied_instead(codes::STORE_UNAVAILABLE, message), None)
         }
     }
-}
-
-/// The requester's credential as verified now: valid until the JWT's `exp` or the configured
-/// maximum age, whichever comes first; `None` when neither bounds it.
-fn credential(app: &App, p: &Principal, now: i64) -> Option<Credential> {
-    let max_age = app.options.config.auth.credential_max_age_s.map(|s| now.saturating_add_unsigned(s));
-    let valid_until = match (p.valid_until, max_age) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }?;
-    Some(Credential { holder: p.id.clone(), valid_until })
 }
 
 /// The decision JSON, with the case it opened, the hash of the action it decided (what an
@@ -430,7 +308,7 @@ fn bind_identity(request: &mut Value, p: &Principal) -> Result<Option<String>, A
 /// so it is refused, as is a session whose history is incomplete or unreadable. The error is the
 /// reason code and message of the deny.
 fn fill_prior_actions(
-    app: &App,
+    sessions: &Sessions,
     request: &mut Value,
     agent: &str,
     session: &str,
@@ -451,21 +329,21 @@ fn fill_prior_actions(
             ),
         ));
     }
-    let prior = app.sessions.prior(agent, session).map_err(|e| (e.code(), e.to_string()))?;
+    let prior = sessions.prior(agent, session).map_err(|e| (e.code(), e.to_string()))?;
     let prior = serde_json::to_value(prior).map_err(|e| (codes::INPUT_INVALID, e.to_string()))?;
     context.insert("prior_actions".into(), prior);
     Ok(())
 }
 
 /// Reads a case that `p` may see.
-pub async fn get(app: &Arc<App>, p: &Principal, id: &str) -> Result<Case, ApiError> {
+pub async fn get(records: &Records, access: &Access, p: &Principal, id: &str) -> Result<Case, ApiError> {
     let id2 = id.to_string();
-    let case = app
+    let case = records
         .cases
         .run(move |lc| Ok(lc.store().get(&id2)?))
         .await?
         .ok_or_else(|| ApiError::UnknownCase(id.to_string()))?;
-    if !may_read(app, &case, p, app.clock.now()) {
+    if !access.may_read(&case, p, records.cases.now()) {
         return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id}", p.id)));
     }
     Ok(case)
@@ -498,7 +376,9 @@ pub enum Action {
 /// Applies an authenticated event. Who may: approve and deny, an approver of the case, as
 /// themself; evidence and cancel, the agent that submitted the action (or an operator).
 pub async fn act(
-    app: &Arc<App>,
+    access: &Arc<Access>,
+    records: &Arc<Records>,
+    committed: &Arc<Committed>,
     p: &Principal,
     id: &str,
     action: Action,
@@ -529,31 +409,31 @@ pub async fn act(
         }
     }
     if p.kind == Kind::Approver {
-        app.roles.saw(&p.id, &p.roles);
+        access.roles.saw(&p.id, &p.roles);
     }
-    let app2 = app.clone();
+    let (access2, records2, after_commit) = (access.clone(), records.clone(), committed.clone());
     let p2 = p.clone();
     let id2 = id.to_string();
-    let result = app
+    let result = records
         .cases
         .run_at(move |lc, now| {
             let case = lc.store().get(&id2)?.ok_or_else(|| ApiError::UnknownCase(id2.clone()))?;
             // A retry of an event that was applied: the case as stored, whatever it is now. Only
             // the same call is a retry: a key used for another call is refused (replay.rs).
             if let Some(key) = &event_id {
-                let same_call = app2.keys.check_event(&id2, key);
+                let same_call = records2.keys.check_event(&id2, key);
                 if same_call.is_err() || lc.store().applied(&id2, &key.id)? {
                     // Only to someone who may see it (an event id is no credential).
-                    if !may_read(&app2, &case, &p2, now) {
+                    if !access2.may_read(&case, &p2, now) {
                         return Err(ApiError::forbidden("not_allowed", format!("`{}` may not see {id2}", p2.id)));
                     }
                     same_call?;
                     return Ok(case);
                 }
             }
-            authorize(&app2, &case, &p2, &action, now)?;
+            authorize(&access2, &after_commit.sources, &case, &p2, &action, now)?;
             if let Some(key) = &event_id {
-                app2.keys.bind_event(&id2, key, now)?;
+                records2.keys.bind_event(&id2, key, now)?;
             }
             let event_id = event_id.map(|k| k.id);
             let actor = VerifiedActor { id: p2.id.clone(), method: p2.method.to_string() };
@@ -572,7 +452,7 @@ pub async fn act(
                         (Event::Provide { name, value, by: Some(p2.id.clone()) }, eid)
                     })
                     .collect(),
-                Action::Confirm(value) => app2
+                Action::Confirm(value) => after_commit
                     .sources
                     .confirm_facts(&case)
                     .into_iter()
@@ -583,7 +463,7 @@ pub async fn act(
                     .collect(),
                 Action::Revalidate => {
                     // A credential without an end (a static token, no maximum age) stays valid.
-                    let until = credential(&app2, &p2, now).map_or(i64::MAX, |c| c.valid_until);
+                    let until = access2.credential(&p2, now).map_or(i64::MAX, |c| c.valid_until);
                     vec![(Event::Revalidate { by: p2.id.clone(), until }, event_id)]
                 }
             };
@@ -594,7 +474,7 @@ pub async fn act(
                     Ok(applied) => {
                         // Reported even when the event was refused: a timeout that fell due
                         // before it was committed by this call, and counts like any other.
-                        transitioned(&app2, &applied.case, &applied.receipts);
+                        after_commit.transitioned(&applied.case, &applied.receipts);
                         last = applied.case;
                         if let Some(r) = applied.refused {
                             outcome = Err(ApiError::from(LifecycleError::Rejected(r)));
@@ -609,26 +489,33 @@ pub async fn act(
             }
             // Whatever was committed (even before a refusal: a timeout that fell due first).
             if let Some(stored) = lc.store().get(&id2)? {
-                observed(&app2, lc, &stored, now);
+                after_commit.observed(lc, &stored, now);
                 last = stored;
             }
             outcome.map(|()| last)
         })
         .await;
-    app.waiters.changed(id);
+    records.waiters.changed(id);
     if let Ok(case) = &result {
         tracing::info!(case = %case.id, by = %p.id, method = p.method, state = case.state.as_str(), "event applied");
     }
     result
 }
 
-fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -> Result<(), ApiError> {
+fn authorize(
+    access: &Access,
+    sources: &Resolver,
+    case: &Case,
+    p: &Principal,
+    action: &Action,
+    now: i64,
+) -> Result<(), ApiError> {
     match action {
         Action::Approve { .. } | Action::Deny { .. } => {
             if case.state.is_resolved() {
                 return Err(ApiError::Rejected(Rejection::CaseResolved));
             }
-            if !may_act(app, case, p, now) {
+            if !access.may_act(case, p, now) {
                 return Err(ApiError::Rejected(Rejection::NotAnApprover));
             }
         }
@@ -645,7 +532,7 @@ fn authorize(app: &App, case: &Case, p: &Principal, action: &Action, now: i64) -
                     format!("{} asks its requesting human, not `{}`", case.id, p.id),
                 ));
             }
-            if app.sources.confirm_facts(case).is_empty() {
+            if sources.confirm_facts(case).is_empty() {
                 return Err(ApiError::Conflict(
                     "no_question",
                     format!("{} asks no question now: it waits for no fact from a `confirm` source", case.id),
@@ -703,19 +590,24 @@ impl StateFilter {
 
 /// The cases `p` may see, filtered by state; for an approver asking for pending cases, those
 /// they may act on.
-pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<Vec<Case>, ApiError> {
+pub async fn list(
+    records: &Records,
+    access: &Access,
+    p: &Principal,
+    filter: StateFilter,
+) -> Result<Vec<Case>, ApiError> {
     let pending_only =
         matches!(filter, StateFilter::Pending) || matches!(filter, StateFilter::Exactly(s) if !s.is_resolved());
-    let cases = app.cases.run(move |lc| Ok(lc.store().list(pending_only)?)).await?;
-    let now = app.clock.now();
+    let cases = records.cases.run(move |lc| Ok(lc.store().list(pending_only)?)).await?;
+    let now = records.cases.now();
     Ok(cases
         .into_iter()
         .filter(|c| filter.keeps(c.state))
         .filter(|c| {
             if c.state.is_resolved() || p.kind != Kind::Approver {
-                may_read(app, c, p, now)
+                access.may_read(c, p, now)
             } else {
-                may_act(app, c, p, now)
+                access.may_act(c, p, now)
             }
         })
         .collect())
@@ -726,37 +618,39 @@ pub async fn list(app: &Arc<App>, p: &Principal, filter: StateFilter) -> Result<
 /// oldest first, each with the context of seed 003. `questions`: the open questions of
 /// deferrals whose requesting human they are (`confirm` sources), oldest first; nobody else
 /// sees them.
-pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
+pub async fn inbox(
+    records: &Records,
+    access: &Arc<Access>,
+    committed: &Arc<Committed>,
+    p: &Principal,
+) -> Result<Value, ApiError> {
     if p.kind != Kind::Approver {
         return Err(ApiError::forbidden("not_an_approver", "the inbox is for approvers"));
     }
-    app.roles.saw(&p.id, &p.roles);
-    let app2 = app.clone();
+    access.roles.saw(&p.id, &p.roles);
+    let (access2, committed2) = (access.clone(), committed.clone());
+    let notices = &committed.notices;
     let p2 = p.clone();
-    let (mut items, mut questions) = app
+    let (mut items, mut questions) = records
         .cases
-        .run(move |lc| {
-            let now = app2.clock.now();
+        .run_at(move |lc, now| {
+            let notices = &committed2.notices;
             let cases = lc.store().list(true)?;
             let mut out = Vec::new();
             let mut questions = Vec::new();
             for case in cases {
-                if may_act(&app2, &case, &p2, now) {
+                if access2.may_act(&case, &p2, now) {
                     let doc = rule_doc(lc, &case);
                     let deferral = deferral_context(lc, &case);
-                    let shown = aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref());
-                    let context = ApprovalContext::new(&shown, Trigger::ApprovalRequested, &app2.public_url, doc)
+                    let shown = notices.redacted(&case);
+                    let context = ApprovalContext::new(&shown, Trigger::ApprovalRequested, &notices.public_url, doc)
                         .with_deferral(deferral);
                     out.push((case, context));
-                } else if let Some(facts) = open_question(&app2, &case) {
+                } else if let Some(facts) = committed2.open_question(&case) {
                     if same_identity(text(&case.identity, &["human"]), &p2.id) {
                         questions.push((
                             case.opened_at,
-                            ApprovalContext::question(
-                                &aarm_cases::redact::redacted_case(&case, redaction_key(&app2).as_ref()),
-                                &app2.public_url,
-                                facts,
-                            ),
+                            ApprovalContext::question(&notices.redacted(&case), &notices.public_url, facts),
                         ));
                     }
                 }
@@ -768,23 +662,30 @@ pub async fn inbox(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
         risk_rank(&cb.risk).cmp(&risk_rank(&ca.risk)).then(a.opened_at.cmp(&b.opened_at)).then(a.id.cmp(&b.id))
     });
     questions.sort_by(|(a, ca), (b, cb)| a.cmp(b).then(ca.case.cmp(&cb.case)));
-    let cases: Vec<Value> =
-        items.into_iter().map(|(case, context)| json!({ "case": view(app, p, &case), "context": context })).collect();
+    let cases: Vec<Value> = items
+        .into_iter()
+        .map(|(case, context)| json!({ "case": view(notices.redaction.as_ref(), p, &case), "context": context }))
+        .collect();
     let questions: Vec<Value> =
         questions.into_iter().map(|(_, context)| json!({ "case": context.case, "context": context })).collect();
     Ok(json!({ "approver": p.id, "cases": cases, "questions": questions }))
 }
 
 /// `GET /v1/receipts?case=ID`: the case's receipts; without a case, the whole chain (operators).
-pub async fn receipts(app: &Arc<App>, p: &Principal, case: Option<String>) -> Result<Value, ApiError> {
+pub async fn receipts(
+    records: &Records,
+    access: &Access,
+    p: &Principal,
+    case: Option<String>,
+) -> Result<Value, ApiError> {
     match case {
         Some(id) => {
-            get(app, p, &id).await?;
-            let r = app.cases.run(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
+            get(records, access, p, &id).await?;
+            let r = records.cases.run(move |lc| Ok(lc.store().receipts(Some(&id))?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None if p.kind == Kind::Admin => {
-            let r = app.cases.run(|lc| Ok(lc.store().receipts(None)?)).await?;
+            let r = records.cases.run(|lc| Ok(lc.store().receipts(None)?)).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
         }
         None => Err(ApiError::forbidden("not_allowed", "the whole chain is for operators: ask for ?case=ID")),

@@ -86,6 +86,8 @@ impl TimeSource {
     }
 }
 
+/// The service's clock: the time source, never going back (held at the latest time handed out,
+/// and never before the store's last event).
 #[derive(Debug)]
 pub struct Clock {
     source: TimeSource,

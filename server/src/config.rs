@@ -10,30 +10,54 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// Why `serve.toml` cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {message}")]
-    Read { path: String, message: String },
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A TOML syntax or shape error (the message has the line and column).
     #[error("{path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file.
+        path: String,
+        /// What went wrong, and where.
+        message: String,
+    },
     /// A value that parses but cannot work.
     #[error("{path}: `{key}`: {message}")]
-    Invalid { path: String, key: String, message: String },
+    Invalid {
+        /// The file.
+        path: String,
+        /// The setting, as the file spells it.
+        key: String,
+        /// Why it cannot work.
+        message: String,
+    },
 }
 
+/// `serve.toml`: everything the service is configured with beside its command line.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[server]`: the public URL, connection and header limits.
     #[serde(default)]
     pub server: ServerSection,
+    /// `[auth]`: tokens, JWT issuers, approvers' roles.
     #[serde(default)]
     pub auth: AuthSection,
+    /// `[notify]`: the channels notifications go to, and their retries.
     #[serde(default)]
     pub notify: NotifySection,
     /// `[decision_log]`: every decision as a JSON line (decision_log.rs); absent: none.
     #[serde(default)]
     pub decision_log: Option<DecisionLogSection>,
+    /// `[evidence]`: the sources deferrals ask for facts, and the rounds' backoff.
     #[serde(default)]
     pub evidence: EvidenceSection,
     /// `[tracing]`: OpenTelemetry spans over OTLP (traces.rs); absent: only if the standard
@@ -112,6 +136,7 @@ fn default_max_header_bytes() -> usize {
     32 * 1024
 }
 
+/// `[auth]`: who a credential belongs to, and the roles approvers hold.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
@@ -155,12 +180,16 @@ pub struct AuthSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// Asks for decisions; reads, provides evidence to and cancels its own cases.
     Agent,
+    /// Approves or denies the cases it is an approver of; grants overrides.
     Approver,
+    /// An operator: reads everything, reloads the bundle, reads the metrics.
     Admin,
 }
 
 impl Kind {
+    /// The kind as the API and the logs spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Agent => "agent",
@@ -224,26 +253,39 @@ fn default_leeway() -> u64 {
     30
 }
 
+/// `[notify]`: the channels and how deliveries are retried.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySection {
     /// Channel names as policies write them in `notify` → where they deliver.
     #[serde(default)]
     pub channels: BTreeMap<String, Channel>,
+    /// `[notify.retry]`: attempts and backoff of a delivery.
     #[serde(default)]
     pub retry: Retry,
 }
 
+/// Where a channel name delivers, by kind.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Channel {
     /// A JSON POST signed with HMAC-SHA256 (`X-Aarm-Signature`).
-    Webhook { url: String, secret: Option<String> },
+    Webhook {
+        /// Where it is posted.
+        url: String,
+        /// The HMAC key; none: unsigned.
+        secret: Option<String>,
+    },
     /// A Slack-compatible incoming webhook.
-    Slack { url: String },
+    Slack {
+        /// The webhook's URL.
+        url: String,
+    },
     /// E-mail over SMTP (`host:port`, plain SMTP to a relay).
     Email {
+        /// The relay, `host:port`.
         smtp: String,
+        /// The sender's address.
         from: String,
         /// Recipients; default: the address in the channel name (`email:approvals@corp.com`).
         #[serde(default)]
@@ -252,6 +294,7 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The channel's kind, as `serve.toml` and the metrics spell it.
     pub fn kind(&self) -> &'static str {
         match self {
             Channel::Webhook { .. } => "webhook",
@@ -311,15 +354,18 @@ pub struct EvidenceSection {
     /// Source names as policies write them in `from "NAME"` → how to ask them.
     #[serde(default)]
     pub sources: BTreeMap<String, Source>,
+    /// `[evidence.retry]`: the backoff between a deferral's rounds.
     #[serde(default)]
     pub retry: RoundRetry,
 }
 
+/// How an evidence source is asked, by kind.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
     /// A JSON POST of the facts wanted; the answer is a JSON object of fact values.
     Http {
+        /// Where the facts are asked for.
         url: String,
         /// One try's time limit, the answer's body included (default 2000 ms).
         #[serde(default = "default_source_timeout")]
@@ -589,12 +635,16 @@ impl Config {
     }
 }
 
+/// The kind of key a JWT algorithm verifies with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JwtFamily {
+    /// A shared secret (`HS*`).
     Hmac,
+    /// A public key (`RS*`, `PS*`, `ES*`, `EdDSA`).
     PublicKey,
 }
 
+/// The family of a JWT algorithm name; `None` for one the service does not take.
 pub fn jwt_family(algorithm: &str) -> Option<JwtFamily> {
     match algorithm {
         "HS256" | "HS384" | "HS512" => Some(JwtFamily::Hmac),
@@ -606,6 +656,8 @@ pub fn jwt_family(algorithm: &str) -> Option<JwtFamily> {
 }
 
 impl JwtIssuer {
+    /// Who a token of this issuer belongs to: the issuer's fixed kind, or the one its `kind_claim`
+    /// names.
     pub fn kind_of(&self, claims: &serde_json::Value) -> Option<Kind> {
         match (&self.kind, &self.kind_claim) {
             (Some(k), _) => Some(*k),

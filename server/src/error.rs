@@ -9,6 +9,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// Every error an API call answers: each has a status and a stable reason code, and is
+/// answered as `{ "reason": CODE, "message": TEXT }`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No credential, or one that does not verify: 401, and nothing changes.
@@ -16,12 +18,19 @@ pub enum ApiError {
     Unauthenticated(AuthError),
     /// Authenticated, but not allowed to do this: 403.
     #[error("{message}")]
-    Forbidden { reason: &'static str, message: String },
+    Forbidden {
+        /// The stable reason code.
+        reason: &'static str,
+        /// What was refused, and why.
+        message: String,
+    },
+    /// No case with this id: 404.
     #[error("no case {0}")]
     UnknownCase(String),
     /// The lifecycle refused the event: 409 (403 for `not_an_approver`, 404 for `unknown_case`).
     #[error("rejected: {0}")]
     Rejected(Rejection),
+    /// A request the service cannot read or act on as sent: 400.
     #[error("{0}")]
     BadRequest(String),
     /// A body that is not UTF-8, not JSON, or repeats a key: 400 `input.invalid` at its path.
@@ -31,11 +40,17 @@ pub enum ApiError {
     /// end, an invisible character, full-width letters): 422 `input.invalid`, nothing recorded
     /// (see `aarm_cases::lifecycle::identity::check`).
     #[error("{path}: {source}; send the identity exactly as the identity provider spells it")]
-    IdentityRefused { path: &'static str, source: aarm_cases::lifecycle::identity::IdentityRefused },
+    IdentityRefused {
+        /// Where in the request (`identity.agent`, `identity.human`).
+        path: &'static str,
+        /// Why it is refused.
+        source: aarm_cases::lifecycle::identity::IdentityRefused,
+    },
     /// An idempotency key already used by another caller, endpoint, case or body: 422, and
     /// nothing changes (replay.rs).
     #[error("{0}")]
     KeyReused(String),
+    /// No route has this path: 404.
     #[error("no such route: see /openapi.json")]
     NoRoute,
     /// 409 with a reason of the service's own (not a lifecycle refusal).
@@ -47,7 +62,12 @@ pub enum ApiError {
     /// An answer of the HTTP layers (a method a route does not take, a body or head too large, a
     /// time limit, a query or path that does not parse), in the API's shape.
     #[error("{message}")]
-    Http { status: StatusCode, message: String },
+    Http {
+        /// The layer's status.
+        status: StatusCode,
+        /// What it said, or what its status means.
+        message: String,
+    },
     /// 404 with a reason of the service's own (an unknown denial or review).
     #[error("{1}")]
     NotFound(&'static str, String),
@@ -71,6 +91,7 @@ fn http_reason(status: StatusCode) -> &'static str {
 }
 
 impl ApiError {
+    /// A 403 with `reason`.
     pub fn forbidden(reason: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Forbidden { reason, message: message.into() }
     }

@@ -57,8 +57,8 @@ pub async fn icon() -> impl IntoResponse {
 /// the page shows it is stale rather than keeping an old list that looks current.
 pub async fn events(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<impl IntoResponse, ApiError> {
     // Refused at once (not an approver, store down) rather than as an event.
-    let first = crate::cases::inbox(&app, &p).await?;
-    let rx = app.waiters.subscribe_all();
+    let first = crate::cases::inbox(&app.records, &app.access, &app.committed, &p).await?;
+    let rx = app.records.waiters.subscribe_all();
     let deadline = tokio::time::Instant::now() + app.options.limits.max_wait;
     let start = (app, p, rx, Some(first), false);
     let stream = futures_util::stream::unfold(start, move |(app, p, mut rx, first, done)| async move {
@@ -73,7 +73,7 @@ pub async fn events(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<im
                     _ = tokio::time::sleep_until(deadline) => return None,
                     _ = app.shutdown.cancelled() => return None,
                 }
-                crate::cases::inbox(&app, &p).await
+                crate::cases::inbox(&app.records, &app.access, &app.committed, &p).await
             }
         };
         let (event, done) = match inbox {

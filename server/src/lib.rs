@@ -6,8 +6,11 @@
 //! receipt. The crate links only `aarm-runtime` (never the compiler).
 //!
 //! - [`config`]: `serve.toml`; [`auth`]: bearer tokens and JWTs → a verified principal
-//! - [`app`]: shared state, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does;
-//!   [`lifecycle`]: the case service behind its lock; [`due`]: when each pending case is due
+//! - [`app`]: the service's parts, start-up; [`routes`]: the HTTP surface; [`cases`]: what it does
+//! - the parts: [`bundle`] (the engine), [`records`] (the lifecycle behind its lock,
+//!   [`lifecycle`], and the store's side tables), [`committed`] (what follows every commit),
+//!   [`notify::notices`], [`sources`], [`access`] (credentials, roles, sessions), [`telemetry`]
+//! - [`due`]: when each pending case is due; [`rounds`]: the deferral rounds in the background
 //! - [`timers`]: the background clock; [`reload`]: hot reload of the bundle; [`replay`]:
 //!   retried decisions (`Idempotency-Key`)
 //! - [`sessions`]: `prior_actions` accumulation; [`wait`]: long-poll waiters
@@ -16,33 +19,41 @@
 //! - [`listen`]: connections (cap, header timeout); [`health`]: `/healthz`
 //! - [`metrics`]: `/metrics`; [`decision_log`]: every decision as a JSON line
 
+#![deny(missing_docs)]
+
+pub(crate) mod access;
 pub mod app;
-pub mod audit;
-pub mod auth;
-pub mod cases;
-pub mod claims;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod bundle;
+pub(crate) mod cases;
+pub(crate) mod claims;
 pub mod clock;
+pub(crate) mod committed;
 pub mod config;
-pub mod decision_log;
-pub mod due;
+pub(crate) mod decision_log;
+pub(crate) mod due;
 pub mod error;
-pub mod health;
-pub mod identities;
-pub mod inbox;
-pub mod lifecycle;
-pub mod listen;
+pub(crate) mod health;
+pub(crate) mod identities;
+pub(crate) mod inbox;
+pub(crate) mod lifecycle;
+pub(crate) mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
-pub mod openapi;
+pub(crate) mod openapi;
 pub mod overrides;
-pub mod reload;
-pub mod replay;
+pub mod records;
+pub(crate) mod reload;
+pub(crate) mod replay;
+pub(crate) mod rounds;
 pub mod routes;
-pub mod sessions;
+pub(crate) mod sessions;
 pub mod sources;
-pub mod timers;
-pub mod traces;
+pub(crate) mod telemetry;
+pub(crate) mod timers;
+pub(crate) mod traces;
 pub mod wait;
 
 pub use app::{App, Limits, Options, ServeError};
@@ -54,9 +65,11 @@ use tokio::task::JoinHandle;
 
 /// A started server: its address, its state, and the handle to stop it.
 pub struct Running {
+    /// The address the API listens on.
     pub addr: SocketAddr,
     /// The address serving `/metrics` without credentials (`--metrics-listen`), when configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// The running service's parts.
     pub app: Arc<App>,
     server: JoinHandle<Result<(), ServeError>>,
     background: Vec<JoinHandle<()>>,
@@ -77,14 +90,14 @@ impl Running {
             Err(e) => Err(ServeError::Io(e.to_string())),
         };
         // No request can record a session action any more: the journal writes the rest, stops.
-        self.app.sessions.close();
+        self.app.access.sessions.close();
         for task in self.background {
             if tokio::time::timeout(grace, task).await.is_err() {
                 tracing::warn!("a background task did not stop in time");
             }
         }
         // The spans still batched.
-        self.app.traces.shutdown().await;
+        self.app.telemetry.traces.shutdown().await;
         result
     }
 
@@ -94,8 +107,9 @@ impl Running {
     /// for the interval; it also runs the deferral rounds then due (sources.rs). Returns the ids
     /// of the cases that changed.
     pub async fn tick(&self) -> Result<Vec<String>, String> {
-        let mut changed = timers::tick_once(&self.app, true).await?;
-        changed.extend(sources::resolve_due(&self.app).await?);
+        let app = &self.app;
+        let mut changed = timers::tick_once(&app.records, &app.committed, &app.access.sessions, true).await?;
+        changed.extend(rounds::resolve_due(&app.sources, &app.records, &app.committed).await?);
         Ok(changed)
     }
 
@@ -134,7 +148,7 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
             "serve.toml configures no credential: every call but /healthz, /openapi.json and /inbox is refused"
         );
     }
-    recover_notifications(&app).await;
+    recover_notifications(&app.records, &app.committed).await;
     if let Ok(engine) = app.engine() {
         for (fact, source) in app.sources.unconfigured(&engine) {
             tracing::warn!(
@@ -147,17 +161,34 @@ pub async fn start(options: Options) -> Result<Running, ServeError> {
     }
 
     let mut background = Vec::new();
-    background.push(tokio::spawn(timers::run(app.clone())));
-    background.push(tokio::spawn(reload::run(app.clone())));
-    background.push(tokio::spawn(sources::run(app.clone())));
-    if let Some((journal, rx)) = app.journal.lock().ok().and_then(|mut r| r.take()) {
+    let tick = app.options.tick_interval;
+    background.push(tokio::spawn(timers::run(
+        app.records.clone(),
+        app.committed.clone(),
+        app.access.clone(),
+        tick,
+        app.shutdown.clone(),
+    )));
+    background.push(tokio::spawn(reload::run(
+        app.bundle.clone(),
+        app.records.clone(),
+        app.sources.clone(),
+        app.telemetry.metrics.clone(),
+        app.options.reload_interval,
+        app.shutdown.clone(),
+    )));
+    background.push(tokio::spawn(rounds::run(
+        app.sources.clone(),
+        app.records.clone(),
+        app.committed.clone(),
+        tick,
+        app.shutdown.clone(),
+    )));
+    if let Some((journal, rx)) = app.access.take_journal() {
         background.push(tokio::spawn(sessions::journal::run(journal, app.clock.clone(), rx)));
     }
-    let outbox_app = app.clone();
-    background.push(tokio::spawn(async move {
-        let poll = outbox_app.options.outbox_interval;
-        outbox_app.outbox.run(poll, outbox_app.shutdown.clone()).await;
-    }));
+    let (notices, poll, stop) = (app.notices.clone(), app.options.outbox_interval, app.shutdown.clone());
+    background.push(tokio::spawn(async move { notices.outbox.run(poll, stop).await }));
 
     if let (Some(listener), Some(at)) = (metrics_listener, metrics_addr) {
         let metrics_app = app.clone();
@@ -187,13 +218,13 @@ const METRICS_CONNECTIONS: usize = 16;
 /// After a restart: every pending case is put in the clock's index, and every case waiting
 /// for approvers gets the deliveries its state calls for (those already queued are not queued
 /// again).
-async fn recover_notifications(app: &Arc<App>) {
-    let app2 = app.clone();
-    let result = app
+async fn recover_notifications(records: &records::Records, committed: &Arc<committed::Committed>) {
+    let committed = committed.clone();
+    let result = records
         .cases
         .run_at(move |lc, now| {
             for case in aarm_cases::store::CaseStore::list(lc.store(), true)? {
-                cases::observed(&app2, lc, &case, now);
+                committed.observed(lc, &case, now);
             }
             Ok(())
         })

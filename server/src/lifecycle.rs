@@ -1,22 +1,19 @@
 //! The case service as the server uses it: the lifecycle (engine registry, state machine and
 //! SQLite store) behind one mutex, driven only from blocking threads, because every write is a
 //! synced SQLite transaction, and the service's clock read under that mutex. Whatever decides,
-//! acts on a case, fires timers or records a decision takes a [`Cases`], not the whole service.
+//! acts on a case, fires timers or records a decision takes a [`Cases`] (or the
+//! [`crate::records::Records`] around it), not the whole service.
 
 use crate::clock::Clock;
-use crate::due::DueIndex;
 use crate::error::ApiError;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::any::AnyStore;
 use std::sync::{Arc, Mutex};
 
-/// The lifecycle behind its lock, the clock its events are stamped with, and when each pending
-/// case is next due.
+/// The lifecycle behind its lock, and the clock its events are stamped with.
 pub struct Cases {
     lifecycle: Arc<Mutex<Lifecycle<AnyStore>>>,
     clock: Arc<Clock>,
-    /// When each pending case is next due (the background clock's index).
-    pub due: DueIndex,
 }
 
 impl std::fmt::Debug for Cases {
@@ -27,7 +24,12 @@ impl std::fmt::Debug for Cases {
 
 impl Cases {
     pub fn new(lifecycle: Lifecycle<AnyStore>, clock: Arc<Clock>) -> Cases {
-        Cases { lifecycle: Arc::new(Mutex::new(lifecycle)), clock, due: DueIndex::new() }
+        Cases { lifecycle: Arc::new(Mutex::new(lifecycle)), clock }
+    }
+
+    /// The service's time now (the clock the lifecycle's events are stamped with).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// Runs `f` on the lifecycle on a blocking thread (its writes are synced SQLite transactions).

@@ -3,9 +3,12 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 

@@ -59,6 +59,7 @@ pub use aarm_cases::signals::ResolverResult;
 /// What became of one notification attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryResult {
+    /// Sent, and the channel took it.
     Delivered,
     /// Failed; it will be tried again.
     Retry,
@@ -67,6 +68,7 @@ pub enum DeliveryResult {
 }
 
 impl DeliveryResult {
+    /// The label value (`result`) of the result.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryResult::Delivered => "delivered",
@@ -105,6 +107,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Every metric at zero, registered.
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let decisions = Family::<DecisionLabels, Counter>::default();

@@ -4,11 +4,14 @@
 //! and those `[auth.approver_roles]` gives it), keeps idempotency keys, and tells the channels
 //! the policy's `override` declaration names when an override is granted or flagged.
 
-use crate::app::App;
+use crate::access::Access;
 use crate::auth::Principal;
+use crate::bundle::CurrentBundle;
 use crate::config::Kind;
 use crate::error::ApiError;
+use crate::notify::notices::Notices;
 use crate::notify::override_notice::{OverrideEvent, OverrideNotice};
+use crate::records::Records;
 use crate::replay::Key;
 use aarm_cases::overrides::{self as rules, denied_action, Grant, Review};
 use aarm_cases::store::service::{Delivery, OverrideStore, StoredOverride};
@@ -19,8 +22,8 @@ pub use aarm_cases::overrides::{review_view, MAX_NOTE_BYTES, MAX_STATEMENT_BYTES
 
 /// Keeps a denial the service answered without a case, so that an override can name it. A
 /// denial that cannot be kept stays a denial (it only cannot be overridden): logged, not fatal.
-pub fn remember_denial(app: &App, agent: &str, answer: &Value, now: i64) {
-    if let Err(e) = rules::keep_denial(app.overrides.as_ref(), agent, answer, now) {
+pub(crate) fn remember_denial(store: &dyn OverrideStore, agent: &str, answer: &Value, now: i64) {
+    if let Err(e) = rules::keep_denial(store, agent, answer, now) {
         let decision = answer.get("decision_id").and_then(Value::as_str).unwrap_or_default();
         tracing::error!(decision, error = %e, "cannot keep the denial for overrides");
     }
@@ -31,49 +34,75 @@ fn key_scope(denied: &str) -> String {
     format!("override:{denied}")
 }
 
+/// An override call: the denial it names, what its body states, and its idempotency key.
+#[derive(Debug, Clone)]
+pub(crate) struct OverrideCall {
+    pub(crate) denied: String,
+    pub(crate) body: Map<String, Value>,
+    pub(crate) key: Option<Key>,
+}
+
 /// `POST /v1/decisions/{id}/override`: the override decision JSON (with `action_hash` and
 /// `receipt`). A retry with the same idempotency key gets the first answer.
-pub async fn grant(
-    app: &Arc<App>,
+pub(crate) async fn grant(
+    bundle: &CurrentBundle,
+    access: &Access,
+    records: &Arc<Records>,
+    notices: &Arc<Notices>,
     p: &Principal,
-    denied: &str,
-    body: Map<String, Value>,
-    key: Option<Key>,
+    call: OverrideCall,
 ) -> Result<Value, ApiError> {
-    let scope = key_scope(denied);
-    let Some(key) = key else { return grant_once(app, p, denied, body).await };
-    if let Some(first) = app.keys.answered_in(&scope, &key)? {
+    let OverrideCall { denied, body, key } = call;
+    let scope = key_scope(&denied);
+    let Some(key) = key else { return grant_once(bundle, access, records, notices, p, &denied, body).await };
+    let keys = &records.keys;
+    if let Some(first) = keys.answered_in(&scope, &key)? {
         return Ok(first);
     }
-    let Some(_claim) = app.keys.claim(&key) else {
+    let Some(_claim) = keys.claim(&key) else {
         return Err(ApiError::Conflict("override_in_progress", "a call with this key is still being answered".into()));
     };
-    if let Some(first) = app.keys.answered_in(&scope, &key)? {
+    if let Some(first) = keys.answered_in(&scope, &key)? {
         return Ok(first);
     }
-    let answer = grant_once(app, p, denied, body).await?;
-    app.keys.keep_in(&scope, &key, &answer, app.clock.now())?;
+    let answer = grant_once(bundle, access, records, notices, p, &denied, body).await?;
+    keys.keep_in(&scope, &key, &answer, records.cases.now())?;
     Ok(answer)
 }
 
-async fn grant_once(app: &Arc<App>, p: &Principal, denied: &str, body: Map<String, Value>) -> Result<Value, ApiError> {
+async fn grant_once(
+    bundle: &CurrentBundle,
+    access: &Access,
+    records: &Arc<Records>,
+    notices: &Arc<Notices>,
+    p: &Principal,
+    denied: &str,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
     if p.kind != Kind::Approver {
         return Err(ApiError::forbidden(
             "not_an_overrider",
             format!("{} `{}` may not override decisions: overrides are granted by approvers", p.kind.as_str(), p.id),
         ));
     }
-    let engine = app.engine()?;
-    let holds = |role: &str| holds(app, p, role);
-    let checked =
-        Grant::check(app.overrides.as_ref(), (engine.program(), engine.default_policy()), denied, &p.id, holds, &body)?;
-    let app2 = app.clone();
-    let granted = app
+    let engine = bundle.engine()?;
+    let holds = |role: &str| access.holds(p, role);
+    let checked = Grant::check(
+        records.overrides.as_ref(),
+        (engine.program(), engine.default_policy()),
+        denied,
+        &p.id,
+        holds,
+        &body,
+    )?;
+    let (records2, notices) = (records.clone(), notices.clone());
+    let granted = records
         .cases
         .run_at(move |lc, now| {
-            let granted = rules::grant(lc, app2.overrides.as_ref(), &checked, now)?;
+            let store = records2.overrides.as_ref();
+            let granted = rules::grant(lc, store, &checked, now)?;
             tracing::warn!(override_id = %granted.stored.id, denial = %checked.denied.denial.decision_id, by = %granted.stored.author, "decision overridden");
-            announce(&app2, OverrideEvent::OverrideGranted, &granted.stored, &checked.policy.notify, now);
+            announce(store, &notices, OverrideEvent::OverrideGranted, &granted.stored, &checked.policy.notify, now);
             Ok(granted)
         })
         .await?;
@@ -105,18 +134,19 @@ pub fn granted_channels(deliveries: &[Delivery]) -> Vec<String> {
 
 /// Queues the notice of override `o` to `channels`. The override is recorded either way; a
 /// notice that cannot be queued is late, never lost silently: logged as an error.
-fn announce(app: &App, event: OverrideEvent, o: &StoredOverride, channels: &[String], now: i64) {
-    let queued = notice(app.overrides.as_ref(), event, o, &app.public_url)
-        .and_then(|notice| app.outbox.enqueue_override(&notice, channels, now));
+fn announce(
+    store: &dyn OverrideStore,
+    notices: &Notices,
+    event: OverrideEvent,
+    o: &StoredOverride,
+    channels: &[String],
+    now: i64,
+) {
+    let queued = notice(store, event, o, &notices.public_url)
+        .and_then(|notice| notices.outbox.enqueue_override(&notice, channels, now));
     if let Err(e) = queued {
         tracing::error!(override_id = %o.id, event = event.as_str(), error = %e, "cannot queue the override's notice");
     }
-}
-
-/// Whether a role grants `p` authority: the roles its credential carries and those the
-/// configuration gives it.
-pub fn holds(app: &App, p: &Principal, role: &str) -> bool {
-    p.roles.iter().any(|r| r == role) || app.roles.of(&p.id).iter().any(|r| r == role)
 }
 
 /// Who may see and give reviews: approvers and operators.
@@ -128,26 +158,32 @@ fn reviewer(p: &Principal) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/reviews`: every override still waiting for a verdict, oldest first.
-pub async fn pending(app: &Arc<App>, p: &Principal) -> Result<Value, ApiError> {
+pub(crate) async fn pending(records: &Records, p: &Principal) -> Result<Value, ApiError> {
     reviewer(p)?;
-    let now = app.clock.now();
-    let list = app.overrides.unreviewed()?;
+    let now = records.cases.now();
+    let list = records.overrides.unreviewed()?;
     Ok(json!({ "reviews": list.iter().map(|o| review_view(o, now)).collect::<Vec<_>>() }))
 }
 
 /// `GET /v1/reviews/{id}`: one override, reviewed or not (the link its notices carry).
-pub async fn one(app: &Arc<App>, p: &Principal, id: &str) -> Result<Value, ApiError> {
+pub(crate) async fn one(records: &Records, p: &Principal, id: &str) -> Result<Value, ApiError> {
     reviewer(p)?;
-    let o = app
+    let o = records
         .overrides
         .get(id)?
         .ok_or_else(|| ApiError::NotFound("unknown_review", format!("no override `{id}` to review")))?;
-    Ok(review_view(&o, app.clock.now()))
+    Ok(review_view(&o, records.cases.now()))
 }
 
 /// `POST /v1/reviews/{id}`: records `accept` or `flag` on override `id`, as a receipt; its
 /// author may not review it. A flag is announced where the override's grant was.
-pub async fn review(app: &Arc<App>, p: &Principal, id: &str, body: Map<String, Value>) -> Result<Value, ApiError> {
+pub(crate) async fn review(
+    records: &Arc<Records>,
+    notices: &Arc<Notices>,
+    p: &Principal,
+    id: &str,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
     reviewer(p)?;
     let note = match body.get("note") {
         None | Some(Value::Null) => None,
@@ -158,15 +194,18 @@ pub async fn review(app: &Arc<App>, p: &Principal, id: &str, body: Map<String, V
     if let Some(k) = body.keys().find(|k| !matches!(k.as_str(), "verdict" | "note" | "by" | "event_id")) {
         return Err(ApiError::BadRequest(format!("unknown field `{k}`: a review gives `verdict` and `note`")));
     }
-    let app2 = app.clone();
+    let (records2, notices) = (records.clone(), notices.clone());
     let (reviewer_id, id) = (p.id.clone(), id.to_string());
-    app.cases
+    records
+        .cases
         .run_at(move |lc, now| {
-            let stored = rules::review(lc, app2.overrides.as_ref(), &id, &reviewer_id, &verdict, now)?;
+            let store = records2.overrides.as_ref();
+            let stored = rules::review(lc, store, &id, &reviewer_id, &verdict, now)?;
             if verdict.flags() {
-                match app2.outbox.list(&id) {
+                match notices.outbox.list(&id) {
                     Ok(deliveries) => {
-                        announce(&app2, OverrideEvent::OverrideFlagged, &stored, &granted_channels(&deliveries), now)
+                        let channels = granted_channels(&deliveries);
+                        announce(store, &notices, OverrideEvent::OverrideFlagged, &stored, &channels, now)
                     }
                     // The verdict is recorded; only its notice is missing, and said so.
                     Err(e) => {

@@ -7,10 +7,15 @@
 //! A bundle that does not verify is refused and logged; the service keeps deciding with the one
 //! it has (never with nothing, never with an unverified one).
 
-use crate::app::{load_bundle, App};
+use crate::bundle::{load_bundle, CurrentBundle, FileStamp};
 use crate::error::ApiError;
+use crate::lifecycle::Cases;
+use crate::metrics::Metrics;
+use crate::sources::Resolver;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reloaded {
@@ -20,9 +25,14 @@ pub struct Reloaded {
 }
 
 /// Reloads the bundle file now, and counts the result (`aarm_bundle_reloads_total`).
-pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
-    let result = reload_file(app).await;
-    app.metrics.reload(match &result {
+pub async fn reload(
+    bundle: &CurrentBundle,
+    cases: &Cases,
+    sources: &Resolver,
+    metrics: &Metrics,
+) -> Result<Reloaded, ApiError> {
+    let result = reload_file(bundle, cases, sources).await;
+    metrics.reload(match &result {
         Ok(r) if r.changed => "ok",
         Ok(_) => "unchanged",
         Err(_) => "failed",
@@ -30,36 +40,36 @@ pub async fn reload(app: &Arc<App>) -> Result<Reloaded, ApiError> {
     result
 }
 
-async fn reload_file(app: &Arc<App>) -> Result<Reloaded, ApiError> {
-    let path = app.options.bundle.clone();
-    let trusted = app.options.trusted_keys.clone();
+async fn reload_file(bundle: &CurrentBundle, cases: &Cases, sources: &Resolver) -> Result<Reloaded, ApiError> {
+    let path = bundle.path.clone();
+    let trusted = bundle.trusted_keys.clone();
     let (engine, bytes, stamp) = tokio::task::spawn_blocking(move || load_bundle(&path, &trusted))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
-    if let Ok(mut s) = app.bundle.stamp.lock() {
+    if let Ok(mut s) = bundle.stamp.lock() {
         *s = stamp;
     }
-    app.sources.check_confirm(&engine).map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
-    let previous = app.engine()?.bundle_hash().to_string();
+    sources.check_confirm(&engine).map_err(|e| ApiError::BadRequest(format!("the new bundle is refused: {e}")))?;
+    let previous = bundle.engine()?.bundle_hash().to_string();
     let hash = engine.bundle_hash().to_string();
     if hash == previous {
         return Ok(Reloaded { bundle_hash: hash, previous, changed: false });
     }
     let engine = Arc::new(engine);
     let registered = engine.clone();
-    app.cases.run(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
-    app.set_engine(engine)?;
+    cases.run(move |lc| Ok(lc.add_engine(registered, Some(&bytes))?)).await?;
+    bundle.set_engine(engine)?;
     tracing::info!(bundle = %hash, previous = %previous, "bundle reloaded");
     Ok(Reloaded { bundle_hash: hash, previous, changed: true })
 }
 
 /// Whether the file changed since last seen; remembers the new stamp, so that a refused
 /// bundle is tried again only when the file changes again (not at every poll).
-fn stamp_changed(app: &App) -> bool {
-    let Ok(meta) = std::fs::metadata(&app.options.bundle) else { return false };
-    let now = crate::app::FileStamp { len: meta.len(), modified: meta.modified().ok() };
-    let Ok(mut seen) = app.bundle.stamp.lock() else { return false };
+fn stamp_changed(bundle: &CurrentBundle) -> bool {
+    let Ok(meta) = std::fs::metadata(&bundle.path) else { return false };
+    let now = FileStamp { len: meta.len(), modified: meta.modified().ok() };
+    let Ok(mut seen) = bundle.stamp.lock() else { return false };
     if *seen == now {
         return false;
     }
@@ -67,11 +77,19 @@ fn stamp_changed(app: &App) -> bool {
     true
 }
 
-/// Watches the bundle file (and SIGHUP) until shutdown.
-pub async fn run(app: Arc<App>) {
+/// Watches the bundle file every `poll` (`None`: never) and SIGHUP until `shutdown`; what a
+/// reload touches: the bundle it swaps, the lifecycle that keeps every bundle by its hash, the
+/// sources a new bundle is checked against, and the counter of reloads.
+pub async fn run(
+    bundle: Arc<CurrentBundle>,
+    records: Arc<crate::records::Records>,
+    sources: Arc<Resolver>,
+    metrics: Arc<Metrics>,
+    poll: Option<Duration>,
+    shutdown: CancellationToken,
+) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let poll = app.options.reload_interval;
     loop {
         let polled = async {
             match poll {
@@ -91,14 +109,14 @@ pub async fn run(app: Arc<App>) {
         #[cfg(not(unix))]
         let hangup = std::future::pending::<()>();
         let forced = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return,
             _ = polled => false,
             _ = hangup => true,
         };
-        if !forced && !stamp_changed(&app) {
+        if !forced && !stamp_changed(&bundle) {
             continue;
         }
-        if let Err(e) = reload(&app).await {
+        if let Err(e) = reload(&bundle, &records.cases, &sources, &metrics).await {
             tracing::error!(error = %e, "bundle reload failed; still deciding with the previous bundle");
         }
     }

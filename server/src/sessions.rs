@@ -80,11 +80,6 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Sessions in memory only.
-    pub fn new() -> Sessions {
-        Sessions::default()
-    }
-
     /// Sessions whose every new action is also sent to `journal`.
     pub fn journaled(journal: UnboundedSender<Entry>) -> Sessions {
         Sessions { map: Mutex::default(), journal: Mutex::new(Some(journal)) }
@@ -157,14 +152,6 @@ impl Sessions {
             map.retain(|_, l| l.last_seen >= now.saturating_sub(IDLE_S));
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -177,7 +164,7 @@ mod tests {
 
     #[test]
     fn sessions_are_per_agent_and_expire_whole() {
-        let s = Sessions::new();
+        let s = Sessions::default();
         s.record("a", "s1", act("read"), 10);
         s.record("a", "s1", act("send"), 11);
         s.record("b", "s1", act("delete"), 12);
@@ -192,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_full_history_is_refused_never_shortened() {
-        let s = Sessions::new();
+        let s = Sessions::default();
         for i in 0..MAX_ACTIONS - 1 {
             s.record("a", "s1", act(&format!("t{i}")), 20);
         }
@@ -207,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_full_table_refuses_new_sessions_and_keeps_the_old() {
-        let s = Sessions::new();
+        let s = Sessions::default();
         for i in 0..MAX_SESSIONS {
             s.record("a", &format!("s{i}"), act("read"), 10);
         }
@@ -221,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_poisoned_table_is_an_error_not_an_empty_history() {
-        let s = std::sync::Arc::new(Sessions::new());
+        let s = std::sync::Arc::new(Sessions::default());
         s.record("a", "s1", act("read"), 10);
         let s2 = s.clone();
         let poisoned = std::thread::spawn(move || {

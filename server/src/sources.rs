@@ -5,7 +5,7 @@
 //! A round goes in three steps, so that no source is asked while the lifecycle's lock is held:
 //! [`Resolver::plan`] picks the cases due for a round (from the cases as stored:
 //! [`Case::next_round_due`]), [`Resolver::ask`] asks their sources, [`apply`] records the round. The
-//! server runs them in the background ([`run`]); `aarm case tick --sources` runs them once.
+//! server runs them in the background (rounds.rs); `aarm case tick --sources` runs them once.
 //! Both hosts use these same three steps.
 
 use crate::config::{EvidenceSection, Source};
@@ -17,7 +17,7 @@ use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::CaseStore;
 use aarm_runtime::engine::Engine;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The largest answer a source may send; a longer one is a failed try (`source.too_large`).
@@ -41,6 +41,7 @@ pub mod codes {
 /// One case's round, as planned: the sources to ask and what to send them.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The case the round is for.
     pub case: String,
     /// Rounds recorded when it was planned (the round's number, less one).
     pub round: u32,
@@ -56,8 +57,11 @@ pub struct Plan {
 /// evidence, another host recorded this round first) leaves `receipts` empty.
 #[derive(Debug, Clone)]
 pub struct RoundOutcome {
+    /// The case after the round (or after what fell due before it).
     pub case: Case,
+    /// The receipts committed: the round's, or a timeout's.
     pub receipts: Vec<Receipt>,
+    /// Every source asked, and what became of it.
     pub tries: Vec<SourceTry>,
     /// Whether the round itself was recorded (its `source` and `round` receipts).
     pub recorded: bool,
@@ -77,6 +81,7 @@ impl std::fmt::Debug for Resolver {
 }
 
 impl Resolver {
+    /// The sources `[evidence]` configures, and the client that asks them.
     pub fn new(config: &EvidenceSection) -> Result<Resolver, String> {
         // No redirect is followed: a source answers for itself, never sends the facts' question
         // (and its bearer token) to another host.
@@ -92,6 +97,7 @@ impl Resolver {
         !self.config.sources.is_empty()
     }
 
+    /// How long a deferral waits between rounds (`[evidence.retry]`).
     pub fn backoff(&self) -> Backoff {
         Backoff { initial_ms: self.config.retry.initial_backoff_ms, max_ms: self.config.retry.max_backoff_ms }
     }
@@ -272,95 +278,4 @@ pub fn apply<S: CaseStore>(
     let applied = lc.apply_committed(&plan.case, &event, now, None, None)?;
     let recorded = applied.receipts.iter().any(|r| r.body.event == "round");
     Ok(RoundOutcome { case: applied.case, receipts: applied.receipts, tries, recorded })
-}
-
-/// How many cases' rounds run at once: a case whose sources are slow does not hold up the
-/// others' rounds, and a crowd of due cases does not open a connection per case at once.
-pub const ROUNDS_AT_ONCE: usize = 16;
-
-/// Runs the rounds due now, once: what the background task does at every interval. Returns the
-/// ids of the cases a round changed.
-pub async fn resolve_due(app: &Arc<crate::App>) -> Result<Vec<String>, String> {
-    use futures_util::StreamExt;
-    if !app.sources.is_enabled() {
-        return Ok(Vec::new());
-    }
-    let planner = app.clone();
-    let plans = app
-        .cases
-        .run_at(move |lc, now| Ok(planner.sources.plan(&lc.store().list(true)?, now)))
-        .await
-        .map_err(|e| e.to_string())?;
-    let changed: Vec<Option<String>> =
-        futures_util::stream::iter(plans).map(|plan| round(app, plan)).buffer_unordered(ROUNDS_AT_ONCE).collect().await;
-    Ok(changed.into_iter().flatten().collect())
-}
-
-/// One case's round: asks its sources, records what they answered; the case's id when the round
-/// changed it.
-async fn round(app: &Arc<crate::App>, plan: Plan) -> Option<String> {
-    let tries = app.sources.ask(&plan).await;
-    let recorder = app.clone();
-    let id = plan.case.clone();
-    let recorded = app
-        .cases
-        .run_at(move |lc, now| {
-            let outcome = apply(lc, &plan, tries, now);
-            // Whatever was committed, the round's receipts or a timeout that fell due first.
-            if let Ok(o) = &outcome {
-                if !o.receipts.is_empty() {
-                    crate::cases::transitioned(&recorder, &o.case, &o.receipts);
-                    crate::cases::observed(&recorder, lc, &o.case, now);
-                }
-            }
-            Ok(outcome)
-        })
-        .await;
-    app.sources.done(&id);
-    match recorded {
-        Ok(Ok(o)) if !o.receipts.is_empty() => {
-            // Counted from the round's `source` receipts (cases::transitioned), as `aarm case
-            // stats` counts them.
-            if o.recorded {
-                for t in &o.tries {
-                    tracing::info!(case = %id, source = %t.source, result = t.result.label(), "evidence source asked");
-                }
-            }
-            tracing::info!(case = %id, state = o.case.state.as_str(), attempts = o.case.attempts, recorded = o.recorded, "deferral round");
-            app.waiters.changed(&id);
-            Some(id)
-        }
-        Ok(Ok(_)) | Ok(Err(LifecycleError::Rejected(_))) => None,
-        Ok(Err(e)) => {
-            tracing::error!(case = %id, error = %e, "deferral round not recorded");
-            None
-        }
-        Err(e) => {
-            tracing::error!(case = %id, error = %e, "deferral round not recorded");
-            None
-        }
-    }
-}
-
-/// Runs the due rounds every `options.tick_interval` until shutdown, beside the clock (a slow
-/// source never holds up a timeout or a decision).
-pub async fn run(app: Arc<crate::App>) {
-    if !app.sources.is_enabled() {
-        return;
-    }
-    // The first round one interval after start, not at once: by then the service is up, and a
-    // test driving the clock (which runs rounds through `Running::tick`) is not raced.
-    let period = app.options.tick_interval;
-    let start = tokio::time::Instant::now().checked_add(period).unwrap_or_else(tokio::time::Instant::now);
-    let mut interval = tokio::time::interval_at(start, period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = app.shutdown.cancelled() => return,
-            _ = interval.tick() => {}
-        }
-        if let Err(e) = resolve_due(&app).await {
-            tracing::error!(error = %e, "deferral rounds: cannot read the pending cases");
-        }
-    }
 }

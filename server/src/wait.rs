@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
+/// Who waits for which case, and for any change at all.
 #[derive(Debug)]
 pub struct Waiters {
     map: Mutex<HashMap<String, watch::Sender<u64>>>,
@@ -25,6 +26,7 @@ impl Default for Waiters {
 }
 
 impl Waiters {
+    /// Nobody waiting.
     pub fn new() -> Waiters {
         Waiters::default()
     }

@@ -318,7 +318,7 @@ async fn a_granted_override_is_announced_on_the_channels_its_declaration_names()
         assert!(mail.contains(part), "{part} is missing from the mail:\n{mail}");
     }
     // Once per override and channel, filed under the override.
-    let deliveries = d.app().outbox.list(&oid).unwrap();
+    let deliveries = d.app().notices.outbox.list(&oid).unwrap();
     let channels: Vec<&str> = deliveries.iter().map(|x| x.channel.as_str()).collect();
     assert_eq!(channels, ["webhook:audit", "slack:#finance", "email:approvals@corp.com"], "{deliveries:?}");
 }
@@ -367,7 +367,7 @@ async fn a_flag_is_announced_where_the_override_was_and_an_accept_is_not() {
     let flagged: Vec<&String> = mails.iter().filter(|m| m.contains("Subject: [OVERRIDE FLAGGED]")).collect();
     assert!(flagged.len() == 1 && flagged[0].contains("no change ticket"), "{mails:?}");
     // An accept sends nothing: after the flag's three deliveries, none follows for it.
-    let accepted = d.app().outbox.list(a["decision_id"].as_str().unwrap()).unwrap();
+    let accepted = d.app().notices.outbox.list(a["decision_id"].as_str().unwrap()).unwrap();
     assert!(accepted.iter().all(|x| x.trigger == "override:granted"), "{accepted:?}");
     assert_eq!(notices(&d, "override_granted").len(), 2);
 }

@@ -9,9 +9,10 @@
 //! - [`outbox`]: deliveries, persisted in the store's database, retried with backoff
 //! - [`webhook`], [`slack`], [`email`]: one sender per channel kind
 
-pub mod email;
-pub mod message;
+pub(crate) mod email;
+pub(crate) mod message;
+pub(crate) mod notices;
 pub mod outbox;
 pub mod override_notice;
-pub mod slack;
+pub(crate) mod slack;
 pub mod webhook;

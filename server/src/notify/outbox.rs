@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 
 pub use aarm_cases::store::service::Delivery;
 
+/// The notification outbox: queues deliveries in the store and sends them, with retries.
 pub struct Outbox {
     store: Box<dyn DeliveryStore>,
     config: NotifySection,

@@ -33,6 +33,7 @@ impl OverrideEvent {
         }
     }
 
+    /// The event's name, as a notice's `event` and a delivery's trigger spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             OverrideEvent::OverrideGranted => "override_granted",
@@ -44,17 +45,23 @@ impl OverrideEvent {
 /// The denial an override names, as its decision recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeniedView {
+    /// The denial's `decision_id`.
     pub decision_id: String,
+    /// The request's `request_id`, when it sent one.
     pub request_id: Option<String>,
     /// The agent that was denied.
     pub agent: String,
+    /// The tool the denied action called.
     pub tool: String,
+    /// The tool's operation.
     pub operation: String,
     /// The names of the parameters decided on (never their values).
     pub params: Vec<String>,
     /// The rule that denied it (`null` for the default and refused input).
     pub rule: Option<String>,
+    /// The denial's stable reason code.
     pub reason_code: String,
+    /// The denial's reason, as its decision said it.
     pub reason: String,
     /// When it was denied (RFC 3339).
     pub at: String,
@@ -67,22 +74,30 @@ pub struct DeniedView {
 /// A reviewer's verdict, on a flagged override's notice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictView {
+    /// Who reviewed it.
     pub reviewer: String,
+    /// `accept` or `flag`.
     pub verdict: String,
+    /// The reviewer's note, if any.
     pub note: Option<String>,
+    /// When it was reviewed (RFC 3339).
     pub at: String,
+    /// The hash of the verdict's receipt.
     pub receipt: String,
 }
 
 /// One override as every channel shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverrideNotice {
+    /// Granted or flagged.
     pub event: OverrideEvent,
     /// The override's own `decision_id`.
     pub override_id: String,
+    /// The denial the override names.
     pub denied: DeniedView,
     /// Who granted it, by which role, stating what (`reason`, `ticket`).
     pub authority: Authority,
+    /// When it was granted (RFC 3339).
     pub granted_at: String,
     /// Until when the override may be acted on.
     pub expires_at: String,
@@ -90,7 +105,9 @@ pub struct OverrideNotice {
     pub action_hash: String,
     /// The hash of the override's receipt.
     pub receipt: String,
+    /// The policy that denied the action, by name.
     pub policy: String,
+    /// The bundle the override was checked against.
     pub bundle_hash: String,
     /// The verdict, on an `override_flagged` notice.
     pub review: Option<VerdictView>,

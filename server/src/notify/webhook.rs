@@ -47,7 +47,7 @@ pub fn body(message: &Message, delivery: i64) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-pub async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     url: &str,
     secret: Option<&str>,

@@ -28,7 +28,7 @@ impl FromRequestParts<Arc<App>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Caller, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match app.auth.authenticate(header) {
+        match app.access.auth.authenticate(header) {
             Ok(p) => Ok(Caller(p)),
             Err(e) => {
                 tracing::warn!(path = %parts.uri.path(), error = %e, "unauthenticated call refused");
@@ -83,7 +83,7 @@ pub async fn decide(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let key = event_id(&headers, &serde_json::Map::new())?.map(|id| Key::new(id, &p, "decide", "", &body));
-    cases::decide_once(&app, &p, &body, key).await.map(Json)
+    cases::decide_once(&app.bundle, &app.access, &app.records, &app.committed, &p, &body, key).await.map(Json)
 }
 
 pub async fn case(
@@ -91,12 +91,17 @@ pub async fn case(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    cases::get(&app, &p, &id).await.map(|c| Json(cases::view(&app, &p, &c)))
+    cases::get(&app.records, &app.access, &p, &id).await.map(|c| Json(view(&app, &p, &c)))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct WaitQuery {
     pub timeout_s: Option<f64>,
+}
+
+/// The case as `p` may see it ([`cases::view`], under the service's redaction key).
+fn view(app: &App, p: &Principal, case: &aarm_cases::lifecycle::case::Case) -> Value {
+    cases::view(app.notices.redaction.as_ref(), p, case)
 }
 
 /// How long a long-poll may hold the connection: what the caller asked (`default` when it asked
@@ -121,12 +126,15 @@ pub async fn wait(
 ) -> Result<Json<Value>, ApiError> {
     let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::from_secs(30))?;
     // Subscribe before reading, so that a change between the read and the wait is not missed.
-    let mut rx =
-        app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
+    let mut rx = app
+        .records
+        .waiters
+        .subscribe(&id)
+        .ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
     loop {
-        let case = cases::get(&app, &p, &id).await?;
+        let case = cases::get(&app.records, &app.access, &p, &id).await?;
         if case.state.is_resolved() {
-            return Ok(Json(cases::view(&app, &p, &case)));
+            return Ok(Json(view(&app, &p, &case)));
         }
         tokio::select! {
             changed = rx.changed() => {
@@ -134,12 +142,12 @@ pub async fn wait(
                     tokio::time::sleep_until(deadline).await;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => return Ok(Json(cases::view(&app, &p, &case))),
-            _ = app.shutdown.cancelled() => return Ok(Json(cases::view(&app, &p, &case))),
+            _ = tokio::time::sleep_until(deadline) => return Ok(Json(view(&app, &p, &case))),
+            _ = app.shutdown.cancelled() => return Ok(Json(view(&app, &p, &case))),
         }
         if tokio::time::Instant::now() >= deadline {
-            let case = cases::get(&app, &p, &id).await?;
-            return Ok(Json(cases::view(&app, &p, &case)));
+            let case = cases::get(&app.records, &app.access, &p, &id).await?;
+            return Ok(Json(view(&app, &p, &case)));
         }
     }
 }
@@ -162,8 +170,12 @@ pub async fn events(
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    cases::get(&app, &p, &id).await?;
-    let rx = app.waiters.subscribe(&id).ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
+    cases::get(&app.records, &app.access, &p, &id).await?;
+    let rx = app
+        .records
+        .waiters
+        .subscribe(&id)
+        .ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
     let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::MAX)?;
     let start = Stream { app, p, id, rx, deadline, first: true, done: false };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
@@ -178,10 +190,10 @@ pub async fn events(
             }
         }
         s.first = false;
-        let event = match cases::get(&s.app, &s.p, &s.id).await {
+        let event = match cases::get(&s.app.records, &s.app.access, &s.p, &s.id).await {
             Ok(case) => {
                 s.done = case.state.is_resolved();
-                SseEvent::default().event("case").json_data(cases::view(&s.app, &s.p, &case)).unwrap_or_default()
+                SseEvent::default().event("case").json_data(view(&s.app, &s.p, &case)).unwrap_or_default()
             }
             Err(e) => {
                 s.done = true;
@@ -207,7 +219,7 @@ async fn event(
     check_by(p, &body)?;
     let eid = event_id(headers, &body)?.map(|k| Key::new(k, p, endpoint, id, raw));
     let action = action(body)?;
-    cases::act(app, p, id, action, eid).await.map(|c| Json(cases::view(app, p, &c)))
+    cases::act(&app.access, &app.records, &app.committed, p, id, action, eid).await.map(|c| Json(view(app, p, &c)))
 }
 
 pub async fn approve(
@@ -271,7 +283,9 @@ pub async fn evidence(
         return Err(ApiError::BadRequest("give at least one fact: { \"NAME\": value }".into()));
     }
     let eid = event_id(&headers, &serde_json::Map::new())?.map(|k| Key::new(k, &p, "evidence", &id, &body));
-    cases::act(&app, &p, &id, Action::Provide(facts), eid).await.map(|c| Json(cases::view(&app, &p, &c)))
+    cases::act(&app.access, &app.records, &app.committed, &p, &id, Action::Provide(facts), eid)
+        .await
+        .map(|c| Json(view(&app, &p, &c)))
 }
 
 /// The requesting human answers a `confirm` source's question: `{"answer": "confirm"}` or
@@ -326,8 +340,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = StateFilter::parse(q.state.as_deref())?;
-    let cases = cases::list(&app, &p, filter).await?;
-    Ok(Json(Value::Array(cases.iter().map(|c| cases::view(&app, &p, c)).collect())))
+    let cases = cases::list(&app.records, &app.access, &p, filter).await?;
+    Ok(Json(Value::Array(cases.iter().map(|c| view(&app, &p, c)).collect())))
 }
 
 pub async fn deliveries(
@@ -335,8 +349,8 @@ pub async fn deliveries(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    cases::get(&app, &p, &id).await?;
-    let list = app.outbox.list(&id).map_err(ApiError::Unavailable)?;
+    cases::get(&app.records, &app.access, &p, &id).await?;
+    let list = app.notices.outbox.list(&id).map_err(ApiError::Unavailable)?;
     Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
 }
 
@@ -350,11 +364,11 @@ pub async fn receipts(
     Caller(p): Caller,
     Query(q): Query<ReceiptsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    cases::receipts(&app, &p, q.case).await.map(Json)
+    cases::receipts(&app.records, &app.access, &p, q.case).await.map(Json)
 }
 
 pub async fn inbox(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(cases::inbox(&app, &p).await?))
+    Ok(Json(cases::inbox(&app.records, &app.access, &app.committed, &p).await?))
 }
 
 pub async fn me(Caller(p): Caller) -> Json<Value> {
@@ -365,7 +379,7 @@ pub async fn reload(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Js
     if p.kind != crate::config::Kind::Admin {
         return Err(ApiError::forbidden("not_allowed", "reloading is for operators"));
     }
-    let r = crate::reload::reload(&app).await?;
+    let r = crate::reload::reload(&app.bundle, &app.records.cases, &app.sources, &app.telemetry.metrics).await?;
     Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
 }
 
@@ -384,15 +398,16 @@ pub async fn metrics(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<a
 /// `GET /metrics` on the `--metrics-listen` address: no credentials. Open cases are counted
 /// from the store now.
 pub async fn metrics_public(State(app): State<Arc<App>>) -> Result<axum::response::Response, ApiError> {
-    let pending = app.cases.run(|lc| Ok(aarm_cases::store::CaseStore::list(lc.store(), true)?)).await?;
-    let text = app.metrics.render(&pending).map_err(|e| ApiError::Unavailable(format!("metrics: {e}")))?;
+    let pending = app.records.cases.run(|lc| Ok(aarm_cases::store::CaseStore::list(lc.store(), true)?)).await?;
+    let text = app.telemetry.metrics.render(&pending).map_err(|e| ApiError::Unavailable(format!("metrics: {e}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 /// Unauthenticated: whether the service can decide, and with which bundle (health.rs).
 pub async fn health(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     let now = app.clock.now();
-    crate::health::check(app.engine()?, &app.cases, app.probe.clone(), &app.connections, now).await.map(Json)
+    let records = &app.records;
+    crate::health::check(app.engine()?, &records.cases, records.probe.clone(), &app.connections, now).await.map(Json)
 }
 
 pub async fn openapi() -> Json<Value> {
@@ -422,12 +437,13 @@ pub async fn override_decision(
     let fields = parse_object(&body)?;
     check_by(&p, &fields)?;
     let key = event_id(&headers, &fields)?.map(|k| Key::new(k, &p, "override", &id, &body));
-    crate::overrides::grant(&app, &p, &id, fields, key).await.map(Json)
+    let call = crate::overrides::OverrideCall { denied: id, body: fields, key };
+    crate::overrides::grant(&app.bundle, &app.access, &app.records, &app.notices, &p, call).await.map(Json)
 }
 
 /// `GET /v1/reviews`: the overrides waiting for a verdict.
 pub async fn reviews(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
-    crate::overrides::pending(&app, &p).await.map(Json)
+    crate::overrides::pending(&app.records, &p).await.map(Json)
 }
 
 /// `GET /v1/reviews/{id}`: one override and its verdict, if it has one.
@@ -436,7 +452,7 @@ pub async fn review_one(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::overrides::one(&app, &p, &id).await.map(Json)
+    crate::overrides::one(&app.records, &p, &id).await.map(Json)
 }
 
 /// `POST /v1/reviews/{id}`: `{"verdict": "accept" | "flag", "note": "..."}` on an override.
@@ -448,5 +464,5 @@ pub async fn review(
 ) -> Result<Json<Value>, ApiError> {
     let fields = parse_object(&body)?;
     check_by(&p, &fields)?;
-    crate::overrides::review(&app, &p, &id, fields).await.map(Json)
+    crate::overrides::review(&app.records, &app.notices, &p, &id, fields).await.map(Json)
 }

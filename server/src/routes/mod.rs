@@ -2,7 +2,7 @@
 //! one shape of error answers), and the one list of routes that the OpenAPI document is checked
 //! against.
 
-pub mod api;
+pub(crate) mod api;
 mod errors;
 
 use crate::app::App;
@@ -61,6 +61,7 @@ pub fn metrics_router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The main address's router: every route of [`ROUTES`] but the metrics-only one, with its layers.
 pub fn router(app: Arc<App>) -> Router {
     let limits = app.options.limits.clone();
     // Calls that answer at once get a time limit; the long-polls have their own bound.

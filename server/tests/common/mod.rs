@@ -449,7 +449,7 @@ impl Deployment {
     /// test does next happens while they wait.
     pub async fn waiting(&self, id: &str, n: usize) {
         let what = format!("{n} waiter(s) on {id}");
-        eventually(&what, || async { (self.app().waiters.watching(id) >= n).then_some(()) }).await
+        eventually(&what, || async { (self.app().records.waiters.watching(id) >= n).then_some(()) }).await
     }
 
     /// Waits until the case (as the operator sees it) satisfies `done`, and returns it.
