@@ -75,6 +75,7 @@ pub mod engine;
 pub mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
+pub(crate) mod input;
 pub mod json;
 pub mod ops;
 pub mod parsed;
