@@ -80,7 +80,9 @@
 #![deny(missing_docs)]
 
 use crate::decimal::DECIMAL_SCALE;
-use crate::input::{describe, empty_list, empty_str, normalize, unknown, Conv, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
+use crate::input::{
+    describe, empty_list, empty_str, normalize, unknown, Conv, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS,
+};
 pub use crate::input::{exact_number, exact_number_of, InputError, Limits, MAX_DEPTH_CEILING};
 use crate::record::MAX_REQUEST_ID_BYTES;
 use crate::request::{Context, Identity, Request};
@@ -93,7 +95,6 @@ use std::sync::Arc;
 const TOP_KEYS: &[&str] = &["request_id", "action", "identity", "context", "evidence"];
 const ACTION_KEYS: &[&str] = &["tool", "operation", "params"];
 const IDENTITY_KEYS: &[&str] = &["human", "service", "agent", "session", "roles"];
-
 
 /// Parses `text` as JSON and converts it (see [`convert_value`]). Bad JSON of any kind —
 /// truncated, not an object, `NaN`, absurdly nested, too large, an object repeating a key — is
@@ -192,7 +193,6 @@ fn decimal_to_json(d: i128) -> Json {
     }
     Json::String(text)
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Limits and the text scan

@@ -54,16 +54,16 @@ pub fn request(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Option
 /// limit near [`crate::convert::MAX_DEPTH_CEILING`].
 const MAX_DEPTH: usize = 100;
 
-/// Whether one of the eight bytes of `word` is `"`, `\\` or below 0x20 (the bytes that end a run
-/// of plain string text). Exact: the zero-byte test `(x - 0x01..) & !x & 0x80..` has no false
-/// answer about whether some byte is zero (only about which).
-fn special(word: u64) -> bool {
+/// The high bit of each byte of `word` that is `"`, `\\` or below 0x20 (a byte that ends a run of
+/// plain string text), as far as the first such byte: the lowest set bit marks the first one
+/// exactly. (The zero-byte test `(x - 0x01..) & !x & 0x80..` can mark a byte wrongly only above a
+/// byte that really is zero, through the borrow; the same holds for the "below 0x20" test.)
+fn special(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    // A byte below 0x20: (x - 0x20..) & !x & 0x80.. is nonzero exactly when some byte is < 0x20.
-    let control = word.wrapping_sub(ONES.wrapping_mul(0x20)) & !word & HIGH != 0;
-    zero(word ^ ONES.wrapping_mul(u64::from(b'"'))) || zero(word ^ ONES.wrapping_mul(u64::from(b'\\'))) || control
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES.wrapping_mul(0x20)) & !word & HIGH;
+    zero(word ^ ONES.wrapping_mul(u64::from(b'"'))) | zero(word ^ ONES.wrapping_mul(u64::from(b'\\'))) | control
 }
 
 /// Sets of at most this many strings are deduplicated as they are read (see `string_set`).
@@ -194,21 +194,27 @@ impl<'t> Reader<'t> {
         self.expect(b'"')?;
         let start = self.pos;
         let bytes = self.bytes();
-        // Eight bytes at a time while none of them is `"`, `\\` or a control character.
-        while let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().ok()?);
-            if special(word) {
-                break;
-            }
-            self.pos += 8;
-        }
+        // Eight bytes at a time to the first `"`, `\\` or control character; byte by byte in the
+        // last seven bytes of the text.
         loop {
-            match *bytes.get(self.pos)? {
-                b'"' => break,
-                b'\\' => return self.escaped(start),
-                c if c < 0x20 => return None,
-                _ => self.pos += 1,
+            if let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+                let mask = special(u64::from_le_bytes(chunk.try_into().ok()?));
+                if mask == 0 {
+                    self.pos += 8;
+                    continue;
+                }
+                self.pos += (mask.trailing_zeros() / 8) as usize;
+            } else {
+                while bytes.get(self.pos).is_some_and(|c| *c != b'"' && *c != b'\\' && *c >= 0x20) {
+                    self.pos += 1;
+                }
             }
+            break;
+        }
+        match *bytes.get(self.pos)? {
+            b'"' => {}
+            b'\\' => return self.escaped(start),
+            _ => return None,
         }
         let s = self.text.get(start..self.pos)?;
         self.pos += 1;
@@ -586,8 +592,13 @@ impl<'t> Reader<'t> {
         if self.null() {
             return Some(None);
         }
-                let mut id =
-            Identity { human: empty_str(), service: empty_str(), agent: empty_str(), session: empty_str(), roles: empty_list() };
+        let mut id = Identity {
+            human: empty_str(),
+            service: empty_str(),
+            agent: empty_str(),
+            session: empty_str(),
+            roles: empty_list(),
+        };
         let mut seen = 0u64;
         self.object(|r, key| {
             match key.as_ref() {
@@ -739,5 +750,41 @@ impl<'t> Reader<'t> {
             Some(())
         })?;
         Some(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::special;
+
+    fn is_special(b: u8) -> bool {
+        b == b'"' || b == b'\\' || b < 0x20
+    }
+
+    /// The first special byte of a word found by the mask is the one a byte-by-byte scan finds,
+    /// for every byte value at every position, behind plain ASCII and behind UTF-8 bytes, and
+    /// with a second special byte after it.
+    #[test]
+    fn the_mask_finds_the_first_special_byte() {
+        for fill in [b'a', 0xC3, 0x20, 0x7F, 0xFF] {
+            for at in 0..8usize {
+                for b in 0..=255u8 {
+                    for later in [None, Some(0u8), Some(b'"')] {
+                        let mut bytes = [fill; 8];
+                        bytes[at] = b;
+                        if let Some(l) = later {
+                            if at < 7 {
+                                bytes[7] = l;
+                            }
+                        }
+                        let first = bytes.iter().position(|c| is_special(*c));
+                        let mask = special(u64::from_le_bytes(bytes));
+                        let found = (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+                        assert_eq!(found, first, "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -632,4 +632,3 @@ mod tests {
         assert_eq!(a.index(3).render(), "$.evidence[3]");
     }
 }
-
