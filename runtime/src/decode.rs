@@ -18,10 +18,15 @@
 //! `evidence` are read key by key (a bit per known key catches a repeat), strings are borrowed
 //! from the text unless they hold an escape, `roles`, `data_classes` and `prior_actions` become
 //! values directly. What it still builds as JSON values are the parts whose conversion the
-//! reference reader defines on JSON ([`crate::convert`]'s typed conversion): the params object
-//! (which the request keeps as given anyway, `Request::params_json`), declared context fields,
-//! evidence values, `semantic_distance` and `now`. Those go through the same conversion code as
-//! the reference reader's, so a type rule lives in one place.
+//! reference reader defines on JSON (the typed conversion both readers share, `input::Conv`): the
+//! params (which the request keeps as given anyway, `Request::params_json`), declared context
+//! fields, evidence values, `semantic_distance` and `now`. Those go through the same conversion
+//! code as the reference reader's, so a type rule lives in one place. A declared tool's params that
+//! come after `tool` are read against its declaration: each value converted into its slot as it
+//! is read, without looking the fields up in the params object afterwards.
+//!
+//! It imports nothing from [`crate::convert`] (which calls it) nor from [`crate::json`]: what the
+//! two readers share is in the crate's `input` module.
 //!
 //! `runtime/tests/decode.rs` checks on generated valid, invalid and hostile texts that a request
 //! this reader produces is the reference reader's, and that it declines whatever the reference
