@@ -18,20 +18,25 @@
 //! `evidence` are read key by key (a bit per known key catches a repeat), strings are borrowed
 //! from the text unless they hold an escape, `roles`, `data_classes` and `prior_actions` become
 //! values directly. What it still builds as JSON values are the parts whose conversion the
-//! reference reader defines on JSON ([`crate::convert`]'s typed conversion): the params object
-//! (which the request keeps as given anyway, `Request::params_json`), declared context fields,
-//! evidence values, `semantic_distance` and `now`. Those go through the same conversion code as
-//! the reference reader's, so a type rule lives in one place.
+//! reference reader defines on JSON (the typed conversion both readers share, `input::Conv`): the
+//! params (which the request keeps as given anyway, `Request::params_json`), declared context
+//! fields, evidence values, `semantic_distance` and `now`. Those go through the same conversion
+//! code as the reference reader's, so a type rule lives in one place. A declared tool's params that
+//! come after `tool` are read against its declaration: each value converted into its slot as it
+//! is read, without looking the fields up in the params object afterwards.
+//!
+//! It imports nothing from [`crate::convert`] (which calls it) nor from [`crate::json`]: what the
+//! two readers share is in the crate's `input` module.
 //!
 //! `runtime/tests/decode.rs` checks on generated valid, invalid and hostile texts that a request
 //! this reader produces is the reference reader's, and that it declines whatever the reference
 //! reader refuses.
+#![deny(missing_docs)]
 
-use crate::convert::{dedup, Conv, Limits, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
-use crate::json::Path;
+use crate::input::{dedup, empty_list, empty_str, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
 use crate::record::MAX_REQUEST_ID_BYTES;
 use crate::request::{Context, Identity, Request};
-use crate::schema::{Schema, ValueType};
+use crate::schema::{FieldSchema, Schema, ValueType};
 use crate::value::Value;
 use serde_json::{Map, Number, Value as Json};
 use std::borrow::Cow;
@@ -54,6 +59,21 @@ pub fn request(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Option
 /// limit near [`crate::convert::MAX_DEPTH_CEILING`].
 const MAX_DEPTH: usize = 100;
 
+/// The high bit of each byte of `word` that is `"`, `\\` or below 0x20 (a byte that ends a run of
+/// plain string text), as far as the first such byte: the lowest set bit marks the first one
+/// exactly. (The zero-byte test `(x - 0x01..) & !x & 0x80..` can mark a byte wrongly only above a
+/// byte that really is zero, through the borrow; the same holds for the "below 0x20" test.)
+fn special(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES.wrapping_mul(0x20)) & !word & HIGH;
+    zero(word ^ ONES.wrapping_mul(u64::from(b'"'))) | zero(word ^ ONES.wrapping_mul(u64::from(b'\\'))) | control
+}
+
+/// Sets of at most this many strings are deduplicated as they are read (see `string_set`).
+const SMALL_SET: usize = 8;
+
 /// `None` is "decline": the reference reader takes over.
 type Read<T> = Option<T>;
 
@@ -73,6 +93,9 @@ struct Top<'t> {
     tool: Option<Cow<'t, str>>,
     operation: Option<Arc<str>>,
     params: Option<Map<String, Json>>,
+    /// The params already converted into the declared tool's slots, when `params` came after
+    /// `tool` (see `Reader::declared_params`).
+    slots: Option<Vec<Value>>,
     identity: Option<Identity>,
     context: Option<Context>,
     evidence: Option<Vec<Option<Value>>>,
@@ -176,13 +199,27 @@ impl<'t> Reader<'t> {
         self.expect(b'"')?;
         let start = self.pos;
         let bytes = self.bytes();
+        // Eight bytes at a time to the first `"`, `\\` or control character; byte by byte in the
+        // last seven bytes of the text.
         loop {
-            match *bytes.get(self.pos)? {
-                b'"' => break,
-                b'\\' => return self.escaped(start),
-                c if c < 0x20 => return None,
-                _ => self.pos += 1,
+            if let Some(chunk) = bytes.get(self.pos..self.pos + 8) {
+                let mask = special(u64::from_le_bytes(chunk.try_into().ok()?));
+                if mask == 0 {
+                    self.pos += 8;
+                    continue;
+                }
+                self.pos += (mask.trailing_zeros() / 8) as usize;
+            } else {
+                while bytes.get(self.pos).is_some_and(|c| *c != b'"' && *c != b'\\' && *c >= 0x20) {
+                    self.pos += 1;
+                }
             }
+            break;
+        }
+        match *bytes.get(self.pos)? {
+            b'"' => {}
+            b'\\' => return self.escaped(start),
+            _ => return None,
         }
         let s = self.text.get(start..self.pos)?;
         self.pos += 1;
@@ -373,7 +410,7 @@ impl<'t> Reader<'t> {
     /// A string, or `null` (read as `""`).
     fn opt_string(&mut self) -> Read<Arc<str>> {
         if self.null() {
-            return Some(Arc::from(""));
+            return Some(empty_str());
         }
         self.string().map(|s| Arc::from(s.as_ref()))
     }
@@ -381,14 +418,22 @@ impl<'t> Reader<'t> {
     /// `null` (the empty list) or an array of strings, duplicates removed (first kept).
     fn string_set(&mut self) -> Read<Value> {
         if self.null() {
-            return Some(Value::empty_list());
+            return Some(empty_list());
         }
-        let mut items = Vec::new();
+        // A few elements (roles, data classes) are deduplicated as they come, pairwise; a longer
+        // list goes through `dedup` at the end, which keeps the same first occurrences.
+        let mut items: Vec<Value> = Vec::new();
         self.array(|r| {
-            items.push(Value::str(&r.string()?));
+            let s = r.string()?;
+            if items.len() > SMALL_SET || !items.iter().any(|v| matches!(v, Value::Str(o) if **o == *s)) {
+                items.push(Value::str(&s));
+            }
             Some(())
         })?;
-        Some(Value::list(dedup(items)))
+        if items.is_empty() {
+            return Some(empty_list());
+        }
+        Some(Value::list(if items.len() > SMALL_SET { dedup(items) } else { items }))
     }
 
     /// Marks key `i` of an object as seen; a repeated key declines.
@@ -416,7 +461,7 @@ impl<'t> Reader<'t> {
             }
             "action" => {
                 Self::first_time(&mut seen, 1)?;
-                r.action(&mut top)
+                r.action(schema, &conv, &mut top)
             }
             "identity" => {
                 Self::first_time(&mut seen, 2)?;
@@ -439,22 +484,23 @@ impl<'t> Reader<'t> {
         let tool = top.tool?;
         let params_json = top.params.unwrap_or_default();
         let tool_index = schema.tool_index(&tool);
-        let params = match tool_index.and_then(|i| schema.tools.get(i)) {
-            Some(decl) => {
+        let params = match (top.slots, tool_index.and_then(|i| schema.tools.get(i))) {
+            (Some(slots), _) => slots,
+            (None, Some(decl)) => {
                 let path = Path::Root;
                 let (action, params) = (path.key("action"), "params");
                 conv.fields(&decl.fields, &params_json, &action.key(params), "parameter").ok()?
             }
-            None => Vec::new(),
+            (None, None) => Vec::new(),
         };
         let identity = match top.identity {
             Some(i) => i,
             None => Identity {
-                human: Arc::from(""),
-                service: Arc::from(""),
-                agent: Arc::from(""),
-                session: Arc::from(""),
-                roles: Value::empty_list(),
+                human: empty_str(),
+                service: empty_str(),
+                agent: empty_str(),
+                session: empty_str(),
+                roles: empty_list(),
             },
         };
         let context = match top.context {
@@ -466,7 +512,7 @@ impl<'t> Reader<'t> {
             request_id: top.request_id,
             tool: Arc::from(tool.as_ref()),
             tool_index,
-            operation: top.operation.unwrap_or_else(|| Arc::from("")),
+            operation: top.operation.unwrap_or_else(empty_str),
             params,
             params_json,
             identity,
@@ -485,7 +531,7 @@ impl<'t> Reader<'t> {
         fits.then(|| Some(Arc::from(s.as_ref())))
     }
 
-    fn action(&mut self, top: &mut Top<'t>) -> Read<()> {
+    fn action(&mut self, schema: &Schema, conv: &Conv<'_>, top: &mut Top<'t>) -> Read<()> {
         let mut seen = 0u64;
         self.object(|r, key| match key.as_ref() {
             "tool" => {
@@ -500,20 +546,64 @@ impl<'t> Reader<'t> {
             }
             "params" => {
                 Self::first_time(&mut seen, 2)?;
-                top.params = if r.null() { None } else { Some(r.json_object()?) };
+                if r.null() {
+                    return Some(());
+                }
+                let decl = top.tool.as_ref().and_then(|t| schema.tools.get(schema.tool_index(t)?));
+                match decl {
+                    Some(decl) if decl.fields.len() <= 64 => {
+                        let (params, slots) = r.declared_params(&decl.fields, conv)?;
+                        top.params = Some(params);
+                        top.slots = Some(slots);
+                    }
+                    _ => top.params = Some(r.json_object()?),
+                }
                 Some(())
             }
             _ => None,
         })
     }
 
+    /// The params object of a declared tool (at most 64 fields), read against its declaration:
+    /// each key found among `fields` by name, each value converted straight into its slot, and
+    /// kept as given for `Request::params_json`. An unknown or repeated key, a value of the wrong
+    /// type or a required field missing declines, as [`Conv::fields`] would refuse them.
+    fn declared_params(&mut self, fields: &[FieldSchema], conv: &Conv<'_>) -> Read<(Map<String, Json>, Vec<Value>)> {
+        let mut map = Map::with_capacity(fields.len());
+        let mut slots = vec![Value::Absent; fields.len()];
+        let mut seen = 0u64;
+        self.object(|r, key| {
+            let i = fields.iter().position(|f| f.name == key.as_ref())?;
+            Self::first_time(&mut seen, i)?;
+            let value = r.json()?;
+            let (path, action) = (Path::Root, "action");
+            let (action, params) = (path.key(action), "params");
+            let params = action.key(params);
+            let field = fields.get(i)?;
+            *slots.get_mut(i)? = conv.convert(&value, &field.ty, &params.key(&field.name)).ok()?;
+            map.insert(key.into_owned(), value);
+            Some(())
+        })?;
+        for (i, f) in fields.iter().enumerate() {
+            let bit = 1u64.checked_shl(u32::try_from(i).ok()?)?;
+            if seen & bit == 0 && !matches!(f.ty, ValueType::Optional(_)) {
+                return None;
+            }
+        }
+        Some((map, slots))
+    }
+
     fn identity(&mut self) -> Read<Option<Identity>> {
         if self.null() {
             return Some(None);
         }
-        let empty = || Arc::from("");
-        let mut id =
-            Identity { human: empty(), service: empty(), agent: empty(), session: empty(), roles: Value::empty_list() };
+        let mut id = Identity {
+            human: empty_str(),
+            service: empty_str(),
+            agent: empty_str(),
+            session: empty_str(),
+            roles: empty_list(),
+        };
         let mut seen = 0u64;
         self.object(|r, key| {
             match key.as_ref() {
@@ -550,9 +640,9 @@ impl<'t> Reader<'t> {
         let path = Path::Root;
         let declared = conv.declared(&schema.context, &Map::new(), &path.key("context"), "context field").ok()?;
         Some(Context {
-            original_request: Value::Str(Arc::from("")),
-            prior_actions: Value::empty_list(),
-            data_classes: Value::empty_list(),
+            original_request: Value::Str(empty_str()),
+            prior_actions: empty_list(),
+            data_classes: empty_list(),
             semantic_distance: Value::Absent,
             now: Value::Time(now),
             declared,
@@ -563,9 +653,9 @@ impl<'t> Reader<'t> {
         if self.null() {
             return Some(None);
         }
-        let mut original_request = Arc::from("");
+        let mut original_request = empty_str();
         let mut prior = Vec::new();
-        let mut data_classes = Value::empty_list();
+        let mut data_classes = empty_list();
         let mut semantic_distance = Json::Null;
         let mut at = Json::Null;
         let mut declared = Map::new();
@@ -665,5 +755,41 @@ impl<'t> Reader<'t> {
             Some(())
         })?;
         Some(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::special;
+
+    fn is_special(b: u8) -> bool {
+        b == b'"' || b == b'\\' || b < 0x20
+    }
+
+    /// The first special byte of a word found by the mask is the one a byte-by-byte scan finds,
+    /// for every byte value at every position, behind plain ASCII and behind UTF-8 bytes, and
+    /// with a second special byte after it.
+    #[test]
+    fn the_mask_finds_the_first_special_byte() {
+        for fill in [b'a', 0xC3, 0x20, 0x7F, 0xFF] {
+            for at in 0..8usize {
+                for b in 0..=255u8 {
+                    for later in [None, Some(0u8), Some(b'"')] {
+                        let mut bytes = [fill; 8];
+                        bytes[at] = b;
+                        if let Some(l) = later {
+                            if at < 7 {
+                                bytes[7] = l;
+                            }
+                        }
+                        let first = bytes.iter().position(|c| is_special(*c));
+                        let mask = special(u64::from_le_bytes(bytes));
+                        let found = (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+                        assert_eq!(found, first, "{bytes:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! Paths are written as [`crate::convert`] documents them: `$` is the whole document, `.key` for
 //! identifier-like keys, `["odd key"]` for others, `[i]` for array elements.
+#![deny(missing_docs)]
 
-use crate::convert::InputError;
+use crate::input::{InputError, Path};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::cell::Cell;
@@ -37,73 +38,11 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Value, InputError> {
 }
 
 /// The bytes as text, or an [`InputError`] at `$` naming the offset of the first invalid byte.
-pub fn utf8(bytes: &[u8]) -> Result<&str, InputError> {
+fn utf8(bytes: &[u8]) -> Result<&str, InputError> {
     std::str::from_utf8(bytes).map_err(|e| InputError {
         path: "$".into(),
         message: format!("the text is not valid UTF-8 (byte {}): send JSON encoded as UTF-8", e.valid_up_to()),
     })
-}
-
-/// A JSON path, built on the stack and rendered only for an error.
-#[derive(Clone, Copy)]
-pub(crate) enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-impl<'a> Path<'a> {
-    pub(crate) fn key(&'a self, k: &'a str) -> Path<'a> {
-        Path::Key(self, k)
-    }
-
-    pub(crate) fn index(&'a self, i: usize) -> Path<'a> {
-        Path::Index(self, i)
-    }
-
-    pub(crate) fn render(&self) -> String {
-        let mut segs = Vec::new();
-        let mut at = self;
-        loop {
-            match at {
-                Path::Root => break,
-                Path::Key(parent, k) => {
-                    segs.push(render_key(k));
-                    at = parent;
-                }
-                Path::Index(parent, i) => {
-                    segs.push(format!("[{i}]"));
-                    at = parent;
-                }
-            }
-        }
-        let mut out = String::from("$");
-        for s in segs.iter().rev() {
-            out.push_str(s);
-        }
-        out
-    }
-
-    pub(crate) fn error(&self, message: impl Into<String>) -> InputError {
-        InputError { path: self.render(), message: message.into() }
-    }
-}
-
-fn render_key(k: &str) -> String {
-    let mut chars = k.chars();
-    let ident = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ident {
-        format!(".{k}")
-    } else {
-        let shown: String = k.chars().take(64).collect();
-        let quoted = serde_json::to_string(&shown).unwrap_or_else(|_| "\"?\"".into());
-        if shown.len() < k.len() {
-            format!("[{}…\"]", quoted.trim_end_matches('"'))
-        } else {
-            format!("[{quoted}]")
-        }
-    }
 }
 
 /// Reads one value at `path`; the first repeated key found is left in `duplicate` (serde's own

@@ -78,6 +78,7 @@ pub mod engine;
 pub(crate) mod eval_error;
 pub(crate) mod fuse;
 pub(crate) mod index;
+pub(crate) mod input;
 pub mod json;
 pub(crate) mod live;
 pub mod ops;
