@@ -11,6 +11,8 @@
 //! - [`json`]: the one strict JSON reader (a repeated key is an error)
 //! - [`convert`]: JSON request → [`request::Request`], validated against the schema
 //! - [`decode`]: the one-pass reader of a request's text that [`convert`] tries first
+//! - `input`: what both readers share (the input error and its path, the limits, the built-in
+//!   key names, the typed conversion of one value)
 //! - `index`: the leaf tests of a tool's rules in tables, so that a decision skips rules that
 //!   cannot hold; `live`: the set of a tool's rules it leaves to evaluate
 //! - [`vm`]: the evaluator; [`engine`]: the host API that ties them together; [`ops`]: the
@@ -68,7 +70,6 @@
 pub mod assemble;
 pub mod bundle;
 pub mod bytecode;
-#[allow(missing_docs)] // documented by the json branch
 pub mod convert;
 pub mod decimal;
 pub mod decision;
