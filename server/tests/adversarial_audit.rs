@@ -48,6 +48,42 @@ async fn every_decision_leaves_a_receipt_its_answer_names() {
     }
 }
 
+/// Decisions in flight together share group commits (server/src/audit.rs asks for one flush per
+/// batch, not one per call): each is still answered only with its own durable receipt, none is
+/// lost between two flushes, and the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_decisions_each_get_their_own_receipt() {
+    const CALLS: usize = 200;
+    let d = std::sync::Arc::new(Deployment::start("audit-concurrent").await);
+    let calls: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let d = d.clone();
+            // Amounts tell the answers apart; all of them allow.
+            tokio::spawn(async move { (i, decide_as(&d, "agent-token", transfer(1 + i as i64)).await) })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for c in calls {
+        answers.push(c.await.unwrap());
+    }
+    let chain = d.verified_chain().await;
+    assert_eq!(chain.len(), CALLS, "one receipt per decision, none lost or doubled");
+    let mut seen = std::collections::HashSet::new();
+    for (i, a) in &answers {
+        assert_eq!(a["decision"], "allow", "decision {i}: {a}");
+        let hash = a["receipt"].as_str().unwrap_or_else(|| panic!("decision {i} names no receipt: {a}"));
+        assert!(seen.insert(hash.to_string()), "decision {i} was given another decision's receipt");
+        let r = chain.iter().find(|r| r.hash == hash).unwrap_or_else(|| panic!("receipt of decision {i} not stored"));
+        assert_eq!(r.body.event, "decide", "decision {i}");
+        assert_eq!(r.body.decision, "allow", "decision {i}");
+        assert_eq!(
+            r.body.action_hash,
+            a["action_hash"].as_str().unwrap(),
+            "decision {i}: the receipt is of its action"
+        );
+    }
+}
+
 #[tokio::test]
 async fn evidence_is_attributed_and_a_second_value_is_refused() {
     let d = Deployment::start("audit-evidence").await;

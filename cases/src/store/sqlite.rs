@@ -247,8 +247,10 @@ fn append(
     drafts: Vec<ReceiptDraft>,
     signer: Option<&SigningKey>,
 ) -> Result<Vec<Receipt>, StoreError> {
+    // Cached statements: these run on every group commit of decision receipts.
     let head: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (mut seq, mut prev) = match head {
         Some((seq, hash)) => (to_u64(seq, "receipt seq")?, hash),
@@ -445,7 +447,7 @@ impl CaseStore for SqliteStore {
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn.query_row("SELECT MAX(at) FROM receipts", [], |r| r.get(0))?)
+        Ok(self.conn.prepare_cached("SELECT MAX(at) FROM receipts")?.query_row([], |r| r.get(0))?)
     }
 
     fn put_bundle(&mut self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
