@@ -25,18 +25,8 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp" "$shm"; }
 trap cleanup EXIT
 
 mkdir "$tmp/policy"
-cat >"$tmp/policy/policy.aarm" <<'EOF'
-policy load version "1"
-tool transfer { amount: Int, to: String }
-group finance = ["cfo@corp.com", "controller@corp.com"]
-rule big on transfer priority 90 {
-  when params.amount > 1000
-  step_up { approvers 1 of finance  timeout 1h -> deny }
-  reason "transfer.big" "Transfer of {params.amount} needs approval"
-}
-rule blocked on transfer priority 80 { when params.to == "mallory" deny }
-rule small on transfer { allow }
-EOF
+# The policy of the in-process load test (server/examples/load.rs), so the two agree.
+cp server/examples/load.aarm "$tmp/policy/policy.aarm"
 cat >"$tmp/serve.toml" <<'EOF'
 [auth.agents]
 "agent-token" = "load-agent"

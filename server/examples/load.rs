@@ -16,18 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const POLICY: &str = r#"
-policy load version "1"
-tool transfer { amount: Int, to: String }
-group finance = ["cfo@corp.com", "controller@corp.com"]
-rule big on transfer priority 90 {
-  when params.amount > 1000
-  step_up { approvers 1 of finance  timeout 1h -> deny }
-  reason "transfer.big" "Transfer of {params.amount} needs approval"
-}
-rule blocked on transfer priority 80 { when params.to == "mallory" deny }
-rule small on transfer { allow }
-"#;
+/// The policy both load tests decide on (`benches/http.sh` copies the same file).
+const POLICY: &str = include_str!("load.aarm");
 
 const CONFIG: &str = r#"
 [auth.agents]
