@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
 use crate::value::{EvidenceMask, Value};
+use std::sync::Arc;
 
 /// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
 /// candidate; the interpreter: an index).
@@ -129,6 +130,12 @@ pub trait Resolved {
     fn last_fault(&self) -> Option<u32> {
         None
     }
+    /// The declared parameter names of tool `tool_index`, sorted, when the resolver keeps them
+    /// (the engine does, from its load): a decision's scope shares them instead of copying the
+    /// request's keys. `None`: the scope's names are copied.
+    fn sorted_fields(&self, _tool_index: usize) -> Option<&Arc<[Arc<str>]>> {
+        None
+    }
 }
 
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
@@ -142,7 +149,8 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         }
     };
     let (valid, review) = (valid_s(source, verdict), source.review());
-    let mut decision = recorded(decision, req, valid).for_review(review);
+    let params = scope_params(req, req.tool_index.and_then(|i| source.sorted_fields(i)));
+    let mut decision = recorded(decision, req, params, valid).for_review(review);
     decision.redacted = source.redaction().paths_for(&req.tool);
     decision
 }
@@ -159,16 +167,45 @@ fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
 /// its time, and the tool, operation and parameters decided on.
-fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Decision {
+fn recorded(mut decision: Decision, req: &Request, params: Arc<[Arc<str>]>, valid_s: Option<i64>) -> Decision {
     decision.request_id = req.request_id.as_deref().map(str::to_string);
-    let mut params: Vec<String> = req.params_json.keys().cloned().collect();
-    params.sort();
-    decision.scope = Some(Scope { tool: req.tool.to_string(), operation: req.operation.to_string(), params });
+    decision.scope = Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params });
     let now = match req.context.now {
         Value::Time(t) => t,
         _ => 0,
     };
     decision.timed(now, valid_s)
+}
+
+/// The names of `req`'s parameters, sorted: the scope's `params`. `declared` is the request's
+/// tool's declared names, sorted, when the resolver keeps them: when every key is one of them
+/// (always, for a converted request of a declared tool) the names are shared from it, all of it
+/// when every declared name is given; otherwise they are copied from the keys.
+pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) -> Arc<[Arc<str>]> {
+    let keys = &req.params_json;
+    if let Some(names) = declared {
+        if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k.as_str())).is_ok()) {
+            // As many distinct keys as names, each one of them: the same set.
+            return Arc::clone(names);
+        }
+        let mut found: Vec<usize> = Vec::with_capacity(keys.len());
+        for k in keys.keys() {
+            match names.binary_search_by(|n| (**n).cmp(k.as_str())) {
+                Ok(i) => found.push(i),
+                Err(_) => {
+                    found.clear();
+                    break;
+                }
+            }
+        }
+        if found.len() == keys.len() {
+            found.sort_unstable();
+            return found.iter().filter_map(|&i| names.get(i).cloned()).collect();
+        }
+    }
+    let mut params: Vec<&str> = keys.keys().map(String::as_str).collect();
+    params.sort_unstable();
+    params.into_iter().map(Arc::from).collect()
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
