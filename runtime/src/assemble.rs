@@ -336,3 +336,58 @@ fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, 
     }
     Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::request::{Context, Identity};
+
+    fn request(keys: &[&str]) -> Request {
+        let params_json = keys.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
+        Request {
+            tool: Arc::from("t"),
+            tool_index: Some(0),
+            operation: Arc::from(""),
+            params: Vec::new(),
+            params_json,
+            request_id: None,
+            identity: Identity {
+                human: Arc::from("h"),
+                service: Arc::from(""),
+                agent: Arc::from("a"),
+                session: Arc::from(""),
+                roles: Value::empty_list(),
+            },
+            context: Context {
+                original_request: Value::Absent,
+                prior_actions: Value::empty_list(),
+                data_classes: Value::empty_list(),
+                semantic_distance: Value::Absent,
+                now: Value::Time(0),
+                declared: Vec::new(),
+            },
+            evidence: Vec::new(),
+        }
+    }
+
+    /// The scope's names are the request's keys sorted, whether shared from the declaration,
+    /// picked from it, or copied: every subset of a declaration, and keys it does not have.
+    #[test]
+    fn scope_params_are_the_sorted_keys_however_they_are_found() {
+        let declared: Arc<[Arc<str>]> = ["amount", "b", "dest", "zeta"].into_iter().map(Arc::from).collect();
+        let pool = ["zeta", "amount", "dest", "b", "other", "Amount", ""];
+        for mask in 0u32..(1 << pool.len()) {
+            let keys: Vec<&str> = pool.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, k)| *k).collect();
+            let req = request(&keys);
+            let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            expected.sort();
+            for source in [Some(&declared), None] {
+                let got: Vec<String> = scope_params(&req, source).iter().map(|n| n.to_string()).collect();
+                assert_eq!(got, expected, "{keys:?}");
+            }
+        }
+        let all = request(&["dest", "zeta", "b", "amount"]);
+        assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "every name given: shared");
+    }
+}
