@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
 use crate::value::{EvidenceMask, Value};
+use std::sync::Arc;
 
 /// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
 /// candidate; the interpreter: an index).
@@ -129,6 +130,12 @@ pub trait Resolved {
     fn last_fault(&self) -> Option<u32> {
         None
     }
+    /// The declared parameter names of tool `tool_index`, sorted, when the resolver keeps them
+    /// (the engine does, from its load): a decision's scope shares them instead of copying the
+    /// request's keys. `None`: the scope's names are copied.
+    fn sorted_fields(&self, _tool_index: usize) -> Option<&Arc<[Arc<str>]>> {
+        None
+    }
 }
 
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
@@ -142,7 +149,8 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         }
     };
     let (valid, review) = (valid_s(source, verdict), source.review());
-    let mut decision = recorded(decision, req, valid).for_review(review);
+    let params = scope_params(req, req.tool_index.and_then(|i| source.sorted_fields(i)));
+    let mut decision = recorded(decision, req, params, valid).for_review(review);
     decision.redacted = source.redaction().paths_for(&req.tool);
     decision
 }
@@ -159,16 +167,45 @@ fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
 /// its time, and the tool, operation and parameters decided on.
-fn recorded(mut decision: Decision, req: &Request, valid_s: Option<i64>) -> Decision {
+fn recorded(mut decision: Decision, req: &Request, params: Arc<[Arc<str>]>, valid_s: Option<i64>) -> Decision {
     decision.request_id = req.request_id.as_deref().map(str::to_string);
-    let mut params: Vec<String> = req.params_json.keys().cloned().collect();
-    params.sort();
-    decision.scope = Some(Scope { tool: req.tool.to_string(), operation: req.operation.to_string(), params });
+    decision.scope = Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params });
     let now = match req.context.now {
         Value::Time(t) => t,
         _ => 0,
     };
     decision.timed(now, valid_s)
+}
+
+/// The names of `req`'s parameters, sorted: the scope's `params`. `declared` is the request's
+/// tool's declared names, sorted, when the resolver keeps them: when every key is one of them
+/// (always, for a converted request of a declared tool) the names are shared from it, all of it
+/// when every declared name is given; otherwise they are copied from the keys.
+pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) -> Arc<[Arc<str>]> {
+    let keys = &req.params_json;
+    if let Some(names) = declared {
+        if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k.as_str())).is_ok()) {
+            // As many distinct keys as names, each one of them: the same set.
+            return Arc::clone(names);
+        }
+        let mut found: Vec<usize> = Vec::with_capacity(keys.len());
+        for k in keys.keys() {
+            match names.binary_search_by(|n| (**n).cmp(k.as_str())) {
+                Ok(i) => found.push(i),
+                Err(_) => {
+                    found.clear();
+                    break;
+                }
+            }
+        }
+        if found.len() == keys.len() {
+            found.sort_unstable();
+            return found.iter().filter_map(|&i| names.get(i).cloned()).collect();
+        }
+    }
+    let mut params: Vec<&str> = keys.keys().map(String::as_str).collect();
+    params.sort_unstable();
+    params.into_iter().map(Arc::from).collect()
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
@@ -298,4 +335,59 @@ fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, 
         params.insert(a.field, typed_value_to_json(&a.value, &a.ty));
     }
     Ok(ActionOut { tool: req.tool.to_string(), operation: req.operation.to_string(), params })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::request::{Context, Identity};
+
+    fn request(keys: &[&str]) -> Request {
+        let params_json = keys.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
+        Request {
+            tool: Arc::from("t"),
+            tool_index: Some(0),
+            operation: Arc::from(""),
+            params: Vec::new(),
+            params_json,
+            request_id: None,
+            identity: Identity {
+                human: Arc::from("h"),
+                service: Arc::from(""),
+                agent: Arc::from("a"),
+                session: Arc::from(""),
+                roles: Value::empty_list(),
+            },
+            context: Context {
+                original_request: Value::Absent,
+                prior_actions: Value::empty_list(),
+                data_classes: Value::empty_list(),
+                semantic_distance: Value::Absent,
+                now: Value::Time(0),
+                declared: Vec::new(),
+            },
+            evidence: Vec::new(),
+        }
+    }
+
+    /// The scope's names are the request's keys sorted, whether shared from the declaration,
+    /// picked from it, or copied: every subset of a declaration, and keys it does not have.
+    #[test]
+    fn scope_params_are_the_sorted_keys_however_they_are_found() {
+        let declared: Arc<[Arc<str>]> = ["amount", "b", "dest", "zeta"].into_iter().map(Arc::from).collect();
+        let pool = ["zeta", "amount", "dest", "b", "other", "Amount", ""];
+        for mask in 0u32..(1 << pool.len()) {
+            let keys: Vec<&str> = pool.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, k)| *k).collect();
+            let req = request(&keys);
+            let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            expected.sort();
+            for source in [Some(&declared), None] {
+                let got: Vec<String> = scope_params(&req, source).iter().map(|n| n.to_string()).collect();
+                assert_eq!(got, expected, "{keys:?}");
+            }
+        }
+        let all = request(&["dest", "zeta", "b", "amount"]);
+        assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "every name given: shared");
+    }
 }

@@ -70,6 +70,9 @@ pub struct Engine {
     index: Vec<Option<ToolIndex>>,
     bundle_hash: String,
     limits: Limits,
+    /// For each declared tool, its parameter names sorted: what a decision's scope shares
+    /// (`assemble::scope_params`).
+    sorted_fields: Vec<Arc<[Arc<str>]>>,
 }
 
 /// How a request was decided, borrowing the engine: no allocation.
@@ -118,6 +121,17 @@ impl Engine {
         let plans: Vec<Plan> = chunks.iter().map(Plan::of).collect();
         let functions = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
         let index = program.dispatch.iter().map(|cands| ToolIndex::build(cands, &plans, &consts, &groups)).collect();
+        let sorted_fields = program
+            .schema
+            .tools
+            .iter()
+            .map(|t| {
+                let mut names: Vec<&str> = t.fields.iter().map(|f| f.name.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                names.into_iter().map(Arc::from).collect()
+            })
+            .collect();
         Ok(Engine {
             program,
             consts,
@@ -129,6 +143,7 @@ impl Engine {
             index,
             bundle_hash: bundle_hash.into(),
             limits: Limits::default(),
+            sorted_fields,
         })
     }
 
@@ -502,6 +517,10 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     }
     fn redaction(&self) -> &crate::redact::Redaction {
         &self.engine.program.settings.redact
+    }
+
+    fn sorted_fields(&self, tool_index: usize) -> Option<&Arc<[Arc<str>]>> {
+        self.engine.sorted_fields.get(tool_index)
     }
 
     fn settings_limits(&self) -> DeferObligation {

@@ -13,7 +13,8 @@
 //! pieces of the record they and the case service share: the schema version, the [`Scope`], the
 //! id and [`earliest`].
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 
 /// The version of the decision JSON. A change users can see bumps it.
 pub const DECISION_SCHEMA: &str = "aarm.decision/2";
@@ -23,14 +24,37 @@ pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 
 /// What a decision covers: the tool, the operation and the parameters it was decided on. An allow
 /// authorizes this call, not another one with other parameters.
+///
+/// Reference counted, not owned: every decision carries one, and the engine shares the request's
+/// tool and operation and its own sorted parameter names (issue 20). Serialized as strings and a
+/// list of strings, as when the fields were `String`s.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     /// The tool, as requested.
-    pub tool: String,
+    #[serde(serialize_with = "ser_str", deserialize_with = "de_str")]
+    pub tool: Arc<str>,
     /// The operation, as requested (`""` when none was given).
-    pub operation: String,
+    #[serde(serialize_with = "ser_str", deserialize_with = "de_str")]
+    pub operation: Arc<str>,
     /// The names of the parameters the decision saw, sorted.
-    pub params: Vec<String>,
+    #[serde(serialize_with = "ser_names", deserialize_with = "de_names")]
+    pub params: Arc<[Arc<str>]>,
+}
+
+fn ser_str<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(s)
+}
+
+fn de_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    String::deserialize(d).map(Arc::from)
+}
+
+fn ser_names<S: Serializer>(names: &Arc<[Arc<str>]>, out: S) -> Result<S::Ok, S::Error> {
+    out.collect_seq(names.iter().map(|n| &**n))
+}
+
+fn de_names<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[Arc<str>]>, D::Error> {
+    Vec::<String>::deserialize(d).map(|v| v.into_iter().map(Arc::from).collect())
 }
 
 /// A new decision id: a ULID (26 characters of Crockford base 32, sortable by creation time,

@@ -147,25 +147,16 @@ pub fn format_time(t: i64) -> String {
     if !(0..=9999).contains(&y) {
         return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
     }
-    let mut out = String::with_capacity(20);
-    let parts = [
-        (y / 100, None),
-        (y % 100, Some('-')),
-        (m, Some('-')),
-        (d, Some('T')),
-        (hh, Some(':')),
-        (mm, Some(':')),
-        (ss, Some('Z')),
-    ];
-    for (n, sep) in parts {
-        for digit in [n / 10 % 10, n % 10] {
-            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
-        }
-        if let Some(c) = sep {
-            out.push(c);
-        }
-    }
-    out
+    // Each part is 0..=99 here (the year in two halves); one division each.
+    let two = |n: i64| -> [u8; 2] {
+        let n = u8::try_from(n).unwrap_or(0);
+        [b'0' + n / 10, b'0' + n % 10]
+    };
+    let ([c1, c2], [y1, y2], [m1, m2], [d1, d2]) = (two(y / 100), two(y % 100), two(m), two(d));
+    let ([h1, h2], [i1, i2], [s1, s2]) = (two(hh), two(mm), two(ss));
+    let text = [c1, c2, y1, y2, b'-', m1, m2, b'-', d1, d2, b'T', h1, h2, b':', i1, i2, b':', s1, s2, b'Z'];
+    // ASCII digits and separators: always UTF-8, so the empty fallback never happens.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
@@ -283,5 +274,30 @@ mod tests {
         for t in times {
             assert_eq!(format_time(t), reference(t), "{t}");
         }
+    }
+
+    /// Every day of years 1 to 9999 (each leap day among them), at a second of the day that
+    /// moves with the day, and both ends of each day: the byte writer prints what `format!` does.
+    #[test]
+    fn every_day_of_the_four_digit_years_prints_as_format_does() {
+        let reference = |t: i64| {
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let s = t.rem_euclid(86_400);
+            format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s % 3600) / 60, s % 60)
+        };
+        let first = parse_time("0001-01-01T00:00:00Z").unwrap_or(0) / 86_400;
+        let last = parse_time("9999-12-31T00:00:00Z").unwrap_or(0) / 86_400;
+        let mut leap_days = 0;
+        for day in first..=last {
+            for s in [0, (day * 7_919).rem_euclid(86_400), 86_399] {
+                let t = day * 86_400 + s;
+                let text = format_time(t);
+                assert_eq!(text, reference(t), "{t}");
+                assert_eq!(parse_time(&text), Some(t), "{text}");
+            }
+            leap_days += i32::from(format_time(day * 86_400).get(4..10) == Some("-02-29"));
+        }
+        // 2 424 leap years in 1..=9999: 2 499 fourth years, less 99 hundredths, plus 24 four-hundredths.
+        assert_eq!(leap_days, 2_424);
     }
 }
