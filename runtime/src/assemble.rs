@@ -378,7 +378,8 @@ mod tests {
         let declared: Arc<[Arc<str>]> = ["amount", "b", "dest", "zeta"].into_iter().map(Arc::from).collect();
         let pool = ["zeta", "amount", "dest", "b", "other", "Amount", ""];
         for mask in 0u32..(1 << pool.len()) {
-            let keys: Vec<&str> = pool.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, k)| *k).collect();
+            let keys: Vec<&str> =
+                pool.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, k)| *k).collect();
             let req = request(&keys);
             let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             expected.sort();
