@@ -341,34 +341,10 @@ fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::request::{Context, Identity};
 
     fn request(keys: &[&str]) -> Request {
         let params_json = keys.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
-        Request {
-            tool: Arc::from("t"),
-            tool_index: Some(0),
-            operation: Arc::from(""),
-            params: Vec::new(),
-            params_json,
-            request_id: None,
-            identity: Identity {
-                human: Arc::from("h"),
-                service: Arc::from(""),
-                agent: Arc::from("a"),
-                session: Arc::from(""),
-                roles: Value::empty_list(),
-            },
-            context: Context {
-                original_request: Value::Absent,
-                prior_actions: Value::empty_list(),
-                data_classes: Value::empty_list(),
-                semantic_distance: Value::Absent,
-                now: Value::Time(0),
-                declared: Vec::new(),
-            },
-            evidence: Vec::new(),
-        }
+        Request::for_tests(Vec::new(), params_json)
     }
 
     /// The scope's names are the request's keys sorted, whether shared from the declaration,

@@ -396,35 +396,11 @@ impl Dim {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::request::{Context, Identity};
     use crate::vm::{self, Tables, Truth};
     use std::sync::Arc;
 
     fn request(params: Vec<Value>) -> Request {
-        Request {
-            tool: Arc::from("t"),
-            tool_index: Some(0),
-            operation: Arc::from("execute"),
-            params,
-            params_json: serde_json::Map::new(),
-            request_id: None,
-            identity: Identity {
-                human: Arc::from("h"),
-                service: Arc::from(""),
-                agent: Arc::from("a"),
-                session: Arc::from(""),
-                roles: Value::List(Arc::from(Vec::new())),
-            },
-            context: Context {
-                original_request: Value::Absent,
-                prior_actions: Value::List(Arc::from(Vec::new())),
-                data_classes: Value::List(Arc::from(Vec::new())),
-                semantic_distance: Value::Absent,
-                now: Value::Time(0),
-                declared: Vec::new(),
-            },
-            evidence: Vec::new(),
-        }
+        Request::for_tests(params, serde_json::Map::new())
     }
 
     fn s(x: &str) -> Value {

@@ -61,3 +61,35 @@ pub struct Request {
     /// Known evidence by index; `None` is unknown.
     pub evidence: Vec<Option<Value>>,
 }
+
+#[cfg(test)]
+impl Request {
+    /// A request for tool `t` (index 0) by agent `a` for human `h`, with these parameters and
+    /// nothing else: the one the unit tests build on.
+    pub(crate) fn for_tests(params: Vec<Value>, params_json: serde_json::Map<String, serde_json::Value>) -> Request {
+        Request {
+            tool: Arc::from("t"),
+            tool_index: Some(0),
+            operation: Arc::from("execute"),
+            params,
+            params_json,
+            request_id: None,
+            identity: Identity {
+                human: Arc::from("h"),
+                service: Arc::from(""),
+                agent: Arc::from("a"),
+                session: Arc::from(""),
+                roles: Value::empty_list(),
+            },
+            context: Context {
+                original_request: Value::Absent,
+                prior_actions: Value::empty_list(),
+                data_classes: Value::empty_list(),
+                semantic_distance: Value::Absent,
+                now: Value::Time(0),
+                declared: Vec::new(),
+            },
+            evidence: Vec::new(),
+        }
+    }
+}
