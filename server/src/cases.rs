@@ -60,10 +60,9 @@ pub async fn decide_once(
     body: &[u8],
     key: Option<Key>,
 ) -> Result<Value, ApiError> {
-    let Some(key) = key else { return decide(bundle, access, records, committed, p, body).await };
-    if p.kind != Kind::Agent {
-        return decide(bundle, access, records, committed, p, body).await;
-    }
+    let decide_now = || decide(bundle, access, records, committed, p, body);
+    // Only an agent's decide call is kept for retries (anyone else's is refused by `decide`).
+    let Some(key) = key.filter(|_| p.kind == Kind::Agent) else { return decide_now().await };
     let now = records.cases.now();
     let keys = &records.keys;
     if let Some(first) = keys.answered(&key, now)? {
@@ -80,7 +79,7 @@ pub async fn decide_once(
     if let Some(first) = keys.answered(&key, now)? {
         return Ok(first);
     }
-    let answer = decide(bundle, access, records, committed, p, body).await?;
+    let answer = decide_now().await?;
     if let Err(e) = keys.keep(&key, &answer, now) {
         tracing::error!(error = %e, "cannot keep the answer for retries");
     }
