@@ -72,29 +72,9 @@ fn check_formats(src: &str) -> Result<String, String> {
 // -------------------------------------------------------------------------------------------------
 // The repository's files
 
-fn aarm_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        if path.is_dir() {
-            aarm_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "aarm") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_repository_file_formats_to_the_same_tree_idempotently() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    aarm_files(&root, &mut files);
-    files.sort();
-    assert!(files.len() >= 5, "expected the examples and stdlib, found {files:?}");
+    let files = repository_aarm_files();
     let mut failures = Vec::new();
     let mut formatted = 0;
     for path in &files {

@@ -13,7 +13,6 @@ use aarm_lang::diagnostic::Class;
 use aarm_lang::FileId;
 use pest::Parser as _;
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "aarm.pest"]
@@ -57,31 +56,11 @@ fn check_agree(src: &str) -> Result<Option<bool>, String> {
 // -------------------------------------------------------------------------------------------------
 // a. every `.aarm` file of the repository
 
-fn aarm_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        if path.is_dir() {
-            aarm_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "aarm") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every `.aarm` file of the repository is accepted by both, except golden error fixtures (a file
 /// with a sibling `.stderr`, e.g. `tests/ui/syntax.aarm`), where both must merely agree.
 #[test]
 fn every_repository_file_is_accepted_by_both() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    aarm_files(&root, &mut files);
-    files.sort();
-    assert!(files.len() >= 5, "expected the examples and stdlib, found {files:?}");
+    let files = repository_aarm_files();
     let mut failures = Vec::new();
     for path in &files {
         let src = std::fs::read_to_string(path).unwrap();

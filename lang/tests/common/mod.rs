@@ -1,6 +1,6 @@
-//! Test helpers shared by `pest_differential.rs` and `format.rs`: a proptest generator of
-//! syntactically valid programs, as token lists, and their rendering with random whitespace and
-//! comments between the tokens.
+//! Test helpers shared by `pest_differential.rs` and `format.rs`: the repository's `.aarm` files,
+//! and a proptest generator of syntactically valid programs, as token lists, and their rendering
+//! with random whitespace and comments between the tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code)]
 
 use proptest::prelude::*;
@@ -438,4 +438,29 @@ pub fn render(toks: &[String], seps: &[u8]) -> String {
         out.push_str(tok);
     }
     out
+}
+
+/// Every `.aarm` file of the repository (hidden folders and `target` left out), sorted; at least
+/// the examples and the standard library, so that a moved tree cannot make a test pass empty.
+pub fn repository_aarm_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "aarm") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), &mut files);
+    files.sort();
+    assert!(files.len() >= 5, "expected the examples and stdlib, found {files:?}");
+    files
 }
