@@ -112,3 +112,67 @@ impl DecisionLog {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use aarm_cases::lifecycle::case::CaseState;
+    use aarm_cases::lifecycle::identity::NoIdentityService;
+    use aarm_cases::receipts::{verify_chain, VerifyOptions};
+    use aarm_cases::store::CaseStore;
+    use aarm_runtime::decision::{PolicyRef, Reason};
+
+    fn draft(i: usize) -> ReceiptDraft {
+        ReceiptDraft {
+            case: String::new(),
+            event: "decide".into(),
+            actor: Some("agent".into()),
+            state: CaseState::Allowed,
+            decision: "allow".into(),
+            reason: Reason { code: String::new(), message: String::new() },
+            policy: PolicyRef { name: "p".into(), version: "1".into(), bundle_hash: String::new() },
+            action_hash: format!("sha256:{i}"),
+            identity: serde_json::json!({}),
+            at: 1,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// More receipts queued than one batch holds (the limit, twice, and a remainder): one flush
+    /// writes them all in order, each caller gets the hash of its own receipt, the chain verifies,
+    /// and the next receipt queued asks for a flush again.
+    #[test]
+    fn one_flush_writes_every_batch_of_a_queue_longer_than_the_limit() {
+        let path = std::env::temp_dir().join(format!("aarm-audit-batches-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut lc = Lifecycle::new(AnyStore::open(&path, true).unwrap(), Box::new(NoIdentityService));
+        let log = DecisionLog::default();
+        let n = 2 * MAX_BATCH + 7;
+        let mut answers = Vec::new();
+        {
+            let mut q = log.queue.lock().unwrap();
+            for i in 0..n {
+                let (reply, answer) = oneshot::channel();
+                q.push((draft(i), reply));
+                answers.push(answer);
+            }
+        }
+        log.asked.store(true, Ordering::SeqCst);
+        log.flush(&mut lc);
+        assert!(!log.asked.load(Ordering::SeqCst), "a receipt queued after this flush must ask for another");
+        assert!(log.queue.lock().unwrap().is_empty(), "every batch taken");
+        let receipts = lc.store().receipts(None).unwrap();
+        assert_eq!(receipts.len(), n);
+        verify_chain(&receipts, &VerifyOptions::default()).unwrap();
+        for (i, mut answer) in answers.into_iter().enumerate() {
+            let hash = answer.try_recv().unwrap().unwrap();
+            assert_eq!(hash, receipts[i].hash, "caller {i} is answered with its own receipt");
+            assert_eq!(receipts[i].body.action_hash, format!("sha256:{i}"));
+        }
+        drop(lc);
+        for end in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+        }
+    }
+}
