@@ -70,14 +70,16 @@ impl DecisionLog {
         // Before the first take: a receipt queued from here on asks for another flush.
         self.asked.store(false, Ordering::SeqCst);
         loop {
-            let batch: Vec<(ReceiptDraft, Reply)> = match self.queue.lock() {
+            let taken: Option<Vec<(ReceiptDraft, Reply)>> = match self.queue.lock() {
                 Ok(mut q) => {
                     let n = q.len().min(MAX_BATCH);
-                    q.drain(..n).collect()
+                    Some(q.drain(..n).collect())
                 }
-                // Callers of a poisoned log are answered by their dropped reply: not recorded.
-                Err(_) => return,
+                Err(_) => None,
             };
+            // A poisoned log writes nothing more; its callers are refused, not left waiting (the
+            // poisoned guard is dropped by now, so the refusal can take the lock).
+            let Some(batch) = taken else { return self.refuse_queued("the decision log lock is poisoned") };
             if batch.is_empty() {
                 return;
             }
@@ -100,13 +102,12 @@ impl DecisionLog {
     }
 
     /// Answers every queued receipt's caller with `error` (the flush that would have written them
-    /// could not run).
+    /// could not run, or the log's lock is poisoned).
     fn refuse_queued(&self, error: &str) {
-        let queued: Vec<(ReceiptDraft, Reply)> = match self.queue.lock() {
-            Ok(mut q) => q.drain(..).collect(),
-            // A poisoned queue answers its callers by dropping their replies: not recorded.
-            Err(_) => return,
-        };
+        // A poisoned queue is still a whole list (a push or a drain cannot stop half-way), and
+        // its callers wait on their replies: they are answered all the same.
+        let queued: Vec<(ReceiptDraft, Reply)> =
+            self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
         for (_, reply) in queued {
             let _ = reply.send(Err(error.to_string()));
         }
@@ -170,6 +171,31 @@ mod tests {
             assert_eq!(hash, receipts[i].hash, "caller {i} is answered with its own receipt");
             assert_eq!(receipts[i].body.action_hash, format!("sha256:{i}"));
         }
+        drop(lc);
+        for end in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+        }
+    }
+
+    /// A queue whose lock was poisoned (a thread panicked holding it) refuses its callers: none
+    /// is left waiting for an answer that never comes, and nothing is written.
+    #[test]
+    fn a_poisoned_queue_refuses_its_callers_instead_of_leaving_them_waiting() {
+        let path = std::env::temp_dir().join(format!("aarm-audit-poisoned-{}.db", std::process::id()));
+        let mut lc = Lifecycle::new(AnyStore::open(&path, true).unwrap(), Box::new(NoIdentityService));
+        let log = Arc::new(DecisionLog::default());
+        let (reply, mut answer) = oneshot::channel();
+        log.queue.lock().unwrap().push((draft(0), reply));
+        let poisoner = log.clone();
+        let _ = std::thread::spawn(move || {
+            let _held = poisoner.queue.lock().unwrap();
+            panic!("poison the decision log's lock");
+        })
+        .join();
+        assert!(log.queue.is_poisoned());
+        log.flush(&mut lc);
+        assert!(answer.try_recv().unwrap().is_err(), "the caller is refused, not answered with a receipt");
+        assert!(lc.store().receipts(None).unwrap().is_empty());
         drop(lc);
         for end in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{end}", path.display()));
