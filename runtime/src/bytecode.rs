@@ -489,56 +489,20 @@ impl Op {
 
     /// The same instruction jumping to `target` instead (itself when it does not jump): how code
     /// generation patches a forward jump once it knows where the target is.
-    pub fn with_target(self, target: u32) -> Op {
-        match self {
-            Op::AndMerge(_) => Op::AndMerge(target),
-            Op::OrMerge(_) => Op::OrMerge(target),
-            Op::Jump(_) => Op::Jump(target),
-            Op::IterInit { acc, .. } => Op::IterInit { acc, end: target },
-            Op::IterNext { local, .. } => Op::IterNext { local, end: target },
-            Op::QuantStep { kind, acc, .. } => Op::QuantStep { kind, acc, end: target },
-            other @ (Op::Const(_)
-            | Op::Bool(_)
-            | Op::Param(_)
-            | Op::ActionTool
-            | Op::ActionOperation
-            | Op::Identity(_)
-            | Op::Context(_)
-            | Op::Evidence(_)
-            | Op::EvidenceIsSet(_)
-            | Op::Local(_)
-            | Op::SetLocal(_)
-            | Op::Group(_)
-            | Op::Field(_)
-            | Op::Unwrap
-            | Op::Widen
-            | Op::Neg
-            | Op::Not
-            | Op::Arith(_)
-            | Op::Cmp(_)
-            | Op::In
-            | Op::IsSet { .. }
-            | Op::Method(_)
-            | Op::Matches(_)
-            | Op::MakeList(_)
-            | Op::MakeRecord(_)
-            | Op::FilterStep { .. }
-            | Op::IterEnd
-            | Op::Pop
-            | Op::Call(_)
-            | Op::Ret
-            | Op::ParamConstMethod { .. }
-            | Op::ParamConstCmp { .. }
-            | Op::ParamInConst { .. }
-            | Op::ConstInParam { .. }
-            | Op::ConstInRoles { .. }
-            | Op::ParamInGroup { .. }
-            | Op::IdentityInGroup { .. }) => other,
+    pub fn with_target(mut self, target: u32) -> Op {
+        if let Some(slot) = self.target_mut() {
+            *slot = target;
         }
+        self
     }
 
     /// The jump target, if the instruction may jump.
-    pub fn target(self) -> Option<u32> {
+    pub fn target(mut self) -> Option<u32> {
+        self.target_mut().copied()
+    }
+
+    /// The one place that says which instructions jump and where their target is kept.
+    fn target_mut(&mut self) -> Option<&mut u32> {
         match self {
             Op::AndMerge(t) | Op::OrMerge(t) | Op::Jump(t) => Some(t),
             Op::IterInit { end, .. } | Op::IterNext { end, .. } | Op::QuantStep { end, .. } => Some(end),

@@ -60,7 +60,7 @@ impl Scope {
 
     /// Adds the facts that hold when `e` is true (used between successive `when` lines).
     pub(crate) fn assume(&mut self, e: &ir::Expr) {
-        self.facts.extend(true_facts(e));
+        self.facts.extend(facts_when(e, true));
     }
 }
 
@@ -85,24 +85,21 @@ fn path_key(e: &ir::Expr) -> Option<String> {
     }
 }
 
-/// Paths proved present when `e` evaluates to true.
-fn true_facts(e: &ir::Expr) -> HashSet<String> {
+/// Paths proved present when `e` evaluates to `outcome`.
+fn facts_when(e: &ir::Expr, outcome: bool) -> HashSet<String> {
     match &e.kind {
-        ExprKind::IsSet { value, negated: false } => path_key(value).into_iter().collect(),
-        ExprKind::Logic { op: ir::LogicOp::And, operands } => operands.iter().flat_map(true_facts).collect(),
-        ExprKind::Logic { op: ir::LogicOp::Or, operands } => intersect(operands.iter().map(true_facts)),
-        ExprKind::Not(inner) => false_facts(inner),
-        _ => HashSet::new(),
-    }
-}
-
-/// Paths proved present when `e` evaluates to false.
-fn false_facts(e: &ir::Expr) -> HashSet<String> {
-    match &e.kind {
-        ExprKind::IsSet { value, negated: true } => path_key(value).into_iter().collect(),
-        ExprKind::Logic { op: ir::LogicOp::Or, operands } => operands.iter().flat_map(false_facts).collect(),
-        ExprKind::Logic { op: ir::LogicOp::And, operands } => intersect(operands.iter().map(false_facts)),
-        ExprKind::Not(inner) => true_facts(inner),
+        ExprKind::IsSet { value, negated } if *negated != outcome => path_key(value).into_iter().collect(),
+        ExprKind::Logic { op, operands } => {
+            let each = operands.iter().map(|operand| facts_when(operand, outcome));
+            // A true `and` (a false `or`) had every operand come out that way: all their facts
+            // hold. A true `or` (a false `and`) had at least one: only the facts they share.
+            if (*op == ir::LogicOp::And) == outcome {
+                each.flatten().collect()
+            } else {
+                intersect(each)
+            }
+        }
+        ExprKind::Not(inner) => facts_when(inner, !outcome),
         _ => HashSet::new(),
     }
 }
@@ -686,7 +683,7 @@ impl Checker<'_> {
         for o in operands {
             let v = self.check_bool(s, o, word);
             // `a and b`: b is checked knowing a holds; `a or b`: knowing a does not.
-            let learned = if op == LogicOp::And { true_facts(&v) } else { false_facts(&v) };
+            let learned = facts_when(&v, op == LogicOp::And);
             s.facts.extend(learned);
             out.push(v);
         }

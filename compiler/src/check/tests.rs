@@ -197,6 +197,8 @@ fn optional_needs_a_guard_and_the_guard_narrows() {
         "when params.memo is set\n when params.memo.contains(\"x\")",
         "when params.memo is not set or params.memo.contains(\"x\")",
         "when not (params.memo is not set) and params.memo == \"x\"",
+        // A false `or` had every operand false.
+        "when not (params.memo is not set or params.amount > 5) and params.memo == \"x\"",
     ] {
         let b = bundle(&with_header(&format!("rule r on transfer_funds {{ {cond} deny }}\n")));
         assert!(!b.rules.is_empty(), "{cond}");
@@ -204,6 +206,15 @@ fn optional_needs_a_guard_and_the_guard_narrows() {
     // Narrowing does not leak out of the `or` that proved it.
     assert_one(
         &with_header("rule r on transfer_funds { when (params.memo is set or true) and params.memo == \"x\" deny }\n"),
+        Code::UnguardedOptional,
+        6,
+        "may be absent",
+    );
+    // A false `and` proves only what all its operands would: here nothing.
+    assert_one(
+        &with_header(
+            "rule r on transfer_funds { when (params.memo is not set and false) or params.memo == \"x\" deny }\n",
+        ),
         Code::UnguardedOptional,
         6,
         "may be absent",
