@@ -75,33 +75,11 @@ impl Checker<'_> {
                     self.test_action(file, tool, operation.as_ref().map(|o| o.value.clone()), fields)
                 }
                 ast::TestStepKind::Identity(fields) => {
-                    let schema: Vec<(String, Type)> = super::identity_fields()
-                        .into_iter()
-                        .map(|(n, _, t)| {
-                            (
-                                n.to_string(),
-                                match t {
-                                    Type::Set(e) => Type::List(e),
-                                    other => other,
-                                },
-                            )
-                        })
-                        .collect();
+                    let schema = as_written_in_tests(super::identity_fields());
                     TestStepKind::Identity(self.test_record(file, fields, &schema, "`identity`", false))
                 }
                 ast::TestStepKind::Context(fields) => {
-                    let mut schema: Vec<(String, Type)> = builtin_context()
-                        .into_iter()
-                        .map(|(n, _, t)| {
-                            (
-                                n.to_string(),
-                                match t {
-                                    Type::Set(e) => Type::List(e),
-                                    other => other,
-                                },
-                            )
-                        })
-                        .collect();
+                    let mut schema = as_written_in_tests(builtin_context());
                     schema.extend(self.bundle.context_fields.iter().map(|f| (f.name.clone(), f.ty.clone())));
                     TestStepKind::Context(self.test_record(file, fields, &schema, "`context`", false))
                 }
@@ -588,4 +566,19 @@ fn widen(c: Const) -> Const {
 
 fn decision_name(d: DecisionName) -> &'static str {
     d.as_str()
+}
+
+/// A built-in record's fields as a test step writes them: name and type, sets given as lists
+/// (a test writes `roles: ["a"]`, the policy reads it as a set).
+fn as_written_in_tests<F>(fields: impl IntoIterator<Item = (&'static str, F, Type)>) -> Vec<(String, Type)> {
+    fields
+        .into_iter()
+        .map(|(name, _, ty)| {
+            let ty = match ty {
+                Type::Set(element) => Type::List(element),
+                other => other,
+            };
+            (name.to_string(), ty)
+        })
+        .collect()
 }
