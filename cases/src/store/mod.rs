@@ -15,6 +15,8 @@ pub mod postgres_listen;
 pub mod postgres_service;
 mod rows;
 pub mod service;
+mod service_rows;
+mod side;
 pub mod sqlite;
 pub mod sqlite_service;
 
