@@ -424,7 +424,7 @@ impl OverrideStore for SqliteOverrides {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn action(session: &str, tool: &str, at: i64) -> SessionAction {
@@ -453,44 +453,5 @@ mod tests {
         assert_eq!(h.since(25).unwrap(), vec![action("s1", "pay", 30)]);
         assert_eq!(h.prune(20).unwrap(), 1);
         assert_eq!(h.since(0).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn the_first_binding_of_a_key_wins_and_old_answers_are_forgotten() {
-        let path = temp("idempotency-keys");
-        let store = SqliteStore::open(&path).unwrap();
-        let (keys, other) = (store.idempotency_keys().unwrap(), store.idempotency_keys().unwrap());
-        keys.bind("case-1", "k", "sha256:a", 10).unwrap();
-        other.bind("case-1", "k", "sha256:b", 11).unwrap();
-        let bound = keys.bound("case-1", "k", 0).unwrap().unwrap();
-        assert_eq!((bound.fingerprint.as_str(), bound.response), ("sha256:a", None));
-        assert_eq!(keys.bound("case-2", "k", 0).unwrap(), None, "keys are scoped");
-        keys.keep_answer("decide", "old", "sha256:o", "{}", 5, 0).unwrap();
-        keys.keep_answer("decide", "new", "sha256:n", "{\"x\":1}", 100, 50).unwrap();
-        assert_eq!(keys.bound("decide", "old", 0).unwrap(), None, "forgotten");
-        assert_eq!(keys.bound("decide", "new", 0).unwrap().unwrap().response.as_deref(), Some("{\"x\":1}"));
-        assert_eq!(keys.bound("decide", "new", 101).unwrap(), None, "bound before `since`");
-        store.write_probe().unwrap().write(7).unwrap();
-    }
-
-    #[test]
-    fn a_delivery_is_queued_once_per_occasion_and_channel_and_records_its_attempts() {
-        let path = temp("deliveries");
-        let outbox = SqliteStore::open(&path).unwrap().deliveries().unwrap();
-        let hook = Queued { channel: "webhook:audit".into(), kind: "webhook".into(), refused: None };
-        let unknown = Queued { channel: "pager".into(), kind: "unknown".into(), refused: Some("not mapped".into()) };
-        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook.clone(), unknown], 1_000, 1).unwrap(), 2);
-        assert_eq!(outbox.queue("case-1", "approval:tier0", "{}", &[hook], 1_000, 2).unwrap(), 0, "queued once");
-        assert_eq!(outbox.due(999, 10).unwrap(), vec![], "not yet due");
-        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_000), "the refused channel is not pending");
-        let due = outbox.due(1_000, 10).unwrap();
-        let [d] = due.as_slice() else { panic!("{due:?}") };
-        outbox.record(d.id, 1, AttemptOutcome::Retry { error: "503", next_at_ms: 1_500 }).unwrap();
-        assert_eq!(outbox.next_due_ms().unwrap(), Some(1_500));
-        outbox.record(d.id, 2, AttemptOutcome::Delivered { at: 3 }).unwrap();
-        let states: Vec<(String, u32)> =
-            outbox.deliveries("case-1").unwrap().into_iter().map(|d| (d.state, d.attempts)).collect();
-        assert_eq!(states, [("delivered".to_string(), 2), ("failed".to_string(), 0)]);
-        assert_eq!(outbox.next_due_ms().unwrap(), None);
     }
 }
