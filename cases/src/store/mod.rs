@@ -9,6 +9,7 @@
 //! applied again.
 
 pub mod any;
+mod chain;
 pub mod memory;
 pub mod postgres;
 pub mod postgres_listen;
