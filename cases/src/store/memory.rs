@@ -47,11 +47,11 @@ impl MemoryStore {
 
     /// Seals `drafts` after the current head of the chain, without storing them.
     fn seal_after_head(&self, drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
-        let mut chain =
+        let mut sealer =
             Sealer::after(self.chain.last().map(|head| (head.seq, head.hash.clone())), self.signer.as_ref());
         let mut sealed: Vec<Receipt> = Vec::with_capacity(drafts.len());
         for draft in drafts {
-            let receipt = chain.seal(draft, |case| self.case_link(case, &sealed))?;
+            let receipt = sealer.seal(draft, |case| self.case_link(case, &sealed))?;
             sealed.push(receipt);
         }
         Ok(sealed)

@@ -345,10 +345,10 @@ fn append(
     drafts: Vec<ReceiptDraft>,
     signer: Option<&SigningKey>,
 ) -> Result<Vec<Receipt>, StoreError> {
-    let mut chain = Sealer::after(stored_head(head(tx)?)?, signer);
+    let mut sealer = Sealer::after(stored_head(head(tx)?)?, signer);
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let receipt = chain.seal(draft, |case| case_link(tx, case))?;
+        let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
         let json = receipt_json(&receipt)?;
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         tx.execute(

@@ -252,12 +252,12 @@ fn append(
         .prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let mut chain = Sealer::after(stored_head(head)?, signer);
+    let mut sealer = Sealer::after(stored_head(head)?, signer);
     let mut insert =
         tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let receipt = chain.seal(draft, |case| case_link(tx, case))?;
+        let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
         let json = receipt_json(&receipt)?;
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         insert.execute(params![to_i64(receipt.seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
