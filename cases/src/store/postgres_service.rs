@@ -9,8 +9,8 @@ use super::service::{
     OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::service_rows::{
-    bound_key, delivery, denial, due_delivery, oldest_first, queued_state, session_action, stored_override, Column,
-    Columns, OVERRIDE_COLUMNS,
+    bound_key, delivery, denial, due_delivery, oldest_first, queued_state, session_action, stored_override, Columns,
+    FromColumn, OVERRIDE_COLUMNS,
 };
 use super::side::Side;
 use super::StoreError;
@@ -68,7 +68,7 @@ struct Read<'a> {
 impl Columns for Read<'_> {
     type Error = StoreError;
 
-    fn get<T: Column>(&self, i: usize) -> Result<T, StoreError> {
+    fn get<T: FromColumn>(&self, i: usize) -> Result<T, StoreError> {
         self.row.try_get(i).map_err(fail(self.what))
     }
 

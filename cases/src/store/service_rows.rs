@@ -5,9 +5,9 @@
 use super::service::{BoundKey, Delivery, Denial, DueDelivery, Queued, SessionAction, StoredOverride, Verdict};
 
 /// A value both drivers decode from a column.
-pub(super) trait Column: rusqlite::types::FromSql + postgres::types::FromSqlOwned {}
+pub(super) trait FromColumn: rusqlite::types::FromSql + postgres::types::FromSqlOwned {}
 
-impl<T: rusqlite::types::FromSql + postgres::types::FromSqlOwned> Column for T {}
+impl<T: rusqlite::types::FromSql + postgres::types::FromSqlOwned> FromColumn for T {}
 
 /// A row of either driver, read by column index.
 pub(super) trait Columns {
@@ -15,8 +15,8 @@ pub(super) trait Columns {
     /// (each backend maps its failures as it always named them).
     type Error;
     /// Column `i`.
-    fn get<T: Column>(&self, i: usize) -> Result<T, Self::Error>;
-    /// Column `i`, an attempt count: PostgreSQL keeps it as a `BIGINT`, checked into range.
+    fn get<T: FromColumn>(&self, i: usize) -> Result<T, Self::Error>;
+    /// Column `i`. an attempt count: PostgreSQL keeps it as a `BIGINT`, checked into range.
     fn attempts(&self, i: usize) -> Result<u32, Self::Error>;
 }
 

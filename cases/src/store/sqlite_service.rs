@@ -7,8 +7,8 @@ use super::service::{
     OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
 };
 use super::service_rows::{
-    bound_key, delivery, denial, due_delivery, oldest_first, queued_state, session_action, stored_override, Column,
-    Columns, OVERRIDE_COLUMNS,
+    bound_key, delivery, denial, due_delivery, oldest_first, queued_state, session_action, stored_override, Columns,
+    FromColumn, OVERRIDE_COLUMNS,
 };
 use super::side::Side;
 use super::sqlite::{Durability, SqliteStore};
@@ -138,7 +138,7 @@ impl Side<Connection> {
 impl Columns for rusqlite::Row<'_> {
     type Error = rusqlite::Error;
 
-    fn get<T: Column>(&self, i: usize) -> rusqlite::Result<T> {
+    fn get<T: FromColumn>(&self, i: usize) -> rusqlite::Result<T> {
         rusqlite::Row::get(self, i)
     }
 
