@@ -16,7 +16,7 @@ pub(super) trait Columns {
     type Error;
     /// Column `i`.
     fn get<T: FromColumn>(&self, i: usize) -> Result<T, Self::Error>;
-    /// Column `i`. an attempt count: PostgreSQL keeps it as a `BIGINT`, checked into range.
+    /// Column `i`, an attempt count: PostgreSQL keeps it as a `BIGINT`, checked into range.
     fn attempts(&self, i: usize) -> Result<u32, Self::Error>;
 }
 
