@@ -463,6 +463,15 @@ struct Grant<'a> {
     max: &'a super::limits::Caps,
 }
 
+/// The step-up `by` acts on as an approver (approving or denying): only while the case waits
+/// for an approval, and only for an eligible approver.
+fn approver_step(case: &Case, by: &str, roles: &[String], now: i64, env: &Env) -> Result<StepUpObligation, Rejection> {
+    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
+        return Err(Rejection::NotAnApprover);
+    }
+    step_up(case).cloned().ok_or(Rejection::NotAnApprover)
+}
+
 fn approve(
     case: &mut Case,
     grant: Grant<'_>,
@@ -472,10 +481,7 @@ fn approve(
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
     let Grant { by, roles, until, max } = grant;
-    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
-        return Err(Rejection::NotAnApprover);
-    }
-    let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
+    let s = approver_step(case, by, roles, now, env)?;
     if !s.self_approval && !by.is_empty() && same_identity(by, case.requester()) {
         return Err(Rejection::SelfApproval);
     }
@@ -544,10 +550,7 @@ fn deny(
     receipts: &mut Vec<ReceiptDraft>,
 ) -> Result<(), Rejection> {
     let Verdict { by, why, roles, verified } = verdict;
-    if case.state != CaseState::PendingApproval || !eligible(case, by, roles, now, env) {
-        return Err(Rejection::NotAnApprover);
-    }
-    let Some(s) = step_up(case).cloned() else { return Err(Rejection::NotAnApprover) };
+    let s = approver_step(case, by, roles, now, env)?;
     if case.acted(by) {
         return Err(Rejection::DuplicateApproval);
     }

@@ -61,6 +61,17 @@ pub struct Submitted {
     pub receipt: Option<String>,
 }
 
+/// An event as [`Lifecycle::apply_committed`] was given it: each attempt applies it again, as
+/// a whole, to the case as it then is.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
+    id: &'a str,
+    event: &'a Event,
+    now: i64,
+    event_id: Option<&'a str>,
+    verified: Option<&'a VerifiedActor>,
+}
+
 /// What applying an event committed. When something fell due before the event and the event
 /// was then refused (an approval after the timeout: the timeout is recorded, the approval
 /// refused with `case_resolved`), `receipts` holds what fell due and `refused` the refusal: a
@@ -302,10 +313,11 @@ impl<S: CaseStore> Lifecycle<S> {
         // read and our commit: the store refuses ours (`Conflict`), and the event is applied
         // again to the case as it now is (a second approval of a case the first resolved is
         // then `case_resolved`). Bounded: a case that keeps changing fails closed.
+        let incoming = Incoming { id, event, now, event_id, verified };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.apply_once(id, event, now, event_id, verified) {
+            match self.apply_once(incoming) {
                 Err(LifecycleError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {}
                 other => return other,
             }
@@ -313,14 +325,8 @@ impl<S: CaseStore> Lifecycle<S> {
     }
 
     /// One attempt of [`Lifecycle::apply_committed`]: read, transition, commit.
-    fn apply_once(
-        &mut self,
-        id: &str,
-        event: &Event,
-        now: i64,
-        event_id: Option<&str>,
-        verified: Option<&VerifiedActor>,
-    ) -> Result<Applied, LifecycleError> {
+    fn apply_once(&mut self, incoming: Incoming<'_>) -> Result<Applied, LifecycleError> {
+        let Incoming { id, event, now, event_id, verified } = incoming;
         let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;

@@ -1,10 +1,10 @@
 //! The in-memory case store: for tests and short-lived tools. Everything is lost when it is
 //! dropped; hosts that must survive a restart use [`super::sqlite::SqliteStore`].
 
+use super::chain::{case_link_after, decisions_only, Sealer};
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::Case;
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
-use crate::receipts;
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -47,33 +47,23 @@ impl MemoryStore {
 
     /// Seals `drafts` after the current head of the chain, without storing them.
     fn seal_after_head(&self, drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
-        let (mut seq, mut prev) = match self.chain.last() {
-            Some(head) => (head.seq, head.hash.clone()),
-            None => (0, receipts::GENESIS.to_string()),
-        };
+        let mut sealer =
+            Sealer::after(self.chain.last().map(|head| (head.seq, head.hash.clone())), self.signer.as_ref());
         let mut sealed: Vec<Receipt> = Vec::with_capacity(drafts.len());
         for draft in drafts {
-            seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-            let link = self.case_link(&draft.case, &sealed)?;
-            let receipt = receipts::seal_linked(draft, seq, &prev, link, self.signer.as_ref());
-            prev = receipt.hash.clone();
+            let receipt = sealer.seal(draft, |case| self.case_link(case, &sealed))?;
             sealed.push(receipt);
         }
         Ok(sealed)
     }
 
-    /// The next receipt of `case` (none for a `decide` receipt), counting the stored chain and
-    /// the receipts `pending` in the same write.
-    fn case_link(&self, case: &str, pending: &[Receipt]) -> Result<Option<CaseLink>, StoreError> {
-        if case.is_empty() {
-            return Ok(None);
-        }
+    /// The next receipt of `case`, counting the stored chain and the receipts `pending` in the
+    /// same write.
+    fn case_link(&self, case: &str, pending: &[Receipt]) -> Result<CaseLink, StoreError> {
         let mut theirs = self.chain.iter().chain(pending).filter(|r| r.body.case == case);
         let count =
             u64::try_from(theirs.clone().count()).map_err(|_| StoreError::Backend("too many receipts".into()))?;
-        let prev = theirs.next_back().map_or_else(|| receipts::GENESIS.to_string(), |r| r.hash.clone());
-        let seq = count.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-        Ok(Some(CaseLink { seq, prev }))
+        case_link_after(count, theirs.next_back().map(|r| r.hash.clone()))
     }
 }
 
@@ -137,9 +127,7 @@ impl CaseStore for MemoryStore {
     }
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
-        if let Some(r) = receipts.iter().find(|r| !r.case.is_empty()) {
-            return Err(StoreError::Backend(format!("a decision receipt names case {}", r.case)));
-        }
+        decisions_only(&receipts)?;
         let sealed = self.seal_after_head(receipts)?;
         self.chain.extend(sealed.iter().cloned());
         Ok(sealed)

@@ -9,12 +9,15 @@
 //! applied again.
 
 pub mod any;
+mod chain;
 pub mod memory;
 pub mod postgres;
 pub mod postgres_listen;
 pub mod postgres_service;
 mod rows;
 pub mod service;
+mod service_rows;
+mod side;
 pub mod sqlite;
 pub mod sqlite_service;
 

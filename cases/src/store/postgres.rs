@@ -20,12 +20,12 @@
 //! Connections are plain TCP or a Unix socket (`host=/path`); a URL that asks for TLS
 //! (`sslmode=require`) is refused at connect, not downgraded.
 
+use super::chain::{case_link_after, decisions_only, stored_head, Sealer};
 use super::memory::case_id;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine, Unreadable};
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
-use crate::receipts;
 use ed25519_dalek::SigningKey;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Transaction};
@@ -345,23 +345,17 @@ fn append(
     drafts: Vec<ReceiptDraft>,
     signer: Option<&SigningKey>,
 ) -> Result<Vec<Receipt>, StoreError> {
-    let (mut seq, mut prev) = match head(tx)? {
-        Some((seq, hash)) => (to_u64(seq, "receipt seq")?, hash),
-        None => (0, receipts::GENESIS.to_string()),
-    };
+    let mut sealer = Sealer::after(stored_head(head(tx)?)?, signer);
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-        let link = case_link(tx, &draft.case)?;
-        let receipt = receipts::seal_linked(draft, seq, &prev, link, signer);
+        let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
         let json = receipt_json(&receipt)?;
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         tx.execute(
             "INSERT INTO receipts (seq, case_id, at, hash, json) VALUES ($1, $2, $3, $4, $5)",
-            &[&to_i64(seq, "receipt seq")?, &case_id, &receipt.body.at, &receipt.hash, &json],
+            &[&to_i64(receipt.seq, "receipt seq")?, &case_id, &receipt.body.at, &receipt.hash, &json],
         )
         .map_err(fail("append receipt"))?;
-        prev = receipt.hash.clone();
         sealed.push(receipt);
     }
     // Every case this write changed, once each: the other replicas' waiters read it again.
@@ -374,12 +368,9 @@ fn append(
     Ok(sealed)
 }
 
-/// The next receipt of `case` (none for a `decide` receipt), from the receipts stored so far in
-/// `tx` (including those this write already inserted).
-fn case_link(tx: &mut Transaction<'_>, case: &str) -> Result<Option<CaseLink>, StoreError> {
-    if case.is_empty() {
-        return Ok(None);
-    }
+/// The next receipt of `case`, from the receipts stored so far in `tx` (including those this
+/// write already inserted).
+fn case_link(tx: &mut Transaction<'_>, case: &str) -> Result<CaseLink, StoreError> {
     let row = tx
         .query_one(
             "SELECT COUNT(*)::BIGINT, (SELECT hash FROM receipts WHERE case_id = $1 ORDER BY seq DESC LIMIT 1) \
@@ -389,10 +380,7 @@ fn case_link(tx: &mut Transaction<'_>, case: &str) -> Result<Option<CaseLink>, S
         .map_err(fail("case chain"))?;
     let (count, last): (i64, Option<String>) =
         (row.try_get(0).map_err(fail("case chain"))?, row.try_get(1).map_err(fail("case chain"))?);
-    let seq = to_u64(count, "receipt count")?
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-    Ok(Some(CaseLink { seq, prev: last.unwrap_or_else(|| receipts::GENESIS.to_string()) }))
+    case_link_after(to_u64(count, "receipt count")?, last)
 }
 
 fn was_applied(tx: &mut impl GenericClient, case: &str, event_id: &str) -> Result<bool, StoreError> {
@@ -477,9 +465,7 @@ impl CaseStore for PostgresStore {
     }
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
-        if let Some(r) = receipts.iter().find(|r| !r.case.is_empty()) {
-            return Err(StoreError::Backend(format!("a decision receipt names case {}", r.case)));
-        }
+        decisions_only(&receipts)?;
         let signer = self.signer.clone();
         self.write(|tx| append(tx, receipts, signer.as_ref()))
     }
@@ -521,7 +507,7 @@ impl CaseStore for PostgresStore {
     }
 
     fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
-        self.with(head)?.map(|(seq, hash)| Ok((to_u64(seq, "receipt seq")?, hash))).transpose()
+        stored_head(self.with(head)?)
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {

@@ -8,25 +8,50 @@ use super::service::{
     AttemptOutcome, BoundKey, Delivery, DeliveryStore, Denial, DueDelivery, Granted, IdempotencyKeyStore,
     OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
 };
+use super::service_rows::{
+    bound_key, delivery, denial, due_delivery, oldest_first, queued_state, session_action, stored_override, Columns,
+    FromColumn, OVERRIDE_COLUMNS,
+};
+use super::side::Side;
 use super::StoreError;
+use postgres::types::ToSql;
 use postgres::{Client, Row};
-use std::sync::Mutex;
 
-/// One side connection, and what it is for (named in its errors).
-struct Side {
-    conn: Mutex<Connection>,
-    what: &'static str,
-}
+/// The parameters of a statement, as the driver takes them.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+/// How a side connection's query reads a row (as [`Columns`] or a single column).
+type Decode<T> = fn(&Read<'_>) -> Result<T, StoreError>;
 
-impl Side {
-    fn open(store: &PostgresStore, what: &'static str) -> Result<Side, StoreError> {
+impl Side<Connection> {
+    fn open(store: &PostgresStore, what: &'static str) -> Result<Side<Connection>, StoreError> {
         let conn = Connection::open(store.config().clone()).map_err(|e| StoreError::Backend(format!("{what}: {e}")))?;
-        Ok(Side { conn: Mutex::new(conn), what })
+        Ok(Side::new(conn, what))
     }
 
     /// Runs `f` on this side's connection.
     fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Backend(format!("{}: the lock is poisoned", self.what)))?.with(f)
+        self.lock()?.with(f)
+    }
+
+    /// Runs `sql` and decodes every row it returns (on the connection's thread, as one call).
+    fn query<T: Send>(&self, sql: &str, params: Params<'_>, decode: Decode<T>) -> Result<Vec<T>, StoreError> {
+        self.with(|client| {
+            let rows = client.query(sql, params).map_err(fail(self.what))?;
+            rows.iter().map(|row| decode(&Read { row, what: self.what })).collect()
+        })
+    }
+
+    /// Runs `sql` and decodes the row it returns, if any.
+    fn query_opt<T: Send>(&self, sql: &str, params: Params<'_>, decode: Decode<T>) -> Result<Option<T>, StoreError> {
+        self.with(|client| {
+            let row = client.query_opt(sql, params).map_err(fail(self.what))?;
+            row.map(|row| decode(&Read { row: &row, what: self.what })).transpose()
+        })
+    }
+
+    /// Runs the statement `sql`; returns how many rows it changed.
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        self.with(|client| client.execute(sql, params).map_err(fail(self.what)))
     }
 }
 
@@ -34,16 +59,34 @@ fn int<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T, StoreError> {
     T::try_from(n).map_err(|_| StoreError::Backend(format!("stored {what} {n} is out of range")))
 }
 
+/// A row read for one side connection, its failures named as the connection's.
+struct Read<'a> {
+    row: &'a Row,
+    what: &'static str,
+}
+
+impl Columns for Read<'_> {
+    type Error = StoreError;
+
+    fn get<T: FromColumn>(&self, i: usize) -> Result<T, StoreError> {
+        self.row.try_get(i).map_err(fail(self.what))
+    }
+
+    fn attempts(&self, i: usize) -> Result<u32, StoreError> {
+        int(self.get(i)?, "attempt count")
+    }
+}
+
 /// [`SessionHistory`] in `serve_session_actions`.
-pub struct PostgresSessionHistory(Side);
+pub struct PostgresSessionHistory(Side<Connection>);
 /// [`IdempotencyKeyStore`] in `serve_idempotency_keys`.
-pub struct PostgresIdempotencyKeys(Side);
+pub struct PostgresIdempotencyKeys(Side<Connection>);
 /// [`DeliveryStore`] in `serve_deliveries`.
-pub struct PostgresDeliveries(Side);
+pub struct PostgresDeliveries(Side<Connection>);
 /// [`WriteProbe`] on `serve_health`.
-pub struct PostgresWriteProbe(Side);
+pub struct PostgresWriteProbe(Side<Connection>);
 /// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
-pub struct PostgresOverrides(Side);
+pub struct PostgresOverrides(Side<Connection>);
 
 impl PostgresStore {
     /// The session history kept in this store's database.
@@ -89,53 +132,27 @@ impl SessionHistory for PostgresSessionHistory {
     }
 
     fn since(&self, since: i64) -> Result<Vec<SessionAction>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let rows = client
-                .query(
-                    "SELECT agent, session, tool, decision, at FROM serve_session_actions WHERE at >= $1 ORDER BY id",
-                    &[&since],
-                )
-                .map_err(fail(side.what))?;
-            rows.iter()
-                .map(|r| {
-                    Ok(SessionAction {
-                        agent: r.try_get(0)?,
-                        session: r.try_get(1)?,
-                        tool: r.try_get(2)?,
-                        decision: r.try_get(3)?,
-                        at: r.try_get(4)?,
-                    })
-                })
-                .collect::<Result<_, postgres::Error>>()
-                .map_err(fail(side.what))
-        })
+        self.0.query(
+            "SELECT agent, session, tool, decision, at FROM serve_session_actions WHERE at >= $1 ORDER BY id",
+            &[&since],
+            |r| session_action(r),
+        )
     }
 
     fn prune(&self, before: i64) -> Result<usize, StoreError> {
-        let side = &self.0;
-        let n = side.with(|client| {
-            client.execute("DELETE FROM serve_session_actions WHERE at < $1", &[&before]).map_err(fail(side.what))
-        })?;
-        usize::try_from(n).map_err(|_| StoreError::Backend(format!("{}: {n} rows", side.what)))
+        let n = self.0.execute("DELETE FROM serve_session_actions WHERE at < $1", &[&before])?;
+        usize::try_from(n).map_err(|_| StoreError::Backend(format!("{}: {n} rows", self.0.what)))
     }
 }
 
 impl IdempotencyKeyStore for PostgresIdempotencyKeys {
     fn bound(&self, scope: &str, key: &str, since: i64) -> Result<Option<BoundKey>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let row = client
-                .query_opt(
-                    "SELECT fingerprint, response FROM serve_idempotency_keys \
-                     WHERE scope = $1 AND key = $2 AND created_at >= $3",
-                    &[&scope, &key, &since],
-                )
-                .map_err(fail(side.what))?;
-            row.map(|r| Ok(BoundKey { fingerprint: r.try_get(0)?, response: r.try_get(1)? }))
-                .transpose()
-                .map_err(fail(side.what))
-        })
+        self.0.query_opt(
+            "SELECT fingerprint, response FROM serve_idempotency_keys \
+             WHERE scope = $1 AND key = $2 AND created_at >= $3",
+            &[&scope, &key, &since],
+            |r| bound_key(r),
+        )
     }
 
     fn keep_answer(
@@ -167,34 +184,13 @@ impl IdempotencyKeyStore for PostgresIdempotencyKeys {
     }
 
     fn bind(&self, scope: &str, key: &str, fingerprint: &str, now: i64) -> Result<(), StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            client
-                .execute(
-                    "INSERT INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
-                     VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (scope, key) DO NOTHING",
-                    &[&scope, &key, &fingerprint, &now],
-                )
-                .map_err(fail(side.what))
-        })?;
+        self.0.execute(
+            "INSERT INTO serve_idempotency_keys (scope, key, fingerprint, response, created_at) \
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (scope, key) DO NOTHING",
+            &[&scope, &key, &fingerprint, &now],
+        )?;
         Ok(())
     }
-}
-
-fn delivery(r: &Row) -> Result<Delivery, StoreError> {
-    let get = fail("notification outbox");
-    Ok(Delivery {
-        id: r.try_get(0).map_err(&get)?,
-        case: r.try_get(1).map_err(&get)?,
-        trigger: r.try_get(2).map_err(&get)?,
-        channel: r.try_get(3).map_err(&get)?,
-        kind: r.try_get(4).map_err(&get)?,
-        state: r.try_get(5).map_err(&get)?,
-        attempts: int(r.try_get(6).map_err(&get)?, "attempt count")?,
-        last_error: r.try_get(7).map_err(&get)?,
-        created_at: r.try_get(8).map_err(&get)?,
-        delivered_at: r.try_get(9).map_err(&get)?,
-    })
 }
 
 impl DeliveryStore for PostgresDeliveries {
@@ -212,14 +208,13 @@ impl DeliveryStore for PostgresDeliveries {
             let mut tx = client.transaction().map_err(fail(side.what))?;
             let mut added = 0u64;
             for q in channels {
-                let state = if q.refused.is_some() { "failed" } else { "pending" };
                 let n = tx
                     .execute(
                         "INSERT INTO serve_deliveries
                             (case_id, trigger_key, channel, kind, payload, state, next_at_ms, last_error, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                          ON CONFLICT (case_id, trigger_key, channel) DO NOTHING",
-                        &[&case, &occasion, &q.channel, &q.kind, &payload, &state, &due_ms, &q.refused, &now],
+                        &[&case, &occasion, &q.channel, &q.kind, &payload, &queued_state(q), &due_ms, &q.refused, &now],
                     )
                     .map_err(fail(side.what))?;
                 added = added.saturating_add(n);
@@ -241,7 +236,7 @@ impl DeliveryStore for PostgresDeliveries {
                 )
                 .map_err(fail(side.what))
         })?;
-        rows.iter().map(delivery).collect()
+        rows.iter().map(|row| delivery(&Read { row, what: side.what })).collect()
     }
 
     fn due(&self, now_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StoreError> {
@@ -258,21 +253,8 @@ impl DeliveryStore for PostgresDeliveries {
                 )
                 .map_err(fail(side.what))
         })?;
-        let get = fail(side.what);
-        let mut claimed = rows
-            .iter()
-            .map(|r| {
-                Ok(DueDelivery {
-                    id: r.try_get(0).map_err(&get)?,
-                    channel: r.try_get(1).map_err(&get)?,
-                    payload: r.try_get(2).map_err(&get)?,
-                    attempts: int(r.try_get(3).map_err(&get)?, "attempt count")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // RETURNING keeps no order: the oldest first, as queued.
-        claimed.sort_by_key(|d| d.id);
-        Ok(claimed)
+        let claimed = rows.iter().map(|row| due_delivery(&Read { row, what: side.what })).collect::<Result<_, _>>()?;
+        Ok(oldest_first(claimed))
     }
 
     fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
@@ -312,89 +294,39 @@ impl DeliveryStore for PostgresDeliveries {
 
 impl WriteProbe for PostgresWriteProbe {
     fn write(&self, now: i64) -> Result<(), StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            client
-                .execute(
-                    "INSERT INTO serve_health (id, checked_at) VALUES (1, $1) \
-                     ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at",
-                    &[&now],
-                )
-                .map_err(fail(side.what))
-        })?;
+        self.0.execute(
+            "INSERT INTO serve_health (id, checked_at) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at",
+            &[&now],
+        )?;
         Ok(())
     }
-}
-
-const OVERRIDE_COLUMNS: &str = "id, overrides, author, json, receipt, created_at, expires_at, \
-     reviewer, verdict, note, verdict_receipt, reviewed_at";
-
-fn override_row(r: &Row) -> Result<StoredOverride, postgres::Error> {
-    let verdict = match (r.try_get::<_, Option<String>>(7)?, r.try_get::<_, Option<String>>(8)?) {
-        (Some(reviewer), Some(verdict)) => Some(Verdict {
-            reviewer,
-            verdict,
-            note: r.try_get(9)?,
-            receipt: r.try_get::<_, Option<String>>(10)?.unwrap_or_default(),
-            at: r.try_get::<_, Option<i64>>(11)?.unwrap_or_default(),
-        }),
-        _ => None,
-    };
-    Ok(StoredOverride {
-        id: r.try_get(0)?,
-        overrides: r.try_get(1)?,
-        author: r.try_get(2)?,
-        json: r.try_get(3)?,
-        receipt: r.try_get(4)?,
-        created_at: r.try_get(5)?,
-        expires_at: r.try_get(6)?,
-        verdict,
-    })
 }
 
 impl OverrideStore for PostgresOverrides {
     fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            client
-                .execute(
-                    "INSERT INTO serve_denials (decision_id, agent, json, at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (decision_id) DO NOTHING",
-                    &[&d.decision_id, &d.agent, &d.json, &d.at],
-                )
-                .map_err(fail(side.what))
-        })?;
+        self.0.execute(
+            "INSERT INTO serve_denials (decision_id, agent, json, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (decision_id) DO NOTHING",
+            &[&d.decision_id, &d.agent, &d.json, &d.at],
+        )?;
         Ok(())
     }
 
     fn denial(&self, decision_id: &str) -> Result<Option<Denial>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let row = client
-                .query_opt(
-                    "SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = $1",
-                    &[&decision_id],
-                )
-                .map_err(fail(side.what))?;
-            row.map(|r| -> Result<Denial, postgres::Error> {
-                Ok(Denial { decision_id: r.try_get(0)?, agent: r.try_get(1)?, json: r.try_get(2)?, at: r.try_get(3)? })
-            })
-            .transpose()
-            .map_err(fail(side.what))
-        })
+        self.0.query_opt(
+            "SELECT decision_id, agent, json, at FROM serve_denials WHERE decision_id = $1",
+            &[&decision_id],
+            |r| denial(r),
+        )
     }
 
     fn active(&self, overrides: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let row = client
-                .query_opt(
-                    "SELECT id FROM serve_overrides WHERE overrides = $1 AND expires_at > $2 ORDER BY created_at LIMIT 1",
-                    &[&overrides, &now],
-                )
-                .map_err(fail(side.what))?;
-            row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(fail(side.what))
-        })
+        self.0.query_opt(
+            "SELECT id FROM serve_overrides WHERE overrides = $1 AND expires_at > $2 ORDER BY created_at LIMIT 1",
+            &[&overrides, &now],
+            |r| r.get(0),
+        )
     }
 
     fn grant(&self, o: &StoredOverride, now: i64) -> Result<Granted, StoreError> {
@@ -425,41 +357,25 @@ impl OverrideStore for PostgresOverrides {
     }
 
     fn get(&self, id: &str) -> Result<Option<StoredOverride>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let row = client
-                .query_opt(&format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = $1"), &[&id])
-                .map_err(fail(side.what))?;
-            row.as_ref().map(override_row).transpose().map_err(fail(side.what))
+        self.0.query_opt(&format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE id = $1"), &[&id], |r| {
+            stored_override(r)
         })
     }
 
     fn unreviewed(&self) -> Result<Vec<StoredOverride>, StoreError> {
-        let side = &self.0;
-        side.with(|client| {
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"
-                    ),
-                    &[],
-                )
-                .map_err(fail(side.what))?;
-            rows.iter().map(override_row).collect::<Result<_, _>>().map_err(fail(side.what))
-        })
+        self.0.query(
+            &format!("SELECT {OVERRIDE_COLUMNS} FROM serve_overrides WHERE verdict IS NULL ORDER BY created_at, id"),
+            &[],
+            |r| stored_override(r),
+        )
     }
 
     fn review(&self, id: &str, v: &Verdict) -> Result<bool, StoreError> {
-        let side = &self.0;
-        let n = side.with(|client| {
-            client
-                .execute(
-                    "UPDATE serve_overrides SET reviewer = $2, verdict = $3, note = $4, verdict_receipt = $5, reviewed_at = $6 \
-                     WHERE id = $1 AND verdict IS NULL",
-                    &[&id, &v.reviewer, &v.verdict, &v.note, &v.receipt, &v.at],
-                )
-                .map_err(fail(side.what))
-        })?;
+        let n = self.0.execute(
+            "UPDATE serve_overrides SET reviewer = $2, verdict = $3, note = $4, verdict_receipt = $5, reviewed_at = $6 \
+             WHERE id = $1 AND verdict IS NULL",
+            &[&id, &v.reviewer, &v.verdict, &v.note, &v.receipt, &v.at],
+        )?;
         Ok(n == 1)
     }
 }

@@ -20,13 +20,13 @@
 //! - `applied_events(case_id, event_id)`: event ids already applied, per case
 //! - `bundles(hash, bytes)`: bundles cases were opened under
 
+use super::chain::{case_link_after, decisions_only, stored_head, Sealer};
 use super::memory::case_id;
 pub use super::rows::Unreadable;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine};
 use super::{CaseStore, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
-use crate::receipts;
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::RefCell;
@@ -252,42 +252,30 @@ fn append(
         .prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let (mut seq, mut prev) = match head {
-        Some((seq, hash)) => (to_u64(seq, "receipt seq")?, hash),
-        None => (0, receipts::GENESIS.to_string()),
-    };
+    let mut sealer = Sealer::after(stored_head(head)?, signer);
     let mut insert =
         tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        seq = seq.checked_add(1).ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-        let link = case_link(tx, &draft.case)?;
-        let receipt = receipts::seal_linked(draft, seq, &prev, link, signer);
+        let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
         let json = receipt_json(&receipt)?;
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
-        insert.execute(params![to_i64(seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
-        prev = receipt.hash.clone();
+        insert.execute(params![to_i64(receipt.seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
         sealed.push(receipt);
     }
     Ok(sealed)
 }
 
-/// The next receipt of `case` (none for a `decide` receipt), from the receipts stored so far in
-/// `tx` (including those this write already inserted).
-fn case_link(tx: &Transaction<'_>, case: &str) -> Result<Option<CaseLink>, StoreError> {
-    if case.is_empty() {
-        return Ok(None);
-    }
+/// The next receipt of `case`, from the receipts stored so far in `tx` (including those this
+/// write already inserted).
+fn case_link(tx: &Transaction<'_>, case: &str) -> Result<CaseLink, StoreError> {
     let (count, last): (i64, Option<String>) = tx.query_row(
         "SELECT COUNT(*), (SELECT hash FROM receipts WHERE case_id = ?1 ORDER BY seq DESC LIMIT 1) \
          FROM receipts WHERE case_id = ?1",
         [case],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let seq = to_u64(count, "receipt count")?
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Backend("receipt sequence overflow".into()))?;
-    Ok(Some(CaseLink { seq, prev: last.unwrap_or_else(|| receipts::GENESIS.to_string()) }))
+    case_link_after(to_u64(count, "receipt count")?, last)
 }
 
 impl SqliteStore {
@@ -396,9 +384,7 @@ impl CaseStore for SqliteStore {
     }
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
-        if let Some(r) = receipts.iter().find(|r| !r.case.is_empty()) {
-            return Err(StoreError::Backend(format!("a decision receipt names case {}", r.case)));
-        }
+        decisions_only(&receipts)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let sealed = append(&tx, receipts, self.signer.as_ref())?;
         tx.commit()?;
@@ -443,7 +429,7 @@ impl CaseStore for SqliteStore {
             .conn
             .query_row("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        head.map(|(seq, hash)| Ok((to_u64(seq, "receipt seq")?, hash))).transpose()
+        stored_head(head)
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
