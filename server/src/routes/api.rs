@@ -180,7 +180,9 @@ pub async fn decide(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let key = event_id(&headers, &serde_json::Map::new())?.map(|id| Key::new(id, &p, "decide", "", &body));
-    cases::decide_once(&app.bundle, &app.access, &app.records, &app.committed, &p, &body, key).await.map(Json)
+    let parts =
+        cases::Deciding { bundle: &app.bundle, access: &app.access, records: &app.records, committed: &app.committed };
+    cases::decide_once(parts, &p, &body, key).await.map(Json)
 }
 
 pub async fn case(call: IdCall) -> Result<Json<Value>, ApiError> {
