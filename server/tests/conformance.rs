@@ -18,13 +18,9 @@ mod contract;
 #[path = "conformance/deferral.rs"]
 mod deferral;
 
+pub use common::case_id;
 use common::Deployment;
 use serde_json::Value;
-
-/// The case a decision opened.
-pub fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap_or_else(|| panic!("no case opened: {decision}")).to_string()
-}
 
 /// Every receipt of case `id`, in chain order, as the operator reads them.
 pub async fn receipts_of(d: &Deployment, id: &str) -> Vec<Value> {

@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{eventually, transfer, Deployment, WAIT_BOUND};
+use common::{case_id, eventually, transfer, Deployment, WAIT_BOUND};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap().to_string()
-}
 
 async fn deliveries(d: &Deployment, id: &str) -> Vec<Value> {
     let (status, list) = d.get(&format!("/v1/cases/{id}/deliveries"), "tok-ops").await;
@@ -165,19 +161,7 @@ async fn a_restart_in_the_middle_loses_nothing() {
     assert!(delivered(&before_id) && delivered(&before_wire), "{before_id:?} {before_wire:?}");
     let (_, before) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     // A wait in progress when the server stops is answered with the case as it is.
-    let waiter = {
-        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
-        tokio::spawn(async move {
-            let r = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
-                .bearer_auth("agent-token")
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        })
-    };
-    d.waiting(&id, 1).await;
+    let waiter = d.agent_waiting(&id).await;
     d.stop().await;
     // Answered by the shutdown, not by its own 300 s.
     let (status, waited) = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("shutdown answers the poll").unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use aarm_server::config::{DecisionLogSection, TracingSection};
-use common::{bundle, eventually, metric, tool, transfer, Deployment, Receiver, TempDir, POLICY};
+use common::{bundle, case_id, eventually, metric, tool, transfer, Deployment, Receiver, TempDir, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -19,10 +19,6 @@ async fn scrape(d: &Deployment) -> String {
     let kind = res.headers()["content-type"].to_str().unwrap().to_string();
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
     res.text().await.unwrap()
-}
-
-fn case_id(v: &Value) -> String {
-    v["case"].as_str().unwrap_or_else(|| panic!("no case in {v}")).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -452,6 +452,19 @@ impl Deployment {
         eventually(&what, || async { (self.app().records.waiters.watching(id) >= n).then_some(()) }).await
     }
 
+    /// Starts the agent's long-poll on case `id` (`/wait`, up to 300 s) and returns once the
+    /// server holds it: what the test does next happens while it waits. The task answers the
+    /// poll's status and the case.
+    pub async fn agent_waiting(&self, id: &str) -> tokio::task::JoinHandle<(u16, Value)> {
+        let (http, url) = (self.http.clone(), format!("{}/v1/cases/{id}/wait?timeout_s=300", self.base));
+        let waiter = tokio::spawn(async move {
+            let res = http.get(url).bearer_auth("agent-token").send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        });
+        self.waiting(id, 1).await;
+        waiter
+    }
+
     /// Waits until the case (as the operator sees it) satisfies `done`, and returns it.
     pub async fn case_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
         let what = format!("case {id} to change");
@@ -513,6 +526,11 @@ impl Deployment {
         let (_, chain) = self.get("/v1/receipts", "tok-ops").await;
         (cases, chain)
     }
+}
+
+/// The case a decision opened.
+pub fn case_id(decision: &Value) -> String {
+    decision["case"].as_str().unwrap_or_else(|| panic!("no case in {decision}")).to_string()
 }
 
 pub fn transfer(amount: i64) -> Value {
