@@ -35,9 +35,3 @@ pub async fn case_as(d: &Deployment, id: &str, who: &str) -> Value {
     assert_eq!(status, 200, "{case}");
     case
 }
-
-/// The answer of `GET /metrics` as an admin: the operational signals of the deferral flow and
-/// the telemetry of R8 are to be read there (issue 14). Returns the status and the body.
-pub async fn metrics(d: &Deployment) -> (u16, Value) {
-    d.get("/metrics", "tok-ops").await
-}

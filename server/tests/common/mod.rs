@@ -511,6 +511,14 @@ impl Deployment {
         body
     }
 
+    /// The `/metrics` text as an operator reads it (the operational signals and the telemetry
+    /// are read there).
+    pub async fn metrics_text(&self) -> String {
+        let (status, body) = self.get("/metrics", "tok-ops").await;
+        assert_eq!(status, 200, "{body}");
+        body.as_str().unwrap().to_string()
+    }
+
     /// Every receipt of the store, as the operator sees them, verified as one chain.
     pub async fn verified_chain(&self) -> Vec<aarm_cases::lifecycle::receipt::Receipt> {
         let (status, body) = self.get("/v1/receipts", "tok-ops").await;
@@ -571,4 +579,9 @@ impl Deployment {
 pub fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.parse().unwrap()))
+}
+
+/// The value of one series that must be listed in a `/metrics` text.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    metric(text, series).unwrap_or_else(|| panic!("{series} is not in the metrics:\n{text}"))
 }
