@@ -713,11 +713,7 @@ fn question(id: &str) -> String {
 async fn questions_walk(width: u32) {
     let Some(b) = Browser::open(width).await else { return };
     let mut d = Deployment::start_with(&format!("browser-questions-{width}"), QUESTION_POLICY, |_| {}).await;
-    d.stop().await;
-    let path = d.dir.path("serve.toml");
-    let text = std::fs::read_to_string(&path).unwrap() + "\n[evidence.sources.requester]\nkind = \"confirm\"\n";
-    std::fs::write(&path, text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| text + "\n[evidence.sources.requester]\nkind = \"confirm\"\n").await;
     let purge = |human: &str, records: i64, table: &str| {
         json!({ "action": { "tool": "purge", "params": { "records": records, "table": table } },
                 "identity": { "human": human, "agent": "finance-agent" },

@@ -230,11 +230,7 @@ max_backoff_ms = 4000
 async fn deployment(name: &str, source: &Source) -> Deployment {
     let extra = sources_toml(source);
     let mut d = Deployment::start_with(name, POLICY, |_| {}).await;
-    d.stop().await;
-    let path = d.dir.path("serve.toml");
-    let text = std::fs::read_to_string(&path).unwrap() + &extra;
-    std::fs::write(&path, text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| text + &extra).await;
     d
 }
 

@@ -107,12 +107,11 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
 async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case() {
     // Backoff of an hour, then two: only the server's clock can make a retry due in a test.
     let mut d = Deployment::start("retries").await;
-    d.stop().await;
-    let text = common::config_text(&d.receiver.url, &d.smtp.addr)
-        .replace("initial_backoff_ms = 100", "initial_backoff_ms = 3600000")
-        .replace("max_backoff_ms = 400", "max_backoff_ms = 7200000");
-    std::fs::write(d.dir.path("serve.toml"), text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| {
+        text.replace("initial_backoff_ms = 100", "initial_backoff_ms = 3600000")
+            .replace("max_backoff_ms = 400", "max_backoff_ms = 7200000")
+    })
+    .await;
     d.receiver.fail_first.store(2, std::sync::atomic::Ordering::SeqCst);
     let id = case_id(&d.decide(common::tool("wire", 5000)).await);
     // Each retry waits for the server's time to move by its backoff, and comes once it has (the
@@ -130,10 +129,8 @@ async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case()
 
     // A channel whose receiver is gone: attempts until max_attempts, then `failed`; the case waits.
     let mut dead = Deployment::start("dead").await;
-    dead.stop().await;
-    let text = common::config_text("http://127.0.0.1:9", &dead.smtp.addr);
-    std::fs::write(dead.dir.path("serve.toml"), text).unwrap();
-    dead.boot(|_| {}).await;
+    let smtp = dead.smtp.addr.clone();
+    dead.reconfigure(|_| common::config_text("http://127.0.0.1:9", &smtp)).await;
     let id = case_id(&dead.decide(transfer(5000)).await);
     for attempts in 1..4 {
         delivery_until(&dead, &id, hook, |x| x["attempts"] == attempts).await;

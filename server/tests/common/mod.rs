@@ -428,6 +428,16 @@ impl Deployment {
         }
     }
 
+    /// Restarts the server with its serve.toml rewritten by `edit` (the store, the receivers
+    /// and the time stay).
+    pub async fn reconfigure(&mut self, edit: impl FnOnce(String) -> String) {
+        self.stop().await;
+        let path = self.dir.path("serve.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+        self.boot(|_| {}).await;
+    }
+
     pub fn app(&self) -> &Arc<aarm_server::App> {
         &self.server.as_ref().unwrap().app
     }

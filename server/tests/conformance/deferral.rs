@@ -157,13 +157,10 @@ async fn with_unreachable_source(name: &str) -> Deployment {
     );
     assert_ne!(policy, POLICY, "the patch rule's deferral changed: update this test");
     let mut d = Deployment::start_with(name, &policy, |_| {}).await;
-    d.stop().await;
-    let with_source = format!(
-        "{}\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n[evidence.retry]\ninitial_backoff_ms = 1000\nmax_backoff_ms = 1000\n",
-        std::fs::read_to_string(d.dir.path("serve.toml")).unwrap()
-    );
-    std::fs::write(d.dir.path("serve.toml"), with_source).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| {
+        text + "\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n[evidence.retry]\ninitial_backoff_ms = 1000\nmax_backoff_ms = 1000\n"
+    })
+    .await;
     d
 }
 
