@@ -49,18 +49,25 @@ pub fn view(redaction: Option<&RedactionKey>, p: &Principal, case: &Case) -> Val
     v
 }
 
+/// The parts of the service a decide call uses: the engine, credentials and sessions, the case
+/// records, and what follows a commit.
+#[derive(Clone, Copy)]
+pub struct Deciding<'a> {
+    /// The engine decisions are made with.
+    pub bundle: &'a CurrentBundle,
+    /// Credentials and the sessions' history.
+    pub access: &'a Access,
+    /// The cases, receipts and idempotency keys.
+    pub records: &'a Arc<Records>,
+    /// What follows a commit (notices, telemetry).
+    pub committed: &'a Arc<Committed>,
+}
+
 /// `POST /v1/decide` with an optional `Idempotency-Key`: a retry of the same call gets the first
 /// answer; the key used for another call is refused (replay.rs).
-pub async fn decide_once(
-    bundle: &CurrentBundle,
-    access: &Access,
-    records: &Arc<Records>,
-    committed: &Arc<Committed>,
-    p: &Principal,
-    body: &[u8],
-    key: Option<Key>,
-) -> Result<Value, ApiError> {
-    let decide_now = || decide(bundle, access, records, committed, p, body);
+pub async fn decide_once(parts: Deciding<'_>, p: &Principal, body: &[u8], key: Option<Key>) -> Result<Value, ApiError> {
+    let records = parts.records;
+    let decide_now = || decide(parts, p, body);
     // Only an agent's decide call is kept for retries (anyone else's is refused by `decide`).
     let Some(key) = key.filter(|_| p.kind == Kind::Agent) else { return decide_now().await };
     let now = records.cases.now();
@@ -87,14 +94,8 @@ pub async fn decide_once(
 }
 
 /// `POST /v1/decide`: the decision JSON, with `"case"` when a case opened.
-pub async fn decide(
-    bundle: &CurrentBundle,
-    access: &Access,
-    records: &Arc<Records>,
-    committed: &Arc<Committed>,
-    p: &Principal,
-    body: &[u8],
-) -> Result<Value, ApiError> {
+pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<Value, ApiError> {
+    let Deciding { bundle, access, records, committed } = parts;
     if p.kind != Kind::Agent {
         return Err(ApiError::forbidden(
             "not_an_agent",

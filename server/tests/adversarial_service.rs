@@ -5,17 +5,13 @@
 
 mod common;
 
-use common::{eventually, transfer, Deployment};
+use common::{case_id, eventually, transfer, Deployment};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 /// Generous bound for anything that waits on the server (never a timing assertion).
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap_or_else(|| panic!("no case in {decision}")).to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_body_still_binds_the_agent() {

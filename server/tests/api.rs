@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{tool, transfer, Deployment, WAIT_BOUND};
+use common::{case_id, tool, transfer, Deployment, WAIT_BOUND};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap_or_else(|| panic!("no case in {decision}")).to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_up_approved_over_http_releases_the_agents_wait() {
@@ -25,19 +21,7 @@ async fn step_up_approved_over_http_releases_the_agents_wait() {
     assert!(hook["case"]["links"]["approve"].as_str().unwrap().contains(&format!("case={id}")));
 
     // The agent blocks on its case (for up to 300 s); the approver approves while it waits.
-    let waiter = {
-        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
-        tokio::spawn(async move {
-            let res = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
-                .bearer_auth("agent-token")
-                .send()
-                .await
-                .unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
-        })
-    };
-    d.waiting(&id, 1).await;
+    let waiter = d.agent_waiting(&id).await;
     let (status, case) = d.post(&format!("/v1/cases/{id}/approve"), "tok-cfo", json!({})).await;
     assert_eq!(status, 200, "{case}");
     assert_eq!(case["state"], "allowed");
@@ -151,16 +135,9 @@ async fn the_clock_times_out_an_unanswered_case_without_any_request() {
     assert_eq!(d.advance(Duration::from_secs(1)).await, Vec::<String>::new());
     assert_eq!(d.get(&format!("/v1/cases/{id}"), "agent-token").await.1["state"], "pending_approval");
     // At 2 s it times out, with nobody calling; an agent waiting on the case is released.
-    let waiter = {
-        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
-        tokio::spawn(async move {
-            let res = http.get(format!("{base}/v1/cases/{id}/wait?timeout_s=300")).bearer_auth("agent-token").send();
-            res.await.unwrap().json::<Value>().await.unwrap()
-        })
-    };
-    d.waiting(&id, 1).await;
+    let waiter = d.agent_waiting(&id).await;
     assert_eq!(d.advance(Duration::from_secs(1)).await, vec![id.clone()]);
-    let case = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("the timeout releases the wait").unwrap();
+    let (_, case) = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("the timeout releases the wait").unwrap();
     assert_eq!(case["state"], "denied", "{case}");
     assert_eq!(case["resolution"]["code"], "timeout");
     let chain = d.verified_chain().await;

@@ -179,6 +179,11 @@ impl Browser {
         }
     }
 
+    /// Waits until an element matches `css` (a selector without double quotes).
+    async fn until_shown(&self, css: &str, what: &str) {
+        self.until(&format!("document.querySelector(\"{css}\")"), what).await;
+    }
+
     async fn text(&self, css: &str) -> String {
         let css = serde_json::to_string(css).unwrap();
         self.js(&format!("const e = document.querySelector({css}); return e ? e.innerText : null;"))
@@ -186,6 +191,12 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Signs in on the page's form with `token`.
+    async fn sign_in(&self, token: &str) {
+        self.client.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
+        self.click("#login-button").await;
     }
 
     async fn click(&self, css: &str) {
@@ -248,12 +259,19 @@ impl Browser {
     }
 }
 
+/// Asserts that `text` (what the page shows of `what`) says every one of `needles`.
+fn assert_says(text: &str, what: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{what} lacks {needle:?}:\n{text}");
+    }
+}
+
 fn card(id: &str) -> String {
     format!("li[data-case='{id}']")
 }
 
 async fn decide(d: &Deployment, request: Value) -> String {
-    d.decide(request).await["case"].as_str().expect("a case opened").to_string()
+    common::case_id(&d.decide(request).await)
 }
 
 fn payout(amount: i64) -> Value {
@@ -310,10 +328,9 @@ async fn walk(width: u32) {
         .unwrap();
     assert_eq!(icon, json!(200), "the page's icon loads");
 
-    b.client.find(Locator::Id("token")).await.unwrap().send_keys("tok-cfo").await.unwrap();
-    b.click("#login-button").await;
+    b.sign_in("tok-cfo").await;
     b.until("document.querySelector('#who').textContent.includes('cfo@corp.com')", "signed in").await;
-    b.until(&format!("document.querySelector(\"{}\")", card(&deferred)), "the escalated deferral's card").await;
+    b.until_shown(&card(&deferred), "the escalated deferral's card").await;
 
     // Order: critical first, then the high ones; the escalated deferral is high like its rule (5).
     let order = b.js("return [...document.querySelectorAll('#cases > li')].map(li => li.dataset.case);").await;
@@ -322,7 +339,7 @@ async fn walk(width: u32) {
     assert_eq!(order.len(), 4, "{order:?}");
     assert!(order[1..].contains(&deferred.as_str()), "the escalated deferral sorts with the high cases: {order:?}");
     let defer_card = b.text(&card(&deferred)).await;
-    for needle in [
+    let needles = [
         "risk high",
         "escalated deferral",
         "Evidence awaited",
@@ -330,9 +347,8 @@ async fn walk(width: u32) {
         "Nobody supplied window_ok before the deferral's time limit",
         "Attempts",
         "Rotation in prod waits for a maintenance window",
-    ] {
-        assert!(defer_card.contains(needle), "[{width} px] (5) the escalated deferral lacks {needle:?}:\n{defer_card}");
-    }
+    ];
+    assert_says(&defer_card, &format!("[{width} px] (5) the escalated deferral"), &needles);
 
     // (6) Risk at a glance: counts per level, distinct colours, low confidence flagged.
     let counts = b.text("#counts").await;
@@ -363,9 +379,8 @@ async fn walk(width: u32) {
     assert!(long_card.contains("low confidence 40%"), "(6) the 40 % confidence is flagged:\n{long_card}");
 
     // (11) Plain words: opened-at and age, a relative deadline, who comes next, no raw outcomes.
-    for needle in ["Opened", " ago)", "(in ", "then it goes to ceo@corp.com", "needs two approvals"] {
-        assert!(long_card.contains(needle), "(11) the card lacks {needle:?}:\n{long_card}");
-    }
+    let needles = ["Opened", " ago)", "(in ", "then it goes to ceo@corp.com", "needs two approvals"];
+    assert_says(&long_card, "(11) the card", &needles);
     assert!(!long_card.contains("(then step_up)"), "(11) jargon in:\n{long_card}");
 
     // (1) The 2 400-character memo wraps inside the card, folded behind "Show all".
@@ -436,7 +451,7 @@ async fn walk(width: u32) {
     let (status, _) = d.post(&format!("/v1/cases/{long}/approve"), "tok-controller", json!({})).await;
     assert_eq!(status, 200);
     let newer = decide(&d, payout(2500)).await;
-    b.until(&format!("document.querySelector(\"{}\")", card(&newer)), "the new case, without a reload").await;
+    b.until_shown(&card(&newer), "the new case, without a reload").await;
     b.until(
         &format!("document.querySelector(\"{}\").innerText.includes('controller@corp.com at')", card(&long)),
         "the other approver's approval, in place",
@@ -478,7 +493,7 @@ async fn walk(width: u32) {
         .await;
     assert_eq!(selected, json!("window_ok"));
     let another = decide(&d, transfer(8000, "rent")).await;
-    b.until(&format!("document.querySelector(\"{}\")", card(&another)), "another new case").await;
+    b.until_shown(&card(&another), "another new case").await;
     assert_eq!(b.js("return getSelection().toString();").await, selected, "(7) the selection survives an update");
 
     // (3) Someone else closes a case while this approver has its deny box open: the card says
@@ -615,7 +630,7 @@ async fn walk(width: u32) {
     // (its live updates are held back here). Confirm reads the case first and says who acted
     // and when, and sends nothing.
     let late = decide(&d, payout(3000)).await;
-    b.until(&format!("document.querySelector(\"{}\")", card(&late)), "the late case").await;
+    b.until_shown(&card(&late), "the late case").await;
     b.js("window.render = () => {};").await;
     let (status, _) = d.post(&format!("/v1/cases/{late}/approve"), "tok-controller", json!({})).await;
     assert_eq!(status, 200);
@@ -653,9 +668,11 @@ async fn walk(width: u32) {
         )
         .await;
     let outcome = outcome.as_str().unwrap();
-    for needle in ["Closed: approved", "cfo@corp.com", "Decided by", "When", " ago)", "Reason"] {
-        assert!(outcome.contains(needle), "(8) the outcome lacks {needle:?}:\n{outcome}");
-    }
+    assert_says(
+        outcome,
+        "(8) the outcome",
+        &["Closed: approved", "cfo@corp.com", "Decided by", "When", " ago)", "Reason"],
+    );
     b.shot("9-outcome").await;
     b.assert_no_horizontal_overflow("the outcome view").await;
 
@@ -696,11 +713,7 @@ fn question(id: &str) -> String {
 async fn questions_walk(width: u32) {
     let Some(b) = Browser::open(width).await else { return };
     let mut d = Deployment::start_with(&format!("browser-questions-{width}"), QUESTION_POLICY, |_| {}).await;
-    d.stop().await;
-    let path = d.dir.path("serve.toml");
-    let text = std::fs::read_to_string(&path).unwrap() + "\n[evidence.sources.requester]\nkind = \"confirm\"\n";
-    std::fs::write(&path, text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| text + "\n[evidence.sources.requester]\nkind = \"confirm\"\n").await;
     let purge = |human: &str, records: i64, table: &str| {
         json!({ "action": { "tool": "purge", "params": { "records": records, "table": table } },
                 "identity": { "human": human, "agent": "finance-agent" },
@@ -720,12 +733,11 @@ async fn questions_walk(width: u32) {
     // A link from the question's message opens the inbox on it, the answer it names focused.
     b.client.goto(&format!("{}/inbox?case={mine}&action=confirm", d.base)).await.unwrap();
     b.until("document.querySelector('main #login-form')", "the sign-in form").await;
-    b.client.find(Locator::Id("token")).await.unwrap().send_keys("tok-cfo").await.unwrap();
-    b.click("#login-button").await;
-    b.until(&format!("document.querySelector(\"{}\")", question(&mine)), "the question's card").await;
-    b.until(&format!("document.querySelector(\"{}\")", question(&hostile)), "the second question").await;
+    b.sign_in("tok-cfo").await;
+    b.until_shown(&question(&mine), "the question's card").await;
+    b.until_shown(&question(&hostile), "the second question").await;
     let card = b.text(&question(&mine)).await;
-    for needle in [
+    let needles = [
         "Delete 47 records from customers?",
         "purge (records 47, table customers)",
         "finance-agent",
@@ -733,9 +745,8 @@ async fn questions_walk(width: u32) {
         "then it is denied",
         "Confirm",
         "Decline",
-    ] {
-        assert!(card.contains(needle), "[{width} px] the question lacks {needle:?}:\n{card}");
-    }
+    ];
+    assert_says(&card, &format!("[{width} px] the question"), &needles);
     let focused = b.js("return document.activeElement && document.activeElement.dataset.answer;").await;
     assert_eq!(focused, json!("confirm"), "the link focuses Confirm, and answers nothing by itself");
     assert_eq!(d.get(&format!("/v1/cases/{mine}"), "tok-ops").await.1["state"], "pending_evidence");
@@ -793,7 +804,7 @@ async fn questions_walk(width: u32) {
     // Live again: a new question appears, is declined, and the case is denied by the policy.
     b.client.goto(&format!("{}/inbox", d.base)).await.unwrap();
     let late = decide(&d, purge("cfo@corp.com", 5, "sessions")).await;
-    b.until(&format!("document.querySelector(\"{}\")", question(&late)), "a new question, live").await;
+    b.until_shown(&question(&late), "a new question, live").await;
     assert_eq!(
         b.js(&format!("return document.querySelector(\"{}\") === null;", question(&hostile))).await,
         json!(true),

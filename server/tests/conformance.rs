@@ -18,13 +18,9 @@ mod contract;
 #[path = "conformance/deferral.rs"]
 mod deferral;
 
+pub use common::case_id;
 use common::Deployment;
 use serde_json::Value;
-
-/// The case a decision opened.
-pub fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap_or_else(|| panic!("no case opened: {decision}")).to_string()
-}
 
 /// Every receipt of case `id`, in chain order, as the operator reads them.
 pub async fn receipts_of(d: &Deployment, id: &str) -> Vec<Value> {
@@ -38,10 +34,4 @@ pub async fn case_as(d: &Deployment, id: &str, who: &str) -> Value {
     let (status, case) = d.get(&format!("/v1/cases/{id}"), who).await;
     assert_eq!(status, 200, "{case}");
     case
-}
-
-/// The answer of `GET /metrics` as an admin: the operational signals of the deferral flow and
-/// the telemetry of R8 are to be read there (issue 14). Returns the status and the body.
-pub async fn metrics(d: &Deployment) -> (u16, Value) {
-    d.get("/metrics", "tok-ops").await
 }

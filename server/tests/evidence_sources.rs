@@ -230,11 +230,7 @@ max_backoff_ms = 4000
 async fn deployment(name: &str, source: &Source) -> Deployment {
     let extra = sources_toml(source);
     let mut d = Deployment::start_with(name, POLICY, |_| {}).await;
-    d.stop().await;
-    let path = d.dir.path("serve.toml");
-    let text = std::fs::read_to_string(&path).unwrap() + &extra;
-    std::fs::write(&path, text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| text + &extra).await;
     d
 }
 
@@ -261,9 +257,7 @@ async fn receipts(d: &Deployment, id: &str, event: &str) -> Vec<Value> {
 async fn attempts_counted(d: &Deployment, source: &str, result: &str, want: f64) {
     let series = format!("aarm_resolver_attempts_total{{source=\"{source}\",result=\"{result}\"}}");
     common::eventually(&format!("{series} = {want}"), || async {
-        let (status, body) = d.get("/metrics", "tok-ops").await;
-        assert_eq!(status, 200, "{body}");
-        (common::metric(body.as_str().unwrap(), &series) == Some(want)).then_some(())
+        (common::metric(&d.metrics_text().await, &series) == Some(want)).then_some(())
     })
     .await;
 }
@@ -300,9 +294,8 @@ async fn a_source_that_answers_resolves_the_deferral_with_one_receipt_per_try() 
     attempts_counted(&d, "maintenance_api", "answered", 1.0).await;
     // The round's resolution counts like any other (it once went uncounted: only API calls and
     // the clock reported their receipts).
-    let (_, body) = d.get("/metrics", "tok-ops").await;
-    let text = body.as_str().unwrap();
-    assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
+    let text = d.metrics_text().await;
+    assert_eq!(common::metric(&text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,9 +328,8 @@ async fn a_source_that_always_fails_runs_out_of_attempts_into_the_step_up_with_b
     attempts_counted(&d, "maintenance_api", "failed", 3.0).await;
     // Handing the deferral to people is an escalation (it once went uncounted when a round,
     // not a POST of evidence, ran the attempts out).
-    let (_, body) = d.get("/metrics", "tok-ops").await;
-    let text = body.as_str().unwrap();
-    assert_eq!(common::metric(text, "aarm_case_escalations_total"), Some(1.0), "{text}");
+    let text = d.metrics_text().await;
+    assert_eq!(common::metric(&text, "aarm_case_escalations_total"), Some(1.0), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -564,8 +556,7 @@ async fn the_confirm_question_reaches_only_the_requesting_human_on_the_channels_
     assert!(mail.contains(&format!("[CONFIRM] wipe ({id})")), "{mail}");
     let delivered = "aarm_notification_deliveries_total{channel=\"webhook:audit\",result=\"delivered\"}";
     common::eventually("the question's webhook delivery to be counted", || async {
-        let (_, body) = d.get("/metrics", "tok-ops").await;
-        (common::metric(body.as_str().unwrap(), delivered) == Some(1.0)).then_some(())
+        (common::metric(&d.metrics_text().await, delivered) == Some(1.0)).then_some(())
     })
     .await;
 
@@ -621,10 +612,9 @@ async fn a_timeout_that_falls_due_during_a_round_is_committed_and_counted() {
     assert_eq!(case["state"], "denied", "{case}");
     assert!(receipts(&d, &id, "source").await.is_empty(), "the refused round left no try");
     assert_eq!(receipts(&d, &id, "timeout").await.len(), 1);
-    let (_, body) = d.get("/metrics", "tok-ops").await;
-    let text = body.as_str().unwrap();
-    assert_eq!(common::metric(text, "aarm_case_timeouts_total"), Some(1.0), "{text}");
-    assert_eq!(common::metric(text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
+    let text = d.metrics_text().await;
+    assert_eq!(common::metric(&text, "aarm_case_timeouts_total"), Some(1.0), "{text}");
+    assert_eq!(common::metric(&text, "aarm_case_resolution_seconds_count"), Some(1.0), "{text}");
 }
 
 fn deploy_with(left_ok: bool) -> Value {

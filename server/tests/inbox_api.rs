@@ -4,15 +4,11 @@
 
 mod common;
 
-use common::{transfer, Deployment};
+use common::{case_id, transfer, Deployment};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap_or_else(|| panic!("no case in {decision}")).to_string()
-}
 
 /// Reads the stream until an `inbox` event satisfies `done`; answers that event's data.
 async fn next_inbox(res: &mut reqwest::Response, buf: &mut String, done: impl Fn(&Value) -> bool) -> Value {

@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{eventually, transfer, Deployment, WAIT_BOUND};
+use common::{case_id, eventually, transfer, Deployment, WAIT_BOUND};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn case_id(decision: &Value) -> String {
-    decision["case"].as_str().unwrap().to_string()
-}
 
 async fn deliveries(d: &Deployment, id: &str) -> Vec<Value> {
     let (status, list) = d.get(&format!("/v1/cases/{id}/deliveries"), "tok-ops").await;
@@ -111,12 +107,11 @@ async fn a_step_up_notifies_every_channel_with_the_full_context() {
 async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case() {
     // Backoff of an hour, then two: only the server's clock can make a retry due in a test.
     let mut d = Deployment::start("retries").await;
-    d.stop().await;
-    let text = common::config_text(&d.receiver.url, &d.smtp.addr)
-        .replace("initial_backoff_ms = 100", "initial_backoff_ms = 3600000")
-        .replace("max_backoff_ms = 400", "max_backoff_ms = 7200000");
-    std::fs::write(d.dir.path("serve.toml"), text).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| {
+        text.replace("initial_backoff_ms = 100", "initial_backoff_ms = 3600000")
+            .replace("max_backoff_ms = 400", "max_backoff_ms = 7200000")
+    })
+    .await;
     d.receiver.fail_first.store(2, std::sync::atomic::Ordering::SeqCst);
     let id = case_id(&d.decide(common::tool("wire", 5000)).await);
     // Each retry waits for the server's time to move by its backoff, and comes once it has (the
@@ -134,10 +129,8 @@ async fn failed_deliveries_are_retried_and_a_dead_channel_never_loses_the_case()
 
     // A channel whose receiver is gone: attempts until max_attempts, then `failed`; the case waits.
     let mut dead = Deployment::start("dead").await;
-    dead.stop().await;
-    let text = common::config_text("http://127.0.0.1:9", &dead.smtp.addr);
-    std::fs::write(dead.dir.path("serve.toml"), text).unwrap();
-    dead.boot(|_| {}).await;
+    let smtp = dead.smtp.addr.clone();
+    dead.reconfigure(|_| common::config_text("http://127.0.0.1:9", &smtp)).await;
     let id = case_id(&dead.decide(transfer(5000)).await);
     for attempts in 1..4 {
         delivery_until(&dead, &id, hook, |x| x["attempts"] == attempts).await;
@@ -165,19 +158,7 @@ async fn a_restart_in_the_middle_loses_nothing() {
     assert!(delivered(&before_id) && delivered(&before_wire), "{before_id:?} {before_wire:?}");
     let (_, before) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     // A wait in progress when the server stops is answered with the case as it is.
-    let waiter = {
-        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
-        tokio::spawn(async move {
-            let r = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
-                .bearer_auth("agent-token")
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        })
-    };
-    d.waiting(&id, 1).await;
+    let waiter = d.agent_waiting(&id).await;
     d.stop().await;
     // Answered by the shutdown, not by its own 300 s.
     let (status, waited) = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("shutdown answers the poll").unwrap();

@@ -32,13 +32,13 @@ override on unseal by ["cfo@corp.com"] for 10m notify "webhook:audit"
 /// A deployment where `cfo@corp.com` and `controller@corp.com` hold `incident-commander`.
 async fn deployment(name: &str) -> Deployment {
     let mut d = Deployment::start_with(name, POLICY, |_| {}).await;
-    d.stop().await;
-    let config = std::fs::read_to_string(d.dir.path("serve.toml")).unwrap().replace(
-        "\"sre-lead@corp.com\" = [\"sre\"]",
-        "\"sre-lead@corp.com\" = [\"sre\"]\n\"cfo@corp.com\" = [\"incident-commander\"]\n\"controller@corp.com\" = [\"incident-commander\"]",
-    );
-    std::fs::write(d.dir.path("serve.toml"), config).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|config| {
+        config.replace(
+            "\"sre-lead@corp.com\" = [\"sre\"]",
+            "\"sre-lead@corp.com\" = [\"sre\"]\n\"cfo@corp.com\" = [\"incident-commander\"]\n\"controller@corp.com\" = [\"incident-commander\"]",
+        )
+    })
+    .await;
     d
 }
 

@@ -5,13 +5,11 @@
 mod common;
 
 use aarm_server::config::{DecisionLogSection, TracingSection};
-use common::{bundle, eventually, metric, tool, transfer, Deployment, Receiver, TempDir, POLICY};
+use common::{
+    bundle, case_id, eventually, metric, metric_value, tool, transfer, Deployment, Receiver, TempDir, POLICY,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn value(text: &str, name: &str) -> f64 {
-    metric(text, name).unwrap_or_else(|| panic!("{name} is not in the metrics:\n{text}"))
-}
 
 async fn scrape(d: &Deployment) -> String {
     let res = d.http.get(format!("{}/metrics", d.base)).bearer_auth("tok-ops").send().await.unwrap();
@@ -21,16 +19,12 @@ async fn scrape(d: &Deployment) -> String {
     res.text().await.unwrap()
 }
 
-fn case_id(v: &Value) -> String {
-    v["case"].as_str().unwrap_or_else(|| panic!("no case in {v}")).to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_as_decisions_cases_deliveries_and_reloads_happen() {
     let d = Deployment::start_with("signals-metrics", POLICY, |o| o.reload_interval = None).await;
     let before = scrape(&d).await;
-    assert_eq!(value(&before, "aarm_open_cases{state=\"pending_approval\"}"), 0.0);
-    assert_eq!(value(&before, "aarm_deferred_total"), 0.0);
+    assert_eq!(metric_value(&before, "aarm_open_cases{state=\"pending_approval\"}"), 0.0);
+    assert_eq!(metric_value(&before, "aarm_deferred_total"), 0.0);
 
     // allow, then a deny by a rule (a transfer after a read in the same session).
     assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
@@ -50,9 +44,9 @@ async fn metrics_move_as_decisions_cases_deliveries_and_reloads_happen() {
     case_id(&d.decide(json!({ "action": { "tool": "rotate", "params": { "env": "prod" } } })).await);
     case_id(&d.decide(json!({ "action": { "tool": "patch", "params": { "env": "prod" } } })).await);
     let opened = scrape(&d).await;
-    assert_eq!(value(&opened, "aarm_deferred_total"), 2.0);
-    assert_eq!(value(&opened, "aarm_open_cases{state=\"pending_approval\"}"), 3.0);
-    assert_eq!(value(&opened, "aarm_open_cases{state=\"pending_evidence\"}"), 2.0);
+    assert_eq!(metric_value(&opened, "aarm_deferred_total"), 2.0);
+    assert_eq!(metric_value(&opened, "aarm_open_cases{state=\"pending_approval\"}"), 3.0);
+    assert_eq!(metric_value(&opened, "aarm_open_cases{state=\"pending_evidence\"}"), 2.0);
 
     // 3 s later: the wire's 2 s timeout denies it; the payout's escalation (1 s) fires; the
     // rotation's deferral (1 s) times out into a step-up to people.
@@ -75,26 +69,26 @@ async fn metrics_move_as_decisions_cases_deliveries_and_reloads_happen() {
         .then_some(text)
     })
     .await;
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"allow\",rule=\"pay.small\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"allow\",rule=\"pay.reads\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"deny\",rule=\"pay.after_read\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"step_up\",rule=\"pay.big\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"defer\",rule=\"pay.rotate_prod\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_decision_seconds_count"), 8.0);
-    assert_eq!(value(&text, "aarm_deferred_total"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"allow\",rule=\"pay.small\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"allow\",rule=\"pay.reads\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"deny\",rule=\"pay.after_read\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"step_up\",rule=\"pay.big\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"defer\",rule=\"pay.rotate_prod\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decision_seconds_count"), 8.0);
+    assert_eq!(metric_value(&text, "aarm_deferred_total"), 2.0);
     // The wire's approval tier and the rotation's deferral.
-    assert_eq!(value(&text, "aarm_case_timeouts_total"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_case_timeouts_total"), 2.0);
     // The payout's `escalate after` and the rotation handed to people.
-    assert_eq!(value(&text, "aarm_case_escalations_total"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_case_escalations_total"), 2.0);
     // The wire (denied at its timeout) and the approved transfer, each 3 s after it opened.
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_count"), 2.0);
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_sum"), 6.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_count"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_sum"), 6.0);
     // Waiting: the payout and the rotation for approvers, the patch for evidence.
-    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 2.0);
-    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_bundle_reloads_total{result=\"ok\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_bundle_reloads_total{result=\"unchanged\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_bundle_reloads_total{result=\"failed\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_bundle_reloads_total{result=\"ok\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_bundle_reloads_total{result=\"unchanged\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_bundle_reloads_total{result=\"failed\"}"), 1.0);
     // No series carries what an agent sent.
     assert!(!text.contains("acme") && !text.contains("finance-agent") && !text.contains("s-1"), "{text}");
 }
@@ -165,8 +159,7 @@ async fn every_decision_is_one_json_line_with_the_configured_fields_redacted() {
     assert_eq!(lines[1]["receipt"], stepped["receipt"]);
     assert_eq!((lines[2]["effect"].as_str(), lines[2]["reason_code"].as_str()), (Some("deny"), Some("input.invalid")));
 
-    let metrics = d.get("/metrics", "tok-ops").await;
-    assert_eq!(metrics.0, 200);
+    d.metrics_text().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +246,7 @@ async fn a_timeout_committed_by_the_call_that_refuses_a_late_event_is_counted() 
     let (_, case) = d.get(&format!("/v1/cases/{id}"), "tok-ops").await;
     assert_eq!(case["state"], "denied", "{case}");
     let text = scrape(&d).await;
-    assert_eq!(value(&text, "aarm_case_timeouts_total"), 1.0, "{text}");
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_count"), 1.0, "{text}");
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_sum"), 3601.0, "{text}");
+    assert_eq!(metric_value(&text, "aarm_case_timeouts_total"), 1.0, "{text}");
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_count"), 1.0, "{text}");
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_sum"), 3601.0, "{text}");
 }

@@ -250,6 +250,15 @@ impl OutcomeSummary {
     }
 }
 
+/// A tool as the messages name it: `tool.operation`, or `tool` when the call names no operation.
+pub(crate) fn tool_call(tool: &str, operation: &str) -> String {
+    if operation.is_empty() {
+        tool.to_string()
+    } else {
+        format!("{tool}.{operation}")
+    }
+}
+
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
@@ -368,16 +377,16 @@ impl ApprovalContext {
 
     /// `[APPROVAL REQUIRED] tool.operation` (or `[DEFER ESCALATION]`, `[ESCALATED]`).
     pub fn title(&self) -> String {
-        let op = if self.action.operation.is_empty() { String::new() } else { format!(".{}", self.action.operation) };
+        let tool = tool_call(&self.action.tool, &self.action.operation);
         if let Some(q) = &self.question {
-            return format!("[CONFIRM] {}{op} ({}): {}", self.action.tool, self.case, q.text);
+            return format!("[CONFIRM] {tool} ({}): {}", self.case, q.text);
         }
         let prefix = match (self.trigger, self.source.as_str()) {
             (Trigger::Escalated, _) => "[ESCALATED]",
             (_, "defer_escalation") => "[DEFER ESCALATION]",
             _ => "[APPROVAL REQUIRED]",
         };
-        format!("{prefix} {}{op} ({}, risk {})", self.action.tool, self.case, self.risk)
+        format!("{prefix} {tool} ({}, risk {})", self.case, self.risk)
     }
 
     /// Who may approve, as one line.

@@ -164,14 +164,13 @@ impl OverrideNotice {
 
     /// `[OVERRIDE] tool denial overridden by who (role R)` or `[OVERRIDE FLAGGED] …`.
     pub fn title(&self) -> String {
-        let op = if self.denied.operation.is_empty() { String::new() } else { format!(".{}", self.denied.operation) };
+        let tool = super::message::tool_call(&self.denied.tool, &self.denied.operation);
         match self.event {
             OverrideEvent::OverrideGranted => {
-                format!("[OVERRIDE] {}{op} denial overridden by {}", self.denied.tool, self.authority_line())
+                format!("[OVERRIDE] {tool} denial overridden by {}", self.authority_line())
             }
             OverrideEvent::OverrideFlagged => format!(
-                "[OVERRIDE FLAGGED] {}{op} override by {} flagged by {}",
-                self.denied.tool,
+                "[OVERRIDE FLAGGED] {tool} override by {} flagged by {}",
                 self.authority.by,
                 self.review.as_ref().map_or("a reviewer", |r| r.reviewer.as_str())
             ),

@@ -4,7 +4,7 @@
 //! made signed in). A question to the requesting human has Confirm / Decline buttons instead;
 //! an override's notice a Review button.
 
-use super::message::{ApprovalContext, Message, Question, Trigger};
+use super::message::{tool_call, ApprovalContext, Message, Question, Trigger};
 use super::override_notice::{OverrideEvent, OverrideNotice};
 use serde_json::{json, Value};
 
@@ -16,6 +16,17 @@ fn clip(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// When the wait ends, and what the case then becomes.
+fn deadline_line(deadline: Option<&str>, on_timeout: Option<&str>) -> String {
+    format!("*Deadline:* {} (then {})", deadline.unwrap_or("—"), on_timeout.unwrap_or("deny"))
+}
+
+/// The action's parameters, as a code block.
+fn parameters(c: &ApprovalContext) -> Value {
+    let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Parameters:*\n```{}```", clip(&params, 2800))}})
 }
 
 pub fn message(c: &ApprovalContext) -> Value {
@@ -42,14 +53,13 @@ pub fn message(c: &ApprovalContext) -> Value {
         format!("{} in session: {}", c.prior_actions.len(), c.prior_lines().join(", "))
     };
     let classes = if c.data_classes.is_empty() { "none flagged".to_string() } else { c.data_classes.join(", ") };
-    let op = if c.action.operation.is_empty() { String::new() } else { format!(".{}", c.action.operation) };
     let summary = [
         format!(
             "*Case:* {} ({})",
             c.case,
             if c.source == "defer_escalation" { "escalated deferral" } else { "direct step-up" }
         ),
-        format!("*Tool:* `{}{op}`", c.action.tool),
+        format!("*Tool:* `{}`", tool_call(&c.action.tool, &c.action.operation)),
         format!("*Original request:* {}", clip(&c.original_request, 300)),
         format!("*Prior actions:* {}", clip(&prior, 500)),
         format!("*Data accessed:* {classes}"),
@@ -59,11 +69,7 @@ pub fn message(c: &ApprovalContext) -> Value {
         format!("*Identity:* {}", c.identity_line()),
         format!("*Rule:* `{}` — {} (`{}`)", c.rule.as_deref().unwrap_or("—"), c.reason, c.reason_code),
         format!("*Approvers:* {}", c.approver_line()),
-        format!(
-            "*Deadline:* {} (then {})",
-            c.deadline.as_deref().unwrap_or("—"),
-            c.on_timeout.as_deref().unwrap_or("deny")
-        ),
+        deadline_line(c.deadline.as_deref(), c.on_timeout.as_deref()),
     ]
     .join("\n");
     let summary = match &c.deferral {
@@ -72,11 +78,10 @@ pub fn message(c: &ApprovalContext) -> Value {
         }
         None => summary,
     };
-    let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&summary, 2900)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Parameters:*\n```{}```", clip(&params, 2800))}}),
+        parameters(c),
     ];
     if let Some(doc) = &c.rule_doc {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(doc, 2900)}]}));
@@ -93,26 +98,20 @@ pub fn message(c: &ApprovalContext) -> Value {
 /// A question to the requesting human: the question, the action, and Confirm / Decline buttons
 /// that open the inbox (they answer nothing by themselves; only that human, signed in, can).
 fn question(c: &ApprovalContext, q: &Question) -> Value {
-    let op = if c.action.operation.is_empty() { String::new() } else { format!(".{}", c.action.operation) };
     let summary = [
         format!("*For:* {} (only they can answer)", q.to),
         format!("*Question:* {}", clip(&q.text, 500)),
         format!("*Case:* {}", c.case),
-        format!("*Tool:* `{}{op}`", c.action.tool),
+        format!("*Tool:* `{}`", tool_call(&c.action.tool, &c.action.operation)),
         format!("*Original request:* {}", clip(&c.original_request, 300)),
         format!("*Asked by:* {}", c.identity_line()),
-        format!(
-            "*Deadline:* {} (then {})",
-            q.deadline.as_deref().unwrap_or("—"),
-            q.on_timeout.as_deref().unwrap_or("deny")
-        ),
+        deadline_line(q.deadline.as_deref(), q.on_timeout.as_deref()),
     ]
     .join("\n");
-    let params = serde_json::to_string_pretty(&c.action.params).unwrap_or_default();
     let blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": "❓ Your confirmation is asked"}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&summary, 2900)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Parameters:*\n```{}```", clip(&params, 2800))}}),
+        parameters(c),
         json!({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": "✅ Confirm"}, "style": "primary",
              "url": c.links.approve, "action_id": format!("confirm_{}", c.case)},
@@ -130,13 +129,12 @@ pub fn override_message(n: &OverrideNotice) -> Value {
         OverrideEvent::OverrideGranted => "🚨 Break-glass override granted",
         OverrideEvent::OverrideFlagged => "🚩 Override flagged by review",
     };
-    let op = if n.denied.operation.is_empty() { String::new() } else { format!(".{}", n.denied.operation) };
     let mut lines = Vec::new();
     if let Some(r) = &n.review {
         lines.push(format!("*Flagged by:* {} — {}", r.reviewer, clip(r.note.as_deref().unwrap_or("no note"), 500)));
     }
     lines.extend([
-        format!("*Tool:* `{}{op}` (agent {})", n.denied.tool, n.denied.agent),
+        format!("*Tool:* `{}` (agent {})", tool_call(&n.denied.tool, &n.denied.operation), n.denied.agent),
         format!("*Denied by:* {}", clip(&n.denial_line(), 600)),
         format!("*Overridden by:* {}", n.authority_line()),
         format!("*Stated:* {}", clip(&n.statements_line(), 1200)),

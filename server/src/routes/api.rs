@@ -7,12 +7,12 @@ use crate::cases::{self, Action, StateFilter};
 use crate::error::ApiError;
 use crate::replay::Key;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -35,6 +35,103 @@ impl FromRequestParts<Arc<App>> for Caller {
                 Err(ApiError::Unauthenticated(e))
             }
         }
+    }
+}
+
+/// An authenticated call on one `{id}` (a case, a denial, a review): what the handlers of
+/// `/…/{id}` routes all take. The credential is checked before the path is read.
+pub struct IdCall {
+    app: Arc<App>,
+    p: Principal,
+    id: String,
+}
+
+impl FromRequestParts<Arc<App>> for IdCall {
+    // Each part keeps its own refusal (the path's is axum's, shaped by `errors::api_errors`).
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<IdCall, Response> {
+        let Caller(p) = Caller::from_request_parts(parts, app).await.map_err(IntoResponse::into_response)?;
+        let Path(id) = Path::<String>::from_request_parts(parts, app).await.map_err(IntoResponse::into_response)?;
+        Ok(IdCall { app: app.clone(), p, id })
+    }
+}
+
+impl IdCall {
+    /// The case `id`, if the caller may see it.
+    async fn case(&self) -> Result<aarm_cases::lifecycle::case::Case, ApiError> {
+        cases::get(&self.app.records, &self.app.access, &self.p, &self.id).await
+    }
+
+    /// `case` as the caller may see it.
+    fn view(&self, case: &aarm_cases::lifecycle::case::Case) -> Value {
+        view(&self.app, &self.p, case)
+    }
+
+    /// A receiver that changes whenever case `id` does.
+    fn subscribe(&self) -> Result<tokio::sync::watch::Receiver<u64>, ApiError> {
+        self.app
+            .records
+            .waiters
+            .subscribe(&self.id)
+            .ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))
+    }
+}
+
+/// A POST on one `{id}`: the [`IdCall`], its headers and its raw body (read last, once the
+/// caller is known).
+pub struct IdPost {
+    call: IdCall,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl FromRequest<Arc<App>> for IdPost {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, app: &Arc<App>) -> Result<IdPost, Response> {
+        let (mut parts, body) = request.into_parts();
+        let call = IdCall::from_request_parts(&mut parts, app).await?;
+        let headers = parts.headers.clone();
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), app).await.map_err(IntoResponse::into_response)?;
+        Ok(IdPost { call, headers, body })
+    }
+}
+
+impl IdPost {
+    /// The body as a JSON object whose `by` (where an approver acts) is the caller.
+    fn fields(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
+        let fields = parse_object(&self.body)?;
+        check_by(&self.call.p, &fields)?;
+        Ok(fields)
+    }
+
+    /// The idempotency key of this call to `endpoint`: its event id (from the header, or
+    /// `fields`), bound to the caller, the endpoint, the id and the body.
+    fn key(&self, endpoint: &str, fields: &serde_json::Map<String, Value>) -> Result<Option<Key>, ApiError> {
+        let IdCall { p, id, .. } = &self.call;
+        Ok(event_id(&self.headers, fields)?.map(|k| Key::new(k, p, endpoint, id, &self.body)))
+    }
+
+    /// Applies `action` to the case and answers the case as the caller may see it.
+    async fn act(&self, action: Action, key: Option<Key>) -> Result<Json<Value>, ApiError> {
+        let IdCall { app, p, id } = &self.call;
+        cases::act(&app.access, &app.records, &app.committed, p, id, action, key)
+            .await
+            .map(|c| Json(self.call.view(&c)))
+    }
+
+    /// What approve, deny, confirm, revalidate and cancel share: the [`IdPost::fields`], the
+    /// [`IdPost::key`], the `action` they make, applied.
+    async fn event(
+        &self,
+        endpoint: &str,
+        action: impl FnOnce(serde_json::Map<String, Value>) -> Result<Action, ApiError>,
+    ) -> Result<Json<Value>, ApiError> {
+        let fields = self.fields()?;
+        let key = self.key(endpoint, &fields)?;
+        self.act(action(fields)?, key).await
     }
 }
 
@@ -83,15 +180,13 @@ pub async fn decide(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let key = event_id(&headers, &serde_json::Map::new())?.map(|id| Key::new(id, &p, "decide", "", &body));
-    cases::decide_once(&app.bundle, &app.access, &app.records, &app.committed, &p, &body, key).await.map(Json)
+    let parts =
+        cases::Deciding { bundle: &app.bundle, access: &app.access, records: &app.records, committed: &app.committed };
+    cases::decide_once(parts, &p, &body, key).await.map(Json)
 }
 
-pub async fn case(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    cases::get(&app.records, &app.access, &p, &id).await.map(|c| Json(view(&app, &p, &c)))
+pub async fn case(call: IdCall) -> Result<Json<Value>, ApiError> {
+    call.case().await.map(|c| Json(call.view(&c)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,23 +213,14 @@ fn wait_bound(app: &App, asked: Option<f64>, default: Duration) -> Result<Durati
 
 /// Blocks until the case is resolved or the time is up (or the server shuts down), then
 /// answers the case.
-pub async fn wait(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::from_secs(30))?;
+pub async fn wait(call: IdCall, Query(q): Query<WaitQuery>) -> Result<Json<Value>, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait_bound(&call.app, q.timeout_s, Duration::from_secs(30))?;
     // Subscribe before reading, so that a change between the read and the wait is not missed.
-    let mut rx = app
-        .records
-        .waiters
-        .subscribe(&id)
-        .ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
+    let mut rx = call.subscribe()?;
     loop {
-        let case = cases::get(&app.records, &app.access, &p, &id).await?;
+        let case = call.case().await?;
         if case.state.is_resolved() {
-            return Ok(Json(view(&app, &p, &case)));
+            return Ok(Json(call.view(&case)));
         }
         tokio::select! {
             changed = rx.changed() => {
@@ -142,20 +228,18 @@ pub async fn wait(
                     tokio::time::sleep_until(deadline).await;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => return Ok(Json(view(&app, &p, &case))),
-            _ = app.shutdown.cancelled() => return Ok(Json(view(&app, &p, &case))),
+            _ = tokio::time::sleep_until(deadline) => return Ok(Json(call.view(&case))),
+            _ = call.app.shutdown.cancelled() => return Ok(Json(call.view(&case))),
         }
         if tokio::time::Instant::now() >= deadline {
-            let case = cases::get(&app.records, &app.access, &p, &id).await?;
-            return Ok(Json(view(&app, &p, &case)));
+            let case = call.case().await?;
+            return Ok(Json(call.view(&case)));
         }
     }
 }
 
 struct Stream {
-    app: Arc<App>,
-    p: Principal,
-    id: String,
+    call: IdCall,
     rx: tokio::sync::watch::Receiver<u64>,
     deadline: tokio::time::Instant,
     first: bool,
@@ -164,20 +248,11 @@ struct Stream {
 
 /// Server-sent events: the case now, then again at every change, until it is resolved (or the
 /// wait bound passes; the client reconnects).
-pub async fn events(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    cases::get(&app.records, &app.access, &p, &id).await?;
-    let rx = app
-        .records
-        .waiters
-        .subscribe(&id)
-        .ok_or_else(|| ApiError::Unavailable("the waiters lock is poisoned".into()))?;
-    let deadline = tokio::time::Instant::now() + wait_bound(&app, q.timeout_s, Duration::MAX)?;
-    let start = Stream { app, p, id, rx, deadline, first: true, done: false };
+pub async fn events(call: IdCall, Query(q): Query<WaitQuery>) -> Result<impl IntoResponse, ApiError> {
+    call.case().await?;
+    let rx = call.subscribe()?;
+    let deadline = tokio::time::Instant::now() + wait_bound(&call.app, q.timeout_s, Duration::MAX)?;
+    let start = Stream { call, rx, deadline, first: true, done: false };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         if s.done {
             return None;
@@ -186,14 +261,14 @@ pub async fn events(
             tokio::select! {
                 changed = s.rx.changed() => if changed.is_err() { return None },
                 _ = tokio::time::sleep_until(s.deadline) => return None,
-                _ = s.app.shutdown.cancelled() => return None,
+                _ = s.call.app.shutdown.cancelled() => return None,
             }
         }
         s.first = false;
-        let event = match cases::get(&s.app.records, &s.app.access, &s.p, &s.id).await {
+        let event = match s.call.case().await {
             Ok(case) => {
                 s.done = case.state.is_resolved();
-                SseEvent::default().event("case").json_data(view(&s.app, &s.p, &case)).unwrap_or_default()
+                SseEvent::default().event("case").json_data(s.call.view(&case)).unwrap_or_default()
             }
             Err(e) => {
                 s.done = true;
@@ -205,34 +280,8 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// What approve, deny, evidence and cancel share: the body is a JSON object, `by` (where an
-/// approver acts) must be the caller, the event id comes from the header or the body.
-async fn event(
-    app: &Arc<App>,
-    p: &Principal,
-    (endpoint, id): (&str, &str),
-    headers: &HeaderMap,
-    raw: &[u8],
-    action: impl FnOnce(serde_json::Map<String, Value>) -> Result<Action, ApiError>,
-) -> Result<Json<Value>, ApiError> {
-    let body = parse_object(raw)?;
-    check_by(p, &body)?;
-    let eid = event_id(headers, &body)?.map(|k| Key::new(k, p, endpoint, id, raw));
-    let action = action(body)?;
-    cases::act(&app.access, &app.records, &app.committed, p, id, action, eid).await.map(|c| Json(view(app, p, &c)))
-}
-
-pub async fn approve(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("approve", &id), &headers, &body, |body| {
-        Ok(Action::Approve { until: approve_until(&body)?, max: approve_max(&body)? })
-    })
-    .await
+pub async fn approve(post: IdPost) -> Result<Json<Value>, ApiError> {
+    post.event("approve", |body| Ok(Action::Approve { until: approve_until(&body)?, max: approve_max(&body)? })).await
 }
 
 /// An approval's optional `until`: an RFC 3339 time.
@@ -255,14 +304,8 @@ fn approve_max(body: &serde_json::Map<String, Value>) -> Result<aarm_cases::life
         .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-pub async fn deny(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("deny", &id), &headers, &body, |body| match body.get("why") {
+pub async fn deny(post: IdPost) -> Result<Json<Value>, ApiError> {
+    post.event("deny", |body| match body.get("why") {
         None | Some(Value::Null) => Ok(Action::Deny { why: None }),
         Some(Value::String(s)) => Ok(Action::Deny { why: Some(s.clone()) }),
         Some(_) => Err(ApiError::BadRequest("`why` must be a string".into())),
@@ -271,33 +314,19 @@ pub async fn deny(
 }
 
 /// The body is the facts (`{"NAME": value}`); the event id comes from the header only.
-pub async fn evidence(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let facts = parse_object(&body)?;
+pub async fn evidence(post: IdPost) -> Result<Json<Value>, ApiError> {
+    let facts = parse_object(&post.body)?;
     if facts.is_empty() {
         return Err(ApiError::BadRequest("give at least one fact: { \"NAME\": value }".into()));
     }
-    let eid = event_id(&headers, &serde_json::Map::new())?.map(|k| Key::new(k, &p, "evidence", &id, &body));
-    cases::act(&app.access, &app.records, &app.committed, &p, &id, Action::Provide(facts), eid)
-        .await
-        .map(|c| Json(view(&app, &p, &c)))
+    let key = post.key("evidence", &serde_json::Map::new())?;
+    post.act(Action::Provide(facts), key).await
 }
 
 /// The requesting human answers a `confirm` source's question: `{"answer": "confirm"}` or
 /// `{"answer": "decline"}`.
-pub async fn confirm(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("confirm", &id), &headers, &body, |body| match body.get("answer").and_then(Value::as_str) {
+pub async fn confirm(post: IdPost) -> Result<Json<Value>, ApiError> {
+    post.event("confirm", |body| match body.get("answer").and_then(Value::as_str) {
         Some("confirm") => Ok(Action::Confirm(true)),
         Some("decline") => Ok(Action::Confirm(false)),
         _ => {
@@ -309,24 +338,12 @@ pub async fn confirm(
 
 /// The agent presents its current credential: a release refused as `identity_invalid` (the
 /// credential it decided with expired) may happen again.
-pub async fn revalidate(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("revalidate", &id), &headers, &body, |_| Ok(Action::Revalidate)).await
+pub async fn revalidate(post: IdPost) -> Result<Json<Value>, ApiError> {
+    post.event("revalidate", |_| Ok(Action::Revalidate)).await
 }
 
-pub async fn cancel(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    event(&app, &p, ("cancel", &id), &headers, &body, |_| Ok(Action::Cancel)).await
+pub async fn cancel(post: IdPost) -> Result<Json<Value>, ApiError> {
+    post.event("cancel", |_| Ok(Action::Cancel)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -344,13 +361,9 @@ pub async fn list(
     Ok(Json(Value::Array(cases.iter().map(|c| view(&app, &p, c)).collect())))
 }
 
-pub async fn deliveries(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    cases::get(&app.records, &app.access, &p, &id).await?;
-    let list = app.notices.outbox.list(&id).map_err(ApiError::Unavailable)?;
+pub async fn deliveries(call: IdCall) -> Result<Json<Value>, ApiError> {
+    call.case().await?;
+    let list = call.app.notices.outbox.list(&call.id).map_err(ApiError::Unavailable)?;
     Ok(Json(serde_json::to_value(list).unwrap_or(Value::Null)))
 }
 
@@ -427,16 +440,10 @@ pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
 
 /// `POST /v1/decisions/{id}/override`: the caller (an approver holding the policy's `override`
 /// authority) overrides a denial; the body states what the policy requires (`reason`, `ticket`).
-pub async fn override_decision(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let fields = parse_object(&body)?;
-    check_by(&p, &fields)?;
-    let key = event_id(&headers, &fields)?.map(|k| Key::new(k, &p, "override", &id, &body));
+pub async fn override_decision(post: IdPost) -> Result<Json<Value>, ApiError> {
+    let fields = post.fields()?;
+    let key = post.key("override", &fields)?;
+    let IdCall { app, p, id } = post.call;
     let call = crate::overrides::OverrideCall { denied: id, body: fields, key };
     crate::overrides::grant(&app.bundle, &app.access, &app.records, &app.notices, &p, call).await.map(Json)
 }
@@ -447,22 +454,13 @@ pub async fn reviews(State(app): State<Arc<App>>, Caller(p): Caller) -> Result<J
 }
 
 /// `GET /v1/reviews/{id}`: one override and its verdict, if it has one.
-pub async fn review_one(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    crate::overrides::one(&app.records, &p, &id).await.map(Json)
+pub async fn review_one(call: IdCall) -> Result<Json<Value>, ApiError> {
+    crate::overrides::one(&call.app.records, &call.p, &call.id).await.map(Json)
 }
 
 /// `POST /v1/reviews/{id}`: `{"verdict": "accept" | "flag", "note": "..."}` on an override.
-pub async fn review(
-    State(app): State<Arc<App>>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let fields = parse_object(&body)?;
-    check_by(&p, &fields)?;
+pub async fn review(post: IdPost) -> Result<Json<Value>, ApiError> {
+    let fields = post.fields()?;
+    let IdCall { app, p, id } = post.call;
     crate::overrides::review(&app.records, &app.notices, &p, &id, fields).await.map(Json)
 }

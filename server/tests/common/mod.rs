@@ -428,6 +428,16 @@ impl Deployment {
         }
     }
 
+    /// Restarts the server with its serve.toml rewritten by `edit` (the store, the receivers
+    /// and the time stay).
+    pub async fn reconfigure(&mut self, edit: impl FnOnce(String) -> String) {
+        self.stop().await;
+        let path = self.dir.path("serve.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+        self.boot(|_| {}).await;
+    }
+
     pub fn app(&self) -> &Arc<aarm_server::App> {
         &self.server.as_ref().unwrap().app
     }
@@ -450,6 +460,19 @@ impl Deployment {
     pub async fn waiting(&self, id: &str, n: usize) {
         let what = format!("{n} waiter(s) on {id}");
         eventually(&what, || async { (self.app().records.waiters.watching(id) >= n).then_some(()) }).await
+    }
+
+    /// Starts the agent's long-poll on case `id` (`/wait`, up to 300 s) and returns once the
+    /// server holds it: what the test does next happens while it waits. The task answers the
+    /// poll's status and the case.
+    pub async fn agent_waiting(&self, id: &str) -> tokio::task::JoinHandle<(u16, Value)> {
+        let (http, url) = (self.http.clone(), format!("{}/v1/cases/{id}/wait?timeout_s=300", self.base));
+        let waiter = tokio::spawn(async move {
+            let res = http.get(url).bearer_auth("agent-token").send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        });
+        self.waiting(id, 1).await;
+        waiter
     }
 
     /// Waits until the case (as the operator sees it) satisfies `done`, and returns it.
@@ -498,6 +521,14 @@ impl Deployment {
         body
     }
 
+    /// The `/metrics` text as an operator reads it (the operational signals and the telemetry
+    /// are read there).
+    pub async fn metrics_text(&self) -> String {
+        let (status, body) = self.get("/metrics", "tok-ops").await;
+        assert_eq!(status, 200, "{body}");
+        body.as_str().unwrap().to_string()
+    }
+
     /// Every receipt of the store, as the operator sees them, verified as one chain.
     pub async fn verified_chain(&self) -> Vec<aarm_cases::lifecycle::receipt::Receipt> {
         let (status, body) = self.get("/v1/receipts", "tok-ops").await;
@@ -513,6 +544,11 @@ impl Deployment {
         let (_, chain) = self.get("/v1/receipts", "tok-ops").await;
         (cases, chain)
     }
+}
+
+/// The case a decision opened.
+pub fn case_id(decision: &Value) -> String {
+    decision["case"].as_str().unwrap_or_else(|| panic!("no case in {decision}")).to_string()
 }
 
 pub fn transfer(amount: i64) -> Value {
@@ -553,4 +589,9 @@ impl Deployment {
 pub fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.parse().unwrap()))
+}
+
+/// The value of one series that must be listed in a `/metrics` text.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    metric(text, series).unwrap_or_else(|| panic!("{series} is not in the metrics:\n{text}"))
 }

@@ -1,7 +1,7 @@
 //! AARM core (R1–R6, MUST) and extended (R7–R9, SHOULD) requirements that the service shows.
 //! R3, R4 and R5 are shown through the CLI (`tests/conformance/aarm.rs` of the root package).
 
-use super::{case_as, case_id, metrics};
+use super::{case_as, case_id};
 use crate::common::{transfer, Deployment, Receiver, POLICY};
 use aarm_cases::lifecycle::receipt::Receipt;
 use aarm_cases::receipts::{verify_chain, VerifyOptions};
@@ -128,9 +128,7 @@ async fn r8_action_telemetry_is_exported_in_a_standard_format() {
     })
     .await;
     assert_eq!(d.decide(transfer(10)).await["decision"], "allow");
-    let (status, body) = metrics(&d).await;
-    assert_eq!(status, 200, "{body}");
-    let text = body.as_str().unwrap();
+    let text = d.metrics_text().await;
     assert!(text.contains("# TYPE aarm_decisions counter"), "{text}");
     assert!(text.contains("aarm_decisions_total{decision=\"allow\",rule=\"pay.small\"} 1"), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");

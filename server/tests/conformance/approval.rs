@@ -44,26 +44,14 @@ async fn approval_service_must_block_execution_until_a_decision() {
     let decision = d.decide(transfer(5000)).await;
     assert_eq!(decision["decision"], "step_up");
     let id = case_id(&decision);
-    let waiter = {
-        let (http, base, id) = (d.http.clone(), d.base.clone(), id.clone());
-        tokio::spawn(async move {
-            let res = http
-                .get(format!("{base}/v1/cases/{id}/wait?timeout_s=300"))
-                .bearer_auth("agent-token")
-                .send()
-                .await
-                .unwrap();
-            res.json::<Value>().await.unwrap()
-        })
-    };
-    d.waiting(&id, 1).await;
+    let waiter = d.agent_waiting(&id).await;
     let pending = case_as(&d, &id, "agent-token").await;
     assert_eq!((pending["state"].as_str(), pending["resolved"].as_bool()), (Some("pending_approval"), Some(false)));
     assert!(!waiter.is_finished(), "the wait is held while nobody has decided");
 
     let (status, _) = d.post(&format!("/v1/cases/{id}/approve"), "tok-controller", json!({})).await;
     assert_eq!(status, 200);
-    let waited = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("the approval releases the wait").unwrap();
+    let (_, waited) = tokio::time::timeout(WAIT_BOUND, waiter).await.expect("the approval releases the wait").unwrap();
     assert_eq!((waited["state"].as_str(), waited["outcome"]["decision"].as_str()), (Some("allowed"), Some("allow")));
 }
 

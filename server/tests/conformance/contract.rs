@@ -17,13 +17,13 @@ override on delete_database by role "incident-commander" for 1h requires reason,
 #[tokio::test]
 async fn c5_overrides_are_new_decisions_linked_to_the_denial() {
     let mut d = Deployment::start_with("c5-override", POLICY, |_| {}).await;
-    d.stop().await;
-    let config = std::fs::read_to_string(d.dir.path("serve.toml")).unwrap().replace(
-        "\"sre-lead@corp.com\" = [\"sre\"]",
-        "\"sre-lead@corp.com\" = [\"sre\"]\n\"cfo@corp.com\" = [\"incident-commander\"]",
-    );
-    std::fs::write(d.dir.path("serve.toml"), config).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|config| {
+        config.replace(
+            "\"sre-lead@corp.com\" = [\"sre\"]",
+            "\"sre-lead@corp.com\" = [\"sre\"]\n\"cfo@corp.com\" = [\"incident-commander\"]",
+        )
+    })
+    .await;
 
     let denial = d.decide(json!({ "action": { "tool": "delete_database", "params": { "name": "orders" } } })).await;
     assert_eq!(denial["decision"], "deny");

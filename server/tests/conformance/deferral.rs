@@ -1,8 +1,8 @@
 //! The deferral flow's design rules and operational signals, through `aarm serve`. "A timeout
 //! is never an implicit allow" is shown through the CLI (`tests/conformance/deferral.rs`).
 
-use super::{case_as, case_id, metrics, receipts_of};
-use crate::common::{eventually, metric, Deployment, POLICY};
+use super::{case_as, case_id, receipts_of};
+use crate::common::{eventually, metric, metric_value, Deployment, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -157,13 +157,10 @@ async fn with_unreachable_source(name: &str) -> Deployment {
     );
     assert_ne!(policy, POLICY, "the patch rule's deferral changed: update this test");
     let mut d = Deployment::start_with(name, &policy, |_| {}).await;
-    d.stop().await;
-    let with_source = format!(
-        "{}\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n[evidence.retry]\ninitial_backoff_ms = 1000\nmax_backoff_ms = 1000\n",
-        std::fs::read_to_string(d.dir.path("serve.toml")).unwrap()
-    );
-    std::fs::write(d.dir.path("serve.toml"), with_source).unwrap();
-    d.boot(|_| {}).await;
+    d.reconfigure(|text| {
+        text + "\n[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/facts\"\n[evidence.retry]\ninitial_backoff_ms = 1000\nmax_backoff_ms = 1000\n"
+    })
+    .await;
     d
 }
 
@@ -171,13 +168,7 @@ async fn with_unreachable_source(name: &str) -> Deployment {
 async fn signals_after(name: &str, scenario: impl AsyncFnOnce(&Deployment)) -> String {
     let d = Deployment::start(name).await;
     scenario(&d).await;
-    let (status, body) = metrics(&d).await;
-    assert_eq!(status, 200, "{body}");
-    body.as_str().unwrap().to_string()
-}
-
-fn value(text: &str, series: &str) -> f64 {
-    metric(text, series).unwrap_or_else(|| panic!("{series} is not in the metrics:\n{text}"))
+    d.metrics_text().await
 }
 
 /// Operational signal: deferred action count (`aarm_deferred_total`; `aarm case stats` from a
@@ -189,8 +180,8 @@ async fn deferral_signal_deferred_action_count() {
         assert_eq!(d.decide(patch_prod("s-m1b")).await["decision"], "defer");
     })
     .await;
-    assert_eq!(value(&text, "aarm_deferred_total"), 2.0);
-    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_deferred_total"), 2.0);
+    assert_eq!(metric_value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 2.0);
 }
 
 /// Operational signal: median time to resolution (the `aarm_case_resolution_seconds`
@@ -205,10 +196,10 @@ async fn deferral_signal_median_time_to_resolution() {
         assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
     })
     .await;
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_count"), 1.0);
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_sum"), 90.0);
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_bucket{le=\"64.0\"}"), 0.0);
-    assert_eq!(value(&text, "aarm_case_resolution_seconds_bucket{le=\"256.0\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_count"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_sum"), 90.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_bucket{le=\"64.0\"}"), 0.0);
+    assert_eq!(metric_value(&text, "aarm_case_resolution_seconds_bucket{le=\"256.0\"}"), 1.0);
 }
 
 /// Operational signal: timeout rate (`aarm_case_timeouts_total` against `aarm_decisions_total`).
@@ -219,9 +210,9 @@ async fn deferral_signal_timeout_rate() {
         d.advance(Duration::from_secs(3601)).await;
     })
     .await;
-    assert_eq!(value(&text, "aarm_case_timeouts_total"), 1.0);
-    assert_eq!(value(&text, "aarm_decisions_total{decision=\"defer\",rule=\"pay.patch_prod\"}"), 1.0);
-    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 0.0);
+    assert_eq!(metric_value(&text, "aarm_case_timeouts_total"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_decisions_total{decision=\"defer\",rule=\"pay.patch_prod\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_open_cases{state=\"pending_evidence\"}"), 0.0);
 }
 
 /// Operational signal: escalation rate (`aarm_case_escalations_total`: `escalate after` fired,
@@ -234,8 +225,8 @@ async fn deferral_signal_escalation_rate() {
         d.advance(Duration::from_secs(1)).await;
     })
     .await;
-    assert_eq!(value(&text, "aarm_case_escalations_total"), 1.0);
-    assert_eq!(value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_case_escalations_total"), 1.0);
+    assert_eq!(metric_value(&text, "aarm_open_cases{state=\"pending_approval\"}"), 1.0);
 }
 
 /// Operational signal: resolver success rate by source (`aarm_resolver_attempts_total{source,
@@ -249,9 +240,7 @@ async fn deferral_signal_resolver_success_rate_by_source() {
     assert_eq!(case_as(&d, &id, "tok-ops").await["state"], "pending_approval");
     let series = "aarm_resolver_attempts_total{source=\"maintenance_api\",result=\"failed\"}";
     let text = eventually("two failed tries counted", || async {
-        let (status, body) = metrics(&d).await;
-        assert_eq!(status, 200, "{body}");
-        let text = body.as_str().unwrap().to_string();
+        let text = d.metrics_text().await;
         (metric(&text, series) == Some(2.0)).then_some(text)
     })
     .await;
