@@ -75,7 +75,7 @@ fn decide(json: &str) -> Decision {
 #[test]
 fn an_overflow_names_the_multiplication() {
     let d = decide(&pay(4_000_000_000, "[]", "10.0.0.1", "overflow"));
-    assert_eq!(d.error_at, at(6, 38, "params.amount * params.amount"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(6, 38, "params.amount * params.amount"));
     assert_eq!(
         d.reason.message,
         "rule p.overflow failed at p.aarm:6:38 in `params.amount * params.amount`: integer overflow"
@@ -86,7 +86,7 @@ fn an_overflow_names_the_multiplication() {
 fn an_index_out_of_range_names_the_method_call() {
     let d = decide(&pay(1, "[1, 2]", "10.0.0.1", "at"));
     assert_eq!(d.rule.as_deref(), Some("p.ranged"));
-    assert_eq!(d.error_at, at(10, 32, "params.items.at(5)"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(10, 32, "params.items.at(5)"));
 }
 
 #[test]
@@ -94,14 +94,14 @@ fn an_error_in_a_planned_condition_is_located_on_the_vm() {
     // Both tests of the condition are fused leaves: the engine evaluates it without the VM.
     let d = decide(&pay(1, "[]", "not an address", "cidr"));
     assert_eq!(d.rule.as_deref(), Some("p.cidr"));
-    assert_eq!(d.error_at, at(14, 34, "params.ip.in_cidr(\"10.0.0.0/8\")"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(14, 34, "params.ip.in_cidr(\"10.0.0.0/8\")"));
 }
 
 #[test]
 fn an_error_in_a_function_names_the_function_body() {
     let d = decide(&pay(7, "[]", "10.0.0.1", "fn"));
     assert_eq!(d.rule.as_deref(), Some("p.by_fn"));
-    assert_eq!(d.error_at, at(4, 27, "100 / (n - 7)"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(4, 27, "100 / (n - 7)"));
     assert!(d.reason.message.ends_with(": division by zero"), "{}", d.reason.message);
 }
 
@@ -109,10 +109,10 @@ fn an_error_in_a_function_names_the_function_body() {
 fn errors_in_a_reason_and_a_modify_value_are_located_too() {
     let d = decide(&pay(3, "[]", "10.0.0.1", "reason"));
     assert_eq!(d.rule.as_deref(), Some("p.noted"));
-    assert_eq!(d.error_at, at(23, 33, "100 / (params.amount - 3)"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(23, 33, "100 / (params.amount - 3)"));
     let d = decide(&pay(4, "[]", "10.0.0.1", "modify"));
     assert_eq!(d.rule.as_deref(), Some("p.rewritten"));
-    assert_eq!(d.error_at, at(27, 28, "params.amount / (params.amount - 4)"));
+    assert_eq!(d.error_at.as_deref().cloned(), at(27, 28, "params.amount / (params.amount - 4)"));
 }
 
 #[test]

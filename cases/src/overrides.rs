@@ -309,7 +309,7 @@ pub fn grant<S: CaseStore>(
     record.expires_at = Some(format_time(expires_at));
     record.scope = Some(g.denied.scope.clone());
     record.overrides = Some(denied_id.clone());
-    record.authority = Some(g.authority.clone());
+    record.authority = Some(Box::new(g.authority.clone()));
     let record = record.identify();
     let id = record.decision_id.clone().unwrap_or_default();
     let draft = ReceiptDraft {

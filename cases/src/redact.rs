@@ -124,7 +124,7 @@ fn redact_action(action: Option<&mut ActionOut>, paths: &[String], key: Option<&
 
 fn redact_decision(decision: Option<&mut Decision>, paths: &[String], key: Option<&RedactionKey>) {
     if let Some(d) = decision {
-        redact_action(d.modified_action.as_mut(), paths, key);
+        redact_action(d.modified_action.as_deref_mut(), paths, key);
     }
 }
 

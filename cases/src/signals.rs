@@ -180,7 +180,7 @@ mod tests {
             state,
             decision: "step_up".into(),
             reason: Reason { code: String::new(), message: String::new() },
-            policy: PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() },
+            policy: PolicyRef::default(),
             action_hash: String::new(),
             identity: json!({}),
             at: 0,

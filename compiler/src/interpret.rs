@@ -26,6 +26,7 @@ use aarm_runtime::ops::{self, EvalError};
 use aarm_runtime::policy::DefaultEffect;
 use aarm_runtime::request::Request;
 use aarm_runtime::value::{EvidenceMask, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Decides `req` under `bundle`, as `Engine::decide` does for the compiled bundle.
@@ -612,27 +613,17 @@ fn needing_rule(walked: &[(usize, &ir::Rule)], pending: EvidenceMask) -> Option<
 
 impl<'a> Interp<'a> {
     fn policy_ref(&self, id: ir::PolicyId) -> PolicyRef {
-        match self.bundle.policies.get(id.index()) {
-            Some(p) => PolicyRef {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                bundle_hash: self.bundle_hash.to_string(),
-            },
-            None => self.default_policy_ref(),
-        }
+        self.policy_named(self.bundle.policies.get(id.index()).or(self.bundle.policies.first()))
     }
 
     fn default_policy_ref(&self) -> PolicyRef {
-        match self.bundle.policies.first() {
-            Some(p) => PolicyRef {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                bundle_hash: self.bundle_hash.to_string(),
-            },
-            None => {
-                PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.to_string() }
-            }
-        }
+        self.policy_named(self.bundle.policies.first())
+    }
+
+    /// How a decision names `policy` (nameless when the bundle has none).
+    fn policy_named(&self, policy: Option<&ir::Policy>) -> PolicyRef {
+        let (name, version) = policy.map(|p| (p.name.as_str(), p.version.as_str())).unwrap_or_default();
+        PolicyRef { name: Arc::from(name), version: Arc::from(version), bundle_hash: Arc::from(self.bundle_hash) }
     }
 
     fn materialize(&self, verdict: &Verdict) -> Decision {
@@ -649,7 +640,7 @@ impl Resolved for &Interp<'_> {
         let rule = self.bundle.rules.get(i)?;
         Some(RuleFacts {
             qualified_name: &rule.qualified_name,
-            policy: self.policy_ref(rule.policy),
+            policy: Cow::Owned(self.policy_ref(rule.policy)),
             risk: rule.risk,
             confidence: rule.confidence,
             reason_code: &rule.reason.code,

@@ -103,8 +103,8 @@ fn credential_rotation_without_evidence_defers() {
     assert_eq!(defer.need[0].source, "maintenance_api");
     assert_eq!(defer.timeout_s, 600);
     assert_eq!(defer.max_attempts, 3);
-    assert_eq!(d.policy.name, "credentials");
-    assert_eq!(d.policy.bundle_hash, HASH);
+    assert_eq!(&*d.policy.name, "credentials");
+    assert_eq!(&*d.policy.bundle_hash, HASH);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn reason_interpolation_and_undeclared_tool_default() {
     assert_eq!(d.decision, Effect::Deny);
     assert_eq!(d.rule, None);
     assert_eq!(d.reason.code, "default.deny");
-    assert_eq!(d.policy.name, "credentials");
+    assert_eq!(&*d.policy.name, "credentials");
 }
 
 const PAYMENTS: &str = r#"
@@ -518,7 +518,7 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
             reference.reason.code.clone()
         };
         *stats.codes.borrow_mut().entry(format!("{} {code}", reference.decision.as_str())).or_default() += 1;
-        if reference.policy.name == "q" {
+        if &*reference.policy.name == "q" {
             *stats.codes.borrow_mut().entry("(decided by the second policy)".to_string()).or_default() += 1;
         }
     }

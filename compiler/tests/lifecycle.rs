@@ -1194,7 +1194,7 @@ fn deferral_reevaluates_against_the_same_bundle() {
     h.ok(&s2.id, provide("window", json!(true)));
     let (case, _) = h.ok(&id, provide("risk_score", json!(0)));
     assert_eq!((case.state, resolution(&case)), (CaseState::Allowed, "creds.ok"));
-    assert_eq!(case.outcome.as_ref().unwrap().policy.bundle_hash, h.hash);
+    assert_eq!(&*case.outcome.as_ref().unwrap().policy.bundle_hash, h.hash);
     assert_eq!(case.bundle_hash, h.hash);
     let (case2, _) = h.ok(&s2.id, provide("risk_score", json!(0)));
     assert_eq!((case2.state, resolution(&case2)), (CaseState::Denied, "creds.v2"));
@@ -1620,8 +1620,8 @@ fn every_transition_appends_one_receipt_and_versions_count_commits() {
     }
     for x in &r {
         assert_eq!(x.body.case, id);
-        assert_eq!(x.body.policy.bundle_hash, h.hash);
-        assert_eq!(x.body.policy.name, "p");
+        assert_eq!(&*x.body.policy.bundle_hash, h.hash);
+        assert_eq!(&*x.body.policy.name, "p");
     }
 }
 

@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
 use crate::value::{EvidenceMask, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// How a request was decided. `R` names a rule the way the resolver does (the engine: a borrowed
@@ -63,8 +64,9 @@ pub enum Verdict<R> {
 pub struct RuleFacts<'a, M, E> {
     /// `POLICY.rule`, the decision's `rule`.
     pub qualified_name: &'a str,
-    /// The rule's policy, as the decision names it.
-    pub policy: PolicyRef,
+    /// The rule's policy, as the decision names it: borrowed from a resolver that keeps one per
+    /// policy (the engine), so that asking for a rule's facts copies nothing.
+    pub policy: Cow<'a, PolicyRef>,
     /// The rule's own `risk`, if any.
     pub risk: Option<Risk>,
     /// Ten-thousandths.
@@ -141,7 +143,7 @@ pub trait Resolved {
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
 /// `eval.error` deny: never an allow.
 pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S::Rule>) -> Decision {
-    let decision = match try_assemble(source, req, verdict) {
+    let mut decision = match try_assemble(source, req, verdict) {
         Ok(d) => d,
         Err((r, e)) => {
             let at = source.last_fault();
@@ -150,7 +152,8 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
     };
     let (valid, review) = (valid_s(source, verdict), source.review());
     let params = scope_params(req, req.tool_index.and_then(|i| source.sorted_fields(i)));
-    let mut decision = recorded(decision, req, params, valid).for_review(review);
+    record(&mut decision, req, params, valid);
+    decision.set_review(review);
     decision.redacted = source.redaction().paths_for(&req.tool);
     decision
 }
@@ -167,14 +170,14 @@ fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
 
 /// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
 /// its time, and the tool, operation and parameters decided on.
-fn recorded(mut decision: Decision, req: &Request, params: Arc<[Arc<str>]>, valid_s: Option<i64>) -> Decision {
+fn record(decision: &mut Decision, req: &Request, params: Arc<[Arc<str>]>, valid_s: Option<i64>) {
     decision.request_id = req.request_id.as_deref().map(str::to_string);
     decision.scope = Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params });
     let now = match req.context.now {
         Value::Time(t) => t,
         _ => 0,
     };
-    decision.timed(now, valid_s)
+    decision.set_times(now, valid_s, None);
 }
 
 /// The names of `req`'s parameters, sorted: the scope's `params`. `declared` is the request's
@@ -212,11 +215,11 @@ pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) ->
 pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
     let rule = source.rule(r);
     let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
-    let policy = rule.as_ref().map(|f| f.policy.clone()).unwrap_or_else(|| source.default_policy());
+    let policy = rule.as_ref().map(|f| f.policy.clone().into_owned()).unwrap_or_else(|| source.default_policy());
     let error_at = at.and_then(|i| source.locate(i));
     let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
     let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
-    d.error_at = error_at;
+    d.error_at = error_at.map(Box::new);
     d.rule = Some(name);
     d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| r.as_str().to_string());
     d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
@@ -224,7 +227,7 @@ pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError,
 }
 
 fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
-    let mut d = Decision::fail_closed(code, message, rule.policy.clone());
+    let mut d = Decision::fail_closed(code, message, rule.policy.clone().into_owned());
     d.decision = effect;
     d.rule = Some(rule.qualified_name.to_string());
     d.risk = rule.risk.map(|r| r.as_str().to_string());
@@ -262,7 +265,7 @@ fn try_assemble<S: Resolved>(
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
             let mut d = base(&rule, Effect::Defer, rule.reason_code, message);
-            d.defer = Some(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) });
+            d.defer = Some(Box::new(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) }));
             d
         }
         Verdict::EvidenceDefer { first, mask, needing: None } => {
@@ -272,13 +275,13 @@ fn try_assemble<S: Resolved>(
             let message = format!("waiting for evidence: {}", names.join(", "));
             let mut d = base(&rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
             // The first unknown rule's `defer` block, else `settings`.
-            d.defer = Some(DeferObligation { need, ..limits(source, rule.decision) });
+            d.defer = Some(Box::new(DeferObligation { need, ..limits(source, rule.decision) }));
             d
         }
         Verdict::Conflict { first, priority } => {
             let rule = source.rule(*first).ok_or_else(|| malformed(*first))?;
             let mut d = base(&rule, Effect::Defer, codes::CONFLICT, format!("rules of priority {priority} disagree"));
-            d.defer = Some(source.settings_limits());
+            d.defer = Some(Box::new(source.settings_limits()));
             d
         }
         Verdict::LowConfidence(r) => {
@@ -289,7 +292,7 @@ fn try_assemble<S: Resolved>(
                 format_confidence(source.min_confidence().unwrap_or(0))
             );
             let mut d = base(&rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
-            d.defer = Some(source.settings_limits());
+            d.defer = Some(Box::new(source.settings_limits()));
             d
         }
         Verdict::Rule(r) => {
@@ -309,13 +312,14 @@ fn try_assemble<S: Resolved>(
                     if d.risk.is_none() {
                         d.risk = Some(obligation.risk.clone());
                     }
-                    d.step_up = Some(obligation);
+                    d.step_up = Some(Box::new(obligation));
                 }
                 RuleDecision::Defer(block) => {
                     let mask = source.need_mask(&block.need).map_err(|e| (*r, e))?;
-                    d.defer = Some(DeferObligation { need: source.needs(mask), ..DeferObligation::limits(block) });
+                    d.defer =
+                        Some(Box::new(DeferObligation { need: source.needs(mask), ..DeferObligation::limits(block) }));
                 }
-                RuleDecision::Modify(_) => d.modified_action = modified,
+                RuleDecision::Modify(_) => d.modified_action = modified.map(Box::new),
                 RuleDecision::Allow | RuleDecision::Deny => {}
             }
             d

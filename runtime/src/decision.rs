@@ -4,6 +4,7 @@ use crate::record::{earliest, new_decision_id, schema_default, Scope};
 use crate::spans::ErrorLocation;
 use crate::value::{format_time, parse_time};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub use crate::policy::Effect;
 
@@ -17,14 +18,21 @@ pub struct Reason {
 }
 
 /// Which policy decided, and the exact bundle it came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Reference counted, not owned: every decision names one, and the engine shares the strings it
+/// holds per policy instead of copying three of them into each decision (issue 20). Serialized
+/// as strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
     /// The deciding rule's policy (the bundle's first policy when no rule decided).
-    pub name: String,
+    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
+    pub name: Arc<str>,
     /// That policy's version, as it declares it.
-    pub version: String,
+    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
+    pub version: Arc<str>,
     /// The bundle's hash, `sha256:` and 64 hex digits: which build decided.
-    pub bundle_hash: String,
+    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
+    pub bundle_hash: Arc<str>,
 }
 
 pub use crate::policy::Escalation;
@@ -106,6 +114,10 @@ pub struct ActionOut {
 }
 
 /// One decision, ready to serialize.
+///
+/// The obligations only some decisions carry (`step_up`, `defer`, `modified_action`, `error_at`,
+/// `authority`) are boxed: every decision is moved several times between the evaluator and the
+/// host, and inline they made it a kilobyte to copy each time (issue 20).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The version of this JSON: [`crate::record::DECISION_SCHEMA`].
@@ -145,15 +157,15 @@ pub struct Decision {
     /// The rule's `confidence`, 0 to 1; `None` when it has none.
     pub confidence: Option<f64>,
     /// For `step_up` only: what approvers are asked.
-    pub step_up: Option<StepUpObligation>,
+    pub step_up: Option<Box<StepUpObligation>>,
     /// For `defer` only: what evidence is awaited.
-    pub defer: Option<DeferObligation>,
+    pub defer: Option<Box<DeferObligation>>,
     /// For `modify` only: the action as it may go ahead.
-    pub modified_action: Option<ActionOut>,
+    pub modified_action: Option<Box<ActionOut>>,
     /// For `eval.error`: the source expression that failed, when the bundle's span table has it.
     /// Absent from the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_at: Option<ErrorLocation>,
+    pub error_at: Option<Box<ErrorLocation>>,
     /// The request fields the policy marks `@redact` for this tool (`params.body`,
     /// `context.ssn`): every record of the decision outside the evaluator shows a keyed hash in
     /// their place. Absent from the JSON when there are none.
@@ -165,7 +177,7 @@ pub struct Decision {
     pub overrides: Option<String>,
     /// On an override only: who granted it, by which authority, stating what.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authority: Option<Authority>,
+    pub authority: Option<Box<Authority>>,
     /// On a case's released allow only: the caps its approvers set (`aarm case approve … --max
     /// amount=5000`), the smallest per parameter, keyed by path (`params.amount`). The released
     /// action is within them. Absent from the JSON when there are none.
@@ -323,10 +335,15 @@ impl Decision {
     /// Names the reviewer (`settings { review }`) on a decision that can be appealed: a `deny`, a
     /// `step_up` or a `defer`; an allow or modify has nothing to appeal.
     pub(crate) fn for_review(mut self, review: Option<String>) -> Self {
+        self.set_review(review);
+        self
+    }
+
+    /// [`Decision::for_review`] in place.
+    pub(crate) fn set_review(&mut self, review: Option<String>) {
         if !matches!(self.decision, Effect::Allow | Effect::Modify) {
             self.review = review;
         }
-        self
     }
 
     /// Sets `evaluated_at` to `now` and, for an allow or modify valid `valid_s` seconds,
@@ -338,11 +355,17 @@ impl Decision {
     /// [`Decision::timed`], cut at `until` (seconds since the epoch) when that is earlier: an
     /// approver's bound on the allow it releases (`aarm case approve --until`).
     pub fn timed_within(mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) -> Self {
+        self.set_times(now, valid_s, until);
+        self
+    }
+
+    /// [`Decision::timed_within`] in place: how the engine times the decisions it assembles,
+    /// without moving them (issue 20).
+    pub(crate) fn set_times(&mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) {
         self.evaluated_at = Some(format_time(now));
         if matches!(self.decision, Effect::Allow | Effect::Modify) {
             self.expires_at = earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time);
         }
-        self
     }
 }
 
@@ -408,7 +431,7 @@ mod tests {
     use super::*;
 
     fn allow() -> Decision {
-        let policy = PolicyRef { name: "p".into(), version: "1".into(), bundle_hash: String::new() };
+        let policy = PolicyRef { name: "p".into(), version: "1".into(), ..PolicyRef::default() };
         let mut d = Decision::fail_closed(codes::DEFAULT_ALLOW, "ok", policy);
         d.decision = Effect::Allow;
         d

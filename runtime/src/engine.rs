@@ -32,6 +32,7 @@ use crate::value::{EvidenceMask, Value};
 use crate::verify::{self, VerifyError};
 use crate::vm::{Tables, Truth, Vm};
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Why an engine could not be built. A host that cannot load a bundle has nothing to decide with:
@@ -69,6 +70,10 @@ pub struct Engine {
     /// For each declared tool, its candidates' leaf tests in tables (`index.rs`), when it has any.
     index: Vec<Option<ToolIndex>>,
     bundle_hash: String,
+    /// For each policy, how decisions name it, and then the bundle's first policy (what
+    /// decisions no rule made name): built once, shared by every decision.
+    policy_refs: Vec<PolicyRef>,
+    default_policy: PolicyRef,
     limits: Limits,
     /// For each declared tool, its parameter names sorted: what a decision's scope shares
     /// (`assemble::scope_params`).
@@ -132,6 +137,23 @@ impl Engine {
                 names.into_iter().map(Arc::from).collect()
             })
             .collect();
+        let bundle_hash: String = bundle_hash.into();
+        let hash: Arc<str> = Arc::from(bundle_hash.as_str());
+        let policy_refs: Vec<PolicyRef> = program
+            .policies
+            .iter()
+            .map(|p| PolicyRef {
+                name: Arc::from(p.name.as_str()),
+                version: Arc::from(p.version.as_str()),
+                bundle_hash: Arc::clone(&hash),
+            })
+            .collect();
+        let empty: Arc<str> = Arc::from("");
+        let default_policy = policy_refs.first().cloned().unwrap_or(PolicyRef {
+            name: Arc::clone(&empty),
+            version: empty,
+            bundle_hash: hash,
+        });
         Ok(Engine {
             program,
             consts,
@@ -141,7 +163,9 @@ impl Engine {
             functions,
             plans,
             index,
-            bundle_hash: bundle_hash.into(),
+            bundle_hash,
+            policy_refs,
+            default_policy,
             limits: Limits::default(),
             sorted_fields,
         })
@@ -413,23 +437,13 @@ impl Engine {
         self.evidence_in(mask).map(|e| e.name.clone()).collect()
     }
 
-    fn policy_ref(&self, index: u32) -> PolicyRef {
-        match self.program.policies.get(index as usize) {
-            Some(p) => {
-                PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() }
-            }
-            None => self.default_policy(),
-        }
+    fn policy_ref(&self, index: u32) -> &PolicyRef {
+        self.policy_refs.get(index as usize).unwrap_or(&self.default_policy)
     }
 
     /// The policy reported for decisions no rule made: the bundle's first policy.
     pub fn default_policy(&self) -> PolicyRef {
-        match self.program.policies.first() {
-            Some(p) => {
-                PolicyRef { name: p.name.clone(), version: p.version.clone(), bundle_hash: self.bundle_hash.clone() }
-            }
-            None => PolicyRef { name: String::new(), version: String::new(), bundle_hash: self.bundle_hash.clone() },
-        }
+        self.default_policy.clone()
     }
 
     /// Turns a verdict into the decision hosts see (`assemble.rs`).
@@ -489,7 +503,7 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
         let rule = self.engine.rule(c)?;
         Some(RuleFacts {
             qualified_name: &rule.qualified_name,
-            policy: self.engine.policy_ref(rule.policy),
+            policy: Cow::Borrowed(self.engine.policy_ref(rule.policy)),
             risk: rule.risk,
             confidence: rule.confidence,
             reason_code: &rule.reason_code,

@@ -41,11 +41,11 @@ pub struct Scope {
     pub params: Arc<[Arc<str>]>,
 }
 
-fn ser_str<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_str<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
     out.serialize_str(s)
 }
 
-fn de_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+pub(crate) fn de_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
     String::deserialize(d).map(Arc::from)
 }
 

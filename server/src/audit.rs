@@ -132,7 +132,7 @@ mod tests {
             state: CaseState::Allowed,
             decision: "allow".into(),
             reason: Reason { code: String::new(), message: String::new() },
-            policy: PolicyRef { name: "p".into(), version: "1".into(), bundle_hash: String::new() },
+            policy: PolicyRef { name: "p".into(), version: "1".into(), ..PolicyRef::default() },
             action_hash: format!("sha256:{i}"),
             identity: serde_json::json!({}),
             at: 1,

@@ -199,7 +199,7 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<V
             rule: decision.rule.clone(),
             effect: decision.decision.as_str(),
             reason_code: decision.reason.code.clone(),
-            bundle_hash: decision.policy.bundle_hash.clone(),
+            bundle_hash: decision.policy.bundle_hash.to_string(),
             receipt: receipt.clone(),
             case: case.as_ref().map(|c| c.id.clone()),
             latency_ms: took.as_secs_f64() * 1000.0,

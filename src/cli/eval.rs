@@ -114,7 +114,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             Ok(engine) => engine,
             Err(e) => {
                 // Fail closed: the host would deny; say so, and exit 1.
-                let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
+                let policy = PolicyRef::default();
                 print(
                     &Decision::fail_closed(codes::BUNDLE_INVALID, format!("the bundle cannot be loaded: {e}"), policy)
                         .timed(now, None)

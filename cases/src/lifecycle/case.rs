@@ -161,7 +161,7 @@ impl Case {
     /// The current approval tier's obligation, while the case waits for approvers.
     pub fn step_up(&self) -> Option<&StepUpObligation> {
         match self.state {
-            CaseState::PendingApproval => self.decision.step_up.as_ref(),
+            CaseState::PendingApproval => self.decision.step_up.as_deref(),
             _ => None,
         }
     }

@@ -112,7 +112,7 @@ pub fn open(
         request: request.clone(),
         action_hash: action_hash_ignoring(request, ignored),
         identity: request.get("identity").cloned().unwrap_or_else(|| json!({})),
-        bundle_hash: decision.policy.bundle_hash.clone(),
+        bundle_hash: decision.policy.bundle_hash.to_string(),
         decision: decision.clone(),
         escalated_from_defer: false,
         tier: 0,
@@ -303,7 +303,7 @@ fn resolve(case: &mut Case, state: CaseState, effect: Effect, code: &str, messag
     outcome.reason = reason.clone();
     outcome.step_up = None;
     outcome.defer = None;
-    outcome.modified_action = if state == CaseState::Modified { released.clone() } else { None };
+    outcome.modified_action = if state == CaseState::Modified { released.clone().map(Box::new) } else { None };
     case.state = state;
     case.outcome = Some(outcome);
     case.resolution = Some(reason);
@@ -311,7 +311,7 @@ fn resolve(case: &mut Case, state: CaseState, effect: Effect, code: &str, messag
 }
 
 fn step_up(case: &Case) -> Option<&StepUpObligation> {
-    case.decision.step_up.as_ref()
+    case.decision.step_up.as_deref()
 }
 
 /// Enters a (new) approval tier with `obligation`.
@@ -319,7 +319,7 @@ fn enter_step_up(case: &mut Case, obligation: StepUpObligation, since: i64, from
     case.state = CaseState::PendingApproval;
     case.decision.decision = Effect::StepUp;
     case.decision.risk = Some(obligation.risk.clone());
-    case.decision.step_up = Some(obligation);
+    case.decision.step_up = Some(Box::new(obligation));
     case.decision.defer = None;
     case.approvals.clear();
     case.denials.clear();
@@ -714,7 +714,7 @@ fn reevaluate(
             case.outcome = Some(decision);
         }
         Effect::Modify => {
-            let released = decision.modified_action.clone();
+            let released = decision.modified_action.as_deref().cloned();
             resolve(
                 case,
                 CaseState::Modified,
@@ -726,7 +726,7 @@ fn reevaluate(
             case.outcome = Some(decision);
         }
         Effect::StepUp => {
-            let Some(obligation) = decision.step_up.clone() else { return Err(Rejection::EvidenceType) };
+            let Some(obligation) = decision.step_up.as_deref().cloned() else { return Err(Rejection::EvidenceType) };
             case.decision = decision;
             enter_step_up(case, obligation, now, false);
         }

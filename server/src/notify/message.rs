@@ -295,7 +295,7 @@ impl ApprovalContext {
         let action = req.get("action");
         let ctx = req.get("context");
         let id = req.get("identity");
-        let s: Option<&StepUpObligation> = case.decision.step_up.as_ref();
+        let s: Option<&StepUpObligation> = case.decision.step_up.as_deref();
         let deadline = s.map(|s| format_time(case.waiting_since.saturating_add(s.timeout_s)));
         let link = |action: &str| match action {
             "" => format!("{public_url}/inbox?case={}", case.id),

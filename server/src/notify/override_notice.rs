@@ -140,7 +140,7 @@ impl OverrideNotice {
                 receipt: text("receipt"),
                 redacted: d.redacted.clone(),
             },
-            authority: granted.as_ref().and_then(|g| g.authority.clone()).unwrap_or_else(|| Authority {
+            authority: granted.as_ref().and_then(|g| g.authority.as_deref().cloned()).unwrap_or_else(|| Authority {
                 by: o.author.clone(),
                 role: None,
                 statements: Default::default(),
@@ -150,7 +150,7 @@ impl OverrideNotice {
             action_hash: denied.action_hash(),
             receipt: o.receipt.clone(),
             policy: granted.as_ref().map(|g| format!("{} {}", g.policy.name, g.policy.version)).unwrap_or_default(),
-            bundle_hash: granted.map(|g| g.policy.bundle_hash).unwrap_or_default(),
+            bundle_hash: granted.map(|g| g.policy.bundle_hash.to_string()).unwrap_or_default(),
             review: o.verdict.as_ref().map(|v| VerdictView {
                 reviewer: v.reviewer.clone(),
                 verdict: v.verdict.clone(),

@@ -283,7 +283,7 @@ mod tests {
     use aarm_runtime::decision::PolicyRef;
 
     fn decision(effect: Effect) -> Decision {
-        let policy = PolicyRef { name: String::new(), version: String::new(), bundle_hash: String::new() };
+        let policy = PolicyRef::default();
         let mut d = Decision::fail_closed("c", "m", policy);
         d.decision = effect;
         d
