@@ -4,13 +4,12 @@
 //! Every test drives the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
 mod common;
-use common::{aarm, root, scratch};
+use common::{aarm, http, root, scratch, Served};
 
 fn run(args: &[&str], dir: &Path) -> Output {
     aarm().args(args).current_dir(dir).output().unwrap()
@@ -234,32 +233,13 @@ fn keygen_keys_are_accepted_by_serve() {
             .unwrap(),
         "build",
     );
-    let mut child = aarm()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--bundle", "b.aarmb", "--store", "c.db"])
-        .args(["--trusted-key", "k.pub", "--sign-key", "k"])
-        .current_dir(&dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let start = Instant::now();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("the server stopped before listening: {:?}", child.wait());
-        };
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if v["message"] == "aarm serve listening" {
-            break v["addr"].as_str().unwrap().to_string();
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "no address logged");
-    };
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    write!(sock, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let served = Served::start(
+        aarm()
+            .args(["serve", "--bundle", "b.aarmb", "--store", "c.db"])
+            .args(["--trusted-key", "k.pub", "--sign-key", "k"])
+            .current_dir(&dir),
+    );
+    let answer = http(&served.addr, "GET /healthz", "", "");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"policy\":\"treasury\""), "{answer}");
 }
