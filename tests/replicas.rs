@@ -15,10 +15,15 @@ use std::time::Instant;
 mod pg;
 
 mod common;
-use common::{aarm, build_example, http_json, Served, SERVE_BOUND};
+use common::{aarm, build_example, http_json, succeeds, Served, SERVE_BOUND};
 
-fn temp(name: &str) -> PathBuf {
-    common::scratch("replicas", name)
+/// A scratch directory for the test `name`, with `examples/EXAMPLE` built into it as `bundle`:
+/// the directory and the bundle's path.
+fn scratch_with_bundle(name: &str, example: &str, bundle: &str) -> (PathBuf, PathBuf) {
+    let dir = common::scratch("replicas", name);
+    let bundle = dir.join(bundle);
+    build_example(example, &bundle);
+    (dir, bundle)
 }
 
 /// Starts `aarm serve` on `store` and waits until it logs its address.
@@ -35,9 +40,7 @@ fn approve(addr: &str, case: &str, token: &str) -> (u16, serde_json::Value) {
 #[test]
 fn three_replicas_on_one_database_act_as_one_service() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("three");
-    let bundle = dir.join("treasury.aarmb");
-    build_example("quorum_transfer", &bundle);
+    let (dir, bundle) = scratch_with_bundle("three", "quorum_transfer", "treasury.aarmb");
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
     let mut replicas: Vec<Served> = (0..3).map(|_| replica(&bundle, &url)).collect();
 
@@ -88,12 +91,10 @@ fn three_replicas_on_one_database_act_as_one_service() {
     drop(replicas);
 
     // One chain: exported from the database, it verifies and holds every case's receipts.
-    let export = aarm().args(["receipts", "export", "--store", &url]).output().unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let export = succeeds(aarm().args(["receipts", "export", "--store", &url]));
     let file = dir.join("chain.jsonl");
     std::fs::write(&file, &export.stdout).unwrap();
-    let verify = aarm().args(["receipts", "verify"]).arg(&file).output().unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    succeeds(aarm().args(["receipts", "verify"]).arg(&file));
     let text = String::from_utf8(export.stdout).unwrap();
     for case in &resolved {
         let approvals =
@@ -105,18 +106,14 @@ fn three_replicas_on_one_database_act_as_one_service() {
 #[test]
 fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("cli");
-    let bundle = dir.join("treasury.aarmb");
-    build_example("quorum_transfer", &bundle);
-    let open = aarm()
-        .args(["case", "open", "--store", &url, "--bundle"])
-        .arg(&bundle)
-        .args(["--input", "examples/quorum_transfer/request.json"])
-        .output()
-        .unwrap();
-    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
-    let list = aarm().args(["case", "list", "--store", &url]).output().unwrap();
-    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let (_, bundle) = scratch_with_bundle("cli", "quorum_transfer", "treasury.aarmb");
+    succeeds(
+        aarm()
+            .args(["case", "open", "--store", &url, "--bundle"])
+            .arg(&bundle)
+            .args(["--input", "examples/quorum_transfer/request.json"]),
+    );
+    let list = succeeds(aarm().args(["case", "list", "--store", &url]));
     assert!(String::from_utf8_lossy(&list.stdout).contains("case-000001"));
 
     // A database that does not exist is an error naming it, never its password.
@@ -132,16 +129,13 @@ fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
 #[test]
 fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("stats");
-    let bundle = dir.join("credentials.aarmb");
-    build_example("credentials", &bundle);
-    let open = aarm()
-        .args(["case", "open", "--store", &url, "--bundle"])
-        .arg(&bundle)
-        .args(["--input", "examples/credentials/request.json", "--now", "2026-11-24T02:00:00Z"])
-        .output()
-        .unwrap();
-    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    let (dir, bundle) = scratch_with_bundle("stats", "credentials", "credentials.aarmb");
+    succeeds(aarm().args(["case", "open", "--store", &url, "--bundle"]).arg(&bundle).args([
+        "--input",
+        "examples/credentials/request.json",
+        "--now",
+        "2026-11-24T02:00:00Z",
+    ]));
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let sources = dir.join("sources.toml");
     std::fs::write(
@@ -149,15 +143,13 @@ fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
         format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
     )
     .unwrap();
-    let tick = aarm()
-        .args(["case", "tick", "--store", &url, "--sources"])
-        .arg(&sources)
-        .args(["--now", "2026-11-24T02:00:05Z"])
-        .output()
-        .unwrap();
-    assert!(tick.status.success(), "{}", String::from_utf8_lossy(&tick.stderr));
-    let stats = aarm().args(["case", "stats", "--store", &url, "--format", "json"]).output().unwrap();
-    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    succeeds(
+        aarm()
+            .args(["case", "tick", "--store", &url, "--sources"])
+            .arg(&sources)
+            .args(["--now", "2026-11-24T02:00:05Z"]),
+    );
+    let stats = succeeds(aarm().args(["case", "stats", "--store", &url, "--format", "json"]));
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["resolver_attempts"], serde_json::json!({ "maintenance_api": { "failed": 1 } }), "{stats}");
     assert_eq!(stats["deferred"], 1, "{stats}");
@@ -197,9 +189,7 @@ fn next_event(stream: &mut BufReader<std::net::TcpStream>) -> serde_json::Value 
 #[test]
 fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("wake");
-    let bundle = dir.join("treasury.aarmb");
-    build_example("quorum_transfer", &bundle);
+    let (_, bundle) = scratch_with_bundle("wake", "quorum_transfer", "treasury.aarmb");
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
     let (a, b) = (replica(&bundle, &url), replica(&bundle, &url));
 

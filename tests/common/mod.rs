@@ -152,3 +152,11 @@ pub fn build_example(example: &str, bundle: &Path) {
         aarm().args(["build", &format!("examples/{example}"), "-o"]).arg(bundle).current_dir(root()).output().unwrap();
     assert!(out.status.success(), "aarm build examples/{example}: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs `cmd` and fails the test, with its arguments and errors, unless it exits 0; its output.
+pub fn succeeds(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    let args: Vec<_> = cmd.get_args().collect();
+    assert!(out.status.success(), "aarm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
