@@ -37,9 +37,7 @@ fn every_example_and_the_standard_library_pass_their_tests_reaching_every_rule()
 
 /// A scratch directory for the test `name` with `policy` as its p.aarm.
 fn dir_with_policy(name: &str, policy: &str) -> PathBuf {
-    let dir = common::scratch("test", name);
-    std::fs::write(dir.join("p.aarm"), policy).unwrap();
-    dir
+    common::scratch_with_policy("test", name, policy)
 }
 
 /// Lines 1 to 4 of the small policies below: `big` denies `t` above 10; nothing allows.

@@ -27,6 +27,13 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh [`scratch`] directory with `policy` as its `p.aarm`.
+pub fn scratch_with_policy(suite: &str, name: &str, policy: &str) -> PathBuf {
+    let dir = scratch(suite, name);
+    std::fs::write(dir.join("p.aarm"), policy).unwrap();
+    dir
+}
+
 /// Runs `aarm eval TARGET --input - EXTRA…` from the repository root with `input` on standard
 /// input, and returns what it did.
 pub fn eval_stdin(target: impl AsRef<OsStr>, input: &[u8], extra: &[&str]) -> Output {
