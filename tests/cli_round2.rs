@@ -160,21 +160,13 @@ fn keygen_keys_sign_and_verify_bundles_with_build_eval_and_inspect() {
         .output()
         .unwrap();
     ok(&built, "build --sign-key");
-    let out = aarm()
-        .args(["eval", "signed.aarmb", "--key", "k.pub", "--input"])
-        .arg(&request)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let eval_with_key =
+        |key: &str| run(&["eval", "signed.aarmb", "--key", key, "--input", request.to_str().unwrap()], &dir);
+    let out = eval_with_key("k.pub");
     ok(&out, "eval --key");
     assert_ne!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["reason"]["code"], "bundle_invalid");
     // Another key's public half does not verify it: the key is really used.
-    let out = aarm()
-        .args(["eval", "signed.aarmb", "--key", "other.pub", "--input"])
-        .arg(&request)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let out = eval_with_key("other.pub");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let info = run(&["inspect", "signed.aarmb", "--format", "json"], &dir);
     ok(&info, "inspect");
