@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{aarm, root};
+use common::{aarm, golden_difference, root};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("cli", name)
@@ -108,7 +108,6 @@ fn rendered_diagnostics_match_snapshots() {
         .collect();
     cases.sort();
     assert!(!cases.is_empty());
-    let bless = std::env::var_os("AARM_BLESS").is_some();
     let mut failures = Vec::new();
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
@@ -119,15 +118,7 @@ fn rendered_diagnostics_match_snapshots() {
             .output()
             .unwrap();
         let got = String::from_utf8_lossy(&out.stderr).to_string();
-        let expected_path = case.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!("--- {name}: expected\n{expected}\n--- got\n{got}"));
-        }
+        failures.extend(golden_difference(&name, &case.with_extension("stderr"), &got));
     }
     assert!(failures.is_empty(), "snapshots differ (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
 }

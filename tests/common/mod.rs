@@ -167,3 +167,15 @@ pub fn succeeds(cmd: &mut Command) -> Output {
     assert!(out.status.success(), "aarm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
+
+/// `got` against the golden file at `path`: `None` when they are the same, else the difference
+/// to report as `--- NAME: expected … --- got …`. With `AARM_BLESS` set, `got` is written to
+/// `path` instead (an intended change, to read in the diff) and nothing differs.
+pub fn golden_difference(name: &str, path: &Path, got: &str) -> Option<String> {
+    if std::env::var_os("AARM_BLESS").is_some() {
+        std::fs::write(path, got).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    (got != expected).then(|| format!("--- {name}: expected\n{expected}\n--- got\n{got}"))
+}
