@@ -37,10 +37,12 @@ fn examples_and_stdlib_check_clean() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no problems"));
 }
 
+/// A policy with one error: its rule is on a tool it does not declare.
+const RULE_ON_AN_UNKNOWN_TOOL: &str = "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n";
+
 #[test]
 fn errors_exit_1_and_json_has_the_contract_fields() {
-    let dir = scratch("json");
-    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let dir = common::scratch_with_policy("cli", "json", RULE_ON_AN_UNKNOWN_TOOL);
     let out = check(&["--format", "json", "."], &dir);
     assert_eq!(out.status.code(), Some(1));
     let ds = json_lines(&out);
@@ -227,8 +229,7 @@ fn equal_priority_conflicts_are_bounded_on_a_large_bundle() {
 
 #[test]
 fn sarif_is_one_log_for_ci_annotations() {
-    let dir = scratch("sarif");
-    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let dir = common::scratch_with_policy("cli", "sarif", RULE_ON_AN_UNKNOWN_TOOL);
     let out = check(&["--format", "sarif", "."], &dir);
     assert_eq!(out.status.code(), Some(1));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
