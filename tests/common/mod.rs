@@ -179,3 +179,32 @@ pub fn golden_difference(name: &str, path: &Path, got: &str) -> Option<String> {
     let expected = std::fs::read_to_string(path).unwrap_or_default();
     (got != expected).then(|| format!("--- {name}: expected\n{expected}\n--- got\n{got}"))
 }
+
+/// The RFC 8032 test seed and its public key: the receipt signing key of [`signed_case_dir`].
+const SIGNING_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const SIGNING_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+/// A fresh [`scratch`] directory where the CLI runs on a signed case store: `policy` as
+/// `policy/STEM.aarm`, built to `STEM.aarmb`, and the signing key `key.hex` (the RFC 8032 test
+/// seed) with its public key `key.pub`.
+pub fn signed_case_dir(suite: &str, name: &str, stem: &str, policy: &str) -> PathBuf {
+    let dir = scratch(suite, name);
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    std::fs::write(dir.join(format!("policy/{stem}.aarm")), policy).unwrap();
+    std::fs::write(dir.join("key.hex"), SIGNING_SEED).unwrap();
+    std::fs::write(dir.join("key.pub"), SIGNING_PUBLIC).unwrap();
+    let out = aarm().args(["build", "policy", "-o", &format!("{stem}.aarmb")]).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+/// `aarm case ARGS…` in `dir` (a [`signed_case_dir`]) on its signed store `cases.db` at `now`.
+pub fn signed_case(dir: &Path, args: &[&str], now: &str) -> Output {
+    aarm()
+        .arg("case")
+        .args(args)
+        .args(["--store", "cases.db", "--sign-key", "key.hex", "--now", now])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
