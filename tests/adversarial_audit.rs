@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// The RFC 8032 test seed and its public key.
-const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-
 const POLICY: &str = r#"
 policy ops version "1"
 
@@ -53,14 +49,7 @@ struct Dir(PathBuf);
 impl Dir {
     /// A scratch directory with the policy built to `ops.aarmb`.
     fn new(name: &str) -> Dir {
-        let dir = Dir(common::scratch("audit", name));
-        std::fs::create_dir_all(dir.0.join("policy")).unwrap();
-        std::fs::write(dir.0.join("policy/ops.aarm"), POLICY).unwrap();
-        std::fs::write(dir.0.join("key.hex"), SEED).unwrap();
-        std::fs::write(dir.0.join("key.pub"), PUBLIC).unwrap();
-        let out = dir.run(&["build", "policy", "-o", "ops.aarmb"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        dir
+        Dir(common::signed_case_dir("audit", name, "ops", POLICY))
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -69,10 +58,7 @@ impl Dir {
 
     /// `aarm case …` on the signed store `cases.db` at `now`.
     fn case(&self, args: &[&str], now: &str) -> Output {
-        let mut all = vec!["case"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--store", "cases.db", "--sign-key", "key.hex", "--now", now]);
-        self.run(&all)
+        common::signed_case(&self.0, args, now)
     }
 
     /// Opens a case (or decides) for `request` at `now`, with extra flags.

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
-use common::{aarm, root};
+use common::{aarm, build_example, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -26,28 +26,18 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// `aarm case open --store STORE --bundle BUNDLE --input examples/EXAMPLE/request.json --now NOW`
+/// in `dir`.
+fn open_example_case(dir: &Path, store: &str, bundle: &str, example: &str, now: &str) -> Output {
+    let request = root().join("examples").join(example).join("request.json");
+    let input = request.to_str().unwrap();
+    run(dir, &["case", "open", "--store", store, "--bundle", bundle, "--input", input, "--now", now])
+}
+
 /// Builds the quorum example and opens a case for its request at 10:00.
 fn open_quorum_case(dir: &Path) -> String {
-    let bundle = dir.join("q.aarmb");
-    let out =
-        aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let request = root().join("examples/quorum_transfer/request.json");
-    let out = run(
-        dir,
-        &[
-            "case",
-            "open",
-            "--store",
-            "cases.db",
-            "--bundle",
-            "q.aarmb",
-            "--input",
-            request.to_str().unwrap(),
-            "--now",
-            "2026-11-24T10:00:00Z",
-        ],
-    );
+    build_example("quorum_transfer", &dir.join("q.aarmb"));
+    let out = open_example_case(dir, "cases.db", "q.aarmb", "quorum_transfer", "2026-11-24T10:00:00Z");
     assert!(out.status.success(), "{}", stderr(&out));
     let d = json(&out);
     assert_eq!(d["decision"], "step_up");
@@ -190,29 +180,8 @@ fn approvers_cap_the_amount_with_max_and_the_release_carries_the_smallest() {
 #[test]
 fn deferral_resolved_by_evidence_from_another_process() {
     let dir = scratch("defer");
-    let out = aarm()
-        .args(["build", "examples/credentials", "-o"])
-        .arg(dir.join("c.aarmb"))
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let request = root().join("examples/credentials/request.json");
-    let out = run(
-        &dir,
-        &[
-            "case",
-            "open",
-            "--store",
-            "c.db",
-            "--bundle",
-            "c.aarmb",
-            "--input",
-            request.to_str().unwrap(),
-            "--now",
-            "2026-11-24T02:00:00Z",
-        ],
-    );
+    build_example("credentials", &dir.join("c.aarmb"));
+    let out = open_example_case(&dir, "c.db", "c.aarmb", "credentials", "2026-11-24T02:00:00Z");
     let d = json(&out);
     assert_eq!(d["decision"], "defer");
     let id = d["case"].as_str().unwrap().to_string();
@@ -248,22 +217,7 @@ fn deferral_resolved_by_evidence_from_another_process() {
 fn stats_count_the_deferral_and_approval_signals_of_a_store() {
     let dir = scratch("stats");
     let slow = open_quorum_case(&dir);
-    let request = root().join("examples/quorum_transfer/request.json");
-    let opened = run(
-        &dir,
-        &[
-            "case",
-            "open",
-            "--store",
-            "cases.db",
-            "--bundle",
-            "q.aarmb",
-            "--input",
-            request.to_str().unwrap(),
-            "--now",
-            "2026-11-24T10:00:00Z",
-        ],
-    );
+    let opened = open_example_case(&dir, "cases.db", "q.aarmb", "quorum_transfer", "2026-11-24T10:00:00Z");
     let quick = json(&opened)["case"].as_str().unwrap().to_string();
     for (by, now) in [("cfo@corp.com", "2026-11-24T10:01:00Z"), ("lead@corp.com", "2026-11-24T10:03:00Z")] {
         let out = run(&dir, &["case", "approve", &quick, "--by", by, "--store", "cases.db", "--now", now]);
@@ -337,37 +291,22 @@ fn one_shot_source(answer: &'static str) -> (String, std::thread::JoinHandle<Str
 #[test]
 fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
     let dir = scratch("tick-sources");
-    let out = aarm()
-        .args(["build", "examples/credentials", "-o"])
-        .arg(dir.join("c.aarmb"))
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let request = root().join("examples/credentials/request.json");
-    let open = [
-        "case",
-        "open",
-        "--store",
-        "c.db",
-        "--bundle",
-        "c.aarmb",
-        "--input",
-        request.to_str().unwrap(),
-        "--now",
-        "2026-11-24T02:00:00Z",
-    ];
-    let d = json(&run(&dir, &open));
+    build_example("credentials", &dir.join("c.aarmb"));
+    let open = |now: &str| open_example_case(&dir, "c.db", "c.aarmb", "credentials", now);
+    let d = json(&open("2026-11-24T02:00:00Z"));
     assert_eq!(d["decision"], "defer");
     let id = d["case"].as_str().unwrap().to_string();
+    // `aarm case tick --sources FILE` with `sources` written to FILE.
+    let tick_with_sources = |file: &str, sources: &str, now: &str| {
+        std::fs::write(dir.join(file), sources).unwrap();
+        run(&dir, &["case", "tick", "--store", "c.db", "--sources", file, "--now", now])
+    };
     let (url, source) = one_shot_source(r#"{"maintenance_window_active": true}"#);
-    std::fs::write(
-        dir.join("sources.toml"),
-        format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"{url}\"\ntoken = \"s3cret\"\n"),
-    )
-    .unwrap();
-    let out =
-        run(&dir, &["case", "tick", "--store", "c.db", "--sources", "sources.toml", "--now", "2026-11-24T02:00:05Z"]);
+    let out = tick_with_sources(
+        "sources.toml",
+        &format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"{url}\"\ntoken = \"s3cret\"\n"),
+        "2026-11-24T02:00:05Z",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{id} allowed"), "{}", stderr(&out));
     assert!(stderr(&out).contains("asked maintenance_api for maintenance_window_active: answered"), "{}", stderr(&out));
@@ -382,17 +321,13 @@ fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
     assert!(text.contains("\"event\":\"source\"") && text.contains("\"event\":\"round\""), "{text}{}", stderr(&out));
 
     // A second deferral whose source cannot be reached (a port nobody listens on any more).
-    let mut open_later = open;
-    open_later[open.len() - 1] = "2026-11-24T02:00:06Z";
-    let second = json(&run(&dir, &open_later))["case"].as_str().unwrap().to_string();
+    let second = json(&open("2026-11-24T02:00:06Z"))["case"].as_str().unwrap().to_string();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    std::fs::write(
-        dir.join("down.toml"),
-        format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
-    )
-    .unwrap();
-    let out =
-        run(&dir, &["case", "tick", "--store", "c.db", "--sources", "down.toml", "--now", "2026-11-24T02:00:07Z"]);
+    let out = tick_with_sources(
+        "down.toml",
+        &format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
+        "2026-11-24T02:00:07Z",
+    );
     assert!(stderr(&out).contains(&format!("{second}: asked maintenance_api")), "{}", stderr(&out));
     // The resolver's success rate by source, read from the store's receipts.
     let out = run(&dir, &["case", "stats", "--store", "c.db", "--format", "json"]);
@@ -406,8 +341,8 @@ fn tick_with_sources_asks_the_evidence_source_and_resolves_the_deferral() {
     assert!(text.contains("resolver maintenance_api: answered 1, failed 1 (50% answered of 2)"), "{text}");
 
     // A bad sources file is a clear error naming the key, and changes nothing.
-    std::fs::write(dir.join("bad.toml"), "[evidence.sources.m]\nkind = \"http\"\nurl = \"nowhere\"\n").unwrap();
-    let out = run(&dir, &["case", "tick", "--store", "c.db", "--sources", "bad.toml", "--now", "2026-11-24T02:00:08Z"]);
+    let bad = "[evidence.sources.m]\nkind = \"http\"\nurl = \"nowhere\"\n";
+    let out = tick_with_sources("bad.toml", bad, "2026-11-24T02:00:08Z");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("evidence.sources.m.url"), "{}", stderr(&out));
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{aarm, root};
+use common::{aarm, golden_difference, root};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("cli", name)
@@ -37,10 +37,12 @@ fn examples_and_stdlib_check_clean() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no problems"));
 }
 
+/// A policy with one error: its rule is on a tool it does not declare.
+const RULE_ON_AN_UNKNOWN_TOOL: &str = "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n";
+
 #[test]
 fn errors_exit_1_and_json_has_the_contract_fields() {
-    let dir = scratch("json");
-    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let dir = common::scratch_with_policy("cli", "json", RULE_ON_AN_UNKNOWN_TOOL);
     let out = check(&["--format", "json", "."], &dir);
     assert_eq!(out.status.code(), Some(1));
     let ds = json_lines(&out);
@@ -108,7 +110,6 @@ fn rendered_diagnostics_match_snapshots() {
         .collect();
     cases.sort();
     assert!(!cases.is_empty());
-    let bless = std::env::var_os("AARM_BLESS").is_some();
     let mut failures = Vec::new();
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
@@ -119,15 +120,7 @@ fn rendered_diagnostics_match_snapshots() {
             .output()
             .unwrap();
         let got = String::from_utf8_lossy(&out.stderr).to_string();
-        let expected_path = case.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!("--- {name}: expected\n{expected}\n--- got\n{got}"));
-        }
+        failures.extend(golden_difference(&name, &case.with_extension("stderr"), &got));
     }
     assert!(failures.is_empty(), "snapshots differ (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
 }
@@ -236,8 +229,7 @@ fn equal_priority_conflicts_are_bounded_on_a_large_bundle() {
 
 #[test]
 fn sarif_is_one_log_for_ci_annotations() {
-    let dir = scratch("sarif");
-    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\ntool t { x: Int }\nrule r on tt { deny }\n").unwrap();
+    let dir = common::scratch_with_policy("cli", "sarif", RULE_ON_AN_UNKNOWN_TOOL);
     let out = check(&["--format", "sarif", "."], &dir);
     assert_eq!(out.status.code(), Some(1));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -132,9 +132,9 @@ fn modify_drops_external_recipients() {
 /// request; an `Int` written for a `Decimal` field is widened in that field.
 #[test]
 fn modify_of_a_record_parameter_is_an_object() {
-    let dir = scratch("record_modify");
-    std::fs::write(
-        dir.join("p.aarm"),
+    let dir = common::scratch_with_policy(
+        "engine",
+        "record_modify",
         r#"policy net version "1"
 tool connect { target: { host: String, port: Int, weight: Decimal }, note: String }
 
@@ -147,8 +147,7 @@ rule fix_port on connect priority 10 {
   modify { params.target = { host: params.target.host, port: 443, weight: params.target.weight } }
 }
 "#,
-    )
-    .unwrap();
+    );
     let req = |host: &str| {
         json!({ "action": { "tool": "connect",
             "params": { "target": { "host": host, "port": 80, "weight": 0.25 }, "note": "n" } } })
@@ -167,9 +166,9 @@ rule fix_port on connect priority 10 {
 /// overflow is a deny.
 #[test]
 fn decimals_keep_18_fractional_digits_and_never_round() {
-    let dir = scratch("decimal18");
-    std::fs::write(
-        dir.join("p.aarm"),
+    let dir = common::scratch_with_policy(
+        "engine",
+        "decimal18",
         r#"policy wei version "1"
 tool send { amount: Decimal, rate: Decimal }
 settings { default allow }
@@ -189,28 +188,31 @@ rule quote on send priority 10 {
   modify { params.amount = params.amount * params.rate }
 }
 "#,
-    )
-    .unwrap();
+    );
     let req = |amount: &str, rate: &str| json!({ "action": { "tool": "send", "params": { "amount": amount, "rate": rate } } });
-    let (_, d) = eval(&dir, &req("1.000000000000000001", "1"), &[]);
-    assert_eq!((&d["decision"], &d["rule"]), (&json!("deny"), &json!("wei.over_one_eth")), "one wei over: {d}");
-    let (_, d) = eval(&dir, &req("1", "1"), &[]);
-    assert_eq!(d["decision"], "allow", "{d}");
-    // A 19th digit would round to exactly 1 and pass: it is refused instead.
-    let (_, d) = eval(&dir, &req("1.0000000000000000001", "1"), &[]);
-    assert_eq!((&d["decision"], &d["reason"]["code"]), (&json!("deny"), &json!("input.invalid")), "{d}");
+    // A send of `amount` at `rate`: its decision, the rule or reason code (at that JSON pointer)
+    // that made it where the decision names one, and what the case shows.
+    for (amount, rate, decision, by, what) in [
+        ("1.000000000000000001", "1", "deny", Some(("/rule", "wei.over_one_eth")), "one wei over"),
+        ("1", "1", "allow", None, "exactly one"),
+        // A 19th digit would round to exactly 1 and pass: it is refused instead.
+        ("1.0000000000000000001", "1", "deny", Some(("/reason/code", "input.invalid")), "a 19th digit"),
+        // Near the top of the range, then past it: an overflow (a product of 10^20 or more) is an
+        // evaluation error, a deny, never an allow.
+        ("0.5", "99999999999999999999.999999999999999999", "deny", Some(("/rule", "wei.huge_fx")), "the top"),
+        ("0.5", "10000000000000000000", "allow", None, "5 × 10^18 is below the threshold"),
+        ("20", "10000000000000000000", "deny", Some(("/reason/code", "eval.error")), "an overflow"),
+    ] {
+        let (_, d) = eval(&dir, &req(amount, rate), &[]);
+        assert_eq!(d["decision"], decision, "{what}: {d}");
+        if let Some((pointer, value)) = by {
+            assert_eq!(d.pointer(pointer), Some(&json!(value)), "{what}: {d}");
+        }
+    }
     // Products are cut to 18 digits; the modified amount keeps every digit, as a string.
     let (_, d) = eval(&dir, &req("0.123456789012345678", "1.087654"), &[]);
     assert_eq!(d["decision"], "modify", "{d}");
     assert_eq!(d["modified_action"]["params"]["amount"], json!("0.134278270396433826"), "{d}");
-    // Near the top of the range, then past it: an overflow (a product of 10^20 or more) is an
-    // evaluation error, a deny, never an allow.
-    let (_, d) = eval(&dir, &req("0.5", "99999999999999999999.999999999999999999"), &[]);
-    assert_eq!((&d["decision"], &d["rule"]), (&json!("deny"), &json!("wei.huge_fx")), "{d}");
-    let (_, d) = eval(&dir, &req("0.5", "10000000000000000000"), &[]);
-    assert_eq!(d["decision"], "allow", "5 × 10^18 is below the threshold: {d}");
-    let (_, d) = eval(&dir, &req("20", "10000000000000000000"), &[]);
-    assert_eq!((&d["decision"], &d["reason"]["code"]), (&json!("deny"), &json!("eval.error")), "{d}");
 }
 
 #[test]
@@ -295,8 +297,7 @@ fn signed_bundles_inspect_and_tampering() {
 
 #[test]
 fn build_refuses_policies_with_errors() {
-    let dir = scratch("broken");
-    std::fs::write(dir.join("p.aarm"), "policy p version \"1\"\nrule r on nothing { deny }\n").unwrap();
+    let dir = common::scratch_with_policy("engine", "broken", "policy p version \"1\"\nrule r on nothing { deny }\n");
     let out = aarm().args(["build", ".", "-o", "x.aarmb"]).current_dir(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.join("x.aarmb").exists());

@@ -176,6 +176,19 @@ impl Client {
         self.request(method, params)
     }
 
+    /// The text `textDocument/hover` shows at `pos` in `uri`.
+    fn hover(&mut self, uri: &str, pos: Value) -> String {
+        let h = self.at("textDocument/hover", uri, pos, json!({}));
+        h["result"]["contents"]["value"].as_str().unwrap_or_else(|| panic!("no hover text: {h}")).to_string()
+    }
+
+    /// The labels `textDocument/completion` offers at `pos` in `uri`.
+    fn completion_labels(&mut self, uri: &str, pos: Value) -> Vec<String> {
+        let r = self.at("textDocument/completion", uri, pos, json!({}));
+        let items = r["result"].as_array().unwrap_or_else(|| panic!("no completion items: {r}"));
+        items.iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+    }
+
     fn shutdown(mut self) -> i32 {
         let r = self.request("shutdown", Value::Null);
         assert!(r.get("error").is_none(), "{r}");
@@ -269,21 +282,17 @@ fn hover_definition_references_rename_symbols() {
     c.diagnostics(&rules_uri);
 
     // Hover on a parameter: the field's declaration and its `///` doc.
-    let h = c.at("textDocument/hover", &rules_uri, pos(RULES, "amount", 0, 2), json!({}));
-    let md = h["result"]["contents"]["value"].as_str().unwrap();
+    let md = c.hover(&rules_uri, pos(RULES, "amount", 0, 2));
     assert!(md.contains("transfer.amount: Decimal") && md.contains("How much"), "{md}");
     // Hover on a fn call: its signature and doc.
-    let h = c.at("textDocument/hover", &rules_uri, pos(RULES, "large", 0, 1), json!({}));
-    let md = h["result"]["contents"]["value"].as_str().unwrap();
+    let md = c.hover(&rules_uri, pos(RULES, "large", 0, 1));
     assert!(md.contains("fn large(x: Decimal) -> Bool") && md.contains("Large amounts"), "{md}");
     // Hover on an expression: its type.
-    let h = c.at("textDocument/hover", &rules_uri, pos(RULES, ".len()", 0, 2), json!({}));
-    let md = h["result"]["contents"]["value"].as_str().unwrap();
+    let md = c.hover(&rules_uri, pos(RULES, ".len()", 0, 2));
     assert!(md.contains(": Int"), "{md}");
 
     // Hover on a group: its members and doc.
-    let h = c.at("textDocument/hover", &rules_uri, pos(RULES, "finance\n", 0, 1), json!({}));
-    let md = h["result"]["contents"]["value"].as_str().unwrap();
+    let md = c.hover(&rules_uri, pos(RULES, "finance\n", 0, 1));
     assert!(md.contains(r#"group finance = ["a@x.com", "b@x.com"]"#) && md.contains("The finance team."), "{md}");
 
     // Definition of a group named in step_up: its declaration in the other file.
@@ -329,51 +338,41 @@ fn completion_offers_what_fits_the_place() {
     let mut c = Client::start();
     c.open(&rules_uri, RULES);
     c.diagnostics(&rules_uri);
-    let labels = |v: &Value| -> Vec<String> {
-        v["result"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
-    };
 
     // `params.` while typing (the buffer does not parse): the rule's tool's fields.
     let typing = RULES.replace("params.amount)", "params.)");
     c.change(&rules_uri, 2, &typing);
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "params.", 0, 7), json!({}));
-    assert_eq!(labels(&r), ["amount", "memo"], "{r}");
+    assert_eq!(c.completion_labels(&rules_uri, pos(&typing, "params.", 0, 7)), ["amount", "memo"]);
 
     let typing = RULES.replace("evidence.payee_ok", "evidence.pay");
     c.change(&rules_uri, 3, &typing);
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "evidence.pay", 0, 12), json!({}));
-    assert_eq!(labels(&r), ["payee_ok"]);
+    assert_eq!(c.completion_labels(&rules_uri, pos(&typing, "evidence.pay", 0, 12)), ["payee_ok"]);
 
     // Methods by the receiver's type: a String's.
     let typing = RULES.replace("\"café😀\".len()", "\"café😀\".");
     c.change(&rules_uri, 4, &typing);
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "😀\".", 0, "😀\".".len()), json!({}));
-    let methods = labels(&r);
+    let methods = c.completion_labels(&rules_uri, pos(&typing, "😀\".", 0, "😀\".".len()));
     assert!(methods.contains(&"starts_with".to_string()) && methods.contains(&"len".to_string()), "{methods:?}");
 
     // After `use std.`: the standard library's modules.
     let typing = RULES.replacen("\n\n", "\nuse std.\n\n", 1);
     c.change(&rules_uri, 5, &typing);
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "use std.", 0, 8), json!({}));
-    assert_eq!(labels(&r), ["net", "risk", "text", "time"]);
+    assert_eq!(c.completion_labels(&rules_uri, pos(&typing, "use std.", 0, 8)), ["net", "risk", "text", "time"]);
 
     // Inside `step_up { }`: its clauses.
     c.change(&rules_uri, 6, RULES);
-    let r = c.at("textDocument/completion", &rules_uri, pos(RULES, "    approvers", 0, 4), json!({}));
-    assert!(labels(&r).contains(&"escalate".to_string()), "{r}");
+    let clauses = c.completion_labels(&rules_uri, pos(RULES, "    approvers", 0, 4));
+    assert!(clauses.contains(&"escalate".to_string()), "{clauses:?}");
     // At the top of a rule: keywords, groups and fns.
-    let r = c.at("textDocument/completion", &rules_uri, pos(RULES, "  when", 0, 2), json!({}));
-    let all = labels(&r);
+    let all = c.completion_labels(&rules_uri, pos(RULES, "  when", 0, 2));
     assert!(["when", "finance", "large"].iter().all(|l| all.contains(&l.to_string())), "{all:?}");
 
     // In a test's body: its steps; after `expect`: what a test can expect.
     let typing = format!("{RULES}\ntest \"steps\" {{\n  action transfer {{ amount: 1 }}\n  exp\n  expect rec\n}}\n");
     c.change(&rules_uri, 7, &typing);
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "  exp\n", 0, 5), json!({}));
-    let steps = labels(&r);
+    let steps = c.completion_labels(&rules_uri, pos(&typing, "  exp\n", 0, 5));
     assert!(["action", "approve", "provide", "expect"].iter().all(|l| steps.contains(&l.to_string())), "{steps:?}");
-    let r = c.at("textDocument/completion", &rules_uri, pos(&typing, "expect rec", 0, 10), json!({}));
-    let expectations = labels(&r);
+    let expectations = c.completion_labels(&rules_uri, pos(&typing, "expect rec", 0, 10));
     assert!(
         ["modify", "cancel", "receipts", "pending"].iter().all(|l| expectations.contains(&l.to_string())),
         "{expectations:?}"

@@ -9,8 +9,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
-use common::{aarm, root};
+use common::{aarm, http_json, root, Served};
 use serde_json::{json, Value};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,8 +28,11 @@ fn filesystem_server() -> PathBuf {
     mcp_dir().join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js")
 }
 
-/// Whether the real MCP software is here; panics where it must be (CI).
-fn available(test: &str) -> bool {
+/// Whether the real MCP software is here for the calling test; panics where it must be (CI).
+fn available() -> bool {
+    // The test harness runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
     let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
     let packages = filesystem_server().exists() && mcp_dir().join("node_modules/@modelcontextprotocol/sdk").exists();
     if node && packages {
@@ -64,24 +68,47 @@ fn example_world(name: &str) -> World {
     world(name, &root().join("examples/mcp_filesystem"))
 }
 
+/// A world with a policy of its own (`text`), built from a scratch directory of its own.
+fn policy_world(name: &str, text: &str) -> World {
+    let dir = common::scratch("mcp", &format!("{name}-src"));
+    let src = dir.join("policy");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("policy.aarm"), text).unwrap();
+    world(name, &src)
+}
+
+/// The command line `aarm mcp proxy OPTIONS… [-- UPSTREAM…]`.
+fn proxy_command(options: &[String], upstream: &[String]) -> Vec<String> {
+    let mut argv = vec![env!("CARGO_BIN_EXE_aarm").to_string(), "mcp".into(), "proxy".into()];
+    argv.extend_from_slice(options);
+    if !upstream.is_empty() {
+        argv.push("--".into());
+        argv.extend_from_slice(upstream);
+    }
+    argv
+}
+
 impl World {
-    /// `aarm mcp proxy --bundle --store EXTRA… -- node server-filesystem FILES`.
-    fn proxy(&self, extra: &[&str]) -> Vec<String> {
-        let mut argv = vec![env!("CARGO_BIN_EXE_aarm").to_string(), "mcp".into(), "proxy".into()];
-        argv.extend([
+    /// `--bundle BUNDLE --store STORE EXTRA…`.
+    fn bundle_and_store(&self, extra: &[&str]) -> Vec<String> {
+        let mut options = vec![
             "--bundle".into(),
             self.bundle.display().to_string(),
             "--store".into(),
             self.store.display().to_string(),
-        ]);
-        argv.extend(extra.iter().map(|s| s.to_string()));
-        argv.extend([
-            "--".into(),
-            "node".into(),
-            filesystem_server().display().to_string(),
-            self.files.display().to_string(),
-        ]);
-        argv
+        ];
+        options.extend(extra.iter().map(|s| s.to_string()));
+        options
+    }
+
+    /// `node server-filesystem FILES`: the reference server on this world's files.
+    fn filesystem_server(&self) -> Vec<String> {
+        vec!["node".into(), filesystem_server().display().to_string(), self.files.display().to_string()]
+    }
+
+    /// `aarm mcp proxy --bundle --store EXTRA… -- node server-filesystem FILES`.
+    fn proxy(&self, extra: &[&str]) -> Vec<String> {
+        proxy_command(&self.bundle_and_store(extra), &self.filesystem_server())
     }
 
     fn path(&self, name: &str) -> String {
@@ -110,15 +137,30 @@ impl World {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// Starts the SDK client on a `write_file` of `content` to `file` through the proxy (a
+    /// step-up in the example policy), and waits for the case it opens: the client and the case.
+    fn pending_write(&self, file: &str, content: &str) -> (Child, Value) {
+        let args = json!({ "path": self.path(file), "content": content });
+        let mut c = client(&["call", "write_file", &args.to_string()], &self.proxy(&[]));
+        let case = self.wait_for_pending_case(&mut c);
+        (c, case)
+    }
 }
 
 /// Starts the SDK client on `verb` with `server` as the MCP server command line.
 fn client(verb: &[&str], server: &[String]) -> Child {
+    client_with_env(verb, server, &[])
+}
+
+/// [`client`], with `env` added to its environment.
+fn client_with_env(verb: &[&str], server: &[String], env: &[(&str, &OsStr)]) -> Child {
     Command::new("node")
         .arg(mcp_dir().join("client.mjs"))
         .args(verb)
         .arg("--")
         .args(server)
+        .envs(env.iter().copied())
         .current_dir(mcp_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -150,9 +192,21 @@ fn text(result: &Value) -> String {
     result["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string()
 }
 
+/// The names of the tools a `list` gave.
+fn tool_names(listed: &Value) -> Vec<&str> {
+    listed["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect()
+}
+
+/// `aarm check` accepts `tools` (an imported tools file) as `dir`/tools.aarm.
+fn assert_checks_as_tools_file(dir: &Path, tools: &str) {
+    std::fs::write(dir.join("tools.aarm"), tools).unwrap();
+    let check = aarm().arg("check").arg(dir.join("tools.aarm")).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
 #[test]
 fn an_allowed_read_returns_the_file() {
-    if !available("an_allowed_read_returns_the_file") {
+    if !available() {
         return;
     }
     let w = example_world("read");
@@ -167,7 +221,7 @@ fn an_allowed_read_returns_the_file() {
 
 #[test]
 fn a_denied_write_is_an_error_with_the_reason_and_nothing_is_written() {
-    if !available("a_denied_write_is_an_error_with_the_reason_and_nothing_is_written") {
+    if !available() {
         return;
     }
     let w = example_world("deny");
@@ -179,13 +233,11 @@ fn a_denied_write_is_an_error_with_the_reason_and_nothing_is_written() {
 
 #[test]
 fn a_step_up_write_waits_for_an_approval_then_writes() {
-    if !available("a_step_up_write_waits_for_an_approval_then_writes") {
+    if !available() {
         return;
     }
     let w = example_world("approve");
-    let args = json!({ "path": w.path("report.txt"), "content": "approved text" });
-    let mut c = client(&["call", "write_file", &args.to_string()], &w.proxy(&[]));
-    let case = w.wait_for_pending_case(&mut c);
+    let (mut c, case) = w.pending_write("report.txt", "approved text");
     assert_eq!(case["request"]["action"]["tool"], "write_file");
     // Blocked: the file is not there while the case is pending, and the call has not returned.
     assert!(!w.files.join("report.txt").exists());
@@ -201,13 +253,11 @@ fn a_step_up_write_waits_for_an_approval_then_writes() {
 
 #[test]
 fn a_step_up_write_nobody_approves_is_refused_at_its_timeout() {
-    if !available("a_step_up_write_nobody_approves_is_refused_at_its_timeout") {
+    if !available() {
         return;
     }
     let w = example_world("timeout");
-    let args = json!({ "path": w.path("late.txt"), "content": "too late" });
-    let mut c = client(&["call", "write_file", &args.to_string()], &w.proxy(&[]));
-    w.wait_for_pending_case(&mut c);
+    let (c, _) = w.pending_write("late.txt", "too late");
     // Time moves past the policy's 10 minutes: the store's clock, as an operator's tick would.
     let out = w.case(&["tick", "--now", "2100-01-01T00:00:00Z"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -219,7 +269,7 @@ fn a_step_up_write_nobody_approves_is_refused_at_its_timeout() {
 
 #[test]
 fn a_modify_forwards_the_modified_arguments() {
-    if !available("a_modify_forwards_the_modified_arguments") {
+    if !available() {
         return;
     }
     let w = example_world("modify");
@@ -231,28 +281,17 @@ fn a_modify_forwards_the_modified_arguments() {
     assert!(found.contains("b.txt") && !found.contains("key.pem"), "{got}");
 }
 
-/// A policy of its own, in a scratch directory.
-fn policy(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("policy");
-    std::fs::create_dir_all(&p).unwrap();
-    std::fs::write(p.join("policy.aarm"), text).unwrap();
-    p
-}
-
 #[test]
 fn tools_the_bundle_does_not_declare_are_hidden_and_denied_by_default() {
-    if !available("tools_the_bundle_does_not_declare_are_hidden_and_denied_by_default") {
+    if !available() {
         return;
     }
-    let dir = common::scratch("mcp", "undeclared-src");
-    let src = policy(
-        &dir,
+    let w = policy_world(
+        "undeclared",
         "policy p version \"1\"\nsettings { default deny }\ntool read_text_file { path: String, head: Decimal?, tail: Decimal? }\nrule r on read_text_file { allow }\n",
     );
-    let w = world("undeclared", &src);
     let listed = finish(client(&["list"], &w.proxy(&["--filter-tools"])));
-    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["read_text_file"]);
+    assert_eq!(tool_names(&listed), ["read_text_file"]);
     let got = call(&w, "write_file", json!({ "path": w.path("x.txt"), "content": "x" }), &[]);
     assert_eq!(got["result"]["isError"], true, "{got}");
     assert!(text(&got).contains("default.deny"), "{got}");
@@ -261,15 +300,13 @@ fn tools_the_bundle_does_not_declare_are_hidden_and_denied_by_default() {
 
 #[test]
 fn several_servers_from_a_config_file_have_namespaced_tools() {
-    if !available("several_servers_from_a_config_file_have_namespaced_tools") {
+    if !available() {
         return;
     }
-    let dir = common::scratch("mcp", "config-src");
-    let src = policy(
-        &dir,
+    let w = policy_world(
+        "config",
         "policy p version \"1\"\nsettings { default deny }\ntool docs__read_text_file { path: String, head: Decimal?, tail: Decimal? }\nrule r on docs__read_text_file { allow }\n",
     );
-    let w = world("config", &src);
     let other = w.dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("secret.txt"), "not for the agent").unwrap();
@@ -284,35 +321,23 @@ fn several_servers_from_a_config_file_have_namespaced_tools() {
         ),
     )
     .unwrap();
-    let proxy = |extra: &[&str]| {
-        let mut argv = vec![env!("CARGO_BIN_EXE_aarm").to_string(), "mcp".into(), "proxy".into(), "--config".into()];
-        argv.push(config.display().to_string());
-        argv.extend([
-            "--bundle".into(),
-            w.bundle.display().to_string(),
-            "--store".into(),
-            w.store.display().to_string(),
-        ]);
-        argv.extend(extra.iter().map(|s| s.to_string()));
-        argv
-    };
-    let listed = finish(client(&["list"], &proxy(&[])));
-    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let proxy =
+        proxy_command(&[vec!["--config".into(), config.display().to_string()], w.bundle_and_store(&[])].concat(), &[]);
+    let listed = finish(client(&["list"], &proxy));
+    let names = tool_names(&listed);
     assert!(names.contains(&"docs__read_text_file") && names.contains(&"other__read_text_file"), "{names:?}");
-    let got = finish(client(
-        &["call", "docs__read_text_file", &json!({ "path": w.path("notes.txt") }).to_string()],
-        &proxy(&[]),
-    ));
+    let got =
+        finish(client(&["call", "docs__read_text_file", &json!({ "path": w.path("notes.txt") }).to_string()], &proxy));
     assert_eq!(text(&got), "the notes\n", "{got}");
     let path = other.join("secret.txt").display().to_string();
-    let got = finish(client(&["call", "other__read_text_file", &json!({ "path": path }).to_string()], &proxy(&[])));
+    let got = finish(client(&["call", "other__read_text_file", &json!({ "path": path }).to_string()], &proxy));
     assert_eq!(got["result"]["isError"], true, "{got}");
     assert!(text(&got).contains("default.deny"), "{got}");
 }
 
 #[test]
 fn import_of_server_filesystem_is_the_example_s_tools() {
-    if !available("import_of_server_filesystem_is_the_example_s_tools") {
+    if !available() {
         return;
     }
     let dir = common::scratch("mcp", "import");
@@ -323,27 +348,29 @@ fn import_of_server_filesystem_is_the_example_s_tools() {
     // The second line names the command the tools were imported from.
     let body = |s: &str| s.lines().filter(|l| !l.starts_with("// from ")).collect::<Vec<_>>().join("\n");
     assert_eq!(body(&got), body(&golden), "regenerate examples/mcp_filesystem/tools.aarm (README.md, \"MCP gateway\")");
-    std::fs::write(dir.join("tools.aarm"), &got).unwrap();
-    let check = aarm().arg("check").arg(dir.join("tools.aarm")).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_checks_as_tools_file(&dir, &got);
 }
 
 // ---- hostile input: the client and the upstream are both untrusted
 
-/// A proxy on raw stdio (no SDK), in front of `upstream`, with the example policy or `policy`.
+/// A proxy on raw stdio (no SDK), in front of `upstream`, with the world's bundle and store.
 struct Raw {
     child: Child,
     lines: std::sync::mpsc::Receiver<Value>,
 }
 
 impl Raw {
-    fn start(w: &World, upstream: &[&str], env: &[(&str, &Path)]) -> Raw {
-        let mut cmd = aarm();
-        cmd.args(["mcp", "proxy", "--bundle"]).arg(&w.bundle).arg("--store").arg(&w.store).arg("--").args(upstream);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    /// Starts the proxy with `env` in its environment, and initializes the session.
+    fn initialized(w: &World, upstream: &[String], env: &[(&str, &Path)]) -> Raw {
+        let argv = proxy_command(&w.bundle_and_store(&[]), upstream);
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -353,7 +380,9 @@ impl Raw {
                 }
             }
         });
-        Raw { child, lines }
+        let mut raw = Raw { child, lines };
+        raw.initialize();
+        raw
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -395,12 +424,10 @@ impl Drop for Raw {
 }
 
 fn echo_world(name: &str) -> World {
-    let dir = common::scratch("mcp", &format!("{name}-src"));
-    let src = policy(
-        &dir,
+    policy_world(
+        name,
         "policy p version \"1\"\nsettings { default deny }\ntool echo { text: String }\nrule r on echo { when params.text != \"forbidden\" allow }\n",
-    );
-    world(name, &src)
+    )
 }
 
 fn hostile(mode: &str) -> Vec<String> {
@@ -409,14 +436,12 @@ fn hostile(mode: &str) -> Vec<String> {
 
 #[test]
 fn malformed_messages_get_errors_and_the_proxy_keeps_serving() {
-    if !available("malformed_messages_get_errors_and_the_proxy_keeps_serving") {
+    if !available() {
         return;
     }
     let w = echo_world("malformed");
     let log = w.dir.join("calls.log");
-    let up = hostile("garbage");
-    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[("HOSTILE_LOG", &log)]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &hostile("garbage"), &[("HOSTILE_LOG", &log)]);
     p.send(b"{not json\n");
     assert_eq!(p.answer(&Value::Null)["error"]["code"], -32700);
     p.send(b"[1,2]\n");
@@ -446,13 +471,11 @@ fn malformed_messages_get_errors_and_the_proxy_keeps_serving() {
 
 #[test]
 fn an_answer_with_another_id_is_dropped_and_a_dead_upstream_is_an_error() {
-    if !available("an_answer_with_another_id_is_dropped_and_a_dead_upstream_is_an_error") {
+    if !available() {
         return;
     }
     let w = echo_world("wrong-id");
-    let up = hostile("wrong_id");
-    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &hostile("wrong_id"), &[]);
     p.send_json(json!({"jsonrpc": "2.0", "id": "a", "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}}));
     // The server's answer to "not-yours" never reaches the client; what the server sent after it
     // does (the proxy reads a server's messages in order).
@@ -471,9 +494,7 @@ fn an_answer_with_another_id_is_dropped_and_a_dead_upstream_is_an_error() {
     drop(p);
 
     let w = echo_world("exit");
-    let up = hostile("exit");
-    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &hostile("exit"), &[]);
     p.send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}}));
     let got = p.answer(&json!(1));
     assert_eq!(got["error"]["code"], -32000, "{got}");
@@ -487,14 +508,12 @@ fn an_answer_with_another_id_is_dropped_and_a_dead_upstream_is_an_error() {
 
 #[test]
 fn a_call_the_policy_denies_never_reaches_the_server() {
-    if !available("a_call_the_policy_denies_never_reaches_the_server") {
+    if !available() {
         return;
     }
     let w = echo_world("never");
     let log = w.dir.join("calls.log");
-    let up = hostile("garbage");
-    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[("HOSTILE_LOG", &log)]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &hostile("garbage"), &[("HOSTILE_LOG", &log)]);
     for (id, name) in [(1, "echo"), (2, "undeclared"), (3, "echo-")] {
         p.send_json(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": {"text": "forbidden"}}}));
         assert_eq!(p.answer(&json!(id))["result"]["isError"], true);
@@ -503,26 +522,6 @@ fn a_call_the_policy_denies_never_reaches_the_server() {
 }
 
 // ---- --server: an `aarm serve` decides, opens the case and is approved over HTTP
-
-/// One HTTP/1.1 exchange over a socket (the status line and the body).
-fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (String, Value) {
-    use std::io::Read;
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        sock,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    let status = head.lines().next().unwrap().to_string();
-    // Bodies may come chunked: the JSON is between the first `{`/`[` and the last `}`/`]`.
-    let start = body.find(['{', '[']).unwrap_or(0);
-    let end = body.rfind(['}', ']']).map_or(body.len(), |i| i + 1);
-    (status, serde_json::from_str(body.get(start..end).unwrap_or("null")).unwrap_or(Value::Null))
-}
 
 struct Serve(Child);
 
@@ -535,7 +534,7 @@ impl Drop for Serve {
 
 #[test]
 fn with_server_the_service_decides_and_an_approval_over_http_releases_the_call() {
-    if !available("with_server_the_service_decides_and_an_approval_over_http_releases_the_call") {
+    if !available() {
         return;
     }
     let w = example_world("server");
@@ -545,44 +544,19 @@ fn with_server_the_service_decides_and_an_approval_over_http_releases_the_call()
         "[auth.agents]\n\"agent-tok\" = \"coding-agent\"\n[auth.approvers]\n\"lead-tok\" = \"lead@corp.com\"\n",
     )
     .unwrap();
-    let mut child = aarm()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--config"])
-        .arg(&config)
-        .arg("--bundle")
-        .arg(&w.bundle)
-        .arg("--store")
-        .arg(w.dir.join("served.db"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let _serve = Serve(child);
-    let addr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if v["message"] == "aarm serve listening" {
-            break v["addr"].as_str().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let served = Served::start(
+        aarm()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--bundle")
+            .arg(&w.bundle)
+            .arg("--store")
+            .arg(w.dir.join("served.db")),
+    );
+    let addr = &served.addr;
     let url = format!("http://{addr}");
-    let proxy = |extra: &[&str]| {
-        let mut argv =
-            vec![env!("CARGO_BIN_EXE_aarm").to_string(), "mcp".into(), "proxy".into(), "--server".into(), url.clone()];
-        argv.extend(extra.iter().map(|s| s.to_string()));
-        argv.extend([
-            "--".into(),
-            "node".into(),
-            filesystem_server().display().to_string(),
-            w.files.display().to_string(),
-        ]);
-        argv
-    };
-    let run = |verb: &[&str]| {
-        let mut cmd = Command::new("node");
-        cmd.arg(mcp_dir().join("client.mjs")).args(verb).arg("--").args(proxy(&[])).current_dir(mcp_dir());
-        cmd.env("AARM_TOKEN", "agent-tok").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-    };
+    let proxy = proxy_command(&["--server".into(), url.clone()], &w.filesystem_server());
+    let run = |verb: &[&str]| client_with_env(verb, &proxy, &[("AARM_TOKEN", "agent-tok".as_ref())]);
     // A read is allowed by the service.
     let got = finish(run(&["call", "read_text_file", &json!({ "path": w.path("notes.txt") }).to_string()]));
     assert_eq!(text(&got), "the notes\n", "{got}");
@@ -591,7 +565,7 @@ fn with_server_the_service_decides_and_an_approval_over_http_releases_the_call()
     let mut c = run(&["call", "write_file", &args.to_string()]);
     let start = Instant::now();
     let id = loop {
-        let (_, cases) = http(&addr, "GET", "/v1/cases?state=pending", "lead-tok", "");
+        let (_, cases) = http_json(addr, "GET", "/v1/cases?state=pending", "lead-tok", "");
         if let Some(id) = cases.as_array().and_then(|a| a.first()).and_then(|c| c["id"].as_str()) {
             break id.to_string();
         }
@@ -602,8 +576,8 @@ fn with_server_the_service_decides_and_an_approval_over_http_releases_the_call()
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!w.files.join("served.txt").exists());
-    let (status, case) = http(&addr, "POST", &format!("/v1/cases/{id}/approve"), "lead-tok", "{}");
-    assert!(status.contains("200"), "{status} {case}");
+    let (status, case) = http_json(addr, "POST", &format!("/v1/cases/{id}/approve"), "lead-tok", "{}");
+    assert_eq!(status, 200, "{case}");
     let got = finish(c);
     assert_ne!(got["result"]["isError"], true, "{got}");
     assert_eq!(std::fs::read_to_string(w.files.join("served.txt")).unwrap(), "via the service");
@@ -630,7 +604,7 @@ fn http_fixture() -> (Serve, u16) {
 
 #[test]
 fn import_over_streamable_http_maps_names_and_types_and_reads_every_page() {
-    if !available("import_over_streamable_http_maps_names_and_types_and_reads_every_page") {
+    if !available() {
         return;
     }
     let (_server, port) = http_fixture();
@@ -643,9 +617,7 @@ fn import_over_streamable_http_maps_names_and_types_and_reads_every_page() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("params.headers: an object without declared properties has no aarm type"), "{err}");
     let dir = common::scratch("mcp", "import-http");
-    std::fs::write(dir.join("tools.aarm"), &got).unwrap();
-    let check = aarm().arg("check").arg(dir.join("tools.aarm")).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_checks_as_tools_file(&dir, &got);
 }
 
 #[test]
@@ -661,14 +633,11 @@ fn import_of_a_server_that_is_not_there_is_an_error() {
 
 #[test]
 fn a_call_the_client_cancels_while_it_waits_is_refused_and_its_case_cancelled() {
-    if !available("a_call_the_client_cancels_while_it_waits_is_refused_and_its_case_cancelled") {
+    if !available() {
         return;
     }
     let w = example_world("cancel");
-    let fs = filesystem_server().display().to_string();
-    let files = w.files.display().to_string();
-    let mut p = Raw::start(&w, &["node", &fs, &files], &[]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &w.filesystem_server(), &[]);
     p.send_json(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
         "name": "write_file", "arguments": {"path": w.path("never.txt"), "content": "x"},
         "_meta": {"progressToken": "tok-9"}}}));
@@ -695,14 +664,11 @@ fn a_call_the_client_cancels_while_it_waits_is_refused_and_its_case_cancelled() 
 
 #[test]
 fn a_second_call_under_the_id_of_a_waiting_one_is_refused() {
-    if !available("a_second_call_under_the_id_of_a_waiting_one_is_refused") {
+    if !available() {
         return;
     }
     let w = example_world("same-id");
-    let fs = filesystem_server().display().to_string();
-    let files = w.files.display().to_string();
-    let mut p = Raw::start(&w, &["node", &fs, &files], &[]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &w.filesystem_server(), &[]);
     let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
         "name": "write_file", "arguments": {"path": w.path("a.txt"), "content": "x"}}});
     p.send_json(call.clone());
@@ -714,7 +680,7 @@ fn a_second_call_under_the_id_of_a_waiting_one_is_refused() {
 
 #[test]
 fn a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back() {
-    if !available("a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back") {
+    if !available() {
         return;
     }
     // The server starts with an empty directory; the client's root is the one with the notes.
@@ -723,20 +689,11 @@ fn a_server_s_request_to_the_client_goes_through_and_its_answer_comes_back() {
     let w = example_world("roots");
     let empty = w.dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let mut argv = w.proxy(&[]);
-    *argv.last_mut().unwrap() = empty.display().to_string();
+    let server = ["node".into(), filesystem_server().display().to_string(), empty.display().to_string()];
     let args = json!({ "path": w.path("notes.txt") }).to_string();
-    let child = Command::new("node")
-        .arg(mcp_dir().join("client.mjs"))
-        .args(["call", "read_text_file", &args, "--"])
-        .args(&argv)
-        .env("AARM_TEST_ROOT", &w.files)
-        .current_dir(mcp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let got = finish(child);
+    let proxy = proxy_command(&w.bundle_and_store(&[]), &server);
+    let got =
+        finish(client_with_env(&["call", "read_text_file", &args], &proxy, &[("AARM_TEST_ROOT", w.files.as_os_str())]));
     assert_eq!(text(&got), "the notes\n", "{got}");
 }
 
@@ -745,16 +702,19 @@ fn with_key_an_unsigned_bundle_is_refused_and_the_proxy_does_not_start() {
     let w = example_world("key");
     let key = w.dir.join("key.hex");
     assert!(aarm().arg("keygen").arg(&key).output().unwrap().status.success());
-    let out = aarm()
-        .args(["mcp", "proxy", "--bundle"])
-        .arg(&w.bundle)
-        .arg("--store")
-        .arg(&w.store)
-        .arg("--key")
-        .arg(w.dir.join("key.hex.pub"))
-        .args(["--", "/nonexistent/never-started"])
-        .output()
-        .unwrap();
+    let proxy_with_key = |bundle: &Path| {
+        aarm()
+            .args(["mcp", "proxy", "--bundle"])
+            .arg(bundle)
+            .arg("--store")
+            .arg(&w.store)
+            .arg("--key")
+            .arg(w.dir.join("key.hex.pub"))
+            .args(["--", "/nonexistent/never-started"])
+            .output()
+            .unwrap()
+    };
+    let out = proxy_with_key(&w.bundle);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("policy.aarmb") && err.contains("sign"), "{err}");
@@ -770,29 +730,18 @@ fn with_key_an_unsigned_bundle_is_refused_and_the_proxy_does_not_start() {
         .output()
         .unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let out = aarm()
-        .args(["mcp", "proxy", "--bundle"])
-        .arg(&signed)
-        .arg("--store")
-        .arg(&w.store)
-        .arg("--key")
-        .arg(w.dir.join("key.hex.pub"))
-        .args(["--", "/nonexistent/never-started"])
-        .output()
-        .unwrap();
+    let out = proxy_with_key(&signed);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot start `/nonexistent/never-started`"), "{err}");
 }
 
 #[test]
 fn a_server_that_never_answers_cannot_grow_the_proxy_s_waiting_requests() {
-    if !available("a_server_that_never_answers_cannot_grow_the_proxy_s_waiting_requests") {
+    if !available() {
         return;
     }
     let w = echo_world("silent");
-    let up = hostile("silent");
-    let mut p = Raw::start(&w, &up.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-    p.initialize();
+    let mut p = Raw::initialized(&w, &hostile("silent"), &[]);
     let mut batch = String::new();
     for i in 0..4096 {
         batch.push_str(&format!("{}\n", json!({"jsonrpc": "2.0", "id": i + 100, "method": "resources/list"})));

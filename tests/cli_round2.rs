@@ -4,13 +4,12 @@
 //! Every test drives the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
 mod common;
-use common::{aarm, root, scratch};
+use common::{aarm, http, root, scratch, Served};
 
 fn run(args: &[&str], dir: &Path) -> Output {
     aarm().args(args).current_dir(dir).output().unwrap()
@@ -146,36 +145,35 @@ fn keygen_writes_a_private_seed_and_a_public_key_and_never_overwrites_silently()
     assert_ne!(std::fs::read_to_string(dir.join("signing.key")).unwrap(), secret, "a new key");
 }
 
+/// A scratch directory for the test `name` with the `keygen` pairs `keys`.
+fn dir_with_keys(name: &str, keys: &[&str]) -> PathBuf {
+    let dir = scratch("round2", name);
+    for key in keys {
+        ok(&run(&["keygen", key], &dir), &format!("keygen {key}"));
+    }
+    dir
+}
+
+/// `aarm build examples/EXAMPLE EXTRA…` in `dir`, which must succeed.
+fn build_example_in(dir: &Path, example: &str, extra: &[&str]) -> Output {
+    let out =
+        aarm().arg("build").arg(root().join("examples").join(example)).args(extra).current_dir(dir).output().unwrap();
+    ok(&out, &format!("build {example} {extra:?}"));
+    out
+}
+
 #[test]
 fn keygen_keys_sign_and_verify_bundles_with_build_eval_and_inspect() {
-    let dir = scratch("round2", "keygen-bundle");
-    ok(&run(&["keygen", "k"], &dir), "keygen");
-    ok(&run(&["keygen", "other"], &dir), "keygen other");
-    let policy = root().join("examples/quorum_transfer");
-    let request = policy.join("request.json");
-    let built = aarm()
-        .args(["build"])
-        .arg(&policy)
-        .args(["-o", "signed.aarmb", "--sign-key", "k"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    ok(&built, "build --sign-key");
-    let out = aarm()
-        .args(["eval", "signed.aarmb", "--key", "k.pub", "--input"])
-        .arg(&request)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let dir = dir_with_keys("keygen-bundle", &["k", "other"]);
+    let request = root().join("examples/quorum_transfer/request.json");
+    let built = build_example_in(&dir, "quorum_transfer", &["-o", "signed.aarmb", "--sign-key", "k"]);
+    let eval_with_key =
+        |key: &str| run(&["eval", "signed.aarmb", "--key", key, "--input", request.to_str().unwrap()], &dir);
+    let out = eval_with_key("k.pub");
     ok(&out, "eval --key");
     assert_ne!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["reason"]["code"], "bundle_invalid");
     // Another key's public half does not verify it: the key is really used.
-    let out = aarm()
-        .args(["eval", "signed.aarmb", "--key", "other.pub", "--input"])
-        .arg(&request)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let out = eval_with_key("other.pub");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let info = run(&["inspect", "signed.aarmb", "--format", "json"], &dir);
     ok(&info, "inspect");
@@ -186,11 +184,8 @@ fn keygen_keys_sign_and_verify_bundles_with_build_eval_and_inspect() {
 
 #[test]
 fn keygen_keys_sign_receipts_that_receipts_verify_accepts() {
-    let dir = scratch("round2", "keygen-receipts");
-    ok(&run(&["keygen", "k"], &dir), "keygen");
-    ok(&run(&["keygen", "other"], &dir), "keygen other");
-    let policy = root().join("examples/quorum_transfer");
-    ok(&aarm().arg("build").arg(&policy).args(["-o", "b.aarmb"]).current_dir(&dir).output().unwrap(), "build");
+    let dir = dir_with_keys("keygen-receipts", &["k", "other"]);
+    build_example_in(&dir, "quorum_transfer", &["-o", "b.aarmb"]);
     let open = aarm()
         .args([
             "case",
@@ -205,7 +200,7 @@ fn keygen_keys_sign_receipts_that_receipts_verify_accepts() {
             "b.aarmb",
             "--input",
         ])
-        .arg(policy.join("request.json"))
+        .arg(root().join("examples/quorum_transfer/request.json"))
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -221,45 +216,15 @@ fn keygen_keys_sign_receipts_that_receipts_verify_accepts() {
 
 #[test]
 fn keygen_keys_are_accepted_by_serve() {
-    let dir = scratch("round2", "keygen-serve");
-    ok(&run(&["keygen", "k"], &dir), "keygen");
-    let policy = root().join("examples/quorum_transfer");
-    ok(
-        &aarm()
-            .arg("build")
-            .arg(&policy)
-            .args(["-o", "b.aarmb", "--sign-key", "k"])
-            .current_dir(&dir)
-            .output()
-            .unwrap(),
-        "build",
+    let dir = dir_with_keys("keygen-serve", &["k"]);
+    build_example_in(&dir, "quorum_transfer", &["-o", "b.aarmb", "--sign-key", "k"]);
+    let served = Served::start(
+        aarm()
+            .args(["serve", "--bundle", "b.aarmb", "--store", "c.db"])
+            .args(["--trusted-key", "k.pub", "--sign-key", "k"])
+            .current_dir(&dir),
     );
-    let mut child = aarm()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--bundle", "b.aarmb", "--store", "c.db"])
-        .args(["--trusted-key", "k.pub", "--sign-key", "k"])
-        .current_dir(&dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let start = Instant::now();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("the server stopped before listening: {:?}", child.wait());
-        };
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if v["message"] == "aarm serve listening" {
-            break v["addr"].as_str().unwrap().to_string();
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "no address logged");
-    };
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    write!(sock, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let answer = http(&served.addr, "GET /healthz", "", "");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"policy\":\"treasury\""), "{answer}");
 }
@@ -305,16 +270,7 @@ fn eval_exit_code_gives_each_decision_its_own_status() {
 #[test]
 fn inspect_json_holds_everything_the_human_output_shows() {
     let dir = scratch("round2", "inspect-json");
-    ok(
-        &aarm()
-            .arg("build")
-            .arg(root().join("examples/bulk_delete_confirmation"))
-            .args(["-o", "b.aarmb"])
-            .current_dir(&dir)
-            .output()
-            .unwrap(),
-        "build",
-    );
+    build_example_in(&dir, "bulk_delete_confirmation", &["-o", "b.aarmb"]);
     let out = run(&["inspect", "b.aarmb", "--format", "json", "--disassemble"], &dir);
     ok(&out, "inspect --format json");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

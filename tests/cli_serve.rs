@@ -2,20 +2,14 @@
 //! `aarm serve` as a process: `--help` documents every flag, examples/serve.toml loads, the
 //! service answers on loopback, a bad config is a clear error, and SIGTERM stops it cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-fn aarm() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_aarm"))
-}
+mod common;
+use common::{aarm, build_example, http, Served};
 
 fn temp(name: &str) -> std::path::PathBuf {
-    // Under the target directory (see common::scratch): a rerun replaces it.
-    let p = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-cli-serve-{name}"));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    common::scratch("cli-serve", name)
 }
 
 #[test]
@@ -51,7 +45,7 @@ fn help_documents_every_flag() {
 fn a_broken_config_is_a_clear_error() {
     let dir = temp("badconfig");
     let bundle = dir.join("t.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    build_example("quorum_transfer", &bundle);
     std::fs::write(dir.join("serve.toml"), "[notify.channels]\n\"x\" = { kind = \"slack\", url = \"ftp://nope\" }\n")
         .unwrap();
     let out = aarm()
@@ -68,79 +62,42 @@ fn a_broken_config_is_a_clear_error() {
     assert!(err.contains("notify.channels.\"x\"") && err.contains("not an http"), "{err}");
 }
 
-#[test]
-fn serves_the_example_config_and_stops_on_sigterm() {
-    let dir = temp("run");
-    let bundle = dir.join("treasury.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
-    let mut child = aarm()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            "examples/serve.toml",
-            "--log-format",
-            "json",
-            "--bundle",
-        ])
-        .arg(&bundle)
-        .arg("--store")
-        .arg(dir.join("cases.db"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let start = Instant::now();
-    let addr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
-        if v["message"] == "aarm serve listening" {
-            break v["addr"].as_str().unwrap().to_string();
-        }
-        // A bound only a broken server reaches (no test asserts how fast it starts).
-        assert!(start.elapsed() < Duration::from_secs(120), "no address logged");
-    };
-    // A plain HTTP/1.1 call over a socket (the root crate has no HTTP client).
-    use std::io::{Read, Write};
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    write!(sock, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"policy\":\"treasury\""), "{answer}");
-
-    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+/// Sends SIGTERM to the server and waits until it exits: its exit status.
+fn stop_with_sigterm(server: &mut Child) -> ExitStatus {
+    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", server.id())]).status().unwrap();
     assert!(status.success());
     let t = Instant::now();
     loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            assert!(code.success(), "graceful shutdown exits 0, got {code:?}");
-            break;
+        if let Some(code) = server.try_wait().unwrap() {
+            return code;
         }
         // Far beyond the 10 s the server gives its background tasks to stop.
         assert!(t.elapsed() < Duration::from_secs(120), "the server did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One plain HTTP/1.1 call over a socket (the root crate has no HTTP client): the whole answer.
-fn http(addr: &str, request_line: &str, headers: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        sock,
-        "{request_line} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    answer
+#[test]
+fn serves_the_example_config_and_stops_on_sigterm() {
+    let dir = temp("run");
+    let bundle = dir.join("treasury.aarmb");
+    build_example("quorum_transfer", &bundle);
+    let mut served = Served::start(
+        aarm()
+            .args(["serve", "--config", "examples/serve.toml", "--bundle"])
+            .arg(&bundle)
+            .arg("--store")
+            .arg(dir.join("cases.db")),
+    );
+    let answer = http(&served.addr, "GET /healthz", "", "");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"policy\":\"treasury\""), "{answer}");
+
+    let code = stop_with_sigterm(&mut served.child);
+    assert!(code.success(), "graceful shutdown exits 0, got {code:?}");
+    let rest = served.log_to_the_end();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Waits until the log file has a line containing `what`; returns that line.
@@ -167,7 +124,7 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 fn text_logs_to_a_file_have_no_colour_codes_and_plain_values_and_metrics_listen_serves_metrics() {
     let dir = temp("logfile");
     let bundle = dir.join("treasury.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    build_example("quorum_transfer", &bundle);
     let log = dir.join("serve.log");
     let mut child = aarm()
         .args([
@@ -201,13 +158,7 @@ fn text_logs_to_a_file_have_no_colour_codes_and_plain_values_and_metrics_listen_
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
     assert!(scraped.contains("aarm_decisions_total{decision=\"step_up\",rule=\"treasury."), "{scraped}");
 
-    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
-    assert!(status.success());
-    let t = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(120), "the server did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_with_sigterm(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "an ANSI escape code in a log file:\n{text}");
     // The rule is its name, not Rust's debug form of an optional value (`rule=Some("...")`).

@@ -39,23 +39,24 @@ const A_TESTED_BUNDLE: &str =
     "policy q version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
      test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n";
 
-fn assert_no_policy_message(out: &Output, what: &str) {
-    let err = stderr(out);
+/// Runs `aarm ARGS…` in `dir`, which has no policy: it must exit 2 saying so, with the help.
+fn refused_for_no_policy(args: &[&str], dir: &Path) -> Output {
+    let out = run(args, dir);
+    let what = args.join(" ");
+    assert_eq!(out.status.code(), Some(2), "{what}: {}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
     assert!(err.contains("no `.aarm` file in this directory or under it"), "{what}: {err}");
     assert!(err.contains("help: give the directory that holds the policy files"), "{what}: {err}");
+    out
 }
 
 #[test]
 fn check_on_a_directory_without_policies_is_an_error_not_a_clean_run() {
     let dir = no_policy_dir("check");
-    let out = run(&["check", "."], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
-    assert_no_policy_message(&out, "check");
+    let out = refused_for_no_policy(&["check", "."], &dir);
     assert!(!stderr(&out).contains("no problems"), "{}", stderr(&out));
     // The default path (`.`) is no exception.
-    let out = run(&["check"], &dir);
-    assert_eq!(out.status.code(), Some(2));
-    assert_no_policy_message(&out, "check (default path)");
+    refused_for_no_policy(&["check"], &dir);
 }
 
 #[test]
@@ -72,22 +73,16 @@ fn check_of_several_paths_fails_when_one_of_them_has_no_policy() {
 #[test]
 fn test_on_a_directory_without_policies_is_an_error() {
     let dir = no_policy_dir("test");
-    let out = run(&["test", "."], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
-    assert_no_policy_message(&out, "test");
+    let out = refused_for_no_policy(&["test", "."], &dir);
     assert!(!stdout(&out).contains("0 passed, 0 failed"), "{}", stdout(&out));
 }
 
 #[test]
 fn build_and_analyze_refuse_a_directory_without_policies_too() {
     let dir = no_policy_dir("build");
-    let out = run(&["build", ".", "-o", "out.aarmb"], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_no_policy_message(&out, "build");
+    refused_for_no_policy(&["build", ".", "-o", "out.aarmb"], &dir);
     assert!(!dir.join("out.aarmb").exists(), "an empty bundle was written");
-    let out = run(&["analyze", "."], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_no_policy_message(&out, "analyze");
+    refused_for_no_policy(&["analyze", "."], &dir);
 }
 
 #[test]
@@ -114,9 +109,7 @@ fn allow_no_tests_lets_a_bundle_without_tests_pass() {
     assert!(stdout(&out).trim_end().ends_with("0 passed, 0 failed"), "{}", stdout(&out));
     // The flag does not excuse a path with no policy at all.
     let empty = no_policy_dir("allowed-empty");
-    let out = run(&["test", "--allow-no-tests", "."], &empty);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert_no_policy_message(&out, "test --allow-no-tests");
+    refused_for_no_policy(&["test", "--allow-no-tests", "."], &empty);
 }
 
 #[test]

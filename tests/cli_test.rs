@@ -35,15 +35,21 @@ fn every_example_and_the_standard_library_pass_their_tests_reaching_every_rule()
     }
 }
 
+/// A scratch directory for the test `name` with `policy` as its p.aarm.
+fn dir_with_policy(name: &str, policy: &str) -> PathBuf {
+    common::scratch_with_policy("test", name, policy)
+}
+
+/// Lines 1 to 4 of the small policies below: `big` denies `t` above 10; nothing allows.
+const BIG_IS_DENIED: &str = "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n";
+/// A test that fails on [`BIG_IS_DENIED`]: a small `t` is denied by default.
+const TEST_SMALL_IS_ALLOWED: &str = "test \"small is allowed\" {\n  action t { x: 3 }\n  expect allow\n}\n";
+/// A test that passes on [`BIG_IS_DENIED`].
+const TEST_BIG_IS_DENIED: &str = "test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n";
+
 #[test]
 fn a_failing_test_names_its_step_and_exits_1() {
-    let dir = common::scratch("test", "failing");
-    std::fs::write(
-        dir.join("p.aarm"),
-        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
-         test \"small is allowed\" {\n  action t { x: 3 }\n  expect allow\n}\n",
-    )
-    .unwrap();
+    let dir = dir_with_policy("failing", &[BIG_IS_DENIED, TEST_SMALL_IS_ALLOWED].concat());
     let out = test(&["."], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -75,7 +81,6 @@ rule trims_are_rewritten on edit {
 
 #[test]
 fn operations_modified_parameters_cancellation_receipts_and_nested_optional_fields_can_be_tested() {
-    let dir = common::scratch("test", "language");
     let tests = r#"
 test "a write opens a case that the host withdraws" {
   action edit operation "write" { path: "a", opts: { mode: "x" } }
@@ -97,7 +102,7 @@ test "a trim is rewritten to the safe path" {
   expect receipts ["decide"]
 }
 "#;
-    std::fs::write(dir.join("p.aarm"), format!("{OPERATIONS}{tests}")).unwrap();
+    let dir = dir_with_policy("language", &format!("{OPERATIONS}{tests}"));
     let out = test(&["."], &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -106,7 +111,6 @@ test "a trim is rewritten to the safe path" {
 
 #[test]
 fn each_new_expectation_fails_when_it_does_not_hold() {
-    let dir = common::scratch("test", "language-failing");
     let tests = r#"
 test "the wrong rewrite" {
   action edit operation "trim" { path: "a", opts: { mode: "x" } }
@@ -126,7 +130,7 @@ test "no operation: no rule applies" {
   expect step_up
 }
 "#;
-    std::fs::write(dir.join("p.aarm"), format!("{OPERATIONS}{tests}")).unwrap();
+    let dir = dir_with_policy("language-failing", &format!("{OPERATIONS}{tests}"));
     let out = test(&["."], &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -146,14 +150,8 @@ test "no operation: no rule applies" {
 
 #[test]
 fn a_test_without_expect_does_not_compile() {
-    let dir = common::scratch("test", "no-expect");
-    std::fs::write(
-        dir.join("p.aarm"),
-        format!(
-            "{OPERATIONS}test \"checks nothing\" {{\n  action edit {{ path: \"a\", opts: {{ mode: \"x\" }} }}\n}}\n"
-        ),
-    )
-    .unwrap();
+    let tests = "test \"checks nothing\" {\n  action edit { path: \"a\", opts: { mode: \"x\" } }\n}\n";
+    let dir = dir_with_policy("no-expect", &format!("{OPERATIONS}{tests}"));
     let out = test(&["."], &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -162,14 +160,7 @@ fn a_test_without_expect_does_not_compile() {
 
 #[test]
 fn filter_runs_only_the_tests_whose_name_contains_it_and_fails_when_it_selects_none() {
-    let dir = common::scratch("test", "filter");
-    std::fs::write(
-        dir.join("p.aarm"),
-        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
-         test \"small is allowed\" {\n  action t { x: 3 }\n  expect allow\n}\n\
-         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
-    )
-    .unwrap();
+    let dir = dir_with_policy("filter", &[BIG_IS_DENIED, TEST_SMALL_IS_ALLOWED, TEST_BIG_IS_DENIED].concat());
     let out = test(&["--filter", "big", "."], &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -189,13 +180,8 @@ fn junit_format_is_a_report_a_ci_system_reads_with_each_failure_and_each_broken_
     let broken = dir.join("broken");
     std::fs::create_dir_all(&good).unwrap();
     std::fs::create_dir_all(&broken).unwrap();
-    std::fs::write(
-        good.join("p.aarm"),
-        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
-         test \"small <is> allowed & fine\" {\n  action t { x: 3 }\n  expect allow\n}\n\
-         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
-    )
-    .unwrap();
+    let small = "test \"small <is> allowed & fine\" {\n  action t { x: 3 }\n  expect allow\n}\n";
+    std::fs::write(good.join("p.aarm"), [BIG_IS_DENIED, small, TEST_BIG_IS_DENIED].concat()).unwrap();
     std::fs::write(broken.join("p.aarm"), "policy q version \"1\"\ntool t { x: Int }\nrule r on t { deny\n").unwrap();
     let out = test(&["--format", "junit", "good", "broken"], &dir);
     assert_eq!(out.status.code(), Some(1));
@@ -215,14 +201,8 @@ fn junit_format_is_a_report_a_ci_system_reads_with_each_failure_and_each_broken_
 
 #[test]
 fn min_coverage_fails_below_the_share_of_rules_the_tests_reach() {
-    let dir = common::scratch("test", "min-coverage");
-    std::fs::write(
-        dir.join("p.aarm"),
-        "policy p version \"1\"\ntool t { x: Int }\nrule big on t { when params.x > 10\n deny }\n\
-         rule small on t { when params.x < 5\n allow }\n\
-         test \"big is denied\" {\n  action t { x: 30 }\n  expect deny rule big\n}\n",
-    )
-    .unwrap();
+    let small = "rule small on t { when params.x < 5\n allow }\n";
+    let dir = dir_with_policy("min-coverage", &[BIG_IS_DENIED, small, TEST_BIG_IS_DENIED].concat());
     // One rule of two is reached: 50%.
     let out = test(&["--min-coverage", "50", "."], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -273,9 +253,7 @@ test "second: large euros of an unverified customer" {
 "#;
 
 fn branches_dir(name: &str) -> PathBuf {
-    let dir = common::scratch("test", name);
-    std::fs::write(dir.join("p.aarm"), BRANCHES).unwrap();
-    dir
+    dir_with_policy(name, BRANCHES)
 }
 
 #[test]

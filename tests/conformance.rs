@@ -20,10 +20,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
 
-/// The RFC 8032 test seed and its public key: the store's receipt signing key.
-pub const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-pub const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-
 /// A policy with a rule for each of the five decisions, chosen by `params.kind`.
 pub const FIVE: &str = r#"
 policy five version "2.1.0"
@@ -77,14 +73,7 @@ pub struct Dir(pub PathBuf);
 
 impl Dir {
     pub fn new(name: &str, policy: &str) -> Dir {
-        let dir = Dir(common::scratch("conformance", name));
-        std::fs::create_dir_all(dir.0.join("policy")).unwrap();
-        std::fs::write(dir.0.join("policy/policy.aarm"), policy).unwrap();
-        std::fs::write(dir.0.join("key.hex"), SEED).unwrap();
-        std::fs::write(dir.0.join("key.pub"), PUBLIC).unwrap();
-        let out = dir.run(&["build", "policy", "-o", "policy.aarmb"]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        dir
+        Dir(common::signed_case_dir("conformance", name, "policy", policy))
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -108,10 +97,7 @@ impl Dir {
 
     /// `aarm case ARGS` on the signed store `cases.db` at `now`.
     pub fn case(&self, args: &[&str], now: &str) -> Output {
-        let mut all = vec!["case"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--store", "cases.db", "--sign-key", "key.hex", "--now", now]);
-        self.run(&all)
+        common::signed_case(&self.0, args, now)
     }
 
     /// `aarm case open` for `request` at `now`: the decision, with `case` and `receipt`.

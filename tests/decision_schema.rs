@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
-use common::{aarm, eval_stdin, root};
+use common::{aarm, build_example, eval_stdin, root};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -80,6 +80,13 @@ fn refused_requests_and_bundles_match_the_decision_schema() {
     assert_valid(&validator, &d, "the bundle.invalid decision");
 }
 
+/// `aarm eval POLICY` of `input` at 10:00 on 2026-11-24: its decision, which must match the schema.
+fn valid_decision_at_10(validator: &jsonschema::Validator, policy: &Path, input: &str) -> Value {
+    let d = decision_of(&eval_stdin(policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
+    assert_valid(validator, &d, input);
+    d
+}
+
 fn run(dir: &Path, args: &[&str]) -> Value {
     let out = aarm().args(args).current_dir(dir).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -90,10 +97,7 @@ fn run(dir: &Path, args: &[&str]) -> Value {
 fn a_case_decision_and_its_approvals_match_the_schemas() {
     let (decisions, approvals) = (schema("decision.json"), schema("approval.json"));
     let dir = common::scratch("schema", "case");
-    let bundle = dir.join("q.aarmb");
-    let built =
-        aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    build_example("quorum_transfer", &dir.join("q.aarmb"));
     let request = root().join("examples/quorum_transfer/request.json");
     let at = ["--store", "cases.db", "--now"];
     let mut open = vec!["case", "open", "--bundle", "q.aarmb", "--input", request.to_str().unwrap()];
@@ -185,9 +189,9 @@ rule big on transfer { step_up { approvers 2 of ["cfo@corp.com", "lead@corp.com"
 #[test]
 fn review_names_where_to_appeal_denials_and_escalations_only() {
     let validator = schema("decision.json");
-    let dir = common::scratch("schema", "review");
-    std::fs::write(
-        dir.join("p.aarm"),
+    let policy = common::scratch_with_policy(
+        "schema",
+        "review",
         r#"policy p version "1"
 settings { review "security-team" allow_valid 5m }
 tool op { kind: String }
@@ -196,13 +200,8 @@ rule wires on op { when params.kind == "wire" step_up { approvers 1 of ["cfo@cor
 rule drops on op { when params.kind == "drop" deny }
 "#,
     )
-    .unwrap();
-    let policy = dir.join("p.aarm");
-    let decide = |input: &str| {
-        let d = decision_of(&eval_stdin(&policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
-        assert_valid(&validator, &d, input);
-        d
-    };
+    .join("p.aarm");
+    let decide = |input: &str| valid_decision_at_10(&validator, &policy, input);
     let op = |kind: &str| format!(r#"{{"action": {{"tool": "op", "params": {{"kind": "{kind}"}}}}}}"#);
     for (kind, effect) in [("drop", "deny"), ("wire", "step_up"), ("other", "deny")] {
         let d = decide(&op(kind));
@@ -224,9 +223,9 @@ rule drops on op { when params.kind == "drop" deny }
 #[test]
 fn redacted_fields_are_named_in_the_decision() {
     let validator = schema("decision.json");
-    let dir = common::scratch("schema", "redacted");
-    std::fs::write(
-        dir.join("p.aarm"),
+    let policy = common::scratch_with_policy(
+        "schema",
+        "redacted",
         r#"policy p version "1"
 tool pay { pin: String @redact, card: { number: String @redact, brand: String }, amount: Int }
 tool ping { host: String }
@@ -235,13 +234,8 @@ rule right on pay { when params.pin == "2468" allow }
 rule pings on ping { allow }
 "#,
     )
-    .unwrap();
-    let policy = dir.join("p.aarm");
-    let decide = |input: &str| {
-        let d = decision_of(&eval_stdin(&policy, input.as_bytes(), &["--now", "2026-11-24T10:00:00Z"]));
-        assert_valid(&validator, &d, input);
-        d
-    };
+    .join("p.aarm");
+    let decide = |input: &str| valid_decision_at_10(&validator, &policy, input);
     let pay = |pin: &str| {
         format!(
             r#"{{"action": {{"tool": "pay", "params": {{"pin": "{pin}", "card": {{"number": "4111", "brand": "v"}}, "amount": 5}}}}}}"#

@@ -6,14 +6,12 @@
 
 mod common;
 
-use common::{aarm, root, scratch};
+use common::{aarm, build_example, golden_difference, root, scratch};
 
 fn disassembly(example: &str) -> String {
     let dir = scratch("disassemble", example);
     let bundle = dir.join(format!("{example}.aarmb"));
-    let built =
-        aarm().args(["build", &format!("examples/{example}"), "-o"]).arg(&bundle).current_dir(root()).output().unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    build_example(example, &bundle);
     let out = aarm().arg("inspect").arg(&bundle).arg("--disassemble").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -23,19 +21,10 @@ fn disassembly(example: &str) -> String {
 
 #[test]
 fn disassembly_matches_golden_files() {
-    let bless = std::env::var_os("AARM_BLESS").is_some();
     let mut failures = Vec::new();
     for example in ["payments", "rate_limits"] {
-        let got = disassembly(example);
         let path = root().join(format!("tests/golden/{example}.disasm"));
-        if bless {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!("--- {example}: expected\n{expected}\n--- got\n{got}"));
-        }
+        failures.extend(golden_difference(example, &path, &disassembly(example)));
     }
     assert!(failures.is_empty(), "disassembly differs (AARM_BLESS=1 to accept):\n{}", failures.join("\n"));
 }

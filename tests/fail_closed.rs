@@ -10,7 +10,7 @@ use aarm::cases::lifecycle::receipt::{Receipt, ReceiptDraft};
 use aarm::cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm::cases::store::memory::MemoryStore;
 use aarm::cases::store::{CaseStore, StoreError};
-use aarm::runtime::decision::{codes, Effect};
+use aarm::runtime::decision::{codes, Decision, Effect};
 use aarm::runtime::engine::Engine;
 use std::sync::Arc;
 
@@ -44,14 +44,19 @@ fn pay(amount: i64, items: usize) -> String {
     format!(r#"{{"action": {{"tool": "pay", "params": {{"amount": {amount}, "items": [{}]}}}}}}"#, items.join(","))
 }
 
+/// `d`, the decision on `what`, is the deny of an evaluation error whose message names `cause`.
+fn assert_eval_error_deny(d: &Decision, cause: &str, what: &str) {
+    assert_eq!(d.decision, Effect::Deny, "{what}: {d:?}");
+    assert_eq!(d.reason.code, codes::EVAL_ERROR, "{what}: {d:?}");
+    assert!(d.reason.message.contains(cause), "{what}: {}", d.reason.message);
+}
+
 #[test]
 fn an_evaluation_error_is_a_deny_naming_the_rule_even_under_default_allow() {
     let (engine, _) = engine(POLICY);
     let d = engine.decide_json(&pay(4_000_000_000, 0), NOW);
-    assert_eq!(d.decision, Effect::Deny);
-    assert_eq!(d.reason.code, codes::EVAL_ERROR);
+    assert_eval_error_deny(&d, "overflow", "a product past the Int range");
     assert_eq!(d.rule.as_deref(), Some("p.overflow"));
-    assert!(d.reason.message.contains("overflow"), "{}", d.reason.message);
 }
 
 #[test]
@@ -60,9 +65,7 @@ fn exhausted_fuel_is_a_deny_not_a_hang() {
     // 3 000 × 3 000 iterations: far past the instruction budget. That it stops is the fuel's
     // doing (the message says so); how fast is the benchmarks' business, not a test's.
     let d = engine.decide_json(&pay(5, 3_000), NOW);
-    assert_eq!(d.decision, Effect::Deny);
-    assert_eq!(d.reason.code, codes::EVAL_ERROR);
-    assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
+    assert_eval_error_deny(&d, "fuel", "3 000 × 3 000 iterations");
 }
 
 /// A policy whose work is quadratic in the request without fuel for data: `filter` copies its
@@ -86,10 +89,7 @@ fn work_on_large_data_is_charged_as_fuel() {
     let (engine, _) = engine(QUADRATIC);
     // Stopped by fuel (the message says so), not by the data running out.
     for items in [100_000, 30_000] {
-        let d = engine.decide_json(&pay(1, items), NOW);
-        assert_eq!(d.decision, Effect::Deny, "{items} items: {d:?}");
-        assert_eq!(d.reason.code, codes::EVAL_ERROR, "{items} items");
-        assert!(d.reason.message.contains("fuel"), "{}", d.reason.message);
+        assert_eval_error_deny(&engine.decide_json(&pay(1, items), NOW), "fuel", &format!("{items} items"));
     }
     // Small data stays well within the budget.
     let d = engine.decide_json(&pay(1, 100), NOW);

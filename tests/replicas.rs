@@ -5,97 +5,44 @@
 //! loses nothing acknowledged, and at the end the receipt chain exported from the database
 //! verifies and holds every case.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use std::time::Instant;
 
 #[path = "../cases/tests/common/postgres.rs"]
 mod pg;
 
-/// A bound only a broken server reaches (no test asserts how fast anything is).
-const BOUND: Duration = Duration::from_secs(120);
+mod common;
+use common::{aarm, build_example, http_json, succeeds, Served, SERVE_BOUND};
 
-fn aarm() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_aarm"))
-}
-
-fn temp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-replicas-{name}"));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-struct Replica {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A scratch directory for the test `name`, with `examples/EXAMPLE` built into it as `bundle`:
+/// the directory and the bundle's path.
+fn scratch_with_bundle(name: &str, example: &str, bundle: &str) -> (PathBuf, PathBuf) {
+    let dir = common::scratch("replicas", name);
+    let bundle = dir.join(bundle);
+    build_example(example, &bundle);
+    (dir, bundle)
 }
 
 /// Starts `aarm serve` on `store` and waits until it logs its address.
-fn replica(bundle: &Path, store: &str) -> Replica {
-    let mut child = aarm()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", "examples/serve.toml", "--log-format", "json"])
-        .arg("--bundle")
-        .arg(bundle)
-        .args(["--store", store])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let start = Instant::now();
-    let addr = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
-        if v["message"] == "aarm serve listening" {
-            break v["addr"].as_str().unwrap().to_string();
-        }
-        assert!(start.elapsed() < BOUND, "no address logged");
-    };
-    // Keep reading its log, so that the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Replica { child, addr }
-}
-
-/// One HTTP/1.1 call (the root crate has no HTTP client): the status and the JSON body.
-fn call(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(BOUND)).unwrap();
-    write!(
-        sock,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+fn replica(bundle: &Path, store: &str) -> Served {
+    Served::start(
+        aarm().args(["serve", "--config", "examples/serve.toml", "--bundle"]).arg(bundle).args(["--store", store]),
     )
-    .unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    let status: u16 = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
-    let json = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    // A chunked body: the JSON is the line that starts with `{`.
-    let json = json.lines().find(|l| l.starts_with('{')).unwrap_or("null");
-    (status, serde_json::from_str(json).unwrap_or_else(|_| panic!("not JSON: {answer}")))
 }
 
 fn approve(addr: &str, case: &str, token: &str) -> (u16, serde_json::Value) {
-    call(addr, "POST", &format!("/v1/cases/{case}/approve"), token, "{}")
+    http_json(addr, "POST", &format!("/v1/cases/{case}/approve"), token, "{}")
 }
 
 #[test]
 fn three_replicas_on_one_database_act_as_one_service() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("three");
-    let bundle = dir.join("treasury.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let (dir, bundle) = scratch_with_bundle("three", "quorum_transfer", "treasury.aarmb");
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
-    let mut replicas: Vec<Replica> = (0..3).map(|_| replica(&bundle, &url)).collect();
+    let mut replicas: Vec<Served> = (0..3).map(|_| replica(&bundle, &url)).collect();
 
     let mut resolved = Vec::new();
     for round in 0..6usize {
@@ -109,12 +56,12 @@ fn three_replicas_on_one_database_act_as_one_service() {
         }
         let addr = |i: usize| replicas[(round + i) % 3].addr.clone();
         // Opened on one replica...
-        let (status, opened) = call(&addr(0), "POST", "/v1/decide", "agent-token-1", &request);
+        let (status, opened) = http_json(&addr(0), "POST", "/v1/decide", "agent-token-1", &request);
         assert_eq!(status, 200, "{opened}");
         assert_eq!(opened["decision"], "step_up", "{opened}");
         let case = opened["case"].as_str().unwrap().to_string();
         // ...seen and approved once on another...
-        let (status, seen) = call(&addr(1), "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
+        let (status, seen) = http_json(&addr(1), "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
         assert_eq!((status, seen["state"].as_str()), (200, Some("pending_approval")), "{seen}");
         let (status, first) = approve(&addr(1), &case, "tok-cfo");
         assert_eq!(status, 200, "{first}");
@@ -137,19 +84,17 @@ fn three_replicas_on_one_database_act_as_one_service() {
     // Every acknowledged case is there, resolved, seen alike from every replica.
     for case in &resolved {
         for r in &replicas {
-            let (status, c) = call(&r.addr, "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
+            let (status, c) = http_json(&r.addr, "GET", &format!("/v1/cases/{case}"), "tok-ops", "");
             assert_eq!((status, c["state"].as_str()), (200, Some("allowed")), "{case} on {}: {c}", r.addr);
         }
     }
     drop(replicas);
 
     // One chain: exported from the database, it verifies and holds every case's receipts.
-    let export = aarm().args(["receipts", "export", "--store", &url]).output().unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let export = succeeds(aarm().args(["receipts", "export", "--store", &url]));
     let file = dir.join("chain.jsonl");
     std::fs::write(&file, &export.stdout).unwrap();
-    let verify = aarm().args(["receipts", "verify"]).arg(&file).output().unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    succeeds(aarm().args(["receipts", "verify"]).arg(&file));
     let text = String::from_utf8(export.stdout).unwrap();
     for case in &resolved {
         let approvals =
@@ -161,18 +106,14 @@ fn three_replicas_on_one_database_act_as_one_service() {
 #[test]
 fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("cli");
-    let bundle = dir.join("treasury.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
-    let open = aarm()
-        .args(["case", "open", "--store", &url, "--bundle"])
-        .arg(&bundle)
-        .args(["--input", "examples/quorum_transfer/request.json"])
-        .output()
-        .unwrap();
-    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
-    let list = aarm().args(["case", "list", "--store", &url]).output().unwrap();
-    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let (_, bundle) = scratch_with_bundle("cli", "quorum_transfer", "treasury.aarmb");
+    succeeds(
+        aarm()
+            .args(["case", "open", "--store", &url, "--bundle"])
+            .arg(&bundle)
+            .args(["--input", "examples/quorum_transfer/request.json"]),
+    );
+    let list = succeeds(aarm().args(["case", "list", "--store", &url]));
     assert!(String::from_utf8_lossy(&list.stdout).contains("case-000001"));
 
     // A database that does not exist is an error naming it, never its password.
@@ -188,16 +129,13 @@ fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
 #[test]
 fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("stats");
-    let bundle = dir.join("credentials.aarmb");
-    assert!(aarm().args(["build", "examples/credentials", "-o"]).arg(&bundle).status().unwrap().success());
-    let open = aarm()
-        .args(["case", "open", "--store", &url, "--bundle"])
-        .arg(&bundle)
-        .args(["--input", "examples/credentials/request.json", "--now", "2026-11-24T02:00:00Z"])
-        .output()
-        .unwrap();
-    assert!(open.status.success(), "{}", String::from_utf8_lossy(&open.stderr));
+    let (dir, bundle) = scratch_with_bundle("stats", "credentials", "credentials.aarmb");
+    succeeds(aarm().args(["case", "open", "--store", &url, "--bundle"]).arg(&bundle).args([
+        "--input",
+        "examples/credentials/request.json",
+        "--now",
+        "2026-11-24T02:00:00Z",
+    ]));
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let sources = dir.join("sources.toml");
     std::fs::write(
@@ -205,15 +143,13 @@ fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
         format!("[evidence.sources.maintenance_api]\nkind = \"http\"\nurl = \"http://{closed}/facts\"\n"),
     )
     .unwrap();
-    let tick = aarm()
-        .args(["case", "tick", "--store", &url, "--sources"])
-        .arg(&sources)
-        .args(["--now", "2026-11-24T02:00:05Z"])
-        .output()
-        .unwrap();
-    assert!(tick.status.success(), "{}", String::from_utf8_lossy(&tick.stderr));
-    let stats = aarm().args(["case", "stats", "--store", &url, "--format", "json"]).output().unwrap();
-    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    succeeds(
+        aarm()
+            .args(["case", "tick", "--store", &url, "--sources"])
+            .arg(&sources)
+            .args(["--now", "2026-11-24T02:00:05Z"]),
+    );
+    let stats = succeeds(aarm().args(["case", "stats", "--store", &url, "--format", "json"]));
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["resolver_attempts"], serde_json::json!({ "maintenance_api": { "failed": 1 } }), "{stats}");
     assert_eq!(stats["deferred"], 1, "{stats}");
@@ -223,7 +159,7 @@ fn case_stats_counts_resolver_tries_by_source_in_a_postgres_store() {
 /// it is now): from then on the server has subscribed, so no later change can be missed.
 fn follow(addr: &str, case: &str, token: &str) -> BufReader<std::net::TcpStream> {
     let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(BOUND)).unwrap();
+    sock.set_read_timeout(Some(SERVE_BOUND)).unwrap();
     write!(
         sock,
         "GET /v1/cases/{case}/events?timeout_s=300 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
@@ -236,7 +172,7 @@ fn follow(addr: &str, case: &str, token: &str) -> BufReader<std::net::TcpStream>
     stream
 }
 
-/// The next `case` event's JSON on an event stream (a read past [`BOUND`] fails the test).
+/// The next `case` event's JSON on an event stream (a read past [`SERVE_BOUND`] fails the test).
 fn next_event(stream: &mut BufReader<std::net::TcpStream>) -> serde_json::Value {
     loop {
         let mut line = String::new();
@@ -249,19 +185,17 @@ fn next_event(stream: &mut BufReader<std::net::TcpStream>) -> serde_json::Value 
 
 /// A waiter on replica A is woken by an approval made on replica B (PostgreSQL `LISTEN/NOTIFY`),
 /// not by its wait running out: the stream asks for 300 s and the read gives up after
-/// [`BOUND`], so only a wake delivers the `allowed` event. Prints the approve → woken latency.
+/// [`SERVE_BOUND`], so only a wake delivers the `allowed` event. Prints the approve → woken latency.
 #[test]
 fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
     let Some(url) = pg::database() else { return };
-    let dir = temp("wake");
-    let bundle = dir.join("treasury.aarmb");
-    assert!(aarm().args(["build", "examples/quorum_transfer", "-o"]).arg(&bundle).status().unwrap().success());
+    let (_, bundle) = scratch_with_bundle("wake", "quorum_transfer", "treasury.aarmb");
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
     let (a, b) = (replica(&bundle, &url), replica(&bundle, &url));
 
     let mut latencies = Vec::new();
     for _ in 0..50 {
-        let (status, opened) = call(&a.addr, "POST", "/v1/decide", "agent-token-1", &request);
+        let (status, opened) = http_json(&a.addr, "POST", "/v1/decide", "agent-token-1", &request);
         assert_eq!((status, opened["decision"].as_str()), (200, Some("step_up")), "{opened}");
         let case = opened["case"].as_str().unwrap().to_string();
         let (status, first) = approve(&b.addr, &case, "tok-cfo");

@@ -43,6 +43,18 @@ fn names(loaded: &Loaded) -> Vec<String> {
     loaded.modules.iter().map(|m| loaded.sources.name(m.file).to_string()).collect()
 }
 
+/// The loaded modules in load order: a file by its path under `dir`, a standard module by name.
+fn relative_names(loaded: &Loaded, dir: &Path) -> Vec<String> {
+    loaded
+        .modules
+        .iter()
+        .map(|m| match &m.source {
+            ModuleSource::File(p) => p.strip_prefix(dir).unwrap().display().to_string(),
+            ModuleSource::Std(n) => n.clone(),
+        })
+        .collect()
+}
+
 fn codes(loaded: &Loaded) -> Vec<&'static str> {
     loaded.diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
@@ -124,17 +136,22 @@ fn a_file_given_as_root_and_reached_by_use_is_loaded_once() {
 // ---------------------------------------------------------------------------------------------
 // Roots
 
+/// The error loading `root` gives; loading it must fail.
+fn load_error(root: &Path) -> LoadError {
+    match load(std::slice::from_ref(&root.to_path_buf())) {
+        Err(e) => e,
+        Ok(loaded) => panic!("expected a load error, got {:?}", names(&loaded)),
+    }
+}
+
 #[test]
 fn a_missing_root_is_a_load_error() {
     let dir = TempDir::new("missing-root");
     let missing = dir.path().join("nope");
-    match load(std::slice::from_ref(&missing)) {
-        Err(e @ LoadError::NotFound { .. }) => {
-            assert_eq!(e.path(), missing);
-            assert!(e.to_string().contains("nope"));
-        }
-        other => panic!("expected NotFound, got {other:?}"),
-    }
+    let e = load_error(&missing);
+    assert!(matches!(e, LoadError::NotFound { .. }), "expected NotFound, got {e:?}");
+    assert_eq!(e.path(), missing);
+    assert!(e.to_string().contains("nope"));
 }
 
 #[test]
@@ -145,14 +162,11 @@ fn a_directory_without_policy_files_is_a_load_error_not_an_empty_bundle() {
     dir.write(".hidden/h.aarm", "group h = [\"a\"]");
     dir.write("target/t.aarm", "group t = [\"a\"]");
     let root = dir.path().to_path_buf();
-    match load(std::slice::from_ref(&root)) {
-        Err(e @ LoadError::NoPolicyFiles { .. }) => {
-            assert_eq!(e.path(), root);
-            assert!(e.to_string().contains("no `.aarm` file"), "{e}");
-            assert!(e.to_string().contains("help: "), "{e}");
-        }
-        other => panic!("expected NoPolicyFiles, got {other:?}"),
-    }
+    let e = load_error(&root);
+    assert!(matches!(e, LoadError::NoPolicyFiles { .. }), "expected NoPolicyFiles, got {e:?}");
+    assert_eq!(e.path(), root);
+    assert!(e.to_string().contains("no `.aarm` file"), "{e}");
+    assert!(e.to_string().contains("help: "), "{e}");
 }
 
 #[test]
@@ -169,15 +183,7 @@ fn walk_is_sorted_recursive_and_skips_hidden_and_target() {
     dir.write(".swap.aarm", "this would not parse {");
     let first = load(&[dir.path().to_path_buf()]).unwrap();
     assert!(first.diagnostics.is_empty(), "{:?}", first.diagnostics);
-    let relative: Vec<String> = first
-        .modules
-        .iter()
-        .map(|m| match &m.source {
-            ModuleSource::File(p) => p.strip_prefix(dir.path()).unwrap().display().to_string(),
-            ModuleSource::Std(n) => n.clone(),
-        })
-        .collect();
-    assert_eq!(relative, ["a.aarm", "sub/a.aarm", "sub/b.aarm", "z.aarm"]);
+    assert_eq!(relative_names(&first, dir.path()), ["a.aarm", "sub/a.aarm", "sub/b.aarm", "z.aarm"]);
     let second = load(&[dir.path().to_path_buf()]).unwrap();
     assert_eq!(names(&first), names(&second));
 }
@@ -232,15 +238,10 @@ fn relative_uses_resolve_from_the_using_files_directory() {
     dir.write("shared/deeper/x.aarm", "group g = [\"x\"]");
     let loaded = load(&[a]).unwrap();
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let relative: Vec<String> = loaded
-        .modules
-        .iter()
-        .map(|m| match &m.source {
-            ModuleSource::File(p) => p.strip_prefix(dir.path()).unwrap().display().to_string(),
-            ModuleSource::Std(n) => n.clone(),
-        })
-        .collect();
-    assert_eq!(relative, ["policies/a.aarm", "shared/lib.aarm", "policies/sibling.aarm", "shared/deeper/x.aarm"]);
+    assert_eq!(
+        relative_names(&loaded, dir.path()),
+        ["policies/a.aarm", "shared/lib.aarm", "policies/sibling.aarm", "shared/deeper/x.aarm"]
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@
 
 use crate::program::Program;
 use crate::verify::VerifyError;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+/// The public key type this module's functions take and give (a trusted key, a signer's key), so
+/// that a caller can name it without depending on `ed25519-dalek` itself.
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 

@@ -259,13 +259,7 @@ fn rounds(lc: &mut Lifecycle<AnyStore>, resolver: &sources::Resolver, now: i64) 
 }
 
 pub fn run(args: &CaseArgs) -> ExitCode {
-    match run_inner(&args.command) {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            crate::errln!("error: {message}");
-            ExitCode::from(exit::USAGE)
-        }
-    }
+    exit::status(run_inner(&args.command))
 }
 
 /// Applies an event and reports it: 0 accepted (the case printed), 1 rejected (reason on stderr).

@@ -4,7 +4,7 @@
 
 use super::exit;
 use super::output::Format;
-use super::source::{compile_path, engine_of, read_input};
+use super::source::{compile_path, engine_of, public_keys, read_input};
 use aarm_runtime::bundle;
 use aarm_runtime::decision::{codes, Decision, Effect, PolicyRef};
 use aarm_runtime::engine::Engine;
@@ -89,19 +89,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let mut trusted = Vec::new();
-    for k in &args.keys {
-        match std::fs::read(k)
-            .map_err(|e| e.to_string())
-            .and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string()))
-        {
-            Ok(key) => trusted.push(key),
-            Err(e) => {
-                crate::errln!("error: cannot use public key {}: {e}", k.display());
-                return ExitCode::from(exit::USAGE);
-            }
-        }
-    }
+    let trusted = match public_keys(&args.keys) {
+        Ok(keys) => keys,
+        Err(code) => return ExitCode::from(code),
+    };
     let engine = if is_bundle(&args.bundle) {
         let bytes = match std::fs::read(&args.bundle) {
             Ok(b) => b,

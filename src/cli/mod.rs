@@ -32,6 +32,18 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Usage or I/O error.
     pub const USAGE: u8 = 2;
+
+    /// The exit status of a command that returns its code or an error message: the error is
+    /// printed (`error: MESSAGE`) and is a usage error.
+    pub fn status(result: Result<u8, String>) -> std::process::ExitCode {
+        match result {
+            Ok(code) => std::process::ExitCode::from(code),
+            Err(message) => {
+                crate::errln!("error: {message}");
+                std::process::ExitCode::from(USAGE)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Parser)]

@@ -1,7 +1,7 @@
 //! `aarm receipts export --store DB [--case ID]` and `aarm receipts verify FILE [--key PUB]`.
 
 use super::exit;
-use super::source::read_input;
+use super::source::{public_keys, read_input};
 use aarm_cases::export;
 use aarm_cases::receipts::VerifyOptions;
 use aarm_cases::store::any::AnyStore;
@@ -78,19 +78,10 @@ pub fn run(args: &ReceiptsArgs) -> ExitCode {
             }
         },
         ReceiptsCommand::Verify { file, keys } => {
-            let mut trusted = Vec::new();
-            for k in keys {
-                match std::fs::read(k)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string()))
-                {
-                    Ok(key) => trusted.push(key),
-                    Err(e) => {
-                        crate::errln!("error: cannot use public key {}: {e}", k.display());
-                        return ExitCode::from(exit::USAGE);
-                    }
-                }
-            }
+            let trusted = match public_keys(keys) {
+                Ok(keys) => keys,
+                Err(code) => return ExitCode::from(code),
+            };
             let text = match read_input(file) {
                 Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(e) => {

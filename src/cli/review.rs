@@ -57,13 +57,7 @@ pub struct VerdictArgs {
 }
 
 pub fn run(args: &ReviewArgs) -> ExitCode {
-    match run_inner(&args.command) {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            crate::errln!("error: {message}");
-            ExitCode::from(exit::USAGE)
-        }
-    }
+    exit::status(run_inner(&args.command))
 }
 
 fn verdict(id: &str, verdict: &str, a: &VerdictArgs) -> Result<u8, String> {

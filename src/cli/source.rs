@@ -5,7 +5,7 @@ use super::exit;
 use super::output::{print_diagnostics, Format};
 use aarm_compiler::{compile, load, load_text, Loaded};
 use aarm_lang::limits::MAX_SOURCE_BYTES;
-use aarm_runtime::bundle;
+use aarm_runtime::bundle::{self, VerifyingKey};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::program::Program;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,24 @@ pub fn load_path(path: &Path) -> Result<Loaded, u8> {
         crate::errln!("error: {e}");
         exit::USAGE
     })
+}
+
+/// The public keys at `paths` (32 bytes, raw or hex) that a bundle or a receipt chain must be
+/// signed with, or the exit code to stop with: a key that cannot be read or used is a usage error
+/// (the message, `cannot use public key PATH: …`, is printed).
+pub fn public_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>, u8> {
+    paths
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| bundle::verifying_key_from_file_bytes(&b).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    crate::errln!("error: cannot use public key {}: {e}", path.display());
+                    exit::USAGE
+                })
+        })
+        .collect()
 }
 
 /// A freshly compiled program encoded as `aarm build` writes it and loaded as a host loads it

@@ -105,13 +105,7 @@ pub fn run(args: &McpArgs) -> ExitCode {
         McpCommand::Import(a) => run_import(a),
         McpCommand::Proxy(a) => run_proxy(a.as_ref()),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            crate::errln!("error: {message}");
-            ExitCode::from(exit::USAGE)
-        }
-    }
+    exit::status(result)
 }
 
 fn run_import(args: &ImportArgs) -> Result<u8, String> {
