@@ -187,13 +187,13 @@ fn record(decision: &mut Decision, req: &Request, params: Arc<[Arc<str>]>, valid
 pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) -> Arc<[Arc<str>]> {
     let keys = &req.params_json;
     if let Some(names) = declared {
-        if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k.as_str())).is_ok()) {
+        if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k)).is_ok()) {
             // As many distinct keys as names, each one of them: the same set.
             return Arc::clone(names);
         }
         let mut found: Vec<usize> = Vec::with_capacity(keys.len());
         for k in keys.keys() {
-            match names.binary_search_by(|n| (**n).cmp(k.as_str())) {
+            match names.binary_search_by(|n| (**n).cmp(k)) {
                 Ok(i) => found.push(i),
                 Err(_) => {
                     found.clear();
@@ -206,7 +206,7 @@ pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) ->
             return found.iter().filter_map(|&i| names.get(i).cloned()).collect();
         }
     }
-    let mut params: Vec<&str> = keys.keys().map(String::as_str).collect();
+    let mut params: Vec<&str> = keys.keys().collect();
     params.sort_unstable();
     params.into_iter().map(Arc::from).collect()
 }
@@ -330,7 +330,7 @@ fn try_assemble<S: Resolved>(
 /// The request's action with `assigned` written into its params, each value as JSON of its
 /// declared type (a record is an object).
 fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, EvalError> {
-    let mut params = req.params_json.clone();
+    let mut params = req.params_json.to_map();
     for a in assigned {
         if let Value::Unknown(_) = a.value {
             // A rewritten action must be definite: fail closed.
@@ -347,8 +347,9 @@ mod tests {
     use super::*;
 
     fn request(keys: &[&str]) -> Request {
-        let params_json = keys.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
-        Request::for_tests(Vec::new(), params_json)
+        let params_json: serde_json::Map<_, _> =
+            keys.iter().map(|k| (k.to_string(), serde_json::Value::Null)).collect();
+        Request::for_tests(Vec::new(), params_json.into())
     }
 
     /// The scope's names are the request's keys sorted, whether shared from the declaration,

@@ -85,7 +85,7 @@ use crate::input::{
 };
 pub use crate::input::{exact_number, exact_number_of, InputError, Limits, MAX_DEPTH_CEILING};
 use crate::record::MAX_REQUEST_ID_BYTES;
-use crate::request::{Context, Identity, Request};
+use crate::request::{Context, Identity, Params, Request};
 use crate::schema::{Schema, ToolSchema, ValueType};
 use crate::value::{format_decimal, format_time, Value};
 use serde_json::{Map, Number, Value as Json};
@@ -351,6 +351,7 @@ fn convert_checked(
 
     let request_id = request_id(top, &root)?;
 
+    let params_json = Params::from(params_json);
     Ok(Request { request_id, tool, tool_index, operation, params, params_json, identity, context, evidence })
 }
 

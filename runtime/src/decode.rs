@@ -35,7 +35,7 @@
 
 use crate::input::{dedup, empty_list, empty_str, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
 use crate::record::MAX_REQUEST_ID_BYTES;
-use crate::request::{Context, Identity, Request};
+use crate::request::{Context, Identity, Params, Request};
 use crate::schema::{FieldSchema, Schema, ValueType};
 use crate::value::Value;
 use serde_json::{Map, Number, Value as Json};
@@ -92,7 +92,7 @@ struct Top<'t> {
     request_id: Option<Arc<str>>,
     tool: Option<Cow<'t, str>>,
     operation: Option<Arc<str>>,
-    params: Option<Map<String, Json>>,
+    params: Option<Params>,
     /// The params already converted into the declared tool's slots, when `params` came after
     /// `tool` (see `Reader::declared_params`).
     slots: Option<Vec<Value>>,
@@ -489,7 +489,7 @@ impl<'t> Reader<'t> {
             (None, Some(decl)) => {
                 let path = Path::Root;
                 let (action, params) = (path.key("action"), "params");
-                conv.fields(&decl.fields, &params_json, &action.key(params), "parameter").ok()?
+                conv.fields(&decl.fields, &params_json.to_map(), &action.key(params), "parameter").ok()?
             }
             (None, None) => Vec::new(),
         };
@@ -556,7 +556,7 @@ impl<'t> Reader<'t> {
                         top.params = Some(params);
                         top.slots = Some(slots);
                     }
-                    _ => top.params = Some(r.json_object()?),
+                    _ => top.params = Some(Params::from(r.json_object()?)),
                 }
                 Some(())
             }
@@ -568,8 +568,8 @@ impl<'t> Reader<'t> {
     /// each key found among `fields` by name, each value converted straight into its slot, and
     /// kept as given for `Request::params_json`. An unknown or repeated key, a value of the wrong
     /// type or a required field missing declines, as [`Conv::fields`] would refuse them.
-    fn declared_params(&mut self, fields: &[FieldSchema], conv: &Conv<'_>) -> Read<(Map<String, Json>, Vec<Value>)> {
-        let mut map = Map::with_capacity(fields.len());
+    fn declared_params(&mut self, fields: &[FieldSchema], conv: &Conv<'_>) -> Read<(Params, Vec<Value>)> {
+        let mut given = Params::with_capacity(fields.len());
         let mut slots = vec![Value::Absent; fields.len()];
         let mut seen = 0u64;
         self.object(|r, key| {
@@ -581,7 +581,7 @@ impl<'t> Reader<'t> {
             let params = action.key(params);
             let field = fields.get(i)?;
             *slots.get_mut(i)? = conv.convert(&value, &field.ty, &params.key(&field.name)).ok()?;
-            map.insert(key.into_owned(), value);
+            given.push_new(key.into_owned(), value);
             Some(())
         })?;
         for (i, f) in fields.iter().enumerate() {
@@ -590,7 +590,7 @@ impl<'t> Reader<'t> {
                 return None;
             }
         }
-        Some((map, slots))
+        Some((given, slots))
     }
 
     fn identity(&mut self) -> Read<Option<Identity>> {

@@ -400,7 +400,7 @@ mod tests {
     use std::sync::Arc;
 
     fn request(params: Vec<Value>) -> Request {
-        Request::for_tests(params, serde_json::Map::new())
+        Request::for_tests(params, Default::default())
     }
 
     fn s(x: &str) -> Value {
