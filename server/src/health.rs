@@ -36,8 +36,8 @@ pub async fn check(
     Ok(json!({
         "status": status,
         "bundle_hash": engine.bundle_hash(),
-        "policy": policy.name,
-        "version": policy.version,
+        "policy": &*policy.name,
+        "version": &*policy.version,
         "quarantined_cases": quarantined,
         "connections": { "open": connections.open(), "max": connections.max() },
     }))

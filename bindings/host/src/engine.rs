@@ -82,7 +82,7 @@ impl Bundle {
     /// `{"name", "version"}` of the bundle's policy (the first, when it holds several).
     pub fn policy(&self) -> Json {
         let p = self.engine.default_policy();
-        json!({ "name": p.name, "version": p.version })
+        json!({ "name": &*p.name, "version": &*p.version })
     }
 
     /// The declared tools, what a framework needs to map its tool calls:
