@@ -880,19 +880,8 @@ impl Checker<'_> {
         }
         if args.len() != params.len() {
             self.report(
-                Diagnostic::new(
-                    Code::WrongArgumentCount,
-                    s.file,
-                    span,
-                    format!(
-                        "`{name}` takes {} argument{}, but {} {} given",
-                        params.len(),
-                        plural(params.len()),
-                        args.len(),
-                        were(args.len())
-                    ),
-                )
-                .with_help(signature(name, &params, &ret)),
+                wrong_argument_count(s.file, span, name, params.len(), args.len())
+                    .with_help(signature(name, &params, &ret)),
             );
             return error_expr(span);
         }
@@ -1007,21 +996,9 @@ impl Checker<'_> {
                 params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ")
             );
             self.report(
-                Diagnostic::new(
-                    Code::WrongArgumentCount,
-                    s.file,
-                    span,
-                    format!(
-                        "`{}` takes {} argument{}, but {} {} given",
-                        callee.name,
-                        params.len(),
-                        plural(params.len()),
-                        args.len(),
-                        were(args.len())
-                    ),
-                )
-                .with_secondary(decl.loc.file, decl.loc.span, "declared here")
-                .with_help(format!("the signature is `{sig}`")),
+                wrong_argument_count(s.file, span, &callee.name, params.len(), args.len())
+                    .with_secondary(decl.loc.file, decl.loc.span, "declared here")
+                    .with_help(format!("the signature is `{sig}`")),
             );
             return error_expr(span);
         }
@@ -1032,6 +1009,12 @@ impl Checker<'_> {
         }
         ex(ExprKind::Call { func: decl.id, args: out }, ret, span)
     }
+}
+
+/// "`NAME` takes N arguments, but M were given": a method's or a function's call alike.
+fn wrong_argument_count(file: FileId, span: Span, name: &str, wanted: usize, given: usize) -> Diagnostic {
+    let message = format!("`{name}` takes {wanted} argument{}, but {given} {} given", plural(wanted), were(given));
+    Diagnostic::new(Code::WrongArgumentCount, file, span, message)
 }
 
 fn plural(n: usize) -> &'static str {
