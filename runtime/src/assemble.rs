@@ -221,7 +221,7 @@ pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError,
     let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
     d.error_at = error_at.map(Box::new);
     d.rule = Some(name);
-    d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| r.as_str().to_string());
+    d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
     d
 }
@@ -230,7 +230,7 @@ fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: S
     let mut d = Decision::fail_closed(code, message, rule.policy.clone().into_owned());
     d.decision = effect;
     d.rule = Some(rule.qualified_name.to_string());
-    d.risk = rule.risk.map(|r| r.as_str().to_string());
+    d.risk = rule.risk.map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.confidence.map(confidence);
     d
 }
@@ -310,7 +310,7 @@ fn try_assemble<S: Resolved>(
                 RuleDecision::StepUp(s) => {
                     let obligation = StepUpObligation::from(s);
                     if d.risk.is_none() {
-                        d.risk = Some(obligation.risk.clone());
+                        d.risk = Some(Cow::Owned(obligation.risk.clone()));
                     }
                     d.step_up = Some(Box::new(obligation));
                 }

@@ -4,6 +4,7 @@ use crate::record::{earliest, new_decision_id, schema_default, Scope};
 use crate::spans::ErrorLocation;
 use crate::value::{format_time, parse_time};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use crate::policy::Effect;
@@ -121,8 +122,10 @@ pub struct ActionOut {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The version of this JSON: [`crate::record::DECISION_SCHEMA`].
+    /// Borrowed from the constant when the engine made the decision (no allocation per decision),
+    /// owned when it was read from JSON.
     #[serde(default = "crate::record::schema_default")]
-    pub schema: String,
+    pub schema: Cow<'static, str>,
     /// The host's id of this decision (a ULID, see [`crate::record`]); `null` only from the bare
     /// engine, before a host hands the decision out.
     #[serde(default)]
@@ -153,7 +156,7 @@ pub struct Decision {
     /// Which policy and bundle decided.
     pub policy: PolicyRef,
     /// The rule's `risk`, else its step-up's; `None` otherwise.
-    pub risk: Option<String>,
+    pub risk: Option<Cow<'static, str>>,
     /// The rule's `confidence`, 0 to 1; `None` when it has none.
     pub confidence: Option<f64>,
     /// For `step_up` only: what approvers are asked.

@@ -14,6 +14,7 @@
 //! id and [`earliest`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The version of the decision JSON. A change users can see bumps it.
@@ -64,8 +65,8 @@ pub(crate) fn new_decision_id() -> String {
 }
 
 /// The `schema` of a decision: [`DECISION_SCHEMA`].
-pub(crate) fn schema_default() -> String {
-    DECISION_SCHEMA.to_string()
+pub(crate) fn schema_default() -> Cow<'static, str> {
+    Cow::Borrowed(DECISION_SCHEMA)
 }
 
 /// The earlier of two optional bounds (seconds since the epoch); `None` is no bound.

@@ -318,7 +318,7 @@ fn step_up(case: &Case) -> Option<&StepUpObligation> {
 fn enter_step_up(case: &mut Case, obligation: StepUpObligation, since: i64, from_defer: bool) {
     case.state = CaseState::PendingApproval;
     case.decision.decision = Effect::StepUp;
-    case.decision.risk = Some(obligation.risk.clone());
+    case.decision.risk = Some(obligation.risk.clone().into());
     case.decision.step_up = Some(Box::new(obligation));
     case.decision.defer = None;
     case.approvals.clear();

@@ -319,7 +319,10 @@ impl ApprovalContext {
                 .unwrap_or_default(),
             data_classes: strings(ctx.and_then(|c| c.get("data_classes"))),
             semantic_distance: ctx.and_then(|c| c.get("semantic_distance")).filter(|v| !v.is_null()).cloned(),
-            risk: s.map(|s| s.risk.clone()).or_else(|| case.decision.risk.clone()).unwrap_or_else(|| "medium".into()),
+            risk: s
+                .map(|s| s.risk.clone())
+                .or_else(|| case.decision.risk.as_deref().map(str::to_string))
+                .unwrap_or_else(|| "medium".into()),
             confidence: case.decision.confidence,
             identity: IdentityChain {
                 human: text(id.and_then(|i| i.get("human"))),
