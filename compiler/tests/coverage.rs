@@ -18,6 +18,8 @@
 //!
 //! 300 policies with 6 requests each by default; `PROPTEST_CASES=N` for more.
 
+mod common;
+
 use aarm_compiler::coverage::{Coverage, Outcome};
 use aarm_compiler::interpret;
 use aarm_compiler::ir::{Bundle, Expr, ExprKind, LogicOp, Rule};
@@ -27,7 +29,7 @@ use aarm_testkit::differential::{Engines, NOW};
 use aarm_testkit::generate;
 use arbitrary::Unstructured;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use std::cell::Cell;
 
 const HASH: &str = "sha256:test";
@@ -209,9 +211,7 @@ fn check_request(engines: &Engines, req: &Request, stats: &Stats) -> Result<(), 
 
 #[test]
 fn recorded_outcomes_are_the_outcomes_the_evaluation_took() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let config = Config { cases, failure_persistence: None, max_shrink_iters: 1000, ..Config::default() };
-    let mut runner = TestRunner::new(config);
+    let mut runner = common::runner(300, 1000);
     let stats = Stats::default();
     let result = runner.run(&proptest::collection::vec(any::<u8>(), 4096), |bytes| {
         let mut u = Unstructured::new(&bytes);

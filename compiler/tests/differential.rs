@@ -18,6 +18,8 @@
 //! been found so far (see the commit messages for the runs), so there are no ignored
 //! reproductions here.
 
+mod common;
+
 use aarm_compiler::interpret;
 use aarm_runtime::decision::{Decision, Effect};
 use aarm_testkit::differential::{Engines, NOW};
@@ -25,7 +27,7 @@ use aarm_testkit::generate::{self, SCHEMA};
 use aarm_testkit::{build, Built, FILE_MARK};
 use arbitrary::Unstructured;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
@@ -551,9 +553,7 @@ fn print_stats(what: &str, stats: &Stats) {
 
 #[test]
 fn vm_agrees_with_the_reference_interpreter() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
-    let config = Config { cases, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
-    let mut runner = TestRunner::new(config);
+    let mut runner = common::runner(500, 2000);
     let stats = Stats::default();
     let started = std::time::Instant::now();
     let result = runner.run(&bytes(), |bytes| {
@@ -587,9 +587,7 @@ fn vm_agrees_with_the_reference_interpreter() {
 
 #[test]
 fn the_rule_index_decides_as_the_interpreter_and_the_scan() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let config = Config { cases, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
-    let mut runner = TestRunner::new(config);
+    let mut runner = common::runner(300, 2000);
     let stats = Stats::default();
     let result = runner.run(&bytes(), |bytes| {
         let (src, requests) = case(&bytes, true, 12);

@@ -37,6 +37,8 @@
 //!
 //! `PROPTEST_CASES=5000 cargo test -p aarm-compiler --test lifecycle_model` for more cases.
 
+mod common;
+
 use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
@@ -47,7 +49,7 @@ use aarm_runtime::decision::Outcome;
 use aarm_runtime::engine::Engine;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -928,8 +930,7 @@ fn run_defer(s: &DeferScenario) -> Result<(), TestCaseError> {
 }
 
 fn runner(default_cases: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default_cases);
-    TestRunner::new(Config { cases, failure_persistence: None, max_shrink_iters: 4000, ..Config::default() })
+    common::runner(default_cases, 4000)
 }
 
 // ---------------------------------------------------------------------------------------------
