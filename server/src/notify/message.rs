@@ -3,6 +3,7 @@
 //! policy confidence, the identity chain, the matched rule and why, and whether this is a direct
 //! step-up or a deferral escalated to people. Every channel and the inbox render this one value.
 
+use super::names::tool_call;
 use aarm_cases::lifecycle::case::Case;
 use aarm_runtime::decision::StepUpObligation;
 use aarm_runtime::value::format_time;
@@ -247,15 +248,6 @@ impl OutcomeSummary {
             reason: reason.message,
             why,
         })
-    }
-}
-
-/// A tool as the messages name it: `tool.operation`, or `tool` when the call names no operation.
-pub(crate) fn tool_call(tool: &str, operation: &str) -> String {
-    if operation.is_empty() {
-        tool.to_string()
-    } else {
-        format!("{tool}.{operation}")
     }
 }
 

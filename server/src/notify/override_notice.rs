@@ -164,7 +164,7 @@ impl OverrideNotice {
 
     /// `[OVERRIDE] tool denial overridden by who (role R)` or `[OVERRIDE FLAGGED] …`.
     pub fn title(&self) -> String {
-        let tool = super::message::tool_call(&self.denied.tool, &self.denied.operation);
+        let tool = super::names::tool_call(&self.denied.tool, &self.denied.operation);
         match self.event {
             OverrideEvent::OverrideGranted => {
                 format!("[OVERRIDE] {tool} denial overridden by {}", self.authority_line())

@@ -4,7 +4,8 @@
 //! made signed in). A question to the requesting human has Confirm / Decline buttons instead;
 //! an override's notice a Review button.
 
-use super::message::{tool_call, ApprovalContext, Message, Question, Trigger};
+use super::message::{ApprovalContext, Message, Question, Trigger};
+use super::names::tool_call;
 use super::override_notice::{OverrideEvent, OverrideNotice};
 use serde_json::{json, Value};
 
