@@ -1012,3 +1012,21 @@ fn a_repeated_key_is_refused_at_its_path_never_the_last_one_wins() {
     let e = err_str(r#"{"action":{"tool":"transfer"},"action":{"tool":"noop"}}"#);
     assert_err(&e, "$.action", "appears twice");
 }
+
+/// A parameter given twice is refused wherever the params stand and whatever the tool: the
+/// request keeps its params as a list that assumes distinct keys (`Params`), and a policy must
+/// never see one value while the scope or a `modify` carries the other.
+#[test]
+fn a_parameter_given_twice_is_refused_on_every_reading_path() {
+    let texts = [
+        // A declared tool named before its params: read against the declaration.
+        r#"{"action": {"tool": "transfer_funds", "params": {"amount": 1, "currency": "USD", "recipient": "a", "amount": 2}}, "context": {"environment": "dev"}}"#,
+        // The params before the tool: read as an object first.
+        r#"{"action": {"params": {"amount": 1, "currency": "USD", "recipient": "a", "amount": 2}, "tool": "transfer_funds"}, "context": {"environment": "dev"}}"#,
+        // An undeclared tool.
+        r#"{"action": {"tool": "web_search", "params": {"q": "a", "q": "b"}}, "context": {"environment": "dev"}}"#,
+    ];
+    for (text, key) in texts.iter().zip(["amount", "amount", "q"]) {
+        assert_err(&err_str(text), &format!("$.action.params.{key}"), "appears twice in one object");
+    }
+}
