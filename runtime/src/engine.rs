@@ -69,9 +69,8 @@ pub struct Engine {
     plans: Vec<Plan>,
     /// For each declared tool, its candidates' leaf tests in tables (`index.rs`), when it has any.
     index: Vec<Option<ToolIndex>>,
-    bundle_hash: String,
-    /// For each policy, how decisions name it, and then the bundle's first policy (what
-    /// decisions no rule made name): built once, shared by every decision.
+    /// For each policy, how decisions name it (with the bundle's hash), and then the bundle's first
+    /// policy (what decisions no rule made name): built once, shared by every decision.
     policy_refs: Vec<PolicyRef>,
     default_policy: PolicyRef,
     limits: Limits,
@@ -137,8 +136,7 @@ impl Engine {
                 names.into_iter().map(Arc::from).collect()
             })
             .collect();
-        let bundle_hash: String = bundle_hash.into();
-        let hash: Arc<str> = Arc::from(bundle_hash.as_str());
+        let hash: Arc<str> = Arc::from(bundle_hash.into());
         let policy_refs: Vec<PolicyRef> = program
             .policies
             .iter()
@@ -148,12 +146,8 @@ impl Engine {
                 bundle_hash: Arc::clone(&hash),
             })
             .collect();
-        let empty: Arc<str> = Arc::from("");
-        let default_policy = policy_refs.first().cloned().unwrap_or(PolicyRef {
-            name: Arc::clone(&empty),
-            version: empty,
-            bundle_hash: hash,
-        });
+        let default_policy =
+            policy_refs.first().cloned().unwrap_or(PolicyRef { bundle_hash: hash, ..PolicyRef::default() });
         Ok(Engine {
             program,
             consts,
@@ -163,7 +157,6 @@ impl Engine {
             functions,
             plans,
             index,
-            bundle_hash,
             policy_refs,
             default_policy,
             limits: Limits::default(),
@@ -206,7 +199,7 @@ impl Engine {
 
     /// The bundle's hash, `sha256:` and 64 hex digits: what decisions name as `bundle_hash`.
     pub fn bundle_hash(&self) -> &str {
-        &self.bundle_hash
+        &self.default_policy.bundle_hash
     }
 
     /// Converts a request's JSON text, validated against the bundle's schema.

@@ -248,11 +248,7 @@ fn append(
     signer: Option<&SigningKey>,
 ) -> Result<Vec<Receipt>, StoreError> {
     // Cached statements: these run on every group commit of decision receipts.
-    let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let mut sealer = Sealer::after(stored_head(head)?, signer);
+    let mut sealer = Sealer::after(head(tx)?, signer);
     let mut insert =
         tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     let mut sealed = Vec::with_capacity(drafts.len());
@@ -264,6 +260,15 @@ fn append(
         sealed.push(receipt);
     }
     Ok(sealed)
+}
+
+/// The last receipt's `seq` and hash (`None` while the chain is empty).
+fn head(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
+    let head: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    stored_head(head)
 }
 
 /// The next receipt of `case`, from the receipts stored so far in `tx` (including those this
@@ -425,11 +430,7 @@ impl CaseStore for SqliteStore {
     }
 
     fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
-        let head: Option<(i64, String)> = self
-            .conn
-            .query_row("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        stored_head(head)
+        head(&self.conn)
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
