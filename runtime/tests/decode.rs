@@ -60,10 +60,14 @@ fn schema() -> Schema {
 /// the reference refuses; and `convert_str` answers as the reference, errors word for word.
 /// Returns whether the one-pass reader took the text.
 fn agree(text: &str, limits: &Limits) -> bool {
-    let schema = schema();
-    let fast = decode::request(&schema, text, NOW, limits);
-    let tree = read_tree(&schema, text, NOW, limits);
-    let both = convert_str(&schema, text, NOW, limits);
+    agree_in(&schema(), text, limits)
+}
+
+/// [`agree`] against another schema.
+fn agree_in(schema: &Schema, text: &str, limits: &Limits) -> bool {
+    let fast = decode::request(schema, text, NOW, limits);
+    let tree = read_tree(schema, text, NOW, limits);
+    let both = convert_str(schema, text, NOW, limits);
     match (&fast, &tree) {
         (Some(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text}"),
         (Some(a), Err(e)) => panic!("the one-pass reader accepted what the reference refuses ({e}): {text}\n{a:?}"),
@@ -429,5 +433,40 @@ fn hostile_texts_are_declined_and_refused_as_before() {
     for text in texts {
         assert!(!agree(text, &Limits::default()), "taken: {text}");
         assert!(convert_str(&schema(), text, NOW, &Limits::default()).is_err(), "accepted: {text}");
+    }
+}
+
+/// A tool of 64 declared parameters is read against its declaration as the params are read (a bit
+/// per field marks the ones seen); at 65 the one-pass reader reads the params as an object and
+/// converts them afterwards. On both sides of that limit the readers agree, in the order given
+/// and reversed, and a parameter given twice is refused, on either side of the tool's name.
+#[test]
+fn a_tool_of_64_and_of_65_parameters_reads_alike_and_refuses_a_repeat() {
+    for n in [64usize, 65] {
+        let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let fields = names.iter().map(|f| field(f, ValueType::Int)).collect();
+        let schema = Schema {
+            tools: vec![ToolSchema { name: "wide".into(), fields, doc: None }],
+            context: Vec::new(),
+            evidence: Vec::new(),
+        };
+        let given: Vec<String> = names.iter().enumerate().map(|(i, f)| format!("\"{f}\":{i}")).collect();
+        let reversed: Vec<String> = given.iter().rev().cloned().collect();
+        for params in [given.join(","), reversed.join(",")] {
+            let text = format!(r#"{{"action":{{"tool":"wide","params":{{{params}}}}}}}"#);
+            assert!(agree_in(&schema, &text, &Limits::default()), "{n} parameters: declined");
+            let request = convert_str(&schema, &text, NOW, &Limits::default()).expect("a valid request");
+            assert_eq!(request.params_json.len(), n);
+            assert!(request.params_json.keys().eq(params.split(',').map(|p| p.split('"').nth(1).unwrap())));
+        }
+        let repeated = format!("{},\"p{}\":0", given.join(","), n - 1);
+        for text in [
+            format!(r#"{{"action":{{"tool":"wide","params":{{{repeated}}}}}}}"#),
+            format!(r#"{{"action":{{"params":{{{repeated}}},"tool":"wide"}}}}"#),
+        ] {
+            assert!(!agree_in(&schema, &text, &Limits::default()), "{n} parameters, one repeated: declined");
+            let refused = convert_str(&schema, &text, NOW, &Limits::default()).expect_err("a repeated parameter");
+            assert!(refused.message.contains("appears twice"), "{refused}");
+        }
     }
 }
