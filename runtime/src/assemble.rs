@@ -330,7 +330,9 @@ fn try_assemble<S: Resolved>(
 /// The request's action with `assigned` written into its params, each value as JSON of its
 /// declared type (a record is an object).
 fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, EvalError> {
-    let mut params = req.params_json.to_map();
+    // The params were read as JSON once already; if they no longer read, release nothing.
+    let mut params =
+        req.params_json.to_map().ok_or(EvalError::Unparsable("the request's params cannot be read again"))?;
     for a in assigned {
         if let Value::Unknown(_) = a.value {
             // A rewritten action must be definite: fail closed.

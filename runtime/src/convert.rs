@@ -173,7 +173,7 @@ pub fn typed_value_to_json(v: &Value, ty: &ValueType) -> Json {
 
 /// A declared tool's params (in slot order) as the JSON object of a `modified_action`.
 pub fn params_to_json(tool: &ToolSchema, params: &[Value]) -> Map<String, Json> {
-    tool.fields.iter().zip(params.iter()).map(|(f, v)| (f.name.clone(), typed_value_to_json(v, &f.ty))).collect()
+    tool.fields.iter().zip(params.iter()).map(|(f, v)| (f.name.to_string(), typed_value_to_json(v, &f.ty))).collect()
 }
 
 fn decimal_to_json(d: i128) -> Json {
@@ -399,8 +399,8 @@ impl Conv<'_> {
         let empty = Map::new();
         let obj = opt_object(top, "context", root)?.unwrap_or(&empty);
         for k in obj.keys() {
-            if !CONTEXT_BUILTINS.contains(&k.as_str()) && !schema.context.iter().any(|f| &f.name == k) {
-                let known = CONTEXT_BUILTINS.iter().copied().chain(schema.context.iter().map(|f| f.name.as_str()));
+            if !CONTEXT_BUILTINS.contains(&k.as_str()) && !schema.context.iter().any(|f| *f.name == **k) {
+                let known = CONTEXT_BUILTINS.iter().copied().chain(schema.context.iter().map(|f| &*f.name));
                 return Err(path.key(k).error(unknown("context field", k, known)));
             }
         }

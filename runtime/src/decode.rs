@@ -35,7 +35,7 @@
 
 use crate::input::{dedup, empty_list, empty_str, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
 use crate::record::MAX_REQUEST_ID_BYTES;
-use crate::request::{Context, Identity, Params, Request};
+use crate::request::{Context, Given, Identity, Params, Request};
 use crate::schema::{FieldSchema, Schema, ValueType};
 use crate::value::Value;
 use serde_json::{Map, Number, Value as Json};
@@ -489,7 +489,7 @@ impl<'t> Reader<'t> {
             (None, Some(decl)) => {
                 let path = Path::Root;
                 let (action, params) = (path.key("action"), "params");
-                conv.fields(&decl.fields, &params_json.to_map(), &action.key(params), "parameter").ok()?
+                conv.fields(&decl.fields, &params_json.to_map()?, &action.key(params), "parameter").ok()?
             }
             (None, None) => Vec::new(),
         };
@@ -565,23 +565,24 @@ impl<'t> Reader<'t> {
     }
 
     /// The params object of a declared tool (at most 64 fields), read against its declaration:
-    /// each key found among `fields` by name, each value converted straight into its slot, and
-    /// kept as given for `Request::params_json`. An unknown or repeated key, a value of the wrong
-    /// type or a required field missing declines, as [`Conv::fields`] would refuse them.
+    /// each key found among `fields` by name, each value converted straight into its slot (see
+    /// `param`) and kept as the span of the text it was read from, for `Request::params_json`.
+    /// An unknown or repeated key, a value of the wrong type or a required field missing
+    /// declines, as [`Conv::fields`] would refuse them.
     fn declared_params(&mut self, fields: &[FieldSchema], conv: &Conv<'_>) -> Read<(Params, Vec<Value>)> {
-        let mut given = Params::with_capacity(fields.len());
+        let mut given = Vec::with_capacity(fields.len());
         let mut slots = vec![Value::Absent; fields.len()];
         let mut seen = 0u64;
+        self.ws();
+        let start = self.pos;
         self.object(|r, key| {
-            let i = fields.iter().position(|f| f.name == key.as_ref())?;
+            let i = fields.iter().position(|f| *f.name == *key)?;
             Self::first_time(&mut seen, i)?;
-            let value = r.json()?;
-            let (path, action) = (Path::Root, "action");
-            let (action, params) = (path.key(action), "params");
-            let params = action.key(params);
             let field = fields.get(i)?;
-            *slots.get_mut(i)? = conv.convert(&value, &field.ty, &params.key(&field.name)).ok()?;
-            given.push_new(key.into_owned(), value);
+            r.ws();
+            let from = u32::try_from(r.pos - start).ok()?;
+            *slots.get_mut(i)? = r.param(&field.ty, conv)?;
+            given.push((Arc::clone(&field.name), Given::Span(from, u32::try_from(r.pos - start).ok()?)));
             Some(())
         })?;
         for (i, f) in fields.iter().enumerate() {
@@ -590,7 +591,23 @@ impl<'t> Reader<'t> {
                 return None;
             }
         }
-        Some((given, slots))
+        Some((Params::spans(self.text.get(start..self.pos)?, given), slots))
+    }
+
+    /// One parameter's value as a value of type `ty`: a string of a `String` parameter straight
+    /// from the text (no JSON value in between), anything else through its JSON value and the
+    /// conversion the reference reader uses, so each type's rule stays in one place. An error is
+    /// not worded here: declining hands the text to the reference reader, which words it.
+    fn param(&mut self, ty: &ValueType, conv: &Conv<'_>) -> Read<Value> {
+        match (ty, self.peek()?) {
+            (ValueType::Optional(_), b'n') => self.null().then_some(Value::Absent),
+            (ValueType::Optional(inner), _) => self.param(inner, conv),
+            (ValueType::String, b'"') => self.string().map(|s| Value::str(&s)),
+            _ => {
+                let value = self.json()?;
+                conv.convert(&value, ty, &Path::Root).ok()
+            }
+        }
     }
 
     fn identity(&mut self) -> Read<Option<Identity>> {
@@ -664,7 +681,7 @@ impl<'t> Reader<'t> {
             let builtin = CONTEXT_BUILTINS.iter().position(|b| *b == key.as_ref());
             if let Some(i) = builtin {
                 // A declared field named like a built-in is read by both: left to the reference.
-                if schema.context.iter().any(|f| f.name == key.as_ref()) {
+                if schema.context.iter().any(|f| *f.name == *key) {
                     return None;
                 }
                 Self::first_time(&mut seen, i)?;
@@ -675,7 +692,7 @@ impl<'t> Reader<'t> {
                 Some(2) => data_classes = r.string_set()?,
                 Some(3) => semantic_distance = r.json()?,
                 Some(4) => at = r.json()?,
-                _ if schema.context.iter().any(|f| f.name == key.as_ref()) => {
+                _ if schema.context.iter().any(|f| *f.name == *key) => {
                     let value = r.json()?;
                     if declared.contains_key(key.as_ref()) {
                         return None;

@@ -130,10 +130,10 @@ impl Engine {
             .tools
             .iter()
             .map(|t| {
-                let mut names: Vec<&str> = t.fields.iter().map(|f| f.name.as_str()).collect();
+                let mut names: Vec<Arc<str>> = t.fields.iter().map(|f| Arc::clone(&f.name)).collect();
                 names.sort_unstable();
                 names.dedup();
-                names.into_iter().map(Arc::from).collect()
+                names.into()
             })
             .collect();
         let hash: Arc<str> = Arc::from(bundle_hash.into());
@@ -468,7 +468,7 @@ impl Engine {
         for (slot, chunk_index) in &c.assignments {
             let value = vm.run(&self.tables(), self.chunk(*chunk_index)?, req)?;
             let field = tool.fields.get(usize::from(*slot)).ok_or(EvalError::Malformed("modify slot"))?;
-            out.push(Assigned { field: field.name.clone(), ty: field.ty.clone(), value });
+            out.push(Assigned { field: field.name.to_string(), ty: field.ty.clone(), value });
         }
         Ok(out)
     }

@@ -166,8 +166,8 @@ impl Conv<'_> {
         what: &str,
     ) -> Result<Vec<Value>, InputError> {
         for k in obj.keys() {
-            if !fields.iter().any(|f| &f.name == k) {
-                return Err(path.key(k).error(unknown(what, k, fields.iter().map(|f| f.name.as_str()))));
+            if !fields.iter().any(|f| *f.name == **k) {
+                return Err(path.key(k).error(unknown(what, k, fields.iter().map(|f| &*f.name))));
             }
         }
         self.declared(fields, obj, path, what)
@@ -184,7 +184,7 @@ impl Conv<'_> {
         let mut out = Vec::with_capacity(fields.len());
         for f in fields {
             let p = path.key(&f.name);
-            let v = match obj.get(&f.name) {
+            let v = match obj.get(&*f.name) {
                 Some(v) => self.convert(v, &f.ty, &p)?,
                 None if matches!(f.ty, ValueType::Optional(_)) => Value::Absent,
                 None => return Err(p.error(format!("missing required {what} \"{}\" ({})", f.name, f.ty))),
@@ -290,8 +290,10 @@ impl Conv<'_> {
                 let Json::Object(obj) = json else {
                     return Err(mismatch());
                 };
-                let fields: Vec<FieldSchema> =
-                    fields.iter().map(|(name, ty)| FieldSchema { name: name.clone(), ty: ty.clone() }).collect();
+                let fields: Vec<FieldSchema> = fields
+                    .iter()
+                    .map(|(name, ty)| FieldSchema { name: Arc::from(name.as_str()), ty: ty.clone() })
+                    .collect();
                 Ok(Value::Record(Arc::from(self.fields(&fields, obj, path, "field")?)))
             }
         }

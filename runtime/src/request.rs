@@ -4,6 +4,8 @@
 //! [`crate::convert`].
 
 use crate::value::Value;
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 /// Who is asking (`identity`): the strings are `""` when the request omits them.
@@ -67,50 +69,94 @@ pub struct Request {
 ///
 /// A list rather than a `serde_json::Map`: every decision reads the keys, few need a map (a
 /// `modify` writes into one), and hashing each key into an index map was a tenth of reading a
-/// request's JSON text (issue 20).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Params(Vec<(String, serde_json::Value)>);
+/// request's JSON text (issue 20). The one-pass reader (`decode.rs`) converts each value straight
+/// into its slot and keeps only where it was written ([`Given::Span`] of the params object's
+/// text, copied once); a value is built as JSON again only when asked for ([`Params::get`],
+/// [`Params::to_map`]), which a decision does only for a `modify`.
+///
+/// Two `Params` are equal when they have the same keys in the same order with equal values,
+/// however each was kept; `Debug` shows the values, so it does not tell the two apart either.
+#[derive(Clone, Default)]
+pub struct Params {
+    /// The params object's text, which the spans index; empty when every value is [`Given::Json`].
+    text: Option<Arc<str>>,
+    entries: Vec<(Arc<str>, Given)>,
+}
+
+/// How one parameter's value is kept.
+#[derive(Clone, Debug)]
+pub(crate) enum Given {
+    /// As a JSON value (a request built from a JSON tree, or by hand); boxed, so that a span
+    /// (the one-pass reader's every parameter) is not as large as a JSON value.
+    Json(Box<serde_json::Value>),
+    /// As the text `start..end` of [`Params::text`]: valid JSON, read once already.
+    Span(u32, u32),
+}
 
 impl Params {
-    /// Room for `n` parameters.
-    pub(crate) fn with_capacity(n: usize) -> Params {
-        Params(Vec::with_capacity(n))
-    }
-
-    /// Adds a parameter; the caller has checked that `key` is not already there.
-    pub(crate) fn push_new(&mut self, key: String, value: serde_json::Value) {
-        self.0.push((key, value));
+    /// Parameters read from `text` (a params object as given): each key with the span of its
+    /// value in it ([`Given::Span`]). The caller has checked that the keys are distinct and each
+    /// span is one JSON value.
+    pub(crate) fn spans(text: &str, entries: Vec<(Arc<str>, Given)>) -> Params {
+        Params { text: Some(Arc::from(text)), entries }
     }
 
     /// The keys, in the order given.
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|(k, _)| &**k)
     }
 
-    /// The value given for `key`.
-    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The value given for `key` (`None` when it is not given, or, which the readers rule out,
+    /// when its text no longer reads as JSON).
+    pub fn get(&self, key: &str) -> Option<Cow<'_, serde_json::Value>> {
+        self.entries.iter().find(|(k, _)| &**k == key).and_then(|(_, v)| self.value(v))
     }
 
     /// How many parameters were given.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     /// Whether none were.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
-    /// The parameters as a JSON object, in the order given.
-    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    /// The parameters as a JSON object, in the order given; `None` only if a kept value no
+    /// longer reads as JSON, which the readers rule out (a caller fails closed on it).
+    pub fn to_map(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.entries.iter().map(|(k, v)| Some((k.to_string(), self.value(v)?.into_owned()))).collect()
+    }
+
+    fn value<'a>(&'a self, given: &'a Given) -> Option<Cow<'a, serde_json::Value>> {
+        match given {
+            Given::Json(v) => Some(Cow::Borrowed(&**v)),
+            Given::Span(start, end) => {
+                let text = self.text.as_deref()?.get(*start as usize..*end as usize)?;
+                serde_json::from_str(text).ok().map(Cow::Owned)
+            }
+        }
+    }
+}
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Params) -> bool {
+        self.len() == other.len()
+            && self.entries.iter().zip(&other.entries).all(|((k, v), (ok, ov))| {
+                k == ok && matches!((self.value(v), other.value(ov)), (Some(a), Some(b)) if a == b)
+            })
+    }
+}
+
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries.iter().map(|(k, v)| (k, self.value(v)))).finish()
     }
 }
 
 impl From<serde_json::Map<String, serde_json::Value>> for Params {
     fn from(map: serde_json::Map<String, serde_json::Value>) -> Params {
-        Params(map.into_iter().collect())
+        Params { text: None, entries: map.into_iter().map(|(k, v)| (Arc::from(k), Given::Json(Box::new(v)))).collect() }
     }
 }
 
@@ -143,5 +189,62 @@ impl Request {
             },
             evidence: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Params kept as spans of their text equal the same params kept as JSON values, print
+    /// alike, and give back each value as written; a different value or order is not equal.
+    #[test]
+    fn params_kept_as_spans_read_back_as_the_json_given() {
+        let text =
+            r#"{ "amount" : "10000.50", "n": 1.50, "tags": ["a", "b\u0041"], "rec": {"z": 1, "a": null}, "neg": -0 }"#;
+        let key = |k: &str| -> Arc<str> { Arc::from(k) };
+        let span = |k: &str, v: &str| {
+            let start = text.find(v).unwrap();
+            (key(k), Given::Span(start as u32, (start + v.len()) as u32))
+        };
+        let spans = Params::spans(
+            text,
+            vec![
+                span("amount", r#""10000.50""#),
+                span("n", "1.50"),
+                span("tags", r#"["a", "b\u0041"]"#),
+                span("rec", r#"{"z": 1, "a": null}"#),
+                span("neg", "-0"),
+            ],
+        );
+        let given =
+            json!({ "amount": "10000.50", "n": 1.5, "tags": ["a", "bA"], "rec": {"z": 1, "a": null}, "neg": -0.0 });
+        let tree = Params::from(given.as_object().unwrap().clone());
+        assert_eq!(spans, tree);
+        assert_eq!(format!("{spans:?}"), format!("{tree:?}"));
+        assert_eq!(spans.to_map().unwrap(), *given.as_object().unwrap());
+        assert_eq!(spans.get("amount").as_deref(), Some(&json!("10000.50")));
+        assert_eq!(spans.get("rec").unwrap().as_object().unwrap().keys().collect::<Vec<_>>(), ["z", "a"]);
+        assert!(spans.keys().eq(["amount", "n", "tags", "rec", "neg"]));
+        assert_eq!(spans.get("missing"), None);
+
+        let mut other = given.as_object().unwrap().clone();
+        other.insert("n".into(), json!(1.51));
+        assert_ne!(spans, Params::from(other));
+        let reordered: serde_json::Map<_, _> = given.as_object().unwrap().clone().into_iter().rev().collect();
+        assert_ne!(spans, Params::from(reordered));
+    }
+
+    /// A span that no longer reads as JSON (which the readers rule out) gives no value and no
+    /// map, so that a `modify` built on it fails closed instead of releasing a made-up value.
+    #[test]
+    fn a_span_that_does_not_read_gives_nothing() {
+        let p = Params::spans("{\"a\": tru}", vec![(Arc::from("a"), Given::Span(6, 9))]);
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.to_map(), None);
+        let out_of_range = Params::spans("{}", vec![(Arc::from("a"), Given::Span(1, 99))]);
+        assert_eq!(out_of_range.to_map(), None);
     }
 }

@@ -2,6 +2,7 @@
 //! evidence facts. Requests are validated and converted against it.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The type of a value as the bundle declares it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,8 +86,9 @@ impl<T: std::fmt::Display> std::fmt::Display for TypeForm<'_, T> {
 /// A declared field: a tool parameter or a `context` field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldSchema {
-    /// The field's name.
-    pub name: String,
+    /// The field's name; shared, so that a request read from text keeps its parameters' keys
+    /// without a copy each (`request::Params`).
+    pub name: Arc<str>,
     /// Its declared type, which a request's value must have.
     pub ty: ValueType,
 }

@@ -45,7 +45,7 @@ fn program() -> Program {
         schema: Schema {
             tools: vec![ToolSchema {
                 name: "send_email".to_string(),
-                fields: vec![FieldSchema { name: "to".to_string(), ty: ValueType::String }],
+                fields: vec![FieldSchema { name: "to".into(), ty: ValueType::String }],
                 doc: None,
             }],
             context: vec![],

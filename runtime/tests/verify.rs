@@ -44,7 +44,7 @@ fn cand(rule: u32, condition: u32) -> Candidate {
 /// Two tools (`send_email { to, cc }`, `read_file { path }`), a declared context field, one
 /// evidence fact, a group, a regex, two functions (1 calls 0) and four rules, one of them `on *`.
 fn valid_program() -> Program {
-    let field = |name: &str, ty: ValueType| FieldSchema { name: name.to_string(), ty };
+    let field = |name: &str, ty: ValueType| FieldSchema { name: name.into(), ty };
     let chunks = vec![
         // 0: params.to.ends_with("@corp.com") and evidence approved
         chunk(

@@ -238,7 +238,7 @@ pub(crate) fn defer(d: &ir::Defer) -> Defer {
 }
 
 fn fields(fs: &[ir::Field]) -> Vec<FieldSchema> {
-    fs.iter().map(|f| FieldSchema { name: f.name.clone(), ty: value_type(&f.ty) }).collect()
+    fs.iter().map(|f| FieldSchema { name: std::sync::Arc::from(f.name.as_str()), ty: value_type(&f.ty) }).collect()
 }
 
 /// The runtime form of a checked type. `Never` and `Error` cannot occur in an error-free bundle;
