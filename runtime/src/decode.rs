@@ -33,7 +33,7 @@
 //! reader refuses.
 #![deny(missing_docs)]
 
-use crate::input::{dedup, empty_list, empty_str, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
+use crate::input::{dedup, empty_list, empty_str, recurring, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
 use crate::record::MAX_REQUEST_ID_BYTES;
 use crate::request::{Context, Given, Identity, Params, Request};
 use crate::schema::{FieldSchema, Schema, ValueType};
@@ -415,7 +415,17 @@ impl<'t> Reader<'t> {
         self.string().map(|s| Arc::from(s.as_ref()))
     }
 
-    /// `null` (the empty list) or an array of strings, duplicates removed (first kept).
+    /// [`Self::opt_string`] for a name that recurs from call to call (the operation, who is
+    /// asking): shared through [`recurring`] rather than copied each time.
+    fn opt_name(&mut self) -> Read<Arc<str>> {
+        if self.null() {
+            return Some(empty_str());
+        }
+        self.string().map(|s| recurring(&s))
+    }
+
+    /// `null` (the empty list) or an array of strings, duplicates removed (first kept). The
+    /// strings are names (roles, data classes), shared through [`recurring`].
     fn string_set(&mut self) -> Read<Value> {
         if self.null() {
             return Some(empty_list());
@@ -426,7 +436,7 @@ impl<'t> Reader<'t> {
         self.array(|r| {
             let s = r.string()?;
             if items.len() > SMALL_SET || !items.iter().any(|v| matches!(v, Value::Str(o) if **o == *s)) {
-                items.push(Value::str(&s));
+                items.push(Value::Str(recurring(&s)));
             }
             Some(())
         })?;
@@ -541,7 +551,7 @@ impl<'t> Reader<'t> {
             }
             "operation" => {
                 Self::first_time(&mut seen, 1)?;
-                top.operation = Some(r.opt_string()?);
+                top.operation = Some(r.opt_name()?);
                 Some(())
             }
             "params" => {
@@ -626,19 +636,19 @@ impl<'t> Reader<'t> {
             match key.as_ref() {
                 "human" => {
                     Self::first_time(&mut seen, 0)?;
-                    id.human = r.opt_string()?;
+                    id.human = r.opt_name()?;
                 }
                 "service" => {
                     Self::first_time(&mut seen, 1)?;
-                    id.service = r.opt_string()?;
+                    id.service = r.opt_name()?;
                 }
                 "agent" => {
                     Self::first_time(&mut seen, 2)?;
-                    id.agent = r.opt_string()?;
+                    id.agent = r.opt_name()?;
                 }
                 "session" => {
                     Self::first_time(&mut seen, 3)?;
-                    id.session = r.opt_string()?;
+                    id.session = r.opt_name()?;
                 }
                 "roles" => {
                     Self::first_time(&mut seen, 4)?;

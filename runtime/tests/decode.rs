@@ -384,6 +384,23 @@ proptest! {
         agree(&text, &limits);
     }
 
+    /// Roles and data classes of any length, repeats anywhere: the one-pass reader keeps up to
+    /// eight on the stack and moves to a vector past that; either way the first occurrences in
+    /// order, as the reference reader keeps them, and it never declines them.
+    #[test]
+    fn sets_of_any_length_keep_their_first_occurrences(
+        roles in prop::collection::vec(0usize..12, 0..30),
+        classes in prop::collection::vec(0usize..12, 0..30),
+    ) {
+        let names = |xs: &[usize]| xs.iter().map(|i| format!("\"name-{i}\"")).collect::<Vec<_>>().join(",");
+        let text = format!(
+            r#"{{"action":{{"tool":"transfer_funds","params":{{"amount":1,"currency":"USD","recipient":"a"}}}},"identity":{{"human":"h","roles":[{}]}},"context":{{"data_classes":[{}]}}}}"#,
+            names(&roles),
+            names(&classes)
+        );
+        prop_assert!(agree(&text, &Limits::default()), "declined: {}", text);
+    }
+
     #[test]
     fn any_json_like_text_reads_alike(text in value()) {
         agree(&text, &Limits::default());
