@@ -91,6 +91,8 @@ struct Reader<'t> {
 struct Top<'t> {
     request_id: Option<Arc<str>>,
     tool: Option<Cow<'t, str>>,
+    /// The index of `tool` in the schema, found once when the tool is read.
+    tool_index: Option<usize>,
     operation: Option<Arc<str>>,
     params: Option<Params>,
     /// The params already converted into the declared tool's slots, when `params` came after
@@ -493,7 +495,7 @@ impl<'t> Reader<'t> {
         // `action` is required, and so is its `tool`.
         let tool = top.tool?;
         let params_json = top.params.unwrap_or_default();
-        let tool_index = schema.tool_index(&tool);
+        let tool_index = top.tool_index;
         let params = match (top.slots, tool_index.and_then(|i| schema.tools.get(i))) {
             (Some(slots), _) => slots,
             (None, Some(decl)) => {
@@ -546,7 +548,9 @@ impl<'t> Reader<'t> {
         self.object(|r, key| match key.as_ref() {
             "tool" => {
                 Self::first_time(&mut seen, 0)?;
-                top.tool = Some(r.string()?);
+                let tool = r.string()?;
+                top.tool_index = schema.tool_index(&tool);
+                top.tool = Some(tool);
                 Some(())
             }
             "operation" => {
@@ -559,7 +563,7 @@ impl<'t> Reader<'t> {
                 if r.null() {
                     return Some(());
                 }
-                let decl = top.tool.as_ref().and_then(|t| schema.tools.get(schema.tool_index(t)?));
+                let decl = top.tool_index.and_then(|i| schema.tools.get(i));
                 match decl {
                     Some(decl) if decl.fields.len() <= 64 => {
                         let (params, slots) = r.declared_params(&decl.fields, conv)?;

@@ -2,7 +2,8 @@
 //! evidence facts. Requests are validated and converted against it.
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// The type of a value as the bundle declares it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,17 +125,86 @@ pub struct Schema {
     pub context: Vec<FieldSchema>,
     /// The declared evidence facts, by index (a bit of an evidence mask each).
     pub evidence: Vec<EvidenceSchema>,
+    /// The tools in the order of their names, to find a request's tool by binary search; built
+    /// from `tools` when first needed, never part of a bundle.
+    #[serde(skip)]
+    pub by_name: ToolsByName,
 }
 
+/// The indexes of a schema's tools sorted by name (equal names in index order), built once.
+/// Derived from the tools, so two of them always compare equal.
+#[derive(Clone, Default)]
+pub struct ToolsByName(OnceLock<Vec<usize>>);
+
+impl PartialEq for ToolsByName {
+    fn eq(&self, _: &ToolsByName) -> bool {
+        true
+    }
+}
+
+impl Eq for ToolsByName {}
+
+impl fmt::Debug for ToolsByName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ToolsByName")
+    }
+}
+
+/// Up to this many tools a request's tool is found by comparing names in order, which costs
+/// less than the binary search's indirection.
+const SCANNED_TOOLS: usize = 16;
+
 impl Schema {
+    /// The index of the tool named `name`: the first one of that name, as a scan in order would
+    /// find it, by binary search in a schema of many tools (a request names one of hundreds of
+    /// tools in a large gateway; a scan of 500 names was 2.5 µs of reading the request).
     pub(crate) fn tool_index(&self, name: &str) -> Option<usize> {
-        self.tools.iter().position(|t| t.name == name)
+        if self.tools.len() <= SCANNED_TOOLS {
+            return self.tools.iter().position(|t| t.name == name);
+        }
+        let name_of = |i: &usize| self.tools.get(*i).map(|t| t.name.as_str());
+        let sorted = self.by_name.0.get_or_init(|| {
+            let mut order: Vec<usize> = (0..self.tools.len()).collect();
+            // Stable: equal names stay in index order, so the first of them is found.
+            order.sort_by(|a, b| name_of(a).cmp(&name_of(b)));
+            order
+        });
+        let first = sorted.partition_point(|i| name_of(i) < Some(name));
+        sorted.get(first).copied().filter(|i| name_of(i) == Some(name))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ValueType;
+    use super::{Schema, ToolSchema, ValueType, SCANNED_TOOLS};
+
+    /// With few tools or many, names in any order, repeated or not: the index a scan in order
+    /// finds, and `None` for a name no tool has.
+    #[test]
+    fn a_tool_is_found_as_a_scan_finds_it() {
+        for n in [0, 1, 2, SCANNED_TOOLS, SCANNED_TOOLS + 1, 40, 500] {
+            // Names out of order, every seventh one a repeat of an earlier name.
+            let names: Vec<String> = (0..n)
+                .map(|i| {
+                    if i % 7 == 6 {
+                        format!("tool_{}", (i * 31) % (i + 1))
+                    } else {
+                        format!("tool_{}", (i * 37) % 1009)
+                    }
+                })
+                .collect();
+            let schema = Schema {
+                tools: names
+                    .iter()
+                    .map(|name| ToolSchema { name: name.clone(), fields: Vec::new(), doc: None })
+                    .collect(),
+                ..Schema::default()
+            };
+            for probe in names.iter().map(String::as_str).chain(["", "tool_", "tool_99999", "zzz", "Tool_1"]) {
+                assert_eq!(schema.tool_index(probe), names.iter().position(|t| t == probe), "{n} tools, {probe}");
+            }
+        }
+    }
 
     #[test]
     fn value_types_print_as_authors_write_them() {

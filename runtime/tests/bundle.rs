@@ -54,6 +54,7 @@ fn program() -> Program {
                 ty: ValueType::Bool,
                 source: "crm".to_string(),
             }],
+            by_name: Default::default(),
         },
         groups: vec![],
         consts: vec![Const::Str("@corp.com".to_string())],

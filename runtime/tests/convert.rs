@@ -87,6 +87,7 @@ fn schema() -> Schema {
             EvidenceSchema { name: "maintenance_window_active".into(), ty: ValueType::Bool, source: "cmdb".into() },
             EvidenceSchema { name: "risk_score".into(), ty: ValueType::Decimal, source: "risk-api".into() },
         ],
+        by_name: Default::default(),
     }
 }
 

@@ -52,6 +52,7 @@ fn schema() -> Schema {
             EvidenceSchema { name: "window".into(), ty: ValueType::Bool, source: "cmdb".into() },
             EvidenceSchema { name: "risk_score".into(), ty: ValueType::Decimal, source: "risk".into() },
         ],
+        by_name: Default::default(),
     }
 }
 
@@ -473,6 +474,7 @@ fn a_tool_of_64_and_of_65_parameters_reads_alike_and_refuses_a_repeat() {
             tools: vec![ToolSchema { name: "wide".into(), fields, doc: None }],
             context: Vec::new(),
             evidence: Vec::new(),
+            by_name: Default::default(),
         };
         let given: Vec<String> = names.iter().enumerate().map(|(i, f)| format!("\"{f}\":{i}")).collect();
         let reversed: Vec<String> = given.iter().rev().cloned().collect();
@@ -493,4 +495,39 @@ fn a_tool_of_64_and_of_65_parameters_reads_alike_and_refuses_a_repeat() {
             assert!(refused.message.contains("appears twice"), "{refused}");
         }
     }
+}
+
+/// A schema of many tools finds a request's tool by binary search over the names (a short one
+/// by scanning them in order): every tool of 40, declared out of order, is found with its own
+/// parameters, in both readers, whichever comes first of `tool` and `params`; a name no tool has
+/// is an undeclared tool.
+#[test]
+fn a_request_finds_its_tool_among_many() {
+    let names: Vec<String> = (0..40).map(|i| format!("tool_{}", (i * 17) % 40)).collect();
+    let schema = Schema {
+        tools: names
+            .iter()
+            .map(|name| ToolSchema {
+                name: name.clone(),
+                fields: vec![field(&format!("p_{name}"), ValueType::Int)],
+                doc: None,
+            })
+            .collect(),
+        context: Vec::new(),
+        evidence: Vec::new(),
+        by_name: Default::default(),
+    };
+    for (i, name) in names.iter().enumerate() {
+        for text in [
+            format!(r#"{{"action":{{"tool":"{name}","params":{{"p_{name}":{i}}}}}}}"#),
+            format!(r#"{{"action":{{"params":{{"p_{name}":{i}}},"tool":"{name}"}}}}"#),
+        ] {
+            assert!(agree_in(&schema, &text, &Limits::default()), "declined: {text}");
+            let request = convert_str(&schema, &text, NOW, &Limits::default()).expect("a valid request");
+            assert_eq!(request.tool_index, Some(i), "{text}");
+        }
+    }
+    let text = r#"{"action":{"tool":"tool_40","params":{"x":1}}}"#;
+    assert!(agree_in(&schema, text, &Limits::default()));
+    assert_eq!(convert_str(&schema, text, NOW, &Limits::default()).expect("undeclared").tool_index, None);
 }

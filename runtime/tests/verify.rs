@@ -138,6 +138,7 @@ fn valid_program() -> Program {
                 ty: ValueType::Bool,
                 source: "crm".to_string(),
             }],
+            by_name: Default::default(),
         },
         groups: vec![GroupData { name: "admins".to_string(), members: vec!["alice".to_string()] }],
         consts: vec![

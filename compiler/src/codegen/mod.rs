@@ -60,6 +60,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
             .iter()
             .map(|e| EvidenceSchema { name: e.name.clone(), ty: value_type(&e.ty), source: e.source.clone() })
             .collect(),
+        by_name: Default::default(),
     };
     // Functions first: rules call them by index (the IR's FnId).
     let mut functions = Vec::with_capacity(bundle.fns.len());
