@@ -68,7 +68,7 @@ fn decide(json: &str) -> Decision {
     let unfused = e.unfused().decide_json(json, NOW);
     assert_eq!(fused, unfused, "the plan and the VM disagree on {json}");
     assert_eq!(fused.decision, Effect::Deny);
-    assert_eq!(fused.reason.code, codes::EVAL_ERROR);
+    assert_eq!(&*fused.reason.code, codes::EVAL_ERROR);
     fused
 }
 

@@ -47,7 +47,7 @@ fn pay(amount: i64, items: usize) -> String {
 /// `d`, the decision on `what`, is the deny of an evaluation error whose message names `cause`.
 fn assert_eval_error_deny(d: &Decision, cause: &str, what: &str) {
     assert_eq!(d.decision, Effect::Deny, "{what}: {d:?}");
-    assert_eq!(d.reason.code, codes::EVAL_ERROR, "{what}: {d:?}");
+    assert_eq!(&*d.reason.code, codes::EVAL_ERROR, "{what}: {d:?}");
     assert!(d.reason.message.contains(cause), "{what}: {}", d.reason.message);
 }
 
@@ -138,7 +138,7 @@ fn invalid_input_is_a_deny() {
         ["", "{", "[]", r#"{"action": {}}"#, r#"{"action": {"tool": "pay", "params": {"amount": "x", "items": []}}}"#]
     {
         let d = engine.decide_json(bad, NOW);
-        assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
+        assert_eq!((d.decision, &*d.reason.code), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
     }
 }
 
@@ -163,7 +163,7 @@ fn decide_value_agrees_with_decide_json_and_an_invalid_value_is_a_deny() {
         serde_json::json!({"action": {"tool": "pay", "params": {"amount": 1, "items": [deep]}}}),
     ] {
         let d = engine.decide_value(&bad, NOW);
-        assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
+        assert_eq!((d.decision, &*d.reason.code), (Effect::Deny, codes::INPUT_INVALID), "{bad}");
     }
 }
 
@@ -225,11 +225,11 @@ fn a_suspended_action_the_store_cannot_record_is_denied() {
     lc.add_engine(Arc::new(engine), None).unwrap();
     let s = lc.submit(&hash, &pay(500, 0), NOW).unwrap();
     assert_eq!(s.decision.decision, Effect::Deny);
-    assert_eq!(s.decision.reason.code, codes::STORE_UNAVAILABLE);
+    assert_eq!(&*s.decision.reason.code, codes::STORE_UNAVAILABLE);
     assert!(s.case.is_none());
     // Every decision leaves a receipt: an allow the store cannot record is a deny too.
     let s = lc.submit(&hash, &pay(5, 0), NOW).unwrap();
-    assert_eq!((s.decision.decision, s.decision.reason.code.as_str()), (Effect::Deny, codes::STORE_UNAVAILABLE));
+    assert_eq!((s.decision.decision, &*s.decision.reason.code), (Effect::Deny, codes::STORE_UNAVAILABLE));
     assert!(s.receipt.is_none());
 }
 

@@ -350,8 +350,8 @@ mod tests {
                 (effect, _) => format!("{effect:?}"),
             };
             *seen.entry(key).or_default() += 1;
-            assert_ne!(d.reason.code, "input.invalid", "{json}");
-            assert_ne!(d.reason.code, "eval.error", "{json}: {:?}", d.reason);
+            assert_ne!(&*d.reason.code, "input.invalid", "{json}");
+            assert_ne!(&*d.reason.code, "eval.error", "{json}: {:?}", d.reason);
         }
         for needed in ["Allow", "Deny", "StepUp", "default_deny"] {
             assert!(seen.get(needed).copied().unwrap_or(0) > 20, "{needed}: {seen:?}");

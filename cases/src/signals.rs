@@ -179,7 +179,7 @@ mod tests {
             actor: None,
             state,
             decision: "step_up".into(),
-            reason: Reason { code: String::new(), message: String::new() },
+            reason: Reason { code: std::sync::Arc::from(""), message: String::new() },
             policy: PolicyRef::default(),
             action_hash: String::new(),
             identity: json!({}),

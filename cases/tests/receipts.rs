@@ -34,7 +34,7 @@ fn draft(case: &str, event: &str, actor: Option<&str>, state: CaseState, at: i64
         actor: actor.map(str::to_string),
         state,
         decision: "step_up".to_string(),
-        reason: Reason { code: "large_payment".to_string(), message: "over 10 000 EUR".to_string() },
+        reason: Reason { code: "large_payment".into(), message: "over 10 000 EUR".to_string() },
         policy: PolicyRef {
             name: "payments".into(),
             version: "1.2.0".into(),
@@ -629,7 +629,7 @@ fn arb_draft() -> impl Strategy<Value = ReceiptDraft> {
                 actor,
                 state,
                 decision,
-                reason: Reason { code, message },
+                reason: Reason { code: code.into(), message },
                 policy: PolicyRef { name: "p".into(), version: "1".into(), bundle_hash: GENESIS.into() },
                 action_hash: format!("sha256:{}", "0f".repeat(32)),
                 identity,

@@ -232,7 +232,7 @@ impl Run {
         let submitted = self.lifecycle.submit(&self.hash, &text, self.now).map_err(|e| e.to_string())?;
         reached.decided(&text, self.now);
         if let Some(r) = &submitted.decision.rule {
-            reached.rules.insert(r.clone());
+            reached.rules.insert(r.to_string());
         }
         self.decision = Some(submitted.decision);
         self.case = submitted.case;
@@ -331,7 +331,7 @@ fn same_number(a: &str, b: &str) -> bool {
 fn note_rules(c: &Case, reached: &mut BTreeSet<String>) {
     for d in [Some(&c.decision), c.outcome.as_ref()].into_iter().flatten() {
         if let Some(r) = &d.rule {
-            reached.insert(r.clone());
+            reached.insert(r.to_string());
         }
     }
 }
@@ -352,7 +352,7 @@ fn describe(run: &Run) -> String {
                 outcome.map(|o| o.decision.as_str()).unwrap_or("?"),
                 c.state.as_str(),
                 outcome.and_then(|o| o.rule.as_deref()).unwrap_or("none"),
-                c.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("?")
+                c.resolution.as_ref().map(|r| &*r.code).unwrap_or("?")
             )
         }
         (None, Some(d)) => {
@@ -494,9 +494,11 @@ fn run_one(
                     };
                     run.ensure_decided(reached).map_err(|e| (expected.clone(), e))?;
                     let (effect, rule_name, code): (Effect, Option<String>, String) = match (&run.case, &run.decision) {
-                        (Some(c), _) if !c.state.is_resolved() => {
-                            (c.decision.decision, c.decision.rule.clone(), c.decision.reason.code.clone())
-                        }
+                        (Some(c), _) if !c.state.is_resolved() => (
+                            c.decision.decision,
+                            c.decision.rule.as_deref().map(str::to_string),
+                            c.decision.reason.code.to_string(),
+                        ),
                         (Some(c), _) => {
                             let o = c.outcome.as_ref();
                             let effect = match c.state {
@@ -506,11 +508,13 @@ fn run_one(
                             };
                             (
                                 effect,
-                                o.and_then(|o| o.rule.clone()),
-                                c.resolution.as_ref().map(|r| r.code.clone()).unwrap_or_default(),
+                                o.and_then(|o| o.rule.as_deref().map(str::to_string)),
+                                c.resolution.as_ref().map(|r| r.code.to_string()).unwrap_or_default(),
                             )
                         }
-                        (None, Some(d)) => (d.decision, d.rule.clone(), d.reason.code.clone()),
+                        (None, Some(d)) => {
+                            (d.decision, d.rule.as_deref().map(str::to_string), d.reason.code.to_string())
+                        }
                         (None, None) => return Err((expected, "nothing evaluated".into())),
                     };
                     let rule_ok = rule

@@ -186,7 +186,7 @@ fn check_request(engines: &Engines, req: &Request, stats: &Stats) -> Result<(), 
     // the first unknown rule, which may sit above it); no rule: the default, every level walked.
     if decision.decision != Effect::Defer {
         let level =
-            decision.rule.as_ref().and_then(|n| ir.rules.iter().find(|r| r.qualified_name == *n)).map(|r| r.priority);
+            decision.rule.as_ref().and_then(|n| ir.rules.iter().find(|r| *r.qualified_name == **n)).map(|r| r.priority);
         for (i, rule) in ir.rules.iter().enumerate() {
             let own: Vec<Option<Outcome>> =
                 sites.iter().enumerate().filter(|(_, s)| s.rule == i).map(|(id, _)| outcomes[id]).collect();

@@ -96,7 +96,7 @@ fn credential_rotation_without_evidence_defers() {
     let d = interp_only(CREDENTIALS, &rotate(""));
     assert_eq!(d.decision, Effect::Defer);
     assert_eq!(d.rule.as_deref(), Some("credentials.rotation_outside_window"));
-    assert_eq!(d.reason.code, "evidence.required");
+    assert_eq!(&*d.reason.code, "evidence.required");
     assert_eq!(d.reason.message, "waiting for evidence: maintenance_window_active");
     let defer = d.defer.expect("defer obligation");
     let names: Vec<&str> = defer.need.iter().map(|n| n.name.as_str()).collect();
@@ -114,7 +114,7 @@ fn credential_rotation_outside_window_denies() {
     let d = interp_only(CREDENTIALS, &rotate(r#""maintenance_window_active": false"#));
     assert_eq!(d.decision, Effect::Deny);
     assert_eq!(d.rule.as_deref(), Some("credentials.rotation_outside_window"));
-    assert_eq!(d.reason.code, "creds.outside_window");
+    assert_eq!(&*d.reason.code, "creds.outside_window");
     assert_eq!(d.reason.message, "Credential rotation outside an approved maintenance window");
 }
 
@@ -123,7 +123,7 @@ fn credential_rotation_inside_window_allows() {
     let d = interp_only(CREDENTIALS, &rotate(r#""maintenance_window_active": true"#));
     assert_eq!(d.decision, Effect::Allow);
     assert_eq!(d.rule.as_deref(), Some("credentials.rotation_in_window"));
-    assert_eq!(d.reason.code, "rule.rotation_in_window");
+    assert_eq!(&*d.reason.code, "rule.rotation_in_window");
     assert_eq!(d.reason.message, "decided by rule credentials.rotation_in_window");
 }
 
@@ -136,7 +136,7 @@ fn reason_interpolation_and_undeclared_tool_default() {
     let d = interp_only(CREDENTIALS, r#"{"action": {"tool": "format_disk"}}"#);
     assert_eq!(d.decision, Effect::Deny);
     assert_eq!(d.rule, None);
-    assert_eq!(d.reason.code, "default.deny");
+    assert_eq!(&*d.reason.code, "default.deny");
     assert_eq!(&*d.policy.name, "credentials");
 }
 
@@ -192,7 +192,7 @@ fn payments_step_up_modify_and_low_confidence() {
         r#"{"action": {"tool": "transfer_funds", "params": {"amount": 10, "currency": "USD", "recipient": "acme"}}}"#,
     );
     assert_eq!(d.decision, Effect::Defer);
-    assert_eq!(d.reason.code, "confidence.low");
+    assert_eq!(&*d.reason.code, "confidence.low");
     assert_eq!(d.reason.message, "confidence 0.5 is below the minimum 0.6");
     assert_eq!(d.confidence, Some(0.5));
 
@@ -268,10 +268,10 @@ rule heaviest_in_list on t priority 1 {
 }
 "#;
     let d = assert_agree(src, r#"{"action": {"tool": "t", "params": {"n": 2}}}"#);
-    assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, "w.heavy"));
+    assert_eq!((d.decision, &*d.reason.code), (Effect::Deny, "w.heavy"));
     let src = src.replace("heavy({ w: 1, n: 2 })", "heavy({ w: 1, n: 3 })");
     let d = assert_agree(&src, r#"{"action": {"tool": "t", "params": {"n": 3}}}"#);
-    assert_eq!((d.decision, d.reason.code.as_str()), (Effect::Deny, "w.heaviest"));
+    assert_eq!((d.decision, &*d.reason.code), (Effect::Deny, "w.heaviest"));
 }
 
 const THREE_VALUED: &str = r#"
@@ -307,7 +307,7 @@ fn kleene_logic_and_resolution() {
     // Division by zero at a level that is reached: deny eval.error.
     let d = interp_only(THREE_VALUED, &t_req(0, r#""a": false, "c": 0"#));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Deny, Some("t.err")));
-    assert_eq!(d.reason.code, "eval.error");
+    assert_eq!(&*d.reason.code, "eval.error");
     assert_eq!(d.reason.message, "rule t.err failed: division by zero");
     // ... and not when a higher level decides first.
     let d = interp_only(THREE_VALUED, &t_req(0, r#""a": true"#));
@@ -328,7 +328,7 @@ fn evidence_deferral_is_the_own_deferral_of_the_rule_needing_the_fact() {
     // and needs the missing fact: the export defers as `stale_classification` says.
     let d = interp_only(EXPORT, &export(172_800, ""));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.stale_classification")));
-    assert_eq!(d.reason.code, "data.classification_stale");
+    assert_eq!(&*d.reason.code, "data.classification_stale");
     assert_eq!(d.reason.message, "Classification of customers is older than a day");
     let defer = d.defer.expect("defer obligation");
     let names: Vec<&str> = defer.need.iter().map(|n| n.name.as_str()).collect();
@@ -339,7 +339,7 @@ fn evidence_deferral_is_the_own_deferral_of_the_rule_needing_the_fact() {
     // rule; the unknown `export_restricted` defers with the settings' limits.
     let d = interp_only(EXPORT, &export(60, ""));
     assert_eq!((d.decision, d.rule.as_deref()), (Effect::Defer, Some("data_export.export_restricted")));
-    assert_eq!(d.reason.code, "evidence.required");
+    assert_eq!(&*d.reason.code, "evidence.required");
     assert_eq!(d.reason.message, "waiting for evidence: fresh_classification");
     let defer = d.defer.expect("defer obligation");
     assert_eq!(defer.on_exhausted, aarm_runtime::decision::Outcome::Deny);
@@ -366,17 +366,14 @@ rule base on t { allow }
 "#;
     let req = |ev: &str| format!(r#"{{"action": {{"tool": "t", "params": {{"n": 1}}}}, "evidence": {{{ev}}}}}"#);
     let d = assert_agree(src, &req(""));
-    assert_eq!((d.decision, d.rule.as_deref(), d.reason.code.as_str()), (Effect::Defer, Some("n.ask"), "ask.a"));
+    assert_eq!((d.decision, d.rule.as_deref(), &*d.reason.code), (Effect::Defer, Some("n.ask"), "ask.a"));
     assert_eq!(d.reason.message, "need a for 1");
     let defer = d.defer.expect("defer");
     let names: Vec<&str> = defer.need.iter().map(|n| n.name.as_str()).collect();
     assert_eq!((names, defer.timeout_s), (vec!["a", "b"], 120));
     // `ask` is false: not the evidence's rule; the first unknown rule defers.
     let d = assert_agree(src, &req(r#""a": 0"#));
-    assert_eq!(
-        (d.decision, d.rule.as_deref(), d.reason.code.as_str()),
-        (Effect::Defer, Some("n.other"), "evidence.required")
-    );
+    assert_eq!((d.decision, d.rule.as_deref(), &*d.reason.code), (Effect::Defer, Some("n.other"), "evidence.required"));
     assert_eq!(d.defer.expect("defer").timeout_s, 600);
 }
 
@@ -513,11 +510,11 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
         bump(&stats.requests);
         let code = if reference.reason.code.starts_with("code.r") || reference.reason.code.starts_with("rule.r") {
             "(rule)".to_string()
-        } else if reference.reason.code == "eval.error" {
+        } else if &*reference.reason.code == "eval.error" {
             let why = reference.reason.message.split_once(" failed: ").map(|(_, w)| w).unwrap_or("");
             format!("eval.error: {why}")
         } else {
-            reference.reason.code.clone()
+            reference.reason.code.to_string()
         };
         *stats.codes.borrow_mut().entry(format!("{} {code}", reference.decision.as_str())).or_default() += 1;
         if &*reference.policy.name == "q" {

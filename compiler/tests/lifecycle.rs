@@ -271,7 +271,7 @@ fn cancel() -> Event {
 }
 
 fn resolution(case: &Case) -> &str {
-    case.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("")
+    case.resolution.as_ref().map(|r| &*r.code).unwrap_or("")
 }
 
 fn approvers(case: &Case) -> Vec<&str> {
@@ -1153,7 +1153,7 @@ fn defer_then_evidence_steps_up() {
     assert_eq!(evs, ["provide"]);
     assert_eq!(case.state, CaseState::PendingApproval);
     assert_eq!(case.decision.rule.as_deref(), Some("creds.risky"));
-    assert_eq!(case.decision.reason.code, "creds.risky");
+    assert_eq!(&*case.decision.reason.code, "creds.risky");
     assert!(!case.escalated_from_defer, "a re-evaluation's own step_up is not a defer escalation");
     assert_eq!(case.waiting_since, T0 + MIN);
     // Evidence still arrives for approvers to see; it does not re-evaluate.
@@ -1610,9 +1610,9 @@ fn every_transition_appends_one_receipt_and_versions_count_commits() {
     assert_eq!(*states.last().unwrap(), CaseState::Allowed);
     assert!(states[..states.len() - 1].iter().all(|s| *s == CaseState::PendingApproval));
     assert_eq!(r.last().unwrap().body.decision, "allow");
-    assert_eq!(r.last().unwrap().body.reason.code, "approved");
+    assert_eq!(&*r.last().unwrap().body.reason.code, "approved");
     assert_eq!(r[0].body.decision, "step_up");
-    assert_eq!(r[0].body.reason.code, "pay.big");
+    assert_eq!(&*r[0].body.reason.code, "pay.big");
     // A hash chain in store order.
     for (i, w) in r.windows(2).enumerate() {
         assert_eq!(w[1].seq, w[0].seq + 1, "at {i}");

@@ -766,7 +766,7 @@ fn invariants(
         }
     }
     if after.state == CaseState::Allowed {
-        let code = after.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("");
+        let code = after.resolution.as_ref().map(|r| &*r.code).unwrap_or("");
         match code {
             "approved" => {
                 let s = after.decision.step_up.as_ref().ok_or("approved without a step-up")?;

@@ -85,7 +85,7 @@ fn clock(u: &mut Unstructured<'_>) -> Result<i64> {
 
 /// Whether an `allowed` case got there legitimately.
 fn check_allowed(case: &Case, engine: &Engine) {
-    let code = case.resolution.as_ref().map(|r| r.code.as_str()).unwrap_or("");
+    let code = case.resolution.as_ref().map(|r| &*r.code).unwrap_or("");
     match code {
         "approved" => {
             let s = case.decision.step_up.as_ref().expect("approved without a step-up obligation");

@@ -12,6 +12,7 @@ use crate::decision::{
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
 use crate::record::Scope;
+use crate::recurring::recurring;
 use crate::request::Request;
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
@@ -220,7 +221,7 @@ pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError,
     let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
     let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
     d.error_at = error_at.map(Box::new);
-    d.rule = Some(name);
+    d.rule = Some(recurring(&name));
     d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
     d
@@ -229,7 +230,7 @@ pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError,
 fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
     let mut d = Decision::fail_closed(code, message, rule.policy.clone().into_owned());
     d.decision = effect;
-    d.rule = Some(rule.qualified_name.to_string());
+    d.rule = Some(recurring(rule.qualified_name));
     d.risk = rule.risk.map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.confidence.map(confidence);
     d

@@ -1,6 +1,7 @@
 //! Decisions as hosts and `aarm eval` see them (the JSON contract of docs/json.md).
 
 use crate::record::{earliest, new_decision_id, schema_default, Scope};
+use crate::recurring::recurring;
 use crate::spans::ErrorLocation;
 use crate::value::{format_time, parse_time};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,8 @@ pub use crate::policy::Effect;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// The rule's own code, `rule.NAME` for a rule without `reason`, or one of [`codes`].
-    pub code: String,
+    /// Shared: a decision takes the code its rule or verdict has, without a copy (issue 20).
+    pub code: Arc<str>,
     /// For people: the rule's message with its interpolations rendered.
     pub message: String,
 }
@@ -150,7 +152,7 @@ pub struct Decision {
     /// What the host may do.
     pub decision: Effect,
     /// The deciding rule's qualified name; `null` for the default and for invalid input.
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     /// Why.
     pub reason: Reason,
     /// Which policy and bundle decided.
@@ -265,7 +267,7 @@ impl Decision {
             review: None,
             decision: Effect::Deny,
             rule: None,
-            reason: Reason { code: code.to_string(), message: message.into() },
+            reason: Reason { code: recurring(code), message: message.into() },
             policy,
             risk: None,
             confidence: None,

@@ -33,8 +33,9 @@
 //! reader refuses.
 #![deny(missing_docs)]
 
-use crate::input::{dedup, empty_list, empty_str, recurring, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
+use crate::input::{dedup, empty_list, empty_str, Conv, Limits, Path, CONTEXT_BUILTINS, PRIOR_ACTION_KEYS};
 use crate::record::MAX_REQUEST_ID_BYTES;
+use crate::recurring::recurring;
 use crate::request::{Context, Given, Identity, Params, Request};
 use crate::schema::{FieldSchema, Schema, ValueType};
 use crate::value::Value;

@@ -88,6 +88,7 @@ pub(crate) mod plan;
 pub mod policy;
 pub mod program;
 pub mod record;
+pub(crate) mod recurring;
 pub mod redact;
 pub mod request;
 pub mod schema;

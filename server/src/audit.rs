@@ -131,7 +131,7 @@ mod tests {
             actor: Some("agent".into()),
             state: CaseState::Allowed,
             decision: "allow".into(),
-            reason: Reason { code: String::new(), message: String::new() },
+            reason: Reason { code: std::sync::Arc::from(""), message: String::new() },
             policy: PolicyRef { name: "p".into(), version: "1".into(), ..PolicyRef::default() },
             action_hash: format!("sha256:{i}"),
             identity: serde_json::json!({}),

@@ -32,10 +32,10 @@ pub struct Line {
     pub tool: String,
     pub operation: String,
     /// The deciding rule (`null`: none, e.g. a fail-closed deny).
-    pub rule: Option<String>,
+    pub rule: Option<std::sync::Arc<str>>,
     /// `allow`, `deny`, `modify`, `step_up`, `defer`.
     pub effect: &'static str,
-    pub reason_code: String,
+    pub reason_code: std::sync::Arc<str>,
     pub bundle_hash: String,
     /// The hash of the decision's receipt (its `decide` receipt, or its case's `open` receipt);
     /// `null` when it could not be recorded (and the decision is then a deny).

@@ -75,7 +75,9 @@ impl Engines {
         }
         // A `modify` value that is not yet known is the engine's refusal, not a failed
         // instruction: every other failure of the VM's code names its expression.
-        if vm.reason.code == "eval.error" && vm.error_at.is_none() && !vm.reason.message.contains("depends on evidence")
+        if &*vm.reason.code == "eval.error"
+            && vm.error_at.is_none()
+            && !vm.reason.message.contains("depends on evidence")
         {
             return Err(disagree("an evaluation error without its location", "VM", &vm, "VM", vm.clone()));
         }

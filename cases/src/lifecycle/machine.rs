@@ -20,6 +20,7 @@ use super::round::{SourceTry, TryResult};
 use aarm_runtime::decision::{ActionOut, Decision, Effect, EvidenceRef, Outcome, Reason, StepUpObligation};
 use aarm_runtime::engine::Engine;
 use serde_json::json;
+use std::sync::Arc;
 
 /// What a transition needs besides the case: the bundle the case was opened with, and the
 /// host's identity service.
@@ -266,7 +267,7 @@ fn released_until(case: &mut Case, now: i64, env: &Env) {
     }
     let program = env.engine.program();
     let rule_valid = outcome.rule.as_deref().and_then(|name| program.rule_valid_s(name));
-    let approved = outcome.reason.code == reasons::APPROVED;
+    let approved = &*outcome.reason.code == reasons::APPROVED;
     let (valid, cut, limits) = if approved {
         let step = step_up(case).and_then(|s| s.valid_s);
         let cut = quorum_approvals(case, now).filter_map(|a| a.until).min();
@@ -297,7 +298,7 @@ fn finish(case: &mut Case, _now: i64, receipts: &[ReceiptDraft]) {
 
 /// Ends the case.
 fn resolve(case: &mut Case, state: CaseState, effect: Effect, code: &str, message: &str, released: Option<ActionOut>) {
-    let reason = Reason { code: code.to_string(), message: message.to_string() };
+    let reason = Reason { code: Arc::from(code), message: message.to_string() };
     let mut outcome = case.decision.clone();
     outcome.decision = effect;
     outcome.reason = reason.clone();
@@ -692,7 +693,7 @@ fn reevaluate(
     // Decided on the case's facts: it names where each came from, not their values.
     decision.evidence_refs = case.evidence_refs.clone();
     case.request = request;
-    let summary = (decision.decision.as_str(), decision.rule.clone());
+    let summary = (decision.decision.as_str(), decision.rule.as_deref().map(str::to_string));
     if matches!(decision.decision, Effect::Allow | Effect::Modify) && !credential_valid(case, now) {
         return Err(Rejection::IdentityInvalid);
     }

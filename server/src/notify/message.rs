@@ -82,9 +82,9 @@ pub struct ApprovalContext {
     pub confidence: Option<f64>,
     pub identity: IdentityChain,
     /// The rule that asked for approval, its documentation, and its reason.
-    pub rule: Option<String>,
+    pub rule: Option<std::sync::Arc<str>>,
     pub rule_doc: Option<String>,
-    pub reason_code: String,
+    pub reason_code: std::sync::Arc<str>,
     pub reason: String,
     pub approvers: Vec<String>,
     pub approver_role: Option<String>,
@@ -216,7 +216,7 @@ pub struct OutcomeSummary {
     pub at: String,
     pub by: Vec<String>,
     /// The lifecycle's or the rule's reason code (`approved`, `vetoed`, `timeout`, ...).
-    pub reason_code: String,
+    pub reason_code: std::sync::Arc<str>,
     pub reason: String,
     /// The deny reason an approver gave, when one did.
     pub why: Option<String>,
@@ -229,8 +229,8 @@ impl OutcomeSummary {
             return None;
         }
         let reason = case.resolution.clone().unwrap_or_else(|| case.decision.reason.clone());
-        let vetoed = reason.code == aarm_cases::lifecycle::case::reasons::VETOED;
-        let approved = reason.code == aarm_cases::lifecycle::case::reasons::APPROVED;
+        let vetoed = &*reason.code == aarm_cases::lifecycle::case::reasons::VETOED;
+        let approved = &*reason.code == aarm_cases::lifecycle::case::reasons::APPROVED;
         let by = if vetoed {
             case.denials.iter().map(|d| d.by.clone()).collect()
         } else if approved {

@@ -58,9 +58,9 @@ pub struct DeniedView {
     /// The names of the parameters decided on (never their values).
     pub params: Vec<String>,
     /// The rule that denied it (`null` for the default and refused input).
-    pub rule: Option<String>,
+    pub rule: Option<std::sync::Arc<str>>,
     /// The denial's stable reason code.
-    pub reason_code: String,
+    pub reason_code: std::sync::Arc<str>,
     /// The denial's reason, as its decision said it.
     pub reason: String,
     /// When it was denied (RFC 3339).

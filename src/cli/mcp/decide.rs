@@ -71,7 +71,7 @@ fn settled(decision: &Decision, request: &Value) -> Option<Outcome> {
             None => Outcome::refuse(codes::UNDECIDED, "a `modify` decision without the modified action"),
         }),
         Effect::Deny => {
-            Some(Outcome::Refuse { code: decision.reason.code.clone(), message: decision.reason.message.clone() })
+            Some(Outcome::Refuse { code: decision.reason.code.to_string(), message: decision.reason.message.clone() })
         }
         Effect::StepUp | Effect::Defer => None,
     }
@@ -80,7 +80,7 @@ fn settled(decision: &Decision, request: &Value) -> Option<Outcome> {
 /// A resolved case's outcome.
 fn resolved(case: &Case, request: &Value) -> Outcome {
     let why = || match &case.resolution {
-        Some(r) => (r.code.clone(), r.message.clone()),
+        Some(r) => (r.code.to_string(), r.message.clone()),
         None => (case.state.as_str().to_string(), format!("case {} is {}", case.id, case.state.as_str())),
     };
     match case.state {
