@@ -13,7 +13,7 @@ use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
 use crate::record::Scope;
 use crate::recurring::recurring;
-use crate::request::Request;
+use crate::request::{Params, Request};
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
 use crate::value::{EvidenceMask, Value};
@@ -188,6 +188,9 @@ fn record(decision: &mut Decision, req: &Request, params: Arc<[Arc<str>]>, valid
 pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) -> Arc<[Arc<str>]> {
     let keys = &req.params_json;
     if let Some(names) = declared {
+        if let Some(shared) = by_address(keys, names) {
+            return shared;
+        }
         if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k)).is_ok()) {
             // As many distinct keys as names, each one of them: the same set.
             return Arc::clone(names);
@@ -210,6 +213,27 @@ pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) ->
     let mut params: Vec<&str> = keys.keys().collect();
     params.sort_unstable();
     params.into_iter().map(Arc::from).collect()
+}
+
+/// [`scope_params`] when every key is one of `names` by address (the reader gave each key the
+/// declaration's own string, and the engine sorted the same strings): no comparison of text.
+/// `None` when some key is not (another schema's request, a hand-built one) or the declaration is
+/// too long for a scan per key; the caller then compares text.
+fn by_address(keys: &Params, names: &Arc<[Arc<str>]>) -> Option<Arc<[Arc<str>]>> {
+    const SCANNED: usize = 16;
+    if names.len() > SCANNED || keys.len() > names.len() {
+        return None;
+    }
+    let mut found = [false; SCANNED];
+    for k in keys.shared_keys() {
+        let i = names.iter().position(|n| Arc::ptr_eq(n, k))?;
+        *found.get_mut(i)? = true;
+    }
+    if keys.len() == names.len() {
+        // As many keys as names, each one of them and the keys distinct: all of them.
+        return Some(Arc::clone(names));
+    }
+    Some(names.iter().zip(found).filter(|(_, f)| *f).map(|(n, _)| Arc::clone(n)).collect())
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
@@ -348,6 +372,7 @@ fn modified_action(req: &Request, assigned: Vec<Assigned>) -> Result<ActionOut, 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::request::Given;
 
     fn request(keys: &[&str]) -> Request {
         let params_json: serde_json::Map<_, _> =
@@ -365,14 +390,32 @@ mod tests {
             let keys: Vec<&str> =
                 pool.iter().enumerate().filter(|(i, _)| mask >> i & 1 == 1).map(|(_, k)| *k).collect();
             let req = request(&keys);
+            // The same keys, each the declaration's own string where it has one (as the reader
+            // gives them), so that the scope finds them by address.
+            let shared = Request::for_tests(
+                Vec::new(),
+                Params::spans(
+                    "null",
+                    keys.iter()
+                        .map(|k| {
+                            let key = declared.iter().find(|n| &***n == *k).cloned().unwrap_or_else(|| Arc::from(*k));
+                            (key, Given::Span(0, 4))
+                        })
+                        .collect(),
+                ),
+            );
             let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             expected.sort();
-            for source in [Some(&declared), None] {
-                let got: Vec<String> = scope_params(&req, source).iter().map(|n| n.to_string()).collect();
+            for (req, source) in [(&req, Some(&declared)), (&req, None), (&shared, Some(&declared)), (&shared, None)] {
+                let got: Vec<String> = scope_params(req, source).iter().map(|n| n.to_string()).collect();
                 assert_eq!(got, expected, "{keys:?}");
             }
         }
         let all = request(&["dest", "zeta", "b", "amount"]);
         assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "every name given: shared");
+        let by_address =
+            Params::spans("null", declared.iter().rev().map(|n| (Arc::clone(n), Given::Span(0, 4))).collect());
+        let all = Request::for_tests(Vec::new(), by_address);
+        assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "found by address: shared");
     }
 }

@@ -106,6 +106,13 @@ impl Params {
         self.entries.iter().map(|(k, _)| &**k)
     }
 
+    /// The keys as shared strings, in the order given: a key read against a declaration is the
+    /// declaration's own name (the same allocation), which lets the decision's scope find it by
+    /// address (`assemble::scope_params`).
+    pub(crate) fn shared_keys(&self) -> impl ExactSizeIterator<Item = &Arc<str>> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
     /// The value given for `key` (`None` when it is not given, or, which the readers rule out,
     /// when its text no longer reads as JSON).
     pub fn get(&self, key: &str) -> Option<Cow<'_, serde_json::Value>> {
