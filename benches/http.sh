@@ -87,7 +87,7 @@ load() { # NAME SCRIPT PATH
         per=$(awk -F, -v n="$n" '$3 == "task-clock" {ms = $1} $3 == "context-switches" {cs = $1}
             END { if (n > 0) printf "   %6.1f µs CPU  %5.2f switches a request", ms * 1000 / n, cs / n }' "$tmp/perf.txt")
     fi
-    printf '%-12s %10.0f requests/s   p99 %-8s%s\n' "$1" "$rps" "$p99" "$per"
+    printf '%-16s %10.0f requests/s   p99 %-8s%s\n' "$1" "$rps" "$p99" "$per"
     eval "rate_$1=$rps"
 }
 
@@ -110,5 +110,5 @@ bare=$(awk '/^in-process decide_json:/ {print $3}' <<<"$base_out")
 echo "== ratios to in-process decide_json"
 for name in me decide decide_shm deny deny_policy deny_policy_shm; do
     eval "r=\$rate_$name"
-    awk -v n="$name" -v r="$r" -v b="$bare" 'BEGIN { printf "%-12s %.3f\n", n, r / b }'
+    awk -v n="$name" -v r="$r" -v b="$bare" 'BEGIN { printf "%-16s %.4f\n", n, r / b }'
 done

@@ -12,9 +12,10 @@
 //! the decision a `deny` (`store.unavailable`) — an unrecorded `allow` is never answered.
 //!
 //! A `deny` that opens no case travels with its receipt: the flush keeps the denial for
-//! overrides in the same transaction ([`aarm_cases::store::CaseStore::record_keeping`]), so a deny costs one synced
-//! write like an allow, and an override can name a denial as soon as (and only once) its answer
-//! could have been sent. A denial that cannot be kept is logged and stays a denial.
+//! overrides in the same transaction
+//! ([`aarm_cases::store::CaseStore::record_keeping`]), so a deny costs one synced write like an
+//! allow, and an override can name a denial as soon as (and only once) its answer could have
+//! been sent. A denial that cannot be kept is logged and stays a denial.
 
 use crate::error::ApiError;
 use crate::lifecycle::Cases;
