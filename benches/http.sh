@@ -8,15 +8,25 @@
 #   decide      POST /v1/decide, the store on disk: + JSON, the engine, the decide receipt (fsync)
 #   decide_shm  the same with the store on /dev/shm, where fsync costs nothing
 #   deny        a body that is not JSON: the service's path without the engine's work
+#   deny_policy a well-formed request the policy denies (`blocked`): the engine, the receipt and
+#               the denial kept for overrides; deny_policy_shm the same on /dev/shm
+# Every HTTP figure also gives the server's CPU time and context switches per request
+# (`perf stat -e task-clock,context-switches -p PID` over the wrk run), when perf is installed.
+# BIN=path/to/aarm times that binary instead of building this tree's (to set two builds side by
+# side in one session).
 # Not part of `.ci/run` (it needs wrk: `apt-get install wrk`, and two quiet cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-16}
 command -v wrk >/dev/null || { echo "benches/http.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --locked -q -p aarm --bin aarm -p aarm-runtime --example decide_rate
+if [ -n "${BIN:-}" ]; then
+    cargo build --release --locked -q -p aarm-runtime --example decide_rate
+else
+    cargo build --release --locked -q -p aarm --bin aarm -p aarm-runtime --example decide_rate
+fi
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-aarm=$target/release/aarm
+aarm=${BIN:-$target/release/aarm}
 
 tmp=$(mktemp -d)
 shm=$(mktemp -d -p /dev/shm)
@@ -35,6 +45,8 @@ cat >"$tmp/serve.toml" <<'EOF'
 EOF
 body='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "acme"}}, "identity": {"human": "alice@corp.com"}}'
 printf '%s' "$body" >"$tmp/body.json"
+# Denied by the policy's `blocked` rule: no case opens, so the denial is kept for overrides.
+denied='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "mallory"}}, "identity": {"human": "alice@corp.com"}}'
 "$aarm" build "$tmp/policy" -o "$tmp/policy.aarmb" >/dev/null
 
 lua() { # METHOD BODY
@@ -43,6 +55,7 @@ lua() { # METHOD BODY
 lua GET "" >"$tmp/get.lua"
 lua POST "$body" >"$tmp/post.lua"
 lua POST "not json" >"$tmp/bad.lua"
+lua POST "$denied" >"$tmp/denied.lua"
 
 serve() { # STORE
     local port=$((20000 + RANDOM % 20000))
@@ -58,12 +71,23 @@ serve() { # STORE
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 load() { # NAME SCRIPT PATH
-    local out
+    local out perf=
+    if command -v perf >/dev/null; then
+        perf stat -e task-clock,context-switches -x, -o "$tmp/perf.txt" -p "$pid" &
+        perf=$!
+    fi
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$2" "$base$3")
-    local rps p99
+    local rps p99 n per=
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%-12s %10.0f requests/s   p99 %s\n' "$1" "$rps" "$p99"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    if [ -n "$perf" ]; then
+        kill -INT "$perf"
+        wait "$perf" 2>/dev/null || true
+        per=$(awk -F, -v n="$n" '$3 == "task-clock" {ms = $1} $3 == "context-switches" {cs = $1}
+            END { if (n > 0) printf "   %6.1f µs CPU  %5.2f switches a request", ms * 1000 / n, cs / n }' "$tmp/perf.txt")
+    fi
+    printf '%-16s %10.0f requests/s   p99 %-8s%s\n' "$1" "$rps" "$p99" "$per"
     eval "rate_$1=$rps"
 }
 
@@ -72,9 +96,11 @@ serve "$tmp/cases.db"
 load me "$tmp/get.lua" /v1/me
 load decide "$tmp/post.lua" /v1/decide
 load deny "$tmp/bad.lua" /v1/decide
+load deny_policy "$tmp/denied.lua" /v1/decide
 stop
 serve "$shm/cases.db"
 load decide_shm "$tmp/post.lua" /v1/decide
+load deny_policy_shm "$tmp/denied.lua" /v1/decide
 stop
 
 echo "== in-process, core 0"
@@ -82,7 +108,7 @@ base_out=$(taskset -c 0 "$target/release/examples/decide_rate" "$tmp/policy.aarm
 echo "$base_out"
 bare=$(awk '/^in-process decide_json:/ {print $3}' <<<"$base_out")
 echo "== ratios to in-process decide_json"
-for name in me decide decide_shm deny; do
+for name in me decide decide_shm deny deny_policy deny_policy_shm; do
     eval "r=\$rate_$name"
-    awk -v n="$name" -v r="$r" -v b="$bare" 'BEGIN { printf "%-12s %.3f\n", n, r / b }'
+    awk -v n="$name" -v r="$r" -v b="$bare" 'BEGIN { printf "%-16s %.4f\n", n, r / b }'
 done

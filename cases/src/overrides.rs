@@ -10,9 +10,11 @@
 //! Every override waits for a verdict (`accept` or `flag`) from someone other than its author,
 //! recorded as a receipt too.
 //!
-//! Fail closed: only a denial kept by the service ([`OverrideStore::remember_denial`]) can be
-//! overridden, only on a tool the policy declares overridable, only by someone holding the
-//! declared authority, and only with every statement the declaration requires.
+//! Fail closed: only a denial kept by the service can be overridden (`aarm serve` keeps it in the
+//! transaction of its receipt, [`crate::store::CaseStore::record_keeping`]; the CLI with
+//! [`OverrideStore::remember_denial`]), only on a tool the policy declares overridable, only by
+//! someone holding the declared authority, and only with every statement the declaration
+//! requires.
 
 use crate::lifecycle::case::CaseState;
 use crate::lifecycle::identity::same_identity;

@@ -3,10 +3,14 @@
 //! outbox, the write probe), the same on SQLite and PostgreSQL: each store's handles are two
 //! connections to one database, as two replicas (or a restart) would see it.
 
+use aarm_cases::lifecycle::case::CaseState;
+use aarm_cases::lifecycle::receipt::ReceiptDraft;
+use aarm_cases::receipts::{verify_chain, VerifyOptions};
 use aarm_cases::store::any::AnyStore;
 use aarm_cases::store::service::{
-    AttemptOutcome, Denial, Granted, Queued, SessionAction, StoredOverride, Verdict, CLAIM_LEASE_MS,
+    AttemptOutcome, Denial, DenialDraft, Granted, Queued, SessionAction, StoredOverride, Verdict, CLAIM_LEASE_MS,
 };
+use aarm_cases::store::CaseStore;
 use std::path::{Path, PathBuf};
 
 #[path = "common/postgres.rs"]
@@ -97,6 +101,80 @@ fn contract(store: &Path) {
     two.write_probe().unwrap().write(8).unwrap();
 
     overrides(&one, &two);
+    denials_kept_with_their_receipts(store, &one);
+}
+
+/// Runs `sql` on the store `store` names, from a connection of the test's own.
+fn on_store(store: &Path, sql: &str) {
+    match store.to_str().filter(|s| s.starts_with("postgres")) {
+        Some(url) => postgres::Client::connect(url, postgres::NoTls).unwrap().batch_execute(sql).unwrap(),
+        None => rusqlite::Connection::open(store).unwrap().execute_batch(sql).unwrap(),
+    }
+}
+
+fn decide_draft(decision: &str, i: i64) -> ReceiptDraft {
+    ReceiptDraft {
+        case: String::new(),
+        event: "decide".into(),
+        actor: Some("agent-1".into()),
+        state: if decision == "deny" { CaseState::Denied } else { CaseState::Allowed },
+        decision: decision.into(),
+        reason: aarm_runtime::decision::Reason { code: String::new(), message: String::new() },
+        policy: aarm_runtime::decision::PolicyRef { name: "p".into(), version: "1".into(), ..Default::default() },
+        action_hash: format!("sha256:{i}"),
+        identity: serde_json::json!({}),
+        at: 1_000 + i,
+        detail: serde_json::json!({}),
+    }
+}
+
+fn denial_draft(id: &str) -> Option<DenialDraft> {
+    DenialDraft::of("agent-1", serde_json::json!({ "decision": "deny", "decision_id": id }), 1_000)
+}
+
+/// A denial is kept in the transaction of its receipt, sealed with its hash: read back (on
+/// another handle) as answered, receipt included. When the denials cannot be written, none of
+/// the batch is kept, its receipts are stored all the same, and the next batch keeps its own.
+fn denials_kept_with_their_receipts(store: &Path, other: &AnyStore) {
+    let mut lc = AnyStore::open(store, true).unwrap();
+    let kept = other.overrides().unwrap();
+    let recorded = lc
+        .record_keeping(vec![
+            (decide_draft("allow", 1), None),
+            (decide_draft("deny", 2), denial_draft("K2")),
+            (decide_draft("deny", 3), denial_draft("K3")),
+        ])
+        .unwrap();
+    recorded.denials.as_ref().unwrap();
+    let [_, r2, r3] = recorded.receipts.as_slice() else { panic!("{recorded:?}") };
+    for (id, receipt) in [("K2", r2), ("K3", r3)] {
+        let denial = kept.denial(id).unwrap().unwrap();
+        let answered: serde_json::Value = serde_json::from_str(&denial.json).unwrap();
+        assert_eq!(answered, serde_json::json!({ "decision": "deny", "decision_id": id, "receipt": receipt.hash }));
+        assert_eq!((denial.agent.as_str(), denial.at), ("agent-1", 1_000));
+    }
+
+    on_store(store, "ALTER TABLE serve_denials RENAME TO serve_denials_away");
+    let recorded = lc
+        .record_keeping(vec![(decide_draft("deny", 4), denial_draft("K4")), (decide_draft("allow", 5), None)])
+        .unwrap();
+    assert!(recorded.denials.is_err(), "the denial could not be written, and says so");
+    assert_eq!(recorded.receipts.len(), 2, "the receipts are stored all the same");
+    on_store(store, "ALTER TABLE serve_denials_away RENAME TO serve_denials");
+    assert_eq!(kept.denial("K4").unwrap(), None);
+    let recorded = lc.record_keeping(vec![(decide_draft("deny", 6), denial_draft("K6"))]).unwrap();
+    recorded.denials.unwrap();
+    assert!(kept.denial("K6").unwrap().is_some());
+
+    // A receipt that cannot be stored (a decide receipt naming a case) keeps no denial either.
+    let mut named = decide_draft("deny", 7);
+    named.case = "case-000001".into();
+    assert!(lc.record_keeping(vec![(decide_draft("deny", 8), denial_draft("K8")), (named, None)]).is_err());
+    assert_eq!(kept.denial("K8").unwrap(), None, "no receipt, no denial");
+
+    let chain = lc.receipts(None).unwrap();
+    verify_chain(&chain, &VerifyOptions::default()).unwrap();
+    assert_eq!(chain.len(), 6);
 }
 
 /// Denials and overrides: a denial kept once; one override of a denial in force at a time,

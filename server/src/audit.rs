@@ -10,12 +10,19 @@
 //! covers many decisions instead of one each; alone, a decision costs one transaction. The
 //! caller answers only once its receipt is durable, and a receipt that cannot be written makes
 //! the decision a `deny` (`store.unavailable`) — an unrecorded `allow` is never answered.
+//!
+//! A `deny` that opens no case travels with its receipt: the flush keeps the denial for
+//! overrides in the same transaction
+//! ([`aarm_cases::store::CaseStore::record_keeping`]), so a deny costs one synced write like an
+//! allow, and an override can name a denial as soon as (and only once) its answer could have
+//! been sent. A denial that cannot be kept is logged and stays a denial.
 
 use crate::error::ApiError;
 use crate::lifecycle::Cases;
 use aarm_cases::lifecycle::receipt::ReceiptDraft;
 use aarm_cases::lifecycle::service::Lifecycle;
 use aarm_cases::store::any::AnyStore;
+use aarm_cases::store::service::DenialDraft;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -25,10 +32,18 @@ const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<String, String>>;
 
+/// A receipt waiting for its flush: with the denial kept beside it (a `deny`), and its caller.
+#[derive(Debug)]
+struct Queued {
+    draft: ReceiptDraft,
+    denial: Option<DenialDraft>,
+    reply: Reply,
+}
+
 /// Decision receipts waiting for the next flush.
 #[derive(Debug, Default)]
 pub struct DecisionLog {
-    queue: Mutex<Vec<(ReceiptDraft, Reply)>>,
+    queue: Mutex<Vec<Queued>>,
     /// A flush is asked for and has not yet started to take the queue: whatever is queued now is
     /// written by it. The flush clears this before it takes the queue, so a receipt queued after
     /// the clear asks for a flush of its own and none is left behind.
@@ -36,13 +51,19 @@ pub struct DecisionLog {
 }
 
 impl DecisionLog {
-    /// Writes `draft` (with whatever else is queued) and returns its receipt's hash once stored.
-    pub async fn record(self: &Arc<Self>, cases: &Cases, draft: ReceiptDraft) -> Result<String, ApiError> {
+    /// Writes `draft` (with whatever else is queued), and `denial` in the same transaction, and
+    /// returns the receipt's hash once stored.
+    pub async fn record(
+        self: &Arc<Self>,
+        cases: &Cases,
+        draft: ReceiptDraft,
+        denial: Option<DenialDraft>,
+    ) -> Result<String, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .lock()
             .map_err(|_| ApiError::Unavailable("the decision log lock is poisoned".into()))?
-            .push((draft, reply));
+            .push(Queued { draft, denial, reply });
         if !self.asked.swap(true, Ordering::SeqCst) {
             let log = self.clone();
             let ran = cases
@@ -70,7 +91,7 @@ impl DecisionLog {
         // Before the first take: a receipt queued from here on asks for another flush.
         self.asked.store(false, Ordering::SeqCst);
         loop {
-            let taken: Option<Vec<(ReceiptDraft, Reply)>> = match self.queue.lock() {
+            let taken: Option<Vec<Queued>> = match self.queue.lock() {
                 Ok(mut q) => {
                     let n = q.len().min(MAX_BATCH);
                     Some(q.drain(..n).collect())
@@ -83,11 +104,21 @@ impl DecisionLog {
             if batch.is_empty() {
                 return;
             }
-            let (drafts, replies): (Vec<ReceiptDraft>, Vec<Reply>) = batch.into_iter().unzip();
-            match lc.record_decisions(drafts) {
-                Ok(receipts) => {
+            let denied: Vec<String> =
+                batch.iter().filter_map(|q| q.denial.as_ref().map(|d| d.decision_id.clone())).collect();
+            let (decided, replies): (Vec<_>, Vec<Reply>) =
+                batch.into_iter().map(|q| ((q.draft, q.denial), q.reply)).unzip();
+            match lc.record_decisions_keeping(decided) {
+                Ok(recorded) => {
+                    if let Err(e) = &recorded.denials {
+                        // Each stays a denial, answered with its receipt; it only cannot be
+                        // overridden.
+                        for decision in &denied {
+                            tracing::error!(decision, error = %e, "cannot keep the denial for overrides");
+                        }
+                    }
                     // A reply left without a receipt is dropped: its caller denies.
-                    for (receipt, reply) in receipts.into_iter().zip(replies) {
+                    for (receipt, reply) in recorded.receipts.into_iter().zip(replies) {
                         let _ = reply.send(Ok(receipt.hash));
                     }
                 }
@@ -106,10 +137,10 @@ impl DecisionLog {
     fn refuse_queued(&self, error: &str) {
         // A poisoned queue is still a whole list (a push or a drain cannot stop half-way), and
         // its callers wait on their replies: they are answered all the same.
-        let queued: Vec<(ReceiptDraft, Reply)> =
+        let queued: Vec<Queued> =
             self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
-        for (_, reply) in queued {
-            let _ = reply.send(Err(error.to_string()));
+        for q in queued {
+            let _ = q.reply.send(Err(error.to_string()));
         }
     }
 }
@@ -155,7 +186,7 @@ mod tests {
             let mut q = log.queue.lock().unwrap();
             for i in 0..n {
                 let (reply, answer) = oneshot::channel();
-                q.push((draft(i), reply));
+                q.push(Queued { draft: draft(i), denial: None, reply });
                 answers.push(answer);
             }
         }
@@ -185,7 +216,7 @@ mod tests {
         let mut lc = Lifecycle::new(AnyStore::open(&path, true).unwrap(), Box::new(NoIdentityService));
         let log = Arc::new(DecisionLog::default());
         let (reply, mut answer) = oneshot::channel();
-        log.queue.lock().unwrap().push((draft(0), reply));
+        log.queue.lock().unwrap().push(Queued { draft: draft(0), denial: None, reply });
         let poisoner = log.clone();
         let _ = std::thread::spawn(move || {
             let _held = poisoner.queue.lock().unwrap();

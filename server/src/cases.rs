@@ -26,6 +26,7 @@ use aarm_cases::lifecycle::identity::{check, same_identity};
 use aarm_cases::lifecycle::machine;
 use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::redact::RedactionKey;
+use aarm_cases::store::service::{with_receipt, DenialDraft};
 use aarm_cases::store::CaseStore;
 use aarm_runtime::decision::{codes, Decision, Effect};
 use serde_json::{json, Value};
@@ -161,7 +162,11 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<V
     } else {
         // A body that was not JSON at all is recorded as the caller's (what it named is unread).
         let as_recorded = if request.is_object() { request } else { json!({ "identity": { "agent": p.id } }) };
-        let (decision, receipt) = recorded(records, decision, &as_recorded, now, ignored).await;
+        // A deny is kept for overrides with its receipt, as it will be answered (overrides.rs).
+        let denial = (decision.decision == Effect::Deny)
+            .then(|| DenialDraft::of(&p.id, to_json(&decision, None, action_hash.clone(), None), now))
+            .flatten();
+        let (decision, receipt) = recorded(records, decision, denial, &as_recorded, now, ignored).await;
         (decision, None, receipt)
     };
     if let Some(session) = &session {
@@ -208,12 +213,7 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<V
             redacted: engine.program().settings.redact.paths_for(&tool_name),
         });
     }
-    let answer = to_json(&decision, case.as_ref(), action_hash, receipt.as_deref());
-    if decision.decision == Effect::Deny && case.is_none() && receipt.is_some() {
-        // Kept so that an override can name it (overrides.rs); only a recorded denial.
-        crate::overrides::remember_denial(records.overrides.as_ref(), &p.id, &answer, now);
-    }
-    Ok(answer)
+    Ok(to_json(&decision, case.as_ref(), action_hash, receipt.as_deref()))
 }
 
 /// The body as JSON, and why it cannot be decided on. A body that is not UTF-8, not JSON, or
@@ -230,17 +230,19 @@ fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError
     }
 }
 
-/// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]); a
-/// decision that cannot be recorded is a `deny` (`store.unavailable`) without one.
+/// A decision that opens no case, with its `decide` receipt written (see [`crate::audit`]) and,
+/// for a deny, `denial` kept in the same transaction; a decision that cannot be recorded is a
+/// `deny` (`store.unavailable`) without a receipt, and kept nowhere.
 async fn recorded(
     records: &Records,
     decision: Decision,
+    denial: Option<DenialDraft>,
     request: &Value,
     now: i64,
     ignored: &[String],
 ) -> (Decision, Option<String>) {
     let draft = machine::decided(&decision, request, now, ignored);
-    match records.decisions.record(&records.cases, draft).await {
+    match records.decisions.record(&records.cases, draft, denial).await {
         Ok(hash) => (decision, Some(hash)),
         Err(e) => {
             let message = format!("the decision could not be recorded: {e}");
@@ -260,9 +262,9 @@ fn to_json(decision: &Decision, case: Option<&Case>, action_hash: Option<String>
         if let Some(hash) = action_hash {
             obj.insert("action_hash".into(), Value::String(hash));
         }
-        if let Some(receipt) = receipt {
-            obj.insert("receipt".into(), Value::String(receipt.to_string()));
-        }
+    }
+    if let Some(receipt) = receipt {
+        with_receipt(&mut out, receipt);
     }
     out
 }

@@ -20,15 +20,6 @@ use std::sync::Arc;
 
 pub use aarm_cases::overrides::{review_view, MAX_NOTE_BYTES, MAX_STATEMENT_BYTES, OVERRIDE_GRANTED};
 
-/// Keeps a denial the service answered without a case, so that an override can name it. A
-/// denial that cannot be kept stays a denial (it only cannot be overridden): logged, not fatal.
-pub(crate) fn remember_denial(store: &dyn OverrideStore, agent: &str, answer: &Value, now: i64) {
-    if let Err(e) = rules::keep_denial(store, agent, answer, now) {
-        let decision = answer.get("decision_id").and_then(Value::as_str).unwrap_or_default();
-        tracing::error!(decision, error = %e, "cannot keep the denial for overrides");
-    }
-}
-
 /// The scope of an override's idempotency keys: one per denial.
 fn key_scope(denied: &str) -> String {
     format!("override:{denied}")

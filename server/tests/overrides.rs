@@ -390,3 +390,132 @@ async fn an_override_notice_carries_no_redacted_value() {
     assert_eq!(n["denied"]["redacted"], json!(["params.pin"]), "what was left out is said");
     assert_eq!(d.receiver.hits("/slack").len(), 0, "only the channels this declaration names");
 }
+
+/// The kept denial `id`, as the store holds it (`None`: not kept).
+fn kept_denial(d: &Deployment, id: &str) -> Option<Value> {
+    let db = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    let json: Option<String> = rusqlite::OptionalExtension::optional(db.query_row(
+        "SELECT json FROM serve_denials WHERE decision_id = ?1",
+        [id],
+        |r| r.get(0),
+    ))
+    .unwrap();
+    json.map(|j| serde_json::from_str(&j).unwrap())
+}
+
+/// Runs `sql` on the deployment's store from a connection of the test's own (a trigger that
+/// makes a write fail, as a full disk or a broken table would).
+fn on_store(d: &Deployment, sql: &str) {
+    rusqlite::Connection::open(d.dir.path("cases.db")).unwrap().execute_batch(sql).unwrap();
+}
+
+/// A denial is kept in the same write as its receipt, before it is answered: an override sent
+/// the moment the answer arrives (no wait, no retry) always finds it, and the denial it finds
+/// reads exactly as it was answered, receipt included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denial_can_be_overridden_the_moment_it_is_answered() {
+    let d = deployment("override-at-once").await;
+    for i in 0..20 {
+        let denial = d.decide(delete(&format!("db-{i}"))).await;
+        assert_eq!(denial["decision"], "deny", "{denial}");
+        let id = denial["decision_id"].as_str().unwrap();
+        let (status, o) = d.post(&override_path(id), "tok-cfo", statements()).await;
+        assert_eq!(status, 200, "override {i} right after its denial: {o}");
+        assert_eq!(o["overrides"], id);
+        assert_eq!(kept_denial(&d, id).as_ref(), Some(&denial), "kept as answered");
+    }
+}
+
+/// Many agents denied at once (their receipts share group commits, beside allows that keep no
+/// denial), each denial overridden as soon as it is answered: every override finds its denial,
+/// every allow stays unknown to overrides, and the chain holds every receipt once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_denials_are_each_kept_with_their_receipt() {
+    let d = std::sync::Arc::new(deployment("override-concurrent").await);
+    let n = 48;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let allow = d
+                    .decide(json!({ "action": { "tool": "read_file", "params": { "path": format!("/f{i}") } } }))
+                    .await;
+                assert_eq!(allow["decision"], "allow", "{allow}");
+                let (status, body) =
+                    d.post(&override_path(allow["decision_id"].as_str().unwrap()), "tok-cfo", statements()).await;
+                assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_denial")), "{body}");
+                return None;
+            }
+            let denial = d.decide(delete(&format!("db-{i}"))).await;
+            assert_eq!(denial["decision"], "deny", "{denial}");
+            let id = denial["decision_id"].as_str().unwrap().to_string();
+            let (status, o) = d.post(&override_path(&id), "tok-cfo", statements()).await;
+            assert_eq!(status, 200, "{o}");
+            assert_eq!(o["overrides"], id.as_str());
+            Some((id, denial["receipt"].as_str().unwrap().to_string()))
+        }));
+    }
+    let mut denied = Vec::new();
+    for t in tasks {
+        denied.extend(t.await.unwrap());
+    }
+    assert_eq!(denied.len(), n / 2);
+    let chain = d.verified_chain().await;
+    assert_eq!(events(&chain, "decide").len(), n, "one receipt per decision");
+    assert_eq!(events(&chain, "override").len(), n / 2);
+    for (id, receipt) in &denied {
+        let kept = kept_denial(&d, id).unwrap();
+        assert_eq!(kept["receipt"], receipt.as_str(), "{id} is kept with its own receipt");
+        assert!(chain.iter().any(|r| &r.hash == receipt), "{id}'s receipt is in the chain");
+    }
+}
+
+/// A store that cannot keep a denial: the decision stays a deny, answered with its receipt (it
+/// only cannot be overridden); an allow in the same state is still an allow; once the store
+/// keeps denials again, so does the service.
+#[tokio::test]
+async fn a_denial_the_store_cannot_keep_stays_a_denial_and_cannot_be_overridden() {
+    let d = deployment("override-unkept").await;
+    on_store(
+        &d,
+        "CREATE TRIGGER refuse_denials BEFORE INSERT ON serve_denials BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    );
+    let denial = d.decide(delete("orders")).await;
+    assert_eq!(denial["decision"], "deny", "{denial}");
+    assert_eq!(denial["reason"]["code"], "db.delete", "the policy's deny, not a store failure: {denial}");
+    let id = denial["decision_id"].as_str().unwrap();
+    assert_eq!(kept_denial(&d, id), None);
+    let (status, body) = d.post(&override_path(id), "tok-cfo", statements()).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_denial")), "{body}");
+    let allow = d.decide(json!({ "action": { "tool": "read_file", "params": { "path": "/etc/motd" } } })).await;
+    assert_eq!(allow["decision"], "allow", "{allow}");
+    let chain = d.verified_chain().await;
+    assert!(chain.iter().any(|r| Some(r.hash.as_str()) == denial["receipt"].as_str()), "the denial is recorded");
+    assert!(events(&chain, "override").is_empty());
+
+    on_store(&d, "DROP TRIGGER refuse_denials;");
+    let again = d.decide(delete("orders")).await;
+    let (status, o) = d.post(&override_path(again["decision_id"].as_str().unwrap()), "tok-cfo", statements()).await;
+    assert_eq!(status, 200, "{o}");
+}
+
+/// A denial whose receipt cannot be written is neither answered as the policy's deny nor kept:
+/// the answer is a `store.unavailable` deny without a receipt, and no override can name it.
+#[tokio::test]
+async fn a_denial_whose_receipt_is_not_written_is_not_kept() {
+    let d = deployment("override-unrecorded").await;
+    on_store(
+        &d,
+        "CREATE TRIGGER refuse_receipts BEFORE INSERT ON receipts BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    );
+    let denial = d.decide(delete("orders")).await;
+    assert_eq!(denial["decision"], "deny", "{denial}");
+    assert_eq!(denial["reason"]["code"], "store.unavailable", "{denial}");
+    assert!(denial.get("receipt").is_none(), "{denial}");
+    let id = denial["decision_id"].as_str().unwrap();
+    assert_eq!(kept_denial(&d, id), None, "no receipt, no denial kept");
+    on_store(&d, "DROP TRIGGER refuse_receipts;");
+    let (status, body) = d.post(&override_path(id), "tok-cfo", statements()).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("unknown_denial")), "{body}");
+}

@@ -6,7 +6,8 @@ use super::event::{Event, Rejection};
 use super::identity::{IdentityVerifier, VerifiedActor};
 use super::machine::{self, Env};
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
-use crate::store::{CaseStore, StoreError};
+use crate::store::service::DenialDraft;
+use crate::store::{CaseStore, Recorded, StoreError};
 use aarm_runtime::decision::Decision;
 use aarm_runtime::engine::{Engine, EngineError};
 use std::collections::HashMap;
@@ -199,15 +200,24 @@ impl<S: CaseStore> Lifecycle<S> {
     /// Appends `decide` receipts (see [`machine::decided`]) in one write. Each is stamped no
     /// earlier than the store's last event, so that receipt times never decrease along the chain
     /// (a decision already made is recorded, never refused for the clock).
-    pub fn record_decisions(&mut self, mut drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, LifecycleError> {
-        if drafts.is_empty() {
-            return Ok(Vec::new());
+    pub fn record_decisions(&mut self, drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, LifecycleError> {
+        Ok(self.record_decisions_keeping(drafts.into_iter().map(|d| (d, None)).collect())?.receipts)
+    }
+
+    /// [`Lifecycle::record_decisions`], each receipt with the denial its answer keeps for
+    /// overrides, if any, written in the same transaction ([`CaseStore::record_keeping`]).
+    pub fn record_decisions_keeping(
+        &mut self,
+        mut decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+    ) -> Result<Recorded, LifecycleError> {
+        if decided.is_empty() {
+            return Ok(Recorded { receipts: Vec::new(), denials: Ok(()) });
         }
         let floor = self.store.last_event_at()?.unwrap_or(i64::MIN);
-        for d in &mut drafts {
+        for (d, _) in &mut decided {
             d.at = d.at.max(floor);
         }
-        Ok(self.store.record(drafts)?)
+        Ok(self.store.record_keeping(decided)?)
     }
 
     /// Opens a case for a decision the host already made (with an engine it registered): a

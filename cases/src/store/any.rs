@@ -5,9 +5,9 @@
 use super::postgres::{is_postgres_url, PostgresStore};
 use super::postgres_listen::{Changed, Listener};
 use super::rows::Unreadable;
-use super::service::{DeliveryStore, IdempotencyKeyStore, OverrideStore, SessionHistory, WriteProbe};
+use super::service::{DeliveryStore, DenialDraft, IdempotencyKeyStore, OverrideStore, SessionHistory, WriteProbe};
 use super::sqlite::SqliteStore;
-use super::{CaseStore, StoreError};
+use super::{CaseStore, Recorded, StoreError};
 use crate::lifecycle::case::Case;
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
 use ed25519_dalek::SigningKey;
@@ -157,6 +157,10 @@ impl CaseStore for AnyStore {
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
         self.inner_mut().record(receipts)
+    }
+
+    fn record_keeping(&mut self, decided: Vec<(ReceiptDraft, Option<DenialDraft>)>) -> Result<Recorded, StoreError> {
+        self.inner_mut().record_keeping(decided)
     }
 
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {

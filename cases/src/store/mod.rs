@@ -23,6 +23,7 @@ pub mod sqlite_service;
 
 use crate::lifecycle::case::Case;
 use crate::lifecycle::receipt::{Receipt, ReceiptDraft};
+use service::{Denial, DenialDraft};
 
 /// Why a store did not do what was asked. Only [`StoreError::Conflict`] is worth retrying as is;
 /// the lifecycle retries it on a fresh read, and hosts fail closed on the others.
@@ -49,6 +50,22 @@ pub enum StoreError {
     },
 }
 
+/// What [`CaseStore::record_keeping`] stored: the receipts, in order, and whether the denials
+/// that went with them were kept.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The sealed receipts, in the order given.
+    pub receipts: Vec<Receipt>,
+    /// `Ok` when every denial given was kept (or none was given).
+    pub denials: Result<(), StoreError>,
+}
+
+/// Pairs sealed receipts with the denials that went with them, each denial sealed with its
+/// receipt's hash (a receipt without a denial pairs with nothing).
+fn sealed_denials(receipts: &[Receipt], denials: Vec<Option<DenialDraft>>) -> impl Iterator<Item = Denial> + '_ {
+    receipts.iter().zip(denials).filter_map(|(receipt, denial)| Some(denial?.sealed(&receipt.hash)))
+}
+
 /// Where a lifecycle keeps its cases, their receipts and the bundles they were opened with.
 /// Every implementation keeps the same contract: writes are atomic, the receipt chain is
 /// appended in one order with each receipt holding the previous one's hash, and an `event_id`
@@ -73,6 +90,24 @@ pub trait CaseStore {
     /// Appends the receipts of decisions that opened no case (`decide` receipts: an immediate
     /// `allow`, `deny` or `modify`), atomically and in order, after the chain's head.
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError>;
+
+    /// [`CaseStore::record`], keeping in the same transaction the denial that goes with a
+    /// receipt (a `deny` answered without a case, see [`DenialDraft`]), sealed with its
+    /// receipt's hash: a denial is durable exactly when its receipt is. The denials are written
+    /// in a savepoint: when they cannot be kept, none of this batch is, the receipts are stored
+    /// all the same, and [`Recorded::denials`] says why (the decisions stay what they were; a
+    /// denial not kept only cannot be overridden). A store that keeps no denials (this default)
+    /// records the receipts and says so.
+    fn record_keeping(&mut self, decided: Vec<(ReceiptDraft, Option<DenialDraft>)>) -> Result<Recorded, StoreError> {
+        let (receipts, denials): (Vec<ReceiptDraft>, Vec<Option<DenialDraft>>) = decided.into_iter().unzip();
+        let receipts = self.record(receipts)?;
+        let denials = if denials.iter().any(Option::is_some) {
+            Err(StoreError::Backend("this store keeps no denials".into()))
+        } else {
+            Ok(())
+        };
+        Ok(Recorded { receipts, denials })
+    }
 
     /// Whether an event carrying `event_id` was already applied to case `case`: a retried event
     /// is then answered with the case as stored instead of being run again (it might otherwise

@@ -22,8 +22,10 @@
 
 use super::chain::{case_link_after, decisions_only, stored_head, Sealer};
 use super::memory::case_id;
+use super::postgres_service::KEEP_DENIAL;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine, Unreadable};
-use super::{CaseStore, StoreError};
+use super::service::DenialDraft;
+use super::{sealed_denials, CaseStore, Recorded, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
 use ed25519_dalek::SigningKey;
@@ -338,6 +340,25 @@ fn head(tx: &mut impl GenericClient) -> Result<Option<(i64, String)>, StoreError
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose().map_err(fail("chain head"))
 }
 
+/// Keeps, inside `tx`, the denials that go with the receipts `sealed`, in a savepoint: when one
+/// cannot be kept, none of them is, and the receipts are committed all the same (a failed
+/// statement would otherwise abort the whole transaction; see [`CaseStore::record_keeping`]).
+fn keep_denials(
+    tx: &mut Transaction<'_>,
+    sealed: &[Receipt],
+    denials: Vec<Option<DenialDraft>>,
+) -> Result<(), StoreError> {
+    if denials.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    // Dropped without a commit, the savepoint is rolled back: the receipts' writes stay.
+    let mut savepoint = tx.savepoint("keep_denials").map_err(fail("keep denials"))?;
+    for d in sealed_denials(sealed, denials) {
+        savepoint.execute(KEEP_DENIAL, &[&d.decision_id, &d.agent, &d.json, &d.at]).map_err(fail("keep denial"))?;
+    }
+    savepoint.commit().map_err(fail("keep denials"))
+}
+
 /// Seals `drafts` after the chain head read inside `tx` (which holds the chain lock), and
 /// stores them.
 fn append(
@@ -465,9 +486,18 @@ impl CaseStore for PostgresStore {
     }
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+        Ok(self.record_keeping(receipts.into_iter().map(|r| (r, None)).collect())?.receipts)
+    }
+
+    fn record_keeping(&mut self, decided: Vec<(ReceiptDraft, Option<DenialDraft>)>) -> Result<Recorded, StoreError> {
+        let (receipts, denials): (Vec<ReceiptDraft>, Vec<Option<DenialDraft>>) = decided.into_iter().unzip();
         decisions_only(&receipts)?;
         let signer = self.signer.clone();
-        self.write(|tx| append(tx, receipts, signer.as_ref()))
+        self.write(|tx| {
+            let sealed = append(tx, receipts, signer.as_ref())?;
+            let denials = keep_denials(tx, &sealed, denials);
+            Ok(Recorded { receipts: sealed, denials })
+        })
     }
 
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {

@@ -85,6 +85,11 @@ pub struct PostgresIdempotencyKeys(Side<Connection>);
 pub struct PostgresDeliveries(Side<Connection>);
 /// [`WriteProbe`] on `serve_health`.
 pub struct PostgresWriteProbe(Side<Connection>);
+/// Keeps a denial; a second one with the same id changes nothing. Also run by the case store,
+/// in the transaction of the denial's receipt ([`super::CaseStore::record_keeping`]).
+pub(super) const KEEP_DENIAL: &str = "INSERT INTO serve_denials (decision_id, agent, json, at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (decision_id) DO NOTHING";
+
 /// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
 pub struct PostgresOverrides(Side<Connection>);
 
@@ -305,11 +310,7 @@ impl WriteProbe for PostgresWriteProbe {
 
 impl OverrideStore for PostgresOverrides {
     fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT INTO serve_denials (decision_id, agent, json, at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (decision_id) DO NOTHING",
-            &[&d.decision_id, &d.agent, &d.json, &d.at],
-        )?;
+        self.0.execute(KEEP_DENIAL, &[&d.decision_id, &d.agent, &d.json, &d.at])?;
         Ok(())
     }
 

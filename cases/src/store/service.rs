@@ -184,6 +184,46 @@ pub struct Denial {
     pub at: i64,
 }
 
+/// A denial to keep in the same transaction as its `decide` receipt
+/// ([`super::CaseStore::record_keeping`]): kept exactly when its receipt is, before its answer
+/// can be sent, so that an override never sees a denial that was not recorded nor misses one
+/// that was answered. Its answer lacks only the receipt's hash, known once the receipt is sealed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenialDraft {
+    /// The denial's `decision_id`, which an override names.
+    pub decision_id: String,
+    /// The agent that was denied.
+    pub agent: String,
+    /// The decision JSON as it will be answered, without its `receipt`.
+    pub answer: serde_json::Value,
+    /// When it was denied, in seconds since the epoch.
+    pub at: i64,
+}
+
+impl DenialDraft {
+    /// The denial of `answer` (a decision JSON) to `agent`; `None` when the answer has no
+    /// `decision_id` (nothing could name it).
+    pub fn of(agent: &str, answer: serde_json::Value, at: i64) -> Option<DenialDraft> {
+        let decision_id = answer.get("decision_id")?.as_str()?.to_string();
+        Some(DenialDraft { decision_id, agent: agent.to_string(), answer, at })
+    }
+
+    /// The denial as kept once its receipt is sealed as `receipt`: the answer with its receipt.
+    pub fn sealed(self, receipt: &str) -> Denial {
+        let mut answer = self.answer;
+        with_receipt(&mut answer, receipt);
+        Denial { decision_id: self.decision_id, agent: self.agent, json: answer.to_string(), at: self.at }
+    }
+}
+
+/// Names `receipt` in a decision JSON (its `receipt` field): the one way an answer gets it, so
+/// that a denial kept with its receipt reads exactly as it was answered.
+pub fn with_receipt(answer: &mut serde_json::Value, receipt: &str) {
+    if let Some(obj) = answer.as_object_mut() {
+        obj.insert("receipt".into(), serde_json::Value::String(receipt.to_string()));
+    }
+}
+
 /// A reviewer's verdict on an override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {

@@ -24,7 +24,9 @@ use super::chain::{case_link_after, decisions_only, stored_head, Sealer};
 use super::memory::case_id;
 pub use super::rows::Unreadable;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine};
-use super::{CaseStore, StoreError};
+use super::service::DenialDraft;
+use super::sqlite_service::KEEP_DENIAL;
+use super::{sealed_denials, CaseStore, Recorded, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
 use ed25519_dalek::SigningKey;
@@ -262,6 +264,29 @@ fn append(
     Ok(sealed)
 }
 
+/// Keeps, inside `tx`, the denials that go with the receipts `sealed`, in a savepoint: when one
+/// cannot be kept (its table is missing, a trigger refuses it), none of them is, and the
+/// receipts are committed all the same (see [`CaseStore::record_keeping`]).
+fn keep_denials(
+    tx: &mut Transaction<'_>,
+    sealed: &[Receipt],
+    denials: Vec<Option<DenialDraft>>,
+) -> Result<(), StoreError> {
+    if denials.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    // Dropped without a commit, the savepoint is rolled back: the receipts' writes stay.
+    let savepoint = tx.savepoint()?;
+    {
+        let mut insert = savepoint.prepare_cached(KEEP_DENIAL)?;
+        for d in sealed_denials(sealed, denials) {
+            insert.execute(params![d.decision_id, d.agent, d.json, d.at])?;
+        }
+    }
+    savepoint.commit()?;
+    Ok(())
+}
+
 /// The last receipt's `seq` and hash (`None` while the chain is empty).
 fn head(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
     let head: Option<(i64, String)> = conn
@@ -389,11 +414,17 @@ impl CaseStore for SqliteStore {
     }
 
     fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+        Ok(self.record_keeping(receipts.into_iter().map(|r| (r, None)).collect())?.receipts)
+    }
+
+    fn record_keeping(&mut self, decided: Vec<(ReceiptDraft, Option<DenialDraft>)>) -> Result<Recorded, StoreError> {
+        let (receipts, denials): (Vec<ReceiptDraft>, Vec<Option<DenialDraft>>) = decided.into_iter().unzip();
         decisions_only(&receipts)?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let sealed = append(&tx, receipts, self.signer.as_ref())?;
+        let denials = keep_denials(&mut tx, &sealed, denials);
         tx.commit()?;
-        Ok(sealed)
+        Ok(Recorded { receipts: sealed, denials })
     }
 
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {

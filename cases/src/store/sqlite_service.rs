@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS serve_deliveries (
 CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
 ";
 
+/// Keeps a denial; a second one with the same id changes nothing. Also run by the case store,
+/// in the transaction of the denial's receipt ([`super::CaseStore::record_keeping`]).
+pub(super) const KEEP_DENIAL: &str =
+    "INSERT OR IGNORE INTO serve_denials (decision_id, agent, json, at) VALUES (?1, ?2, ?3, ?4)";
+
 const OVERRIDES: &str = "
 CREATE TABLE IF NOT EXISTS serve_denials (
     decision_id TEXT PRIMARY KEY,
@@ -359,10 +364,7 @@ fn active_override(conn: &Connection, overrides: &str, now: i64) -> rusqlite::Re
 
 impl OverrideStore for SqliteOverrides {
     fn remember_denial(&self, d: &Denial) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT OR IGNORE INTO serve_denials (decision_id, agent, json, at) VALUES (?1, ?2, ?3, ?4)",
-            params![d.decision_id, d.agent, d.json, d.at],
-        )?;
+        self.0.execute(KEEP_DENIAL, params![d.decision_id, d.agent, d.json, d.at])?;
         Ok(())
     }
 
