@@ -119,7 +119,7 @@ fn decide_draft(decision: &str, i: i64) -> ReceiptDraft {
         actor: Some("agent-1".into()),
         state: if decision == "deny" { CaseState::Denied } else { CaseState::Allowed },
         decision: decision.into(),
-        reason: aarm_runtime::decision::Reason { code: String::new(), message: String::new() },
+        reason: aarm_runtime::decision::Reason { code: "".into(), message: String::new() },
         policy: aarm_runtime::decision::PolicyRef { name: "p".into(), version: "1".into(), ..Default::default() },
         action_hash: format!("sha256:{i}"),
         identity: serde_json::json!({}),
