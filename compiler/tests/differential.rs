@@ -632,3 +632,32 @@ fn the_rule_index_on_bounds_and_prefixes() {
         }
     }
 }
+
+/// A `modify` releases the parameters it does not assign exactly as the host gave them, whether
+/// the request was read from text (the one-pass reader keeps each value as the span it was read
+/// from and parses it again for the released action) or from a JSON value (the reference reader
+/// keeps the values): escapes, a number with trailing zeros, a nested record, whitespace and key
+/// order survive, and the assigned parameters are the policy's.
+#[test]
+fn a_modify_releases_the_unassigned_params_as_given_from_text_or_value() {
+    let engines = Engines::new(RECORD_MODIFY).unwrap_or_else(|e| panic!("{e}"));
+    let text = r#"{ "action" : { "tool" : "connect" , "params" : {
+        "tags" : [ { "k" : "caf\u00e9 \"q\"", "v" : 0 } , {"v": 7, "k": "\ud83d\ude00"} ] ,
+        "target" : { "weight" : 2.50 , "port" : 80 , "host" : "evil.example" } } } }"#;
+    let schema = &engines.engine.program().schema;
+    let limits = aarm_runtime::convert::Limits::default();
+    assert!(aarm_runtime::decode::request(schema, text, NOW, &limits).is_some(), "the one-pass reader declined it");
+    let from_text = engines.engine.decide_json(text, NOW);
+    let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
+    let from_value = engines.engine.decide_value(&value, NOW);
+    assert_eq!(from_text.decision, Effect::Modify, "{from_text:#?}");
+    let (a, b) = (from_text.modified_action.expect("modified"), from_value.modified_action.expect("modified"));
+    assert_eq!(a, b, "the two readers release different actions");
+    // `pin_external` assigned `target` only: `tags` is the host's, value for value and in order.
+    assert_eq!(a.params.get("tags"), value.pointer("/action/params/tags"));
+    assert!(a.params.keys().eq(["tags", "target"]), "keys in the order given: {:?}", a.params.keys());
+    assert_eq!(
+        a.params.get("target").map(ToString::to_string).as_deref(),
+        Some(r#"{"host":"proxy.corp","port":3128,"weight":1}"#)
+    );
+}
