@@ -340,8 +340,9 @@ fn convert_checked(
     let params_path = action_path.key("params");
     let params_json = opt_object(action, "params", &action_path)?.cloned().unwrap_or_default();
     let tool_index = schema.tool_index(&tool);
-    let params = match tool_index.and_then(|i| schema.tools.get(i)) {
-        Some(decl) => conv.fields(&decl.fields, &params_json, &params_path, "parameter")?,
+    let declared = tool_index.and_then(|i| schema.tools.get(i)).map(|decl| decl.fields.as_slice());
+    let params = match declared {
+        Some(fields) => conv.fields(fields, &params_json, &params_path, "parameter")?,
         None => Vec::new(),
     };
 
@@ -351,7 +352,7 @@ fn convert_checked(
 
     let request_id = request_id(top, &root)?;
 
-    let params_json = Params::from(params_json);
+    let params_json = Params::declared(params_json, declared.unwrap_or_default());
     Ok(Request { request_id, tool, tool_index, operation, params, params_json, identity, context, evidence })
 }
 

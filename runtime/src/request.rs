@@ -3,6 +3,7 @@
 //! Conversion from the JSON of docs/json.md validates against the bundle's schema; see
 //! [`crate::convert`].
 
+use crate::schema::FieldSchema;
 use crate::value::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -86,9 +87,8 @@ pub struct Params {
 /// How one parameter's value is kept.
 #[derive(Clone, Debug)]
 pub(crate) enum Given {
-    /// As a JSON value (a request built from a JSON tree, or by hand); boxed, so that a span
-    /// (the one-pass reader's every parameter) is not as large as a JSON value.
-    Json(Box<serde_json::Value>),
+    /// As a JSON value (a request built from a JSON tree, or by hand).
+    Json(serde_json::Value),
     /// As the text `start..end` of [`Params::text`]: valid JSON, read once already.
     Span(u32, u32),
 }
@@ -137,7 +137,7 @@ impl Params {
 
     fn value<'a>(&'a self, given: &'a Given) -> Option<Cow<'a, serde_json::Value>> {
         match given {
-            Given::Json(v) => Some(Cow::Borrowed(&**v)),
+            Given::Json(v) => Some(Cow::Borrowed(v)),
             Given::Span(start, end) => {
                 let text = self.text.as_deref()?.get(*start as usize..*end as usize)?;
                 serde_json::from_str(text).ok().map(Cow::Owned)
@@ -161,9 +161,20 @@ impl fmt::Debug for Params {
     }
 }
 
+impl Params {
+    /// The parameters of a JSON object read against a declaration: a key that is one of
+    /// `fields` is the declaration's own name (shared, and found by address by the decision's
+    /// scope), any other a copy.
+    pub(crate) fn declared(map: serde_json::Map<String, serde_json::Value>, fields: &[FieldSchema]) -> Params {
+        let key =
+            |k: String| fields.iter().find(|f| *f.name == *k).map_or_else(|| Arc::from(k), |f| Arc::clone(&f.name));
+        Params { text: None, entries: map.into_iter().map(|(k, v)| (key(k), Given::Json(v))).collect() }
+    }
+}
+
 impl From<serde_json::Map<String, serde_json::Value>> for Params {
     fn from(map: serde_json::Map<String, serde_json::Value>) -> Params {
-        Params { text: None, entries: map.into_iter().map(|(k, v)| (Arc::from(k), Given::Json(Box::new(v)))).collect() }
+        Params::declared(map, &[])
     }
 }
 
