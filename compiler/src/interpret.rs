@@ -639,11 +639,11 @@ impl Resolved for &Interp<'_> {
     fn rule(&self, i: usize) -> Option<RuleFacts<'_, Vec<ir::Assignment>, ir::EvidenceId>> {
         let rule = self.bundle.rules.get(i)?;
         Some(RuleFacts {
-            qualified_name: &rule.qualified_name,
+            qualified_name: Cow::Owned(Arc::from(rule.qualified_name.as_str())),
             policy: Cow::Owned(self.policy_ref(rule.policy)),
             risk: rule.risk,
             confidence: rule.confidence,
-            reason_code: &rule.reason.code,
+            reason_code: Cow::Owned(Arc::from(rule.reason.code.as_str())),
             decision: &rule.decision,
             valid_s: rule.valid_s,
         })

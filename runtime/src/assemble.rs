@@ -63,8 +63,9 @@ pub enum Verdict<R> {
 /// The facts of one rule a decision shows.
 #[derive(Debug, Clone)]
 pub struct RuleFacts<'a, M, E> {
-    /// `POLICY.rule`, the decision's `rule`.
-    pub qualified_name: &'a str,
+    /// `POLICY.rule`, the decision's `rule`: borrowed from a resolver that keeps it shared
+    /// (the engine), so a decision takes a reference count, not a copy.
+    pub qualified_name: Cow<'a, Arc<str>>,
     /// The rule's policy, as the decision names it: borrowed from a resolver that keeps one per
     /// policy (the engine), so that asking for a rule's facts copies nothing.
     pub policy: Cow<'a, PolicyRef>,
@@ -72,8 +73,8 @@ pub struct RuleFacts<'a, M, E> {
     pub risk: Option<Risk>,
     /// Ten-thousandths.
     pub confidence: Option<i64>,
-    /// The code of its `reason` (`rule.NAME` when it has none).
-    pub reason_code: &'a str,
+    /// The code of its `reason` (`rule.NAME` when it has none), shared as the name is.
+    pub reason_code: Cow<'a, Arc<str>>,
     /// What it decides.
     pub decision: &'a RuleDecision<M, E>,
     /// The rule's `valid` in seconds.
@@ -245,16 +246,16 @@ pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError,
     let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
     let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
     d.error_at = error_at.map(Box::new);
-    d.rule = Some(recurring(&name));
+    d.rule = rule.as_ref().map(|f| Arc::clone(&f.qualified_name));
     d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
     d
 }
 
-fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: &str, message: String) -> Decision {
-    let mut d = Decision::fail_closed(code, message, rule.policy.clone().into_owned());
+fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: Arc<str>, message: String) -> Decision {
+    let mut d = Decision::fail_closed_as(code, message, rule.policy.clone().into_owned());
     d.decision = effect;
-    d.rule = Some(recurring(rule.qualified_name));
+    d.rule = Some(Arc::clone(&rule.qualified_name));
     d.risk = rule.risk.map(|r| Cow::Borrowed(r.as_str()));
     d.confidence = rule.confidence.map(confidence);
     d
@@ -289,7 +290,7 @@ fn try_assemble<S: Resolved>(
             // The evidence's rule's own deferral: its reason, its limits, the pending facts.
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
-            let mut d = base(&rule, Effect::Defer, rule.reason_code, message);
+            let mut d = base(&rule, Effect::Defer, Arc::clone(&rule.reason_code), message);
             d.defer = Some(Box::new(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) }));
             d
         }
@@ -298,14 +299,19 @@ fn try_assemble<S: Resolved>(
             let need = source.needs(*mask);
             let names: Vec<&str> = need.iter().map(|n| n.name.as_str()).collect();
             let message = format!("waiting for evidence: {}", names.join(", "));
-            let mut d = base(&rule, Effect::Defer, codes::EVIDENCE_REQUIRED, message);
+            let mut d = base(&rule, Effect::Defer, recurring(codes::EVIDENCE_REQUIRED), message);
             // The first unknown rule's `defer` block, else `settings`.
             d.defer = Some(Box::new(DeferObligation { need, ..limits(source, rule.decision) }));
             d
         }
         Verdict::Conflict { first, priority } => {
             let rule = source.rule(*first).ok_or_else(|| malformed(*first))?;
-            let mut d = base(&rule, Effect::Defer, codes::CONFLICT, format!("rules of priority {priority} disagree"));
+            let mut d = base(
+                &rule,
+                Effect::Defer,
+                recurring(codes::CONFLICT),
+                format!("rules of priority {priority} disagree"),
+            );
             d.defer = Some(Box::new(source.settings_limits()));
             d
         }
@@ -316,7 +322,7 @@ fn try_assemble<S: Resolved>(
                 format_confidence(rule.confidence.unwrap_or(0)),
                 format_confidence(source.min_confidence().unwrap_or(0))
             );
-            let mut d = base(&rule, Effect::Defer, codes::LOW_CONFIDENCE, message);
+            let mut d = base(&rule, Effect::Defer, recurring(codes::LOW_CONFIDENCE), message);
             d.defer = Some(Box::new(source.settings_limits()));
             d
         }
@@ -330,7 +336,7 @@ fn try_assemble<S: Resolved>(
                 _ => None,
             };
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
-            let mut d = base(&rule, rule.decision.effect(), rule.reason_code, message);
+            let mut d = base(&rule, rule.decision.effect(), Arc::clone(&rule.reason_code), message);
             match rule.decision {
                 RuleDecision::StepUp(s) => {
                     let obligation = StepUpObligation::from(s);

@@ -257,6 +257,11 @@ pub mod codes {
 impl Decision {
     /// A `deny` that no rule made: invalid input, an unloadable bundle. Fail closed.
     pub fn fail_closed(code: &str, message: impl Into<String>, policy: PolicyRef) -> Decision {
+        Decision::fail_closed_as(recurring(code), message, policy)
+    }
+
+    /// [`Decision::fail_closed`] with a code already shared (a rule's own).
+    pub fn fail_closed_as(code: Arc<str>, message: impl Into<String>, policy: PolicyRef) -> Decision {
         Decision {
             schema: schema_default(),
             decision_id: None,
@@ -267,7 +272,7 @@ impl Decision {
             review: None,
             decision: Effect::Deny,
             rule: None,
-            reason: Reason { code: recurring(code), message: message.into() },
+            reason: Reason { code, message: message.into() },
             policy,
             risk: None,
             confidence: None,

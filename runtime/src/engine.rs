@@ -404,7 +404,7 @@ impl Engine {
                     Err(e) => format!("error: {e}"),
                 };
                 Some(Tried {
-                    rule: rule.qualified_name.clone(),
+                    rule: rule.qualified_name.to_string(),
                     priority: rule.priority,
                     condition,
                     location: rule.location.clone(),
@@ -495,11 +495,11 @@ impl<'e> Resolved for Assembly<'e, '_, '_> {
     fn rule(&self, c: &'e Candidate) -> Option<RuleFacts<'_, (), u16>> {
         let rule = self.engine.rule(c)?;
         Some(RuleFacts {
-            qualified_name: &rule.qualified_name,
+            qualified_name: Cow::Borrowed(&rule.qualified_name),
             policy: Cow::Borrowed(self.engine.policy_ref(rule.policy)),
             risk: rule.risk,
             confidence: rule.confidence,
-            reason_code: &rule.reason_code,
+            reason_code: Cow::Borrowed(&rule.reason_code),
             decision: &rule.decision,
             valid_s: rule.valid_s,
         })

@@ -5,6 +5,7 @@ use crate::bytecode::Chunk;
 use crate::policy::{Const, Risk, Settings};
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A policy of the bundle, as decisions name it (`policy.name`, `policy.version`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,8 +45,8 @@ pub enum ReasonPart {
 pub struct RuleMeta {
     /// The rule's name in its policy.
     pub name: String,
-    /// `POLICY.rule`: the decision's `rule`.
-    pub qualified_name: String,
+    /// `POLICY.rule`: the decision's `rule`; shared with every decision it makes.
+    pub qualified_name: Arc<str>,
     /// Its policy (index into [`Program::policies`]).
     pub policy: u32,
     /// Its priority: higher levels are decided first.
@@ -58,8 +59,8 @@ pub struct RuleMeta {
     pub confidence: Option<i64>,
     /// What it decides when it matches.
     pub decision: DecisionTemplate,
-    /// The decision's `reason.code`: the rule's own, or `rule.NAME`.
-    pub reason_code: String,
+    /// The decision's `reason.code`: the rule's own, or `rule.NAME`; shared as the name is.
+    pub reason_code: Arc<str>,
     /// The decision's `reason.message`, in pieces.
     pub reason: Vec<ReasonPart>,
     /// Its doc comment, for `aarm inspect` and the editor.
@@ -122,6 +123,6 @@ pub struct Program {
 impl Program {
     /// The `valid` of the rule called `qualified_name` (a decision's `rule`), if it has one.
     pub fn rule_valid_s(&self, qualified_name: &str) -> Option<i64> {
-        self.rules.iter().find(|r| r.qualified_name == qualified_name).and_then(|r| r.valid_s)
+        self.rules.iter().find(|r| &*r.qualified_name == qualified_name).and_then(|r| r.valid_s)
     }
 }

@@ -25,14 +25,14 @@ fn chunk(code: Vec<Op>) -> Chunk {
 fn program() -> Program {
     let rule = |name: &str, priority: i64, order: u32, decision: DecisionTemplate, reason: Vec<ReasonPart>| RuleMeta {
         name: name.to_string(),
-        qualified_name: format!("p.{name}"),
+        qualified_name: format!("p.{name}").into(),
         policy: 0,
         priority,
         order,
         risk: Some(Risk::High),
         confidence: None,
         decision,
-        reason_code: format!("p.{name}"),
+        reason_code: format!("p.{name}").into(),
         reason,
         doc: Some("a rule".to_string()),
         location: format!("p.aarm:{order}"),

@@ -22,14 +22,14 @@ fn function(code: Vec<Op>, params: u16, locals: u16) -> Chunk {
 fn rule(name: &str, priority: i64, order: u32, decision: DecisionTemplate, reason: Vec<ReasonPart>) -> RuleMeta {
     RuleMeta {
         name: name.to_string(),
-        qualified_name: format!("p.{name}"),
+        qualified_name: format!("p.{name}").into(),
         policy: 0,
         priority,
         order,
         risk: None,
         confidence: None,
         decision,
-        reason_code: format!("p.{name}"),
+        reason_code: format!("p.{name}").into(),
         reason,
         doc: None,
         location: format!("p.aarm:{}", order + 1),

@@ -206,7 +206,7 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
     };
     RuleMeta {
         name: rule.name.clone(),
-        qualified_name: rule.qualified_name.clone(),
+        qualified_name: rule.qualified_name.as_str().into(),
         policy: rule.policy.0,
         priority: rule.priority,
         order: _order,
@@ -219,7 +219,7 @@ fn rule_meta(rule: &ir::Rule, _order: u32, loaded: &Loaded) -> RuleMeta {
             ir::Decision::StepUp(s) => DecisionTemplate::StepUp(s.clone()),
             ir::Decision::Defer(d) => DecisionTemplate::Defer(defer(d)),
         },
-        reason_code: rule.reason.code.clone(),
+        reason_code: rule.reason.code.as_str().into(),
         reason,
         doc: rule.doc.clone(),
         location,

@@ -74,7 +74,7 @@ impl Notices {
 pub fn rule_doc(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<String> {
     let rule = case.decision.rule.as_deref()?;
     let engine = lc.bundle(&case.bundle_hash).ok()?;
-    engine.program().rules.iter().find(|r| r.qualified_name == rule).and_then(|r| r.doc.clone())
+    engine.program().rules.iter().find(|r| &*r.qualified_name == rule).and_then(|r| r.doc.clone())
 }
 
 /// For a deferral escalated to people: the evidence its rule waited for and its attempts
@@ -87,11 +87,11 @@ pub fn deferral_context(lc: &mut Lifecycle<AnyStore>, case: &Case) -> Option<Def
     let engine = case.decision.rule.as_ref().and_then(|_| lc.bundle(&case.bundle_hash).ok());
     let program = engine.as_ref().map(|e| e.program());
     let defer = program.and_then(|p| {
-        p.rules.iter().find(|r| case.decision.rule.as_deref() == Some(r.qualified_name.as_str())).and_then(|r| match &r
-            .decision
-        {
-            DecisionTemplate::Defer(d) => Some(d),
-            _ => None,
+        p.rules.iter().find(|r| case.decision.rule.as_deref() == Some(&*r.qualified_name)).and_then(|r| {
+            match &r.decision {
+                DecisionTemplate::Defer(d) => Some(d),
+                _ => None,
+            }
         })
     });
     let awaited = match (program, defer) {
