@@ -596,8 +596,13 @@ impl<'t> Reader<'t> {
             let field = fields.get(i)?;
             r.ws();
             let from = u32::try_from(r.pos - start).ok()?;
-            *slots.get_mut(i)? = r.param(&field.ty, conv)?;
-            given.push((Arc::clone(&field.name), Given::Span(from, u32::try_from(r.pos - start).ok()?)));
+            let value = r.param(&field.ty, conv)?;
+            let kept = match value {
+                Value::Str(_) | Value::Int(_) | Value::Bool(_) | Value::Absent => Given::Value(value.clone()),
+                _ => Given::Span(from, u32::try_from(r.pos - start).ok()?),
+            };
+            *slots.get_mut(i)? = value;
+            given.push((Arc::clone(&field.name), kept));
             Some(())
         })?;
         for (i, f) in fields.iter().enumerate() {

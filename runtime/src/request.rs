@@ -71,15 +71,17 @@ pub struct Request {
 /// A list rather than a `serde_json::Map`: every decision reads the keys, few need a map (a
 /// `modify` writes into one), and hashing each key into an index map was a tenth of reading a
 /// request's JSON text (issue 20). The one-pass reader (`decode.rs`) converts each value straight
-/// into its slot and keeps only where it was written ([`Given::Span`] of the params object's
-/// text, copied once); a value is built as JSON again only when asked for ([`Params::get`],
-/// [`Params::to_map`]), which a decision does only for a `modify`.
+/// into its slot and keeps either that value, when it is its own JSON (a string, an integer, a
+/// boolean, an optional's `null`: [`Given::Value`]), or else where it was written
+/// ([`Given::Span`] of the params object's text, copied once, only then); a value is built as
+/// JSON again only when asked for ([`Params::get`], [`Params::to_map`]), which a decision does
+/// only for a `modify`.
 ///
 /// Two `Params` are equal when they have the same keys in the same order with equal values,
 /// however each was kept; `Debug` shows the values, so it does not tell the two apart either.
 #[derive(Clone, Default)]
 pub struct Params {
-    /// The params object's text, which the spans index; empty when every value is [`Given::Json`].
+    /// The params object's text, which the spans index; `None` when no value is a span.
     text: Option<Arc<str>>,
     entries: Vec<(Arc<str>, Given)>,
 }
@@ -91,14 +93,20 @@ pub(crate) enum Given {
     Json(serde_json::Value),
     /// As the text `start..end` of [`Params::text`]: valid JSON, read once already.
     Span(u32, u32),
+    /// As the value converted into its slot, when that value is its own JSON: a `Str`, `Int` or
+    /// `Bool` read from a JSON string, integer or boolean, or `Absent` read from `null` (a
+    /// string's escapes are how it was written, not what it is).
+    Value(Value),
 }
 
 impl Params {
-    /// Parameters read from `text` (a params object as given): each key with the span of its
-    /// value in it ([`Given::Span`]). The caller has checked that the keys are distinct and each
-    /// span is one JSON value.
+    /// Parameters read from `text` (a params object as given): each key with its value or the
+    /// span of its value in `text` ([`Given::Span`], [`Given::Value`]); `text` is kept only when
+    /// some value is a span. The caller has checked that the keys are distinct and each span is
+    /// one JSON value.
     pub(crate) fn spans(text: &str, entries: Vec<(Arc<str>, Given)>) -> Params {
-        Params { text: Some(Arc::from(text)), entries }
+        let spans = entries.iter().any(|(_, g)| matches!(g, Given::Span(..)));
+        Params { text: spans.then(|| Arc::from(text)), entries }
     }
 
     /// The keys, in the order given.
@@ -138,6 +146,12 @@ impl Params {
     fn value<'a>(&'a self, given: &'a Given) -> Option<Cow<'a, serde_json::Value>> {
         match given {
             Given::Json(v) => Some(Cow::Borrowed(v)),
+            Given::Value(Value::Str(s)) => Some(Cow::Owned(serde_json::Value::String(s.to_string()))),
+            Given::Value(Value::Int(i)) => Some(Cow::Owned(serde_json::Value::from(*i))),
+            Given::Value(Value::Bool(b)) => Some(Cow::Owned(serde_json::Value::Bool(*b))),
+            Given::Value(Value::Absent) => Some(Cow::Owned(serde_json::Value::Null)),
+            // Never kept: the reader keeps a span for any other value.
+            Given::Value(_) => None,
             Given::Span(start, end) => {
                 let text = self.text.as_deref()?.get(*start as usize..*end as usize)?;
                 serde_json::from_str(text).ok().map(Cow::Owned)
@@ -235,17 +249,25 @@ mod tests {
                 span("tags", r#"["a", "b\u0041"]"#),
                 span("rec", r#"{"z": 1, "a": null}"#),
                 span("neg", "-0"),
+                (key("s"), Given::Value(Value::str("caf\u{e9}"))),
+                (key("i"), Given::Value(Value::Int(-7))),
+                (key("b"), Given::Value(Value::Bool(false))),
+                (key("none"), Given::Value(Value::Absent)),
             ],
         );
-        let given =
-            json!({ "amount": "10000.50", "n": 1.5, "tags": ["a", "bA"], "rec": {"z": 1, "a": null}, "neg": -0.0 });
+        let given = json!({ "amount": "10000.50", "n": 1.5, "tags": ["a", "bA"], "rec": {"z": 1, "a": null}, "neg": -0.0,
+                            "s": "caf\u{e9}", "i": -7, "b": false, "none": null });
         let tree = Params::from(given.as_object().unwrap().clone());
         assert_eq!(spans, tree);
         assert_eq!(format!("{spans:?}"), format!("{tree:?}"));
         assert_eq!(spans.to_map().unwrap(), *given.as_object().unwrap());
         assert_eq!(spans.get("amount").as_deref(), Some(&json!("10000.50")));
         assert_eq!(spans.get("rec").unwrap().as_object().unwrap().keys().collect::<Vec<_>>(), ["z", "a"]);
-        assert!(spans.keys().eq(["amount", "n", "tags", "rec", "neg"]));
+        assert!(spans.keys().eq(["amount", "n", "tags", "rec", "neg", "s", "i", "b", "none"]));
+        assert!(spans.text.is_some(), "spans need the text");
+        let values = Params::spans("{}", vec![(key("i"), Given::Value(Value::Int(1)))]);
+        assert!(values.text.is_none(), "values alone need no text");
+        assert_eq!(values, Params::from(json!({ "i": 1 }).as_object().unwrap().clone()));
         assert_eq!(spans.get("missing"), None);
 
         let mut other = given.as_object().unwrap().clone();
