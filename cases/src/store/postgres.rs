@@ -22,7 +22,6 @@
 
 use super::chain::{case_link_after, decisions_only, stored_head, Sealer};
 use super::memory::case_id;
-use super::postgres_service::KEEP_DENIAL;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine, Unreadable};
 use super::service::DenialDraft;
 use super::{sealed_denials, CaseStore, Recorded, StoreError};
@@ -33,6 +32,13 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Transaction};
 use std::cell::RefCell;
 use std::time::Duration;
+
+/// Keeps a denial; a second one with the same id changes nothing. Run here in the transaction
+/// of the denial's receipt ([`super::CaseStore::record_keeping`]) and by the overrides store
+/// (`remember_denial`), which imports it from here so that the two modules do not import each
+/// other.
+pub(super) const KEEP_DENIAL: &str = "INSERT INTO serve_denials (decision_id, agent, json, at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (decision_id) DO NOTHING";
 
 /// The advisory lock every write transaction takes before it reads the chain head.
 pub(crate) const CHAIN_LOCK: i64 = 0x6161_726d_0001;

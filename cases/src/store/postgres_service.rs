@@ -3,7 +3,7 @@
 //! migrations created. Every replica sharing the database shares these too: a session's
 //! history, an idempotency key bound on one replica and retried on another, the outbox.
 
-use super::postgres::{fail, Connection, PostgresStore};
+use super::postgres::{fail, Connection, PostgresStore, KEEP_DENIAL};
 use super::service::{
     AttemptOutcome, BoundKey, Delivery, DeliveryStore, Denial, DueDelivery, Granted, IdempotencyKeyStore,
     OverrideStore, Queued, SessionAction, SessionHistory, StoredOverride, Verdict, WriteProbe, CLAIM_LEASE_MS,
@@ -85,10 +85,6 @@ pub struct PostgresIdempotencyKeys(Side<Connection>);
 pub struct PostgresDeliveries(Side<Connection>);
 /// [`WriteProbe`] on `serve_health`.
 pub struct PostgresWriteProbe(Side<Connection>);
-/// Keeps a denial; a second one with the same id changes nothing. Also run by the case store,
-/// in the transaction of the denial's receipt ([`super::CaseStore::record_keeping`]).
-pub(super) const KEEP_DENIAL: &str = "INSERT INTO serve_denials (decision_id, agent, json, at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (decision_id) DO NOTHING";
 
 /// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
 pub struct PostgresOverrides(Side<Connection>);

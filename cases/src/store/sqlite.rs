@@ -25,7 +25,6 @@ use super::memory::case_id;
 pub use super::rows::Unreadable;
 use super::rows::{case_json, parse_receipt, receipt_json, to_i64, to_u64, Quarantine};
 use super::service::DenialDraft;
-use super::sqlite_service::KEEP_DENIAL;
 use super::{sealed_denials, CaseStore, Recorded, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
@@ -34,6 +33,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, Tr
 use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
+
+/// Keeps a denial; a second one with the same id changes nothing. Run here in the transaction
+/// of the denial's receipt ([`super::CaseStore::record_keeping`]) and by the overrides store
+/// (`remember_denial`), which imports it from here so that the two modules do not import each
+/// other.
+pub(super) const KEEP_DENIAL: &str =
+    "INSERT OR IGNORE INTO serve_denials (decision_id, agent, json, at) VALUES (?1, ?2, ?3, ?4)";
 
 /// The schema this code reads and writes. A store with a newer version is refused; version 1
 /// (receipts always named a case) is migrated in place.

@@ -11,7 +11,7 @@ use super::service_rows::{
     FromColumn, OVERRIDE_COLUMNS,
 };
 use super::side::Side;
-use super::sqlite::{Durability, SqliteStore};
+use super::sqlite::{Durability, SqliteStore, KEEP_DENIAL};
 use super::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -59,11 +59,6 @@ CREATE TABLE IF NOT EXISTS serve_deliveries (
 );
 CREATE INDEX IF NOT EXISTS serve_deliveries_due ON serve_deliveries(state, next_at_ms);
 ";
-
-/// Keeps a denial; a second one with the same id changes nothing. Also run by the case store,
-/// in the transaction of the denial's receipt ([`super::CaseStore::record_keeping`]).
-pub(super) const KEEP_DENIAL: &str =
-    "INSERT OR IGNORE INTO serve_denials (decision_id, agent, json, at) VALUES (?1, ?2, ?3, ?4)";
 
 const OVERRIDES: &str = "
 CREATE TABLE IF NOT EXISTS serve_denials (
