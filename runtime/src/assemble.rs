@@ -400,7 +400,7 @@ mod tests {
             // gives them), so that the scope finds them by address.
             let shared = Request::for_tests(
                 Vec::new(),
-                Params::spans(
+                Params::from_text(
                     "null",
                     keys.iter()
                         .map(|k| {
@@ -420,7 +420,7 @@ mod tests {
         let all = request(&["dest", "zeta", "b", "amount"]);
         assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "every name given: shared");
         let by_address =
-            Params::spans("null", declared.iter().rev().map(|n| (Arc::clone(n), Given::Span(0, 4))).collect());
+            Params::from_text("null", declared.iter().rev().map(|n| (Arc::clone(n), Given::Span(0, 4))).collect());
         let all = Request::for_tests(Vec::new(), by_address);
         assert!(Arc::ptr_eq(&scope_params(&all, Some(&declared)), &declared), "found by address: shared");
     }

@@ -412,19 +412,20 @@ impl<'t> Reader<'t> {
 
     /// A string, or `null` (read as `""`).
     fn opt_string(&mut self) -> Read<Arc<str>> {
-        if self.null() {
-            return Some(empty_str());
-        }
-        self.string().map(|s| Arc::from(s.as_ref()))
+        self.opt_string_as(|s| Arc::from(s))
     }
 
     /// [`Self::opt_string`] for a name that recurs from call to call (the operation, who is
     /// asking): shared through [`recurring`] rather than copied each time.
     fn opt_name(&mut self) -> Read<Arc<str>> {
+        self.opt_string_as(recurring)
+    }
+
+    fn opt_string_as(&mut self, make: impl FnOnce(&str) -> Arc<str>) -> Read<Arc<str>> {
         if self.null() {
             return Some(empty_str());
         }
-        self.string().map(|s| recurring(&s))
+        self.string().map(|s| make(&s))
     }
 
     /// `null` (the empty list) or an array of strings, duplicates removed (first kept). The
@@ -581,7 +582,8 @@ impl<'t> Reader<'t> {
 
     /// The params object of a declared tool (at most 64 fields), read against its declaration:
     /// each key found among `fields` by name, each value converted straight into its slot (see
-    /// `param`) and kept as the span of the text it was read from, for `Request::params_json`.
+    /// `param`) and kept for `Request::params_json` as that value when it is its own JSON, else as
+    /// the span of the text it was read from (`request::Given`).
     /// An unknown or repeated key, a value of the wrong type or a required field missing
     /// declines, as [`Conv::fields`] would refuse them.
     fn declared_params(&mut self, fields: &[FieldSchema], conv: &Conv<'_>) -> Read<(Params, Vec<Value>)> {
@@ -611,7 +613,7 @@ impl<'t> Reader<'t> {
                 return None;
             }
         }
-        Some((Params::spans(self.text.get(start..self.pos)?, given), slots))
+        Some((Params::from_text(self.text.get(start..self.pos)?, given), slots))
     }
 
     /// One parameter's value as a value of type `ty`: a string of a `String` parameter straight

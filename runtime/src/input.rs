@@ -584,7 +584,6 @@ fn parse_duration(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
     use crate::decimal::DECIMAL_SCALE;
 
     #[test]

@@ -104,9 +104,18 @@ impl Params {
     /// span of its value in `text` ([`Given::Span`], [`Given::Value`]); `text` is kept only when
     /// some value is a span. The caller has checked that the keys are distinct and each span is
     /// one JSON value.
-    pub(crate) fn spans(text: &str, entries: Vec<(Arc<str>, Given)>) -> Params {
+    pub(crate) fn from_text(text: &str, entries: Vec<(Arc<str>, Given)>) -> Params {
         let spans = entries.iter().any(|(_, g)| matches!(g, Given::Span(..)));
         Params { text: spans.then(|| Arc::from(text)), entries }
+    }
+
+    /// The parameters of a JSON object read against a declaration: a key that is one of
+    /// `fields` is the declaration's own name (shared, and found by address by the decision's
+    /// scope), any other a copy.
+    pub(crate) fn declared(map: serde_json::Map<String, serde_json::Value>, fields: &[FieldSchema]) -> Params {
+        let key =
+            |k: String| fields.iter().find(|f| *f.name == *k).map_or_else(|| Arc::from(k), |f| Arc::clone(&f.name));
+        Params { text: None, entries: map.into_iter().map(|(k, v)| (key(k), Given::Json(v))).collect() }
     }
 
     /// The keys, in the order given.
@@ -175,17 +184,6 @@ impl fmt::Debug for Params {
     }
 }
 
-impl Params {
-    /// The parameters of a JSON object read against a declaration: a key that is one of
-    /// `fields` is the declaration's own name (shared, and found by address by the decision's
-    /// scope), any other a copy.
-    pub(crate) fn declared(map: serde_json::Map<String, serde_json::Value>, fields: &[FieldSchema]) -> Params {
-        let key =
-            |k: String| fields.iter().find(|f| *f.name == *k).map_or_else(|| Arc::from(k), |f| Arc::clone(&f.name));
-        Params { text: None, entries: map.into_iter().map(|(k, v)| (key(k), Given::Json(v))).collect() }
-    }
-}
-
 impl From<serde_json::Map<String, serde_json::Value>> for Params {
     fn from(map: serde_json::Map<String, serde_json::Value>) -> Params {
         Params::declared(map, &[])
@@ -241,7 +239,7 @@ mod tests {
             let start = text.find(v).unwrap();
             (key(k), Given::Span(start as u32, (start + v.len()) as u32))
         };
-        let spans = Params::spans(
+        let spans = Params::from_text(
             text,
             vec![
                 span("amount", r#""10000.50""#),
@@ -265,7 +263,7 @@ mod tests {
         assert_eq!(spans.get("rec").unwrap().as_object().unwrap().keys().collect::<Vec<_>>(), ["z", "a"]);
         assert!(spans.keys().eq(["amount", "n", "tags", "rec", "neg", "s", "i", "b", "none"]));
         assert!(spans.text.is_some(), "spans need the text");
-        let values = Params::spans("{}", vec![(key("i"), Given::Value(Value::Int(1)))]);
+        let values = Params::from_text("{}", vec![(key("i"), Given::Value(Value::Int(1)))]);
         assert!(values.text.is_none(), "values alone need no text");
         assert_eq!(values, Params::from(json!({ "i": 1 }).as_object().unwrap().clone()));
         assert_eq!(spans.get("missing"), None);
@@ -281,10 +279,10 @@ mod tests {
     /// map, so that a `modify` built on it fails closed instead of releasing a made-up value.
     #[test]
     fn a_span_that_does_not_read_gives_nothing() {
-        let p = Params::spans("{\"a\": tru}", vec![(Arc::from("a"), Given::Span(6, 9))]);
+        let p = Params::from_text("{\"a\": tru}", vec![(Arc::from("a"), Given::Span(6, 9))]);
         assert_eq!(p.get("a"), None);
         assert_eq!(p.to_map(), None);
-        let out_of_range = Params::spans("{}", vec![(Arc::from("a"), Given::Span(1, 99))]);
+        let out_of_range = Params::from_text("{}", vec![(Arc::from("a"), Given::Span(1, 99))]);
         assert_eq!(out_of_range.to_map(), None);
     }
 }

@@ -85,7 +85,6 @@ pub struct PostgresIdempotencyKeys(Side<Connection>);
 pub struct PostgresDeliveries(Side<Connection>);
 /// [`WriteProbe`] on `serve_health`.
 pub struct PostgresWriteProbe(Side<Connection>);
-
 /// [`OverrideStore`] in `serve_denials` and `serve_overrides`.
 pub struct PostgresOverrides(Side<Connection>);
 
