@@ -81,6 +81,12 @@ mod tests {
         assert_eq!(*a, *long);
         assert!(!Arc::ptr_eq(&a, &recurring(&long)), "long strings are copied, not kept");
         assert_eq!(*recurring(""), *"");
+        // Names that differ only in case (a spoofed identity) are never taken for each other.
+        for _ in 0..2 {
+            for name in ["alice@corp.com", "Alice@corp.com", "ALICE@CORP.COM", "alice@corp.com "] {
+                assert_eq!(*recurring(name), *name);
+            }
+        }
         // Same length, first, middle and last bytes: the same set, still told apart.
         let (x, y) = ("abcdefgh-1-ijkl-1-op", "abcdefgh-1-ijkl-2-op");
         assert_eq!(set_of(x.as_bytes()), set_of(y.as_bytes()));

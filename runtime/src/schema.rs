@@ -126,15 +126,24 @@ pub struct Schema {
     /// The declared evidence facts, by index (a bit of an evidence mask each).
     pub evidence: Vec<EvidenceSchema>,
     /// The tools in the order of their names, to find a request's tool by binary search; built
-    /// from `tools` when first needed, never part of a bundle.
+    /// from `tools` when first needed, never part of a bundle, and not copied by `clone` (a
+    /// clone builds its own). Whoever changes `tools` in place after a request was read against
+    /// this schema resets it (`by_name = Default::default()`); a change in the number of tools
+    /// is caught, and the scan used instead.
     #[serde(skip)]
     pub by_name: ToolsByName,
 }
 
 /// The indexes of a schema's tools sorted by name (equal names in index order), built once.
-/// Derived from the tools, so two of them always compare equal.
-#[derive(Clone, Default)]
+/// Derived from the tools, so two of them always compare equal, and a clone starts empty.
+#[derive(Default)]
 pub struct ToolsByName(OnceLock<Vec<usize>>);
+
+impl Clone for ToolsByName {
+    fn clone(&self) -> ToolsByName {
+        ToolsByName::default()
+    }
+}
 
 impl PartialEq for ToolsByName {
     fn eq(&self, _: &ToolsByName) -> bool {
@@ -159,8 +168,9 @@ impl Schema {
     /// find it, by binary search in a schema of many tools (a request names one of hundreds of
     /// tools in a large gateway; a scan of 500 names was 2.5 µs of reading the request).
     pub(crate) fn tool_index(&self, name: &str) -> Option<usize> {
+        let scan = || self.tools.iter().position(|t| t.name == name);
         if self.tools.len() <= SCANNED_TOOLS {
-            return self.tools.iter().position(|t| t.name == name);
+            return scan();
         }
         let name_of = |i: &usize| self.tools.get(*i).map(|t| t.name.as_str());
         let sorted = self.by_name.0.get_or_init(|| {
@@ -169,6 +179,10 @@ impl Schema {
             order.sort_by(|a, b| name_of(a).cmp(&name_of(b)));
             order
         });
+        if sorted.len() != self.tools.len() {
+            // Built before tools were added or removed: not this schema's any more.
+            return scan();
+        }
         let first = sorted.partition_point(|i| name_of(i) < Some(name));
         sorted.get(first).copied().filter(|i| name_of(i) == Some(name))
     }
@@ -204,6 +218,24 @@ mod tests {
                 assert_eq!(schema.tool_index(probe), names.iter().position(|t| t == probe), "{n} tools, {probe}");
             }
         }
+    }
+
+    /// The index is derived from the tools it was built on: a clone builds its own, and a tool
+    /// added after the index was built is found (the index no longer matches, so the scan runs),
+    /// never mistaken for an undeclared one, nor another tool found in its place.
+    #[test]
+    fn an_index_built_before_the_tools_changed_is_not_trusted() {
+        let tool = |name: String| ToolSchema { name, fields: Vec::new(), doc: None };
+        let mut schema = Schema { tools: (0..40).map(|i| tool(format!("t{i}"))).collect(), ..Schema::default() };
+        assert_eq!(schema.tool_index("t39"), Some(39), "builds the index");
+        let mut clone = schema.clone();
+        clone.tools.reverse();
+        assert_eq!(clone.tool_index("t39"), Some(0), "the clone's own order");
+        assert_eq!(schema.tool_index("t39"), Some(39));
+        schema.tools.push(tool("added".into()));
+        schema.tools.swap(0, 40);
+        assert_eq!(schema.tool_index("added"), Some(0));
+        assert_eq!(schema.tool_index("t0"), Some(40));
     }
 
     #[test]

@@ -452,6 +452,10 @@ fn hostile_texts_are_declined_and_refused_as_before() {
         r#"{"action":{"tool":"transfer_funds","params":{"ammount":1}}}"#,
         r#"{"action":{"tool":"kitchen_sink","params":{"count":9223372036854775808}}}"#,
         r#"{"action":{"tool":"kitchen_sink","params":{"count":-0}}}"#,
+        // A repeated key inside a declared record: its value would be kept as the span of its
+        // text, which serde_json reads with the last copy winning.
+        r#"{"action":{"tool":"kitchen_sink","params":{"rec":{"a":1,"a":2}}}}"#,
+        r#"{"action":{"params":{"rec":{"a":1,"b":null,"a":2}},"tool":"kitchen_sink"}}"#,
         r#"{"request_id":"","action":{"tool":"x"}}"#,
         &deep,
     ];
