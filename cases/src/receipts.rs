@@ -89,7 +89,7 @@ fn write_canonical(v: &Value, out: &mut String) {
         }
         Value::Object(map) => {
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            members.sort_by(|(a, _), (b, _)| utf16_order(a, b));
             out.push('{');
             for (i, (k, val)) in members.into_iter().enumerate() {
                 if i > 0 {
@@ -104,21 +104,58 @@ fn write_canonical(v: &Value, out: &mut String) {
     }
 }
 
+/// The order of `a` and `b` by their UTF-16 code units, as RFC 8785 sorts member names.
+///
+/// UTF-8 byte order is code point order, and UTF-16 order differs from it only between a
+/// character of U+E000..=U+FFFF (UTF-8 lead byte 0xEE or 0xEF) and one above U+FFFF (lead byte
+/// 0xF0 or more), which UTF-16 puts first (its surrogates are below U+E000). Names compare
+/// bytewise, then, unless their first difference involves such a byte; receipts hash on every
+/// write, and their names are ASCII.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let first_difference = a.bytes().zip(b.bytes()).find(|(x, y)| x != y);
+    match first_difference {
+        Some((x, y)) if x >= 0xEE || y >= 0xEE => a.encode_utf16().cmp(b.encode_utf16()),
+        Some((x, y)) => x.cmp(&y),
+        // One is a prefix of the other: the shorter comes first in both orders.
+        None => a.len().cmp(&b.len()),
+    }
+}
+
+/// The escape of one byte of a string, when it needs one (RFC 8785: `"`, `\\` and the controls
+/// below U+0020; every other character is written as is).
+fn escape(byte: u8) -> Option<&'static str> {
+    const CONTROLS: [&str; 32] = [
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007", "\\u0008", "\\u0009",
+        "\\u000a", "\\u000b", "\\u000c", "\\u000d", "\\u000e", "\\u000f", "\\u0010", "\\u0011", "\\u0012", "\\u0013",
+        "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d",
+        "\\u001e", "\\u001f",
+    ];
+    match byte {
+        b'"' => Some("\\\""),
+        b'\\' => Some("\\\\"),
+        0x08 => Some("\\b"),
+        b'\t' => Some("\\t"),
+        b'\n' => Some("\\n"),
+        0x0c => Some("\\f"),
+        b'\r' => Some("\\r"),
+        0..=0x1f => CONTROLS.get(usize::from(byte)).copied(),
+        _ => None,
+    }
+}
+
+/// A JSON string, escaped as RFC 8785 says; the runs between escapes are copied whole (every
+/// byte that needs an escape is ASCII, so a run never splits a character).
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    let mut run_start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        if let Some(escaped) = escape(byte) {
+            out.push_str(s.get(run_start..i).unwrap_or_default());
+            out.push_str(escaped);
+            run_start = i + 1;
         }
     }
+    out.push_str(s.get(run_start..).unwrap_or_default());
     out.push('"');
 }
 
@@ -659,4 +696,55 @@ fn check_same_fields(line: &Value, reencoded: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The writer as first written, character by character: the reference for the byte-run one.
+    fn write_string_by_char(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\u{c}' => out.push_str("\\f"),
+                '\r' => out.push_str("\\r"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Strings that mix ASCII, every control, and characters on both sides of the UTF-16 order's
+    /// one disagreement with byte order (U+E000..=U+FFFF against those above U+FFFF).
+    fn text() -> impl Strategy<Value = String> {
+        let char = prop_oneof![0u32..0x80, Just(0x7f), 0x80u32..0x800, 0xe000u32..0x1_0000, 0x1_0000u32..0x11_0000,]
+            .prop_filter_map("a scalar value", char::from_u32);
+        proptest::collection::vec(char, 0..8).prop_map(|cs| cs.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn strings_are_escaped_as_by_the_reference(s in text()) {
+            let mut out = String::new();
+            write_string(&s, &mut out);
+            prop_assert_eq!(out, write_string_by_char(&s));
+        }
+
+        #[test]
+        fn names_sort_by_utf16_code_units(a in text(), b in text()) {
+            prop_assert_eq!(utf16_order(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+            // A shared prefix makes the first difference fall inside the strings.
+            let (pa, pb) = (format!("{a}{b}"), format!("{a}{a}"));
+            prop_assert_eq!(utf16_order(&pa, &pb), pa.encode_utf16().cmp(pb.encode_utf16()));
+        }
+    }
 }

@@ -15,9 +15,6 @@
 //! - versions grow by one per commit, receipts chain (checked at the end).
 #![no_main]
 
-use aarm_fuzz::{build, Built};
-use aarm_runtime::decision::{Effect, Outcome};
-use aarm_runtime::engine::Engine;
 use aarm_cases::lifecycle::case::{Case, CaseState};
 use aarm_cases::lifecycle::event::Event;
 use aarm_cases::lifecycle::identity::NoIdentityService;
@@ -25,6 +22,9 @@ use aarm_cases::lifecycle::machine::{self, Env};
 use aarm_cases::lifecycle::service::{Lifecycle, LifecycleError};
 use aarm_cases::store::memory::MemoryStore;
 use aarm_cases::store::CaseStore;
+use aarm_fuzz::{build, Built};
+use aarm_runtime::decision::{Effect, Outcome};
+use aarm_runtime::engine::Engine;
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -121,7 +121,11 @@ fn check_allowed(case: &Case, engine: &Engine) {
         _ => {
             // A re-evaluation with the evidence collected: the engine must say allow.
             let again = engine.decide_json(&case.request.to_string(), case.updated_at);
-            assert_eq!(again.decision, Effect::Allow, "allowed by re-evaluation ({code}) the engine does not allow: {case:#?}");
+            assert_eq!(
+                again.decision,
+                Effect::Allow,
+                "allowed by re-evaluation ({code}) the engine does not allow: {case:#?}"
+            );
         }
     }
 }
@@ -146,8 +150,9 @@ fuzz_target!(|data: &[u8]| {
     let mut ids: Vec<String> = Vec::new();
     // Cases seen resolved, as they were then.
     let mut resolved: BTreeMap<String, Case> = BTreeMap::new();
-    // Every case as the last step left it (what the next step starts from): listed once a step.
-    let mut before: BTreeMap<String, Case> = BTreeMap::new();
+    // Every case's id and version as the last step left it, in the store's (id) order; the
+    // checks below read the cases in place rather than copying them all after every step.
+    let mut versions: Vec<(String, u64)> = Vec::new();
 
     for _ in 0..64 {
         if u.is_empty() {
@@ -182,15 +187,16 @@ fuzz_target!(|data: &[u8]| {
             let Ok(id) = u.choose(&ids).cloned() else { break };
             let Ok(ev) = event(&mut u) else { break };
             let case_before = lc.store().get(&id).expect("get").expect("case exists");
-            let env = Env { engine, identities: &NoIdentityService };
-            let ticked = machine::apply(&case_before, &Event::Tick, at, &env).ok().map(|t| t.case);
             match lc.apply(&id, &ev, at, None) {
                 Ok((case, _)) => {
                     assert!(!case_before.state.is_resolved(), "an event was accepted on a resolved case");
-                    assert_eq!(lc.store().get(&id).expect("get").as_ref(), Some(&case));
+                    assert_eq!(lc.store().cases().find(|c| c.id == id), Some(&case));
                 }
                 Err(LifecycleError::Rejected(r)) => {
                     let after = lc.store().get(&id).expect("get").expect("case exists");
+                    // What a tick alone would have done to the case as it was before the event.
+                    let env = Env { engine, identities: &NoIdentityService };
+                    let ticked = machine::apply(&case_before, &Event::Tick, at, &env).ok().map(|t| t.case);
                     let due_only = ticked.as_ref().is_some_and(|t| {
                         let mut t = t.clone();
                         // The store stamps versions; compare the rest.
@@ -209,26 +215,32 @@ fuzz_target!(|data: &[u8]| {
             now = at;
         }
         // Invariants over every case.
-        let after = lc.store().list(false).expect("list");
         let receipts_after = chain_length(lc.store());
         assert!(receipts_after >= receipts_before, "receipts disappeared");
-        for case in &after {
+        let mut seen = 0;
+        for (i, case) in lc.store().cases().enumerate() {
+            seen += 1;
+            match versions.get_mut(i) {
+                Some((id, old)) => {
+                    assert_eq!(id, &case.id, "the store's cases changed order");
+                    assert!(case.version >= *old, "version went back");
+                    assert!(case.version <= *old + 1, "more than one commit per step on one case");
+                    *old = case.version;
+                }
+                None => versions.push((case.id.clone(), case.version)),
+            }
             if let Some(old) = resolved.get(&case.id) {
+                // Checked when it resolved; any change since is a change to a resolved case.
                 assert_eq!(old, case, "a resolved case changed");
-            }
-            if let Some(old) = before.get(&case.id) {
-                assert!(case.version >= old.version, "version went back");
-                assert!(case.version <= old.version + 1, "more than one commit per step on one case");
-            }
-            if case.state == CaseState::Allowed {
-                check_allowed(case, engine);
-            }
-            if case.state.is_resolved() {
+            } else if case.state.is_resolved() {
                 assert!(case.outcome.is_some() || case.resolution.is_some(), "resolved without outcome: {case:#?}");
-                resolved.entry(case.id.clone()).or_insert_with(|| case.clone());
+                if case.state == CaseState::Allowed {
+                    check_allowed(case, engine);
+                }
+                resolved.insert(case.id.clone(), case.clone());
             }
         }
-        before = after.into_iter().map(|c| (c.id.clone(), c)).collect();
+        assert_eq!(seen, versions.len(), "a case disappeared");
     }
     let receipts = lc.store().receipts(None).expect("receipts");
     if let Err(e) = aarm_cases::receipts::verify_chain(&receipts, &aarm_cases::receipts::VerifyOptions::default()) {

@@ -45,6 +45,12 @@ impl MemoryStore {
         self
     }
 
+    /// The cases, in id order, read in place: what [`CaseStore::list`] copies. For tests that
+    /// check every case after every step (the lifecycle fuzz target) without copying them all.
+    pub fn cases(&self) -> impl Iterator<Item = &Case> {
+        self.cases.values()
+    }
+
     /// Seals `drafts` after the current head of the chain, without storing them.
     fn seal_after_head(&self, drafts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
         let mut sealer =
@@ -116,13 +122,13 @@ impl CaseStore for MemoryStore {
         }
         let sealed = self.seal_after_head(receipts)?;
         // Nothing below can fail: the write is all or nothing.
-        let mut case = case.clone();
-        case.seal_evidence_refs(&sealed);
-        self.cases.insert(n, case.clone());
-        self.chain.extend(sealed.iter().cloned());
         if let Some(event_id) = event_id {
             self.applied.insert((case.id.clone(), event_id.to_string()));
         }
+        let mut case = case.clone();
+        case.seal_evidence_refs(&sealed);
+        self.cases.insert(n, case);
+        self.chain.extend(sealed.iter().cloned());
         Ok(Some(sealed))
     }
 
