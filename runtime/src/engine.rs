@@ -56,6 +56,8 @@ pub enum EngineError {
 }
 
 /// A loaded, verified bundle, ready to evaluate requests. Immutable and shareable across threads.
+/// A clone copies the loaded tables, without decoding or verifying the bundle again.
+#[derive(Clone)]
 pub struct Engine {
     program: Program,
     consts: Vec<Value>,

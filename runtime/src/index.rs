@@ -148,7 +148,7 @@ fn classify(leaf: Leaf, consts: &[Value], groups: &[Value]) -> Option<(u16, Entr
 }
 
 /// One table: the candidates it constrains, and how to find those whose leaf holds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Dim {
     slot: u16,
     /// Candidates with no leaf in this table: never excluded by it.
@@ -156,7 +156,7 @@ struct Dim {
     test: Test,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Test {
     /// String → the candidates whose leaf holds for it.
     StrIn(HashMap<Box<str>, Bits>),
@@ -177,7 +177,7 @@ enum Test {
 }
 
 /// The leaf tables of one tool's candidates.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ToolIndex {
     len: usize,
     dims: Vec<Dim>,

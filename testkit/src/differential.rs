@@ -41,12 +41,9 @@ impl Engines {
     /// Compiles `src` (see [`crate::files`]); [`BuildError::Check`] when the checker refuses it.
     pub fn new(src: &str) -> Result<Engines, BuildError> {
         let built = build(src)?;
-        Ok(Engines {
-            engine: built.engine()?,
-            unindexed: built.engine()?.unindexed(),
-            unfused: built.engine()?.unfused(),
-            built,
-        })
+        // Loaded once: the variants are the same loaded engine with parts turned off.
+        let engine = built.engine()?;
+        Ok(Engines { unindexed: engine.clone().unindexed(), unfused: engine.clone().unfused(), engine, built })
     }
 
     /// Decides `json` every way. `Ok(None)` when the converter refuses the request (target
