@@ -5,14 +5,17 @@
 //! unlike nanoseconds.
 //!
 //! Scenarios:
-//! - `decide10`: `Engine::decide` (the materialized decision) on `compare`'s workload at 10 rules;
+//! - `decide10`: `Engine::decide` (the materialized decision) on `compare`'s workload at 10 rules
+//!   (`decide100` at 100, and so on for every scenario ending in a rule count);
 //! - `evaluate10`: `Engine::evaluate` on the same;
 //! - `json10`: `Engine::decide_json` (JSON text → decision) on the same calls' text;
 //! - `tree10`: the same through the reference reader (`convert::read_tree`: the text parsed into
 //!   a `serde_json::Value`, then converted), which was `decide_json`'s only path before the
 //!   one-pass reader (`decode.rs`);
 //! - `tool_decide_N`, `tool_evaluate_N`: the per-tool workload (`per_tool.rs`) with `N` rules on
-//!   each of 50 tools.
+//!   each of 50 tools;
+//! - `gateway_decide_N`, `gateway_evaluate_N`: `report`'s richer gateway (`Gateway`, in `lib.rs`)
+//!   with `N` rules over `tools_for(N)` tools.
 //!
 //! With `UNINDEXED=1` in the environment the engine runs without the rule index
 //! (`Engine::unindexed`): every candidate of a tool is evaluated, as before the index existed.
@@ -21,6 +24,7 @@
 use aarm_bench::engines::aarm_engine;
 use aarm_bench::equivalent::Workload;
 use aarm_bench::per_tool::PerTool;
+use aarm_bench::{tools_for, Gateway};
 use aarm_runtime::convert::{read_tree, Limits};
 use aarm_runtime::engine::Engine;
 use aarm_runtime::request::Request;
@@ -62,19 +66,26 @@ fn run(engine: Engine, texts: &[String], what: &str, iterations: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(scenario), Some(iterations)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
-        eprintln!("usage: counts decide10|evaluate10|json10|tree10|tool_decide_N|tool_evaluate_N ITERATIONS");
+        eprintln!("usage: counts decideN|evaluateN|jsonN|treeN|tool_decide_N|tool_evaluate_N|gateway_decide_N|gateway_evaluate_N ITERATIONS");
         std::process::exit(2);
     };
-    if let Some(what) = scenario.strip_suffix("10") {
-        let w = Workload::new(10);
-        let texts: Vec<String> = w.calls(CYCLE, 7).iter().map(|c| c.aarm_json()).collect();
-        let engine = aarm_engine(&w.aarm()).expect("engine");
-        run(engine, &texts, what, iterations);
+    if let Some(rest) = scenario.strip_prefix("gateway_") {
+        let (what, n) = rest.rsplit_once('_').expect("gateway_OP_N");
+        let rules: usize = n.parse().expect("N");
+        let g = Gateway::new(rules, tools_for(rules));
+        let engine = aarm_engine(&g.policy()).expect("engine");
+        run(engine, &g.requests(CYCLE, 7), what, iterations);
     } else if let Some(rest) = scenario.strip_prefix("tool_") {
         let (what, n) = rest.rsplit_once('_').expect("tool_OP_N");
         let w = PerTool::new(n.parse().expect("N"));
         let engine = aarm_engine(&w.policy()).expect("engine");
         run(engine, &w.requests(CYCLE, 7), what, iterations);
+    } else if let Some(at) = scenario.find(|c: char| c.is_ascii_digit()) {
+        let (what, n) = scenario.split_at(at);
+        let w = Workload::new(n.parse().expect("N"));
+        let texts: Vec<String> = w.calls(CYCLE, 7).iter().map(|c| c.aarm_json()).collect();
+        let engine = aarm_engine(&w.aarm()).expect("engine");
+        run(engine, &texts, what, iterations);
     } else {
         eprintln!("unknown scenario {scenario}");
         std::process::exit(2);
