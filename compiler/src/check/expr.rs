@@ -891,10 +891,10 @@ impl Checker<'_> {
             if let Method::Matches(_) = m {
                 match &a.kind {
                     ast::ExprKind::Str(pattern) => {
-                        match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
-                            Ok(_) => m = Method::Matches(pattern.clone()),
-                            Err(e) => {
-                                let detail = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                        let from_std = self.bundle.std_files.contains(&s.file);
+                        match pattern_verdict(pattern, from_std) {
+                            Ok(()) => m = Method::Matches(pattern.clone()),
+                            Err(detail) => {
                                 self.report(
                                     Diagnostic::new(
                                         Code::InvalidRegex,
@@ -1048,4 +1048,57 @@ pub fn method_signatures(ty: &Type) -> Vec<(&'static str, String)> {
             (name, format!(".{name}({}) -> {ret}", ps.join(", ")))
         })
         .collect()
+}
+
+/// Whether `pattern` compiles as a `matches` pattern: with the size limit the runtime uses, and
+/// the reason (the last line of the regex crate's message) when it does not.
+fn compile_pattern(pattern: &str) -> Result<(), String> {
+    match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string().lines().last().unwrap_or("").trim().to_string()),
+    }
+}
+
+/// [`compile_pattern`], remembered for the patterns of the std modules. Every bundle that uses
+/// `std.net` or `std.text` checks the same few patterns again, and compiling one is costly (most
+/// of the checker's time on such a bundle); the verdict depends on the pattern alone, so it is
+/// kept for the life of the process. Only std patterns are kept: they are fixed, so the memo
+/// stays small whatever the policies; a policy's own patterns are compiled each time.
+fn pattern_verdict(pattern: &str, from_std: bool) -> Result<(), String> {
+    static STD_VERDICTS: std::sync::Mutex<Vec<(String, Result<(), String>)>> = std::sync::Mutex::new(Vec::new());
+    if !from_std {
+        return compile_pattern(pattern);
+    }
+    // A poisoned lock (a panic elsewhere while holding it) only costs the memo.
+    if let Ok(verdicts) = STD_VERDICTS.lock() {
+        if let Some((_, verdict)) = verdicts.iter().find(|(p, _)| p == pattern) {
+            return verdict.clone();
+        }
+    }
+    let verdict = compile_pattern(pattern);
+    if let Ok(mut verdicts) = STD_VERDICTS.lock() {
+        if !verdicts.iter().any(|(p, _)| p == pattern) {
+            verdicts.push((pattern.to_string(), verdict.clone()));
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered verdict is the verdict: for a valid pattern, a malformed one and one past the
+    /// size limit, the first and later answers match compiling afresh.
+    #[test]
+    fn remembered_pattern_verdicts_are_the_compiled_ones() {
+        for pattern in ["^\\s*$", "(unclosed", "\\w{1000}", "x{2}{3}"] {
+            let fresh = compile_pattern(pattern);
+            for from_std in [true, true, false] {
+                assert_eq!(pattern_verdict(pattern, from_std), fresh, "{pattern}");
+            }
+        }
+        assert!(compile_pattern("(unclosed").is_err());
+        assert!(compile_pattern("\\w{1000}").is_err());
+    }
 }
