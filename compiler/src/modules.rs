@@ -435,13 +435,20 @@ impl Loader {
         let (file, ast) = match text {
             Text::Valid(text) => {
                 let file = self.sources.add(name, text);
-                let parsed = self.sources.get(file).map(|f| aarm_lang::parse(file, &f.text));
-                let ast = match parsed {
-                    Some(parsed) => {
-                        self.diagnostics.extend(parsed.diagnostics);
-                        parsed.file
-                    }
-                    None => ast::File::default(),
+                // A std module's tree is parsed once per process (see `std_module_ast`).
+                let remembered = match &source {
+                    ModuleSource::Std(name) => crate::stdlib::std_module_ast(name),
+                    _ => None,
+                };
+                let ast = match remembered {
+                    Some(ast) => ast,
+                    None => match self.sources.get(file).map(|f| aarm_lang::parse(file, &f.text)) {
+                        Some(parsed) => {
+                            self.diagnostics.extend(parsed.diagnostics);
+                            parsed.file
+                        }
+                        None => ast::File::default(),
+                    },
                 };
                 (file, ast)
             }
