@@ -303,6 +303,8 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
     let wrong_chars = lower_chars(wrong, &mut wrong_buf)?;
     let mut cand_buf = ['\0'; MAX_NAME_CHARS];
     let mut rows = [[0usize; MAX_NAME_CHARS + 1]; 3];
+    let wrong_bag = Bag::of(wrong_chars);
+    let mut scratch = Bag::default();
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
         // Allow about one typo per three characters, and at least one.
@@ -321,11 +323,69 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
         if wrong_chars.len().abs_diff(c_chars.len()) > bound {
             continue;
         }
+        // Another lower bound, cheaper than the distance: most candidates are far off.
+        if wrong_bag.distance_to(c_chars, &mut scratch) > bound {
+            continue;
+        }
         if let Some(d) = edit_distance_within(wrong_chars, c_chars, bound, &mut rows) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// How many characters of a name fall in each of 128 buckets (a character's code modulo 128).
+///
+/// The bag distance of two names, the larger of "characters of the one not matched in the
+/// other" either way round, is at most their edit distance: an insertion, deletion or
+/// substitution changes each count by at most one, a transposition changes neither. Counting
+/// buckets instead of characters only merges characters, which cannot increase the bag distance.
+#[derive(Clone, Copy)]
+struct Bag {
+    counts: [u16; 128],
+    /// The number of characters counted.
+    len: usize,
+}
+
+impl Default for Bag {
+    fn default() -> Self {
+        Bag { counts: [0; 128], len: 0 }
+    }
+}
+
+impl Bag {
+    fn bucket(c: char) -> usize {
+        (u32::from(c) % 128) as usize
+    }
+
+    /// The bag of `chars` (at most [`MAX_NAME_CHARS`] of them, so no count overflows).
+    fn of(chars: &[char]) -> Bag {
+        let mut bag = Bag::default();
+        for &c in chars {
+            if let Some(n) = bag.counts.get_mut(Self::bucket(c)) {
+                *n = n.saturating_add(1);
+                bag.len += 1;
+            }
+        }
+        bag
+    }
+
+    /// The bag distance from the name this bag counts to `other`; `scratch` is overwritten.
+    fn distance_to(&self, other: &[char], scratch: &mut Bag) -> usize {
+        *scratch = *self;
+        // Characters of this name not (yet) matched, and characters of `other` left unmatched.
+        let (mut unmatched, mut extra) = (self.len, 0usize);
+        for &c in other {
+            match scratch.counts.get_mut(Self::bucket(c)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    unmatched = unmatched.saturating_sub(1);
+                }
+                _ => extra += 1,
+            }
+        }
+        unmatched.max(extra)
+    }
 }
 
 /// `s`'s characters, ASCII-lowercased, in `buf`; `None` when `s` has more than
@@ -505,6 +565,15 @@ mod tests {
                 did_you_mean(&wrong, cands.iter().copied()),
                 reference::did_you_mean(&wrong, &cands)
             );
+        }
+
+        #[test]
+        fn the_bag_distance_never_exceeds_the_distance(a in name(), b in name()) {
+            let (mut abuf, mut bbuf) = (['\0'; MAX_NAME_CHARS], ['\0'; MAX_NAME_CHARS]);
+            if let (Some(x), Some(y)) = (lower_chars(&a, &mut abuf), lower_chars(&b, &mut bbuf)) {
+                let full = reference::edit_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase());
+                proptest::prop_assert!(Bag::of(x).distance_to(y, &mut Bag::default()) <= full);
+            }
         }
 
         #[test]
