@@ -890,25 +890,22 @@ impl Checker<'_> {
         for (a, want) in args.iter().zip(&params) {
             if let Method::Matches(_) = m {
                 match &a.kind {
-                    ast::ExprKind::Str(pattern) => {
-                        let from_std = self.bundle.std_files.contains(&s.file);
-                        match pattern_verdict(pattern, from_std) {
-                            Ok(()) => m = Method::Matches(pattern.clone()),
-                            Err(detail) => {
-                                self.report(
-                                    Diagnostic::new(
-                                        Code::InvalidRegex,
-                                        s.file,
-                                        a.span,
-                                        format!("invalid regular expression: {detail}"),
-                                    )
-                                    .with_help(
-                                        "patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`",
-                                    ),
-                                );
-                            }
+                    ast::ExprKind::Str(pattern) => match pattern_verdict(pattern) {
+                        Ok(()) => m = Method::Matches(pattern.clone()),
+                        Err(detail) => {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidRegex,
+                                    s.file,
+                                    a.span,
+                                    format!("invalid regular expression: {detail}"),
+                                )
+                                .with_help(
+                                    "patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`",
+                                ),
+                            );
                         }
-                    }
+                    },
                     _ => {
                         self.report(
                             Diagnostic::new(
@@ -1059,26 +1056,38 @@ fn compile_pattern(pattern: &str) -> Result<(), String> {
     }
 }
 
-/// [`compile_pattern`], remembered for the patterns of the std modules. Every bundle that uses
-/// `std.net` or `std.text` checks the same few patterns again, and compiling one is costly (most
-/// of the checker's time on such a bundle); the verdict depends on the pattern alone, so it is
-/// kept for the life of the process. Only std patterns are kept: they are fixed, so the memo
-/// stays small whatever the policies; a policy's own patterns are compiled each time.
-fn pattern_verdict(pattern: &str, from_std: bool) -> Result<(), String> {
-    static STD_VERDICTS: std::sync::Mutex<Vec<(String, Result<(), String>)>> = std::sync::Mutex::new(Vec::new());
-    if !from_std {
+/// At most this many verdicts are remembered (see [`pattern_verdict`]).
+const REMEMBERED_PATTERNS: usize = 64;
+/// Longer patterns are not remembered: the memo stays within 64 KiB of patterns.
+const REMEMBERED_PATTERN_BYTES: usize = 1024;
+
+/// [`compile_pattern`], remembered for the life of the process. Compiling a pattern is costly,
+/// and the same patterns come back: `std.net`'s and `std.text`'s in every bundle that uses them,
+/// a policy's own each time an editor or the fuzzers check it again. The verdict (accepted, or
+/// the error detail) depends on the pattern alone, so a remembered one is the one compiling
+/// would give. The memo is bounded: at most [`REMEMBERED_PATTERNS`] patterns of at most
+/// [`REMEMBERED_PATTERN_BYTES`], emptied when full.
+fn pattern_verdict(pattern: &str) -> Result<(), String> {
+    type Memo = Vec<(String, Result<(), String>)>;
+    static MEMO: std::sync::Mutex<Memo> = std::sync::Mutex::new(Vec::new());
+    if pattern.len() > REMEMBERED_PATTERN_BYTES {
         return compile_pattern(pattern);
     }
     // A poisoned lock (a panic elsewhere while holding it) only costs the memo.
-    if let Ok(verdicts) = STD_VERDICTS.lock() {
-        if let Some((_, verdict)) = verdicts.iter().find(|(p, _)| p == pattern) {
+    if let Ok(memo) = MEMO.lock() {
+        if let Some((_, verdict)) = memo.iter().find(|(p, _)| p == pattern) {
             return verdict.clone();
         }
     }
+    // Compiled without holding the lock: another thread may compile the same pattern meanwhile,
+    // and whichever verdict is stored is the same.
     let verdict = compile_pattern(pattern);
-    if let Ok(mut verdicts) = STD_VERDICTS.lock() {
-        if !verdicts.iter().any(|(p, _)| p == pattern) {
-            verdicts.push((pattern.to_string(), verdict.clone()));
+    if let Ok(mut memo) = MEMO.lock() {
+        if !memo.iter().any(|(p, _)| p == pattern) {
+            if memo.len() >= REMEMBERED_PATTERNS {
+                memo.clear();
+            }
+            memo.push((pattern.to_string(), verdict.clone()));
         }
     }
     verdict
@@ -1088,14 +1097,18 @@ fn pattern_verdict(pattern: &str, from_std: bool) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// A remembered verdict is the verdict: for a valid pattern, a malformed one and one past the
-    /// size limit, the first and later answers match compiling afresh.
+    /// A remembered verdict is the verdict: for a valid pattern, a malformed one, one past the
+    /// size limit and one too long to be remembered, the first and later answers match compiling
+    /// afresh, also after the memo has filled up and been emptied.
     #[test]
     fn remembered_pattern_verdicts_are_the_compiled_ones() {
-        for pattern in ["^\\s*$", "(unclosed", "\\w{1000}", "x{2}{3}"] {
-            let fresh = compile_pattern(pattern);
-            for from_std in [true, true, false] {
-                assert_eq!(pattern_verdict(pattern, from_std), fresh, "{pattern}");
+        let long = format!("({}", "a".repeat(REMEMBERED_PATTERN_BYTES));
+        let mut patterns = vec!["^\\s*$".to_string(), "(unclosed".into(), "\\w{1000}".into(), "x{2}{3}".into(), long];
+        patterns.extend((0..REMEMBERED_PATTERNS + 3).map(|i| format!("^a{{{i}}}[")));
+        patterns.extend((0..REMEMBERED_PATTERNS + 3).map(|i| format!("^a{{{i}}}$")));
+        for _ in 0..2 {
+            for pattern in &patterns {
+                assert_eq!(pattern_verdict(pattern), compile_pattern(pattern), "{pattern}");
             }
         }
         assert!(compile_pattern("(unclosed").is_err());
