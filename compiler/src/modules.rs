@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use aarm_lang::ast::{self, ItemKind, UseDecl};
 use aarm_lang::diagnostic::{did_you_mean, Diagnostics};
@@ -57,8 +58,9 @@ pub struct Module {
     pub file: FileId,
     /// Where it was loaded from.
     pub source: ModuleSource,
-    /// Its parsed syntax tree.
-    pub ast: ast::File,
+    /// Its parsed syntax tree; shared, as a std module's tree is by every bundle that uses it
+    /// (see `stdlib::std_module_ast`).
+    pub ast: Arc<ast::File>,
     /// The file's name inside a bundle: its path relative to the bundle's root directory,
     /// `/`-separated (`rules/payments.aarm`, `../common/net.aarm` for a file `use`d from outside
     /// it, `std.net` for a std module). Unlike the path in [`ModuleSource::File`] it does not depend
@@ -435,13 +437,20 @@ impl Loader {
         let (file, ast) = match text {
             Text::Valid(text) => {
                 let file = self.sources.add(name, text);
-                let parsed = self.sources.get(file).map(|f| aarm_lang::parse(file, &f.text));
-                let ast = match parsed {
-                    Some(parsed) => {
-                        self.diagnostics.extend(parsed.diagnostics);
-                        parsed.file
-                    }
-                    None => ast::File::default(),
+                // A std module's tree is parsed once per process (see `std_module_ast`).
+                let remembered = match &source {
+                    ModuleSource::Std(name) => crate::stdlib::std_module_ast(name),
+                    _ => None,
+                };
+                let ast = match remembered {
+                    Some(ast) => ast,
+                    None => match self.sources.get(file).map(|f| aarm_lang::parse(file, &f.text)) {
+                        Some(parsed) => {
+                            self.diagnostics.extend(parsed.diagnostics);
+                            Arc::new(parsed.file)
+                        }
+                        None => Arc::default(),
+                    },
                 };
                 (file, ast)
             }
@@ -457,7 +466,7 @@ impl Loader {
                     )
                     .with_help("split the policy into several files"),
                 );
-                (file, ast::File::default())
+                (file, Arc::default())
             }
             Text::NotUtf8 { lossy, offset } => {
                 let end = offset.saturating_add('\u{FFFD}'.len_utf8());
@@ -472,7 +481,7 @@ impl Loader {
                     .with_label("not UTF-8")
                     .with_help("policy files are UTF-8 text: save the file as UTF-8"),
                 );
-                (file, ast::File::default())
+                (file, Arc::default())
             }
         };
         let bundle_path = match (&key, &self.base) {

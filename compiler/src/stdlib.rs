@@ -3,6 +3,8 @@
 //!
 //! A module is loaded (and shown in diagnostics) as `std.NAME`; see [`crate::modules`].
 
+use std::sync::{Arc, OnceLock};
+
 /// The names of the standard library modules, sorted: `use std.NAME` accepts exactly these.
 pub const STD_MODULES: &[&str] = &["net", "risk", "text", "time"];
 
@@ -15,6 +17,25 @@ pub(crate) fn std_module(name: &str) -> Option<&'static str> {
         "time" => Some(include_str!("../../stdlib/time.aarm")),
         _ => None,
     }
+}
+
+/// The syntax tree of the standard library module `NAME`, when it parses without any
+/// diagnostic (as every module does; a test says so). Each is parsed once per process and
+/// shared from then on: every bundle that uses a std module would otherwise lex and parse the
+/// same text again. The tree holds no file id (only spans, offsets into the text), so it is the
+/// tree a parse under the bundle's own id gives; a module with diagnostics (which name a file)
+/// is not kept, and the caller parses it as any file.
+pub(crate) fn std_module_ast(name: &str) -> Option<Arc<aarm_lang::ast::File>> {
+    type Memo = OnceLock<Option<Arc<aarm_lang::ast::File>>>;
+    static MEMO: [Memo; STD_MODULES.len()] = [const { OnceLock::new() }; STD_MODULES.len()];
+    let i = STD_MODULES.iter().position(|m| *m == name)?;
+    let text = std_module(name)?;
+    MEMO.get(i)?
+        .get_or_init(|| {
+            let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
+            parsed.diagnostics.is_empty().then(|| Arc::new(parsed.file))
+        })
+        .clone()
 }
 
 #[cfg(test)]
@@ -32,6 +53,19 @@ mod tests {
         assert_eq!(sorted, STD_MODULES);
         assert_eq!(std_module("nope"), None);
         assert_eq!(std_module(""), None);
+        assert_eq!(std_module_ast("nope"), None);
+    }
+
+    /// The remembered tree is the tree a fresh parse gives, under any file id.
+    #[test]
+    fn the_remembered_tree_is_a_fresh_parse() {
+        for name in STD_MODULES {
+            let text = std_module(name).unwrap_or_default();
+            let fresh = aarm_lang::parse(aarm_lang::FileId(7), text);
+            assert!(fresh.diagnostics.is_empty());
+            assert_eq!(std_module_ast(name).as_deref(), Some(&fresh.file), "std.{name}");
+            assert_eq!(std_module_ast(name).as_deref(), Some(&fresh.file), "std.{name}, second use");
+        }
     }
 
     #[test]

@@ -288,66 +288,163 @@ impl IntoIterator for Diagnostics {
     }
 }
 
+/// Longest name, in characters, that [`did_you_mean`] measures: names are short, and a longer
+/// one (on either side) is never suggested, which keeps the cost bounded on absurd inputs.
+const MAX_NAME_CHARS: usize = 256;
+
 /// The candidate closest to a misspelt name, for "did you mean" help lines: at most about one
 /// edit per three characters, compared without regard to ASCII case; `None` when nothing is
 /// close. On a tie the first candidate wins, so pass candidates in a stable order.
 pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let wrong_lower = wrong.to_ascii_lowercase();
-    let wrong_chars = wrong.chars().count();
+    // The checker asks this of every unknown name against every name in scope, and hostile
+    // sources are full of unknown names: nothing here allocates. Both names are decoded into
+    // fixed buffers (lowercased), and the distance uses three rows of fixed size.
+    let mut wrong_buf = ['\0'; MAX_NAME_CHARS];
+    let wrong_chars = lower_chars(wrong, &mut wrong_buf)?;
+    let mut cand_buf = ['\0'; MAX_NAME_CHARS];
+    let mut rows = [[0usize; MAX_NAME_CHARS + 1]; 3];
+    let wrong_bag = Bag::of(wrong_chars);
+    let mut scratch = Bag::default();
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
         // Allow about one typo per three characters, and at least one.
         let limit = (wrong.len().max(c.len()) / 3).max(1);
-        // The distance is at least the difference in length: a candidate that cannot be within
-        // the limit is not measured (the checker asks this of every name in scope, and hostile
-        // sources are full of unknown names).
-        if wrong_chars.abs_diff(c.chars().count()) > limit {
+        // Only a strictly closer candidate replaces the best so far (the first wins a tie), so
+        // the distance is only measured up to one less than the best; nothing beats zero.
+        let bound = match best {
+            None => limit,
+            Some((0, _)) => break,
+            Some((bd, _)) => limit.min(bd - 1),
+        };
+        let Some(c_chars) = lower_chars(c, &mut cand_buf) else {
+            continue;
+        };
+        // The distance is at least the difference in length: such a candidate is not measured.
+        if wrong_chars.len().abs_diff(c_chars.len()) > bound {
             continue;
         }
-        let d = edit_distance(&wrong_lower, &c.to_ascii_lowercase());
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        // Another lower bound, cheaper than the distance: most candidates are far off.
+        if wrong_bag.distance_to(c_chars, &mut scratch) > bound {
+            continue;
+        }
+        if let Some(d) = edit_distance_within(wrong_chars, c_chars, bound, &mut rows) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| c)
 }
 
-/// Levenshtein distance with transpositions counted as one edit (optimal string alignment).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // Names are short; guard against quadratic cost on absurd inputs.
-    if a.len() > 256 || b.len() > 256 {
-        return usize::MAX;
+/// How many characters of a name fall in each of 128 buckets (a character's code modulo 128).
+///
+/// The bag distance of two names, the larger of "characters of the one not matched in the
+/// other" either way round, is at most their edit distance: an insertion, deletion or
+/// substitution changes each count by at most one, a transposition changes neither. Counting
+/// buckets instead of characters only merges characters, which cannot increase the bag distance.
+#[derive(Clone, Copy)]
+struct Bag {
+    counts: [u16; 128],
+    /// The number of characters counted.
+    len: usize,
+}
+
+impl Default for Bag {
+    fn default() -> Self {
+        Bag { counts: [0; 128], len: 0 }
     }
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    let at = |i: usize, j: usize| i * width + j;
-    for i in 0..=a.len() {
-        if let Some(x) = d.get_mut(at(i, 0)) {
-            *x = i;
+}
+
+impl Bag {
+    fn bucket(c: char) -> usize {
+        (u32::from(c) % 128) as usize
+    }
+
+    /// The bag of `chars` (at most [`MAX_NAME_CHARS`] of them, so no count overflows).
+    fn of(chars: &[char]) -> Bag {
+        let mut bag = Bag::default();
+        for &c in chars {
+            if let Some(n) = bag.counts.get_mut(Self::bucket(c)) {
+                *n = n.saturating_add(1);
+                bag.len += 1;
+            }
         }
+        bag
     }
-    for j in 0..=b.len() {
-        if let Some(x) = d.get_mut(at(0, j)) {
-            *x = j;
+
+    /// The bag distance from the name this bag counts to `other`; `scratch` is overwritten.
+    fn distance_to(&self, other: &[char], scratch: &mut Bag) -> usize {
+        *scratch = *self;
+        // Characters of this name not (yet) matched, and characters of `other` left unmatched.
+        let (mut unmatched, mut extra) = (self.len, 0usize);
+        for &c in other {
+            match scratch.counts.get_mut(Self::bucket(c)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    unmatched = unmatched.saturating_sub(1);
+                }
+                _ => extra += 1,
+            }
         }
+        unmatched.max(extra)
     }
-    let get = |d: &Vec<usize>, i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let (ai, bj) = (a.get(i - 1), b.get(j - 1));
+}
+
+/// `s`'s characters, ASCII-lowercased, in `buf`; `None` when `s` has more than
+/// [`MAX_NAME_CHARS`] characters.
+fn lower_chars<'b>(s: &str, buf: &'b mut [char; MAX_NAME_CHARS]) -> Option<&'b [char]> {
+    let mut n = 0;
+    for ch in s.chars() {
+        *buf.get_mut(n)? = ch.to_ascii_lowercase();
+        n += 1;
+    }
+    buf.get(..n)
+}
+
+/// Levenshtein distance with transpositions counted as one edit (optimal string alignment)
+/// when it is at most `bound`, else `None`. Keeps three rows of the table (a transposition
+/// looks two rows back), and stops as soon as no later row can come back within `bound`.
+fn edit_distance_within(
+    a: &[char],
+    b: &[char],
+    bound: usize,
+    rows: &mut [[usize; MAX_NAME_CHARS + 1]; 3],
+) -> Option<usize> {
+    // Out-of-range cells read as "far": only reached for inputs longer than the rows, which
+    // `lower_chars` refuses.
+    const FAR: usize = usize::MAX / 2;
+    let [r0, r1, r2] = rows;
+    let (mut prev2, mut prev, mut cur) = (r0, r1, r2);
+    for (j, x) in prev.iter_mut().take(b.len() + 1).enumerate() {
+        *x = j;
+    }
+    // The smallest cell of the previous row (row 0 holds 0).
+    let mut prev_min = 0;
+    for (i, &ai) in a.iter().enumerate().map(|(i, c)| (i + 1, c)) {
+        let a_before = i.checked_sub(2).and_then(|k| a.get(k)).copied();
+        *cur.get_mut(0)? = i;
+        let mut row_min = i;
+        for (j, &bj) in b.iter().enumerate().map(|(j, c)| (j + 1, c)) {
             let cost = usize::from(ai != bj);
-            let mut v = (get(&d, i - 1, j) + 1).min(get(&d, i, j - 1) + 1).min(get(&d, i - 1, j - 1) + cost);
-            if i > 1 && j > 1 && ai == b.get(j - 2) && a.get(i - 2) == bj {
-                v = v.min(get(&d, i - 2, j - 2) + 1);
+            let up = prev.get(j).copied().unwrap_or(FAR);
+            let left = cur.get(j - 1).copied().unwrap_or(FAR);
+            let diag = prev.get(j - 1).copied().unwrap_or(FAR);
+            let mut v = (up + 1).min(left + 1).min(diag + cost);
+            if j > 1 && Some(bj) == a_before && b.get(j - 2) == Some(&ai) {
+                v = v.min(prev2.get(j - 2).copied().unwrap_or(FAR) + 1);
             }
-            if let Some(x) = d.get_mut(at(i, j)) {
-                *x = v;
-            }
+            *cur.get_mut(j)? = v;
+            row_min = row_min.min(v);
         }
+        // A cell of the next row is at least a cell of this row, or a cell of the previous row
+        // plus one (a transposition), or its left neighbour plus one (which reduces to the
+        // same). When this row is past the bound and the previous one is at least at it, the
+        // next row is past it too, and so is every later one: the distance is too.
+        if row_min > bound && prev_min >= bound {
+            return None;
+        }
+        prev_min = row_min;
+        (prev2, prev, cur) = (prev, cur, prev2);
     }
-    get(&d, a.len(), b.len())
+    prev.get(b.len()).copied().filter(|&d| d <= bound)
 }
 
 #[cfg(test)]
@@ -381,25 +478,114 @@ mod tests {
         assert_eq!(did_you_mean("transfer_fund", tools), Some("transfer_funds"));
         assert_eq!(did_you_mean("sned_email", tools), Some("send_email"));
         assert_eq!(did_you_mean("rotate", tools), None);
-        assert_eq!(edit_distance("abc", "acb"), 1);
+        assert_eq!(reference::edit_distance("abc", "acb"), 1);
+        assert_eq!(did_you_mean("abc", ["acb"]), Some("acb"));
     }
 
-    /// Skipping candidates by length (a lower bound of the distance) suggests what measuring
-    /// every candidate suggests.
-    #[test]
-    fn the_length_filter_changes_no_suggestion() {
-        let names = ["a", "ab", "abc", "transfer_funds", "send_email", "x1", "é", "éé", "amount", "amounts", "mount"];
-        let wrongs = ["amout", "tranfser_funds", "snd", "", "ééé", "éa", "Amounts", "b", "abcd", "send_emails_now"];
-        for wrong in names.iter().chain(wrongs.iter()) {
-            let mut naive: Option<(usize, &str)> = None;
-            for c in names {
-                let d = edit_distance(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase());
+    /// The former implementation, kept as the reference the allocation-free one must match:
+    /// every candidate measured in full, on lowercased copies, over the whole table.
+    mod reference {
+        pub(super) fn did_you_mean<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
+            let wrong_lower = wrong.to_ascii_lowercase();
+            let mut best: Option<(usize, &'a str)> = None;
+            for &c in candidates {
                 let limit = (wrong.len().max(c.len()) / 3).max(1);
-                if d <= limit && naive.is_none_or(|(bd, _)| d < bd) {
-                    naive = Some((d, c));
+                let d = edit_distance(&wrong_lower, &c.to_ascii_lowercase());
+                if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+                    best = Some((d, c));
                 }
             }
-            assert_eq!(did_you_mean(wrong, names), naive.map(|(_, c)| c), "{wrong}");
+            best.map(|(_, c)| c)
+        }
+
+        pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+            let a: Vec<char> = a.chars().collect();
+            let b: Vec<char> = b.chars().collect();
+            if a.len() > 256 || b.len() > 256 {
+                return usize::MAX;
+            }
+            let width = b.len() + 1;
+            let mut d = vec![0usize; (a.len() + 1) * width];
+            let at = |i: usize, j: usize| i * width + j;
+            for i in 0..=a.len() {
+                d[at(i, 0)] = i;
+            }
+            for j in 0..=b.len() {
+                d[at(0, j)] = j;
+            }
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    let cost = usize::from(a[i - 1] != b[j - 1]);
+                    let mut v = (d[at(i - 1, j)] + 1).min(d[at(i, j - 1)] + 1).min(d[at(i - 1, j - 1)] + cost);
+                    if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                        v = v.min(d[at(i - 2, j - 2)] + 1);
+                    }
+                    d[at(i, j)] = v;
+                }
+            }
+            d[at(a.len(), b.len())]
+        }
+    }
+
+    /// Skipping candidates by length, bounding the measure and stopping early suggest what
+    /// measuring every candidate in full suggests.
+    #[test]
+    fn the_shortcuts_change_no_suggestion() {
+        let long = "a".repeat(300);
+        let names =
+            ["a", "ab", "abc", "transfer_funds", "send_email", "x1", "é", "éé", "amount", "amounts", "mount", &long];
+        let wrongs = ["amout", "tranfser_funds", "snd", "", "ééé", "éa", "Amounts", "b", "abcd", "send_emails_now"];
+        for wrong in names.iter().chain(wrongs.iter()) {
+            assert_eq!(did_you_mean(wrong, names), reference::did_you_mean(wrong, &names), "{wrong}");
+        }
+    }
+
+    /// Short names over a small alphabet (so that near misses, transpositions and ties are
+    /// common), mixed ASCII case and non-ASCII letters (whose case is not folded); now and then
+    /// a name past the measured length.
+    fn name() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => "[abAB_éÉß]{0,7}",
+            1 => "[abcdefghAB]{0,20}",
+            1 => "[aA]{250,260}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn did_you_mean_matches_the_reference(
+            wrong in name(),
+            candidates in proptest::collection::vec(name(), 0..8),
+        ) {
+            let cands: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(
+                did_you_mean(&wrong, cands.iter().copied()),
+                reference::did_you_mean(&wrong, &cands)
+            );
+        }
+
+        #[test]
+        fn the_bag_distance_never_exceeds_the_distance(a in name(), b in name()) {
+            let (mut abuf, mut bbuf) = (['\0'; MAX_NAME_CHARS], ['\0'; MAX_NAME_CHARS]);
+            if let (Some(x), Some(y)) = (lower_chars(&a, &mut abuf), lower_chars(&b, &mut bbuf)) {
+                let full = reference::edit_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase());
+                proptest::prop_assert!(Bag::of(x).distance_to(y, &mut Bag::default()) <= full);
+            }
+        }
+
+        #[test]
+        fn bounded_distance_matches_the_reference(a in name(), b in name(), bound in 0usize..12) {
+            let full = reference::edit_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase());
+            let (mut abuf, mut bbuf) = (['\0'; MAX_NAME_CHARS], ['\0'; MAX_NAME_CHARS]);
+            let mut rows = [[0usize; MAX_NAME_CHARS + 1]; 3];
+            let got = match (lower_chars(&a, &mut abuf), lower_chars(&b, &mut bbuf)) {
+                (Some(x), Some(y)) => edit_distance_within(x, y, bound, &mut rows),
+                _ => None,
+            };
+            proptest::prop_assert_eq!(got, Some(full).filter(|&d| d <= bound));
         }
     }
 }

@@ -17,12 +17,11 @@ impl SourceFile {
     /// A file with its line index built (see [`SourceMap::add`]).
     pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let mut line_starts = vec![0u32];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                line_starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
-            }
-        }
+        // Searching for the newlines (memchr) rather than testing every byte: every file of a
+        // run is indexed when it is added, whether or not a diagnostic ever needs a line.
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)))
+            .collect();
         SourceFile { name: name.into(), text, line_starts }
     }
 
@@ -100,5 +99,11 @@ mod tests {
         // `d` is after a two-byte character: byte 7, character column 4
         assert_eq!(f.line_col(7), (2, 4));
         assert_eq!(f.line_col(1000), (3, 1));
+    }
+
+    #[test]
+    fn lines_start_after_each_newline() {
+        assert_eq!(SourceFile::new("a", "").line_starts, vec![0]);
+        assert_eq!(SourceFile::new("a", "\n\nx\r\né\n").line_starts, vec![0, 1, 2, 5, 8]);
     }
 }

@@ -109,56 +109,110 @@ fn intersect(mut sets: impl Iterator<Item = HashSet<String>>) -> HashSet<String>
     sets.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
 }
 
-/// Receiver type → (method, argument types, result type). `None` argument type: the lambda of
-/// `filter`. Kept in one table so that "unknown method" can list what exists.
-fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
+/// A method's name, what it compiles to, its argument types and its result type.
+type MethodSig = (&'static str, Method, Vec<Type>, Type);
+
+const STRING_METHODS: &[&str] = &[
+    "starts_with",
+    "ends_with",
+    "contains",
+    "lower",
+    "upper",
+    "trim",
+    "matches",
+    "glob",
+    "len",
+    "split",
+    "in_cidr",
+    "is_ip",
+    "utc_offset",
+    "url_scheme",
+    "url_host",
+    "url_port",
+    "url_path",
+    "url_query",
+];
+const SET_METHODS: &[&str] = &["len", "contains", "contains_any", "contains_all", "filter"];
+// Positions mean something in a list only: a set has no order to speak of.
+const LIST_METHODS: &[&str] = &["len", "contains", "contains_any", "contains_all", "filter", "at", "index_of"];
+const TIME_METHODS: &[&str] = &["hour", "minute", "weekday", "offset_in"];
+const DURATION_METHODS: &[&str] = &["seconds"];
+
+/// The names of the methods of a value of type `ty`, in the order "unknown method" lists them.
+fn method_names(ty: &Type) -> &'static [&'static str] {
     match ty {
-        Type::String => vec![
-            ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
-            ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
-            ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
-            ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
-            ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
-            ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
-            ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
-            ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
-            ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
-            ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
-            ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
-            ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
-            ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
-            ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
-            ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
-            ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
-            ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
-            ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
-        ],
+        Type::String => STRING_METHODS,
+        Type::List(_) => LIST_METHODS,
+        Type::Set(_) => SET_METHODS,
+        Type::Time => TIME_METHODS,
+        Type::Duration => DURATION_METHODS,
+        _ => &[],
+    }
+}
+
+/// The method `name` of a value of type `ty`, with its signature. `filter` takes a lambda, which
+/// is checked apart: no argument types. Only this one signature is built (a method call is
+/// checked often, and most types have many methods).
+fn method_named(ty: &Type, name: &str) -> Option<MethodSig> {
+    let name = *method_names(ty).iter().find(|n| **n == name)?;
+    let op = |op| Method::Op(op);
+    let (method, params, ret) = match ty {
+        Type::String => match name {
+            "starts_with" => (op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
+            "ends_with" => (op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
+            "contains" => (op(MethodOp::StrContains), vec![Type::String], Type::Bool),
+            "lower" => (op(MethodOp::Lower), vec![], Type::String),
+            "upper" => (op(MethodOp::Upper), vec![], Type::String),
+            "trim" => (op(MethodOp::Trim), vec![], Type::String),
+            "matches" => (Method::Matches(String::new()), vec![Type::String], Type::Bool),
+            "glob" => (op(MethodOp::Glob), vec![Type::String], Type::Bool),
+            "len" => (op(MethodOp::StrLen), vec![], Type::Int),
+            "split" => (op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
+            "in_cidr" => (op(MethodOp::InCidr), vec![Type::String], Type::Bool),
+            "is_ip" => (op(MethodOp::IsIp), vec![], Type::Bool),
+            "utc_offset" => (op(MethodOp::UtcOffset), vec![], Type::Duration),
+            "url_scheme" => (op(MethodOp::UrlScheme), vec![], Type::String),
+            "url_host" => (op(MethodOp::UrlHost), vec![], Type::String),
+            "url_port" => (op(MethodOp::UrlPort), vec![], Type::Int),
+            "url_path" => (op(MethodOp::UrlPath), vec![], Type::String),
+            "url_query" => (op(MethodOp::UrlQuery), vec![], Type::String),
+            _ => return None,
+        },
         Type::List(el) | Type::Set(el) => {
             // The element type of `[]` fits any argument.
-            let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
-            let mut methods = vec![
-                ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
-                ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
-                ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
-                ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
-                ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
-            ];
-            // Positions mean something in a list only: a set has no order to speak of.
-            if matches!(ty, Type::List(_)) {
-                methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
-                methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
+            let el = || if **el == Type::Never { Type::Error } else { (**el).clone() };
+            match name {
+                "len" => (op(MethodOp::Len), vec![], Type::Int),
+                "contains" => (op(MethodOp::Contains), vec![el()], Type::Bool),
+                "contains_any" => (op(MethodOp::ContainsAny), vec![Type::list(el())], Type::Bool),
+                "contains_all" => (op(MethodOp::ContainsAll), vec![Type::list(el())], Type::Bool),
+                "filter" => (op(MethodOp::Len), vec![], ty.clone()),
+                "at" => (op(MethodOp::At), vec![Type::Int], el()),
+                "index_of" => (op(MethodOp::IndexOf), vec![el()], Type::Int),
+                _ => return None,
             }
-            methods
         }
-        Type::Time => vec![
-            ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
-            ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
-            ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
-            ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
-        ],
-        Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
-        _ => vec![],
-    }
+        Type::Time => match name {
+            "hour" => (op(MethodOp::Hour), vec![], Type::Int),
+            "minute" => (op(MethodOp::Minute), vec![], Type::Int),
+            "weekday" => (op(MethodOp::Weekday), vec![], Type::Int),
+            "offset_in" => (op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
+            _ => return None,
+        },
+        Type::Duration => match name {
+            "seconds" => (op(MethodOp::Seconds), vec![], Type::Int),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((name, method, params, ret))
+}
+
+/// Receiver type → (method, argument types, result type), every method of the type in the
+/// order of [`method_names`] (for an editor's completion: the same signatures the checker
+/// resolves calls with).
+fn methods_for(ty: &Type) -> Vec<MethodSig> {
+    method_names(ty).iter().filter_map(|n| method_named(ty, n)).collect()
 }
 
 impl Checker<'_> {
@@ -493,7 +547,7 @@ impl Checker<'_> {
                 }
             },
             other => {
-                let is_method = methods_for(other).iter().any(|(n, ..)| *n == field.name);
+                let is_method = method_names(other).contains(&field.name.as_str());
                 let mut d = Diagnostic::new(
                     Code::UnknownField,
                     s.file,
@@ -858,9 +912,8 @@ impl Checker<'_> {
             }
             return error_expr(span);
         }
-        let table = methods_for(&recv.ty);
-        let Some((name, m, params, ret)) = table.iter().find(|(n, ..)| *n == method.name).cloned() else {
-            let names: Vec<String> = table.iter().map(|(n, ..)| n.to_string()).collect();
+        let Some((name, m, params, ret)) = method_named(&recv.ty, &method.name) else {
+            let names: Vec<String> = method_names(&recv.ty).iter().map(|n| n.to_string()).collect();
             let mut d = Diagnostic::new(
                 Code::UnknownMethod,
                 s.file,
@@ -890,25 +943,22 @@ impl Checker<'_> {
         for (a, want) in args.iter().zip(&params) {
             if let Method::Matches(_) = m {
                 match &a.kind {
-                    ast::ExprKind::Str(pattern) => {
-                        match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
-                            Ok(_) => m = Method::Matches(pattern.clone()),
-                            Err(e) => {
-                                let detail = e.to_string().lines().last().unwrap_or("").trim().to_string();
-                                self.report(
-                                    Diagnostic::new(
-                                        Code::InvalidRegex,
-                                        s.file,
-                                        a.span,
-                                        format!("invalid regular expression: {detail}"),
-                                    )
-                                    .with_help(
-                                        "patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`",
-                                    ),
-                                );
-                            }
+                    ast::ExprKind::Str(pattern) => match pattern_verdict(pattern) {
+                        Ok(()) => m = Method::Matches(pattern.clone()),
+                        Err(detail) => {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::InvalidRegex,
+                                    s.file,
+                                    a.span,
+                                    format!("invalid regular expression: {detail}"),
+                                )
+                                .with_help(
+                                    "patterns use Rust `regex` syntax; in a string, a backslash is written `\\\\`",
+                                ),
+                            );
                         }
-                    }
+                    },
                     _ => {
                         self.report(
                             Diagnostic::new(
@@ -1048,4 +1098,158 @@ pub fn method_signatures(ty: &Type) -> Vec<(&'static str, String)> {
             (name, format!(".{name}({}) -> {ret}", ps.join(", ")))
         })
         .collect()
+}
+
+/// Whether `pattern` compiles as a `matches` pattern: with the size limit the runtime uses, and
+/// the reason (the last line of the regex crate's message) when it does not.
+fn compile_pattern(pattern: &str) -> Result<(), String> {
+    match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string().lines().last().unwrap_or("").trim().to_string()),
+    }
+}
+
+/// At most this many verdicts are remembered (see [`pattern_verdict`]).
+const REMEMBERED_PATTERNS: usize = 64;
+/// Longer patterns are not remembered: the memo stays within 64 KiB of patterns.
+const REMEMBERED_PATTERN_BYTES: usize = 1024;
+
+/// [`compile_pattern`], remembered for the life of the process. Compiling a pattern is costly,
+/// and the same patterns come back: `std.net`'s and `std.text`'s in every bundle that uses them,
+/// a policy's own each time an editor or the fuzzers check it again. The verdict (accepted, or
+/// the error detail) depends on the pattern alone, so a remembered one is the one compiling
+/// would give. The memo is bounded: at most [`REMEMBERED_PATTERNS`] patterns of at most
+/// [`REMEMBERED_PATTERN_BYTES`], emptied when full.
+fn pattern_verdict(pattern: &str) -> Result<(), String> {
+    type Memo = Vec<(String, Result<(), String>)>;
+    static MEMO: std::sync::Mutex<Memo> = std::sync::Mutex::new(Vec::new());
+    if pattern.len() > REMEMBERED_PATTERN_BYTES {
+        return compile_pattern(pattern);
+    }
+    // A poisoned lock (a panic elsewhere while holding it) only costs the memo.
+    if let Ok(memo) = MEMO.lock() {
+        if let Some((_, verdict)) = memo.iter().find(|(p, _)| p == pattern) {
+            return verdict.clone();
+        }
+    }
+    // Compiled without holding the lock: another thread may compile the same pattern meanwhile,
+    // and whichever verdict is stored is the same.
+    let verdict = compile_pattern(pattern);
+    if let Ok(mut memo) = MEMO.lock() {
+        if !memo.iter().any(|(p, _)| p == pattern) {
+            if memo.len() >= REMEMBERED_PATTERNS {
+                memo.clear();
+            }
+            memo.push((pattern.to_string(), verdict.clone()));
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The former single table (receiver type → method, argument types, result type), kept as
+    /// the reference for the names, their order and the signatures.
+    fn reference_methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
+        match ty {
+            Type::String => vec![
+                ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
+                ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
+                ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
+                ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
+                ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
+                ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
+                ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
+                ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
+                ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
+                ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
+                ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
+                ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
+                ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
+                ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
+                ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
+                ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
+                ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
+                ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
+            ],
+            Type::List(el) | Type::Set(el) => {
+                // The element type of `[]` fits any argument.
+                let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
+                let mut methods = vec![
+                    ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
+                    ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
+                    ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
+                    ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
+                    ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
+                ];
+                // Positions mean something in a list only: a set has no order to speak of.
+                if matches!(ty, Type::List(_)) {
+                    methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
+                    methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
+                }
+                methods
+            }
+            Type::Time => vec![
+                ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
+                ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
+                ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
+                ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
+            ],
+            Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn methods_are_the_former_table() {
+        let record = Type::Record(vec![("a".into(), Type::Int)]);
+        let types = [
+            Type::String,
+            Type::Int,
+            Type::Bool,
+            Type::Decimal,
+            Type::Time,
+            Type::Duration,
+            Type::Never,
+            Type::Error,
+            Type::optional(Type::String),
+            Type::list(Type::Int),
+            Type::list(Type::Never),
+            Type::list(Type::optional(Type::String)),
+            Type::set(Type::String),
+            Type::set(Type::Never),
+            Type::list(record.clone()),
+            record,
+        ];
+        for ty in &types {
+            let table = reference_methods_for(ty);
+            assert_eq!(methods_for(ty), table, "{ty}");
+            let names: Vec<&str> = table.iter().map(|(n, ..)| *n).collect();
+            assert_eq!(method_names(ty), names.as_slice(), "{ty}");
+            for name in names.iter().copied().chain(["nope", "", "LEN", "at"]) {
+                let want = table.iter().find(|(n, ..)| *n == name).cloned();
+                assert_eq!(method_named(ty, name), want, "{ty}.{name}");
+            }
+        }
+    }
+
+    /// A remembered verdict is the verdict: for a valid pattern, a malformed one, one past the
+    /// size limit and one too long to be remembered, the first and later answers match compiling
+    /// afresh, also after the memo has filled up and been emptied.
+    #[test]
+    fn remembered_pattern_verdicts_are_the_compiled_ones() {
+        let long = format!("({}", "a".repeat(REMEMBERED_PATTERN_BYTES));
+        let mut patterns = vec!["^\\s*$".to_string(), "(unclosed".into(), "\\w{1000}".into(), "x{2}{3}".into(), long];
+        patterns.extend((0..REMEMBERED_PATTERNS + 3).map(|i| format!("^a{{{i}}}[")));
+        patterns.extend((0..REMEMBERED_PATTERNS + 3).map(|i| format!("^a{{{i}}}$")));
+        for _ in 0..2 {
+            for pattern in &patterns {
+                assert_eq!(pattern_verdict(pattern), compile_pattern(pattern), "{pattern}");
+            }
+        }
+        assert!(compile_pattern("(unclosed").is_err());
+        assert!(compile_pattern("\\w{1000}").is_err());
+    }
 }

@@ -147,8 +147,9 @@ fn collect_calls(e: &ir::Expr, out: &mut Vec<FnId>) {
     });
 }
 
-/// Calls `f` on `e` and every expression inside it.
-pub(crate) fn visit(e: &ir::Expr, f: &mut dyn FnMut(&ir::Expr)) {
+/// Calls `f` on `e` and every expression inside it (before the expressions inside it). The
+/// references live as long as `e`, so that a caller can keep them instead of clones.
+pub(crate) fn visit<'e>(e: &'e ir::Expr, f: &mut dyn FnMut(&'e ir::Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Const(_)

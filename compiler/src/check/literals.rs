@@ -80,8 +80,9 @@ impl FnSinks {
 
     /// The sinks of the locals (parameters and bound variables) used in `e`, a body in `file`.
     fn locals(&mut self, bundle: &ir::Bundle, e: &ir::Expr, file: FileId) -> HashMap<u32, Vec<Sink>> {
+        // References, not clones: a clone per node copies every subtree once per ancestor.
         let mut nodes = Vec::new();
-        visit(e, &mut |n| nodes.push(n.clone()));
+        visit(e, &mut |n| nodes.push(n));
         let mut out: HashMap<u32, Vec<Sink>> = HashMap::new();
         for n in &nodes {
             match &n.kind {
@@ -120,47 +121,48 @@ impl Checker<'_> {
     /// Reports every literal of the bundle that a method it reaches cannot read (E0211).
     pub(crate) fn check_parsed_literals(&mut self) {
         let mut sinks = FnSinks::default();
-        let mut bodies: Vec<(FileId, ir::Expr)> = Vec::new();
+        let mut bodies: Vec<(FileId, &ir::Expr)> = Vec::new();
         for f in &self.bundle.fns {
-            bodies.push((f.loc.file, f.body.clone()));
+            bodies.push((f.loc.file, &f.body));
         }
         for r in &self.bundle.rules {
             let file = r.loc.file;
-            bodies.extend(r.conditions.iter().map(|c| (file, c.clone())));
+            bodies.extend(r.conditions.iter().map(|c| (file, c)));
             bodies.extend(r.reason.message.iter().filter_map(|p| match p {
-                ir::TemplatePart::Expr(e) => Some((file, e.clone())),
+                ir::TemplatePart::Expr(e) => Some((file, e)),
                 ir::TemplatePart::Text(_) => None,
             }));
             if let ir::Decision::Modify(assignments) = &r.decision {
-                bodies.extend(assignments.iter().map(|a| (file, a.value.clone())));
+                bodies.extend(assignments.iter().map(|a| (file, &a.value)));
             }
         }
         let mut found = Vec::new();
-        for (file, body) in &bodies {
+        for &(file, body) in &bodies {
+            // References, not clones: a clone per node copies every subtree once per ancestor.
             let mut nodes = Vec::new();
-            visit(body, &mut |n| nodes.push(n.clone()));
+            visit(body, &mut |n| nodes.push(n));
             for n in &nodes {
                 match &n.kind {
                     ExprKind::Method { method, receiver, args } => {
                         let Some(op) = method.primitive() else { continue };
-                        let here = Sink { op, position: 0, each: false, at: Loc { file: *file, span: n.span } };
+                        let here = Sink { op, position: 0, each: false, at: Loc { file, span: n.span } };
                         for (position, operand) in std::iter::once(&**receiver).chain(args).enumerate() {
-                            found.extend(unreadable(operand, *file, Sink { position, ..here }, None));
+                            found.extend(unreadable(operand, file, Sink { position, ..here }, None));
                         }
                     }
                     ExprKind::Call { func, args } => {
                         let name = self.bundle.fns.get(func.index()).map(|f| f.name.clone());
                         for (arg, arg_sinks) in args.iter().zip(sinks.of(&self.bundle, *func)) {
                             for s in arg_sinks {
-                                found.extend(unreadable(arg, *file, s, name.as_deref()));
+                                found.extend(unreadable(arg, file, s, name.as_deref()));
                             }
                         }
                     }
                     ExprKind::Quantifier { var, collection, body: inner, .. }
                     | ExprKind::Filter { var, collection, predicate: inner } => {
-                        let elements = sinks.locals(&self.bundle, inner, *file).remove(&var.0).unwrap_or_default();
+                        let elements = sinks.locals(&self.bundle, inner, file).remove(&var.0).unwrap_or_default();
                         for s in elements.into_iter().filter(|s| !s.each) {
-                            found.extend(unreadable(collection, *file, Sink { each: true, ..s }, None));
+                            found.extend(unreadable(collection, file, Sink { each: true, ..s }, None));
                         }
                     }
                     _ => {}

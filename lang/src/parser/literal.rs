@@ -29,6 +29,10 @@ impl Parser<'_> {
     /// Decodes escapes in `raw` (the text between the quotes). `start` is the offset of `raw` in
     /// the file. In a template, `{` and `}` are not literal and are handled by the caller.
     pub(super) fn unescape(&mut self, raw: &str, start: u32, _template: bool) -> String {
+        // Most strings have no escape: copied whole rather than character by character.
+        if !raw.contains('\\') {
+            return raw.to_string();
+        }
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
