@@ -109,110 +109,56 @@ fn intersect(mut sets: impl Iterator<Item = HashSet<String>>) -> HashSet<String>
     sets.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
 }
 
-/// A method's name, what it compiles to, its argument types and its result type.
-type MethodSig = (&'static str, Method, Vec<Type>, Type);
-
-const STRING_METHODS: &[&str] = &[
-    "starts_with",
-    "ends_with",
-    "contains",
-    "lower",
-    "upper",
-    "trim",
-    "matches",
-    "glob",
-    "len",
-    "split",
-    "in_cidr",
-    "is_ip",
-    "utc_offset",
-    "url_scheme",
-    "url_host",
-    "url_port",
-    "url_path",
-    "url_query",
-];
-const SET_METHODS: &[&str] = &["len", "contains", "contains_any", "contains_all", "filter"];
-// Positions mean something in a list only: a set has no order to speak of.
-const LIST_METHODS: &[&str] = &["len", "contains", "contains_any", "contains_all", "filter", "at", "index_of"];
-const TIME_METHODS: &[&str] = &["hour", "minute", "weekday", "offset_in"];
-const DURATION_METHODS: &[&str] = &["seconds"];
-
-/// The names of the methods of a value of type `ty`, in the order "unknown method" lists them.
-fn method_names(ty: &Type) -> &'static [&'static str] {
+/// Receiver type → (method, argument types, result type). `None` argument type: the lambda of
+/// `filter`. Kept in one table so that "unknown method" can list what exists.
+fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
     match ty {
-        Type::String => STRING_METHODS,
-        Type::List(_) => LIST_METHODS,
-        Type::Set(_) => SET_METHODS,
-        Type::Time => TIME_METHODS,
-        Type::Duration => DURATION_METHODS,
-        _ => &[],
-    }
-}
-
-/// The method `name` of a value of type `ty`, with its signature. `filter` takes a lambda, which
-/// is checked apart: no argument types. Only this one signature is built (a method call is
-/// checked often, and most types have many methods).
-fn method_named(ty: &Type, name: &str) -> Option<MethodSig> {
-    let name = *method_names(ty).iter().find(|n| **n == name)?;
-    let op = |op| Method::Op(op);
-    let (method, params, ret) = match ty {
-        Type::String => match name {
-            "starts_with" => (op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
-            "ends_with" => (op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
-            "contains" => (op(MethodOp::StrContains), vec![Type::String], Type::Bool),
-            "lower" => (op(MethodOp::Lower), vec![], Type::String),
-            "upper" => (op(MethodOp::Upper), vec![], Type::String),
-            "trim" => (op(MethodOp::Trim), vec![], Type::String),
-            "matches" => (Method::Matches(String::new()), vec![Type::String], Type::Bool),
-            "glob" => (op(MethodOp::Glob), vec![Type::String], Type::Bool),
-            "len" => (op(MethodOp::StrLen), vec![], Type::Int),
-            "split" => (op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
-            "in_cidr" => (op(MethodOp::InCidr), vec![Type::String], Type::Bool),
-            "is_ip" => (op(MethodOp::IsIp), vec![], Type::Bool),
-            "utc_offset" => (op(MethodOp::UtcOffset), vec![], Type::Duration),
-            "url_scheme" => (op(MethodOp::UrlScheme), vec![], Type::String),
-            "url_host" => (op(MethodOp::UrlHost), vec![], Type::String),
-            "url_port" => (op(MethodOp::UrlPort), vec![], Type::Int),
-            "url_path" => (op(MethodOp::UrlPath), vec![], Type::String),
-            "url_query" => (op(MethodOp::UrlQuery), vec![], Type::String),
-            _ => return None,
-        },
+        Type::String => vec![
+            ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
+            ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
+            ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
+            ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
+            ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
+            ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
+            ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
+            ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
+            ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
+            ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
+            ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
+            ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
+            ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
+            ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
+            ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
+            ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
+            ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
+            ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
+        ],
         Type::List(el) | Type::Set(el) => {
             // The element type of `[]` fits any argument.
-            let el = || if **el == Type::Never { Type::Error } else { (**el).clone() };
-            match name {
-                "len" => (op(MethodOp::Len), vec![], Type::Int),
-                "contains" => (op(MethodOp::Contains), vec![el()], Type::Bool),
-                "contains_any" => (op(MethodOp::ContainsAny), vec![Type::list(el())], Type::Bool),
-                "contains_all" => (op(MethodOp::ContainsAll), vec![Type::list(el())], Type::Bool),
-                "filter" => (op(MethodOp::Len), vec![], ty.clone()),
-                "at" => (op(MethodOp::At), vec![Type::Int], el()),
-                "index_of" => (op(MethodOp::IndexOf), vec![el()], Type::Int),
-                _ => return None,
+            let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
+            let mut methods = vec![
+                ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
+                ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
+                ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
+                ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
+                ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
+            ];
+            // Positions mean something in a list only: a set has no order to speak of.
+            if matches!(ty, Type::List(_)) {
+                methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
+                methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
             }
+            methods
         }
-        Type::Time => match name {
-            "hour" => (op(MethodOp::Hour), vec![], Type::Int),
-            "minute" => (op(MethodOp::Minute), vec![], Type::Int),
-            "weekday" => (op(MethodOp::Weekday), vec![], Type::Int),
-            "offset_in" => (op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
-            _ => return None,
-        },
-        Type::Duration => match name {
-            "seconds" => (op(MethodOp::Seconds), vec![], Type::Int),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some((name, method, params, ret))
-}
-
-/// Receiver type → (method, argument types, result type), every method of the type in the
-/// order of [`method_names`] (for an editor's completion: the same signatures the checker
-/// resolves calls with).
-fn methods_for(ty: &Type) -> Vec<MethodSig> {
-    method_names(ty).iter().filter_map(|n| method_named(ty, n)).collect()
+        Type::Time => vec![
+            ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
+            ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
+            ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
+            ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
+        ],
+        Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
+        _ => vec![],
+    }
 }
 
 impl Checker<'_> {
@@ -547,7 +493,7 @@ impl Checker<'_> {
                 }
             },
             other => {
-                let is_method = method_names(other).contains(&field.name.as_str());
+                let is_method = methods_for(other).iter().any(|(n, ..)| *n == field.name);
                 let mut d = Diagnostic::new(
                     Code::UnknownField,
                     s.file,
@@ -912,8 +858,9 @@ impl Checker<'_> {
             }
             return error_expr(span);
         }
-        let Some((name, m, params, ret)) = method_named(&recv.ty, &method.name) else {
-            let names: Vec<String> = method_names(&recv.ty).iter().map(|n| n.to_string()).collect();
+        let table = methods_for(&recv.ty);
+        let Some((name, m, params, ret)) = table.iter().find(|(n, ..)| *n == method.name).cloned() else {
+            let names: Vec<String> = table.iter().map(|(n, ..)| n.to_string()).collect();
             let mut d = Diagnostic::new(
                 Code::UnknownMethod,
                 s.file,
@@ -1149,91 +1096,6 @@ fn pattern_verdict(pattern: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The former single table (receiver type → method, argument types, result type), kept as
-    /// the reference for the names, their order and the signatures.
-    fn reference_methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
-        match ty {
-            Type::String => vec![
-                ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
-                ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
-                ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
-                ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
-                ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
-                ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
-                ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
-                ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
-                ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
-                ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
-                ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
-                ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
-                ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
-                ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
-                ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
-                ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
-                ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
-                ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
-            ],
-            Type::List(el) | Type::Set(el) => {
-                // The element type of `[]` fits any argument.
-                let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
-                let mut methods = vec![
-                    ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
-                    ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
-                    ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
-                    ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
-                    ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
-                ];
-                // Positions mean something in a list only: a set has no order to speak of.
-                if matches!(ty, Type::List(_)) {
-                    methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
-                    methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
-                }
-                methods
-            }
-            Type::Time => vec![
-                ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
-                ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
-                ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
-                ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
-            ],
-            Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
-            _ => vec![],
-        }
-    }
-
-    #[test]
-    fn methods_are_the_former_table() {
-        let record = Type::Record(vec![("a".into(), Type::Int)]);
-        let types = [
-            Type::String,
-            Type::Int,
-            Type::Bool,
-            Type::Decimal,
-            Type::Time,
-            Type::Duration,
-            Type::Never,
-            Type::Error,
-            Type::optional(Type::String),
-            Type::list(Type::Int),
-            Type::list(Type::Never),
-            Type::list(Type::optional(Type::String)),
-            Type::set(Type::String),
-            Type::set(Type::Never),
-            Type::list(record.clone()),
-            record,
-        ];
-        for ty in &types {
-            let table = reference_methods_for(ty);
-            assert_eq!(methods_for(ty), table, "{ty}");
-            let names: Vec<&str> = table.iter().map(|(n, ..)| *n).collect();
-            assert_eq!(method_names(ty), names.as_slice(), "{ty}");
-            for name in names.iter().copied().chain(["nope", "", "LEN", "at"]) {
-                let want = table.iter().find(|(n, ..)| *n == name).cloned();
-                assert_eq!(method_named(ty, name), want, "{ty}.{name}");
-            }
-        }
-    }
 
     /// A remembered verdict is the verdict: for a valid pattern, a malformed one, one past the
     /// size limit and one too long to be remembered, the first and later answers match compiling
