@@ -485,9 +485,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// "did you mean" over a table's names.
+    /// "did you mean" over a table's names. They are sorted first: most tables are hash maps,
+    /// whose order changes from run to run, and `did_you_mean` gives a tie to the first
+    /// candidate, so two equally close names must come in the same order every time.
     fn suggest<'n>(&self, wrong: &str, names: impl IntoIterator<Item = &'n String>) -> Option<String> {
-        did_you_mean(wrong, names.into_iter().map(String::as_str)).map(str::to_string)
+        let mut names: Vec<&str> = names.into_iter().map(String::as_str).collect();
+        names.sort_unstable();
+        did_you_mean(wrong, names).map(str::to_string)
     }
 
     pub(crate) fn unknown_tool(&mut self, file: FileId, name: &ast::Ident) {

@@ -83,6 +83,20 @@ fn misspelt_tool_suggests_the_declared_one() {
 }
 
 #[test]
+fn a_tie_between_two_suggestions_is_broken_the_same_way_every_time() {
+    // `pay` is one edit from both tools; the tools are kept in a hash map, whose order changed
+    // from one check to the next, and so did the suggestion.
+    let src = "policy p\ntool pat { a: Int }\ntool pax { a: Int }\nrule r on pay { deny }\n";
+    for _ in 0..32 {
+        let loaded = load_sources(vec![("p.aarm".into(), src.into())]);
+        let checked = super::check(&loaded);
+        let helps: Vec<_> =
+            checked.diagnostics.iter().filter(|d| d.code == Code::UnknownTool).map(|d| d.help.clone()).collect();
+        assert_eq!(helps, [Some("did you mean `pat`?".to_string())]);
+    }
+}
+
+#[test]
 fn unknown_names_fields_evidence_groups_functions_and_types() {
     assert_one(
         &with_header("rule r on transfer_funds { when nope deny }\n"),
