@@ -1047,10 +1047,15 @@ pub fn method_signatures(ty: &Type) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Whether `pattern` compiles as a `matches` pattern: with the size limit the runtime uses, and
-/// the reason (the last line of the regex crate's message) when it does not.
+/// The compiled-size limit of a `matches` pattern the checker accepts: a quarter of what the
+/// runtime's verifier allows a bundle (`REGEX_SIZE_LIMIT`, 4 MiB), so that every pattern the
+/// checker accepts also loads.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Whether `pattern` compiles as a `matches` pattern within [`PATTERN_SIZE_LIMIT`], and the
+/// reason (the last line of the regex crate's message) when it does not.
 fn compile_pattern(pattern: &str) -> Result<(), String> {
-    match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+    match regex::RegexBuilder::new(pattern).size_limit(PATTERN_SIZE_LIMIT).build() {
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string().lines().last().unwrap_or("").trim().to_string()),
     }
