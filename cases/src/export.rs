@@ -19,11 +19,10 @@
 //! SHA-256.
 
 use crate::lifecycle::receipt::{Receipt, ReceiptSignature};
-use crate::receipts::{self, canonical_json, ChainError, VerifyOptions, VerifyReport, GENESIS};
+use crate::receipts::{self, ChainError, VerifyOptions, VerifyReport, GENESIS};
 use aarm_runtime::bundle;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What an export head signature signs, before the bytes of the head's `hash` string (so that
 /// it can never pass for a receipt signature, whose context differs).
@@ -56,16 +55,7 @@ pub struct ExportHead {
 }
 
 fn head_hash(head: &ExportHead) -> String {
-    match serde_json::to_value(head) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            map.remove("hash");
-            map.remove("signature");
-            let text = canonical_json(&serde_json::Value::Object(map));
-            format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
-        }
-        // Unreachable (a struct serializes to an object); verification refuses this text.
-        _ => "unhashable".to_string(),
-    }
+    receipts::sealed_hash(head)
 }
 
 fn signed_message(hash: &str) -> Vec<u8> {

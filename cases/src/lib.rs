@@ -23,6 +23,7 @@
 
 #![deny(missing_docs)]
 
+pub mod canonical;
 pub mod export;
 pub mod lifecycle;
 pub mod overrides;

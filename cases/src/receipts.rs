@@ -16,23 +16,6 @@
 //! receipt cannot be changed without the key; the `key_id` itself is not signed, but changing it
 //! only makes the signature fail (or name an unknown key).
 //!
-//! # Canonical JSON
-//!
-//! [`canonical_json`] follows RFC 8785 (JCS): object members sorted by the UTF-16 code units of
-//! their names, no whitespace, strings escaped minimally (`\"`, `\\`, `\b \t \n \f \r`, other
-//! controls below U+0020 as `\u00xx` with lowercase hex, everything else — including `/`, U+007F,
-//! U+2028 and non-ASCII — literally, as UTF-8), floats in ECMAScript `Number.prototype.toString`
-//! form (`1e+21`, `0.000001`, `1e-7`, `-0` as `0`). One deliberate difference: JSON integers that
-//! serde_json holds as `i64`/`u64` are printed exactly, in decimal; JCS would first round them to
-//! the nearest IEEE double. The two agree for every integer of magnitude up to 2^53, which covers
-//! every number a receipt holds in practice (`seq`, `at`, counts); above that, this encoding keeps
-//! the exact value instead of losing digits.
-//!
-//! Caveat on floats: serde_json (without its `float_roundtrip` feature) may parse a float's text to
-//! a value one ULP off the one that was printed, which would make a receipt whose `detail` or
-//! `identity` holds such a float fail verification after an export/import round trip. Receipts
-//! hold integers and strings in practice; enabling `serde_json/float_roundtrip` removes the risk.
-//!
 //! # Verification
 //!
 //! [`verify_chain`] checks a contiguous run of the store's chain and [`verify_subsequence`] a
@@ -46,10 +29,13 @@
 //! head naming their count and last hash, and case receipts carry per-case links (`case_seq`,
 //! `case_prev`): [`crate::export::verify_export`] checks both.
 
+pub use crate::canonical::canonical_json;
+use crate::canonical::to_canonical_json_omitting;
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft, ReceiptSignature};
 use aarm_runtime::bundle;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use serde_json::{Number, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The `prev` of the first receipt of a chain: `sha256:` and 64 zeros.
@@ -59,257 +45,57 @@ pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000
 pub const SIGNATURE_CONTEXT: &[u8] = b"aarm receipt v1\0";
 
 // ---------------------------------------------------------------------------------------------
-// Canonical JSON
-// ---------------------------------------------------------------------------------------------
-
-/// RFC 8785-style canonical JSON of a value (see the module documentation for the one deliberate
-/// difference, exact integers).
-pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| utf16_order(a, b));
-            out.push('{');
-            for (i, (k, val)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(k, out);
-                out.push(':');
-                write_canonical(val, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// The order of `a` and `b` by their UTF-16 code units, as RFC 8785 sorts member names.
-///
-/// UTF-8 byte order is code point order, and UTF-16 order differs from it only between a
-/// character of U+E000..=U+FFFF (UTF-8 lead byte 0xEE or 0xEF) and one above U+FFFF (lead byte
-/// 0xF0 or more), which UTF-16 puts first (its surrogates are below U+E000). Names compare
-/// bytewise, then, unless their first difference involves such a byte; receipts hash on every
-/// write, and their names are ASCII.
-fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let first_difference = a.bytes().zip(b.bytes()).find(|(x, y)| x != y);
-    match first_difference {
-        Some((x, y)) if x >= 0xEE || y >= 0xEE => a.encode_utf16().cmp(b.encode_utf16()),
-        Some((x, y)) => x.cmp(&y),
-        // One is a prefix of the other: the shorter comes first in both orders.
-        None => a.len().cmp(&b.len()),
-    }
-}
-
-/// The escape of one byte of a string, when it needs one (RFC 8785: `"`, `\\` and the controls
-/// below U+0020; every other character is written as is).
-fn escape(byte: u8) -> Option<&'static str> {
-    const CONTROLS: [&str; 32] = [
-        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007", "\\u0008", "\\u0009",
-        "\\u000a", "\\u000b", "\\u000c", "\\u000d", "\\u000e", "\\u000f", "\\u0010", "\\u0011", "\\u0012", "\\u0013",
-        "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d",
-        "\\u001e", "\\u001f",
-    ];
-    match byte {
-        b'"' => Some("\\\""),
-        b'\\' => Some("\\\\"),
-        0x08 => Some("\\b"),
-        b'\t' => Some("\\t"),
-        b'\n' => Some("\\n"),
-        0x0c => Some("\\f"),
-        b'\r' => Some("\\r"),
-        0..=0x1f => CONTROLS.get(usize::from(byte)).copied(),
-        _ => None,
-    }
-}
-
-/// A JSON string, escaped as RFC 8785 says; the runs between escapes are copied whole (every
-/// byte that needs an escape is ASCII, so a run never splits a character).
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    let mut run_start = 0;
-    for (i, byte) in s.bytes().enumerate() {
-        if let Some(escaped) = escape(byte) {
-            out.push_str(s.get(run_start..i).unwrap_or_default());
-            out.push_str(escaped);
-            run_start = i + 1;
-        }
-    }
-    out.push_str(s.get(run_start..).unwrap_or_default());
-    out.push('"');
-}
-
-fn write_number(n: &Number, out: &mut String) {
-    if let Some(u) = n.as_u64() {
-        out.push_str(&u.to_string());
-    } else if let Some(i) = n.as_i64() {
-        out.push_str(&i.to_string());
-    } else if let Some(f) = n.as_f64() {
-        out.push_str(&ecmascript_number(f));
-    } else {
-        // Only reachable with serde_json's arbitrary_precision: keep its text.
-        out.push_str(&n.to_string());
-    }
-}
-
-/// ECMAScript `Number.prototype.toString(x)` for a finite double (ECMA-262, Number::toString):
-/// the shortest digits that round-trip, placed by the exponent rules. Non-finite values (which a
-/// `serde_json::Value` cannot hold) print as `null`, as `JSON.stringify` does.
-fn ecmascript_number(x: f64) -> String {
-    if !x.is_finite() {
-        return "null".to_string();
-    }
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    let Some((digits, e)) = shortest_digits(x.abs()) else { return x.to_string() };
-    let digits = digits.as_str();
-    // x = 0.d1 d2 … dk × 10^n, with k digits.
-    let k = i64::try_from(digits.len()).unwrap_or(i64::MAX);
-    let n = e.saturating_add(1);
-    let mut s = String::new();
-    if x < 0.0 {
-        s.push('-');
-    }
-    if k <= n && n <= 21 {
-        s.push_str(digits);
-        for _ in 0..(n - k) {
-            s.push('0');
-        }
-    } else if 0 < n && n <= 21 {
-        let split = usize::try_from(n).unwrap_or(0);
-        let (int_part, frac_part) = digits.split_at(split.min(digits.len()));
-        s.push_str(int_part);
-        s.push('.');
-        s.push_str(frac_part);
-    } else if -6 < n && n <= 0 {
-        s.push_str("0.");
-        for _ in 0..(-n) {
-            s.push('0');
-        }
-        s.push_str(digits);
-    } else {
-        let mut chars = digits.chars();
-        if let Some(first) = chars.next() {
-            s.push(first);
-        }
-        let rest = chars.as_str();
-        if !rest.is_empty() {
-            s.push('.');
-            s.push_str(rest);
-        }
-        let e = n - 1;
-        s.push('e');
-        s.push(if e < 0 { '-' } else { '+' });
-        s.push_str(&e.unsigned_abs().to_string());
-    }
-    s
-}
-
-/// Splits `{:e}`-style text (`d[.ddd]e[-]N`) into its significant digits (trailing zeros
-/// dropped, at least one digit) and its decimal exponent.
-fn split_scientific(sci: &str) -> Option<(String, i64)> {
-    let (mantissa, exp) = sci.split_once('e')?;
-    let e = exp.parse::<i64>().ok()?;
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let trimmed = digits.trim_end_matches('0');
-    Some((if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }, e))
-}
-
-/// Whether `digits` × 10^(e + 1 − len) parses back to exactly `x`.
-fn round_trips(digits: &str, e: i64, x: f64) -> bool {
-    let mut chars = digits.chars();
-    let first = chars.next().unwrap_or('0');
-    format!("{first}.{}e{e}", chars.as_str()).parse::<f64>().is_ok_and(|y| y == x)
-}
-
-/// `digits` plus one in the last place, unless that carries into a new digit.
-fn increment_last(digits: &str) -> Option<String> {
-    let mut bytes = digits.as_bytes().to_vec();
-    for b in bytes.iter_mut().rev() {
-        if *b == b'9' {
-            *b = b'0';
-        } else {
-            *b += 1;
-            return String::from_utf8(bytes).ok();
-        }
-    }
-    None
-}
-
-/// The shortest significant digits `s` (k of them) that round-trip to the positive finite `x`,
-/// and the decimal exponent of the first: x ≈ s₁.s₂…s_k × 10^e. Rust's `{:e}` gives the
-/// shortest digits; when two k-digit candidates are exactly equally close to `x`, ECMAScript
-/// takes the even one (ECMA-262 Number::toString, note 2), while Rust's choice may be odd: that
-/// tie is detected on the exact decimal expansion (a double has at most 767 significant digits).
-fn shortest_digits(x: f64) -> Option<(String, i64)> {
-    let (digits, e) = split_scientific(&format!("{x:e}"))?;
-    let k = digits.len();
-    let last_is_odd = digits.bytes().last().is_some_and(|b| b % 2 == 1);
-    if !last_is_odd {
-        return Some((digits, e));
-    }
-    let exact = format!("{x:.780e}");
-    let (mantissa, exp) = exact.split_once('e')?;
-    if exp.parse::<i64>().ok()? != e {
-        return Some((digits, e));
-    }
-    let all: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let (Some(head), Some(tie_digit), Some(rest)) =
-        (all.get(..k), all.get(k..k.saturating_add(1)), all.get(k.saturating_add(1)..))
-    else {
-        return Some((digits, e));
-    };
-    if tie_digit != "5" || !rest.bytes().all(|b| b == b'0') {
-        return Some((digits, e));
-    }
-    // x is exactly halfway between `head` and `head + 1` (in the last place); `digits` is one of
-    // them, and odd: take the other when it round-trips too.
-    let other = if head == digits { increment_last(head) } else { Some(head.to_string()) };
-    match other {
-        Some(o) if o.len() == k && round_trips(&o, e, x) => Some((o, e)),
-        _ => Some((digits, e)),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Hashing and sealing
 // ---------------------------------------------------------------------------------------------
 
 /// The hash a receipt must carry: `sha256:<hex>` over the canonical JSON of the receipt without
 /// its `hash` and `signature` fields.
 pub fn receipt_hash(r: &Receipt) -> String {
-    match serde_json::to_value(r) {
+    sealed_hash(r)
+}
+
+/// The members a sealed record's hash cannot cover: the hash itself, and the signature over it.
+const UNHASHED: &[&str] = &["hash", "signature"];
+
+/// `sha256:<hex>` over the canonical JSON of `record` (a receipt, an export head) without its
+/// `hash` and `signature` members.
+pub(crate) fn sealed_hash<T: Serialize>(record: &T) -> String {
+    match to_canonical_json_omitting(record, UNHASHED) {
+        Ok(canonical) => sha256_hex(canonical.as_bytes()),
+        // Something the direct writer leaves to the `Value` path (no receipt or head holds one).
+        Err(_) => sealed_hash_by_value(record),
+    }
+}
+
+/// [`sealed_hash`] through a `serde_json::Value`: the way records were hashed before the direct
+/// writer, and the reference it is held to.
+fn sealed_hash_by_value<T: Serialize>(record: &T) -> String {
+    match serde_json::to_value(record) {
         Ok(Value::Object(mut map)) => {
-            map.remove("hash");
-            map.remove("signature");
-            let canonical = canonical_json(&Value::Object(map));
-            format!("sha256:{}", hex::encode(Sha256::digest(canonical.as_bytes())))
+            for name in UNHASHED {
+                map.remove(*name);
+            }
+            sha256_hex(canonical_json(&Value::Object(map)).as_bytes())
         }
-        // Unreachable for the receipt types (they always serialize to an object); the result is
+        // Unreachable for receipts and heads (they always serialize to an object); the result is
         // not a well-formed hash, which verification refuses.
-        Ok(_) => "unhashable: a receipt does not serialize to a JSON object".to_string(),
+        Ok(_) => "unhashable: not a JSON object".to_string(),
         Err(e) => format!("unhashable: {e}"),
+    }
+}
+
+/// `sha256:` and the lowercase hex of SHA-256 over `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hex = [0u8; 64];
+    match (hex::encode_to_slice(Sha256::digest(bytes), &mut hex), std::str::from_utf8(&hex)) {
+        (Ok(()), Ok(digits)) => {
+            let mut out = String::with_capacity(7 + 64);
+            out.push_str("sha256:");
+            out.push_str(digits);
+            out
+        }
+        // Unreachable (64 hex digits are 64 ASCII bytes); not a well-formed hash either way.
+        _ => "unhashable: hex encoding failed".to_string(),
     }
 }
 
@@ -701,50 +487,54 @@ fn check_same_fields(line: &Value, reencoded: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::tests::{json, text};
+    use crate::lifecycle::state::CaseState;
+    use aarm_runtime::decision::{PolicyRef, Reason};
     use proptest::prelude::*;
 
-    /// The writer as first written, character by character: the reference for the byte-run one.
-    fn write_string_by_char(s: &str) -> String {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{8}' => out.push_str("\\b"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\u{c}' => out.push_str("\\f"),
-                '\r' => out.push_str("\\r"),
-                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    /// Strings that mix ASCII, every control, and characters on both sides of the UTF-16 order's
-    /// one disagreement with byte order (U+E000..=U+FFFF against those above U+FFFF).
-    fn text() -> impl Strategy<Value = String> {
-        let char = prop_oneof![0u32..0x80, Just(0x7f), 0x80u32..0x800, 0xe000u32..0x1_0000, 0x1_0000u32..0x11_0000,]
-            .prop_filter_map("a scalar value", char::from_u32);
-        proptest::collection::vec(char, 0..8).prop_map(|cs| cs.into_iter().collect())
+    fn receipt() -> impl Strategy<Value = Receipt> {
+        let state = prop_oneof![Just(CaseState::PendingApproval), Just(CaseState::Allowed), Just(CaseState::Denied)];
+        (
+            (text(), text(), proptest::option::of(text()), state, text()),
+            (text(), text(), text(), any::<i64>()),
+            (json(), json()),
+            (any::<u64>(), proptest::option::of((any::<u64>(), text())), proptest::option::of((text(), text()))),
+        )
+            .prop_map(
+                |(
+                    (case, event, actor, state, decision),
+                    (code, message, name, at),
+                    (identity, detail),
+                    (seq, link, sig),
+                )| {
+                    let draft = ReceiptDraft {
+                        case,
+                        event,
+                        actor,
+                        state,
+                        decision,
+                        reason: Reason { code: code.into(), message },
+                        policy: PolicyRef { name: name.into(), version: "1".into(), bundle_hash: GENESIS.into() },
+                        action_hash: GENESIS.to_string(),
+                        identity,
+                        at,
+                        detail,
+                    };
+                    let mut r = seal_linked(draft, seq, GENESIS, link.map(|(seq, prev)| CaseLink { seq, prev }), None);
+                    r.signature = sig.map(|(key_id, sig)| ReceiptSignature { key_id, sig });
+                    r
+                },
+            )
     }
 
     proptest! {
+        /// Receipts are hashed by the direct writer; old receipts were hashed through a `Value`.
+        /// Every receipt must hash the same both ways, or a chain written before would stop
+        /// verifying.
         #[test]
-        fn strings_are_escaped_as_by_the_reference(s in text()) {
-            let mut out = String::new();
-            write_string(&s, &mut out);
-            prop_assert_eq!(out, write_string_by_char(&s));
-        }
-
-        #[test]
-        fn names_sort_by_utf16_code_units(a in text(), b in text()) {
-            prop_assert_eq!(utf16_order(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
-            // A shared prefix makes the first difference fall inside the strings.
-            let (pa, pb) = (format!("{a}{b}"), format!("{a}{a}"));
-            prop_assert_eq!(utf16_order(&pa, &pb), pa.encode_utf16().cmp(pb.encode_utf16()));
+        fn a_receipt_hashes_as_through_the_tree(r in receipt()) {
+            prop_assert_eq!(receipt_hash(&r), sealed_hash_by_value(&r));
+            prop_assert!(is_well_formed_hash(&r.hash));
         }
     }
 }
