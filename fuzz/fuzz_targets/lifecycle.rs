@@ -193,7 +193,7 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(lc.store().cases().find(|c| c.id == id), Some(&case));
                 }
                 Err(LifecycleError::Rejected(r)) => {
-                    let after = lc.store().get(&id).expect("get").expect("case exists");
+                    let after = lc.store().cases().find(|c| c.id == id).expect("case exists");
                     // What a tick alone would have done to the case as it was before the event.
                     let env = Env { engine, identities: &NoIdentityService };
                     let ticked = machine::apply(&case_before, &Event::Tick, at, &env).ok().map(|t| t.case);
@@ -201,10 +201,10 @@ fuzz_target!(|data: &[u8]| {
                         let mut t = t.clone();
                         // The store stamps versions; compare the rest.
                         t.version = after.version;
-                        t == after
+                        t == *after
                     });
                     assert!(
-                        after == case_before || due_only,
+                        *after == case_before || due_only,
                         "rejected {ev:?} ({r}) changed case {id} beyond what was due:\nbefore {case_before:#?}\nafter {after:#?}"
                     );
                 }

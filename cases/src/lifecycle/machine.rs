@@ -201,14 +201,43 @@ pub fn apply_verified(
     verified: Option<&VerifiedActor>,
     env: &Env,
 ) -> Result<Transition, Rejection> {
-    // The clock first: an event from the past is refused the same way whatever became of the case.
+    refused_outright(case, now)?;
+    transition(case.clone(), event, now, verified, env)
+}
+
+/// [`apply_verified`] to a case the caller no longer needs (one it has just read from the store):
+/// the transition starts from it instead of a copy.
+pub fn apply_verified_owned(
+    case: Case,
+    event: &Event,
+    now: i64,
+    verified: Option<&VerifiedActor>,
+    env: &Env,
+) -> Result<Transition, Rejection> {
+    refused_outright(&case, now)?;
+    transition(case, event, now, verified, env)
+}
+
+/// An event refused whatever it is: one from the past (refused the same way whatever became of
+/// the case), or any event on a resolved case.
+fn refused_outright(case: &Case, now: i64) -> Result<(), Rejection> {
     if now < case.updated_at {
         return Err(Rejection::ClockWentBack);
     }
     if case.state.is_resolved() {
         return Err(Rejection::CaseResolved);
     }
-    let mut next = case.clone();
+    Ok(())
+}
+
+/// The transition of `next`, a case [`refused_outright`] let through, by `event`.
+fn transition(
+    mut next: Case,
+    event: &Event,
+    now: i64,
+    verified: Option<&VerifiedActor>,
+    env: &Env,
+) -> Result<Transition, Rejection> {
     let mut receipts = Vec::new();
     // Timeouts and escalations that are due fire before the event itself.
     fire_due(&mut next, now, &mut receipts);

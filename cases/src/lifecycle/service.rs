@@ -342,7 +342,7 @@ impl<S: CaseStore> Lifecycle<S> {
         let engine = self.engine(&case.bundle_hash)?;
         let env = Env { engine: &engine, identities: self.identities.as_ref() };
         let transition =
-            machine::apply_verified(&case, event, now, verified, &env).map_err(LifecycleError::Rejected)?;
+            machine::apply_verified_owned(case, event, now, verified, &env).map_err(LifecycleError::Rejected)?;
         let mut case = transition.case;
         let receipts = if transition.receipts.is_empty() {
             Vec::new()
