@@ -488,6 +488,25 @@ impl<'o> Writer<'o> {
     }
 }
 
+/// Integers in decimal, exactly (as a `Value` keeps every `i64` and `u64`).
+macro_rules! integers {
+    ($($method:ident : $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<(), CanonicalError> {
+            self.integer(v);
+            Ok(())
+        }
+    )*};
+}
+
+/// Integer map keys in decimal, as `serde_json::to_value` writes them.
+macro_rules! key_integers {
+    ($($method:ident : $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<String, CanonicalError> {
+            Ok(itoa::Buffer::new().format(v).to_string())
+        }
+    )*};
+}
+
 impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     type Ok = ();
     type Error = CanonicalError;
@@ -503,38 +522,9 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         self.out.push_str(if v { "true" } else { "false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), CanonicalError> {
-        self.integer(v);
-        Ok(())
-    }
+    integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64);
+    integers!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+
     fn serialize_i128(self, v: i128) -> Result<(), CanonicalError> {
         // serde_json keeps an i128 only when it fits an i64 or u64.
         match (i64::try_from(v), u64::try_from(v)) {
@@ -669,49 +659,28 @@ impl Array<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
+/// serde's four array-like compound traits: each element, then the end, the same way.
+macro_rules! array_like {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Array<'_, '_> {
+            type Ok = ();
+            type Error = CanonicalError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Array<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Array<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl Object<'_, '_> {
     fn field<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), CanonicalError> {
@@ -746,27 +715,23 @@ impl ser::SerializeMap for Object<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), CanonicalError> {
-        self.field(Key::Field(key), value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
+/// A struct and a struct variant: named fields, the same way.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Object<'_, '_> {
+            type Ok = ();
+            type Error = CanonicalError;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), CanonicalError> {
+                self.field(Key::Field(key), value)
+            }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Object<'_, '_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), CanonicalError> {
-        self.field(Key::Field(key), value)
-    }
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 /// A map key's text: a string, a char, an integer or a unit variant, as `serde_json::to_value`
 /// makes them; anything else is left to the `Value` path.
@@ -789,30 +754,9 @@ impl ser::Serializer for KeyWriter {
     fn serialize_char(self, v: char) -> Result<String, CanonicalError> {
         Ok(v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
-        Ok(itoa::Buffer::new().format(v).to_string())
-    }
+    key_integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64);
+    key_integers!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<String, CanonicalError> {
         Ok(variant.to_string())
     }
