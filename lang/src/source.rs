@@ -1,6 +1,7 @@
 //! The files of one run: their names, their text, and line/column lookup for diagnostics.
 
 use crate::span::{FileId, Span};
+use std::sync::OnceLock;
 
 /// One source file. The text is valid UTF-8: the caller reports invalid bytes before adding it.
 #[derive(Debug, Clone)]
@@ -10,28 +11,35 @@ pub struct SourceFile {
     pub name: String,
     /// The whole text; spans are byte offsets into it.
     pub text: String,
-    line_starts: Vec<u32>,
+    /// Where each line starts, built on first use: most runs never render a diagnostic with a
+    /// line number, and every file of a run (std modules included) is added to the map.
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
-    /// A file with its line index built (see [`SourceMap::add`]).
+    /// A file; its line index is built when a line is first asked for (see [`Self::line_col`]).
     pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        // Searching for the newlines (memchr) rather than testing every byte: every file of a
-        // run is indexed when it is added, whether or not a diagnostic ever needs a line.
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)))
-            .collect();
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile { name: name.into(), text: text.into(), line_starts: OnceLock::new() }
+    }
+
+    /// The offset of the start of every line. Searching for the newlines (memchr) rather than
+    /// testing every byte.
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)))
+                .collect()
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset. Offsets past the end clamp.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let line = match self.line_starts.binary_search(&offset) {
+        let line_starts = self.line_starts();
+        let line = match line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         };
-        let start = self.line_starts.get(line).copied().unwrap_or(0) as usize;
+        let start = line_starts.get(line).copied().unwrap_or(0) as usize;
         let offset = (offset as usize).min(self.text.len());
         let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset.saturating_sub(start));
         (line + 1, col + 1)
@@ -103,7 +111,7 @@ mod tests {
 
     #[test]
     fn lines_start_after_each_newline() {
-        assert_eq!(SourceFile::new("a", "").line_starts, vec![0]);
-        assert_eq!(SourceFile::new("a", "\n\nx\r\né\n").line_starts, vec![0, 1, 2, 5, 8]);
+        assert_eq!(SourceFile::new("a", "").line_starts(), [0]);
+        assert_eq!(SourceFile::new("a", "\n\nx\r\né\n").line_starts(), [0, 1, 2, 5, 8]);
     }
 }
