@@ -51,6 +51,9 @@ pub(crate) fn lex(file: FileId, src: &str, base: u32) -> Lexed {
         let end = u32::try_from(r.end).unwrap_or(u32::MAX).saturating_add(base);
         Span::new(start, end)
     };
+    // About one token per four bytes of source: the vector grows a few times at most, rather
+    // than a dozen times from empty.
+    out.tokens.reserve(src.len() / 4 + 1);
     let mut lexer = Tok::lexer(src);
     let mut pending_error: Option<Span> = None;
     while let Some(result) = lexer.next() {
