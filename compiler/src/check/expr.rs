@@ -13,6 +13,9 @@ use aarm_lang::ast::{self, BinOp, LogicOp, QuantKind, Root};
 use aarm_lang::{Code, Diagnostic, FileId, Span};
 use std::collections::HashSet;
 
+/// Paths proved present (see [`super::Map`] for the hasher).
+type Facts = HashSet<String, foldhash::fast::RandomState>;
+
 /// What `params` means where an expression is checked.
 #[derive(Clone, Debug)]
 pub(crate) enum ParamsScope {
@@ -35,12 +38,12 @@ pub(crate) struct Scope {
     locals: Vec<(String, LocalId, Type)>,
     pub(crate) next_local: u32,
     /// Paths proved present by an `is set` guard.
-    facts: HashSet<String>,
+    facts: Facts,
 }
 
 impl Scope {
     pub(crate) fn new(file: FileId, params: ParamsScope) -> Self {
-        Scope { file, params, locals: Vec::new(), next_local: 0, facts: HashSet::new() }
+        Scope { file, params, locals: Vec::new(), next_local: 0, facts: Facts::default() }
     }
 
     pub(crate) fn bind(&mut self, name: &str, ty: Type) -> LocalId {
@@ -86,7 +89,7 @@ fn path_key(e: &ir::Expr) -> Option<String> {
 }
 
 /// Paths proved present when `e` evaluates to `outcome`.
-fn facts_when(e: &ir::Expr, outcome: bool) -> HashSet<String> {
+fn facts_when(e: &ir::Expr, outcome: bool) -> Facts {
     match &e.kind {
         ExprKind::IsSet { value, negated } if *negated != outcome => path_key(value).into_iter().collect(),
         ExprKind::Logic { op, operands } => {
@@ -100,12 +103,12 @@ fn facts_when(e: &ir::Expr, outcome: bool) -> HashSet<String> {
             }
         }
         ExprKind::Not(inner) => facts_when(inner, !outcome),
-        _ => HashSet::new(),
+        _ => Facts::default(),
     }
 }
 
-fn intersect(mut sets: impl Iterator<Item = HashSet<String>>) -> HashSet<String> {
-    let Some(first) = sets.next() else { return HashSet::new() };
+fn intersect(mut sets: impl Iterator<Item = Facts>) -> Facts {
+    let Some(first) = sets.next() else { return Facts::default() };
     sets.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
 }
 

@@ -31,6 +31,11 @@ use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, SourceMap};
 use std::collections::HashMap;
 
+/// The checker's tables by name: foldhash (seeded per process, so no input can choose its
+/// collisions) rather than SipHash, which cost a few percent of checking. Nothing depends on
+/// their iteration order: "did you mean" sorts the names it offers.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The result of checking a bundle.
 #[derive(Debug)]
 pub struct Checked {
@@ -71,16 +76,16 @@ pub(crate) struct Checker<'a> {
     sources: &'a SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
     bundle: ir::Bundle,
-    tools: HashMap<String, Decl<ir::ToolId>>,
-    evidence: HashMap<String, Decl<ir::EvidenceId>>,
-    groups: HashMap<String, Decl<ir::GroupId>>,
-    fns: HashMap<String, Decl<ir::FnId>>,
-    context: HashMap<String, Decl<ir::ContextFieldId>>,
-    policies: HashMap<String, ir::PolicyId>,
+    tools: Map<String, Decl<ir::ToolId>>,
+    evidence: Map<String, Decl<ir::EvidenceId>>,
+    groups: Map<String, Decl<ir::GroupId>>,
+    fns: Map<String, Decl<ir::FnId>>,
+    context: Map<String, Decl<ir::ContextFieldId>>,
+    policies: Map<String, ir::PolicyId>,
     /// Rules by bare name, for tests (`expect ... rule NAME`).
-    rule_names: HashMap<String, Vec<ir::RuleId>>,
+    rule_names: Map<String, Vec<ir::RuleId>>,
     /// Rules by qualified name, for duplicate detection in constant time.
-    rule_qualified: HashMap<String, ir::RuleId>,
+    rule_qualified: Map<String, ir::RuleId>,
     /// E0026 is reported once per bundle.
     rule_limit_reported: bool,
     pub(crate) index: Index,
@@ -134,14 +139,14 @@ impl<'a> Checker<'a> {
             sources,
             diags: Vec::new(),
             bundle: ir::Bundle::default(),
-            tools: HashMap::new(),
-            evidence: HashMap::new(),
-            groups: HashMap::new(),
-            fns: HashMap::new(),
-            context: HashMap::new(),
-            policies: HashMap::new(),
-            rule_names: HashMap::new(),
-            rule_qualified: HashMap::new(),
+            tools: Map::default(),
+            evidence: Map::default(),
+            groups: Map::default(),
+            fns: Map::default(),
+            context: Map::default(),
+            policies: Map::default(),
+            rule_names: Map::default(),
+            rule_qualified: Map::default(),
             rule_limit_reported: false,
             index: Index::default(),
         }
