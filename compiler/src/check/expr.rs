@@ -112,56 +112,125 @@ fn intersect(mut sets: impl Iterator<Item = Facts>) -> Facts {
     sets.fold(first, |acc, s| acc.intersection(&s).cloned().collect())
 }
 
+/// A type in the method table, relative to the receiver.
+#[derive(Clone, Copy)]
+enum Slot {
+    Bool,
+    Int,
+    Str,
+    Dur,
+    /// `List<String>`.
+    StrList,
+    /// The receiver's element type (`Error` for the element of `[]`, which fits any argument).
+    El,
+    /// `List<El>`.
+    ElList,
+    /// The receiver's own type.
+    Recv,
+}
+
+/// One method: its name, its primitive (`None`: `matches`, whose pattern comes later), its
+/// argument slots and its result slot.
+type MethodSpec = (&'static str, Option<MethodOp>, &'static [Slot], Slot);
+
+const STRING_METHODS: &[MethodSpec] = &[
+    ("starts_with", Some(MethodOp::StartsWith), &[Slot::Str], Slot::Bool),
+    ("ends_with", Some(MethodOp::EndsWith), &[Slot::Str], Slot::Bool),
+    ("contains", Some(MethodOp::StrContains), &[Slot::Str], Slot::Bool),
+    ("lower", Some(MethodOp::Lower), &[], Slot::Str),
+    ("upper", Some(MethodOp::Upper), &[], Slot::Str),
+    ("trim", Some(MethodOp::Trim), &[], Slot::Str),
+    ("matches", None, &[Slot::Str], Slot::Bool),
+    ("glob", Some(MethodOp::Glob), &[Slot::Str], Slot::Bool),
+    ("len", Some(MethodOp::StrLen), &[], Slot::Int),
+    ("split", Some(MethodOp::Split), &[Slot::Str], Slot::StrList),
+    ("in_cidr", Some(MethodOp::InCidr), &[Slot::Str], Slot::Bool),
+    ("is_ip", Some(MethodOp::IsIp), &[], Slot::Bool),
+    ("utc_offset", Some(MethodOp::UtcOffset), &[], Slot::Dur),
+    ("url_scheme", Some(MethodOp::UrlScheme), &[], Slot::Str),
+    ("url_host", Some(MethodOp::UrlHost), &[], Slot::Str),
+    ("url_port", Some(MethodOp::UrlPort), &[], Slot::Int),
+    ("url_path", Some(MethodOp::UrlPath), &[], Slot::Str),
+    ("url_query", Some(MethodOp::UrlQuery), &[], Slot::Str),
+];
+
+/// The methods of lists and sets; `filter`'s lambda is checked apart (no argument slot).
+const COLLECTION_METHODS: &[MethodSpec] = &[
+    ("len", Some(MethodOp::Len), &[], Slot::Int),
+    ("contains", Some(MethodOp::Contains), &[Slot::El], Slot::Bool),
+    ("contains_any", Some(MethodOp::ContainsAny), &[Slot::ElList], Slot::Bool),
+    ("contains_all", Some(MethodOp::ContainsAll), &[Slot::ElList], Slot::Bool),
+    ("filter", Some(MethodOp::Len), &[], Slot::Recv),
+];
+
+/// Positions mean something in a list only: a set has no order to speak of.
+const LIST_ONLY_METHODS: &[MethodSpec] = &[
+    ("at", Some(MethodOp::At), &[Slot::Int], Slot::El),
+    ("index_of", Some(MethodOp::IndexOf), &[Slot::El], Slot::Int),
+];
+
+const TIME_METHODS: &[MethodSpec] = &[
+    ("hour", Some(MethodOp::Hour), &[], Slot::Int),
+    ("minute", Some(MethodOp::Minute), &[], Slot::Int),
+    ("weekday", Some(MethodOp::Weekday), &[], Slot::Int),
+    ("offset_in", Some(MethodOp::OffsetIn), &[Slot::Str], Slot::Dur),
+];
+
+const DURATION_METHODS: &[MethodSpec] = &[("seconds", Some(MethodOp::Seconds), &[], Slot::Int)];
+
+/// The method table of a receiver type, in the order "unknown method" lists it.
+fn method_specs(ty: &Type) -> impl Iterator<Item = &'static MethodSpec> {
+    let (common, extra): (&[MethodSpec], &[MethodSpec]) = match ty {
+        Type::String => (STRING_METHODS, &[]),
+        Type::List(_) => (COLLECTION_METHODS, LIST_ONLY_METHODS),
+        Type::Set(_) => (COLLECTION_METHODS, &[]),
+        Type::Time => (TIME_METHODS, &[]),
+        Type::Duration => (DURATION_METHODS, &[]),
+        _ => (&[], &[]),
+    };
+    common.iter().chain(extra)
+}
+
+fn slot_type(slot: Slot, receiver: &Type) -> Type {
+    // The element type of `[]` fits any argument.
+    let el = || match receiver.element() {
+        Some(Type::Never) | None => Type::Error,
+        Some(t) => t.clone(),
+    };
+    match slot {
+        Slot::Bool => Type::Bool,
+        Slot::Int => Type::Int,
+        Slot::Str => Type::String,
+        Slot::Dur => Type::Duration,
+        Slot::StrList => Type::list(Type::String),
+        Slot::El => el(),
+        Slot::ElList => Type::list(el()),
+        Slot::Recv => receiver.clone(),
+    }
+}
+
+/// A method of the table with its types for `receiver`: (name, method, argument types, result).
+type MethodEntry = (&'static str, Method, Vec<Type>, Type);
+
+fn method_entry(spec: &MethodSpec, receiver: &Type) -> MethodEntry {
+    let &(name, op, params, ret) = spec;
+    let method = match op {
+        Some(op) => Method::Op(op),
+        None => Method::Matches(String::new()),
+    };
+    (name, method, params.iter().map(|p| slot_type(*p, receiver)).collect(), slot_type(ret, receiver))
+}
+
 /// Receiver type → (method, argument types, result type). `None` argument type: the lambda of
 /// `filter`. Kept in one table so that "unknown method" can list what exists.
-fn methods_for(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
-    match ty {
-        Type::String => vec![
-            ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
-            ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
-            ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
-            ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
-            ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
-            ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
-            ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
-            ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
-            ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
-            ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
-            ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
-            ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
-            ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
-            ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
-            ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
-            ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
-            ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
-            ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
-        ],
-        Type::List(el) | Type::Set(el) => {
-            // The element type of `[]` fits any argument.
-            let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
-            let mut methods = vec![
-                ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
-                ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
-                ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
-                ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
-                ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
-            ];
-            // Positions mean something in a list only: a set has no order to speak of.
-            if matches!(ty, Type::List(_)) {
-                methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
-                methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
-            }
-            methods
-        }
-        Type::Time => vec![
-            ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
-            ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
-            ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
-            ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
-        ],
-        Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
-        _ => vec![],
-    }
+fn methods_for(ty: &Type) -> Vec<MethodEntry> {
+    method_specs(ty).map(|spec| method_entry(spec, ty)).collect()
+}
+
+/// The entry of [`methods_for`] named `name`, without building the others: every method call
+/// the checker meets looks one up.
+fn method_named(ty: &Type, name: &str) -> Option<MethodEntry> {
+    method_specs(ty).find(|spec| spec.0 == name).map(|spec| method_entry(spec, ty))
 }
 
 impl Checker<'_> {
@@ -496,7 +565,7 @@ impl Checker<'_> {
                 }
             },
             other => {
-                let is_method = methods_for(other).iter().any(|(n, ..)| *n == field.name);
+                let is_method = method_specs(other).any(|spec| spec.0 == field.name);
                 let mut d = Diagnostic::new(
                     Code::UnknownField,
                     s.file,
@@ -861,9 +930,8 @@ impl Checker<'_> {
             }
             return error_expr(span);
         }
-        let table = methods_for(&recv.ty);
-        let Some((name, m, params, ret)) = table.iter().find(|(n, ..)| *n == method.name).cloned() else {
-            let names: Vec<String> = table.iter().map(|(n, ..)| n.to_string()).collect();
+        let Some((name, m, params, ret)) = method_named(&recv.ty, &method.name) else {
+            let names: Vec<String> = method_specs(&recv.ty).map(|spec| spec.0.to_string()).collect();
             let mut d = Diagnostic::new(
                 Code::UnknownMethod,
                 s.file,
@@ -1108,6 +1176,92 @@ mod tests {
     /// A remembered verdict is the verdict: for a valid pattern, a malformed one, one past the
     /// size limit and one too long to be remembered, the first and later answers match compiling
     /// afresh, also after the memo has filled up and been emptied.
+    /// The table as it was built before [`method_specs`]: every entry, allocated on each call.
+    /// Receiver type → (method, argument types, result type). `None` argument type: the lambda of
+    /// `filter`. Kept in one table so that "unknown method" can list what exists.
+    fn methods_for_before(ty: &Type) -> Vec<(&'static str, Method, Vec<Type>, Type)> {
+        match ty {
+            Type::String => vec![
+                ("starts_with", Method::Op(MethodOp::StartsWith), vec![Type::String], Type::Bool),
+                ("ends_with", Method::Op(MethodOp::EndsWith), vec![Type::String], Type::Bool),
+                ("contains", Method::Op(MethodOp::StrContains), vec![Type::String], Type::Bool),
+                ("lower", Method::Op(MethodOp::Lower), vec![], Type::String),
+                ("upper", Method::Op(MethodOp::Upper), vec![], Type::String),
+                ("trim", Method::Op(MethodOp::Trim), vec![], Type::String),
+                ("matches", Method::Matches(String::new()), vec![Type::String], Type::Bool),
+                ("glob", Method::Op(MethodOp::Glob), vec![Type::String], Type::Bool),
+                ("len", Method::Op(MethodOp::StrLen), vec![], Type::Int),
+                ("split", Method::Op(MethodOp::Split), vec![Type::String], Type::list(Type::String)),
+                ("in_cidr", Method::Op(MethodOp::InCidr), vec![Type::String], Type::Bool),
+                ("is_ip", Method::Op(MethodOp::IsIp), vec![], Type::Bool),
+                ("utc_offset", Method::Op(MethodOp::UtcOffset), vec![], Type::Duration),
+                ("url_scheme", Method::Op(MethodOp::UrlScheme), vec![], Type::String),
+                ("url_host", Method::Op(MethodOp::UrlHost), vec![], Type::String),
+                ("url_port", Method::Op(MethodOp::UrlPort), vec![], Type::Int),
+                ("url_path", Method::Op(MethodOp::UrlPath), vec![], Type::String),
+                ("url_query", Method::Op(MethodOp::UrlQuery), vec![], Type::String),
+            ],
+            Type::List(el) | Type::Set(el) => {
+                // The element type of `[]` fits any argument.
+                let el = if **el == Type::Never { Type::Error } else { (**el).clone() };
+                let mut methods = vec![
+                    ("len", Method::Op(MethodOp::Len), vec![], Type::Int),
+                    ("contains", Method::Op(MethodOp::Contains), vec![el.clone()], Type::Bool),
+                    ("contains_any", Method::Op(MethodOp::ContainsAny), vec![Type::list(el.clone())], Type::Bool),
+                    ("contains_all", Method::Op(MethodOp::ContainsAll), vec![Type::list(el.clone())], Type::Bool),
+                    ("filter", Method::Op(MethodOp::Len), vec![], ty.clone()),
+                ];
+                // Positions mean something in a list only: a set has no order to speak of.
+                if matches!(ty, Type::List(_)) {
+                    methods.push(("at", Method::Op(MethodOp::At), vec![Type::Int], el.clone()));
+                    methods.push(("index_of", Method::Op(MethodOp::IndexOf), vec![el], Type::Int));
+                }
+                methods
+            }
+            Type::Time => vec![
+                ("hour", Method::Op(MethodOp::Hour), vec![], Type::Int),
+                ("minute", Method::Op(MethodOp::Minute), vec![], Type::Int),
+                ("weekday", Method::Op(MethodOp::Weekday), vec![], Type::Int),
+                ("offset_in", Method::Op(MethodOp::OffsetIn), vec![Type::String], Type::Duration),
+            ],
+            Type::Duration => vec![("seconds", Method::Op(MethodOp::Seconds), vec![], Type::Int)],
+            _ => vec![],
+        }
+    }
+
+    /// The types the table is asked about: every receiver shape, and some without methods.
+    fn receivers() -> Vec<Type> {
+        let scalars = [Type::Bool, Type::Int, Type::Decimal, Type::String, Type::Duration, Type::Time];
+        let mut out: Vec<Type> = scalars.to_vec();
+        out.extend([Type::Never, Type::Error, Type::optional(Type::String)]);
+        out.push(Type::Record(vec![("a".into(), Type::Int)]));
+        for el in
+            scalars.iter().cloned().chain([Type::Never, Type::Error, Type::Record(vec![("b".into(), Type::String)])])
+        {
+            out.push(Type::list(el.clone()));
+            out.push(Type::set(el.clone()));
+            out.push(Type::list(Type::list(el)));
+        }
+        out
+    }
+
+    /// The static table gives the entries the allocated one gave, in the same order, and a
+    /// lookup by name finds the entry a search of the whole table found.
+    #[test]
+    fn the_method_table_is_the_former_one() {
+        for ty in receivers() {
+            let before = methods_for_before(&ty);
+            assert_eq!(methods_for(&ty), before, "{ty}");
+            let mut names: Vec<&str> = before.iter().map(|(n, ..)| *n).collect();
+            names.extend(["", "x", "Len", "lenx", "filter", "matches", "at", "seconds", "hour"]);
+            for name in names {
+                let found = before.iter().find(|(n, ..)| *n == name).cloned();
+                assert_eq!(method_named(&ty, name), found, "{ty}.{name}");
+                assert_eq!(method_specs(&ty).any(|spec| spec.0 == name), found.is_some(), "{ty}.{name}");
+            }
+        }
+    }
+
     #[test]
     fn remembered_pattern_verdicts_are_the_compiled_ones() {
         let long = format!("({}", "a".repeat(REMEMBERED_PATTERN_BYTES));
