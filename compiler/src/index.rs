@@ -8,6 +8,7 @@
 use crate::ir::{self, Loc};
 use crate::types::Type;
 use aarm_lang::FileId;
+use std::fmt::Write;
 
 /// A declaration a name can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,15 +127,10 @@ impl Index {
         let mut symbols = Vec::new();
         for (i, t) in bundle.tools.iter().enumerate() {
             let tool = ir::ToolId(to_u32(i));
-            let fields = t.fields.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect::<Vec<_>>().join(", ");
-            symbols.push(symbol(
-                Target::Tool(tool),
-                SymbolKind::Tool,
-                &t.name,
-                t.loc,
-                format!("tool {} {{ {fields} }}", t.name),
-                &t.doc,
-            ));
+            let mut signature = format!("tool {} {{ ", t.name);
+            separated(&mut signature, &t.fields, |out, f| write!(out, "{}: {}", f.name, f.ty));
+            signature.push_str(" }");
+            symbols.push(symbol(Target::Tool(tool), SymbolKind::Tool, &t.name, t.loc, signature, &t.doc));
             for (j, f) in t.fields.iter().enumerate() {
                 let signature = format!("{}.{}: {}", t.name, f.name, f.ty);
                 symbols.push(symbol(
@@ -159,8 +155,9 @@ impl Index {
             ));
         }
         for (i, g) in bundle.groups.iter().enumerate() {
-            let members = g.members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ");
-            let signature = format!("group {} = [{members}]", g.name);
+            let mut signature = format!("group {} = [", g.name);
+            separated(&mut signature, &g.members, |out, m| write!(out, "{m:?}"));
+            signature.push(']');
             symbols.push(symbol(
                 Target::Group(ir::GroupId(to_u32(i))),
                 SymbolKind::Group,
@@ -171,8 +168,9 @@ impl Index {
             ));
         }
         for (i, f) in bundle.fns.iter().enumerate() {
-            let params = f.params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
-            let signature = format!("fn {}({params}) -> {}", f.name, f.ret);
+            let mut signature = format!("fn {}(", f.name);
+            separated(&mut signature, &f.params, |out, (n, t)| write!(out, "{n}: {t}"));
+            let _ = write!(signature, ") -> {}", f.ret);
             symbols.push(symbol(Target::Fn(ir::FnId(to_u32(i))), SymbolKind::Fn, &f.name, f.loc, signature, &f.doc));
         }
         for (i, r) in bundle.rules.iter().enumerate() {
@@ -246,10 +244,55 @@ impl Index {
     }
 }
 
+/// Writes `items` into `out` with `write`, separated by `, ` (what joining their formatted texts
+/// gave, without a string per item: the index formats every declaration of every check).
+fn separated<T>(out: &mut String, items: &[T], mut write: impl FnMut(&mut String, &T) -> std::fmt::Result) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        // Writing to a `String` does not fail.
+        let _ = write(out, item);
+    }
+}
+
 fn symbol(target: Target, kind: SymbolKind, name: &str, loc: Loc, signature: String, doc: &Option<String>) -> Symbol {
     Symbol { target, kind, name: name.to_string(), loc, signature, doc: doc.clone() }
 }
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The signatures written piece by piece are the ones formatting each item and joining gave.
+    #[test]
+    fn signatures_are_the_joined_ones() {
+        let src = "tool none { }\ntool two { x: Int, y: List<String>? }\n\
+                   group empty = []\ngroup some = [\"a\", \"b\\\"c\"]\n\
+                   fn f() -> Bool = true\nfn k(x: Int, y: { a: String }) -> Int = x\n";
+        let loaded = crate::load_sources(vec![("a.aarm".into(), src.into())]);
+        let checked = crate::check(&loaded);
+        let bundle = checked.bundle.as_ref().expect("no error");
+        let signature = |kind: SymbolKind, name: &str| {
+            checked.index.symbols.iter().find(|s| s.kind == kind && s.name == name).map(|s| s.signature.clone())
+        };
+        for t in &bundle.tools {
+            let fields = t.fields.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect::<Vec<_>>().join(", ");
+            assert_eq!(signature(SymbolKind::Tool, &t.name), Some(format!("tool {} {{ {fields} }}", t.name)));
+        }
+        for g in &bundle.groups {
+            let members = g.members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ");
+            assert_eq!(signature(SymbolKind::Group, &g.name), Some(format!("group {} = [{members}]", g.name)));
+        }
+        for f in &bundle.fns {
+            let params = f.params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
+            assert_eq!(signature(SymbolKind::Fn, &f.name), Some(format!("fn {}({params}) -> {}", f.name, f.ret)));
+        }
+        assert_eq!((bundle.tools.len(), bundle.groups.len(), bundle.fns.len()), (2, 2, 2));
+        assert_eq!(signature(SymbolKind::Tool, "none").as_deref(), Some("tool none {  }"));
+    }
 }

@@ -409,13 +409,12 @@ impl Checker<'_> {
                 Some(*one)
             }
             [] => {
-                let names: Vec<String> =
-                    self.bundle.rules.iter().flat_map(|r| [r.name.clone(), r.qualified_name.clone()]).collect();
+                let names = self.bundle.rules.iter().flat_map(|r| [r.name.as_str(), r.qualified_name.as_str()]);
+                let help = did_you_mean(&written, names).map(|c| format!("did you mean `{c}`?"));
                 let mut d = Diagnostic::new(Code::UnknownRule, file, span, format!("no rule is named `{written}`"));
-                d = match did_you_mean(&written, names.iter().map(String::as_str)) {
-                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                    None => d,
-                };
+                if let Some(help) = help {
+                    d = d.with_help(help);
+                }
                 self.report(d);
                 None
             }
