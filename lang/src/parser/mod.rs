@@ -70,6 +70,11 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     Parsed { file: tree, diagnostics }
 }
 
+/// The token at `pos`; past the end, the last one (the lexer ends every stream with `Eof`).
+fn current(tokens: &[Token], pos: usize) -> Token {
+    tokens.get(pos).or_else(|| tokens.last()).copied().unwrap_or(Token { kind: Tok::Eof, span: Span::default() })
+}
+
 /// An error was reported and the current construct is abandoned; recovery happens at the nearest
 /// declaration boundary.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +89,9 @@ pub(crate) struct Parser<'src> {
     base: u32,
     tokens: Vec<Token>,
     pos: usize,
+    /// `tokens[pos]` (the last token, `Eof`, once past the end): the token the parser looks at
+    /// most, kept at hand rather than looked up at every `at`.
+    cur: Token,
     comments: Vec<RawComment>,
     /// Which doc comments a declaration took; the others get a warning.
     doc_used: Vec<bool>,
@@ -96,12 +104,14 @@ pub(crate) struct Parser<'src> {
 impl<'src> Parser<'src> {
     pub(crate) fn new(file: FileId, src: &'src str, tokens: Vec<Token>, comments: Vec<RawComment>, base: u32) -> Self {
         let doc_used = vec![false; comments.len()];
+        let cur = current(&tokens, 0);
         Parser {
             file,
             src,
             base,
             tokens,
             pos: 0,
+            cur,
             comments,
             doc_used,
             diags: Vec::new(),
@@ -113,15 +123,14 @@ impl<'src> Parser<'src> {
     // ---- cursor
 
     fn tok(&self) -> Token {
-        self.nth(0)
+        // The unit tests (the proptest below among them) hold the cache to the lookup it replaces.
+        #[cfg(test)]
+        assert_eq!(self.cur, self.nth(0), "the current token is the token at the cursor");
+        self.cur
     }
 
     fn nth(&self, n: usize) -> Token {
-        self.tokens
-            .get(self.pos + n)
-            .or_else(|| self.tokens.last())
-            .copied()
-            .unwrap_or(Token { kind: Tok::Eof, span: Span::default() })
+        current(&self.tokens, self.pos + n)
     }
 
     fn kind(&self) -> Tok {
@@ -136,6 +145,7 @@ impl<'src> Parser<'src> {
         let t = self.tok();
         if t.kind != Tok::Eof {
             self.pos += 1;
+            self.cur = current(&self.tokens, self.pos);
         }
         t
     }
@@ -316,6 +326,7 @@ impl<'src> Parser<'src> {
         let end = t.span.end;
         *t = Token { kind: first, span: Span::new(t.span.start, mid) };
         self.tokens.insert(pos + 1, Token { kind: second, span: Span::new(mid, end) });
+        self.cur = current(&self.tokens, pos);
     }
 
     /// Enters one level of nesting; fails with a limit error past [`MAX_NESTING`].
@@ -772,5 +783,73 @@ fn truncate(s: &str) -> String {
         t
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use proptest::strategy::Strategy;
+
+    /// Sources of declaration and expression fragments in any order, broken and not, with the
+    /// `>=` that closes a type argument (the one token the parser splits).
+    fn fragments() -> impl Strategy<Value = String> {
+        let piece = proptest::sample::select(vec![
+            "policy p version \"1\"\n",
+            "tool t { a: Int, b: List<String>? }\n",
+            "rule r on t {",
+            "when",
+            "deny",
+            "allow",
+            "}",
+            "{",
+            "(",
+            ")",
+            "params.a",
+            ">=",
+            "<",
+            ">",
+            "1",
+            "1.5",
+            "5m",
+            "\"s\"",
+            "and",
+            "or",
+            "not",
+            "x",
+            "fn f(a: List<Int>)-> Bool = a.len() > 0\n",
+            "test \"t\" {",
+            "expect deny",
+            "group g = [\"a\"]\n",
+            "evidence e: Bool from \"s\"\n",
+            "settings {",
+            "reason \"{params.a}\"",
+            ",",
+            ":",
+            "=",
+            "\n",
+            "/// d\n",
+            "// c\n",
+            "any y in [1]:",
+            "List<Set<Int>>=",
+            "fn g() -> List<Int>= [1]\n",
+            "fn h() -> Set<List<Int>>= x\n",
+            "@",
+            "!",
+            "use std.text\n",
+            "override on t {",
+        ]);
+        proptest::collection::vec(piece, 0..40).prop_map(|p| p.join(" "))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1500))]
+
+        /// Parsing never lets the kept current token drift from the token at the cursor (the
+        /// assertion in `tok` fails if it does).
+        #[test]
+        fn the_current_token_is_always_the_one_at_the_cursor(src in fragments()) {
+            let _ = parse(FileId(0), &src);
+        }
     }
 }
