@@ -5,7 +5,7 @@
 //! and successive `when` lines; reading an optional that is proved becomes an explicit
 //! [`ExprKind::Unwrap`], and reading one that is not is error E0201 with the guard to add.
 
-use super::{builtin_context, identity_fields, to_u32, Checker};
+use super::{builtin_context, identity_fields, to_u32, Checker, Table};
 use crate::index::Target;
 use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method, MethodOp};
 use crate::types::{Fit, Type};
@@ -630,7 +630,7 @@ impl Checker<'_> {
                         field.span,
                         format!("unknown evidence `{}`", field.name),
                     );
-                    d = match self.suggest(&field.name, self.evidence.keys()) {
+                    d = match self.suggest_declared(Table::Evidence, &field.name) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
                         None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", field.name)),
                     };
@@ -1042,7 +1042,7 @@ impl Checker<'_> {
                 callee.span,
                 format!("unknown function `{}`", callee.name),
             );
-            d = match self.suggest(&callee.name, self.fns.keys()) {
+            d = match self.suggest_declared(Table::Fns, &callee.name) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help("declare it with `fn NAME(x: T) -> R = …`, or `use` the std module that has it"),
             };

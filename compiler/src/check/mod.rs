@@ -65,6 +65,15 @@ pub fn check(loaded: &Loaded) -> Checked {
     Checked { bundle: if has_errors { None } else { Some(c.bundle) }, diagnostics, index }
 }
 
+/// A declaration table that "did you mean" draws names from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Table {
+    Tools,
+    Evidence,
+    Groups,
+    Fns,
+}
+
 /// Where a name was declared, for "first declared here" labels.
 #[derive(Clone, Copy, Debug)]
 struct Decl<I> {
@@ -88,6 +97,9 @@ pub(crate) struct Checker<'a> {
     rule_qualified: Map<String, ir::RuleId>,
     /// E0026 is reported once per bundle.
     rule_limit_reported: bool,
+    /// "Did you mean" answers already computed over a declaration table, by table and its size
+    /// then by the misspelt name (see [`Checker::suggest_declared`]).
+    suggestions: Map<(Table, usize), Map<String, Option<String>>>,
     pub(crate) index: Index,
 }
 
@@ -148,6 +160,7 @@ impl<'a> Checker<'a> {
             rule_names: Map::default(),
             rule_qualified: Map::default(),
             rule_limit_reported: false,
+            suggestions: Map::default(),
             index: Index::default(),
         }
     }
@@ -499,10 +512,34 @@ impl<'a> Checker<'a> {
         did_you_mean(wrong, names).map(str::to_string)
     }
 
+    /// [`Self::suggest`] over the names of a declaration table, remembered: a misspelt name is
+    /// often written many times (every rule and test on a tool whose declaration failed), and the
+    /// answer depends only on the name and the table. The tables only ever grow (nothing is removed
+    /// from them), so a table's size says which names it holds.
+    pub(crate) fn suggest_declared(&mut self, table: Table, wrong: &str) -> Option<String> {
+        let size = match table {
+            Table::Tools => self.tools.len(),
+            Table::Evidence => self.evidence.len(),
+            Table::Groups => self.groups.len(),
+            Table::Fns => self.fns.len(),
+        };
+        if let Some(known) = self.suggestions.get(&(table, size)).and_then(|m| m.get(wrong)) {
+            return known.clone();
+        }
+        let found = match table {
+            Table::Tools => self.suggest(wrong, self.tools.keys()),
+            Table::Evidence => self.suggest(wrong, self.evidence.keys()),
+            Table::Groups => self.suggest(wrong, self.groups.keys()),
+            Table::Fns => self.suggest(wrong, self.fns.keys()),
+        };
+        self.suggestions.entry((table, size)).or_default().insert(wrong.to_string(), found.clone());
+        found
+    }
+
     pub(crate) fn unknown_tool(&mut self, file: FileId, name: &ast::Ident) {
         let mut d = Diagnostic::new(Code::UnknownTool, file, name.span, format!("unknown tool `{}`", name.name))
             .with_label("not declared by any `tool`");
-        d = match self.suggest(&name.name, self.tools.keys()) {
+        d = match self.suggest_declared(Table::Tools, &name.name) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(format!(
                 "declare it: `tool {} {{ field: Type, ... }}`, or use `on *` for every tool",

@@ -2,7 +2,7 @@
 
 use super::expr::{ParamsScope, Scope};
 use super::limits::LimitScope;
-use super::{to_u32, Checker};
+use super::{to_u32, Checker, Table};
 use crate::index::Target;
 use crate::ir::{self, Loc, Outcome};
 use crate::modules::Module;
@@ -495,7 +495,7 @@ impl Checker<'_> {
                 None => {
                     let mut d =
                         Diagnostic::new(Code::UnknownGroup, file, name.span, format!("unknown group `{}`", name.name));
-                    d = match self.suggest(&name.name, self.groups.keys()) {
+                    d = match self.suggest_declared(Table::Groups, &name.name) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
                         None => {
                             d.with_help(format!("declare it: `group {} = [\"a@corp.com\", \"b@corp.com\"]`", name.name))
@@ -665,7 +665,7 @@ impl Checker<'_> {
                                     n.span,
                                     format!("`need` names unknown evidence `{}`", n.name),
                                 );
-                                d = match self.suggest(&n.name, self.evidence.keys()) {
+                                d = match self.suggest_declared(Table::Evidence, &n.name) {
                                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
                                     None => {
                                         d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", n.name))

@@ -2,7 +2,7 @@
 //! against its tool, context and evidence against their declarations, rule names against the
 //! rules), and reduced to constants for the test runner.
 
-use super::{builtin_context, Checker};
+use super::{builtin_context, Checker, Table};
 use crate::index::Target;
 use crate::ir::{self, Const, Loc, TestStepKind};
 use crate::types::{Fit, Type};
@@ -193,7 +193,7 @@ impl Checker<'_> {
                 tool.span,
                 format!("tool `{}` is not declared, so only `on *` rules and the default apply to it", tool.name),
             );
-            d = match self.suggest(&tool.name, self.tools.keys()) {
+            d = match self.suggest_declared(Table::Tools, &tool.name) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help("declare the tool if rules should see its parameters"),
             };
@@ -372,7 +372,7 @@ impl Checker<'_> {
         let Some(decl) = self.evidence.get(&name.name).copied() else {
             let mut d =
                 Diagnostic::new(Code::UnknownEvidence, file, name.span, format!("unknown evidence `{}`", name.name));
-            d = match self.suggest(&name.name, self.evidence.keys()) {
+            d = match self.suggest_declared(Table::Evidence, &name.name) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help(format!("declare it: `evidence {}: Bool from \"source\"`", name.name)),
             };

@@ -686,3 +686,56 @@ fn override_mistakes_have_their_codes() {
     let ds = diags(&with_header("override on send_email by role \"ic\"\n"));
     assert!(ds.iter().any(|(c, l, m)| c == "E0010" && *l == 6 && m.contains("expected `for`")), "{ds:?}");
 }
+
+/// Declaring names into the tables (any table, in any order) interleaved with questions: a
+/// remembered "did you mean" is always the one `suggest` gives over the table as it is then.
+mod remembered_suggestions {
+    use super::super::{Checker, Decl, Table};
+    use crate::ir::{self, Loc};
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[ab_]{1,5}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn remembered_suggestions_are_the_computed_ones(
+            steps in proptest::collection::vec((0u8..4, any::<bool>(), name()), 0..40),
+        ) {
+            let sources = aarm_lang::SourceMap::new();
+            let mut c = Checker::new(&sources);
+            let loc = Loc { file: aarm_lang::FileId(0), span: aarm_lang::Span::default() };
+            for (which, declare, name) in steps {
+                let table = [Table::Tools, Table::Evidence, Table::Groups, Table::Fns][usize::from(which)];
+                if declare {
+                    match table {
+                        Table::Tools => {
+                            c.tools.entry(name).or_insert(Decl { id: ir::ToolId(0), loc });
+                        }
+                        Table::Evidence => {
+                            c.evidence.entry(name).or_insert(Decl { id: ir::EvidenceId(0), loc });
+                        }
+                        Table::Groups => {
+                            c.groups.entry(name).or_insert(Decl { id: ir::GroupId(0), loc });
+                        }
+                        Table::Fns => {
+                            c.fns.entry(name).or_insert(Decl { id: ir::FnId(0), loc });
+                        }
+                    }
+                    continue;
+                }
+                let computed = match table {
+                    Table::Tools => c.suggest(&name, c.tools.keys()),
+                    Table::Evidence => c.suggest(&name, c.evidence.keys()),
+                    Table::Groups => c.suggest(&name, c.groups.keys()),
+                    Table::Fns => c.suggest(&name, c.fns.keys()),
+                };
+                prop_assert_eq!(c.suggest_declared(table, &name), computed.clone(), "first");
+                prop_assert_eq!(c.suggest_declared(table, &name), computed, "remembered");
+            }
+        }
+    }
+}
