@@ -9,11 +9,11 @@
 
 use super::fns::visit;
 use super::Checker;
+use super::Map;
 use crate::ir::{self, Const, ExprKind, FnId, Loc};
 use aarm_lang::{Code, Diagnostic, FileId};
 use aarm_runtime::bytecode::MethodOp;
 use aarm_runtime::parsed::parsed_operand;
-use std::collections::HashMap;
 
 /// Where a value ends up parsed: operand `position` (0 the receiver) of method `op`, at `at`.
 /// `each`: the value is a list whose elements reach the method (through a quantifier).
@@ -29,7 +29,7 @@ struct Sink {
 #[derive(Default)]
 struct FnSinks {
     /// Per `FnId`: the sinks of each parameter, once known.
-    known: HashMap<FnId, Vec<Vec<Sink>>>,
+    known: Map<FnId, Vec<Vec<Sink>>>,
     /// `fn`s being computed: a cycle (already reported as E0205) contributes nothing.
     busy: Vec<FnId>,
 }
@@ -59,31 +59,30 @@ fn literals(e: &ir::Expr, each: bool) -> Vec<(&str, aarm_lang::Span)> {
 }
 
 impl FnSinks {
-    /// The sinks of the parameters of `func`.
-    fn of(&mut self, bundle: &ir::Bundle, func: FnId) -> Vec<Vec<Sink>> {
-        if let Some(known) = self.known.get(&func) {
-            return known.clone();
+    /// The sinks of the parameters of `func` (none for a `fn` being computed: a cycle).
+    fn of(&mut self, bundle: &ir::Bundle, func: FnId) -> &[Vec<Sink>] {
+        if !self.known.contains_key(&func) {
+            let Some(f) = bundle.fns.get(func.index()) else { return &[] };
+            if self.busy.contains(&func) {
+                return &[];
+            }
+            self.busy.push(func);
+            let by_local = self.locals(bundle, &f.body, f.loc.file);
+            self.busy.retain(|b| *b != func);
+            let params: Vec<Vec<Sink>> = (0..f.params.len())
+                .map(|i| u32::try_from(i).ok().and_then(|i| by_local.get(&i).cloned()).unwrap_or_default())
+                .collect();
+            self.known.insert(func, params);
         }
-        let Some(f) = bundle.fns.get(func.index()) else { return Vec::new() };
-        if self.busy.contains(&func) {
-            return Vec::new();
-        }
-        self.busy.push(func);
-        let by_local = self.locals(bundle, &f.body, f.loc.file);
-        self.busy.retain(|b| *b != func);
-        let params: Vec<Vec<Sink>> = (0..f.params.len())
-            .map(|i| u32::try_from(i).ok().and_then(|i| by_local.get(&i).cloned()).unwrap_or_default())
-            .collect();
-        self.known.insert(func, params.clone());
-        params
+        self.known.get(&func).map_or(&[], Vec::as_slice)
     }
 
     /// The sinks of the locals (parameters and bound variables) used in `e`, a body in `file`.
-    fn locals(&mut self, bundle: &ir::Bundle, e: &ir::Expr, file: FileId) -> HashMap<u32, Vec<Sink>> {
+    fn locals(&mut self, bundle: &ir::Bundle, e: &ir::Expr, file: FileId) -> Map<u32, Vec<Sink>> {
         // References, not clones: a clone per node copies every subtree once per ancestor.
         let mut nodes = Vec::new();
         visit(e, &mut |n| nodes.push(n));
-        let mut out: HashMap<u32, Vec<Sink>> = HashMap::new();
+        let mut out: Map<u32, Vec<Sink>> = Map::default();
         for n in &nodes {
             match &n.kind {
                 ExprKind::Method { method, receiver, args } => {
@@ -99,7 +98,7 @@ impl FnSinks {
                     let callee = self.of(bundle, *func);
                     for (arg, sinks) in args.iter().zip(callee) {
                         if let Some(local) = local_of(arg) {
-                            out.entry(local).or_default().extend(sinks);
+                            out.entry(local).or_default().extend(sinks.iter().copied());
                         }
                     }
                 }
@@ -151,10 +150,10 @@ impl Checker<'_> {
                         }
                     }
                     ExprKind::Call { func, args } => {
-                        let name = self.bundle.fns.get(func.index()).map(|f| f.name.clone());
+                        let name = self.bundle.fns.get(func.index()).map(|f| f.name.as_str());
                         for (arg, arg_sinks) in args.iter().zip(sinks.of(&self.bundle, *func)) {
                             for s in arg_sinks {
-                                found.extend(unreadable(arg, file, s, name.as_deref()));
+                                found.extend(unreadable(arg, file, *s, name));
                             }
                         }
                     }

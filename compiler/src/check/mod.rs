@@ -100,6 +100,8 @@ pub(crate) struct Checker<'a> {
     /// "Did you mean" answers already computed over a declaration table, by table and its size
     /// then by the misspelt name (see [`Checker::suggest_declared`]).
     suggestions: Map<(Table, usize), Map<String, Option<String>>>,
+    /// The same for rule names in tests, by the number of rules and the name written.
+    rule_suggestions: Map<(usize, String), Option<String>>,
     pub(crate) index: Index,
 }
 
@@ -161,6 +163,7 @@ impl<'a> Checker<'a> {
             rule_qualified: Map::default(),
             rule_limit_reported: false,
             suggestions: Map::default(),
+            rule_suggestions: Map::default(),
             index: Index::default(),
         }
     }

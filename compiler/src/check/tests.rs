@@ -739,3 +739,31 @@ mod remembered_suggestions {
         }
     }
 }
+
+/// A misspelt rule named by several tests gets the same suggestion each time, before and after
+/// more rules are declared (the answer is remembered per number of rules).
+#[test]
+fn repeated_unknown_rule_suggestions_are_the_same() {
+    let test = |rule: &str| format!("test \"t {rule}\" {{\n  action t {{ a: 1 }}\n  expect deny rule {rule}\n}}\n");
+    let src = format!(
+        "policy p version \"1\"\ntool t {{ a: Int }}\nrule alpha on t {{ deny }}\nrule beta on t {{ deny }}\n{}{}{}{}",
+        test("alpah"),
+        test("alpah"),
+        test("p.bta"),
+        test("gamma"),
+    );
+    let helps: Vec<Option<String>> = {
+        let loaded = load_sources(vec![("p.aarm".into(), src)]);
+        let checked = super::check(&loaded);
+        checked.diagnostics.iter().filter(|d| d.code == Code::UnknownRule).map(|d| d.help.clone()).collect()
+    };
+    assert_eq!(
+        helps,
+        vec![
+            Some("did you mean `alpha`?".to_string()),
+            Some("did you mean `alpha`?".to_string()),
+            Some("did you mean `p.beta`?".to_string()),
+            None
+        ]
+    );
+}
