@@ -5,7 +5,7 @@
 //! and successive `when` lines; reading an optional that is proved becomes an explicit
 //! [`ExprKind::Unwrap`], and reading one that is not is error E0201 with the guard to add.
 
-use super::{builtin_context, identity_fields, to_u32, Checker, Table};
+use super::{builtin_context, builtin_context_field, identity_fields, to_u32, Checker, Table, BUILTIN_CONTEXT_NAMES};
 use crate::index::Target;
 use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method, MethodOp};
 use crate::types::{Fit, Type};
@@ -493,7 +493,7 @@ impl Checker<'_> {
         candidates.extend(self.groups.keys().cloned());
         let help = if self.evidence.contains_key(&name.name) {
             Some(format!("evidence is read through its root: `evidence.{}`", name.name))
-        } else if self.context.contains_key(&name.name) || builtin_context().iter().any(|(n, _, _)| *n == name.name) {
+        } else if self.context.contains_key(&name.name) || BUILTIN_CONTEXT_NAMES.contains(&name.name.as_str()) {
             Some(format!("context fields are read through their root: `context.{}`", name.name))
         } else if identity_fields().iter().any(|(n, _, _)| *n == name.name) {
             Some(format!("write `identity.{}`", name.name))
@@ -597,7 +597,7 @@ impl Checker<'_> {
                 }
             },
             Root::Context => {
-                if let Some((_, f, ty)) = builtin_context().into_iter().find(|(n, _, _)| *n == field.name) {
+                if let Some((f, ty)) = builtin_context_field(&field.name) {
                     return ex(ExprKind::Context(f), ty, span);
                 }
                 if let Some(decl) = self.context.get(&field.name) {

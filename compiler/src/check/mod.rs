@@ -120,6 +120,26 @@ pub(crate) fn builtin_context() -> [(&'static str, ir::ContextField, Type); 5] {
     ]
 }
 
+/// The names of [`builtin_context`], in its order.
+pub(crate) const BUILTIN_CONTEXT_NAMES: [&str; 5] =
+    ["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
+
+/// The entry of [`builtin_context`] named `name`, without building the others' types (every
+/// `context.FIELD` the checker reads looks one up).
+pub(crate) fn builtin_context_field(name: &str) -> Option<(ir::ContextField, Type)> {
+    Some(match name {
+        "original_request" => (ir::ContextField::OriginalRequest, Type::String),
+        "prior_actions" => (
+            ir::ContextField::PriorActions,
+            Type::list(Type::Record(vec![("tool".into(), Type::String), ("decision".into(), Type::String)])),
+        ),
+        "data_classes" => (ir::ContextField::DataClasses, Type::set(Type::String)),
+        "semantic_distance" => (ir::ContextField::SemanticDistance, Type::optional(Type::Decimal)),
+        "now" => (ir::ContextField::Now, Type::Time),
+        _ => return None,
+    })
+}
+
 /// Identity fields and their types.
 pub(crate) fn identity_fields() -> [(&'static str, ir::IdentityField, Type); 5] {
     [
