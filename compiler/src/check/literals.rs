@@ -136,9 +136,11 @@ impl Checker<'_> {
             }
         }
         let mut found = Vec::new();
+        // One buffer for every body's nodes.
+        let mut nodes: Vec<&ir::Expr> = Vec::new();
         for &(file, body) in &bodies {
             // References, not clones: a clone per node copies every subtree once per ancestor.
-            let mut nodes = Vec::new();
+            nodes.clear();
             visit(body, &mut |n| nodes.push(n));
             for n in &nodes {
                 match &n.kind {
