@@ -84,6 +84,12 @@ pub fn span_text(source: &str) -> String {
             out.push(' ');
         }
         out.push_str(word);
+        // What is kept depends only on the first MAX_SPAN_TEXT bytes and on whether there are
+        // more: the rest of a long span (a rule's whole condition, a function's body, around
+        // each of its sub-expressions) need not be read.
+        if out.len() > MAX_SPAN_TEXT {
+            break;
+        }
     }
     if out.len() <= MAX_SPAN_TEXT {
         return out;
@@ -102,6 +108,31 @@ pub fn span_text(source: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The function before it stopped reading at the limit: the reference.
+    fn span_text_reading_all(source: &str) -> String {
+        let mut out = source.split_whitespace().collect::<Vec<_>>().join(" ");
+        if out.len() <= MAX_SPAN_TEXT {
+            return out;
+        }
+        let mut cut = MAX_SPAN_TEXT - '…'.len_utf8();
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn span_text_is_the_one_of_the_whole_text(
+            words in proptest::collection::vec(("[a-zé€😀()+.]{0,40}", "[ \t\n\r]{1,3}"), 0..12),
+        ) {
+            let source: String = words.iter().map(|(w, space)| format!("{w}{space}")).collect();
+            proptest::prop_assert_eq!(span_text(&source), span_text_reading_all(&source));
+        }
+    }
 
     #[test]
     fn span_text_is_one_line_and_bounded() {

@@ -22,7 +22,6 @@ use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, Valu
 use aarm_runtime::spans::{span_text, SourceSpan, SpanTable};
 use aarm_runtime::value::MAX_EVIDENCE;
 use expr::{ChunkGen, Pool};
-use std::collections::HashMap;
 
 /// Why a bundle the checker accepted still has no program: a limit of the bytecode format, or a
 /// compiler bug. Code generation stops with one of these rather than emit a program that would
@@ -128,7 +127,7 @@ pub fn generate(bundle: &Bundle, loaded: &Loaded) -> Result<Program, CodegenErro
 /// inside the bundle (like rule locations), its line and column, and its text on one line.
 fn span_table(spans: &[(FileId, Span)], loaded: &Loaded) -> SpanTable {
     let mut table = SpanTable::default();
-    let mut file_index: HashMap<FileId, u32> = HashMap::new();
+    let mut file_index: crate::check::Map<FileId, u32> = crate::check::Map::default();
     for &(file, span) in spans {
         let name = loaded.module(file).map(|m| m.bundle_path.clone()).unwrap_or_default();
         let next = u32::try_from(table.files.len()).unwrap_or(u32::MAX);
