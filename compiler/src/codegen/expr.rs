@@ -9,7 +9,6 @@ use aarm_runtime::bytecode::{self as bc, Chunk, Op};
 use aarm_runtime::decimal;
 use aarm_runtime::policy::Const;
 use aarm_runtime::spans::SpanRun;
-use std::collections::HashMap;
 
 /// The bundle-wide tables chunks refer to: constants (deduplicated), regexes, chunks.
 #[derive(Default)]
@@ -17,11 +16,11 @@ pub(super) struct Pool {
     pub(super) consts: Vec<Const>,
     pub(super) regexes: Vec<String>,
     pub(super) chunks: Vec<Chunk>,
-    const_index: HashMap<String, u32>,
+    const_index: crate::check::Map<String, u32>,
     /// The source expressions instructions came from, in first-use order: rendered into the
     /// bundle's span table once code generation is done (`super::span_table`).
     pub(super) spans: Vec<(FileId, Span)>,
-    span_index: HashMap<(FileId, Span), u32>,
+    span_index: crate::check::Map<(FileId, Span), u32>,
 }
 
 impl Pool {
