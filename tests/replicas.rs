@@ -3,7 +3,8 @@
 //! on one replica are approved on the others, two approvals racing on two replicas resolve a
 //! case once (the later one is `case_resolved`), a replica SIGKILLed mid-way and restarted
 //! loses nothing acknowledged, and at the end the receipt chain exported from the database
-//! verifies and holds every case.
+//! verifies and holds every case. A tick that starts from a listing another writer has since
+//! made stale never overwrites what that writer resolved.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -275,4 +276,106 @@ rule big on pay priority 10 {
         assert_eq!(one.store().get(case).unwrap().unwrap().state.as_str(), "denied");
     }
     assert!(two.tick(later + 3600).unwrap().is_empty(), "nothing left to fire");
+}
+
+/// A tick starts from the pending cases as the store listed them. When another writer resolved
+/// one in between (here: an approval, applied after the listing was taken), the tick's commit is
+/// refused by the version check and the tick is retried on the case as it now is: the timeout
+/// that was due on the stale copy never overwrites the approval. Deterministic: the store hands
+/// the tick a listing taken before the approval.
+#[test]
+fn a_tick_from_a_stale_listing_never_overwrites_what_another_writer_resolved() {
+    use aarm::cases::lifecycle::case::Case;
+    use aarm::cases::lifecycle::event::Event;
+    use aarm::cases::lifecycle::identity::NoIdentityService;
+    use aarm::cases::lifecycle::receipt::{Receipt, ReceiptDraft};
+    use aarm::cases::lifecycle::service::Lifecycle;
+    use aarm::cases::store::memory::MemoryStore;
+    use aarm::cases::store::{CaseStore, StoreError};
+    use std::sync::Arc;
+
+    /// A memory store whose `list` answers from a snapshot, when one was taken.
+    #[derive(Default)]
+    struct StaleListing {
+        store: MemoryStore,
+        snapshot: Option<Vec<Case>>,
+    }
+    impl CaseStore for StaleListing {
+        fn open(&mut self, case: Case, receipt: ReceiptDraft) -> Result<(Case, Receipt), StoreError> {
+            self.store.open(case, receipt)
+        }
+        fn commit(
+            &mut self,
+            c: &Case,
+            r: Vec<ReceiptDraft>,
+            e: Option<&str>,
+        ) -> Result<Option<Vec<Receipt>>, StoreError> {
+            self.store.commit(c, r, e)
+        }
+        fn record(&mut self, receipts: Vec<ReceiptDraft>) -> Result<Vec<Receipt>, StoreError> {
+            self.store.record(receipts)
+        }
+        fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
+            self.store.applied(case, event_id)
+        }
+        fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
+            self.store.get(id)
+        }
+        fn list(&self, pending_only: bool) -> Result<Vec<Case>, StoreError> {
+            match &self.snapshot {
+                Some(cases) => Ok(cases.clone()),
+                None => self.store.list(pending_only),
+            }
+        }
+        fn receipts(&self, case: Option<&str>) -> Result<Vec<Receipt>, StoreError> {
+            self.store.receipts(case)
+        }
+        fn chain_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+            self.store.chain_head()
+        }
+        fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
+            self.store.last_event_at()
+        }
+        fn put_bundle(&mut self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
+            self.store.put_bundle(hash, bytes)
+        }
+        fn get_bundle(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.store.get_bundle(hash)
+        }
+    }
+
+    const NOW: i64 = 1_790_000_000;
+    const POLICY: &str = r#"
+policy p version "1"
+settings { default allow }
+tool pay { amount: Int }
+rule big on pay priority 10 {
+  when params.amount > 100
+  step_up { approvers 1 of ["a@corp.com"] timeout 10m -> deny }
+}
+"#;
+    let loaded = aarm::compiler::load_sources(vec![("p.aarm".into(), POLICY.into())]);
+    let compiled = aarm::compiler::compile(&loaded);
+    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
+    let bytes = aarm::runtime::bundle::encode(&program, None).unwrap();
+    let engine = aarm::runtime::engine::Engine::load(&bytes, &[], false).unwrap();
+    let hash = engine.bundle_hash().to_string();
+    let mut lc = Lifecycle::new(StaleListing::default(), Box::new(NoIdentityService));
+    lc.add_engine(Arc::new(engine), Some(&bytes)).unwrap();
+    let request = r#"{"action": {"tool": "pay", "params": {"amount": 500}}, "identity": {"human": "bob@corp.com"}}"#;
+    let case = lc.submit(&hash, request, NOW).unwrap().case.expect("a step-up opens a case");
+
+    // The listing is taken while the case is pending; then another writer approves it.
+    lc.store_mut().snapshot = Some(lc.store().list(true).unwrap());
+    let approve = Event::Approve { by: "a@corp.com".into(), roles: vec![], until: None, max: Default::default() };
+    let (approved, _) = lc.apply(&case.id, &approve, NOW + 60, None).unwrap();
+    assert_eq!(approved.state.as_str(), "allowed");
+
+    // Past the timeout: on the stale copy the timeout is due, on the stored case nothing is.
+    let changed = lc.tick(NOW + 10 * 60 + 1).unwrap();
+    assert!(changed.is_empty(), "the tick changed {changed:?}");
+    let stored = lc.store().get(&case.id).unwrap().unwrap();
+    assert_eq!(stored, approved, "the approved case is as the approval left it");
+    let receipts = lc.store().receipts(Some(&case.id)).unwrap();
+    assert!(receipts.iter().all(|r| r.body.event != "timeout"), "{receipts:?}");
 }

@@ -313,6 +313,13 @@ impl<S: CaseStore> Lifecycle<S> {
         event_id: Option<&str>,
         verified: Option<&VerifiedActor>,
     ) -> Result<Applied, LifecycleError> {
+        self.apply_from(Incoming { id, event, now, event_id, verified }, None)
+    }
+
+    /// [`Lifecycle::apply_committed`], starting from `read` (the case as the caller just read it
+    /// from the store) when given, instead of reading it again.
+    fn apply_from(&mut self, incoming: Incoming<'_>, mut read: Option<Case>) -> Result<Applied, LifecycleError> {
+        let Incoming { id, event_id, .. } = incoming;
         if let Some(event_id) = event_id {
             if self.store.applied(id, event_id)? {
                 let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
@@ -321,23 +328,26 @@ impl<S: CaseStore> Lifecycle<S> {
         }
         // Another writer (another process on a shared store) may commit the case between our
         // read and our commit: the store refuses ours (`Conflict`), and the event is applied
-        // again to the case as it now is (a second approval of a case the first resolved is
-        // then `case_resolved`). Bounded: a case that keeps changing fails closed.
-        let incoming = Incoming { id, event, now, event_id, verified };
+        // again to the case as it now is, read afresh (a second approval of a case the first
+        // resolved is then `case_resolved`). Bounded: a case that keeps changing fails closed.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.apply_once(incoming) {
+            match self.apply_once(incoming, read.take()) {
                 Err(LifecycleError::Store(StoreError::Conflict(_))) if attempts < CONFLICT_RETRIES => {}
                 other => return other,
             }
         }
     }
 
-    /// One attempt of [`Lifecycle::apply_committed`]: read, transition, commit.
-    fn apply_once(&mut self, incoming: Incoming<'_>) -> Result<Applied, LifecycleError> {
+    /// One attempt of [`Lifecycle::apply_committed`]: read (unless the caller has), transition,
+    /// commit.
+    fn apply_once(&mut self, incoming: Incoming<'_>, read: Option<Case>) -> Result<Applied, LifecycleError> {
         let Incoming { id, event, now, event_id, verified } = incoming;
-        let case = self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?;
+        let case = match read {
+            Some(case) => case,
+            None => self.store.get(id)?.ok_or(LifecycleError::Rejected(Rejection::UnknownCase))?,
+        };
         self.check_clock(now)?;
         let engine = self.engine(&case.bundle_hash)?;
         let env = Env { engine: &engine, identities: self.identities.as_ref() };
@@ -366,7 +376,11 @@ impl<S: CaseStore> Lifecycle<S> {
         self.check_clock(now)?;
         let mut changed = Vec::new();
         for case in self.store.list(true)? {
-            match self.apply(&case.id, &Event::Tick, now, None) {
+            // The listed case is the stored one: the tick starts from it rather than reading
+            // each pending case a second time (a query and a decode on a database store).
+            let id = case.id.clone();
+            let incoming = Incoming { id: &id, event: &Event::Tick, now, event_id: None, verified: None };
+            match self.apply_from(incoming, Some(case)).and_then(Applied::into_result) {
                 Ok((c, receipts)) if !receipts.is_empty() => changed.push(c),
                 Ok(_) => {}
                 Err(LifecycleError::Rejected(_)) => {}
