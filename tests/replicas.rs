@@ -221,18 +221,8 @@ fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
     eprintln!("approve on B -> waiter on A woken, over {} cases: p50 {:?}, p99 {:?}", latencies.len(), p(50), p(99));
 }
 
-/// Each timeout fires once when two replicas' clocks pass it at once: two lifecycles on two
-/// handles of one database tick the same due cases concurrently; the store's version check
-/// refuses the slower commit, and the retried tick finds nothing due on the timed-out case.
-#[test]
-fn a_timeout_fires_once_when_two_replicas_tick_past_it() {
-    use aarm::cases::lifecycle::identity::NoIdentityService;
-    use aarm::cases::lifecycle::service::Lifecycle;
-    use aarm::cases::store::any::AnyStore;
-    use aarm::cases::store::CaseStore;
-    use std::sync::Arc;
-
-    let Some(url) = pg::database() else { return };
+/// A bundle whose payments above 100 wait for one approver, and are denied after 10 minutes.
+fn timeout_bundle() -> Vec<u8> {
     const POLICY: &str = r#"
 policy p version "1"
 settings { default allow }
@@ -245,7 +235,22 @@ rule big on pay priority 10 {
     let loaded = aarm::compiler::load_sources(vec![("p.aarm".into(), POLICY.into())]);
     let compiled = aarm::compiler::compile(&loaded);
     let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
-    let bytes = aarm::runtime::bundle::encode(&program, None).unwrap();
+    aarm::runtime::bundle::encode(&program, None).unwrap()
+}
+
+/// Each timeout fires once when two replicas' clocks pass it at once: two lifecycles on two
+/// handles of one database tick the same due cases concurrently; the store's version check
+/// refuses the slower commit, and the retried tick finds nothing due on the timed-out case.
+#[test]
+fn a_timeout_fires_once_when_two_replicas_tick_past_it() {
+    use aarm::cases::lifecycle::identity::NoIdentityService;
+    use aarm::cases::lifecycle::service::Lifecycle;
+    use aarm::cases::store::any::AnyStore;
+    use aarm::cases::store::CaseStore;
+    use std::sync::Arc;
+
+    let Some(url) = pg::database() else { return };
+    let bytes = timeout_bundle();
     let lifecycle = || {
         let engine = aarm::runtime::engine::Engine::load(&bytes, &[], false).unwrap();
         let store = AnyStore::open(Path::new(&url), true).unwrap();
@@ -345,19 +350,7 @@ fn a_tick_from_a_stale_listing_never_overwrites_what_another_writer_resolved() {
     }
 
     const NOW: i64 = 1_790_000_000;
-    const POLICY: &str = r#"
-policy p version "1"
-settings { default allow }
-tool pay { amount: Int }
-rule big on pay priority 10 {
-  when params.amount > 100
-  step_up { approvers 1 of ["a@corp.com"] timeout 10m -> deny }
-}
-"#;
-    let loaded = aarm::compiler::load_sources(vec![("p.aarm".into(), POLICY.into())]);
-    let compiled = aarm::compiler::compile(&loaded);
-    let program = compiled.program.unwrap_or_else(|| panic!("{:?}", compiled.checked.diagnostics));
-    let bytes = aarm::runtime::bundle::encode(&program, None).unwrap();
+    let bytes = timeout_bundle();
     let engine = aarm::runtime::engine::Engine::load(&bytes, &[], false).unwrap();
     let hash = engine.bundle_hash().to_string();
     let mut lc = Lifecycle::new(StaleListing::default(), Box::new(NoIdentityService));
