@@ -65,13 +65,15 @@ pub fn check(loaded: &Loaded) -> Checked {
     Checked { bundle: if has_errors { None } else { Some(c.bundle) }, diagnostics, index }
 }
 
-/// A declaration table that "did you mean" draws names from.
+/// A table of names that "did you mean" draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
     Tools,
     Evidence,
     Groups,
     Fns,
+    /// The rules' bare and qualified names, for tests' `rule NAME`.
+    Rules,
 }
 
 /// Where a name was declared, for "first declared here" labels.
@@ -97,11 +99,9 @@ pub(crate) struct Checker<'a> {
     rule_qualified: Map<String, ir::RuleId>,
     /// E0026 is reported once per bundle.
     rule_limit_reported: bool,
-    /// "Did you mean" answers already computed over a declaration table, by table and its size
+    /// "Did you mean" answers already computed over a table of names, by table and its size
     /// then by the misspelt name (see [`Checker::suggest_declared`]).
     suggestions: Map<(Table, usize), Map<String, Option<String>>>,
-    /// The same for rule names in tests, by the number of rules and the name written.
-    rule_suggestions: Map<(usize, String), Option<String>>,
     pub(crate) index: Index,
 }
 
@@ -183,7 +183,6 @@ impl<'a> Checker<'a> {
             rule_qualified: Map::default(),
             rule_limit_reported: false,
             suggestions: Map::default(),
-            rule_suggestions: Map::default(),
             index: Index::default(),
         }
     }
@@ -535,9 +534,9 @@ impl<'a> Checker<'a> {
         did_you_mean(wrong, names).map(str::to_string)
     }
 
-    /// [`Self::suggest`] over the names of a declaration table, remembered: a misspelt name is
-    /// often written many times (every rule and test on a tool whose declaration failed), and the
-    /// answer depends only on the name and the table. The tables only ever grow (nothing is removed
+    /// [`Self::suggest`] over the names of a table, remembered: a misspelt name is often written
+    /// many times (every rule and test on a tool whose declaration failed), and the answer
+    /// depends only on the name and the table. The tables only ever grow (nothing is removed
     /// from them), so a table's size says which names it holds.
     pub(crate) fn suggest_declared(&mut self, table: Table, wrong: &str) -> Option<String> {
         let size = match table {
@@ -545,6 +544,7 @@ impl<'a> Checker<'a> {
             Table::Evidence => self.evidence.len(),
             Table::Groups => self.groups.len(),
             Table::Fns => self.fns.len(),
+            Table::Rules => self.bundle.rules.len(),
         };
         if let Some(known) = self.suggestions.get(&(table, size)).and_then(|m| m.get(wrong)) {
             return known.clone();
@@ -554,6 +554,11 @@ impl<'a> Checker<'a> {
             Table::Evidence => self.suggest(wrong, self.evidence.keys()),
             Table::Groups => self.suggest(wrong, self.groups.keys()),
             Table::Fns => self.suggest(wrong, self.fns.keys()),
+            // In the bundle's rule order, which is the same on every run (no sorting needed).
+            Table::Rules => {
+                did_you_mean(wrong, self.bundle.rules.iter().flat_map(|r| [r.name.as_str(), r.qualified_name.as_str()]))
+                    .map(str::to_string)
+            }
         };
         self.suggestions.entry((table, size)).or_default().insert(wrong.to_string(), found.clone());
         found

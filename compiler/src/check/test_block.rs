@@ -384,20 +384,6 @@ impl Checker<'_> {
         self.constant(file, value, &ty, &format!("evidence `{}`", name.name)).map(|v| (decl.id, v))
     }
 
-    /// The rule name (bare or qualified, in the bundle's rule order) closest to `written`,
-    /// remembered like [`Checker::suggest_declared`]: rules are only ever added, so their number
-    /// says which names there are.
-    fn suggest_rule(&mut self, written: &str) -> Option<String> {
-        let key = (self.bundle.rules.len(), written.to_string());
-        if let Some(known) = self.rule_suggestions.get(&key) {
-            return known.clone();
-        }
-        let names = self.bundle.rules.iter().flat_map(|r| [r.name.as_str(), r.qualified_name.as_str()]);
-        let found = did_you_mean(written, names).map(str::to_string);
-        self.rule_suggestions.insert(key, found.clone());
-        found
-    }
-
     fn resolve_rule_ref(&mut self, file: FileId, path: &[ast::Ident]) -> Option<ir::RuleId> {
         let span = match (path.first(), path.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
@@ -423,7 +409,7 @@ impl Checker<'_> {
                 Some(*one)
             }
             [] => {
-                let help = self.suggest_rule(&written).map(|c| format!("did you mean `{c}`?"));
+                let help = self.suggest_declared(Table::Rules, &written).map(|c| format!("did you mean `{c}`?"));
                 let mut d = Diagnostic::new(Code::UnknownRule, file, span, format!("no rule is named `{written}`"));
                 if let Some(help) = help {
                     d = d.with_help(help);
