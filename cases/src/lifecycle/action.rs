@@ -47,10 +47,10 @@ impl Serialize for CanonicalAction<'_> {
         match self.params {
             Some(Value::Object(params)) => {
                 let kept = params.iter().filter(|(k, _)| !self.ignored.iter().any(|i| i == *k));
-                map.serialize_entry("params", &SortedMembers(kept.collect()))?;
+                map.serialize_entry("params", &SortedMembers::new(kept))?;
             }
             Some(other) => map.serialize_entry("params", &Sorted(other))?,
-            None => map.serialize_entry("params", &SortedMembers(Vec::new()))?,
+            None => map.serialize_entry("params", &SortedMembers::new(std::iter::empty()))?,
         }
         map.serialize_entry("tool", &self.tool.map(Sorted))?;
         map.end()
@@ -63,7 +63,7 @@ struct Sorted<'a>(&'a Value);
 impl Serialize for Sorted<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
-            Value::Object(map) => SortedMembers(map.iter().collect()).serialize(s),
+            Value::Object(map) => SortedMembers::new(map.iter()).serialize(s),
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
@@ -76,16 +76,22 @@ impl Serialize for Sorted<'_> {
     }
 }
 
-/// An object's members, written sorted by name (a `serde_json::Map` has no repeated names).
+/// An object's members, sorted by name (a `serde_json::Map` has no repeated names).
 struct SortedMembers<'a>(Vec<(&'a String, &'a Value)>);
+
+impl<'a> SortedMembers<'a> {
+    fn new(members: impl Iterator<Item = (&'a String, &'a Value)>) -> Self {
+        let mut members: Vec<_> = members.collect();
+        members.sort_by(|a, b| a.0.cmp(b.0));
+        SortedMembers(members)
+    }
+}
 
 impl Serialize for SortedMembers<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut members = self.0.clone();
-        members.sort_by(|a, b| a.0.cmp(b.0));
-        let mut map = s.serialize_map(Some(members.len()))?;
-        for (k, v) in members {
-            map.serialize_entry(k, &Sorted(v))?;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(*k, &Sorted(v))?;
         }
         map.end()
     }
