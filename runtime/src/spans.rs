@@ -78,7 +78,7 @@ impl SpanTable {
 /// one space, and text longer than [`MAX_SPAN_TEXT`] bytes is cut at a character boundary and
 /// ends with `…`.
 pub fn span_text(source: &str) -> String {
-    let mut out = if source.is_ascii() { ascii_words(source) } else { words(source) };
+    let mut out = ascii_words(source).unwrap_or_else(|| words(source));
     if out.len() <= MAX_SPAN_TEXT {
         return out;
     }
@@ -110,11 +110,13 @@ fn words(source: &str) -> String {
     out
 }
 
-/// [`words`] of an ASCII source, byte by byte: a span's text is nearly always ASCII, and
+/// [`words`], byte by byte, of a source that is ASCII as far as it is read; `None` at the first
+/// other byte read (the caller then takes [`words`]). A span's text is nearly always ASCII, and
 /// decoding characters to test each for Unicode whitespace was most of the cost. The ASCII
 /// whitespace of `char::is_whitespace` is tab, line feed, vertical tab, form feed, carriage
-/// return and space.
-fn ascii_words(source: &str) -> String {
+/// return and space. Past the limit nothing more is read, so a long span is not scanned whole
+/// to learn whether it is ASCII.
+fn ascii_words(source: &str) -> Option<String> {
     let mut out = String::new();
     let mut gap = false;
     for &byte in source.as_bytes() {
@@ -125,13 +127,16 @@ fn ascii_words(source: &str) -> String {
         if out.len() > MAX_SPAN_TEXT {
             break;
         }
+        if !byte.is_ascii() {
+            return None;
+        }
         if gap && !out.is_empty() {
             out.push(' ');
         }
         gap = false;
         out.push(char::from(byte));
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
