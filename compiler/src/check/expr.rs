@@ -5,7 +5,7 @@
 //! and successive `when` lines; reading an optional that is proved becomes an explicit
 //! [`ExprKind::Unwrap`], and reading one that is not is error E0201 with the guard to add.
 
-use super::{builtin_context, builtin_context_field, identity_fields, to_u32, Checker, Table, BUILTIN_CONTEXT_NAMES};
+use super::{builtin_context_field, identity_fields, to_u32, Checker, Table, BUILTIN_CONTEXT_NAMES};
 use crate::index::Target;
 use crate::ir::{self, ActionField, Arith, ContextField, ExprKind, LocalId, Method, MethodOp};
 use crate::types::{Fit, Type};
@@ -606,7 +606,7 @@ impl Checker<'_> {
                     let ty = self.bundle.context_fields.get(id.index()).map(|f| f.ty.clone()).unwrap_or(Type::Error);
                     return ex(ExprKind::Context(ContextField::Declared(id)), ty, span);
                 }
-                let mut known: Vec<String> = builtin_context().iter().map(|(n, _, _)| n.to_string()).collect();
+                let mut known: Vec<String> = BUILTIN_CONTEXT_NAMES.iter().map(|n| n.to_string()).collect();
                 known.extend(self.bundle.context_fields.iter().map(|f| f.name.clone()));
                 let r = self.unknown_field(file, field, "`context`", known);
                 if let Some(d) = self.diags.last_mut() {

@@ -105,27 +105,18 @@ pub(crate) struct Checker<'a> {
     pub(crate) index: Index,
 }
 
-/// Built-in context fields and their types (docs/language.md, "What a rule can read").
-pub(crate) fn builtin_context() -> [(&'static str, ir::ContextField, Type); 5] {
-    [
-        ("original_request", ir::ContextField::OriginalRequest, Type::String),
-        (
-            "prior_actions",
-            ir::ContextField::PriorActions,
-            Type::list(Type::Record(vec![("tool".into(), Type::String), ("decision".into(), Type::String)])),
-        ),
-        ("data_classes", ir::ContextField::DataClasses, Type::set(Type::String)),
-        ("semantic_distance", ir::ContextField::SemanticDistance, Type::optional(Type::Decimal)),
-        ("now", ir::ContextField::Now, Type::Time),
-    ]
-}
-
-/// The names of [`builtin_context`], in its order.
+/// The names of the built-in context fields (docs/language.md, "What a rule can read"), in the
+/// order they are listed.
 pub(crate) const BUILTIN_CONTEXT_NAMES: [&str; 5] =
     ["original_request", "prior_actions", "data_classes", "semantic_distance", "now"];
 
-/// The entry of [`builtin_context`] named `name`, without building the others' types (every
-/// `context.FIELD` the checker reads looks one up).
+/// Built-in context fields and their types, in [`BUILTIN_CONTEXT_NAMES`]'s order.
+pub(crate) fn builtin_context() -> impl Iterator<Item = (&'static str, ir::ContextField, Type)> {
+    BUILTIN_CONTEXT_NAMES.into_iter().filter_map(|name| builtin_context_field(name).map(|(f, ty)| (name, f, ty)))
+}
+
+/// The built-in context field named `name` and its type: the one place their types are written.
+/// Built one at a time (every `context.FIELD` the checker reads looks one up).
 pub(crate) fn builtin_context_field(name: &str) -> Option<(ir::ContextField, Type)> {
     Some(match name {
         "original_request" => (ir::ContextField::OriginalRequest, Type::String),
@@ -159,7 +150,7 @@ pub type FieldTypes = Vec<(&'static str, Type)>;
 pub fn root_fields() -> (FieldTypes, FieldTypes) {
     (
         identity_fields().into_iter().map(|(n, _, t)| (n, t)).collect(),
-        builtin_context().into_iter().map(|(n, _, t)| (n, t)).collect(),
+        builtin_context().map(|(n, _, t)| (n, t)).collect(),
     )
 }
 
@@ -330,7 +321,6 @@ impl<'a> Checker<'a> {
                 self.bundle.tools.push(ir::Tool { name: t.name.name.clone(), fields, doc, loc });
             }
             ItemKind::Context(c) => {
-                let builtins = builtin_context();
                 let fields = self.field_decls(file, &c.fields, "context");
                 for path in self.redacted_paths(file, "context", &c.fields) {
                     if !self.bundle.settings.redact.context.contains(&path) {
@@ -338,7 +328,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 for (f, decl) in fields.into_iter().zip(&c.fields) {
-                    if builtins.iter().any(|(n, _, _)| *n == f.name) {
+                    if BUILTIN_CONTEXT_NAMES.contains(&f.name.as_str()) {
                         self.report(
                             Diagnostic::new(
                                 Code::DuplicateDeclaration,

@@ -774,7 +774,7 @@ fn repeated_unknown_rule_suggestions_are_the_same() {
 /// The one-field lookup and the names list agree with the table of built-in context fields.
 #[test]
 fn builtin_context_lookup_is_the_table() {
-    let table = super::builtin_context();
+    let table: Vec<_> = super::builtin_context().collect();
     assert_eq!(table.iter().map(|(n, _, _)| *n).collect::<Vec<_>>(), super::BUILTIN_CONTEXT_NAMES);
     for (name, field, ty) in table.iter().cloned() {
         assert_eq!(super::builtin_context_field(name), Some((field, ty)), "{name}");
