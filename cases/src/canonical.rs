@@ -985,6 +985,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// Nesting as deep as a request may carry it, and deeper: written directly as through the
+    /// tree, objects and arrays alternating.
+    #[test]
+    fn deep_nesting_is_written_as_through_the_tree() {
+        for depth in [1usize, 64, 128, 512] {
+            let mut v = serde_json::json!({"z": 1, "a": "\u{10000}"});
+            for i in 0..depth {
+                v = if i % 2 == 0 { serde_json::json!([v, i]) } else { serde_json::json!({"\u{ffff}": v, "b": null}) };
+            }
+            assert_eq!(to_canonical_json(&v).ok(), Some(canonical_json(&v)), "depth {depth}");
+        }
+    }
+
     #[test]
     fn raw_json_text_is_left_to_the_tree() {
         // Written directly it would be a string; `to_value` parses it instead.

@@ -169,6 +169,21 @@ mod tests {
         }
     }
 
+    /// At the limit, one byte either side of it, and with a two- or four-byte character
+    /// straddling the cut: what the early stop keeps is what the whole text gives.
+    #[test]
+    fn span_text_at_its_limit_is_the_one_of_the_whole_text() {
+        for len in MAX_SPAN_TEXT - 4..=MAX_SPAN_TEXT + 4 {
+            for tail in ["", " x", "\t\ny", "é", " é", "😀", "\u{a0}z", "  "] {
+                for head in ["a".repeat(len), format!("{} b", "a".repeat(len.saturating_sub(2)))] {
+                    let source = format!("{head}{tail}");
+                    assert_eq!(span_text(&source), span_text_reading_all(&source), "{source:?}");
+                    assert!(span_text(&source).len() <= MAX_SPAN_TEXT, "{source:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn span_text_is_one_line_and_bounded() {
         assert_eq!(span_text("a +\n    b"), "a + b");
