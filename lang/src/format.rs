@@ -14,6 +14,7 @@
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{lex, Token};
+use crate::parser::Parsed;
 use crate::span::{FileId, Span};
 use crate::token::Tok;
 use std::fmt;
@@ -43,7 +44,14 @@ impl std::error::Error for FormatError {}
 /// Formats one source file. Fails, changing nothing, when the parser reports any error (a tree
 /// recovered from errors is missing pieces of the file).
 pub fn format(src: &str) -> Result<String, FormatError> {
-    let parsed = crate::parse(FileId(0), src);
+    format_parsed(src, &crate::parse(FileId(0), src))
+}
+
+/// [`format`] for a caller that has already parsed `src` (as `crate::parse(FileId(0), src)`) and
+/// needs the tree too, so the text is not parsed twice: a round-trip check that compares the
+/// tree before and after. Given the parse of another text, the output is meaningless (but it
+/// never panics).
+pub fn format_parsed(src: &str, parsed: &Parsed) -> Result<String, FormatError> {
     let errors: Vec<Diagnostic> = parsed.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
     if !errors.is_empty() {
         return Err(FormatError { diagnostics: errors });

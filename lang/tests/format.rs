@@ -11,7 +11,7 @@
 
 mod common;
 
-use aarm_lang::format::{format, MAX_WIDTH};
+use aarm_lang::format::{format, format_parsed, MAX_WIDTH};
 use aarm_lang::FileId;
 use common::*;
 use proptest::prelude::*;
@@ -94,6 +94,21 @@ fn every_repository_file_formats_to_the_same_tree_idempotently() {
     }
     eprintln!("{formatted} repository files formatted");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `format_parsed` with a text's own parse is `format`; with the parse of another text (a caller's
+/// mistake) it returns something or an error, but never panics, whatever the two texts are.
+#[test]
+fn format_parsed_is_format_and_survives_a_mismatched_parse() {
+    let sources: Vec<String> =
+        repository_aarm_files().iter().take(40).map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    for a in &sources {
+        let parsed = aarm_lang::parse(FileId(0), a);
+        assert_eq!(format_parsed(a, &parsed).ok(), format(a).ok());
+        for b in &sources {
+            let _ = format_parsed(b, &parsed);
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------------------
