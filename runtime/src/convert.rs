@@ -114,6 +114,34 @@ pub fn convert_str(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Re
 /// conversion of the tree. [`convert_str`] gives it what [`crate::decode`] declines; tests compare
 /// the two.
 pub fn read_tree(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Result<Request, InputError> {
+    convert_read(schema, &read_request(text, limits)?, now, limits)
+}
+
+/// A request's text read into a JSON tree, for a host that edits the tree before it is decided
+/// (the server binds the caller's identity into it and adds the session's history), and what
+/// the tree lost on the way: the numbers whose digits an f64 does not keep. Deciding the edited
+/// tree with [`convert_read`] refuses those numbers as the text path does; writing the tree back
+/// to text would hand the engine the rounded number instead (`1000.0000000000000001` becomes
+/// `1000.0`, which slips under `> 1000`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadRequest {
+    /// The request as read; the host may edit it.
+    pub json: Json,
+    /// f64 bits of the numbers whose text had more digits than the f64 keeps.
+    lossy: HashSet<u64>,
+}
+
+impl From<Json> for ReadRequest {
+    /// A tree that lost nothing in reading (one a host built itself), as [`convert_value`]
+    /// takes it.
+    fn from(json: Json) -> ReadRequest {
+        ReadRequest { json, lossy: HashSet::new() }
+    }
+}
+
+/// Reads a request's text as [`read_tree`] does (its size, its depth, a repeated key), without
+/// converting it.
+pub fn read_request(text: &str, limits: &Limits) -> Result<ReadRequest, InputError> {
     if text.len() > limits.max_request_bytes {
         return Err(InputError {
             path: "$".into(),
@@ -123,7 +151,43 @@ pub fn read_tree(schema: &Schema, text: &str, now: i64, limits: &Limits) -> Resu
     let lossy = scan(text, effective_depth(limits))?;
     // Strict: an object repeating a key is refused at its path (see crate::json).
     let json: Json = crate::json::parse(text)?;
-    convert_checked(schema, &json, now, limits, &lossy)
+    Ok(ReadRequest { json, lossy })
+}
+
+/// Reads a JSON body strictly (not UTF-8, too deep, a repeated key: refused) and refuses a
+/// number whose digits an f64 does not keep, wherever it is. For bodies that are kept and decided
+/// on as trees with no schema at hand to say which numbers are `Decimal`s (a case event's facts):
+/// the tree would hold, and the policy would later see, a rounded copy of what was sent.
+pub fn read_exact(body: &[u8]) -> Result<Json, InputError> {
+    let text = crate::json::utf8(body)?;
+    let lossy = scan(text, MAX_DEPTH_CEILING)?;
+    let json = crate::json::parse(text)?;
+    match first_lossy(&json, &Path::Root, &lossy) {
+        Some(e) => Err(e),
+        None => Ok(json),
+    }
+}
+
+/// The first number of `json` (in document order) whose text the f64 rounded.
+fn first_lossy(json: &Json, path: &Path<'_>, lossy: &HashSet<u64>) -> Option<InputError> {
+    match json {
+        Json::Number(n) if !n.is_i64() && !n.is_u64() => {
+            n.as_f64().filter(|f| lossy.contains(&f.to_bits())).map(|_| {
+                path.error(format!(
+                    "the JSON number near {n} has more digits than a 64-bit float keeps; send it as a string"
+                ))
+            })
+        }
+        Json::Array(items) => items.iter().enumerate().find_map(|(i, v)| first_lossy(v, &path.index(i), lossy)),
+        Json::Object(map) => map.iter().find_map(|(k, v)| first_lossy(v, &path.key(k), lossy)),
+        Json::Null | Json::Bool(_) | Json::Number(_) | Json::String(_) => None,
+    }
+}
+
+/// Converts a request read by [`read_request`] (and perhaps edited since), refusing a `Decimal`
+/// whose digits the reading rounded.
+pub fn convert_read(schema: &Schema, read: &ReadRequest, now: i64, limits: &Limits) -> Result<Request, InputError> {
+    convert_checked(schema, &read.json, now, limits, &read.lossy)
 }
 
 /// Converts a parsed JSON request, validating it against `schema`. `now` (seconds since the

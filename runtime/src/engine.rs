@@ -375,6 +375,22 @@ impl Engine {
         }
     }
 
+    /// Reads a request's bytes (UTF-8, size, depth, repeated keys) for a host that edits it
+    /// before deciding it with [`Engine::decide_read`]; see [`convert::ReadRequest`].
+    pub fn read(&self, body: &[u8]) -> Result<convert::ReadRequest, InputError> {
+        convert::read_request(crate::json::utf8(body)?, &self.limits)
+    }
+
+    /// [`Engine::decide_json`] for a request read by [`Engine::read`] and edited since: a
+    /// `Decimal` whose digits the reading rounded is refused (`input.invalid`) as the text path
+    /// refuses it, never decided on rounded.
+    pub fn decide_read(&self, read: &convert::ReadRequest, now: i64) -> Decision {
+        match convert::convert_read(&self.program.schema, read, now, &self.limits) {
+            Ok(req) => self.decide(&req),
+            Err(e) => self.input_invalid(&e, now),
+        }
+    }
+
     /// The `input.invalid` deny of a request that could not be read, decided at `now`.
     /// The message never quotes a value inside a field marked `@redact` (receipts record it).
     pub fn input_invalid(&self, error: &InputError, now: i64) -> Decision {

@@ -38,7 +38,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Value, InputError> {
 }
 
 /// The bytes as text, or an [`InputError`] at `$` naming the offset of the first invalid byte.
-fn utf8(bytes: &[u8]) -> Result<&str, InputError> {
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, InputError> {
     std::str::from_utf8(bytes).map_err(|e| InputError {
         path: "$".into(),
         message: format!("the text is not valid UTF-8 (byte {}): send JSON encoded as UTF-8", e.valid_up_to()),

@@ -4,7 +4,7 @@
 //! is exactly the reference reader's request, and it never accepts what the reference refuses.
 //! `convert_str` (the two together) answers as the reference does, refusals word for word.
 
-use aarm_runtime::convert::{convert_str, read_tree, Limits};
+use aarm_runtime::convert::{convert_read, convert_str, read_exact, read_request, read_tree, Limits};
 use aarm_runtime::decode;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use proptest::prelude::*;
@@ -534,4 +534,51 @@ fn a_request_finds_its_tool_among_many() {
     let text = r#"{"action":{"tool":"tool_40","params":{"x":1}}}"#;
     assert!(agree_in(&schema, text, &Limits::default()));
     assert_eq!(convert_str(&schema, text, NOW, &Limits::default()).expect("undeclared").tool_index, None);
+}
+
+// ------------------------------------------------------------------------------------------------
+// A request read, edited by its host, then decided (`read_request` + `convert_read`), as the
+// server does when it binds the caller's agent into the body.
+
+proptest! {
+    /// The edit keeps the refusal of a `Decimal` whose digits the reading rounded: the edited
+    /// tree is refused at the same path with the same words as the text, where writing the tree
+    /// back to text (what the server did) hands the converter the rounded number, and it is taken.
+    #[test]
+    fn an_edited_read_request_still_refuses_a_rounded_decimal(whole in 0u64..100_000, digits in "[0-9]{17,30}") {
+        let amount = format!("{whole}.{digits}1");
+        let text = format!(
+            r#"{{"action":{{"tool":"transfer_funds","params":{{"amount":{amount},"currency":"EUR","recipient":"acme"}}}}}}"#
+        );
+        let limits = Limits::default();
+        let refused = read_tree(&schema(), &text, NOW, &limits).expect_err("a rounded Decimal in the text");
+        prop_assert_eq!(&refused.path, "$.action.params.amount");
+        let mut read = read_request(&text, &limits).expect("the text reads");
+        read.json["identity"] = serde_json::json!({ "agent": "bound-by-the-host" });
+        prop_assert_eq!(convert_read(&schema(), &read, NOW, &limits).expect_err("still refused"), refused);
+        prop_assert!(convert_str(&schema(), &read.json.to_string(), NOW, &limits).is_ok(), "the hazard this guards against");
+    }
+}
+
+/// `read_exact` (a case event's body) refuses a number an f64 rounds wherever it sits, naming
+/// its path, and takes every number an f64 keeps; it refuses what the strict reader refuses.
+#[test]
+fn read_exact_refuses_a_rounded_number_anywhere_and_keeps_the_rest() {
+    for (text, path) in [
+        (r#"{"limit":1000.0000000000000001}"#, "$.limit"),
+        (r#"{"a":{"b":[1,2,0.10000000000000000001]}}"#, "$.a.b[2]"),
+        (r#"{"ok":0.5,"x":[{"y":123456789.123456789123}]}"#, "$.x[0].y"),
+    ] {
+        let e = read_exact(text.as_bytes()).expect_err(text);
+        assert_eq!(e.path, path, "{text}");
+        assert!(e.message.contains("send it as a string"), "{e}");
+    }
+    let kept =
+        r#"{"a":0.1,"b":1e3,"c":-2.5E-3,"d":9223372036854775807,"e":18446744073709551615,"f":0.30000000000000004}"#;
+    assert_eq!(
+        read_exact(kept.as_bytes()).expect("every number kept"),
+        serde_json::from_str::<serde_json::Value>(kept).unwrap()
+    );
+    assert_eq!(read_exact(br#"{"a":1,"a":2}"#).expect_err("repeated key").path, "$.a");
+    assert!(read_exact(b"{\"a\":\"\xff\"}").expect_err("not UTF-8").message.contains("UTF-8"));
 }

@@ -28,7 +28,9 @@ use aarm_cases::lifecycle::service::LifecycleError;
 use aarm_cases::redact::RedactionKey;
 use aarm_cases::store::service::{with_receipt, DenialDraft};
 use aarm_cases::store::CaseStore;
+use aarm_runtime::convert::{InputError, ReadRequest};
 use aarm_runtime::decision::{codes, Decision, Effect};
+use aarm_runtime::engine::Engine;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -110,19 +112,22 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<V
     let now = records.cases.now();
     // One path for every body: readable or not, it is bound to the caller, counted in its
     // session, recorded and answered by the code below; an unreadable one is decided `deny`.
-    let (mut request, unreadable) = read_request(body);
-    let session = bind_identity(&mut request, p)?;
+    let (mut read, unreadable) = read_request(&engine, body);
+    let session = bind_identity(&mut read.json, p)?;
     let refused = match (unreadable, &session) {
         (Some(e), _) => Some((codes::INPUT_INVALID, e.to_string())),
-        (None, Some(session)) => fill_prior_actions(&access.sessions, &mut request, &p.id, session).err(),
+        (None, Some(session)) => fill_prior_actions(&access.sessions, &mut read.json, &p.id, session).err(),
         (None, None) => None,
     };
     let decision = match refused {
         // Without the session's whole history the policy cannot be asked: deny.
         Some((code, message)) => Decision::fail_closed(code, message, engine.default_policy()).timed(now, None),
-        None => engine.decide_json(&request.to_string(), now),
+        // The tree as read and edited, not its text written again: a number the reading
+        // rounded must be refused, not decided on rounded (ReadRequest).
+        None => engine.decide_read(&read, now),
     }
     .identify();
+    let request = read.json;
     let tool = text(&request, &["action", "tool"]).to_string();
     // Read before the request is handed to the case store; only when decision lines are kept.
     let telemetry = &committed.telemetry;
@@ -216,16 +221,17 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<V
     Ok(to_json(&decision, case.as_ref(), action_hash, receipt.as_deref()))
 }
 
-/// The body as JSON, and why it cannot be decided on. A body that is not UTF-8, not JSON, or
-/// repeats a key is `input.invalid`; what can still be read of it (bad bytes replaced, the last
-/// copy of a repeated key) is returned, only so that the agent it names is bound and its session
-/// charged exactly as for any other body, never to be decided on.
-fn read_request(body: &[u8]) -> (Value, Option<aarm_runtime::convert::InputError>) {
-    match aarm_runtime::json::parse_bytes(body) {
-        Ok(request) => (request, None),
+/// The body as read by the engine, and why it cannot be decided on. A body that is not UTF-8,
+/// not JSON, too large or too deep, or repeats a key is `input.invalid`; what can still be read
+/// of it (bad bytes replaced, the last copy of a repeated key) is returned, only so that the
+/// agent it names is bound and its session charged exactly as for any other body, never to be
+/// decided on.
+fn read_request(engine: &Engine, body: &[u8]) -> (ReadRequest, Option<InputError>) {
+    match engine.read(body) {
+        Ok(read) => (read, None),
         Err(e) => {
             let readable = serde_json::from_str(&String::from_utf8_lossy(body)).unwrap_or(Value::Null);
-            (readable, Some(e))
+            (ReadRequest::from(readable), Some(e))
         }
     }
 }

@@ -257,12 +257,14 @@ async fn answer(request: reqwest::RequestBuilder, facts: &[String]) -> TryResult
             Err(e) => return failed(codes::UNREACHABLE, format!("the answer broke off: {e}")),
         }
     }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
+    // Read as strictly as an agent's request: a repeated key or a number an f64 would round
+    // is not an answer (the case keeps the tree, and the policy decides on it).
+    match aarm_runtime::convert::read_exact(&body) {
         Ok(serde_json::Value::Object(members)) => {
             TryResult::Answered { values: members.into_iter().filter(|(k, _)| facts.iter().any(|f| f == k)).collect() }
         }
         Ok(_) => failed(codes::INVALID, "the answer is not a JSON object".into()),
-        Err(e) => failed(codes::INVALID, format!("the answer is not JSON: {e}")),
+        Err(e) => failed(codes::INVALID, format!("the answer is not JSON that can be kept exactly: {e}")),
     }
 }
 

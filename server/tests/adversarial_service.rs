@@ -257,3 +257,74 @@ async fn an_unreadable_case_is_quarantined_and_the_others_move_on() {
     let (_, case) = d.get(&format!("/v1/cases/{timing_out}"), "tok-ops").await;
     assert_eq!(case["state"], "denied", "{case}");
 }
+
+/// A payment whose amount is a `Decimal`: `big` denies over 1000, anything else is allowed; a
+/// payout waits for the bank's `balance` (a `Decimal` fact) and is denied under 1000.
+const DECIMAL: &str = r#"
+policy pay version "1"
+tool pay { amount: Decimal }
+rule big on pay {
+  when params.amount > 1000
+  deny
+  reason "pay.big" "too much"
+}
+rule rest on pay { allow }
+
+evidence balance: Decimal from "bank"
+tool payout { amount: Int }
+rule payout_wait on payout priority 90 {
+  when evidence.balance is not set
+  defer { need balance  timeout 1h -> deny }
+}
+rule payout_low on payout priority 80 {
+  when evidence.balance < 1000
+  deny
+  reason "payout.low" "the balance is too low"
+}
+rule payout_ok on payout { allow }
+"#;
+
+/// A number with more digits than a 64-bit float keeps is refused over HTTP as it is in-process
+/// (`Engine::decide_json`): the server must decide on the digits the agent sent, never on a
+/// rounded copy it made while reading the body (`1000.0000000000000001` read as `1000.0` slips
+/// under `> 1000`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_rounded_while_reading_the_body_is_not_decided_on() {
+    let d = Deployment::start_with("adv-rounded", DECIMAL, |_| {}).await;
+    for amount in ["1000.0000000000000001", "1000.00000000000000000000001", "0.10000000000000000001"] {
+        let text = format!(r#"{{"action":{{"tool":"pay","params":{{"amount":{amount}}}}}}}"#);
+        let (status, body) = d.post_raw("/v1/decide", "agent-token", text.into_bytes(), &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (body["decision"].as_str(), body["reason"]["code"].as_str()),
+            (Some("deny"), Some("input.invalid")),
+            "{amount}: {body}"
+        );
+    }
+    // A case event's facts are kept and decided on as a tree: a balance it would round up to
+    // 1000 (`999.99999999999999999`) is refused at its path, and the case does not change.
+    let payout = d.decide(json!({ "action": { "tool": "payout", "params": { "amount": 5 } } })).await;
+    assert_eq!(payout["decision"], "defer", "{payout}");
+    let id = case_id(&payout);
+    let before = d.snapshot().await;
+    let facts = br#"{"balance":999.99999999999999999}"#.to_vec();
+    let (status, body) = d.post_raw(&format!("/v1/cases/{id}/evidence"), "agent-token", facts, &[]).await;
+    assert_eq!((status, body["reason"].as_str()), (400, Some("input.invalid")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("$.balance"), "{body}");
+    assert_eq!(d.snapshot().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decimal_sent_as_a_string_is_decided_on_exactly() {
+    let d = Deployment::start_with("adv-exact", DECIMAL, |_| {}).await;
+    // The same amount as a string is exact, and decided on.
+    let (status, body) = d
+        .post_raw(
+            "/v1/decide",
+            "agent-token",
+            br#"{"action":{"tool":"pay","params":{"amount":"1000.0000000000000001"}}}"#.to_vec(),
+            &[],
+        )
+        .await;
+    assert_eq!((status, body["reason"]["code"].as_str()), (200, Some("pay.big")), "{body}");
+}

@@ -23,6 +23,8 @@ evidence huge_ok: Bool from "huge"
 evidence typed_ok: Bool from "wrong_type"
 evidence slow_ok: Bool from "slow"
 evidence moved_ok: Bool from "redirect"
+evidence twice_ok: Bool from "twice"
+evidence rounded_margin: Decimal from "rounded"
 evidence manual_ok: Bool from "ticket_system"
 evidence sure: Bool from "requester"
 evidence left_ok: Bool from "left"
@@ -50,8 +52,8 @@ rule rotate_closed on rotate priority 50 {
 rule rotate_ok on rotate { allow }
 
 rule patch_all on patch priority 60 {
-  when evidence.huge_ok is not set or evidence.typed_ok is not set or evidence.slow_ok is not set or evidence.moved_ok is not set or evidence.manual_ok is not set
-  defer { need huge_ok, typed_ok, slow_ok, moved_ok, manual_ok  timeout 1h -> deny  attempts 5 -> deny }
+  when evidence.huge_ok is not set or evidence.typed_ok is not set or evidence.slow_ok is not set or evidence.moved_ok is not set or evidence.twice_ok is not set or evidence.rounded_margin is not set or evidence.manual_ok is not set
+  defer { need huge_ok, typed_ok, slow_ok, moved_ok, twice_ok, rounded_margin, manual_ok  timeout 1h -> deny  attempts 5 -> deny }
 }
 rule patch_ok on patch { allow }
 
@@ -154,6 +156,10 @@ async fn answer(State(s): State<Source>, Path(path): Path<String>, headers: Head
         "facts" => (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
         "huge" => format!("{{\"huge_ok\": true, \"pad\": \"{}\"}}", "x".repeat(1024 * 1024)).into_response(),
         "wrong_type" => axum::Json(json!({ "typed_ok": "yes" })).into_response(),
+        // Two values for one fact: which one would the case keep?
+        "twice" => r#"{"twice_ok": false, "twice_ok": true}"#.into_response(),
+        // More digits than an f64 keeps: the case would keep, and decide on, 1000.0.
+        "rounded" => r#"{"rounded_margin": 999.99999999999999999}"#.into_response(),
         "slow" => {
             // Far past the source's timeout: the service gives up, this never has to finish.
             tokio::time::sleep(Duration::from_secs(600)).await;
@@ -189,6 +195,14 @@ url = "{u}/huge"
 [evidence.sources.wrong_type]
 kind = "http"
 url = "{u}/wrong_type"
+
+[evidence.sources.twice]
+kind = "http"
+url = "{u}/twice"
+
+[evidence.sources.rounded]
+kind = "http"
+url = "{u}/rounded"
 
 [evidence.sources.slow]
 kind = "http"
@@ -379,6 +393,8 @@ async fn hostile_sources_are_failed_tries_never_facts_and_never_followed() {
     let expected: std::collections::BTreeMap<String, String> = [
         ("huge", "source.too_large"),
         ("wrong_type", "source.invalid"),
+        ("twice", "source.invalid"),
+        ("rounded", "source.invalid"),
         ("slow", "source.timeout"),
         ("redirect", "source.status"),
     ]

@@ -135,12 +135,13 @@ impl IdPost {
     }
 }
 
-/// An event's body: empty, or a JSON object read strictly (a repeated key is `input.invalid`).
+/// An event's body: empty, or a JSON object read strictly (a repeated key, or a number an f64
+/// would round, is `input.invalid`: the case keeps and decides on the tree).
 fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Map::new());
     }
-    match aarm_runtime::json::parse_bytes(body)? {
+    match aarm_runtime::convert::read_exact(body)? {
         Value::Object(m) => Ok(m),
         _ => Err(ApiError::BadRequest("the body must be a JSON object".into())),
     }
