@@ -78,3 +78,50 @@ fn case_list_and_tick_skip_an_unreadable_case_and_say_so() {
     let shown: Value = serde_json::from_slice(&run(&["case", "show", &fine]).stdout).unwrap();
     assert_eq!(shown["state"], "denied", "{shown}");
 }
+
+/// `case provide` keeps the fact with the case as JSON: a number with more digits than an f64
+/// keeps is refused (it would be kept, and decided on, rounded: `999.99999999999999999` becomes
+/// `1000.0` and passes `< 1000`), and so is a repeated key; the same digits as a string are exact.
+#[test]
+fn case_provide_refuses_a_number_it_would_round() {
+    let dir = common::scratch_with_policy(
+        "adversarial",
+        "provide-rounded",
+        r#"policy pay version "1"
+tool payout { amount: Int }
+evidence balance: Decimal from "bank"
+rule wait on payout priority 90 {
+  when evidence.balance is not set
+  defer { need balance  timeout 1h -> deny }
+}
+rule low on payout priority 80 {
+  when evidence.balance < 1000
+  deny
+}
+rule ok on payout { allow }
+"#,
+    );
+    std::fs::write(dir.join("r.json"), r#"{"action":{"tool":"payout","params":{"amount":5}}}"#).unwrap();
+    let run = |args: &[&str]| aarm().args(args).current_dir(&dir).output().unwrap();
+    let built = run(&["build", "p.aarm", "-o", "p.aarmb"]);
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let opened = run(&["case", "open", "--store", "cases.db", "--bundle", "p.aarmb", "--input", "r.json"]);
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    let case = serde_json::from_slice::<Value>(&opened.stdout).unwrap()["case"].as_str().unwrap().to_string();
+    let provide = |fact: &str| run(&["case", "provide", &case, fact, "--by", "bank-bot", "--store", "cases.db"]);
+    for fact in ["balance=999.99999999999999999", r#"balance={"x":1,"x":2}"#] {
+        let out = provide(fact);
+        assert!(!out.status.success(), "{fact} was taken");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("kept exactly"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let shown = run(&["case", "show", &case, "--store", "cases.db"]);
+    assert_eq!(serde_json::from_slice::<Value>(&shown.stdout).unwrap()["state"], "pending_evidence");
+    let out = provide(r#"balance="999.99999999999999999""#);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = run(&["case", "show", &case, "--store", "cases.db"]);
+    assert_eq!(serde_json::from_slice::<Value>(&shown.stdout).unwrap()["state"], "denied");
+}

@@ -363,7 +363,9 @@ fn run_inner(cmd: &CaseCommand) -> Result<u8, String> {
         }
         CaseCommand::Provide { id, fact, by, common } => {
             let (name, json) = fact.split_once('=').ok_or_else(|| format!("expected NAME=JSON, found {fact:?}"))?;
-            let value = aarm_runtime::json::parse(json).map_err(|e| format!("the value of {name} is not JSON: {e}"))?;
+            // Kept as JSON with the case: a number an f64 would round is refused, as over HTTP.
+            let value = aarm_runtime::convert::read_exact(json.as_bytes())
+                .map_err(|e| format!("the value of {name} is not JSON that can be kept exactly: {e}"))?;
             event(common, id, Event::Provide { name: name.to_string(), value, by: by.clone() })
         }
         CaseCommand::Revalidate { id, by, valid_until, common } => {
