@@ -97,6 +97,9 @@ impl Checker<'_> {
         let mut graph: DiGraph<FnId, ()> = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..self.bundle.fns.len()).map(|i| graph.add_node(FnId(to_u32(i)))).collect();
         for (i, f) in self.bundle.fns.iter().enumerate() {
+            if self.is_spliced(i) {
+                continue;
+            }
             let mut callees = Vec::new();
             collect_calls(&f.body, &mut callees);
             for c in callees {

@@ -118,6 +118,8 @@ pub(crate) struct Checker<'a> {
     pub(crate) index: Index,
     /// Whether std modules' function bodies come from the per-process cache (`std_bodies`).
     std_cache: bool,
+    /// The functions whose bodies were spliced from that cache, by ranges of ids.
+    spliced: Vec<std::ops::Range<usize>>,
 }
 
 /// The names of the built-in context fields (docs/language.md, "What a rule can read"), in the
@@ -191,6 +193,7 @@ impl<'a> Checker<'a> {
             suggestions: Map::default(),
             index: Index::default(),
             std_cache: true,
+            spliced: Vec::new(),
         }
     }
 

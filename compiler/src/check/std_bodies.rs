@@ -110,6 +110,7 @@ impl Checker<'_> {
                 return None;
             }
         }
+        self.spliced.push(first..first + declared.len());
         for (j, (body, locals)) in std.bodies.iter().enumerate() {
             let mut body = body.clone();
             shift_calls(&mut body, shift);
@@ -125,6 +126,17 @@ impl Checker<'_> {
             self.index.typed(file, *span, ty);
         }
         Some(declared.len())
+    }
+}
+
+impl Checker<'_> {
+    /// Whether function `i` of the bundle has a spliced std body. Such a body calls only its own
+    /// module's functions and reported nothing when checked alone, so the later passes over
+    /// bodies can pass it by: the E0211 literal check (its literals and the sinks of the
+    /// functions it calls are the module's own) and the call-cycle check (no call leaves the
+    /// module, whose functions form no cycle, so no cycle goes through it).
+    pub(super) fn is_spliced(&self, i: usize) -> bool {
+        self.spliced.iter().any(|r| r.contains(&i))
     }
 }
 
