@@ -81,6 +81,33 @@ fn collisions_check_the_same() {
     }
 }
 
+/// A std module reached before a file that declares one of its functions' names again (the std
+/// function is the one the name refers to, so its bodies are spliced; the file's is the
+/// duplicate), and a file that calls them both ways.
+#[test]
+fn a_std_module_before_a_duplicate_checks_the_same() {
+    let dir = std::env::temp_dir().join(format!("aarm-std-bodies-{}", std::process::id()));
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("a.aarm"),
+        "policy p version \"1\"\nuse std.time\nuse std.risk\nuse ../b\nrule r on * { when within(1h, 2h) and weekday_in(context.now, \"UTC\", 1, 5) deny reason \"x\" \"y\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.aarm"),
+        "fn within(d: Duration, l: Duration) -> Bool = false\nfn at_least(a: Int) -> Bool = a > 1\nfn c() -> Bool = is_weekend(context.now, \"Nowhere/Zone\")\n",
+    )
+    .unwrap();
+    let loaded = load(std::slice::from_ref(&root)).unwrap();
+    let order: Vec<&str> = loaded.modules.iter().map(|m| loaded.sources.name(m.file)).collect();
+    assert!(order.len() == 4 && order[3].ends_with("b.aarm"), "{order:?}");
+    same(&loaded, "std before a duplicate");
+    let codes: Vec<&str> = check(&loaded).diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert!(codes.contains(&"E0104") && codes.contains(&"E0211"), "{codes:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 const USES: [&str; 5] = ["use std.net\n", "use std.risk\n", "use std.text\n", "use std.time\n", "use std.nope\n"];
 const NAMES: [&str; 10] = [
     "words",
