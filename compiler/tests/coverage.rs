@@ -102,7 +102,7 @@ fn bump(c: &Cell<usize>) {
 }
 
 fn check_request(engines: &Engines, req: &Request, stats: &Stats) -> Result<(), TestCaseError> {
-    let ir = &engines.built.ir;
+    let ir = &engines.ir;
     let mut coverage = Coverage::new(ir);
     let decision = coverage.decide(ir, req, HASH);
     prop_assert_eq!(&decision, &interpret::decide(ir, req, HASH));

@@ -579,6 +579,36 @@ fn vm_agrees_with_the_reference_interpreter() {
     }
 }
 
+/// `Engines` builds its engine from the compiled program and the encoded bundle's hash, not by
+/// decoding the bytes: on generated policies (general and of the index's shape), decoding the
+/// bytes gives back that very program and hash, and the engine a host loads from them decides
+/// every request as the `Engines` engine does.
+#[test]
+fn the_engines_are_the_loaded_bundles() {
+    let mut runner = common::runner(200, 1000);
+    let checked = Cell::new(0usize);
+    let result = runner.run(&(bytes(), any::<bool>()), |(bytes, indexed)| {
+        let (src, requests) = case(&bytes, indexed, 4);
+        let Ok(engines) = Engines::new(&src) else { return Ok(()) };
+        let built = compile_ok(&src);
+        let (info, program) = aarm_runtime::bundle::decode(&built.bytes, &[], false).unwrap();
+        prop_assert_eq!(&program, &built.program);
+        prop_assert_eq!(engines.engine.program(), &built.program);
+        prop_assert_eq!(info.hash_string(), engines.engine.bundle_hash());
+        let loaded = built.engine().unwrap();
+        for json in &requests {
+            let Ok(req) = loaded.convert(json, NOW) else { continue };
+            prop_assert_eq!(engines.engine.decide(&req), loaded.decide(&req), "{}", json);
+            checked.set(checked.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(checked.get() > 100, "too few requests compared: {}", checked.get());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rule index (`runtime/src/index.rs`): many same-shape rules on one tool
 

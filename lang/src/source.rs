@@ -14,12 +14,14 @@ pub struct SourceFile {
     /// Where each line starts, built on first use: most runs never render a diagnostic with a
     /// line number, and every file of a run (std modules included) is added to the map.
     line_starts: OnceLock<Vec<u32>>,
+    /// Whether the text is all ASCII (a column is then a byte count), found on first use.
+    ascii: OnceLock<bool>,
 }
 
 impl SourceFile {
     /// A file; its line index is built when a line is first asked for (see [`Self::line_col`]).
     pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        SourceFile { name: name.into(), text: text.into(), line_starts: OnceLock::new() }
+        SourceFile { name: name.into(), text: text.into(), line_starts: OnceLock::new(), ascii: OnceLock::new() }
     }
 
     /// The offset of the start of every line. Searching for the newlines (memchr) rather than
@@ -41,7 +43,13 @@ impl SourceFile {
         };
         let start = line_starts.get(line).copied().unwrap_or(0) as usize;
         let offset = (offset as usize).min(self.text.len());
-        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset.saturating_sub(start));
+        // In ASCII text a character is a byte: no need to count the line's characters (code
+        // generation asks for the column of every expression it keeps a span of).
+        let col = if *self.ascii.get_or_init(|| self.text.is_ascii()) {
+            offset.saturating_sub(start)
+        } else {
+            self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset.saturating_sub(start))
+        };
         (line + 1, col + 1)
     }
 
@@ -107,6 +115,31 @@ mod tests {
         // `d` is after a two-byte character: byte 7, character column 4
         assert_eq!(f.line_col(7), (2, 4));
         assert_eq!(f.line_col(1000), (3, 1));
+    }
+
+    /// The former `line_col`, which counted the characters of every line: the reference.
+    fn line_col_counting(f: &SourceFile, offset: u32) -> (usize, usize) {
+        let line_starts = f.line_starts();
+        let line = match line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = line_starts.get(line).copied().unwrap_or(0) as usize;
+        let offset = (offset as usize).min(f.text.len());
+        let col = f.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset.saturating_sub(start));
+        (line + 1, col + 1)
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut gives the columns counting characters gives, at every offset (on
+        /// a character boundary or not, past the end too), in ASCII text and in text that is not.
+        #[test]
+        fn line_col_is_the_character_count(text in "[a-c\\n é\r\t€]{0,40}|[ -~\\n]{0,60}", extra in 0u32..4) {
+            let f = SourceFile::new("a", text.clone());
+            for offset in 0..=(text.len() as u32 + extra) {
+                proptest::prop_assert_eq!(f.line_col(offset), line_col_counting(&f, offset), "{:?} at {}", text, offset);
+            }
+        }
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub enum EngineError {
 /// A clone copies the loaded tables, without decoding or verifying the bundle again.
 #[derive(Clone)]
 pub struct Engine {
-    program: Program,
+    /// Shared, not copied, by the engines cloned from this one (`unindexed`, `unfused`): it is
+    /// only ever read.
+    program: Arc<Program>,
     consts: Vec<Value>,
     regexes: Vec<Regex>,
     groups: Vec<Value>,
@@ -151,7 +153,7 @@ impl Engine {
         let default_policy =
             policy_refs.first().cloned().unwrap_or(PolicyRef { bundle_hash: hash, ..PolicyRef::default() });
         Ok(Engine {
-            program,
+            program: Arc::new(program),
             consts,
             regexes,
             groups,

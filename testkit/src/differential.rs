@@ -7,7 +7,8 @@
 //! fuel is an `eval.error` for the VM only; the generated programs stay far below that.
 
 use crate::{build, BuildError, Built};
-use aarm_compiler::interpret;
+use aarm_compiler::{interpret, ir};
+use aarm_runtime::bundle;
 use aarm_runtime::decision::Decision;
 use aarm_runtime::engine::Engine;
 
@@ -16,9 +17,12 @@ pub const NOW: i64 = 1_795_514_400;
 
 /// A generated policy compiled and loaded three ways.
 pub struct Engines {
-    /// The compiled bundle the three engines were loaded from (its IR feeds the interpreter).
-    pub built: Built,
-    /// As a host loads it: fused, planned and indexed.
+    /// The checked IR of the compiled bundle (it feeds the interpreter).
+    pub ir: ir::Bundle,
+    /// As a host loads it: verified, fused, planned and indexed, named by the encoded bundle's
+    /// hash. Built from the compiled program in memory rather than by decoding the bundle's
+    /// bytes again: decoding gives back that program (`compiler/tests/differential.rs`,
+    /// `the_engines_are_the_loaded_bundles`), and `bundle_load` / `bundle_mutate` fuzz decoding.
     pub engine: Engine,
     unindexed: Engine,
     unfused: Engine,
@@ -40,10 +44,11 @@ pub struct Disagreement {
 impl Engines {
     /// Compiles `src` (see [`crate::files`]); [`BuildError::Check`] when the checker refuses it.
     pub fn new(src: &str) -> Result<Engines, BuildError> {
-        let built = build(src)?;
+        let Built { ir, program, bytes } = build(src)?;
+        let hash = bundle::read_info(&bytes)?.hash_string();
         // Loaded once: the variants are the same loaded engine with parts turned off.
-        let engine = built.engine()?;
-        Ok(Engines { unindexed: engine.clone().unindexed(), unfused: engine.clone().unfused(), engine, built })
+        let engine = Engine::from_program(program, hash)?;
+        Ok(Engines { unindexed: engine.clone().unindexed(), unfused: engine.clone().unfused(), engine, ir })
     }
 
     /// Decides `json` every way. `Ok(None)` when the converter refuses the request (target
@@ -78,7 +83,7 @@ impl Engines {
         {
             return Err(disagree("an evaluation error without its location", "VM", &vm, "VM", vm.clone()));
         }
-        let reference = interpret::decide(&self.built.ir, &req, self.engine.bundle_hash());
+        let reference = interpret::decide(&self.ir, &req, self.engine.bundle_hash());
         // The interpreter has no span table: it names the rule that failed, not the expression.
         let located = vm.clone().without_error_location();
         if located != reference {

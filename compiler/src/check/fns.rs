@@ -54,8 +54,28 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn check_fn_bodies(&mut self, items: &[(FileId, &ast::Item, &ast::FnDecl)]) {
+    /// Checks every function's body; the functions of a std module (`std`: its file and name)
+    /// take the bodies checked once per process when they fit (see `std_bodies`).
+    pub(super) fn check_fn_bodies(&mut self, items: &[(FileId, &ast::Item, &ast::FnDecl)], std: &[(FileId, &str)]) {
+        let mut spliced_until = 0;
         for (i, (file, _, f)) in items.iter().enumerate() {
+            if i < spliced_until {
+                continue;
+            }
+            let starts_module = i == 0 || items.get(i - 1).is_some_and(|(prev, _, _)| prev != file);
+            if let Some((_, name)) = std.iter().find(|(f, _)| f == file).filter(|_| starts_module) {
+                let declared: Vec<&str> = items
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|(f, _, _)| f == file)
+                    .map(|(_, _, d)| d.name.name.as_str())
+                    .collect();
+                if let Some(n) = self.splice_std_bodies(name, *file, i, &declared) {
+                    spliced_until = i + n;
+                    continue;
+                }
+            }
             let Some(func) = self.bundle.fns.get(i) else { continue };
             let (params, ret) = (func.params.clone(), func.ret.clone());
             let mut scope = Scope::new(*file, ParamsScope::Function);
@@ -77,6 +97,9 @@ impl Checker<'_> {
         let mut graph: DiGraph<FnId, ()> = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..self.bundle.fns.len()).map(|i| graph.add_node(FnId(to_u32(i)))).collect();
         for (i, f) in self.bundle.fns.iter().enumerate() {
+            if self.is_spliced(i) {
+                continue;
+            }
             let mut callees = Vec::new();
             collect_calls(&f.body, &mut callees);
             for c in callees {

@@ -121,8 +121,10 @@ impl Checker<'_> {
     pub(crate) fn check_parsed_literals(&mut self) {
         let mut sinks = FnSinks::default();
         let mut bodies: Vec<(FileId, &ir::Expr)> = Vec::new();
-        for f in &self.bundle.fns {
-            bodies.push((f.loc.file, &f.body));
+        for (i, f) in self.bundle.fns.iter().enumerate() {
+            if !self.is_spliced(i) {
+                bodies.push((f.loc.file, &f.body));
+            }
         }
         for r in &self.bundle.rules {
             let file = r.loc.file;

@@ -129,10 +129,10 @@ fn span_table(spans: &[(FileId, Span)], loaded: &Loaded) -> SpanTable {
     let mut table = SpanTable::default();
     let mut file_index: crate::check::Map<FileId, u32> = crate::check::Map::default();
     for &(file, span) in spans {
-        let name = loaded.module(file).map(|m| m.bundle_path.clone()).unwrap_or_default();
         let next = u32::try_from(table.files.len()).unwrap_or(u32::MAX);
+        // The file's name is looked up (and copied) once, when the file is first met.
         let index = *file_index.entry(file).or_insert_with(|| {
-            table.files.push(name);
+            table.files.push(loaded.module(file).map(|m| m.bundle_path.clone()).unwrap_or_default());
             next
         });
         let source = loaded.sources.get(file);
