@@ -31,7 +31,8 @@ aarm=${BIN:-$target/release/aarm}
 tmp=$(mktemp -d)
 shm=$(mktemp -d -p /dev/shm)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp" "$shm"; }
+# The server is waited for before its directory goes: it writes into it until it has stopped.
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp" "$shm"; }
 trap cleanup EXIT
 
 mkdir "$tmp/policy"

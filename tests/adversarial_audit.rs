@@ -44,7 +44,7 @@ test "without the role, a denial is refused" {
 }
 "#;
 
-struct Dir(PathBuf);
+struct Dir(common::Scratch);
 
 impl Dir {
     /// A scratch directory with the policy built to `ops.aarmb`.

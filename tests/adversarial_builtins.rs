@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
 use common::{aarm, root};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("adversarial-builtins", name)
 }
 
@@ -102,7 +102,7 @@ fn the_same_sources_build_to_one_bundle_from_any_path() {
 }
 
 /// A policy in a scratch directory: `policy.aarm` with `body`.
-fn scratch_policy(name: &str, body: &str) -> PathBuf {
+fn scratch_policy(name: &str, body: &str) -> common::Scratch {
     let dir = scratch(name);
     std::fs::write(dir.join("policy.aarm"), format!("policy p version \"1\"\n\nuse std.time\nuse std.net\n\n{body}"))
         .unwrap();

@@ -5,10 +5,10 @@
 mod common;
 use common::{aarm, build_example, root};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("case", name)
 }
 

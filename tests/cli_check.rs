@@ -7,7 +7,7 @@ use std::process::Output;
 mod common;
 use common::{aarm, golden_difference, root};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("cli", name)
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
@@ -212,8 +212,9 @@ fn pos(text: &str, needle: &str, n: usize, into: usize) -> Value {
     json!({ "line": line, "character": col })
 }
 
-fn bundle(name: &str) -> (PathBuf, String, String) {
-    let dir = common::scratch("lsp", name).canonicalize().unwrap();
+fn bundle(name: &str) -> (common::Scratch, String, String) {
+    // A canonical path (`common::scratch` makes one), as the server's URIs are.
+    let dir = common::scratch("lsp", name);
     std::fs::write(dir.join("common.aarm"), COMMON).unwrap();
     std::fs::write(dir.join("rules.aarm"), RULES).unwrap();
     let uri = |f: &str| format!("file://{}", dir.join(f).display());
@@ -505,7 +506,7 @@ fn a_file_in_the_home_directory_is_checked_alone() {
     // The home directory is not walked as a bundle: a broken file beside the open one is not read.
     let (dir, _common_uri, rules_uri) = bundle("home");
     std::fs::write(dir.join("broken.aarm"), "rule {").unwrap();
-    let mut c = Client::start_with(&[("HOME", &dir)]);
+    let mut c = Client::start_with(&[("HOME", &*dir)]);
     c.open(&rules_uri, RULES);
     // rules.aarm alone does not know common.aarm's declarations...
     let diags = c.diagnostics(&rules_uri);

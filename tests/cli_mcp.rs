@@ -47,7 +47,7 @@ fn available() -> bool {
 
 /// A scratch directory with the example's bundle, a store path and the server's root.
 struct World {
-    dir: PathBuf,
+    dir: common::Scratch,
     bundle: PathBuf,
     store: PathBuf,
     files: PathBuf,

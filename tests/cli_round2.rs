@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 
 mod common;
@@ -146,7 +146,7 @@ fn keygen_writes_a_private_seed_and_a_public_key_and_never_overwrites_silently()
 }
 
 /// A scratch directory for the test `name` with the `keygen` pairs `keys`.
-fn dir_with_keys(name: &str, keys: &[&str]) -> PathBuf {
+fn dir_with_keys(name: &str, keys: &[&str]) -> common::Scratch {
     let dir = scratch("round2", name);
     for key in keys {
         ok(&run(&["keygen", key], &dir), &format!("keygen {key}"));

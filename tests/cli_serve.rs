@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{aarm, build_example, http, Served};
 
-fn temp(name: &str) -> std::path::PathBuf {
+fn temp(name: &str) -> common::Scratch {
     common::scratch("cli-serve", name)
 }
 
@@ -62,6 +62,17 @@ fn a_broken_config_is_a_clear_error() {
     assert!(err.contains("notify.channels.\"x\"") && err.contains("not an http"), "{err}");
 }
 
+/// A server started without [`Served`], killed (and reaped) when dropped: a failed assertion
+/// leaves no `aarm serve` running (and writing into the test's directory).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends SIGTERM to the server and waits until it exits: its exit status.
 fn stop_with_sigterm(server: &mut Child) -> ExitStatus {
     let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", server.id())]).status().unwrap();
@@ -97,7 +108,6 @@ fn serves_the_example_config_and_stops_on_sigterm() {
     assert!(code.success(), "graceful shutdown exits 0, got {code:?}");
     let rest = served.log_to_the_end();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Waits until the log file has a line containing `what`; returns that line.
@@ -126,23 +136,25 @@ fn text_logs_to_a_file_have_no_colour_codes_and_plain_values_and_metrics_listen_
     let bundle = dir.join("treasury.aarmb");
     build_example("quorum_transfer", &bundle);
     let log = dir.join("serve.log");
-    let mut child = aarm()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--config",
-            "examples/serve.toml",
-        ])
-        .arg("--bundle")
-        .arg(&bundle)
-        .arg("--store")
-        .arg(dir.join("cases.db"))
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        aarm()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--config",
+                "examples/serve.toml",
+            ])
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg("--store")
+            .arg(dir.join("cases.db"))
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let addr = field(&logged(&log, "aarm serve listening"), "addr").to_string();
     let metrics = field(&logged(&log, "metrics listening"), "addr").to_string();
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
@@ -158,11 +170,10 @@ fn text_logs_to_a_file_have_no_colour_codes_and_plain_values_and_metrics_listen_
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
     assert!(scraped.contains("aarm_decisions_total{decision=\"step_up\",rule=\"treasury."), "{scraped}");
 
-    stop_with_sigterm(&mut child);
+    stop_with_sigterm(&mut child.0);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "an ANSI escape code in a log file:\n{text}");
     // The rule is its name, not Rust's debug form of an optional value (`rule=Some("...")`).
     assert!(!text.contains("Some("), "{text}");
     assert!(field(&opened, "rule").trim_matches('"').starts_with("treasury."), "{opened}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

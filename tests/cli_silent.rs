@@ -23,7 +23,7 @@ fn stdout(out: &Output) -> String {
 }
 
 /// A directory with files in it, none of them a policy (a README, a request, a nested folder).
-fn no_policy_dir(name: &str) -> std::path::PathBuf {
+fn no_policy_dir(name: &str) -> common::Scratch {
     let dir = scratch("silent", name);
     std::fs::write(dir.join("README.md"), "# policies go here\n").unwrap();
     std::fs::write(dir.join("request.json"), "{\"action\": {\"tool\": \"t\"}}\n").unwrap();

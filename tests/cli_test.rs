@@ -36,7 +36,7 @@ fn every_example_and_the_standard_library_pass_their_tests_reaching_every_rule()
 }
 
 /// A scratch directory for the test `name` with `policy` as its p.aarm.
-fn dir_with_policy(name: &str, policy: &str) -> PathBuf {
+fn dir_with_policy(name: &str, policy: &str) -> common::Scratch {
     common::scratch_with_policy("test", name, policy)
 }
 
@@ -252,7 +252,7 @@ test "second: large euros of an unverified customer" {
 }
 "#;
 
-fn branches_dir(name: &str) -> PathBuf {
+fn branches_dir(name: &str) -> common::Scratch {
     dir_with_policy(name, BRANCHES)
 }
 

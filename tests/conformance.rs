@@ -17,7 +17,6 @@ mod table;
 
 use common::aarm as bin;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Output;
 
 /// A policy with a rule for each of the five decisions, chosen by `params.kind`.
@@ -69,7 +68,7 @@ pub fn op(kind: &str, amount: i64) -> Value {
 
 /// A scratch directory with one policy built to `policy.aarmb`, the signing key and its
 /// public key, where the CLI runs.
-pub struct Dir(pub PathBuf);
+pub struct Dir(pub common::Scratch);
 
 impl Dir {
     pub fn new(name: &str, policy: &str) -> Dir {

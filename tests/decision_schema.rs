@@ -189,7 +189,7 @@ rule big on transfer { step_up { approvers 2 of ["cfo@corp.com", "lead@corp.com"
 #[test]
 fn review_names_where_to_appeal_denials_and_escalations_only() {
     let validator = schema("decision.json");
-    let policy = common::scratch_with_policy(
+    let dir = common::scratch_with_policy(
         "schema",
         "review",
         r#"policy p version "1"
@@ -199,8 +199,8 @@ rule reads on op { when params.kind == "read" allow }
 rule wires on op { when params.kind == "wire" step_up { approvers 1 of ["cfo@corp.com"] } }
 rule drops on op { when params.kind == "drop" deny }
 "#,
-    )
-    .join("p.aarm");
+    );
+    let policy = dir.join("p.aarm");
     let decide = |input: &str| valid_decision_at_10(&validator, &policy, input);
     let op = |kind: &str| format!(r#"{{"action": {{"tool": "op", "params": {{"kind": "{kind}"}}}}}}"#);
     for (kind, effect) in [("drop", "deny"), ("wire", "step_up"), ("other", "deny")] {
@@ -223,7 +223,7 @@ rule drops on op { when params.kind == "drop" deny }
 #[test]
 fn redacted_fields_are_named_in_the_decision() {
     let validator = schema("decision.json");
-    let policy = common::scratch_with_policy(
+    let dir = common::scratch_with_policy(
         "schema",
         "redacted",
         r#"policy p version "1"
@@ -233,8 +233,8 @@ context { ssn: String? @redact }
 rule right on pay { when params.pin == "2468" allow }
 rule pings on ping { allow }
 "#,
-    )
-    .join("p.aarm");
+    );
+    let policy = dir.join("p.aarm");
     let decide = |input: &str| valid_decision_at_10(&validator, &policy, input);
     let pay = |pin: &str| {
         format!(

@@ -20,7 +20,7 @@ use common::{aarm, build_example, http_json, succeeds, Served, SERVE_BOUND};
 
 /// A scratch directory for the test `name`, with `examples/EXAMPLE` built into it as `bundle`:
 /// the directory and the bundle's path.
-fn scratch_with_bundle(name: &str, example: &str, bundle: &str) -> (PathBuf, PathBuf) {
+fn scratch_with_bundle(name: &str, example: &str, bundle: &str) -> (common::Scratch, PathBuf) {
     let dir = common::scratch("replicas", name);
     let bundle = dir.join(bundle);
     build_example(example, &bundle);
@@ -107,7 +107,7 @@ fn three_replicas_on_one_database_act_as_one_service() {
 #[test]
 fn the_cli_opens_and_lists_cases_in_a_postgres_store() {
     let Some(url) = pg::database() else { return };
-    let (_, bundle) = scratch_with_bundle("cli", "quorum_transfer", "treasury.aarmb");
+    let (_dir, bundle) = scratch_with_bundle("cli", "quorum_transfer", "treasury.aarmb");
     succeeds(
         aarm()
             .args(["case", "open", "--store", &url, "--bundle"])
@@ -190,7 +190,7 @@ fn next_event(stream: &mut BufReader<std::net::TcpStream>) -> serde_json::Value 
 #[test]
 fn a_wait_on_one_replica_wakes_when_another_resolves_the_case() {
     let Some(url) = pg::database() else { return };
-    let (_, bundle) = scratch_with_bundle("wake", "quorum_transfer", "treasury.aarmb");
+    let (_dir, bundle) = scratch_with_bundle("wake", "quorum_transfer", "treasury.aarmb");
     let request = std::fs::read_to_string("examples/quorum_transfer/request.json").unwrap();
     let (a, b) = (replica(&bundle, &url), replica(&bundle, &url));
 

@@ -118,10 +118,8 @@ fn the_export_text_round_trips_and_the_head_must_be_last() {
 
 #[test]
 fn a_schema_1_store_is_migrated_and_keeps_its_receipts() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aarm-export-migrate");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cases.db");
+    let dir = common::temp_dir("export-migrate");
+    let path = dir.path().join("cases.db");
     let (id, before) = {
         let mut s = SqliteStore::open(&path).unwrap();
         let (c, _) = s.open(new_case(100), draft_with("", "open", CaseState::PendingApproval, 100, json!({}))).unwrap();
@@ -142,5 +140,4 @@ fn a_schema_1_store_is_migrated_and_keeps_its_receipts() {
     assert_eq!(s.receipts(None).unwrap(), before);
     s.record(vec![draft_with("", "decide", CaseState::Denied, 101, json!({}))]).unwrap();
     assert_eq!(s.receipts(Some(&id)).unwrap(), before);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,8 +11,9 @@ use aarm_cases::store::service::{
     AttemptOutcome, Denial, DenialDraft, Granted, Queued, SessionAction, StoredOverride, Verdict, CLAIM_LEASE_MS,
 };
 use aarm_cases::store::CaseStore;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+mod common;
 #[path = "common/postgres.rs"]
 mod pg;
 
@@ -223,10 +224,8 @@ fn overrides(one: &AnyStore, two: &AnyStore) {
 
 #[test]
 fn sqlite_service_stores() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aarm-service-stores");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    contract(&dir.join("cases.db"));
+    let dir = common::temp_dir("service-stores");
+    contract(&dir.path().join("cases.db"));
 }
 
 #[test]

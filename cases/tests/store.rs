@@ -16,7 +16,7 @@ use aarm_runtime::decision::EvidenceRef;
 use serde_json::json;
 
 use aarm_cases::store::postgres::PostgresStore;
-use std::path::PathBuf;
+
 use std::sync::Barrier;
 
 mod common;
@@ -222,8 +222,8 @@ fn sqlite_in_memory_contract() {
 
 #[test]
 fn sqlite_file_contract() {
-    let dir = TempDir::new("contract");
-    contract(&mut SqliteStore::open(&dir.path.join("cases.db")).unwrap());
+    let dir = common::temp_dir("store-contract");
+    contract(&mut SqliteStore::open(&dir.path().join("cases.db")).unwrap());
 }
 
 #[test]
@@ -256,8 +256,8 @@ fn unsigned_stores_do_not_sign() {
 
 #[test]
 fn sqlite_persists_across_reopen() {
-    let dir = TempDir::new("reopen");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-reopen");
+    let path = dir.path().join("cases.db");
     let (cases, chain, last) = {
         let mut store = SqliteStore::open(&path).unwrap();
         contract(&mut store);
@@ -332,8 +332,8 @@ fn two_handles_keep_one_chain<S: CaseStore>(open_handle: impl Fn() -> S) {
 
 #[test]
 fn sqlite_two_handles_keep_one_chain() {
-    let dir = TempDir::new("two-handles");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-two-handles");
+    let path = dir.path().join("cases.db");
     two_handles_keep_one_chain(|| SqliteStore::open(&path).unwrap());
 }
 
@@ -396,15 +396,15 @@ fn concurrent_records_keep_one_chain<S: CaseStore + Send>(open_handle: impl Fn()
 
 #[test]
 fn sqlite_racing_commits_resolve_once() {
-    let dir = TempDir::new("race");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-race");
+    let path = dir.path().join("cases.db");
     racing_commits_resolve_once(|| SqliteStore::open(&path).unwrap());
 }
 
 #[test]
 fn sqlite_concurrent_records_keep_one_chain() {
-    let dir = TempDir::new("records");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-records");
+    let path = dir.path().join("cases.db");
     concurrent_records_keep_one_chain(|| SqliteStore::open(&path).unwrap());
 }
 
@@ -539,8 +539,8 @@ fn postgres_reconnects_after_its_connection_is_killed() {
 
 #[test]
 fn sqlite_refuses_a_newer_schema_and_foreign_databases() {
-    let dir = TempDir::new("schema");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-schema");
+    let path = dir.path().join("cases.db");
     drop(SqliteStore::open(&path).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
@@ -549,7 +549,7 @@ fn sqlite_refuses_a_newer_schema_and_foreign_databases() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("schema version 99") && m.contains("newer")), "{err}");
 
-    let other = dir.path.join("other.db");
+    let other = dir.path().join("other.db");
     {
         let conn = rusqlite::Connection::open(&other).unwrap();
         conn.execute("CREATE TABLE stuff (x)", []).unwrap();
@@ -557,14 +557,14 @@ fn sqlite_refuses_a_newer_schema_and_foreign_databases() {
     let err = SqliteStore::open(&other).unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("not an aarm case store")), "{err}");
 
-    let err = SqliteStore::open(&dir.path.join("missing-dir").join("cases.db")).unwrap_err();
+    let err = SqliteStore::open(&dir.path().join("missing-dir").join("cases.db")).unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)));
 }
 
 #[test]
 fn sqlite_file_is_in_wal_mode() {
-    let dir = TempDir::new("wal");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-wal");
+    let path = dir.path().join("cases.db");
     let _store = SqliteStore::open(&path).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
@@ -573,30 +573,10 @@ fn sqlite_file_is_in_wal_mode() {
     assert_eq!(version, aarm_cases::store::sqlite::SCHEMA_VERSION);
 }
 
-/// A directory under cargo's per-test temp dir, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir { path }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
 #[test]
 fn sqlite_quarantines_an_unreadable_case_and_lists_the_others() {
-    let dir = TempDir::new("quarantine");
-    let path = dir.path.join("cases.db");
+    let dir = common::temp_dir("store-quarantine");
+    let path = dir.path().join("cases.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let a = open(&mut store, 10);
     let b = open(&mut store, 20);

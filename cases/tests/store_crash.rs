@@ -16,7 +16,7 @@ use aarm_cases::store::CaseStore;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -260,10 +260,8 @@ fn kill_the_writer_lose_nothing() {
     eprintln!("store_crash seed {seed} (AARM_STORE_CRASH_SEED={seed} replays it)");
     let mut rng = Rng(seed);
 
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("cases.db");
+    let dir = KeptOnFailure(common::temp_dir("store-crash"));
+    let db = dir.0.path().join("cases.db");
 
     let started = Instant::now();
     let mut all_reported = Vec::new();
@@ -285,5 +283,20 @@ fn kill_the_writer_lose_nothing() {
         next_n = check_store(&db, &all_reported, &opened, &mut verified, round);
     }
     eprintln!("{ROUNDS} rounds, {} events, in {:?}", all_reported.len(), started.elapsed());
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The test's directory: removed when the test passes; kept on purpose when it fails (the store
+/// a failed check read is the thing to look at), and its path printed.
+struct KeptOnFailure(tempfile::TempDir);
+
+impl Drop for KeptOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.disable_cleanup(true);
+            eprintln!(
+                "store_crash: the store is kept for inspection in {} (remove it by hand)",
+                self.0.path().display()
+            );
+        }
+    }
 }

@@ -3,39 +3,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aarm_compiler::modules::{load, load_sources, LoadError, Loaded, ModuleSource};
 use aarm_lang::Code;
+use tempfile::TempDir;
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
+/// A fresh directory under the system temp dir (`aarm-modules-NAME-XXXXXX`, no leading dot: the
+/// loader skips hidden directories), removed when dropped, also when the test panics.
+fn temp_dir(name: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("aarm-modules-{name}-")).tempdir().unwrap()
+}
 
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("aarm-modules-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
+/// Writes a file in a test's directory.
+trait WriteIn {
+    /// Writes `text` to `rel` under the directory (parents created); the file's path.
+    fn write(&self, rel: &str, text: impl AsRef<[u8]>) -> PathBuf;
+}
 
+impl WriteIn for TempDir {
     fn write(&self, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(rel);
+        let path = self.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -146,7 +136,7 @@ fn load_error(root: &Path) -> LoadError {
 
 #[test]
 fn a_missing_root_is_a_load_error() {
-    let dir = TempDir::new("missing-root");
+    let dir = temp_dir("missing-root");
     let missing = dir.path().join("nope");
     let e = load_error(&missing);
     assert!(matches!(e, LoadError::NotFound { .. }), "expected NotFound, got {e:?}");
@@ -156,7 +146,7 @@ fn a_missing_root_is_a_load_error() {
 
 #[test]
 fn a_directory_without_policy_files_is_a_load_error_not_an_empty_bundle() {
-    let dir = TempDir::new("no-policy");
+    let dir = temp_dir("no-policy");
     dir.write("README.md", "policies go here");
     // Only hidden and `target/` files, which the walk skips: still nothing to check.
     dir.write(".hidden/h.aarm", "group h = [\"a\"]");
@@ -171,7 +161,7 @@ fn a_directory_without_policy_files_is_a_load_error_not_an_empty_bundle() {
 
 #[test]
 fn walk_is_sorted_recursive_and_skips_hidden_and_target() {
-    let dir = TempDir::new("walk");
+    let dir = temp_dir("walk");
     // Written out of order on purpose.
     dir.write("z.aarm", "group z = [\"a\"]");
     dir.write("sub/b.aarm", "group b = [\"a\"]");
@@ -190,7 +180,7 @@ fn walk_is_sorted_recursive_and_skips_hidden_and_target() {
 
 #[test]
 fn a_root_file_is_loaded_whatever_its_extension() {
-    let dir = TempDir::new("ext");
+    let dir = temp_dir("ext");
     let path = dir.write("policy.txt", "use ./other\n");
     dir.write("other.aarm", "group g = [\"x\"]");
     let loaded = load(&[path]).unwrap();
@@ -203,7 +193,7 @@ fn a_root_file_is_loaded_whatever_its_extension() {
 
 #[test]
 fn a_missing_use_target_is_e0050_at_the_use() {
-    let dir = TempDir::new("missing-use");
+    let dir = temp_dir("missing-use");
     let a = dir.write("a.aarm", "// x\nuse ./nowhere\n");
     let loaded = load(&[a]).unwrap();
     assert_eq!(codes(&loaded), ["E0050"]);
@@ -217,7 +207,7 @@ fn a_missing_use_target_is_e0050_at_the_use() {
 
 #[test]
 fn a_misspelt_use_target_gets_a_suggestion() {
-    let dir = TempDir::new("misspelt-use");
+    let dir = temp_dir("misspelt-use");
     let a = dir.write("a.aarm", "use ./comon\n");
     dir.write("common.aarm", "group g = [\"x\"]");
     let loaded = load(&[a]).unwrap();
@@ -231,7 +221,7 @@ fn a_misspelt_use_target_gets_a_suggestion() {
 
 #[test]
 fn relative_uses_resolve_from_the_using_files_directory() {
-    let dir = TempDir::new("relative");
+    let dir = temp_dir("relative");
     let a = dir.write("policies/a.aarm", "use ../shared/lib\nuse ./sibling.aarm\n");
     dir.write("policies/sibling.aarm", "use ../shared/lib");
     dir.write("shared/lib.aarm", "use ./deeper/x");
@@ -314,7 +304,7 @@ fn a_two_cycle_is_reported_once_at_the_closing_use() {
 
 #[test]
 fn a_three_cycle_on_disk_names_the_cycle_in_order() {
-    let dir = TempDir::new("cycle3");
+    let dir = temp_dir("cycle3");
     dir.write("a.aarm", "use ./b\n");
     dir.write("b.aarm", "use ./c\n");
     dir.write("c.aarm", "use std.text\nuse ./a\n");
@@ -369,7 +359,7 @@ fn a_diamond_is_not_a_cycle() {
 
 #[test]
 fn invalid_utf8_is_e0023_at_the_first_bad_byte_and_not_parsed() {
-    let dir = TempDir::new("utf8");
+    let dir = temp_dir("utf8");
     let mut bytes = b"group g = [\"caf\xc3\xa9\"]\n// \xff\xfe then garbage {{{".to_vec();
     bytes.extend_from_slice(b"\n");
     let path = dir.write("bad.aarm", &bytes);
@@ -387,7 +377,7 @@ fn invalid_utf8_is_e0023_at_the_first_bad_byte_and_not_parsed() {
 
 #[test]
 fn a_used_file_with_invalid_utf8_is_reported_in_that_file() {
-    let dir = TempDir::new("utf8-used");
+    let dir = temp_dir("utf8-used");
     let a = dir.write("a.aarm", "use ./b");
     dir.write("b.aarm", b"\x80");
     let loaded = load(&[a]).unwrap();
@@ -407,7 +397,7 @@ fn a_too_large_file_is_e0022_and_not_parsed() {
 
 #[test]
 fn a_too_large_file_on_disk_is_e0022() {
-    let dir = TempDir::new("large");
+    let dir = temp_dir("large");
     let path = dir.write("big.aarm", vec![b' '; aarm_lang::limits::MAX_SOURCE_BYTES + 1]);
     let loaded = load(&[path]).unwrap();
     assert_eq!(codes(&loaded), ["E0022"]);
@@ -432,7 +422,7 @@ fn parse_diagnostics_are_kept() {
 fn an_overlay_replaces_files_under_a_root_and_files_reached_by_use() {
     // An editor's unsaved buffers: the overlay's text is loaded instead of what is on disk, for a
     // root's own file and for a file outside the root that a `use` reaches.
-    let dir = TempDir::new("overlay");
+    let dir = temp_dir("overlay");
     let main = dir.write("bundle/main.aarm", "use ../shared/lib\nrule on_disk on * { deny }\n");
     let lib = dir.write("shared/lib.aarm", "group on_disk = [\"a\"]\n");
     let mut overlay = std::collections::HashMap::new();

@@ -34,9 +34,8 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let loaded = aarm_compiler::load(&["../examples/quorum_transfer".into()])?;
 //! # let program = aarm_compiler::compile(&loaded).program.ok_or("the example policy has errors")?;
-//! # let dir = std::env::temp_dir().join(format!("aarm-host-doctest-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir)?;
-//! # std::env::set_current_dir(&dir)?;
+//! # let dir = tempfile::Builder::new().prefix("aarm-host-doctest-").tempdir()?;
+//! # std::env::set_current_dir(dir.path())?;
 //! # std::fs::write("treasury.aarmb", aarm_runtime::bundle::encode(&program, None)?)?;
 //! use aarm_runtime::{Effect, Engine};
 //!
@@ -57,7 +56,6 @@
 //! let decision = engine.decide_json(request, now).identify();
 //! assert_eq!(decision.decision, Effect::StepUp);
 //! println!("{}", serde_json::to_string_pretty(&decision)?);
-//! # std::fs::remove_dir_all(&dir)?;
 //! # Ok(())
 //! # }
 //! ```

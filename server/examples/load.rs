@@ -99,8 +99,9 @@ async fn main() {
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let clients: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
 
-    let dir = std::env::temp_dir().join(format!("aarm-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when dropped (after the server has stopped), also when a phase panics.
+    let temp = tempfile::Builder::new().prefix("aarm-load-").tempdir().unwrap();
+    let dir = temp.path();
     let loaded = aarm_compiler::load_sources(vec![("policy.aarm".to_string(), POLICY.to_string())]);
     let program = aarm_compiler::compile(&loaded).program.expect("the load policy compiles");
     std::fs::write(dir.join("policy.aarmb"), aarm_runtime::bundle::encode(&program, None).unwrap()).unwrap();
@@ -183,5 +184,4 @@ async fn main() {
     let rate = |p: &Phase| p.requests as f64 / p.elapsed.as_secs_f64();
     println!("HTTP allow/deny throughput = {:.3} × the in-process baseline", rate(&decide) / rate(&in_process));
     server.stop().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -176,8 +176,9 @@ mod tests {
     /// and the next receipt queued asks for a flush again.
     #[test]
     fn one_flush_writes_every_batch_of_a_queue_longer_than_the_limit() {
-        let path = std::env::temp_dir().join(format!("aarm-audit-batches-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        // Removed with its -wal and -shm files when dropped, also when an assertion fails.
+        let dir = tempfile::Builder::new().prefix("aarm-audit-batches-").tempdir().unwrap();
+        let path = dir.path().join("cases.db");
         let mut lc = Lifecycle::new(AnyStore::open(&path, true).unwrap(), Box::new(NoIdentityService));
         let log = DecisionLog::default();
         let n = 2 * MAX_BATCH + 7;
@@ -202,17 +203,14 @@ mod tests {
             assert_eq!(hash, receipts[i].hash, "caller {i} is answered with its own receipt");
             assert_eq!(receipts[i].body.action_hash, format!("sha256:{i}"));
         }
-        drop(lc);
-        for end in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{end}", path.display()));
-        }
     }
 
     /// A queue whose lock was poisoned (a thread panicked holding it) refuses its callers: none
     /// is left waiting for an answer that never comes, and nothing is written.
     #[test]
     fn a_poisoned_queue_refuses_its_callers_instead_of_leaving_them_waiting() {
-        let path = std::env::temp_dir().join(format!("aarm-audit-poisoned-{}.db", std::process::id()));
+        let dir = tempfile::Builder::new().prefix("aarm-audit-poisoned-").tempdir().unwrap();
+        let path = dir.path().join("cases.db");
         let mut lc = Lifecycle::new(AnyStore::open(&path, true).unwrap(), Box::new(NoIdentityService));
         let log = Arc::new(DecisionLog::default());
         let (reply, mut answer) = oneshot::channel();
@@ -227,9 +225,5 @@ mod tests {
         log.flush(&mut lc);
         assert!(answer.try_recv().unwrap().is_err(), "the caller is refused, not answered with a receipt");
         assert!(lc.store().receipts(None).unwrap().is_empty());
-        drop(lc);
-        for end in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{end}", path.display()));
-        }
     }
 }

@@ -207,7 +207,7 @@ async fn healthz_is_503_when_the_store_cannot_be_read_or_written() {
     let d = Deployment::start("adv-health").await;
     let (status, body) = d.call("GET", "/healthz", None, None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
-    let db = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    let db = rusqlite::Connection::open(d.dir.path().join("cases.db")).unwrap();
 
     // Writes fail (as on a full disk): 503.
     db.execute_batch(
@@ -233,7 +233,7 @@ async fn an_unreadable_case_is_quarantined_and_the_others_move_on() {
     let broken = case_id(&d.decide(wire.clone()).await);
     let timing_out = case_id(&d.decide(wire).await);
     let waiting = case_id(&d.decide(transfer(5000)).await);
-    let db = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    let db = rusqlite::Connection::open(d.dir.path().join("cases.db")).unwrap();
     db.execute("UPDATE cases SET json = '{\"id\": ' WHERE id = ?1", [&broken]).unwrap();
 
     // The listings go on without it.

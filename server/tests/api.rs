@@ -358,7 +358,7 @@ async fn a_failing_store_or_rule_is_a_deny_never_an_allow() {
     );
     // The store breaks (its case counter is corrupted by another writer): a step-up that cannot
     // be recorded is denied, and no case exists.
-    let conn = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    let conn = rusqlite::Connection::open(d.dir.path().join("cases.db")).unwrap();
     conn.execute("UPDATE meta SET value = -5 WHERE key = 'last_case'", []).unwrap();
     let denied = d.decide(transfer(5000)).await;
     assert_eq!(denied["decision"], "deny", "{denied}");

@@ -97,6 +97,21 @@ struct Browser {
     width: u32,
 }
 
+impl Drop for Browser {
+    /// Ends the WebDriver session before the fields go (chromedriver killed, then the profile
+    /// removed), also when the test failed: chromedriver then quits Chromium and waits for it.
+    /// Killing chromedriver alone left Chromium running, writing into its profile after the
+    /// profile directory was removed, so the directory came back and stayed in the temp dir.
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let _ = tokio::time::timeout(PATIENCE, client.close()).await;
+            });
+        });
+    }
+}
+
 impl Browser {
     async fn open(width: u32) -> Option<Browser> {
         let (Some(chromium), Some(chromedriver)) =
@@ -120,7 +135,7 @@ impl Browser {
                 .spawn()
                 .expect("chromedriver starts"),
         );
-        let profile = TempDir::new("chromium-profile");
+        let profile = common::temp_dir("chromium-profile");
         let mut caps = json!({
             "browserName": "chrome",
             "goog:loggingPrefs": { "browser": "ALL" },
@@ -130,7 +145,7 @@ impl Browser {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--hide-scrollbars", format!("--window-size={width},900"),
-                    format!("--user-data-dir={}", profile.0.display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
         });
@@ -676,7 +691,7 @@ async fn walk(width: u32) {
     b.shot("9-outcome").await;
     b.assert_no_horizontal_overflow("the outcome view").await;
 
-    b.client.close().await.unwrap();
+    b.client.clone().close().await.unwrap();
     d.verified_chain().await;
 }
 
@@ -820,7 +835,7 @@ async fn questions_walk(width: u32) {
     b.until("document.querySelector('#questions-box').hidden", "no question left").await;
     b.shot("q4-declined").await;
 
-    b.client.close().await.unwrap();
+    b.client.clone().close().await.unwrap();
     d.verified_chain().await;
 }
 

@@ -522,7 +522,7 @@ async fn a_confirm_source_for_a_fact_other_than_bool_is_refused_naming_the_evide
     let wrong = POLICY
         .replace("evidence sure: Bool from", "evidence sure: Int from")
         .replace("when not evidence.sure\n", "when evidence.sure == 0\n");
-    std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&wrong, None)).unwrap();
+    std::fs::write(d.dir.path().join("policy.aarmb"), common::bundle(&wrong, None)).unwrap();
     let (status, body) = d.post("/v1/admin/reload", "tok-ops", json!({})).await;
     assert_eq!(status, 400, "{body}");
     let text = body.to_string();

@@ -193,11 +193,11 @@ async fn a_restart_in_the_middle_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-    let dir = common::TempDir::new("reload-keys");
+    let dir = common::temp_dir("reload-keys");
     let mut d = Deployment::start("reload").await;
     // Restart with a trusted key and a signed bundle.
     d.stop().await;
-    std::fs::write(d.dir.path("policy.aarmb"), common::bundle(common::POLICY, Some(&key))).unwrap();
+    std::fs::write(d.dir.path().join("policy.aarmb"), common::bundle(common::POLICY, Some(&key))).unwrap();
     let trusted = key.verifying_key();
     d.boot(|o| o.trusted_keys = vec![trusted]).await;
     let old = case_id(&d.decide(common::tool("wire", 5000)).await);
@@ -220,13 +220,13 @@ async fn a_reloaded_bundle_decides_new_requests_and_old_cases_keep_theirs() {
         )
         .replace("rule patch_ok on patch { allow }", "rule patch_ok on patch { deny }");
     assert_ne!(stricter, common::POLICY);
-    std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&stricter, None)).unwrap();
+    std::fs::write(d.dir.path().join("policy.aarmb"), common::bundle(&stricter, None)).unwrap();
     let (status, body) = d.post("/v1/admin/reload", "tok-ops", json!({})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(d.call("GET", "/healthz", None, None).await.1["bundle_hash"], first);
 
     // Signed: picked up by the file watcher.
-    std::fs::write(d.dir.path("policy.aarmb"), common::bundle(&stricter, Some(&key))).unwrap();
+    std::fs::write(d.dir.path().join("policy.aarmb"), common::bundle(&stricter, Some(&key))).unwrap();
     eventually("the watcher to reload the signed bundle", || async {
         (d.call("GET", "/healthz", None, None).await.1["bundle_hash"] != first).then_some(())
     })
@@ -338,9 +338,9 @@ async fn a_case_another_process_opened_is_timed_out_by_the_server_clock() {
     let d = Deployment::start_with("external", common::POLICY, |o| o.tick_interval = Duration::from_millis(50)).await;
     // As `aarm case open` would, on the same store file, while the server runs.
     let id = {
-        let bytes = std::fs::read(d.dir.path("policy.aarmb")).unwrap();
+        let bytes = std::fs::read(d.dir.path().join("policy.aarmb")).unwrap();
         let engine = std::sync::Arc::new(aarm_runtime::engine::Engine::load(&bytes, &[], false).unwrap());
-        let store = aarm_cases::store::sqlite::SqliteStore::open(&d.dir.path("cases.db")).unwrap();
+        let store = aarm_cases::store::sqlite::SqliteStore::open(&d.dir.path().join("cases.db")).unwrap();
         let mut lc = aarm_cases::lifecycle::service::Lifecycle::new(
             store,
             Box::new(aarm_cases::lifecycle::identity::NoIdentityService),
@@ -367,11 +367,11 @@ async fn a_python_agent_blocks_until_approved() {
         return;
     }
     let d = Deployment::start("python").await;
-    std::fs::write(d.dir.path("request.json"), transfer(5000).to_string()).unwrap();
+    std::fs::write(d.dir.path().join("request.json"), transfer(5000).to_string()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/agent.py");
     let agent = tokio::process::Command::new("python3")
         .args([script, &d.base, "agent-token"])
-        .arg(d.dir.path("request.json"))
+        .arg(d.dir.path().join("request.json"))
         .output();
     let approver = async {
         // The approver finds the case in their list and approves it.

@@ -393,7 +393,7 @@ async fn an_override_notice_carries_no_redacted_value() {
 
 /// The kept denial `id`, as the store holds it (`None`: not kept).
 fn kept_denial(d: &Deployment, id: &str) -> Option<Value> {
-    let db = rusqlite::Connection::open(d.dir.path("cases.db")).unwrap();
+    let db = rusqlite::Connection::open(d.dir.path().join("cases.db")).unwrap();
     let json: Option<String> = rusqlite::OptionalExtension::optional(db.query_row(
         "SELECT json FROM serve_denials WHERE decision_id = ?1",
         [id],
@@ -406,7 +406,7 @@ fn kept_denial(d: &Deployment, id: &str) -> Option<Value> {
 /// Runs `sql` on the deployment's store from a connection of the test's own (a trigger that
 /// makes a write fail, as a full disk or a broken table would).
 fn on_store(d: &Deployment, sql: &str) {
-    rusqlite::Connection::open(d.dir.path("cases.db")).unwrap().execute_batch(sql).unwrap();
+    rusqlite::Connection::open(d.dir.path().join("cases.db")).unwrap().execute_batch(sql).unwrap();
 }
 
 /// A denial is kept in the same write as its receipt, before it is answered: an override sent

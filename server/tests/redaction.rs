@@ -7,7 +7,7 @@
 mod common;
 
 use aarm_server::config::DecisionLogSection;
-use common::{eventually, Deployment, TempDir};
+use common::{eventually, Deployment};
 use serde_json::{json, Value};
 
 const SECRET: &str = "vault-code-8812";
@@ -57,8 +57,8 @@ fn memo_digest(params: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redacted_field_shows_only_its_keyed_hash_outside_the_evaluator() {
-    let logs = TempDir::new("redaction-log");
-    let log = logs.path("decisions.jsonl");
+    let logs = common::temp_dir("redaction-log");
+    let log = logs.path().join("decisions.jsonl");
     let section = DecisionLogSection { path: log.display().to_string(), redact: vec!["params.to".into()], queue: 100 };
     let d = Deployment::start_with("redaction", POLICY, |o| {
         o.config.decision_log = Some(section);

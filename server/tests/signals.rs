@@ -5,9 +5,7 @@
 mod common;
 
 use aarm_server::config::{DecisionLogSection, TracingSection};
-use common::{
-    bundle, case_id, eventually, metric, metric_value, tool, transfer, Deployment, Receiver, TempDir, POLICY,
-};
+use common::{bundle, case_id, eventually, metric, metric_value, tool, transfer, Deployment, Receiver, POLICY};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -55,11 +53,11 @@ async fn metrics_move_as_decisions_cases_deliveries_and_reloads_happen() {
     assert_eq!((status, case["state"].as_str()), (200, Some("allowed")), "{case}");
 
     // A reload with a new bundle, one with the same, one that does not verify.
-    std::fs::write(d.dir.path("policy.aarmb"), bundle(&POLICY.replace("version \"1\"", "version \"2\""), None))
+    std::fs::write(d.dir.path().join("policy.aarmb"), bundle(&POLICY.replace("version \"1\"", "version \"2\""), None))
         .unwrap();
     assert_eq!(d.post("/v1/admin/reload", "tok-ops", json!({})).await.0, 200);
     assert_eq!(d.post("/v1/admin/reload", "tok-ops", json!({})).await.0, 200);
-    std::fs::write(d.dir.path("policy.aarmb"), b"not a bundle").unwrap();
+    std::fs::write(d.dir.path().join("policy.aarmb"), b"not a bundle").unwrap();
     assert_eq!(d.post("/v1/admin/reload", "tok-ops", json!({})).await.0, 400);
 
     let text = eventually("the webhook deliveries to be counted", || async {
@@ -118,8 +116,8 @@ async fn metrics_are_for_operators_on_the_main_address_and_open_on_the_metrics_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_decision_is_one_json_line_with_the_configured_fields_redacted() {
-    let logs = TempDir::new("signals-decision-log");
-    let path = logs.path("decisions.jsonl");
+    let logs = common::temp_dir("signals-decision-log");
+    let path = logs.path().join("decisions.jsonl");
     let section = DecisionLogSection {
         path: path.display().to_string(),
         redact: vec!["params.to".into(), "params.absent.deeper".into()],

@@ -16,19 +16,40 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh scratch directory for one test of one suite, under the target directory's `tmp/`
-/// (cargo's place for integration tests' files). The name is fixed per test, so a rerun replaces
-/// the last run's directory instead of leaving one more behind; test binaries run one at a time,
-/// and a test name is unique within its suite.
-pub fn scratch(suite: &str, name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aarm-{suite}-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A test's scratch directory: a unique directory under the target directory's `tmp/` (cargo's
+/// place for integration tests' files), removed with everything in it when dropped, also when
+/// the test panics. It stands for its path (`dir.join(..)`, `&dir` as a `&Path`, `.arg(&dir)`).
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<OsStr> for Scratch {
+    fn as_ref(&self) -> &OsStr {
+        self.0.path().as_os_str()
+    }
+}
+
+/// A fresh [`Scratch`] directory for one test of one suite, `aarm-SUITE-NAME-XXXXXX` (unique, so
+/// neither parallel tests nor runs share one), at a canonical path (no symbolic link in it).
+pub fn scratch(suite: &str, name: &str) -> Scratch {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).canonicalize().unwrap();
+    let dir = tempfile::Builder::new().prefix(&format!("aarm-{suite}-{name}-")).tempdir_in(parent).unwrap();
+    Scratch(dir)
 }
 
 /// A fresh [`scratch`] directory with `policy` as its `p.aarm`.
-pub fn scratch_with_policy(suite: &str, name: &str, policy: &str) -> PathBuf {
+pub fn scratch_with_policy(suite: &str, name: &str, policy: &str) -> Scratch {
     let dir = scratch(suite, name);
     std::fs::write(dir.join("p.aarm"), policy).unwrap();
     dir
@@ -187,7 +208,7 @@ const SIGNING_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af
 /// A fresh [`scratch`] directory where the CLI runs on a signed case store: `policy` as
 /// `policy/STEM.aarm`, built to `STEM.aarmb`, and the signing key `key.hex` (the RFC 8032 test
 /// seed) with its public key `key.pub`.
-pub fn signed_case_dir(suite: &str, name: &str, stem: &str, policy: &str) -> PathBuf {
+pub fn signed_case_dir(suite: &str, name: &str, stem: &str, policy: &str) -> Scratch {
     let dir = scratch(suite, name);
     std::fs::create_dir_all(dir.join("policy")).unwrap();
     std::fs::write(dir.join(format!("policy/{stem}.aarm")), policy).unwrap();

@@ -428,17 +428,11 @@ mod tests {
         SessionAction { agent: "a".into(), session: session.into(), tool: tool.into(), decision: "allow".into(), at }
     }
 
-    fn temp(name: &str) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("aarm-{name}-{}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        path
-    }
-
     #[test]
     fn session_actions_come_back_in_order_after_a_reopen_and_old_ones_are_pruned() {
-        let path = temp("session-history");
+        // Removed with its -wal and -shm files when dropped, also when an assertion fails.
+        let dir = tempfile::Builder::new().prefix("aarm-session-history-").tempdir().unwrap();
+        let path = dir.path().join("cases.db");
         let open = || SqliteStore::open(&path).unwrap().session_history().unwrap();
         let h = open();
         h.append(&[action("s1", "read", 10), action("s2", "send", 20)]).unwrap();

@@ -80,3 +80,11 @@ pub fn draft_with(case: &str, event: &str, state: CaseState, at: i64, detail: se
         detail,
     }
 }
+
+/// A fresh directory for one test under cargo's directory for integration tests' files
+/// (`target/tmp`), named `aarm-NAME-XXXXXX` (unique, so parallel tests and runs never share one),
+/// removed with everything in it (a store's `-wal` and `-shm` files too) when dropped, also when
+/// the test panics.
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("aarm-{name}-")).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}

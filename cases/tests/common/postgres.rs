@@ -99,9 +99,10 @@ fn free_port() -> Result<u16, String> {
 fn start_cluster() -> Result<Server, String> {
     let bin = binaries()?;
     let as_postgres = is_root();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("aarm-pg-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // A unique directory, removed when dropped: by the error returns below, until the supervisor
+    // that removes it when this process exits is running.
+    let temp = tempfile::Builder::new().prefix("aarm-pg-").tempdir().map_err(|e| format!("a temp dir: {e}"))?;
+    let dir = temp.path().to_path_buf();
     if as_postgres {
         let status = Command::new("chown").arg("postgres:").arg(&dir).status().map_err(|e| e.to_string())?;
         if !status.success() {
@@ -139,6 +140,8 @@ fn start_cluster() -> Result<Server, String> {
         .map_err(|e| format!("cannot start postgres: {e}"))?;
     let stdin = child.stdin.take().ok_or("no pipe to the supervisor")?;
     *SUPERVISOR.lock().unwrap() = Some((child, stdin));
+    // The supervisor removes it from now on (as the postgres user, after the server stopped).
+    let _ = temp.keep();
 
     let base = format!("postgres://postgres@127.0.0.1:{port}");
     let started = Instant::now();

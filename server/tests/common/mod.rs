@@ -16,7 +16,6 @@ use aarm_server::{Options, Running};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -124,26 +123,13 @@ rule refund_big on refund priority 90 {
 }
 "#;
 
-pub struct TempDir(pub PathBuf);
+pub use tempfile::TempDir;
 
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("aarm-server-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory for one test under the system's temp dir (`TMPDIR`), named
+/// `aarm-server-NAME-XXXXXX` (unique, so parallel tests and runs never share one), removed with
+/// everything in it when dropped, also when the test panics.
+pub fn temp_dir(name: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("aarm-server-{name}-")).tempdir().unwrap()
 }
 
 /// Compiles one policy file to bundle bytes (optionally signed).
@@ -362,7 +348,6 @@ impl SmtpSink {
 
 /// A test deployment: a bundle file, a store, a config, the receivers, and the server.
 pub struct Deployment {
-    pub dir: TempDir,
     pub receiver: Receiver,
     pub smtp: SmtpSink,
     pub server: Option<Running>,
@@ -370,6 +355,9 @@ pub struct Deployment {
     pub http: reqwest::Client,
     /// The server's time (it survives a restart of the deployment): moved by [`Self::advance`].
     pub time: ManualTime,
+    /// The bundle, config and store. The last field, so it is removed after the server (and
+    /// everything else that may still write into it) is dropped.
+    pub dir: TempDir,
 }
 
 impl Deployment {
@@ -378,12 +366,12 @@ impl Deployment {
     }
 
     pub async fn start_with(name: &str, policy: &str, tune: impl FnOnce(&mut Options)) -> Deployment {
-        let dir = TempDir::new(name);
-        std::fs::write(dir.path("policy.aarmb"), bundle(policy, None)).unwrap();
+        let dir = temp_dir(name);
+        std::fs::write(dir.path().join("policy.aarmb"), bundle(policy, None)).unwrap();
         let receiver = Receiver::start().await;
         let smtp = SmtpSink::start().await;
         let text = config_text(&receiver.url, &smtp.addr);
-        std::fs::write(dir.path("serve.toml"), &text).unwrap();
+        std::fs::write(dir.path().join("serve.toml"), &text).unwrap();
         let mut d = Deployment {
             dir,
             receiver,
@@ -398,10 +386,10 @@ impl Deployment {
     }
 
     pub fn options(&self) -> Options {
-        let config = Config::load(&self.dir.path("serve.toml")).unwrap();
+        let config = Config::load(&self.dir.path().join("serve.toml")).unwrap();
         let mut o = Options::new(
-            self.dir.path("policy.aarmb"),
-            self.dir.path("cases.db"),
+            self.dir.path().join("policy.aarmb"),
+            self.dir.path().join("cases.db"),
             "127.0.0.1:0".parse().unwrap(),
             config,
         );
@@ -432,7 +420,7 @@ impl Deployment {
     /// and the time stay).
     pub async fn reconfigure(&mut self, edit: impl FnOnce(String) -> String) {
         self.stop().await;
-        let path = self.dir.path("serve.toml");
+        let path = self.dir.path().join("serve.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, edit(text)).unwrap();
         self.boot(|_| {}).await;
