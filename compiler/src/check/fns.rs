@@ -215,3 +215,42 @@ pub(crate) fn visit<'e>(e: &'e ir::Expr, f: &mut dyn FnMut(&'e ir::Expr)) {
         }
     }
 }
+
+/// [`visit`] for a caller that rewrites the expressions: `f` on `e`, then on every expression
+/// inside it, in the same order. Kept beside `visit` so that a new kind of expression is walked
+/// by both.
+pub(crate) fn visit_mut(e: &mut ir::Expr, f: &mut dyn FnMut(&mut ir::Expr)) {
+    f(e);
+    match &mut e.kind {
+        ExprKind::Const(_)
+        | ExprKind::Param(_)
+        | ExprKind::Action(_)
+        | ExprKind::Identity(_)
+        | ExprKind::Context(_)
+        | ExprKind::Evidence(_)
+        | ExprKind::Local(_)
+        | ExprKind::Group(_) => {}
+        ExprKind::List(items) | ExprKind::Logic { operands: items, .. } | ExprKind::Call { args: items, .. } => {
+            items.iter_mut().for_each(|i| visit_mut(i, f))
+        }
+        ExprKind::Record(fields) => fields.iter_mut().for_each(|(_, v)| visit_mut(v, f)),
+        ExprKind::Field { base: inner, .. }
+        | ExprKind::Unwrap(inner)
+        | ExprKind::Widen(inner)
+        | ExprKind::Neg(inner)
+        | ExprKind::Not(inner)
+        | ExprKind::IsSet { value: inner, .. } => visit_mut(inner, f),
+        ExprKind::Arith { lhs: a, rhs: b, .. }
+        | ExprKind::Compare { lhs: a, rhs: b, .. }
+        | ExprKind::In { element: a, collection: b }
+        | ExprKind::Quantifier { collection: a, body: b, .. }
+        | ExprKind::Filter { collection: a, predicate: b, .. } => {
+            visit_mut(a, f);
+            visit_mut(b, f);
+        }
+        ExprKind::Method { receiver, args, .. } => {
+            visit_mut(receiver, f);
+            args.iter_mut().for_each(|a| visit_mut(a, f));
+        }
+    }
+}

@@ -142,44 +142,11 @@ impl Checker<'_> {
 
 /// Adds `by` to the function id of every call in `e`.
 fn shift_calls(e: &mut ir::Expr, by: u32) {
-    match &mut e.kind {
-        ExprKind::Const(_)
-        | ExprKind::Param(_)
-        | ExprKind::Action(_)
-        | ExprKind::Identity(_)
-        | ExprKind::Context(_)
-        | ExprKind::Evidence(_)
-        | ExprKind::Local(_)
-        | ExprKind::Group(_) => {}
-        ExprKind::Call { func, args } => {
+    super::fns::visit_mut(e, &mut |e| {
+        if let ExprKind::Call { func, .. } = &mut e.kind {
             func.0 = func.0.saturating_add(by);
-            args.iter_mut().for_each(|a| shift_calls(a, by));
         }
-        ExprKind::List(items) | ExprKind::Logic { operands: items, .. } => {
-            items.iter_mut().for_each(|i| shift_calls(i, by))
-        }
-        ExprKind::Record(fields) => fields.iter_mut().for_each(|(_, v)| shift_calls(v, by)),
-        ExprKind::Field { base: inner, .. }
-        | ExprKind::Unwrap(inner)
-        | ExprKind::Widen(inner)
-        | ExprKind::Neg(inner)
-        | ExprKind::Not(inner)
-        | ExprKind::IsSet { value: inner, .. } => shift_calls(inner, by),
-        ExprKind::Arith { lhs, rhs, .. } | ExprKind::Compare { lhs, rhs, .. } => {
-            shift_calls(lhs, by);
-            shift_calls(rhs, by);
-        }
-        ExprKind::In { element: a, collection: b }
-        | ExprKind::Quantifier { collection: a, body: b, .. }
-        | ExprKind::Filter { collection: a, predicate: b, .. } => {
-            shift_calls(a, by);
-            shift_calls(b, by);
-        }
-        ExprKind::Method { receiver, args, .. } => {
-            shift_calls(receiver, by);
-            args.iter_mut().for_each(|a| shift_calls(a, by));
-        }
-    }
+    });
 }
 
 #[cfg(test)]
