@@ -70,7 +70,7 @@ pub fn document() -> Value {
         AUTH,
         ("403", "not allowed (`not_an_approver`, `not_yourself`, `not_allowed`); nothing changed"),
         ("404", "`unknown_case`"),
-        ("400", "`input.invalid`: the body is not UTF-8 or JSON, or repeats a key; `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, evidence with no fact, an `until` that is not an RFC 3339 time or a `max` cap that is not a number"),
+        ("400", "`input.invalid`: the body is not UTF-8 or JSON, repeats a key, or holds a number with more digits than a 64-bit float keeps (send it as a string); `bad_request`: an Idempotency-Key or `event_id` that is not 1 to 200 characters, evidence with no fact, an `until` that is not an RFC 3339 time or a `max` cap that is not a number"),
         REUSED,
         ("409", "refused by the lifecycle: `self_approval`, `duplicate_approval`, `case_resolved`, `undeclared_evidence`, `evidence_type`, `identity_invalid`, `evidence_already_provided`, `clock_went_back`, `until_in_past`, `limit_not_allowed`, `limit_below_action`"),
         ("503", "the case store failed; nothing was allowed"),
