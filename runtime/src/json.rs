@@ -1,6 +1,6 @@
 //! The one way JSON from outside is read: requests ([`crate::convert`]), evidence values,
-//! receipts exports, and the service's request bodies all go through [`parse`] or
-//! [`parse_bytes`].
+//! receipts exports, and the service's request bodies all go through [`parse`] (bytes through
+//! [`crate::engine::Engine::read`] or [`crate::convert::read_exact`], which check UTF-8 first).
 //!
 //! It differs from `serde_json::from_str::<Value>` in one way: an object that repeats a key is
 //! refused, with the JSON path of the second copy (`$.action.params.amount`). serde_json keeps
@@ -29,12 +29,6 @@ pub fn parse(text: &str) -> Result<Value, InputError> {
     parsed.map_err(|e| {
         duplicate.take().unwrap_or_else(|| InputError { path: "$".into(), message: format!("invalid JSON: {e}") })
     })
-}
-
-/// [`parse`] for bytes as they arrive: text that is not UTF-8 is an [`InputError`] naming the
-/// first bad byte.
-pub fn parse_bytes(bytes: &[u8]) -> Result<Value, InputError> {
-    parse(utf8(bytes)?)
 }
 
 /// The bytes as text, or an [`InputError`] at `$` naming the offset of the first invalid byte.
@@ -151,6 +145,6 @@ mod tests {
         let text = r#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}],"c":18446744073709551615}"#;
         assert_eq!(parse(text).unwrap(), serde_json::from_str::<Value>(text).unwrap());
         assert_eq!(parse("{} x").unwrap_err().path, "$");
-        assert!(parse_bytes(b"{\"a\":\"\xff\"}").unwrap_err().message.contains("byte 6"));
+        assert!(utf8(b"{\"a\":\"\xff\"}").unwrap_err().message.contains("byte 6"));
     }
 }
