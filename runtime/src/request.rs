@@ -72,8 +72,8 @@ pub struct Request {
 /// `modify` writes into one), and hashing each key into an index map was a tenth of reading a
 /// request's JSON text (issue 20). The one-pass reader (`decode.rs`) converts each value straight
 /// into its slot and keeps either that value, when it is its own JSON (a string, an integer, a
-/// boolean, an optional's `null`: [`Given::Value`]), or else where it was written
-/// ([`Given::Span`] of the params object's text, copied once, only then); a value is built as
+/// boolean, an optional's `null`: `Given::Value`), or else where it was written
+/// (`Given::Span` of the params object's text, copied once, only then); a value is built as
 /// JSON again only when asked for ([`Params::get`], [`Params::to_map`]), which a decision does
 /// only for a `modify`.
 ///
