@@ -159,12 +159,13 @@ pub fn read_request(text: &str, limits: &Limits) -> Result<ReadRequest, InputErr
 /// on as trees with no schema at hand to say which numbers are `Decimal`s (a case event's facts):
 /// the tree would hold, and the policy would later see, a rounded copy of what was sent.
 pub fn read_exact(body: &[u8]) -> Result<Json, InputError> {
-    let text = crate::json::utf8(body)?;
-    let lossy = scan(text, MAX_DEPTH_CEILING)?;
-    let json = crate::json::parse(text)?;
-    match first_lossy(&json, &Path::Root, &lossy) {
+    // No bundle's limits apply here: the reader's own depth ceiling, and no size cap (the
+    // caller caps what it reads).
+    let limits = Limits { max_depth: MAX_DEPTH_CEILING, max_request_bytes: usize::MAX, ..Limits::default() };
+    let read = read_request(crate::json::utf8(body)?, &limits)?;
+    match first_lossy(&read.json, &Path::Root, &read.lossy) {
         Some(e) => Err(e),
-        None => Ok(json),
+        None => Ok(read.json),
     }
 }
 
