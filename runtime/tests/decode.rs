@@ -4,7 +4,9 @@
 //! is exactly the reference reader's request, and it never accepts what the reference refuses.
 //! `convert_str` (the two together) answers as the reference does, refusals word for word.
 
-use aarm_runtime::convert::{convert_read, convert_str, read_exact, read_request, read_tree, Limits};
+use aarm_runtime::convert::{
+    convert_read, convert_str, read_exact, read_request, read_tree, Limits, MAX_DEPTH_CEILING,
+};
 use aarm_runtime::decode;
 use aarm_runtime::schema::{EvidenceSchema, FieldSchema, Schema, ToolSchema, ValueType};
 use proptest::prelude::*;
@@ -581,4 +583,14 @@ fn read_exact_refuses_a_rounded_number_anywhere_and_keeps_the_rest() {
     );
     assert_eq!(read_exact(br#"{"a":1,"a":2}"#).expect_err("repeated key").path, "$.a");
     assert!(read_exact(b"{\"a\":\"\xff\"}").expect_err("not UTF-8").message.contains("UTF-8"));
+    // Nesting just under the reader's ceiling is read; at the ceiling (serde_json's own
+    // recursion limit) and past it, it is refused at `$`; a rounded number at the bottom of the
+    // deepest nesting read is still found, with its path.
+    let nested = |depth: usize, leaf: &str| format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(read_exact(nested(MAX_DEPTH_CEILING - 1, "1").as_bytes()).is_ok());
+    for depth in [MAX_DEPTH_CEILING, MAX_DEPTH_CEILING + 1, 10_000] {
+        assert_eq!(read_exact(nested(depth, "1").as_bytes()).expect_err("too deep").path, "$", "{depth}");
+    }
+    let deep = read_exact(nested(MAX_DEPTH_CEILING - 1, "0.10000000000000000001").as_bytes()).expect_err("rounded");
+    assert_eq!(deep.path, format!("${}", "[0]".repeat(MAX_DEPTH_CEILING - 1)));
 }
