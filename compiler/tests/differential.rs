@@ -473,6 +473,11 @@ struct Stats {
     planned: Cell<usize>,
     /// Policies with a tool whose rules the engine indexes (`runtime/src/index.rs`).
     indexed: Cell<usize>,
+    /// Candidates the rule index skipped (each checked `false` by `Engines::compare`), and those
+    /// among them whose condition runs on the VM (a quantifier or a call before or after the
+    /// indexed leaves).
+    skipped: Cell<usize>,
+    skipped_on_vm: Cell<usize>,
     codes: RefCell<BTreeMap<String, usize>>,
 }
 
@@ -508,6 +513,11 @@ fn run_case(src: &str, requests: &[String], stats: &Stats) -> Result<(), TestCas
             Err(e) => return Err(TestCaseError::fail(e.to_string())),
         };
         bump(&stats.requests);
+        if let Ok(req) = engines.engine.convert(json, NOW) {
+            let (all, on_vm) = engines.engine.check_index_skips(&req).map_err(TestCaseError::fail)?;
+            stats.skipped.set(stats.skipped.get() + all);
+            stats.skipped_on_vm.set(stats.skipped_on_vm.get() + on_vm);
+        }
         let code = if reference.reason.code.starts_with("code.r") || reference.reason.code.starts_with("rule.r") {
             "(rule)".to_string()
         } else if &*reference.reason.code == "eval.error" {
@@ -535,13 +545,15 @@ fn case(bytes: &[u8], indexed: bool, n: usize) -> (String, Vec<String>) {
 
 fn print_stats(what: &str, stats: &Stats) {
     eprintln!(
-        "{what}: {} policies ({} rejected by the checker), {} requests compared ({} invalid), {} with a plan, {} with an indexed tool",
+        "{what}: {} policies ({} rejected by the checker), {} requests compared ({} invalid), {} with a plan, {} with an indexed tool, {} candidates skipped by the index ({} on the VM)",
         stats.cases.get(),
         stats.rejected.get(),
         stats.requests.get(),
         stats.invalid_requests.get(),
         stats.planned.get(),
-        stats.indexed.get()
+        stats.indexed.get(),
+        stats.skipped.get(),
+        stats.skipped_on_vm.get()
     );
     for (code, count) in stats.codes.borrow().iter() {
         eprintln!("  {count:6}  {code}");
@@ -627,6 +639,12 @@ fn the_rule_index_decides_as_the_interpreter_and_the_scan() {
     let (n, rejected) = (stats.cases.get(), stats.rejected.get());
     assert!(rejected * 10 <= n, "too many ill-typed policies: {rejected} of {n}");
     assert!(stats.indexed.get() * 10 >= n * 6, "too few policies reach the index: {} of {n}", stats.indexed.get());
+    // The index skips rules, through its tables alone and past a quantifier, a call or a
+    // negation (conditions on the VM): on average more than one per request, and not rarely on
+    // the VM.
+    let (requests, skipped, on_vm) = (stats.requests.get(), stats.skipped.get(), stats.skipped_on_vm.get());
+    assert!(skipped >= requests, "the index skipped {skipped} candidates in {requests} requests");
+    assert!(on_vm * 20 >= skipped, "{on_vm} of {skipped} skipped candidates run on the VM");
     let codes = stats.codes.borrow();
     for wanted in ["deny eval.error", "defer evidence.required", "defer conflict.defer", "allow", "deny (rule)"] {
         assert!(codes.keys().any(|k| k.starts_with(wanted)), "no `{wanted}` decision was generated: {codes:?}");

@@ -34,7 +34,7 @@ impl Chunk {
 }
 
 /// A field of `identity`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum IdentityField {
     /// `identity.human`: the person the agent acts for (`""` when absent).
     Human,

@@ -21,6 +21,7 @@ use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{codes, Decision, DeferObligation, Need, PolicyRef};
 use crate::index::ToolIndex;
+use crate::leading::Context;
 use crate::live::Live;
 use crate::ops::EvalError;
 use crate::plan::{self, Plan};
@@ -127,8 +128,17 @@ impl Engine {
             .collect();
         let chunks: Vec<Chunk> = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
         let plans: Vec<Plan> = chunks.iter().map(Plan::of).collect();
-        let functions = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
-        let index = program.dispatch.iter().map(|cands| ToolIndex::build(cands, &plans, &consts, &groups)).collect();
+        let functions: Vec<Chunk> = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
+        let index = program
+            .dispatch
+            .iter()
+            .enumerate()
+            .map(|(t, cands)| {
+                let fields = program.schema.tools.get(t).map_or(&[][..], |tool| tool.fields.as_slice());
+                let cx = Context { consts: &consts, groups: &groups, functions: &functions, fields };
+                ToolIndex::build(cands, &plans, &chunks, &cx)
+            })
+            .collect();
         let sorted_fields = program
             .schema
             .tools
@@ -184,6 +194,42 @@ impl Engine {
     pub fn unindexed(mut self) -> Engine {
         self.index = Vec::new();
         self
+    }
+
+    /// Checks the rule index on `req`: every candidate the index skips is evaluated anyway, and
+    /// each must be `false` (a skipped candidate that holds, is unknown or fails would have
+    /// changed the decision). `Ok` gives how many were skipped, and how many of those have a
+    /// condition that runs on the VM (no plan); `Err` names the first that was not `false`. For
+    /// differential tests of `index.rs`: a decision hides a wrongly skipped rule whenever another
+    /// rule decides the same way.
+    pub fn check_index_skips(&self, req: &Request) -> Result<(usize, usize), String> {
+        let Some(Some(index)) = req.tool_index.and_then(|t| self.index.get(t)) else { return Ok((0, 0)) };
+        let mut vm = Vm::new();
+        let mut live = Live::default();
+        if !index.live(req, vm.fuel(), &mut live) {
+            return Ok((0, 0));
+        }
+        let cands = self.candidates(req);
+        let (mut skipped, mut on_vm) = (0, 0);
+        let mut next_live = live.next(0, cands.len());
+        for (i, c) in cands.iter().enumerate() {
+            if i == next_live {
+                next_live = live.next(i + 1, cands.len());
+                continue;
+            }
+            skipped += 1;
+            if self.plans.get(c.condition as usize).is_none_or(|p| *p == Plan::Vm) {
+                on_vm += 1;
+            }
+            match self.condition(&mut vm, c, req) {
+                Ok(Truth::False) => {}
+                other => {
+                    let rule = self.rule(c).map_or("?", |r| &*r.qualified_name);
+                    return Err(format!("the index skipped candidate {i} ({rule}), whose condition is {other:?}"));
+                }
+            }
+        }
+        Ok((skipped, on_vm))
     }
 
     /// How many declared tools have their rules indexed.

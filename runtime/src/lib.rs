@@ -79,6 +79,7 @@ pub(crate) mod fuse;
 pub(crate) mod index;
 pub(crate) mod input;
 pub mod json;
+pub(crate) mod leading;
 pub(crate) mod live;
 pub mod ops;
 pub mod parsed;

@@ -10,6 +10,9 @@ pub(crate) struct Live {
     pub(crate) mask: Vec<u64>,
     /// The candidates one leaf table says may hold, before they are and-ed into `mask`.
     pub(crate) scratch: Vec<u64>,
+    /// The candidates some leaf table says may hold: an `or` of indexed leaves is live only when
+    /// one of them is.
+    pub(crate) hits: Vec<u64>,
 }
 
 impl Live {

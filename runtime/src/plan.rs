@@ -43,7 +43,7 @@ pub enum Plan {
 }
 
 /// The leaf starting at `at`, and where the code goes on after it.
-fn leaf_at(code: &[Op], at: usize) -> Option<(Leaf, usize)> {
+pub(crate) fn leaf_at(code: &[Op], at: usize) -> Option<(Leaf, usize)> {
     let op = *code.get(at)?;
     if !op.is_fused() {
         return None;
@@ -92,6 +92,15 @@ impl Plan {
         } else {
             Plan::Any(leaves)
         }
+    }
+}
+
+/// The leaves of a condition that is one `or` of leaves, and the instructions it executes when
+/// all of them are `false` (all of its code); empty for any other condition.
+pub fn any_leaves(plan: &Plan, chunk: &Chunk) -> (Vec<Leaf>, u64) {
+    match plan {
+        Plan::Any(leaves) => (leaves.clone(), chunk.code.len() as u64),
+        Plan::Vm | Plan::Leaf(_) | Plan::All(_) => (Vec::new(), 0),
     }
 }
 

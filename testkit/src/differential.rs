@@ -32,7 +32,7 @@ pub struct Engines {
 #[derive(Debug, thiserror::Error)]
 #[error("{what}\n--- policy:\n{policy}\n--- request:\n{request}\n--- {left_name}:\n{left:#?}\n--- {right_name}:\n{right:#?}")]
 pub struct Disagreement {
-    pub(crate) what: &'static str,
+    pub(crate) what: String,
     pub(crate) policy: String,
     pub(crate) request: String,
     pub(crate) left_name: &'static str,
@@ -56,9 +56,9 @@ impl Engines {
     pub fn compare(&self, src: &str, json: &str) -> Result<Option<Decision>, Box<Disagreement>> {
         let Ok(req) = self.engine.convert(json, NOW) else { return Ok(None) };
         let vm = self.engine.decide(&req);
-        let disagree = |what, left_name, left: &Decision, right_name, right: Decision| {
+        let disagree = |what: &str, left_name, left: &Decision, right_name, right: Decision| {
             Box::new(Disagreement {
-                what,
+                what: what.to_string(),
                 policy: src.to_string(),
                 request: json.to_string(),
                 left_name,
@@ -67,6 +67,9 @@ impl Engines {
                 right: Box::new(right),
             })
         };
+        if let Err(why) = self.engine.check_index_skips(&req) {
+            return Err(disagree(&why, "indexed", &vm, "indexed", vm.clone()));
+        }
         let scanned = self.unindexed.decide(&req);
         if vm != scanned {
             return Err(disagree("indexed and unindexed engines disagree", "indexed", &vm, "unindexed", scanned));

@@ -767,20 +767,33 @@ pub fn policy(u: &mut Unstructured<'_>, depth: u32) -> Result<String> {
     ))
 }
 
-/// A leaf the rule index reads (integer bounds and equality, string equality, prefixes, list and
-/// group membership), with constants on both sides of the generated requests' values.
+/// A leaf the rule index reads (integer and decimal bounds, integer and string equality,
+/// prefixes, suffixes, substrings, list and group membership, a constant among a list parameter's
+/// items or the roles, the caller in a group), with constants on both sides of the generated
+/// requests' values.
 fn indexable_leaf(u: &mut Unstructured<'_>) -> Result<String> {
-    Ok(match u.int_in_range(0u8..=4)? {
+    let strings = ["", "a", "U", "US", "USD", "É", "ab", "b", "x", "D"];
+    Ok(match u.int_in_range(0u8..=10)? {
         0 => format!("params.count {} {}", pick(u, &[">", ">=", "<", "<=", "=="])?, u.int_in_range(-3i64..=7)?),
         1 => format!(r#"params.currency == "{}""#, pick(u, &["a", "ab", "b", "USD", "", "É", "x"])?),
-        2 => format!(r#"params.currency.starts_with("{}")"#, pick(u, &["", "a", "U", "US", "USD", "É", "ab"])?),
+        2 => format!(r#"params.currency.starts_with("{}")"#, pick(u, &strings)?),
         3 => format!("params.currency in {}", pick(u, &[r#"["a", "USD"]"#, r#"["b"]"#, "[]", r#"["É", "x", "ab"]"#])?),
-        _ => "params.currency in admins".to_string(),
+        4 => "params.currency in admins".to_string(),
+        5 => format!(r#"params.currency.ends_with("{}")"#, pick(u, &strings)?),
+        6 => format!(r#"params.currency.contains("{}")"#, pick(u, &strings)?),
+        7 => format!(
+            "params.amount {} {}",
+            pick(u, &[">", ">=", "<", "<="])?,
+            pick(u, &["12.25", "12.5", "0.0", "-3.25", "5000.0", "0.000000000000000001", "99999.9999"])?
+        ),
+        8 => format!(r#""{}" in params.tags"#, pick(u, &["a", "ab", "x", "", "admin"])?),
+        9 => format!(r#""{}" in identity.roles"#, pick(u, &["admin", "a", "x", ""])?),
+        _ => "identity.human in admins".to_string(),
     })
 }
 
 /// A leaf that ends the indexed ones: a negation, evidence (unknown), an optional parameter, a
-/// decimal, a quantifier, a test that can fail.
+/// quantifier, a call, a test that can fail.
 fn other_leaf(u: &mut Unstructured<'_>) -> Result<String> {
     Ok(pick(
         u,
@@ -790,12 +803,12 @@ fn other_leaf(u: &mut Unstructured<'_>) -> Result<String> {
             "evidence.label == \"a\"",
             "evidence.ok",
             "params.limit is set and params.limit > 1",
-            "params.amount > 12.25",
             "any t in params.tags: t == \"a\"",
             "100 / params.count > 20",
-            "params.currency.ends_with(\"D\")",
-            "\"admin\" in identity.roles",
+            "not (\"admin\" in identity.roles)",
             "params.count * 1000000000000000000 > 1",
+            "is_big(params.count)",
+            "has(params.tags, params.currency)",
         ],
     )?
     .to_string())
@@ -807,10 +820,12 @@ fn indexable_leaves(u: &mut Unstructured<'_>, most: usize) -> Result<Vec<String>
 
 /// The condition of one `when`, most starting with indexed leaves.
 fn indexed_when(u: &mut Unstructured<'_>) -> Result<String> {
-    Ok(match weighted(u, &[3, 2, 1, 1])? {
+    Ok(match weighted(u, &[3, 2, 1, 1, 1])? {
         1 => format!("{} and {}", indexable_leaves(u, 2)?.join(" and "), other_leaf(u)?),
         2 => format!("{} and {}", other_leaf(u)?, indexable_leaf(u)?),
-        3 => format!("{} or {}", indexable_leaf(u)?, indexable_leaf(u)?),
+        3 => format!("{} or {}", indexable_leaves(u, 3)?.join(" or "), indexable_leaf(u)?),
+        // Leaves of an `and` whose `false` does not decide the condition.
+        4 => format!("({}) or {}", indexable_leaves(u, 2)?.join(" and "), indexable_leaf(u)?),
         _ => indexable_leaves(u, 3)?.join(" and "),
     })
 }
@@ -879,7 +894,7 @@ fn str_value(u: &mut Unstructured<'_>) -> Result<String> {
 fn str_list(u: &mut Unstructured<'_>) -> Result<String> {
     let n = u.int_in_range(0usize..=3)?;
     let items = (0..n)
-        .map(|_| Ok(quoted(pick(u, &["a", "b", "ab", "x", "a@x", "c@x", "USD", ""])?)))
+        .map(|_| Ok(quoted(pick(u, &["a", "b", "ab", "x", "a@x", "c@x", "USD", "", "admin"])?)))
         .collect::<Result<Vec<_>>>()?;
     Ok(format!("[{}]", items.join(", ")))
 }

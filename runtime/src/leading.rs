@@ -1,0 +1,405 @@
+//! The leading leaves of a condition: the leaf tests a `false` of which decides the whole
+//! condition `false`, and nothing before which can fail. The rule index (`index.rs`) skips a rule
+//! by them.
+//!
+//! A condition is read from its first instruction by an abstract interpreter that knows the type
+//! of every value (the declared types of the tool's parameters, the constants', the groups') and
+//! accepts only instructions that cannot fail on values of those types: leaf tests, `and` / `or`
+//! merges, `not`, string tests and comparisons, membership, `any` / `all` over a list parameter,
+//! and calls to functions built of the same. A fused leaf test met on the way is *leading* when
+//! its `and_merge` passes a `false` through `and_merge`s only to the final `ret` (so the condition
+//! is `false` with it) and no jump before it leads past it other than such an `and_merge`. It
+//! stops at the first instruction it does not accept (arithmetic, evidence, an optional
+//! parameter, a parsing method…): what follows may fail, so no later leaf is leading.
+//!
+//! "Cannot fail" needs two more things the interpreter cannot see, which the index checks on each
+//! request before it uses the tables: that the values read have the types assumed (`reads`), and
+//! that the fuel covers the instructions before the leaf (`fixed`, `loops`: an upper bound).
+// A new instruction must be accepted here on purpose: it falls into the catch-all arm, which
+// stops the reading, so at worst fewer rules are skipped.
+
+use crate::bytecode::{Chunk, CmpOp, IdentityField, MethodOp, Op, QuantKind};
+use crate::plan::{leaf_at, Leaf};
+use crate::schema::{FieldSchema, ValueType};
+use crate::value::Value;
+use crate::vm::work;
+
+/// What a leaf or the code before it reads from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Subject {
+    /// A parameter, by slot.
+    Param(u16),
+    /// A string field of `identity` (not `roles`): always a string.
+    Identity(IdentityField),
+    /// `identity.roles`.
+    Roles,
+}
+
+/// The type a value read must hold for the index to apply (and the abstract interpreter's types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Expect {
+    Bool,
+    Int,
+    Dec,
+    Str,
+    /// A list whose items are all strings.
+    Strs,
+}
+
+/// A leading leaf, and what the code before it costs and reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Leading {
+    pub leaf: Leaf,
+    /// The instructions the condition runs when this leaf is the first `false` one, loops aside:
+    /// everything before it (counted once, jumps ignored: an upper bound), itself, and the merges
+    /// from it to `ret`. Each charges one unit of fuel plus the work of its operands.
+    pub fixed: u64,
+    /// The loops before it: the parameter slot iterated and the instructions of one turn (the
+    /// loop runs one turn per item, and one more to find the end).
+    pub loops: Vec<(u16, u64)>,
+    /// The values read before it (besides its own), with the type they must hold.
+    pub reads: Vec<(Subject, Expect)>,
+    /// The most work of a constant or group read before it, or by it.
+    pub const_work: u64,
+}
+
+/// What the reading needs besides the chunk.
+pub(crate) struct Context<'a> {
+    pub consts: &'a [Value],
+    pub groups: &'a [Value],
+    /// The fused functions.
+    pub functions: &'a [Chunk],
+    /// The tool's parameters, in slot order.
+    pub fields: &'a [FieldSchema],
+}
+
+/// How deep calls are followed (the verifier bounds the call graph; this keeps the reading small).
+const MAX_CALL_DEPTH: usize = 4;
+
+/// Where a `false` merged at `target` goes: through `and_merge`s only (each passing the `false`
+/// up one level and jumping on) to the chunk's final `ret`. The instructions executed on the way
+/// (the `ret` included), or `None` when the `false` would meet anything else (an `or_merge` goes
+/// on evaluating, so the condition is not decided by it).
+pub(crate) fn falls_to_ret(code: &[Op], mut target: usize) -> Option<u64> {
+    let end = code.len().checked_sub(1)?;
+    let mut executed = 0u64;
+    loop {
+        executed += 1;
+        match *code.get(target)? {
+            Op::Ret if target == end => return Some(executed),
+            // Forward only: a merge never jumps back, and this keeps the walk finite.
+            Op::AndMerge(next) if next as usize > target => target = next as usize,
+            _ => return None,
+        }
+    }
+}
+
+fn type_of(v: &Value) -> Option<Expect> {
+    Some(match v {
+        Value::Bool(_) => Expect::Bool,
+        Value::Int(_) => Expect::Int,
+        Value::Decimal(_) => Expect::Dec,
+        Value::Str(_) => Expect::Str,
+        Value::List(items) if items.iter().all(|i| matches!(i, Value::Str(_))) => Expect::Strs,
+        _ => return None,
+    })
+}
+
+/// The type a parameter of this declared type holds in every converted request (an optional one
+/// may be absent: not accepted).
+fn declared(ty: &ValueType) -> Option<Expect> {
+    Some(match ty {
+        ValueType::Bool => Expect::Bool,
+        ValueType::Int => Expect::Int,
+        ValueType::Decimal => Expect::Dec,
+        ValueType::String => Expect::Str,
+        ValueType::List(item) | ValueType::Set(item) if **item == ValueType::String => Expect::Strs,
+        _ => return None,
+    })
+}
+
+/// The abstract interpreter's state over one chunk (a condition or a called function).
+struct Reader<'c, 'a> {
+    cx: &'c Context<'a>,
+    stack: Vec<Expect>,
+    locals: Vec<Option<Expect>>,
+    /// Instructions read outside loops (callees' included).
+    fixed: u64,
+    loops: Vec<(u16, u64)>,
+    reads: Vec<(Subject, Expect)>,
+    const_work: u64,
+    /// The loop being read: its parameter slot, its end, and the instructions of one turn so far.
+    looping: Option<(u16, usize, u64)>,
+}
+
+impl Reader<'_, '_> {
+    fn count(&mut self, n: u64) {
+        match &mut self.looping {
+            Some((_, _, turn)) => *turn += n,
+            None => self.fixed += n,
+        }
+    }
+
+    fn read(&mut self, subject: Subject, expect: Expect) {
+        if !self.reads.contains(&(subject, expect)) {
+            self.reads.push((subject, expect));
+        }
+    }
+
+    fn konst(&mut self, i: u32) -> Option<Expect> {
+        let v = self.cx.consts.get(i as usize)?;
+        self.const_work = self.const_work.max(work(v));
+        type_of(v)
+    }
+
+    fn group(&mut self, i: u16) -> Option<Expect> {
+        let v = self.cx.groups.get(usize::from(i))?;
+        self.const_work = self.const_work.max(work(v));
+        (type_of(v)? == Expect::Strs).then_some(Expect::Strs)
+    }
+
+    fn param(&mut self, slot: u16) -> Option<Expect> {
+        let t = declared(&self.cx.fields.get(usize::from(slot))?.ty)?;
+        self.read(Subject::Param(slot), t);
+        Some(t)
+    }
+
+    fn pop(&mut self) -> Option<Expect> {
+        self.stack.pop()
+    }
+
+    /// A fused leaf test: `Some(())` when it cannot fail on values of the types read.
+    fn fused(&mut self, op: Op) -> Option<()> {
+        let ok = match op {
+            Op::ParamConstMethod { slot, m, konst } => {
+                matches!(m, MethodOp::StartsWith | MethodOp::EndsWith | MethodOp::StrContains)
+                    && self.param(slot)? == Expect::Str
+                    && self.konst(konst)? == Expect::Str
+            }
+            Op::ParamConstCmp { slot, c, konst } => comparable(c, self.param(slot)?, self.konst(konst)?),
+            Op::ParamInConst { slot, konst } => self.param(slot)? == Expect::Str && self.konst(konst)? == Expect::Strs,
+            Op::ConstInParam { konst, slot } => self.konst(konst)? == Expect::Str && self.param(slot)? == Expect::Strs,
+            Op::ConstInRoles { konst } => {
+                self.read(Subject::Roles, Expect::Strs);
+                self.konst(konst)? == Expect::Str
+            }
+            Op::ParamInGroup { slot, group } => self.param(slot)? == Expect::Str && self.group(group)? == Expect::Strs,
+            Op::IdentityInGroup { field, group } => {
+                self.read(Subject::Identity(field), Expect::Str);
+                field != IdentityField::Roles && self.group(group)? == Expect::Strs
+            }
+            _ => false,
+        };
+        ok.then_some(())
+    }
+
+    /// One instruction that is not a fused leaf, at `pc` of `code`: `Some(())` when it cannot
+    /// fail on the values the stack holds.
+    fn step(&mut self, code: &[Op], pc: usize, depth: usize) -> Option<()> {
+        let op = *code.get(pc)?;
+        self.count(1);
+        match op {
+            Op::Bool(_) => self.stack.push(Expect::Bool),
+            Op::Const(i) => {
+                let t = self.konst(i)?;
+                self.stack.push(t);
+            }
+            Op::Param(slot) => {
+                let t = self.param(slot)?;
+                self.stack.push(t);
+            }
+            Op::Group(g) => {
+                let t = self.group(g)?;
+                self.stack.push(t);
+            }
+            Op::Local(i) => {
+                let t = (*self.locals.get(usize::from(i))?)?;
+                self.stack.push(t);
+            }
+            Op::SetLocal(i) => {
+                let t = self.pop()?;
+                *self.locals.get_mut(usize::from(i))? = Some(t);
+            }
+            Op::Not => (self.pop()? == Expect::Bool).then(|| self.stack.push(Expect::Bool))?,
+            Op::AndMerge(_) | Op::OrMerge(_) => {
+                // Both `Bool`: the merge keeps one of them (the jump only skips code read anyway).
+                (self.pop()? == Expect::Bool && self.stack.last() == Some(&Expect::Bool)).then_some(())?
+            }
+            Op::Cmp(c) => {
+                let (b, a) = (self.pop()?, self.pop()?);
+                comparable(c, a, b).then(|| self.stack.push(Expect::Bool))?
+            }
+            Op::In => {
+                let (coll, elem) = (self.pop()?, self.pop()?);
+                (elem == Expect::Str && coll == Expect::Strs).then(|| self.stack.push(Expect::Bool))?
+            }
+            Op::Method(m) => {
+                let ok = match m {
+                    MethodOp::StartsWith | MethodOp::EndsWith | MethodOp::StrContains => {
+                        (self.pop()?, self.pop()?) == (Expect::Str, Expect::Str)
+                    }
+                    MethodOp::Contains => (self.pop()?, self.pop()?) == (Expect::Str, Expect::Strs),
+                    _ => false,
+                };
+                ok.then(|| self.stack.push(Expect::Bool))?
+            }
+            // A quantifier over a list parameter: `bool(init) set_local(acc) param(slot)
+            // iter_init iter_next <body> quant_step jump iter_end local(acc)`, read once (every
+            // turn has the same types), counted per item.
+            Op::IterInit { end, .. } => {
+                if self.looping.is_some() || self.stack.last() != Some(&Expect::Strs) {
+                    return None;
+                }
+                let slot = match pc.checked_sub(1).and_then(|p| code.get(p)) {
+                    Some(Op::Param(slot)) => *slot,
+                    _ => return None,
+                };
+                self.stack.push(Expect::Int);
+                self.looping = Some((slot, end as usize, 0));
+            }
+            Op::IterNext { local, end } => {
+                let (_, loop_end, _) = self.looping?;
+                (end as usize == loop_end).then_some(())?;
+                *self.locals.get_mut(usize::from(local))? = Some(Expect::Str);
+            }
+            Op::QuantStep { kind: QuantKind::Any | QuantKind::All, acc, end } => {
+                let (_, loop_end, _) = self.looping?;
+                (end as usize == loop_end && self.pop()? == Expect::Bool).then_some(())?;
+                *self.locals.get_mut(usize::from(acc))? = Some(Expect::Bool);
+            }
+            Op::Jump(_) => {
+                // The turn ends; the loop's end follows.
+                let (slot, loop_end, turn) = self.looping.take()?;
+                (pc + 1 == loop_end).then_some(())?;
+                self.loops.push((slot, turn));
+            }
+            Op::IterEnd => {
+                (self.pop()? == Expect::Int && self.pop()? == Expect::Strs).then_some(())?;
+            }
+            Op::Call(f) => self.call(f, depth)?,
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// A call: the callee read with its arguments' types, straight through to its `ret`.
+    fn call(&mut self, f: u16, depth: usize) -> Option<()> {
+        if depth >= MAX_CALL_DEPTH {
+            return None;
+        }
+        let callee = self.cx.functions.get(usize::from(f))?;
+        let params = usize::from(callee.params);
+        let at = self.stack.len().checked_sub(params)?;
+        let mut locals: Vec<Option<Expect>> = self.stack.drain(at..).map(Some).collect();
+        locals.resize(usize::from(callee.locals.max(callee.params)), None);
+        let mut inner = Reader {
+            cx: self.cx,
+            stack: Vec::new(),
+            locals,
+            fixed: 0,
+            loops: Vec::new(),
+            reads: Vec::new(),
+            const_work: 0,
+            looping: None,
+        };
+        let code = callee.code.as_slice();
+        let mut pc = 0;
+        let result = loop {
+            match code.get(pc)? {
+                Op::Ret => {
+                    inner.fixed += 1;
+                    break inner.stack.pop()?;
+                }
+                op if op.is_fused() => {
+                    let (leaf, next) = leaf_at(code, pc)?;
+                    inner.fused(leaf.op)?;
+                    inner.fixed += (next - pc) as u64;
+                    inner.stack.push(Expect::Bool);
+                    pc = next;
+                }
+                _ => {
+                    inner.step(code, pc, depth + 1)?;
+                    pc += 1;
+                }
+            }
+        };
+        // Straight-line callees only: a loop's turns would multiply under the caller's.
+        if !inner.loops.is_empty() || inner.looping.is_some() {
+            return None;
+        }
+        self.count(inner.fixed);
+        for r in inner.reads {
+            self.read(r.0, r.1);
+        }
+        self.const_work = self.const_work.max(inner.const_work);
+        self.stack.push(result);
+        Some(())
+    }
+}
+
+/// Whether `a <c> b` is defined (cannot fail) on values of these types: two of one scalar type
+/// (lists are compared by equality only, which the index never needs).
+fn comparable(_c: CmpOp, a: Expect, b: Expect) -> bool {
+    a == b && a != Expect::Strs
+}
+
+/// The leading leaves of a fused condition chunk (see the module doc), in order.
+pub(crate) fn leading(chunk: &Chunk, cx: &Context<'_>) -> Vec<Leading> {
+    let code = chunk.code.as_slice();
+    let mut r = Reader {
+        cx,
+        stack: Vec::new(),
+        locals: vec![None; usize::from(chunk.locals)],
+        fixed: 0,
+        loops: Vec::new(),
+        reads: Vec::new(),
+        const_work: 0,
+        looping: None,
+    };
+    let mut out = Vec::new();
+    // The farthest target of a jump read so far that is not an `and_merge` falling to `ret`: no
+    // leaf before it is leading (a path could reach `ret` past the leaf).
+    let mut skipped_to = 0usize;
+    let mut pc = 0;
+    while let Some(op) = code.get(pc) {
+        if op.is_fused() {
+            let Some((leaf, next)) = leaf_at(code, pc) else { break };
+            if r.fused(leaf.op).is_none() {
+                break;
+            }
+            let chain = match code.get(next) {
+                Some(Op::AndMerge(t)) => falls_to_ret(code, *t as usize),
+                // The whole condition is this leaf.
+                Some(Op::Ret) if next + 1 == code.len() => Some(0),
+                _ => None,
+            };
+            if let (Some(chain), None, true) = (chain, r.looping, pc >= skipped_to) {
+                // `next` instructions up to the leaf's merge, the merge, then the way to `ret`.
+                out.push(Leading {
+                    leaf,
+                    fixed: r.fixed + (next - pc) as u64 + 1 + chain,
+                    loops: r.loops.clone(),
+                    reads: r.reads.clone(),
+                    const_work: r.const_work,
+                });
+            }
+            r.count((next - pc) as u64);
+            r.stack.push(Expect::Bool);
+            pc = next;
+            continue;
+        }
+        match *op {
+            Op::AndMerge(t) if falls_to_ret(code, t as usize).is_some() => {}
+            Op::AndMerge(t) | Op::OrMerge(t) | Op::Jump(t) => skipped_to = skipped_to.max(t as usize),
+            Op::IterInit { end, .. } | Op::IterNext { end, .. } | Op::QuantStep { end, .. } => {
+                skipped_to = skipped_to.max(end as usize)
+            }
+            _ => {}
+        }
+        if r.step(code, pc, 0).is_none() {
+            break;
+        }
+        pc += 1;
+    }
+    out
+}
