@@ -709,3 +709,75 @@ fn a_modify_releases_the_unassigned_params_as_given_from_text_or_value() {
         Some(r#"{"host":"proxy.corp","port":3128,"weight":1}"#)
     );
 }
+
+/// Hostile bytecode against the rule index: every instruction of every condition and function of
+/// a bundle whose tool is indexed (`aarm_testkit::indexed`) is replaced, one at a time, by each
+/// instruction of a palette (those the bundle has, their jump targets moved by one, and a few
+/// more). Whenever the verifier accepts the result, every candidate the index skips on the
+/// fixture's requests must be `false`, and the engine must decide as it does without the index:
+/// code whose types hold on one path only, jumps past a leaf, calls with code after their
+/// `ret`, must not let the index hide a rule that holds or fails.
+#[test]
+fn hostile_bytecode_cannot_make_the_index_hide_a_rule() {
+    use aarm_runtime::bytecode::Op;
+    use aarm_runtime::engine::Engine;
+    use aarm_testkit::indexed::{POLICY, REQUESTS};
+    let built = build(POLICY).unwrap_or_else(|e| panic!("{e}"));
+    let base = Engine::from_program(built.program.clone(), "sha256:fixture").expect("loads");
+    assert_eq!(base.indexed_tools(), 1, "the fixture's tool is indexed");
+    let mut palette: Vec<Op> = vec![Op::Bool(true), Op::Bool(false), Op::Not, Op::Pop, Op::Ret, Op::IterEnd];
+    palette.extend((0..3).flat_map(|i| [Op::Local(i), Op::SetLocal(i), Op::Param(i)]));
+    let code_of = |p: &aarm_runtime::program::Program| -> Vec<Op> {
+        p.chunks.iter().chain(&p.functions).flat_map(|c| c.code.iter().copied()).collect()
+    };
+    for op in code_of(&built.program) {
+        let moved = |f: fn(u32) -> Op, t: u32| [f(t.saturating_sub(1)), f(t + 1)];
+        palette.push(op);
+        match op {
+            Op::AndMerge(t) => palette.extend(moved(Op::AndMerge, t).into_iter().chain([Op::OrMerge(t)])),
+            Op::OrMerge(t) => palette.extend(moved(Op::OrMerge, t).into_iter().chain([Op::AndMerge(t)])),
+            Op::Jump(t) => palette.extend(moved(Op::Jump, t)),
+            _ => {}
+        }
+    }
+    let mut unique: Vec<Op> = Vec::new();
+    for op in palette {
+        if !unique.contains(&op) {
+            unique.push(op);
+        }
+    }
+    let (mut loaded, mut skipped) = (0usize, 0usize);
+    let chunks = built.program.chunks.len();
+    for c in 0..chunks + built.program.functions.len() {
+        let len = if c < chunks {
+            built.program.chunks[c].code.len()
+        } else {
+            built.program.functions[c - chunks].code.len()
+        };
+        for pc in 0..len {
+            for op in &unique {
+                let mut program = built.program.clone();
+                let code =
+                    if c < chunks { &mut program.chunks[c].code } else { &mut program.functions[c - chunks].code };
+                if code[pc] == *op {
+                    continue;
+                }
+                code[pc] = *op;
+                let Ok(engine) = Engine::from_program(program, "sha256:fixture") else { continue };
+                loaded += 1;
+                let scanned = engine.clone().unindexed();
+                for json in REQUESTS {
+                    let Ok(req) = engine.convert(json, NOW) else { continue };
+                    match engine.check_index_skips(&req) {
+                        Ok((n, _)) => skipped += n,
+                        Err(why) => panic!("{why}\nchunk {c}, instruction {pc} replaced by {op:?}\nrequest: {json}"),
+                    }
+                    assert_eq!(engine.decide(&req), scanned.decide(&req), "chunk {c}, {pc} := {op:?}: {json}");
+                }
+            }
+        }
+    }
+    eprintln!("hostile bytecode: {loaded} variants loaded, {skipped} candidates skipped and checked");
+    assert!(loaded >= 500, "only {loaded} variants passed the verifier");
+    assert!(skipped >= 1000, "the index skipped only {skipped} candidates");
+}

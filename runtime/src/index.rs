@@ -37,6 +37,12 @@ use crate::vm::work;
 use memchr::memmem::Finder;
 use std::collections::{BTreeMap, HashMap};
 
+/// The tables' hash maps: built once at load from the policy's constants and only read after,
+/// so a request's string can lengthen no probe (its hash picks one; the table's layout is the
+/// policy's). foldhash, seeded per process, hashes a short key in a few instructions where
+/// SipHash took about a hundred (most of a prefix table's lookup).
+type Map<K> = HashMap<K, Bits, foldhash::fast::RandomState>;
+
 /// Tools with fewer candidates are scanned: the lookups would cost more than the conditions (at 5
 /// candidates per tool, `compare`'s 10-rule workload, the index cost 19 % more instructions than
 /// the scan; at 20 it cost 6× fewer).
@@ -262,14 +268,14 @@ struct Dim {
 enum Test {
     /// String → the candidates whose leaf holds for it: the subject is that string
     /// (`StrIn`), or has it among its items (`Member`).
-    Strings(HashMap<Box<str>, Bits>),
-    IntEq(HashMap<i64, Bits>),
+    Strings(Map<Box<str>>),
+    IntEq(Map<i64>),
     /// Distinct bounds, ascending, and for each the candidates whose leaf holds when the value
     /// is just past it: for `>` / `>=` those with this bound or a lower one, for `<` / `<=` this
     /// or a higher one.
     Bound {
         op: CmpOp,
-        bounds: Vec<i128>,
+        bounds: Bounds,
         sets: Vec<Bits>,
     },
     /// Distinct lengths, ascending, and prefix (or suffix) → the candidates starting (or
@@ -277,10 +283,30 @@ enum Test {
     Affix {
         suffix: bool,
         lengths: Vec<usize>,
-        by_affix: HashMap<Box<[u8]>, Bits>,
+        by_affix: Map<Box<[u8]>>,
     },
     /// Each distinct substring, searched for once, and the candidates that test for it.
     Contains(Vec<(Finder<'static>, Bits)>),
+}
+
+/// A bound table's bounds, ascending: integers are searched as `i64` (half the work of an
+/// `i128` comparison), decimals as their scaled `i128`.
+#[derive(Debug, Clone)]
+enum Bounds {
+    Int(Vec<i64>),
+    Dec(Vec<i128>),
+}
+
+/// The candidates whose leaf `v <op> b` holds, from the ascending `bounds` and their `sets`:
+/// a prefix of the bounds (`>`, `>=`) or a suffix (`<`, `<=`).
+fn bound_set<'s, T: Ord>(op: CmpOp, bounds: &[T], v: &T, sets: &'s [Bits]) -> Option<&'s Bits> {
+    match op {
+        CmpOp::Gt => bounds.partition_point(|b| b < v).checked_sub(1).and_then(|k| sets.get(k)),
+        CmpOp::Ge => bounds.partition_point(|b| b <= v).checked_sub(1).and_then(|k| sets.get(k)),
+        CmpOp::Lt => sets.get(bounds.partition_point(|b| b <= v)),
+        CmpOp::Le => sets.get(bounds.partition_point(|b| b < v)),
+        CmpOp::Eq | CmpOp::Ne => None,
+    }
 }
 
 /// The leaf tables of one tool's candidates.
@@ -446,8 +472,8 @@ impl ToolIndex {
 }
 
 /// A string table from `(candidate, string)` pairs.
-fn string_table(pairs: impl Iterator<Item = (usize, Vec<u8>)>, empty: impl Fn() -> Bits) -> HashMap<Box<[u8]>, Bits> {
-    let mut map: HashMap<Box<[u8]>, Bits> = HashMap::new();
+fn string_table(pairs: impl Iterator<Item = (usize, Vec<u8>)>, empty: impl Fn() -> Bits) -> Map<Box<[u8]>> {
+    let mut map: Map<Box<[u8]>> = Map::default();
     for (i, s) in pairs {
         set_bit(map.entry(s.into_boxed_slice()).or_insert_with(&empty), i);
     }
@@ -471,7 +497,7 @@ impl Dim {
         let expect = list.first().map_or(Expect::Str, |(_, e)| e.expect());
         let test = match list.first().map(|(_, e)| e.kind()) {
             Some(Kind::StrIn | Kind::Member) => {
-                let mut map: HashMap<Box<str>, Bits> = HashMap::new();
+                let mut map: Map<Box<str>> = Map::default();
                 for (i, e) in &list {
                     let strings = match e {
                         Entry::StrIn(strings) => strings.as_slice(),
@@ -485,7 +511,7 @@ impl Dim {
                 Test::Strings(map)
             }
             Some(Kind::IntEq) => {
-                let mut map: HashMap<i64, Bits> = HashMap::new();
+                let mut map: Map<i64> = Map::default();
                 for (i, e) in &list {
                     if let Entry::IntEq(v) = e {
                         set_bit(map.entry(*v).or_insert_with(empty), *i);
@@ -502,8 +528,13 @@ impl Dim {
                         by_bound.entry(*b).or_default().push(*i);
                     }
                 }
-                let bounds: Vec<i128> = by_bound.keys().copied().collect();
-                let mut sets: Vec<Bits> = Vec::with_capacity(bounds.len());
+                let bounds = match list.first() {
+                    Some((_, Entry::Bound(_, _, Expect::Int))) => {
+                        Bounds::Int(by_bound.keys().map(|b| i64::try_from(*b).unwrap_or(i64::MAX)).collect())
+                    }
+                    _ => Bounds::Dec(by_bound.keys().copied().collect()),
+                };
+                let mut sets: Vec<Bits> = Vec::with_capacity(by_bound.len());
                 let mut acc = empty();
                 let upward = matches!(op, CmpOp::Gt | CmpOp::Ge);
                 let groups: Vec<&Vec<usize>> =
@@ -539,7 +570,7 @@ impl Dim {
                 needles.sort();
                 Test::Contains(needles.into_iter().map(|(k, v)| (Finder::new(&k).into_owned(), v)).collect())
             }
-            None => Test::Strings(HashMap::new()),
+            None => Test::Strings(Map::default()),
         };
         Dim { subject, expect, free: free.into_boxed_slice(), test }
     }
@@ -565,22 +596,13 @@ impl Dim {
                     or_into(out, bits);
                 }
             }
-            (Test::Bound { op, bounds, sets }, Given::Int(_) | Given::Dec(_)) => {
-                let v = match value {
-                    Given::Int(i) => i128::from(i),
-                    Given::Dec(d) => d,
-                    Given::Bool | Given::Str(_) | Given::Strs(_) => 0,
-                };
-                // The leaf `v <op> b` holds for a prefix (`>`, `>=`) or a suffix (`<`, `<=`) of
-                // the ascending bounds.
-                let set = match op {
-                    CmpOp::Gt => bounds.partition_point(|b| *b < v).checked_sub(1).and_then(|k| sets.get(k)),
-                    CmpOp::Ge => bounds.partition_point(|b| *b <= v).checked_sub(1).and_then(|k| sets.get(k)),
-                    CmpOp::Lt => sets.get(bounds.partition_point(|b| *b <= v)),
-                    CmpOp::Le => sets.get(bounds.partition_point(|b| *b < v)),
-                    CmpOp::Eq | CmpOp::Ne => None,
-                };
-                if let Some(bits) = set {
+            (Test::Bound { op, bounds: Bounds::Int(bounds), sets }, Given::Int(v)) => {
+                if let Some(bits) = bound_set(*op, bounds, &v, sets) {
+                    or_into(out, bits);
+                }
+            }
+            (Test::Bound { op, bounds: Bounds::Dec(bounds), sets }, Given::Dec(v)) => {
+                if let Some(bits) = bound_set(*op, bounds, &v, sets) {
                     or_into(out, bits);
                 }
             }
@@ -1109,6 +1131,82 @@ mod tests {
             let c = chain_chunk(&[Part::Code(before.clone()), leaf.clone()], true, 0);
             assert!(leading::leading(&c, &tool.cx()).is_empty(), "{before:?}");
         }
+    }
+
+    /// Code no compiler emits, which a crafted bundle could carry: each time, the types read in
+    /// order hold on one path only, and a path where they do not fails on the VM. No leaf after
+    /// such code is leading.
+    #[test]
+    fn code_whose_types_hold_on_one_path_only_ends_the_leading_leaves() {
+        let mut tool = Tool::new(&[s("."), s("a")], &[], &[string(), strings()]);
+        let leaf = Op::ParamConstCmp { slot: 0, c: CmpOp::Eq, konst: 1 };
+        let tail = |code: &mut Vec<Op>| {
+            let end = code.len() as u32 + 5;
+            code.extend([Op::AndMerge(end), leaf, Op::Pop, Op::Pop, Op::AndMerge(end), Op::Ret]);
+        };
+        // An `and_merge` jumps over a `set_local` and a `param`: arriving with a `Bool` where the
+        // reading in order has a `String`, `starts_with` fails.
+        let mut jump = vec![
+            Op::Bool(true),
+            Op::Bool(true),
+            Op::Bool(false),
+            Op::AndMerge(6),
+            Op::SetLocal(0),
+            Op::Param(0),
+            Op::Const(0),
+            Op::Method(MethodOp::StartsWith),
+        ];
+        tail(&mut jump);
+        // A function with code after a `ret` that a jump reaches.
+        tool.functions.push(Chunk {
+            code: vec![
+                Op::Bool(true),
+                Op::Bool(false),
+                Op::AndMerge(4),
+                Op::Ret,
+                Op::Local(0),
+                Op::Const(0),
+                Op::In,
+                Op::Ret,
+            ],
+            locals: 1,
+            params: 1,
+            spans: Vec::new(),
+        });
+        let mut call = vec![Op::Bool(true), Op::Param(0), Op::Call(0)];
+        tail(&mut call);
+        // A local set in a quantifier's turn, read after the loop: an empty list runs no turn.
+        let mut turn = vec![Op::Bool(true)];
+        turn.extend(relocated(&quantifier(QuantKind::All, 1, &[Op::SetLocal(2), Op::Bool(true)]), 1));
+        turn.extend([Op::AndMerge(0), Op::Local(2), Op::Const(0), Op::Method(MethodOp::StartsWith)]);
+        // (The quantifier's merge is placed by hand: it goes to the final `ret`.)
+        tail(&mut turn);
+        let merge_at = turn.iter().position(|op| *op == Op::AndMerge(0)).unwrap();
+        let end = turn.len() as u32 - 1;
+        turn[merge_at] = Op::AndMerge(end);
+        for (what, code, locals) in [("jump", jump, 1), ("call", call, 0), ("turn", turn, 3)] {
+            let c = Chunk { code, locals, params: 0, spans: Vec::new() };
+            assert!(leading::leading(&c, &tool.cx()).is_empty(), "{what}: {:?}", leading::leading(&c, &tool.cx()));
+            let req = request(vec![s("b"), strs(&[])]);
+            assert!(tool.truth(&c, &req, vm::DEFAULT_FUEL).is_err(), "{what}: the VM fails on this path");
+        }
+    }
+
+    /// A loop whose `jump` goes back past its `iter_next` (found by
+    /// `compiler/tests/differential.rs`, `hostile_bytecode_cannot_make_the_index_hide_a_rule`):
+    /// a turn that takes no next item runs until the fuel is gone, so a leaf after it is not
+    /// leading.
+    #[test]
+    fn a_loop_that_does_not_take_the_next_item_ends_the_leading_leaves() {
+        let tool = Tool::new(&[s("x"), s("a")], &[], &[string(), strings()]);
+        let mut endless = quantifier(QuantKind::Any, 1, &[Op::Const(0), Op::Method(MethodOp::EndsWith)]);
+        let back = endless.iter().position(|op| *op == Op::Jump(4)).unwrap();
+        endless[back] = Op::Jump(5);
+        let leaf = Part::Leaf(plain(Op::ParamConstCmp { slot: 0, c: CmpOp::Eq, konst: 1 }));
+        let c = chain_chunk(&[Part::Code(endless), leaf], true, 2);
+        assert!(leading::leading(&c, &tool.cx()).is_empty());
+        let req = request(vec![s("b"), strs(&["a"])]);
+        assert_eq!(tool.truth(&c, &req, vm::DEFAULT_FUEL), Err(crate::ops::EvalError::OutOfFuel));
     }
 
     #[test]

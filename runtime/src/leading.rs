@@ -128,16 +128,71 @@ struct Reader<'c, 'a> {
     loops: Vec<(u16, u64)>,
     reads: Vec<(Subject, Expect)>,
     const_work: u64,
-    /// The loop being read: its parameter slot, its end, and the instructions of one turn so far.
-    looping: Option<(u16, usize, u64)>,
+    /// The loop being read.
+    looping: Option<Loop>,
+    /// Forward jumps read (`and_merge`, `or_merge`): the target, and the stack and locals a jump
+    /// arrives there with. Reading on in order must arrive with the same, or the types read
+    /// after the target would hold on one path only (code no compiler emits; a crafted bundle
+    /// could).
+    joins: Vec<(usize, Vec<Expect>, Vec<Option<Expect>>)>,
 }
 
-impl Reader<'_, '_> {
+/// A quantifier's loop, while its turn is read.
+struct Loop {
+    /// The parameter iterated.
+    slot: u16,
+    /// Where each turn starts (its `iter_next`, right after `iter_init`).
+    next: usize,
+    /// Where the loop ends (its `iter_end`).
+    end: usize,
+    /// The local holding the answer so far.
+    acc: u16,
+    /// The instructions of one turn so far.
+    turn: u64,
+    /// The locals before the first turn: what they are after the loop, since an empty list runs
+    /// no turn.
+    before: Vec<Option<Expect>>,
+}
+
+impl Loop {
+    fn at_end(&self, end: u32) -> Option<()> {
+        (end as usize == self.end).then_some(())
+    }
+}
+
+impl<'c, 'a> Reader<'c, 'a> {
+    fn new(cx: &'c Context<'a>, locals: Vec<Option<Expect>>) -> Self {
+        Reader {
+            cx,
+            stack: Vec::new(),
+            locals,
+            fixed: 0,
+            loops: Vec::new(),
+            reads: Vec::new(),
+            const_work: 0,
+            looping: None,
+            joins: Vec::new(),
+        }
+    }
+
     fn count(&mut self, n: u64) {
         match &mut self.looping {
-            Some((_, _, turn)) => *turn += n,
+            Some(l) => l.turn += n,
             None => self.fixed += n,
         }
+    }
+
+    /// Reading arrives at `pc`: every jump read to it must bring the same stack and locals.
+    fn arrive(&mut self, pc: usize) -> Option<()> {
+        let mut ok = true;
+        self.joins.retain(|(target, stack, locals)| {
+            if *target != pc {
+                return true;
+            }
+            ok &= *stack == self.stack && *locals == self.locals;
+            false
+        });
+        ok.then_some(())
     }
 
     fn read(&mut self, subject: Subject, expect: Expect) {
@@ -197,6 +252,7 @@ impl Reader<'_, '_> {
     /// fail on the values the stack holds.
     fn step(&mut self, code: &[Op], pc: usize, depth: usize) -> Option<()> {
         let op = *code.get(pc)?;
+        self.arrive(pc)?;
         self.count(1);
         match op {
             Op::Bool(_) => self.stack.push(Expect::Bool),
@@ -217,13 +273,19 @@ impl Reader<'_, '_> {
                 self.stack.push(t);
             }
             Op::SetLocal(i) => {
+                // Only `quant_step` writes a loop's answer.
+                if self.looping.as_ref().is_some_and(|l| l.acc == i) {
+                    return None;
+                }
                 let t = self.pop()?;
                 *self.locals.get_mut(usize::from(i))? = Some(t);
             }
             Op::Not => (self.pop()? == Expect::Bool).then(|| self.stack.push(Expect::Bool))?,
-            Op::AndMerge(_) | Op::OrMerge(_) => {
-                // Both `Bool`: the merge keeps one of them (the jump only skips code read anyway).
-                (self.pop()? == Expect::Bool && self.stack.last() == Some(&Expect::Bool)).then_some(())?
+            Op::AndMerge(target) | Op::OrMerge(target) => {
+                // Both `Bool`: the merge keeps one of them, and a jump goes forward with it.
+                (self.pop()? == Expect::Bool && self.stack.last() == Some(&Expect::Bool)).then_some(())?;
+                (target as usize > pc).then_some(())?;
+                self.joins.push((target as usize, self.stack.clone(), self.locals.clone()));
             }
             Op::Cmp(c) => {
                 let (b, a) = (self.pop()?, self.pop()?);
@@ -246,7 +308,7 @@ impl Reader<'_, '_> {
             // A quantifier over a list parameter: `bool(init) set_local(acc) param(slot)
             // iter_init iter_next <body> quant_step jump iter_end local(acc)`, read once (every
             // turn has the same types), counted per item.
-            Op::IterInit { end, .. } => {
+            Op::IterInit { acc, end } => {
                 if self.looping.is_some() || self.stack.last() != Some(&Expect::Strs) {
                     return None;
                 }
@@ -254,24 +316,31 @@ impl Reader<'_, '_> {
                     Some(Op::Param(slot)) => *slot,
                     _ => return None,
                 };
+                // The answer starts as a `Bool` (`any`: false, `all`: true) and stays one.
+                (*self.locals.get(usize::from(acc))? == Some(Expect::Bool)).then_some(())?;
                 self.stack.push(Expect::Int);
-                self.looping = Some((slot, end as usize, 0));
+                let before = self.locals.clone();
+                self.looping = Some(Loop { slot, next: pc + 1, end: end as usize, acc, turn: 0, before });
             }
             Op::IterNext { local, end } => {
-                let (_, loop_end, _) = self.looping?;
-                (end as usize == loop_end).then_some(())?;
+                let l = self.looping.as_ref()?;
+                l.at_end(end)?;
+                (pc == l.next && local != l.acc).then_some(())?;
                 *self.locals.get_mut(usize::from(local))? = Some(Expect::Str);
             }
             Op::QuantStep { kind: QuantKind::Any | QuantKind::All, acc, end } => {
-                let (_, loop_end, _) = self.looping?;
-                (end as usize == loop_end && self.pop()? == Expect::Bool).then_some(())?;
-                *self.locals.get_mut(usize::from(acc))? = Some(Expect::Bool);
+                let l = self.looping.as_ref()?;
+                l.at_end(end)?;
+                (acc == l.acc && self.pop()? == Expect::Bool).then_some(())?;
             }
-            Op::Jump(_) => {
-                // The turn ends; the loop's end follows.
-                let (slot, loop_end, turn) = self.looping.take()?;
-                (pc + 1 == loop_end).then_some(())?;
-                self.loops.push((slot, turn));
+            Op::Jump(target) => {
+                // The turn ends, back to its `iter_next` (anywhere else, a turn could run without
+                // taking the next item: without end); the loop's end follows, with the locals it
+                // began with.
+                let l = self.looping.take()?;
+                (pc + 1 == l.end && target as usize == l.next).then_some(())?;
+                self.loops.push((l.slot, l.turn));
+                self.locals = l.before;
             }
             Op::IterEnd => {
                 (self.pop()? == Expect::Int && self.pop()? == Expect::Strs).then_some(())?;
@@ -292,25 +361,20 @@ impl Reader<'_, '_> {
         let at = self.stack.len().checked_sub(params)?;
         let mut locals: Vec<Option<Expect>> = self.stack.drain(at..).map(Some).collect();
         locals.resize(usize::from(callee.locals.max(callee.params)), None);
-        let mut inner = Reader {
-            cx: self.cx,
-            stack: Vec::new(),
-            locals,
-            fixed: 0,
-            loops: Vec::new(),
-            reads: Vec::new(),
-            const_work: 0,
-            looping: None,
-        };
+        let mut inner = Reader::new(self.cx, locals);
         let code = callee.code.as_slice();
         let mut pc = 0;
         let result = loop {
             match code.get(pc)? {
-                Op::Ret => {
+                // The last instruction, leaving one value: nothing after it is reached.
+                Op::Ret if pc + 1 == code.len() => {
+                    inner.arrive(pc)?;
                     inner.fixed += 1;
-                    break inner.stack.pop()?;
+                    let result = inner.stack.pop()?;
+                    break inner.stack.is_empty().then_some(result)?;
                 }
                 op if op.is_fused() => {
+                    inner.arrive(pc)?;
                     let (leaf, next) = leaf_at(code, pc)?;
                     inner.fused(leaf.op)?;
                     inner.fixed += (next - pc) as u64;
@@ -346,16 +410,7 @@ fn comparable(_c: CmpOp, a: Expect, b: Expect) -> bool {
 /// The leading leaves of a fused condition chunk (see the module doc), in order.
 pub(crate) fn leading(chunk: &Chunk, cx: &Context<'_>) -> Vec<Leading> {
     let code = chunk.code.as_slice();
-    let mut r = Reader {
-        cx,
-        stack: Vec::new(),
-        locals: vec![None; usize::from(chunk.locals)],
-        fixed: 0,
-        loops: Vec::new(),
-        reads: Vec::new(),
-        const_work: 0,
-        looping: None,
-    };
+    let mut r = Reader::new(cx, vec![None; usize::from(chunk.locals)]);
     let mut out = Vec::new();
     // The farthest target of a jump read so far that is not an `and_merge` falling to `ret`: no
     // leaf before it is leading (a path could reach `ret` past the leaf).
@@ -364,7 +419,7 @@ pub(crate) fn leading(chunk: &Chunk, cx: &Context<'_>) -> Vec<Leading> {
     while let Some(op) = code.get(pc) {
         if op.is_fused() {
             let Some((leaf, next)) = leaf_at(code, pc) else { break };
-            if r.fused(leaf.op).is_none() {
+            if r.arrive(pc).is_none() || r.fused(leaf.op).is_none() {
                 break;
             }
             let chain = match code.get(next) {
@@ -373,7 +428,7 @@ pub(crate) fn leading(chunk: &Chunk, cx: &Context<'_>) -> Vec<Leading> {
                 Some(Op::Ret) if next + 1 == code.len() => Some(0),
                 _ => None,
             };
-            if let (Some(chain), None, true) = (chain, r.looping, pc >= skipped_to) {
+            if let (Some(chain), true, true) = (chain, r.looping.is_none(), pc >= skipped_to) {
                 // `next` instructions up to the leaf's merge, the merge, then the way to `ret`.
                 out.push(Leading {
                     leaf,

@@ -6,7 +6,9 @@
 //!   (`compiler/tests/differential.rs` draws its bytes from proptest, `fuzz/fuzz_targets/
 //!   differential.rs` from libFuzzer);
 //! - [`differential`]: what must hold on a generated case (the VM, the VM without fusion, the
-//!   VM without the rule index and the reference interpreter decide alike).
+//!   VM without the rule index and the reference interpreter decide alike);
+//! - [`indexed`]: a bundle whose rules are indexed, and requests for it, to try the rule index
+//!   with hostile bytecode.
 //!
 //! Not linked by any host crate: it is a dev-dependency only.
 //!
@@ -19,6 +21,7 @@
 
 pub mod differential;
 pub mod generate;
+pub mod indexed;
 
 use aarm_compiler::{compile, ir, load_sources};
 use aarm_runtime::bundle::{self, BundleError};
