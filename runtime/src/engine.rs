@@ -21,7 +21,7 @@ use crate::bytecode::Chunk;
 use crate::convert::{self, InputError, Limits};
 use crate::decision::{codes, Decision, DeferObligation, Need, PolicyRef};
 use crate::index::ToolIndex;
-use crate::leading::Context;
+use crate::leading::{Context, Shared};
 use crate::live::Live;
 use crate::ops::EvalError;
 use crate::plan::{self, Plan};
@@ -129,13 +129,15 @@ impl Engine {
         let chunks: Vec<Chunk> = program.chunks.iter().map(crate::fuse::fuse_chunk).collect();
         let plans: Vec<Plan> = chunks.iter().map(Plan::of).collect();
         let functions: Vec<Chunk> = program.functions.iter().map(crate::fuse::fuse_chunk).collect();
+        let code_size = chunks.iter().chain(&functions).map(|c| c.code.len()).sum();
+        let shared = Shared::new(code_size);
         let index = program
             .dispatch
             .iter()
             .enumerate()
             .map(|(t, cands)| {
                 let fields = program.schema.tools.get(t).map_or(&[][..], |tool| tool.fields.as_slice());
-                let cx = Context { consts: &consts, groups: &groups, functions: &functions, fields };
+                let cx = Context { consts: &consts, groups: &groups, functions: &functions, fields, shared: &shared };
                 ToolIndex::build(cands, &plans, &chunks, &cx)
             })
             .collect();

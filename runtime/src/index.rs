@@ -667,12 +667,12 @@ mod tests {
 
     /// What a tool's conditions read: constants, groups, functions and the declared types of its
     /// parameters, by slot.
-    #[derive(Default)]
     struct Tool {
         consts: Vec<Value>,
         groups: Vec<Value>,
         functions: Vec<Chunk>,
         fields: Vec<FieldSchema>,
+        shared: leading::Shared,
     }
 
     impl Tool {
@@ -682,11 +682,18 @@ mod tests {
                 .enumerate()
                 .map(|(i, ty)| FieldSchema { name: Arc::from(format!("p{i}")), ty: ty.clone() })
                 .collect();
-            Tool { consts: consts.to_vec(), groups: groups.to_vec(), functions: Vec::new(), fields }
+            let shared = leading::Shared::new(0);
+            Tool { consts: consts.to_vec(), groups: groups.to_vec(), functions: Vec::new(), fields, shared }
         }
 
         fn cx(&self) -> Context<'_> {
-            Context { consts: &self.consts, groups: &self.groups, functions: &self.functions, fields: &self.fields }
+            Context {
+                consts: &self.consts,
+                groups: &self.groups,
+                functions: &self.functions,
+                fields: &self.fields,
+                shared: &self.shared,
+            }
         }
 
         fn tables(&self) -> Tables<'_> {
@@ -1207,6 +1214,39 @@ mod tests {
         assert!(leading::leading(&c, &tool.cx()).is_empty());
         let req = request(vec![s("b"), strs(&["a"])]);
         assert_eq!(tool.truth(&c, &req, vm::DEFAULT_FUEL), Err(crate::ops::EvalError::OutOfFuel));
+    }
+
+    /// Functions each calling the next a thousand times: read once each (per argument types),
+    /// the chain costs a few thousand instructions to read; read at every call, 10^12, which
+    /// the engine's reading budget (here 64 × the code + 65 536) would cut short, and the leaf
+    /// after the call would not be leading.
+    #[test]
+    fn a_function_is_read_once_per_argument_types() {
+        let mut tool = Tool::new(&[s("/"), s("a")], &[], &[string()]);
+        tool.functions.push(Chunk {
+            code: vec![Op::Local(0), Op::Const(0), Op::Method(MethodOp::StartsWith), Op::Ret],
+            locals: 1,
+            params: 1,
+            spans: Vec::new(),
+        });
+        for f in 0..3u16 {
+            let calls = 1000;
+            let end = (1 + 3 * calls) as u32;
+            let mut code = vec![Op::Bool(true)];
+            for _ in 0..calls {
+                code.extend([Op::Local(0), Op::Call(f), Op::AndMerge(end)]);
+            }
+            code.push(Op::Ret);
+            tool.functions.push(Chunk { code, locals: 1, params: 1, spans: Vec::new() });
+        }
+        let code_size: usize = tool.functions.iter().map(|f| f.code.len()).sum();
+        tool.shared = leading::Shared::new(code_size + 16);
+        let leaf = Part::Leaf(plain(Op::ParamConstCmp { slot: 0, c: CmpOp::Eq, konst: 1 }));
+        let c = chain_chunk(&[Part::Code(vec![Op::Param(0), Op::Call(3)]), leaf], true, 0);
+        let lead = leading::leading(&c, &tool.cx());
+        assert_eq!(lead.len(), 1, "the leaf after the chain of calls is leading");
+        // Its fuel bound counts every call: 1 + 3 000 + 1 instructions per level.
+        assert!(lead[0].fixed > 1000 * 1000 * 1000, "{}", lead[0].fixed);
     }
 
     #[test]

@@ -23,6 +23,8 @@ use crate::plan::{leaf_at, Leaf};
 use crate::schema::{FieldSchema, ValueType};
 use crate::value::Value;
 use crate::vm::work;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 /// What a leaf or the code before it reads from the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,13 +66,46 @@ pub(crate) struct Leading {
 }
 
 /// What the reading needs besides the chunk.
+#[derive(Clone, Copy)]
 pub(crate) struct Context<'a> {
     pub consts: &'a [Value],
     pub groups: &'a [Value],
     /// The fused functions.
     pub functions: &'a [Chunk],
-    /// The tool's parameters, in slot order.
+    /// The tool's parameters, in slot order (none inside a function: a function reads no
+    /// parameter, so what reading it gives holds for every tool).
     pub fields: &'a [FieldSchema],
+    pub shared: &'a Shared,
+}
+
+/// What reading a function gave for its arguments' types: the instructions it runs (besides
+/// data), what it reads, the most work of its constants, and its result's type.
+#[derive(Clone, Debug)]
+struct Summary {
+    fixed: u64,
+    reads: Vec<(Subject, Expect)>,
+    const_work: u64,
+    result: Expect,
+}
+
+/// Each function read, by index and arguments' types: its summary, or `None` when it may fail.
+type Calls = BTreeMap<(u16, Vec<Expect>), Option<Summary>>;
+
+/// What the readings of one engine share, so that loading costs at most a multiple of the code's
+/// size, whatever the code: each function is read once per list of argument types (a chain of
+/// functions each calling the next a thousand times is otherwise read a thousand to the power of
+/// its length times), and a budget of instructions to read, past which nothing more is leading.
+pub(crate) struct Shared {
+    calls: RefCell<Calls>,
+    budget: Cell<u64>,
+}
+
+impl Shared {
+    /// For a program of `instructions` instructions (its chunks and functions).
+    pub(crate) fn new(instructions: usize) -> Shared {
+        let budget = (instructions as u64).saturating_mul(64).saturating_add(1 << 16);
+        Shared { calls: RefCell::new(BTreeMap::new()), budget: Cell::new(budget) }
+    }
 }
 
 /// How deep calls are followed (the verifier bounds the call graph; this keeps the reading small).
@@ -182,6 +217,13 @@ impl<'c, 'a> Reader<'c, 'a> {
         }
     }
 
+    /// One instruction read, from the engine's budget.
+    fn spend(&self) -> Option<()> {
+        let left = self.cx.shared.budget.get().checked_sub(1)?;
+        self.cx.shared.budget.set(left);
+        Some(())
+    }
+
     /// Reading arrives at `pc`: every jump read to it must bring the same stack and locals.
     fn arrive(&mut self, pc: usize) -> Option<()> {
         let mut ok = true;
@@ -225,6 +267,7 @@ impl<'c, 'a> Reader<'c, 'a> {
 
     /// A fused leaf test: `Some(())` when it cannot fail on values of the types read.
     fn fused(&mut self, op: Op) -> Option<()> {
+        self.spend()?;
         let ok = match op {
             Op::ParamConstMethod { slot, m, konst } => {
                 matches!(m, MethodOp::StartsWith | MethodOp::EndsWith | MethodOp::StrContains)
@@ -252,6 +295,7 @@ impl<'c, 'a> Reader<'c, 'a> {
     /// fail on the values the stack holds.
     fn step(&mut self, code: &[Op], pc: usize, depth: usize) -> Option<()> {
         let op = *code.get(pc)?;
+        self.spend()?;
         self.arrive(pc)?;
         self.count(1);
         match op {
@@ -351,54 +395,74 @@ impl<'c, 'a> Reader<'c, 'a> {
         Some(())
     }
 
-    /// A call: the callee read with its arguments' types, straight through to its `ret`.
+    /// A call: the callee's summary for its arguments' types (read once per engine).
     fn call(&mut self, f: u16, depth: usize) -> Option<()> {
         if depth >= MAX_CALL_DEPTH {
             return None;
         }
         let callee = self.cx.functions.get(usize::from(f))?;
-        let params = usize::from(callee.params);
-        let at = self.stack.len().checked_sub(params)?;
-        let mut locals: Vec<Option<Expect>> = self.stack.drain(at..).map(Some).collect();
-        locals.resize(usize::from(callee.locals.max(callee.params)), None);
-        let mut inner = Reader::new(self.cx, locals);
-        let code = callee.code.as_slice();
-        let mut pc = 0;
-        let result = loop {
-            match code.get(pc)? {
-                // The last instruction, leaving one value: nothing after it is reached.
-                Op::Ret if pc + 1 == code.len() => {
-                    inner.arrive(pc)?;
-                    inner.fixed += 1;
-                    let result = inner.stack.pop()?;
-                    break inner.stack.is_empty().then_some(result)?;
-                }
-                op if op.is_fused() => {
-                    inner.arrive(pc)?;
-                    let (leaf, next) = leaf_at(code, pc)?;
-                    inner.fused(leaf.op)?;
-                    inner.fixed += (next - pc) as u64;
-                    inner.stack.push(Expect::Bool);
-                    pc = next;
-                }
-                _ => {
-                    inner.step(code, pc, depth + 1)?;
-                    pc += 1;
-                }
+        let at = self.stack.len().checked_sub(usize::from(callee.params))?;
+        let args: Vec<Expect> = self.stack.drain(at..).collect();
+        let key = (f, args);
+        let known = self.cx.shared.calls.borrow().get(&key).cloned();
+        let summary = match known {
+            Some(summary) => summary,
+            None => {
+                // While it is read, a call of it reads as failing (a cycle, which the verifier
+                // refuses anyway, ends there).
+                self.cx.shared.calls.borrow_mut().insert(key.clone(), None);
+                let summary = read_function(self.cx, callee, &key.1, depth);
+                self.cx.shared.calls.borrow_mut().insert(key, summary.clone());
+                summary
             }
-        };
-        // Straight-line callees only: a loop's turns would multiply under the caller's.
-        if !inner.loops.is_empty() || inner.looping.is_some() {
-            return None;
-        }
-        self.count(inner.fixed);
-        for r in inner.reads {
+        }?;
+        self.count(summary.fixed);
+        for r in summary.reads {
             self.read(r.0, r.1);
         }
-        self.const_work = self.const_work.max(inner.const_work);
-        self.stack.push(result);
+        self.const_work = self.const_work.max(summary.const_work);
+        self.stack.push(summary.result);
         Some(())
     }
+}
+
+/// Reads a called function with its arguments' types, straight through to its `ret`.
+fn read_function(cx: &Context<'_>, callee: &Chunk, args: &[Expect], depth: usize) -> Option<Summary> {
+    let mut locals: Vec<Option<Expect>> = args.iter().copied().map(Some).collect();
+    locals.resize(usize::from(callee.locals.max(callee.params)), None);
+    let inner_cx = Context { fields: &[], ..*cx };
+    let mut inner = Reader::new(&inner_cx, locals);
+    let code = callee.code.as_slice();
+    let mut pc = 0;
+    let result = loop {
+        match code.get(pc)? {
+            // The last instruction, leaving one value: nothing after it is reached.
+            Op::Ret if pc + 1 == code.len() => {
+                inner.spend()?;
+                inner.arrive(pc)?;
+                inner.fixed += 1;
+                let result = inner.stack.pop()?;
+                break inner.stack.is_empty().then_some(result)?;
+            }
+            op if op.is_fused() => {
+                inner.arrive(pc)?;
+                let (leaf, next) = leaf_at(code, pc)?;
+                inner.fused(leaf.op)?;
+                inner.fixed += (next - pc) as u64;
+                inner.stack.push(Expect::Bool);
+                pc = next;
+            }
+            _ => {
+                inner.step(code, pc, depth + 1)?;
+                pc += 1;
+            }
+        }
+    };
+    // Straight-line callees only: a loop's turns would multiply under the caller's.
+    if !inner.loops.is_empty() || inner.looping.is_some() {
+        return None;
+    }
+    Some(Summary { fixed: inner.fixed, reads: inner.reads, const_work: inner.const_work, result })
 }
 
 /// Whether `a <c> b` is defined (cannot fail) on values of these types: two of one scalar type
