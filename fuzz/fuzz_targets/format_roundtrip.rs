@@ -38,7 +38,7 @@ fn comments(file: &File) -> Vec<&str> {
 // formatter (`format_parsed`): calling `format` and `parse` separately parsed every text three
 // times.
 fuzz_target!(|data: &[u8]| {
-    let src = String::from_utf8_lossy(data);
+    let src = aarm_fuzz::text(data);
     let parsed = parse(FileId(0), &src);
     let formatted = format_parsed(&src, &parsed);
     if parsed.has_errors() {

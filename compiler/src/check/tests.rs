@@ -783,3 +783,34 @@ fn builtin_context_lookup_is_the_table() {
         assert_eq!(super::builtin_context_field(other), None, "{other}");
     }
 }
+
+/// The subject of a type mismatch (`the body of `f``, `parameter `x` of `f``, ...) is formatted
+/// only when the mismatch is reported; the messages read as they did when it was formatted for
+/// every check.
+#[test]
+fn mismatch_subjects_read_as_before() {
+    let messages = |rest: &str| -> Vec<String> {
+        diags(&with_header(rest)).into_iter().filter(|(c, _, _)| c == "E0200").map(|(_, _, m)| m).collect()
+    };
+    assert_eq!(messages("fn f(x: Decimal) -> Int = x\n"), ["the body of `f` expects `Int`, found `Decimal`"]);
+    assert_eq!(
+        messages("fn f(x: Int) -> Bool = x > 1\nrule r on transfer_funds { when f(params.amount) deny }\n"),
+        ["parameter `x` of `f` expects `Int`, found `Decimal`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when params.currency deny }\n"),
+        ["a `when` condition must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when any t in params.tags: t deny }\n"),
+        ["the condition of `any` must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when not params.currency deny }\n"),
+        ["the operand of `not` must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("test \"t\" {\n  action transfer_funds { amount: \"x\", currency: 1, tags: [] }\n  expect allow\n}\n"),
+        ["`amount` expects `Decimal`, found `String`", "`currency` expects `String`, found `Int`"]
+    );
+}
