@@ -103,27 +103,37 @@ pub struct Index {
     pub(crate) types: Vec<(Loc, Type)>,
     /// `///` docs of declarations whose IR keeps none (groups).
     docs: Vec<(Target, String)>,
+    /// Set when nobody will read the index ([`crate::compile`]): nothing is recorded, and it
+    /// stays empty.
+    pub(crate) off: bool,
 }
 
 impl Index {
     pub(crate) fn refer(&mut self, file: FileId, span: aarm_lang::Span, target: Target) {
-        self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+        if !self.off {
+            self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+        }
     }
 
     /// Keeps the `///` doc of a declaration whose IR has no place for it.
     pub(crate) fn document(&mut self, target: Target, doc: Option<String>) {
-        if let Some(doc) = doc {
+        if let (false, Some(doc)) = (self.off, doc) {
             self.docs.push((target, doc));
         }
     }
 
     pub(crate) fn typed(&mut self, file: FileId, span: aarm_lang::Span, ty: &Type) {
-        self.types.push((Loc { file, span }, ty.clone()));
+        if !self.off {
+            self.types.push((Loc { file, span }, ty.clone()));
+        }
     }
 
     /// Adds the declarations of `bundle` (the checker's tables, complete even with errors), each
     /// also an occurrence of itself so that references and renames include it.
     pub(crate) fn finish(&mut self, bundle: &ir::Bundle) {
+        if self.off {
+            return;
+        }
         let mut symbols = Vec::new();
         for (i, t) in bundle.tools.iter().enumerate() {
             let tool = ir::ToolId(to_u32(i));

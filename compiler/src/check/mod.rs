@@ -46,25 +46,33 @@ pub struct Checked {
     /// duplicates.
     pub diagnostics: Vec<Diagnostic>,
     /// Declarations, the names that refer to them and the types of expressions, for editors;
-    /// filled in whether or not there are errors.
+    /// filled in by [`check`] whether or not there are errors ([`crate::compile`], which builds
+    /// bundles, leaves it empty).
     pub index: Index,
 }
 
 /// Checks loaded modules. Module diagnostics (parse errors, missing files) are included.
 pub fn check(loaded: &Loaded) -> Checked {
-    check_with(loaded, true)
+    check_with(loaded, true, true)
+}
+
+/// [`check`] without the editor index (left empty): what building a bundle needs
+/// ([`crate::compile`]). The diagnostics and the bundle are [`check`]'s.
+pub(crate) fn check_for_build(loaded: &Loaded) -> Checked {
+    check_with(loaded, true, false)
 }
 
 /// [`check`] without the std modules' bodies checked once per process: every body checked in
 /// place, as before that cache. The reference the tests hold [`check`] to.
 #[doc(hidden)]
 pub fn check_from_scratch(loaded: &Loaded) -> Checked {
-    check_with(loaded, false)
+    check_with(loaded, false, true)
 }
 
-fn check_with(loaded: &Loaded, std_cache: bool) -> Checked {
+fn check_with(loaded: &Loaded, std_cache: bool, index: bool) -> Checked {
     let mut c = Checker::new(&loaded.sources);
     c.std_cache = std_cache;
+    c.index.off = !index;
     c.diags.extend(loaded.diagnostics.iter().cloned());
     c.run(&loaded.modules);
     let has_errors = c.diags.iter().any(Diagnostic::is_error);
