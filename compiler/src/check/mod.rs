@@ -123,6 +123,9 @@ pub(crate) struct Checker<'a> {
     /// "Did you mean" answers already computed over a table of names, by table and its size
     /// then by the misspelt name (see [`Checker::suggest_declared`]).
     suggestions: Map<(Table, usize), Map<String, Option<String>>>,
+    /// Each hash-map table's names, sorted, as of the table's size then (see [`Checker::suggest`]):
+    /// misspelt names are looked up many times between two declarations.
+    sorted_names: Map<Table, (usize, Vec<String>)>,
     pub(crate) index: Index,
     /// Whether std modules' function bodies come from the per-process cache (`std_bodies`).
     std_cache: bool,
@@ -199,6 +202,7 @@ impl<'a> Checker<'a> {
             rule_qualified: Map::default(),
             rule_limit_reported: false,
             suggestions: Map::default(),
+            sorted_names: Map::default(),
             index: Index::default(),
             std_cache: true,
             spliced: Vec::new(),
@@ -558,6 +562,26 @@ impl<'a> Checker<'a> {
         did_you_mean(wrong, names).map(str::to_string)
     }
 
+    /// [`Self::suggest`] over a hash-map table's names, kept sorted per table and its size (the
+    /// tables only grow), so that they are sorted once between two declarations rather than for
+    /// every misspelt name.
+    fn suggest_table(&mut self, table: Table, size: usize, wrong: &str) -> Option<String> {
+        let cached = self.sorted_names.get(&table).is_some_and(|(n, _)| *n == size);
+        if !cached {
+            let mut names: Vec<String> = match table {
+                Table::Tools => self.tools.keys().cloned().collect(),
+                Table::Evidence => self.evidence.keys().cloned().collect(),
+                Table::Groups => self.groups.keys().cloned().collect(),
+                Table::Fns => self.fns.keys().cloned().collect(),
+                Table::Rules => Vec::new(),
+            };
+            names.sort_unstable();
+            self.sorted_names.insert(table, (size, names));
+        }
+        let names = self.sorted_names.get(&table).map(|(_, names)| names.as_slice()).unwrap_or_default();
+        did_you_mean(wrong, names.iter().map(String::as_str)).map(str::to_string)
+    }
+
     /// [`Self::suggest`] over the names of a table, remembered: a misspelt name is often written
     /// many times (every rule and test on a tool whose declaration failed), and the answer
     /// depends only on the name and the table. The tables only ever grow (nothing is removed
@@ -574,10 +598,7 @@ impl<'a> Checker<'a> {
             return known.clone();
         }
         let found = match table {
-            Table::Tools => self.suggest(wrong, self.tools.keys()),
-            Table::Evidence => self.suggest(wrong, self.evidence.keys()),
-            Table::Groups => self.suggest(wrong, self.groups.keys()),
-            Table::Fns => self.suggest(wrong, self.fns.keys()),
+            Table::Tools | Table::Evidence | Table::Groups | Table::Fns => self.suggest_table(table, size, wrong),
             // In the bundle's rule order, which is the same on every run (no sorting needed).
             Table::Rules => {
                 did_you_mean(wrong, self.bundle.rules.iter().flat_map(|r| [r.name.as_str(), r.qualified_name.as_str()]))

@@ -814,3 +814,37 @@ fn mismatch_subjects_read_as_before() {
         ["`amount` expects `Decimal`, found `String`", "`currency` expects `String`, found `Int`"]
     );
 }
+
+/// "Did you mean" over the tables, whose sorted names are now kept between lookups: every
+/// misspelt name still gets the nearest declared name, the first in sorted order on a tie, in
+/// rules and tests alike and after more declarations.
+#[test]
+fn suggestions_over_kept_sorted_tables() {
+    let src = with_header(
+        "tool send_emails { to: String }\n\
+         rule a on transfer_fund { when params.amount > 1 deny }\n\
+         rule b on send_emai { when true deny }\n\
+         group fim = [\"c@corp.com\"]\n\
+         rule c on send_email { when \"x\" in fin2 deny }\n\
+         test \"t\" {\n  action sendemail { to: [\"a\"], subject: \"s\" }\n  expect deny\n}\n",
+    );
+    let loaded = load_sources(vec![("p.aarm".into(), src)]);
+    let checked = super::check(&loaded);
+    let helps: Vec<(String, Option<String>)> =
+        checked.diagnostics.iter().map(|d| (d.message.clone(), d.help.clone())).collect();
+    let help = |message: &str| {
+        helps
+            .iter()
+            .find(|(m, _)| m == message)
+            .and_then(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("{message}: {helps:#?}"))
+    };
+    assert_eq!(help("unknown tool `transfer_fund`"), "did you mean `transfer_funds`?");
+    // `send_email` and `send_emails` are both one edit away: the first in sorted order wins.
+    assert_eq!(help("unknown tool `send_emai`"), "did you mean `send_email`?");
+    assert_eq!(
+        help("tool `sendemail` is not declared, so only `on *` rules and the default apply to it"),
+        "did you mean `send_email`?"
+    );
+    assert_eq!(help("unknown name `fin2`"), "did you mean `fin`?");
+}
