@@ -73,6 +73,9 @@ pub(super) struct ChunkGen<'p, 'b> {
     at: Option<Span>,
     /// Runs of instructions per source expression (`aarm_runtime::spans`).
     spans: Vec<SpanRun>,
+    /// The span last looked up in the pool's span table and its index there: an expression
+    /// emits several instructions in a row, and each looked it up again.
+    last_span: Option<(Span, u32)>,
 }
 
 fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
@@ -130,13 +133,21 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
             file,
             at: None,
             spans: Vec::new(),
+            last_span: None,
         })
     }
 
     /// Appends an instruction, noting the expression it comes from when that changes.
     fn emit(&mut self, op: Op) {
         if let Some(span) = self.at {
-            let index = self.pool.span(self.file, span);
+            let index = match self.last_span {
+                Some((last, index)) if last == span => index,
+                _ => {
+                    let index = self.pool.span(self.file, span);
+                    self.last_span = Some((span, index));
+                    index
+                }
+            };
             if self.spans.last().map(|r| r.span) != Some(index) {
                 let from = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
                 self.spans.push(SpanRun { from, span: index });

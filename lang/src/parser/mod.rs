@@ -381,7 +381,8 @@ impl<'src> Parser<'src> {
                 return;
             }
             // `override` is a contextual word: it begins a declaration only as `override on`.
-            if depth <= 0 && self.at_override() && self.at_line_start(t.span) {
+            // The line test first: it is cheap, and `at_override` compares the word's text.
+            if depth <= 0 && self.at_line_start(t.span) && self.at_override() {
                 return;
             }
             depth += brace_delta(t.kind);
