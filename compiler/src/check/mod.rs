@@ -28,7 +28,7 @@ use crate::ir::{self, Loc};
 use crate::modules::{Loaded, Module};
 use crate::types::Type;
 use aarm_lang::ast::{self, ItemKind, TypeExprKind};
-use aarm_lang::diagnostic::did_you_mean;
+use aarm_lang::diagnostic::{did_you_mean, Candidates};
 use aarm_lang::{Code, Diagnostic, FileId, SourceMap};
 use std::collections::HashMap;
 
@@ -123,9 +123,10 @@ pub(crate) struct Checker<'a> {
     /// "Did you mean" answers already computed over a table of names, by table and its size
     /// then by the misspelt name (see [`Checker::suggest_declared`]).
     suggestions: Map<(Table, usize), Map<String, Option<String>>>,
-    /// Each hash-map table's names, sorted, as of the table's size then (see [`Checker::suggest`]):
-    /// misspelt names are looked up many times between two declarations.
-    sorted_names: Map<Table, (usize, Vec<String>)>,
+    /// Each hash-map table's names, sorted and lowercased for "did you mean", as of the table's
+    /// size then (see [`Checker::suggest_table`]): misspelt names are looked up many times
+    /// between two declarations.
+    sorted_names: Map<Table, (usize, Candidates)>,
     pub(crate) index: Index,
     /// Whether std modules' function bodies come from the per-process cache (`std_bodies`).
     std_cache: bool,
@@ -562,9 +563,9 @@ impl<'a> Checker<'a> {
         did_you_mean(wrong, names).map(str::to_string)
     }
 
-    /// [`Self::suggest`] over a hash-map table's names, kept sorted per table and its size (the
-    /// tables only grow), so that they are sorted once between two declarations rather than for
-    /// every misspelt name.
+    /// [`Self::suggest`] over a hash-map table's names, kept sorted (and lowercased, see
+    /// [`Candidates`]) per table and its size (the tables only grow), so that they are prepared
+    /// once between two declarations rather than for every misspelt name.
     fn suggest_table(&mut self, table: Table, size: usize, wrong: &str) -> Option<String> {
         let cached = self.sorted_names.get(&table).is_some_and(|(n, _)| *n == size);
         if !cached {
@@ -576,10 +577,9 @@ impl<'a> Checker<'a> {
                 Table::Rules => Vec::new(),
             };
             names.sort_unstable();
-            self.sorted_names.insert(table, (size, names));
+            self.sorted_names.insert(table, (size, Candidates::new(names)));
         }
-        let names = self.sorted_names.get(&table).map(|(_, names)| names.as_slice()).unwrap_or_default();
-        did_you_mean(wrong, names.iter().map(String::as_str)).map(str::to_string)
+        self.sorted_names.get(&table).and_then(|(_, names)| names.did_you_mean(wrong)).map(str::to_string)
     }
 
     /// [`Self::suggest`] over the names of a table, remembered: a misspelt name is often written
