@@ -103,36 +103,60 @@ pub struct Index {
     pub(crate) types: Vec<(Loc, Type)>,
     /// `///` docs of declarations whose IR keeps none (groups).
     docs: Vec<(Target, String)>,
+    /// Set when nobody will read the index ([`crate::compile`]): nothing is recorded, and it
+    /// stays empty.
+    pub(crate) off: bool,
 }
 
 impl Index {
     pub(crate) fn refer(&mut self, file: FileId, span: aarm_lang::Span, target: Target) {
-        self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+        if !self.off {
+            self.occurrences.push(Occurrence { loc: Loc { file, span }, target });
+        }
     }
 
     /// Keeps the `///` doc of a declaration whose IR has no place for it.
     pub(crate) fn document(&mut self, target: Target, doc: Option<String>) {
-        if let Some(doc) = doc {
+        if let (false, Some(doc)) = (self.off, doc) {
             self.docs.push((target, doc));
         }
     }
 
     pub(crate) fn typed(&mut self, file: FileId, span: aarm_lang::Span, ty: &Type) {
-        self.types.push((Loc { file, span }, ty.clone()));
+        if !self.off {
+            self.types.push((Loc { file, span }, ty.clone()));
+        }
     }
 
     /// Adds the declarations of `bundle` (the checker's tables, complete even with errors), each
     /// also an occurrence of itself so that references and renames include it.
     pub(crate) fn finish(&mut self, bundle: &ir::Bundle) {
+        if self.off {
+            return;
+        }
         let mut symbols = Vec::new();
         for (i, t) in bundle.tools.iter().enumerate() {
             let tool = ir::ToolId(to_u32(i));
-            let mut signature = format!("tool {} {{ ", t.name);
-            separated(&mut signature, &t.fields, |out, f| write!(out, "{}: {}", f.name, f.ty));
+            // Room for a short declaration at once, rather than growing from a few bytes.
+            let mut signature = String::with_capacity(64);
+            signature.push_str("tool ");
+            signature.push_str(&t.name);
+            signature.push_str(" { ");
+            separated(&mut signature, &t.fields, |out, f| {
+                out.push_str(&f.name);
+                out.push_str(": ");
+                f.ty.write_to(out);
+                Ok(())
+            });
             signature.push_str(" }");
             symbols.push(symbol(Target::Tool(tool), SymbolKind::Tool, &t.name, t.loc, signature, &t.doc));
             for (j, f) in t.fields.iter().enumerate() {
-                let signature = format!("{}.{}: {}", t.name, f.name, f.ty);
+                let mut signature = String::with_capacity(t.name.len() + f.name.len() + 24);
+                signature.push_str(&t.name);
+                signature.push('.');
+                signature.push_str(&f.name);
+                signature.push_str(": ");
+                f.ty.write_to(&mut signature);
                 symbols.push(symbol(
                     Target::Field(tool, to_u32(j)),
                     SymbolKind::Field,
@@ -168,13 +192,22 @@ impl Index {
             ));
         }
         for (i, f) in bundle.fns.iter().enumerate() {
-            let mut signature = format!("fn {}(", f.name);
-            separated(&mut signature, &f.params, |out, (n, t)| write!(out, "{n}: {t}"));
-            let _ = write!(signature, ") -> {}", f.ret);
+            let mut signature = String::with_capacity(64);
+            signature.push_str("fn ");
+            signature.push_str(&f.name);
+            signature.push('(');
+            separated(&mut signature, &f.params, |out, (n, t)| {
+                out.push_str(n);
+                out.push_str(": ");
+                t.write_to(out);
+                Ok(())
+            });
+            signature.push_str(") -> ");
+            f.ret.write_to(&mut signature);
             symbols.push(symbol(Target::Fn(ir::FnId(to_u32(i))), SymbolKind::Fn, &f.name, f.loc, signature, &f.doc));
         }
         for (i, r) in bundle.rules.iter().enumerate() {
-            let signature = format!("rule {}", r.qualified_name);
+            let signature = ["rule ", r.qualified_name.as_str()].concat();
             symbols.push(symbol(
                 Target::Rule(ir::RuleId(to_u32(i))),
                 SymbolKind::Rule,
@@ -185,7 +218,11 @@ impl Index {
             ));
         }
         for (i, c) in bundle.context_fields.iter().enumerate() {
-            let signature = format!("context.{}: {}", c.name, c.ty);
+            let mut signature = String::with_capacity(32);
+            signature.push_str("context.");
+            signature.push_str(&c.name);
+            signature.push_str(": ");
+            c.ty.write_to(&mut signature);
             symbols.push(symbol(
                 Target::Context(ir::ContextFieldId(to_u32(i))),
                 SymbolKind::Context,
@@ -271,9 +308,11 @@ mod tests {
     /// The signatures written piece by piece are the ones formatting each item and joining gave.
     #[test]
     fn signatures_are_the_joined_ones() {
-        let src = "tool none { }\ntool two { x: Int, y: List<String>? }\n\
+        let src = "policy p version \"1\"\ntool none { }\ntool two { x: Int, y: List<String>? }\n\
                    group empty = []\ngroup some = [\"a\", \"b\\\"c\"]\n\
-                   fn f() -> Bool = true\nfn k(x: Int, y: { a: String }) -> Int = x\n";
+                   fn f() -> Bool = true\nfn k(x: Int, y: { a: String }) -> Int = x\n\
+                   context { c: { a: List<Int>, b: Set<String>? } }\n\
+                   rule r on two { when f() deny }\n";
         let loaded = crate::load_sources(vec![("a.aarm".into(), src.into())]);
         let checked = crate::check(&loaded);
         let bundle = checked.bundle.as_ref().expect("no error");
@@ -292,7 +331,25 @@ mod tests {
             let params = f.params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
             assert_eq!(signature(SymbolKind::Fn, &f.name), Some(format!("fn {}({params}) -> {}", f.name, f.ret)));
         }
+        for t in &bundle.tools {
+            for f in &t.fields {
+                let field = checked
+                    .index
+                    .symbols
+                    .iter()
+                    .find(|s| s.kind == SymbolKind::Field && s.name == f.name && s.signature.starts_with(&t.name))
+                    .map(|s| s.signature.clone());
+                assert_eq!(field, Some(format!("{}.{}: {}", t.name, f.name, f.ty)));
+            }
+        }
+        for r in &bundle.rules {
+            assert_eq!(signature(SymbolKind::Rule, &r.name), Some(format!("rule {}", r.qualified_name)));
+        }
+        for c in &bundle.context_fields {
+            assert_eq!(signature(SymbolKind::Context, &c.name), Some(format!("context.{}: {}", c.name, c.ty)));
+        }
         assert_eq!((bundle.tools.len(), bundle.groups.len(), bundle.fns.len()), (2, 2, 2));
+        assert_eq!((bundle.rules.len(), bundle.context_fields.len()), (1, 1));
         assert_eq!(signature(SymbolKind::Tool, "none").as_deref(), Some("tool none {  }"));
     }
 }

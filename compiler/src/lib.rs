@@ -47,7 +47,9 @@ pub use modules::{load, load_sources, load_text, load_with_overlay, policy_files
 /// Everything `aarm build` and `aarm eval` need from source: diagnostics, and the program when
 /// there are no errors.
 pub struct Compiled {
-    /// The checker's result: diagnostics, the IR when error-free, and the editor index.
+    /// The checker's result: diagnostics and the IR when error-free, as [`check`] gives them,
+    /// but no editor index (its `index` is empty: building a bundle does not read it; editors
+    /// call [`check`]).
     pub checked: Checked,
     /// The generated program; `None` when the checker found an error or code generation failed.
     pub program: Option<aarm_runtime::program::Program>,
@@ -70,7 +72,7 @@ pub fn check_and_analyze(loaded: &Loaded) -> Vec<aarm_lang::Diagnostic> {
 
 /// Checks loaded modules and, when error-free, generates their program.
 pub fn compile(loaded: &Loaded) -> Compiled {
-    let checked = check(loaded);
+    let checked = check::check_for_build(loaded);
     let (program, codegen_error) = match &checked.bundle {
         Some(bundle) => match codegen::generate(bundle, loaded) {
             Ok(p) => (Some(p), None),

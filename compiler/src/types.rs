@@ -140,6 +140,48 @@ pub(crate) enum Fit {
     No,
 }
 
+impl Type {
+    /// Appends the type as [`fmt::Display`] writes it, without the formatting machinery (the
+    /// editor index writes a signature for every declaration of every check).
+    pub(crate) fn write_to(&self, out: &mut String) {
+        match self {
+            Type::Bool => out.push_str("Bool"),
+            Type::Int => out.push_str("Int"),
+            Type::Decimal => out.push_str("Decimal"),
+            Type::String => out.push_str("String"),
+            Type::Duration => out.push_str("Duration"),
+            Type::Time => out.push_str("Time"),
+            Type::List(t) => {
+                out.push_str("List<");
+                t.write_to(out);
+                out.push('>');
+            }
+            Type::Set(t) => {
+                out.push_str("Set<");
+                t.write_to(out);
+                out.push('>');
+            }
+            Type::Record(fields) => {
+                out.push_str("{ ");
+                for (i, (n, t)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(n);
+                    out.push_str(": ");
+                    t.write_to(out);
+                }
+                out.push_str(" }");
+            }
+            Type::Optional(t) => {
+                t.write_to(out);
+                out.push('?');
+            }
+            Type::Never | Type::Error => out.push('?'),
+        }
+    }
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -163,6 +205,38 @@ impl fmt::Display for Type {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn any_type() -> impl proptest::strategy::Strategy<Value = Type> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Type::Bool),
+            Just(Type::Int),
+            Just(Type::Decimal),
+            Just(Type::String),
+            Just(Type::Duration),
+            Just(Type::Time),
+            Just(Type::Never),
+            Just(Type::Error),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Type::list),
+                inner.clone().prop_map(Type::set),
+                inner.clone().prop_map(Type::optional),
+                proptest::collection::vec(("[a-z_é]{0,4}", inner), 0..4).prop_map(Type::Record),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// `write_to` writes what `Display` does.
+        #[test]
+        fn write_to_is_display(t in any_type()) {
+            let mut out = String::from("x");
+            t.write_to(&mut out);
+            proptest::prop_assert_eq!(out, format!("x{t}"));
+        }
+    }
 
     #[test]
     fn int_widens_to_decimal_never_the_reverse() {

@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let src = String::from_utf8_lossy(data);
+    let src = aarm_fuzz::text(data);
     let loaded = aarm_compiler::load_sources(aarm_testkit::files(&src));
     let checked = aarm_compiler::check(&loaded);
     let has_error = checked.diagnostics.iter().any(|d| d.is_error());

@@ -4,29 +4,11 @@
 //! `lang/tests/format.rs`), keep the same comments, and formatting it again changes nothing.
 #![no_main]
 
+use aarm_fuzz::shape;
 use aarm_lang::ast::File;
 use aarm_lang::format::format_parsed;
 use aarm_lang::{parse, FileId};
 use libfuzzer_sys::fuzz_target;
-use memchr::memmem;
-
-/// The tree as a string with every span replaced by `Span`. The spans are found with `memmem`
-/// (vectorized) because `str::find`, instrumented for comparison tracing, made this search a
-/// tenth of the target's time.
-fn shape(file: &File) -> String {
-    let debug = format!("{file:?}");
-    let mut out = String::with_capacity(debug.len());
-    let mut rest = debug.as_str();
-    while let Some(i) = memmem::find(rest.as_bytes(), b"Span { start: ") {
-        out.push_str(&rest[..i]);
-        out.push_str("Span");
-        let after = &rest[i..];
-        let end = memmem::find(after.as_bytes(), b" }").expect("a span ends with ` }`");
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
 
 fn comments(file: &File) -> Vec<&str> {
     let mut texts: Vec<&str> = file.comments.iter().map(|c| c.text.as_str()).collect();
@@ -38,7 +20,7 @@ fn comments(file: &File) -> Vec<&str> {
 // formatter (`format_parsed`): calling `format` and `parse` separately parsed every text three
 // times.
 fuzz_target!(|data: &[u8]| {
-    let src = String::from_utf8_lossy(data);
+    let src = aarm_fuzz::text(data);
     let parsed = parse(FileId(0), &src);
     let formatted = format_parsed(&src, &parsed);
     if parsed.has_errors() {

@@ -85,3 +85,147 @@ pub fn mutate(target: &mut Vec<u8>, ops: &[u8]) {
         }
     }
 }
+
+/// The fuzzer's bytes as text: `String::from_utf8_lossy(data)`, the same `Cow`, built from
+/// `str::from_utf8` (the standard library's word-at-a-time check) run from one invalid sequence
+/// to the next, rather than by `from_utf8_lossy`'s chunk iterator, which walked every byte (1.3 %
+/// of `check_source`, whose corpus is mostly not UTF-8). Each invalid sequence becomes one
+/// U+FFFD, as there: `Utf8Error::error_len` is the length of the chunk iterator's invalid part,
+/// and `None` (a sequence cut short by the end) the rest of the input.
+pub fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
+    let mut out = match std::str::from_utf8(data) {
+        Ok(s) => return std::borrow::Cow::Borrowed(s),
+        Err(_) => String::with_capacity(data.len() + 16),
+    };
+    let mut rest = data;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push(char::REPLACEMENT_CHARACTER);
+                match e.error_len() {
+                    Some(n) => rest = after.get(n..).unwrap_or_default(),
+                    None => break,
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A syntax tree as a string with every span replaced by `Span` (`format_roundtrip` compares a
+/// text's tree with its formatted output's this way, spans aside). The spans are found with a
+/// `memmem::Finder` built once (vectorized; `str::find`, instrumented for comparison tracing, made
+/// this search a tenth of the target's time, and `memmem::find` built a searcher for every span,
+/// 14 % of it), and a span's end is its `}` (`Span { start: N, end: M }` has no other).
+pub fn shape(file: &aarm_lang::ast::File) -> String {
+    static SPAN: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    let span = SPAN.get_or_init(|| memchr::memmem::Finder::new(b"Span { start: "));
+    let debug = format!("{file:?}");
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug.as_str();
+    while let Some(i) = span.find(rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push_str("Span");
+        let after = &rest[i..];
+        let end = memchr::memchr(b'}', after.as_bytes()).expect("a span ends with ` }`");
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The former `shape`: a searcher per span, and the span's end found as ` }`.
+    fn shape_before(file: &aarm_lang::ast::File) -> String {
+        let debug = format!("{file:?}");
+        let mut out = String::with_capacity(debug.len());
+        let mut rest = debug.as_str();
+        while let Some(i) = memchr::memmem::find(rest.as_bytes(), b"Span { start: ") {
+            out.push_str(&rest[..i]);
+            out.push_str("Span");
+            let after = &rest[i..];
+            let end = memchr::memmem::find(after.as_bytes(), b" }").expect("a span ends with ` }`");
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `shape` is the former one on the repository's policies and on texts with braces,
+    /// strings that look like spans, and syntax errors.
+    #[test]
+    fn shape_is_the_former_one() {
+        let mut texts: Vec<String> = vec![
+            "tool t { x: { a: Int } }\nrule r on t { when params.x.a > 1 deny }\n".to_string(),
+            "rule r on t { when params.s == \"Span { start: 1, end: 2 }\" deny }\n".to_string(),
+            "test \"t\" { action t { x: { a: 1 } } expect deny }\n".to_string(),
+            "rule { when".to_string(),
+        ];
+        for dir in ["../examples", "../stdlib"] {
+            let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
+            while let Some(p) = stack.pop() {
+                if p.is_dir() {
+                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                } else if p.extension().is_some_and(|e| e == "aarm") {
+                    texts.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        assert!(texts.len() > 20, "{} texts", texts.len());
+        for text in &texts {
+            let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
+            let (ours, before) = (super::shape(&parsed.file), shape_before(&parsed.file));
+            assert_eq!(ours, before);
+            assert!(!ours.contains("start:"), "{ours}");
+        }
+    }
+    /// `text` is `from_utf8_lossy`, borrowed or not as it is, on valid and invalid UTF-8.
+    #[test]
+    fn text_is_from_utf8_lossy() {
+        let cases: [&[u8]; 8] = [
+            b"",
+            b"policy p version \"1\"\n",
+            "r\u{e9}gle \u{201c}x\u{201d} \u{1f600}".as_bytes(),
+            b"\xff",
+            b"abc\xc3",
+            b"\xe2\x80x\xf0\x9f\x98",
+            b"ok\x00\xc0\xafend",
+            b"\xed\xa0\x80 surrogate",
+        ];
+        for bytes in cases {
+            let (ours, std) = (super::text(bytes), String::from_utf8_lossy(bytes));
+            assert_eq!(ours, std, "{bytes:?}");
+            assert_eq!(matches!(ours, std::borrow::Cow::Borrowed(_)), matches!(std, std::borrow::Cow::Borrowed(_)));
+        }
+        for n in 0..=255u8 {
+            let bytes = [b'a', n, b'z'];
+            assert_eq!(super::text(&bytes), String::from_utf8_lossy(&bytes));
+        }
+        // Every pair and every prefix/suffix pair of bytes around a multi-byte character, and
+        // pseudo-random runs that mix the bytes UTF-8 gives meaning to.
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for bytes in [vec![a, b], vec![a, 0xe2, 0x82, b], vec![0xf0, a, b, 0x80, b'x']] {
+                    assert_eq!(super::text(&bytes), String::from_utf8_lossy(&bytes), "{bytes:?}");
+                }
+            }
+        }
+        let alphabet = [b'a', b' ', 0x80, 0xbf, 0xc2, 0xc0, 0xe0, 0xe2, 0xed, 0xa0, 0xf0, 0xf4, 0xf5, 0x9f, 0xff];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 12) as usize;
+            let bytes: Vec<u8> = (0..len).map(|i| alphabet[((state >> (i * 4 + 8)) % 15) as usize]).collect();
+            assert_eq!(super::text(&bytes), String::from_utf8_lossy(&bytes), "{bytes:?}");
+        }
+    }
+}

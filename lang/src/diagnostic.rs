@@ -296,6 +296,51 @@ const MAX_NAME_CHARS: usize = 256;
 /// edit per three characters, compared without regard to ASCII case; `None` when nothing is
 /// close. On a tie the first candidate wins, so pass candidates in a stable order.
 pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    closest(wrong, candidates.into_iter().map(|c| (c, Lowered::Later)))
+}
+
+/// Names asked about again and again (a checker's table between two declarations), each
+/// lowercased into characters once: [`Self::did_you_mean`] answers what [`did_you_mean`] over
+/// the same names in the same order answers, without decoding every name for every question.
+#[derive(Clone, Debug, Default)]
+pub struct Candidates {
+    /// Each name with its characters lowercased (`None`: too long to be measured).
+    names: Vec<(String, Option<Vec<char>>)>,
+}
+
+impl Candidates {
+    /// `names`, in the order ties are settled in.
+    pub fn new(names: Vec<String>) -> Candidates {
+        let mut buf = ['\0'; MAX_NAME_CHARS];
+        let names = names
+            .into_iter()
+            .map(|n| {
+                let chars = lower_chars(&n, &mut buf).map(<[char]>::to_vec);
+                (n, chars)
+            })
+            .collect();
+        Candidates { names }
+    }
+
+    /// [`did_you_mean`] over these names.
+    pub fn did_you_mean(&self, wrong: &str) -> Option<&str> {
+        closest(
+            wrong,
+            self.names.iter().map(|(n, chars)| (n.as_str(), chars.as_deref().map_or(Lowered::TooLong, Lowered::Ready))),
+        )
+    }
+}
+
+/// A candidate's characters, lowercased: to be decoded when it is measured, decoded already,
+/// or too many to measure.
+enum Lowered<'a> {
+    Later,
+    Ready(&'a [char]),
+    TooLong,
+}
+
+/// [`did_you_mean`]'s search, over candidates lowercased now or before.
+fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = (&'a str, Lowered<'a>)>) -> Option<&'a str> {
     // The checker asks this of every unknown name against every name in scope, and hostile
     // sources are full of unknown names: nothing here allocates. Both names are decoded into
     // fixed buffers (lowercased), and the distance uses three rows of fixed size.
@@ -306,7 +351,7 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
     let wrong_bag = Bag::of(wrong_chars);
     let mut scratch = Bag::default();
     let mut best: Option<(usize, &'a str)> = None;
-    for c in candidates {
+    for (c, lowered) in candidates {
         // Allow about one typo per three characters, and at least one.
         let limit = (wrong.len().max(c.len()) / 3).max(1);
         // Only a strictly closer candidate replaces the best so far (the first wins a tie), so
@@ -316,8 +361,18 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
             Some((0, _)) => break,
             Some((bd, _)) => limit.min(bd - 1),
         };
-        let Some(c_chars) = lower_chars(c, &mut cand_buf) else {
+        // A name of n bytes has between n/4 and n characters: when even those bounds put it
+        // past `bound` in length, the test below would skip it, so it is not decoded at all.
+        if c.len() + bound < wrong_chars.len() || c.len() > 4 * (wrong_chars.len() + bound) {
             continue;
+        }
+        let c_chars = match lowered {
+            Lowered::Ready(chars) => chars,
+            Lowered::TooLong => continue,
+            Lowered::Later => match lower_chars(c, &mut cand_buf) {
+                Some(chars) => chars,
+                None => continue,
+            },
         };
         // The distance is at least the difference in length: such a candidate is not measured.
         if wrong_chars.len().abs_diff(c_chars.len()) > bound {
@@ -548,6 +603,9 @@ mod tests {
         prop_oneof![
             8 => "[abAB_éÉß]{0,7}",
             1 => "[abcdefghAB]{0,20}",
+            // Three- and four-byte characters: byte lengths far from character counts (the
+            // length filter reads bytes before it decodes).
+            1 => "[ab€😀]{0,12}",
             1 => "[aA]{250,260}",
         ]
     }
@@ -565,6 +623,21 @@ mod tests {
                 did_you_mean(&wrong, cands.iter().copied()),
                 reference::did_you_mean(&wrong, &cands)
             );
+        }
+
+        /// Names lowercased ahead of time give the answers of names lowercased on the way.
+        #[test]
+        fn prepared_candidates_answer_as_did_you_mean(
+            wrongs in proptest::collection::vec(name(), 1..4),
+            candidates in proptest::collection::vec(name(), 0..8),
+        ) {
+            let prepared = Candidates::new(candidates.clone());
+            for wrong in &wrongs {
+                proptest::prop_assert_eq!(
+                    prepared.did_you_mean(wrong),
+                    did_you_mean(wrong, candidates.iter().map(String::as_str))
+                );
+            }
         }
 
         #[test]

@@ -1302,28 +1302,121 @@ fn same_kind(a: &ItemKind, b: &ItemKind) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-/// A string literal with canonical escapes.
+/// A string literal with canonical escapes. Runs of characters that need no escape are copied
+/// whole, found eight bytes at a time ([`plain_prefix`]); the others are escaped one by one.
 pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
-            c => out.push(c),
-        }
+    let mut rest = value;
+    loop {
+        // A plain prefix ends before an ASCII byte or a 0xC2 lead byte: a character boundary.
+        let (plain, tail) = rest.split_at_checked(plain_prefix(rest.as_bytes())).unwrap_or(("", rest));
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
+        escape_char(c, &mut out);
+        rest = chars.as_str();
     }
     out.push('"');
     out
 }
 
+/// One character of a string literal, escaped as the formatter writes it.
+fn escape_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+/// How many leading bytes of `bytes` [`escape`] copies as they are: bytes other than the ASCII
+/// controls (below 0x20, and 0x7F), `"`, `\` and 0xC2, which leads the other controls
+/// (U+0080 to U+009F) as well as other characters (those go through [`escape_char`], which keeps
+/// them). Eight bytes at a time: for the lowest byte flagged by a test "below n" or "equal to c"
+/// written as `(w - n) & !w & 0x80…` the flag is exact (a borrow only leaves a byte that is
+/// flagged itself), so the lowest flag of all the tests is the first byte to stop at.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u64| w.wrapping_sub(n * ONES) & !w & TOPS;
+    let equal = |w: u64, c: u64| below(w ^ (c * ONES), 1);
+    let mut n = 0;
+    while let Some(block) = bytes.get(n..n + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(block) else { break };
+        let w = u64::from_le_bytes(word);
+        let special =
+            below(w, 0x20) | equal(w, u64::from(b'"')) | equal(w, u64::from(b'\\')) | equal(w, 0x7f) | equal(w, 0xc2);
+        if special != 0 {
+            return n + (special.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + bytes.get(n..).unwrap_or_default().iter().take_while(|&&b| !special_byte(b)).count()
+}
+
+/// The byte test of [`plain_prefix`].
+fn special_byte(b: u8) -> bool {
+    b < 0x20 || matches!(b, b'"' | b'\\' | 0x7f | 0xc2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The former `escape`, one character at a time: the reference.
+    fn escape_by_chars(value: &str) -> String {
+        let mut out = String::with_capacity(value.len() + 2);
+        out.push('"');
+        for c in value.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Every byte in every position of a block, after every kind of byte: the word-at-a-time
+    /// prefix is the byte-by-byte one.
+    #[test]
+    fn plain_prefix_is_the_byte_test() {
+        for b in 0..=255u8 {
+            for at in 0..10 {
+                for fill in [b'a', b'~', 0x1f, b'"', 0x80, 0xc3, 0xff, 0xc2] {
+                    let mut bytes = [fill; 10];
+                    bytes[at] = b;
+                    let want = bytes.iter().take_while(|&&x| !special_byte(x)).count();
+                    assert_eq!(plain_prefix(&bytes), want, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Text of every kind of character a literal may hold, controls among them.
+        #[test]
+        fn escape_is_the_one_by_characters(value in "([a-z \"\\\\\n\t\r\u{0}-\u{1f}\u{7f}-\u{a3}é€😀]|[a-z]{8,20}){0,24}") {
+            proptest::prop_assert_eq!(escape(&value), escape_by_chars(&value));
+        }
+
+        #[test]
+        fn escape_of_any_string_is_the_one_by_characters(value in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(escape(&value), escape_by_chars(&value));
+        }
+    }
 
     fn fmt(src: &str) -> String {
         match format(src) {

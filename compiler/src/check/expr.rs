@@ -12,6 +12,7 @@ use crate::types::{Fit, Type};
 use aarm_lang::ast::{self, BinOp, LogicOp, QuantKind, Root};
 use aarm_lang::{Code, Diagnostic, FileId, Span};
 use std::collections::HashSet;
+use std::fmt;
 
 /// Paths proved present (see [`super::Map`] for the hasher).
 type Facts = HashSet<String, foldhash::fast::RandomState>;
@@ -241,7 +242,7 @@ impl Checker<'_> {
     }
 
     /// Checks an expression that must be `Bool`.
-    pub(crate) fn check_bool(&mut self, s: &mut Scope, e: &ast::Expr, what: &str) -> ir::Expr {
+    pub(crate) fn check_bool(&mut self, s: &mut Scope, e: &ast::Expr, what: &dyn fmt::Display) -> ir::Expr {
         let checked = self.check_expr(s, e);
         if checked.ty != Type::Bool && !checked.ty.contains_error() {
             self.report(
@@ -259,7 +260,7 @@ impl Checker<'_> {
     }
 
     /// Converts `e` to `want` (widening `Int` to `Decimal`) or reports a mismatch.
-    pub(crate) fn coerce(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
+    pub(crate) fn coerce(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &dyn fmt::Display) -> ir::Expr {
         match want.accepts(&e.ty) {
             Fit::Exact => e,
             Fit::Widen => self.widen(file, e, want, what),
@@ -288,7 +289,7 @@ impl Checker<'_> {
     /// record or list literal the widening goes to the elements that need it, because only the
     /// type says which fields of a record are `Decimal` (a `Widen` around a whole record widened
     /// nothing in the VM's constant pool and failed in the interpreter).
-    fn widen(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &str) -> ir::Expr {
+    fn widen(&mut self, file: FileId, e: ir::Expr, want: &Type, what: &dyn fmt::Display) -> ir::Expr {
         let ir::Expr { kind, ty, span } = e;
         match (kind, want) {
             (ExprKind::Record(fields), Type::Record(types)) if fields.len() == types.len() => {
@@ -400,7 +401,7 @@ impl Checker<'_> {
                 }
             }
             ast::ExprKind::Not(inner) => {
-                let v = self.check_bool(s, inner, "the operand of `not`");
+                let v = self.check_bool(s, inner, &"the operand of `not`");
                 ex(ExprKind::Not(Box::new(v)), Type::Bool, span)
             }
             ast::ExprKind::Logic { op, operands } => self.check_logic(s, *op, operands, span),
@@ -470,7 +471,7 @@ impl Checker<'_> {
             .into_iter()
             .map(|v| {
                 if elem == Type::Decimal && v.ty == Type::Int {
-                    self.coerce(s.file, v, &Type::Decimal, "a list element")
+                    self.coerce(s.file, v, &Type::Decimal, &"a list element")
                 } else {
                     v
                 }
@@ -753,7 +754,7 @@ impl Checker<'_> {
         let mut out = Vec::with_capacity(operands.len());
         let word = if op == LogicOp::And { "an operand of `and`" } else { "an operand of `or`" };
         for o in operands {
-            let v = self.check_bool(s, o, word);
+            let v = self.check_bool(s, o, &word);
             // `a and b`: b is checked knowing a holds; `a or b`: knowing a does not.
             let learned = facts_when(&v, op == LogicOp::And);
             s.facts.extend(learned);
@@ -804,8 +805,8 @@ impl Checker<'_> {
                 );
                 return error_expr(span);
             }
-            let l = self.coerce(s.file, l, &joined, "this comparison");
-            let r = self.coerce(s.file, r, &joined, "this comparison");
+            let l = self.coerce(s.file, l, &joined, &"this comparison");
+            let r = self.coerce(s.file, r, &joined, &"this comparison");
             return ex(ExprKind::Compare { op, lhs: Box::new(l), rhs: Box::new(r) }, Type::Bool, span);
         }
         use Type::*;
@@ -849,7 +850,7 @@ impl Checker<'_> {
             }
         };
         let (l, r) = if ty == Decimal {
-            (self.coerce(s.file, l, &Decimal, "arithmetic"), self.coerce(s.file, r, &Decimal, "arithmetic"))
+            (self.coerce(s.file, l, &Decimal, &"arithmetic"), self.coerce(s.file, r, &Decimal, &"arithmetic"))
         } else {
             (l, r)
         };
@@ -874,7 +875,7 @@ impl Checker<'_> {
             }
             return ex(ExprKind::In { element: Box::new(el), collection: Box::new(coll) }, Type::Bool, span);
         };
-        let el = if want == Type::Never { el } else { self.coerce(s.file, el, &want, "`in`") };
+        let el = if want == Type::Never { el } else { self.coerce(s.file, el, &want, &"`in`") };
         ex(ExprKind::In { element: Box::new(el), collection: Box::new(coll) }, Type::Bool, span)
     }
 
@@ -907,7 +908,7 @@ impl Checker<'_> {
             }
         };
         let id = s.bind(&var.name, el);
-        let b = self.check_bool(s, body, &format!("the condition of `{}`", kind.as_str()));
+        let b = self.check_bool(s, body, &format_args!("the condition of `{}`", kind.as_str()));
         s.unbind();
         let ty = if kind == QuantKind::Count { Type::Int } else { Type::Bool };
         ex(ExprKind::Quantifier { kind, var: id, collection: Box::new(coll), body: Box::new(b) }, ty, span)
@@ -1003,7 +1004,7 @@ impl Checker<'_> {
                 },
                 _ => want.clone(),
             };
-            out.push(self.coerce(s.file, v, &want, &format!("`{name}`")));
+            out.push(self.coerce(s.file, v, &want, &format_args!("`{name}`")));
         }
         ex(ExprKind::Method { method: m, receiver: Box::new(recv), args: out }, ret, span)
     }
@@ -1029,7 +1030,7 @@ impl Checker<'_> {
             Some(t) => t.clone(),
         };
         let id = s.bind(&param.name, el);
-        let pred = self.check_bool(s, body, "the condition of `filter`");
+        let pred = self.check_bool(s, body, &"the condition of `filter`");
         s.unbind();
         ex(ExprKind::Filter { var: id, collection: Box::new(recv), predicate: Box::new(pred) }, ty, span)
     }
@@ -1073,7 +1074,7 @@ impl Checker<'_> {
         let mut out = Vec::with_capacity(args.len());
         for (a, (pname, pty)) in args.iter().zip(&params) {
             let v = self.check_expr(s, a);
-            out.push(self.coerce(s.file, v, pty, &format!("parameter `{pname}` of `{}`", callee.name)));
+            out.push(self.coerce(s.file, v, pty, &format_args!("parameter `{pname}` of `{}`", callee.name)));
         }
         ex(ExprKind::Call { func: decl.id, args: out }, ret, span)
     }

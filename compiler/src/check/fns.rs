@@ -83,7 +83,7 @@ impl Checker<'_> {
                 scope.bind(n, t.clone());
             }
             let body = self.check_expr(&mut scope, &f.body);
-            let body = self.coerce(*file, body, &ret, &format!("the body of `{}`", f.name.name));
+            let body = self.coerce(*file, body, &ret, &format_args!("the body of `{}`", f.name.name));
             if let Some(func) = self.bundle.fns.get_mut(i) {
                 func.body = body;
                 func.locals = scope.next_local;

@@ -28,7 +28,7 @@ use crate::ir::{self, Loc};
 use crate::modules::{Loaded, Module};
 use crate::types::Type;
 use aarm_lang::ast::{self, ItemKind, TypeExprKind};
-use aarm_lang::diagnostic::did_you_mean;
+use aarm_lang::diagnostic::{did_you_mean, Candidates};
 use aarm_lang::{Code, Diagnostic, FileId, SourceMap};
 use std::collections::HashMap;
 
@@ -46,25 +46,33 @@ pub struct Checked {
     /// duplicates.
     pub diagnostics: Vec<Diagnostic>,
     /// Declarations, the names that refer to them and the types of expressions, for editors;
-    /// filled in whether or not there are errors.
+    /// filled in by [`check`] whether or not there are errors ([`crate::compile`], which builds
+    /// bundles, leaves it empty).
     pub index: Index,
 }
 
 /// Checks loaded modules. Module diagnostics (parse errors, missing files) are included.
 pub fn check(loaded: &Loaded) -> Checked {
-    check_with(loaded, true)
+    check_with(loaded, true, true)
+}
+
+/// [`check`] without the editor index (left empty): what building a bundle needs
+/// ([`crate::compile`]). The diagnostics and the bundle are [`check`]'s.
+pub(crate) fn check_for_build(loaded: &Loaded) -> Checked {
+    check_with(loaded, true, false)
 }
 
 /// [`check`] without the std modules' bodies checked once per process: every body checked in
 /// place, as before that cache. The reference the tests hold [`check`] to.
 #[doc(hidden)]
 pub fn check_from_scratch(loaded: &Loaded) -> Checked {
-    check_with(loaded, false)
+    check_with(loaded, false, true)
 }
 
-fn check_with(loaded: &Loaded, std_cache: bool) -> Checked {
+fn check_with(loaded: &Loaded, std_cache: bool, index: bool) -> Checked {
     let mut c = Checker::new(&loaded.sources);
     c.std_cache = std_cache;
+    c.index.off = !index;
     c.diags.extend(loaded.diagnostics.iter().cloned());
     c.run(&loaded.modules);
     let has_errors = c.diags.iter().any(Diagnostic::is_error);
@@ -115,6 +123,10 @@ pub(crate) struct Checker<'a> {
     /// "Did you mean" answers already computed over a table of names, by table and its size
     /// then by the misspelt name (see [`Checker::suggest_declared`]).
     suggestions: Map<(Table, usize), Map<String, Option<String>>>,
+    /// Each hash-map table's names, sorted and lowercased for "did you mean", as of the table's
+    /// size then (see [`Checker::suggest_table`]): misspelt names are looked up many times
+    /// between two declarations.
+    sorted_names: Map<Table, (usize, Candidates)>,
     pub(crate) index: Index,
     /// Whether std modules' function bodies come from the per-process cache (`std_bodies`).
     std_cache: bool,
@@ -191,6 +203,7 @@ impl<'a> Checker<'a> {
             rule_qualified: Map::default(),
             rule_limit_reported: false,
             suggestions: Map::default(),
+            sorted_names: Map::default(),
             index: Index::default(),
             std_cache: true,
             spliced: Vec::new(),
@@ -550,6 +563,25 @@ impl<'a> Checker<'a> {
         did_you_mean(wrong, names).map(str::to_string)
     }
 
+    /// [`Self::suggest`] over a hash-map table's names, kept sorted (and lowercased, see
+    /// [`Candidates`]) per table and its size (the tables only grow), so that they are prepared
+    /// once between two declarations rather than for every misspelt name.
+    fn suggest_table(&mut self, table: Table, size: usize, wrong: &str) -> Option<String> {
+        let cached = self.sorted_names.get(&table).is_some_and(|(n, _)| *n == size);
+        if !cached {
+            let mut names: Vec<String> = match table {
+                Table::Tools => self.tools.keys().cloned().collect(),
+                Table::Evidence => self.evidence.keys().cloned().collect(),
+                Table::Groups => self.groups.keys().cloned().collect(),
+                Table::Fns => self.fns.keys().cloned().collect(),
+                Table::Rules => Vec::new(),
+            };
+            names.sort_unstable();
+            self.sorted_names.insert(table, (size, Candidates::new(names)));
+        }
+        self.sorted_names.get(&table).and_then(|(_, names)| names.did_you_mean(wrong)).map(str::to_string)
+    }
+
     /// [`Self::suggest`] over the names of a table, remembered: a misspelt name is often written
     /// many times (every rule and test on a tool whose declaration failed), and the answer
     /// depends only on the name and the table. The tables only ever grow (nothing is removed
@@ -566,10 +598,7 @@ impl<'a> Checker<'a> {
             return known.clone();
         }
         let found = match table {
-            Table::Tools => self.suggest(wrong, self.tools.keys()),
-            Table::Evidence => self.suggest(wrong, self.evidence.keys()),
-            Table::Groups => self.suggest(wrong, self.groups.keys()),
-            Table::Fns => self.suggest(wrong, self.fns.keys()),
+            Table::Tools | Table::Evidence | Table::Groups | Table::Fns => self.suggest_table(table, size, wrong),
             // In the bundle's rule order, which is the same on every run (no sorting needed).
             Table::Rules => {
                 did_you_mean(wrong, self.bundle.rules.iter().flat_map(|r| [r.name.as_str(), r.qualified_name.as_str()]))

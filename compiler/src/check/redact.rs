@@ -18,12 +18,16 @@ impl Checker<'_> {
 
     fn collect_redacted(&mut self, file: FileId, prefix: &str, fields: &[ast::FieldDecl], out: &mut Vec<String>) {
         for f in fields {
-            let path = format!("{prefix}.{}", f.name.name);
-            if f.redact.is_some() && !out.contains(&path) {
-                out.push(path.clone());
+            // The path is written only for a field that is redacted or that has fields of its own.
+            let path = || format!("{prefix}.{}", f.name.name);
+            if f.redact.is_some() {
+                let path = path();
+                if !out.contains(&path) {
+                    out.push(path);
+                }
             }
             match &f.ty.kind {
-                TypeExprKind::Record(inner) if f.redact.is_none() => self.collect_redacted(file, &path, inner, out),
+                TypeExprKind::Record(inner) if f.redact.is_none() => self.collect_redacted(file, &path(), inner, out),
                 TypeExprKind::Record(_) => {}
                 TypeExprKind::Named { arg: Some(element), .. } => {
                     self.refuse_redact_in(file, element, &Place::ListElement)

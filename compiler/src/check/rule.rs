@@ -311,7 +311,7 @@ impl Checker<'_> {
         for clause in &r.clauses {
             match clause {
                 ast::RuleClause::When(e) => {
-                    let c = self.check_bool(&mut scope, e, "a `when` condition");
+                    let c = self.check_bool(&mut scope, e, &"a `when` condition");
                     // Later lines are checked knowing the earlier ones hold.
                     scope.assume(&c);
                     conditions.push(c);
@@ -456,7 +456,7 @@ impl Checker<'_> {
                         Type::Optional(_) => self.check_expr(scope, &a.value),
                         _ => value,
                     };
-                    self.coerce(file, value, &target.ty, &format!("`params.{}`", a.field.name))
+                    self.coerce(file, value, &target.ty, &format_args!("`params.{}`", a.field.name))
                 }
             };
             out.push(ir::Assignment { field: a.field.name.clone(), value, loc: Loc { file, span: a.span } });

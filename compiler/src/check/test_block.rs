@@ -12,6 +12,7 @@ use aarm_lang::ast::{self, DecisionName, Expectation, ExprKind};
 use aarm_lang::diagnostic::did_you_mean;
 use aarm_lang::{Code, Diagnostic, FileId, Span};
 use aarm_runtime::value::parse_time;
+use std::fmt;
 
 impl Checker<'_> {
     pub(super) fn check_test(&mut self, file: FileId, item: &ast::Item, t: &ast::TestDecl) {
@@ -76,12 +77,12 @@ impl Checker<'_> {
                 }
                 ast::TestStepKind::Identity(fields) => {
                     let schema = as_written_in_tests(super::identity_fields());
-                    TestStepKind::Identity(self.test_record(file, fields, &schema, "`identity`", false))
+                    TestStepKind::Identity(self.test_record(file, fields, &schema, &"`identity`", false))
                 }
                 ast::TestStepKind::Context(fields) => {
                     let mut schema = as_written_in_tests(builtin_context());
                     schema.extend(self.bundle.context_fields.iter().map(|f| (f.name.clone(), f.ty.clone())));
-                    TestStepKind::Context(self.test_record(file, fields, &schema, "`context`", false))
+                    TestStepKind::Context(self.test_record(file, fields, &schema, &"`context`", false))
                 }
                 ast::TestStepKind::Evidence(fields) => {
                     let mut out = Vec::new();
@@ -148,7 +149,7 @@ impl Checker<'_> {
                     let rule = rule.as_ref().and_then(|path| self.resolve_rule_ref(file, path));
                     let params = params.as_ref().map(|fields| {
                         let schema = self.action_schema(&t.steps);
-                        self.test_record(file, fields, &schema, "the action", false)
+                        self.test_record(file, fields, &schema, &"the action", false)
                     });
                     TestStepKind::ExpectDecision {
                         decision: decision_name(*decision),
@@ -201,7 +202,7 @@ impl Checker<'_> {
             let params = fields
                 .iter()
                 .filter_map(|f| {
-                    self.constant(file, &f.value, &Type::Error, "a parameter").map(|v| (f.name.name.clone(), v))
+                    self.constant(file, &f.value, &Type::Error, &"a parameter").map(|v| (f.name.name.clone(), v))
                 })
                 .collect();
             return TestStepKind::Action { tool_name: tool.name.clone(), operation, params };
@@ -212,9 +213,8 @@ impl Checker<'_> {
             .tool(decl.id)
             .map(|t| t.fields.iter().map(|f| (f.name.clone(), f.ty.clone())).collect())
             .unwrap_or_default();
-        let owner = format!("tool `{}`", tool.name);
-        let params = self.test_record(file, fields, &schema, &owner, true);
-        self.missing_fields(file, tool.span, fields, &schema, "the action lacks required parameter", Some(decl.loc));
+        let params = self.test_record(file, fields, &schema, &format_args!("tool `{}`", tool.name), true);
+        self.missing_fields(file, tool.span, fields, &schema, &"the action lacks required parameter", Some(decl.loc));
         TestStepKind::Action { tool_name: tool.name.clone(), operation, params }
     }
 
@@ -225,7 +225,7 @@ impl Checker<'_> {
         span: Span,
         fields: &[ast::RecordField],
         schema: &[(String, Type)],
-        what: &str,
+        what: &dyn fmt::Display,
         declared: Option<Loc>,
     ) {
         let given: Vec<&str> = fields.iter().map(|f| f.name.name.as_str()).collect();
@@ -260,7 +260,7 @@ impl Checker<'_> {
         file: FileId,
         fields: &[ast::RecordField],
         schema: &[(String, Type)],
-        owner: &str,
+        owner: &dyn fmt::Display,
         _required_checked_by_caller: bool,
     ) -> Vec<(String, Const)> {
         let mut out: Vec<(String, Const)> = Vec::new();
@@ -296,7 +296,7 @@ impl Checker<'_> {
                 Type::Optional(inner) => (**inner).clone(),
                 other => other.clone(),
             };
-            if let Some(v) = self.constant(file, &f.value, &ty, &format!("`{}`", f.name.name)) {
+            if let Some(v) = self.constant(file, &f.value, &ty, &format_args!("`{}`", f.name.name)) {
                 out.push((f.name.name.clone(), v));
             }
         }
@@ -356,7 +356,7 @@ impl Checker<'_> {
     /// The `roles [...]` of an `approve` or `deny` step: a constant list of strings.
     fn test_roles(&mut self, file: FileId, roles: Option<&ast::Expr>) -> Vec<String> {
         let Some(e) = roles else { return Vec::new() };
-        match self.constant(file, e, &Type::list(Type::String), "`roles`") {
+        match self.constant(file, e, &Type::list(Type::String), &"`roles`") {
             Some(Const::List(items)) => items
                 .into_iter()
                 .filter_map(|c| match c {
@@ -381,7 +381,7 @@ impl Checker<'_> {
         };
         self.index.refer(file, name.span, Target::Evidence(decl.id));
         let ty = self.bundle.evidence.get(decl.id.index()).map(|e| e.ty.clone()).unwrap_or(Type::Error);
-        self.constant(file, value, &ty, &format!("evidence `{}`", name.name)).map(|v| (decl.id, v))
+        self.constant(file, value, &ty, &format_args!("evidence `{}`", name.name)).map(|v| (decl.id, v))
     }
 
     fn resolve_rule_ref(&mut self, file: FileId, path: &[ast::Ident]) -> Option<ir::RuleId> {
@@ -434,7 +434,7 @@ impl Checker<'_> {
 
     /// A constant value of type `want` (`Type::Error`: any type): literals, lists, records and
     /// negated numbers. `Time` values are written as RFC 3339 strings, sets as lists.
-    fn constant(&mut self, file: FileId, e: &ast::Expr, want: &Type, what: &str) -> Option<Const> {
+    fn constant(&mut self, file: FileId, e: &ast::Expr, want: &Type, what: &dyn fmt::Display) -> Option<Const> {
         // A record literal is read against its declared shape, so that optional fields may be
         // left out at any depth (as a request's JSON may) and fields may come in any order.
         let shape = match want {
@@ -445,7 +445,7 @@ impl Checker<'_> {
             (_, ExprKind::Paren(inner)) => return self.constant(file, inner, want, what),
             (Type::Record(schema), ExprKind::Record(fields)) => {
                 let out = self.test_record(file, fields, schema, what, true);
-                self.missing_fields(file, e.span, fields, schema, &format!("{what} lacks required field"), None);
+                self.missing_fields(file, e.span, fields, schema, &format_args!("{what} lacks required field"), None);
                 return Some(Const::Record(out));
             }
             (Type::List(el) | Type::Set(el), ExprKind::List(items))

@@ -783,3 +783,68 @@ fn builtin_context_lookup_is_the_table() {
         assert_eq!(super::builtin_context_field(other), None, "{other}");
     }
 }
+
+/// The subject of a type mismatch (`the body of `f``, `parameter `x` of `f``, ...) is formatted
+/// only when the mismatch is reported; the messages read as they did when it was formatted for
+/// every check.
+#[test]
+fn mismatch_subjects_read_as_before() {
+    let messages = |rest: &str| -> Vec<String> {
+        diags(&with_header(rest)).into_iter().filter(|(c, _, _)| c == "E0200").map(|(_, _, m)| m).collect()
+    };
+    assert_eq!(messages("fn f(x: Decimal) -> Int = x\n"), ["the body of `f` expects `Int`, found `Decimal`"]);
+    assert_eq!(
+        messages("fn f(x: Int) -> Bool = x > 1\nrule r on transfer_funds { when f(params.amount) deny }\n"),
+        ["parameter `x` of `f` expects `Int`, found `Decimal`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when params.currency deny }\n"),
+        ["a `when` condition must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when any t in params.tags: t deny }\n"),
+        ["the condition of `any` must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("rule r on transfer_funds { when not params.currency deny }\n"),
+        ["the operand of `not` must be `Bool`, but this is `String`"]
+    );
+    assert_eq!(
+        messages("test \"t\" {\n  action transfer_funds { amount: \"x\", currency: 1, tags: [] }\n  expect allow\n}\n"),
+        ["`amount` expects `Decimal`, found `String`", "`currency` expects `String`, found `Int`"]
+    );
+}
+
+/// "Did you mean" over the tables, whose sorted names are now kept between lookups: every
+/// misspelt name still gets the nearest declared name, the first in sorted order on a tie, in
+/// rules and tests alike and after more declarations.
+#[test]
+fn suggestions_over_kept_sorted_tables() {
+    let src = with_header(
+        "tool send_emails { to: String }\n\
+         rule a on transfer_fund { when params.amount > 1 deny }\n\
+         rule b on send_emai { when true deny }\n\
+         group fim = [\"c@corp.com\"]\n\
+         rule c on send_email { when \"x\" in fin2 deny }\n\
+         test \"t\" {\n  action sendemail { to: [\"a\"], subject: \"s\" }\n  expect deny\n}\n",
+    );
+    let loaded = load_sources(vec![("p.aarm".into(), src)]);
+    let checked = super::check(&loaded);
+    let helps: Vec<(String, Option<String>)> =
+        checked.diagnostics.iter().map(|d| (d.message.clone(), d.help.clone())).collect();
+    let help = |message: &str| {
+        helps
+            .iter()
+            .find(|(m, _)| m == message)
+            .and_then(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("{message}: {helps:#?}"))
+    };
+    assert_eq!(help("unknown tool `transfer_fund`"), "did you mean `transfer_funds`?");
+    // `send_email` and `send_emails` are both one edit away: the first in sorted order wins.
+    assert_eq!(help("unknown tool `send_emai`"), "did you mean `send_email`?");
+    assert_eq!(
+        help("tool `sendemail` is not declared, so only `on *` rules and the default apply to it"),
+        "did you mean `send_email`?"
+    );
+    assert_eq!(help("unknown name `fin2`"), "did you mean `fin`?");
+}

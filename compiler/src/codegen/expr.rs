@@ -16,7 +16,9 @@ pub(super) struct Pool {
     pub(super) consts: Vec<Const>,
     pub(super) regexes: Vec<String>,
     pub(super) chunks: Vec<Chunk>,
-    const_index: crate::check::Map<String, u32>,
+    /// Each constant's index in `consts`, for deduplication (the constants themselves as keys:
+    /// equal exactly when their `Debug` texts, the keys formerly built for every constant, are).
+    const_index: crate::check::Map<Const, u32>,
     /// The source expressions instructions came from, in first-use order: rendered into the
     /// bundle's span table once code generation is done (`super::span_table`).
     pub(super) spans: Vec<(FileId, Span)>,
@@ -25,13 +27,12 @@ pub(super) struct Pool {
 
 impl Pool {
     fn constant(&mut self, c: Const) -> Result<u32, CodegenError> {
-        let key = format!("{c:?}");
-        if let Some(&i) = self.const_index.get(&key) {
+        if let Some(&i) = self.const_index.get(&c) {
             return Ok(i);
         }
         let i = u32::try_from(self.consts.len()).map_err(|_| CodegenError::TooMany("constants"))?;
+        self.const_index.insert(c.clone(), i);
         self.consts.push(c);
-        self.const_index.insert(key, i);
         Ok(i)
     }
 
@@ -72,6 +73,9 @@ pub(super) struct ChunkGen<'p, 'b> {
     at: Option<Span>,
     /// Runs of instructions per source expression (`aarm_runtime::spans`).
     spans: Vec<SpanRun>,
+    /// The span last looked up in the pool's span table and its index there: an expression
+    /// emits several instructions in a row, and each looked it up again.
+    last_span: Option<(Span, u32)>,
 }
 
 fn u16_of(n: u32, what: &'static str) -> Result<u16, CodegenError> {
@@ -129,13 +133,21 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
             file,
             at: None,
             spans: Vec::new(),
+            last_span: None,
         })
     }
 
     /// Appends an instruction, noting the expression it comes from when that changes.
     fn emit(&mut self, op: Op) {
         if let Some(span) = self.at {
-            let index = self.pool.span(self.file, span);
+            let index = match self.last_span {
+                Some((last, index)) if last == span => index,
+                _ => {
+                    let index = self.pool.span(self.file, span);
+                    self.last_span = Some((span, index));
+                    index
+                }
+            };
             if self.spans.last().map(|r| r.span) != Some(index) {
                 let from = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
                 self.spans.push(SpanRun { from, span: index });
@@ -408,5 +420,49 @@ impl<'p, 'b> ChunkGen<'p, 'b> {
         self.emit(Op::IterEnd);
         self.emit(Op::Local(acc));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Small constants of every kind, nested, so that equal ones (and ones equal but for a
+    /// field name or a variant) come up often.
+    fn constant() -> impl Strategy<Value = Const> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Const::Bool),
+            (-2i64..3).prop_map(Const::Int),
+            (-2i128..3).prop_map(Const::Decimal),
+            "[ab\"\\\\]{0,2}".prop_map(Const::Str),
+            (-2i64..3).prop_map(Const::Duration),
+            (-2i64..3).prop_map(Const::Time),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Const::List),
+                proptest::collection::vec(("[ab]{1,2}", inner), 0..3).prop_map(Const::Record),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The pool deduplicates as it did when its keys were the constants' `Debug` texts.
+        #[test]
+        fn constants_are_deduplicated_as_by_their_debug_texts(consts in proptest::collection::vec(constant(), 0..24)) {
+            let mut pool = Pool::default();
+            let mut by_debug: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+            let mut reference: Vec<Const> = Vec::new();
+            for c in consts {
+                let want = *by_debug.entry(format!("{c:?}")).or_insert_with(|| {
+                    reference.push(c.clone());
+                    u32::try_from(reference.len() - 1).unwrap()
+                });
+                prop_assert_eq!(pool.constant(c).unwrap(), want);
+            }
+            prop_assert_eq!(pool.consts, reference);
+        }
     }
 }
