@@ -239,9 +239,10 @@ fn given(req: &Request, subject: Subject, expect: Expect) -> Option<(Given<'_>, 
         (Value::Int(i), Expect::Int) => Given::Int(*i),
         (Value::Decimal(d), Expect::Dec) => Given::Dec(*d),
         (Value::Str(s), Expect::Str) => Given::Str(s),
-        (Value::List(items), Expect::Strs) => {
-            // A list's work is its length; a loop's test of one item charges that item's.
-            let mut most = work(value);
+        (Value::List(items), Expect::Strs | Expect::Items) => {
+            // A list's work is its length (when an instruction takes the list itself); a loop's
+            // test of one item charges that item's.
+            let mut most = if expect == Expect::Strs { work(value) } else { 0 };
             for item in items.iter() {
                 let Value::Str(s) = item else { return None };
                 most = most.max((s.len() / 64) as u64);
@@ -1107,6 +1108,28 @@ mod tests {
                     }
                 }
                 assert!(applied > 0, "the index never applied below 3000");
+            }
+        }
+        // A list of 2 000 items only iterated: its length costs turns, not work per instruction,
+        // so the index applies with the default fuel; at the least fuel it applies with, every
+        // candidate it skips is still `false`.
+        let req = request(vec![Value::List(vec![s("a@x"); 2000].into()), s("/home")]);
+        let applies = |fuel| index.live(&req, fuel, &mut Live::default());
+        assert!(applies(vm::DEFAULT_FUEL));
+        let (mut lo, mut hi) = (0u64, vm::DEFAULT_FUEL);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if applies(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let mut live = Live::default();
+        assert!(index.live(&req, lo, &mut live));
+        for (i, c) in chunks.iter().enumerate() {
+            if live.next(i, chunks.len()) != i {
+                assert_eq!(tool.truth(c, &req, lo), Ok(Truth::False), "fuel {lo}");
             }
         }
     }

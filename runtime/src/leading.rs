@@ -46,6 +46,9 @@ pub(crate) enum Expect {
     Str,
     /// A list whose items are all strings.
     Strs,
+    /// A list whose items are all strings, read only to be iterated: no instruction takes the
+    /// list itself, so its length costs turns but no work (only read, never on the stack).
+    Items,
 }
 
 /// A leading leaf, and what the code before it costs and reads.
@@ -305,7 +308,15 @@ impl<'c, 'a> Reader<'c, 'a> {
                 self.stack.push(t);
             }
             Op::Param(slot) => {
-                let t = self.param(slot)?;
+                let t = match code.get(pc + 1) {
+                    // Iterated: read as its items (`Expect::Items`).
+                    Some(Op::IterInit { .. }) => {
+                        let t = declared(&self.cx.fields.get(usize::from(slot))?.ty)?;
+                        self.read(Subject::Param(slot), Expect::Items);
+                        t
+                    }
+                    _ => self.param(slot)?,
+                };
                 self.stack.push(t);
             }
             Op::Group(g) => {
@@ -468,7 +479,7 @@ fn read_function(cx: &Context<'_>, callee: &Chunk, args: &[Expect], depth: usize
 /// Whether `a <c> b` is defined (cannot fail) on values of these types: two of one scalar type
 /// (lists are compared by equality only, which the index never needs).
 fn comparable(_c: CmpOp, a: Expect, b: Expect) -> bool {
-    a == b && a != Expect::Strs
+    a == b && !matches!(a, Expect::Strs | Expect::Items)
 }
 
 /// The leading leaves of a fused condition chunk (see the module doc), in order.
