@@ -208,7 +208,8 @@ async fn traces_of_a_decide_and_an_approval_reach_an_otlp_receiver() {
     assert_eq!(approve[0]["aarm.agent"], "finance-agent");
     assert!(approve[0]["aarm.receipt"].starts_with("sha256:"));
     // Parameters never leave the service.
-    let all = format!("{spans:?}");
+    // Receipt digests and trace ids are hex, whose digits may spell 5000 by chance.
+    let all = aarm_testkit::without_generated_ids(&format!("{spans:?}"));
     assert!(!all.contains("acme") && !all.contains("5000"), "a parameter value in the spans: {all}");
 }
 
