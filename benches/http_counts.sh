@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions `aarm serve` executes per HTTP call, counted by callgrind: repeatable on a busy
 # machine, where benches/http.sh's requests a second are not.
-# Usage: benches/http_counts.sh [CALL...]      (default: me decide deny_policy; N=500 calls)
+# Usage: benches/http_counts.sh [CALL...]      (default: me decide deny_policy; N=1000 calls)
 #
 # The server runs under `valgrind --tool=callgrind` with its store on /dev/shm; one client sends
 # N calls, then 2N in a second run, one at a time on one keep-alive connection, and the script
@@ -14,13 +14,13 @@
 #   deny_policy  a request the policy denies: + the denial kept for overrides
 # Caveat: valgrind's CPU has no SHA extensions, so SHA-256 runs in software here (about ten
 # times its cost on this machine's CPU, which has them): hashing weighs more in these counts
-# than in time. Set HASHES=0 to also print each count without the sha2 crate's own
-# instructions (from callgrind_annotate).
+# than in time.
 # BIN=path/to/aarm counts that binary instead of building this tree's.
-# Not part of `.ci/run` (valgrind, and about a minute).
+# Repeat runs agree within about 3 %: the server's timers also run while it waits for calls.
+# Not part of `.ci/run` (valgrind, and about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${N:-500}
+n=${N:-1000}
 calls=${*:-"me decide deny_policy"}
 command -v valgrind >/dev/null || { echo "benches/http_counts.sh needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 if [ -z "${BIN:-}" ]; then
@@ -64,7 +64,7 @@ EOF
 allowed='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "acme"}}, "identity": {"human": "alice@corp.com"}}'
 denied='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "mallory"}}, "identity": {"human": "alice@corp.com"}}'
 
-count() { # CALLS PATH [BODY WANT] -> "total sha2"
+count() { # CALLS PATH [BODY WANT] -> instructions of the whole run
     local port=$((20000 + RANDOM % 20000)) out="$tmp/cg.out" db
     db=$(mktemp -d -p "$shm")
     valgrind --tool=callgrind --callgrind-out-file="$out" "$aarm" serve --bundle "$tmp/policy.aarmb" \
@@ -78,12 +78,7 @@ count() { # CALLS PATH [BODY WANT] -> "total sha2"
     kill -TERM "$pid"
     wait "$pid" || true
     pid=
-    local total sha=0
-    total=$(sed -n 's/^==[0-9]*== Collected : //p' "$tmp/serve.log")
-    if [ "${HASHES:-1}" = 0 ]; then
-        sha=$(callgrind_annotate --threshold=100 --inclusive=no "$out" 2>/dev/null | awk '/sha2-[0-9.]*\/src/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
-    fi
-    echo "$total $sha"
+    sed -n 's/^==[0-9]*== Collected : //p' "$tmp/serve.log"
 }
 
 for call in $calls; do
@@ -93,12 +88,7 @@ for call in $calls; do
         deny_policy) args=(/v1/decide "$denied" '"decision":"deny"') ;;
         *) echo "unknown call $call (me, decide, deny_policy)" >&2; exit 2 ;;
     esac
-    read -r one sha_one <<<"$(count "$n" "${args[@]}")"
-    read -r two sha_two <<<"$(count $((2 * n)) "${args[@]}")"
-    per=$(( (two - one) / n ))
-    if [ "${HASHES:-1}" = 0 ]; then
-        echo "$call $per (without sha2: $(( (two - sha_two - one + sha_one) / n )))"
-    else
-        echo "$call $per"
-    fi
+    one=$(count "$n" "${args[@]}")
+    two=$(count $((2 * n)) "${args[@]}")
+    echo "$call $(( (two - one) / n ))"
 done

@@ -106,14 +106,17 @@ impl IdempotencyKeys {
 
     /// The first answer to this decide key, if it was given within [`KEEP_S`] of `now`; 422 when
     /// the key was used for another call.
-    pub fn answered(&self, key: &Key, now: i64) -> Result<Option<serde_json::Value>, ApiError> {
+    /// The answer is the JSON text as first sent, checked to be JSON (a damaged row is a 503,
+    /// never sent as it is).
+    pub fn answered(&self, key: &Key, now: i64) -> Result<Option<String>, ApiError> {
         match self.bound(DECIDE, &key.id, now)? {
             None => Ok(None),
             Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(reused(key)),
             Some((_, None)) => Ok(None),
-            Some((_, Some(text))) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| ApiError::Unavailable(format!("idempotency keys: stored answer: {e}"))),
+            Some((_, Some(text))) => match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+                Ok(_) => Ok(Some(text)),
+                Err(e) => Err(ApiError::Unavailable(format!("idempotency keys: stored answer: {e}"))),
+            },
         }
     }
 
@@ -126,10 +129,11 @@ impl IdempotencyKeys {
         Some(Claim { keys: self, id: key.id.clone() })
     }
 
-    /// Keeps a decide answer (and forgets decide answers older than [`KEEP_S`]).
-    pub fn keep(&self, key: &Key, answer: &serde_json::Value, now: i64) -> Result<(), ApiError> {
+    /// Keeps a decide answer, its JSON text as sent (and forgets decide answers older than
+    /// [`KEEP_S`]).
+    pub fn keep(&self, key: &Key, answer: &str, now: i64) -> Result<(), ApiError> {
         let forget_before = now.saturating_sub(KEEP_S);
-        db(self.store.keep_answer(DECIDE, &key.id, &key.fingerprint, &answer.to_string(), now, forget_before))
+        db(self.store.keep_answer(DECIDE, &key.id, &key.fingerprint, answer, now, forget_before))
     }
 
     /// The first answer to `key` in `scope` (an override's: `override:DENIAL`), kept for good;

@@ -1,6 +1,7 @@
 //! The lifecycle as a host uses it: decide a request, open a case when the decision suspends
 //! it, and drive cases with events — the engine, the state machine and a [`CaseStore`] together.
 
+use super::action::action_hash_ignoring;
 use super::case::{Case, Credential};
 use super::event::{Event, Rejection};
 use super::identity::{IdentityVerifier, VerifiedActor};
@@ -248,7 +249,12 @@ impl<S: CaseStore> Lifecycle<S> {
             .map(|e| e.program().settings.action_hash_ignores.clone())
             .unwrap_or_default();
         let Some((mut case, mut receipt)) = machine::open(&decision, request, now, &ignored) else {
-            let recorded = self.record_decisions(vec![machine::decided(&decision, request, now, &ignored)]);
+            let recorded = self.record_decisions(vec![machine::decided(
+                &decision,
+                request,
+                action_hash_ignoring(request, &ignored),
+                now,
+            )]);
             return Ok(match recorded.map(|r| r.into_iter().next()) {
                 Ok(Some(r)) => Submitted { decision, case: None, receipt: Some(r.hash) },
                 Ok(None) => unrecorded(decision, "the store returned no receipt".into()),

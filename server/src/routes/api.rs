@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::replay::Key;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{self, AUTHORIZATION};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -179,11 +179,13 @@ pub async fn decide(
     Caller(p): Caller,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = event_id(&headers, &serde_json::Map::new())?.map(|id| Key::new(id, &p, "decide", "", &body));
     let parts =
         cases::Deciding { bundle: &app.bundle, access: &app.access, records: &app.records, committed: &app.committed };
-    cases::decide_once(parts, &p, &body, key).await.map(Json)
+    // The answer is JSON text already (what `Json` would have written from a tree).
+    let answer = cases::decide_once(parts, &p, &body, key).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
 pub async fn case(call: IdCall) -> Result<Json<Value>, ApiError> {
