@@ -130,7 +130,8 @@ fn decide_draft(decision: &str, i: i64) -> ReceiptDraft {
 }
 
 fn denial_draft(id: &str) -> Option<DenialDraft> {
-    DenialDraft::of("agent-1", serde_json::json!({ "decision": "deny", "decision_id": id }), 1_000)
+    let answer = serde_json::json!({ "decision": "deny", "decision_id": id }).to_string();
+    DenialDraft::of("agent-1", Some(id), answer, 1_000)
 }
 
 /// A denial is kept in the transaction of its receipt, sealed with its hash: read back (on

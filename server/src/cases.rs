@@ -186,7 +186,7 @@ pub async fn decide(parts: Deciding<'_>, p: &Principal, body: &[u8]) -> Result<S
             .then(|| {
                 let answer =
                     Answer { decision: &decision, case: None, action_hash: action_hash.as_deref(), receipt: None };
-                DenialDraft::of(&p.id, serde_json::to_value(answer).unwrap_or(Value::Null), now)
+                DenialDraft::of(&p.id, decision.decision_id.as_deref(), serde_json::to_string(&answer).ok()?, now)
             })
             .flatten();
         let draft = machine::decided(&decision, &as_recorded, recorded_hash, now);
@@ -283,9 +283,9 @@ async fn recorded(
 /// decided (what an approval binds to; absent when the body was not JSON at all) and the hash of
 /// its receipt, each left out when absent. Written straight to text: building a
 /// `serde_json::Value` first and writing that cost about a tenth of an HTTP decision. A denial
-/// kept for overrides is this same answer without its receipt, to which
-/// [`aarm_cases::store::service::with_receipt`] appends it last, so the kept text reads as the
-/// one sent.
+/// kept for overrides is this same text without its receipt, to which
+/// [`aarm_cases::store::service::with_receipt`] appends it as the last member, so the kept text
+/// reads as the one sent.
 #[derive(Serialize)]
 struct Answer<'a> {
     #[serde(flatten)]
@@ -758,8 +758,7 @@ mod tests {
     }
 
     /// Written straight to text, an answer is byte for byte the one the tree gave, whichever
-    /// extras it has: a kept denial (built as a tree, its receipt appended) reads as the answer
-    /// sent, and clients see the same text as before.
+    /// extras it has: clients see the same text as before.
     #[test]
     fn an_answer_is_written_as_the_tree_wrote_it() {
         let extras = [None, Some("case-1"), Some("sha256:ab\"c")];
@@ -779,13 +778,14 @@ mod tests {
         }
     }
 
-    /// A kept denial is the answer without its receipt, as a tree, with the receipt appended by
-    /// `with_receipt`: its text is the answer's.
+    /// A kept denial is the answer's text without its receipt, with the receipt appended by
+    /// `with_receipt`: byte for byte the answer sent.
     #[test]
     fn a_kept_denial_reads_as_the_answer_sent() {
         for decision in decisions() {
             let without = Answer { decision: &decision, case: None, action_hash: Some("sha256:1"), receipt: None };
-            let draft = DenialDraft::of("agent-1", serde_json::to_value(without).unwrap(), 5);
+            let text = serde_json::to_string(&without).unwrap();
+            let draft = DenialDraft::of("agent-1", decision.decision_id.as_deref(), text, 5);
             let Some(draft) = draft else { continue };
             let sent =
                 Answer { decision: &decision, case: None, action_hash: Some("sha256:1"), receipt: Some("sha256:2") };
