@@ -58,38 +58,21 @@ pub(crate) fn lex(file: FileId, src: &str, base: u32) -> Lexed {
     // than a dozen times from empty.
     out.tokens.reserve(src.len() / 4 + 1);
     let mut lexer = Tok::lexer(src);
-    // The run of invalid characters not yet reported. A flag and a span rather than an
-    // `Option<Span>`: the flag is a plain branch, an `Option`'s tag a traced comparison.
-    let mut pending = false;
-    let mut pending_error = Span::new(0, 0);
+    let mut pending_error: Option<Span> = None;
     while let Some(result) = lexer.next() {
         let span = to_span(lexer.span());
-        let Ok(kind) = result else {
-            pending_error = if pending { pending_error.to(span) } else { span };
-            pending = true;
-            continue;
-        };
-        if pending {
-            pending = false;
-            out.diagnostics.push(invalid_chars(file, src, pending_error, base));
-            // The parser sees the run as one token, so that it does not report a second error
-            // ("expected ..., found ...") for the same place.
-            out.tokens.push(Token { kind: Tok::Error, span: pending_error });
-        }
-        // Most tokens are pushed as they are: a table says which need a look (a `match` on
-        // the kind was a chain of traced comparisons for every token).
-        if !needs_look(kind) {
-            out.tokens.push(Token { kind, span });
-            continue;
-        }
-        // A name or a string within its length limit (the limit by kind, from the same kind of
-        // table): one comparison.
-        if has_limit(kind) {
-            let limit = if kind == Tok::Ident { MAX_NAME_BYTES } else { MAX_STRING_BYTES };
-            if lexer.span().len() <= limit {
-                out.tokens.push(Token { kind, span });
+        let kind = match result {
+            Ok(kind) => kind,
+            Err(()) => {
+                pending_error = Some(pending_error.map_or(span, |s| s.to(span)));
                 continue;
             }
+        };
+        if let Some(err) = pending_error.take() {
+            out.diagnostics.push(invalid_chars(file, src, err, base));
+            // The parser sees the run as one token, so that it does not report a second error
+            // ("expected ..., found ...") for the same place.
+            out.tokens.push(Token { kind: Tok::Error, span: err });
         }
         match kind {
             Tok::LineComment => {
@@ -147,51 +130,13 @@ pub(crate) fn lex(file: FileId, src: &str, base: u32) -> Lexed {
             _ => out.tokens.push(Token { kind, span }),
         }
     }
-    if pending {
-        out.diagnostics.push(invalid_chars(file, src, pending_error, base));
-        out.tokens.push(Token { kind: Tok::Error, span: pending_error });
+    if let Some(err) = pending_error.take() {
+        out.diagnostics.push(invalid_chars(file, src, err, base));
+        out.tokens.push(Token { kind: Tok::Error, span: err });
     }
     let end = to_span(src.len()..src.len());
     out.tokens.push(Token { kind: Tok::Eof, span: end });
     out
-}
-
-/// A table over the token kinds (`Tok as usize`, fewer than 256): `true` for `kinds`. Built at
-/// compile time, where an index out of range would be a compile error.
-#[allow(clippy::indexing_slicing)]
-const fn kind_table(kinds: &[Tok]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < kinds.len() {
-        table[kinds[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
-/// The kinds [`lex`] does more with than push: comments, malformed tokens, and names and strings
-/// (length limits).
-static NEEDS_LOOK: [bool; 256] = kind_table(&[
-    Tok::LineComment,
-    Tok::BlockComment,
-    Tok::UnterminatedComment,
-    Tok::UnterminatedStr,
-    Tok::BadNumber,
-    Tok::Ident,
-    Tok::Str,
-]);
-
-/// The kinds with a length limit: names and strings.
-static HAS_LIMIT: [bool; 256] = kind_table(&[Tok::Ident, Tok::Str]);
-
-// Lookups with an index below 256 in tables of 256: the bounds checks are optimized away, and
-// a `bool` from a table is a branch, not a (traced) comparison.
-fn needs_look(kind: Tok) -> bool {
-    NEEDS_LOOK.get(kind as usize).copied().unwrap_or(true)
-}
-
-fn has_limit(kind: Tok) -> bool {
-    HAS_LIMIT.get(kind as usize).copied().unwrap_or(true)
 }
 
 fn invalid_chars(file: FileId, src: &str, span: Span, base: u32) -> Diagnostic {
