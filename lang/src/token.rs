@@ -347,10 +347,30 @@ impl Tok {
         )
     }
 
-    /// Tokens that start a top-level declaration: where error recovery resumes.
+    /// Tokens that start a top-level declaration: where error recovery resumes. The reference of
+    /// [`Tok::stops_recovery`]'s table, which recovery reads.
+    #[cfg(test)]
     pub(crate) fn starts_item(self) -> bool {
         use Tok::*;
         matches!(self, Policy | Use | Settings | Tool | Context | Evidence | Group | Fn | Rule | Test)
+    }
+
+    /// A token that starts a top-level declaration (where error recovery resumes), or
+    /// [`Tok::Eof`]: where recovery must look closer. A table
+    /// lookup (as are the next two): under the fuzzer a `matches!` is a tracing callback per
+    /// comparison, and recovery asks this of every token it skips.
+    pub(crate) fn stops_recovery(self) -> bool {
+        kind_is(&STOPS_RECOVERY, self)
+    }
+
+    /// `self == Tok::Ident`, by table.
+    pub(crate) fn is_ident(self) -> bool {
+        kind_is(&IDENT, self)
+    }
+
+    /// +1 for `{`, -1 for `}`, 0 for any other token, by table.
+    pub(crate) fn brace_delta(self) -> i64 {
+        i64::from(BRACE_DELTA.get(self as usize).copied().unwrap_or(0))
     }
 
     /// How the token is named in "expected ..., found ..." messages.
@@ -461,6 +481,40 @@ mod reserved_words_tests {
         }
     }
 }
+
+/// A table over the token kinds (`Tok as usize`; there are fewer than 256): `true` for `kinds`.
+/// Built at compile time, where an index out of range would be a compile error.
+#[allow(clippy::indexing_slicing)]
+const fn kind_table(kinds: &[Tok]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < kinds.len() {
+        table[kinds[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// A lookup: the index is below 256, so the bounds check is optimized away, and a `bool` read
+/// from a table is a branch, not a comparison.
+fn kind_is(table: &[bool; 256], kind: Tok) -> bool {
+    table.get(kind as usize).copied().unwrap_or(false)
+}
+
+static STOPS_RECOVERY: [bool; 256] = {
+    use Tok::*;
+    kind_table(&[Policy, Use, Settings, Tool, Context, Evidence, Group, Fn, Rule, Test, Eof])
+};
+
+static IDENT: [bool; 256] = kind_table(&[Tok::Ident]);
+
+#[allow(clippy::indexing_slicing)] // constant indices below 256
+static BRACE_DELTA: [i8; 256] = {
+    let mut table = [0i8; 256];
+    table[Tok::LBrace as usize] = 1;
+    table[Tok::RBrace as usize] = -1;
+    table
+};
 
 /// The token patterns as they were before strings and line comments got callbacks, kept to test
 /// the callbacks against: the two lexers must give the same tokens and spans on every text.
@@ -696,6 +750,38 @@ mod callback_tests {
             let (now, before) = both(src);
             assert_eq!(now, before, "{src:?}");
         }
+    }
+
+    /// The tables answer as the comparisons they replace, for every kind: lexed from a text
+    /// with every token (`Error` from an invalid character, `UnterminatedComment`, `Eof`).
+    #[test]
+    fn the_kind_tables_are_the_comparisons() {
+        let text = format!(
+            "{} x 1 1.5 1h 1x \"s\" ./p // c\n/* b */ {{ }} ( ) [ ] , ; : . ? * / + - -> => = == != < <= > >= @ \"u",
+            RESERVED_WORDS.join(" ")
+        );
+        let mut kinds: Vec<Tok> =
+            crate::lexer::lex(crate::span::FileId(0), &text, 0).tokens.iter().map(|t| t.kind).collect();
+        kinds.push(Tok::UnterminatedStr);
+        kinds.push(Tok::LineComment);
+        kinds.push(Tok::BlockComment);
+        kinds.push(Tok::BadNumber);
+        kinds.extend(crate::lexer::lex(crate::span::FileId(0), "\u{0} /* x", 0).tokens.iter().map(|t| t.kind));
+        kinds.push(Tok::UnterminatedComment);
+        let mut seen = [false; 256];
+        for kind in kinds {
+            seen[kind as usize] = true;
+            assert_eq!(kind.stops_recovery(), kind.starts_item() || kind == Tok::Eof, "{kind:?}");
+            assert_eq!(kind.is_ident(), kind == Tok::Ident, "{kind:?}");
+            let delta = match kind {
+                Tok::LBrace => 1,
+                Tok::RBrace => -1,
+                _ => 0,
+            };
+            assert_eq!(kind.brace_delta(), delta, "{kind:?}");
+        }
+        // Every kind was tried: the discriminants run from 0 to `Eof`, the last.
+        assert!(seen.iter().take(Tok::Eof as usize + 1).all(|&s| s), "every kind");
     }
 
     proptest! {

@@ -381,26 +381,32 @@ impl<'src> Parser<'src> {
         let mut depth: i64 = self
             .tokens
             .get(item_start..self.pos)
-            .map_or(0, |consumed| consumed.iter().map(|t| brace_delta(t.kind)).sum());
+            .map_or(0, |consumed| consumed.iter().map(|t| t.kind.brace_delta()).sum());
         // Always make progress.
         if self.pos <= item_start && !self.at(Tok::Eof) {
             let t = self.bump();
-            depth += brace_delta(t.kind);
+            depth += t.kind.brace_delta();
         }
+        // Every token skipped passes these tests: the kind's are table lookups, not comparisons
+        // (under the fuzzer a comparison is a tracing callback, and recovery is most of what
+        // parsing a fuzzed text does).
         loop {
             let t = self.tok();
-            if t.kind == Tok::Eof {
-                return;
-            }
-            if t.kind.starts_item() && (self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows())) {
-                return;
+            if t.kind.stops_recovery() {
+                if t.kind == Tok::Eof {
+                    return;
+                }
+                if self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows()) {
+                    return;
+                }
             }
             // `override` is a contextual word: it begins a declaration only as `override on`.
-            // The line test first: it is cheap, and `at_override` compares the word's text.
-            if depth <= 0 && self.at_line_start(t.span) && self.at_override() {
+            // A name first (`at_override` is false for any other token), then the line test: it
+            // is cheap, and `at_override` compares the word's text.
+            if t.kind.is_ident() && depth <= 0 && self.at_line_start(t.span) && self.at_override() {
                 return;
             }
-            depth += brace_delta(t.kind);
+            depth += t.kind.brace_delta();
             self.bump();
         }
     }
@@ -786,14 +792,6 @@ impl<'src> Parser<'src> {
             }
             _ => Err(self.unexpected(what)),
         }
-    }
-}
-
-fn brace_delta(kind: Tok) -> i64 {
-    match kind {
-        Tok::LBrace => 1,
-        Tok::RBrace => -1,
-        _ => 0,
     }
 }
 
