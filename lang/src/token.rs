@@ -52,80 +52,47 @@ pub const RESERVED_WORDS: &[&str] = &[
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[logos(skip r"[ \t\r\n\x0C]+")]
 pub(crate) enum Tok {
-    // ---- reserved words
-    #[token("policy")]
+    // ---- reserved words: read by [`word`] (after `Ident`'s first character), not by patterns
     Policy,
-    #[token("use")]
     Use,
-    #[token("settings")]
     Settings,
-    #[token("tool")]
     Tool,
-    #[token("context")]
     Context,
-    #[token("evidence")]
     Evidence,
-    #[token("group")]
     Group,
-    #[token("fn")]
     Fn,
-    #[token("rule")]
     Rule,
-    #[token("test")]
     Test,
-    #[token("on")]
     On,
-    #[token("priority")]
     Priority,
-    #[token("when")]
     When,
-    #[token("risk")]
     Risk,
-    #[token("confidence")]
     Confidence,
-    #[token("reason")]
     Reason,
-    #[token("allow")]
     Allow,
-    #[token("deny")]
     Deny,
-    #[token("modify")]
     Modify,
-    #[token("step_up")]
     StepUp,
-    #[token("defer")]
     Defer,
-    #[token("and")]
     And,
-    #[token("or")]
     Or,
-    #[token("not")]
     Not,
-    #[token("in")]
     In,
-    #[token("is")]
     Is,
-    #[token("set")]
     Set,
-    #[token("any")]
     Any,
-    #[token("all")]
     All,
-    #[token("count")]
     Count,
-    #[token("true")]
     True,
-    #[token("false")]
     False,
-    #[token("params")]
     Params,
-    #[token("action")]
     Action,
-    #[token("identity")]
     Identity,
 
     // ---- words, numbers, text
-    #[regex("[A-Za-z_][A-Za-z0-9_]*")]
+    /// `[A-Za-z_][A-Za-z0-9_]*` that is not a reserved word: read by [`word`] after its first
+    /// character.
+    #[regex("[A-Za-z_]", word)]
     Ident,
     #[regex("[0-9][0-9_]*")]
     Int,
@@ -215,6 +182,113 @@ pub(crate) enum Tok {
     Error,
     /// End of input.
     Eof,
+}
+
+/// Consumes a word after its first character (`[A-Za-z_]`, matched by logos): the rest of
+/// `[A-Za-z0-9_]*`, read with a table in a pointer loop, then the reserved word it is, if any,
+/// looked up in a perfect hash table ([`KEYWORDS`]) by the word packed into a `u128`. In place
+/// of the state machine's patterns (`Ident`'s regex and a `#[token]` per reserved word), which
+/// compared every byte of every word, once per trie state, each comparison a tracing callback
+/// under the fuzzer. Every byte read is ASCII, so the bump ends on a character boundary.
+fn word(lex: &mut logos::Lexer<Tok>) -> Tok {
+    let rest = lex.remainder().as_bytes().iter().take_while(|&&b| byte_is(&WORD_BYTES, b)).count();
+    lex.bump(rest);
+    keyword(lex.slice().as_bytes()).unwrap_or(Tok::Ident)
+}
+
+/// The reserved word `word` is, by its table slot ([`keyword_slot`]) and packed bytes.
+fn keyword(word: &[u8]) -> Option<Tok> {
+    let key = pack(word)?;
+    let (want, tok) = KEYWORDS.get(keyword_slot(key, word.len()))?;
+    (*want == key).then_some(*tok)
+}
+
+/// The word's bytes in a `u128`, first byte lowest, zero-padded: `None` past 16 bytes (longer
+/// than any reserved word). Words hold no zero byte, so the padding tells lengths apart.
+fn pack(word: &[u8]) -> Option<u128> {
+    let mut bytes = [0u8; 16];
+    bytes.get_mut(..word.len())?.copy_from_slice(word);
+    Some(u128::from_le_bytes(bytes))
+}
+
+/// The slot of a packed word of `len` bytes: a hash of its first, second and last bytes and its
+/// length that puts each reserved word in a slot of its own (checked when [`KEYWORDS`] is
+/// built). Arithmetic only, no comparison.
+const fn keyword_slot(key: u128, len: usize) -> usize {
+    let first = key as u8 as usize;
+    let second = (key >> 8) as u8 as usize;
+    let last = (key >> ((len.wrapping_sub(1) & 15) * 8)) as u8 as usize;
+    (first.wrapping_mul(8).wrapping_add(last.wrapping_mul(62)).wrapping_add(len.wrapping_mul(14)).wrapping_add(second))
+        & 63
+}
+
+/// The reserved words and their tokens ([`RESERVED_WORDS`]' order).
+const RESERVED: &[(&[u8], Tok)] = &[
+    (b"policy", Tok::Policy),
+    (b"use", Tok::Use),
+    (b"settings", Tok::Settings),
+    (b"tool", Tok::Tool),
+    (b"context", Tok::Context),
+    (b"evidence", Tok::Evidence),
+    (b"group", Tok::Group),
+    (b"fn", Tok::Fn),
+    (b"rule", Tok::Rule),
+    (b"test", Tok::Test),
+    (b"on", Tok::On),
+    (b"priority", Tok::Priority),
+    (b"when", Tok::When),
+    (b"risk", Tok::Risk),
+    (b"confidence", Tok::Confidence),
+    (b"reason", Tok::Reason),
+    (b"allow", Tok::Allow),
+    (b"deny", Tok::Deny),
+    (b"modify", Tok::Modify),
+    (b"step_up", Tok::StepUp),
+    (b"defer", Tok::Defer),
+    (b"and", Tok::And),
+    (b"or", Tok::Or),
+    (b"not", Tok::Not),
+    (b"in", Tok::In),
+    (b"is", Tok::Is),
+    (b"set", Tok::Set),
+    (b"any", Tok::Any),
+    (b"all", Tok::All),
+    (b"count", Tok::Count),
+    (b"true", Tok::True),
+    (b"false", Tok::False),
+    (b"params", Tok::Params),
+    (b"action", Tok::Action),
+    (b"identity", Tok::Identity),
+];
+
+/// [`RESERVED`] by [`keyword_slot`]: (packed word, token), `(0, Ident)` in an empty slot (no
+/// word packs to 0). Built at compile time; two words in one slot is a compile error.
+#[allow(clippy::indexing_slicing)] // compile-time indices: a word's bytes (< 16), slots (< 64)
+static KEYWORDS: [(u128, Tok); 64] = {
+    let mut table = [(0u128, Tok::Ident); 64];
+    let mut i = 0;
+    while i < RESERVED.len() {
+        let (word, tok) = RESERVED[i];
+        let mut key = 0u128;
+        let mut j = 0;
+        while j < word.len() {
+            key |= (word[j] as u128) << (8 * j);
+            j += 1;
+        }
+        let slot = keyword_slot(key, word.len());
+        assert!(table[slot].0 == 0, "two reserved words share a slot: change keyword_slot");
+        table[slot] = (key, tok);
+        i += 1;
+    }
+    table
+};
+
+/// The bytes of a word after its first: `[A-Za-z0-9_]`.
+static WORD_BYTES: [bool; 256] = byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+
+/// A lookup, not a comparison: a `u8` index is below 256, so the bounds check is optimized away.
+fn byte_is(table: &[bool; 256], byte: u8) -> bool {
+    table.get(usize::from(byte)).copied().unwrap_or(false)
 }
 
 /// Consumes a block comment after its `/*`. Block comments do not nest.
@@ -745,6 +819,11 @@ mod callback_tests {
             "x //",
             "//* not a block\n/* b */ / //",
             "\"\\\\\" \"\\n\\t\"",
+            "in int i in_ _in policy policyx Policy step_up step_upx confidence confidences a1 _ __ x.in",
+            &RESERVED_WORDS.join(" "),
+            &RESERVED_WORDS.join("_"),
+            &RESERVED_WORDS.concat(),
+            "abcdefghijklmnopq abcdefghijklmnop 0in 1rule",
             include_str!("../../examples/payments/payments.aarm"),
         ] {
             let (now, before) = both(src);
@@ -754,6 +833,16 @@ mod callback_tests {
 
     /// The tables answer as the comparisons they replace, for every kind: lexed from a text
     /// with every token (`Error` from an invalid character, `UnterminatedComment`, `Eof`).
+    /// The table of reserved words holds each, in `RESERVED_WORDS`' order.
+    #[test]
+    fn the_reserved_table_is_the_reserved_words() {
+        let words: Vec<&str> = RESERVED.iter().map(|(w, _)| std::str::from_utf8(w).unwrap()).collect();
+        assert_eq!(words, RESERVED_WORDS);
+        for (word, tok) in RESERVED {
+            assert_eq!(keyword(word), Some(*tok));
+        }
+    }
+
     #[test]
     fn the_kind_tables_are_the_comparisons() {
         let text = format!(
@@ -792,6 +881,7 @@ mod callback_tests {
                 prop_oneof![
                     Just("\""), Just("\\"), Just("\n"), Just("/"), Just("//"), Just("*"), Just(" "),
                     Just("a"), Just("rule"), Just("1"), Just("é"), Just("\r"), Just("."), Just("{"), Just("\u{0}"),
+                    Just("in"), Just("_"), Just("Z"), Just("step_up"), Just("confidence"), Just("or"), Just("9"),
                 ],
                 0..40,
             )
