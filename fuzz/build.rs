@@ -8,7 +8,8 @@ fn main() {
     // `-Zsanitizer=address` (or `-Csanitizer=`, which cargo-fuzz will pass once sanitizers are
     // stable), or the same as two arguments (`-Z`, `sanitizer=address`). Not the coverage
     // options (`-Cllvm-args=-sanitizer-coverage-...`), which every fuzz build has.
-    let sanitizer = |f: &str| f.starts_with("-Zsanitizer=") || f.starts_with("-Csanitizer=") || f.starts_with("sanitizer=");
+    let sanitizer =
+        |f: &str| f.starts_with("-Zsanitizer=") || f.starts_with("-Csanitizer=") || f.starts_with("sanitizer=");
     if flags.split('\x1f').any(sanitizer) {
         println!("cargo::rustc-cfg=aarm_fuzz_sanitizer");
     }

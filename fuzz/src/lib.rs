@@ -31,9 +31,6 @@ pub use aarm_testkit::Built;
 
 pub use aarm_testkit::indexed::{POLICY as INDEXED_POLICY, REQUESTS as INDEXED_REQUESTS};
 
-
-
-
 /// Compiles `files` (`aarm_testkit::build_files`); panics (at startup, not inside the fuzz loop)
 /// when they do not compile.
 pub fn build(files: Vec<(String, String)>) -> Built {
