@@ -4,6 +4,7 @@
 //! payload decoder are the job of `bundle_mutate`.
 #![no_main]
 
+use aarm_fuzz as _;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

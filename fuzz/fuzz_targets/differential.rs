@@ -10,6 +10,7 @@
 //! decide alike, and every evaluation error names its expression.
 #![no_main]
 
+use aarm_fuzz as _;
 use aarm_testkit::differential::Engines;
 use aarm_testkit::generate;
 use arbitrary::{Result, Unstructured};

@@ -4,6 +4,17 @@
 use aarm_runtime::engine::Engine;
 use sha2::{Digest, Sha256};
 
+/// The fuzz binaries' allocator when they are built without a sanitizer: mimalloc, in place of
+/// glibc's malloc, whose `_int_malloc`/`_int_free` and the rest were 12 % of `differential`'s
+/// instructions (the code under test allocates a great deal: trees, IR, bytecode, decisions).
+/// Nothing a target asserts depends on the allocator. Under a sanitizer (`build.rs` sets
+/// `aarm_fuzz_sanitizer`) the system allocator stays, so that AddressSanitizer sees every heap
+/// allocation. Targets that use nothing else from this crate name it (`use aarm_fuzz as _`) so
+/// that it is linked.
+#[cfg(not(aarm_fuzz_sanitizer))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `examples/payments`, as files for [`load_sources`].
 pub fn payments_files() -> Vec<(String, String)> {
     vec![
@@ -19,9 +30,6 @@ pub const PAYMENTS_REQUEST: &str = include_str!("../../examples/payments/request
 pub use aarm_testkit::Built;
 
 pub use aarm_testkit::indexed::{POLICY as INDEXED_POLICY, REQUESTS as INDEXED_REQUESTS};
-
-
-
 
 /// Compiles `files` (`aarm_testkit::build_files`); panics (at startup, not inside the fuzz loop)
 /// when they do not compile.

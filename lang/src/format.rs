@@ -56,8 +56,16 @@ pub fn format_parsed(src: &str, parsed: &Parsed) -> Result<String, FormatError> 
     if !errors.is_empty() {
         return Err(FormatError { diagnostics: errors });
     }
-    let mut tokens = lex(FileId(0), src, 0).tokens;
-    tokens.retain(|t| t.kind != Tok::Eof);
+    // The parse's tokens when it kept them (they are the lexer's tokens of the text it parsed,
+    // `src` when the caller keeps to the contract), else the text lexed again. Either way the
+    // stream ends with its one `Eof` (`Lexed::tokens`), which the printer does without.
+    let mut tokens = match &parsed.tokens {
+        Some(tokens) => tokens.clone(),
+        None => lex(FileId(0), src, 0).tokens,
+    };
+    if tokens.last().is_some_and(|t| t.kind == Tok::Eof) {
+        tokens.pop();
+    }
     let mut p = Printer::new(src, tokens, &parsed.file.comments);
     p.file(&parsed.file);
     Ok(p.finish())
@@ -1367,6 +1375,40 @@ fn special_byte(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Formatting with the tokens the parse kept gives what formatting with the text lexed again
+    /// (as before they were kept) gives, on the repository's policies, the formatter's test
+    /// files and texts where the parser splits a `>=`.
+    #[test]
+    fn the_parses_tokens_format_as_the_text_lexed_again() {
+        let mut texts: Vec<String> = Vec::new();
+        for dir in ["../examples", "../stdlib", "tests/format"] {
+            let mut stack = vec![std::path::PathBuf::from(dir)];
+            while let Some(path) = stack.pop() {
+                if path.is_dir() {
+                    stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                } else if path.extension().is_some_and(|e| e == "aarm") {
+                    texts.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        assert!(texts.len() > 10, "the policies were found");
+        texts.push("fn f(xs: List<Int>)-> List<Int>= xs\n".to_string());
+        texts.push("fn f() -> List<Int>=[1]\n// c\n".to_string());
+        texts.push("tool t { a: Int, }\nrule r on t { when params.a >= 1 deny }\n".to_string());
+        let split = texts.iter().filter(|t| crate::parse(FileId(0), t).tokens.is_none()).count();
+        assert!(split >= 2, "the parser split the two `>=` at least");
+        for text in &texts {
+            let kept = crate::parse(FileId(0), text);
+            let relexed = crate::parse(FileId(0), text);
+            let relexed = Parsed { tokens: None, ..relexed };
+            assert_eq!(
+                format_parsed(text, &kept).map_err(|e| e.diagnostics.len()),
+                format_parsed(text, &relexed).map_err(|e| e.diagnostics.len()),
+                "{text}"
+            );
+        }
+    }
 
     /// The former `escape`, one character at a time: the reference.
     fn escape_by_chars(value: &str) -> String {

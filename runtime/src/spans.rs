@@ -78,6 +78,9 @@ impl SpanTable {
 /// one space, and text longer than [`MAX_SPAN_TEXT`] bytes is cut at a character boundary and
 /// ends with `…`.
 pub fn span_text(source: &str) -> String {
+    if is_one_line_already(source) {
+        return source.to_string();
+    }
     let mut out = ascii_words(source).unwrap_or_else(|| words(source));
     if out.len() <= MAX_SPAN_TEXT {
         return out;
@@ -90,6 +93,58 @@ pub fn span_text(source: &str) -> String {
     out.truncate(cut);
     out.push(ellipsis);
     out
+}
+
+/// Whether `source` is its own span text: within [`MAX_SPAN_TEXT`] bytes, ASCII, and with no
+/// whitespace but single spaces between words (most expressions: `params.amount > 500`), so that
+/// joining its words by one space gives it back unchanged. Read with two tables in a pointer
+/// loop, folding flags rather than branching: no comparison per byte, each of which was a
+/// tracing callback under the fuzzer in [`ascii_words`]' byte loop, which every space sent
+/// there.
+fn is_one_line_already(source: &str) -> bool {
+    let bytes = source.as_bytes();
+    if bytes.len() > MAX_SPAN_TEXT {
+        return false;
+    }
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return true };
+    let mut fits = !byte_is(&SPACE, first) & !byte_is(&SPACE, last);
+    let mut after_space = false;
+    for &byte in bytes {
+        let space = byte_is(&SPACE, byte);
+        fits &= !byte_is(&OTHER_BLANK_OR_NOT_ASCII, byte) & !(space & after_space);
+        after_space = space;
+    }
+    fits
+}
+
+/// A space.
+static SPACE: [bool; 256] = byte_table(b" ", false);
+
+/// The rest of the ASCII whitespace [`ascii_words`] joins (tab, line feed, vertical tab, form
+/// feed, carriage return), and every byte of a non-ASCII character.
+static OTHER_BLANK_OR_NOT_ASCII: [bool; 256] = byte_table(b"\t\n\x0b\x0c\r", true);
+
+/// A table over the byte values: `true` for `bytes`, and for every byte from 0x80 on when
+/// `not_ascii`. Built at compile time.
+#[allow(clippy::indexing_slicing)] // indices below 256, evaluated by the compiler, never at run time
+const fn byte_table(bytes: &[u8], not_ascii: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    let mut b = 0x80;
+    while b < 256 {
+        table[b] = not_ascii;
+        b += 1;
+    }
+    table
+}
+
+/// A lookup, not a comparison: a `u8` index is below 256, so the bounds check is optimized away.
+fn byte_is(table: &[bool; 256], byte: u8) -> bool {
+    table.get(usize::from(byte)).copied().unwrap_or(false)
 }
 
 /// The words of `source` joined by one space, read up to a little past [`MAX_SPAN_TEXT`] bytes:
@@ -201,6 +256,28 @@ mod tests {
             let source: String = words.iter().map(|(w, space)| format!("{w}{space}")).collect();
             proptest::prop_assert_eq!(span_text(&source), span_text_reading_all(&source));
         }
+    }
+
+    proptest::proptest! {
+        /// Texts of printable ASCII (spaces, doubled or not, at either end or not) and a few
+        /// other bytes, short and long: the one-line fast path, where it applies, gives what the
+        /// whole text gives.
+        #[test]
+        fn span_text_of_one_line_texts_is_the_one_of_the_whole_text(
+            source in "[ -~]{0,130}|[a-z ]{0,125}|[a-z .()]{0,20}[\t\n\x0b\x0c\ré]?[a-z .()]{0,20}",
+        ) {
+            proptest::prop_assert_eq!(span_text(&source), span_text_reading_all(&source));
+        }
+    }
+
+    #[test]
+    fn one_line_texts_are_recognised() {
+        assert!(is_one_line_already("params.amount > 500"));
+        assert!(is_one_line_already(""));
+        for text in [" a", "a ", "a  b", "a\tb", "a\nb", "é", &"a".repeat(MAX_SPAN_TEXT + 1)] {
+            assert!(!is_one_line_already(text), "{text:?}");
+        }
+        assert!(is_one_line_already(&"a".repeat(MAX_SPAN_TEXT)));
     }
 
     /// At the limit, one byte either side of it, and with a two- or four-byte character

@@ -81,13 +81,32 @@ pub fn files(src: &str) -> Vec<(String, String)> {
     if !src.starts_with(FILE_MARK) {
         return vec![("policy.aarm".to_string(), src.to_string())];
     }
-    src.split(FILE_MARK)
+    split_at_marks(src)
+        .into_iter()
         .filter(|part| !part.is_empty())
         .map(|part| {
             let (name, text) = part.split_once('\n').unwrap_or((part, ""));
             (name.trim().to_string(), text.to_string())
         })
         .collect()
+}
+
+/// `src.split(FILE_MARK)`, collected, with the marks found by `memchr::memmem` (vectorized):
+/// `str::split`'s searcher, instrumented in the fuzz build, compared every byte of the source,
+/// each comparison a tracing callback. The mark has no prefix that is also its suffix, so its
+/// occurrences never overlap and the two find the same ones; each starts with `/`, so every
+/// cut is on a character boundary.
+fn split_at_marks(src: &str) -> Vec<&str> {
+    static MARK: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    let mark = MARK.get_or_init(|| memchr::memmem::Finder::new(FILE_MARK));
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for at in mark.find_iter(src.as_bytes()) {
+        parts.push(src.get(start..at).unwrap_or_default());
+        start = at + FILE_MARK.len();
+    }
+    parts.push(src.get(start..).unwrap_or_default());
+    parts
 }
 
 /// Loads, checks, generates and encodes `files` (name, text).
@@ -152,6 +171,27 @@ pub fn without_generated_ids(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::without_generated_ids;
+
+    /// The marks split a text as `str::split` does, on texts built of marks, near-marks,
+    /// slashes, line breaks and words.
+    #[test]
+    fn files_are_split_as_str_split_splits() {
+        let pieces = [super::FILE_MARK, "/// file ", "////", "/", "\n", "a.aarm\n", "é", "policy p {}\n", ""];
+        let mut texts = vec![String::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        texts.push(format!("{a}{b}{c}{d}"));
+                    }
+                }
+            }
+        }
+        for text in &texts {
+            let expected: Vec<&str> = text.split(super::FILE_MARK).collect();
+            assert_eq!(super::split_at_marks(text), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn generated_ids_are_left_out_and_everything_else_kept() {

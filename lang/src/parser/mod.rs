@@ -27,7 +27,6 @@ use crate::span::{FileId, Span};
 use crate::token::Tok;
 
 /// The result of parsing one file: always a tree (possibly partial) and its diagnostics.
-#[derive(Debug)]
 pub struct Parsed {
     /// The tree. When there are errors it is partial: it holds every declaration that parsed,
     /// and a declaration with a syntax error is left out whole.
@@ -36,6 +35,17 @@ pub struct Parsed {
     /// `W0002` warning for a detached `///`); not sorted by position. At most
     /// [`MAX_DIAGNOSTICS_PER_FILE`] of them, plus one `E0024` that says the rest were skipped.
     pub diagnostics: Vec<Diagnostic>,
+    /// The lexer's tokens of the text, kept for the formatter ([`crate::format::format_parsed`])
+    /// so that it need not lex the text again; `None` when the parser split a token (`>=` after
+    /// a type argument), since the formatter reads the tokens as the lexer made them.
+    pub(crate) tokens: Option<Vec<Token>>,
+}
+
+/// As `#[derive(Debug)]` wrote it before the tokens were kept: the tree and the diagnostics.
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsed").field("file", &self.file).field("diagnostics", &self.diagnostics).finish()
+    }
 }
 
 impl Parsed {
@@ -67,7 +77,8 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
             .with_help("is this really a `.aarm` policy file?"),
         );
     }
-    Parsed { file: tree, diagnostics }
+    let tokens = if p.split { None } else { Some(p.tokens) };
+    Parsed { file: tree, diagnostics, tokens }
 }
 
 /// The token at `pos`; past the end, the last one (the lexer ends every stream with `Eof`).
@@ -99,6 +110,8 @@ pub(crate) struct Parser<'src> {
     depth: usize,
     /// Parsing the `{expr}` of a reason message: its end is the closing `}`.
     interpolation: bool,
+    /// Whether [`Self::split_token`] changed the lexer's tokens.
+    split: bool,
 }
 
 impl<'src> Parser<'src> {
@@ -117,6 +130,7 @@ impl<'src> Parser<'src> {
             diags: Vec::new(),
             depth: 0,
             interpolation: false,
+            split: false,
         }
     }
 
@@ -322,6 +336,7 @@ impl<'src> Parser<'src> {
     fn split_token(&mut self, first: Tok, second: Tok) {
         let pos = self.pos;
         let Some(t) = self.tokens.get_mut(pos) else { return };
+        self.split = true;
         let mid = t.span.start.saturating_add(1);
         let end = t.span.end;
         *t = Token { kind: first, span: Span::new(t.span.start, mid) };
@@ -366,26 +381,32 @@ impl<'src> Parser<'src> {
         let mut depth: i64 = self
             .tokens
             .get(item_start..self.pos)
-            .map_or(0, |consumed| consumed.iter().map(|t| brace_delta(t.kind)).sum());
+            .map_or(0, |consumed| consumed.iter().map(|t| t.kind.brace_delta()).sum());
         // Always make progress.
         if self.pos <= item_start && !self.at(Tok::Eof) {
             let t = self.bump();
-            depth += brace_delta(t.kind);
+            depth += t.kind.brace_delta();
         }
+        // Every token skipped passes these tests: the kind's are table lookups, not comparisons
+        // (under the fuzzer a comparison is a tracing callback, and recovery is most of what
+        // parsing a fuzzed text does).
         loop {
             let t = self.tok();
-            if t.kind == Tok::Eof {
-                return;
-            }
-            if t.kind.starts_item() && (self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows())) {
-                return;
+            if t.kind.stops_recovery() {
+                if t.kind == Tok::Eof {
+                    return;
+                }
+                if self.at_line_start(t.span) || (depth <= 0 && self.declaration_follows()) {
+                    return;
+                }
             }
             // `override` is a contextual word: it begins a declaration only as `override on`.
-            // The line test first: it is cheap, and `at_override` compares the word's text.
-            if depth <= 0 && self.at_line_start(t.span) && self.at_override() {
+            // A name first (`at_override` is false for any other token), then the line test: it
+            // is cheap, and `at_override` compares the word's text.
+            if t.kind.is_ident() && depth <= 0 && self.at_line_start(t.span) && self.at_override() {
                 return;
             }
-            depth += brace_delta(t.kind);
+            depth += t.kind.brace_delta();
             self.bump();
         }
     }
@@ -771,14 +792,6 @@ impl<'src> Parser<'src> {
             }
             _ => Err(self.unexpected(what)),
         }
-    }
-}
-
-fn brace_delta(kind: Tok) -> i64 {
-    match kind {
-        Tok::LBrace => 1,
-        Tok::RBrace => -1,
-        _ => 0,
     }
 }
 
