@@ -25,30 +25,9 @@ if [ -n "${BIN:-}" ]; then
 else
     cargo build --release --locked -q -p aarm --bin aarm -p aarm-runtime --example decide_rate
 fi
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-aarm=${BIN:-$target/release/aarm}
-
-tmp=$(mktemp -d)
-shm=$(mktemp -d -p /dev/shm)
-pid=
-# The server is waited for before its directory goes: it writes into it until it has stopped.
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp" "$shm"; }
-trap cleanup EXIT
-
-mkdir "$tmp/policy"
-# The policy of the in-process load test (server/examples/load.rs), so the two agree.
-cp server/examples/load.aarm "$tmp/policy/policy.aarm"
-cat >"$tmp/serve.toml" <<'EOF'
-[auth.agents]
-"agent-token" = "load-agent"
-[auth.agent_humans]
-"load-agent" = ["alice@corp.com"]
-EOF
-body='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "acme"}}, "identity": {"human": "alice@corp.com"}}'
+# shellcheck source=benches/http_setup.sh
+. benches/http_setup.sh
 printf '%s' "$body" >"$tmp/body.json"
-# Denied by the policy's `blocked` rule: no case opens, so the denial is kept for overrides.
-denied='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "mallory"}}, "identity": {"human": "alice@corp.com"}}'
-"$aarm" build "$tmp/policy" -o "$tmp/policy.aarmb" >/dev/null
 
 lua() { # METHOD BODY
     printf 'wrk.method = "%s"\nwrk.body = [[%s]]\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer agent-token"\n' "$1" "$2"

@@ -26,25 +26,8 @@ command -v valgrind >/dev/null || { echo "benches/http_counts.sh needs valgrind 
 if [ -z "${BIN:-}" ]; then
     CARGO_INCREMENTAL=0 cargo build --release --locked -q -p aarm --bin aarm
 fi
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-aarm=${BIN:-$target/release/aarm}
-
-tmp=$(mktemp -d)
-shm=$(mktemp -d -p /dev/shm)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp" "$shm"; }
-trap cleanup EXIT
-
-# The policy and credentials of benches/http.sh, so the two measure the same calls.
-mkdir "$tmp/policy"
-cp server/examples/load.aarm "$tmp/policy/policy.aarm"
-cat >"$tmp/serve.toml" <<'EOF'
-[auth.agents]
-"agent-token" = "load-agent"
-[auth.agent_humans]
-"load-agent" = ["alice@corp.com"]
-EOF
-"$aarm" build "$tmp/policy" -o "$tmp/policy.aarmb" >/dev/null 2>&1
+# shellcheck source=benches/http_setup.sh
+. benches/http_setup.sh
 cat >"$tmp/client.py" <<'EOF'
 import http.client, sys
 port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -61,8 +44,6 @@ for _ in range(n):
         sys.exit(f"unexpected answer {r.status}: {data[:300]!r}")
 EOF
 
-allowed='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "acme"}}, "identity": {"human": "alice@corp.com"}}'
-denied='{"action": {"tool": "transfer", "params": {"amount": 250, "to": "mallory"}}, "identity": {"human": "alice@corp.com"}}'
 
 count() { # CALLS PATH [BODY WANT] -> instructions of the whole run
     local port=$((20000 + RANDOM % 20000)) out="$tmp/cg.out" db
@@ -84,7 +65,7 @@ count() { # CALLS PATH [BODY WANT] -> instructions of the whole run
 for call in $calls; do
     case $call in
         me) args=(/v1/me) ;;
-        decide) args=(/v1/decide "$allowed" '"decision":"allow"') ;;
+        decide) args=(/v1/decide "$body" '"decision":"allow"') ;;
         deny_policy) args=(/v1/decide "$denied" '"decision":"deny"') ;;
         *) echo "unknown call $call (me, decide, deny_policy)" >&2; exit 2 ;;
     esac
