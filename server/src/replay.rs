@@ -170,3 +170,35 @@ impl IdempotencyKeys {
         self.check_event(case, key)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use aarm_cases::store::any::AnyStore;
+
+    fn keys(dir: &tempfile::TempDir) -> IdempotencyKeys {
+        let store = AnyStore::open(&dir.path().join("cases.db"), true).unwrap();
+        IdempotencyKeys::new(store.idempotency_keys().unwrap())
+    }
+
+    fn key(id: &str, fingerprint: &str) -> Key {
+        Key { id: id.into(), fingerprint: fingerprint.into() }
+    }
+
+    /// A retry is answered with the first answer's text as sent, byte for byte; the key with
+    /// another call's fingerprint is refused; a kept answer that is not JSON (a damaged row) is
+    /// a 503, never replayed as it is.
+    #[test]
+    fn a_replayed_answer_is_the_text_sent_and_a_damaged_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = keys(&dir);
+        let first = r#"{"decision":"allow","reason":{"message":"caf\u00e9 \"x\""},"receipt":"sha256:1"}"#;
+        keys.keep(&key("k1", "f1"), first, 1_000).unwrap();
+        assert_eq!(keys.answered(&key("k1", "f1"), 1_001).unwrap().as_deref(), Some(first));
+        assert!(matches!(keys.answered(&key("k1", "other"), 1_001), Err(ApiError::KeyReused(_))));
+        keys.keep(&key("k2", "f2"), r#"{"decision":"allow""#, 1_000).unwrap();
+        assert!(matches!(keys.answered(&key("k2", "f2"), 1_001), Err(ApiError::Unavailable(_))));
+        assert_eq!(keys.answered(&key("k3", "f3"), 1_001).unwrap(), None);
+    }
+}
