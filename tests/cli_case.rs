@@ -358,8 +358,7 @@ fn review_list_shows_the_overrides_waiting_for_a_verdict() {
     // 2026-11-24T10:00:00Z, valid for an hour.
     let at = aarm_runtime::value::parse_time("2026-11-24T10:00:00Z").unwrap();
     for id in ["O1", "O2"] {
-        let policy =
-            aarm_runtime::decision::PolicyRef { name: "ops".into(), version: "1".into(), bundle_hash: "".into() };
+        let policy = aarm_runtime::decision::PolicyRef::new("ops", "1", "");
         let mut record = aarm_runtime::decision::Decision::fail_closed("override.granted", "overridden", policy);
         record.decision = aarm_runtime::decision::Effect::Allow;
         record.expires_at = Some("2026-11-24T11:00:00Z".into());

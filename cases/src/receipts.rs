@@ -514,7 +514,7 @@ mod tests {
                         state,
                         decision,
                         reason: Reason { code: code.into(), message },
-                        policy: PolicyRef { name: name.into(), version: "1".into(), bundle_hash: GENESIS.into() },
+                        policy: PolicyRef::new(name, "1", GENESIS),
                         action_hash: GENESIS.to_string(),
                         identity,
                         at,

@@ -121,7 +121,7 @@ fn decide_draft(decision: &str, i: i64) -> ReceiptDraft {
         state: if decision == "deny" { CaseState::Denied } else { CaseState::Allowed },
         decision: decision.into(),
         reason: aarm_runtime::decision::Reason { code: "".into(), message: String::new() },
-        policy: aarm_runtime::decision::PolicyRef { name: "p".into(), version: "1".into(), ..Default::default() },
+        policy: aarm_runtime::decision::PolicyRef::new("p", "1", ""),
         action_hash: format!("sha256:{i}"),
         identity: serde_json::json!({}),
         at: 1_000 + i,

@@ -623,7 +623,7 @@ impl<'a> Interp<'a> {
     /// How a decision names `policy` (nameless when the bundle has none).
     fn policy_named(&self, policy: Option<&ir::Policy>) -> PolicyRef {
         let (name, version) = policy.map(|p| (p.name.as_str(), p.version.as_str())).unwrap_or_default();
-        PolicyRef { name: Arc::from(name), version: Arc::from(version), bundle_hash: Arc::from(self.bundle_hash) }
+        PolicyRef::new(name, version, self.bundle_hash)
     }
 
     fn materialize(&self, verdict: &Verdict) -> Decision {

@@ -20,22 +20,46 @@ pub struct Reason {
     pub message: String,
 }
 
-/// Which policy decided, and the exact bundle it came from.
+/// Which policy decided, and the exact bundle it came from: [`PolicyNames`] behind one shared
+/// reference.
 ///
-/// Reference counted, not owned: every decision names one, and the engine shares the strings it
-/// holds per policy instead of copying three of them into each decision (issue 20). Serialized
-/// as strings.
+/// Every decision names one, and the engine keeps one per policy: a decision takes one reference
+/// count instead of three, and dropping it gives one back (each is an atomic operation, and on a
+/// busy server the counts of a popular policy are shared between cores; issue 20). Reads as its
+/// names (`decision.policy.name`); serialized as them, an object of three strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyRef {
+#[serde(transparent)]
+pub struct PolicyRef(Arc<PolicyNames>);
+
+/// The names a [`PolicyRef`] shares.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyNames {
     /// The deciding rule's policy (the bundle's first policy when no rule decided).
-    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
-    pub name: Arc<str>,
+    pub name: String,
     /// That policy's version, as it declares it.
-    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
-    pub version: Arc<str>,
+    pub version: String,
     /// The bundle's hash, `sha256:` and 64 hex digits: which build decided.
-    #[serde(serialize_with = "crate::record::ser_str", deserialize_with = "crate::record::de_str")]
-    pub bundle_hash: Arc<str>,
+    pub bundle_hash: String,
+}
+
+impl PolicyRef {
+    /// Policy `name` at `version`, from the bundle whose hash is `bundle_hash`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>, bundle_hash: impl Into<String>) -> PolicyRef {
+        PolicyRef(Arc::new(PolicyNames { name: name.into(), version: version.into(), bundle_hash: bundle_hash.into() }))
+    }
+
+    /// The names to change, copied first if another decision shares them.
+    pub fn make_mut(&mut self) -> &mut PolicyNames {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl std::ops::Deref for PolicyRef {
+    type Target = PolicyNames;
+
+    fn deref(&self) -> &PolicyNames {
+        &self.0
+    }
 }
 
 pub use crate::policy::Escalation;
@@ -441,7 +465,7 @@ mod tests {
     use super::*;
 
     fn allow() -> Decision {
-        let policy = PolicyRef { name: "p".into(), version: "1".into(), ..PolicyRef::default() };
+        let policy = PolicyRef::new("p", "1", "");
         let mut d = Decision::fail_closed(codes::DEFAULT_ALLOW, "ok", policy);
         d.decision = Effect::Allow;
         d
@@ -496,5 +520,18 @@ mod tests {
         let mut unreadable = allow();
         unreadable.expires_at = Some("soon".into());
         assert!(!unreadable.is_current(0), "an expiry that cannot be read fails closed");
+    }
+
+    /// A policy reference is written as the three strings it was before it was shared, reads
+    /// back equal, and a change to one decision's copy leaves the others alone.
+    #[test]
+    fn a_policy_reference_is_written_as_its_three_names() {
+        let p = PolicyRef::new("payments", "1.2.0", "sha256:ab");
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(text, r#"{"name":"payments","version":"1.2.0","bundle_hash":"sha256:ab"}"#);
+        assert_eq!(serde_json::from_str::<PolicyRef>(&text).unwrap(), p);
+        let mut q = p.clone();
+        q.make_mut().version = "2".into();
+        assert_eq!((p.version.as_str(), q.version.as_str()), ("1.2.0", "2"));
     }
 }

@@ -152,18 +152,13 @@ impl Engine {
                 names.into()
             })
             .collect();
-        let hash: Arc<str> = Arc::from(bundle_hash.into());
+        let hash: String = bundle_hash.into();
         let policy_refs: Vec<PolicyRef> = program
             .policies
             .iter()
-            .map(|p| PolicyRef {
-                name: Arc::from(p.name.as_str()),
-                version: Arc::from(p.version.as_str()),
-                bundle_hash: Arc::clone(&hash),
-            })
+            .map(|p| PolicyRef::new(p.name.as_str(), p.version.as_str(), hash.as_str()))
             .collect();
-        let default_policy =
-            policy_refs.first().cloned().unwrap_or(PolicyRef { bundle_hash: hash, ..PolicyRef::default() });
+        let default_policy = policy_refs.first().cloned().unwrap_or_else(|| PolicyRef::new("", "", hash));
         Ok(Engine {
             program: Arc::new(program),
             consts,

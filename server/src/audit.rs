@@ -163,7 +163,7 @@ mod tests {
             state: CaseState::Allowed,
             decision: "allow".into(),
             reason: Reason { code: std::sync::Arc::from(""), message: String::new() },
-            policy: PolicyRef { name: "p".into(), version: "1".into(), ..PolicyRef::default() },
+            policy: PolicyRef::new("p", "1", ""),
             action_hash: format!("sha256:{i}"),
             identity: serde_json::json!({}),
             at: 1,

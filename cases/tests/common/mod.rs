@@ -73,7 +73,7 @@ pub fn draft_with(case: &str, event: &str, state: CaseState, at: i64, detail: se
         state,
         decision: "step_up".into(),
         reason: Reason { code: "payments.large".into(), message: "two approvers".into() },
-        policy: PolicyRef { name: "payments".into(), version: "1.2.0".into(), bundle_hash: "sha256:abc".into() },
+        policy: PolicyRef::new("payments", "1.2.0", "sha256:abc"),
         action_hash: "sha256:action".into(),
         identity: json!({ "agent": "finance-agent" }),
         at,
