@@ -6,12 +6,12 @@
 
 use crate::convert::typed_value_to_json;
 use crate::decision::{
-    codes, confidence, format_confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef,
+    codes, confidence, format_confidence, ActionOut, Decision, DeferObligation, Effect, Need, PolicyRef, Reason,
     StepUpObligation,
 };
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
-use crate::record::Scope;
+use crate::record::{schema_default, Scope};
 use crate::recurring::recurring;
 use crate::request::{Params, Request};
 use crate::schema::ValueType;
@@ -145,19 +145,92 @@ pub trait Resolved {
 /// The decision of `verdict` for `req`. A failure while rendering is the deciding rule's
 /// `eval.error` deny: never an allow.
 pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S::Rule>) -> Decision {
-    let mut decision = match try_assemble(source, req, verdict) {
-        Ok(d) => d,
+    let head = match try_assemble(source, req, verdict) {
+        Ok(head) => head,
         Err((r, e)) => {
             let at = source.last_fault();
-            error_decision(source, r, &e, at)
+            error_head(source, r, &e, at)
         }
     };
-    let (valid, review) = (valid_s(source, verdict), source.review());
+    let allows = matches!(head.effect, Effect::Allow | Effect::Modify);
+    let now = match req.context.now {
+        Value::Time(t) => t,
+        _ => 0,
+    };
+    let (evaluated_at, expires_at) = Decision::times(head.effect, now, valid_s(source, verdict), None);
     let params = scope_params(req, req.tool_index.and_then(|i| source.sorted_fields(i)));
-    record(&mut decision, req, params, valid);
-    decision.set_review(review);
-    decision.redacted = source.redaction().paths_for(&req.tool);
-    decision
+    // Written once, in place: the record fields (see [`crate::record`]) follow from the request,
+    // the rest from the head.
+    Decision {
+        schema: schema_default(),
+        decision_id: None,
+        request_id: req.request_id.as_deref().map(str::to_string),
+        evaluated_at,
+        expires_at,
+        scope: Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params }),
+        // Where to appeal: never for what the host may go ahead with.
+        review: if allows { None } else { source.review() },
+        decision: head.effect,
+        rule: head.rule,
+        reason: head.reason,
+        policy: head.policy,
+        risk: head.risk,
+        confidence: head.confidence,
+        step_up: head.step_up,
+        defer: head.defer,
+        modified_action: head.modified_action,
+        error_at: head.error_at,
+        redacted: source.redaction().paths_for(&req.tool),
+        overrides: None,
+        authority: None,
+        limits: Default::default(),
+        evidence_refs: Vec::new(),
+    }
+}
+
+/// What a verdict decides: the decision without the record fields that follow from the request
+/// (its time, scope, `request_id`) and without what only hosts add. A quarter of a
+/// [`Decision`]'s size: the paths that build it move it a few times, and the decision itself is
+/// then written once (issue 20).
+struct Head {
+    effect: Effect,
+    rule: Option<Arc<str>>,
+    reason: Reason,
+    policy: PolicyRef,
+    risk: Option<Cow<'static, str>>,
+    confidence: Option<f64>,
+    step_up: Option<Box<StepUpObligation>>,
+    defer: Option<Box<DeferObligation>>,
+    modified_action: Option<Box<ActionOut>>,
+    error_at: Option<Box<ErrorLocation>>,
+}
+
+impl Head {
+    /// A decision no rule made: `effect`, for the reason `code` with `message`.
+    fn unruled(effect: Effect, code: Arc<str>, message: String, policy: PolicyRef) -> Head {
+        Head {
+            effect,
+            rule: None,
+            reason: Reason { code, message },
+            policy,
+            risk: None,
+            confidence: None,
+            step_up: None,
+            defer: None,
+            modified_action: None,
+            error_at: None,
+        }
+    }
+
+    /// A decision `rule` made, or that names it.
+    fn of<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: Arc<str>, message: String) -> Head {
+        Head {
+            rule: Some(Arc::clone(&rule.qualified_name)),
+            risk: rule.risk.map(|r| Cow::Borrowed(r.as_str())),
+            confidence: rule.confidence.map(confidence),
+            ..Head::unruled(effect, code, message, rule.policy.clone().into_owned())
+        }
+    }
 }
 
 /// How long the decision of `verdict` may be acted on if it allows: the deciding rule's `valid`,
@@ -168,18 +241,6 @@ fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
         _ => None,
     };
     own.or_else(|| source.allow_valid())
-}
-
-/// The record fields that follow from the request (see [`crate::record`]): its `request_id`,
-/// its time, and the tool, operation and parameters decided on.
-fn record(decision: &mut Decision, req: &Request, params: Arc<[Arc<str>]>, valid_s: Option<i64>) {
-    decision.request_id = req.request_id.as_deref().map(str::to_string);
-    decision.scope = Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params });
-    let now = match req.context.now {
-        Value::Time(t) => t,
-        _ => 0,
-    };
-    decision.set_times(now, valid_s, None);
 }
 
 /// The names of `req`'s parameters, sorted: the scope's `params`. `declared` is the request's
@@ -238,27 +299,19 @@ fn by_address(keys: &Params, names: &Arc<[Arc<str>]>) -> Option<Arc<[Arc<str>]>>
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.
-pub(crate) fn error_decision<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Decision {
-    let rule = source.rule(r);
-    let name = rule.as_ref().map(|f| f.qualified_name.to_string()).unwrap_or_default();
-    let policy = rule.as_ref().map(|f| f.policy.clone().into_owned()).unwrap_or_else(|| source.default_policy());
+fn error_head<S: Resolved>(source: &S, r: S::Rule, e: &EvalError, at: Option<u32>) -> Head {
     let error_at = at.and_then(|i| source.locate(i));
     let place = error_at.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
-    let mut d = Decision::fail_closed(codes::EVAL_ERROR, format!("rule {name} failed{place}: {e}"), policy);
-    d.error_at = error_at.map(Box::new);
-    d.rule = rule.as_ref().map(|f| Arc::clone(&f.qualified_name));
-    d.risk = rule.as_ref().and_then(|f| f.risk).map(|r| Cow::Borrowed(r.as_str()));
-    d.confidence = rule.as_ref().and_then(|f| f.confidence).map(confidence);
-    d
-}
-
-fn base<M, E>(rule: &RuleFacts<'_, M, E>, effect: Effect, code: Arc<str>, message: String) -> Decision {
-    let mut d = Decision::fail_closed_as(code, message, rule.policy.clone().into_owned());
-    d.decision = effect;
-    d.rule = Some(Arc::clone(&rule.qualified_name));
-    d.risk = rule.risk.map(|r| Cow::Borrowed(r.as_str()));
-    d.confidence = rule.confidence.map(confidence);
-    d
+    let code = recurring(codes::EVAL_ERROR);
+    let mut head = match source.rule(r) {
+        Some(rule) => {
+            let message = format!("rule {} failed{place}: {e}", rule.qualified_name);
+            Head::of(&rule, Effect::Deny, code, message)
+        }
+        None => Head::unruled(Effect::Deny, code, format!("rule  failed{place}: {e}"), source.default_policy()),
+    };
+    head.error_at = error_at.map(Box::new);
+    head
 }
 
 /// A deferral's limits: the rule's own `defer` block, else `settings`.
@@ -273,7 +326,7 @@ fn try_assemble<S: Resolved>(
     source: &mut S,
     req: &Request,
     verdict: &Verdict<S::Rule>,
-) -> Result<Decision, (S::Rule, EvalError)> {
+) -> Result<Head, (S::Rule, EvalError)> {
     let malformed = |r: S::Rule| (r, EvalError::Malformed("rule index"));
     Ok(match verdict {
         Verdict::Default => {
@@ -281,16 +334,14 @@ fn try_assemble<S: Resolved>(
                 DefaultEffect::Allow => (Effect::Allow, codes::DEFAULT_ALLOW),
                 DefaultEffect::Deny => (Effect::Deny, codes::DEFAULT_DENY),
             };
-            let mut d = Decision::fail_closed(code, "no rule matched", source.default_policy());
-            d.decision = effect;
-            d
+            Head::unruled(effect, recurring(code), "no rule matched".to_string(), source.default_policy())
         }
-        Verdict::Error { candidate, error, at } => error_decision(source, *candidate, error, *at),
+        Verdict::Error { candidate, error, at } => error_head(source, *candidate, error, *at),
         Verdict::EvidenceDefer { mask, needing: Some(r), .. } => {
             // The evidence's rule's own deferral: its reason, its limits, the pending facts.
             let message = source.render_reason(*r).map_err(|e| (*r, e))?;
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
-            let mut d = base(&rule, Effect::Defer, Arc::clone(&rule.reason_code), message);
+            let mut d = Head::of(&rule, Effect::Defer, Arc::clone(&rule.reason_code), message);
             d.defer = Some(Box::new(DeferObligation { need: source.needs(*mask), ..limits(source, rule.decision) }));
             d
         }
@@ -299,14 +350,14 @@ fn try_assemble<S: Resolved>(
             let need = source.needs(*mask);
             let names: Vec<&str> = need.iter().map(|n| n.name.as_str()).collect();
             let message = format!("waiting for evidence: {}", names.join(", "));
-            let mut d = base(&rule, Effect::Defer, recurring(codes::EVIDENCE_REQUIRED), message);
+            let mut d = Head::of(&rule, Effect::Defer, recurring(codes::EVIDENCE_REQUIRED), message);
             // The first unknown rule's `defer` block, else `settings`.
             d.defer = Some(Box::new(DeferObligation { need, ..limits(source, rule.decision) }));
             d
         }
         Verdict::Conflict { first, priority } => {
             let rule = source.rule(*first).ok_or_else(|| malformed(*first))?;
-            let mut d = base(
+            let mut d = Head::of(
                 &rule,
                 Effect::Defer,
                 recurring(codes::CONFLICT),
@@ -322,7 +373,7 @@ fn try_assemble<S: Resolved>(
                 format_confidence(rule.confidence.unwrap_or(0)),
                 format_confidence(source.min_confidence().unwrap_or(0))
             );
-            let mut d = base(&rule, Effect::Defer, recurring(codes::LOW_CONFIDENCE), message);
+            let mut d = Head::of(&rule, Effect::Defer, recurring(codes::LOW_CONFIDENCE), message);
             d.defer = Some(Box::new(source.settings_limits()));
             d
         }
@@ -336,7 +387,7 @@ fn try_assemble<S: Resolved>(
                 _ => None,
             };
             let rule = source.rule(*r).ok_or_else(|| malformed(*r))?;
-            let mut d = base(&rule, rule.decision.effect(), Arc::clone(&rule.reason_code), message);
+            let mut d = Head::of(&rule, rule.decision.effect(), Arc::clone(&rule.reason_code), message);
             match rule.decision {
                 RuleDecision::StepUp(s) => {
                     let obligation = StepUpObligation::from(s);

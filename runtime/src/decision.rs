@@ -396,10 +396,26 @@ impl Decision {
     /// [`Decision::timed_within`] in place: how the engine times the decisions it assembles,
     /// without moving them (issue 20).
     pub(crate) fn set_times(&mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) {
-        self.evaluated_at = Some(format_time(now));
+        let (evaluated_at, expires_at) = Decision::times(self.decision, now, valid_s, until);
+        self.evaluated_at = evaluated_at;
         if matches!(self.decision, Effect::Allow | Effect::Modify) {
-            self.expires_at = earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time);
+            self.expires_at = expires_at;
         }
+    }
+
+    /// `evaluated_at` and `expires_at` of a decision `effect` made at `now`, valid `valid_s`
+    /// seconds and at most until `until`: only an allow or a modify expires.
+    pub(crate) fn times(
+        effect: Effect,
+        now: i64,
+        valid_s: Option<i64>,
+        until: Option<i64>,
+    ) -> (Option<String>, Option<String>) {
+        let expires_at = match effect {
+            Effect::Allow | Effect::Modify => earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time),
+            Effect::Deny | Effect::StepUp | Effect::Defer => None,
+        };
+        (Some(format_time(now)), expires_at)
     }
 }
 
