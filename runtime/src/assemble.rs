@@ -11,8 +11,8 @@ use crate::decision::{
 };
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
-use crate::record::{schema_default, Scope};
-use crate::recurring::recurring;
+use crate::record::schema_default;
+use crate::recurring::{recurring, recurring_scope};
 use crate::request::{Params, Request};
 use crate::schema::ValueType;
 use crate::spans::ErrorLocation;
@@ -167,7 +167,7 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         request_id: req.request_id.as_deref().map(str::to_string),
         evaluated_at,
         expires_at,
-        scope: Some(Scope { tool: req.tool.clone(), operation: req.operation.clone(), params }),
+        scope: Some(recurring_scope(&req.tool, &req.operation, &params)),
         // Where to appeal: never for what the host may go ahead with.
         review: if allows { None } else { source.review() },
         decision: head.effect,
@@ -247,7 +247,7 @@ fn valid_s<S: Resolved>(source: &S, verdict: &Verdict<S::Rule>) -> Option<i64> {
 /// tool's declared names, sorted, when the resolver keeps them: when every key is one of them
 /// (always, for a converted request of a declared tool) the names are shared from it, all of it
 /// when every declared name is given; otherwise they are copied from the keys.
-pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) -> Arc<[Arc<str>]> {
+pub(crate) fn scope_params<'a>(req: &Request, declared: Option<&'a Arc<[Arc<str>]>>) -> Cow<'a, Arc<[Arc<str>]>> {
     let keys = &req.params_json;
     if let Some(names) = declared {
         if let Some(shared) = by_address(keys, names) {
@@ -255,7 +255,7 @@ pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) ->
         }
         if keys.len() == names.len() && keys.keys().all(|k| names.binary_search_by(|n| (**n).cmp(k)).is_ok()) {
             // As many distinct keys as names, each one of them: the same set.
-            return Arc::clone(names);
+            return Cow::Borrowed(names);
         }
         let mut found: Vec<usize> = Vec::with_capacity(keys.len());
         for k in keys.keys() {
@@ -269,19 +269,19 @@ pub(crate) fn scope_params(req: &Request, declared: Option<&Arc<[Arc<str>]>>) ->
         }
         if found.len() == keys.len() {
             found.sort_unstable();
-            return found.iter().filter_map(|&i| names.get(i).cloned()).collect();
+            return Cow::Owned(found.iter().filter_map(|&i| names.get(i).cloned()).collect());
         }
     }
     let mut params: Vec<&str> = keys.keys().collect();
     params.sort_unstable();
-    params.into_iter().map(Arc::from).collect()
+    Cow::Owned(params.into_iter().map(Arc::from).collect())
 }
 
 /// [`scope_params`] when every key is one of `names` by address (the reader gave each key the
 /// declaration's own string, and the engine sorted the same strings): no comparison of text.
 /// `None` when some key is not (another schema's request, a hand-built one) or the declaration is
 /// too long for a scan per key; the caller then compares text.
-fn by_address(keys: &Params, names: &Arc<[Arc<str>]>) -> Option<Arc<[Arc<str>]>> {
+fn by_address<'a>(keys: &Params, names: &'a Arc<[Arc<str>]>) -> Option<Cow<'a, Arc<[Arc<str>]>>> {
     const SCANNED: usize = 16;
     if names.len() > SCANNED || keys.len() > names.len() {
         return None;
@@ -293,9 +293,9 @@ fn by_address(keys: &Params, names: &Arc<[Arc<str>]>) -> Option<Arc<[Arc<str>]>>
     }
     if keys.len() == names.len() {
         // As many keys as names, each one of them and the keys distinct: all of them.
-        return Some(Arc::clone(names));
+        return Some(Cow::Borrowed(names));
     }
-    Some(names.iter().zip(found).filter(|(_, f)| *f).map(|(n, _)| Arc::clone(n)).collect())
+    Some(Cow::Owned(names.iter().zip(found).filter(|(_, f)| *f).map(|(n, _)| Arc::clone(n)).collect()))
 }
 
 /// The `eval.error` deny of rule `r`, naming where it failed when `at` is known.

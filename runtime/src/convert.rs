@@ -85,6 +85,7 @@ use crate::input::{
 };
 pub use crate::input::{exact_number, exact_number_of, InputError, Limits, MAX_DEPTH_CEILING};
 use crate::record::MAX_REQUEST_ID_BYTES;
+use crate::recurring::recurring;
 use crate::request::{Context, Identity, Params, Request};
 use crate::schema::{Schema, ToolSchema, ValueType};
 use crate::value::{format_decimal, format_time, Value};
@@ -397,7 +398,7 @@ fn convert_checked(
     check_keys(action, ACTION_KEYS, &action_path, "action key")?;
     let tool_path = action_path.key("tool");
     let tool: Arc<str> = match action.get("tool") {
-        Some(Json::String(s)) => Arc::from(s.as_str()),
+        Some(Json::String(s)) => recurring(s),
         Some(other) => return Err(tool_path.error(format!("expected String, found {}", describe(other)))),
         None => return Err(tool_path.error("missing required key \"tool\"")),
     };

@@ -524,7 +524,8 @@ impl<'t> Reader<'t> {
         let evidence = top.evidence.unwrap_or_else(|| vec![None; schema.evidence.len()]);
         Some(Request {
             request_id: top.request_id,
-            tool: Arc::from(tool.as_ref()),
+            // A name every call of the tool repeats: shared, not copied.
+            tool: recurring(tool.as_ref()),
             tool_index,
             operation: top.operation.unwrap_or_else(empty_str),
             params,

@@ -508,6 +508,10 @@ impl Engine {
     }
 
     fn render_reason(&self, rule: &RuleMeta, c: &Candidate, req: &Request, vm: &mut Vm) -> Result<String, EvalError> {
+        // Most reasons are one text: copied at its size, not grown into.
+        if let [ReasonPart::Text(t)] = rule.reason.as_slice() {
+            return Ok(t.to_string());
+        }
         let mut out = String::new();
         for part in &rule.reason {
             match part {

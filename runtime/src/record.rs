@@ -26,11 +26,19 @@ pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 /// What a decision covers: the tool, the operation and the parameters it was decided on. An allow
 /// authorizes this call, not another one with other parameters.
 ///
-/// Reference counted, not owned: every decision carries one, and the engine shares the request's
-/// tool and operation and its own sorted parameter names (issue 20). Serialized as strings and a
-/// list of strings, as when the fields were `String`s.
+/// [`ScopeNames`] behind one shared reference: every decision carries one, and its three names
+/// would otherwise be three reference counts taken and given back per decision (atomic
+/// operations; issue 20). The engine shares a scope between the decisions of one thread that name
+/// the same tool, operation and parameters (`recurring::recurring_scope`). Reads as its names
+/// (`scope.tool`); serialized as them, two strings and a list of strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scope {
+#[serde(transparent)]
+pub struct Scope(Arc<ScopeNames>);
+
+/// The names a [`Scope`] shares: reference counted themselves, since the engine shares the
+/// request's tool and operation and its own sorted parameter names (issue 20).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeNames {
     /// The tool, as requested.
     #[serde(serialize_with = "ser_str", deserialize_with = "de_str")]
     pub tool: Arc<str>,
@@ -40,6 +48,28 @@ pub struct Scope {
     /// The names of the parameters the decision saw, sorted.
     #[serde(serialize_with = "ser_names", deserialize_with = "de_names")]
     pub params: Arc<[Arc<str>]>,
+}
+
+impl Scope {
+    /// The scope of a call of `tool`'s `operation` with the parameters `params` (sorted).
+    pub fn new(tool: Arc<str>, operation: Arc<str>, params: Arc<[Arc<str>]>) -> Scope {
+        Scope(Arc::new(ScopeNames { tool, operation, params }))
+    }
+
+    /// Whether this scope holds these very names (the same allocations, not equal text).
+    pub(crate) fn holds(&self, tool: &Arc<str>, operation: &Arc<str>, params: &Arc<[Arc<str>]>) -> bool {
+        Arc::ptr_eq(&self.0.tool, tool)
+            && Arc::ptr_eq(&self.0.operation, operation)
+            && Arc::ptr_eq(&self.0.params, params)
+    }
+}
+
+impl std::ops::Deref for Scope {
+    type Target = ScopeNames;
+
+    fn deref(&self) -> &ScopeNames {
+        &self.0
+    }
 }
 
 pub(crate) fn ser_str<S: Serializer>(s: &Arc<str>, out: S) -> Result<S::Ok, S::Error> {
@@ -74,5 +104,22 @@ pub fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A shared scope is written as the two strings and the list it was before it was shared, and
+    /// reads back equal.
+    #[test]
+    fn a_scope_is_written_as_its_names() {
+        let params: Arc<[Arc<str>]> = ["amount", "dest"].into_iter().map(Arc::from).collect();
+        let scope = Scope::new(Arc::from("payments"), Arc::from(""), params);
+        let text = serde_json::to_string(&scope).unwrap();
+        assert_eq!(text, r#"{"tool":"payments","operation":"","params":["amount","dest"]}"#);
+        assert_eq!(serde_json::from_str::<Scope>(&text).unwrap(), scope);
     }
 }

@@ -4,6 +4,7 @@
 //! and a free (issue 20).
 
 use crate::input::empty_str;
+use crate::record::Scope;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -60,6 +61,41 @@ fn set_of(bytes: &[u8]) -> usize {
     (sample.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize % RECURRING_SETS
 }
 
+thread_local! {
+    static SCOPES: RefCell<[Option<Scope>; SCOPE_SLOTS]> = const { RefCell::new([const { None }; SCOPE_SLOTS]) };
+}
+
+/// Slots in the per-thread table of [`recurring_scope`].
+const SCOPE_SLOTS: usize = 32;
+
+/// The scope of a decision on `tool`'s `operation` with `params`: the one a recent decision of
+/// this thread had when it held these very three (by address), else a new one, which takes its
+/// slot.
+///
+/// An agent's calls mostly name the same few tools and operations with the same parameters, and
+/// the reader gives them the same shared names ([`recurring`], the declaration's): a decision
+/// then takes one reference count for its scope instead of three. Comparing addresses is exact
+/// because a kept scope holds its names: while it is in the table no other string can be at
+/// their addresses. The table holds names only, never a parameter's value.
+pub(crate) fn recurring_scope(tool: &Arc<str>, operation: &Arc<str>, params: &Arc<[Arc<str>]>) -> Scope {
+    let fresh = || Scope::new(Arc::clone(tool), Arc::clone(operation), Arc::clone(params));
+    let address = |p: *const u8| p as usize as u64;
+    let mixed = address(Arc::as_ptr(tool).cast())
+        ^ address(Arc::as_ptr(operation).cast()).rotate_left(21)
+        ^ address(Arc::as_ptr(params).cast()).rotate_left(42);
+    let slot = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SCOPE_SLOTS;
+    SCOPES.with(|table| {
+        let Ok(mut table) = table.try_borrow_mut() else { return fresh() };
+        let Some(kept) = table.get_mut(slot) else { return fresh() };
+        if let Some(scope) = kept.as_ref().filter(|s| s.holds(tool, operation, params)) {
+            return scope.clone();
+        }
+        let scope = fresh();
+        *kept = Some(scope.clone());
+        scope
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
@@ -101,6 +137,43 @@ mod tests {
         for _ in 0..3 {
             assert!(Arc::ptr_eq(&shared_a, &recurring(&a)));
             assert!(Arc::ptr_eq(&shared_b, &recurring(&b)));
+        }
+    }
+
+    /// A decision's scope is shared when it names the very same tool, operation and parameter
+    /// names, and never taken for another: equal text in other allocations, another operation,
+    /// other parameters, and thousands of scopes through the table's 32 slots.
+    #[test]
+    fn recurring_scopes_are_shared_and_never_confused() {
+        use crate::record::ScopeNames;
+        let names = |ns: &[&str]| -> Arc<[Arc<str>]> { ns.iter().map(|n| Arc::from(*n)).collect() };
+        let (tool, op, params) = (Arc::from("payments"), Arc::from("transfer"), names(&["amount", "dest"]));
+        let first = recurring_scope(&tool, &op, &params);
+        let again = recurring_scope(&tool, &op, &params);
+        assert!(first.holds(&tool, &op, &params) && again.holds(&tool, &op, &params));
+        assert_eq!(std::ptr::from_ref::<ScopeNames>(&first), std::ptr::from_ref::<ScopeNames>(&again), "shared");
+        // Equal text elsewhere is a scope of its own, equal in content.
+        let (tool2, params2) = (Arc::from("payments"), names(&["amount", "dest"]));
+        let other = recurring_scope(&tool2, &op, &params2);
+        assert!(other.holds(&tool2, &op, &params2) && !other.holds(&tool, &op, &params));
+        assert_eq!(other, first);
+        let refund = Arc::from("refund");
+        let scope = recurring_scope(&tool, &refund, &params);
+        assert_eq!((&*scope.tool, &*scope.operation), ("payments", "refund"));
+        let fewer = names(&["amount"]);
+        assert_eq!(recurring_scope(&tool, &op, &fewer).params.len(), 1);
+        // Thousands of scopes that differ in one of the three names: slots are shared and
+        // reused, and each scope still names exactly what it was asked for.
+        let many: Vec<Arc<str>> = (0..2_000).map(|i| Arc::from(format!("name-{i}"))).collect();
+        let lists: Vec<Arc<[Arc<str>]>> = many.iter().map(|n| [Arc::clone(n)].into_iter().collect()).collect();
+        for _ in 0..2 {
+            for (n, list) in many.iter().zip(&lists) {
+                for (t, o, p) in [(n, &op, &params), (&tool, n, &params), (&tool, &op, list)] {
+                    let scope = recurring_scope(t, o, p);
+                    assert!(scope.holds(t, o, p));
+                    assert_eq!((&*scope.tool, &*scope.operation, &*scope.params), (&**t, &**o, &**p));
+                }
+            }
         }
     }
 }

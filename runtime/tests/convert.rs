@@ -690,11 +690,15 @@ fn evidence_by_declared_name() {
     assert_err(&err(with_evidence(json!([true]))), "$.evidence", "expected an object");
 }
 
+/// The tool is a name every call repeats: two requests of one thread share one string, and
+/// handing it on takes a reference count, not a copy.
 #[test]
 fn strings_in_the_request_are_shared() {
-    let r = ok(design_example());
+    let (r, again) = (ok(design_example()), ok(design_example()));
+    assert!(std::sync::Arc::ptr_eq(&r.tool, &again.tool));
+    let count = std::sync::Arc::strong_count(&r.tool);
     let a: std::sync::Arc<str> = r.tool.clone();
-    assert_eq!(std::sync::Arc::strong_count(&a), 2);
+    assert_eq!(std::sync::Arc::strong_count(&a), count + 1);
 }
 
 // ------------------------------------------------------------------------------------------------
