@@ -295,24 +295,31 @@ impl Engine {
     /// has warmed up.
     pub fn evaluate<'a>(&'a self, req: &Request, vm: &mut Vm) -> Verdict<'a> {
         vm.clear_fault();
-        let mut live = std::mem::take(&mut vm.live);
-        let verdict = self.walk(req, vm, &mut live);
-        vm.live = live;
-        verdict
+        match req.tool_index.and_then(|t| self.index.get(t)) {
+            Some(Some(index)) => {
+                // The index's scratch space, taken out of `vm` only for an indexed tool (it is
+                // a few hundred bytes to move).
+                let mut live = std::mem::take(&mut vm.live);
+                let indexed = index.live(req, vm.fuel(), &mut live);
+                let verdict = self.walk(req, vm, indexed.then_some(&live));
+                vm.live = live;
+                verdict
+            }
+            _ => self.walk(req, vm, None),
+        }
     }
 
-    /// [`Engine::evaluate`] with the scratch space of the rule index taken out of `vm`.
-    fn walk<'a>(&'a self, req: &Request, vm: &mut Vm, live: &mut Live) -> Verdict<'a> {
+    /// [`Engine::evaluate`]: `live` holds the candidates the index cannot rule out (`index.rs`),
+    /// when the index applies; a candidate it skips is `false`.
+    fn walk<'a>(&'a self, req: &Request, vm: &mut Vm, live: Option<&Live>) -> Verdict<'a> {
         let cands = self.candidates(req);
         let settings = &self.program.settings;
         let mut pending: EvidenceMask = 0;
         let mut first_unknown: Option<&Candidate> = None;
-        // The candidates the index cannot rule out (`index.rs`): a skipped one is `false`.
-        let indexed = match req.tool_index.and_then(|t| self.index.get(t)) {
-            Some(Some(index)) => index.live(req, vm.fuel(), live),
-            _ => false,
+        let next = |i: usize| match live {
+            Some(live) => live.next(i, cands.len()),
+            None => i,
         };
-        let next = |i: usize| if indexed { live.next(i, cands.len()) } else { i };
         let mut i = next(0);
         while let Some(head) = cands.get(i) {
             let Some(priority) = self.rule(head).map(|r| r.priority) else {

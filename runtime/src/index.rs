@@ -416,34 +416,28 @@ impl ToolIndex {
             let Some((_, w)) = given(req, *subject, *expect) else { return false };
             value_work = value_work.max(w);
         }
-        let n = words(self.len);
-        live.mask.clear();
-        live.mask.resize(n, !0);
-        if let (Some(last), rem @ 1..) = (live.mask.last_mut(), self.len % 64) {
+        live.reset(words(self.len));
+        let [mask, scratch, hits] = live.sets_mut();
+        if let (Some(last), rem @ 1..) = (mask.last_mut(), self.len % 64) {
             *last = (1u64 << rem) - 1;
-        }
-        if self.any.is_some() {
-            live.hits.clear();
-            live.hits.resize(n, 0);
         }
         for dim in &self.dims {
             let Some((value, w)) = given(req, dim.subject, dim.expect) else { return false };
             value_work = value_work.max(w);
-            live.scratch.clear();
-            live.scratch.resize(n, 0);
-            dim.holding(value, &mut live.scratch);
-            for ((m, s), f) in live.mask.iter_mut().zip(&live.scratch).zip(dim.free.iter()) {
+            scratch.fill(0);
+            dim.holding(value, scratch);
+            for ((m, s), f) in mask.iter_mut().zip(scratch.iter()).zip(dim.free.iter()) {
                 *m &= *s | *f;
             }
             if self.any.is_some() {
-                or_into(&mut live.hits, &live.scratch);
+                or_into(hits, scratch);
             }
         }
         if fuel < self.fuel_needed(req, value_work) {
             return false;
         }
         if let Some(any) = &self.any {
-            for ((m, h), a) in live.mask.iter_mut().zip(&live.hits).zip(any.iter()) {
+            for ((m, h), a) in mask.iter_mut().zip(hits.iter()).zip(any.iter()) {
                 *m &= *h | !*a;
             }
         }
