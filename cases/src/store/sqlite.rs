@@ -287,7 +287,7 @@ fn append_after(
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
         let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
-        let json = receipt_json(&receipt)?;
+        let json = receipt_json(&receipt);
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         insert.execute(params![to_i64(receipt.seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
         sealed.push(receipt);
@@ -323,12 +323,6 @@ impl std::ops::Deref for Immediate<'_> {
     }
 }
 
-impl std::ops::DerefMut for Immediate<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
-    }
-}
-
 impl Drop for Immediate<'_> {
     fn drop(&mut self) {
         // As rusqlite's `Transaction` does: a transaction still open (not committed, or its
@@ -342,20 +336,53 @@ impl Drop for Immediate<'_> {
 /// Keeps, inside `tx`, the denials that go with the receipts `sealed`, in a savepoint: when one
 /// cannot be kept (its table is missing, a trigger refuses it), none of them is, and the
 /// receipts are committed all the same (see [`CaseStore::record_keeping`]).
-fn keep_denials(tx: &mut Connection, sealed: &[Receipt], denials: Vec<Option<DenialDraft>>) -> Result<(), StoreError> {
+fn keep_denials(tx: &Connection, sealed: &[Receipt], denials: Vec<Option<DenialDraft>>) -> Result<(), StoreError> {
     if denials.iter().all(Option::is_none) {
         return Ok(());
     }
-    // Dropped without a commit, the savepoint is rolled back: the receipts' writes stay.
-    let savepoint = tx.savepoint()?;
+    // Dropped without a release, the savepoint is rolled back: the receipts' writes stay.
+    let savepoint = KeepSavepoint::begin(tx)?;
     {
-        let mut insert = savepoint.prepare_cached(KEEP_DENIAL)?;
+        let mut insert = tx.prepare_cached(KEEP_DENIAL)?;
         for d in sealed_denials(sealed, denials) {
             insert.execute(params![d.decision_id, d.agent, d.json, d.at])?;
         }
     }
-    savepoint.commit()?;
-    Ok(())
+    savepoint.release()
+}
+
+/// The savepoint [`keep_denials`] writes in, as rusqlite's [`rusqlite::Savepoint`] (which
+/// parsed its `SAVEPOINT` and `RELEASE` again on every denial kept), through cached statements:
+/// dropped without [`KeepSavepoint::release`], or when the release fails, it is rolled back to
+/// and released, errors ignored, as rusqlite's is.
+struct KeepSavepoint<'c> {
+    conn: &'c Connection,
+    released: bool,
+}
+
+impl<'c> KeepSavepoint<'c> {
+    fn begin(conn: &'c Connection) -> Result<KeepSavepoint<'c>, StoreError> {
+        conn.prepare_cached("SAVEPOINT keep_denials")?.execute([])?;
+        Ok(KeepSavepoint { conn, released: false })
+    }
+
+    fn release(mut self) -> Result<(), StoreError> {
+        self.conn.prepare_cached("RELEASE keep_denials")?.execute([])?;
+        self.released = true;
+        Ok(())
+    }
+}
+
+impl Drop for KeepSavepoint<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK TO keep_denials")
+                .and_then(|mut s| s.execute([]))
+                .and_then(|_| self.conn.prepare_cached("RELEASE keep_denials")?.execute([]));
+        }
+    }
 }
 
 /// The latest `at` among stored receipts (`None` while there are none).
@@ -433,7 +460,7 @@ impl SqliteStore {
         decisions_only(&receipts)?;
         // Taken before the write: one that fails leaves nothing remembered.
         let remembered = self.last_recorded.take();
-        let mut tx = Immediate::begin(&mut self.conn)?;
+        let tx = Immediate::begin(&mut self.conn)?;
         let head = head(&tx)?;
         let mut last_at = None;
         if stamp {
@@ -450,7 +477,7 @@ impl SqliteStore {
             last_at = receipts.iter().map(|d| d.at).max().max(floor);
         }
         let sealed = append_after(&tx, head.clone(), receipts, self.signer.as_ref())?;
-        let denials = keep_denials(&mut tx, &sealed, denials);
+        let denials = keep_denials(&tx, &sealed, denials);
         tx.commit()?;
         if stamp {
             let committed_head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head);
