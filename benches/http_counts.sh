@@ -16,6 +16,7 @@
 # times its cost on this machine's CPU, which has them): hashing weighs more in these counts
 # than in time.
 # BIN=path/to/aarm counts that binary instead of building this tree's.
+# KEEP=dir keeps each run's callgrind output there (CALL-N.out), for callgrind_annotate.
 # Repeat runs agree within about 3 %: the server's timers also run while it waits for calls.
 # Not part of `.ci/run` (valgrind, and about two minutes).
 set -euo pipefail
@@ -60,6 +61,7 @@ count() { # CALLS PATH [BODY WANT] -> instructions of the whole run
     wait "$pid" || true
     pid=
     sed -n 's/^==[0-9]*== Collected : //p' "$tmp/serve.log"
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out" "$KEEP/$label-$1.out"; fi
 }
 
 for call in $calls; do
@@ -69,6 +71,7 @@ for call in $calls; do
         deny_policy) args=(/v1/decide "$denied" '"decision":"deny"') ;;
         *) echo "unknown call $call (me, decide, deny_policy)" >&2; exit 2 ;;
     esac
+    label=$call
     one=$(count "$n" "${args[@]}")
     two=$(count $((2 * n)) "${args[@]}")
     echo "$call $(( (two - one) / n ))"

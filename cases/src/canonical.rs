@@ -39,7 +39,7 @@ pub fn canonical_json(v: &Value) -> String {
     out
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+pub(crate) fn write_canonical(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -118,7 +118,7 @@ fn escape(byte: u8) -> Option<&'static str> {
 /// Eight bytes at a time are tested for an escape at once ([`word_needs_escape`]): the text hashed
 /// is mostly hashes, ids and names with nothing to escape, and a test per byte was most of the cost
 /// of hashing a receipt (several times more under the fuzzers' comparison tracing).
-fn write_string(s: &str, out: &mut String) {
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut run_start = 0;

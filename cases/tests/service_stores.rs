@@ -234,3 +234,37 @@ fn postgres_service_stores() {
     let Some(url) = pg::database() else { return };
     contract(Path::new(&url));
 }
+
+/// A denial refused half-way through a batch (its insert aborts after the batch's first denial
+/// was written) leaves none of the batch's denials kept: the savepoint is rolled back, not
+/// released with the first; the receipts are stored all the same, the transaction stays usable,
+/// and the next batch keeps its own denial.
+#[test]
+fn sqlite_a_denial_refused_half_way_keeps_none_of_its_batch() {
+    let dir = common::temp_dir("service-denial-half");
+    let path = dir.path().join("cases.db");
+    let mut lc = AnyStore::open(&path, true).unwrap();
+    let kept = lc.overrides().unwrap();
+    on_store(
+        &path,
+        "CREATE TRIGGER refuse_k3 BEFORE INSERT ON serve_denials WHEN NEW.decision_id = 'K3' \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    );
+    let recorded = lc
+        .record_keeping_stamped(vec![
+            (decide_draft("deny", 2), denial_draft("K2")),
+            (decide_draft("deny", 3), denial_draft("K3")),
+            (decide_draft("allow", 4), None),
+        ])
+        .unwrap();
+    assert!(recorded.denials.unwrap_err().to_string().contains("refused"));
+    assert_eq!(recorded.receipts.len(), 3, "the receipts are stored all the same");
+    assert_eq!(kept.denial("K2").unwrap(), None, "the batch's first denial is rolled back with the second");
+    on_store(&path, "DROP TRIGGER refuse_k3");
+    let recorded = lc.record_keeping_stamped(vec![(decide_draft("deny", 5), denial_draft("K5"))]).unwrap();
+    recorded.denials.unwrap();
+    assert!(kept.denial("K5").unwrap().is_some());
+    let chain = lc.receipts(None).unwrap();
+    assert_eq!(chain.len(), 4);
+    verify_chain(&chain, &VerifyOptions::default()).unwrap();
+}

@@ -636,3 +636,148 @@ fn postgres_listeners_hear_committed_case_changes_only() {
     while rx.recv_timeout(bound).is_ok() {}
     assert!(matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
 }
+
+/// What a stamped write of decision receipts must give each receipt (`seq`, the draft's `at`,
+/// the `seq` of its write's first receipt): its own `at`, raised to the latest `at` stored before
+/// its write (by any handle, any kind of write).
+fn assert_stamped_as_by_the_latest_at(chain: &[Receipt], stamped: &[(u64, i64, u64)]) {
+    for &(seq, draft_at, first) in stamped {
+        let before = chain.iter().filter(|r| r.seq < first).map(|r| r.body.at).max();
+        let r = chain.iter().find(|r| r.seq == seq).unwrap();
+        assert_eq!(r.body.at, before.map_or(draft_at, |b| b.max(draft_at)), "receipt {seq} stamped");
+    }
+}
+
+/// One step of two handles sharing a store: handle `.0` (0 or 1) writes `.1` at `.2`.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Decision receipts, stamped (the group commit's write); how many.
+    Stamped(usize),
+    /// Decision receipts, not stamped.
+    Record,
+    /// A new case, with its `open` receipt.
+    Open,
+}
+
+/// Runs `steps` on two handles of one store and checks every stamped receipt against the
+/// receipts stored before it: a handle that remembers the latest `at` of its own last write must
+/// notice every receipt another handle (or another kind of write) stored since.
+fn stamped_writes_see_every_other_write<S: CaseStore>(mut handles: [S; 2], steps: &[(usize, Step, i64)]) {
+    let mut stamped = Vec::new();
+    for &(h, step, at) in steps {
+        let store = &mut handles[h % 2];
+        match step {
+            Step::Stamped(n) => {
+                let drafts = (0..n.max(1) as i64)
+                    .map(|k| (draft("", "decide", CaseState::Allowed, at - k), None))
+                    .collect::<Vec<_>>();
+                let ats: Vec<i64> = drafts.iter().map(|(d, _)| d.at).collect();
+                let recorded = store.record_keeping_stamped(drafts).unwrap();
+                assert!(recorded.denials.is_ok());
+                let first = recorded.receipts[0].seq;
+                stamped.extend(recorded.receipts.iter().zip(ats).map(|(r, at)| (r.seq, at, first)));
+            }
+            Step::Record => {
+                store.record(vec![draft("", "decide", CaseState::Denied, at)]).unwrap();
+            }
+            Step::Open => {
+                open(store, at);
+            }
+        }
+    }
+    let chain = handles[0].receipts(None).unwrap();
+    assert_chain(&chain);
+    assert_stamped_as_by_the_latest_at(&chain, &stamped);
+    assert_eq!(handles[1].last_event_at().unwrap(), chain.iter().map(|r| r.body.at).max());
+}
+
+/// The interleavings that matter, written out: a handle's second stamped write after another
+/// handle stored a later `at` (by a case, by an unstamped record, by its own stamped write).
+const INTERLEAVED: &[(usize, Step, i64)] = &[
+    (0, Step::Stamped(1), 100),
+    (0, Step::Stamped(2), 50),
+    (1, Step::Open, 300),
+    (0, Step::Stamped(1), 200),
+    (1, Step::Record, 400),
+    (0, Step::Stamped(1), 10),
+    (1, Step::Stamped(1), 500),
+    (0, Step::Stamped(3), 20),
+    (0, Step::Stamped(1), 30),
+];
+
+#[test]
+fn sqlite_stamped_writes_see_every_other_handles_writes() {
+    let dir = common::temp_dir("store-stamped");
+    let path = dir.path().join("cases.db");
+    stamped_writes_see_every_other_write(
+        [SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap()],
+        INTERLEAVED,
+    );
+}
+
+#[test]
+fn postgres_stamped_writes_see_every_other_handles_writes() {
+    let Some(url) = pg::database() else { return };
+    stamped_writes_see_every_other_write(
+        [PostgresStore::open(&url).unwrap(), PostgresStore::open(&url).unwrap()],
+        INTERLEAVED,
+    );
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = (usize, Step, i64)> {
+    use proptest::prelude::*;
+    let kind = prop_oneof![3 => (1usize..4).prop_map(Step::Stamped), 1 => Just(Step::Record), 1 => Just(Step::Open)];
+    (0usize..2, kind, 0i64..100)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Any interleaving of the two handles' writes, at any times.
+    #[test]
+    fn sqlite_stamped_writes_see_every_other_write_in_any_order(steps in proptest::collection::vec(step(), 1..14)) {
+        let dir = common::temp_dir("store-stamped-any");
+        let path = dir.path().join("cases.db");
+        stamped_writes_see_every_other_write([SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap()], &steps);
+    }
+}
+
+/// A group commit that fails half-way (its second receipt refused) stores nothing, and leaves
+/// the handle able to write: its transaction was rolled back, not left open. The rows it writes
+/// are the receipts it returns, as serde_json writes them, byte for byte.
+#[test]
+fn sqlite_a_failed_group_commit_is_rolled_back_and_rows_are_the_receipts() {
+    let dir = common::temp_dir("store-rollback");
+    let path = dir.path().join("cases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let first = store.record_keeping_stamped(vec![(draft("", "decide", CaseState::Allowed, 10), None)]).unwrap();
+    let side = rusqlite::Connection::open(&path).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER refuse_third BEFORE INSERT ON receipts WHEN NEW.seq = 3 \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
+    let two = || {
+        vec![(draft("", "decide", CaseState::Allowed, 20), None), (draft("", "decide", CaseState::Denied, 30), None)]
+    };
+    let err = store.record_keeping_stamped(two()).unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert_eq!(store.receipts(None).unwrap(), first.receipts, "the half-written batch is rolled back");
+    // The handle writes again at once (a transaction left open would refuse the next BEGIN).
+    let one = store.record(vec![draft("", "decide", CaseState::Allowed, 15)]).unwrap();
+    assert_eq!(one[0].seq, 2);
+    side.execute_batch("DROP TRIGGER refuse_third").unwrap();
+    let recorded = store.record_keeping_stamped(two()).unwrap().receipts;
+    assert_eq!(recorded.iter().map(|r| (r.seq, r.body.at)).collect::<Vec<_>>(), [(3, 20), (4, 30)]);
+    let chain = store.receipts(None).unwrap();
+    assert_chain(&chain);
+    let rows: Vec<String> = side
+        .prepare("SELECT json FROM receipts ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: Vec<String> = chain.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    assert_eq!(rows, want);
+    assert_eq!(chain[2..], recorded[..]);
+}

@@ -206,19 +206,16 @@ impl<S: CaseStore> Lifecycle<S> {
     }
 
     /// [`Lifecycle::record_decisions`], each receipt with the denial its answer keeps for
-    /// overrides, if any, written in the same transaction ([`CaseStore::record_keeping`]).
+    /// overrides, if any, written in the same transaction, each stamped no earlier than the
+    /// store's last event ([`CaseStore::record_keeping_stamped`]).
     pub fn record_decisions_keeping(
         &mut self,
-        mut decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+        decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
     ) -> Result<Recorded, LifecycleError> {
         if decided.is_empty() {
             return Ok(Recorded { receipts: Vec::new(), denials: Ok(()) });
         }
-        let floor = self.store.last_event_at()?.unwrap_or(i64::MIN);
-        for (d, _) in &mut decided {
-            d.at = d.at.max(floor);
-        }
-        Ok(self.store.record_keeping(decided)?)
+        Ok(self.store.record_keeping_stamped(decided)?)
     }
 
     /// Opens a case for a decision the host already made (with an engine it registered): a

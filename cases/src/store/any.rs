@@ -163,6 +163,13 @@ impl CaseStore for AnyStore {
         self.inner_mut().record_keeping(decided)
     }
 
+    fn record_keeping_stamped(
+        &mut self,
+        decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+    ) -> Result<Recorded, StoreError> {
+        self.inner_mut().record_keeping_stamped(decided)
+    }
+
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
         self.inner().applied(case, event_id)
     }

@@ -109,6 +109,21 @@ pub trait CaseStore {
         Ok(Recorded { receipts, denials })
     }
 
+    /// [`CaseStore::record_keeping`], each receipt stamped no earlier than the latest `at`
+    /// already stored ([`CaseStore::last_event_at`]), so that receipt times never decrease along
+    /// the chain. This default reads that `at`, then writes; a store may read it inside the
+    /// write's own transaction instead (no other writer can come in between), as SQLite's does.
+    fn record_keeping_stamped(
+        &mut self,
+        mut decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+    ) -> Result<Recorded, StoreError> {
+        let floor = self.last_event_at()?.unwrap_or(i64::MIN);
+        for (d, _) in &mut decided {
+            d.at = d.at.max(floor);
+        }
+        self.record_keeping(decided)
+    }
+
     /// Whether an event carrying `event_id` was already applied to case `case`: a retried event
     /// is then answered with the case as stored instead of being run again (it might otherwise
     /// be refused as `case_resolved` because its first delivery resolved the case).

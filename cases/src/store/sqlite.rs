@@ -29,7 +29,7 @@ use super::{sealed_denials, CaseStore, Recorded, StoreError};
 use crate::lifecycle::case::{Case, CaseState};
 use crate::lifecycle::receipt::{CaseLink, Receipt, ReceiptDraft};
 use ed25519_dalek::SigningKey;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
@@ -132,6 +132,24 @@ pub struct SqliteStore {
     conn: Connection,
     signer: Option<SigningKey>,
     quarantine: RefCell<Quarantine>,
+    /// What this handle's last stamped write of decision receipts left stored
+    /// ([`LastRecorded`]): `None` until one commits, and taken by every write of decision
+    /// receipts before it begins.
+    last_recorded: Option<LastRecorded>,
+}
+
+/// The chain head a write of decision receipts committed, with the latest `at` stored then.
+///
+/// Receipts are only ever appended (no aarm code updates or deletes one), each new one with a
+/// `seq` above the head's and a hash over its whole content and its predecessor's hash. So when
+/// a later write reads, inside its own write transaction, this same head (`seq` and hash), no
+/// receipt was stored since, by this handle or any other (another server, an `aarm case`
+/// command on the same file), and the latest `at` is still `last_at`: the write takes it instead
+/// of reading `MAX(at)`. Any other head, the query runs as before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LastRecorded {
+    head: (u64, String),
+    last_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -245,24 +263,31 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(SqliteStore { conn, signer: None, quarantine: RefCell::default() })
+        Ok(SqliteStore { conn, signer: None, quarantine: RefCell::default(), last_recorded: None })
     }
 }
 
 /// Seals `drafts` after the chain head read inside `tx`, and stores them.
-fn append(
-    tx: &Transaction<'_>,
+fn append(tx: &Connection, drafts: Vec<ReceiptDraft>, signer: Option<&SigningKey>) -> Result<Vec<Receipt>, StoreError> {
+    append_after(tx, head(tx)?, drafts, signer)
+}
+
+/// Seals `drafts` after `head` (the chain head, read inside the write transaction `tx`), and
+/// stores them.
+fn append_after(
+    tx: &Connection,
+    head: Option<(u64, String)>,
     drafts: Vec<ReceiptDraft>,
     signer: Option<&SigningKey>,
 ) -> Result<Vec<Receipt>, StoreError> {
     // Cached statements: these run on every group commit of decision receipts.
-    let mut sealer = Sealer::after(head(tx)?, signer);
+    let mut sealer = Sealer::after(head, signer);
     let mut insert =
         tx.prepare_cached("INSERT INTO receipts (seq, case_id, at, hash, json) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     let mut sealed = Vec::with_capacity(drafts.len());
     for draft in drafts {
         let receipt = sealer.seal(draft, |case| case_link(tx, case))?;
-        let json = receipt_json(&receipt)?;
+        let json = receipt_json(&receipt);
         let case_id = Some(receipt.body.case.as_str()).filter(|c| !c.is_empty());
         insert.execute(params![to_i64(receipt.seq, "receipt seq")?, case_id, receipt.body.at, receipt.hash, json])?;
         sealed.push(receipt);
@@ -270,27 +295,99 @@ fn append(
     Ok(sealed)
 }
 
+/// A write transaction begun with `BEGIN IMMEDIATE`, as rusqlite's [`rusqlite::Transaction`]
+/// begins one, but through statements prepared once per connection (cached) instead of parsed
+/// again by every group commit. Dropped without [`Immediate::commit`], or when the commit fails,
+/// it is rolled back, as a [`rusqlite::Transaction`] is.
+struct Immediate<'c> {
+    conn: &'c mut Connection,
+}
+
+impl<'c> Immediate<'c> {
+    fn begin(conn: &'c mut Connection) -> Result<Immediate<'c>, StoreError> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Immediate { conn })
+    }
+
+    fn commit(self) -> Result<(), StoreError> {
+        // On an error the guard is dropped still open, and rolls back.
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Immediate<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Immediate<'_> {
+    fn drop(&mut self) {
+        // As rusqlite's `Transaction` does: a transaction still open (not committed, or its
+        // commit failed) is rolled back, and an error doing so has nowhere to go.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// Keeps, inside `tx`, the denials that go with the receipts `sealed`, in a savepoint: when one
 /// cannot be kept (its table is missing, a trigger refuses it), none of them is, and the
 /// receipts are committed all the same (see [`CaseStore::record_keeping`]).
-fn keep_denials(
-    tx: &mut Transaction<'_>,
-    sealed: &[Receipt],
-    denials: Vec<Option<DenialDraft>>,
-) -> Result<(), StoreError> {
+fn keep_denials(tx: &Connection, sealed: &[Receipt], denials: Vec<Option<DenialDraft>>) -> Result<(), StoreError> {
     if denials.iter().all(Option::is_none) {
         return Ok(());
     }
-    // Dropped without a commit, the savepoint is rolled back: the receipts' writes stay.
-    let savepoint = tx.savepoint()?;
+    // Dropped without a release, the savepoint is rolled back: the receipts' writes stay.
+    let savepoint = KeepSavepoint::begin(tx)?;
     {
-        let mut insert = savepoint.prepare_cached(KEEP_DENIAL)?;
+        let mut insert = tx.prepare_cached(KEEP_DENIAL)?;
         for d in sealed_denials(sealed, denials) {
             insert.execute(params![d.decision_id, d.agent, d.json, d.at])?;
         }
     }
-    savepoint.commit()?;
-    Ok(())
+    savepoint.release()
+}
+
+/// The savepoint [`keep_denials`] writes in, as rusqlite's [`rusqlite::Savepoint`] (which
+/// parsed its `SAVEPOINT` and `RELEASE` again on every denial kept), through cached statements:
+/// dropped without [`KeepSavepoint::release`], or when the release fails, it is rolled back to
+/// and released, errors ignored, as rusqlite's is.
+struct KeepSavepoint<'c> {
+    conn: &'c Connection,
+    released: bool,
+}
+
+impl<'c> KeepSavepoint<'c> {
+    fn begin(conn: &'c Connection) -> Result<KeepSavepoint<'c>, StoreError> {
+        conn.prepare_cached("SAVEPOINT keep_denials")?.execute([])?;
+        Ok(KeepSavepoint { conn, released: false })
+    }
+
+    fn release(mut self) -> Result<(), StoreError> {
+        self.conn.prepare_cached("RELEASE keep_denials")?.execute([])?;
+        self.released = true;
+        Ok(())
+    }
+}
+
+impl Drop for KeepSavepoint<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK TO keep_denials")
+                .and_then(|mut s| s.execute([]))
+                .and_then(|_| self.conn.prepare_cached("RELEASE keep_denials")?.execute([]));
+        }
+    }
+}
+
+/// The latest `at` among stored receipts (`None` while there are none).
+fn last_event_at(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.prepare_cached("SELECT MAX(at) FROM receipts")?.query_row([], |r| r.get(0))?)
 }
 
 /// The last receipt's `seq` and hash (`None` while the chain is empty).
@@ -304,7 +401,7 @@ fn head(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
 
 /// The next receipt of `case`, from the receipts stored so far in `tx` (including those this
 /// write already inserted).
-fn case_link(tx: &Transaction<'_>, case: &str) -> Result<CaseLink, StoreError> {
+fn case_link(tx: &Connection, case: &str) -> Result<CaseLink, StoreError> {
     let (count, last): (i64, Option<String>) = tx.query_row(
         "SELECT COUNT(*), (SELECT hash FROM receipts WHERE case_id = ?1 ORDER BY seq DESC LIMIT 1) \
          FROM receipts WHERE case_id = ?1",
@@ -347,6 +444,46 @@ impl SqliteStore {
         let rows = stmt.query_map(params, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let rows = rows.collect::<Result<Vec<_>, _>>()?;
         Ok(self.quarantine.borrow_mut().decode_listing(rows))
+    }
+}
+
+impl SqliteStore {
+    /// [`CaseStore::record_keeping`], and with `stamp` [`CaseStore::record_keeping_stamped`]:
+    /// each receipt's `at` raised to the latest `at` stored, read in the write transaction
+    /// itself (or known from this handle's previous such write: [`LastRecorded`]).
+    fn record_decisions(
+        &mut self,
+        decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+        stamp: bool,
+    ) -> Result<Recorded, StoreError> {
+        let (mut receipts, denials): (Vec<ReceiptDraft>, Vec<Option<DenialDraft>>) = decided.into_iter().unzip();
+        decisions_only(&receipts)?;
+        // Taken before the write: one that fails leaves nothing remembered.
+        let remembered = self.last_recorded.take();
+        let tx = Immediate::begin(&mut self.conn)?;
+        let head = head(&tx)?;
+        let mut last_at = None;
+        if stamp {
+            let floor = match (remembered, &head) {
+                (Some(r), Some(h)) if r.head == *h => r.last_at,
+                _ => last_event_at(&tx)?,
+            };
+            if let Some(floor) = floor {
+                for d in &mut receipts {
+                    d.at = d.at.max(floor);
+                }
+            }
+            // Every `at` stamped is at least the floor: the latest after this write.
+            last_at = receipts.iter().map(|d| d.at).max().max(floor);
+        }
+        let sealed = append_after(&tx, head.clone(), receipts, self.signer.as_ref())?;
+        let denials = keep_denials(&tx, &sealed, denials);
+        tx.commit()?;
+        if stamp {
+            let committed_head = sealed.last().map(|r| (r.seq, r.hash.clone())).or(head);
+            self.last_recorded = committed_head.map(|head| LastRecorded { head, last_at });
+        }
+        Ok(Recorded { receipts: sealed, denials })
     }
 }
 
@@ -424,13 +561,14 @@ impl CaseStore for SqliteStore {
     }
 
     fn record_keeping(&mut self, decided: Vec<(ReceiptDraft, Option<DenialDraft>)>) -> Result<Recorded, StoreError> {
-        let (receipts, denials): (Vec<ReceiptDraft>, Vec<Option<DenialDraft>>) = decided.into_iter().unzip();
-        decisions_only(&receipts)?;
-        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let sealed = append(&tx, receipts, self.signer.as_ref())?;
-        let denials = keep_denials(&mut tx, &sealed, denials);
-        tx.commit()?;
-        Ok(Recorded { receipts: sealed, denials })
+        self.record_decisions(decided, false)
+    }
+
+    fn record_keeping_stamped(
+        &mut self,
+        decided: Vec<(ReceiptDraft, Option<DenialDraft>)>,
+    ) -> Result<Recorded, StoreError> {
+        self.record_decisions(decided, true)
     }
 
     fn applied(&self, case: &str, event_id: &str) -> Result<bool, StoreError> {
@@ -471,7 +609,7 @@ impl CaseStore for SqliteStore {
     }
 
     fn last_event_at(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn.prepare_cached("SELECT MAX(at) FROM receipts")?.query_row([], |r| r.get(0))?)
+        last_event_at(&self.conn)
     }
 
     fn put_bundle(&mut self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
