@@ -4,7 +4,7 @@
 //! `lang/tests/format.rs`), keep the same comments, and formatting it again changes nothing.
 #![no_main]
 
-use aarm_fuzz::shape;
+use aarm_fuzz::{same_shape, shape};
 use aarm_lang::ast::File;
 use aarm_lang::format::format_parsed;
 use aarm_lang::{parse, FileId};
@@ -30,7 +30,15 @@ fuzz_target!(|data: &[u8]| {
     let once = formatted.unwrap_or_else(|e| panic!("a source that parses did not format: {e}"));
     let reparsed = parse(FileId(0), &once);
     assert!(!reparsed.has_errors(), "the formatted output does not parse:\n{once}");
-    assert_eq!(shape(&parsed.file), shape(&reparsed.file), "the tree changed\n--- input\n{src}\n--- output\n{once}");
+    // Equal trees have equal shapes: the two shapes are built only when the formatter moved
+    // something (and again for the message, if they differ).
+    if !same_shape(&parsed.file, &reparsed.file) {
+        assert_eq!(
+            shape(&parsed.file),
+            shape(&reparsed.file),
+            "the tree changed\n--- input\n{src}\n--- output\n{once}"
+        );
+    }
     assert_eq!(
         comments(&parsed.file),
         comments(&reparsed.file),

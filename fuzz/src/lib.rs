@@ -148,8 +148,62 @@ pub fn shape(file: &aarm_lang::ast::File) -> String {
     out
 }
 
+/// Whether two trees have the same [`shape`]: `shape(a) == shape(b)`, without building either
+/// shape when the trees are equal spans and all (every AST type's `PartialEq` and `Debug` are
+/// derived, so equal trees have equal `Debug` texts). A formatted text that moved nothing (every
+/// already formatted input) reparses to an equal tree, and the two shapes, each a `Debug` text of
+/// the whole tree, were 12 % of `format_roundtrip`.
+pub fn same_shape(a: &aarm_lang::ast::File, b: &aarm_lang::ast::File) -> bool {
+    a == b || shape(a) == shape(b)
+}
+
 #[cfg(test)]
 mod tests {
+    /// `same_shape` is the comparison of the two shapes, on pairs of the repository's policies
+    /// and the texts of `shape_is_the_former_one`: each with itself, with its formatted text
+    /// (equal trees where the formatter moved nothing, the same shape with other spans where it
+    /// did), and with every other text (other shapes).
+    #[test]
+    fn same_shape_is_comparing_shapes() {
+        let mut texts: Vec<String> = vec![
+            "tool t { x: { a: Int } }\nrule r on t { when params.x.a > 1 deny }\n".to_string(),
+            "tool t {x:{a:Int}}\n\n\nrule r on t {when params.x.a>1 deny}".to_string(),
+            "rule r on t { when params.s == \"Span { start: 1, end: 2 }\" deny }\n".to_string(),
+            "rule { when".to_string(),
+        ];
+        for dir in ["../examples", "../stdlib"] {
+            let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
+            while let Some(p) = stack.pop() {
+                if p.is_dir() {
+                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                } else if p.extension().is_some_and(|e| e == "aarm") {
+                    texts.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        for text in &texts {
+            let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
+            if let Ok(formatted) = aarm_lang::format::format_parsed(text, &parsed) {
+                files.push(aarm_lang::parse(aarm_lang::FileId(0), &formatted).file);
+            }
+            files.push(parsed.file);
+        }
+        let (mut equal_trees, mut moved, mut different) = (0, 0, 0);
+        for a in &files {
+            for b in &files {
+                let expected = super::shape(a) == super::shape(b);
+                assert_eq!(super::same_shape(a, b), expected);
+                match (a == b, expected) {
+                    (true, _) => equal_trees += 1,
+                    (false, true) => moved += 1,
+                    (false, false) => different += 1,
+                }
+            }
+        }
+        assert!(equal_trees > 20 && moved >= 2 && different > 100, "{equal_trees} {moved} {different}");
+    }
+
     /// The former `shape`: a searcher per span, and the span's end found as ` }`.
     fn shape_before(file: &aarm_lang::ast::File) -> String {
         let debug = format!("{file:?}");

@@ -82,8 +82,24 @@ pub struct BundleInfo {
 
 impl BundleInfo {
     /// `sha256:` and the digest in 64 lowercase hex digits (the decision JSON's `bundle_hash`).
+    ///
+    /// Written into one buffer by table lookups: `format!` around `hex::encode`, which pushes
+    /// every digit as a `char` through an iterator, took 15 000 instructions a hash under the
+    /// fuzzers' comparison tracing (0.6 % of `differential`, which names every engine it builds).
     pub fn hash_string(&self) -> String {
-        format!("sha256:{}", hex::encode(self.sha256))
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        const PREFIX: &[u8; 7] = b"sha256:";
+        let mut text = [0u8; 7 + 64];
+        let (prefix, digits) = text.split_at_mut(PREFIX.len());
+        prefix.copy_from_slice(PREFIX);
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(self.sha256) {
+            // A nibble is below 16: the lookups cannot miss.
+            let high = DIGITS.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+            let low = DIGITS.get(usize::from(byte & 0x0f)).copied().unwrap_or(b'0');
+            pair.copy_from_slice(&[high, low]);
+        }
+        // Every byte written is ASCII.
+        std::str::from_utf8(&text).unwrap_or_default().to_string()
     }
 }
 
@@ -698,6 +714,44 @@ mod depth {
             visitor: V,
         ) -> Result<V::Value, A::Error> {
             self.inner.struct_variant(fields, Wrap { inner: visitor, depth: self.depth })
+        }
+    }
+}
+
+#[cfg(test)]
+mod hash_string_tests {
+    use super::BundleInfo;
+
+    fn info(sha256: [u8; 32]) -> BundleInfo {
+        BundleInfo { format_version: 1, compiler_version: String::new(), sha256, key_id: None, signed: false }
+    }
+
+    /// `hash_string` is the former `format!("sha256:{}", hex::encode(..))`: on digests of every
+    /// byte value in every position, and on 4 096 pseudo-random digests.
+    #[test]
+    fn the_hash_string_is_the_former_one() {
+        let former = |sha256: [u8; 32]| format!("sha256:{}", hex::encode(sha256));
+        let mut digests: Vec<[u8; 32]> = (0..=255u8).map(|b| [b; 32]).collect();
+        for b in 0..=255u8 {
+            let mut d = [0u8; 32];
+            for (i, x) in d.iter_mut().enumerate() {
+                *x = b.wrapping_add((i as u8).wrapping_mul(37));
+            }
+            digests.push(d);
+        }
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        for _ in 0..4_096 {
+            let mut d = [0u8; 32];
+            for x in d.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *x = state as u8;
+            }
+            digests.push(d);
+        }
+        for d in digests {
+            assert_eq!(info(d).hash_string(), former(d));
         }
     }
 }

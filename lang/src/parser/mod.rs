@@ -106,6 +106,12 @@ pub(crate) struct Parser<'src> {
     comments: Vec<RawComment>,
     /// Which doc comments a declaration took; the others get a warning.
     doc_used: Vec<bool>,
+    /// Where [`Self::take_doc`] last started looking: the offset it was given (`after`) and the
+    /// number of comments that start before it. Declarations come in source order, so the next
+    /// search starts there and walks forward rather than bisecting every comment of the file
+    /// again (a binary search of a fuzzed text's hundreds of comments for each of its
+    /// declarations was 2.5 % of `format_roundtrip`).
+    doc_cursor: (u32, usize),
     pub(crate) diags: Vec<Diagnostic>,
     depth: usize,
     /// Parsing the `{expr}` of a reason message: its end is the closing `}`.
@@ -127,6 +133,7 @@ impl<'src> Parser<'src> {
             cur,
             comments,
             doc_used,
+            doc_cursor: (0, 0),
             diags: Vec::new(),
             depth: 0,
             interpolation: false,
@@ -436,7 +443,7 @@ impl<'src> Parser<'src> {
         let mut span: Option<Span> = None;
         // Comments are in source order: start at the first one after the previous token, so that
         // a file of many documented declarations is not quadratic.
-        let first = self.comments.partition_point(|c| c.span.start < after);
+        let first = self.first_comment_from(after);
         for (i, c) in self.comments.iter().enumerate().skip(first) {
             if c.span.start >= before {
                 break;
@@ -455,6 +462,23 @@ impl<'src> Parser<'src> {
             }
         }
         span.map(|span| Doc { text, span })
+    }
+
+    /// The number of comments that start before `after`: the first that may follow the previous
+    /// token. What `self.comments.partition_point(|c| c.span.start < after)` gives (the comments
+    /// are in source order), found by walking on from the last answer when `after` has not moved
+    /// back, and by that binary search when it has.
+    fn first_comment_from(&mut self, after: u32) -> usize {
+        let (last_after, mut first) = self.doc_cursor;
+        if after < last_after {
+            first = self.comments.partition_point(|c| c.span.start < after);
+        } else {
+            while self.comments.get(first).is_some_and(|c| c.span.start < after) {
+                first += 1;
+            }
+        }
+        self.doc_cursor = (after, first);
+        first
     }
 
     // ---- files and declarations
@@ -888,6 +912,50 @@ mod cursor_tests {
         #[test]
         fn the_current_token_is_always_the_one_at_the_cursor(src in fragments()) {
             let _ = parse(FileId(0), &src);
+        }
+    }
+}
+
+#[cfg(test)]
+mod doc_cursor_tests {
+    use super::Parser;
+    use crate::lexer::RawComment;
+    use crate::span::{FileId, Span};
+
+    /// `first_comment_from` is the binary search it replaced (`partition_point` over the
+    /// comments' starts), for every sequence of offsets: rising (as declarations come), falling
+    /// back, repeated, past the end; on files of no comment, one, and many at random places.
+    #[test]
+    fn the_cursor_finds_what_bisecting_finds() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..2_000 {
+            let n = match round % 4 {
+                0 => 0,
+                1 => 1,
+                _ => (next() % 60) as usize,
+            };
+            let mut starts: Vec<u32> = (0..n).map(|_| (next() % 500) as u32).collect();
+            starts.sort_unstable();
+            let comments: Vec<RawComment> =
+                starts.iter().map(|&s| RawComment { span: Span::new(s, s + 3), doc: next() % 2 == 0 }).collect();
+            let mut p = Parser::new(FileId(0), "", Vec::new(), comments.clone(), 0);
+            let mut after = 0u32;
+            for _ in 0..40 {
+                after = match next() % 5 {
+                    0 => after.saturating_sub((next() % 100) as u32),
+                    1 => after,
+                    2 => starts.get((next() % (n as u64 + 1)) as usize).copied().unwrap_or(600),
+                    _ => after + (next() % 80) as u32,
+                };
+                let expected = comments.partition_point(|c| c.span.start < after);
+                assert_eq!(p.first_comment_from(after), expected, "{starts:?} at {after}");
+            }
         }
     }
 }
