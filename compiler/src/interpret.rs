@@ -24,6 +24,7 @@ use aarm_runtime::assemble::{self, Assigned, Resolved, RuleFacts};
 use aarm_runtime::decision::{Decision, DeferObligation, Need, PolicyRef};
 use aarm_runtime::ops::{self, EvalError};
 use aarm_runtime::policy::DefaultEffect;
+use aarm_runtime::regex_memo::RegexMemo;
 use aarm_runtime::request::Request;
 use aarm_runtime::value::{EvidenceMask, Value};
 use std::borrow::Cow;
@@ -99,40 +100,13 @@ impl Truth {
 
 type Eval = Result<Value, EvalError>;
 
-/// `regex::Regex::new(pattern)`, remembered for the life of the process (at most
-/// [`REMEMBERED_REGEXES`] patterns of at most [`REMEMBERED_REGEX_BYTES`], emptied when full).
-/// `matches` compiled its pattern at every evaluation, and the differential tests evaluate the
-/// same few patterns over and over. The result depends on the pattern alone, so a remembered one
-/// (a clone of the compiled regex, or the same error) is the one compiling gives.
+/// `regex::Regex::new(pattern)`, remembered (`aarm_runtime::regex_memo`): `matches` compiled its
+/// pattern at every evaluation, and the differential tests evaluate the same few patterns over
+/// and over.
 fn pattern_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    type Memo = Vec<(String, Result<regex::Regex, regex::Error>)>;
-    static MEMO: std::sync::Mutex<Memo> = std::sync::Mutex::new(Vec::new());
-    if pattern.len() > REMEMBERED_REGEX_BYTES {
-        return regex::Regex::new(pattern);
-    }
-    // A poisoned lock (a panic elsewhere while holding it) only costs the memo.
-    if let Ok(memo) = MEMO.lock() {
-        if let Some((_, compiled)) = memo.iter().find(|(p, _)| p == pattern) {
-            return compiled.clone();
-        }
-    }
-    let compiled = regex::Regex::new(pattern);
-    if let Ok(mut memo) = MEMO.lock() {
-        if !memo.iter().any(|(p, _)| p == pattern) {
-            if memo.len() >= REMEMBERED_REGEXES {
-                memo.clear();
-            }
-            memo.push((pattern.to_string(), compiled.clone()));
-        }
-    }
-    compiled
+    static PATTERNS: RegexMemo = RegexMemo::new(regex::Regex::new);
+    PATTERNS.compile(pattern)
 }
-
-/// At most this many compiled patterns are remembered by [`pattern_regex`] (each within the
-/// `regex` crate's default size limit, so the memo stays bounded).
-const REMEMBERED_REGEXES: usize = 16;
-/// Longer patterns are not remembered.
-const REMEMBERED_REGEX_BYTES: usize = 1024;
 
 fn malformed(what: &'static str) -> EvalError {
     EvalError::Malformed(what)
@@ -756,49 +730,5 @@ impl Resolved for &Interp<'_> {
             out.push(Assigned { field: a.field.clone(), ty: codegen::value_type(&field.ty), value });
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod regex_memo_tests {
-    use super::{pattern_regex, REMEMBERED_REGEXES, REMEMBERED_REGEX_BYTES};
-
-    /// A compiled pattern as compared: its text and its matches, or its error message.
-    type Behaviour = Result<(String, Vec<Option<(usize, usize)>>), String>;
-
-    /// What a compiled pattern is, for comparison: its pattern text and where it matches a few
-    /// texts; an error by its message.
-    fn behaviour(compiled: &Result<regex::Regex, regex::Error>) -> Behaviour {
-        let texts = ["", "a", "aab", "USD", "usd", "xUsDy", "ab\nab", "192.168.0.1", "a.b-c_d", "\u{e9}t\u{e9}"];
-        match compiled {
-            Ok(re) => {
-                Ok((re.as_str().to_string(), texts.iter().map(|t| re.find(t).map(|m| (m.start(), m.end()))).collect()))
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// A remembered pattern is `Regex::new` of it: valid, malformed, past the size limit, too
-    /// long to be remembered; the first answer and later ones, also after the memo has filled and
-    /// been emptied (more distinct patterns than it holds, then the first ones again).
-    #[test]
-    fn a_remembered_regex_is_the_one_compiling_gives() {
-        let long = "a".repeat(REMEMBERED_REGEX_BYTES + 1);
-        let mut patterns: Vec<String> = vec![
-            "^a+b?$".into(),
-            "(?i)usd".into(),
-            "([".into(),
-            "\\p{NoSuchClass}".into(),
-            "\\w{1000}{1000}".into(),
-            long,
-            "^\\d+\\.\\d+\\.\\d+\\.\\d+$".into(),
-        ];
-        patterns.extend((0..2 * REMEMBERED_REGEXES).map(|i| format!("a{{{i}}}b")));
-        for _ in 0..3 {
-            for p in &patterns {
-                assert_eq!(behaviour(&pattern_regex(p)), behaviour(&regex::Regex::new(p)), "{p}");
-            }
-        }
-        assert!(pattern_regex("([").is_err());
     }
 }

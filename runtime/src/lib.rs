@@ -89,6 +89,7 @@ pub mod program;
 pub mod record;
 pub(crate) mod recurring;
 pub mod redact;
+pub mod regex_memo;
 pub mod request;
 pub mod schema;
 pub mod spans;

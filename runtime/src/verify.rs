@@ -25,6 +25,7 @@
 
 use crate::bytecode::{Chunk, ContextField, Op};
 use crate::program::{Candidate, DecisionTemplate, Program, ReasonPart};
+use crate::regex_memo::RegexMemo;
 use crate::spans::MAX_SPAN_TEXT;
 use crate::value::MAX_EVIDENCE;
 
@@ -38,49 +39,15 @@ pub const MAX_CALL_DEPTH: usize = 256;
 pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 22;
 
 /// Compiles a bundle regex with the limits the verifier checks. The VM should compile with this
-/// too, so that what passed verification compiles again.
-///
-/// Remembered for the life of the process ([`REMEMBERED_REGEXES`] patterns of at most
-/// [`REMEMBERED_REGEX_BYTES`], emptied when full): loading a bundle compiled each of its patterns
-/// twice (here to verify it, then for the engine), and the same patterns come back in every
-/// bundle that uses `std.net` or `std.text`, and in every bundle a fuzzer builds (1.4 % of
-/// `differential`'s instructions went to compiling two patterns over and over). The result
-/// depends on the pattern alone, so a remembered one (a clone of the compiled regex, or the same
-/// error) is the one compiling gives.
+/// too, so that what passed verification compiles again. Remembered (`regex_memo.rs`): the
+/// verifier and the engine compile each of a bundle's patterns, and bundles share patterns.
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    type Memo = Vec<(String, Result<regex::Regex, regex::Error>)>;
-    static MEMO: std::sync::Mutex<Memo> = std::sync::Mutex::new(Vec::new());
-    if pattern.len() > REMEMBERED_REGEX_BYTES {
-        return compile_regex_afresh(pattern);
-    }
-    // A poisoned lock (a panic elsewhere while holding it) only costs the memo.
-    if let Ok(memo) = MEMO.lock() {
-        if let Some((_, compiled)) = memo.iter().find(|(p, _)| p == pattern) {
-            return compiled.clone();
-        }
-    }
-    // Compiled without holding the lock: another thread may compile the same pattern meanwhile,
-    // and whichever result is stored is the same.
-    let compiled = compile_regex_afresh(pattern);
-    if let Ok(mut memo) = MEMO.lock() {
-        if !memo.iter().any(|(p, _)| p == pattern) {
-            if memo.len() >= REMEMBERED_REGEXES {
-                memo.clear();
-            }
-            memo.push((pattern.to_string(), compiled.clone()));
-        }
-    }
-    compiled
+    static PATTERNS: RegexMemo = RegexMemo::new(compile_regex_afresh);
+    PATTERNS.compile(pattern)
 }
 
-/// At most this many compiled patterns are remembered by [`compile_regex`]: each is at most
-/// [`REGEX_SIZE_LIMIT`] compiled, so the memo holds at most 64 MiB however hostile the bundles.
-const REMEMBERED_REGEXES: usize = 16;
-/// Longer patterns are not remembered.
-const REMEMBERED_REGEX_BYTES: usize = 1024;
-
-/// [`compile_regex`] without the memo: what it gives for every pattern.
-fn compile_regex_afresh(pattern: &str) -> Result<regex::Regex, regex::Error> {
+/// [`compile_regex`] without the memo.
+pub(crate) fn compile_regex_afresh(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT).build()
 }
 
@@ -974,49 +941,4 @@ fn verify_call_graph(p: &Program) -> Result<(), VerifyError> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod regex_memo_tests {
-    use super::{compile_regex, compile_regex_afresh, REMEMBERED_REGEXES, REMEMBERED_REGEX_BYTES};
-
-    /// A compiled pattern as compared: its text and its matches, or its error message.
-    type Behaviour = Result<(String, Vec<Option<(usize, usize)>>), String>;
-
-    /// What a compiled pattern is, for comparison: its pattern text and what it matches (and the
-    /// captures it finds) on a few texts; an error by its message.
-    fn behaviour(compiled: &Result<regex::Regex, regex::Error>) -> Behaviour {
-        let texts = ["", "a", "aab", "USD", "usd", "xUsDy", "ab\nab", "192.168.0.1", "a.b-c_d", "\u{e9}t\u{e9}"];
-        match compiled {
-            Ok(re) => {
-                Ok((re.as_str().to_string(), texts.iter().map(|t| re.find(t).map(|m| (m.start(), m.end()))).collect()))
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// A remembered pattern is the pattern compiled afresh: valid, malformed, past the size
-    /// limit, too long to be remembered; the first answer and later ones, also after the memo has
-    /// filled and been emptied (more distinct patterns than it holds, then the first ones again).
-    #[test]
-    fn a_remembered_regex_is_the_one_compiling_gives() {
-        let long = "a".repeat(REMEMBERED_REGEX_BYTES + 1);
-        let mut patterns: Vec<String> = vec![
-            "^a+b?$".into(),
-            "(?i)usd".into(),
-            "([".into(),
-            "\\p{NoSuchClass}".into(),
-            "\\w{1000}{1000}".into(),
-            long,
-            "^\\d+\\.\\d+\\.\\d+\\.\\d+$".into(),
-        ];
-        patterns.extend((0..2 * REMEMBERED_REGEXES).map(|i| format!("a{{{i}}}b")));
-        for _ in 0..3 {
-            for p in &patterns {
-                assert_eq!(behaviour(&compile_regex(p)), behaviour(&compile_regex_afresh(p)), "{p}");
-            }
-        }
-        assert!(compile_regex("([").is_err());
-        assert!(compile_regex("\\w{1000}{1000}").is_err(), "past the size limit");
-    }
 }
