@@ -159,6 +159,22 @@ pub fn same_shape(a: &aarm_lang::ast::File, b: &aarm_lang::ast::File) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The text of every `.aarm` file of `examples/` and `stdlib/`.
+    fn repository_policies() -> Vec<String> {
+        let mut texts = Vec::new();
+        for dir in ["../examples", "../stdlib"] {
+            let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
+            while let Some(p) = stack.pop() {
+                if p.is_dir() {
+                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                } else if p.extension().is_some_and(|e| e == "aarm") {
+                    texts.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        texts
+    }
+
     /// `same_shape` is the comparison of the two shapes, on pairs of the repository's policies
     /// and the texts of `shape_is_the_former_one`: each with itself, with its formatted text
     /// (equal trees where the formatter moved nothing, the same shape with other spans where it
@@ -171,16 +187,7 @@ mod tests {
             "rule r on t { when params.s == \"Span { start: 1, end: 2 }\" deny }\n".to_string(),
             "rule { when".to_string(),
         ];
-        for dir in ["../examples", "../stdlib"] {
-            let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
-            while let Some(p) = stack.pop() {
-                if p.is_dir() {
-                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-                } else if p.extension().is_some_and(|e| e == "aarm") {
-                    texts.push(std::fs::read_to_string(&p).unwrap());
-                }
-            }
-        }
+        texts.extend(repository_policies());
         let mut files = Vec::new();
         for text in &texts {
             let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
@@ -230,16 +237,7 @@ mod tests {
             "test \"t\" { action t { x: { a: 1 } } expect deny }\n".to_string(),
             "rule { when".to_string(),
         ];
-        for dir in ["../examples", "../stdlib"] {
-            let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(dir)];
-            while let Some(p) = stack.pop() {
-                if p.is_dir() {
-                    stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-                } else if p.extension().is_some_and(|e| e == "aarm") {
-                    texts.push(std::fs::read_to_string(&p).unwrap());
-                }
-            }
-        }
+        texts.extend(repository_policies());
         assert!(texts.len() > 20, "{} texts", texts.len());
         for text in &texts {
             let parsed = aarm_lang::parse(aarm_lang::FileId(0), text);
