@@ -152,7 +152,6 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
             error_head(source, r, &e, at)
         }
     };
-    let allows = matches!(head.effect, Effect::Allow | Effect::Modify);
     let now = match req.context.now {
         Value::Time(t) => t,
         _ => 0,
@@ -169,7 +168,7 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         expires_at,
         scope: Some(recurring_scope(&req.tool, &req.operation, &params)),
         // Where to appeal: never for what the host may go ahead with.
-        review: if allows { None } else { source.review() },
+        review: if head.effect.goes_ahead() { None } else { source.review() },
         decision: head.effect,
         rule: head.rule,
         reason: head.reason,

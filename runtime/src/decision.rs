@@ -357,7 +357,7 @@ impl Decision {
     ///
     /// An override is an `allow` with an `expires_at`: it is current until then, like any other.
     pub fn is_current(&self, now: i64) -> bool {
-        if !matches!(self.decision, Effect::Allow | Effect::Modify) {
+        if !self.decision.goes_ahead() {
             return false;
         }
         match &self.expires_at {
@@ -369,15 +369,10 @@ impl Decision {
     /// Names the reviewer (`settings { review }`) on a decision that can be appealed: a `deny`, a
     /// `step_up` or a `defer`; an allow or modify has nothing to appeal.
     pub(crate) fn for_review(mut self, review: Option<String>) -> Self {
-        self.set_review(review);
-        self
-    }
-
-    /// [`Decision::for_review`] in place.
-    pub(crate) fn set_review(&mut self, review: Option<String>) {
-        if !matches!(self.decision, Effect::Allow | Effect::Modify) {
+        if !self.decision.goes_ahead() {
             self.review = review;
         }
+        self
     }
 
     /// Sets `evaluated_at` to `now` and, for an allow or modify valid `valid_s` seconds,
@@ -389,18 +384,12 @@ impl Decision {
     /// [`Decision::timed`], cut at `until` (seconds since the epoch) when that is earlier: an
     /// approver's bound on the allow it releases (`aarm case approve --until`).
     pub fn timed_within(mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) -> Self {
-        self.set_times(now, valid_s, until);
-        self
-    }
-
-    /// [`Decision::timed_within`] in place: how the engine times the decisions it assembles,
-    /// without moving them (issue 20).
-    pub(crate) fn set_times(&mut self, now: i64, valid_s: Option<i64>, until: Option<i64>) {
         let (evaluated_at, expires_at) = Decision::times(self.decision, now, valid_s, until);
         self.evaluated_at = evaluated_at;
-        if matches!(self.decision, Effect::Allow | Effect::Modify) {
+        if self.decision.goes_ahead() {
             self.expires_at = expires_at;
         }
+        self
     }
 
     /// `evaluated_at` and `expires_at` of a decision `effect` made at `now`, valid `valid_s`
@@ -411,9 +400,10 @@ impl Decision {
         valid_s: Option<i64>,
         until: Option<i64>,
     ) -> (Option<String>, Option<String>) {
-        let expires_at = match effect {
-            Effect::Allow | Effect::Modify => earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time),
-            Effect::Deny | Effect::StepUp | Effect::Defer => None,
+        let expires_at = if effect.goes_ahead() {
+            earliest(valid_s.map(|s| now.saturating_add(s)), until).map(format_time)
+        } else {
+            None
         };
         (Some(format_time(now)), expires_at)
     }

@@ -66,6 +66,12 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// Whether the host may go ahead with the action, as requested or as modified: an `allow` or
+    /// a `modify`. Only these expire, and only the others can be appealed.
+    pub fn goes_ahead(self) -> bool {
+        matches!(self, Effect::Allow | Effect::Modify)
+    }
+
     /// The name the decision JSON and the source give it (`step_up`).
     pub fn as_str(self) -> &'static str {
         match self {
