@@ -11,7 +11,7 @@ use crate::decision::{
 };
 use crate::ops::EvalError;
 use crate::policy::{DefaultEffect, Risk, RuleDecision};
-use crate::record::schema_default;
+use crate::record::{schema_default, Scope};
 use crate::recurring::{recurring, recurring_scope};
 use crate::request::{Params, Request};
 use crate::schema::ValueType;
@@ -166,7 +166,13 @@ pub fn assemble<S: Resolved>(source: &mut S, req: &Request, verdict: &Verdict<S:
         request_id: req.request_id.as_deref().map(str::to_string),
         evaluated_at,
         expires_at,
-        scope: Some(recurring_scope(&req.tool, &req.operation, &params)),
+        scope: Some(match params {
+            // The declaration's names: a scope this thread may already hold.
+            Cow::Borrowed(names) => recurring_scope(&req.tool, &req.operation, names),
+            // Names made for this request: no kept scope can hold them, and keeping this one
+            // would only hold a caller's key names (an undeclared tool's) in the table.
+            Cow::Owned(names) => Scope::new(req.tool.clone(), req.operation.clone(), names),
+        }),
         // Where to appeal: never for what the host may go ahead with.
         review: if head.effect.goes_ahead() { None } else { source.review() },
         decision: head.effect,
